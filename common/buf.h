@@ -1,0 +1,28 @@
+/* A growable byte buffer. Owns `data`; tecg_buf_free() releases it. */
+#ifndef TECG_BUF_H
+#define TECG_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+typedef struct {
+        uint8_t *data;
+        size_t len;
+        size_t cap;
+} tecg_buf_t;
+
+#define TECG_BUF_INIT {NULL, 0, 0}
+
+/* Makes room for `extra` more bytes; TECG_ERR_NOMEM on failure. */
+tecg_err_t tecg_buf_reserve(tecg_buf_t *b, size_t extra);
+tecg_err_t tecg_buf_append(tecg_buf_t *b, const void *p, size_t n);
+/* Appends a string (without its NUL). */
+tecg_err_t tecg_buf_puts(tecg_buf_t *b, const char *s);
+/* Appends a NUL byte without counting it in len, so data is a C string. */
+tecg_err_t tecg_buf_terminate(tecg_buf_t *b);
+void tecg_buf_reset(tecg_buf_t *b);
+void tecg_buf_free(tecg_buf_t *b);
+
+#endif

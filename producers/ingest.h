@@ -1,0 +1,64 @@
+/* From input lines to Kafka: each line of a spool file (or stdin) is
+ * validated, encoded in Avro and handed to the publisher; a bad line is
+ * written to rejected/ with its number and reason. A batch (one file) is
+ * finished once every line is either acknowledged by Kafka or rejected:
+ * only then is the file moved to done/ (design §2).
+ *
+ *   lines == delivered + rejected, for every finished batch. */
+#ifndef TECG_INGEST_H
+#define TECG_INGEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "conf.h"
+#include "err.h"
+#include "refdata.h"
+#include "spool.h"
+
+typedef struct tecg_ingest tecg_ingest_t;
+
+typedef struct {
+        uint64_t files_done;
+        uint64_t lines, delivered, rejected;
+} tecg_ingest_stats_t;
+
+/* `nations`, `spool` (may be NULL: stdin only, rejections go to the log)
+ * and `stop` are borrowed and must outlive the ingest. The Kafka producer is
+ * built from the kafka.* keys of `conf`. */
+tecg_ingest_t *tecg_ingest_new(const tecg_conf_t *conf, const char *topic_prefix,
+                               const tecg_nations_t *nations, const char *nation,
+                               tecg_spool_t *spool, const volatile int *stop,
+                               char *errstr, size_t errstr_size);
+
+/* Discards whatever is still outstanding (call tecg_ingest_drain first);
+ * logs the files left in incoming/. NULL ok. */
+void tecg_ingest_destroy(tecg_ingest_t *ing);
+
+/* Reads every line of spool file incoming/NAME and sends it. Returns once
+ * the whole file is queued (or a stop was requested); acknowledgements
+ * arrive later through tecg_ingest_poll(). */
+tecg_err_t tecg_ingest_spool_file(tecg_ingest_t *ing, const char *name,
+                                  char *errstr, size_t errstr_size);
+
+/* Reads `in` to EOF as one batch named `name` (e.g. "stdin").
+ * Both readers return TECG_ERR_RETRY when a stop cut the input short. */
+tecg_err_t tecg_ingest_stream(tecg_ingest_t *ing, const char *name, FILE *in,
+                              char *errstr, size_t errstr_size);
+
+/* True while spool file NAME is being sent, or is held back after a
+ * failure (it will be retried later), so a scan must not start it again. */
+bool tecg_ingest_is_busy(tecg_ingest_t *ing, const char *name);
+
+/* Serves acknowledgements and finishes the batches that are complete. */
+void tecg_ingest_poll(tecg_ingest_t *ing, int timeout_ms);
+
+/* Waits until every batch is finished or timeout_ms passed; TECG_ERR_RETRY
+ * when messages are still unacknowledged. */
+tecg_err_t tecg_ingest_drain(tecg_ingest_t *ing, int timeout_ms);
+
+uint64_t tecg_ingest_outstanding(const tecg_ingest_t *ing);
+void tecg_ingest_stats(const tecg_ingest_t *ing, tecg_ingest_stats_t *out);
+
+#endif

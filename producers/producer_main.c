@@ -1,0 +1,379 @@
+/* tecg-producer: one per nation. Takes the nation's NDJSON events from its
+ * spool directory (or stdin), validates them, encodes them in Avro and
+ * publishes them to Kafka, idempotently and with acks=all (design §1-3).
+ *
+ *   incoming/ *.ndjson --> validate --> Avro --> tecg.contributions
+ *                             |                 tecg.training-completions
+ *                             +--> rejected/NAME.errors + NAME.ndjson
+ *   file fully acknowledged --> done/
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "ingest.h"
+#include "kafka.h"
+#include "log.h"
+#include "refdata.h"
+#include "spool.h"
+
+#define FAC "main"
+
+/* Exit codes (also in --help). */
+enum {
+        EXIT_ALL_ACCOUNTED = 0, /* every line delivered or rejected */
+        EXIT_FAILURE_RUN = 1,   /* could not run (broker config, spool...) */
+        EXIT_USAGE = 2,         /* bad command line or configuration */
+        EXIT_UNDELIVERED = 3,   /* stopped with lines not acknowledged */
+};
+
+typedef struct {
+        char *nation;
+        char *spool_dir;
+        char *nations_file;
+        char *topic_prefix;
+        char *log_level;
+        int64_t scan_interval_ms;
+        int64_t shutdown_timeout_ms;
+        int64_t stats_interval_ms;
+        char *metrics_file;
+} producer_conf_t;
+
+#define F(field) offsetof(producer_conf_t, field)
+static const tecg_conf_prop_t producer_props[] = {
+        {"nation", TECG_CONF_STRING, F(nation), NULL, 0, 0, TECG_CONF_F_REQUIRED,
+         "ISO 3166-1 alpha-3 code this producer reports for (or --nation)"},
+        {"spool.dir", TECG_CONF_STRING, F(spool_dir), NULL, 0, 0, 0,
+         "spool directory with incoming/, done/, rejected/ (required unless reading stdin)"},
+        {"nations.file", TECG_CONF_STRING, F(nations_file),
+         TECG_SOURCE_DIR "/deploy/nations.csv", 0, 0, 0,
+         "CSV of accepted nations: code,name,status"},
+        {"topic.prefix", TECG_CONF_STRING, F(topic_prefix), "tecg.", 0, 0, 0,
+         "prefix of every Kafka topic name"},
+        {"log.level", TECG_CONF_STRING, F(log_level), "info", 0, 0, 0,
+         "debug, info, notice, warning, err"},
+        {"spool.scan.interval.ms", TECG_CONF_INT, F(scan_interval_ms), "500", 10,
+         3600000, 0, "how often incoming/ is looked at for new files"},
+        {"shutdown.timeout.ms", TECG_CONF_INT, F(shutdown_timeout_ms), "30000", 0,
+         3600000, 0,
+         "on SIGTERM, how long to wait for Kafka to acknowledge what was sent"},
+        {"stats.interval.ms", TECG_CONF_INT, F(stats_interval_ms), "60000", 0,
+         86400000, 0, "how often counters are logged (0 = never)"},
+        {"metrics.file", TECG_CONF_STRING, F(metrics_file), NULL, 0, 0, 0,
+         "write Prometheus text-format counters to this file at each stats "
+         "interval (node_exporter textfile collector)"},
+        {"kafka.", TECG_CONF_PREFIX, 0, NULL, 0, 0, 0,
+         "any librdkafka property, passed through unchanged (e.g. "
+         "kafka.bootstrap.servers=127.0.0.1:9092)"},
+        {NULL, 0, 0, NULL, 0, 0, 0, NULL}};
+#undef F
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+        (void)sig;
+        stop_requested = 1;
+}
+
+static void usage(FILE *fp) {
+        fprintf(fp,
+                "Usage: tecg-producer --nation XXX --config FILE [options] [-]\n"
+                "\n"
+                "Publishes a nation's contribution and training events to Kafka.\n"
+                "Without '-' it runs as a daemon on its spool directory:\n"
+                "  incoming/*.ndjson   files to send (write NAME.tmp, then rename)\n"
+                "  done/              files whose every valid line Kafka acknowledged\n"
+                "  rejected/          NAME.errors (line: reason) and NAME.ndjson\n"
+                "With '-' it sends standard input to its end and exits.\n"
+                "\n"
+                "Options:\n"
+                "  -n, --nation XXX       nation this producer reports for\n"
+                "  -c, --config FILE      configuration file (key = value)\n"
+                "  -X, --set KEY=VALUE    set any configuration key (repeatable)\n"
+                "  -v, --verbose          log level debug\n"
+                "      --check-config     validate the configuration and exit\n"
+                "  -h, --help             this help\n"
+                "\n"
+                "Configuration keys:\n");
+        tecg_conf_print_help(fp, producer_props);
+        fprintf(fp,
+                "\nExit status: 0 every line delivered or rejected with a reason;\n"
+                "1 could not run; 2 bad usage or configuration; 3 stopped with\n"
+                "lines not acknowledged (their files stay in incoming/).\n");
+}
+
+static void write_metrics(const producer_conf_t *pc, const tecg_ingest_t *ing) {
+        tecg_ingest_stats_t st;
+        char tmp[4096];
+        tecg_ingest_stats(ing, &st);
+        snprintf(tmp, sizeof(tmp), "%s.tmp", pc->metrics_file);
+        FILE *fp = fopen(tmp, "w");
+        if (!fp) {
+                tecg_log_warn(FAC, "%s: %s", tmp, strerror(errno));
+                return;
+        }
+        fprintf(fp,
+                "# HELP tecg_producer_lines_total Input lines read.\n"
+                "# TYPE tecg_producer_lines_total counter\n"
+                "tecg_producer_lines_total{nation=\"%s\"} %llu\n"
+                "# HELP tecg_producer_delivered_total Events acknowledged by Kafka.\n"
+                "# TYPE tecg_producer_delivered_total counter\n"
+                "tecg_producer_delivered_total{nation=\"%s\"} %llu\n"
+                "# HELP tecg_producer_rejected_total Lines rejected with a reason.\n"
+                "# TYPE tecg_producer_rejected_total counter\n"
+                "tecg_producer_rejected_total{nation=\"%s\"} %llu\n"
+                "# HELP tecg_producer_files_done_total Files moved to done/.\n"
+                "# TYPE tecg_producer_files_done_total counter\n"
+                "tecg_producer_files_done_total{nation=\"%s\"} %llu\n"
+                "# HELP tecg_producer_outstanding Events sent, not yet acknowledged.\n"
+                "# TYPE tecg_producer_outstanding gauge\n"
+                "tecg_producer_outstanding{nation=\"%s\"} %llu\n",
+                pc->nation, (unsigned long long)st.lines, pc->nation,
+                (unsigned long long)st.delivered, pc->nation,
+                (unsigned long long)st.rejected, pc->nation,
+                (unsigned long long)st.files_done, pc->nation,
+                (unsigned long long)tecg_ingest_outstanding(ing));
+        if (fclose(fp) != 0 || rename(tmp, pc->metrics_file) != 0)
+                tecg_log_warn(FAC, "%s: %s", pc->metrics_file, strerror(errno));
+}
+
+static void log_stats(const producer_conf_t *pc, const tecg_ingest_t *ing) {
+        tecg_ingest_stats_t st;
+        tecg_ingest_stats(ing, &st);
+        tecg_log_info("stats", "lines=%llu delivered=%llu rejected=%llu "
+                      "files_done=%llu outstanding=%llu",
+                      (unsigned long long)st.lines,
+                      (unsigned long long)st.delivered,
+                      (unsigned long long)st.rejected,
+                      (unsigned long long)st.files_done,
+                      (unsigned long long)tecg_ingest_outstanding(ing));
+        if (pc->metrics_file)
+                write_metrics(pc, ing);
+}
+
+static int64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Daemon mode: send every file that appears in incoming/, until signalled. */
+static void run_spool(const producer_conf_t *pc, tecg_spool_t *spool,
+                      tecg_ingest_t *ing) {
+        char errstr[512];
+        int64_t next_scan = 0, next_stats = now_ms() + pc->stats_interval_ms;
+        bool scan_failing = false;
+
+        tecg_log_info(FAC, "watching %s/incoming for %s events",
+                      tecg_spool_dir(spool), pc->nation);
+        while (!stop_requested) {
+                int64_t now = now_ms();
+                if (now >= next_scan) {
+                        char **names;
+                        size_t count;
+                        if (tecg_spool_scan(spool, &names, &count, errstr,
+                                            sizeof(errstr))) {
+                                if (!scan_failing)
+                                        tecg_log_err(FAC, "%s (retrying)", errstr);
+                                scan_failing = true;
+                        } else {
+                                if (scan_failing)
+                                        tecg_log_notice(FAC, "spool readable again");
+                                scan_failing = false;
+                        }
+                        for (size_t i = 0; !scan_failing && i < count && !stop_requested; i++) {
+                                if (tecg_ingest_is_busy(ing, names[i]))
+                                        continue;
+                                tecg_err_t err = tecg_ingest_spool_file(
+                                        ing, names[i], errstr, sizeof(errstr));
+                                if (err && err != TECG_ERR_RETRY)
+                                        tecg_log_err(FAC, "%s", errstr);
+                                tecg_ingest_poll(ing, 0);
+                        }
+                        if (!scan_failing)
+                                tecg_spool_names_free(names, count);
+                        next_scan = now_ms() + pc->scan_interval_ms;
+                }
+                if (pc->stats_interval_ms && now >= next_stats) {
+                        log_stats(pc, ing);
+                        next_stats = now + pc->stats_interval_ms;
+                }
+                tecg_ingest_poll(ing, 100);
+        }
+}
+
+/* Pipe mode: stdin to its end, then wait for every acknowledgement.
+ * False when the input was not read to its end. */
+static bool run_stdin(tecg_ingest_t *ing) {
+        char errstr[512];
+        tecg_err_t err = tecg_ingest_stream(ing, "stdin", stdin, errstr, sizeof(errstr));
+        if (err)
+                tecg_log_err(FAC, "%s", errstr);
+        while (!stop_requested && tecg_ingest_outstanding(ing) > 0)
+                tecg_ingest_poll(ing, 100);
+        return err == TECG_OK;
+}
+
+int main(int argc, char **argv) {
+        producer_conf_t pc;
+        char errstr[1024];
+        int rc = EXIT_USAGE;
+        const char *config_path = NULL, *cli_nation = NULL;
+        bool check_only = false, verbose = false, read_stdin = false;
+        tecg_conf_t *conf = NULL;
+        tecg_nations_t *nations = NULL;
+        tecg_spool_t *spool = NULL;
+        tecg_ingest_t *ing = NULL;
+        char **cli_sets = calloc((size_t)argc + 1, sizeof(char *));
+        size_t ncli_sets = 0;
+
+        tecg_log_init("tecg-producer", TECG_LOG_INFO);
+        static const struct option longopts[] = {
+                {"nation", required_argument, NULL, 'n'},
+                {"config", required_argument, NULL, 'c'},
+                {"set", required_argument, NULL, 'X'},
+                {"verbose", no_argument, NULL, 'v'},
+                {"check-config", no_argument, NULL, 'C'},
+                {"help", no_argument, NULL, 'h'},
+                {NULL, 0, NULL, 0}};
+        int opt;
+        while ((opt = getopt_long(argc, argv, "n:c:X:vh", longopts, NULL)) != -1) {
+                switch (opt) {
+                case 'n': cli_nation = optarg; break;
+                case 'c': config_path = optarg; break;
+                case 'X': cli_sets[ncli_sets++] = optarg; break;
+                case 'v': verbose = true; break;
+                case 'C': check_only = true; break;
+                case 'h': usage(stdout); rc = 0; goto done;
+                default: usage(stderr); goto done;
+                }
+        }
+        for (int i = optind; i < argc; i++) {
+                if (strcmp(argv[i], "-") == 0) {
+                        read_stdin = true;
+                } else {
+                        fprintf(stderr, "tecg-producer: unexpected argument '%s' "
+                                "(spool files are read from spool.dir; '-' reads stdin)\n",
+                                argv[i]);
+                        goto done;
+                }
+        }
+
+        /* Configuration: defaults < file < -X < --nation. */
+        if (!(conf = tecg_conf_new(producer_props, &pc, errstr, sizeof(errstr))))
+                goto config_error;
+        if (config_path && tecg_conf_load_file(conf, config_path, errstr, sizeof(errstr)))
+                goto config_error;
+        for (size_t i = 0; i < ncli_sets; i++) {
+                char *eq = strchr(cli_sets[i], '=');
+                if (!eq) {
+                        snprintf(errstr, sizeof(errstr), "-X %s: expected KEY=VALUE",
+                                 cli_sets[i]);
+                        goto config_error;
+                }
+                *eq = '\0';
+                if (tecg_conf_set(conf, cli_sets[i], eq + 1, "-X", errstr, sizeof(errstr)))
+                        goto config_error;
+        }
+        if (cli_nation && tecg_conf_set(conf, "nation", cli_nation, "--nation",
+                                        errstr, sizeof(errstr)))
+                goto config_error;
+        if (tecg_conf_check_required(conf, errstr, sizeof(errstr)))
+                goto config_error;
+        int level = tecg_log_level_parse(pc.log_level);
+        if (level < 0) {
+                snprintf(errstr, sizeof(errstr), "%s: log.level: \"%s\" is not a level",
+                         tecg_conf_origin(conf, "log.level"), pc.log_level);
+                goto config_error;
+        }
+        tecg_log_set_level(verbose ? TECG_LOG_DEBUG : level);
+        if (!read_stdin && !pc.spool_dir) {
+                snprintf(errstr, sizeof(errstr),
+                         "spool.dir is not set (required unless reading stdin with '-')");
+                goto config_error;
+        }
+        if (!(nations = tecg_nations_load(pc.nations_file, errstr, sizeof(errstr))))
+                goto config_error;
+        if (!tecg_nations_find(nations, pc.nation)) {
+                snprintf(errstr, sizeof(errstr), "%s: nation: \"%s\" is not in %s",
+                         tecg_conf_origin(conf, "nation"), pc.nation, pc.nations_file);
+                goto config_error;
+        }
+        /* librdkafka checks every kafka.* key now, not at first use. */
+        rd_kafka_conf_t *probe = tecg_kafka_conf_new(conf, NULL, errstr, sizeof(errstr));
+        if (!probe)
+                goto config_error;
+        rd_kafka_conf_destroy(probe);
+        tecg_conf_log(conf, "config");
+        if (check_only) {
+                printf("configuration OK\n");
+                rc = 0;
+                goto done;
+        }
+
+        rc = EXIT_FAILURE_RUN;
+        if (pc.spool_dir && !(spool = tecg_spool_open(pc.spool_dir, errstr, sizeof(errstr)))) {
+                tecg_log_err(FAC, "%s", errstr);
+                goto done;
+        }
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_signal; /* no SA_RESTART: a blocked read returns */
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        if (!(ing = tecg_ingest_new(conf, pc.topic_prefix, nations, pc.nation, spool,
+                                    (const volatile int *)&stop_requested, errstr,
+                                    sizeof(errstr)))) {
+                tecg_log_err(FAC, "%s", errstr);
+                goto done;
+        }
+        tecg_log_info(FAC, "started for %s (topics %scontributions, "
+                      "%straining-completions)", pc.nation, pc.topic_prefix,
+                      pc.topic_prefix);
+
+        bool input_complete = true;
+        if (read_stdin)
+                input_complete = run_stdin(ing);
+        else
+                run_spool(&pc, spool, ing);
+
+        uint64_t outstanding = tecg_ingest_outstanding(ing);
+        if (outstanding)
+                tecg_log_info(FAC, "stopping: waiting up to %lld ms for %llu "
+                              "acknowledgements", (long long)pc.shutdown_timeout_ms,
+                              (unsigned long long)outstanding);
+        if (tecg_ingest_drain(ing, (int)pc.shutdown_timeout_ms) == TECG_OK) {
+                rc = EXIT_ALL_ACCOUNTED;
+        } else {
+                tecg_log_err(FAC, "%llu events not acknowledged within %lld ms",
+                             (unsigned long long)tecg_ingest_outstanding(ing),
+                             (long long)pc.shutdown_timeout_ms);
+                rc = EXIT_UNDELIVERED;
+        }
+        if (!input_complete && rc == EXIT_ALL_ACCOUNTED)
+                rc = EXIT_UNDELIVERED; /* stdin was not read to its end */
+        log_stats(&pc, ing);
+        tecg_log_info(FAC, "stopped");
+        goto done;
+
+config_error:
+        fprintf(stderr, "tecg-producer: %s\n", errstr);
+        rc = EXIT_USAGE;
+done:
+        tecg_ingest_destroy(ing);
+        tecg_spool_close(spool);
+        tecg_nations_destroy(nations);
+        tecg_conf_destroy(conf);
+        free(cli_sets);
+        return rc;
+}

@@ -1,0 +1,420 @@
+#include "publisher.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kafka.h"
+#include "log.h"
+
+#define FAC "kafka"
+#define RESEND_BACKOFF_MS 1000
+#define STALL_WARN_MS 30000
+
+/* One message from send() until its final ack. The payload lives here (not
+ * copied by librdkafka) so that a message can be sent again on a new
+ * producer instance after a fatal error, whatever librdkafka reported. */
+typedef struct pending {
+        struct pending *prev, *next;
+        void *opaque;
+        uint64_t line;
+        tecg_topic_t topic;
+        int64_t not_before_ms;  /* earliest resend */
+        size_t len;
+        unsigned char payload[];
+} pending_t;
+
+typedef struct {
+        pending_t *head, *tail;
+        size_t count;
+} pending_list_t;
+
+struct tecg_publisher {
+        rd_kafka_conf_t *kconf;   /* template, duplicated for each instance */
+        rd_kafka_t *rk;
+        rd_kafka_topic_t *rkt[TECG_TOPIC__COUNT];
+        char *topic_names[TECG_TOPIC__COUNT];
+        char *key;
+        size_t key_len;
+        tecg_publisher_ack_cb *ack_cb;
+
+        pending_list_t inflight;  /* handed to librdkafka */
+        pending_list_t resend;    /* failed transiently, to be sent again */
+
+        int fatal;                /* set by error_cb, handled in poll */
+        const volatile int *stop; /* caller's shutdown flag, may be NULL */
+        int64_t down_since_ms;    /* 0 while brokers are reachable */
+        int64_t last_progress_ms; /* last ack or refusal */
+        int64_t last_stall_log_ms;
+        tecg_publisher_stats_t stats;
+};
+
+static const char *const topic_suffixes[TECG_TOPIC__COUNT] = {
+        "contributions", "training-completions"};
+
+static int64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void list_push(pending_list_t *l, pending_t *p) {
+        p->next = NULL;
+        p->prev = l->tail;
+        if (l->tail)
+                l->tail->next = p;
+        else
+                l->head = p;
+        l->tail = p;
+        l->count++;
+}
+
+static void list_remove(pending_list_t *l, pending_t *p) {
+        if (p->prev)
+                p->prev->next = p->next;
+        else
+                l->head = p->next;
+        if (p->next)
+                p->next->prev = p->prev;
+        else
+                l->tail = p->prev;
+        p->prev = p->next = NULL;
+        l->count--;
+}
+
+static void list_free(pending_list_t *l) {
+        pending_t *p = l->head;
+        while (p) {
+                pending_t *next = p->next;
+                free(p);
+                p = next;
+        }
+        l->head = l->tail = NULL;
+        l->count = 0;
+}
+
+/* Errors after which the broker will never accept this message. */
+static int is_permanent(rd_kafka_resp_err_t err) {
+        switch (err) {
+        case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+        case RD_KAFKA_RESP_ERR_INVALID_MSG:
+        case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+        case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+        case RD_KAFKA_RESP_ERR__INVALID_ARG:
+                return 1;
+        default:
+                return 0;
+        }
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                        void *opaque) {
+        (void)rk;
+        tecg_publisher_t *pub = opaque;
+        pending_t *p = m->_private;
+        list_remove(&pub->inflight, p);
+
+        if (!m->err || is_permanent(m->err)) {
+                if (m->err)
+                        pub->stats.refused++;
+                else
+                        pub->stats.acked++;
+                pub->last_progress_ms = now_ms();
+                if (!m->err && pub->down_since_ms) {
+                        tecg_log_notice(FAC, "Kafka acknowledges again after "
+                                        "%.1f s; nothing was lost",
+                                        (double)(pub->last_progress_ms -
+                                                 pub->down_since_ms) / 1000.0);
+                        pub->down_since_ms = 0;
+                }
+                pub->ack_cb(p->opaque, p->line, m->err,
+                            m->err ? rd_kafka_err2str(m->err) : NULL);
+                free(p);
+                return;
+        }
+        /* Transient (timeout, purge after a fatal error, ...): keep it. */
+        tecg_log_debug(FAC, "line %llu: delivery failed (%s, %s): will resend",
+                       (unsigned long long)p->line, rd_kafka_err2str(m->err),
+                       rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_NOT_PERSISTED
+                               ? "not persisted"
+                               : "possibly persisted");
+        p->not_before_ms = now_ms() + RESEND_BACKOFF_MS;
+        list_push(&pub->resend, p);
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+        (void)rk;
+        tecg_publisher_t *pub = opaque;
+        if (err == RD_KAFKA_RESP_ERR__FATAL) {
+                pub->fatal = 1;
+                return;
+        }
+        if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+            err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+            err == RD_KAFKA_RESP_ERR__RESOLVE) {
+                if (!pub->down_since_ms) {
+                        pub->down_since_ms = now_ms();
+                        tecg_log_warn(FAC, "Kafka unreachable (%s): holding "
+                                      "%llu unacknowledged messages and retrying",
+                                      reason,
+                                      (unsigned long long)tecg_publisher_outstanding(pub));
+                }
+                return;
+        }
+        tecg_log_warn(FAC, "%s: %s", rd_kafka_err2name(err), reason);
+}
+
+static void instance_destroy(tecg_publisher_t *pub) {
+        for (int i = 0; i < TECG_TOPIC__COUNT; i++) {
+                if (pub->rkt[i])
+                        rd_kafka_topic_destroy(pub->rkt[i]);
+                pub->rkt[i] = NULL;
+        }
+        if (pub->rk)
+                rd_kafka_destroy(pub->rk);
+        pub->rk = NULL;
+}
+
+static tecg_err_t instance_create(tecg_publisher_t *pub, char *errstr,
+                                  size_t errstr_size) {
+        char reason[512];
+        rd_kafka_conf_t *kconf = rd_kafka_conf_dup(pub->kconf);
+        pub->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, reason, sizeof(reason));
+        if (!pub->rk) {
+                rd_kafka_conf_destroy(kconf);
+                return tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
+                                   "cannot create Kafka producer: %s", reason);
+        }
+        for (int i = 0; i < TECG_TOPIC__COUNT; i++) {
+                pub->rkt[i] = rd_kafka_topic_new(pub->rk, pub->topic_names[i], NULL);
+                if (!pub->rkt[i]) {
+                        tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
+                                    "topic %s: %s", pub->topic_names[i],
+                                    rd_kafka_err2str(rd_kafka_last_error()));
+                        instance_destroy(pub);
+                        return TECG_ERR_KAFKA;
+                }
+        }
+        return TECG_OK;
+}
+
+tecg_publisher_t *tecg_publisher_new(const tecg_conf_t *conf,
+                                     const char *topic_prefix, const char *key,
+                                     tecg_publisher_ack_cb *ack_cb,
+                                     char *errstr, size_t errstr_size) {
+        char client_id[64];
+        snprintf(client_id, sizeof(client_id), "tecg-producer-%s", key);
+        /* Defaults first so that every one of them can be overridden by a
+         * kafka.* key of the config (design §3). */
+        const tecg_kafka_default_t defaults[] = {
+                {"client.id", client_id},
+                {"enable.idempotence", "true"},
+                {"acks", "all"},
+                /* Never give up on a message: while Kafka is away we wait
+                 * (and say so) rather than drop; it also avoids 2.0.2's
+                 * spurious fatal error after timeouts (design §7). */
+                {"message.timeout.ms", "0"},
+                /* The Java clients' partitioner, so any producer of a
+                 * nation's events picks the same partition. */
+                {"partitioner", "murmur2_random"},
+                {"linger.ms", "5"},
+                {NULL, NULL}};
+
+        tecg_publisher_t *pub = calloc(1, sizeof(*pub));
+        if (!pub)
+                goto nomem;
+        pub->ack_cb = ack_cb;
+        if (!(pub->key = strdup(key)))
+                goto nomem;
+        pub->key_len = strlen(key);
+        for (int i = 0; i < TECG_TOPIC__COUNT; i++) {
+                char name[256];
+                tecg_kafka_topic_name(topic_prefix, topic_suffixes[i], name,
+                                      sizeof(name));
+                if (!(pub->topic_names[i] = strdup(name)))
+                        goto nomem;
+        }
+        if (!(pub->kconf = tecg_kafka_conf_new(conf, defaults, errstr, errstr_size)))
+                goto fail;
+        rd_kafka_conf_set_opaque(pub->kconf, pub);
+        rd_kafka_conf_set_dr_msg_cb(pub->kconf, on_delivery);
+        rd_kafka_conf_set_error_cb(pub->kconf, on_error);
+        if (instance_create(pub, errstr, errstr_size))
+                goto fail;
+        pub->last_progress_ms = now_ms();
+        return pub;
+nomem:
+        tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+fail:
+        tecg_publisher_destroy(pub);
+        return NULL;
+}
+
+void tecg_publisher_destroy(tecg_publisher_t *pub) {
+        if (!pub)
+                return;
+        if (pub->rk)
+                rd_kafka_purge(pub->rk, RD_KAFKA_PURGE_F_QUEUE |
+                                                RD_KAFKA_PURGE_F_INFLIGHT);
+        instance_destroy(pub);
+        list_free(&pub->inflight);
+        list_free(&pub->resend);
+        if (pub->kconf)
+                rd_kafka_conf_destroy(pub->kconf);
+        for (int i = 0; i < TECG_TOPIC__COUNT; i++)
+                free(pub->topic_names[i]);
+        free(pub->key);
+        free(pub);
+}
+
+/* A fatal error (e.g. idempotence state lost) makes this instance useless:
+ * collect everything it still holds, start a new one and send it all again.
+ * Duplicates are possible for what was in flight; the aggregator counts each
+ * event_id once (design §4). */
+static void publisher_restart(tecg_publisher_t *pub) {
+        char reason[512] = "";
+        rd_kafka_fatal_error(pub->rk, reason, sizeof(reason));
+        tecg_log_err(FAC, "fatal producer error: %s; restarting the producer "
+                     "and resending %zu unacknowledged messages",
+                     reason, pub->inflight.count + pub->resend.count);
+        rd_kafka_purge(pub->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(pub->rk, 0);
+        instance_destroy(pub);
+        /* Whatever librdkafka did not report back is ours to resend. */
+        while (pub->inflight.head) {
+                pending_t *p = pub->inflight.head;
+                list_remove(&pub->inflight, p);
+                p->not_before_ms = 0;
+                list_push(&pub->resend, p);
+        }
+        pub->fatal = 0;
+        pub->stats.fatal_restarts++;
+        char errstr[512];
+        while (instance_create(pub, errstr, sizeof(errstr)) != TECG_OK) {
+                tecg_log_err(FAC, "%s; retrying in 1 s", errstr);
+                struct timespec ts = {1, 0};
+                nanosleep(&ts, NULL);
+        }
+}
+
+/* Hands one pending message to librdkafka. */
+static rd_kafka_resp_err_t produce(tecg_publisher_t *pub, pending_t *p) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+                pub->rk, RD_KAFKA_V_RKT(pub->rkt[p->topic]),
+                RD_KAFKA_V_KEY(pub->key, pub->key_len),
+                RD_KAFKA_V_VALUE(p->payload, p->len), RD_KAFKA_V_MSGFLAGS(0),
+                RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
+        if (!err)
+                list_push(&pub->inflight, p);
+        return err;
+}
+
+static void resend_due(tecg_publisher_t *pub) {
+        int64_t now = now_ms();
+        pending_t *p = pub->resend.head;
+        while (p) {
+                pending_t *next = p->next;
+                if (p->not_before_ms <= now) {
+                        list_remove(&pub->resend, p);
+                        rd_kafka_resp_err_t err = produce(pub, p);
+                        if (err) {
+                                /* Queue full or fatal: try again later. */
+                                p->not_before_ms = now + RESEND_BACKOFF_MS;
+                                list_push(&pub->resend, p);
+                                if (err == RD_KAFKA_RESP_ERR__FATAL)
+                                        pub->fatal = 1;
+                                return;
+                        }
+                        pub->stats.resent++;
+                }
+                p = next;
+        }
+}
+
+void tecg_publisher_poll(tecg_publisher_t *pub, int timeout_ms) {
+        rd_kafka_poll(pub->rk, timeout_ms);
+        if (pub->fatal)
+                publisher_restart(pub);
+        if (pub->resend.head)
+                resend_due(pub);
+
+        int64_t now = now_ms();
+        uint64_t outstanding = tecg_publisher_outstanding(pub);
+        if (outstanding && now - pub->last_progress_ms > STALL_WARN_MS &&
+            now - pub->last_stall_log_ms > STALL_WARN_MS) {
+                tecg_log_warn(FAC, "%llu messages waiting for acknowledgement, "
+                              "none acknowledged for %lld s; still retrying",
+                              (unsigned long long)outstanding,
+                              (long long)(now - pub->last_progress_ms) / 1000);
+                pub->last_stall_log_ms = now;
+        }
+}
+
+tecg_err_t tecg_publisher_send(tecg_publisher_t *pub, tecg_topic_t topic,
+                               const void *payload, size_t len, void *opaque,
+                               uint64_t line, char *errstr, size_t errstr_size) {
+        pending_t *p = malloc(sizeof(*p) + len);
+        if (!p)
+                return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
+                                   "out of memory");
+        p->prev = p->next = NULL;
+        p->opaque = opaque;
+        p->line = line;
+        p->topic = topic;
+        p->not_before_ms = 0;
+        p->len = len;
+        memcpy(p->payload, payload, len);
+
+        for (;;) {
+                rd_kafka_resp_err_t err = produce(pub, p);
+                if (!err)
+                        break;
+                if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                        if (pub->stop && *pub->stop) {
+                                free(p);
+                                return tecg_seterr(TECG_ERR_RETRY, errstr,
+                                                   errstr_size,
+                                                   "shutting down");
+                        }
+                        /* Backpressure: serve delivery reports, then retry. */
+                        tecg_publisher_poll(pub, 100);
+                        continue;
+                }
+                if (err == RD_KAFKA_RESP_ERR__FATAL) {
+                        publisher_restart(pub);
+                        continue;
+                }
+                free(p);
+                return tecg_seterr(is_permanent(err) ? TECG_ERR_INVALID
+                                                     : TECG_ERR_KAFKA,
+                                   errstr, errstr_size, "Kafka refused the message: %s",
+                                   rd_kafka_err2str(err));
+        }
+        pub->stats.sent++;
+        rd_kafka_poll(pub->rk, 0);
+        return TECG_OK;
+}
+
+void tecg_publisher_set_stop_flag(tecg_publisher_t *pub,
+                                  const volatile int *stop) {
+        pub->stop = stop;
+}
+
+uint64_t tecg_publisher_outstanding(const tecg_publisher_t *pub) {
+        return pub->stats.sent - pub->stats.acked - pub->stats.refused;
+}
+
+tecg_err_t tecg_publisher_flush(tecg_publisher_t *pub, int timeout_ms) {
+        int64_t deadline = now_ms() + timeout_ms;
+        while (tecg_publisher_outstanding(pub) > 0) {
+                int64_t left = deadline - now_ms();
+                if (left <= 0)
+                        return TECG_ERR_RETRY;
+                tecg_publisher_poll(pub, left < 100 ? (int)left : 100);
+        }
+        return TECG_OK;
+}
+
+void tecg_publisher_stats(const tecg_publisher_t *pub, tecg_publisher_stats_t *out) {
+        *out = pub->stats;
+}
