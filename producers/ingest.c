@@ -249,13 +249,17 @@ static void batch_finish(tecg_ingest_t *ing, batch_t *b) {
                 return;
         }
         ing->stats.files_done++;
-        tecg_log_info(FAC, "%s: %llu lines, %llu delivered, %llu rejected%s%s%s",
+        char where[PATH_MAX + 32] = "";
+        if (b->rejected && ing->spool) {
+                char path[PATH_MAX];
+                tecg_spool_rejected_path(ing->spool, b->name, ".errors", path,
+                                         sizeof(path));
+                snprintf(where, sizeof(where), " (reasons in %s)", path);
+        }
+        tecg_log_info(FAC, "%s: %llu lines, %llu delivered, %llu rejected%s",
                       b->name, (unsigned long long)b->lines,
                       (unsigned long long)b->delivered,
-                      (unsigned long long)b->rejected,
-                      b->rejected && ing->spool ? " (reasons in rejected/" : "",
-                      b->rejected && ing->spool ? b->name : "",
-                      b->rejected && ing->spool ? " .errors)" : "");
+                      (unsigned long long)b->rejected, where);
 }
 
 static void finish_complete_batches(tecg_ingest_t *ing) {

@@ -18,7 +18,10 @@ class Codec:
         for path in sorted(glob.glob(os.path.join(schema_dir, "*.avsc"))):
             with open(path) as f:
                 parsed = fastavro.parse_schema(json.load(f))
-            fp = int(fingerprint(to_parsing_canonical_form(parsed), "CRC-64-AVRO"), 16)
+            # fastavro gives the fingerprint as the hex of its 8 wire bytes
+            # (little-endian), exactly what follows C3 01 in a message.
+            fp = int.from_bytes(bytes.fromhex(
+                fingerprint(to_parsing_canonical_form(parsed), "CRC-64-AVRO")), "little")
             name = os.path.splitext(os.path.basename(path))[0]
             self.by_fp[fp] = (name, parsed)
             self.by_name[name] = (fp, parsed)

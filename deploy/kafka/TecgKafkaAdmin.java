@@ -1,0 +1,339 @@
+// Small Kafka admin helper for deploy/kafka/{start,topics}: one JVM does what
+// would otherwise take one kafka-topics / kafka-configs JVM per topic.
+// Uses only kafka-clients (AdminClient). Compiled once by deploy/kafka/lib.sh
+// into the jar cache; works as a single-file source program too:
+//   java -cp 'libs/*' TecgKafkaAdmin.java <command> ...
+//
+// Commands (BOOTSTRAP is host:port[,host:port...]):
+//   wait BOOTSTRAP SECONDS
+//       Returns 0 once a broker answers a metadata request, 1 on timeout.
+//   ensure BOOTSTRAP [--copartition T1,T2[,...]] SPEC...
+//       SPEC is NAME=PARTITIONS[,key=value...], e.g.
+//       tecg.nation-state=6,cleanup.policy=compact
+//       Creates missing topics (replication factor 1), sets the given
+//       configs on existing topics whose values differ, warns when an existing
+//       topic has another partition count, and fails if the --copartition
+//       topics do not all have the same partition count.
+//   describe BOOTSTRAP [TOPIC...]
+//       One line per topic: name, partitions, cleanup.policy and the configs
+//       that were set explicitly on the topic. No TOPIC: all non-internal.
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.admin.DescribeClusterOptions;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.KafkaFuture;
+import org.apache.kafka.common.Node;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+
+public final class TecgKafkaAdmin {
+    private static final String ME = "tecg-kafka-admin";
+
+    private static final class Spec {
+        final String name;
+        final int partitions;
+        final Map<String, String> configs = new LinkedHashMap<>();
+
+        Spec(String text) {
+            String[] parts = text.split(",");
+            int eq = parts[0].indexOf('=');
+            if (eq <= 0) {
+                throw new IllegalArgumentException("bad topic spec '" + text + "' (want NAME=PARTITIONS[,key=value...])");
+            }
+            name = parts[0].substring(0, eq);
+            try {
+                partitions = Integer.parseInt(parts[0].substring(eq + 1));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("bad partition count in topic spec '" + text + "'");
+            }
+            if (partitions < 1) {
+                throw new IllegalArgumentException("partition count must be >= 1 in '" + text + "'");
+            }
+            for (int i = 1; i < parts.length; i++) {
+                int e = parts[i].indexOf('=');
+                if (e <= 0) {
+                    throw new IllegalArgumentException("bad config '" + parts[i] + "' in topic spec '" + text + "'");
+                }
+                configs.put(parts[i].substring(0, e), parts[i].substring(e + 1));
+            }
+        }
+    }
+
+    private static Admin admin(String bootstrap, int apiTimeoutMs) {
+        Properties p = new Properties();
+        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(AdminClientConfig.CLIENT_ID_CONFIG, ME);
+        p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, Integer.toString(Math.min(apiTimeoutMs, 10000)));
+        p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, Integer.toString(apiTimeoutMs));
+        p.put(AdminClientConfig.RECONNECT_BACKOFF_MS_CONFIG, "100");
+        p.put(AdminClientConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, "500");
+        p.put(AdminClientConfig.RETRY_BACKOFF_MS_CONFIG, "100");
+        return Admin.create(p);
+    }
+
+    private static Throwable cause(Throwable t) {
+        while ((t instanceof ExecutionException || t.getClass() == RuntimeException.class) && t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t;
+    }
+
+    private static String hint(Throwable c, String bootstrap) {
+        return c instanceof org.apache.kafka.common.errors.TimeoutException
+                ? " (is a broker running at " + bootstrap + "? deploy/kafka/start starts one)"
+                : "";
+    }
+
+    private static void die(String msg) {
+        System.err.println(ME + ": " + msg);
+        System.exit(1);
+    }
+
+    private static int cmdWait(String bootstrap, int seconds) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        try (Admin a = admin(bootstrap, 5000)) {
+            while (true) {
+                try {
+                    Collection<Node> nodes = a.describeCluster(new DescribeClusterOptions().timeoutMs(2000))
+                            .nodes().get();
+                    if (!nodes.isEmpty()) {
+                        return 0;
+                    }
+                } catch (Exception e) {
+                    // not up yet
+                }
+                if (System.nanoTime() > deadline) {
+                    return 1;
+                }
+                Thread.sleep(250);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 1;
+        }
+    }
+
+    // Topic descriptions, retrying briefly: a topic created a moment ago may
+    // not be in the broker's metadata cache yet.
+    private static Map<String, TopicDescription> describeTopics(Admin a, Collection<String> names) throws Exception {
+        Exception last = null;
+        for (int attempt = 0; attempt < 50; attempt++) {
+            try {
+                return a.describeTopics(names).allTopicNames().get();
+            } catch (ExecutionException e) {
+                if (!(cause(e) instanceof UnknownTopicOrPartitionException)) {
+                    throw e;
+                }
+                last = e;
+                Thread.sleep(100);
+            }
+        }
+        throw last;
+    }
+
+    private static Map<String, Config> describeConfigs(Admin a, Collection<String> names) throws Exception {
+        List<ConfigResource> rs = new ArrayList<>();
+        for (String n : names) {
+            rs.add(new ConfigResource(ConfigResource.Type.TOPIC, n));
+        }
+        Map<String, Config> out = new TreeMap<>();
+        for (Map.Entry<ConfigResource, Config> e : a.describeConfigs(rs).all().get().entrySet()) {
+            out.put(e.getKey().name(), e.getValue());
+        }
+        return out;
+    }
+
+    private static String describeLine(String name, TopicDescription d, Config c) {
+        StringBuilder sb = new StringBuilder();
+        sb.append(name).append(" partitions=").append(d.partitions().size());
+        sb.append(" replicas=").append(d.partitions().isEmpty() ? 0 : d.partitions().get(0).replicas().size());
+        ConfigEntry cp = c.get("cleanup.policy");
+        sb.append(" cleanup.policy=").append(cp == null ? "?" : cp.value());
+        TreeMap<String, String> set = new TreeMap<>();
+        for (ConfigEntry e : c.entries()) {
+            if (e.source() == ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG && !e.name().equals("cleanup.policy")) {
+                set.put(e.name(), e.value());
+            }
+        }
+        for (Map.Entry<String, String> e : set.entrySet()) {
+            sb.append(' ').append(e.getKey()).append('=').append(e.getValue());
+        }
+        return sb.toString();
+    }
+
+    private static int cmdEnsure(String bootstrap, List<String> args) throws Exception {
+        List<List<String>> copartition = new ArrayList<>();
+        List<Spec> specs = new ArrayList<>();
+        for (int i = 0; i < args.size(); i++) {
+            if (args.get(i).equals("--copartition")) {
+                if (i + 1 >= args.size()) {
+                    die("--copartition needs a value");
+                }
+                copartition.add(List.of(args.get(++i).split(",")));
+            } else {
+                specs.add(new Spec(args.get(i)));
+            }
+        }
+        if (specs.isEmpty()) {
+            die("no topics given");
+        }
+        Map<String, Spec> byName = new LinkedHashMap<>();
+        for (Spec s : specs) {
+            byName.put(s.name, s);
+        }
+
+        int rc = 0;
+        try (Admin a = admin(bootstrap, 20000)) {
+            List<NewTopic> news = new ArrayList<>();
+            for (Spec s : specs) {
+                news.add(new NewTopic(s.name, s.partitions, (short) 1).configs(s.configs));
+            }
+            Map<String, String> status = new LinkedHashMap<>();
+            Map<String, KafkaFuture<Void>> created;
+            try {
+                created = a.createTopics(news).values();
+            } catch (Exception e) {
+                die("cannot create topics on " + bootstrap + ": " + cause(e));
+                return 1;
+            }
+            for (Map.Entry<String, KafkaFuture<Void>> e : created.entrySet()) {
+                try {
+                    e.getValue().get();
+                    status.put(e.getKey(), "created");
+                } catch (ExecutionException ex) {
+                    Throwable c = cause(ex);
+                    if (c instanceof TopicExistsException) {
+                        status.put(e.getKey(), "exists");
+                    } else {
+                        die("creating topic " + e.getKey() + " on " + bootstrap + " failed: " + c + hint(c, bootstrap));
+                    }
+                }
+            }
+
+            Map<String, TopicDescription> desc = describeTopics(a, byName.keySet());
+            Map<String, Config> confs = describeConfigs(a, byName.keySet());
+
+            // Existing topics: bring explicitly requested configs in line.
+            Map<ConfigResource, Collection<AlterConfigOp>> alters = new LinkedHashMap<>();
+            for (Spec s : specs) {
+                if (!status.get(s.name).equals("exists")) {
+                    continue;
+                }
+                List<AlterConfigOp> ops = new ArrayList<>();
+                for (Map.Entry<String, String> c : s.configs.entrySet()) {
+                    ConfigEntry cur = confs.get(s.name).get(c.getKey());
+                    if (cur == null || !c.getValue().equals(cur.value())) {
+                        ops.add(new AlterConfigOp(new ConfigEntry(c.getKey(), c.getValue()), AlterConfigOp.OpType.SET));
+                    }
+                }
+                if (!ops.isEmpty()) {
+                    alters.put(new ConfigResource(ConfigResource.Type.TOPIC, s.name), ops);
+                    status.put(s.name, "exists, configs updated");
+                }
+            }
+            if (!alters.isEmpty()) {
+                a.incrementalAlterConfigs(alters).all().get();
+                confs = describeConfigs(a, byName.keySet());
+            }
+
+            for (Spec s : specs) {
+                TopicDescription d = desc.get(s.name);
+                System.out.println(describeLine(s.name, d, confs.get(s.name)) + " (" + status.get(s.name) + ")");
+                if (d.partitions().size() != s.partitions) {
+                    System.err.println(ME + ": warning: topic " + s.name + " exists with " + d.partitions().size()
+                            + " partitions, not the " + s.partitions + " asked for (left as is; delete it or wipe the broker to change)");
+                }
+            }
+
+            for (List<String> group : copartition) {
+                TreeSet<Integer> counts = new TreeSet<>();
+                Map<String, Integer> seen = new LinkedHashMap<>();
+                Map<String, TopicDescription> gd = describeTopics(a, group);
+                for (String n : group) {
+                    int np = gd.get(n).partitions().size();
+                    counts.add(np);
+                    seen.put(n, np);
+                }
+                if (counts.size() > 1) {
+                    System.err.println(ME + ": error: these topics must have the same partition count: " + seen);
+                    rc = 1;
+                }
+            }
+        }
+        return rc;
+    }
+
+    private static int cmdDescribe(String bootstrap, List<String> names) throws Exception {
+        try (Admin a = admin(bootstrap, 20000)) {
+            Collection<String> ns = names;
+            if (ns.isEmpty()) {
+                ns = new TreeSet<>(a.listTopics().names().get());
+            }
+            if (ns.isEmpty()) {
+                return 0;
+            }
+            Map<String, TopicDescription> desc;
+            try {
+                desc = a.describeTopics(ns).allTopicNames().get();
+            } catch (ExecutionException e) {
+                die(cause(e).getMessage());
+                return 1;
+            }
+            Map<String, Config> confs = describeConfigs(a, ns);
+            for (String n : new TreeSet<>(ns)) {
+                System.out.println(describeLine(n, desc.get(n), confs.get(n)));
+            }
+        }
+        return 0;
+    }
+
+    public static void main(String[] argv) {
+        if (argv.length < 2) {
+            die("usage: TecgKafkaAdmin wait|ensure|describe BOOTSTRAP ...");
+        }
+        String cmd = argv[0];
+        String bootstrap = argv[1];
+        List<String> rest = new ArrayList<>(List.of(argv).subList(2, argv.length));
+        int rc;
+        try {
+            switch (cmd) {
+                case "wait":
+                    rc = cmdWait(bootstrap, rest.isEmpty() ? 60 : Integer.parseInt(rest.get(0)));
+                    break;
+                case "ensure":
+                    rc = cmdEnsure(bootstrap, rest);
+                    break;
+                case "describe":
+                    rc = cmdDescribe(bootstrap, rest);
+                    break;
+                default:
+                    die("unknown command " + cmd);
+                    return;
+            }
+        } catch (IllegalArgumentException e) {
+            die(e.getMessage());
+            return;
+        } catch (Exception e) {
+            Throwable c = cause(e);
+            die(cmd + " failed: " + c + hint(c, bootstrap));
+            return;
+        }
+        System.exit(rc);
+    }
+}
