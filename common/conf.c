@@ -383,6 +383,26 @@ done:
         return err;
 }
 
+tecg_err_t tecg_conf_apply_sets(tecg_conf_t *conf, char *const *sets,
+                                size_t count, char *errstr, size_t errstr_size) {
+        for (size_t i = 0; i < count; i++) {
+                const char *eq = strchr(sets[i], '=');
+                if (!eq)
+                        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                           "-X %s: expected KEY=VALUE", sets[i]);
+                char *key = strndup(sets[i], (size_t)(eq - sets[i]));
+                if (!key)
+                        return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
+                                           "out of memory");
+                tecg_err_t err = tecg_conf_set(conf, trim(key), eq + 1, "-X", errstr,
+                                               errstr_size);
+                free(key);
+                if (err)
+                        return err;
+        }
+        return TECG_OK;
+}
+
 tecg_err_t tecg_conf_check_required(const tecg_conf_t *conf, char *errstr,
                                     size_t errstr_size) {
         for (size_t i = 0; i < conf->nprops; i++) {

@@ -76,6 +76,11 @@ tecg_err_t tecg_conf_parse(tecg_conf_t *conf, const char *label,
 tecg_err_t tecg_conf_load_file(tecg_conf_t *conf, const char *path,
                                char *errstr, size_t errstr_size);
 
+/* Applies command-line "KEY=VALUE" settings (the daemons' -X option) in
+ * order, after the file: origin "-X". */
+tecg_err_t tecg_conf_apply_sets(tecg_conf_t *conf, char *const *sets,
+                                size_t count, char *errstr, size_t errstr_size);
+
 /* Checks that every TECG_CONF_F_REQUIRED key was set. */
 tecg_err_t tecg_conf_check_required(const tecg_conf_t *conf, char *errstr,
                                     size_t errstr_size);

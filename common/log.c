@@ -51,6 +51,7 @@ int tecg_log_level_parse(const char *s) {
         return -1;
 }
 
+__attribute__((format(printf, 3, 0)))
 static void log_vwrite(int level, const char *facility, const char *fmt,
                        va_list ap) {
         char line[2048];

@@ -135,3 +135,101 @@ def producer_factory(tmp_path, bootstrap, prefix):
     for p in started:
         if p.proc:
             p.stop()
+
+
+class Daemon:
+    """tecg-aggregator or tecg-dashboard with its own config file."""
+
+    def __init__(self, tmp_path, kind, bootstrap, prefix, settings):
+        self.kind = kind
+        self.config = tmp_path / f"{kind}-{uuid.uuid4().hex[:6]}.conf"
+        self.log = tmp_path / f"{kind}.log"
+        lines = [f"topic.prefix = {prefix}", f"kafka.bootstrap.servers = {bootstrap}",
+                 f"nations.file = {ROOT}/deploy/nations.csv"]
+        lines += [f"{k} = {v}" for k, v in settings.items()]
+        self.config.write_text("\n".join(lines) + "\n")
+        self.proc = None
+
+    @property
+    def binary(self):
+        return os.path.join(BUILD, "consumers", f"tecg-{self.kind}")
+
+    def start(self):
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen([self.binary, "--config", str(self.config)],
+                                     stdout=subprocess.DEVNULL, stderr=self.logf)
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        if not self.proc:
+            return None
+        self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.logf.close()
+        self.proc = None
+        return rc
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_text(self):
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+class SinkServer:
+    """tests/tools/http_sink_server.py: a receiver of pushed dashboards."""
+
+    def __init__(self, tmp_path, *args):
+        self.out = tmp_path / f"sink-{uuid.uuid4().hex[:6]}"
+        self.proc = subprocess.Popen(
+            ["python3", os.path.join(ROOT, "tests", "tools", "http_sink_server.py"),
+             "--port", "0", "--out", str(self.out), *args],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.port = int(self.proc.stdout.readline().split()[-1])
+        self.url = f"http://127.0.0.1:{self.port}/"
+
+    def latest(self, name):
+        path = self.out / f"{name}.json"
+        if not path.exists():
+            return None
+        import json
+        try:
+            return json.loads(path.read_text())
+        except ValueError:
+            return None  # being written
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+@pytest.fixture
+def daemon_factory(tmp_path, bootstrap, prefix):
+    started = []
+
+    def make(kind, **settings):
+        settings = {k.replace("__", "."): v for k, v in settings.items()}
+        d = Daemon(tmp_path, kind, bootstrap, prefix, settings)
+        started.append(d)
+        return d
+    yield make
+    for d in started:
+        if d.alive():
+            d.stop()
+
+
+@pytest.fixture
+def sink_factory(tmp_path):
+    started = []
+
+    def make(*args):
+        s = SinkServer(tmp_path, *args)
+        started.append(s)
+        return s
+    yield make
+    for s in started:
+        s.stop()

@@ -5,8 +5,8 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 TOPICS = ("contributions", "training-completions", "nation-state",
-          "dashboards", "dead-letter")
-COMPACTED = ("nation-state", "dashboards")
+          "event-ids", "dashboards", "dead-letter")
+COMPACTED = ("nation-state", "event-ids", "dashboards")
 
 
 def broker_answers(bootstrap, timeout=10):

@@ -1,0 +1,828 @@
+#include "aggregator.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "avro_codec.h"
+#include "buf.h"
+#include "contract.h"
+#include "kafka.h"
+#include "log.h"
+#include "nation_state.h"
+#include "seen.h"
+#include "state_codec.h"
+
+#define FAC "aggregator"
+#define TXN_TIMEOUT_MS 30000
+
+enum { IN_CONTRIBUTIONS = 0, IN_TRAINING, IN__COUNT };
+
+typedef struct {
+        tecg_nation_state_t *st;
+        bool dirty;              /* changed in the open transaction */
+} nation_slot_t;
+
+/* Everything owned for one partition number p (of both input topics). */
+typedef struct {
+        int32_t partition;
+        tecg_seen_t *seen;
+        nation_slot_t *nations;
+        size_t nnations, cap;
+        int64_t next_offset[IN__COUNT]; /* to commit; -1 = nothing consumed */
+} part_ctx_t;
+
+struct tecg_aggregator {
+        tecg_aggregator_options_t opts;
+        char *topic_in[IN__COUNT];
+        char *topic_state, *topic_ids, *topic_dead;
+
+        rd_kafka_t *consumer;
+        rd_kafka_queue_t *consumer_queue;
+        rd_kafka_t *producer;      /* transactional */
+        rd_kafka_t *restorer;      /* reads nation-state and event-ids */
+
+        tecg_avro_t *avro;
+        tecg_state_codec_t *state_codec;
+        tecg_buf_t buf;
+
+        part_ctx_t **parts;        /* indexed by partition number */
+        size_t nparts;
+
+        bool txn_open;
+        bool batch_failed;         /* a produce failed inside the transaction */
+        char batch_error[1024];
+        bool fatal;                /* set in callbacks; run_once reports it */
+        char fatal_error[1024];
+        tecg_aggregator_stats_t stats;
+};
+
+static int64_t mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- partition contexts ---------------------------------------------- */
+
+static void ctx_destroy(part_ctx_t *ctx) {
+        if (!ctx)
+                return;
+        for (size_t i = 0; i < ctx->nnations; i++)
+                tecg_nation_state_destroy(ctx->nations[i].st);
+        free(ctx->nations);
+        tecg_seen_destroy(ctx->seen);
+        free(ctx);
+}
+
+static part_ctx_t *ctx_new(int32_t partition) {
+        part_ctx_t *ctx = calloc(1, sizeof(*ctx));
+        if (!ctx || !(ctx->seen = tecg_seen_new())) {
+                free(ctx);
+                return NULL;
+        }
+        ctx->partition = partition;
+        for (int i = 0; i < IN__COUNT; i++)
+                ctx->next_offset[i] = -1;
+        return ctx;
+}
+
+static nation_slot_t *ctx_slot(part_ctx_t *ctx, const char *nation, bool create) {
+        for (size_t i = 0; i < ctx->nnations; i++)
+                if (strcmp(ctx->nations[i].st->nation, nation) == 0)
+                        return &ctx->nations[i];
+        if (!create)
+                return NULL;
+        if (ctx->nnations == ctx->cap) {
+                size_t cap = ctx->cap ? ctx->cap * 2 : 8;
+                nation_slot_t *n = realloc(ctx->nations, cap * sizeof(*n));
+                if (!n)
+                        return NULL;
+                ctx->nations = n;
+                ctx->cap = cap;
+        }
+        tecg_nation_state_t *st = tecg_nation_state_new(nation);
+        if (!st)
+                return NULL;
+        ctx->nations[ctx->nnations] = (nation_slot_t){st, false};
+        return &ctx->nations[ctx->nnations++];
+}
+
+static part_ctx_t *ctx_get(tecg_aggregator_t *agg, int32_t partition) {
+        if (partition < 0 || (size_t)partition >= agg->nparts)
+                return NULL;
+        return agg->parts[partition];
+}
+
+static tecg_err_t ctx_put(tecg_aggregator_t *agg, part_ctx_t *ctx) {
+        size_t p = (size_t)ctx->partition;
+        if (p >= agg->nparts) {
+                part_ctx_t **np = realloc(agg->parts, (p + 1) * sizeof(*np));
+                if (!np)
+                        return TECG_ERR_NOMEM;
+                memset(np + agg->nparts, 0, (p + 1 - agg->nparts) * sizeof(*np));
+                agg->parts = np;
+                agg->nparts = p + 1;
+        }
+        ctx_destroy(agg->parts[p]);
+        agg->parts[p] = ctx;
+        return TECG_OK;
+}
+
+static void ctx_drop_all(tecg_aggregator_t *agg) {
+        for (size_t i = 0; i < agg->nparts; i++) {
+                ctx_destroy(agg->parts[i]);
+                agg->parts[i] = NULL;
+        }
+}
+
+/* ---- restore ----------------------------------------------------------- */
+
+/* Applies one record of nation-state (snapshot, latest wins) or event-ids. */
+static void restore_record(tecg_aggregator_t *agg, part_ctx_t *ctx,
+                           const rd_kafka_message_t *m, bool is_state) {
+        char reason[512];
+        if (!m->key || m->key_len == 0)
+                return;
+        if (!is_state) {
+                /* key = NATION/event_id */
+                char key[4 + TECG_EVENT_ID_MAX + 1];
+                if (m->key_len < 5 || m->key_len >= sizeof(key) ||
+                    ((const char *)m->key)[3] != '/') {
+                        tecg_log_warn(FAC, "%s [%" PRId32 "] offset %" PRId64
+                                      ": not an event-id key, ignored",
+                                      agg->topic_ids, m->partition, m->offset);
+                        return;
+                }
+                memcpy(key, m->key, m->key_len);
+                key[m->key_len] = '\0';
+                key[3] = '\0';
+                if (tecg_seen_add(ctx->seen, key, key + 4) < 0)
+                        agg->fatal = true;
+                return;
+        }
+        char nation[4] = "";
+        if (m->key_len == 3)
+                memcpy(nation, m->key, 3);
+        nation_slot_t *slot = ctx_slot(ctx, nation, true);
+        if (!slot) {
+                agg->fatal = true;
+                snprintf(agg->fatal_error, sizeof(agg->fatal_error), "out of memory");
+                return;
+        }
+        if (!m->payload) { /* tombstone: the nation's state was removed */
+                tecg_nation_state_t *blank = tecg_nation_state_new(nation);
+                if (blank) {
+                        tecg_nation_state_destroy(slot->st);
+                        slot->st = blank;
+                }
+                return;
+        }
+        tecg_nation_state_t *st = NULL;
+        if (tecg_state_codec_decode(agg->state_codec, m->payload, m->len, &st,
+                                    reason, sizeof(reason))) {
+                /* Our own topic holds something we cannot read: counting on
+                 * would give wrong totals, so stop here. */
+                agg->fatal = true;
+                snprintf(agg->fatal_error, sizeof(agg->fatal_error),
+                         "%s [%" PRId32 "] offset %" PRId64 ": undecodable state: %s",
+                         agg->topic_state, m->partition, m->offset, reason);
+                return;
+        }
+        tecg_nation_state_destroy(slot->st);
+        slot->st = st;
+}
+
+/* Rebuilds partition p's states and seen ids from nation-state[p] and
+ * event-ids[p], read to their end (read_committed). */
+static tecg_err_t ctx_restore(tecg_aggregator_t *agg, int32_t p, char *errstr,
+                              size_t errstr_size) {
+        tecg_err_t err = TECG_OK;
+        int64_t t0 = mono_ms(), last_log = t0;
+        part_ctx_t *ctx = ctx_new(p);
+        if (!ctx)
+                return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+
+        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(2);
+        rd_kafka_topic_partition_list_add(parts, agg->topic_state, p)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_topic_partition_list_add(parts, agg->topic_ids, p)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_resp_err_t kerr = rd_kafka_assign(agg->restorer, parts);
+        rd_kafka_topic_partition_list_destroy(parts);
+        if (kerr) {
+                err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
+                                  "restore of partition %d: %s", p,
+                                  rd_kafka_err2str(kerr));
+                goto done;
+        }
+        bool eof_state = false, eof_ids = false;
+        while (!(eof_state && eof_ids) && !agg->fatal) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(agg->restorer, 200);
+                int64_t now = mono_ms();
+                if (now - t0 > agg->opts.restore_timeout_ms) {
+                        err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
+                                          "restore of partition %d: not at the end of "
+                                          "%s and %s after %d ms",
+                                          p, agg->topic_state, agg->topic_ids,
+                                          agg->opts.restore_timeout_ms);
+                        if (m)
+                                rd_kafka_message_destroy(m);
+                        goto done;
+                }
+                if (now - last_log > 10000) {
+                        tecg_log_notice(FAC, "restoring partition %d: still reading "
+                                        "(an open transaction of a previous owner "
+                                        "delays the end until it times out)", p);
+                        last_log = now;
+                }
+                if (!m)
+                        continue;
+                bool is_state = strcmp(rd_kafka_topic_name(m->rkt), agg->topic_state) == 0;
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        if (is_state)
+                                eof_state = true;
+                        else
+                                eof_ids = true;
+                } else if (m->err) {
+                        tecg_log_warn(FAC, "restore of partition %d: %s", p,
+                                      rd_kafka_message_errstr(m));
+                } else {
+                        restore_record(agg, ctx, m, is_state);
+                }
+                rd_kafka_message_destroy(m);
+        }
+        if (agg->fatal) {
+                err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "%s",
+                                  agg->fatal_error[0] ? agg->fatal_error : "out of memory");
+                goto done;
+        }
+        /* Drop the placeholders of nations whose state was a tombstone. */
+        for (size_t i = 0; i < ctx->nnations;) {
+                if (ctx->nations[i].st->events == 0 && ctx->nations[i].st->version == 0) {
+                        tecg_nation_state_destroy(ctx->nations[i].st);
+                        ctx->nations[i] = ctx->nations[--ctx->nnations];
+                } else {
+                        i++;
+                }
+        }
+        tecg_log_info(FAC, "partition %d restored: %zu nations, %zu event ids, "
+                      "%lld ms", p, ctx->nnations, tecg_seen_count(ctx->seen),
+                      (long long)(mono_ms() - t0));
+        agg->stats.restores++;
+        if ((err = ctx_put(agg, ctx)) == TECG_OK)
+                ctx = NULL;
+done:
+        rd_kafka_assign(agg->restorer, NULL);
+        ctx_destroy(ctx);
+        return err;
+}
+
+/* ---- rebalance --------------------------------------------------------- */
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+        tecg_aggregator_t *agg = opaque;
+        char errstr[512];
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                for (int i = 0; i < parts->cnt && !agg->fatal; i++) {
+                        int32_t p = parts->elems[i].partition;
+                        if (ctx_get(agg, p))
+                                continue; /* other input topic, same partition */
+                        if (ctx_restore(agg, p, errstr, sizeof(errstr))) {
+                                agg->fatal = true;
+                                snprintf(agg->fatal_error, sizeof(agg->fatal_error),
+                                         "%s", errstr);
+                        }
+                }
+                tecg_log_info(FAC, "assigned %d input partitions", parts->cnt);
+                rd_kafka_assign(rk, parts);
+                return;
+        }
+        /* Revoked: nothing uncommitted is kept (run_once never leaves a
+         * transaction open across polls); the next owner restores. */
+        tecg_log_info(FAC, "revoked %d input partitions", parts->cnt);
+        for (int i = 0; i < parts->cnt; i++) {
+                int32_t p = parts->elems[i].partition;
+                if (p >= 0 && (size_t)p < agg->nparts) {
+                        ctx_destroy(agg->parts[p]);
+                        agg->parts[p] = NULL;
+                }
+        }
+        rd_kafka_assign(rk, NULL);
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+        tecg_aggregator_t *agg = opaque;
+        if (err == RD_KAFKA_RESP_ERR__FATAL) {
+                char why[512];
+                rd_kafka_fatal_error(rk, why, sizeof(why));
+                agg->fatal = true;
+                snprintf(agg->fatal_error, sizeof(agg->fatal_error),
+                         "fatal Kafka error: %s", why);
+                return;
+        }
+        tecg_log_warn(FAC, "%s: %s", rd_kafka_err2name(err), reason);
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+        (void)rk;
+        tecg_aggregator_t *agg = opaque;
+        if (m->err && !agg->batch_failed) {
+                agg->batch_failed = true;
+                snprintf(agg->batch_error, sizeof(agg->batch_error), "%s: %s",
+                         rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+        }
+}
+
+/* ---- producing inside the transaction --------------------------------- */
+
+static void produce(tecg_aggregator_t *agg, const char *topic, int32_t partition,
+                    const void *key, size_t key_len, const void *value,
+                    size_t value_len, rd_kafka_headers_t *hdrs) {
+        for (;;) {
+                rd_kafka_resp_err_t err;
+                if (hdrs)
+                        err = rd_kafka_producev(agg->producer, RD_KAFKA_V_TOPIC(topic),
+                                                RD_KAFKA_V_PARTITION(partition),
+                                                RD_KAFKA_V_KEY(key, key_len),
+                                                RD_KAFKA_V_VALUE((void *)value, value_len),
+                                                RD_KAFKA_V_HEADERS(hdrs),
+                                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                                RD_KAFKA_V_END);
+                else
+                        err = rd_kafka_producev(agg->producer, RD_KAFKA_V_TOPIC(topic),
+                                                RD_KAFKA_V_PARTITION(partition),
+                                                RD_KAFKA_V_KEY(key, key_len),
+                                                RD_KAFKA_V_VALUE((void *)value, value_len),
+                                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                                RD_KAFKA_V_END);
+                if (!err)
+                        return;
+                if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                        rd_kafka_poll(agg->producer, 50);
+                        continue;
+                }
+                if (hdrs)
+                        rd_kafka_headers_destroy(hdrs);
+                if (!agg->batch_failed) {
+                        agg->batch_failed = true;
+                        snprintf(agg->batch_error, sizeof(agg->batch_error),
+                                 "produce to %s: %s", topic, rd_kafka_err2str(err));
+                }
+                return;
+        }
+}
+
+/* The original message, untouched, with headers that say why. */
+static void dead_letter(tecg_aggregator_t *agg, const rd_kafka_message_t *m,
+                        const char *stage, const char *reason) {
+        char source[300];
+        snprintf(source, sizeof(source), "%s/%" PRId32 "/%" PRId64,
+                 rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+        tecg_log_notice(FAC, "dead-letter %s: %s: %s", source, stage, reason);
+        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(4);
+        rd_kafka_header_add(hdrs, "tecg.error", -1, reason, -1);
+        rd_kafka_header_add(hdrs, "tecg.stage", -1, stage, -1);
+        rd_kafka_header_add(hdrs, "tecg.source", -1, source, -1);
+        produce(agg, agg->topic_dead, RD_KAFKA_PARTITION_UA, m->key, m->key_len,
+                m->payload, m->len, hdrs);
+        agg->stats.dead_lettered++;
+}
+
+/* ---- processing -------------------------------------------------------- */
+
+static void process(tecg_aggregator_t *agg, part_ctx_t *ctx, int input,
+                    const rd_kafka_message_t *m) {
+        char reason[512];
+        tecg_event_t ev;
+        agg->stats.consumed++;
+        if (!m->payload) {
+                dead_letter(agg, m, "decode", "empty message (no value)");
+                return;
+        }
+        if (tecg_avro_decode_event(agg->avro, m->payload, m->len, &ev, reason,
+                                   sizeof(reason))) {
+                dead_letter(agg, m, "decode", reason);
+                return;
+        }
+        if (tecg_contract_check(&ev, agg->opts.nations, reason, sizeof(reason))) {
+                dead_letter(agg, m, "contract", reason);
+                return;
+        }
+        /* One partition must hold all of a nation's events: a wrong key
+         * would put them where another aggregator counts them. */
+        if (m->key_len != 3 || memcmp(m->key, ev.nation, 3) != 0) {
+                snprintf(reason, sizeof(reason),
+                         "message key does not equal the event's nation %s", ev.nation);
+                dead_letter(agg, m, "contract", reason);
+                return;
+        }
+        if ((ev.type == TECG_EV_TRAINING) != (input == IN_TRAINING)) {
+                snprintf(reason, sizeof(reason), "a %s event does not belong on %s",
+                         tecg_event_type_names[ev.type], rd_kafka_topic_name(m->rkt));
+                dead_letter(agg, m, "contract", reason);
+                return;
+        }
+        if (tecg_seen_contains(ctx->seen, ev.nation, ev.event_id)) {
+                agg->stats.duplicates++;
+                return;
+        }
+        nation_slot_t *slot = ctx_slot(ctx, ev.nation, true);
+        if (!slot) {
+                agg->batch_failed = true;
+                snprintf(agg->batch_error, sizeof(agg->batch_error), "out of memory");
+                return;
+        }
+        bool changed = false;
+        if (tecg_nation_state_apply(slot->st, &ev, &changed, reason, sizeof(reason))) {
+                dead_letter(agg, m, "aggregate", reason);
+                return;
+        }
+        if (tecg_seen_add(ctx->seen, ev.nation, ev.event_id) < 0) {
+                agg->batch_failed = true;
+                snprintf(agg->batch_error, sizeof(agg->batch_error), "out of memory");
+                return;
+        }
+        char key[4 + TECG_EVENT_ID_MAX + 1], value[32];
+        int klen = snprintf(key, sizeof(key), "%s/%s", ev.nation, ev.event_id);
+        int vlen = snprintf(value, sizeof(value), "%" PRId64, m->offset);
+        produce(agg, agg->topic_ids, ctx->partition, key, (size_t)klen, value,
+                (size_t)vlen, NULL);
+        slot->dirty = true; /* events and as_of move even when totals don't */
+        agg->stats.counted++;
+}
+
+/* Snapshots of every nation changed in this batch. */
+static void produce_states(tecg_aggregator_t *agg) {
+        char reason[512];
+        for (size_t i = 0; i < agg->nparts; i++) {
+                part_ctx_t *ctx = agg->parts[i];
+                for (size_t j = 0; ctx && j < ctx->nnations; j++) {
+                        nation_slot_t *slot = &ctx->nations[j];
+                        if (!slot->dirty)
+                                continue;
+                        slot->st->version++;
+                        tecg_buf_reset(&agg->buf);
+                        if (tecg_state_codec_encode(agg->state_codec, slot->st, &agg->buf,
+                                                    reason, sizeof(reason))) {
+                                agg->batch_failed = true;
+                                snprintf(agg->batch_error, sizeof(agg->batch_error),
+                                         "encode state of %s: %s", slot->st->nation, reason);
+                                return;
+                        }
+                        produce(agg, agg->topic_state, ctx->partition, slot->st->nation, 3,
+                                agg->buf.data, agg->buf.len, NULL);
+                }
+        }
+}
+
+static rd_kafka_topic_partition_list_t *batch_offsets(tecg_aggregator_t *agg) {
+        rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(8);
+        for (size_t i = 0; i < agg->nparts; i++) {
+                part_ctx_t *ctx = agg->parts[i];
+                for (int t = 0; ctx && t < IN__COUNT; t++)
+                        if (ctx->next_offset[t] >= 0)
+                                rd_kafka_topic_partition_list_add(
+                                        offsets, agg->topic_in[t], ctx->partition)
+                                        ->offset = ctx->next_offset[t];
+        }
+        return offsets;
+}
+
+static void batch_reset(tecg_aggregator_t *agg) {
+        for (size_t i = 0; i < agg->nparts; i++) {
+                part_ctx_t *ctx = agg->parts[i];
+                if (!ctx)
+                        continue;
+                for (int t = 0; t < IN__COUNT; t++)
+                        ctx->next_offset[t] = -1;
+                for (size_t j = 0; j < ctx->nnations; j++)
+                        ctx->nations[j].dirty = false;
+        }
+        agg->batch_failed = false;
+        agg->batch_error[0] = '\0';
+}
+
+/* After an abort: forget what was not committed, restore every assigned
+ * partition and go back to the committed input offsets. */
+static tecg_err_t rewind_to_last_commit(tecg_aggregator_t *agg, char *errstr,
+                                        size_t errstr_size) {
+        tecg_err_t err = TECG_OK;
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        rd_kafka_resp_err_t kerr = rd_kafka_assignment(agg->consumer, &parts);
+        if (kerr)
+                return tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
+                                   "assignment: %s", rd_kafka_err2str(kerr));
+        ctx_drop_all(agg);
+        batch_reset(agg);
+        if (parts->cnt == 0)
+                goto done;
+        if ((kerr = rd_kafka_committed(agg->consumer, parts, 30000))) {
+                err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
+                                  "committed offsets: %s", rd_kafka_err2str(kerr));
+                goto done;
+        }
+        for (int i = 0; i < parts->cnt; i++)
+                if (parts->elems[i].offset < 0)
+                        parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_error_t *error = rd_kafka_seek_partitions(agg->consumer, parts, 30000);
+        if (error) {
+                err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "seek: %s",
+                                  rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+                goto done;
+        }
+        for (int i = 0; i < parts->cnt && !err; i++)
+                if (!ctx_get(agg, parts->elems[i].partition))
+                        err = ctx_restore(agg, parts->elems[i].partition, errstr,
+                                          errstr_size);
+done:
+        rd_kafka_topic_partition_list_destroy(parts);
+        return err;
+}
+
+/* A transactional call failed: fatal errors end the process; anything
+ * else aborts the transaction and replays from the last commit. */
+static tecg_err_t txn_failed(tecg_aggregator_t *agg, rd_kafka_error_t *error,
+                             const char *what, char *errstr, size_t errstr_size) {
+        bool fatal = rd_kafka_error_is_fatal(error);
+        tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "%s: %s", what,
+                    rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        if (fatal)
+                return TECG_ERR_KAFKA;
+        tecg_log_warn(FAC, "%s; aborting the transaction and replaying from the "
+                      "last commit", errstr);
+        if (agg->txn_open) {
+                rd_kafka_error_t *aerr = rd_kafka_abort_transaction(agg->producer, -1);
+                agg->txn_open = false;
+                if (aerr) {
+                        tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
+                                    "abort_transaction: %s", rd_kafka_error_string(aerr));
+                        rd_kafka_error_destroy(aerr);
+                        return TECG_ERR_KAFKA;
+                }
+        }
+        agg->stats.aborts++;
+        return rewind_to_last_commit(agg, errstr, errstr_size);
+}
+
+tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr,
+                                    size_t errstr_size) {
+        int max = agg->opts.batch_max_messages;
+        rd_kafka_message_t **msgs = malloc((size_t)max * sizeof(*msgs));
+        if (!msgs)
+                return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        tecg_err_t err = TECG_OK;
+        ssize_t n = rd_kafka_consume_batch_queue(agg->consumer_queue,
+                                                 agg->opts.batch_max_ms, msgs, (size_t)max);
+        rd_kafka_poll(agg->producer, 0);
+        if (agg->fatal) {
+                err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "%s", agg->fatal_error);
+                goto destroy_msgs;
+        }
+        if (n <= 0)
+                goto destroy_msgs;
+
+        rd_kafka_error_t *error = rd_kafka_begin_transaction(agg->producer);
+        if (error) {
+                err = txn_failed(agg, error, "begin_transaction", errstr, errstr_size);
+                goto destroy_msgs;
+        }
+        agg->txn_open = true;
+        for (ssize_t i = 0; i < n; i++) {
+                rd_kafka_message_t *m = msgs[i];
+                if (m->err) {
+                        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                                tecg_log_warn(FAC, "consume: %s", rd_kafka_message_errstr(m));
+                        continue;
+                }
+                part_ctx_t *ctx = ctx_get(agg, m->partition);
+                if (!ctx)
+                        continue; /* revoked meanwhile: the next owner does it */
+                int input = strcmp(rd_kafka_topic_name(m->rkt), agg->topic_in[IN_TRAINING]) == 0
+                                    ? IN_TRAINING
+                                    : IN_CONTRIBUTIONS;
+                process(agg, ctx, input, m);
+                ctx->next_offset[input] = m->offset + 1;
+        }
+        produce_states(agg);
+
+        rd_kafka_topic_partition_list_t *offsets = batch_offsets(agg);
+        rd_kafka_consumer_group_metadata_t *cgmd =
+                rd_kafka_consumer_group_metadata(agg->consumer);
+        error = offsets->cnt ? rd_kafka_send_offsets_to_transaction(agg->producer, offsets,
+                                                                   cgmd, -1)
+                             : NULL;
+        rd_kafka_consumer_group_metadata_destroy(cgmd);
+        rd_kafka_topic_partition_list_destroy(offsets);
+        if (error) {
+                err = txn_failed(agg, error, "send_offsets_to_transaction", errstr,
+                                 errstr_size);
+                goto destroy_msgs;
+        }
+        if (agg->batch_failed) {
+                /* A produce failed: never commit a partial batch. */
+                err = txn_failed(agg, rd_kafka_error_new(RD_KAFKA_RESP_ERR__STATE, "%s",
+                                                         agg->batch_error),
+                                 "batch", errstr, errstr_size);
+                goto destroy_msgs;
+        }
+        for (int attempt = 0;; attempt++) {
+                error = rd_kafka_commit_transaction(agg->producer, -1);
+                if (!error)
+                        break;
+                if (rd_kafka_error_is_retriable(error) && attempt < 5) {
+                        rd_kafka_error_destroy(error);
+                        continue;
+                }
+                err = txn_failed(agg, error, "commit_transaction", errstr, errstr_size);
+                goto destroy_msgs;
+        }
+        agg->txn_open = false;
+        agg->stats.transactions++;
+        agg->stats.last_commit_ms = wall_ms();
+        batch_reset(agg);
+destroy_msgs:
+        for (ssize_t i = 0; i < n; i++)
+                rd_kafka_message_destroy(msgs[i]);
+        free(msgs);
+        return err;
+}
+
+/* ---- life cycle --------------------------------------------------------- */
+
+static char *topic(const char *prefix, const char *suffix) {
+        char *s;
+        return asprintf(&s, "%s%s", prefix, suffix) < 0 ? NULL : s;
+}
+
+static rd_kafka_t *make_client(const tecg_conf_t *conf, rd_kafka_type_t type,
+                               bool with_rebalance,
+                               const tecg_kafka_default_t *defaults,
+                               tecg_aggregator_t *agg, char *errstr,
+                               size_t errstr_size) {
+        char reason[512];
+        rd_kafka_conf_t *kconf = tecg_kafka_conf_new(conf, defaults, errstr, errstr_size);
+        if (!kconf)
+                return NULL;
+        rd_kafka_conf_set_opaque(kconf, agg);
+        rd_kafka_conf_set_error_cb(kconf, on_error);
+        if (type == RD_KAFKA_PRODUCER)
+                rd_kafka_conf_set_dr_msg_cb(kconf, on_delivery);
+        else if (with_rebalance)
+                rd_kafka_conf_set_rebalance_cb(kconf, on_rebalance);
+        rd_kafka_t *rk = rd_kafka_new(type, kconf, reason, sizeof(reason));
+        if (!rk) {
+                rd_kafka_conf_destroy(kconf);
+                tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "%s", reason);
+        }
+        return rk;
+}
+
+tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
+                                       const tecg_aggregator_options_t *opts,
+                                       char *errstr, size_t errstr_size) {
+        char restore_group[300];
+        tecg_aggregator_t *agg = calloc(1, sizeof(*agg));
+        if (!agg) {
+                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        agg->opts = *opts;
+        agg->topic_in[IN_CONTRIBUTIONS] = topic(opts->topic_prefix, "contributions");
+        agg->topic_in[IN_TRAINING] = topic(opts->topic_prefix, "training-completions");
+        agg->topic_state = topic(opts->topic_prefix, "nation-state");
+        agg->topic_ids = topic(opts->topic_prefix, "event-ids");
+        agg->topic_dead = topic(opts->topic_prefix, "dead-letter");
+        if (!agg->topic_in[0] || !agg->topic_in[1] || !agg->topic_state ||
+            !agg->topic_ids || !agg->topic_dead) {
+                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+                goto fail;
+        }
+        if (!(agg->avro = tecg_avro_new(errstr, errstr_size)) ||
+            !(agg->state_codec = tecg_state_codec_new(errstr, errstr_size)))
+                goto fail;
+
+        const tecg_kafka_default_t consumer_defaults[] = {
+                {"group.id", opts->group_id},
+                {"client.id", "tecg-aggregator"},
+                /* Eager assignment: the cooperative assignor of 2.0.2 can
+                 * resume from a stale position (design §7); range keeps
+                 * partition p of both inputs on the same member. */
+                {"partition.assignment.strategy", "range"},
+                {"enable.auto.commit", "false"},
+                {"enable.auto.offset.store", "false"},
+                {"isolation.level", "read_committed"},
+                {"auto.offset.reset", "earliest"},
+                /* Avoid the one-second fetch back-off (design §7). */
+                {"queued.min.messages", "200000"},
+                {"queued.max.messages.kbytes", "262144"},
+                {NULL, NULL}};
+        snprintf(restore_group, sizeof(restore_group), "%s-restore", opts->group_id);
+        const tecg_kafka_default_t restorer_defaults[] = {
+                {"group.id", restore_group},
+                {"client.id", "tecg-aggregator-restore"},
+                {"enable.auto.commit", "false"},
+                {"isolation.level", "read_committed"},
+                {"enable.partition.eof", "true"},
+                {"queued.min.messages", "200000"},
+                {NULL, NULL}};
+        const tecg_kafka_default_t producer_defaults[] = {
+                {"client.id", "tecg-aggregator"},
+                {"transactional.id", opts->transactional_id},
+                {"transaction.timeout.ms", "30000"},
+                {"linger.ms", "5"},
+                {NULL, NULL}};
+        if (!(agg->consumer = make_client(conf, RD_KAFKA_CONSUMER, true, consumer_defaults, agg,
+                                          errstr, errstr_size)) ||
+            !(agg->restorer = make_client(conf, RD_KAFKA_CONSUMER, false, restorer_defaults, agg,
+                                          errstr, errstr_size)) ||
+            !(agg->producer = make_client(conf, RD_KAFKA_PRODUCER, false, producer_defaults, agg,
+                                          errstr, errstr_size)))
+                goto fail;
+
+        /* Fences any older instance with our transactional.id and aborts
+         * what it left open. */
+        rd_kafka_error_t *error = rd_kafka_init_transactions(agg->producer, 60000);
+        if (error) {
+                tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "init_transactions: %s",
+                            rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+                goto fail;
+        }
+        rd_kafka_poll_set_consumer(agg->consumer);
+        agg->consumer_queue = rd_kafka_queue_get_consumer(agg->consumer);
+        rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(2);
+        rd_kafka_topic_partition_list_add(subs, agg->topic_in[0], RD_KAFKA_PARTITION_UA);
+        rd_kafka_topic_partition_list_add(subs, agg->topic_in[1], RD_KAFKA_PARTITION_UA);
+        rd_kafka_resp_err_t kerr = rd_kafka_subscribe(agg->consumer, subs);
+        rd_kafka_topic_partition_list_destroy(subs);
+        if (kerr) {
+                tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "subscribe: %s",
+                            rd_kafka_err2str(kerr));
+                goto fail;
+        }
+        return agg;
+fail:
+        tecg_aggregator_destroy(agg);
+        return NULL;
+}
+
+void tecg_aggregator_destroy(tecg_aggregator_t *agg) {
+        if (!agg)
+                return;
+        if (agg->txn_open && agg->producer) {
+                rd_kafka_error_t *error = rd_kafka_abort_transaction(agg->producer, 10000);
+                if (error)
+                        rd_kafka_error_destroy(error);
+        }
+        if (agg->consumer_queue)
+                rd_kafka_queue_destroy(agg->consumer_queue);
+        if (agg->consumer) {
+                rd_kafka_consumer_close(agg->consumer);
+                rd_kafka_destroy(agg->consumer);
+        }
+        if (agg->restorer) {
+                rd_kafka_consumer_close(agg->restorer);
+                rd_kafka_destroy(agg->restorer);
+        }
+        if (agg->producer) {
+                rd_kafka_flush(agg->producer, 10000);
+                rd_kafka_destroy(agg->producer);
+        }
+        ctx_drop_all(agg);
+        free(agg->parts);
+        tecg_state_codec_destroy(agg->state_codec);
+        tecg_avro_destroy(agg->avro);
+        tecg_buf_free(&agg->buf);
+        for (int i = 0; i < IN__COUNT; i++)
+                free(agg->topic_in[i]);
+        free(agg->topic_state);
+        free(agg->topic_ids);
+        free(agg->topic_dead);
+        free(agg);
+}
+
+void tecg_aggregator_stats(const tecg_aggregator_t *agg, tecg_aggregator_stats_t *out) {
+        *out = agg->stats;
+        out->nations = out->seen_ids = out->seen_bytes = 0;
+        for (size_t i = 0; i < agg->nparts; i++) {
+                part_ctx_t *ctx = agg->parts[i];
+                if (!ctx)
+                        continue;
+                out->nations += ctx->nnations;
+                out->seen_ids += tecg_seen_count(ctx->seen);
+                out->seen_bytes += tecg_seen_memory(ctx->seen);
+        }
+}

@@ -1,0 +1,259 @@
+/* tecg-aggregator: a member of the aggregator consumer group. Counts the
+ * nations' events exactly once per event_id and publishes each changed
+ * nation's totals to tecg.nation-state, all in Kafka transactions
+ * (design §4; the engine is aggregator.c). Scale out by starting more
+ * instances (each with its own instance.id) up to the partition count. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aggregator.h"
+#include "conf.h"
+#include "kafka.h"
+#include "log.h"
+#include "metrics.h"
+#include "refdata.h"
+
+#define FAC "main"
+
+typedef struct {
+        char *instance_id;
+        char *group_id;
+        char *nations_file;
+        char *topic_prefix;
+        char *log_level;
+        int64_t batch_max_messages;
+        int64_t batch_max_ms;
+        int64_t restore_timeout_ms;
+        int64_t stats_interval_ms;
+        char *metrics_file;
+} aggregator_conf_t;
+
+#define F(field) offsetof(aggregator_conf_t, field)
+static const tecg_conf_prop_t aggregator_props[] = {
+        {"instance.id", TECG_CONF_STRING, F(instance_id), NULL, 0, 0, 0,
+         "unique name of this instance; its transactional.id is "
+         "tecg-aggregator-<instance.id> (default: the host name)"},
+        {"group.id", TECG_CONF_STRING, F(group_id), "tecg-aggregator", 0, 0, 0,
+         "consumer group shared by all aggregator instances"},
+        {"nations.file", TECG_CONF_STRING, F(nations_file),
+         TECG_SOURCE_DIR "/deploy/nations.csv", 0, 0, 0,
+         "CSV of accepted nations: code,name,status"},
+        {"topic.prefix", TECG_CONF_STRING, F(topic_prefix), "tecg.", 0, 0, 0,
+         "prefix of every Kafka topic name"},
+        {"log.level", TECG_CONF_STRING, F(log_level), "info", 0, 0, 0,
+         "debug, info, notice, warning, err"},
+        {"batch.max.messages", TECG_CONF_INT, F(batch_max_messages), "10000", 1,
+         1000000, 0, "input messages per transaction at most"},
+        {"batch.max.ms", TECG_CONF_INT, F(batch_max_ms), "100", 1, 60000, 0,
+         "how long to wait for a batch to fill"},
+        {"restore.timeout.ms", TECG_CONF_INT, F(restore_timeout_ms), "120000", 1000,
+         3600000, 0, "how long restoring a partition's state may take"},
+        {"stats.interval.ms", TECG_CONF_INT, F(stats_interval_ms), "60000", 0,
+         86400000, 0, "how often counters are logged (0 = never)"},
+        {"metrics.file", TECG_CONF_STRING, F(metrics_file), NULL, 0, 0, 0,
+         "write Prometheus text-format counters to this file at each stats interval"},
+        {"kafka.", TECG_CONF_PREFIX, 0, NULL, 0, 0, 0,
+         "any librdkafka property, passed to the consumers and the producer"},
+        {NULL, 0, 0, NULL, 0, 0, 0, NULL}};
+#undef F
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+        (void)sig;
+        stop_requested = 1;
+}
+
+static void usage(FILE *fp) {
+        fprintf(fp,
+                "Usage: tecg-aggregator --config FILE [-X KEY=VALUE]...\n"
+                "\n"
+                "Aggregates the nations' events per nation, exactly once, into\n"
+                "tecg.nation-state (Kafka transactions; restart-safe).\n"
+                "\n"
+                "Options:\n"
+                "  -c, --config FILE      configuration file (key = value)\n"
+                "  -X, --set KEY=VALUE    set any configuration key (repeatable)\n"
+                "  -v, --verbose          log level debug\n"
+                "      --check-config     validate the configuration and exit\n"
+                "  -h, --help             this help\n"
+                "\nConfiguration keys:\n");
+        tecg_conf_print_help(fp, aggregator_props);
+        fprintf(fp, "\nExit status: 0 stopped by a signal; 1 fatal Kafka error "
+                    "(restart it: it resumes from the last commit); 2 bad usage "
+                    "or configuration.\n");
+}
+
+static int64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void report_stats(const aggregator_conf_t *ac, const tecg_aggregator_t *agg) {
+        tecg_aggregator_stats_t st;
+        tecg_aggregator_stats(agg, &st);
+        tecg_log_info("stats", "consumed=%llu counted=%llu duplicates=%llu "
+                      "dead_lettered=%llu transactions=%llu aborts=%llu nations=%llu "
+                      "event_ids=%llu event_id_bytes=%llu",
+                      (unsigned long long)st.consumed, (unsigned long long)st.counted,
+                      (unsigned long long)st.duplicates,
+                      (unsigned long long)st.dead_lettered,
+                      (unsigned long long)st.transactions,
+                      (unsigned long long)st.aborts, (unsigned long long)st.nations,
+                      (unsigned long long)st.seen_ids,
+                      (unsigned long long)st.seen_bytes);
+        if (!ac->metrics_file)
+                return;
+        tecg_buf_t out = TECG_BUF_INIT;
+        char errstr[512];
+        static const struct {
+                const char *name, *help;
+                tecg_metric_type_t type;
+                size_t offset;
+        } m[] = {
+                {"tecg_aggregator_consumed_total", "Input messages processed.",
+                 TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, consumed)},
+                {"tecg_aggregator_counted_total", "Distinct events aggregated.",
+                 TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, counted)},
+                {"tecg_aggregator_duplicates_total", "Events whose event_id was already counted.",
+                 TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, duplicates)},
+                {"tecg_aggregator_dead_lettered_total", "Messages sent to the dead-letter topic.",
+                 TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, dead_lettered)},
+                {"tecg_aggregator_transactions_total", "Transactions committed.",
+                 TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, transactions)},
+                {"tecg_aggregator_aborts_total", "Transactions aborted and replayed.",
+                 TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, aborts)},
+                {"tecg_aggregator_nations", "Nation states held.",
+                 TECG_METRIC_GAUGE, offsetof(tecg_aggregator_stats_t, nations)},
+                {"tecg_aggregator_event_ids", "Event ids held for dedupe.",
+                 TECG_METRIC_GAUGE, offsetof(tecg_aggregator_stats_t, seen_ids)},
+        };
+        for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+                tecg_metrics_add(&out, m[i].type, m[i].name, m[i].help, NULL,
+                                 (double)*(const uint64_t *)((const char *)&st + m[i].offset));
+        if (tecg_metrics_write_file(&out, ac->metrics_file, errstr, sizeof(errstr)))
+                tecg_log_warn(FAC, "%s", errstr);
+        tecg_buf_free(&out);
+}
+
+int main(int argc, char **argv) {
+        aggregator_conf_t ac;
+        char errstr[1024], hostname[256] = "localhost", txn_id[512];
+        int rc = 2;
+        const char *config_path = NULL;
+        bool check_only = false, verbose = false;
+        tecg_conf_t *conf = NULL;
+        tecg_nations_t *nations = NULL;
+        tecg_aggregator_t *agg = NULL;
+        char **cli_sets = calloc((size_t)argc + 1, sizeof(char *));
+        size_t ncli_sets = 0;
+
+        tecg_log_init("tecg-aggregator", TECG_LOG_INFO);
+        static const struct option longopts[] = {
+                {"config", required_argument, NULL, 'c'},
+                {"set", required_argument, NULL, 'X'},
+                {"verbose", no_argument, NULL, 'v'},
+                {"check-config", no_argument, NULL, 'C'},
+                {"help", no_argument, NULL, 'h'},
+                {NULL, 0, NULL, 0}};
+        int opt;
+        while ((opt = getopt_long(argc, argv, "c:X:vh", longopts, NULL)) != -1) {
+                switch (opt) {
+                case 'c': config_path = optarg; break;
+                case 'X': cli_sets[ncli_sets++] = optarg; break;
+                case 'v': verbose = true; break;
+                case 'C': check_only = true; break;
+                case 'h': usage(stdout); rc = 0; goto done;
+                default: usage(stderr); goto done;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "tecg-aggregator: unexpected argument '%s'\n", argv[optind]);
+                goto done;
+        }
+        if (!(conf = tecg_conf_new(aggregator_props, &ac, errstr, sizeof(errstr))) ||
+            (config_path && tecg_conf_load_file(conf, config_path, errstr, sizeof(errstr))) ||
+            tecg_conf_apply_sets(conf, cli_sets, ncli_sets, errstr, sizeof(errstr)) ||
+            tecg_conf_check_required(conf, errstr, sizeof(errstr)))
+                goto config_error;
+        int level = tecg_log_level_parse(ac.log_level);
+        if (level < 0) {
+                snprintf(errstr, sizeof(errstr), "%s: log.level: \"%s\" is not a level",
+                         tecg_conf_origin(conf, "log.level"), ac.log_level);
+                goto config_error;
+        }
+        tecg_log_set_level(verbose ? TECG_LOG_DEBUG : level);
+        if (!(nations = tecg_nations_load(ac.nations_file, errstr, sizeof(errstr))))
+                goto config_error;
+        rd_kafka_conf_t *probe = tecg_kafka_conf_new(conf, NULL, errstr, sizeof(errstr));
+        if (!probe)
+                goto config_error;
+        rd_kafka_conf_destroy(probe);
+        gethostname(hostname, sizeof(hostname) - 1);
+        snprintf(txn_id, sizeof(txn_id), "tecg-aggregator-%s",
+                 ac.instance_id ? ac.instance_id : hostname);
+        tecg_conf_log(conf, "config");
+        if (check_only) {
+                printf("configuration OK\n");
+                rc = 0;
+                goto done;
+        }
+
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+
+        rc = 1;
+        tecg_aggregator_options_t opts = {
+                .topic_prefix = ac.topic_prefix,
+                .group_id = ac.group_id,
+                .transactional_id = txn_id,
+                .nations = nations,
+                .batch_max_messages = (int)ac.batch_max_messages,
+                .batch_max_ms = (int)ac.batch_max_ms,
+                .restore_timeout_ms = (int)ac.restore_timeout_ms,
+        };
+        if (!(agg = tecg_aggregator_new(conf, &opts, errstr, sizeof(errstr)))) {
+                tecg_log_err(FAC, "%s", errstr);
+                goto done;
+        }
+        tecg_log_info(FAC, "started: group %s, transactional.id %s, topics %s*",
+                      ac.group_id, txn_id, ac.topic_prefix);
+        int64_t next_stats = now_ms() + ac.stats_interval_ms;
+        while (!stop_requested) {
+                if (tecg_aggregator_run_once(agg, errstr, sizeof(errstr))) {
+                        tecg_log_err(FAC, "%s; exiting (a restart resumes from the "
+                                     "last committed transaction)", errstr);
+                        goto done;
+                }
+                if (ac.stats_interval_ms && now_ms() >= next_stats) {
+                        report_stats(&ac, agg);
+                        next_stats = now_ms() + ac.stats_interval_ms;
+                }
+        }
+        report_stats(&ac, agg);
+        tecg_log_info(FAC, "stopping: leaving the group (uncommitted work is redone "
+                      "by the next owner)");
+        rc = 0;
+        goto done;
+
+config_error:
+        fprintf(stderr, "tecg-aggregator: %s\n", errstr);
+        rc = 2;
+done:
+        tecg_aggregator_destroy(agg);
+        tecg_nations_destroy(nations);
+        tecg_conf_destroy(conf);
+        free(cli_sets);
+        return rc;
+}

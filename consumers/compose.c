@@ -1,0 +1,877 @@
+/* Dashboard composition (see compose.h for the documents' shapes).
+ *
+ * Every document is built in one pass over "rows": the nations of the list
+ * merged with the given states, sorted by code. Building helpers never stop
+ * half-way: they record the first error in the ctx_t and keep going with
+ * what they have (Jansson's set/append functions accept NULL values and
+ * free what they are given), and the public functions check the ctx once
+ * at the end, drop the half-built document and return NULL. */
+#include "compose.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "money.h"
+
+const char *const tecg_dashboard_names[TECG_DASH__COUNT] = {
+        "funding", "staffing", "training"};
+
+/* Keys of the pledged/disbursed pair, as fields of a FUNDS block. */
+static const char *const fs_keys[TECG_FS__COUNT] = {"pledged", "disbursed"};
+/* Keys of the location pair as fields (the enum symbols key the maps). */
+static const char *const loc_keys[TECG_LOC__COUNT] = {"in_iraq", "outside_iraq"};
+
+/* ------------------------------------------------------------------ */
+/* Building context                                                    */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+        tecg_err_t err;        /* first error, TECG_OK while all is well */
+        char *errstr;
+        size_t errstr_size;
+} ctx_t;
+
+__attribute__((format(printf, 3, 4)))
+static void fail(ctx_t *c, tecg_err_t err, const char *fmt, ...) {
+        va_list ap;
+        if (c->err != TECG_OK)
+                return;
+        c->err = err;
+        if (c->errstr && c->errstr_size > 0) {
+                va_start(ap, fmt);
+                vsnprintf(c->errstr, c->errstr_size, fmt, ap);
+                va_end(ap);
+        }
+}
+
+static void oom(ctx_t *c) {
+        fail(c, TECG_ERR_NOMEM, "out of memory composing a dashboard");
+}
+
+/* Sets obj[key] = val, taking the reference to val (also on failure). */
+static void put(ctx_t *c, json_t *obj, const char *key, json_t *val) {
+        if (json_object_set_new(obj, key, val) != 0)
+                oom(c);
+}
+
+/* Appends val to arr, taking the reference. */
+static void push(ctx_t *c, json_t *arr, json_t *val) {
+        if (json_array_append_new(arr, val) != 0)
+                oom(c);
+}
+
+static json_t *new_object(ctx_t *c) {
+        json_t *o = json_object();
+        if (!o)
+                oom(c);
+        return o;
+}
+
+static json_t *new_array(ctx_t *c) {
+        json_t *a = json_array();
+        if (!a)
+                oom(c);
+        return a;
+}
+
+/* *acc += v, or an error naming `what` when it overflows (acc unchanged). */
+static void add_to(ctx_t *c, int64_t *acc, int64_t v, const char *what) {
+        int64_t r;
+        if (__builtin_add_overflow(*acc, v, &r)) {
+                fail(c, TECG_ERR_LIMIT, "%s overflows a 64-bit sum", what);
+                return;
+        }
+        *acc = r;
+}
+
+static json_t *int_json(ctx_t *c, int64_t v) {
+        json_t *j = json_integer((json_int_t)v);
+        if (!j)
+                oom(c);
+        return j;
+}
+
+static json_t *string_json(ctx_t *c, const char *s) {
+        json_t *j = json_string(s);
+        if (!j)
+                oom(c);
+        return j;
+}
+
+/* RFC 3339 UTC of ms since the epoch, or null for INT64_MIN (nothing). */
+static json_t *time_json(ctx_t *c, int64_t ms) {
+        char buf[40];
+        if (ms == INT64_MIN)
+                return json_null();
+        return string_json(c, tecg_format_time(ms, 0, buf));
+}
+
+/* n / d rounded half away from zero to 4 decimals as a JSON number; null
+ * when d <= 0 (no reference to measure against). */
+static json_t *ratio_json(ctx_t *c, int64_t n, int64_t d) {
+        if (d <= 0)
+                return json_null();
+        __int128 num = (__int128)n * 10000, q = num / d, r = num % d;
+        if (r < 0)
+                r = -r;
+        if (r >= d - r)
+                q += num < 0 ? -1 : 1;
+        json_t *j = json_real((double)q / 10000.0);
+        if (!j)
+                oom(c);
+        return j;
+}
+
+/* ------------------------------------------------------------------ */
+/* Rows: the nations list merged with the states                       */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+        char code[4];
+        const tecg_nation_t *nation;      /* NULL: not in the list */
+        const tecg_nation_state_t *st;    /* NULL: no state */
+} row_t;
+
+typedef struct {
+        row_t *v;
+        size_t n;
+        int64_t as_of_ms;                 /* INT64_MIN: no state has one */
+} rows_t;
+
+static int row_cmp(const void *a, const void *b) {
+        const row_t *x = a, *y = b;
+        int c = strcmp(x->code, y->code);
+        if (c)
+                return c;
+        /* The list's entry before the state(s) of the same code. */
+        return (x->nation == NULL) - (y->nation == NULL);
+}
+
+static bool code_ok(const char *s) {
+        for (int i = 0; i < 3; i++)
+                if (s[i] < 'A' || s[i] > 'Z')
+                        return false;
+        return s[3] == '\0';
+}
+
+/* Fills *rows, sorted by code, one per nation of the list and per state of
+ * a nation not in it. Records an error in c on failure. */
+static void rows_build(ctx_t *c, const tecg_nations_t *nations,
+                       const tecg_nation_state_t *const *states,
+                       size_t nstates, rows_t *rows) {
+        size_t nlist = tecg_nations_count(nations), n = 0, i, out;
+
+        memset(rows, 0, sizeof(*rows));
+        rows->as_of_ms = INT64_MIN;
+        rows->v = calloc(nlist + nstates + 1, sizeof(*rows->v));
+        if (!rows->v) {
+                oom(c);
+                return;
+        }
+        for (i = 0; i < nlist; i++) {
+                const tecg_nation_t *na = tecg_nations_at(nations, i);
+                memcpy(rows->v[n].code, na->code, 4);
+                rows->v[n++].nation = na;
+        }
+        for (i = 0; i < nstates; i++) {
+                const tecg_nation_state_t *st = states[i];
+                if (!st)
+                        continue;
+                if (!code_ok(st->nation)) {
+                        fail(c, TECG_ERR_INVALID,
+                             "state %zu: nation code is not 3 upper-case letters", i);
+                        return;
+                }
+                memcpy(rows->v[n].code, st->nation, 4);
+                rows->v[n++].st = st;
+                if (st->as_of_ms != INT64_MIN && st->as_of_ms > rows->as_of_ms)
+                        rows->as_of_ms = st->as_of_ms;
+        }
+        qsort(rows->v, n, sizeof(*rows->v), row_cmp);
+
+        /* Merge a list entry with the state that follows it. */
+        for (i = 0, out = 0; i < n; i++) {
+                row_t *r = &rows->v[i];
+                if (out > 0 && !strcmp(rows->v[out - 1].code, r->code)) {
+                        row_t *prev = &rows->v[out - 1];
+                        if (prev->st) {
+                                fail(c, TECG_ERR_INVALID, "two states for nation %s",
+                                     r->code);
+                                return;
+                        }
+                        prev->st = r->st;
+                        continue;
+                }
+                rows->v[out++] = *r;
+        }
+        rows->n = out;
+}
+
+static void rows_free(rows_t *rows) {
+        free(rows->v);
+        rows->v = NULL;
+        rows->n = 0;
+}
+
+/* "nation", "name", "status" of a row. */
+static void put_identity(ctx_t *c, json_t *o, const row_t *r) {
+        put(c, o, "nation", string_json(c, r->code));
+        put(c, o, "name", r->nation ? string_json(c, r->nation->name) : json_null());
+        put(c, o, "status", string_json(c, r->nation
+                                                   ? tecg_nation_status_names[r->nation->status]
+                                                   : "unlisted"));
+}
+
+/* Starts a document: {"dashboard": NAME, "as_of": ...}. */
+static json_t *doc_new(ctx_t *c, tecg_dashboard_t which, const rows_t *rows) {
+        json_t *doc = new_object(c);
+        put(c, doc, "dashboard", string_json(c, tecg_dashboard_names[which]));
+        put(c, doc, "as_of", time_json(c, rows->as_of_ms));
+        return doc;
+}
+
+/* Common argument checks of the public functions. */
+static void check_args(ctx_t *c, const tecg_mission_t *m,
+                       const tecg_nation_state_t *const *states,
+                       size_t nstates) {
+        if (!m)
+                fail(c, TECG_ERR_INVALID, "no mission profile");
+        else if (nstates > 0 && !states)
+                fail(c, TECG_ERR_INVALID, "no states array");
+}
+
+/* Returns doc, or drops it and returns NULL when c holds an error. */
+static json_t *doc_finish(ctx_t *c, json_t *doc) {
+        if (c->err == TECG_OK && !doc)
+                oom(c);
+        if (c->err != TECG_OK) {
+                json_decref(doc);
+                return NULL;
+        }
+        return doc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Money per currency                                                  */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+        char cur[4];
+        int64_t minor;
+} camount_t;
+
+/* Amounts per currency, sorted by currency code. */
+typedef struct {
+        camount_t *v;
+        size_t n, cap;
+} money_t;
+
+static void money_add(ctx_t *c, money_t *mo, const char *cur, int64_t minor) {
+        size_t lo = 0, hi = mo->n;
+
+        if (strnlen(cur, 4) != 3 || tecg_currency_minor_digits(cur) < 0) {
+                fail(c, TECG_ERR_INVALID, "unknown currency '%.3s' in a state", cur);
+                return;
+        }
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int k = strcmp(cur, mo->v[mid].cur);
+                if (k == 0) {
+                        add_to(c, &mo->v[mid].minor, minor, cur);
+                        return;
+                }
+                if (k < 0)
+                        hi = mid;
+                else
+                        lo = mid + 1;
+        }
+        if (mo->n == mo->cap) {
+                size_t cap = mo->cap ? mo->cap * 2 : 4;
+                camount_t *v = realloc(mo->v, cap * sizeof(*v));
+                if (!v) {
+                        oom(c);
+                        return;
+                }
+                mo->v = v;
+                mo->cap = cap;
+        }
+        memmove(&mo->v[lo + 1], &mo->v[lo], (mo->n - lo) * sizeof(*mo->v));
+        memcpy(mo->v[lo].cur, cur, 4);
+        mo->v[lo].minor = minor;
+        mo->n++;
+}
+
+static void money_merge(ctx_t *c, money_t *dst, const money_t *src) {
+        for (size_t i = 0; i < src->n; i++)
+                money_add(c, dst, src->v[i].cur, src->v[i].minor);
+}
+
+static void money_free(money_t *mo) {
+        free(mo->v);
+        memset(mo, 0, sizeof(*mo));
+}
+
+/* A MONEY block: by_currency, converted, missing_rates. */
+static json_t *money_json(ctx_t *c, const tecg_mission_t *m, const money_t *mo) {
+        json_t *o = new_object(c), *by = new_object(c), *missing = new_array(c);
+        int rep_digits = tecg_currency_minor_digits(m->reporting_currency);
+        int64_t converted = 0, x, rate;
+        char buf[TECG_MONEY_STR_SIZE];
+
+        for (size_t i = 0; i < mo->n; i++) {
+                const camount_t *a = &mo->v[i];
+                int digits = tecg_currency_minor_digits(a->cur);
+                put(c, by, a->cur, string_json(c, tecg_money_format(a->minor, digits, buf,
+                                                                     sizeof(buf))));
+                if (!tecg_mission_rate(m, a->cur, &rate)) {
+                        push(c, missing, string_json(c, a->cur));
+                        continue;
+                }
+                if (tecg_money_convert(a->minor, digits, rate, rep_digits, &x) != TECG_OK) {
+                        fail(c, TECG_ERR_LIMIT, "converting %s %s to %s overflows",
+                             tecg_money_format(a->minor, digits, buf, sizeof(buf)), a->cur,
+                             m->reporting_currency);
+                        continue;
+                }
+                add_to(c, &converted, x, "converted amount");
+        }
+        put(c, o, "by_currency", by);
+        put(c, o, "converted",
+            string_json(c, tecg_money_format(converted, rep_digits, buf, sizeof(buf))));
+        put(c, o, "missing_rates", missing);
+        return o;
+}
+
+/* ------------------------------------------------------------------ */
+/* Funding                                                             */
+/* ------------------------------------------------------------------ */
+
+/* What a FUNDS block shows, for one nation or the total. */
+typedef struct {
+        money_t stage[TECG_FS__COUNT];
+        money_t channel[TECG_CH__COUNT][TECG_FS__COUNT];
+        int64_t qty_stage[TECG_ES__COUNT];
+        money_t val_stage[TECG_ES__COUNT];
+        int64_t qty_cat[TECG_CAT__COUNT][TECG_ES__COUNT];
+        money_t val_cat[TECG_CAT__COUNT][TECG_ES__COUNT];
+} funds_t;
+
+static void funds_free(funds_t *f) {
+        for (int s = 0; s < TECG_FS__COUNT; s++) {
+                money_free(&f->stage[s]);
+                for (int ch = 0; ch < TECG_CH__COUNT; ch++)
+                        money_free(&f->channel[ch][s]);
+        }
+        for (int es = 0; es < TECG_ES__COUNT; es++) {
+                money_free(&f->val_stage[es]);
+                for (int cat = 0; cat < TECG_CAT__COUNT; cat++)
+                        money_free(&f->val_cat[cat][es]);
+        }
+}
+
+static bool funds_reported(const tecg_nation_state_t *st) {
+        if (!st)
+                return false;
+        if (st->nfunding > 0 || st->nequipment_values > 0)
+                return true;
+        for (int cat = 0; cat < TECG_CAT__COUNT; cat++)
+                for (int es = 0; es < TECG_ES__COUNT; es++)
+                        if (st->equipment_quantity[cat][es] != 0)
+                                return true;
+        return false;
+}
+
+static void funds_from_state(ctx_t *c, funds_t *f, const tecg_nation_state_t *st) {
+        for (size_t i = 0; i < st->nfunding; i++) {
+                const tecg_funding_total_t *t = &st->funding[i];
+                if ((unsigned)t->channel >= TECG_CH__COUNT ||
+                    (unsigned)t->stage >= TECG_FS__COUNT) {
+                        fail(c, TECG_ERR_INVALID, "state %s: funding entry %zu out of range",
+                             st->nation, i);
+                        return;
+                }
+                money_add(c, &f->stage[t->stage], t->currency, t->amount_minor);
+                money_add(c, &f->channel[t->channel][t->stage], t->currency, t->amount_minor);
+        }
+        for (int cat = 0; cat < TECG_CAT__COUNT; cat++)
+                for (int es = 0; es < TECG_ES__COUNT; es++) {
+                        int64_t q = st->equipment_quantity[cat][es];
+                        add_to(c, &f->qty_cat[cat][es], q, "equipment quantity");
+                        add_to(c, &f->qty_stage[es], q, "equipment quantity");
+                }
+        for (size_t i = 0; i < st->nequipment_values; i++) {
+                const tecg_equipment_value_t *v = &st->equipment_values[i];
+                if ((unsigned)v->category >= TECG_CAT__COUNT ||
+                    (unsigned)v->stage >= TECG_ES__COUNT) {
+                        fail(c, TECG_ERR_INVALID, "state %s: equipment value %zu out of range",
+                             st->nation, i);
+                        return;
+                }
+                money_add(c, &f->val_cat[v->category][v->stage], v->currency, v->value_minor);
+                money_add(c, &f->val_stage[v->stage], v->currency, v->value_minor);
+        }
+}
+
+static void funds_merge(ctx_t *c, funds_t *dst, const funds_t *src) {
+        for (int s = 0; s < TECG_FS__COUNT; s++) {
+                money_merge(c, &dst->stage[s], &src->stage[s]);
+                for (int ch = 0; ch < TECG_CH__COUNT; ch++)
+                        money_merge(c, &dst->channel[ch][s], &src->channel[ch][s]);
+        }
+        for (int es = 0; es < TECG_ES__COUNT; es++) {
+                add_to(c, &dst->qty_stage[es], src->qty_stage[es], "equipment quantity");
+                money_merge(c, &dst->val_stage[es], &src->val_stage[es]);
+                for (int cat = 0; cat < TECG_CAT__COUNT; cat++) {
+                        add_to(c, &dst->qty_cat[cat][es], src->qty_cat[cat][es],
+                               "equipment quantity");
+                        money_merge(c, &dst->val_cat[cat][es], &src->val_cat[cat][es]);
+                }
+        }
+}
+
+static json_t *equipment_stage_json(ctx_t *c, const tecg_mission_t *m, int64_t qty,
+                                    const money_t *value) {
+        json_t *o = new_object(c);
+        put(c, o, "quantity", int_json(c, qty));
+        put(c, o, "value", money_json(c, m, value));
+        return o;
+}
+
+/* Puts the FUNDS keys (pledged, disbursed, channels, equipment) into o. */
+static void put_funds(ctx_t *c, const tecg_mission_t *m, json_t *o, const funds_t *f) {
+        json_t *channels = new_object(c), *equipment = new_object(c);
+        json_t *stages = new_object(c), *categories = new_object(c);
+
+        for (int s = 0; s < TECG_FS__COUNT; s++)
+                put(c, o, fs_keys[s], money_json(c, m, &f->stage[s]));
+        for (int ch = 0; ch < TECG_CH__COUNT; ch++) {
+                json_t *x = new_object(c);
+                for (int s = 0; s < TECG_FS__COUNT; s++)
+                        put(c, x, fs_keys[s], money_json(c, m, &f->channel[ch][s]));
+                put(c, channels, tecg_channel_names[ch], x);
+        }
+        put(c, o, "channels", channels);
+
+        for (int es = 0; es < TECG_ES__COUNT; es++)
+                put(c, stages, tecg_equipment_stage_names[es],
+                    equipment_stage_json(c, m, f->qty_stage[es], &f->val_stage[es]));
+        for (int cat = 0; cat < TECG_CAT__COUNT; cat++) {
+                json_t *x = new_object(c);
+                for (int es = 0; es < TECG_ES__COUNT; es++)
+                        put(c, x, tecg_equipment_stage_names[es],
+                            equipment_stage_json(c, m, f->qty_cat[cat][es],
+                                                 &f->val_cat[cat][es]));
+                put(c, categories, tecg_category_names[cat], x);
+        }
+        put(c, equipment, "stages", stages);
+        put(c, equipment, "categories", categories);
+        put(c, o, "equipment", equipment);
+}
+
+/* "rates" (used) and "missing_rates" (present without a rate) of the whole
+ * document, from the total's per-currency amounts. */
+static void put_rates(ctx_t *c, const tecg_mission_t *m, json_t *doc, const funds_t *total) {
+        money_t present = {0};
+        json_t *rates = new_object(c), *missing = new_array(c);
+        char buf[TECG_MONEY_STR_SIZE];
+        int64_t rate;
+
+        /* Channels and categories are breakdowns of these: nothing more. */
+        for (int s = 0; s < TECG_FS__COUNT; s++)
+                for (size_t i = 0; i < total->stage[s].n; i++)
+                        money_add(c, &present, total->stage[s].v[i].cur, 0);
+        for (int es = 0; es < TECG_ES__COUNT; es++)
+                for (size_t i = 0; i < total->val_stage[es].n; i++)
+                        money_add(c, &present, total->val_stage[es].v[i].cur, 0);
+
+        for (size_t i = 0; i < present.n; i++) {
+                const char *cur = present.v[i].cur;
+                if (!strcmp(cur, m->reporting_currency))
+                        continue;
+                if (tecg_mission_rate(m, cur, &rate))
+                        put(c, rates, cur,
+                            string_json(c, tecg_money_format_rate(rate, buf, sizeof(buf))));
+                else
+                        push(c, missing, string_json(c, cur));
+        }
+        put(c, doc, "rates", rates);
+        put(c, doc, "missing_rates", missing);
+        money_free(&present);
+}
+
+json_t *tecg_compose_funding(const tecg_mission_t *m,
+                             const tecg_nations_t *nations,
+                             const tecg_nation_state_t *const *states,
+                             size_t nstates, char *errstr,
+                             size_t errstr_size) {
+        ctx_t c = {TECG_OK, errstr, errstr_size};
+        rows_t rows = {0};
+        funds_t *total = NULL, *f = NULL;
+        json_t *doc = NULL, *rows_json = NULL, *not_reported = NULL, *tot = NULL;
+        int64_t reported = 0;
+
+        check_args(&c, m, states, nstates);
+        if (c.err)
+                goto done;
+        if (tecg_currency_minor_digits(m->reporting_currency) < 0) {
+                fail(&c, TECG_ERR_CONFIG, "unknown reporting currency '%.3s'",
+                     m->reporting_currency);
+                goto done;
+        }
+        rows_build(&c, nations, states, nstates, &rows);
+        total = calloc(1, sizeof(*total));
+        f = calloc(1, sizeof(*f));
+        if (!total || !f)
+                oom(&c);
+        if (c.err)
+                goto done;
+
+        doc = doc_new(&c, TECG_DASH_FUNDING, &rows);
+        rows_json = new_array(&c);
+        not_reported = new_array(&c);
+        for (size_t i = 0; i < rows.n && !c.err; i++) {
+                const row_t *r = &rows.v[i];
+                bool rep = funds_reported(r->st);
+                json_t *row = new_object(&c);
+
+                memset(f, 0, sizeof(*f));
+                if (r->st)
+                        funds_from_state(&c, f, r->st);
+                funds_merge(&c, total, f);
+                put_identity(&c, row, r);
+                put(&c, row, "reported", json_boolean(rep));
+                put_funds(&c, m, row, f);
+                push(&c, rows_json, row);
+                funds_free(f);
+                if (rep)
+                        reported++;
+                else if (r->nation)
+                        push(&c, not_reported, string_json(&c, r->code));
+        }
+
+        put(&c, doc, "reporting_currency", string_json(&c, m->reporting_currency));
+        put_rates(&c, m, doc, total);
+        tot = new_object(&c);
+        put(&c, tot, "nations_reported", int_json(&c, reported));
+        put_funds(&c, m, tot, total);
+        put(&c, doc, "total", tot);
+        put(&c, doc, "nations", rows_json);
+        rows_json = NULL;
+        put(&c, doc, "not_reported", not_reported);
+        not_reported = NULL;
+
+done:
+        json_decref(rows_json);
+        json_decref(not_reported);
+        if (total)
+                funds_free(total);
+        free(total);
+        free(f);
+        rows_free(&rows);
+        return doc_finish(&c, doc);
+}
+
+/* ------------------------------------------------------------------ */
+/* Staffing                                                            */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+        int64_t n[TECG_ROLE__COUNT][TECG_LOC__COUNT];
+        int64_t loc[TECG_LOC__COUNT];
+        int64_t total;
+} strength_t;
+
+static json_t *roles_json(ctx_t *c, const strength_t *s) {
+        json_t *roles = new_object(c);
+        for (int r = 0; r < TECG_ROLE__COUNT; r++) {
+                json_t *x = new_object(c);
+                for (int l = 0; l < TECG_LOC__COUNT; l++)
+                        put(c, x, tecg_location_names[l], int_json(c, s->n[r][l]));
+                put(c, roles, tecg_role_names[r], x);
+        }
+        return roles;
+}
+
+/* in_iraq, outside_iraq, total, roles. */
+static void put_strength(ctx_t *c, json_t *o, const strength_t *s) {
+        for (int l = 0; l < TECG_LOC__COUNT; l++)
+                put(c, o, loc_keys[l], int_json(c, s->loc[l]));
+        put(c, o, "total", int_json(c, s->total));
+        put(c, o, "roles", roles_json(c, s));
+}
+
+static void strength_add(ctx_t *c, strength_t *s, int r, int l, int64_t v) {
+        add_to(c, &s->n[r][l], v, "headcount");
+        add_to(c, &s->loc[l], v, "headcount");
+        add_to(c, &s->total, v, "headcount");
+}
+
+json_t *tecg_compose_staffing(const tecg_mission_t *m,
+                              const tecg_nations_t *nations,
+                              const tecg_nation_state_t *const *states,
+                              size_t nstates, char *errstr,
+                              size_t errstr_size) {
+        ctx_t c = {TECG_OK, errstr, errstr_size};
+        rows_t rows = {0};
+        strength_t total;
+        json_t *doc = NULL, *rows_json = NULL, *not_reported = NULL, *tot = NULL;
+        int64_t reported = 0, in_iraq, shortfall;
+
+        memset(&total, 0, sizeof(total));
+        check_args(&c, m, states, nstates);
+        if (c.err)
+                goto done;
+        rows_build(&c, nations, states, nstates, &rows);
+        if (c.err)
+                goto done;
+
+        doc = doc_new(&c, TECG_DASH_STAFFING, &rows);
+        rows_json = new_array(&c);
+        not_reported = new_array(&c);
+        for (size_t i = 0; i < rows.n && !c.err; i++) {
+                const row_t *r = &rows.v[i];
+                strength_t s;
+                int64_t last = INT64_MIN;
+                json_t *row = new_object(&c);
+
+                memset(&s, 0, sizeof(s));
+                for (int ro = 0; r->st && ro < TECG_ROLE__COUNT; ro++)
+                        for (int l = 0; l < TECG_LOC__COUNT; l++) {
+                                const tecg_strength_t *p = &r->st->personnel[ro][l];
+                                if (!p->reported)
+                                        continue;
+                                strength_add(&c, &s, ro, l, p->headcount);
+                                strength_add(&c, &total, ro, l, p->headcount);
+                                if (p->occurred_at_ms > last)
+                                        last = p->occurred_at_ms;
+                        }
+                put_identity(&c, row, r);
+                put(&c, row, "reported", json_boolean(last != INT64_MIN));
+                put(&c, row, "last_report", time_json(&c, last));
+                put_strength(&c, row, &s);
+                push(&c, rows_json, row);
+                if (last != INT64_MIN)
+                        reported++;
+                else if (r->nation)
+                        push(&c, not_reported, string_json(&c, r->code));
+        }
+
+        in_iraq = total.loc[TECG_LOC_IN_IRAQ];
+        shortfall = in_iraq < m->authorized_strength ? m->authorized_strength - in_iraq : 0;
+        tot = new_object(&c);
+        put(&c, tot, "nations_reported", int_json(&c, reported));
+        put_strength(&c, tot, &total);
+        put(&c, tot, "authorized_strength", int_json(&c, m->authorized_strength));
+        put(&c, tot, "fill_rate", ratio_json(&c, in_iraq, m->authorized_strength));
+        put(&c, tot, "shortfall", int_json(&c, shortfall));
+        put(&c, doc, "total", tot);
+        put(&c, doc, "nations", rows_json);
+        rows_json = NULL;
+        put(&c, doc, "not_reported", not_reported);
+        not_reported = NULL;
+
+done:
+        json_decref(rows_json);
+        json_decref(not_reported);
+        rows_free(&rows);
+        return doc_finish(&c, doc);
+}
+
+/* ------------------------------------------------------------------ */
+/* Training                                                            */
+/* ------------------------------------------------------------------ */
+
+/* One state's training entry, with the row it came from. */
+typedef struct {
+        int32_t year;
+        size_t row;                  /* index into rows (code order) */
+        tecg_location_t location;
+        tecg_level_t level;
+        int64_t trainees;
+} tline_t;
+
+static int tline_cmp(const void *a, const void *b) {
+        const tline_t *x = a, *y = b;
+        if (x->year != y->year)
+                return x->year < y->year ? -1 : 1;
+        if (x->row != y->row)
+                return x->row < y->row ? -1 : 1;
+        if (x->location != y->location)
+                return x->location < y->location ? -1 : 1;
+        if (x->level != y->level)
+                return x->level < y->level ? -1 : 1;
+        return 0;
+}
+
+/* Trainees per location and level, with sums. */
+typedef struct {
+        int64_t n[TECG_LOC__COUNT][TECG_LVL__COUNT];
+        int64_t loc[TECG_LOC__COUNT];
+        int64_t total;
+} tsum_t;
+
+static void tsum_add(ctx_t *c, tsum_t *t, int l, int lv, int64_t v) {
+        add_to(c, &t->n[l][lv], v, "trainees");
+        add_to(c, &t->loc[l], v, "trainees");
+        add_to(c, &t->total, v, "trainees");
+}
+
+/* {"trainees": N, ["target": T, "progress": P,] "levels": {...}} */
+static json_t *tloc_json(ctx_t *c, const tsum_t *t, int l, const int64_t *target) {
+        json_t *o = new_object(c), *levels = new_object(c);
+        put(c, o, "trainees", int_json(c, t->loc[l]));
+        if (target) {
+                put(c, o, "target", int_json(c, *target));
+                put(c, o, "progress", ratio_json(c, t->loc[l], *target));
+        }
+        for (int lv = 0; lv < TECG_LVL__COUNT; lv++)
+                put(c, levels, tecg_level_names[lv], int_json(c, t->n[l][lv]));
+        put(c, o, "levels", levels);
+        return o;
+}
+
+static json_t *year_json(ctx_t *c, const tecg_mission_t *m, int32_t year,
+                         const tsum_t *t, int64_t providers) {
+        const int64_t targets[TECG_LOC__COUNT] = {m->target_in_iraq, m->target_outside_iraq};
+        json_t *o = new_object(c);
+        put(c, o, "year", int_json(c, year));
+        put(c, o, "trainees", int_json(c, t->total));
+        put(c, o, "nations_providing", int_json(c, providers));
+        for (int l = 0; l < TECG_LOC__COUNT; l++)
+                put(c, o, loc_keys[l], tloc_json(c, t, l, &targets[l]));
+        return o;
+}
+
+static json_t *nation_year_json(ctx_t *c, const row_t *r, int32_t year, const tsum_t *t) {
+        json_t *o = new_object(c);
+        put(c, o, "year", int_json(c, year));
+        put_identity(c, o, r);
+        put(c, o, "trainees", int_json(c, t->total));
+        for (int l = 0; l < TECG_LOC__COUNT; l++)
+                put(c, o, loc_keys[l], tloc_json(c, t, l, NULL));
+        return o;
+}
+
+json_t *tecg_compose_training(const tecg_mission_t *m,
+                              const tecg_nations_t *nations,
+                              const tecg_nation_state_t *const *states,
+                              size_t nstates, char *errstr,
+                              size_t errstr_size) {
+        ctx_t c = {TECG_OK, errstr, errstr_size};
+        rows_t rows = {0};
+        tline_t *lines = NULL;
+        size_t nlines = 0, cap = 0, i, j;
+        json_t *doc = NULL, *years = NULL, *rows_json = NULL, *not_reported = NULL;
+        json_t *targets = NULL;
+
+        check_args(&c, m, states, nstates);
+        if (c.err)
+                goto done;
+        rows_build(&c, nations, states, nstates, &rows);
+        if (c.err)
+                goto done;
+
+        doc = doc_new(&c, TECG_DASH_TRAINING, &rows);
+        years = new_array(&c);
+        rows_json = new_array(&c);
+        not_reported = new_array(&c);
+
+        for (i = 0; i < rows.n && !c.err; i++) {
+                const tecg_nation_state_t *st = rows.v[i].st;
+                size_t nt = st ? st->ntraining : 0;
+                if (nt == 0) {
+                        if (rows.v[i].nation)
+                                push(&c, not_reported, string_json(&c, rows.v[i].code));
+                        continue;
+                }
+                if (nlines + nt > cap) {
+                        size_t ncap = (nlines + nt) * 2;
+                        tline_t *v = realloc(lines, ncap * sizeof(*v));
+                        if (!v) {
+                                oom(&c);
+                                goto done;
+                        }
+                        lines = v;
+                        cap = ncap;
+                }
+                for (j = 0; j < nt; j++) {
+                        const tecg_training_total_t *t = &st->training[j];
+                        if ((unsigned)t->location >= TECG_LOC__COUNT ||
+                            (unsigned)t->level >= TECG_LVL__COUNT) {
+                                fail(&c, TECG_ERR_INVALID,
+                                     "state %s: training entry %zu out of range", st->nation, j);
+                                goto done;
+                        }
+                        lines[nlines++] = (tline_t){t->year, i, t->location, t->level,
+                                                    t->trainees};
+                }
+        }
+        if (nlines)
+                qsort(lines, nlines, sizeof(*lines), tline_cmp);
+
+        /* Walk the sorted lines: a year holds runs of one nation each. */
+        for (i = 0; i < nlines && !c.err;) {
+                int32_t year = lines[i].year;
+                tsum_t ysum;
+                int64_t providers = 0;
+
+                memset(&ysum, 0, sizeof(ysum));
+                while (i < nlines && lines[i].year == year && !c.err) {
+                        size_t row = lines[i].row;
+                        tsum_t nsum;
+                        memset(&nsum, 0, sizeof(nsum));
+                        for (; i < nlines && lines[i].year == year && lines[i].row == row; i++) {
+                                tsum_add(&c, &nsum, lines[i].location, lines[i].level,
+                                         lines[i].trainees);
+                                tsum_add(&c, &ysum, lines[i].location, lines[i].level,
+                                         lines[i].trainees);
+                        }
+                        providers++;
+                        push(&c, rows_json, nation_year_json(&c, &rows.v[row], year, &nsum));
+                }
+                push(&c, years, year_json(&c, m, year, &ysum, providers));
+        }
+
+        targets = new_object(&c);
+        put(&c, targets, loc_keys[TECG_LOC_IN_IRAQ], int_json(&c, m->target_in_iraq));
+        put(&c, targets, loc_keys[TECG_LOC_OUTSIDE_IRAQ],
+            int_json(&c, m->target_outside_iraq));
+        put(&c, doc, "targets", targets);
+        put(&c, doc, "years", years);
+        years = NULL;
+        put(&c, doc, "nations", rows_json);
+        rows_json = NULL;
+        put(&c, doc, "not_reported", not_reported);
+        not_reported = NULL;
+
+done:
+        json_decref(years);
+        json_decref(rows_json);
+        json_decref(not_reported);
+        free(lines);
+        rows_free(&rows);
+        return doc_finish(&c, doc);
+}
+
+/* ------------------------------------------------------------------ */
+
+json_t *tecg_compose(tecg_dashboard_t which, const tecg_mission_t *m,
+                     const tecg_nations_t *nations,
+                     const tecg_nation_state_t *const *states, size_t nstates,
+                     char *errstr, size_t errstr_size) {
+        switch (which) {
+        case TECG_DASH_FUNDING:
+                return tecg_compose_funding(m, nations, states, nstates, errstr, errstr_size);
+        case TECG_DASH_STAFFING:
+                return tecg_compose_staffing(m, nations, states, nstates, errstr, errstr_size);
+        case TECG_DASH_TRAINING:
+                return tecg_compose_training(m, nations, states, nstates, errstr, errstr_size);
+        default:
+                tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, "unknown dashboard %d",
+                            (int)which);
+                return NULL;
+        }
+}

@@ -1,0 +1,495 @@
+#include "dashboards.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kafka.h"
+#include "log.h"
+#include "nation_state.h"
+#include "state_codec.h"
+
+#define FAC "dashboards"
+
+/* The last published version of one dashboard and its content without
+ * version and generated_at, to tell a real change from a recomposition. */
+typedef struct {
+        uint64_t version;
+        char *content_key;
+} last_doc_t;
+
+struct tecg_dashboards {
+        tecg_dashboards_options_t opts;
+        char *topic_state, *topic_dashboards;
+        rd_kafka_t *consumer;
+        rd_kafka_t *producer;              /* NULL unless publish_topic */
+        tecg_state_codec_t *codec;
+
+        tecg_nation_state_t **states;      /* index = nation's index in the list */
+        size_t nstates;
+        int32_t npartitions;
+        int32_t eof_partitions;
+        bool *eof;
+        bool dirty;                        /* states changed since last compose */
+        int64_t next_compose_ms;
+        last_doc_t last[TECG_DASH__COUNT];
+        bool served[TECG_DASH__COUNT];     /* in the docstore */
+
+        pthread_mutex_t lock;              /* guards stats */
+        tecg_dashboards_stats_t stats;
+};
+
+static int64_t mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+        (void)rk;
+        (void)opaque;
+        tecg_log(err == RD_KAFKA_RESP_ERR__FATAL ? TECG_LOG_ERR : TECG_LOG_WARNING, FAC,
+                 "%s: %s", rd_kafka_err2name(err), reason);
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+        (void)rk;
+        (void)opaque;
+        if (m->err)
+                tecg_log_warn(FAC, "writing %s: %s", rd_kafka_topic_name(m->rkt),
+                              rd_kafka_err2str(m->err));
+}
+
+/* Content identity: the document without its version and generation time,
+ * keys sorted. */
+static char *content_key(json_t *doc) {
+        json_t *copy = json_deep_copy(doc);
+        if (!copy)
+                return NULL;
+        json_object_del(copy, "version");
+        json_object_del(copy, "generated_at");
+        char *s = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION));
+        json_decref(copy);
+        return s;
+}
+
+static int dashboard_index(const char *name, size_t len) {
+        for (int i = 0; i < TECG_DASH__COUNT; i++)
+                if (strlen(tecg_dashboard_names[i]) == len &&
+                    memcmp(tecg_dashboard_names[i], name, len) == 0)
+                        return i;
+        return -1;
+}
+
+static int32_t partition_count(rd_kafka_t *rk, const char *topic, char *errstr,
+                               size_t errstr_size) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 30000);
+        int32_t n = -1;
+        if (err)
+                tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "metadata of %s: %s",
+                            topic, rd_kafka_err2str(err));
+        else if (md->topic_cnt != 1 || md->topics[0].err)
+                tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "topic %s: %s", topic,
+                            md->topic_cnt ? rd_kafka_err2str(md->topics[0].err)
+                                          : "not found");
+        else
+                n = md->topics[0].partition_cnt;
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+        return n;
+}
+
+static rd_kafka_topic_partition_list_t *all_partitions(const char *topic, int32_t n) {
+        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
+        for (int32_t p = 0; p < n; p++)
+                rd_kafka_topic_partition_list_add(parts, topic, p)->offset =
+                        RD_KAFKA_OFFSET_BEGINNING;
+        return parts;
+}
+
+/* Reads tecg.dashboards to its end: the last version of each dashboard. */
+static tecg_err_t load_last_documents(tecg_dashboards_t *d, char *errstr,
+                                      size_t errstr_size) {
+        int32_t n = partition_count(d->consumer, d->topic_dashboards, errstr, errstr_size);
+        if (n < 0)
+                return TECG_ERR_KAFKA;
+        rd_kafka_topic_partition_list_t *parts = all_partitions(d->topic_dashboards, n);
+        rd_kafka_resp_err_t kerr = rd_kafka_assign(d->consumer, parts);
+        rd_kafka_topic_partition_list_destroy(parts);
+        if (kerr)
+                return tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "assign %s: %s",
+                                   d->topic_dashboards, rd_kafka_err2str(kerr));
+        int32_t eofs = 0;
+        int64_t deadline = mono_ms() + d->opts.load_timeout_ms;
+        while (eofs < n) {
+                if (mono_ms() > deadline) {
+                        rd_kafka_assign(d->consumer, NULL);
+                        return tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
+                                           "%s not read to its end within %d ms",
+                                           d->topic_dashboards, d->opts.load_timeout_ms);
+                }
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(d->consumer, 200);
+                if (!m)
+                        continue;
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        eofs++;
+                } else if (!m->err && m->key && m->payload) {
+                        int i = dashboard_index(m->key, m->key_len);
+                        json_t *doc = i >= 0 ? json_loadb(m->payload, m->len, 0, NULL) : NULL;
+                        json_int_t v = doc ? json_integer_value(json_object_get(doc, "version")) : 0;
+                        char *key = doc ? content_key(doc) : NULL;
+                        if (key && v > 0) {
+                                free(d->last[i].content_key);
+                                d->last[i].content_key = key;
+                                d->last[i].version = (uint64_t)v;
+                                key = NULL;
+                        }
+                        free(key);
+                        json_decref(doc);
+                }
+                rd_kafka_message_destroy(m);
+        }
+        rd_kafka_assign(d->consumer, NULL);
+        for (int i = 0; i < TECG_DASH__COUNT; i++)
+                d->stats.versions[i] = d->last[i].version;
+        tecg_log_info(FAC, "last published versions: funding %" PRIu64 ", staffing %" PRIu64
+                      ", training %" PRIu64, d->last[0].version, d->last[1].version,
+                      d->last[2].version);
+        return TECG_OK;
+}
+
+/* ---- composing and publishing ------------------------------------------ */
+
+static void format_now(char out[32]) {
+        int64_t ms = wall_ms();
+        time_t secs = (time_t)(ms / 1000);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
+}
+
+/* The published document: "dashboard", "version", "generated_at" first,
+ * then the composed content in its order. */
+static json_t *stamp(json_t *body, uint64_t version) {
+        char now[32];
+        format_now(now);
+        json_t *doc = json_object();
+        if (!doc)
+                return NULL;
+        json_object_set(doc, "dashboard", json_object_get(body, "dashboard"));
+        json_object_set_new(doc, "version", json_integer((json_int_t)version));
+        json_object_set_new(doc, "generated_at", json_string(now));
+        const char *k;
+        json_t *v;
+        json_object_foreach(body, k, v) {
+                if (strcmp(k, "dashboard") != 0)
+                        json_object_set(doc, k, v);
+        }
+        return doc;
+}
+
+static void publish(tecg_dashboards_t *d, int which, json_t *doc, uint64_t version) {
+        char errstr[512];
+        const char *name = tecg_dashboard_names[which];
+        char *text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION));
+        if (!text) {
+                tecg_log_err(FAC, "%s: cannot serialise version %" PRIu64, name, version);
+                return;
+        }
+        size_t len = strlen(text);
+        if (tecg_docstore_put(d->opts.store, name, version, text, len, errstr, sizeof(errstr)))
+                tecg_log_err(FAC, "%s: %s", name, errstr);
+        if (d->opts.publish_cb)
+                d->opts.publish_cb(name, version, text, len, d->opts.opaque);
+        if (d->producer) {
+                rd_kafka_resp_err_t err;
+                while ((err = rd_kafka_producev(
+                                d->producer, RD_KAFKA_V_TOPIC(d->topic_dashboards),
+                                RD_KAFKA_V_KEY(name, strlen(name)),
+                                RD_KAFKA_V_VALUE(text, len),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                        rd_kafka_poll(d->producer, 50);
+                if (err)
+                        tecg_log_warn(FAC, "%s: not written to %s: %s", name,
+                                      d->topic_dashboards, rd_kafka_err2str(err));
+                rd_kafka_poll(d->producer, 0);
+        }
+        tecg_log_debug(FAC, "%s version %" PRIu64 " (%zu bytes)", name, version, len);
+        free(text);
+}
+
+/* Serves a document under its last version without publishing it: after
+ * a restart, when the content equals what was published before. */
+static void serve_unchanged(tecg_dashboards_t *d, int which, json_t *body) {
+        char errstr[512];
+        json_t *doc = stamp(body, d->last[which].version);
+        char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION)) : NULL;
+        if (text && tecg_docstore_put(d->opts.store, tecg_dashboard_names[which],
+                                      d->last[which].version, text, strlen(text),
+                                      errstr, sizeof(errstr)) == TECG_OK)
+                d->served[which] = true;
+        free(text);
+        json_decref(doc);
+}
+
+static void compose_all(tecg_dashboards_t *d) {
+        char errstr[512];
+        const tecg_nation_state_t **states = calloc(d->nstates ? d->nstates : 1,
+                                                    sizeof(*states));
+        size_t n = 0;
+        if (!states)
+                return;
+        for (size_t i = 0; i < d->nstates; i++)
+                if (d->states[i])
+                        states[n++] = d->states[i];
+        for (int which = 0; which < TECG_DASH__COUNT; which++) {
+                json_t *body = tecg_compose((tecg_dashboard_t)which, d->opts.mission,
+                                            d->opts.nations, states, n, errstr,
+                                            sizeof(errstr));
+                char *key = body ? content_key(body) : NULL;
+                if (!key) {
+                        tecg_log_err(FAC, "%s: cannot compose: %s",
+                                     tecg_dashboard_names[which],
+                                     body ? "out of memory" : errstr);
+                } else if (d->last[which].content_key &&
+                           strcmp(key, d->last[which].content_key) == 0) {
+                        if (!d->served[which])
+                                serve_unchanged(d, which, body);
+                } else {
+                        uint64_t version = d->last[which].version + 1;
+                        json_t *doc = stamp(body, version);
+                        if (doc) {
+                                publish(d, which, doc, version);
+                                free(d->last[which].content_key);
+                                d->last[which].content_key = key;
+                                d->last[which].version = version;
+                                d->served[which] = true;
+                                key = NULL;
+                                pthread_mutex_lock(&d->lock);
+                                d->stats.versions[which] = version;
+                                d->stats.published++;
+                                d->stats.last_change_ms = wall_ms();
+                                pthread_mutex_unlock(&d->lock);
+                        }
+                        json_decref(doc);
+                }
+                free(key);
+                json_decref(body);
+        }
+        free(states);
+        pthread_mutex_lock(&d->lock);
+        d->stats.compositions++;
+        pthread_mutex_unlock(&d->lock);
+}
+
+/* ---- following nation-state --------------------------------------------- */
+
+static void take_state(tecg_dashboards_t *d, const rd_kafka_message_t *m) {
+        char reason[512];
+        tecg_nation_state_t *st = NULL;
+        pthread_mutex_lock(&d->lock);
+        d->stats.states_received++;
+        pthread_mutex_unlock(&d->lock);
+        if (!m->payload)
+                return;
+        if (tecg_state_codec_decode(d->codec, m->payload, m->len, &st, reason,
+                                    sizeof(reason))) {
+                tecg_log_warn(FAC, "%s [%" PRId32 "] offset %" PRId64 ": %s; ignored",
+                              d->topic_state, m->partition, m->offset, reason);
+                pthread_mutex_lock(&d->lock);
+                d->stats.undecodable++;
+                pthread_mutex_unlock(&d->lock);
+                return;
+        }
+        for (size_t i = 0; i < d->nstates; i++) {
+                if (strcmp(tecg_nations_at(d->opts.nations, i)->code, st->nation) == 0) {
+                        /* Versions only grow; an older snapshot (a zombie's
+                         * write) must not replace a newer one. */
+                        if (d->states[i] && d->states[i]->version > st->version) {
+                                tecg_nation_state_destroy(st);
+                                return;
+                        }
+                        tecg_nation_state_destroy(d->states[i]);
+                        d->states[i] = st;
+                        d->dirty = true;
+                        return;
+                }
+        }
+        tecg_log_warn(FAC, "state of %s, which is not in the nations list: ignored",
+                      st->nation);
+        tecg_nation_state_destroy(st);
+}
+
+tecg_err_t tecg_dashboards_run_once(tecg_dashboards_t *d, int timeout_ms, char *errstr,
+                                    size_t errstr_size) {
+        rd_kafka_message_t *batch[512];
+        rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(d->consumer);
+        ssize_t n = rd_kafka_consume_batch_queue(q, timeout_ms, batch, 512);
+        rd_kafka_queue_destroy(q);
+        for (ssize_t i = 0; i < n; i++) {
+                rd_kafka_message_t *m = batch[i];
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        if (m->partition >= 0 && m->partition < d->npartitions &&
+                            !d->eof[m->partition]) {
+                                d->eof[m->partition] = true;
+                                d->eof_partitions++;
+                        }
+                } else if (m->err) {
+                        tecg_log_warn(FAC, "consume: %s", rd_kafka_message_errstr(m));
+                } else {
+                        take_state(d, m);
+                }
+                rd_kafka_message_destroy(m);
+        }
+        if (d->producer)
+                rd_kafka_poll(d->producer, 0);
+        if (!d->stats.caught_up && d->eof_partitions == d->npartitions) {
+                pthread_mutex_lock(&d->lock);
+                d->stats.caught_up = true;
+                pthread_mutex_unlock(&d->lock);
+                size_t have = 0;
+                for (size_t i = 0; i < d->nstates; i++)
+                        have += d->states[i] != NULL;
+                tecg_log_info(FAC, "caught up with %s: %zu nation states", d->topic_state,
+                              have);
+                d->dirty = true; /* compose now, even when nothing was reported */
+                d->next_compose_ms = 0;
+        }
+        int64_t now = mono_ms();
+        if (d->stats.caught_up && d->dirty && now >= d->next_compose_ms) {
+                d->dirty = false;
+                d->next_compose_ms = now + d->opts.compose_interval_ms;
+                compose_all(d);
+        }
+        (void)errstr;
+        (void)errstr_size;
+        return TECG_OK;
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
+                                       const tecg_dashboards_options_t *opts,
+                                       char *errstr, size_t errstr_size) {
+        char reason[512];
+        tecg_dashboards_t *d = calloc(1, sizeof(*d));
+        if (!d) {
+                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        pthread_mutex_init(&d->lock, NULL);
+        d->opts = *opts;
+        d->nstates = tecg_nations_count(opts->nations);
+        if (asprintf(&d->topic_state, "%snation-state", opts->topic_prefix) < 0 ||
+            asprintf(&d->topic_dashboards, "%sdashboards", opts->topic_prefix) < 0 ||
+            !(d->states = calloc(d->nstates ? d->nstates : 1, sizeof(*d->states)))) {
+                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+                goto fail;
+        }
+        if (!(d->codec = tecg_state_codec_new(errstr, errstr_size)))
+                goto fail;
+
+        const tecg_kafka_default_t consumer_defaults[] = {
+                {"group.id", "tecg-dashboard"}, /* required; nothing is committed */
+                {"client.id", "tecg-dashboard"},
+                {"enable.auto.commit", "false"},
+                {"isolation.level", "read_committed"},
+                {"enable.partition.eof", "true"},
+                {"auto.offset.reset", "earliest"},
+                {NULL, NULL}};
+        rd_kafka_conf_t *kconf = tecg_kafka_conf_new(conf, consumer_defaults, errstr,
+                                                     errstr_size);
+        if (!kconf)
+                goto fail;
+        rd_kafka_conf_set_error_cb(kconf, on_error);
+        if (!(d->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, reason, sizeof(reason)))) {
+                rd_kafka_conf_destroy(kconf);
+                tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "%s", reason);
+                goto fail;
+        }
+        rd_kafka_poll_set_consumer(d->consumer);
+        if (opts->publish_topic) {
+                const tecg_kafka_default_t producer_defaults[] = {
+                        {"client.id", "tecg-dashboard"},
+                        {"enable.idempotence", "true"},
+                        {"linger.ms", "5"},
+                        {NULL, NULL}};
+                if (!(kconf = tecg_kafka_conf_new(conf, producer_defaults, errstr, errstr_size)))
+                        goto fail;
+                rd_kafka_conf_set_error_cb(kconf, on_error);
+                rd_kafka_conf_set_dr_msg_cb(kconf, on_delivery);
+                if (!(d->producer = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, reason,
+                                                 sizeof(reason)))) {
+                        rd_kafka_conf_destroy(kconf);
+                        tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "%s", reason);
+                        goto fail;
+                }
+        }
+        if (load_last_documents(d, errstr, errstr_size))
+                goto fail;
+        if ((d->npartitions = partition_count(d->consumer, d->topic_state, errstr,
+                                              errstr_size)) < 0)
+                goto fail;
+        if (!(d->eof = calloc((size_t)d->npartitions + 1, sizeof(*d->eof)))) {
+                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+                goto fail;
+        }
+        rd_kafka_topic_partition_list_t *parts = all_partitions(d->topic_state, d->npartitions);
+        rd_kafka_resp_err_t kerr = rd_kafka_assign(d->consumer, parts);
+        rd_kafka_topic_partition_list_destroy(parts);
+        if (kerr) {
+                tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "assign %s: %s",
+                            d->topic_state, rd_kafka_err2str(kerr));
+                goto fail;
+        }
+        return d;
+fail:
+        tecg_dashboards_destroy(d);
+        return NULL;
+}
+
+void tecg_dashboards_stats(tecg_dashboards_t *d, tecg_dashboards_stats_t *out) {
+        pthread_mutex_lock(&d->lock);
+        *out = d->stats;
+        pthread_mutex_unlock(&d->lock);
+}
+
+void tecg_dashboards_destroy(tecg_dashboards_t *d) {
+        if (!d)
+                return;
+        if (d->consumer) {
+                rd_kafka_consumer_close(d->consumer);
+                rd_kafka_destroy(d->consumer);
+        }
+        if (d->producer) {
+                if (rd_kafka_flush(d->producer, 10000))
+                        tecg_log_warn(FAC, "%d writes to %s not acknowledged at exit",
+                                      rd_kafka_outq_len(d->producer), d->topic_dashboards);
+                rd_kafka_destroy(d->producer);
+        }
+        for (size_t i = 0; d->states && i < d->nstates; i++)
+                tecg_nation_state_destroy(d->states[i]);
+        for (int i = 0; i < TECG_DASH__COUNT; i++)
+                free(d->last[i].content_key);
+        free(d->states);
+        free(d->eof);
+        tecg_state_codec_destroy(d->codec);
+        free(d->topic_state);
+        free(d->topic_dashboards);
+        pthread_mutex_destroy(&d->lock);
+        free(d);
+}

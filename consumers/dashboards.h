@@ -1,0 +1,74 @@
+/* The dashboard engine: follows tecg.nation-state, composes the funding,
+ * staffing and training documents (compose.c) and publishes every change:
+ *
+ *   tecg.nation-state ──▶ latest state per nation ──▶ compose ──▶ changed?
+ *        (all partitions, read_committed)                          │ version + 1
+ *                       docstore (HTTP API, SSE) ◀──────────────────┤
+ *                       push sinks (HTTP POST)   ◀──────────────────┤
+ *                       tecg.dashboards (compacted, key = name) ◀───┘
+ *
+ * Versions survive restarts: at start the last document of each dashboard
+ * is read back from tecg.dashboards, and a new version is published only
+ * when the content differs from it. Documents are composed only once the
+ * whole of nation-state has been read, so a restart never publishes a
+ * half-loaded picture. */
+#ifndef TECG_DASHBOARDS_H
+#define TECG_DASHBOARDS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "compose.h"
+#include "conf.h"
+#include "docstore.h"
+#include "err.h"
+#include "mission.h"
+#include "refdata.h"
+
+/* Called for every new version (main thread): hand it to the sinks. */
+typedef void(tecg_dashboards_publish_cb)(const char *name, uint64_t version,
+                                         const char *json, size_t len,
+                                         void *opaque);
+
+typedef struct {
+        const char *topic_prefix;
+        const tecg_nations_t *nations;    /* borrowed */
+        const tecg_mission_t *mission;    /* borrowed */
+        tecg_docstore_t *store;           /* borrowed; every version goes here */
+        tecg_dashboards_publish_cb *publish_cb; /* may be NULL */
+        void *opaque;
+        bool publish_topic;               /* write tecg.dashboards */
+        int compose_interval_ms;          /* at most one composition per interval */
+        int load_timeout_ms;              /* reading tecg.dashboards at start */
+} tecg_dashboards_options_t;
+
+typedef struct {
+        uint64_t states_received;   /* nation-state records read */
+        uint64_t undecodable;       /* records that could not be read */
+        uint64_t compositions;
+        uint64_t versions[TECG_DASH__COUNT];  /* current version per dashboard */
+        uint64_t published;         /* new versions published */
+        bool caught_up;             /* nation-state read to its end once */
+        int64_t last_change_ms;     /* wall clock of the last new version */
+} tecg_dashboards_stats_t;
+
+typedef struct tecg_dashboards tecg_dashboards_t;
+
+/* Connects, reads back the last published documents and starts following
+ * nation-state from its beginning. */
+tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
+                                       const tecg_dashboards_options_t *opts,
+                                       char *errstr, size_t errstr_size);
+
+/* Reads what arrived within timeout_ms and publishes what changed.
+ * TECG_ERR_KAFKA on a fatal error. */
+tecg_err_t tecg_dashboards_run_once(tecg_dashboards_t *d, int timeout_ms,
+                                    char *errstr, size_t errstr_size);
+
+/* Thread-safe copy of the counters (the HTTP threads read them). */
+void tecg_dashboards_stats(tecg_dashboards_t *d, tecg_dashboards_stats_t *out);
+
+/* Flushes tecg.dashboards writes (bounded) and frees. NULL ok. */
+void tecg_dashboards_destroy(tecg_dashboards_t *d);
+
+#endif

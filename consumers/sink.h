@@ -1,0 +1,119 @@
+/* Push sinks: dashboards POSTed to receivers (design §5).
+ *
+ * One tecg_sink_t per configured receiver, each with its own worker thread
+ * and its own keep-alive connection (common/http_client.h). The dashboard
+ * daemon's main thread hands every new dashboard version to
+ * tecg_sink_offer(), which copies it and returns at once: it never waits for
+ * the network. Per dashboard name the sink holds only the latest version not
+ * yet delivered; a newer offer replaces an older pending one (counted as
+ * dropped), and an offer not newer than what was delivered, pending or in
+ * flight is ignored (counted as stale). So while a receiver is down memory
+ * stays bounded by the number of dashboards, and a receiver never gets an
+ * older version of a dashboard after a newer one.
+ *
+ * Each POST carries
+ *     Content-Type: application/json
+ *     X-Tecg-Dashboard: NAME
+ *     X-Tecg-Version: N
+ *     Authorization: Bearer TOKEN      (when a token is configured)
+ * and the version header lets a receiver drop stale documents itself.
+ *
+ * Answers: 2xx = delivered. Network errors, 408, 429 and 5xx are retried
+ * with exponential backoff and full jitter (a random delay in [0, cap], the
+ * cap doubling from backoff_initial_ms up to backoff_max_ms), honouring
+ * Retry-After up to backoff_max_ms; new offers during a backoff replace the
+ * pending document but do not shorten or reset the backoff. Any other status
+ * (4xx, or a 3xx, since redirects are not followed) drops that version with
+ * an error log naming sink, dashboard, version, status and the start of the
+ * body: retrying would not help, and the next change is offered anyway.
+ *
+ * Log lines (facility "sink") mark state changes only: "NAME: down (reason),
+ * keeping latest versions, retrying" once, "NAME: up again after N s,
+ * delivered ..." once; individual retries are DEBUG.
+ *
+ * Threads: tecg_sink_offer(), tecg_sink_stats(), tecg_sink_wait_delivered()
+ * and tecg_sink_destroy() may be called from any thread (in practice the
+ * daemon's main thread); only the worker touches the HTTP client. */
+#ifndef TECG_SINK_H
+#define TECG_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+/* Defaults applied to options left at 0. */
+#define TECG_SINK_CONNECT_TIMEOUT_MS 5000
+#define TECG_SINK_TIMEOUT_MS 10000
+#define TECG_SINK_BACKOFF_INITIAL_MS 200
+#define TECG_SINK_BACKOFF_MAX_MS 30000
+
+/* Options for tecg_sink_new(). Zero-initialise, then set name and url; every
+ * other zero field means its default. Strings are copied. */
+typedef struct {
+        const char *name;         /* required: names the sink in logs/metrics */
+        const char *url;          /* required: http:// or https:// */
+        const char *bearer_token; /* optional */
+        const char *ca_file;      /* optional PEM bundle */
+        int tls_no_verify;        /* 1 = skip TLS verification (warned) */
+        long connect_timeout_ms;  /* 0 = TECG_SINK_CONNECT_TIMEOUT_MS */
+        long timeout_ms;          /* per POST; 0 = TECG_SINK_TIMEOUT_MS */
+        long backoff_initial_ms;  /* 0 = TECG_SINK_BACKOFF_INITIAL_MS */
+        long backoff_max_ms;      /* 0 = TECG_SINK_BACKOFF_MAX_MS */
+} tecg_sink_options_t;
+
+/* A consistent snapshot of one sink, for /metrics and tests. */
+typedef struct {
+        int up;                 /* 0 while failing (network/408/429/5xx) */
+        uint64_t delivered;     /* documents the receiver accepted (2xx) */
+        uint64_t failures;      /* failed POSTs of any kind */
+        uint64_t retries;       /* POSTs made while the sink was failing */
+        uint64_t dropped;       /* pending versions replaced by a newer one */
+        uint64_t rejected;      /* versions dropped on a 4xx (or 3xx) answer */
+        uint64_t stale;         /* offers ignored: not newer than the last */
+        uint32_t consecutive_failures; /* since the last answer; drives backoff */
+        size_t pending;         /* dashboards with a version not yet delivered */
+        int64_t last_success_ms; /* Unix time of the last 2xx in ms, 0 = never */
+        long last_status;       /* HTTP status of the last answer, 0 = none */
+        char last_error[256];   /* last failure, "" if none yet */
+} tecg_sink_stats_t;
+
+typedef struct tecg_sink tecg_sink_t;
+
+/* Creates the sink and starts its worker thread. NULL with a reason in
+ * errstr on bad options (missing name/url, bad URL) or when the thread
+ * cannot start. The caller owns the sink: tecg_sink_destroy(). */
+tecg_sink_t *tecg_sink_new(const tecg_sink_options_t *opts, char *errstr,
+                           size_t errstr_size);
+
+/* Queues version `version` of `dashboard` (json/len are copied; the caller
+ * keeps its buffers). Never blocks on the network. TECG_OK when queued or
+ * ignored as stale (see tecg_sink_stats_t.stale); TECG_ERR_INVALID for a
+ * missing or unusable dashboard name (1-128 characters from
+ * [A-Za-z0-9_.-]) or a call after tecg_sink_destroy() began;
+ * TECG_ERR_NOMEM when the copy fails. */
+tecg_err_t tecg_sink_offer(tecg_sink_t *sink, const char *dashboard,
+                           uint64_t version, const char *json, size_t len);
+
+/* Fills *out with the sink's counters and state. */
+void tecg_sink_stats(tecg_sink_t *sink, tecg_sink_stats_t *out);
+
+/* The name given in the options (owned by the sink). */
+const char *tecg_sink_name(const tecg_sink_t *sink);
+
+/* Waits up to timeout_ms until `version` (or a newer one) of `dashboard` was
+ * delivered. TECG_OK when it was; TECG_ERR_INVALID when the receiver
+ * rejected that version and no newer one was delivered; TECG_ERR_RETRY on
+ * timeout or when the worker has stopped. No busy waiting. */
+tecg_err_t tecg_sink_wait_delivered(tecg_sink_t *sink, const char *dashboard,
+                                    uint64_t version, int timeout_ms);
+
+/* Stops the sink: makes one immediate attempt at what is pending (ending a
+ * backoff early) and keeps trying, with backoff, for at most
+ * flush_timeout_ms (<= 0: no flush); a POST still running at the deadline is
+ * aborted. Then joins the worker, logs which dashboard versions were not
+ * delivered (or that all were), and frees everything. Returns within about
+ * flush_timeout_ms. NULL is ok. */
+void tecg_sink_destroy(tecg_sink_t *sink, int flush_timeout_ms);
+
+#endif

@@ -1,0 +1,364 @@
+"""The operator page (GET /) served by the HTTP server module.
+
+Runs without a broker: `test_http_server --serve DIR` (a mode of the unit
+test binary) serves realistic sample documents written here, in the shape
+consumers/compose.h describes (26 members, EUR, 360 authorized strength).
+
+- the page is self-contained: no resource from anywhere but this server,
+  and it follows /api/stream with EventSource;
+- where chromium is installed, the page really renders the three
+  dashboards from the stream (headless --dump-dom); skipped otherwise.
+
+`python3 tests/integration/test_operator_page.py DIR` writes the sample
+documents to DIR, for looking at the page by hand:
+    build/tests/test_http_server --serve DIR 8080
+"""
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import urllib.request
+from html.parser import HTMLParser
+
+import pytest
+
+ROOT = os.environ.get("TECG_SOURCE_DIR") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("TECG_BUILD_DIR") or os.path.join(ROOT, "build")
+
+ROLES = ["TRAINER", "MENTOR", "STAFF", "SUPPORT", "FORCE_PROTECTION"]
+LEVELS = ["JUNIOR", "MIDDLE", "SENIOR"]
+CHANNELS = ["TRUST_FUND", "COMMON_FUNDING", "BILATERAL"]
+STAGES = ["OFFERED", "ACCEPTED", "DELIVERED"]
+CATEGORIES = ["VEHICLES", "WEAPONS", "AMMUNITION", "COMMUNICATIONS",
+              "MEDICAL", "UNIFORMS", "OTHER"]
+# 1 unit = N EUR (2005-ish).
+RATES = {"CAD": "0.6550", "CZK": "0.0336", "DKK": "0.1341", "GBP": "1.4622",
+         "HUF": "0.0040", "NOK": "0.1247", "PLN": "0.2470", "USD": "0.8042"}
+HOME_CURRENCY = {"CAN": "CAD", "CZE": "CZK", "DNK": "DKK", "GBR": "GBP",
+                 "HUN": "HUF", "NOR": "NOK", "POL": "PLN", "USA": "USD"}
+
+
+def nations():
+    rows = []
+    with open(os.path.join(ROOT, "deploy", "nations.csv")) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#") or line.startswith("code,"):
+                continue
+            code, name, status = line.split(",")
+            rows.append((code, name, status))
+    return rows
+
+
+def cents(x):
+    return f"{x / 100:.2f}"
+
+
+def money(by_currency):
+    """A MONEY block from {currency: cents}."""
+    conv = 0
+    for cur, amount in by_currency.items():
+        rate = 1.0 if cur == "EUR" else float(RATES[cur])
+        conv += round(amount * rate)
+    return {"by_currency": {c: cents(a) for c, a in sorted(by_currency.items())},
+            "converted": cents(conv), "missing_rates": []}
+
+
+def add_money(a, b):
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = out.get(k, 0) + v
+    return out
+
+
+def sample_documents(version=1, seed=2005):
+    rnd = random.Random(seed)
+    ns = nations()
+    as_of = "2005-11-30T16:45:00Z"
+    gen = "2005-11-30T16:45:02.118Z"
+
+    # funding
+    f_nations, tot_p, tot_d = [], {}, {}
+    tot_ch = {c: ({}, {}) for c in CHANNELS}
+    tot_eq = {s: [0, {}] for s in STAGES}
+    reported = 0
+    for code, name, status in ns:
+        has = rnd.random() > 0.2
+        cur = HOME_CURRENCY.get(code, "EUR")
+        p, d, ch, eq = {}, {}, {c: ({}, {}) for c in CHANNELS}, {}
+        if has:
+            reported += 1
+            for c in CHANNELS:
+                if rnd.random() < 0.5:
+                    amt = rnd.randrange(5, 400) * 10000 * 100
+                    cc = cur if c == "BILATERAL" else "EUR"
+                    ch[c][0][cc] = ch[c][0].get(cc, 0) + amt
+                    dis = amt * rnd.randrange(0, 11) // 10
+                    if dis:
+                        ch[c][1][cc] = ch[c][1].get(cc, 0) + dis
+            for c in CHANNELS:
+                p = add_money(p, ch[c][0])
+                d = add_money(d, ch[c][1])
+                tot_ch[c] = (add_money(tot_ch[c][0], ch[c][0]),
+                             add_money(tot_ch[c][1], ch[c][1]))
+        stages = {}
+        cats = {}
+        for cat in CATEGORIES:
+            cats[cat] = {}
+            for s_i, s in enumerate(STAGES):
+                q = 0
+                if has and rnd.random() < 0.25:
+                    q = rnd.randrange(1, 60) * (3 - s_i)
+                cats[cat][s] = {"quantity": q,
+                                "value": money({"EUR": q * 1500000} if q else {})}
+        for s in STAGES:
+            q = sum(cats[c][s]["quantity"] for c in CATEGORIES)
+            stages[s] = {"quantity": q,
+                         "value": money({"EUR": q * 1500000} if q else {})}
+            tot_eq[s][0] += q
+            if q:
+                tot_eq[s][1] = add_money(tot_eq[s][1], {"EUR": q * 1500000})
+        tot_p, tot_d = add_money(tot_p, p), add_money(tot_d, d)
+        f_nations.append({
+            "nation": code, "name": name, "status": status,
+            "reported": has or any(stages[s]["quantity"] for s in STAGES),
+            "pledged": money(p), "disbursed": money(d),
+            "channels": {c: {"pledged": money(ch[c][0]),
+                             "disbursed": money(ch[c][1])} for c in CHANNELS},
+            "equipment": {"stages": stages, "categories": cats}})
+    funding = {
+        "dashboard": "funding", "version": version, "generated_at": gen,
+        "as_of": as_of, "reporting_currency": "EUR",
+        "rates": {c: RATES[c] for c in sorted({c for n in f_nations
+                                              for c in n["pledged"]["by_currency"]} - {"EUR"})},
+        "missing_rates": [],
+        "total": {"nations_reported": reported,
+                  "pledged": money(tot_p), "disbursed": money(tot_d),
+                  "channels": {c: {"pledged": money(tot_ch[c][0]),
+                                   "disbursed": money(tot_ch[c][1])}
+                               for c in CHANNELS},
+                  "equipment": {"stages": {s: {"quantity": tot_eq[s][0],
+                                               "value": money(tot_eq[s][1])}
+                                           for s in STAGES}}},
+        "nations": f_nations,
+        "not_reported": [n["nation"] for n in f_nations if not n["reported"]],
+    }
+
+    # staffing
+    big = {"USA": 95, "ITA": 45, "GBR": 30, "NLD": 24, "TUR": 12, "POL": 14,
+           "DNK": 10, "NOR": 8, "ROU": 8, "HUN": 8, "CZE": 6, "BGR": 6,
+           "LTU": 4, "EST": 2, "LVA": 3, "SVK": 4, "SVN": 3, "PRT": 6,
+           "ISL": 1, "CAN": 5}
+    s_nations, tot_roles, nrep = [], {r: {"IN_IRAQ": 0, "OUTSIDE_IRAQ": 0}
+                                      for r in ROLES}, 0
+    for code, name, status in ns:
+        n_in = big.get(code, 0)
+        has = code in big or rnd.random() < 0.5
+        roles = {r: {"IN_IRAQ": 0, "OUTSIDE_IRAQ": 0} for r in ROLES}
+        left = n_in
+        for i, r in enumerate(ROLES):
+            share = left if i == len(ROLES) - 1 else rnd.randrange(0, left + 1) // 2
+            roles[r]["IN_IRAQ"] = share
+            left -= share
+        out = rnd.randrange(0, 5) if has and rnd.random() < 0.5 else 0
+        roles["TRAINER"]["OUTSIDE_IRAQ"] = out
+        for r in ROLES:
+            for loc in ("IN_IRAQ", "OUTSIDE_IRAQ"):
+                tot_roles[r][loc] += roles[r][loc]
+        nrep += has
+        s_nations.append({
+            "nation": code, "name": name, "status": status, "reported": has,
+            "last_report": (f"2005-11-{rnd.randrange(1, 30):02d}T08:00:00Z"
+                            if has else None),
+            "in_iraq": n_in, "outside_iraq": out, "total": n_in + out,
+            "roles": roles})
+    in_iraq = sum(n["in_iraq"] for n in s_nations)
+    outside = sum(n["outside_iraq"] for n in s_nations)
+    staffing = {
+        "dashboard": "staffing", "version": version, "generated_at": gen,
+        "as_of": as_of,
+        "total": {"nations_reported": nrep, "in_iraq": in_iraq,
+                  "outside_iraq": outside, "total": in_iraq + outside,
+                  "roles": tot_roles, "authorized_strength": 360,
+                  "fill_rate": round(in_iraq / 360, 4),
+                  "shortfall": max(0, 360 - in_iraq)},
+        "nations": s_nations,
+        "not_reported": [n["nation"] for n in s_nations if not n["reported"]],
+    }
+
+    # training
+    providers = {"USA", "ITA", "GBR", "DEU", "FRA", "NLD", "NOR", "TUR",
+                 "HUN", "POL", "DNK", "BEL", "CZE", "ROU"}
+    years, t_nations = [], []
+    for year, scale in ((2004, 0.15), (2005, 0.7)):
+        tot = {"IN_IRAQ": {l: 0 for l in LEVELS},
+               "OUTSIDE_IRAQ": {l: 0 for l in LEVELS}}
+        count = 0
+        for code, name, status in ns:
+            if code not in providers:
+                continue
+            lv = {"IN_IRAQ": {l: 0 for l in LEVELS},
+                  "OUTSIDE_IRAQ": {l: 0 for l in LEVELS}}
+            for loc in lv:
+                for l in ("MIDDLE", "SENIOR"):
+                    if rnd.random() < 0.6:
+                        lv[loc][l] = int(rnd.randrange(5, 90) * scale)
+            if code in ("DEU", "FRA", "BEL"):
+                lv["IN_IRAQ"] = {l: 0 for l in LEVELS}
+            n_in, n_out = sum(lv["IN_IRAQ"].values()), sum(lv["OUTSIDE_IRAQ"].values())
+            if not n_in + n_out:
+                continue
+            count += 1
+            for loc in lv:
+                for l in LEVELS:
+                    tot[loc][l] += lv[loc][l]
+            t_nations.append({
+                "year": year, "nation": code, "name": name, "status": status,
+                "trainees": n_in + n_out,
+                "in_iraq": {"trainees": n_in, "levels": lv["IN_IRAQ"]},
+                "outside_iraq": {"trainees": n_out,
+                                 "levels": lv["OUTSIDE_IRAQ"]}})
+        t_in, t_out = sum(tot["IN_IRAQ"].values()), sum(tot["OUTSIDE_IRAQ"].values())
+        years.append({
+            "year": year, "trainees": t_in + t_out, "nations_providing": count,
+            "in_iraq": {"trainees": t_in, "target": 1000,
+                        "progress": round(t_in / 1000, 4),
+                        "levels": tot["IN_IRAQ"]},
+            "outside_iraq": {"trainees": t_out, "target": 500,
+                             "progress": round(t_out / 500, 4),
+                             "levels": tot["OUTSIDE_IRAQ"]}})
+    trained = {n["nation"] for n in t_nations}
+    training = {
+        "dashboard": "training", "version": version, "generated_at": gen,
+        "as_of": as_of, "targets": {"in_iraq": 1000, "outside_iraq": 500},
+        "years": years, "nations": t_nations,
+        "not_reported": [c for c, _, _ in ns if c not in trained],
+    }
+    return {"funding": funding, "staffing": staffing, "training": training}
+
+
+def write_samples(directory, version=1, seed=2005):
+    os.makedirs(directory, exist_ok=True)
+    for name, doc in sample_documents(version, seed).items():
+        tmp = os.path.join(directory, f".{name}.tmp")
+        with open(tmp, "w") as f:
+            json.dump(doc, f, indent=1)
+        os.replace(tmp, os.path.join(directory, f"{name}.json"))
+
+
+@pytest.fixture
+def server(tmp_path):
+    binary = os.path.join(BUILD, "tests", "test_http_server")
+    if not os.path.exists(binary):
+        pytest.fail(f"{binary} is not built")
+    write_samples(tmp_path / "docs")
+    proc = subprocess.Popen([binary, "--serve", str(tmp_path / "docs")],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("port "), line
+        yield f"http://127.0.0.1:{int(line.split()[1])}", tmp_path / "docs"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+class Resources(HTMLParser):
+    """Every URL-valued attribute, inline scripts and styles."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls, self.tags, self.scripts, self.styles = [], [], [], []
+        self._in = None
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        for k, v in attrs:
+            if k in ("src", "href", "action", "srcset", "poster", "data",
+                     "formaction", "background") and v is not None:
+                self.urls.append((tag, k, v))
+        self._in = tag if tag in ("script", "style") else None
+
+    def handle_endtag(self, tag):
+        self._in = None
+
+    def handle_data(self, data):
+        if self._in == "script":
+            self.scripts.append(data)
+        elif self._in == "style":
+            self.styles.append(data)
+
+
+def test_page_is_self_contained(server):
+    base, _ = server
+    with urllib.request.urlopen(base + "/", timeout=10) as r:
+        assert r.status == 200
+        assert r.headers["Content-Type"] == "text/html; charset=utf-8"
+        csp = r.headers["Content-Security-Policy"]
+        html = r.read().decode("utf-8")
+    assert "default-src 'none'" in csp and "connect-src 'self'" in csp
+    p = Resources()
+    p.feed(html)
+    assert html.lower().startswith("<!doctype html>")
+    assert "link" not in p.tags and "iframe" not in p.tags
+    for tag, attr, url in p.urls:
+        # Only links to this server's own paths (raw JSON, exports).
+        assert url.startswith("/") and not url.startswith("//"), (tag, attr, url)
+        assert tag == "a", (tag, attr, url)
+    script = "\n".join(p.scripts)
+    style = "\n".join(p.styles)
+    assert "new EventSource(" in script and "/api/stream" in script
+    for text in (script, style):
+        assert "http:" not in text and "https:" not in text
+        assert "@import" not in text and "url(" not in text
+    for name in ("funding", "staffing", "training"):
+        assert name in script
+
+
+def test_api_serves_the_samples(server):
+    base, _ = server
+    with urllib.request.urlopen(base + "/api/dashboards", timeout=10) as r:
+        listing = json.load(r)
+    assert [d["name"] for d in listing] == ["funding", "staffing", "training"]
+    with urllib.request.urlopen(base + "/api/dashboards/staffing",
+                                timeout=10) as r:
+        doc = json.load(r)
+    assert doc["total"]["authorized_strength"] == 360
+    assert len(doc["nations"]) == 26
+
+
+def chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.mark.skipif(chromium() is None, reason="chromium is not installed")
+def test_page_renders_in_chromium(server, tmp_path):
+    base, _ = server
+    out = subprocess.run(
+        [chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+         "--disable-background-networking", "--no-first-run",
+         f"--user-data-dir={tmp_path / 'profile'}",
+         "--virtual-time-budget=5000", "--dump-dom", base + "/"],
+        capture_output=True, text=True, timeout=120)
+    dom = out.stdout
+    assert "<table" in dom, out.stderr[-2000:]
+    # Rendered from the stream: nations, the fill rate, the targets.
+    for text in ("Belgium", "United States", "360", "Live",
+                 'data-dash="funding"', 'data-dash="staffing"',
+                 'data-dash="training"'):
+        assert text in dom, text
+    assert "render-error" not in dom
+
+
+if __name__ == "__main__":
+    write_samples(sys.argv[1] if len(sys.argv) > 1 else "sample-docs",
+                  version=int(sys.argv[2]) if len(sys.argv) > 2 else 1,
+                  seed=int(sys.argv[3]) if len(sys.argv) > 3 else 2005)

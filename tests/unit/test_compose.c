@@ -1,0 +1,701 @@
+/* Dashboard composition (consumers/compose.h).
+ *
+ * One fixed scenario (scenario_new() below, nations in
+ * $TECG_TEST_DATA/compose/nations.csv) is composed into the three documents
+ * and compared byte for byte with the golden files
+ * $TECG_TEST_DATA/compose/{funding,staffing,training}.json (pretty-printed,
+ * see dump()). TECG_UPDATE_GOLDEN=1 rewrites them from the output: review
+ * the diff before committing. tests/integration/test_dashboard_schemas.py
+ * validates the same golden files against schemas/dashboard-*.schema.json.
+ *
+ * The scenario, with the figures a reader can check by hand (EUR rates of
+ * the built-in table: USD 0.8042, GBP 1.4622, NOK 0.1245, DKK 0.1343,
+ * ISK 0.0125, JPY 0.0073; UAH has no rate):
+ *
+ *   nation  funding (pledged / disbursed)          personnel in Iraq   training
+ *   BEL     (no state at all)
+ *   CAN     -                                      -                   2005 out 60
+ *   DNK     1,000,000.00 DKK / 333.33 DKK          20                  -
+ *   GBR     250,000 GBP + 100,000 EUR / 250,000 GBP 90                 2005 out 50
+ *   ISL     30,000,000 ISK / -                     -                   -
+ *   NOR     5,000,000 NOK / 2,000,000 NOK          40                  2005 out 120, 2006 out 30
+ *   UKR     1,000,000.00 UAH / -                   (5 outside)         -
+ *   USA     3,000,000 USD / 500,000 USD            150 (+10 outside)   2004 in 40, 2005 in 400
+ *   JPN     150,000,000 JPY / -   (not in the list: "unlisted")
+ *
+ *   pledged converted:   2,412,600 + 365,550 + 100,000 + 622,500 + 134,300
+ *                        + 375,000 + 1,095,000 = 5,104,950.00 EUR, UAH left out
+ *   disbursed converted: 402,100 + 365,550 + 249,000 + 44.77 (333.33 x
+ *                        0.1343 = 44.766219) = 1,016,694.77 EUR
+ *   staffing: 300 in Iraq of 360 -> fill_rate 0.8333, shortfall 60
+ *   training 2005: 400 in Iraq of 1000 (0.4), 230 outside of 500 (0.46) */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "compose.h"
+#include "mission.h"
+#include "refdata.h"
+#include "validate.h"
+
+/* ------------------------------------------------------------------ */
+/* Hand-built states (the aggregator is not involved here)             */
+/* ------------------------------------------------------------------ */
+
+static int64_t ms(const char *rfc3339) {
+        int64_t t;
+        int32_t off;
+        const char *why;
+        if (tecg_validate_time(rfc3339, strlen(rfc3339), &t, &off, &why) != 0)
+                fail_msg("bad time %s: %s", rfc3339, why);
+        return t;
+}
+
+static tecg_nation_state_t *st_new(const char *nation, const char *as_of) {
+        tecg_nation_state_t *st = calloc(1, sizeof(*st));
+        assert_non_null(st);
+        memcpy(st->nation, nation, 4);
+        st->as_of_ms = as_of ? ms(as_of) : INT64_MIN;
+        return st;
+}
+
+static void st_free(tecg_nation_state_t *st) {
+        if (!st)
+                return;
+        free(st->funding);
+        free(st->equipment_values);
+        free(st->training);
+        free(st);
+}
+
+/* Appends in call order: callers add entries in key order, as the
+ * aggregator keeps them. */
+static void st_funding(tecg_nation_state_t *st, tecg_channel_t ch, tecg_funding_stage_t s,
+                       const char *cur, int64_t minor) {
+        st->funding = realloc(st->funding, (st->nfunding + 1) * sizeof(*st->funding));
+        assert_non_null(st->funding);
+        tecg_funding_total_t *t = &st->funding[st->nfunding++];
+        memset(t, 0, sizeof(*t));
+        t->channel = ch;
+        t->stage = s;
+        memcpy(t->currency, cur, 4);
+        t->amount_minor = minor;
+        st->events++;
+}
+
+static void st_equipment(tecg_nation_state_t *st, tecg_category_t cat, tecg_equipment_stage_t s,
+                         int64_t qty, const char *cur, int64_t value) {
+        st->equipment_quantity[cat][s] += qty;
+        st->events++;
+        if (!cur)
+                return;
+        st->equipment_values = realloc(st->equipment_values, (st->nequipment_values + 1) *
+                                                                     sizeof(*st->equipment_values));
+        assert_non_null(st->equipment_values);
+        tecg_equipment_value_t *v = &st->equipment_values[st->nequipment_values++];
+        memset(v, 0, sizeof(*v));
+        v->category = cat;
+        v->stage = s;
+        memcpy(v->currency, cur, 4);
+        v->value_minor = value;
+}
+
+static void st_personnel(tecg_nation_state_t *st, tecg_role_t role, tecg_location_t loc,
+                         int32_t headcount, const char *when, const char *event_id) {
+        tecg_strength_t *p = &st->personnel[role][loc];
+        p->reported = true;
+        p->occurred_at_ms = ms(when);
+        snprintf(p->event_id, sizeof(p->event_id), "%s", event_id);
+        p->headcount = headcount;
+        st->events++;
+}
+
+static void st_training(tecg_nation_state_t *st, int32_t year, tecg_location_t loc,
+                        tecg_level_t lvl, int64_t trainees) {
+        st->training = realloc(st->training, (st->ntraining + 1) * sizeof(*st->training));
+        assert_non_null(st->training);
+        st->training[st->ntraining++] = (tecg_training_total_t){year, loc, lvl, trainees};
+        st->events++;
+}
+
+#define NSTATES 8
+
+typedef struct {
+        tecg_nations_t *nations;
+        tecg_mission_t mission;
+        tecg_nation_state_t *st[NSTATES];
+} scenario_t;
+
+static const char *data_dir(void) {
+        const char *d = getenv("TECG_TEST_DATA");
+        return d ? d : "tests/data";
+}
+
+static void scenario_states(scenario_t *s) {
+        tecg_nation_state_t *st;
+
+        /* Unlisted: its state is counted under status "unlisted". */
+        s->st[0] = st = st_new("JPN", "2005-06-30T00:00:00Z");
+        st_funding(st, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "JPY", 150000000);
+
+        s->st[1] = st = st_new("USA", "2005-11-30T12:00:00Z");
+        st_funding(st, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "USD", 100000000);
+        st_funding(st, TECG_CH_TRUST_FUND, TECG_FS_DISBURSED, "USD", 50000000);
+        st_funding(st, TECG_CH_BILATERAL, TECG_FS_PLEDGED, "USD", 200000000);
+        st_equipment(st, TECG_CAT_VEHICLES, TECG_ES_OFFERED, 50, "USD", 250000000);
+        st_equipment(st, TECG_CAT_VEHICLES, TECG_ES_DELIVERED, 20, "USD", 100000000);
+        st_equipment(st, TECG_CAT_COMMUNICATIONS, TECG_ES_ACCEPTED, 100, NULL, 0);
+        st_personnel(st, TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ, 100, "2005-11-30T12:00:00Z", "usa-p-7");
+        st_personnel(st, TECG_ROLE_STAFF, TECG_LOC_OUTSIDE_IRAQ, 10, "2005-09-01T08:00:00Z", "usa-p-3");
+        st_personnel(st, TECG_ROLE_FORCE_PROTECTION, TECG_LOC_IN_IRAQ, 50, "2005-11-01T08:00:00Z", "usa-p-5");
+        st_training(st, 2004, TECG_LOC_IN_IRAQ, TECG_LVL_SENIOR, 40);
+        st_training(st, 2005, TECG_LOC_IN_IRAQ, TECG_LVL_MIDDLE, 300);
+        st_training(st, 2005, TECG_LOC_IN_IRAQ, TECG_LVL_SENIOR, 100);
+
+        s->st[2] = st = st_new("GBR", "2005-12-01T09:00:00Z");
+        st_funding(st, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "GBP", 25000000);
+        st_funding(st, TECG_CH_TRUST_FUND, TECG_FS_DISBURSED, "GBP", 25000000);
+        st_funding(st, TECG_CH_COMMON_FUNDING, TECG_FS_PLEDGED, "EUR", 10000000);
+        st_personnel(st, TECG_ROLE_MENTOR, TECG_LOC_IN_IRAQ, 60, "2005-12-01T09:00:00Z", "gbr-0042");
+        st_personnel(st, TECG_ROLE_STAFF, TECG_LOC_IN_IRAQ, 30, "2005-10-01T09:00:00Z", "gbr-0031");
+        st_training(st, 2005, TECG_LOC_OUTSIDE_IRAQ, TECG_LVL_SENIOR, 50);
+
+        s->st[3] = st = st_new("NOR", "2005-10-15T08:30:00Z");
+        st_funding(st, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "NOK", 500000000);
+        st_funding(st, TECG_CH_TRUST_FUND, TECG_FS_DISBURSED, "NOK", 200000000);
+        st_equipment(st, TECG_CAT_MEDICAL, TECG_ES_DELIVERED, 10, "NOK", 15000000);
+        st_personnel(st, TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ, 25, "2005-10-15T08:30:00Z", "nor-12");
+        st_personnel(st, TECG_ROLE_SUPPORT, TECG_LOC_IN_IRAQ, 15, "2005-10-15T08:30:00Z", "nor-13");
+        st_training(st, 2005, TECG_LOC_OUTSIDE_IRAQ, TECG_LVL_MIDDLE, 120);
+        st_training(st, 2006, TECG_LOC_OUTSIDE_IRAQ, TECG_LVL_JUNIOR, 30);
+
+        s->st[4] = st = st_new("DNK", "2005-08-20T10:00:00+02:00");
+        st_funding(st, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "DKK", 100000000);
+        st_funding(st, TECG_CH_TRUST_FUND, TECG_FS_DISBURSED, "DKK", 33333);
+        st_personnel(st, TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ, 15, "2005-08-20T10:00:00+02:00", "dk-1");
+        st_personnel(st, TECG_ROLE_SUPPORT, TECG_LOC_IN_IRAQ, 5, "2005-08-20T10:00:00+02:00", "dk-2");
+        /* reported, and zero: still a report */
+        st_personnel(st, TECG_ROLE_SUPPORT, TECG_LOC_OUTSIDE_IRAQ, 0, "2005-08-01T10:00:00+02:00", "dk-0");
+
+        s->st[5] = st = st_new("ISL", "2005-03-01T00:00:00Z");
+        st_funding(st, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "ISK", 30000000);
+
+        s->st[6] = st = st_new("UKR", "2005-07-01T00:00:00.250Z");
+        st_funding(st, TECG_CH_BILATERAL, TECG_FS_PLEDGED, "UAH", 100000000);
+        st_equipment(st, TECG_CAT_WEAPONS, TECG_ES_OFFERED, 200, "UAH", 50000000);
+        st_personnel(st, TECG_ROLE_STAFF, TECG_LOC_OUTSIDE_IRAQ, 5, "2005-07-01T00:00:00.250Z", "ua-1");
+
+        /* A state with training only: not reported for funding and
+         * staffing. */
+        s->st[7] = st = st_new("CAN", "2005-05-05T05:05:05Z");
+        st_training(st, 2005, TECG_LOC_OUTSIDE_IRAQ, TECG_LVL_MIDDLE, 60);
+}
+
+static int scenario_setup(void **state) {
+        char path[1024], err[256];
+        scenario_t *s = calloc(1, sizeof(*s));
+        assert_non_null(s);
+        snprintf(path, sizeof(path), "%s/compose/nations.csv", data_dir());
+        s->nations = tecg_nations_load(path, err, sizeof(err));
+        if (!s->nations)
+                fail_msg("%s", err);
+        tecg_mission_init(&s->mission);
+        scenario_states(s);
+        *state = s;
+        return 0;
+}
+
+static int scenario_teardown(void **state) {
+        scenario_t *s = *state;
+        for (int i = 0; i < NSTATES; i++)
+                st_free(s->st[i]);
+        tecg_nations_destroy(s->nations);
+        free(s);
+        return 0;
+}
+
+static json_t *compose(const scenario_t *s, tecg_dashboard_t which) {
+        char err[256] = "";
+        json_t *doc = tecg_compose(which, &s->mission, s->nations,
+                                   (const tecg_nation_state_t *const *)s->st, NSTATES, err,
+                                   sizeof(err));
+        if (!doc)
+                fail_msg("compose %s: %s", tecg_dashboard_names[which], err);
+        return doc;
+}
+
+/* The golden form: 2-space indent, ratios as written, final newline. */
+static char *dump(const json_t *doc) {
+        char *s = json_dumps(doc, JSON_INDENT(2) |
+                                          JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION));
+        assert_non_null(s);
+        size_t n = strlen(s);
+        char *out = malloc(n + 2);
+        assert_non_null(out);
+        memcpy(out, s, n);
+        out[n] = '\n';
+        out[n + 1] = '\0';
+        free(s);
+        return out;
+}
+
+static char *slurp(const char *path) {
+        FILE *f = fopen(path, "rb");
+        char *buf = NULL, *nbuf;
+        size_t cap = 0, n = 0, r;
+        if (!f)
+                return NULL;
+        do {
+                if (n == cap) {
+                        cap = cap ? cap * 2 : 1 << 16;
+                        nbuf = realloc(buf, cap + 1);
+                        assert_non_null(nbuf);
+                        buf = nbuf;
+                }
+                r = fread(buf + n, 1, cap - n, f);
+                n += r;
+        } while (r > 0);
+        fclose(f);
+        buf[n] = '\0';
+        return buf;
+}
+
+/* Byte comparison with the golden file, or its rewrite. */
+static void check_golden(const scenario_t *s, tecg_dashboard_t which) {
+        char path[1024];
+        json_t *doc = compose(s, which);
+        char *got = dump(doc), *want = NULL;
+        int update = getenv("TECG_UPDATE_GOLDEN") && !strcmp(getenv("TECG_UPDATE_GOLDEN"), "1");
+        size_t mismatch_line = 0;
+
+        json_decref(doc);
+        snprintf(path, sizeof(path), "%s/compose/%s.json", data_dir(), tecg_dashboard_names[which]);
+        if (update) {
+                FILE *f = fopen(path, "wb");
+                assert_non_null(f);
+                fputs(got, f);
+                fclose(f);
+                print_message("rewrote %s\n", path);
+        } else if ((want = slurp(path)) != NULL && strcmp(got, want) != 0) {
+                /* Show where they part, and leave the output in the
+                 * working directory for a diff. */
+                size_t i = 0;
+                mismatch_line = 1;
+                while (got[i] && got[i] == want[i])
+                        mismatch_line += got[i++] == '\n';
+                FILE *f = fopen(tecg_dashboard_names[which], "wb");
+                if (f) {
+                        fputs(got, f);
+                        fclose(f);
+                }
+        }
+        free(got);
+        if (!update && !want)
+                fail_msg("missing %s (run with TECG_UPDATE_GOLDEN=1 to create it)", path);
+        free(want);
+        if (mismatch_line)
+                fail_msg("%s differs from the output at line %zu (output written to ./%s)", path,
+                         mismatch_line, tecg_dashboard_names[which]);
+}
+
+static void test_golden_funding(void **state) {
+        check_golden(*state, TECG_DASH_FUNDING);
+}
+
+static void test_golden_staffing(void **state) {
+        check_golden(*state, TECG_DASH_STAFFING);
+}
+
+static void test_golden_training(void **state) {
+        check_golden(*state, TECG_DASH_TRAINING);
+}
+
+/* ------------------------------------------------------------------ */
+/* Figures checked by hand                                             */
+/* ------------------------------------------------------------------ */
+
+/* A tiny path walker: "a.b.3.c" (numbers index arrays). Borrowed result. */
+static json_t *walk(const json_t *root, const char *path) {
+        char buf[256], *save = NULL, *tok;
+        json_t *j = (json_t *)root;
+        snprintf(buf, sizeof(buf), "%s", path);
+        for (tok = strtok_r(buf, ".", &save); tok && j; tok = strtok_r(NULL, ".", &save)) {
+                if (json_is_array(j))
+                        j = json_array_get(j, strtoul(tok, NULL, 10));
+                else
+                        j = json_object_get(j, tok);
+        }
+        if (!j)
+                fail_msg("no %s in the document", path);
+        return j;
+}
+
+static void test_figures_funding(void **state) {
+        json_t *doc = compose(*state, TECG_DASH_FUNDING);
+
+        assert_string_equal(json_string_value(walk(doc, "as_of")), "2005-12-01T09:00:00Z");
+        assert_string_equal(json_string_value(walk(doc, "total.pledged.converted")), "5104950.00");
+        assert_string_equal(json_string_value(walk(doc, "total.pledged.by_currency.USD")),
+                            "3000000.00");
+        assert_string_equal(json_string_value(walk(doc, "total.pledged.by_currency.ISK")),
+                            "30000000");
+        assert_string_equal(json_string_value(walk(doc, "total.pledged.by_currency.JPY")),
+                            "150000000");
+        assert_string_equal(json_string_value(walk(doc, "total.pledged.missing_rates.0")), "UAH");
+        assert_int_equal(json_array_size(walk(doc, "total.pledged.missing_rates")), 1);
+        assert_string_equal(json_string_value(walk(doc, "total.disbursed.converted")), "1016694.77");
+        assert_int_equal(json_array_size(walk(doc, "total.disbursed.missing_rates")), 0);
+        assert_string_equal(json_string_value(walk(doc, "missing_rates.0")), "UAH");
+        assert_string_equal(json_string_value(walk(doc, "rates.USD")), "0.8042");
+        assert_null(json_object_get(walk(doc, "rates"), "EUR"));
+        assert_int_equal(json_integer_value(walk(doc, "total.nations_reported")), 7);
+
+        /* channels: USD 1,000,000 trust fund + 2,000,000 bilateral */
+        assert_string_equal(json_string_value(walk(doc, "total.channels.BILATERAL.pledged.by_currency.USD")),
+                            "2000000.00");
+        assert_string_equal(json_string_value(walk(doc, "total.channels.COMMON_FUNDING.pledged.converted")),
+                            "100000.00");
+        /* equipment: offered 50 + 200, delivered 20 + 10; values */
+        assert_int_equal(json_integer_value(walk(doc, "total.equipment.stages.OFFERED.quantity")), 250);
+        assert_int_equal(json_integer_value(walk(doc, "total.equipment.stages.ACCEPTED.quantity")), 100);
+        assert_int_equal(json_integer_value(walk(doc, "total.equipment.stages.DELIVERED.quantity")), 30);
+        assert_string_equal(json_string_value(walk(doc, "total.equipment.stages.OFFERED.value.converted")),
+                            "2010500.00");
+        assert_string_equal(json_string_value(walk(doc, "total.equipment.stages.DELIVERED.value.converted")),
+                            "822875.00");
+        assert_string_equal(json_string_value(walk(doc, "total.equipment.stages.ACCEPTED.value.converted")),
+                            "0.00");
+        assert_int_equal(json_integer_value(walk(doc, "total.equipment.categories.WEAPONS.OFFERED.quantity")),
+                         200);
+
+        /* rows: every listed nation plus JPN, by code */
+        json_t *rows = walk(doc, "nations");
+        static const char *codes[] = {"BEL", "CAN", "DNK", "GBR", "ISL", "JPN", "NOR", "UKR", "USA"};
+        assert_int_equal(json_array_size(rows), 9);
+        for (size_t i = 0; i < 9; i++)
+                assert_string_equal(json_string_value(json_object_get(json_array_get(rows, i), "nation")),
+                                    codes[i]);
+        assert_string_equal(json_string_value(walk(doc, "nations.5.status")), "unlisted");
+        assert_true(json_is_null(walk(doc, "nations.5.name")));
+        assert_string_equal(json_string_value(walk(doc, "nations.5.pledged.converted")), "1095000.00");
+        assert_string_equal(json_string_value(walk(doc, "nations.7.status")), "partner");
+        assert_string_equal(json_string_value(walk(doc, "nations.2.disbursed.converted")), "44.77");
+        assert_true(json_is_false(walk(doc, "nations.0.reported")));
+
+        json_t *nr = walk(doc, "not_reported");
+        assert_int_equal(json_array_size(nr), 2);
+        assert_string_equal(json_string_value(json_array_get(nr, 0)), "BEL");
+        assert_string_equal(json_string_value(json_array_get(nr, 1)), "CAN");
+        json_decref(doc);
+}
+
+static void test_figures_staffing(void **state) {
+        json_t *doc = compose(*state, TECG_DASH_STAFFING);
+
+        assert_int_equal(json_integer_value(walk(doc, "total.authorized_strength")), 360);
+        assert_int_equal(json_integer_value(walk(doc, "total.in_iraq")), 300);
+        assert_int_equal(json_integer_value(walk(doc, "total.outside_iraq")), 15);
+        assert_int_equal(json_integer_value(walk(doc, "total.total")), 315);
+        assert_true(json_real_value(walk(doc, "total.fill_rate")) == 0.8333);
+        assert_int_equal(json_integer_value(walk(doc, "total.shortfall")), 60);
+        assert_int_equal(json_integer_value(walk(doc, "total.roles.TRAINER.IN_IRAQ")), 140);
+        assert_int_equal(json_integer_value(walk(doc, "total.nations_reported")), 5);
+        /* GBR: latest of its two reports */
+        assert_string_equal(json_string_value(walk(doc, "nations.3.nation")), "GBR");
+        assert_string_equal(json_string_value(walk(doc, "nations.3.last_report")),
+                            "2005-12-01T09:00:00Z");
+        /* DNK's times were written +02:00; the document is UTC */
+        assert_string_equal(json_string_value(walk(doc, "nations.2.last_report")),
+                            "2005-08-20T08:00:00Z");
+        assert_true(json_is_null(walk(doc, "nations.0.last_report")));
+
+        json_t *nr = walk(doc, "not_reported");
+        assert_int_equal(json_array_size(nr), 3);
+        assert_string_equal(json_string_value(json_array_get(nr, 0)), "BEL");
+        assert_string_equal(json_string_value(json_array_get(nr, 1)), "CAN");
+        assert_string_equal(json_string_value(json_array_get(nr, 2)), "ISL");
+        json_decref(doc);
+}
+
+static void test_figures_training(void **state) {
+        json_t *doc = compose(*state, TECG_DASH_TRAINING);
+
+        assert_int_equal(json_array_size(walk(doc, "years")), 3);
+        assert_int_equal(json_integer_value(walk(doc, "years.0.year")), 2004);
+        assert_int_equal(json_integer_value(walk(doc, "years.1.year")), 2005);
+        assert_int_equal(json_integer_value(walk(doc, "years.1.in_iraq.trainees")), 400);
+        assert_int_equal(json_integer_value(walk(doc, "years.1.in_iraq.target")), 1000);
+        assert_true(json_real_value(walk(doc, "years.1.in_iraq.progress")) == 0.4);
+        assert_int_equal(json_integer_value(walk(doc, "years.1.outside_iraq.trainees")), 230);
+        assert_true(json_real_value(walk(doc, "years.1.outside_iraq.progress")) == 0.46);
+        assert_int_equal(json_integer_value(walk(doc, "years.1.outside_iraq.levels.MIDDLE")), 180);
+        assert_int_equal(json_integer_value(walk(doc, "years.1.nations_providing")), 4);
+        assert_int_equal(json_integer_value(walk(doc, "years.1.trainees")), 630);
+        assert_true(json_real_value(walk(doc, "years.2.outside_iraq.progress")) == 0.06);
+
+        /* rows: (year, nation) */
+        json_t *rows = walk(doc, "nations");
+        static const struct {
+                int year;
+                const char *code;
+        } want[] = {{2004, "USA"}, {2005, "CAN"}, {2005, "GBR"}, {2005, "NOR"},
+                    {2005, "USA"}, {2006, "NOR"}};
+        assert_int_equal(json_array_size(rows), 6);
+        for (size_t i = 0; i < 6; i++) {
+                json_t *r = json_array_get(rows, i);
+                assert_int_equal(json_integer_value(json_object_get(r, "year")), want[i].year);
+                assert_string_equal(json_string_value(json_object_get(r, "nation")), want[i].code);
+        }
+        json_t *nr = walk(doc, "not_reported");
+        assert_int_equal(json_array_size(nr), 4);
+        assert_string_equal(json_string_value(json_array_get(nr, 3)), "UKR");
+        json_decref(doc);
+}
+
+/* ------------------------------------------------------------------ */
+/* Properties                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Any order of states, and NULL entries, give the same bytes. */
+static void test_order_independent(void **state) {
+        scenario_t *s = *state;
+        const tecg_nation_state_t *shuffled[NSTATES + 2];
+        char err[256];
+        size_t n = 0;
+        for (int i = NSTATES; i-- > 0;) {
+                shuffled[n++] = s->st[i];
+                if (i == 4)
+                        shuffled[n++] = NULL;
+        }
+        shuffled[n++] = NULL;
+        for (int w = 0; w < TECG_DASH__COUNT; w++) {
+                json_t *a = compose(s, (tecg_dashboard_t)w);
+                json_t *b = tecg_compose((tecg_dashboard_t)w, &s->mission, s->nations, shuffled, n,
+                                         err, sizeof(err));
+                assert_non_null(b);
+                char *da = dump(a), *db = dump(b);
+                assert_string_equal(da, db);
+                free(da);
+                free(db);
+                json_decref(a);
+                json_decref(b);
+        }
+}
+
+/* Nothing reported: every listed nation is "not reported", as_of null,
+ * the staffing gap is the whole authorized strength. */
+static void test_empty(void **state) {
+        scenario_t *s = *state;
+        char err[256];
+        for (int w = 0; w < TECG_DASH__COUNT; w++) {
+                json_t *doc = tecg_compose((tecg_dashboard_t)w, &s->mission, s->nations, NULL, 0,
+                                           err, sizeof(err));
+                assert_non_null(doc);
+                assert_true(json_is_null(walk(doc, "as_of")));
+                assert_int_equal(json_array_size(walk(doc, "not_reported")), 8);
+                if (w == TECG_DASH_STAFFING) {
+                        assert_int_equal(json_integer_value(walk(doc, "total.shortfall")), 360);
+                        assert_true(json_real_value(walk(doc, "total.fill_rate")) == 0.0);
+                }
+                if (w == TECG_DASH_FUNDING)
+                        assert_string_equal(json_string_value(walk(doc, "total.pledged.converted")),
+                                            "0.00");
+                if (w == TECG_DASH_TRAINING) {
+                        assert_int_equal(json_array_size(walk(doc, "years")), 0);
+                        assert_int_equal(json_array_size(walk(doc, "nations")), 0);
+                }
+                json_decref(doc);
+        }
+        /* No nations list at all: the states are all "unlisted". */
+        json_t *doc = tecg_compose_funding(&s->mission, NULL,
+                                           (const tecg_nation_state_t *const *)s->st, NSTATES,
+                                           err, sizeof(err));
+        assert_non_null(doc);
+        assert_int_equal(json_array_size(walk(doc, "nations")), NSTATES);
+        assert_int_equal(json_array_size(walk(doc, "not_reported")), 0);
+        assert_string_equal(json_string_value(walk(doc, "nations.0.status")), "unlisted");
+        json_decref(doc);
+}
+
+/* Ratios with a zero reference are null; over-strength has no shortfall. */
+static void test_ratio_edges(void **state) {
+        scenario_t *s = *state;
+        tecg_mission_t m = s->mission;
+        char err[256];
+        m.authorized_strength = 0;
+        m.target_outside_iraq = 0;
+        json_t *doc = tecg_compose_staffing(&m, s->nations, (const tecg_nation_state_t *const *)s->st,
+                                            NSTATES, err, sizeof(err));
+        assert_non_null(doc);
+        assert_true(json_is_null(walk(doc, "total.fill_rate")));
+        assert_int_equal(json_integer_value(walk(doc, "total.shortfall")), 0);
+        json_decref(doc);
+
+        m.authorized_strength = 240;   /* 300 / 240 = 1.25 */
+        doc = tecg_compose_staffing(&m, s->nations, (const tecg_nation_state_t *const *)s->st,
+                                    NSTATES, err, sizeof(err));
+        assert_true(json_real_value(walk(doc, "total.fill_rate")) == 1.25);
+        assert_int_equal(json_integer_value(walk(doc, "total.shortfall")), 0);
+        json_decref(doc);
+
+        m.authorized_strength = 900;   /* 300 / 900 = 0.33333 -> 0.3333 */
+        doc = tecg_compose_staffing(&m, s->nations, (const tecg_nation_state_t *const *)s->st,
+                                    NSTATES, err, sizeof(err));
+        assert_true(json_real_value(walk(doc, "total.fill_rate")) == 0.3333);
+        json_decref(doc);
+
+        m.authorized_strength = 450;   /* 300 / 450 = 0.66666 -> 0.6667 */
+        doc = tecg_compose_staffing(&m, s->nations, (const tecg_nation_state_t *const *)s->st,
+                                    NSTATES, err, sizeof(err));
+        assert_true(json_real_value(walk(doc, "total.fill_rate")) == 0.6667);
+        json_decref(doc);
+
+        doc = tecg_compose_training(&m, s->nations, (const tecg_nation_state_t *const *)s->st,
+                                    NSTATES, err, sizeof(err));
+        assert_true(json_is_null(walk(doc, "years.1.outside_iraq.progress")));
+        assert_int_equal(json_integer_value(walk(doc, "targets.outside_iraq")), 0);
+        json_decref(doc);
+}
+
+/* A removed rate moves the currency to missing_rates; a configured one
+ * converts it. */
+static void test_rates_config(void **state) {
+        scenario_t *s = *state;
+        tecg_mission_t m = s->mission;
+        char err[256];
+        tecg_mission_remove_rate(&m, "JPY");
+        assert_int_equal(tecg_mission_set_rate(&m, "UAH", "0.16", err, sizeof(err)), TECG_OK);
+        json_t *doc = tecg_compose_funding(&m, s->nations, (const tecg_nation_state_t *const *)s->st,
+                                           NSTATES, err, sizeof(err));
+        assert_non_null(doc);
+        /* 5,104,950.00 - 1,095,000.00 (JPY) + 160,000.00 (1,000,000 UAH x 0.16) */
+        assert_string_equal(json_string_value(walk(doc, "total.pledged.converted")), "4169950.00");
+        assert_string_equal(json_string_value(walk(doc, "total.pledged.missing_rates.0")), "JPY");
+        assert_string_equal(json_string_value(walk(doc, "missing_rates.0")), "JPY");
+        assert_string_equal(json_string_value(walk(doc, "rates.UAH")), "0.16");
+        json_decref(doc);
+
+        /* Reporting in USD: EUR now needs a rate of its own. */
+        m = s->mission;
+        assert_int_equal(tecg_mission_set_reporting_currency(&m, "USD", err, sizeof(err)), TECG_OK);
+        assert_int_equal(tecg_mission_set_rate(&m, "GBP", "1.82", err, sizeof(err)), TECG_OK);
+        doc = tecg_compose_funding(&m, s->nations, (const tecg_nation_state_t *const *)s->st, NSTATES,
+                                   err, sizeof(err));
+        assert_non_null(doc);
+        assert_string_equal(json_string_value(walk(doc, "reporting_currency")), "USD");
+        /* 3,000,000 USD + 250,000 GBP x 1.82 = 3,455,000.00 USD */
+        assert_string_equal(json_string_value(walk(doc, "total.pledged.converted")), "3455000.00");
+        assert_int_equal(json_array_size(walk(doc, "missing_rates")), 6);
+        json_decref(doc);
+}
+
+static void test_errors(void **state) {
+        scenario_t *s = *state;
+        char err[256];
+        tecg_nation_state_t *a = st_new("NOR", NULL), *b = st_new("NOR", NULL);
+        const tecg_nation_state_t *two[2] = {a, b};
+
+        /* Two states for one nation. */
+        for (int w = 0; w < TECG_DASH__COUNT; w++) {
+                err[0] = '\0';
+                assert_null(tecg_compose((tecg_dashboard_t)w, &s->mission, s->nations, two, 2, err,
+                                         sizeof(err)));
+                assert_string_equal(err, "two states for nation NOR");
+        }
+        /* Same for an unlisted nation. */
+        memcpy(a->nation, "SWE", 4);
+        memcpy(b->nation, "SWE", 4);
+        assert_null(tecg_compose_staffing(&s->mission, s->nations, two, 2, err, sizeof(err)));
+        assert_string_equal(err, "two states for nation SWE");
+
+        /* A malformed code. */
+        memcpy(b->nation, "se", 3);
+        assert_null(tecg_compose_training(&s->mission, s->nations, two, 2, err, sizeof(err)));
+        assert_string_equal(err, "state 1: nation code is not 3 upper-case letters");
+
+        /* Sums beyond int64: two nations pledging near INT64_MAX. */
+        memcpy(b->nation, "DNK", 4);
+        st_funding(a, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "EUR", INT64_MAX - 1);
+        st_funding(b, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "EUR", 2);
+        assert_null(tecg_compose_funding(&s->mission, s->nations, two, 2, err, sizeof(err)));
+        assert_string_equal(err, "EUR overflows a 64-bit sum");
+
+        /* Conversion beyond int64: one nation, a large rate. */
+        tecg_mission_t m = s->mission;
+        b->funding[0].amount_minor = INT64_MAX - 1;
+        memcpy(b->funding[0].currency, "GBP", 4);
+        const tecg_nation_state_t *one[1] = {b};
+        assert_null(tecg_compose_funding(&m, s->nations, one, 1, err, sizeof(err)));
+        assert_string_equal(err, "converting 92233720368547758.06 GBP to EUR overflows");
+
+        /* An unknown currency in a state. */
+        memcpy(b->funding[0].currency, "ZZZ", 4);
+        assert_null(tecg_compose_funding(&m, s->nations, one, 1, err, sizeof(err)));
+        assert_string_equal(err, "unknown currency 'ZZZ' in a state");
+
+        assert_null(tecg_compose((tecg_dashboard_t)7, &m, s->nations, one, 1, err, sizeof(err)));
+        assert_string_equal(err, "unknown dashboard 7");
+
+        st_free(a);
+        st_free(b);
+}
+
+/* Jansson allocation failures at every point: NULL and "out of memory",
+ * nothing leaked (the ASan build checks that), then success. */
+static long alloc_budget = -1;
+
+static void *failing_malloc(size_t n) {
+        if (alloc_budget == 0)
+                return NULL;
+        if (alloc_budget > 0)
+                alloc_budget--;
+        return malloc(n);
+}
+
+static void test_out_of_memory(void **state) {
+        scenario_t *s = *state;
+        char err[256];
+        json_set_alloc_funcs(failing_malloc, free);
+        for (int w = 0; w < TECG_DASH__COUNT; w++) {
+                json_t *doc = NULL;
+                long budget;
+                for (budget = 0; budget < 1000000 && !doc; budget += 1 + budget / 50) {
+                        alloc_budget = budget;
+                        err[0] = '\0';
+                        doc = tecg_compose((tecg_dashboard_t)w, &s->mission, s->nations,
+                                           (const tecg_nation_state_t *const *)s->st, NSTATES,
+                                           err, sizeof(err));
+                        if (!doc)
+                                assert_string_equal(err, "out of memory composing a dashboard");
+                }
+                alloc_budget = -1;
+                assert_non_null(doc);
+                json_decref(doc);
+        }
+        json_set_alloc_funcs(malloc, free);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_golden_funding),
+                cmocka_unit_test(test_golden_staffing),
+                cmocka_unit_test(test_golden_training),
+                cmocka_unit_test(test_figures_funding),
+                cmocka_unit_test(test_figures_staffing),
+                cmocka_unit_test(test_figures_training),
+                cmocka_unit_test(test_order_independent),
+                cmocka_unit_test(test_empty),
+                cmocka_unit_test(test_ratio_edges),
+                cmocka_unit_test(test_rates_config),
+                cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_out_of_memory),
+        };
+        return cmocka_run_group_tests(tests, scenario_setup, scenario_teardown);
+}

@@ -1,0 +1,949 @@
+/* The HTTP server (consumers/http_server.h) through libcurl on loopback:
+ * every route's status, headers and body; ETag/304; 404/405; the SSE
+ * stream (initial documents, a put becomes an event, filter, keep-alive,
+ * a client that hangs up, stop with a client connected); the BI export
+ * against exact expected text; /metrics and /healthz callbacks; the page.
+ *
+ * Also a tool: `test_http_server --serve DIR [PORT]` serves DIR/NAME.json
+ * as dashboard NAME (version = the document's "version"), re-reads the
+ * files every 300 ms and puts what changed, prints "port N" on stdout and
+ * runs until SIGINT/SIGTERM. tests/integration/test_operator_page.py uses
+ * it, and so does a person looking at the page in a browser. */
+#include <dirent.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "buf.h"
+#include "docstore.h"
+#include "http_server.h"
+#include "log.h"
+
+static int64_t mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms) {
+        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Fixture: a store with two documents and a server on an ephemeral port */
+
+typedef struct {
+        tecg_docstore_t *store;
+        tecg_http_server_t *srv;
+        uint16_t port;
+        atomic_int healthy;
+} fixture_t;
+
+static void on_metrics(tecg_buf_t *out, void *opaque) {
+        (void)opaque;
+        tecg_buf_puts(out, "# TYPE tecg_test_metric gauge\n"
+                           "tecg_test_metric 42\n");
+}
+
+static int on_health(tecg_buf_t *out, void *opaque) {
+        fixture_t *f = opaque;
+        if (atomic_load(&f->healthy)) {
+                tecg_buf_puts(out, "{\"status\":\"ok\",\"kafka\":\"up\"}");
+                return 0;
+        }
+        tecg_buf_puts(out, "{\"status\":\"unavailable\","
+                           "\"reason\":\"nation-state not read yet\"}");
+        return 1;
+}
+
+static void put(tecg_docstore_t *s, const char *name, uint64_t version,
+                const char *json) {
+        char errstr[256] = "";
+        tecg_err_t err = tecg_docstore_put(s, name, version, json,
+                                           strlen(json), errstr,
+                                           sizeof(errstr));
+        if (err)
+                fail_msg("put %s: %s", name, errstr);
+}
+
+static fixture_t *fixture_start(int keepalive_ms, unsigned max_sse) {
+        fixture_t *f = calloc(1, sizeof(*f));
+        tecg_http_server_conf_t conf;
+        char errstr[256];
+
+        assert_non_null(f);
+        f->store = tecg_docstore_new();
+        atomic_init(&f->healthy, 1);
+        put(f->store, "funding", 3,
+            "{\"dashboard\":\"funding\",\"version\":3,\"total\":{}}");
+        put(f->store, "training", 1,
+            "{\"dashboard\":\"training\",\n \"version\":1}");
+        tecg_http_server_conf_init(&conf);
+        conf.port = 0;
+        conf.metrics_cb = on_metrics;
+        conf.health_cb = on_health;
+        conf.health_opaque = f;
+        if (keepalive_ms)
+                conf.sse_keepalive_ms = keepalive_ms;
+        if (max_sse)
+                conf.max_sse_clients = max_sse;
+        f->srv = tecg_http_server_start(&conf, f->store, errstr,
+                                        sizeof(errstr));
+        if (!f->srv)
+                fail_msg("start: %s", errstr);
+        f->port = tecg_http_server_port(f->srv);
+        assert_true(f->port > 0);
+        return f;
+}
+
+static int setup(void **state) {
+        *state = fixture_start(0, 0);
+        return 0;
+}
+
+static int teardown(void **state) {
+        fixture_t *f = *state;
+        tecg_http_server_destroy(f->srv);
+        tecg_docstore_destroy(f->store);
+        free(f);
+        return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* A synchronous client                                                */
+
+typedef struct {
+        long status;
+        tecg_buf_t headers;
+        tecg_buf_t body;
+} resp_t;
+
+static size_t collect(char *p, size_t size, size_t n, void *ud) {
+        tecg_buf_append(ud, p, size * n);
+        return size * n;
+}
+
+/* method NULL = GET; header may be NULL. The body is NUL-terminated. */
+static void http(fixture_t *f, const char *method, const char *path,
+                 const char *header, resp_t *r) {
+        CURL *c = curl_easy_init();
+        struct curl_slist *hl = NULL;
+        char url[512];
+        CURLcode rc;
+
+        memset(r, 0, sizeof(*r));
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", f->port, path);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+        if (method && strcmp(method, "HEAD") == 0)
+                curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+        else if (method && strcmp(method, "POST") == 0)
+                curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{}");
+        else if (method)
+                curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+        if (header) {
+                hl = curl_slist_append(hl, header);
+                curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+        }
+        rc = curl_easy_perform(c);
+        if (rc != CURLE_OK)
+                fail_msg("%s: %s", url, curl_easy_strerror(rc));
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+        tecg_buf_terminate(&r->body);
+        tecg_buf_terminate(&r->headers);
+        if (!r->body.data) /* empty body: still a C string */
+                r->body.data = (uint8_t *)calloc(1, 1);
+        curl_slist_free_all(hl);
+        curl_easy_cleanup(c);
+}
+
+static void resp_free(resp_t *r) {
+        tecg_buf_free(&r->headers);
+        tecg_buf_free(&r->body);
+}
+
+#define BODY(r) ((const char *)(r).body.data)
+
+/* The value of response header `name` (case-insensitive), or NULL. */
+static const char *header(resp_t *r, const char *name) {
+        static char value[512];
+        const char *p = (const char *)r->headers.data;
+        size_t nl = strlen(name);
+        while (p && *p) {
+                const char *eol = strstr(p, "\r\n");
+                if (!eol)
+                        break;
+                if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+                        const char *v = p + nl + 1;
+                        size_t len;
+                        while (*v == ' ')
+                                v++;
+                        len = (size_t)(eol - v);
+                        if (len >= sizeof(value))
+                                len = sizeof(value) - 1;
+                        memcpy(value, v, len);
+                        value[len] = '\0';
+                        return value;
+                }
+                p = eol + 2;
+        }
+        return NULL;
+}
+
+static void assert_header(resp_t *r, const char *name, const char *want) {
+        const char *got = header(r, name);
+        if (!got)
+                fail_msg("no %s header in\n%s", name,
+                         (const char *)r->headers.data);
+        assert_string_equal(got, want);
+}
+
+/* ------------------------------------------------------------------ */
+/* Plain routes                                                        */
+
+static void test_list(void **state) {
+        fixture_t *f = *state;
+        resp_t r;
+        json_t *arr;
+
+        http(f, NULL, "/api/dashboards", NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_header(&r, "Content-Type", "application/json");
+        arr = json_loads(BODY(r), 0, NULL);
+        assert_non_null(arr);
+        assert_int_equal(json_array_size(arr), 2);
+        assert_string_equal(
+                json_string_value(json_object_get(json_array_get(arr, 0),
+                                                  "name")),
+                "funding");
+        assert_int_equal(json_integer_value(json_object_get(
+                                 json_array_get(arr, 0), "version")),
+                         3);
+        assert_string_equal(
+                json_string_value(json_object_get(json_array_get(arr, 0),
+                                                  "url")),
+                "/api/dashboards/funding");
+        assert_non_null(json_object_get(json_array_get(arr, 1),
+                                        "updated_at"));
+        json_decref(arr);
+        resp_free(&r);
+}
+
+static void test_dashboard(void **state) {
+        fixture_t *f = *state;
+        resp_t r;
+
+        http(f, NULL, "/api/dashboards/funding", NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_header(&r, "Content-Type", "application/json");
+        assert_header(&r, "ETag", "\"3\"");
+        assert_header(&r, "Cache-Control", "no-cache");
+        assert_string_equal(BODY(r),
+                            "{\"dashboard\":\"funding\",\"version\":3,"
+                            "\"total\":{}}");
+        resp_free(&r);
+
+        /* Conditional requests. */
+        http(f, NULL, "/api/dashboards/funding", "If-None-Match: \"3\"", &r);
+        assert_int_equal(r.status, 304);
+        assert_header(&r, "ETag", "\"3\"");
+        assert_int_equal(r.body.len, 0);
+        resp_free(&r);
+        http(f, NULL, "/api/dashboards/funding",
+             "If-None-Match: \"1\", W/\"3\"", &r);
+        assert_int_equal(r.status, 304);
+        resp_free(&r);
+        http(f, NULL, "/api/dashboards/funding", "If-None-Match: *", &r);
+        assert_int_equal(r.status, 304);
+        resp_free(&r);
+        http(f, NULL, "/api/dashboards/funding", "If-None-Match: \"2\"", &r);
+        assert_int_equal(r.status, 200);
+        resp_free(&r);
+        http(f, NULL, "/api/dashboards/funding", "If-None-Match: \"33\"", &r);
+        assert_int_equal(r.status, 200);
+        resp_free(&r);
+
+        /* A newer version: a new ETag, the old one no longer matches. */
+        put(f->store, "funding", 4, "{\"dashboard\":\"funding\",\"version\":4}");
+        http(f, NULL, "/api/dashboards/funding", "If-None-Match: \"3\"", &r);
+        assert_int_equal(r.status, 200);
+        assert_header(&r, "ETag", "\"4\"");
+        assert_string_equal(BODY(r), "{\"dashboard\":\"funding\",\"version\":4}");
+        resp_free(&r);
+
+        /* HEAD: headers only. */
+        http(f, "HEAD", "/api/dashboards/training", NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_header(&r, "ETag", "\"1\"");
+        assert_int_equal(r.body.len, 0);
+        resp_free(&r);
+}
+
+static void test_not_found_and_method(void **state) {
+        fixture_t *f = *state;
+        static const char *const paths[] = {
+                "/api/dashboards/nope", "/nope", "/api/dashboards/funding/x",
+                "/api/export/nope.csv", "/api/export/funding.xml",
+                "/api/export/funding", "/api",
+        };
+        resp_t r;
+
+        for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+                json_t *o;
+                http(f, NULL, paths[i], NULL, &r);
+                if (r.status != 404)
+                        fail_msg("%s: %ld", paths[i], r.status);
+                assert_header(&r, "Content-Type", "application/json");
+                o = json_loads(BODY(r), 0, NULL);
+                assert_non_null(o);
+                assert_string_equal(json_string_value(json_object_get(o, "error")),
+                                    "not_found");
+                json_decref(o);
+                resp_free(&r);
+        }
+        http(f, NULL, "/api/dashboards/nope", NULL, &r);
+        assert_non_null(strstr(BODY(r), "no dashboard named 'nope'"));
+        resp_free(&r);
+
+        http(f, "POST", "/api/dashboards/funding", NULL, &r);
+        assert_int_equal(r.status, 405);
+        assert_header(&r, "Allow", "GET, HEAD");
+        assert_non_null(strstr(BODY(r), "\"method_not_allowed\""));
+        resp_free(&r);
+        http(f, "DELETE", "/nope", NULL, &r);
+        assert_int_equal(r.status, 405);
+        resp_free(&r);
+}
+
+static void test_metrics(void **state) {
+        fixture_t *f = *state;
+        resp_t r;
+
+        http(f, NULL, "/api/dashboards/funding", NULL, &r);
+        resp_free(&r);
+        http(f, NULL, "/api/dashboards/nope", NULL, &r);
+        resp_free(&r);
+        http(f, NULL, "/metrics", NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_header(&r, "Content-Type",
+                      "text/plain; version=0.0.4; charset=utf-8");
+        assert_non_null(strstr(BODY(r),
+                "# TYPE tecg_http_requests_total counter\n"));
+        assert_non_null(strstr(BODY(r),
+                "tecg_http_requests_total{route=\"dashboard\",code=\"2xx\"} 1\n"));
+        assert_non_null(strstr(BODY(r),
+                "tecg_http_requests_total{route=\"dashboard\",code=\"4xx\"} 1\n"));
+        assert_non_null(strstr(BODY(r),
+                "tecg_http_requests_total{route=\"metrics\",code=\"2xx\"} 0\n"));
+        assert_non_null(strstr(BODY(r), "tecg_http_sse_clients 0\n"));
+        assert_non_null(strstr(BODY(r),
+                "tecg_http_dashboard_version{dashboard=\"funding\"} 3\n"));
+        assert_non_null(strstr(BODY(r),
+                "tecg_http_dashboard_age_seconds{dashboard=\"training\"} "));
+        assert_non_null(strstr(BODY(r), "\ntecg_test_metric 42\n"));
+        resp_free(&r);
+}
+
+static void test_healthz(void **state) {
+        fixture_t *f = *state;
+        resp_t r;
+
+        http(f, NULL, "/healthz", NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_header(&r, "Content-Type", "application/json");
+        assert_string_equal(BODY(r), "{\"status\":\"ok\",\"kafka\":\"up\"}");
+        resp_free(&r);
+        atomic_store(&f->healthy, 0);
+        http(f, NULL, "/healthz", NULL, &r);
+        assert_int_equal(r.status, 503);
+        assert_string_equal(BODY(r),
+                            "{\"status\":\"unavailable\","
+                            "\"reason\":\"nation-state not read yet\"}");
+        resp_free(&r);
+}
+
+/* Without a health callback the server answers for itself. */
+static void test_healthz_default(void **state) {
+        tecg_docstore_t *s = tecg_docstore_new();
+        tecg_http_server_conf_t conf;
+        fixture_t f = {0};
+        resp_t r;
+        (void)state;
+
+        tecg_http_server_conf_init(&conf);
+        f.srv = tecg_http_server_start(&conf, s, NULL, 0);
+        assert_non_null(f.srv);
+        f.port = tecg_http_server_port(f.srv);
+        http(&f, NULL, "/healthz", NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(BODY(r), "{\"status\":\"ok\"}");
+        resp_free(&r);
+        http(&f, NULL, "/api/dashboards", NULL, &r);
+        assert_string_equal(BODY(r), "[]");
+        resp_free(&r);
+        tecg_http_server_stop(f.srv);
+        assert_int_equal(tecg_http_server_port(f.srv), 0);
+        tecg_http_server_stop(f.srv); /* idempotent */
+        tecg_http_server_destroy(f.srv);
+        tecg_http_server_destroy(NULL);
+        tecg_docstore_destroy(s);
+}
+
+static void test_bind_errors(void **state) {
+        fixture_t *f = *state;
+        tecg_http_server_conf_t conf;
+        char errstr[256] = "";
+        tecg_http_server_t *srv;
+
+        tecg_http_server_conf_init(&conf);
+        conf.port = f->port; /* taken */
+        srv = tecg_http_server_start(&conf, f->store, errstr, sizeof(errstr));
+        assert_null(srv);
+        assert_non_null(strstr(errstr, "cannot serve HTTP"));
+        conf.port = 0;
+        conf.bind_address = "no such host.invalid";
+        srv = tecg_http_server_start(&conf, f->store, errstr, sizeof(errstr));
+        assert_null(srv);
+        assert_non_null(strstr(errstr, "bind address"));
+        /* IPv6 loopback, where the machine has it. */
+        conf.bind_address = "::1";
+        srv = tecg_http_server_start(&conf, f->store, errstr, sizeof(errstr));
+        if (srv) {
+                CURL *c = curl_easy_init();
+                char url[64];
+                long status = 0;
+                tecg_buf_t body = TECG_BUF_INIT;
+                snprintf(url, sizeof(url), "http://[::1]:%u/healthz",
+                         tecg_http_server_port(srv));
+                curl_easy_setopt(c, CURLOPT_URL, url);
+                curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+                curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+                curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+                assert_int_equal(curl_easy_perform(c), CURLE_OK);
+                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+                assert_int_equal(status, 200);
+                tecg_buf_free(&body);
+                curl_easy_cleanup(c);
+                tecg_http_server_destroy(srv);
+        }
+}
+
+/* ------------------------------------------------------------------ */
+/* BI export                                                           */
+
+static const char export_doc[] =
+        "{\"dashboard\":\"funding\",\"version\":3,"
+        "\"generated_at\":\"2005-03-01T10:00:00Z\","
+        "\"as_of\":\"2005-02-28T17:00:00Z\",\"reporting_currency\":\"EUR\","
+        "\"total\":{\"nations_reported\":2,\"pledged\":{\"by_currency\":"
+        "{\"EUR\":\"1652000.00\"},\"converted\":\"1652000.00\"}},"
+        "\"nations\":["
+        "{\"nation\":\"BEL\",\"name\":\"Belgium, Kingdom of\","
+        "\"reported\":true,\"pledged\":{\"by_currency\":"
+        "{\"EUR\":\"652000.00\"},\"converted\":\"652000.00\"},"
+        "\"fill_rate\":0.8333},"
+        "{\"nation\":\"FRA\",\"name\":\"France \\\"la belle\\\"\","
+        "\"reported\":false,\"pledged\":{\"by_currency\":"
+        "{\"EUR\":\"1000000.00\",\"USD\":\"10.50\"},"
+        "\"converted\":\"1008.44\"},\"fill_rate\":null,"
+        "\"missing_rates\":[\"UAH\"],\"note\":\"line1\\nline2\","
+        "\"years\":[{\"year\":2005,\"trainees\":10},"
+        "{\"year\":2006,\"trainees\":20}]}],"
+        "\"not_reported\":[\"ISL\"]}";
+
+static const char export_csv[] =
+        "dashboard,version,as_of,table,nations_reported,"
+        "pledged.by_currency.EUR,pledged.converted,nation,name,reported,"
+        "fill_rate,pledged.by_currency.USD,missing_rates,note,"
+        "parent.nation,parent.name,parent.reported,parent.note,year,"
+        "trainees\r\n"
+        "funding,3,2005-02-28T17:00:00Z,total,2,1652000.00,1652000.00,"
+        ",,,,,,,,,,,,\r\n"
+        "funding,3,2005-02-28T17:00:00Z,nations,,652000.00,652000.00,BEL,"
+        "\"Belgium, Kingdom of\",true,0.8333,,,,,,,,,\r\n"
+        "funding,3,2005-02-28T17:00:00Z,nations,,1000000.00,1008.44,FRA,"
+        "\"France \"\"la belle\"\"\",false,,10.50,\"[\"\"UAH\"\"]\","
+        "\"line1\nline2\",,,,,,\r\n"
+        "funding,3,2005-02-28T17:00:00Z,nations.years,,,,,,,,,,,FRA,"
+        "\"France \"\"la belle\"\"\",false,\"line1\nline2\",2005,10\r\n"
+        "funding,3,2005-02-28T17:00:00Z,nations.years,,,,,,,,,,,FRA,"
+        "\"France \"\"la belle\"\"\",false,\"line1\nline2\",2006,20\r\n";
+
+#define ROW "{\"dashboard\":\"funding\",\"version\":3," \
+            "\"as_of\":\"2005-02-28T17:00:00Z\","
+static const char export_ndjson[] =
+        ROW "\"table\":\"total\",\"nations_reported\":2,"
+        "\"pledged.by_currency.EUR\":\"1652000.00\","
+        "\"pledged.converted\":\"1652000.00\"}\n"
+        ROW "\"table\":\"nations\",\"nation\":\"BEL\","
+        "\"name\":\"Belgium, Kingdom of\",\"reported\":true,"
+        "\"pledged.by_currency.EUR\":\"652000.00\","
+        "\"pledged.converted\":\"652000.00\",\"fill_rate\":0.8333}\n"
+        ROW "\"table\":\"nations\",\"nation\":\"FRA\","
+        "\"name\":\"France \\\"la belle\\\"\",\"reported\":false,"
+        "\"pledged.by_currency.EUR\":\"1000000.00\","
+        "\"pledged.by_currency.USD\":\"10.50\","
+        "\"pledged.converted\":\"1008.44\",\"fill_rate\":null,"
+        "\"missing_rates\":[\"UAH\"],\"note\":\"line1\\nline2\"}\n"
+        ROW "\"table\":\"nations.years\",\"parent.nation\":\"FRA\","
+        "\"parent.name\":\"France \\\"la belle\\\"\","
+        "\"parent.reported\":false,\"parent.note\":\"line1\\nline2\","
+        "\"year\":2005,\"trainees\":10}\n"
+        ROW "\"table\":\"nations.years\",\"parent.nation\":\"FRA\","
+        "\"parent.name\":\"France \\\"la belle\\\"\","
+        "\"parent.reported\":false,\"parent.note\":\"line1\\nline2\","
+        "\"year\":2006,\"trainees\":20}\n";
+#undef ROW
+
+static void test_export(void **state) {
+        fixture_t *f = *state;
+        resp_t r;
+
+        put(f->store, "funding", 3, export_doc);
+        http(f, NULL, "/api/export/funding.csv", NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_header(&r, "Content-Type",
+                      "text/csv; charset=utf-8; header=present");
+        assert_header(&r, "Content-Disposition",
+                      "attachment; filename=\"funding-v3.csv\"");
+        assert_header(&r, "ETag", "\"3\"");
+        assert_string_equal(BODY(r), export_csv);
+        resp_free(&r);
+
+        http(f, NULL, "/api/export/funding.ndjson", NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_header(&r, "Content-Type", "application/x-ndjson");
+        assert_header(&r, "Content-Disposition",
+                      "attachment; filename=\"funding-v3.ndjson\"");
+        assert_string_equal(BODY(r), export_ndjson);
+        resp_free(&r);
+
+        http(f, NULL, "/api/export/funding.csv", "If-None-Match: \"3\"", &r);
+        assert_int_equal(r.status, 304);
+        resp_free(&r);
+}
+
+/* Documents without tables; the function on its own. */
+static void test_export_edges(void **state) {
+        tecg_docstore_t *s = tecg_docstore_new();
+        tecg_doc_t d;
+        tecg_buf_t out = TECG_BUF_INIT;
+        char errstr[128];
+        (void)state;
+
+        /* Only scalars: a header and no rows. A top-level object holding
+         * nothing but a table gives no row of its own, only the table;
+         * an empty array is a value, not a table. */
+        put(s, "a", 1, "{\"x\":1,\"list\":[1,2]}");
+        put(s, "b", 2, "{\"as_of\":null,\"o\":{\"t\":[{\"k\":\"v\"}],"
+                       "\"u\":[]},\"e\":[]}");
+        assert_int_equal(tecg_docstore_get(s, "a", &d), TECG_OK);
+        assert_int_equal(tecg_http_server_export(&d, TECG_EXPORT_CSV, &out,
+                                                 errstr, sizeof(errstr)),
+                         TECG_OK);
+        tecg_buf_terminate(&out);
+        assert_string_equal((char *)out.data,
+                            "dashboard,version,as_of,table\r\n");
+        tecg_buf_reset(&out);
+        assert_int_equal(tecg_http_server_export(&d, TECG_EXPORT_NDJSON, &out,
+                                                 errstr, sizeof(errstr)),
+                         TECG_OK);
+        assert_int_equal(out.len, 0);
+        tecg_doc_release(&d);
+
+        assert_int_equal(tecg_docstore_get(s, "b", &d), TECG_OK);
+        assert_int_equal(tecg_http_server_export(&d, TECG_EXPORT_CSV, &out,
+                                                 errstr, sizeof(errstr)),
+                         TECG_OK);
+        tecg_buf_terminate(&out);
+        assert_string_equal((char *)out.data,
+                            "dashboard,version,as_of,table,u,k\r\n"
+                            "b,2,,o,[],\r\n"
+                            "b,2,,o.t,,v\r\n");
+        tecg_doc_release(&d);
+
+        put(s, "c", 1, "{\"o\":{\"t\":[{\"k\":1}]}}");
+        assert_int_equal(tecg_docstore_get(s, "c", &d), TECG_OK);
+        tecg_buf_reset(&out);
+        assert_int_equal(tecg_http_server_export(&d, TECG_EXPORT_CSV, &out,
+                                                 errstr, sizeof(errstr)),
+                         TECG_OK);
+        tecg_buf_terminate(&out);
+        assert_string_equal((char *)out.data,
+                            "dashboard,version,as_of,table,k\r\n"
+                            "c,1,,o.t,1\r\n");
+        tecg_doc_release(&d);
+        tecg_buf_free(&out);
+        tecg_docstore_destroy(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* SSE                                                                 */
+
+typedef struct {
+        char url[256];
+        pthread_t thread;
+        pthread_mutex_t lock;
+        tecg_buf_t data;
+        atomic_int abort;
+        atomic_int done;
+        CURLcode rc;
+        long status;
+} sse_client_t;
+
+static size_t sse_collect(char *p, size_t size, size_t n, void *ud) {
+        sse_client_t *c = ud;
+        pthread_mutex_lock(&c->lock);
+        tecg_buf_append(&c->data, p, size * n);
+        pthread_mutex_unlock(&c->lock);
+        return atomic_load(&c->abort) ? 0 : size * n;
+}
+
+static int sse_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c_,
+                        curl_off_t d) {
+        sse_client_t *c = ud;
+        (void)a, (void)b, (void)c_, (void)d;
+        return atomic_load(&c->abort);
+}
+
+static void *sse_run(void *arg) {
+        sse_client_t *c = arg;
+        CURL *h = curl_easy_init();
+        curl_easy_setopt(h, CURLOPT_URL, c->url);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sse_collect);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, sse_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
+        curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L); /* the guard */
+        c->rc = curl_easy_perform(h);
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status);
+        curl_easy_cleanup(h);
+        atomic_store(&c->done, 1);
+        return NULL;
+}
+
+static sse_client_t *sse_open(fixture_t *f, const char *path) {
+        sse_client_t *c = calloc(1, sizeof(*c));
+        assert_non_null(c);
+        snprintf(c->url, sizeof(c->url), "http://127.0.0.1:%u%s", f->port,
+                 path);
+        pthread_mutex_init(&c->lock, NULL);
+        assert_int_equal(pthread_create(&c->thread, NULL, sse_run, c), 0);
+        return c;
+}
+
+/* Waits up to timeout_ms for `needle` in what the stream sent. */
+static int sse_wait_for(sse_client_t *c, const char *needle, int timeout_ms) {
+        int64_t deadline = mono_ms() + timeout_ms;
+        do {
+                int found;
+                pthread_mutex_lock(&c->lock);
+                found = c->data.len && tecg_buf_terminate(&c->data) == TECG_OK &&
+                        strstr((char *)c->data.data, needle) != NULL;
+                pthread_mutex_unlock(&c->lock);
+                if (found)
+                        return 1;
+                sleep_ms(10);
+        } while (mono_ms() < deadline);
+        return 0;
+}
+
+static size_t sse_count(sse_client_t *c, const char *needle) {
+        size_t n = 0;
+        const char *p;
+        pthread_mutex_lock(&c->lock);
+        tecg_buf_terminate(&c->data);
+        for (p = (char *)c->data.data; p && (p = strstr(p, needle)); p++)
+                n++;
+        pthread_mutex_unlock(&c->lock);
+        return n;
+}
+
+static void sse_close(sse_client_t *c) {
+        atomic_store(&c->abort, 1);
+        pthread_join(c->thread, NULL);
+        pthread_mutex_destroy(&c->lock);
+        tecg_buf_free(&c->data);
+        free(c);
+}
+
+static void test_sse(void **state) {
+        fixture_t *f = *state;
+        sse_client_t *c = sse_open(f, "/api/stream");
+
+        /* The current documents first, in name order; the training
+         * document's newline became a space so data is one line. */
+        if (!sse_wait_for(c, "event: training\n", 5000))
+                fail_msg("no initial training event: %s",
+                         (char *)c->data.data);
+        assert_true(sse_wait_for(
+                c,
+                "event: funding\nid: funding:3\ndata: "
+                "{\"dashboard\":\"funding\",\"version\":3,\"total\":{}}\n\n"
+                "event: training\nid: training:1\ndata: "
+                "{\"dashboard\":\"training\",  \"version\":1}\n\n",
+                100));
+
+        /* A put becomes an event with the new version; nothing else. */
+        put(f->store, "funding", 4, "{\"dashboard\":\"funding\",\"version\":4}");
+        assert_true(sse_wait_for(
+                c,
+                "event: funding\nid: funding:4\ndata: "
+                "{\"dashboard\":\"funding\",\"version\":4}\n\n",
+                5000));
+        put(f->store, "funding", 5, "{\"version\":5}");
+        put(f->store, "staffing", 1, "{\"version\":1}");
+        assert_true(sse_wait_for(c, "id: staffing:1\n", 5000));
+        assert_true(sse_wait_for(c, "id: funding:5\n", 5000));
+        assert_int_equal(sse_count(c, "id: training:"), 1);
+        assert_int_equal(sse_count(c, "\nid: "), 5);
+        assert_false(atomic_load(&c->done));
+        sse_close(c);
+}
+
+static void test_sse_headers_and_filter(void **state) {
+        fixture_t *f = *state;
+        sse_client_t *c = sse_open(f, "/api/stream?dashboards=training,x");
+        resp_t r;
+
+        assert_true(sse_wait_for(c, "id: training:1\n", 5000));
+        put(f->store, "funding", 4, "{\"version\":4}");
+        put(f->store, "training", 2, "{\"version\":2}");
+        assert_true(sse_wait_for(c, "id: training:2\n", 5000));
+        assert_int_equal(sse_count(c, "funding"), 0);
+
+        http(f, NULL, "/metrics", NULL, &r);
+        assert_non_null(strstr(BODY(r), "tecg_http_sse_clients 1\n"));
+        assert_non_null(strstr(BODY(r), "tecg_http_sse_events_total 2\n"));
+        assert_non_null(strstr(BODY(r),
+                "tecg_http_requests_total{route=\"stream\",code=\"2xx\"} 1\n"));
+        resp_free(&r);
+        sse_close(c);
+
+        /* The response headers, with HEAD (no stream is opened). */
+        http(f, "HEAD", "/api/stream", NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_header(&r, "Content-Type", "text/event-stream; charset=utf-8");
+        resp_free(&r);
+}
+
+/* With a client on a 100 ms keep-alive; a client that hangs up is noticed
+ * well before the next keep-alive would fail. */
+static void test_sse_keepalive_and_hangup(void **state) {
+        fixture_t *f = fixture_start(100, 0);
+        sse_client_t *c = sse_open(f, "/api/stream");
+        int64_t deadline;
+        resp_t r;
+        int closed = 0;
+        (void)state;
+
+        assert_true(sse_wait_for(c, "id: training:1\n", 5000));
+        assert_true(sse_wait_for(c, "\n\n: keep-alive\n\n: keep-alive\n\n",
+                                 3000));
+        sse_close(c);
+        deadline = mono_ms() + 3000;
+        while (!closed && mono_ms() < deadline) {
+                http(f, NULL, "/metrics", NULL, &r);
+                closed = strstr(BODY(r), "tecg_http_sse_clients 0\n") != NULL;
+                resp_free(&r);
+                if (!closed)
+                        sleep_ms(50);
+        }
+        assert_true(closed);
+        teardown((void **)&f);
+}
+
+static void test_sse_limit(void **state) {
+        fixture_t *f = fixture_start(0, 1);
+        sse_client_t *c = sse_open(f, "/api/stream");
+        resp_t r;
+        (void)state;
+
+        assert_true(sse_wait_for(c, "id: training:1\n", 5000));
+        http(f, NULL, "/api/stream", NULL, &r);
+        assert_int_equal(r.status, 503);
+        assert_non_null(strstr(BODY(r), "\"busy\""));
+        resp_free(&r);
+        sse_close(c);
+        teardown((void **)&f);
+}
+
+static void test_stop_with_stream_open(void **state) {
+        fixture_t *f = fixture_start(0, 0);
+        sse_client_t *c[2];
+        int64_t t0, took;
+        (void)state;
+
+        c[0] = sse_open(f, "/api/stream");
+        c[1] = sse_open(f, "/api/stream?dashboards=funding");
+        assert_true(sse_wait_for(c[0], "id: training:1\n", 5000));
+        assert_true(sse_wait_for(c[1], "id: funding:3\n", 5000));
+        t0 = mono_ms();
+        tecg_http_server_stop(f->srv);
+        took = mono_ms() - t0;
+        if (took > 1000)
+                fail_msg("stop took %lld ms", (long long)took);
+        /* The clients see their streams end, without waiting for their
+         * own timeouts. */
+        for (int i = 0; i < 2; i++) {
+                int64_t deadline = mono_ms() + 2000;
+                while (!atomic_load(&c[i]->done) && mono_ms() < deadline)
+                        sleep_ms(10);
+                assert_true(atomic_load(&c[i]->done));
+                sse_close(c[i]);
+        }
+        teardown((void **)&f);
+}
+
+/* ------------------------------------------------------------------ */
+/* The operator page                                                   */
+
+static void test_page(void **state) {
+        fixture_t *f = *state;
+        resp_t r;
+        const char *b;
+
+        http(f, NULL, "/", NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_header(&r, "Content-Type", "text/html; charset=utf-8");
+        assert_non_null(header(&r, "Content-Security-Policy"));
+        b = BODY(r);
+        assert_true(strncasecmp(b, "<!doctype html>", 15) == 0);
+        assert_non_null(strstr(b, "new EventSource("));
+        assert_non_null(strstr(b, "/api/stream"));
+        /* Self-contained: nothing to fetch from anywhere. */
+        assert_null(strstr(b, "http:"));
+        assert_null(strstr(b, "https:"));
+        assert_null(strstr(b, "<link"));
+        assert_null(strstr(b, " src="));
+        assert_null(strstr(b, "@import"));
+        resp_free(&r);
+        http(f, NULL, "/index.html", NULL, &r);
+        assert_int_equal(r.status, 200);
+        resp_free(&r);
+}
+
+/* ------------------------------------------------------------------ */
+/* --serve DIR [PORT]                                                  */
+
+static volatile sig_atomic_t serve_stop;
+
+static void on_signal(int sig) {
+        (void)sig;
+        serve_stop = 1;
+}
+
+static void serve_scan(tecg_docstore_t *store, const char *dir) {
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        if (!d)
+                return;
+        while ((e = readdir(d))) {
+                char path[4096], name[TECG_DOCSTORE_NAME_MAX + 1], errstr[256];
+                size_t nl = strlen(e->d_name);
+                json_t *doc;
+                char *text;
+                json_int_t version;
+                if (nl < 6 || nl - 5 > TECG_DOCSTORE_NAME_MAX ||
+                    strcmp(e->d_name + nl - 5, ".json") != 0)
+                        continue;
+                memcpy(name, e->d_name, nl - 5);
+                name[nl - 5] = '\0';
+                snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+                if (!(doc = json_load_file(path, 0, NULL)))
+                        continue; /* being written: next time */
+                version = json_integer_value(json_object_get(doc, "version"));
+                text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15));
+                if (text && tecg_docstore_put(store, name, (uint64_t)version,
+                                              text, strlen(text), errstr,
+                                              sizeof(errstr)))
+                        fprintf(stderr, "%s: %s\n", path, errstr);
+                free(text);
+                json_decref(doc);
+        }
+        closedir(d);
+}
+
+static int serve(const char *dir, const char *port) {
+        tecg_docstore_t *store = tecg_docstore_new();
+        tecg_http_server_conf_t conf;
+        tecg_http_server_t *srv;
+        char errstr[256];
+
+        tecg_log_init("serve-sample", TECG_LOG_INFO);
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        serve_scan(store, dir);
+        tecg_http_server_conf_init(&conf);
+        conf.port = (uint16_t)(port ? atoi(port) : 0);
+        if (!(srv = tecg_http_server_start(&conf, store, errstr,
+                                           sizeof(errstr)))) {
+                fprintf(stderr, "%s\n", errstr);
+                tecg_docstore_destroy(store);
+                return 1;
+        }
+        printf("port %u\n", tecg_http_server_port(srv));
+        fflush(stdout);
+        while (!serve_stop) {
+                sleep_ms(300);
+                serve_scan(store, dir);
+        }
+        tecg_http_server_destroy(srv);
+        tecg_docstore_destroy(store);
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_list, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_dashboard, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_not_found_and_method,
+                                                setup, teardown),
+                cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_healthz, setup, teardown),
+                cmocka_unit_test(test_healthz_default),
+                cmocka_unit_test_setup_teardown(test_bind_errors, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_export, setup, teardown),
+                cmocka_unit_test(test_export_edges),
+                cmocka_unit_test_setup_teardown(test_sse, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sse_headers_and_filter,
+                                                setup, teardown),
+                cmocka_unit_test(test_sse_keepalive_and_hangup),
+                cmocka_unit_test(test_sse_limit),
+                cmocka_unit_test(test_stop_with_stream_open),
+                cmocka_unit_test_setup_teardown(test_page, setup, teardown),
+        };
+        int rc;
+
+        if (argc >= 3 && strcmp(argv[1], "--serve") == 0)
+                return serve(argv[2], argc >= 4 ? argv[3] : NULL);
+        tecg_log_init("test_http_server",
+                      getenv("TECG_TEST_DEBUG") ? TECG_LOG_DEBUG
+                                                : TECG_LOG_ERR);
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        rc = cmocka_run_group_tests(tests, NULL, NULL);
+        curl_global_cleanup();
+        return rc;
+}

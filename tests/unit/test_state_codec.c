@@ -1,0 +1,1030 @@
+/* Nation-state codec (consumers/state_codec.h): golden bytes against
+ * fastavro, round trips, and refusal of truncated, garbled, hostile or
+ * invariant-breaking messages with a reason.
+ *
+ * Golden files in $TECG_TEST_DATA/state/ come from fastavro through
+ * tests/tools/gen_state_golden.py (regenerate there): fingerprint.txt,
+ * empty.hex (a fresh "NLD" state) and full.hex (the state full_events[]
+ * below add up to, version 7, worked out by hand in the script). Equal
+ * bytes both ways mean fastavro reads what we write and we read what it
+ * writes, and that tecg_nation_state_apply() computed what a person did. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include <avro.h>
+
+#include "avro_codec.h"
+#include "framing.h"
+#include "nation_state.h"
+#include "state_codec.h"
+
+/* ------------------------------------------------------------- helpers */
+
+/* Every Avro-C allocation passes here, so a test can prove that hostile
+ * length prefixes never reach malloc. */
+static size_t largest_alloc;
+
+static void *counting_allocator(void *ud, void *ptr, size_t osize,
+                                size_t nsize) {
+        (void)ud;
+        (void)osize;
+        if (nsize == 0) {
+                free(ptr);
+                return NULL;
+        }
+        if (nsize > largest_alloc)
+                largest_alloc = nsize;
+        return realloc(ptr, nsize);
+}
+
+static const char *data_path(const char *rel) {
+        static char path[4096];
+        const char *d = getenv("TECG_TEST_DATA");
+        if (d)
+                snprintf(path, sizeof(path), "%s/%s", d, rel);
+        else
+                snprintf(path, sizeof(path), "%s/tests/data/%s",
+                         TECG_SOURCE_DIR, rel);
+        return path;
+}
+
+static char *slurp(const char *rel) {
+        FILE *f = fopen(data_path(rel), "rb");
+        char *buf;
+        long n;
+        if (!f)
+                fail_msg("cannot open %s", data_path(rel));
+        fseek(f, 0, SEEK_END);
+        n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        buf = malloc((size_t)n + 1);
+        assert_non_null(buf);
+        assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+        buf[n] = '\0';
+        fclose(f);
+        return buf;
+}
+
+/* Bytes of a .hex file (one line of hex digits). */
+static uint8_t *hex_file(const char *rel, size_t *len) {
+        char *text = slurp(rel);
+        size_t n = strcspn(text, "\r\n");
+        uint8_t *out = malloc(n / 2 + 1);
+        assert_non_null(out);
+        assert_int_equal(n % 2, 0);
+        for (size_t i = 0; i < n / 2; i++) {
+                unsigned b;
+                assert_int_equal(sscanf(text + 2 * i, "%2x", &b), 1);
+                out[i] = (uint8_t)b;
+        }
+        *len = n / 2;
+        free(text);
+        return out;
+}
+
+static char *hex_of(const uint8_t *p, size_t n) {
+        char *s = malloc(2 * n + 1);
+        for (size_t i = 0; i < n; i++)
+                sprintf(s + 2 * i, "%02x", p[i]);
+        s[2 * n] = '\0';
+        return s;
+}
+
+static int64_t at(int y, int mo, int d, int h, int mi, int s, int off_min) {
+        struct tm tm = {0};
+        tm.tm_year = y - 1900;
+        tm.tm_mon = mo - 1;
+        tm.tm_mday = d;
+        tm.tm_hour = h;
+        tm.tm_min = mi;
+        tm.tm_sec = s;
+        return ((int64_t)timegm(&tm) - (int64_t)off_min * 60) * 1000;
+}
+
+/* One event of full_events[]: the union member is picked by type. */
+typedef struct {
+        tecg_event_type_t type;
+        const char *id;
+        int64_t when;
+        int a, b;            /* the two enums of the type, in event.h order */
+        int64_t n;           /* amount, quantity, headcount, trainees */
+        const char *cur;     /* funding; equipment: NULL = no value */
+        int64_t value;
+} ev_spec_t;
+
+static tecg_event_t make_event(const ev_spec_t *s) {
+        tecg_event_t ev;
+        memset(&ev, 0, sizeof(ev));
+        ev.type = s->type;
+        snprintf(ev.event_id, sizeof(ev.event_id), "%s", s->id);
+        memcpy(ev.nation, "NLD", 4);
+        ev.occurred_at_ms = s->when;
+        switch (s->type) {
+        case TECG_EV_FUNDING:
+                ev.u.funding.channel = (tecg_channel_t)s->a;
+                ev.u.funding.stage = (tecg_funding_stage_t)s->b;
+                ev.u.funding.amount_minor = s->n;
+                snprintf(ev.u.funding.currency, 4, "%s", s->cur);
+                break;
+        case TECG_EV_EQUIPMENT:
+                ev.u.equipment.item = "item";
+                ev.u.equipment.category = (tecg_category_t)s->a;
+                ev.u.equipment.stage = (tecg_equipment_stage_t)s->b;
+                ev.u.equipment.quantity = s->n;
+                if (s->cur) {
+                        ev.u.equipment.has_value = true;
+                        ev.u.equipment.value_minor = s->value;
+                        snprintf(ev.u.equipment.currency, 4, "%s", s->cur);
+                }
+                break;
+        case TECG_EV_PERSONNEL:
+                ev.u.personnel.role = (tecg_role_t)s->a;
+                ev.u.personnel.location = (tecg_location_t)s->b;
+                ev.u.personnel.headcount = (int32_t)s->n;
+                break;
+        default:
+                ev.u.training.course = "course";
+                ev.u.training.location = (tecg_location_t)s->a;
+                ev.u.training.level = (tecg_level_t)s->b;
+                ev.u.training.trainees = (int32_t)s->n;
+                break;
+        }
+        return ev;
+}
+
+/* The events of the golden "full" state; gen_state_golden.py lists the
+ * same in its comments and holds their aggregate. */
+static tecg_nation_state_t *full_state(void) {
+        const int64_t feb22 = at(2005, 2, 22, 9, 0, 0, 0);
+        const int64_t mar1 = at(2005, 3, 1, 0, 0, 0, 0);
+        const ev_spec_t full_events[] = {
+                {TECG_EV_FUNDING, "NLD-f-1", feb22, TECG_CH_TRUST_FUND,
+                 TECG_FS_PLEDGED, 65200000, "EUR", 0},
+                {TECG_EV_FUNDING, "NLD-f-2", feb22, TECG_CH_TRUST_FUND,
+                 TECG_FS_PLEDGED, 100, "EUR", 0},
+                {TECG_EV_FUNDING, "NLD-f-3", feb22, TECG_CH_TRUST_FUND,
+                 TECG_FS_PLEDGED, 5000, "USD", 0},
+                {TECG_EV_FUNDING, "NLD-f-4", feb22, TECG_CH_COMMON_FUNDING,
+                 TECG_FS_DISBURSED, 123456, "GBP", 0},
+                {TECG_EV_FUNDING, "NLD-f-5", feb22, TECG_CH_BILATERAL,
+                 TECG_FS_PLEDGED, 7000000, "JPY", 0},
+                {TECG_EV_EQUIPMENT, "NLD-e-1", mar1, TECG_CAT_VEHICLES,
+                 TECG_ES_DELIVERED, 40, "EUR", 1234567},
+                {TECG_EV_EQUIPMENT, "NLD-e-2", mar1, TECG_CAT_VEHICLES,
+                 TECG_ES_DELIVERED, 2, "USD", 1000},
+                {TECG_EV_EQUIPMENT, "NLD-e-3", mar1, TECG_CAT_UNIFORMS,
+                 TECG_ES_OFFERED, 1000, NULL, 0},
+                {TECG_EV_EQUIPMENT, "NLD-e-4", mar1, TECG_CAT_MEDICAL,
+                 TECG_ES_ACCEPTED, 5, "EUR", 0},
+                {TECG_EV_PERSONNEL, "NLD-p-2", mar1, TECG_ROLE_TRAINER,
+                 TECG_LOC_IN_IRAQ, 15, NULL, 0},
+                {TECG_EV_PERSONNEL, "NLD-p-1", mar1, TECG_ROLE_TRAINER,
+                 TECG_LOC_IN_IRAQ, 12, NULL, 0},
+                {TECG_EV_PERSONNEL, "NLD-p-9", at(2005, 2, 1, 0, 0, 0, 0),
+                 TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ, 99, NULL, 0},
+                {TECG_EV_PERSONNEL, "NLD-p-3", at(2005, 4, 1, 12, 0, 0, 180),
+                 TECG_ROLE_FORCE_PROTECTION, TECG_LOC_OUTSIDE_IRAQ, 0, NULL,
+                 0},
+                {TECG_EV_TRAINING, "NLD-t-1", at(2005, 1, 1, 1, 0, 0, 120),
+                 TECG_LOC_IN_IRAQ, TECG_LVL_JUNIOR, 20, NULL, 0},
+                {TECG_EV_TRAINING, "NLD-t-2", at(2004, 12, 31, 23, 30, 0, -60),
+                 TECG_LOC_IN_IRAQ, TECG_LVL_JUNIOR, 30, NULL, 0},
+                {TECG_EV_TRAINING, "NLD-t-3", at(2005, 6, 1, 0, 0, 0, 0),
+                 TECG_LOC_OUTSIDE_IRAQ, TECG_LVL_SENIOR, 25, NULL, 0},
+                {TECG_EV_TRAINING, "NLD-t-4", at(2005, 7, 1, 10, 0, 0, 0),
+                 TECG_LOC_OUTSIDE_IRAQ, TECG_LVL_SENIOR, 5, NULL, 0},
+        };
+        tecg_nation_state_t *st = tecg_nation_state_new("NLD");
+        assert_non_null(st);
+        for (size_t i = 0; i < sizeof(full_events) / sizeof(full_events[0]);
+             i++) {
+                tecg_event_t ev = make_event(&full_events[i]);
+                char err[256];
+                bool changed;
+                if (tecg_nation_state_apply(st, &ev, &changed, err,
+                                            sizeof(err)))
+                        fail_msg("%s: %s", ev.event_id, err);
+        }
+        st->version = 7;
+        return st;
+}
+
+static tecg_buf_t encode_ok(tecg_state_codec_t *c,
+                            const tecg_nation_state_t *st) {
+        tecg_buf_t b = TECG_BUF_INIT;
+        char err[256];
+        if (tecg_state_codec_encode(c, st, &b, err, sizeof(err)))
+                fail_msg("encode: %s", err);
+        return b;
+}
+
+static tecg_nation_state_t *decode_ok(tecg_state_codec_t *c, const void *msg,
+                                      size_t len) {
+        tecg_nation_state_t *st = NULL;
+        char err[256];
+        if (tecg_state_codec_decode(c, msg, len, &st, err, sizeof(err)))
+                fail_msg("decode: %s", err);
+        assert_non_null(st);
+        return st;
+}
+
+/* Decodes and expects `want` with a reason containing `why`, and no state. */
+static void decode_refused(tecg_state_codec_t *c, const void *msg, size_t len,
+                           tecg_err_t want, const char *why,
+                           const char *name) {
+        tecg_nation_state_t *st = (tecg_nation_state_t *)&st;
+        char err[256] = "";
+        tecg_err_t rc = tecg_state_codec_decode(c, msg, len, &st, err,
+                                                sizeof(err));
+        if (rc != want)
+                fail_msg("%s: got %s (%s), want %s", name, tecg_err2str(rc),
+                         err, tecg_err2str(want));
+        assert_null(st);
+        if (!strstr(err, why))
+                fail_msg("%s: reason \"%s\" does not say \"%s\"", name, err,
+                         why);
+}
+
+static void assert_round_trip(tecg_state_codec_t *c,
+                              const tecg_nation_state_t *st) {
+        tecg_buf_t a = encode_ok(c, st), b;
+        tecg_nation_state_t *back = decode_ok(c, a.data, a.len);
+        assert_true(tecg_nation_state_equal(st, back));
+        assert_true(st->version == back->version);
+        b = encode_ok(c, back);
+        assert_int_equal(a.len, b.len);
+        assert_memory_equal(a.data, b.data, a.len);
+        tecg_nation_state_destroy(back);
+        tecg_buf_free(&a);
+        tecg_buf_free(&b);
+}
+
+/* ------------------------------------------- a writer for crafted bodies */
+
+static void put_long(tecg_buf_t *b, int64_t v) {
+        uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+        do {
+                uint8_t byte = z & 0x7f;
+                z >>= 7;
+                if (z)
+                        byte |= 0x80;
+                assert_int_equal(tecg_buf_append(b, &byte, 1), TECG_OK);
+        } while (z);
+}
+
+static void put_str(tecg_buf_t *b, const char *s) {
+        put_long(b, (int64_t)strlen(s));
+        assert_int_equal(tecg_buf_append(b, s, strlen(s)), TECG_OK);
+}
+
+/* A state as raw numbers, so a case can put in what apply never would. */
+typedef struct {
+        int64_t a, b;
+        const char *cur;
+        int64_t amount;
+} raw_money_t;
+typedef struct {
+        int64_t a, b, q;
+} raw_qty_t;
+typedef struct {
+        int64_t role, loc, when;
+        const char *id;
+        int64_t headcount;
+} raw_strength_t;
+typedef struct {
+        int64_t year, loc, lvl, trainees;
+} raw_training_t;
+
+#define RAW_MAX 4
+typedef struct {
+        const char *nation;
+        int64_t version, events;
+        int64_t has_as_of;     /* the union branch: 0 null, 1 long */
+        int64_t as_of;
+        raw_money_t funding[RAW_MAX];
+        size_t nfunding;
+        raw_qty_t qty[RAW_MAX];
+        size_t nqty;
+        raw_money_t values[RAW_MAX];
+        size_t nvalues;
+        raw_strength_t personnel[RAW_MAX];
+        size_t npersonnel;
+        raw_training_t training[RAW_MAX];
+        size_t ntraining;
+} raw_t;
+
+/* Avro binary of raw, framed with fp. Arrays are written as one block
+ * with a positive count, as fastavro and Avro-C do. */
+static tecg_buf_t craft(uint64_t fp, const raw_t *r) {
+        tecg_buf_t b = TECG_BUF_INIT;
+        assert_int_equal(tecg_framing_write_single_object(&b, fp), TECG_OK);
+        put_str(&b, r->nation);
+        put_long(&b, r->version);
+        put_long(&b, r->events);
+        put_long(&b, r->has_as_of);
+        if (r->has_as_of)
+                put_long(&b, r->as_of);
+        if (r->nfunding)
+                put_long(&b, (int64_t)r->nfunding);
+        for (size_t i = 0; i < r->nfunding; i++) {
+                put_long(&b, r->funding[i].a);
+                put_long(&b, r->funding[i].b);
+                put_str(&b, r->funding[i].cur);
+                put_long(&b, r->funding[i].amount);
+        }
+        put_long(&b, 0);
+        if (r->nqty)
+                put_long(&b, (int64_t)r->nqty);
+        for (size_t i = 0; i < r->nqty; i++) {
+                put_long(&b, r->qty[i].a);
+                put_long(&b, r->qty[i].b);
+                put_long(&b, r->qty[i].q);
+        }
+        put_long(&b, 0);
+        if (r->nvalues)
+                put_long(&b, (int64_t)r->nvalues);
+        for (size_t i = 0; i < r->nvalues; i++) {
+                put_long(&b, r->values[i].a);
+                put_long(&b, r->values[i].b);
+                put_str(&b, r->values[i].cur);
+                put_long(&b, r->values[i].amount);
+        }
+        put_long(&b, 0);
+        if (r->npersonnel)
+                put_long(&b, (int64_t)r->npersonnel);
+        for (size_t i = 0; i < r->npersonnel; i++) {
+                put_long(&b, r->personnel[i].role);
+                put_long(&b, r->personnel[i].loc);
+                put_long(&b, r->personnel[i].when);
+                put_str(&b, r->personnel[i].id);
+                put_long(&b, r->personnel[i].headcount);
+        }
+        put_long(&b, 0);
+        if (r->ntraining)
+                put_long(&b, (int64_t)r->ntraining);
+        for (size_t i = 0; i < r->ntraining; i++) {
+                put_long(&b, r->training[i].year);
+                put_long(&b, r->training[i].loc);
+                put_long(&b, r->training[i].lvl);
+                put_long(&b, r->training[i].trainees);
+        }
+        put_long(&b, 0);
+        return b;
+}
+
+/* A valid state with two items in every array; cases change one thing. */
+static raw_t base_raw(void) {
+        raw_t r = {
+                .nation = "NLD", .version = 3, .events = 12,
+                .has_as_of = true, .as_of = 1109062800000,
+                .funding = {{0, 0, "EUR", 100}, {0, 0, "USD", 5}},
+                .nfunding = 2,
+                .qty = {{0, 2, 40}, {5, 0, 1000}},
+                .nqty = 2,
+                .values = {{0, 2, "EUR", 7}, {0, 2, "USD", 0}},
+                .nvalues = 2,
+                .personnel = {{0, 0, 1109062800000, "NLD-p-2", 15},
+                              {4, 1, -5, "x", 0}},
+                .npersonnel = 2,
+                .training = {{2004, 0, 0, 20}, {2005, 0, 0, 30}},
+                .ntraining = 2,
+        };
+        return r;
+}
+
+/* ------------------------------------------------------------- fixture */
+
+static int setup(void **state) {
+        char err[256];
+        *state = tecg_state_codec_new(err, sizeof(err));
+        if (!*state)
+                fprintf(stderr, "state codec: %s\n", err);
+        return *state ? 0 : -1;
+}
+
+static int teardown(void **state) {
+        tecg_state_codec_destroy(*state);
+        return 0;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_new_destroy(void **state) {
+        (void)state;
+        char err[256] = "";
+        tecg_state_codec_destroy(NULL);
+        tecg_state_codec_t *c = tecg_state_codec_new(err, sizeof(err));
+        assert_non_null(c);
+        tecg_state_codec_destroy(c);
+}
+
+/* Our fingerprint is fastavro's, and the event codec (which parses every
+ * schema, this one too) computes the same from its own canonical form. */
+static void test_fingerprint(void **state) {
+        tecg_state_codec_t *c = *state;
+        char hex[17], err[256];
+        char *want = slurp("state/fingerprint.txt");
+        want[strcspn(want, "\r\n")] = '\0';
+        assert_string_equal(
+                tecg_framing_fingerprint_hex(tecg_state_codec_fingerprint(c),
+                                             hex),
+                want);
+        free(want);
+
+        tecg_avro_t *avro = tecg_avro_new(err, sizeof(err));
+        if (!avro)
+                fail_msg("tecg_avro_new with nation_state.avsc: %s", err);
+        const tecg_avro_schema_t *s =
+                tecg_avro_schema_by_name(avro, "nation_state");
+        assert_non_null(s);
+        assert_string_equal(tecg_avro_schema_fullname(s),
+                            "org.tecg.state.NationState");
+        assert_true(tecg_avro_schema_fingerprint(s) ==
+                    tecg_state_codec_fingerprint(c));
+        assert_false(tecg_avro_schema_is_event(s));
+        tecg_avro_destroy(avro);
+}
+
+static void test_golden(void **state) {
+        tecg_state_codec_t *c = *state;
+        static const char *const names[] = {"empty", "full"};
+        for (size_t k = 0; k < 2; k++) {
+                tecg_nation_state_t *st = k ? full_state()
+                                            : tecg_nation_state_new("NLD");
+                char rel[64];
+                size_t n;
+                snprintf(rel, sizeof(rel), "state/%s.hex", names[k]);
+                uint8_t *want = hex_file(rel, &n);
+                tecg_buf_t got = encode_ok(c, st);
+                char *got_hex = hex_of(got.data, got.len);
+                char *want_hex = hex_of(want, n);
+                if (strcmp(got_hex, want_hex))
+                        fail_msg("%s:\n got  %s\n want %s", names[k], got_hex,
+                                 want_hex);
+
+                tecg_nation_state_t *back = decode_ok(c, want, n);
+                assert_true(tecg_nation_state_equal(st, back));
+                assert_true(back->version == st->version);
+                if (k) {
+                        assert_true(back->version == 7 && back->events == 17);
+                        assert_int_equal(back->ntraining, 3);
+                        assert_int_equal(back->training[0].year, 2004);
+                        assert_string_equal(
+                                back->personnel[TECG_ROLE_TRAINER]
+                                               [TECG_LOC_IN_IRAQ]
+                                                       .event_id,
+                                "NLD-p-2");
+                } else {
+                        assert_true(back->as_of_ms == INT64_MIN);
+                }
+                free(got_hex);
+                free(want_hex);
+                free(want);
+                tecg_buf_free(&got);
+                tecg_nation_state_destroy(back);
+                tecg_nation_state_destroy(st);
+        }
+}
+
+static void test_round_trips(void **state) {
+        tecg_state_codec_t *c = *state;
+        tecg_nation_state_t *st = tecg_nation_state_new("USA");
+        assert_round_trip(c, st);
+
+        /* Extremes of every field. */
+        st->version = INT64_MAX;
+        st->events = INT64_MAX;
+        st->as_of_ms = INT64_MIN + 1;
+        st->equipment_quantity[TECG_CAT_OTHER][TECG_ES_DELIVERED] = INT64_MAX;
+        st->equipment_quantity[TECG_CAT_VEHICLES][TECG_ES_OFFERED] = 1;
+        tecg_strength_t *p =
+                &st->personnel[TECG_ROLE_FORCE_PROTECTION][TECG_LOC_OUTSIDE_IRAQ];
+        p->reported = true;
+        p->occurred_at_ms = INT64_MIN;
+        memset(p->event_id, 'z', TECG_EVENT_ID_MAX);
+        p->event_id[TECG_EVENT_ID_MAX] = '\0';
+        p->headcount = INT32_MAX;
+        p = &st->personnel[TECG_ROLE_TRAINER][TECG_LOC_IN_IRAQ];
+        p->reported = true;
+        p->occurred_at_ms = INT64_MAX;
+        strcpy(p->event_id, "A.b_c:d-9");
+        st->funding = calloc(1, sizeof(*st->funding));
+        st->nfunding = 1;
+        st->funding[0] = (tecg_funding_total_t){TECG_CH_BILATERAL,
+                                                TECG_FS_DISBURSED, "ZZZ",
+                                                INT64_MAX};
+        st->training = calloc(2, sizeof(*st->training));
+        st->ntraining = 2;
+        st->training[0] = (tecg_training_total_t){INT32_MIN, TECG_LOC_IN_IRAQ,
+                                                  TECG_LVL_SENIOR, 1};
+        st->training[1] = (tecg_training_total_t){
+                INT32_MAX, TECG_LOC_OUTSIDE_IRAQ, TECG_LVL_JUNIOR, INT64_MAX};
+        assert_round_trip(c, st);
+        tecg_nation_state_destroy(st);
+
+        st = full_state();
+        assert_round_trip(c, st);
+        tecg_nation_state_destroy(st);
+}
+
+/* Decoding a full state and then an empty one into the same reused value
+ * must not leave items of the first behind. */
+static void test_reuse(void **state) {
+        tecg_state_codec_t *c = *state;
+        tecg_nation_state_t *full = full_state(),
+                            *empty = tecg_nation_state_new("NLD");
+        tecg_buf_t fb = encode_ok(c, full), eb = encode_ok(c, empty);
+        for (int i = 0; i < 3; i++) {
+                tecg_nation_state_t *a = decode_ok(c, fb.data, fb.len);
+                tecg_nation_state_t *b = decode_ok(c, eb.data, eb.len);
+                assert_true(tecg_nation_state_equal(a, full));
+                assert_true(tecg_nation_state_equal(b, empty));
+                tecg_nation_state_destroy(a);
+                tecg_nation_state_destroy(b);
+        }
+        tecg_buf_t again = encode_ok(c, empty);
+        assert_int_equal(again.len, eb.len);
+        assert_memory_equal(again.data, eb.data, eb.len);
+        tecg_buf_free(&again);
+        tecg_buf_free(&fb);
+        tecg_buf_free(&eb);
+        tecg_nation_state_destroy(full);
+        tecg_nation_state_destroy(empty);
+}
+
+static void test_encode_appends(void **state) {
+        tecg_state_codec_t *c = *state;
+        tecg_nation_state_t *st = full_state();
+        tecg_buf_t one = encode_ok(c, st), b = TECG_BUF_INIT;
+        char err[256];
+        assert_int_equal(tecg_buf_append(&b, "xy", 2), TECG_OK);
+        assert_int_equal(tecg_state_codec_encode(c, st, &b, err, sizeof(err)),
+                         TECG_OK);
+        assert_int_equal(b.len, 2 + one.len);
+        assert_memory_equal(b.data, "xy", 2);
+        assert_memory_equal(b.data + 2, one.data, one.len);
+        tecg_buf_free(&b);
+        tecg_buf_free(&one);
+        tecg_nation_state_destroy(st);
+}
+
+/* States apply never builds are refused before anything is written. */
+static void test_encode_refuses(void **state) {
+        tecg_state_codec_t *c = *state;
+        static const struct {
+                const char *name, *why;
+        } cases[] = {
+                {"lower-case nation", "nation"},
+                {"funding out of order", "duplicate or out of order"},
+                {"funding duplicate", "duplicate or out of order"},
+                {"funding currency", "currency"},
+                {"negative quantity", "quantity"},
+                {"bad event_id", "event_id"},
+                {"training out of order", "duplicate or out of order"},
+                {"version beyond int64", "version"},
+                {"enum out of range", "out of range"},
+        };
+        for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+                tecg_nation_state_t *st = full_state();
+                tecg_buf_t b = TECG_BUF_INIT;
+                char err[256] = "";
+                switch (k) {
+                case 0: memcpy(st->nation, "nld", 4); break;
+                case 1: {
+                        tecg_funding_total_t t = st->funding[0];
+                        st->funding[0] = st->funding[1];
+                        st->funding[1] = t;
+                        break;
+                }
+                case 2: st->funding[1] = st->funding[0]; break;
+                case 3: memcpy(st->funding[3].currency, "JP", 3); break;
+                case 4:
+                        st->equipment_quantity[TECG_CAT_OTHER][TECG_ES_OFFERED] =
+                                -1;
+                        break;
+                case 5:
+                        strcpy(st->personnel[TECG_ROLE_TRAINER]
+                                            [TECG_LOC_IN_IRAQ]
+                                                    .event_id,
+                               "a b");
+                        break;
+                case 6: st->training[2].year = 2003; break;
+                case 7: st->version = (uint64_t)INT64_MAX + 1; break;
+                case 8: st->equipment_values[0].stage = TECG_ES__COUNT; break;
+                }
+                assert_int_equal(tecg_buf_append(&b, "x", 1), TECG_OK);
+                assert_int_equal(tecg_state_codec_encode(c, st, &b, err,
+                                                         sizeof(err)),
+                                 TECG_ERR_INVALID);
+                if (!strstr(err, cases[k].why))
+                        fail_msg("%s: reason \"%s\" does not say \"%s\"",
+                                 cases[k].name, err, cases[k].why);
+                assert_int_equal(b.len, 1);
+                tecg_buf_free(&b);
+                tecg_nation_state_destroy(st);
+        }
+}
+
+static void test_framing_refused(void **state) {
+        tecg_state_codec_t *c = *state;
+        tecg_nation_state_t *st = full_state();
+        tecg_buf_t b = encode_ok(c, st);
+        uint8_t conf[] = {0x00, 0, 0, 0, 7, 0x06, 'N', 'L', 'D'};
+
+        decode_refused(c, b.data, 0, TECG_ERR_INVALID, "empty", "empty");
+        decode_refused(c, b.data, 5, TECG_ERR_INVALID, "truncated", "short");
+        decode_refused(c, b.data, 10, TECG_ERR_INVALID, "body empty",
+                       "header only");
+        decode_refused(c, conf, sizeof(conf), TECG_ERR_INVALID, "Confluent",
+                       "confluent");
+        b.data[2] ^= 0x01;
+        decode_refused(c, b.data, b.len, TECG_ERR_NOT_FOUND,
+                       "unknown writer schema fingerprint", "fingerprint");
+        b.data[2] ^= 0x01;
+        b.data[0] = 0x7b;
+        decode_refused(c, b.data, b.len, TECG_ERR_INVALID, "magic", "magic");
+        tecg_buf_free(&b);
+        tecg_nation_state_destroy(st);
+}
+
+/* Every proper prefix of a message is refused with a reason. */
+static void test_every_truncation(void **state) {
+        tecg_state_codec_t *c = *state;
+        tecg_nation_state_t *st = full_state();
+        tecg_buf_t b = encode_ok(c, st);
+        for (size_t n = 0; n < b.len; n++) {
+                tecg_nation_state_t *out = NULL;
+                char err[256] = "";
+                uint8_t *copy = malloc(n + 1); /* ASan sees reads past n */
+                memcpy(copy, b.data, n);
+                assert_int_not_equal(tecg_state_codec_decode(c, copy, n, &out,
+                                                             err, sizeof(err)),
+                                     TECG_OK);
+                assert_null(out);
+                assert_true(err[0] != '\0');
+                free(copy);
+        }
+        /* One byte too many is refused too. */
+        assert_int_equal(tecg_buf_append(&b, "", 1), TECG_OK);
+        decode_refused(c, b.data, b.len, TECG_ERR_INVALID,
+                       "1 bytes after the record", "trailing byte");
+        tecg_buf_free(&b);
+        tecg_nation_state_destroy(st);
+}
+
+/* Flipping bits anywhere in the body either is refused with a reason or
+ * yields a state that passes every check (it then encodes again). */
+static void test_every_byte_flip(void **state) {
+        tecg_state_codec_t *c = *state;
+        tecg_nation_state_t *st = full_state();
+        tecg_buf_t b = encode_ok(c, st);
+        static const uint8_t masks[] = {0x01, 0x02, 0x40, 0x80, 0xff};
+        size_t accepted = 0, refused = 0;
+        for (size_t i = TECG_FRAMING_SO_HEADER_LEN; i < b.len; i++)
+                for (size_t m = 0; m < sizeof(masks); m++) {
+                        tecg_nation_state_t *out = NULL;
+                        char err[256] = "";
+                        b.data[i] ^= masks[m];
+                        if (tecg_state_codec_decode(c, b.data, b.len, &out,
+                                                    err, sizeof(err)) ==
+                            TECG_OK) {
+                                tecg_buf_t again = encode_ok(c, out);
+                                tecg_buf_free(&again);
+                                tecg_nation_state_destroy(out);
+                                accepted++;
+                        } else {
+                                assert_null(out);
+                                assert_true(err[0] != '\0');
+                                refused++;
+                        }
+                        b.data[i] ^= masks[m];
+                }
+        print_message("byte flips: %zu refused, %zu decoded to valid states\n",
+                      refused, accepted);
+        assert_true(refused > 0);
+        tecg_buf_free(&b);
+        tecg_nation_state_destroy(st);
+}
+
+/* Random garbage after a correct header: never a crash, always a reason. */
+static void test_garbage(void **state) {
+        tecg_state_codec_t *c = *state;
+        uint64_t x = 42;
+        for (int round = 0; round < 20000; round++) {
+                tecg_buf_t b = TECG_BUF_INIT;
+                tecg_nation_state_t *out = NULL;
+                char err[256] = "";
+                size_t n;
+                x = x * 6364136223846793005u + 1442695040888963407u;
+                n = 1 + (size_t)(x >> 33) % 64;
+                assert_int_equal(tecg_framing_write_single_object(
+                                         &b, tecg_state_codec_fingerprint(c)),
+                                 TECG_OK);
+                for (size_t i = 0; i < n; i++) {
+                        uint8_t byte;
+                        x = x * 6364136223846793005u + 1442695040888963407u;
+                        byte = (uint8_t)(x >> 56);
+                        assert_int_equal(tecg_buf_append(&b, &byte, 1),
+                                         TECG_OK);
+                }
+                if (tecg_state_codec_decode(c, b.data, b.len, &out, err,
+                                            sizeof(err)) == TECG_OK)
+                        tecg_nation_state_destroy(out);
+                else
+                        assert_true(err[0] != '\0');
+                tecg_buf_free(&b);
+        }
+}
+
+#define RAW_CASE(name, err, why, ...)                                        \
+        {name, err, why, {__VA_ARGS__}}
+
+typedef struct {
+        const char *name;
+        tecg_err_t err;
+        const char *why;
+        struct {
+                int field; /* which change, see apply_change() */
+                int64_t v;
+                const char *s;
+        } change;
+} raw_case_t;
+
+enum {
+        C_NONE, C_NATION, C_VERSION, C_EVENTS, C_AS_OF, C_F_CHANNEL,
+        C_F_DUP, C_F_ORDER, C_F_CUR, C_F_AMOUNT, C_Q_DUP, C_Q_ZERO,
+        C_V_VALUE, C_V_DUP, C_P_DUP, C_P_ID, C_P_HEAD, C_T_ORDER, C_T_DUP,
+        C_T_ZERO, C_T_LEVEL, C_P_ROLE, C_AS_OF_BRANCH, C_V_CUR,
+};
+
+static void apply_change(raw_t *r, int field, int64_t v, const char *s) {
+        switch (field) {
+        case C_NATION: r->nation = s; break;
+        case C_VERSION: r->version = v; break;
+        case C_EVENTS: r->events = v; break;
+        case C_AS_OF: r->as_of = v; break;
+        case C_AS_OF_BRANCH: r->has_as_of = v; break;
+        case C_F_CHANNEL: r->funding[0].a = v; break;
+        case C_F_DUP: r->funding[1] = r->funding[0]; break;
+        case C_F_ORDER: r->funding[0].cur = "ZZZ"; break;
+        case C_F_CUR: r->funding[0].cur = s; break;
+        case C_F_AMOUNT: r->funding[1].amount = v; break;
+        case C_Q_DUP: r->qty[1] = r->qty[0]; break;
+        case C_Q_ZERO: r->qty[1].q = v; break;
+        case C_V_VALUE: r->values[0].amount = v; break;
+        case C_V_DUP: r->values[1].cur = "EUR"; break;
+        case C_V_CUR: r->values[1].cur = s; break;
+        case C_P_DUP: r->personnel[1].role = 0; r->personnel[1].loc = 0; break;
+        case C_P_ID: r->personnel[0].id = s; break;
+        case C_P_HEAD: r->personnel[1].headcount = v; break;
+        case C_P_ROLE: r->personnel[1].role = v; break;
+        case C_T_ORDER: r->training[1].year = v; break;
+        case C_T_DUP: r->training[1].year = 2004; break;
+        case C_T_ZERO: r->training[0].trainees = v; break;
+        case C_T_LEVEL: r->training[0].lvl = v; break;
+        default: break;
+        }
+}
+
+/* Bodies that match the schema's shape but break an invariant, or that
+ * lie about lengths and indices. */
+static void test_crafted(void **state) {
+        tecg_state_codec_t *c = *state;
+        const raw_case_t cases[] = {
+                RAW_CASE("valid", TECG_OK, "", C_NONE, 0, NULL),
+                RAW_CASE("null as_of", TECG_OK, "", C_AS_OF_BRANCH, 0, NULL),
+                RAW_CASE("lower-case nation", TECG_ERR_INVALID, "nation",
+                         C_NATION, 0, "nld"),
+                RAW_CASE("long nation", TECG_ERR_INVALID,
+                         "nation: string too long", C_NATION, 0, "NLDX"),
+                RAW_CASE("nation with NUL", TECG_ERR_INVALID, "nation",
+                         C_NATION, 0, "N"),
+                RAW_CASE("negative version", TECG_ERR_INVALID, "version: < 0",
+                         C_VERSION, -1, NULL),
+                RAW_CASE("negative events", TECG_ERR_INVALID, "events: < 0",
+                         C_EVENTS, INT64_MIN, NULL),
+                RAW_CASE("as_of INT64_MIN", TECG_ERR_INVALID, "as_of",
+                         C_AS_OF, INT64_MIN, NULL),
+                RAW_CASE("as_of branch 2", TECG_ERR_INVALID,
+                         "union branch out of range", C_AS_OF_BRANCH, 2, NULL),
+                RAW_CASE("channel 3", TECG_ERR_INVALID,
+                         "field channel: enum index out of range", C_F_CHANNEL,
+                         3, NULL),
+                RAW_CASE("channel -1", TECG_ERR_INVALID,
+                         "enum index out of range", C_F_CHANNEL, -1, NULL),
+                RAW_CASE("funding duplicate", TECG_ERR_INVALID,
+                         "funding[1]: key duplicate or out of order", C_F_DUP,
+                         0, NULL),
+                RAW_CASE("funding out of order", TECG_ERR_INVALID,
+                         "funding[1]: key duplicate or out of order",
+                         C_F_ORDER, 0, NULL),
+                RAW_CASE("funding currency", TECG_ERR_INVALID,
+                         "funding[0].currency", C_F_CUR, 0, "Eur"),
+                RAW_CASE("funding currency long", TECG_ERR_INVALID,
+                         "funding[0].currency: string too long", C_F_CUR, 0,
+                         "EURO"),
+                RAW_CASE("funding amount 0", TECG_ERR_INVALID,
+                         "funding[1].amount_minor 0 is not > 0", C_F_AMOUNT,
+                         0, NULL),
+                RAW_CASE("quantity duplicate", TECG_ERR_INVALID,
+                         "equipment_quantity[1].category: key duplicate",
+                         C_Q_DUP, 0, NULL),
+                RAW_CASE("quantity 0", TECG_ERR_INVALID,
+                         "equipment_quantity[1].quantity: not > 0", C_Q_ZERO,
+                         0, NULL),
+                RAW_CASE("value negative", TECG_ERR_INVALID,
+                         "equipment_values[0].value_minor < 0", C_V_VALUE, -1,
+                         NULL),
+                RAW_CASE("value duplicate", TECG_ERR_INVALID,
+                         "equipment_values[1]: key duplicate", C_V_DUP, 0,
+                         NULL),
+                RAW_CASE("value currency", TECG_ERR_INVALID,
+                         "equipment_values[1].currency", C_V_CUR, 0, "U$D"),
+                RAW_CASE("personnel duplicate", TECG_ERR_INVALID,
+                         "personnel[1].role: key duplicate", C_P_DUP, 0, NULL),
+                RAW_CASE("personnel role 5", TECG_ERR_INVALID,
+                         "field role: enum index out of range", C_P_ROLE, 5,
+                         NULL),
+                RAW_CASE("event_id charset", TECG_ERR_INVALID,
+                         "bad event_id", C_P_ID, 0, "NLD p 2"),
+                RAW_CASE("event_id empty", TECG_ERR_INVALID, "bad event_id",
+                         C_P_ID, 0, ""),
+                RAW_CASE("event_id 65 chars", TECG_ERR_INVALID,
+                         "personnel[0].event_id: string too long", C_P_ID, 0,
+                         "12345678901234567890123456789012345678901234567890"
+                         "123456789012345"),
+                RAW_CASE("headcount negative", TECG_ERR_INVALID,
+                         "headcount < 0", C_P_HEAD, -1, NULL),
+                RAW_CASE("headcount over int32", TECG_ERR_INVALID,
+                         "field headcount: int out of 32-bit range", C_P_HEAD,
+                         INT64_C(1) << 31, NULL),
+                RAW_CASE("training out of order", TECG_ERR_INVALID,
+                         "training[1]: key duplicate or out of order",
+                         C_T_ORDER, 2003, NULL),
+                RAW_CASE("training duplicate", TECG_ERR_INVALID,
+                         "training[1]: key duplicate", C_T_DUP, 0, NULL),
+                RAW_CASE("trainees 0", TECG_ERR_INVALID,
+                         "training[0].trainees 0 is not > 0", C_T_ZERO, 0,
+                         NULL),
+                RAW_CASE("level 3", TECG_ERR_INVALID,
+                         "field level: enum index out of range", C_T_LEVEL, 3,
+                         NULL),
+        };
+        for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+                raw_t r = base_raw();
+                apply_change(&r, cases[k].change.field, cases[k].change.v,
+                             cases[k].change.s);
+                tecg_buf_t b = craft(tecg_state_codec_fingerprint(c), &r);
+                if (strcmp(cases[k].name, "nation with NUL") == 0) {
+                        /* "N" -> "N\0D": length 3 with a NUL inside. */
+                        b.data[10] = 0x06;
+                        uint8_t rest[] = {0, 'D'};
+                        tecg_buf_t n = TECG_BUF_INIT;
+                        assert_int_equal(tecg_buf_append(&n, b.data, 12), 0);
+                        assert_int_equal(tecg_buf_append(&n, rest, 2), 0);
+                        assert_int_equal(tecg_buf_append(&n, b.data + 12,
+                                                         b.len - 12),
+                                         0);
+                        tecg_buf_free(&b);
+                        b = n;
+                }
+                if (cases[k].err == TECG_OK) {
+                        tecg_nation_state_t *st = decode_ok(c, b.data, b.len);
+                        tecg_buf_t again = encode_ok(c, st);
+                        /* Our crafting writer and the codec agree. */
+                        assert_int_equal(again.len, b.len);
+                        assert_memory_equal(again.data, b.data, b.len);
+                        tecg_buf_free(&again);
+                        tecg_nation_state_destroy(st);
+                } else {
+                        decode_refused(c, b.data, b.len, cases[k].err,
+                                       cases[k].why, cases[k].name);
+                }
+                tecg_buf_free(&b);
+        }
+}
+
+/* Lengths and counts that would make Avro-C allocate far more than the
+ * message holds are refused before Avro-C reads them. */
+static void test_hostile_lengths(void **state) {
+        tecg_state_codec_t *c = *state;
+        uint64_t fp = tecg_state_codec_fingerprint(c);
+        static const struct {
+                const char *name;
+                uint8_t body[24];
+                size_t len;
+                const char *why;
+        } cases[] = {
+                {"nation length 2^62",
+                 {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 'N'},
+                 10,
+                 "body byte 9, field nation: string length negative or beyond"},
+                {"nation length negative", {0x01, 'N'}, 2,
+                 "string length negative"},
+                {"funding count 2^40",
+                 {0x06, 'N', 'L', 'D', 0, 0, 0, 0x80, 0x80, 0x80, 0x80, 0x80,
+                  0x40, 0},
+                 14, "field funding: more items than bytes left"},
+                {"funding block count INT64_MIN",
+                 {0x06, 'N', 'L', 'D', 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff,
+                  0xff, 0xff, 0xff, 0xff, 0x01},
+                 17, "bad block count"},
+                {"varint of 11 bytes",
+                 {0x06, 'N', 'L', 'D', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                  0xff, 0xff, 0xff, 0xff, 0x01},
+                 15, "field version"},
+                {"varint beyond 64 bits",
+                 {0x06, 'N', 'L', 'D', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                  0xff, 0xff, 0xff, 0x02},
+                 14, "number exceeds 64 bits"},
+                {"ends in a varint", {0x06, 'N', 'L', 'D', 0x80}, 5,
+                 "body ends inside a number"},
+        };
+        avro_set_allocator(counting_allocator, NULL);
+        largest_alloc = 0;
+        for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+                tecg_buf_t b = TECG_BUF_INIT;
+                assert_int_equal(tecg_framing_write_single_object(&b, fp), 0);
+                assert_int_equal(tecg_buf_append(&b, cases[k].body,
+                                                 cases[k].len),
+                                 0);
+                decode_refused(c, b.data, b.len, TECG_ERR_INVALID,
+                               cases[k].why, cases[k].name);
+                tecg_buf_free(&b);
+        }
+        assert_true(largest_alloc < 4096);
+}
+
+/* Arrays written in negative-count blocks (count, byte size, items), which
+ * the Avro spec allows and Java writers use, decode the same. */
+static void test_negative_blocks(void **state) {
+        tecg_state_codec_t *c = *state;
+        raw_t r = base_raw();
+        tecg_buf_t want = craft(tecg_state_codec_fingerprint(c), &r), b;
+        tecg_nation_state_t *a, *bst;
+
+        /* Rewrite the funding array (2 items) as blocks of -1 item each. */
+        r.nfunding = 0;
+        b = craft(tecg_state_codec_fingerprint(c), &r);
+        {
+                tecg_buf_t item = TECG_BUF_INIT, out = TECG_BUF_INIT;
+                size_t head = 10 + 4 + 1 + 1 + 1 + 6; /* through as_of */
+                assert_int_equal(tecg_buf_append(&out, b.data, head), 0);
+                for (size_t i = 0; i < 2; i++) {
+                        tecg_buf_reset(&item);
+                        put_long(&item, base_raw().funding[i].a);
+                        put_long(&item, base_raw().funding[i].b);
+                        put_str(&item, base_raw().funding[i].cur);
+                        put_long(&item, base_raw().funding[i].amount);
+                        put_long(&out, -1);
+                        put_long(&out, (int64_t)item.len);
+                        assert_int_equal(tecg_buf_append(&out, item.data,
+                                                         item.len),
+                                         0);
+                }
+                /* b continues with the funding terminator 0 at head. */
+                assert_int_equal(tecg_buf_append(&out, b.data + head,
+                                                 b.len - head),
+                                 0);
+                tecg_buf_free(&item);
+                tecg_buf_free(&b);
+                b = out;
+        }
+        a = decode_ok(c, want.data, want.len);
+        bst = decode_ok(c, b.data, b.len);
+        assert_true(tecg_nation_state_equal(a, bst));
+        assert_int_equal(bst->nfunding, 2);
+        tecg_nation_state_destroy(a);
+        tecg_nation_state_destroy(bst);
+        tecg_buf_free(&want);
+        tecg_buf_free(&b);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_new_destroy),
+                cmocka_unit_test_setup_teardown(test_fingerprint, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_golden, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_round_trips, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reuse, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_encode_appends, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_encode_refuses, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_framing_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_every_truncation, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_every_byte_flip, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_crafted, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hostile_lengths, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_negative_blocks, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
