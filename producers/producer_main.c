@@ -22,6 +22,7 @@
 #include "ingest.h"
 #include "kafka.h"
 #include "log.h"
+#include "metrics.h"
 #include "refdata.h"
 #include "spool.h"
 
@@ -112,37 +113,24 @@ static void usage(FILE *fp) {
 
 static void write_metrics(const producer_conf_t *pc, const tecg_ingest_t *ing) {
         tecg_ingest_stats_t st;
-        char tmp[4096];
+        tecg_buf_t out = TECG_BUF_INIT;
+        char labels[32], errstr[512];
         tecg_ingest_stats(ing, &st);
-        snprintf(tmp, sizeof(tmp), "%s.tmp", pc->metrics_file);
-        FILE *fp = fopen(tmp, "w");
-        if (!fp) {
-                tecg_log_warn(FAC, "%s: %s", tmp, strerror(errno));
-                return;
-        }
-        fprintf(fp,
-                "# HELP tecg_producer_lines_total Input lines read.\n"
-                "# TYPE tecg_producer_lines_total counter\n"
-                "tecg_producer_lines_total{nation=\"%s\"} %llu\n"
-                "# HELP tecg_producer_delivered_total Events acknowledged by Kafka.\n"
-                "# TYPE tecg_producer_delivered_total counter\n"
-                "tecg_producer_delivered_total{nation=\"%s\"} %llu\n"
-                "# HELP tecg_producer_rejected_total Lines rejected with a reason.\n"
-                "# TYPE tecg_producer_rejected_total counter\n"
-                "tecg_producer_rejected_total{nation=\"%s\"} %llu\n"
-                "# HELP tecg_producer_files_done_total Files moved to done/.\n"
-                "# TYPE tecg_producer_files_done_total counter\n"
-                "tecg_producer_files_done_total{nation=\"%s\"} %llu\n"
-                "# HELP tecg_producer_outstanding Events sent, not yet acknowledged.\n"
-                "# TYPE tecg_producer_outstanding gauge\n"
-                "tecg_producer_outstanding{nation=\"%s\"} %llu\n",
-                pc->nation, (unsigned long long)st.lines, pc->nation,
-                (unsigned long long)st.delivered, pc->nation,
-                (unsigned long long)st.rejected, pc->nation,
-                (unsigned long long)st.files_done, pc->nation,
-                (unsigned long long)tecg_ingest_outstanding(ing));
-        if (fclose(fp) != 0 || rename(tmp, pc->metrics_file) != 0)
-                tecg_log_warn(FAC, "%s: %s", pc->metrics_file, strerror(errno));
+        snprintf(labels, sizeof(labels), "nation=\"%s\"", pc->nation);
+        tecg_metrics_add(&out, TECG_METRIC_COUNTER, "tecg_producer_lines_total",
+                         "Input lines read.", labels, (double)st.lines);
+        tecg_metrics_add(&out, TECG_METRIC_COUNTER, "tecg_producer_delivered_total",
+                         "Events acknowledged by Kafka.", labels, (double)st.delivered);
+        tecg_metrics_add(&out, TECG_METRIC_COUNTER, "tecg_producer_rejected_total",
+                         "Lines rejected with a reason.", labels, (double)st.rejected);
+        tecg_metrics_add(&out, TECG_METRIC_COUNTER, "tecg_producer_files_done_total",
+                         "Files moved to done/.", labels, (double)st.files_done);
+        tecg_metrics_add(&out, TECG_METRIC_GAUGE, "tecg_producer_outstanding",
+                         "Events sent, not yet acknowledged.", labels,
+                         (double)tecg_ingest_outstanding(ing));
+        if (tecg_metrics_write_file(&out, pc->metrics_file, errstr, sizeof(errstr)))
+                tecg_log_warn(FAC, "%s", errstr);
+        tecg_buf_free(&out);
 }
 
 static void log_stats(const producer_conf_t *pc, const tecg_ingest_t *ing) {
@@ -272,17 +260,8 @@ int main(int argc, char **argv) {
                 goto config_error;
         if (config_path && tecg_conf_load_file(conf, config_path, errstr, sizeof(errstr)))
                 goto config_error;
-        for (size_t i = 0; i < ncli_sets; i++) {
-                char *eq = strchr(cli_sets[i], '=');
-                if (!eq) {
-                        snprintf(errstr, sizeof(errstr), "-X %s: expected KEY=VALUE",
-                                 cli_sets[i]);
-                        goto config_error;
-                }
-                *eq = '\0';
-                if (tecg_conf_set(conf, cli_sets[i], eq + 1, "-X", errstr, sizeof(errstr)))
-                        goto config_error;
-        }
+        if (tecg_conf_apply_sets(conf, cli_sets, ncli_sets, errstr, sizeof(errstr)))
+                goto config_error;
         if (cli_nation && tecg_conf_set(conf, "nation", cli_nation, "--nation",
                                         errstr, sizeof(errstr)))
                 goto config_error;
