@@ -12,7 +12,9 @@
 #include "contract.h"
 #include "kafka.h"
 #include "log.h"
+#include "framing.h"
 #include "nation_state.h"
+#include "registry.h"
 #include "seen.h"
 #include "state_codec.h"
 
@@ -46,6 +48,7 @@ struct tecg_aggregator {
         rd_kafka_t *restorer;      /* reads nation-state and event-ids */
 
         tecg_avro_t *avro;
+        tecg_registry_t *registry;       /* NULL unless configured */
         tecg_state_codec_t *state_codec;
         tecg_buf_t buf;
 
@@ -401,6 +404,44 @@ static void dead_letter(tecg_aggregator_t *agg, const rd_kafka_message_t *m,
 
 /* ---- processing -------------------------------------------------------- */
 
+/* Decodes, asking the schema registry for a Confluent schema id the codec
+ * does not know yet. A registry that cannot be asked is fatal for now
+ * (nothing is committed, a restart retries): dead-lettering would lose an
+ * event that is only waiting for its schema. */
+static tecg_err_t decode(tecg_aggregator_t *agg, const rd_kafka_message_t *m,
+                         tecg_event_t *ev, char *reason, size_t reason_size) {
+        tecg_err_t err = tecg_avro_decode_event(agg->avro, m->payload, m->len, ev,
+                                                reason, reason_size);
+        tecg_frame_t frame;
+        char why[512];
+        if (err != TECG_ERR_NOT_FOUND || !agg->registry ||
+            tecg_framing_parse(m->payload, m->len, &frame, why, sizeof(why)) ||
+            frame.kind != TECG_FRAME_CONFLUENT)
+                return err;
+        for (int attempt = 1;; attempt++) {
+                tecg_err_t terr = tecg_registry_teach(agg->registry, agg->avro,
+                                                      frame.schema_id, why, sizeof(why));
+                if (terr == TECG_OK)
+                        break;
+                if (terr != TECG_ERR_IO) {
+                        snprintf(reason, reason_size, "%s", why);
+                        return TECG_ERR_INVALID;
+                }
+                if (attempt == 5) {
+                        agg->fatal = true;
+                        snprintf(agg->fatal_error, sizeof(agg->fatal_error),
+                                 "schema id %u: %s", frame.schema_id, why);
+                        return TECG_ERR_RETRY;
+                }
+                tecg_log_warn(FAC, "schema id %u: %s; retrying", frame.schema_id, why);
+                struct timespec ts = {attempt, 0};
+                nanosleep(&ts, NULL);
+        }
+        tecg_log_info(FAC, "learnt schema id %u from the registry", frame.schema_id);
+        return tecg_avro_decode_event(agg->avro, m->payload, m->len, ev, reason,
+                                      reason_size);
+}
+
 static void process(tecg_aggregator_t *agg, part_ctx_t *ctx, int input,
                     const rd_kafka_message_t *m) {
         char reason[512];
@@ -410,8 +451,10 @@ static void process(tecg_aggregator_t *agg, part_ctx_t *ctx, int input,
                 dead_letter(agg, m, "decode", "empty message (no value)");
                 return;
         }
-        if (tecg_avro_decode_event(agg->avro, m->payload, m->len, &ev, reason,
-                                   sizeof(reason))) {
+        tecg_err_t err = decode(agg, m, &ev, reason, sizeof(reason));
+        if (err == TECG_ERR_RETRY)
+                return; /* fatal: the batch is not committed */
+        if (err) {
                 dead_letter(agg, m, "decode", reason);
                 return;
         }
@@ -616,6 +659,12 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr,
                 process(agg, ctx, input, m);
                 ctx->next_offset[input] = m->offset + 1;
         }
+        if (agg->fatal) {
+                /* Nothing of this batch may be committed. */
+                err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "%s",
+                                  agg->fatal_error);
+                goto destroy_msgs;
+        }
         produce_states(agg);
 
         rd_kafka_topic_partition_list_t *offsets = batch_offsets(agg);
@@ -710,6 +759,10 @@ tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
                 tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto fail;
         }
+        if (opts->schema_registry_url &&
+            !(agg->registry = tecg_registry_new(opts->schema_registry_url, NULL, errstr,
+                                                errstr_size)))
+                goto fail;
         if (!(agg->avro = tecg_avro_new(errstr, errstr_size)) ||
             !(agg->state_codec = tecg_state_codec_new(errstr, errstr_size)))
                 goto fail;
@@ -805,6 +858,7 @@ void tecg_aggregator_destroy(tecg_aggregator_t *agg) {
         free(agg->parts);
         tecg_state_codec_destroy(agg->state_codec);
         tecg_avro_destroy(agg->avro);
+        tecg_registry_destroy(agg->registry);
         tecg_buf_free(&agg->buf);
         for (int i = 0; i < IN__COUNT; i++)
                 free(agg->topic_in[i]);

@@ -33,6 +33,7 @@ typedef struct {
         int64_t restore_timeout_ms;
         int64_t stats_interval_ms;
         char *metrics_file;
+        char *schema_registry_url;
 } aggregator_conf_t;
 
 #define F(field) offsetof(aggregator_conf_t, field)
@@ -59,6 +60,9 @@ static const tecg_conf_prop_t aggregator_props[] = {
          86400000, 0, "how often counters are logged (0 = never)"},
         {"metrics.file", TECG_CONF_STRING, F(metrics_file), NULL, 0, 0, 0,
          "write Prometheus text-format counters to this file at each stats interval"},
+        {"schema.registry.url", TECG_CONF_STRING, F(schema_registry_url), NULL, 0, 0, 0,
+         "Confluent-compatible schema registry to ask for the schema ids of "
+         "Confluent-framed messages (00 + id + body)"},
         {"kafka.", TECG_CONF_PREFIX, 0, NULL, 0, 0, 0,
          "any librdkafka property, passed to the consumers and the producer"},
         {NULL, 0, 0, NULL, 0, 0, 0, NULL}};
@@ -222,6 +226,7 @@ int main(int argc, char **argv) {
                 .batch_max_messages = (int)ac.batch_max_messages,
                 .batch_max_ms = (int)ac.batch_max_ms,
                 .restore_timeout_ms = (int)ac.restore_timeout_ms,
+                .schema_registry_url = ac.schema_registry_url,
         };
         if (!(agg = tecg_aggregator_new(conf, &opts, errstr, sizeof(errstr)))) {
                 tecg_log_err(FAC, "%s", errstr);

@@ -9,8 +9,10 @@
 
 #include "avro_codec.h"
 #include "buf.h"
+#include "framing.h"
 #include "log.h"
 #include "publisher.h"
+#include "registry.h"
 #include "validate.h"
 
 #define FAC "ingest"
@@ -54,6 +56,8 @@ struct tecg_ingest {
         tecg_avro_t *avro;
         tecg_publisher_t *pub;
         tecg_buf_t encoded;
+        bool confluent;          /* Confluent framing with registry ids */
+        uint32_t schema_ids[TECG_EV__COUNT];
         batch_t *batches;
         hold_t *holds;
         tecg_ingest_stats_t stats;
@@ -370,8 +374,17 @@ static tecg_err_t ingest_line(tecg_ingest_t *ing, batch_t *b, uint64_t lineno,
                 return TECG_OK;
         }
         tecg_buf_reset(&ing->encoded);
-        if ((err = tecg_avro_encode_event(ing->avro, &ev, &ing->encoded, reason,
-                                          sizeof(reason)))) {
+        if (ing->confluent) {
+                err = tecg_framing_write_confluent(&ing->encoded, ing->schema_ids[ev.type]);
+                if (err)
+                        snprintf(reason, sizeof(reason), "out of memory");
+                else
+                        err = tecg_avro_encode_body(ing->avro, &ev, &ing->encoded, NULL,
+                                                    reason, sizeof(reason));
+        } else
+                err = tecg_avro_encode_event(ing->avro, &ev, &ing->encoded, reason,
+                                             sizeof(reason));
+        if (err) {
                 char why[1100];
                 snprintf(why, sizeof(why), "cannot encode: %s", reason);
                 batch_reject(ing, b, lineno, line, len, why);
@@ -470,6 +483,33 @@ tecg_err_t tecg_ingest_stream(tecg_ingest_t *ing, const char *name, FILE *in,
         if (!b)
                 return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
         return ingest_batch(ing, b, in, errstr, errstr_size);
+}
+
+tecg_err_t tecg_ingest_use_registry(tecg_ingest_t *ing, const char *url,
+                                    const char *topic_prefix, char *errstr,
+                                    size_t errstr_size) {
+        tecg_err_t err = TECG_OK;
+        tecg_registry_t *reg = tecg_registry_new(url, NULL, errstr, errstr_size);
+        if (!reg)
+                return TECG_ERR_CONFIG;
+        for (int t = 0; t < TECG_EV__COUNT && !err; t++) {
+                char subject[512];
+                const tecg_avro_schema_t *schema =
+                        tecg_avro_schema_for_type(ing->avro, (tecg_event_type_t)t);
+                snprintf(subject, sizeof(subject), "%s%s-value", topic_prefix,
+                         tecg_avro_topic_for((tecg_event_type_t)t));
+                err = tecg_registry_register(reg, subject, tecg_avro_schema_json(schema),
+                                             &ing->schema_ids[t], errstr, errstr_size);
+        }
+        tecg_registry_destroy(reg);
+        if (!err) {
+                ing->confluent = true;
+                tecg_log_info(FAC, "Confluent framing: schema ids %u (contributions), "
+                              "%u (training-completions) from %s",
+                              ing->schema_ids[TECG_EV_FUNDING],
+                              ing->schema_ids[TECG_EV_TRAINING], url);
+        }
+        return err;
 }
 
 bool tecg_ingest_is_busy(tecg_ingest_t *ing, const char *name) {

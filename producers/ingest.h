@@ -32,6 +32,13 @@ tecg_ingest_t *tecg_ingest_new(const tecg_conf_t *conf, const char *topic_prefix
                                tecg_spool_t *spool, const volatile int *stop,
                                char *errstr, size_t errstr_size);
 
+/* From now on, frames messages in the Confluent wire format (00 + schema
+ * id + body) with the ids the registry at `url` gives the two event schemas
+ * (subjects <topic>-value). TECG_ERR_IO when the registry cannot be asked. */
+tecg_err_t tecg_ingest_use_registry(tecg_ingest_t *ing, const char *url,
+                                    const char *topic_prefix, char *errstr,
+                                    size_t errstr_size);
+
 /* Discards whatever is still outstanding (call tecg_ingest_drain first);
  * logs the files left in incoming/. NULL ok. */
 void tecg_ingest_destroy(tecg_ingest_t *ing);

@@ -46,6 +46,7 @@ typedef struct {
         int64_t shutdown_timeout_ms;
         int64_t stats_interval_ms;
         char *metrics_file;
+        char *schema_registry_url;
 } producer_conf_t;
 
 #define F(field) offsetof(producer_conf_t, field)
@@ -71,6 +72,10 @@ static const tecg_conf_prop_t producer_props[] = {
         {"metrics.file", TECG_CONF_STRING, F(metrics_file), NULL, 0, 0, 0,
          "write Prometheus text-format counters to this file at each stats "
          "interval (node_exporter textfile collector)"},
+        {"schema.registry.url", TECG_CONF_STRING, F(schema_registry_url), NULL, 0, 0, 0,
+         "Confluent-compatible schema registry: register the schemas there and "
+         "frame messages as 00 + schema id + body (default: single-object "
+         "encoding, no registry needed)"},
         {"kafka.", TECG_CONF_PREFIX, 0, NULL, 0, 0, 0,
          "any librdkafka property, passed through unchanged (e.g. "
          "kafka.bootstrap.servers=127.0.0.1:9092)"},
@@ -313,6 +318,12 @@ int main(int argc, char **argv) {
         if (!(ing = tecg_ingest_new(conf, pc.topic_prefix, nations, pc.nation, spool,
                                     (const volatile int *)&stop_requested, errstr,
                                     sizeof(errstr)))) {
+                tecg_log_err(FAC, "%s", errstr);
+                goto done;
+        }
+        if (pc.schema_registry_url &&
+            tecg_ingest_use_registry(ing, pc.schema_registry_url, pc.topic_prefix, errstr,
+                                     sizeof(errstr))) {
                 tecg_log_err(FAC, "%s", errstr);
                 goto done;
         }
