@@ -89,13 +89,14 @@ static int64_t mono_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* RFC 3339 UTC with milliseconds: 2005-11-30T16:45:02.118Z */
 static void format_time_ms(int64_t ms, char *out, size_t size) {
         time_t t = (time_t)(ms / 1000);
         struct tm tm;
+        char base[24];
         gmtime_r(&t, &tm);
-        snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                 tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+        strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(out, size, "%s.%03dZ", base, (int)(ms % 1000));
 }
 
 /* ------------------------------------------------------------------ */
@@ -429,12 +430,26 @@ static void count(tecg_http_server_t *srv, route_t route, unsigned status) {
                                           memory_order_relaxed);
 }
 
+/* A URL fit for a log line: control bytes become '?', at most 200 bytes
+ * (a decoded %0A must not split the line). */
+static const char *loggable(const char *url, char *out, size_t size) {
+        size_t i;
+        for (i = 0; url[i] && i + 1 < size; i++)
+                out[i] = (unsigned char)url[i] < 0x20 || url[i] == 0x7f
+                                 ? '?'
+                                 : url[i];
+        out[i] = '\0';
+        return out;
+}
+
 /* Queues resp (consumed; NULL means building it failed), counts and logs. */
 static enum MHD_Result finish(tecg_http_server_t *srv,
                               struct MHD_Connection *conn, route_t route,
-                              const char *method, const char *url,
+                              const char *method, const char *url_raw,
                               unsigned status, struct MHD_Response *resp) {
         enum MHD_Result ret;
+        char url_buf[201];
+        const char *url = loggable(url_raw, url_buf, sizeof(url_buf));
         if (!resp) {
                 tecg_log_warn(FAC, "%s %s: cannot build the response "
                               "(out of memory)", method, url);
@@ -504,6 +519,9 @@ static enum MHD_Result reply_error(tecg_http_server_t *srv,
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
         o = json_pack("{s:s, s:s}", "error", code, "message", msg);
+        if (!o) /* msg held a name that is not UTF-8 */
+                o = json_pack("{s:s, s:s}", "error", code, "message",
+                              "invalid request");
         if (o && (text = json_dumps(o, JSON_FLAGS)) &&
             (resp = response_copy(text, "application/json"))) {
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
@@ -711,10 +729,10 @@ static enum MHD_Result serve_export(tecg_http_server_t *srv,
                                    "export formats are NAME.csv and "
                                    "NAME.ndjson");
         }
+        /* A name too long for the store cannot be in it. */
+        snprintf(name, sizeof(name), "%.*s", (int)(dot - file), file);
         if ((size_t)(dot - file) > TECG_DOCSTORE_NAME_MAX ||
-            (memcpy(name, file, (size_t)(dot - file)),
-             name[dot - file] = '\0',
-             tecg_docstore_get(srv->store, name, &doc) != TECG_OK))
+            tecg_docstore_get(srv->store, name, &doc) != TECG_OK)
                 return reply_error(srv, conn, ROUTE_EXPORT, method, url,
                                    MHD_HTTP_NOT_FOUND, "not_found",
                                    "no dashboard named '%.*s'",
@@ -727,11 +745,10 @@ static enum MHD_Result serve_export(tecg_http_server_t *srv,
         if (tecg_http_server_export(&doc, format, &body, errstr,
                                     sizeof(errstr)) != TECG_OK) {
                 tecg_log_warn(FAC, "export of %s: %s", name, errstr);
-                tecg_doc_release(&doc);
-                tecg_buf_free(&body);
-                return reply_error(srv, conn, ROUTE_EXPORT, method, url,
-                                   MHD_HTTP_INTERNAL_SERVER_ERROR,
-                                   "export_failed", "%s", errstr);
+                ret = reply_error(srv, conn, ROUTE_EXPORT, method, url,
+                                  MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                  "export_failed", "%s", errstr);
+                goto out;
         }
         if (!(resp = response_own(&body, ctype)))
                 goto done;
@@ -744,6 +761,7 @@ static enum MHD_Result serve_export(tecg_http_server_t *srv,
         set_etag(resp, doc.version);
 done:
         ret = finish(srv, conn, ROUTE_EXPORT, method, url, status, resp);
+out:
         tecg_doc_release(&doc);
         tecg_buf_free(&body);
         return ret;
@@ -863,21 +881,27 @@ static enum MHD_Result serve_healthz(tecg_http_server_t *srv,
 
         if (srv->conf.health_cb)
                 rc = srv->conf.health_cb(&body, srv->conf.health_opaque);
-        status = rc == 0 ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
+        if (rc == 0)
+                status = MHD_HTTP_OK;
+        else if (rc >= 200 && rc <= 599)
+                status = (unsigned)rc;
+        else
+                status = MHD_HTTP_SERVICE_UNAVAILABLE;
         if (body.len == 0) {
                 tecg_buf_puts(&body,
-                              rc == 0 ? "{\"status\":\"ok\"}"
-                                      : "{\"status\":\"unavailable\","
-                                        "\"reason\":\"health check "
-                                        "failed\"}");
+                              status < 300 ? "{\"status\":\"ok\"}"
+                                           : "{\"status\":\"unavailable\","
+                                             "\"reason\":\"health check "
+                                             "failed\"}");
         }
         resp = response_own(&body, "application/json");
         if (resp)
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
                                         "no-store");
         tecg_buf_free(&body);
-        if (rc != 0)
-                tecg_log_warn(FAC, "%s %s: unhealthy", method, url);
+        if (status >= 300)
+                tecg_log_warn(FAC, "%s %s: unhealthy (%u)", method, url,
+                              status);
         return finish(srv, conn, ROUTE_HEALTHZ, method, url, status, resp);
 }
 

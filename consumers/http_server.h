@@ -35,8 +35,9 @@ typedef void (tecg_http_metrics_cb_t)(tecg_buf_t *out, void *opaque);
 
 /* Writes one JSON object to json_out, e.g. {"status":"ok","kafka":"up"} or
  * {"status":"unavailable","reason":"no nation state for 90 s"}, and returns
- * 0 when healthy (HTTP 200) or non-zero when not (HTTP 503). A callback that
- * writes nothing gets a default body with a generic reason. */
+ * the answer's status: 0 or 200 when healthy, an HTTP status (e.g. 503)
+ * otherwise; any other value means 503. A callback that writes nothing
+ * gets a default body ({"status":"ok"} or one with a generic reason). */
 typedef int (tecg_http_health_cb_t)(tecg_buf_t *json_out, void *opaque);
 
 typedef struct {

@@ -60,15 +60,20 @@ static void on_metrics(tecg_buf_t *out, void *opaque) {
                            "tecg_test_metric 42\n");
 }
 
+/* healthy: 1 answers 0, 2 answers 200 (both healthy); 0 answers 1, -1
+ * answers 503 (both unhealthy); -2 writes nothing and answers 503. */
 static int on_health(tecg_buf_t *out, void *opaque) {
         fixture_t *f = opaque;
-        if (atomic_load(&f->healthy)) {
+        int h = atomic_load(&f->healthy);
+        if (h > 0) {
                 tecg_buf_puts(out, "{\"status\":\"ok\",\"kafka\":\"up\"}");
-                return 0;
+                return h == 1 ? 0 : 200;
         }
+        if (h == -2)
+                return 503;
         tecg_buf_puts(out, "{\"status\":\"unavailable\","
                            "\"reason\":\"nation-state not read yet\"}");
-        return 1;
+        return h == 0 ? 1 : 503;
 }
 
 static void put(tecg_docstore_t *s, const char *name, uint64_t version,
@@ -303,7 +308,7 @@ static void test_not_found_and_method(void **state) {
         static const char *const paths[] = {
                 "/api/dashboards/nope", "/nope", "/api/dashboards/funding/x",
                 "/api/export/nope.csv", "/api/export/funding.xml",
-                "/api/export/funding", "/api",
+                "/api/export/funding", "/api", "/api/dashboards/%FF%0A",
         };
         resp_t r;
 
@@ -372,12 +377,26 @@ static void test_healthz(void **state) {
         assert_header(&r, "Content-Type", "application/json");
         assert_string_equal(BODY(r), "{\"status\":\"ok\",\"kafka\":\"up\"}");
         resp_free(&r);
-        atomic_store(&f->healthy, 0);
+        atomic_store(&f->healthy, 2);
+        http(f, NULL, "/healthz", NULL, &r);
+        assert_int_equal(r.status, 200);
+        resp_free(&r);
+        for (int h = 0; h >= -1; h--) {
+                atomic_store(&f->healthy, h);
+                http(f, NULL, "/healthz", NULL, &r);
+                assert_int_equal(r.status, 503);
+                assert_header(&r, "Content-Type", "application/json");
+                assert_string_equal(BODY(r),
+                                    "{\"status\":\"unavailable\","
+                                    "\"reason\":\"nation-state not read "
+                                    "yet\"}");
+                resp_free(&r);
+        }
+        atomic_store(&f->healthy, -2);
         http(f, NULL, "/healthz", NULL, &r);
         assert_int_equal(r.status, 503);
-        assert_string_equal(BODY(r),
-                            "{\"status\":\"unavailable\","
-                            "\"reason\":\"nation-state not read yet\"}");
+        assert_string_equal(BODY(r), "{\"status\":\"unavailable\","
+                                     "\"reason\":\"health check failed\"}");
         resp_free(&r);
 }
 
