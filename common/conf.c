@@ -428,6 +428,14 @@ const tecg_conf_kv_t *tecg_conf_passthru(const tecg_conf_t *conf,
         return NULL;
 }
 
+const char *tecg_conf_get_string(const tecg_conf_t *conf, const char *name) {
+        size_t idx;
+        const tecg_conf_prop_t *p = prop_find(conf, name, &idx);
+        if (!p || p->type != TECG_CONF_STRING)
+                return NULL;
+        return *(char *const *)((const char *)conf->target + p->offset);
+}
+
 const char *tecg_conf_origin(const tecg_conf_t *conf, const char *name) {
         size_t idx;
         if (!prop_find(conf, name, &idx))

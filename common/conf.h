@@ -90,6 +90,10 @@ tecg_err_t tecg_conf_check_required(const tecg_conf_t *conf, char *errstr,
 const tecg_conf_kv_t *tecg_conf_passthru(const tecg_conf_t *conf,
                                          const char *prefix, size_t *countp);
 
+/* The current value of a TECG_CONF_STRING key (NULL when unset or not a
+ * string key); owned by the conf. */
+const char *tecg_conf_get_string(const tecg_conf_t *conf, const char *name);
+
 /* Where a key got its value ("default", "file:line", "--flag"). */
 const char *tecg_conf_origin(const tecg_conf_t *conf, const char *name);
 

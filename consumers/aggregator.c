@@ -9,6 +9,7 @@
 
 #include "avro_codec.h"
 #include "buf.h"
+#include "clock.h"
 #include "contract.h"
 #include "kafka.h"
 #include "log.h"
@@ -62,18 +63,6 @@ struct tecg_aggregator {
         char fatal_error[1024];
         tecg_aggregator_stats_t stats;
 };
-
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- partition contexts ---------------------------------------------- */
 
@@ -210,7 +199,7 @@ static void restore_record(tecg_aggregator_t *agg, part_ctx_t *ctx,
 static tecg_err_t ctx_restore(tecg_aggregator_t *agg, int32_t p, char *errstr,
                               size_t errstr_size) {
         tecg_err_t err = TECG_OK;
-        int64_t t0 = mono_ms(), last_log = t0;
+        int64_t t0 = tecg_mono_ms(), last_log = t0;
         part_ctx_t *ctx = ctx_new(p);
         if (!ctx)
                 return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
@@ -231,7 +220,7 @@ static tecg_err_t ctx_restore(tecg_aggregator_t *agg, int32_t p, char *errstr,
         bool eof_state = false, eof_ids = false;
         while (!(eof_state && eof_ids) && !agg->fatal) {
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(agg->restorer, 200);
-                int64_t now = mono_ms();
+                int64_t now = tecg_mono_ms();
                 if (now - t0 > agg->opts.restore_timeout_ms) {
                         err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
                                           "restore of partition %d: not at the end of "
@@ -280,7 +269,7 @@ static tecg_err_t ctx_restore(tecg_aggregator_t *agg, int32_t p, char *errstr,
         }
         tecg_log_info(FAC, "partition %d restored: %zu nations, %zu event ids, "
                       "%lld ms", p, ctx->nnations, tecg_seen_count(ctx->seen),
-                      (long long)(mono_ms() - t0));
+                      (long long)(tecg_mono_ms() - t0));
         agg->stats.restores++;
         if ((err = ctx_put(agg, ctx)) == TECG_OK)
                 ctx = NULL;
@@ -700,7 +689,7 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr,
         }
         agg->txn_open = false;
         agg->stats.transactions++;
-        agg->stats.last_commit_ms = wall_ms();
+        agg->stats.last_commit_ms = tecg_wall_ms();
         batch_reset(agg);
 destroy_msgs:
         for (ssize_t i = 0; i < n; i++)

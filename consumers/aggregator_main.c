@@ -3,8 +3,6 @@
  * nation's totals to tecg.nation-state, all in Kafka transactions
  * (design §4; the engine is aggregator.c). Scale out by starting more
  * instances (each with its own instance.id) up to the partition count. */
-#include <getopt.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -14,7 +12,9 @@
 #include <unistd.h>
 
 #include "aggregator.h"
+#include "clock.h"
 #include "conf.h"
+#include "daemon.h"
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
@@ -68,38 +68,17 @@ static const tecg_conf_prop_t aggregator_props[] = {
         {NULL, 0, 0, NULL, 0, 0, 0, NULL}};
 #undef F
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig) {
-        (void)sig;
-        stop_requested = 1;
-}
-
-static void usage(FILE *fp) {
-        fprintf(fp,
-                "Usage: tecg-aggregator --config FILE [-X KEY=VALUE]...\n"
-                "\n"
-                "Aggregates the nations' events per nation, exactly once, into\n"
-                "tecg.nation-state (Kafka transactions; restart-safe).\n"
-                "\n"
-                "Options:\n"
-                "  -c, --config FILE      configuration file (key = value)\n"
-                "  -X, --set KEY=VALUE    set any configuration key (repeatable)\n"
-                "  -v, --verbose          log level debug\n"
-                "      --check-config     validate the configuration and exit\n"
-                "  -h, --help             this help\n"
-                "\nConfiguration keys:\n");
-        tecg_conf_print_help(fp, aggregator_props);
-        fprintf(fp, "\nExit status: 0 stopped by a signal; 1 fatal Kafka error "
-                    "(restart it: it resumes from the last commit); 2 bad usage "
-                    "or configuration.\n");
-}
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static const tecg_daemon_spec_t aggregator_spec = {
+        .progname = "tecg-aggregator",
+        .usage = "Usage: tecg-aggregator --config FILE [-X KEY=VALUE]...\n"
+                 "\n"
+                 "Aggregates the nations' events per nation, exactly once, into\n"
+                 "tecg.nation-state (Kafka transactions; restart-safe).\n",
+        .exit_status = "Exit status: 0 stopped by a signal; 1 fatal Kafka error "
+                       "(restart it: it resumes from the last commit); 2 bad usage "
+                       "or configuration.\n",
+        .props = aggregator_props,
+};
 
 static void report_stats(const aggregator_conf_t *ac, const tecg_aggregator_t *agg) {
         tecg_aggregator_stats_t st;
@@ -150,72 +129,27 @@ static void report_stats(const aggregator_conf_t *ac, const tecg_aggregator_t *a
 
 int main(int argc, char **argv) {
         aggregator_conf_t ac;
+        tecg_daemon_t d;
         char errstr[1024], hostname[256] = "localhost", txn_id[512];
-        int rc = 2;
-        const char *config_path = NULL;
-        bool check_only = false, verbose = false;
-        tecg_conf_t *conf = NULL;
         tecg_nations_t *nations = NULL;
         tecg_aggregator_t *agg = NULL;
-        char **cli_sets = calloc((size_t)argc + 1, sizeof(char *));
-        size_t ncli_sets = 0;
 
-        tecg_log_init("tecg-aggregator", TECG_LOG_INFO);
-        static const struct option longopts[] = {
-                {"config", required_argument, NULL, 'c'},
-                {"set", required_argument, NULL, 'X'},
-                {"verbose", no_argument, NULL, 'v'},
-                {"check-config", no_argument, NULL, 'C'},
-                {"help", no_argument, NULL, 'h'},
-                {NULL, 0, NULL, 0}};
-        int opt;
-        while ((opt = getopt_long(argc, argv, "c:X:vh", longopts, NULL)) != -1) {
-                switch (opt) {
-                case 'c': config_path = optarg; break;
-                case 'X': cli_sets[ncli_sets++] = optarg; break;
-                case 'v': verbose = true; break;
-                case 'C': check_only = true; break;
-                case 'h': usage(stdout); rc = 0; goto done;
-                default: usage(stderr); goto done;
-                }
-        }
-        if (optind < argc) {
-                fprintf(stderr, "tecg-aggregator: unexpected argument '%s'\n", argv[optind]);
+        int rc = tecg_daemon_setup(&aggregator_spec, &ac, argc, argv, &d);
+        if (rc >= 0)
+                goto done;
+        if (!(nations = tecg_nations_load(ac.nations_file, errstr, sizeof(errstr)))) {
+                rc = tecg_daemon_config_error(&aggregator_spec, errstr);
                 goto done;
         }
-        if (!(conf = tecg_conf_new(aggregator_props, &ac, errstr, sizeof(errstr))) ||
-            (config_path && tecg_conf_load_file(conf, config_path, errstr, sizeof(errstr))) ||
-            tecg_conf_apply_sets(conf, cli_sets, ncli_sets, errstr, sizeof(errstr)) ||
-            tecg_conf_check_required(conf, errstr, sizeof(errstr)))
-                goto config_error;
-        int level = tecg_log_level_parse(ac.log_level);
-        if (level < 0) {
-                snprintf(errstr, sizeof(errstr), "%s: log.level: \"%s\" is not a level",
-                         tecg_conf_origin(conf, "log.level"), ac.log_level);
-                goto config_error;
-        }
-        tecg_log_set_level(verbose ? TECG_LOG_DEBUG : level);
-        if (!(nations = tecg_nations_load(ac.nations_file, errstr, sizeof(errstr))))
-                goto config_error;
-        rd_kafka_conf_t *probe = tecg_kafka_conf_new(conf, NULL, errstr, sizeof(errstr));
-        if (!probe)
-                goto config_error;
-        rd_kafka_conf_destroy(probe);
         gethostname(hostname, sizeof(hostname) - 1);
         snprintf(txn_id, sizeof(txn_id), "tecg-aggregator-%s",
                  ac.instance_id ? ac.instance_id : hostname);
-        tecg_conf_log(conf, "config");
-        if (check_only) {
-                printf("configuration OK\n");
-                rc = 0;
+        tecg_conf_log(d.conf, "config");
+        if (d.check_only) {
+                rc = tecg_daemon_config_ok(&d);
                 goto done;
         }
-
-        struct sigaction sa;
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = on_signal;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
+        tecg_daemon_signals();
 
         rc = 1;
         tecg_aggregator_options_t opts = {
@@ -228,37 +162,31 @@ int main(int argc, char **argv) {
                 .restore_timeout_ms = (int)ac.restore_timeout_ms,
                 .schema_registry_url = ac.schema_registry_url,
         };
-        if (!(agg = tecg_aggregator_new(conf, &opts, errstr, sizeof(errstr)))) {
+        if (!(agg = tecg_aggregator_new(d.conf, &opts, errstr, sizeof(errstr)))) {
                 tecg_log_err(FAC, "%s", errstr);
                 goto done;
         }
         tecg_log_info(FAC, "started: group %s, transactional.id %s, topics %s*",
                       ac.group_id, txn_id, ac.topic_prefix);
-        int64_t next_stats = now_ms() + ac.stats_interval_ms;
-        while (!stop_requested) {
+        int64_t next_stats = tecg_mono_ms() + ac.stats_interval_ms;
+        while (!tecg_daemon_stop) {
                 if (tecg_aggregator_run_once(agg, errstr, sizeof(errstr))) {
                         tecg_log_err(FAC, "%s; exiting (a restart resumes from the "
                                      "last committed transaction)", errstr);
                         goto done;
                 }
-                if (ac.stats_interval_ms && now_ms() >= next_stats) {
+                if (ac.stats_interval_ms && tecg_mono_ms() >= next_stats) {
                         report_stats(&ac, agg);
-                        next_stats = now_ms() + ac.stats_interval_ms;
+                        next_stats = tecg_mono_ms() + ac.stats_interval_ms;
                 }
         }
         report_stats(&ac, agg);
         tecg_log_info(FAC, "stopping: leaving the group (uncommitted work is redone "
                       "by the next owner)");
         rc = 0;
-        goto done;
-
-config_error:
-        fprintf(stderr, "tecg-aggregator: %s\n", errstr);
-        rc = 2;
 done:
         tecg_aggregator_destroy(agg);
         tecg_nations_destroy(nations);
-        tecg_conf_destroy(conf);
-        free(cli_sets);
+        tecg_daemon_cleanup(&d);
         return rc;
 }

@@ -4,8 +4,6 @@
  * stream, and written to tecg.dashboards for BI consumers. Any number of
  * instances may run; each reads all nation states. */
 #include <errno.h>
-#include <getopt.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -13,8 +11,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "compose.h"
 #include "conf.h"
+#include "daemon.h"
 #include "dashboards.h"
 #include "docstore.h"
 #include "http_server.h"
@@ -94,35 +94,21 @@ typedef struct {
         size_t nsinks;
 } app_t;
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig) {
-        (void)sig;
-        stop_requested = 1;
-}
-
-static void usage(FILE *fp) {
-        fprintf(fp,
-                "Usage: tecg-dashboard --config FILE [-X KEY=VALUE]...\n"
-                "\n"
-                "Composes the funding, staffing and training dashboards from\n"
-                "tecg.nation-state; pushes them to HTTP sinks and serves them:\n"
-                "  /                          operator page (live)\n"
-                "  /api/dashboards[/NAME]     JSON documents (ETag = version)\n"
-                "  /api/stream                server-sent events of every new version\n"
-                "  /api/export/NAME.csv|.ndjson  per-nation rows for BI\n"
-                "  /metrics  /healthz\n"
-                "\nOptions:\n"
-                "  -c, --config FILE      configuration file (key = value)\n"
-                "  -X, --set KEY=VALUE    set any configuration key (repeatable)\n"
-                "  -v, --verbose          log level debug\n"
-                "      --check-config     validate the configuration and exit\n"
-                "  -h, --help             this help\n"
-                "\nConfiguration keys:\n");
-        tecg_conf_print_help(fp, dashboard_props);
-        fprintf(fp, "\nExit status: 0 stopped by a signal; 1 could not run; 2 bad "
-                    "usage or configuration.\n");
-}
+static const tecg_daemon_spec_t dashboard_spec = {
+        .progname = "tecg-dashboard",
+        .usage = "Usage: tecg-dashboard --config FILE [-X KEY=VALUE]...\n"
+                 "\n"
+                 "Composes the funding, staffing and training dashboards from\n"
+                 "tecg.nation-state; pushes them to HTTP sinks and serves them:\n"
+                 "  /                          operator page (live)\n"
+                 "  /api/dashboards[/NAME]     JSON documents (ETag = version)\n"
+                 "  /api/stream                server-sent events of every new version\n"
+                 "  /api/export/NAME.csv|.ndjson  per-nation rows for BI\n"
+                 "  /metrics  /healthz\n",
+        .exit_status = "Exit status: 0 stopped by a signal; 1 could not run; 2 bad "
+                       "usage or configuration.\n",
+        .props = dashboard_props,
+};
 
 static void on_publish(const char *name, uint64_t version, const char *json, size_t len,
                        void *opaque) {
@@ -300,84 +286,32 @@ static tecg_err_t build_mission(const tecg_conf_t *conf, const dashboard_conf_t 
         return TECG_OK;
 }
 
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int main(int argc, char **argv) {
         dashboard_conf_t dc;
+        tecg_daemon_t d;
         tecg_mission_t mission;
         char errstr[1024];
-        int rc = 2;
-        const char *config_path = NULL;
-        bool check_only = false, verbose = false;
-        tecg_conf_t *conf = NULL;
         tecg_nations_t *nations = NULL;
         tecg_docstore_t *store = NULL;
         tecg_http_server_t *server = NULL;
         app_t app;
         memset(&app, 0, sizeof(app));
-        char **cli_sets = calloc((size_t)argc + 1, sizeof(char *));
-        size_t ncli_sets = 0;
 
-        tecg_log_init("tecg-dashboard", TECG_LOG_INFO);
-        static const struct option longopts[] = {
-                {"config", required_argument, NULL, 'c'},
-                {"set", required_argument, NULL, 'X'},
-                {"verbose", no_argument, NULL, 'v'},
-                {"check-config", no_argument, NULL, 'C'},
-                {"help", no_argument, NULL, 'h'},
-                {NULL, 0, NULL, 0}};
-        int opt;
-        while ((opt = getopt_long(argc, argv, "c:X:vh", longopts, NULL)) != -1) {
-                switch (opt) {
-                case 'c': config_path = optarg; break;
-                case 'X': cli_sets[ncli_sets++] = optarg; break;
-                case 'v': verbose = true; break;
-                case 'C': check_only = true; break;
-                case 'h': usage(stdout); rc = 0; goto done;
-                default: usage(stderr); goto done;
-                }
-        }
-        if (optind < argc) {
-                fprintf(stderr, "tecg-dashboard: unexpected argument '%s'\n", argv[optind]);
+        int rc = tecg_daemon_setup(&dashboard_spec, &dc, argc, argv, &d);
+        if (rc >= 0)
                 goto done;
-        }
-        if (!(conf = tecg_conf_new(dashboard_props, &dc, errstr, sizeof(errstr))) ||
-            (config_path && tecg_conf_load_file(conf, config_path, errstr, sizeof(errstr))) ||
-            tecg_conf_apply_sets(conf, cli_sets, ncli_sets, errstr, sizeof(errstr)) ||
-            tecg_conf_check_required(conf, errstr, sizeof(errstr)))
-                goto config_error;
-        int level = tecg_log_level_parse(dc.log_level);
-        if (level < 0) {
-                snprintf(errstr, sizeof(errstr), "%s: log.level: \"%s\" is not a level",
-                         tecg_conf_origin(conf, "log.level"), dc.log_level);
-                goto config_error;
-        }
-        tecg_log_set_level(verbose ? TECG_LOG_DEBUG : level);
         if (!(nations = tecg_nations_load(dc.nations_file, errstr, sizeof(errstr))) ||
-            build_mission(conf, &dc, &mission, errstr, sizeof(errstr)) ||
-            build_sinks(conf, &app, errstr, sizeof(errstr)))
-                goto config_error;
-        rd_kafka_conf_t *probe = tecg_kafka_conf_new(conf, NULL, errstr, sizeof(errstr));
-        if (!probe)
-                goto config_error;
-        rd_kafka_conf_destroy(probe);
-        tecg_conf_log(conf, "config");
-        if (check_only) {
-                printf("configuration OK\n");
-                rc = 0;
+            build_mission(d.conf, &dc, &mission, errstr, sizeof(errstr)) ||
+            build_sinks(d.conf, &app, errstr, sizeof(errstr))) {
+                rc = tecg_daemon_config_error(&dashboard_spec, errstr);
                 goto done;
         }
-
-        struct sigaction sa;
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = on_signal;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        signal(SIGPIPE, SIG_IGN);
+        tecg_conf_log(d.conf, "config");
+        if (d.check_only) {
+                rc = tecg_daemon_config_ok(&d);
+                goto done;
+        }
+        tecg_daemon_signals();
 
         rc = 1;
         if (!(store = tecg_docstore_new())) {
@@ -395,7 +329,7 @@ int main(int argc, char **argv) {
                 .compose_interval_ms = (int)dc.compose_interval_ms,
                 .load_timeout_ms = 60000,
         };
-        if (!(app.dashboards = tecg_dashboards_new(conf, &opts, errstr, sizeof(errstr)))) {
+        if (!(app.dashboards = tecg_dashboards_new(d.conf, &opts, errstr, sizeof(errstr)))) {
                 tecg_log_err(FAC, "%s", errstr);
                 goto done;
         }
@@ -422,13 +356,13 @@ int main(int argc, char **argv) {
         tecg_log_info(FAC, "serving http://%s:%u/ (operator page), /api/dashboards, "
                       "/api/stream, /metrics, /healthz", dc.http_address, port);
 
-        int64_t next_stats = now_ms() + dc.stats_interval_ms;
-        while (!stop_requested) {
+        int64_t next_stats = tecg_mono_ms() + dc.stats_interval_ms;
+        while (!tecg_daemon_stop) {
                 if (tecg_dashboards_run_once(app.dashboards, 100, errstr, sizeof(errstr))) {
                         tecg_log_err(FAC, "%s", errstr);
                         goto done;
                 }
-                if (dc.stats_interval_ms && now_ms() >= next_stats) {
+                if (dc.stats_interval_ms && tecg_mono_ms() >= next_stats) {
                         tecg_dashboards_stats_t st;
                         tecg_dashboards_stats(app.dashboards, &st);
                         tecg_log_info("stats", "states=%llu published=%llu versions "
@@ -438,16 +372,11 @@ int main(int argc, char **argv) {
                                       (unsigned long long)st.versions[0],
                                       (unsigned long long)st.versions[1],
                                       (unsigned long long)st.versions[2]);
-                        next_stats = now_ms() + dc.stats_interval_ms;
+                        next_stats = tecg_mono_ms() + dc.stats_interval_ms;
                 }
         }
         tecg_log_info(FAC, "stopping");
         rc = 0;
-        goto done;
-
-config_error:
-        fprintf(stderr, "tecg-dashboard: %s\n", errstr);
-        rc = 2;
 done:
         tecg_http_server_stop(server);
         tecg_http_server_destroy(server);
@@ -456,7 +385,6 @@ done:
         tecg_dashboards_destroy(app.dashboards);
         tecg_docstore_destroy(store);
         tecg_nations_destroy(nations);
-        tecg_conf_destroy(conf);
-        free(cli_sets);
+        tecg_daemon_cleanup(&d);
         return rc;
 }

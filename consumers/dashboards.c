@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "kafka.h"
 #include "log.h"
 #include "nation_state.h"
@@ -41,18 +42,6 @@ struct tecg_dashboards {
         pthread_mutex_t lock;              /* guards stats */
         tecg_dashboards_stats_t stats;
 };
-
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
         (void)rk;
@@ -132,9 +121,9 @@ static tecg_err_t load_last_documents(tecg_dashboards_t *d, char *errstr,
                 return tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "assign %s: %s",
                                    d->topic_dashboards, rd_kafka_err2str(kerr));
         int32_t eofs = 0;
-        int64_t deadline = mono_ms() + d->opts.load_timeout_ms;
+        int64_t deadline = tecg_mono_ms() + d->opts.load_timeout_ms;
         while (eofs < n) {
-                if (mono_ms() > deadline) {
+                if (tecg_mono_ms() > deadline) {
                         rd_kafka_assign(d->consumer, NULL);
                         return tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
                                            "%s not read to its end within %d ms",
@@ -173,7 +162,7 @@ static tecg_err_t load_last_documents(tecg_dashboards_t *d, char *errstr,
 /* ---- composing and publishing ------------------------------------------ */
 
 static void format_now(char out[32]) {
-        int64_t ms = wall_ms();
+        int64_t ms = tecg_wall_ms();
         time_t secs = (time_t)(ms / 1000);
         struct tm tm;
         gmtime_r(&secs, &tm);
@@ -282,7 +271,7 @@ static void compose_all(tecg_dashboards_t *d) {
                                 pthread_mutex_lock(&d->lock);
                                 d->stats.versions[which] = version;
                                 d->stats.published++;
-                                d->stats.last_change_ms = wall_ms();
+                                d->stats.last_change_ms = tecg_wall_ms();
                                 pthread_mutex_unlock(&d->lock);
                         }
                         json_decref(doc);
@@ -369,7 +358,7 @@ tecg_err_t tecg_dashboards_run_once(tecg_dashboards_t *d, int timeout_ms, char *
                 d->dirty = true; /* compose now, even when nothing was reported */
                 d->next_compose_ms = 0;
         }
-        int64_t now = mono_ms();
+        int64_t now = tecg_mono_ms();
         if (d->stats.caught_up && d->dirty && now >= d->next_compose_ms) {
                 d->dirty = false;
                 d->next_compose_ms = now + d->opts.compose_interval_ms;

@@ -15,6 +15,8 @@
 
 #include <jansson.h>
 
+#include "clock.h"
+
 /* One allocation: header, then name and json, both NUL-terminated. */
 struct tecg_doc_blob {
         atomic_uint refs;
@@ -35,12 +37,6 @@ struct tecg_docstore {
         size_t ndocs;
         size_t cap;
 };
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool name_valid(const char *name) {
         size_t n = 0;
@@ -69,7 +65,7 @@ static tecg_doc_blob_t *blob_new(const char *name, uint64_t version,
         atomic_init(&b->refs, 1);
         b->version = version;
         b->seq = 0;
-        b->updated_ms = now_ms();
+        b->updated_ms = tecg_wall_ms();
         b->len = len;
         b->name = (char *)(b + 1);
         memcpy(b->name, name, nlen + 1);

@@ -27,6 +27,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "page.h"
 
@@ -82,12 +83,6 @@ typedef struct {
         const char *filter[SSE_FILTER_MAX];
         size_t nfilter;
 } sse_stream_t;
-
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* RFC 3339 UTC with milliseconds: 2005-11-30T16:45:02.118Z */
 static void format_time_ms(int64_t ms, char *out, size_t size) {
@@ -999,7 +994,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max) {
                         /* A comment first, so the headers go out at once
                          * even before any document exists. */
                         st->started = true;
-                        st->last_write_ms = mono_ms();
+                        st->last_write_ms = tecg_mono_ms();
                         if (tecg_buf_puts(&st->pending,
                                           ": tecg dashboards\nretry: 3000\n\n") ||
                             sse_queue_changes(st, true))
@@ -1010,7 +1005,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max) {
                         tecg_log_debug(FAC, "stream: client went away");
                         return MHD_CONTENT_READER_END_WITH_ERROR;
                 }
-                now = mono_ms();
+                now = tecg_mono_ms();
                 due = st->last_write_ms + keepalive;
                 if (now >= due) {
                         st->last_write_ms = now;
@@ -1028,7 +1023,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max) {
                         if (sse_queue_changes(st, false))
                                 return MHD_CONTENT_READER_END_WITH_ERROR;
                         if (st->pending.len > before)
-                                st->last_write_ms = mono_ms();
+                                st->last_write_ms = tecg_mono_ms();
                 }
         }
 }

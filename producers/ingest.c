@@ -9,6 +9,7 @@
 
 #include "avro_codec.h"
 #include "buf.h"
+#include "clock.h"
 #include "framing.h"
 #include "log.h"
 #include "publisher.h"
@@ -62,12 +63,6 @@ struct tecg_ingest {
         hold_t *holds;
         tecg_ingest_stats_t stats;
 };
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- rejected/ ------------------------------------------------------- */
 
@@ -211,7 +206,7 @@ static void hold_add(tecg_ingest_t *ing, const char *name) {
                 free(h);
                 return;
         }
-        h->retry_at_ms = now_ms() + HOLD_RETRY_MS;
+        h->retry_at_ms = tecg_mono_ms() + HOLD_RETRY_MS;
         h->next = ing->holds;
         ing->holds = h;
 }
@@ -516,7 +511,7 @@ bool tecg_ingest_is_busy(tecg_ingest_t *ing, const char *name) {
         for (batch_t *b = ing->batches; b; b = b->next)
                 if (b->from_spool && strcmp(b->name, name) == 0)
                         return true;
-        int64_t now = now_ms();
+        int64_t now = tecg_mono_ms();
         for (hold_t **pp = &ing->holds; *pp;) {
                 hold_t *h = *pp;
                 if (h->retry_at_ms <= now) { /* hold expired: forget it */

@@ -8,8 +8,6 @@
  *   file fully acknowledged --> done/
  */
 #include <errno.h>
-#include <getopt.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -18,7 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conf.h"
+#include "daemon.h"
 #include "ingest.h"
 #include "kafka.h"
 #include "log.h"
@@ -82,39 +82,25 @@ static const tecg_conf_prop_t producer_props[] = {
         {NULL, 0, 0, NULL, 0, 0, 0, NULL}};
 #undef F
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig) {
-        (void)sig;
-        stop_requested = 1;
-}
-
-static void usage(FILE *fp) {
-        fprintf(fp,
-                "Usage: tecg-producer --nation XXX --config FILE [options] [-]\n"
-                "\n"
-                "Publishes a nation's contribution and training events to Kafka.\n"
-                "Without '-' it runs as a daemon on its spool directory:\n"
-                "  incoming/*.ndjson   files to send (write NAME.tmp, then rename)\n"
-                "  done/              files whose every valid line Kafka acknowledged\n"
-                "  rejected/          NAME.errors (line: reason) and NAME.ndjson\n"
-                "With '-' it sends standard input to its end and exits.\n"
-                "\n"
-                "Options:\n"
-                "  -n, --nation XXX       nation this producer reports for\n"
-                "  -c, --config FILE      configuration file (key = value)\n"
-                "  -X, --set KEY=VALUE    set any configuration key (repeatable)\n"
-                "  -v, --verbose          log level debug\n"
-                "      --check-config     validate the configuration and exit\n"
-                "  -h, --help             this help\n"
-                "\n"
-                "Configuration keys:\n");
-        tecg_conf_print_help(fp, producer_props);
-        fprintf(fp,
-                "\nExit status: 0 every line delivered or rejected with a reason;\n"
-                "1 could not run; 2 bad usage or configuration; 3 stopped with\n"
-                "lines not acknowledged (their files stay in incoming/).\n");
-}
+static const tecg_daemon_spec_t producer_spec = {
+        .progname = "tecg-producer",
+        .usage = "Usage: tecg-producer --nation XXX --config FILE [options] [-]\n"
+                 "\n"
+                 "Publishes a nation's contribution and training events to Kafka.\n"
+                 "Without '-' it runs as a daemon on its spool directory:\n"
+                 "  incoming/*.ndjson   files to send (write NAME.tmp, then rename)\n"
+                 "  done/              files whose every valid line Kafka acknowledged\n"
+                 "  rejected/          NAME.errors (line: reason) and NAME.ndjson\n"
+                 "With '-' it sends standard input to its end and exits.\n",
+        .exit_status = "Exit status: 0 every line delivered or rejected with a reason;\n"
+                       "1 could not run; 2 bad usage or configuration; 3 stopped with\n"
+                       "lines not acknowledged (their files stay in incoming/).\n",
+        .props = producer_props,
+        .alias_long = "nation",
+        .alias_short = 'n',
+        .alias_key = "nation",
+        .accepts_stdin = true,
+};
 
 static void write_metrics(const producer_conf_t *pc, const tecg_ingest_t *ing) {
         tecg_ingest_stats_t st;
@@ -152,23 +138,17 @@ static void log_stats(const producer_conf_t *pc, const tecg_ingest_t *ing) {
                 write_metrics(pc, ing);
 }
 
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Daemon mode: send every file that appears in incoming/, until signalled. */
 static void run_spool(const producer_conf_t *pc, tecg_spool_t *spool,
                       tecg_ingest_t *ing) {
         char errstr[512];
-        int64_t next_scan = 0, next_stats = now_ms() + pc->stats_interval_ms;
+        int64_t next_scan = 0, next_stats = tecg_mono_ms() + pc->stats_interval_ms;
         bool scan_failing = false;
 
         tecg_log_info(FAC, "watching %s/incoming for %s events",
                       tecg_spool_dir(spool), pc->nation);
-        while (!stop_requested) {
-                int64_t now = now_ms();
+        while (!tecg_daemon_stop) {
+                int64_t now = tecg_mono_ms();
                 if (now >= next_scan) {
                         char **names;
                         size_t count;
@@ -182,7 +162,7 @@ static void run_spool(const producer_conf_t *pc, tecg_spool_t *spool,
                                         tecg_log_notice(FAC, "spool readable again");
                                 scan_failing = false;
                         }
-                        for (size_t i = 0; !scan_failing && i < count && !stop_requested; i++) {
+                        for (size_t i = 0; !scan_failing && i < count && !tecg_daemon_stop; i++) {
                                 if (tecg_ingest_is_busy(ing, names[i]))
                                         continue;
                                 tecg_err_t err = tecg_ingest_spool_file(
@@ -193,7 +173,7 @@ static void run_spool(const producer_conf_t *pc, tecg_spool_t *spool,
                         }
                         if (!scan_failing)
                                 tecg_spool_names_free(names, count);
-                        next_scan = now_ms() + pc->scan_interval_ms;
+                        next_scan = tecg_mono_ms() + pc->scan_interval_ms;
                 }
                 if (pc->stats_interval_ms && now >= next_stats) {
                         log_stats(pc, ing);
@@ -210,96 +190,41 @@ static bool run_stdin(tecg_ingest_t *ing) {
         tecg_err_t err = tecg_ingest_stream(ing, "stdin", stdin, errstr, sizeof(errstr));
         if (err)
                 tecg_log_err(FAC, "%s", errstr);
-        while (!stop_requested && tecg_ingest_outstanding(ing) > 0)
+        while (!tecg_daemon_stop && tecg_ingest_outstanding(ing) > 0)
                 tecg_ingest_poll(ing, 100);
         return err == TECG_OK;
 }
 
 int main(int argc, char **argv) {
         producer_conf_t pc;
+        tecg_daemon_t d;
         char errstr[1024];
-        int rc = EXIT_USAGE;
-        const char *config_path = NULL, *cli_nation = NULL;
-        bool check_only = false, verbose = false, read_stdin = false;
-        tecg_conf_t *conf = NULL;
         tecg_nations_t *nations = NULL;
         tecg_spool_t *spool = NULL;
         tecg_ingest_t *ing = NULL;
-        char **cli_sets = calloc((size_t)argc + 1, sizeof(char *));
-        size_t ncli_sets = 0;
 
-        tecg_log_init("tecg-producer", TECG_LOG_INFO);
-        static const struct option longopts[] = {
-                {"nation", required_argument, NULL, 'n'},
-                {"config", required_argument, NULL, 'c'},
-                {"set", required_argument, NULL, 'X'},
-                {"verbose", no_argument, NULL, 'v'},
-                {"check-config", no_argument, NULL, 'C'},
-                {"help", no_argument, NULL, 'h'},
-                {NULL, 0, NULL, 0}};
-        int opt;
-        while ((opt = getopt_long(argc, argv, "n:c:X:vh", longopts, NULL)) != -1) {
-                switch (opt) {
-                case 'n': cli_nation = optarg; break;
-                case 'c': config_path = optarg; break;
-                case 'X': cli_sets[ncli_sets++] = optarg; break;
-                case 'v': verbose = true; break;
-                case 'C': check_only = true; break;
-                case 'h': usage(stdout); rc = 0; goto done;
-                default: usage(stderr); goto done;
-                }
+        int rc = tecg_daemon_setup(&producer_spec, &pc, argc, argv, &d);
+        if (rc >= 0)
+                goto done;
+        rc = EXIT_USAGE;
+        if (!d.read_stdin && !pc.spool_dir) {
+                rc = tecg_daemon_config_error(&producer_spec, "spool.dir is not set "
+                                              "(required unless reading stdin with '-')");
+                goto done;
         }
-        for (int i = optind; i < argc; i++) {
-                if (strcmp(argv[i], "-") == 0) {
-                        read_stdin = true;
-                } else {
-                        fprintf(stderr, "tecg-producer: unexpected argument '%s' "
-                                "(spool files are read from spool.dir; '-' reads stdin)\n",
-                                argv[i]);
-                        goto done;
-                }
+        if (!(nations = tecg_nations_load(pc.nations_file, errstr, sizeof(errstr)))) {
+                rc = tecg_daemon_config_error(&producer_spec, errstr);
+                goto done;
         }
-
-        /* Configuration: defaults < file < -X < --nation. */
-        if (!(conf = tecg_conf_new(producer_props, &pc, errstr, sizeof(errstr))))
-                goto config_error;
-        if (config_path && tecg_conf_load_file(conf, config_path, errstr, sizeof(errstr)))
-                goto config_error;
-        if (tecg_conf_apply_sets(conf, cli_sets, ncli_sets, errstr, sizeof(errstr)))
-                goto config_error;
-        if (cli_nation && tecg_conf_set(conf, "nation", cli_nation, "--nation",
-                                        errstr, sizeof(errstr)))
-                goto config_error;
-        if (tecg_conf_check_required(conf, errstr, sizeof(errstr)))
-                goto config_error;
-        int level = tecg_log_level_parse(pc.log_level);
-        if (level < 0) {
-                snprintf(errstr, sizeof(errstr), "%s: log.level: \"%s\" is not a level",
-                         tecg_conf_origin(conf, "log.level"), pc.log_level);
-                goto config_error;
-        }
-        tecg_log_set_level(verbose ? TECG_LOG_DEBUG : level);
-        if (!read_stdin && !pc.spool_dir) {
-                snprintf(errstr, sizeof(errstr),
-                         "spool.dir is not set (required unless reading stdin with '-')");
-                goto config_error;
-        }
-        if (!(nations = tecg_nations_load(pc.nations_file, errstr, sizeof(errstr))))
-                goto config_error;
         if (!tecg_nations_find(nations, pc.nation)) {
                 snprintf(errstr, sizeof(errstr), "%s: nation: \"%s\" is not in %s",
-                         tecg_conf_origin(conf, "nation"), pc.nation, pc.nations_file);
-                goto config_error;
+                         tecg_conf_origin(d.conf, "nation"), pc.nation, pc.nations_file);
+                rc = tecg_daemon_config_error(&producer_spec, errstr);
+                goto done;
         }
-        /* librdkafka checks every kafka.* key now, not at first use. */
-        rd_kafka_conf_t *probe = tecg_kafka_conf_new(conf, NULL, errstr, sizeof(errstr));
-        if (!probe)
-                goto config_error;
-        rd_kafka_conf_destroy(probe);
-        tecg_conf_log(conf, "config");
-        if (check_only) {
-                printf("configuration OK\n");
-                rc = 0;
+        tecg_conf_log(d.conf, "config");
+        if (d.check_only) {
+                rc = tecg_daemon_config_ok(&d);
                 goto done;
         }
 
@@ -308,15 +233,9 @@ int main(int argc, char **argv) {
                 tecg_log_err(FAC, "%s", errstr);
                 goto done;
         }
-        struct sigaction sa;
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = on_signal; /* no SA_RESTART: a blocked read returns */
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        signal(SIGPIPE, SIG_IGN);
-
-        if (!(ing = tecg_ingest_new(conf, pc.topic_prefix, nations, pc.nation, spool,
-                                    (const volatile int *)&stop_requested, errstr,
+        tecg_daemon_signals();
+        if (!(ing = tecg_ingest_new(d.conf, pc.topic_prefix, nations, pc.nation, spool,
+                                    (const volatile int *)&tecg_daemon_stop, errstr,
                                     sizeof(errstr)))) {
                 tecg_log_err(FAC, "%s", errstr);
                 goto done;
@@ -332,7 +251,7 @@ int main(int argc, char **argv) {
                       pc.topic_prefix);
 
         bool input_complete = true;
-        if (read_stdin)
+        if (d.read_stdin)
                 input_complete = run_stdin(ing);
         else
                 run_spool(&pc, spool, ing);
@@ -354,16 +273,10 @@ int main(int argc, char **argv) {
                 rc = EXIT_UNDELIVERED; /* stdin was not read to its end */
         log_stats(&pc, ing);
         tecg_log_info(FAC, "stopped");
-        goto done;
-
-config_error:
-        fprintf(stderr, "tecg-producer: %s\n", errstr);
-        rc = EXIT_USAGE;
 done:
         tecg_ingest_destroy(ing);
         tecg_spool_close(spool);
         tecg_nations_destroy(nations);
-        tecg_conf_destroy(conf);
-        free(cli_sets);
+        tecg_daemon_cleanup(&d);
         return rc;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "kafka.h"
 #include "log.h"
 
@@ -51,12 +52,6 @@ struct tecg_publisher {
 
 static const char *const topic_suffixes[TECG_TOPIC__COUNT] = {
         "contributions", "training-completions"};
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void list_push(pending_list_t *l, pending_t *p) {
         p->next = NULL;
@@ -119,7 +114,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
                         pub->stats.refused++;
                 else
                         pub->stats.acked++;
-                pub->last_progress_ms = now_ms();
+                pub->last_progress_ms = tecg_mono_ms();
                 if (!m->err && pub->down_since_ms) {
                         tecg_log_notice(FAC, "Kafka acknowledges again after "
                                         "%.1f s; nothing was lost",
@@ -138,7 +133,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
                        rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_NOT_PERSISTED
                                ? "not persisted"
                                : "possibly persisted");
-        p->not_before_ms = now_ms() + RESEND_BACKOFF_MS;
+        p->not_before_ms = tecg_mono_ms() + RESEND_BACKOFF_MS;
         list_push(&pub->resend, p);
 }
 
@@ -153,7 +148,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
             err == RD_KAFKA_RESP_ERR__TRANSPORT ||
             err == RD_KAFKA_RESP_ERR__RESOLVE) {
                 if (!pub->down_since_ms) {
-                        pub->down_since_ms = now_ms();
+                        pub->down_since_ms = tecg_mono_ms();
                         tecg_log_warn(FAC, "Kafka unreachable (%s): holding "
                                       "%llu unacknowledged messages and retrying",
                                       reason,
@@ -241,7 +236,7 @@ tecg_publisher_t *tecg_publisher_new(const tecg_conf_t *conf,
         rd_kafka_conf_set_error_cb(pub->kconf, on_error);
         if (instance_create(pub, errstr, errstr_size))
                 goto fail;
-        pub->last_progress_ms = now_ms();
+        pub->last_progress_ms = tecg_mono_ms();
         return pub;
 nomem:
         tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
@@ -310,7 +305,7 @@ static rd_kafka_resp_err_t produce(tecg_publisher_t *pub, pending_t *p) {
 }
 
 static void resend_due(tecg_publisher_t *pub) {
-        int64_t now = now_ms();
+        int64_t now = tecg_mono_ms();
         pending_t *p = pub->resend.head;
         while (p) {
                 pending_t *next = p->next;
@@ -338,7 +333,7 @@ void tecg_publisher_poll(tecg_publisher_t *pub, int timeout_ms) {
         if (pub->resend.head)
                 resend_due(pub);
 
-        int64_t now = now_ms();
+        int64_t now = tecg_mono_ms();
         uint64_t outstanding = tecg_publisher_outstanding(pub);
         if (outstanding && now - pub->last_progress_ms > STALL_WARN_MS &&
             now - pub->last_stall_log_ms > STALL_WARN_MS) {
@@ -405,9 +400,9 @@ uint64_t tecg_publisher_outstanding(const tecg_publisher_t *pub) {
 }
 
 tecg_err_t tecg_publisher_flush(tecg_publisher_t *pub, int timeout_ms) {
-        int64_t deadline = now_ms() + timeout_ms;
+        int64_t deadline = tecg_mono_ms() + timeout_ms;
         while (tecg_publisher_outstanding(pub) > 0) {
-                int64_t left = deadline - now_ms();
+                int64_t left = deadline - tecg_mono_ms();
                 if (left <= 0)
                         return TECG_ERR_RETRY;
                 tecg_publisher_poll(pub, left < 100 ? (int)left : 100);

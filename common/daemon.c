@@ -1,0 +1,152 @@
+#include "daemon.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafka.h"
+#include "log.h"
+
+volatile sig_atomic_t tecg_daemon_stop;
+
+static void on_signal(int sig) {
+        (void)sig;
+        tecg_daemon_stop = 1;
+}
+
+void tecg_daemon_signals(void) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+}
+
+static void print_usage(const tecg_daemon_spec_t *spec, FILE *fp) {
+        fputs(spec->usage, fp);
+        fprintf(fp, "\nOptions:\n");
+        if (spec->alias_long) {
+                char opt[64];
+                snprintf(opt, sizeof(opt), "--%s VALUE", spec->alias_long);
+                fprintf(fp, "  -%c, %-19s same as %s = VALUE\n", spec->alias_short, opt,
+                        spec->alias_key);
+        }
+        fprintf(fp,
+                "  -c, --config FILE      configuration file (key = value)\n"
+                "  -X, --set KEY=VALUE    set any configuration key (repeatable)\n"
+                "  -v, --verbose          log level debug\n"
+                "      --check-config     validate the configuration and exit\n"
+                "  -h, --help             this help\n"
+                "\nConfiguration keys:\n");
+        tecg_conf_print_help(fp, spec->props);
+        if (spec->exit_status)
+                fprintf(fp, "\n%s", spec->exit_status);
+}
+
+int tecg_daemon_config_error(const tecg_daemon_spec_t *spec, const char *errstr) {
+        fprintf(stderr, "%s: %s\n", spec->progname, errstr);
+        return 2;
+}
+
+int tecg_daemon_config_ok(tecg_daemon_t *d) {
+        (void)d;
+        printf("configuration OK\n");
+        return 0;
+}
+
+int tecg_daemon_setup(const tecg_daemon_spec_t *spec, void *target, int argc,
+                      char **argv, tecg_daemon_t *d) {
+        char errstr[1024];
+        const char *config_path = NULL, *alias_value = NULL;
+        bool verbose = false;
+        int rc = -1;
+        char **sets = calloc((size_t)argc + 1, sizeof(*sets));
+        size_t nsets = 0;
+        char shortopts[16] = "c:X:vh";
+        struct option longopts[] = {
+                {"config", required_argument, NULL, 'c'},
+                {"set", required_argument, NULL, 'X'},
+                {"verbose", no_argument, NULL, 'v'},
+                {"check-config", no_argument, NULL, 'C'},
+                {"help", no_argument, NULL, 'h'},
+                {spec->alias_long, required_argument, NULL, spec->alias_short},
+                {NULL, 0, NULL, 0}};
+
+        memset(d, 0, sizeof(*d));
+        tecg_log_init(spec->progname, TECG_LOG_INFO);
+        if (!sets)
+                return tecg_daemon_config_error(spec, "out of memory");
+        if (spec->alias_long) {
+                size_t n = strlen(shortopts);
+                shortopts[n] = (char)spec->alias_short;
+                shortopts[n + 1] = ':';
+                shortopts[n + 2] = '\0';
+        }
+        optind = 1;
+        int opt;
+        while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+                if (spec->alias_long && opt == spec->alias_short) {
+                        alias_value = optarg;
+                        continue;
+                }
+                switch (opt) {
+                case 'c': config_path = optarg; break;
+                case 'X': sets[nsets++] = optarg; break;
+                case 'v': verbose = true; break;
+                case 'C': d->check_only = true; break;
+                case 'h': print_usage(spec, stdout); rc = 0; goto done;
+                default: print_usage(spec, stderr); rc = 2; goto done;
+                }
+        }
+        for (int i = optind; i < argc; i++) {
+                if (spec->accepts_stdin && strcmp(argv[i], "-") == 0) {
+                        d->read_stdin = true;
+                        continue;
+                }
+                snprintf(errstr, sizeof(errstr), "unexpected argument '%s'%s", argv[i],
+                         spec->accepts_stdin ? " ('-' reads standard input)" : "");
+                rc = tecg_daemon_config_error(spec, errstr);
+                goto done;
+        }
+
+        char alias_origin[64];
+        snprintf(alias_origin, sizeof(alias_origin), "--%s",
+                 spec->alias_long ? spec->alias_long : "");
+        if (!(d->conf = tecg_conf_new(spec->props, target, errstr, sizeof(errstr))) ||
+            (config_path &&
+             tecg_conf_load_file(d->conf, config_path, errstr, sizeof(errstr))) ||
+            tecg_conf_apply_sets(d->conf, sets, nsets, errstr, sizeof(errstr)) ||
+            (alias_value &&
+             tecg_conf_set(d->conf, spec->alias_key, alias_value, alias_origin, errstr,
+                           sizeof(errstr))) ||
+            tecg_conf_check_required(d->conf, errstr, sizeof(errstr))) {
+                rc = tecg_daemon_config_error(spec, errstr);
+                goto done;
+        }
+        const char *level_text = tecg_conf_get_string(d->conf, "log.level");
+        int level = tecg_log_level_parse(level_text);
+        if (level < 0) {
+                snprintf(errstr, sizeof(errstr), "%s: log.level: \"%s\" is not a level",
+                         tecg_conf_origin(d->conf, "log.level"),
+                         level_text ? level_text : "");
+                rc = tecg_daemon_config_error(spec, errstr);
+                goto done;
+        }
+        tecg_log_set_level(verbose ? TECG_LOG_DEBUG : level);
+        /* librdkafka checks every kafka.* key now, not at first use. */
+        rd_kafka_conf_t *probe = tecg_kafka_conf_new(d->conf, NULL, errstr, sizeof(errstr));
+        if (!probe) {
+                rc = tecg_daemon_config_error(spec, errstr);
+                goto done;
+        }
+        rd_kafka_conf_destroy(probe);
+done:
+        free(sets);
+        return rc;
+}
+
+void tecg_daemon_cleanup(tecg_daemon_t *d) {
+        tecg_conf_destroy(d->conf);
+        d->conf = NULL;
+}

@@ -1,0 +1,56 @@
+/* What every tecg daemon does before its real work: parse the shared
+ * command line (-c/--config, -X/--set, -v, --check-config, -h), load the
+ * configuration through its property table (defaults < file < -X <
+ * alias options such as --nation), set the log level from `log.level`,
+ * and install the SIGINT/SIGTERM handler that asks the main loop to stop. */
+#ifndef TECG_DAEMON_H
+#define TECG_DAEMON_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "conf.h"
+
+typedef struct {
+        const char *progname;           /* "tecg-producer": logs and errors */
+        const char *usage;              /* text printed before the options */
+        const char *exit_status;        /* text printed after the keys */
+        const tecg_conf_prop_t *props;  /* the daemon's table */
+        /* Optional option that sets a config key, e.g. --nation / -n. */
+        const char *alias_long;
+        int alias_short;
+        const char *alias_key;
+        bool accepts_stdin;             /* a lone "-" argument means stdin */
+} tecg_daemon_spec_t;
+
+typedef struct {
+        tecg_conf_t *conf;              /* owned: tecg_daemon_cleanup() */
+        bool check_only;                /* --check-config */
+        bool read_stdin;                /* "-" was given */
+} tecg_daemon_t;
+
+/* Non-zero once SIGINT or SIGTERM arrived (after tecg_daemon_signals()). */
+extern volatile sig_atomic_t tecg_daemon_stop;
+
+/* Parses argv and loads the configuration into `target` (the struct the
+ * props describe). Returns -1 when the daemon should go on, otherwise the
+ * exit status to return now: 0 after --help, 2 after a usage or
+ * configuration error (already printed as "progname: file:line: reason"). */
+int tecg_daemon_setup(const tecg_daemon_spec_t *spec, void *target, int argc,
+                      char **argv, tecg_daemon_t *d);
+
+/* Reports a configuration problem found after setup and returns 2. */
+int tecg_daemon_config_error(const tecg_daemon_spec_t *spec, const char *errstr);
+
+/* Ends --check-config: the configuration passed every check. Returns 0. */
+int tecg_daemon_config_ok(tecg_daemon_t *d);
+
+/* SIGINT/SIGTERM set tecg_daemon_stop (without SA_RESTART, so a blocked
+ * read returns); SIGPIPE is ignored (a peer that hangs up is an error
+ * return, not a death). */
+void tecg_daemon_signals(void);
+
+void tecg_daemon_cleanup(tecg_daemon_t *d);
+
+#endif
