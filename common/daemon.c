@@ -29,7 +29,7 @@ static void print_usage(const tecg_daemon_spec_t *spec, FILE *fp) {
         if (spec->alias_long) {
                 char opt[64];
                 snprintf(opt, sizeof(opt), "--%s VALUE", spec->alias_long);
-                fprintf(fp, "  -%c, %-19s same as %s = VALUE\n", spec->alias_short, opt,
+                fprintf(fp, "  -%c, %-18s same as %s = VALUE\n", spec->alias_short, opt,
                         spec->alias_key);
         }
         fprintf(fp,
