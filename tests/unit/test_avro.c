@@ -24,80 +24,9 @@
 
 #include "avro_codec.h"
 #include "framing.h"
+#include "testutil.h"
 
 /* ------------------------------------------------------------- helpers */
-
-/* Every Avro-C allocation passes here, so a test can prove that hostile
- * length prefixes never reach malloc. */
-static size_t largest_alloc;
-
-static void *counting_allocator(void *ud, void *ptr, size_t osize,
-                                size_t nsize) {
-        (void)ud;
-        (void)osize;
-        if (nsize == 0) {
-                free(ptr);
-                return NULL;
-        }
-        if (nsize > largest_alloc)
-                largest_alloc = nsize;
-        return realloc(ptr, nsize);
-}
-
-static const char *data_path(const char *rel) {
-        static char path[4096];
-        const char *d = getenv("TECG_TEST_DATA");
-        if (d)
-                snprintf(path, sizeof(path), "%s/%s", d, rel);
-        else
-                snprintf(path, sizeof(path), "%s/tests/data/%s",
-                         TECG_SOURCE_DIR, rel);
-        return path;
-}
-
-static char *slurp(const char *rel, size_t *len) {
-        FILE *f = fopen(data_path(rel), "rb");
-        char *buf;
-        long n;
-        if (!f)
-                fail_msg("cannot open %s", data_path(rel));
-        fseek(f, 0, SEEK_END);
-        n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        buf = malloc((size_t)n + 1);
-        assert_non_null(buf);
-        assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-        buf[n] = '\0';
-        fclose(f);
-        if (len)
-                *len = (size_t)n;
-        return buf;
-}
-
-/* Bytes of a .hex file (one line of hex digits). */
-static uint8_t *hex_file(const char *rel, size_t *len) {
-        char *text = slurp(rel, NULL);
-        size_t n = strcspn(text, "\r\n");
-        uint8_t *out = malloc(n / 2 + 1);
-        assert_non_null(out);
-        assert_int_equal(n % 2, 0);
-        for (size_t i = 0; i < n / 2; i++) {
-                unsigned b;
-                assert_int_equal(sscanf(text + 2 * i, "%2x", &b), 1);
-                out[i] = (uint8_t)b;
-        }
-        *len = n / 2;
-        free(text);
-        return out;
-}
-
-static char *hex_of(const uint8_t *p, size_t n) {
-        char *s = malloc(2 * n + 1);
-        for (size_t i = 0; i < n; i++)
-                sprintf(s + 2 * i, "%02x", p[i]);
-        s[2 * n] = '\0';
-        return s;
-}
 
 static void assert_str_or_null(const char *a, const char *b) {
         if (!a || !b)
@@ -295,7 +224,7 @@ static void test_schemas(void **state) {
         assert_string_equal(tecg_framing_fingerprint_hex(
                                     tecg_avro_schema_fingerprint(t), hex),
                             "db65c399a8188022");
-        char *pcf = slurp("avro/contribution.pcf", NULL);
+        char *pcf = tu_slurp_data("avro/contribution.pcf", NULL);
         assert_string_equal(tecg_avro_schema_canonical(c), pcf);
         free(pcf);
         assert_non_null(strstr(tecg_avro_schema_json(t), "\"doc\""));
@@ -335,16 +264,11 @@ static void test_golden_encode(void **state) {
                 tecg_buf_t b = TECG_BUF_INIT;
                 size_t n;
                 snprintf(rel, sizeof(rel), "avro/events/%s.hex", golden[i].name);
-                uint8_t *want = hex_file(rel, &n);
+                uint8_t *want = tu_hex_file(rel, &n);
                 assert_int_equal(tecg_avro_encode_event(avro, &ev, &b, errstr,
                                                         sizeof(errstr)),
                                  TECG_OK);
-                char *got_hex = hex_of(b.data, b.len), *want_hex = hex_of(want, n);
-                if (strcmp(got_hex, want_hex))
-                        fail_msg("%s:\n got  %s\n want %s", golden[i].name,
-                                 got_hex, want_hex);
-                free(got_hex);
-                free(want_hex);
+                tu_assert_bytes_equal(golden[i].name, b.data, b.len, want, n);
                 free(want);
                 tecg_buf_free(&b);
         }
@@ -357,7 +281,7 @@ static void test_golden_decode(void **state) {
                 tecg_event_t want = golden[i].make(), got;
                 size_t n;
                 snprintf(rel, sizeof(rel), "avro/events/%s.hex", golden[i].name);
-                uint8_t *msg = hex_file(rel, &n);
+                uint8_t *msg = tu_hex_file(rel, &n);
                 tecg_err_t err = tecg_avro_decode_event(avro, msg, n, &got,
                                                         errstr, sizeof(errstr));
                 if (err)
@@ -504,52 +428,37 @@ static void test_encode_errors(void **state) {
         tecg_avro_t *avro = *state;
         char errstr[256];
         tecg_buf_t b = TECG_BUF_INIT;
-        tecg_event_t e;
+        /* A valid event, broken below (case i), and the reason. */
+        static const struct {
+                tecg_event_t (*make)(void);
+                const char *reason;
+        } cases[] = {
+                {ev_funding_basic, "event type 9 out of range"},
+                {ev_funding_basic, "channel 3 out of range (3 symbols)"},
+                {ev_personnel, "role -1 out of range (5 symbols)"},
+                {ev_equipment_value, "item is NULL"},
+                {ev_training_venue, "course is NULL"},
+                {ev_training_venue, "event_id is not NUL-terminated"},
+                {ev_funding_basic, "currency is not NUL-terminated"},
+        };
 
         assert_int_equal(tecg_buf_puts(&b, "keep"), TECG_OK);
-
-        e = ev_funding_basic();
-        e.type = (tecg_event_type_t)9;
-        assert_int_equal(tecg_avro_encode_event(avro, &e, &b, errstr, sizeof(errstr)),
-                         TECG_ERR_INVALID);
-        assert_string_equal(errstr, "event type 9 out of range");
-
-        e = ev_funding_basic();
-        e.u.funding.channel = TECG_CH__COUNT;
-        assert_int_equal(tecg_avro_encode_event(avro, &e, &b, errstr, sizeof(errstr)),
-                         TECG_ERR_INVALID);
-        assert_string_equal(errstr, "channel 3 out of range (3 symbols)");
-
-        e = ev_personnel();
-        e.u.personnel.role = (tecg_role_t)-1;
-        assert_int_equal(tecg_avro_encode_event(avro, &e, &b, errstr, sizeof(errstr)),
-                         TECG_ERR_INVALID);
-        assert_string_equal(errstr, "role -1 out of range (5 symbols)");
-
-        e = ev_equipment_value();
-        e.u.equipment.item = NULL;
-        assert_int_equal(tecg_avro_encode_event(avro, &e, &b, errstr, sizeof(errstr)),
-                         TECG_ERR_INVALID);
-        assert_string_equal(errstr, "item is NULL");
-
-        e = ev_training_venue();
-        e.u.training.course = NULL;
-        assert_int_equal(tecg_avro_encode_event(avro, &e, &b, errstr, sizeof(errstr)),
-                         TECG_ERR_INVALID);
-        assert_string_equal(errstr, "course is NULL");
-
-        e = ev_training_venue();
-        memset(e.event_id, 'a', sizeof(e.event_id));
-        assert_int_equal(tecg_avro_encode_event(avro, &e, &b, errstr, sizeof(errstr)),
-                         TECG_ERR_INVALID);
-        assert_string_equal(errstr, "event_id is not NUL-terminated");
-
-        e = ev_funding_basic();
-        memcpy(e.u.funding.currency, "EURO", 4);
-        assert_int_equal(tecg_avro_encode_event(avro, &e, &b, errstr, sizeof(errstr)),
-                         TECG_ERR_INVALID);
-        assert_string_equal(errstr, "currency is not NUL-terminated");
-
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                tecg_event_t e = cases[i].make();
+                switch (i) { /* break the event as the reason says */
+                case 0: e.type = (tecg_event_type_t)9; break;
+                case 1: e.u.funding.channel = TECG_CH__COUNT; break;
+                case 2: e.u.personnel.role = (tecg_role_t)-1; break;
+                case 3: e.u.equipment.item = NULL; break;
+                case 4: e.u.training.course = NULL; break;
+                case 5: memset(e.event_id, 'a', sizeof(e.event_id)); break;
+                case 6: memcpy(e.u.funding.currency, "EURO", 4); break;
+                }
+                assert_int_equal(tecg_avro_encode_event(avro, &e, &b, errstr,
+                                                        sizeof(errstr)),
+                                 TECG_ERR_INVALID);
+                assert_string_equal(errstr, cases[i].reason);
+        }
         assert_int_equal(b.len, 4); /* nothing appended by failures */
         tecg_buf_free(&b);
 }
@@ -559,7 +468,7 @@ static void test_confluent(void **state) {
         char errstr[256];
         size_t n;
         tecg_event_t got, want = ev_training_venue();
-        uint8_t *msg = hex_file("avro/events/training_venue_confluent7.hex", &n);
+        uint8_t *msg = tu_hex_file("avro/events/training_venue_confluent7.hex", &n);
 
         assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr,
                                                 sizeof(errstr)),
@@ -745,7 +654,7 @@ static void test_hostile_bodies(void **state) {
                 size_t n = frame(avro, cases[i].schema, cases[i].body,
                                  cases[i].len, msg);
                 errstr[0] = '\0';
-                largest_alloc = 0;
+                tu_largest_alloc = 0;
                 tecg_err_t err = tecg_avro_decode_event(avro, msg, n, &got,
                                                         errstr, sizeof(errstr));
                 if (err != cases[i].err ||
@@ -754,9 +663,9 @@ static void test_hostile_bodies(void **state) {
                                  cases[i].name, err, errstr, cases[i].err,
                                  cases[i].reason);
                 /* No hostile length reached Avro-C's allocator. */
-                if (largest_alloc > 4096)
+                if (tu_largest_alloc > 4096)
                         fail_msg("%s: Avro-C allocated %zu bytes",
-                                 cases[i].name, largest_alloc);
+                                 cases[i].name, tu_largest_alloc);
         }
 
         /* event_id of 65 bytes cannot fit event.h: training body with it. */
@@ -798,7 +707,7 @@ static void test_every_truncation(void **state) {
         for (size_t i = 0; i < NGOLDEN; i++) {
                 size_t n;
                 snprintf(rel, sizeof(rel), "avro/events/%s.hex", golden[i].name);
-                uint8_t *msg = hex_file(rel, &n);
+                uint8_t *msg = tu_hex_file(rel, &n);
                 for (size_t cut = 0; cut < n; cut++)
                         assert_int_not_equal(tecg_avro_decode_event(
                                                      avro, msg, cut, &got,
@@ -827,17 +736,17 @@ static void test_every_byte_flip(void **state) {
         for (size_t i = 0; i < NGOLDEN; i++) {
                 size_t n;
                 snprintf(rel, sizeof(rel), "avro/events/%s.hex", golden[i].name);
-                uint8_t *msg = hex_file(rel, &n);
+                uint8_t *msg = tu_hex_file(rel, &n);
                 for (size_t at = 10; at < n; at++)
                         for (size_t f = 0; f < sizeof(flips); f++) {
                                 msg[at] ^= flips[f];
-                                largest_alloc = 0;
+                                tu_largest_alloc = 0;
                                 tecg_err_t err = tecg_avro_decode_event(
                                         avro, msg, n, &got, errstr,
                                         sizeof(errstr));
                                 assert_true(err == TECG_OK ||
                                             err == TECG_ERR_INVALID);
-                                assert_true(largest_alloc <= 4096);
+                                assert_true(tu_largest_alloc <= 4096);
                                 msg[at] ^= flips[f];
                         }
                 free(msg);
@@ -883,7 +792,7 @@ static void test_not_event_schema(void **state) {
 static char *evo_schema(const char *name, size_t *len) {
         char rel[128];
         snprintf(rel, sizeof(rel), "avro/evolution/%s.avsc", name);
-        return slurp(rel, len);
+        return tu_slurp_data(rel, len);
 }
 
 static void test_evolution(void **state) {
@@ -911,7 +820,7 @@ static void test_evolution(void **state) {
         assert_ptr_equal(tecg_avro_schema_by_name(avro, "org.tecg.TrainingCompletion"),
                          tecg_avro_schema_by_name(avro, "training"));
         free(json);
-        msg = hex_file("avro/evolution/training_v0.hex", &n);
+        msg = tu_hex_file("avro/evolution/training_v0.hex", &n);
         assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr,
                                                 sizeof(errstr)),
                          TECG_OK);
@@ -934,7 +843,7 @@ static void test_evolution(void **state) {
                                               &s, errstr, sizeof(errstr)),
                          TECG_OK);
         free(json);
-        msg = hex_file("avro/evolution/contribution_v0_equipment.hex", &n);
+        msg = tu_hex_file("avro/evolution/contribution_v0_equipment.hex", &n);
         assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr,
                                                 sizeof(errstr)),
                          TECG_OK);
@@ -943,7 +852,7 @@ static void test_evolution(void **state) {
                                               -5, false, 0, "", TECG_ES_ACCEPTED};
         assert_event_equal(&got, &want);
         free(msg);
-        msg = hex_file("avro/evolution/contribution_v0_funding.hex", &n);
+        msg = tu_hex_file("avro/evolution/contribution_v0_funding.hex", &n);
         assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr,
                                                 sizeof(errstr)),
                          TECG_OK);
@@ -968,56 +877,55 @@ static void test_evolution(void **state) {
         free(json);
 }
 
+/* Training writer schemas spelled out: the record with the four fields
+ * every event has, then the fields given, each made with FIELD(). */
+#define TRAINING_WRITER(...)                                                 \
+        "{\"type\":\"record\",\"name\":\"TrainingCompletion\","              \
+        "\"namespace\":\"org.tecg\",\"fields\":["                             \
+        FIELD("event_id", "\"string\"") "," FIELD("nation", "\"string\"") "," \
+        FIELD("occurred_at", "\"long\"") ","                                  \
+        FIELD("utc_offset_minutes", "\"int\"") "," __VA_ARGS__ "]}"
+#define FIELD(name, type) "{\"name\":\"" name "\",\"type\":" type "}"
+#define ENUM(name, symbols)                                                  \
+        "{\"type\":\"enum\",\"name\":\"" name "\",\"symbols\":[" symbols "]}"
+
 static void test_evolution_refusals(void **state) {
         tecg_avro_t *avro = *state;
         char errstr[256];
         const tecg_avro_schema_t *s;
-        /* No course, and the reader has no default for it. */
-        static const char nocourse[] =
-                "{\"type\":\"record\",\"name\":\"TrainingCompletion\","
-                "\"namespace\":\"org.tecg\",\"fields\":["
-                "{\"name\":\"event_id\",\"type\":\"string\"},"
-                "{\"name\":\"nation\",\"type\":\"string\"},"
-                "{\"name\":\"occurred_at\",\"type\":\"long\"},"
-                "{\"name\":\"utc_offset_minutes\",\"type\":\"int\"},"
-                "{\"name\":\"level\",\"type\":{\"type\":\"enum\",\"name\":"
-                "\"TrainingLevel\",\"symbols\":[\"JUNIOR\"]}},"
-                "{\"name\":\"location\",\"type\":{\"type\":\"enum\",\"name\":"
-                "\"TrainingLocation\",\"symbols\":[\"IN_IRAQ\"]}},"
-                "{\"name\":\"trainees\",\"type\":\"int\"}]}";
-        /* trainees as a string: not resolvable. */
-        static const char badtype[] =
-                "{\"type\":\"record\",\"name\":\"TrainingCompletion\","
-                "\"namespace\":\"org.tecg\",\"fields\":["
-                "{\"name\":\"event_id\",\"type\":\"string\"},"
-                "{\"name\":\"nation\",\"type\":\"string\"},"
-                "{\"name\":\"occurred_at\",\"type\":\"long\"},"
-                "{\"name\":\"utc_offset_minutes\",\"type\":\"int\"},"
-                "{\"name\":\"course\",\"type\":\"string\"},"
-                "{\"name\":\"level\",\"type\":{\"type\":\"enum\",\"name\":"
-                "\"TrainingLevel\",\"symbols\":[\"JUNIOR\"]}},"
-                "{\"name\":\"location\",\"type\":{\"type\":\"enum\",\"name\":"
-                "\"TrainingLocation\",\"symbols\":[\"IN_IRAQ\"]}},"
-                "{\"name\":\"trainees\",\"type\":\"string\"}]}";
-
-        assert_int_equal(tecg_avro_add_schema(avro, "nocourse", nocourse,
-                                              sizeof(nocourse) - 1, &s, errstr,
-                                              sizeof(errstr)),
-                         TECG_ERR_INVALID);
-        assert_string_equal(errstr,
-                            "schema nocourse cannot be read as training: "
-                            "writer record TrainingCompletion lacks field "
-                            "course, which has no default in the reader");
-        /* Checked by the codec first: Avro-C 1.11.1 crashes on this one. */
-        assert_int_equal(tecg_avro_add_schema(avro, "badtype", badtype,
-                                              sizeof(badtype) - 1, &s, errstr,
-                                              sizeof(errstr)),
-                         TECG_ERR_INVALID);
-        assert_string_equal(errstr,
-                            "schema badtype cannot be read as training: field "
-                            "trainees: writer string cannot be read as int");
-        assert_null(tecg_avro_schema_by_name(avro, "nocourse"));
-        assert_null(tecg_avro_schema_by_name(avro, "badtype"));
+        static const struct {
+                const char *name, *json, *reason;
+        } cases[] = {
+                /* No course, and the reader has no default for it. */
+                {"nocourse",
+                 TRAINING_WRITER(
+                         FIELD("level", ENUM("TrainingLevel", "\"JUNIOR\"")) ","
+                         FIELD("location", ENUM("TrainingLocation", "\"IN_IRAQ\"")) ","
+                         FIELD("trainees", "\"int\"")),
+                 "schema nocourse cannot be read as training: writer record "
+                 "TrainingCompletion lacks field course, which has no default "
+                 "in the reader"},
+                /* trainees as a string: not resolvable. Checked by the codec
+                 * first: Avro-C 1.11.1 crashes on this one. */
+                {"badtype",
+                 TRAINING_WRITER(
+                         FIELD("course", "\"string\"") ","
+                         FIELD("level", ENUM("TrainingLevel", "\"JUNIOR\"")) ","
+                         FIELD("location", ENUM("TrainingLocation", "\"IN_IRAQ\"")) ","
+                         FIELD("trainees", "\"string\"")),
+                 "schema badtype cannot be read as training: field trainees: "
+                 "writer string cannot be read as int"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                assert_int_equal(tecg_avro_add_schema(avro, cases[i].name,
+                                                      cases[i].json,
+                                                      strlen(cases[i].json), &s,
+                                                      errstr, sizeof(errstr)),
+                                 TECG_ERR_INVALID);
+                assert_string_equal(errstr, cases[i].reason);
+        }
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+                assert_null(tecg_avro_schema_by_name(avro, cases[i].name));
 }
 
 /* A newer writer with an appended enum symbol: this reader does not know
@@ -1026,21 +934,13 @@ static void test_newer_writer_enum(void **state) {
         tecg_avro_t *avro = *state;
         char errstr[256];
         const tecg_avro_schema_t *s;
-        static const char v2[] =
-                "{\"type\":\"record\",\"name\":\"TrainingCompletion\","
-                "\"namespace\":\"org.tecg\",\"fields\":["
-                "{\"name\":\"event_id\",\"type\":\"string\"},"
-                "{\"name\":\"nation\",\"type\":\"string\"},"
-                "{\"name\":\"occurred_at\",\"type\":\"long\"},"
-                "{\"name\":\"utc_offset_minutes\",\"type\":\"int\"},"
-                "{\"name\":\"course\",\"type\":\"string\"},"
-                "{\"name\":\"level\",\"type\":{\"type\":\"enum\",\"name\":"
-                "\"TrainingLevel\",\"symbols\":[\"JUNIOR\",\"MIDDLE\","
-                "\"SENIOR\",\"GENERAL\"]}},"
-                "{\"name\":\"location\",\"type\":{\"type\":\"enum\",\"name\":"
-                "\"TrainingLocation\",\"symbols\":[\"IN_IRAQ\",\"OUTSIDE_IRAQ\"]}},"
+        static const char v2[] = TRAINING_WRITER(
+                FIELD("course", "\"string\"") ","
+                FIELD("level", ENUM("TrainingLevel",
+                                    "\"JUNIOR\",\"MIDDLE\",\"SENIOR\",\"GENERAL\"")) ","
+                FIELD("location", ENUM("TrainingLocation", "\"IN_IRAQ\",\"OUTSIDE_IRAQ\"")) ","
                 "{\"name\":\"venue\",\"type\":[\"null\",\"string\"],\"default\":null},"
-                "{\"name\":\"trainees\",\"type\":\"int\"}]}";
+                FIELD("trainees", "\"int\""));
         const uint8_t general[] = {HEAD, 0x00, 0x06, 0x00, 0x00, 0x02};
         const uint8_t senior[] = {HEAD, 0x00, 0x04, 0x02, 0x02, 0x02, 'V', 0x02};
         uint8_t msg[64];
@@ -1089,7 +989,7 @@ static void test_wide_writer(void **state) {
         tecg_event_t got, ev;
         size_t len, n;
         char *json = evo_schema("training_wide", &len);
-        uint8_t *msg = hex_file("avro/evolution/training_wide.hex", &n);
+        uint8_t *msg = tu_hex_file("avro/evolution/training_wide.hex", &n);
         uint8_t framed[600];
 
         assert_int_equal(tecg_avro_add_schema(avro, "training_wide", json, len,
@@ -1164,13 +1064,13 @@ static void test_wide_writer(void **state) {
                                  "%zu-byte body can hold (field tags, body "
                                  "byte 40)",
                                  bad.n);
-                largest_alloc = 0;
+                tu_largest_alloc = 0;
                 tecg_err_t err = tecg_avro_decode_event(avro, framed, fn, &got,
                                                         errstr, sizeof(errstr));
                 if (err != TECG_ERR_INVALID || strcmp(errstr, want))
                         fail_msg("case %zu: got %d \"%s\", want \"%s\"", i, err,
                                  errstr, want);
-                assert_true(largest_alloc <= 4096);
+                assert_true(tu_largest_alloc <= 4096);
         }
 
         /* Recursion through a union, 70 deep: refused at depth 64. */
@@ -1274,29 +1174,31 @@ static void test_reuse(void **state) {
 }
 
 int main(void) {
-        avro_set_allocator(counting_allocator, NULL);
+        avro_set_allocator(tu_counting_allocator, NULL);
         const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
                 cmocka_unit_test(test_new_destroy),
-                cmocka_unit_test_setup_teardown(test_schemas, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_golden_encode, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_golden_decode, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_round_trip_matrix, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_round_trip_equipment_halves, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_encode_appends, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_encode_errors, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_confluent, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_unknown_fingerprint, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_hostile_bodies, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_every_truncation, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_every_byte_flip, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_not_event_schema, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_evolution, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_evolution_refusals, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_newer_writer_enum, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_wide_writer, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_writer_extra_branch, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_borrowed_strings, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_reuse, setup, teardown),
+                T(test_schemas),
+                T(test_golden_encode),
+                T(test_golden_decode),
+                T(test_round_trip_matrix),
+                T(test_round_trip_equipment_halves),
+                T(test_encode_appends),
+                T(test_encode_errors),
+                T(test_confluent),
+                T(test_unknown_fingerprint),
+                T(test_hostile_bodies),
+                T(test_every_truncation),
+                T(test_every_byte_flip),
+                T(test_not_event_schema),
+                T(test_evolution),
+                T(test_evolution_refusals),
+                T(test_newer_writer_enum),
+                T(test_wide_writer),
+                T(test_writer_extra_branch),
+                T(test_borrowed_strings),
+                T(test_reuse),
+#undef T
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

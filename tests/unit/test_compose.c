@@ -42,8 +42,10 @@
 
 #include "compose.h"
 #include "mission.h"
+#include "nation_state.h"
 #include "refdata.h"
 #include "validate.h"
+#include "testutil.h"
 
 /* ------------------------------------------------------------------ */
 /* Hand-built states (the aggregator is not involved here)             */
@@ -58,21 +60,13 @@ static int64_t ms(const char *rfc3339) {
         return t;
 }
 
+/* An empty state (as_of NULL: none), freed by tecg_nation_state_destroy(). */
 static tecg_nation_state_t *st_new(const char *nation, const char *as_of) {
-        tecg_nation_state_t *st = calloc(1, sizeof(*st));
+        tecg_nation_state_t *st = tecg_nation_state_new(nation);
         assert_non_null(st);
-        memcpy(st->nation, nation, 4);
-        st->as_of_ms = as_of ? ms(as_of) : INT64_MIN;
+        if (as_of)
+                st->as_of_ms = ms(as_of);
         return st;
-}
-
-static void st_free(tecg_nation_state_t *st) {
-        if (!st)
-                return;
-        free(st->funding);
-        free(st->equipment_values);
-        free(st->training);
-        free(st);
 }
 
 /* Appends in call order: callers add entries in key order, as the
@@ -126,17 +120,13 @@ static void st_training(tecg_nation_state_t *st, int32_t year, tecg_location_t l
 }
 
 #define NSTATES 8
+#define STATES(s) ((const tecg_nation_state_t *const *)(s)->st)
 
 typedef struct {
         tecg_nations_t *nations;
         tecg_mission_t mission;
         tecg_nation_state_t *st[NSTATES];
 } scenario_t;
-
-static const char *data_dir(void) {
-        const char *d = getenv("TECG_TEST_DATA");
-        return d ? d : "tests/data";
-}
 
 static void scenario_states(scenario_t *s) {
         tecg_nation_state_t *st;
@@ -202,7 +192,7 @@ static int scenario_setup(void **state) {
         char path[1024], err[256];
         scenario_t *s = calloc(1, sizeof(*s));
         assert_non_null(s);
-        snprintf(path, sizeof(path), "%s/compose/nations.csv", data_dir());
+        snprintf(path, sizeof(path), "%s/compose/nations.csv", tu_data_dir());
         s->nations = tecg_nations_load(path, err, sizeof(err));
         if (!s->nations)
                 fail_msg("%s", err);
@@ -215,7 +205,7 @@ static int scenario_setup(void **state) {
 static int scenario_teardown(void **state) {
         scenario_t *s = *state;
         for (int i = 0; i < NSTATES; i++)
-                st_free(s->st[i]);
+                tecg_nation_state_destroy(s->st[i]);
         tecg_nations_destroy(s->nations);
         free(s);
         return 0;
@@ -224,7 +214,7 @@ static int scenario_teardown(void **state) {
 static json_t *compose(const scenario_t *s, tecg_dashboard_t which) {
         char err[256] = "";
         json_t *doc = tecg_compose(which, &s->mission, s->nations,
-                                   (const tecg_nation_state_t *const *)s->st, NSTATES, err,
+                                   STATES(s), NSTATES, err,
                                    sizeof(err));
         if (!doc)
                 fail_msg("compose %s: %s", tecg_dashboard_names[which], err);
@@ -246,44 +236,23 @@ static char *dump(const json_t *doc) {
         return out;
 }
 
-static char *slurp(const char *path) {
-        FILE *f = fopen(path, "rb");
-        char *buf = NULL, *nbuf;
-        size_t cap = 0, n = 0, r;
-        if (!f)
-                return NULL;
-        do {
-                if (n == cap) {
-                        cap = cap ? cap * 2 : 1 << 16;
-                        nbuf = realloc(buf, cap + 1);
-                        assert_non_null(nbuf);
-                        buf = nbuf;
-                }
-                r = fread(buf + n, 1, cap - n, f);
-                n += r;
-        } while (r > 0);
-        fclose(f);
-        buf[n] = '\0';
-        return buf;
-}
-
 /* Byte comparison with the golden file, or its rewrite. */
 static void check_golden(const scenario_t *s, tecg_dashboard_t which) {
         char path[1024];
         json_t *doc = compose(s, which);
         char *got = dump(doc), *want = NULL;
-        int update = getenv("TECG_UPDATE_GOLDEN") && !strcmp(getenv("TECG_UPDATE_GOLDEN"), "1");
+        int update = tu_update_golden();
         size_t mismatch_line = 0;
 
         json_decref(doc);
-        snprintf(path, sizeof(path), "%s/compose/%s.json", data_dir(), tecg_dashboard_names[which]);
+        snprintf(path, sizeof(path), "%s/compose/%s.json", tu_data_dir(), tecg_dashboard_names[which]);
         if (update) {
                 FILE *f = fopen(path, "wb");
                 assert_non_null(f);
                 fputs(got, f);
                 fclose(f);
                 print_message("rewrote %s\n", path);
-        } else if ((want = slurp(path)) != NULL && strcmp(got, want) != 0) {
+        } else if ((want = tu_read_file(path, NULL)) != NULL && strcmp(got, want) != 0) {
                 /* Show where they part, and leave the output in the
                  * working directory for a diff. */
                 size_t i = 0;
@@ -337,125 +306,165 @@ static json_t *walk(const json_t *root, const char *path) {
         return j;
 }
 
+/* What a document holds at a path (walk()): one row of a table of
+ * figures, each checked for its JSON type as well as its value. */
+typedef struct {
+        const char *path;
+        enum { W_STR, W_INT, W_REAL, W_NULL, W_FALSE, W_LEN } kind;
+        const char *s; /* W_STR */
+        json_int_t i;  /* W_INT; W_LEN: the array size */
+        double r;      /* W_REAL, compared exactly */
+} want_t;
+
+#define STR(p, v) {p, W_STR, v, 0, 0}
+#define INT(p, v) {p, W_INT, NULL, v, 0}
+#define REAL(p, v) {p, W_REAL, NULL, 0, v}
+#define NUL(p) {p, W_NULL, NULL, 0, 0}
+#define IS_FALSE(p) {p, W_FALSE, NULL, 0, 0}
+#define LEN(p, v) {p, W_LEN, NULL, v, 0}
+#define NELEM(w) (sizeof(w) / sizeof((w)[0]))
+
+static void expect(const json_t *doc, const want_t *w, size_t n) {
+        for (size_t k = 0; k < n; k++) {
+                const json_t *j = walk(doc, w[k].path);
+                int ok = 0;
+                switch (w[k].kind) {
+                case W_STR:
+                        ok = json_is_string(j) && strcmp(json_string_value(j), w[k].s) == 0;
+                        break;
+                case W_INT:
+                        ok = json_is_integer(j) && json_integer_value(j) == w[k].i;
+                        break;
+                case W_REAL:
+                        ok = json_is_real(j) && json_real_value(j) == w[k].r;
+                        break;
+                case W_NULL: ok = json_is_null(j); break;
+                case W_FALSE: ok = json_is_false(j); break;
+                case W_LEN:
+                        ok = json_is_array(j) && json_array_size(j) == (size_t)w[k].i;
+                        break;
+                }
+                if (!ok) {
+                        char want[128];
+                        if (w[k].kind == W_STR)
+                                snprintf(want, sizeof(want), "\"%s\"", w[k].s);
+                        else if (w[k].kind == W_REAL)
+                                snprintf(want, sizeof(want), "real %.17g", w[k].r);
+                        else
+                                snprintf(want, sizeof(want), "%s %lld",
+                                         w[k].kind == W_LEN ? "array of size" : "",
+                                         (long long)w[k].i);
+                        fail_msg("%s is %s, want %s", w[k].path,
+                                 json_dumps(j, JSON_ENCODE_ANY),
+                                 w[k].kind == W_NULL    ? "null"
+                                 : w[k].kind == W_FALSE ? "false"
+                                                        : want);
+                }
+        }
+}
+
+#define EXPECT(doc, ...)                                                                \
+        expect((doc), (const want_t[]){__VA_ARGS__},                                    \
+               sizeof((const want_t[]){__VA_ARGS__}) / sizeof(want_t))
+
 static void test_figures_funding(void **state) {
         json_t *doc = compose(*state, TECG_DASH_FUNDING);
 
-        assert_string_equal(json_string_value(walk(doc, "as_of")), "2005-12-01T09:00:00Z");
-        assert_string_equal(json_string_value(walk(doc, "total.pledged.converted")), "5104950.00");
-        assert_string_equal(json_string_value(walk(doc, "total.pledged.by_currency.USD")),
-                            "3000000.00");
-        assert_string_equal(json_string_value(walk(doc, "total.pledged.by_currency.ISK")),
-                            "30000000");
-        assert_string_equal(json_string_value(walk(doc, "total.pledged.by_currency.JPY")),
-                            "150000000");
-        assert_string_equal(json_string_value(walk(doc, "total.pledged.missing_rates.0")), "UAH");
-        assert_int_equal(json_array_size(walk(doc, "total.pledged.missing_rates")), 1);
-        assert_string_equal(json_string_value(walk(doc, "total.disbursed.converted")), "1016694.77");
-        assert_int_equal(json_array_size(walk(doc, "total.disbursed.missing_rates")), 0);
-        assert_string_equal(json_string_value(walk(doc, "missing_rates.0")), "UAH");
-        assert_string_equal(json_string_value(walk(doc, "rates.USD")), "0.8042");
+        EXPECT(doc,
+               STR("as_of", "2005-12-01T09:00:00Z"),
+               STR("total.pledged.converted", "5104950.00"),
+               STR("total.pledged.by_currency.USD", "3000000.00"),
+               STR("total.pledged.by_currency.ISK", "30000000"),
+               STR("total.pledged.by_currency.JPY", "150000000"),
+               STR("total.pledged.missing_rates.0", "UAH"),
+               LEN("total.pledged.missing_rates", 1),
+               STR("total.disbursed.converted", "1016694.77"),
+               LEN("total.disbursed.missing_rates", 0),
+               STR("missing_rates.0", "UAH"),
+               STR("rates.USD", "0.8042"),
+               INT("total.nations_reported", 7),
+               /* channels: USD 1,000,000 trust fund + 2,000,000 bilateral */
+               STR("total.channels.BILATERAL.pledged.by_currency.USD", "2000000.00"),
+               STR("total.channels.COMMON_FUNDING.pledged.converted", "100000.00"),
+               /* equipment: offered 50 + 200, delivered 20 + 10; values */
+               INT("total.equipment.stages.OFFERED.quantity", 250),
+               INT("total.equipment.stages.ACCEPTED.quantity", 100),
+               INT("total.equipment.stages.DELIVERED.quantity", 30),
+               STR("total.equipment.stages.OFFERED.value.converted", "2010500.00"),
+               STR("total.equipment.stages.DELIVERED.value.converted", "822875.00"),
+               STR("total.equipment.stages.ACCEPTED.value.converted", "0.00"),
+               INT("total.equipment.categories.WEAPONS.OFFERED.quantity", 200),
+               /* rows: every listed nation plus JPN, by code */
+               LEN("nations", 9),
+               STR("nations.0.nation", "BEL"), STR("nations.1.nation", "CAN"),
+               STR("nations.2.nation", "DNK"), STR("nations.3.nation", "GBR"),
+               STR("nations.4.nation", "ISL"), STR("nations.5.nation", "JPN"),
+               STR("nations.6.nation", "NOR"), STR("nations.7.nation", "UKR"),
+               STR("nations.8.nation", "USA"),
+               STR("nations.5.status", "unlisted"),
+               NUL("nations.5.name"),
+               STR("nations.5.pledged.converted", "1095000.00"),
+               STR("nations.7.status", "partner"),
+               STR("nations.2.disbursed.converted", "44.77"),
+               IS_FALSE("nations.0.reported"),
+               LEN("not_reported", 2),
+               STR("not_reported.0", "BEL"),
+               STR("not_reported.1", "CAN"));
         assert_null(json_object_get(walk(doc, "rates"), "EUR"));
-        assert_int_equal(json_integer_value(walk(doc, "total.nations_reported")), 7);
-
-        /* channels: USD 1,000,000 trust fund + 2,000,000 bilateral */
-        assert_string_equal(json_string_value(walk(doc, "total.channels.BILATERAL.pledged.by_currency.USD")),
-                            "2000000.00");
-        assert_string_equal(json_string_value(walk(doc, "total.channels.COMMON_FUNDING.pledged.converted")),
-                            "100000.00");
-        /* equipment: offered 50 + 200, delivered 20 + 10; values */
-        assert_int_equal(json_integer_value(walk(doc, "total.equipment.stages.OFFERED.quantity")), 250);
-        assert_int_equal(json_integer_value(walk(doc, "total.equipment.stages.ACCEPTED.quantity")), 100);
-        assert_int_equal(json_integer_value(walk(doc, "total.equipment.stages.DELIVERED.quantity")), 30);
-        assert_string_equal(json_string_value(walk(doc, "total.equipment.stages.OFFERED.value.converted")),
-                            "2010500.00");
-        assert_string_equal(json_string_value(walk(doc, "total.equipment.stages.DELIVERED.value.converted")),
-                            "822875.00");
-        assert_string_equal(json_string_value(walk(doc, "total.equipment.stages.ACCEPTED.value.converted")),
-                            "0.00");
-        assert_int_equal(json_integer_value(walk(doc, "total.equipment.categories.WEAPONS.OFFERED.quantity")),
-                         200);
-
-        /* rows: every listed nation plus JPN, by code */
-        json_t *rows = walk(doc, "nations");
-        static const char *codes[] = {"BEL", "CAN", "DNK", "GBR", "ISL", "JPN", "NOR", "UKR", "USA"};
-        assert_int_equal(json_array_size(rows), 9);
-        for (size_t i = 0; i < 9; i++)
-                assert_string_equal(json_string_value(json_object_get(json_array_get(rows, i), "nation")),
-                                    codes[i]);
-        assert_string_equal(json_string_value(walk(doc, "nations.5.status")), "unlisted");
-        assert_true(json_is_null(walk(doc, "nations.5.name")));
-        assert_string_equal(json_string_value(walk(doc, "nations.5.pledged.converted")), "1095000.00");
-        assert_string_equal(json_string_value(walk(doc, "nations.7.status")), "partner");
-        assert_string_equal(json_string_value(walk(doc, "nations.2.disbursed.converted")), "44.77");
-        assert_true(json_is_false(walk(doc, "nations.0.reported")));
-
-        json_t *nr = walk(doc, "not_reported");
-        assert_int_equal(json_array_size(nr), 2);
-        assert_string_equal(json_string_value(json_array_get(nr, 0)), "BEL");
-        assert_string_equal(json_string_value(json_array_get(nr, 1)), "CAN");
         json_decref(doc);
 }
 
 static void test_figures_staffing(void **state) {
         json_t *doc = compose(*state, TECG_DASH_STAFFING);
 
-        assert_int_equal(json_integer_value(walk(doc, "total.authorized_strength")), 360);
-        assert_int_equal(json_integer_value(walk(doc, "total.in_iraq")), 300);
-        assert_int_equal(json_integer_value(walk(doc, "total.outside_iraq")), 15);
-        assert_int_equal(json_integer_value(walk(doc, "total.total")), 315);
-        assert_true(json_real_value(walk(doc, "total.fill_rate")) == 0.8333);
-        assert_int_equal(json_integer_value(walk(doc, "total.shortfall")), 60);
-        assert_int_equal(json_integer_value(walk(doc, "total.roles.TRAINER.IN_IRAQ")), 140);
-        assert_int_equal(json_integer_value(walk(doc, "total.nations_reported")), 5);
-        /* GBR: latest of its two reports */
-        assert_string_equal(json_string_value(walk(doc, "nations.3.nation")), "GBR");
-        assert_string_equal(json_string_value(walk(doc, "nations.3.last_report")),
-                            "2005-12-01T09:00:00Z");
-        /* DNK's times were written +02:00; the document is UTC */
-        assert_string_equal(json_string_value(walk(doc, "nations.2.last_report")),
-                            "2005-08-20T08:00:00Z");
-        assert_true(json_is_null(walk(doc, "nations.0.last_report")));
-
-        json_t *nr = walk(doc, "not_reported");
-        assert_int_equal(json_array_size(nr), 3);
-        assert_string_equal(json_string_value(json_array_get(nr, 0)), "BEL");
-        assert_string_equal(json_string_value(json_array_get(nr, 1)), "CAN");
-        assert_string_equal(json_string_value(json_array_get(nr, 2)), "ISL");
+        EXPECT(doc,
+               INT("total.authorized_strength", 360),
+               INT("total.in_iraq", 300),
+               INT("total.outside_iraq", 15),
+               INT("total.total", 315),
+               REAL("total.fill_rate", 0.8333),
+               INT("total.shortfall", 60),
+               INT("total.roles.TRAINER.IN_IRAQ", 140),
+               INT("total.nations_reported", 5),
+               /* GBR: latest of its two reports */
+               STR("nations.3.nation", "GBR"),
+               STR("nations.3.last_report", "2005-12-01T09:00:00Z"),
+               /* DNK's times were written +02:00; the document is UTC */
+               STR("nations.2.last_report", "2005-08-20T08:00:00Z"),
+               NUL("nations.0.last_report"),
+               LEN("not_reported", 3),
+               STR("not_reported.0", "BEL"),
+               STR("not_reported.1", "CAN"),
+               STR("not_reported.2", "ISL"));
         json_decref(doc);
 }
 
 static void test_figures_training(void **state) {
         json_t *doc = compose(*state, TECG_DASH_TRAINING);
 
-        assert_int_equal(json_array_size(walk(doc, "years")), 3);
-        assert_int_equal(json_integer_value(walk(doc, "years.0.year")), 2004);
-        assert_int_equal(json_integer_value(walk(doc, "years.1.year")), 2005);
-        assert_int_equal(json_integer_value(walk(doc, "years.1.in_iraq.trainees")), 400);
-        assert_int_equal(json_integer_value(walk(doc, "years.1.in_iraq.target")), 1000);
-        assert_true(json_real_value(walk(doc, "years.1.in_iraq.progress")) == 0.4);
-        assert_int_equal(json_integer_value(walk(doc, "years.1.outside_iraq.trainees")), 230);
-        assert_true(json_real_value(walk(doc, "years.1.outside_iraq.progress")) == 0.46);
-        assert_int_equal(json_integer_value(walk(doc, "years.1.outside_iraq.levels.MIDDLE")), 180);
-        assert_int_equal(json_integer_value(walk(doc, "years.1.nations_providing")), 4);
-        assert_int_equal(json_integer_value(walk(doc, "years.1.trainees")), 630);
-        assert_true(json_real_value(walk(doc, "years.2.outside_iraq.progress")) == 0.06);
-
-        /* rows: (year, nation) */
-        json_t *rows = walk(doc, "nations");
-        static const struct {
-                int year;
-                const char *code;
-        } want[] = {{2004, "USA"}, {2005, "CAN"}, {2005, "GBR"}, {2005, "NOR"},
-                    {2005, "USA"}, {2006, "NOR"}};
-        assert_int_equal(json_array_size(rows), 6);
-        for (size_t i = 0; i < 6; i++) {
-                json_t *r = json_array_get(rows, i);
-                assert_int_equal(json_integer_value(json_object_get(r, "year")), want[i].year);
-                assert_string_equal(json_string_value(json_object_get(r, "nation")), want[i].code);
-        }
-        json_t *nr = walk(doc, "not_reported");
-        assert_int_equal(json_array_size(nr), 4);
-        assert_string_equal(json_string_value(json_array_get(nr, 3)), "UKR");
+        EXPECT(doc,
+               LEN("years", 3),
+               INT("years.0.year", 2004),
+               INT("years.1.year", 2005),
+               INT("years.1.in_iraq.trainees", 400),
+               INT("years.1.in_iraq.target", 1000),
+               REAL("years.1.in_iraq.progress", 0.4),
+               INT("years.1.outside_iraq.trainees", 230),
+               REAL("years.1.outside_iraq.progress", 0.46),
+               INT("years.1.outside_iraq.levels.MIDDLE", 180),
+               INT("years.1.nations_providing", 4),
+               INT("years.1.trainees", 630),
+               REAL("years.2.outside_iraq.progress", 0.06),
+               /* rows: (year, nation) */
+               LEN("nations", 6),
+               INT("nations.0.year", 2004), STR("nations.0.nation", "USA"),
+               INT("nations.1.year", 2005), STR("nations.1.nation", "CAN"),
+               INT("nations.2.year", 2005), STR("nations.2.nation", "GBR"),
+               INT("nations.3.year", 2005), STR("nations.3.nation", "NOR"),
+               INT("nations.4.year", 2005), STR("nations.4.nation", "USA"),
+               INT("nations.5.year", 2006), STR("nations.5.nation", "NOR"),
+               LEN("not_reported", 4),
+               STR("not_reported.3", "UKR"));
         json_decref(doc);
 }
 
@@ -494,33 +503,32 @@ static void test_order_independent(void **state) {
 static void test_empty(void **state) {
         scenario_t *s = *state;
         char err[256];
+        static const want_t funding[] = {STR("total.pledged.converted", "0.00")};
+        static const want_t staffing[] = {INT("total.shortfall", 360),
+                                          REAL("total.fill_rate", 0.0)};
+        static const want_t training[] = {LEN("years", 0), LEN("nations", 0)};
+        static const struct {
+                const want_t *want;
+                size_t n;
+        } per[TECG_DASH__COUNT] = {
+                [TECG_DASH_FUNDING] = {funding, NELEM(funding)},
+                [TECG_DASH_STAFFING] = {staffing, NELEM(staffing)},
+                [TECG_DASH_TRAINING] = {training, NELEM(training)},
+        };
         for (int w = 0; w < TECG_DASH__COUNT; w++) {
                 json_t *doc = tecg_compose((tecg_dashboard_t)w, &s->mission, s->nations, NULL, 0,
                                            err, sizeof(err));
                 assert_non_null(doc);
-                assert_true(json_is_null(walk(doc, "as_of")));
-                assert_int_equal(json_array_size(walk(doc, "not_reported")), 8);
-                if (w == TECG_DASH_STAFFING) {
-                        assert_int_equal(json_integer_value(walk(doc, "total.shortfall")), 360);
-                        assert_true(json_real_value(walk(doc, "total.fill_rate")) == 0.0);
-                }
-                if (w == TECG_DASH_FUNDING)
-                        assert_string_equal(json_string_value(walk(doc, "total.pledged.converted")),
-                                            "0.00");
-                if (w == TECG_DASH_TRAINING) {
-                        assert_int_equal(json_array_size(walk(doc, "years")), 0);
-                        assert_int_equal(json_array_size(walk(doc, "nations")), 0);
-                }
+                EXPECT(doc, NUL("as_of"), LEN("not_reported", 8));
+                assert_non_null(per[w].want);
+                expect(doc, per[w].want, per[w].n);
                 json_decref(doc);
         }
         /* No nations list at all: the states are all "unlisted". */
-        json_t *doc = tecg_compose_funding(&s->mission, NULL,
-                                           (const tecg_nation_state_t *const *)s->st, NSTATES,
-                                           err, sizeof(err));
+        json_t *doc = tecg_compose_funding(&s->mission, NULL, STATES(s), NSTATES, err, sizeof(err));
         assert_non_null(doc);
-        assert_int_equal(json_array_size(walk(doc, "nations")), NSTATES);
-        assert_int_equal(json_array_size(walk(doc, "not_reported")), 0);
-        assert_string_equal(json_string_value(walk(doc, "nations.0.status")), "unlisted");
+        EXPECT(doc, LEN("nations", NSTATES), LEN("not_reported", 0),
+               STR("nations.0.status", "unlisted"));
         json_decref(doc);
 }
 
@@ -529,38 +537,29 @@ static void test_ratio_edges(void **state) {
         scenario_t *s = *state;
         tecg_mission_t m = s->mission;
         char err[256];
-        m.authorized_strength = 0;
+        static const struct {
+                int64_t authorized_strength;
+                want_t want[2];
+                size_t n;
+        } cases[] = {
+                {0, {NUL("total.fill_rate"), INT("total.shortfall", 0)}, 2},
+                {240, {REAL("total.fill_rate", 1.25), INT("total.shortfall", 0)}, 2}, /* 300 / 240 */
+                {900, {REAL("total.fill_rate", 0.3333)}, 1}, /* 300 / 900 = 0.33333 */
+                {450, {REAL("total.fill_rate", 0.6667)}, 1}, /* 300 / 450 = 0.66666 */
+        };
         m.target_outside_iraq = 0;
-        json_t *doc = tecg_compose_staffing(&m, s->nations, (const tecg_nation_state_t *const *)s->st,
-                                            NSTATES, err, sizeof(err));
+        for (size_t i = 0; i < NELEM(cases); i++) {
+                m.authorized_strength = cases[i].authorized_strength;
+                json_t *doc = tecg_compose_staffing(&m, s->nations, STATES(s), NSTATES, err,
+                                                    sizeof(err));
+                assert_non_null(doc);
+                expect(doc, cases[i].want, cases[i].n);
+                json_decref(doc);
+        }
+
+        json_t *doc = tecg_compose_training(&m, s->nations, STATES(s), NSTATES, err, sizeof(err));
         assert_non_null(doc);
-        assert_true(json_is_null(walk(doc, "total.fill_rate")));
-        assert_int_equal(json_integer_value(walk(doc, "total.shortfall")), 0);
-        json_decref(doc);
-
-        m.authorized_strength = 240;   /* 300 / 240 = 1.25 */
-        doc = tecg_compose_staffing(&m, s->nations, (const tecg_nation_state_t *const *)s->st,
-                                    NSTATES, err, sizeof(err));
-        assert_true(json_real_value(walk(doc, "total.fill_rate")) == 1.25);
-        assert_int_equal(json_integer_value(walk(doc, "total.shortfall")), 0);
-        json_decref(doc);
-
-        m.authorized_strength = 900;   /* 300 / 900 = 0.33333 -> 0.3333 */
-        doc = tecg_compose_staffing(&m, s->nations, (const tecg_nation_state_t *const *)s->st,
-                                    NSTATES, err, sizeof(err));
-        assert_true(json_real_value(walk(doc, "total.fill_rate")) == 0.3333);
-        json_decref(doc);
-
-        m.authorized_strength = 450;   /* 300 / 450 = 0.66666 -> 0.6667 */
-        doc = tecg_compose_staffing(&m, s->nations, (const tecg_nation_state_t *const *)s->st,
-                                    NSTATES, err, sizeof(err));
-        assert_true(json_real_value(walk(doc, "total.fill_rate")) == 0.6667);
-        json_decref(doc);
-
-        doc = tecg_compose_training(&m, s->nations, (const tecg_nation_state_t *const *)s->st,
-                                    NSTATES, err, sizeof(err));
-        assert_true(json_is_null(walk(doc, "years.1.outside_iraq.progress")));
-        assert_int_equal(json_integer_value(walk(doc, "targets.outside_iraq")), 0);
+        EXPECT(doc, NUL("years.1.outside_iraq.progress"), INT("targets.outside_iraq", 0));
         json_decref(doc);
 }
 
@@ -572,27 +571,27 @@ static void test_rates_config(void **state) {
         char err[256];
         tecg_mission_remove_rate(&m, "JPY");
         assert_int_equal(tecg_mission_set_rate(&m, "UAH", "0.16", err, sizeof(err)), TECG_OK);
-        json_t *doc = tecg_compose_funding(&m, s->nations, (const tecg_nation_state_t *const *)s->st,
-                                           NSTATES, err, sizeof(err));
+        json_t *doc = tecg_compose_funding(&m, s->nations, STATES(s), NSTATES, err, sizeof(err));
         assert_non_null(doc);
-        /* 5,104,950.00 - 1,095,000.00 (JPY) + 160,000.00 (1,000,000 UAH x 0.16) */
-        assert_string_equal(json_string_value(walk(doc, "total.pledged.converted")), "4169950.00");
-        assert_string_equal(json_string_value(walk(doc, "total.pledged.missing_rates.0")), "JPY");
-        assert_string_equal(json_string_value(walk(doc, "missing_rates.0")), "JPY");
-        assert_string_equal(json_string_value(walk(doc, "rates.UAH")), "0.16");
+        EXPECT(doc,
+               /* 5,104,950.00 - 1,095,000.00 (JPY) + 160,000.00 (1,000,000 UAH x 0.16) */
+               STR("total.pledged.converted", "4169950.00"),
+               STR("total.pledged.missing_rates.0", "JPY"),
+               STR("missing_rates.0", "JPY"),
+               STR("rates.UAH", "0.16"));
         json_decref(doc);
 
         /* Reporting in USD: EUR now needs a rate of its own. */
         m = s->mission;
         assert_int_equal(tecg_mission_set_reporting_currency(&m, "USD", err, sizeof(err)), TECG_OK);
         assert_int_equal(tecg_mission_set_rate(&m, "GBP", "1.82", err, sizeof(err)), TECG_OK);
-        doc = tecg_compose_funding(&m, s->nations, (const tecg_nation_state_t *const *)s->st, NSTATES,
-                                   err, sizeof(err));
+        doc = tecg_compose_funding(&m, s->nations, STATES(s), NSTATES, err, sizeof(err));
         assert_non_null(doc);
-        assert_string_equal(json_string_value(walk(doc, "reporting_currency")), "USD");
-        /* 3,000,000 USD + 250,000 GBP x 1.82 = 3,455,000.00 USD */
-        assert_string_equal(json_string_value(walk(doc, "total.pledged.converted")), "3455000.00");
-        assert_int_equal(json_array_size(walk(doc, "missing_rates")), 6);
+        EXPECT(doc,
+               STR("reporting_currency", "USD"),
+               /* 3,000,000 USD + 250,000 GBP x 1.82 = 3,455,000.00 USD */
+               STR("total.pledged.converted", "3455000.00"),
+               LEN("missing_rates", 6));
         json_decref(doc);
 }
 
@@ -643,8 +642,8 @@ static void test_errors(void **state) {
         assert_null(tecg_compose((tecg_dashboard_t)7, &m, s->nations, one, 1, err, sizeof(err)));
         assert_string_equal(err, "unknown dashboard 7");
 
-        st_free(a);
-        st_free(b);
+        tecg_nation_state_destroy(a);
+        tecg_nation_state_destroy(b);
 }
 
 /* Jansson allocation failures at every point: NULL and "out of memory",
@@ -670,7 +669,7 @@ static void test_out_of_memory(void **state) {
                         alloc_budget = budget;
                         err[0] = '\0';
                         doc = tecg_compose((tecg_dashboard_t)w, &s->mission, s->nations,
-                                           (const tecg_nation_state_t *const *)s->st, NSTATES,
+                                           STATES(s), NSTATES,
                                            err, sizeof(err));
                         if (!doc)
                                 assert_string_equal(err, "out of memory composing a dashboard");

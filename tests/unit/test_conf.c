@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "conf.h"
+#include "testutil.h"
 
 typedef struct {
         char *name;
@@ -128,12 +129,8 @@ static void test_help_is_generated_from_the_table(void **state) {
         FILE *fp = open_memstream(&text, &len);
         tecg_conf_print_help(fp, props);
         fclose(fp);
-        assert_non_null(strstr(text, "count"));
-        assert_non_null(strstr(text, "integer [1..100]"));
-        assert_non_null(strstr(text, "(default: 10)"));
-        assert_non_null(strstr(text, "needed"));
-        assert_non_null(strstr(text, "required"));
-        assert_non_null(strstr(text, "kafka.<property>"));
+        tu_assert_contains(text, "count", "integer [1..100]", "(default: 10)",
+                           "needed", "required", "kafka.<property>");
         free(text);
 }
 

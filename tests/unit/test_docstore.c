@@ -10,17 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 
 #include "docstore.h"
-
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "testutil.h"
 
 static tecg_err_t put(tecg_docstore_t *s, const char *name, uint64_t version,
                       const char *json) {
@@ -158,9 +152,7 @@ typedef struct {
 
 static void *delayed_put(void *arg) {
         delayed_t *d = arg;
-        struct timespec ts = {d->delay_ms / 1000,
-                              (long)(d->delay_ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
+        tu_sleep_ms(d->delay_ms);
         if (d->wakeup)
                 tecg_docstore_wakeup(d->store);
         else
@@ -177,20 +169,20 @@ static void test_wait_change(void **state) {
         (void)state;
 
         /* Nothing happens: times out after about the timeout. */
-        t0 = mono_ms();
+        t0 = tu_now_ms();
         assert_int_equal(tecg_docstore_wait_change(s, &seq, 150),
                          TECG_ERR_RETRY);
-        assert_true(mono_ms() - t0 >= 140);
-        assert_true(mono_ms() - t0 < 2000);
+        assert_true(tu_now_ms() - t0 >= 140);
+        assert_true(tu_now_ms() - t0 < 2000);
         assert_int_equal(seq, 0);
         assert_int_equal(tecg_docstore_wait_change(s, &seq, 0),
                          TECG_ERR_RETRY);
 
         /* A put from another thread wakes the waiter long before 5 s. */
         assert_int_equal(pthread_create(&th, NULL, delayed_put, &d), 0);
-        t0 = mono_ms();
+        t0 = tu_now_ms();
         assert_int_equal(tecg_docstore_wait_change(s, &seq, 5000), TECG_OK);
-        assert_true(mono_ms() - t0 < 2000);
+        assert_true(tu_now_ms() - t0 < 2000);
         assert_int_equal(seq, 1);
         pthread_join(th, NULL);
 
@@ -202,10 +194,10 @@ static void test_wait_change(void **state) {
         /* wakeup(): returns without a change, long before the timeout. */
         d.wakeup = 1;
         assert_int_equal(pthread_create(&th, NULL, delayed_put, &d), 0);
-        t0 = mono_ms();
+        t0 = tu_now_ms();
         assert_int_equal(tecg_docstore_wait_change(s, &seq, -1),
                          TECG_ERR_RETRY);
-        assert_true(mono_ms() - t0 < 2000);
+        assert_true(tu_now_ms() - t0 < 2000);
         assert_int_equal(seq, 1);
         pthread_join(th, NULL);
         tecg_docstore_destroy(s);

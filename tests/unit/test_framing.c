@@ -22,35 +22,7 @@
 #include "canonical.h"
 #include "framing.h"
 #include "schemas.h"
-
-static const char *data_path(const char *rel) {
-        static char path[4096];
-        const char *d = getenv("TECG_TEST_DATA");
-        if (d)
-                snprintf(path, sizeof(path), "%s/%s", d, rel);
-        else
-                snprintf(path, sizeof(path), "%s/tests/data/%s",
-                         TECG_SOURCE_DIR, rel);
-        return path;
-}
-
-/* Whole file, NUL-terminated; the caller frees it. */
-static char *slurp(const char *rel) {
-        FILE *f = fopen(data_path(rel), "rb");
-        char *buf;
-        long n;
-        if (!f)
-                fail_msg("cannot open %s", data_path(rel));
-        fseek(f, 0, SEEK_END);
-        n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        buf = malloc((size_t)n + 1);
-        assert_non_null(buf);
-        assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-        buf[n] = '\0';
-        fclose(f);
-        return buf;
-}
+#include "testutil.h"
 
 static const tecg_schema_source_t *source(const char *name) {
         for (size_t i = 0; i < tecg_schema_source_count; i++)
@@ -60,13 +32,35 @@ static const tecg_schema_source_t *source(const char *name) {
         return NULL;
 }
 
+/* Hands each line of data file rel to check(); how many lines there were.
+ * (check() must not use strtok.) */
+static int each_line(const char *rel, void (*check)(char *line)) {
+        char *text = tu_slurp_data(rel, NULL);
+        int n = 0;
+        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+                check(line);
+                n++;
+        }
+        free(text);
+        return n;
+}
+
 /* ---------------------------------------------------------------- CRC */
+
+/* "<fingerprint hex>\t<input>" */
+static void check_crc64_line(char *line) {
+        char hex[17];
+        char *tab = strchr(line, '\t');
+        assert_non_null(tab);
+        *tab = '\0';
+        tecg_framing_fingerprint_hex(tecg_crc64_avro(tab + 1, strlen(tab + 1)),
+                                     hex);
+        assert_string_equal(hex, line);
+}
 
 static void test_crc64_vectors(void **state) {
         (void)state;
         char hex[17];
-        char *text = slurp("avro/crc64.txt");
-        int n = 0;
 
         assert_true(tecg_crc64_avro("", 0) == UINT64_C(0xc15d213aa4d7a795));
         assert_true(tecg_crc64_avro(NULL, 0) == TECG_CRC64_AVRO_EMPTY);
@@ -74,84 +68,63 @@ static void test_crc64_vectors(void **state) {
         assert_true(tecg_crc64_avro("\"int\"", 5) == UINT64_C(0x7275d51a3f395c8f));
         assert_string_equal(tecg_framing_fingerprint_hex(TECG_CRC64_AVRO_EMPTY, hex),
                             "95a7d7a43a215dc1");
-
-        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-                char *tab = strchr(line, '\t');
-                assert_non_null(tab);
-                *tab = '\0';
-                tecg_framing_fingerprint_hex(
-                        tecg_crc64_avro(tab + 1, strlen(tab + 1)), hex);
-                assert_string_equal(hex, line);
-                n++;
-        }
-        assert_int_equal(n, 9);
-        free(text);
+        assert_int_equal(each_line("avro/crc64.txt", check_crc64_line), 9);
 }
 
 /* ---------------------------------------------------------------- PCF */
 
+/* The canonical form of schema is want_pcf and its fingerprint, spelled as
+ * fastavro does, is want_fp. */
+static void assert_pcf(const char *schema, size_t len, const char *want_pcf,
+                       const char *want_fp) {
+        char errstr[256], hex[17], *pcf = NULL;
+        assert_int_equal(tecg_canonical_form(schema, len, &pcf, errstr,
+                                             sizeof(errstr)),
+                         TECG_OK);
+        assert_string_equal(pcf, want_pcf);
+        tecg_framing_fingerprint_hex(tecg_crc64_avro(pcf, strlen(pcf)), hex);
+        assert_string_equal(hex, want_fp);
+        free(pcf);
+}
+
+/* "<schema> <fingerprint hex>", the canonical form in avro/<schema>.pcf */
+static void check_project_schema(char *line) {
+        char name[64], want_fp[17], rel[128];
+        assert_int_equal(sscanf(line, "%63s %16s", name, want_fp), 2);
+        const tecg_schema_source_t *src = source(name);
+        snprintf(rel, sizeof(rel), "avro/%s.pcf", name);
+        char *want = tu_slurp_data(rel, NULL);
+        assert_pcf(src->json, src->len, want, want_fp);
+        /* The values fixed in the brief, as fastavro prints them. */
+        if (strcmp(name, "contribution") == 0)
+                assert_string_equal(want_fp, "fa26e2c03bf3d58d");
+        else
+                assert_string_equal(want_fp, "db65c399a8188022");
+        free(want);
+}
+
 static void test_pcf_project_schemas(void **state) {
         (void)state;
-        char errstr[256], hex[17];
-        char *fps = slurp("avro/fingerprints.txt");
-        int n = 0;
+        assert_int_equal(each_line("avro/fingerprints.txt", check_project_schema),
+                         2);
+}
 
-        for (char *line = strtok(fps, "\n"); line; line = strtok(NULL, "\n")) {
-                char name[64], want_fp[17], rel[128], *pcf = NULL;
-                assert_int_equal(sscanf(line, "%63s %16s", name, want_fp), 2);
-                const tecg_schema_source_t *src = source(name);
-                snprintf(rel, sizeof(rel), "avro/%s.pcf", name);
-                char *want = slurp(rel);
-
-                assert_int_equal(tecg_canonical_form(src->json, src->len, &pcf,
-                                                     errstr, sizeof(errstr)),
-                                 TECG_OK);
-                assert_string_equal(pcf, want);
-                tecg_framing_fingerprint_hex(tecg_crc64_avro(pcf, strlen(pcf)),
-                                             hex);
-                assert_string_equal(hex, want_fp);
-                /* The values fixed in the brief, as fastavro prints them. */
-                if (strcmp(name, "contribution") == 0)
-                        assert_string_equal(hex, "fa26e2c03bf3d58d");
-                else
-                        assert_string_equal(hex, "db65c399a8188022");
-                free(pcf);
-                free(want);
-                n++;
-        }
-        assert_int_equal(n, 2);
-        free(fps);
+/* {"schema", "pcf", "fingerprint"} */
+static void check_pcf_case(char *line) {
+        json_error_t jerr;
+        json_t *c = json_loads(line, 0, &jerr);
+        assert_non_null(c);
+        const char *schema = json_string_value(json_object_get(c, "schema"));
+        assert_non_null(schema);
+        assert_pcf(schema, strlen(schema),
+                   json_string_value(json_object_get(c, "pcf")),
+                   json_string_value(json_object_get(c, "fingerprint")));
+        json_decref(c);
 }
 
 static void test_pcf_cases(void **state) {
         (void)state;
-        char errstr[256], hex[17];
-        char *text = slurp("avro/pcf_cases.ndjson");
-        int n = 0;
-
-        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-                json_error_t jerr;
-                json_t *c = json_loads(line, 0, &jerr);
-                char *pcf = NULL;
-                assert_non_null(c);
-                const char *schema = json_string_value(json_object_get(c, "schema"));
-                const char *want = json_string_value(json_object_get(c, "pcf"));
-                const char *want_fp =
-                        json_string_value(json_object_get(c, "fingerprint"));
-                assert_int_equal(tecg_canonical_form(schema, strlen(schema),
-                                                     &pcf, errstr,
-                                                     sizeof(errstr)),
-                                 TECG_OK);
-                assert_string_equal(pcf, want);
-                tecg_framing_fingerprint_hex(tecg_crc64_avro(pcf, strlen(pcf)),
-                                             hex);
-                assert_string_equal(hex, want_fp);
-                free(pcf);
-                json_decref(c);
-                n++;
-        }
-        assert_true(n >= 9);
-        free(text);
+        assert_true(each_line("avro/pcf_cases.ndjson", check_pcf_case) >= 9);
 }
 
 /* Rules fastavro cannot check for us, and refusals. */

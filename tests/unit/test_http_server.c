@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -32,17 +31,7 @@
 #include "docstore.h"
 #include "http_server.h"
 #include "log.h"
-
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms) {
-        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-}
+#include "testutil.h"
 
 /* ------------------------------------------------------------------ */
 /* Fixture: a store with two documents and a server on an ephemeral port */
@@ -267,25 +256,29 @@ static void test_dashboard(void **state) {
                             "\"total\":{}}");
         resp_free(&r);
 
-        /* Conditional requests. */
-        http(f, NULL, "/api/dashboards/funding", "If-None-Match: \"3\"", &r);
-        assert_int_equal(r.status, 304);
-        assert_header(&r, "ETag", "\"3\"");
-        assert_int_equal(r.body.len, 0);
-        resp_free(&r);
-        http(f, NULL, "/api/dashboards/funding",
-             "If-None-Match: \"1\", W/\"3\"", &r);
-        assert_int_equal(r.status, 304);
-        resp_free(&r);
-        http(f, NULL, "/api/dashboards/funding", "If-None-Match: *", &r);
-        assert_int_equal(r.status, 304);
-        resp_free(&r);
-        http(f, NULL, "/api/dashboards/funding", "If-None-Match: \"2\"", &r);
-        assert_int_equal(r.status, 200);
-        resp_free(&r);
-        http(f, NULL, "/api/dashboards/funding", "If-None-Match: \"33\"", &r);
-        assert_int_equal(r.status, 200);
-        resp_free(&r);
+        /* Conditional requests: a 304 has the ETag and no body. */
+        static const struct {
+                const char *header;
+                long status;
+        } conditional[] = {
+                {"If-None-Match: \"3\"", 304},
+                {"If-None-Match: \"1\", W/\"3\"", 304},
+                {"If-None-Match: *", 304},
+                {"If-None-Match: \"2\"", 200},
+                {"If-None-Match: \"33\"", 200},
+        };
+        for (size_t i = 0; i < sizeof(conditional) / sizeof(conditional[0]);
+             i++) {
+                http(f, NULL, "/api/dashboards/funding", conditional[i].header,
+                     &r);
+                if (r.status != conditional[i].status)
+                        fail_msg("%s: %ld, want %ld", conditional[i].header,
+                                 r.status, conditional[i].status);
+                assert_header(&r, "ETag", "\"3\"");
+                if (r.status == 304)
+                        assert_int_equal(r.body.len, 0);
+                resp_free(&r);
+        }
 
         /* A newer version: a new ETag, the old one no longer matches. */
         put(f->store, "funding", 4, "{\"dashboard\":\"funding\",\"version\":4}");
@@ -351,20 +344,15 @@ static void test_metrics(void **state) {
         assert_int_equal(r.status, 200);
         assert_header(&r, "Content-Type",
                       "text/plain; version=0.0.4; charset=utf-8");
-        assert_non_null(strstr(BODY(r),
-                "# TYPE tecg_http_requests_total counter\n"));
-        assert_non_null(strstr(BODY(r),
-                "tecg_http_requests_total{route=\"dashboard\",code=\"2xx\"} 1\n"));
-        assert_non_null(strstr(BODY(r),
-                "tecg_http_requests_total{route=\"dashboard\",code=\"4xx\"} 1\n"));
-        assert_non_null(strstr(BODY(r),
-                "tecg_http_requests_total{route=\"metrics\",code=\"2xx\"} 0\n"));
-        assert_non_null(strstr(BODY(r), "tecg_http_sse_clients 0\n"));
-        assert_non_null(strstr(BODY(r),
-                "tecg_http_dashboard_version{dashboard=\"funding\"} 3\n"));
-        assert_non_null(strstr(BODY(r),
-                "tecg_http_dashboard_age_seconds{dashboard=\"training\"} "));
-        assert_non_null(strstr(BODY(r), "\ntecg_test_metric 42\n"));
+        tu_assert_contains(
+                BODY(r), "# TYPE tecg_http_requests_total counter\n",
+                "tecg_http_requests_total{route=\"dashboard\",code=\"2xx\"} 1\n",
+                "tecg_http_requests_total{route=\"dashboard\",code=\"4xx\"} 1\n",
+                "tecg_http_requests_total{route=\"metrics\",code=\"2xx\"} 0\n",
+                "tecg_http_sse_clients 0\n",
+                "tecg_http_dashboard_version{dashboard=\"funding\"} 3\n",
+                "tecg_http_dashboard_age_seconds{dashboard=\"training\"} ",
+                "\ntecg_test_metric 42\n");
         resp_free(&r);
 }
 
@@ -372,32 +360,33 @@ static void test_healthz(void **state) {
         fixture_t *f = *state;
         resp_t r;
 
-        http(f, NULL, "/healthz", NULL, &r);
-        assert_int_equal(r.status, 200);
-        assert_header(&r, "Content-Type", "application/json");
-        assert_string_equal(BODY(r), "{\"status\":\"ok\",\"kafka\":\"up\"}");
-        resp_free(&r);
-        atomic_store(&f->healthy, 2);
-        http(f, NULL, "/healthz", NULL, &r);
-        assert_int_equal(r.status, 200);
-        resp_free(&r);
-        for (int h = 0; h >= -1; h--) {
-                atomic_store(&f->healthy, h);
+        /* What on_health() is told to answer, and what the server makes
+         * of it. */
+        static const char ok[] = "{\"status\":\"ok\",\"kafka\":\"up\"}";
+        static const char down[] = "{\"status\":\"unavailable\","
+                                   "\"reason\":\"nation-state not read yet\"}";
+        static const struct {
+                int healthy;
+                long status;
+                const char *body;
+        } cases[] = {
+                {1, 200, ok},
+                {2, 200, ok},
+                {0, 503, down},
+                {-1, 503, down},
+                {-2, 503, "{\"status\":\"unavailable\","
+                          "\"reason\":\"health check failed\"}"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                atomic_store(&f->healthy, cases[i].healthy);
                 http(f, NULL, "/healthz", NULL, &r);
-                assert_int_equal(r.status, 503);
+                if (r.status != cases[i].status)
+                        fail_msg("healthy %d: %ld, want %ld", cases[i].healthy,
+                                 r.status, cases[i].status);
                 assert_header(&r, "Content-Type", "application/json");
-                assert_string_equal(BODY(r),
-                                    "{\"status\":\"unavailable\","
-                                    "\"reason\":\"nation-state not read "
-                                    "yet\"}");
+                assert_string_equal(BODY(r), cases[i].body);
                 resp_free(&r);
         }
-        atomic_store(&f->healthy, -2);
-        http(f, NULL, "/healthz", NULL, &r);
-        assert_int_equal(r.status, 503);
-        assert_string_equal(BODY(r), "{\"status\":\"unavailable\","
-                                     "\"reason\":\"health check failed\"}");
-        resp_free(&r);
 }
 
 /* Without a health callback the server answers for itself. */
@@ -564,53 +553,51 @@ static void test_export(void **state) {
 /* Documents without tables; the function on its own. */
 static void test_export_edges(void **state) {
         tecg_docstore_t *s = tecg_docstore_new();
-        tecg_doc_t d;
         tecg_buf_t out = TECG_BUF_INIT;
         char errstr[128];
         (void)state;
-
         /* Only scalars: a header and no rows. A top-level object holding
          * nothing but a table gives no row of its own, only the table;
-         * an empty array is a value, not a table. */
-        put(s, "a", 1, "{\"x\":1,\"list\":[1,2]}");
-        put(s, "b", 2, "{\"as_of\":null,\"o\":{\"t\":[{\"k\":\"v\"}],"
-                       "\"u\":[]},\"e\":[]}");
-        assert_int_equal(tecg_docstore_get(s, "a", &d), TECG_OK);
-        assert_int_equal(tecg_http_server_export(&d, TECG_EXPORT_CSV, &out,
-                                                 errstr, sizeof(errstr)),
-                         TECG_OK);
-        tecg_buf_terminate(&out);
-        assert_string_equal((char *)out.data,
-                            "dashboard,version,as_of,table\r\n");
-        tecg_buf_reset(&out);
-        assert_int_equal(tecg_http_server_export(&d, TECG_EXPORT_NDJSON, &out,
-                                                 errstr, sizeof(errstr)),
-                         TECG_OK);
-        assert_int_equal(out.len, 0);
-        tecg_doc_release(&d);
+         * an empty array is a value, not a table. json NULL: the document
+         * of the case before. */
+        static const struct {
+                const char *name;
+                uint64_t version;
+                const char *json;
+                tecg_export_format_t format;
+                const char *want;
+        } cases[] = {
+                {"a", 1, "{\"x\":1,\"list\":[1,2]}", TECG_EXPORT_CSV,
+                 "dashboard,version,as_of,table\r\n"},
+                {"a", 1, NULL, TECG_EXPORT_NDJSON, ""},
+                {"b", 2,
+                 "{\"as_of\":null,\"o\":{\"t\":[{\"k\":\"v\"}],\"u\":[]},"
+                 "\"e\":[]}",
+                 TECG_EXPORT_CSV,
+                 "dashboard,version,as_of,table,u,k\r\n"
+                 "b,2,,o,[],\r\n"
+                 "b,2,,o.t,,v\r\n"},
+                {"c", 1, "{\"o\":{\"t\":[{\"k\":1}]}}", TECG_EXPORT_CSV,
+                 "dashboard,version,as_of,table,k\r\n"
+                 "c,1,,o.t,1\r\n"},
+        };
 
-        assert_int_equal(tecg_docstore_get(s, "b", &d), TECG_OK);
-        assert_int_equal(tecg_http_server_export(&d, TECG_EXPORT_CSV, &out,
-                                                 errstr, sizeof(errstr)),
-                         TECG_OK);
-        tecg_buf_terminate(&out);
-        assert_string_equal((char *)out.data,
-                            "dashboard,version,as_of,table,u,k\r\n"
-                            "b,2,,o,[],\r\n"
-                            "b,2,,o.t,,v\r\n");
-        tecg_doc_release(&d);
-
-        put(s, "c", 1, "{\"o\":{\"t\":[{\"k\":1}]}}");
-        assert_int_equal(tecg_docstore_get(s, "c", &d), TECG_OK);
-        tecg_buf_reset(&out);
-        assert_int_equal(tecg_http_server_export(&d, TECG_EXPORT_CSV, &out,
-                                                 errstr, sizeof(errstr)),
-                         TECG_OK);
-        tecg_buf_terminate(&out);
-        assert_string_equal((char *)out.data,
-                            "dashboard,version,as_of,table,k\r\n"
-                            "c,1,,o.t,1\r\n");
-        tecg_doc_release(&d);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                tecg_doc_t d;
+                if (cases[i].json)
+                        put(s, cases[i].name, cases[i].version, cases[i].json);
+                assert_int_equal(tecg_docstore_get(s, cases[i].name, &d),
+                                 TECG_OK);
+                tecg_buf_reset(&out);
+                assert_int_equal(tecg_http_server_export(&d, cases[i].format,
+                                                         &out, errstr,
+                                                         sizeof(errstr)),
+                                 TECG_OK);
+                assert_int_equal(out.len, strlen(cases[i].want));
+                assert_int_equal(tecg_buf_terminate(&out), TECG_OK);
+                assert_string_equal((char *)out.data, cases[i].want);
+                tecg_doc_release(&d);
+        }
         tecg_buf_free(&out);
         tecg_docstore_destroy(s);
 }
@@ -673,7 +660,7 @@ static sse_client_t *sse_open(fixture_t *f, const char *path) {
 
 /* Waits up to timeout_ms for `needle` in what the stream sent. */
 static int sse_wait_for(sse_client_t *c, const char *needle, int timeout_ms) {
-        int64_t deadline = mono_ms() + timeout_ms;
+        int64_t deadline = tu_now_ms() + timeout_ms;
         do {
                 int found;
                 pthread_mutex_lock(&c->lock);
@@ -682,18 +669,17 @@ static int sse_wait_for(sse_client_t *c, const char *needle, int timeout_ms) {
                 pthread_mutex_unlock(&c->lock);
                 if (found)
                         return 1;
-                sleep_ms(10);
-        } while (mono_ms() < deadline);
+                tu_sleep_ms(10);
+        } while (tu_now_ms() < deadline);
         return 0;
 }
 
-static size_t sse_count(sse_client_t *c, const char *needle) {
-        size_t n = 0;
-        const char *p;
+static int sse_count(sse_client_t *c, const char *needle) {
+        int n = 0;
         pthread_mutex_lock(&c->lock);
         tecg_buf_terminate(&c->data);
-        for (p = (char *)c->data.data; p && (p = strstr(p, needle)); p++)
-                n++;
+        if (c->data.data)
+                n = tu_count_of((char *)c->data.data, needle);
         pthread_mutex_unlock(&c->lock);
         return n;
 }
@@ -752,10 +738,10 @@ static void test_sse_headers_and_filter(void **state) {
         assert_int_equal(sse_count(c, "funding"), 0);
 
         http(f, NULL, "/metrics", NULL, &r);
-        assert_non_null(strstr(BODY(r), "tecg_http_sse_clients 1\n"));
-        assert_non_null(strstr(BODY(r), "tecg_http_sse_events_total 2\n"));
-        assert_non_null(strstr(BODY(r),
-                "tecg_http_requests_total{route=\"stream\",code=\"2xx\"} 1\n"));
+        tu_assert_contains(
+                BODY(r), "tecg_http_sse_clients 1\n",
+                "tecg_http_sse_events_total 2\n",
+                "tecg_http_requests_total{route=\"stream\",code=\"2xx\"} 1\n");
         resp_free(&r);
         sse_close(c);
 
@@ -780,13 +766,13 @@ static void test_sse_keepalive_and_hangup(void **state) {
         assert_true(sse_wait_for(c, "\n\n: keep-alive\n\n: keep-alive\n\n",
                                  3000));
         sse_close(c);
-        deadline = mono_ms() + 3000;
-        while (!closed && mono_ms() < deadline) {
+        deadline = tu_now_ms() + 3000;
+        while (!closed && tu_now_ms() < deadline) {
                 http(f, NULL, "/metrics", NULL, &r);
                 closed = strstr(BODY(r), "tecg_http_sse_clients 0\n") != NULL;
                 resp_free(&r);
                 if (!closed)
-                        sleep_ms(50);
+                        tu_sleep_ms(50);
         }
         assert_true(closed);
         teardown((void **)&f);
@@ -817,17 +803,17 @@ static void test_stop_with_stream_open(void **state) {
         c[1] = sse_open(f, "/api/stream?dashboards=funding");
         assert_true(sse_wait_for(c[0], "id: training:1\n", 5000));
         assert_true(sse_wait_for(c[1], "id: funding:3\n", 5000));
-        t0 = mono_ms();
+        t0 = tu_now_ms();
         tecg_http_server_stop(f->srv);
-        took = mono_ms() - t0;
+        took = tu_now_ms() - t0;
         if (took > 1000)
                 fail_msg("stop took %lld ms", (long long)took);
         /* The clients see their streams end, without waiting for their
          * own timeouts. */
         for (int i = 0; i < 2; i++) {
-                int64_t deadline = mono_ms() + 2000;
-                while (!atomic_load(&c[i]->done) && mono_ms() < deadline)
-                        sleep_ms(10);
+                int64_t deadline = tu_now_ms() + 2000;
+                while (!atomic_load(&c[i]->done) && tu_now_ms() < deadline)
+                        tu_sleep_ms(10);
                 assert_true(atomic_load(&c[i]->done));
                 sse_close(c[i]);
         }
@@ -924,7 +910,7 @@ static int serve(const char *dir, const char *port) {
         printf("port %u\n", tecg_http_server_port(srv));
         fflush(stdout);
         while (!serve_stop) {
-                sleep_ms(300);
+                tu_sleep_ms(300);
                 serve_scan(store, dir);
         }
         tecg_http_server_destroy(srv);

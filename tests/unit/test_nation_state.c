@@ -11,28 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 
 #include "nation_state.h"
 #include "state_codec.h"
+#include "testutil.h"
 
 /* ------------------------------------------------------------- helpers */
-
-/* Milliseconds since the epoch of a local time written with an offset in
- * minutes, through timegm(): an implementation independent of the one
- * under test. */
-static int64_t at(int y, int mo, int d, int h, int mi, int s, int off_min) {
-        struct tm tm = {0};
-        tm.tm_year = y - 1900;
-        tm.tm_mon = mo - 1;
-        tm.tm_mday = d;
-        tm.tm_hour = h;
-        tm.tm_min = mi;
-        tm.tm_sec = s;
-        return ((int64_t)timegm(&tm) - (int64_t)off_min * 60) * 1000;
-}
 
 static tecg_event_t base(tecg_event_type_t type, const char *id,
                          int64_t occurred) {
@@ -47,7 +33,7 @@ static tecg_event_t base(tecg_event_type_t type, const char *id,
 
 static tecg_event_t funding(const char *id, int64_t amount, const char *cur,
                             tecg_channel_t ch, tecg_funding_stage_t stage) {
-        tecg_event_t ev = base(TECG_EV_FUNDING, id, at(2005, 2, 22, 9, 0, 0, 0));
+        tecg_event_t ev = base(TECG_EV_FUNDING, id, tu_at(2005, 2, 22, 9, 0, 0, 0));
         ev.u.funding.amount_minor = amount;
         snprintf(ev.u.funding.currency, 4, "%s", cur);
         ev.u.funding.channel = ch;
@@ -60,7 +46,7 @@ static tecg_event_t equipment(const char *id, tecg_category_t cat,
                               tecg_equipment_stage_t stage, int64_t qty,
                               int64_t value, const char *cur) {
         tecg_event_t ev =
-                base(TECG_EV_EQUIPMENT, id, at(2005, 3, 1, 0, 0, 0, 0));
+                base(TECG_EV_EQUIPMENT, id, tu_at(2005, 3, 1, 0, 0, 0, 0));
         ev.u.equipment.item = "item";
         ev.u.equipment.category = cat;
         ev.u.equipment.stage = stage;
@@ -94,15 +80,26 @@ static tecg_event_t training(const char *id, int64_t occurred,
         return ev;
 }
 
-static void apply_ok(tecg_nation_state_t *st, const tecg_event_t *ev,
-                     bool want_changed) {
+/* Applies ev, which must be accepted; whether it changed the state. The
+ * flag starts as `preset`, so that a flag never written shows. */
+static bool apply_preset(tecg_nation_state_t *st, const tecg_event_t *ev,
+                         bool preset) {
         char err[256] = "";
-        bool changed = !want_changed;
+        bool changed = preset;
         tecg_err_t rc = tecg_nation_state_apply(st, ev, &changed, err,
                                                 sizeof(err));
         if (rc != TECG_OK)
                 fail_msg("apply %s: %s", ev->event_id, err);
-        assert_int_equal(changed, want_changed);
+        return changed;
+}
+
+static void apply_ok(tecg_nation_state_t *st, const tecg_event_t *ev,
+                     bool want_changed) {
+        assert_int_equal(apply_preset(st, ev, !want_changed), want_changed);
+}
+
+static void apply(tecg_nation_state_t *st, const tecg_event_t *ev) {
+        apply_preset(st, ev, false);
 }
 
 /* Applies ev, expects TECG_ERR_INVALID with a reason containing `why`, and
@@ -235,7 +232,7 @@ static void test_funding(void **state) {
                             want[i].amount_minor);
         }
         assert_true(st->events == 8);
-        assert_true(st->as_of_ms == at(2005, 2, 22, 9, 0, 0, 0));
+        assert_true(st->as_of_ms == tu_at(2005, 2, 22, 9, 0, 0, 0));
         /* USD is at INT64_MAX: one more minor unit overflows. */
         tecg_event_t more = funding("f9", 1, "USD", TECG_CH_TRUST_FUND,
                                     TECG_FS_PLEDGED);
@@ -310,7 +307,7 @@ static void test_equipment(void **state) {
  * the latest, and at equal times the greatest event_id. */
 static void test_personnel_any_order(void **state) {
         (void)state;
-        int64_t t1 = at(2005, 3, 1, 0, 0, 0, 0), t0 = at(2005, 2, 1, 0, 0, 0, 0);
+        int64_t t1 = tu_at(2005, 3, 1, 0, 0, 0, 0), t0 = tu_at(2005, 2, 1, 0, 0, 0, 0);
         tecg_event_t in[] = {
                 personnel("NLD-p-1", t1, TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ,
                           12),
@@ -332,14 +329,8 @@ static void test_personnel_any_order(void **state) {
         size_t c[N] = {0};
         for (size_t i = 0;;) {
                 tecg_nation_state_t *st = tecg_nation_state_new("NLD");
-                for (size_t k = 0; k < N; k++) {
-                        char err[256];
-                        bool changed;
-                        assert_int_equal(tecg_nation_state_apply(
-                                                 st, &in[order[k]], &changed,
-                                                 err, sizeof(err)),
-                                         TECG_OK);
-                }
+                for (size_t k = 0; k < N; k++)
+                        apply(st, &in[order[k]]);
                 const tecg_strength_t *cell =
                         &st->personnel[TECG_ROLE_TRAINER][TECG_LOC_IN_IRAQ];
                 assert_true(cell->reported);
@@ -378,7 +369,7 @@ static void test_personnel_any_order(void **state) {
 static void test_personnel_changed(void **state) {
         (void)state;
         tecg_nation_state_t *st = tecg_nation_state_new("NLD");
-        int64_t t = at(2005, 4, 1, 12, 0, 0, 180);
+        int64_t t = tu_at(2005, 4, 1, 12, 0, 0, 180);
         tecg_event_t a = personnel("b", t, TECG_ROLE_STAFF,
                                    TECG_LOC_OUTSIDE_IRAQ, 4);
         tecg_event_t older = personnel("z", t - 1, TECG_ROLE_STAFF,
@@ -437,8 +428,8 @@ static void test_training_years(void **state) {
         };
         enum { N = sizeof(cases) / sizeof(cases[0]) };
         /* The two documented cases through the independent helper too. */
-        assert_true(cases[0].ms == at(2005, 1, 1, 1, 0, 0, 120));
-        assert_true(cases[1].ms == at(2004, 12, 31, 23, 30, 0, -60));
+        assert_true(cases[0].ms == tu_at(2005, 1, 1, 1, 0, 0, 120));
+        assert_true(cases[1].ms == tu_at(2004, 12, 31, 23, 30, 0, -60));
 
         for (size_t i = 0; i < N; i++) {
                 tecg_nation_state_t *st = tecg_nation_state_new("NLD");
@@ -460,17 +451,17 @@ static void test_training_sums(void **state) {
         (void)state;
         tecg_nation_state_t *st = tecg_nation_state_new("NLD");
         tecg_event_t in[] = {
-                training("t1", at(2005, 1, 1, 1, 0, 0, 120), TECG_LOC_IN_IRAQ,
+                training("t1", tu_at(2005, 1, 1, 1, 0, 0, 120), TECG_LOC_IN_IRAQ,
                          TECG_LVL_JUNIOR, 20),
-                training("t2", at(2004, 12, 31, 23, 30, 0, -60),
+                training("t2", tu_at(2004, 12, 31, 23, 30, 0, -60),
                          TECG_LOC_IN_IRAQ, TECG_LVL_JUNIOR, 30),
-                training("t3", at(2005, 6, 1, 0, 0, 0, 0),
+                training("t3", tu_at(2005, 6, 1, 0, 0, 0, 0),
                          TECG_LOC_OUTSIDE_IRAQ, TECG_LVL_SENIOR, 25),
-                training("t4", at(2005, 7, 1, 10, 0, 0, 0),
+                training("t4", tu_at(2005, 7, 1, 10, 0, 0, 0),
                          TECG_LOC_OUTSIDE_IRAQ, TECG_LVL_SENIOR, 5),
-                training("t5", at(2005, 7, 1, 10, 0, 0, 0), TECG_LOC_IN_IRAQ,
+                training("t5", tu_at(2005, 7, 1, 10, 0, 0, 0), TECG_LOC_IN_IRAQ,
                          TECG_LVL_JUNIOR, 1),
-                training("t6", at(1999, 7, 1, 10, 0, 0, 0), TECG_LOC_IN_IRAQ,
+                training("t6", tu_at(1999, 7, 1, 10, 0, 0, 0), TECG_LOC_IN_IRAQ,
                          TECG_LVL_MIDDLE, 2),
         };
         static const tecg_training_total_t want[] = {
@@ -489,7 +480,7 @@ static void test_training_sums(void **state) {
                 assert_true(st->training[i].trainees == want[i].trainees);
         }
         st->training[3].trainees = INT64_MAX - 4;
-        tecg_event_t big = training("t7", at(2005, 8, 1, 0, 0, 0, 0),
+        tecg_event_t big = training("t7", tu_at(2005, 8, 1, 0, 0, 0, 0),
                                     TECG_LOC_OUTSIDE_IRAQ, TECG_LVL_SENIOR, 5);
         apply_refused(st, &big, "overflow");
         tecg_nation_state_destroy(st);
@@ -546,7 +537,7 @@ static void test_refused(void **state) {
  * bytes. */
 static void test_any_order(void **state) {
         (void)state;
-        int64_t t = at(2005, 5, 5, 5, 5, 5, 0);
+        int64_t t = tu_at(2005, 5, 5, 5, 5, 5, 0);
         tecg_event_t in[] = {
                 funding("a1", 100, "EUR", TECG_CH_TRUST_FUND, TECG_FS_PLEDGED),
                 funding("a2", 250, "USD", TECG_CH_TRUST_FUND, TECG_FS_PLEDGED),
@@ -562,9 +553,9 @@ static void test_any_order(void **state) {
                 personnel("c3", t + 1, TECG_ROLE_SUPPORT, TECG_LOC_IN_IRAQ, 6),
                 personnel("c4", t - 1, TECG_ROLE_SUPPORT, TECG_LOC_IN_IRAQ, 7),
                 training("d1", t, TECG_LOC_IN_IRAQ, TECG_LVL_JUNIOR, 10),
-                training("d2", at(2006, 1, 1, 0, 30, 0, 60), TECG_LOC_IN_IRAQ,
+                training("d2", tu_at(2006, 1, 1, 0, 30, 0, 60), TECG_LOC_IN_IRAQ,
                          TECG_LVL_JUNIOR, 11),
-                training("d3", at(2007, 1, 1, 0, 30, 0, 0), TECG_LOC_IN_IRAQ,
+                training("d3", tu_at(2007, 1, 1, 0, 30, 0, 0), TECG_LOC_IN_IRAQ,
                          TECG_LVL_SENIOR, 12),
         };
         enum { N = sizeof(in) / sizeof(in[0]) };
@@ -573,20 +564,14 @@ static void test_any_order(void **state) {
 
         for (size_t i = 0; i < N; i++) /* c4 is older than c3: no change */
                 apply_ok(ref, &in[i], strcmp(in[i].event_id, "c4") != 0);
-        assert_true(ref->as_of_ms == at(2007, 1, 1, 0, 30, 0, 0));
+        assert_true(ref->as_of_ms == tu_at(2007, 1, 1, 0, 30, 0, 0));
         for (int round = 0; round < 300; round++) {
                 tecg_nation_state_t *st = tecg_nation_state_new("NLD");
                 for (size_t i = 0; i < N; i++)
                         order[i] = i;
                 shuffle(order, N);
-                for (size_t i = 0; i < N; i++) {
-                        char err[256];
-                        bool changed;
-                        assert_int_equal(tecg_nation_state_apply(
-                                                 st, &in[order[i]], &changed,
-                                                 err, sizeof(err)),
-                                         TECG_OK);
-                }
+                for (size_t i = 0; i < N; i++)
+                        apply(st, &in[order[i]]);
                 assert_same_state(ref, st);
                 tecg_nation_state_destroy(st);
         }

@@ -11,13 +11,13 @@
 #include <cmocka.h>
 
 #include "refdata.h"
+#include "testutil.h"
 
 /* The deployed list: the 26 members of the seed, all "member". */
 static void test_deploy_nations(void **state) {
         (void)state;
         char path[1024], err[512];
-        const char *src = getenv("TECG_SOURCE_DIR");
-        snprintf(path, sizeof(path), "%s/deploy/nations.csv", src ? src : ".");
+        snprintf(path, sizeof(path), "%s/deploy/nations.csv", tu_source_dir());
         tecg_nations_t *ns = tecg_nations_load(path, err, sizeof(err));
         if (!ns)
                 fail_msg("%s", err);

@@ -5,12 +5,7 @@
  * The assertions are about counts and orders (what was delivered, how many
  * attempts, which log lines); times appear only as generous deadlines, so a
  * slow machine (valgrind, sanitizers) makes the tests slower, not red. */
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,10 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -30,169 +21,13 @@
 
 #include "http_client.h"
 #include "sink.h"
-
-/* ---- test receiver and sockets (the same helpers live in test_http_client.c) ---- */
-
-typedef struct {
-        pid_t pid;
-        int port;
-        char dir[64];  /* --out directory */
-        char base[96]; /* http://127.0.0.1:PORT (https:// with --tls-cert) */
-        char url[100]; /* base + "/" */
-        const char *ca_file; /* for a TLS server: its certificate */
-} test_server_t;
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static const char *server_script(void) {
-        static char path[4096];
-        const char *src = getenv("TECG_SOURCE_DIR");
-        snprintf(path, sizeof(path), "%s/tests/tools/http_sink_server.py",
-                 src ? src : TECG_SOURCE_DIR);
-        return path;
-}
-
-/* Starts the receiver with `extra` arguments (NULL-terminated, may be NULL)
- * and reads the port it prints on its first stdout line. */
-static void server_start(test_server_t *srv, const char *const *extra) {
-        const char *argv[32];
-        int n = 0, fds[2];
-        char line[32];
-        size_t got = 0;
-
-        snprintf(srv->dir, sizeof(srv->dir), "/tmp/tecg-sink-test-XXXXXX");
-        assert_non_null(mkdtemp(srv->dir));
-        argv[n++] = "python3";
-        argv[n++] = server_script();
-        argv[n++] = "--port";
-        argv[n++] = "0";
-        argv[n++] = "--out";
-        argv[n++] = srv->dir;
-        for (size_t i = 0; extra && extra[i] && n < 30; i++)
-                argv[n++] = extra[i];
-        argv[n] = NULL;
-
-        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-        srv->pid = fork();
-        assert_true(srv->pid >= 0);
-        if (srv->pid == 0) {
-                dup2(fds[1], STDOUT_FILENO);
-                execvp("python3", (char *const *)argv);
-                _exit(127);
-        }
-        close(fds[1]);
-        int64_t deadline = now_ms() + 20000;
-        while (got < sizeof(line) - 1 && (got == 0 || line[got - 1] != '\n')) {
-                struct pollfd p = {.fd = fds[0], .events = POLLIN};
-                int left = (int)(deadline - now_ms());
-                if (left <= 0 || poll(&p, 1, left) <= 0)
-                        break;
-                ssize_t r = read(fds[0], line + got, sizeof(line) - 1 - got);
-                if (r <= 0)
-                        break;
-                got += (size_t)r;
-        }
-        close(fds[0]);
-        line[got] = '\0';
-        srv->port = atoi(line);
-        assert_true(srv->port > 0);
-        int tls = 0;
-        for (size_t i = 0; extra && extra[i]; i++)
-                if (strcmp(extra[i], "--tls-cert") == 0 && extra[i + 1]) {
-                        tls = 1;
-                        srv->ca_file = extra[i + 1];
-                }
-        snprintf(srv->base, sizeof(srv->base), "%s://127.0.0.1:%d",
-                 tls ? "https" : "http", srv->port);
-        snprintf(srv->url, sizeof(srv->url), "%s/", srv->base);
-}
-
-static int rm_cb(const char *path, const struct stat *sb, int flag,
-                 struct FTW *ftw) {
-        (void)sb, (void)flag, (void)ftw;
-        return remove(path);
-}
-
-static void rm_tree(const char *dir) {
-        if (dir[0])
-                nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-static void server_stop(test_server_t *srv) {
-        if (srv->pid > 0) {
-                kill(srv->pid, SIGTERM);
-                int64_t deadline = now_ms() + 5000;
-                while (waitpid(srv->pid, NULL, WNOHANG) == 0) {
-                        if (now_ms() > deadline) {
-                                kill(srv->pid, SIGKILL);
-                                waitpid(srv->pid, NULL, 0);
-                                break;
-                        }
-                        usleep(10000);
-                }
-                srv->pid = 0;
-        }
-        rm_tree(srv->dir);
-        srv->dir[0] = '\0';
-}
-
-/* A listening socket on 127.0.0.1 that never accepts: the kernel completes
- * the handshake, so a request is sent and then nothing ever comes back. */
-static int black_hole(int *port) {
-        struct sockaddr_in a = {.sin_family = AF_INET,
-                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t alen = sizeof(a);
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        assert_true(fd >= 0);
-        assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-        assert_int_equal(listen(fd, 8), 0);
-        assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
-        *port = ntohs(a.sin_port);
-        return fd;
-}
-
-/* A port nothing listens on (bound, then closed). */
-static int closed_port(void) {
-        int port;
-        int fd = black_hole(&port);
-        close(fd);
-        return port;
-}
-
-/* GETs PATH from the server and parses the answer as JSON. */
-static json_t *server_json(const test_server_t *srv, const char *path) {
-        char url[160], err[256];
-        tecg_http_options_t o = {.url = srv->url, .ca_file = srv->ca_file};
-        tecg_http_client_t *c = tecg_http_client_new(&o, err, sizeof(err));
-        tecg_http_response_t r = TECG_HTTP_RESPONSE_INIT;
-        assert_non_null(c);
-        snprintf(url, sizeof(url), "%s%s", srv->base, path);
-        assert_int_equal(tecg_http_get(c, url, NULL, &r), TECG_OK);
-        assert_int_equal(r.status, 200);
-        json_t *j = json_loadb((const char *)r.body.data, r.body.len, 0, NULL);
-        assert_non_null(j);
-        tecg_http_response_free(&r);
-        tecg_http_client_destroy(c);
-        return j;
-}
-
-static json_int_t server_stat(const test_server_t *srv, const char *key) {
-        json_t *j = server_json(srv, "/stats");
-        json_int_t v = json_integer_value(json_object_get(j, key));
-        json_decref(j);
-        return v;
-}
-
+#include "testserver.h"
+#include "testutil.h"
 
 /* ---- fixture: server, black hole, sink, captured stderr ---- */
 
 typedef struct {
-        test_server_t srv;
-        int hole_fd;        /* listening socket nobody accepts on, or -1 */
+        tu_net_t net;
         tecg_sink_t *sink;  /* destroyed by teardown if a test failed early */
         int saved_stderr;   /* >= 0 while stderr goes to cap_path */
         char cap_path[64];
@@ -202,8 +37,8 @@ static int setup(void **state) {
         fixture_t *f = calloc(1, sizeof(*f));
         if (!f)
                 return -1;
-        f->hole_fd = -1;
         f->saved_stderr = -1;
+        tu_net_init(&f->net);
         *state = f;
         return 0;
 }
@@ -222,9 +57,7 @@ static int teardown(void **state) {
         if (f->cap_path[0])
                 unlink(f->cap_path);
         tecg_sink_destroy(f->sink, 0);
-        server_stop(&f->srv);
-        if (f->hole_fd >= 0)
-                close(f->hole_fd);
+        tu_net_release(&f->net);
         free(f);
         return 0;
 }
@@ -244,24 +77,23 @@ static void capture_begin(fixture_t *f) {
  * shows in the test output. */
 static char *capture_end(fixture_t *f) {
         capture_restore(f);
-        FILE *fp = fopen(f->cap_path, "rb");
-        assert_non_null(fp);
-        char *text = calloc(1, 65536);
-        assert_non_null(text);
-        size_t n = fread(text, 1, 65535, fp);
-        text[n] = '\0';
-        fclose(fp);
+        char *text = tu_slurp(f->cap_path, NULL);
         unlink(f->cap_path);
         f->cap_path[0] = '\0';
         fputs(text, stderr);
         return text;
 }
 
-static int count_of(const char *hay, const char *needle) {
-        int n = 0;
-        for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
-                n++;
-        return n;
+/* Destroys the sink (flush bound flush_ms) with the log captured: the log
+ * (caller frees), and how long destroy() took in *took_ms. */
+static char *destroy_logged(fixture_t *f, int flush_ms, int64_t *took_ms) {
+        capture_begin(f);
+        int64_t t0 = tu_now_ms();
+        tecg_sink_destroy(f->sink, flush_ms);
+        *took_ms = tu_now_ms() - t0;
+        f->sink = NULL;
+        print_message("destroy took %" PRId64 " ms\n", *took_ms);
+        return capture_end(f);
 }
 
 /* Fast backoff so the tests do not wait long; generous request timeouts. */
@@ -271,6 +103,12 @@ static tecg_sink_options_t test_options(const char *url) {
                                  .backoff_initial_ms = 20,
                                  .backoff_max_ms = 2000};
         return o;
+}
+
+/* Starts the receiver with args (may be NULL); sink options for it. */
+static tecg_sink_options_t serve(fixture_t *f, const char *const *args) {
+        tu_server_start(&f->net.srv, args);
+        return test_options(f->net.srv.url);
 }
 
 static tecg_sink_t *new_sink(const tecg_sink_options_t *o) {
@@ -292,10 +130,10 @@ static void offer(tecg_sink_t *s, const char *dashboard, uint64_t version) {
 }
 
 /* Versions of `dashboard` the server accepted, in arrival order. */
-static size_t received_versions(const test_server_t *srv,
+static size_t received_versions(const tu_server_t *srv,
                                 const char *dashboard, uint64_t *out,
                                 size_t max, json_int_t *conn) {
-        json_t *rec = server_json(srv, "/received"), *it;
+        json_t *rec = tu_server_json(srv, "/received"), *it;
         size_t i, n = 0;
         json_array_foreach(rec, i, it) {
                 if (strcmp(json_string_value(json_object_get(it, "dashboard")),
@@ -313,22 +151,16 @@ static size_t received_versions(const test_server_t *srv,
         return n;
 }
 
-static void sleep_ms(int ms) {
-        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-                ;
-}
-
 /* Polls the stats until `failures` reaches n (or fails after 20 s). */
 static void wait_failures(tecg_sink_t *s, uint64_t n) {
         tecg_sink_stats_t st;
-        int64_t deadline = now_ms() + 20000;
+        int64_t deadline = tu_now_ms() + 20000;
         for (;;) {
                 tecg_sink_stats(s, &st);
                 if (st.failures >= n)
                         return;
-                assert_true(now_ms() < deadline);
-                sleep_ms(10);
+                assert_true(tu_now_ms() < deadline);
+                tu_sleep_ms(10);
         }
 }
 
@@ -339,8 +171,7 @@ static void wait_failures(tecg_sink_t *s, uint64_t n) {
  * not sent was superseded, never lost in between. */
 static void test_delivers_in_order(void **state) {
         fixture_t *f = *state;
-        server_start(&f->srv, NULL);
-        tecg_sink_options_t o = test_options(f->srv.url);
+        tecg_sink_options_t o = serve(f, NULL);
         f->sink = new_sink(&o);
 
         for (uint64_t v = 1; v <= 20; v++) {
@@ -355,7 +186,7 @@ static void test_delivers_in_order(void **state) {
 
         uint64_t got[32];
         json_int_t conn[32];
-        size_t n = received_versions(&f->srv, "funding", got, 32, conn);
+        size_t n = received_versions(&f->net.srv, "funding", got, 32, conn);
         assert_true(n >= 1 && n <= 20);
         for (size_t i = 1; i < n; i++) {
                 assert_true(got[i] > got[i - 1]);
@@ -363,11 +194,11 @@ static void test_delivers_in_order(void **state) {
         }
         assert_int_equal(got[n - 1], 20);
         json_int_t conn0 = conn[0];
-        size_t m = received_versions(&f->srv, "staffing", got, 32, conn);
+        size_t m = received_versions(&f->net.srv, "staffing", got, 32, conn);
         assert_int_equal(got[m - 1], 5);
         for (size_t i = 0; i < m; i++)
                 assert_int_equal(conn[i], conn0); /* one connection for all */
-        assert_int_equal(server_stat(&f->srv, "stale"), 0);
+        assert_int_equal(tu_server_stat(&f->net.srv, "stale"), 0);
 
         tecg_sink_stats_t st;
         tecg_sink_stats(f->sink, &st);
@@ -388,8 +219,7 @@ static void test_latest_only_while_down(void **state) {
         fixture_t *f = *state;
         const char *const args[] = {"--fail-first", "3", "--retry-after", "1",
                                     NULL};
-        server_start(&f->srv, args);
-        tecg_sink_options_t o = test_options(f->srv.url);
+        tecg_sink_options_t o = serve(f, args);
         capture_begin(f);
         f->sink = new_sink(&o);
 
@@ -400,10 +230,10 @@ static void test_latest_only_while_down(void **state) {
         char *log = capture_end(f);
 
         uint64_t got[8];
-        assert_int_equal(received_versions(&f->srv, "funding", got, 8, NULL),
+        assert_int_equal(received_versions(&f->net.srv, "funding", got, 8, NULL),
                          1);
         assert_int_equal(got[0], 5);
-        assert_int_equal(server_stat(&f->srv, "failed_injected"), 3);
+        assert_int_equal(tu_server_stat(&f->net.srv, "failed_injected"), 3);
 
         tecg_sink_stats_t st;
         tecg_sink_stats(f->sink, &st);
@@ -413,9 +243,9 @@ static void test_latest_only_while_down(void **state) {
         assert_int_equal(st.dropped, 4); /* versions 1-4, superseded */
         assert_int_equal(st.consecutive_failures, 0);
         assert_true(st.up);
-        assert_int_equal(count_of(log, "test: down (HTTP 500"), 1);
-        assert_int_equal(count_of(log, "keeping latest versions, retrying"), 1);
-        assert_int_equal(count_of(log, "test: up again after"), 1);
+        assert_int_equal(tu_count_of(log, "test: down (HTTP 500"), 1);
+        assert_int_equal(tu_count_of(log, "keeping latest versions, retrying"), 1);
+        assert_int_equal(tu_count_of(log, "test: up again after"), 1);
         assert_non_null(strstr(log, "delivered funding version 5 after 3 "
                                     "failed attempts"));
         free(log);
@@ -439,8 +269,7 @@ static void test_status_classes(void **state) {
                                             NULL};
                 tecg_sink_stats_t st;
                 print_message("status %s\n", cases[i].status);
-                server_start(&f->srv, args);
-                tecg_sink_options_t o = test_options(f->srv.url);
+                tecg_sink_options_t o = serve(f, args);
                 f->sink = new_sink(&o);
                 offer(f->sink, "funding", 1);
                 tecg_err_t want = cases[i].retried ? TECG_OK : TECG_ERR_INVALID;
@@ -458,13 +287,13 @@ static void test_status_classes(void **state) {
                         assert_int_equal(st.delivered, 0);
                         assert_int_equal(st.rejected, 1);
                         assert_non_null(strstr(st.last_error, cases[i].status));
-                        assert_int_equal(server_stat(&f->srv, "posts"), 1);
+                        assert_int_equal(tu_server_stat(&f->net.srv, "posts"), 1);
                 }
                 assert_true(st.up);
                 assert_int_equal(st.pending, 0);
                 tecg_sink_destroy(f->sink, 1000);
                 f->sink = NULL;
-                server_stop(&f->srv);
+                tu_server_stop(&f->net.srv);
         }
 }
 
@@ -475,8 +304,7 @@ static void test_rejected_4xx_dropped(void **state) {
         fixture_t *f = *state;
         const char *const args[] = {"--fail-first", "1", "--fail-status",
                                     "400", NULL};
-        server_start(&f->srv, args);
-        tecg_sink_options_t o = test_options(f->srv.url);
+        tecg_sink_options_t o = serve(f, args);
         f->sink = new_sink(&o);
 
         capture_begin(f);
@@ -484,9 +312,9 @@ static void test_rejected_4xx_dropped(void **state) {
         assert_int_equal(tecg_sink_wait_delivered(f->sink, "funding", 1, 20000),
                          TECG_ERR_INVALID);
         char *log = capture_end(f);
-        assert_non_null(strstr(log, "test: receiver rejected dashboard funding "
-                                    "version 1 with HTTP 400, dropping this "
-                                    "version: {\"error\": \"injected failure"));
+        tu_assert_contains(log, "test: receiver rejected dashboard funding "
+                                "version 1 with HTTP 400, dropping this "
+                                "version: {\"error\": \"injected failure");
         assert_null(strstr(log, "down ("));
         free(log);
 
@@ -495,21 +323,20 @@ static void test_rejected_4xx_dropped(void **state) {
         assert_int_equal(tecg_sink_wait_delivered(f->sink, "funding", 2, 20000),
                          TECG_OK);
         uint64_t got[4];
-        assert_int_equal(received_versions(&f->srv, "funding", got, 4, NULL), 1);
+        assert_int_equal(received_versions(&f->net.srv, "funding", got, 4, NULL), 1);
         assert_int_equal(got[0], 2);
         tecg_sink_stats_t st;
         tecg_sink_stats(f->sink, &st);
         assert_int_equal(st.rejected, 1);
         assert_int_equal(st.stale, 1);
         assert_int_equal(st.delivered, 1);
-        assert_int_equal(server_stat(&f->srv, "posts"), 2);
+        assert_int_equal(tu_server_stat(&f->net.srv, "posts"), 2);
 }
 
 /* Offers not newer than what was delivered are not sent at all. */
 static void test_stale_offers_ignored(void **state) {
         fixture_t *f = *state;
-        server_start(&f->srv, NULL);
-        tecg_sink_options_t o = test_options(f->srv.url);
+        tecg_sink_options_t o = serve(f, NULL);
         f->sink = new_sink(&o);
         offer(f->sink, "training", 3);
         assert_int_equal(tecg_sink_wait_delivered(f->sink, "training", 3,
@@ -522,7 +349,7 @@ static void test_stale_offers_ignored(void **state) {
         tecg_sink_stats(f->sink, &st);
         assert_int_equal(st.stale, 2);
         assert_int_equal(st.pending, 0);
-        assert_int_equal(server_stat(&f->srv, "posts"), 1);
+        assert_int_equal(tu_server_stat(&f->net.srv, "posts"), 1);
 }
 
 /* The token configured for the sink reaches the receiver; a wrong one is a
@@ -530,8 +357,7 @@ static void test_stale_offers_ignored(void **state) {
 static void test_bearer_token(void **state) {
         fixture_t *f = *state;
         const char *const args[] = {"--token", "s3cret", NULL};
-        server_start(&f->srv, args);
-        tecg_sink_options_t o = test_options(f->srv.url);
+        tecg_sink_options_t o = serve(f, args);
         o.bearer_token = "s3cret";
         f->sink = new_sink(&o);
         offer(f->sink, "funding", 1);
@@ -544,8 +370,8 @@ static void test_bearer_token(void **state) {
         offer(f->sink, "funding", 2);
         assert_int_equal(tecg_sink_wait_delivered(f->sink, "funding", 2, 20000),
                          TECG_ERR_INVALID);
-        assert_int_equal(server_stat(&f->srv, "unauthorized"), 1);
-        assert_int_equal(server_stat(&f->srv, "accepted"), 1);
+        assert_int_equal(tu_server_stat(&f->net.srv, "unauthorized"), 1);
+        assert_int_equal(tu_server_stat(&f->net.srv, "accepted"), 1);
 }
 
 /* Against a receiver that always answers 500, the number of attempts in a
@@ -557,15 +383,14 @@ static void test_bearer_token(void **state) {
 static void test_backoff_grows(void **state) {
         fixture_t *f = *state;
         const char *const args[] = {"--fail-first", "1000000", NULL};
-        server_start(&f->srv, args);
-        tecg_sink_options_t o = test_options(f->srv.url);
+        tecg_sink_options_t o = serve(f, args);
         o.backoff_initial_ms = 20;
         o.backoff_max_ms = 10000;
         f->sink = new_sink(&o);
 
         for (uint64_t v = 1; v <= 15; v++) {
                 offer(f->sink, "funding", v);
-                sleep_ms(100);
+                tu_sleep_ms(100);
         }
         tecg_sink_stats_t st;
         tecg_sink_stats(f->sink, &st);
@@ -579,14 +404,12 @@ static void test_backoff_grows(void **state) {
         assert_int_equal(st.pending, 1);
         assert_false(st.up);
         assert_non_null(strstr(st.last_error, "HTTP 500"));
-        assert_int_equal(server_stat(&f->srv, "posts"), (json_int_t)st.failures);
+        assert_int_equal(tu_server_stat(&f->net.srv, "posts"), (json_int_t)st.failures);
 
-        capture_begin(f);
-        tecg_sink_destroy(f->sink, 200);
-        f->sink = NULL;
-        char *log = capture_end(f);
-        assert_non_null(strstr(log, "test: stopped; 1 dashboard(s) not "
-                                    "delivered: funding version 15"));
+        int64_t took;
+        char *log = destroy_logged(f, 200, &took);
+        tu_assert_contains(log, "test: stopped; 1 dashboard(s) not "
+                                "delivered: funding version 15");
         free(log);
 }
 
@@ -596,9 +419,7 @@ static void test_backoff_grows(void **state) {
 static void test_destroy_bounded_dead_server(void **state) {
         fixture_t *f = *state;
         char url[64];
-        int port;
-        f->hole_fd = black_hole(&port);
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
+        f->net.hole_fd = tu_black_hole(url, sizeof(url));
         tecg_sink_options_t o = test_options(url);
         o.timeout_ms = 30000;
         o.connect_timeout_ms = 30000;
@@ -606,17 +427,11 @@ static void test_destroy_bounded_dead_server(void **state) {
         offer(f->sink, "funding", 3);
         offer(f->sink, "staffing", 7);
 
-        capture_begin(f);
-        int64_t t0 = now_ms();
-        tecg_sink_destroy(f->sink, 300);
-        int64_t took = now_ms() - t0;
-        f->sink = NULL;
-        char *log = capture_end(f);
-        print_message("destroy took %" PRId64 " ms\n", took);
+        int64_t took;
+        char *log = destroy_logged(f, 300, &took);
         assert_true(took < 10000); /* deadline far below the 30 s timeout */
-        assert_non_null(strstr(log, "2 dashboard(s) not delivered"));
-        assert_non_null(strstr(log, "funding version 3"));
-        assert_non_null(strstr(log, "staffing version 7"));
+        tu_assert_contains(log, "2 dashboard(s) not delivered",
+                           "funding version 3", "staffing version 7");
         free(log);
 }
 
@@ -626,8 +441,7 @@ static void test_destroy_bounded_dead_server(void **state) {
 static void test_destroy_flushes_after_backoff(void **state) {
         fixture_t *f = *state;
         char url[64], port_arg[16];
-        int port = closed_port();
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
+        int port = tu_closed_port(url, sizeof(url));
         tecg_sink_options_t o = test_options(url);
         o.backoff_initial_ms = 60000;
         o.backoff_max_ms = 60000;
@@ -637,41 +451,36 @@ static void test_destroy_flushes_after_backoff(void **state) {
 
         snprintf(port_arg, sizeof(port_arg), "%d", port);
         const char *const args[] = {"--port", port_arg, NULL};
-        server_start(&f->srv, args);
+        tu_server_start(&f->net.srv, args);
         offer(f->sink, "funding", 2); /* replaces 1; the backoff goes on */
 
-        capture_begin(f);
-        int64_t t0 = now_ms();
-        tecg_sink_destroy(f->sink, 20000);
-        int64_t took = now_ms() - t0;
-        f->sink = NULL;
-        char *log = capture_end(f);
+        int64_t took;
+        char *log = destroy_logged(f, 20000, &took);
         assert_true(took < 20000);
-        assert_non_null(strstr(log, "stopped; nothing pending (1 delivered"));
+        tu_assert_contains(log, "stopped; nothing pending (1 delivered");
         free(log);
         uint64_t got[4];
-        assert_int_equal(received_versions(&f->srv, "funding", got, 4, NULL), 1);
+        assert_int_equal(received_versions(&f->net.srv, "funding", got, 4, NULL), 1);
         assert_int_equal(got[0], 2);
 }
 
 /* destroy() with a healthy receiver delivers what was just offered. */
 static void test_destroy_flushes_pending(void **state) {
         fixture_t *f = *state;
-        server_start(&f->srv, NULL);
-        tecg_sink_options_t o = test_options(f->srv.url);
+        tecg_sink_options_t o = serve(f, NULL);
         f->sink = new_sink(&o);
         offer(f->sink, "funding", 1);
         offer(f->sink, "staffing", 1);
         offer(f->sink, "training", 1);
         tecg_sink_destroy(f->sink, 20000);
         f->sink = NULL;
-        assert_int_equal(server_stat(&f->srv, "accepted"), 3);
+        assert_int_equal(tu_server_stat(&f->net.srv, "accepted"), 3);
 }
 
 static void test_offer_validation(void **state) {
         fixture_t *f = *state;
         char url[64], err[256];
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d/", closed_port());
+        tu_closed_port(url, sizeof(url));
         tecg_sink_options_t o = test_options(url);
         o.backoff_initial_ms = 60000;
         f->sink = new_sink(&o);

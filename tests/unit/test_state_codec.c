@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 
@@ -26,89 +25,9 @@
 #include "framing.h"
 #include "nation_state.h"
 #include "state_codec.h"
+#include "testutil.h"
 
 /* ------------------------------------------------------------- helpers */
-
-/* Every Avro-C allocation passes here, so a test can prove that hostile
- * length prefixes never reach malloc. */
-static size_t largest_alloc;
-
-static void *counting_allocator(void *ud, void *ptr, size_t osize,
-                                size_t nsize) {
-        (void)ud;
-        (void)osize;
-        if (nsize == 0) {
-                free(ptr);
-                return NULL;
-        }
-        if (nsize > largest_alloc)
-                largest_alloc = nsize;
-        return realloc(ptr, nsize);
-}
-
-static const char *data_path(const char *rel) {
-        static char path[4096];
-        const char *d = getenv("TECG_TEST_DATA");
-        if (d)
-                snprintf(path, sizeof(path), "%s/%s", d, rel);
-        else
-                snprintf(path, sizeof(path), "%s/tests/data/%s",
-                         TECG_SOURCE_DIR, rel);
-        return path;
-}
-
-static char *slurp(const char *rel) {
-        FILE *f = fopen(data_path(rel), "rb");
-        char *buf;
-        long n;
-        if (!f)
-                fail_msg("cannot open %s", data_path(rel));
-        fseek(f, 0, SEEK_END);
-        n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        buf = malloc((size_t)n + 1);
-        assert_non_null(buf);
-        assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-        buf[n] = '\0';
-        fclose(f);
-        return buf;
-}
-
-/* Bytes of a .hex file (one line of hex digits). */
-static uint8_t *hex_file(const char *rel, size_t *len) {
-        char *text = slurp(rel);
-        size_t n = strcspn(text, "\r\n");
-        uint8_t *out = malloc(n / 2 + 1);
-        assert_non_null(out);
-        assert_int_equal(n % 2, 0);
-        for (size_t i = 0; i < n / 2; i++) {
-                unsigned b;
-                assert_int_equal(sscanf(text + 2 * i, "%2x", &b), 1);
-                out[i] = (uint8_t)b;
-        }
-        *len = n / 2;
-        free(text);
-        return out;
-}
-
-static char *hex_of(const uint8_t *p, size_t n) {
-        char *s = malloc(2 * n + 1);
-        for (size_t i = 0; i < n; i++)
-                sprintf(s + 2 * i, "%02x", p[i]);
-        s[2 * n] = '\0';
-        return s;
-}
-
-static int64_t at(int y, int mo, int d, int h, int mi, int s, int off_min) {
-        struct tm tm = {0};
-        tm.tm_year = y - 1900;
-        tm.tm_mon = mo - 1;
-        tm.tm_mday = d;
-        tm.tm_hour = h;
-        tm.tm_min = mi;
-        tm.tm_sec = s;
-        return ((int64_t)timegm(&tm) - (int64_t)off_min * 60) * 1000;
-}
 
 /* One event of full_events[]: the union member is picked by type. */
 typedef struct {
@@ -164,8 +83,8 @@ static tecg_event_t make_event(const ev_spec_t *s) {
 /* The events of the golden "full" state; gen_state_golden.py lists the
  * same in its comments and holds their aggregate. */
 static tecg_nation_state_t *full_state(void) {
-        const int64_t feb22 = at(2005, 2, 22, 9, 0, 0, 0);
-        const int64_t mar1 = at(2005, 3, 1, 0, 0, 0, 0);
+        const int64_t feb22 = tu_at(2005, 2, 22, 9, 0, 0, 0);
+        const int64_t mar1 = tu_at(2005, 3, 1, 0, 0, 0, 0);
         const ev_spec_t full_events[] = {
                 {TECG_EV_FUNDING, "NLD-f-1", feb22, TECG_CH_TRUST_FUND,
                  TECG_FS_PLEDGED, 65200000, "EUR", 0},
@@ -189,18 +108,18 @@ static tecg_nation_state_t *full_state(void) {
                  TECG_LOC_IN_IRAQ, 15, NULL, 0},
                 {TECG_EV_PERSONNEL, "NLD-p-1", mar1, TECG_ROLE_TRAINER,
                  TECG_LOC_IN_IRAQ, 12, NULL, 0},
-                {TECG_EV_PERSONNEL, "NLD-p-9", at(2005, 2, 1, 0, 0, 0, 0),
+                {TECG_EV_PERSONNEL, "NLD-p-9", tu_at(2005, 2, 1, 0, 0, 0, 0),
                  TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ, 99, NULL, 0},
-                {TECG_EV_PERSONNEL, "NLD-p-3", at(2005, 4, 1, 12, 0, 0, 180),
+                {TECG_EV_PERSONNEL, "NLD-p-3", tu_at(2005, 4, 1, 12, 0, 0, 180),
                  TECG_ROLE_FORCE_PROTECTION, TECG_LOC_OUTSIDE_IRAQ, 0, NULL,
                  0},
-                {TECG_EV_TRAINING, "NLD-t-1", at(2005, 1, 1, 1, 0, 0, 120),
+                {TECG_EV_TRAINING, "NLD-t-1", tu_at(2005, 1, 1, 1, 0, 0, 120),
                  TECG_LOC_IN_IRAQ, TECG_LVL_JUNIOR, 20, NULL, 0},
-                {TECG_EV_TRAINING, "NLD-t-2", at(2004, 12, 31, 23, 30, 0, -60),
+                {TECG_EV_TRAINING, "NLD-t-2", tu_at(2004, 12, 31, 23, 30, 0, -60),
                  TECG_LOC_IN_IRAQ, TECG_LVL_JUNIOR, 30, NULL, 0},
-                {TECG_EV_TRAINING, "NLD-t-3", at(2005, 6, 1, 0, 0, 0, 0),
+                {TECG_EV_TRAINING, "NLD-t-3", tu_at(2005, 6, 1, 0, 0, 0, 0),
                  TECG_LOC_OUTSIDE_IRAQ, TECG_LVL_SENIOR, 25, NULL, 0},
-                {TECG_EV_TRAINING, "NLD-t-4", at(2005, 7, 1, 10, 0, 0, 0),
+                {TECG_EV_TRAINING, "NLD-t-4", tu_at(2005, 7, 1, 10, 0, 0, 0),
                  TECG_LOC_OUTSIDE_IRAQ, TECG_LVL_SENIOR, 5, NULL, 0},
         };
         tecg_nation_state_t *st = tecg_nation_state_new("NLD");
@@ -322,8 +241,46 @@ typedef struct {
         size_t ntraining;
 } raw_t;
 
-/* Avro binary of raw, framed with fp. Arrays are written as one block
- * with a positive count, as fastavro and Avro-C do. */
+static void put_money(tecg_buf_t *b, const raw_money_t *m) {
+        put_long(b, m->a);
+        put_long(b, m->b);
+        put_str(b, m->cur);
+        put_long(b, m->amount);
+}
+
+static void put_qty(tecg_buf_t *b, const raw_qty_t *q) {
+        put_long(b, q->a);
+        put_long(b, q->b);
+        put_long(b, q->q);
+}
+
+static void put_strength(tecg_buf_t *b, const raw_strength_t *p) {
+        put_long(b, p->role);
+        put_long(b, p->loc);
+        put_long(b, p->when);
+        put_str(b, p->id);
+        put_long(b, p->headcount);
+}
+
+static void put_training(tecg_buf_t *b, const raw_training_t *t) {
+        put_long(b, t->year);
+        put_long(b, t->loc);
+        put_long(b, t->lvl);
+        put_long(b, t->trainees);
+}
+
+/* An array of n items as one block with a positive count (none: only the
+ * closing 0), as fastavro and Avro-C write them. */
+#define PUT_ARRAY(b, items, n, put_item)                                     \
+        do {                                                                 \
+                if (n)                                                       \
+                        put_long((b), (int64_t)(n));                         \
+                for (size_t i_ = 0; i_ < (n); i_++)                          \
+                        put_item((b), &(items)[i_]);                         \
+                put_long((b), 0);                                            \
+        } while (0)
+
+/* Avro binary of raw, framed with fp. */
 static tecg_buf_t craft(uint64_t fp, const raw_t *r) {
         tecg_buf_t b = TECG_BUF_INIT;
         assert_int_equal(tecg_framing_write_single_object(&b, fp), TECG_OK);
@@ -333,51 +290,11 @@ static tecg_buf_t craft(uint64_t fp, const raw_t *r) {
         put_long(&b, r->has_as_of);
         if (r->has_as_of)
                 put_long(&b, r->as_of);
-        if (r->nfunding)
-                put_long(&b, (int64_t)r->nfunding);
-        for (size_t i = 0; i < r->nfunding; i++) {
-                put_long(&b, r->funding[i].a);
-                put_long(&b, r->funding[i].b);
-                put_str(&b, r->funding[i].cur);
-                put_long(&b, r->funding[i].amount);
-        }
-        put_long(&b, 0);
-        if (r->nqty)
-                put_long(&b, (int64_t)r->nqty);
-        for (size_t i = 0; i < r->nqty; i++) {
-                put_long(&b, r->qty[i].a);
-                put_long(&b, r->qty[i].b);
-                put_long(&b, r->qty[i].q);
-        }
-        put_long(&b, 0);
-        if (r->nvalues)
-                put_long(&b, (int64_t)r->nvalues);
-        for (size_t i = 0; i < r->nvalues; i++) {
-                put_long(&b, r->values[i].a);
-                put_long(&b, r->values[i].b);
-                put_str(&b, r->values[i].cur);
-                put_long(&b, r->values[i].amount);
-        }
-        put_long(&b, 0);
-        if (r->npersonnel)
-                put_long(&b, (int64_t)r->npersonnel);
-        for (size_t i = 0; i < r->npersonnel; i++) {
-                put_long(&b, r->personnel[i].role);
-                put_long(&b, r->personnel[i].loc);
-                put_long(&b, r->personnel[i].when);
-                put_str(&b, r->personnel[i].id);
-                put_long(&b, r->personnel[i].headcount);
-        }
-        put_long(&b, 0);
-        if (r->ntraining)
-                put_long(&b, (int64_t)r->ntraining);
-        for (size_t i = 0; i < r->ntraining; i++) {
-                put_long(&b, r->training[i].year);
-                put_long(&b, r->training[i].loc);
-                put_long(&b, r->training[i].lvl);
-                put_long(&b, r->training[i].trainees);
-        }
-        put_long(&b, 0);
+        PUT_ARRAY(&b, r->funding, r->nfunding, put_money);
+        PUT_ARRAY(&b, r->qty, r->nqty, put_qty);
+        PUT_ARRAY(&b, r->values, r->nvalues, put_money);
+        PUT_ARRAY(&b, r->personnel, r->npersonnel, put_strength);
+        PUT_ARRAY(&b, r->training, r->ntraining, put_training);
         return b;
 }
 
@@ -432,7 +349,7 @@ static void test_new_destroy(void **state) {
 static void test_fingerprint(void **state) {
         tecg_state_codec_t *c = *state;
         char hex[17], err[256];
-        char *want = slurp("state/fingerprint.txt");
+        char *want = tu_slurp_data("state/fingerprint.txt", NULL);
         want[strcspn(want, "\r\n")] = '\0';
         assert_string_equal(
                 tecg_framing_fingerprint_hex(tecg_state_codec_fingerprint(c),
@@ -463,13 +380,9 @@ static void test_golden(void **state) {
                 char rel[64];
                 size_t n;
                 snprintf(rel, sizeof(rel), "state/%s.hex", names[k]);
-                uint8_t *want = hex_file(rel, &n);
+                uint8_t *want = tu_hex_file(rel, &n);
                 tecg_buf_t got = encode_ok(c, st);
-                char *got_hex = hex_of(got.data, got.len);
-                char *want_hex = hex_of(want, n);
-                if (strcmp(got_hex, want_hex))
-                        fail_msg("%s:\n got  %s\n want %s", names[k], got_hex,
-                                 want_hex);
+                tu_assert_bytes_equal(names[k], got.data, got.len, want, n);
 
                 tecg_nation_state_t *back = decode_ok(c, want, n);
                 assert_true(tecg_nation_state_equal(st, back));
@@ -486,8 +399,6 @@ static void test_golden(void **state) {
                 } else {
                         assert_true(back->as_of_ms == INT64_MIN);
                 }
-                free(got_hex);
-                free(want_hex);
                 free(want);
                 tecg_buf_free(&got);
                 tecg_nation_state_destroy(back);
@@ -949,8 +860,8 @@ static void test_hostile_lengths(void **state) {
                 {"ends in a varint", {0x06, 'N', 'L', 'D', 0x80}, 5,
                  "body ends inside a number"},
         };
-        avro_set_allocator(counting_allocator, NULL);
-        largest_alloc = 0;
+        avro_set_allocator(tu_counting_allocator, NULL);
+        tu_largest_alloc = 0;
         for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
                 tecg_buf_t b = TECG_BUF_INIT;
                 assert_int_equal(tecg_framing_write_single_object(&b, fp), 0);
@@ -961,7 +872,7 @@ static void test_hostile_lengths(void **state) {
                                cases[k].why, cases[k].name);
                 tecg_buf_free(&b);
         }
-        assert_true(largest_alloc < 4096);
+        assert_true(tu_largest_alloc < 4096);
 }
 
 /* Arrays written in negative-count blocks (count, byte size, items), which
@@ -981,10 +892,7 @@ static void test_negative_blocks(void **state) {
                 assert_int_equal(tecg_buf_append(&out, b.data, head), 0);
                 for (size_t i = 0; i < 2; i++) {
                         tecg_buf_reset(&item);
-                        put_long(&item, base_raw().funding[i].a);
-                        put_long(&item, base_raw().funding[i].b);
-                        put_str(&item, base_raw().funding[i].cur);
-                        put_long(&item, base_raw().funding[i].amount);
+                        put_money(&item, &r.funding[i]);
                         put_long(&out, -1);
                         put_long(&out, (int64_t)item.len);
                         assert_int_equal(tecg_buf_append(&out, item.data,
@@ -1011,20 +919,22 @@ static void test_negative_blocks(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
                 cmocka_unit_test(test_new_destroy),
-                cmocka_unit_test_setup_teardown(test_fingerprint, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_golden, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_round_trips, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_reuse, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_encode_appends, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_encode_refuses, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_framing_refused, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_every_truncation, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_every_byte_flip, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_crafted, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_hostile_lengths, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_negative_blocks, setup, teardown),
+                T(test_fingerprint),
+                T(test_golden),
+                T(test_round_trips),
+                T(test_reuse),
+                T(test_encode_appends),
+                T(test_encode_refuses),
+                T(test_framing_refused),
+                T(test_every_truncation),
+                T(test_every_byte_flip),
+                T(test_garbage),
+                T(test_crafted),
+                T(test_hostile_lengths),
+                T(test_negative_blocks),
+#undef T
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,38 +24,12 @@
 
 #include "refdata.h"
 #include "validate.h"
+#include "testutil.h"
 
 typedef struct {
         tecg_nations_t *nations;
         tecg_validator_t *v;
 } fixture_t;
-
-static const char *data_dir(void) {
-        const char *d = getenv("TECG_TEST_DATA");
-        return d ? d : "tests/data";
-}
-
-static char *read_file(const char *path, size_t *len) {
-        FILE *f = fopen(path, "rb");
-        if (!f)
-                return NULL;
-        size_t cap = 1 << 16, n = 0;
-        char *buf = malloc(cap + 1);
-        for (;;) {
-                if (n == cap) {
-                        cap *= 2;
-                        buf = realloc(buf, cap + 1);
-                }
-                size_t r = fread(buf + n, 1, cap - n, f);
-                if (r == 0)
-                        break;
-                n += r;
-        }
-        fclose(f);
-        buf[n] = '\0';
-        *len = n;
-        return buf;
-}
 
 /* Lines of a file, split on '\n' only (a final '\n' ends the last line
  * rather than starting an empty one). The lines point into *storage. */
@@ -69,9 +43,9 @@ typedef struct {
 static int load_lines(const char *name, lines_t *L) {
         char path[1024];
         size_t n;
-        snprintf(path, sizeof(path), "%s/validate/%s", data_dir(), name);
+        snprintf(path, sizeof(path), "%s/validate/%s", tu_data_dir(), name);
         memset(L, 0, sizeof(*L));
-        L->storage = read_file(path, &n);
+        L->storage = tu_read_file(path, &n);
         if (!L->storage) {
                 print_error("cannot read %s\n", path);
                 return -1;
@@ -105,7 +79,7 @@ static void free_lines(lines_t *L) {
 static int setup(void **state) {
         char path[1024], err[512];
         fixture_t *fx = calloc(1, sizeof(*fx));
-        snprintf(path, sizeof(path), "%s/validate/nations.csv", data_dir());
+        snprintf(path, sizeof(path), "%s/validate/nations.csv", tu_data_dir());
         fx->nations = tecg_nations_load(path, err, sizeof(err));
         if (!fx->nations) {
                 print_error("%s\n", err);
@@ -220,7 +194,7 @@ static int reason_is_clean(const char *r) {
 
 static void write_expected(const char *name, char **got, size_t n) {
         char path[1024];
-        snprintf(path, sizeof(path), "%s/validate/%s", data_dir(), name);
+        snprintf(path, sizeof(path), "%s/validate/%s", tu_data_dir(), name);
         FILE *f = fopen(path, "wb");
         assert_non_null(f);
         for (size_t i = 0; i < n; i++)
@@ -233,7 +207,7 @@ static void write_expected(const char *name, char **got, size_t n) {
 static void run_golden(fixture_t *fx, const char *input, const char *expected,
                        int want_ok) {
         lines_t in, ex;
-        int update = getenv("TECG_UPDATE_GOLDEN") && !strcmp(getenv("TECG_UPDATE_GOLDEN"), "1");
+        int update = tu_update_golden();
         assert_int_equal(load_lines(input, &in), 0);
         if (load_lines(expected, &ex) != 0) {
                 if (!update)
@@ -513,14 +487,15 @@ static void test_limits(void **state) {
                                             sizeof(reason)), TECG_OK);
         assert_int_equal(tecg_validate_line(v, OKLINE " ", strlen(OKLINE) + 1, &ev, reason,
                                             sizeof(reason)), TECG_ERR_LIMIT);
-        assert_string_equal(reason, "line is 142 bytes, longer than the limit of 141");
+        assert_string_equal(reason, "line is 142 bytes, longer than limits.line.bytes (141 bytes)");
         assert_int_equal(tecg_validate_line(v, "{\"a\":[[1]]}", 11, &ev, reason, sizeof(reason)),
                          TECG_ERR_LIMIT);
-        assert_string_equal(reason, "JSON nesting deeper than the limit of 2 at byte offset 6");
+        assert_string_equal(reason, "JSON nesting deeper than limits.json.depth (2) at byte offset 6");
         const char *s = "{\"type\":\"abcdefghijklmnopqrstu\"}";
         assert_int_equal(tecg_validate_line(v, s, strlen(s), &ev, reason, sizeof(reason)),
                          TECG_ERR_LIMIT);
-        assert_string_equal(reason, "string at byte offset 8 is longer than the limit of 20 bytes");
+        assert_string_equal(reason, "string at byte offset 8 is longer than "
+                                    "limits.string.bytes (20 bytes)");
         s = "{\"type\":\"abcdefghijklmnopqrstu";  /* unterminated, still counted */
         assert_int_equal(tecg_validate_line(v, s, strlen(s), &ev, reason, sizeof(reason)),
                          TECG_ERR_LIMIT);
@@ -538,7 +513,8 @@ static void test_limits(void **state) {
         line[big - 1] = '}';
         assert_int_equal(tecg_validate_line(fx->v, line, big, &ev, reason, sizeof(reason)),
                          TECG_ERR_LIMIT);
-        assert_string_equal(reason, "line is 1048577 bytes, longer than the limit of 1048576");
+        assert_string_equal(reason, "line is 1048577 bytes, longer than limits.line.bytes "
+                                    "(1048576 bytes)");
         free(line);
 
         /* Bad arguments. */

@@ -1,0 +1,185 @@
+/* See testutil.h. */
+#include <errno.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+/* ------------------------------------------------------------------ time */
+
+int64_t tu_now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void tu_sleep_ms(int ms) {
+        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+                ;
+}
+
+int64_t tu_at(int y, int mo, int d, int h, int mi, int s, int off_min) {
+        struct tm tm = {0};
+        tm.tm_year = y - 1900;
+        tm.tm_mon = mo - 1;
+        tm.tm_mday = d;
+        tm.tm_hour = h;
+        tm.tm_min = mi;
+        tm.tm_sec = s;
+        return ((int64_t)timegm(&tm) - (int64_t)off_min * 60) * 1000;
+}
+
+/* ----------------------------------------------------------------- files */
+
+const char *tu_source_dir(void) {
+        const char *src = getenv("TECG_SOURCE_DIR");
+        return src ? src : TECG_SOURCE_DIR;
+}
+
+const char *tu_data_dir(void) {
+        static char dir[4096];
+        const char *d = getenv("TECG_TEST_DATA");
+        if (d)
+                return d;
+        int n = snprintf(dir, sizeof(dir), "%s/tests/data", tu_source_dir());
+        assert_true(n > 0 && (size_t)n < sizeof(dir));
+        return dir;
+}
+
+const char *tu_data_path(const char *rel) {
+        static char path[4096];
+        int n = snprintf(path, sizeof(path), "%s/%s", tu_data_dir(), rel);
+        assert_true(n > 0 && (size_t)n < sizeof(path));
+        return path;
+}
+
+char *tu_read_file(const char *path, size_t *len) {
+        FILE *f = fopen(path, "rb");
+        char *buf = NULL;
+        size_t cap = 0, n = 0, r;
+        if (!f)
+                return NULL;
+        do {
+                if (n == cap) {
+                        cap = cap ? cap * 2 : 1 << 16;
+                        char *nbuf = realloc(buf, cap + 1);
+                        assert_non_null(nbuf);
+                        buf = nbuf;
+                }
+                r = fread(buf + n, 1, cap - n, f);
+                n += r;
+        } while (r > 0);
+        assert_int_equal(ferror(f), 0);
+        fclose(f);
+        buf[n] = '\0';
+        if (len)
+                *len = n;
+        return buf;
+}
+
+char *tu_slurp(const char *path, size_t *len) {
+        char *buf = tu_read_file(path, len);
+        if (!buf)
+                fail_msg("cannot open %s", path);
+        return buf;
+}
+
+int tu_update_golden(void) {
+        const char *u = getenv("TECG_UPDATE_GOLDEN");
+        return u && strcmp(u, "1") == 0;
+}
+
+char *tu_slurp_data(const char *rel, size_t *len) {
+        return tu_slurp(tu_data_path(rel), len);
+}
+
+uint8_t *tu_hex_file(const char *rel, size_t *len) {
+        char *text = tu_slurp_data(rel, NULL);
+        size_t n = strcspn(text, "\r\n");
+        uint8_t *out = malloc(n / 2 + 1);
+        assert_non_null(out);
+        assert_int_equal(n % 2, 0);
+        for (size_t i = 0; i < n / 2; i++) {
+                unsigned b;
+                assert_int_equal(sscanf(text + 2 * i, "%2x", &b), 1);
+                out[i] = (uint8_t)b;
+        }
+        *len = n / 2;
+        free(text);
+        return out;
+}
+
+char *tu_hex_of(const uint8_t *p, size_t n) {
+        char *s = malloc(2 * n + 1);
+        assert_non_null(s);
+        for (size_t i = 0; i < n; i++)
+                sprintf(s + 2 * i, "%02x", p[i]);
+        s[2 * n] = '\0';
+        return s;
+}
+
+void tu_assert_bytes_equal(const char *what, const uint8_t *got,
+                           size_t got_len, const uint8_t *want,
+                           size_t want_len) {
+        char *got_hex = tu_hex_of(got, got_len);
+        char *want_hex = tu_hex_of(want, want_len);
+        if (strcmp(got_hex, want_hex))
+                fail_msg("%s:\n got  %s\n want %s", what, got_hex, want_hex);
+        free(got_hex);
+        free(want_hex);
+}
+
+static int rm_cb(const char *path, const struct stat *sb, int flag,
+                 struct FTW *ftw) {
+        (void)sb, (void)flag, (void)ftw;
+        return remove(path);
+}
+
+void tu_rm_tree(const char *dir) {
+        if (dir[0])
+                nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* --------------------------------------------------------------- strings */
+
+int tu_count_of(const char *hay, const char *needle) {
+        int n = 0;
+        for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+                n++;
+        return n;
+}
+
+void tu_assert_contains_n(const char *hay, const char *const *needles,
+                          size_t n) {
+        assert_non_null(hay);
+        for (size_t i = 0; i < n; i++)
+                if (!strstr(hay, needles[i]))
+                        fail_msg("\"%s\" not found in:\n%s", needles[i], hay);
+}
+
+/* ------------------------------------------------------------ allocation */
+
+size_t tu_largest_alloc;
+
+void *tu_counting_allocator(void *ud, void *ptr, size_t osize, size_t nsize) {
+        (void)ud;
+        (void)osize;
+        if (nsize == 0) {
+                free(ptr);
+                return NULL;
+        }
+        if (nsize > tu_largest_alloc)
+                tu_largest_alloc = nsize;
+        return realloc(ptr, nsize);
+}

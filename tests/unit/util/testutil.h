@@ -1,0 +1,92 @@
+/* Helpers shared by the unit tests (tests/unit/test_*.c), built once as the
+ * static library tecg_testutil (tests/CMakeLists.txt) and linked into every
+ * unit test executable.
+ *
+ * Everything here may fail the running test through cmocka (fail_msg,
+ * assert_*), so call it from inside a test or a fixture only. Names start
+ * with tu_ so they never collide with a test file's own helpers.
+ *
+ * Include <setjmp.h>, <stdarg.h>, <stddef.h> and <cmocka.h> first, as for
+ * cmocka itself. */
+#ifndef TECG_TESTUTIL_H
+#define TECG_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------ time */
+
+/* CLOCK_MONOTONIC in milliseconds: for deadlines, never for asserting how
+ * long something took. */
+int64_t tu_now_ms(void);
+
+/* Sleeps ms milliseconds (resumed after a signal). */
+void tu_sleep_ms(int ms);
+
+/* Milliseconds since the epoch of a local time written with an offset in
+ * minutes, through timegm(): independent of the code under test. */
+int64_t tu_at(int y, int mo, int d, int h, int mi, int s, int off_min);
+
+/* ----------------------------------------------------------------- files */
+
+/* $TECG_SOURCE_DIR (set by ctest), or the source tree this was built from. */
+const char *tu_source_dir(void);
+
+/* $TECG_TEST_DATA (set by ctest), or <source dir>/tests/data. */
+const char *tu_data_dir(void);
+
+/* <data dir>/rel, in a static buffer overwritten by the next call. */
+const char *tu_data_path(const char *rel);
+
+/* The whole file, NUL-terminated (the caller frees it); its length in *len
+ * when len is not NULL. NULL when the file cannot be opened. */
+char *tu_read_file(const char *path, size_t *len);
+
+/* tu_read_file() that fails the test when the file cannot be opened. */
+char *tu_slurp(const char *path, size_t *len);
+
+/* TECG_UPDATE_GOLDEN=1: rewrite golden files from the output instead of
+ * comparing with them. */
+int tu_update_golden(void);
+
+/* tu_slurp() of tu_data_path(rel). */
+char *tu_slurp_data(const char *rel, size_t *len);
+
+/* The bytes of a data file holding one line of hex digits (the caller
+ * frees them), their count in *len. */
+uint8_t *tu_hex_file(const char *rel, size_t *len);
+
+/* Lower-case hex of n bytes, NUL-terminated (the caller frees it). */
+char *tu_hex_of(const uint8_t *p, size_t n);
+
+/* Fails with both sides in hex, named `what`, unless the bytes are equal. */
+void tu_assert_bytes_equal(const char *what, const uint8_t *got,
+                           size_t got_len, const uint8_t *want,
+                           size_t want_len);
+
+/* Removes dir and everything below it; "" is a no-op. */
+void tu_rm_tree(const char *dir);
+
+/* --------------------------------------------------------------- strings */
+
+/* Non-overlapping occurrences of needle in hay. */
+int tu_count_of(const char *hay, const char *needle);
+
+/* Fails, showing hay, unless every needle occurs in it. */
+void tu_assert_contains_n(const char *hay, const char *const *needles,
+                          size_t n);
+#define tu_assert_contains(hay, ...)                                         \
+        tu_assert_contains_n(                                                \
+                (hay), (const char *const[]){__VA_ARGS__},                   \
+                sizeof((const char *const[]){__VA_ARGS__}) /                 \
+                        sizeof(const char *))
+
+/* ------------------------------------------------------------ allocation */
+
+/* An allocator for avro_set_allocator() that records the largest single
+ * request in tu_largest_alloc, so a test can prove that hostile length
+ * prefixes never reach malloc. */
+extern size_t tu_largest_alloc;
+void *tu_counting_allocator(void *ud, void *ptr, size_t osize, size_t nsize);
+
+#endif
