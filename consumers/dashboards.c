@@ -34,6 +34,7 @@ struct tecg_dashboards {
         int32_t npartitions;
         int32_t eof_partitions;
         bool *eof;
+        bool loaded;                       /* nation-state read to its end once */
         bool dirty;                        /* states changed since last compose */
         int64_t next_compose_ms;
         last_doc_t last[TECG_DASH__COUNT];
@@ -346,10 +347,8 @@ tecg_err_t tecg_dashboards_run_once(tecg_dashboards_t *d, int timeout_ms, char *
         }
         if (d->producer)
                 rd_kafka_poll(d->producer, 0);
-        if (!d->stats.caught_up && d->eof_partitions == d->npartitions) {
-                pthread_mutex_lock(&d->lock);
-                d->stats.caught_up = true;
-                pthread_mutex_unlock(&d->lock);
+        if (!d->loaded && d->eof_partitions == d->npartitions) {
+                d->loaded = true;
                 size_t have = 0;
                 for (size_t i = 0; i < d->nstates; i++)
                         have += d->states[i] != NULL;
@@ -359,10 +358,15 @@ tecg_err_t tecg_dashboards_run_once(tecg_dashboards_t *d, int timeout_ms, char *
                 d->next_compose_ms = 0;
         }
         int64_t now = tecg_mono_ms();
-        if (d->stats.caught_up && d->dirty && now >= d->next_compose_ms) {
+        if (d->loaded && d->dirty && now >= d->next_compose_ms) {
                 d->dirty = false;
                 d->next_compose_ms = now + d->opts.compose_interval_ms;
                 compose_all(d);
+                /* Healthy only once the documents exist, not when the
+                 * states are merely read. */
+                pthread_mutex_lock(&d->lock);
+                d->stats.caught_up = true;
+                pthread_mutex_unlock(&d->lock);
         }
         (void)errstr;
         (void)errstr_size;
