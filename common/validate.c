@@ -317,8 +317,8 @@ static tecg_err_t scan_bytes(const tecg_validator_t *v, const unsigned char *s,
                 } else if (c == '{' || c == '[') {
                         if (++depth > v->limits.max_depth)
                                 return tecg_seterr(TECG_ERR_LIMIT, errstr, errstr_size,
-                                                   "JSON nesting deeper than the limit of %d "
-                                                   "at byte offset %zu",
+                                                   "JSON nesting deeper than limits.json.depth "
+                                                   "(%d) at byte offset %zu",
                                                    v->limits.max_depth, i);
                 } else if (depth > 0) /* '}' or ']' */
                         depth--;
@@ -329,7 +329,8 @@ static tecg_err_t scan_bytes(const tecg_validator_t *v, const unsigned char *s,
         return TECG_OK;
 long_string:
         return tecg_seterr(TECG_ERR_LIMIT, errstr, errstr_size,
-                           "string at byte offset %zu is longer than the limit of %zu bytes",
+                           "string at byte offset %zu is longer than "
+                           "limits.string.bytes (%zu bytes)",
                            str_start - 1, v->limits.max_string_bytes);
 }
 
@@ -861,7 +862,8 @@ tecg_err_t tecg_validate_line(tecg_validator_t *v, const char *buf, size_t len,
                 len--;
         if (len > v->limits.max_line_bytes)
                 return tecg_seterr(TECG_ERR_LIMIT, errstr, errstr_size,
-                                   "line is %zu bytes, longer than the limit of %zu",
+                                   "line is %zu bytes, longer than limits.line.bytes "
+                                   "(%zu bytes)",
                                    len, v->limits.max_line_bytes);
         {
                 size_t i = 0;

@@ -59,13 +59,21 @@
 #include "event.h"
 #include "refdata.h"
 
+/* Limits on untrusted lines, checked before Jansson builds anything. Each
+ * is named in its reason by the configuration key that sets it in the
+ * producer (limits.line.bytes, limits.json.depth, limits.string.bytes), so
+ * the reason says what to raise, e.g. "string at byte offset 40 is longer
+ * than limits.string.bytes (4096 bytes)". */
 typedef struct {
-        size_t max_line_bytes;   /* default 1 MiB; longer lines: TECG_ERR_LIMIT */
-        int max_depth;           /* default 16 nested objects/arrays */
-        size_t max_string_bytes; /* default 4096 bytes of a raw JSON string
-                                  * token between its quotes (any key or
-                                  * value); a valid event needs at most
-                                  * 200 code points = 2400 escaped bytes */
+        size_t max_line_bytes;   /* limits.line.bytes, default 1 MiB; longer
+                                  * lines: TECG_ERR_LIMIT */
+        int max_depth;           /* limits.json.depth, default 16 nested
+                                  * objects/arrays (a valid event has 1) */
+        size_t max_string_bytes; /* limits.string.bytes, default 4096 bytes
+                                  * of a raw JSON string token between its
+                                  * quotes (any key or value); a valid event
+                                  * needs at most 200 code points = 2400
+                                  * escaped bytes */
 } tecg_validate_limits_t;
 
 #define TECG_VALIDATE_MAX_LINE_DEFAULT (1024 * 1024)

@@ -10,14 +10,33 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "conf.h"
 #include "err.h"
 #include "refdata.h"
 #include "spool.h"
+#include "validate.h"
 
 typedef struct tecg_ingest tecg_ingest_t;
+
+/* What the producer accepts from one input, and how it retries. */
+typedef struct {
+        /* limits.line.bytes, limits.json.depth, limits.string.bytes. A line
+         * longer than max_line_bytes is never read into memory whole: it is
+         * rejected and rejected/NAME.ndjson gets its first
+         * TECG_INGEST_TOO_LONG_KEEP bytes. */
+        tecg_validate_limits_t validate;
+        /* limits.file.lines: lines of a spool file after this many are
+         * rejected unread (not sent), so they can be sent again in another
+         * file; 0 = no limit. Streams (stdin) have no limit. */
+        uint64_t max_file_lines;
+        /* spool.retry.interval.ms: how long a spool file that failed
+         * (unreadable, rejected/ or done/ not writable) waits before it is
+         * tried again. */
+        int64_t retry_interval_ms;
+} tecg_ingest_opts_t;
+
+#define TECG_INGEST_TOO_LONG_KEEP 4096
 
 typedef struct {
         uint64_t files_done;
@@ -25,12 +44,13 @@ typedef struct {
 } tecg_ingest_stats_t;
 
 /* `nations`, `spool` (may be NULL: stdin only, rejections go to the log)
- * and `stop` are borrowed and must outlive the ingest. The Kafka producer is
- * built from the kafka.* keys of `conf`. */
+ * and `stop` are borrowed and must outlive the ingest; `opts` is copied.
+ * The Kafka producer is built from the kafka.* keys of `conf`. */
 tecg_ingest_t *tecg_ingest_new(const tecg_conf_t *conf, const char *topic_prefix,
                                const tecg_nations_t *nations, const char *nation,
-                               tecg_spool_t *spool, const volatile int *stop,
-                               char *errstr, size_t errstr_size);
+                               tecg_spool_t *spool, const tecg_ingest_opts_t *opts,
+                               const volatile int *stop, char *errstr,
+                               size_t errstr_size);
 
 /* From now on, frames messages in the Confluent wire format (00 + schema
  * id + body) with the ids the registry at `url` gives the two event schemas
@@ -45,18 +65,29 @@ void tecg_ingest_destroy(tecg_ingest_t *ing);
 
 /* Reads every line of spool file incoming/NAME and sends it. Returns once
  * the whole file is queued (or a stop was requested); acknowledgements
- * arrive later through tecg_ingest_poll(). */
+ * arrive later through tecg_ingest_poll().
+ *
+ * A file that cannot be taken now (not a regular file, unreadable, a read
+ * error, rejected/ not writable, the move to done/ failing) stays in
+ * incoming/ and is held back for opts.retry_interval_ms: the reason is
+ * logged when it first happens or changes, and every 10 minutes while it
+ * lasts. When only the move to done/ failed, the retry only moves the file
+ * (if it is still the same file) instead of sending it again. */
 tecg_err_t tecg_ingest_spool_file(tecg_ingest_t *ing, const char *name,
                                   char *errstr, size_t errstr_size);
 
-/* Reads `in` to EOF as one batch named `name` (e.g. "stdin").
+/* Reads `fd` to its end as one batch named `name` (e.g. "stdin").
  * Both readers return TECG_ERR_RETRY when a stop cut the input short. */
-tecg_err_t tecg_ingest_stream(tecg_ingest_t *ing, const char *name, FILE *in,
+tecg_err_t tecg_ingest_stream(tecg_ingest_t *ing, const char *name, int fd,
                               char *errstr, size_t errstr_size);
 
 /* True while spool file NAME is being sent, or is held back after a
  * failure (it will be retried later), so a scan must not start it again. */
 bool tecg_ingest_is_busy(tecg_ingest_t *ing, const char *name);
+
+/* After a scan of incoming/: forgets the failures of files that are no
+ * longer there. `names` is sorted (tecg_spool_scan()). */
+void tecg_ingest_scanned(tecg_ingest_t *ing, char *const *names, size_t count);
 
 /* Serves acknowledgements and finishes the batches that are complete. */
 void tecg_ingest_poll(tecg_ingest_t *ing, int timeout_ms);

@@ -47,6 +47,11 @@ typedef struct {
         int64_t stats_interval_ms;
         char *metrics_file;
         char *schema_registry_url;
+        int64_t retry_interval_ms;
+        int64_t line_bytes;
+        int64_t json_depth;
+        int64_t string_bytes;
+        int64_t file_lines;
 } producer_conf_t;
 
 #define F(field) offsetof(producer_conf_t, field)
@@ -64,6 +69,29 @@ static const tecg_conf_prop_t producer_props[] = {
          "debug, info, notice, warning, err"},
         {"spool.scan.interval.ms", TECG_CONF_INT, F(scan_interval_ms), "500", 10,
          3600000, 0, "how often incoming/ is looked at for new files"},
+        {"spool.retry.interval.ms", TECG_CONF_INT, F(retry_interval_ms), "30000", 100,
+         86400000, 0,
+         "a file that cannot be taken now (not a regular file, unreadable, rejected/ "
+         "or done/ not writable) stays in incoming/ and is tried again after this "
+         "long; the reason is logged once, then every 10 minutes"},
+        {"limits.line.bytes", TECG_CONF_INT, F(line_bytes), "1048576", 1024,
+         1073741824, 0,
+         "longest input line; a longer one is never read into memory: it is "
+         "rejected (\"line is N bytes, longer than limits.line.bytes\") and "
+         "rejected/NAME.ndjson keeps only its first 4096 bytes"},
+        {"limits.json.depth", TECG_CONF_INT, F(json_depth), "16", 1, 1000, 0,
+         "deepest nesting of JSON objects and arrays in a line (an event has 1)"},
+        {"limits.string.bytes", TECG_CONF_INT, F(string_bytes), "4096", 64,
+         1073741824, 0,
+         "longest JSON string (key or value) in a line, in bytes as written "
+         "between its quotes (the longest valid text, 200 characters, can take "
+         "2400)"},
+        {"limits.file.lines", TECG_CONF_INT, F(file_lines), "1000000", 1,
+         1000000000, 0,
+         "lines sent from one spool file; the lines after them are rejected "
+         "unsent, each with its reason, and copied to rejected/NAME.ndjson to be "
+         "sent again in another file; the file still goes to done/ (stdin has "
+         "no limit)"},
         {"shutdown.timeout.ms", TECG_CONF_INT, F(shutdown_timeout_ms), "30000", 0,
          3600000, 0,
          "on SIGTERM, how long to wait for Kafka to acknowledge what was sent"},
@@ -154,13 +182,23 @@ static void run_spool(const producer_conf_t *pc, tecg_spool_t *spool,
                         size_t count;
                         if (tecg_spool_scan(spool, &names, &count, errstr,
                                             sizeof(errstr))) {
+                                /* Not recreated: incoming/ belongs to the
+                                 * national system, and a spool on an
+                                 * unmounted volume must not be refilled on
+                                 * the disk below it. */
                                 if (!scan_failing)
-                                        tecg_log_err(FAC, "%s (retrying)", errstr);
+                                        tecg_log_err(FAC, "%s; no file is read until it "
+                                                     "is back (the producer does not "
+                                                     "create it); looking again every "
+                                                     "%lld ms", errstr,
+                                                     (long long)pc->scan_interval_ms);
                                 scan_failing = true;
                         } else {
                                 if (scan_failing)
-                                        tecg_log_notice(FAC, "spool readable again");
+                                        tecg_log_notice(FAC, "%s/incoming can be read "
+                                                        "again", tecg_spool_dir(spool));
                                 scan_failing = false;
+                                tecg_ingest_scanned(ing, names, count);
                         }
                         for (size_t i = 0; !scan_failing && i < count && !tecg_daemon_stop; i++) {
                                 if (tecg_ingest_is_busy(ing, names[i]))
@@ -187,7 +225,8 @@ static void run_spool(const producer_conf_t *pc, tecg_spool_t *spool,
  * False when the input was not read to its end. */
 static bool run_stdin(tecg_ingest_t *ing) {
         char errstr[512];
-        tecg_err_t err = tecg_ingest_stream(ing, "stdin", stdin, errstr, sizeof(errstr));
+        tecg_err_t err = tecg_ingest_stream(ing, "stdin", STDIN_FILENO, errstr,
+                                            sizeof(errstr));
         if (err)
                 tecg_log_err(FAC, "%s", errstr);
         while (!tecg_daemon_stop && tecg_ingest_outstanding(ing) > 0)
@@ -234,9 +273,16 @@ int main(int argc, char **argv) {
                 goto done;
         }
         tecg_daemon_signals();
+        tecg_ingest_opts_t opts = {
+                .validate = {.max_line_bytes = (size_t)pc.line_bytes,
+                             .max_depth = (int)pc.json_depth,
+                             .max_string_bytes = (size_t)pc.string_bytes},
+                .max_file_lines = (uint64_t)pc.file_lines,
+                .retry_interval_ms = pc.retry_interval_ms,
+        };
         if (!(ing = tecg_ingest_new(d.conf, pc.topic_prefix, nations, pc.nation, spool,
-                                    (const volatile int *)&tecg_daemon_stop, errstr,
-                                    sizeof(errstr)))) {
+                                    &opts, (const volatile int *)&tecg_daemon_stop,
+                                    errstr, sizeof(errstr)))) {
                 tecg_log_err(FAC, "%s", errstr);
                 goto done;
         }

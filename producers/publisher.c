@@ -122,8 +122,16 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
                                                  pub->down_since_ms) / 1000.0);
                         pub->down_since_ms = 0;
                 }
-                pub->ack_cb(p->opaque, p->line, m->err,
-                            m->err ? rd_kafka_err2str(m->err) : NULL);
+                char reason[256] = "";
+                if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+                        snprintf(reason, sizeof(reason),
+                                 "Kafka refused the message: the broker finds its %zu "
+                                 "bytes too large (the topic's max.message.bytes)",
+                                 p->len);
+                else if (m->err)
+                        snprintf(reason, sizeof(reason), "Kafka refused the message: %s",
+                                 rd_kafka_err2str(m->err));
+                pub->ack_cb(p->opaque, p->line, m->err, m->err ? reason : NULL);
                 free(p);
                 return;
         }
@@ -345,6 +353,21 @@ void tecg_publisher_poll(tecg_publisher_t *pub, int timeout_ms) {
         }
 }
 
+/* librdkafka refuses a message whose value, key and record overhead exceed
+ * its message.max.bytes before sending it: say which setting. */
+static tecg_err_t too_large(tecg_publisher_t *pub, size_t len, char *errstr,
+                            size_t errstr_size) {
+        char max[32] = "?";
+        size_t max_size = sizeof(max);
+        if (rd_kafka_conf_get(pub->kconf, "message.max.bytes", max, &max_size) !=
+            RD_KAFKA_CONF_OK)
+                snprintf(max, sizeof(max), "?");
+        return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
+                           "encoded event is %zu bytes: with its key and Kafka's "
+                           "record overhead that is more than kafka.message.max.bytes "
+                           "(%s bytes) allows", len, max);
+}
+
 tecg_err_t tecg_publisher_send(tecg_publisher_t *pub, tecg_topic_t topic,
                                const void *payload, size_t len, void *opaque,
                                uint64_t line, char *errstr, size_t errstr_size) {
@@ -380,6 +403,8 @@ tecg_err_t tecg_publisher_send(tecg_publisher_t *pub, tecg_topic_t topic,
                         continue;
                 }
                 free(p);
+                if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+                        return too_large(pub, len, errstr, errstr_size);
                 return tecg_seterr(is_permanent(err) ? TECG_ERR_INVALID
                                                      : TECG_ERR_KAFKA,
                                    errstr, errstr_size, "Kafka refused the message: %s",

@@ -22,7 +22,8 @@ typedef enum {
         TECG_TOPIC__COUNT
 } tecg_topic_t;
 
-/* `opaque` and `line` are what was given to tecg_publisher_send(). */
+/* `opaque` and `line` are what was given to tecg_publisher_send();
+ * `reason` (NULL when err == 0) is a one-line reason for rejected/. */
 typedef void(tecg_publisher_ack_cb)(void *opaque, uint64_t line,
                                     rd_kafka_resp_err_t err, const char *reason);
 
@@ -42,8 +43,8 @@ void tecg_publisher_destroy(tecg_publisher_t *pub);
 
 /* Queues a copy of the payload. Waits (serving delivery reports) while the
  * local queue is full. TECG_ERR_INVALID with a reason when librdkafka refuses
- * the message for good (e.g. larger than message.max.bytes): the ack
- * callback is not called for it. */
+ * the message for good (e.g. larger than kafka.message.max.bytes, named in
+ * the reason): the ack callback is not called for it. */
 tecg_err_t tecg_publisher_send(tecg_publisher_t *pub, tecg_topic_t topic,
                                const void *payload, size_t len, void *opaque,
                                uint64_t line, char *errstr, size_t errstr_size);
