@@ -40,7 +40,10 @@ char *tecg_format_time(int64_t utc_ms, int32_t offset_min, char *out) {
         time_t t = (time_t)secs;
         struct tm tm;
         gmtime_r(&t, &tm);
-        size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+        /* %04d, not strftime's %Y: RFC 3339 wants four digits for every year. */
+        size_t n = (size_t)snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d",
+                                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                                    tm.tm_hour, tm.tm_min, tm.tm_sec);
         if (ms)
                 n += (size_t)snprintf(out + n, 40 - n, ".%03d", (int)ms);
         if (offset_min == 0)

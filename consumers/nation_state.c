@@ -383,9 +383,14 @@ tecg_err_t tecg_nation_state_apply(tecg_nation_state_t *st,
                                   TECG_EVENT_ID_MAX);
                 goto done;
         }
-        if (st->events == UINT64_MAX) {
+        /* The snapshot schema holds events and version as Avro longs, and
+         * the caller bumps version after applying: refuse here rather than
+         * produce a state the encoder cannot write (which would stall the
+         * aggregator on every retry). */
+        if (st->events >= (uint64_t)INT64_MAX || st->version >= (uint64_t)INT64_MAX - 1) {
                 err = tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                                  "event count would overflow");
+                                  "the nation's event count or version would exceed "
+                                  "what its snapshot can hold (int64)");
                 goto done;
         }
         switch (ev->type) {
