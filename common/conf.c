@@ -111,6 +111,25 @@ static tecg_err_t prop_store(tecg_conf_t *conf, const tecg_conf_prop_t *p,
                            "'%s': not a settable property", p->name);
 }
 
+/* Error messages quote values from the file: replace control bytes and
+ * invalid UTF-8 with '?', so a message is one printable line whatever the
+ * file held (no terminal escapes, no forged log lines). */
+static void sanitize_message(char *s) {
+        unsigned char *p = (unsigned char *)s;
+        while (*p) {
+                int n = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3
+                                       : (*p & 0xF8) == 0xF0 ? 4 : 0;
+                bool ok = n > 0 && !(n == 1 && (*p < 0x20 || *p == 0x7F));
+                for (int i = 1; ok && i < n; i++)
+                        ok = (p[i] & 0xC0) == 0x80;
+                if (!ok) {
+                        *p++ = '?';
+                        continue;
+                }
+                p += n;
+        }
+}
+
 static tecg_err_t passthru_add(passthru_t *pt, const char *key,
                                const char *value, const char *origin) {
         /* A later source overrides an earlier one for the same key. */
@@ -260,10 +279,15 @@ tecg_err_t tecg_conf_set(tecg_conf_t *conf, const char *name,
                          const char *value, const char *origin, char *errstr,
                          size_t errstr_size) {
         char reason[512];
+        reason[0] = '\0';
         tecg_err_t err = conf_set(conf, name, value, origin, NULL, reason,
                                   sizeof(reason));
-        if (err)
-                tecg_seterr(err, errstr, errstr_size, "%s: %s", origin, reason);
+        if (err) {
+                tecg_seterr(err, errstr, errstr_size, "%s: %s", origin,
+                            err == TECG_ERR_NOMEM ? "out of memory" : reason);
+                if (errstr && errstr_size)
+                        sanitize_message(errstr);
+        }
         return err;
 }
 
@@ -324,11 +348,14 @@ tecg_err_t tecg_conf_parse(tecg_conf_t *conf, const char *label,
                         goto done;
                 }
                 snprintf(origin, sizeof(origin), "%s:%zu", label, lineno);
+                reason[0] = '\0';
                 err = conf_set(conf, key, value, origin, label, reason,
                                sizeof(reason));
                 if (err) {
                         tecg_seterr(err, errstr, errstr_size, "%s: %s", origin,
-                                    reason);
+                                    err == TECG_ERR_NOMEM ? "out of memory" : reason);
+                        if (errstr && errstr_size)
+                                sanitize_message(errstr);
                         goto done;
                 }
         }

@@ -87,6 +87,9 @@ static void test_errors(void **state) {
                 {"count = 99999999999999999999\n",
                  "t.conf:1: 'count': \"99999999999999999999\" is not an integer"},
                 {"flag = maybe\n", "t.conf:1: 'flag': \"maybe\" is not a boolean (true/false)"},
+                /* Terminal escapes and invalid UTF-8 never reach the message. */
+                {"count = 8\x1b[2J\xff" "0\n", "t.conf:1: 'count': \"8?[2J?0\" is not an integer"},
+                {"n\xc3\xa4me\x07 = x\n", "t.conf:1: unknown key 'n\xc3\xa4me?' (see --help)"},
                 {"name\n", "t.conf:1: expected 'key = value'"},
                 {" = x\n", "t.conf:1: missing key before '='"},
                 {"name = a\nname = b\n", "t.conf:2: 'name' is already set at t.conf:1"},
