@@ -62,6 +62,7 @@ struct tecg_aggregator {
         bool fatal;                /* set in callbacks; run_once reports it */
         char fatal_error[1024];
         tecg_aggregator_stats_t stats;
+        size_t produce_max;        /* the producer's message.max.bytes */
 };
 
 /* ---- partition contexts ---------------------------------------------- */
@@ -375,19 +376,49 @@ static void produce(tecg_aggregator_t *agg, const char *topic, int32_t partition
         }
 }
 
-/* The original message, untouched, with headers that say why. */
+/* librdkafka counts a message's key, value, headers and some overhead of
+ * its own against message.max.bytes: this covers the overhead, the header
+ * names and the note added to a cut message's reason. */
+#define DEAD_LETTER_SLACK 512
+
+/* The original message, untouched, with headers that say why. One that
+ * would not fit the producer's message.max.bytes (an input near the
+ * broker's limit, or a huge key) is cut to what fits and the reason says
+ * so: a dead letter the producer refuses would fail the transaction at
+ * every replay and stall the partition. The whole message stays in the
+ * input topic, at tecg.source. */
 static void dead_letter(tecg_aggregator_t *agg, const rd_kafka_message_t *m,
                         const char *stage, const char *reason) {
-        char source[300];
+        char source[300], why[1024];
         snprintf(source, sizeof(source), "%s/%" PRId32 "/%" PRId64,
                  rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+        size_t headers = DEAD_LETTER_SLACK + strlen(reason) + strlen(stage) + strlen(source);
+        size_t room = agg->produce_max > headers ? agg->produce_max - headers : 0;
+        /* The value first (what was refused), but a short key stays whole. */
+        size_t key_len = m->key_len < DEAD_LETTER_SLACK ? m->key_len : DEAD_LETTER_SLACK;
+        if (key_len > room)
+                key_len = room;
+        size_t len = m->len < room - key_len ? m->len : room - key_len;
+        key_len = m->key_len < room - len ? m->key_len : room - len;
+        if (key_len < m->key_len || len < m->len) {
+                int n = snprintf(why, sizeof(why), "%s", reason);
+                if (len < m->len && n >= 0 && (size_t)n < sizeof(why))
+                        n += snprintf(why + n, sizeof(why) - (size_t)n,
+                                      "; the dead letter holds the first %zu of "
+                                      "its %zu bytes", len, m->len);
+                if (key_len < m->key_len && n >= 0 && (size_t)n < sizeof(why))
+                        snprintf(why + n, sizeof(why) - (size_t)n,
+                                 "; the dead letter holds the first %zu of "
+                                 "its key's %zu bytes", key_len, m->key_len);
+                reason = why;
+        }
         tecg_log_notice(FAC, "dead-letter %s: %s: %s", source, stage, reason);
         rd_kafka_headers_t *hdrs = rd_kafka_headers_new(4);
         rd_kafka_header_add(hdrs, "tecg.error", -1, reason, -1);
         rd_kafka_header_add(hdrs, "tecg.stage", -1, stage, -1);
         rd_kafka_header_add(hdrs, "tecg.source", -1, source, -1);
-        produce(agg, agg->topic_dead, RD_KAFKA_PARTITION_UA, m->key, m->key_len,
-                m->payload, m->len, hdrs);
+        produce(agg, agg->topic_dead, RD_KAFKA_PARTITION_UA, m->key, key_len,
+                m->payload, len, hdrs);
         agg->stats.dead_lettered++;
 }
 
@@ -438,6 +469,15 @@ static void process(tecg_aggregator_t *agg, part_ctx_t *ctx, int input,
         agg->stats.consumed++;
         if (!m->payload) {
                 dead_letter(agg, m, "decode", "empty message (no value)");
+                return;
+        }
+        /* Before anything reads the value: a hostile or broken peer must
+         * not make the codec walk (or Avro-C allocate for) megabytes. */
+        if (agg->opts.message_max_bytes && m->len > agg->opts.message_max_bytes) {
+                snprintf(reason, sizeof(reason),
+                         "message of %zu bytes exceeds limits.message.bytes (%zu)",
+                         m->len, agg->opts.message_max_bytes);
+                dead_letter(agg, m, "decode", reason);
                 return;
         }
         tecg_err_t err = decode(agg, m, &ev, reason, sizeof(reason));
@@ -793,6 +833,13 @@ tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
             !(agg->producer = make_client(conf, RD_KAFKA_PRODUCER, false, producer_defaults, agg,
                                           errstr, errstr_size)))
                 goto fail;
+
+        char max_bytes[32];
+        size_t max_bytes_size = sizeof(max_bytes);
+        if (rd_kafka_conf_get(rd_kafka_conf(agg->producer), "message.max.bytes", max_bytes,
+                              &max_bytes_size) != RD_KAFKA_CONF_OK ||
+            (agg->produce_max = strtoull(max_bytes, NULL, 10)) == 0)
+                agg->produce_max = 1000000; /* librdkafka's default */
 
         /* Fences any older instance with our transactional.id and aborts
          * what it left open. */

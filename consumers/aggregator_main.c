@@ -31,6 +31,7 @@ typedef struct {
         int64_t batch_max_messages;
         int64_t batch_max_ms;
         int64_t restore_timeout_ms;
+        int64_t message_max_bytes;
         int64_t stats_interval_ms;
         char *metrics_file;
         char *schema_registry_url;
@@ -56,6 +57,13 @@ static const tecg_conf_prop_t aggregator_props[] = {
          "how long to wait for a batch to fill"},
         {"restore.timeout.ms", TECG_CONF_INT, F(restore_timeout_ms), "120000", 1000,
          3600000, 0, "how long restoring a partition's state may take"},
+        /* The largest valid event is about 2.5 kB (three texts of at most
+         * 200 characters): 64 KiB leaves room for new schema versions and
+         * refuses a megabyte of junk before the codec walks it. */
+        {"limits.message.bytes", TECG_CONF_INT, F(message_max_bytes), "65536", 64,
+         104857600, 0,
+         "input messages whose value is larger go to the dead-letter topic "
+         "undecoded"},
         {"stats.interval.ms", TECG_CONF_INT, F(stats_interval_ms), "60000", 0,
          86400000, 0, "how often counters are logged (0 = never)"},
         {"metrics.file", TECG_CONF_STRING, F(metrics_file), NULL, 0, 0, 0,
@@ -160,6 +168,7 @@ int main(int argc, char **argv) {
                 .batch_max_messages = (int)ac.batch_max_messages,
                 .batch_max_ms = (int)ac.batch_max_ms,
                 .restore_timeout_ms = (int)ac.restore_timeout_ms,
+                .message_max_bytes = (size_t)ac.message_max_bytes,
                 .schema_registry_url = ac.schema_registry_url,
         };
         if (!(agg = tecg_aggregator_new(d.conf, &opts, errstr, sizeof(errstr)))) {

@@ -2,8 +2,21 @@
 Kafka broker that scripts/test starts (TECG_KAFKA_PORT).
 
 Each test gets its own topic prefix, so tests never see each other's data
-and can run in any order."""
+and can run in any order.
+
+Checked runs (scripts/sanitize, scripts/valgrind-e2e): every tecg binary
+the Producer and Daemon fixtures start is prefixed with TECG_WRAPPER (split
+like a shell would; "{log}" in it becomes a path unique to that process
+start, e.g. --log-file={log}.valgrind). When a process is stopped (or the
+fixture tears it down), its stderr log and the wrapper's files are searched
+for sanitizer and valgrind reports and the test fails with the excerpt.
+TECG_TIMEOUT_SCALE multiplies the fixtures' timeouts (scaled()). Both are
+harmless for normal runs: without a wrapper there is nothing to find."""
+import glob
+import itertools
 import os
+import re
+import shlex
 import signal
 import subprocess
 import time
@@ -18,6 +31,102 @@ ROOT = os.environ.get("TECG_SOURCE_DIR") or os.path.abspath(
 BUILD = os.environ.get("TECG_BUILD_DIR") or os.path.join(ROOT, "build")
 PORT = int(os.environ.get("TECG_KAFKA_PORT", "39092"))
 BOOTSTRAP = f"127.0.0.1:{PORT}"
+WRAPPER = shlex.split(os.environ.get("TECG_WRAPPER", ""))
+TIMEOUT_SCALE = float(os.environ.get("TECG_TIMEOUT_SCALE") or 1)
+
+_starts = itertools.count(1)
+
+# What a sanitizer prints (ASan, LSan, UBSan) and what valgrind prints
+# for an invalid access, whether or not the process ran to its end.
+SANITIZER_REPORT = re.compile(
+    r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:")
+VALGRIND_ERROR = re.compile(
+    r"^==\d+== (Invalid (read|write|free)|Mismatched free|Conditional jump"
+    r"|Use of uninitialised|Syscall param|Source and destination overlap"
+    r"|Argument '.*' of function)", re.M)
+# Only a process that ran to its end writes these.
+VALGRIND_LOST = re.compile(r"definitely lost: ([\d,]+) bytes")
+VALGRIND_SUMMARY = re.compile(r"ERROR SUMMARY: ([\d,]+) errors")
+
+
+def scaled(seconds):
+    """A timeout, longer under valgrind or sanitizers (TECG_TIMEOUT_SCALE)."""
+    return seconds * TIMEOUT_SCALE
+
+
+def wrapped(argv, log):
+    """argv behind TECG_WRAPPER, and the base path its "{log}" became (None
+    without a wrapper)."""
+    if not WRAPPER:
+        return list(argv), None
+    base = f"{log}.{next(_starts)}"
+    return [t.replace("{log}", base) for t in WRAPPER] + list(argv), base
+
+
+def _excerpt(text, m, before=300, after=3000):
+    start = text.rfind("\n", 0, max(0, m.start() - before)) + 1
+    return text[start:m.start() + after]
+
+
+def find_reports(text, killed=False):
+    """Sanitizer or valgrind findings in a process's output, as excerpts.
+    A SIGKILLed process never got to its exit-time checks (leaks, valgrind's
+    summaries): only errors reported while it ran count then."""
+    found = []
+    for pattern in (SANITIZER_REPORT, VALGRIND_ERROR):
+        m = pattern.search(text)
+        if m and not (killed and "LeakSanitizer" in m.group(0)):
+            found.append(_excerpt(text, m))
+    if not killed:
+        for pattern in (VALGRIND_LOST, VALGRIND_SUMMARY):
+            for m in pattern.finditer(text):
+                if int(m.group(1).replace(",", "")) > 0:
+                    found.append(_excerpt(text, m, before=4000, after=200))
+                    break
+    return found
+
+
+def check_reports(what, rc, texts):
+    """Fails the test when a sanitizer or valgrind reported something.
+    texts: (label, text) pairs; rc: the exit status (-9 = SIGKILLed)."""
+    killed = rc == -signal.SIGKILL
+    problems = []
+    for label, text in texts:
+        for excerpt in find_reports(text, killed=killed):
+            problems.append(f"--- {label}:\n{excerpt}")
+    if problems:
+        pytest.fail(f"{what} (exit status {rc}): sanitizer/valgrind report\n"
+                    + "\n".join(problems), pytrace=False)
+
+
+def wrapper_texts(base):
+    """The files the wrapper wrote for one process start: "{log}" (= base)
+    itself or "{log}.SUFFIX"."""
+    if not base:
+        return []
+    out = []
+    for path in [base] + sorted(glob.glob(glob.escape(base) + ".*")):
+        if os.path.isfile(path):
+            with open(path, errors="replace") as f:
+                out.append((path, f.read()))
+    return out
+
+
+def log_since(path, offset):
+    """What a process appended to its log since it started."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def log_size(path):
+    try:
+        return os.path.getsize(path)
+    except FileNotFoundError:
+        return 0
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +149,24 @@ def prefix(bootstrap):
     kafka_util.create_topics(bootstrap, p, partitions=3)
     yield p
     kafka_util.delete_topics(bootstrap, p)
+
+
+def stop_all(processes):
+    """Fixture teardown: stops every process still running or exited by
+    itself (so its log is checked too), then reports what was found."""
+    reports, error = [], None
+    for p in processes:
+        if p.proc:
+            try:
+                p.stop()
+            except pytest.fail.Exception as e:
+                reports.append(str(e))
+            except Exception as e:
+                error = error or e
+    if reports:
+        pytest.fail("\n".join(reports), pytrace=False)
+    if error:
+        raise error
 
 
 class Producer:
@@ -67,16 +194,22 @@ class Producer:
         return os.path.join(BUILD, "producers", "tecg-producer")
 
     def start(self):
+        self.log_start = log_size(self.log)
+        argv, self.wrap_base = wrapped([self.binary, "--config", str(self.config)],
+                                       self.log)
         self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen(
-            [self.binary, "--config", str(self.config)],
-            stdout=subprocess.DEVNULL, stderr=self.logf)
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self.logf)
         return self
 
     def run_stdin(self, data: bytes, timeout=60, args=()):
-        return subprocess.run(
-            [self.binary, "--config", str(self.config), *args, "-"],
-            input=data, capture_output=True, timeout=timeout)
+        argv, base = wrapped([self.binary, "--config", str(self.config), *args, "-"],
+                             str(self.log) + ".stdin")
+        res = subprocess.run(argv, input=data, capture_output=True,
+                             timeout=scaled(timeout))
+        check_reports(f"tecg-producer {self.nation} (stdin)", res.returncode,
+                      [("stderr", res.stderr.decode(errors="replace"))]
+                      + wrapper_texts(base))
+        return res
 
     def drop(self, name, data: bytes):
         """Writes a file the way a national system must: .tmp, then rename."""
@@ -88,7 +221,7 @@ class Producer:
 
     def wait_done(self, name, timeout=60):
         target = self.spool / "done" / (name + ".ndjson")
-        deadline = time.time() + timeout
+        deadline = time.time() + scaled(timeout)
         while time.time() < deadline:
             if target.exists():
                 return target
@@ -104,12 +237,16 @@ class Producer:
             return None
         self.proc.send_signal(signal.SIGTERM)
         try:
-            rc = self.proc.wait(timeout)
+            rc = self.proc.wait(scaled(timeout))
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
+                self.proc.wait()
             self.logf.close()
-        self.proc = None
+        rc_final, self.proc = self.proc.returncode, None
+        check_reports(f"tecg-producer {self.nation}", rc_final,
+                      [(str(self.log), log_since(self.log, self.log_start))]
+                      + wrapper_texts(self.wrap_base))
         return rc
 
     def log_text(self):
@@ -132,9 +269,7 @@ def producer_factory(tmp_path, bootstrap, prefix):
         started.append(p)
         return p
     yield make
-    for p in started:
-        if p.proc:
-            p.stop()
+    stop_all(started)
 
 
 class Daemon:
@@ -155,9 +290,11 @@ class Daemon:
         return os.path.join(BUILD, "consumers", f"tecg-{self.kind}")
 
     def start(self):
+        self.log_start = log_size(self.log)
+        argv, self.wrap_base = wrapped([self.binary, "--config", str(self.config)],
+                                       self.log)
         self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen([self.binary, "--config", str(self.config)],
-                                     stdout=subprocess.DEVNULL, stderr=self.logf)
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self.logf)
         return self
 
     def stop(self, sig=signal.SIGTERM, timeout=60):
@@ -165,12 +302,16 @@ class Daemon:
             return None
         self.proc.send_signal(sig)
         try:
-            rc = self.proc.wait(timeout)
+            rc = self.proc.wait(scaled(timeout))
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
+                self.proc.wait()
             self.logf.close()
-        self.proc = None
+        rc_final, self.proc = self.proc.returncode, None
+        check_reports(f"tecg-{self.kind}", rc_final,
+                      [(str(self.log), log_since(self.log, self.log_start))]
+                      + wrapper_texts(self.wrap_base))
         return rc
 
     def alive(self):
@@ -217,9 +358,7 @@ def daemon_factory(tmp_path, bootstrap, prefix):
         started.append(d)
         return d
     yield make
-    for d in started:
-        if d.alive():
-            d.stop()
+    stop_all(started)
 
 
 @pytest.fixture
