@@ -195,71 +195,8 @@ static void restore_record(tecg_aggregator_t *agg, part_ctx_t *ctx,
         slot->st = st;
 }
 
-/* Rebuilds partition p's states and seen ids from nation-state[p] and
- * event-ids[p], read to their end (read_committed). */
-static tecg_err_t ctx_restore(tecg_aggregator_t *agg, int32_t p, char *errstr,
-                              size_t errstr_size) {
-        tecg_err_t err = TECG_OK;
-        int64_t t0 = tecg_mono_ms(), last_log = t0;
-        part_ctx_t *ctx = ctx_new(p);
-        if (!ctx)
-                return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
-
-        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(2);
-        rd_kafka_topic_partition_list_add(parts, agg->topic_state, p)->offset =
-                RD_KAFKA_OFFSET_BEGINNING;
-        rd_kafka_topic_partition_list_add(parts, agg->topic_ids, p)->offset =
-                RD_KAFKA_OFFSET_BEGINNING;
-        rd_kafka_resp_err_t kerr = rd_kafka_assign(agg->restorer, parts);
-        rd_kafka_topic_partition_list_destroy(parts);
-        if (kerr) {
-                err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
-                                  "restore of partition %d: %s", p,
-                                  rd_kafka_err2str(kerr));
-                goto done;
-        }
-        bool eof_state = false, eof_ids = false;
-        while (!(eof_state && eof_ids) && !agg->fatal) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(agg->restorer, 200);
-                int64_t now = tecg_mono_ms();
-                if (now - t0 > agg->opts.restore_timeout_ms) {
-                        err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
-                                          "restore of partition %d: not at the end of "
-                                          "%s and %s after %d ms",
-                                          p, agg->topic_state, agg->topic_ids,
-                                          agg->opts.restore_timeout_ms);
-                        if (m)
-                                rd_kafka_message_destroy(m);
-                        goto done;
-                }
-                if (now - last_log > 10000) {
-                        tecg_log_notice(FAC, "restoring partition %d: still reading "
-                                        "(an open transaction of a previous owner "
-                                        "delays the end until it times out)", p);
-                        last_log = now;
-                }
-                if (!m)
-                        continue;
-                bool is_state = strcmp(rd_kafka_topic_name(m->rkt), agg->topic_state) == 0;
-                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                        if (is_state)
-                                eof_state = true;
-                        else
-                                eof_ids = true;
-                } else if (m->err) {
-                        tecg_log_warn(FAC, "restore of partition %d: %s", p,
-                                      rd_kafka_message_errstr(m));
-                } else {
-                        restore_record(agg, ctx, m, is_state);
-                }
-                rd_kafka_message_destroy(m);
-        }
-        if (agg->fatal) {
-                err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "%s",
-                                  agg->fatal_error[0] ? agg->fatal_error : "out of memory");
-                goto done;
-        }
-        /* Drop the placeholders of nations whose state was a tombstone. */
+/* Drops the placeholders of nations whose last state was a tombstone. */
+static void ctx_drop_blank(part_ctx_t *ctx) {
         for (size_t i = 0; i < ctx->nnations;) {
                 if (ctx->nations[i].st->events == 0 && ctx->nations[i].st->version == 0) {
                         tecg_nation_state_destroy(ctx->nations[i].st);
@@ -268,16 +205,122 @@ static tecg_err_t ctx_restore(tecg_aggregator_t *agg, int32_t p, char *errstr,
                         i++;
                 }
         }
-        tecg_log_info(FAC, "partition %d restored: %zu nations, %zu event ids, "
-                      "%lld ms", p, ctx->nnations, tecg_seen_count(ctx->seen),
-                      (long long)(tecg_mono_ms() - t0));
-        agg->stats.restores++;
-        if ((err = ctx_put(agg, ctx)) == TECG_OK)
-                ctx = NULL;
+}
+
+/* Rebuilds the states and seen ids of the `n` partition numbers in `ps`
+ * from the same partitions of nation-state and event-ids, read to their
+ * end (read_committed), all in one pass: restoring one partition after the
+ * other costs a fetch round trip each. */
+static tecg_err_t ctx_restore(tecg_aggregator_t *agg, const int32_t *ps, size_t n,
+                              char *errstr, size_t errstr_size) {
+        tecg_err_t err = TECG_OK;
+        int64_t t0 = tecg_mono_ms(), last_log = t0;
+        size_t eofs = 0, want = 2 * n;
+        part_ctx_t **ctxs = calloc(n ? n : 1, sizeof(*ctxs));
+        bool *eof = calloc(want ? want : 1, sizeof(*eof)); /* [2*i]: state, [2*i+1]: ids */
+        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new((int)want);
+        if (!ctxs || !eof) {
+                err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+                goto done;
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (!(ctxs[i] = ctx_new(ps[i]))) {
+                        err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+                        goto done;
+                }
+                rd_kafka_topic_partition_list_add(parts, agg->topic_state, ps[i])->offset =
+                        RD_KAFKA_OFFSET_BEGINNING;
+                rd_kafka_topic_partition_list_add(parts, agg->topic_ids, ps[i])->offset =
+                        RD_KAFKA_OFFSET_BEGINNING;
+        }
+        rd_kafka_resp_err_t kerr = rd_kafka_assign(agg->restorer, parts);
+        if (kerr) {
+                err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "restore: %s",
+                                  rd_kafka_err2str(kerr));
+                goto done;
+        }
+        while (eofs < want && !agg->fatal) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(agg->restorer, 200);
+                int64_t now = tecg_mono_ms();
+                if (now - t0 > agg->opts.restore_timeout_ms) {
+                        err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
+                                          "restore of %zu partitions: %zu of %zu not at "
+                                          "the end of %s or %s after %d ms",
+                                          n, want - eofs, want, agg->topic_state,
+                                          agg->topic_ids, agg->opts.restore_timeout_ms);
+                        if (m)
+                                rd_kafka_message_destroy(m);
+                        goto done;
+                }
+                if (now - last_log > 10000) {
+                        tecg_log_notice(FAC, "restoring %zu partitions: still reading "
+                                        "(an open transaction of a previous owner "
+                                        "delays the end until it times out)", n);
+                        last_log = now;
+                }
+                if (!m)
+                        continue;
+                bool is_state = strcmp(rd_kafka_topic_name(m->rkt), agg->topic_state) == 0;
+                size_t i = 0;
+                while (i < n && ps[i] != m->partition)
+                        i++;
+                if (i == n) {
+                        /* not ours: cannot happen with this assignment */
+                } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        bool *flag = &eof[2 * i + (is_state ? 0 : 1)];
+                        if (!*flag) {
+                                *flag = true;
+                                eofs++;
+                        }
+                } else if (m->err) {
+                        tecg_log_warn(FAC, "restore of partition %d: %s", m->partition,
+                                      rd_kafka_message_errstr(m));
+                } else {
+                        restore_record(agg, ctxs[i], m, is_state);
+                }
+                rd_kafka_message_destroy(m);
+        }
+        if (agg->fatal) {
+                err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "%s",
+                                  agg->fatal_error[0] ? agg->fatal_error : "out of memory");
+                goto done;
+        }
+        size_t nations = 0, ids = 0;
+        for (size_t i = 0; i < n; i++) {
+                ctx_drop_blank(ctxs[i]);
+                nations += ctxs[i]->nnations;
+                ids += tecg_seen_count(ctxs[i]->seen);
+                if ((err = ctx_put(agg, ctxs[i])))
+                        goto done;
+                ctxs[i] = NULL;
+                agg->stats.restores++;
+        }
+        tecg_log_info(FAC, "%zu partitions restored: %zu nations, %zu event ids, %lld ms",
+                      n, nations, ids, (long long)(tecg_mono_ms() - t0));
 done:
         rd_kafka_assign(agg->restorer, NULL);
-        ctx_destroy(ctx);
+        rd_kafka_topic_partition_list_destroy(parts);
+        for (size_t i = 0; ctxs && i < n; i++)
+                ctx_destroy(ctxs[i]);
+        free(ctxs);
+        free(eof);
         return err;
+}
+
+/* The distinct partition numbers of `parts` not restored yet. */
+static size_t partitions_to_restore(tecg_aggregator_t *agg,
+                                    const rd_kafka_topic_partition_list_t *parts,
+                                    int32_t *out) {
+        size_t n = 0;
+        for (int i = 0; i < parts->cnt; i++) {
+                int32_t p = parts->elems[i].partition;
+                bool dup = ctx_get(agg, p) != NULL;
+                for (size_t j = 0; !dup && j < n; j++)
+                        dup = out[j] == p;
+                if (!dup)
+                        out[n++] = p;
+        }
+        return n;
 }
 
 /* ---- rebalance --------------------------------------------------------- */
@@ -287,16 +330,14 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         tecg_aggregator_t *agg = opaque;
         char errstr[512];
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-                for (int i = 0; i < parts->cnt && !agg->fatal; i++) {
-                        int32_t p = parts->elems[i].partition;
-                        if (ctx_get(agg, p))
-                                continue; /* other input topic, same partition */
-                        if (ctx_restore(agg, p, errstr, sizeof(errstr))) {
-                                agg->fatal = true;
-                                snprintf(agg->fatal_error, sizeof(agg->fatal_error),
-                                         "%s", errstr);
-                        }
+                int32_t *ps = calloc((size_t)parts->cnt + 1, sizeof(*ps));
+                size_t n = ps ? partitions_to_restore(agg, parts, ps) : 0;
+                if (!ps || (n && ctx_restore(agg, ps, n, errstr, sizeof(errstr)))) {
+                        agg->fatal = true;
+                        snprintf(agg->fatal_error, sizeof(agg->fatal_error), "%s",
+                                 ps ? errstr : "out of memory");
                 }
+                free(ps);
                 tecg_log_info(FAC, "assigned %d input partitions", parts->cnt);
                 rd_kafka_assign(rk, parts);
                 return;
@@ -614,10 +655,15 @@ static tecg_err_t rewind_to_last_commit(tecg_aggregator_t *agg, char *errstr,
                 rd_kafka_error_destroy(error);
                 goto done;
         }
-        for (int i = 0; i < parts->cnt && !err; i++)
-                if (!ctx_get(agg, parts->elems[i].partition))
-                        err = ctx_restore(agg, parts->elems[i].partition, errstr,
-                                          errstr_size);
+        int32_t *ps = calloc((size_t)parts->cnt + 1, sizeof(*ps));
+        if (!ps) {
+                err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+                goto done;
+        }
+        size_t n = partitions_to_restore(agg, parts, ps);
+        if (n)
+                err = ctx_restore(agg, ps, n, errstr, errstr_size);
+        free(ps);
 done:
         rd_kafka_topic_partition_list_destroy(parts);
         return err;
@@ -819,6 +865,9 @@ tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
                 {"isolation.level", "read_committed"},
                 {"enable.partition.eof", "true"},
                 {"queued.min.messages", "200000"},
+                /* Restoring waits for the end of small partitions: do not
+                 * let each fetch sit for the default 500 ms. */
+                {"fetch.wait.max.ms", "100"},
                 {NULL, NULL}};
         const tecg_kafka_default_t producer_defaults[] = {
                 {"client.id", "tecg-aggregator"},

@@ -51,7 +51,7 @@ static const tecg_conf_prop_t aggregator_props[] = {
          "prefix of every Kafka topic name"},
         {"log.level", TECG_CONF_STRING, F(log_level), "info", 0, 0, 0,
          "debug, info, notice, warning, err"},
-        {"batch.max.messages", TECG_CONF_INT, F(batch_max_messages), "10000", 1,
+        {"batch.max.messages", TECG_CONF_INT, F(batch_max_messages), "50000", 1,
          1000000, 0, "input messages per transaction at most"},
         {"batch.max.ms", TECG_CONF_INT, F(batch_max_ms), "100", 1, 60000, 0,
          "how long to wait for a batch to fill"},
