@@ -1,8 +1,16 @@
 #include "kafka.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "log.h"
+
+/* librdkafka's reasons may end in a newline; ours are one line. */
+static void chomp(char *s) {
+        size_t n = strlen(s);
+        while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+                s[--n] = '\0';
+}
 
 rd_kafka_conf_t *tecg_kafka_conf_new(const tecg_conf_t *conf,
                                      const tecg_kafka_default_t *defaults,
@@ -14,6 +22,7 @@ rd_kafka_conf_t *tecg_kafka_conf_new(const tecg_conf_t *conf,
         for (const tecg_kafka_default_t *d = defaults; d && d->name; d++) {
                 if (rd_kafka_conf_set(kconf, d->name, d->value, reason,
                                       sizeof(reason)) != RD_KAFKA_CONF_OK) {
+                        chomp(reason);
                         tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
                                     "built-in kafka.%s=%s: %s", d->name,
                                     d->value, reason);
@@ -25,6 +34,7 @@ rd_kafka_conf_t *tecg_kafka_conf_new(const tecg_conf_t *conf,
         for (size_t i = 0; i < n; i++) {
                 if (rd_kafka_conf_set(kconf, kv[i].key, kv[i].value, reason,
                                       sizeof(reason)) != RD_KAFKA_CONF_OK) {
+                        chomp(reason);
                         tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
                                     "%s: kafka.%s: %s", kv[i].origin,
                                     kv[i].key, reason);
