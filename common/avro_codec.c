@@ -1850,8 +1850,8 @@ static tecg_err_t ext_str(ext_t *x, avro_value_t *rec, int slot,
 /* Copies a string field into a fixed-size array of event.h. */
 static tecg_err_t ext_fixed(ext_t *x, avro_value_t *rec, int slot, char *dst,
                             size_t size) {
-        const char *s;
-        size_t len;
+        const char *s = "";
+        size_t len = 0;
         tecg_err_t err = ext_str(x, rec, slot, &s, &len);
         if (err)
                 return err;
