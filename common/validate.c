@@ -7,6 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "json_flat.h"
 
 /* Every field any event type may carry. The per-type masks below say which
  * belong to which type; anything else is an unknown field. */
@@ -45,7 +50,8 @@ struct tecg_validator {
         const tecg_nations_t *nations;
         char own[4];            /* "" = any listed nation */
         tecg_validate_limits_t limits;
-        json_t *root;           /* last parsed line: owns ev's borrowed strings */
+        tecg_json_flat_t *json; /* owns the last line's strings (ev's
+                                 * borrowed ones) */
 };
 
 /* Longest value echoed in a reason, in code points. */
@@ -90,13 +96,19 @@ tecg_validator_t *tecg_validator_new(const tecg_nations_t *nations,
                 v->limits = *limits;
         else
                 tecg_validate_limits_init(&v->limits);
+        v->json = tecg_json_flat_new(v->limits.max_depth);
+        if (!v->json) {
+                free(v);
+                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "validator: out of memory");
+                return NULL;
+        }
         return v;
 }
 
 void tecg_validator_destroy(tecg_validator_t *v) {
         if (!v)
                 return;
-        json_decref(v->root);
+        tecg_json_flat_destroy(v->json);
         free(v);
 }
 
@@ -218,16 +230,16 @@ static const char *quote(char *out, size_t outsz, const char *s, size_t n) {
         return quote_d(out, outsz, s, n, '"');
 }
 
-static const char *json_type_name(const json_t *j) {
-        switch (json_typeof(j)) {
-        case JSON_OBJECT: return "object";
-        case JSON_ARRAY: return "array";
-        case JSON_STRING: return "string";
-        case JSON_INTEGER: return "integer";
-        case JSON_REAL: return "number with a fraction or exponent";
-        case JSON_TRUE:
-        case JSON_FALSE: return "boolean";
-        case JSON_NULL: return "null";
+static const char *json_type_name(const tecg_json_flat_value_t *j) {
+        switch (j->kind) {
+        case TECG_JSON_FLAT_OBJECT: return "object";
+        case TECG_JSON_FLAT_ARRAY: return "array";
+        case TECG_JSON_FLAT_STRING: return "string";
+        case TECG_JSON_FLAT_INTEGER: return "integer";
+        case TECG_JSON_FLAT_REAL: return "number with a fraction or exponent";
+        case TECG_JSON_FLAT_TRUE:
+        case TECG_JSON_FLAT_FALSE: return "boolean";
+        case TECG_JSON_FLAT_NULL: return "null";
         }
         return "unknown";
 }
@@ -271,16 +283,47 @@ static const unsigned char scan_in[256] = {
 #undef HI8
 };
 
-/* One pass over the raw line before Jansson sees it: NUL bytes, UTF-8, and
- * the depth and string-size limits, each with the byte offset of the first
- * offence. Jansson would catch some of these too, but its messages quote the
- * raw bytes and it would build the oversized values first. String state is
- * tracked only well enough to skip brackets inside strings; a malformed line
- * that confuses it is rejected by Jansson right after. */
+/* Whether scan_bytes() below can only pass, found without following the
+ * strings: plain ASCII without NUL, no more '{' and '[' bytes in all than
+ * the depth limit, and the whole line no longer than the string limit. So
+ * the common line costs a branch-free pass instead of a branch per string
+ * (a third of the validator's time); any other line is scanned in full. */
+static int plain_line(const tecg_validator_t *v, const unsigned char *s, size_t n) {
+        size_t i = 0, opens = 0;
+        unsigned bad = 0;
+        if (n > v->limits.max_string_bytes)
+                return 0;
+#if defined(__SSE2__)
+        {
+                const __m128i zero = _mm_setzero_si128(), brace = _mm_set1_epi8('{'),
+                              bracket = _mm_set1_epi8('[');
+                for (; i + 16 <= n; i += 16) {
+                        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+                        /* High bit set: non-ASCII; equal to 0: NUL. */
+                        bad |= (unsigned)_mm_movemask_epi8(_mm_or_si128(x, _mm_cmpeq_epi8(x, zero)));
+                        opens += (size_t)__builtin_popcount((unsigned)_mm_movemask_epi8(
+                                _mm_or_si128(_mm_cmpeq_epi8(x, brace), _mm_cmpeq_epi8(x, bracket))));
+                }
+        }
+#endif
+        for (; i < n; i++) {
+                bad |= (unsigned)(s[i] == 0) | (unsigned)(s[i] >> 7);
+                opens += (size_t)(s[i] == '{') + (size_t)(s[i] == '[');
+        }
+        return !bad && opens <= (size_t)v->limits.max_depth;
+}
+
+/* One pass over the raw line before the parser sees it: NUL bytes, UTF-8,
+ * and the depth and string-size limits, each with the byte offset of the
+ * first offence, whatever JSON error may come earlier in the line. String
+ * state is tracked only well enough to skip brackets inside strings; a
+ * malformed line that confuses it is rejected by the parser right after. */
 static tecg_err_t scan_bytes(const tecg_validator_t *v, const unsigned char *s,
                              size_t n, char *errstr, size_t errstr_size) {
         int depth = 0, in_str = 0;
         size_t str_start = 0, i = 0;
+        if (plain_line(v, s, n))
+                return TECG_OK;
         for (;;) {
                 const unsigned char *cls = in_str ? scan_in : scan_out;
                 while (i < n && !cls[s[i]])
@@ -519,68 +562,71 @@ int tecg_validate_time(const char *s, size_t len, int64_t *utc_ms,
 /* Fields                                                              */
 /* ------------------------------------------------------------------ */
 
-static field_t field_lookup(const char *k) {
-        /* Switch on the first letter: a few compares instead of 19. */
+static field_t field_lookup(const char *k, size_t n) {
+        /* Switch on the first letter: a few compares instead of 19. Keys
+         * are NUL-terminated, so k[0] of "" is 0. */
+#define IS(lit) (n == sizeof(lit) - 1 && memcmp(k, lit, sizeof(lit) - 1) == 0)
         switch (k[0]) {
-        case 'a': if (!strcmp(k, "amount")) return F_AMOUNT; break;
+        case 'a': if (IS("amount")) return F_AMOUNT; break;
         case 'c':
-                if (!strcmp(k, "currency")) return F_CURRENCY;
-                if (!strcmp(k, "channel")) return F_CHANNEL;
-                if (!strcmp(k, "category")) return F_CATEGORY;
-                if (!strcmp(k, "course")) return F_COURSE;
+                if (IS("currency")) return F_CURRENCY;
+                if (IS("channel")) return F_CHANNEL;
+                if (IS("category")) return F_CATEGORY;
+                if (IS("course")) return F_COURSE;
                 break;
-        case 'e': if (!strcmp(k, "event_id")) return F_EVENT_ID; break;
-        case 'h': if (!strcmp(k, "headcount")) return F_HEADCOUNT; break;
-        case 'i': if (!strcmp(k, "item")) return F_ITEM; break;
+        case 'e': if (IS("event_id")) return F_EVENT_ID; break;
+        case 'h': if (IS("headcount")) return F_HEADCOUNT; break;
+        case 'i': if (IS("item")) return F_ITEM; break;
         case 'l':
-                if (!strcmp(k, "location")) return F_LOCATION;
-                if (!strcmp(k, "level")) return F_LEVEL;
+                if (IS("location")) return F_LOCATION;
+                if (IS("level")) return F_LEVEL;
                 break;
-        case 'n': if (!strcmp(k, "nation")) return F_NATION; break;
-        case 'o': if (!strcmp(k, "occurred_at")) return F_OCCURRED_AT; break;
-        case 'q': if (!strcmp(k, "quantity")) return F_QUANTITY; break;
-        case 'r': if (!strcmp(k, "role")) return F_ROLE; break;
-        case 's': if (!strcmp(k, "stage")) return F_STAGE; break;
+        case 'n': if (IS("nation")) return F_NATION; break;
+        case 'o': if (IS("occurred_at")) return F_OCCURRED_AT; break;
+        case 'q': if (IS("quantity")) return F_QUANTITY; break;
+        case 'r': if (IS("role")) return F_ROLE; break;
+        case 's': if (IS("stage")) return F_STAGE; break;
         case 't':
-                if (!strcmp(k, "type")) return F_TYPE;
-                if (!strcmp(k, "trainees")) return F_TRAINEES;
+                if (IS("type")) return F_TYPE;
+                if (IS("trainees")) return F_TRAINEES;
                 break;
         case 'v':
-                if (!strcmp(k, "value")) return F_VALUE;
-                if (!strcmp(k, "venue")) return F_VENUE;
+                if (IS("value")) return F_VALUE;
+                if (IS("venue")) return F_VENUE;
                 break;
         }
+#undef IS
         return F__COUNT;
 }
 
 /* Everything a field check needs: the slots and where reasons go. */
 typedef struct {
-        json_t *f[F__COUNT];
+        const tecg_json_flat_value_t *f[F__COUNT];
         tecg_event_type_t type;
         char *errstr;
         size_t errstr_size;
 } line_t;
 
 static tecg_err_t need_string(line_t *L, field_t f, const char **s, size_t *n) {
-        json_t *j = L->f[f];
+        const tecg_json_flat_value_t *j = L->f[f];
         if (!j) {
                 if (BIT(f) & COMMON_FIELDS)
                         return field_err(L->errstr, L->errstr_size, f, "is required");
                 return field_err(L->errstr, L->errstr_size, f, "is required for type %s",
                                  tecg_event_type_names[L->type]);
         }
-        if (!json_is_string(j))
+        if (j->kind != TECG_JSON_FLAT_STRING)
                 return field_err(L->errstr, L->errstr_size, f, "must be a string (got %s)",
                                  json_type_name(j));
-        *s = json_string_value(j);
-        *n = json_string_length(j);
+        *s = j->str;
+        *n = j->str_len;
         return TECG_OK;
 }
 
 static tecg_err_t need_enum(line_t *L, field_t f, const char *const *names,
                             int count, int *out) {
-        const char *s;
-        size_t n;
+        const char *s = NULL;
+        size_t n = 0;
         tecg_err_t err = need_string(L, f, &s, &n);
         if (err)
                 return err;
@@ -600,27 +646,27 @@ static tecg_err_t need_enum(line_t *L, field_t f, const char *const *names,
 
 /* An integer in [lo, hi]; JSON reals (1.0, 1e3), strings and booleans are
  * not integers, whatever their value. */
-static tecg_err_t need_int(line_t *L, field_t f, json_int_t lo, json_int_t hi,
-                           const char *rule, json_int_t *out) {
-        json_t *j = L->f[f];
+static tecg_err_t need_int(line_t *L, field_t f, int64_t lo, int64_t hi,
+                           const char *rule, int64_t *out) {
+        const tecg_json_flat_value_t *j = L->f[f];
         if (!j)
                 return field_err(L->errstr, L->errstr_size, f, "is required for type %s",
                                  tecg_event_type_names[L->type]);
-        if (!json_is_integer(j))
+        if (j->kind != TECG_JSON_FLAT_INTEGER)
                 return field_err(L->errstr, L->errstr_size, f, "must be %s (got %s)", rule,
                                  json_type_name(j));
-        json_int_t x = json_integer_value(j);
+        int64_t x = j->integer;
         if (x < lo || x > hi)
-                return field_err(L->errstr, L->errstr_size, f, "must be %s (got %" JSON_INTEGER_FORMAT ")",
-                                 rule, x);
+                return field_err(L->errstr, L->errstr_size, f, "must be %s (got %lld)",
+                                 rule, (long long)x);
         *out = x;
         return TECG_OK;
 }
 
 /* A text of 1-200 Unicode code points (not bytes: "Ärzteset" is 8). */
 static tecg_err_t need_text(line_t *L, field_t f, const char **out) {
-        const char *s;
-        size_t n, chars = 0;
+        const char *s = NULL;
+        size_t n = 0, chars = 0;
         tecg_err_t err = need_string(L, f, &s, &n);
         if (err)
                 return err;
@@ -634,8 +680,8 @@ static tecg_err_t need_text(line_t *L, field_t f, const char **out) {
 }
 
 static tecg_err_t need_currency(line_t *L, char out[4], int *digits) {
-        const char *s;
-        size_t n;
+        const char *s = NULL;
+        size_t n = 0;
         char q[300];
         tecg_err_t err = need_string(L, F_CURRENCY, &s, &n);
         if (err)
@@ -653,8 +699,8 @@ static tecg_err_t need_currency(line_t *L, char out[4], int *digits) {
 /* amount (> 0) or value (>= 0) in minor units of `cur`. */
 static tecg_err_t need_money(line_t *L, field_t f, const char *cur, int digits,
                              int64_t min, int64_t *out) {
-        const char *s;
-        size_t n;
+        const char *s = NULL;
+        size_t n = 0;
         char q[300];
         tecg_err_t err = need_string(L, f, &s, &n);
         if (err)
@@ -679,8 +725,8 @@ static int event_id_char(unsigned char c) {
 }
 
 static tecg_err_t check_common(const tecg_validator_t *v, line_t *L, tecg_event_t *ev) {
-        const char *s;
-        size_t n;
+        const char *s = NULL;
+        size_t n = 0;
         char q[300];
         tecg_err_t err;
 
@@ -746,7 +792,7 @@ static tecg_err_t check_funding(line_t *L, tecg_funding_t *fu) {
 static tecg_err_t check_equipment(line_t *L, tecg_equipment_t *eq) {
         tecg_err_t err;
         int x, digits;
-        json_int_t q;
+        int64_t q;
         if ((err = need_text(L, F_ITEM, &eq->item)))
                 return err;
         if ((err = need_enum(L, F_CATEGORY, tecg_category_names, TECG_CAT__COUNT, &x)))
@@ -777,7 +823,7 @@ static tecg_err_t check_equipment(line_t *L, tecg_equipment_t *eq) {
 static tecg_err_t check_personnel(line_t *L, tecg_personnel_t *pe) {
         tecg_err_t err;
         int x;
-        json_int_t h;
+        int64_t h;
         if ((err = need_enum(L, F_ROLE, tecg_role_names, TECG_ROLE__COUNT, &x)))
                 return err;
         pe->role = (tecg_role_t)x;
@@ -794,7 +840,7 @@ static tecg_err_t check_personnel(line_t *L, tecg_personnel_t *pe) {
 static tecg_err_t check_training(line_t *L, tecg_training_t *tr) {
         tecg_err_t err;
         int x;
-        json_int_t t;
+        int64_t t;
         if ((err = need_text(L, F_COURSE, &tr->course)))
                 return err;
         if ((err = need_enum(L, F_LEVEL, tecg_level_names, TECG_LVL__COUNT, &x)))
@@ -812,51 +858,58 @@ static tecg_err_t check_training(line_t *L, tecg_training_t *tr) {
         return TECG_OK;
 }
 
-/* Turns a Jansson error into a reason. A duplicate key is named: Jansson
- * reports the raw key token (near '"stage"'), which is decoded as the JSON
- * string it is, so escapes in the key do not hide the name. */
+/* Turns a Jansson error into a reason. Jansson's position counts the
+ * bytes it had read when it gave up: the error is at or just before the
+ * last of them. */
 static tecg_err_t json_reason(const json_error_t *je, char *errstr, size_t errstr_size) {
         char q[400];
-        enum json_error_code code = json_error_code(je);
-        if (code == json_error_out_of_memory)
+        if (json_error_code(je) == json_error_out_of_memory)
                 return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
-        if (code == json_error_duplicate_key) {
-                const char *near = strstr(je->text, "near '");
-                json_t *k = NULL;
-                if (near) {
-                        near += 6;
-                        size_t n = strlen(near);
-                        if (n > 0 && near[n - 1] == '\'')
-                                n--;
-                        k = json_loadb(near, n, JSON_DECODE_ANY, NULL);
-                }
-                if (k && json_is_string(k)) {
-                        quote_d(q, sizeof(q), json_string_value(k), json_string_length(k), '\'');
-                        json_decref(k);
-                        return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                                           "field %s: duplicate key", q);
-                }
-                json_decref(k);
-        }
-        /* Jansson's position counts the bytes it had read when it gave up:
-         * the error is at or just before the last of them. */
         return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
                            "invalid JSON near byte offset %d: %s",
                            je->position > 0 ? je->position - 1 : 0,
                            quote_d(q, sizeof(q), je->text, strlen(je->text), 0));
 }
 
+/* The reason for a line json_flat refused (rc, doc, its own words in
+ * `flat_reason`). A duplicate key is named, after unescaping ("\u0073tage"
+ * is 'stage'). Other JSON errors keep the words Jansson gave them before
+ * json_flat replaced it on the hot path: both refuse exactly the same lines
+ * (tests/fuzz/fuzz_json_flat.c checks it), so Jansson reads the refused
+ * line once more and says where and why, as users and tests know it. A
+ * line Jansson would accept gets json_flat's own words. */
+static tecg_err_t json_error(const tecg_validator_t *v, tecg_err_t rc,
+                             const tecg_json_flat_doc_t *doc, const char *flat_reason,
+                             const char *buf, size_t len, char *errstr, size_t errstr_size) {
+        char q[400];
+        json_error_t je;
+        json_t *j;
+        if (rc == TECG_ERR_NOMEM)
+                return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        if (rc == TECG_ERR_LIMIT) /* scan_bytes() has seen it first */
+                return tecg_seterr(TECG_ERR_LIMIT, errstr, errstr_size,
+                                   "JSON nesting deeper than limits.json.depth (%d) at byte "
+                                   "offset %zu",
+                                   v->limits.max_depth, doc->err_offset);
+        if (doc->dup_key)
+                return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
+                                   "field %s: duplicate key",
+                                   quote_d(q, sizeof(q), doc->dup_key, doc->dup_key_len, '\''));
+        j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+        if (!j)
+                return json_reason(&je, errstr, errstr_size);
+        json_decref(j);
+        return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, "%s",
+                           quote_d(q, sizeof(q), flat_reason, strlen(flat_reason), 0));
+}
+
 tecg_err_t tecg_validate_line(tecg_validator_t *v, const char *buf, size_t len,
                               tecg_event_t *ev, char *errstr, size_t errstr_size) {
         const unsigned char *s = (const unsigned char *)buf;
-        json_error_t je;
+        tecg_json_flat_doc_t doc;
         tecg_err_t err;
         line_t L;
         char q[300];
-
-        /* The previous line's strings die here, as documented. */
-        json_decref(v->root);
-        v->root = NULL;
 
         if (len > 0 && s[len - 1] == '\r')
                 len--;
@@ -879,13 +932,17 @@ tecg_err_t tecg_validate_line(tecg_validator_t *v, const char *buf, size_t len,
         if ((err = scan_bytes(v, s, len, errstr, errstr_size)))
                 return err;
 
-        v->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-        if (!v->root)
-                return json_reason(&je, errstr, errstr_size);
-        if (!json_is_object(v->root))
+        /* The previous line's strings die here, as documented. */
+        {
+                char why[160];
+                err = tecg_json_flat_parse(v->json, buf, len, &doc, why, sizeof(why));
+                if (err)
+                        return json_error(v, err, &doc, why, buf, len, errstr, errstr_size);
+        }
+        if (doc.top.kind != TECG_JSON_FLAT_OBJECT)
                 return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
                                    "line must be a JSON object (got %s)",
-                                   json_type_name(v->root));
+                                   json_type_name(&doc.top));
 
         memset(&L, 0, sizeof(L));
         L.errstr = errstr;
@@ -895,7 +952,11 @@ tecg_err_t tecg_validate_line(tecg_validator_t *v, const char *buf, size_t len,
         /* type first: it decides which fields exist. */
         {
                 int t;
-                L.f[F_TYPE] = json_object_get(v->root, "type");
+                for (size_t m = 0; m < doc.count; m++)
+                        if (doc.members[m].key_len == 4 && !memcmp(doc.members[m].key, "type", 4)) {
+                                L.f[F_TYPE] = &doc.members[m];
+                                break;
+                        }
                 if ((err = need_enum(&L, F_TYPE, tecg_event_type_names, TECG_EV__COUNT, &t)))
                         return err;
                 L.type = (tecg_event_type_t)t;
@@ -904,15 +965,15 @@ tecg_err_t tecg_validate_line(tecg_validator_t *v, const char *buf, size_t len,
 
         /* Unknown fields, in line order; the known ones land in slots. */
         {
-                const char *key;
-                json_t *val;
                 unsigned allowed = type_fields[L.type];
-                json_object_foreach(v->root, key, val) {
-                        field_t f = field_lookup(key);
+                for (size_t m = 0; m < doc.count; m++) {
+                        const tecg_json_flat_value_t *val = &doc.members[m];
+                        field_t f = field_lookup(val->key, val->key_len);
                         if (f == F__COUNT || !(allowed & BIT(f)))
                                 return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
                                                    "field %s: unknown field for type %s",
-                                                   quote_d(q, sizeof(q), key, strlen(key), '\''),
+                                                   quote_d(q, sizeof(q), val->key, val->key_len,
+                                                           '\''),
                                                    tecg_event_type_names[L.type]);
                         L.f[f] = val;
                 }

@@ -9,8 +9,9 @@
  *      byte order mark; then, in byte order, NUL bytes, invalid UTF-8 (with
  *      its byte offset), nesting deeper than the limit and string tokens
  *      longer than the limit;
- *   2. JSON syntax (Jansson), duplicate keys (named), trailing data;
- *      the value must be an object;
+ *   2. JSON syntax, duplicate keys (named, in any object), trailing data
+ *      (common/json_flat.h, which accepts exactly what Jansson with
+ *      JSON_REJECT_DUPLICATES does); the value must be an object;
  *   3. `type`;
  *   4. unknown fields, in the order they appear in the line (a field of
  *      another type is unknown for this one), so a misspelt field is
@@ -42,8 +43,11 @@
  *     1..INT32_MAX;
  *   - whitespace around the object is allowed (it is JSON), a single
  *     trailing '\r' is dropped first (CRLF files);
- *   - JSON errors (syntax, numbers beyond 64 bits) are Jansson's, so they
- *     name no field: "invalid JSON near byte offset N: ...".
+ *   - JSON errors (syntax, numbers beyond 64 bits, reals beyond a double)
+ *     name no field and are worded by Jansson, which reads a line again
+ *     once json_flat refused it: "invalid JSON near byte offset N: ...".
+ *     A duplicate key is named whatever its length: "field 'stage':
+ *     duplicate key".
  *
  * Reasons are one line of valid UTF-8 without control characters: values
  * are quoted, escaped (\uXXXX for controls and invisible characters, \xNN
@@ -59,7 +63,7 @@
 #include "event.h"
 #include "refdata.h"
 
-/* Limits on untrusted lines, checked before Jansson builds anything. Each
+/* Limits on untrusted lines, checked before the line is parsed. Each
  * is named in its reason by the configuration key that sets it in the
  * producer (limits.line.bytes, limits.json.depth, limits.string.bytes), so
  * the reason says what to raise, e.g. "string at byte offset 40 is longer

@@ -332,6 +332,20 @@ static const raw_case_t raw_cases[] = {
             "(got \"a\\u00A0b\\u200Bc\\u{E0041}\")"),
         RAW("{\"type\":\"fun\\nding\"}", TECG_ERR_INVALID,
             "field 'type': must be one of funding|equipment|personnel|training (got \"fun\\u000Ading\")"),
+        /* JSON errors keep Jansson's words: json_flat finds the error,
+         * Jansson reads the refused line again to say what it is. */
+        RAW("{\"type\":\"funding\",\"a\\u0000b\":1}", TECG_ERR_INVALID,
+            "invalid JSON near byte offset 27: NUL byte in object key not supported near "
+            "'\"a\\u0000b\"'"),
+        /* Jansson 2.14 drops a NUL byte right after a number (it accepts
+         * "1\0"); the byte scan refuses every NUL first. */
+        RAW("{\"type\":\"funding\",\"quantity\":1\0}", TECG_ERR_INVALID,
+            "NUL byte at byte offset 30"),
+        /* Duplicate keys are named however long, in nested objects too
+         * (Jansson named only keys of up to 18 bytes). */
+        RAW("{\"type\":\"funding\",\"amount\":{\"occurred_at_and_more\":1,"
+            "\"occurred_at_\\u0061nd_more\":2}}", TECG_ERR_INVALID,
+            "field 'occurred_at_and_more': duplicate key"),
 };
 
 static void test_raw_bytes(void **state) {
