@@ -344,11 +344,11 @@ static const unsigned char str_stop[256] = {
 #undef R8
 };
 
-/* Length of the strict UTF-8 sequence at s (2-4), 0 if invalid: no
- * overlongs, no surrogates, nothing above U+10FFFF (Jansson's utf.c). */
-static size_t utf8_seq(const unsigned char *s, size_t avail) {
+size_t tecg_json_flat_utf8_seq(const unsigned char *s, size_t avail) {
         unsigned c = s[0], lo = 0x80, hi = 0xBF;
         size_t need;
+        if (c < 0x80)
+                return 1;
         if (c >= 0xC2 && c <= 0xDF)
                 need = 1;
         else if (c >= 0xE0 && c <= 0xEF) {
@@ -425,7 +425,7 @@ static int parse_string(jf_t *J, size_t *len) {
                 if (c == '"')
                         break;
                 if (c >= 0x80) {
-                        size_t k = utf8_seq(s + i, n - i);
+                        size_t k = tecg_json_flat_utf8_seq(s + i, n - i);
                         if (!k)
                                 return fail_syntax(J, i, "invalid UTF-8");
                         memcpy(o, s + i, k);

@@ -116,34 +116,6 @@ void tecg_validator_destroy(tecg_validator_t *v) {
 /* Reasons                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 if invalid. Strict:
- * no overlongs, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_seq(const unsigned char *s, size_t avail) {
-        unsigned c = s[0];
-        size_t need;
-        unsigned lo = 0x80, hi = 0xBF;
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xC2 && c <= 0xDF)
-                need = 1;
-        else if (c >= 0xE0 && c <= 0xEF) {
-                need = 2;
-                if (c == 0xE0) lo = 0xA0;
-                else if (c == 0xED) hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-                need = 3;
-                if (c == 0xF0) lo = 0x90;
-                else if (c == 0xF4) hi = 0x8F;
-        } else
-                return 0;
-        if (avail <= need || s[1] < lo || s[1] > hi)
-                return 0;
-        for (size_t k = 2; k <= need; k++)
-                if ((s[k] & 0xC0) != 0x80)
-                        return 0;
-        return need + 1;
-}
-
 /* Code points a reader cannot see or that break a line: C1 controls,
  * Unicode spaces other than ' ', format characters (zero-width, bidi
  * controls, BOM) and line/paragraph separators. A reason shows them as
@@ -184,7 +156,7 @@ static const char *quote_d(char *out, size_t outsz, const char *str, size_t n,
                         o += 3;
                         break;
                 }
-                size_t k = utf8_seq(s + i, n - i);
+                size_t k = tecg_json_flat_utf8_seq(s + i, n - i);
                 unsigned c = s[i];
                 if (k == 0) {
                         o += (size_t)snprintf(out + o, outsz - o, "\\x%02X", c);
@@ -332,7 +304,7 @@ static tecg_err_t scan_bytes(const tecg_validator_t *v, const unsigned char *s,
                         break;
                 unsigned c = s[i];
                 if (c >= 0x80) {
-                        size_t k = utf8_seq(s + i, n - i);
+                        size_t k = tecg_json_flat_utf8_seq(s + i, n - i);
                         if (k == 0)
                                 return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
                                                    "invalid UTF-8 at byte offset %zu", i);
