@@ -169,6 +169,29 @@ def stop_all(processes):
         raise error
 
 
+
+def stop_process(p, label, sig, timeout):
+    """Signals a started tecg process (Producer or Daemon), waits for it
+    (killing it past the timeout), then fails the test on any sanitizer or
+    valgrind report in what it logged since it started. Returns the exit
+    status seen within the timeout (None if it had to be killed)."""
+    if not p.proc:
+        return None
+    p.proc.send_signal(sig)
+    try:
+        rc = p.proc.wait(scaled(timeout))
+    finally:
+        if p.proc.poll() is None:
+            p.proc.kill()
+            p.proc.wait()
+        p.logf.close()
+    rc_final, p.proc = p.proc.returncode, None
+    check_reports(label, rc_final,
+                  [(str(p.log), log_since(p.log, p.log_start))]
+                  + wrapper_texts(p.wrap_base))
+    return rc
+
+
 class Producer:
     """A tecg-producer process for one nation with its own spool and config."""
 
@@ -233,21 +256,7 @@ class Producer:
                              + self.log_text())
 
     def stop(self, timeout=60):
-        if not self.proc:
-            return None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(scaled(timeout))
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-            self.logf.close()
-        rc_final, self.proc = self.proc.returncode, None
-        check_reports(f"tecg-producer {self.nation}", rc_final,
-                      [(str(self.log), log_since(self.log, self.log_start))]
-                      + wrapper_texts(self.wrap_base))
-        return rc
+        return stop_process(self, f"tecg-producer {self.nation}", signal.SIGTERM, timeout)
 
     def log_text(self):
         return self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -298,21 +307,7 @@ class Daemon:
         return self
 
     def stop(self, sig=signal.SIGTERM, timeout=60):
-        if not self.proc:
-            return None
-        self.proc.send_signal(sig)
-        try:
-            rc = self.proc.wait(scaled(timeout))
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-            self.logf.close()
-        rc_final, self.proc = self.proc.returncode, None
-        check_reports(f"tecg-{self.kind}", rc_final,
-                      [(str(self.log), log_since(self.log, self.log_start))]
-                      + wrapper_texts(self.wrap_base))
-        return rc
+        return stop_process(self, f"tecg-{self.kind}", sig, timeout)
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
