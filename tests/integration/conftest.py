@@ -19,6 +19,7 @@ import re
 import shlex
 import signal
 import subprocess
+import sys
 import time
 import uuid
 
@@ -322,7 +323,7 @@ class SinkServer:
     def __init__(self, tmp_path, *args):
         self.out = tmp_path / f"sink-{uuid.uuid4().hex[:6]}"
         self.proc = subprocess.Popen(
-            ["python3", os.path.join(ROOT, "tests", "tools", "http_sink_server.py"),
+            [sys.executable, os.path.join(ROOT, "tests", "tools", "http_sink_server.py"),
              "--port", "0", "--out", str(self.out), *args],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.port = int(self.proc.stdout.readline().split()[-1])

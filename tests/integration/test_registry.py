@@ -6,6 +6,7 @@ import json
 import os
 import struct
 import subprocess
+import sys
 import urllib.request
 
 import fastavro
@@ -20,7 +21,7 @@ from test_pipeline import http_port, start_dashboard, wait_documents
 
 @pytest.fixture
 def registry():
-    proc = subprocess.Popen(["python3", os.path.join(ROOT, "tests", "tools",
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "tools",
                                                      "fake_schema_registry.py"), "--port", "0"],
                             stdout=subprocess.PIPE, text=True)
     port = int(proc.stdout.readline())
