@@ -297,7 +297,7 @@ class Daemon:
 
     @property
     def binary(self):
-        return os.path.join(BUILD, "consumers", f"tecg-{self.kind}")
+        return os.path.join(BUILD, "consumers", self.kind, f"tecg-{self.kind}")
 
     def start(self):
         self.log_start = log_size(self.log)

@@ -10,8 +10,8 @@ from conftest import BUILD, ROOT
 
 BINARIES = {
     "producer": os.path.join(BUILD, "producers", "tecg-producer"),
-    "aggregator": os.path.join(BUILD, "consumers", "tecg-aggregator"),
-    "dashboard": os.path.join(BUILD, "consumers", "tecg-dashboard"),
+    "aggregator": os.path.join(BUILD, "consumers", "aggregator", "tecg-aggregator"),
+    "dashboard": os.path.join(BUILD, "consumers", "dashboard", "tecg-dashboard"),
 }
 
 
