@@ -1,5 +1,5 @@
 # Generates a C file holding every schemas/ *.avsc as a string, so the schemas
-# in the source tree stay the single source of truth (design §3).
+# in the source tree stay the single source of truth (docs/design.md §3).
 # Usage: cmake -DSCHEMA_DIR=... -DOUT=... -P embed_schemas.cmake
 file(GLOB avsc_files "${SCHEMA_DIR}/*.avsc")
 list(SORT avsc_files)

@@ -1,4 +1,4 @@
-/* Avro codec for tecg events (design §3): the .avsc files of schemas/ are
+/* Avro codec for tecg events (docs/design.md §3): the .avsc files of schemas/ are
  * built into the binary (schemas.h); tecg_avro_new() parses each once,
  * computes its Parsing Canonical Form and CRC-64-AVRO fingerprint and builds
  * the Avro-C value interfaces, values, readers and writers that every

@@ -1,4 +1,4 @@
-/* Wire framing of Avro messages on Kafka (design §3), in one place: the
+/* Wire framing of Avro messages on Kafka (docs/design.md §3), in one place: the
  * first code that looks at a message value checks its length and magic
  * bytes here before anything else reads the payload.
  *

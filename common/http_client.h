@@ -1,4 +1,4 @@
-/* The one HTTP client of tecg: a thin wrapper over libcurl (style rule 10).
+/* The one HTTP client of tecg: a thin wrapper over libcurl (docs/architecture.md, "One of each").
  *
  * A client talks to one base URL through one reused curl handle, so
  * consecutive requests ride the same keep-alive connection. curl_global_init

@@ -1,4 +1,4 @@
-/* A small JSON parser for what one NDJSON input line may be (design §2):
+/* A small JSON parser for what one NDJSON input line may be (docs/design.md §2):
  * one flat object whose members the validator needs as keys, strings and
  * integers. It is the validator's hot path, so it builds no tree: it reads
  * (buf, len) once and fills a fixed, reused table of the top-level members

@@ -1,4 +1,4 @@
-/* The per-nation aggregate (design §4). Every array is kept sorted by its
+/* The per-nation aggregate (docs/design.md §4). Every array is kept sorted by its
  * key fields and holds each key once, so two states built from the same
  * events in any order are equal field for field and encode to the same
  * bytes (consumers/state_codec.c relies on that).

@@ -1,4 +1,4 @@
-/* The aggregate of one nation's events (design §4): what the aggregator
+/* The aggregate of one nation's events (docs/design.md §4): what the aggregator
  * builds, snapshots to tecg.nation-state, and what the dashboard composes
  * its documents from.
  *

@@ -1,4 +1,4 @@
-/* A Confluent-compatible schema registry client (design §3: with a registry
+/* A Confluent-compatible schema registry client (docs/design.md §3: with a registry
  * configured, messages use the Confluent wire format, 00 + 4-byte schema id
  * + body). Producers register their writer schemas; consumers fetch the
  * schema of an id they do not know and teach it to the Avro codec. */

@@ -1,4 +1,4 @@
-/* Avro codec of nation states (tecg.nation-state, design §3/§4): a
+/* Avro codec of nation states (tecg.nation-state, docs/design.md §3/§4): a
  * tecg_nation_state_t as a single-object encoded message (C3 01 + 8-byte
  * little-endian CRC-64-AVRO fingerprint of the Parsing Canonical Form of
  * schemas/nation_state.avsc + Avro binary body), readable by any Avro

@@ -1,4 +1,4 @@
-/* NDJSON line validator (design §2). See validate.h for the order of checks
+/* NDJSON line validator (docs/design.md §2). See validate.h for the order of checks
  * and the rule decisions; this file keeps them. */
 #include "validate.h"
 

@@ -1,8 +1,8 @@
-/* The NDJSON line validator: design §2, the input contract of national
+/* The NDJSON line validator: docs/design.md §2, the input contract of national
  * systems. It turns one line into a tecg_event_t or into a one-line reason.
  *
- * Parsing only, no I/O: callers (the producer's spool reader, its HTTP
- * endpoint, tecg-ctl, fuzzers) hand in (buf, len).
+ * Parsing only, no I/O: callers (the producer's ingest path, unit tests,
+ * fuzzers) hand in (buf, len).
  *
  * Order of checks, so that every bad line gets one stable reason:
  *   1. the line as bytes: length limit; empty or blank ("empty line"); UTF-8
@@ -17,7 +17,7 @@
  *      another type is unknown for this one), so a misspelt field is
  *      reported as what it is rather than as a missing one;
  *   5. the common fields: event_id, nation, occurred_at;
- *   6. the type's fields in the order of design §2, except that a funding
+ *   6. the type's fields in the order of docs/design.md §2, except that a funding
  *      event's currency is checked before its amount (the amount's allowed
  *      decimals depend on it) and equipment's value/currency pair comes
  *      after quantity: "value" without "currency", "currency" without
@@ -95,7 +95,8 @@ typedef struct tecg_validator tecg_validator_t;
 
 /* A validator for one producer. `nations` is borrowed and must outlive the
  * validator. `own_nation` is copied: events must carry exactly this nation;
- * NULL accepts any nation of the list (offline checks with tecg-ctl).
+ * NULL accepts any nation of the list (for checks that are not one
+ * nation's, e.g. the fuzzers).
  * `limits` is copied; NULL means defaults; every limit must be > 0.
  * Returns NULL with a reason on a bad argument (own nation not in the list,
  * zero limit) or out of memory. Not thread-safe: one per thread. */
@@ -118,7 +119,7 @@ tecg_err_t tecg_validate_line(tecg_validator_t *v, const char *buf,
                               size_t len, tecg_event_t *ev, char *errstr,
                               size_t errstr_size);
 
-/* Parses a decimal string as design §2 writes money ("652000.00") into
+/* Parses a decimal string as docs/design.md §2 writes money ("652000.00") into
  * minor units with `digits` decimals, exactly. Returns 0 on success, -1 on a
  * syntax error or too many decimals, -2 when the result overflows int64.
  * Zero is accepted (callers check > 0 themselves). */

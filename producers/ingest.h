@@ -2,7 +2,7 @@
  * validated, encoded in Avro and handed to the publisher; a bad line is
  * written to rejected/ with its number and reason. A batch (one file) is
  * finished once every line is either acknowledged by Kafka or rejected:
- * only then is the file moved to done/ (design §2).
+ * only then is the file moved to done/ (docs/design.md §2).
  *
  *   lines == delivered + rejected, for every finished batch. */
 #ifndef TECG_INGEST_H

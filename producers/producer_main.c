@@ -1,6 +1,6 @@
 /* tecg-producer: one per nation. Takes the nation's NDJSON events from its
  * spool directory (or stdin), validates them, encodes them in Avro and
- * publishes them to Kafka, idempotently and with acks=all (design §1-3).
+ * publishes them to Kafka, idempotently and with acks=all (docs/design.md §1-3).
  *
  *   incoming/ *.ndjson --> validate --> Avro --> tecg.contributions
  *                             |                 tecg.training-completions

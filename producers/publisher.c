@@ -208,14 +208,14 @@ tecg_publisher_t *tecg_publisher_new(const tecg_conf_t *conf,
         char client_id[64];
         snprintf(client_id, sizeof(client_id), "tecg-producer-%s", key);
         /* Defaults first so that every one of them can be overridden by a
-         * kafka.* key of the config (design §3). */
+         * kafka.* key of the config (docs/design.md §3). */
         const tecg_kafka_default_t defaults[] = {
                 {"client.id", client_id},
                 {"enable.idempotence", "true"},
                 {"acks", "all"},
                 /* Never give up on a message: while Kafka is away we wait
                  * (and say so) rather than drop; it also avoids 2.0.2's
-                 * spurious fatal error after timeouts (design §7). */
+                 * spurious fatal error after timeouts (docs/design.md §7). */
                 {"message.timeout.ms", "0"},
                 /* The Java clients' partitioner, so any producer of a
                  * nation's events picks the same partition. */
@@ -273,7 +273,7 @@ void tecg_publisher_destroy(tecg_publisher_t *pub) {
 /* A fatal error (e.g. idempotence state lost) makes this instance useless:
  * collect everything it still holds, start a new one and send it all again.
  * Duplicates are possible for what was in flight; the aggregator counts each
- * event_id once (design §4). */
+ * event_id once (docs/design.md §4). */
 static void publisher_restart(tecg_publisher_t *pub) {
         char reason[512] = "";
         rd_kafka_fatal_error(pub->rk, reason, sizeof(reason));

@@ -1,4 +1,4 @@
-/* The spool directory of one nation (design §2):
+/* The spool directory of one nation (docs/design.md §2):
  *
  *   incoming/  national system writes NAME.tmp, renames to NAME.ndjson
  *   done/      files whose every valid line Kafka acknowledged

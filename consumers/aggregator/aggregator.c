@@ -846,14 +846,14 @@ tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
                 {"group.id", opts->group_id},
                 {"client.id", "tecg-aggregator"},
                 /* Eager assignment: the cooperative assignor of 2.0.2 can
-                 * resume from a stale position (design §7); range keeps
+                 * resume from a stale position (docs/design.md §7); range keeps
                  * partition p of both inputs on the same member. */
                 {"partition.assignment.strategy", "range"},
                 {"enable.auto.commit", "false"},
                 {"enable.auto.offset.store", "false"},
                 {"isolation.level", "read_committed"},
                 {"auto.offset.reset", "earliest"},
-                /* Avoid the one-second fetch back-off (design §7). */
+                /* Avoid the one-second fetch back-off (docs/design.md §7). */
                 {"queued.min.messages", "200000"},
                 {"queued.max.messages.kbytes", "262144"},
                 {NULL, NULL}};

@@ -1,7 +1,7 @@
 /* tecg-aggregator: a member of the aggregator consumer group. Counts the
  * nations' events exactly once per event_id and publishes each changed
  * nation's totals to tecg.nation-state, all in Kafka transactions
- * (design §4; the engine is aggregator.c). Scale out by starting more
+ * (docs/design.md §4; the engine is aggregator.c). Scale out by starting more
  * instances (each with its own instance.id) up to the partition count. */
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* The contract of design §2 checked on a decoded event. The producer
+/* The contract of docs/design.md §2 checked on a decoded event. The producer
  * validates lines before they reach Kafka, but anything can write to a
  * topic (another client, an older version, a corrupted message): the
  * aggregator counts only events that keep the contract and sends the rest

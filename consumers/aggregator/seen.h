@@ -1,4 +1,4 @@
-/* The exact set of (nation, event_id) pairs already counted (design §4:
+/* The exact set of (nation, event_id) pairs already counted (docs/design.md §4:
  * "each event_id of a nation counts once, however often it is sent"). The
  * aggregator keeps one set per input partition, and a partition may carry
  * millions of ids, so the set is built for memory:

@@ -1,4 +1,4 @@
-/* Composition of the three dashboard documents (design §5) from the nation
+/* Composition of the three dashboard documents (docs/design.md §5) from the nation
  * states (nation_state.h), the nations list and the mission profile.
  *
  * Pure functions: no I/O, no clock, no Kafka. The same input gives the same

@@ -1,5 +1,5 @@
 /* tecg-dashboard: follows tecg.nation-state and publishes the funding,
- * staffing and training dashboards (design §5): pushed over HTTP to every
+ * staffing and training dashboards (docs/design.md §5): pushed over HTTP to every
  * configured sink, served on an HTTP API with a live page and an SSE
  * stream, and written to tecg.dashboards for BI consumers. Any number of
  * instances may run; each reads all nation states. */

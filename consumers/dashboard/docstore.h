@@ -1,4 +1,4 @@
-/* The latest version of each dashboard document (design §5), shared between
+/* The latest version of each dashboard document (docs/design.md §5), shared between
  * the thread that composes them (tecg-dashboard's main loop puts) and the
  * HTTP server's threads (they get, list and wait for changes).
  *

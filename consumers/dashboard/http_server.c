@@ -1,4 +1,4 @@
-/* What tecg-dashboard serves (design §5), on libmicrohttpd. See
+/* What tecg-dashboard serves (docs/design.md §5), on libmicrohttpd. See
  * http_server.h for the routes and the contract.
  *
  * Threading: MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION

@@ -1,5 +1,5 @@
-/* The one HTTP server of tecg (style rule 10): what tecg-dashboard serves to
- * operators and BI tools (design §5), on libmicrohttpd.
+/* The one HTTP server of tecg (docs/architecture.md, "One of each"): what tecg-dashboard serves to
+ * operators and BI tools (docs/design.md §5), on libmicrohttpd.
  *
  *   GET /                           the operator page (page.h), live by SSE
  *   GET /api/dashboards             [{"name","version","url","updated_at"}]

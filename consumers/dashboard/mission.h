@@ -1,4 +1,4 @@
-/* The mission profile the dashboards measure against (design §5): authorized
+/* The mission profile the dashboards measure against (docs/design.md §5): authorized
  * strength, yearly training targets, the reporting currency and the rates
  * that convert every other currency into it.
  *

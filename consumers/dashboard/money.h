@@ -1,5 +1,5 @@
 /* Exact money arithmetic for the dashboards: conversion between currencies
- * at a configured rate, and decimal formatting (design §2: "integer minor
+ * at a configured rate, and decimal formatting (docs/design.md §2: "integer minor
  * units inside, decimal strings outside, never floating point").
  *
  * Amounts are int64 minor units of their currency (EUR cents, JPY yen, KWD

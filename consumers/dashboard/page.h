@@ -1,4 +1,4 @@
-/* The operator page served at GET / (design §5): one self-contained HTML
+/* The operator page served at GET / (docs/design.md §5): one self-contained HTML
  * document (inline CSS and JavaScript, no external resource) that follows
  * GET /api/stream with EventSource and renders the funding, staffing and
  * training dashboards as tables, with a fallback that renders any JSON

@@ -1,4 +1,4 @@
-/* Push sinks: dashboards POSTed to receivers (design §5).
+/* Push sinks: dashboards POSTed to receivers (docs/design.md §5).
  *
  * One tecg_sink_t per configured receiver, each with its own worker thread
  * and its own keep-alive connection (common/http_client.h). The dashboard

@@ -1,5 +1,4 @@
-"""Hostile input to tecg-producer, against the real broker (issue 4, items 3
-and 4): every malformed case a national system can send, with the exact
+"""Hostile input to tecg-producer, against the real broker: every malformed case a national system can send, with the exact
 reason the user sees written down here.
 
 The invariant checked throughout: every input line is delivered or

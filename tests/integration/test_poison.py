@@ -1,4 +1,4 @@
-"""Poison messages on the input topics (issue 4, items 3 and 5): whatever a
+"""Poison messages on the input topics: whatever a
 broken or hostile client writes to tecg.contributions or
 tecg.training-completions, the aggregator puts it in tecg.dead-letter with
 the original key and bytes, the stage that refused it, the reason written

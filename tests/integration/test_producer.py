@@ -94,7 +94,7 @@ def test_crlf_no_final_newline_and_duplicate_lines(producer_factory, bootstrap,
     evs = events.generate("ITA", 20, seed=11)
     data = events.ndjson(evs, newline="\r\n", final_newline=False)
     # The same events again: every line is delivered; counting each event_id
-    # once is the aggregator's job (design §4).
+    # once is the aggregator's job (docs/design.md §4).
     dup = events.ndjson(evs[:5])
     p.drop("ITA-crlf", data)
     p.drop("ITA-dup", dup)

@@ -1,6 +1,6 @@
 """With a schema registry configured, the producer frames messages in the
 Confluent wire format (00 + 4-byte big-endian schema id + body) and the
-aggregator reads them by asking the registry (design §3)."""
+aggregator reads them by asking the registry (docs/design.md §3)."""
 import io
 import json
 import os

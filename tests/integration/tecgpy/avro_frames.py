@@ -1,5 +1,5 @@
 """An independent reader of what tecg writes: fastavro plus the framing rule
-of design §3, with nothing but schemas/*.avsc. If this decodes tecg's
+of docs/design.md §3, with nothing but schemas/*.avsc. If this decodes tecg's
 messages, any Avro implementation can."""
 import glob
 import io

@@ -1,4 +1,4 @@
-"""The aggregation of design §4, computed independently in Python from the
+"""The aggregation of docs/design.md §4, computed independently in Python from the
 input events, to compare with what the C pipeline publishes."""
 import datetime as dt
 from collections import defaultdict

@@ -1,4 +1,4 @@
-/* Avro codec (design §3): golden bytes against fastavro, round trips, older
+/* Avro codec (docs/design.md §3): golden bytes against fastavro, round trips, older
  * writer schemas, and hostile bodies.
  *
  * Golden files in $TECG_TEST_DATA/avro/ come from fastavro through

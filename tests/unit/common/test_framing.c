@@ -1,4 +1,4 @@
-/* Framing, CRC-64-AVRO and Parsing Canonical Form (design §3).
+/* Framing, CRC-64-AVRO and Parsing Canonical Form (docs/design.md §3).
  *
  * Golden files in $TECG_TEST_DATA/avro/, written by fastavro through
  * tests/tools/gen_avro_golden.py (regenerate there, never by hand):

@@ -1,4 +1,4 @@
-/* Aggregation semantics (design §4) of tecg_nation_state_apply(): every
+/* Aggregation semantics (docs/design.md §4) of tecg_nation_state_apply(): every
  * event type, personnel reports in any order and with equal times, UTC years
  * of times written with offsets, several currencies, overflow and other
  * nations refused with the state unchanged, and arrival order never

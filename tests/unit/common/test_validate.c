@@ -1,4 +1,4 @@
-/* Validator tests (design §2), table-driven.
+/* Validator tests (docs/design.md §2), table-driven.
  *
  * Golden files in $TECG_TEST_DATA/validate/:
  *   valid.ndjson / valid.expected     every line passes; line N of .expected
