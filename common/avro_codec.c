@@ -12,6 +12,7 @@
 #include "canonical.h"
 #include "framing.h"
 #include "schemas.h"
+#include "utf8.h"
 
 /* ------------------------------------------------------------------------
  * Body pre-scan: the writer schema compiled once into flat sequences of
@@ -442,44 +443,6 @@ static inline tecg_err_t scan_varint(scan_t *s, const char *field,
 #define scan_long(s, f, out) scan_varint((s), (f), 10, 0x01, (out))
 #define scan_int(s, f, out) scan_varint((s), (f), 5, 0x0f, (out))
 
-/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
-static int utf8_valid(const uint8_t *p, size_t n) {
-        size_t i = 0;
-        while (i < n) {
-                uint8_t c = p[i];
-                if (c < 0x80) {
-                        i++;
-                        continue;
-                }
-                size_t len;
-                uint32_t cp;
-                if (c >= 0xc2 && c <= 0xdf) {
-                        len = 2;
-                        cp = c & 0x1f;
-                } else if (c >= 0xe0 && c <= 0xef) {
-                        len = 3;
-                        cp = c & 0x0f;
-                } else if (c >= 0xf0 && c <= 0xf4) {
-                        len = 4;
-                        cp = c & 0x07;
-                } else {
-                        return 0;
-                }
-                if (n - i < len)
-                        return 0;
-                for (size_t k = 1; k < len; k++) {
-                        if ((p[i + k] & 0xc0) != 0x80)
-                                return 0;
-                        cp = (cp << 6) | (p[i + k] & 0x3f);
-                }
-                if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-                    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-                        return 0;
-                i += len;
-        }
-        return 1;
-}
-
 /* string or bytes: the length prefix is checked against the bytes left
  * before anyone allocates it. */
 static inline tecg_err_t scan_blob(scan_t *s, const char *field,
@@ -498,7 +461,7 @@ static inline tecg_err_t scan_blob(scan_t *s, const char *field,
                                  "%s length %" PRId64
                                  " exceeds the %zu bytes left",
                                  what, len, (size_t)(s->end - s->p));
-        if (is_string && !utf8_valid(s->p, (size_t)len))
+        if (is_string && !tecg_utf8_valid(s->p, (size_t)len))
                 return scan_fail(s, field, at, "string is not valid UTF-8");
         s->p += len;
         return TECG_OK;

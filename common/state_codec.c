@@ -350,28 +350,6 @@ static tecg_err_t scan_body(const uint8_t *body, size_t len, char *errstr,
 /* ------------------------------------------------------------------------
  * Invariants, shared by encode (before writing) and decode (after reading) */
 
-static bool currency_ok(const char *c, size_t len) {
-        if (len != 3)
-                return false;
-        for (size_t i = 0; i < 3; i++)
-                if (c[i] < 'A' || c[i] > 'Z')
-                        return false;
-        return true;
-}
-
-static bool event_id_ok(const char *id, size_t len) {
-        if (len == 0 || len > TECG_EVENT_ID_MAX)
-                return false;
-        for (size_t i = 0; i < len; i++) {
-                char c = id[i];
-                if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-                      c == ':' || c == '-'))
-                        return false;
-        }
-        return true;
-}
-
 static int cmp3(int a1, int a2, int b1, int b2) {
         if (a1 != b1)
                 return a1 < b1 ? -1 : 1;
@@ -384,7 +362,7 @@ static int cmp3(int a1, int a2, int b1, int b2) {
 static tecg_err_t state_check(const tecg_nation_state_t *st, char *errstr,
                               size_t errstr_size) {
 #define BAD(...) tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, __VA_ARGS__)
-        if (!currency_ok(st->nation, strnlen(st->nation, 4)))
+        if (tecg_nation_code_check(st->nation, strnlen(st->nation, 4)))
                 return BAD("nation is not 3 upper-case letters");
         if (st->version > INT64_MAX || st->events > INT64_MAX)
                 return BAD("version or events beyond int64");
@@ -393,7 +371,7 @@ static tecg_err_t state_check(const tecg_nation_state_t *st, char *errstr,
                 if ((unsigned)f->channel >= TECG_CH__COUNT ||
                     (unsigned)f->stage >= TECG_FS__COUNT)
                         return BAD("funding[%zu]: enum out of range", i);
-                if (!currency_ok(f->currency, strnlen(f->currency, 4)))
+                if (tecg_currency_code_check(f->currency, strnlen(f->currency, 4), false))
                         return BAD("funding[%zu].currency is not 3 "
                                    "upper-case letters", i);
                 if (f->amount_minor <= 0)
@@ -421,7 +399,7 @@ static tecg_err_t state_check(const tecg_nation_state_t *st, char *errstr,
                     (unsigned)v->stage >= TECG_ES__COUNT)
                         return BAD("equipment_values[%zu]: enum out of range",
                                    i);
-                if (!currency_ok(v->currency, strnlen(v->currency, 4)))
+                if (tecg_currency_code_check(v->currency, strnlen(v->currency, 4), false))
                         return BAD("equipment_values[%zu].currency is not 3 "
                                    "upper-case letters", i);
                 if (v->value_minor < 0)
@@ -442,9 +420,9 @@ static tecg_err_t state_check(const tecg_nation_state_t *st, char *errstr,
                         const tecg_strength_t *p = &st->personnel[r][l];
                         if (!p->reported)
                                 continue;
-                        if (!event_id_ok(p->event_id,
-                                         strnlen(p->event_id,
-                                                 sizeof(p->event_id))))
+                        if (tecg_event_id_check(p->event_id,
+                                                strnlen(p->event_id,
+                                                        sizeof(p->event_id))))
                                 return BAD("personnel %s %s: bad event_id",
                                            tecg_role_names[r],
                                            tecg_location_names[l]);
