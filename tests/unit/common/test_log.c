@@ -75,11 +75,18 @@ static void test_levels(void **state) {
         assert_non_null(strstr(text, " ERROR f: also kept\n"));
         assert_int_equal(tu_count_of(text, "\n"), 2);
         free(text);
-        /* Out-of-range thresholds are clamped. */
+        /* Out-of-range thresholds are clamped: 99 lets DEBUG through, -5
+         * still EMERG. */
         tecg_log_set_level(99);
-        assert_int_equal(tecg_log_get_level(), TECG_LOG_DEBUG);
+        tecg_log_debug("f", "debug shown");
         tecg_log_set_level(-5);
-        assert_int_equal(tecg_log_get_level(), TECG_LOG_EMERG);
+        tecg_log(TECG_LOG_EMERG, "f", "emerg shown");
+        tecg_log(TECG_LOG_ALERT, "f", "alert dropped");
+        text = take();
+        assert_non_null(strstr(text, " DEBUG f: debug shown\n"));
+        assert_non_null(strstr(text, " EMERG f: emerg shown\n"));
+        assert_null(strstr(text, "alert dropped"));
+        free(text);
         tecg_log_set_level(TECG_LOG_INFO);
 }
 
