@@ -1,8 +1,9 @@
 #include "event.h"
 
-#include <stdio.h>
 #include <string.h>
-#include <time.h>
+
+#include "refdata.h"
+#include "timefmt.h"
 
 const char *const tecg_event_type_names[TECG_EV__COUNT] = {
         "funding", "equipment", "personnel", "training"};
@@ -29,29 +30,43 @@ int tecg_enum_lookup(const char *const *names, int count, const char *name) {
         return -1;
 }
 
+/* TECG_EVENT_ID_RULE spells the bound out. */
+_Static_assert(TECG_EVENT_ID_MAX == 64, "TECG_EVENT_ID_RULE says 1-64");
+
+const char *tecg_event_id_check(const char *id, size_t len) {
+        if (len < 1 || len > TECG_EVENT_ID_MAX)
+                return TECG_EVENT_ID_RULE;
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char)id[i];
+                if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+                      c == ':' || c == '-'))
+                        return TECG_EVENT_ID_RULE;
+        }
+        return NULL;
+}
+
+const char *tecg_nation_code_check(const char *code, size_t len) {
+        if (len != 3)
+                return TECG_CODE3_RULE;
+        for (size_t i = 0; i < 3; i++)
+                if (code[i] < 'A' || code[i] > 'Z')
+                        return TECG_CODE3_RULE;
+        return NULL;
+}
+
+const char *tecg_currency_code_check(const char *code, size_t len, bool known) {
+        char nul[4];
+        /* The same shape as a nation code; only the list differs. */
+        if (tecg_nation_code_check(code, len))
+                return TECG_CODE3_RULE;
+        if (!known)
+                return NULL;
+        memcpy(nul, code, 3);
+        nul[3] = '\0';
+        return tecg_currency_minor_digits(nul) < 0 ? TECG_CURRENCY_UNKNOWN_RULE : NULL;
+}
+
 char *tecg_format_time(int64_t utc_ms, int32_t offset_min, char *out) {
-        /* Floor division so times before 1970 format correctly too. */
-        int64_t local_ms = utc_ms + (int64_t)offset_min * 60000;
-        int64_t secs = local_ms / 1000, ms = local_ms % 1000;
-        if (ms < 0) {
-                ms += 1000;
-                secs -= 1;
-        }
-        time_t t = (time_t)secs;
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        /* %04d, not strftime's %Y: RFC 3339 wants four digits for every year. */
-        size_t n = (size_t)snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d",
-                                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                                    tm.tm_hour, tm.tm_min, tm.tm_sec);
-        if (ms)
-                n += (size_t)snprintf(out + n, 40 - n, ".%03d", (int)ms);
-        if (offset_min == 0)
-                snprintf(out + n, 40 - n, "Z");
-        else {
-                int a = offset_min < 0 ? -offset_min : offset_min;
-                snprintf(out + n, 40 - n, "%c%02d:%02d",
-                         offset_min < 0 ? '-' : '+', a / 60, a % 60);
-        }
-        return out;
+        return tecg_time_format_rfc3339(utc_ms, offset_min, out);
 }

@@ -100,9 +100,35 @@ extern const char *const tecg_level_names[TECG_LVL__COUNT];
 /* Index of `name` in `names[count]`, or -1. */
 int tecg_enum_lookup(const char *const *names, int count, const char *name);
 
-/* Formats ms-since-epoch plus the original offset as RFC 3339, e.g.
- * "2005-02-22T12:00:00+03:00" (fraction printed only when non-zero).
- * out must hold 40 bytes. Returns out. */
+/* The identifier rules of docs/design.md §2, in one place for the
+ * validator, the aggregator's contract check, the nation-state codec and
+ * the nations list. Each takes (s, len), s need not be NUL-terminated, and
+ * returns NULL when s keeps the rule, else the rule as a reason to put
+ * after the field's name ("field 'event_id': " TECG_EVENT_ID_RULE). */
+#define TECG_EVENT_ID_RULE "must be 1-64 characters of [A-Za-z0-9._:-]"
+#define TECG_CODE3_RULE "must be 3 upper-case letters"
+#define TECG_CURRENCY_UNKNOWN_RULE "unknown ISO 4217 code"
+
+/* event_id: 1-TECG_EVENT_ID_MAX characters of [A-Za-z0-9._:-], so an id
+ * is safe in a log line, a key and a file name. TECG_EVENT_ID_RULE or
+ * NULL. */
+const char *tecg_event_id_check(const char *id, size_t len);
+
+/* An ISO 3166-1 alpha-3 nation code by its shape: 3 upper-case ASCII
+ * letters (whether it is listed is tecg_nations_find()'s question).
+ * TECG_CODE3_RULE or NULL. */
+const char *tecg_nation_code_check(const char *code, size_t len);
+
+/* An ISO 4217 currency code: 3 upper-case ASCII letters (TECG_CODE3_RULE)
+ * and, when `known`, one tecg_currency_minor_digits() knows
+ * (TECG_CURRENCY_UNKNOWN_RULE). NULL when it keeps both. Stored states ask
+ * only for the shape: they hold what events brought and are read back as
+ * they were written. */
+const char *tecg_currency_code_check(const char *code, size_t len, bool known);
+
+/* An event's time as it was written: tecg_time_format_rfc3339() of
+ * timefmt.h, e.g. "2005-02-22T12:00:00+03:00" (fraction printed only when
+ * non-zero). out must hold 40 (TECG_TIME_RFC3339_SIZE) bytes. Returns out. */
 char *tecg_format_time(int64_t utc_ms, int32_t offset_min, char *out);
 
 #endif

@@ -20,12 +20,13 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+
+#include "siphash.h"
+#include "utf8.h"
 
 /* Keys an object may have before they go into the hash table. */
 #define INDEX_AFTER 16
@@ -60,7 +61,7 @@ struct tecg_json_flat {
         size_t stack_cap;
         jf_slot_t *tab;         /* open addressing, power-of-2 size */
         size_t tab_cap, tab_used;
-        uint64_t sip_k0, sip_k1;
+        tecg_siphash_key_t sip_key;
 };
 
 /* State of one parse. */
@@ -86,24 +87,13 @@ typedef struct {
 
 tecg_json_flat_t *tecg_json_flat_new(int max_depth) {
         tecg_json_flat_t *p;
-        unsigned char seed[16];
         if (max_depth < 1)
                 return NULL;
         p = calloc(1, sizeof(*p));
         if (!p)
                 return NULL;
         p->max_depth = max_depth;
-        /* The hash key only has to be unknown to whoever writes the input;
-         * without getrandom() a clock and an address do. */
-        if (getrandom(seed, sizeof(seed), GRND_NONBLOCK) == (ssize_t)sizeof(seed)) {
-                memcpy(&p->sip_k0, seed, 8);
-                memcpy(&p->sip_k1, seed + 8, 8);
-        } else {
-                struct timespec ts;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                p->sip_k0 = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)ts.tv_sec;
-                p->sip_k1 = (uint64_t)(uintptr_t)p * 0xC2B2AE3D27D4EB4Full;
-        }
+        tecg_siphash_key_random(&p->sip_key);
         /* Room for a typical line, so the first parses do not grow. */
         p->mem_cap = p->keys_cap = 32;
         p->stack_cap = (size_t)max_depth < 16 ? (size_t)max_depth : 16;
@@ -185,42 +175,6 @@ static int fail_at(jf_t *J, const char *msg) {
 /* Duplicate keys                                                      */
 /* ------------------------------------------------------------------ */
 
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                        \
-        do {                                                            \
-                v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32); \
-                v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                  \
-                v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                  \
-                v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
-        } while (0)
-
-/* SipHash-1-3 of s[0..n) under the parser's random key. */
-static uint64_t siphash(const tecg_json_flat_t *p, const char *str, size_t n) {
-        const unsigned char *s = (const unsigned char *)str;
-        uint64_t v0 = 0x736f6d6570736575ull ^ p->sip_k0;
-        uint64_t v1 = 0x646f72616e646f6dull ^ p->sip_k1;
-        uint64_t v2 = 0x6c7967656e657261ull ^ p->sip_k0;
-        uint64_t v3 = 0x7465646279746573ull ^ p->sip_k1;
-        uint64_t m, b = (uint64_t)n << 56;
-        size_t i = 0;
-        for (; i + 8 <= n; i += 8) {
-                memcpy(&m, s + i, 8); /* little-endian hosts; elsewhere still a hash */
-                v3 ^= m;
-                SIPROUND;
-                v0 ^= m;
-        }
-        for (size_t k = 0; i + k < n; k++)
-                b |= (uint64_t)s[i + k] << (8 * k);
-        v3 ^= b;
-        SIPROUND;
-        v0 ^= b;
-        v2 ^= 0xff;
-        SIPROUND;
-        SIPROUND;
-        SIPROUND;
-        return v0 ^ v1 ^ v2 ^ v3;
-}
-
 /* Keys of the object in frame f: from its key_base to the next object's. */
 static size_t frame_keys_end(const jf_t *J, size_t f) {
         for (size_t g = f + 1; g < J->depth; g++)
@@ -286,8 +240,8 @@ static int add_key(jf_t *J, size_t off, size_t len, size_t at) {
                                 goto dup;
                 if (J->nkeys - fr->key_base >= INDEX_AFTER) {
                         for (size_t k = fr->key_base; k < J->nkeys; k++)
-                                p->keys[k].hash = siphash(p, p->out + p->keys[k].off,
-                                                          p->keys[k].len);
+                                p->keys[k].hash = tecg_siphash13(&p->sip_key, p->out + p->keys[k].off,
+                                                                p->keys[k].len);
                         if (tab_reserve(J, J->nkeys - fr->key_base + 1))
                                 return fail(J, TECG_ERR_NOMEM, at, "out of memory");
                         for (size_t k = fr->key_base; k < J->nkeys; k++)
@@ -296,7 +250,7 @@ static int add_key(jf_t *J, size_t off, size_t len, size_t at) {
                 }
         } else {
                 size_t mask = p->tab_cap - 1, h;
-                hash = siphash(p, key, len);
+                hash = tecg_siphash13(&p->sip_key, key, len);
                 h = (size_t)(hash ^ fr->serial) & mask;
                 for (; p->tab[h].idx1; h = (h + 1) & mask) {
                         const jf_slot_t *sl = &p->tab[h];
@@ -308,7 +262,7 @@ static int add_key(jf_t *J, size_t off, size_t len, size_t at) {
         }
         if (fr->indexed) {
                 if (!hash)
-                        hash = siphash(p, key, len);
+                        hash = tecg_siphash13(&p->sip_key, key, len);
                 if (tab_reserve(J, 1))
                         return fail(J, TECG_ERR_NOMEM, at, "out of memory");
         }
@@ -343,31 +297,6 @@ static const unsigned char str_stop[256] = {
 #undef R32
 #undef R8
 };
-
-size_t tecg_json_flat_utf8_seq(const unsigned char *s, size_t avail) {
-        unsigned c = s[0], lo = 0x80, hi = 0xBF;
-        size_t need;
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xC2 && c <= 0xDF)
-                need = 1;
-        else if (c >= 0xE0 && c <= 0xEF) {
-                need = 2;
-                if (c == 0xE0) lo = 0xA0;
-                else if (c == 0xED) hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-                need = 3;
-                if (c == 0xF0) lo = 0x90;
-                else if (c == 0xF4) hi = 0x8F;
-        } else
-                return 0;
-        if (avail <= need || s[1] < lo || s[1] > hi)
-                return 0;
-        for (size_t k = 2; k <= need; k++)
-                if ((s[k] & 0xC0) != 0x80)
-                        return 0;
-        return need + 1;
-}
 
 static int hex4(const unsigned char *s, unsigned *out) {
         unsigned v = 0;
@@ -425,7 +354,7 @@ static int parse_string(jf_t *J, size_t *len) {
                 if (c == '"')
                         break;
                 if (c >= 0x80) {
-                        size_t k = tecg_json_flat_utf8_seq(s + i, n - i);
+                        size_t k = tecg_utf8_seq(s + i, n - i);
                         if (!k)
                                 return fail_syntax(J, i, "invalid UTF-8");
                         memcpy(o, s + i, k);

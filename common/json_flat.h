@@ -93,9 +93,4 @@ tecg_err_t tecg_json_flat_parse(tecg_json_flat_t *p, const char *buf, size_t len
 /* "string", "integer", ..., as a reason names a kind. */
 const char *tecg_json_flat_kind_name(tecg_json_flat_kind_t kind);
 
-/* Length (1-4) of the strict UTF-8 sequence at s, 0 if invalid: no
- * overlongs, no surrogates, nothing above U+10FFFF (as Jansson's utf.c).
- * avail > 0 bytes are readable at s. Shared with the validator's scans. */
-size_t tecg_json_flat_utf8_seq(const unsigned char *s, size_t avail);
-
 #endif

@@ -5,9 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
+#include "timefmt.h"
 
 static const char *log_progname = "tecg";
 static volatile int log_threshold = TECG_LOG_INFO;
@@ -27,10 +28,6 @@ void tecg_log_set_level(int level) {
         if (level > TECG_LOG_DEBUG)
                 level = TECG_LOG_DEBUG;
         log_threshold = level;
-}
-
-int tecg_log_get_level(void) {
-        return log_threshold;
 }
 
 int tecg_log_level_parse(const char *s) {
@@ -54,15 +51,10 @@ int tecg_log_level_parse(const char *s) {
 __attribute__((format(printf, 3, 0)))
 static void log_vwrite(int level, const char *facility, const char *fmt,
                        va_list ap) {
-        char line[2048];
-        struct timeval tv;
-        struct tm tm;
-        gettimeofday(&tv, NULL);
-        gmtime_r(&tv.tv_sec, &tm);
-        int n = (int)strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-        n += snprintf(line + n, sizeof(line) - (size_t)n, ".%03dZ %s[%d] %s %s: ",
-                      (int)(tv.tv_usec / 1000), log_progname, (int)getpid(),
-                      level_names[level], facility);
+        char line[2048], now[TECG_TIME_RFC3339_SIZE];
+        int n = snprintf(line, sizeof(line), "%s %s[%d] %s %s: ",
+                         tecg_time_format_rfc3339_ms(tecg_wall_ms(), now),
+                         log_progname, (int)getpid(), level_names[level], facility);
         if (n < (int)sizeof(line) - 1) {
                 int m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
                 n = m < 0 ? n : n + m;
@@ -70,9 +62,11 @@ static void log_vwrite(int level, const char *facility, const char *fmt,
         if (n > (int)sizeof(line) - 2)
                 n = (int)sizeof(line) - 2; /* truncated: keep the newline */
         /* One line per event: a message with embedded newlines must not
-         * look like several events to a log reader. */
+         * look like several events to a log reader, and one carrying other
+         * controls (a terminal escape in a file name) must not rewrite what
+         * a terminal shows. */
         for (int i = 0; i < n; i++)
-                if (line[i] == '\n' || line[i] == '\r')
+                if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
                         line[i] = ' ';
         line[n++] = '\n';
         ssize_t w = write(STDERR_FILENO, line, (size_t)n);

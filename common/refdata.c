@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "buf.h"
+#include "event.h"
+#include "utf8.h"
 
 /* A nations file is a short hand-edited list; anything this big is a
  * mistake (wrong path), not a list. */
@@ -88,13 +90,8 @@ static const currency_t currencies[] = {
         {"YER", 2}, {"ZAR", 2}, {"ZMW", 2}, {"ZWG", 2}, {"ZWL", 2},
 };
 
-static int is_upper3(const char *s) {
-        return s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' &&
-               s[2] >= 'A' && s[2] <= 'Z' && s[3] == '\0';
-}
-
 int tecg_currency_minor_digits(const char *code) {
-        if (!code || !is_upper3(code))
+        if (!code || tecg_currency_code_check(code, strnlen(code, 4), false))
                 return -1;
         size_t lo = 0, hi = sizeof(currencies) / sizeof(currencies[0]);
         while (lo < hi) {
@@ -125,41 +122,6 @@ static int key_cmp(const void *a, const void *b) {
                 return x->key < y->key ? -1 : 1;
         /* Ties by file position, so the duplicate found is the later line. */
         return x->idx < y->idx ? -1 : (x->idx > y->idx);
-}
-
-/* Strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF). */
-static int utf8_ok(const unsigned char *s, size_t n) {
-        size_t i = 0;
-        while (i < n) {
-                unsigned c = s[i];
-                if (c < 0x80) {
-                        i++;
-                        continue;
-                }
-                size_t need;
-                unsigned lo = 0x80, hi = 0xBF;
-                if (c >= 0xC2 && c <= 0xDF)
-                        need = 1;
-                else if (c >= 0xE0 && c <= 0xEF) {
-                        need = 2;
-                        if (c == 0xE0) lo = 0xA0;
-                        if (c == 0xED) hi = 0x9F;
-                } else if (c >= 0xF0 && c <= 0xF4) {
-                        need = 3;
-                        if (c == 0xF0) lo = 0x90;
-                        if (c == 0xF4) hi = 0x8F;
-                } else
-                        return 0;
-                if (n - i <= need)
-                        return 0;
-                if (s[i + 1] < lo || s[i + 1] > hi)
-                        return 0;
-                for (size_t k = 2; k <= need; k++)
-                        if ((s[i + k] & 0xC0) != 0x80)
-                                return 0;
-                i += need + 1;
-        }
-        return 1;
 }
 
 /* A short, printable rendering of a field for error messages: config files
@@ -302,7 +264,7 @@ tecg_nations_t *tecg_nations_parse(const char *buf, size_t len,
                         continue;
                 }
 
-                if (fields[0].len != 3 || !is_upper3(code)) {
+                if (tecg_nation_code_check(code, fields[0].len)) {
                         tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
                                     "%s:%u: code must be 3 upper-case ASCII letters (got \"%s\")",
                                     origin, line, preview(code, fields[0].len, pv, sizeof(pv)));
@@ -313,7 +275,7 @@ tecg_nations_t *tecg_nations_parse(const char *buf, size_t len,
                                     "%s:%u: name must not be empty", origin, line);
                         goto done;
                 }
-                if (!utf8_ok(fields[1].data, fields[1].len)) {
+                if (!tecg_utf8_valid(fields[1].data, fields[1].len)) {
                         tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
                                     "%s:%u: name is not valid UTF-8", origin, line);
                         goto done;
@@ -461,7 +423,7 @@ void tecg_nations_destroy(tecg_nations_t *ns) {
 
 const tecg_nation_t *tecg_nations_find(const tecg_nations_t *ns,
                                        const char *code) {
-        if (!ns || !code || !is_upper3(code))
+        if (!ns || !code || tecg_nation_code_check(code, strnlen(code, 4)))
                 return NULL;
         uint32_t key = pack_code(code);
         size_t lo = 0, hi = ns->count;

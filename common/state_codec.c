@@ -2,9 +2,8 @@
  *
  * One table (the record descriptors below) says what schemas/
  * nation_state.avsc must look like. tecg_state_codec_new() checks the
- * parsed schema against it, the body walk of untrusted input follows it,
- * and encode/extract address fields by its indices, so the three cannot
- * drift apart: a schema edit that breaks them fails at start-up (and in
+ * parsed schema against it, and encode/extract address fields by its
+ * indices, so the two cannot drift apart: a schema edit that breaks them fails at start-up (and in
  * tests/unit/test_state_codec.c), not on the first message. */
 #include "state_codec.h"
 
@@ -16,6 +15,7 @@
 
 #include <avro.h>
 
+#include "avro_walk.h"
 #include "canonical.h"
 #include "framing.h"
 #include "schemas.h"
@@ -122,6 +122,7 @@ struct tecg_state_codec_s {
         avro_reader_t reader;      /* memory reader/writer, re-pointed */
         avro_writer_t writer;
         uint64_t fingerprint;
+        tecg_avro_walk_t *walk;    /* bounds a body before Avro-C reads it */
 };
 
 /* ------------------------------------------------------------------------
@@ -224,153 +225,7 @@ static bool shape_record(avro_schema_t s, const rec_desc_t *r, char *why,
 }
 
 /* ------------------------------------------------------------------------
- * Body walk: bounds every length and index before Avro-C reads the body */
-
-typedef struct {
-        const uint8_t *start, *p, *end;
-        char *errstr;
-        size_t errstr_size;
-} scan_t;
-
-static tecg_err_t scan_fail(scan_t *s, const char *field, const char *what) {
-        return tecg_seterr(TECG_ERR_INVALID, s->errstr, s->errstr_size,
-                           "body byte %zu, field %s: %s",
-                           (size_t)(s->p - s->start), field, what);
-}
-
-/* A zig-zag varint of at most maxbytes bytes (10 for long, 5 for int),
- * without bits beyond 64 (Avro-C would silently drop them). */
-static tecg_err_t scan_varint(scan_t *s, const char *field, int maxbytes,
-                              int64_t *out) {
-        uint64_t v = 0;
-        for (int i = 0; i < maxbytes; i++) {
-                uint8_t b;
-                if (s->p == s->end)
-                        return scan_fail(s, field, "body ends inside a number");
-                b = *s->p++;
-                if (i == 9 && b > 1)
-                        return scan_fail(s, field, "number exceeds 64 bits");
-                v |= (uint64_t)(b & 0x7f) << (7 * i);
-                if (!(b & 0x80)) {
-                        *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-                        if (maxbytes == 5 &&
-                            (*out < INT32_MIN || *out > INT32_MAX))
-                                return scan_fail(s, field,
-                                                 "int out of 32-bit range");
-                        return TECG_OK;
-                }
-        }
-        return scan_fail(s, field, "number too long");
-}
-
-static tecg_err_t scan_record(scan_t *s, const rec_desc_t *r);
-
-static tecg_err_t scan_field(scan_t *s, const field_desc_t *f) {
-        tecg_err_t err;
-        int64_t v;
-
-        switch (f->type) {
-        case T_STRING:
-                if ((err = scan_varint(s, f->name, 10, &v)))
-                        return err;
-                if (v < 0 || (uint64_t)v > (uint64_t)(s->end - s->p))
-                        return scan_fail(s, f->name,
-                                         "string length negative or beyond "
-                                         "the body");
-                s->p += v;
-                return TECG_OK;
-        case T_LONG:
-                return scan_varint(s, f->name, 10, &v);
-        case T_INT:
-                return scan_varint(s, f->name, 5, &v);
-        case T_ENUM:
-                if ((err = scan_varint(s, f->name, 5, &v)))
-                        return err;
-                if (v < 0 || v >= f->nsymbols)
-                        return scan_fail(s, f->name, "enum index out of range");
-                return TECG_OK;
-        case T_OPT_LONG:
-                if ((err = scan_varint(s, f->name, 5, &v)))
-                        return err;
-                if (v == 0)
-                        return TECG_OK;
-                if (v != 1)
-                        return scan_fail(s, f->name,
-                                         "union branch out of range");
-                return scan_varint(s, f->name, 10, &v);
-        case T_ARRAY:
-                for (;;) {
-                        int64_t n, size;
-                        if ((err = scan_varint(s, f->name, 10, &n)))
-                                return err;
-                        if (n == 0)
-                                return TECG_OK;
-                        if (n < 0) {
-                                if (n == INT64_MIN)
-                                        return scan_fail(s, f->name,
-                                                         "bad block count");
-                                n = -n;
-                                if ((err = scan_varint(s, f->name, 10, &size)))
-                                        return err;
-                                if (size < 0)
-                                        return scan_fail(s, f->name,
-                                                         "negative block size");
-                        }
-                        /* Every item takes at least one byte. */
-                        if ((uint64_t)n > (uint64_t)(s->end - s->p))
-                                return scan_fail(s, f->name,
-                                                 "more items than bytes left");
-                        for (int64_t i = 0; i < n; i++)
-                                if ((err = scan_record(s, f->items)))
-                                        return err;
-                }
-        }
-        return scan_fail(s, f->name, "unknown field type");
-}
-
-static tecg_err_t scan_record(scan_t *s, const rec_desc_t *r) {
-        tecg_err_t err;
-        for (size_t i = 0; i < r->nfields; i++)
-                if ((err = scan_field(s, &r->fields[i])))
-                        return err;
-        return TECG_OK;
-}
-
-static tecg_err_t scan_body(const uint8_t *body, size_t len, char *errstr,
-                            size_t errstr_size) {
-        scan_t s = {body, body, body + len, errstr, errstr_size};
-        tecg_err_t err = scan_record(&s, &root_rec);
-        if (!err && s.p != s.end)
-                err = tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                                  "body has %zu bytes after the record",
-                                  (size_t)(s.end - s.p));
-        return err;
-}
-
-/* ------------------------------------------------------------------------
  * Invariants, shared by encode (before writing) and decode (after reading) */
-
-static bool currency_ok(const char *c, size_t len) {
-        if (len != 3)
-                return false;
-        for (size_t i = 0; i < 3; i++)
-                if (c[i] < 'A' || c[i] > 'Z')
-                        return false;
-        return true;
-}
-
-static bool event_id_ok(const char *id, size_t len) {
-        if (len == 0 || len > TECG_EVENT_ID_MAX)
-                return false;
-        for (size_t i = 0; i < len; i++) {
-                char c = id[i];
-                if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-                      c == ':' || c == '-'))
-                        return false;
-        }
-        return true;
-}
 
 static int cmp3(int a1, int a2, int b1, int b2) {
         if (a1 != b1)
@@ -384,7 +239,7 @@ static int cmp3(int a1, int a2, int b1, int b2) {
 static tecg_err_t state_check(const tecg_nation_state_t *st, char *errstr,
                               size_t errstr_size) {
 #define BAD(...) tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, __VA_ARGS__)
-        if (!currency_ok(st->nation, strnlen(st->nation, 4)))
+        if (tecg_nation_code_check(st->nation, strnlen(st->nation, 4)))
                 return BAD("nation is not 3 upper-case letters");
         if (st->version > INT64_MAX || st->events > INT64_MAX)
                 return BAD("version or events beyond int64");
@@ -393,7 +248,7 @@ static tecg_err_t state_check(const tecg_nation_state_t *st, char *errstr,
                 if ((unsigned)f->channel >= TECG_CH__COUNT ||
                     (unsigned)f->stage >= TECG_FS__COUNT)
                         return BAD("funding[%zu]: enum out of range", i);
-                if (!currency_ok(f->currency, strnlen(f->currency, 4)))
+                if (tecg_currency_code_check(f->currency, strnlen(f->currency, 4), false))
                         return BAD("funding[%zu].currency is not 3 "
                                    "upper-case letters", i);
                 if (f->amount_minor <= 0)
@@ -421,7 +276,7 @@ static tecg_err_t state_check(const tecg_nation_state_t *st, char *errstr,
                     (unsigned)v->stage >= TECG_ES__COUNT)
                         return BAD("equipment_values[%zu]: enum out of range",
                                    i);
-                if (!currency_ok(v->currency, strnlen(v->currency, 4)))
+                if (tecg_currency_code_check(v->currency, strnlen(v->currency, 4), false))
                         return BAD("equipment_values[%zu].currency is not 3 "
                                    "upper-case letters", i);
                 if (v->value_minor < 0)
@@ -442,9 +297,9 @@ static tecg_err_t state_check(const tecg_nation_state_t *st, char *errstr,
                         const tecg_strength_t *p = &st->personnel[r][l];
                         if (!p->reported)
                                 continue;
-                        if (!event_id_ok(p->event_id,
-                                         strnlen(p->event_id,
-                                                 sizeof(p->event_id))))
+                        if (tecg_event_id_check(p->event_id,
+                                                strnlen(p->event_id,
+                                                        sizeof(p->event_id))))
                                 return BAD("personnel %s %s: bad event_id",
                                            tecg_role_names[r],
                                            tecg_location_names[l]);
@@ -527,7 +382,8 @@ tecg_state_codec_t *tecg_state_codec_new(char *errstr, size_t errstr_size) {
         c->has_value = true;
         c->reader = avro_reader_memory(empty, 0);
         c->writer = avro_writer_memory(empty, 0);
-        if (!c->reader || !c->writer) {
+        c->walk = tecg_avro_walk_new(c->schema);
+        if (!c->reader || !c->writer || !c->walk) {
                 tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
                             "out of memory");
                 goto done;
@@ -553,6 +409,7 @@ void tecg_state_codec_destroy(tecg_state_codec_t *codec) {
                 avro_value_decref(&codec->value);
         if (codec->iface)
                 avro_value_iface_decref(codec->iface);
+        tecg_avro_walk_destroy(codec->walk);
         if (codec->schema)
                 avro_schema_decref(codec->schema);
         free(codec);
@@ -1059,8 +916,8 @@ tecg_err_t tecg_state_codec_decode(tecg_state_codec_t *codec, const void *msg,
                 goto done;
         }
         /* Avro-C reads nothing that this walk has not bounded. */
-        if ((err = scan_body(frame.body, frame.body_len, errstr,
-                             errstr_size)))
+        if ((err = tecg_avro_walk_body(codec->walk, frame.body,
+                                       frame.body_len, errstr, errstr_size)))
                 goto done;
         avro_value_reset(&codec->value);
         avro_reader_memory_set_source(codec->reader,

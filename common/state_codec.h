@@ -11,10 +11,11 @@
  * rule 7).
  *
  * Untrusted input: before Avro-C reads a body, the codec walks it against
- * the schema (every varint, string length, union branch, enum index and
- * array block is checked against the schema and the bytes left, and the
- * body must end where the schema does), so no length prefix reaches an
- * allocation unchecked. After reading, the state must satisfy what
+ * the schema with avro_walk.h, the same walk the event codec uses (every
+ * varint, string length, union branch, enum index and array block is
+ * checked against the schema and the bytes left, and the body must end
+ * where the schema does), so no length prefix reaches an allocation
+ * unchecked. After reading, the state must satisfy what
  * tecg_nation_state_apply() guarantees: nation of 3 upper-case letters,
  * arrays strictly ascending by key (so no key twice), currencies of 3
  * upper-case letters, event_ids of 1-64 [A-Za-z0-9._:-], sums in range.

@@ -12,6 +12,7 @@
 #endif
 
 #include "json_flat.h"
+#include "utf8.h"
 
 /* Every field any event type may carry. The per-type masks below say which
  * belong to which type; anything else is an unknown field. */
@@ -156,7 +157,7 @@ static const char *quote_d(char *out, size_t outsz, const char *str, size_t n,
                         o += 3;
                         break;
                 }
-                size_t k = tecg_json_flat_utf8_seq(s + i, n - i);
+                size_t k = tecg_utf8_seq(s + i, n - i);
                 unsigned c = s[i];
                 if (k == 0) {
                         o += (size_t)snprintf(out + o, outsz - o, "\\x%02X", c);
@@ -304,7 +305,7 @@ static tecg_err_t scan_bytes(const tecg_validator_t *v, const unsigned char *s,
                         break;
                 unsigned c = s[i];
                 if (c >= 0x80) {
-                        size_t k = tecg_json_flat_utf8_seq(s + i, n - i);
+                        size_t k = tecg_utf8_seq(s + i, n - i);
                         if (k == 0)
                                 return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
                                                    "invalid UTF-8 at byte offset %zu", i);
@@ -638,12 +639,11 @@ static tecg_err_t need_int(line_t *L, field_t f, int64_t lo, int64_t hi,
 /* A text of 1-200 Unicode code points (not bytes: "Ärzteset" is 8). */
 static tecg_err_t need_text(line_t *L, field_t f, const char **out) {
         const char *s = NULL;
-        size_t n = 0, chars = 0;
+        size_t n = 0, chars;
         tecg_err_t err = need_string(L, f, &s, &n);
         if (err)
                 return err;
-        for (size_t i = 0; i < n; i++)
-                chars += ((unsigned char)s[i] & 0xC0) != 0x80;
+        chars = tecg_utf8_count(s, n);
         if (chars < 1 || chars > TECG_TEXT_MAX)
                 return field_err(L->errstr, L->errstr_size, f,
                                  "must be 1-%d characters long (got %zu)", TECG_TEXT_MAX, chars);
@@ -658,7 +658,7 @@ static tecg_err_t need_currency(line_t *L, char out[4], int *digits) {
         tecg_err_t err = need_string(L, F_CURRENCY, &s, &n);
         if (err)
                 return err;
-        int d = n == 3 ? tecg_currency_minor_digits(s) : -1;
+        int d = tecg_currency_code_check(s, n, true) ? -1 : tecg_currency_minor_digits(s);
         if (d < 0)
                 return field_err(L->errstr, L->errstr_size, F_CURRENCY,
                                  "must be an ISO 4217 currency code (got %s)",
@@ -691,38 +691,31 @@ static tecg_err_t need_money(line_t *L, field_t f, const char *cur, int digits,
         return TECG_OK;
 }
 
-static int event_id_char(unsigned char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-               (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' || c == '-';
-}
-
 static tecg_err_t check_common(const tecg_validator_t *v, line_t *L, tecg_event_t *ev) {
         const char *s = NULL;
         size_t n = 0;
         char q[300];
+        const char *why;
         tecg_err_t err;
 
         if ((err = need_string(L, F_EVENT_ID, &s, &n)))
                 return err;
-        if (n == 0)
-                return field_err(L->errstr, L->errstr_size, F_EVENT_ID,
-                                 "must be 1-%d characters of [A-Za-z0-9._:-] (got an empty string)",
-                                 TECG_EVENT_ID_MAX);
-        if (n > TECG_EVENT_ID_MAX)
-                return field_err(L->errstr, L->errstr_size, F_EVENT_ID,
-                                 "must be 1-%d characters of [A-Za-z0-9._:-] (got %zu bytes)",
-                                 TECG_EVENT_ID_MAX, n);
-        for (size_t i = 0; i < n; i++)
-                if (!event_id_char((unsigned char)s[i]))
+        if ((why = tecg_event_id_check(s, n))) {
+                /* The rule, then what broke it. */
+                if (n == 0)
                         return field_err(L->errstr, L->errstr_size, F_EVENT_ID,
-                                         "must be 1-%d characters of [A-Za-z0-9._:-] (got %s)",
-                                         TECG_EVENT_ID_MAX, quote(q, sizeof(q), s, n));
+                                         "%s (got an empty string)", why);
+                if (n > TECG_EVENT_ID_MAX)
+                        return field_err(L->errstr, L->errstr_size, F_EVENT_ID,
+                                         "%s (got %zu bytes)", why, n);
+                return field_err(L->errstr, L->errstr_size, F_EVENT_ID, "%s (got %s)",
+                                 why, quote(q, sizeof(q), s, n));
+        }
         memcpy(ev->event_id, s, n + 1);
 
         if ((err = need_string(L, F_NATION, &s, &n)))
                 return err;
-        if (n != 3 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z' ||
-            s[2] < 'A' || s[2] > 'Z')
+        if (tecg_nation_code_check(s, n))
                 return field_err(L->errstr, L->errstr_size, F_NATION,
                                  "must be an ISO 3166-1 alpha-3 code of 3 upper-case letters (got %s)",
                                  quote(q, sizeof(q), s, n));
@@ -736,7 +729,7 @@ static tecg_err_t check_common(const tecg_validator_t *v, line_t *L, tecg_event_
 
         if ((err = need_string(L, F_OCCURRED_AT, &s, &n)))
                 return err;
-        const char *why = NULL;
+        why = NULL;
         if (tecg_validate_time(s, n, &ev->occurred_at_ms, &ev->utc_offset_min, &why))
                 return field_err(L->errstr, L->errstr_size, F_OCCURRED_AT,
                                  "must be an RFC 3339 date-time with offset like "

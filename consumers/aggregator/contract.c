@@ -2,19 +2,12 @@
 
 #include <string.h>
 
-/* Unicode code points of a UTF-8 string (it was checked as UTF-8 by the
- * Avro codec). */
-static size_t utf8_chars(const char *s) {
-        size_t n = 0;
-        for (; *s; s++)
-                if (((unsigned char)*s & 0xC0) != 0x80)
-                        n++;
-        return n;
-}
+#include "utf8.h"
 
 static tecg_err_t check_text(const char *field, const char *s, char *errstr,
                              size_t errstr_size) {
-        size_t n = s ? utf8_chars(s) : 0;
+        /* Code points: the Avro codec checked the string as UTF-8. */
+        size_t n = s ? tecg_utf8_count(s, strlen(s)) : 0;
         if (n < 1 || n > TECG_TEXT_MAX)
                 return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
                                    "field '%s': must be 1-%d characters (got %zu)",
@@ -24,9 +17,9 @@ static tecg_err_t check_text(const char *field, const char *s, char *errstr,
 
 static tecg_err_t check_currency(const char *field, const char *code,
                                  char *errstr, size_t errstr_size) {
-        if (tecg_currency_minor_digits(code) < 0)
+        if (tecg_currency_code_check(code, strnlen(code, 4), true))
                 return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                                   "field '%s': unknown ISO 4217 code \"%.8s\"",
+                                   "field '%s': " TECG_CURRENCY_UNKNOWN_RULE " \"%.8s\"",
                                    field, code);
         return TECG_OK;
 }
@@ -34,17 +27,13 @@ static tecg_err_t check_currency(const char *field, const char *code,
 tecg_err_t tecg_contract_check(const tecg_event_t *ev,
                                const tecg_nations_t *nations, char *errstr,
                                size_t errstr_size) {
-        size_t idlen = strlen(ev->event_id);
-        if (idlen < 1 || idlen > TECG_EVENT_ID_MAX ||
-            strspn(ev->event_id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                 "0123456789._:-") != idlen)
+        const char *why;
+        if ((why = tecg_event_id_check(ev->event_id, strlen(ev->event_id))))
                 return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                                   "field 'event_id': must be 1-64 characters of "
-                                   "[A-Za-z0-9._:-]");
-        if (strlen(ev->nation) != 3 ||
-            strspn(ev->nation, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3)
+                                   "field 'event_id': %s", why);
+        if ((why = tecg_nation_code_check(ev->nation, strlen(ev->nation))))
                 return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                                   "field 'nation': must be 3 upper-case letters");
+                                   "field 'nation': %s", why);
         if (nations && !tecg_nations_find(nations, ev->nation))
                 return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
                                    "field 'nation': %s is not in the nations list",

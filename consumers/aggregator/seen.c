@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
+
+#include "siphash.h"
 
 #define CHUNK_BITS 20
 #define CHUNK_MAX ((size_t)1 << CHUNK_BITS)   /* 1 MiB */
@@ -34,92 +34,11 @@ struct tecg_seen_s {
         uint32_t *used;            /* bytes used per chunk */
         size_t nchunks, chunkcap;
         size_t lastsize;           /* allocated bytes of the last chunk */
-        uint64_t k0, k1;           /* SipHash key */
+        tecg_siphash_key_t key;    /* random, per set */
         unsigned nnations;
         unsigned lastnation;       /* of the last add: the next is likely the same */
         char nations[TECG_SEEN_NATIONS_MAX][TECG_SEEN_NATION_MAX + 1];
 };
-
-/* ------------------------------------------------------------ hashing */
-
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                             \
-        do {                                                                 \
-                v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);    \
-                v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                       \
-                v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                       \
-                v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);    \
-        } while (0)
-
-static uint64_t load_le64(const uint8_t *p) {
-        return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
-               (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 |
-               (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
-               (uint64_t)p[7] << 56;
-}
-
-/* SipHash-1-3 (one compression round, three finalisation rounds, as Rust's
- * HashMap uses): keyed, so collisions cannot be crafted without the key,
- * and fast enough for short ids. */
-static uint64_t siphash13(const uint8_t *in, size_t len, uint64_t k0,
-                          uint64_t k1) {
-        uint64_t v0 = UINT64_C(0x736f6d6570736575) ^ k0;
-        uint64_t v1 = UINT64_C(0x646f72616e646f6d) ^ k1;
-        uint64_t v2 = UINT64_C(0x6c7967656e657261) ^ k0;
-        uint64_t v3 = UINT64_C(0x7465646279746573) ^ k1;
-        uint64_t b = (uint64_t)len << 56;
-        const uint8_t *end = in + (len & ~(size_t)7);
-
-        for (; in != end; in += 8) {
-                uint64_t m = load_le64(in);
-                v3 ^= m;
-                SIPROUND;
-                v0 ^= m;
-        }
-        switch (len & 7) {
-        case 7: b |= (uint64_t)in[6] << 48; /* fall through */
-        case 6: b |= (uint64_t)in[5] << 40; /* fall through */
-        case 5: b |= (uint64_t)in[4] << 32; /* fall through */
-        case 4: b |= (uint64_t)in[3] << 24; /* fall through */
-        case 3: b |= (uint64_t)in[2] << 16; /* fall through */
-        case 2: b |= (uint64_t)in[1] << 8;  /* fall through */
-        case 1: b |= (uint64_t)in[0];       /* fall through */
-        default: break;
-        }
-        v3 ^= b;
-        SIPROUND;
-        v0 ^= b;
-        v2 ^= 0xff;
-        SIPROUND;
-        SIPROUND;
-        SIPROUND;
-        return v0 ^ v1 ^ v2 ^ v3;
-}
-
-static uint64_t splitmix64(uint64_t *x) {
-        uint64_t z = (*x += UINT64_C(0x9e3779b97f4a7c15));
-        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-        return z ^ (z >> 31);
-}
-
-/* A random key from the kernel; should getrandom() fail (very old kernel,
- * seccomp), a key from the clock and an address still differs per run,
- * which is all an unpredictable-enough key has to do here. */
-static void random_key(uint64_t *k0, uint64_t *k1) {
-        uint64_t k[2];
-        if (getrandom(k, sizeof(k), GRND_NONBLOCK) != (ssize_t)sizeof(k)) {
-                struct timespec ts;
-                uint64_t x;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                x = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-                x ^= (uint64_t)(uintptr_t)k;
-                k[0] = splitmix64(&x);
-                k[1] = splitmix64(&x);
-        }
-        *k0 = k[0];
-        *k1 = k[1];
-}
 
 /* ------------------------------------------------------------ helpers */
 
@@ -266,7 +185,7 @@ static uint32_t arena_put(tecg_seen_t *s, const uint8_t *e, size_t size) {
 tecg_seen_t *tecg_seen_new(void) {
         tecg_seen_t *s = calloc(1, sizeof(*s));
         if (s)
-                random_key(&s->k0, &s->k1);
+                tecg_siphash_key_random(&s->key);
         return s;
 }
 
@@ -302,7 +221,7 @@ int tecg_seen_add(tecg_seen_t *seen, const char *nation,
                 return -1;
         if (seen->cap == 0 && table_grow(seen))
                 return -1;
-        h = siphash13(e, size, seen->k0, seen->k1);
+        h = tecg_siphash13(&seen->key, e, size);
         i = probe(seen, e, size, h, &found);
         if (found) {
                 seen->lastnation = (unsigned)nidx;
@@ -341,7 +260,7 @@ bool tecg_seen_contains(const tecg_seen_t *seen, const char *nation,
                 return false;
         if (!(size = entry_make(e, nidx, event_id)))
                 return false;
-        probe(seen, e, size, siphash13(e, size, seen->k0, seen->k1), &found);
+        probe(seen, e, size, tecg_siphash13(&seen->key, e, size), &found);
         return found;
 }
 

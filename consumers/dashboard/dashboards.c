@@ -12,6 +12,7 @@
 #include "log.h"
 #include "nation_state.h"
 #include "state_codec.h"
+#include "timefmt.h"
 
 #define FAC "dashboards"
 
@@ -162,20 +163,11 @@ static tecg_err_t load_last_documents(tecg_dashboards_t *d, char *errstr,
 
 /* ---- composing and publishing ------------------------------------------ */
 
-static void format_now(char out[32]) {
-        int64_t ms = tecg_wall_ms();
-        time_t secs = (time_t)(ms / 1000);
-        struct tm tm;
-        gmtime_r(&secs, &tm);
-        size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
-}
-
 /* The published document: "dashboard", "version", "generated_at" first,
  * then the composed content in its order. */
 static json_t *stamp(json_t *body, uint64_t version) {
-        char now[32];
-        format_now(now);
+        char now[TECG_TIME_RFC3339_SIZE];
+        tecg_time_format_rfc3339_ms(tecg_wall_ms(), now);
         json_t *doc = json_object();
         if (!doc)
                 return NULL;

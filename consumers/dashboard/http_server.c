@@ -30,6 +30,7 @@
 #include "clock.h"
 #include "log.h"
 #include "page.h"
+#include "timefmt.h"
 
 #define FAC "http"
 #define SSE_SLICE_MS 500
@@ -83,16 +84,6 @@ typedef struct {
         const char *filter[SSE_FILTER_MAX];
         size_t nfilter;
 } sse_stream_t;
-
-/* RFC 3339 UTC with milliseconds: 2005-11-30T16:45:02.118Z */
-static void format_time_ms(int64_t ms, char *out, size_t size) {
-        time_t t = (time_t)(ms / 1000);
-        struct tm tm;
-        char base[24];
-        gmtime_r(&t, &tm);
-        strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(out, size, "%s.%03dZ", base, (int)(ms % 1000));
-}
 
 /* ------------------------------------------------------------------ */
 /* BI export                                                           */
@@ -631,10 +622,10 @@ static enum MHD_Result serve_list(tecg_http_server_t *srv,
         if (!arr || tecg_docstore_list(srv->store, &docs, &n, NULL))
                 goto done;
         for (size_t i = 0; i < n; i++) {
-                char path[128], updated[40];
+                char path[128], updated[TECG_TIME_RFC3339_SIZE];
                 snprintf(path, sizeof(path), "/api/dashboards/%s",
                          docs[i].name);
-                format_time_ms(docs[i].updated_ms, updated, sizeof(updated));
+                tecg_time_format_rfc3339_ms(docs[i].updated_ms, updated);
                 if (json_array_append_new(
                             arr, json_pack("{s:s, s:I, s:s, s:s}", "name",
                                            docs[i].name, "version",

@@ -587,7 +587,7 @@ static void test_every_truncation(void **state) {
         /* One byte too many is refused too. */
         assert_int_equal(tecg_buf_append(&b, "", 1), TECG_OK);
         decode_refused(c, b.data, b.len, TECG_ERR_INVALID,
-                       "1 bytes after the record", "trailing byte");
+                       "body longer than its schema: 1 trailing bytes", "trailing byte");
         tecg_buf_free(&b);
         tecg_nation_state_destroy(st);
 }
@@ -726,12 +726,13 @@ static void test_crafted(void **state) {
                 RAW_CASE("as_of INT64_MIN", TECG_ERR_INVALID, "as_of",
                          C_AS_OF, INT64_MIN, NULL),
                 RAW_CASE("as_of branch 2", TECG_ERR_INVALID,
-                         "union branch out of range", C_AS_OF_BRANCH, 2, NULL),
+                         "union branch index 2 out of range (2 branches) "
+                         "(field as_of", C_AS_OF_BRANCH, 2, NULL),
                 RAW_CASE("channel 3", TECG_ERR_INVALID,
-                         "field channel: enum index out of range", C_F_CHANNEL,
-                         3, NULL),
+                         "enum index 3 out of range (3 symbols) "
+                         "(field funding.channel", C_F_CHANNEL, 3, NULL),
                 RAW_CASE("channel -1", TECG_ERR_INVALID,
-                         "enum index out of range", C_F_CHANNEL, -1, NULL),
+                         "enum index -1 out of range", C_F_CHANNEL, -1, NULL),
                 RAW_CASE("funding duplicate", TECG_ERR_INVALID,
                          "funding[1]: key duplicate or out of order", C_F_DUP,
                          0, NULL),
@@ -763,8 +764,8 @@ static void test_crafted(void **state) {
                 RAW_CASE("personnel duplicate", TECG_ERR_INVALID,
                          "personnel[1].role: key duplicate", C_P_DUP, 0, NULL),
                 RAW_CASE("personnel role 5", TECG_ERR_INVALID,
-                         "field role: enum index out of range", C_P_ROLE, 5,
-                         NULL),
+                         "enum index 5 out of range (5 symbols) "
+                         "(field personnel.role", C_P_ROLE, 5, NULL),
                 RAW_CASE("event_id charset", TECG_ERR_INVALID,
                          "bad event_id", C_P_ID, 0, "NLD p 2"),
                 RAW_CASE("event_id empty", TECG_ERR_INVALID, "bad event_id",
@@ -776,7 +777,8 @@ static void test_crafted(void **state) {
                 RAW_CASE("headcount negative", TECG_ERR_INVALID,
                          "headcount < 0", C_P_HEAD, -1, NULL),
                 RAW_CASE("headcount over int32", TECG_ERR_INVALID,
-                         "field headcount: int out of 32-bit range", C_P_HEAD,
+                         "varint does not fit 32 bits "
+                         "(field personnel.headcount", C_P_HEAD,
                          INT64_C(1) << 31, NULL),
                 RAW_CASE("training out of order", TECG_ERR_INVALID,
                          "training[1]: key duplicate or out of order",
@@ -787,8 +789,8 @@ static void test_crafted(void **state) {
                          "training[0].trainees 0 is not > 0", C_T_ZERO, 0,
                          NULL),
                 RAW_CASE("level 3", TECG_ERR_INVALID,
-                         "field level: enum index out of range", C_T_LEVEL, 3,
-                         NULL),
+                         "enum index 3 out of range (3 symbols) "
+                         "(field training.level", C_T_LEVEL, 3, NULL),
         };
         for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
                 raw_t r = base_raw();
@@ -838,17 +840,19 @@ static void test_hostile_lengths(void **state) {
                 {"nation length 2^62",
                  {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 'N'},
                  10,
-                 "body byte 9, field nation: string length negative or beyond"},
+                 "string length 4611686018427387903 exceeds the 1 bytes left "
+                 "(field nation, body byte 0)"},
                 {"nation length negative", {0x01, 'N'}, 2,
-                 "string length negative"},
+                 "negative string length -1 (field nation"},
                 {"funding count 2^40",
                  {0x06, 'N', 'L', 'D', 0, 0, 0, 0x80, 0x80, 0x80, 0x80, 0x80,
                   0x40, 0},
-                 14, "field funding: more items than bytes left"},
+                 14, "array block count 1099511627776 exceeds what the "
+                     "14-byte body can hold (field funding"},
                 {"funding block count INT64_MIN",
                  {0x06, 'N', 'L', 'D', 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff,
                   0xff, 0xff, 0xff, 0xff, 0x01},
-                 17, "bad block count"},
+                 17, "array block count out of range (field funding"},
                 {"varint of 11 bytes",
                  {0x06, 'N', 'L', 'D', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
                   0xff, 0xff, 0xff, 0xff, 0x01},
@@ -856,9 +860,9 @@ static void test_hostile_lengths(void **state) {
                 {"varint beyond 64 bits",
                  {0x06, 'N', 'L', 'D', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
                   0xff, 0xff, 0xff, 0x02},
-                 14, "number exceeds 64 bits"},
+                 14, "varint does not fit 64 bits (field version"},
                 {"ends in a varint", {0x06, 'N', 'L', 'D', 0x80}, 5,
-                 "body ends inside a number"},
+                 "body ends inside a varint (field version"},
         };
         avro_set_allocator(tu_counting_allocator, NULL);
         tu_largest_alloc = 0;
