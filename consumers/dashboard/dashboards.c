@@ -527,12 +527,24 @@ void tecg_dashboards_stats(tecg_dashboards_t *d, tecg_dashboards_stats_t *out) {
         pthread_mutex_unlock(&d->lock);
 }
 
+rd_kafka_t *tecg_dashboards_kafka_handle(tecg_dashboards_t *d, bool producer) {
+        return producer ? d->producer : d->consumer;
+}
+
 void tecg_dashboards_destroy(tecg_dashboards_t *d) {
         if (!d)
                 return;
         if (d->consumer) {
-                rd_kafka_consumer_close(d->consumer);
-                rd_kafka_destroy(d->consumer);
+                /* After a fatal error there is nothing to close cleanly,
+                 * and librdkafka 2.0 never returns from a full destroy
+                 * of such a consumer. */
+                if (rd_kafka_fatal_error(d->consumer, NULL, 0)) {
+                        rd_kafka_destroy_flags(d->consumer,
+                                               RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+                } else {
+                        rd_kafka_consumer_close(d->consumer);
+                        rd_kafka_destroy(d->consumer);
+                }
         }
         if (d->producer) {
                 if (rd_kafka_flush(d->producer, 10000))

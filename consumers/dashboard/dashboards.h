@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <librdkafka/rdkafka.h>
+
 #include "compose.h"
 #include "conf.h"
 #include "docstore.h"
@@ -75,6 +77,12 @@ tecg_err_t tecg_dashboards_run_once(tecg_dashboards_t *d, int timeout_ms,
 
 /* Thread-safe copy of the counters (the HTTP threads read them). */
 void tecg_dashboards_stats(tecg_dashboards_t *d, tecg_dashboards_stats_t *out);
+
+/* For tests only: the engine's consumer, or its producer (NULL unless
+ * publish_topic), so that a unit test can raise a fatal error with
+ * rd_kafka_test_fatal_error(), which no mock broker answer provokes.
+ * Borrowed: the engine keeps and destroys it. */
+rd_kafka_t *tecg_dashboards_kafka_handle(tecg_dashboards_t *d, bool producer);
 
 /* Flushes tecg.dashboards writes (bounded) and frees. NULL ok. */
 void tecg_dashboards_destroy(tecg_dashboards_t *d);
