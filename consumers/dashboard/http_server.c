@@ -289,12 +289,8 @@ static enum MHD_Result serve_page(tecg_http_server_t *srv,
                                         "no-cache");
                 /* The browser enforces what the page promises: nothing
                  * loaded from anywhere but this server. */
-                MHD_add_response_header(
-                        resp, "Content-Security-Policy",
-                        "default-src 'none'; script-src 'unsafe-inline'; "
-                        "style-src 'unsafe-inline'; connect-src 'self'; "
-                        "img-src 'self' data:; base-uri 'none'; "
-                        "form-action 'none'");
+                MHD_add_response_header(resp, "Content-Security-Policy",
+                                        tecg_page_csp);
         }
         return finish(srv, conn, ROUTE_PAGE, method, url, MHD_HTTP_OK, resp);
 }

@@ -31,6 +31,7 @@
 #include "docstore.h"
 #include "http_server.h"
 #include "log.h"
+#include "page.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------------ */
@@ -779,7 +780,7 @@ static void test_page(void **state) {
         http(f, NULL, "/", NULL, &r);
         assert_int_equal(r.status, 200);
         assert_header(&r, "Content-Type", "text/html; charset=utf-8");
-        assert_non_null(header(&r, "Content-Security-Policy"));
+        assert_header(&r, "Content-Security-Policy", tecg_page_csp);
         b = BODY(r);
         assert_true(strncasecmp(b, "<!doctype html>", 15) == 0);
         assert_non_null(strstr(b, "new EventSource("));
