@@ -105,8 +105,9 @@ static const tecg_daemon_spec_t dashboard_spec = {
                  "  /api/stream                server-sent events of every new version\n"
                  "  /api/export/NAME.csv|.ndjson  per-nation rows for BI\n"
                  "  /metrics  /healthz\n",
-        .exit_status = "Exit status: 0 stopped by a signal; 1 could not run; 2 bad "
-                       "usage or configuration.\n",
+        .exit_status = "Exit status: 0 stopped by a signal; 1 could not run or a "
+                       "fatal Kafka error (restart it); 2 bad usage or "
+                       "configuration.\n",
         .props = dashboard_props,
 };
 
@@ -359,7 +360,10 @@ int main(int argc, char **argv) {
         int64_t next_stats = tecg_mono_ms() + dc.stats_interval_ms;
         while (!tecg_daemon_stop) {
                 if (tecg_dashboards_run_once(app.dashboards, 100, errstr, sizeof(errstr))) {
-                        tecg_log_err(FAC, "%s", errstr);
+                        /* rc is 1 here: a restart reads nation-state again
+                         * and resumes the versions from tecg.dashboards. */
+                        tecg_log_err(FAC, "%s; exiting (a restart rebuilds the documents "
+                                     "from nation-state)", errstr);
                         goto done;
                 }
                 if (dc.stats_interval_ms && tecg_mono_ms() >= next_stats) {

@@ -32,6 +32,11 @@ struct tecg_dashboards {
 
         tecg_nation_state_t **states;      /* index = nation's index in the list */
         size_t nstates;
+        /* States of nations not in the list, in arrival order: shown as
+         * "unlisted" and counted (compose.h), never dropped. At most one
+         * per code, and codes are 3 letters, so this stays small. */
+        tecg_nation_state_t **unlisted;
+        size_t nunlisted, unlisted_cap;
         int32_t npartitions;
         int32_t eof_partitions;
         bool *eof;
@@ -230,14 +235,18 @@ static void serve_unchanged(tecg_dashboards_t *d, int which, json_t *body) {
 
 static void compose_all(tecg_dashboards_t *d) {
         char errstr[512];
-        const tecg_nation_state_t **states = calloc(d->nstates ? d->nstates : 1,
+        const tecg_nation_state_t **states = calloc(d->nstates + d->nunlisted + 1,
                                                     sizeof(*states));
         size_t n = 0;
-        if (!states)
+        if (!states) {
+                tecg_log_err(FAC, "cannot compose: out of memory");
                 return;
+        }
         for (size_t i = 0; i < d->nstates; i++)
                 if (d->states[i])
                         states[n++] = d->states[i];
+        for (size_t i = 0; i < d->nunlisted; i++)
+                states[n++] = d->unlisted[i];
         for (int which = 0; which < TECG_DASH__COUNT; which++) {
                 json_t *body = tecg_compose((tecg_dashboard_t)which, d->opts.mission,
                                             d->opts.nations, states, n, errstr,
@@ -280,6 +289,47 @@ static void compose_all(tecg_dashboards_t *d) {
 
 /* ---- following nation-state --------------------------------------------- */
 
+/* Puts st in *slot unless the state there is newer: versions only grow, and
+ * an older snapshot (a zombie's write) must not replace a newer one. Takes
+ * st either way. */
+static void replace_state(tecg_dashboards_t *d, tecg_nation_state_t **slot,
+                          tecg_nation_state_t *st) {
+        if (*slot && (*slot)->version > st->version) {
+                tecg_nation_state_destroy(st);
+                return;
+        }
+        tecg_nation_state_destroy(*slot);
+        *slot = st;
+        d->dirty = true;
+}
+
+/* The state of a nation not in the list: kept beside the others. Takes st. */
+static void take_unlisted(tecg_dashboards_t *d, tecg_nation_state_t *st) {
+        for (size_t i = 0; i < d->nunlisted; i++) {
+                if (strcmp(d->unlisted[i]->nation, st->nation) == 0) {
+                        replace_state(d, &d->unlisted[i], st);
+                        return;
+                }
+        }
+        if (d->nunlisted == d->unlisted_cap) {
+                size_t cap = d->unlisted_cap ? 2 * d->unlisted_cap : 8;
+                tecg_nation_state_t **v = realloc(d->unlisted, cap * sizeof(*v));
+                if (!v) {
+                        tecg_log_err(FAC, "state of %s: out of memory; ignored",
+                                     st->nation);
+                        tecg_nation_state_destroy(st);
+                        return;
+                }
+                d->unlisted = v;
+                d->unlisted_cap = cap;
+        }
+        /* Once per nation: a later snapshot replaces it silently. */
+        tecg_log_warn(FAC, "state of %s, which is not in the nations list: shown as "
+                      "unlisted and counted in the totals", st->nation);
+        d->unlisted[d->nunlisted++] = st;
+        d->dirty = true;
+}
+
 static void take_state(tecg_dashboards_t *d, const rd_kafka_message_t *m) {
         char reason[512];
         tecg_nation_state_t *st = NULL;
@@ -299,32 +349,42 @@ static void take_state(tecg_dashboards_t *d, const rd_kafka_message_t *m) {
         }
         for (size_t i = 0; i < d->nstates; i++) {
                 if (strcmp(tecg_nations_at(d->opts.nations, i)->code, st->nation) == 0) {
-                        /* Versions only grow; an older snapshot (a zombie's
-                         * write) must not replace a newer one. */
-                        if (d->states[i] && d->states[i]->version > st->version) {
-                                tecg_nation_state_destroy(st);
-                                return;
-                        }
-                        tecg_nation_state_destroy(d->states[i]);
-                        d->states[i] = st;
-                        d->dirty = true;
+                        replace_state(d, &d->states[i], st);
                         return;
                 }
         }
-        tecg_log_warn(FAC, "state of %s, which is not in the nations list: ignored",
-                      st->nation);
-        tecg_nation_state_destroy(st);
+        take_unlisted(d, st);
+}
+
+/* TECG_ERR_KAFKA with librdkafka's reason when `rk` (the consumer or the
+ * producer, named by `role`) has raised a fatal error: the client can do
+ * nothing more, and only a restart gets a new one. */
+static tecg_err_t check_fatal(rd_kafka_t *rk, const char *role, char *errstr,
+                              size_t errstr_size) {
+        char reason[512];
+        rd_kafka_resp_err_t err;
+        if (!rk || !(err = rd_kafka_fatal_error(rk, reason, sizeof(reason))))
+                return TECG_OK;
+        return tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
+                           "fatal Kafka error in the %s: %s: %s", role,
+                           rd_kafka_err2name(err), reason);
 }
 
 tecg_err_t tecg_dashboards_run_once(tecg_dashboards_t *d, int timeout_ms, char *errstr,
                                     size_t errstr_size) {
         rd_kafka_message_t *batch[512];
+        tecg_err_t err;
+        bool fatal_message = false;
         rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(d->consumer);
         ssize_t n = rd_kafka_consume_batch_queue(q, timeout_ms, batch, 512);
         rd_kafka_queue_destroy(q);
         for (ssize_t i = 0; i < n; i++) {
                 rd_kafka_message_t *m = batch[i];
-                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+                        /* Every message is still destroyed; the reason is
+                         * read from the client below. */
+                        fatal_message = true;
+                } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                         if (m->partition >= 0 && m->partition < d->npartitions &&
                             !d->eof[m->partition]) {
                                 d->eof[m->partition] = true;
@@ -339,13 +399,21 @@ tecg_err_t tecg_dashboards_run_once(tecg_dashboards_t *d, int timeout_ms, char *
         }
         if (d->producer)
                 rd_kafka_poll(d->producer, 0);
+        /* Checked before composing: nothing is published by a client that
+         * librdkafka has given up on. */
+        if ((err = check_fatal(d->consumer, "consumer", errstr, errstr_size)) ||
+            (err = check_fatal(d->producer, "producer", errstr, errstr_size)))
+                return err;
+        if (fatal_message) /* and the client had no reason to give */
+                return tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
+                                   "fatal Kafka error reading %s", d->topic_state);
         if (!d->loaded && d->eof_partitions == d->npartitions) {
                 d->loaded = true;
                 size_t have = 0;
                 for (size_t i = 0; i < d->nstates; i++)
                         have += d->states[i] != NULL;
-                tecg_log_info(FAC, "caught up with %s: %zu nation states", d->topic_state,
-                              have);
+                tecg_log_info(FAC, "caught up with %s: %zu nation states (%zu unlisted)",
+                              d->topic_state, have + d->nunlisted, d->nunlisted);
                 d->dirty = true; /* compose now, even when nothing was reported */
                 d->next_compose_ms = 0;
         }
@@ -360,8 +428,6 @@ tecg_err_t tecg_dashboards_run_once(tecg_dashboards_t *d, int timeout_ms, char *
                 d->stats.caught_up = true;
                 pthread_mutex_unlock(&d->lock);
         }
-        (void)errstr;
-        (void)errstr_size;
         return TECG_OK;
 }
 
@@ -453,12 +519,24 @@ void tecg_dashboards_stats(tecg_dashboards_t *d, tecg_dashboards_stats_t *out) {
         pthread_mutex_unlock(&d->lock);
 }
 
+rd_kafka_t *tecg_dashboards_kafka_handle(tecg_dashboards_t *d, bool producer) {
+        return producer ? d->producer : d->consumer;
+}
+
 void tecg_dashboards_destroy(tecg_dashboards_t *d) {
         if (!d)
                 return;
         if (d->consumer) {
-                rd_kafka_consumer_close(d->consumer);
-                rd_kafka_destroy(d->consumer);
+                /* After a fatal error there is nothing to close cleanly,
+                 * and librdkafka 2.0 never returns from a full destroy
+                 * of such a consumer. */
+                if (rd_kafka_fatal_error(d->consumer, NULL, 0)) {
+                        rd_kafka_destroy_flags(d->consumer,
+                                               RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+                } else {
+                        rd_kafka_consumer_close(d->consumer);
+                        rd_kafka_destroy(d->consumer);
+                }
         }
         if (d->producer) {
                 if (rd_kafka_flush(d->producer, 10000))
@@ -468,6 +546,9 @@ void tecg_dashboards_destroy(tecg_dashboards_t *d) {
         }
         for (size_t i = 0; d->states && i < d->nstates; i++)
                 tecg_nation_state_destroy(d->states[i]);
+        for (size_t i = 0; i < d->nunlisted; i++)
+                tecg_nation_state_destroy(d->unlisted[i]);
+        free(d->unlisted);
         for (int i = 0; i < TECG_DASH__COUNT; i++)
                 free(d->last[i].content_key);
         free(d->states);

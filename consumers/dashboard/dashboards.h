@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <librdkafka/rdkafka.h>
+
 #include "compose.h"
 #include "conf.h"
 #include "docstore.h"
@@ -56,18 +58,31 @@ typedef struct {
 typedef struct tecg_dashboards tecg_dashboards_t;
 
 /* Connects, reads back the last published documents and starts following
- * nation-state from its beginning. */
+ * nation-state from its beginning. The kafka.* keys of `conf` go to both
+ * clients (tecg_kafka_conf_new()). NULL with errstr on failure. */
 tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
                                        const tecg_dashboards_options_t *opts,
                                        char *errstr, size_t errstr_size);
 
 /* Reads what arrived within timeout_ms and publishes what changed.
- * TECG_ERR_KAFKA on a fatal error. */
+ * TECG_ERR_KAFKA, with librdkafka's reason in errstr, once the consumer or
+ * the producer has raised a fatal error (rd_kafka_fatal_error()): the
+ * engine cannot go on and the daemon exits (status 1) to be restarted.
+ * Other Kafka errors (a broker down, a partition moving) are logged and
+ * retried by librdkafka. States of nations not in the list are shown as
+ * "unlisted" (compose.h), never dropped; undecodable records are counted
+ * and skipped. */
 tecg_err_t tecg_dashboards_run_once(tecg_dashboards_t *d, int timeout_ms,
                                     char *errstr, size_t errstr_size);
 
 /* Thread-safe copy of the counters (the HTTP threads read them). */
 void tecg_dashboards_stats(tecg_dashboards_t *d, tecg_dashboards_stats_t *out);
+
+/* For tests only: the engine's consumer, or its producer (NULL unless
+ * publish_topic), so that a unit test can raise a fatal error with
+ * rd_kafka_test_fatal_error(), which no mock broker answer provokes.
+ * Borrowed: the engine keeps and destroys it. */
+rd_kafka_t *tecg_dashboards_kafka_handle(tecg_dashboards_t *d, bool producer);
 
 /* Flushes tecg.dashboards writes (bounded) and frees. NULL ok. */
 void tecg_dashboards_destroy(tecg_dashboards_t *d);

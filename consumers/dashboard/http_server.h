@@ -6,7 +6,7 @@
  *   GET /api/dashboards/NAME        the document; ETag "VERSION", honours
  *                                   If-None-Match (304); 404 JSON if unknown
  *   GET /api/stream[?dashboards=a,b]  text/event-stream of the documents
- *   GET /api/export/NAME.csv        BI export (see tecg_http_server_export)
+ *   GET /api/export/NAME.csv        BI export (export.h); ETag "VERSION"
  *   GET /api/export/NAME.ndjson
  *   GET /metrics                    Prometheus text format 0.0.4
  *   GET /healthz                    200 or 503, JSON, from the health callback
@@ -79,40 +79,5 @@ void tecg_http_server_stop(tecg_http_server_t *srv);
 
 /* Stops the server if needed and frees it. NULL ok. */
 void tecg_http_server_destroy(tecg_http_server_t *srv);
-
-typedef enum {
-        TECG_EXPORT_CSV,
-        TECG_EXPORT_NDJSON,
-} tecg_export_format_t;
-
-/* The BI export of one document, appended to `out` (what GET
- * /api/export/NAME.{csv,ndjson} serves).
- *
- * Rows. For each top-level member of the document, in document order,
- * except dashboard/version/generated_at/as_of:
- *  - an array whose elements are all objects: one row per element
- *    (table = the key, e.g. "nations");
- *  - an object: one row for it (table = the key, e.g. "total"), unless it
- *    holds nothing but arrays of objects;
- *  - scalars and arrays of scalars: not rows.
- * One level down, an array of objects inside such an element or object is
- * a table of its own (table = "parent.key", e.g. "years.by_nation"): its
- * rows follow the parent's rows, carry the parent's scalar members as
- * "parent.NAME" columns (e.g. parent.year) and are left out of the
- * parent's row. Deeper arrays stay values.
- * Columns. Every row starts with dashboard, version (the stored version),
- * as_of (the document's) and table; nested objects are flattened with
- * dotted names ("pledged.EUR"); arrays left as values are compact JSON
- * text. These four names win over members of the same name.
- * CSV: RFC 4180, CRLF line ends, a header that is the union of the rows'
- * columns in first-seen order, fields quoted when they hold a comma, quote,
- * CR or LF (quotes doubled), null and missing fields empty, reals with 15
- * significant digits. NDJSON: one compact object per row with the same
- * flattened names and the JSON values (missing members absent).
- * TECG_ERR_INVALID when the document is not a JSON object. */
-tecg_err_t tecg_http_server_export(const tecg_doc_t *doc,
-                                   tecg_export_format_t format,
-                                   tecg_buf_t *out,
-                                   char *errstr, size_t errstr_size);
 
 #endif

@@ -12,4 +12,10 @@
 extern const char tecg_page_html[];
 extern const size_t tecg_page_html_len;
 
+/* The Content-Security-Policy served with the page: what the page promises
+ * (inline script and style only, requests to this server only, no forms,
+ * no <base>), enforced by the browser. Kept beside the page so that a
+ * change to one is checked against the other (test_page.c). */
+extern const char tecg_page_csp[];
+
 #endif

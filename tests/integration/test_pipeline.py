@@ -250,3 +250,45 @@ def test_garbage_goes_to_dead_letter_and_the_partition_keeps_flowing(
         assert h["tecg.stage"] in (b"decode", b"contract")
         assert h["tecg.source"].decode().startswith(prefix + "contributions/")
     assert "key does not equal" in reasons[codec.encode(*events.expected_record(good))]
+
+
+def test_a_nation_missing_from_the_dashboards_list_is_shown_unlisted(
+        producer_factory, daemon_factory, tmp_path):
+    """The aggregator accepts ITA, the dashboard's own nations list lacks it
+    (e.g. edited on one machine only): its figures are still counted, in a
+    row with status "unlisted" and no name, as compose.h promises."""
+    listed = os.path.join(ROOT, "deploy", "nations.csv")
+    with open(listed) as f:
+        lines = f.read().splitlines(keepends=True)
+    without_ita = tmp_path / "nations-without-ITA.csv"
+    without_ita.write_text("".join(l for l in lines if not l.startswith("ITA,")))
+    assert "ITA," not in without_ita.read_text()
+
+    p = producer_factory("ITA").start()
+    daemon_factory("aggregator", batch__max__ms=50).start()
+    d = daemon_factory("dashboard", http__port=0, compose__interval__ms=50)
+    d.config.write_text(d.config.read_text().replace(f"nations.file = {listed}",
+                                                     f"nations.file = {without_ita}")
+                        + f"http.port.file = {d.config.with_suffix('.port')}\n")
+    dashboard = d.start()
+    model = Model()
+    evs = crafted("ITA") + events.generate("ITA", 40, seed=21)
+    for e in evs:
+        model.add(e)
+    p.drop("ITA-1", events.ndjson(evs))
+    p.wait_done("ITA-1")
+    docs = wait_documents(http_port(dashboard), model)
+
+    for n, schema in schemas().items():
+        jsonschema.validate(docs[n], schema, format_checker=jsonschema.FormatChecker())
+        rows = [r for r in docs[n]["nations"] if r["nation"] == "ITA"]
+        assert rows, n
+        assert all(r["status"] == "unlisted" and r["name"] is None for r in rows), rows
+        assert "ITA" not in docs[n]["not_reported"], n
+    staffing = docs["staffing"]
+    assert staffing["total"]["nations_reported"] == 1
+    assert staffing["total"]["in_iraq"] == next(
+        r["in_iraq"] for r in staffing["nations"] if r["nation"] == "ITA") > 0
+    assert docs["funding"]["total"]["nations_reported"] == 1
+    assert "shown as unlisted" in dashboard.log_text()
+    assert dashboard.alive()

@@ -1,0 +1,465 @@
+/* The dashboard engine (consumers/dashboard/dashboards.h) against
+ * librdkafka's mock cluster: no broker, no network beyond loopback.
+ *
+ * Each test gets a fresh mock cluster with the topics t.nation-state (2
+ * partitions) and t.dashboards (1), writes nation states encoded with
+ * state_codec.h into it, and runs the engine with
+ * kafka.bootstrap.servers pointing at the mock (through a tecg_conf_t, as
+ * the daemon does). What the engine composed is read from the docstore.
+ *
+ *   nations list: BEL (member), GBR (partner), USA (member); JPN is not in
+ *   it and must be shown as "unlisted" and counted.
+ *
+ *   state           personnel in Iraq      funding pledged      training
+ *   BEL v1          TRAINER 10             -                    -
+ *   USA v3          STAFF 50               1000.00 EUR          -
+ *   JPN v1          TRAINER 7              -                    2005 outside 5
+ *   => staffing total in_iraq 67, reported 3, not_reported [GBR]
+ *
+ * Then BEL v2 (TRAINER 20) and a stale USA v2 (STAFF 999, must not replace
+ * v3) and an undecodable record: in_iraq 77, staffing version 2. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "dashboards.h"
+#include "docstore.h"
+#include "mission.h"
+#include "nation_state.h"
+#include "refdata.h"
+#include "state_codec.h"
+#include "testutil.h"
+
+#define PREFIX "t."
+#define WAIT_MS 20000
+/* The Kafka protocol's ApiKey of Produce (librdkafka names it only in
+ * an internal header). */
+#define API_KEY_PRODUCE 0
+
+static const char nations_csv[] =
+        "code,name,status\n"
+        "BEL,Belgium,member\n"
+        "GBR,United Kingdom,partner\n"
+        "USA,United States,member\n";
+
+typedef struct {
+        rd_kafka_t *mock_owner;         /* the client that owns the cluster */
+        rd_kafka_mock_cluster_t *mock;
+        rd_kafka_t *writer;             /* writes nation states */
+        tecg_state_codec_t *codec;
+        tecg_conf_t *conf;
+        char conf_target;               /* the props table binds no field */
+        tecg_nations_t *nations;
+        tecg_mission_t mission;
+        tecg_docstore_t *store;
+        int published;                  /* publish_cb calls */
+} fixture_t;
+
+static const tecg_conf_prop_t props[] = {
+        {"kafka.", TECG_CONF_PREFIX, 0, NULL, 0, 0, 0, "librdkafka pass-through"},
+        {NULL, 0, 0, NULL, 0, 0, 0, NULL},
+};
+
+static rd_kafka_t *new_producer(const char *bootstraps) {
+        char reason[256];
+        rd_kafka_conf_t *kc = rd_kafka_conf_new();
+        if (bootstraps &&
+            rd_kafka_conf_set(kc, "bootstrap.servers", bootstraps, reason,
+                              sizeof(reason)) != RD_KAFKA_CONF_OK)
+                fail_msg("%s", reason);
+        rd_kafka_conf_set(kc, "log_level", "3", reason, sizeof(reason));
+        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, reason, sizeof(reason));
+        if (!rk)
+                fail_msg("rd_kafka_new: %s", reason);
+        return rk;
+}
+
+static int setup(void **state) {
+        char errstr[512];
+        fixture_t *f = calloc(1, sizeof(*f));
+        assert_non_null(f);
+        f->mock_owner = new_producer(NULL);
+        f->mock = rd_kafka_mock_cluster_new(f->mock_owner, 1);
+        assert_non_null(f->mock);
+        const char *bootstraps = rd_kafka_mock_cluster_bootstraps(f->mock);
+        assert_int_equal(rd_kafka_mock_topic_create(f->mock, PREFIX "nation-state", 2, 1), 0);
+        assert_int_equal(rd_kafka_mock_topic_create(f->mock, PREFIX "dashboards", 1, 1), 0);
+        f->writer = new_producer(bootstraps);
+        f->codec = tecg_state_codec_new(errstr, sizeof(errstr));
+        if (!f->codec)
+                fail_msg("%s", errstr);
+        f->conf = tecg_conf_new(props, &f->conf_target, errstr, sizeof(errstr));
+        if (!f->conf ||
+            tecg_conf_set(f->conf, "kafka.bootstrap.servers", bootstraps, "test", errstr,
+                          sizeof(errstr)) ||
+            tecg_conf_set(f->conf, "kafka.log_level", "3", "test", errstr, sizeof(errstr)))
+                fail_msg("%s", errstr);
+        f->nations = tecg_nations_parse(nations_csv, strlen(nations_csv), "test", errstr,
+                                        sizeof(errstr));
+        if (!f->nations)
+                fail_msg("%s", errstr);
+        tecg_mission_init(&f->mission);
+        f->store = tecg_docstore_new();
+        assert_non_null(f->store);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        fixture_t *f = *state;
+        tecg_docstore_destroy(f->store);
+        tecg_nations_destroy(f->nations);
+        tecg_conf_destroy(f->conf);
+        tecg_state_codec_destroy(f->codec);
+        rd_kafka_destroy(f->writer);
+        rd_kafka_mock_cluster_destroy(f->mock);
+        rd_kafka_destroy(f->mock_owner);
+        free(f);
+        return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Writing states                                                      */
+
+static tecg_nation_state_t *state_new(const char *nation, uint64_t version) {
+        tecg_nation_state_t *st = tecg_nation_state_new(nation);
+        assert_non_null(st);
+        st->version = version;
+        st->events = version;
+        st->as_of_ms = tu_at(2005, 11, 20, 8, 0, 0, 0) + (int64_t)version;
+        return st;
+}
+
+static void set_personnel(tecg_nation_state_t *st, tecg_role_t role, int32_t headcount) {
+        tecg_strength_t *p = &st->personnel[role][TECG_LOC_IN_IRAQ];
+        p->reported = true;
+        p->occurred_at_ms = st->as_of_ms;
+        snprintf(p->event_id, sizeof(p->event_id), "%s-%d", st->nation, (int)role);
+        p->headcount = headcount;
+}
+
+static void write_raw(fixture_t *f, const char *key, const void *value, size_t len) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+                f->writer, RD_KAFKA_V_TOPIC(PREFIX "nation-state"),
+                RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE((void *)value, len),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        assert_int_equal(err, RD_KAFKA_RESP_ERR_NO_ERROR);
+        assert_int_equal(rd_kafka_flush(f->writer, WAIT_MS), RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+/* Encodes, writes (key = nation) and frees st. */
+static void write_state(fixture_t *f, tecg_nation_state_t *st) {
+        char errstr[256];
+        tecg_buf_t buf = TECG_BUF_INIT;
+        if (tecg_state_codec_encode(f->codec, st, &buf, errstr, sizeof(errstr)))
+                fail_msg("encode %s: %s", st->nation, errstr);
+        write_raw(f, st->nation, buf.data, buf.len);
+        tecg_buf_free(&buf);
+        tecg_nation_state_destroy(st);
+}
+
+/* The scenario's first three states (see the top of the file). */
+static void write_first_states(fixture_t *f) {
+        tecg_nation_state_t *bel = state_new("BEL", 1);
+        set_personnel(bel, TECG_ROLE_TRAINER, 10);
+        write_state(f, bel);
+
+        tecg_nation_state_t *usa = state_new("USA", 3);
+        set_personnel(usa, TECG_ROLE_STAFF, 50);
+        usa->funding = calloc(1, sizeof(*usa->funding));
+        assert_non_null(usa->funding);
+        usa->funding[0] = (tecg_funding_total_t){TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "EUR",
+                                                 100000};
+        usa->nfunding = 1;
+        write_state(f, usa);
+
+        tecg_nation_state_t *jpn = state_new("JPN", 1);
+        set_personnel(jpn, TECG_ROLE_TRAINER, 7);
+        jpn->training = calloc(1, sizeof(*jpn->training));
+        assert_non_null(jpn->training);
+        jpn->training[0] = (tecg_training_total_t){2005, TECG_LOC_OUTSIDE_IRAQ,
+                                                   TECG_LVL_JUNIOR, 5};
+        jpn->ntraining = 1;
+        write_state(f, jpn);
+}
+
+/* ------------------------------------------------------------------ */
+/* Running the engine                                                  */
+
+static void on_publish(const char *name, uint64_t version, const char *json, size_t len,
+                       void *opaque) {
+        fixture_t *f = opaque;
+        (void)name;
+        (void)version;
+        (void)json;
+        (void)len;
+        f->published++;
+}
+
+static tecg_dashboards_t *engine_new(fixture_t *f) {
+        char errstr[512];
+        tecg_dashboards_options_t opts = {
+                .topic_prefix = PREFIX,
+                .nations = f->nations,
+                .mission = &f->mission,
+                .store = f->store,
+                .publish_cb = on_publish,
+                .opaque = f,
+                .publish_topic = true,
+                .compose_interval_ms = 0,
+                .load_timeout_ms = WAIT_MS,
+        };
+        tecg_dashboards_t *d = tecg_dashboards_new(f->conf, &opts, errstr, sizeof(errstr));
+        if (!d)
+                fail_msg("tecg_dashboards_new: %s", errstr);
+        return d;
+}
+
+/* Runs the engine until the staffing document has `version` (caught up
+ * first), failing the test on an error or after WAIT_MS. */
+static void run_until_staffing(tecg_dashboards_t *d, uint64_t version) {
+        char errstr[512];
+        tecg_dashboards_stats_t st;
+        int64_t deadline = tu_now_ms() + WAIT_MS;
+        for (;;) {
+                if (tecg_dashboards_run_once(d, 100, errstr, sizeof(errstr)))
+                        fail_msg("run_once: %s", errstr);
+                tecg_dashboards_stats(d, &st);
+                if (st.caught_up && st.versions[TECG_DASH_STAFFING] >= version)
+                        return;
+                if (tu_now_ms() > deadline)
+                        fail_msg("staffing version %llu not reached (at %llu, caught_up %d)",
+                                 (unsigned long long)version,
+                                 (unsigned long long)st.versions[TECG_DASH_STAFFING],
+                                 (int)st.caught_up);
+        }
+}
+
+/* The stored document `name` (the caller json_decref()s it); checks that
+ * the docstore holds `version`. */
+static json_t *stored(fixture_t *f, const char *name, uint64_t version) {
+        tecg_doc_t doc;
+        json_error_t jerr;
+        assert_int_equal(tecg_docstore_get(f->store, name, &doc), TECG_OK);
+        assert_int_equal(doc.version, version);
+        json_t *j = json_loadb(doc.json, doc.len, 0, &jerr);
+        tecg_doc_release(&doc);
+        if (!j)
+                fail_msg("%s: %s", name, jerr.text);
+        assert_int_equal(json_integer_value(json_object_get(j, "version")), version);
+        return j;
+}
+
+static json_int_t int_at(json_t *doc, const char *path) {
+        json_t *v = doc;
+        char buf[128];
+        snprintf(buf, sizeof(buf), "%s", path);
+        for (char *save = NULL, *k = strtok_r(buf, ".", &save); k;
+             k = strtok_r(NULL, ".", &save))
+                v = json_object_get(v, k);
+        if (!json_is_integer(v))
+                fail_msg("%s is not an integer", path);
+        return json_integer_value(v);
+}
+
+/* The row of `nation` in doc's "nations" (borrowed), or NULL. */
+static json_t *row_of(json_t *doc, const char *nation) {
+        size_t i;
+        json_t *r;
+        json_array_foreach(json_object_get(doc, "nations"), i, r) {
+                if (strcmp(json_string_value(json_object_get(r, "nation")), nation) == 0)
+                        return r;
+        }
+        return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Tests                                                               */
+
+/* The engine reads nation-state to its end, composes the three documents
+ * with the unlisted JPN shown and counted, follows later states (a stale
+ * one ignored, an undecodable one counted) and a second engine resumes
+ * the versions from t.dashboards without publishing the same content. */
+static void test_follows_nation_state(void **state) {
+        fixture_t *f = *state;
+        tecg_dashboards_stats_t st;
+        write_first_states(f);
+
+        tecg_dashboards_t *d = engine_new(f);
+        run_until_staffing(d, 1);
+        tecg_dashboards_stats(d, &st);
+        assert_int_equal(st.states_received, 3);
+        assert_int_equal(st.undecodable, 0);
+        for (int i = 0; i < TECG_DASH__COUNT; i++)
+                assert_int_equal(st.versions[i], 1);
+        assert_int_equal(st.published, 3);
+        assert_int_equal(f->published, 3);
+
+        json_t *staffing = stored(f, "staffing", 1);
+        assert_int_equal(int_at(staffing, "total.in_iraq"), 67);
+        assert_int_equal(int_at(staffing, "total.nations_reported"), 3);
+        assert_int_equal(int_at(staffing, "total.roles.TRAINER.IN_IRAQ"), 17);
+        assert_int_equal(json_array_size(json_object_get(staffing, "nations")), 4);
+        json_t *jpn = row_of(staffing, "JPN");
+        assert_non_null(jpn);
+        assert_string_equal(json_string_value(json_object_get(jpn, "status")), "unlisted");
+        assert_true(json_is_null(json_object_get(jpn, "name")));
+        assert_int_equal(int_at(jpn, "in_iraq"), 7);
+        json_t *gbr = row_of(staffing, "GBR");
+        assert_non_null(gbr);
+        assert_string_equal(json_string_value(json_object_get(gbr, "status")), "partner");
+        assert_false(json_boolean_value(json_object_get(gbr, "reported")));
+        json_t *nr = json_object_get(staffing, "not_reported");
+        assert_int_equal(json_array_size(nr), 1);
+        assert_string_equal(json_string_value(json_array_get(nr, 0)), "GBR");
+        json_decref(staffing);
+
+        json_t *funding = stored(f, "funding", 1);
+        assert_string_equal(json_string_value(json_object_get(
+                                    json_object_get(json_object_get(funding, "total"),
+                                                    "pledged"),
+                                    "converted")),
+                            "1000.00");
+        assert_int_equal(json_array_size(json_object_get(funding, "nations")), 4);
+        assert_string_equal(
+                json_string_value(json_object_get(row_of(funding, "JPN"), "status")),
+                "unlisted");
+        json_decref(funding);
+
+        json_t *training = stored(f, "training", 1);
+        json_t *year = json_array_get(json_object_get(training, "years"), 0);
+        assert_int_equal(int_at(year, "year"), 2005);
+        assert_int_equal(int_at(year, "trainees"), 5);
+        assert_int_equal(int_at(year, "outside_iraq.levels.JUNIOR"), 5);
+        json_t *trow = json_array_get(json_object_get(training, "nations"), 0);
+        assert_string_equal(json_string_value(json_object_get(trow, "nation")), "JPN");
+        assert_string_equal(json_string_value(json_object_get(trow, "status")), "unlisted");
+        json_decref(training);
+
+        /* A newer BEL, a stale USA (v2 < v3: ignored), a record that is
+         * not a state. Only staffing changes. */
+        tecg_nation_state_t *bel = state_new("BEL", 2);
+        set_personnel(bel, TECG_ROLE_TRAINER, 20);
+        write_state(f, bel);
+        tecg_nation_state_t *usa = state_new("USA", 2);
+        set_personnel(usa, TECG_ROLE_STAFF, 999);
+        write_state(f, usa);
+        write_raw(f, "FRA", "not avro", 8);
+        run_until_staffing(d, 2);
+        /* The stale and broken records may land in a later batch. */
+        int64_t deadline = tu_now_ms() + WAIT_MS;
+        do {
+                char errstr[256];
+                assert_int_equal(tecg_dashboards_run_once(d, 100, errstr, sizeof(errstr)),
+                                 TECG_OK);
+                tecg_dashboards_stats(d, &st);
+        } while (st.states_received < 6 && tu_now_ms() < deadline);
+        assert_int_equal(st.states_received, 6);
+        assert_int_equal(st.undecodable, 1);
+        assert_int_equal(st.versions[TECG_DASH_STAFFING], 2);
+        assert_int_equal(st.versions[TECG_DASH_FUNDING], 1);
+        assert_int_equal(st.versions[TECG_DASH_TRAINING], 1);
+        staffing = stored(f, "staffing", 2);
+        assert_int_equal(int_at(staffing, "total.in_iraq"), 77);
+        assert_int_equal(int_at(row_of(staffing, "USA"), "in_iraq"), 50);
+        json_decref(staffing);
+        tecg_dashboards_destroy(d);
+
+        /* A restart: same content, so the versions read back from
+         * t.dashboards are served and nothing is published again. */
+        tecg_docstore_destroy(f->store);
+        f->store = tecg_docstore_new();
+        assert_non_null(f->store);
+        f->published = 0;
+        d = engine_new(f);
+        run_until_staffing(d, 2);
+        tecg_dashboards_stats(d, &st);
+        assert_int_equal(st.published, 0);
+        assert_int_equal(f->published, 0);
+        assert_int_equal(st.versions[TECG_DASH_STAFFING], 2);
+        assert_int_equal(st.versions[TECG_DASH_FUNDING], 1);
+        staffing = stored(f, "staffing", 2);
+        assert_int_equal(int_at(staffing, "total.in_iraq"), 77);
+        json_decref(staffing);
+        tecg_dashboards_destroy(d);
+}
+
+/* A fatal error of the engine's consumer or producer, raised with
+ * rd_kafka_test_fatal_error() once the documents exist (the mock broker
+ * has no answer that makes either fatal), is returned by run_once as
+ * TECG_ERR_KAFKA naming the client and librdkafka's reason, and stays
+ * returned: the daemon exits instead of logging and going on. */
+static void check_fatal(fixture_t *f, bool producer) {
+        char errstr[512] = "";
+        tecg_err_t err = TECG_OK;
+        write_first_states(f);
+        tecg_dashboards_t *d = engine_new(f);
+        run_until_staffing(d, 1);
+        rd_kafka_t *rk = tecg_dashboards_kafka_handle(d, producer);
+        assert_non_null(rk);
+        assert_int_equal(rd_kafka_test_fatal_error(rk, RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH,
+                                                   "injected by the test"),
+                         RD_KAFKA_RESP_ERR_NO_ERROR);
+        int64_t deadline = tu_now_ms() + WAIT_MS;
+        while (!err && tu_now_ms() < deadline)
+                err = tecg_dashboards_run_once(d, 100, errstr, sizeof(errstr));
+        assert_int_equal(err, TECG_ERR_KAFKA);
+        tu_assert_contains(errstr,
+                           producer ? "fatal Kafka error in the producer"
+                                    : "fatal Kafka error in the consumer",
+                           "INVALID_PRODUCER_EPOCH", "injected by the test");
+        errstr[0] = '\0';
+        assert_int_equal(tecg_dashboards_run_once(d, 0, errstr, sizeof(errstr)),
+                         TECG_ERR_KAFKA);
+        tu_assert_contains(errstr, "fatal Kafka error");
+        tecg_dashboards_destroy(d);
+}
+
+static void test_fatal_consumer_error(void **state) {
+        check_fatal(*state, false);
+}
+
+static void test_fatal_producer_error(void **state) {
+        check_fatal(*state, true);
+}
+
+/* Without a fatal error, run_once keeps returning TECG_OK (the check above
+ * is not satisfied by any error at all): a broker that refuses the writes
+ * to t.dashboards is logged by the delivery report, not fatal. */
+static void test_refused_writes_are_not_fatal(void **state) {
+        fixture_t *f = *state;
+        char errstr[512] = "";
+        write_first_states(f);
+        rd_kafka_mock_push_request_errors(f->mock, API_KEY_PRODUCE, 3,
+                                          RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH,
+                                          RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH,
+                                          RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH);
+        tecg_dashboards_t *d = engine_new(f);
+        run_until_staffing(d, 1);
+        for (int i = 0; i < 10; i++)
+                assert_int_equal(tecg_dashboards_run_once(d, 100, errstr, sizeof(errstr)),
+                                 TECG_OK);
+        tecg_dashboards_destroy(d);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_follows_nation_state, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_fatal_consumer_error, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_fatal_producer_error, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_refused_writes_are_not_fatal, setup,
+                                                teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
