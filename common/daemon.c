@@ -135,12 +135,10 @@ int tecg_daemon_setup(const tecg_daemon_spec_t *spec, void *target, int argc,
         }
         tecg_log_set_level(verbose ? TECG_LOG_DEBUG : level);
         /* librdkafka checks every kafka.* key now, not at first use. */
-        rd_kafka_conf_t *probe = tecg_kafka_conf_new(d->conf, NULL, errstr, sizeof(errstr));
-        if (!probe) {
+        if (tecg_kafka_check(d->conf, errstr, sizeof(errstr))) {
                 rc = tecg_daemon_config_error(spec, errstr);
                 goto done;
         }
-        rd_kafka_conf_destroy(probe);
 done:
         free(sets);
         return rc;
