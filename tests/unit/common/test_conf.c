@@ -22,13 +22,16 @@ typedef struct {
 
 #define F(x) offsetof(test_conf_t, x)
 static const tecg_conf_prop_t props[] = {
-        {"name", TECG_CONF_STRING, F(name), "default-name", 0, 0, 0, "a name"},
-        {"count", TECG_CONF_INT, F(count), "10", 1, 100, 0, "a count"},
-        {"flag", TECG_CONF_BOOL, F(flag), "false", 0, 0, 0, "a flag"},
-        {"needed", TECG_CONF_STRING, F(required), NULL, 0, 0,
-         TECG_CONF_F_REQUIRED, "must be given"},
-        {"kafka.", TECG_CONF_PREFIX, 0, NULL, 0, 0, 0, "librdkafka"},
-        {NULL, 0, 0, NULL, 0, 0, 0, NULL}};
+        {.name = "name", .type = TECG_CONF_STRING, .offset = F(name),
+         .defval = "default-name", .doc = "a name"},
+        {.name = "count", .type = TECG_CONF_INT, .offset = F(count), .defval = "10",
+         .min = 1, .max = 100, .doc = "a count"},
+        {.name = "flag", .type = TECG_CONF_BOOL, .offset = F(flag), .defval = "false",
+         .doc = "a flag"},
+        {.name = "needed", .type = TECG_CONF_STRING, .offset = F(required),
+         .flags = TECG_CONF_F_REQUIRED, .doc = "must be given"},
+        {.name = "kafka.", .type = TECG_CONF_PREFIX, .doc = "librdkafka"},
+        {.name = NULL}};
 #undef F
 
 static void test_defaults_and_parse(void **state) {
