@@ -185,7 +185,8 @@ int main(int argc, char **argv) {
         }
         if (!tecg_nations_find(nations, pc.nation)) {
                 snprintf(errstr, sizeof(errstr), "%s: nation: \"%s\" is not in %s",
-                         tecg_conf_origin(d.conf, "nation"), pc.nation, pc.common.nations_file);
+                         tecg_conf_origin(d.conf, "nation"), pc.nation,
+                         pc.common.nations_file);
                 rc = tecg_daemon_config_error(&producer_spec, errstr);
                 goto done;
         }
@@ -215,8 +216,8 @@ int main(int argc, char **argv) {
                 goto done;
         }
         if (pc.common.schema_registry_url &&
-            tecg_ingest_use_registry(ing, pc.common.schema_registry_url, pc.common.topic_prefix, errstr,
-                                     sizeof(errstr))) {
+            tecg_ingest_use_registry(ing, pc.common.schema_registry_url,
+                                     pc.common.topic_prefix, errstr, sizeof(errstr))) {
                 tecg_log_err(FAC, "%s", errstr);
                 goto done;
         }
