@@ -12,6 +12,7 @@
 #include "canonical.h"
 #include "framing.h"
 #include "schemas.h"
+#include "topics.h"
 
 /* ------------------------------------------------------------------------
  * Binding: where each event.h field lives in the record a decode sees (the
@@ -1034,9 +1035,9 @@ const char *tecg_avro_topic_for(tecg_event_type_t type) {
         case TECG_EV_FUNDING:
         case TECG_EV_EQUIPMENT:
         case TECG_EV_PERSONNEL:
-                return "contributions";
+                return tecg_topics_suffix(TECG_TOPICS_CONTRIBUTIONS);
         case TECG_EV_TRAINING:
-                return "training-completions";
+                return tecg_topics_suffix(TECG_TOPICS_TRAINING);
         default:
                 return NULL;
         }

@@ -7,7 +7,11 @@
 
 #include "log.h"
 
-/* Per-property state kept beside the caller's struct. */
+/* Longest instance name of a group ("bi" of sink.bi.url): it names the
+ * instance in logs and metrics labels. */
+#define GROUP_NAME_MAX 63
+
+/* Per-key state kept beside the caller's struct. */
 typedef struct {
         char *origin; /* "default", "file:line", "--flag" */
         bool from_file;
@@ -20,34 +24,56 @@ typedef struct {
         size_t count, cap;
 } passthru_t;
 
+/* The instances of a TECG_CONF_GROUP. */
+typedef struct {
+        tecg_conf_group_item_t *items; /* also shown through the target field */
+        prop_state_t **states;         /* per instance, one per sub entry */
+        size_t count, cap, nsub;
+} group_t;
+
+/* One entry of the flattened table: INCLUDE entries are replaced by the
+ * entries they take, with their field addresses resolved. */
+typedef struct {
+        const tecg_conf_prop_t *prop;
+        char *field;       /* in the target; NULL for PREFIX */
+        prop_state_t state;
+        passthru_t pt;     /* PREFIX */
+        group_t grp;       /* GROUP */
+} binding_t;
+
 struct tecg_conf {
-        const tecg_conf_prop_t *props;
-        void *target;
-        size_t nprops;
-        prop_state_t *state;
-        passthru_t *passthru; /* one per TECG_CONF_PREFIX entry, same index */
+        binding_t *b;
+        size_t n, cap;
 };
+
+/* A key resolved against the table. */
+typedef struct {
+        binding_t *b;
+        const tecg_conf_prop_t *p; /* the typed entry (a sub entry in a group) */
+        char *field;               /* NULL for PREFIX or a group instance not
+                                    * created yet */
+        prop_state_t *state;       /* likewise */
+        const char *rest;          /* PREFIX: the key without the prefix */
+        const char *inst;          /* GROUP: the instance name ... */
+        size_t inst_len;           /* ... and its length */
+        size_t sub_idx;            /* GROUP: index of p in the sub-table */
+} key_ref_t;
 
 static char *xstrdup(const char *s) {
         return s ? strdup(s) : NULL;
 }
 
-static const tecg_conf_prop_t *prop_find(const tecg_conf_t *conf,
-                                         const char *name, size_t *idx) {
-        for (size_t i = 0; i < conf->nprops; i++) {
-                const tecg_conf_prop_t *p = &conf->props[i];
-                if (p->type == TECG_CONF_PREFIX) {
-                        if (strncmp(name, p->name, strlen(p->name)) == 0 &&
-                            name[strlen(p->name)] != '\0') {
-                                *idx = i;
-                                return p;
-                        }
-                } else if (strcmp(name, p->name) == 0) {
-                        *idx = i;
-                        return p;
-                }
-        }
-        return NULL;
+static size_t table_len(const tecg_conf_prop_t *props) {
+        size_t n = 0;
+        while (props[n].name)
+                n++;
+        return n;
+}
+
+/* "sink." -> 4: the group's name without its dot, for messages. */
+static int group_word_len(const tecg_conf_prop_t *p) {
+        size_t n = strlen(p->name);
+        return (int)(n > 0 && p->name[n - 1] == '.' ? n - 1 : n);
 }
 
 static bool parse_bool(const char *v, bool *out) {
@@ -66,11 +92,10 @@ static bool parse_bool(const char *v, bool *out) {
         return false;
 }
 
-/* Stores a typed value into the target struct; no origin bookkeeping. */
-static tecg_err_t prop_store(tecg_conf_t *conf, const tecg_conf_prop_t *p,
-                             const char *value, char *errstr,
-                             size_t errstr_size) {
-        char *field = (char *)conf->target + p->offset;
+/* Stores a typed value into `field`; `key` names it in errors. */
+static tecg_err_t value_store(const tecg_conf_prop_t *p, char *field,
+                              const char *key, const char *value, char *errstr,
+                              size_t errstr_size) {
         switch (p->type) {
         case TECG_CONF_STRING: {
                 char *copy = strdup(value);
@@ -87,12 +112,12 @@ static tecg_err_t prop_store(tecg_conf_t *conf, const tecg_conf_prop_t *p,
                 if (errno || end == value || *end != '\0')
                         return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
                                            "'%s': \"%s\" is not an integer",
-                                           p->name, value);
+                                           key, value);
                 if (v < p->min || v > p->max)
                         return tecg_seterr(
                                 TECG_ERR_CONFIG, errstr, errstr_size,
                                 "'%s': %lld is out of range [%lld, %lld]",
-                                p->name, v, (long long)p->min,
+                                key, v, (long long)p->min,
                                 (long long)p->max);
                 *(int64_t *)field = v;
                 return TECG_OK;
@@ -102,13 +127,39 @@ static tecg_err_t prop_store(tecg_conf_t *conf, const tecg_conf_prop_t *p,
                         return tecg_seterr(
                                 TECG_ERR_CONFIG, errstr, errstr_size,
                                 "'%s': \"%s\" is not a boolean (true/false)",
-                                p->name, value);
+                                key, value);
                 return TECG_OK;
-        case TECG_CONF_PREFIX:
+        default:
                 break;
         }
         return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                           "'%s': not a settable property", p->name);
+                           "'%s': not a settable property", key);
+}
+
+/* Sets every default of a table of plain keys (the root's or a group's
+ * sub-table) into the struct at base. */
+static tecg_err_t apply_default(const tecg_conf_prop_t *p, char *field,
+                                prop_state_t *st, char *errstr,
+                                size_t errstr_size) {
+        if (p->type == TECG_CONF_STRING)
+                *(char **)field = NULL;
+        if (!p->defval)
+                return TECG_OK;
+        char reason[256];
+        tecg_err_t err = value_store(p, field, p->name, p->defval, reason,
+                                     sizeof(reason));
+        if (err == TECG_ERR_CONFIG)
+                return tecg_seterr(err, errstr, errstr_size,
+                                   "built-in default: %s", reason);
+        if (err || !(st->origin = strdup("default")))
+                return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
+                                   "out of memory");
+        return TECG_OK;
+}
+
+static void state_free(prop_state_t *st) {
+        free(st->origin);
+        free(st->file);
 }
 
 /* Error messages quote values from the file: replace control bytes and
@@ -170,73 +221,282 @@ static tecg_err_t passthru_add(passthru_t *pt, const char *key,
         return TECG_OK;
 }
 
+/* Checks a table for mistakes a daemon could only make in code. */
+static tecg_err_t table_check(const tecg_conf_prop_t *p, bool in_group,
+                              char *errstr, size_t errstr_size) {
+        bool plain = p->type == TECG_CONF_STRING || p->type == TECG_CONF_INT ||
+                     p->type == TECG_CONF_BOOL;
+        if (in_group && !plain)
+                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                   "property table: group key '%s' is not a "
+                                   "string, integer or boolean", p->name);
+        if ((p->type == TECG_CONF_GROUP || p->type == TECG_CONF_INCLUDE) && !p->sub)
+                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                   "property table: '%s' has no sub-table", p->name);
+        if (p->type == TECG_CONF_GROUP && (p->size == 0 || p->max < 1))
+                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                   "property table: group '%s' needs size and max",
+                                   p->name);
+        return TECG_OK;
+}
+
+/* An INCLUDE takes the entries of its sub-table in its scope. */
+static bool in_scope(const tecg_conf_prop_t *include, const tecg_conf_prop_t *p) {
+        return include->scope == 0 || p->scope == 0 || (include->scope & p->scope);
+}
+
+static tecg_err_t bind_table(tecg_conf_t *conf, const tecg_conf_prop_t *props,
+                             char *base, const tecg_conf_prop_t *include,
+                             char *errstr, size_t errstr_size) {
+        for (const tecg_conf_prop_t *p = props; p->name; p++) {
+                tecg_err_t err = table_check(p, false, errstr, errstr_size);
+                if (err)
+                        return err;
+                if (include && !in_scope(include, p))
+                        continue;
+                if (p->type == TECG_CONF_INCLUDE) {
+                        if ((err = bind_table(conf, p->sub, base + p->offset, p,
+                                              errstr, errstr_size)))
+                                return err;
+                        continue;
+                }
+                for (size_t i = 0; i < conf->n; i++)
+                        if (strcmp(conf->b[i].prop->name, p->name) == 0)
+                                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                                   "property table: '%s' twice",
+                                                   p->name);
+                if (conf->n == conf->cap) {
+                        size_t cap = conf->cap ? conf->cap * 2 : 32;
+                        binding_t *b = realloc(conf->b, cap * sizeof(*b));
+                        if (!b)
+                                return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
+                                                   "out of memory");
+                        conf->b = b;
+                        conf->cap = cap;
+                }
+                binding_t *b = &conf->b[conf->n++];
+                memset(b, 0, sizeof(*b));
+                b->prop = p;
+                if (p->type == TECG_CONF_PREFIX) {
+                        if (!(b->pt.prefix = strdup(p->name)))
+                                return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
+                                                   "out of memory");
+                        continue;
+                }
+                b->field = base + p->offset;
+                if (p->type == TECG_CONF_GROUP) {
+                        b->grp.nsub = table_len(p->sub);
+                        for (size_t i = 0; i < b->grp.nsub; i++)
+                                if ((err = table_check(&p->sub[i], true, errstr,
+                                                       errstr_size)))
+                                        return err;
+                        memset(b->field, 0, sizeof(tecg_conf_group_t));
+                        continue;
+                }
+                if ((err = apply_default(p, b->field, &b->state, errstr, errstr_size)))
+                        return err;
+        }
+        return TECG_OK;
+}
+
 tecg_conf_t *tecg_conf_new(const tecg_conf_prop_t *props, void *target,
                            char *errstr, size_t errstr_size) {
         tecg_conf_t *conf = calloc(1, sizeof(*conf));
-        if (!conf)
-                goto nomem;
-        conf->props = props;
-        conf->target = target;
-        while (props[conf->nprops].name)
-                conf->nprops++;
-        conf->state = calloc(conf->nprops, sizeof(*conf->state));
-        conf->passthru = calloc(conf->nprops, sizeof(*conf->passthru));
-        if (!conf->state || !conf->passthru)
-                goto nomem;
-        for (size_t i = 0; i < conf->nprops; i++) {
-                const tecg_conf_prop_t *p = &props[i];
-                if (p->type == TECG_CONF_PREFIX) {
-                        if (!(conf->passthru[i].prefix = strdup(p->name)))
-                                goto nomem;
-                        continue;
-                }
-                if (p->type == TECG_CONF_STRING)
-                        *(char **)((char *)target + p->offset) = NULL;
-                if (!p->defval)
-                        continue;
-                char reason[256];
-                if (prop_store(conf, p, p->defval, reason, sizeof(reason))) {
-                        tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                    "built-in default: %s", reason);
-                        tecg_conf_destroy(conf);
-                        return NULL;
-                }
-                if (!(conf->state[i].origin = strdup("default")))
-                        goto nomem;
+        if (!conf) {
+                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        if (bind_table(conf, props, target, NULL, errstr, errstr_size)) {
+                tecg_conf_destroy(conf);
+                return NULL;
         }
         return conf;
-nomem:
-        tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
-        tecg_conf_destroy(conf);
-        return NULL;
+}
+
+/* Frees the strings a plain-key table stored in the struct at base. */
+static void strings_free(const tecg_conf_prop_t *sub, char *base) {
+        for (const tecg_conf_prop_t *p = sub; p->name; p++) {
+                if (p->type == TECG_CONF_STRING) {
+                        char **field = (char **)(base + p->offset);
+                        free(*field);
+                        *field = NULL;
+                }
+        }
+}
+
+static void group_item_free(group_t *g, const tecg_conf_prop_t *gp, size_t i) {
+        tecg_conf_group_item_t *it = &g->items[i];
+        if (it->data)
+                strings_free(gp->sub, it->data);
+        free(it->data);
+        free((char *)it->name);
+        free((char *)it->origin);
+        for (size_t j = 0; g->states[i] && j < g->nsub; j++)
+                state_free(&g->states[i][j]);
+        free(g->states[i]);
+}
+
+/* The target's view of a group follows its array. */
+static void group_publish(binding_t *b) {
+        tecg_conf_group_t *view = (tecg_conf_group_t *)b->field;
+        view->count = b->grp.count;
+        view->items = b->grp.items;
 }
 
 void tecg_conf_destroy(tecg_conf_t *conf) {
         if (!conf)
                 return;
-        for (size_t i = 0; conf->state && i < conf->nprops; i++) {
-                const tecg_conf_prop_t *p = &conf->props[i];
+        for (size_t i = 0; i < conf->n; i++) {
+                binding_t *b = &conf->b[i];
+                const tecg_conf_prop_t *p = b->prop;
                 if (p->type == TECG_CONF_STRING) {
-                        char **field = (char **)((char *)conf->target + p->offset);
-                        free(*field);
-                        *field = NULL;
+                        free(*(char **)b->field);
+                        *(char **)b->field = NULL;
+                } else if (p->type == TECG_CONF_PREFIX) {
+                        for (size_t j = 0; j < b->pt.count; j++) {
+                                free(b->pt.items[j].key);
+                                free(b->pt.items[j].value);
+                                free(b->pt.items[j].origin);
+                        }
+                        free(b->pt.items);
+                        free(b->pt.prefix);
+                } else if (p->type == TECG_CONF_GROUP) {
+                        for (size_t j = 0; j < b->grp.count; j++)
+                                group_item_free(&b->grp, p, j);
+                        free(b->grp.items);
+                        free(b->grp.states);
+                        memset(b->field, 0, sizeof(tecg_conf_group_t));
                 }
-                free(conf->state[i].origin);
-                free(conf->state[i].file);
+                state_free(&b->state);
         }
-        for (size_t i = 0; conf->passthru && i < conf->nprops; i++) {
-                passthru_t *pt = &conf->passthru[i];
-                for (size_t j = 0; j < pt->count; j++) {
-                        free(pt->items[j].key);
-                        free(pt->items[j].value);
-                        free(pt->items[j].origin);
-                }
-                free(pt->items);
-                free(pt->prefix);
-        }
-        free(conf->state);
-        free(conf->passthru);
+        free(conf->b);
         free(conf);
+}
+
+/* Resolves `name`. NULL reason: only whether it exists (no message). */
+static tecg_err_t key_find(const tecg_conf_t *conf, const char *name,
+                           key_ref_t *k, char *reason, size_t reason_size) {
+        memset(k, 0, sizeof(*k));
+        for (size_t i = 0; i < conf->n; i++) {
+                binding_t *b = &conf->b[i];
+                const tecg_conf_prop_t *p = b->prop;
+                size_t plen = strlen(p->name);
+                if (p->type != TECG_CONF_PREFIX && p->type != TECG_CONF_GROUP) {
+                        if (strcmp(name, p->name) != 0)
+                                continue;
+                        k->b = b;
+                        k->p = p;
+                        k->field = b->field;
+                        k->state = &b->state;
+                        return TECG_OK;
+                }
+                if (strncmp(name, p->name, plen) != 0 || name[plen] == '\0')
+                        continue;
+                k->b = b;
+                k->p = p;
+                k->rest = name + plen;
+                if (p->type == TECG_CONF_PREFIX)
+                        return TECG_OK;
+
+                /* GROUP: NAME "." KEY */
+                const char *dot = strchr(k->rest, '.');
+                int word = group_word_len(p);
+                if (!dot || dot == k->rest || dot[1] == '\0')
+                        return tecg_seterr(TECG_ERR_CONFIG, reason, reason_size,
+                                           "'%s': expected %sNAME.KEY (see --help)",
+                                           name, p->name);
+                k->inst = k->rest;
+                k->inst_len = (size_t)(dot - k->rest);
+                if (k->inst_len > GROUP_NAME_MAX)
+                        return tecg_seterr(TECG_ERR_CONFIG, reason, reason_size,
+                                           "'%s': %.*s name longer than %d bytes",
+                                           name, word, p->name, GROUP_NAME_MAX);
+                const tecg_conf_prop_t *sub = NULL;
+                for (size_t j = 0; j < b->grp.nsub; j++)
+                        if (strcmp(dot + 1, p->sub[j].name) == 0) {
+                                sub = &p->sub[j];
+                                k->sub_idx = j;
+                        }
+                if (!sub) {
+                        char keys[512] = "";
+                        size_t used = 0;
+                        for (size_t j = 0; j < b->grp.nsub && used < sizeof(keys); j++)
+                                used += (size_t)snprintf(keys + used, sizeof(keys) - used,
+                                                         "%s%s", j ? ", " : "",
+                                                         p->sub[j].name);
+                        return tecg_seterr(TECG_ERR_CONFIG, reason, reason_size,
+                                           "'%s': unknown %.*s setting '%s' (%s)",
+                                           name, word, p->name, dot + 1, keys);
+                }
+                k->p = sub;
+                for (size_t j = 0; j < b->grp.count; j++) {
+                        const char *n = b->grp.items[j].name;
+                        if (strlen(n) == k->inst_len &&
+                            memcmp(n, k->inst, k->inst_len) == 0) {
+                                k->field = (char *)b->grp.items[j].data + sub->offset;
+                                k->state = &b->grp.states[j][k->sub_idx];
+                                break;
+                        }
+                }
+                return TECG_OK;
+        }
+        return tecg_seterr(TECG_ERR_CONFIG, reason, reason_size,
+                           "unknown key '%s' (see --help)", name);
+}
+
+/* Removes the newest instance: its first key was refused. */
+static void group_drop_last(binding_t *b) {
+        group_item_free(&b->grp, b->prop, b->grp.count - 1);
+        b->grp.count--;
+        group_publish(b);
+}
+
+/* A new instance of the group k names, with the sub-table's defaults. */
+static tecg_err_t group_add(key_ref_t *k, const char *origin, char *errstr,
+                            size_t errstr_size) {
+        binding_t *b = k->b;
+        group_t *g = &b->grp;
+        const tecg_conf_prop_t *gp = b->prop;
+        if (g->count >= (size_t)gp->max)
+                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                   "'%s%.*s': more than %lld %.*s names",
+                                   gp->name, (int)k->inst_len, k->inst,
+                                   (long long)gp->max, group_word_len(gp), gp->name);
+        if (g->count == g->cap) {
+                size_t cap = g->cap ? g->cap * 2 : 4;
+                tecg_conf_group_item_t *items = realloc(g->items, cap * sizeof(*items));
+                if (items)
+                        g->items = items;
+                prop_state_t **states = realloc(g->states, cap * sizeof(*states));
+                if (states)
+                        g->states = states;
+                if (!items || !states)
+                        return TECG_ERR_NOMEM;
+                g->cap = cap;
+                group_publish(b);
+        }
+        size_t i = g->count;
+        tecg_conf_group_item_t *it = &g->items[i];
+        memset(it, 0, sizeof(*it));
+        g->states[i] = calloc(g->nsub ? g->nsub : 1, sizeof(prop_state_t));
+        it->data = calloc(1, gp->size);
+        it->name = strndup(k->inst, k->inst_len);
+        it->origin = strdup(origin);
+        g->count++;
+        group_publish(b);
+        tecg_err_t err = TECG_OK;
+        if (!g->states[i] || !it->data || !it->name || !it->origin)
+                err = TECG_ERR_NOMEM;
+        for (size_t j = 0; !err && j < g->nsub; j++)
+                err = apply_default(&gp->sub[j], (char *)it->data + gp->sub[j].offset,
+                                    &g->states[i][j], errstr, errstr_size);
+        if (err) {
+                group_drop_last(b);
+                return err;
+        }
+        k->field = (char *)it->data + k->p->offset;
+        k->state = &g->states[i][k->sub_idx];
+        return TECG_OK;
 }
 
 /* Sets a key; `file` is the file label when it comes from a file (for the
@@ -244,28 +504,35 @@ void tecg_conf_destroy(tecg_conf_t *conf) {
 static tecg_err_t conf_set(tecg_conf_t *conf, const char *name,
                            const char *value, const char *origin,
                            const char *file, char *errstr, size_t errstr_size) {
-        size_t idx;
-        const tecg_conf_prop_t *p = prop_find(conf, name, &idx);
-        if (!p)
-                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                   "unknown key '%s' (see --help)", name);
-        if (p->type == TECG_CONF_PREFIX)
-                return passthru_add(&conf->passthru[idx],
-                                    name + strlen(p->name), value, origin);
+        key_ref_t k;
+        tecg_err_t err = key_find(conf, name, &k, errstr, errstr_size);
+        if (err)
+                return err;
+        if (k.b->prop->type == TECG_CONF_PREFIX)
+                return passthru_add(&k.b->pt, k.rest, value, origin);
 
-        prop_state_t *st = &conf->state[idx];
+        bool added = false;
+        if (!k.field) { /* the first key of a group instance */
+                if ((err = group_add(&k, origin, errstr, errstr_size)))
+                        return err;
+                added = true;
+        }
+        prop_state_t *st = k.state;
         if (file && st->from_file && st->file && strcmp(st->file, file) == 0)
                 return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
                                    "'%s' is already set at %s", name,
                                    st->origin);
-        tecg_err_t err = prop_store(conf, p, value, errstr, errstr_size);
-        if (err)
-                return err;
         char *o = strdup(origin), *f = xstrdup(file);
-        if (!o || (file && !f)) {
+        if (!o || (file && !f))
+                err = TECG_ERR_NOMEM;
+        else
+                err = value_store(k.p, k.field, name, value, errstr, errstr_size);
+        if (err) {
                 free(o);
                 free(f);
-                return TECG_ERR_NOMEM;
+                if (added)
+                        group_drop_last(k.b);
+                return err;
         }
         free(st->origin);
         free(st->file);
@@ -432,23 +699,38 @@ tecg_err_t tecg_conf_apply_sets(tecg_conf_t *conf, char *const *sets,
 
 tecg_err_t tecg_conf_check_required(const tecg_conf_t *conf, char *errstr,
                                     size_t errstr_size) {
-        for (size_t i = 0; i < conf->nprops; i++) {
-                const tecg_conf_prop_t *p = &conf->props[i];
-                if ((p->flags & TECG_CONF_F_REQUIRED) && !conf->state[i].origin)
+        for (size_t i = 0; i < conf->n; i++) {
+                const binding_t *b = &conf->b[i];
+                const tecg_conf_prop_t *p = b->prop;
+                if ((p->flags & TECG_CONF_F_REQUIRED) && p->type != TECG_CONF_GROUP &&
+                    !b->state.origin)
                         return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
                                            "required key '%s' is not set (%s)",
                                            p->name, p->doc);
+                if (p->type != TECG_CONF_GROUP)
+                        continue;
+                for (size_t j = 0; j < b->grp.count; j++) {
+                        const tecg_conf_group_item_t *it = &b->grp.items[j];
+                        for (size_t s = 0; s < b->grp.nsub; s++)
+                                if ((p->sub[s].flags & TECG_CONF_F_REQUIRED) &&
+                                    !b->grp.states[j][s].origin)
+                                        return tecg_seterr(
+                                                TECG_ERR_CONFIG, errstr, errstr_size,
+                                                "%s: %.*s %s has no %s%s.%s", it->origin,
+                                                group_word_len(p), p->name, it->name,
+                                                p->name, it->name, p->sub[s].name);
+                }
         }
         return TECG_OK;
 }
 
 const tecg_conf_kv_t *tecg_conf_passthru(const tecg_conf_t *conf,
                                          const char *prefix, size_t *countp) {
-        for (size_t i = 0; i < conf->nprops; i++) {
-                if (conf->passthru[i].prefix &&
-                    strcmp(conf->passthru[i].prefix, prefix) == 0) {
-                        *countp = conf->passthru[i].count;
-                        return conf->passthru[i].items;
+        for (size_t i = 0; i < conf->n; i++) {
+                const passthru_t *pt = &conf->b[i].pt;
+                if (pt->prefix && strcmp(pt->prefix, prefix) == 0) {
+                        *countp = pt->count;
+                        return pt->items;
                 }
         }
         *countp = 0;
@@ -456,38 +738,126 @@ const tecg_conf_kv_t *tecg_conf_passthru(const tecg_conf_t *conf,
 }
 
 const char *tecg_conf_get_string(const tecg_conf_t *conf, const char *name) {
-        size_t idx;
-        const tecg_conf_prop_t *p = prop_find(conf, name, &idx);
-        if (!p || p->type != TECG_CONF_STRING)
+        key_ref_t k;
+        if (key_find(conf, name, &k, NULL, 0) || !k.field ||
+            k.p->type != TECG_CONF_STRING)
                 return NULL;
-        return *(char *const *)((const char *)conf->target + p->offset);
+        return *(char *const *)k.field;
 }
 
 const char *tecg_conf_origin(const tecg_conf_t *conf, const char *name) {
-        size_t idx;
-        if (!prop_find(conf, name, &idx))
+        key_ref_t k;
+        if (key_find(conf, name, &k, NULL, 0) || !k.state)
                 return NULL;
-        return conf->state[idx].origin;
+        return k.state->origin;
+}
+
+static void help_entry(FILE *fp, const tecg_conf_prop_t *p, const char *name) {
+        static const char *const type_names[] = {"string", "integer", "bool",
+                                                 "prefix", "group", "include"};
+        char range[96] = "";
+        if (p->type == TECG_CONF_INT)
+                snprintf(range, sizeof(range), " [%lld..%lld]",
+                         (long long)p->min, (long long)p->max);
+        else if (p->type == TECG_CONF_GROUP)
+                snprintf(range, sizeof(range), " of up to %lld names",
+                         (long long)p->max);
+        fprintf(fp, "  %-28s %s%s%s\n", name, type_names[p->type], range,
+                (p->flags & TECG_CONF_F_REQUIRED) ? ", required" : "");
+        fprintf(fp, "      %s", p->doc);
+        if (p->defval)
+                fprintf(fp, " (default: %s)", *p->defval ? p->defval : "\"\"");
+        fputc('\n', fp);
+}
+
+static void print_help(FILE *fp, const tecg_conf_prop_t *props,
+                       const tecg_conf_prop_t *include) {
+        for (const tecg_conf_prop_t *p = props; p->name; p++) {
+                char name[160];
+                if (include && !in_scope(include, p))
+                        continue;
+                switch (p->type) {
+                case TECG_CONF_INCLUDE:
+                        print_help(fp, p->sub, p);
+                        break;
+                case TECG_CONF_PREFIX:
+                        snprintf(name, sizeof(name), "%s<property>", p->name);
+                        help_entry(fp, p, name);
+                        break;
+                case TECG_CONF_GROUP:
+                        snprintf(name, sizeof(name), "%s<name>.*", p->name);
+                        help_entry(fp, p, name);
+                        for (const tecg_conf_prop_t *s = p->sub; s->name; s++) {
+                                snprintf(name, sizeof(name), "%s<name>.%s", p->name,
+                                         s->name);
+                                help_entry(fp, s, name);
+                        }
+                        break;
+                default:
+                        help_entry(fp, p, p->name);
+                }
+        }
 }
 
 void tecg_conf_print_help(FILE *fp, const tecg_conf_prop_t *props) {
-        static const char *const type_names[] = {"string", "integer", "bool",
-                                                 "prefix"};
-        for (const tecg_conf_prop_t *p = props; p->name; p++) {
-                char range[96] = "";
-                if (p->type == TECG_CONF_INT)
-                        snprintf(range, sizeof(range), " [%lld..%lld]",
-                                 (long long)p->min, (long long)p->max);
-                char name[96];
-                snprintf(name, sizeof(name), "%s%s", p->name,
-                         p->type == TECG_CONF_PREFIX ? "<property>" : "");
-                fprintf(fp, "  %-28s %s%s%s\n", name, type_names[p->type], range,
-                        (p->flags & TECG_CONF_F_REQUIRED) ? ", required" : "");
-                fprintf(fp, "      %s", p->doc);
-                if (p->defval)
-                        fprintf(fp, " (default: %s)",
-                                *p->defval ? p->defval : "\"\"");
-                fputc('\n', fp);
+        print_help(fp, props, NULL);
+}
+
+void tecg_conf_foreach(const tecg_conf_t *conf, tecg_conf_visit_cb *cb,
+                       void *opaque) {
+        for (size_t i = 0; i < conf->n; i++) {
+                const binding_t *b = &conf->b[i];
+                const tecg_conf_prop_t *p = b->prop;
+                tecg_conf_setting_t s = {.key = p->name, .prop = p, .field = b->field,
+                                         .origin = b->state.origin};
+                if (p->type == TECG_CONF_PREFIX) {
+                        for (size_t j = 0; j < b->pt.count; j++) {
+                                char *key;
+                                if (asprintf(&key, "%s%s", p->name, b->pt.items[j].key) < 0)
+                                        continue;
+                                s.key = key;
+                                s.field = NULL;
+                                s.value = b->pt.items[j].value;
+                                s.origin = b->pt.items[j].origin;
+                                cb(&s, opaque);
+                                free(key);
+                        }
+                } else if (p->type == TECG_CONF_GROUP) {
+                        for (size_t j = 0; j < b->grp.count; j++) {
+                                const tecg_conf_group_item_t *it = &b->grp.items[j];
+                                for (size_t k = 0; k < b->grp.nsub; k++) {
+                                        char *key;
+                                        if (asprintf(&key, "%s%s.%s", p->name, it->name,
+                                                     p->sub[k].name) < 0)
+                                                continue;
+                                        s.key = key;
+                                        s.prop = &p->sub[k];
+                                        s.field = (const char *)it->data + p->sub[k].offset;
+                                        s.origin = b->grp.states[j][k].origin;
+                                        cb(&s, opaque);
+                                        free(key);
+                                }
+                        }
+                } else {
+                        cb(&s, opaque);
+                }
+        }
+}
+
+const char *tecg_conf_setting_text(const tecg_conf_setting_t *s, char *buf,
+                                   size_t size) {
+        if (!s->field)
+                return s->value;
+        switch (s->prop->type) {
+        case TECG_CONF_STRING:
+                return *(char *const *)s->field;
+        case TECG_CONF_INT:
+                snprintf(buf, size, "%lld", (long long)*(const int64_t *)s->field);
+                return buf;
+        case TECG_CONF_BOOL:
+                return *(const bool *)s->field ? "true" : "false";
+        default:
+                return NULL;
         }
 }
 
@@ -496,42 +866,14 @@ static bool is_secret(const char *key) {
                strstr(key, "token");
 }
 
+static void log_setting(const tecg_conf_setting_t *s, void *opaque) {
+        char buf[32];
+        const char *v = tecg_conf_setting_text(s, buf, sizeof(buf));
+        tecg_log_debug((const char *)opaque, "%s = %s (%s)", s->key,
+                       !v ? "(unset)" : is_secret(s->key) ? "***" : v,
+                       s->origin ? s->origin : "unset");
+}
+
 void tecg_conf_log(const tecg_conf_t *conf, const char *facility) {
-        for (size_t i = 0; i < conf->nprops; i++) {
-                const tecg_conf_prop_t *p = &conf->props[i];
-                const char *field = (const char *)conf->target + p->offset;
-                const char *origin = conf->state[i].origin;
-                switch (p->type) {
-                case TECG_CONF_STRING: {
-                        const char *v = *(char *const *)field;
-                        tecg_log_debug(facility, "%s = %s (%s)", p->name,
-                                       !v ? "(unset)"
-                                       : is_secret(p->name) ? "***"
-                                                            : v,
-                                       origin ? origin : "unset");
-                        break;
-                }
-                case TECG_CONF_INT:
-                        tecg_log_debug(facility, "%s = %lld (%s)", p->name,
-                                       (long long)*(const int64_t *)field,
-                                       origin ? origin : "unset");
-                        break;
-                case TECG_CONF_BOOL:
-                        tecg_log_debug(facility, "%s = %s (%s)", p->name,
-                                       *(const bool *)field ? "true" : "false",
-                                       origin ? origin : "unset");
-                        break;
-                case TECG_CONF_PREFIX:
-                        for (size_t j = 0; j < conf->passthru[i].count; j++) {
-                                const tecg_conf_kv_t *kv =
-                                        &conf->passthru[i].items[j];
-                                tecg_log_debug(facility, "%s%s = %s (%s)",
-                                               p->name, kv->key,
-                                               is_secret(kv->key) ? "***"
-                                                                  : kv->value,
-                                               kv->origin);
-                        }
-                        break;
-                }
-        }
+        tecg_conf_foreach(conf, log_setting, (void *)facility);
 }

@@ -11,7 +11,16 @@
  *
  * Keys under a TECG_CONF_PREFIX entry (e.g. "kafka.") are not interpreted:
  * they are kept, with their origin, for the module that owns them (librdkafka
- * receives kafka.* with the prefix removed). */
+ * receives kafka.* with the prefix removed).
+ *
+ * Two entries make tables of tables, as librdkafka's rdkafka_conf.c does with
+ * its one property table and scopes:
+ *   - TECG_CONF_INCLUDE binds the entries of a shared table (the keys every
+ *     daemon has, common/daemon.h) whose scope matches the including entry's,
+ *     so each daemon's table is "the shared keys for my scope + my own";
+ *   - TECG_CONF_GROUP is a templated group: "sink." with a sub-table {url,
+ *     token, ...} accepts sink.NAME.url, sink.NAME.token... for any NAME, each
+ *     NAME an instance parsed, checked and documented by the sub-table. */
 #ifndef TECG_CONF_H
 #define TECG_CONF_H
 
@@ -23,22 +32,36 @@
 #include "err.h"
 
 typedef enum {
-        TECG_CONF_STRING, /* char * in the struct, owned by the tecg_conf_t */
-        TECG_CONF_INT,    /* int64_t in the struct, checked against [min,max] */
-        TECG_CONF_BOOL,   /* bool: true/false, yes/no, on/off, 1/0 */
-        TECG_CONF_PREFIX, /* pass-through namespace, e.g. "kafka." */
+        TECG_CONF_STRING,  /* char * in the struct, owned by the tecg_conf_t */
+        TECG_CONF_INT,     /* int64_t in the struct, checked against [min,max] */
+        TECG_CONF_BOOL,    /* bool: true/false, yes/no, on/off, 1/0 */
+        TECG_CONF_PREFIX,  /* pass-through namespace, e.g. "kafka." */
+        TECG_CONF_GROUP,   /* "sink." + NAME + "." + a key of `sub`; the field
+                            * is a tecg_conf_group_t */
+        TECG_CONF_INCLUDE, /* the entries of `sub` in this entry's scope, their
+                            * offsets relative to `offset`; name "" */
 } tecg_conf_type_t;
 
-#define TECG_CONF_F_REQUIRED 0x1 /* must be set (no default) */
+#define TECG_CONF_F_REQUIRED 0x1 /* must be set (no default); in a group's
+                                  * sub-table: every instance must set it */
 
-typedef struct {
+/* Use designated initializers ({.name = ..., .type = ...}): the fields a
+ * kind of entry does not use stay zero. */
+typedef struct tecg_conf_prop {
         const char *name;
         tecg_conf_type_t type;
         size_t offset;       /* offsetof(daemon struct, field) */
         const char *defval;  /* default as text, NULL = none */
-        int64_t min, max;    /* TECG_CONF_INT range */
+        int64_t min, max;    /* TECG_CONF_INT range; GROUP: max instances */
         unsigned flags;
         const char *doc;     /* one line for --help */
+        const struct tecg_conf_prop *sub; /* GROUP: one instance's keys
+                                           * (strings, integers, booleans);
+                                           * INCLUDE: the shared table */
+        size_t size;         /* GROUP: size of the struct `sub` describes */
+        unsigned scope;      /* in a shared table: the scopes the entry
+                              * belongs to, 0 = all; INCLUDE: the scopes
+                              * taken, 0 = all */
 } tecg_conf_prop_t;
 
 /* A pass-through entry: key without its prefix, value, origin "file:line". */
@@ -47,6 +70,20 @@ typedef struct {
         char *value;
         char *origin;
 } tecg_conf_kv_t;
+
+/* One instance of a TECG_CONF_GROUP, e.g. sink "bi". */
+typedef struct {
+        const char *name;   /* "bi" of sink.bi.url */
+        const char *origin; /* the key that named it first, "file:line" */
+        void *data;         /* the struct the group's sub-table describes */
+} tecg_conf_group_item_t;
+
+/* The field a TECG_CONF_GROUP entry binds: its instances in the order they
+ * first appeared. Everything it points to is owned by the tecg_conf_t. */
+typedef struct {
+        size_t count;
+        const tecg_conf_group_item_t *items;
+} tecg_conf_group_t;
 
 typedef struct tecg_conf tecg_conf_t;
 
@@ -81,7 +118,8 @@ tecg_err_t tecg_conf_load_file(tecg_conf_t *conf, const char *path,
 tecg_err_t tecg_conf_apply_sets(tecg_conf_t *conf, char *const *sets,
                                 size_t count, char *errstr, size_t errstr_size);
 
-/* Checks that every TECG_CONF_F_REQUIRED key was set. */
+/* Checks that every TECG_CONF_F_REQUIRED key was set, and every required
+ * key of each group instance ("file:line: sink bi has no sink.bi.url"). */
 tecg_err_t tecg_conf_check_required(const tecg_conf_t *conf, char *errstr,
                                     size_t errstr_size);
 
@@ -90,8 +128,8 @@ tecg_err_t tecg_conf_check_required(const tecg_conf_t *conf, char *errstr,
 const tecg_conf_kv_t *tecg_conf_passthru(const tecg_conf_t *conf,
                                          const char *prefix, size_t *countp);
 
-/* The current value of a TECG_CONF_STRING key (NULL when unset or not a
- * string key); owned by the conf. */
+/* The current value of a TECG_CONF_STRING key, group keys included (NULL
+ * when unset or not a string key); owned by the conf. */
 const char *tecg_conf_get_string(const tecg_conf_t *conf, const char *name);
 
 /* Where a key got its value ("default", "file:line", "--flag"). */
@@ -99,6 +137,31 @@ const char *tecg_conf_origin(const tecg_conf_t *conf, const char *name);
 
 /* Prints the configuration reference generated from the table. */
 void tecg_conf_print_help(FILE *fp, const tecg_conf_prop_t *props);
+
+/* One setting as tecg_conf_foreach() shows it. */
+typedef struct {
+        const char *key;              /* full key: "log.level", "sink.bi.url",
+                                       * "kafka.acks" */
+        const tecg_conf_prop_t *prop; /* its entry (a group's sub-table entry;
+                                       * the PREFIX entry of a pass-through) */
+        const void *field;            /* its value in the target; NULL for a
+                                       * pass-through key */
+        const char *value;            /* a pass-through key's text */
+        const char *origin;           /* NULL while unset */
+} tecg_conf_setting_t;
+
+typedef void tecg_conf_visit_cb(const tecg_conf_setting_t *s, void *opaque);
+
+/* Calls cb for every setting in table order: each key of the table (set or
+ * not), each instance key of a group (all keys of its sub-table), each
+ * pass-through key. The setting is valid during the call only. */
+void tecg_conf_foreach(const tecg_conf_t *conf, tecg_conf_visit_cb *cb,
+                       void *opaque);
+
+/* A setting's value as configuration text ("42", "true", the string, the
+ * pass-through text); NULL for an unset string. May use buf. */
+const char *tecg_conf_setting_text(const tecg_conf_setting_t *s, char *buf,
+                                   size_t size);
 
 /* Logs the effective configuration at debug level (pass-through values of
  * keys containing "password", "secret" or "token" are masked). */

@@ -9,6 +9,35 @@
 
 volatile sig_atomic_t tecg_daemon_stop;
 
+#define F(field) offsetof(tecg_daemon_conf_t, field)
+const tecg_conf_prop_t tecg_daemon_props[] = {
+        {.name = "nations.file", .type = TECG_CONF_STRING, .offset = F(nations_file),
+         .defval = TECG_SOURCE_DIR "/deploy/nations.csv",
+         .doc = "CSV of the mission's nations: code,name,status"},
+        {.name = "topic.prefix", .type = TECG_CONF_STRING, .offset = F(topic_prefix),
+         .defval = "tecg.", .doc = "prefix of every Kafka topic name"},
+        {.name = "log.level", .type = TECG_CONF_STRING, .offset = F(log_level),
+         .defval = "info", .doc = "debug, info, notice, warning, err"},
+        {.name = "stats.interval.ms", .type = TECG_CONF_INT,
+         .offset = F(stats_interval_ms), .defval = "60000", .min = 0, .max = 86400000,
+         .doc = "how often counters are logged (0 = never)"},
+        {.name = "metrics.file", .type = TECG_CONF_STRING, .offset = F(metrics_file),
+         .scope = TECG_DAEMON_PRODUCER | TECG_DAEMON_AGGREGATOR,
+         .doc = "write Prometheus text-format counters to this file at each stats "
+                "interval (node_exporter textfile collector)"},
+        {.name = "schema.registry.url", .type = TECG_CONF_STRING,
+         .offset = F(schema_registry_url),
+         .scope = TECG_DAEMON_PRODUCER | TECG_DAEMON_AGGREGATOR,
+         .doc = "Confluent-compatible schema registry: the producer registers its "
+                "schemas there and frames messages as 00 + schema id + body "
+                "(default: single-object encoding, no registry needed); the "
+                "aggregator asks it for the ids of Confluent-framed messages"},
+        {.name = "kafka.", .type = TECG_CONF_PREFIX,
+         .doc = "any librdkafka property, passed unchanged to every Kafka client "
+                "of the daemon (e.g. kafka.bootstrap.servers=127.0.0.1:9092)"},
+        {.name = NULL}};
+#undef F
+
 static void on_signal(int sig) {
         (void)sig;
         tecg_daemon_stop = 1;
@@ -135,12 +164,10 @@ int tecg_daemon_setup(const tecg_daemon_spec_t *spec, void *target, int argc,
         }
         tecg_log_set_level(verbose ? TECG_LOG_DEBUG : level);
         /* librdkafka checks every kafka.* key now, not at first use. */
-        rd_kafka_conf_t *probe = tecg_kafka_conf_new(d->conf, NULL, errstr, sizeof(errstr));
-        if (!probe) {
+        if (tecg_kafka_check(d->conf, errstr, sizeof(errstr))) {
                 rc = tecg_daemon_config_error(spec, errstr);
                 goto done;
         }
-        rd_kafka_conf_destroy(probe);
 done:
         free(sets);
         return rc;

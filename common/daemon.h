@@ -8,9 +8,39 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "conf.h"
+
+/* Scopes of the shared keys: which daemons a key of tecg_daemon_props
+ * applies to (tecg_conf_prop_t.scope). */
+#define TECG_DAEMON_PRODUCER 0x1
+#define TECG_DAEMON_AGGREGATOR 0x2
+#define TECG_DAEMON_DASHBOARD 0x4
+
+/* The values of the shared keys, a member of each daemon's config struct. */
+typedef struct {
+        char *nations_file;
+        char *topic_prefix;
+        char *log_level;
+        int64_t stats_interval_ms;
+        char *metrics_file;        /* producer, aggregator */
+        char *schema_registry_url; /* producer, aggregator */
+} tecg_daemon_conf_t;
+
+/* The keys more than one daemon has, each described once with the scopes
+ * it applies to: nations.file, topic.prefix, log.level, stats.interval.ms,
+ * metrics.file, schema.registry.url and the kafka. pass-through. */
+extern const tecg_conf_prop_t tecg_daemon_props[];
+
+/* The entry of a daemon's table that takes the shared keys of `scope_`
+ * into its tecg_daemon_conf_t member `member`. */
+#define TECG_DAEMON_SHARED_KEYS(struct_type, member, scope_)                   \
+        {.name = "", .type = TECG_CONF_INCLUDE,                                \
+         .offset = offsetof(struct_type, member), .sub = tecg_daemon_props,    \
+         .scope = (scope_), .doc = "keys shared by the daemons"}
 
 typedef struct {
         const char *progname;           /* "tecg-producer": logs and errors */

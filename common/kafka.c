@@ -1,9 +1,33 @@
 #include "kafka.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "log.h"
+
+/* What tecg relies on from each type of client; kafka.h says why. */
+static const tecg_kafka_setting_t producer_defaults[] = {
+        {"enable.idempotence", "true"},
+        {"acks", "all"},
+        {"linger.ms", "5"},
+        {NULL, NULL}};
+static const tecg_kafka_setting_t consumer_defaults[] = {
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+        {"isolation.level", "read_committed"},
+        {"auto.offset.reset", "earliest"},
+        {NULL, NULL}};
+static const tecg_kafka_setting_t reader_defaults[] = {
+        {"enable.auto.commit", "false"},
+        {"isolation.level", "read_committed"},
+        {"enable.partition.eof", "true"},
+        {NULL, NULL}};
+static const tecg_kafka_setting_t *const type_defaults[TECG_KAFKA__TYPE_COUNT] = {
+        [TECG_KAFKA_PRODUCER] = producer_defaults,
+        [TECG_KAFKA_CONSUMER] = consumer_defaults,
+        [TECG_KAFKA_READER] = reader_defaults,
+};
 
 /* librdkafka's reasons may end in a newline; ours are one line. */
 static void chomp(char *s) {
@@ -12,45 +36,108 @@ static void chomp(char *s) {
                 s[--n] = '\0';
 }
 
-rd_kafka_conf_t *tecg_kafka_conf_new(const tecg_conf_t *conf,
-                                     const tecg_kafka_default_t *defaults,
-                                     char *errstr, size_t errstr_size) {
+static tecg_err_t set_builtin(rd_kafka_conf_t *kconf,
+                              const tecg_kafka_setting_t *settings, char *errstr,
+                              size_t errstr_size) {
         char reason[512];
-        rd_kafka_conf_t *kconf = rd_kafka_conf_new();
-        rd_kafka_conf_set_log_cb(kconf, tecg_log_rdkafka_cb);
-
-        for (const tecg_kafka_default_t *d = defaults; d && d->name; d++) {
-                if (rd_kafka_conf_set(kconf, d->name, d->value, reason,
+        for (const tecg_kafka_setting_t *s = settings; s && s->name; s++) {
+                if (rd_kafka_conf_set(kconf, s->name, s->value, reason,
                                       sizeof(reason)) != RD_KAFKA_CONF_OK) {
                         chomp(reason);
-                        tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                    "built-in kafka.%s=%s: %s", d->name,
-                                    d->value, reason);
-                        goto fail;
+                        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                           "built-in kafka.%s=%s: %s", s->name,
+                                           s->value, reason);
                 }
         }
-        size_t n;
-        const tecg_conf_kv_t *kv = tecg_conf_passthru(conf, "kafka.", &n);
+        return TECG_OK;
+}
+
+/* The user's kafka.* keys, each refusal reported at its config line. */
+static tecg_err_t set_user(rd_kafka_conf_t *kconf, const tecg_conf_t *conf,
+                           char *errstr, size_t errstr_size) {
+        char reason[512];
+        size_t n = 0;
+        const tecg_conf_kv_t *kv = conf ? tecg_conf_passthru(conf, "kafka.", &n) : NULL;
         for (size_t i = 0; i < n; i++) {
                 if (rd_kafka_conf_set(kconf, kv[i].key, kv[i].value, reason,
                                       sizeof(reason)) != RD_KAFKA_CONF_OK) {
                         chomp(reason);
-                        tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                    "%s: kafka.%s: %s", kv[i].origin,
-                                    kv[i].key, reason);
-                        goto fail;
+                        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                           "%s: kafka.%s: %s", kv[i].origin,
+                                           kv[i].key, reason);
                 }
         }
-        return kconf;
-fail:
-        rd_kafka_conf_destroy(kconf);
-        return NULL;
+        return TECG_OK;
 }
 
-const char *tecg_kafka_topic_name(const char *prefix, const char *suffix,
-                                  char *out, size_t out_size) {
-        snprintf(out, out_size, "%s%s", prefix ? prefix : "", suffix);
-        return out;
+rd_kafka_conf_t *tecg_kafka_conf_new(tecg_kafka_type_t type,
+                                     const tecg_conf_t *conf,
+                                     const tecg_kafka_setting_t *overrides,
+                                     const tecg_kafka_callbacks_t *cb,
+                                     char *errstr, size_t errstr_size) {
+        if ((unsigned)type >= TECG_KAFKA__TYPE_COUNT) {
+                tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
+                            "unknown Kafka client type %d", (int)type);
+                return NULL;
+        }
+        rd_kafka_conf_t *kconf = rd_kafka_conf_new();
+        rd_kafka_conf_set_log_cb(kconf, tecg_log_rdkafka_cb);
+        if (set_builtin(kconf, type_defaults[type], errstr, errstr_size) ||
+            set_builtin(kconf, overrides, errstr, errstr_size) ||
+            set_user(kconf, conf, errstr, errstr_size)) {
+                rd_kafka_conf_destroy(kconf);
+                return NULL;
+        }
+        if (cb) {
+                rd_kafka_conf_set_opaque(kconf, cb->opaque);
+                if (cb->error_cb)
+                        rd_kafka_conf_set_error_cb(kconf, cb->error_cb);
+                if (cb->dr_msg_cb)
+                        rd_kafka_conf_set_dr_msg_cb(kconf, cb->dr_msg_cb);
+                if (cb->rebalance_cb)
+                        rd_kafka_conf_set_rebalance_cb(kconf, cb->rebalance_cb);
+        }
+        return kconf;
+}
+
+/* Takes ownership of kconf. */
+static rd_kafka_t *client_new(tecg_kafka_type_t type, rd_kafka_conf_t *kconf,
+                              char *errstr, size_t errstr_size) {
+        char reason[512];
+        bool producer = type == TECG_KAFKA_PRODUCER;
+        rd_kafka_t *rk = rd_kafka_new(producer ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER,
+                                      kconf, reason, sizeof(reason));
+        if (!rk) {
+                rd_kafka_conf_destroy(kconf);
+                chomp(reason);
+                tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
+                            "cannot create Kafka %s: %s",
+                            producer ? "producer" : "consumer", reason);
+        }
+        return rk;
+}
+
+rd_kafka_t *tecg_kafka_new(tecg_kafka_type_t type, const tecg_conf_t *conf,
+                           const tecg_kafka_setting_t *overrides,
+                           const tecg_kafka_callbacks_t *cb, char *errstr,
+                           size_t errstr_size) {
+        rd_kafka_conf_t *kconf = tecg_kafka_conf_new(type, conf, overrides, cb,
+                                                     errstr, errstr_size);
+        return kconf ? client_new(type, kconf, errstr, errstr_size) : NULL;
+}
+
+rd_kafka_t *tecg_kafka_new_from(tecg_kafka_type_t type,
+                                const rd_kafka_conf_t *kconf, char *errstr,
+                                size_t errstr_size) {
+        return client_new(type, rd_kafka_conf_dup(kconf), errstr, errstr_size);
+}
+
+tecg_err_t tecg_kafka_check(const tecg_conf_t *conf, char *errstr,
+                            size_t errstr_size) {
+        rd_kafka_conf_t *kconf = rd_kafka_conf_new();
+        tecg_err_t err = set_user(kconf, conf, errstr, errstr_size);
+        rd_kafka_conf_destroy(kconf);
+        return err;
 }
 
 tecg_err_t tecg_kafka_ping(rd_kafka_t *rk, int timeout_ms, char *errstr,

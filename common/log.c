@@ -30,6 +30,10 @@ void tecg_log_set_level(int level) {
         log_threshold = level;
 }
 
+int tecg_log_get_level(void) {
+        return log_threshold;
+}
+
 int tecg_log_level_parse(const char *s) {
         static const struct {
                 const char *name;

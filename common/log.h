@@ -24,6 +24,7 @@ typedef enum {
  * process' logging) and the threshold: lines above `level` are dropped. */
 void tecg_log_init(const char *progname, int level);
 void tecg_log_set_level(int level);
+int tecg_log_get_level(void);
 
 /* Parses "debug", "info", "notice", "warning", "err"/"error", "crit",
  * "alert", "emerg" or a number 0-7; -1 when not a level. */

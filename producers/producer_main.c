@@ -23,8 +23,10 @@
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
+#include "producer_conf.h"
 #include "refdata.h"
 #include "spool.h"
+#include "topics.h"
 
 #define FAC "main"
 
@@ -35,80 +37,6 @@ enum {
         EXIT_USAGE = 2,         /* bad command line or configuration */
         EXIT_UNDELIVERED = 3,   /* stopped with lines not acknowledged */
 };
-
-typedef struct {
-        char *nation;
-        char *spool_dir;
-        char *nations_file;
-        char *topic_prefix;
-        char *log_level;
-        int64_t scan_interval_ms;
-        int64_t shutdown_timeout_ms;
-        int64_t stats_interval_ms;
-        char *metrics_file;
-        char *schema_registry_url;
-        int64_t retry_interval_ms;
-        int64_t line_bytes;
-        int64_t json_depth;
-        int64_t string_bytes;
-        int64_t file_lines;
-} producer_conf_t;
-
-#define F(field) offsetof(producer_conf_t, field)
-static const tecg_conf_prop_t producer_props[] = {
-        {"nation", TECG_CONF_STRING, F(nation), NULL, 0, 0, TECG_CONF_F_REQUIRED,
-         "ISO 3166-1 alpha-3 code this producer reports for (or --nation)"},
-        {"spool.dir", TECG_CONF_STRING, F(spool_dir), NULL, 0, 0, 0,
-         "spool directory with incoming/, done/, rejected/ (required unless reading stdin)"},
-        {"nations.file", TECG_CONF_STRING, F(nations_file),
-         TECG_SOURCE_DIR "/deploy/nations.csv", 0, 0, 0,
-         "CSV of accepted nations: code,name,status"},
-        {"topic.prefix", TECG_CONF_STRING, F(topic_prefix), "tecg.", 0, 0, 0,
-         "prefix of every Kafka topic name"},
-        {"log.level", TECG_CONF_STRING, F(log_level), "info", 0, 0, 0,
-         "debug, info, notice, warning, err"},
-        {"spool.scan.interval.ms", TECG_CONF_INT, F(scan_interval_ms), "500", 10,
-         3600000, 0, "how often incoming/ is looked at for new files"},
-        {"spool.retry.interval.ms", TECG_CONF_INT, F(retry_interval_ms), "30000", 100,
-         86400000, 0,
-         "a file that cannot be taken now (not a regular file, unreadable, rejected/ "
-         "or done/ not writable) stays in incoming/ and is tried again after this "
-         "long; the reason is logged once, then every 10 minutes"},
-        {"limits.line.bytes", TECG_CONF_INT, F(line_bytes), "1048576", 1024,
-         1073741824, 0,
-         "longest input line; a longer one is never read into memory: it is "
-         "rejected (\"line is N bytes, longer than limits.line.bytes\") and "
-         "rejected/NAME.ndjson keeps only its first 4096 bytes"},
-        {"limits.json.depth", TECG_CONF_INT, F(json_depth), "16", 1, 1000, 0,
-         "deepest nesting of JSON objects and arrays in a line (an event has 1)"},
-        {"limits.string.bytes", TECG_CONF_INT, F(string_bytes), "4096", 64,
-         1073741824, 0,
-         "longest JSON string (key or value) in a line, in bytes as written "
-         "between its quotes (the longest valid text, 200 characters, can take "
-         "2400)"},
-        {"limits.file.lines", TECG_CONF_INT, F(file_lines), "1000000", 1,
-         1000000000, 0,
-         "lines sent from one spool file; the lines after them are rejected "
-         "unsent, each with its reason, and copied to rejected/NAME.ndjson to be "
-         "sent again in another file; the file still goes to done/ (stdin has "
-         "no limit)"},
-        {"shutdown.timeout.ms", TECG_CONF_INT, F(shutdown_timeout_ms), "30000", 0,
-         3600000, 0,
-         "on SIGTERM, how long to wait for Kafka to acknowledge what was sent"},
-        {"stats.interval.ms", TECG_CONF_INT, F(stats_interval_ms), "60000", 0,
-         86400000, 0, "how often counters are logged (0 = never)"},
-        {"metrics.file", TECG_CONF_STRING, F(metrics_file), NULL, 0, 0, 0,
-         "write Prometheus text-format counters to this file at each stats "
-         "interval (node_exporter textfile collector)"},
-        {"schema.registry.url", TECG_CONF_STRING, F(schema_registry_url), NULL, 0, 0, 0,
-         "Confluent-compatible schema registry: register the schemas there and "
-         "frame messages as 00 + schema id + body (default: single-object "
-         "encoding, no registry needed)"},
-        {"kafka.", TECG_CONF_PREFIX, 0, NULL, 0, 0, 0,
-         "any librdkafka property, passed through unchanged (e.g. "
-         "kafka.bootstrap.servers=127.0.0.1:9092)"},
-        {NULL, 0, 0, NULL, 0, 0, 0, NULL}};
-#undef F
 
 static const tecg_daemon_spec_t producer_spec = {
         .progname = "tecg-producer",
@@ -123,14 +51,14 @@ static const tecg_daemon_spec_t producer_spec = {
         .exit_status = "Exit status: 0 every line delivered or rejected with a reason;\n"
                        "1 could not run; 2 bad usage or configuration; 3 stopped with\n"
                        "lines not acknowledged (their files stay in incoming/).\n",
-        .props = producer_props,
+        .props = tecg_producer_conf_props,
         .alias_long = "nation",
         .alias_short = 'n',
         .alias_key = "nation",
         .accepts_stdin = true,
 };
 
-static void write_metrics(const producer_conf_t *pc, const tecg_ingest_t *ing) {
+static void write_metrics(const tecg_producer_conf_t *pc, const tecg_ingest_t *ing) {
         tecg_ingest_stats_t st;
         tecg_buf_t out = TECG_BUF_INIT;
         char labels[32], errstr[512];
@@ -147,12 +75,12 @@ static void write_metrics(const producer_conf_t *pc, const tecg_ingest_t *ing) {
         tecg_metrics_add(&out, TECG_METRIC_GAUGE, "tecg_producer_outstanding",
                          "Events sent, not yet acknowledged.", labels,
                          (double)tecg_ingest_outstanding(ing));
-        if (tecg_metrics_write_file(&out, pc->metrics_file, errstr, sizeof(errstr)))
+        if (tecg_metrics_write_file(&out, pc->common.metrics_file, errstr, sizeof(errstr)))
                 tecg_log_warn(FAC, "%s", errstr);
         tecg_buf_free(&out);
 }
 
-static void log_stats(const producer_conf_t *pc, const tecg_ingest_t *ing) {
+static void log_stats(const tecg_producer_conf_t *pc, const tecg_ingest_t *ing) {
         tecg_ingest_stats_t st;
         tecg_ingest_stats(ing, &st);
         tecg_log_info("stats", "lines=%llu delivered=%llu rejected=%llu "
@@ -162,15 +90,15 @@ static void log_stats(const producer_conf_t *pc, const tecg_ingest_t *ing) {
                       (unsigned long long)st.rejected,
                       (unsigned long long)st.files_done,
                       (unsigned long long)tecg_ingest_outstanding(ing));
-        if (pc->metrics_file)
+        if (pc->common.metrics_file)
                 write_metrics(pc, ing);
 }
 
 /* Daemon mode: send every file that appears in incoming/, until signalled. */
-static void run_spool(const producer_conf_t *pc, tecg_spool_t *spool,
+static void run_spool(const tecg_producer_conf_t *pc, tecg_spool_t *spool,
                       tecg_ingest_t *ing) {
         char errstr[512];
-        int64_t next_scan = 0, next_stats = tecg_mono_ms() + pc->stats_interval_ms;
+        int64_t next_scan = 0, next_stats = tecg_mono_ms() + pc->common.stats_interval_ms;
         bool scan_failing = false;
 
         tecg_log_info(FAC, "watching %s/incoming for %s events",
@@ -213,9 +141,9 @@ static void run_spool(const producer_conf_t *pc, tecg_spool_t *spool,
                                 tecg_spool_names_free(names, count);
                         next_scan = tecg_mono_ms() + pc->scan_interval_ms;
                 }
-                if (pc->stats_interval_ms && now >= next_stats) {
+                if (pc->common.stats_interval_ms && now >= next_stats) {
                         log_stats(pc, ing);
-                        next_stats = now + pc->stats_interval_ms;
+                        next_stats = now + pc->common.stats_interval_ms;
                 }
                 tecg_ingest_poll(ing, 100);
         }
@@ -235,7 +163,7 @@ static bool run_stdin(tecg_ingest_t *ing) {
 }
 
 int main(int argc, char **argv) {
-        producer_conf_t pc;
+        tecg_producer_conf_t pc;
         tecg_daemon_t d;
         char errstr[1024];
         tecg_nations_t *nations = NULL;
@@ -251,13 +179,14 @@ int main(int argc, char **argv) {
                                               "(required unless reading stdin with '-')");
                 goto done;
         }
-        if (!(nations = tecg_nations_load(pc.nations_file, errstr, sizeof(errstr)))) {
+        if (!(nations = tecg_nations_load(pc.common.nations_file, errstr, sizeof(errstr)))) {
                 rc = tecg_daemon_config_error(&producer_spec, errstr);
                 goto done;
         }
         if (!tecg_nations_find(nations, pc.nation)) {
                 snprintf(errstr, sizeof(errstr), "%s: nation: \"%s\" is not in %s",
-                         tecg_conf_origin(d.conf, "nation"), pc.nation, pc.nations_file);
+                         tecg_conf_origin(d.conf, "nation"), pc.nation,
+                         pc.common.nations_file);
                 rc = tecg_daemon_config_error(&producer_spec, errstr);
                 goto done;
         }
@@ -280,21 +209,21 @@ int main(int argc, char **argv) {
                 .max_file_lines = (uint64_t)pc.file_lines,
                 .retry_interval_ms = pc.retry_interval_ms,
         };
-        if (!(ing = tecg_ingest_new(d.conf, pc.topic_prefix, nations, pc.nation, spool,
+        if (!(ing = tecg_ingest_new(d.conf, pc.common.topic_prefix, nations, pc.nation, spool,
                                     &opts, (const volatile int *)&tecg_daemon_stop,
                                     errstr, sizeof(errstr)))) {
                 tecg_log_err(FAC, "%s", errstr);
                 goto done;
         }
-        if (pc.schema_registry_url &&
-            tecg_ingest_use_registry(ing, pc.schema_registry_url, pc.topic_prefix, errstr,
-                                     sizeof(errstr))) {
+        if (pc.common.schema_registry_url &&
+            tecg_ingest_use_registry(ing, pc.common.schema_registry_url,
+                                     pc.common.topic_prefix, errstr, sizeof(errstr))) {
                 tecg_log_err(FAC, "%s", errstr);
                 goto done;
         }
-        tecg_log_info(FAC, "started for %s (topics %scontributions, "
-                      "%straining-completions)", pc.nation, pc.topic_prefix,
-                      pc.topic_prefix);
+        tecg_log_info(FAC, "started for %s (topics %s%s, %s%s)", pc.nation,
+                      pc.common.topic_prefix, tecg_topics_suffix(TECG_TOPICS_CONTRIBUTIONS),
+                      pc.common.topic_prefix, tecg_topics_suffix(TECG_TOPICS_TRAINING));
 
         bool input_complete = true;
         if (d.read_stdin)

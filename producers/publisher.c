@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "kafka.h"
 #include "log.h"
+#include "topics.h"
 
 #define FAC "kafka"
 #define RESEND_BACKOFF_MS 1000
@@ -50,8 +51,9 @@ struct tecg_publisher {
         tecg_publisher_stats_t stats;
 };
 
-static const char *const topic_suffixes[TECG_TOPIC__COUNT] = {
-        "contributions", "training-completions"};
+/* The topics of tecg_topic_t, in its order. */
+static const tecg_topics_id_t topic_ids[TECG_TOPIC__COUNT] = {
+        TECG_TOPICS_CONTRIBUTIONS, TECG_TOPICS_TRAINING};
 
 static void list_push(pending_list_t *l, pending_t *p) {
         p->next = NULL;
@@ -180,14 +182,9 @@ static void instance_destroy(tecg_publisher_t *pub) {
 
 static tecg_err_t instance_create(tecg_publisher_t *pub, char *errstr,
                                   size_t errstr_size) {
-        char reason[512];
-        rd_kafka_conf_t *kconf = rd_kafka_conf_dup(pub->kconf);
-        pub->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, reason, sizeof(reason));
-        if (!pub->rk) {
-                rd_kafka_conf_destroy(kconf);
-                return tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
-                                   "cannot create Kafka producer: %s", reason);
-        }
+        if (!(pub->rk = tecg_kafka_new_from(TECG_KAFKA_PRODUCER, pub->kconf, errstr,
+                                            errstr_size)))
+                return TECG_ERR_KAFKA;
         for (int i = 0; i < TECG_TOPIC__COUNT; i++) {
                 pub->rkt[i] = rd_kafka_topic_new(pub->rk, pub->topic_names[i], NULL);
                 if (!pub->rkt[i]) {
@@ -207,12 +204,10 @@ tecg_publisher_t *tecg_publisher_new(const tecg_conf_t *conf,
                                      char *errstr, size_t errstr_size) {
         char client_id[64];
         snprintf(client_id, sizeof(client_id), "tecg-producer-%s", key);
-        /* Defaults first so that every one of them can be overridden by a
-         * kafka.* key of the config (docs/design.md §3). */
-        const tecg_kafka_default_t defaults[] = {
+        /* On top of the idempotent producer's defaults; a kafka.* key of
+         * the config overrides any of them (docs/design.md §3). */
+        const tecg_kafka_setting_t overrides[] = {
                 {"client.id", client_id},
-                {"enable.idempotence", "true"},
-                {"acks", "all"},
                 /* Never give up on a message: while Kafka is away we wait
                  * (and say so) rather than drop; it also avoids 2.0.2's
                  * spurious fatal error after timeouts (docs/design.md §7). */
@@ -220,28 +215,26 @@ tecg_publisher_t *tecg_publisher_new(const tecg_conf_t *conf,
                 /* The Java clients' partitioner, so any producer of a
                  * nation's events picks the same partition. */
                 {"partitioner", "murmur2_random"},
-                {"linger.ms", "5"},
                 {NULL, NULL}};
+        tecg_kafka_callbacks_t callbacks = {.error_cb = on_error,
+                                            .dr_msg_cb = on_delivery};
 
         tecg_publisher_t *pub = calloc(1, sizeof(*pub));
         if (!pub)
                 goto nomem;
+        callbacks.opaque = pub;
         pub->ack_cb = ack_cb;
         if (!(pub->key = strdup(key)))
                 goto nomem;
         pub->key_len = strlen(key);
         for (int i = 0; i < TECG_TOPIC__COUNT; i++) {
-                char name[256];
-                tecg_kafka_topic_name(topic_prefix, topic_suffixes[i], name,
-                                      sizeof(name));
-                if (!(pub->topic_names[i] = strdup(name)))
+                if (!(pub->topic_names[i] = tecg_topics_name(topic_prefix, topic_ids[i])))
                         goto nomem;
         }
-        if (!(pub->kconf = tecg_kafka_conf_new(conf, defaults, errstr, errstr_size)))
+        /* Kept: a fatal error is survived with a new producer made from it. */
+        if (!(pub->kconf = tecg_kafka_conf_new(TECG_KAFKA_PRODUCER, conf, overrides,
+                                               &callbacks, errstr, errstr_size)))
                 goto fail;
-        rd_kafka_conf_set_opaque(pub->kconf, pub);
-        rd_kafka_conf_set_dr_msg_cb(pub->kconf, on_delivery);
-        rd_kafka_conf_set_error_cb(pub->kconf, on_error);
         if (instance_create(pub, errstr, errstr_size))
                 goto fail;
         pub->last_progress_ms = tecg_mono_ms();

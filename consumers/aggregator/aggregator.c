@@ -18,6 +18,7 @@
 #include "registry.h"
 #include "seen.h"
 #include "state_codec.h"
+#include "topics.h"
 
 #define FAC "aggregator"
 #define TXN_TIMEOUT_MS 30000
@@ -786,34 +787,6 @@ destroy_msgs:
 
 /* ---- life cycle --------------------------------------------------------- */
 
-static char *topic(const char *prefix, const char *suffix) {
-        char *s;
-        return asprintf(&s, "%s%s", prefix, suffix) < 0 ? NULL : s;
-}
-
-static rd_kafka_t *make_client(const tecg_conf_t *conf, rd_kafka_type_t type,
-                               bool with_rebalance,
-                               const tecg_kafka_default_t *defaults,
-                               tecg_aggregator_t *agg, char *errstr,
-                               size_t errstr_size) {
-        char reason[512];
-        rd_kafka_conf_t *kconf = tecg_kafka_conf_new(conf, defaults, errstr, errstr_size);
-        if (!kconf)
-                return NULL;
-        rd_kafka_conf_set_opaque(kconf, agg);
-        rd_kafka_conf_set_error_cb(kconf, on_error);
-        if (type == RD_KAFKA_PRODUCER)
-                rd_kafka_conf_set_dr_msg_cb(kconf, on_delivery);
-        else if (with_rebalance)
-                rd_kafka_conf_set_rebalance_cb(kconf, on_rebalance);
-        rd_kafka_t *rk = rd_kafka_new(type, kconf, reason, sizeof(reason));
-        if (!rk) {
-                rd_kafka_conf_destroy(kconf);
-                tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "%s", reason);
-        }
-        return rk;
-}
-
 tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
                                        const tecg_aggregator_options_t *opts,
                                        char *errstr, size_t errstr_size) {
@@ -824,11 +797,12 @@ tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
                 return NULL;
         }
         agg->opts = *opts;
-        agg->topic_in[IN_CONTRIBUTIONS] = topic(opts->topic_prefix, "contributions");
-        agg->topic_in[IN_TRAINING] = topic(opts->topic_prefix, "training-completions");
-        agg->topic_state = topic(opts->topic_prefix, "nation-state");
-        agg->topic_ids = topic(opts->topic_prefix, "event-ids");
-        agg->topic_dead = topic(opts->topic_prefix, "dead-letter");
+        agg->topic_in[IN_CONTRIBUTIONS] = tecg_topics_name(opts->topic_prefix,
+                                                           TECG_TOPICS_CONTRIBUTIONS);
+        agg->topic_in[IN_TRAINING] = tecg_topics_name(opts->topic_prefix, TECG_TOPICS_TRAINING);
+        agg->topic_state = tecg_topics_name(opts->topic_prefix, TECG_TOPICS_NATION_STATE);
+        agg->topic_ids = tecg_topics_name(opts->topic_prefix, TECG_TOPICS_EVENT_IDS);
+        agg->topic_dead = tecg_topics_name(opts->topic_prefix, TECG_TOPICS_DEAD_LETTER);
         if (!agg->topic_in[0] || !agg->topic_in[1] || !agg->topic_state ||
             !agg->topic_ids || !agg->topic_dead) {
                 tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
@@ -842,45 +816,44 @@ tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
             !(agg->state_codec = tecg_state_codec_new(errstr, errstr_size)))
                 goto fail;
 
-        const tecg_kafka_default_t consumer_defaults[] = {
+        /* On top of each type's defaults (common/kafka.h); the kafka.* keys
+         * of the config apply to all three clients and override these. */
+        const tecg_kafka_setting_t consumer_overrides[] = {
                 {"group.id", opts->group_id},
                 {"client.id", "tecg-aggregator"},
                 /* Eager assignment: the cooperative assignor of 2.0.2 can
                  * resume from a stale position (docs/design.md §7); range keeps
                  * partition p of both inputs on the same member. */
                 {"partition.assignment.strategy", "range"},
-                {"enable.auto.commit", "false"},
-                {"enable.auto.offset.store", "false"},
-                {"isolation.level", "read_committed"},
-                {"auto.offset.reset", "earliest"},
                 /* Avoid the one-second fetch back-off (docs/design.md §7). */
                 {"queued.min.messages", "200000"},
                 {"queued.max.messages.kbytes", "262144"},
                 {NULL, NULL}};
         snprintf(restore_group, sizeof(restore_group), "%s-restore", opts->group_id);
-        const tecg_kafka_default_t restorer_defaults[] = {
+        const tecg_kafka_setting_t restorer_overrides[] = {
                 {"group.id", restore_group},
                 {"client.id", "tecg-aggregator-restore"},
-                {"enable.auto.commit", "false"},
-                {"isolation.level", "read_committed"},
-                {"enable.partition.eof", "true"},
                 {"queued.min.messages", "200000"},
                 /* Restoring waits for the end of small partitions: do not
                  * let each fetch sit for the default 500 ms. */
                 {"fetch.wait.max.ms", "100"},
                 {NULL, NULL}};
-        const tecg_kafka_default_t producer_defaults[] = {
+        const tecg_kafka_setting_t producer_overrides[] = {
                 {"client.id", "tecg-aggregator"},
                 {"transactional.id", opts->transactional_id},
                 {"transaction.timeout.ms", "30000"},
-                {"linger.ms", "5"},
                 {NULL, NULL}};
-        if (!(agg->consumer = make_client(conf, RD_KAFKA_CONSUMER, true, consumer_defaults, agg,
-                                          errstr, errstr_size)) ||
-            !(agg->restorer = make_client(conf, RD_KAFKA_CONSUMER, false, restorer_defaults, agg,
-                                          errstr, errstr_size)) ||
-            !(agg->producer = make_client(conf, RD_KAFKA_PRODUCER, false, producer_defaults, agg,
-                                          errstr, errstr_size)))
+        const tecg_kafka_callbacks_t consumer_cb = {
+                .opaque = agg, .error_cb = on_error, .rebalance_cb = on_rebalance};
+        const tecg_kafka_callbacks_t restorer_cb = {.opaque = agg, .error_cb = on_error};
+        const tecg_kafka_callbacks_t producer_cb = {
+                .opaque = agg, .error_cb = on_error, .dr_msg_cb = on_delivery};
+        if (!(agg->consumer = tecg_kafka_new(TECG_KAFKA_CONSUMER, conf, consumer_overrides,
+                                             &consumer_cb, errstr, errstr_size)) ||
+            !(agg->restorer = tecg_kafka_new(TECG_KAFKA_READER, conf, restorer_overrides,
+                                             &restorer_cb, errstr, errstr_size)) ||
+            !(agg->producer = tecg_kafka_new(TECG_KAFKA_PRODUCER, conf, producer_overrides,
+                                             &producer_cb, errstr, errstr_size)))
                 goto fail;
 
         char max_bytes[32];

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "aggregator.h"
+#include "aggregator_conf.h"
 #include "clock.h"
 #include "conf.h"
 #include "daemon.h"
@@ -22,60 +23,6 @@
 
 #define FAC "main"
 
-typedef struct {
-        char *instance_id;
-        char *group_id;
-        char *nations_file;
-        char *topic_prefix;
-        char *log_level;
-        int64_t batch_max_messages;
-        int64_t batch_max_ms;
-        int64_t restore_timeout_ms;
-        int64_t message_max_bytes;
-        int64_t stats_interval_ms;
-        char *metrics_file;
-        char *schema_registry_url;
-} aggregator_conf_t;
-
-#define F(field) offsetof(aggregator_conf_t, field)
-static const tecg_conf_prop_t aggregator_props[] = {
-        {"instance.id", TECG_CONF_STRING, F(instance_id), NULL, 0, 0, 0,
-         "unique name of this instance; its transactional.id is "
-         "tecg-aggregator-<instance.id> (default: the host name)"},
-        {"group.id", TECG_CONF_STRING, F(group_id), "tecg-aggregator", 0, 0, 0,
-         "consumer group shared by all aggregator instances"},
-        {"nations.file", TECG_CONF_STRING, F(nations_file),
-         TECG_SOURCE_DIR "/deploy/nations.csv", 0, 0, 0,
-         "CSV of accepted nations: code,name,status"},
-        {"topic.prefix", TECG_CONF_STRING, F(topic_prefix), "tecg.", 0, 0, 0,
-         "prefix of every Kafka topic name"},
-        {"log.level", TECG_CONF_STRING, F(log_level), "info", 0, 0, 0,
-         "debug, info, notice, warning, err"},
-        {"batch.max.messages", TECG_CONF_INT, F(batch_max_messages), "50000", 1,
-         1000000, 0, "input messages per transaction at most"},
-        {"batch.max.ms", TECG_CONF_INT, F(batch_max_ms), "100", 1, 60000, 0,
-         "how long to wait for a batch to fill"},
-        {"restore.timeout.ms", TECG_CONF_INT, F(restore_timeout_ms), "120000", 1000,
-         3600000, 0, "how long restoring a partition's state may take"},
-        /* The largest valid event is about 2.5 kB (three texts of at most
-         * 200 characters): 64 KiB leaves room for new schema versions and
-         * refuses a megabyte of junk before the codec walks it. */
-        {"limits.message.bytes", TECG_CONF_INT, F(message_max_bytes), "65536", 64,
-         104857600, 0,
-         "input messages whose value is larger go to the dead-letter topic "
-         "undecoded"},
-        {"stats.interval.ms", TECG_CONF_INT, F(stats_interval_ms), "60000", 0,
-         86400000, 0, "how often counters are logged (0 = never)"},
-        {"metrics.file", TECG_CONF_STRING, F(metrics_file), NULL, 0, 0, 0,
-         "write Prometheus text-format counters to this file at each stats interval"},
-        {"schema.registry.url", TECG_CONF_STRING, F(schema_registry_url), NULL, 0, 0, 0,
-         "Confluent-compatible schema registry to ask for the schema ids of "
-         "Confluent-framed messages (00 + id + body)"},
-        {"kafka.", TECG_CONF_PREFIX, 0, NULL, 0, 0, 0,
-         "any librdkafka property, passed to the consumers and the producer"},
-        {NULL, 0, 0, NULL, 0, 0, 0, NULL}};
-#undef F
-
 static const tecg_daemon_spec_t aggregator_spec = {
         .progname = "tecg-aggregator",
         .usage = "Usage: tecg-aggregator --config FILE [-X KEY=VALUE]...\n"
@@ -85,10 +32,10 @@ static const tecg_daemon_spec_t aggregator_spec = {
         .exit_status = "Exit status: 0 stopped by a signal; 1 fatal Kafka error "
                        "(restart it: it resumes from the last commit); 2 bad usage "
                        "or configuration.\n",
-        .props = aggregator_props,
+        .props = tecg_aggregator_conf_props,
 };
 
-static void report_stats(const aggregator_conf_t *ac, const tecg_aggregator_t *agg) {
+static void report_stats(const tecg_aggregator_conf_t *ac, const tecg_aggregator_t *agg) {
         tecg_aggregator_stats_t st;
         tecg_aggregator_stats(agg, &st);
         tecg_log_info("stats", "consumed=%llu counted=%llu duplicates=%llu "
@@ -101,7 +48,7 @@ static void report_stats(const aggregator_conf_t *ac, const tecg_aggregator_t *a
                       (unsigned long long)st.aborts, (unsigned long long)st.nations,
                       (unsigned long long)st.seen_ids,
                       (unsigned long long)st.seen_bytes);
-        if (!ac->metrics_file)
+        if (!ac->common.metrics_file)
                 return;
         tecg_buf_t out = TECG_BUF_INIT;
         char errstr[512];
@@ -130,13 +77,13 @@ static void report_stats(const aggregator_conf_t *ac, const tecg_aggregator_t *a
         for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
                 tecg_metrics_add(&out, m[i].type, m[i].name, m[i].help, NULL,
                                  (double)*(const uint64_t *)((const char *)&st + m[i].offset));
-        if (tecg_metrics_write_file(&out, ac->metrics_file, errstr, sizeof(errstr)))
+        if (tecg_metrics_write_file(&out, ac->common.metrics_file, errstr, sizeof(errstr)))
                 tecg_log_warn(FAC, "%s", errstr);
         tecg_buf_free(&out);
 }
 
 int main(int argc, char **argv) {
-        aggregator_conf_t ac;
+        tecg_aggregator_conf_t ac;
         tecg_daemon_t d;
         char errstr[1024], hostname[256] = "localhost", txn_id[512];
         tecg_nations_t *nations = NULL;
@@ -145,7 +92,7 @@ int main(int argc, char **argv) {
         int rc = tecg_daemon_setup(&aggregator_spec, &ac, argc, argv, &d);
         if (rc >= 0)
                 goto done;
-        if (!(nations = tecg_nations_load(ac.nations_file, errstr, sizeof(errstr)))) {
+        if (!(nations = tecg_nations_load(ac.common.nations_file, errstr, sizeof(errstr)))) {
                 rc = tecg_daemon_config_error(&aggregator_spec, errstr);
                 goto done;
         }
@@ -161,7 +108,7 @@ int main(int argc, char **argv) {
 
         rc = 1;
         tecg_aggregator_options_t opts = {
-                .topic_prefix = ac.topic_prefix,
+                .topic_prefix = ac.common.topic_prefix,
                 .group_id = ac.group_id,
                 .transactional_id = txn_id,
                 .nations = nations,
@@ -169,24 +116,24 @@ int main(int argc, char **argv) {
                 .batch_max_ms = (int)ac.batch_max_ms,
                 .restore_timeout_ms = (int)ac.restore_timeout_ms,
                 .message_max_bytes = (size_t)ac.message_max_bytes,
-                .schema_registry_url = ac.schema_registry_url,
+                .schema_registry_url = ac.common.schema_registry_url,
         };
         if (!(agg = tecg_aggregator_new(d.conf, &opts, errstr, sizeof(errstr)))) {
                 tecg_log_err(FAC, "%s", errstr);
                 goto done;
         }
         tecg_log_info(FAC, "started: group %s, transactional.id %s, topics %s*",
-                      ac.group_id, txn_id, ac.topic_prefix);
-        int64_t next_stats = tecg_mono_ms() + ac.stats_interval_ms;
+                      ac.group_id, txn_id, ac.common.topic_prefix);
+        int64_t next_stats = tecg_mono_ms() + ac.common.stats_interval_ms;
         while (!tecg_daemon_stop) {
                 if (tecg_aggregator_run_once(agg, errstr, sizeof(errstr))) {
                         tecg_log_err(FAC, "%s; exiting (a restart resumes from the "
                                      "last committed transaction)", errstr);
                         goto done;
                 }
-                if (ac.stats_interval_ms && tecg_mono_ms() >= next_stats) {
+                if (ac.common.stats_interval_ms && tecg_mono_ms() >= next_stats) {
                         report_stats(&ac, agg);
-                        next_stats = tecg_mono_ms() + ac.stats_interval_ms;
+                        next_stats = tecg_mono_ms() + ac.common.stats_interval_ms;
                 }
         }
         report_stats(&ac, agg);

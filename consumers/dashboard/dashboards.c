@@ -13,6 +13,7 @@
 #include "nation_state.h"
 #include "state_codec.h"
 #include "timefmt.h"
+#include "topics.h"
 
 #define FAC "dashboards"
 
@@ -436,7 +437,6 @@ tecg_err_t tecg_dashboards_run_once(tecg_dashboards_t *d, int timeout_ms, char *
 tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
                                        const tecg_dashboards_options_t *opts,
                                        char *errstr, size_t errstr_size) {
-        char reason[512];
         tecg_dashboards_t *d = calloc(1, sizeof(*d));
         if (!d) {
                 tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
@@ -445,8 +445,9 @@ tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
         pthread_mutex_init(&d->lock, NULL);
         d->opts = *opts;
         d->nstates = tecg_nations_count(opts->nations);
-        if (asprintf(&d->topic_state, "%snation-state", opts->topic_prefix) < 0 ||
-            asprintf(&d->topic_dashboards, "%sdashboards", opts->topic_prefix) < 0 ||
+        if (!(d->topic_state = tecg_topics_name(opts->topic_prefix, TECG_TOPICS_NATION_STATE)) ||
+            !(d->topic_dashboards = tecg_topics_name(opts->topic_prefix,
+                                                     TECG_TOPICS_DASHBOARDS)) ||
             !(d->states = calloc(d->nstates ? d->nstates : 1, sizeof(*d->states)))) {
                 tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto fail;
@@ -454,41 +455,28 @@ tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
         if (!(d->codec = tecg_state_codec_new(errstr, errstr_size)))
                 goto fail;
 
-        const tecg_kafka_default_t consumer_defaults[] = {
+        /* On top of the reader's and the producer's defaults
+         * (common/kafka.h); kafka.* keys of the config override these. */
+        const tecg_kafka_setting_t consumer_overrides[] = {
                 {"group.id", "tecg-dashboard"}, /* required; nothing is committed */
                 {"client.id", "tecg-dashboard"},
-                {"enable.auto.commit", "false"},
-                {"isolation.level", "read_committed"},
-                {"enable.partition.eof", "true"},
                 {"auto.offset.reset", "earliest"},
                 {NULL, NULL}};
-        rd_kafka_conf_t *kconf = tecg_kafka_conf_new(conf, consumer_defaults, errstr,
-                                                     errstr_size);
-        if (!kconf)
+        const tecg_kafka_callbacks_t consumer_cb = {.error_cb = on_error};
+        if (!(d->consumer = tecg_kafka_new(TECG_KAFKA_READER, conf, consumer_overrides,
+                                           &consumer_cb, errstr, errstr_size)))
                 goto fail;
-        rd_kafka_conf_set_error_cb(kconf, on_error);
-        if (!(d->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, reason, sizeof(reason)))) {
-                rd_kafka_conf_destroy(kconf);
-                tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "%s", reason);
-                goto fail;
-        }
         rd_kafka_poll_set_consumer(d->consumer);
         if (opts->publish_topic) {
-                const tecg_kafka_default_t producer_defaults[] = {
+                const tecg_kafka_setting_t producer_overrides[] = {
                         {"client.id", "tecg-dashboard"},
-                        {"enable.idempotence", "true"},
-                        {"linger.ms", "5"},
                         {NULL, NULL}};
-                if (!(kconf = tecg_kafka_conf_new(conf, producer_defaults, errstr, errstr_size)))
+                const tecg_kafka_callbacks_t producer_cb = {.error_cb = on_error,
+                                                            .dr_msg_cb = on_delivery};
+                if (!(d->producer = tecg_kafka_new(TECG_KAFKA_PRODUCER, conf,
+                                                   producer_overrides, &producer_cb,
+                                                   errstr, errstr_size)))
                         goto fail;
-                rd_kafka_conf_set_error_cb(kconf, on_error);
-                rd_kafka_conf_set_dr_msg_cb(kconf, on_delivery);
-                if (!(d->producer = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, reason,
-                                                 sizeof(reason)))) {
-                        rd_kafka_conf_destroy(kconf);
-                        tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "%s", reason);
-                        goto fail;
-                }
         }
         if (load_last_documents(d, errstr, errstr_size))
                 goto fail;

@@ -1,19 +1,24 @@
-/* Fuzz target: the configuration parser (common/conf.h), one input = one
- * configuration file, parsed with the label "fuzz" against a property
- * table that has every kind of entry the daemons use (strings, integers
- * with small, negative and full ranges, booleans, a required key and the
- * kafka., sink. and rate. pass-through prefixes).
+/* Fuzz target: the configuration parser (common/conf.h) with the property
+ * tables the three daemons use (producers/producer_conf.c,
+ * consumers/aggregator/aggregator_conf.c, consumers/dashboard/
+ * dashboard_conf.c): one input = one configuration file, parsed with the
+ * label "fuzz" against each table in turn. Between them they have every
+ * kind of entry: strings, integers, booleans, required keys, the shared
+ * keys taken by scope, the kafka. and rate. pass-through prefixes and the
+ * sink.NAME.* group.
  *
- * Invariants:
+ * Invariants, per table:
  *   - refused: TECG_ERR_CONFIG with "fuzz:LINE: reason", LINE a line of
  *     the input, on one line (or NOMEM);
  *   - accepted: every integer is within its range, every key's origin is
- *     "default" or "fuzz:LINE", a string is set exactly when it has an
- *     origin, pass-through keys are non-empty; writing the settings back
- *     out as `key = value` lines and parsing that gives the same settings;
+ *     "default" or "fuzz:LINE", a key with a default has an origin, a
+ *     string is set exactly when it has an origin, pass-through keys are
+ *     longer than their prefix; writing the settings back out as
+ *     `key = value` lines and parsing that gives the same settings;
  *     parsing the same file again into the same configuration fails with
- *     "already set" exactly when it set a (non pass-through) key;
- *     the required-key check fails exactly when `nation` is unset. */
+ *     "already set" exactly when it set a (non pass-through) key; the
+ *     required-key check fails exactly when a required key (of the table
+ *     or of a group instance) is unset, and names the first one. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,64 +26,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggregator_conf.h"
 #include "buf.h"
 #include "conf.h"
+#include "dashboard_conf.h"
 #include "fuzz.h"
-
-typedef struct {
-        char *nation, *spool_dir, *nations_file, *topic_prefix, *log_level;
-        char *registry_url, *instance_id, *group_id, *http_address;
-        char *reporting_currency;
-        int64_t scan_ms, shutdown_ms, stats_ms, batch_messages, batch_ms;
-        int64_t http_port, strength, in_iraq, outside_iraq, offset, any;
-        bool publish, tls_verify;
-} fz_conf_t;
-
-#define F(x) offsetof(fz_conf_t, x)
-static const tecg_conf_prop_t props[] = {
-        {"nation", TECG_CONF_STRING, F(nation), NULL, 0, 0, TECG_CONF_F_REQUIRED,
-         "ISO 3166-1 alpha-3 code"},
-        {"spool.dir", TECG_CONF_STRING, F(spool_dir), NULL, 0, 0, 0, "spool"},
-        {"nations.file", TECG_CONF_STRING, F(nations_file), "deploy/nations.csv", 0, 0,
-         0, "nations"},
-        {"topic.prefix", TECG_CONF_STRING, F(topic_prefix), "tecg.", 0, 0, 0, "prefix"},
-        {"log.level", TECG_CONF_STRING, F(log_level), "info", 0, 0, 0, "log level"},
-        {"schema.registry.url", TECG_CONF_STRING, F(registry_url), NULL, 0, 0, 0,
-         "registry"},
-        {"instance.id", TECG_CONF_STRING, F(instance_id), "fuzz", 0, 0, 0, "instance"},
-        {"group.id", TECG_CONF_STRING, F(group_id), "tecg-aggregator", 0, 0, 0, "group"},
-        {"http.address", TECG_CONF_STRING, F(http_address), "127.0.0.1", 0, 0, 0,
-         "address"},
-        {"reporting.currency", TECG_CONF_STRING, F(reporting_currency), "EUR", 0, 0, 0,
-         "currency"},
-        {"spool.scan.interval.ms", TECG_CONF_INT, F(scan_ms), "500", 1, 3600000, 0,
-         "scan interval"},
-        {"shutdown.timeout.ms", TECG_CONF_INT, F(shutdown_ms), "30000", 0, 3600000, 0,
-         "shutdown"},
-        {"stats.interval.ms", TECG_CONF_INT, F(stats_ms), "60000", 0, 86400000, 0,
-         "stats"},
-        {"batch.max.messages", TECG_CONF_INT, F(batch_messages), "10000", 1,
-         1000000, 0, "batch"},
-        {"batch.max.ms", TECG_CONF_INT, F(batch_ms), "100", 1, 60000, 0, "batch time"},
-        {"http.port", TECG_CONF_INT, F(http_port), "8080", 0, 65535, 0, "port"},
-        {"mission.authorized.strength", TECG_CONF_INT, F(strength), "360", 0,
-         1000000000, 0, "strength"},
-        {"mission.target.in_iraq", TECG_CONF_INT, F(in_iraq), "1000", 0, 1000000000, 0,
-         "target"},
-        {"mission.target.outside_iraq", TECG_CONF_INT, F(outside_iraq), "500", 0,
-         1000000000, 0, "target"},
-        {"utc.offset.min", TECG_CONF_INT, F(offset), "0", -1439, 1439, 0, "negative range"},
-        {"any.int", TECG_CONF_INT, F(any), "-9223372036854775808", INT64_MIN, INT64_MAX,
-         0, "full range"},
-        {"publish.topic", TECG_CONF_BOOL, F(publish), "true", 0, 0, 0, "publish"},
-        {"tls.verify", TECG_CONF_BOOL, F(tls_verify), "false", 0, 0, 0, "verify"},
-        {"kafka.", TECG_CONF_PREFIX, 0, NULL, 0, 0, 0, "librdkafka"},
-        {"sink.", TECG_CONF_PREFIX, 0, NULL, 0, 0, 0, "sinks"},
-        {"rate.", TECG_CONF_PREFIX, 0, NULL, 0, 0, 0, "rates"},
-        {NULL, 0, 0, NULL, 0, 0, 0, NULL}};
-#undef F
+#include "producer_conf.h"
 
 #define LABEL "fuzz"
+
+static const struct {
+        const char *daemon;
+        const tecg_conf_prop_t *props;
+        size_t size;
+} tables[] = {
+        {"producer", tecg_producer_conf_props, sizeof(tecg_producer_conf_t)},
+        {"aggregator", tecg_aggregator_conf_props, sizeof(tecg_aggregator_conf_t)},
+        {"dashboard", tecg_dashboard_conf_props, sizeof(tecg_dashboard_conf_t)},
+};
 
 /* Lines of the input as the parser counts them. */
 static size_t count_lines(const uint8_t *data, size_t size) {
@@ -99,104 +64,70 @@ static const char *check_origin(const char *s, size_t lines, const char *what) {
         return end;
 }
 
-static void *field_of(fz_conf_t *c, const tecg_conf_prop_t *p) {
-        return (char *)c + p->offset;
-}
+typedef struct {
+        const tecg_conf_t *conf;
+        size_t lines;
+        char *first_missing;   /* first required key without a value */
+        tecg_buf_t *back;      /* write_back: the settings as lines */
+        bool any_key;          /* write_back: a non pass-through key was set */
+        tecg_buf_t *list;      /* list_settings: "key\tvalue\n" of everything */
+} visit_t;
 
-static void check_settings(tecg_conf_t *conf, fz_conf_t *c, size_t lines) {
-        for (const tecg_conf_prop_t *p = props; p->name; p++) {
-                if (p->type == TECG_CONF_PREFIX) {
-                        size_t n = 0;
-                        const tecg_conf_kv_t *kv = tecg_conf_passthru(conf, p->name, &n);
-                        for (size_t i = 0; i < n; i++) {
-                                FZ_CHECK(kv[i].key && kv[i].key[0] && kv[i].value,
-                                         "%s entry %zu", p->name, i);
-                                FZ_CHECK(*check_origin(kv[i].origin, lines, "origin") == '\0',
-                                         "origin %s", kv[i].origin);
-                        }
-                        continue;
-                }
-                const char *origin = tecg_conf_origin(conf, p->name);
-                if (origin && strcmp(origin, "default") != 0)
-                        FZ_CHECK(*check_origin(origin, lines, "origin") == '\0',
-                                 "origin %s", origin);
-                FZ_CHECK(origin || !p->defval, "%s lost its default", p->name);
-                if (p->type == TECG_CONF_STRING) {
-                        char *v = *(char **)field_of(c, p);
-                        FZ_CHECK((v != NULL) == (origin != NULL), "%s set: %d, origin %s",
-                                 p->name, v != NULL, origin ? origin : "none");
-                        FZ_CHECK(tecg_conf_get_string(conf, p->name) == v,
-                                 "get_string(%s) is not the field", p->name);
-                } else if (p->type == TECG_CONF_INT) {
-                        int64_t v = *(int64_t *)field_of(c, p);
-                        FZ_CHECK(v >= p->min && v <= p->max, "%s = %lld out of range",
-                                 p->name, (long long)v);
-                }
+static void check_setting(const tecg_conf_setting_t *s, void *opaque) {
+        visit_t *v = opaque;
+        const tecg_conf_prop_t *p = s->prop;
+        if (!s->field) { /* pass-through */
+                FZ_CHECK(strlen(s->key) > strlen(p->name) && s->value,
+                         "pass-through %s", s->key);
+                FZ_CHECK(*check_origin(s->origin, v->lines, "origin") == '\0',
+                         "origin %s", s->origin);
+                return;
         }
+        if (s->origin && strcmp(s->origin, "default") != 0)
+                FZ_CHECK(*check_origin(s->origin, v->lines, "origin") == '\0',
+                         "origin %s", s->origin);
+        FZ_CHECK(s->origin || !p->defval, "%s lost its default", s->key);
+        if ((p->flags & TECG_CONF_F_REQUIRED) && !s->origin && !v->first_missing)
+                FZ_SETUP((v->first_missing = strdup(s->key)), "out of memory");
+        if (p->type == TECG_CONF_STRING) {
+                const char *str = *(char *const *)s->field;
+                FZ_CHECK((str != NULL) == (s->origin != NULL), "%s set: %d, origin %s",
+                         s->key, str != NULL, s->origin ? s->origin : "none");
+                FZ_CHECK(tecg_conf_get_string(v->conf, s->key) == str,
+                         "get_string(%s) is not the field", s->key);
+        } else if (p->type == TECG_CONF_INT) {
+                int64_t n = *(const int64_t *)s->field;
+                FZ_CHECK(n >= p->min && n <= p->max, "%s = %lld out of range", s->key,
+                         (long long)n);
+        }
+        const char *origin = tecg_conf_origin(v->conf, s->key);
+        FZ_CHECK(origin == s->origin, "tecg_conf_origin(%s) is not the setting's",
+                 s->key);
 }
 
 /* The settings made by the file, as `key = value` lines. */
-static void write_back(tecg_conf_t *conf, fz_conf_t *c, tecg_buf_t *out, bool *any_key) {
+static void write_back(const tecg_conf_setting_t *s, void *opaque) {
+        visit_t *v = opaque;
         char num[32];
-        *any_key = false;
-        for (const tecg_conf_prop_t *p = props; p->name; p++) {
-                if (p->type == TECG_CONF_PREFIX) {
-                        size_t n = 0;
-                        const tecg_conf_kv_t *kv = tecg_conf_passthru(conf, p->name, &n);
-                        for (size_t i = 0; i < n; i++) {
-                                tecg_buf_puts(out, p->name);
-                                tecg_buf_puts(out, kv[i].key);
-                                tecg_buf_puts(out, " = ");
-                                tecg_buf_puts(out, kv[i].value);
-                                tecg_buf_puts(out, "\n");
-                        }
-                        continue;
-                }
-                const char *origin = tecg_conf_origin(conf, p->name);
-                if (!origin || strcmp(origin, "default") == 0)
-                        continue;
-                *any_key = true;
-                tecg_buf_puts(out, p->name);
-                tecg_buf_puts(out, " = ");
-                if (p->type == TECG_CONF_STRING)
-                        tecg_buf_puts(out, *(char **)field_of(c, p));
-                else if (p->type == TECG_CONF_INT) {
-                        snprintf(num, sizeof(num), "%lld",
-                                 (long long)*(int64_t *)field_of(c, p));
-                        tecg_buf_puts(out, num);
-                } else
-                        tecg_buf_puts(out, *(bool *)field_of(c, p) ? "true" : "false");
-                tecg_buf_puts(out, "\n");
-        }
+        if (!s->origin || strcmp(s->origin, "default") == 0)
+                return;
+        if (s->field)
+                v->any_key = true;
+        tecg_buf_puts(v->back, s->key);
+        tecg_buf_puts(v->back, " = ");
+        tecg_buf_puts(v->back, tecg_conf_setting_text(s, num, sizeof(num)));
+        tecg_buf_puts(v->back, "\n");
 }
 
-static void check_same(tecg_conf_t *a, fz_conf_t *ca, tecg_conf_t *b, fz_conf_t *cb) {
-        for (const tecg_conf_prop_t *p = props; p->name; p++) {
-                if (p->type == TECG_CONF_PREFIX) {
-                        size_t na = 0, nb = 0;
-                        const tecg_conf_kv_t *x = tecg_conf_passthru(a, p->name, &na);
-                        const tecg_conf_kv_t *y = tecg_conf_passthru(b, p->name, &nb);
-                        FZ_CHECK(na == nb, "%s: %zu entries, %zu after writing back",
-                                 p->name, na, nb);
-                        for (size_t i = 0; i < na; i++)
-                                FZ_CHECK(strcmp(x[i].key, y[i].key) == 0 &&
-                                                 strcmp(x[i].value, y[i].value) == 0,
-                                         "%s%s = \"%s\" is %s%s = \"%s\" after writing back",
-                                         p->name, x[i].key, x[i].value, p->name, y[i].key,
-                                         y[i].value);
-                        continue;
-                }
-                void *fa = field_of(ca, p), *fb = field_of(cb, p);
-                if (p->type == TECG_CONF_STRING)
-                        FZ_CHECK(fz_str_eq(*(char **)fa, *(char **)fb),
-                                 "%s changes after writing back", p->name);
-                else if (p->type == TECG_CONF_INT)
-                        FZ_CHECK(*(int64_t *)fa == *(int64_t *)fb,
-                                 "%s changes after writing back", p->name);
-                else
-                        FZ_CHECK(*(bool *)fa == *(bool *)fb,
-                                 "%s changes after writing back", p->name);
-        }
+/* Every setting with its value, to compare two configurations. */
+static void list_setting(const tecg_conf_setting_t *s, void *opaque) {
+        visit_t *v = opaque;
+        char num[32];
+        const char *text = tecg_conf_setting_text(s, num, sizeof(num));
+        tecg_buf_puts(v->list, s->key);
+        tecg_buf_puts(v->list, text ? "\t=" : "\t-");
+        tecg_buf_puts(v->list, text ? text : "");
+        tecg_buf_puts(v->list, "\n");
 }
 
 /* A parse error: "fuzz:LINE: reason", one line. */
@@ -212,51 +143,73 @@ static void check_error(tecg_err_t rc, const char *err, size_t err_size, size_t 
                  "error without \": reason\": %s", err);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        const char *text = (const char *)data;
-        fz_conf_t c, c2;
+static void fuzz_table(size_t t, const char *text, size_t size, size_t lines) {
         char err[1024] = "";
-        tecg_buf_t back = TECG_BUF_INIT;
-        bool any_key;
-        size_t lines = count_lines(data, size);
-        tecg_conf_t *conf = tecg_conf_new(props, &c, err, sizeof(err)), *conf2;
-        tecg_err_t rc;
+        tecg_buf_t back = TECG_BUF_INIT, list1 = TECG_BUF_INIT, list2 = TECG_BUF_INIT;
+        void *target = calloc(1, tables[t].size), *target2 = calloc(1, tables[t].size);
+        FZ_SETUP(target && target2, "out of memory");
+        tecg_conf_t *conf = tecg_conf_new(tables[t].props, target, err, sizeof(err));
+        FZ_SETUP(conf != NULL, "%s: tecg_conf_new: %s", tables[t].daemon, err);
+        tecg_conf_t *conf2 = NULL;
+        visit_t v = {.conf = conf, .lines = lines};
 
-        FZ_CHECK(conf != NULL, "tecg_conf_new: %s", err);
-        rc = tecg_conf_parse(conf, LABEL, text, size, err, sizeof(err));
+        tecg_err_t rc = tecg_conf_parse(conf, LABEL, text, size, err, sizeof(err));
         if (rc != TECG_OK) {
                 check_error(rc, err, sizeof(err), lines);
-                tecg_conf_destroy(conf);
-                return 0;
+                goto done;
         }
-        check_settings(conf, &c, lines);
+        tecg_conf_foreach(conf, check_setting, &v);
 
         rc = tecg_conf_check_required(conf, err, sizeof(err));
-        FZ_CHECK((rc == TECG_OK) == (c.nation != NULL), "required check: %s",
-                 tecg_err2str(rc));
+        FZ_CHECK((rc == TECG_OK) == (v.first_missing == NULL), "%s: required check: %s",
+                 tables[t].daemon, tecg_err2str(rc));
         if (rc != TECG_OK)
-                FZ_CHECK(strstr(err, "'nation'") != NULL, "required check names %s", err);
+                FZ_CHECK(strstr(err, v.first_missing) != NULL,
+                         "required check names %s, not %s", err, v.first_missing);
 
         /* Written back and parsed again: the same settings. */
-        write_back(conf, &c, &back, &any_key);
-        conf2 = tecg_conf_new(props, &c2, err, sizeof(err));
-        FZ_CHECK(conf2 != NULL, "tecg_conf_new: %s", err);
+        v.back = &back;
+        tecg_conf_foreach(conf, write_back, &v);
+        conf2 = tecg_conf_new(tables[t].props, target2, err, sizeof(err));
+        FZ_SETUP(conf2 != NULL, "tecg_conf_new: %s", err);
         rc = tecg_conf_parse(conf2, LABEL, back.data ? (const char *)back.data : "",
                              back.len, err, sizeof(err));
-        FZ_CHECK(rc == TECG_OK, "the settings written back do not parse: %s", err);
-        check_same(conf, &c, conf2, &c2);
-        tecg_conf_destroy(conf2);
+        FZ_CHECK(rc == TECG_OK, "%s: the settings written back do not parse: %s",
+                 tables[t].daemon, err);
+        v.list = &list1;
+        tecg_conf_foreach(conf, list_setting, &v);
+        v.list = &list2;
+        v.conf = conf2;
+        tecg_conf_foreach(conf2, list_setting, &v);
+        FZ_CHECK(list1.len == list2.len &&
+                         (list1.len == 0 || memcmp(list1.data, list2.data, list1.len) == 0),
+                 "%s: the settings change after writing back:\n%.*s---\n%.*s",
+                 tables[t].daemon, (int)list1.len, (const char *)list1.data,
+                 (int)list2.len, (const char *)list2.data);
 
         /* The same file again: every key it sets is now set twice. */
         rc = tecg_conf_parse(conf, LABEL, text, size, err, sizeof(err));
-        if (any_key) {
+        if (v.any_key) {
                 FZ_CHECK(rc == TECG_ERR_CONFIG && strstr(err, "is already set at " LABEL ":"),
-                         "parsing again: %s \"%s\"", tecg_err2str(rc), err);
+                         "%s: parsing again: %s \"%s\"", tables[t].daemon,
+                         tecg_err2str(rc), err);
                 check_error(rc, err, sizeof(err), lines);
         } else
-                FZ_CHECK(rc == TECG_OK, "parsing again: %s", err);
-
+                FZ_CHECK(rc == TECG_OK, "%s: parsing again: %s", tables[t].daemon, err);
+done:
+        free(v.first_missing);
         tecg_buf_free(&back);
+        tecg_buf_free(&list1);
+        tecg_buf_free(&list2);
+        tecg_conf_destroy(conf2);
         tecg_conf_destroy(conf);
+        free(target2);
+        free(target);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        size_t lines = count_lines(data, size);
+        for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+                fuzz_table(t, (const char *)data, size, lines);
         return 0;
 }

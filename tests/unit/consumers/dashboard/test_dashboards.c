@@ -67,8 +67,8 @@ typedef struct {
 } fixture_t;
 
 static const tecg_conf_prop_t props[] = {
-        {"kafka.", TECG_CONF_PREFIX, 0, NULL, 0, 0, 0, "librdkafka pass-through"},
-        {NULL, 0, 0, NULL, 0, 0, 0, NULL},
+        {.name = "kafka.", .type = TECG_CONF_PREFIX, .doc = "librdkafka pass-through"},
+        {.name = NULL},
 };
 
 static rd_kafka_t *new_producer(const char *bootstraps) {

@@ -1,0 +1,32 @@
+#include "aggregator_conf.h"
+
+#include <stddef.h>
+
+#define F(field) offsetof(tecg_aggregator_conf_t, field)
+const tecg_conf_prop_t tecg_aggregator_conf_props[] = {
+        {.name = "instance.id", .type = TECG_CONF_STRING, .offset = F(instance_id),
+         .doc = "unique name of this instance; its transactional.id is "
+                "tecg-aggregator-<instance.id> (default: the host name)"},
+        {.name = "group.id", .type = TECG_CONF_STRING, .offset = F(group_id),
+         .defval = "tecg-aggregator",
+         .doc = "consumer group shared by all aggregator instances"},
+        {.name = "batch.max.messages", .type = TECG_CONF_INT,
+         .offset = F(batch_max_messages), .defval = "50000", .min = 1, .max = 1000000,
+         .doc = "input messages per transaction at most"},
+        {.name = "batch.max.ms", .type = TECG_CONF_INT, .offset = F(batch_max_ms),
+         .defval = "100", .min = 1, .max = 60000,
+         .doc = "how long to wait for a batch to fill"},
+        {.name = "restore.timeout.ms", .type = TECG_CONF_INT,
+         .offset = F(restore_timeout_ms), .defval = "120000", .min = 1000,
+         .max = 3600000, .doc = "how long restoring a partition's state may take"},
+        /* The largest valid event is about 2.5 kB (three texts of at most
+         * 200 characters): 64 KiB leaves room for new schema versions and
+         * refuses a megabyte of junk before the codec walks it. */
+        {.name = "limits.message.bytes", .type = TECG_CONF_INT,
+         .offset = F(message_max_bytes), .defval = "65536", .min = 64,
+         .max = 104857600,
+         .doc = "input messages whose value is larger go to the dead-letter topic "
+                "undecoded"},
+        TECG_DAEMON_SHARED_KEYS(tecg_aggregator_conf_t, common, TECG_DAEMON_AGGREGATOR),
+        {.name = NULL}};
+#undef F

@@ -1,0 +1,46 @@
+#include "producer_conf.h"
+
+#include <stddef.h>
+
+#define F(field) offsetof(tecg_producer_conf_t, field)
+const tecg_conf_prop_t tecg_producer_conf_props[] = {
+        {.name = "nation", .type = TECG_CONF_STRING, .offset = F(nation),
+         .flags = TECG_CONF_F_REQUIRED,
+         .doc = "ISO 3166-1 alpha-3 code this producer reports for (or --nation)"},
+        {.name = "spool.dir", .type = TECG_CONF_STRING, .offset = F(spool_dir),
+         .doc = "spool directory with incoming/, done/, rejected/ (required unless "
+                "reading stdin)"},
+        {.name = "spool.scan.interval.ms", .type = TECG_CONF_INT,
+         .offset = F(scan_interval_ms), .defval = "500", .min = 10, .max = 3600000,
+         .doc = "how often incoming/ is looked at for new files"},
+        {.name = "spool.retry.interval.ms", .type = TECG_CONF_INT,
+         .offset = F(retry_interval_ms), .defval = "30000", .min = 100, .max = 86400000,
+         .doc = "a file that cannot be taken now (not a regular file, unreadable, "
+                "rejected/ or done/ not writable) stays in incoming/ and is tried "
+                "again after this long; the reason is logged once, then every 10 "
+                "minutes"},
+        {.name = "limits.line.bytes", .type = TECG_CONF_INT, .offset = F(line_bytes),
+         .defval = "1048576", .min = 1024, .max = 1073741824,
+         .doc = "longest input line; a longer one is never read into memory: it is "
+                "rejected (\"line is N bytes, longer than limits.line.bytes\") and "
+                "rejected/NAME.ndjson keeps only its first 4096 bytes"},
+        {.name = "limits.json.depth", .type = TECG_CONF_INT, .offset = F(json_depth),
+         .defval = "16", .min = 1, .max = 1000,
+         .doc = "deepest nesting of JSON objects and arrays in a line (an event has 1)"},
+        {.name = "limits.string.bytes", .type = TECG_CONF_INT, .offset = F(string_bytes),
+         .defval = "4096", .min = 64, .max = 1073741824,
+         .doc = "longest JSON string (key or value) in a line, in bytes as written "
+                "between its quotes (the longest valid text, 200 characters, can "
+                "take 2400)"},
+        {.name = "limits.file.lines", .type = TECG_CONF_INT, .offset = F(file_lines),
+         .defval = "1000000", .min = 1, .max = 1000000000,
+         .doc = "lines sent from one spool file; the lines after them are rejected "
+                "unsent, each with its reason, and copied to rejected/NAME.ndjson to "
+                "be sent again in another file; the file still goes to done/ (stdin "
+                "has no limit)"},
+        {.name = "shutdown.timeout.ms", .type = TECG_CONF_INT,
+         .offset = F(shutdown_timeout_ms), .defval = "30000", .min = 0, .max = 3600000,
+         .doc = "on SIGTERM, how long to wait for Kafka to acknowledge what was sent"},
+        TECG_DAEMON_SHARED_KEYS(tecg_producer_conf_t, common, TECG_DAEMON_PRODUCER),
+        {.name = NULL}};
+#undef F

@@ -1,0 +1,28 @@
+/* tecg-producer's configuration: its struct and its property table, the
+ * shared keys of common/daemon.h for the producer's scope plus its own.
+ * Kept out of producer_main.c so that the configuration fuzz target
+ * (tests/fuzz/fuzz_conf.c) parses with the very table the daemon uses. */
+#ifndef TECG_PRODUCER_CONF_H
+#define TECG_PRODUCER_CONF_H
+
+#include <stdint.h>
+
+#include "conf.h"
+#include "daemon.h"
+
+typedef struct {
+        tecg_daemon_conf_t common;
+        char *nation;
+        char *spool_dir;
+        int64_t scan_interval_ms;
+        int64_t retry_interval_ms;
+        int64_t shutdown_timeout_ms;
+        int64_t line_bytes;
+        int64_t json_depth;
+        int64_t string_bytes;
+        int64_t file_lines;
+} tecg_producer_conf_t;
+
+extern const tecg_conf_prop_t tecg_producer_conf_props[];
+
+#endif

@@ -1,0 +1,245 @@
+/* The daemons' shared start-up (common/daemon.c): command line, config
+ * sources and their order, --help generated from the table, the shared
+ * keys taken by scope, and the exit statuses of each mistake. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "testutil.h"
+
+typedef struct {
+        tecg_daemon_conf_t common;
+        char *nation;
+        int64_t count;
+} test_daemon_conf_t;
+
+#define F(x) offsetof(test_daemon_conf_t, x)
+static const tecg_conf_prop_t producer_like[] = {
+        {.name = "nation", .type = TECG_CONF_STRING, .offset = F(nation),
+         .flags = TECG_CONF_F_REQUIRED, .doc = "the nation"},
+        {.name = "count", .type = TECG_CONF_INT, .offset = F(count), .defval = "10",
+         .min = 1, .max = 100, .doc = "a count"},
+        TECG_DAEMON_SHARED_KEYS(test_daemon_conf_t, common, TECG_DAEMON_PRODUCER),
+        {.name = NULL}};
+static const tecg_conf_prop_t dashboard_like[] = {
+        {.name = "count", .type = TECG_CONF_INT, .offset = F(count), .defval = "10",
+         .min = 1, .max = 100, .doc = "a count"},
+        TECG_DAEMON_SHARED_KEYS(test_daemon_conf_t, common, TECG_DAEMON_DASHBOARD),
+        {.name = NULL}};
+#undef F
+
+static const tecg_daemon_spec_t spec = {
+        .progname = "tecg-test",
+        .usage = "Usage: tecg-test [options]\n",
+        .exit_status = "Exit status: 0 fine.\n",
+        .props = producer_like,
+        .alias_long = "nation",
+        .alias_short = 'n',
+        .alias_key = "nation",
+        .accepts_stdin = true,
+};
+
+static const tecg_daemon_spec_t dashboard_spec = {
+        .progname = "tecg-test-dashboard",
+        .usage = "Usage: tecg-test-dashboard [options]\n",
+        .props = dashboard_like,
+};
+
+typedef struct {
+        int rc;
+        char *out, *err; /* what setup printed on stdout and stderr */
+} run_t;
+
+/* Runs tecg_daemon_setup() on argv (NULL-terminated) with stdout and
+ * stderr captured. */
+static run_t run_setup(const tecg_daemon_spec_t *sp, void *target, tecg_daemon_t *d,
+                       char **argv) {
+        run_t r;
+        int argc = 0;
+        while (argv[argc])
+                argc++;
+        char out_path[] = "/tmp/test_daemon_out_XXXXXX";
+        char err_path[] = "/tmp/test_daemon_err_XXXXXX";
+        int out_fd = mkstemp(out_path), err_fd = mkstemp(err_path);
+        assert_true(out_fd >= 0 && err_fd >= 0);
+        fflush(stdout);
+        fflush(stderr);
+        int saved_out = dup(STDOUT_FILENO), saved_err = dup(STDERR_FILENO);
+        dup2(out_fd, STDOUT_FILENO);
+        dup2(err_fd, STDERR_FILENO);
+        r.rc = tecg_daemon_setup(sp, target, argc, argv, d);
+        fflush(stdout);
+        fflush(stderr);
+        dup2(saved_out, STDOUT_FILENO);
+        dup2(saved_err, STDERR_FILENO);
+        close(saved_out);
+        close(saved_err);
+        close(out_fd);
+        close(err_fd);
+        r.out = tu_slurp(out_path, NULL);
+        r.err = tu_slurp(err_path, NULL);
+        unlink(out_path);
+        unlink(err_path);
+        return r;
+}
+
+static void run_free(run_t *r, tecg_daemon_t *d) {
+        free(r->out);
+        free(r->err);
+        tecg_daemon_cleanup(d);
+}
+
+/* A config file in /tmp; the caller unlinks and frees the path. */
+static char *write_conf(const char *text) {
+        char *path = strdup("/tmp/test_daemon_conf_XXXXXX");
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+        close(fd);
+        return path;
+}
+
+static void test_help_is_generated_from_the_table(void **state) {
+        (void)state;
+        test_daemon_conf_t c;
+        tecg_daemon_t d;
+        run_t r = run_setup(&spec, &c, &d, (char *[]){"tecg-test", "--help", NULL});
+        assert_int_equal(r.rc, 0);
+        tu_assert_contains(r.out, "Usage: tecg-test [options]", "-n, --nation VALUE",
+                           "same as nation = VALUE", "-c, --config FILE", "-X, --set",
+                           "--check-config", "Configuration keys:", "nation",
+                           "string, required", "count", "integer [1..100]",
+                           "(default: 10)", "topic.prefix", "(default: tecg.)",
+                           "metrics.file", "schema.registry.url", "kafka.<property>",
+                           "Exit status: 0 fine.");
+        assert_string_equal(r.err, "");
+        run_free(&r, &d);
+
+        /* The dashboard's scope has no metrics.file nor schema.registry.url. */
+        r = run_setup(&dashboard_spec, &c, &d,
+                      (char *[]){"tecg-test-dashboard", "-h", NULL});
+        assert_int_equal(r.rc, 0);
+        tu_assert_contains(r.out, "nations.file", "log.level", "stats.interval.ms",
+                           "kafka.<property>");
+        assert_null(strstr(r.out, "metrics.file"));
+        assert_null(strstr(r.out, "schema.registry.url"));
+        assert_null(strstr(r.out, "--nation"));
+        run_free(&r, &d);
+}
+
+/* defaults < file < -X < the alias option, whatever the order on the
+ * command line. */
+static void test_sources_in_order(void **state) {
+        (void)state;
+        test_daemon_conf_t c;
+        tecg_daemon_t d;
+        char *path = write_conf("nation = FRA\ncount = 5\ntopic.prefix = f.\n"
+                                "log.level = warning\n");
+        run_t r = run_setup(&spec, &c, &d,
+                            (char *[]){"tecg-test", "-n", "DEU", "--config", path,
+                                       "-X", "count=7", "--set", "stats.interval.ms=0",
+                                       "--check-config", "-", NULL});
+        assert_int_equal(r.rc, -1);
+        assert_string_equal(r.err, "");
+        assert_string_equal(c.nation, "DEU");
+        assert_string_equal(tecg_conf_origin(d.conf, "nation"), "--nation");
+        assert_int_equal(c.count, 7);
+        assert_string_equal(tecg_conf_origin(d.conf, "count"), "-X");
+        assert_string_equal(c.common.topic_prefix, "f.");
+        char origin[4200];
+        snprintf(origin, sizeof(origin), "%s:3", path);
+        assert_string_equal(tecg_conf_origin(d.conf, "topic.prefix"), origin);
+        assert_int_equal(c.common.stats_interval_ms, 0);
+        assert_true(d.check_only);
+        assert_true(d.read_stdin);
+        assert_int_equal(tecg_log_get_level(), TECG_LOG_WARNING);
+        run_free(&r, &d);
+        unlink(path);
+        free(path);
+
+        /* -v wins over log.level. */
+        r = run_setup(&spec, &c, &d, (char *[]){"tecg-test", "-n", "FRA", "-v", NULL});
+        assert_int_equal(r.rc, -1);
+        assert_false(d.check_only);
+        assert_false(d.read_stdin);
+        assert_int_equal(tecg_log_get_level(), TECG_LOG_DEBUG);
+        run_free(&r, &d);
+        tecg_log_set_level(TECG_LOG_INFO);
+}
+
+/* Every mistake: exit status 2 and "progname: where: reason". */
+static void test_mistakes(void **state) {
+        (void)state;
+        char *bad_file = write_conf("nation = FRA\n\ncuont = 1\n");
+        char bad_file_reason[4200];
+        snprintf(bad_file_reason, sizeof(bad_file_reason),
+                 "tecg-test: %s:3: unknown key 'cuont' (see --help)\n", bad_file);
+        const struct {
+                char *argv[8];
+                const char *err; /* stderr, exactly; NULL: see contains */
+                const char *contains;
+        } cases[] = {
+                {{"tecg-test", NULL}, "tecg-test: required key 'nation' is not set "
+                                      "(the nation)\n", NULL},
+                {{"tecg-test", "-c", bad_file, NULL}, bad_file_reason, NULL},
+                {{"tecg-test", "-c", "/nonexistent/t.conf", NULL},
+                 "tecg-test: /nonexistent/t.conf: cannot open: No such file or "
+                 "directory\n", NULL},
+                {{"tecg-test", "-n", "FRA", "-X", "count", NULL},
+                 "tecg-test: -X count: expected KEY=VALUE\n", NULL},
+                {{"tecg-test", "-n", "FRA", "-X", "count=0", NULL},
+                 "tecg-test: -X: 'count': 0 is out of range [1, 100]\n", NULL},
+                {{"tecg-test", "-n", "FRA", "-X", "log.level=loud", NULL},
+                 "tecg-test: -X: log.level: \"loud\" is not a level\n", NULL},
+                {{"tecg-test", "-n", "FRA", "-X", "kafka.no.such=1", NULL}, NULL,
+                 "tecg-test: -X: kafka.no.such: "},
+                {{"tecg-test", "-n", "FRA", "extra", NULL},
+                 "tecg-test: unexpected argument 'extra' ('-' reads standard input)\n",
+                 NULL},
+                {{"tecg-test", "--colour", NULL}, NULL, "Usage: tecg-test"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                test_daemon_conf_t c;
+                tecg_daemon_t d;
+                run_t r = run_setup(&spec, &c, &d, (char **)cases[i].argv);
+                if (r.rc != 2)
+                        fail_msg("case %zu: exit status %d, stderr %s", i, r.rc, r.err);
+                if (cases[i].err && strcmp(r.err, cases[i].err) != 0)
+                        fail_msg("case %zu: expected \"%s\", got \"%s\"", i, cases[i].err,
+                                 r.err);
+                if (cases[i].contains && !strstr(r.err, cases[i].contains))
+                        fail_msg("case %zu: \"%s\" not in \"%s\"", i, cases[i].contains,
+                                 r.err);
+                assert_string_equal(r.out, "");
+                run_free(&r, &d);
+        }
+        /* Without accepts_stdin, '-' is just an unexpected argument. */
+        test_daemon_conf_t c;
+        tecg_daemon_t d;
+        run_t r = run_setup(&dashboard_spec, &c, &d,
+                            (char *[]){"tecg-test-dashboard", "-", NULL});
+        assert_int_equal(r.rc, 2);
+        assert_string_equal(r.err, "tecg-test-dashboard: unexpected argument '-'\n");
+        run_free(&r, &d);
+        unlink(bad_file);
+        free(bad_file);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_help_is_generated_from_the_table),
+                cmocka_unit_test(test_sources_in_order),
+                cmocka_unit_test(test_mistakes),
+        };
+        return cmocka_run_group_tests_name("daemon", tests, NULL, NULL);
+}

@@ -1,0 +1,233 @@
+/* The one constructor of librdkafka clients: type defaults, call-site
+ * overrides, the user's kafka.* keys (errors at their file:line), logs
+ * through tecg_log, and real clients against librdkafka's mock cluster. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conf.h"
+#include "kafka.h"
+#include "log.h"
+#include "testutil.h"
+
+typedef struct {
+        char *unused;
+} kconf_target_t;
+
+static const tecg_conf_prop_t props[] = {
+        {.name = "kafka.", .type = TECG_CONF_PREFIX, .doc = "librdkafka"},
+        {.name = NULL}};
+
+/* A configuration parsed from `text` with the label "t.conf". */
+static tecg_conf_t *conf_of(kconf_target_t *target, const char *text) {
+        char err[512];
+        tecg_conf_t *conf = tecg_conf_new(props, target, err, sizeof(err));
+        assert_non_null(conf);
+        if (tecg_conf_parse(conf, "t.conf", text, strlen(text), err, sizeof(err)))
+                fail_msg("%s", err);
+        return conf;
+}
+
+static void assert_prop(const rd_kafka_conf_t *kconf, const char *name,
+                        const char *want) {
+        char value[256];
+        size_t size = sizeof(value);
+        assert_int_equal(rd_kafka_conf_get(kconf, name, value, &size), RD_KAFKA_CONF_OK);
+        if (strcmp(value, want) != 0)
+                fail_msg("%s = \"%s\", expected \"%s\"", name, value, want);
+}
+
+static void test_unknown_key_names_key_and_line(void **state) {
+        (void)state;
+        kconf_target_t t;
+        char err[512] = "";
+        tecg_conf_t *conf = conf_of(&t, "kafka.linger.ms = 1\n\n"
+                                        "kafka.no.such.property = 1\n");
+        assert_null(tecg_kafka_new(TECG_KAFKA_PRODUCER, conf, NULL, NULL, err,
+                                   sizeof(err)));
+        tu_assert_contains(err, "t.conf:3: kafka.no.such.property: ",
+                           "No such configuration property");
+        assert_null(strchr(err, '\n'));
+
+        /* The start-up check says the same, without any client. */
+        char err2[512] = "";
+        assert_int_equal(tecg_kafka_check(conf, err2, sizeof(err2)), TECG_ERR_CONFIG);
+        assert_string_equal(err, err2);
+        tecg_conf_destroy(conf);
+
+        conf = conf_of(&t, "kafka.acks = sometimes\n");
+        assert_int_equal(tecg_kafka_check(conf, err, sizeof(err)), TECG_ERR_CONFIG);
+        tu_assert_contains(err, "t.conf:1: kafka.acks: ");
+        tecg_conf_destroy(conf);
+}
+
+static void test_type_defaults(void **state) {
+        (void)state;
+        static const struct {
+                tecg_kafka_type_t type;
+                const char *name, *value;
+        } cases[] = {
+                {TECG_KAFKA_PRODUCER, "enable.idempotence", "true"},
+                {TECG_KAFKA_PRODUCER, "acks", "-1"}, /* "all" */
+                {TECG_KAFKA_PRODUCER, "linger.ms", "5"},
+                {TECG_KAFKA_CONSUMER, "enable.auto.commit", "false"},
+                {TECG_KAFKA_CONSUMER, "enable.auto.offset.store", "false"},
+                {TECG_KAFKA_CONSUMER, "isolation.level", "read_committed"},
+                {TECG_KAFKA_CONSUMER, "auto.offset.reset", "smallest"}, /* "earliest" */
+                {TECG_KAFKA_READER, "enable.auto.commit", "false"},
+                {TECG_KAFKA_READER, "isolation.level", "read_committed"},
+                {TECG_KAFKA_READER, "enable.partition.eof", "true"},
+                /* librdkafka's own default: the reader does not set it. */
+                {TECG_KAFKA_READER, "enable.auto.offset.store", "true"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char err[512];
+                rd_kafka_conf_t *kconf = tecg_kafka_conf_new(cases[i].type, NULL, NULL,
+                                                             NULL, err, sizeof(err));
+                assert_non_null(kconf);
+                assert_prop(kconf, cases[i].name, cases[i].value);
+                rd_kafka_conf_destroy(kconf);
+        }
+        char err[512];
+        assert_null(tecg_kafka_conf_new(TECG_KAFKA__TYPE_COUNT, NULL, NULL, NULL, err,
+                                        sizeof(err)));
+}
+
+/* defaults < overrides < the user's kafka.* keys */
+static void test_precedence(void **state) {
+        (void)state;
+        kconf_target_t t;
+        char err[512];
+        const tecg_kafka_setting_t overrides[] = {
+                {"linger.ms", "7"}, {"client.id", "from-call-site"}, {NULL, NULL}};
+        tecg_conf_t *conf = conf_of(&t, "kafka.client.id = from-file\n");
+        rd_kafka_conf_t *kconf = tecg_kafka_conf_new(TECG_KAFKA_PRODUCER, conf, overrides,
+                                                     NULL, err, sizeof(err));
+        assert_non_null(kconf);
+        assert_prop(kconf, "linger.ms", "7");
+        assert_prop(kconf, "client.id", "from-file");
+        assert_prop(kconf, "enable.idempotence", "true");
+        rd_kafka_conf_destroy(kconf);
+        tecg_conf_destroy(conf);
+
+        const tecg_kafka_setting_t bad[] = {{"no.such.thing", "x"}, {NULL, NULL}};
+        assert_null(tecg_kafka_conf_new(TECG_KAFKA_READER, NULL, bad, NULL, err,
+                                        sizeof(err)));
+        tu_assert_contains(err, "built-in kafka.no.such.thing=x: ");
+}
+
+typedef struct {
+        int delivered;
+        int errors;
+        void *opaque_seen;
+} cb_state_t;
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+        (void)rk;
+        cb_state_t *st = opaque;
+        st->opaque_seen = opaque;
+        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                st->delivered++;
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+        (void)rk;
+        (void)err;
+        (void)reason;
+        ((cb_state_t *)opaque)->errors++;
+}
+
+/* A producer and a reader made by tecg_kafka_new() work against
+ * librdkafka's mock cluster, with the call site's callbacks. */
+static void test_clients_against_mock_cluster(void **state) {
+        (void)state;
+        kconf_target_t t;
+        char err[512];
+        cb_state_t st = {0, 0, NULL};
+        tecg_conf_t *conf = conf_of(&t, "kafka.test.mock.num.brokers = 1\n");
+        const tecg_kafka_callbacks_t cb = {
+                .opaque = &st, .error_cb = on_error, .dr_msg_cb = on_delivery};
+        rd_kafka_t *rk = tecg_kafka_new(TECG_KAFKA_PRODUCER, conf, NULL, &cb, err,
+                                        sizeof(err));
+        if (!rk)
+                fail_msg("%s", err);
+        assert_int_equal(tecg_kafka_ping(rk, 10000, err, sizeof(err)), TECG_OK);
+        assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("t"),
+                                           RD_KAFKA_V_VALUE("v", 1), RD_KAFKA_V_END),
+                         RD_KAFKA_RESP_ERR_NO_ERROR);
+        assert_int_equal(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+        assert_int_equal(st.delivered, 1);
+        assert_ptr_equal(st.opaque_seen, &st);
+        rd_kafka_destroy(rk);
+
+        const tecg_kafka_setting_t reader[] = {{"group.id", "test"}, {NULL, NULL}};
+        const tecg_kafka_callbacks_t reader_cb = {.opaque = &st, .error_cb = on_error};
+        rk = tecg_kafka_new(TECG_KAFKA_READER, conf, reader, &reader_cb, err, sizeof(err));
+        if (!rk)
+                fail_msg("%s", err);
+        assert_prop(rd_kafka_conf(rk), "group.id", "test");
+        assert_int_equal(tecg_kafka_ping(rk, 10000, err, sizeof(err)), TECG_OK);
+        rd_kafka_destroy(rk);
+
+        /* A copy of a kept configuration makes a second client. */
+        rd_kafka_conf_t *kconf = tecg_kafka_conf_new(TECG_KAFKA_PRODUCER, conf, NULL,
+                                                     &cb, err, sizeof(err));
+        assert_non_null(kconf);
+        for (int i = 0; i < 2; i++) {
+                rk = tecg_kafka_new_from(TECG_KAFKA_PRODUCER, kconf, err, sizeof(err));
+                assert_non_null(rk);
+                rd_kafka_destroy(rk);
+        }
+        rd_kafka_conf_destroy(kconf);
+        tecg_conf_destroy(conf);
+}
+
+/* librdkafka's log lines come out as tecg log lines ("rdkafka/FAC"). */
+static void test_logs_go_through_tecg_log(void **state) {
+        (void)state;
+        kconf_target_t t;
+        char err[512], path[] = "/tmp/test_kafka_log_XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        int saved = dup(STDERR_FILENO);
+        assert_true(saved >= 0);
+        tecg_log_init("test_kafka", TECG_LOG_DEBUG);
+        tecg_conf_t *conf = conf_of(&t, "kafka.test.mock.num.brokers = 1\n"
+                                        "kafka.debug = generic\n");
+        fflush(stderr);
+        dup2(fd, STDERR_FILENO);
+        rd_kafka_t *rk = tecg_kafka_new(TECG_KAFKA_PRODUCER, conf, NULL, NULL, err,
+                                        sizeof(err));
+        if (rk)
+                rd_kafka_destroy(rk);
+        fflush(stderr);
+        dup2(saved, STDERR_FILENO);
+        close(saved);
+        close(fd);
+        tecg_log_set_level(TECG_LOG_INFO);
+        assert_non_null(rk);
+        char *text = tu_slurp(path, NULL);
+        unlink(path);
+        tu_assert_contains(text, "test_kafka[", " rdkafka/");
+        free(text);
+        tecg_conf_destroy(conf);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_unknown_key_names_key_and_line),
+                cmocka_unit_test(test_type_defaults),
+                cmocka_unit_test(test_precedence),
+                cmocka_unit_test(test_clients_against_mock_cluster),
+                cmocka_unit_test(test_logs_go_through_tecg_log),
+        };
+        return cmocka_run_group_tests_name("kafka", tests, NULL, NULL);
+}
