@@ -22,17 +22,6 @@
 
 #define FAC "ingest"
 #define REJECTIONS_LOGGED_PER_FILE 5
-/* While a held file keeps failing the same way, say so this often. */
-#define HOLD_REMIND_MS (10 * 60 * 1000)
-
-/* Which file a spool name was when it was read: a held file is only moved
- * to done/ without sending it again if it is still that file. */
-typedef struct {
-        dev_t dev;
-        ino_t ino;
-        off_t size;
-        struct timespec mtime;
-} file_id_t;
 
 /* One input unit: a spool file or a stream. */
 typedef struct batch {
@@ -40,7 +29,7 @@ typedef struct batch {
         struct tecg_ingest *ing;
         char *name;              /* spool file name, or stream label */
         bool from_spool;
-        file_id_t id;            /* spool file: what was opened */
+        tecg_spool_file_id_t id; /* spool file: what was opened */
         uint64_t lines;          /* read so far */
         uint64_t delivered;      /* acknowledged by Kafka */
         uint64_t rejected;       /* invalid, or refused by Kafka */
@@ -56,39 +45,14 @@ typedef struct batch {
         bool resumable;
         bool write_failed;       /* writing rejected/ failed while reading */
         uint64_t skip;           /* resumed: lines already accounted for */
-        /* Rejections written to the rejected/ files' buffers but not yet
-         * flushed: from line unflushed_from on, all of them rejections
-         * (rejected_flush() runs before any line is sent). */
-        uint64_t unflushed_from, unflushed_count;
-        long errors_good, lines_good; /* bytes of the rejected/ files known
-                                       * to be written */
-        FILE *errors_fp;         /* rejected/NAME.errors, opened lazily */
-        FILE *lines_fp;          /* rejected/NAME.ndjson, opened lazily */
+        /* rejected/NAME.errors + NAME.ndjson, made at the first rejection
+         * (at the start when resuming). Everything added to it is flushed
+         * before the next line is sent (batch_flush_rejects()). */
+        tecg_spool_rejects_t *rejects;
         uint64_t *refused;       /* line numbers Kafka refused at delivery */
         size_t nrefused, refused_cap;
         time_t started;
 } batch_t;
-
-/* A spool file that failed (unreadable, disk full...): not tried again
- * before `retry_at_ms`, so a persistent problem does not spin. Kept after
- * it expires, to know whether the next failure is news, until the file
- * goes through or leaves incoming/. */
-typedef struct hold {
-        struct hold *next;
-        char *name;
-        char *reason;            /* the last failure */
-        int64_t since_ms, retry_at_ms, logged_ms;
-        unsigned attempts;
-        /* How to try again: the whole file, from the first line not
-         * accounted for (RESUME: `lines` were, with these counts and these
-         * bytes of rejected/ files), or only the move to done/ (MOVE: every
-         * line was accounted for). Only if it is still the same file. */
-        enum { RETRY_ALL, RETRY_RESUME, RETRY_MOVE } how;
-        bool was_read;           /* an attempt read lines and logged them */
-        file_id_t id;
-        uint64_t lines, delivered, rejected;
-        long errors_good, lines_good;
-} hold_t;
 
 struct tecg_ingest {
         const tecg_nations_t *nations;
@@ -98,126 +62,17 @@ struct tecg_ingest {
         tecg_ingest_opts_t opts;
         tecg_validator_t *validator;
         tecg_avro_t *avro;
-        tecg_publisher_t *pub;
+        tecg_ingest_sink_t sink;
+        tecg_publisher_t *pub;   /* owned, when the sink is the publisher */
         tecg_buf_t encoded;
         bool confluent;          /* Confluent framing with registry ids */
         uint32_t schema_ids[TECG_EV__COUNT];
         batch_t *batches;
-        hold_t *holds;
+        uint64_t outstanding;    /* sent, not yet acknowledged */
         tecg_ingest_stats_t stats;
 };
 
-/* ---- holds ------------------------------------------------------------ */
-
-/* A file name as it can be logged: control bytes become \xNN, so a hostile
- * name cannot forge log lines. */
-static const char *printable(const char *name, char *out, size_t out_size) {
-        size_t o = 0;
-        for (const unsigned char *s = (const unsigned char *)name; *s && o + 5 < out_size; s++) {
-                if (*s < 0x20 || *s == 0x7f)
-                        o += (size_t)snprintf(out + o, out_size - o, "\\x%02X", *s);
-                else
-                        out[o++] = (char)*s;
-        }
-        out[o] = '\0';
-        return out;
-}
-
-static bool has_control_bytes(const char *name) {
-        for (const unsigned char *s = (const unsigned char *)name; *s; s++)
-                if (*s < 0x20 || *s == 0x7f)
-                        return true;
-        return false;
-}
-
-static hold_t *hold_find(tecg_ingest_t *ing, const char *name) {
-        for (hold_t *h = ing->holds; h; h = h->next)
-                if (strcmp(h->name, name) == 0)
-                        return h;
-        return NULL;
-}
-
-static void hold_free(hold_t *h) {
-        free(h->name);
-        free(h->reason);
-        free(h);
-}
-
-/* Forgets NAME's failures; `recovered`: it went through after them. */
-static void hold_clear(tecg_ingest_t *ing, const char *name, bool recovered) {
-        char pname[PATH_MAX];
-        for (hold_t **pp = &ing->holds; *pp; pp = &(*pp)->next) {
-                hold_t *h = *pp;
-                if (strcmp(h->name, name) != 0)
-                        continue;
-                if (recovered)
-                        tecg_log_notice(FAC, "%s: goes through now, after %u failed "
-                                        "attempt%s over %lld s",
-                                        printable(name, pname, sizeof(pname)),
-                                        h->attempts, h->attempts == 1 ? "" : "s",
-                                        (long long)(tecg_mono_ms() - h->since_ms) / 1000);
-                *pp = h->next;
-                hold_free(h);
-                return;
-        }
-}
-
-/* Holds NAME back after a failure. The reason is logged (as an error) when
- * it is new for this file, then only every HOLD_REMIND_MS; `detail` (how
- * far this attempt got) is logged with it. */
-static void hold_fail(tecg_ingest_t *ing, const char *name, const char *reason,
-                      const char *detail) {
-        char pname[PATH_MAX];
-        int64_t now = tecg_mono_ms();
-        hold_t *h = hold_find(ing, name);
-        if (!h) {
-                h = calloc(1, sizeof(*h));
-                if (!h || !(h->name = strdup(name))) {
-                        free(h);
-                        tecg_log_err(FAC, "%s: %s (out of memory: not held back)",
-                                     printable(name, pname, sizeof(pname)), reason);
-                        return;
-                }
-                h->since_ms = now;
-                h->next = ing->holds;
-                ing->holds = h;
-        }
-        h->attempts++;
-        h->how = RETRY_ALL;
-        h->retry_at_ms = now + ing->opts.retry_interval_ms;
-        printable(name, pname, sizeof(pname));
-        if (!h->reason || strcmp(h->reason, reason) != 0) {
-                free(h->reason);
-                h->reason = strdup(reason);
-                h->logged_ms = now;
-                tecg_log_err(FAC, "%s: %s%s%s; the file stays in incoming/ and is "
-                             "tried again in %.1f s", pname, reason,
-                             detail ? "; " : "", detail ? detail : "",
-                             (double)ing->opts.retry_interval_ms / 1000.0);
-        } else if (now - h->logged_ms >= HOLD_REMIND_MS) {
-                h->logged_ms = now;
-                tecg_log_warn(FAC, "%s: still held back after %u attempts over "
-                              "%lld s: %s", pname, h->attempts,
-                              (long long)(now - h->since_ms) / 1000, reason);
-        } else {
-                tecg_log_debug(FAC, "%s: attempt %u failed again: %s", pname,
-                               h->attempts, reason);
-        }
-}
-
-static void file_id_of(const struct stat *st, file_id_t *id) {
-        id->dev = st->st_dev;
-        id->ino = st->st_ino;
-        id->size = st->st_size;
-        id->mtime = st->st_mtim;
-}
-
-static bool file_id_equal(const file_id_t *a, const file_id_t *b) {
-        return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-               a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
-}
-
-/* ---- rejected/ ------------------------------------------------------- */
+/* ---- rejected/ -------------------------------------------------------- */
 
 /* A stream has no file of its own in rejected/: name one after the time. */
 static void stream_rejected_name(batch_t *b) {
@@ -247,54 +102,15 @@ static void batch_fail(batch_t *b, const char *fmt, ...) {
         va_end(ap);
 }
 
-/* Records a write error on rejected/NAME<suffix> (errno is the cause). */
-static void rejected_write_failed(tecg_ingest_t *ing, batch_t *b, const char *suffix) {
-        char path[PATH_MAX];
-        int e = errno;
-        tecg_spool_rejected_path(ing->spool, b->name, suffix, path, sizeof(path));
-        batch_fail(b, "cannot write %s: %s", path, strerror(e ? e : EIO));
-}
-
-/* Opens rejected/NAME<suffix> for writing after its first `keep` bytes
- * (what a resumed attempt keeps; 0 truncates what an earlier attempt left). */
-static FILE *rejected_open_one(tecg_ingest_t *ing, batch_t *b, const char *suffix,
-                               long keep) {
-        char path[PATH_MAX];
-        tecg_spool_rejected_path(ing->spool, b->name, suffix, path, sizeof(path));
-        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (keep ? 0 : O_TRUNC), 0666);
-        FILE *fp = NULL;
-        if (fd < 0 || (keep && ftruncate(fd, keep) != 0) ||
-            lseek(fd, 0, SEEK_END) < 0 || !(fp = fdopen(fd, "w"))) {
-                rejected_write_failed(ing, b, suffix);
-                if (fd >= 0)
-                        close(fd);
-                return NULL;
-        }
-        return fp;
-}
-
-/* Opens both rejected/ files, at the batch's first rejection. */
-static bool rejected_open(tecg_ingest_t *ing, batch_t *b) {
-        if (b->errors_fp)
-                return true;
-        if (!(b->errors_fp = rejected_open_one(ing, b, ".errors", b->errors_good)))
-                return false;
-        if (!(b->lines_fp = rejected_open_one(ing, b, ".ndjson", b->lines_good))) {
-                fclose(b->errors_fp);
-                b->errors_fp = NULL;
-                return false;
-        }
-        return true;
-}
-
-/* Records one rejected line: reason in rejected/NAME.errors, the line
- * itself (when known: not for an acknowledgement) in rejected/NAME.ndjson.
- * Without a spool directory the log is the record. Written to the buffers
- * only: rejected_flush() makes them reach the files before the next line is
- * sent, so a full disk stops the file before anything more goes out, and
- * one write serves a run of rejected lines. */
+/* Records one rejected line: the log, and with a spool directory its
+ * rejected/ files (the line itself when known: not for an acknowledgement).
+ * Into the writer's buffers only: batch_flush_rejects() makes them reach
+ * the files before the next line is sent, so a full disk stops the file
+ * before anything more goes out, and one write serves a run of rejected
+ * lines. */
 static void batch_reject(tecg_ingest_t *ing, batch_t *b, uint64_t line,
                          const char *raw, size_t raw_len, const char *reason) {
+        char why[PATH_MAX + 128];
         b->rejected++;
         ing->stats.rejected++;
         int level = !b->retry && (!ing->spool || b->rejected <= REJECTIONS_LOGGED_PER_FILE)
@@ -306,52 +122,38 @@ static void batch_reject(tecg_ingest_t *ing, batch_t *b, uint64_t line,
                 return;
 
         stream_rejected_name(b);
-        if (raw) { /* read just now, not an acknowledgement */
-                if (!b->unflushed_count)
-                        b->unflushed_from = line;
-                b->unflushed_count++;
-        }
-        if (!rejected_open(ing, b)) {
-                b->write_failed = raw != NULL;
+        if (!b->rejects && !(b->rejects = tecg_spool_rejects_new(ing->spool, b->name,
+                                                                 NULL))) {
+                /* Not recorded, so not accounted for: a line read just now
+                 * is read again by the retry. */
+                batch_fail(b, "out of memory");
+                if (raw) {
+                        b->rejected--;
+                        ing->stats.rejected--;
+                        b->write_failed = true;
+                }
                 return;
         }
-        errno = 0;
-        if (fprintf(b->errors_fp, "%s:%llu: %s\n", b->name,
-                    (unsigned long long)line, reason) < 0) {
-                rejected_write_failed(ing, b, ".errors");
+        if (tecg_spool_rejects_add(b->rejects, line, raw, raw_len, reason, why,
+                                   sizeof(why))) {
+                batch_fail(b, "%s", why);
                 b->write_failed = raw != NULL;
-                return;
-        }
-        errno = 0;
-        if (raw && (fwrite(raw, 1, raw_len, b->lines_fp) != raw_len ||
-                    fputc('\n', b->lines_fp) == EOF)) {
-                rejected_write_failed(ing, b, ".ndjson");
-                b->write_failed = true;
         }
 }
 
 /* Hands the buffered rejections to the files (see batch_reject()). False
  * when that failed: b->failure says why. */
-static bool rejected_flush(tecg_ingest_t *ing, batch_t *b) {
+static bool batch_flush_rejects(batch_t *b) {
+        char why[PATH_MAX + 128];
         if (b->failure)
                 return false;
-        if (!b->unflushed_count || !b->errors_fp)
+        if (!b->rejects)
                 return true;
-        errno = 0;
-        if (fflush(b->errors_fp) != 0) {
-                rejected_write_failed(ing, b, ".errors");
+        if (tecg_spool_rejects_flush(b->rejects, why, sizeof(why))) {
+                batch_fail(b, "%s", why);
                 b->write_failed = true;
                 return false;
         }
-        errno = 0;
-        if (fflush(b->lines_fp) != 0) {
-                rejected_write_failed(ing, b, ".ndjson");
-                b->write_failed = true;
-                return false;
-        }
-        b->unflushed_count = 0;
-        b->errors_good = ftell(b->errors_fp);
-        b->lines_good = ftell(b->lines_fp);
         return true;
 }
 
@@ -363,9 +165,13 @@ static int u64_cmp(const void *a, const void *b) {
 /* Kafka refused some lines after they were sent: copy those lines from the
  * input into rejected/NAME.ndjson, so the rejected file is complete. */
 static void copy_refused_lines(tecg_ingest_t *ing, batch_t *b) {
-        char path[PATH_MAX], why[256];
-        if (!b->nrefused || !b->from_spool || b->failure || !rejected_open(ing, b))
+        char path[PATH_MAX], why[PATH_MAX + 128];
+        if (!b->nrefused || !b->from_spool || b->failure || !b->rejects)
                 return;
+        if (tecg_spool_rejects_open(b->rejects, why, sizeof(why))) {
+                batch_fail(b, "%s", why);
+                return;
+        }
         /* Acks of the two topics arrive interleaved: put them in order. */
         qsort(b->refused, b->nrefused, sizeof(*b->refused), u64_cmp);
         tecg_spool_incoming_path(ing->spool, b->name, path, sizeof(path));
@@ -389,10 +195,9 @@ static void copy_refused_lines(tecg_ingest_t *ing, batch_t *b) {
                 if (err == TECG_ERR_RETRY || ++lineno != b->refused[next])
                         continue;
                 next++;
-                errno = 0;
-                if (fwrite(L.data, 1, L.len, b->lines_fp) != L.len ||
-                    fputc('\n', b->lines_fp) == EOF) {
-                        rejected_write_failed(ing, b, ".ndjson");
+                if (tecg_spool_rejects_copy_line(b->rejects, L.data, L.len, why,
+                                                 sizeof(why))) {
+                        batch_fail(b, "%s", why);
                         goto done;
                 }
         }
@@ -404,24 +209,6 @@ done:
         tecg_linereader_destroy(r);
         if (fd >= 0)
                 close(fd);
-}
-
-/* Closes a rejected/ file, its data on disk; false on error (errno). */
-static bool close_synced(FILE **fpp) {
-        bool ok = true;
-        if (!*fpp)
-                return true;
-        errno = 0;
-        if (fflush(*fpp) != 0 || fsync(fileno(*fpp)) != 0)
-                ok = false;
-        int e = errno;
-        if (fclose(*fpp) != 0 && ok) {
-                ok = false;
-                e = errno;
-        }
-        *fpp = NULL;
-        errno = e;
-        return ok;
 }
 
 /* ---- batches ---------------------------------------------------------- */
@@ -443,10 +230,7 @@ static batch_t *batch_new(tecg_ingest_t *ing, const char *name, bool from_spool)
 static void batch_free(batch_t *b) {
         if (!b)
                 return;
-        if (b->errors_fp)
-                fclose(b->errors_fp);
-        if (b->lines_fp)
-                fclose(b->lines_fp);
+        tecg_spool_rejects_destroy(b->rejects);
         free(b->refused);
         free(b->failure);
         free(b->name);
@@ -467,36 +251,31 @@ static void log_file_done(tecg_ingest_t *ing, const char *name, uint64_t lines,
 }
 
 /* Moves a spool file whose every line is accounted for to done/; on
- * failure holds it back for a move-only retry. */
-static void spool_file_done(tecg_ingest_t *ing, const char *name, const file_id_t *id,
-                            uint64_t lines, uint64_t delivered, uint64_t rejected) {
-        char errstr[PATH_MAX * 2 + 64], reason[sizeof(errstr) + 64];
-        if (tecg_spool_finish(ing->spool, name, errstr, sizeof(errstr))) {
-                snprintf(reason, sizeof(reason), "every line was delivered or "
-                         "rejected, but %s", errstr);
-                hold_fail(ing, name, reason, "only the move is tried again");
-                hold_t *h = hold_find(ing, name);
-                if (h) {
-                        h->how = RETRY_MOVE;
-                        h->id = *id;
-                        h->lines = lines;
-                        h->delivered = delivered;
-                        h->rejected = rejected;
-                }
+ * failure the spool holds it back for a move-only retry. */
+static void spool_file_done(tecg_ingest_t *ing, const char *name,
+                            const tecg_spool_progress_t *done) {
+        if (tecg_spool_complete(ing->spool, name, done))
                 return;
-        }
-        hold_clear(ing, name, true);
         ing->stats.files_done++;
-        log_file_done(ing, name, lines, delivered, rejected);
+        log_file_done(ing, name, done->lines, done->delivered, done->rejected);
 }
 
 /* Called when a sealed batch has nothing pending: record and move on. */
 static void batch_finish(tecg_ingest_t *ing, batch_t *b) {
+        char why[PATH_MAX + 128];
+        tecg_spool_progress_t progress = {
+                .how = TECG_SPOOL_RETRY_ALL,
+                .id = b->id,
+                .lines = b->lines,
+                .delivered = b->delivered,
+                .rejected = b->rejected,
+        };
         copy_refused_lines(ing, b);
-        if (!close_synced(&b->errors_fp))
-                rejected_write_failed(ing, b, ".errors");
-        if (!close_synced(&b->lines_fp))
-                rejected_write_failed(ing, b, ".ndjson");
+        if (b->rejects) {
+                if (tecg_spool_rejects_close(b->rejects, why, sizeof(why)))
+                        batch_fail(b, "%s", why);
+                tecg_spool_rejects_pos(b->rejects, &progress.rejects);
+        }
 
         if (b->failure && b->from_spool) {
                 /* Resume after the lines accounted for, unless Kafka refused
@@ -516,19 +295,9 @@ static void batch_finish(tecg_ingest_t *ing, batch_t *b) {
                                  "from its first line", (unsigned long long)b->lines,
                                  (unsigned long long)b->delivered,
                                  (unsigned long long)b->rejected);
-                hold_fail(ing, b->name, b->failure, detail);
-                hold_t *h = hold_find(ing, b->name);
-                if (h)
-                        h->was_read = true;
-                if (h && resume) {
-                        h->how = RETRY_RESUME;
-                        h->id = b->id;
-                        h->lines = b->lines;
-                        h->delivered = b->delivered;
-                        h->rejected = b->rejected;
-                        h->errors_good = b->errors_good;
-                        h->lines_good = b->lines_good;
-                }
+                progress.how = resume ? TECG_SPOOL_RETRY_RESUME : TECG_SPOOL_RETRY_ALL;
+                progress.was_read = true;
+                tecg_spool_hold(ing->spool, b->name, b->failure, detail, &progress);
                 return;
         }
         if (b->incomplete || b->failure) {
@@ -553,15 +322,9 @@ static void batch_finish(tecg_ingest_t *ing, batch_t *b) {
                 log_file_done(ing, b->name, b->lines, b->delivered, b->rejected);
                 return;
         }
-        if (b->rejected == 0) {
-                /* What an earlier attempt at this file rejected is stale. */
-                char path[PATH_MAX];
-                unlink(tecg_spool_rejected_path(ing->spool, b->name, ".errors", path,
-                                                sizeof(path)));
-                unlink(tecg_spool_rejected_path(ing->spool, b->name, ".ndjson", path,
-                                                sizeof(path)));
-        }
-        spool_file_done(ing, b->name, &b->id, b->lines, b->delivered, b->rejected);
+        if (b->rejected == 0) /* what an earlier attempt rejected is stale */
+                tecg_spool_rejects_remove(ing->spool, b->name);
+        spool_file_done(ing, b->name, &progress);
 }
 
 static void finish_complete_batches(tecg_ingest_t *ing) {
@@ -578,13 +341,16 @@ static void finish_complete_batches(tecg_ingest_t *ing) {
         }
 }
 
-/* Publisher callback: the final word on one line. */
-static void on_ack(void *opaque, uint64_t line, rd_kafka_resp_err_t err,
-                   const char *reason) {
+/* The sink's acknowledgement: the final word on one line. */
+void tecg_ingest_ack(void *opaque, uint64_t line, rd_kafka_resp_err_t err,
+                     const char *reason) {
         batch_t *b = opaque;
+        tecg_ingest_t *ing = b->ing;
         b->pending--;
+        ing->outstanding--;
         if (!err) {
                 b->delivered++;
+                ing->stats.delivered++;
                 return;
         }
         /* Remember the number: the line itself is copied from the input
@@ -600,16 +366,29 @@ static void on_ack(void *opaque, uint64_t line, rd_kafka_resp_err_t err,
                 b->refused_cap = cap;
         }
         b->refused[b->nrefused++] = line;
-        batch_reject(b->ing, b, line, NULL, 0, reason);
+        batch_reject(ing, b, line, NULL, 0, reason ? reason : "refused");
 }
 
 /* ---- public ----------------------------------------------------------- */
 
-tecg_ingest_t *tecg_ingest_new(const tecg_conf_t *conf, const char *topic_prefix,
-                               const tecg_nations_t *nations, const char *nation,
-                               tecg_spool_t *spool, const tecg_ingest_opts_t *opts,
-                               const volatile int *stop, char *errstr,
-                               size_t errstr_size) {
+/* The daemon's sink: the Kafka publisher. */
+static tecg_err_t publisher_sink_send(void *ctx, tecg_topic_t topic,
+                                      const void *payload, size_t len, void *opaque,
+                                      uint64_t line, char *errstr, size_t errstr_size) {
+        return tecg_publisher_send(ctx, topic, payload, len, opaque, line, errstr,
+                                   errstr_size);
+}
+
+static void publisher_sink_poll(void *ctx, int timeout_ms) {
+        tecg_publisher_poll(ctx, timeout_ms);
+}
+
+tecg_ingest_t *tecg_ingest_new_with_sink(const tecg_ingest_sink_t *sink,
+                                         const tecg_nations_t *nations,
+                                         const char *nation, tecg_spool_t *spool,
+                                         const tecg_ingest_opts_t *opts,
+                                         const volatile int *stop, char *errstr,
+                                         size_t errstr_size) {
         tecg_ingest_t *ing = calloc(1, sizeof(*ing));
         if (!ing) {
                 tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
@@ -620,15 +399,37 @@ tecg_ingest_t *tecg_ingest_new(const tecg_conf_t *conf, const char *topic_prefix
         ing->spool = spool;
         ing->stop = stop;
         ing->opts = *opts;
+        if (sink)
+                ing->sink = *sink;
+        if (spool)
+                tecg_spool_set_retry_interval(spool, opts->retry_interval_ms);
         if (!(ing->validator = tecg_validator_new(nations, nation, &opts->validate, errstr,
                                                   errstr_size)) ||
-            !(ing->avro = tecg_avro_new(errstr, errstr_size)) ||
-            !(ing->pub = tecg_publisher_new(conf, topic_prefix, nation, on_ack,
+            !(ing->avro = tecg_avro_new(errstr, errstr_size))) {
+                tecg_ingest_destroy(ing);
+                return NULL;
+        }
+        return ing;
+}
+
+tecg_ingest_t *tecg_ingest_new(const tecg_conf_t *conf, const char *topic_prefix,
+                               const tecg_nations_t *nations, const char *nation,
+                               tecg_spool_t *spool, const tecg_ingest_opts_t *opts,
+                               const volatile int *stop, char *errstr,
+                               size_t errstr_size) {
+        tecg_ingest_t *ing = tecg_ingest_new_with_sink(NULL, nations, nation, spool,
+                                                       opts, stop, errstr, errstr_size);
+        if (!ing)
+                return NULL;
+        if (!(ing->pub = tecg_publisher_new(conf, topic_prefix, nation, tecg_ingest_ack,
                                             errstr, errstr_size))) {
                 tecg_ingest_destroy(ing);
                 return NULL;
         }
         tecg_publisher_set_stop_flag(ing->pub, stop);
+        ing->sink = (tecg_ingest_sink_t){.send = publisher_sink_send,
+                                         .poll = publisher_sink_poll,
+                                         .ctx = ing->pub};
         return ing;
 }
 
@@ -644,11 +445,6 @@ void tecg_ingest_destroy(tecg_ingest_t *ing) {
                                             : "they may be lost");
                 batch_free(b);
                 b = next;
-        }
-        for (hold_t *h = ing->holds; h;) {
-                hold_t *next = h->next;
-                hold_free(h);
-                h = next;
         }
         tecg_publisher_destroy(ing->pub);
         tecg_avro_destroy(ing->avro);
@@ -688,13 +484,20 @@ static tecg_err_t ingest_line(tecg_ingest_t *ing, batch_t *b, uint64_t lineno,
                 return TECG_OK;
         }
         /* Nothing more goes out while rejections cannot be recorded. */
-        if (!rejected_flush(ing, b))
+        if (!batch_flush_rejects(b))
                 return TECG_OK;
         tecg_topic_t topic = ev.type == TECG_EV_TRAINING ? TECG_TOPIC_TRAINING
                                                          : TECG_TOPIC_CONTRIBUTIONS;
-        err = tecg_publisher_send(ing->pub, topic, ing->encoded.data,
-                                  ing->encoded.len, b, lineno, reason,
-                                  sizeof(reason));
+        /* Counted before it is handed over: a sink may acknowledge it at
+         * once, from inside send(). */
+        b->pending++;
+        ing->outstanding++;
+        err = ing->sink.send(ing->sink.ctx, topic, ing->encoded.data, ing->encoded.len,
+                             b, lineno, reason, sizeof(reason));
+        if (err) {
+                b->pending--;
+                ing->outstanding--;
+        }
         if (err == TECG_ERR_INVALID) {
                 batch_reject(ing, b, lineno, line, len, reason);
                 return TECG_OK;
@@ -704,7 +507,6 @@ static tecg_err_t ingest_line(tecg_ingest_t *ing, batch_t *b, uint64_t lineno,
                               (unsigned long long)lineno, reason);
                 return TECG_ERR_RETRY;
         }
-        b->pending++;
         return TECG_OK;
 }
 
@@ -742,14 +544,16 @@ static void reject_beyond_file_limit(tecg_ingest_t *ing, batch_t *b,
  * being read, are not accounted for. As nothing was sent after the first of
  * them, the batch ends just before it, and a retry resumes there. */
 static void unaccount_unflushed(tecg_ingest_t *ing, batch_t *b) {
-        uint64_t from = b->unflushed_count ? b->unflushed_from : b->lines;
+        uint64_t from = b->lines;
+        uint64_t count = b->rejects ? tecg_spool_rejects_unflushed(b->rejects, &from) : 0;
         if (from == 0 || from > b->lines)
                 return;
         ing->stats.lines -= b->lines - from + 1;
-        ing->stats.rejected -= b->unflushed_count;
-        b->rejected -= b->unflushed_count;
+        ing->stats.rejected -= count;
+        b->rejected -= count;
         b->lines = from - 1;
-        b->unflushed_count = 0;
+        if (b->rejects)
+                tecg_spool_rejects_drop_unflushed(b->rejects);
         b->write_failed = false;
         b->resumable = true;
 }
@@ -769,7 +573,7 @@ static tecg_err_t ingest_batch(tecg_ingest_t *ing, batch_t *b, tecg_linereader_t
                 err = tecg_linereader_next(r, &L, why, sizeof(why));
                 if (err == TECG_ERR_NOT_FOUND) {
                         err = TECG_OK;
-                        if (!rejected_flush(ing, b))
+                        if (!batch_flush_rejects(b))
                                 unaccount_unflushed(ing, b);
                         break;
                 }
@@ -783,7 +587,7 @@ static tecg_err_t ingest_batch(tecg_ingest_t *ing, batch_t *b, tecg_linereader_t
                 }
                 if (err) {
                         b->incomplete = true;
-                        if (!rejected_flush(ing, b))
+                        if (!batch_flush_rejects(b))
                                 unaccount_unflushed(ing, b);
                         b->resumable = true;
                         batch_fail(b, "read error after line %llu: %s",
@@ -821,91 +625,19 @@ static tecg_err_t ingest_batch(tecg_ingest_t *ing, batch_t *b, tecg_linereader_t
         return err;
 }
 
-/* The rejected/ files a resumed attempt appends to still hold what the
- * earlier attempt wrote (nobody took them away meanwhile). */
-static bool rejected_intact(tecg_ingest_t *ing, const char *name, const hold_t *h) {
-        char path[PATH_MAX];
-        struct stat st;
-        const char *suffix[2] = {".errors", ".ndjson"};
-        long good[2] = {h->errors_good, h->lines_good};
-        for (int i = 0; i < 2; i++) {
-                tecg_spool_rejected_path(ing->spool, name, suffix[i], path, sizeof(path));
-                if (good[i] && (stat(path, &st) != 0 || st.st_size < good[i]))
-                        return false;
-        }
-        return true;
-}
-
-static const char *file_type(mode_t m) {
-        return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO"
-               : S_ISSOCK(m) ? "a socket" : S_ISCHR(m) ? "a character device"
-               : S_ISBLK(m) ? "a block device" : "not a regular file";
-}
-
-/* Opens incoming/NAME for reading if it is a regular file. -1 when it is
- * gone (ENOENT, nothing to say) or cannot be read (*why set). Never blocks:
- * a FIFO without a writer would stop the daemon. */
-static int open_spool_file(const char *path, struct stat *st, char *why,
-                           size_t why_size) {
-        int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-        *why = '\0';
-        if (fd < 0) {
-                int e = errno;
-                struct stat lst;
-                if (e == ENOENT && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
-                        snprintf(why, why_size, "cannot open: a symbolic link to "
-                                 "nothing");
-                else if (e != ENOENT)
-                        snprintf(why, why_size, "cannot open: %s", strerror(e));
-                return -1;
-        }
-        if (fstat(fd, st) != 0) {
-                snprintf(why, why_size, "cannot stat: %s", strerror(errno));
-                close(fd);
-                return -1;
-        }
-        if (!S_ISREG(st->st_mode)) {
-                snprintf(why, why_size, "not a regular file (%s): cannot be read "
-                         "as NDJSON; remove it or replace it with a file",
-                         file_type(st->st_mode));
-                close(fd);
-                return -1;
-        }
-        int flags = fcntl(fd, F_GETFL);
-        if (flags >= 0)
-                fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-#ifdef POSIX_FADV_SEQUENTIAL
-        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-#endif
-        return fd;
-}
-
 tecg_err_t tecg_ingest_spool_file(tecg_ingest_t *ing, const char *name,
                                   char *errstr, size_t errstr_size) {
-        char path[PATH_MAX], why[PATH_MAX + 128];
-        struct stat st;
-        if (has_control_bytes(name)) {
-                hold_fail(ing, name, "the file name has control characters, which "
-                          "would garble logs and rejected/NAME.errors: rename it",
-                          NULL);
-                return TECG_OK;
-        }
-        tecg_spool_incoming_path(ing->spool, name, path, sizeof(path));
-        int fd = open_spool_file(path, &st, why, sizeof(why));
-        if (fd < 0) {
-                if (*why)
-                        hold_fail(ing, name, why, NULL);
-                else /* taken away since the scan */
-                        hold_clear(ing, name, false);
-                return TECG_OK;
-        }
-        file_id_t id;
-        file_id_of(&st, &id);
-        hold_t *h = hold_find(ing, name);
-        if (h && h->how == RETRY_MOVE && file_id_equal(&h->id, &id)) {
+        char why[PATH_MAX + 128];
+        int fd;
+        tecg_spool_file_id_t id;
+        if (tecg_spool_take(ing->spool, name, &fd, &id) != TECG_OK)
+                return TECG_OK; /* held back (and logged), or gone */
+        const tecg_spool_progress_t *h = tecg_spool_held(ing->spool, name);
+        if (h && h->how == TECG_SPOOL_RETRY_MOVE && tecg_spool_file_id_equal(&h->id, &id)) {
                 /* Sent before; only its move to done/ is left to do. */
+                tecg_spool_progress_t done = *h;
                 close(fd);
-                spool_file_done(ing, name, &id, h->lines, h->delivered, h->rejected);
+                spool_file_done(ing, name, &done);
                 return TECG_OK;
         }
         tecg_linereader_t *r = tecg_linereader_new(fd, ing->opts.validate.max_line_bytes,
@@ -918,17 +650,19 @@ tecg_err_t tecg_ingest_spool_file(tecg_ingest_t *ing, const char *name,
         }
         b->id = id;
         b->retry = h && h->was_read;
-        if (h && h->how == RETRY_RESUME && file_id_equal(&h->id, &id) &&
-            rejected_intact(ing, name, h)) {
+        if (h && h->how == TECG_SPOOL_RETRY_RESUME && tecg_spool_file_id_equal(&h->id, &id) &&
+            tecg_spool_rejects_intact(ing->spool, name, &h->rejects)) {
                 b->skip = h->lines;
                 b->delivered = h->delivered;
                 b->rejected = h->rejected;
-                b->errors_good = h->errors_good;
-                b->lines_good = h->lines_good;
                 tecg_log_debug(FAC, "%s: resuming at line %llu", name,
                                (unsigned long long)h->lines + 1);
                 /* Cut what the failed write may have left half-written. */
-                if (!rejected_open(ing, b)) {
+                if (!(b->rejects = tecg_spool_rejects_new(ing->spool, name, &h->rejects)))
+                        batch_fail(b, "out of memory");
+                else if (tecg_spool_rejects_open(b->rejects, why, sizeof(why)))
+                        batch_fail(b, "%s", why);
+                if (b->failure) {
                         b->lines = b->skip; /* nothing read: resume there again */
                         b->resumable = true;
                 }
@@ -986,44 +720,34 @@ bool tecg_ingest_is_busy(tecg_ingest_t *ing, const char *name) {
         for (batch_t *b = ing->batches; b; b = b->next)
                 if (b->from_spool && strcmp(b->name, name) == 0)
                         return true;
-        hold_t *h = hold_find(ing, name);
-        return h && h->retry_at_ms > tecg_mono_ms();
-}
-
-static int name_cmp(const void *key, const void *elem) {
-        return strcmp(key, *(char *const *)elem);
-}
-
-void tecg_ingest_scanned(tecg_ingest_t *ing, char *const *names, size_t count) {
-        for (hold_t **pp = &ing->holds; *pp;) {
-                hold_t *h = *pp;
-                if (!bsearch(h->name, names, count, sizeof(*names), name_cmp)) {
-                        *pp = h->next;
-                        hold_free(h);
-                } else {
-                        pp = &h->next;
-                }
-        }
+        return ing->spool && tecg_spool_is_waiting(ing->spool, name);
 }
 
 void tecg_ingest_poll(tecg_ingest_t *ing, int timeout_ms) {
-        tecg_publisher_poll(ing->pub, timeout_ms);
+        ing->sink.poll(ing->sink.ctx, timeout_ms);
         finish_complete_batches(ing);
 }
 
+/* As tecg_publisher_flush(): poll until nothing is outstanding. */
 tecg_err_t tecg_ingest_drain(tecg_ingest_t *ing, int timeout_ms) {
-        tecg_err_t err = tecg_publisher_flush(ing->pub, timeout_ms);
+        tecg_err_t err = TECG_OK;
+        int64_t deadline = tecg_mono_ms() + timeout_ms;
+        while (ing->outstanding > 0) {
+                int64_t left = deadline - tecg_mono_ms();
+                if (left <= 0) {
+                        err = TECG_ERR_RETRY;
+                        break;
+                }
+                ing->sink.poll(ing->sink.ctx, left < 100 ? (int)left : 100);
+        }
         finish_complete_batches(ing);
         return err;
 }
 
 uint64_t tecg_ingest_outstanding(const tecg_ingest_t *ing) {
-        return tecg_publisher_outstanding(ing->pub);
+        return ing->outstanding;
 }
 
 void tecg_ingest_stats(const tecg_ingest_t *ing, tecg_ingest_stats_t *out) {
         *out = ing->stats;
-        tecg_publisher_stats_t ps;
-        tecg_publisher_stats(ing->pub, &ps);
-        out->delivered = ps.acked;
 }

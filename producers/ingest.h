@@ -4,7 +4,12 @@
  * finished once every line is either acknowledged by Kafka or rejected:
  * only then is the file moved to done/ (docs/design.md §2).
  *
- *   lines == delivered + rejected, for every finished batch. */
+ *   lines == delivered + rejected, for every finished batch.
+ *
+ * The spool directory, the files held back after a failure and the writer
+ * of rejected/ are spool.h's; ingest decides what to hold and when. The
+ * encoded events go to a sink: the Kafka publisher (publisher.h) in the
+ * daemon, a capture in tests and fuzz targets. */
 #ifndef TECG_INGEST_H
 #define TECG_INGEST_H
 
@@ -13,6 +18,7 @@
 
 #include "conf.h"
 #include "err.h"
+#include "publisher.h"
 #include "refdata.h"
 #include "spool.h"
 #include "validate.h"
@@ -32,7 +38,7 @@ typedef struct {
         uint64_t max_file_lines;
         /* spool.retry.interval.ms: how long a spool file that failed
          * (unreadable, rejected/ or done/ not writable) waits before it is
-         * tried again. */
+         * tried again. tecg_ingest_new() sets it on the spool. */
         int64_t retry_interval_ms;
 } tecg_ingest_opts_t;
 
@@ -43,14 +49,50 @@ typedef struct {
         uint64_t lines, delivered, rejected;
 } tecg_ingest_stats_t;
 
+/* Where ingest hands the encoded events. Copied by
+ * tecg_ingest_new_with_sink(); `ctx` is borrowed and must outlive the
+ * ingest. */
+typedef struct {
+        /* Queues one message (the payload is the sink's to copy).
+         *   TECG_OK           `opaque` and `line` come back in exactly one
+         *                     later call of tecg_ingest_ack(), made from
+         *                     poll() or even from inside this send();
+         *   TECG_ERR_INVALID  refused for good, reason in errstr: no ack,
+         *                     the line is rejected with that reason;
+         *   anything else     not sent for now (shutdown, Kafka trouble):
+         *                     the batch stops there, reason in errstr. */
+        tecg_err_t (*send)(void *ctx, tecg_topic_t topic, const void *payload,
+                           size_t len, void *opaque, uint64_t line,
+                           char *errstr, size_t errstr_size);
+        /* Serves acknowledgements, waiting up to timeout_ms for them. */
+        void (*poll)(void *ctx, int timeout_ms);
+        void *ctx;
+} tecg_ingest_sink_t;
+
 /* `nations`, `spool` (may be NULL: stdin only, rejections go to the log)
  * and `stop` are borrowed and must outlive the ingest; `opts` is copied.
- * The Kafka producer is built from the kafka.* keys of `conf`. */
+ * The sink is the Kafka publisher, built from the kafka.* keys of `conf`
+ * and owned by the ingest. */
 tecg_ingest_t *tecg_ingest_new(const tecg_conf_t *conf, const char *topic_prefix,
                                const tecg_nations_t *nations, const char *nation,
                                tecg_spool_t *spool, const tecg_ingest_opts_t *opts,
                                const volatile int *stop, char *errstr,
                                size_t errstr_size);
+
+/* The same with another sink (see tecg_ingest_sink_t), for tests and fuzz
+ * targets: no Kafka involved. */
+tecg_ingest_t *tecg_ingest_new_with_sink(const tecg_ingest_sink_t *sink,
+                                         const tecg_nations_t *nations,
+                                         const char *nation, tecg_spool_t *spool,
+                                         const tecg_ingest_opts_t *opts,
+                                         const volatile int *stop, char *errstr,
+                                         size_t errstr_size);
+
+/* The acknowledgement of one message the sink took (a
+ * tecg_publisher_ack_cb): err 0 = delivered, else refused for good with a
+ * one-line reason, written to rejected/ like any other. */
+void tecg_ingest_ack(void *opaque, uint64_t line, rd_kafka_resp_err_t err,
+                     const char *reason);
 
 /* From now on, frames messages in the Confluent wire format (00 + schema
  * id + body) with the ids the registry at `url` gives the two event schemas
@@ -60,7 +102,7 @@ tecg_err_t tecg_ingest_use_registry(tecg_ingest_t *ing, const char *url,
                                     size_t errstr_size);
 
 /* Discards whatever is still outstanding (call tecg_ingest_drain first);
- * logs the files left in incoming/. NULL ok. */
+ * logs the batches left unfinished. NULL ok. */
 void tecg_ingest_destroy(tecg_ingest_t *ing);
 
 /* Reads every line of spool file incoming/NAME and sends it. Returns once
@@ -85,10 +127,6 @@ tecg_err_t tecg_ingest_stream(tecg_ingest_t *ing, const char *name, int fd,
  * failure (it will be retried later), so a scan must not start it again. */
 bool tecg_ingest_is_busy(tecg_ingest_t *ing, const char *name);
 
-/* After a scan of incoming/: forgets the failures of files that are no
- * longer there. `names` is sorted (tecg_spool_scan()). */
-void tecg_ingest_scanned(tecg_ingest_t *ing, char *const *names, size_t count);
-
 /* Serves acknowledgements and finishes the batches that are complete. */
 void tecg_ingest_poll(tecg_ingest_t *ing, int timeout_ms);
 
@@ -96,6 +134,7 @@ void tecg_ingest_poll(tecg_ingest_t *ing, int timeout_ms);
  * when messages are still unacknowledged. */
 tecg_err_t tecg_ingest_drain(tecg_ingest_t *ing, int timeout_ms);
 
+/* Messages the sink took and has not acknowledged yet. */
 uint64_t tecg_ingest_outstanding(const tecg_ingest_t *ing);
 void tecg_ingest_stats(const tecg_ingest_t *ing, tecg_ingest_stats_t *out);
 

@@ -126,7 +126,6 @@ static void run_spool(const tecg_producer_conf_t *pc, tecg_spool_t *spool,
                                         tecg_log_notice(FAC, "%s/incoming can be read "
                                                         "again", tecg_spool_dir(spool));
                                 scan_failing = false;
-                                tecg_ingest_scanned(ing, names, count);
                         }
                         for (size_t i = 0; !scan_failing && i < count && !tecg_daemon_stop; i++) {
                                 if (tecg_ingest_is_busy(ing, names[i]))

@@ -4,18 +4,50 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "log.h"
+
+/* The messages about held files kept the facility they had when this was
+ * part of ingest.c: operators and tests look for "ingest: NAME: ...". */
+#define FAC "ingest"
+/* While a held file keeps failing the same way, say so this often. */
+#define HOLD_REMIND_MS (10 * 60 * 1000)
+#define DEFAULT_RETRY_INTERVAL_MS 30000
+
+/* A spool file that failed (unreadable, disk full...): not tried again
+ * before `retry_at_ms`, so a persistent problem does not spin. Kept after
+ * it expires, to know whether the next failure is news, until the file
+ * goes through or leaves incoming/. */
+typedef struct hold {
+        struct hold *next;
+        char *name;
+        char *reason;            /* the last failure */
+        int64_t since_ms, retry_at_ms, logged_ms;
+        unsigned attempts;
+        tecg_spool_progress_t progress;
+} hold_t;
+
 struct tecg_spool {
         char *dir;
         char incoming[PATH_MAX];
         char done[PATH_MAX];
         char rejected[PATH_MAX];
+        int64_t retry_interval_ms;
+        hold_t *holds;
 };
+
+static void hold_free(hold_t *h) {
+        free(h->name);
+        free(h->reason);
+        free(h);
+}
 
 static tecg_err_t ensure_dir(const char *path, char *errstr, size_t errstr_size) {
         struct stat st;
@@ -43,6 +75,7 @@ tecg_spool_t *tecg_spool_open(const char *dir, char *errstr, size_t errstr_size)
                             "spool.dir: path too long");
                 goto fail;
         }
+        spool->retry_interval_ms = DEFAULT_RETRY_INTERVAL_MS;
         snprintf(spool->incoming, sizeof(spool->incoming), "%s/incoming", dir);
         snprintf(spool->done, sizeof(spool->done), "%s/done", dir);
         snprintf(spool->rejected, sizeof(spool->rejected), "%s/rejected", dir);
@@ -60,8 +93,17 @@ fail:
 void tecg_spool_close(tecg_spool_t *spool) {
         if (!spool)
                 return;
+        for (hold_t *h = spool->holds; h;) {
+                hold_t *next = h->next;
+                hold_free(h);
+                h = next;
+        }
         free(spool->dir);
         free(spool);
+}
+
+void tecg_spool_set_retry_interval(tecg_spool_t *spool, int64_t ms) {
+        spool->retry_interval_ms = ms;
 }
 
 const char *tecg_spool_dir(const tecg_spool_t *spool) {
@@ -70,6 +112,23 @@ const char *tecg_spool_dir(const tecg_spool_t *spool) {
 
 static int name_cmp(const void *a, const void *b) {
         return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int key_cmp(const void *key, const void *elem) {
+        return strcmp(key, *(char *const *)elem);
+}
+
+/* Forgets the holds of files no longer in incoming/ (`names` sorted). */
+static void forget_missing(tecg_spool_t *spool, char *const *names, size_t count) {
+        for (hold_t **pp = &spool->holds; *pp;) {
+                hold_t *h = *pp;
+                if (!count || !bsearch(h->name, names, count, sizeof(*names), key_cmp)) {
+                        *pp = h->next;
+                        hold_free(h);
+                } else {
+                        pp = &h->next;
+                }
+        }
 }
 
 static int is_ndjson(const char *name) {
@@ -116,6 +175,7 @@ done:
                 tecg_spool_names_free(names, count);
                 return tecg_seterr(err, errstr, errstr_size, "out of memory");
         }
+        forget_missing(spool, names, count);
         *namesp = names;
         *countp = count;
         return TECG_OK;
@@ -127,10 +187,23 @@ void tecg_spool_names_free(char **names, size_t count) {
         free(names);
 }
 
+/* A path into out. It cannot be cut short in a PATH_MAX buffer: the
+ * directory leaves 512 bytes below PATH_MAX and a file name has at most
+ * 255. Through vsnprintf, so that the compiler does not warn about every
+ * caller of the path functions that it inlines them into. */
+static const char *path_printf(char *out, size_t out_size, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static const char *path_printf(char *out, size_t out_size, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(out, out_size, fmt, ap);
+        va_end(ap);
+        return out;
+}
+
 const char *tecg_spool_incoming_path(const tecg_spool_t *spool, const char *name,
                                      char *out, size_t out_size) {
-        snprintf(out, out_size, "%s/%s", spool->incoming, name);
-        return out;
+        return path_printf(out, out_size, "%s/%s", spool->incoming, name);
 }
 
 const char *tecg_spool_rejected_path(const tecg_spool_t *spool, const char *name,
@@ -140,8 +213,8 @@ const char *tecg_spool_rejected_path(const tecg_spool_t *spool, const char *name
         size_t n = strlen(name);
         if (n > 7 && strcmp(name + n - 7, ".ndjson") == 0)
                 n -= 7;
-        snprintf(out, out_size, "%s/%.*s%s", spool->rejected, (int)n, name, suffix);
-        return out;
+        return path_printf(out, out_size, "%s/%.*s%s", spool->rejected, (int)n, name,
+                           suffix);
 }
 
 static void fsync_dir(const char *path) {
@@ -172,4 +245,406 @@ tecg_err_t tecg_spool_finish(tecg_spool_t *spool, const char *name,
         fsync_dir(spool->done);
         fsync_dir(spool->incoming);
         return TECG_OK;
+}
+
+/* ---- taking a file ---------------------------------------------------- */
+
+/* A file name as it can be logged: control bytes become \xNN, so a hostile
+ * name cannot forge log lines. */
+static const char *printable(const char *name, char *out, size_t out_size) {
+        size_t o = 0;
+        for (const unsigned char *s = (const unsigned char *)name; *s && o + 5 < out_size; s++) {
+                if (*s < 0x20 || *s == 0x7f)
+                        o += (size_t)snprintf(out + o, out_size - o, "\\x%02X", *s);
+                else
+                        out[o++] = (char)*s;
+        }
+        out[o] = '\0';
+        return out;
+}
+
+static bool has_control_bytes(const char *name) {
+        for (const unsigned char *s = (const unsigned char *)name; *s; s++)
+                if (*s < 0x20 || *s == 0x7f)
+                        return true;
+        return false;
+}
+
+static void file_id_of(const struct stat *st, tecg_spool_file_id_t *id) {
+        id->dev = st->st_dev;
+        id->ino = st->st_ino;
+        id->size = st->st_size;
+        id->mtime = st->st_mtim;
+}
+
+bool tecg_spool_file_id_equal(const tecg_spool_file_id_t *a,
+                              const tecg_spool_file_id_t *b) {
+        return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+               a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+static const char *file_type(mode_t m) {
+        return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO"
+               : S_ISSOCK(m) ? "a socket" : S_ISCHR(m) ? "a character device"
+               : S_ISBLK(m) ? "a block device" : "not a regular file";
+}
+
+/* Opens path for reading if it is a regular file. -1 when it is gone
+ * (ENOENT, nothing to say) or cannot be read (*why set). */
+static int open_regular(const char *path, struct stat *st, char *why,
+                        size_t why_size) {
+        int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        *why = '\0';
+        if (fd < 0) {
+                int e = errno;
+                struct stat lst;
+                if (e == ENOENT && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
+                        snprintf(why, why_size, "cannot open: a symbolic link to "
+                                 "nothing");
+                else if (e != ENOENT)
+                        snprintf(why, why_size, "cannot open: %s", strerror(e));
+                return -1;
+        }
+        if (fstat(fd, st) != 0) {
+                snprintf(why, why_size, "cannot stat: %s", strerror(errno));
+                close(fd);
+                return -1;
+        }
+        if (!S_ISREG(st->st_mode)) {
+                snprintf(why, why_size, "not a regular file (%s): cannot be read "
+                         "as NDJSON; remove it or replace it with a file",
+                         file_type(st->st_mode));
+                close(fd);
+                return -1;
+        }
+        int flags = fcntl(fd, F_GETFL);
+        if (flags >= 0)
+                fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+#ifdef POSIX_FADV_SEQUENTIAL
+        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+        return fd;
+}
+
+tecg_err_t tecg_spool_take(tecg_spool_t *spool, const char *name, int *fdp,
+                           tecg_spool_file_id_t *idp) {
+        char path[PATH_MAX], why[PATH_MAX + 128];
+        struct stat st;
+        *fdp = -1;
+        if (has_control_bytes(name)) {
+                tecg_spool_hold(spool, name, "the file name has control characters, "
+                                "which would garble logs and rejected/NAME.errors: "
+                                "rename it", NULL, NULL);
+                return TECG_ERR_IO;
+        }
+        tecg_spool_incoming_path(spool, name, path, sizeof(path));
+        int fd = open_regular(path, &st, why, sizeof(why));
+        if (fd < 0) {
+                if (!*why) { /* taken away since the scan */
+                        tecg_spool_release(spool, name, false);
+                        return TECG_ERR_NOT_FOUND;
+                }
+                tecg_spool_hold(spool, name, why, NULL, NULL);
+                return TECG_ERR_IO;
+        }
+        file_id_of(&st, idp);
+        *fdp = fd;
+        return TECG_OK;
+}
+
+/* ---- held files ------------------------------------------------------- */
+
+static hold_t *hold_find(const tecg_spool_t *spool, const char *name) {
+        for (hold_t *h = spool->holds; h; h = h->next)
+                if (strcmp(h->name, name) == 0)
+                        return h;
+        return NULL;
+}
+
+void tecg_spool_hold(tecg_spool_t *spool, const char *name, const char *reason,
+                     const char *detail, const tecg_spool_progress_t *progress) {
+        char pname[PATH_MAX];
+        int64_t now = tecg_mono_ms();
+        hold_t *h = hold_find(spool, name);
+        if (!h) {
+                h = calloc(1, sizeof(*h));
+                if (!h || !(h->name = strdup(name))) {
+                        free(h);
+                        tecg_log_err(FAC, "%s: %s (out of memory: not held back)",
+                                     printable(name, pname, sizeof(pname)), reason);
+                        return;
+                }
+                h->since_ms = now;
+                h->next = spool->holds;
+                spool->holds = h;
+        }
+        h->attempts++;
+        bool was_read = h->progress.was_read;
+        if (progress)
+                h->progress = *progress;
+        else
+                h->progress.how = TECG_SPOOL_RETRY_ALL;
+        h->progress.was_read = was_read || (progress && progress->was_read);
+        h->retry_at_ms = now + spool->retry_interval_ms;
+        printable(name, pname, sizeof(pname));
+        if (!h->reason || strcmp(h->reason, reason) != 0) {
+                free(h->reason);
+                h->reason = strdup(reason);
+                h->logged_ms = now;
+                tecg_log_err(FAC, "%s: %s%s%s; the file stays in incoming/ and is "
+                             "tried again in %.1f s", pname, reason,
+                             detail ? "; " : "", detail ? detail : "",
+                             (double)spool->retry_interval_ms / 1000.0);
+        } else if (now - h->logged_ms >= HOLD_REMIND_MS) {
+                h->logged_ms = now;
+                tecg_log_warn(FAC, "%s: still held back after %u attempts over "
+                              "%lld s: %s", pname, h->attempts,
+                              (long long)(now - h->since_ms) / 1000, reason);
+        } else {
+                tecg_log_debug(FAC, "%s: attempt %u failed again: %s", pname,
+                               h->attempts, reason);
+        }
+}
+
+const tecg_spool_progress_t *tecg_spool_held(const tecg_spool_t *spool,
+                                             const char *name) {
+        hold_t *h = hold_find(spool, name);
+        return h ? &h->progress : NULL;
+}
+
+bool tecg_spool_is_waiting(const tecg_spool_t *spool, const char *name) {
+        hold_t *h = hold_find(spool, name);
+        return h && h->retry_at_ms > tecg_mono_ms();
+}
+
+void tecg_spool_release(tecg_spool_t *spool, const char *name, bool recovered) {
+        char pname[PATH_MAX];
+        for (hold_t **pp = &spool->holds; *pp; pp = &(*pp)->next) {
+                hold_t *h = *pp;
+                if (strcmp(h->name, name) != 0)
+                        continue;
+                if (recovered)
+                        tecg_log_notice(FAC, "%s: goes through now, after %u failed "
+                                        "attempt%s over %lld s",
+                                        printable(name, pname, sizeof(pname)),
+                                        h->attempts, h->attempts == 1 ? "" : "s",
+                                        (long long)(tecg_mono_ms() - h->since_ms) / 1000);
+                *pp = h->next;
+                hold_free(h);
+                return;
+        }
+}
+
+tecg_err_t tecg_spool_complete(tecg_spool_t *spool, const char *name,
+                               const tecg_spool_progress_t *done) {
+        char errstr[PATH_MAX * 2 + 64], reason[sizeof(errstr) + 64];
+        if (tecg_spool_finish(spool, name, errstr, sizeof(errstr))) {
+                tecg_spool_progress_t move = *done;
+                move.how = TECG_SPOOL_RETRY_MOVE;
+                move.was_read = false; /* keeps what earlier attempts said */
+                snprintf(reason, sizeof(reason), "every line was delivered or "
+                         "rejected, but %s", errstr);
+                tecg_spool_hold(spool, name, reason, "only the move is tried again",
+                                &move);
+                return TECG_ERR_IO;
+        }
+        tecg_spool_release(spool, name, true);
+        return TECG_OK;
+}
+
+/* ---- rejected/ -------------------------------------------------------- */
+
+struct tecg_spool_rejects {
+        tecg_spool_t *spool;
+        char *name;
+        tecg_spool_rejects_pos_t good; /* bytes known written */
+        FILE *errors_fp;               /* NAME.errors, opened lazily */
+        FILE *lines_fp;                /* NAME.ndjson, opened lazily */
+        /* Rejections with their line written to the buffers but not yet
+         * flushed: from line unflushed_from on. */
+        uint64_t unflushed_from, unflushed_count;
+};
+
+tecg_spool_rejects_t *tecg_spool_rejects_new(tecg_spool_t *spool, const char *name,
+                                             const tecg_spool_rejects_pos_t *resume) {
+        tecg_spool_rejects_t *w = calloc(1, sizeof(*w));
+        if (!w || !(w->name = strdup(name))) {
+                free(w);
+                return NULL;
+        }
+        w->spool = spool;
+        if (resume)
+                w->good = *resume;
+        return w;
+}
+
+void tecg_spool_rejects_destroy(tecg_spool_rejects_t *w) {
+        if (!w)
+                return;
+        if (w->errors_fp)
+                fclose(w->errors_fp);
+        if (w->lines_fp)
+                fclose(w->lines_fp);
+        free(w->name);
+        free(w);
+}
+
+/* A write error on rejected/NAME<suffix>; errno (0: unknown) is the cause. */
+static tecg_err_t write_failed(const tecg_spool_rejects_t *w, const char *suffix,
+                               char *errstr, size_t errstr_size) {
+        char path[PATH_MAX];
+        int e = errno;
+        tecg_spool_rejected_path(w->spool, w->name, suffix, path, sizeof(path));
+        return tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "cannot write %s: %s",
+                           path, strerror(e ? e : EIO));
+}
+
+/* Opens rejected/NAME<suffix> for writing after its first `keep` bytes
+ * (what a resumed attempt keeps; 0 truncates what an earlier attempt left). */
+static FILE *open_one(const tecg_spool_rejects_t *w, const char *suffix, long keep,
+                      char *errstr, size_t errstr_size) {
+        char path[PATH_MAX];
+        tecg_spool_rejected_path(w->spool, w->name, suffix, path, sizeof(path));
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (keep ? 0 : O_TRUNC), 0666);
+        FILE *fp = NULL;
+        if (fd < 0 || (keep && ftruncate(fd, keep) != 0) ||
+            lseek(fd, 0, SEEK_END) < 0 || !(fp = fdopen(fd, "w"))) {
+                write_failed(w, suffix, errstr, errstr_size);
+                if (fd >= 0)
+                        close(fd);
+                return NULL;
+        }
+        return fp;
+}
+
+tecg_err_t tecg_spool_rejects_open(tecg_spool_rejects_t *w, char *errstr,
+                                   size_t errstr_size) {
+        if (w->errors_fp)
+                return TECG_OK;
+        if (!(w->errors_fp = open_one(w, ".errors", w->good.errors_bytes, errstr,
+                                      errstr_size)))
+                return TECG_ERR_IO;
+        if (!(w->lines_fp = open_one(w, ".ndjson", w->good.lines_bytes, errstr,
+                                     errstr_size))) {
+                fclose(w->errors_fp);
+                w->errors_fp = NULL;
+                return TECG_ERR_IO;
+        }
+        return TECG_OK;
+}
+
+tecg_err_t tecg_spool_rejects_add(tecg_spool_rejects_t *w, uint64_t line,
+                                  const char *raw, size_t raw_len,
+                                  const char *reason, char *errstr,
+                                  size_t errstr_size) {
+        if (raw) {
+                if (!w->unflushed_count)
+                        w->unflushed_from = line;
+                w->unflushed_count++;
+        }
+        tecg_err_t err = tecg_spool_rejects_open(w, errstr, errstr_size);
+        if (err)
+                return err;
+        errno = 0;
+        if (fprintf(w->errors_fp, "%s:%llu: %s\n", w->name, (unsigned long long)line,
+                    reason) < 0)
+                return write_failed(w, ".errors", errstr, errstr_size);
+        errno = 0;
+        if (raw && (fwrite(raw, 1, raw_len, w->lines_fp) != raw_len ||
+                    fputc('\n', w->lines_fp) == EOF))
+                return write_failed(w, ".ndjson", errstr, errstr_size);
+        return TECG_OK;
+}
+
+tecg_err_t tecg_spool_rejects_copy_line(tecg_spool_rejects_t *w, const char *raw,
+                                        size_t raw_len, char *errstr,
+                                        size_t errstr_size) {
+        tecg_err_t err = tecg_spool_rejects_open(w, errstr, errstr_size);
+        if (err)
+                return err;
+        errno = 0;
+        if (fwrite(raw, 1, raw_len, w->lines_fp) != raw_len ||
+            fputc('\n', w->lines_fp) == EOF)
+                return write_failed(w, ".ndjson", errstr, errstr_size);
+        return TECG_OK;
+}
+
+tecg_err_t tecg_spool_rejects_flush(tecg_spool_rejects_t *w, char *errstr,
+                                    size_t errstr_size) {
+        if (!w->unflushed_count || !w->errors_fp)
+                return TECG_OK;
+        errno = 0;
+        if (fflush(w->errors_fp) != 0)
+                return write_failed(w, ".errors", errstr, errstr_size);
+        errno = 0;
+        if (fflush(w->lines_fp) != 0)
+                return write_failed(w, ".ndjson", errstr, errstr_size);
+        w->unflushed_count = 0;
+        w->good.errors_bytes = ftell(w->errors_fp);
+        w->good.lines_bytes = ftell(w->lines_fp);
+        return TECG_OK;
+}
+
+uint64_t tecg_spool_rejects_unflushed(const tecg_spool_rejects_t *w,
+                                      uint64_t *first_line) {
+        if (w->unflushed_count)
+                *first_line = w->unflushed_from;
+        return w->unflushed_count;
+}
+
+void tecg_spool_rejects_drop_unflushed(tecg_spool_rejects_t *w) {
+        w->unflushed_count = 0;
+}
+
+void tecg_spool_rejects_pos(const tecg_spool_rejects_t *w,
+                            tecg_spool_rejects_pos_t *out) {
+        *out = w->good;
+}
+
+/* Closes one file, its data on disk; false on error (errno). */
+static bool close_synced(FILE **fpp) {
+        bool ok = true;
+        if (!*fpp)
+                return true;
+        errno = 0;
+        if (fflush(*fpp) != 0 || fsync(fileno(*fpp)) != 0)
+                ok = false;
+        int e = errno;
+        if (fclose(*fpp) != 0 && ok) {
+                ok = false;
+                e = errno;
+        }
+        *fpp = NULL;
+        errno = e;
+        return ok;
+}
+
+tecg_err_t tecg_spool_rejects_close(tecg_spool_rejects_t *w, char *errstr,
+                                    size_t errstr_size) {
+        tecg_err_t err = TECG_OK;
+        if (!close_synced(&w->errors_fp))
+                err = write_failed(w, ".errors", errstr, errstr_size);
+        if (!close_synced(&w->lines_fp) && !err)
+                err = write_failed(w, ".ndjson", errstr, errstr_size);
+        return err;
+}
+
+bool tecg_spool_rejects_intact(const tecg_spool_t *spool, const char *name,
+                               const tecg_spool_rejects_pos_t *pos) {
+        char path[PATH_MAX];
+        struct stat st;
+        const char *suffix[2] = {".errors", ".ndjson"};
+        long good[2] = {pos->errors_bytes, pos->lines_bytes};
+        for (int i = 0; i < 2; i++) {
+                tecg_spool_rejected_path(spool, name, suffix[i], path, sizeof(path));
+                if (good[i] && (stat(path, &st) != 0 || st.st_size < good[i]))
+                        return false;
+        }
+        return true;
+}
+
+void tecg_spool_rejects_remove(const tecg_spool_t *spool, const char *name) {
+        char path[PATH_MAX];
+        unlink(tecg_spool_rejected_path(spool, name, ".errors", path, sizeof(path)));
+        unlink(tecg_spool_rejected_path(spool, name, ".ndjson", path, sizeof(path)));
 }

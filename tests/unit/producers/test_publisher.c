@@ -1,0 +1,313 @@
+/* The Kafka publisher (producers/publisher.h) against librdkafka's mock
+ * cluster: no real broker, but the real producer, protocol and retries.
+ *
+ * The promise under test: every message sent ends in exactly one ack, and
+ * transient trouble (a broker down, produce requests failing) never loses
+ * or duplicates one. After each scenario the topic is read back and must
+ * hold every payload exactly once. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "conf.h"
+#include "log.h"
+#include "publisher.h"
+#include "testutil.h"
+
+#define MAX_MSGS 64
+/* Kafka's protocol number of the Produce request. */
+#define API_PRODUCE 0
+
+typedef struct {
+        rd_kafka_t *host; /* owns the mock cluster */
+        rd_kafka_mock_cluster_t *mock;
+        char bootstraps[256];
+        tecg_conf_t *conf;
+        char *unused; /* the conf table's one string field */
+        tecg_publisher_t *pub;
+        /* Acks seen, per line. */
+        unsigned acks[MAX_MSGS];
+        rd_kafka_resp_err_t ack_err[MAX_MSGS];
+        char reason[MAX_MSGS][256];
+} fixture_t;
+
+static fixture_t *current; /* the ack callback has no context of its own */
+
+static void on_ack(void *opaque, uint64_t line, rd_kafka_resp_err_t err,
+                   const char *reason) {
+        fixture_t *f = opaque;
+        assert_ptr_equal(f, current);
+        assert_true(line < MAX_MSGS);
+        f->acks[line]++;
+        f->ack_err[line] = err;
+        snprintf(f->reason[line], sizeof(f->reason[line]), "%s", reason ? reason : "");
+}
+
+static const tecg_conf_prop_t props[] = {
+        {"kafka.", TECG_CONF_PREFIX, 0, NULL, 0, 0, 0, "librdkafka"},
+        {NULL, 0, 0, NULL, 0, 0, 0, NULL}};
+
+static tecg_publisher_t *make_publisher(fixture_t *f, const char *const *extra) {
+        char err[512];
+        f->conf = tecg_conf_new(props, &f->unused, err, sizeof(err));
+        assert_non_null(f->conf);
+        assert_int_equal(tecg_conf_set(f->conf, "kafka.bootstrap.servers", f->bootstraps,
+                                       "test", err, sizeof(err)), TECG_OK);
+        for (size_t i = 0; extra && extra[i]; i += 2)
+                assert_int_equal(tecg_conf_set(f->conf, extra[i], extra[i + 1], "test", err,
+                                               sizeof(err)), TECG_OK);
+        tecg_publisher_t *pub = tecg_publisher_new(f->conf, "t.", "DEU", on_ack, err,
+                                                   sizeof(err));
+        if (!pub)
+                fail_msg("tecg_publisher_new: %s", err);
+        return pub;
+}
+
+static int setup(void **state) {
+        char err[512];
+        fixture_t *f = calloc(1, sizeof(*f));
+        rd_kafka_conf_t *kc = rd_kafka_conf_new();
+        tecg_log_init("test_publisher", TECG_LOG_WARNING);
+        rd_kafka_conf_set(kc, "log_level", "0", err, sizeof(err));
+        if (!f || !(f->host = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof(err))))
+                return -1;
+        if (!(f->mock = rd_kafka_mock_cluster_new(f->host, 1)))
+                return -1;
+        snprintf(f->bootstraps, sizeof(f->bootstraps), "%s",
+                 rd_kafka_mock_cluster_bootstraps(f->mock));
+        if (rd_kafka_mock_topic_create(f->mock, "t.contributions", 3, 1) ||
+            rd_kafka_mock_topic_create(f->mock, "t.training-completions", 1, 1))
+                return -1;
+        current = f;
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        fixture_t *f = *state;
+        tecg_publisher_destroy(f->pub);
+        tecg_conf_destroy(f->conf);
+        rd_kafka_mock_cluster_destroy(f->mock);
+        rd_kafka_destroy(f->host);
+        free(f);
+        current = NULL;
+        return 0;
+}
+
+static void send_line(fixture_t *f, uint64_t line) {
+        char payload[32], err[512];
+        int n = snprintf(payload, sizeof(payload), "payload-%llu", (unsigned long long)line);
+        tecg_err_t e = tecg_publisher_send(f->pub, TECG_TOPIC_CONTRIBUTIONS, payload,
+                                           (size_t)n, f, line, err, sizeof(err));
+        if (e)
+                fail_msg("send line %llu: %s", (unsigned long long)line, err);
+}
+
+/* Reads t.contributions from the start and checks that it holds
+ * payload-FIRST..payload-LAST, each exactly once, and nothing else. */
+static void assert_topic_holds(fixture_t *f, unsigned first, unsigned last) {
+        char err[512];
+        unsigned seen[MAX_MSGS] = {0}, total = 0, want = last - first + 1;
+        rd_kafka_conf_t *kc = rd_kafka_conf_new();
+        rd_kafka_conf_set(kc, "bootstrap.servers", f->bootstraps, err, sizeof(err));
+        rd_kafka_conf_set(kc, "group.id", "test-publisher-check", err, sizeof(err));
+        rd_kafka_conf_set(kc, "log_level", "0", err, sizeof(err));
+        rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof(err));
+        assert_non_null(c);
+        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(3);
+        for (int p = 0; p < 3; p++)
+                rd_kafka_topic_partition_list_add(parts, "t.contributions", p)->offset =
+                        RD_KAFKA_OFFSET_BEGINNING;
+        assert_int_equal(rd_kafka_assign(c, parts), 0);
+        rd_kafka_topic_partition_list_destroy(parts);
+        int64_t deadline = tu_now_ms() + 15000;
+        /* Past the expected count, keep reading a little for duplicates. */
+        int64_t extra_until = 0;
+        while (tu_now_ms() < deadline && (!extra_until || tu_now_ms() < extra_until)) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+                if (!m)
+                        continue;
+                if (!m->err) {
+                        unsigned line;
+                        char text[64];
+                        snprintf(text, sizeof(text), "%.*s", (int)m->len,
+                                 (const char *)m->payload);
+                        assert_int_equal(sscanf(text, "payload-%u", &line), 1);
+                        assert_true(line >= first && line <= last);
+                        seen[line]++;
+                        total++;
+                        if (total == want)
+                                extra_until = tu_now_ms() + 500;
+                }
+                rd_kafka_message_destroy(m);
+        }
+        rd_kafka_consumer_close(c);
+        rd_kafka_destroy(c);
+        for (unsigned line = first; line <= last; line++)
+                if (seen[line] != 1)
+                        fail_msg("payload-%u is in the topic %u times", line, seen[line]);
+        assert_int_equal(total, want);
+}
+
+static void assert_acked_once(fixture_t *f, unsigned first, unsigned last) {
+        for (unsigned line = first; line <= last; line++) {
+                if (f->acks[line] != 1 || f->ack_err[line])
+                        fail_msg("line %u: %u acks, last error %s", line, f->acks[line],
+                                 rd_kafka_err2name(f->ack_err[line]));
+        }
+}
+
+static void test_every_message_is_acked_once(void **state) {
+        fixture_t *f = *state;
+        tecg_publisher_stats_t st;
+        f->pub = make_publisher(f, NULL);
+        for (unsigned line = 1; line <= 20; line++)
+                send_line(f, line);
+        assert_int_equal(tecg_publisher_flush(f->pub, 15000), TECG_OK);
+        assert_int_equal(tecg_publisher_outstanding(f->pub), 0);
+        assert_acked_once(f, 1, 20);
+        tecg_publisher_stats(f->pub, &st);
+        assert_int_equal(st.sent, 20);
+        assert_int_equal(st.acked, 20);
+        assert_int_equal(st.refused, 0);
+        assert_topic_holds(f, 1, 20);
+}
+
+/* The broker goes away: what was sent stays outstanding, unacknowledged
+ * (held, not dropped, whatever the wait); when it is back, everything is
+ * delivered once. */
+static void test_broker_down_holds_then_delivers(void **state) {
+        fixture_t *f = *state;
+        f->pub = make_publisher(f, NULL);
+        for (unsigned line = 1; line <= 5; line++)
+                send_line(f, line);
+        assert_int_equal(tecg_publisher_flush(f->pub, 15000), TECG_OK);
+
+        assert_int_equal(rd_kafka_mock_broker_set_down(f->mock, 1), 0);
+        for (unsigned line = 6; line <= 15; line++)
+                send_line(f, line);
+        assert_int_equal(tecg_publisher_flush(f->pub, 2500), TECG_ERR_RETRY);
+        assert_int_equal(tecg_publisher_outstanding(f->pub), 10);
+        for (unsigned line = 6; line <= 15; line++)
+                assert_int_equal(f->acks[line], 0);
+
+        assert_int_equal(rd_kafka_mock_broker_set_up(f->mock, 1), 0);
+        assert_int_equal(tecg_publisher_flush(f->pub, 30000), TECG_OK);
+        assert_acked_once(f, 1, 15);
+        assert_topic_holds(f, 1, 15);
+}
+
+/* Produce requests failing with retriable errors: retried, nothing lost,
+ * nothing twice (idempotence). */
+static void test_transient_produce_errors_are_retried(void **state) {
+        fixture_t *f = *state;
+        f->pub = make_publisher(f, NULL);
+        /* Connect first, so the errors hit produce requests. */
+        send_line(f, 1);
+        assert_int_equal(tecg_publisher_flush(f->pub, 15000), TECG_OK);
+        rd_kafka_mock_push_request_errors(f->mock, API_PRODUCE, 4,
+                                          RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                                          RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                                          RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                                          RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+        for (unsigned line = 2; line <= 12; line++)
+                send_line(f, line);
+        assert_int_equal(tecg_publisher_flush(f->pub, 30000), TECG_OK);
+        assert_acked_once(f, 1, 12);
+        assert_topic_holds(f, 1, 12);
+}
+
+/* Messages time out in librdkafka while the broker is down (a short
+ * kafka.message.timeout.ms): the publisher keeps them and sends them again
+ * itself, so they are delivered all the same. */
+static void test_timed_out_messages_are_resent(void **state) {
+        fixture_t *f = *state;
+        tecg_publisher_stats_t st;
+        const char *extra[] = {"kafka.message.timeout.ms", "1500", NULL};
+        f->pub = make_publisher(f, extra);
+        send_line(f, 1);
+        assert_int_equal(tecg_publisher_flush(f->pub, 15000), TECG_OK);
+
+        assert_int_equal(rd_kafka_mock_broker_set_down(f->mock, 1), 0);
+        for (unsigned line = 2; line <= 6; line++)
+                send_line(f, line);
+        assert_int_equal(tecg_publisher_flush(f->pub, 4000), TECG_ERR_RETRY);
+        assert_int_equal(tecg_publisher_outstanding(f->pub), 5);
+        for (unsigned line = 2; line <= 6; line++)
+                assert_int_equal(f->acks[line], 0);
+        assert_int_equal(rd_kafka_mock_broker_set_up(f->mock, 1), 0);
+        assert_int_equal(tecg_publisher_flush(f->pub, 30000), TECG_OK);
+        tecg_publisher_stats(f->pub, &st);
+        /* Sent again by the publisher, or by a new producer after a fatal
+         * idempotence error: either way not lost. */
+        assert_true(st.resent + st.fatal_restarts > 0);
+        assert_acked_once(f, 1, 6);
+}
+
+/* A permanent error from the broker is the message's one ack, with a
+ * reason for rejected/; the next messages go through. */
+static void test_permanent_error_is_acked_with_a_reason(void **state) {
+        fixture_t *f = *state;
+        tecg_publisher_stats_t st;
+        f->pub = make_publisher(f, NULL);
+        send_line(f, 1);
+        assert_int_equal(tecg_publisher_flush(f->pub, 15000), TECG_OK);
+        rd_kafka_mock_push_request_errors(f->mock, API_PRODUCE, 1,
+                                          RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+        send_line(f, 2);
+        assert_int_equal(tecg_publisher_flush(f->pub, 15000), TECG_OK);
+        send_line(f, 3);
+        assert_int_equal(tecg_publisher_flush(f->pub, 15000), TECG_OK);
+        assert_int_equal(f->acks[2], 1);
+        assert_int_equal(f->ack_err[2], RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+        assert_string_equal(f->reason[2], "Kafka refused the message: the broker finds "
+                                          "its 9 bytes too large (the topic's "
+                                          "max.message.bytes)");
+        assert_int_equal(f->acks[3], 1);
+        assert_int_equal(f->ack_err[3], 0);
+        tecg_publisher_stats(f->pub, &st);
+        assert_int_equal(st.refused, 1);
+        assert_int_equal(st.acked, 2);
+        assert_int_equal(tecg_publisher_outstanding(f->pub), 0);
+}
+
+/* Larger than kafka.message.max.bytes: refused at once, naming the key,
+ * and never acked. */
+static void test_too_large_is_refused_at_send(void **state) {
+        fixture_t *f = *state;
+        char err[512], big[3000];
+        const char *extra[] = {"kafka.message.max.bytes", "2000", NULL};
+        f->pub = make_publisher(f, extra);
+        memset(big, 'x', sizeof(big));
+        assert_int_equal(tecg_publisher_send(f->pub, TECG_TOPIC_TRAINING, big, sizeof(big),
+                                             f, 7, err, sizeof(err)),
+                         TECG_ERR_INVALID);
+        assert_string_equal(err, "encoded event is 3000 bytes: with its key and Kafka's "
+                                 "record overhead that is more than "
+                                 "kafka.message.max.bytes (2000 bytes) allows");
+        assert_int_equal(tecg_publisher_flush(f->pub, 1000), TECG_OK);
+        assert_int_equal(f->acks[7], 0);
+        assert_int_equal(tecg_publisher_outstanding(f->pub), 0);
+}
+
+int main(void) {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        const struct CMUnitTest tests[] = {
+                T(test_every_message_is_acked_once),
+                T(test_broker_down_holds_then_delivers),
+                T(test_transient_produce_errors_are_retried),
+                T(test_timed_out_messages_are_resent),
+                T(test_permanent_error_is_acked_with_a_reason),
+                T(test_too_large_is_refused_at_send),
+        };
+#undef T
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
