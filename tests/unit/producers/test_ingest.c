@@ -490,8 +490,8 @@ static void test_through_the_mock_cluster(void **state) {
         fixture_t *f = *state;
         char err[512], *input = NULL, *unused = NULL;
         const tecg_conf_prop_t props[] = {
-                {"kafka.", TECG_CONF_PREFIX, 0, NULL, 0, 0, 0, "librdkafka"},
-                {NULL, 0, 0, NULL, 0, 0, 0, NULL}};
+                {.name = "kafka.", .type = TECG_CONF_PREFIX, .doc = "librdkafka"},
+                {.name = NULL}};
         tecg_conf_t *conf = tecg_conf_new(props, &unused, err, sizeof(err));
         assert_non_null(conf);
         assert_int_equal(tecg_conf_set(conf, "kafka.test.mock.num.brokers", "1", "test",

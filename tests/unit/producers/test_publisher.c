@@ -52,8 +52,8 @@ static void on_ack(void *opaque, uint64_t line, rd_kafka_resp_err_t err,
 }
 
 static const tecg_conf_prop_t props[] = {
-        {"kafka.", TECG_CONF_PREFIX, 0, NULL, 0, 0, 0, "librdkafka"},
-        {NULL, 0, 0, NULL, 0, 0, 0, NULL}};
+        {.name = "kafka.", .type = TECG_CONF_PREFIX, .doc = "librdkafka"},
+        {.name = NULL}};
 
 static tecg_publisher_t *make_publisher(fixture_t *f, const char *const *extra) {
         char err[512];
