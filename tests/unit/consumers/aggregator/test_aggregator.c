@@ -625,8 +625,11 @@ typedef struct {
         char error[256];
 } dead_t;
 
+#define DEAD_MAX 16
+
 __attribute__((format(printf, 5, 6))) static void
 expect_dead(dead_t *dl, size_t *n, size_t sent, const char *stage, const char *fmt, ...) {
+        assert_true(*n < DEAD_MAX);
         dead_t *d = &dl[(*n)++];
         d->sent = sent;
         d->stage = stage;
@@ -672,7 +675,7 @@ static void test_count_dedupe_dead_letter(void **state) {
         send_event(f, &deu[0]); /* the identical message again */
 
         /* Not counted: each ends in the dead-letter topic. */
-        dead_t dl[9];
+        dead_t dl[DEAD_MAX];
         size_t ndl = 0;
         static const char garbage[] = "not an Avro message at all";
         expect_dead(dl, &ndl, send_raw(f, "contributions", "NLD", 3, garbage,
