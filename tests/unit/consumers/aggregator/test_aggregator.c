@@ -4,23 +4,26 @@
  * Java clients' partitioner), then tecg_aggregator_run_once() until the
  * stats show them consumed, then the three output topics read back.
  *
- * What librdkafka 2.0.2's mock cluster does with transactions (read in its
- * src/rdkafka_mock_handlers.c and rdkafka_mock.c) decides what can be
- * tested here:
- *   - InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn only
+ * What the mock cluster of librdkafka 2.0.2 (Debian 12) does with
+ * transactions, as its request handlers of that version are written,
+ * decides what can be tested here:
+ *   - InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn and EndTxn only
  *     check the producer id and epoch; EndTxn writes no commit or abort
  *     marker, and Fetch reports LastStableOffset = high watermark and no
  *     aborted transactions. So read_committed consumers see everything,
- *     aborted records included: an abort-and-replay cannot be tested.
+ *     aborted records included. After an abort the engine restores from
+ *     nation-state and event-ids, where the mock would show it the aborted
+ *     snapshots and ids: abort-and-replay cannot be tested here.
  *   - TxnOffsetCommit answers success and stores nothing, so the offsets a
  *     transaction commits are never seen by OffsetFetch: a new instance
  *     starts from auto.offset.reset (earliest) again.
  *   - InitProducerId for a transactional id already in use hands out a new
- *     producer id instead of bumping the epoch: no fencing of an older
- *     instance.
- *   - The consumer group works; its first join waits 3 s (the broker's
- *     group.initial.rebalance.delay.ms), a join after the last member left
- *     waits session.timeout.ms - 1 s, hence the short session timeout.
+ *     producer id instead of bumping the epoch: an older instance is not
+ *     fenced.
+ *   - The consumer group works; its first join waits 3 s (like the
+ *     broker's group.initial.rebalance.delay.ms), a join after the last
+ *     member left waits session.timeout.ms - 1 s, hence the short session
+ *     timeout.
  * So the tests check counting, dedupe, dead letters and snapshots, and a
  * restore by a second instance, which must count nothing twice although
  * the mock makes it re-read every input message from the start.
