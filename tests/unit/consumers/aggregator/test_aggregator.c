@@ -80,8 +80,8 @@ typedef struct {
 } conf_target_t;
 
 static const tecg_conf_prop_t props[] = {
-        {"kafka.", TECG_CONF_PREFIX, 0, NULL, 0, 0, 0, "librdkafka"},
-        {NULL, 0, 0, NULL, 0, 0, 0, NULL}};
+        {.name = "kafka.", .type = TECG_CONF_PREFIX, .doc = "librdkafka"},
+        {.name = NULL}};
 
 typedef struct {
         rd_kafka_t *mock_rk;               /* owns the mock cluster */
