@@ -23,12 +23,29 @@ typedef enum { K_STR, K_LONG, K_INT, K_ENUM, K_OPT_LONG, K_OPT_STR, K_DETAIL } s
 typedef enum { R_ROOT, R_FUNDING, R_EQUIPMENT, R_PERSONNEL, R__COUNT } slot_rec_t;
 
 enum {
-        S_EVENT_ID, S_NATION, S_OCCURRED_AT, S_UTC_OFFSET,
+        S_EVENT_ID,
+        S_NATION,
+        S_OCCURRED_AT,
+        S_UTC_OFFSET,
         S_DETAIL,
-        S_F_AMOUNT, S_F_CURRENCY, S_F_CHANNEL, S_F_STAGE,
-        S_E_ITEM, S_E_CATEGORY, S_E_QUANTITY, S_E_VALUE, S_E_CURRENCY, S_E_STAGE,
-        S_P_ROLE, S_P_LOCATION, S_P_HEADCOUNT,
-        S_T_COURSE, S_T_LEVEL, S_T_LOCATION, S_T_VENUE, S_T_TRAINEES,
+        S_F_AMOUNT,
+        S_F_CURRENCY,
+        S_F_CHANNEL,
+        S_F_STAGE,
+        S_E_ITEM,
+        S_E_CATEGORY,
+        S_E_QUANTITY,
+        S_E_VALUE,
+        S_E_CURRENCY,
+        S_E_STAGE,
+        S_P_ROLE,
+        S_P_LOCATION,
+        S_P_HEADCOUNT,
+        S_T_COURSE,
+        S_T_LEVEL,
+        S_T_LOCATION,
+        S_T_VENUE,
+        S_T_TRAINEES,
         S__COUNT
 };
 
@@ -43,10 +60,9 @@ typedef struct {
         int kinds; /* EK_* mask */
 } slot_spec_t;
 
-static const char *const rec_names[R__COUNT] = {NULL, "Funding", "Equipment",
-                                                "Personnel"};
-static const tecg_event_type_t rec_types[R__COUNT] = {
-        TECG_EV__COUNT, TECG_EV_FUNDING, TECG_EV_EQUIPMENT, TECG_EV_PERSONNEL};
+static const char *const rec_names[R__COUNT] = {NULL, "Funding", "Equipment", "Personnel"};
+static const tecg_event_type_t rec_types[R__COUNT] = {TECG_EV__COUNT, TECG_EV_FUNDING,
+                                                      TECG_EV_EQUIPMENT, TECG_EV_PERSONNEL};
 
 #define BOTH (EK_CONTRIBUTION | EK_TRAINING)
 #define C EK_CONTRIBUTION
@@ -59,28 +75,20 @@ static const slot_spec_t slots[S__COUNT] = {
         [S_DETAIL] = {R_ROOT, "detail", K_DETAIL, NULL, 0, C},
         [S_F_AMOUNT] = {R_FUNDING, "amount_minor", K_LONG, NULL, 0, C},
         [S_F_CURRENCY] = {R_FUNDING, "currency", K_STR, NULL, 0, C},
-        [S_F_CHANNEL] = {R_FUNDING, "channel", K_ENUM, tecg_channel_names,
-                         TECG_CH__COUNT, C},
-        [S_F_STAGE] = {R_FUNDING, "stage", K_ENUM, tecg_funding_stage_names,
-                       TECG_FS__COUNT, C},
+        [S_F_CHANNEL] = {R_FUNDING, "channel", K_ENUM, tecg_channel_names, TECG_CH__COUNT, C},
+        [S_F_STAGE] = {R_FUNDING, "stage", K_ENUM, tecg_funding_stage_names, TECG_FS__COUNT, C},
         [S_E_ITEM] = {R_EQUIPMENT, "item", K_STR, NULL, 0, C},
-        [S_E_CATEGORY] = {R_EQUIPMENT, "category", K_ENUM,
-                          tecg_category_names, TECG_CAT__COUNT, C},
+        [S_E_CATEGORY] = {R_EQUIPMENT, "category", K_ENUM, tecg_category_names, TECG_CAT__COUNT, C},
         [S_E_QUANTITY] = {R_EQUIPMENT, "quantity", K_LONG, NULL, 0, C},
         [S_E_VALUE] = {R_EQUIPMENT, "value_minor", K_OPT_LONG, NULL, 0, C},
         [S_E_CURRENCY] = {R_EQUIPMENT, "currency", K_OPT_STR, NULL, 0, C},
-        [S_E_STAGE] = {R_EQUIPMENT, "stage", K_ENUM,
-                       tecg_equipment_stage_names, TECG_ES__COUNT, C},
-        [S_P_ROLE] = {R_PERSONNEL, "role", K_ENUM, tecg_role_names,
-                      TECG_ROLE__COUNT, C},
-        [S_P_LOCATION] = {R_PERSONNEL, "location", K_ENUM, tecg_location_names,
-                          TECG_LOC__COUNT, C},
+        [S_E_STAGE] = {R_EQUIPMENT, "stage", K_ENUM, tecg_equipment_stage_names, TECG_ES__COUNT, C},
+        [S_P_ROLE] = {R_PERSONNEL, "role", K_ENUM, tecg_role_names, TECG_ROLE__COUNT, C},
+        [S_P_LOCATION] = {R_PERSONNEL, "location", K_ENUM, tecg_location_names, TECG_LOC__COUNT, C},
         [S_P_HEADCOUNT] = {R_PERSONNEL, "headcount", K_INT, NULL, 0, C},
         [S_T_COURSE] = {R_ROOT, "course", K_STR, NULL, 0, T},
-        [S_T_LEVEL] = {R_ROOT, "level", K_ENUM, tecg_level_names,
-                       TECG_LVL__COUNT, T},
-        [S_T_LOCATION] = {R_ROOT, "location", K_ENUM, tecg_location_names,
-                          TECG_LOC__COUNT, T},
+        [S_T_LEVEL] = {R_ROOT, "level", K_ENUM, tecg_level_names, TECG_LVL__COUNT, T},
+        [S_T_LOCATION] = {R_ROOT, "location", K_ENUM, tecg_location_names, TECG_LOC__COUNT, T},
         [S_T_VENUE] = {R_ROOT, "venue", K_OPT_STR, NULL, 0, T},
         [S_T_TRAINEES] = {R_ROOT, "trainees", K_INT, NULL, 0, T},
 };
@@ -91,9 +99,9 @@ static const slot_spec_t slots[S__COUNT] = {
 #define MAX_BRANCHES 16
 
 typedef struct {
-        int idx[S__COUNT];          /* field index in its record; -1: default */
-        const json_t *def[S__COUNT];/* the default (borrowed from the reader) */
-        int null_branch[S__COUNT];  /* optional slots: discriminant of null */
+        int idx[S__COUNT];                 /* field index in its record; -1: default */
+        const json_t *def[S__COUNT];       /* the default (borrowed from the reader) */
+        int null_branch[S__COUNT];         /* optional slots: discriminant of null */
         int detail_branch[TECG_EV__COUNT]; /* event type -> discriminant */
         int branch_type[MAX_BRANCHES];     /* discriminant -> event type */
         int nbranches;
@@ -107,20 +115,20 @@ struct tecg_avro_schema_s {
         char *json;
         char *pcf;
         uint64_t fingerprint;
-        json_t *root;              /* parsed JSON: defaults, projections */
+        json_t *root; /* parsed JSON: defaults, projections */
         avro_schema_t schema;
         avro_value_iface_t *iface;
-        avro_value_t dvalue;       /* decode target, writer-shaped */
+        avro_value_t dvalue; /* decode target, writer-shaped */
         int has_dvalue;
-        tecg_avro_walk_t *walk;    /* bounds a body before Avro-C reads it */
+        tecg_avro_walk_t *walk; /* bounds a body before Avro-C reads it */
         /* Decoding into events; reader NULL: not an event schema. */
         struct tecg_avro_schema_s *reader;
-        int kind;                  /* EK_*, when this is a reader */
-        avro_schema_t proj;        /* reader minus fields this writer lacks */
+        int kind;           /* EK_*, when this is a reader */
+        avro_schema_t proj; /* reader minus fields this writer lacks */
         avro_value_iface_t *res_iface;
-        avro_value_t resolved;     /* reader-shaped view of dvalue */
+        avro_value_t resolved; /* reader-shaped view of dvalue */
         int has_resolved;
-        avro_value_t *view;        /* what extraction reads */
+        avro_value_t *view; /* what extraction reads */
         binding_t bind;
         /* Readers only: the value encode fills. */
         avro_value_t evalue;
@@ -168,32 +176,28 @@ static int json_type_is(const json_t *o, const char *type) {
 
 /* The first named type of kind `type` ("record", "enum") whose unqualified
  * name is uname, anywhere inside j. */
-static const json_t *json_find_named(const json_t *j, const char *type,
-                                     const char *uname) {
+static const json_t *json_find_named(const json_t *j, const char *type, const char *uname) {
         size_t i;
         const json_t *v, *found;
 
         if (json_is_array(j)) {
-                json_array_foreach(j, i, v)
-                        if ((found = json_find_named(v, type, uname)))
-                                return found;
+                json_array_foreach(j, i,
+                                   v) if ((found = json_find_named(v, type, uname))) return found;
                 return NULL;
         }
         if (!json_is_object(j))
                 return NULL;
         const char *name = json_string_value(json_object_get(j, "name"));
-        if (name && (json_type_is(j, type) ||
-                     (strcmp(type, "record") == 0 && json_type_is(j, "error"))) &&
+        if (name &&
+            (json_type_is(j, type) || (strcmp(type, "record") == 0 && json_type_is(j, "error"))) &&
             strcmp(unqualified(name), uname) == 0)
                 return j;
         const json_t *t = json_object_get(j, "type");
-        if ((json_is_object(t) || json_is_array(t)) &&
-            (found = json_find_named(t, type, uname)))
+        if ((json_is_object(t) || json_is_array(t)) && (found = json_find_named(t, type, uname)))
                 return found;
-        json_array_foreach(json_object_get(j, "fields"), i, v)
-                if ((found = json_find_named(json_object_get(v, "type"), type,
-                                             uname)))
-                        return found;
+        json_array_foreach(json_object_get(j, "fields"), i,
+                           v) if ((found = json_find_named(json_object_get(v, "type"), type,
+                                                           uname))) return found;
         if ((found = json_find_named(json_object_get(j, "items"), type, uname)))
                 return found;
         return json_find_named(json_object_get(j, "values"), type, uname);
@@ -213,17 +217,15 @@ static const json_t *json_record_field(const json_t *rec, const char *fname) {
 /* Removes from the reader copy `node` every record field the writer's
  * record of the same name lacks; each must have a default, which the
  * binding applies later. Avro-C's resolved reader refuses such fields. */
-static tecg_err_t project_walk(json_t *node, const json_t *wroot, int *changed,
-                               char *errstr, size_t errstr_size) {
+static tecg_err_t project_walk(json_t *node, const json_t *wroot, int *changed, char *errstr,
+                               size_t errstr_size) {
         size_t i;
         json_t *v;
         tecg_err_t err = TECG_OK;
 
         if (json_is_array(node)) {
-                json_array_foreach(node, i, v)
-                        if ((err = project_walk(v, wroot, changed, errstr,
-                                                errstr_size)))
-                                return err;
+                json_array_foreach(node, i, v) if ((err = project_walk(v, wroot, changed, errstr,
+                                                                       errstr_size))) return err;
                 return TECG_OK;
         }
         if (!json_is_object(node))
@@ -232,82 +234,68 @@ static tecg_err_t project_walk(json_t *node, const json_t *wroot, int *changed,
         if (json_is_object(t) || json_is_array(t))
                 return project_walk(t, wroot, changed, errstr, errstr_size);
         if (json_type_is(node, "record") || json_type_is(node, "error")) {
-                const char *name =
-                        json_string_value(json_object_get(node, "name"));
+                const char *name = json_string_value(json_object_get(node, "name"));
                 const json_t *wrec =
-                        name ? json_find_named(wroot, "record",
-                                               unqualified(name))
-                             : NULL;
+                        name ? json_find_named(wroot, "record", unqualified(name)) : NULL;
                 json_t *fields = json_object_get(node, "fields");
                 for (i = 0; i < json_array_size(fields);) {
                         json_t *f = json_array_get(fields, i);
-                        const char *fname =
-                                json_string_value(json_object_get(f, "name"));
+                        const char *fname = json_string_value(json_object_get(f, "name"));
                         if (wrec && fname && !json_record_field(wrec, fname)) {
                                 if (!json_object_get(f, "default"))
-                                        return tecg_seterr(
-                                                TECG_ERR_INVALID, errstr,
-                                                errstr_size,
-                                                "writer record %s lacks field "
-                                                "%s, which has no default in "
-                                                "the reader",
-                                                name, fname);
+                                        return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
+                                                           "writer record %s lacks field "
+                                                           "%s, which has no default in "
+                                                           "the reader",
+                                                           name, fname);
                                 json_array_remove(fields, i);
                                 *changed = 1;
                                 continue;
                         }
-                        if ((err = project_walk(json_object_get(f, "type"),
-                                                wroot, changed, errstr,
+                        if ((err = project_walk(json_object_get(f, "type"), wroot, changed, errstr,
                                                 errstr_size)))
                                 return err;
                         i++;
                 }
                 return TECG_OK;
         }
-        if ((err = project_walk(json_object_get(node, "items"), wroot, changed,
-                                errstr, errstr_size)))
+        if ((err = project_walk(json_object_get(node, "items"), wroot, changed, errstr,
+                                errstr_size)))
                 return err;
-        return project_walk(json_object_get(node, "values"), wroot, changed,
-                            errstr, errstr_size);
+        return project_walk(json_object_get(node, "values"), wroot, changed, errstr, errstr_size);
 }
 
 /* Avro-C's resolved reader passes enum indices through unchanged, which is
  * right only while the writer's symbols are the reader's in the same order
  * (event.h: append only). Refuse any other writer up front. */
-static tecg_err_t check_enums(const json_t *w, const json_t *rroot,
-                              char *errstr, size_t errstr_size) {
+static tecg_err_t check_enums(const json_t *w, const json_t *rroot, char *errstr,
+                              size_t errstr_size) {
         size_t i;
         const json_t *v;
         tecg_err_t err;
 
         if (json_is_array(w)) {
-                json_array_foreach(w, i, v)
-                        if ((err = check_enums(v, rroot, errstr, errstr_size)))
-                                return err;
+                json_array_foreach(
+                        w, i, v) if ((err = check_enums(v, rroot, errstr, errstr_size))) return err;
                 return TECG_OK;
         }
         if (!json_is_object(w))
                 return TECG_OK;
         if (json_type_is(w, "enum")) {
                 const char *name = json_string_value(json_object_get(w, "name"));
-                const json_t *r = name ? json_find_named(rroot, "enum",
-                                                         unqualified(name))
-                                       : NULL;
+                const json_t *r = name ? json_find_named(rroot, "enum", unqualified(name)) : NULL;
                 const json_t *ws = json_object_get(w, "symbols");
                 const json_t *rs = json_object_get(r, "symbols");
-                for (i = 0; r && i < json_array_size(ws) &&
-                            i < json_array_size(rs);
-                     i++) {
+                for (i = 0; r && i < json_array_size(ws) && i < json_array_size(rs); i++) {
                         const char *a = json_string_value(json_array_get(ws, i));
                         const char *b = json_string_value(json_array_get(rs, i));
                         if (!a || !b || strcmp(a, b) != 0)
-                                return tecg_seterr(
-                                        TECG_ERR_INVALID, errstr, errstr_size,
-                                        "enum %s: writer symbol %zu is %s, "
-                                        "reader's is %s (Avro-C maps enum "
-                                        "symbols by position; symbols may "
-                                        "only be appended)",
-                                        name, i, a ? a : "?", b ? b : "?");
+                                return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
+                                                   "enum %s: writer symbol %zu is %s, "
+                                                   "reader's is %s (Avro-C maps enum "
+                                                   "symbols by position; symbols may "
+                                                   "only be appended)",
+                                                   name, i, a ? a : "?", b ? b : "?");
                 }
                 return TECG_OK;
         }
@@ -315,15 +303,12 @@ static tecg_err_t check_enums(const json_t *w, const json_t *rroot,
         if ((json_is_object(t) || json_is_array(t)) &&
             (err = check_enums(t, rroot, errstr, errstr_size)))
                 return err;
-        json_array_foreach(json_object_get(w, "fields"), i, v)
-                if ((err = check_enums(json_object_get(v, "type"), rroot,
-                                       errstr, errstr_size)))
-                        return err;
-        if ((err = check_enums(json_object_get(w, "items"), rroot, errstr,
-                               errstr_size)))
+        json_array_foreach(json_object_get(w, "fields"), i,
+                           v) if ((err = check_enums(json_object_get(v, "type"), rroot, errstr,
+                                                     errstr_size))) return err;
+        if ((err = check_enums(json_object_get(w, "items"), rroot, errstr, errstr_size)))
                 return err;
-        return check_enums(json_object_get(w, "values"), rroot, errstr,
-                           errstr_size);
+        return check_enums(json_object_get(w, "values"), rroot, errstr, errstr_size);
 }
 
 /* ======================================================================== */
@@ -353,8 +338,8 @@ static int same_kind(avro_schema_t w, avro_schema_t r) {
         case AVRO_FLOAT:
                 return wt == AVRO_FLOAT || wt == AVRO_INT32 || wt == AVRO_INT64;
         case AVRO_DOUBLE:
-                return wt == AVRO_DOUBLE || wt == AVRO_FLOAT ||
-                       wt == AVRO_INT32 || wt == AVRO_INT64;
+                return wt == AVRO_DOUBLE || wt == AVRO_FLOAT || wt == AVRO_INT32 ||
+                       wt == AVRO_INT64;
         case AVRO_RECORD:
         case AVRO_ENUM:
                 return wt == rt && names_equal(w, r);
@@ -366,8 +351,8 @@ static int same_kind(avro_schema_t w, avro_schema_t r) {
         }
 }
 
-static int resolvable(avro_schema_t w, avro_schema_t r, char *path, size_t plen,
-                      int depth, char *why, size_t why_size) {
+static int resolvable(avro_schema_t w, avro_schema_t r, char *path, size_t plen, int depth,
+                      char *why, size_t why_size) {
         w = deref(w);
         r = deref(r);
         if (depth > TECG_AVRO_WALK_MAX_DEPTH) {
@@ -376,8 +361,8 @@ static int resolvable(avro_schema_t w, avro_schema_t r, char *path, size_t plen,
         }
         if (is_avro_union(w)) {
                 for (size_t i = 0; i < avro_schema_union_size(w); i++)
-                        if (!resolvable(avro_schema_union_branch(w, (int)i), r,
-                                        path, plen, depth + 1, why, why_size))
+                        if (!resolvable(avro_schema_union_branch(w, (int)i), r, path, plen,
+                                        depth + 1, why, why_size))
                                 return 0;
                 return 1;
         }
@@ -385,8 +370,7 @@ static int resolvable(avro_schema_t w, avro_schema_t r, char *path, size_t plen,
                 for (size_t i = 0; i < avro_schema_union_size(r); i++) {
                         avro_schema_t b = deref(avro_schema_union_branch(r, (int)i));
                         if (same_kind(w, b))
-                                return resolvable(w, b, path, plen, depth + 1,
-                                                  why, why_size);
+                                return resolvable(w, b, path, plen, depth + 1, why, why_size);
                 }
                 snprintf(why, why_size,
                          "field %s: writer %s matches no branch of the "
@@ -395,8 +379,7 @@ static int resolvable(avro_schema_t w, avro_schema_t r, char *path, size_t plen,
                 return 0;
         }
         if (!same_kind(w, r)) {
-                snprintf(why, why_size,
-                         "field %s: writer %s cannot be read as %s", path,
+                snprintf(why, why_size, "field %s: writer %s cannot be read as %s", path,
                          avro_schema_type_name(w), avro_schema_type_name(r));
                 return 0;
         }
@@ -405,29 +388,24 @@ static int resolvable(avro_schema_t w, avro_schema_t r, char *path, size_t plen,
                 for (size_t i = 0; i < avro_schema_record_size(r); i++) {
                         const char *fname = avro_schema_record_field_name(r, (int)i);
                         int wi = avro_schema_record_field_get_index(w, fname);
-                        snprintf(path + len, plen - len, "%s%s", len ? "." : "",
-                                 fname);
+                        snprintf(path + len, plen - len, "%s%s", len ? "." : "", fname);
                         if (wi < 0) {
-                                snprintf(why, why_size,
-                                         "field %s: missing in the writer",
-                                         path);
+                                snprintf(why, why_size, "field %s: missing in the writer", path);
                                 return 0;
                         }
                         if (!resolvable(avro_schema_record_field_get_by_index(w, wi),
-                                        avro_schema_record_field_get_by_index(r, (int)i),
-                                        path, plen, depth + 1, why, why_size))
+                                        avro_schema_record_field_get_by_index(r, (int)i), path,
+                                        plen, depth + 1, why, why_size))
                                 return 0;
                         path[len] = '\0';
                 }
                 return 1;
         }
         if (is_avro_array(r))
-                return resolvable(avro_schema_array_items(w),
-                                  avro_schema_array_items(r), path, plen,
-                                  depth + 1, why, why_size);
+                return resolvable(avro_schema_array_items(w), avro_schema_array_items(r), path,
+                                  plen, depth + 1, why, why_size);
         if (is_avro_map(r))
-                return resolvable(avro_schema_map_values(w),
-                                  avro_schema_map_values(r), path, plen,
+                return resolvable(avro_schema_map_values(w), avro_schema_map_values(r), path, plen,
                                   depth + 1, why, why_size);
         return 1;
 }
@@ -435,14 +413,13 @@ static int resolvable(avro_schema_t w, avro_schema_t r, char *path, size_t plen,
 /* ======================================================================== */
 /* Binding */
 
-static int enum_matches(avro_schema_t e, const slot_spec_t *spec,
-                        char *errstr, size_t errstr_size) {
+static int enum_matches(avro_schema_t e, const slot_spec_t *spec, char *errstr,
+                        size_t errstr_size) {
         int n = avro_schema_enum_number_of_symbols(e);
         if (n != spec->nsymbols) {
                 tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                            "field %s: enum %s has %d symbols, event.h %d",
-                            spec->field, avro_schema_name(e), n,
-                            spec->nsymbols);
+                            "field %s: enum %s has %d symbols, event.h %d", spec->field,
+                            avro_schema_name(e), n, spec->nsymbols);
                 return 0;
         }
         for (int i = 0; i < n; i++) {
@@ -451,8 +428,8 @@ static int enum_matches(avro_schema_t e, const slot_spec_t *spec,
                         tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
                                     "field %s: enum %s symbol %d is %s, "
                                     "event.h says %s",
-                                    spec->field, avro_schema_name(e), i,
-                                    sym ? sym : "?", spec->symbols[i]);
+                                    spec->field, avro_schema_name(e), i, sym ? sym : "?",
+                                    spec->symbols[i]);
                         return 0;
                 }
         }
@@ -478,18 +455,22 @@ static int opt_matches(avro_schema_t u, avro_type_t want, int *null_branch) {
 
 static int default_matches(const slot_spec_t *spec, const json_t *d) {
         switch (spec->kind) {
-        case K_STR: return json_is_string(d);
-        case K_LONG: return json_is_integer(d);
+        case K_STR:
+                return json_is_string(d);
+        case K_LONG:
+                return json_is_integer(d);
         case K_INT:
                 return json_is_integer(d) && json_integer_value(d) >= INT32_MIN &&
                        json_integer_value(d) <= INT32_MAX;
         case K_ENUM:
                 return json_is_string(d) &&
-                       tecg_enum_lookup(spec->symbols, spec->nsymbols,
-                                        json_string_value(d)) >= 0;
-        case K_OPT_LONG: return json_is_null(d) || json_is_integer(d);
-        case K_OPT_STR: return json_is_null(d) || json_is_string(d);
-        case K_DETAIL: return 0;
+                       tecg_enum_lookup(spec->symbols, spec->nsymbols, json_string_value(d)) >= 0;
+        case K_OPT_LONG:
+                return json_is_null(d) || json_is_integer(d);
+        case K_OPT_STR:
+                return json_is_null(d) || json_is_string(d);
+        case K_DETAIL:
+                return 0;
         }
         return 0;
 }
@@ -497,9 +478,8 @@ static int default_matches(const slot_spec_t *spec, const json_t *d) {
 /* Binds the slots of reader kind `kind` to the record schema `view` (the
  * reader, or the reader's projection for an older writer). strict: view is
  * the reader itself and must have every field. */
-static tecg_err_t bind_view(binding_t *b, avro_schema_t view,
-                            const json_t *rroot, int kind, int strict,
-                            char *errstr, size_t errstr_size) {
+static tecg_err_t bind_view(binding_t *b, avro_schema_t view, const json_t *rroot, int kind,
+                            int strict, char *errstr, size_t errstr_size) {
         avro_schema_t recs[R__COUNT] = {0};
 
         memset(b, 0, sizeof(*b));
@@ -512,53 +492,51 @@ static tecg_err_t bind_view(binding_t *b, avro_schema_t view,
 
         recs[R_ROOT] = deref(view);
         if (!is_avro_record(recs[R_ROOT]))
-                return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                                   "schema is not a record");
+                return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, "schema is not a record");
 
         for (int si = 0; si < S__COUNT; si++) {
                 const slot_spec_t *spec = &slots[si];
                 if (!(spec->kinds & kind))
                         continue;
                 avro_schema_t rec = recs[spec->rec];
-                const char *rname = spec->rec == R_ROOT
-                                            ? avro_schema_name(recs[R_ROOT])
-                                            : rec_names[spec->rec];
+                const char *rname =
+                        spec->rec == R_ROOT ? avro_schema_name(recs[R_ROOT]) : rec_names[spec->rec];
                 if (!rec)
-                        return tecg_seterr(TECG_ERR_INVALID, errstr,
-                                           errstr_size,
+                        return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
                                            "record %s missing from the detail "
                                            "union",
                                            rname);
                 int idx = avro_schema_record_field_get_index(rec, spec->field);
                 if (idx < 0) {
-                        const json_t *rrec =
-                                json_find_named(rroot, "record", rname);
+                        const json_t *rrec = json_find_named(rroot, "record", rname);
                         const json_t *f = json_record_field(rrec, spec->field);
                         const json_t *d = json_object_get(f, "default");
                         if (strict || !d)
-                                return tecg_seterr(
-                                        TECG_ERR_INVALID, errstr, errstr_size,
-                                        "record %s has no field %s", rname,
-                                        spec->field);
+                                return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
+                                                   "record %s has no field %s", rname, spec->field);
                         if (!default_matches(spec, d))
-                                return tecg_seterr(
-                                        TECG_ERR_INVALID, errstr, errstr_size,
-                                        "field %s.%s: default unusable for "
-                                        "event.h",
-                                        rname, spec->field);
+                                return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
+                                                   "field %s.%s: default unusable for "
+                                                   "event.h",
+                                                   rname, spec->field);
                         b->def[si] = d;
                         if (spec->kind == K_OPT_LONG || spec->kind == K_OPT_STR)
                                 b->null_branch[si] = 0;
                         continue;
                 }
                 b->idx[si] = idx;
-                avro_schema_t fs =
-                        deref(avro_schema_record_field_get_by_index(rec, idx));
+                avro_schema_t fs = deref(avro_schema_record_field_get_by_index(rec, idx));
                 int ok = 0;
                 switch (spec->kind) {
-                case K_STR: ok = is_avro_string(fs); break;
-                case K_LONG: ok = is_avro_int64(fs); break;
-                case K_INT: ok = is_avro_int32(fs); break;
+                case K_STR:
+                        ok = is_avro_string(fs);
+                        break;
+                case K_LONG:
+                        ok = is_avro_int64(fs);
+                        break;
+                case K_INT:
+                        ok = is_avro_int32(fs);
+                        break;
                 case K_ENUM:
                         if (!is_avro_enum(fs))
                                 break;
@@ -573,27 +551,22 @@ static tecg_err_t bind_view(binding_t *b, avro_schema_t view,
                         ok = opt_matches(fs, AVRO_STRING, &b->null_branch[si]);
                         break;
                 case K_DETAIL: {
-                        if (!is_avro_union(fs) ||
-                            avro_schema_union_size(fs) > MAX_BRANCHES)
+                        if (!is_avro_union(fs) || avro_schema_union_size(fs) > MAX_BRANCHES)
                                 break;
                         b->nbranches = (int)avro_schema_union_size(fs);
                         for (int k = 0; k < b->nbranches; k++) {
-                                avro_schema_t br = deref(
-                                        avro_schema_union_branch(fs, k));
+                                avro_schema_t br = deref(avro_schema_union_branch(fs, k));
                                 int r;
                                 for (r = R_FUNDING; r < R__COUNT; r++)
                                         if (is_avro_record(br) &&
-                                            strcmp(avro_schema_name(br),
-                                                   rec_names[r]) == 0)
+                                            strcmp(avro_schema_name(br), rec_names[r]) == 0)
                                                 break;
                                 if (r == R__COUNT)
-                                        return tecg_seterr(
-                                                TECG_ERR_INVALID, errstr,
-                                                errstr_size,
-                                                "field detail: branch %d is "
-                                                "not Funding, Equipment or "
-                                                "Personnel",
-                                                k);
+                                        return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
+                                                           "field detail: branch %d is "
+                                                           "not Funding, Equipment or "
+                                                           "Personnel",
+                                                           k);
                                 recs[r] = br;
                                 b->branch_type[k] = (int)rec_types[r];
                                 b->detail_branch[rec_types[r]] = k;
@@ -603,12 +576,10 @@ static tecg_err_t bind_view(binding_t *b, avro_schema_t view,
                 }
                 }
                 if (!ok)
-                        return tecg_seterr(TECG_ERR_INVALID, errstr,
-                                           errstr_size,
+                        return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
                                            "field %s.%s has type %s, not what "
                                            "event.h needs",
-                                           rname, spec->field,
-                                           avro_schema_type_name(fs));
+                                           rname, spec->field, avro_schema_type_name(fs));
         }
         return TECG_OK;
 }
@@ -644,32 +615,28 @@ static void schema_free(tecg_avro_schema_t *s) {
 
 /* Parses one schema: JSON, canonical form, fingerprint, Avro-C schema,
  * generic value and body walk. Not yet tied to a reader. */
-static tecg_avro_schema_t *schema_new(const char *name, const char *json,
-                                      size_t len, char *errstr,
+static tecg_avro_schema_t *schema_new(const char *name, const char *json, size_t len, char *errstr,
                                       size_t errstr_size) {
         tecg_avro_schema_t *s = calloc(1, sizeof(*s));
         json_error_t jerr;
         int ok = 0;
 
         if (!s || !(s->name = strdup(name)) || !(s->json = strndup(json, len))) {
-                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
-                            "out of memory");
+                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto done;
         }
-        s->root = json_loadb(json, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
-                             &jerr);
+        s->root = json_loadb(json, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
         if (!s->root) {
-                tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                            "schema %s: line %d: %s", name, jerr.line,
-                            jerr.text);
+                tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, "schema %s: line %d: %s", name,
+                            jerr.line, jerr.text);
                 goto done;
         }
         if (tecg_canonical_form_json(s->root, &s->pcf, errstr, errstr_size))
                 goto done;
         s->fingerprint = tecg_crc64_avro(s->pcf, strlen(s->pcf));
         if (avro_schema_from_json_length(json, len, &s->schema)) {
-                tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size,
-                            "schema %s: Avro-C: %s", name, avro_strerror());
+                tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size, "schema %s: Avro-C: %s", name,
+                            avro_strerror());
                 s->schema = NULL;
                 goto done;
         }
@@ -684,14 +651,13 @@ static tecg_avro_schema_t *schema_new(const char *name, const char *json,
                 s->fullname = strdup(avro_schema_type_name(s->schema));
         }
         if (!s->fullname) {
-                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
-                            "out of memory");
+                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto done;
         }
         s->iface = avro_generic_class_from_schema(s->schema);
         if (!s->iface || avro_generic_value_new(s->iface, &s->dvalue)) {
-                tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size,
-                            "schema %s: Avro-C: %s", name, avro_strerror());
+                tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size, "schema %s: Avro-C: %s", name,
+                            avro_strerror());
                 goto done;
         }
         s->has_dvalue = 1;
@@ -713,8 +679,8 @@ done:
 
 /* Makes r the reader of its kind: binds event.h to it and builds the value
  * encode fills. */
-static tecg_err_t schema_make_reader(tecg_avro_schema_t *r, int kind,
-                                     char *errstr, size_t errstr_size) {
+static tecg_err_t schema_make_reader(tecg_avro_schema_t *r, int kind, char *errstr,
+                                     size_t errstr_size) {
         char why[256];
         if (bind_view(&r->bind, r->schema, r->root, kind, 1, why, sizeof(why)))
                 return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
@@ -722,9 +688,8 @@ static tecg_err_t schema_make_reader(tecg_avro_schema_t *r, int kind,
                                    "%s",
                                    r->name, why);
         if (avro_generic_value_new(r->iface, &r->evalue))
-                return tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size,
-                                   "schema %s: Avro-C: %s", r->name,
-                                   avro_strerror());
+                return tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size, "schema %s: Avro-C: %s",
+                                   r->name, avro_strerror());
         r->has_evalue = 1;
         r->reader = r;
         r->kind = kind;
@@ -735,8 +700,8 @@ static tecg_err_t schema_make_reader(tecg_avro_schema_t *r, int kind,
 /* Ties writer w to the reader of the same record full name, if any: the
  * projection of the reader onto what w has, an Avro-C resolved reader from
  * w to it (built once, here), and the binding with defaults. */
-static tecg_err_t schema_attach(tecg_avro_t *avro, tecg_avro_schema_t *w,
-                                char *errstr, size_t errstr_size) {
+static tecg_err_t schema_attach(tecg_avro_t *avro, tecg_avro_schema_t *w, char *errstr,
+                                size_t errstr_size) {
         tecg_err_t err = TECG_OK;
         tecg_avro_schema_t *r = NULL;
         json_t *proj = NULL;
@@ -745,8 +710,7 @@ static tecg_err_t schema_attach(tecg_avro_t *avro, tecg_avro_schema_t *w,
         int changed = 0;
 
         for (int k = EK_CONTRIBUTION; k <= EK_TRAINING; k++)
-                if (avro->readers[k] &&
-                    strcmp(avro->readers[k]->fullname, w->fullname) == 0)
+                if (avro->readers[k] && strcmp(avro->readers[k]->fullname, w->fullname) == 0)
                         r = avro->readers[k];
         if (!r || r == w)
                 goto done; /* not an event schema, or a reader itself */
@@ -764,8 +728,7 @@ static tecg_err_t schema_attach(tecg_avro_t *avro, tecg_avro_schema_t *w,
         if (changed) {
                 projtext = json_dumps(proj, JSON_COMPACT);
                 if (!projtext ||
-                    avro_schema_from_json_length(projtext, strlen(projtext),
-                                                 &w->proj)) {
+                    avro_schema_from_json_length(projtext, strlen(projtext), &w->proj)) {
                         w->proj = NULL;
                         err = TECG_ERR_AVRO;
                         snprintf(why, sizeof(why),
@@ -776,13 +739,12 @@ static tecg_err_t schema_attach(tecg_avro_t *avro, tecg_avro_schema_t *w,
                 }
         }
         char path[256] = "";
-        if (!resolvable(w->schema, w->proj ? w->proj : r->schema, path,
-                        sizeof(path), 0, why, sizeof(why))) {
+        if (!resolvable(w->schema, w->proj ? w->proj : r->schema, path, sizeof(path), 0, why,
+                        sizeof(why))) {
                 err = TECG_ERR_INVALID;
                 goto fail;
         }
-        w->res_iface = avro_resolved_reader_new(w->schema,
-                                                w->proj ? w->proj : r->schema);
+        w->res_iface = avro_resolved_reader_new(w->schema, w->proj ? w->proj : r->schema);
         if (!w->res_iface) {
                 err = TECG_ERR_AVRO;
                 snprintf(why, sizeof(why), "Avro-C: %s", avro_strerror());
@@ -795,17 +757,16 @@ static tecg_err_t schema_attach(tecg_avro_t *avro, tecg_avro_schema_t *w,
         }
         w->has_resolved = 1;
         avro_resolved_reader_set_source(&w->resolved, &w->dvalue);
-        if ((err = bind_view(&w->bind, w->proj ? w->proj : r->schema, r->root,
-                             r->kind, 0, why, sizeof(why))))
+        if ((err = bind_view(&w->bind, w->proj ? w->proj : r->schema, r->root, r->kind, 0, why,
+                             sizeof(why))))
                 goto fail;
         w->reader = r;
         w->view = &w->resolved;
         goto done;
 
 fail:
-        tecg_seterr(err, errstr, errstr_size,
-                    "schema %s cannot be read as %s: %s", w->name, r->name,
-                    why);
+        tecg_seterr(err, errstr, errstr_size, "schema %s cannot be read as %s: %s", w->name,
+                    r->name, why);
 done:
         free(projtext);
         json_decref(proj);
@@ -815,8 +776,7 @@ done:
 static tecg_err_t avro_push_schema(tecg_avro_t *avro, tecg_avro_schema_t *s) {
         if (avro->nschemas == avro->scap) {
                 size_t cap = avro->scap ? avro->scap * 2 : 8;
-                tecg_avro_schema_t **n =
-                        realloc(avro->schemas, cap * sizeof(*n));
+                tecg_avro_schema_t **n = realloc(avro->schemas, cap * sizeof(*n));
                 if (!n)
                         return TECG_ERR_NOMEM;
                 avro->schemas = n;
@@ -849,29 +809,25 @@ tecg_avro_t *tecg_avro_new(char *errstr, size_t errstr_size) {
         int ok = 0;
 
         if (!avro) {
-                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
-                            "out of memory");
+                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto done;
         }
         /* One memory reader and writer, re-pointed per message. */
         avro->reader = avro_reader_memory(empty, 0);
         avro->writer = avro_writer_memory(empty, 0);
         if (!avro->reader || !avro->writer) {
-                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
-                            "out of memory");
+                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto done;
         }
         for (size_t i = 0; i < tecg_schema_source_count; i++) {
                 const tecg_schema_source_t *src = &tecg_schema_sources[i];
-                tecg_avro_schema_t *s = schema_new(src->name, src->json,
-                                                   src->len, errstr,
-                                                   errstr_size);
+                tecg_avro_schema_t *s =
+                        schema_new(src->name, src->json, src->len, errstr, errstr_size);
                 if (!s)
                         goto done;
                 if (avro_push_schema(avro, s)) {
                         schema_free(s);
-                        tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
-                                    "out of memory");
+                        tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                         goto done;
                 }
         }
@@ -881,12 +837,10 @@ tecg_avro_t *tecg_avro_new(char *errstr, size_t errstr_size) {
                                 avro->readers[k] = avro->schemas[i];
                 if (!avro->readers[k]) {
                         tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                    "schemas/%s.avsc is not built in",
-                                    reader_names[k]);
+                                    "schemas/%s.avsc is not built in", reader_names[k]);
                         goto done;
                 }
-                if (schema_make_reader(avro->readers[k], k, errstr,
-                                       errstr_size))
+                if (schema_make_reader(avro->readers[k], k, errstr, errstr_size))
                         goto done;
         }
         for (size_t i = 0; i < avro->nschemas; i++)
@@ -901,10 +855,8 @@ done:
         return avro;
 }
 
-tecg_err_t tecg_avro_add_schema(tecg_avro_t *avro, const char *name,
-                                const char *json, size_t len,
-                                const tecg_avro_schema_t **out, char *errstr,
-                                size_t errstr_size) {
+tecg_err_t tecg_avro_add_schema(tecg_avro_t *avro, const char *name, const char *json, size_t len,
+                                const tecg_avro_schema_t **out, char *errstr, size_t errstr_size) {
         tecg_err_t err = TECG_OK;
         tecg_avro_schema_t *s = NULL;
         const tecg_avro_schema_t *known;
@@ -935,15 +887,12 @@ done:
         return err;
 }
 
-tecg_err_t tecg_avro_register_id(tecg_avro_t *avro, uint32_t id,
-                                 const char *schema_name, char *errstr,
-                                 size_t errstr_size) {
-        tecg_avro_schema_t *s =
-                (tecg_avro_schema_t *)tecg_avro_schema_by_name(avro,
-                                                               schema_name);
+tecg_err_t tecg_avro_register_id(tecg_avro_t *avro, uint32_t id, const char *schema_name,
+                                 char *errstr, size_t errstr_size) {
+        tecg_avro_schema_t *s = (tecg_avro_schema_t *)tecg_avro_schema_by_name(avro, schema_name);
         if (!s)
-                return tecg_seterr(TECG_ERR_NOT_FOUND, errstr, errstr_size,
-                                   "schema %s unknown", schema_name);
+                return tecg_seterr(TECG_ERR_NOT_FOUND, errstr, errstr_size, "schema %s unknown",
+                                   schema_name);
         for (size_t i = 0; i < avro->nids; i++)
                 if (avro->ids[i].id == id) {
                         avro->ids[i].schema = s;
@@ -953,8 +902,7 @@ tecg_err_t tecg_avro_register_id(tecg_avro_t *avro, uint32_t id,
                 size_t cap = avro->idcap ? avro->idcap * 2 : 8;
                 id_map_t *n = realloc(avro->ids, cap * sizeof(*n));
                 if (!n)
-                        return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
-                                           "out of memory");
+                        return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 avro->ids = n;
                 avro->idcap = cap;
         }
@@ -966,13 +914,11 @@ size_t tecg_avro_schema_count(const tecg_avro_t *avro) {
         return avro->nschemas;
 }
 
-const tecg_avro_schema_t *tecg_avro_schema_at(const tecg_avro_t *avro,
-                                              size_t i) {
+const tecg_avro_schema_t *tecg_avro_schema_at(const tecg_avro_t *avro, size_t i) {
         return i < avro->nschemas ? avro->schemas[i] : NULL;
 }
 
-const tecg_avro_schema_t *tecg_avro_schema_by_name(const tecg_avro_t *avro,
-                                                   const char *name) {
+const tecg_avro_schema_t *tecg_avro_schema_by_name(const tecg_avro_t *avro, const char *name) {
         const tecg_avro_schema_t *first = NULL;
         for (size_t i = 0; i < avro->nschemas; i++)
                 if (strcmp(avro->schemas[i]->name, name) == 0)
@@ -989,8 +935,7 @@ const tecg_avro_schema_t *tecg_avro_schema_by_name(const tecg_avro_t *avro,
         return first;
 }
 
-const tecg_avro_schema_t *
-tecg_avro_schema_by_fingerprint(const tecg_avro_t *avro, uint64_t fp) {
+const tecg_avro_schema_t *tecg_avro_schema_by_fingerprint(const tecg_avro_t *avro, uint64_t fp) {
         for (size_t i = 0; i < avro->nschemas; i++)
                 if (avro->schemas[i]->fingerprint == fp)
                         return avro->schemas[i];
@@ -1054,13 +999,11 @@ typedef struct {
 } fill_t;
 
 static tecg_err_t fill_avro_fail(fill_t *f, int slot) {
-        return tecg_seterr(TECG_ERR_AVRO, f->errstr, f->errstr_size,
-                           "field %s: Avro-C: %s", slots[slot].field,
-                           avro_strerror());
+        return tecg_seterr(TECG_ERR_AVRO, f->errstr, f->errstr_size, "field %s: Avro-C: %s",
+                           slots[slot].field, avro_strerror());
 }
 
-static tecg_err_t fill_str(fill_t *f, avro_value_t *rec, int slot,
-                           const char *s, size_t len) {
+static tecg_err_t fill_str(fill_t *f, avro_value_t *rec, int slot, const char *s, size_t len) {
         avro_value_t v;
         /* size counts the NUL, which s has. */
         if (avro_value_get_by_index(rec, (size_t)f->b->idx[slot], &v, NULL) ||
@@ -1070,8 +1013,7 @@ static tecg_err_t fill_str(fill_t *f, avro_value_t *rec, int slot,
         return TECG_OK;
 }
 
-static tecg_err_t fill_long(fill_t *f, avro_value_t *rec, int slot,
-                            int64_t x) {
+static tecg_err_t fill_long(fill_t *f, avro_value_t *rec, int slot, int64_t x) {
         avro_value_t v;
         if (avro_value_get_by_index(rec, (size_t)f->b->idx[slot], &v, NULL) ||
             avro_value_set_long(&v, x))
@@ -1079,8 +1021,7 @@ static tecg_err_t fill_long(fill_t *f, avro_value_t *rec, int slot,
         return TECG_OK;
 }
 
-static tecg_err_t fill_int(fill_t *f, avro_value_t *rec, int slot,
-                           int32_t x) {
+static tecg_err_t fill_int(fill_t *f, avro_value_t *rec, int slot, int32_t x) {
         avro_value_t v;
         if (avro_value_get_by_index(rec, (size_t)f->b->idx[slot], &v, NULL) ||
             avro_value_set_int(&v, x))
@@ -1091,10 +1032,9 @@ static tecg_err_t fill_int(fill_t *f, avro_value_t *rec, int slot,
 static tecg_err_t fill_enum(fill_t *f, avro_value_t *rec, int slot, int x) {
         avro_value_t v;
         if (x < 0 || x >= slots[slot].nsymbols)
-                return tecg_seterr(TECG_ERR_INVALID, f->errstr,
-                                   f->errstr_size,
-                                   "%s %d out of range (%d symbols)",
-                                   slots[slot].field, x, slots[slot].nsymbols);
+                return tecg_seterr(TECG_ERR_INVALID, f->errstr, f->errstr_size,
+                                   "%s %d out of range (%d symbols)", slots[slot].field, x,
+                                   slots[slot].nsymbols);
         if (avro_value_get_by_index(rec, (size_t)f->b->idx[slot], &v, NULL) ||
             avro_value_set_enum(&v, x))
                 return fill_avro_fail(f, slot);
@@ -1103,19 +1043,17 @@ static tecg_err_t fill_enum(fill_t *f, avro_value_t *rec, int slot, int x) {
 
 /* Optional long (s == NULL) or string: present selects the non-null
  * branch. */
-static tecg_err_t fill_opt(fill_t *f, avro_value_t *rec, int slot,
-                           int present, int64_t x, const char *s) {
+static tecg_err_t fill_opt(fill_t *f, avro_value_t *rec, int slot, int present, int64_t x,
+                           const char *s) {
         avro_value_t u, br;
         int nb = f->b->null_branch[slot];
         if (avro_value_get_by_index(rec, (size_t)f->b->idx[slot], &u, NULL) ||
             avro_value_set_branch(&u, present ? 1 - nb : nb, &br))
                 return fill_avro_fail(f, slot);
         if (!present)
-                return avro_value_set_null(&br) ? fill_avro_fail(f, slot)
-                                                : TECG_OK;
+                return avro_value_set_null(&br) ? fill_avro_fail(f, slot) : TECG_OK;
         if (slots[slot].kind == K_OPT_LONG)
-                return avro_value_set_long(&br, x) ? fill_avro_fail(f, slot)
-                                                   : TECG_OK;
+                return avro_value_set_long(&br, x) ? fill_avro_fail(f, slot) : TECG_OK;
         size_t len = strlen(s);
         if (avro_value_set_string_len(&br, s, len + 1))
                 return fill_avro_fail(f, slot);
@@ -1129,8 +1067,7 @@ static int fixed_len(const char *s, size_t size, size_t *len) {
         return *len < size;
 }
 
-static tecg_err_t fill_event(fill_t *f, avro_value_t *root,
-                             const tecg_event_t *ev) {
+static tecg_err_t fill_event(fill_t *f, avro_value_t *root, const tecg_event_t *ev) {
         tecg_err_t err;
         size_t len;
         avro_value_t detail, rec;
@@ -1151,29 +1088,25 @@ static tecg_err_t fill_event(fill_t *f, avro_value_t *root,
         if (ev->type == TECG_EV_TRAINING) {
                 const tecg_training_t *t = &ev->u.training;
                 if (!t->course)
-                        return tecg_seterr(TECG_ERR_INVALID, f->errstr,
-                                           f->errstr_size, "course is NULL");
-                if ((err = fill_str(f, root, S_T_COURSE, t->course,
-                                    strlen(t->course))) ||
+                        return tecg_seterr(TECG_ERR_INVALID, f->errstr, f->errstr_size,
+                                           "course is NULL");
+                if ((err = fill_str(f, root, S_T_COURSE, t->course, strlen(t->course))) ||
                     (err = fill_enum(f, root, S_T_LEVEL, (int)t->level)) ||
                     (err = fill_enum(f, root, S_T_LOCATION, (int)t->location)) ||
-                    (err = fill_opt(f, root, S_T_VENUE, t->venue != NULL, 0,
-                                    t->venue)) ||
+                    (err = fill_opt(f, root, S_T_VENUE, t->venue != NULL, 0, t->venue)) ||
                     (err = fill_int(f, root, S_T_TRAINEES, t->trainees)))
                         return err;
                 return TECG_OK;
         }
 
-        if (avro_value_get_by_index(root, (size_t)f->b->idx[S_DETAIL], &detail,
-                                    NULL) ||
+        if (avro_value_get_by_index(root, (size_t)f->b->idx[S_DETAIL], &detail, NULL) ||
             avro_value_set_branch(&detail, f->b->detail_branch[ev->type], &rec))
                 return fill_avro_fail(f, S_DETAIL);
         switch (ev->type) {
         case TECG_EV_FUNDING: {
                 const tecg_funding_t *x = &ev->u.funding;
                 if (!fixed_len(x->currency, sizeof(x->currency), &len))
-                        return tecg_seterr(TECG_ERR_INVALID, f->errstr,
-                                           f->errstr_size,
+                        return tecg_seterr(TECG_ERR_INVALID, f->errstr, f->errstr_size,
                                            "currency is not NUL-terminated");
                 if ((err = fill_long(f, &rec, S_F_AMOUNT, x->amount_minor)) ||
                     (err = fill_str(f, &rec, S_F_CURRENCY, x->currency, len)) ||
@@ -1185,20 +1118,16 @@ static tecg_err_t fill_event(fill_t *f, avro_value_t *root,
         case TECG_EV_EQUIPMENT: {
                 const tecg_equipment_t *x = &ev->u.equipment;
                 if (!x->item)
-                        return tecg_seterr(TECG_ERR_INVALID, f->errstr,
-                                           f->errstr_size, "item is NULL");
+                        return tecg_seterr(TECG_ERR_INVALID, f->errstr, f->errstr_size,
+                                           "item is NULL");
                 if (!fixed_len(x->currency, sizeof(x->currency), &len))
-                        return tecg_seterr(TECG_ERR_INVALID, f->errstr,
-                                           f->errstr_size,
+                        return tecg_seterr(TECG_ERR_INVALID, f->errstr, f->errstr_size,
                                            "currency is not NUL-terminated");
-                if ((err = fill_str(f, &rec, S_E_ITEM, x->item,
-                                    strlen(x->item))) ||
+                if ((err = fill_str(f, &rec, S_E_ITEM, x->item, strlen(x->item))) ||
                     (err = fill_enum(f, &rec, S_E_CATEGORY, (int)x->category)) ||
                     (err = fill_long(f, &rec, S_E_QUANTITY, x->quantity)) ||
-                    (err = fill_opt(f, &rec, S_E_VALUE, x->has_value,
-                                    x->value_minor, NULL)) ||
-                    (err = fill_opt(f, &rec, S_E_CURRENCY, len > 0, 0,
-                                    x->currency)) ||
+                    (err = fill_opt(f, &rec, S_E_VALUE, x->has_value, x->value_minor, NULL)) ||
+                    (err = fill_opt(f, &rec, S_E_CURRENCY, len > 0, 0, x->currency)) ||
                     (err = fill_enum(f, &rec, S_E_STAGE, (int)x->stage)))
                         return err;
                 break;
@@ -1217,10 +1146,9 @@ static tecg_err_t fill_event(fill_t *f, avro_value_t *root,
         return TECG_OK;
 }
 
-tecg_err_t tecg_avro_encode_body(tecg_avro_t *avro, const tecg_event_t *ev,
-                                 tecg_buf_t *out,
-                                 const tecg_avro_schema_t **schema,
-                                 char *errstr, size_t errstr_size) {
+tecg_err_t tecg_avro_encode_body(tecg_avro_t *avro, const tecg_event_t *ev, tecg_buf_t *out,
+                                 const tecg_avro_schema_t **schema, char *errstr,
+                                 size_t errstr_size) {
         tecg_err_t err;
         tecg_avro_schema_t *r;
         fill_t f;
@@ -1230,8 +1158,7 @@ tecg_err_t tecg_avro_encode_body(tecg_avro_t *avro, const tecg_event_t *ev,
                 *schema = NULL;
         if ((unsigned)ev->type >= TECG_EV__COUNT)
                 return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                                   "event type %d out of range",
-                                   (int)ev->type);
+                                   "event type %d out of range", (int)ev->type);
         r = (tecg_avro_schema_t *)tecg_avro_schema_for_type(avro, ev->type);
         f = (fill_t){&r->bind, errstr, errstr_size, 0};
         if ((err = fill_event(&f, &r->evalue, ev)))
@@ -1242,28 +1169,25 @@ tecg_err_t tecg_avro_encode_body(tecg_avro_t *avro, const tecg_event_t *ev,
         bound = f.strbytes + 24 * 10;
         if ((err = tecg_buf_reserve(out, bound)))
                 return tecg_seterr(err, errstr, errstr_size, "out of memory");
-        avro_writer_memory_set_dest(avro->writer, (char *)out->data + out->len,
-                                    (int64_t)bound);
+        avro_writer_memory_set_dest(avro->writer, (char *)out->data + out->len, (int64_t)bound);
         if (avro_value_write(avro->writer, &r->evalue))
-                return tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size,
-                                   "Avro-C: %s", avro_strerror());
+                return tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size, "Avro-C: %s",
+                                   avro_strerror());
         out->len += (size_t)avro_writer_tell(avro->writer);
         if (schema)
                 *schema = r;
         return TECG_OK;
 }
 
-tecg_err_t tecg_avro_encode_event(tecg_avro_t *avro, const tecg_event_t *ev,
-                                  tecg_buf_t *out, char *errstr,
-                                  size_t errstr_size) {
+tecg_err_t tecg_avro_encode_event(tecg_avro_t *avro, const tecg_event_t *ev, tecg_buf_t *out,
+                                  char *errstr, size_t errstr_size) {
         size_t start = out->len;
         const tecg_avro_schema_t *s = tecg_avro_schema_for_type(avro, ev->type);
         tecg_err_t err;
 
         if (!s)
                 return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                                   "event type %d out of range",
-                                   (int)ev->type);
+                                   "event type %d out of range", (int)ev->type);
         if ((err = tecg_framing_write_single_object(out, s->fingerprint))) {
                 tecg_seterr(err, errstr, errstr_size, "out of memory");
                 goto done;
@@ -1285,21 +1209,18 @@ typedef struct {
 } ext_t;
 
 static tecg_err_t ext_avro_fail(ext_t *x, int slot) {
-        return tecg_seterr(TECG_ERR_AVRO, x->errstr, x->errstr_size,
-                           "field %s: Avro-C: %s", slots[slot].field,
-                           avro_strerror());
+        return tecg_seterr(TECG_ERR_AVRO, x->errstr, x->errstr_size, "field %s: Avro-C: %s",
+                           slots[slot].field, avro_strerror());
 }
 
-static tecg_err_t ext_field(ext_t *x, avro_value_t *rec, int slot,
-                            avro_value_t *v) {
+static tecg_err_t ext_field(ext_t *x, avro_value_t *rec, int slot, avro_value_t *v) {
         if (avro_value_get_by_index(rec, (size_t)x->b->idx[slot], v, NULL))
                 return ext_avro_fail(x, slot);
         return TECG_OK;
 }
 
 /* A string without NUL bytes (event.h hands out C strings). */
-static tecg_err_t ext_str(ext_t *x, avro_value_t *rec, int slot,
-                          const char **s, size_t *len) {
+static tecg_err_t ext_str(ext_t *x, avro_value_t *rec, int slot, const char **s, size_t *len) {
         avro_value_t v;
         size_t size;
         tecg_err_t err;
@@ -1316,14 +1237,12 @@ static tecg_err_t ext_str(ext_t *x, avro_value_t *rec, int slot,
         }
         if (memchr(*s, '\0', *len))
                 return tecg_seterr(TECG_ERR_INVALID, x->errstr, x->errstr_size,
-                                   "%s contains a NUL byte",
-                                   slots[slot].field);
+                                   "%s contains a NUL byte", slots[slot].field);
         return TECG_OK;
 }
 
 /* Copies a string field into a fixed-size array of event.h. */
-static tecg_err_t ext_fixed(ext_t *x, avro_value_t *rec, int slot, char *dst,
-                            size_t size) {
+static tecg_err_t ext_fixed(ext_t *x, avro_value_t *rec, int slot, char *dst, size_t size) {
         const char *s = "";
         size_t len = 0;
         tecg_err_t err = ext_str(x, rec, slot, &s, &len);
@@ -1331,15 +1250,14 @@ static tecg_err_t ext_fixed(ext_t *x, avro_value_t *rec, int slot, char *dst,
                 return err;
         if (len >= size)
                 return tecg_seterr(TECG_ERR_INVALID, x->errstr, x->errstr_size,
-                                   "%s is %zu bytes, more than %zu",
-                                   slots[slot].field, len, size - 1);
+                                   "%s is %zu bytes, more than %zu", slots[slot].field, len,
+                                   size - 1);
         memcpy(dst, s, len);
         dst[len] = '\0';
         return TECG_OK;
 }
 
-static tecg_err_t ext_long(ext_t *x, avro_value_t *rec, int slot,
-                           int64_t *out) {
+static tecg_err_t ext_long(ext_t *x, avro_value_t *rec, int slot, int64_t *out) {
         avro_value_t v;
         tecg_err_t err;
         if (x->b->idx[slot] < 0) {
@@ -1351,8 +1269,7 @@ static tecg_err_t ext_long(ext_t *x, avro_value_t *rec, int slot,
         return avro_value_get_long(&v, out) ? ext_avro_fail(x, slot) : TECG_OK;
 }
 
-static tecg_err_t ext_int(ext_t *x, avro_value_t *rec, int slot,
-                          int32_t *out) {
+static tecg_err_t ext_int(ext_t *x, avro_value_t *rec, int slot, int32_t *out) {
         avro_value_t v;
         tecg_err_t err;
         if (x->b->idx[slot] < 0) {
@@ -1369,8 +1286,7 @@ static tecg_err_t ext_enum(ext_t *x, avro_value_t *rec, int slot, int *out) {
         avro_value_t v;
         tecg_err_t err;
         if (x->b->idx[slot] < 0) {
-                *out = tecg_enum_lookup(slots[slot].symbols,
-                                        slots[slot].nsymbols,
+                *out = tecg_enum_lookup(slots[slot].symbols, slots[slot].nsymbols,
                                         json_string_value(x->b->def[slot]));
                 return TECG_OK;
         }
@@ -1380,14 +1296,13 @@ static tecg_err_t ext_enum(ext_t *x, avro_value_t *rec, int slot, int *out) {
                 return ext_avro_fail(x, slot);
         if (*out < 0 || *out >= slots[slot].nsymbols)
                 return tecg_seterr(TECG_ERR_INVALID, x->errstr, x->errstr_size,
-                                   "%s: symbol index %d unknown to this reader",
-                                   slots[slot].field, *out);
+                                   "%s: symbol index %d unknown to this reader", slots[slot].field,
+                                   *out);
         return TECG_OK;
 }
 
 /* Optional field: *present, and the branch value in *br when present. */
-static tecg_err_t ext_opt(ext_t *x, avro_value_t *rec, int slot, int *present,
-                          avro_value_t *br) {
+static tecg_err_t ext_opt(ext_t *x, avro_value_t *rec, int slot, int *present, avro_value_t *br) {
         avro_value_t u;
         int disc;
         tecg_err_t err;
@@ -1405,8 +1320,7 @@ static tecg_err_t ext_opt(ext_t *x, avro_value_t *rec, int slot, int *present,
         return TECG_OK;
 }
 
-static tecg_err_t ext_opt_long(ext_t *x, avro_value_t *rec, int slot,
-                               bool *present, int64_t *out) {
+static tecg_err_t ext_opt_long(ext_t *x, avro_value_t *rec, int slot, bool *present, int64_t *out) {
         avro_value_t br;
         int p;
         tecg_err_t err = ext_opt(x, rec, slot, &p, &br);
@@ -1422,8 +1336,7 @@ static tecg_err_t ext_opt_long(ext_t *x, avro_value_t *rec, int slot,
         return avro_value_get_long(&br, out) ? ext_avro_fail(x, slot) : TECG_OK;
 }
 
-static tecg_err_t ext_opt_str(ext_t *x, avro_value_t *rec, int slot,
-                              const char **s, size_t *len) {
+static tecg_err_t ext_opt_str(ext_t *x, avro_value_t *rec, int slot, const char **s, size_t *len) {
         avro_value_t br;
         int p;
         size_t size;
@@ -1444,22 +1357,18 @@ static tecg_err_t ext_opt_str(ext_t *x, avro_value_t *rec, int slot,
         }
         if (memchr(*s, '\0', *len))
                 return tecg_seterr(TECG_ERR_INVALID, x->errstr, x->errstr_size,
-                                   "%s contains a NUL byte",
-                                   slots[slot].field);
+                                   "%s contains a NUL byte", slots[slot].field);
         return TECG_OK;
 }
 
-static tecg_err_t extract_event(ext_t *x, avro_value_t *root, int kind,
-                                tecg_event_t *ev) {
+static tecg_err_t extract_event(ext_t *x, avro_value_t *root, int kind, tecg_event_t *ev) {
         tecg_err_t err;
         const char *s;
         size_t len;
         int e1, e2, e3;
 
-        if ((err = ext_fixed(x, root, S_EVENT_ID, ev->event_id,
-                             sizeof(ev->event_id))) ||
-            (err = ext_fixed(x, root, S_NATION, ev->nation,
-                             sizeof(ev->nation))) ||
+        if ((err = ext_fixed(x, root, S_EVENT_ID, ev->event_id, sizeof(ev->event_id))) ||
+            (err = ext_fixed(x, root, S_NATION, ev->nation, sizeof(ev->nation))) ||
             (err = ext_long(x, root, S_OCCURRED_AT, &ev->occurred_at_ms)) ||
             (err = ext_int(x, root, S_UTC_OFFSET, &ev->utc_offset_min)))
                 return err;
@@ -1481,8 +1390,7 @@ static tecg_err_t extract_event(ext_t *x, avro_value_t *root, int kind,
         avro_value_t detail, rec;
         int disc;
         if (x->b->idx[S_DETAIL] < 0)
-                return tecg_seterr(TECG_ERR_INVALID, x->errstr, x->errstr_size,
-                                   "no detail");
+                return tecg_seterr(TECG_ERR_INVALID, x->errstr, x->errstr_size, "no detail");
         if ((err = ext_field(x, root, S_DETAIL, &detail)))
                 return err;
         if (avro_value_get_discriminant(&detail, &disc) ||
@@ -1490,15 +1398,13 @@ static tecg_err_t extract_event(ext_t *x, avro_value_t *root, int kind,
                 return ext_avro_fail(x, S_DETAIL);
         if (disc < 0 || disc >= x->b->nbranches || x->b->branch_type[disc] < 0)
                 return tecg_seterr(TECG_ERR_INVALID, x->errstr, x->errstr_size,
-                                   "detail: branch %d unknown to this reader",
-                                   disc);
+                                   "detail: branch %d unknown to this reader", disc);
         ev->type = (tecg_event_type_t)x->b->branch_type[disc];
         switch (ev->type) {
         case TECG_EV_FUNDING: {
                 tecg_funding_t *y = &ev->u.funding;
                 if ((err = ext_long(x, &rec, S_F_AMOUNT, &y->amount_minor)) ||
-                    (err = ext_fixed(x, &rec, S_F_CURRENCY, y->currency,
-                                     sizeof(y->currency))) ||
+                    (err = ext_fixed(x, &rec, S_F_CURRENCY, y->currency, sizeof(y->currency))) ||
                     (err = ext_enum(x, &rec, S_F_CHANNEL, &e1)) ||
                     (err = ext_enum(x, &rec, S_F_STAGE, &e2)))
                         return err;
@@ -1511,14 +1417,12 @@ static tecg_err_t extract_event(ext_t *x, avro_value_t *root, int kind,
                 if ((err = ext_str(x, &rec, S_E_ITEM, &y->item, &len)) ||
                     (err = ext_enum(x, &rec, S_E_CATEGORY, &e1)) ||
                     (err = ext_long(x, &rec, S_E_QUANTITY, &y->quantity)) ||
-                    (err = ext_opt_long(x, &rec, S_E_VALUE, &y->has_value,
-                                        &y->value_minor)) ||
+                    (err = ext_opt_long(x, &rec, S_E_VALUE, &y->has_value, &y->value_minor)) ||
                     (err = ext_opt_str(x, &rec, S_E_CURRENCY, &s, &len)) ||
                     (err = ext_enum(x, &rec, S_E_STAGE, &e3)))
                         return err;
                 if (len >= sizeof(y->currency))
-                        return tecg_seterr(TECG_ERR_INVALID, x->errstr,
-                                           x->errstr_size,
+                        return tecg_seterr(TECG_ERR_INVALID, x->errstr, x->errstr_size,
                                            "currency is %zu bytes, more than "
                                            "%zu",
                                            len, sizeof(y->currency) - 1);
@@ -1545,10 +1449,8 @@ static tecg_err_t extract_event(ext_t *x, avro_value_t *root, int kind,
         return TECG_OK;
 }
 
-tecg_err_t tecg_avro_decode_body(tecg_avro_t *avro,
-                                 const tecg_avro_schema_t *writer,
-                                 const void *body, size_t len,
-                                 tecg_event_t *ev, char *errstr,
+tecg_err_t tecg_avro_decode_body(tecg_avro_t *avro, const tecg_avro_schema_t *writer,
+                                 const void *body, size_t len, tecg_event_t *ev, char *errstr,
                                  size_t errstr_size) {
         tecg_avro_schema_t *w = (tecg_avro_schema_t *)writer;
         tecg_err_t err = TECG_OK;
@@ -1557,18 +1459,16 @@ tecg_err_t tecg_avro_decode_body(tecg_avro_t *avro,
         memset(ev, 0, sizeof(*ev));
         if (!w->reader) {
                 err = tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                                  "schema %s (%s) is not an event schema",
-                                  w->name, w->fullname);
+                                  "schema %s (%s) is not an event schema", w->name, w->fullname);
                 goto done;
         }
         /* Avro-C reads nothing that this walk has not bounded. */
         if ((err = tecg_avro_walk_body(w->walk, body, len, errstr, errstr_size)))
                 goto done;
-        avro_reader_memory_set_source(avro->reader, (const char *)body,
-                                      (int64_t)len);
+        avro_reader_memory_set_source(avro->reader, (const char *)body, (int64_t)len);
         if (avro_value_read(avro->reader, &w->dvalue)) {
-                err = tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size,
-                                  "Avro-C: %s", avro_strerror());
+                err = tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size, "Avro-C: %s",
+                                  avro_strerror());
                 goto done;
         }
         err = extract_event(&x, w->view, w->reader->kind, ev);
@@ -1578,9 +1478,8 @@ done:
         return err;
 }
 
-tecg_err_t tecg_avro_decode_event(tecg_avro_t *avro, const void *msg,
-                                  size_t len, tecg_event_t *ev, char *errstr,
-                                  size_t errstr_size) {
+tecg_err_t tecg_avro_decode_event(tecg_avro_t *avro, const void *msg, size_t len, tecg_event_t *ev,
+                                  char *errstr, size_t errstr_size) {
         tecg_frame_t frame;
         const tecg_avro_schema_t *w = NULL;
         char hex[17];
@@ -1592,22 +1491,17 @@ tecg_err_t tecg_avro_decode_event(tecg_avro_t *avro, const void *msg,
         if (frame.kind == TECG_FRAME_SINGLE_OBJECT) {
                 w = tecg_avro_schema_by_fingerprint(avro, frame.fingerprint);
                 if (!w)
-                        return tecg_seterr(
-                                TECG_ERR_NOT_FOUND, errstr, errstr_size,
-                                "unknown writer schema fingerprint %s",
-                                tecg_framing_fingerprint_hex(frame.fingerprint,
-                                                             hex));
+                        return tecg_seterr(TECG_ERR_NOT_FOUND, errstr, errstr_size,
+                                           "unknown writer schema fingerprint %s",
+                                           tecg_framing_fingerprint_hex(frame.fingerprint, hex));
         } else {
                 for (size_t i = 0; i < avro->nids; i++)
                         if (avro->ids[i].id == frame.schema_id)
                                 w = avro->ids[i].schema;
                 if (!w)
-                        return tecg_seterr(TECG_ERR_NOT_FOUND, errstr,
-                                           errstr_size,
-                                           "schema registry id %" PRIu32
-                                           " unknown",
+                        return tecg_seterr(TECG_ERR_NOT_FOUND, errstr, errstr_size,
+                                           "schema registry id %" PRIu32 " unknown",
                                            frame.schema_id);
         }
-        return tecg_avro_decode_body(avro, w, frame.body, frame.body_len, ev,
-                                     errstr, errstr_size);
+        return tecg_avro_decode_body(avro, w, frame.body, frame.body_len, ev, errstr, errstr_size);
 }

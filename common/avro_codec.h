@@ -56,33 +56,27 @@ void tecg_avro_destroy(tecg_avro_t *avro);
  * known one is not added again: *out (if not NULL) is the known one. An
  * event schema (same record full name as a reader) must resolve against its
  * reader now, or TECG_ERR_INVALID says why. */
-tecg_err_t tecg_avro_add_schema(tecg_avro_t *avro, const char *name,
-                                const char *json, size_t len,
-                                const tecg_avro_schema_t **out, char *errstr,
-                                size_t errstr_size);
+tecg_err_t tecg_avro_add_schema(tecg_avro_t *avro, const char *name, const char *json, size_t len,
+                                const tecg_avro_schema_t **out, char *errstr, size_t errstr_size);
 
 /* Confluent framing: declares that registry id `id` is the known schema
  * `schema_name` (as for tecg_avro_schema_by_name()). TECG_ERR_NOT_FOUND when
  * no such schema is known. Registering an id again replaces the mapping. */
-tecg_err_t tecg_avro_register_id(tecg_avro_t *avro, uint32_t id,
-                                 const char *schema_name, char *errstr,
-                                 size_t errstr_size);
+tecg_err_t tecg_avro_register_id(tecg_avro_t *avro, uint32_t id, const char *schema_name,
+                                 char *errstr, size_t errstr_size);
 
 /* Known schemas, in the order they were added (embedded ones first, sorted
  * by file name). */
 size_t tecg_avro_schema_count(const tecg_avro_t *avro);
-const tecg_avro_schema_t *tecg_avro_schema_at(const tecg_avro_t *avro,
-                                              size_t i);
+const tecg_avro_schema_t *tecg_avro_schema_at(const tecg_avro_t *avro, size_t i);
 
 /* By name (file name without .avsc, or the name given to add_schema) or, if
  * no schema has that name, by record full name (e.g.
  * "org.tecg.ContributionEvent": the reader schema of that name if there is
  * one). NULL when unknown. */
-const tecg_avro_schema_t *tecg_avro_schema_by_name(const tecg_avro_t *avro,
-                                                   const char *name);
+const tecg_avro_schema_t *tecg_avro_schema_by_name(const tecg_avro_t *avro, const char *name);
 /* By CRC-64-AVRO fingerprint (the integer, as tecg_frame_t carries it). */
-const tecg_avro_schema_t *
-tecg_avro_schema_by_fingerprint(const tecg_avro_t *avro, uint64_t fp);
+const tecg_avro_schema_t *tecg_avro_schema_by_fingerprint(const tecg_avro_t *avro, uint64_t fp);
 /* The schema written for events of this type; NULL for an invalid type. */
 const tecg_avro_schema_t *tecg_avro_schema_for_type(const tecg_avro_t *avro,
                                                     tecg_event_type_t type);
@@ -106,16 +100,14 @@ const char *tecg_avro_topic_for(tecg_event_type_t type);
  * itself (Confluent). The event's strings are only read. TECG_ERR_INVALID
  * when ev cannot be encoded (type or enum out of range, NULL item/course,
  * unterminated fixed-size field); out is then unchanged. */
-tecg_err_t tecg_avro_encode_body(tecg_avro_t *avro, const tecg_event_t *ev,
-                                 tecg_buf_t *out,
-                                 const tecg_avro_schema_t **schema,
-                                 char *errstr, size_t errstr_size);
+tecg_err_t tecg_avro_encode_body(tecg_avro_t *avro, const tecg_event_t *ev, tecg_buf_t *out,
+                                 const tecg_avro_schema_t **schema, char *errstr,
+                                 size_t errstr_size);
 
 /* Appends the single-object encoded message (C3 01, fingerprint, body) for
  * ev to out. Errors as tecg_avro_encode_body(); out is unchanged on error. */
-tecg_err_t tecg_avro_encode_event(tecg_avro_t *avro, const tecg_event_t *ev,
-                                  tecg_buf_t *out, char *errstr,
-                                  size_t errstr_size);
+tecg_err_t tecg_avro_encode_event(tecg_avro_t *avro, const tecg_event_t *ev, tecg_buf_t *out,
+                                  char *errstr, size_t errstr_size);
 
 /* Decodes one framed message (single-object or Confluent) into ev. The
  * strings ev borrows (item, course, venue) point into the codec and stay
@@ -124,17 +116,14 @@ tecg_err_t tecg_avro_encode_event(tecg_avro_t *avro, const tecg_event_t *ev,
  * schema or event.h (the reason says which and where); TECG_ERR_NOT_FOUND:
  * unknown fingerprint (in wire hex) or registry id; TECG_ERR_AVRO: Avro-C
  * failed. On error *ev is zeroed. */
-tecg_err_t tecg_avro_decode_event(tecg_avro_t *avro, const void *msg,
-                                  size_t len, tecg_event_t *ev, char *errstr,
-                                  size_t errstr_size);
+tecg_err_t tecg_avro_decode_event(tecg_avro_t *avro, const void *msg, size_t len, tecg_event_t *ev,
+                                  char *errstr, size_t errstr_size);
 
 /* Decodes an unframed body written with `writer`, a schema of this codec
  * (a lookup result, e.g. for a registry id the caller resolved itself).
  * Same rules and lifetimes as tecg_avro_decode_event(). */
-tecg_err_t tecg_avro_decode_body(tecg_avro_t *avro,
-                                 const tecg_avro_schema_t *writer,
-                                 const void *body, size_t len,
-                                 tecg_event_t *ev, char *errstr,
+tecg_err_t tecg_avro_decode_body(tecg_avro_t *avro, const tecg_avro_schema_t *writer,
+                                 const void *body, size_t len, tecg_event_t *ev, char *errstr,
                                  size_t errstr_size);
 
 #endif

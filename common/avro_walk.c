@@ -14,9 +14,21 @@
  * branch or array/map item type, each a run of ops ending with OP_END. */
 
 typedef enum {
-        OP_END, OP_NULL, OP_BOOL, OP_INT, OP_LONG, OP_FLOAT, OP_DOUBLE,
-        OP_BYTES, OP_STRING, OP_FIXED, OP_ENUM, OP_RECORD, OP_UNION,
-        OP_ARRAY, OP_MAP
+        OP_END,
+        OP_NULL,
+        OP_BOOL,
+        OP_INT,
+        OP_LONG,
+        OP_FLOAT,
+        OP_DOUBLE,
+        OP_BYTES,
+        OP_STRING,
+        OP_FIXED,
+        OP_ENUM,
+        OP_RECORD,
+        OP_UNION,
+        OP_ARRAY,
+        OP_MAP
 } op_kind_t;
 
 typedef struct {
@@ -29,14 +41,14 @@ typedef struct {
 } scan_op_t;
 
 typedef struct {
-        scan_op_t *ops;   /* all sequences, each ending with OP_END */
+        scan_op_t *ops; /* all sequences, each ending with OP_END */
         size_t nops, opcap;
-        uint32_t *seq;    /* sequence id -> index of its first op */
+        uint32_t *seq; /* sequence id -> index of its first op */
         size_t nseq, seqcap;
-        uint32_t *branch; /* union branch -> sequence id */
+        uint32_t *branch;         /* union branch -> sequence id */
         const char **branch_name; /* record name of a branch, or NULL */
         size_t nbranch, branchcap;
-        uint32_t root;    /* sequence id of the whole body */
+        uint32_t root; /* sequence id of the whole body */
 } scan_prog_t;
 
 typedef struct {
@@ -106,8 +118,7 @@ static int scan_new_seq(scan_prog_t *p, uint32_t *id) {
 }
 
 /* Appends ops[0..n) and OP_END as sequence `id`. */
-static int scan_emit_seq(scan_prog_t *p, uint32_t id, const scan_op_t *ops,
-                         size_t n) {
+static int scan_emit_seq(scan_prog_t *p, uint32_t id, const scan_op_t *ops, size_t n) {
         if (grow((void **)&p->ops, &p->opcap, p->nops, n + 1, sizeof(*p->ops)))
                 return -1;
         p->seq[id] = (uint32_t)p->nops;
@@ -118,12 +129,10 @@ static int scan_emit_seq(scan_prog_t *p, uint32_t id, const scan_op_t *ops,
         return 0;
 }
 
-static int scan_op(scan_compiler_t *c, avro_schema_t s, const char *name,
-                   int depth, scan_op_t *op);
+static int scan_op(scan_compiler_t *c, avro_schema_t s, const char *name, int depth, scan_op_t *op);
 
 /* The sequence of record s (compiled once; recursion finds it in memo). */
-static int scan_record_seq(scan_compiler_t *c, avro_schema_t s, int depth,
-                           uint32_t *id) {
+static int scan_record_seq(scan_compiler_t *c, avro_schema_t s, int depth, uint32_t *id) {
         scan_op_t *ops = NULL;
         size_t n = avro_schema_record_size(s);
         int rc = -1;
@@ -141,8 +150,7 @@ static int scan_record_seq(scan_compiler_t *c, avro_schema_t s, int depth,
                 goto done;
         for (size_t i = 0; i < n; i++)
                 if (scan_op(c, avro_schema_record_field_get_by_index(s, (int)i),
-                            avro_schema_record_field_name(s, (int)i), depth + 1,
-                            &ops[i]))
+                            avro_schema_record_field_name(s, (int)i), depth + 1, &ops[i]))
                         goto done;
         rc = scan_emit_seq(c->p, *id, ops, n);
 done:
@@ -151,8 +159,7 @@ done:
 }
 
 /* A sequence for one value of s: a record's own, else a single op. */
-static int scan_value_seq(scan_compiler_t *c, avro_schema_t s, int depth,
-                          uint32_t *id) {
+static int scan_value_seq(scan_compiler_t *c, avro_schema_t s, int depth, uint32_t *id) {
         scan_op_t op;
         avro_schema_t t = deref(s);
         if (t && is_avro_record(t))
@@ -163,8 +170,8 @@ static int scan_value_seq(scan_compiler_t *c, avro_schema_t s, int depth,
 }
 
 /* The check for one value of schema s, named `name` in its record. */
-static int scan_op(scan_compiler_t *c, avro_schema_t s, const char *name,
-                   int depth, scan_op_t *op) {
+static int scan_op(scan_compiler_t *c, avro_schema_t s, const char *name, int depth,
+                   scan_op_t *op) {
         scan_prog_t *p = c->p;
 
         s = deref(s);
@@ -172,14 +179,30 @@ static int scan_op(scan_compiler_t *c, avro_schema_t s, const char *name,
                 return -1;
         *op = (scan_op_t){OP_END, 0, 0, name};
         switch (avro_typeof(s)) {
-        case AVRO_NULL: op->kind = OP_NULL; return 0;
-        case AVRO_BOOLEAN: op->kind = OP_BOOL; return 0;
-        case AVRO_INT32: op->kind = OP_INT; return 0;
-        case AVRO_INT64: op->kind = OP_LONG; return 0;
-        case AVRO_FLOAT: op->kind = OP_FLOAT; return 0;
-        case AVRO_DOUBLE: op->kind = OP_DOUBLE; return 0;
-        case AVRO_BYTES: op->kind = OP_BYTES; return 0;
-        case AVRO_STRING: op->kind = OP_STRING; return 0;
+        case AVRO_NULL:
+                op->kind = OP_NULL;
+                return 0;
+        case AVRO_BOOLEAN:
+                op->kind = OP_BOOL;
+                return 0;
+        case AVRO_INT32:
+                op->kind = OP_INT;
+                return 0;
+        case AVRO_INT64:
+                op->kind = OP_LONG;
+                return 0;
+        case AVRO_FLOAT:
+                op->kind = OP_FLOAT;
+                return 0;
+        case AVRO_DOUBLE:
+                op->kind = OP_DOUBLE;
+                return 0;
+        case AVRO_BYTES:
+                op->kind = OP_BYTES;
+                return 0;
+        case AVRO_STRING:
+                op->kind = OP_STRING;
+                return 0;
         case AVRO_FIXED:
                 op->kind = OP_FIXED;
                 op->n = (uint32_t)avro_schema_fixed_size(s);
@@ -201,12 +224,10 @@ static int scan_op(scan_compiler_t *c, avro_schema_t s, const char *name,
         case AVRO_UNION: {
                 size_t n = avro_schema_union_size(s);
                 uint32_t first = (uint32_t)p->nbranch;
-                if (grow((void **)&p->branch, &p->branchcap, p->nbranch, n,
-                         sizeof(*p->branch)))
+                if (grow((void **)&p->branch, &p->branchcap, p->nbranch, n, sizeof(*p->branch)))
                         return -1;
                 /* branch_name shares branchcap: grow it to the same size. */
-                const char **bn = realloc(p->branch_name,
-                                          p->branchcap * sizeof(*bn));
+                const char **bn = realloc(p->branch_name, p->branchcap * sizeof(*bn));
                 if (!bn)
                         return -1;
                 p->branch_name = bn;
@@ -222,8 +243,7 @@ static int scan_op(scan_compiler_t *c, avro_schema_t s, const char *name,
                                 return -1;
                         p->branch[first + i] = id;
                         p->branch_name[first + i] =
-                                t && is_avro_record(t) ? avro_schema_name(t)
-                                                       : NULL;
+                                t && is_avro_record(t) ? avro_schema_name(t) : NULL;
                 }
                 return 0;
         }
@@ -235,14 +255,12 @@ static int scan_op(scan_compiler_t *c, avro_schema_t s, const char *name,
 /* ------------------------------------------------------------------------
  * Walking */
 
-static tecg_err_t scan_fail(scan_t *s, const char *field, size_t at,
-                            const char *fmt, ...)
+static tecg_err_t scan_fail(scan_t *s, const char *field, size_t at, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
 
 /* "reason (field a.b.c, body byte N)": the names pushed on the way down,
  * then the failing op's own field name. */
-static tecg_err_t scan_fail(scan_t *s, const char *field, size_t at,
-                            const char *fmt, ...) {
+static tecg_err_t scan_fail(scan_t *s, const char *field, size_t at, const char *fmt, ...) {
         char reason[256], path[256];
         size_t n = 0;
         va_list ap;
@@ -254,23 +272,20 @@ static tecg_err_t scan_fail(scan_t *s, const char *field, size_t at,
         for (int i = 0; i <= s->npath && n < sizeof(path); i++) {
                 const char *name = i < s->npath ? s->path[i] : field;
                 if (name)
-                        n += (size_t)snprintf(path + n, sizeof(path) - n,
-                                              "%s%s", n ? "." : "", name);
+                        n += (size_t)snprintf(path + n, sizeof(path) - n, "%s%s", n ? "." : "",
+                                              name);
         }
         if (n)
-                return tecg_seterr(TECG_ERR_INVALID, s->errstr,
-                                   s->errstr_size,
-                                   "%s (field %s, body byte %zu)", reason,
-                                   path, at);
-        return tecg_seterr(TECG_ERR_INVALID, s->errstr, s->errstr_size,
-                           "%s (body byte %zu)", reason, at);
+                return tecg_seterr(TECG_ERR_INVALID, s->errstr, s->errstr_size,
+                                   "%s (field %s, body byte %zu)", reason, path, at);
+        return tecg_seterr(TECG_ERR_INVALID, s->errstr, s->errstr_size, "%s (body byte %zu)",
+                           reason, at);
 }
 
 /* A zig-zag varint of at most maxlen bytes whose last byte may only carry
  * the bits in lastmask (long: 10 bytes, 1 bit; int: 5 bytes, 4 bits), so
  * the value fits the type. */
-static inline tecg_err_t scan_varint(scan_t *s, const char *field,
-                                     int maxlen, uint8_t lastmask,
+static inline tecg_err_t scan_varint(scan_t *s, const char *field, int maxlen, uint8_t lastmask,
                                      int64_t *out) {
         const uint8_t *p = s->p;
         uint64_t v = 0;
@@ -294,8 +309,8 @@ static inline tecg_err_t scan_varint(scan_t *s, const char *field,
                         return TECG_OK;
                 }
         }
-        return scan_fail(s, field, (size_t)(s->p - s->start),
-                         "varint does not fit %d bits", maxlen == 5 ? 32 : 64);
+        return scan_fail(s, field, (size_t)(s->p - s->start), "varint does not fit %d bits",
+                         maxlen == 5 ? 32 : 64);
 }
 
 #define scan_long(s, f, out) scan_varint((s), (f), 10, 0x01, (out))
@@ -303,8 +318,7 @@ static inline tecg_err_t scan_varint(scan_t *s, const char *field,
 
 /* string or bytes: the length prefix is checked against the bytes left
  * before anyone allocates it. */
-static inline tecg_err_t scan_blob(scan_t *s, const char *field,
-                                   int is_string) {
+static inline tecg_err_t scan_blob(scan_t *s, const char *field, int is_string) {
         size_t at = (size_t)(s->p - s->start);
         int64_t len = 0;
         tecg_err_t err = scan_long(s, field, &len);
@@ -312,12 +326,9 @@ static inline tecg_err_t scan_blob(scan_t *s, const char *field,
         if (err)
                 return err;
         if (len < 0)
-                return scan_fail(s, field, at, "negative %s length %" PRId64,
-                                 what, len);
+                return scan_fail(s, field, at, "negative %s length %" PRId64, what, len);
         if ((uint64_t)len > (uint64_t)(s->end - s->p))
-                return scan_fail(s, field, at,
-                                 "%s length %" PRId64
-                                 " exceeds the %zu bytes left",
+                return scan_fail(s, field, at, "%s length %" PRId64 " exceeds the %zu bytes left",
                                  what, len, (size_t)(s->end - s->p));
         if (is_string && !tecg_utf8_valid(s->p, (size_t)len))
                 return scan_fail(s, field, at, "string is not valid UTF-8");
@@ -327,9 +338,8 @@ static inline tecg_err_t scan_blob(scan_t *s, const char *field,
 
 static inline tecg_err_t scan_bytes(scan_t *s, const char *field, size_t n) {
         if ((size_t)(s->end - s->p) < n)
-                return scan_fail(s, field, (size_t)(s->p - s->start),
-                                 "needs %zu bytes, %zu left", n,
-                                 (size_t)(s->end - s->p));
+                return scan_fail(s, field, (size_t)(s->p - s->start), "needs %zu bytes, %zu left",
+                                 n, (size_t)(s->end - s->p));
         s->p += n;
         return TECG_OK;
 }
@@ -351,19 +361,15 @@ static tecg_err_t scan_blocks(scan_t *s, const scan_op_t *op) {
                         return TECG_OK;
                 if (count < 0) {
                         if (count == INT64_MIN)
-                                return scan_fail(s, NULL, at,
-                                                 "%s block count out of range",
-                                                 what);
+                                return scan_fail(s, NULL, at, "%s block count out of range", what);
                         count = -count;
                         if ((err = scan_long(s, NULL, &size)))
                                 return err;
-                        if (size < 0 ||
-                            (uint64_t)size > (uint64_t)(s->end - s->p))
-                                return scan_fail(
-                                        s, NULL, at,
-                                        "%s block size %" PRId64
-                                        " does not fit the %zu bytes left",
-                                        what, size, (size_t)(s->end - s->p));
+                        if (size < 0 || (uint64_t)size > (uint64_t)(s->end - s->p))
+                                return scan_fail(s, NULL, at,
+                                                 "%s block size %" PRId64
+                                                 " does not fit the %zu bytes left",
+                                                 what, size, (size_t)(s->end - s->p));
                 }
                 s->items += (uint64_t)count;
                 if (s->items > (uint64_t)(s->end - s->start))
@@ -371,8 +377,7 @@ static tecg_err_t scan_blocks(scan_t *s, const scan_op_t *op) {
                                          "%s block count %" PRId64
                                          " exceeds what the %zu-byte body "
                                          "can hold",
-                                         what, count,
-                                         (size_t)(s->end - s->start));
+                                         what, count, (size_t)(s->end - s->start));
                 for (int64_t i = 0; i < count; i++) {
                         if (op->kind == OP_MAP && (err = scan_blob(s, NULL, 1)))
                                 return err;
@@ -390,8 +395,8 @@ static tecg_err_t scan_seq(scan_t *s, uint32_t seq) {
         int64_t v = 0;
 
         if (++s->depth > TECG_AVRO_WALK_MAX_DEPTH)
-                return scan_fail(s, NULL, (size_t)(s->p - s->start),
-                                 "value nested deeper than %d", TECG_AVRO_WALK_MAX_DEPTH);
+                return scan_fail(s, NULL, (size_t)(s->p - s->start), "value nested deeper than %d",
+                                 TECG_AVRO_WALK_MAX_DEPTH);
         for (const scan_op_t *op = &prog->ops[prog->seq[seq]];; op++) {
                 size_t at = (size_t)(s->p - s->start);
                 switch (op->kind) {
@@ -427,8 +432,7 @@ static tecg_err_t scan_seq(scan_t *s, uint32_t seq) {
                         break;
                 case OP_BYTES:
                 case OP_STRING:
-                        if ((err = scan_blob(s, op->name,
-                                             op->kind == OP_STRING)))
+                        if ((err = scan_blob(s, op->name, op->kind == OP_STRING)))
                                 return err;
                         break;
                 case OP_FIXED:
@@ -440,8 +444,7 @@ static tecg_err_t scan_seq(scan_t *s, uint32_t seq) {
                                 return err;
                         if (v < 0 || v >= (int64_t)op->n)
                                 return scan_fail(s, op->name, at,
-                                                 "enum index %" PRId64
-                                                 " out of range (%u symbols)",
+                                                 "enum index %" PRId64 " out of range (%u symbols)",
                                                  v, op->n);
                         break;
                 case OP_RECORD:
@@ -500,8 +503,8 @@ void tecg_avro_walk_destroy(tecg_avro_walk_t *w) {
         free(w);
 }
 
-tecg_err_t tecg_avro_walk_body(const tecg_avro_walk_t *w, const void *body,
-                               size_t len, char *errstr, size_t errstr_size) {
+tecg_err_t tecg_avro_walk_body(const tecg_avro_walk_t *w, const void *body, size_t len,
+                               char *errstr, size_t errstr_size) {
         const scan_prog_t *prog = &w->prog;
         scan_t s;
         tecg_err_t err;

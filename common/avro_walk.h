@@ -44,7 +44,7 @@ void tecg_avro_walk_destroy(tecg_avro_walk_t *walk);
 /* TECG_OK when body[0..len) is exactly one value of the schema and
  * respects the bounds above; TECG_ERR_INVALID with the reason in errstr
  * otherwise. Thread-safe: the walk only reads `walk`. */
-tecg_err_t tecg_avro_walk_body(const tecg_avro_walk_t *walk, const void *body,
-                               size_t len, char *errstr, size_t errstr_size);
+tecg_err_t tecg_avro_walk_body(const tecg_avro_walk_t *walk, const void *body, size_t len,
+                               char *errstr, size_t errstr_size);
 
 #endif

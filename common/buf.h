@@ -13,7 +13,8 @@ typedef struct {
         size_t cap;
 } tecg_buf_t;
 
-#define TECG_BUF_INIT {NULL, 0, 0}
+#define TECG_BUF_INIT \
+        { NULL, 0, 0 }
 
 /* Makes room for `extra` more bytes; TECG_ERR_NOMEM on failure. */
 tecg_err_t tecg_buf_reserve(tecg_buf_t *b, size_t extra);

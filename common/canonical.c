@@ -15,8 +15,8 @@ typedef struct {
 
 #define PCF_MAX_DEPTH 64
 
-static const char *const primitives[] = {
-        "null", "boolean", "int", "long", "float", "double", "bytes", "string"};
+static const char *const primitives[] = {"null",  "boolean", "int",   "long",
+                                         "float", "double",  "bytes", "string"};
 
 static int is_primitive(const char *name) {
         for (size_t i = 0; i < sizeof(primitives) / sizeof(primitives[0]); i++)
@@ -47,8 +47,7 @@ static json_t *pcf_reference(pcf_ctx_t *ctx, const char *name, const char *ns) {
                 return json_string(name);
         full = make_fullname(ns, name);
         if (!full) {
-                tecg_seterr(TECG_ERR_NOMEM, ctx->errstr, ctx->errstr_size,
-                            "out of memory");
+                tecg_seterr(TECG_ERR_NOMEM, ctx->errstr, ctx->errstr_size, "out of memory");
                 goto done;
         }
         if (!json_object_get(ctx->defined, full)) {
@@ -70,16 +69,15 @@ static json_t *pcf_node(pcf_ctx_t *ctx, const json_t *s, const char *ns);
 
 /* record, error, enum, fixed: {"name":..., "type":..., then the kind's own
  * attribute}. */
-static json_t *pcf_named(pcf_ctx_t *ctx, const json_t *s, const char *type,
-                         const char *ns) {
+static json_t *pcf_named(pcf_ctx_t *ctx, const json_t *s, const char *type, const char *ns) {
         json_t *out = NULL, *fields = NULL;
         char *full = NULL, *newns = NULL;
         const char *name = json_string_value(json_object_get(s, "name"));
         const json_t *nsattr = json_object_get(s, "namespace");
 
         if (!name || !*name) {
-                tecg_seterr(TECG_ERR_INVALID, ctx->errstr, ctx->errstr_size,
-                            "%s without a name", type);
+                tecg_seterr(TECG_ERR_INVALID, ctx->errstr, ctx->errstr_size, "%s without a name",
+                            type);
                 goto fail;
         }
         if (strchr(name, '.'))
@@ -108,24 +106,19 @@ static json_t *pcf_named(pcf_ctx_t *ctx, const json_t *s, const char *type,
                 size_t i;
                 const json_t *f;
                 if (!json_is_array(in)) {
-                        tecg_seterr(TECG_ERR_INVALID, ctx->errstr,
-                                    ctx->errstr_size,
-                                    "record %s: \"fields\" is not an array",
-                                    full);
+                        tecg_seterr(TECG_ERR_INVALID, ctx->errstr, ctx->errstr_size,
+                                    "record %s: \"fields\" is not an array", full);
                         goto fail;
                 }
                 fields = json_array();
                 if (!fields)
                         goto nomem;
                 json_array_foreach(in, i, f) {
-                        const char *fname =
-                                json_string_value(json_object_get(f, "name"));
+                        const char *fname = json_string_value(json_object_get(f, "name"));
                         json_t *ft, *fo;
                         if (!fname) {
-                                tecg_seterr(TECG_ERR_INVALID, ctx->errstr,
-                                            ctx->errstr_size,
-                                            "record %s: field %zu has no name",
-                                            full, i);
+                                tecg_seterr(TECG_ERR_INVALID, ctx->errstr, ctx->errstr_size,
+                                            "record %s: field %zu has no name", full, i);
                                 goto fail;
                         }
                         ft = pcf_node(ctx, json_object_get(f, "type"), newns);
@@ -137,8 +130,7 @@ static json_t *pcf_named(pcf_ctx_t *ctx, const json_t *s, const char *type,
                                 goto nomem;
                         }
                         /* Both calls always run: each takes its value. */
-                        int bad = json_object_set_new(fo, "name",
-                                                      json_string(fname));
+                        int bad = json_object_set_new(fo, "name", json_string(fname));
                         bad |= json_object_set_new(fo, "type", ft);
                         if (bad) {
                                 json_decref(fo);
@@ -155,10 +147,8 @@ static json_t *pcf_named(pcf_ctx_t *ctx, const json_t *s, const char *type,
         } else if (strcmp(type, "enum") == 0) {
                 const json_t *sym = json_object_get(s, "symbols");
                 if (!json_is_array(sym)) {
-                        tecg_seterr(TECG_ERR_INVALID, ctx->errstr,
-                                    ctx->errstr_size,
-                                    "enum %s: \"symbols\" is not an array",
-                                    full);
+                        tecg_seterr(TECG_ERR_INVALID, ctx->errstr, ctx->errstr_size,
+                                    "enum %s: \"symbols\" is not an array", full);
                         goto fail;
                 }
                 if (json_object_set_new(out, "symbols", json_deep_copy(sym)))
@@ -166,21 +156,17 @@ static json_t *pcf_named(pcf_ctx_t *ctx, const json_t *s, const char *type,
         } else { /* fixed */
                 const json_t *size = json_object_get(s, "size");
                 if (!json_is_integer(size)) {
-                        tecg_seterr(TECG_ERR_INVALID, ctx->errstr,
-                                    ctx->errstr_size,
-                                    "fixed %s: \"size\" is not an integer",
-                                    full);
+                        tecg_seterr(TECG_ERR_INVALID, ctx->errstr, ctx->errstr_size,
+                                    "fixed %s: \"size\" is not an integer", full);
                         goto fail;
                 }
-                if (json_object_set_new(out, "size",
-                                        json_integer(json_integer_value(size))))
+                if (json_object_set_new(out, "size", json_integer(json_integer_value(size))))
                         goto nomem;
         }
         goto done;
 
 nomem:
-        tecg_seterr(TECG_ERR_NOMEM, ctx->errstr, ctx->errstr_size,
-                    "out of memory");
+        tecg_seterr(TECG_ERR_NOMEM, ctx->errstr, ctx->errstr_size, "out of memory");
 fail:
         json_decref(out);
         out = NULL;
@@ -222,20 +208,15 @@ static json_t *pcf_node(pcf_ctx_t *ctx, const json_t *s, const char *ns) {
                         /* {"type": {...}}: the wrapper adds nothing. */
                         out = pcf_node(ctx, t, ns);
                 } else if (!type) {
-                        tecg_seterr(TECG_ERR_INVALID, ctx->errstr,
-                                    ctx->errstr_size,
+                        tecg_seterr(TECG_ERR_INVALID, ctx->errstr, ctx->errstr_size,
                                     "schema object without a \"type\"");
                 } else if (is_primitive(type)) {
                         out = json_string(type);
-                } else if (strcmp(type, "record") == 0 ||
-                           strcmp(type, "error") == 0 ||
-                           strcmp(type, "enum") == 0 ||
-                           strcmp(type, "fixed") == 0) {
+                } else if (strcmp(type, "record") == 0 || strcmp(type, "error") == 0 ||
+                           strcmp(type, "enum") == 0 || strcmp(type, "fixed") == 0) {
                         out = pcf_named(ctx, s, type, ns);
-                } else if (strcmp(type, "array") == 0 ||
-                           strcmp(type, "map") == 0) {
-                        const char *key =
-                                type[0] == 'a' ? "items" : "values";
+                } else if (strcmp(type, "array") == 0 || strcmp(type, "map") == 0) {
+                        const char *key = type[0] == 'a' ? "items" : "values";
                         json_t *c = pcf_node(ctx, json_object_get(s, key), ns);
                         if (!c)
                                 goto done;
@@ -244,8 +225,7 @@ static json_t *pcf_node(pcf_ctx_t *ctx, const json_t *s, const char *ns) {
                                 json_decref(c);
                                 goto done;
                         }
-                        int bad = json_object_set_new(out, "type",
-                                                      json_string(type));
+                        int bad = json_object_set_new(out, "type", json_string(type));
                         bad |= json_object_set_new(out, key, c);
                         if (bad) {
                                 json_decref(out);
@@ -264,8 +244,8 @@ done:
         return out;
 }
 
-tecg_err_t tecg_canonical_form_json(const json_t *schema, char **out,
-                                    char *errstr, size_t errstr_size) {
+tecg_err_t tecg_canonical_form_json(const json_t *schema, char **out, char *errstr,
+                                    size_t errstr_size) {
         tecg_err_t err = TECG_OK;
         pcf_ctx_t ctx = {json_object(), errstr, errstr_size, 0};
         json_t *pcf = NULL;
@@ -274,41 +254,35 @@ tecg_err_t tecg_canonical_form_json(const json_t *schema, char **out,
         if (errstr && errstr_size)
                 errstr[0] = '\0';
         if (!ctx.defined) {
-                err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
-                                  "out of memory");
+                err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto done;
         }
         pcf = pcf_node(&ctx, schema, "");
         if (!pcf) {
                 err = TECG_ERR_INVALID;
                 if (errstr && errstr_size && !errstr[0])
-                        tecg_seterr(err, errstr, errstr_size,
-                                    "cannot build canonical form");
+                        tecg_seterr(err, errstr, errstr_size, "cannot build canonical form");
                 goto done;
         }
         *out = json_dumps(pcf, JSON_COMPACT | JSON_ENCODE_ANY);
         if (!*out)
-                err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
-                                  "out of memory");
+                err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
 done:
         json_decref(pcf);
         json_decref(ctx.defined);
         return err;
 }
 
-tecg_err_t tecg_canonical_form(const char *json, size_t len, char **out,
-                               char *errstr, size_t errstr_size) {
+tecg_err_t tecg_canonical_form(const char *json, size_t len, char **out, char *errstr,
+                               size_t errstr_size) {
         json_error_t jerr;
-        json_t *root = json_loadb(json, len,
-                                  JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
-                                  &jerr);
+        json_t *root = json_loadb(json, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
         tecg_err_t err;
 
         *out = NULL;
         if (!root)
                 return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                                   "schema is not JSON: line %d: %s",
-                                   jerr.line, jerr.text);
+                                   "schema is not JSON: line %d: %s", jerr.line, jerr.text);
         err = tecg_canonical_form_json(root, out, errstr, errstr_size);
         json_decref(root);
         return err;

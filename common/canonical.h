@@ -21,11 +21,11 @@
 /* Canonical form of the schema JSON text json[0..len). On TECG_OK *out is a
  * NUL-terminated string the caller frees with free(); on failure *out is NULL
  * and errstr says why (TECG_ERR_INVALID: not JSON or not a schema). */
-tecg_err_t tecg_canonical_form(const char *json, size_t len, char **out,
-                               char *errstr, size_t errstr_size);
+tecg_err_t tecg_canonical_form(const char *json, size_t len, char **out, char *errstr,
+                               size_t errstr_size);
 
 /* The same for an already parsed schema; schema stays the caller's. */
-tecg_err_t tecg_canonical_form_json(const json_t *schema, char **out,
-                                    char *errstr, size_t errstr_size);
+tecg_err_t tecg_canonical_form_json(const json_t *schema, char **out, char *errstr,
+                                    size_t errstr_size);
 
 #endif

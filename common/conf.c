@@ -15,7 +15,7 @@
 typedef struct {
         char *origin; /* "default", "file:line", "--flag" */
         bool from_file;
-        char *file;   /* file label of the last set, for duplicate detection */
+        char *file; /* file label of the last set, for duplicate detection */
 } prop_state_t;
 
 typedef struct {
@@ -35,10 +35,10 @@ typedef struct {
  * entries they take, with their field addresses resolved. */
 typedef struct {
         const tecg_conf_prop_t *prop;
-        char *field;       /* in the target; NULL for PREFIX */
+        char *field; /* in the target; NULL for PREFIX */
         prop_state_t state;
-        passthru_t pt;     /* PREFIX */
-        group_t grp;       /* GROUP */
+        passthru_t pt; /* PREFIX */
+        group_t grp;   /* GROUP */
 } binding_t;
 
 struct tecg_conf {
@@ -93,9 +93,8 @@ static bool parse_bool(const char *v, bool *out) {
 }
 
 /* Stores a typed value into `field`; `key` names it in errors. */
-static tecg_err_t value_store(const tecg_conf_prop_t *p, char *field,
-                              const char *key, const char *value, char *errstr,
-                              size_t errstr_size) {
+static tecg_err_t value_store(const tecg_conf_prop_t *p, char *field, const char *key,
+                              const char *value, char *errstr, size_t errstr_size) {
         switch (p->type) {
         case TECG_CONF_STRING: {
                 char *copy = strdup(value);
@@ -111,49 +110,41 @@ static tecg_err_t value_store(const tecg_conf_prop_t *p, char *field,
                 long long v = strtoll(value, &end, 10);
                 if (errno || end == value || *end != '\0')
                         return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                           "'%s': \"%s\" is not an integer",
-                                           key, value);
+                                           "'%s': \"%s\" is not an integer", key, value);
                 if (v < p->min || v > p->max)
-                        return tecg_seterr(
-                                TECG_ERR_CONFIG, errstr, errstr_size,
-                                "'%s': %lld is out of range [%lld, %lld]",
-                                key, v, (long long)p->min,
-                                (long long)p->max);
+                        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                           "'%s': %lld is out of range [%lld, %lld]", key, v,
+                                           (long long)p->min, (long long)p->max);
                 *(int64_t *)field = v;
                 return TECG_OK;
         }
         case TECG_CONF_BOOL:
                 if (!parse_bool(value, (bool *)field))
-                        return tecg_seterr(
-                                TECG_ERR_CONFIG, errstr, errstr_size,
-                                "'%s': \"%s\" is not a boolean (true/false)",
-                                key, value);
+                        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                           "'%s': \"%s\" is not a boolean (true/false)", key,
+                                           value);
                 return TECG_OK;
         default:
                 break;
         }
-        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                           "'%s': not a settable property", key);
+        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "'%s': not a settable property",
+                           key);
 }
 
 /* Sets every default of a table of plain keys (the root's or a group's
  * sub-table) into the struct at base. */
-static tecg_err_t apply_default(const tecg_conf_prop_t *p, char *field,
-                                prop_state_t *st, char *errstr,
-                                size_t errstr_size) {
+static tecg_err_t apply_default(const tecg_conf_prop_t *p, char *field, prop_state_t *st,
+                                char *errstr, size_t errstr_size) {
         if (p->type == TECG_CONF_STRING)
                 *(char **)field = NULL;
         if (!p->defval)
                 return TECG_OK;
         char reason[256];
-        tecg_err_t err = value_store(p, field, p->name, p->defval, reason,
-                                     sizeof(reason));
+        tecg_err_t err = value_store(p, field, p->name, p->defval, reason, sizeof(reason));
         if (err == TECG_ERR_CONFIG)
-                return tecg_seterr(err, errstr, errstr_size,
-                                   "built-in default: %s", reason);
+                return tecg_seterr(err, errstr, errstr_size, "built-in default: %s", reason);
         if (err || !(st->origin = strdup("default")))
-                return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
-                                   "out of memory");
+                return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
         return TECG_OK;
 }
 
@@ -168,8 +159,11 @@ static void state_free(prop_state_t *st) {
 static void sanitize_message(char *s) {
         unsigned char *p = (unsigned char *)s;
         while (*p) {
-                int n = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3
-                                       : (*p & 0xF8) == 0xF0 ? 4 : 0;
+                int n = *p < 0x80             ? 1
+                        : (*p & 0xE0) == 0xC0 ? 2
+                        : (*p & 0xF0) == 0xE0 ? 3
+                        : (*p & 0xF8) == 0xF0 ? 4
+                                              : 0;
                 bool ok = n > 0 && !(n == 1 && (*p < 0x20 || *p == 0x7F));
                 for (int i = 1; ok && i < n; i++)
                         ok = (p[i] & 0xC0) == 0x80;
@@ -181,8 +175,8 @@ static void sanitize_message(char *s) {
         }
 }
 
-static tecg_err_t passthru_add(passthru_t *pt, const char *key,
-                               const char *value, const char *origin) {
+static tecg_err_t passthru_add(passthru_t *pt, const char *key, const char *value,
+                               const char *origin) {
         /* A later source overrides an earlier one for the same key. */
         for (size_t i = 0; i < pt->count; i++) {
                 if (strcmp(pt->items[i].key, key) == 0) {
@@ -222,21 +216,21 @@ static tecg_err_t passthru_add(passthru_t *pt, const char *key,
 }
 
 /* Checks a table for mistakes a daemon could only make in code. */
-static tecg_err_t table_check(const tecg_conf_prop_t *p, bool in_group,
-                              char *errstr, size_t errstr_size) {
+static tecg_err_t table_check(const tecg_conf_prop_t *p, bool in_group, char *errstr,
+                              size_t errstr_size) {
         bool plain = p->type == TECG_CONF_STRING || p->type == TECG_CONF_INT ||
                      p->type == TECG_CONF_BOOL;
         if (in_group && !plain)
                 return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
                                    "property table: group key '%s' is not a "
-                                   "string, integer or boolean", p->name);
+                                   "string, integer or boolean",
+                                   p->name);
         if ((p->type == TECG_CONF_GROUP || p->type == TECG_CONF_INCLUDE) && !p->sub)
                 return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
                                    "property table: '%s' has no sub-table", p->name);
         if (p->type == TECG_CONF_GROUP && (p->size == 0 || p->max < 1))
                 return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                   "property table: group '%s' needs size and max",
-                                   p->name);
+                                   "property table: group '%s' needs size and max", p->name);
         return TECG_OK;
 }
 
@@ -245,9 +239,8 @@ static bool in_scope(const tecg_conf_prop_t *include, const tecg_conf_prop_t *p)
         return include->scope == 0 || p->scope == 0 || (include->scope & p->scope);
 }
 
-static tecg_err_t bind_table(tecg_conf_t *conf, const tecg_conf_prop_t *props,
-                             char *base, const tecg_conf_prop_t *include,
-                             char *errstr, size_t errstr_size) {
+static tecg_err_t bind_table(tecg_conf_t *conf, const tecg_conf_prop_t *props, char *base,
+                             const tecg_conf_prop_t *include, char *errstr, size_t errstr_size) {
         for (const tecg_conf_prop_t *p = props; p->name; p++) {
                 tecg_err_t err = table_check(p, false, errstr, errstr_size);
                 if (err)
@@ -255,16 +248,15 @@ static tecg_err_t bind_table(tecg_conf_t *conf, const tecg_conf_prop_t *props,
                 if (include && !in_scope(include, p))
                         continue;
                 if (p->type == TECG_CONF_INCLUDE) {
-                        if ((err = bind_table(conf, p->sub, base + p->offset, p,
-                                              errstr, errstr_size)))
+                        if ((err = bind_table(conf, p->sub, base + p->offset, p, errstr,
+                                              errstr_size)))
                                 return err;
                         continue;
                 }
                 for (size_t i = 0; i < conf->n; i++)
                         if (strcmp(conf->b[i].prop->name, p->name) == 0)
                                 return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                                   "property table: '%s' twice",
-                                                   p->name);
+                                                   "property table: '%s' twice", p->name);
                 if (conf->n == conf->cap) {
                         size_t cap = conf->cap ? conf->cap * 2 : 32;
                         binding_t *b = realloc(conf->b, cap * sizeof(*b));
@@ -287,8 +279,7 @@ static tecg_err_t bind_table(tecg_conf_t *conf, const tecg_conf_prop_t *props,
                 if (p->type == TECG_CONF_GROUP) {
                         b->grp.nsub = table_len(p->sub);
                         for (size_t i = 0; i < b->grp.nsub; i++)
-                                if ((err = table_check(&p->sub[i], true, errstr,
-                                                       errstr_size)))
+                                if ((err = table_check(&p->sub[i], true, errstr, errstr_size)))
                                         return err;
                         memset(b->field, 0, sizeof(tecg_conf_group_t));
                         continue;
@@ -299,8 +290,8 @@ static tecg_err_t bind_table(tecg_conf_t *conf, const tecg_conf_prop_t *props,
         return TECG_OK;
 }
 
-tecg_conf_t *tecg_conf_new(const tecg_conf_prop_t *props, void *target,
-                           char *errstr, size_t errstr_size) {
+tecg_conf_t *tecg_conf_new(const tecg_conf_prop_t *props, void *target, char *errstr,
+                           size_t errstr_size) {
         tecg_conf_t *conf = calloc(1, sizeof(*conf));
         if (!conf) {
                 tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
@@ -374,8 +365,8 @@ void tecg_conf_destroy(tecg_conf_t *conf) {
 }
 
 /* Resolves `name`. NULL reason: only whether it exists (no message). */
-static tecg_err_t key_find(const tecg_conf_t *conf, const char *name,
-                           key_ref_t *k, char *reason, size_t reason_size) {
+static tecg_err_t key_find(const tecg_conf_t *conf, const char *name, key_ref_t *k, char *reason,
+                           size_t reason_size) {
         memset(k, 0, sizeof(*k));
         for (size_t i = 0; i < conf->n; i++) {
                 binding_t *b = &conf->b[i];
@@ -403,14 +394,13 @@ static tecg_err_t key_find(const tecg_conf_t *conf, const char *name,
                 int word = group_word_len(p);
                 if (!dot || dot == k->rest || dot[1] == '\0')
                         return tecg_seterr(TECG_ERR_CONFIG, reason, reason_size,
-                                           "'%s': expected %sNAME.KEY (see --help)",
-                                           name, p->name);
+                                           "'%s': expected %sNAME.KEY (see --help)", name, p->name);
                 k->inst = k->rest;
                 k->inst_len = (size_t)(dot - k->rest);
                 if (k->inst_len > GROUP_NAME_MAX)
                         return tecg_seterr(TECG_ERR_CONFIG, reason, reason_size,
-                                           "'%s': %.*s name longer than %d bytes",
-                                           name, word, p->name, GROUP_NAME_MAX);
+                                           "'%s': %.*s name longer than %d bytes", name, word,
+                                           p->name, GROUP_NAME_MAX);
                 const tecg_conf_prop_t *sub = NULL;
                 for (size_t j = 0; j < b->grp.nsub; j++)
                         if (strcmp(dot + 1, p->sub[j].name) == 0) {
@@ -421,18 +411,16 @@ static tecg_err_t key_find(const tecg_conf_t *conf, const char *name,
                         char keys[512] = "";
                         size_t used = 0;
                         for (size_t j = 0; j < b->grp.nsub && used < sizeof(keys); j++)
-                                used += (size_t)snprintf(keys + used, sizeof(keys) - used,
-                                                         "%s%s", j ? ", " : "",
-                                                         p->sub[j].name);
+                                used += (size_t)snprintf(keys + used, sizeof(keys) - used, "%s%s",
+                                                         j ? ", " : "", p->sub[j].name);
                         return tecg_seterr(TECG_ERR_CONFIG, reason, reason_size,
-                                           "'%s': unknown %.*s setting '%s' (%s)",
-                                           name, word, p->name, dot + 1, keys);
+                                           "'%s': unknown %.*s setting '%s' (%s)", name, word,
+                                           p->name, dot + 1, keys);
                 }
                 k->p = sub;
                 for (size_t j = 0; j < b->grp.count; j++) {
                         const char *n = b->grp.items[j].name;
-                        if (strlen(n) == k->inst_len &&
-                            memcmp(n, k->inst, k->inst_len) == 0) {
+                        if (strlen(n) == k->inst_len && memcmp(n, k->inst, k->inst_len) == 0) {
                                 k->field = (char *)b->grp.items[j].data + sub->offset;
                                 k->state = &b->grp.states[j][k->sub_idx];
                                 break;
@@ -440,8 +428,8 @@ static tecg_err_t key_find(const tecg_conf_t *conf, const char *name,
                 }
                 return TECG_OK;
         }
-        return tecg_seterr(TECG_ERR_CONFIG, reason, reason_size,
-                           "unknown key '%s' (see --help)", name);
+        return tecg_seterr(TECG_ERR_CONFIG, reason, reason_size, "unknown key '%s' (see --help)",
+                           name);
 }
 
 /* Removes the newest instance: its first key was refused. */
@@ -452,16 +440,15 @@ static void group_drop_last(binding_t *b) {
 }
 
 /* A new instance of the group k names, with the sub-table's defaults. */
-static tecg_err_t group_add(key_ref_t *k, const char *origin, char *errstr,
-                            size_t errstr_size) {
+static tecg_err_t group_add(key_ref_t *k, const char *origin, char *errstr, size_t errstr_size) {
         binding_t *b = k->b;
         group_t *g = &b->grp;
         const tecg_conf_prop_t *gp = b->prop;
         if (g->count >= (size_t)gp->max)
                 return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                   "'%s%.*s': more than %lld %.*s names",
-                                   gp->name, (int)k->inst_len, k->inst,
-                                   (long long)gp->max, group_word_len(gp), gp->name);
+                                   "'%s%.*s': more than %lld %.*s names", gp->name,
+                                   (int)k->inst_len, k->inst, (long long)gp->max,
+                                   group_word_len(gp), gp->name);
         if (g->count == g->cap) {
                 size_t cap = g->cap ? g->cap * 2 : 4;
                 tecg_conf_group_item_t *items = realloc(g->items, cap * sizeof(*items));
@@ -501,9 +488,8 @@ static tecg_err_t group_add(key_ref_t *k, const char *origin, char *errstr,
 
 /* Sets a key; `file` is the file label when it comes from a file (for the
  * set-twice check), NULL otherwise. */
-static tecg_err_t conf_set(tecg_conf_t *conf, const char *name,
-                           const char *value, const char *origin,
-                           const char *file, char *errstr, size_t errstr_size) {
+static tecg_err_t conf_set(tecg_conf_t *conf, const char *name, const char *value,
+                           const char *origin, const char *file, char *errstr, size_t errstr_size) {
         key_ref_t k;
         tecg_err_t err = key_find(conf, name, &k, errstr, errstr_size);
         if (err)
@@ -520,8 +506,7 @@ static tecg_err_t conf_set(tecg_conf_t *conf, const char *name,
         prop_state_t *st = k.state;
         if (file && st->from_file && st->file && strcmp(st->file, file) == 0)
                 return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                   "'%s' is already set at %s", name,
-                                   st->origin);
+                                   "'%s' is already set at %s", name, st->origin);
         char *o = strdup(origin), *f = xstrdup(file);
         if (!o || (file && !f))
                 err = TECG_ERR_NOMEM;
@@ -542,13 +527,11 @@ static tecg_err_t conf_set(tecg_conf_t *conf, const char *name,
         return TECG_OK;
 }
 
-tecg_err_t tecg_conf_set(tecg_conf_t *conf, const char *name,
-                         const char *value, const char *origin, char *errstr,
-                         size_t errstr_size) {
+tecg_err_t tecg_conf_set(tecg_conf_t *conf, const char *name, const char *value, const char *origin,
+                         char *errstr, size_t errstr_size) {
         char reason[512];
         reason[0] = '\0';
-        tecg_err_t err = conf_set(conf, name, value, origin, NULL, reason,
-                                  sizeof(reason));
+        tecg_err_t err = conf_set(conf, name, value, origin, NULL, reason, sizeof(reason));
         if (err) {
                 tecg_seterr(err, errstr, errstr_size, "%s: %s", origin,
                             err == TECG_ERR_NOMEM ? "out of memory" : reason);
@@ -567,9 +550,8 @@ static char *trim(char *s) {
         return s;
 }
 
-tecg_err_t tecg_conf_parse(tecg_conf_t *conf, const char *label,
-                           const char *buf, size_t len, char *errstr,
-                           size_t errstr_size) {
+tecg_err_t tecg_conf_parse(tecg_conf_t *conf, const char *label, const char *buf, size_t len,
+                           char *errstr, size_t errstr_size) {
         tecg_err_t err = TECG_OK;
         char reason[512];
         char origin[512];
@@ -582,8 +564,8 @@ tecg_err_t tecg_conf_parse(tecg_conf_t *conf, const char *label,
                 lineno++;
                 free(line);
                 if (!(line = malloc(n + 1))) {
-                        err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
-                                          "%s: out of memory", label);
+                        err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "%s: out of memory",
+                                          label);
                         goto done;
                 }
                 memcpy(line, buf + pos, n);
@@ -592,8 +574,7 @@ tecg_err_t tecg_conf_parse(tecg_conf_t *conf, const char *label,
 
                 if (strlen(line) != n) {
                         err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                          "%s:%zu: NUL byte in line", label,
-                                          lineno);
+                                          "%s:%zu: NUL byte in line", label, lineno);
                         goto done;
                 }
                 char *s = trim(line);
@@ -602,22 +583,19 @@ tecg_err_t tecg_conf_parse(tecg_conf_t *conf, const char *label,
                 char *eq = strchr(s, '=');
                 if (!eq) {
                         err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                          "%s:%zu: expected 'key = value'",
-                                          label, lineno);
+                                          "%s:%zu: expected 'key = value'", label, lineno);
                         goto done;
                 }
                 *eq = '\0';
                 char *key = trim(s), *value = trim(eq + 1);
                 if (*key == '\0') {
                         err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                          "%s:%zu: missing key before '='",
-                                          label, lineno);
+                                          "%s:%zu: missing key before '='", label, lineno);
                         goto done;
                 }
                 snprintf(origin, sizeof(origin), "%s:%zu", label, lineno);
                 reason[0] = '\0';
-                err = conf_set(conf, key, value, origin, label, reason,
-                               sizeof(reason));
+                err = conf_set(conf, key, value, origin, label, reason, sizeof(reason));
                 if (err) {
                         tecg_seterr(err, errstr, errstr_size, "%s: %s", origin,
                                     err == TECG_ERR_NOMEM ? "out of memory" : reason);
@@ -631,29 +609,26 @@ done:
         return err;
 }
 
-tecg_err_t tecg_conf_load_file(tecg_conf_t *conf, const char *path,
-                               char *errstr, size_t errstr_size) {
+tecg_err_t tecg_conf_load_file(tecg_conf_t *conf, const char *path, char *errstr,
+                               size_t errstr_size) {
         tecg_err_t err = TECG_OK;
         char *buf = NULL;
         size_t len = 0, cap = 0;
         FILE *fp = fopen(path, "rb");
         if (!fp)
-                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                   "%s: cannot open: %s", path, strerror(errno));
+                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s: cannot open: %s",
+                                   path, strerror(errno));
         for (;;) {
                 if (cap - len < 4096) {
                         cap = cap ? cap * 2 : 8192;
                         if (cap > (64u << 20)) {
-                                err = tecg_seterr(TECG_ERR_CONFIG, errstr,
-                                                  errstr_size,
-                                                  "%s: larger than 64 MiB",
-                                                  path);
+                                err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                                  "%s: larger than 64 MiB", path);
                                 goto done;
                         }
                         char *nb = realloc(buf, cap);
                         if (!nb) {
-                                err = tecg_seterr(TECG_ERR_NOMEM, errstr,
-                                                  errstr_size,
+                                err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
                                                   "%s: out of memory", path);
                                 goto done;
                         }
@@ -665,20 +640,19 @@ tecg_err_t tecg_conf_load_file(tecg_conf_t *conf, const char *path,
                         break;
         }
         if (ferror(fp)) {
-                err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                  "%s: read error: %s", path, strerror(errno));
+                err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s: read error: %s", path,
+                                  strerror(errno));
                 goto done;
         }
-        err = tecg_conf_parse(conf, path, buf ? buf : "", len, errstr,
-                              errstr_size);
+        err = tecg_conf_parse(conf, path, buf ? buf : "", len, errstr, errstr_size);
 done:
         free(buf);
         fclose(fp);
         return err;
 }
 
-tecg_err_t tecg_conf_apply_sets(tecg_conf_t *conf, char *const *sets,
-                                size_t count, char *errstr, size_t errstr_size) {
+tecg_err_t tecg_conf_apply_sets(tecg_conf_t *conf, char *const *sets, size_t count, char *errstr,
+                                size_t errstr_size) {
         for (size_t i = 0; i < count; i++) {
                 const char *eq = strchr(sets[i], '=');
                 if (!eq)
@@ -686,10 +660,8 @@ tecg_err_t tecg_conf_apply_sets(tecg_conf_t *conf, char *const *sets,
                                            "-X %s: expected KEY=VALUE", sets[i]);
                 char *key = strndup(sets[i], (size_t)(eq - sets[i]));
                 if (!key)
-                        return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
-                                           "out of memory");
-                tecg_err_t err = tecg_conf_set(conf, trim(key), eq + 1, "-X", errstr,
-                                               errstr_size);
+                        return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+                tecg_err_t err = tecg_conf_set(conf, trim(key), eq + 1, "-X", errstr, errstr_size);
                 free(key);
                 if (err)
                         return err;
@@ -697,16 +669,14 @@ tecg_err_t tecg_conf_apply_sets(tecg_conf_t *conf, char *const *sets,
         return TECG_OK;
 }
 
-tecg_err_t tecg_conf_check_required(const tecg_conf_t *conf, char *errstr,
-                                    size_t errstr_size) {
+tecg_err_t tecg_conf_check_required(const tecg_conf_t *conf, char *errstr, size_t errstr_size) {
         for (size_t i = 0; i < conf->n; i++) {
                 const binding_t *b = &conf->b[i];
                 const tecg_conf_prop_t *p = b->prop;
                 if ((p->flags & TECG_CONF_F_REQUIRED) && p->type != TECG_CONF_GROUP &&
                     !b->state.origin)
                         return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                           "required key '%s' is not set (%s)",
-                                           p->name, p->doc);
+                                           "required key '%s' is not set (%s)", p->name, p->doc);
                 if (p->type != TECG_CONF_GROUP)
                         continue;
                 for (size_t j = 0; j < b->grp.count; j++) {
@@ -714,18 +684,17 @@ tecg_err_t tecg_conf_check_required(const tecg_conf_t *conf, char *errstr,
                         for (size_t s = 0; s < b->grp.nsub; s++)
                                 if ((p->sub[s].flags & TECG_CONF_F_REQUIRED) &&
                                     !b->grp.states[j][s].origin)
-                                        return tecg_seterr(
-                                                TECG_ERR_CONFIG, errstr, errstr_size,
-                                                "%s: %.*s %s has no %s%s.%s", it->origin,
-                                                group_word_len(p), p->name, it->name,
-                                                p->name, it->name, p->sub[s].name);
+                                        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                                           "%s: %.*s %s has no %s%s.%s", it->origin,
+                                                           group_word_len(p), p->name, it->name,
+                                                           p->name, it->name, p->sub[s].name);
                 }
         }
         return TECG_OK;
 }
 
-const tecg_conf_kv_t *tecg_conf_passthru(const tecg_conf_t *conf,
-                                         const char *prefix, size_t *countp) {
+const tecg_conf_kv_t *tecg_conf_passthru(const tecg_conf_t *conf, const char *prefix,
+                                         size_t *countp) {
         for (size_t i = 0; i < conf->n; i++) {
                 const passthru_t *pt = &conf->b[i].pt;
                 if (pt->prefix && strcmp(pt->prefix, prefix) == 0) {
@@ -739,8 +708,7 @@ const tecg_conf_kv_t *tecg_conf_passthru(const tecg_conf_t *conf,
 
 const char *tecg_conf_get_string(const tecg_conf_t *conf, const char *name) {
         key_ref_t k;
-        if (key_find(conf, name, &k, NULL, 0) || !k.field ||
-            k.p->type != TECG_CONF_STRING)
+        if (key_find(conf, name, &k, NULL, 0) || !k.field || k.p->type != TECG_CONF_STRING)
                 return NULL;
         return *(char *const *)k.field;
 }
@@ -754,14 +722,13 @@ const char *tecg_conf_origin(const tecg_conf_t *conf, const char *name) {
 
 static void help_entry(FILE *fp, const tecg_conf_prop_t *p, const char *name) {
         static const char *const type_names[] = {"string", "integer", "bool",
-                                                 "prefix", "group", "include"};
+                                                 "prefix", "group",   "include"};
         char range[96] = "";
         if (p->type == TECG_CONF_INT)
-                snprintf(range, sizeof(range), " [%lld..%lld]",
-                         (long long)p->min, (long long)p->max);
-        else if (p->type == TECG_CONF_GROUP)
-                snprintf(range, sizeof(range), " of up to %lld names",
+                snprintf(range, sizeof(range), " [%lld..%lld]", (long long)p->min,
                          (long long)p->max);
+        else if (p->type == TECG_CONF_GROUP)
+                snprintf(range, sizeof(range), " of up to %lld names", (long long)p->max);
         fprintf(fp, "  %-28s %s%s%s\n", name, type_names[p->type], range,
                 (p->flags & TECG_CONF_F_REQUIRED) ? ", required" : "");
         fprintf(fp, "      %s", p->doc);
@@ -770,8 +737,7 @@ static void help_entry(FILE *fp, const tecg_conf_prop_t *p, const char *name) {
         fputc('\n', fp);
 }
 
-static void print_help(FILE *fp, const tecg_conf_prop_t *props,
-                       const tecg_conf_prop_t *include) {
+static void print_help(FILE *fp, const tecg_conf_prop_t *props, const tecg_conf_prop_t *include) {
         for (const tecg_conf_prop_t *p = props; p->name; p++) {
                 char name[160];
                 if (include && !in_scope(include, p))
@@ -788,8 +754,7 @@ static void print_help(FILE *fp, const tecg_conf_prop_t *props,
                         snprintf(name, sizeof(name), "%s<name>.*", p->name);
                         help_entry(fp, p, name);
                         for (const tecg_conf_prop_t *s = p->sub; s->name; s++) {
-                                snprintf(name, sizeof(name), "%s<name>.%s", p->name,
-                                         s->name);
+                                snprintf(name, sizeof(name), "%s<name>.%s", p->name, s->name);
                                 help_entry(fp, s, name);
                         }
                         break;
@@ -803,13 +768,12 @@ void tecg_conf_print_help(FILE *fp, const tecg_conf_prop_t *props) {
         print_help(fp, props, NULL);
 }
 
-void tecg_conf_foreach(const tecg_conf_t *conf, tecg_conf_visit_cb *cb,
-                       void *opaque) {
+void tecg_conf_foreach(const tecg_conf_t *conf, tecg_conf_visit_cb *cb, void *opaque) {
         for (size_t i = 0; i < conf->n; i++) {
                 const binding_t *b = &conf->b[i];
                 const tecg_conf_prop_t *p = b->prop;
-                tecg_conf_setting_t s = {.key = p->name, .prop = p, .field = b->field,
-                                         .origin = b->state.origin};
+                tecg_conf_setting_t s = {
+                        .key = p->name, .prop = p, .field = b->field, .origin = b->state.origin};
                 if (p->type == TECG_CONF_PREFIX) {
                         for (size_t j = 0; j < b->pt.count; j++) {
                                 char *key;
@@ -844,8 +808,7 @@ void tecg_conf_foreach(const tecg_conf_t *conf, tecg_conf_visit_cb *cb,
         }
 }
 
-const char *tecg_conf_setting_text(const tecg_conf_setting_t *s, char *buf,
-                                   size_t size) {
+const char *tecg_conf_setting_text(const tecg_conf_setting_t *s, char *buf, size_t size) {
         if (!s->field)
                 return s->value;
         switch (s->prop->type) {
@@ -862,15 +825,16 @@ const char *tecg_conf_setting_text(const tecg_conf_setting_t *s, char *buf,
 }
 
 static bool is_secret(const char *key) {
-        return strstr(key, "password") || strstr(key, "secret") ||
-               strstr(key, "token");
+        return strstr(key, "password") || strstr(key, "secret") || strstr(key, "token");
 }
 
 static void log_setting(const tecg_conf_setting_t *s, void *opaque) {
         char buf[32];
         const char *v = tecg_conf_setting_text(s, buf, sizeof(buf));
         tecg_log_debug((const char *)opaque, "%s = %s (%s)", s->key,
-                       !v ? "(unset)" : is_secret(s->key) ? "***" : v,
+                       !v                  ? "(unset)"
+                       : is_secret(s->key) ? "***"
+                                           : v,
                        s->origin ? s->origin : "unset");
 }
 

@@ -42,7 +42,8 @@ typedef enum {
                             * offsets relative to `offset`; name "" */
 } tecg_conf_type_t;
 
-#define TECG_CONF_F_REQUIRED 0x1 /* must be set (no default); in a group's
+#define TECG_CONF_F_REQUIRED \
+        0x1 /* must be set (no default); in a group's
                                   * sub-table: every instance must set it */
 
 /* Use designated initializers ({.name = ..., .type = ...}): the fields a
@@ -50,16 +51,16 @@ typedef enum {
 typedef struct tecg_conf_prop {
         const char *name;
         tecg_conf_type_t type;
-        size_t offset;       /* offsetof(daemon struct, field) */
-        const char *defval;  /* default as text, NULL = none */
-        int64_t min, max;    /* TECG_CONF_INT range; GROUP: max instances */
+        size_t offset;      /* offsetof(daemon struct, field) */
+        const char *defval; /* default as text, NULL = none */
+        int64_t min, max;   /* TECG_CONF_INT range; GROUP: max instances */
         unsigned flags;
-        const char *doc;     /* one line for --help */
+        const char *doc;                  /* one line for --help */
         const struct tecg_conf_prop *sub; /* GROUP: one instance's keys
                                            * (strings, integers, booleans);
                                            * INCLUDE: the shared table */
-        size_t size;         /* GROUP: size of the struct `sub` describes */
-        unsigned scope;      /* in a shared table: the scopes the entry
+        size_t size;                      /* GROUP: size of the struct `sub` describes */
+        unsigned scope;                   /* in a shared table: the scopes the entry
                               * belongs to, 0 = all; INCLUDE: the scopes
                               * taken, 0 = all */
 } tecg_conf_prop_t;
@@ -91,8 +92,8 @@ typedef struct tecg_conf tecg_conf_t;
  * daemon's config struct `target` and applies every default. Both are
  * borrowed and must outlive the tecg_conf_t. NULL with errstr on failure
  * (a default that does not parse is a programming error reported here). */
-tecg_conf_t *tecg_conf_new(const tecg_conf_prop_t *props, void *target,
-                           char *errstr, size_t errstr_size);
+tecg_conf_t *tecg_conf_new(const tecg_conf_prop_t *props, void *target, char *errstr,
+                           size_t errstr_size);
 
 /* Frees the strings it stored into the target struct and itself. NULL ok. */
 void tecg_conf_destroy(tecg_conf_t *conf);
@@ -100,33 +101,30 @@ void tecg_conf_destroy(tecg_conf_t *conf);
 /* Sets one key. `origin` (e.g. "tecg.conf:12" or "--nation") prefixes error
  * messages. Setting a key again from the same file is an error; a later
  * source (command line after file) overrides. */
-tecg_err_t tecg_conf_set(tecg_conf_t *conf, const char *name,
-                         const char *value, const char *origin, char *errstr,
-                         size_t errstr_size);
+tecg_err_t tecg_conf_set(tecg_conf_t *conf, const char *name, const char *value, const char *origin,
+                         char *errstr, size_t errstr_size);
 
 /* Parses configuration text from (buf, len); `label` names it in errors. */
-tecg_err_t tecg_conf_parse(tecg_conf_t *conf, const char *label,
-                           const char *buf, size_t len, char *errstr,
-                           size_t errstr_size);
+tecg_err_t tecg_conf_parse(tecg_conf_t *conf, const char *label, const char *buf, size_t len,
+                           char *errstr, size_t errstr_size);
 
 /* Reads and parses a file; errors as `path:line: reason`. */
-tecg_err_t tecg_conf_load_file(tecg_conf_t *conf, const char *path,
-                               char *errstr, size_t errstr_size);
+tecg_err_t tecg_conf_load_file(tecg_conf_t *conf, const char *path, char *errstr,
+                               size_t errstr_size);
 
 /* Applies command-line "KEY=VALUE" settings (the daemons' -X option) in
  * order, after the file: origin "-X". */
-tecg_err_t tecg_conf_apply_sets(tecg_conf_t *conf, char *const *sets,
-                                size_t count, char *errstr, size_t errstr_size);
+tecg_err_t tecg_conf_apply_sets(tecg_conf_t *conf, char *const *sets, size_t count, char *errstr,
+                                size_t errstr_size);
 
 /* Checks that every TECG_CONF_F_REQUIRED key was set, and every required
  * key of each group instance ("file:line: sink bi has no sink.bi.url"). */
-tecg_err_t tecg_conf_check_required(const tecg_conf_t *conf, char *errstr,
-                                    size_t errstr_size);
+tecg_err_t tecg_conf_check_required(const tecg_conf_t *conf, char *errstr, size_t errstr_size);
 
 /* The pass-through entries under `prefix` (e.g. "kafka."), in file order.
  * The array is owned by the conf. */
-const tecg_conf_kv_t *tecg_conf_passthru(const tecg_conf_t *conf,
-                                         const char *prefix, size_t *countp);
+const tecg_conf_kv_t *tecg_conf_passthru(const tecg_conf_t *conf, const char *prefix,
+                                         size_t *countp);
 
 /* The current value of a TECG_CONF_STRING key, group keys included (NULL
  * when unset or not a string key); owned by the conf. */
@@ -155,13 +153,11 @@ typedef void tecg_conf_visit_cb(const tecg_conf_setting_t *s, void *opaque);
 /* Calls cb for every setting in table order: each key of the table (set or
  * not), each instance key of a group (all keys of its sub-table), each
  * pass-through key. The setting is valid during the call only. */
-void tecg_conf_foreach(const tecg_conf_t *conf, tecg_conf_visit_cb *cb,
-                       void *opaque);
+void tecg_conf_foreach(const tecg_conf_t *conf, tecg_conf_visit_cb *cb, void *opaque);
 
 /* A setting's value as configuration text ("42", "true", the string, the
  * pass-through text); NULL for an unset string. May use buf. */
-const char *tecg_conf_setting_text(const tecg_conf_setting_t *s, char *buf,
-                                   size_t size);
+const char *tecg_conf_setting_text(const tecg_conf_setting_t *s, char *buf, size_t size);
 
 /* Logs the effective configuration at debug level (pass-through values of
  * keys containing "password", "secret" or "token" are masked). */

@@ -11,28 +11,44 @@ volatile sig_atomic_t tecg_daemon_stop;
 
 #define F(field) offsetof(tecg_daemon_conf_t, field)
 const tecg_conf_prop_t tecg_daemon_props[] = {
-        {.name = "nations.file", .type = TECG_CONF_STRING, .offset = F(nations_file),
+        {.name = "nations.file",
+         .type = TECG_CONF_STRING,
+         .offset = F(nations_file),
          .defval = TECG_SOURCE_DIR "/deploy/nations.csv",
          .doc = "CSV of the mission's nations: code,name,status"},
-        {.name = "topic.prefix", .type = TECG_CONF_STRING, .offset = F(topic_prefix),
-         .defval = "tecg.", .doc = "prefix of every Kafka topic name"},
-        {.name = "log.level", .type = TECG_CONF_STRING, .offset = F(log_level),
-         .defval = "info", .doc = "debug, info, notice, warning, err"},
-        {.name = "stats.interval.ms", .type = TECG_CONF_INT,
-         .offset = F(stats_interval_ms), .defval = "60000", .min = 0, .max = 86400000,
+        {.name = "topic.prefix",
+         .type = TECG_CONF_STRING,
+         .offset = F(topic_prefix),
+         .defval = "tecg.",
+         .doc = "prefix of every Kafka topic name"},
+        {.name = "log.level",
+         .type = TECG_CONF_STRING,
+         .offset = F(log_level),
+         .defval = "info",
+         .doc = "debug, info, notice, warning, err"},
+        {.name = "stats.interval.ms",
+         .type = TECG_CONF_INT,
+         .offset = F(stats_interval_ms),
+         .defval = "60000",
+         .min = 0,
+         .max = 86400000,
          .doc = "how often counters are logged (0 = never)"},
-        {.name = "metrics.file", .type = TECG_CONF_STRING, .offset = F(metrics_file),
+        {.name = "metrics.file",
+         .type = TECG_CONF_STRING,
+         .offset = F(metrics_file),
          .scope = TECG_DAEMON_PRODUCER | TECG_DAEMON_AGGREGATOR,
          .doc = "write Prometheus text-format counters to this file at each stats "
                 "interval (node_exporter textfile collector)"},
-        {.name = "schema.registry.url", .type = TECG_CONF_STRING,
+        {.name = "schema.registry.url",
+         .type = TECG_CONF_STRING,
          .offset = F(schema_registry_url),
          .scope = TECG_DAEMON_PRODUCER | TECG_DAEMON_AGGREGATOR,
          .doc = "Confluent-compatible schema registry: the producer registers its "
                 "schemas there and frames messages as 00 + schema id + body "
                 "(default: single-object encoding, no registry needed); the "
                 "aggregator asks it for the ids of Confluent-framed messages"},
-        {.name = "kafka.", .type = TECG_CONF_PREFIX,
+        {.name = "kafka.",
+         .type = TECG_CONF_PREFIX,
          .doc = "any librdkafka property, passed unchanged to every Kafka client "
                 "of the daemon (e.g. kafka.bootstrap.servers=127.0.0.1:9092)"},
         {.name = NULL}};
@@ -61,13 +77,12 @@ static void print_usage(const tecg_daemon_spec_t *spec, FILE *fp) {
                 fprintf(fp, "  -%c, %-18s same as %s = VALUE\n", spec->alias_short, opt,
                         spec->alias_key);
         }
-        fprintf(fp,
-                "  -c, --config FILE      configuration file (key = value)\n"
-                "  -X, --set KEY=VALUE    set any configuration key (repeatable)\n"
-                "  -v, --verbose          log level debug\n"
-                "      --check-config     validate the configuration and exit\n"
-                "  -h, --help             this help\n"
-                "\nConfiguration keys:\n");
+        fprintf(fp, "  -c, --config FILE      configuration file (key = value)\n"
+                    "  -X, --set KEY=VALUE    set any configuration key (repeatable)\n"
+                    "  -v, --verbose          log level debug\n"
+                    "      --check-config     validate the configuration and exit\n"
+                    "  -h, --help             this help\n"
+                    "\nConfiguration keys:\n");
         tecg_conf_print_help(fp, spec->props);
         if (spec->exit_status)
                 fprintf(fp, "\n%s", spec->exit_status);
@@ -84,8 +99,8 @@ int tecg_daemon_config_ok(tecg_daemon_t *d) {
         return 0;
 }
 
-int tecg_daemon_setup(const tecg_daemon_spec_t *spec, void *target, int argc,
-                      char **argv, tecg_daemon_t *d) {
+int tecg_daemon_setup(const tecg_daemon_spec_t *spec, void *target, int argc, char **argv,
+                      tecg_daemon_t *d) {
         char errstr[1024];
         const char *config_path = NULL, *alias_value = NULL;
         bool verbose = false;
@@ -93,14 +108,13 @@ int tecg_daemon_setup(const tecg_daemon_spec_t *spec, void *target, int argc,
         char **sets = calloc((size_t)argc + 1, sizeof(*sets));
         size_t nsets = 0;
         char shortopts[16] = "c:X:vh";
-        struct option longopts[] = {
-                {"config", required_argument, NULL, 'c'},
-                {"set", required_argument, NULL, 'X'},
-                {"verbose", no_argument, NULL, 'v'},
-                {"check-config", no_argument, NULL, 'C'},
-                {"help", no_argument, NULL, 'h'},
-                {spec->alias_long, required_argument, NULL, spec->alias_short},
-                {NULL, 0, NULL, 0}};
+        struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+                                    {"set", required_argument, NULL, 'X'},
+                                    {"verbose", no_argument, NULL, 'v'},
+                                    {"check-config", no_argument, NULL, 'C'},
+                                    {"help", no_argument, NULL, 'h'},
+                                    {spec->alias_long, required_argument, NULL, spec->alias_short},
+                                    {NULL, 0, NULL, 0}};
 
         memset(d, 0, sizeof(*d));
         tecg_log_init(spec->progname, TECG_LOG_INFO);
@@ -120,12 +134,26 @@ int tecg_daemon_setup(const tecg_daemon_spec_t *spec, void *target, int argc,
                         continue;
                 }
                 switch (opt) {
-                case 'c': config_path = optarg; break;
-                case 'X': sets[nsets++] = optarg; break;
-                case 'v': verbose = true; break;
-                case 'C': d->check_only = true; break;
-                case 'h': print_usage(spec, stdout); rc = 0; goto done;
-                default: print_usage(spec, stderr); rc = 2; goto done;
+                case 'c':
+                        config_path = optarg;
+                        break;
+                case 'X':
+                        sets[nsets++] = optarg;
+                        break;
+                case 'v':
+                        verbose = true;
+                        break;
+                case 'C':
+                        d->check_only = true;
+                        break;
+                case 'h':
+                        print_usage(spec, stdout);
+                        rc = 0;
+                        goto done;
+                default:
+                        print_usage(spec, stderr);
+                        rc = 2;
+                        goto done;
                 }
         }
         for (int i = optind; i < argc; i++) {
@@ -143,12 +171,10 @@ int tecg_daemon_setup(const tecg_daemon_spec_t *spec, void *target, int argc,
         snprintf(alias_origin, sizeof(alias_origin), "--%s",
                  spec->alias_long ? spec->alias_long : "");
         if (!(d->conf = tecg_conf_new(spec->props, target, errstr, sizeof(errstr))) ||
-            (config_path &&
-             tecg_conf_load_file(d->conf, config_path, errstr, sizeof(errstr))) ||
+            (config_path && tecg_conf_load_file(d->conf, config_path, errstr, sizeof(errstr))) ||
             tecg_conf_apply_sets(d->conf, sets, nsets, errstr, sizeof(errstr)) ||
-            (alias_value &&
-             tecg_conf_set(d->conf, spec->alias_key, alias_value, alias_origin, errstr,
-                           sizeof(errstr))) ||
+            (alias_value && tecg_conf_set(d->conf, spec->alias_key, alias_value, alias_origin,
+                                          errstr, sizeof(errstr))) ||
             tecg_conf_check_required(d->conf, errstr, sizeof(errstr))) {
                 rc = tecg_daemon_config_error(spec, errstr);
                 goto done;
@@ -157,8 +183,7 @@ int tecg_daemon_setup(const tecg_daemon_spec_t *spec, void *target, int argc,
         int level = tecg_log_level_parse(level_text);
         if (level < 0) {
                 snprintf(errstr, sizeof(errstr), "%s: log.level: \"%s\" is not a level",
-                         tecg_conf_origin(d->conf, "log.level"),
-                         level_text ? level_text : "");
+                         tecg_conf_origin(d->conf, "log.level"), level_text ? level_text : "");
                 rc = tecg_daemon_config_error(spec, errstr);
                 goto done;
         }

@@ -37,27 +37,28 @@ extern const tecg_conf_prop_t tecg_daemon_props[];
 
 /* The entry of a daemon's table that takes the shared keys of `scope_`
  * into its tecg_daemon_conf_t member `member`. */
-#define TECG_DAEMON_SHARED_KEYS(struct_type, member, scope_)                   \
-        {.name = "", .type = TECG_CONF_INCLUDE,                                \
-         .offset = offsetof(struct_type, member), .sub = tecg_daemon_props,    \
-         .scope = (scope_), .doc = "keys shared by the daemons"}
+#define TECG_DAEMON_SHARED_KEYS(struct_type, member, scope_)                                     \
+        {                                                                                        \
+                .name = "", .type = TECG_CONF_INCLUDE, .offset = offsetof(struct_type, member),  \
+                .sub = tecg_daemon_props, .scope = (scope_), .doc = "keys shared by the daemons" \
+        }
 
 typedef struct {
-        const char *progname;           /* "tecg-producer": logs and errors */
-        const char *usage;              /* text printed before the options */
-        const char *exit_status;        /* text printed after the keys */
-        const tecg_conf_prop_t *props;  /* the daemon's table */
+        const char *progname;          /* "tecg-producer": logs and errors */
+        const char *usage;             /* text printed before the options */
+        const char *exit_status;       /* text printed after the keys */
+        const tecg_conf_prop_t *props; /* the daemon's table */
         /* Optional option that sets a config key, e.g. --nation / -n. */
         const char *alias_long;
         int alias_short;
         const char *alias_key;
-        bool accepts_stdin;             /* a lone "-" argument means stdin */
+        bool accepts_stdin; /* a lone "-" argument means stdin */
 } tecg_daemon_spec_t;
 
 typedef struct {
-        tecg_conf_t *conf;              /* owned: tecg_daemon_cleanup() */
-        bool check_only;                /* --check-config */
-        bool read_stdin;                /* "-" was given */
+        tecg_conf_t *conf; /* owned: tecg_daemon_cleanup() */
+        bool check_only;   /* --check-config */
+        bool read_stdin;   /* "-" was given */
 } tecg_daemon_t;
 
 /* Non-zero once SIGINT or SIGTERM arrived (after tecg_daemon_signals()). */
@@ -67,8 +68,8 @@ extern volatile sig_atomic_t tecg_daemon_stop;
  * props describe). Returns -1 when the daemon should go on, otherwise the
  * exit status to return now: 0 after --help, 2 after a usage or
  * configuration error (already printed as "progname: file:line: reason"). */
-int tecg_daemon_setup(const tecg_daemon_spec_t *spec, void *target, int argc,
-                      char **argv, tecg_daemon_t *d);
+int tecg_daemon_setup(const tecg_daemon_spec_t *spec, void *target, int argc, char **argv,
+                      tecg_daemon_t *d);
 
 /* Reports a configuration problem found after setup and returns 2. */
 int tecg_daemon_config_error(const tecg_daemon_spec_t *spec, const char *errstr);

@@ -26,8 +26,7 @@ const char *tecg_err2str(tecg_err_t err);
 
 /* snprintf into errstr if errstr_size > 0; always returns err so callers can
  * write `return tecg_seterr(TECG_ERR_X, errstr, size, "fmt", ...)`. */
-tecg_err_t tecg_seterr(tecg_err_t err, char *errstr, size_t errstr_size,
-                       const char *fmt, ...)
+tecg_err_t tecg_seterr(tecg_err_t err, char *errstr, size_t errstr_size, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
 
 #endif

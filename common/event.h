@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TECG_EVENT_ID_MAX 64     /* chars of [A-Za-z0-9._:-] */
-#define TECG_TEXT_MAX 200        /* item, course, venue: max Unicode chars */
+#define TECG_EVENT_ID_MAX 64 /* chars of [A-Za-z0-9._:-] */
+#define TECG_TEXT_MAX 200    /* item, course, venue: max Unicode chars */
 
 typedef enum {
         TECG_EV_FUNDING = 0,
@@ -27,58 +27,82 @@ typedef enum {
         TECG_EV__COUNT
 } tecg_event_type_t;
 
-typedef enum { TECG_CH_TRUST_FUND = 0, TECG_CH_COMMON_FUNDING, TECG_CH_BILATERAL, TECG_CH__COUNT } tecg_channel_t;
+typedef enum {
+        TECG_CH_TRUST_FUND = 0,
+        TECG_CH_COMMON_FUNDING,
+        TECG_CH_BILATERAL,
+        TECG_CH__COUNT
+} tecg_channel_t;
 typedef enum { TECG_FS_PLEDGED = 0, TECG_FS_DISBURSED, TECG_FS__COUNT } tecg_funding_stage_t;
 typedef enum {
-        TECG_CAT_VEHICLES = 0, TECG_CAT_WEAPONS, TECG_CAT_AMMUNITION,
-        TECG_CAT_COMMUNICATIONS, TECG_CAT_MEDICAL, TECG_CAT_UNIFORMS,
-        TECG_CAT_OTHER, TECG_CAT__COUNT
+        TECG_CAT_VEHICLES = 0,
+        TECG_CAT_WEAPONS,
+        TECG_CAT_AMMUNITION,
+        TECG_CAT_COMMUNICATIONS,
+        TECG_CAT_MEDICAL,
+        TECG_CAT_UNIFORMS,
+        TECG_CAT_OTHER,
+        TECG_CAT__COUNT
 } tecg_category_t;
-typedef enum { TECG_ES_OFFERED = 0, TECG_ES_ACCEPTED, TECG_ES_DELIVERED, TECG_ES__COUNT } tecg_equipment_stage_t;
 typedef enum {
-        TECG_ROLE_TRAINER = 0, TECG_ROLE_MENTOR, TECG_ROLE_STAFF,
-        TECG_ROLE_SUPPORT, TECG_ROLE_FORCE_PROTECTION, TECG_ROLE__COUNT
+        TECG_ES_OFFERED = 0,
+        TECG_ES_ACCEPTED,
+        TECG_ES_DELIVERED,
+        TECG_ES__COUNT
+} tecg_equipment_stage_t;
+typedef enum {
+        TECG_ROLE_TRAINER = 0,
+        TECG_ROLE_MENTOR,
+        TECG_ROLE_STAFF,
+        TECG_ROLE_SUPPORT,
+        TECG_ROLE_FORCE_PROTECTION,
+        TECG_ROLE__COUNT
 } tecg_role_t;
 typedef enum { TECG_LOC_IN_IRAQ = 0, TECG_LOC_OUTSIDE_IRAQ, TECG_LOC__COUNT } tecg_location_t;
-typedef enum { TECG_LVL_JUNIOR = 0, TECG_LVL_MIDDLE, TECG_LVL_SENIOR, TECG_LVL__COUNT } tecg_level_t;
+typedef enum {
+        TECG_LVL_JUNIOR = 0,
+        TECG_LVL_MIDDLE,
+        TECG_LVL_SENIOR,
+        TECG_LVL__COUNT
+} tecg_level_t;
 
 typedef struct {
-        int64_t amount_minor;           /* > 0, in the currency's minor units */
-        char currency[4];               /* ISO 4217, NUL-terminated */
+        int64_t amount_minor; /* > 0, in the currency's minor units */
+        char currency[4];     /* ISO 4217, NUL-terminated */
         tecg_channel_t channel;
         tecg_funding_stage_t stage;
 } tecg_funding_t;
 
 typedef struct {
-        const char *item;               /* borrowed, NUL-terminated UTF-8 */
+        const char *item; /* borrowed, NUL-terminated UTF-8 */
         tecg_category_t category;
-        int64_t quantity;               /* > 0 */
+        int64_t quantity; /* > 0 */
         bool has_value;
-        int64_t value_minor;            /* >= 0, valid when has_value */
-        char currency[4];               /* "" unless has_value */
+        int64_t value_minor; /* >= 0, valid when has_value */
+        char currency[4];    /* "" unless has_value */
         tecg_equipment_stage_t stage;
 } tecg_equipment_t;
 
 typedef struct {
         tecg_role_t role;
         tecg_location_t location;
-        int32_t headcount;              /* >= 0, absolute strength */
+        int32_t headcount; /* >= 0, absolute strength */
 } tecg_personnel_t;
 
 typedef struct {
-        const char *course;             /* borrowed */
+        const char *course; /* borrowed */
         tecg_level_t level;
         tecg_location_t location;
-        const char *venue;              /* borrowed, NULL when absent */
-        int32_t trainees;               /* > 0 */
+        const char *venue; /* borrowed, NULL when absent */
+        int32_t trainees;  /* > 0 */
 } tecg_training_t;
 
 typedef struct {
         tecg_event_type_t type;
         char event_id[TECG_EVENT_ID_MAX + 1];
-        char nation[4];                 /* ISO 3166-1 alpha-3 */
-        int64_t occurred_at_ms;         /* UTC, milliseconds since the epoch */
-        int32_t utc_offset_min;         /* offset as written, e.g. +180 */
+        char nation[4];         /* ISO 3166-1 alpha-3 */
+        int64_t occurred_at_ms; /* UTC, milliseconds since the epoch */
+        int32_t utc_offset_min; /* offset as written, e.g. +180 */
         union {
                 tecg_funding_t funding;
                 tecg_equipment_t equipment;

@@ -31,30 +31,28 @@ char *tecg_framing_fingerprint_hex(uint64_t fp, char *out) {
         return out;
 }
 
-tecg_err_t tecg_framing_parse(const void *msg, size_t len, tecg_frame_t *out,
-                              char *errstr, size_t errstr_size) {
+tecg_err_t tecg_framing_parse(const void *msg, size_t len, tecg_frame_t *out, char *errstr,
+                              size_t errstr_size) {
         const uint8_t *p = msg;
         size_t hdr;
 
         memset(out, 0, sizeof(*out));
         if (len == 0 || !p)
-                return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                                   "empty message");
+                return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, "empty message");
 
         switch (p[0]) {
         case SO_MAGIC0:
                 hdr = TECG_FRAMING_SO_HEADER_LEN;
                 if (len >= 2 && p[1] != SO_MAGIC1)
-                        return tecg_seterr(
-                                TECG_ERR_INVALID, errstr, errstr_size,
-                                "unknown magic byte 0x%02X after 0xC3 "
-                                "(single-object encoding starts C3 01)",
-                                p[1]);
+                        return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
+                                           "unknown magic byte 0x%02X after 0xC3 "
+                                           "(single-object encoding starts C3 01)",
+                                           p[1]);
                 if (len < hdr)
-                        return tecg_seterr(
-                                TECG_ERR_INVALID, errstr, errstr_size,
-                                "single-object header truncated: %zu of %zu "
-                                "bytes", len, hdr);
+                        return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
+                                           "single-object header truncated: %zu of %zu "
+                                           "bytes",
+                                           len, hdr);
                 out->kind = TECG_FRAME_SINGLE_OBJECT;
                 for (int i = 7; i >= 0; i--)
                         out->fingerprint = (out->fingerprint << 8) | p[2 + i];
@@ -62,13 +60,12 @@ tecg_err_t tecg_framing_parse(const void *msg, size_t len, tecg_frame_t *out,
         case CONFLUENT_MAGIC:
                 hdr = TECG_FRAMING_CONFLUENT_HEADER_LEN;
                 if (len < hdr)
-                        return tecg_seterr(
-                                TECG_ERR_INVALID, errstr, errstr_size,
-                                "Confluent header truncated: %zu of %zu bytes",
-                                len, hdr);
+                        return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
+                                           "Confluent header truncated: %zu of %zu bytes", len,
+                                           hdr);
                 out->kind = TECG_FRAME_CONFLUENT;
-                out->schema_id = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 |
-                                 (uint32_t)p[3] << 8 | (uint32_t)p[4];
+                out->schema_id = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 |
+                                 (uint32_t)p[4];
                 break;
         default:
                 return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
@@ -81,11 +78,9 @@ tecg_err_t tecg_framing_parse(const void *msg, size_t len, tecg_frame_t *out,
         if (len == hdr) {
                 memset(out, 0, sizeof(*out));
                 return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                                   "body empty after the %zu-byte %s header",
-                                   hdr,
-                                   hdr == TECG_FRAMING_SO_HEADER_LEN
-                                           ? "single-object"
-                                           : "Confluent");
+                                   "body empty after the %zu-byte %s header", hdr,
+                                   hdr == TECG_FRAMING_SO_HEADER_LEN ? "single-object"
+                                                                     : "Confluent");
         }
         out->body = p + hdr;
         out->body_len = len - hdr;
@@ -101,8 +96,7 @@ tecg_err_t tecg_framing_write_single_object(tecg_buf_t *out, uint64_t fp) {
 
 tecg_err_t tecg_framing_write_confluent(tecg_buf_t *out, uint32_t schema_id) {
         uint8_t h[TECG_FRAMING_CONFLUENT_HEADER_LEN] = {
-                CONFLUENT_MAGIC, (uint8_t)(schema_id >> 24),
-                (uint8_t)(schema_id >> 16), (uint8_t)(schema_id >> 8),
-                (uint8_t)schema_id};
+                CONFLUENT_MAGIC, (uint8_t)(schema_id >> 24), (uint8_t)(schema_id >> 16),
+                (uint8_t)(schema_id >> 8), (uint8_t)schema_id};
         return tecg_buf_append(out, h, sizeof(h));
 }

@@ -24,16 +24,16 @@
 #define TECG_CRC64_AVRO_EMPTY UINT64_C(0xc15d213aa4d7a795)
 
 typedef enum {
-        TECG_FRAME_SINGLE_OBJECT = 1,   /* C3 01 + fingerprint */
-        TECG_FRAME_CONFLUENT,           /* 00 + schema id */
+        TECG_FRAME_SINGLE_OBJECT = 1, /* C3 01 + fingerprint */
+        TECG_FRAME_CONFLUENT,         /* 00 + schema id */
 } tecg_frame_kind_t;
 
 typedef struct {
         tecg_frame_kind_t kind;
-        uint64_t fingerprint;           /* SINGLE_OBJECT: writer schema */
-        uint32_t schema_id;             /* CONFLUENT: registry id */
-        const uint8_t *body;            /* borrowed: points into the message */
-        size_t body_len;                /* > 0 */
+        uint64_t fingerprint; /* SINGLE_OBJECT: writer schema */
+        uint32_t schema_id;   /* CONFLUENT: registry id */
+        const uint8_t *body;  /* borrowed: points into the message */
+        size_t body_len;      /* > 0 */
 } tecg_frame_t;
 
 /* The 64-bit Rabin fingerprint of the Avro specification ("CRC-64-AVRO")
@@ -51,8 +51,8 @@ char *tecg_framing_fingerprint_hex(uint64_t fp, char *out);
  * the body. TECG_OK: *out describes the frame and out->body points into msg.
  * TECG_ERR_INVALID with a reason in errstr: empty message, header truncated,
  * unknown magic byte (the byte is named), empty body. */
-tecg_err_t tecg_framing_parse(const void *msg, size_t len, tecg_frame_t *out,
-                              char *errstr, size_t errstr_size);
+tecg_err_t tecg_framing_parse(const void *msg, size_t len, tecg_frame_t *out, char *errstr,
+                              size_t errstr_size);
 
 /* Append a single-object header (C3 01 + fp little-endian) to out. */
 tecg_err_t tecg_framing_write_single_object(tecg_buf_t *out, uint64_t fp);

@@ -25,7 +25,7 @@ struct tecg_http_client {
         CURL *easy;
         CURLM *multi;
         char *url;
-        char *auth_header;   /* "Authorization: Bearer ..." or NULL */
+        char *auth_header; /* "Authorization: Bearer ..." or NULL */
         size_t max_body;
         atomic_int cancelled;
         /* Per request, used by the write callback. */
@@ -46,13 +46,10 @@ static void http_global_init(void) {
 
 /* Accumulates the response body up to max_body and then discards the rest,
  * still accepting it so the connection stays usable for the next request. */
-static size_t http_write_cb(char *ptr, size_t size, size_t nmemb,
-                            void *userdata) {
+static size_t http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
         tecg_http_client_t *c = userdata;
         size_t n = size * nmemb;
-        size_t room = c->max_body > c->resp->body.len
-                              ? c->max_body - c->resp->body.len
-                              : 0;
+        size_t room = c->max_body > c->resp->body.len ? c->max_body - c->resp->body.len : 0;
         size_t keep = n < room ? n : room;
         if (keep < n)
                 c->resp->body_truncated = 1;
@@ -68,26 +65,21 @@ static int http_has_crlf(const char *s) {
 }
 
 /* Sets the options that never change for this client. */
-static tecg_err_t http_setup_handle(tecg_http_client_t *c,
-                                    const tecg_http_options_t *o,
+static tecg_err_t http_setup_handle(tecg_http_client_t *c, const tecg_http_options_t *o,
                                     char *errstr, size_t errstr_size) {
         CURL *h = c->easy;
         CURLcode rc = CURLE_OK;
-        long connect_ms = o->connect_timeout_ms > 0
-                                  ? o->connect_timeout_ms
-                                  : TECG_HTTP_CONNECT_TIMEOUT_MS;
-        long total_ms = o->timeout_ms > 0 ? o->timeout_ms
-                                          : TECG_HTTP_TIMEOUT_MS;
-        const char *ua = o->user_agent && *o->user_agent
-                                 ? o->user_agent
-                                 : "tecg/" TECG_VERSION;
+        long connect_ms =
+                o->connect_timeout_ms > 0 ? o->connect_timeout_ms : TECG_HTTP_CONNECT_TIMEOUT_MS;
+        long total_ms = o->timeout_ms > 0 ? o->timeout_ms : TECG_HTTP_TIMEOUT_MS;
+        const char *ua = o->user_agent && *o->user_agent ? o->user_agent : "tecg/" TECG_VERSION;
 
         /* Each setopt is checked: an unknown option means a libcurl too old
          * for what this file assumes, and that must not go unnoticed. */
-#define HTTP_SETOPT(opt, val)                                                  \
-        do {                                                                   \
-                if ((rc = curl_easy_setopt(h, opt, val)) != CURLE_OK)          \
-                        goto done;                                             \
+#define HTTP_SETOPT(opt, val)                                         \
+        do {                                                          \
+                if ((rc = curl_easy_setopt(h, opt, val)) != CURLE_OK) \
+                        goto done;                                    \
         } while (0)
         HTTP_SETOPT(CURLOPT_ERRORBUFFER, c->errbuf);
         HTTP_SETOPT(CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM timeouts */
@@ -111,14 +103,13 @@ static tecg_err_t http_setup_handle(tecg_http_client_t *c,
 
 done:
         if (rc != CURLE_OK)
-                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                   "libcurl option: %s",
+                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "libcurl option: %s",
                                    curl_easy_strerror(rc));
         return TECG_OK;
 }
 
-tecg_http_client_t *tecg_http_client_new(const tecg_http_options_t *opts,
-                                         char *errstr, size_t errstr_size) {
+tecg_http_client_t *tecg_http_client_new(const tecg_http_options_t *opts, char *errstr,
+                                         size_t errstr_size) {
         tecg_http_client_t *c = NULL;
         tecg_err_t err = TECG_OK;
 
@@ -127,27 +118,25 @@ tecg_http_client_t *tecg_http_client_new(const tecg_http_options_t *opts,
              strncasecmp(opts->url, "https://", 8) != 0)) {
                 err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
                                   "URL must start with http:// or https://: "
-                                  "'%s'", opts && opts->url ? opts->url : "");
+                                  "'%s'",
+                                  opts && opts->url ? opts->url : "");
                 goto done;
         }
-        if (http_has_crlf(opts->url) ||
-            (opts->bearer_token && http_has_crlf(opts->bearer_token))) {
+        if (http_has_crlf(opts->url) || (opts->bearer_token && http_has_crlf(opts->bearer_token))) {
                 err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
                                   "URL or bearer token contains a line break");
                 goto done;
         }
         pthread_once(&http_global_once, http_global_init);
         if (http_global_rc != CURLE_OK) {
-                err = tecg_seterr(TECG_ERR_IO, errstr, errstr_size,
-                                  "curl_global_init: %s",
+                err = tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "curl_global_init: %s",
                                   curl_easy_strerror(http_global_rc));
                 goto done;
         }
 
         c = calloc(1, sizeof(*c));
         if (!c) {
-                err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
-                                  "out of memory");
+                err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto done;
         }
         atomic_init(&c->cancelled, 0);
@@ -155,8 +144,7 @@ tecg_http_client_t *tecg_http_client_new(const tecg_http_options_t *opts,
         c->url = strdup(opts->url);
         int auth_ok = 1;
         if (opts->bearer_token && *opts->bearer_token &&
-            asprintf(&c->auth_header, "Authorization: Bearer %s",
-                     opts->bearer_token) < 0) {
+            asprintf(&c->auth_header, "Authorization: Bearer %s", opts->bearer_token) < 0) {
                 c->auth_header = NULL; /* undefined after a failed asprintf */
                 auth_ok = 0;
         }
@@ -171,9 +159,11 @@ tecg_http_client_t *tecg_http_client_new(const tecg_http_options_t *opts,
         if (err)
                 goto done;
         if (opts->tls_no_verify)
-                tecg_log_warn("http", "%s: TLS certificate and host name "
+                tecg_log_warn("http",
+                              "%s: TLS certificate and host name "
                               "verification is OFF (tls_no_verify): the "
-                              "receiver is not authenticated", c->url);
+                              "receiver is not authenticated",
+                              c->url);
 
 done:
         if (err) {
@@ -220,9 +210,8 @@ void tecg_http_response_free(tecg_http_response_t *resp) {
 
 /* Extra headers for one request: the caller's, the bearer token, and an empty
  * "Expect:" so curl does not wait for "100 Continue" before large bodies. */
-static tecg_err_t http_headers(const tecg_http_client_t *c,
-                               const char *const *headers, int with_auth,
-                               struct curl_slist **out) {
+static tecg_err_t http_headers(const tecg_http_client_t *c, const char *const *headers,
+                               int with_auth, struct curl_slist **out) {
         struct curl_slist *list = NULL, *tmp;
         tecg_err_t err = TECG_OK;
 
@@ -257,16 +246,15 @@ done:
 
 /* Runs the transfer set up on c->easy through the multi handle so that
  * tecg_http_client_cancel() can interrupt it, and fills resp. */
-static tecg_err_t http_perform(tecg_http_client_t *c,
-                               tecg_http_response_t *resp) {
+static tecg_err_t http_perform(tecg_http_client_t *c, tecg_http_response_t *resp) {
         tecg_err_t err = TECG_OK;
         CURLMcode mc = CURLM_OK;
         CURLcode res = CURLE_OK;
         int added = 0, running = 1, done_seen = 0;
 
         if (atomic_load(&c->cancelled)) {
-                err = tecg_seterr(TECG_ERR_IO, resp->errstr,
-                                  sizeof(resp->errstr), "request cancelled");
+                err = tecg_seterr(TECG_ERR_IO, resp->errstr, sizeof(resp->errstr),
+                                  "request cancelled");
                 goto done;
         }
         mc = curl_multi_add_handle(c->multi, c->easy);
@@ -288,8 +276,8 @@ static tecg_err_t http_perform(tecg_http_client_t *c,
         if (mc != CURLM_OK)
                 goto done;
         if (running) {
-                err = tecg_seterr(TECG_ERR_IO, resp->errstr,
-                                  sizeof(resp->errstr), "request cancelled");
+                err = tecg_seterr(TECG_ERR_IO, resp->errstr, sizeof(resp->errstr),
+                                  "request cancelled");
                 goto done;
         }
         CURLMsg *msg;
@@ -303,39 +291,34 @@ static tecg_err_t http_perform(tecg_http_client_t *c,
                 res = CURLE_FAILED_INIT; /* cannot happen with running == 0 */
 
         if (c->nomem) {
-                err = tecg_seterr(TECG_ERR_NOMEM, resp->errstr,
-                                  sizeof(resp->errstr),
+                err = tecg_seterr(TECG_ERR_NOMEM, resp->errstr, sizeof(resp->errstr),
                                   "out of memory reading the response");
                 goto done;
         }
         if (res != CURLE_OK) {
-                err = tecg_seterr(TECG_ERR_IO, resp->errstr,
-                                  sizeof(resp->errstr), "%s (curl error %d)",
-                                  c->errbuf[0] ? c->errbuf
-                                               : curl_easy_strerror(res),
-                                  (int)res);
+                err = tecg_seterr(TECG_ERR_IO, resp->errstr, sizeof(resp->errstr),
+                                  "%s (curl error %d)",
+                                  c->errbuf[0] ? c->errbuf : curl_easy_strerror(res), (int)res);
                 goto done;
         }
         long status = 0, conns = 0;
         curl_off_t retry_after = 0;
         curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_getinfo(c->easy, CURLINFO_NUM_CONNECTS, &conns);
-        if (curl_easy_getinfo(c->easy, CURLINFO_RETRY_AFTER, &retry_after) !=
-                    CURLE_OK ||
+        if (curl_easy_getinfo(c->easy, CURLINFO_RETRY_AFTER, &retry_after) != CURLE_OK ||
             retry_after < 0)
                 retry_after = 0;
         resp->status = status;
         resp->new_connections = conns;
         resp->retry_after_s = retry_after > 86400 ? 86400 : (long)retry_after;
         if (tecg_buf_terminate(&resp->body) != TECG_OK)
-                err = tecg_seterr(TECG_ERR_NOMEM, resp->errstr,
-                                  sizeof(resp->errstr), "out of memory");
+                err = tecg_seterr(TECG_ERR_NOMEM, resp->errstr, sizeof(resp->errstr),
+                                  "out of memory");
 
 done:
         if (mc != CURLM_OK)
-                err = tecg_seterr(TECG_ERR_IO, resp->errstr,
-                                  sizeof(resp->errstr), "libcurl multi: %s",
-                                  curl_multi_strerror(mc));
+                err = tecg_seterr(TECG_ERR_IO, resp->errstr, sizeof(resp->errstr),
+                                  "libcurl multi: %s", curl_multi_strerror(mc));
         if (added)
                 curl_multi_remove_handle(c->multi, c->easy);
         if (err)
@@ -345,9 +328,8 @@ done:
 }
 
 /* Common part of POST and GET: reset resp, set URL and headers, perform. */
-static tecg_err_t http_request(tecg_http_client_t *c, const char *url,
-                               const char *const *headers, int is_post,
-                               const void *body, size_t len,
+static tecg_err_t http_request(tecg_http_client_t *c, const char *url, const char *const *headers,
+                               int is_post, const void *body, size_t len,
                                tecg_http_response_t *resp) {
         struct curl_slist *hdrs = NULL;
         tecg_err_t err = TECG_OK;
@@ -365,32 +347,27 @@ static tecg_err_t http_request(tecg_http_client_t *c, const char *url,
         c->nomem = 0;
 
         if (url && http_has_crlf(url)) {
-                err = tecg_seterr(TECG_ERR_INVALID, resp->errstr,
-                                  sizeof(resp->errstr),
+                err = tecg_seterr(TECG_ERR_INVALID, resp->errstr, sizeof(resp->errstr),
                                   "URL contains a line break");
                 goto done;
         }
         for (size_t i = 0; headers && headers[i]; i++)
                 if (http_has_crlf(headers[i])) {
-                        err = tecg_seterr(TECG_ERR_INVALID, resp->errstr,
-                                          sizeof(resp->errstr),
-                                          "header %zu contains a line break",
-                                          i);
+                        err = tecg_seterr(TECG_ERR_INVALID, resp->errstr, sizeof(resp->errstr),
+                                          "header %zu contains a line break", i);
                         goto done;
                 }
         if (http_headers(c, headers, with_auth, &hdrs) != TECG_OK) {
-                err = tecg_seterr(TECG_ERR_NOMEM, resp->errstr,
-                                  sizeof(resp->errstr), "out of memory");
+                err = tecg_seterr(TECG_ERR_NOMEM, resp->errstr, sizeof(resp->errstr),
+                                  "out of memory");
                 goto done;
         }
         curl_easy_setopt(c->easy, CURLOPT_URL, url ? url : c->url);
         curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, hdrs);
         if (is_post) {
                 /* Borrowed: curl reads body during http_perform() only. */
-                curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-                                 (curl_off_t)len);
-                curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS,
-                                 body ? body : "");
+                curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+                curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, body ? body : "");
         } else {
                 curl_easy_setopt(c->easy, CURLOPT_HTTPGET, 1L);
         }
@@ -406,14 +383,12 @@ done:
         return err;
 }
 
-tecg_err_t tecg_http_post(tecg_http_client_t *c, const char *const *headers,
-                          const void *body, size_t len,
-                          tecg_http_response_t *resp) {
+tecg_err_t tecg_http_post(tecg_http_client_t *c, const char *const *headers, const void *body,
+                          size_t len, tecg_http_response_t *resp) {
         return http_request(c, NULL, headers, 1, body, len, resp);
 }
 
-tecg_err_t tecg_http_get(tecg_http_client_t *c, const char *url,
-                         const char *const *headers,
+tecg_err_t tecg_http_get(tecg_http_client_t *c, const char *url, const char *const *headers,
                          tecg_http_response_t *resp) {
         return http_request(c, url, headers, 0, NULL, 0, resp);
 }

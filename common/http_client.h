@@ -48,15 +48,20 @@ typedef struct {
  * across requests (each request resets it), release with
  * tecg_http_response_free(). */
 typedef struct {
-        long status;        /* HTTP status, 0 when no answer was received */
-        tecg_buf_t body;    /* response body, NUL-terminated, at most max_body */
-        int body_truncated; /* 1 when the server sent more than max_body */
-        long retry_after_s; /* Retry-After in seconds (both forms), 0 = none */
+        long status;          /* HTTP status, 0 when no answer was received */
+        tecg_buf_t body;      /* response body, NUL-terminated, at most max_body */
+        int body_truncated;   /* 1 when the server sent more than max_body */
+        long retry_after_s;   /* Retry-After in seconds (both forms), 0 = none */
         long new_connections; /* connections opened for this request (0 = reused) */
-        char errstr[256];   /* why it failed; empty on TECG_OK */
+        char errstr[256];     /* why it failed; empty on TECG_OK */
 } tecg_http_response_t;
 
-#define TECG_HTTP_RESPONSE_INIT {0, TECG_BUF_INIT, 0, 0, 0, {0}}
+#define TECG_HTTP_RESPONSE_INIT              \
+        {                                    \
+                0, TECG_BUF_INIT, 0, 0, 0, { \
+                        0                    \
+                }                            \
+        }
 
 typedef struct tecg_http_client tecg_http_client_t;
 
@@ -65,8 +70,8 @@ typedef struct tecg_http_client tecg_http_client_t;
  * (TECG_ERR_CONFIG-like: no or non-HTTP URL, CR/LF in the token) or libcurl
  * could not be set up. The caller owns the client:
  * tecg_http_client_destroy(). */
-tecg_http_client_t *tecg_http_client_new(const tecg_http_options_t *opts,
-                                         char *errstr, size_t errstr_size);
+tecg_http_client_t *tecg_http_client_new(const tecg_http_options_t *opts, char *errstr,
+                                         size_t errstr_size);
 
 /* Closes the connection and frees the client. NULL is ok. */
 void tecg_http_client_destroy(tecg_http_client_t *client);
@@ -76,14 +81,12 @@ void tecg_http_client_destroy(tecg_http_client_t *client);
  * the call). Blocks up to the client's timeout. TECG_OK when the server
  * answered (any status, see resp->status); TECG_ERR_IO on a network, TLS or
  * timeout error and TECG_ERR_NOMEM, both with resp->errstr filled. */
-tecg_err_t tecg_http_post(tecg_http_client_t *client,
-                          const char *const *headers, const void *body,
+tecg_err_t tecg_http_post(tecg_http_client_t *client, const char *const *headers, const void *body,
                           size_t len, tecg_http_response_t *resp);
 
 /* GETs `url` (NULL = the client's URL) on the same connection pool, same
  * results as tecg_http_post(). */
-tecg_err_t tecg_http_get(tecg_http_client_t *client, const char *url,
-                         const char *const *headers,
+tecg_err_t tecg_http_get(tecg_http_client_t *client, const char *url, const char *const *headers,
                          tecg_http_response_t *resp);
 
 /* Thread-safe, for shutdown: aborts the request in progress (if any) at once

@@ -32,20 +32,20 @@
 #define INDEX_AFTER 16
 
 typedef struct {
-        size_t off, len;        /* in p->out */
-        uint64_t hash;          /* set once the object is indexed */
+        size_t off, len; /* in p->out */
+        uint64_t hash;   /* set once the object is indexed */
 } jf_key_t;
 
 typedef struct {
-        size_t key_base;        /* this object's first key in p->keys */
-        size_t out_mark;        /* p->out position when it opened */
-        uint32_t serial;        /* objects: unique within one parse */
+        size_t key_base; /* this object's first key in p->keys */
+        size_t out_mark; /* p->out position when it opened */
+        uint32_t serial; /* objects: unique within one parse */
         unsigned char is_obj, indexed;
 } jf_frame_t;
 
 typedef struct {
         uint64_t hash;
-        size_t idx1;            /* key index + 1; 0 = empty slot */
+        size_t idx1; /* key index + 1; 0 = empty slot */
         uint32_t serial;
 } jf_slot_t;
 
@@ -59,7 +59,7 @@ struct tecg_json_flat {
         size_t keys_cap;
         jf_frame_t *stack;
         size_t stack_cap;
-        jf_slot_t *tab;         /* open addressing, power-of-2 size */
+        jf_slot_t *tab; /* open addressing, power-of-2 size */
         size_t tab_cap, tab_used;
         tecg_siphash_key_t sip_key;
 };
@@ -68,13 +68,13 @@ struct tecg_json_flat {
 typedef struct {
         tecg_json_flat_t *p;
         const unsigned char *s;
-        size_t n, i;            /* input and read position */
-        size_t o;               /* write position in p->out */
-        size_t depth;           /* open containers = used stack frames */
-        size_t nkeys;           /* used entries of p->keys */
-        size_t nmem;            /* used entries of p->mem */
+        size_t n, i;  /* input and read position */
+        size_t o;     /* write position in p->out */
+        size_t depth; /* open containers = used stack frames */
+        size_t nkeys; /* used entries of p->keys */
+        size_t nmem;  /* used entries of p->mem */
         uint32_t serial;
-        const char *msg;        /* error */
+        const char *msg; /* error */
         size_t err_at;
         tecg_err_t err;
         const char *dup_key;
@@ -122,14 +122,22 @@ void tecg_json_flat_destroy(tecg_json_flat_t *p) {
 
 const char *tecg_json_flat_kind_name(tecg_json_flat_kind_t kind) {
         switch (kind) {
-        case TECG_JSON_FLAT_STRING: return "string";
-        case TECG_JSON_FLAT_INTEGER: return "integer";
-        case TECG_JSON_FLAT_REAL: return "real";
-        case TECG_JSON_FLAT_TRUE: return "true";
-        case TECG_JSON_FLAT_FALSE: return "false";
-        case TECG_JSON_FLAT_NULL: return "null";
-        case TECG_JSON_FLAT_OBJECT: return "object";
-        case TECG_JSON_FLAT_ARRAY: return "array";
+        case TECG_JSON_FLAT_STRING:
+                return "string";
+        case TECG_JSON_FLAT_INTEGER:
+                return "integer";
+        case TECG_JSON_FLAT_REAL:
+                return "real";
+        case TECG_JSON_FLAT_TRUE:
+                return "true";
+        case TECG_JSON_FLAT_FALSE:
+                return "false";
+        case TECG_JSON_FLAT_NULL:
+                return "null";
+        case TECG_JSON_FLAT_OBJECT:
+                return "object";
+        case TECG_JSON_FLAT_ARRAY:
+                return "array";
         }
         return "unknown";
 }
@@ -240,8 +248,8 @@ static int add_key(jf_t *J, size_t off, size_t len, size_t at) {
                                 goto dup;
                 if (J->nkeys - fr->key_base >= INDEX_AFTER) {
                         for (size_t k = fr->key_base; k < J->nkeys; k++)
-                                p->keys[k].hash = tecg_siphash13(&p->sip_key, p->out + p->keys[k].off,
-                                                                p->keys[k].len);
+                                p->keys[k].hash = tecg_siphash13(
+                                        &p->sip_key, p->out + p->keys[k].off, p->keys[k].len);
                         if (tab_reserve(J, J->nkeys - fr->key_base + 1))
                                 return fail(J, TECG_ERR_NOMEM, at, "out of memory");
                         for (size_t k = fr->key_base; k < J->nkeys; k++)
@@ -289,11 +297,11 @@ dup:
 /* Bytes that end a plain run inside a string: the quote, the backslash,
  * controls (refused) and non-ASCII (checked as UTF-8). */
 static const unsigned char str_stop[256] = {
-#define R8(x) [x] = 1, [x + 1] = 1, [x + 2] = 1, [x + 3] = 1, [x + 4] = 1, [x + 5] = 1, \
-              [x + 6] = 1, [x + 7] = 1
+#define R8(x)                                                                                  \
+        [x] = 1, [x + 1] = 1, [x + 2] = 1, [x + 3] = 1, [x + 4] = 1, [x + 5] = 1, [x + 6] = 1, \
+        [x + 7] = 1
 #define R32(x) R8(x), R8(x + 8), R8(x + 16), R8(x + 24)
-        R32(0x00), ['"'] = 1, ['\\'] = 1,
-        R32(0x80), R32(0xA0), R32(0xC0), R32(0xE0),
+        R32(0x00), ['"'] = 1, ['\\'] = 1, R32(0x80), R32(0xA0), R32(0xC0), R32(0xE0),
 #undef R32
 #undef R8
 };
@@ -302,10 +310,14 @@ static int hex4(const unsigned char *s, unsigned *out) {
         unsigned v = 0;
         for (int k = 0; k < 4; k++) {
                 unsigned c = s[k], d;
-                if (c >= '0' && c <= '9') d = c - '0';
-                else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-                else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-                else return -1;
+                if (c >= '0' && c <= '9')
+                        d = c - '0';
+                else if (c >= 'a' && c <= 'f')
+                        d = c - 'a' + 10;
+                else if (c >= 'A' && c <= 'F')
+                        d = c - 'A' + 10;
+                else
+                        return -1;
                 v = v << 4 | d;
         }
         *out = v;
@@ -321,9 +333,9 @@ static inline size_t plain_run(const unsigned char *s, size_t i, size_t n) {
                 __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
                 /* Signed compare: bytes >= 0x80 are negative, so "< 0x20"
                  * catches them together with the controls. */
-                __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote),
-                                                      _mm_cmpeq_epi8(x, bslash)),
-                                         _mm_cmplt_epi8(x, space));
+                __m128i m = _mm_or_si128(
+                        _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
+                        _mm_cmplt_epi8(x, space));
                 unsigned bits = (unsigned)_mm_movemask_epi8(m);
                 if (bits)
                         return i + (size_t)__builtin_ctz(bits);
@@ -368,14 +380,30 @@ static int parse_string(jf_t *J, size_t *len) {
                 if (i + 1 >= n)
                         return fail_syntax(J, n, "unexpected end of input in a string");
                 switch (s[i + 1]) {
-                case '"': *o++ = '"'; break;
-                case '\\': *o++ = '\\'; break;
-                case '/': *o++ = '/'; break;
-                case 'b': *o++ = '\b'; break;
-                case 'f': *o++ = '\f'; break;
-                case 'n': *o++ = '\n'; break;
-                case 'r': *o++ = '\r'; break;
-                case 't': *o++ = '\t'; break;
+                case '"':
+                        *o++ = '"';
+                        break;
+                case '\\':
+                        *o++ = '\\';
+                        break;
+                case '/':
+                        *o++ = '/';
+                        break;
+                case 'b':
+                        *o++ = '\b';
+                        break;
+                case 'f':
+                        *o++ = '\f';
+                        break;
+                case 'n':
+                        *o++ = '\n';
+                        break;
+                case 'r':
+                        *o++ = '\r';
+                        break;
+                case 't':
+                        *o++ = '\t';
+                        break;
                 case 'u': {
                         unsigned cp, lo;
                         if (n - i < 6 || hex4(s + i + 2, &cp))
@@ -384,11 +412,13 @@ static int parse_string(jf_t *J, size_t *len) {
                                 return fail_syntax(J, i, "invalid Unicode: unpaired low surrogate");
                         if (cp >= 0xD800 && cp <= 0xDBFF) {
                                 if (n - i < 12 || s[i + 6] != '\\' || s[i + 7] != 'u')
-                                        return fail_syntax(J, i, "invalid Unicode: unpaired high surrogate");
+                                        return fail_syntax(
+                                                J, i, "invalid Unicode: unpaired high surrogate");
                                 if (hex4(s + i + 8, &lo))
                                         return fail_syntax(J, i + 6, "invalid \\u escape");
                                 if (lo < 0xDC00 || lo > 0xDFFF)
-                                        return fail_syntax(J, i, "invalid Unicode: unpaired high surrogate");
+                                        return fail_syntax(
+                                                J, i, "invalid Unicode: unpaired high surrogate");
                                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                                 i += 6;
                         }
@@ -617,12 +647,23 @@ value:
                 }
                 goto after_value;
         }
-        case '-': case '0': case '1': case '2': case '3': case '4':
-        case '5': case '6': case '7': case '8': case '9':
+        case '-':
+        case '0':
+        case '1':
+        case '2':
+        case '3':
+        case '4':
+        case '5':
+        case '6':
+        case '7':
+        case '8':
+        case '9':
                 if (parse_number(J, slot))
                         return -1;
                 goto after_value;
-        case 't': case 'f': case 'n':
+        case 't':
+        case 'f':
+        case 'n':
                 if (parse_literal(J, slot))
                         return -1;
                 goto after_value;
@@ -630,35 +671,35 @@ value:
                 return fail_syntax(J, J->i, "invalid token, a value expected");
         }
 
-key:    /* At what must be a key of the innermost object. */
-        {
-                size_t at = J->i, len, off = J->o;
-                if (J->i >= J->n || s[J->i] != '"')
-                        return fail_at(J, "string or '}' expected");
-                if (parse_string(J, &len))
-                        return -1;
-                if (add_key(J, off, len, at))
-                        return -1;
-                J->o += len + 1;
-                skip_ws(J);
-                if (J->i >= J->n || s[J->i] != ':')
-                        return fail_at(J, "':' expected");
-                J->i++;
-                skip_ws(J);
-                if (J->depth == 1) {
-                        if (J->nmem == p->mem_cap &&
-                            grow((void **)&p->mem, &p->mem_cap, sizeof(*p->mem), J->nmem + 1))
-                                return fail(J, TECG_ERR_NOMEM, at, "out of memory");
-                        slot = &p->mem[J->nmem++];
-                        slot->key = p->out + off;
-                        slot->key_len = len;
-                        slot->str = NULL;
-                        slot->str_len = 0;
-                        slot->integer = 0;
-                } else
-                        slot = &scratch;
-                goto value;
-        }
+key : /* At what must be a key of the innermost object. */
+{
+        size_t at = J->i, len, off = J->o;
+        if (J->i >= J->n || s[J->i] != '"')
+                return fail_at(J, "string or '}' expected");
+        if (parse_string(J, &len))
+                return -1;
+        if (add_key(J, off, len, at))
+                return -1;
+        J->o += len + 1;
+        skip_ws(J);
+        if (J->i >= J->n || s[J->i] != ':')
+                return fail_at(J, "':' expected");
+        J->i++;
+        skip_ws(J);
+        if (J->depth == 1) {
+                if (J->nmem == p->mem_cap &&
+                    grow((void **)&p->mem, &p->mem_cap, sizeof(*p->mem), J->nmem + 1))
+                        return fail(J, TECG_ERR_NOMEM, at, "out of memory");
+                slot = &p->mem[J->nmem++];
+                slot->key = p->out + off;
+                slot->key_len = len;
+                slot->str = NULL;
+                slot->str_len = 0;
+                slot->integer = 0;
+        } else
+                slot = &scratch;
+        goto value;
+}
 
 after_value:
         skip_ws(J);
@@ -690,8 +731,7 @@ after_value:
 }
 
 tecg_err_t tecg_json_flat_parse(tecg_json_flat_t *p, const char *buf, size_t len,
-                                tecg_json_flat_doc_t *doc, char *errstr,
-                                size_t errstr_size) {
+                                tecg_json_flat_doc_t *doc, char *errstr, size_t errstr_size) {
         jf_t J;
         memset(doc, 0, sizeof(*doc));
         if (len + 1 > p->out_cap) {
@@ -725,8 +765,8 @@ tecg_err_t tecg_json_flat_parse(tecg_json_flat_t *p, const char *buf, size_t len
                 return tecg_seterr(J.err, errstr, errstr_size, "out of memory");
         if (J.err == TECG_ERR_LIMIT)
                 return tecg_seterr(J.err, errstr, errstr_size,
-                                   "JSON nested deeper than %d at byte offset %zu",
-                                   p->max_depth, J.err_at);
+                                   "JSON nested deeper than %d at byte offset %zu", p->max_depth,
+                                   J.err_at);
         return tecg_seterr(J.err, errstr, errstr_size, "invalid JSON at byte offset %zu: %s",
                            J.err_at, J.msg);
 }

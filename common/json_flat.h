@@ -33,7 +33,7 @@
 typedef enum {
         TECG_JSON_FLAT_STRING = 0,
         TECG_JSON_FLAT_INTEGER,
-        TECG_JSON_FLAT_REAL,     /* a number with a fraction or exponent */
+        TECG_JSON_FLAT_REAL, /* a number with a fraction or exponent */
         TECG_JSON_FLAT_TRUE,
         TECG_JSON_FLAT_FALSE,
         TECG_JSON_FLAT_NULL,
@@ -48,15 +48,15 @@ typedef struct {
         const char *key;
         size_t key_len;
         tecg_json_flat_kind_t kind;
-        const char *str;         /* STRING */
+        const char *str; /* STRING */
         size_t str_len;
-        int64_t integer;         /* INTEGER */
+        int64_t integer; /* INTEGER */
 } tecg_json_flat_value_t;
 
 /* What a parse found. Everything it points to belongs to the parser and
  * stays valid until its next parse or destroy. */
 typedef struct {
-        tecg_json_flat_value_t top;     /* the whole value (key NULL) */
+        tecg_json_flat_value_t top;            /* the whole value (key NULL) */
         const tecg_json_flat_value_t *members; /* top is an OBJECT: its members, */
         size_t count;                          /* in input order */
         /* On error: the byte offset where the input went wrong (the end
@@ -87,8 +87,7 @@ void tecg_json_flat_destroy(tecg_json_flat_t *p);
  * and errstr says "invalid JSON at byte offset N: what" (INVALID), "JSON
  * nested deeper than MAX at byte offset N" (LIMIT) or "out of memory". */
 tecg_err_t tecg_json_flat_parse(tecg_json_flat_t *p, const char *buf, size_t len,
-                                tecg_json_flat_doc_t *doc, char *errstr,
-                                size_t errstr_size);
+                                tecg_json_flat_doc_t *doc, char *errstr, size_t errstr_size);
 
 /* "string", "integer", ..., as a reason names a kind. */
 const char *tecg_json_flat_kind_name(tecg_json_flat_kind_t kind);

@@ -8,21 +8,16 @@
 
 /* What tecg relies on from each type of client; kafka.h says why. */
 static const tecg_kafka_setting_t producer_defaults[] = {
-        {"enable.idempotence", "true"},
-        {"acks", "all"},
-        {"linger.ms", "5"},
-        {NULL, NULL}};
-static const tecg_kafka_setting_t consumer_defaults[] = {
-        {"enable.auto.commit", "false"},
-        {"enable.auto.offset.store", "false"},
-        {"isolation.level", "read_committed"},
-        {"auto.offset.reset", "earliest"},
-        {NULL, NULL}};
-static const tecg_kafka_setting_t reader_defaults[] = {
-        {"enable.auto.commit", "false"},
-        {"isolation.level", "read_committed"},
-        {"enable.partition.eof", "true"},
-        {NULL, NULL}};
+        {"enable.idempotence", "true"}, {"acks", "all"}, {"linger.ms", "5"}, {NULL, NULL}};
+static const tecg_kafka_setting_t consumer_defaults[] = {{"enable.auto.commit", "false"},
+                                                         {"enable.auto.offset.store", "false"},
+                                                         {"isolation.level", "read_committed"},
+                                                         {"auto.offset.reset", "earliest"},
+                                                         {NULL, NULL}};
+static const tecg_kafka_setting_t reader_defaults[] = {{"enable.auto.commit", "false"},
+                                                       {"isolation.level", "read_committed"},
+                                                       {"enable.partition.eof", "true"},
+                                                       {NULL, NULL}};
 static const tecg_kafka_setting_t *const type_defaults[TECG_KAFKA__TYPE_COUNT] = {
         [TECG_KAFKA_PRODUCER] = producer_defaults,
         [TECG_KAFKA_CONSUMER] = consumer_defaults,
@@ -36,48 +31,44 @@ static void chomp(char *s) {
                 s[--n] = '\0';
 }
 
-static tecg_err_t set_builtin(rd_kafka_conf_t *kconf,
-                              const tecg_kafka_setting_t *settings, char *errstr,
-                              size_t errstr_size) {
+static tecg_err_t set_builtin(rd_kafka_conf_t *kconf, const tecg_kafka_setting_t *settings,
+                              char *errstr, size_t errstr_size) {
         char reason[512];
         for (const tecg_kafka_setting_t *s = settings; s && s->name; s++) {
-                if (rd_kafka_conf_set(kconf, s->name, s->value, reason,
-                                      sizeof(reason)) != RD_KAFKA_CONF_OK) {
+                if (rd_kafka_conf_set(kconf, s->name, s->value, reason, sizeof(reason)) !=
+                    RD_KAFKA_CONF_OK) {
                         chomp(reason);
                         return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                           "built-in kafka.%s=%s: %s", s->name,
-                                           s->value, reason);
+                                           "built-in kafka.%s=%s: %s", s->name, s->value, reason);
                 }
         }
         return TECG_OK;
 }
 
 /* The user's kafka.* keys, each refusal reported at its config line. */
-static tecg_err_t set_user(rd_kafka_conf_t *kconf, const tecg_conf_t *conf,
-                           char *errstr, size_t errstr_size) {
+static tecg_err_t set_user(rd_kafka_conf_t *kconf, const tecg_conf_t *conf, char *errstr,
+                           size_t errstr_size) {
         char reason[512];
         size_t n = 0;
         const tecg_conf_kv_t *kv = conf ? tecg_conf_passthru(conf, "kafka.", &n) : NULL;
         for (size_t i = 0; i < n; i++) {
-                if (rd_kafka_conf_set(kconf, kv[i].key, kv[i].value, reason,
-                                      sizeof(reason)) != RD_KAFKA_CONF_OK) {
+                if (rd_kafka_conf_set(kconf, kv[i].key, kv[i].value, reason, sizeof(reason)) !=
+                    RD_KAFKA_CONF_OK) {
                         chomp(reason);
-                        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                           "%s: kafka.%s: %s", kv[i].origin,
-                                           kv[i].key, reason);
+                        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s: kafka.%s: %s",
+                                           kv[i].origin, kv[i].key, reason);
                 }
         }
         return TECG_OK;
 }
 
-rd_kafka_conf_t *tecg_kafka_conf_new(tecg_kafka_type_t type,
-                                     const tecg_conf_t *conf,
+rd_kafka_conf_t *tecg_kafka_conf_new(tecg_kafka_type_t type, const tecg_conf_t *conf,
                                      const tecg_kafka_setting_t *overrides,
-                                     const tecg_kafka_callbacks_t *cb,
-                                     char *errstr, size_t errstr_size) {
+                                     const tecg_kafka_callbacks_t *cb, char *errstr,
+                                     size_t errstr_size) {
         if ((unsigned)type >= TECG_KAFKA__TYPE_COUNT) {
-                tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                            "unknown Kafka client type %d", (int)type);
+                tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, "unknown Kafka client type %d",
+                            (int)type);
                 return NULL;
         }
         rd_kafka_conf_t *kconf = rd_kafka_conf_new();
@@ -101,53 +92,48 @@ rd_kafka_conf_t *tecg_kafka_conf_new(tecg_kafka_type_t type,
 }
 
 /* Takes ownership of kconf. */
-static rd_kafka_t *client_new(tecg_kafka_type_t type, rd_kafka_conf_t *kconf,
-                              char *errstr, size_t errstr_size) {
+static rd_kafka_t *client_new(tecg_kafka_type_t type, rd_kafka_conf_t *kconf, char *errstr,
+                              size_t errstr_size) {
         char reason[512];
         bool producer = type == TECG_KAFKA_PRODUCER;
-        rd_kafka_t *rk = rd_kafka_new(producer ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER,
-                                      kconf, reason, sizeof(reason));
+        rd_kafka_t *rk = rd_kafka_new(producer ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER, kconf,
+                                      reason, sizeof(reason));
         if (!rk) {
                 rd_kafka_conf_destroy(kconf);
                 chomp(reason);
-                tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
-                            "cannot create Kafka %s: %s",
+                tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "cannot create Kafka %s: %s",
                             producer ? "producer" : "consumer", reason);
         }
         return rk;
 }
 
 rd_kafka_t *tecg_kafka_new(tecg_kafka_type_t type, const tecg_conf_t *conf,
-                           const tecg_kafka_setting_t *overrides,
-                           const tecg_kafka_callbacks_t *cb, char *errstr,
-                           size_t errstr_size) {
-        rd_kafka_conf_t *kconf = tecg_kafka_conf_new(type, conf, overrides, cb,
-                                                     errstr, errstr_size);
+                           const tecg_kafka_setting_t *overrides, const tecg_kafka_callbacks_t *cb,
+                           char *errstr, size_t errstr_size) {
+        rd_kafka_conf_t *kconf =
+                tecg_kafka_conf_new(type, conf, overrides, cb, errstr, errstr_size);
         return kconf ? client_new(type, kconf, errstr, errstr_size) : NULL;
 }
 
-rd_kafka_t *tecg_kafka_new_from(tecg_kafka_type_t type,
-                                const rd_kafka_conf_t *kconf, char *errstr,
+rd_kafka_t *tecg_kafka_new_from(tecg_kafka_type_t type, const rd_kafka_conf_t *kconf, char *errstr,
                                 size_t errstr_size) {
         return client_new(type, rd_kafka_conf_dup(kconf), errstr, errstr_size);
 }
 
-tecg_err_t tecg_kafka_check(const tecg_conf_t *conf, char *errstr,
-                            size_t errstr_size) {
+tecg_err_t tecg_kafka_check(const tecg_conf_t *conf, char *errstr, size_t errstr_size) {
         rd_kafka_conf_t *kconf = rd_kafka_conf_new();
         tecg_err_t err = set_user(kconf, conf, errstr, errstr_size);
         rd_kafka_conf_destroy(kconf);
         return err;
 }
 
-tecg_err_t tecg_kafka_ping(rd_kafka_t *rk, int timeout_ms, char *errstr,
-                           size_t errstr_size) {
+tecg_err_t tecg_kafka_ping(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size) {
         const struct rd_kafka_metadata *md = NULL;
         rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
         if (err)
                 return tecg_seterr(TECG_ERR_RETRY, errstr, errstr_size,
-                                   "no broker answered within %d ms: %s",
-                                   timeout_ms, rd_kafka_err2str(err));
+                                   "no broker answered within %d ms: %s", timeout_ms,
+                                   rd_kafka_err2str(err));
         rd_kafka_metadata_destroy(md);
         return TECG_OK;
 }

@@ -45,45 +45,37 @@ typedef struct {
 /* The callbacks a call site wants on its client; any may be NULL. */
 typedef struct {
         void *opaque;
-        void (*error_cb)(rd_kafka_t *rk, int err, const char *reason,
-                         void *opaque);
-        void (*dr_msg_cb)(rd_kafka_t *rk, const rd_kafka_message_t *msg,
-                          void *opaque);
+        void (*error_cb)(rd_kafka_t *rk, int err, const char *reason, void *opaque);
+        void (*dr_msg_cb)(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
         void (*rebalance_cb)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                             rd_kafka_topic_partition_list_t *partitions,
-                             void *opaque);
+                             rd_kafka_topic_partition_list_t *partitions, void *opaque);
 } tecg_kafka_callbacks_t;
 
 /* Assembles a client's configuration as the header comment says.
  * `overrides` is an array terminated by a NULL name (NULL = none); `cb` may
  * be NULL. The caller owns the result (rd_kafka_new() takes it on success).
  * NULL with errstr when librdkafka refuses a property. */
-rd_kafka_conf_t *tecg_kafka_conf_new(tecg_kafka_type_t type,
-                                     const tecg_conf_t *conf,
+rd_kafka_conf_t *tecg_kafka_conf_new(tecg_kafka_type_t type, const tecg_conf_t *conf,
                                      const tecg_kafka_setting_t *overrides,
-                                     const tecg_kafka_callbacks_t *cb,
-                                     char *errstr, size_t errstr_size);
+                                     const tecg_kafka_callbacks_t *cb, char *errstr,
+                                     size_t errstr_size);
 
 /* tecg_kafka_conf_new() and the client made from it; NULL with errstr. */
 rd_kafka_t *tecg_kafka_new(tecg_kafka_type_t type, const tecg_conf_t *conf,
-                           const tecg_kafka_setting_t *overrides,
-                           const tecg_kafka_callbacks_t *cb, char *errstr,
-                           size_t errstr_size);
+                           const tecg_kafka_setting_t *overrides, const tecg_kafka_callbacks_t *cb,
+                           char *errstr, size_t errstr_size);
 
 /* A client made from a copy of an assembled configuration (kept by the
  * caller, e.g. to start a fresh producer after a fatal error). */
-rd_kafka_t *tecg_kafka_new_from(tecg_kafka_type_t type,
-                                const rd_kafka_conf_t *kconf, char *errstr,
+rd_kafka_t *tecg_kafka_new_from(tecg_kafka_type_t type, const rd_kafka_conf_t *kconf, char *errstr,
                                 size_t errstr_size);
 
 /* Checks every kafka.* key of `conf` with librdkafka now, at start-up,
  * rather than when the first client is made. */
-tecg_err_t tecg_kafka_check(const tecg_conf_t *conf, char *errstr,
-                            size_t errstr_size);
+tecg_err_t tecg_kafka_check(const tecg_conf_t *conf, char *errstr, size_t errstr_size);
 
 /* Asks the cluster for metadata within timeout_ms: TECG_OK when a broker
  * answered, TECG_ERR_RETRY (with librdkafka's reason) when none did. */
-tecg_err_t tecg_kafka_ping(rd_kafka_t *rk, int timeout_ms, char *errstr,
-                           size_t errstr_size);
+tecg_err_t tecg_kafka_ping(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size);
 
 #endif

@@ -13,8 +13,8 @@
 static const char *log_progname = "tecg";
 static volatile int log_threshold = TECG_LOG_INFO;
 
-static const char *const level_names[] = {
-        "EMERG", "ALERT", "CRIT", "ERROR", "WARN", "NOTICE", "INFO", "DEBUG"};
+static const char *const level_names[] = {"EMERG", "ALERT",  "CRIT", "ERROR",
+                                          "WARN",  "NOTICE", "INFO", "DEBUG"};
 
 void tecg_log_init(const char *progname, int level) {
         if (progname)
@@ -38,10 +38,8 @@ int tecg_log_level_parse(const char *s) {
         static const struct {
                 const char *name;
                 int level;
-        } names[] = {{"emerg", 0}, {"alert", 1},   {"crit", 2},
-                     {"err", 3},   {"error", 3},   {"warning", 4},
-                     {"warn", 4},  {"notice", 5},  {"info", 6},
-                     {"debug", 7}};
+        } names[] = {{"emerg", 0},   {"alert", 1}, {"crit", 2},   {"err", 3},  {"error", 3},
+                     {"warning", 4}, {"warn", 4},  {"notice", 5}, {"info", 6}, {"debug", 7}};
         if (!s || !*s)
                 return -1;
         if (isdigit((unsigned char)s[0]) && s[1] == '\0')
@@ -52,12 +50,11 @@ int tecg_log_level_parse(const char *s) {
         return -1;
 }
 
-__attribute__((format(printf, 3, 0)))
-static void log_vwrite(int level, const char *facility, const char *fmt,
-                       va_list ap) {
+__attribute__((format(printf, 3, 0))) static void log_vwrite(int level, const char *facility,
+                                                             const char *fmt, va_list ap) {
         char line[2048], now[TECG_TIME_RFC3339_SIZE];
-        int n = snprintf(line, sizeof(line), "%s %s[%d] %s %s: ",
-                         tecg_time_format_rfc3339_ms(tecg_wall_ms(), now),
+        int n = snprintf(line, sizeof(line),
+                         "%s %s[%d] %s %s: ", tecg_time_format_rfc3339_ms(tecg_wall_ms(), now),
                          log_progname, (int)getpid(), level_names[level], facility);
         if (n < (int)sizeof(line) - 1) {
                 int m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
@@ -88,11 +85,9 @@ void tecg_log(int level, const char *facility, const char *fmt, ...) {
         va_end(ap);
 }
 
-void tecg_log_rdkafka_cb(const rd_kafka_t *rk, int level, const char *fac,
-                         const char *buf) {
+void tecg_log_rdkafka_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
         (void)rk;
         char facility[64];
         snprintf(facility, sizeof(facility), "rdkafka/%s", fac);
-        tecg_log(level > TECG_LOG_DEBUG ? TECG_LOG_DEBUG : level, facility,
-                 "%s", buf);
+        tecg_log(level > TECG_LOG_DEBUG ? TECG_LOG_DEBUG : level, facility, "%s", buf);
 }

@@ -35,8 +35,7 @@ void tecg_log(int level, const char *facility, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
 /* librdkafka log_cb: rd_kafka_conf_set_log_cb(conf, tecg_log_rdkafka_cb). */
-void tecg_log_rdkafka_cb(const rd_kafka_t *rk, int level, const char *fac,
-                         const char *buf);
+void tecg_log_rdkafka_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 
 #define tecg_log_err(fac, ...) tecg_log(TECG_LOG_ERR, fac, __VA_ARGS__)
 #define tecg_log_warn(fac, ...) tecg_log(TECG_LOG_WARNING, fac, __VA_ARGS__)

@@ -13,13 +13,12 @@ typedef enum { TECG_METRIC_COUNTER, TECG_METRIC_GAUGE } tecg_metric_type_t;
 
 /* Appends "# HELP", "# TYPE" and one sample. `labels` is the inside of the
  * braces (e.g. "nation=\"FRA\"") or NULL. */
-tecg_err_t tecg_metrics_add(tecg_buf_t *out, tecg_metric_type_t type,
-                            const char *name, const char *help,
-                            const char *labels, double value);
+tecg_err_t tecg_metrics_add(tecg_buf_t *out, tecg_metric_type_t type, const char *name,
+                            const char *help, const char *labels, double value);
 
 /* Writes the buffer to path atomically (temporary file, then rename), so a
  * scraper never reads half a file. */
-tecg_err_t tecg_metrics_write_file(const tecg_buf_t *metrics, const char *path,
-                                   char *errstr, size_t errstr_size);
+tecg_err_t tecg_metrics_write_file(const tecg_buf_t *metrics, const char *path, char *errstr,
+                                   size_t errstr_size);
 
 #endif

@@ -46,7 +46,7 @@ typedef struct {
 } tecg_strength_t;
 
 typedef struct {
-        int32_t year;                 /* UTC year of occurred_at */
+        int32_t year; /* UTC year of occurred_at */
         tecg_location_t location;
         tecg_level_t level;
         int64_t trainees;
@@ -54,9 +54,9 @@ typedef struct {
 
 typedef struct {
         char nation[4];
-        uint64_t version;             /* +1 on every change */
-        uint64_t events;              /* distinct events counted */
-        int64_t as_of_ms;             /* latest occurred_at counted; INT64_MIN = none */
+        uint64_t version; /* +1 on every change */
+        uint64_t events;  /* distinct events counted */
+        int64_t as_of_ms; /* latest occurred_at counted; INT64_MIN = none */
 
         /* Sorted by their key fields, so two equal states compare and
          * encode byte for byte the same whatever order events came in. */
@@ -80,15 +80,13 @@ void tecg_nation_state_destroy(tecg_nation_state_t *st);
  * (a personnel report older than the current one changes nothing but the
  * event count). version is NOT bumped here: the caller bumps it once per
  * batch of changes. */
-tecg_err_t tecg_nation_state_apply(tecg_nation_state_t *st,
-                                   const tecg_event_t *ev, bool *changed,
+tecg_err_t tecg_nation_state_apply(tecg_nation_state_t *st, const tecg_event_t *ev, bool *changed,
                                    char *errstr, size_t errstr_size);
 
 /* Deep copy; NULL on allocation failure. */
 tecg_nation_state_t *tecg_nation_state_dup(const tecg_nation_state_t *st);
 
 /* True when both states hold the same aggregates (version ignored). */
-bool tecg_nation_state_equal(const tecg_nation_state_t *a,
-                             const tecg_nation_state_t *b);
+bool tecg_nation_state_equal(const tecg_nation_state_t *a, const tecg_nation_state_t *b);
 
 #endif

@@ -15,21 +15,20 @@
  * mistake (wrong path), not a list. */
 #define NATIONS_FILE_MAX (1024 * 1024)
 
-const char *const tecg_nation_status_names[TECG_NATION__COUNT] = {
-        "member", "partner"};
+const char *const tecg_nation_status_names[TECG_NATION__COUNT] = {"member", "partner"};
 
 /* Lookup entry: the code packed into an integer so that the sorted index can
  * be searched with integer compares. */
 typedef struct {
         uint32_t key;
-        uint32_t idx;   /* into nations[] */
-        uint32_t line;  /* CSV line, only for the duplicate message */
+        uint32_t idx;  /* into nations[] */
+        uint32_t line; /* CSV line, only for the duplicate message */
 } nation_key_t;
 
 struct tecg_nations {
-        tecg_nation_t *nations;   /* file order */
+        tecg_nation_t *nations; /* file order */
         size_t count;
-        nation_key_t *index;      /* sorted by key */
+        nation_key_t *index; /* sorted by key */
 };
 
 /* ------------------------------------------------------------------ */
@@ -52,41 +51,31 @@ typedef struct {
  *   later withdrawals: ANG (2, by XCG 2025), BGN (2, by EUR 2026), CUC (2),
  *   HRK (2, by EUR 2023), SLL (2, by SLE), ZWL (2, by ZWG). */
 static const currency_t currencies[] = {
-        {"AED", 2}, {"AFN", 2}, {"ALL", 2}, {"AMD", 2}, {"ANG", 2},
-        {"AOA", 2}, {"ARS", 2}, {"AUD", 2}, {"AWG", 2}, {"AZN", 2},
-        {"BAM", 2}, {"BBD", 2}, {"BDT", 2}, {"BGN", 2}, {"BHD", 3},
-        {"BIF", 0}, {"BMD", 2}, {"BND", 2}, {"BOB", 2}, {"BOV", 2},
-        {"BRL", 2}, {"BSD", 2}, {"BTN", 2}, {"BWP", 2}, {"BYN", 2},
-        {"BZD", 2}, {"CAD", 2}, {"CDF", 2}, {"CHE", 2}, {"CHF", 2},
-        {"CHW", 2}, {"CLF", 4}, {"CLP", 0}, {"CNY", 2}, {"COP", 2},
-        {"COU", 2}, {"CRC", 2}, {"CUC", 2}, {"CUP", 2}, {"CVE", 2},
-        {"CYP", 2}, {"CZK", 2}, {"DJF", 0}, {"DKK", 2}, {"DOP", 2},
-        {"DZD", 2}, {"EEK", 2}, {"EGP", 2}, {"ERN", 2}, {"ETB", 2},
-        {"EUR", 2}, {"FJD", 2}, {"FKP", 2}, {"GBP", 2}, {"GEL", 2},
-        {"GHS", 2}, {"GIP", 2}, {"GMD", 2}, {"GNF", 0}, {"GTQ", 2},
-        {"GYD", 2}, {"HKD", 2}, {"HNL", 2}, {"HRK", 2}, {"HTG", 2},
-        {"HUF", 2}, {"IDR", 2}, {"ILS", 2}, {"INR", 2}, {"IQD", 3},
-        {"IRR", 2}, {"ISK", 0}, {"JMD", 2}, {"JOD", 3}, {"JPY", 0},
-        {"KES", 2}, {"KGS", 2}, {"KHR", 2}, {"KMF", 0}, {"KPW", 2},
-        {"KRW", 0}, {"KWD", 3}, {"KYD", 2}, {"KZT", 2}, {"LAK", 2},
-        {"LBP", 2}, {"LKR", 2}, {"LRD", 2}, {"LSL", 2}, {"LTL", 2},
-        {"LVL", 2}, {"LYD", 3}, {"MAD", 2}, {"MDL", 2}, {"MGA", 2},
-        {"MKD", 2}, {"MMK", 2}, {"MNT", 2}, {"MOP", 2}, {"MRU", 2},
-        {"MTL", 2}, {"MUR", 2}, {"MVR", 2}, {"MWK", 2}, {"MXN", 2},
-        {"MXV", 2}, {"MYR", 2}, {"MZN", 2}, {"NAD", 2}, {"NGN", 2},
-        {"NIO", 2}, {"NOK", 2}, {"NPR", 2}, {"NZD", 2}, {"OMR", 3},
-        {"PAB", 2}, {"PEN", 2}, {"PGK", 2}, {"PHP", 2}, {"PKR", 2},
-        {"PLN", 2}, {"PYG", 0}, {"QAR", 2}, {"ROL", 2}, {"RON", 2},
-        {"RSD", 2}, {"RUB", 2}, {"RWF", 0}, {"SAR", 2}, {"SBD", 2},
-        {"SCR", 2}, {"SDG", 2}, {"SEK", 2}, {"SGD", 2}, {"SHP", 2},
-        {"SIT", 2}, {"SKK", 2}, {"SLE", 2}, {"SLL", 2}, {"SOS", 2},
-        {"SRD", 2}, {"SSP", 2}, {"STN", 2}, {"SVC", 2}, {"SYP", 2},
-        {"SZL", 2}, {"THB", 2}, {"TJS", 2}, {"TMT", 2}, {"TND", 3},
-        {"TOP", 2}, {"TRL", 0}, {"TRY", 2}, {"TTD", 2}, {"TWD", 2},
-        {"TZS", 2}, {"UAH", 2}, {"UGX", 0}, {"USD", 2}, {"USN", 2},
-        {"UYI", 0}, {"UYU", 2}, {"UYW", 4}, {"UZS", 2}, {"VED", 2},
-        {"VES", 2}, {"VND", 0}, {"VUV", 0}, {"WST", 2}, {"XAD", 2},
-        {"XAF", 0}, {"XCD", 2}, {"XCG", 2}, {"XOF", 0}, {"XPF", 0},
+        {"AED", 2}, {"AFN", 2}, {"ALL", 2}, {"AMD", 2}, {"ANG", 2}, {"AOA", 2}, {"ARS", 2},
+        {"AUD", 2}, {"AWG", 2}, {"AZN", 2}, {"BAM", 2}, {"BBD", 2}, {"BDT", 2}, {"BGN", 2},
+        {"BHD", 3}, {"BIF", 0}, {"BMD", 2}, {"BND", 2}, {"BOB", 2}, {"BOV", 2}, {"BRL", 2},
+        {"BSD", 2}, {"BTN", 2}, {"BWP", 2}, {"BYN", 2}, {"BZD", 2}, {"CAD", 2}, {"CDF", 2},
+        {"CHE", 2}, {"CHF", 2}, {"CHW", 2}, {"CLF", 4}, {"CLP", 0}, {"CNY", 2}, {"COP", 2},
+        {"COU", 2}, {"CRC", 2}, {"CUC", 2}, {"CUP", 2}, {"CVE", 2}, {"CYP", 2}, {"CZK", 2},
+        {"DJF", 0}, {"DKK", 2}, {"DOP", 2}, {"DZD", 2}, {"EEK", 2}, {"EGP", 2}, {"ERN", 2},
+        {"ETB", 2}, {"EUR", 2}, {"FJD", 2}, {"FKP", 2}, {"GBP", 2}, {"GEL", 2}, {"GHS", 2},
+        {"GIP", 2}, {"GMD", 2}, {"GNF", 0}, {"GTQ", 2}, {"GYD", 2}, {"HKD", 2}, {"HNL", 2},
+        {"HRK", 2}, {"HTG", 2}, {"HUF", 2}, {"IDR", 2}, {"ILS", 2}, {"INR", 2}, {"IQD", 3},
+        {"IRR", 2}, {"ISK", 0}, {"JMD", 2}, {"JOD", 3}, {"JPY", 0}, {"KES", 2}, {"KGS", 2},
+        {"KHR", 2}, {"KMF", 0}, {"KPW", 2}, {"KRW", 0}, {"KWD", 3}, {"KYD", 2}, {"KZT", 2},
+        {"LAK", 2}, {"LBP", 2}, {"LKR", 2}, {"LRD", 2}, {"LSL", 2}, {"LTL", 2}, {"LVL", 2},
+        {"LYD", 3}, {"MAD", 2}, {"MDL", 2}, {"MGA", 2}, {"MKD", 2}, {"MMK", 2}, {"MNT", 2},
+        {"MOP", 2}, {"MRU", 2}, {"MTL", 2}, {"MUR", 2}, {"MVR", 2}, {"MWK", 2}, {"MXN", 2},
+        {"MXV", 2}, {"MYR", 2}, {"MZN", 2}, {"NAD", 2}, {"NGN", 2}, {"NIO", 2}, {"NOK", 2},
+        {"NPR", 2}, {"NZD", 2}, {"OMR", 3}, {"PAB", 2}, {"PEN", 2}, {"PGK", 2}, {"PHP", 2},
+        {"PKR", 2}, {"PLN", 2}, {"PYG", 0}, {"QAR", 2}, {"ROL", 2}, {"RON", 2}, {"RSD", 2},
+        {"RUB", 2}, {"RWF", 0}, {"SAR", 2}, {"SBD", 2}, {"SCR", 2}, {"SDG", 2}, {"SEK", 2},
+        {"SGD", 2}, {"SHP", 2}, {"SIT", 2}, {"SKK", 2}, {"SLE", 2}, {"SLL", 2}, {"SOS", 2},
+        {"SRD", 2}, {"SSP", 2}, {"STN", 2}, {"SVC", 2}, {"SYP", 2}, {"SZL", 2}, {"THB", 2},
+        {"TJS", 2}, {"TMT", 2}, {"TND", 3}, {"TOP", 2}, {"TRL", 0}, {"TRY", 2}, {"TTD", 2},
+        {"TWD", 2}, {"TZS", 2}, {"UAH", 2}, {"UGX", 0}, {"USD", 2}, {"USN", 2}, {"UYI", 0},
+        {"UYU", 2}, {"UYW", 4}, {"UZS", 2}, {"VED", 2}, {"VES", 2}, {"VND", 0}, {"VUV", 0},
+        {"WST", 2}, {"XAD", 2}, {"XAF", 0}, {"XCD", 2}, {"XCG", 2}, {"XOF", 0}, {"XPF", 0},
         {"YER", 2}, {"ZAR", 2}, {"ZMW", 2}, {"ZWG", 2}, {"ZWL", 2},
 };
 
@@ -112,8 +101,8 @@ int tecg_currency_minor_digits(const char *code) {
 /* ------------------------------------------------------------------ */
 
 static uint32_t pack_code(const char *s) {
-        return ((uint32_t)(unsigned char)s[0] << 16) |
-               ((uint32_t)(unsigned char)s[1] << 8) | (unsigned char)s[2];
+        return ((uint32_t)(unsigned char)s[0] << 16) | ((uint32_t)(unsigned char)s[1] << 8) |
+               (unsigned char)s[2];
 }
 
 static int key_cmp(const void *a, const void *b) {
@@ -140,8 +129,8 @@ static const char *preview(const char *s, size_t n, char *out, size_t outsz) {
  * trimmed of blanks; quoted fields keep their content verbatim with ""
  * unescaped. Returns the position after the field's separator, NULL on a
  * syntax error (reason in *why). */
-static const char *csv_field(const char *p, const char *end, tecg_buf_t *out,
-                             int *last, const char **why) {
+static const char *csv_field(const char *p, const char *end, tecg_buf_t *out, int *last,
+                             const char **why) {
         tecg_buf_reset(out);
         while (p < end && (*p == ' ' || *p == '\t'))
                 p++;
@@ -154,14 +143,16 @@ static const char *csv_field(const char *p, const char *end, tecg_buf_t *out,
                         }
                         if (*p == '"') {
                                 if (p + 1 < end && p[1] == '"') {
-                                        if (tecg_buf_append(out, "\"", 1)) goto nomem;
+                                        if (tecg_buf_append(out, "\"", 1))
+                                                goto nomem;
                                         p += 2;
                                         continue;
                                 }
                                 p++;
                                 break;
                         }
-                        if (tecg_buf_append(out, p, 1)) goto nomem;
+                        if (tecg_buf_append(out, p, 1))
+                                goto nomem;
                         p++;
                 }
                 while (p < end && (*p == ' ' || *p == '\t'))
@@ -177,9 +168,11 @@ static const char *csv_field(const char *p, const char *end, tecg_buf_t *out,
                 const char *e = p;
                 while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
                         e--;
-                if (tecg_buf_append(out, s, (size_t)(e - s))) goto nomem;
+                if (tecg_buf_append(out, s, (size_t)(e - s)))
+                        goto nomem;
         }
-        if (tecg_buf_terminate(out)) goto nomem;
+        if (tecg_buf_terminate(out))
+                goto nomem;
         *last = (p >= end);
         return p < end ? p + 1 : p;
 nomem:
@@ -187,8 +180,7 @@ nomem:
         return NULL;
 }
 
-tecg_nations_t *tecg_nations_parse(const char *buf, size_t len,
-                                   const char *origin, char *errstr,
+tecg_nations_t *tecg_nations_parse(const char *buf, size_t len, const char *origin, char *errstr,
                                    size_t errstr_size) {
         tecg_nations_t *ns = calloc(1, sizeof(*ns));
         tecg_buf_t fields[3] = {TECG_BUF_INIT, TECG_BUF_INIT, TECG_BUF_INIT};
@@ -218,8 +210,8 @@ tecg_nations_t *tecg_nations_parse(const char *buf, size_t len,
                         continue;
                 }
                 if (memchr(p, '\0', (size_t)(le - p))) {
-                        tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                    "%s:%u: NUL byte in line", origin, line);
+                        tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s:%u: NUL byte in line",
+                                    origin, line);
                         goto done;
                 }
 
@@ -230,8 +222,8 @@ tecg_nations_t *tecg_nations_parse(const char *buf, size_t len,
                         tecg_buf_t *dst = nf < 3 ? &fields[nf] : &extra;
                         q = csv_field(q, le, dst, &last, &why);
                         if (!q) {
-                                tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                            "%s:%u: %s", origin, line, why);
+                                tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s:%u: %s",
+                                            origin, line, why);
                                 goto done;
                         }
                         nf++;
@@ -243,8 +235,8 @@ tecg_nations_t *tecg_nations_parse(const char *buf, size_t len,
                 }
                 if (nf != 3) {
                         tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                    "%s:%u: expected 3 fields (code,name,status), got %d",
-                                    origin, line, nf);
+                                    "%s:%u: expected 3 fields (code,name,status), got %d", origin,
+                                    line, nf);
                         goto done;
                 }
                 const char *code = (const char *)fields[0].data;
@@ -255,8 +247,8 @@ tecg_nations_t *tecg_nations_parse(const char *buf, size_t len,
                         if (strcmp(code, "code") || strcmp(name, "name") ||
                             strcmp(status, "status")) {
                                 tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                            "%s:%u: header must be 'code,name,status'",
-                                            origin, line);
+                                            "%s:%u: header must be 'code,name,status'", origin,
+                                            line);
                                 goto done;
                         }
                         have_header = 1;
@@ -294,23 +286,26 @@ tecg_nations_t *tecg_nations_parse(const char *buf, size_t len,
                                 st = i;
                 if (st < 0) {
                         tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                    "%s:%u: status must be member or partner (got \"%s\")",
-                                    origin, line, preview(status, fields[2].len, pv, sizeof(pv)));
+                                    "%s:%u: status must be member or partner (got \"%s\")", origin,
+                                    line, preview(status, fields[2].len, pv, sizeof(pv)));
                         goto done;
                 }
 
                 if (ns->count == cap) {
                         size_t ncap = cap ? cap * 2 : 32;
                         tecg_nation_t *nn = realloc(ns->nations, ncap * sizeof(*nn));
-                        if (!nn) goto nomem;
+                        if (!nn)
+                                goto nomem;
                         ns->nations = nn;
                         nation_key_t *nk = realloc(ns->index, ncap * sizeof(*nk));
-                        if (!nk) goto nomem;
+                        if (!nk)
+                                goto nomem;
                         ns->index = nk;
                         cap = ncap;
                 }
                 char *dup = strdup(name);
-                if (!dup) goto nomem;
+                if (!dup)
+                        goto nomem;
                 tecg_nation_t *n = &ns->nations[ns->count];
                 memcpy(n->code, code, 4);
                 n->name = dup;
@@ -328,8 +323,7 @@ tecg_nations_t *tecg_nations_parse(const char *buf, size_t len,
                 goto done;
         }
         if (ns->count == 0) {
-                tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                            "%s: no nations listed", origin);
+                tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s: no nations listed", origin);
                 goto done;
         }
 
@@ -344,7 +338,8 @@ tecg_nations_t *tecg_nations_parse(const char *buf, size_t len,
                                 bad = &ns->index[i];
                                 first = &ns->index[i - 1];
                                 /* first occurrence of this key */
-                                for (size_t j = i - 1; j > 0 && ns->index[j - 1].key == bad->key; j--)
+                                for (size_t j = i - 1; j > 0 && ns->index[j - 1].key == bad->key;
+                                     j--)
                                         first = &ns->index[j - 1];
                         }
                 }
@@ -371,28 +366,26 @@ done:
         return ns;
 }
 
-tecg_nations_t *tecg_nations_load(const char *csv_path, char *errstr,
-                                  size_t errstr_size) {
+tecg_nations_t *tecg_nations_load(const char *csv_path, char *errstr, size_t errstr_size) {
         tecg_nations_t *ns = NULL;
         tecg_buf_t b = TECG_BUF_INIT;
         FILE *f = fopen(csv_path, "rb");
         if (!f) {
-                tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "%s: %s", csv_path,
-                            strerror(errno));
+                tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "%s: %s", csv_path, strerror(errno));
                 goto done;
         }
         for (;;) {
                 if (tecg_buf_reserve(&b, 64 * 1024)) {
-                        tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
-                                    "%s: out of memory", csv_path);
+                        tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "%s: out of memory",
+                                    csv_path);
                         goto done;
                 }
                 size_t n = fread(b.data + b.len, 1, b.cap - b.len, f);
                 b.len += n;
                 if (b.len > NATIONS_FILE_MAX) {
                         tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                    "%s: larger than %d bytes, not a nations list",
-                                    csv_path, NATIONS_FILE_MAX);
+                                    "%s: larger than %d bytes, not a nations list", csv_path,
+                                    NATIONS_FILE_MAX);
                         goto done;
                 }
                 if (n == 0)
@@ -402,8 +395,7 @@ tecg_nations_t *tecg_nations_load(const char *csv_path, char *errstr,
                 tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "%s: read error", csv_path);
                 goto done;
         }
-        ns = tecg_nations_parse((const char *)b.data, b.len, csv_path, errstr,
-                                errstr_size);
+        ns = tecg_nations_parse((const char *)b.data, b.len, csv_path, errstr, errstr_size);
 done:
         if (f)
                 fclose(f);
@@ -421,8 +413,7 @@ void tecg_nations_destroy(tecg_nations_t *ns) {
         free(ns);
 }
 
-const tecg_nation_t *tecg_nations_find(const tecg_nations_t *ns,
-                                       const char *code) {
+const tecg_nation_t *tecg_nations_find(const tecg_nations_t *ns, const char *code) {
         if (!ns || !code || tecg_nation_code_check(code, strnlen(code, 4)))
                 return NULL;
         uint32_t key = pack_code(code);

@@ -21,8 +21,8 @@ typedef enum {
 extern const char *const tecg_nation_status_names[TECG_NATION__COUNT];
 
 typedef struct {
-        char code[4];                  /* ISO 3166-1 alpha-3, NUL-terminated */
-        const char *name;              /* UTF-8, owned by the list */
+        char code[4];     /* ISO 3166-1 alpha-3, NUL-terminated */
+        const char *name; /* UTF-8, owned by the list */
         tecg_nation_status_t status;
 } tecg_nation_t;
 
@@ -31,8 +31,7 @@ typedef struct tecg_nations tecg_nations_t;
 /* Reads and parses a nations CSV file (see tecg_nations_parse()). Returns
  * NULL with "path:line: reason" (or "path: reason") in errstr on failure.
  * The caller owns the result: tecg_nations_destroy(). */
-tecg_nations_t *tecg_nations_load(const char *csv_path, char *errstr,
-                                  size_t errstr_size);
+tecg_nations_t *tecg_nations_load(const char *csv_path, char *errstr, size_t errstr_size);
 
 /* Parses nations CSV text from memory; `origin` names it in errors (a path).
  * Format: lines starting with '#' are comments, blank lines are skipped, the
@@ -40,8 +39,7 @@ tecg_nations_t *tecg_nations_load(const char *csv_path, char *errstr,
  * line: code of 3 upper-case ASCII letters (unique), a non-empty UTF-8 name
  * (may be double-quoted, "" escapes a quote, so names can hold commas) and
  * status member|partner. Lines may end in CRLF. At least one nation. */
-tecg_nations_t *tecg_nations_parse(const char *buf, size_t len,
-                                   const char *origin, char *errstr,
+tecg_nations_t *tecg_nations_parse(const char *buf, size_t len, const char *origin, char *errstr,
                                    size_t errstr_size);
 
 /* Frees the list and all its nations; accepts NULL. */
@@ -49,8 +47,7 @@ void tecg_nations_destroy(tecg_nations_t *nations);
 
 /* The nation with this code, or NULL. `code` is a NUL-terminated string;
  * anything but an exact 3-letter upper-case match is not found. */
-const tecg_nation_t *tecg_nations_find(const tecg_nations_t *nations,
-                                       const char *code);
+const tecg_nation_t *tecg_nations_find(const tecg_nations_t *nations, const char *code);
 
 /* Number of nations, and the i-th in file order (NULL when out of range).
  * Pointers stay valid until tecg_nations_destroy(). */

@@ -18,8 +18,8 @@ static const char *const json_headers[] = {
         "Content-Type: application/vnd.schemaregistry.v1+json",
         "Accept: application/vnd.schemaregistry.v1+json, application/json", NULL};
 
-tecg_registry_t *tecg_registry_new(const char *url, const char *bearer_token,
-                                   char *errstr, size_t errstr_size) {
+tecg_registry_t *tecg_registry_new(const char *url, const char *bearer_token, char *errstr,
+                                   size_t errstr_size) {
         tecg_registry_t *reg = calloc(1, sizeof(*reg));
         if (!reg || !(reg->url = strdup(url)) ||
             (bearer_token && !(reg->token = strdup(bearer_token)))) {
@@ -48,8 +48,8 @@ void tecg_registry_destroy(tecg_registry_t *reg) {
 }
 
 /* The registry's JSON answer, or NULL with a reason. */
-static json_t *answer(const tecg_http_response_t *resp, const char *what,
-                      char *errstr, size_t errstr_size) {
+static json_t *answer(const tecg_http_response_t *resp, const char *what, char *errstr,
+                      size_t errstr_size) {
         if (resp->status < 200 || resp->status > 299) {
                 tecg_seterr(TECG_ERR_IO, errstr, errstr_size,
                             "schema registry: %s: HTTP %ld: %.200s", what, resp->status,
@@ -65,8 +65,8 @@ static json_t *answer(const tecg_http_response_t *resp, const char *what,
 }
 
 tecg_err_t tecg_registry_register(tecg_registry_t *reg, const char *subject,
-                                  const char *schema_json, uint32_t *id,
-                                  char *errstr, size_t errstr_size) {
+                                  const char *schema_json, uint32_t *id, char *errstr,
+                                  size_t errstr_size) {
         tecg_err_t err = TECG_OK;
         tecg_http_response_t resp = TECG_HTTP_RESPONSE_INIT;
         tecg_http_client_t *client = NULL;
@@ -85,8 +85,7 @@ tecg_err_t tecg_registry_register(tecg_registry_t *reg, const char *subject,
                 goto done;
         }
         if ((err = tecg_http_post(client, json_headers, body, strlen(body), &resp))) {
-                tecg_seterr(err, errstr, errstr_size, "schema registry %s: %s", url,
-                            resp.errstr);
+                tecg_seterr(err, errstr, errstr_size, "schema registry %s: %s", url, resp.errstr);
                 goto done;
         }
         if (!(doc = answer(&resp, subject, errstr, errstr_size))) {
@@ -96,8 +95,7 @@ tecg_err_t tecg_registry_register(tecg_registry_t *reg, const char *subject,
         json_int_t v = json_integer_value(json_object_get(doc, "id"));
         if (v <= 0 || v > UINT32_MAX) {
                 err = tecg_seterr(TECG_ERR_IO, errstr, errstr_size,
-                                  "schema registry: %s: no valid \"id\" in the answer",
-                                  subject);
+                                  "schema registry: %s: no valid \"id\" in the answer", subject);
                 goto done;
         }
         *id = (uint32_t)v;
@@ -111,8 +109,8 @@ done:
         return err;
 }
 
-tecg_err_t tecg_registry_teach(tecg_registry_t *reg, tecg_avro_t *avro,
-                               uint32_t id, char *errstr, size_t errstr_size) {
+tecg_err_t tecg_registry_teach(tecg_registry_t *reg, tecg_avro_t *avro, uint32_t id, char *errstr,
+                               size_t errstr_size) {
         tecg_err_t err = TECG_OK;
         tecg_http_response_t resp = TECG_HTTP_RESPONSE_INIT;
         json_t *doc = NULL;
@@ -120,15 +118,13 @@ tecg_err_t tecg_registry_teach(tecg_registry_t *reg, tecg_avro_t *avro,
         snprintf(url, sizeof(url), "%s/schemas/ids/%u", reg->url, id);
         snprintf(what, sizeof(what), "schema id %u", id);
         if ((err = tecg_http_get(reg->client, url, json_headers, &resp))) {
-                tecg_seterr(err, errstr, errstr_size, "schema registry %s: %s", url,
-                            resp.errstr);
+                tecg_seterr(err, errstr, errstr_size, "schema registry %s: %s", url, resp.errstr);
                 goto done;
         }
         if (!(doc = answer(&resp, what, errstr, errstr_size))) {
                 /* 4xx: the registry does not know the id (for good); 5xx or
                  * garbage: it may recover. */
-                err = resp.status >= 400 && resp.status < 500 ? TECG_ERR_NOT_FOUND
-                                                              : TECG_ERR_IO;
+                err = resp.status >= 400 && resp.status < 500 ? TECG_ERR_NOT_FOUND : TECG_ERR_IO;
                 goto done;
         }
         const char *schema = json_string_value(json_object_get(doc, "schema"));
@@ -142,8 +138,7 @@ tecg_err_t tecg_registry_teach(tecg_registry_t *reg, tecg_avro_t *avro,
         if ((err = tecg_avro_add_schema(avro, name, schema, strlen(schema), &known, errstr,
                                         errstr_size)))
                 goto done;
-        err = tecg_avro_register_id(avro, id, tecg_avro_schema_name(known), errstr,
-                                    errstr_size);
+        err = tecg_avro_register_id(avro, id, tecg_avro_schema_name(known), errstr, errstr_size);
 done:
         json_decref(doc);
         tecg_http_response_free(&resp);

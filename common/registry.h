@@ -13,21 +13,21 @@
 typedef struct tecg_registry tecg_registry_t;
 
 /* `url` like http://127.0.0.1:8081 (no trailing path); token optional. */
-tecg_registry_t *tecg_registry_new(const char *url, const char *bearer_token,
-                                   char *errstr, size_t errstr_size);
+tecg_registry_t *tecg_registry_new(const char *url, const char *bearer_token, char *errstr,
+                                   size_t errstr_size);
 void tecg_registry_destroy(tecg_registry_t *reg);
 
 /* POST /subjects/SUBJECT/versions: registers (or finds) the schema, gives
  * its global id. */
 tecg_err_t tecg_registry_register(tecg_registry_t *reg, const char *subject,
-                                  const char *schema_json, uint32_t *id,
-                                  char *errstr, size_t errstr_size);
+                                  const char *schema_json, uint32_t *id, char *errstr,
+                                  size_t errstr_size);
 
 /* GET /schemas/ids/ID, then adds the schema to the codec and maps the id to
  * it, so tecg_avro_decode_event() reads messages framed with that id.
  * TECG_ERR_NOT_FOUND when the registry answers 4xx (the id is unknown for
  * good), TECG_ERR_IO when it cannot be asked now (network, 5xx). */
-tecg_err_t tecg_registry_teach(tecg_registry_t *reg, tecg_avro_t *avro,
-                               uint32_t id, char *errstr, size_t errstr_size);
+tecg_err_t tecg_registry_teach(tecg_registry_t *reg, tecg_avro_t *avro, uint32_t id, char *errstr,
+                               size_t errstr_size);
 
 #endif

@@ -4,25 +4,33 @@
 #include <time.h>
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                             \
-        do {                                                                 \
-                v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);    \
-                v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                       \
-                v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                       \
-                v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);    \
+#define SIPROUND                   \
+        do {                       \
+                v0 += v1;          \
+                v1 = ROTL(v1, 13); \
+                v1 ^= v0;          \
+                v0 = ROTL(v0, 32); \
+                v2 += v3;          \
+                v3 = ROTL(v3, 16); \
+                v3 ^= v2;          \
+                v0 += v3;          \
+                v3 = ROTL(v3, 21); \
+                v3 ^= v0;          \
+                v2 += v1;          \
+                v1 = ROTL(v1, 17); \
+                v1 ^= v2;          \
+                v2 = ROTL(v2, 32); \
         } while (0)
 
 /* Byte by byte, so the hash does not depend on the host's byte order;
  * compilers turn it into one load on little-endian hosts. */
 static inline uint64_t load_le64(const uint8_t *p) {
-        return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
-               (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 |
-               (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
+        return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
+               (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
                (uint64_t)p[7] << 56;
 }
 
-uint64_t tecg_siphash13(const tecg_siphash_key_t *key, const void *data,
-                        size_t len) {
+uint64_t tecg_siphash13(const tecg_siphash_key_t *key, const void *data, size_t len) {
         const uint8_t *in = data;
         uint64_t v0 = UINT64_C(0x736f6d6570736575) ^ key->k0;
         uint64_t v1 = UINT64_C(0x646f72616e646f6d) ^ key->k1;
@@ -38,14 +46,22 @@ uint64_t tecg_siphash13(const tecg_siphash_key_t *key, const void *data,
                 v0 ^= m;
         }
         switch (len & 7) {
-        case 7: b |= (uint64_t)in[6] << 48; /* fall through */
-        case 6: b |= (uint64_t)in[5] << 40; /* fall through */
-        case 5: b |= (uint64_t)in[4] << 32; /* fall through */
-        case 4: b |= (uint64_t)in[3] << 24; /* fall through */
-        case 3: b |= (uint64_t)in[2] << 16; /* fall through */
-        case 2: b |= (uint64_t)in[1] << 8;  /* fall through */
-        case 1: b |= (uint64_t)in[0];       /* fall through */
-        default: break;
+        case 7:
+                b |= (uint64_t)in[6] << 48; /* fall through */
+        case 6:
+                b |= (uint64_t)in[5] << 40; /* fall through */
+        case 5:
+                b |= (uint64_t)in[4] << 32; /* fall through */
+        case 4:
+                b |= (uint64_t)in[3] << 24; /* fall through */
+        case 3:
+                b |= (uint64_t)in[2] << 16; /* fall through */
+        case 2:
+                b |= (uint64_t)in[1] << 8; /* fall through */
+        case 1:
+                b |= (uint64_t)in[0]; /* fall through */
+        default:
+                break;
         }
         v3 ^= b;
         SIPROUND;

@@ -17,8 +17,7 @@ typedef struct {
 } tecg_siphash_key_t;
 
 /* SipHash-1-3 of data[0..len) under key; the same on every host. */
-uint64_t tecg_siphash13(const tecg_siphash_key_t *key, const void *data,
-                        size_t len);
+uint64_t tecg_siphash13(const tecg_siphash_key_t *key, const void *data, size_t len);
 
 /* Fills *key from getrandom(); should that fail (an old kernel, a seccomp
  * filter), from the clock and an address, which still differs per run:

@@ -32,13 +32,13 @@ typedef struct rec_desc_s rec_desc_t;
 typedef struct {
         const char *name;
         ftype_t type;
-        const char *const *symbols;   /* T_ENUM: event.h's names */
+        const char *const *symbols; /* T_ENUM: event.h's names */
         int nsymbols;
-        const rec_desc_t *items;      /* T_ARRAY: the item record */
+        const rec_desc_t *items; /* T_ARRAY: the item record */
 } field_desc_t;
 
 struct rec_desc_s {
-        const char *name;             /* unqualified record name */
+        const char *name; /* unqualified record name */
         const field_desc_t *fields;
         size_t nfields;
 };
@@ -46,14 +46,25 @@ struct rec_desc_s {
 enum { FT_CHANNEL, FT_STAGE, FT_CURRENCY, FT_AMOUNT, FT__COUNT };
 enum { EQ_CATEGORY, EQ_STAGE, EQ_QUANTITY, EQ__COUNT };
 enum { EV_CATEGORY, EV_STAGE, EV_CURRENCY, EV_VALUE, EV__COUNT };
-enum { PS_ROLE, PS_LOCATION, PS_OCCURRED_AT, PS_EVENT_ID, PS_HEADCOUNT,
-       PS__COUNT };
+enum { PS_ROLE, PS_LOCATION, PS_OCCURRED_AT, PS_EVENT_ID, PS_HEADCOUNT, PS__COUNT };
 enum { TT_YEAR, TT_LOCATION, TT_LEVEL, TT_TRAINEES, TT__COUNT };
-enum { R_NATION, R_VERSION, R_EVENTS, R_AS_OF, R_FUNDING, R_EQ_QUANTITY,
-       R_EQ_VALUES, R_PERSONNEL, R_TRAINING, R__COUNT };
+enum {
+        R_NATION,
+        R_VERSION,
+        R_EVENTS,
+        R_AS_OF,
+        R_FUNDING,
+        R_EQ_QUANTITY,
+        R_EQ_VALUES,
+        R_PERSONNEL,
+        R_TRAINING,
+        R__COUNT
+};
 
-#define ENUM(n, names, count) {n, T_ENUM, names, count, NULL}
-#define PLAIN(n, t) {n, t, NULL, 0, NULL}
+#define ENUM(n, names, count) \
+        { n, T_ENUM, names, count, NULL }
+#define PLAIN(n, t) \
+        { n, t, NULL, 0, NULL }
 
 static const field_desc_t funding_fields[FT__COUNT] = {
         [FT_CHANNEL] = ENUM("channel", tecg_channel_names, TECG_CH__COUNT),
@@ -86,16 +97,11 @@ static const field_desc_t training_fields[TT__COUNT] = {
         [TT_TRAINEES] = PLAIN("trainees", T_LONG),
 };
 
-static const rec_desc_t funding_rec = {"FundingTotal", funding_fields,
-                                       FT__COUNT};
-static const rec_desc_t quantity_rec = {"EquipmentQuantity", quantity_fields,
-                                        EQ__COUNT};
-static const rec_desc_t value_rec = {"EquipmentValue", value_fields,
-                                     EV__COUNT};
-static const rec_desc_t strength_rec = {"Strength", strength_fields,
-                                        PS__COUNT};
-static const rec_desc_t training_rec = {"TrainingTotal", training_fields,
-                                        TT__COUNT};
+static const rec_desc_t funding_rec = {"FundingTotal", funding_fields, FT__COUNT};
+static const rec_desc_t quantity_rec = {"EquipmentQuantity", quantity_fields, EQ__COUNT};
+static const rec_desc_t value_rec = {"EquipmentValue", value_fields, EV__COUNT};
+static const rec_desc_t strength_rec = {"Strength", strength_fields, PS__COUNT};
+static const rec_desc_t training_rec = {"TrainingTotal", training_fields, TT__COUNT};
 
 static const field_desc_t root_fields[R__COUNT] = {
         [R_NATION] = PLAIN("nation", T_STRING),
@@ -103,8 +109,7 @@ static const field_desc_t root_fields[R__COUNT] = {
         [R_EVENTS] = PLAIN("events", T_LONG),
         [R_AS_OF] = PLAIN("as_of", T_OPT_LONG),
         [R_FUNDING] = {"funding", T_ARRAY, NULL, 0, &funding_rec},
-        [R_EQ_QUANTITY] = {"equipment_quantity", T_ARRAY, NULL, 0,
-                           &quantity_rec},
+        [R_EQ_QUANTITY] = {"equipment_quantity", T_ARRAY, NULL, 0, &quantity_rec},
         [R_EQ_VALUES] = {"equipment_values", T_ARRAY, NULL, 0, &value_rec},
         [R_PERSONNEL] = {"personnel", T_ARRAY, NULL, 0, &strength_rec},
         [R_TRAINING] = {"training", T_ARRAY, NULL, 0, &training_rec},
@@ -117,12 +122,12 @@ static const rec_desc_t root_rec = {"NationState", root_fields, R__COUNT};
 struct tecg_state_codec_s {
         avro_schema_t schema;
         avro_value_iface_t *iface;
-        avro_value_t value;        /* reused by every encode and decode */
+        avro_value_t value; /* reused by every encode and decode */
         bool has_value;
-        avro_reader_t reader;      /* memory reader/writer, re-pointed */
+        avro_reader_t reader; /* memory reader/writer, re-pointed */
         avro_writer_t writer;
         uint64_t fingerprint;
-        tecg_avro_walk_t *walk;    /* bounds a body before Avro-C reads it */
+        tecg_avro_walk_t *walk; /* bounds a body before Avro-C reads it */
 };
 
 /* ------------------------------------------------------------------------
@@ -134,11 +139,9 @@ static avro_schema_t deref(avro_schema_t s) {
         return s;
 }
 
-static bool shape_record(avro_schema_t s, const rec_desc_t *r, char *why,
-                         size_t why_size);
+static bool shape_record(avro_schema_t s, const rec_desc_t *r, char *why, size_t why_size);
 
-static bool shape_field(avro_schema_t s, const field_desc_t *f, char *why,
-                        size_t why_size) {
+static bool shape_field(avro_schema_t s, const field_desc_t *f, char *why, size_t why_size) {
         avro_schema_t b;
 
         s = deref(s);
@@ -159,66 +162,55 @@ static bool shape_field(avro_schema_t s, const field_desc_t *f, char *why,
                 if (!is_avro_enum(s))
                         break;
                 if (avro_schema_enum_number_of_symbols(s) != f->nsymbols) {
-                        snprintf(why, why_size,
-                                 "field %s: enum has %d symbols, event.h %d",
-                                 f->name,
-                                 avro_schema_enum_number_of_symbols(s),
-                                 f->nsymbols);
+                        snprintf(why, why_size, "field %s: enum has %d symbols, event.h %d",
+                                 f->name, avro_schema_enum_number_of_symbols(s), f->nsymbols);
                         return false;
                 }
                 for (int i = 0; i < f->nsymbols; i++)
-                        if (strcmp(avro_schema_enum_get(s, i),
-                                   f->symbols[i]) != 0) {
+                        if (strcmp(avro_schema_enum_get(s, i), f->symbols[i]) != 0) {
                                 snprintf(why, why_size,
                                          "field %s: enum symbol %d is %s, "
                                          "event.h has %s",
-                                         f->name, i,
-                                         avro_schema_enum_get(s, i),
-                                         f->symbols[i]);
+                                         f->name, i, avro_schema_enum_get(s, i), f->symbols[i]);
                                 return false;
                         }
                 return true;
         case T_OPT_LONG:
                 if (is_avro_union(s) && avro_schema_union_size(s) == 2 &&
                     is_avro_null(deref(avro_schema_union_branch(s, 0))) &&
-                    (b = deref(avro_schema_union_branch(s, 1))) &&
-                    is_avro_int64(b))
+                    (b = deref(avro_schema_union_branch(s, 1))) && is_avro_int64(b))
                         return true;
                 break;
         case T_ARRAY:
                 if (is_avro_array(s))
-                        return shape_record(deref(avro_schema_array_items(s)),
-                                            f->items, why, why_size);
+                        return shape_record(deref(avro_schema_array_items(s)), f->items, why,
+                                            why_size);
                 break;
         }
-        snprintf(why, why_size, "field %s has type %s, not the expected one",
-                 f->name, s ? avro_schema_type_name(s) : "(none)");
+        snprintf(why, why_size, "field %s has type %s, not the expected one", f->name,
+                 s ? avro_schema_type_name(s) : "(none)");
         return false;
 }
 
-static bool shape_record(avro_schema_t s, const rec_desc_t *r, char *why,
-                         size_t why_size) {
+static bool shape_record(avro_schema_t s, const rec_desc_t *r, char *why, size_t why_size) {
         if (!is_avro_record(s) || strcmp(avro_schema_name(s), r->name) != 0) {
                 snprintf(why, why_size, "expected record %s", r->name);
                 return false;
         }
         if (avro_schema_record_size(s) != r->nfields) {
-                snprintf(why, why_size, "record %s has %zu fields, not %zu",
-                         r->name, avro_schema_record_size(s), r->nfields);
+                snprintf(why, why_size, "record %s has %zu fields, not %zu", r->name,
+                         avro_schema_record_size(s), r->nfields);
                 return false;
         }
         for (size_t i = 0; i < r->nfields; i++) {
                 const char *name = avro_schema_record_field_name(s, (int)i);
                 if (!name || strcmp(name, r->fields[i].name) != 0) {
-                        snprintf(why, why_size,
-                                 "record %s: field %zu is %s, expected %s",
-                                 r->name, i, name ? name : "(none)",
-                                 r->fields[i].name);
+                        snprintf(why, why_size, "record %s: field %zu is %s, expected %s", r->name,
+                                 i, name ? name : "(none)", r->fields[i].name);
                         return false;
                 }
-                if (!shape_field(avro_schema_record_field_get_by_index(
-                                         s, (int)i),
-                                 &r->fields[i], why, why_size))
+                if (!shape_field(avro_schema_record_field_get_by_index(s, (int)i), &r->fields[i],
+                                 why, why_size))
                         return false;
         }
         return true;
@@ -236,8 +228,7 @@ static int cmp3(int a1, int a2, int b1, int b2) {
 }
 
 /* Everything tecg_nation_state_apply() guarantees about a state. */
-static tecg_err_t state_check(const tecg_nation_state_t *st, char *errstr,
-                              size_t errstr_size) {
+static tecg_err_t state_check(const tecg_nation_state_t *st, char *errstr, size_t errstr_size) {
 #define BAD(...) tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, __VA_ARGS__)
         if (tecg_nation_code_check(st->nation, strnlen(st->nation, 4)))
                 return BAD("nation is not 3 upper-case letters");
@@ -245,51 +236,47 @@ static tecg_err_t state_check(const tecg_nation_state_t *st, char *errstr,
                 return BAD("version or events beyond int64");
         for (size_t i = 0; i < st->nfunding; i++) {
                 const tecg_funding_total_t *f = &st->funding[i];
-                if ((unsigned)f->channel >= TECG_CH__COUNT ||
-                    (unsigned)f->stage >= TECG_FS__COUNT)
+                if ((unsigned)f->channel >= TECG_CH__COUNT || (unsigned)f->stage >= TECG_FS__COUNT)
                         return BAD("funding[%zu]: enum out of range", i);
                 if (tecg_currency_code_check(f->currency, strnlen(f->currency, 4), false))
                         return BAD("funding[%zu].currency is not 3 "
-                                   "upper-case letters", i);
+                                   "upper-case letters",
+                                   i);
                 if (f->amount_minor <= 0)
-                        return BAD("funding[%zu].amount_minor %" PRId64
-                                   " is not > 0", i, f->amount_minor);
+                        return BAD("funding[%zu].amount_minor %" PRId64 " is not > 0", i,
+                                   f->amount_minor);
                 if (i > 0) {
                         const tecg_funding_total_t *p = &st->funding[i - 1];
-                        int c = cmp3(p->channel, p->stage, f->channel,
-                                     f->stage);
-                        if (c > 0 || (c == 0 && strncmp(p->currency,
-                                                        f->currency, 4) >= 0))
+                        int c = cmp3(p->channel, p->stage, f->channel, f->stage);
+                        if (c > 0 || (c == 0 && strncmp(p->currency, f->currency, 4) >= 0))
                                 return BAD("funding[%zu]: key duplicate or "
-                                           "out of order", i);
+                                           "out of order",
+                                           i);
                 }
         }
         for (int c = 0; c < TECG_CAT__COUNT; c++)
                 for (int s = 0; s < TECG_ES__COUNT; s++)
                         if (st->equipment_quantity[c][s] < 0)
-                                return BAD("equipment quantity %s %s < 0",
-                                           tecg_category_names[c],
+                                return BAD("equipment quantity %s %s < 0", tecg_category_names[c],
                                            tecg_equipment_stage_names[s]);
         for (size_t i = 0; i < st->nequipment_values; i++) {
                 const tecg_equipment_value_t *v = &st->equipment_values[i];
                 if ((unsigned)v->category >= TECG_CAT__COUNT ||
                     (unsigned)v->stage >= TECG_ES__COUNT)
-                        return BAD("equipment_values[%zu]: enum out of range",
-                                   i);
+                        return BAD("equipment_values[%zu]: enum out of range", i);
                 if (tecg_currency_code_check(v->currency, strnlen(v->currency, 4), false))
                         return BAD("equipment_values[%zu].currency is not 3 "
-                                   "upper-case letters", i);
+                                   "upper-case letters",
+                                   i);
                 if (v->value_minor < 0)
                         return BAD("equipment_values[%zu].value_minor < 0", i);
                 if (i > 0) {
-                        const tecg_equipment_value_t *p =
-                                &st->equipment_values[i - 1];
-                        int c = cmp3(p->category, p->stage, v->category,
-                                     v->stage);
-                        if (c > 0 || (c == 0 && strncmp(p->currency,
-                                                        v->currency, 4) >= 0))
+                        const tecg_equipment_value_t *p = &st->equipment_values[i - 1];
+                        int c = cmp3(p->category, p->stage, v->category, v->stage);
+                        if (c > 0 || (c == 0 && strncmp(p->currency, v->currency, 4) >= 0))
                                 return BAD("equipment_values[%zu]: key "
-                                           "duplicate or out of order", i);
+                                           "duplicate or out of order",
+                                           i);
                 }
         }
         for (int r = 0; r < TECG_ROLE__COUNT; r++)
@@ -298,14 +285,11 @@ static tecg_err_t state_check(const tecg_nation_state_t *st, char *errstr,
                         if (!p->reported)
                                 continue;
                         if (tecg_event_id_check(p->event_id,
-                                                strnlen(p->event_id,
-                                                        sizeof(p->event_id))))
-                                return BAD("personnel %s %s: bad event_id",
-                                           tecg_role_names[r],
+                                                strnlen(p->event_id, sizeof(p->event_id))))
+                                return BAD("personnel %s %s: bad event_id", tecg_role_names[r],
                                            tecg_location_names[l]);
                         if (p->headcount < 0)
-                                return BAD("personnel %s %s: headcount < 0",
-                                           tecg_role_names[r],
+                                return BAD("personnel %s %s: headcount < 0", tecg_role_names[r],
                                            tecg_location_names[l]);
                 }
         for (size_t i = 0; i < st->ntraining; i++) {
@@ -314,16 +298,15 @@ static tecg_err_t state_check(const tecg_nation_state_t *st, char *errstr,
                     (unsigned)t->level >= TECG_LVL__COUNT)
                         return BAD("training[%zu]: enum out of range", i);
                 if (t->trainees <= 0)
-                        return BAD("training[%zu].trainees %" PRId64
-                                   " is not > 0", i, t->trainees);
+                        return BAD("training[%zu].trainees %" PRId64 " is not > 0", i, t->trainees);
                 if (i > 0) {
                         const tecg_training_total_t *p = &st->training[i - 1];
                         if (p->year > t->year ||
                             (p->year == t->year &&
-                             cmp3(p->location, p->level, t->location,
-                                  t->level) >= 0))
+                             cmp3(p->location, p->level, t->location, t->level) >= 0))
                                 return BAD("training[%zu]: key duplicate or "
-                                           "out of order", i);
+                                           "out of order",
+                                           i);
                 }
         }
         return TECG_OK;
@@ -342,8 +325,7 @@ tecg_state_codec_t *tecg_state_codec_new(char *errstr, size_t errstr_size) {
         bool ok = false;
 
         if (!c) {
-                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
-                            "out of memory");
+                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto done;
         }
         for (size_t i = 0; i < tecg_schema_source_count; i++)
@@ -354,29 +336,24 @@ tecg_state_codec_t *tecg_state_codec_new(char *errstr, size_t errstr_size) {
                             "schemas/" SCHEMA_NAME ".avsc is not built in");
                 goto done;
         }
-        if (tecg_canonical_form(src->json, src->len, &pcf, errstr,
-                                errstr_size))
+        if (tecg_canonical_form(src->json, src->len, &pcf, errstr, errstr_size))
                 goto done;
         c->fingerprint = tecg_crc64_avro(pcf, strlen(pcf));
         if (avro_schema_from_json_length(src->json, src->len, &c->schema)) {
                 c->schema = NULL;
                 tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size,
-                            "schema " SCHEMA_NAME ": Avro-C: %s",
-                            avro_strerror());
+                            "schema " SCHEMA_NAME ": Avro-C: %s", avro_strerror());
                 goto done;
         }
         if (!shape_record(c->schema, &root_rec, why, sizeof(why))) {
                 tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                            "schema " SCHEMA_NAME
-                            " does not match nation_state.h: %s",
-                            why);
+                            "schema " SCHEMA_NAME " does not match nation_state.h: %s", why);
                 goto done;
         }
         c->iface = avro_generic_class_from_schema(c->schema);
         if (!c->iface || avro_generic_value_new(c->iface, &c->value)) {
                 tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size,
-                            "schema " SCHEMA_NAME ": Avro-C: %s",
-                            avro_strerror());
+                            "schema " SCHEMA_NAME ": Avro-C: %s", avro_strerror());
                 goto done;
         }
         c->has_value = true;
@@ -384,8 +361,7 @@ tecg_state_codec_t *tecg_state_codec_new(char *errstr, size_t errstr_size) {
         c->writer = avro_writer_memory(empty, 0);
         c->walk = tecg_avro_walk_new(c->schema);
         if (!c->reader || !c->writer || !c->walk) {
-                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
-                            "out of memory");
+                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto done;
         }
         ok = true;
@@ -454,8 +430,7 @@ static void fill_enum(fill_t *f, avro_value_t *rec, int idx, int x) {
                 f->failed++;
 }
 
-static void fill_str(fill_t *f, avro_value_t *rec, int idx, const char *s,
-                     size_t maxlen) {
+static void fill_str(fill_t *f, avro_value_t *rec, int idx, const char *s, size_t maxlen) {
         avro_value_t v = fill_field(f, rec, idx);
         /* Avro-C's size counts the NUL. */
         if (v.iface && avro_value_set_string_len(&v, s, strnlen(s, maxlen) + 1))
@@ -470,8 +445,7 @@ static avro_value_t fill_item(fill_t *f, avro_value_t *rec, int idx) {
         return item;
 }
 
-static void fill_state(fill_t *f, avro_value_t *root,
-                       const tecg_nation_state_t *st) {
+static void fill_state(fill_t *f, avro_value_t *root, const tecg_nation_state_t *st) {
         avro_value_t v, branch, it;
 
         fill_str(f, root, R_NATION, st->nation, 3);
@@ -480,8 +454,7 @@ static void fill_state(fill_t *f, avro_value_t *root,
         v = fill_field(f, root, R_AS_OF);
         if (v.iface) {
                 if (st->as_of_ms == INT64_MIN) {
-                        if (avro_value_set_branch(&v, 0, &branch) ||
-                            avro_value_set_null(&branch))
+                        if (avro_value_set_branch(&v, 0, &branch) || avro_value_set_null(&branch))
                                 f->failed++;
                 } else if (avro_value_set_branch(&v, 1, &branch) ||
                            avro_value_set_long(&branch, st->as_of_ms)) {
@@ -507,8 +480,7 @@ static void fill_state(fill_t *f, avro_value_t *root,
                                 break;
                         fill_enum(f, &it, EQ_CATEGORY, c);
                         fill_enum(f, &it, EQ_STAGE, s);
-                        fill_long(f, &it, EQ_QUANTITY,
-                                  st->equipment_quantity[c][s]);
+                        fill_long(f, &it, EQ_QUANTITY, st->equipment_quantity[c][s]);
                 }
         for (size_t i = 0; i < st->nequipment_values && !f->failed; i++) {
                 const tecg_equipment_value_t *x = &st->equipment_values[i];
@@ -531,8 +503,7 @@ static void fill_state(fill_t *f, avro_value_t *root,
                         fill_enum(f, &it, PS_ROLE, r);
                         fill_enum(f, &it, PS_LOCATION, l);
                         fill_long(f, &it, PS_OCCURRED_AT, x->occurred_at_ms);
-                        fill_str(f, &it, PS_EVENT_ID, x->event_id,
-                                 TECG_EVENT_ID_MAX);
+                        fill_str(f, &it, PS_EVENT_ID, x->event_id, TECG_EVENT_ID_MAX);
                         fill_int(f, &it, PS_HEADCOUNT, x->headcount);
                 }
         for (size_t i = 0; i < st->ntraining && !f->failed; i++) {
@@ -547,10 +518,8 @@ static void fill_state(fill_t *f, avro_value_t *root,
         }
 }
 
-tecg_err_t tecg_state_codec_encode(tecg_state_codec_t *codec,
-                                   const tecg_nation_state_t *st,
-                                   tecg_buf_t *out, char *errstr,
-                                   size_t errstr_size) {
+tecg_err_t tecg_state_codec_encode(tecg_state_codec_t *codec, const tecg_nation_state_t *st,
+                                   tecg_buf_t *out, char *errstr, size_t errstr_size) {
         size_t start = out->len, size = 0;
         fill_t f = {0};
         tecg_err_t err;
@@ -560,22 +529,20 @@ tecg_err_t tecg_state_codec_encode(tecg_state_codec_t *codec,
         avro_value_reset(&codec->value);
         fill_state(&f, &codec->value, st);
         if (f.failed || avro_value_sizeof(&codec->value, &size)) {
-                err = tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size,
-                                  "Avro-C: %s", avro_strerror());
+                err = tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size, "Avro-C: %s",
+                                  avro_strerror());
                 goto done;
         }
         if ((err = tecg_buf_reserve(out, TECG_FRAMING_SO_HEADER_LEN + size)) ||
-            (err = tecg_framing_write_single_object(out,
-                                                    codec->fingerprint))) {
+            (err = tecg_framing_write_single_object(out, codec->fingerprint))) {
                 tecg_seterr(err, errstr, errstr_size, "out of memory");
                 goto done;
         }
-        avro_writer_memory_set_dest(codec->writer,
-                                    (const char *)out->data + out->len,
+        avro_writer_memory_set_dest(codec->writer, (const char *)out->data + out->len,
                                     (int64_t)size);
         if (avro_value_write(codec->writer, &codec->value)) {
-                err = tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size,
-                                  "Avro-C: %s", avro_strerror());
+                err = tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size, "Avro-C: %s",
+                                  avro_strerror());
                 goto done;
         }
         out->len += (size_t)avro_writer_tell(codec->writer);
@@ -591,33 +558,28 @@ done:
 typedef struct {
         char *errstr;
         size_t errstr_size;
-        const char *array;  /* array being read, for errors; NULL: root */
+        const char *array; /* array being read, for errors; NULL: root */
         size_t index;
 } ext_t;
 
 static tecg_err_t ext_fail(ext_t *x, const char *field, const char *what) {
         if (x->array)
-                return tecg_seterr(TECG_ERR_INVALID, x->errstr, x->errstr_size,
-                                   "%s[%zu].%s: %s", x->array, x->index,
-                                   field, what);
-        return tecg_seterr(TECG_ERR_INVALID, x->errstr, x->errstr_size,
-                           "%s: %s", field, what);
+                return tecg_seterr(TECG_ERR_INVALID, x->errstr, x->errstr_size, "%s[%zu].%s: %s",
+                                   x->array, x->index, field, what);
+        return tecg_seterr(TECG_ERR_INVALID, x->errstr, x->errstr_size, "%s: %s", field, what);
 }
 
 static tecg_err_t ext_avro(ext_t *x) {
-        return tecg_seterr(TECG_ERR_AVRO, x->errstr, x->errstr_size,
-                           "Avro-C: %s", avro_strerror());
+        return tecg_seterr(TECG_ERR_AVRO, x->errstr, x->errstr_size, "Avro-C: %s", avro_strerror());
 }
 
-static tecg_err_t ext_field(ext_t *x, avro_value_t *rec, int idx,
-                            avro_value_t *v) {
+static tecg_err_t ext_field(ext_t *x, avro_value_t *rec, int idx, avro_value_t *v) {
         if (avro_value_get_by_index(rec, (size_t)idx, v, NULL))
                 return ext_avro(x);
         return TECG_OK;
 }
 
-static tecg_err_t ext_long(ext_t *x, avro_value_t *rec, int idx,
-                           int64_t *out) {
+static tecg_err_t ext_long(ext_t *x, avro_value_t *rec, int idx, int64_t *out) {
         avro_value_t v;
         tecg_err_t err = ext_field(x, rec, idx, &v);
         if (!err && avro_value_get_long(&v, out))
@@ -625,8 +587,7 @@ static tecg_err_t ext_long(ext_t *x, avro_value_t *rec, int idx,
         return err;
 }
 
-static tecg_err_t ext_int(ext_t *x, avro_value_t *rec, int idx,
-                          int32_t *out) {
+static tecg_err_t ext_int(ext_t *x, avro_value_t *rec, int idx, int32_t *out) {
         avro_value_t v;
         tecg_err_t err = ext_field(x, rec, idx, &v);
         if (!err && avro_value_get_int(&v, out))
@@ -636,8 +597,8 @@ static tecg_err_t ext_int(ext_t *x, avro_value_t *rec, int idx,
 
 /* The enum index, checked again here although the body walk did: the walk
  * and this code must not have to be read together to see it is safe. */
-static tecg_err_t ext_enum(ext_t *x, avro_value_t *rec, int idx, int n,
-                           const char *field, int *out) {
+static tecg_err_t ext_enum(ext_t *x, avro_value_t *rec, int idx, int n, const char *field,
+                           int *out) {
         avro_value_t v;
         tecg_err_t err = ext_field(x, rec, idx, &v);
         if (!err && avro_value_get_enum(&v, out))
@@ -648,9 +609,8 @@ static tecg_err_t ext_enum(ext_t *x, avro_value_t *rec, int idx, int n,
 }
 
 /* A string without NUL bytes of at most cap-1 bytes copied into dst. */
-static tecg_err_t ext_str(ext_t *x, avro_value_t *rec, int idx,
-                          const char *field, char *dst, size_t cap,
-                          size_t *len) {
+static tecg_err_t ext_str(ext_t *x, avro_value_t *rec, int idx, const char *field, char *dst,
+                          size_t cap, size_t *len) {
         avro_value_t v;
         const char *s;
         size_t size;
@@ -671,9 +631,8 @@ static tecg_err_t ext_str(ext_t *x, avro_value_t *rec, int idx,
 /* Array field idx of root: its value and item count and, when items is
  * not NULL, an item array of exactly n zeroed elements of sz (NULL when
  * empty). */
-static tecg_err_t ext_array(ext_t *x, avro_value_t *root, int idx,
-                            avro_value_t *arr, size_t *n, size_t sz,
-                            void **items) {
+static tecg_err_t ext_array(ext_t *x, avro_value_t *root, int idx, avro_value_t *arr, size_t *n,
+                            size_t sz, void **items) {
         tecg_err_t err = ext_field(x, root, idx, arr);
         if (items)
                 *items = NULL;
@@ -682,13 +641,12 @@ static tecg_err_t ext_array(ext_t *x, avro_value_t *root, int idx,
         if (avro_value_get_size(arr, n))
                 return ext_avro(x);
         if (items && *n && !(*items = calloc(*n, sz)))
-                return tecg_seterr(TECG_ERR_NOMEM, x->errstr, x->errstr_size,
-                                   "out of memory");
+                return tecg_seterr(TECG_ERR_NOMEM, x->errstr, x->errstr_size, "out of memory");
         return TECG_OK;
 }
 
-static tecg_err_t ext_item(ext_t *x, avro_value_t *arr, const char *name,
-                           size_t i, avro_value_t *item) {
+static tecg_err_t ext_item(ext_t *x, avro_value_t *arr, const char *name, size_t i,
+                           avro_value_t *item) {
         x->array = name;
         x->index = i;
         if (avro_value_get_by_index(arr, i, item, NULL))
@@ -696,27 +654,24 @@ static tecg_err_t ext_item(ext_t *x, avro_value_t *arr, const char *name,
         return TECG_OK;
 }
 
-static tecg_err_t ext_funding(ext_t *x, avro_value_t *root,
-                              tecg_nation_state_t *st) {
+static tecg_err_t ext_funding(ext_t *x, avro_value_t *root, tecg_nation_state_t *st) {
         avro_value_t arr, it;
         tecg_err_t err;
         size_t len;
         int e1, e2;
 
-        if ((err = ext_array(x, root, R_FUNDING, &arr, &st->nfunding,
-                             sizeof(*st->funding), (void **)&st->funding))) {
+        if ((err = ext_array(x, root, R_FUNDING, &arr, &st->nfunding, sizeof(*st->funding),
+                             (void **)&st->funding))) {
                 st->nfunding = 0;
                 return err;
         }
         for (size_t i = 0; i < st->nfunding; i++) {
                 tecg_funding_total_t *f = &st->funding[i];
                 if ((err = ext_item(x, &arr, "funding", i, &it)) ||
-                    (err = ext_enum(x, &it, FT_CHANNEL, TECG_CH__COUNT,
-                                    "channel", &e1)) ||
-                    (err = ext_enum(x, &it, FT_STAGE, TECG_FS__COUNT, "stage",
-                                    &e2)) ||
-                    (err = ext_str(x, &it, FT_CURRENCY, "currency",
-                                   f->currency, sizeof(f->currency), &len)) ||
+                    (err = ext_enum(x, &it, FT_CHANNEL, TECG_CH__COUNT, "channel", &e1)) ||
+                    (err = ext_enum(x, &it, FT_STAGE, TECG_FS__COUNT, "stage", &e2)) ||
+                    (err = ext_str(x, &it, FT_CURRENCY, "currency", f->currency,
+                                   sizeof(f->currency), &len)) ||
                     (err = ext_long(x, &it, FT_AMOUNT, &f->amount_minor)))
                         return err;
                 f->channel = (tecg_channel_t)e1;
@@ -725,8 +680,7 @@ static tecg_err_t ext_funding(ext_t *x, avro_value_t *root,
         return TECG_OK;
 }
 
-static tecg_err_t ext_quantity(ext_t *x, avro_value_t *root,
-                               tecg_nation_state_t *st) {
+static tecg_err_t ext_quantity(ext_t *x, avro_value_t *root, tecg_nation_state_t *st) {
         avro_value_t arr, it;
         tecg_err_t err;
         size_t n = 0;
@@ -738,15 +692,12 @@ static tecg_err_t ext_quantity(ext_t *x, avro_value_t *root,
         for (size_t i = 0; i < n; i++) {
                 int64_t q;
                 if ((err = ext_item(x, &arr, "equipment_quantity", i, &it)) ||
-                    (err = ext_enum(x, &it, EQ_CATEGORY, TECG_CAT__COUNT,
-                                    "category", &cat)) ||
-                    (err = ext_enum(x, &it, EQ_STAGE, TECG_ES__COUNT, "stage",
-                                    &stage)) ||
+                    (err = ext_enum(x, &it, EQ_CATEGORY, TECG_CAT__COUNT, "category", &cat)) ||
+                    (err = ext_enum(x, &it, EQ_STAGE, TECG_ES__COUNT, "stage", &stage)) ||
                     (err = ext_long(x, &it, EQ_QUANTITY, &q)))
                         return err;
                 if (cat * TECG_ES__COUNT + stage <= prev)
-                        return ext_fail(x, "category",
-                                        "key duplicate or out of order");
+                        return ext_fail(x, "category", "key duplicate or out of order");
                 if (q <= 0)
                         return ext_fail(x, "quantity", "not > 0");
                 prev = cat * TECG_ES__COUNT + stage;
@@ -755,28 +706,24 @@ static tecg_err_t ext_quantity(ext_t *x, avro_value_t *root,
         return TECG_OK;
 }
 
-static tecg_err_t ext_values(ext_t *x, avro_value_t *root,
-                             tecg_nation_state_t *st) {
+static tecg_err_t ext_values(ext_t *x, avro_value_t *root, tecg_nation_state_t *st) {
         avro_value_t arr, it;
         tecg_err_t err;
         size_t len;
         int e1, e2;
 
         if ((err = ext_array(x, root, R_EQ_VALUES, &arr, &st->nequipment_values,
-                             sizeof(*st->equipment_values),
-                             (void **)&st->equipment_values))) {
+                             sizeof(*st->equipment_values), (void **)&st->equipment_values))) {
                 st->nequipment_values = 0;
                 return err;
         }
         for (size_t i = 0; i < st->nequipment_values; i++) {
                 tecg_equipment_value_t *v = &st->equipment_values[i];
                 if ((err = ext_item(x, &arr, "equipment_values", i, &it)) ||
-                    (err = ext_enum(x, &it, EV_CATEGORY, TECG_CAT__COUNT,
-                                    "category", &e1)) ||
-                    (err = ext_enum(x, &it, EV_STAGE, TECG_ES__COUNT, "stage",
-                                    &e2)) ||
-                    (err = ext_str(x, &it, EV_CURRENCY, "currency",
-                                   v->currency, sizeof(v->currency), &len)) ||
+                    (err = ext_enum(x, &it, EV_CATEGORY, TECG_CAT__COUNT, "category", &e1)) ||
+                    (err = ext_enum(x, &it, EV_STAGE, TECG_ES__COUNT, "stage", &e2)) ||
+                    (err = ext_str(x, &it, EV_CURRENCY, "currency", v->currency,
+                                   sizeof(v->currency), &len)) ||
                     (err = ext_long(x, &it, EV_VALUE, &v->value_minor)))
                         return err;
                 v->category = (tecg_category_t)e1;
@@ -785,8 +732,7 @@ static tecg_err_t ext_values(ext_t *x, avro_value_t *root,
         return TECG_OK;
 }
 
-static tecg_err_t ext_personnel(ext_t *x, avro_value_t *root,
-                                tecg_nation_state_t *st) {
+static tecg_err_t ext_personnel(ext_t *x, avro_value_t *root, tecg_nation_state_t *st) {
         avro_value_t arr, it;
         tecg_err_t err;
         size_t n = 0, len;
@@ -797,20 +743,15 @@ static tecg_err_t ext_personnel(ext_t *x, avro_value_t *root,
         for (size_t i = 0; i < n; i++) {
                 tecg_strength_t cell = {0};
                 if ((err = ext_item(x, &arr, "personnel", i, &it)) ||
-                    (err = ext_enum(x, &it, PS_ROLE, TECG_ROLE__COUNT, "role",
-                                    &role)) ||
-                    (err = ext_enum(x, &it, PS_LOCATION, TECG_LOC__COUNT,
-                                    "location", &loc)) ||
-                    (err = ext_long(x, &it, PS_OCCURRED_AT,
-                                    &cell.occurred_at_ms)) ||
-                    (err = ext_str(x, &it, PS_EVENT_ID, "event_id",
-                                   cell.event_id, sizeof(cell.event_id),
-                                   &len)) ||
+                    (err = ext_enum(x, &it, PS_ROLE, TECG_ROLE__COUNT, "role", &role)) ||
+                    (err = ext_enum(x, &it, PS_LOCATION, TECG_LOC__COUNT, "location", &loc)) ||
+                    (err = ext_long(x, &it, PS_OCCURRED_AT, &cell.occurred_at_ms)) ||
+                    (err = ext_str(x, &it, PS_EVENT_ID, "event_id", cell.event_id,
+                                   sizeof(cell.event_id), &len)) ||
                     (err = ext_int(x, &it, PS_HEADCOUNT, &cell.headcount)))
                         return err;
                 if (role * TECG_LOC__COUNT + loc <= prev)
-                        return ext_fail(x, "role",
-                                        "key duplicate or out of order");
+                        return ext_fail(x, "role", "key duplicate or out of order");
                 prev = role * TECG_LOC__COUNT + loc;
                 cell.reported = true;
                 st->personnel[role][loc] = cell;
@@ -818,14 +759,13 @@ static tecg_err_t ext_personnel(ext_t *x, avro_value_t *root,
         return TECG_OK;
 }
 
-static tecg_err_t ext_training(ext_t *x, avro_value_t *root,
-                               tecg_nation_state_t *st) {
+static tecg_err_t ext_training(ext_t *x, avro_value_t *root, tecg_nation_state_t *st) {
         avro_value_t arr, it;
         tecg_err_t err;
         int e1, e2;
 
-        if ((err = ext_array(x, root, R_TRAINING, &arr, &st->ntraining,
-                             sizeof(*st->training), (void **)&st->training))) {
+        if ((err = ext_array(x, root, R_TRAINING, &arr, &st->ntraining, sizeof(*st->training),
+                             (void **)&st->training))) {
                 st->ntraining = 0;
                 return err;
         }
@@ -833,10 +773,8 @@ static tecg_err_t ext_training(ext_t *x, avro_value_t *root,
                 tecg_training_total_t *t = &st->training[i];
                 if ((err = ext_item(x, &arr, "training", i, &it)) ||
                     (err = ext_int(x, &it, TT_YEAR, &t->year)) ||
-                    (err = ext_enum(x, &it, TT_LOCATION, TECG_LOC__COUNT,
-                                    "location", &e1)) ||
-                    (err = ext_enum(x, &it, TT_LEVEL, TECG_LVL__COUNT, "level",
-                                    &e2)) ||
+                    (err = ext_enum(x, &it, TT_LOCATION, TECG_LOC__COUNT, "location", &e1)) ||
+                    (err = ext_enum(x, &it, TT_LEVEL, TECG_LVL__COUNT, "level", &e2)) ||
                     (err = ext_long(x, &it, TT_TRAINEES, &t->trainees)))
                         return err;
                 t->location = (tecg_location_t)e1;
@@ -846,26 +784,22 @@ static tecg_err_t ext_training(ext_t *x, avro_value_t *root,
 }
 
 /* Fills st (a fresh state) from the decoded root record. */
-static tecg_err_t ext_state(ext_t *x, avro_value_t *root,
-                            tecg_nation_state_t *st) {
+static tecg_err_t ext_state(ext_t *x, avro_value_t *root, tecg_nation_state_t *st) {
         avro_value_t v, branch;
         tecg_err_t err;
         int64_t version, events;
         size_t len;
         int d;
 
-        if ((err = ext_str(x, root, R_NATION, "nation", st->nation,
-                           sizeof(st->nation), &len)) ||
+        if ((err = ext_str(x, root, R_NATION, "nation", st->nation, sizeof(st->nation), &len)) ||
             (err = ext_long(x, root, R_VERSION, &version)) ||
-            (err = ext_long(x, root, R_EVENTS, &events)) ||
-            (err = ext_field(x, root, R_AS_OF, &v)))
+            (err = ext_long(x, root, R_EVENTS, &events)) || (err = ext_field(x, root, R_AS_OF, &v)))
                 return err;
         if (version < 0 || events < 0)
                 return ext_fail(x, version < 0 ? "version" : "events", "< 0");
         st->version = (uint64_t)version;
         st->events = (uint64_t)events;
-        if (avro_value_get_discriminant(&v, &d) ||
-            avro_value_get_current_branch(&v, &branch))
+        if (avro_value_get_discriminant(&v, &d) || avro_value_get_current_branch(&v, &branch))
                 return ext_avro(x);
         st->as_of_ms = INT64_MIN;
         if (d == 1) {
@@ -875,19 +809,16 @@ static tecg_err_t ext_state(ext_t *x, avro_value_t *root,
                 if (st->as_of_ms == INT64_MIN)
                         return ext_fail(x, "as_of", "INT64_MIN is not a time");
         }
-        if ((err = ext_funding(x, root, st)) ||
-            (err = ext_quantity(x, root, st)) ||
-            (err = ext_values(x, root, st)) ||
-            (err = ext_personnel(x, root, st)) ||
+        if ((err = ext_funding(x, root, st)) || (err = ext_quantity(x, root, st)) ||
+            (err = ext_values(x, root, st)) || (err = ext_personnel(x, root, st)) ||
             (err = ext_training(x, root, st)))
                 return err;
         x->array = NULL;
         return state_check(st, x->errstr, x->errstr_size);
 }
 
-tecg_err_t tecg_state_codec_decode(tecg_state_codec_t *codec, const void *msg,
-                                   size_t len, tecg_nation_state_t **out,
-                                   char *errstr, size_t errstr_size) {
+tecg_err_t tecg_state_codec_decode(tecg_state_codec_t *codec, const void *msg, size_t len,
+                                   tecg_nation_state_t **out, char *errstr, size_t errstr_size) {
         tecg_nation_state_t *st = NULL;
         ext_t x = {errstr, errstr_size, NULL, 0};
         tecg_frame_t frame;
@@ -900,37 +831,32 @@ tecg_err_t tecg_state_codec_decode(tecg_state_codec_t *codec, const void *msg,
         if (frame.kind != TECG_FRAME_SINGLE_OBJECT) {
                 err = tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
                                   "nation states are single-object encoded; "
-                                  "got Confluent framing (schema id %" PRIu32
-                                  ")",
+                                  "got Confluent framing (schema id %" PRIu32 ")",
                                   frame.schema_id);
                 goto done;
         }
         if (frame.fingerprint != codec->fingerprint) {
-                err = tecg_seterr(
-                        TECG_ERR_NOT_FOUND, errstr, errstr_size,
-                        "unknown writer schema fingerprint %s (nation_state "
-                        "is %s)",
-                        tecg_framing_fingerprint_hex(frame.fingerprint, hex),
-                        tecg_framing_fingerprint_hex(codec->fingerprint,
-                                                     want));
+                err = tecg_seterr(TECG_ERR_NOT_FOUND, errstr, errstr_size,
+                                  "unknown writer schema fingerprint %s (nation_state "
+                                  "is %s)",
+                                  tecg_framing_fingerprint_hex(frame.fingerprint, hex),
+                                  tecg_framing_fingerprint_hex(codec->fingerprint, want));
                 goto done;
         }
         /* Avro-C reads nothing that this walk has not bounded. */
-        if ((err = tecg_avro_walk_body(codec->walk, frame.body,
-                                       frame.body_len, errstr, errstr_size)))
+        if ((err = tecg_avro_walk_body(codec->walk, frame.body, frame.body_len, errstr,
+                                       errstr_size)))
                 goto done;
         avro_value_reset(&codec->value);
-        avro_reader_memory_set_source(codec->reader,
-                                      (const char *)frame.body,
+        avro_reader_memory_set_source(codec->reader, (const char *)frame.body,
                                       (int64_t)frame.body_len);
         if (avro_value_read(codec->reader, &codec->value)) {
-                err = tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size,
-                                  "Avro-C: %s", avro_strerror());
+                err = tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size, "Avro-C: %s",
+                                  avro_strerror());
                 goto done;
         }
         if (!(st = calloc(1, sizeof(*st)))) {
-                err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
-                                  "out of memory");
+                err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto done;
         }
         err = ext_state(&x, &codec->value, st);

@@ -53,10 +53,8 @@ uint64_t tecg_state_codec_fingerprint(const tecg_state_codec_t *codec);
  * is unchanged. The encoding depends only on the aggregates and version:
  * equal states (tecg_nation_state_equal) with equal versions encode to
  * equal bytes. */
-tecg_err_t tecg_state_codec_encode(tecg_state_codec_t *codec,
-                                   const tecg_nation_state_t *st,
-                                   tecg_buf_t *out, char *errstr,
-                                   size_t errstr_size);
+tecg_err_t tecg_state_codec_encode(tecg_state_codec_t *codec, const tecg_nation_state_t *st,
+                                   tecg_buf_t *out, char *errstr, size_t errstr_size);
 
 /* Decodes one message (a tecg.nation-state value) into a new state that the
  * caller owns and frees with tecg_nation_state_destroy(); msg is only read
@@ -65,8 +63,7 @@ tecg_err_t tecg_state_codec_encode(tecg_state_codec_t *codec,
  * invariant (the reason says which field and why); TECG_ERR_NOT_FOUND: the
  * fingerprint is not the nation_state schema's (named in wire hex);
  * TECG_ERR_NOMEM; TECG_ERR_AVRO. On error *out is NULL. */
-tecg_err_t tecg_state_codec_decode(tecg_state_codec_t *codec, const void *msg,
-                                   size_t len, tecg_nation_state_t **out,
-                                   char *errstr, size_t errstr_size);
+tecg_err_t tecg_state_codec_decode(tecg_state_codec_t *codec, const void *msg, size_t len,
+                                   tecg_nation_state_t **out, char *errstr, size_t errstr_size);
 
 #endif

@@ -16,8 +16,7 @@
 #define TECG_TIME_RFC3339_SIZE 40
 
 /* UTC with milliseconds always: "2005-11-30T16:45:02.118Z". Returns out. */
-char *tecg_time_format_rfc3339_ms(int64_t ms,
-                                  char out[static TECG_TIME_RFC3339_SIZE]);
+char *tecg_time_format_rfc3339_ms(int64_t ms, char out[static TECG_TIME_RFC3339_SIZE]);
 
 /* The local time at offset_min minutes east of UTC, as an event wrote it:
  * "2005-02-22T12:00:00+03:00", "Z" for offset 0, the fraction (.mmm) only

@@ -17,39 +17,49 @@
 /* Every field any event type may carry. The per-type masks below say which
  * belong to which type; anything else is an unknown field. */
 typedef enum {
-        F_TYPE = 0, F_EVENT_ID, F_NATION, F_OCCURRED_AT,
-        F_AMOUNT, F_CURRENCY, F_CHANNEL, F_STAGE,
-        F_ITEM, F_CATEGORY, F_QUANTITY, F_VALUE,
-        F_ROLE, F_LOCATION, F_HEADCOUNT,
-        F_COURSE, F_LEVEL, F_VENUE, F_TRAINEES,
+        F_TYPE = 0,
+        F_EVENT_ID,
+        F_NATION,
+        F_OCCURRED_AT,
+        F_AMOUNT,
+        F_CURRENCY,
+        F_CHANNEL,
+        F_STAGE,
+        F_ITEM,
+        F_CATEGORY,
+        F_QUANTITY,
+        F_VALUE,
+        F_ROLE,
+        F_LOCATION,
+        F_HEADCOUNT,
+        F_COURSE,
+        F_LEVEL,
+        F_VENUE,
+        F_TRAINEES,
         F__COUNT
 } field_t;
 
 static const char *const field_names[F__COUNT] = {
-        "type", "event_id", "nation", "occurred_at",
-        "amount", "currency", "channel", "stage",
-        "item", "category", "quantity", "value",
-        "role", "location", "headcount",
-        "course", "level", "venue", "trainees"};
+        "type",      "event_id", "nation",   "occurred_at", "amount",  "currency", "channel",
+        "stage",     "item",     "category", "quantity",    "value",   "role",     "location",
+        "headcount", "course",   "level",    "venue",       "trainees"};
 
 #define BIT(f) (1u << (f))
 #define COMMON_FIELDS (BIT(F_TYPE) | BIT(F_EVENT_ID) | BIT(F_NATION) | BIT(F_OCCURRED_AT))
 
 static const unsigned type_fields[TECG_EV__COUNT] = {
-        [TECG_EV_FUNDING] = COMMON_FIELDS | BIT(F_AMOUNT) | BIT(F_CURRENCY) |
-                            BIT(F_CHANNEL) | BIT(F_STAGE),
-        [TECG_EV_EQUIPMENT] = COMMON_FIELDS | BIT(F_ITEM) | BIT(F_CATEGORY) |
-                              BIT(F_QUANTITY) | BIT(F_VALUE) | BIT(F_CURRENCY) |
-                              BIT(F_STAGE),
-        [TECG_EV_PERSONNEL] = COMMON_FIELDS | BIT(F_ROLE) | BIT(F_LOCATION) |
-                              BIT(F_HEADCOUNT),
-        [TECG_EV_TRAINING] = COMMON_FIELDS | BIT(F_COURSE) | BIT(F_LEVEL) |
-                             BIT(F_LOCATION) | BIT(F_VENUE) | BIT(F_TRAINEES),
+        [TECG_EV_FUNDING] =
+                COMMON_FIELDS | BIT(F_AMOUNT) | BIT(F_CURRENCY) | BIT(F_CHANNEL) | BIT(F_STAGE),
+        [TECG_EV_EQUIPMENT] = COMMON_FIELDS | BIT(F_ITEM) | BIT(F_CATEGORY) | BIT(F_QUANTITY) |
+                              BIT(F_VALUE) | BIT(F_CURRENCY) | BIT(F_STAGE),
+        [TECG_EV_PERSONNEL] = COMMON_FIELDS | BIT(F_ROLE) | BIT(F_LOCATION) | BIT(F_HEADCOUNT),
+        [TECG_EV_TRAINING] = COMMON_FIELDS | BIT(F_COURSE) | BIT(F_LEVEL) | BIT(F_LOCATION) |
+                             BIT(F_VENUE) | BIT(F_TRAINEES),
 };
 
 struct tecg_validator {
         const tecg_nations_t *nations;
-        char own[4];            /* "" = any listed nation */
+        char own[4]; /* "" = any listed nation */
         tecg_validate_limits_t limits;
         tecg_json_flat_t *json; /* owns the last line's strings (ev's
                                  * borrowed ones) */
@@ -64,10 +74,9 @@ void tecg_validate_limits_init(tecg_validate_limits_t *l) {
         l->max_string_bytes = TECG_VALIDATE_MAX_STRING_DEFAULT;
 }
 
-tecg_validator_t *tecg_validator_new(const tecg_nations_t *nations,
-                                     const char *own_nation,
-                                     const tecg_validate_limits_t *limits,
-                                     char *errstr, size_t errstr_size) {
+tecg_validator_t *tecg_validator_new(const tecg_nations_t *nations, const char *own_nation,
+                                     const tecg_validate_limits_t *limits, char *errstr,
+                                     size_t errstr_size) {
         tecg_validator_t *v = NULL;
         if (!nations) {
                 tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "validator: no nations list");
@@ -123,11 +132,10 @@ void tecg_validator_destroy(tecg_validator_t *v) {
  * \uXXXX, so "2005-02-22T09:00:00\u00A0Z" does not look like a plain
  * space. */
 static int invisible(unsigned cp) {
-        return (cp >= 0x80 && cp <= 0xA0) || cp == 0xAD || cp == 0x061C ||
-               cp == 0x1680 || cp == 0x180E || (cp >= 0x2000 && cp <= 0x200F) ||
-               (cp >= 0x2028 && cp <= 0x202F) || (cp >= 0x205F && cp <= 0x206F) ||
-               cp == 0x3000 || cp == 0xFEFF || (cp >= 0xFFF9 && cp <= 0xFFFB) ||
-               (cp >= 0xE0000 && cp <= 0xE007F);
+        return (cp >= 0x80 && cp <= 0xA0) || cp == 0xAD || cp == 0x061C || cp == 0x1680 ||
+               cp == 0x180E || (cp >= 0x2000 && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202F) ||
+               (cp >= 0x205F && cp <= 0x206F) || cp == 0x3000 || cp == 0xFEFF ||
+               (cp >= 0xFFF9 && cp <= 0xFFFB) || (cp >= 0xE0000 && cp <= 0xE007F);
 }
 
 /* Writes s into out, escaped and possibly shortened, so a reason never
@@ -137,8 +145,7 @@ static int invisible(unsigned cp) {
  * "...". With a `delim` (' or ") the text is wrapped in it and the delimiter
  * and backslash are backslash-escaped. Other non-ASCII text is kept, so a
  * French item name stays readable. */
-static const char *quote_d(char *out, size_t outsz, const char *str, size_t n,
-                           char delim) {
+static const char *quote_d(char *out, size_t outsz, const char *str, size_t n, char delim) {
         const unsigned char *s = (const unsigned char *)str;
         size_t o = 0, i = 0, chars = 0;
         /* Room for the worst escape (\u{E007F}: 9), "...", the closing
@@ -205,24 +212,30 @@ static const char *quote(char *out, size_t outsz, const char *s, size_t n) {
 
 static const char *json_type_name(const tecg_json_flat_value_t *j) {
         switch (j->kind) {
-        case TECG_JSON_FLAT_OBJECT: return "object";
-        case TECG_JSON_FLAT_ARRAY: return "array";
-        case TECG_JSON_FLAT_STRING: return "string";
-        case TECG_JSON_FLAT_INTEGER: return "integer";
-        case TECG_JSON_FLAT_REAL: return "number with a fraction or exponent";
+        case TECG_JSON_FLAT_OBJECT:
+                return "object";
+        case TECG_JSON_FLAT_ARRAY:
+                return "array";
+        case TECG_JSON_FLAT_STRING:
+                return "string";
+        case TECG_JSON_FLAT_INTEGER:
+                return "integer";
+        case TECG_JSON_FLAT_REAL:
+                return "number with a fraction or exponent";
         case TECG_JSON_FLAT_TRUE:
-        case TECG_JSON_FLAT_FALSE: return "boolean";
-        case TECG_JSON_FLAT_NULL: return "null";
+        case TECG_JSON_FLAT_FALSE:
+                return "boolean";
+        case TECG_JSON_FLAT_NULL:
+                return "null";
         }
         return "unknown";
 }
 
-static tecg_err_t field_err(char *errstr, size_t errstr_size, field_t f,
-                            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static tecg_err_t field_err(char *errstr, size_t errstr_size, field_t f, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 
 /* "field 'NAME': " + the rule. */
-static tecg_err_t field_err(char *errstr, size_t errstr_size, field_t f,
-                            const char *fmt, ...) {
+static tecg_err_t field_err(char *errstr, size_t errstr_size, field_t f, const char *fmt, ...) {
         if (errstr && errstr_size > 0) {
                 int n = snprintf(errstr, errstr_size, "field '%s': ", field_names[f]);
                 if (n >= 0 && (size_t)n < errstr_size) {
@@ -243,11 +256,13 @@ static tecg_err_t field_err(char *errstr, size_t errstr_size, field_t f,
  * else is skipped in a tight loop (this scan is on the producer's hot path:
  * most bytes of a line are plain ASCII inside strings). */
 static const unsigned char scan_out[256] = {
-        [0] = 1, ['"'] = 1, ['{'] = 1, ['['] = 1, ['}'] = 1, [']'] = 1,
-#define HI8(x) [x] = 1, [x + 1] = 1, [x + 2] = 1, [x + 3] = 1, [x + 4] = 1, [x + 5] = 1, \
-               [x + 6] = 1, [x + 7] = 1
-#define HI64(x) HI8(x), HI8(x + 8), HI8(x + 16), HI8(x + 24), HI8(x + 32), HI8(x + 40), \
-                HI8(x + 48), HI8(x + 56)
+        [0] = 1,    ['"'] = 1,  ['{'] = 1, ['['] = 1, ['}'] = 1, [']'] = 1,
+#define HI8(x)                                                                                 \
+        [x] = 1, [x + 1] = 1, [x + 2] = 1, [x + 3] = 1, [x + 4] = 1, [x + 5] = 1, [x + 6] = 1, \
+        [x + 7] = 1
+#define HI64(x)                                                                              \
+        HI8(x), HI8(x + 8), HI8(x + 16), HI8(x + 24), HI8(x + 32), HI8(x + 40), HI8(x + 48), \
+                HI8(x + 56)
         HI64(0x80), HI64(0xC0),
 };
 static const unsigned char scan_in[256] = {
@@ -273,9 +288,11 @@ static int plain_line(const tecg_validator_t *v, const unsigned char *s, size_t 
                 for (; i + 16 <= n; i += 16) {
                         __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
                         /* High bit set: non-ASCII; equal to 0: NUL. */
-                        bad |= (unsigned)_mm_movemask_epi8(_mm_or_si128(x, _mm_cmpeq_epi8(x, zero)));
-                        opens += (size_t)__builtin_popcount((unsigned)_mm_movemask_epi8(
-                                _mm_or_si128(_mm_cmpeq_epi8(x, brace), _mm_cmpeq_epi8(x, bracket))));
+                        bad |= (unsigned)_mm_movemask_epi8(
+                                _mm_or_si128(x, _mm_cmpeq_epi8(x, zero)));
+                        opens +=
+                                (size_t)__builtin_popcount((unsigned)_mm_movemask_epi8(_mm_or_si128(
+                                        _mm_cmpeq_epi8(x, brace), _mm_cmpeq_epi8(x, bracket))));
                 }
         }
 #endif
@@ -291,8 +308,8 @@ static int plain_line(const tecg_validator_t *v, const unsigned char *s, size_t 
  * first offence, whatever JSON error may come earlier in the line. String
  * state is tracked only well enough to skip brackets inside strings; a
  * malformed line that confuses it is rejected by the parser right after. */
-static tecg_err_t scan_bytes(const tecg_validator_t *v, const unsigned char *s,
-                             size_t n, char *errstr, size_t errstr_size) {
+static tecg_err_t scan_bytes(const tecg_validator_t *v, const unsigned char *s, size_t n,
+                             char *errstr, size_t errstr_size) {
         int depth = 0, in_str = 0;
         size_t str_start = 0, i = 0;
         if (plain_line(v, s, n))
@@ -354,8 +371,7 @@ long_string:
 /* Values                                                              */
 /* ------------------------------------------------------------------ */
 
-int tecg_validate_decimal(const char *s, size_t len, int digits,
-                          int64_t *minor) {
+int tecg_validate_decimal(const char *s, size_t len, int digits, int64_t *minor) {
         size_t i = 0, int_end, frac_digits = 0;
         if (len == 0 || s[0] < '0' || s[0] > '9')
                 return -1;
@@ -385,8 +401,7 @@ int tecg_validate_decimal(const char *s, size_t len, int digits,
         for (size_t k = 0; k < len; k++) {
                 if (s[k] == '.')
                         continue;
-                if (__builtin_mul_overflow(v, 10, &v) ||
-                    __builtin_add_overflow(v, s[k] - '0', &v))
+                if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, s[k] - '0', &v))
                         return -2;
         }
         for (size_t k = frac_digits; k < (size_t)digits; k++)
@@ -422,19 +437,17 @@ static int digits_at(const char *s, size_t n, unsigned *out) {
         return 0;
 }
 
-int tecg_validate_time(const char *s, size_t len, int64_t *utc_ms,
-                       int32_t *offset_min, const char **why) {
-        static const unsigned char mdays[12] = {31, 28, 31, 30, 31, 30,
-                                                31, 31, 30, 31, 30, 31};
+int tecg_validate_time(const char *s, size_t len, int64_t *utc_ms, int32_t *offset_min,
+                       const char **why) {
+        static const unsigned char mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
         unsigned Y, M, D, h, mi, sec, oh = 0, om = 0, ms = 0;
         size_t i;
         int sign = 1;
 
         /* YYYY-MM-DDThh:mm:ss is fixed width: 19 characters. */
-        if (len < 19 || digits_at(s, 4, &Y) || s[4] != '-' ||
-            digits_at(s + 5, 2, &M) || s[7] != '-' || digits_at(s + 8, 2, &D) ||
-            (s[10] != 'T' && s[10] != 't') || digits_at(s + 11, 2, &h) ||
-            s[13] != ':' || digits_at(s + 14, 2, &mi) || s[16] != ':' ||
+        if (len < 19 || digits_at(s, 4, &Y) || s[4] != '-' || digits_at(s + 5, 2, &M) ||
+            s[7] != '-' || digits_at(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't') ||
+            digits_at(s + 11, 2, &h) || s[13] != ':' || digits_at(s + 14, 2, &mi) || s[16] != ':' ||
             digits_at(s + 17, 2, &sec)) {
                 *why = "not of the form YYYY-MM-DDThh:mm:ss";
                 return -1;
@@ -524,8 +537,8 @@ int tecg_validate_time(const char *s, size_t len, int64_t *utc_ms,
                 sec = 59;
                 ms = 999;
         }
-        int64_t secs = days * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + sec -
-                       (int64_t)off * 60;
+        int64_t secs =
+                days * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + sec - (int64_t)off * 60;
         *utc_ms = secs * 1000 + ms;
         *offset_min = off;
         return 0;
@@ -540,32 +553,69 @@ static field_t field_lookup(const char *k, size_t n) {
          * are NUL-terminated, so k[0] of "" is 0. */
 #define IS(lit) (n == sizeof(lit) - 1 && memcmp(k, lit, sizeof(lit) - 1) == 0)
         switch (k[0]) {
-        case 'a': if (IS("amount")) return F_AMOUNT; break;
+        case 'a':
+                if (IS("amount"))
+                        return F_AMOUNT;
+                break;
         case 'c':
-                if (IS("currency")) return F_CURRENCY;
-                if (IS("channel")) return F_CHANNEL;
-                if (IS("category")) return F_CATEGORY;
-                if (IS("course")) return F_COURSE;
+                if (IS("currency"))
+                        return F_CURRENCY;
+                if (IS("channel"))
+                        return F_CHANNEL;
+                if (IS("category"))
+                        return F_CATEGORY;
+                if (IS("course"))
+                        return F_COURSE;
                 break;
-        case 'e': if (IS("event_id")) return F_EVENT_ID; break;
-        case 'h': if (IS("headcount")) return F_HEADCOUNT; break;
-        case 'i': if (IS("item")) return F_ITEM; break;
+        case 'e':
+                if (IS("event_id"))
+                        return F_EVENT_ID;
+                break;
+        case 'h':
+                if (IS("headcount"))
+                        return F_HEADCOUNT;
+                break;
+        case 'i':
+                if (IS("item"))
+                        return F_ITEM;
+                break;
         case 'l':
-                if (IS("location")) return F_LOCATION;
-                if (IS("level")) return F_LEVEL;
+                if (IS("location"))
+                        return F_LOCATION;
+                if (IS("level"))
+                        return F_LEVEL;
                 break;
-        case 'n': if (IS("nation")) return F_NATION; break;
-        case 'o': if (IS("occurred_at")) return F_OCCURRED_AT; break;
-        case 'q': if (IS("quantity")) return F_QUANTITY; break;
-        case 'r': if (IS("role")) return F_ROLE; break;
-        case 's': if (IS("stage")) return F_STAGE; break;
+        case 'n':
+                if (IS("nation"))
+                        return F_NATION;
+                break;
+        case 'o':
+                if (IS("occurred_at"))
+                        return F_OCCURRED_AT;
+                break;
+        case 'q':
+                if (IS("quantity"))
+                        return F_QUANTITY;
+                break;
+        case 'r':
+                if (IS("role"))
+                        return F_ROLE;
+                break;
+        case 's':
+                if (IS("stage"))
+                        return F_STAGE;
+                break;
         case 't':
-                if (IS("type")) return F_TYPE;
-                if (IS("trainees")) return F_TRAINEES;
+                if (IS("type"))
+                        return F_TYPE;
+                if (IS("trainees"))
+                        return F_TRAINEES;
                 break;
         case 'v':
-                if (IS("value")) return F_VALUE;
-                if (IS("venue")) return F_VENUE;
+                if (IS("value"))
+                        return F_VALUE;
+                if (IS("venue"))
+                        return F_VENUE;
                 break;
         }
 #undef IS
@@ -596,8 +646,7 @@ static tecg_err_t need_string(line_t *L, field_t f, const char **s, size_t *n) {
         return TECG_OK;
 }
 
-static tecg_err_t need_enum(line_t *L, field_t f, const char *const *names,
-                            int count, int *out) {
+static tecg_err_t need_enum(line_t *L, field_t f, const char *const *names, int count, int *out) {
         const char *s = NULL;
         size_t n = 0;
         tecg_err_t err = need_string(L, f, &s, &n);
@@ -608,10 +657,10 @@ static tecg_err_t need_enum(line_t *L, field_t f, const char *const *names,
                 char alts[160], q[300];
                 size_t o = 0;
                 for (int i = 0; i < count && o < sizeof(alts); i++)
-                        o += (size_t)snprintf(alts + o, sizeof(alts) - o, "%s%s",
-                                              i ? "|" : "", names[i]);
-                return field_err(L->errstr, L->errstr_size, f, "must be one of %s (got %s)",
-                                 alts, quote(q, sizeof(q), s, n));
+                        o += (size_t)snprintf(alts + o, sizeof(alts) - o, "%s%s", i ? "|" : "",
+                                              names[i]);
+                return field_err(L->errstr, L->errstr_size, f, "must be one of %s (got %s)", alts,
+                                 quote(q, sizeof(q), s, n));
         }
         *out = idx;
         return TECG_OK;
@@ -619,8 +668,8 @@ static tecg_err_t need_enum(line_t *L, field_t f, const char *const *names,
 
 /* An integer in [lo, hi]; JSON reals (1.0, 1e3), strings and booleans are
  * not integers, whatever their value. */
-static tecg_err_t need_int(line_t *L, field_t f, int64_t lo, int64_t hi,
-                           const char *rule, int64_t *out) {
+static tecg_err_t need_int(line_t *L, field_t f, int64_t lo, int64_t hi, const char *rule,
+                           int64_t *out) {
         const tecg_json_flat_value_t *j = L->f[f];
         if (!j)
                 return field_err(L->errstr, L->errstr_size, f, "is required for type %s",
@@ -630,8 +679,8 @@ static tecg_err_t need_int(line_t *L, field_t f, int64_t lo, int64_t hi,
                                  json_type_name(j));
         int64_t x = j->integer;
         if (x < lo || x > hi)
-                return field_err(L->errstr, L->errstr_size, f, "must be %s (got %lld)",
-                                 rule, (long long)x);
+                return field_err(L->errstr, L->errstr_size, f, "must be %s (got %lld)", rule,
+                                 (long long)x);
         *out = x;
         return TECG_OK;
 }
@@ -669,8 +718,8 @@ static tecg_err_t need_currency(line_t *L, char out[4], int *digits) {
 }
 
 /* amount (> 0) or value (>= 0) in minor units of `cur`. */
-static tecg_err_t need_money(line_t *L, field_t f, const char *cur, int digits,
-                             int64_t min, int64_t *out) {
+static tecg_err_t need_money(line_t *L, field_t f, const char *cur, int digits, int64_t min,
+                             int64_t *out) {
         const char *s = NULL;
         size_t n = 0;
         char q[300];
@@ -684,9 +733,10 @@ static tecg_err_t need_money(line_t *L, field_t f, const char *cur, int digits,
                                  "too large: more than %lld minor units of %s (got %s)",
                                  (long long)INT64_MAX, cur, quote(q, sizeof(q), s, n));
         if (rc < 0 || v < min)
-                return field_err(L->errstr, L->errstr_size, f,
-                                 "must be a decimal string %s with at most %d decimals for %s (got %s)",
-                                 min > 0 ? "> 0" : ">= 0", digits, cur, quote(q, sizeof(q), s, n));
+                return field_err(
+                        L->errstr, L->errstr_size, f,
+                        "must be a decimal string %s with at most %d decimals for %s (got %s)",
+                        min > 0 ? "> 0" : ">= 0", digits, cur, quote(q, sizeof(q), s, n));
         *out = v;
         return TECG_OK;
 }
@@ -708,17 +758,18 @@ static tecg_err_t check_common(const tecg_validator_t *v, line_t *L, tecg_event_
                 if (n > TECG_EVENT_ID_MAX)
                         return field_err(L->errstr, L->errstr_size, F_EVENT_ID,
                                          "%s (got %zu bytes)", why, n);
-                return field_err(L->errstr, L->errstr_size, F_EVENT_ID, "%s (got %s)",
-                                 why, quote(q, sizeof(q), s, n));
+                return field_err(L->errstr, L->errstr_size, F_EVENT_ID, "%s (got %s)", why,
+                                 quote(q, sizeof(q), s, n));
         }
         memcpy(ev->event_id, s, n + 1);
 
         if ((err = need_string(L, F_NATION, &s, &n)))
                 return err;
         if (tecg_nation_code_check(s, n))
-                return field_err(L->errstr, L->errstr_size, F_NATION,
-                                 "must be an ISO 3166-1 alpha-3 code of 3 upper-case letters (got %s)",
-                                 quote(q, sizeof(q), s, n));
+                return field_err(
+                        L->errstr, L->errstr_size, F_NATION,
+                        "must be an ISO 3166-1 alpha-3 code of 3 upper-case letters (got %s)",
+                        quote(q, sizeof(q), s, n));
         if (!tecg_nations_find(v->nations, s))
                 return field_err(L->errstr, L->errstr_size, F_NATION,
                                  "%s is not in the nations list", s);
@@ -795,8 +846,7 @@ static tecg_err_t check_personnel(line_t *L, tecg_personnel_t *pe) {
         if ((err = need_enum(L, F_LOCATION, tecg_location_names, TECG_LOC__COUNT, &x)))
                 return err;
         pe->location = (tecg_location_t)x;
-        if ((err = need_int(L, F_HEADCOUNT, 0, INT32_MAX,
-                            "an integer from 0 to 2147483647", &h)))
+        if ((err = need_int(L, F_HEADCOUNT, 0, INT32_MAX, "an integer from 0 to 2147483647", &h)))
                 return err;
         pe->headcount = (int32_t)h;
         return TECG_OK;
@@ -816,8 +866,7 @@ static tecg_err_t check_training(line_t *L, tecg_training_t *tr) {
         tr->location = (tecg_location_t)x;
         if (L->f[F_VENUE] && (err = need_text(L, F_VENUE, &tr->venue)))
                 return err;
-        if ((err = need_int(L, F_TRAINEES, 1, INT32_MAX,
-                            "an integer from 1 to 2147483647", &t)))
+        if ((err = need_int(L, F_TRAINEES, 1, INT32_MAX, "an integer from 1 to 2147483647", &t)))
                 return err;
         tr->trainees = (int32_t)t;
         return TECG_OK;
@@ -857,8 +906,7 @@ static tecg_err_t json_error(const tecg_validator_t *v, tecg_err_t rc,
                                    "offset %zu",
                                    v->limits.max_depth, doc->err_offset);
         if (doc->dup_key)
-                return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                                   "field %s: duplicate key",
+                return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, "field %s: duplicate key",
                                    quote_d(q, sizeof(q), doc->dup_key, doc->dup_key_len, '\''));
         j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
         if (!j)
@@ -868,8 +916,8 @@ static tecg_err_t json_error(const tecg_validator_t *v, tecg_err_t rc,
                            quote_d(q, sizeof(q), flat_reason, strlen(flat_reason), 0));
 }
 
-tecg_err_t tecg_validate_line(tecg_validator_t *v, const char *buf, size_t len,
-                              tecg_event_t *ev, char *errstr, size_t errstr_size) {
+tecg_err_t tecg_validate_line(tecg_validator_t *v, const char *buf, size_t len, tecg_event_t *ev,
+                              char *errstr, size_t errstr_size) {
         const unsigned char *s = (const unsigned char *)buf;
         tecg_json_flat_doc_t doc;
         tecg_err_t err;
@@ -906,8 +954,7 @@ tecg_err_t tecg_validate_line(tecg_validator_t *v, const char *buf, size_t len,
         }
         if (doc.top.kind != TECG_JSON_FLAT_OBJECT)
                 return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                                   "line must be a JSON object (got %s)",
-                                   json_type_name(&doc.top));
+                                   "line must be a JSON object (got %s)", json_type_name(&doc.top));
 
         memset(&L, 0, sizeof(L));
         L.errstr = errstr;
@@ -935,11 +982,11 @@ tecg_err_t tecg_validate_line(tecg_validator_t *v, const char *buf, size_t len,
                         const tecg_json_flat_value_t *val = &doc.members[m];
                         field_t f = field_lookup(val->key, val->key_len);
                         if (f == F__COUNT || !(allowed & BIT(f)))
-                                return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                                                   "field %s: unknown field for type %s",
-                                                   quote_d(q, sizeof(q), val->key, val->key_len,
-                                                           '\''),
-                                                   tecg_event_type_names[L.type]);
+                                return tecg_seterr(
+                                        TECG_ERR_INVALID, errstr, errstr_size,
+                                        "field %s: unknown field for type %s",
+                                        quote_d(q, sizeof(q), val->key, val->key_len, '\''),
+                                        tecg_event_type_names[L.type]);
                         L.f[f] = val;
                 }
         }
@@ -947,11 +994,21 @@ tecg_err_t tecg_validate_line(tecg_validator_t *v, const char *buf, size_t len,
         if ((err = check_common(v, &L, ev)))
                 return err;
         switch (L.type) {
-        case TECG_EV_FUNDING: err = check_funding(&L, &ev->u.funding); break;
-        case TECG_EV_EQUIPMENT: err = check_equipment(&L, &ev->u.equipment); break;
-        case TECG_EV_PERSONNEL: err = check_personnel(&L, &ev->u.personnel); break;
-        case TECG_EV_TRAINING: err = check_training(&L, &ev->u.training); break;
-        default: err = TECG_ERR_INVALID; break;
+        case TECG_EV_FUNDING:
+                err = check_funding(&L, &ev->u.funding);
+                break;
+        case TECG_EV_EQUIPMENT:
+                err = check_equipment(&L, &ev->u.equipment);
+                break;
+        case TECG_EV_PERSONNEL:
+                err = check_personnel(&L, &ev->u.personnel);
+                break;
+        case TECG_EV_TRAINING:
+                err = check_training(&L, &ev->u.training);
+                break;
+        default:
+                err = TECG_ERR_INVALID;
+                break;
         }
         return err;
 }

@@ -100,10 +100,9 @@ typedef struct tecg_validator tecg_validator_t;
  * `limits` is copied; NULL means defaults; every limit must be > 0.
  * Returns NULL with a reason on a bad argument (own nation not in the list,
  * zero limit) or out of memory. Not thread-safe: one per thread. */
-tecg_validator_t *tecg_validator_new(const tecg_nations_t *nations,
-                                     const char *own_nation,
-                                     const tecg_validate_limits_t *limits,
-                                     char *errstr, size_t errstr_size);
+tecg_validator_t *tecg_validator_new(const tecg_nations_t *nations, const char *own_nation,
+                                     const tecg_validate_limits_t *limits, char *errstr,
+                                     size_t errstr_size);
 
 /* Frees the validator and the last parsed line; accepts NULL. */
 void tecg_validator_destroy(tecg_validator_t *v);
@@ -115,21 +114,19 @@ void tecg_validator_destroy(tecg_validator_t *v);
  * TECG_ERR_LIMIT: it exceeds a configured limit;
  * TECG_ERR_NOMEM: out of memory.
  * On error errstr holds a one-line reason (see above) and *ev is undefined. */
-tecg_err_t tecg_validate_line(tecg_validator_t *v, const char *buf,
-                              size_t len, tecg_event_t *ev, char *errstr,
-                              size_t errstr_size);
+tecg_err_t tecg_validate_line(tecg_validator_t *v, const char *buf, size_t len, tecg_event_t *ev,
+                              char *errstr, size_t errstr_size);
 
 /* Parses a decimal string as docs/design.md §2 writes money ("652000.00") into
  * minor units with `digits` decimals, exactly. Returns 0 on success, -1 on a
  * syntax error or too many decimals, -2 when the result overflows int64.
  * Zero is accepted (callers check > 0 themselves). */
-int tecg_validate_decimal(const char *s, size_t len, int digits,
-                          int64_t *minor);
+int tecg_validate_decimal(const char *s, size_t len, int digits, int64_t *minor);
 
 /* Parses an RFC 3339 date-time with offset, as `occurred_at` must be, into
  * UTC milliseconds since the epoch and the written offset in minutes.
  * Returns 0, or -1 with a short reason in *why. */
-int tecg_validate_time(const char *s, size_t len, int64_t *utc_ms,
-                       int32_t *offset_min, const char **why);
+int tecg_validate_time(const char *s, size_t len, int64_t *utc_ms, int32_t *offset_min,
+                       const char **why);
 
 #endif

@@ -27,7 +27,7 @@
 typedef struct batch {
         struct batch *next;
         struct tecg_ingest *ing;
-        char *name;              /* spool file name, or stream label */
+        char *name; /* spool file name, or stream label */
         bool from_spool;
         tecg_spool_file_id_t id; /* spool file: what was opened */
         uint64_t lines;          /* read so far */
@@ -43,13 +43,13 @@ typedef struct batch {
         /* The failure came at a line boundary: lines 1..lines are accounted
          * for, so a retry of the same file can resume after them. */
         bool resumable;
-        bool write_failed;       /* writing rejected/ failed while reading */
-        uint64_t skip;           /* resumed: lines already accounted for */
+        bool write_failed; /* writing rejected/ failed while reading */
+        uint64_t skip;     /* resumed: lines already accounted for */
         /* rejected/NAME.errors + NAME.ndjson, made at the first rejection
          * (at the start when resuming). Everything added to it is flushed
          * before the next line is sent (batch_flush_rejects()). */
         tecg_spool_rejects_t *rejects;
-        uint64_t *refused;       /* line numbers Kafka refused at delivery */
+        uint64_t *refused; /* line numbers Kafka refused at delivery */
         size_t nrefused, refused_cap;
         time_t started;
 } batch_t;
@@ -63,12 +63,12 @@ struct tecg_ingest {
         tecg_validator_t *validator;
         tecg_avro_t *avro;
         tecg_ingest_sink_t sink;
-        tecg_publisher_t *pub;   /* owned, when the sink is the publisher */
+        tecg_publisher_t *pub; /* owned, when the sink is the publisher */
         tecg_buf_t encoded;
-        bool confluent;          /* Confluent framing with registry ids */
+        bool confluent; /* Confluent framing with registry ids */
         uint32_t schema_ids[TECG_EV__COUNT];
         batch_t *batches;
-        uint64_t outstanding;    /* sent, not yet acknowledged */
+        uint64_t outstanding; /* sent, not yet acknowledged */
         tecg_ingest_stats_t stats;
 };
 
@@ -90,8 +90,7 @@ static void stream_rejected_name(batch_t *b) {
 }
 
 /* Marks the batch as unable to finish (the first reason wins). */
-static void batch_fail(batch_t *b, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+static void batch_fail(batch_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void batch_fail(batch_t *b, const char *fmt, ...) {
         if (b->failure)
                 return;
@@ -108,22 +107,20 @@ static void batch_fail(batch_t *b, const char *fmt, ...) {
  * the files before the next line is sent, so a full disk stops the file
  * before anything more goes out, and one write serves a run of rejected
  * lines. */
-static void batch_reject(tecg_ingest_t *ing, batch_t *b, uint64_t line,
-                         const char *raw, size_t raw_len, const char *reason) {
+static void batch_reject(tecg_ingest_t *ing, batch_t *b, uint64_t line, const char *raw,
+                         size_t raw_len, const char *reason) {
         char why[PATH_MAX + 128];
         b->rejected++;
         ing->stats.rejected++;
         int level = !b->retry && (!ing->spool || b->rejected <= REJECTIONS_LOGGED_PER_FILE)
                             ? TECG_LOG_NOTICE
                             : TECG_LOG_DEBUG;
-        tecg_log(level, FAC, "%s:%llu: rejected: %s", b->name,
-                 (unsigned long long)line, reason);
+        tecg_log(level, FAC, "%s:%llu: rejected: %s", b->name, (unsigned long long)line, reason);
         if (!ing->spool || b->failure)
                 return;
 
         stream_rejected_name(b);
-        if (!b->rejects && !(b->rejects = tecg_spool_rejects_new(ing->spool, b->name,
-                                                                 NULL))) {
+        if (!b->rejects && !(b->rejects = tecg_spool_rejects_new(ing->spool, b->name, NULL))) {
                 /* Not recorded, so not accounted for: a line read just now
                  * is read again by the retry. */
                 batch_fail(b, "out of memory");
@@ -134,8 +131,7 @@ static void batch_reject(tecg_ingest_t *ing, batch_t *b, uint64_t line,
                 }
                 return;
         }
-        if (tecg_spool_rejects_add(b->rejects, line, raw, raw_len, reason, why,
-                                   sizeof(why))) {
+        if (tecg_spool_rejects_add(b->rejects, line, raw, raw_len, reason, why, sizeof(why))) {
                 batch_fail(b, "%s", why);
                 b->write_failed = raw != NULL;
         }
@@ -176,13 +172,14 @@ static void copy_refused_lines(tecg_ingest_t *ing, batch_t *b) {
         qsort(b->refused, b->nrefused, sizeof(*b->refused), u64_cmp);
         tecg_spool_incoming_path(ing->spool, b->name, path, sizeof(path));
         int fd = open(path, O_RDONLY | O_CLOEXEC);
-        tecg_linereader_t *r = fd >= 0 ? tecg_linereader_new(
-                                                 fd, ing->opts.validate.max_line_bytes,
-                                                 TECG_INGEST_TOO_LONG_KEEP)
+        tecg_linereader_t *r = fd >= 0 ? tecg_linereader_new(fd, ing->opts.validate.max_line_bytes,
+                                                             TECG_INGEST_TOO_LONG_KEEP)
                                        : NULL;
         if (!r) {
-                batch_fail(b, "cannot read %s again to copy the lines Kafka "
-                           "refused: %s", path, fd < 0 ? strerror(errno) : "out of memory");
+                batch_fail(b,
+                           "cannot read %s again to copy the lines Kafka "
+                           "refused: %s",
+                           path, fd < 0 ? strerror(errno) : "out of memory");
                 goto done;
         }
         size_t next = 0;
@@ -195,16 +192,16 @@ static void copy_refused_lines(tecg_ingest_t *ing, batch_t *b) {
                 if (err == TECG_ERR_RETRY || ++lineno != b->refused[next])
                         continue;
                 next++;
-                if (tecg_spool_rejects_copy_line(b->rejects, L.data, L.len, why,
-                                                 sizeof(why))) {
+                if (tecg_spool_rejects_copy_line(b->rejects, L.data, L.len, why, sizeof(why))) {
                         batch_fail(b, "%s", why);
                         goto done;
                 }
         }
         if (next < b->nrefused)
-                batch_fail(b, "%s changed while it was sent: line %llu, refused by "
-                           "Kafka, is not there any more", path,
-                           (unsigned long long)b->refused[next]);
+                batch_fail(b,
+                           "%s changed while it was sent: line %llu, refused by "
+                           "Kafka, is not there any more",
+                           path, (unsigned long long)b->refused[next]);
 done:
         tecg_linereader_destroy(r);
         if (fd >= 0)
@@ -237,8 +234,8 @@ static void batch_free(batch_t *b) {
         free(b);
 }
 
-static void log_file_done(tecg_ingest_t *ing, const char *name, uint64_t lines,
-                          uint64_t delivered, uint64_t rejected) {
+static void log_file_done(tecg_ingest_t *ing, const char *name, uint64_t lines, uint64_t delivered,
+                          uint64_t rejected) {
         char where[PATH_MAX + 32] = "";
         if (rejected && ing->spool) {
                 char path[PATH_MAX];
@@ -280,20 +277,22 @@ static void batch_finish(tecg_ingest_t *ing, batch_t *b) {
         if (b->failure && b->from_spool) {
                 /* Resume after the lines accounted for, unless Kafka refused
                  * some of them (their copies in rejected/ were not made). */
-                bool resume = b->resumable && b->nrefused == 0 &&
-                              b->lines == b->delivered + b->rejected;
+                bool resume =
+                        b->resumable && b->nrefused == 0 && b->lines == b->delivered + b->rejected;
                 char detail[200];
                 if (resume)
-                        snprintf(detail, sizeof(detail), "stopped at line %llu (%llu "
+                        snprintf(detail, sizeof(detail),
+                                 "stopped at line %llu (%llu "
                                  "delivered, %llu rejected before it); the next attempt "
-                                 "starts there", (unsigned long long)b->lines + 1,
-                                 (unsigned long long)b->delivered,
+                                 "starts there",
+                                 (unsigned long long)b->lines + 1, (unsigned long long)b->delivered,
                                  (unsigned long long)b->rejected);
                 else
-                        snprintf(detail, sizeof(detail), "stopped after line %llu (%llu "
+                        snprintf(detail, sizeof(detail),
+                                 "stopped after line %llu (%llu "
                                  "delivered, %llu rejected); the next attempt sends it "
-                                 "from its first line", (unsigned long long)b->lines,
-                                 (unsigned long long)b->delivered,
+                                 "from its first line",
+                                 (unsigned long long)b->lines, (unsigned long long)b->delivered,
                                  (unsigned long long)b->rejected);
                 progress.how = resume ? TECG_SPOOL_RETRY_RESUME : TECG_SPOOL_RETRY_ALL;
                 progress.was_read = true;
@@ -301,11 +300,11 @@ static void batch_finish(tecg_ingest_t *ing, batch_t *b) {
                 return;
         }
         if (b->incomplete || b->failure) {
-                tecg_log_warn(FAC, "%s: %s after %llu lines (%llu delivered, "
+                tecg_log_warn(FAC,
+                              "%s: %s after %llu lines (%llu delivered, "
                               "%llu rejected); %s",
                               b->name, b->failure ? b->failure : "stopped",
-                              (unsigned long long)b->lines,
-                              (unsigned long long)b->delivered,
+                              (unsigned long long)b->lines, (unsigned long long)b->delivered,
                               (unsigned long long)b->rejected,
                               b->from_spool ? "the file stays in incoming/ and "
                                               "will be sent again"
@@ -313,11 +312,11 @@ static void batch_finish(tecg_ingest_t *ing, batch_t *b) {
                 return;
         }
         if (b->lines != b->delivered + b->rejected)
-                tecg_log_err(FAC, "%s: BUG: %llu lines but %llu delivered + "
-                             "%llu rejected", b->name,
-                             (unsigned long long)b->lines,
-                             (unsigned long long)b->delivered,
-                             (unsigned long long)b->rejected);
+                tecg_log_err(FAC,
+                             "%s: BUG: %llu lines but %llu delivered + "
+                             "%llu rejected",
+                             b->name, (unsigned long long)b->lines,
+                             (unsigned long long)b->delivered, (unsigned long long)b->rejected);
         if (!b->from_spool) {
                 log_file_done(ing, b->name, b->lines, b->delivered, b->rejected);
                 return;
@@ -342,8 +341,7 @@ static void finish_complete_batches(tecg_ingest_t *ing) {
 }
 
 /* The sink's acknowledgement: the final word on one line. */
-void tecg_ingest_ack(void *opaque, uint64_t line, rd_kafka_resp_err_t err,
-                     const char *reason) {
+void tecg_ingest_ack(void *opaque, uint64_t line, rd_kafka_resp_err_t err, const char *reason) {
         batch_t *b = opaque;
         tecg_ingest_t *ing = b->ing;
         b->pending--;
@@ -372,11 +370,10 @@ void tecg_ingest_ack(void *opaque, uint64_t line, rd_kafka_resp_err_t err,
 /* ---- public ----------------------------------------------------------- */
 
 /* The daemon's sink: the Kafka publisher. */
-static tecg_err_t publisher_sink_send(void *ctx, tecg_topic_t topic,
-                                      const void *payload, size_t len, void *opaque,
-                                      uint64_t line, char *errstr, size_t errstr_size) {
-        return tecg_publisher_send(ctx, topic, payload, len, opaque, line, errstr,
-                                   errstr_size);
+static tecg_err_t publisher_sink_send(void *ctx, tecg_topic_t topic, const void *payload,
+                                      size_t len, void *opaque, uint64_t line, char *errstr,
+                                      size_t errstr_size) {
+        return tecg_publisher_send(ctx, topic, payload, len, opaque, line, errstr, errstr_size);
 }
 
 static void publisher_sink_poll(void *ctx, int timeout_ms) {
@@ -384,9 +381,8 @@ static void publisher_sink_poll(void *ctx, int timeout_ms) {
 }
 
 tecg_ingest_t *tecg_ingest_new_with_sink(const tecg_ingest_sink_t *sink,
-                                         const tecg_nations_t *nations,
-                                         const char *nation, tecg_spool_t *spool,
-                                         const tecg_ingest_opts_t *opts,
+                                         const tecg_nations_t *nations, const char *nation,
+                                         tecg_spool_t *spool, const tecg_ingest_opts_t *opts,
                                          const volatile int *stop, char *errstr,
                                          size_t errstr_size) {
         tecg_ingest_t *ing = calloc(1, sizeof(*ing));
@@ -403,8 +399,8 @@ tecg_ingest_t *tecg_ingest_new_with_sink(const tecg_ingest_sink_t *sink,
                 ing->sink = *sink;
         if (spool)
                 tecg_spool_set_retry_interval(spool, opts->retry_interval_ms);
-        if (!(ing->validator = tecg_validator_new(nations, nation, &opts->validate, errstr,
-                                                  errstr_size)) ||
+        if (!(ing->validator =
+                      tecg_validator_new(nations, nation, &opts->validate, errstr, errstr_size)) ||
             !(ing->avro = tecg_avro_new(errstr, errstr_size))) {
                 tecg_ingest_destroy(ing);
                 return NULL;
@@ -415,21 +411,19 @@ tecg_ingest_t *tecg_ingest_new_with_sink(const tecg_ingest_sink_t *sink,
 tecg_ingest_t *tecg_ingest_new(const tecg_conf_t *conf, const char *topic_prefix,
                                const tecg_nations_t *nations, const char *nation,
                                tecg_spool_t *spool, const tecg_ingest_opts_t *opts,
-                               const volatile int *stop, char *errstr,
-                               size_t errstr_size) {
-        tecg_ingest_t *ing = tecg_ingest_new_with_sink(NULL, nations, nation, spool,
-                                                       opts, stop, errstr, errstr_size);
+                               const volatile int *stop, char *errstr, size_t errstr_size) {
+        tecg_ingest_t *ing = tecg_ingest_new_with_sink(NULL, nations, nation, spool, opts, stop,
+                                                       errstr, errstr_size);
         if (!ing)
                 return NULL;
-        if (!(ing->pub = tecg_publisher_new(conf, topic_prefix, nation, tecg_ingest_ack,
-                                            errstr, errstr_size))) {
+        if (!(ing->pub = tecg_publisher_new(conf, topic_prefix, nation, tecg_ingest_ack, errstr,
+                                            errstr_size))) {
                 tecg_ingest_destroy(ing);
                 return NULL;
         }
         tecg_publisher_set_stop_flag(ing->pub, stop);
-        ing->sink = (tecg_ingest_sink_t){.send = publisher_sink_send,
-                                         .poll = publisher_sink_poll,
-                                         .ctx = ing->pub};
+        ing->sink = (tecg_ingest_sink_t){
+                .send = publisher_sink_send, .poll = publisher_sink_poll, .ctx = ing->pub};
         return ing;
 }
 
@@ -438,8 +432,8 @@ void tecg_ingest_destroy(tecg_ingest_t *ing) {
                 return;
         for (batch_t *b = ing->batches; b;) {
                 batch_t *next = b->next;
-                tecg_log_warn(FAC, "%s: %llu lines not acknowledged at exit; %s",
-                              b->name, (unsigned long long)b->pending,
+                tecg_log_warn(FAC, "%s: %llu lines not acknowledged at exit; %s", b->name,
+                              (unsigned long long)b->pending,
                               b->from_spool ? "the file stays in incoming/ and "
                                               "will be sent again"
                                             : "they may be lost");
@@ -456,12 +450,11 @@ void tecg_ingest_destroy(tecg_ingest_t *ing) {
 /* Validates, encodes and sends one line (without its '\n'). Returns
  * TECG_ERR_RETRY when the line could not be sent for now (shutdown or
  * Kafka trouble): the batch is then incomplete. */
-static tecg_err_t ingest_line(tecg_ingest_t *ing, batch_t *b, uint64_t lineno,
-                              const char *line, size_t len) {
+static tecg_err_t ingest_line(tecg_ingest_t *ing, batch_t *b, uint64_t lineno, const char *line,
+                              size_t len) {
         char reason[1024];
         tecg_event_t ev;
-        tecg_err_t err = tecg_validate_line(ing->validator, line, len, &ev,
-                                            reason, sizeof(reason));
+        tecg_err_t err = tecg_validate_line(ing->validator, line, len, &ev, reason, sizeof(reason));
         if (err) {
                 batch_reject(ing, b, lineno, line, len, reason);
                 return TECG_OK;
@@ -472,11 +465,10 @@ static tecg_err_t ingest_line(tecg_ingest_t *ing, batch_t *b, uint64_t lineno,
                 if (err)
                         snprintf(reason, sizeof(reason), "out of memory");
                 else
-                        err = tecg_avro_encode_body(ing->avro, &ev, &ing->encoded, NULL,
-                                                    reason, sizeof(reason));
+                        err = tecg_avro_encode_body(ing->avro, &ev, &ing->encoded, NULL, reason,
+                                                    sizeof(reason));
         } else
-                err = tecg_avro_encode_event(ing->avro, &ev, &ing->encoded, reason,
-                                             sizeof(reason));
+                err = tecg_avro_encode_event(ing->avro, &ev, &ing->encoded, reason, sizeof(reason));
         if (err) {
                 char why[1100];
                 snprintf(why, sizeof(why), "cannot encode: %s", reason);
@@ -486,14 +478,14 @@ static tecg_err_t ingest_line(tecg_ingest_t *ing, batch_t *b, uint64_t lineno,
         /* Nothing more goes out while rejections cannot be recorded. */
         if (!batch_flush_rejects(b))
                 return TECG_OK;
-        tecg_topic_t topic = ev.type == TECG_EV_TRAINING ? TECG_TOPIC_TRAINING
-                                                         : TECG_TOPIC_CONTRIBUTIONS;
+        tecg_topic_t topic =
+                ev.type == TECG_EV_TRAINING ? TECG_TOPIC_TRAINING : TECG_TOPIC_CONTRIBUTIONS;
         /* Counted before it is handed over: a sink may acknowledge it at
          * once, from inside send(). */
         b->pending++;
         ing->outstanding++;
-        err = ing->sink.send(ing->sink.ctx, topic, ing->encoded.data, ing->encoded.len,
-                             b, lineno, reason, sizeof(reason));
+        err = ing->sink.send(ing->sink.ctx, topic, ing->encoded.data, ing->encoded.len, b, lineno,
+                             reason, sizeof(reason));
         if (err) {
                 b->pending--;
                 ing->outstanding--;
@@ -503,8 +495,8 @@ static tecg_err_t ingest_line(tecg_ingest_t *ing, batch_t *b, uint64_t lineno,
                 return TECG_OK;
         }
         if (err) {
-                tecg_log_warn(FAC, "%s:%llu: not sent: %s", b->name,
-                              (unsigned long long)lineno, reason);
+                tecg_log_warn(FAC, "%s:%llu: not sent: %s", b->name, (unsigned long long)lineno,
+                              reason);
                 return TECG_ERR_RETRY;
         }
         return TECG_OK;
@@ -513,30 +505,34 @@ static tecg_err_t ingest_line(tecg_ingest_t *ing, batch_t *b, uint64_t lineno,
 /* A line longer than limits.line.bytes: the reader kept its start only. */
 static void reject_too_long(tecg_ingest_t *ing, batch_t *b, const tecg_line_t *L) {
         char why[256];
-        int n = snprintf(why, sizeof(why), "line is %llu bytes, longer than "
+        int n = snprintf(why, sizeof(why),
+                         "line is %llu bytes, longer than "
                          "limits.line.bytes (%zu bytes)",
-                         (unsigned long long)L->full_len,
-                         ing->opts.validate.max_line_bytes);
+                         (unsigned long long)L->full_len, ing->opts.validate.max_line_bytes);
         if (ing->spool && n > 0 && (size_t)n < sizeof(why))
-                snprintf(why + n, sizeof(why) - (size_t)n, "; rejected/ keeps only "
-                         "its first %zu bytes", L->len);
+                snprintf(why + n, sizeof(why) - (size_t)n,
+                         "; rejected/ keeps only "
+                         "its first %zu bytes",
+                         L->len);
         batch_reject(ing, b, b->lines, L->data, L->len, why);
 }
 
 /* A line after the first limits.file.lines of a spool file: not read as
  * an event, copied to rejected/ as it is, to be sent again. */
-static void reject_beyond_file_limit(tecg_ingest_t *ing, batch_t *b,
-                                     const tecg_line_t *L) {
+static void reject_beyond_file_limit(tecg_ingest_t *ing, batch_t *b, const tecg_line_t *L) {
         char why[200];
         if (b->lines == ing->opts.max_file_lines + 1)
-                tecg_log_warn(FAC, "%s: more than limits.file.lines (%llu) lines: "
+                tecg_log_warn(FAC,
+                              "%s: more than limits.file.lines (%llu) lines: "
                               "the lines after line %llu are rejected unsent, to be "
-                              "sent again in another file", b->name,
-                              (unsigned long long)ing->opts.max_file_lines,
+                              "sent again in another file",
+                              b->name, (unsigned long long)ing->opts.max_file_lines,
                               (unsigned long long)ing->opts.max_file_lines);
-        snprintf(why, sizeof(why), "not sent: the file has more than "
+        snprintf(why, sizeof(why),
+                 "not sent: the file has more than "
                  "limits.file.lines (%llu) lines; send this line again in "
-                 "another file", (unsigned long long)ing->opts.max_file_lines);
+                 "another file",
+                 (unsigned long long)ing->opts.max_file_lines);
         batch_reject(ing, b, b->lines, L->data, L->len, why);
 }
 
@@ -559,8 +555,8 @@ static void unaccount_unflushed(tecg_ingest_t *ing, batch_t *b) {
 }
 
 /* Reads r line by line into batch b, then seals it. */
-static tecg_err_t ingest_batch(tecg_ingest_t *ing, batch_t *b, tecg_linereader_t *r,
-                               char *errstr, size_t errstr_size) {
+static tecg_err_t ingest_batch(tecg_ingest_t *ing, batch_t *b, tecg_linereader_t *r, char *errstr,
+                               size_t errstr_size) {
         tecg_err_t err = TECG_OK;
         char why[256];
         uint64_t max_lines = b->from_spool ? ing->opts.max_file_lines : 0;
@@ -592,8 +588,8 @@ static tecg_err_t ingest_batch(tecg_ingest_t *ing, batch_t *b, tecg_linereader_t
                         b->resumable = true;
                         batch_fail(b, "read error after line %llu: %s",
                                    (unsigned long long)b->lines, why);
-                        err = tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "%s: %s",
-                                          b->name, b->failure);
+                        err = tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "%s: %s", b->name,
+                                          b->failure);
                         break;
                 }
                 b->lines++;
@@ -618,15 +614,15 @@ static tecg_err_t ingest_batch(tecg_ingest_t *ing, batch_t *b, tecg_linereader_t
                 }
         }
         if (!err && b->incomplete)
-                err = tecg_seterr(TECG_ERR_RETRY, errstr, errstr_size,
-                                  "%s: stopped before its end", b->name);
+                err = tecg_seterr(TECG_ERR_RETRY, errstr, errstr_size, "%s: stopped before its end",
+                                  b->name);
         b->sealed = true;
         finish_complete_batches(ing); /* may free b */
         return err;
 }
 
-tecg_err_t tecg_ingest_spool_file(tecg_ingest_t *ing, const char *name,
-                                  char *errstr, size_t errstr_size) {
+tecg_err_t tecg_ingest_spool_file(tecg_ingest_t *ing, const char *name, char *errstr,
+                                  size_t errstr_size) {
         char why[PATH_MAX + 128];
         int fd;
         tecg_spool_file_id_t id;
@@ -675,8 +671,8 @@ tecg_err_t tecg_ingest_spool_file(tecg_ingest_t *ing, const char *name,
         return err == TECG_ERR_IO ? TECG_OK : err;
 }
 
-tecg_err_t tecg_ingest_stream(tecg_ingest_t *ing, const char *name, int fd,
-                              char *errstr, size_t errstr_size) {
+tecg_err_t tecg_ingest_stream(tecg_ingest_t *ing, const char *name, int fd, char *errstr,
+                              size_t errstr_size) {
         tecg_linereader_t *r = tecg_linereader_new(fd, ing->opts.validate.max_line_bytes,
                                                    TECG_INGEST_TOO_LONG_KEEP);
         batch_t *b = r ? batch_new(ing, name, false) : NULL;
@@ -689,9 +685,8 @@ tecg_err_t tecg_ingest_stream(tecg_ingest_t *ing, const char *name, int fd,
         return err;
 }
 
-tecg_err_t tecg_ingest_use_registry(tecg_ingest_t *ing, const char *url,
-                                    const char *topic_prefix, char *errstr,
-                                    size_t errstr_size) {
+tecg_err_t tecg_ingest_use_registry(tecg_ingest_t *ing, const char *url, const char *topic_prefix,
+                                    char *errstr, size_t errstr_size) {
         tecg_err_t err = TECG_OK;
         tecg_registry_t *reg = tecg_registry_new(url, NULL, errstr, errstr_size);
         if (!reg)
@@ -708,10 +703,11 @@ tecg_err_t tecg_ingest_use_registry(tecg_ingest_t *ing, const char *url,
         tecg_registry_destroy(reg);
         if (!err) {
                 ing->confluent = true;
-                tecg_log_info(FAC, "Confluent framing: schema ids %u (contributions), "
+                tecg_log_info(FAC,
+                              "Confluent framing: schema ids %u (contributions), "
                               "%u (training-completions) from %s",
-                              ing->schema_ids[TECG_EV_FUNDING],
-                              ing->schema_ids[TECG_EV_TRAINING], url);
+                              ing->schema_ids[TECG_EV_FUNDING], ing->schema_ids[TECG_EV_TRAINING],
+                              url);
         }
         return err;
 }

@@ -61,9 +61,8 @@ typedef struct {
          *                     the line is rejected with that reason;
          *   anything else     not sent for now (shutdown, Kafka trouble):
          *                     the batch stops there, reason in errstr. */
-        tecg_err_t (*send)(void *ctx, tecg_topic_t topic, const void *payload,
-                           size_t len, void *opaque, uint64_t line,
-                           char *errstr, size_t errstr_size);
+        tecg_err_t (*send)(void *ctx, tecg_topic_t topic, const void *payload, size_t len,
+                           void *opaque, uint64_t line, char *errstr, size_t errstr_size);
         /* Serves acknowledgements, waiting up to timeout_ms for them. */
         void (*poll)(void *ctx, int timeout_ms);
         void *ctx;
@@ -76,30 +75,26 @@ typedef struct {
 tecg_ingest_t *tecg_ingest_new(const tecg_conf_t *conf, const char *topic_prefix,
                                const tecg_nations_t *nations, const char *nation,
                                tecg_spool_t *spool, const tecg_ingest_opts_t *opts,
-                               const volatile int *stop, char *errstr,
-                               size_t errstr_size);
+                               const volatile int *stop, char *errstr, size_t errstr_size);
 
 /* The same with another sink (see tecg_ingest_sink_t), for tests and fuzz
  * targets: no Kafka involved. */
 tecg_ingest_t *tecg_ingest_new_with_sink(const tecg_ingest_sink_t *sink,
-                                         const tecg_nations_t *nations,
-                                         const char *nation, tecg_spool_t *spool,
-                                         const tecg_ingest_opts_t *opts,
+                                         const tecg_nations_t *nations, const char *nation,
+                                         tecg_spool_t *spool, const tecg_ingest_opts_t *opts,
                                          const volatile int *stop, char *errstr,
                                          size_t errstr_size);
 
 /* The acknowledgement of one message the sink took (a
  * tecg_publisher_ack_cb): err 0 = delivered, else refused for good with a
  * one-line reason, written to rejected/ like any other. */
-void tecg_ingest_ack(void *opaque, uint64_t line, rd_kafka_resp_err_t err,
-                     const char *reason);
+void tecg_ingest_ack(void *opaque, uint64_t line, rd_kafka_resp_err_t err, const char *reason);
 
 /* From now on, frames messages in the Confluent wire format (00 + schema
  * id + body) with the ids the registry at `url` gives the two event schemas
  * (subjects <topic>-value). TECG_ERR_IO when the registry cannot be asked. */
-tecg_err_t tecg_ingest_use_registry(tecg_ingest_t *ing, const char *url,
-                                    const char *topic_prefix, char *errstr,
-                                    size_t errstr_size);
+tecg_err_t tecg_ingest_use_registry(tecg_ingest_t *ing, const char *url, const char *topic_prefix,
+                                    char *errstr, size_t errstr_size);
 
 /* Discards whatever is still outstanding (call tecg_ingest_drain first);
  * logs the batches left unfinished. NULL ok. */
@@ -115,13 +110,13 @@ void tecg_ingest_destroy(tecg_ingest_t *ing);
  * logged when it first happens or changes, and every 10 minutes while it
  * lasts. When only the move to done/ failed, the retry only moves the file
  * (if it is still the same file) instead of sending it again. */
-tecg_err_t tecg_ingest_spool_file(tecg_ingest_t *ing, const char *name,
-                                  char *errstr, size_t errstr_size);
+tecg_err_t tecg_ingest_spool_file(tecg_ingest_t *ing, const char *name, char *errstr,
+                                  size_t errstr_size);
 
 /* Reads `fd` to its end as one batch named `name` (e.g. "stdin").
  * Both readers return TECG_ERR_RETRY when a stop cut the input short. */
-tecg_err_t tecg_ingest_stream(tecg_ingest_t *ing, const char *name, int fd,
-                              char *errstr, size_t errstr_size);
+tecg_err_t tecg_ingest_stream(tecg_ingest_t *ing, const char *name, int fd, char *errstr,
+                              size_t errstr_size);
 
 /* True while spool file NAME is being sent, or is held back after a
  * failure (it will be retried later), so a scan must not start it again. */

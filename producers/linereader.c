@@ -68,8 +68,7 @@ static tecg_err_t fill(tecg_linereader_t *r, char *errstr, size_t errstr_size) {
                 size_t ncap = r->cap * 2 < r->cap_max ? r->cap * 2 : r->cap_max;
                 char *nb = realloc(r->buf, ncap);
                 if (!nb)
-                        return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
-                                           "out of memory");
+                        return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 r->buf = nb;
                 r->cap = ncap;
         }
@@ -77,8 +76,7 @@ static tecg_err_t fill(tecg_linereader_t *r, char *errstr, size_t errstr_size) {
         if (n < 0) {
                 if (errno == EINTR)
                         return TECG_ERR_RETRY;
-                return tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "%s",
-                                   strerror(errno));
+                return tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "%s", strerror(errno));
         }
         if (n == 0)
                 r->eof = true;
@@ -86,8 +84,7 @@ static tecg_err_t fill(tecg_linereader_t *r, char *errstr, size_t errstr_size) {
         return TECG_OK;
 }
 
-static void emit(const tecg_linereader_t *r, tecg_line_t *line, const char *d,
-                 size_t len) {
+static void emit(const tecg_linereader_t *r, tecg_line_t *line, const char *d, size_t len) {
         size_t content = len > 0 && d[len - 1] == '\r' ? len - 1 : len;
         line->data = d;
         line->full_len = len;
@@ -104,8 +101,8 @@ static void emit_skipped(tecg_linereader_t *r, tecg_line_t *line) {
 }
 
 /* Reads on to the '\n' that ends a too-long line, keeping nothing. */
-static tecg_err_t skip_rest(tecg_linereader_t *r, tecg_line_t *line,
-                            char *errstr, size_t errstr_size) {
+static tecg_err_t skip_rest(tecg_linereader_t *r, tecg_line_t *line, char *errstr,
+                            size_t errstr_size) {
         for (;;) {
                 char *nl = memchr(r->buf + r->start, '\n', r->end - r->start);
                 if (nl) {
@@ -127,8 +124,8 @@ static tecg_err_t skip_rest(tecg_linereader_t *r, tecg_line_t *line,
         }
 }
 
-tecg_err_t tecg_linereader_next(tecg_linereader_t *r, tecg_line_t *line,
-                                char *errstr, size_t errstr_size) {
+tecg_err_t tecg_linereader_next(tecg_linereader_t *r, tecg_line_t *line, char *errstr,
+                                size_t errstr_size) {
         if (r->skipping)
                 return skip_rest(r, line, errstr, errstr_size);
         for (;;) {

@@ -26,11 +26,11 @@
 typedef struct tecg_linereader tecg_linereader_t;
 
 typedef struct {
-        const char *data; /* the line, or its first `keep` bytes if too_long;
+        const char *data;  /* the line, or its first `keep` bytes if too_long;
                            * valid until the next call */
-        size_t len;       /* bytes at data */
+        size_t len;        /* bytes at data */
         uint64_t full_len; /* bytes of the whole line, without its '\n' */
-        bool too_long;    /* longer than max_line: data holds a prefix only */
+        bool too_long;     /* longer than max_line: data holds a prefix only */
 } tecg_line_t;
 
 /* A reader of `fd` (borrowed: not closed by destroy). max_line > 0; keep is
@@ -45,7 +45,7 @@ void tecg_linereader_destroy(tecg_linereader_t *r);
  *                      stop reading when the signal asked for it;
  *   TECG_ERR_IO        read(2) failed: reason in errstr (errno kept);
  *   TECG_ERR_NOMEM     out of memory. */
-tecg_err_t tecg_linereader_next(tecg_linereader_t *r, tecg_line_t *line,
-                                char *errstr, size_t errstr_size);
+tecg_err_t tecg_linereader_next(tecg_linereader_t *r, tecg_line_t *line, char *errstr,
+                                size_t errstr_size);
 
 #endif

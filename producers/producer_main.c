@@ -83,55 +83,54 @@ static void write_metrics(const tecg_producer_conf_t *pc, const tecg_ingest_t *i
 static void log_stats(const tecg_producer_conf_t *pc, const tecg_ingest_t *ing) {
         tecg_ingest_stats_t st;
         tecg_ingest_stats(ing, &st);
-        tecg_log_info("stats", "lines=%llu delivered=%llu rejected=%llu "
+        tecg_log_info("stats",
+                      "lines=%llu delivered=%llu rejected=%llu "
                       "files_done=%llu outstanding=%llu",
-                      (unsigned long long)st.lines,
-                      (unsigned long long)st.delivered,
-                      (unsigned long long)st.rejected,
-                      (unsigned long long)st.files_done,
+                      (unsigned long long)st.lines, (unsigned long long)st.delivered,
+                      (unsigned long long)st.rejected, (unsigned long long)st.files_done,
                       (unsigned long long)tecg_ingest_outstanding(ing));
         if (pc->common.metrics_file)
                 write_metrics(pc, ing);
 }
 
 /* Daemon mode: send every file that appears in incoming/, until signalled. */
-static void run_spool(const tecg_producer_conf_t *pc, tecg_spool_t *spool,
-                      tecg_ingest_t *ing) {
+static void run_spool(const tecg_producer_conf_t *pc, tecg_spool_t *spool, tecg_ingest_t *ing) {
         char errstr[512];
         int64_t next_scan = 0, next_stats = tecg_mono_ms() + pc->common.stats_interval_ms;
         bool scan_failing = false;
 
-        tecg_log_info(FAC, "watching %s/incoming for %s events",
-                      tecg_spool_dir(spool), pc->nation);
+        tecg_log_info(FAC, "watching %s/incoming for %s events", tecg_spool_dir(spool), pc->nation);
         while (!tecg_daemon_stop) {
                 int64_t now = tecg_mono_ms();
                 if (now >= next_scan) {
                         char **names;
                         size_t count;
-                        if (tecg_spool_scan(spool, &names, &count, errstr,
-                                            sizeof(errstr))) {
+                        if (tecg_spool_scan(spool, &names, &count, errstr, sizeof(errstr))) {
                                 /* Not recreated: incoming/ belongs to the
                                  * national system, and a spool on an
                                  * unmounted volume must not be refilled on
                                  * the disk below it. */
                                 if (!scan_failing)
-                                        tecg_log_err(FAC, "%s; no file is read until it "
+                                        tecg_log_err(FAC,
+                                                     "%s; no file is read until it "
                                                      "is back (the producer does not "
                                                      "create it); looking again every "
-                                                     "%lld ms", errstr,
-                                                     (long long)pc->scan_interval_ms);
+                                                     "%lld ms",
+                                                     errstr, (long long)pc->scan_interval_ms);
                                 scan_failing = true;
                         } else {
                                 if (scan_failing)
-                                        tecg_log_notice(FAC, "%s/incoming can be read "
-                                                        "again", tecg_spool_dir(spool));
+                                        tecg_log_notice(FAC,
+                                                        "%s/incoming can be read "
+                                                        "again",
+                                                        tecg_spool_dir(spool));
                                 scan_failing = false;
                         }
                         for (size_t i = 0; !scan_failing && i < count && !tecg_daemon_stop; i++) {
                                 if (tecg_ingest_is_busy(ing, names[i]))
                                         continue;
-                                tecg_err_t err = tecg_ingest_spool_file(
-                                        ing, names[i], errstr, sizeof(errstr));
+                                tecg_err_t err = tecg_ingest_spool_file(ing, names[i], errstr,
+                                                                        sizeof(errstr));
                                 if (err && err != TECG_ERR_RETRY)
                                         tecg_log_err(FAC, "%s", errstr);
                                 tecg_ingest_poll(ing, 0);
@@ -152,8 +151,7 @@ static void run_spool(const tecg_producer_conf_t *pc, tecg_spool_t *spool,
  * False when the input was not read to its end. */
 static bool run_stdin(tecg_ingest_t *ing) {
         char errstr[512];
-        tecg_err_t err = tecg_ingest_stream(ing, "stdin", STDIN_FILENO, errstr,
-                                            sizeof(errstr));
+        tecg_err_t err = tecg_ingest_stream(ing, "stdin", STDIN_FILENO, errstr, sizeof(errstr));
         if (err)
                 tecg_log_err(FAC, "%s", errstr);
         while (!tecg_daemon_stop && tecg_ingest_outstanding(ing) > 0)
@@ -174,7 +172,8 @@ int main(int argc, char **argv) {
                 goto done;
         rc = EXIT_USAGE;
         if (!d.read_stdin && !pc.spool_dir) {
-                rc = tecg_daemon_config_error(&producer_spec, "spool.dir is not set "
+                rc = tecg_daemon_config_error(&producer_spec,
+                                              "spool.dir is not set "
                                               "(required unless reading stdin with '-')");
                 goto done;
         }
@@ -184,8 +183,7 @@ int main(int argc, char **argv) {
         }
         if (!tecg_nations_find(nations, pc.nation)) {
                 snprintf(errstr, sizeof(errstr), "%s: nation: \"%s\" is not in %s",
-                         tecg_conf_origin(d.conf, "nation"), pc.nation,
-                         pc.common.nations_file);
+                         tecg_conf_origin(d.conf, "nation"), pc.nation, pc.common.nations_file);
                 rc = tecg_daemon_config_error(&producer_spec, errstr);
                 goto done;
         }
@@ -209,20 +207,20 @@ int main(int argc, char **argv) {
                 .retry_interval_ms = pc.retry_interval_ms,
         };
         if (!(ing = tecg_ingest_new(d.conf, pc.common.topic_prefix, nations, pc.nation, spool,
-                                    &opts, (const volatile int *)&tecg_daemon_stop,
-                                    errstr, sizeof(errstr)))) {
+                                    &opts, (const volatile int *)&tecg_daemon_stop, errstr,
+                                    sizeof(errstr)))) {
                 tecg_log_err(FAC, "%s", errstr);
                 goto done;
         }
         if (pc.common.schema_registry_url &&
-            tecg_ingest_use_registry(ing, pc.common.schema_registry_url,
-                                     pc.common.topic_prefix, errstr, sizeof(errstr))) {
+            tecg_ingest_use_registry(ing, pc.common.schema_registry_url, pc.common.topic_prefix,
+                                     errstr, sizeof(errstr))) {
                 tecg_log_err(FAC, "%s", errstr);
                 goto done;
         }
-        tecg_log_info(FAC, "started for %s (topics %s%s, %s%s)", pc.nation,
-                      pc.common.topic_prefix, tecg_topics_suffix(TECG_TOPICS_CONTRIBUTIONS),
-                      pc.common.topic_prefix, tecg_topics_suffix(TECG_TOPICS_TRAINING));
+        tecg_log_info(FAC, "started for %s (topics %s%s, %s%s)", pc.nation, pc.common.topic_prefix,
+                      tecg_topics_suffix(TECG_TOPICS_CONTRIBUTIONS), pc.common.topic_prefix,
+                      tecg_topics_suffix(TECG_TOPICS_TRAINING));
 
         bool input_complete = true;
         if (d.read_stdin)
@@ -232,9 +230,10 @@ int main(int argc, char **argv) {
 
         uint64_t outstanding = tecg_ingest_outstanding(ing);
         if (outstanding)
-                tecg_log_info(FAC, "stopping: waiting up to %lld ms for %llu "
-                              "acknowledgements", (long long)pc.shutdown_timeout_ms,
-                              (unsigned long long)outstanding);
+                tecg_log_info(FAC,
+                              "stopping: waiting up to %lld ms for %llu "
+                              "acknowledgements",
+                              (long long)pc.shutdown_timeout_ms, (unsigned long long)outstanding);
         if (tecg_ingest_drain(ing, (int)pc.shutdown_timeout_ms) == TECG_OK) {
                 rc = EXIT_ALL_ACCOUNTED;
         } else {

@@ -21,7 +21,7 @@ typedef struct pending {
         void *opaque;
         uint64_t line;
         tecg_topic_t topic;
-        int64_t not_before_ms;  /* earliest resend */
+        int64_t not_before_ms; /* earliest resend */
         size_t len;
         unsigned char payload[];
 } pending_t;
@@ -32,7 +32,7 @@ typedef struct {
 } pending_list_t;
 
 struct tecg_publisher {
-        rd_kafka_conf_t *kconf;   /* template, duplicated for each instance */
+        rd_kafka_conf_t *kconf; /* template, duplicated for each instance */
         rd_kafka_t *rk;
         rd_kafka_topic_t *rkt[TECG_TOPIC__COUNT];
         char *topic_names[TECG_TOPIC__COUNT];
@@ -40,8 +40,8 @@ struct tecg_publisher {
         size_t key_len;
         tecg_publisher_ack_cb *ack_cb;
 
-        pending_list_t inflight;  /* handed to librdkafka */
-        pending_list_t resend;    /* failed transiently, to be sent again */
+        pending_list_t inflight; /* handed to librdkafka */
+        pending_list_t resend;   /* failed transiently, to be sent again */
 
         int fatal;                /* set by error_cb, handled in poll */
         const volatile int *stop; /* caller's shutdown flag, may be NULL */
@@ -52,8 +52,8 @@ struct tecg_publisher {
 };
 
 /* The topics of tecg_topic_t, in its order. */
-static const tecg_topics_id_t topic_ids[TECG_TOPIC__COUNT] = {
-        TECG_TOPICS_CONTRIBUTIONS, TECG_TOPICS_TRAINING};
+static const tecg_topics_id_t topic_ids[TECG_TOPIC__COUNT] = {TECG_TOPICS_CONTRIBUTIONS,
+                                                              TECG_TOPICS_TRAINING};
 
 static void list_push(pending_list_t *l, pending_t *p) {
         p->next = NULL;
@@ -104,8 +104,7 @@ static int is_permanent(rd_kafka_resp_err_t err) {
         }
 }
 
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
-                        void *opaque) {
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
         (void)rk;
         tecg_publisher_t *pub = opaque;
         pending_t *p = m->_private;
@@ -118,10 +117,11 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
                         pub->stats.acked++;
                 pub->last_progress_ms = tecg_mono_ms();
                 if (!m->err && pub->down_since_ms) {
-                        tecg_log_notice(FAC, "Kafka acknowledges again after "
+                        tecg_log_notice(FAC,
+                                        "Kafka acknowledges again after "
                                         "%.1f s; nothing was lost",
-                                        (double)(pub->last_progress_ms -
-                                                 pub->down_since_ms) / 1000.0);
+                                        (double)(pub->last_progress_ms - pub->down_since_ms) /
+                                                1000.0);
                         pub->down_since_ms = 0;
                 }
                 char reason[256] = "";
@@ -154,15 +154,14 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
                 pub->fatal = 1;
                 return;
         }
-        if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
-            err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+        if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
             err == RD_KAFKA_RESP_ERR__RESOLVE) {
                 if (!pub->down_since_ms) {
                         pub->down_since_ms = tecg_mono_ms();
-                        tecg_log_warn(FAC, "Kafka unreachable (%s): holding "
+                        tecg_log_warn(FAC,
+                                      "Kafka unreachable (%s): holding "
                                       "%llu unacknowledged messages and retrying",
-                                      reason,
-                                      (unsigned long long)tecg_publisher_outstanding(pub));
+                                      reason, (unsigned long long)tecg_publisher_outstanding(pub));
                 }
                 return;
         }
@@ -180,17 +179,14 @@ static void instance_destroy(tecg_publisher_t *pub) {
         pub->rk = NULL;
 }
 
-static tecg_err_t instance_create(tecg_publisher_t *pub, char *errstr,
-                                  size_t errstr_size) {
-        if (!(pub->rk = tecg_kafka_new_from(TECG_KAFKA_PRODUCER, pub->kconf, errstr,
-                                            errstr_size)))
+static tecg_err_t instance_create(tecg_publisher_t *pub, char *errstr, size_t errstr_size) {
+        if (!(pub->rk = tecg_kafka_new_from(TECG_KAFKA_PRODUCER, pub->kconf, errstr, errstr_size)))
                 return TECG_ERR_KAFKA;
         for (int i = 0; i < TECG_TOPIC__COUNT; i++) {
                 pub->rkt[i] = rd_kafka_topic_new(pub->rk, pub->topic_names[i], NULL);
                 if (!pub->rkt[i]) {
-                        tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
-                                    "topic %s: %s", pub->topic_names[i],
-                                    rd_kafka_err2str(rd_kafka_last_error()));
+                        tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "topic %s: %s",
+                                    pub->topic_names[i], rd_kafka_err2str(rd_kafka_last_error()));
                         instance_destroy(pub);
                         return TECG_ERR_KAFKA;
                 }
@@ -198,10 +194,9 @@ static tecg_err_t instance_create(tecg_publisher_t *pub, char *errstr,
         return TECG_OK;
 }
 
-tecg_publisher_t *tecg_publisher_new(const tecg_conf_t *conf,
-                                     const char *topic_prefix, const char *key,
-                                     tecg_publisher_ack_cb *ack_cb,
-                                     char *errstr, size_t errstr_size) {
+tecg_publisher_t *tecg_publisher_new(const tecg_conf_t *conf, const char *topic_prefix,
+                                     const char *key, tecg_publisher_ack_cb *ack_cb, char *errstr,
+                                     size_t errstr_size) {
         char client_id[64];
         snprintf(client_id, sizeof(client_id), "tecg-producer-%s", key);
         /* On top of the idempotent producer's defaults; a kafka.* key of
@@ -216,8 +211,7 @@ tecg_publisher_t *tecg_publisher_new(const tecg_conf_t *conf,
                  * nation's events picks the same partition. */
                 {"partitioner", "murmur2_random"},
                 {NULL, NULL}};
-        tecg_kafka_callbacks_t callbacks = {.error_cb = on_error,
-                                            .dr_msg_cb = on_delivery};
+        tecg_kafka_callbacks_t callbacks = {.error_cb = on_error, .dr_msg_cb = on_delivery};
 
         tecg_publisher_t *pub = calloc(1, sizeof(*pub));
         if (!pub)
@@ -232,8 +226,8 @@ tecg_publisher_t *tecg_publisher_new(const tecg_conf_t *conf,
                         goto nomem;
         }
         /* Kept: a fatal error is survived with a new producer made from it. */
-        if (!(pub->kconf = tecg_kafka_conf_new(TECG_KAFKA_PRODUCER, conf, overrides,
-                                               &callbacks, errstr, errstr_size)))
+        if (!(pub->kconf = tecg_kafka_conf_new(TECG_KAFKA_PRODUCER, conf, overrides, &callbacks,
+                                               errstr, errstr_size)))
                 goto fail;
         if (instance_create(pub, errstr, errstr_size))
                 goto fail;
@@ -250,8 +244,7 @@ void tecg_publisher_destroy(tecg_publisher_t *pub) {
         if (!pub)
                 return;
         if (pub->rk)
-                rd_kafka_purge(pub->rk, RD_KAFKA_PURGE_F_QUEUE |
-                                                RD_KAFKA_PURGE_F_INFLIGHT);
+                rd_kafka_purge(pub->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         instance_destroy(pub);
         list_free(&pub->inflight);
         list_free(&pub->resend);
@@ -270,7 +263,8 @@ void tecg_publisher_destroy(tecg_publisher_t *pub) {
 static void publisher_restart(tecg_publisher_t *pub) {
         char reason[512] = "";
         rd_kafka_fatal_error(pub->rk, reason, sizeof(reason));
-        tecg_log_err(FAC, "fatal producer error: %s; restarting the producer "
+        tecg_log_err(FAC,
+                     "fatal producer error: %s; restarting the producer "
                      "and resending %zu unacknowledged messages",
                      reason, pub->inflight.count + pub->resend.count);
         rd_kafka_purge(pub->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -296,10 +290,9 @@ static void publisher_restart(tecg_publisher_t *pub) {
 /* Hands one pending message to librdkafka. */
 static rd_kafka_resp_err_t produce(tecg_publisher_t *pub, pending_t *p) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
-                pub->rk, RD_KAFKA_V_RKT(pub->rkt[p->topic]),
-                RD_KAFKA_V_KEY(pub->key, pub->key_len),
-                RD_KAFKA_V_VALUE(p->payload, p->len), RD_KAFKA_V_MSGFLAGS(0),
-                RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
+                pub->rk, RD_KAFKA_V_RKT(pub->rkt[p->topic]), RD_KAFKA_V_KEY(pub->key, pub->key_len),
+                RD_KAFKA_V_VALUE(p->payload, p->len), RD_KAFKA_V_MSGFLAGS(0), RD_KAFKA_V_OPAQUE(p),
+                RD_KAFKA_V_END);
         if (!err)
                 list_push(&pub->inflight, p);
         return err;
@@ -338,7 +331,8 @@ void tecg_publisher_poll(tecg_publisher_t *pub, int timeout_ms) {
         uint64_t outstanding = tecg_publisher_outstanding(pub);
         if (outstanding && now - pub->last_progress_ms > STALL_WARN_MS &&
             now - pub->last_stall_log_ms > STALL_WARN_MS) {
-                tecg_log_warn(FAC, "%llu messages waiting for acknowledgement, "
+                tecg_log_warn(FAC,
+                              "%llu messages waiting for acknowledgement, "
                               "none acknowledged for %lld s; still retrying",
                               (unsigned long long)outstanding,
                               (long long)(now - pub->last_progress_ms) / 1000);
@@ -348,26 +342,24 @@ void tecg_publisher_poll(tecg_publisher_t *pub, int timeout_ms) {
 
 /* librdkafka refuses a message whose value, key and record overhead exceed
  * its message.max.bytes before sending it: say which setting. */
-static tecg_err_t too_large(tecg_publisher_t *pub, size_t len, char *errstr,
-                            size_t errstr_size) {
+static tecg_err_t too_large(tecg_publisher_t *pub, size_t len, char *errstr, size_t errstr_size) {
         char max[32] = "?";
         size_t max_size = sizeof(max);
-        if (rd_kafka_conf_get(pub->kconf, "message.max.bytes", max, &max_size) !=
-            RD_KAFKA_CONF_OK)
+        if (rd_kafka_conf_get(pub->kconf, "message.max.bytes", max, &max_size) != RD_KAFKA_CONF_OK)
                 snprintf(max, sizeof(max), "?");
         return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
                            "encoded event is %zu bytes: with its key and Kafka's "
                            "record overhead that is more than kafka.message.max.bytes "
-                           "(%s bytes) allows", len, max);
+                           "(%s bytes) allows",
+                           len, max);
 }
 
-tecg_err_t tecg_publisher_send(tecg_publisher_t *pub, tecg_topic_t topic,
-                               const void *payload, size_t len, void *opaque,
-                               uint64_t line, char *errstr, size_t errstr_size) {
+tecg_err_t tecg_publisher_send(tecg_publisher_t *pub, tecg_topic_t topic, const void *payload,
+                               size_t len, void *opaque, uint64_t line, char *errstr,
+                               size_t errstr_size) {
         pending_t *p = malloc(sizeof(*p) + len);
         if (!p)
-                return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
-                                   "out of memory");
+                return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
         p->prev = p->next = NULL;
         p->opaque = opaque;
         p->line = line;
@@ -383,8 +375,7 @@ tecg_err_t tecg_publisher_send(tecg_publisher_t *pub, tecg_topic_t topic,
                 if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                         if (pub->stop && *pub->stop) {
                                 free(p);
-                                return tecg_seterr(TECG_ERR_RETRY, errstr,
-                                                   errstr_size,
+                                return tecg_seterr(TECG_ERR_RETRY, errstr, errstr_size,
                                                    "shutting down");
                         }
                         /* Backpressure: serve delivery reports, then retry. */
@@ -398,9 +389,8 @@ tecg_err_t tecg_publisher_send(tecg_publisher_t *pub, tecg_topic_t topic,
                 free(p);
                 if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
                         return too_large(pub, len, errstr, errstr_size);
-                return tecg_seterr(is_permanent(err) ? TECG_ERR_INVALID
-                                                     : TECG_ERR_KAFKA,
-                                   errstr, errstr_size, "Kafka refused the message: %s",
+                return tecg_seterr(is_permanent(err) ? TECG_ERR_INVALID : TECG_ERR_KAFKA, errstr,
+                                   errstr_size, "Kafka refused the message: %s",
                                    rd_kafka_err2str(err));
         }
         pub->stats.sent++;
@@ -408,8 +398,7 @@ tecg_err_t tecg_publisher_send(tecg_publisher_t *pub, tecg_topic_t topic,
         return TECG_OK;
 }
 
-void tecg_publisher_set_stop_flag(tecg_publisher_t *pub,
-                                  const volatile int *stop) {
+void tecg_publisher_set_stop_flag(tecg_publisher_t *pub, const volatile int *stop) {
         pub->stop = stop;
 }
 

@@ -16,26 +16,21 @@
 #include "conf.h"
 #include "err.h"
 
-typedef enum {
-        TECG_TOPIC_CONTRIBUTIONS = 0,
-        TECG_TOPIC_TRAINING,
-        TECG_TOPIC__COUNT
-} tecg_topic_t;
+typedef enum { TECG_TOPIC_CONTRIBUTIONS = 0, TECG_TOPIC_TRAINING, TECG_TOPIC__COUNT } tecg_topic_t;
 
 /* `opaque` and `line` are what was given to tecg_publisher_send();
  * `reason` (NULL when err == 0) is a one-line reason for rejected/. */
-typedef void(tecg_publisher_ack_cb)(void *opaque, uint64_t line,
-                                    rd_kafka_resp_err_t err, const char *reason);
+typedef void(tecg_publisher_ack_cb)(void *opaque, uint64_t line, rd_kafka_resp_err_t err,
+                                    const char *reason);
 
 typedef struct tecg_publisher tecg_publisher_t;
 
 /* Creates the producer from the kafka.* keys of `conf` on top of tecg's
  * defaults (idempotence, acks=all, no message timeout, murmur2 partitioner).
  * `key` (the nation) is copied and used as the key of every message. */
-tecg_publisher_t *tecg_publisher_new(const tecg_conf_t *conf,
-                                     const char *topic_prefix, const char *key,
-                                     tecg_publisher_ack_cb *ack_cb,
-                                     char *errstr, size_t errstr_size);
+tecg_publisher_t *tecg_publisher_new(const tecg_conf_t *conf, const char *topic_prefix,
+                                     const char *key, tecg_publisher_ack_cb *ack_cb, char *errstr,
+                                     size_t errstr_size);
 
 /* Flushes nothing: call tecg_publisher_flush() first. Messages still queued
  * are purged without their ack callback being called. NULL ok. */
@@ -45,14 +40,13 @@ void tecg_publisher_destroy(tecg_publisher_t *pub);
  * local queue is full. TECG_ERR_INVALID with a reason when librdkafka refuses
  * the message for good (e.g. larger than kafka.message.max.bytes, named in
  * the reason): the ack callback is not called for it. */
-tecg_err_t tecg_publisher_send(tecg_publisher_t *pub, tecg_topic_t topic,
-                               const void *payload, size_t len, void *opaque,
-                               uint64_t line, char *errstr, size_t errstr_size);
+tecg_err_t tecg_publisher_send(tecg_publisher_t *pub, tecg_topic_t topic, const void *payload,
+                               size_t len, void *opaque, uint64_t line, char *errstr,
+                               size_t errstr_size);
 
 /* While *stop is non-zero, send() gives up waiting on a full queue and
  * returns TECG_ERR_RETRY (the message was not sent). Borrowed. */
-void tecg_publisher_set_stop_flag(tecg_publisher_t *pub,
-                                  const volatile int *stop);
+void tecg_publisher_set_stop_flag(tecg_publisher_t *pub, const volatile int *stop);
 
 /* Serves delivery reports and resends what failed transiently. */
 void tecg_publisher_poll(tecg_publisher_t *pub, int timeout_ms);

@@ -28,7 +28,7 @@
 typedef struct hold {
         struct hold *next;
         char *name;
-        char *reason;            /* the last failure */
+        char *reason; /* the last failure */
         int64_t since_ms, retry_at_ms, logged_ms;
         unsigned attempts;
         tecg_spool_progress_t progress;
@@ -52,14 +52,13 @@ static void hold_free(hold_t *h) {
 static tecg_err_t ensure_dir(const char *path, char *errstr, size_t errstr_size) {
         struct stat st;
         if (mkdir(path, 0775) != 0 && errno != EEXIST)
-                return tecg_seterr(TECG_ERR_IO, errstr, errstr_size,
-                                   "%s: cannot create: %s", path, strerror(errno));
+                return tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "%s: cannot create: %s", path,
+                                   strerror(errno));
         if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-                return tecg_seterr(TECG_ERR_IO, errstr, errstr_size,
-                                   "%s: not a directory", path);
+                return tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "%s: not a directory", path);
         if (access(path, W_OK | X_OK) != 0)
-                return tecg_seterr(TECG_ERR_IO, errstr, errstr_size,
-                                   "%s: not writable: %s", path, strerror(errno));
+                return tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "%s: not writable: %s", path,
+                                   strerror(errno));
         return TECG_OK;
 }
 
@@ -71,8 +70,7 @@ tecg_spool_t *tecg_spool_open(const char *dir, char *errstr, size_t errstr_size)
         }
         /* Leave room below PATH_MAX for the file names appended later. */
         if (strlen(dir) > PATH_MAX - 512) {
-                tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                            "spool.dir: path too long");
+                tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "spool.dir: path too long");
                 goto fail;
         }
         spool->retry_interval_ms = DEFAULT_RETRY_INTERVAL_MS;
@@ -136,8 +134,8 @@ static int is_ndjson(const char *name) {
         return name[0] != '.' && n > 7 && strcmp(name + n - 7, ".ndjson") == 0;
 }
 
-tecg_err_t tecg_spool_scan(tecg_spool_t *spool, char ***namesp, size_t *countp,
-                           char *errstr, size_t errstr_size) {
+tecg_err_t tecg_spool_scan(tecg_spool_t *spool, char ***namesp, size_t *countp, char *errstr,
+                           size_t errstr_size) {
         tecg_err_t err = TECG_OK;
         char **names = NULL;
         size_t count = 0, cap = 0;
@@ -145,9 +143,8 @@ tecg_err_t tecg_spool_scan(tecg_spool_t *spool, char ***namesp, size_t *countp,
         *namesp = NULL;
         *countp = 0;
         if (!d)
-                return tecg_seterr(TECG_ERR_IO, errstr, errstr_size,
-                                   "%s: cannot list: %s", spool->incoming,
-                                   strerror(errno));
+                return tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "%s: cannot list: %s",
+                                   spool->incoming, strerror(errno));
         struct dirent *de;
         while ((de = readdir(d))) {
                 if (!is_ndjson(de->d_name))
@@ -201,20 +198,18 @@ static const char *path_printf(char *out, size_t out_size, const char *fmt, ...)
         return out;
 }
 
-const char *tecg_spool_incoming_path(const tecg_spool_t *spool, const char *name,
-                                     char *out, size_t out_size) {
+const char *tecg_spool_incoming_path(const tecg_spool_t *spool, const char *name, char *out,
+                                     size_t out_size) {
         return path_printf(out, out_size, "%s/%s", spool->incoming, name);
 }
 
 const char *tecg_spool_rejected_path(const tecg_spool_t *spool, const char *name,
-                                     const char *suffix, char *out,
-                                     size_t out_size) {
+                                     const char *suffix, char *out, size_t out_size) {
         /* FRA-1.ndjson -> rejected/FRA-1.errors / rejected/FRA-1.ndjson */
         size_t n = strlen(name);
         if (n > 7 && strcmp(name + n - 7, ".ndjson") == 0)
                 n -= 7;
-        return path_printf(out, out_size, "%s/%.*s%s", spool->rejected, (int)n, name,
-                           suffix);
+        return path_printf(out, out_size, "%s/%.*s%s", spool->rejected, (int)n, name, suffix);
 }
 
 static void fsync_dir(const char *path) {
@@ -225,13 +220,12 @@ static void fsync_dir(const char *path) {
         }
 }
 
-tecg_err_t tecg_spool_finish(tecg_spool_t *spool, const char *name,
-                             char *errstr, size_t errstr_size) {
+tecg_err_t tecg_spool_finish(tecg_spool_t *spool, const char *name, char *errstr,
+                             size_t errstr_size) {
         char from[PATH_MAX], to[PATH_MAX];
         if (snprintf(from, sizeof(from), "%s/%s", spool->incoming, name) >= (int)sizeof(from) ||
             snprintf(to, sizeof(to), "%s/%s", spool->done, name) >= (int)sizeof(to))
-                return tecg_seterr(TECG_ERR_IO, errstr, errstr_size,
-                                   "%s: path too long", name);
+                return tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "%s: path too long", name);
         for (int i = 1; access(to, F_OK) == 0; i++) {
                 if (i > 100000 ||
                     snprintf(to, sizeof(to), "%s/%s.%d", spool->done, name, i) >= (int)sizeof(to))
@@ -239,9 +233,8 @@ tecg_err_t tecg_spool_finish(tecg_spool_t *spool, const char *name,
                                            "%s: no free name in done/", name);
         }
         if (rename(from, to) != 0)
-                return tecg_seterr(TECG_ERR_IO, errstr, errstr_size,
-                                   "cannot move %s to %s: %s", from, to,
-                                   strerror(errno));
+                return tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "cannot move %s to %s: %s",
+                                   from, to, strerror(errno));
         fsync_dir(spool->done);
         fsync_dir(spool->incoming);
         return TECG_OK;
@@ -277,29 +270,31 @@ static void file_id_of(const struct stat *st, tecg_spool_file_id_t *id) {
         id->mtime = st->st_mtim;
 }
 
-bool tecg_spool_file_id_equal(const tecg_spool_file_id_t *a,
-                              const tecg_spool_file_id_t *b) {
+bool tecg_spool_file_id_equal(const tecg_spool_file_id_t *a, const tecg_spool_file_id_t *b) {
         return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
                a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
 }
 
 static const char *file_type(mode_t m) {
-        return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO"
-               : S_ISSOCK(m) ? "a socket" : S_ISCHR(m) ? "a character device"
-               : S_ISBLK(m) ? "a block device" : "not a regular file";
+        return S_ISDIR(m)    ? "a directory"
+               : S_ISFIFO(m) ? "a FIFO"
+               : S_ISSOCK(m) ? "a socket"
+               : S_ISCHR(m)  ? "a character device"
+               : S_ISBLK(m)  ? "a block device"
+                             : "not a regular file";
 }
 
 /* Opens path for reading if it is a regular file. -1 when it is gone
  * (ENOENT, nothing to say) or cannot be read (*why set). */
-static int open_regular(const char *path, struct stat *st, char *why,
-                        size_t why_size) {
+static int open_regular(const char *path, struct stat *st, char *why, size_t why_size) {
         int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
         *why = '\0';
         if (fd < 0) {
                 int e = errno;
                 struct stat lst;
                 if (e == ENOENT && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
-                        snprintf(why, why_size, "cannot open: a symbolic link to "
+                        snprintf(why, why_size,
+                                 "cannot open: a symbolic link to "
                                  "nothing");
                 else if (e != ENOENT)
                         snprintf(why, why_size, "cannot open: %s", strerror(e));
@@ -311,7 +306,8 @@ static int open_regular(const char *path, struct stat *st, char *why,
                 return -1;
         }
         if (!S_ISREG(st->st_mode)) {
-                snprintf(why, why_size, "not a regular file (%s): cannot be read "
+                snprintf(why, why_size,
+                         "not a regular file (%s): cannot be read "
                          "as NDJSON; remove it or replace it with a file",
                          file_type(st->st_mode));
                 close(fd);
@@ -332,9 +328,11 @@ tecg_err_t tecg_spool_take(tecg_spool_t *spool, const char *name, int *fdp,
         struct stat st;
         *fdp = -1;
         if (has_control_bytes(name)) {
-                tecg_spool_hold(spool, name, "the file name has control characters, "
+                tecg_spool_hold(spool, name,
+                                "the file name has control characters, "
                                 "which would garble logs and rejected/NAME.errors: "
-                                "rename it", NULL, NULL);
+                                "rename it",
+                                NULL, NULL);
                 return TECG_ERR_IO;
         }
         tecg_spool_incoming_path(spool, name, path, sizeof(path));
@@ -361,8 +359,8 @@ static hold_t *hold_find(const tecg_spool_t *spool, const char *name) {
         return NULL;
 }
 
-void tecg_spool_hold(tecg_spool_t *spool, const char *name, const char *reason,
-                     const char *detail, const tecg_spool_progress_t *progress) {
+void tecg_spool_hold(tecg_spool_t *spool, const char *name, const char *reason, const char *detail,
+                     const tecg_spool_progress_t *progress) {
         char pname[PATH_MAX];
         int64_t now = tecg_mono_ms();
         hold_t *h = hold_find(spool, name);
@@ -391,23 +389,23 @@ void tecg_spool_hold(tecg_spool_t *spool, const char *name, const char *reason,
                 free(h->reason);
                 h->reason = strdup(reason);
                 h->logged_ms = now;
-                tecg_log_err(FAC, "%s: %s%s%s; the file stays in incoming/ and is "
-                             "tried again in %.1f s", pname, reason,
-                             detail ? "; " : "", detail ? detail : "",
+                tecg_log_err(FAC,
+                             "%s: %s%s%s; the file stays in incoming/ and is "
+                             "tried again in %.1f s",
+                             pname, reason, detail ? "; " : "", detail ? detail : "",
                              (double)spool->retry_interval_ms / 1000.0);
         } else if (now - h->logged_ms >= HOLD_REMIND_MS) {
                 h->logged_ms = now;
-                tecg_log_warn(FAC, "%s: still held back after %u attempts over "
-                              "%lld s: %s", pname, h->attempts,
-                              (long long)(now - h->since_ms) / 1000, reason);
+                tecg_log_warn(FAC,
+                              "%s: still held back after %u attempts over "
+                              "%lld s: %s",
+                              pname, h->attempts, (long long)(now - h->since_ms) / 1000, reason);
         } else {
-                tecg_log_debug(FAC, "%s: attempt %u failed again: %s", pname,
-                               h->attempts, reason);
+                tecg_log_debug(FAC, "%s: attempt %u failed again: %s", pname, h->attempts, reason);
         }
 }
 
-const tecg_spool_progress_t *tecg_spool_held(const tecg_spool_t *spool,
-                                             const char *name) {
+const tecg_spool_progress_t *tecg_spool_held(const tecg_spool_t *spool, const char *name) {
         hold_t *h = hold_find(spool, name);
         return h ? &h->progress : NULL;
 }
@@ -424,10 +422,11 @@ void tecg_spool_release(tecg_spool_t *spool, const char *name, bool recovered) {
                 if (strcmp(h->name, name) != 0)
                         continue;
                 if (recovered)
-                        tecg_log_notice(FAC, "%s: goes through now, after %u failed "
+                        tecg_log_notice(FAC,
+                                        "%s: goes through now, after %u failed "
                                         "attempt%s over %lld s",
-                                        printable(name, pname, sizeof(pname)),
-                                        h->attempts, h->attempts == 1 ? "" : "s",
+                                        printable(name, pname, sizeof(pname)), h->attempts,
+                                        h->attempts == 1 ? "" : "s",
                                         (long long)(tecg_mono_ms() - h->since_ms) / 1000);
                 *pp = h->next;
                 hold_free(h);
@@ -442,10 +441,11 @@ tecg_err_t tecg_spool_complete(tecg_spool_t *spool, const char *name,
                 tecg_spool_progress_t move = *done;
                 move.how = TECG_SPOOL_RETRY_MOVE;
                 move.was_read = false; /* keeps what earlier attempts said */
-                snprintf(reason, sizeof(reason), "every line was delivered or "
-                         "rejected, but %s", errstr);
-                tecg_spool_hold(spool, name, reason, "only the move is tried again",
-                                &move);
+                snprintf(reason, sizeof(reason),
+                         "every line was delivered or "
+                         "rejected, but %s",
+                         errstr);
+                tecg_spool_hold(spool, name, reason, "only the move is tried again", &move);
                 return TECG_ERR_IO;
         }
         tecg_spool_release(spool, name, true);
@@ -490,25 +490,25 @@ void tecg_spool_rejects_destroy(tecg_spool_rejects_t *w) {
 }
 
 /* A write error on rejected/NAME<suffix>; errno (0: unknown) is the cause. */
-static tecg_err_t write_failed(const tecg_spool_rejects_t *w, const char *suffix,
-                               char *errstr, size_t errstr_size) {
+static tecg_err_t write_failed(const tecg_spool_rejects_t *w, const char *suffix, char *errstr,
+                               size_t errstr_size) {
         char path[PATH_MAX];
         int e = errno;
         tecg_spool_rejected_path(w->spool, w->name, suffix, path, sizeof(path));
-        return tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "cannot write %s: %s",
-                           path, strerror(e ? e : EIO));
+        return tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "cannot write %s: %s", path,
+                           strerror(e ? e : EIO));
 }
 
 /* Opens rejected/NAME<suffix> for writing after its first `keep` bytes
  * (what a resumed attempt keeps; 0 truncates what an earlier attempt left). */
-static FILE *open_one(const tecg_spool_rejects_t *w, const char *suffix, long keep,
-                      char *errstr, size_t errstr_size) {
+static FILE *open_one(const tecg_spool_rejects_t *w, const char *suffix, long keep, char *errstr,
+                      size_t errstr_size) {
         char path[PATH_MAX];
         tecg_spool_rejected_path(w->spool, w->name, suffix, path, sizeof(path));
         int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (keep ? 0 : O_TRUNC), 0666);
         FILE *fp = NULL;
-        if (fd < 0 || (keep && ftruncate(fd, keep) != 0) ||
-            lseek(fd, 0, SEEK_END) < 0 || !(fp = fdopen(fd, "w"))) {
+        if (fd < 0 || (keep && ftruncate(fd, keep) != 0) || lseek(fd, 0, SEEK_END) < 0 ||
+            !(fp = fdopen(fd, "w"))) {
                 write_failed(w, suffix, errstr, errstr_size);
                 if (fd >= 0)
                         close(fd);
@@ -517,15 +517,12 @@ static FILE *open_one(const tecg_spool_rejects_t *w, const char *suffix, long ke
         return fp;
 }
 
-tecg_err_t tecg_spool_rejects_open(tecg_spool_rejects_t *w, char *errstr,
-                                   size_t errstr_size) {
+tecg_err_t tecg_spool_rejects_open(tecg_spool_rejects_t *w, char *errstr, size_t errstr_size) {
         if (w->errors_fp)
                 return TECG_OK;
-        if (!(w->errors_fp = open_one(w, ".errors", w->good.errors_bytes, errstr,
-                                      errstr_size)))
+        if (!(w->errors_fp = open_one(w, ".errors", w->good.errors_bytes, errstr, errstr_size)))
                 return TECG_ERR_IO;
-        if (!(w->lines_fp = open_one(w, ".ndjson", w->good.lines_bytes, errstr,
-                                     errstr_size))) {
+        if (!(w->lines_fp = open_one(w, ".ndjson", w->good.lines_bytes, errstr, errstr_size))) {
                 fclose(w->errors_fp);
                 w->errors_fp = NULL;
                 return TECG_ERR_IO;
@@ -533,9 +530,8 @@ tecg_err_t tecg_spool_rejects_open(tecg_spool_rejects_t *w, char *errstr,
         return TECG_OK;
 }
 
-tecg_err_t tecg_spool_rejects_add(tecg_spool_rejects_t *w, uint64_t line,
-                                  const char *raw, size_t raw_len,
-                                  const char *reason, char *errstr,
+tecg_err_t tecg_spool_rejects_add(tecg_spool_rejects_t *w, uint64_t line, const char *raw,
+                                  size_t raw_len, const char *reason, char *errstr,
                                   size_t errstr_size) {
         if (raw) {
                 if (!w->unflushed_count)
@@ -546,31 +542,27 @@ tecg_err_t tecg_spool_rejects_add(tecg_spool_rejects_t *w, uint64_t line,
         if (err)
                 return err;
         errno = 0;
-        if (fprintf(w->errors_fp, "%s:%llu: %s\n", w->name, (unsigned long long)line,
-                    reason) < 0)
+        if (fprintf(w->errors_fp, "%s:%llu: %s\n", w->name, (unsigned long long)line, reason) < 0)
                 return write_failed(w, ".errors", errstr, errstr_size);
         errno = 0;
-        if (raw && (fwrite(raw, 1, raw_len, w->lines_fp) != raw_len ||
-                    fputc('\n', w->lines_fp) == EOF))
+        if (raw &&
+            (fwrite(raw, 1, raw_len, w->lines_fp) != raw_len || fputc('\n', w->lines_fp) == EOF))
                 return write_failed(w, ".ndjson", errstr, errstr_size);
         return TECG_OK;
 }
 
-tecg_err_t tecg_spool_rejects_copy_line(tecg_spool_rejects_t *w, const char *raw,
-                                        size_t raw_len, char *errstr,
-                                        size_t errstr_size) {
+tecg_err_t tecg_spool_rejects_copy_line(tecg_spool_rejects_t *w, const char *raw, size_t raw_len,
+                                        char *errstr, size_t errstr_size) {
         tecg_err_t err = tecg_spool_rejects_open(w, errstr, errstr_size);
         if (err)
                 return err;
         errno = 0;
-        if (fwrite(raw, 1, raw_len, w->lines_fp) != raw_len ||
-            fputc('\n', w->lines_fp) == EOF)
+        if (fwrite(raw, 1, raw_len, w->lines_fp) != raw_len || fputc('\n', w->lines_fp) == EOF)
                 return write_failed(w, ".ndjson", errstr, errstr_size);
         return TECG_OK;
 }
 
-tecg_err_t tecg_spool_rejects_flush(tecg_spool_rejects_t *w, char *errstr,
-                                    size_t errstr_size) {
+tecg_err_t tecg_spool_rejects_flush(tecg_spool_rejects_t *w, char *errstr, size_t errstr_size) {
         if (!w->unflushed_count || !w->errors_fp)
                 return TECG_OK;
         errno = 0;
@@ -585,8 +577,7 @@ tecg_err_t tecg_spool_rejects_flush(tecg_spool_rejects_t *w, char *errstr,
         return TECG_OK;
 }
 
-uint64_t tecg_spool_rejects_unflushed(const tecg_spool_rejects_t *w,
-                                      uint64_t *first_line) {
+uint64_t tecg_spool_rejects_unflushed(const tecg_spool_rejects_t *w, uint64_t *first_line) {
         if (w->unflushed_count)
                 *first_line = w->unflushed_from;
         return w->unflushed_count;
@@ -596,8 +587,7 @@ void tecg_spool_rejects_drop_unflushed(tecg_spool_rejects_t *w) {
         w->unflushed_count = 0;
 }
 
-void tecg_spool_rejects_pos(const tecg_spool_rejects_t *w,
-                            tecg_spool_rejects_pos_t *out) {
+void tecg_spool_rejects_pos(const tecg_spool_rejects_t *w, tecg_spool_rejects_pos_t *out) {
         *out = w->good;
 }
 
@@ -619,8 +609,7 @@ static bool close_synced(FILE **fpp) {
         return ok;
 }
 
-tecg_err_t tecg_spool_rejects_close(tecg_spool_rejects_t *w, char *errstr,
-                                    size_t errstr_size) {
+tecg_err_t tecg_spool_rejects_close(tecg_spool_rejects_t *w, char *errstr, size_t errstr_size) {
         tecg_err_t err = TECG_OK;
         if (!close_synced(&w->errors_fp))
                 err = write_failed(w, ".errors", errstr, errstr_size);

@@ -51,24 +51,23 @@ void tecg_spool_set_retry_interval(tecg_spool_t *spool, int64_t ms);
  * else ignored). *namesp is a malloc'd array of malloc'd strings the caller
  * frees with tecg_spool_names_free(). On success, also forgets the held
  * files that are no longer listed (taken away: nothing to retry). */
-tecg_err_t tecg_spool_scan(tecg_spool_t *spool, char ***namesp, size_t *countp,
-                           char *errstr, size_t errstr_size);
+tecg_err_t tecg_spool_scan(tecg_spool_t *spool, char ***namesp, size_t *countp, char *errstr,
+                           size_t errstr_size);
 void tecg_spool_names_free(char **names, size_t count);
 
 /* Path of incoming/NAME, or of rejected/NAME<suffix> with NAME's ".ndjson"
  * replaced by `suffix` (".errors", ".ndjson"), into out. */
-const char *tecg_spool_incoming_path(const tecg_spool_t *spool, const char *name,
-                                     char *out, size_t out_size);
-const char *tecg_spool_rejected_path(const tecg_spool_t *spool, const char *name,
-                                     const char *suffix, char *out,
+const char *tecg_spool_incoming_path(const tecg_spool_t *spool, const char *name, char *out,
                                      size_t out_size);
+const char *tecg_spool_rejected_path(const tecg_spool_t *spool, const char *name,
+                                     const char *suffix, char *out, size_t out_size);
 
 /* Moves incoming/NAME to done/NAME (done/NAME.1, .2... if the name was used
  * before: a file is never overwritten). fsyncs the directories so a crash
  * after return cannot bring the file back to incoming/. Holds nothing:
  * see tecg_spool_complete(). */
-tecg_err_t tecg_spool_finish(tecg_spool_t *spool, const char *name,
-                             char *errstr, size_t errstr_size);
+tecg_err_t tecg_spool_finish(tecg_spool_t *spool, const char *name, char *errstr,
+                             size_t errstr_size);
 
 const char *tecg_spool_dir(const tecg_spool_t *spool);
 
@@ -83,8 +82,7 @@ typedef struct {
         struct timespec mtime;
 } tecg_spool_file_id_t;
 
-bool tecg_spool_file_id_equal(const tecg_spool_file_id_t *a,
-                              const tecg_spool_file_id_t *b);
+bool tecg_spool_file_id_equal(const tecg_spool_file_id_t *a, const tecg_spool_file_id_t *b);
 
 /* Opens incoming/NAME for reading, never blocking (a FIFO without a writer
  * would stop the daemon).
@@ -129,13 +127,12 @@ typedef struct {
  * error when it is new for this file, with `detail` (how far this attempt
  * got, may be NULL); while the same reason lasts, a warning every 10
  * minutes. */
-void tecg_spool_hold(tecg_spool_t *spool, const char *name, const char *reason,
-                     const char *detail, const tecg_spool_progress_t *progress);
+void tecg_spool_hold(tecg_spool_t *spool, const char *name, const char *reason, const char *detail,
+                     const tecg_spool_progress_t *progress);
 
 /* The progress of held file NAME, NULL when it is not held. Owned by the
  * spool, valid until the next hold, release or scan. */
-const tecg_spool_progress_t *tecg_spool_held(const tecg_spool_t *spool,
-                                             const char *name);
+const tecg_spool_progress_t *tecg_spool_held(const tecg_spool_t *spool, const char *name);
 
 /* True while NAME is held and its retry time has not come. */
 bool tecg_spool_is_waiting(const tecg_spool_t *spool, const char *name);
@@ -168,8 +165,7 @@ void tecg_spool_rejects_destroy(tecg_spool_rejects_t *w);
 
 /* Opens both files if they are not open yet. TECG_ERR_IO with "cannot
  * write PATH: reason" (the same for every write error below). */
-tecg_err_t tecg_spool_rejects_open(tecg_spool_rejects_t *w, char *errstr,
-                                   size_t errstr_size);
+tecg_err_t tecg_spool_rejects_open(tecg_spool_rejects_t *w, char *errstr, size_t errstr_size);
 
 /* Records the rejection of line `line`: "NAME:LINE: reason" in NAME.errors,
  * and, when `raw` is not NULL, the line itself in NAME.ndjson (the line of
@@ -177,38 +173,32 @@ tecg_err_t tecg_spool_rejects_open(tecg_spool_rejects_t *w, char *errstr,
  * Into stdio's buffers only: tecg_spool_rejects_flush() makes them reach
  * the files. A rejection with its line counts as unflushed until then,
  * even when this call fails. */
-tecg_err_t tecg_spool_rejects_add(tecg_spool_rejects_t *w, uint64_t line,
-                                  const char *raw, size_t raw_len,
-                                  const char *reason, char *errstr,
+tecg_err_t tecg_spool_rejects_add(tecg_spool_rejects_t *w, uint64_t line, const char *raw,
+                                  size_t raw_len, const char *reason, char *errstr,
                                   size_t errstr_size);
 
 /* Appends one line to NAME.ndjson (opening the files if needed). */
-tecg_err_t tecg_spool_rejects_copy_line(tecg_spool_rejects_t *w, const char *raw,
-                                        size_t raw_len, char *errstr,
-                                        size_t errstr_size);
+tecg_err_t tecg_spool_rejects_copy_line(tecg_spool_rejects_t *w, const char *raw, size_t raw_len,
+                                        char *errstr, size_t errstr_size);
 
 /* Writes the unflushed rejections to the files; then they are the resume
  * point (tecg_spool_rejects_pos()). TECG_OK when there were none. */
-tecg_err_t tecg_spool_rejects_flush(tecg_spool_rejects_t *w, char *errstr,
-                                    size_t errstr_size);
+tecg_err_t tecg_spool_rejects_flush(tecg_spool_rejects_t *w, char *errstr, size_t errstr_size);
 
 /* Rejections with their line added since the last successful flush, and
  * the number of the first of them in *first_line (when there are any). */
-uint64_t tecg_spool_rejects_unflushed(const tecg_spool_rejects_t *w,
-                                      uint64_t *first_line);
+uint64_t tecg_spool_rejects_unflushed(const tecg_spool_rejects_t *w, uint64_t *first_line);
 
 /* Forgets the unflushed rejections (their lines will be read again). */
 void tecg_spool_rejects_drop_unflushed(tecg_spool_rejects_t *w);
 
 /* The offsets known written at the last successful flush (or given to
  * _new() to resume from). */
-void tecg_spool_rejects_pos(const tecg_spool_rejects_t *w,
-                            tecg_spool_rejects_pos_t *out);
+void tecg_spool_rejects_pos(const tecg_spool_rejects_t *w, tecg_spool_rejects_pos_t *out);
 
 /* Flushes, fsyncs and closes both files (the first error is returned);
  * the writer can be destroyed afterwards. */
-tecg_err_t tecg_spool_rejects_close(tecg_spool_rejects_t *w, char *errstr,
-                                    size_t errstr_size);
+tecg_err_t tecg_spool_rejects_close(tecg_spool_rejects_t *w, char *errstr, size_t errstr_size);
 
 /* The rejected/ files of NAME still hold at least the bytes at `pos`
  * (nobody took them away since): a resumed attempt can append to them. */

@@ -27,7 +27,7 @@ enum { IN_CONTRIBUTIONS = 0, IN_TRAINING, IN__COUNT };
 
 typedef struct {
         tecg_nation_state_t *st;
-        bool dirty;              /* changed in the open transaction */
+        bool dirty; /* changed in the open transaction */
 } nation_slot_t;
 
 /* Everything owned for one partition number p (of both input topics). */
@@ -46,24 +46,24 @@ struct tecg_aggregator {
 
         rd_kafka_t *consumer;
         rd_kafka_queue_t *consumer_queue;
-        rd_kafka_t *producer;      /* transactional */
-        rd_kafka_t *restorer;      /* reads nation-state and event-ids */
+        rd_kafka_t *producer; /* transactional */
+        rd_kafka_t *restorer; /* reads nation-state and event-ids */
 
         tecg_avro_t *avro;
-        tecg_registry_t *registry;       /* NULL unless configured */
+        tecg_registry_t *registry; /* NULL unless configured */
         tecg_state_codec_t *state_codec;
         tecg_buf_t buf;
 
-        part_ctx_t **parts;        /* indexed by partition number */
+        part_ctx_t **parts; /* indexed by partition number */
         size_t nparts;
 
         bool txn_open;
-        bool batch_failed;         /* a produce failed inside the transaction */
+        bool batch_failed; /* a produce failed inside the transaction */
         char batch_error[1024];
-        bool fatal;                /* set in callbacks; run_once reports it */
+        bool fatal; /* set in callbacks; run_once reports it */
         char fatal_error[1024];
         tecg_aggregator_stats_t stats;
-        size_t produce_max;        /* the producer's message.max.bytes */
+        size_t produce_max; /* the producer's message.max.bytes */
 };
 
 /* ---- partition contexts ---------------------------------------------- */
@@ -142,8 +142,8 @@ static void ctx_drop_all(tecg_aggregator_t *agg) {
 /* ---- restore ----------------------------------------------------------- */
 
 /* Applies one record of nation-state (snapshot, latest wins) or event-ids. */
-static void restore_record(tecg_aggregator_t *agg, part_ctx_t *ctx,
-                           const rd_kafka_message_t *m, bool is_state) {
+static void restore_record(tecg_aggregator_t *agg, part_ctx_t *ctx, const rd_kafka_message_t *m,
+                           bool is_state) {
         char reason[512];
         if (!m->key || m->key_len == 0)
                 return;
@@ -152,7 +152,8 @@ static void restore_record(tecg_aggregator_t *agg, part_ctx_t *ctx,
                 char key[4 + TECG_EVENT_ID_MAX + 1];
                 if (m->key_len < 5 || m->key_len >= sizeof(key) ||
                     ((const char *)m->key)[3] != '/') {
-                        tecg_log_warn(FAC, "%s [%" PRId32 "] offset %" PRId64
+                        tecg_log_warn(FAC,
+                                      "%s [%" PRId32 "] offset %" PRId64
                                       ": not an event-id key, ignored",
                                       agg->topic_ids, m->partition, m->offset);
                         return;
@@ -182,8 +183,8 @@ static void restore_record(tecg_aggregator_t *agg, part_ctx_t *ctx,
                 return;
         }
         tecg_nation_state_t *st = NULL;
-        if (tecg_state_codec_decode(agg->state_codec, m->payload, m->len, &st,
-                                    reason, sizeof(reason))) {
+        if (tecg_state_codec_decode(agg->state_codec, m->payload, m->len, &st, reason,
+                                    sizeof(reason))) {
                 /* Our own topic holds something we cannot read: counting on
                  * would give wrong totals, so stop here. */
                 agg->fatal = true;
@@ -212,8 +213,8 @@ static void ctx_drop_blank(part_ctx_t *ctx) {
  * from the same partitions of nation-state and event-ids, read to their
  * end (read_committed), all in one pass: restoring one partition after the
  * other costs a fetch round trip each. */
-static tecg_err_t ctx_restore(tecg_aggregator_t *agg, const int32_t *ps, size_t n,
-                              char *errstr, size_t errstr_size) {
+static tecg_err_t ctx_restore(tecg_aggregator_t *agg, const int32_t *ps, size_t n, char *errstr,
+                              size_t errstr_size) {
         tecg_err_t err = TECG_OK;
         int64_t t0 = tecg_mono_ms(), last_log = t0;
         size_t eofs = 0, want = 2 * n;
@@ -247,16 +248,18 @@ static tecg_err_t ctx_restore(tecg_aggregator_t *agg, const int32_t *ps, size_t 
                         err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
                                           "restore of %zu partitions: %zu of %zu not at "
                                           "the end of %s or %s after %d ms",
-                                          n, want - eofs, want, agg->topic_state,
-                                          agg->topic_ids, agg->opts.restore_timeout_ms);
+                                          n, want - eofs, want, agg->topic_state, agg->topic_ids,
+                                          agg->opts.restore_timeout_ms);
                         if (m)
                                 rd_kafka_message_destroy(m);
                         goto done;
                 }
                 if (now - last_log > 10000) {
-                        tecg_log_notice(FAC, "restoring %zu partitions: still reading "
+                        tecg_log_notice(FAC,
+                                        "restoring %zu partitions: still reading "
                                         "(an open transaction of a previous owner "
-                                        "delays the end until it times out)", n);
+                                        "delays the end until it times out)",
+                                        n);
                         last_log = now;
                 }
                 if (!m)
@@ -296,8 +299,8 @@ static tecg_err_t ctx_restore(tecg_aggregator_t *agg, const int32_t *ps, size_t 
                 ctxs[i] = NULL;
                 agg->stats.restores++;
         }
-        tecg_log_info(FAC, "%zu partitions restored: %zu nations, %zu event ids, %lld ms",
-                      n, nations, ids, (long long)(tecg_mono_ms() - t0));
+        tecg_log_info(FAC, "%zu partitions restored: %zu nations, %zu event ids, %lld ms", n,
+                      nations, ids, (long long)(tecg_mono_ms() - t0));
 done:
         rd_kafka_assign(agg->restorer, NULL);
         rd_kafka_topic_partition_list_destroy(parts);
@@ -310,8 +313,7 @@ done:
 
 /* The distinct partition numbers of `parts` not restored yet. */
 static size_t partitions_to_restore(tecg_aggregator_t *agg,
-                                    const rd_kafka_topic_partition_list_t *parts,
-                                    int32_t *out) {
+                                    const rd_kafka_topic_partition_list_t *parts, int32_t *out) {
         size_t n = 0;
         for (int i = 0; i < parts->cnt; i++) {
                 int32_t p = parts->elems[i].partition;
@@ -362,8 +364,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
                 char why[512];
                 rd_kafka_fatal_error(rk, why, sizeof(why));
                 agg->fatal = true;
-                snprintf(agg->fatal_error, sizeof(agg->fatal_error),
-                         "fatal Kafka error: %s", why);
+                snprintf(agg->fatal_error, sizeof(agg->fatal_error), "fatal Kafka error: %s", why);
                 return;
         }
         tecg_log_warn(FAC, "%s: %s", rd_kafka_err2name(err), reason);
@@ -381,26 +382,23 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 
 /* ---- producing inside the transaction --------------------------------- */
 
-static void produce(tecg_aggregator_t *agg, const char *topic, int32_t partition,
-                    const void *key, size_t key_len, const void *value,
-                    size_t value_len, rd_kafka_headers_t *hdrs) {
+static void produce(tecg_aggregator_t *agg, const char *topic, int32_t partition, const void *key,
+                    size_t key_len, const void *value, size_t value_len, rd_kafka_headers_t *hdrs) {
         for (;;) {
                 rd_kafka_resp_err_t err;
                 if (hdrs)
-                        err = rd_kafka_producev(agg->producer, RD_KAFKA_V_TOPIC(topic),
-                                                RD_KAFKA_V_PARTITION(partition),
-                                                RD_KAFKA_V_KEY(key, key_len),
-                                                RD_KAFKA_V_VALUE((void *)value, value_len),
-                                                RD_KAFKA_V_HEADERS(hdrs),
-                                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                                RD_KAFKA_V_END);
+                        err = rd_kafka_producev(
+                                agg->producer, RD_KAFKA_V_TOPIC(topic),
+                                RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, key_len),
+                                RD_KAFKA_V_VALUE((void *)value, value_len),
+                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_END);
                 else
-                        err = rd_kafka_producev(agg->producer, RD_KAFKA_V_TOPIC(topic),
-                                                RD_KAFKA_V_PARTITION(partition),
-                                                RD_KAFKA_V_KEY(key, key_len),
-                                                RD_KAFKA_V_VALUE((void *)value, value_len),
-                                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                                RD_KAFKA_V_END);
+                        err = rd_kafka_producev(
+                                agg->producer, RD_KAFKA_V_TOPIC(topic),
+                                RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, key_len),
+                                RD_KAFKA_V_VALUE((void *)value, value_len),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
                 if (!err)
                         return;
                 if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -411,8 +409,8 @@ static void produce(tecg_aggregator_t *agg, const char *topic, int32_t partition
                         rd_kafka_headers_destroy(hdrs);
                 if (!agg->batch_failed) {
                         agg->batch_failed = true;
-                        snprintf(agg->batch_error, sizeof(agg->batch_error),
-                                 "produce to %s: %s", topic, rd_kafka_err2str(err));
+                        snprintf(agg->batch_error, sizeof(agg->batch_error), "produce to %s: %s",
+                                 topic, rd_kafka_err2str(err));
                 }
                 return;
         }
@@ -429,11 +427,11 @@ static void produce(tecg_aggregator_t *agg, const char *topic, int32_t partition
  * so: a dead letter the producer refuses would fail the transaction at
  * every replay and stall the partition. The whole message stays in the
  * input topic, at tecg.source. */
-static void dead_letter(tecg_aggregator_t *agg, const rd_kafka_message_t *m,
-                        const char *stage, const char *reason) {
+static void dead_letter(tecg_aggregator_t *agg, const rd_kafka_message_t *m, const char *stage,
+                        const char *reason) {
         char source[300], why[1024];
-        snprintf(source, sizeof(source), "%s/%" PRId32 "/%" PRId64,
-                 rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+        snprintf(source, sizeof(source), "%s/%" PRId32 "/%" PRId64, rd_kafka_topic_name(m->rkt),
+                 m->partition, m->offset);
         size_t headers = DEAD_LETTER_SLACK + strlen(reason) + strlen(stage) + strlen(source);
         size_t room = agg->produce_max > headers ? agg->produce_max - headers : 0;
         /* The value first (what was refused), but a short key stays whole. */
@@ -447,11 +445,13 @@ static void dead_letter(tecg_aggregator_t *agg, const rd_kafka_message_t *m,
                 if (len < m->len && n >= 0 && (size_t)n < sizeof(why))
                         n += snprintf(why + n, sizeof(why) - (size_t)n,
                                       "; the dead letter holds the first %zu of "
-                                      "its %zu bytes", len, m->len);
+                                      "its %zu bytes",
+                                      len, m->len);
                 if (key_len < m->key_len && n >= 0 && (size_t)n < sizeof(why))
                         snprintf(why + n, sizeof(why) - (size_t)n,
                                  "; the dead letter holds the first %zu of "
-                                 "its key's %zu bytes", key_len, m->key_len);
+                                 "its key's %zu bytes",
+                                 key_len, m->key_len);
                 reason = why;
         }
         tecg_log_notice(FAC, "dead-letter %s: %s: %s", source, stage, reason);
@@ -459,8 +459,8 @@ static void dead_letter(tecg_aggregator_t *agg, const rd_kafka_message_t *m,
         rd_kafka_header_add(hdrs, "tecg.error", -1, reason, -1);
         rd_kafka_header_add(hdrs, "tecg.stage", -1, stage, -1);
         rd_kafka_header_add(hdrs, "tecg.source", -1, source, -1);
-        produce(agg, agg->topic_dead, RD_KAFKA_PARTITION_UA, m->key, key_len,
-                m->payload, len, hdrs);
+        produce(agg, agg->topic_dead, RD_KAFKA_PARTITION_UA, m->key, key_len, m->payload, len,
+                hdrs);
         agg->stats.dead_lettered++;
 }
 
@@ -470,10 +470,10 @@ static void dead_letter(tecg_aggregator_t *agg, const rd_kafka_message_t *m,
  * does not know yet. A registry that cannot be asked is fatal for now
  * (nothing is committed, a restart retries): dead-lettering would lose an
  * event that is only waiting for its schema. */
-static tecg_err_t decode(tecg_aggregator_t *agg, const rd_kafka_message_t *m,
-                         tecg_event_t *ev, char *reason, size_t reason_size) {
-        tecg_err_t err = tecg_avro_decode_event(agg->avro, m->payload, m->len, ev,
-                                                reason, reason_size);
+static tecg_err_t decode(tecg_aggregator_t *agg, const rd_kafka_message_t *m, tecg_event_t *ev,
+                         char *reason, size_t reason_size) {
+        tecg_err_t err =
+                tecg_avro_decode_event(agg->avro, m->payload, m->len, ev, reason, reason_size);
         tecg_frame_t frame;
         char why[512];
         if (err != TECG_ERR_NOT_FOUND || !agg->registry ||
@@ -481,8 +481,8 @@ static tecg_err_t decode(tecg_aggregator_t *agg, const rd_kafka_message_t *m,
             frame.kind != TECG_FRAME_CONFLUENT)
                 return err;
         for (int attempt = 1;; attempt++) {
-                tecg_err_t terr = tecg_registry_teach(agg->registry, agg->avro,
-                                                      frame.schema_id, why, sizeof(why));
+                tecg_err_t terr = tecg_registry_teach(agg->registry, agg->avro, frame.schema_id,
+                                                      why, sizeof(why));
                 if (terr == TECG_OK)
                         break;
                 if (terr != TECG_ERR_IO) {
@@ -491,8 +491,8 @@ static tecg_err_t decode(tecg_aggregator_t *agg, const rd_kafka_message_t *m,
                 }
                 if (attempt == 5) {
                         agg->fatal = true;
-                        snprintf(agg->fatal_error, sizeof(agg->fatal_error),
-                                 "schema id %u: %s", frame.schema_id, why);
+                        snprintf(agg->fatal_error, sizeof(agg->fatal_error), "schema id %u: %s",
+                                 frame.schema_id, why);
                         return TECG_ERR_RETRY;
                 }
                 tecg_log_warn(FAC, "schema id %u: %s; retrying", frame.schema_id, why);
@@ -500,8 +500,7 @@ static tecg_err_t decode(tecg_aggregator_t *agg, const rd_kafka_message_t *m,
                 nanosleep(&ts, NULL);
         }
         tecg_log_info(FAC, "learnt schema id %u from the registry", frame.schema_id);
-        return tecg_avro_decode_event(agg->avro, m->payload, m->len, ev, reason,
-                                      reason_size);
+        return tecg_avro_decode_event(agg->avro, m->payload, m->len, ev, reason, reason_size);
 }
 
 static void process(tecg_aggregator_t *agg, part_ctx_t *ctx, int input,
@@ -517,8 +516,8 @@ static void process(tecg_aggregator_t *agg, part_ctx_t *ctx, int input,
          * not make the codec walk (or Avro-C allocate for) megabytes. */
         if (agg->opts.message_max_bytes && m->len > agg->opts.message_max_bytes) {
                 snprintf(reason, sizeof(reason),
-                         "message of %zu bytes exceeds limits.message.bytes (%zu)",
-                         m->len, agg->opts.message_max_bytes);
+                         "message of %zu bytes exceeds limits.message.bytes (%zu)", m->len,
+                         agg->opts.message_max_bytes);
                 dead_letter(agg, m, "decode", reason);
                 return;
         }
@@ -536,8 +535,8 @@ static void process(tecg_aggregator_t *agg, part_ctx_t *ctx, int input,
         /* One partition must hold all of a nation's events: a wrong key
          * would put them where another aggregator counts them. */
         if (m->key_len != 3 || memcmp(m->key, ev.nation, 3) != 0) {
-                snprintf(reason, sizeof(reason),
-                         "message key does not equal the event's nation %s", ev.nation);
+                snprintf(reason, sizeof(reason), "message key does not equal the event's nation %s",
+                         ev.nation);
                 dead_letter(agg, m, "contract", reason);
                 return;
         }
@@ -570,8 +569,7 @@ static void process(tecg_aggregator_t *agg, part_ctx_t *ctx, int input,
         char key[4 + TECG_EVENT_ID_MAX + 1], value[32];
         int klen = snprintf(key, sizeof(key), "%s/%s", ev.nation, ev.event_id);
         int vlen = snprintf(value, sizeof(value), "%" PRId64, m->offset);
-        produce(agg, agg->topic_ids, ctx->partition, key, (size_t)klen, value,
-                (size_t)vlen, NULL);
+        produce(agg, agg->topic_ids, ctx->partition, key, (size_t)klen, value, (size_t)vlen, NULL);
         slot->dirty = true; /* events and as_of move even when totals don't */
         agg->stats.counted++;
 }
@@ -587,8 +585,8 @@ static void produce_states(tecg_aggregator_t *agg) {
                                 continue;
                         slot->st->version++;
                         tecg_buf_reset(&agg->buf);
-                        if (tecg_state_codec_encode(agg->state_codec, slot->st, &agg->buf,
-                                                    reason, sizeof(reason))) {
+                        if (tecg_state_codec_encode(agg->state_codec, slot->st, &agg->buf, reason,
+                                                    sizeof(reason))) {
                                 agg->batch_failed = true;
                                 snprintf(agg->batch_error, sizeof(agg->batch_error),
                                          "encode state of %s: %s", slot->st->nation, reason);
@@ -606,8 +604,8 @@ static rd_kafka_topic_partition_list_t *batch_offsets(tecg_aggregator_t *agg) {
                 part_ctx_t *ctx = agg->parts[i];
                 for (int t = 0; ctx && t < IN__COUNT; t++)
                         if (ctx->next_offset[t] >= 0)
-                                rd_kafka_topic_partition_list_add(
-                                        offsets, agg->topic_in[t], ctx->partition)
+                                rd_kafka_topic_partition_list_add(offsets, agg->topic_in[t],
+                                                                  ctx->partition)
                                         ->offset = ctx->next_offset[t];
         }
         return offsets;
@@ -629,21 +627,20 @@ static void batch_reset(tecg_aggregator_t *agg) {
 
 /* After an abort: forget what was not committed, restore every assigned
  * partition and go back to the committed input offsets. */
-static tecg_err_t rewind_to_last_commit(tecg_aggregator_t *agg, char *errstr,
-                                        size_t errstr_size) {
+static tecg_err_t rewind_to_last_commit(tecg_aggregator_t *agg, char *errstr, size_t errstr_size) {
         tecg_err_t err = TECG_OK;
         rd_kafka_topic_partition_list_t *parts = NULL;
         rd_kafka_resp_err_t kerr = rd_kafka_assignment(agg->consumer, &parts);
         if (kerr)
-                return tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
-                                   "assignment: %s", rd_kafka_err2str(kerr));
+                return tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "assignment: %s",
+                                   rd_kafka_err2str(kerr));
         ctx_drop_all(agg);
         batch_reset(agg);
         if (parts->cnt == 0)
                 goto done;
         if ((kerr = rd_kafka_committed(agg->consumer, parts, 30000))) {
-                err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
-                                  "committed offsets: %s", rd_kafka_err2str(kerr));
+                err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "committed offsets: %s",
+                                  rd_kafka_err2str(kerr));
                 goto done;
         }
         for (int i = 0; i < parts->cnt; i++)
@@ -672,22 +669,24 @@ done:
 
 /* A transactional call failed: fatal errors end the process; anything
  * else aborts the transaction and replays from the last commit. */
-static tecg_err_t txn_failed(tecg_aggregator_t *agg, rd_kafka_error_t *error,
-                             const char *what, char *errstr, size_t errstr_size) {
+static tecg_err_t txn_failed(tecg_aggregator_t *agg, rd_kafka_error_t *error, const char *what,
+                             char *errstr, size_t errstr_size) {
         bool fatal = rd_kafka_error_is_fatal(error);
         tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "%s: %s", what,
                     rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
         if (fatal)
                 return TECG_ERR_KAFKA;
-        tecg_log_warn(FAC, "%s; aborting the transaction and replaying from the "
-                      "last commit", errstr);
+        tecg_log_warn(FAC,
+                      "%s; aborting the transaction and replaying from the "
+                      "last commit",
+                      errstr);
         if (agg->txn_open) {
                 rd_kafka_error_t *aerr = rd_kafka_abort_transaction(agg->producer, -1);
                 agg->txn_open = false;
                 if (aerr) {
-                        tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
-                                    "abort_transaction: %s", rd_kafka_error_string(aerr));
+                        tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "abort_transaction: %s",
+                                    rd_kafka_error_string(aerr));
                         rd_kafka_error_destroy(aerr);
                         return TECG_ERR_KAFKA;
                 }
@@ -696,15 +695,14 @@ static tecg_err_t txn_failed(tecg_aggregator_t *agg, rd_kafka_error_t *error,
         return rewind_to_last_commit(agg, errstr, errstr_size);
 }
 
-tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr,
-                                    size_t errstr_size) {
+tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t errstr_size) {
         int max = agg->opts.batch_max_messages;
         rd_kafka_message_t **msgs = malloc((size_t)max * sizeof(*msgs));
         if (!msgs)
                 return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
         tecg_err_t err = TECG_OK;
-        ssize_t n = rd_kafka_consume_batch_queue(agg->consumer_queue,
-                                                 agg->opts.batch_max_ms, msgs, (size_t)max);
+        ssize_t n = rd_kafka_consume_batch_queue(agg->consumer_queue, agg->opts.batch_max_ms, msgs,
+                                                 (size_t)max);
         rd_kafka_poll(agg->producer, 0);
         if (agg->fatal) {
                 err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "%s", agg->fatal_error);
@@ -737,30 +735,27 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr,
         }
         if (agg->fatal) {
                 /* Nothing of this batch may be committed. */
-                err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "%s",
-                                  agg->fatal_error);
+                err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "%s", agg->fatal_error);
                 goto destroy_msgs;
         }
         produce_states(agg);
 
         rd_kafka_topic_partition_list_t *offsets = batch_offsets(agg);
-        rd_kafka_consumer_group_metadata_t *cgmd =
-                rd_kafka_consumer_group_metadata(agg->consumer);
-        error = offsets->cnt ? rd_kafka_send_offsets_to_transaction(agg->producer, offsets,
-                                                                   cgmd, -1)
-                             : NULL;
+        rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(agg->consumer);
+        error = offsets->cnt
+                        ? rd_kafka_send_offsets_to_transaction(agg->producer, offsets, cgmd, -1)
+                        : NULL;
         rd_kafka_consumer_group_metadata_destroy(cgmd);
         rd_kafka_topic_partition_list_destroy(offsets);
         if (error) {
-                err = txn_failed(agg, error, "send_offsets_to_transaction", errstr,
-                                 errstr_size);
+                err = txn_failed(agg, error, "send_offsets_to_transaction", errstr, errstr_size);
                 goto destroy_msgs;
         }
         if (agg->batch_failed) {
                 /* A produce failed: never commit a partial batch. */
-                err = txn_failed(agg, rd_kafka_error_new(RD_KAFKA_RESP_ERR__STATE, "%s",
-                                                         agg->batch_error),
-                                 "batch", errstr, errstr_size);
+                err = txn_failed(
+                        agg, rd_kafka_error_new(RD_KAFKA_RESP_ERR__STATE, "%s", agg->batch_error),
+                        "batch", errstr, errstr_size);
                 goto destroy_msgs;
         }
         for (int attempt = 0;; attempt++) {
@@ -788,8 +783,8 @@ destroy_msgs:
 /* ---- life cycle --------------------------------------------------------- */
 
 tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
-                                       const tecg_aggregator_options_t *opts,
-                                       char *errstr, size_t errstr_size) {
+                                       const tecg_aggregator_options_t *opts, char *errstr,
+                                       size_t errstr_size) {
         char restore_group[300];
         tecg_aggregator_t *agg = calloc(1, sizeof(*agg));
         if (!agg) {
@@ -797,20 +792,20 @@ tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
                 return NULL;
         }
         agg->opts = *opts;
-        agg->topic_in[IN_CONTRIBUTIONS] = tecg_topics_name(opts->topic_prefix,
-                                                           TECG_TOPICS_CONTRIBUTIONS);
+        agg->topic_in[IN_CONTRIBUTIONS] =
+                tecg_topics_name(opts->topic_prefix, TECG_TOPICS_CONTRIBUTIONS);
         agg->topic_in[IN_TRAINING] = tecg_topics_name(opts->topic_prefix, TECG_TOPICS_TRAINING);
         agg->topic_state = tecg_topics_name(opts->topic_prefix, TECG_TOPICS_NATION_STATE);
         agg->topic_ids = tecg_topics_name(opts->topic_prefix, TECG_TOPICS_EVENT_IDS);
         agg->topic_dead = tecg_topics_name(opts->topic_prefix, TECG_TOPICS_DEAD_LETTER);
-        if (!agg->topic_in[0] || !agg->topic_in[1] || !agg->topic_state ||
-            !agg->topic_ids || !agg->topic_dead) {
+        if (!agg->topic_in[0] || !agg->topic_in[1] || !agg->topic_state || !agg->topic_ids ||
+            !agg->topic_dead) {
                 tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto fail;
         }
         if (opts->schema_registry_url &&
-            !(agg->registry = tecg_registry_new(opts->schema_registry_url, NULL, errstr,
-                                                errstr_size)))
+            !(agg->registry =
+                      tecg_registry_new(opts->schema_registry_url, NULL, errstr, errstr_size)))
                 goto fail;
         if (!(agg->avro = tecg_avro_new(errstr, errstr_size)) ||
             !(agg->state_codec = tecg_state_codec_new(errstr, errstr_size)))

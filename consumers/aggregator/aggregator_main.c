@@ -38,15 +38,14 @@ static const tecg_daemon_spec_t aggregator_spec = {
 static void report_stats(const tecg_aggregator_conf_t *ac, const tecg_aggregator_t *agg) {
         tecg_aggregator_stats_t st;
         tecg_aggregator_stats(agg, &st);
-        tecg_log_info("stats", "consumed=%llu counted=%llu duplicates=%llu "
+        tecg_log_info("stats",
+                      "consumed=%llu counted=%llu duplicates=%llu "
                       "dead_lettered=%llu transactions=%llu aborts=%llu nations=%llu "
                       "event_ids=%llu event_id_bytes=%llu",
                       (unsigned long long)st.consumed, (unsigned long long)st.counted,
-                      (unsigned long long)st.duplicates,
-                      (unsigned long long)st.dead_lettered,
-                      (unsigned long long)st.transactions,
-                      (unsigned long long)st.aborts, (unsigned long long)st.nations,
-                      (unsigned long long)st.seen_ids,
+                      (unsigned long long)st.duplicates, (unsigned long long)st.dead_lettered,
+                      (unsigned long long)st.transactions, (unsigned long long)st.aborts,
+                      (unsigned long long)st.nations, (unsigned long long)st.seen_ids,
                       (unsigned long long)st.seen_bytes);
         if (!ac->common.metrics_file)
                 return;
@@ -57,8 +56,8 @@ static void report_stats(const tecg_aggregator_conf_t *ac, const tecg_aggregator
                 tecg_metric_type_t type;
                 size_t offset;
         } m[] = {
-                {"tecg_aggregator_consumed_total", "Input messages processed.",
-                 TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, consumed)},
+                {"tecg_aggregator_consumed_total", "Input messages processed.", TECG_METRIC_COUNTER,
+                 offsetof(tecg_aggregator_stats_t, consumed)},
                 {"tecg_aggregator_counted_total", "Distinct events aggregated.",
                  TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, counted)},
                 {"tecg_aggregator_duplicates_total", "Events whose event_id was already counted.",
@@ -69,10 +68,10 @@ static void report_stats(const tecg_aggregator_conf_t *ac, const tecg_aggregator
                  TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, transactions)},
                 {"tecg_aggregator_aborts_total", "Transactions aborted and replayed.",
                  TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, aborts)},
-                {"tecg_aggregator_nations", "Nation states held.",
-                 TECG_METRIC_GAUGE, offsetof(tecg_aggregator_stats_t, nations)},
-                {"tecg_aggregator_event_ids", "Event ids held for dedupe.",
-                 TECG_METRIC_GAUGE, offsetof(tecg_aggregator_stats_t, seen_ids)},
+                {"tecg_aggregator_nations", "Nation states held.", TECG_METRIC_GAUGE,
+                 offsetof(tecg_aggregator_stats_t, nations)},
+                {"tecg_aggregator_event_ids", "Event ids held for dedupe.", TECG_METRIC_GAUGE,
+                 offsetof(tecg_aggregator_stats_t, seen_ids)},
         };
         for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
                 tecg_metrics_add(&out, m[i].type, m[i].name, m[i].help, NULL,
@@ -122,13 +121,15 @@ int main(int argc, char **argv) {
                 tecg_log_err(FAC, "%s", errstr);
                 goto done;
         }
-        tecg_log_info(FAC, "started: group %s, transactional.id %s, topics %s*",
-                      ac.group_id, txn_id, ac.common.topic_prefix);
+        tecg_log_info(FAC, "started: group %s, transactional.id %s, topics %s*", ac.group_id,
+                      txn_id, ac.common.topic_prefix);
         int64_t next_stats = tecg_mono_ms() + ac.common.stats_interval_ms;
         while (!tecg_daemon_stop) {
                 if (tecg_aggregator_run_once(agg, errstr, sizeof(errstr))) {
-                        tecg_log_err(FAC, "%s; exiting (a restart resumes from the "
-                                     "last committed transaction)", errstr);
+                        tecg_log_err(FAC,
+                                     "%s; exiting (a restart resumes from the "
+                                     "last committed transaction)",
+                                     errstr);
                         goto done;
                 }
                 if (ac.common.stats_interval_ms && tecg_mono_ms() >= next_stats) {
@@ -138,7 +139,7 @@ int main(int argc, char **argv) {
         }
         report_stats(&ac, agg);
         tecg_log_info(FAC, "stopping: leaving the group (uncommitted work is redone "
-                      "by the next owner)");
+                           "by the next owner)");
         rc = 0;
 done:
         tecg_aggregator_destroy(agg);

@@ -14,8 +14,7 @@
 
 /* TECG_OK, or TECG_ERR_INVALID with a reason naming the field and rule.
  * `nations` may be NULL to accept any well-formed nation code. */
-tecg_err_t tecg_contract_check(const tecg_event_t *ev,
-                               const tecg_nations_t *nations, char *errstr,
+tecg_err_t tecg_contract_check(const tecg_event_t *ev, const tecg_nations_t *nations, char *errstr,
                                size_t errstr_size);
 
 #endif

@@ -15,9 +15,9 @@
 #include "siphash.h"
 
 #define CHUNK_BITS 20
-#define CHUNK_MAX ((size_t)1 << CHUNK_BITS)   /* 1 MiB */
+#define CHUNK_MAX ((size_t)1 << CHUNK_BITS) /* 1 MiB */
 #define CHUNKS_MAX ((size_t)1 << (32 - CHUNK_BITS))
-#define FIRST_CHUNK 4096                      /* small sets stay small */
+#define FIRST_CHUNK 4096 /* small sets stay small */
 #define ENTRY_MAX (2 + TECG_SEEN_ID_MAX)
 #define TABLE_MIN 16
 
@@ -28,15 +28,15 @@ typedef struct {
 
 struct tecg_seen_s {
         slot_t *slots;
-        size_t cap;                /* slots, or 0 before the first add */
+        size_t cap; /* slots, or 0 before the first add */
         size_t count;
         uint8_t **chunks;
-        uint32_t *used;            /* bytes used per chunk */
+        uint32_t *used; /* bytes used per chunk */
         size_t nchunks, chunkcap;
-        size_t lastsize;           /* allocated bytes of the last chunk */
-        tecg_siphash_key_t key;    /* random, per set */
+        size_t lastsize;        /* allocated bytes of the last chunk */
+        tecg_siphash_key_t key; /* random, per set */
         unsigned nnations;
-        unsigned lastnation;       /* of the last add: the next is likely the same */
+        unsigned lastnation; /* of the last add: the next is likely the same */
         char nations[TECG_SEEN_NATIONS_MAX][TECG_SEEN_NATION_MAX + 1];
 };
 
@@ -48,8 +48,7 @@ static const uint8_t *entry_at(const tecg_seen_t *s, uint32_t off) {
 
 /* Index of nation in the set's table, or -1. */
 static int nation_find(const tecg_seen_t *s, const char *nation, size_t len) {
-        if (s->lastnation < s->nnations &&
-            strncmp(s->nations[s->lastnation], nation, len + 1) == 0)
+        if (s->lastnation < s->nnations && strncmp(s->nations[s->lastnation], nation, len + 1) == 0)
                 return (int)s->lastnation;
         for (unsigned i = 0; i < s->nnations; i++)
                 if (strncmp(s->nations[i], nation, len + 1) == 0)
@@ -78,8 +77,7 @@ static size_t home(uint32_t tag, size_t cap) {
 
 /* Slot index holding the entry, or of the empty slot where it would go;
  * *found says which. cap must be > 0. */
-static size_t probe(const tecg_seen_t *s, const uint8_t *e, size_t size,
-                    uint64_t h, bool *found) {
+static size_t probe(const tecg_seen_t *s, const uint8_t *e, size_t size, uint64_t h, bool *found) {
         uint32_t tag = (uint32_t)(h >> 32);
         size_t i = home(tag, s->cap);
 
@@ -152,8 +150,7 @@ static uint32_t arena_put(tecg_seen_t *s, const uint8_t *e, size_t size) {
                                 return 0;
                         if (s->nchunks == s->chunkcap) {
                                 size_t cap = s->chunkcap ? s->chunkcap * 2 : 4;
-                                uint8_t **c = realloc(s->chunks,
-                                                      cap * sizeof(*c));
+                                uint8_t **c = realloc(s->chunks, cap * sizeof(*c));
                                 uint32_t *u;
                                 if (!c)
                                         return 0;
@@ -200,8 +197,7 @@ void tecg_seen_destroy(tecg_seen_t *seen) {
         free(seen);
 }
 
-int tecg_seen_add(tecg_seen_t *seen, const char *nation,
-                  const char *event_id) {
+int tecg_seen_add(tecg_seen_t *seen, const char *nation, const char *event_id) {
         uint8_t e[ENTRY_MAX];
         size_t nlen = strnlen(nation, TECG_SEEN_NATION_MAX + 1), size, i;
         int nidx;
@@ -247,8 +243,7 @@ int tecg_seen_add(tecg_seen_t *seen, const char *nation,
         return 1;
 }
 
-bool tecg_seen_contains(const tecg_seen_t *seen, const char *nation,
-                        const char *event_id) {
+bool tecg_seen_contains(const tecg_seen_t *seen, const char *nation, const char *event_id) {
         uint8_t e[ENTRY_MAX];
         size_t nlen = strnlen(nation, TECG_SEEN_NATION_MAX + 1), size;
         int nidx;
@@ -270,8 +265,7 @@ size_t tecg_seen_count(const tecg_seen_t *seen) {
 
 size_t tecg_seen_memory(const tecg_seen_t *seen) {
         size_t m = sizeof(*seen) + seen->cap * sizeof(*seen->slots) +
-                   seen->chunkcap * (sizeof(*seen->chunks) +
-                                     sizeof(*seen->used));
+                   seen->chunkcap * (sizeof(*seen->chunks) + sizeof(*seen->used));
         for (size_t c = 0; c < seen->nchunks; c++)
                 m += c + 1 == seen->nchunks ? seen->lastsize : CHUNK_MAX;
         return m;

@@ -25,8 +25,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define TECG_SEEN_ID_MAX 255     /* bytes of an event_id the set can hold */
-#define TECG_SEEN_NATION_MAX 15  /* bytes of a nation code */
+#define TECG_SEEN_ID_MAX 255      /* bytes of an event_id the set can hold */
+#define TECG_SEEN_NATION_MAX 15   /* bytes of a nation code */
 #define TECG_SEEN_NATIONS_MAX 255 /* distinct nations per set */
 
 typedef struct tecg_seen_s tecg_seen_t;
@@ -46,8 +46,7 @@ void tecg_seen_destroy(tecg_seen_t *seen);
 int tecg_seen_add(tecg_seen_t *seen, const char *nation, const char *event_id);
 
 /* True when (nation, event_id) was added. */
-bool tecg_seen_contains(const tecg_seen_t *seen, const char *nation,
-                        const char *event_id);
+bool tecg_seen_contains(const tecg_seen_t *seen, const char *nation, const char *event_id);
 
 /* Number of distinct pairs held. */
 size_t tecg_seen_count(const tecg_seen_t *seen);

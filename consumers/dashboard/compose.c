@@ -16,8 +16,7 @@
 
 #include "money.h"
 
-const char *const tecg_dashboard_names[TECG_DASH__COUNT] = {
-        "funding", "staffing", "training"};
+const char *const tecg_dashboard_names[TECG_DASH__COUNT] = {"funding", "staffing", "training"};
 
 /* Keys of the pledged/disbursed pair, as fields of a FUNDS block. */
 static const char *const fs_keys[TECG_FS__COUNT] = {"pledged", "disbursed"};
@@ -29,13 +28,13 @@ static const char *const loc_keys[TECG_LOC__COUNT] = {"in_iraq", "outside_iraq"}
 /* ------------------------------------------------------------------ */
 
 typedef struct {
-        tecg_err_t err;        /* first error, TECG_OK while all is well */
+        tecg_err_t err; /* first error, TECG_OK while all is well */
         char *errstr;
         size_t errstr_size;
 } ctx_t;
 
-__attribute__((format(printf, 3, 4)))
-static void fail(ctx_t *c, tecg_err_t err, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static void fail(ctx_t *c, tecg_err_t err, const char *fmt,
+                                                       ...) {
         va_list ap;
         if (c->err != TECG_OK)
                 return;
@@ -131,14 +130,14 @@ static json_t *ratio_json(ctx_t *c, int64_t n, int64_t d) {
 
 typedef struct {
         char code[4];
-        const tecg_nation_t *nation;      /* NULL: not in the list */
-        const tecg_nation_state_t *st;    /* NULL: no state */
+        const tecg_nation_t *nation;   /* NULL: not in the list */
+        const tecg_nation_state_t *st; /* NULL: no state */
 } row_t;
 
 typedef struct {
         row_t *v;
         size_t n;
-        int64_t as_of_ms;                 /* INT64_MIN: no state has one */
+        int64_t as_of_ms; /* INT64_MIN: no state has one */
 } rows_t;
 
 static int row_cmp(const void *a, const void *b) {
@@ -160,8 +159,7 @@ static bool code_ok(const char *s) {
 /* Fills *rows, sorted by code, one per nation of the list and per state of
  * a nation not in it. Records an error in c on failure. */
 static void rows_build(ctx_t *c, const tecg_nations_t *nations,
-                       const tecg_nation_state_t *const *states,
-                       size_t nstates, rows_t *rows) {
+                       const tecg_nation_state_t *const *states, size_t nstates, rows_t *rows) {
         size_t nlist = tecg_nations_count(nations), n = 0, i, out;
 
         memset(rows, 0, sizeof(*rows));
@@ -198,8 +196,7 @@ static void rows_build(ctx_t *c, const tecg_nations_t *nations,
                 if (out > 0 && !strcmp(rows->v[out - 1].code, r->code)) {
                         row_t *prev = &rows->v[out - 1];
                         if (prev->st) {
-                                fail(c, TECG_ERR_INVALID, "two states for nation %s",
-                                     r->code);
+                                fail(c, TECG_ERR_INVALID, "two states for nation %s", r->code);
                                 return;
                         }
                         prev->st = r->st;
@@ -220,9 +217,8 @@ static void rows_free(rows_t *rows) {
 static void put_identity(ctx_t *c, json_t *o, const row_t *r) {
         put(c, o, "nation", string_json(c, r->code));
         put(c, o, "name", r->nation ? string_json(c, r->nation->name) : json_null());
-        put(c, o, "status", string_json(c, r->nation
-                                                   ? tecg_nation_status_names[r->nation->status]
-                                                   : "unlisted"));
+        put(c, o, "status",
+            string_json(c, r->nation ? tecg_nation_status_names[r->nation->status] : "unlisted"));
 }
 
 /* Starts a document: {"dashboard": NAME, "as_of": ...}. */
@@ -234,8 +230,7 @@ static json_t *doc_new(ctx_t *c, tecg_dashboard_t which, const rows_t *rows) {
 }
 
 /* Common argument checks of the public functions. */
-static void check_args(ctx_t *c, const tecg_mission_t *m,
-                       const tecg_nation_state_t *const *states,
+static void check_args(ctx_t *c, const tecg_mission_t *m, const tecg_nation_state_t *const *states,
                        size_t nstates) {
         if (!m)
                 fail(c, TECG_ERR_INVALID, "no mission profile");
@@ -324,8 +319,8 @@ static json_t *money_json(ctx_t *c, const tecg_mission_t *m, const money_t *mo) 
         for (size_t i = 0; i < mo->n; i++) {
                 const camount_t *a = &mo->v[i];
                 int digits = tecg_currency_minor_digits(a->cur);
-                put(c, by, a->cur, string_json(c, tecg_money_format(a->minor, digits, buf,
-                                                                     sizeof(buf))));
+                put(c, by, a->cur,
+                    string_json(c, tecg_money_format(a->minor, digits, buf, sizeof(buf))));
                 if (!tecg_mission_rate(m, a->cur, &rate)) {
                         push(c, missing, string_json(c, a->cur));
                         continue;
@@ -462,8 +457,7 @@ static void put_funds(ctx_t *c, const tecg_mission_t *m, json_t *o, const funds_
                 json_t *x = new_object(c);
                 for (int es = 0; es < TECG_ES__COUNT; es++)
                         put(c, x, tecg_equipment_stage_names[es],
-                            equipment_stage_json(c, m, f->qty_cat[cat][es],
-                                                 &f->val_cat[cat][es]));
+                            equipment_stage_json(c, m, f->qty_cat[cat][es], &f->val_cat[cat][es]));
                 put(c, categories, tecg_category_names[cat], x);
         }
         put(c, equipment, "stages", stages);
@@ -502,10 +496,8 @@ static void put_rates(ctx_t *c, const tecg_mission_t *m, json_t *doc, const fund
         money_free(&present);
 }
 
-json_t *tecg_compose_funding(const tecg_mission_t *m,
-                             const tecg_nations_t *nations,
-                             const tecg_nation_state_t *const *states,
-                             size_t nstates, char *errstr,
+json_t *tecg_compose_funding(const tecg_mission_t *m, const tecg_nations_t *nations,
+                             const tecg_nation_state_t *const *states, size_t nstates, char *errstr,
                              size_t errstr_size) {
         ctx_t c = {TECG_OK, errstr, errstr_size};
         rows_t rows = {0};
@@ -609,11 +601,9 @@ static void strength_add(ctx_t *c, strength_t *s, int r, int l, int64_t v) {
         add_to(c, &s->total, v, "headcount");
 }
 
-json_t *tecg_compose_staffing(const tecg_mission_t *m,
-                              const tecg_nations_t *nations,
-                              const tecg_nation_state_t *const *states,
-                              size_t nstates, char *errstr,
-                              size_t errstr_size) {
+json_t *tecg_compose_staffing(const tecg_mission_t *m, const tecg_nations_t *nations,
+                              const tecg_nation_state_t *const *states, size_t nstates,
+                              char *errstr, size_t errstr_size) {
         ctx_t c = {TECG_OK, errstr, errstr_size};
         rows_t rows = {0};
         strength_t total;
@@ -687,7 +677,7 @@ done:
 /* One state's training entry, with the row it came from. */
 typedef struct {
         int32_t year;
-        size_t row;                  /* index into rows (code order) */
+        size_t row; /* index into rows (code order) */
         tecg_location_t location;
         tecg_level_t level;
         int64_t trainees;
@@ -733,8 +723,8 @@ static json_t *tloc_json(ctx_t *c, const tsum_t *t, int l, const int64_t *target
         return o;
 }
 
-static json_t *year_json(ctx_t *c, const tecg_mission_t *m, int32_t year,
-                         const tsum_t *t, int64_t providers) {
+static json_t *year_json(ctx_t *c, const tecg_mission_t *m, int32_t year, const tsum_t *t,
+                         int64_t providers) {
         const int64_t targets[TECG_LOC__COUNT] = {m->target_in_iraq, m->target_outside_iraq};
         json_t *o = new_object(c);
         put(c, o, "year", int_json(c, year));
@@ -755,11 +745,9 @@ static json_t *nation_year_json(ctx_t *c, const row_t *r, int32_t year, const ts
         return o;
 }
 
-json_t *tecg_compose_training(const tecg_mission_t *m,
-                              const tecg_nations_t *nations,
-                              const tecg_nation_state_t *const *states,
-                              size_t nstates, char *errstr,
-                              size_t errstr_size) {
+json_t *tecg_compose_training(const tecg_mission_t *m, const tecg_nations_t *nations,
+                              const tecg_nation_state_t *const *states, size_t nstates,
+                              char *errstr, size_t errstr_size) {
         ctx_t c = {TECG_OK, errstr, errstr_size};
         rows_t rows = {0};
         tline_t *lines = NULL;
@@ -805,8 +793,7 @@ json_t *tecg_compose_training(const tecg_mission_t *m,
                                      "state %s: training entry %zu out of range", st->nation, j);
                                 goto done;
                         }
-                        lines[nlines++] = (tline_t){t->year, i, t->location, t->level,
-                                                    t->trainees};
+                        lines[nlines++] = (tline_t){t->year, i, t->location, t->level, t->trainees};
                 }
         }
         if (nlines)
@@ -837,8 +824,7 @@ json_t *tecg_compose_training(const tecg_mission_t *m,
 
         targets = new_object(&c);
         put(&c, targets, loc_keys[TECG_LOC_IN_IRAQ], int_json(&c, m->target_in_iraq));
-        put(&c, targets, loc_keys[TECG_LOC_OUTSIDE_IRAQ],
-            int_json(&c, m->target_outside_iraq));
+        put(&c, targets, loc_keys[TECG_LOC_OUTSIDE_IRAQ], int_json(&c, m->target_outside_iraq));
         put(&c, doc, "targets", targets);
         put(&c, doc, "years", years);
         years = NULL;
@@ -858,10 +844,9 @@ done:
 
 /* ------------------------------------------------------------------ */
 
-json_t *tecg_compose(tecg_dashboard_t which, const tecg_mission_t *m,
-                     const tecg_nations_t *nations,
-                     const tecg_nation_state_t *const *states, size_t nstates,
-                     char *errstr, size_t errstr_size) {
+json_t *tecg_compose(tecg_dashboard_t which, const tecg_mission_t *m, const tecg_nations_t *nations,
+                     const tecg_nation_state_t *const *states, size_t nstates, char *errstr,
+                     size_t errstr_size) {
         switch (which) {
         case TECG_DASH_FUNDING:
                 return tecg_compose_funding(m, nations, states, nstates, errstr, errstr_size);

@@ -123,31 +123,24 @@ typedef enum {
 extern const char *const tecg_dashboard_names[TECG_DASH__COUNT];
 
 /* The funding document (see above). NULL + errstr on failure. */
-json_t *tecg_compose_funding(const tecg_mission_t *m,
-                             const tecg_nations_t *nations,
-                             const tecg_nation_state_t *const *states,
-                             size_t nstates, char *errstr,
+json_t *tecg_compose_funding(const tecg_mission_t *m, const tecg_nations_t *nations,
+                             const tecg_nation_state_t *const *states, size_t nstates, char *errstr,
                              size_t errstr_size);
 
 /* The staffing document (see above). NULL + errstr on failure. */
-json_t *tecg_compose_staffing(const tecg_mission_t *m,
-                              const tecg_nations_t *nations,
-                              const tecg_nation_state_t *const *states,
-                              size_t nstates, char *errstr,
-                              size_t errstr_size);
+json_t *tecg_compose_staffing(const tecg_mission_t *m, const tecg_nations_t *nations,
+                              const tecg_nation_state_t *const *states, size_t nstates,
+                              char *errstr, size_t errstr_size);
 
 /* The training document (see above). NULL + errstr on failure. */
-json_t *tecg_compose_training(const tecg_mission_t *m,
-                              const tecg_nations_t *nations,
-                              const tecg_nation_state_t *const *states,
-                              size_t nstates, char *errstr,
-                              size_t errstr_size);
+json_t *tecg_compose_training(const tecg_mission_t *m, const tecg_nations_t *nations,
+                              const tecg_nation_state_t *const *states, size_t nstates,
+                              char *errstr, size_t errstr_size);
 
 /* Dispatches to one of the three above by enum; NULL + errstr for a value
  * out of range. */
-json_t *tecg_compose(tecg_dashboard_t which, const tecg_mission_t *m,
-                     const tecg_nations_t *nations,
-                     const tecg_nation_state_t *const *states, size_t nstates,
-                     char *errstr, size_t errstr_size);
+json_t *tecg_compose(tecg_dashboard_t which, const tecg_mission_t *m, const tecg_nations_t *nations,
+                     const tecg_nation_state_t *const *states, size_t nstates, char *errstr,
+                     size_t errstr_size);
 
 #endif

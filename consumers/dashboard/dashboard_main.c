@@ -72,8 +72,7 @@ static void on_metrics(tecg_buf_t *out, void *opaque) {
         tecg_metrics_add(out, TECG_METRIC_COUNTER, "tecg_dashboard_published_total",
                          "New dashboard versions published.", NULL, (double)st.published);
         tecg_metrics_add(out, TECG_METRIC_GAUGE, "tecg_dashboard_caught_up",
-                         "1 once nation-state was read to its end.", NULL,
-                         st.caught_up ? 1 : 0);
+                         "1 once nation-state was read to its end.", NULL, st.caught_up ? 1 : 0);
         for (int i = 0; i < TECG_DASH__COUNT; i++) {
                 snprintf(labels, sizeof(labels), "dashboard=\"%s\"", tecg_dashboard_names[i]);
                 tecg_metrics_add(out, TECG_METRIC_GAUGE, "tecg_dashboard_version",
@@ -138,8 +137,8 @@ static tecg_err_t build_sinks(const tecg_dashboard_conf_t *dc, app_t *app, char 
                         .backoff_max_ms = (long)sc->backoff_max_ms,
                 };
                 if (!(app->sinks[app->nsinks] = tecg_sink_new(&o, reason, sizeof(reason))))
-                        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                           "%s: sink %s: %s", it->origin, it->name, reason);
+                        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s: sink %s: %s",
+                                           it->origin, it->name, reason);
                 app->nsinks++;
                 tecg_log_info(FAC, "sink %s: pushing to %s", it->name, sc->url);
         }
@@ -153,20 +152,17 @@ static tecg_err_t build_mission(const tecg_conf_t *conf, const tecg_dashboard_co
         m->authorized_strength = dc->authorized_strength;
         m->target_in_iraq = dc->target_in_iraq;
         m->target_outside_iraq = dc->target_outside_iraq;
-        if (tecg_mission_set_reporting_currency(m, dc->reporting_currency, reason,
-                                                sizeof(reason)))
+        if (tecg_mission_set_reporting_currency(m, dc->reporting_currency, reason, sizeof(reason)))
                 return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s: %s",
                                    tecg_conf_origin(conf, "reporting.currency"), reason);
         size_t n;
         const tecg_conf_kv_t *kv = tecg_conf_passthru(conf, "rate.", &n);
         for (size_t i = 0; i < n; i++)
                 if (tecg_mission_set_rate(m, kv[i].key, kv[i].value, reason, sizeof(reason)))
-                        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                           "%s: rate.%s: %s", kv[i].origin, kv[i].key,
-                                           reason);
+                        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s: rate.%s: %s",
+                                           kv[i].origin, kv[i].key, reason);
         if (tecg_mission_check(m, reason, sizeof(reason)))
-                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "mission: %s",
-                                   reason);
+                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "mission: %s", reason);
         return TECG_OK;
 }
 
@@ -237,22 +233,27 @@ int main(int argc, char **argv) {
                         goto done;
                 }
         }
-        tecg_log_info(FAC, "serving http://%s:%u/ (operator page), /api/dashboards, "
-                      "/api/stream, /metrics, /healthz", dc.http_address, port);
+        tecg_log_info(FAC,
+                      "serving http://%s:%u/ (operator page), /api/dashboards, "
+                      "/api/stream, /metrics, /healthz",
+                      dc.http_address, port);
 
         int64_t next_stats = tecg_mono_ms() + dc.common.stats_interval_ms;
         while (!tecg_daemon_stop) {
                 if (tecg_dashboards_run_once(app.dashboards, 100, errstr, sizeof(errstr))) {
                         /* rc is 1 here: a restart reads nation-state again
                          * and resumes the versions from tecg.dashboards. */
-                        tecg_log_err(FAC, "%s; exiting (a restart rebuilds the documents "
-                                     "from nation-state)", errstr);
+                        tecg_log_err(FAC,
+                                     "%s; exiting (a restart rebuilds the documents "
+                                     "from nation-state)",
+                                     errstr);
                         goto done;
                 }
                 if (dc.common.stats_interval_ms && tecg_mono_ms() >= next_stats) {
                         tecg_dashboards_stats_t st;
                         tecg_dashboards_stats(app.dashboards, &st);
-                        tecg_log_info("stats", "states=%llu published=%llu versions "
+                        tecg_log_info("stats",
+                                      "states=%llu published=%llu versions "
                                       "funding=%llu staffing=%llu training=%llu",
                                       (unsigned long long)st.states_received,
                                       (unsigned long long)st.published,

@@ -28,10 +28,10 @@ struct tecg_dashboards {
         tecg_dashboards_options_t opts;
         char *topic_state, *topic_dashboards;
         rd_kafka_t *consumer;
-        rd_kafka_t *producer;              /* NULL unless publish_topic */
+        rd_kafka_t *producer; /* NULL unless publish_topic */
         tecg_state_codec_t *codec;
 
-        tecg_nation_state_t **states;      /* index = nation's index in the list */
+        tecg_nation_state_t **states; /* index = nation's index in the list */
         size_t nstates;
         /* States of nations not in the list, in arrival order: shown as
          * "unlisted" and counted (compose.h), never dropped. At most one
@@ -41,21 +41,21 @@ struct tecg_dashboards {
         int32_t npartitions;
         int32_t eof_partitions;
         bool *eof;
-        bool loaded;                       /* nation-state read to its end once */
-        bool dirty;                        /* states changed since last compose */
+        bool loaded; /* nation-state read to its end once */
+        bool dirty;  /* states changed since last compose */
         int64_t next_compose_ms;
         last_doc_t last[TECG_DASH__COUNT];
-        bool served[TECG_DASH__COUNT];     /* in the docstore */
+        bool served[TECG_DASH__COUNT]; /* in the docstore */
 
-        pthread_mutex_t lock;              /* guards stats */
+        pthread_mutex_t lock; /* guards stats */
         tecg_dashboards_stats_t stats;
 };
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
         (void)rk;
         (void)opaque;
-        tecg_log(err == RD_KAFKA_RESP_ERR__FATAL ? TECG_LOG_ERR : TECG_LOG_WARNING, FAC,
-                 "%s: %s", rd_kafka_err2name(err), reason);
+        tecg_log(err == RD_KAFKA_RESP_ERR__FATAL ? TECG_LOG_ERR : TECG_LOG_WARNING, FAC, "%s: %s",
+                 rd_kafka_err2name(err), reason);
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -74,7 +74,8 @@ static char *content_key(json_t *doc) {
                 return NULL;
         json_object_del(copy, "version");
         json_object_del(copy, "generated_at");
-        char *s = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION));
+        char *s = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS |
+                                           JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION));
         json_decref(copy);
         return s;
 }
@@ -94,12 +95,11 @@ static int32_t partition_count(rd_kafka_t *rk, const char *topic, char *errstr,
         rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 30000);
         int32_t n = -1;
         if (err)
-                tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "metadata of %s: %s",
-                            topic, rd_kafka_err2str(err));
+                tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "metadata of %s: %s", topic,
+                            rd_kafka_err2str(err));
         else if (md->topic_cnt != 1 || md->topics[0].err)
                 tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "topic %s: %s", topic,
-                            md->topic_cnt ? rd_kafka_err2str(md->topics[0].err)
-                                          : "not found");
+                            md->topic_cnt ? rd_kafka_err2str(md->topics[0].err) : "not found");
         else
                 n = md->topics[0].partition_cnt;
         if (md)
@@ -117,8 +117,7 @@ static rd_kafka_topic_partition_list_t *all_partitions(const char *topic, int32_
 }
 
 /* Reads tecg.dashboards to its end: the last version of each dashboard. */
-static tecg_err_t load_last_documents(tecg_dashboards_t *d, char *errstr,
-                                      size_t errstr_size) {
+static tecg_err_t load_last_documents(tecg_dashboards_t *d, char *errstr, size_t errstr_size) {
         int32_t n = partition_count(d->consumer, d->topic_dashboards, errstr, errstr_size);
         if (n < 0)
                 return TECG_ERR_KAFKA;
@@ -145,7 +144,8 @@ static tecg_err_t load_last_documents(tecg_dashboards_t *d, char *errstr,
                 } else if (!m->err && m->key && m->payload) {
                         int i = dashboard_index(m->key, m->key_len);
                         json_t *doc = i >= 0 ? json_loadb(m->payload, m->len, 0, NULL) : NULL;
-                        json_int_t v = doc ? json_integer_value(json_object_get(doc, "version")) : 0;
+                        json_int_t v =
+                                doc ? json_integer_value(json_object_get(doc, "version")) : 0;
                         char *key = doc ? content_key(doc) : NULL;
                         if (key && v > 0) {
                                 free(d->last[i].content_key);
@@ -161,9 +161,10 @@ static tecg_err_t load_last_documents(tecg_dashboards_t *d, char *errstr,
         rd_kafka_assign(d->consumer, NULL);
         for (int i = 0; i < TECG_DASH__COUNT; i++)
                 d->stats.versions[i] = d->last[i].version;
-        tecg_log_info(FAC, "last published versions: funding %" PRIu64 ", staffing %" PRIu64
-                      ", training %" PRIu64, d->last[0].version, d->last[1].version,
-                      d->last[2].version);
+        tecg_log_info(FAC,
+                      "last published versions: funding %" PRIu64 ", staffing %" PRIu64
+                      ", training %" PRIu64,
+                      d->last[0].version, d->last[1].version, d->last[2].version);
         return TECG_OK;
 }
 
@@ -192,7 +193,8 @@ static json_t *stamp(json_t *body, uint64_t version) {
 static void publish(tecg_dashboards_t *d, int which, json_t *doc, uint64_t version) {
         char errstr[512];
         const char *name = tecg_dashboard_names[which];
-        char *text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION));
+        char *text =
+                json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION));
         if (!text) {
                 tecg_log_err(FAC, "%s: cannot serialise version %" PRIu64, name, version);
                 return;
@@ -204,16 +206,15 @@ static void publish(tecg_dashboards_t *d, int which, json_t *doc, uint64_t versi
                 d->opts.publish_cb(name, version, text, len, d->opts.opaque);
         if (d->producer) {
                 rd_kafka_resp_err_t err;
-                while ((err = rd_kafka_producev(
-                                d->producer, RD_KAFKA_V_TOPIC(d->topic_dashboards),
-                                RD_KAFKA_V_KEY(name, strlen(name)),
-                                RD_KAFKA_V_VALUE(text, len),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                while ((err = rd_kafka_producev(d->producer, RD_KAFKA_V_TOPIC(d->topic_dashboards),
+                                                RD_KAFKA_V_KEY(name, strlen(name)),
+                                                RD_KAFKA_V_VALUE(text, len),
+                                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                                RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         rd_kafka_poll(d->producer, 50);
                 if (err)
-                        tecg_log_warn(FAC, "%s: not written to %s: %s", name,
-                                      d->topic_dashboards, rd_kafka_err2str(err));
+                        tecg_log_warn(FAC, "%s: not written to %s: %s", name, d->topic_dashboards,
+                                      rd_kafka_err2str(err));
                 rd_kafka_poll(d->producer, 0);
         }
         tecg_log_debug(FAC, "%s version %" PRIu64 " (%zu bytes)", name, version, len);
@@ -225,10 +226,12 @@ static void publish(tecg_dashboards_t *d, int which, json_t *doc, uint64_t versi
 static void serve_unchanged(tecg_dashboards_t *d, int which, json_t *body) {
         char errstr[512];
         json_t *doc = stamp(body, d->last[which].version);
-        char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION)) : NULL;
-        if (text && tecg_docstore_put(d->opts.store, tecg_dashboard_names[which],
-                                      d->last[which].version, text, strlen(text),
-                                      errstr, sizeof(errstr)) == TECG_OK)
+        char *text = doc ? json_dumps(doc, JSON_COMPACT |
+                                                   JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION))
+                         : NULL;
+        if (text &&
+            tecg_docstore_put(d->opts.store, tecg_dashboard_names[which], d->last[which].version,
+                              text, strlen(text), errstr, sizeof(errstr)) == TECG_OK)
                 d->served[which] = true;
         free(text);
         json_decref(doc);
@@ -236,8 +239,7 @@ static void serve_unchanged(tecg_dashboards_t *d, int which, json_t *body) {
 
 static void compose_all(tecg_dashboards_t *d) {
         char errstr[512];
-        const tecg_nation_state_t **states = calloc(d->nstates + d->nunlisted + 1,
-                                                    sizeof(*states));
+        const tecg_nation_state_t **states = calloc(d->nstates + d->nunlisted + 1, sizeof(*states));
         size_t n = 0;
         if (!states) {
                 tecg_log_err(FAC, "cannot compose: out of memory");
@@ -250,12 +252,10 @@ static void compose_all(tecg_dashboards_t *d) {
                 states[n++] = d->unlisted[i];
         for (int which = 0; which < TECG_DASH__COUNT; which++) {
                 json_t *body = tecg_compose((tecg_dashboard_t)which, d->opts.mission,
-                                            d->opts.nations, states, n, errstr,
-                                            sizeof(errstr));
+                                            d->opts.nations, states, n, errstr, sizeof(errstr));
                 char *key = body ? content_key(body) : NULL;
                 if (!key) {
-                        tecg_log_err(FAC, "%s: cannot compose: %s",
-                                     tecg_dashboard_names[which],
+                        tecg_log_err(FAC, "%s: cannot compose: %s", tecg_dashboard_names[which],
                                      body ? "out of memory" : errstr);
                 } else if (d->last[which].content_key &&
                            strcmp(key, d->last[which].content_key) == 0) {
@@ -316,8 +316,7 @@ static void take_unlisted(tecg_dashboards_t *d, tecg_nation_state_t *st) {
                 size_t cap = d->unlisted_cap ? 2 * d->unlisted_cap : 8;
                 tecg_nation_state_t **v = realloc(d->unlisted, cap * sizeof(*v));
                 if (!v) {
-                        tecg_log_err(FAC, "state of %s: out of memory; ignored",
-                                     st->nation);
+                        tecg_log_err(FAC, "state of %s: out of memory; ignored", st->nation);
                         tecg_nation_state_destroy(st);
                         return;
                 }
@@ -325,8 +324,10 @@ static void take_unlisted(tecg_dashboards_t *d, tecg_nation_state_t *st) {
                 d->unlisted_cap = cap;
         }
         /* Once per nation: a later snapshot replaces it silently. */
-        tecg_log_warn(FAC, "state of %s, which is not in the nations list: shown as "
-                      "unlisted and counted in the totals", st->nation);
+        tecg_log_warn(FAC,
+                      "state of %s, which is not in the nations list: shown as "
+                      "unlisted and counted in the totals",
+                      st->nation);
         d->unlisted[d->nunlisted++] = st;
         d->dirty = true;
 }
@@ -339,8 +340,7 @@ static void take_state(tecg_dashboards_t *d, const rd_kafka_message_t *m) {
         pthread_mutex_unlock(&d->lock);
         if (!m->payload)
                 return;
-        if (tecg_state_codec_decode(d->codec, m->payload, m->len, &st, reason,
-                                    sizeof(reason))) {
+        if (tecg_state_codec_decode(d->codec, m->payload, m->len, &st, reason, sizeof(reason))) {
                 tecg_log_warn(FAC, "%s [%" PRId32 "] offset %" PRId64 ": %s; ignored",
                               d->topic_state, m->partition, m->offset, reason);
                 pthread_mutex_lock(&d->lock);
@@ -360,15 +360,14 @@ static void take_state(tecg_dashboards_t *d, const rd_kafka_message_t *m) {
 /* TECG_ERR_KAFKA with librdkafka's reason when `rk` (the consumer or the
  * producer, named by `role`) has raised a fatal error: the client can do
  * nothing more, and only a restart gets a new one. */
-static tecg_err_t check_fatal(rd_kafka_t *rk, const char *role, char *errstr,
-                              size_t errstr_size) {
+static tecg_err_t check_fatal(rd_kafka_t *rk, const char *role, char *errstr, size_t errstr_size) {
         char reason[512];
         rd_kafka_resp_err_t err;
         if (!rk || !(err = rd_kafka_fatal_error(rk, reason, sizeof(reason))))
                 return TECG_OK;
         return tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
-                           "fatal Kafka error in the %s: %s: %s", role,
-                           rd_kafka_err2name(err), reason);
+                           "fatal Kafka error in the %s: %s: %s", role, rd_kafka_err2name(err),
+                           reason);
 }
 
 tecg_err_t tecg_dashboards_run_once(tecg_dashboards_t *d, int timeout_ms, char *errstr,
@@ -435,8 +434,8 @@ tecg_err_t tecg_dashboards_run_once(tecg_dashboards_t *d, int timeout_ms, char *
 /* ---- life cycle ---------------------------------------------------------- */
 
 tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
-                                       const tecg_dashboards_options_t *opts,
-                                       char *errstr, size_t errstr_size) {
+                                       const tecg_dashboards_options_t *opts, char *errstr,
+                                       size_t errstr_size) {
         tecg_dashboards_t *d = calloc(1, sizeof(*d));
         if (!d) {
                 tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
@@ -446,8 +445,7 @@ tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
         d->opts = *opts;
         d->nstates = tecg_nations_count(opts->nations);
         if (!(d->topic_state = tecg_topics_name(opts->topic_prefix, TECG_TOPICS_NATION_STATE)) ||
-            !(d->topic_dashboards = tecg_topics_name(opts->topic_prefix,
-                                                     TECG_TOPICS_DASHBOARDS)) ||
+            !(d->topic_dashboards = tecg_topics_name(opts->topic_prefix, TECG_TOPICS_DASHBOARDS)) ||
             !(d->states = calloc(d->nstates ? d->nstates : 1, sizeof(*d->states)))) {
                 tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto fail;
@@ -468,20 +466,18 @@ tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
                 goto fail;
         rd_kafka_poll_set_consumer(d->consumer);
         if (opts->publish_topic) {
-                const tecg_kafka_setting_t producer_overrides[] = {
-                        {"client.id", "tecg-dashboard"},
-                        {NULL, NULL}};
+                const tecg_kafka_setting_t producer_overrides[] = {{"client.id", "tecg-dashboard"},
+                                                                   {NULL, NULL}};
                 const tecg_kafka_callbacks_t producer_cb = {.error_cb = on_error,
                                                             .dr_msg_cb = on_delivery};
-                if (!(d->producer = tecg_kafka_new(TECG_KAFKA_PRODUCER, conf,
-                                                   producer_overrides, &producer_cb,
-                                                   errstr, errstr_size)))
+                if (!(d->producer = tecg_kafka_new(TECG_KAFKA_PRODUCER, conf, producer_overrides,
+                                                   &producer_cb, errstr, errstr_size)))
                         goto fail;
         }
         if (load_last_documents(d, errstr, errstr_size))
                 goto fail;
-        if ((d->npartitions = partition_count(d->consumer, d->topic_state, errstr,
-                                              errstr_size)) < 0)
+        if ((d->npartitions = partition_count(d->consumer, d->topic_state, errstr, errstr_size)) <
+            0)
                 goto fail;
         if (!(d->eof = calloc((size_t)d->npartitions + 1, sizeof(*d->eof)))) {
                 tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
@@ -491,8 +487,8 @@ tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
         rd_kafka_resp_err_t kerr = rd_kafka_assign(d->consumer, parts);
         rd_kafka_topic_partition_list_destroy(parts);
         if (kerr) {
-                tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "assign %s: %s",
-                            d->topic_state, rd_kafka_err2str(kerr));
+                tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "assign %s: %s", d->topic_state,
+                            rd_kafka_err2str(kerr));
                 goto fail;
         }
         return d;
@@ -519,8 +515,7 @@ void tecg_dashboards_destroy(tecg_dashboards_t *d) {
                  * and librdkafka 2.0 never returns from a full destroy
                  * of such a consumer. */
                 if (rd_kafka_fatal_error(d->consumer, NULL, 0)) {
-                        rd_kafka_destroy_flags(d->consumer,
-                                               RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+                        rd_kafka_destroy_flags(d->consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
                 } else {
                         rd_kafka_consumer_close(d->consumer);
                         rd_kafka_destroy(d->consumer);

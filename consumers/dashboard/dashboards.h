@@ -28,31 +28,30 @@
 #include "refdata.h"
 
 /* Called for every new version (main thread): hand it to the sinks. */
-typedef void(tecg_dashboards_publish_cb)(const char *name, uint64_t version,
-                                         const char *json, size_t len,
-                                         void *opaque);
+typedef void(tecg_dashboards_publish_cb)(const char *name, uint64_t version, const char *json,
+                                         size_t len, void *opaque);
 
 typedef struct {
         const char *topic_prefix;
-        const tecg_nations_t *nations;    /* borrowed */
-        const tecg_mission_t *mission;    /* borrowed */
-        tecg_docstore_t *store;           /* borrowed; every version goes here */
+        const tecg_nations_t *nations;          /* borrowed */
+        const tecg_mission_t *mission;          /* borrowed */
+        tecg_docstore_t *store;                 /* borrowed; every version goes here */
         tecg_dashboards_publish_cb *publish_cb; /* may be NULL */
         void *opaque;
-        bool publish_topic;               /* write tecg.dashboards */
-        int compose_interval_ms;          /* at most one composition per interval */
-        int load_timeout_ms;              /* reading tecg.dashboards at start */
+        bool publish_topic;      /* write tecg.dashboards */
+        int compose_interval_ms; /* at most one composition per interval */
+        int load_timeout_ms;     /* reading tecg.dashboards at start */
 } tecg_dashboards_options_t;
 
 typedef struct {
-        uint64_t states_received;   /* nation-state records read */
-        uint64_t undecodable;       /* records that could not be read */
+        uint64_t states_received; /* nation-state records read */
+        uint64_t undecodable;     /* records that could not be read */
         uint64_t compositions;
-        uint64_t versions[TECG_DASH__COUNT];  /* current version per dashboard */
-        uint64_t published;         /* new versions published */
-        bool caught_up;             /* nation-state read to its end and the
+        uint64_t versions[TECG_DASH__COUNT]; /* current version per dashboard */
+        uint64_t published;                  /* new versions published */
+        bool caught_up;                      /* nation-state read to its end and the
                                      * documents composed from it */
-        int64_t last_change_ms;     /* wall clock of the last new version */
+        int64_t last_change_ms;              /* wall clock of the last new version */
 } tecg_dashboards_stats_t;
 
 typedef struct tecg_dashboards tecg_dashboards_t;
@@ -61,8 +60,8 @@ typedef struct tecg_dashboards tecg_dashboards_t;
  * nation-state from its beginning. The kafka.* keys of `conf` go to both
  * clients (tecg_kafka_conf_new()). NULL with errstr on failure. */
 tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
-                                       const tecg_dashboards_options_t *opts,
-                                       char *errstr, size_t errstr_size);
+                                       const tecg_dashboards_options_t *opts, char *errstr,
+                                       size_t errstr_size);
 
 /* Reads what arrived within timeout_ms and publishes what changed.
  * TECG_ERR_KAFKA, with librdkafka's reason in errstr, once the consumer or
@@ -72,8 +71,8 @@ tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
  * retried by librdkafka. States of nations not in the list are shown as
  * "unlisted" (compose.h), never dropped; undecodable records are counted
  * and skipped. */
-tecg_err_t tecg_dashboards_run_once(tecg_dashboards_t *d, int timeout_ms,
-                                    char *errstr, size_t errstr_size);
+tecg_err_t tecg_dashboards_run_once(tecg_dashboards_t *d, int timeout_ms, char *errstr,
+                                    size_t errstr_size);
 
 /* Thread-safe copy of the counters (the HTTP threads read them). */
 void tecg_dashboards_stats(tecg_dashboards_t *d, tecg_dashboards_stats_t *out);

@@ -31,8 +31,8 @@ struct tecg_doc_blob {
 struct tecg_docstore {
         pthread_mutex_t lock;
         pthread_cond_t changed;
-        uint64_t seq;          /* +1 on every put that changes the store */
-        uint64_t wakeups;      /* +1 on every tecg_docstore_wakeup() */
+        uint64_t seq;           /* +1 on every put that changes the store */
+        uint64_t wakeups;       /* +1 on every tecg_docstore_wakeup() */
         tecg_doc_blob_t **docs; /* sorted by name */
         size_t ndocs;
         size_t cap;
@@ -46,15 +46,14 @@ static bool name_valid(const char *name) {
                 char c = name[n];
                 if (n >= TECG_DOCSTORE_NAME_MAX)
                         return false;
-                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                      (c >= '0' && c <= '9') || c == '_' || c == '-'))
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_' || c == '-'))
                         return false;
         }
         return n > 0;
 }
 
-static tecg_doc_blob_t *blob_new(const char *name, uint64_t version,
-                                 const char *json, size_t len) {
+static tecg_doc_blob_t *blob_new(const char *name, uint64_t version, const char *json, size_t len) {
         size_t nlen = strlen(name);
         tecg_doc_blob_t *b;
         if (len > SIZE_MAX - sizeof(*b) - nlen - 2)
@@ -81,8 +80,7 @@ static void blob_ref(tecg_doc_blob_t *b) {
 }
 
 static void blob_unref(tecg_doc_blob_t *b) {
-        if (b && atomic_fetch_sub_explicit(&b->refs, 1,
-                                           memory_order_acq_rel) == 1)
+        if (b && atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
                 free(b);
 }
 
@@ -99,8 +97,7 @@ static void doc_fill(tecg_doc_t *out, tecg_doc_blob_t *b) {
 }
 
 /* Index of `name`, or where it would be inserted (*found false). Locked. */
-static size_t find_locked(const tecg_docstore_t *store, const char *name,
-                          bool *found) {
+static size_t find_locked(const tecg_docstore_t *store, const char *name, bool *found) {
         size_t lo = 0, hi = store->ndocs;
         while (lo < hi) {
                 size_t mid = lo + (hi - lo) / 2;
@@ -160,9 +157,8 @@ void tecg_docstore_destroy(tecg_docstore_t *store) {
         free(store);
 }
 
-tecg_err_t tecg_docstore_put(tecg_docstore_t *store, const char *name,
-                             uint64_t version, const char *json, size_t len,
-                             char *errstr, size_t errstr_size) {
+tecg_err_t tecg_docstore_put(tecg_docstore_t *store, const char *name, uint64_t version,
+                             const char *json, size_t len, char *errstr, size_t errstr_size) {
         tecg_err_t err = TECG_OK;
         tecg_doc_blob_t *blob = NULL, *old = NULL;
         json_t *root = NULL;
@@ -173,7 +169,8 @@ tecg_err_t tecg_docstore_put(tecg_docstore_t *store, const char *name,
         if (!name_valid(name)) {
                 err = tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
                                   "document name must be 1-%d characters of "
-                                  "[A-Za-z0-9_-]", TECG_DOCSTORE_NAME_MAX);
+                                  "[A-Za-z0-9_-]",
+                                  TECG_DOCSTORE_NAME_MAX);
                 goto done;
         }
         /* Parsed only to refuse what the server could not serve as JSON;
@@ -181,14 +178,13 @@ tecg_err_t tecg_docstore_put(tecg_docstore_t *store, const char *name,
         root = json_loadb(json, len, 0, &jerr);
         if (!root || !json_is_object(root)) {
                 err = tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                                  "%s: not a JSON object%s%s", name,
-                                  root ? "" : ": ", root ? "" : jerr.text);
+                                  "%s: not a JSON object%s%s", name, root ? "" : ": ",
+                                  root ? "" : jerr.text);
                 goto done;
         }
         blob = blob_new(name, version, json, len);
         if (!blob) {
-                err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
-                                  "%s: out of memory", name);
+                err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "%s: out of memory", name);
                 goto done;
         }
 
@@ -198,25 +194,21 @@ tecg_err_t tecg_docstore_put(tecg_docstore_t *store, const char *name,
         if (found) {
                 tecg_doc_blob_t *cur = store->docs[idx];
                 if (version < cur->version) {
-                        err = tecg_seterr(TECG_ERR_INVALID, errstr,
-                                          errstr_size,
-                                          "%s: stale version %llu < %llu",
-                                          name, (unsigned long long)version,
+                        err = tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
+                                          "%s: stale version %llu < %llu", name,
+                                          (unsigned long long)version,
                                           (unsigned long long)cur->version);
                         goto done;
                 }
-                if (version == cur->version && len == cur->len &&
-                    memcmp(json, cur->json, len) == 0)
+                if (version == cur->version && len == cur->len && memcmp(json, cur->json, len) == 0)
                         goto done; /* same document again: nothing changed */
                 old = cur;
         } else {
                 if (store->ndocs == store->cap) {
                         size_t cap = store->cap ? store->cap * 2 : 8;
-                        tecg_doc_blob_t **p =
-                                realloc(store->docs, cap * sizeof(*p));
+                        tecg_doc_blob_t **p = realloc(store->docs, cap * sizeof(*p));
                         if (!p) {
-                                err = tecg_seterr(TECG_ERR_NOMEM, errstr,
-                                                  errstr_size,
+                                err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
                                                   "%s: out of memory", name);
                                 goto done;
                         }
@@ -240,8 +232,7 @@ done:
         return err;
 }
 
-tecg_err_t tecg_docstore_get(tecg_docstore_t *store, const char *name,
-                             tecg_doc_t *out) {
+tecg_err_t tecg_docstore_get(tecg_docstore_t *store, const char *name, tecg_doc_t *out) {
         tecg_err_t err = TECG_ERR_NOT_FOUND;
         bool found;
         size_t idx;
@@ -266,8 +257,8 @@ void tecg_doc_release(tecg_doc_t *doc) {
         memset(doc, 0, sizeof(*doc));
 }
 
-tecg_err_t tecg_docstore_list(tecg_docstore_t *store, tecg_doc_t **docs,
-                              size_t *count, uint64_t *seq) {
+tecg_err_t tecg_docstore_list(tecg_docstore_t *store, tecg_doc_t **docs, size_t *count,
+                              uint64_t *seq) {
         tecg_err_t err = TECG_OK;
         tecg_doc_t *arr = NULL;
 
@@ -308,8 +299,7 @@ uint64_t tecg_docstore_seq(tecg_docstore_t *store) {
         return seq;
 }
 
-tecg_err_t tecg_docstore_wait_change(tecg_docstore_t *store, uint64_t *seq,
-                                     int timeout_ms) {
+tecg_err_t tecg_docstore_wait_change(tecg_docstore_t *store, uint64_t *seq, int timeout_ms) {
         tecg_err_t err = TECG_ERR_RETRY;
         struct timespec deadline;
         uint64_t wakeups;
@@ -332,8 +322,7 @@ tecg_err_t tecg_docstore_wait_change(tecg_docstore_t *store, uint64_t *seq,
                 if (timeout_ms < 0)
                         rc = pthread_cond_wait(&store->changed, &store->lock);
                 else
-                        rc = pthread_cond_timedwait(&store->changed,
-                                                    &store->lock, &deadline);
+                        rc = pthread_cond_timedwait(&store->changed, &store->lock, &deadline);
                 if (rc == ETIMEDOUT)
                         break;
         }

@@ -40,8 +40,8 @@ typedef struct {
         uint64_t version;
         const char *json;
         size_t len;
-        uint64_t seq;        /* store sequence number of the put */
-        int64_t updated_ms;  /* wall clock (ms since the epoch) of the put */
+        uint64_t seq;       /* store sequence number of the put */
+        int64_t updated_ms; /* wall clock (ms since the epoch) of the put */
         tecg_doc_blob_t *ref;
 } tecg_doc_t;
 
@@ -60,14 +60,12 @@ void tecg_docstore_destroy(tecg_docstore_t *store);
  *  - the same version with the same bytes is a no-op (TECG_OK, no
  *    notification); the same version with other bytes replaces it.
  * errstr may be NULL. */
-tecg_err_t tecg_docstore_put(tecg_docstore_t *store, const char *name,
-                             uint64_t version, const char *json, size_t len,
-                             char *errstr, size_t errstr_size);
+tecg_err_t tecg_docstore_put(tecg_docstore_t *store, const char *name, uint64_t version,
+                             const char *json, size_t len, char *errstr, size_t errstr_size);
 
 /* Fills *out with a reference to the latest snapshot of `name`.
  * TECG_ERR_NOT_FOUND (and *out zeroed) when there is none. */
-tecg_err_t tecg_docstore_get(tecg_docstore_t *store, const char *name,
-                             tecg_doc_t *out);
+tecg_err_t tecg_docstore_get(tecg_docstore_t *store, const char *name, tecg_doc_t *out);
 
 /* Drops the reference held by *doc and zeroes it. NULL and zeroed docs ok. */
 void tecg_doc_release(tecg_doc_t *doc);
@@ -76,8 +74,8 @@ void tecg_doc_release(tecg_doc_t *doc);
  * malloc'ed array of *count references (NULL when empty) and *seq (may be
  * NULL) the store sequence number that view reflects. Free with
  * tecg_docs_release(). Document names are the `name` fields. */
-tecg_err_t tecg_docstore_list(tecg_docstore_t *store, tecg_doc_t **docs,
-                              size_t *count, uint64_t *seq);
+tecg_err_t tecg_docstore_list(tecg_docstore_t *store, tecg_doc_t **docs, size_t *count,
+                              uint64_t *seq);
 
 /* Releases every snapshot of a list and frees the array. NULL ok. */
 void tecg_docs_release(tecg_doc_t *docs, size_t count);
@@ -90,8 +88,7 @@ uint64_t tecg_docstore_seq(tecg_docstore_t *store);
  *  - TECG_OK: the store changed (*seq advanced);
  *  - TECG_ERR_RETRY: timeout, or woken by tecg_docstore_wakeup(): the
  *    caller re-checks its own stop condition and waits again. */
-tecg_err_t tecg_docstore_wait_change(tecg_docstore_t *store, uint64_t *seq,
-                                     int timeout_ms);
+tecg_err_t tecg_docstore_wait_change(tecg_docstore_t *store, uint64_t *seq, int timeout_ms);
 
 /* Wakes every waiter of tecg_docstore_wait_change() without a change, so a
  * server that is stopping does not wait for its timeouts. */

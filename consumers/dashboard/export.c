@@ -15,8 +15,8 @@
 typedef struct {
         const char *name;
         uint64_t version;
-        json_t *as_of;  /* borrowed from the document, or NULL */
-        json_t *rows;   /* array of flat row objects */
+        json_t *as_of; /* borrowed from the document, or NULL */
+        json_t *rows;  /* array of flat row objects */
 } export_t;
 
 static bool is_meta_key(const char *key) {
@@ -65,14 +65,12 @@ static char *join_name(const char *prefix, const char *key) {
 static tecg_err_t row_set(json_t *row, const char *name, json_t *val) {
         if (is_fixed_column(name))
                 return TECG_OK;
-        return json_object_set(row, name, val) == 0 ? TECG_OK
-                                                    : TECG_ERR_NOMEM;
+        return json_object_set(row, name, val) == 0 ? TECG_OK : TECG_ERR_NOMEM;
 }
 
 /* Copies obj's members into row under dotted names; with skip_tables the
  * arrays of objects (child tables) are left out. */
-static tecg_err_t flatten(json_t *row, const char *prefix, json_t *obj,
-                          bool skip_tables) {
+static tecg_err_t flatten(json_t *row, const char *prefix, json_t *obj, bool skip_tables) {
         tecg_err_t err = TECG_OK;
         const char *key;
         json_t *val;
@@ -93,21 +91,15 @@ static tecg_err_t flatten(json_t *row, const char *prefix, json_t *obj,
         return err;
 }
 
-static tecg_err_t add_row(export_t *ex, const char *table, json_t *parent,
-                          json_t *elem) {
+static tecg_err_t add_row(export_t *ex, const char *table, json_t *parent, json_t *elem) {
         tecg_err_t err = TECG_ERR_NOMEM;
         json_t *row = json_object();
         const char *key;
         json_t *val;
 
-        if (!row ||
-            json_object_set_new(row, "dashboard",
-                                json_string(ex->name)) ||
-            json_object_set_new(row, "version",
-                                json_integer((json_int_t)ex->version)) ||
-            json_object_set_new(row, "as_of",
-                                ex->as_of ? json_incref(ex->as_of)
-                                          : json_null()) ||
+        if (!row || json_object_set_new(row, "dashboard", json_string(ex->name)) ||
+            json_object_set_new(row, "version", json_integer((json_int_t)ex->version)) ||
+            json_object_set_new(row, "as_of", ex->as_of ? json_incref(ex->as_of) : json_null()) ||
             json_object_set_new(row, "table", json_string(table)))
                 goto done;
         if (parent) {
@@ -125,16 +117,14 @@ static tecg_err_t add_row(export_t *ex, const char *table, json_t *parent,
         }
         if ((err = flatten(row, NULL, elem, true)))
                 goto done;
-        err = json_array_append(ex->rows, row) == 0 ? TECG_OK
-                                                    : TECG_ERR_NOMEM;
+        err = json_array_append(ex->rows, row) == 0 ? TECG_OK : TECG_ERR_NOMEM;
 done:
         json_decref(row);
         return err;
 }
 
 /* The child tables of one element or object: arrays of objects in it. */
-static tecg_err_t add_children(export_t *ex, const char *table,
-                               json_t *parent) {
+static tecg_err_t add_children(export_t *ex, const char *table, json_t *parent) {
         tecg_err_t err = TECG_OK;
         const char *key;
         json_t *val;
@@ -186,8 +176,7 @@ static tecg_err_t collect_rows(export_t *ex, json_t *root) {
                                         return err;
                         }
                 } else if (json_is_object(val)) {
-                        if (has_non_table_member(val) &&
-                            (err = add_row(ex, key, NULL, val)))
+                        if (has_non_table_member(val) && (err = add_row(ex, key, NULL, val)))
                                 return err;
                         if ((err = add_children(ex, key, val)))
                                 return err;
@@ -200,8 +189,7 @@ static tecg_err_t csv_field(tecg_buf_t *out, const char *s, size_t len) {
         tecg_err_t err;
         bool quote = false;
         for (size_t i = 0; i < len && !quote; i++)
-                quote = s[i] == ',' || s[i] == '"' || s[i] == '\r' ||
-                        s[i] == '\n';
+                quote = s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n';
         if (!quote)
                 return tecg_buf_append(out, s, len);
         if ((err = tecg_buf_append(out, "\"", 1)))
@@ -221,8 +209,7 @@ static tecg_err_t csv_value(tecg_buf_t *out, json_t *v) {
         if (!v || json_is_null(v))
                 return TECG_OK;
         if (json_is_string(v))
-                return csv_field(out, json_string_value(v),
-                                 json_string_length(v));
+                return csv_field(out, json_string_value(v), json_string_length(v));
         text = json_dumps(v, JSON_FLAGS | JSON_ENCODE_ANY);
         if (!text)
                 return TECG_ERR_NOMEM;
@@ -241,8 +228,7 @@ static tecg_err_t write_csv(export_t *ex, tecg_buf_t *out) {
         if (!seen || !cols)
                 goto done;
         /* Every row starts with the fixed columns, so they come first. */
-        static const char *const fixed[] = {"dashboard", "version", "as_of",
-                                            "table"};
+        static const char *const fixed[] = {"dashboard", "version", "as_of", "table"};
         for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
                 if (json_object_set_new(seen, fixed[i], json_true()) ||
                     json_array_append_new(cols, json_string(fixed[i])))
@@ -258,8 +244,7 @@ static tecg_err_t write_csv(export_t *ex, tecg_buf_t *out) {
         }
         json_array_foreach(cols, j, col) {
                 if ((j && (err = tecg_buf_append(out, ",", 1))) ||
-                    (err = csv_field(out, json_string_value(col),
-                                     json_string_length(col))))
+                    (err = csv_field(out, json_string_value(col), json_string_length(col))))
                         goto done;
         }
         if ((err = tecg_buf_append(out, "\r\n", 2)))
@@ -267,10 +252,7 @@ static tecg_err_t write_csv(export_t *ex, tecg_buf_t *out) {
         json_array_foreach(ex->rows, i, row) {
                 json_array_foreach(cols, j, col) {
                         if ((j && (err = tecg_buf_append(out, ",", 1))) ||
-                            (err = csv_value(out,
-                                             json_object_get(
-                                                     row,
-                                                     json_string_value(col)))))
+                            (err = csv_value(out, json_object_get(row, json_string_value(col)))))
                                 goto done;
                 }
                 if ((err = tecg_buf_append(out, "\r\n", 2)))
@@ -299,17 +281,17 @@ static tecg_err_t write_ndjson(export_t *ex, tecg_buf_t *out) {
         return err;
 }
 
-tecg_err_t tecg_export(const char *name, uint64_t version, const char *json,
-                       size_t len, tecg_export_format_t format,
-                       tecg_buf_t *out, char *errstr, size_t errstr_size) {
+tecg_err_t tecg_export(const char *name, uint64_t version, const char *json, size_t len,
+                       tecg_export_format_t format, tecg_buf_t *out, char *errstr,
+                       size_t errstr_size) {
         tecg_err_t err;
         json_error_t jerr;
         json_t *root = json_loadb(json, len, 0, &jerr);
         export_t ex = {name, version, NULL, NULL};
 
         if (!root || !json_is_object(root)) {
-                err = tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                                  "%s: not a JSON object", name);
+                err = tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, "%s: not a JSON object",
+                                  name);
                 goto done;
         }
         ex.as_of = json_object_get(root, "as_of");
@@ -319,27 +301,21 @@ tecg_err_t tecg_export(const char *name, uint64_t version, const char *json,
         }
         if ((err = collect_rows(&ex, root)))
                 goto done;
-        err = format == TECG_EXPORT_CSV ? write_csv(&ex, out)
-                                        : write_ndjson(&ex, out);
+        err = format == TECG_EXPORT_CSV ? write_csv(&ex, out) : write_ndjson(&ex, out);
 done:
         if (err == TECG_ERR_NOMEM)
-                tecg_seterr(err, errstr, errstr_size, "%s: out of memory",
-                            name);
+                tecg_seterr(err, errstr, errstr_size, "%s: out of memory", name);
         json_decref(ex.rows);
         json_decref(root);
         return err;
 }
 
-tecg_err_t tecg_export_csv(const char *name, uint64_t version,
-                           const char *json, size_t len, tecg_buf_t *out,
-                           char *errstr, size_t errstr_size) {
-        return tecg_export(name, version, json, len, TECG_EXPORT_CSV, out,
-                           errstr, errstr_size);
+tecg_err_t tecg_export_csv(const char *name, uint64_t version, const char *json, size_t len,
+                           tecg_buf_t *out, char *errstr, size_t errstr_size) {
+        return tecg_export(name, version, json, len, TECG_EXPORT_CSV, out, errstr, errstr_size);
 }
 
-tecg_err_t tecg_export_ndjson(const char *name, uint64_t version,
-                              const char *json, size_t len, tecg_buf_t *out,
-                              char *errstr, size_t errstr_size) {
-        return tecg_export(name, version, json, len, TECG_EXPORT_NDJSON, out,
-                           errstr, errstr_size);
+tecg_err_t tecg_export_ndjson(const char *name, uint64_t version, const char *json, size_t len,
+                              tecg_buf_t *out, char *errstr, size_t errstr_size) {
+        return tecg_export(name, version, json, len, TECG_EXPORT_NDJSON, out, errstr, errstr_size);
 }

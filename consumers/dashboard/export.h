@@ -50,18 +50,16 @@ typedef enum {
  * TECG_ERR_INVALID when the text is not a JSON object, TECG_ERR_NOMEM;
  * errstr names the dashboard. On error `out` may hold part of the text:
  * the caller discards it. Everything is borrowed. */
-tecg_err_t tecg_export(const char *name, uint64_t version, const char *json,
-                       size_t len, tecg_export_format_t format,
-                       tecg_buf_t *out, char *errstr, size_t errstr_size);
+tecg_err_t tecg_export(const char *name, uint64_t version, const char *json, size_t len,
+                       tecg_export_format_t format, tecg_buf_t *out, char *errstr,
+                       size_t errstr_size);
 
 /* tecg_export() with TECG_EXPORT_CSV. */
-tecg_err_t tecg_export_csv(const char *name, uint64_t version,
-                           const char *json, size_t len, tecg_buf_t *out,
-                           char *errstr, size_t errstr_size);
+tecg_err_t tecg_export_csv(const char *name, uint64_t version, const char *json, size_t len,
+                           tecg_buf_t *out, char *errstr, size_t errstr_size);
 
 /* tecg_export() with TECG_EXPORT_NDJSON. */
-tecg_err_t tecg_export_ndjson(const char *name, uint64_t version,
-                              const char *json, size_t len, tecg_buf_t *out,
-                              char *errstr, size_t errstr_size);
+tecg_err_t tecg_export_ndjson(const char *name, uint64_t version, const char *json, size_t len,
+                              tecg_buf_t *out, char *errstr, size_t errstr_size);
 
 #endif

@@ -52,8 +52,7 @@ typedef enum {
 } route_t;
 
 static const char *const route_names[ROUTE__COUNT] = {
-        "page", "list", "dashboard", "stream",
-        "export", "metrics", "healthz", "other",
+        "page", "list", "dashboard", "stream", "export", "metrics", "healthz", "other",
 };
 
 /* Status classes counted: 1xx-5xx (index = status / 100 - 1). */
@@ -75,13 +74,13 @@ struct tecg_http_server {
 /* One open SSE stream; owned by its MHD response (sse_free). */
 typedef struct {
         tecg_http_server_t *srv;
-        int fd;                 /* the client's socket, to notice hang-ups */
+        int fd; /* the client's socket, to notice hang-ups */
         bool started;
-        uint64_t seq;           /* store sequence already sent */
-        int64_t last_write_ms;  /* monotonic */
-        tecg_buf_t pending;     /* text not yet handed to MHD */
+        uint64_t seq;          /* store sequence already sent */
+        int64_t last_write_ms; /* monotonic */
+        tecg_buf_t pending;    /* text not yet handed to MHD */
         size_t off;
-        char *filter_buf;       /* ?dashboards=a,b split in place */
+        char *filter_buf; /* ?dashboards=a,b split in place */
         const char *filter[SSE_FILTER_MAX];
         size_t nfilter;
 } sse_stream_t;
@@ -92,8 +91,7 @@ typedef struct {
 static void count(tecg_http_server_t *srv, route_t route, unsigned status) {
         unsigned cls = status / 100;
         if (cls >= 1 && cls <= CLASS__COUNT)
-                atomic_fetch_add_explicit(&srv->requests[route][cls - 1], 1,
-                                          memory_order_relaxed);
+                atomic_fetch_add_explicit(&srv->requests[route][cls - 1], 1, memory_order_relaxed);
 }
 
 /* A URL fit for a log line: control bytes become '?', at most 200 bytes
@@ -101,24 +99,23 @@ static void count(tecg_http_server_t *srv, route_t route, unsigned status) {
 static const char *loggable(const char *url, char *out, size_t size) {
         size_t i;
         for (i = 0; url[i] && i + 1 < size; i++)
-                out[i] = (unsigned char)url[i] < 0x20 || url[i] == 0x7f
-                                 ? '?'
-                                 : url[i];
+                out[i] = (unsigned char)url[i] < 0x20 || url[i] == 0x7f ? '?' : url[i];
         out[i] = '\0';
         return out;
 }
 
 /* Queues resp (consumed; NULL means building it failed), counts and logs. */
-static enum MHD_Result finish(tecg_http_server_t *srv,
-                              struct MHD_Connection *conn, route_t route,
-                              const char *method, const char *url_raw,
-                              unsigned status, struct MHD_Response *resp) {
+static enum MHD_Result finish(tecg_http_server_t *srv, struct MHD_Connection *conn, route_t route,
+                              const char *method, const char *url_raw, unsigned status,
+                              struct MHD_Response *resp) {
         enum MHD_Result ret;
         char url_buf[201];
         const char *url = loggable(url_raw, url_buf, sizeof(url_buf));
         if (!resp) {
-                tecg_log_warn(FAC, "%s %s: cannot build the response "
-                              "(out of memory)", method, url);
+                tecg_log_warn(FAC,
+                              "%s %s: cannot build the response "
+                              "(out of memory)",
+                              method, url);
                 count(srv, route, 500);
                 return MHD_NO; /* MHD closes the connection */
         }
@@ -127,8 +124,7 @@ static enum MHD_Result finish(tecg_http_server_t *srv,
         MHD_destroy_response(resp);
         count(srv, route, status);
         if (ret != MHD_YES)
-                tecg_log_warn(FAC, "%s %s: cannot queue the %u response",
-                              method, url, status);
+                tecg_log_warn(FAC, "%s %s: cannot queue the %u response", method, url, status);
         else if (status >= 500)
                 tecg_log_warn(FAC, "%s %s %u", method, url, status);
         else
@@ -141,40 +137,34 @@ static struct MHD_Response *response_own(tecg_buf_t *body, const char *ctype) {
         /* MHD takes the buffer only if it builds the response. */
         if (tecg_buf_terminate(body))
                 return NULL;
-        resp = MHD_create_response_from_buffer_with_free_callback_cls(
-                body->len, body->data, free, body->data);
+        resp = MHD_create_response_from_buffer_with_free_callback_cls(body->len, body->data, free,
+                                                                      body->data);
         if (!resp)
                 return NULL;
         body->data = NULL;
         body->len = body->cap = 0;
         if (ctype)
-                MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                        ctype);
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
         return resp;
 }
 
 static struct MHD_Response *response_copy(const char *text, const char *ctype) {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(
-                strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+        struct MHD_Response *resp =
+                MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
         if (resp && ctype)
-                MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                        ctype);
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
         return resp;
 }
 
-static enum MHD_Result reply_error(tecg_http_server_t *srv,
-                                   struct MHD_Connection *conn, route_t route,
-                                   const char *method, const char *url,
-                                   unsigned status, const char *code,
-                                   const char *fmt, ...)
+static enum MHD_Result reply_error(tecg_http_server_t *srv, struct MHD_Connection *conn,
+                                   route_t route, const char *method, const char *url,
+                                   unsigned status, const char *code, const char *fmt, ...)
         __attribute__((format(printf, 8, 9)));
 
 /* {"error": code, "message": ...} */
-static enum MHD_Result reply_error(tecg_http_server_t *srv,
-                                   struct MHD_Connection *conn, route_t route,
-                                   const char *method, const char *url,
-                                   unsigned status, const char *code,
-                                   const char *fmt, ...) {
+static enum MHD_Result reply_error(tecg_http_server_t *srv, struct MHD_Connection *conn,
+                                   route_t route, const char *method, const char *url,
+                                   unsigned status, const char *code, const char *fmt, ...) {
         char msg[512];
         va_list ap;
         json_t *o;
@@ -186,15 +176,12 @@ static enum MHD_Result reply_error(tecg_http_server_t *srv,
         va_end(ap);
         o = json_pack("{s:s, s:s}", "error", code, "message", msg);
         if (!o) /* msg held a name that is not UTF-8 */
-                o = json_pack("{s:s, s:s}", "error", code, "message",
-                              "invalid request");
+                o = json_pack("{s:s, s:s}", "error", code, "message", "invalid request");
         if (o && (text = json_dumps(o, JSON_FLAGS)) &&
             (resp = response_copy(text, "application/json"))) {
-                MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-                                        "no-cache");
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
                 if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-                        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-                                                "GET, HEAD");
+                        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
         }
         free(text);
         json_decref(o);
@@ -207,8 +194,7 @@ static bool etag_matches(const char *inm, uint64_t version) {
         size_t wl;
         const char *p = inm;
 
-        wl = (size_t)snprintf(want, sizeof(want), "\"%llu\"",
-                              (unsigned long long)version);
+        wl = (size_t)snprintf(want, sizeof(want), "\"%llu\"", (unsigned long long)version);
         while (*p) {
                 const char *end;
                 while (*p == ' ' || *p == '\t' || *p == ',')
@@ -242,18 +228,17 @@ static void set_etag(struct MHD_Response *resp, uint64_t version) {
 
 /* 304 when the client's If-None-Match names this version. */
 static bool not_modified(struct MHD_Connection *conn, uint64_t version) {
-        const char *inm = MHD_lookup_connection_value(
-                conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+        const char *inm =
+                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
         return inm && etag_matches(inm, version);
 }
 
 static struct MHD_Response *response_304(uint64_t version) {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(
-                0, NULL, MHD_RESPMEM_PERSISTENT);
+        struct MHD_Response *resp =
+                MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
         if (resp) {
                 set_etag(resp, version);
-                MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-                                        "no-cache");
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
         }
         return resp;
 }
@@ -267,27 +252,22 @@ static void release_boxed_doc(void *cls) {
         free(doc);
 }
 
-static enum MHD_Result serve_page(tecg_http_server_t *srv,
-                                  struct MHD_Connection *conn,
+static enum MHD_Result serve_page(tecg_http_server_t *srv, struct MHD_Connection *conn,
                                   const char *method, const char *url) {
         struct MHD_Response *resp = MHD_create_response_from_buffer(
-                tecg_page_html_len, (void *)tecg_page_html,
-                MHD_RESPMEM_PERSISTENT);
+                tecg_page_html_len, (void *)tecg_page_html, MHD_RESPMEM_PERSISTENT);
         if (resp) {
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                                         "text/html; charset=utf-8");
-                MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-                                        "no-cache");
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
                 /* The browser enforces what the page promises: nothing
                  * loaded from anywhere but this server. */
-                MHD_add_response_header(resp, "Content-Security-Policy",
-                                        tecg_page_csp);
+                MHD_add_response_header(resp, "Content-Security-Policy", tecg_page_csp);
         }
         return finish(srv, conn, ROUTE_PAGE, method, url, MHD_HTTP_OK, resp);
 }
 
-static enum MHD_Result serve_list(tecg_http_server_t *srv,
-                                  struct MHD_Connection *conn,
+static enum MHD_Result serve_list(tecg_http_server_t *srv, struct MHD_Connection *conn,
                                   const char *method, const char *url) {
         tecg_doc_t *docs = NULL;
         size_t n = 0;
@@ -299,20 +279,17 @@ static enum MHD_Result serve_list(tecg_http_server_t *srv,
                 goto done;
         for (size_t i = 0; i < n; i++) {
                 char path[128], updated[TECG_TIME_RFC3339_SIZE];
-                snprintf(path, sizeof(path), "/api/dashboards/%s",
-                         docs[i].name);
+                snprintf(path, sizeof(path), "/api/dashboards/%s", docs[i].name);
                 tecg_time_format_rfc3339_ms(docs[i].updated_ms, updated);
-                if (json_array_append_new(
-                            arr, json_pack("{s:s, s:I, s:s, s:s}", "name",
-                                           docs[i].name, "version",
-                                           (json_int_t)docs[i].version, "url",
-                                           path, "updated_at", updated)))
+                if (json_array_append_new(arr,
+                                          json_pack("{s:s, s:I, s:s, s:s}", "name", docs[i].name,
+                                                    "version", (json_int_t)docs[i].version, "url",
+                                                    path, "updated_at", updated)))
                         goto done;
         }
         if ((text = json_dumps(arr, JSON_FLAGS)) &&
             (resp = response_copy(text, "application/json")))
-                MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-                                        "no-cache");
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 done:
         free(text);
         json_decref(arr);
@@ -320,10 +297,8 @@ done:
         return finish(srv, conn, ROUTE_LIST, method, url, MHD_HTTP_OK, resp);
 }
 
-static enum MHD_Result serve_dashboard(tecg_http_server_t *srv,
-                                       struct MHD_Connection *conn,
-                                       const char *method, const char *url,
-                                       const char *name) {
+static enum MHD_Result serve_dashboard(tecg_http_server_t *srv, struct MHD_Connection *conn,
+                                       const char *method, const char *url, const char *name) {
         tecg_doc_t *doc = calloc(1, sizeof(*doc));
         struct MHD_Response *resp = NULL;
         unsigned status = MHD_HTTP_OK;
@@ -333,9 +308,8 @@ static enum MHD_Result serve_dashboard(tecg_http_server_t *srv,
                 goto done;
         if (tecg_docstore_get(srv->store, name, doc) != TECG_OK) {
                 free(doc);
-                return reply_error(srv, conn, ROUTE_DASHBOARD, method, url,
-                                   MHD_HTTP_NOT_FOUND, "not_found",
-                                   "no dashboard named '%s'", name);
+                return reply_error(srv, conn, ROUTE_DASHBOARD, method, url, MHD_HTTP_NOT_FOUND,
+                                   "not_found", "no dashboard named '%s'", name);
         }
         version = doc->version;
         if (not_modified(conn, version)) {
@@ -345,15 +319,13 @@ static enum MHD_Result serve_dashboard(tecg_http_server_t *srv,
         }
         /* No copy: the response holds the snapshot's reference and drops
          * it when libmicrohttpd frees the response. */
-        resp = MHD_create_response_from_buffer_with_free_callback_cls(
-                doc->len, (void *)doc->json, release_boxed_doc, doc);
+        resp = MHD_create_response_from_buffer_with_free_callback_cls(doc->len, (void *)doc->json,
+                                                                      release_boxed_doc, doc);
         if (!resp)
                 goto done;
         doc = NULL;
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                "application/json");
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-                                "no-cache");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
         set_etag(resp, version);
 done:
         if (doc) {
@@ -363,10 +335,8 @@ done:
         return finish(srv, conn, ROUTE_DASHBOARD, method, url, status, resp);
 }
 
-static enum MHD_Result serve_export(tecg_http_server_t *srv,
-                                    struct MHD_Connection *conn,
-                                    const char *method, const char *url,
-                                    const char *file) {
+static enum MHD_Result serve_export(tecg_http_server_t *srv, struct MHD_Connection *conn,
+                                    const char *method, const char *url, const char *file) {
         char name[TECG_DOCSTORE_NAME_MAX + 1], disp[160], errstr[256];
         const char *dot = strrchr(file, '.');
         tecg_export_format_t format;
@@ -386,8 +356,8 @@ static enum MHD_Result serve_export(tecg_http_server_t *srv,
                 ctype = "application/x-ndjson";
                 ext = "ndjson";
         } else {
-                return reply_error(srv, conn, ROUTE_EXPORT, method, url,
-                                   MHD_HTTP_NOT_FOUND, "not_found",
+                return reply_error(srv, conn, ROUTE_EXPORT, method, url, MHD_HTTP_NOT_FOUND,
+                                   "not_found",
                                    "export formats are NAME.csv and "
                                    "NAME.ndjson");
         }
@@ -395,31 +365,27 @@ static enum MHD_Result serve_export(tecg_http_server_t *srv,
         snprintf(name, sizeof(name), "%.*s", (int)(dot - file), file);
         if ((size_t)(dot - file) > TECG_DOCSTORE_NAME_MAX ||
             tecg_docstore_get(srv->store, name, &doc) != TECG_OK)
-                return reply_error(srv, conn, ROUTE_EXPORT, method, url,
-                                   MHD_HTTP_NOT_FOUND, "not_found",
-                                   "no dashboard named '%.*s'",
-                                   (int)(dot - file), file);
+                return reply_error(srv, conn, ROUTE_EXPORT, method, url, MHD_HTTP_NOT_FOUND,
+                                   "not_found", "no dashboard named '%.*s'", (int)(dot - file),
+                                   file);
         if (not_modified(conn, doc.version)) {
                 status = MHD_HTTP_NOT_MODIFIED;
                 resp = response_304(doc.version);
                 goto done;
         }
-        if (tecg_export(doc.name, doc.version, doc.json, doc.len, format,
-                        &body, errstr, sizeof(errstr)) != TECG_OK) {
+        if (tecg_export(doc.name, doc.version, doc.json, doc.len, format, &body, errstr,
+                        sizeof(errstr)) != TECG_OK) {
                 tecg_log_warn(FAC, "export of %s: %s", name, errstr);
                 ret = reply_error(srv, conn, ROUTE_EXPORT, method, url,
-                                  MHD_HTTP_INTERNAL_SERVER_ERROR,
-                                  "export_failed", "%s", errstr);
+                                  MHD_HTTP_INTERNAL_SERVER_ERROR, "export_failed", "%s", errstr);
                 goto out;
         }
         if (!(resp = response_own(&body, ctype)))
                 goto done;
-        snprintf(disp, sizeof(disp), "attachment; filename=\"%s-v%llu.%s\"",
-                 name, (unsigned long long)doc.version, ext);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION,
-                                disp);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-                                "no-cache");
+        snprintf(disp, sizeof(disp), "attachment; filename=\"%s-v%llu.%s\"", name,
+                 (unsigned long long)doc.version, ext);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
         set_etag(resp, doc.version);
 done:
         ret = finish(srv, conn, ROUTE_EXPORT, method, url, status, resp);
@@ -450,69 +416,60 @@ static tecg_err_t metrics_own(tecg_http_server_t *srv, tecg_buf_t *out) {
         size_t n = 0;
         struct timespec now;
 
-        err = tecg_buf_puts(out,
-                "# HELP tecg_http_requests_total HTTP requests answered, by "
-                "route and status class.\n"
-                "# TYPE tecg_http_requests_total counter\n");
+        err = tecg_buf_puts(out, "# HELP tecg_http_requests_total HTTP requests answered, by "
+                                 "route and status class.\n"
+                                 "# TYPE tecg_http_requests_total counter\n");
         for (int r = 0; r < ROUTE__COUNT && !err; r++)
                 for (int c = 1; c < CLASS__COUNT && !err; c++)
-                        err = metrics_line(
-                                out,
-                                "tecg_http_requests_total{route=\"%s\","
-                                "code=\"%dxx\"} %lu\n",
-                                route_names[r], c + 1,
-                                atomic_load(&srv->requests[r][c]));
+                        err = metrics_line(out,
+                                           "tecg_http_requests_total{route=\"%s\","
+                                           "code=\"%dxx\"} %lu\n",
+                                           route_names[r], c + 1,
+                                           atomic_load(&srv->requests[r][c]));
         if (!err)
-                err = metrics_line(
-                        out,
-                        "# HELP tecg_http_sse_clients Event streams open "
-                        "now.\n# TYPE tecg_http_sse_clients gauge\n"
-                        "tecg_http_sse_clients %ld\n"
-                        "# HELP tecg_http_sse_events_total Dashboard events "
-                        "sent on event streams.\n"
-                        "# TYPE tecg_http_sse_events_total counter\n"
-                        "tecg_http_sse_events_total %lu\n"
-                        "# HELP tecg_http_sse_rejected_total Event streams "
-                        "refused because max_sse_clients were open.\n"
-                        "# TYPE tecg_http_sse_rejected_total counter\n"
-                        "tecg_http_sse_rejected_total %lu\n",
-                        atomic_load(&srv->sse_clients),
-                        atomic_load(&srv->sse_events),
-                        atomic_load(&srv->sse_rejected));
+                err = metrics_line(out,
+                                   "# HELP tecg_http_sse_clients Event streams open "
+                                   "now.\n# TYPE tecg_http_sse_clients gauge\n"
+                                   "tecg_http_sse_clients %ld\n"
+                                   "# HELP tecg_http_sse_events_total Dashboard events "
+                                   "sent on event streams.\n"
+                                   "# TYPE tecg_http_sse_events_total counter\n"
+                                   "tecg_http_sse_events_total %lu\n"
+                                   "# HELP tecg_http_sse_rejected_total Event streams "
+                                   "refused because max_sse_clients were open.\n"
+                                   "# TYPE tecg_http_sse_rejected_total counter\n"
+                                   "tecg_http_sse_rejected_total %lu\n",
+                                   atomic_load(&srv->sse_clients), atomic_load(&srv->sse_events),
+                                   atomic_load(&srv->sse_rejected));
         if (err || (err = tecg_docstore_list(srv->store, &docs, &n, NULL)))
                 goto done;
-        err = tecg_buf_puts(out,
-                "# HELP tecg_http_dashboard_version Version of each "
-                "dashboard document being served.\n"
-                "# TYPE tecg_http_dashboard_version gauge\n");
+        err = tecg_buf_puts(out, "# HELP tecg_http_dashboard_version Version of each "
+                                 "dashboard document being served.\n"
+                                 "# TYPE tecg_http_dashboard_version gauge\n");
         for (size_t i = 0; i < n && !err; i++)
                 err = metrics_line(out,
                                    "tecg_http_dashboard_version{dashboard="
                                    "\"%s\"} %llu\n",
-                                   docs[i].name,
-                                   (unsigned long long)docs[i].version);
+                                   docs[i].name, (unsigned long long)docs[i].version);
         if (!err)
-                err = tecg_buf_puts(out,
-                        "# HELP tecg_http_dashboard_age_seconds Seconds "
-                        "since each dashboard document was last updated.\n"
-                        "# TYPE tecg_http_dashboard_age_seconds gauge\n");
+                err = tecg_buf_puts(out, "# HELP tecg_http_dashboard_age_seconds Seconds "
+                                         "since each dashboard document was last updated.\n"
+                                         "# TYPE tecg_http_dashboard_age_seconds gauge\n");
         clock_gettime(CLOCK_REALTIME, &now);
         for (size_t i = 0; i < n && !err; i++) {
-                int64_t age = (int64_t)now.tv_sec * 1000 +
-                              now.tv_nsec / 1000000 - docs[i].updated_ms;
+                int64_t age =
+                        (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - docs[i].updated_ms;
                 err = metrics_line(out,
                                    "tecg_http_dashboard_age_seconds{"
                                    "dashboard=\"%s\"} %.3f\n",
-                                   docs[i].name,
-                                   (double)(age < 0 ? 0 : age) / 1000.0);
+                                   docs[i].name, (double)(age < 0 ? 0 : age) / 1000.0);
         }
 done:
         tecg_docs_release(docs, n);
         return err;
 }
 
-static enum MHD_Result serve_metrics(tecg_http_server_t *srv,
-                                     struct MHD_Connection *conn,
+static enum MHD_Result serve_metrics(tecg_http_server_t *srv, struct MHD_Connection *conn,
                                      const char *method, const char *url) {
         tecg_buf_t body = TECG_BUF_INIT;
         struct MHD_Response *resp = NULL;
@@ -520,21 +477,16 @@ static enum MHD_Result serve_metrics(tecg_http_server_t *srv,
         if (metrics_own(srv, &body) == TECG_OK) {
                 if (srv->conf.metrics_cb)
                         srv->conf.metrics_cb(&body, srv->conf.metrics_opaque);
-                resp = response_own(&body,
-                                    "text/plain; version=0.0.4; "
-                                    "charset=utf-8");
+                resp = response_own(&body, "text/plain; version=0.0.4; "
+                                           "charset=utf-8");
                 if (resp)
-                        MHD_add_response_header(
-                                resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-                                "no-store");
+                        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
         }
         tecg_buf_free(&body);
-        return finish(srv, conn, ROUTE_METRICS, method, url, MHD_HTTP_OK,
-                      resp);
+        return finish(srv, conn, ROUTE_METRICS, method, url, MHD_HTTP_OK, resp);
 }
 
-static enum MHD_Result serve_healthz(tecg_http_server_t *srv,
-                                     struct MHD_Connection *conn,
+static enum MHD_Result serve_healthz(tecg_http_server_t *srv, struct MHD_Connection *conn,
                                      const char *method, const char *url) {
         tecg_buf_t body = TECG_BUF_INIT;
         struct MHD_Response *resp;
@@ -550,20 +502,17 @@ static enum MHD_Result serve_healthz(tecg_http_server_t *srv,
         else
                 status = MHD_HTTP_SERVICE_UNAVAILABLE;
         if (body.len == 0) {
-                tecg_buf_puts(&body,
-                              status < 300 ? "{\"status\":\"ok\"}"
-                                           : "{\"status\":\"unavailable\","
-                                             "\"reason\":\"health check "
-                                             "failed\"}");
+                tecg_buf_puts(&body, status < 300 ? "{\"status\":\"ok\"}"
+                                                  : "{\"status\":\"unavailable\","
+                                                    "\"reason\":\"health check "
+                                                    "failed\"}");
         }
         resp = response_own(&body, "application/json");
         if (resp)
-                MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-                                        "no-store");
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
         tecg_buf_free(&body);
         if (status >= 300)
-                tecg_log_warn(FAC, "%s %s: unhealthy (%u)", method, url,
-                              status);
+                tecg_log_warn(FAC, "%s %s: unhealthy (%u)", method, url, status);
         return finish(srv, conn, ROUTE_HEALTHZ, method, url, status, resp);
 }
 
@@ -586,8 +535,7 @@ static tecg_err_t sse_append_doc(tecg_buf_t *out, const tecg_doc_t *doc) {
         tecg_err_t err;
         char head[2 * TECG_DOCSTORE_NAME_MAX + 64];
         size_t start;
-        int n = snprintf(head, sizeof(head), "event: %s\nid: %s:%llu\ndata: ",
-                         doc->name, doc->name,
+        int n = snprintf(head, sizeof(head), "event: %s\nid: %s:%llu\ndata: ", doc->name, doc->name,
                          (unsigned long long)doc->version);
         if ((err = tecg_buf_append(out, head, (size_t)n)))
                 return err;
@@ -610,12 +558,10 @@ static tecg_err_t sse_queue_changes(sse_stream_t *st, bool all) {
         if ((err = tecg_docstore_list(st->srv->store, &docs, &n, &seq)))
                 return err;
         for (size_t i = 0; i < n && !err; i++) {
-                if ((!all && docs[i].seq <= st->seq) ||
-                    !sse_wants(st, docs[i].name))
+                if ((!all && docs[i].seq <= st->seq) || !sse_wants(st, docs[i].name))
                         continue;
                 err = sse_append_doc(&st->pending, &docs[i]);
-                atomic_fetch_add_explicit(&st->srv->sse_events, 1,
-                                          memory_order_relaxed);
+                atomic_fetch_add_explicit(&st->srv->sse_events, 1, memory_order_relaxed);
         }
         st->seq = seq;
         tecg_docs_release(docs, n);
@@ -662,8 +608,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max) {
                          * even before any document exists. */
                         st->started = true;
                         st->last_write_ms = tecg_mono_ms();
-                        if (tecg_buf_puts(&st->pending,
-                                          ": tecg dashboards\nretry: 3000\n\n") ||
+                        if (tecg_buf_puts(&st->pending, ": tecg dashboards\nretry: 3000\n\n") ||
                             sse_queue_changes(st, true))
                                 return MHD_CONTENT_READER_END_WITH_ERROR;
                         continue;
@@ -683,8 +628,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max) {
                 seq = st->seq;
                 if (tecg_docstore_wait_change(
                             srv->store, &seq,
-                            (int)(due - now < SSE_SLICE_MS ? due - now
-                                                           : SSE_SLICE_MS)) ==
+                            (int)(due - now < SSE_SLICE_MS ? due - now : SSE_SLICE_MS)) ==
                     TECG_OK) {
                         size_t before = st->pending.len;
                         if (sse_queue_changes(st, false))
@@ -704,8 +648,7 @@ static void sse_free(void *cls) {
         free(st);
 }
 
-static enum MHD_Result serve_stream(tecg_http_server_t *srv,
-                                    struct MHD_Connection *conn,
+static enum MHD_Result serve_stream(tecg_http_server_t *srv, struct MHD_Connection *conn,
                                     const char *method, const char *url) {
         const char *filter;
         const union MHD_ConnectionInfo *ci;
@@ -714,15 +657,12 @@ static enum MHD_Result serve_stream(tecg_http_server_t *srv,
 
         if (strcmp(method, "HEAD") == 0) {
                 resp = response_copy("", "text/event-stream; charset=utf-8");
-                return finish(srv, conn, ROUTE_STREAM, method, url,
-                              MHD_HTTP_OK, resp);
+                return finish(srv, conn, ROUTE_STREAM, method, url, MHD_HTTP_OK, resp);
         }
-        if (atomic_fetch_add(&srv->sse_clients, 1) >=
-            (long)srv->conf.max_sse_clients) {
+        if (atomic_fetch_add(&srv->sse_clients, 1) >= (long)srv->conf.max_sse_clients) {
                 atomic_fetch_sub(&srv->sse_clients, 1);
                 atomic_fetch_add(&srv->sse_rejected, 1);
-                tecg_log_warn(FAC, "stream refused: %u streams open",
-                              srv->conf.max_sse_clients);
+                tecg_log_warn(FAC, "stream refused: %u streams open", srv->conf.max_sse_clients);
                 return reply_error(srv, conn, ROUTE_STREAM, method, url,
                                    MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
                                    "too many event streams open");
@@ -734,30 +674,25 @@ static enum MHD_Result serve_stream(tecg_http_server_t *srv,
         ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         if (ci)
                 st->fd = ci->connect_fd;
-        filter = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
-                                             "dashboards");
+        filter = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "dashboards");
         if (filter && *filter) {
                 char *save = NULL, *tok;
                 if (!(st->filter_buf = strdup(filter)))
                         goto fail;
                 for (tok = strtok_r(st->filter_buf, ",", &save);
-                     tok && st->nfilter < SSE_FILTER_MAX;
-                     tok = strtok_r(NULL, ",", &save))
+                     tok && st->nfilter < SSE_FILTER_MAX; tok = strtok_r(NULL, ",", &save))
                         st->filter[st->nfilter++] = tok;
         }
-        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN,
-                                                 SSE_BLOCK_SIZE, sse_read, st,
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK_SIZE, sse_read, st,
                                                  sse_free);
         if (!resp)
                 goto fail;
         st = NULL; /* the response owns it now */
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                                 "text/event-stream; charset=utf-8");
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-                                "no-cache");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
         MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-        tecg_log_debug(FAC, "stream opened (%ld open)",
-                       atomic_load(&srv->sse_clients));
+        tecg_log_debug(FAC, "stream opened (%ld open)", atomic_load(&srv->sse_clients));
         return finish(srv, conn, ROUTE_STREAM, method, url, MHD_HTTP_OK, resp);
 fail:
         if (st) {
@@ -771,9 +706,8 @@ fail:
 /* ------------------------------------------------------------------ */
 /* Dispatch                                                            */
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
-                                  const char *url, const char *method,
-                                  const char *version, const char *upload,
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls) {
         tecg_http_server_t *srv = cls;
         route_t route = ROUTE_OTHER;
@@ -785,28 +719,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 
         if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
                 route = ROUTE_PAGE;
-        else if (strcmp(url, "/api/dashboards") == 0 ||
-                 strcmp(url, "/api/dashboards/") == 0)
+        else if (strcmp(url, "/api/dashboards") == 0 || strcmp(url, "/api/dashboards/") == 0)
                 route = ROUTE_LIST;
-        else if (strncmp(url, "/api/dashboards/", 16) == 0 &&
-                 !strchr(url + 16, '/'))
+        else if (strncmp(url, "/api/dashboards/", 16) == 0 && !strchr(url + 16, '/'))
                 route = ROUTE_DASHBOARD, arg = url + 16;
         else if (strcmp(url, "/api/stream") == 0)
                 route = ROUTE_STREAM;
-        else if (strncmp(url, "/api/export/", 12) == 0 && url[12] &&
-                 !strchr(url + 12, '/'))
+        else if (strncmp(url, "/api/export/", 12) == 0 && url[12] && !strchr(url + 12, '/'))
                 route = ROUTE_EXPORT, arg = url + 12;
         else if (strcmp(url, "/metrics") == 0)
                 route = ROUTE_METRICS;
         else if (strcmp(url, "/healthz") == 0)
                 route = ROUTE_HEALTHZ;
 
-        if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
-            strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-                return reply_error(srv, conn, route, method, url,
-                                   MHD_HTTP_METHOD_NOT_ALLOWED,
-                                   "method_not_allowed",
-                                   "%s is not allowed; use GET", method);
+        if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+                return reply_error(srv, conn, route, method, url, MHD_HTTP_METHOD_NOT_ALLOWED,
+                                   "method_not_allowed", "%s is not allowed; use GET", method);
         switch (route) {
         case ROUTE_PAGE:
                 return serve_page(srv, conn, method, url);
@@ -823,9 +751,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         case ROUTE_HEALTHZ:
                 return serve_healthz(srv, conn, method, url);
         default:
-                return reply_error(srv, conn, ROUTE_OTHER, method, url,
-                                   MHD_HTTP_NOT_FOUND, "not_found",
-                                   "no such resource");
+                return reply_error(srv, conn, ROUTE_OTHER, method, url, MHD_HTTP_NOT_FOUND,
+                                   "not_found", "no such resource");
         }
 }
 
@@ -858,8 +785,8 @@ void tecg_http_server_conf_init(tecg_http_server_conf_t *conf) {
 }
 
 tecg_http_server_t *tecg_http_server_start(const tecg_http_server_conf_t *conf,
-                                           tecg_docstore_t *store,
-                                           char *errstr, size_t errstr_size) {
+                                           tecg_docstore_t *store, char *errstr,
+                                           size_t errstr_size) {
         tecg_http_server_t *srv = NULL;
         struct addrinfo hints = {0}, *ai = NULL;
         char port[8];
@@ -869,8 +796,7 @@ tecg_http_server_t *tecg_http_server_start(const tecg_http_server_conf_t *conf,
         bool ok = false;
 
         if (!(srv = calloc(1, sizeof(*srv)))) {
-                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
-                            "out of memory");
+                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto done;
         }
         srv->conf = *conf;
@@ -886,8 +812,7 @@ tecg_http_server_t *tecg_http_server_start(const tecg_http_server_conf_t *conf,
         if (srv->conf.connection_timeout_s <= 0)
                 srv->conf.connection_timeout_s = 60;
         if (!(srv->bind_address = strdup(srv->conf.bind_address))) {
-                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
-                            "out of memory");
+                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto done;
         }
         srv->conf.bind_address = srv->bind_address;
@@ -897,25 +822,19 @@ tecg_http_server_t *tecg_http_server_start(const tecg_http_server_conf_t *conf,
         hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
         snprintf(port, sizeof(port), "%u", (unsigned)conf->port);
         if ((rc = getaddrinfo(srv->bind_address, port, &hints, &ai)) != 0) {
-                tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                            "http bind address %s: %s", srv->bind_address,
-                            gai_strerror(rc));
+                tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "http bind address %s: %s",
+                            srv->bind_address, gai_strerror(rc));
                 goto done;
         }
-        flags = MHD_USE_INTERNAL_POLLING_THREAD |
-                MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO |
+        flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO |
                 MHD_USE_ERROR_LOG;
         if (ai->ai_family == AF_INET6)
                 flags |= MHD_USE_IPv6;
         srv->daemon = MHD_start_daemon(
-                flags, conf->port, NULL, NULL, on_request, srv,
-                MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                MHD_OPTION_CONNECTION_LIMIT,
-                (unsigned)srv->conf.max_connections,
-                MHD_OPTION_CONNECTION_TIMEOUT,
-                (unsigned)srv->conf.connection_timeout_s,
-                MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-                MHD_OPTION_END);
+                flags, conf->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                MHD_OPTION_CONNECTION_LIMIT, (unsigned)srv->conf.max_connections,
+                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->conf.connection_timeout_s,
+                MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
         if (!srv->daemon) {
                 tecg_seterr(TECG_ERR_IO, errstr, errstr_size,
                             "cannot serve HTTP on %s port %u (in use or not "
@@ -925,8 +844,7 @@ tecg_http_server_t *tecg_http_server_start(const tecg_http_server_conf_t *conf,
         }
         di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
         srv->port = di ? di->port : conf->port;
-        tecg_log_info(FAC, "serving on %s port %u", srv->bind_address,
-                      (unsigned)srv->port);
+        tecg_log_info(FAC, "serving on %s port %u", srv->bind_address, (unsigned)srv->port);
         ok = true;
 done:
         if (ai)
@@ -951,8 +869,7 @@ void tecg_http_server_stop(tecg_http_server_t *srv) {
         tecg_docstore_wakeup(srv->store);
         MHD_stop_daemon(srv->daemon);
         srv->daemon = NULL;
-        tecg_log_info(FAC, "stopped serving on %s port %u", srv->bind_address,
-                      (unsigned)srv->port);
+        tecg_log_info(FAC, "stopped serving on %s port %u", srv->bind_address, (unsigned)srv->port);
 }
 
 void tecg_http_server_destroy(tecg_http_server_t *srv) {

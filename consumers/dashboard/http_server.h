@@ -31,29 +31,29 @@
 
 /* Appends Prometheus text exposition lines (with their # HELP/# TYPE) to
  * `out`; called on every GET /metrics, after the server's own metrics. */
-typedef void (tecg_http_metrics_cb_t)(tecg_buf_t *out, void *opaque);
+typedef void(tecg_http_metrics_cb_t)(tecg_buf_t *out, void *opaque);
 
 /* Writes one JSON object to json_out, e.g. {"status":"ok","kafka":"up"} or
  * {"status":"unavailable","reason":"no nation state for 90 s"}, and returns
  * the answer's status: 0 or 200 when healthy, an HTTP status (e.g. 503)
  * otherwise; any other value means 503. A callback that writes nothing
  * gets a default body ({"status":"ok"} or one with a generic reason). */
-typedef int (tecg_http_health_cb_t)(tecg_buf_t *json_out, void *opaque);
+typedef int(tecg_http_health_cb_t)(tecg_buf_t *json_out, void *opaque);
 
 typedef struct {
-        const char *bind_address;  /* numeric IPv4/IPv6 or a host name;
+        const char *bind_address;           /* numeric IPv4/IPv6 or a host name;
                                     * default "127.0.0.1" */
-        uint16_t port;             /* 0: an ephemeral port (see _port()) */
-        unsigned max_connections;  /* concurrent connections, default 64 */
-        unsigned max_sse_clients;  /* concurrent streams, default 32; more
+        uint16_t port;                      /* 0: an ephemeral port (see _port()) */
+        unsigned max_connections;           /* concurrent connections, default 64 */
+        unsigned max_sse_clients;           /* concurrent streams, default 32; more
                                     * get 503 */
-        int sse_keepalive_ms;      /* ": keep-alive" comment period,
+        int sse_keepalive_ms;               /* ": keep-alive" comment period,
                                     * default 15000 */
-        int connection_timeout_s;  /* idle keep-alive connections, default
+        int connection_timeout_s;           /* idle keep-alive connections, default
                                     * 60 */
         tecg_http_metrics_cb_t *metrics_cb; /* optional */
         void *metrics_opaque;
-        tecg_http_health_cb_t *health_cb;   /* optional: always healthy */
+        tecg_http_health_cb_t *health_cb; /* optional: always healthy */
         void *health_opaque;
 } tecg_http_server_conf_t;
 
@@ -66,8 +66,8 @@ void tecg_http_server_conf_init(tecg_http_server_conf_t *conf);
  * address does not resolve, the port is taken, or libmicrohttpd fails.
  * conf is copied; store is borrowed and must outlive the server. */
 tecg_http_server_t *tecg_http_server_start(const tecg_http_server_conf_t *conf,
-                                           tecg_docstore_t *store,
-                                           char *errstr, size_t errstr_size);
+                                           tecg_docstore_t *store, char *errstr,
+                                           size_t errstr_size);
 
 /* The port actually bound (the chosen one when conf.port was 0); 0 once
  * stopped. */

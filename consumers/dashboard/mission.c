@@ -24,20 +24,17 @@ static const struct {
         const char *currency;
         const char *rate;
 } default_rates[] = {
-        {"AUD", "0.6127"},  {"BGN", "0.5113"},      {"CAD", "0.6621"},
-        {"CHF", "0.6459"},  {"CZK", "0.03358"},     {"DKK", "0.1343"},
-        {"EEK", "0.06391"}, {"GBP", "1.4622"},      {"HUF", "0.004031"},
-        {"ISK", "0.0125"},  {"JPY", "0.0073"},      {"LTL", "0.2896"},
-        {"LVL", "1.4364"},  {"NOK", "0.1245"},      {"PLN", "0.2486"},
-        {"ROL", "0.00002762"}, {"RON", "0.2762"},   {"SEK", "0.1077"},
-        {"SIT", "0.004174"}, {"SKK", "0.02591"},    {"TRL", "0.000000596"},
-        {"TRY", "0.5963"},  {"USD", "0.8042"},
+        {"AUD", "0.6127"},      {"BGN", "0.5113"}, {"CAD", "0.6621"},   {"CHF", "0.6459"},
+        {"CZK", "0.03358"},     {"DKK", "0.1343"}, {"EEK", "0.06391"},  {"GBP", "1.4622"},
+        {"HUF", "0.004031"},    {"ISK", "0.0125"}, {"JPY", "0.0073"},   {"LTL", "0.2896"},
+        {"LVL", "1.4364"},      {"NOK", "0.1245"}, {"PLN", "0.2486"},   {"ROL", "0.00002762"},
+        {"RON", "0.2762"},      {"SEK", "0.1077"}, {"SIT", "0.004174"}, {"SKK", "0.02591"},
+        {"TRL", "0.000000596"}, {"TRY", "0.5963"}, {"USD", "0.8042"},
 };
 
 /* Index of `currency` in m->rates, or where it would be inserted (with
  * *found false). */
-static size_t rate_find(const tecg_mission_t *m, const char *currency,
-                        bool *found) {
+static size_t rate_find(const tecg_mission_t *m, const char *currency, bool *found) {
         size_t lo = 0, hi = m->nrates;
         *found = false;
         while (lo < hi) {
@@ -56,8 +53,7 @@ static size_t rate_find(const tecg_mission_t *m, const char *currency,
 }
 
 static void rate_remove_at(tecg_mission_t *m, size_t i) {
-        memmove(&m->rates[i], &m->rates[i + 1],
-                (m->nrates - i - 1) * sizeof(m->rates[0]));
+        memmove(&m->rates[i], &m->rates[i + 1], (m->nrates - i - 1) * sizeof(m->rates[0]));
         m->nrates--;
 }
 
@@ -84,10 +80,8 @@ void tecg_mission_init(tecg_mission_t *m) {
         }
 }
 
-tecg_err_t tecg_mission_set_reporting_currency(tecg_mission_t *m,
-                                               const char *currency,
-                                               char *errstr,
-                                               size_t errstr_size) {
+tecg_err_t tecg_mission_set_reporting_currency(tecg_mission_t *m, const char *currency,
+                                               char *errstr, size_t errstr_size) {
         bool found;
         size_t i;
 
@@ -99,8 +93,7 @@ tecg_err_t tecg_mission_set_reporting_currency(tecg_mission_t *m,
                 return TECG_OK;
 
         i = rate_find(m, currency, &found);
-        if (found && m->rates[i].configured &&
-            m->rates[i].rate_scaled != TECG_MONEY_RATE_SCALE)
+        if (found && m->rates[i].configured && m->rates[i].rate_scaled != TECG_MONEY_RATE_SCALE)
                 return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
                                    "reporting currency %s has a configured rate other than 1",
                                    currency);
@@ -113,9 +106,8 @@ tecg_err_t tecg_mission_set_reporting_currency(tecg_mission_t *m,
         return TECG_OK;
 }
 
-tecg_err_t tecg_mission_set_rate(tecg_mission_t *m, const char *currency,
-                                 const char *rate, char *errstr,
-                                 size_t errstr_size) {
+tecg_err_t tecg_mission_set_rate(tecg_mission_t *m, const char *currency, const char *rate,
+                                 char *errstr, size_t errstr_size) {
         int64_t scaled;
         bool found;
         size_t i;
@@ -143,8 +135,7 @@ tecg_err_t tecg_mission_set_rate(tecg_mission_t *m, const char *currency,
                         return tecg_seterr(TECG_ERR_LIMIT, errstr, errstr_size,
                                            "rate of %s: more than %d rates", currency,
                                            TECG_MISSION_RATES_MAX);
-                memmove(&m->rates[i + 1], &m->rates[i],
-                        (m->nrates - i) * sizeof(m->rates[0]));
+                memmove(&m->rates[i + 1], &m->rates[i], (m->nrates - i) * sizeof(m->rates[0]));
                 m->nrates++;
                 memcpy(m->rates[i].currency, currency, 4);
         }
@@ -163,8 +154,7 @@ void tecg_mission_remove_rate(tecg_mission_t *m, const char *currency) {
                 rate_remove_at(m, i);
 }
 
-bool tecg_mission_rate(const tecg_mission_t *m, const char *currency,
-                       int64_t *rate_scaled) {
+bool tecg_mission_rate(const tecg_mission_t *m, const char *currency, int64_t *rate_scaled) {
         bool found;
         size_t i;
         if (!currency)
@@ -179,8 +169,7 @@ bool tecg_mission_rate(const tecg_mission_t *m, const char *currency,
         return found;
 }
 
-tecg_err_t tecg_mission_check(const tecg_mission_t *m, char *errstr,
-                              size_t errstr_size) {
+tecg_err_t tecg_mission_check(const tecg_mission_t *m, char *errstr, size_t errstr_size) {
         static const struct {
                 const char *name;
                 size_t offset;
@@ -194,10 +183,8 @@ tecg_err_t tecg_mission_check(const tecg_mission_t *m, char *errstr,
                 memcpy(&v, (const char *)m + counts[i].offset, sizeof(v));
                 if (v < 0 || v > TECG_MISSION_COUNT_MAX)
                         return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                           "%s must be within 0..%lld (got %lld)",
-                                           counts[i].name,
-                                           (long long)TECG_MISSION_COUNT_MAX,
-                                           (long long)v);
+                                           "%s must be within 0..%lld (got %lld)", counts[i].name,
+                                           (long long)TECG_MISSION_COUNT_MAX, (long long)v);
         }
         if (strnlen(m->reporting_currency, sizeof(m->reporting_currency)) == 4 ||
             !currency_known(m->reporting_currency))

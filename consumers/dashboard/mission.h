@@ -43,16 +43,16 @@
 #define TECG_MISSION_RATES_MAX 256
 
 typedef struct {
-        char currency[4];        /* ISO 4217, NUL-terminated */
-        int64_t rate_scaled;     /* reporting units per unit x 10^9, > 0 */
-        bool configured;         /* set by tecg_mission_set_rate(), not a default */
+        char currency[4];    /* ISO 4217, NUL-terminated */
+        int64_t rate_scaled; /* reporting units per unit x 10^9, > 0 */
+        bool configured;     /* set by tecg_mission_set_rate(), not a default */
 } tecg_mission_rate_t;
 
 typedef struct {
-        int64_t authorized_strength;   /* personnel in Iraq, >= 0 */
-        int64_t target_in_iraq;        /* trainees per year, >= 0 */
-        int64_t target_outside_iraq;   /* trainees per year, >= 0 */
-        char reporting_currency[4];    /* ISO 4217 */
+        int64_t authorized_strength;                       /* personnel in Iraq, >= 0 */
+        int64_t target_in_iraq;                            /* trainees per year, >= 0 */
+        int64_t target_outside_iraq;                       /* trainees per year, >= 0 */
+        char reporting_currency[4];                        /* ISO 4217 */
         tecg_mission_rate_t rates[TECG_MISSION_RATES_MAX]; /* sorted by currency */
         size_t nrates;
 } tecg_mission_t;
@@ -65,10 +65,8 @@ void tecg_mission_init(tecg_mission_t *m);
  * tecg_mission_set_rate() are kept, and one for the new reporting currency
  * must be exactly 1 (it is then removed: the identity is implicit). So set
  * the currency first, then its rates. TECG_ERR_CONFIG with a reason. */
-tecg_err_t tecg_mission_set_reporting_currency(tecg_mission_t *m,
-                                               const char *currency,
-                                               char *errstr,
-                                               size_t errstr_size);
+tecg_err_t tecg_mission_set_reporting_currency(tecg_mission_t *m, const char *currency,
+                                               char *errstr, size_t errstr_size);
 
 /* Sets (adds or replaces) the rate of `currency` from the config entry
  * `rate.<currency> = <rate>`: `currency` must be a known ISO 4217 code,
@@ -77,9 +75,8 @@ tecg_err_t tecg_mission_set_reporting_currency(tecg_mission_t *m,
  * be set to 1. TECG_ERR_CONFIG with a one-line reason (no "file:line"
  * prefix: the caller knows the origin); TECG_ERR_LIMIT when the table is
  * full. *m is unchanged on error. */
-tecg_err_t tecg_mission_set_rate(tecg_mission_t *m, const char *currency,
-                                 const char *rate, char *errstr,
-                                 size_t errstr_size);
+tecg_err_t tecg_mission_set_rate(tecg_mission_t *m, const char *currency, const char *rate,
+                                 char *errstr, size_t errstr_size);
 
 /* Removes the rate of `currency` (built-in or configured); amounts in it
  * are then reported as "missing_rates". Not found is not an error. */
@@ -88,13 +85,11 @@ void tecg_mission_remove_rate(tecg_mission_t *m, const char *currency);
 /* The scaled rate of `currency` into the reporting currency: 10^9 for the
  * reporting currency itself, the table's value otherwise. Returns false when
  * there is none. */
-bool tecg_mission_rate(const tecg_mission_t *m, const char *currency,
-                       int64_t *rate_scaled);
+bool tecg_mission_rate(const tecg_mission_t *m, const char *currency, int64_t *rate_scaled);
 
 /* Checks the whole profile after config was applied: counts within
  * 0..TECG_MISSION_COUNT_MAX, a known reporting currency. TECG_ERR_CONFIG
  * with a reason naming the field. */
-tecg_err_t tecg_mission_check(const tecg_mission_t *m, char *errstr,
-                              size_t errstr_size);
+tecg_err_t tecg_mission_check(const tecg_mission_t *m, char *errstr, size_t errstr_size);
 
 #endif

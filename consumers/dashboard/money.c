@@ -20,12 +20,10 @@ static uint64_t magnitude(int64_t v) {
         return v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
 }
 
-tecg_err_t tecg_money_convert(int64_t minor, int from_digits,
-                              int64_t rate_scaled, int to_digits,
+tecg_err_t tecg_money_convert(int64_t minor, int from_digits, int64_t rate_scaled, int to_digits,
                               int64_t *out) {
-        if (from_digits < 0 || from_digits > TECG_MONEY_DIGITS_MAX ||
-            to_digits < 0 || to_digits > TECG_MONEY_DIGITS_MAX ||
-            rate_scaled <= 0)
+        if (from_digits < 0 || from_digits > TECG_MONEY_DIGITS_MAX || to_digits < 0 ||
+            to_digits > TECG_MONEY_DIGITS_MAX || rate_scaled <= 0)
                 return TECG_ERR_INVALID;
 
         /* Work on the magnitude, then apply the sign: that is what makes the
@@ -49,7 +47,7 @@ tecg_err_t tecg_money_convert(int64_t minor, int from_digits,
         }
 
         u128 q = num / den, r = num % den;
-        if (r >= den - r)       /* 2r >= den without overflow: round up */
+        if (r >= den - r) /* 2r >= den without overflow: round up */
                 q++;
 
         if (minor < 0) {
@@ -67,8 +65,7 @@ tecg_err_t tecg_money_convert(int64_t minor, int from_digits,
 /* Writes the decimal digits of `mag` into `out` with `digits` decimals,
  * a leading '-' when `neg`; optionally drops trailing fraction zeros (and
  * then a dangling '.'). Returns out or NULL when it does not fit. */
-static char *format_mag(int neg, uint64_t mag, int digits, int trim,
-                        char *out, size_t size) {
+static char *format_mag(int neg, uint64_t mag, int digits, int trim, char *out, size_t size) {
         char tmp[TECG_MONEY_STR_SIZE];
         size_t n = 0, i;
 
@@ -108,14 +105,13 @@ char *tecg_money_format(int64_t minor, int digits, char *out, size_t size) {
 }
 
 char *tecg_money_format_rate(int64_t rate_scaled, char *out, size_t size) {
-        return format_mag(rate_scaled < 0, magnitude(rate_scaled),
-                          TECG_MONEY_RATE_DIGITS, 1, out, size);
+        return format_mag(rate_scaled < 0, magnitude(rate_scaled), TECG_MONEY_RATE_DIGITS, 1, out,
+                          size);
 }
 
 int tecg_money_parse_rate(const char *s, int64_t *rate_scaled) {
         int64_t v;
-        if (!s || tecg_validate_decimal(s, strlen(s), TECG_MONEY_RATE_DIGITS,
-                                        &v) != 0 || v <= 0)
+        if (!s || tecg_validate_decimal(s, strlen(s), TECG_MONEY_RATE_DIGITS, &v) != 0 || v <= 0)
                 return -1;
         *rate_scaled = v;
         return 0;

@@ -18,7 +18,7 @@
 #include "err.h"
 
 #define TECG_MONEY_RATE_DIGITS 9
-#define TECG_MONEY_RATE_SCALE INT64_C(1000000000)   /* 10^9 */
+#define TECG_MONEY_RATE_SCALE INT64_C(1000000000) /* 10^9 */
 
 /* Largest number of decimals the functions below accept (ISO 4217 uses at
  * most 4; 18 keeps every power of ten in an int64). */
@@ -41,8 +41,7 @@
  * TECG_ERR_INVALID when a digits argument is outside 0..TECG_MONEY_DIGITS_MAX
  * or the rate is <= 0; TECG_ERR_LIMIT when the result does not fit in an
  * int64 (*out untouched on error). */
-tecg_err_t tecg_money_convert(int64_t minor, int from_digits,
-                              int64_t rate_scaled, int to_digits,
+tecg_err_t tecg_money_convert(int64_t minor, int from_digits, int64_t rate_scaled, int to_digits,
                               int64_t *out);
 
 /* Formats `minor` with `digits` decimals (0..TECG_MONEY_DIGITS_MAX):

@@ -623,8 +623,7 @@ const char tecg_page_html[] =
 
 const size_t tecg_page_html_len = sizeof(tecg_page_html) - 1;
 
-const char tecg_page_csp[] =
-        "default-src 'none'; script-src 'unsafe-inline'; "
-        "style-src 'unsafe-inline'; connect-src 'self'; "
-        "img-src 'self' data:; base-uri 'none'; "
-        "form-action 'none'";
+const char tecg_page_csp[] = "default-src 'none'; script-src 'unsafe-inline'; "
+                             "style-src 'unsafe-inline'; connect-src 'self'; "
+                             "img-src 'self' data:; base-uri 'none'; "
+                             "form-action 'none'";

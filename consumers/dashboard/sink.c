@@ -94,8 +94,7 @@ static int64_t sink_wall_ms(void) {
 }
 
 /* Waits on cv until the monotonic time `until_ms`; ETIMEDOUT when reached. */
-static int sink_timedwait(pthread_cond_t *cv, pthread_mutex_t *mu,
-                          int64_t until_ms) {
+static int sink_timedwait(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t until_ms) {
         struct timespec ts = {.tv_sec = until_ms / 1000,
                               .tv_nsec = (long)(until_ms % 1000) * 1000000};
         return pthread_cond_timedwait(cv, mu, &ts);
@@ -117,9 +116,8 @@ static int sink_valid_name(const char *name) {
                 return 0;
         for (; name[n]; n++) {
                 char c = name[n];
-                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                      (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-                      c == '-'))
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_' || c == '.' || c == '-'))
                         return 0;
         }
         return n > 0 && n <= SINK_NAME_MAX;
@@ -137,8 +135,7 @@ static sink_entry_t *sink_find(tecg_sink_t *s, const char *dashboard) {
 static sink_entry_t *sink_next_pending(tecg_sink_t *s) {
         sink_entry_t *best = NULL;
         for (sink_entry_t *e = s->entries; e; e = e->next)
-                if (e->has_pending &&
-                    (!best || e->pending_seq < best->pending_seq))
+                if (e->has_pending && (!best || e->pending_seq < best->pending_seq))
                         best = e;
         return best;
 }
@@ -151,10 +148,8 @@ static int sink_is_stale(const sink_entry_t *e, uint64_t version) {
 }
 
 /* The start of a response body, printable and on one line, for logs. */
-static void sink_excerpt(const tecg_http_response_t *resp, char *out,
-                         size_t out_size) {
-        size_t n = resp->body.len < SINK_EXCERPT ? resp->body.len
-                                                 : SINK_EXCERPT;
+static void sink_excerpt(const tecg_http_response_t *resp, char *out, size_t out_size) {
+        size_t n = resp->body.len < SINK_EXCERPT ? resp->body.len : SINK_EXCERPT;
         if (n > out_size - 1)
                 n = out_size - 1;
         for (size_t i = 0; i < n; i++) {
@@ -170,8 +165,7 @@ static void sink_excerpt(const tecg_http_response_t *resp, char *out,
  * for longer than configured. */
 static int64_t sink_backoff_ms(tecg_sink_t *s, long retry_after_s) {
         int64_t cap = s->backoff_initial_ms;
-        for (uint32_t i = 1;
-             i < s->st.consecutive_failures && cap < s->backoff_max_ms; i++)
+        for (uint32_t i = 1; i < s->st.consecutive_failures && cap < s->backoff_max_ms; i++)
                 cap *= 2;
         if (cap > s->backoff_max_ms)
                 cap = s->backoff_max_ms;
@@ -187,14 +181,12 @@ static int64_t sink_backoff_ms(tecg_sink_t *s, long retry_after_s) {
 }
 
 /* One POST of one dashboard version; called without the mutex. */
-static tecg_err_t sink_post(tecg_sink_t *s, const char *dashboard,
-                            uint64_t version, const char *json, size_t len,
-                            tecg_http_response_t *resp) {
+static tecg_err_t sink_post(tecg_sink_t *s, const char *dashboard, uint64_t version,
+                            const char *json, size_t len, tecg_http_response_t *resp) {
         char h_dash[32 + SINK_NAME_MAX], h_ver[48];
         snprintf(h_dash, sizeof(h_dash), "X-Tecg-Dashboard: %s", dashboard);
         snprintf(h_ver, sizeof(h_ver), "X-Tecg-Version: %" PRIu64, version);
-        const char *const headers[] = {"Content-Type: application/json",
-                                       h_dash, h_ver, NULL};
+        const char *const headers[] = {"Content-Type: application/json", h_dash, h_ver, NULL};
         return tecg_http_post(s->http, headers, json, len, resp);
 }
 
@@ -202,10 +194,9 @@ static tecg_err_t sink_post(tecg_sink_t *s, const char *dashboard,
  * the worker had taken; ownership comes back here) and tells what to log.
  * Returns 1 when the version was settled (delivered or rejected), which the
  * worker announces to waiters once the log line is written. */
-static int sink_settle(tecg_sink_t *s, sink_entry_t *e, uint64_t version,
-                        uint64_t seq, char *json, size_t len, tecg_err_t err,
-                        const tecg_http_response_t *resp,
-                        sink_logline_t *line) {
+static int sink_settle(tecg_sink_t *s, sink_entry_t *e, uint64_t version, uint64_t seq, char *json,
+                       size_t len, tecg_err_t err, const tecg_http_response_t *resp,
+                       sink_logline_t *line) {
         int64_t now = sink_mono_ms();
         long status = err ? 0 : resp->status;
         char excerpt[SINK_EXCERPT + 1] = "";
@@ -225,10 +216,8 @@ static int sink_settle(tecg_sink_t *s, sink_entry_t *e, uint64_t version,
                         line->level = TECG_LOG_NOTICE;
                         snprintf(line->text, sizeof(line->text),
                                  "%s: up again after %.1f s, delivered %s "
-                                 "version %" PRIu64 " after %" PRIu32
-                                 " failed attempts",
-                                 s->name, (now - s->down_since_ms) / 1000.0,
-                                 e->dashboard, version,
+                                 "version %" PRIu64 " after %" PRIu32 " failed attempts",
+                                 s->name, (now - s->down_since_ms) / 1000.0, e->dashboard, version,
                                  s->st.consecutive_failures);
                         s->down = 0;
                 }
@@ -241,11 +230,10 @@ static int sink_settle(tecg_sink_t *s, sink_entry_t *e, uint64_t version,
         s->st.last_status = status;
         if (err || status == 408 || status == 429 || status >= 500) {
                 if (err)
-                        snprintf(s->st.last_error, sizeof(s->st.last_error),
-                                 "%s", resp->errstr);
+                        snprintf(s->st.last_error, sizeof(s->st.last_error), "%s", resp->errstr);
                 else
-                        snprintf(s->st.last_error, sizeof(s->st.last_error),
-                                 "HTTP %ld: %s", status, excerpt);
+                        snprintf(s->st.last_error, sizeof(s->st.last_error), "HTTP %ld: %s", status,
+                                 excerpt);
                 if (e->has_pending) {
                         /* A newer version came while this one was out. */
                         s->st.dropped++;
@@ -271,14 +259,14 @@ static int sink_settle(tecg_sink_t *s, sink_entry_t *e, uint64_t version,
                         line->level = TECG_LOG_WARNING;
                         snprintf(line->text, sizeof(line->text),
                                  "%s: down (%s), keeping latest versions, "
-                                 "retrying", s->name, s->st.last_error);
+                                 "retrying",
+                                 s->name, s->st.last_error);
                 } else {
                         line->level = TECG_LOG_DEBUG;
                         snprintf(line->text, sizeof(line->text),
                                  "%s: attempt %" PRIu32 " failed (%s), next "
-                                 "in %" PRId64 " ms", s->name,
-                                 s->st.consecutive_failures,
-                                 s->st.last_error, delay);
+                                 "in %" PRId64 " ms",
+                                 s->name, s->st.consecutive_failures, s->st.last_error, delay);
                 }
                 return 0; /* nothing settled */
         }
@@ -286,8 +274,7 @@ static int sink_settle(tecg_sink_t *s, sink_entry_t *e, uint64_t version,
         /* 4xx (or an unfollowed 3xx): this version will never be accepted. */
         s->st.rejected++;
         snprintf(s->st.last_error, sizeof(s->st.last_error),
-                 "HTTP %ld for %s version %" PRIu64 ": %s", status,
-                 e->dashboard, version, excerpt);
+                 "HTTP %ld for %s version %" PRIu64 ": %s", status, e->dashboard, version, excerpt);
         e->has_settled = 1;
         e->settled_version = version;
         free(json);
@@ -342,12 +329,10 @@ static void *sink_worker(void *arg) {
                         s->st.retries++;
                 pthread_mutex_unlock(&s->mu);
 
-                tecg_err_t err = sink_post(s, e->dashboard, version, json, len,
-                                           &resp);
+                tecg_err_t err = sink_post(s, e->dashboard, version, json, len, &resp);
 
                 pthread_mutex_lock(&s->mu);
-                int settled = sink_settle(s, e, version, seq, json, len, err,
-                                          &resp, &line);
+                int settled = sink_settle(s, e, version, seq, json, len, err, &resp, &line);
                 if (line.level >= 0) {
                         pthread_mutex_unlock(&s->mu);
                         tecg_log(line.level, "sink", "%s", line.text);
@@ -413,8 +398,7 @@ done:
         return ok;
 }
 
-tecg_sink_t *tecg_sink_new(const tecg_sink_options_t *opts, char *errstr,
-                           size_t errstr_size) {
+tecg_sink_t *tecg_sink_new(const tecg_sink_options_t *opts, char *errstr, size_t errstr_size) {
         tecg_sink_t *s = NULL;
         tecg_err_t err = TECG_OK;
         char herr[256];
@@ -425,20 +409,17 @@ tecg_sink_t *tecg_sink_new(const tecg_sink_options_t *opts, char *errstr,
                 goto done;
         }
         if (!(s = calloc(1, sizeof(*s))) || !(s->name = strdup(opts->name))) {
-                err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
-                                  "out of memory");
+                err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto done;
         }
-        s->backoff_initial_ms = opts->backoff_initial_ms > 0
-                                        ? opts->backoff_initial_ms
-                                        : TECG_SINK_BACKOFF_INITIAL_MS;
-        s->backoff_max_ms = opts->backoff_max_ms > 0
-                                    ? opts->backoff_max_ms
-                                    : TECG_SINK_BACKOFF_MAX_MS;
+        s->backoff_initial_ms = opts->backoff_initial_ms > 0 ? opts->backoff_initial_ms
+                                                             : TECG_SINK_BACKOFF_INITIAL_MS;
+        s->backoff_max_ms =
+                opts->backoff_max_ms > 0 ? opts->backoff_max_ms : TECG_SINK_BACKOFF_MAX_MS;
         if (s->backoff_max_ms < s->backoff_initial_ms)
                 s->backoff_max_ms = s->backoff_initial_ms;
-        s->rng = ((uint64_t)sink_wall_ms() << 20) ^ (uint64_t)(uintptr_t)s ^
-                 (uint64_t)getpid() ^ 0x9E3779B97F4A7C15ULL;
+        s->rng = ((uint64_t)sink_wall_ms() << 20) ^ (uint64_t)(uintptr_t)s ^ (uint64_t)getpid() ^
+                 0x9E3779B97F4A7C15ULL;
         if (!s->rng)
                 s->rng = 1;
 
@@ -447,29 +428,25 @@ tecg_sink_t *tecg_sink_new(const tecg_sink_options_t *opts, char *errstr,
                 .bearer_token = opts->bearer_token,
                 .ca_file = opts->ca_file,
                 .tls_no_verify = opts->tls_no_verify,
-                .connect_timeout_ms = opts->connect_timeout_ms > 0
-                                              ? opts->connect_timeout_ms
-                                              : TECG_SINK_CONNECT_TIMEOUT_MS,
-                .timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms
-                                                   : TECG_SINK_TIMEOUT_MS,
+                .connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms
+                                                                   : TECG_SINK_CONNECT_TIMEOUT_MS,
+                .timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : TECG_SINK_TIMEOUT_MS,
         };
         if (!(s->http = tecg_http_client_new(&ho, herr, sizeof(herr)))) {
-                err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                  "sink %s: %s", opts->name, herr);
+                err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "sink %s: %s", opts->name,
+                                  herr);
                 goto done;
         }
         if (!sink_sync_init(s)) {
                 err = tecg_seterr(TECG_ERR_IO, errstr, errstr_size,
-                                  "sink %s: cannot set up its mutex",
-                                  opts->name);
+                                  "sink %s: cannot set up its mutex", opts->name);
                 goto done;
         }
         s->sync_ready = 1;
         int rc = pthread_create(&s->thread, NULL, sink_worker, s);
         if (rc != 0) {
                 err = tecg_seterr(TECG_ERR_IO, errstr, errstr_size,
-                                  "sink %s: cannot start its thread: %s",
-                                  opts->name, strerror(rc));
+                                  "sink %s: cannot start its thread: %s", opts->name, strerror(rc));
                 goto done;
         }
         s->thread_started = 1;
@@ -488,8 +465,8 @@ const char *tecg_sink_name(const tecg_sink_t *s) {
         return s->name;
 }
 
-tecg_err_t tecg_sink_offer(tecg_sink_t *s, const char *dashboard,
-                           uint64_t version, const char *json, size_t len) {
+tecg_err_t tecg_sink_offer(tecg_sink_t *s, const char *dashboard, uint64_t version,
+                           const char *json, size_t len) {
         tecg_err_t err = TECG_OK;
         char *copy = NULL;
         sink_entry_t *e;
@@ -509,8 +486,7 @@ tecg_err_t tecg_sink_offer(tecg_sink_t *s, const char *dashboard,
                 goto done;
         }
         if (!(e = sink_find(s, dashboard))) {
-                if (!(e = calloc(1, sizeof(*e))) ||
-                    !(e->dashboard = strdup(dashboard))) {
+                if (!(e = calloc(1, sizeof(*e))) || !(e->dashboard = strdup(dashboard))) {
                         free(e);
                         err = TECG_ERR_NOMEM;
                         goto done;
@@ -552,8 +528,8 @@ void tecg_sink_stats(tecg_sink_t *s, tecg_sink_stats_t *out) {
         pthread_mutex_unlock(&s->mu);
 }
 
-tecg_err_t tecg_sink_wait_delivered(tecg_sink_t *s, const char *dashboard,
-                                    uint64_t version, int timeout_ms) {
+tecg_err_t tecg_sink_wait_delivered(tecg_sink_t *s, const char *dashboard, uint64_t version,
+                                    int timeout_ms) {
         int64_t deadline = sink_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
         tecg_err_t err = TECG_ERR_RETRY;
 
@@ -589,20 +565,20 @@ static void sink_log_leftovers(tecg_sink_t *s) {
                         continue;
                 n++;
                 if (off < sizeof(list)) {
-                        int w = snprintf(list + off, sizeof(list) - off,
-                                         "%s%s version %" PRIu64,
-                                         off ? ", " : "", e->dashboard,
-                                         e->pending_version);
+                        int w = snprintf(list + off, sizeof(list) - off, "%s%s version %" PRIu64,
+                                         off ? ", " : "", e->dashboard, e->pending_version);
                         off += w > 0 ? (size_t)w : 0;
                 }
         }
         if (n)
-                tecg_log_warn("sink", "%s: stopped; %zu dashboard(s) not "
-                              "delivered: %s%s (last error: %s)", s->name, n,
-                              list, off >= sizeof(list) ? "..." : "",
+                tecg_log_warn("sink",
+                              "%s: stopped; %zu dashboard(s) not "
+                              "delivered: %s%s (last error: %s)",
+                              s->name, n, list, off >= sizeof(list) ? "..." : "",
                               s->st.last_error[0] ? s->st.last_error : "none");
         else
-                tecg_log_info("sink", "%s: stopped; nothing pending "
+                tecg_log_info("sink",
+                              "%s: stopped; nothing pending "
                               "(%" PRIu64 " delivered, %" PRIu64 " rejected)",
                               s->name, s->st.delivered, s->st.rejected);
 }
@@ -619,8 +595,7 @@ void tecg_sink_destroy(tecg_sink_t *s, int flush_timeout_ms) {
         s->retry_at_ms = now; /* one attempt now, whatever the backoff */
         pthread_cond_broadcast(&s->wake);
         while (!s->worker_done &&
-               sink_timedwait(&s->progress, &s->mu, s->flush_deadline_ms) !=
-                       ETIMEDOUT)
+               sink_timedwait(&s->progress, &s->mu, s->flush_deadline_ms) != ETIMEDOUT)
                 ;
         exited = s->worker_done;
         pthread_mutex_unlock(&s->mu);

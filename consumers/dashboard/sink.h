@@ -64,18 +64,18 @@ typedef struct {
 
 /* A consistent snapshot of one sink, for /metrics and tests. */
 typedef struct {
-        int up;                 /* 0 while failing (network/408/429/5xx) */
-        uint64_t delivered;     /* documents the receiver accepted (2xx) */
-        uint64_t failures;      /* failed POSTs of any kind */
-        uint64_t retries;       /* POSTs made while the sink was failing */
-        uint64_t dropped;       /* pending versions replaced by a newer one */
-        uint64_t rejected;      /* versions dropped on a 4xx (or 3xx) answer */
-        uint64_t stale;         /* offers ignored: not newer than the last */
+        int up;                        /* 0 while failing (network/408/429/5xx) */
+        uint64_t delivered;            /* documents the receiver accepted (2xx) */
+        uint64_t failures;             /* failed POSTs of any kind */
+        uint64_t retries;              /* POSTs made while the sink was failing */
+        uint64_t dropped;              /* pending versions replaced by a newer one */
+        uint64_t rejected;             /* versions dropped on a 4xx (or 3xx) answer */
+        uint64_t stale;                /* offers ignored: not newer than the last */
         uint32_t consecutive_failures; /* since the last answer; drives backoff */
-        size_t pending;         /* dashboards with a version not yet delivered */
-        int64_t last_success_ms; /* Unix time of the last 2xx in ms, 0 = never */
-        long last_status;       /* HTTP status of the last answer, 0 = none */
-        char last_error[256];   /* last failure, "" if none yet */
+        size_t pending;                /* dashboards with a version not yet delivered */
+        int64_t last_success_ms;       /* Unix time of the last 2xx in ms, 0 = never */
+        long last_status;              /* HTTP status of the last answer, 0 = none */
+        char last_error[256];          /* last failure, "" if none yet */
 } tecg_sink_stats_t;
 
 typedef struct tecg_sink tecg_sink_t;
@@ -83,8 +83,7 @@ typedef struct tecg_sink tecg_sink_t;
 /* Creates the sink and starts its worker thread. NULL with a reason in
  * errstr on bad options (missing name/url, bad URL) or when the thread
  * cannot start. The caller owns the sink: tecg_sink_destroy(). */
-tecg_sink_t *tecg_sink_new(const tecg_sink_options_t *opts, char *errstr,
-                           size_t errstr_size);
+tecg_sink_t *tecg_sink_new(const tecg_sink_options_t *opts, char *errstr, size_t errstr_size);
 
 /* Queues version `version` of `dashboard` (json/len are copied; the caller
  * keeps its buffers). Never blocks on the network. TECG_OK when queued or
@@ -92,8 +91,8 @@ tecg_sink_t *tecg_sink_new(const tecg_sink_options_t *opts, char *errstr,
  * missing or unusable dashboard name (1-128 characters from
  * [A-Za-z0-9_.-]) or a call after tecg_sink_destroy() began;
  * TECG_ERR_NOMEM when the copy fails. */
-tecg_err_t tecg_sink_offer(tecg_sink_t *sink, const char *dashboard,
-                           uint64_t version, const char *json, size_t len);
+tecg_err_t tecg_sink_offer(tecg_sink_t *sink, const char *dashboard, uint64_t version,
+                           const char *json, size_t len);
 
 /* Fills *out with the sink's counters and state. */
 void tecg_sink_stats(tecg_sink_t *sink, tecg_sink_stats_t *out);
@@ -105,8 +104,8 @@ const char *tecg_sink_name(const tecg_sink_t *sink);
  * delivered. TECG_OK when it was; TECG_ERR_INVALID when the receiver
  * rejected that version and no newer one was delivered; TECG_ERR_RETRY on
  * timeout or when the worker has stopped. No busy waiting. */
-tecg_err_t tecg_sink_wait_delivered(tecg_sink_t *sink, const char *dashboard,
-                                    uint64_t version, int timeout_ms);
+tecg_err_t tecg_sink_wait_delivered(tecg_sink_t *sink, const char *dashboard, uint64_t version,
+                                    int timeout_ms);
 
 /* Stops the sink: makes one immediate attempt at what is pending (ending a
  * backoff early) and keeps trying, with backoff, for at most

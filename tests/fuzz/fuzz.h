@@ -35,28 +35,26 @@ fz_fail(const char *file, int line, const char *fmt, ...) {
 }
 
 /* FZ_CHECK(cond, "fmt", ...): abort with the message unless cond holds. */
-#define FZ_CHECK(cond, ...)                                                  \
-        do {                                                                 \
-                if (!(cond))                                                 \
-                        fz_fail(__FILE__, __LINE__, "(" #cond ") "           \
-                                __VA_ARGS__);                                \
+#define FZ_CHECK(cond, ...)                                                      \
+        do {                                                                     \
+                if (!(cond))                                                     \
+                        fz_fail(__FILE__, __LINE__, "(" #cond ") " __VA_ARGS__); \
         } while (0)
 
 /* Setup that cannot fail in a sane tree (a schema does not parse...). */
-#define FZ_SETUP(cond, ...)                                                  \
-        do {                                                                 \
-                if (!(cond)) {                                               \
-                        fprintf(stderr, "fuzz setup: " __VA_ARGS__);         \
-                        fputc('\n', stderr);                                 \
-                        exit(2);                                             \
-                }                                                            \
+#define FZ_SETUP(cond, ...)                                          \
+        do {                                                         \
+                if (!(cond)) {                                       \
+                        fprintf(stderr, "fuzz setup: " __VA_ARGS__); \
+                        fputc('\n', stderr);                         \
+                        exit(2);                                     \
+                }                                                    \
         } while (0)
 
 /* Length of the strict UTF-8 sequence at s (1-4), 0 when invalid: no
  * overlongs, no surrogates, nothing above U+10FFFF. An independent copy of
  * the rule, so a target does not check the code with itself. */
-static inline size_t fz_utf8_seq(const unsigned char *s, size_t avail,
-                                 unsigned *cp) {
+static inline size_t fz_utf8_seq(const unsigned char *s, size_t avail, unsigned *cp) {
         unsigned c = s[0], lo = 0x80, hi = 0xBF, v;
         size_t need;
         if (c < 0x80) {
@@ -105,18 +103,15 @@ static inline long fz_utf8_count(const char *s, size_t n) {
 
 /* An error reason as the user sees it: NUL-terminated inside its buffer,
  * not empty, one line of valid UTF-8 without control characters. */
-static inline void fz_check_reason(const char *what, const char *errstr,
-                                   size_t errstr_size) {
+static inline void fz_check_reason(const char *what, const char *errstr, size_t errstr_size) {
         size_t n = strnlen(errstr, errstr_size);
         FZ_CHECK(n < errstr_size, "%s: reason not NUL-terminated", what);
         FZ_CHECK(n > 0, "%s: empty reason", what);
-        FZ_CHECK(fz_utf8_count(errstr, n) >= 0,
-                 "%s: reason is not valid UTF-8: %s", what, errstr);
+        FZ_CHECK(fz_utf8_count(errstr, n) >= 0, "%s: reason is not valid UTF-8: %s", what, errstr);
         for (size_t i = 0; i < n; i++) {
                 unsigned char c = (unsigned char)errstr[i];
                 FZ_CHECK(c >= 0x20 && c != 0x7f,
-                         "%s: control character 0x%02X at %zu in reason: %s",
-                         what, c, i, errstr);
+                         "%s: control character 0x%02X at %zu in reason: %s", what, c, i, errstr);
         }
 }
 
@@ -148,13 +143,10 @@ static inline void fz_event_copy(fz_event_copy_t *dst, const tecg_event_t *src) 
         memset(dst, 0, sizeof(*dst));
         dst->ev = *src;
         if (src->type == TECG_EV_EQUIPMENT)
-                dst->ev.u.equipment.item = dst->text1 =
-                        fz_strdup(src->u.equipment.item);
+                dst->ev.u.equipment.item = dst->text1 = fz_strdup(src->u.equipment.item);
         else if (src->type == TECG_EV_TRAINING) {
-                dst->ev.u.training.course = dst->text1 =
-                        fz_strdup(src->u.training.course);
-                dst->ev.u.training.venue = dst->text2 =
-                        fz_strdup(src->u.training.venue);
+                dst->ev.u.training.course = dst->text1 = fz_strdup(src->u.training.course);
+                dst->ev.u.training.venue = dst->text2 = fz_strdup(src->u.training.venue);
         }
 }
 
@@ -170,47 +162,70 @@ static inline bool fz_str_eq(const char *a, const char *b) {
 
 /* The field that differs between two events, or NULL when they are equal
  * (strings by content). */
-static inline const char *fz_event_diff(const tecg_event_t *a,
-                                        const tecg_event_t *b) {
-        if (a->type != b->type) return "type";
-        if (strcmp(a->event_id, b->event_id)) return "event_id";
-        if (strcmp(a->nation, b->nation)) return "nation";
-        if (a->occurred_at_ms != b->occurred_at_ms) return "occurred_at_ms";
-        if (a->utc_offset_min != b->utc_offset_min) return "utc_offset_min";
+static inline const char *fz_event_diff(const tecg_event_t *a, const tecg_event_t *b) {
+        if (a->type != b->type)
+                return "type";
+        if (strcmp(a->event_id, b->event_id))
+                return "event_id";
+        if (strcmp(a->nation, b->nation))
+                return "nation";
+        if (a->occurred_at_ms != b->occurred_at_ms)
+                return "occurred_at_ms";
+        if (a->utc_offset_min != b->utc_offset_min)
+                return "utc_offset_min";
         switch (a->type) {
         case TECG_EV_FUNDING: {
                 const tecg_funding_t *x = &a->u.funding, *y = &b->u.funding;
-                if (x->amount_minor != y->amount_minor) return "amount_minor";
-                if (strcmp(x->currency, y->currency)) return "currency";
-                if (x->channel != y->channel) return "channel";
-                if (x->stage != y->stage) return "stage";
+                if (x->amount_minor != y->amount_minor)
+                        return "amount_minor";
+                if (strcmp(x->currency, y->currency))
+                        return "currency";
+                if (x->channel != y->channel)
+                        return "channel";
+                if (x->stage != y->stage)
+                        return "stage";
                 return NULL;
         }
         case TECG_EV_EQUIPMENT: {
                 const tecg_equipment_t *x = &a->u.equipment, *y = &b->u.equipment;
-                if (!fz_str_eq(x->item, y->item)) return "item";
-                if (x->category != y->category) return "category";
-                if (x->quantity != y->quantity) return "quantity";
-                if (x->has_value != y->has_value) return "has_value";
-                if (x->has_value && x->value_minor != y->value_minor) return "value_minor";
-                if (strcmp(x->currency, y->currency)) return "currency";
-                if (x->stage != y->stage) return "stage";
+                if (!fz_str_eq(x->item, y->item))
+                        return "item";
+                if (x->category != y->category)
+                        return "category";
+                if (x->quantity != y->quantity)
+                        return "quantity";
+                if (x->has_value != y->has_value)
+                        return "has_value";
+                if (x->has_value && x->value_minor != y->value_minor)
+                        return "value_minor";
+                if (strcmp(x->currency, y->currency))
+                        return "currency";
+                if (x->stage != y->stage)
+                        return "stage";
                 return NULL;
         }
         case TECG_EV_PERSONNEL: {
                 const tecg_personnel_t *x = &a->u.personnel, *y = &b->u.personnel;
-                if (x->role != y->role) return "role";
-                if (x->location != y->location) return "location";
-                if (x->headcount != y->headcount) return "headcount";
+                if (x->role != y->role)
+                        return "role";
+                if (x->location != y->location)
+                        return "location";
+                if (x->headcount != y->headcount)
+                        return "headcount";
                 return NULL;
         }
         case TECG_EV_TRAINING: {
                 const tecg_training_t *x = &a->u.training, *y = &b->u.training;
-                if (!fz_str_eq(x->course, y->course)) return "course";
-                if (x->level != y->level) return "level";
-                if (x->location != y->location) return "location";
-                if (!fz_str_eq(x->venue, y->venue)) return "venue";
-                if (x->trainees != y->trainees) return "trainees";
+                if (!fz_str_eq(x->course, y->course))
+                        return "course";
+                if (x->level != y->level)
+                        return "level";
+                if (x->location != y->location)
+                        return "location";
+                if (!fz_str_eq(x->venue, y->venue))
+                        return "venue";
+                if (x->trainees != y->trainees)
+                        return "trainees";
                 return NULL;
         }
         default:
@@ -227,8 +242,7 @@ static inline void fz_check_event_shape(const char *what, const tecg_event_t *ev
         FZ_CHECK((unsigned)ev->type < TECG_EV__COUNT, "%s: type %d", what, (int)ev->type);
         FZ_CHECK(fz_fixed_ok(ev->event_id, sizeof(ev->event_id), TECG_EVENT_ID_MAX),
                  "%s: event_id not terminated", what);
-        FZ_CHECK(fz_fixed_ok(ev->nation, sizeof(ev->nation), 3),
-                 "%s: nation not terminated", what);
+        FZ_CHECK(fz_fixed_ok(ev->nation, sizeof(ev->nation), 3), "%s: nation not terminated", what);
         switch (ev->type) {
         case TECG_EV_FUNDING:
                 FZ_CHECK(fz_fixed_ok(ev->u.funding.currency, 4, 3), "%s: currency", what);
@@ -237,25 +251,24 @@ static inline void fz_check_event_shape(const char *what, const tecg_event_t *ev
                 break;
         case TECG_EV_EQUIPMENT:
                 FZ_CHECK(ev->u.equipment.item != NULL, "%s: item NULL", what);
-                FZ_CHECK(fz_utf8_count(ev->u.equipment.item,
-                                       strlen(ev->u.equipment.item)) >= 0,
+                FZ_CHECK(fz_utf8_count(ev->u.equipment.item, strlen(ev->u.equipment.item)) >= 0,
                          "%s: item not UTF-8", what);
                 FZ_CHECK(fz_fixed_ok(ev->u.equipment.currency, 4, 3), "%s: currency", what);
-                FZ_CHECK((unsigned)ev->u.equipment.category < TECG_CAT__COUNT, "%s: category", what);
+                FZ_CHECK((unsigned)ev->u.equipment.category < TECG_CAT__COUNT, "%s: category",
+                         what);
                 FZ_CHECK((unsigned)ev->u.equipment.stage < TECG_ES__COUNT, "%s: stage", what);
                 break;
         case TECG_EV_PERSONNEL:
                 FZ_CHECK((unsigned)ev->u.personnel.role < TECG_ROLE__COUNT, "%s: role", what);
-                FZ_CHECK((unsigned)ev->u.personnel.location < TECG_LOC__COUNT, "%s: location", what);
+                FZ_CHECK((unsigned)ev->u.personnel.location < TECG_LOC__COUNT, "%s: location",
+                         what);
                 break;
         case TECG_EV_TRAINING:
                 FZ_CHECK(ev->u.training.course != NULL, "%s: course NULL", what);
-                FZ_CHECK(fz_utf8_count(ev->u.training.course,
-                                       strlen(ev->u.training.course)) >= 0,
+                FZ_CHECK(fz_utf8_count(ev->u.training.course, strlen(ev->u.training.course)) >= 0,
                          "%s: course not UTF-8", what);
-                FZ_CHECK(!ev->u.training.venue ||
-                                 fz_utf8_count(ev->u.training.venue,
-                                               strlen(ev->u.training.venue)) >= 0,
+                FZ_CHECK(!ev->u.training.venue || fz_utf8_count(ev->u.training.venue,
+                                                                strlen(ev->u.training.venue)) >= 0,
                          "%s: venue not UTF-8", what);
                 FZ_CHECK((unsigned)ev->u.training.level < TECG_LVL__COUNT, "%s: level", what);
                 FZ_CHECK((unsigned)ev->u.training.location < TECG_LOC__COUNT, "%s: location", what);
@@ -268,8 +281,7 @@ static inline void fz_check_event_shape(const char *what, const tecg_event_t *ev
 /* Encodes ev (whose strings must not belong to `avro`: decoding replaces
  * them), decodes the message and checks that the same event comes back and
  * that encoding it again gives the same bytes. */
-static inline void fz_avro_round_trip(tecg_avro_t *avro, const tecg_event_t *ev,
-                                      const char *what) {
+static inline void fz_avro_round_trip(tecg_avro_t *avro, const tecg_event_t *ev, const char *what) {
         tecg_buf_t b1 = TECG_BUF_INIT, b2 = TECG_BUF_INIT;
         tecg_event_t back;
         char err[512] = "";
@@ -277,8 +289,7 @@ static inline void fz_avro_round_trip(tecg_avro_t *avro, const tecg_event_t *ev,
 
         FZ_CHECK(tecg_avro_encode_event(avro, ev, &b1, err, sizeof(err)) == TECG_OK,
                  "%s: cannot encode the event: %s", what, err);
-        FZ_CHECK(tecg_avro_decode_event(avro, b1.data, b1.len, &back, err,
-                                        sizeof(err)) == TECG_OK,
+        FZ_CHECK(tecg_avro_decode_event(avro, b1.data, b1.len, &back, err, sizeof(err)) == TECG_OK,
                  "%s: cannot decode what was encoded: %s", what, err);
         diff = fz_event_diff(ev, &back);
         FZ_CHECK(diff == NULL, "%s: %s differs after encode + decode", what, diff);

@@ -28,16 +28,15 @@
 
 /* Writer schemas besides the built-in ones (name = file name without
  * .avsc, in tests/data/avro/evolution/). */
-static const char *const extra_schemas[] = {"contribution_v0", "training_v0",
-                                            "training_wide"};
+static const char *const extra_schemas[] = {"contribution_v0", "training_v0", "training_wide"};
 
 /* Confluent registry ids the corpus uses (tests/fuzz/make-corpus). */
 static const struct {
         uint32_t id;
         const char *schema;
 } registry_ids[] = {
-        {1, "contribution"}, {7, "training"},       {2, "contribution_v0"},
-        {3, "training_v0"},  {4, "training_wide"},  {9, "nation_state"},
+        {1, "contribution"}, {7, "training"},      {2, "contribution_v0"},
+        {3, "training_v0"},  {4, "training_wide"}, {9, "nation_state"},
 };
 
 static tecg_avro_t *avro;
@@ -52,8 +51,7 @@ static char *read_text(const char *path, size_t *len) {
         char *buf = NULL;
         long n;
         FZ_SETUP(f, "cannot open %s", path);
-        FZ_SETUP(fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
-                         fseek(f, 0, SEEK_SET) == 0,
+        FZ_SETUP(fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0,
                  "cannot size %s", path);
         buf = malloc((size_t)n + 1);
         FZ_SETUP(buf && fread(buf, 1, (size_t)n, f) == (size_t)n, "cannot read %s", path);
@@ -74,22 +72,20 @@ static void fz_setup(void) {
                 snprintf(path, sizeof(path), "%s/tests/data/avro/evolution/%s.avsc",
                          TECG_SOURCE_DIR, extra_schemas[i]);
                 char *json = read_text(path, &len);
-                FZ_SETUP(tecg_avro_add_schema(avro, extra_schemas[i], json, len, NULL,
-                                              err, sizeof(err)) == TECG_OK,
+                FZ_SETUP(tecg_avro_add_schema(avro, extra_schemas[i], json, len, NULL, err,
+                                              sizeof(err)) == TECG_OK,
                          "%s: %s", path, err);
                 free(json);
         }
         for (size_t i = 0; i < sizeof(registry_ids) / sizeof(registry_ids[0]); i++)
-                FZ_SETUP(tecg_avro_register_id(avro, registry_ids[i].id,
-                                               registry_ids[i].schema, err,
-                                               sizeof(err)) == TECG_OK,
+                FZ_SETUP(tecg_avro_register_id(avro, registry_ids[i].id, registry_ids[i].schema,
+                                               err, sizeof(err)) == TECG_OK,
                          "registry id %u: %s", (unsigned)registry_ids[i].id, err);
         atexit(fz_teardown);
 }
 
 /* The framing, checked against the bytes by hand. */
-static tecg_err_t check_framing(const uint8_t *data, size_t size, char *err,
-                                size_t err_size) {
+static tecg_err_t check_framing(const uint8_t *data, size_t size, char *err, size_t err_size) {
         tecg_frame_t fr;
         tecg_buf_t b = TECG_BUF_INIT;
         size_t hdr;
@@ -112,8 +108,7 @@ static tecg_err_t check_framing(const uint8_t *data, size_t size, char *err,
         } else {
                 FZ_CHECK(fr.kind == TECG_FRAME_CONFLUENT, "frame kind %d", (int)fr.kind);
                 hdr = TECG_FRAMING_CONFLUENT_HEADER_LEN;
-                FZ_CHECK(size > hdr && data[0] == 0x00,
-                         "Confluent frame without 00 or body");
+                FZ_CHECK(size > hdr && data[0] == 0x00, "Confluent frame without 00 or body");
                 uint32_t id = (uint32_t)data[1] << 24 | (uint32_t)data[2] << 16 |
                               (uint32_t)data[3] << 8 | data[4];
                 FZ_CHECK(fr.schema_id == id, "schema id not the header's");
@@ -140,15 +135,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         rc = tecg_avro_decode_event(avro, data, size, &ev, err, sizeof(err));
         if (frc != TECG_OK)
                 FZ_CHECK(rc == frc && strcmp(err, ferr) == 0,
-                         "framing says \"%s\", the decoder %s \"%s\"", ferr,
-                         tecg_err2str(rc), err);
+                         "framing says \"%s\", the decoder %s \"%s\"", ferr, tecg_err2str(rc), err);
         if (rc != TECG_OK) {
                 FZ_CHECK(rc == TECG_ERR_INVALID || rc == TECG_ERR_NOT_FOUND ||
                                  rc == TECG_ERR_AVRO || rc == TECG_ERR_NOMEM,
                          "decoder: unexpected %s", tecg_err2str(rc));
                 fz_check_reason("decoder", err, sizeof(err));
-                FZ_CHECK(memcmp(&ev, &zero, sizeof(ev)) == 0,
-                         "event not zeroed after an error");
+                FZ_CHECK(memcmp(&ev, &zero, sizeof(ev)) == 0, "event not zeroed after an error");
                 return 0;
         }
         fz_check_event_shape("decoded event", &ev);

@@ -55,8 +55,10 @@ static size_t count_lines(const uint8_t *data, size_t size) {
 
 /* "fuzz:LINE" with 1 <= LINE <= lines; returns the position after it. */
 static const char *check_origin(const char *s, size_t lines, const char *what) {
-        FZ_CHECK(strncmp(s, LABEL ":", sizeof(LABEL)) == 0, "%s does not start with "
-                 "\"" LABEL ":\": %s", what, s);
+        FZ_CHECK(strncmp(s, LABEL ":", sizeof(LABEL)) == 0,
+                 "%s does not start with "
+                 "\"" LABEL ":\": %s",
+                 what, s);
         char *end;
         unsigned long long line = strtoull(s + sizeof(LABEL), &end, 10);
         FZ_CHECK(end != s + sizeof(LABEL) && line >= 1 && line <= lines,
@@ -67,32 +69,31 @@ static const char *check_origin(const char *s, size_t lines, const char *what) {
 typedef struct {
         const tecg_conf_t *conf;
         size_t lines;
-        char *first_missing;   /* first required key without a value */
-        tecg_buf_t *back;      /* write_back: the settings as lines */
-        bool any_key;          /* write_back: a non pass-through key was set */
-        tecg_buf_t *list;      /* list_settings: "key\tvalue\n" of everything */
+        char *first_missing; /* first required key without a value */
+        tecg_buf_t *back;    /* write_back: the settings as lines */
+        bool any_key;        /* write_back: a non pass-through key was set */
+        tecg_buf_t *list;    /* list_settings: "key\tvalue\n" of everything */
 } visit_t;
 
 static void check_setting(const tecg_conf_setting_t *s, void *opaque) {
         visit_t *v = opaque;
         const tecg_conf_prop_t *p = s->prop;
         if (!s->field) { /* pass-through */
-                FZ_CHECK(strlen(s->key) > strlen(p->name) && s->value,
-                         "pass-through %s", s->key);
-                FZ_CHECK(*check_origin(s->origin, v->lines, "origin") == '\0',
-                         "origin %s", s->origin);
+                FZ_CHECK(strlen(s->key) > strlen(p->name) && s->value, "pass-through %s", s->key);
+                FZ_CHECK(*check_origin(s->origin, v->lines, "origin") == '\0', "origin %s",
+                         s->origin);
                 return;
         }
         if (s->origin && strcmp(s->origin, "default") != 0)
-                FZ_CHECK(*check_origin(s->origin, v->lines, "origin") == '\0',
-                         "origin %s", s->origin);
+                FZ_CHECK(*check_origin(s->origin, v->lines, "origin") == '\0', "origin %s",
+                         s->origin);
         FZ_CHECK(s->origin || !p->defval, "%s lost its default", s->key);
         if ((p->flags & TECG_CONF_F_REQUIRED) && !s->origin && !v->first_missing)
                 FZ_SETUP((v->first_missing = strdup(s->key)), "out of memory");
         if (p->type == TECG_CONF_STRING) {
                 const char *str = *(char *const *)s->field;
-                FZ_CHECK((str != NULL) == (s->origin != NULL), "%s set: %d, origin %s",
-                         s->key, str != NULL, s->origin ? s->origin : "none");
+                FZ_CHECK((str != NULL) == (s->origin != NULL), "%s set: %d, origin %s", s->key,
+                         str != NULL, s->origin ? s->origin : "none");
                 FZ_CHECK(tecg_conf_get_string(v->conf, s->key) == str,
                          "get_string(%s) is not the field", s->key);
         } else if (p->type == TECG_CONF_INT) {
@@ -101,8 +102,7 @@ static void check_setting(const tecg_conf_setting_t *s, void *opaque) {
                          (long long)n);
         }
         const char *origin = tecg_conf_origin(v->conf, s->key);
-        FZ_CHECK(origin == s->origin, "tecg_conf_origin(%s) is not the setting's",
-                 s->key);
+        FZ_CHECK(origin == s->origin, "tecg_conf_origin(%s) is not the setting's", s->key);
 }
 
 /* The settings made by the file, as `key = value` lines. */
@@ -132,8 +132,7 @@ static void list_setting(const tecg_conf_setting_t *s, void *opaque) {
 
 /* A parse error: "fuzz:LINE: reason", one line. */
 static void check_error(tecg_err_t rc, const char *err, size_t err_size, size_t lines) {
-        FZ_CHECK(rc == TECG_ERR_CONFIG || rc == TECG_ERR_NOMEM, "unexpected %s",
-                 tecg_err2str(rc));
+        FZ_CHECK(rc == TECG_ERR_CONFIG || rc == TECG_ERR_NOMEM, "unexpected %s", tecg_err2str(rc));
         FZ_CHECK(strnlen(err, err_size) < err_size, "error not terminated");
         FZ_CHECK(strchr(err, '\n') == NULL, "error of more than one line: %s", err);
         if (rc == TECG_ERR_NOMEM)
@@ -164,18 +163,18 @@ static void fuzz_table(size_t t, const char *text, size_t size, size_t lines) {
         FZ_CHECK((rc == TECG_OK) == (v.first_missing == NULL), "%s: required check: %s",
                  tables[t].daemon, tecg_err2str(rc));
         if (rc != TECG_OK)
-                FZ_CHECK(strstr(err, v.first_missing) != NULL,
-                         "required check names %s, not %s", err, v.first_missing);
+                FZ_CHECK(strstr(err, v.first_missing) != NULL, "required check names %s, not %s",
+                         err, v.first_missing);
 
         /* Written back and parsed again: the same settings. */
         v.back = &back;
         tecg_conf_foreach(conf, write_back, &v);
         conf2 = tecg_conf_new(tables[t].props, target2, err, sizeof(err));
         FZ_SETUP(conf2 != NULL, "tecg_conf_new: %s", err);
-        rc = tecg_conf_parse(conf2, LABEL, back.data ? (const char *)back.data : "",
-                             back.len, err, sizeof(err));
-        FZ_CHECK(rc == TECG_OK, "%s: the settings written back do not parse: %s",
-                 tables[t].daemon, err);
+        rc = tecg_conf_parse(conf2, LABEL, back.data ? (const char *)back.data : "", back.len, err,
+                             sizeof(err));
+        FZ_CHECK(rc == TECG_OK, "%s: the settings written back do not parse: %s", tables[t].daemon,
+                 err);
         v.list = &list1;
         tecg_conf_foreach(conf, list_setting, &v);
         v.list = &list2;
@@ -183,16 +182,15 @@ static void fuzz_table(size_t t, const char *text, size_t size, size_t lines) {
         tecg_conf_foreach(conf2, list_setting, &v);
         FZ_CHECK(list1.len == list2.len &&
                          (list1.len == 0 || memcmp(list1.data, list2.data, list1.len) == 0),
-                 "%s: the settings change after writing back:\n%.*s---\n%.*s",
-                 tables[t].daemon, (int)list1.len, (const char *)list1.data,
-                 (int)list2.len, (const char *)list2.data);
+                 "%s: the settings change after writing back:\n%.*s---\n%.*s", tables[t].daemon,
+                 (int)list1.len, (const char *)list1.data, (int)list2.len,
+                 (const char *)list2.data);
 
         /* The same file again: every key it sets is now set twice. */
         rc = tecg_conf_parse(conf, LABEL, text, size, err, sizeof(err));
         if (v.any_key) {
                 FZ_CHECK(rc == TECG_ERR_CONFIG && strstr(err, "is already set at " LABEL ":"),
-                         "%s: parsing again: %s \"%s\"", tables[t].daemon,
-                         tecg_err2str(rc), err);
+                         "%s: parsing again: %s \"%s\"", tables[t].daemon, tecg_err2str(rc), err);
                 check_error(rc, err, sizeof(err), lines);
         } else
                 FZ_CHECK(rc == TECG_OK, "%s: parsing again: %s", tables[t].daemon, err);

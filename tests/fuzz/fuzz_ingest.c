@@ -74,17 +74,14 @@ static struct {
         volatile int stop;
 } fz;
 
-static tecg_err_t capture_send(void *ctx, tecg_topic_t topic, const void *payload,
-                               size_t len, void *opaque, uint64_t line, char *errstr,
-                               size_t errstr_size) {
+static tecg_err_t capture_send(void *ctx, tecg_topic_t topic, const void *payload, size_t len,
+                               void *opaque, uint64_t line, char *errstr, size_t errstr_size) {
         capture_t *c = ctx;
         tecg_event_t ev;
         char err[512];
         FZ_CHECK((unsigned)topic < TECG_TOPIC__COUNT, "topic %d", (int)topic);
-        FZ_CHECK(tecg_avro_decode_event(c->avro, payload, len, &ev, err, sizeof(err)) ==
-                         TECG_OK,
-                 "line %llu: what ingest sent does not decode: %s",
-                 (unsigned long long)line, err);
+        FZ_CHECK(tecg_avro_decode_event(c->avro, payload, len, &ev, err, sizeof(err)) == TECG_OK,
+                 "line %llu: what ingest sent does not decode: %s", (unsigned long long)line, err);
         FZ_CHECK((topic == TECG_TOPIC_TRAINING) == (ev.type == TECG_EV_TRAINING),
                  "line %llu: event type %d sent to topic %d", (unsigned long long)line,
                  (int)ev.type, (int)topic);
@@ -146,24 +143,23 @@ static void fz_setup(void) {
                                                          : "/tmp";
         snprintf(fz.dir, sizeof(fz.dir), "%s/fuzz_ingest-XXXXXX", base);
         FZ_SETUP(mkdtemp(fz.dir), "mkdtemp %s: %s", fz.dir, strerror(errno));
-        fz.nations = tecg_nations_parse(nations_csv, sizeof(nations_csv) - 1,
-                                        "fuzz-nations", err, sizeof(err));
+        fz.nations = tecg_nations_parse(nations_csv, sizeof(nations_csv) - 1, "fuzz-nations", err,
+                                        sizeof(err));
         FZ_SETUP(fz.nations, "%s", err);
         fz.spool = tecg_spool_open(fz.dir, err, sizeof(err));
         FZ_SETUP(fz.spool, "%s", err);
         fz.cap.avro = tecg_avro_new(err, sizeof(err));
         FZ_SETUP(fz.cap.avro, "%s", err);
 
-        tecg_ingest_opts_t opts = {.max_file_lines = MAX_FILE_LINES,
-                                   .retry_interval_ms = 100};
+        tecg_ingest_opts_t opts = {.max_file_lines = MAX_FILE_LINES, .retry_interval_ms = 100};
         tecg_validate_limits_init(&opts.validate);
         opts.validate.max_line_bytes = MAX_LINE_BYTES;
         tecg_ingest_sink_t sink = {capture_send, capture_poll, &fz.cap};
         fz.spool_ing = tecg_ingest_new_with_sink(&sink, fz.nations, "DEU", fz.spool, &opts,
                                                  &fz.stop, err, sizeof(err));
         FZ_SETUP(fz.spool_ing, "%s", err);
-        fz.stream_ing = tecg_ingest_new_with_sink(&sink, fz.nations, "DEU", NULL, &opts,
-                                                  &fz.stop, err, sizeof(err));
+        fz.stream_ing = tecg_ingest_new_with_sink(&sink, fz.nations, "DEU", NULL, &opts, &fz.stop,
+                                                  err, sizeof(err));
         FZ_SETUP(fz.stream_ing, "%s", err);
         atexit(fz_teardown);
 }
@@ -211,8 +207,7 @@ static uint8_t *read_whole(const char *path, size_t *len) {
 static void check_errors_file(const char *path, uint64_t rejected, uint64_t lines) {
         size_t len;
         uint8_t *text = read_whole(path, &len);
-        FZ_CHECK(text != NULL, "%s missing with %llu rejected", path,
-                 (unsigned long long)rejected);
+        FZ_CHECK(text != NULL, "%s missing with %llu rejected", path, (unsigned long long)rejected);
         uint64_t count = 0;
         for (char *p = (char *)text; p < (char *)text + len;) {
                 char *nl = memchr(p, '\n', (size_t)((char *)text + len - p));
@@ -240,8 +235,7 @@ static void check_errors_file(const char *path, uint64_t rejected, uint64_t line
 static void check_rejected_lines_file(const char *path, uint64_t rejected) {
         size_t len, count = 0;
         uint8_t *text = read_whole(path, &len);
-        FZ_CHECK(text != NULL, "%s missing with %llu rejected", path,
-                 (unsigned long long)rejected);
+        FZ_CHECK(text != NULL, "%s missing with %llu rejected", path, (unsigned long long)rejected);
         for (size_t i = 0; i < len; i++)
                 count += text[i] == '\n';
         FZ_CHECK(len == 0 || text[len - 1] == '\n', "%s: no final newline", path);
@@ -257,9 +251,8 @@ static void check_accounting(const char *what, const tecg_ingest_stats_t *before
         uint64_t rejected = after->rejected - before->rejected;
         FZ_CHECK(lines == want_lines, "%s: %llu lines counted, the input has %llu", what,
                  (unsigned long long)lines, (unsigned long long)want_lines);
-        FZ_CHECK(lines == delivered + rejected,
-                 "%s: %llu lines but %llu delivered + %llu rejected", what,
-                 (unsigned long long)lines, (unsigned long long)delivered,
+        FZ_CHECK(lines == delivered + rejected, "%s: %llu lines but %llu delivered + %llu rejected",
+                 what, (unsigned long long)lines, (unsigned long long)delivered,
                  (unsigned long long)rejected);
 }
 

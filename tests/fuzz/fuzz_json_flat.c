@@ -55,14 +55,22 @@ static void fz_setup(void) {
 
 static tecg_json_flat_kind_t kind_of(const json_t *j) {
         switch (json_typeof(j)) {
-        case JSON_OBJECT: return TECG_JSON_FLAT_OBJECT;
-        case JSON_ARRAY: return TECG_JSON_FLAT_ARRAY;
-        case JSON_STRING: return TECG_JSON_FLAT_STRING;
-        case JSON_INTEGER: return TECG_JSON_FLAT_INTEGER;
-        case JSON_REAL: return TECG_JSON_FLAT_REAL;
-        case JSON_TRUE: return TECG_JSON_FLAT_TRUE;
-        case JSON_FALSE: return TECG_JSON_FLAT_FALSE;
-        case JSON_NULL: return TECG_JSON_FLAT_NULL;
+        case JSON_OBJECT:
+                return TECG_JSON_FLAT_OBJECT;
+        case JSON_ARRAY:
+                return TECG_JSON_FLAT_ARRAY;
+        case JSON_STRING:
+                return TECG_JSON_FLAT_STRING;
+        case JSON_INTEGER:
+                return TECG_JSON_FLAT_INTEGER;
+        case JSON_REAL:
+                return TECG_JSON_FLAT_REAL;
+        case JSON_TRUE:
+                return TECG_JSON_FLAT_TRUE;
+        case JSON_FALSE:
+                return TECG_JSON_FLAT_FALSE;
+        case JSON_NULL:
+                return TECG_JSON_FLAT_NULL;
         }
         return (tecg_json_flat_kind_t)-1;
 }
@@ -76,8 +84,7 @@ static void check_text(const char *what, const char *s, size_t n) {
 }
 
 /* One value of json_flat against Jansson's. */
-static void check_value(const char *what, const tecg_json_flat_value_t *v,
-                        const json_t *j) {
+static void check_value(const char *what, const tecg_json_flat_value_t *v, const json_t *j) {
         FZ_CHECK(v->kind == kind_of(j), "%s: json_flat says %s, Jansson %d", what,
                  tecg_json_flat_kind_name(v->kind), (int)json_typeof(j));
         if (v->kind == TECG_JSON_FLAT_STRING) {
@@ -88,8 +95,8 @@ static void check_value(const char *what, const tecg_json_flat_value_t *v,
                          what, v->str_len, json_string_length(j));
         } else if (v->kind == TECG_JSON_FLAT_INTEGER) {
                 FZ_CHECK(v->integer == json_integer_value(j),
-                         "%s: json_flat says %lld, Jansson %lld", what,
-                         (long long)v->integer, (long long)json_integer_value(j));
+                         "%s: json_flat says %lld, Jansson %lld", what, (long long)v->integer,
+                         (long long)json_integer_value(j));
         }
 }
 
@@ -175,9 +182,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 json_decref(j);
                 return 0;
         }
-        FZ_CHECK((rc == TECG_OK) == (j != NULL),
-                 "json_flat %s (%s), Jansson %s (%s)", rc == TECG_OK ? "accepts" : "refuses",
-                 err, j ? "accepts" : "refuses", j ? "" : je.text);
+        FZ_CHECK((rc == TECG_OK) == (j != NULL), "json_flat %s (%s), Jansson %s (%s)",
+                 rc == TECG_OK ? "accepts" : "refuses", err, j ? "accepts" : "refuses",
+                 j ? "" : je.text);
         if (j)
                 check_both_accept(&doc, j);
         else

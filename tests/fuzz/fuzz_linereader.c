@@ -49,12 +49,11 @@ static int packet_fd(const uint8_t *data, size_t size, size_t packet) {
         int sv[2];
         if (size / packet >= MAX_PACKETS)
                 return -1;
-        FZ_SETUP(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0,
-                 "socketpair: %s", strerror(errno));
+        FZ_SETUP(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0, "socketpair: %s",
+                 strerror(errno));
         for (size_t off = 0; off < size; off += packet) {
                 size_t n = size - off < packet ? size - off : packet;
-                FZ_SETUP(write(sv[1], data + off, n) == (ssize_t)n, "write: %s",
-                         strerror(errno));
+                FZ_SETUP(write(sv[1], data + off, n) == (ssize_t)n, "write: %s", strerror(errno));
         }
         close(sv[1]); /* the end of input */
         return sv[0];
@@ -69,8 +68,8 @@ typedef struct {
 } got_line_t;
 
 /* Reads fd to its end, checking each line against the input at `off`. */
-static size_t read_all(int fd, const uint8_t *in, size_t size, size_t max_line,
-                       size_t keep, got_line_t **linesp, const char *how) {
+static size_t read_all(int fd, const uint8_t *in, size_t size, size_t max_line, size_t keep,
+                       got_line_t **linesp, const char *how) {
         char err[256];
         size_t off = 0, count = 0, cap = 0;
         got_line_t *lines = NULL;
@@ -85,25 +84,28 @@ static size_t read_all(int fd, const uint8_t *in, size_t size, size_t max_line,
                 if (e == TECG_ERR_NOT_FOUND)
                         break;
                 FZ_CHECK(e == TECG_OK, "%s: line %zu: error %d: %s", how, count + 1, e, err);
-                FZ_CHECK(off < size, "%s: line %zu after the end of the input", how,
-                         count + 1);
+                FZ_CHECK(off < size, "%s: line %zu after the end of the input", how, count + 1);
                 /* The line as an independent split sees it. */
                 const uint8_t *nl = memchr(in + off, '\n', size - off);
                 size_t full = nl ? (size_t)(nl - (in + off)) : size - off;
                 size_t content = full > 0 && in[off + full - 1] == '\r' ? full - 1 : full;
                 bool too_long = content > max_line;
-                FZ_CHECK(L.full_len == full, "%s: line %zu: full_len %llu, the line has %zu",
-                         how, count + 1, (unsigned long long)L.full_len, full);
-                FZ_CHECK(L.too_long == too_long, "%s: line %zu (%zu bytes, limit %zu): "
-                         "too_long %d", how, count + 1, full, max_line, L.too_long);
-                FZ_CHECK(L.len == (too_long ? eff_keep : full), "%s: line %zu: %zu bytes "
-                         "returned of %zu (keep %zu)", how, count + 1, L.len, full, eff_keep);
-                FZ_CHECK(L.len <= max_line + 1, "%s: line %zu: %zu bytes returned, limit %zu",
-                         how, count + 1, L.len, max_line);
+                FZ_CHECK(L.full_len == full, "%s: line %zu: full_len %llu, the line has %zu", how,
+                         count + 1, (unsigned long long)L.full_len, full);
+                FZ_CHECK(L.too_long == too_long,
+                         "%s: line %zu (%zu bytes, limit %zu): "
+                         "too_long %d",
+                         how, count + 1, full, max_line, L.too_long);
+                FZ_CHECK(L.len == (too_long ? eff_keep : full),
+                         "%s: line %zu: %zu bytes "
+                         "returned of %zu (keep %zu)",
+                         how, count + 1, L.len, full, eff_keep);
+                FZ_CHECK(L.len <= max_line + 1, "%s: line %zu: %zu bytes returned, limit %zu", how,
+                         count + 1, L.len, max_line);
                 FZ_CHECK(L.len == 0 || memcmp(L.data, in + off, L.len) == 0,
                          "%s: line %zu: other bytes than the input's", how, count + 1);
-                FZ_CHECK(L.len == 0 || !memchr(L.data, '\n', L.len),
-                         "%s: line %zu holds a newline", how, count + 1);
+                FZ_CHECK(L.len == 0 || !memchr(L.data, '\n', L.len), "%s: line %zu holds a newline",
+                         how, count + 1);
                 if (count == cap) {
                         cap = cap ? cap * 2 : 16;
                         lines = realloc(lines, cap * sizeof(*lines));
@@ -137,9 +139,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint8_t ctl = data[0];
         const uint8_t *in = data + 1;
         size_t n = size - 1;
-        size_t max_line = (size_t)(ctl & 0x1f) + 1;        /* 1..32 */
-        size_t keep = (size_t)((ctl >> 5) * 6);            /* 0..42 */
-        size_t packet = (size_t)((ctl >> 3) & 0x0f) + 1;   /* 1..16 */
+        size_t max_line = (size_t)(ctl & 0x1f) + 1;      /* 1..32 */
+        size_t keep = (size_t)((ctl >> 5) * 6);          /* 0..42 */
+        size_t packet = (size_t)((ctl >> 3) & 0x0f) + 1; /* 1..16 */
 
         /* An independent count of lines: '\n's, plus an unterminated last. */
         size_t want = 0;

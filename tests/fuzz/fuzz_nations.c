@@ -41,8 +41,7 @@ static void write_csv(const tecg_nations_t *ns, tecg_buf_t *out) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char err[512] = "";
         tecg_buf_t csv = TECG_BUF_INIT;
-        tecg_nations_t *ns = tecg_nations_parse((const char *)data, size, ORIGIN, err,
-                                                sizeof(err)),
+        tecg_nations_t *ns = tecg_nations_parse((const char *)data, size, ORIGIN, err, sizeof(err)),
                        *back;
         size_t count;
 
@@ -57,22 +56,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FZ_CHECK(tecg_nations_at(ns, count) == NULL, "at(count) is not NULL");
         for (size_t i = 0; i < count; i++) {
                 const tecg_nation_t *n = tecg_nations_at(ns, i);
-                FZ_CHECK(n && fz_fixed_ok(n->code, sizeof(n->code), 3) &&
-                                 strlen(n->code) == 3,
+                FZ_CHECK(n && fz_fixed_ok(n->code, sizeof(n->code), 3) && strlen(n->code) == 3,
                          "nation %zu: code", i);
                 for (int k = 0; k < 3; k++)
-                        FZ_CHECK(n->code[k] >= 'A' && n->code[k] <= 'Z',
-                                 "nation %zu: code \"%s\"", i, n->code);
-                FZ_CHECK(tecg_nations_find(ns, n->code) == n,
-                         "find(%s) is not nation %zu", n->code, i);
+                        FZ_CHECK(n->code[k] >= 'A' && n->code[k] <= 'Z', "nation %zu: code \"%s\"",
+                                 i, n->code);
+                FZ_CHECK(tecg_nations_find(ns, n->code) == n, "find(%s) is not nation %zu", n->code,
+                         i);
                 FZ_CHECK(n->name && n->name[0], "nation %s: empty name", n->code);
-                FZ_CHECK(fz_utf8_count(n->name, strlen(n->name)) > 0,
-                         "nation %s: name not UTF-8", n->code);
+                FZ_CHECK(fz_utf8_count(n->name, strlen(n->name)) > 0, "nation %s: name not UTF-8",
+                         n->code);
                 for (const unsigned char *p = (const unsigned char *)n->name; *p; p++)
-                        FZ_CHECK(*p >= 0x20 && *p != 0x7f,
-                                 "nation %s: control character in name", n->code);
-                FZ_CHECK((unsigned)n->status < TECG_NATION__COUNT, "nation %s: status %d",
-                         n->code, (int)n->status);
+                        FZ_CHECK(*p >= 0x20 && *p != 0x7f, "nation %s: control character in name",
+                                 n->code);
+                FZ_CHECK((unsigned)n->status < TECG_NATION__COUNT, "nation %s: status %d", n->code,
+                         (int)n->status);
                 char lower[4] = {(char)(n->code[0] | 0x20), n->code[1], n->code[2], 0};
                 FZ_CHECK(tecg_nations_find(ns, lower) == NULL, "find(%s) found", lower);
         }
@@ -82,8 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         back = tecg_nations_parse((const char *)csv.data, csv.len, "written-back", err,
                                   sizeof(err));
         FZ_CHECK(back != NULL, "the list written back does not parse: %s", err);
-        FZ_CHECK(tecg_nations_count(back) == count, "%zu nations written back, %zu read",
-                 count, tecg_nations_count(back));
+        FZ_CHECK(tecg_nations_count(back) == count, "%zu nations written back, %zu read", count,
+                 tecg_nations_count(back));
         for (size_t i = 0; i < count; i++) {
                 const tecg_nation_t *a = tecg_nations_at(ns, i), *b = tecg_nations_at(back, i);
                 FZ_CHECK(strcmp(a->code, b->code) == 0 && strcmp(a->name, b->name) == 0 &&
@@ -95,10 +93,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         /* A producer of any listed nation can start with this list. */
         for (size_t i = 0; i < count && i < 4; i++) {
-                tecg_validator_t *v = tecg_validator_new(ns, tecg_nations_at(ns, i)->code,
-                                                         NULL, err, sizeof(err));
-                FZ_CHECK(v != NULL, "validator for %s: %s", tecg_nations_at(ns, i)->code,
-                         err);
+                tecg_validator_t *v = tecg_validator_new(ns, tecg_nations_at(ns, i)->code, NULL,
+                                                         err, sizeof(err));
+                FZ_CHECK(v != NULL, "validator for %s: %s", tecg_nations_at(ns, i)->code, err);
                 tecg_validator_destroy(v);
         }
         tecg_nations_destroy(ns);

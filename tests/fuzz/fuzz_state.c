@@ -60,8 +60,7 @@ static void make_events(const char *nation, tecg_event_t evs[TECG_EV__COUNT]) {
 static void encode_ok(const tecg_nation_state_t *st, tecg_buf_t *out, const char *what) {
         char err[512] = "";
         tecg_err_t rc = tecg_state_codec_encode(codec, st, out, err, sizeof(err));
-        FZ_CHECK(rc == TECG_OK, "%s: the encoder refuses it: %s: %s", what,
-                 tecg_err2str(rc), err);
+        FZ_CHECK(rc == TECG_OK, "%s: the encoder refuses it: %s: %s", what, tecg_err2str(rc), err);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -87,8 +86,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         /* Round trip. */
         encode_ok(st, &b1, "decoded state");
-        FZ_CHECK(tecg_state_codec_decode(codec, b1.data, b1.len, &back, err,
-                                         sizeof(err)) == TECG_OK,
+        FZ_CHECK(tecg_state_codec_decode(codec, b1.data, b1.len, &back, err, sizeof(err)) ==
+                         TECG_OK,
                  "cannot decode what was encoded: %s", err);
         FZ_CHECK(tecg_nation_state_equal(st, back) && st->version == back->version,
                  "state differs after encode + decode");
@@ -107,11 +106,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 for (int t = 0; t < TECG_EV__COUNT; t++) {
                         bool changed = false;
                         err[0] = '\0';
-                        rc = tecg_nation_state_apply(st, &evs[t], &changed, err,
-                                                     sizeof(err));
+                        rc = tecg_nation_state_apply(st, &evs[t], &changed, err, sizeof(err));
                         if (rc != TECG_OK) {
-                                FZ_CHECK(rc == TECG_ERR_INVALID, "apply: %s",
-                                         tecg_err2str(rc));
+                                FZ_CHECK(rc == TECG_ERR_INVALID, "apply: %s", tecg_err2str(rc));
                                 fz_check_reason("apply", err, sizeof(err));
                         }
                         tecg_buf_reset(&b2);

@@ -59,8 +59,8 @@ static void fz_setup(void) {
         char err[512];
         if (fz.lenient)
                 return;
-        fz.nations = tecg_nations_parse(nations_csv, sizeof(nations_csv) - 1,
-                                        "fuzz-nations", err, sizeof(err));
+        fz.nations = tecg_nations_parse(nations_csv, sizeof(nations_csv) - 1, "fuzz-nations", err,
+                                        sizeof(err));
         FZ_SETUP(fz.nations, "%s", err);
         fz.lenient = tecg_validator_new(fz.nations, NULL, NULL, err, sizeof(err));
         FZ_SETUP(fz.lenient, "%s", err);
@@ -77,42 +77,39 @@ static void fz_setup(void) {
 }
 
 static int id_char(unsigned char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-               (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' || c == '-';
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '_' || c == ':' || c == '-';
 }
 
 static int upper3(const char *s) {
-        return strlen(s) == 3 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' &&
-               s[1] <= 'Z' && s[2] >= 'A' && s[2] <= 'Z';
+        return strlen(s) == 3 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' &&
+               s[2] >= 'A' && s[2] <= 'Z';
 }
 
 static void check_text(const char *field, const char *s) {
         FZ_CHECK(s != NULL, "%s is NULL", field);
         long cps = fz_utf8_count(s, strlen(s));
-        FZ_CHECK(cps >= 1 && cps <= TECG_TEXT_MAX,
-                 "%s has %ld code points (or is not UTF-8)", field, cps);
+        FZ_CHECK(cps >= 1 && cps <= TECG_TEXT_MAX, "%s has %ld code points (or is not UTF-8)",
+                 field, cps);
 }
 
 /* A currency the validator accepted and an amount in its minor units
  * print back to a decimal string that parses to the same amount. */
-static void check_money(const char *field, const char *cur, int64_t minor,
-                        int64_t min) {
+static void check_money(const char *field, const char *cur, int64_t minor, int64_t min) {
         int digits = tecg_currency_minor_digits(cur);
         char text[48];
         int64_t back = -1;
         FZ_CHECK(upper3(cur) && digits >= 0, "%s: currency \"%s\"", field, cur);
-        FZ_CHECK(minor >= min, "%s: %lld below %lld", field, (long long)minor,
-                 (long long)min);
+        FZ_CHECK(minor >= min, "%s: %lld below %lld", field, (long long)minor, (long long)min);
         int n = snprintf(text, sizeof(text), "%0*lld", digits + 1, (long long)minor);
         if (digits > 0) {
                 memmove(text + n - digits + 1, text + n - digits, (size_t)digits + 1);
                 text[n - digits] = '.';
                 n++;
         }
-        FZ_CHECK(tecg_validate_decimal(text, (size_t)n, digits, &back) == 0 &&
-                         back == minor,
-                 "%s: %lld minor units of %s print as \"%s\", which parses to %lld",
-                 field, (long long)minor, cur, text, (long long)back);
+        FZ_CHECK(tecg_validate_decimal(text, (size_t)n, digits, &back) == 0 && back == minor,
+                 "%s: %lld minor units of %s print as \"%s\", which parses to %lld", field,
+                 (long long)minor, cur, text, (long long)back);
 }
 
 /* RFC 3339 text of (utc_ms, offset) with a 4-digit year and milliseconds,
@@ -132,10 +129,10 @@ static void format_rfc3339(int64_t utc_ms, int32_t off, char out[48]) {
         int64_t mp = (5 * doy + 2) / 153;
         int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
         int64_t y = yoe + era * 400 + (m <= 2);
-        int n = snprintf(out, 48, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lld",
-                         (long long)y, (long long)m, (long long)d,
-                         (long long)(ms / 3600000), (long long)(ms / 60000 % 60),
-                         (long long)(ms / 1000 % 60), (long long)(ms % 1000));
+        int n = snprintf(out, 48, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lld", (long long)y,
+                         (long long)m, (long long)d, (long long)(ms / 3600000),
+                         (long long)(ms / 60000 % 60), (long long)(ms / 1000 % 60),
+                         (long long)(ms % 1000));
         if (off == 0)
                 snprintf(out + n, (size_t)(48 - n), "Z");
         else
@@ -157,15 +154,15 @@ static void check_time(const tecg_event_t *ev) {
                          ms == ev->occurred_at_ms && off == ev->utc_offset_min,
                  "occurred_at %lld ms offset %d is \"%s\", which parses to %lld ms "
                  "offset %d (%s)",
-                 (long long)ev->occurred_at_ms, (int)ev->utc_offset_min, text,
-                 (long long)ms, (int)off, why ? why : "");
+                 (long long)ev->occurred_at_ms, (int)ev->utc_offset_min, text, (long long)ms,
+                 (int)off, why ? why : "");
         tecg_format_time(ev->occurred_at_ms, ev->utc_offset_min, text);
         FZ_CHECK(tecg_validate_time(text, strlen(text), &ms, &off, &why) == 0 &&
                          ms == ev->occurred_at_ms && off == ev->utc_offset_min,
                  "tecg_format_time: occurred_at %lld ms offset %d prints as \"%s\", "
                  "which parses to %lld ms offset %d (%s)",
-                 (long long)ev->occurred_at_ms, (int)ev->utc_offset_min, text,
-                 (long long)ms, (int)off, why ? why : "");
+                 (long long)ev->occurred_at_ms, (int)ev->utc_offset_min, text, (long long)ms,
+                 (int)off, why ? why : "");
 }
 
 static void check_accepted(const tecg_event_t *ev) {
@@ -174,20 +171,17 @@ static void check_accepted(const tecg_event_t *ev) {
         FZ_CHECK(n >= 1 && n <= TECG_EVENT_ID_MAX, "event_id of %zu chars", n);
         for (size_t i = 0; i < n; i++)
                 FZ_CHECK(id_char((unsigned char)ev->event_id[i]),
-                         "event_id \"%s\" has a character outside [A-Za-z0-9._:-]",
-                         ev->event_id);
+                         "event_id \"%s\" has a character outside [A-Za-z0-9._:-]", ev->event_id);
         FZ_CHECK(upper3(ev->nation) && tecg_nations_find(fz.nations, ev->nation),
                  "nation \"%s\" not in the list", ev->nation);
-        FZ_CHECK(ev->utc_offset_min >= -(23 * 60 + 59) &&
-                         ev->utc_offset_min <= 23 * 60 + 59,
+        FZ_CHECK(ev->utc_offset_min >= -(23 * 60 + 59) && ev->utc_offset_min <= 23 * 60 + 59,
                  "offset %d minutes", (int)ev->utc_offset_min);
 
         check_time(ev);
 
         switch (ev->type) {
         case TECG_EV_FUNDING:
-                check_money("amount", ev->u.funding.currency,
-                            ev->u.funding.amount_minor, 1);
+                check_money("amount", ev->u.funding.currency, ev->u.funding.amount_minor, 1);
                 break;
         case TECG_EV_EQUIPMENT: {
                 const tecg_equipment_t *e = &ev->u.equipment;
@@ -197,8 +191,8 @@ static void check_accepted(const tecg_event_t *ev) {
                         check_money("value", e->currency, e->value_minor, 0);
                 else
                         FZ_CHECK(e->currency[0] == '\0' && e->value_minor == 0,
-                                 "currency \"%s\" / value %lld without has_value",
-                                 e->currency, (long long)e->value_minor);
+                                 "currency \"%s\" / value %lld without has_value", e->currency,
+                                 (long long)e->value_minor);
                 break;
         }
         case TECG_EV_PERSONNEL:
@@ -209,16 +203,14 @@ static void check_accepted(const tecg_event_t *ev) {
                 check_text("course", ev->u.training.course);
                 if (ev->u.training.venue)
                         check_text("venue", ev->u.training.venue);
-                FZ_CHECK(ev->u.training.trainees >= 1, "trainees %d",
-                         (int)ev->u.training.trainees);
+                FZ_CHECK(ev->u.training.trainees >= 1, "trainees %d", (int)ev->u.training.trainees);
                 break;
         default:
                 break;
         }
 }
 
-static void check_refused(const char *who, tecg_err_t rc, const char *err,
-                          size_t err_size) {
+static void check_refused(const char *who, tecg_err_t rc, const char *err, size_t err_size) {
         FZ_CHECK(rc == TECG_ERR_INVALID || rc == TECG_ERR_LIMIT || rc == TECG_ERR_NOMEM,
                  "%s: unexpected %s", who, tecg_err2str(rc));
         fz_check_reason(who, err, err_size);
@@ -244,14 +236,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         /* Same line, same answer. */
         rc2 = tecg_validate_line(fz.lenient, line, size, &ev, err2, sizeof(err2));
-        FZ_CHECK(rc2 == rc, "second run: %s, first %s", tecg_err2str(rc2),
-                 tecg_err2str(rc));
+        FZ_CHECK(rc2 == rc, "second run: %s, first %s", tecg_err2str(rc2), tecg_err2str(rc));
         if (rc == TECG_OK) {
                 diff = fz_event_diff(&first.ev, &ev);
                 FZ_CHECK(diff == NULL, "second run: %s differs", diff);
         } else
-                FZ_CHECK(strcmp(err, err2) == 0, "second run: reason \"%s\", first \"%s\"",
-                         err2, err);
+                FZ_CHECK(strcmp(err, err2) == 0, "second run: reason \"%s\", first \"%s\"", err2,
+                         err);
 
         /* The strict validator only refuses more. */
         rcs = tecg_validate_line(fz.strict, line, size, &ev, err2, sizeof(err2));
@@ -259,8 +250,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 FZ_CHECK(rc == TECG_OK, "strict accepts what lenient refuses (%s)", err);
                 diff = fz_event_diff(&first.ev, &ev);
                 FZ_CHECK(diff == NULL, "strict and lenient disagree on %s", diff);
-                FZ_CHECK(strcmp(ev.nation, "DEU") == 0, "strict accepted nation %s",
-                         ev.nation);
+                FZ_CHECK(strcmp(ev.nation, "DEU") == 0, "strict accepted nation %s", ev.nation);
         } else {
                 check_refused("strict validator", rcs, err2, sizeof(err2));
                 if (rc == TECG_OK && rcs == TECG_ERR_INVALID)

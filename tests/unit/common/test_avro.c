@@ -54,10 +54,8 @@ static void assert_event_equal(const tecg_event_t *a, const tecg_event_t *b) {
                 assert_true(a->u.equipment.quantity == b->u.equipment.quantity);
                 assert_int_equal(a->u.equipment.has_value, b->u.equipment.has_value);
                 if (a->u.equipment.has_value)
-                        assert_true(a->u.equipment.value_minor ==
-                                    b->u.equipment.value_minor);
-                assert_string_equal(a->u.equipment.currency,
-                                    b->u.equipment.currency);
+                        assert_true(a->u.equipment.value_minor == b->u.equipment.value_minor);
+                assert_string_equal(a->u.equipment.currency, b->u.equipment.currency);
                 assert_int_equal(a->u.equipment.stage, b->u.equipment.stage);
                 break;
         case TECG_EV_PERSONNEL:
@@ -77,8 +75,8 @@ static void assert_event_equal(const tecg_event_t *a, const tecg_event_t *b) {
         }
 }
 
-static tecg_event_t base(tecg_event_type_t type, const char *id,
-                         const char *nation, int64_t at, int32_t off) {
+static tecg_event_t base(tecg_event_type_t type, const char *id, const char *nation, int64_t at,
+                         int32_t off) {
         tecg_event_t ev;
         memset(&ev, 0, sizeof(ev));
         ev.type = type;
@@ -92,60 +90,54 @@ static tecg_event_t base(tecg_event_type_t type, const char *id,
 /* --------------------------------------------- golden events (fastavro) */
 
 static tecg_event_t ev_funding_basic(void) {
-        tecg_event_t e = base(TECG_EV_FUNDING, "NLD-2005-0001", "NLD",
-                              1109062800000, 0);
-        e.u.funding = (tecg_funding_t){65200000, "EUR", TECG_CH_TRUST_FUND,
-                                       TECG_FS_PLEDGED};
+        tecg_event_t e = base(TECG_EV_FUNDING, "NLD-2005-0001", "NLD", 1109062800000, 0);
+        e.u.funding = (tecg_funding_t){65200000, "EUR", TECG_CH_TRUST_FUND, TECG_FS_PLEDGED};
         return e;
 }
 
 static tecg_event_t ev_funding_extreme(void) {
         tecg_event_t e = base(TECG_EV_FUNDING, "x", "USA", INT64_MIN, INT32_MIN);
-        e.u.funding = (tecg_funding_t){INT64_MAX, "USD", TECG_CH_BILATERAL,
-                                       TECG_FS_DISBURSED};
+        e.u.funding = (tecg_funding_t){INT64_MAX, "USD", TECG_CH_BILATERAL, TECG_FS_DISBURSED};
         return e;
 }
 
 static tecg_event_t ev_equipment_value(void) {
-        tecg_event_t e = base(TECG_EV_EQUIPMENT, "DEU-eq-17", "DEU",
-                              1109066400000, 60);
-        e.u.equipment = (tecg_equipment_t){"Unimog 435 trucks", TECG_CAT_VEHICLES,
-                                           40, true, 1234567, "EUR",
-                                           TECG_ES_DELIVERED};
+        tecg_event_t e = base(TECG_EV_EQUIPMENT, "DEU-eq-17", "DEU", 1109066400000, 60);
+        e.u.equipment =
+                (tecg_equipment_t){"Unimog 435 trucks", TECG_CAT_VEHICLES, 40, true, 1234567, "EUR",
+                                   TECG_ES_DELIVERED};
         return e;
 }
 
 static tecg_event_t ev_equipment_novalue(void) {
-        tecg_event_t e = base(TECG_EV_EQUIPMENT, "POL:eq.2", "POL",
-                              1110000000123, -90);
-        e.u.equipment = (tecg_equipment_t){
-                "Helme \xe2\x80\x94 Gr\xc3\xb6\xc3\x9f" "e M \xf0\x9f\x9b\xa1",
-                TECG_CAT_UNIFORMS, 1, false, 0, "", TECG_ES_OFFERED};
+        tecg_event_t e = base(TECG_EV_EQUIPMENT, "POL:eq.2", "POL", 1110000000123, -90);
+        e.u.equipment = (tecg_equipment_t){"Helme \xe2\x80\x94 Gr\xc3\xb6\xc3\x9f"
+                                           "e M \xf0\x9f\x9b\xa1",
+                                           TECG_CAT_UNIFORMS,
+                                           1,
+                                           false,
+                                           0,
+                                           "",
+                                           TECG_ES_OFFERED};
         return e;
 }
 
 static tecg_event_t ev_personnel(void) {
-        tecg_event_t e = base(TECG_EV_PERSONNEL, "ITA_2005.03", "ITA",
-                              1112000000000, 180);
-        e.u.personnel = (tecg_personnel_t){TECG_ROLE_FORCE_PROTECTION,
-                                           TECG_LOC_OUTSIDE_IRAQ, 0};
+        tecg_event_t e = base(TECG_EV_PERSONNEL, "ITA_2005.03", "ITA", 1112000000000, 180);
+        e.u.personnel = (tecg_personnel_t){TECG_ROLE_FORCE_PROTECTION, TECG_LOC_OUTSIDE_IRAQ, 0};
         return e;
 }
 
 static tecg_event_t ev_training_venue(void) {
-        tecg_event_t e = base(TECG_EV_TRAINING, "GBR-T-1", "GBR",
-                              1120000000000, 0);
+        tecg_event_t e = base(TECG_EV_TRAINING, "GBR-T-1", "GBR", 1120000000000, 0);
         e.u.training = (tecg_training_t){"Staff officer course", TECG_LVL_SENIOR,
-                                         TECG_LOC_OUTSIDE_IRAQ,
-                                         "NATO School Oberammergau", 25};
+                                         TECG_LOC_OUTSIDE_IRAQ, "NATO School Oberammergau", 25};
         return e;
 }
 
 static tecg_event_t ev_training_novenue(void) {
-        tecg_event_t e = base(TECG_EV_TRAINING, "TUR-1969", "TUR",
-                              -31536000001, -300);
-        e.u.training = (tecg_training_t){"", TECG_LVL_JUNIOR, TECG_LOC_IN_IRAQ,
-                                         NULL, INT32_MAX};
+        tecg_event_t e = base(TECG_EV_TRAINING, "TUR-1969", "TUR", -31536000001, -300);
+        e.u.training = (tecg_training_t){"", TECG_LVL_JUNIOR, TECG_LOC_IN_IRAQ, NULL, INT32_MAX};
         return e;
 }
 
@@ -180,13 +172,12 @@ static int teardown(void **state) {
 }
 
 /* C3 01 + fingerprint of schema `name` + body. */
-static size_t frame(tecg_avro_t *avro, const char *name, const uint8_t *body,
-                    size_t len, uint8_t *out) {
+static size_t frame(tecg_avro_t *avro, const char *name, const uint8_t *body, size_t len,
+                    uint8_t *out) {
         const tecg_avro_schema_t *s = tecg_avro_schema_by_name(avro, name);
         tecg_buf_t b = TECG_BUF_INIT;
         assert_non_null(s);
-        assert_int_equal(tecg_framing_write_single_object(
-                                 &b, tecg_avro_schema_fingerprint(s)),
+        assert_int_equal(tecg_framing_write_single_object(&b, tecg_avro_schema_fingerprint(s)),
                          TECG_OK);
         assert_int_equal(tecg_buf_append(&b, body, len), TECG_OK);
         memcpy(out, b.data, b.len);
@@ -218,11 +209,9 @@ static void test_schemas(void **state) {
         assert_string_equal(tecg_avro_schema_name(c), "contribution");
         assert_string_equal(tecg_avro_schema_fullname(c), "org.tecg.ContributionEvent");
         assert_string_equal(tecg_avro_schema_fullname(t), "org.tecg.TrainingCompletion");
-        assert_string_equal(tecg_framing_fingerprint_hex(
-                                    tecg_avro_schema_fingerprint(c), hex),
+        assert_string_equal(tecg_framing_fingerprint_hex(tecg_avro_schema_fingerprint(c), hex),
                             "fa26e2c03bf3d58d");
-        assert_string_equal(tecg_framing_fingerprint_hex(
-                                    tecg_avro_schema_fingerprint(t), hex),
+        assert_string_equal(tecg_framing_fingerprint_hex(tecg_avro_schema_fingerprint(t), hex),
                             "db65c399a8188022");
         char *pcf = tu_slurp_data("avro/contribution.pcf", NULL);
         assert_string_equal(tecg_avro_schema_canonical(c), pcf);
@@ -233,9 +222,7 @@ static void test_schemas(void **state) {
 
         assert_ptr_equal(tecg_avro_schema_by_name(avro, "org.tecg.TrainingCompletion"), t);
         assert_null(tecg_avro_schema_by_name(avro, "nope"));
-        assert_ptr_equal(tecg_avro_schema_by_fingerprint(
-                                 avro, UINT64_C(0x8dd5f33bc0e226fa)),
-                         c);
+        assert_ptr_equal(tecg_avro_schema_by_fingerprint(avro, UINT64_C(0x8dd5f33bc0e226fa)), c);
         assert_null(tecg_avro_schema_by_fingerprint(avro, 1));
         assert_ptr_equal(tecg_avro_schema_for_type(avro, TECG_EV_FUNDING), c);
         assert_ptr_equal(tecg_avro_schema_for_type(avro, TECG_EV_EQUIPMENT), c);
@@ -244,15 +231,13 @@ static void test_schemas(void **state) {
         assert_null(tecg_avro_schema_for_type(avro, TECG_EV__COUNT));
         assert_ptr_equal(tecg_avro_schema_at(avro, 0),
                          tecg_avro_schema_by_name(
-                                 avro, tecg_avro_schema_name(
-                                               tecg_avro_schema_at(avro, 0))));
+                                 avro, tecg_avro_schema_name(tecg_avro_schema_at(avro, 0))));
         assert_null(tecg_avro_schema_at(avro, tecg_avro_schema_count(avro)));
 
         assert_string_equal(tecg_avro_topic_for(TECG_EV_FUNDING), "contributions");
         assert_string_equal(tecg_avro_topic_for(TECG_EV_EQUIPMENT), "contributions");
         assert_string_equal(tecg_avro_topic_for(TECG_EV_PERSONNEL), "contributions");
-        assert_string_equal(tecg_avro_topic_for(TECG_EV_TRAINING),
-                            "training-completions");
+        assert_string_equal(tecg_avro_topic_for(TECG_EV_TRAINING), "training-completions");
         assert_null(tecg_avro_topic_for((tecg_event_type_t)42));
 }
 
@@ -265,8 +250,7 @@ static void test_golden_encode(void **state) {
                 size_t n;
                 snprintf(rel, sizeof(rel), "avro/events/%s.hex", golden[i].name);
                 uint8_t *want = tu_hex_file(rel, &n);
-                assert_int_equal(tecg_avro_encode_event(avro, &ev, &b, errstr,
-                                                        sizeof(errstr)),
+                assert_int_equal(tecg_avro_encode_event(avro, &ev, &b, errstr, sizeof(errstr)),
                                  TECG_OK);
                 tu_assert_bytes_equal(golden[i].name, b.data, b.len, want, n);
                 free(want);
@@ -282,8 +266,7 @@ static void test_golden_decode(void **state) {
                 size_t n;
                 snprintf(rel, sizeof(rel), "avro/events/%s.hex", golden[i].name);
                 uint8_t *msg = tu_hex_file(rel, &n);
-                tecg_err_t err = tecg_avro_decode_event(avro, msg, n, &got,
-                                                        errstr, sizeof(errstr));
+                tecg_err_t err = tecg_avro_decode_event(avro, msg, n, &got, errstr, sizeof(errstr));
                 if (err)
                         fail_msg("%s: %s", golden[i].name, errstr);
                 assert_event_equal(&got, &want);
@@ -297,8 +280,7 @@ static void round_trip(tecg_avro_t *avro, const tecg_event_t *ev) {
         tecg_event_t got;
         if (tecg_avro_encode_event(avro, ev, &b, errstr, sizeof(errstr)))
                 fail_msg("encode %s: %s", ev->event_id, errstr);
-        if (tecg_avro_decode_event(avro, b.data, b.len, &got, errstr,
-                                   sizeof(errstr)))
+        if (tecg_avro_decode_event(avro, b.data, b.len, &got, errstr, sizeof(errstr)))
                 fail_msg("decode %s: %s", ev->event_id, errstr);
         assert_event_equal(&got, ev);
         tecg_buf_free(&b);
@@ -308,11 +290,9 @@ static void round_trip(tecg_avro_t *avro, const tecg_event_t *ev) {
  * extreme numbers and long strings. */
 static void test_round_trip_matrix(void **state) {
         tecg_avro_t *avro = *state;
-        static const int64_t longs[] = {0, 1, -1, 63, -64, 64, INT32_MAX,
-                                        (int64_t)INT32_MIN - 1, INT64_MAX,
-                                        INT64_MIN};
-        static const int32_t ints[] = {0, 1, -1, 127, -840, 840, INT32_MAX,
-                                       INT32_MIN};
+        static const int64_t longs[] = {
+                0, 1, -1, 63, -64, 64, INT32_MAX, (int64_t)INT32_MIN - 1, INT64_MAX, INT64_MIN};
+        static const int32_t ints[] = {0, 1, -1, 127, -840, 840, INT32_MAX, INT32_MIN};
         char longtext[4 * TECG_TEXT_MAX + 1] = "";
         for (int i = 0; i < TECG_TEXT_MAX; i++)
                 strcat(longtext, "\xf0\x9f\x9b\xa1"); /* 4-byte UTF-8 */
@@ -326,28 +306,25 @@ static void test_round_trip_matrix(void **state) {
                 const char *id = li % 2 ? maxid : "a";
                 for (int ch = 0; ch < TECG_CH__COUNT; ch++)
                         for (int st = 0; st < TECG_FS__COUNT; st++) {
-                                tecg_event_t e = base(TECG_EV_FUNDING, id, "NLD",
-                                                      longs[li], off);
-                                e.u.funding = (tecg_funding_t){
-                                        longs[li], "EUR", (tecg_channel_t)ch,
-                                        (tecg_funding_stage_t)st};
+                                tecg_event_t e = base(TECG_EV_FUNDING, id, "NLD", longs[li], off);
+                                e.u.funding = (tecg_funding_t){longs[li], "EUR", (tecg_channel_t)ch,
+                                                               (tecg_funding_stage_t)st};
                                 round_trip(avro, &e);
                                 n++;
                         }
                 for (int cat = 0; cat < TECG_CAT__COUNT; cat++)
                         for (int st = 0; st < TECG_ES__COUNT; st++)
                                 for (int hv = 0; hv < 2; hv++) {
-                                        tecg_event_t e = base(TECG_EV_EQUIPMENT,
-                                                              id, "", longs[li],
-                                                              off);
-                                        e.u.equipment = (tecg_equipment_t){
-                                                hv ? longtext : "",
-                                                (tecg_category_t)cat,
-                                                longs[li],
-                                                hv,
-                                                hv ? longs[li] : 0,
-                                                "",
-                                                (tecg_equipment_stage_t)st};
+                                        tecg_event_t e =
+                                                base(TECG_EV_EQUIPMENT, id, "", longs[li], off);
+                                        e.u.equipment =
+                                                (tecg_equipment_t){hv ? longtext : "",
+                                                                   (tecg_category_t)cat,
+                                                                   longs[li],
+                                                                   hv,
+                                                                   hv ? longs[li] : 0,
+                                                                   "",
+                                                                   (tecg_equipment_stage_t)st};
                                         if (hv)
                                                 strcpy(e.u.equipment.currency, "JPY");
                                         round_trip(avro, &e);
@@ -355,8 +332,7 @@ static void test_round_trip_matrix(void **state) {
                                 }
                 for (int r = 0; r < TECG_ROLE__COUNT; r++)
                         for (int loc = 0; loc < TECG_LOC__COUNT; loc++) {
-                                tecg_event_t e = base(TECG_EV_PERSONNEL, id, "ITA",
-                                                      longs[li], off);
+                                tecg_event_t e = base(TECG_EV_PERSONNEL, id, "ITA", longs[li], off);
                                 e.u.personnel = (tecg_personnel_t){
                                         (tecg_role_t)r, (tecg_location_t)loc,
                                         ints[(size_t)r % (sizeof(ints) / sizeof(ints[0]))]};
@@ -366,14 +342,11 @@ static void test_round_trip_matrix(void **state) {
                 for (int lv = 0; lv < TECG_LVL__COUNT; lv++)
                         for (int loc = 0; loc < TECG_LOC__COUNT; loc++)
                                 for (int hv = 0; hv < 2; hv++) {
-                                        tecg_event_t e = base(TECG_EV_TRAINING,
-                                                              id, "GBR",
-                                                              longs[li], off);
+                                        tecg_event_t e =
+                                                base(TECG_EV_TRAINING, id, "GBR", longs[li], off);
                                         e.u.training = (tecg_training_t){
-                                                hv ? "" : longtext,
-                                                (tecg_level_t)lv,
-                                                (tecg_location_t)loc,
-                                                hv ? longtext : NULL,
+                                                hv ? "" : longtext, (tecg_level_t)lv,
+                                                (tecg_location_t)loc, hv ? longtext : NULL,
                                                 ints[(size_t)lv]};
                                         round_trip(avro, &e);
                                         n++;
@@ -387,8 +360,7 @@ static void test_round_trip_matrix(void **state) {
 static void test_round_trip_equipment_halves(void **state) {
         tecg_avro_t *avro = *state;
         tecg_event_t e = base(TECG_EV_EQUIPMENT, "h", "DEU", 0, 0);
-        e.u.equipment = (tecg_equipment_t){"x", TECG_CAT_OTHER, 1, true, 5, "",
-                                           TECG_ES_OFFERED};
+        e.u.equipment = (tecg_equipment_t){"x", TECG_CAT_OTHER, 1, true, 5, "", TECG_ES_OFFERED};
         round_trip(avro, &e);
         e.u.equipment.has_value = false;
         e.u.equipment.value_minor = 0;
@@ -404,20 +376,16 @@ static void test_encode_appends(void **state) {
         char errstr[256];
 
         assert_int_equal(tecg_buf_puts(&b, "prefix"), TECG_OK);
-        assert_int_equal(tecg_avro_encode_event(avro, &a, &b, errstr, sizeof(errstr)),
-                         TECG_OK);
+        assert_int_equal(tecg_avro_encode_event(avro, &a, &b, errstr, sizeof(errstr)), TECG_OK);
         size_t first = b.len;
-        assert_int_equal(tecg_avro_encode_body(avro, &t, &b, &s, errstr,
-                                               sizeof(errstr)),
-                         TECG_OK);
+        assert_int_equal(tecg_avro_encode_body(avro, &t, &b, &s, errstr, sizeof(errstr)), TECG_OK);
         assert_ptr_equal(s, tecg_avro_schema_by_name(avro, "training"));
         assert_memory_equal(b.data, "prefix", 6);
-        assert_int_equal(tecg_avro_decode_event(avro, b.data + 6, first - 6, &got,
-                                                errstr, sizeof(errstr)),
-                         TECG_OK);
+        assert_int_equal(
+                tecg_avro_decode_event(avro, b.data + 6, first - 6, &got, errstr, sizeof(errstr)),
+                TECG_OK);
         assert_event_equal(&got, &a);
-        assert_int_equal(tecg_avro_decode_body(avro, s, b.data + first,
-                                               b.len - first, &got, errstr,
+        assert_int_equal(tecg_avro_decode_body(avro, s, b.data + first, b.len - first, &got, errstr,
                                                sizeof(errstr)),
                          TECG_OK);
         assert_event_equal(&got, &t);
@@ -446,16 +414,29 @@ static void test_encode_errors(void **state) {
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 tecg_event_t e = cases[i].make();
                 switch (i) { /* break the event as the reason says */
-                case 0: e.type = (tecg_event_type_t)9; break;
-                case 1: e.u.funding.channel = TECG_CH__COUNT; break;
-                case 2: e.u.personnel.role = (tecg_role_t)-1; break;
-                case 3: e.u.equipment.item = NULL; break;
-                case 4: e.u.training.course = NULL; break;
-                case 5: memset(e.event_id, 'a', sizeof(e.event_id)); break;
-                case 6: memcpy(e.u.funding.currency, "EURO", 4); break;
+                case 0:
+                        e.type = (tecg_event_type_t)9;
+                        break;
+                case 1:
+                        e.u.funding.channel = TECG_CH__COUNT;
+                        break;
+                case 2:
+                        e.u.personnel.role = (tecg_role_t)-1;
+                        break;
+                case 3:
+                        e.u.equipment.item = NULL;
+                        break;
+                case 4:
+                        e.u.training.course = NULL;
+                        break;
+                case 5:
+                        memset(e.event_id, 'a', sizeof(e.event_id));
+                        break;
+                case 6:
+                        memcpy(e.u.funding.currency, "EURO", 4);
+                        break;
                 }
-                assert_int_equal(tecg_avro_encode_event(avro, &e, &b, errstr,
-                                                        sizeof(errstr)),
+                assert_int_equal(tecg_avro_encode_event(avro, &e, &b, errstr, sizeof(errstr)),
                                  TECG_ERR_INVALID);
                 assert_string_equal(errstr, cases[i].reason);
         }
@@ -470,27 +451,21 @@ static void test_confluent(void **state) {
         tecg_event_t got, want = ev_training_venue();
         uint8_t *msg = tu_hex_file("avro/events/training_venue_confluent7.hex", &n);
 
-        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr,
-                                                sizeof(errstr)),
+        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr, sizeof(errstr)),
                          TECG_ERR_NOT_FOUND);
         assert_string_equal(errstr, "schema registry id 7 unknown");
-        assert_int_equal(tecg_avro_register_id(avro, 7, "nope", errstr,
-                                               sizeof(errstr)),
+        assert_int_equal(tecg_avro_register_id(avro, 7, "nope", errstr, sizeof(errstr)),
                          TECG_ERR_NOT_FOUND);
         assert_string_equal(errstr, "schema nope unknown");
-        assert_int_equal(tecg_avro_register_id(avro, 7, "contribution", errstr,
-                                               sizeof(errstr)),
+        assert_int_equal(tecg_avro_register_id(avro, 7, "contribution", errstr, sizeof(errstr)),
                          TECG_OK);
         /* Wrong schema for these bytes: the pre-scan notices. */
-        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr,
-                                                sizeof(errstr)),
+        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr, sizeof(errstr)),
                          TECG_ERR_INVALID);
         /* Re-registering replaces the mapping. */
-        assert_int_equal(tecg_avro_register_id(avro, 7, "training", errstr,
-                                               sizeof(errstr)),
+        assert_int_equal(tecg_avro_register_id(avro, 7, "training", errstr, sizeof(errstr)),
                          TECG_OK);
-        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr,
-                                                sizeof(errstr)),
+        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr, sizeof(errstr)),
                          TECG_OK);
         assert_event_equal(&got, &want);
         free(msg);
@@ -498,16 +473,13 @@ static void test_confluent(void **state) {
         /* Our own Confluent framing: header + encode_body. */
         tecg_buf_t b = TECG_BUF_INIT;
         tecg_event_t e = ev_personnel();
-        assert_int_equal(tecg_avro_register_id(avro, 4242,
-                                               "org.tecg.ContributionEvent",
-                                               errstr, sizeof(errstr)),
-                         TECG_OK);
-        assert_int_equal(tecg_framing_write_confluent(&b, 4242), TECG_OK);
-        assert_int_equal(tecg_avro_encode_body(avro, &e, &b, NULL, errstr,
+        assert_int_equal(tecg_avro_register_id(avro, 4242, "org.tecg.ContributionEvent", errstr,
                                                sizeof(errstr)),
                          TECG_OK);
-        assert_int_equal(tecg_avro_decode_event(avro, b.data, b.len, &got,
-                                                errstr, sizeof(errstr)),
+        assert_int_equal(tecg_framing_write_confluent(&b, 4242), TECG_OK);
+        assert_int_equal(tecg_avro_encode_body(avro, &e, &b, NULL, errstr, sizeof(errstr)),
+                         TECG_OK);
+        assert_int_equal(tecg_avro_decode_event(avro, b.data, b.len, &got, errstr, sizeof(errstr)),
                          TECG_OK);
         assert_event_equal(&got, &e);
         tecg_buf_free(&b);
@@ -519,21 +491,18 @@ static void test_unknown_fingerprint(void **state) {
         char errstr[256];
         tecg_event_t got;
         got.type = TECG_EV_TRAINING;
-        assert_int_equal(tecg_avro_decode_event(avro, msg, sizeof(msg), &got,
-                                                errstr, sizeof(errstr)),
-                         TECG_ERR_NOT_FOUND);
-        assert_string_equal(errstr,
-                            "unknown writer schema fingerprint 0102030405060708");
+        assert_int_equal(
+                tecg_avro_decode_event(avro, msg, sizeof(msg), &got, errstr, sizeof(errstr)),
+                TECG_ERR_NOT_FOUND);
+        assert_string_equal(errstr, "unknown writer schema fingerprint 0102030405060708");
         assert_int_equal(got.type, 0); /* zeroed */
 
         /* Framing errors come through unchanged. */
-        assert_int_equal(tecg_avro_decode_event(avro, "\x01", 1, &got, errstr,
-                                                sizeof(errstr)),
+        assert_int_equal(tecg_avro_decode_event(avro, "\x01", 1, &got, errstr, sizeof(errstr)),
                          TECG_ERR_INVALID);
-        assert_string_equal(errstr,
-                            "unknown magic byte 0x01 (expected 0xC3 for "
-                            "single-object encoding or 0x00 for Confluent "
-                            "wire format)");
+        assert_string_equal(errstr, "unknown magic byte 0x01 (expected 0xC3 for "
+                                    "single-object encoding or 0x00 for Confluent "
+                                    "wire format)");
 }
 
 typedef struct {
@@ -553,119 +522,97 @@ typedef struct {
 static void test_hostile_bodies(void **state) {
         tecg_avro_t *avro = *state;
         const body_case_t cases[] = {
-                {"string length 2^40", "contribution",
-                 B(0x80, 0x80, 0x80, 0x80, 0x80, 0x40), TECG_ERR_INVALID,
+                {"string length 2^40", "contribution", B(0x80, 0x80, 0x80, 0x80, 0x80, 0x40),
+                 TECG_ERR_INVALID,
                  "string length 1099511627776 exceeds the 0 bytes left (field "
                  "event_id, body byte 0)"},
                 {"string length 2^62 mid-body", "contribution",
-                 B(HEAD, 0x02, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                   0x7f, 'x'),
+                 B(HEAD, 0x02, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 'x'),
                  TECG_ERR_INVALID,
                  "string length 4611686018427387903 exceeds the 1 bytes left "
                  "(field detail.Equipment.item, body byte 9)"},
                 {"string length -2^62", "contribution",
-                 B(HEAD, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                   0x7f, 'x'),
+                 B(HEAD, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 'x'),
                  TECG_ERR_INVALID,
                  "negative string length -4611686018427387904 (field "
                  "detail.Equipment.item, body byte 9)"},
-                {"negative length", "contribution", B(0x05, 'a', 'b'),
-                 TECG_ERR_INVALID,
+                {"negative length", "contribution", B(0x05, 'a', 'b'), TECG_ERR_INVALID,
                  "negative string length -3 (field event_id, body byte 0)"},
-                {"union branch too big", "contribution", B(HEAD, 0x06),
-                 TECG_ERR_INVALID,
+                {"union branch too big", "contribution", B(HEAD, 0x06), TECG_ERR_INVALID,
                  "union branch index 3 out of range (3 branches) (field "
                  "detail, body byte 8)"},
-                {"union branch negative", "contribution", B(HEAD, 0x01),
-                 TECG_ERR_INVALID,
+                {"union branch negative", "contribution", B(HEAD, 0x01), TECG_ERR_INVALID,
                  "union branch index -1 out of range (3 branches) (field "
                  "detail, body byte 8)"},
-                {"enum index too big", "contribution",
-                 B(HEAD, 0x00, 0x00, 0x00, 0x06, 0x00), TECG_ERR_INVALID,
+                {"enum index too big", "contribution", B(HEAD, 0x00, 0x00, 0x00, 0x06, 0x00),
+                 TECG_ERR_INVALID,
                  "enum index 3 out of range (3 symbols) (field "
                  "detail.Funding.channel, body byte 11)"},
-                {"enum index negative", "training",
-                 B(HEAD, 0x00, 0x01, 0x00, 0x00, 0x02), TECG_ERR_INVALID,
+                {"enum index negative", "training", B(HEAD, 0x00, 0x01, 0x00, 0x00, 0x02),
+                 TECG_ERR_INVALID,
                  "enum index -1 out of range (3 symbols) (field level, body "
                  "byte 9)"},
-                {"optional branch out of range", "training",
-                 B(HEAD, 0x00, 0x00, 0x00, 0x04, 0x02), TECG_ERR_INVALID,
+                {"optional branch out of range", "training", B(HEAD, 0x00, 0x00, 0x00, 0x04, 0x02),
+                 TECG_ERR_INVALID,
                  "union branch index 2 out of range (2 branches) (field venue, "
                  "body byte 11)"},
                 {"varint longer than 10 bytes", "contribution",
-                 B(0x02, 'a', 0x06, 'N', 'L', 'D', 0xff, 0xff, 0xff, 0xff, 0xff,
-                   0xff, 0xff, 0xff, 0xff, 0xff, 0x01),
-                 TECG_ERR_INVALID,
-                 "varint does not fit 64 bits (field occurred_at, body byte 6)"},
+                 B(0x02, 'a', 0x06, 'N', 'L', 'D', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                   0xff, 0xff, 0x01),
+                 TECG_ERR_INVALID, "varint does not fit 64 bits (field occurred_at, body byte 6)"},
                 {"int over 32 bits", "contribution",
-                 B(0x02, 'a', 0x06, 'N', 'L', 'D', 0x00, 0xff, 0xff, 0xff, 0xff,
-                   0x1f),
+                 B(0x02, 'a', 0x06, 'N', 'L', 'D', 0x00, 0xff, 0xff, 0xff, 0xff, 0x1f),
                  TECG_ERR_INVALID,
                  "varint does not fit 32 bits (field utc_offset_minutes, body "
                  "byte 7)"},
-                {"body ends in a varint", "contribution",
-                 B(0x02, 'a', 0x06, 'N', 'L', 'D', 0x80), TECG_ERR_INVALID,
-                 "body ends inside a varint (field occurred_at, body byte 6)"},
-                {"body ends before a field", "training", B(HEAD),
-                 TECG_ERR_INVALID,
+                {"body ends in a varint", "contribution", B(0x02, 'a', 0x06, 'N', 'L', 'D', 0x80),
+                 TECG_ERR_INVALID, "body ends inside a varint (field occurred_at, body byte 6)"},
+                {"body ends before a field", "training", B(HEAD), TECG_ERR_INVALID,
                  "body ends inside a varint (field course, body byte 8)"},
                 {"string runs past the end", "contribution",
-                 B(HEAD, 0x02, 0xc8, 0x01, 'a', 'b', 'c'),
-                 TECG_ERR_INVALID,
+                 B(HEAD, 0x02, 0xc8, 0x01, 'a', 'b', 'c'), TECG_ERR_INVALID,
                  "string length 100 exceeds the 3 bytes left (field "
                  "detail.Equipment.item, body byte 9)"},
-                {"invalid UTF-8", "contribution", B(0x02, 0xff),
-                 TECG_ERR_INVALID,
+                {"invalid UTF-8", "contribution", B(0x02, 0xff), TECG_ERR_INVALID,
                  "string is not valid UTF-8 (field event_id, body byte 0)"},
-                {"overlong UTF-8", "contribution", B(0x04, 0xc0, 0xaf),
-                 TECG_ERR_INVALID,
+                {"overlong UTF-8", "contribution", B(0x04, 0xc0, 0xaf), TECG_ERR_INVALID,
                  "string is not valid UTF-8 (field event_id, body byte 0)"},
-                {"UTF-16 surrogate", "contribution", B(0x06, 0xed, 0xa0, 0x80),
-                 TECG_ERR_INVALID,
+                {"UTF-16 surrogate", "contribution", B(0x06, 0xed, 0xa0, 0x80), TECG_ERR_INVALID,
                  "string is not valid UTF-8 (field event_id, body byte 0)"},
-                {"trailing byte", "training",
-                 B(HEAD, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00), TECG_ERR_INVALID,
-                 "body longer than its schema: 1 trailing bytes (body byte 13)"},
+                {"trailing byte", "training", B(HEAD, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00),
+                 TECG_ERR_INVALID, "body longer than its schema: 1 trailing bytes (body byte 13)"},
                 {"NUL inside a string", "contribution",
-                 B(HEAD, 0x02, 0x06, 'a', 0x00, 'b', 0x00, 0x02, 0x00, 0x00,
-                   0x00),
+                 B(HEAD, 0x02, 0x06, 'a', 0x00, 'b', 0x00, 0x02, 0x00, 0x00, 0x00),
                  TECG_ERR_INVALID, "item contains a NUL byte"},
                 {"nation too long", "training",
-                 B(0x02, 'a', 0x08, 'N', 'L', 'D', 'X', 0x00, 0x00, 0x00, 0x00,
-                   0x00, 0x00, 0x02),
+                 B(0x02, 'a', 0x08, 'N', 'L', 'D', 'X', 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02),
                  TECG_ERR_INVALID, "nation is 4 bytes, more than 3"},
                 {"currency too long", "contribution",
-                 B(HEAD, 0x00, 0x02, 0x08, 'E', 'U', 'R', 'O', 0x00, 0x00),
-                 TECG_ERR_INVALID, "currency is 4 bytes, more than 3"},
+                 B(HEAD, 0x00, 0x02, 0x08, 'E', 'U', 'R', 'O', 0x00, 0x00), TECG_ERR_INVALID,
+                 "currency is 4 bytes, more than 3"},
                 /* Accepted: a non-canonical but valid varint (0 in 2 bytes),
                  * and the smallest valid bodies. */
                 {"overlong varint is fine", "training",
-                 B(0x02, 'a', 0x06, 'N', 'L', 'D', 0x80, 0x00, 0x00, 0x00, 0x00,
-                   0x00, 0x00, 0x02),
+                 B(0x02, 'a', 0x06, 'N', 'L', 'D', 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02),
                  TECG_OK, ""},
-                {"personnel", "contribution", B(HEAD, 0x04, 0x00, 0x00, 0x00),
-                 TECG_OK, ""},
+                {"personnel", "contribution", B(HEAD, 0x04, 0x00, 0x00, 0x00), TECG_OK, ""},
         };
         char errstr[256];
         uint8_t msg[128], longid[96];
         tecg_event_t got;
 
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                size_t n = frame(avro, cases[i].schema, cases[i].body,
-                                 cases[i].len, msg);
+                size_t n = frame(avro, cases[i].schema, cases[i].body, cases[i].len, msg);
                 errstr[0] = '\0';
                 tu_largest_alloc = 0;
-                tecg_err_t err = tecg_avro_decode_event(avro, msg, n, &got,
-                                                        errstr, sizeof(errstr));
+                tecg_err_t err = tecg_avro_decode_event(avro, msg, n, &got, errstr, sizeof(errstr));
                 if (err != cases[i].err ||
                     strncmp(errstr, cases[i].reason, strlen(cases[i].reason)))
-                        fail_msg("%s: got %d \"%s\", want %d \"%s\"",
-                                 cases[i].name, err, errstr, cases[i].err,
-                                 cases[i].reason);
+                        fail_msg("%s: got %d \"%s\", want %d \"%s\"", cases[i].name, err, errstr,
+                                 cases[i].err, cases[i].reason);
                 /* No hostile length reached Avro-C's allocator. */
                 if (tu_largest_alloc > 4096)
-                        fail_msg("%s: Avro-C allocated %zu bytes",
-                                 cases[i].name, tu_largest_alloc);
+                        fail_msg("%s: Avro-C allocated %zu bytes", cases[i].name, tu_largest_alloc);
         }
 
         /* event_id of 65 bytes cannot fit event.h: training body with it. */
@@ -674,13 +621,12 @@ static void test_hostile_bodies(void **state) {
         longid[k++] = 0x01;
         memset(longid + k, 'a', 65);
         k += 65;
-        static const uint8_t rest[] = {0x06, 'N', 'L', 'D', 0x00, 0x00, 0x00,
-                                       0x00, 0x00, 0x00, 0x02};
+        static const uint8_t rest[] = {0x06, 'N',  'L',  'D',  0x00, 0x00,
+                                       0x00, 0x00, 0x00, 0x00, 0x02};
         memcpy(longid + k, rest, sizeof(rest));
         k += sizeof(rest);
         size_t n = frame(avro, "training", longid, k, msg);
-        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr,
-                                                sizeof(errstr)),
+        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr, sizeof(errstr)),
                          TECG_ERR_INVALID);
         assert_string_equal(errstr, "event_id is 65 bytes, more than 64");
         /* 64 bytes fit. */
@@ -692,8 +638,7 @@ static void test_hostile_bodies(void **state) {
         memcpy(longid + k, rest, sizeof(rest));
         k += sizeof(rest);
         n = frame(avro, "training", longid, k, msg);
-        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr,
-                                                sizeof(errstr)),
+        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr, sizeof(errstr)),
                          TECG_OK);
         assert_int_equal(strlen(got.event_id), 64);
 }
@@ -709,17 +654,15 @@ static void test_every_truncation(void **state) {
                 snprintf(rel, sizeof(rel), "avro/events/%s.hex", golden[i].name);
                 uint8_t *msg = tu_hex_file(rel, &n);
                 for (size_t cut = 0; cut < n; cut++)
-                        assert_int_not_equal(tecg_avro_decode_event(
-                                                     avro, msg, cut, &got,
-                                                     errstr, sizeof(errstr)),
+                        assert_int_not_equal(tecg_avro_decode_event(avro, msg, cut, &got, errstr,
+                                                                    sizeof(errstr)),
                                              TECG_OK);
                 uint8_t *longer = malloc(n + 1);
                 memcpy(longer, msg, n);
                 longer[n] = 0;
-                assert_int_equal(tecg_avro_decode_event(avro, longer, n + 1,
-                                                        &got, errstr,
-                                                        sizeof(errstr)),
-                                 TECG_ERR_INVALID);
+                assert_int_equal(
+                        tecg_avro_decode_event(avro, longer, n + 1, &got, errstr, sizeof(errstr)),
+                        TECG_ERR_INVALID);
                 assert_non_null(strstr(errstr, "body longer than its schema"));
                 free(longer);
                 free(msg);
@@ -741,11 +684,9 @@ static void test_every_byte_flip(void **state) {
                         for (size_t f = 0; f < sizeof(flips); f++) {
                                 msg[at] ^= flips[f];
                                 tu_largest_alloc = 0;
-                                tecg_err_t err = tecg_avro_decode_event(
-                                        avro, msg, n, &got, errstr,
-                                        sizeof(errstr));
-                                assert_true(err == TECG_OK ||
-                                            err == TECG_ERR_INVALID);
+                                tecg_err_t err = tecg_avro_decode_event(avro, msg, n, &got, errstr,
+                                                                        sizeof(errstr));
+                                assert_true(err == TECG_OK || err == TECG_ERR_INVALID);
                                 assert_true(tu_largest_alloc <= 4096);
                                 msg[at] ^= flips[f];
                         }
@@ -755,16 +696,14 @@ static void test_every_byte_flip(void **state) {
 
 static void test_not_event_schema(void **state) {
         tecg_avro_t *avro = *state;
-        static const char json[] =
-                "{\"type\":\"record\",\"name\":\"Other\",\"namespace\":\"x\","
-                "\"fields\":[{\"name\":\"a\",\"type\":\"int\"}]}";
+        static const char json[] = "{\"type\":\"record\",\"name\":\"Other\",\"namespace\":\"x\","
+                                   "\"fields\":[{\"name\":\"a\",\"type\":\"int\"}]}";
         const tecg_avro_schema_t *s = NULL;
         char errstr[256];
         uint8_t body[] = {0x02}, msg[32];
         tecg_event_t got;
 
-        assert_int_equal(tecg_avro_add_schema(avro, "other", json,
-                                              sizeof(json) - 1, &s, errstr,
+        assert_int_equal(tecg_avro_add_schema(avro, "other", json, sizeof(json) - 1, &s, errstr,
                                               sizeof(errstr)),
                          TECG_OK);
         assert_non_null(s);
@@ -774,18 +713,17 @@ static void test_not_event_schema(void **state) {
                             "{\"name\":\"x.Other\",\"type\":\"record\","
                             "\"fields\":[{\"name\":\"a\",\"type\":\"int\"}]}");
         size_t n = frame(avro, "other", body, sizeof(body), msg);
-        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr,
-                                                sizeof(errstr)),
+        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr, sizeof(errstr)),
                          TECG_ERR_INVALID);
         assert_string_equal(errstr, "schema other (x.Other) is not an event schema");
 
-        assert_int_equal(tecg_avro_add_schema(avro, "broken", "{\"type\":", 8,
-                                              &s, errstr, sizeof(errstr)),
-                         TECG_ERR_INVALID);
+        assert_int_equal(
+                tecg_avro_add_schema(avro, "broken", "{\"type\":", 8, &s, errstr, sizeof(errstr)),
+                TECG_ERR_INVALID);
         assert_null(s);
         assert_non_null(strstr(errstr, "schema broken: line 1:"));
-        assert_int_equal(tecg_avro_add_schema(avro, "bad", "{\"type\":\"zzz\"}",
-                                              14, &s, errstr, sizeof(errstr)),
+        assert_int_equal(tecg_avro_add_schema(avro, "bad", "{\"type\":\"zzz\"}", 14, &s, errstr,
+                                              sizeof(errstr)),
                          TECG_ERR_INVALID);
 }
 
@@ -806,14 +744,14 @@ static void test_evolution(void **state) {
 
         /* Training v0: no venue (reader default null), an extra field. */
         json = evo_schema("training_v0", &len);
-        assert_int_equal(tecg_avro_add_schema(avro, "training_v0", json, len, &s,
-                                              errstr, sizeof(errstr)),
-                         TECG_OK);
+        assert_int_equal(
+                tecg_avro_add_schema(avro, "training_v0", json, len, &s, errstr, sizeof(errstr)),
+                TECG_OK);
         assert_true(tecg_avro_schema_is_event(s));
         size_t count = tecg_avro_schema_count(avro);
-        assert_int_equal(tecg_avro_add_schema(avro, "again", json, len, &again,
-                                              errstr, sizeof(errstr)),
-                         TECG_OK);
+        assert_int_equal(
+                tecg_avro_add_schema(avro, "again", json, len, &again, errstr, sizeof(errstr)),
+                TECG_OK);
         assert_ptr_equal(again, s);
         assert_int_equal(tecg_avro_schema_count(avro), count);
         /* The reader is still what full-name lookups give. */
@@ -821,17 +759,15 @@ static void test_evolution(void **state) {
                          tecg_avro_schema_by_name(avro, "training"));
         free(json);
         msg = tu_hex_file("avro/evolution/training_v0.hex", &n);
-        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr,
-                                                sizeof(errstr)),
+        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr, sizeof(errstr)),
                          TECG_OK);
         want = base(TECG_EV_TRAINING, "FRA-old-1", "FRA", 1100000000000, 60);
-        want.u.training = (tecg_training_t){"Logistics", TECG_LVL_MIDDLE,
-                                            TECG_LOC_IN_IRAQ, NULL, 12};
+        want.u.training =
+                (tecg_training_t){"Logistics", TECG_LVL_MIDDLE, TECG_LOC_IN_IRAQ, NULL, 12};
         assert_event_equal(&got, &want);
         /* The writer schema checks the body: cut off, it fails in a field
          * only the writer has. */
-        assert_int_equal(tecg_avro_decode_event(avro, msg, 40, &got, errstr,
-                                                sizeof(errstr)),
+        assert_int_equal(tecg_avro_decode_event(avro, msg, 40, &got, errstr, sizeof(errstr)),
                          TECG_ERR_INVALID);
         assert_non_null(strstr(errstr, "field instructor"));
         free(msg);
@@ -839,55 +775,51 @@ static void test_evolution(void **state) {
         /* Contribution v0: Equipment without value/currency, quantity int,
          * a shorter FundingChannel. */
         json = evo_schema("contribution_v0", &len);
-        assert_int_equal(tecg_avro_add_schema(avro, "contribution_v0", json, len,
-                                              &s, errstr, sizeof(errstr)),
+        assert_int_equal(tecg_avro_add_schema(avro, "contribution_v0", json, len, &s, errstr,
+                                              sizeof(errstr)),
                          TECG_OK);
         free(json);
         msg = tu_hex_file("avro/evolution/contribution_v0_equipment.hex", &n);
-        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr,
-                                                sizeof(errstr)),
+        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr, sizeof(errstr)),
                          TECG_OK);
         want = base(TECG_EV_EQUIPMENT, "NOR-old-2", "NOR", 1100000000000, -60);
-        want.u.equipment = (tecg_equipment_t){"Radios", TECG_CAT_COMMUNICATIONS,
-                                              -5, false, 0, "", TECG_ES_ACCEPTED};
+        want.u.equipment = (tecg_equipment_t){"Radios", TECG_CAT_COMMUNICATIONS, -5, false, 0,
+                                              "",       TECG_ES_ACCEPTED};
         assert_event_equal(&got, &want);
         free(msg);
         msg = tu_hex_file("avro/evolution/contribution_v0_funding.hex", &n);
-        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr,
-                                                sizeof(errstr)),
+        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr, sizeof(errstr)),
                          TECG_OK);
         want = base(TECG_EV_FUNDING, "NOR-old-3", "NOR", 1100000000000, 0);
-        want.u.funding = (tecg_funding_t){100, "NOK", TECG_CH_COMMON_FUNDING,
-                                          TECG_FS_DISBURSED};
+        want.u.funding = (tecg_funding_t){100, "NOK", TECG_CH_COMMON_FUNDING, TECG_FS_DISBURSED};
         assert_event_equal(&got, &want);
         free(msg);
 
         /* Reordered enum symbols: refused up front. */
         json = evo_schema("contribution_badenum", &len);
-        assert_int_equal(tecg_avro_add_schema(avro, "badenum", json, len, &s,
-                                              errstr, sizeof(errstr)),
-                         TECG_ERR_INVALID);
+        assert_int_equal(
+                tecg_avro_add_schema(avro, "badenum", json, len, &s, errstr, sizeof(errstr)),
+                TECG_ERR_INVALID);
         assert_null(s);
-        assert_string_equal(errstr,
-                            "schema badenum cannot be read as contribution: "
-                            "enum FundingChannel: writer symbol 0 is "
-                            "COMMON_FUNDING, reader's is TRUST_FUND (Avro-C "
-                            "maps enum symbols by position; symbols may only "
-                            "be appended)");
+        assert_string_equal(errstr, "schema badenum cannot be read as contribution: "
+                                    "enum FundingChannel: writer symbol 0 is "
+                                    "COMMON_FUNDING, reader's is TRUST_FUND (Avro-C "
+                                    "maps enum symbols by position; symbols may only "
+                                    "be appended)");
         free(json);
 }
 
 /* Training writer schemas spelled out: the record with the four fields
  * every event has, then the fields given, each made with FIELD(). */
-#define TRAINING_WRITER(...)                                                 \
-        "{\"type\":\"record\",\"name\":\"TrainingCompletion\","              \
-        "\"namespace\":\"org.tecg\",\"fields\":["                             \
-        FIELD("event_id", "\"string\"") "," FIELD("nation", "\"string\"") "," \
-        FIELD("occurred_at", "\"long\"") ","                                  \
-        FIELD("utc_offset_minutes", "\"int\"") "," __VA_ARGS__ "]}"
+#define TRAINING_WRITER(...)                                                                       \
+        "{\"type\":\"record\",\"name\":\"TrainingCompletion\","                                    \
+        "\"namespace\":\"org.tecg\",\"fields\":[" FIELD("event_id", "\"string\"") "," FIELD(       \
+                "nation", "\"string\"") "," FIELD("occurred_at",                                   \
+                                                  "\"long\"") "," FIELD("utc_offset_minutes",      \
+                                                                        "\"int\"") "," __VA_ARGS__ \
+                                                                                   "]}"
 #define FIELD(name, type) "{\"name\":\"" name "\",\"type\":" type "}"
-#define ENUM(name, symbols)                                                  \
-        "{\"type\":\"enum\",\"name\":\"" name "\",\"symbols\":[" symbols "]}"
+#define ENUM(name, symbols) "{\"type\":\"enum\",\"name\":\"" name "\",\"symbols\":[" symbols "]}"
 
 static void test_evolution_refusals(void **state) {
         tecg_avro_t *avro = *state;
@@ -898,29 +830,29 @@ static void test_evolution_refusals(void **state) {
         } cases[] = {
                 /* No course, and the reader has no default for it. */
                 {"nocourse",
-                 TRAINING_WRITER(
-                         FIELD("level", ENUM("TrainingLevel", "\"JUNIOR\"")) ","
-                         FIELD("location", ENUM("TrainingLocation", "\"IN_IRAQ\"")) ","
-                         FIELD("trainees", "\"int\"")),
+                 TRAINING_WRITER(FIELD("level", ENUM("TrainingLevel", "\"JUNIOR\"")) "," FIELD(
+                         "location", ENUM("TrainingLocation", "\"IN_IRAQ\"")) "," FIELD("trainees",
+                                                                                        "\"int\"")),
                  "schema nocourse cannot be read as training: writer record "
                  "TrainingCompletion lacks field course, which has no default "
                  "in the reader"},
                 /* trainees as a string: not resolvable. Checked by the codec
                  * first: Avro-C 1.11.1 crashes on this one. */
                 {"badtype",
-                 TRAINING_WRITER(
-                         FIELD("course", "\"string\"") ","
-                         FIELD("level", ENUM("TrainingLevel", "\"JUNIOR\"")) ","
-                         FIELD("location", ENUM("TrainingLocation", "\"IN_IRAQ\"")) ","
-                         FIELD("trainees", "\"string\"")),
+                 TRAINING_WRITER(FIELD("course", "\"string\"") "," FIELD(
+                         "level",
+                         ENUM("TrainingLevel",
+                              "\"JUNIOR\"")) "," FIELD("location",
+                                                       ENUM("TrainingLocation",
+                                                            "\"IN_IRAQ\"")) "," FIELD("trainees",
+                                                                                      "\"string\"")),
                  "schema badtype cannot be read as training: field trainees: "
                  "writer string cannot be read as int"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                assert_int_equal(tecg_avro_add_schema(avro, cases[i].name,
-                                                      cases[i].json,
-                                                      strlen(cases[i].json), &s,
-                                                      errstr, sizeof(errstr)),
+                assert_int_equal(tecg_avro_add_schema(avro, cases[i].name, cases[i].json,
+                                                      strlen(cases[i].json), &s, errstr,
+                                                      sizeof(errstr)),
                                  TECG_ERR_INVALID);
                 assert_string_equal(errstr, cases[i].reason);
         }
@@ -935,29 +867,26 @@ static void test_newer_writer_enum(void **state) {
         char errstr[256];
         const tecg_avro_schema_t *s;
         static const char v2[] = TRAINING_WRITER(
-                FIELD("course", "\"string\"") ","
-                FIELD("level", ENUM("TrainingLevel",
-                                    "\"JUNIOR\",\"MIDDLE\",\"SENIOR\",\"GENERAL\"")) ","
-                FIELD("location", ENUM("TrainingLocation", "\"IN_IRAQ\",\"OUTSIDE_IRAQ\"")) ","
-                "{\"name\":\"venue\",\"type\":[\"null\",\"string\"],\"default\":null},"
-                FIELD("trainees", "\"int\""));
+                FIELD("course", "\"string\"") "," FIELD("level", ENUM("TrainingLevel", "\"JUNIOR\",\"MIDDLE\",\"SENIOR\",\"GENERAL\"")) "," FIELD(
+                        "location",
+                        ENUM("TrainingLocation",
+                             "\"IN_IRAQ\",\"OUTSIDE_IRAQ\"")) ","
+                                                              "{\"name\":\"venue\",\"type\":[\"null\",\"string\"],\"default\":null}," FIELD(
+                                                                      "trainees", "\"int\""));
         const uint8_t general[] = {HEAD, 0x00, 0x06, 0x00, 0x00, 0x02};
         const uint8_t senior[] = {HEAD, 0x00, 0x04, 0x02, 0x02, 0x02, 'V', 0x02};
         uint8_t msg[64];
         tecg_event_t got;
 
-        assert_int_equal(tecg_avro_add_schema(avro, "training_v2", v2,
-                                              sizeof(v2) - 1, &s, errstr,
+        assert_int_equal(tecg_avro_add_schema(avro, "training_v2", v2, sizeof(v2) - 1, &s, errstr,
                                               sizeof(errstr)),
                          TECG_OK);
         size_t n = frame(avro, "training_v2", general, sizeof(general), msg);
-        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr,
-                                                sizeof(errstr)),
+        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr, sizeof(errstr)),
                          TECG_ERR_INVALID);
         assert_string_equal(errstr, "level: symbol index 3 unknown to this reader");
         n = frame(avro, "training_v2", senior, sizeof(senior), msg);
-        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr,
-                                                sizeof(errstr)),
+        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr, sizeof(errstr)),
                          TECG_OK);
         assert_int_equal(got.u.training.level, TECG_LVL_SENIOR);
         assert_int_equal(got.u.training.location, TECG_LOC_OUTSIDE_IRAQ);
@@ -979,8 +908,7 @@ static void put(bytes_t *x, const void *p, size_t n) {
         memcpy(x->b + x->n, p, n);
         x->n += n;
 }
-#define PUT(x, ...) put((x), (const uint8_t[]){__VA_ARGS__}, \
-                        sizeof((const uint8_t[]){__VA_ARGS__}))
+#define PUT(x, ...) put((x), (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__}))
 
 static void test_wide_writer(void **state) {
         tecg_avro_t *avro = *state;
@@ -992,63 +920,68 @@ static void test_wide_writer(void **state) {
         uint8_t *msg = tu_hex_file("avro/evolution/training_wide.hex", &n);
         uint8_t framed[600];
 
-        assert_int_equal(tecg_avro_add_schema(avro, "training_wide", json, len,
-                                              &s, errstr, sizeof(errstr)),
-                         TECG_OK);
+        assert_int_equal(
+                tecg_avro_add_schema(avro, "training_wide", json, len, &s, errstr, sizeof(errstr)),
+                TECG_OK);
         free(json);
-        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr,
-                                                sizeof(errstr)),
+        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr, sizeof(errstr)),
                          TECG_OK);
         ev = base(TECG_EV_TRAINING, "ESP-w", "ESP", 1, 0);
-        ev.u.training = (tecg_training_t){"C", TECG_LVL_SENIOR,
-                                          TECG_LOC_OUTSIDE_IRAQ, "V", 3};
+        ev.u.training = (tecg_training_t){"C", TECG_LVL_SENIOR, TECG_LOC_OUTSIDE_IRAQ, "V", 3};
         assert_event_equal(&got, &ev);
 
         /* The same tail by hand, with a map in a sized block (count -1). */
         enum { PRE = 20 };
         bytes_t ok = {{0}, 0};
         put(&ok, msg + 10, PRE);
-        PUT(&ok, 0x01);                                 /* flag @20 */
-        PUT(&ok, 0, 0, 0, 0x3f);                        /* ratio @21 */
-        PUT(&ok, 0, 0, 0, 0, 0, 0, 0x02, 0xc0);         /* score @25 */
-        PUT(&ok, 0x04, 0x00, 0xff);                     /* blob @33 */
-        PUT(&ok, 'a', 'b', 'c', 'd');                   /* digest @36 */
-        PUT(&ok, 0x04, 0x02, 'x', 0x02, 'y', 0x00);     /* tags @40 */
-        PUT(&ok, 0x01, 0x06, 0x02, 'k', 0x01, 0x00);    /* counts @46 */
-        PUT(&ok, 0x02, 0x00);                           /* extra @52 */
-        PUT(&ok, 0x02);                                 /* kind @54 */
-        PUT(&ok, 0x00);                                 /* opt @55 */
+        PUT(&ok, 0x01);                              /* flag @20 */
+        PUT(&ok, 0, 0, 0, 0x3f);                     /* ratio @21 */
+        PUT(&ok, 0, 0, 0, 0, 0, 0, 0x02, 0xc0);      /* score @25 */
+        PUT(&ok, 0x04, 0x00, 0xff);                  /* blob @33 */
+        PUT(&ok, 'a', 'b', 'c', 'd');                /* digest @36 */
+        PUT(&ok, 0x04, 0x02, 'x', 0x02, 'y', 0x00);  /* tags @40 */
+        PUT(&ok, 0x01, 0x06, 0x02, 'k', 0x01, 0x00); /* counts @46 */
+        PUT(&ok, 0x02, 0x00);                        /* extra @52 */
+        PUT(&ok, 0x02);                              /* kind @54 */
+        PUT(&ok, 0x00);                              /* opt @55 */
         size_t fn = frame(avro, "training_wide", ok.b, ok.n, framed);
-        assert_int_equal(tecg_avro_decode_event(avro, framed, fn, &got, errstr,
-                                                sizeof(errstr)),
+        assert_int_equal(tecg_avro_decode_event(avro, framed, fn, &got, errstr, sizeof(errstr)),
                          TECG_OK);
         assert_event_equal(&got, &ev);
         free(msg);
 
         struct {
-                size_t at;          /* replace the tail from here */
+                size_t at; /* replace the tail from here */
                 uint8_t tail[200];
                 size_t tlen;
                 const char *reason; /* NULL: the block count case below */
         } cases[] = {
-                {20, {0x02}, 1,
-                 "boolean byte 0x02 is neither 0 nor 1 (field flag, body byte 20)"},
+                {20, {0x02}, 1, "boolean byte 0x02 is neither 0 nor 1 (field flag, body byte 20)"},
                 {21, {0, 0}, 2, "needs 4 bytes, 2 left (field ratio, body byte 21)"},
                 {33, {0x01}, 1, "negative bytes length -1 (field blob, body byte 33)"},
                 {40, {0xc8, 0x01}, 2, NULL},
-                {40, {0x01, 0x02}, 2,
+                {40,
+                 {0x01, 0x02},
+                 2,
                  "array block size 1 does not fit the 0 bytes left (field "
                  "tags, body byte 40)"},
-                {46, {0x01, 0x7e, 0x00}, 3,
+                {46,
+                 {0x01, 0x7e, 0x00},
+                 3,
                  "map block size 63 does not fit the 1 bytes left (field "
                  "counts, body byte 46)"},
-                {46, {0x02, 0x02, 0xff, 0x02, 0x00}, 5,
+                {46,
+                 {0x02, 0x02, 0xff, 0x02, 0x00},
+                 5,
                  "string is not valid UTF-8 (field counts, body byte 47)"},
-                {54, {0x04, 0x00}, 2,
+                {54,
+                 {0x04, 0x00},
+                 2,
                  "enum index 2 out of range (2 symbols) (field kind, body byte 54)"},
-                {55, {0x02, 'w', 'x'}, 3,
-                 "needs 4 bytes, 2 left (field opt, body byte 56)"},
-                {55, {0x00, 0x00}, 2,
+                {55, {0x02, 'w', 'x'}, 3, "needs 4 bytes, 2 left (field opt, body byte 56)"},
+                {55,
+                 {0x00, 0x00},
+                 2,
                  "body longer than its schema: 1 trailing bytes (body byte 56)"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -1065,11 +998,10 @@ static void test_wide_writer(void **state) {
                                  "byte 40)",
                                  bad.n);
                 tu_largest_alloc = 0;
-                tecg_err_t err = tecg_avro_decode_event(avro, framed, fn, &got,
-                                                        errstr, sizeof(errstr));
+                tecg_err_t err =
+                        tecg_avro_decode_event(avro, framed, fn, &got, errstr, sizeof(errstr));
                 if (err != TECG_ERR_INVALID || strcmp(errstr, want))
-                        fail_msg("case %zu: got %d \"%s\", want \"%s\"", i, err,
-                                 errstr, want);
+                        fail_msg("case %zu: got %d \"%s\", want \"%s\"", i, err, errstr, want);
                 assert_true(tu_largest_alloc <= 4096);
         }
 
@@ -1077,11 +1009,10 @@ static void test_wide_writer(void **state) {
         bytes_t deep = {{0}, 0};
         put(&deep, ok.b, 52);
         for (int i = 0; i < 70; i++)
-                PUT(&deep, 0x00, 0x02); /* a = 0, nested = Extra */
+                PUT(&deep, 0x00, 0x02);     /* a = 0, nested = Extra */
         PUT(&deep, 0x00, 0x00, 0x02, 0x00); /* a = 0, null, kind, opt */
         fn = frame(avro, "training_wide", deep.b, deep.n, framed);
-        assert_int_equal(tecg_avro_decode_event(avro, framed, fn, &got, errstr,
-                                                sizeof(errstr)),
+        assert_int_equal(tecg_avro_decode_event(avro, framed, fn, &got, errstr, sizeof(errstr)),
                          TECG_ERR_INVALID);
         assert_memory_equal(errstr, "value nested deeper than 64 (field extra.nested.Extra.nested",
                             strlen("value nested deeper than 64 (field extra.nested.Extra.nested"));
@@ -1091,8 +1022,7 @@ static void test_wide_writer(void **state) {
                 PUT(&deep, 0x00, 0x02);
         PUT(&deep, 0x00, 0x00, 0x02, 0x00);
         fn = frame(avro, "training_wide", deep.b, deep.n, framed);
-        assert_int_equal(tecg_avro_decode_event(avro, framed, fn, &got, errstr,
-                                                sizeof(errstr)),
+        assert_int_equal(tecg_avro_decode_event(avro, framed, fn, &got, errstr, sizeof(errstr)),
                          TECG_OK);
 }
 
@@ -1106,21 +1036,16 @@ static void test_writer_extra_branch(void **state) {
         char *json = evo_schema("contribution_v0", &len);
         json_t *root = json_loadb(json, len, 0, NULL);
         assert_non_null(root);
-        json_t *u = json_object_get(json_array_get(json_object_get(root, "fields"), 4),
-                                    "type");
-        json_array_append_new(u, json_pack("{s:s, s:s, s:[{s:s, s:s}]}", "type",
-                                           "record", "name", "Donation",
-                                           "fields", "name", "what", "type",
-                                           "string"));
+        json_t *u = json_object_get(json_array_get(json_object_get(root, "fields"), 4), "type");
+        json_array_append_new(u, json_pack("{s:s, s:s, s:[{s:s, s:s}]}", "type", "record", "name",
+                                           "Donation", "fields", "name", "what", "type", "string"));
         char *text = json_dumps(root, JSON_COMPACT);
-        assert_int_equal(tecg_avro_add_schema(avro, "v0_donation", text,
-                                              strlen(text), &s, errstr,
+        assert_int_equal(tecg_avro_add_schema(avro, "v0_donation", text, strlen(text), &s, errstr,
                                               sizeof(errstr)),
                          TECG_ERR_INVALID);
-        assert_string_equal(errstr,
-                            "schema v0_donation cannot be read as contribution: "
-                            "field detail: writer Donation matches no branch of "
-                            "the reader's union");
+        assert_string_equal(errstr, "schema v0_donation cannot be read as contribution: "
+                                    "field detail: writer Donation matches no branch of "
+                                    "the reader's union");
         free(text);
         json_decref(root);
         free(json);
@@ -1134,15 +1059,12 @@ static void test_borrowed_strings(void **state) {
         tecg_buf_t b = TECG_BUF_INIT, b2 = TECG_BUF_INIT;
         tecg_event_t e = ev_equipment_value(), other = ev_equipment_novalue(), got;
 
-        assert_int_equal(tecg_avro_encode_event(avro, &e, &b, errstr, sizeof(errstr)),
-                         TECG_OK);
-        assert_int_equal(tecg_avro_decode_event(avro, b.data, b.len, &got,
-                                                errstr, sizeof(errstr)),
+        assert_int_equal(tecg_avro_encode_event(avro, &e, &b, errstr, sizeof(errstr)), TECG_OK);
+        assert_int_equal(tecg_avro_decode_event(avro, b.data, b.len, &got, errstr, sizeof(errstr)),
                          TECG_OK);
         for (int i = 0; i < 100; i++) {
                 tecg_buf_reset(&b2);
-                assert_int_equal(tecg_avro_encode_event(avro, &other, &b2, errstr,
-                                                        sizeof(errstr)),
+                assert_int_equal(tecg_avro_encode_event(avro, &other, &b2, errstr, sizeof(errstr)),
                                  TECG_OK);
         }
         assert_string_equal(got.u.equipment.item, "Unimog 435 trucks");
@@ -1161,13 +1083,11 @@ static void test_reuse(void **state) {
                 tecg_event_t e = golden[(size_t)i % NGOLDEN].make();
                 e.occurred_at_ms += i;
                 tecg_buf_reset(&b);
-                assert_int_equal(tecg_avro_encode_event(avro, &e, &b, errstr,
-                                                        sizeof(errstr)),
+                assert_int_equal(tecg_avro_encode_event(avro, &e, &b, errstr, sizeof(errstr)),
                                  TECG_OK);
-                assert_int_equal(tecg_avro_decode_event(avro, b.data, b.len,
-                                                        &got, errstr,
-                                                        sizeof(errstr)),
-                                 TECG_OK);
+                assert_int_equal(
+                        tecg_avro_decode_event(avro, b.data, b.len, &got, errstr, sizeof(errstr)),
+                        TECG_OK);
                 assert_true(got.occurred_at_ms == e.occurred_at_ms);
         }
         tecg_buf_free(&b);

@@ -84,10 +84,8 @@ static void test_reserve(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_append_and_grow),
-                cmocka_unit_test(test_puts_terminate),
-                cmocka_unit_test(test_empty),
-                cmocka_unit_test(test_reset_keeps_memory),
+                cmocka_unit_test(test_append_and_grow), cmocka_unit_test(test_puts_terminate),
+                cmocka_unit_test(test_empty),           cmocka_unit_test(test_reset_keeps_memory),
                 cmocka_unit_test(test_reserve),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

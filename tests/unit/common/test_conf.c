@@ -22,14 +22,28 @@ typedef struct {
 
 #define F(x) offsetof(test_conf_t, x)
 static const tecg_conf_prop_t props[] = {
-        {.name = "name", .type = TECG_CONF_STRING, .offset = F(name),
-         .defval = "default-name", .doc = "a name"},
-        {.name = "count", .type = TECG_CONF_INT, .offset = F(count), .defval = "10",
-         .min = 1, .max = 100, .doc = "a count"},
-        {.name = "flag", .type = TECG_CONF_BOOL, .offset = F(flag), .defval = "false",
+        {.name = "name",
+         .type = TECG_CONF_STRING,
+         .offset = F(name),
+         .defval = "default-name",
+         .doc = "a name"},
+        {.name = "count",
+         .type = TECG_CONF_INT,
+         .offset = F(count),
+         .defval = "10",
+         .min = 1,
+         .max = 100,
+         .doc = "a count"},
+        {.name = "flag",
+         .type = TECG_CONF_BOOL,
+         .offset = F(flag),
+         .defval = "false",
          .doc = "a flag"},
-        {.name = "needed", .type = TECG_CONF_STRING, .offset = F(required),
-         .flags = TECG_CONF_F_REQUIRED, .doc = "must be given"},
+        {.name = "needed",
+         .type = TECG_CONF_STRING,
+         .offset = F(required),
+         .flags = TECG_CONF_F_REQUIRED,
+         .doc = "must be given"},
         {.name = "kafka.", .type = TECG_CONF_PREFIX, .doc = "librdkafka"},
         {.name = NULL}};
 #undef F
@@ -44,16 +58,15 @@ static void test_defaults_and_parse(void **state) {
         assert_int_equal(c.count, 10);
         assert_false(c.flag);
         assert_null(c.required);
-        assert_int_equal(tecg_conf_check_required(conf, err, sizeof(err)),
-                         TECG_ERR_CONFIG);
+        assert_int_equal(tecg_conf_check_required(conf, err, sizeof(err)), TECG_ERR_CONFIG);
         assert_non_null(strstr(err, "'needed'"));
 
         const char *text = "# comment\n\n  name = a # not a comment\n"
                            "count=42\r\nflag = yes\nneeded = x\n"
                            "kafka.bootstrap.servers = 127.0.0.1:9092\n"
                            "kafka.acks = all";
-        assert_int_equal(tecg_conf_parse(conf, "t.conf", text, strlen(text),
-                                         err, sizeof(err)), TECG_OK);
+        assert_int_equal(tecg_conf_parse(conf, "t.conf", text, strlen(text), err, sizeof(err)),
+                         TECG_OK);
         assert_string_equal(c.name, "a # not a comment");
         assert_int_equal(c.count, 42);
         assert_true(c.flag);
@@ -69,8 +82,7 @@ static void test_defaults_and_parse(void **state) {
         assert_string_equal(kv[1].key, "acks");
 
         /* A later source overrides the file. */
-        assert_int_equal(tecg_conf_set(conf, "count", "7", "-X", err, sizeof(err)),
-                         TECG_OK);
+        assert_int_equal(tecg_conf_set(conf, "count", "7", "-X", err, sizeof(err)), TECG_OK);
         assert_int_equal(c.count, 7);
         tecg_conf_destroy(conf);
 }
@@ -91,7 +103,9 @@ static void test_errors(void **state) {
                  "t.conf:1: 'count': \"99999999999999999999\" is not an integer"},
                 {"flag = maybe\n", "t.conf:1: 'flag': \"maybe\" is not a boolean (true/false)"},
                 /* Terminal escapes and invalid UTF-8 never reach the message. */
-                {"count = 8\x1b[2J\xff" "0\n", "t.conf:1: 'count': \"8?[2J?0\" is not an integer"},
+                {"count = 8\x1b[2J\xff"
+                 "0\n",
+                 "t.conf:1: 'count': \"8?[2J?0\" is not an integer"},
                 {"n\xc3\xa4me\x07 = x\n", "t.conf:1: unknown key 'n\xc3\xa4me?' (see --help)"},
                 {"name\n", "t.conf:1: expected 'key = value'"},
                 {" = x\n", "t.conf:1: missing key before '='"},
@@ -107,12 +121,11 @@ static void test_errors(void **state) {
                 size_t len = strlen(cases[i].text);
                 if (strstr(cases[i].error, "NUL"))
                         len = 11;
-                assert_int_equal(tecg_conf_parse(conf, "t.conf", cases[i].text, len,
-                                                 err, sizeof(err)),
-                                 TECG_ERR_CONFIG);
+                assert_int_equal(
+                        tecg_conf_parse(conf, "t.conf", cases[i].text, len, err, sizeof(err)),
+                        TECG_ERR_CONFIG);
                 if (strcmp(err, cases[i].error) != 0)
-                        fail_msg("case %zu: expected \"%s\", got \"%s\"", i,
-                                 cases[i].error, err);
+                        fail_msg("case %zu: expected \"%s\", got \"%s\"", i, cases[i].error, err);
                 tecg_conf_destroy(conf);
         }
 }
@@ -122,8 +135,8 @@ static void test_load_file_errors(void **state) {
         test_conf_t c;
         char err[256];
         tecg_conf_t *conf = tecg_conf_new(props, &c, err, sizeof(err));
-        assert_int_equal(tecg_conf_load_file(conf, "/nonexistent/x.conf", err,
-                                             sizeof(err)), TECG_ERR_CONFIG);
+        assert_int_equal(tecg_conf_load_file(conf, "/nonexistent/x.conf", err, sizeof(err)),
+                         TECG_ERR_CONFIG);
         assert_string_equal(err, "/nonexistent/x.conf: cannot open: No such file or directory");
         tecg_conf_destroy(conf);
 }
@@ -135,8 +148,8 @@ static void test_help_is_generated_from_the_table(void **state) {
         FILE *fp = open_memstream(&text, &len);
         tecg_conf_print_help(fp, props);
         fclose(fp);
-        tu_assert_contains(text, "count", "integer [1..100]", "(default: 10)",
-                           "needed", "required", "kafka.<property>");
+        tu_assert_contains(text, "count", "integer [1..100]", "(default: 10)", "needed", "required",
+                           "kafka.<property>");
         free(text);
 }
 
@@ -164,36 +177,69 @@ typedef struct {
 #define SCOPE_B 0x2
 
 #define S(x) offsetof(shared_t, x)
-static const tecg_conf_prop_t shared_props[] = {
-        {.name = "everyone", .type = TECG_CONF_STRING, .offset = S(everyone),
-         .defval = "x", .doc = "in every scope"},
-        {.name = "only.a", .type = TECG_CONF_INT, .offset = S(only_a), .defval = "3",
-         .min = 0, .max = 9, .scope = SCOPE_A, .doc = "a only"},
-        {.name = "only.b", .type = TECG_CONF_STRING, .offset = S(only_b),
-         .scope = SCOPE_B, .doc = "b only"},
-        {.name = NULL}};
+static const tecg_conf_prop_t shared_props[] = {{.name = "everyone",
+                                                 .type = TECG_CONF_STRING,
+                                                 .offset = S(everyone),
+                                                 .defval = "x",
+                                                 .doc = "in every scope"},
+                                                {.name = "only.a",
+                                                 .type = TECG_CONF_INT,
+                                                 .offset = S(only_a),
+                                                 .defval = "3",
+                                                 .min = 0,
+                                                 .max = 9,
+                                                 .scope = SCOPE_A,
+                                                 .doc = "a only"},
+                                                {.name = "only.b",
+                                                 .type = TECG_CONF_STRING,
+                                                 .offset = S(only_b),
+                                                 .scope = SCOPE_B,
+                                                 .doc = "b only"},
+                                                {.name = NULL}};
 #undef S
 
 #define I(x) offsetof(item_t, x)
-static const tecg_conf_prop_t item_props[] = {
-        {.name = "url", .type = TECG_CONF_STRING, .offset = I(url),
-         .flags = TECG_CONF_F_REQUIRED, .doc = "where"},
-        {.name = "verify", .type = TECG_CONF_BOOL, .offset = I(verify),
-         .defval = "true", .doc = "check it"},
-        {.name = "timeout.ms", .type = TECG_CONF_INT, .offset = I(timeout),
-         .defval = "100", .min = 1, .max = 1000, .doc = "how long"},
-        {.name = NULL}};
+static const tecg_conf_prop_t item_props[] = {{.name = "url",
+                                               .type = TECG_CONF_STRING,
+                                               .offset = I(url),
+                                               .flags = TECG_CONF_F_REQUIRED,
+                                               .doc = "where"},
+                                              {.name = "verify",
+                                               .type = TECG_CONF_BOOL,
+                                               .offset = I(verify),
+                                               .defval = "true",
+                                               .doc = "check it"},
+                                              {.name = "timeout.ms",
+                                               .type = TECG_CONF_INT,
+                                               .offset = I(timeout),
+                                               .defval = "100",
+                                               .min = 1,
+                                               .max = 1000,
+                                               .doc = "how long"},
+                                              {.name = NULL}};
 #undef I
 
 #define D(x) offsetof(daemon_t, x)
-static const tecg_conf_prop_t daemon_a_props[] = {
-        {.name = "own", .type = TECG_CONF_INT, .offset = D(own), .defval = "1",
-         .min = 0, .max = 5, .doc = "its own"},
-        {.name = "item.", .type = TECG_CONF_GROUP, .offset = D(items), .sub = item_props,
-         .size = sizeof(item_t), .max = 2, .doc = "an item NAME"},
-        {.name = "", .type = TECG_CONF_INCLUDE, .offset = D(shared), .sub = shared_props,
-         .scope = SCOPE_A},
-        {.name = NULL}};
+static const tecg_conf_prop_t daemon_a_props[] = {{.name = "own",
+                                                   .type = TECG_CONF_INT,
+                                                   .offset = D(own),
+                                                   .defval = "1",
+                                                   .min = 0,
+                                                   .max = 5,
+                                                   .doc = "its own"},
+                                                  {.name = "item.",
+                                                   .type = TECG_CONF_GROUP,
+                                                   .offset = D(items),
+                                                   .sub = item_props,
+                                                   .size = sizeof(item_t),
+                                                   .max = 2,
+                                                   .doc = "an item NAME"},
+                                                  {.name = "",
+                                                   .type = TECG_CONF_INCLUDE,
+                                                   .offset = D(shared),
+                                                   .sub = shared_props,
+                                                   .scope = SCOPE_A},
+                                                  {.name = NULL}};
 #undef D
 
 static void test_include_takes_the_scope(void **state) {
@@ -205,15 +251,15 @@ static void test_include_takes_the_scope(void **state) {
         assert_string_equal(c.shared.everyone, "x");
         assert_int_equal(c.shared.only_a, 3);
         const char *text = "everyone = y\nonly.a = 4\n";
-        assert_int_equal(tecg_conf_parse(conf, "t.conf", text, strlen(text), err,
-                                         sizeof(err)), TECG_OK);
+        assert_int_equal(tecg_conf_parse(conf, "t.conf", text, strlen(text), err, sizeof(err)),
+                         TECG_OK);
         assert_string_equal(c.shared.everyone, "y");
         assert_int_equal(c.shared.only_a, 4);
         assert_string_equal(tecg_conf_origin(conf, "only.a"), "t.conf:2");
         assert_string_equal(tecg_conf_get_string(conf, "everyone"), "y");
         text = "only.b = z\n";
-        assert_int_equal(tecg_conf_parse(conf, "u.conf", text, strlen(text), err,
-                                         sizeof(err)), TECG_ERR_CONFIG);
+        assert_int_equal(tecg_conf_parse(conf, "u.conf", text, strlen(text), err, sizeof(err)),
+                         TECG_ERR_CONFIG);
         assert_string_equal(err, "u.conf:1: unknown key 'only.b' (see --help)");
         tecg_conf_destroy(conf);
 
@@ -222,8 +268,8 @@ static void test_include_takes_the_scope(void **state) {
         FILE *fp = open_memstream(&help, &len);
         tecg_conf_print_help(fp, daemon_a_props);
         fclose(fp);
-        tu_assert_contains(help, "everyone", "only.a", "item.<name>.url",
-                           "item.<name>.timeout.ms", "integer [1..1000]", "of up to 2");
+        tu_assert_contains(help, "everyone", "only.a", "item.<name>.url", "item.<name>.timeout.ms",
+                           "integer [1..1000]", "of up to 2");
         assert_null(strstr(help, "only.b"));
         free(help);
 }
@@ -239,8 +285,8 @@ static void test_group_instances(void **state) {
                            "item.two.verify = off\n"
                            "item.two.url = http://2/\n"
                            "item.one.timeout.ms = 7\n";
-        assert_int_equal(tecg_conf_parse(conf, "t.conf", text, strlen(text), err,
-                                         sizeof(err)), TECG_OK);
+        assert_int_equal(tecg_conf_parse(conf, "t.conf", text, strlen(text), err, sizeof(err)),
+                         TECG_OK);
         assert_int_equal(c.items.count, 2);
         const item_t *one = c.items.items[0].data, *two = c.items.items[1].data;
         assert_string_equal(c.items.items[0].name, "one");
@@ -259,12 +305,12 @@ static void test_group_instances(void **state) {
         assert_int_equal(tecg_conf_check_required(conf, err, sizeof(err)), TECG_OK);
 
         /* -X overrides a key of an instance. */
-        assert_int_equal(tecg_conf_set(conf, "item.two.timeout.ms", "9", "-X", err,
-                                       sizeof(err)), TECG_OK);
+        assert_int_equal(tecg_conf_set(conf, "item.two.timeout.ms", "9", "-X", err, sizeof(err)),
+                         TECG_OK);
         assert_int_equal(two->timeout, 9);
         /* At most max instances; a refused first key leaves none behind. */
-        assert_int_equal(tecg_conf_set(conf, "item.three.url", "x", "-X", err,
-                                       sizeof(err)), TECG_ERR_CONFIG);
+        assert_int_equal(tecg_conf_set(conf, "item.three.url", "x", "-X", err, sizeof(err)),
+                         TECG_ERR_CONFIG);
         assert_string_equal(err, "-X: 'item.three': more than 2 item names");
         assert_int_equal(c.items.count, 2);
         tecg_conf_destroy(conf);
@@ -307,8 +353,7 @@ static void test_group_errors(void **state) {
                                                  strlen(cases[i].text), err, sizeof(err)),
                                  TECG_ERR_CONFIG);
                 if (strcmp(err, cases[i].error) != 0)
-                        fail_msg("case %zu: expected \"%s\", got \"%s\"", i,
-                                 cases[i].error, err);
+                        fail_msg("case %zu: expected \"%s\", got \"%s\"", i, cases[i].error, err);
                 tecg_conf_destroy(conf);
         }
 
@@ -317,8 +362,8 @@ static void test_group_errors(void **state) {
         char err[256] = "";
         tecg_conf_t *conf = tecg_conf_new(daemon_a_props, &c, err, sizeof(err));
         const char *text = "\nitem.b.verify = yes\n";
-        assert_int_equal(tecg_conf_parse(conf, "t.conf", text, strlen(text), err,
-                                         sizeof(err)), TECG_OK);
+        assert_int_equal(tecg_conf_parse(conf, "t.conf", text, strlen(text), err, sizeof(err)),
+                         TECG_OK);
         assert_int_equal(tecg_conf_check_required(conf, err, sizeof(err)), TECG_ERR_CONFIG);
         assert_string_equal(err, "t.conf:2: item b has no item.b.url");
         tecg_conf_destroy(conf);
@@ -327,8 +372,7 @@ static void test_group_errors(void **state) {
 static void collect(const tecg_conf_setting_t *s, void *opaque) {
         char buf[32];
         const char *v = tecg_conf_setting_text(s, buf, sizeof(buf));
-        fprintf(opaque, "%s=%s@%s\n", s->key, v ? v : "(unset)",
-                s->origin ? s->origin : "-");
+        fprintf(opaque, "%s=%s@%s\n", s->key, v ? v : "(unset)", s->origin ? s->origin : "-");
 }
 
 static void test_foreach_sees_every_setting(void **state) {
@@ -338,8 +382,7 @@ static void test_foreach_sees_every_setting(void **state) {
         size_t len = 0;
         tecg_conf_t *conf = tecg_conf_new(daemon_a_props, &c, err, sizeof(err));
         const char *in = "item.x.url = u\n";
-        assert_int_equal(tecg_conf_parse(conf, "t", in, strlen(in), err, sizeof(err)),
-                         TECG_OK);
+        assert_int_equal(tecg_conf_parse(conf, "t", in, strlen(in), err, sizeof(err)), TECG_OK);
         FILE *fp = open_memstream(&text, &len);
         tecg_conf_foreach(conf, collect, fp);
         fclose(fp);
@@ -355,8 +398,7 @@ static void test_foreach_sees_every_setting(void **state) {
         test_conf_t t;
         conf = tecg_conf_new(props, &t, err, sizeof(err));
         in = "kafka.acks = all\n";
-        assert_int_equal(tecg_conf_parse(conf, "t", in, strlen(in), err, sizeof(err)),
-                         TECG_OK);
+        assert_int_equal(tecg_conf_parse(conf, "t", in, strlen(in), err, sizeof(err)), TECG_OK);
         fp = open_memstream(&text, &len);
         tecg_conf_foreach(conf, collect, fp);
         fclose(fp);
@@ -376,21 +418,29 @@ static void test_table_mistakes(void **state) {
         char err[256];
         static const tecg_conf_prop_t twice[] = {
                 {.name = "everyone", .type = TECG_CONF_STRING, .offset = 0, .doc = "dup"},
-                {.name = "", .type = TECG_CONF_INCLUDE,
-                 .offset = offsetof(daemon_t, shared), .sub = shared_props},
+                {.name = "",
+                 .type = TECG_CONF_INCLUDE,
+                 .offset = offsetof(daemon_t, shared),
+                 .sub = shared_props},
                 {.name = NULL}};
         assert_null(tecg_conf_new(twice, &c, err, sizeof(err)));
         assert_string_equal(err, "property table: 'everyone' twice");
-        static const tecg_conf_prop_t nested[] = {
-                {.name = "g.", .type = TECG_CONF_GROUP, .offset = offsetof(daemon_t, items),
-                 .sub = daemon_a_props, .size = 8, .max = 1},
-                {.name = NULL}};
+        static const tecg_conf_prop_t nested[] = {{.name = "g.",
+                                                   .type = TECG_CONF_GROUP,
+                                                   .offset = offsetof(daemon_t, items),
+                                                   .sub = daemon_a_props,
+                                                   .size = 8,
+                                                   .max = 1},
+                                                  {.name = NULL}};
         assert_null(tecg_conf_new(nested, &c, err, sizeof(err)));
         tu_assert_contains(err, "is not a string, integer or boolean");
-        static const tecg_conf_prop_t bad_default[] = {
-                {.name = "n", .type = TECG_CONF_INT, .offset = offsetof(daemon_t, own),
-                 .defval = "7", .min = 0, .max = 5},
-                {.name = NULL}};
+        static const tecg_conf_prop_t bad_default[] = {{.name = "n",
+                                                        .type = TECG_CONF_INT,
+                                                        .offset = offsetof(daemon_t, own),
+                                                        .defval = "7",
+                                                        .min = 0,
+                                                        .max = 5},
+                                                       {.name = NULL}};
         assert_null(tecg_conf_new(bad_default, &c, err, sizeof(err)));
         assert_string_equal(err, "built-in default: 'n': 7 is out of range [0, 5]");
 }

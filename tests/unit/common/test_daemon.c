@@ -25,15 +25,28 @@ typedef struct {
 
 #define F(x) offsetof(test_daemon_conf_t, x)
 static const tecg_conf_prop_t producer_like[] = {
-        {.name = "nation", .type = TECG_CONF_STRING, .offset = F(nation),
-         .flags = TECG_CONF_F_REQUIRED, .doc = "the nation"},
-        {.name = "count", .type = TECG_CONF_INT, .offset = F(count), .defval = "10",
-         .min = 1, .max = 100, .doc = "a count"},
+        {.name = "nation",
+         .type = TECG_CONF_STRING,
+         .offset = F(nation),
+         .flags = TECG_CONF_F_REQUIRED,
+         .doc = "the nation"},
+        {.name = "count",
+         .type = TECG_CONF_INT,
+         .offset = F(count),
+         .defval = "10",
+         .min = 1,
+         .max = 100,
+         .doc = "a count"},
         TECG_DAEMON_SHARED_KEYS(test_daemon_conf_t, common, TECG_DAEMON_PRODUCER),
         {.name = NULL}};
 static const tecg_conf_prop_t dashboard_like[] = {
-        {.name = "count", .type = TECG_CONF_INT, .offset = F(count), .defval = "10",
-         .min = 1, .max = 100, .doc = "a count"},
+        {.name = "count",
+         .type = TECG_CONF_INT,
+         .offset = F(count),
+         .defval = "10",
+         .min = 1,
+         .max = 100,
+         .doc = "a count"},
         TECG_DAEMON_SHARED_KEYS(test_daemon_conf_t, common, TECG_DAEMON_DASHBOARD),
         {.name = NULL}};
 #undef F
@@ -62,8 +75,7 @@ typedef struct {
 
 /* Runs tecg_daemon_setup() on argv (NULL-terminated) with stdout and
  * stderr captured. */
-static run_t run_setup(const tecg_daemon_spec_t *sp, void *target, tecg_daemon_t *d,
-                       char **argv) {
+static run_t run_setup(const tecg_daemon_spec_t *sp, void *target, tecg_daemon_t *d, char **argv) {
         run_t r;
         int argc = 0;
         while (argv[argc])
@@ -117,17 +129,15 @@ static void test_help_is_generated_from_the_table(void **state) {
         assert_int_equal(r.rc, 0);
         tu_assert_contains(r.out, "Usage: tecg-test [options]", "-n, --nation VALUE",
                            "same as nation = VALUE", "-c, --config FILE", "-X, --set",
-                           "--check-config", "Configuration keys:", "nation",
-                           "string, required", "count", "integer [1..100]",
-                           "(default: 10)", "topic.prefix", "(default: tecg.)",
-                           "metrics.file", "schema.registry.url", "kafka.<property>",
-                           "Exit status: 0 fine.");
+                           "--check-config", "Configuration keys:", "nation", "string, required",
+                           "count", "integer [1..100]", "(default: 10)", "topic.prefix",
+                           "(default: tecg.)", "metrics.file", "schema.registry.url",
+                           "kafka.<property>", "Exit status: 0 fine.");
         assert_string_equal(r.err, "");
         run_free(&r, &d);
 
         /* The dashboard's scope has no metrics.file nor schema.registry.url. */
-        r = run_setup(&dashboard_spec, &c, &d,
-                      (char *[]){"tecg-test-dashboard", "-h", NULL});
+        r = run_setup(&dashboard_spec, &c, &d, (char *[]){"tecg-test-dashboard", "-h", NULL});
         assert_int_equal(r.rc, 0);
         tu_assert_contains(r.out, "nations.file", "log.level", "stats.interval.ms",
                            "kafka.<property>");
@@ -145,10 +155,10 @@ static void test_sources_in_order(void **state) {
         tecg_daemon_t d;
         char *path = write_conf("nation = FRA\ncount = 5\ntopic.prefix = f.\n"
                                 "log.level = warning\n");
-        run_t r = run_setup(&spec, &c, &d,
-                            (char *[]){"tecg-test", "-n", "DEU", "--config", path,
-                                       "-X", "count=7", "--set", "stats.interval.ms=0",
-                                       "--check-config", "-", NULL});
+        run_t r =
+                run_setup(&spec, &c, &d,
+                          (char *[]){"tecg-test", "-n", "DEU", "--config", path, "-X", "count=7",
+                                     "--set", "stats.interval.ms=0", "--check-config", "-", NULL});
         assert_int_equal(r.rc, -1);
         assert_string_equal(r.err, "");
         assert_string_equal(c.nation, "DEU");
@@ -189,19 +199,26 @@ static void test_mistakes(void **state) {
                 const char *err; /* stderr, exactly; NULL: see contains */
                 const char *contains;
         } cases[] = {
-                {{"tecg-test", NULL}, "tecg-test: required key 'nation' is not set "
-                                      "(the nation)\n", NULL},
+                {{"tecg-test", NULL},
+                 "tecg-test: required key 'nation' is not set "
+                 "(the nation)\n",
+                 NULL},
                 {{"tecg-test", "-c", bad_file, NULL}, bad_file_reason, NULL},
                 {{"tecg-test", "-c", "/nonexistent/t.conf", NULL},
                  "tecg-test: /nonexistent/t.conf: cannot open: No such file or "
-                 "directory\n", NULL},
+                 "directory\n",
+                 NULL},
                 {{"tecg-test", "-n", "FRA", "-X", "count", NULL},
-                 "tecg-test: -X count: expected KEY=VALUE\n", NULL},
+                 "tecg-test: -X count: expected KEY=VALUE\n",
+                 NULL},
                 {{"tecg-test", "-n", "FRA", "-X", "count=0", NULL},
-                 "tecg-test: -X: 'count': 0 is out of range [1, 100]\n", NULL},
+                 "tecg-test: -X: 'count': 0 is out of range [1, 100]\n",
+                 NULL},
                 {{"tecg-test", "-n", "FRA", "-X", "log.level=loud", NULL},
-                 "tecg-test: -X: log.level: \"loud\" is not a level\n", NULL},
-                {{"tecg-test", "-n", "FRA", "-X", "kafka.no.such=1", NULL}, NULL,
+                 "tecg-test: -X: log.level: \"loud\" is not a level\n",
+                 NULL},
+                {{"tecg-test", "-n", "FRA", "-X", "kafka.no.such=1", NULL},
+                 NULL,
                  "tecg-test: -X: kafka.no.such: "},
                 {{"tecg-test", "-n", "FRA", "extra", NULL},
                  "tecg-test: unexpected argument 'extra' ('-' reads standard input)\n",
@@ -215,19 +232,16 @@ static void test_mistakes(void **state) {
                 if (r.rc != 2)
                         fail_msg("case %zu: exit status %d, stderr %s", i, r.rc, r.err);
                 if (cases[i].err && strcmp(r.err, cases[i].err) != 0)
-                        fail_msg("case %zu: expected \"%s\", got \"%s\"", i, cases[i].err,
-                                 r.err);
+                        fail_msg("case %zu: expected \"%s\", got \"%s\"", i, cases[i].err, r.err);
                 if (cases[i].contains && !strstr(r.err, cases[i].contains))
-                        fail_msg("case %zu: \"%s\" not in \"%s\"", i, cases[i].contains,
-                                 r.err);
+                        fail_msg("case %zu: \"%s\" not in \"%s\"", i, cases[i].contains, r.err);
                 assert_string_equal(r.out, "");
                 run_free(&r, &d);
         }
         /* Without accepts_stdin, '-' is just an unexpected argument. */
         test_daemon_conf_t c;
         tecg_daemon_t d;
-        run_t r = run_setup(&dashboard_spec, &c, &d,
-                            (char *[]){"tecg-test-dashboard", "-", NULL});
+        run_t r = run_setup(&dashboard_spec, &c, &d, (char *[]){"tecg-test-dashboard", "-", NULL});
         assert_int_equal(r.rc, 2);
         assert_string_equal(r.err, "tecg-test-dashboard: unexpected argument '-'\n");
         run_free(&r, &d);

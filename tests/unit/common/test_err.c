@@ -32,8 +32,7 @@ static void test_seterr(void **state) {
                          TECG_ERR_IO);
         assert_string_equal(buf, "x: 42");
         /* Cut to the buffer, always terminated. */
-        assert_int_equal(tecg_seterr(TECG_ERR_LIMIT, buf, 8, "%s", "0123456789"),
-                         TECG_ERR_LIMIT);
+        assert_int_equal(tecg_seterr(TECG_ERR_LIMIT, buf, 8, "%s", "0123456789"), TECG_ERR_LIMIT);
         assert_string_equal(buf, "0123456");
         /* No buffer: only the code comes back. */
         assert_int_equal(tecg_seterr(TECG_ERR_NOMEM, NULL, 0, "ignored"), TECG_ERR_NOMEM);

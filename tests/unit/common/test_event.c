@@ -81,10 +81,8 @@ static void test_format_time(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_enum_lookup),
-                cmocka_unit_test(test_event_id),
-                cmocka_unit_test(test_nation_code),
-                cmocka_unit_test(test_currency_code),
+                cmocka_unit_test(test_enum_lookup), cmocka_unit_test(test_event_id),
+                cmocka_unit_test(test_nation_code), cmocka_unit_test(test_currency_code),
                 cmocka_unit_test(test_format_time),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -53,8 +53,7 @@ static void check_crc64_line(char *line) {
         char *tab = strchr(line, '\t');
         assert_non_null(tab);
         *tab = '\0';
-        tecg_framing_fingerprint_hex(tecg_crc64_avro(tab + 1, strlen(tab + 1)),
-                                     hex);
+        tecg_framing_fingerprint_hex(tecg_crc64_avro(tab + 1, strlen(tab + 1)), hex);
         assert_string_equal(hex, line);
 }
 
@@ -75,12 +74,9 @@ static void test_crc64_vectors(void **state) {
 
 /* The canonical form of schema is want_pcf and its fingerprint, spelled as
  * fastavro does, is want_fp. */
-static void assert_pcf(const char *schema, size_t len, const char *want_pcf,
-                       const char *want_fp) {
+static void assert_pcf(const char *schema, size_t len, const char *want_pcf, const char *want_fp) {
         char errstr[256], hex[17], *pcf = NULL;
-        assert_int_equal(tecg_canonical_form(schema, len, &pcf, errstr,
-                                             sizeof(errstr)),
-                         TECG_OK);
+        assert_int_equal(tecg_canonical_form(schema, len, &pcf, errstr, sizeof(errstr)), TECG_OK);
         assert_string_equal(pcf, want_pcf);
         tecg_framing_fingerprint_hex(tecg_crc64_avro(pcf, strlen(pcf)), hex);
         assert_string_equal(hex, want_fp);
@@ -105,8 +101,7 @@ static void check_project_schema(char *line) {
 
 static void test_pcf_project_schemas(void **state) {
         (void)state;
-        assert_int_equal(each_line("avro/fingerprints.txt", check_project_schema),
-                         2);
+        assert_int_equal(each_line("avro/fingerprints.txt", check_project_schema), 2);
 }
 
 /* {"schema", "pcf", "fingerprint"} */
@@ -116,8 +111,7 @@ static void check_pcf_case(char *line) {
         assert_non_null(c);
         const char *schema = json_string_value(json_object_get(c, "schema"));
         assert_non_null(schema);
-        assert_pcf(schema, strlen(schema),
-                   json_string_value(json_object_get(c, "pcf")),
+        assert_pcf(schema, strlen(schema), json_string_value(json_object_get(c, "pcf")),
                    json_string_value(json_object_get(c, "fingerprint")));
         json_decref(c);
 }
@@ -157,8 +151,7 @@ static void test_pcf_edges(void **state) {
                 {"\"Nope\"", "unknown type name \"Nope\""},
                 {"{\"name\":\"x\"}", "schema object without a \"type\""},
                 {"{\"type\":\"record\",\"fields\":[]}", "record without a name"},
-                {"{\"type\":\"record\",\"name\":\"R\"}",
-                 "record R: \"fields\" is not an array"},
+                {"{\"type\":\"record\",\"name\":\"R\"}", "record R: \"fields\" is not an array"},
                 {"{\"type\":\"fixed\",\"name\":\"F\",\"size\":\"16\"}",
                  "fixed F: \"size\" is not an integer"},
                 {"42", "a number, boolean or null where a schema was expected"},
@@ -166,8 +159,7 @@ static void test_pcf_edges(void **state) {
         char errstr[256], *pcf;
 
         for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-                assert_int_equal(tecg_canonical_form(ok[i].schema,
-                                                     strlen(ok[i].schema), &pcf,
+                assert_int_equal(tecg_canonical_form(ok[i].schema, strlen(ok[i].schema), &pcf,
                                                      errstr, sizeof(errstr)),
                                  TECG_OK);
                 assert_string_equal(pcf, ok[i].pcf);
@@ -175,14 +167,11 @@ static void test_pcf_edges(void **state) {
         }
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 pcf = (char *)"untouched";
-                assert_int_equal(tecg_canonical_form(bad[i].schema,
-                                                     strlen(bad[i].schema),
-                                                     &pcf, errstr,
-                                                     sizeof(errstr)),
+                assert_int_equal(tecg_canonical_form(bad[i].schema, strlen(bad[i].schema), &pcf,
+                                                     errstr, sizeof(errstr)),
                                  TECG_ERR_INVALID);
                 assert_null(pcf);
-                assert_memory_equal(errstr, bad[i].reason,
-                                    strlen(bad[i].reason));
+                assert_memory_equal(errstr, bad[i].reason, strlen(bad[i].reason));
         }
 }
 
@@ -196,20 +185,18 @@ typedef struct {
         const char *reason;
 } frame_case_t;
 
-#define CASE(n, err, reason, ...)                                            \
-        {n, (const uint8_t[]){__VA_ARGS__},                                    \
-         sizeof((const uint8_t[]){__VA_ARGS__}), err, reason}
+#define CASE(n, err, reason, ...) \
+        { n, (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__}), err, reason }
 
 static void test_framing_parse_errors(void **state) {
         (void)state;
         const frame_case_t cases[] = {
-                {"empty", (const uint8_t *)"", 0, TECG_ERR_INVALID,
-                 "empty message"},
+                {"empty", (const uint8_t *)"", 0, TECG_ERR_INVALID, "empty message"},
                 CASE("one byte C3", TECG_ERR_INVALID,
                      "single-object header truncated: 1 of 10 bytes", 0xC3),
                 CASE("short single-object header", TECG_ERR_INVALID,
-                     "single-object header truncated: 9 of 10 bytes", 0xC3,
-                     0x01, 1, 2, 3, 4, 5, 6, 7),
+                     "single-object header truncated: 9 of 10 bytes", 0xC3, 0x01, 1, 2, 3, 4, 5, 6,
+                     7),
                 CASE("C3 02", TECG_ERR_INVALID,
                      "unknown magic byte 0x02 after 0xC3 (single-object "
                      "encoding starts C3 01)",
@@ -225,56 +212,47 @@ static void test_framing_parse_errors(void **state) {
                      "format)",
                      '{', '}'),
                 CASE("single-object, no body", TECG_ERR_INVALID,
-                     "body empty after the 10-byte single-object header",
-                     0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8),
-                CASE("one byte 00", TECG_ERR_INVALID,
-                     "Confluent header truncated: 1 of 5 bytes", 0x00),
+                     "body empty after the 10-byte single-object header", 0xC3, 0x01, 1, 2, 3, 4, 5,
+                     6, 7, 8),
+                CASE("one byte 00", TECG_ERR_INVALID, "Confluent header truncated: 1 of 5 bytes",
+                     0x00),
                 CASE("short Confluent header", TECG_ERR_INVALID,
-                     "Confluent header truncated: 4 of 5 bytes", 0x00, 0, 0,
-                     7),
+                     "Confluent header truncated: 4 of 5 bytes", 0x00, 0, 0, 7),
                 CASE("Confluent, no body", TECG_ERR_INVALID,
-                     "body empty after the 5-byte Confluent header", 0x00, 0,
-                     0, 0, 7),
+                     "body empty after the 5-byte Confluent header", 0x00, 0, 0, 0, 7),
         };
         char errstr[256];
         tecg_frame_t f;
 
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 memset(errstr, 0, sizeof(errstr));
-                tecg_err_t err = tecg_framing_parse(cases[i].msg, cases[i].len,
-                                                    &f, errstr, sizeof(errstr));
+                tecg_err_t err =
+                        tecg_framing_parse(cases[i].msg, cases[i].len, &f, errstr, sizeof(errstr));
                 if (err != cases[i].err || strcmp(errstr, cases[i].reason))
-                        fail_msg("%s: got %d \"%s\", want %d \"%s\"",
-                                 cases[i].name, err, errstr, cases[i].err,
-                                 cases[i].reason);
+                        fail_msg("%s: got %d \"%s\", want %d \"%s\"", cases[i].name, err, errstr,
+                                 cases[i].err, cases[i].reason);
                 assert_null(f.body);
         }
         /* NULL errstr is allowed. */
-        assert_int_equal(tecg_framing_parse("", 0, &f, NULL, 0),
-                         TECG_ERR_INVALID);
+        assert_int_equal(tecg_framing_parse("", 0, &f, NULL, 0), TECG_ERR_INVALID);
 }
 
 static void test_framing_parse_ok(void **state) {
         (void)state;
-        static const uint8_t so[] = {0xC3, 0x01, 0xfa, 0x26, 0xe2, 0xc0, 0x3b,
-                                     0xf3, 0xd5, 0x8d, 0x02, 0x41};
+        static const uint8_t so[] = {0xC3, 0x01, 0xfa, 0x26, 0xe2, 0xc0,
+                                     0x3b, 0xf3, 0xd5, 0x8d, 0x02, 0x41};
         static const uint8_t cf[] = {0x00, 0x80, 0x00, 0x01, 0x02, 0x99};
         tecg_frame_t f;
         char errstr[128], hex[17];
 
-        assert_int_equal(tecg_framing_parse(so, sizeof(so), &f, errstr,
-                                            sizeof(errstr)),
-                         TECG_OK);
+        assert_int_equal(tecg_framing_parse(so, sizeof(so), &f, errstr, sizeof(errstr)), TECG_OK);
         assert_int_equal(f.kind, TECG_FRAME_SINGLE_OBJECT);
         assert_true(f.fingerprint == UINT64_C(0x8dd5f33bc0e226fa));
-        assert_string_equal(tecg_framing_fingerprint_hex(f.fingerprint, hex),
-                            "fa26e2c03bf3d58d");
+        assert_string_equal(tecg_framing_fingerprint_hex(f.fingerprint, hex), "fa26e2c03bf3d58d");
         assert_ptr_equal(f.body, so + 10);
         assert_int_equal(f.body_len, 2);
 
-        assert_int_equal(tecg_framing_parse(cf, sizeof(cf), &f, errstr,
-                                            sizeof(errstr)),
-                         TECG_OK);
+        assert_int_equal(tecg_framing_parse(cf, sizeof(cf), &f, errstr, sizeof(errstr)), TECG_OK);
         assert_int_equal(f.kind, TECG_FRAME_CONFLUENT);
         assert_int_equal(f.schema_id, 0x80000102u);
         assert_ptr_equal(f.body, cf + 5);
@@ -285,23 +263,19 @@ static void test_framing_write(void **state) {
         (void)state;
         tecg_buf_t b = TECG_BUF_INIT;
         tecg_frame_t f;
-        static const uint8_t want[] = {0xC3, 0x01, 0xfa, 0x26, 0xe2, 0xc0, 0x3b,
-                                       0xf3, 0xd5, 0x8d, 0x00, 0x00, 0x00,
-                                       0x00, 0x2a};
+        static const uint8_t want[] = {0xC3, 0x01, 0xfa, 0x26, 0xe2, 0xc0, 0x3b, 0xf3,
+                                       0xd5, 0x8d, 0x00, 0x00, 0x00, 0x00, 0x2a};
 
-        assert_int_equal(tecg_framing_write_single_object(
-                                 &b, UINT64_C(0x8dd5f33bc0e226fa)),
+        assert_int_equal(tecg_framing_write_single_object(&b, UINT64_C(0x8dd5f33bc0e226fa)),
                          TECG_OK);
         assert_int_equal(tecg_framing_write_confluent(&b, 42), TECG_OK);
         assert_int_equal(b.len, sizeof(want));
         assert_memory_equal(b.data, want, sizeof(want));
         /* The Confluent header parses back (the body is the header's last
          * byte here, which is all parse needs). */
-        assert_int_equal(tecg_framing_parse(b.data + 10, 5, &f, NULL, 0),
-                         TECG_ERR_INVALID);
+        assert_int_equal(tecg_framing_parse(b.data + 10, 5, &f, NULL, 0), TECG_ERR_INVALID);
         assert_int_equal(tecg_buf_append(&b, "\x02", 1), TECG_OK);
-        assert_int_equal(tecg_framing_parse(b.data + 10, 6, &f, NULL, 0),
-                         TECG_OK);
+        assert_int_equal(tecg_framing_parse(b.data + 10, 6, &f, NULL, 0), TECG_OK);
         assert_int_equal(f.schema_id, 42);
         tecg_buf_free(&b);
 }

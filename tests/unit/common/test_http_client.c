@@ -54,16 +54,14 @@ static tecg_http_client_t *new_client(const tecg_http_options_t *o) {
 }
 
 /* Starts the receiver with args (may be NULL); a client for it. */
-static tecg_http_client_t *served_client(fixture_t *f,
-                                         const char *const *args) {
+static tecg_http_client_t *served_client(fixture_t *f, const char *const *args) {
         tu_server_start(&f->net.srv, args);
         tecg_http_options_t o = {.url = f->net.srv.url};
         return new_client(&o);
 }
 
 static int has_tls_word(const char *s) {
-        return strcasestr(s, "ssl") || strcasestr(s, "tls") ||
-               strcasestr(s, "certificate");
+        return strcasestr(s, "ssl") || strcasestr(s, "tls") || strcasestr(s, "certificate");
 }
 
 /* ---- tests ---- */
@@ -77,35 +75,30 @@ static void test_post_roundtrip(void **state) {
 
         /* > 1 KiB so curl would use "Expect: 100-continue" if not told. */
         tecg_buf_t body = TECG_BUF_INIT;
-        assert_int_equal(tecg_buf_puts(&body, "{\"nation\":\"Fran\xc3\xa7" "a\","
-                                       "\"note\":\"\\u00e9 \xe2\x82\xac\",\"pad\":\""),
+        assert_int_equal(tecg_buf_puts(&body, "{\"nation\":\"Fran\xc3\xa7"
+                                              "a\","
+                                              "\"note\":\"\\u00e9 \xe2\x82\xac\",\"pad\":\""),
                          TECG_OK);
         for (int i = 0; i < 20000; i++)
                 assert_int_equal(tecg_buf_puts(&body, "x"), TECG_OK);
         assert_int_equal(tecg_buf_puts(&body, "\"}"), TECG_OK);
 
         const char *const headers[] = {"Content-Type: application/json",
-                                       "X-Tecg-Dashboard: funding",
-                                       "X-Tecg-Version: 7", NULL};
+                                       "X-Tecg-Dashboard: funding", "X-Tecg-Version: 7", NULL};
         tecg_http_response_t r = TECG_HTTP_RESPONSE_INIT;
-        assert_int_equal(tecg_http_post(c, headers, body.data, body.len, &r),
-                         TECG_OK);
+        assert_int_equal(tecg_http_post(c, headers, body.data, body.len, &r), TECG_OK);
         assert_int_equal(r.status, 200);
         assert_string_equal(r.errstr, "");
         assert_int_equal(r.body_truncated, 0);
 
         json_t *j = json_loadb((const char *)r.body.data, r.body.len, 0, NULL);
         assert_non_null(j);
-        assert_string_equal(json_string_value(json_object_get(j, "status")),
-                            "accepted");
-        assert_string_equal(json_string_value(json_object_get(j, "dashboard")),
-                            "funding");
+        assert_string_equal(json_string_value(json_object_get(j, "status")), "accepted");
+        assert_string_equal(json_string_value(json_object_get(j, "dashboard")), "funding");
         assert_int_equal(json_integer_value(json_object_get(j, "version")), 7);
-        assert_int_equal(json_integer_value(json_object_get(j, "length")),
-                         body.len);
-        assert_string_equal(
-                json_string_value(json_object_get(j, "content_type")),
-                "application/json");
+        assert_int_equal(json_integer_value(json_object_get(j, "length")), body.len);
+        assert_string_equal(json_string_value(json_object_get(j, "content_type")),
+                            "application/json");
         json_decref(j);
 
         size_t len;
@@ -128,10 +121,8 @@ static void test_keepalive_reuse(void **state) {
         tecg_http_response_t r = TECG_HTTP_RESPONSE_INIT;
         for (int v = 1; v <= 4; v++) {
                 snprintf(ver, sizeof(ver), "X-Tecg-Version: %d", v);
-                const char *const headers[] = {"X-Tecg-Dashboard: staffing",
-                                               ver, NULL};
-                assert_int_equal(tecg_http_post(c, headers, "{}", 2, &r),
-                                 TECG_OK);
+                const char *const headers[] = {"X-Tecg-Dashboard: staffing", ver, NULL};
+                assert_int_equal(tecg_http_post(c, headers, "{}", 2, &r), TECG_OK);
                 assert_int_equal(r.status, 200);
                 assert_int_equal(r.new_connections, v == 1 ? 1 : 0);
         }
@@ -142,16 +133,13 @@ static void test_keepalive_reuse(void **state) {
 
         json_t *rec = tu_server_json(&f->net.srv, "/received");
         assert_int_equal(json_array_size(rec), 4);
-        json_int_t conn0 = json_integer_value(
-                json_object_get(json_array_get(rec, 0), "conn"));
+        json_int_t conn0 = json_integer_value(json_object_get(json_array_get(rec, 0), "conn"));
         size_t i;
         json_t *it;
         json_array_foreach(rec, i, it) {
-                assert_int_equal(json_integer_value(json_object_get(it, "conn")),
-                                 conn0);
-                assert_int_equal(
-                        json_integer_value(json_object_get(it, "version")),
-                        (json_int_t)i + 1);
+                assert_int_equal(json_integer_value(json_object_get(it, "conn")), conn0);
+                assert_int_equal(json_integer_value(json_object_get(it, "version")),
+                                 (json_int_t)i + 1);
         }
         json_decref(rec);
         tecg_http_response_free(&r);
@@ -181,8 +169,7 @@ static void test_status_returned_as_is(void **state) {
 static void test_bearer_token(void **state) {
         fixture_t *f = *state;
         const char *const args[] = {"--token", "s3cret", NULL};
-        const char *const headers[] = {"X-Tecg-Dashboard: training",
-                                       "X-Tecg-Version: 1", NULL};
+        const char *const headers[] = {"X-Tecg-Dashboard: training", "X-Tecg-Version: 1", NULL};
         tu_server_start(&f->net.srv, args);
 
         tecg_http_options_t good = {.url = f->net.srv.url, .bearer_token = "s3cret"};
@@ -203,8 +190,7 @@ static void test_bearer_token(void **state) {
 
 /* A new client for o POSTs and fails in the network (TECG_ERR_IO, no
  * status) well before deadline_ms; curl's reason, printed, goes to why. */
-static void post_fails(const tecg_http_options_t *o, int64_t deadline_ms,
-                       char why[256]) {
+static void post_fails(const tecg_http_options_t *o, int64_t deadline_ms, char why[256]) {
         tecg_http_client_t *c = new_client(o);
         tecg_http_response_t r = TECG_HTTP_RESPONSE_INIT;
         int64_t t0 = tu_now_ms();
@@ -256,8 +242,7 @@ static void test_tls_to_plain_http_fails(void **state) {
 static void test_tls_verification(void **state) {
         fixture_t *f = *state;
         char cmd[1024], cert[128], key[128], url[64], url_name[64];
-        const char *const headers[] = {"X-Tecg-Dashboard: funding",
-                                       "X-Tecg-Version: 1", NULL};
+        const char *const headers[] = {"X-Tecg-Dashboard: funding", "X-Tecg-Version: 1", NULL};
 
         snprintf(f->tmpdir, sizeof(f->tmpdir), "/tmp/tecg-tls-test-XXXXXX");
         assert_non_null(mkdtemp(f->tmpdir));
@@ -267,17 +252,16 @@ static void test_tls_verification(void **state) {
                  "openssl req -x509 -newkey ec -pkeyopt "
                  "ec_paramgen_curve:prime256v1 -nodes -days 2 "
                  "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
-                 "-keyout %s -out %s >/dev/null 2>&1", key, cert);
+                 "-keyout %s -out %s >/dev/null 2>&1",
+                 key, cert);
         if (system(cmd) != 0) {
                 skip();
                 return;
         }
-        const char *const args[] = {"--tls-cert", cert, "--tls-key", key,
-                                    NULL};
+        const char *const args[] = {"--tls-cert", cert, "--tls-key", key, NULL};
         tu_server_start(&f->net.srv, args);
         snprintf(url, sizeof(url), "https://127.0.0.1:%d/", f->net.srv.port);
-        snprintf(url_name, sizeof(url_name), "https://localhost:%d/",
-                 f->net.srv.port);
+        snprintf(url_name, sizeof(url_name), "https://localhost:%d/", f->net.srv.port);
         tecg_http_response_t r = TECG_HTTP_RESPONSE_INIT;
 
         /* Refused: why (in curl's words); accepted: NULL. With verification
@@ -323,8 +307,7 @@ static void test_body_cap(void **state) {
         assert_int_equal(r.body.len, 16);
         assert_int_equal(r.body_truncated, 1);
         assert_int_equal(strlen((const char *)r.body.data), 16);
-        const char *const headers[] = {"X-Tecg-Dashboard: funding",
-                                       "X-Tecg-Version: 1", NULL};
+        const char *const headers[] = {"X-Tecg-Dashboard: funding", "X-Tecg-Version: 1", NULL};
         assert_int_equal(tecg_http_post(c, headers, "{}", 2, &r), TECG_OK);
         assert_int_equal(r.status, 200);
         assert_int_equal(r.new_connections, 0);
@@ -386,8 +369,7 @@ static void *post_from_thread(void *arg) {
         for (int v = 1; v <= 5; v++) {
                 snprintf(ver, sizeof(ver), "X-Tecg-Version: %d", v);
                 const char *const headers[] = {dash, ver, NULL};
-                if (tecg_http_post(c, headers, "{\"n\":1}", 7, &r) == TECG_OK &&
-                    r.status == 200)
+                if (tecg_http_post(c, headers, "{\"n\":1}", 7, &r) == TECG_OK && r.status == 200)
                         p->ok++;
         }
         tecg_http_response_free(&r);
@@ -405,8 +387,7 @@ static void test_threads(void **state) {
         tu_server_start(&f->net.srv, NULL);
         for (int i = 0; i < N; i++) {
                 p[i] = (poster_t){f->net.srv.url, i, 0};
-                assert_int_equal(
-                        pthread_create(&t[i], NULL, post_from_thread, &p[i]), 0);
+                assert_int_equal(pthread_create(&t[i], NULL, post_from_thread, &p[i]), 0);
         }
         for (int i = 0; i < N; i++) {
                 pthread_join(t[i], NULL);
@@ -425,8 +406,7 @@ static void test_bad_options(void **state) {
                 {{.url = NULL}, "http://"},
                 {{.url = "ftp://example.org/"}, "http://"},
                 {{.url = "127.0.0.1:80"}, "http://"},
-                {{.url = "http://x/", .bearer_token = "a\r\nX-Evil: 1"},
-                 "line break"},
+                {{.url = "http://x/", .bearer_token = "a\r\nX-Evil: 1"}, "line break"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 err[0] = '\0';
@@ -441,8 +421,7 @@ static void test_bad_options(void **state) {
         tecg_http_client_t *c = new_client(&o);
         const char *const headers[] = {"X-A: 1\r\nX-B: 2", NULL};
         tecg_http_response_t r = TECG_HTTP_RESPONSE_INIT;
-        assert_int_equal(tecg_http_post(c, headers, "{}", 2, &r),
-                         TECG_ERR_INVALID);
+        assert_int_equal(tecg_http_post(c, headers, "{}", 2, &r), TECG_ERR_INVALID);
         tecg_http_response_free(&r);
         tecg_http_client_destroy(c);
 }

@@ -38,13 +38,27 @@ static void dump_value(const tecg_json_flat_value_t *v, char *out, size_t outsz,
                                 P("%c", c);
                 }
                 break;
-        case TECG_JSON_FLAT_INTEGER: P("i:%lld", (long long)v->integer); break;
-        case TECG_JSON_FLAT_REAL: P("r"); break;
-        case TECG_JSON_FLAT_TRUE: P("t"); break;
-        case TECG_JSON_FLAT_FALSE: P("f"); break;
-        case TECG_JSON_FLAT_NULL: P("n"); break;
-        case TECG_JSON_FLAT_OBJECT: P("o"); break;
-        case TECG_JSON_FLAT_ARRAY: P("a"); break;
+        case TECG_JSON_FLAT_INTEGER:
+                P("i:%lld", (long long)v->integer);
+                break;
+        case TECG_JSON_FLAT_REAL:
+                P("r");
+                break;
+        case TECG_JSON_FLAT_TRUE:
+                P("t");
+                break;
+        case TECG_JSON_FLAT_FALSE:
+                P("f");
+                break;
+        case TECG_JSON_FLAT_NULL:
+                P("n");
+                break;
+        case TECG_JSON_FLAT_OBJECT:
+                P("o");
+                break;
+        case TECG_JSON_FLAT_ARRAY:
+                P("a");
+                break;
         }
 }
 
@@ -66,18 +80,23 @@ static void dump(const tecg_json_flat_doc_t *doc, char *out, size_t outsz) {
 
 typedef struct {
         const char *in;
-        size_t len;          /* sizeof - 1: the input may hold NUL bytes */
+        size_t len; /* sizeof - 1: the input may hold NUL bytes */
         tecg_err_t err;
         const char *want;    /* TECG_OK: dump(); else the duplicate key or NULL */
         size_t at;           /* error offset */
         int jansson_differs; /* the documented NUL exception */
 } case_t;
 
-#define OK(lit, dumped) {lit, sizeof(lit) - 1, TECG_OK, dumped, 0, 0}
-#define BAD(lit, off) {lit, sizeof(lit) - 1, TECG_ERR_INVALID, NULL, off, 0}
-#define DUP(lit, key, off) {lit, sizeof(lit) - 1, TECG_ERR_INVALID, key, off, 0}
-#define DEEP(lit, off) {lit, sizeof(lit) - 1, TECG_ERR_LIMIT, NULL, off, 0}
-#define NUL_BAD(lit, off) {lit, sizeof(lit) - 1, TECG_ERR_INVALID, NULL, off, 1}
+#define OK(lit, dumped) \
+        { lit, sizeof(lit) - 1, TECG_OK, dumped, 0, 0 }
+#define BAD(lit, off) \
+        { lit, sizeof(lit) - 1, TECG_ERR_INVALID, NULL, off, 0 }
+#define DUP(lit, key, off) \
+        { lit, sizeof(lit) - 1, TECG_ERR_INVALID, key, off, 0 }
+#define DEEP(lit, off) \
+        { lit, sizeof(lit) - 1, TECG_ERR_LIMIT, NULL, off, 0 }
+#define NUL_BAD(lit, off) \
+        { lit, sizeof(lit) - 1, TECG_ERR_INVALID, NULL, off, 1 }
 
 static const case_t cases[] = {
         /* The shape of an input line. */
@@ -103,7 +122,8 @@ static const case_t cases[] = {
         /* Strings: every escape, surrogate pairs, raw UTF-8, escaped keys. */
         OK("{\"s\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"}", "{s=s:\"\\/\\x08\\x0C\\x0A\\x0D\\x09}"),
         OK("{\"u\":\"\\u00e9\\u20AC\\ud83d\\ude9a\\uD83D\\uDE9A\\u0041\\u007f\\u0001\"}",
-           "{u=s:\xC3\xA9\xE2\x82\xAC\xF0\x9F\x9A\x9A\xF0\x9F\x9A\x9A" "A\x7F\\x01}"),
+           "{u=s:\xC3\xA9\xE2\x82\xAC\xF0\x9F\x9A\x9A\xF0\x9F\x9A\x9A"
+           "A\x7F\\x01}"),
         OK("{\"k\xC3\xA9y\":\"\xF0\x9F\x98\x80 \xE2\x82\xAC \xC3\xA4\"}",
            "{k\xC3\xA9y=s:\xF0\x9F\x98\x80 \xE2\x82\xAC \xC3\xA4}"),
         OK("{\"\\u0074ype\":\"\\u0066unding\"}", "{type=s:funding}"),
@@ -141,9 +161,9 @@ static const case_t cases[] = {
         BAD("{\"a\":1}{}", 7),
         BAD("{\"a\":1},", 7),
         BAD("}", 0),
-        BAD("\xEF\xBB\xBF{}", 0),         /* a BOM is not whitespace */
-        BAD("{\"a\":1}\f", 7),             /* nor is form feed */
-        BAD("{\"a\":1}\xC2\xA0", 7),       /* nor NBSP */
+        BAD("\xEF\xBB\xBF{}", 0),    /* a BOM is not whitespace */
+        BAD("{\"a\":1}\f", 7),       /* nor is form feed */
+        BAD("{\"a\":1}\xC2\xA0", 7), /* nor NBSP */
         /* Numbers. */
         BAD("{\"a\":01}", 5),
         BAD("{\"a\":-01}", 5),
@@ -200,16 +220,16 @@ static const case_t cases[] = {
         BAD("{\"a\":\"\\u0000\"}", 6),
         BAD("{\"\\u0000\":1}", 2),
         BAD("{\"a\":\"x\\u0000y\"}", 7),
-        BAD("\"\x80\"", 1),                  /* continuation byte alone */
-        BAD("\"\xC0\xAF\"", 1),              /* overlong */
-        BAD("\"\xE0\x80\xAF\"", 1),          /* overlong */
-        BAD("\"\xED\xA0\x80\"", 1),          /* encoded surrogate */
-        BAD("\"\xF4\x90\x80\x80\"", 1),      /* above U+10FFFF */
+        BAD("\"\x80\"", 1),             /* continuation byte alone */
+        BAD("\"\xC0\xAF\"", 1),         /* overlong */
+        BAD("\"\xE0\x80\xAF\"", 1),     /* overlong */
+        BAD("\"\xED\xA0\x80\"", 1),     /* encoded surrogate */
+        BAD("\"\xF4\x90\x80\x80\"", 1), /* above U+10FFFF */
         BAD("\"\xF5\x80\x80\x80\"", 1),
-        BAD("\"\xE2\x82\"", 1),              /* cut short */
+        BAD("\"\xE2\x82\"", 1), /* cut short */
         BAD("\"\xE2\x82", 1),
         BAD("{\"a\xFF\":1}", 3),
-        BAD("\xC3\xA9", 0),                  /* valid UTF-8, not a value */
+        BAD("\xC3\xA9", 0), /* valid UTF-8, not a value */
         /* Raw NUL bytes: never JSON. */
         BAD("\"a\0b\"", 2),
         BAD("{\"a\":1}\0", 7),
@@ -266,12 +286,13 @@ static void test_cases(void **state) {
                         ok = strcmp(got, c->want) == 0;
                 } else if (ok) {
                         char want_err[64];
-                        snprintf(want_err, sizeof(want_err), "invalid JSON at byte offset %zu: ",
-                                 c->at);
+                        snprintf(want_err, sizeof(want_err),
+                                 "invalid JSON at byte offset %zu: ", c->at);
                         ok = doc.err_offset == c->at &&
                              strncmp(err, want_err, strlen(want_err)) == 0 &&
                              (c->want ? doc.dup_key && doc.dup_key_len == strlen(c->want) &&
-                                                memcmp(doc.dup_key, c->want, doc.dup_key_len) == 0 &&
+                                                memcmp(doc.dup_key, c->want, doc.dup_key_len) ==
+                                                        0 &&
                                                 doc.dup_key[doc.dup_key_len] == '\0'
                                       : doc.dup_key == NULL);
                         snprintf(got, sizeof(got), "dup %s", doc.dup_key ? doc.dup_key : "(none)");
@@ -314,7 +335,8 @@ static void test_depth(void **state) {
         for (size_t i = 0; i < sizeof(deep) / sizeof(deep[0]); i++) {
                 tecg_json_flat_doc_t doc;
                 char err[256], got[256] = "", *copy;
-                tecg_err_t rc = parse_copy(p, deep[i].in, deep[i].len, &doc, err, sizeof(err), &copy);
+                tecg_err_t rc =
+                        parse_copy(p, deep[i].in, deep[i].len, &doc, err, sizeof(err), &copy);
                 if (rc == TECG_OK)
                         dump(&doc, got, sizeof(got));
                 if (rc != deep[i].err || (rc == TECG_OK && strcmp(got, deep[i].want) != 0) ||
@@ -476,7 +498,8 @@ static void test_reuse(void **state) {
         assert_string_equal(doc.members[0].str, "first line's item");
         assert_int_equal(tecg_json_flat_parse(p, "{\"x\":", 5, &doc, err, sizeof(err)),
                          TECG_ERR_INVALID);
-        assert_string_equal(err, "invalid JSON at byte offset 5: unexpected end of input, a value expected");
+        assert_string_equal(
+                err, "invalid JSON at byte offset 5: unexpected end of input, a value expected");
         assert_null(doc.members);
         assert_int_equal(tecg_json_flat_parse(p, b, strlen(b), &doc, err, sizeof(err)), TECG_OK);
         assert_int_equal(doc.count, 1);

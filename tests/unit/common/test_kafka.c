@@ -23,8 +23,7 @@ typedef struct {
 } kconf_target_t;
 
 static const tecg_conf_prop_t props[] = {
-        {.name = "kafka.", .type = TECG_CONF_PREFIX, .doc = "librdkafka"},
-        {.name = NULL}};
+        {.name = "kafka.", .type = TECG_CONF_PREFIX, .doc = "librdkafka"}, {.name = NULL}};
 
 /* A configuration parsed from `text` with the label "t.conf". */
 static tecg_conf_t *conf_of(kconf_target_t *target, const char *text) {
@@ -36,8 +35,7 @@ static tecg_conf_t *conf_of(kconf_target_t *target, const char *text) {
         return conf;
 }
 
-static void assert_prop(const rd_kafka_conf_t *kconf, const char *name,
-                        const char *want) {
+static void assert_prop(const rd_kafka_conf_t *kconf, const char *name, const char *want) {
         char value[256];
         size_t size = sizeof(value);
         assert_int_equal(rd_kafka_conf_get(kconf, name, value, &size), RD_KAFKA_CONF_OK);
@@ -51,10 +49,9 @@ static void test_unknown_key_names_key_and_line(void **state) {
         char err[512] = "";
         tecg_conf_t *conf = conf_of(&t, "kafka.linger.ms = 1\n\n"
                                         "kafka.no.such.property = 1\n");
-        assert_null(tecg_kafka_new(TECG_KAFKA_PRODUCER, conf, NULL, NULL, err,
-                                   sizeof(err)));
-        tu_assert_contains(err, "t.conf:3: kafka.no.such.property: ",
-                           "No such configuration property");
+        assert_null(tecg_kafka_new(TECG_KAFKA_PRODUCER, conf, NULL, NULL, err, sizeof(err)));
+        tu_assert_contains(err,
+                           "t.conf:3: kafka.no.such.property: ", "No such configuration property");
         assert_null(strchr(err, '\n'));
 
         /* The start-up check says the same, without any client. */
@@ -90,15 +87,15 @@ static void test_type_defaults(void **state) {
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 char err[512];
-                rd_kafka_conf_t *kconf = tecg_kafka_conf_new(cases[i].type, NULL, NULL,
-                                                             NULL, err, sizeof(err));
+                rd_kafka_conf_t *kconf =
+                        tecg_kafka_conf_new(cases[i].type, NULL, NULL, NULL, err, sizeof(err));
                 assert_non_null(kconf);
                 assert_prop(kconf, cases[i].name, cases[i].value);
                 rd_kafka_conf_destroy(kconf);
         }
         char err[512];
-        assert_null(tecg_kafka_conf_new(TECG_KAFKA__TYPE_COUNT, NULL, NULL, NULL, err,
-                                        sizeof(err)));
+        assert_null(
+                tecg_kafka_conf_new(TECG_KAFKA__TYPE_COUNT, NULL, NULL, NULL, err, sizeof(err)));
 }
 
 /* defaults < overrides < the user's kafka.* keys */
@@ -109,8 +106,8 @@ static void test_precedence(void **state) {
         const tecg_kafka_setting_t overrides[] = {
                 {"linger.ms", "7"}, {"client.id", "from-call-site"}, {NULL, NULL}};
         tecg_conf_t *conf = conf_of(&t, "kafka.client.id = from-file\n");
-        rd_kafka_conf_t *kconf = tecg_kafka_conf_new(TECG_KAFKA_PRODUCER, conf, overrides,
-                                                     NULL, err, sizeof(err));
+        rd_kafka_conf_t *kconf =
+                tecg_kafka_conf_new(TECG_KAFKA_PRODUCER, conf, overrides, NULL, err, sizeof(err));
         assert_non_null(kconf);
         assert_prop(kconf, "linger.ms", "7");
         assert_prop(kconf, "client.id", "from-file");
@@ -119,8 +116,7 @@ static void test_precedence(void **state) {
         tecg_conf_destroy(conf);
 
         const tecg_kafka_setting_t bad[] = {{"no.such.thing", "x"}, {NULL, NULL}};
-        assert_null(tecg_kafka_conf_new(TECG_KAFKA_READER, NULL, bad, NULL, err,
-                                        sizeof(err)));
+        assert_null(tecg_kafka_conf_new(TECG_KAFKA_READER, NULL, bad, NULL, err, sizeof(err)));
         tu_assert_contains(err, "built-in kafka.no.such.thing=x: ");
 }
 
@@ -155,13 +151,12 @@ static void test_clients_against_mock_cluster(void **state) {
         tecg_conf_t *conf = conf_of(&t, "kafka.test.mock.num.brokers = 1\n");
         const tecg_kafka_callbacks_t cb = {
                 .opaque = &st, .error_cb = on_error, .dr_msg_cb = on_delivery};
-        rd_kafka_t *rk = tecg_kafka_new(TECG_KAFKA_PRODUCER, conf, NULL, &cb, err,
-                                        sizeof(err));
+        rd_kafka_t *rk = tecg_kafka_new(TECG_KAFKA_PRODUCER, conf, NULL, &cb, err, sizeof(err));
         if (!rk)
                 fail_msg("%s", err);
         assert_int_equal(tecg_kafka_ping(rk, 10000, err, sizeof(err)), TECG_OK);
-        assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("t"),
-                                           RD_KAFKA_V_VALUE("v", 1), RD_KAFKA_V_END),
+        assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("t"), RD_KAFKA_V_VALUE("v", 1),
+                                           RD_KAFKA_V_END),
                          RD_KAFKA_RESP_ERR_NO_ERROR);
         assert_int_equal(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
         assert_int_equal(st.delivered, 1);
@@ -178,8 +173,8 @@ static void test_clients_against_mock_cluster(void **state) {
         rd_kafka_destroy(rk);
 
         /* A copy of a kept configuration makes a second client. */
-        rd_kafka_conf_t *kconf = tecg_kafka_conf_new(TECG_KAFKA_PRODUCER, conf, NULL,
-                                                     &cb, err, sizeof(err));
+        rd_kafka_conf_t *kconf =
+                tecg_kafka_conf_new(TECG_KAFKA_PRODUCER, conf, NULL, &cb, err, sizeof(err));
         assert_non_null(kconf);
         for (int i = 0; i < 2; i++) {
                 rk = tecg_kafka_new_from(TECG_KAFKA_PRODUCER, kconf, err, sizeof(err));
@@ -204,8 +199,7 @@ static void test_logs_go_through_tecg_log(void **state) {
                                         "kafka.debug = generic\n");
         fflush(stderr);
         dup2(fd, STDERR_FILENO);
-        rd_kafka_t *rk = tecg_kafka_new(TECG_KAFKA_PRODUCER, conf, NULL, NULL, err,
-                                        sizeof(err));
+        rd_kafka_t *rk = tecg_kafka_new(TECG_KAFKA_PRODUCER, conf, NULL, NULL, err, sizeof(err));
         if (rk)
                 rd_kafka_destroy(rk);
         fflush(stderr);

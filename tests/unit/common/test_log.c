@@ -53,9 +53,8 @@ static void test_line_format(void **state) {
         char *text = take();
         /* 2026-11-29T18:55:00.123Z tecg-test[PID] INFO spool: ... */
         assert_true(strlen(text) > 25);
-        assert_true(text[4] == '-' && text[7] == '-' && text[10] == 'T' &&
-                    text[13] == ':' && text[16] == ':' && text[19] == '.' &&
-                    text[23] == 'Z' && text[24] == ' ');
+        assert_true(text[4] == '-' && text[7] == '-' && text[10] == 'T' && text[13] == ':' &&
+                    text[16] == ':' && text[19] == '.' && text[23] == 'Z' && text[24] == ' ');
         snprintf(want, sizeof(want), " tecg-test[%d] INFO spool: FRA-1.ndjson: 12 lines\n",
                  (int)getpid());
         assert_string_equal(text + 24, want);
@@ -109,14 +108,15 @@ static void test_level_parse(void **state) {
  * control character at all. */
 static void test_no_control_characters(void **state) {
         (void)state;
-        tecg_log_info("f", "a\nb\rc\td\x1b[2Je\x7f" "f\x01");
+        tecg_log_info("f", "a\nb\rc\td\x1b[2Je\x7f"
+                           "f\x01");
         char *text = take();
         size_t n = strlen(text);
         assert_true(n > 0 && text[n - 1] == '\n');
         for (size_t i = 0; i + 1 < n; i++)
                 if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
-                        fail_msg("control byte 0x%02x at %zu in \"%s\"",
-                                 (unsigned char)text[i], i, text);
+                        fail_msg("control byte 0x%02x at %zu in \"%s\"", (unsigned char)text[i], i,
+                                 text);
         assert_non_null(strstr(text, "f: a b c d [2Je f \n"));
         free(text);
 }
@@ -149,12 +149,9 @@ static void test_rdkafka_cb(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_line_format),
-                cmocka_unit_test(test_levels),
-                cmocka_unit_test(test_level_parse),
-                cmocka_unit_test(test_no_control_characters),
-                cmocka_unit_test(test_long_message),
-                cmocka_unit_test(test_rdkafka_cb),
+                cmocka_unit_test(test_line_format),  cmocka_unit_test(test_levels),
+                cmocka_unit_test(test_level_parse),  cmocka_unit_test(test_no_control_characters),
+                cmocka_unit_test(test_long_message), cmocka_unit_test(test_rdkafka_cb),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

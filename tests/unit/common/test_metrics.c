@@ -20,17 +20,16 @@ static void test_add(void **state) {
         assert_int_equal(tecg_metrics_add(&b, TECG_METRIC_COUNTER, "tecg_events_total",
                                           "Events counted.", "nation=\"FRA\"", 42),
                          TECG_OK);
-        assert_int_equal(tecg_metrics_add(&b, TECG_METRIC_GAUGE, "tecg_lag",
-                                          "Lag in seconds.", NULL, 0.5),
-                         TECG_OK);
+        assert_int_equal(
+                tecg_metrics_add(&b, TECG_METRIC_GAUGE, "tecg_lag", "Lag in seconds.", NULL, 0.5),
+                TECG_OK);
         assert_int_equal(tecg_buf_terminate(&b), TECG_OK);
-        assert_string_equal((char *)b.data,
-                            "# HELP tecg_events_total Events counted.\n"
-                            "# TYPE tecg_events_total counter\n"
-                            "tecg_events_total{nation=\"FRA\"} 42\n"
-                            "# HELP tecg_lag Lag in seconds.\n"
-                            "# TYPE tecg_lag gauge\n"
-                            "tecg_lag 0.5\n");
+        assert_string_equal((char *)b.data, "# HELP tecg_events_total Events counted.\n"
+                                            "# TYPE tecg_events_total counter\n"
+                                            "tecg_events_total{nation=\"FRA\"} 42\n"
+                                            "# HELP tecg_lag Lag in seconds.\n"
+                                            "# TYPE tecg_lag gauge\n"
+                                            "tecg_lag 0.5\n");
         tecg_buf_free(&b);
 }
 
@@ -38,9 +37,9 @@ static void test_add(void **state) {
 static void test_large_value(void **state) {
         (void)state;
         tecg_buf_t b = TECG_BUF_INIT;
-        assert_int_equal(tecg_metrics_add(&b, TECG_METRIC_COUNTER, "c", "h", NULL,
-                                          9007199254740993.0),
-                         TECG_OK);
+        assert_int_equal(
+                tecg_metrics_add(&b, TECG_METRIC_COUNTER, "c", "h", NULL, 9007199254740993.0),
+                TECG_OK);
         assert_int_equal(tecg_buf_terminate(&b), TECG_OK);
         assert_non_null(strstr((char *)b.data, "\nc 9007199254740992\n"));
         tecg_buf_free(&b);

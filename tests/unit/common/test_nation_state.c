@@ -20,8 +20,7 @@
 
 /* ------------------------------------------------------------- helpers */
 
-static tecg_event_t base(tecg_event_type_t type, const char *id,
-                         int64_t occurred) {
+static tecg_event_t base(tecg_event_type_t type, const char *id, int64_t occurred) {
         tecg_event_t ev;
         memset(&ev, 0, sizeof(ev));
         ev.type = type;
@@ -31,8 +30,8 @@ static tecg_event_t base(tecg_event_type_t type, const char *id,
         return ev;
 }
 
-static tecg_event_t funding(const char *id, int64_t amount, const char *cur,
-                            tecg_channel_t ch, tecg_funding_stage_t stage) {
+static tecg_event_t funding(const char *id, int64_t amount, const char *cur, tecg_channel_t ch,
+                            tecg_funding_stage_t stage) {
         tecg_event_t ev = base(TECG_EV_FUNDING, id, tu_at(2005, 2, 22, 9, 0, 0, 0));
         ev.u.funding.amount_minor = amount;
         snprintf(ev.u.funding.currency, 4, "%s", cur);
@@ -42,11 +41,9 @@ static tecg_event_t funding(const char *id, int64_t amount, const char *cur,
 }
 
 /* cur NULL: no value. */
-static tecg_event_t equipment(const char *id, tecg_category_t cat,
-                              tecg_equipment_stage_t stage, int64_t qty,
-                              int64_t value, const char *cur) {
-        tecg_event_t ev =
-                base(TECG_EV_EQUIPMENT, id, tu_at(2005, 3, 1, 0, 0, 0, 0));
+static tecg_event_t equipment(const char *id, tecg_category_t cat, tecg_equipment_stage_t stage,
+                              int64_t qty, int64_t value, const char *cur) {
+        tecg_event_t ev = base(TECG_EV_EQUIPMENT, id, tu_at(2005, 3, 1, 0, 0, 0, 0));
         ev.u.equipment.item = "item";
         ev.u.equipment.category = cat;
         ev.u.equipment.stage = stage;
@@ -59,9 +56,8 @@ static tecg_event_t equipment(const char *id, tecg_category_t cat,
         return ev;
 }
 
-static tecg_event_t personnel(const char *id, int64_t occurred,
-                              tecg_role_t role, tecg_location_t loc,
-                              int32_t headcount) {
+static tecg_event_t personnel(const char *id, int64_t occurred, tecg_role_t role,
+                              tecg_location_t loc, int32_t headcount) {
         tecg_event_t ev = base(TECG_EV_PERSONNEL, id, occurred);
         ev.u.personnel.role = role;
         ev.u.personnel.location = loc;
@@ -69,9 +65,8 @@ static tecg_event_t personnel(const char *id, int64_t occurred,
         return ev;
 }
 
-static tecg_event_t training(const char *id, int64_t occurred,
-                             tecg_location_t loc, tecg_level_t lvl,
-                             int32_t trainees) {
+static tecg_event_t training(const char *id, int64_t occurred, tecg_location_t loc,
+                             tecg_level_t lvl, int32_t trainees) {
         tecg_event_t ev = base(TECG_EV_TRAINING, id, occurred);
         ev.u.training.course = "course";
         ev.u.training.location = loc;
@@ -82,19 +77,16 @@ static tecg_event_t training(const char *id, int64_t occurred,
 
 /* Applies ev, which must be accepted; whether it changed the state. The
  * flag starts as `preset`, so that a flag never written shows. */
-static bool apply_preset(tecg_nation_state_t *st, const tecg_event_t *ev,
-                         bool preset) {
+static bool apply_preset(tecg_nation_state_t *st, const tecg_event_t *ev, bool preset) {
         char err[256] = "";
         bool changed = preset;
-        tecg_err_t rc = tecg_nation_state_apply(st, ev, &changed, err,
-                                                sizeof(err));
+        tecg_err_t rc = tecg_nation_state_apply(st, ev, &changed, err, sizeof(err));
         if (rc != TECG_OK)
                 fail_msg("apply %s: %s", ev->event_id, err);
         return changed;
 }
 
-static void apply_ok(tecg_nation_state_t *st, const tecg_event_t *ev,
-                     bool want_changed) {
+static void apply_ok(tecg_nation_state_t *st, const tecg_event_t *ev, bool want_changed) {
         assert_int_equal(apply_preset(st, ev, !want_changed), want_changed);
 }
 
@@ -104,15 +96,13 @@ static void apply(tecg_nation_state_t *st, const tecg_event_t *ev) {
 
 /* Applies ev, expects TECG_ERR_INVALID with a reason containing `why`, and
  * checks that the state did not change at all. */
-static void apply_refused(tecg_nation_state_t *st, const tecg_event_t *ev,
-                          const char *why) {
+static void apply_refused(tecg_nation_state_t *st, const tecg_event_t *ev, const char *why) {
         tecg_nation_state_t *before = tecg_nation_state_dup(st);
         char err[256] = "";
         bool changed = true;
 
         assert_non_null(before);
-        assert_int_equal(tecg_nation_state_apply(st, ev, &changed, err,
-                                                 sizeof(err)),
+        assert_int_equal(tecg_nation_state_apply(st, ev, &changed, err, sizeof(err)),
                          TECG_ERR_INVALID);
         assert_false(changed);
         if (!strstr(err, why))
@@ -148,8 +138,7 @@ static tecg_buf_t encode(const tecg_nation_state_t *st) {
         return b;
 }
 
-static void assert_same_state(const tecg_nation_state_t *a,
-                              const tecg_nation_state_t *b) {
+static void assert_same_state(const tecg_nation_state_t *a, const tecg_nation_state_t *b) {
         tecg_buf_t ea = encode(a), eb = encode(b);
         assert_true(tecg_nation_state_equal(a, b));
         assert_int_equal(ea.len, eb.len);
@@ -184,8 +173,7 @@ static void test_new_destroy(void **state) {
         assert_string_equal(st->nation, "NLD");
         assert_true(st->version == 0 && st->events == 0);
         assert_true(st->as_of_ms == INT64_MIN);
-        assert_int_equal(st->nfunding + st->nequipment_values + st->ntraining,
-                         0);
+        assert_int_equal(st->nfunding + st->nequipment_values + st->ntraining, 0);
         tecg_nation_state_destroy(st);
         tecg_nation_state_destroy(NULL);
 }
@@ -206,8 +194,7 @@ static void test_funding(void **state) {
                 {"f5", "JPY", 7000000, TECG_CH_BILATERAL, TECG_FS_PLEDGED},
                 {"f6", "GBP", 123456, TECG_CH_COMMON_FUNDING, TECG_FS_DISBURSED},
                 {"f7", "AUD", 1, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED},
-                {"f8", "USD", INT64_MAX - 5000, TECG_CH_TRUST_FUND,
-                 TECG_FS_PLEDGED},
+                {"f8", "USD", INT64_MAX - 5000, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED},
         };
         /* Sorted by (channel, stage, currency). */
         static const tecg_funding_total_t want[] = {
@@ -219,8 +206,7 @@ static void test_funding(void **state) {
                 {TECG_CH_BILATERAL, TECG_FS_PLEDGED, "JPY", 7000000},
         };
         for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
-                tecg_event_t ev = funding(in[i].id, in[i].amount, in[i].cur,
-                                          in[i].ch, in[i].stage);
+                tecg_event_t ev = funding(in[i].id, in[i].amount, in[i].cur, in[i].ch, in[i].stage);
                 apply_ok(st, &ev, true);
         }
         assert_int_equal(st->nfunding, sizeof(want) / sizeof(want[0]));
@@ -228,14 +214,12 @@ static void test_funding(void **state) {
                 assert_int_equal(st->funding[i].channel, want[i].channel);
                 assert_int_equal(st->funding[i].stage, want[i].stage);
                 assert_string_equal(st->funding[i].currency, want[i].currency);
-                assert_true(st->funding[i].amount_minor ==
-                            want[i].amount_minor);
+                assert_true(st->funding[i].amount_minor == want[i].amount_minor);
         }
         assert_true(st->events == 8);
         assert_true(st->as_of_ms == tu_at(2005, 2, 22, 9, 0, 0, 0));
         /* USD is at INT64_MAX: one more minor unit overflows. */
-        tecg_event_t more = funding("f9", 1, "USD", TECG_CH_TRUST_FUND,
-                                    TECG_FS_PLEDGED);
+        tecg_event_t more = funding("f9", 1, "USD", TECG_CH_TRUST_FUND, TECG_FS_PLEDGED);
         apply_refused(st, &more, "overflow");
         tecg_nation_state_destroy(st);
 }
@@ -244,18 +228,12 @@ static void test_equipment(void **state) {
         (void)state;
         tecg_nation_state_t *st = tecg_nation_state_new("NLD");
         tecg_event_t in[] = {
-                equipment("e1", TECG_CAT_VEHICLES, TECG_ES_DELIVERED, 40,
-                          1234567, "EUR"),
-                equipment("e2", TECG_CAT_VEHICLES, TECG_ES_DELIVERED, 2, 1000,
-                          "USD"),
-                equipment("e3", TECG_CAT_UNIFORMS, TECG_ES_OFFERED, 1000, 0,
-                          NULL),
-                equipment("e4", TECG_CAT_MEDICAL, TECG_ES_ACCEPTED, 5, 0,
-                          "EUR"),
-                equipment("e5", TECG_CAT_VEHICLES, TECG_ES_DELIVERED, 1, 33,
-                          "EUR"),
-                equipment("e6", TECG_CAT_VEHICLES, TECG_ES_OFFERED, 7, 0,
-                          NULL),
+                equipment("e1", TECG_CAT_VEHICLES, TECG_ES_DELIVERED, 40, 1234567, "EUR"),
+                equipment("e2", TECG_CAT_VEHICLES, TECG_ES_DELIVERED, 2, 1000, "USD"),
+                equipment("e3", TECG_CAT_UNIFORMS, TECG_ES_OFFERED, 1000, 0, NULL),
+                equipment("e4", TECG_CAT_MEDICAL, TECG_ES_ACCEPTED, 5, 0, "EUR"),
+                equipment("e5", TECG_CAT_VEHICLES, TECG_ES_DELIVERED, 1, 33, "EUR"),
+                equipment("e6", TECG_CAT_VEHICLES, TECG_ES_OFFERED, 7, 0, NULL),
         };
         for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)
                 apply_ok(st, &in[i], true);
@@ -280,24 +258,18 @@ static void test_equipment(void **state) {
         };
         assert_int_equal(st->nequipment_values, 3);
         for (size_t i = 0; i < 3; i++) {
-                assert_int_equal(st->equipment_values[i].category,
-                                 want[i].category);
+                assert_int_equal(st->equipment_values[i].category, want[i].category);
                 assert_int_equal(st->equipment_values[i].stage, want[i].stage);
-                assert_string_equal(st->equipment_values[i].currency,
-                                    want[i].currency);
-                assert_true(st->equipment_values[i].value_minor ==
-                            want[i].value_minor);
+                assert_string_equal(st->equipment_values[i].currency, want[i].currency);
+                assert_true(st->equipment_values[i].value_minor == want[i].value_minor);
         }
 
         /* Overflow of the value alone must not add the quantity either. */
         st->equipment_values[1].value_minor = INT64_MAX;
-        tecg_event_t v = equipment("e7", TECG_CAT_VEHICLES, TECG_ES_DELIVERED,
-                                   1, 1, "USD");
+        tecg_event_t v = equipment("e7", TECG_CAT_VEHICLES, TECG_ES_DELIVERED, 1, 1, "USD");
         apply_refused(st, &v, "value would overflow");
-        st->equipment_quantity[TECG_CAT_OTHER][TECG_ES_OFFERED] =
-                INT64_MAX - 1;
-        tecg_event_t q = equipment("e8", TECG_CAT_OTHER, TECG_ES_OFFERED, 2,
-                                   5, "EUR");
+        st->equipment_quantity[TECG_CAT_OTHER][TECG_ES_OFFERED] = INT64_MAX - 1;
+        tecg_event_t q = equipment("e8", TECG_CAT_OTHER, TECG_ES_OFFERED, 2, 5, "EUR");
         apply_refused(st, &q, "quantity would overflow");
         assert_int_equal(st->nequipment_values, 3); /* no EUR/OTHER cell */
         tecg_nation_state_destroy(st);
@@ -309,16 +281,12 @@ static void test_personnel_any_order(void **state) {
         (void)state;
         int64_t t1 = tu_at(2005, 3, 1, 0, 0, 0, 0), t0 = tu_at(2005, 2, 1, 0, 0, 0, 0);
         tecg_event_t in[] = {
-                personnel("NLD-p-1", t1, TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ,
-                          12),
-                personnel("NLD-p-2", t1, TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ,
-                          15),
+                personnel("NLD-p-1", t1, TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ, 12),
+                personnel("NLD-p-2", t1, TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ, 15),
                 personnel("NLD-p-10", t1, TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ,
                           11), /* "NLD-p-10" < "NLD-p-2" in byte order */
-                personnel("NLD-p-9", t0, TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ,
-                          99),
-                personnel("A", t1 - 1, TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ,
-                          3),
+                personnel("NLD-p-9", t0, TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ, 99),
+                personnel("A", t1 - 1, TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ, 3),
         };
         enum { N = sizeof(in) / sizeof(in[0]) };
         size_t order[N] = {0, 1, 2, 3, 4};
@@ -331,8 +299,7 @@ static void test_personnel_any_order(void **state) {
                 tecg_nation_state_t *st = tecg_nation_state_new("NLD");
                 for (size_t k = 0; k < N; k++)
                         apply(st, &in[order[k]]);
-                const tecg_strength_t *cell =
-                        &st->personnel[TECG_ROLE_TRAINER][TECG_LOC_IN_IRAQ];
+                const tecg_strength_t *cell = &st->personnel[TECG_ROLE_TRAINER][TECG_LOC_IN_IRAQ];
                 assert_true(cell->reported);
                 assert_string_equal(cell->event_id, "NLD-p-2");
                 assert_int_equal(cell->headcount, 15);
@@ -370,27 +337,18 @@ static void test_personnel_changed(void **state) {
         (void)state;
         tecg_nation_state_t *st = tecg_nation_state_new("NLD");
         int64_t t = tu_at(2005, 4, 1, 12, 0, 0, 180);
-        tecg_event_t a = personnel("b", t, TECG_ROLE_STAFF,
-                                   TECG_LOC_OUTSIDE_IRAQ, 4);
-        tecg_event_t older = personnel("z", t - 1, TECG_ROLE_STAFF,
-                                       TECG_LOC_OUTSIDE_IRAQ, 8);
-        tecg_event_t tie_less = personnel("a", t, TECG_ROLE_STAFF,
-                                          TECG_LOC_OUTSIDE_IRAQ, 8);
-        tecg_event_t tie_more = personnel("c", t, TECG_ROLE_STAFF,
-                                          TECG_LOC_OUTSIDE_IRAQ, 0);
-        tecg_event_t other = personnel("a", t - 5, TECG_ROLE_STAFF,
-                                       TECG_LOC_IN_IRAQ, 1);
+        tecg_event_t a = personnel("b", t, TECG_ROLE_STAFF, TECG_LOC_OUTSIDE_IRAQ, 4);
+        tecg_event_t older = personnel("z", t - 1, TECG_ROLE_STAFF, TECG_LOC_OUTSIDE_IRAQ, 8);
+        tecg_event_t tie_less = personnel("a", t, TECG_ROLE_STAFF, TECG_LOC_OUTSIDE_IRAQ, 8);
+        tecg_event_t tie_more = personnel("c", t, TECG_ROLE_STAFF, TECG_LOC_OUTSIDE_IRAQ, 0);
+        tecg_event_t other = personnel("a", t - 5, TECG_ROLE_STAFF, TECG_LOC_IN_IRAQ, 1);
 
         apply_ok(st, &a, true);
         apply_ok(st, &older, false);
         apply_ok(st, &tie_less, false);
-        assert_int_equal(st->personnel[TECG_ROLE_STAFF][TECG_LOC_OUTSIDE_IRAQ]
-                                 .headcount,
-                         4);
+        assert_int_equal(st->personnel[TECG_ROLE_STAFF][TECG_LOC_OUTSIDE_IRAQ].headcount, 4);
         apply_ok(st, &tie_more, true);
-        assert_int_equal(st->personnel[TECG_ROLE_STAFF][TECG_LOC_OUTSIDE_IRAQ]
-                                 .headcount,
-                         0);
+        assert_int_equal(st->personnel[TECG_ROLE_STAFF][TECG_LOC_OUTSIDE_IRAQ].headcount, 0);
         apply_ok(st, &other, true); /* another cell: its first report */
         assert_true(st->events == 5);
         assert_true(st->as_of_ms == t);
@@ -409,21 +367,21 @@ static void test_training_years(void **state) {
                 /* 2004-12-31T23:30:00-01:00 is 2005-01-01T00:30Z */
                 {INT64_C(1104539400000), 2005},
                 {0, 1970},
-                {-1, 1969},                              /* 1969-12-31T23:59:59.999Z */
+                {-1, 1969}, /* 1969-12-31T23:59:59.999Z */
                 {-86400000, 1969},
-                {INT64_C(951782400000), 2000},           /* 2000-02-29 */
-                {INT64_C(978307199999), 2000},           /* 2000-12-31T23:59:59.999Z */
+                {INT64_C(951782400000), 2000}, /* 2000-02-29 */
+                {INT64_C(978307199999), 2000}, /* 2000-12-31T23:59:59.999Z */
                 {INT64_C(978307200000), 2001},
-                {INT64_C(-2203891200000), 1900},         /* 1900-03-01 */
-                {INT64_C(-11644473600001), 1600},        /* 1600-12-31T23:59:59.999Z */
+                {INT64_C(-2203891200000), 1900},  /* 1900-03-01 */
+                {INT64_C(-11644473600001), 1600}, /* 1600-12-31T23:59:59.999Z */
                 {INT64_C(-11644473600000), 1601},
-                {INT64_C(-62135596800000), 1},           /* 0001-01-01T00:00Z */
-                {INT64_C(-62135596800001), 0},           /* the last ms of year 0 */
-                {INT64_C(-62167219200000), 0},           /* 0000-01-01T00:00Z */
+                {INT64_C(-62135596800000), 1}, /* 0001-01-01T00:00Z */
+                {INT64_C(-62135596800001), 0}, /* the last ms of year 0 */
+                {INT64_C(-62167219200000), 0}, /* 0000-01-01T00:00Z */
                 {INT64_C(-62167219200001), -1},
-                {INT64_C(253402300799999), 9999},        /* 9999-12-31T23:59:59.999Z */
+                {INT64_C(253402300799999), 9999}, /* 9999-12-31T23:59:59.999Z */
                 {INT64_C(253402300800000), 10000},
-                {INT64_MAX, 292278994},                  /* as java.time says */
+                {INT64_MAX, 292278994}, /* as java.time says */
                 {INT64_MIN, -292275055},
         };
         enum { N = sizeof(cases) / sizeof(cases[0]) };
@@ -435,14 +393,12 @@ static void test_training_years(void **state) {
                 tecg_nation_state_t *st = tecg_nation_state_new("NLD");
                 char id[16];
                 snprintf(id, sizeof(id), "t%zu", i);
-                tecg_event_t ev = training(id, cases[i].ms, TECG_LOC_IN_IRAQ,
-                                           TECG_LVL_MIDDLE, 3);
+                tecg_event_t ev = training(id, cases[i].ms, TECG_LOC_IN_IRAQ, TECG_LVL_MIDDLE, 3);
                 apply_ok(st, &ev, true);
                 assert_int_equal(st->ntraining, 1);
                 if (st->training[0].year != cases[i].year)
-                        fail_msg("%" PRId64 " ms: year %d, want %d",
-                                 cases[i].ms, st->training[0].year,
-                                 cases[i].year);
+                        fail_msg("%" PRId64 " ms: year %d, want %d", cases[i].ms,
+                                 st->training[0].year, cases[i].year);
                 tecg_nation_state_destroy(st);
         }
 }
@@ -451,18 +407,18 @@ static void test_training_sums(void **state) {
         (void)state;
         tecg_nation_state_t *st = tecg_nation_state_new("NLD");
         tecg_event_t in[] = {
-                training("t1", tu_at(2005, 1, 1, 1, 0, 0, 120), TECG_LOC_IN_IRAQ,
-                         TECG_LVL_JUNIOR, 20),
-                training("t2", tu_at(2004, 12, 31, 23, 30, 0, -60),
-                         TECG_LOC_IN_IRAQ, TECG_LVL_JUNIOR, 30),
-                training("t3", tu_at(2005, 6, 1, 0, 0, 0, 0),
-                         TECG_LOC_OUTSIDE_IRAQ, TECG_LVL_SENIOR, 25),
-                training("t4", tu_at(2005, 7, 1, 10, 0, 0, 0),
-                         TECG_LOC_OUTSIDE_IRAQ, TECG_LVL_SENIOR, 5),
-                training("t5", tu_at(2005, 7, 1, 10, 0, 0, 0), TECG_LOC_IN_IRAQ,
-                         TECG_LVL_JUNIOR, 1),
-                training("t6", tu_at(1999, 7, 1, 10, 0, 0, 0), TECG_LOC_IN_IRAQ,
-                         TECG_LVL_MIDDLE, 2),
+                training("t1", tu_at(2005, 1, 1, 1, 0, 0, 120), TECG_LOC_IN_IRAQ, TECG_LVL_JUNIOR,
+                         20),
+                training("t2", tu_at(2004, 12, 31, 23, 30, 0, -60), TECG_LOC_IN_IRAQ,
+                         TECG_LVL_JUNIOR, 30),
+                training("t3", tu_at(2005, 6, 1, 0, 0, 0, 0), TECG_LOC_OUTSIDE_IRAQ,
+                         TECG_LVL_SENIOR, 25),
+                training("t4", tu_at(2005, 7, 1, 10, 0, 0, 0), TECG_LOC_OUTSIDE_IRAQ,
+                         TECG_LVL_SENIOR, 5),
+                training("t5", tu_at(2005, 7, 1, 10, 0, 0, 0), TECG_LOC_IN_IRAQ, TECG_LVL_JUNIOR,
+                         1),
+                training("t6", tu_at(1999, 7, 1, 10, 0, 0, 0), TECG_LOC_IN_IRAQ, TECG_LVL_MIDDLE,
+                         2),
         };
         static const tecg_training_total_t want[] = {
                 {1999, TECG_LOC_IN_IRAQ, TECG_LVL_MIDDLE, 2},
@@ -480,8 +436,8 @@ static void test_training_sums(void **state) {
                 assert_true(st->training[i].trainees == want[i].trainees);
         }
         st->training[3].trainees = INT64_MAX - 4;
-        tecg_event_t big = training("t7", tu_at(2005, 8, 1, 0, 0, 0, 0),
-                                    TECG_LOC_OUTSIDE_IRAQ, TECG_LVL_SENIOR, 5);
+        tecg_event_t big = training("t7", tu_at(2005, 8, 1, 0, 0, 0, 0), TECG_LOC_OUTSIDE_IRAQ,
+                                    TECG_LVL_SENIOR, 5);
         apply_refused(st, &big, "overflow");
         tecg_nation_state_destroy(st);
 }
@@ -489,8 +445,7 @@ static void test_training_sums(void **state) {
 static void test_refused(void **state) {
         (void)state;
         tecg_nation_state_t *st = tecg_nation_state_new("NLD");
-        tecg_event_t ok = funding("f1", 10, "EUR", TECG_CH_TRUST_FUND,
-                                  TECG_FS_PLEDGED);
+        tecg_event_t ok = funding("f1", 10, "EUR", TECG_CH_TRUST_FUND, TECG_FS_PLEDGED);
         apply_ok(st, &ok, true);
 
         tecg_event_t other = ok;
@@ -513,18 +468,15 @@ static void test_refused(void **state) {
         bad.event_id[0] = '\0';
         apply_refused(st, &bad, "event_id");
 
-        tecg_event_t p = personnel("p", 0, TECG_ROLE__COUNT, TECG_LOC_IN_IRAQ,
-                                   1);
+        tecg_event_t p = personnel("p", 0, TECG_ROLE__COUNT, TECG_LOC_IN_IRAQ, 1);
         apply_refused(st, &p, "out of range");
         p = personnel("p", 0, TECG_ROLE_STAFF, TECG_LOC_IN_IRAQ, -1);
         apply_refused(st, &p, "headcount");
-        tecg_event_t e = equipment("e", TECG_CAT_OTHER, TECG_ES__COUNT, 1, 0,
-                                   NULL);
+        tecg_event_t e = equipment("e", TECG_CAT_OTHER, TECG_ES__COUNT, 1, 0, NULL);
         apply_refused(st, &e, "out of range");
         e = equipment("e", TECG_CAT_OTHER, TECG_ES_OFFERED, 1, -1, "EUR");
         apply_refused(st, &e, "negative");
-        tecg_event_t t = training("t", 0, TECG_LOC_IN_IRAQ, TECG_LVL__COUNT,
-                                  1);
+        tecg_event_t t = training("t", 0, TECG_LOC_IN_IRAQ, TECG_LVL__COUNT, 1);
         apply_refused(st, &t, "out of range");
         t = training("t", 0, TECG_LOC_IN_IRAQ, TECG_LVL_SENIOR, 0);
         apply_refused(st, &t, "not > 0");
@@ -543,20 +495,18 @@ static void test_any_order(void **state) {
                 funding("a2", 250, "USD", TECG_CH_TRUST_FUND, TECG_FS_PLEDGED),
                 funding("a3", 50, "EUR", TECG_CH_TRUST_FUND, TECG_FS_PLEDGED),
                 funding("a4", 7, "CAD", TECG_CH_BILATERAL, TECG_FS_DISBURSED),
-                equipment("b1", TECG_CAT_WEAPONS, TECG_ES_ACCEPTED, 3, 10,
-                          "EUR"),
-                equipment("b2", TECG_CAT_WEAPONS, TECG_ES_ACCEPTED, 3, 10,
-                          "DKK"),
+                equipment("b1", TECG_CAT_WEAPONS, TECG_ES_ACCEPTED, 3, 10, "EUR"),
+                equipment("b2", TECG_CAT_WEAPONS, TECG_ES_ACCEPTED, 3, 10, "DKK"),
                 equipment("b3", TECG_CAT_OTHER, TECG_ES_OFFERED, 9, 0, NULL),
                 personnel("c1", t, TECG_ROLE_MENTOR, TECG_LOC_IN_IRAQ, 4),
                 personnel("c2", t, TECG_ROLE_MENTOR, TECG_LOC_IN_IRAQ, 5),
                 personnel("c3", t + 1, TECG_ROLE_SUPPORT, TECG_LOC_IN_IRAQ, 6),
                 personnel("c4", t - 1, TECG_ROLE_SUPPORT, TECG_LOC_IN_IRAQ, 7),
                 training("d1", t, TECG_LOC_IN_IRAQ, TECG_LVL_JUNIOR, 10),
-                training("d2", tu_at(2006, 1, 1, 0, 30, 0, 60), TECG_LOC_IN_IRAQ,
-                         TECG_LVL_JUNIOR, 11),
-                training("d3", tu_at(2007, 1, 1, 0, 30, 0, 0), TECG_LOC_IN_IRAQ,
-                         TECG_LVL_SENIOR, 12),
+                training("d2", tu_at(2006, 1, 1, 0, 30, 0, 60), TECG_LOC_IN_IRAQ, TECG_LVL_JUNIOR,
+                         11),
+                training("d3", tu_at(2007, 1, 1, 0, 30, 0, 0), TECG_LOC_IN_IRAQ, TECG_LVL_SENIOR,
+                         12),
         };
         enum { N = sizeof(in) / sizeof(in[0]) };
         size_t order[N];
@@ -581,14 +531,10 @@ static void test_any_order(void **state) {
 static void test_dup_equal(void **state) {
         (void)state;
         tecg_nation_state_t *a = tecg_nation_state_new("NLD"), *b;
-        tecg_event_t f = funding("f", 5, "EUR", TECG_CH_TRUST_FUND,
-                                 TECG_FS_PLEDGED);
-        tecg_event_t p = personnel("p", 9, TECG_ROLE_STAFF, TECG_LOC_IN_IRAQ,
-                                   3);
-        tecg_event_t t = training("t", 9, TECG_LOC_IN_IRAQ, TECG_LVL_SENIOR,
-                                  3);
-        tecg_event_t e = equipment("e", TECG_CAT_OTHER, TECG_ES_OFFERED, 1, 2,
-                                   "EUR");
+        tecg_event_t f = funding("f", 5, "EUR", TECG_CH_TRUST_FUND, TECG_FS_PLEDGED);
+        tecg_event_t p = personnel("p", 9, TECG_ROLE_STAFF, TECG_LOC_IN_IRAQ, 3);
+        tecg_event_t t = training("t", 9, TECG_LOC_IN_IRAQ, TECG_LVL_SENIOR, 3);
+        tecg_event_t e = equipment("e", TECG_CAT_OTHER, TECG_ES_OFFERED, 1, 2, "EUR");
         apply_ok(a, &f, true);
         apply_ok(a, &p, true);
         apply_ok(a, &t, true);

@@ -48,16 +48,15 @@ static void test_deploy_nations(void **state) {
 static void test_parse_ok(void **state) {
         (void)state;
         char err[512];
-        const char *csv =
-                "# comment\r\n"
-                "\r\n"
-                "code,name,status\r\n"
-                "#another comment\n"
-                "DEU,Germany,member\n"
-                "   \n"
-                "KOR,\"Korea, Republic of\",partner\n"
-                " JOR , Jordan , partner \n"
-                "CIV,\"C\xC3\xB4te d'Ivoire \"\"CI\"\"\",partner"; /* no final newline */
+        const char *csv = "# comment\r\n"
+                          "\r\n"
+                          "code,name,status\r\n"
+                          "#another comment\n"
+                          "DEU,Germany,member\n"
+                          "   \n"
+                          "KOR,\"Korea, Republic of\",partner\n"
+                          " JOR , Jordan , partner \n"
+                          "CIV,\"C\xC3\xB4te d'Ivoire \"\"CI\"\"\",partner"; /* no final newline */
         tecg_nations_t *ns = tecg_nations_parse(csv, strlen(csv), "t.csv", err, sizeof(err));
         if (!ns)
                 fail_msg("%s", err);
@@ -66,7 +65,8 @@ static void test_parse_ok(void **state) {
         assert_int_equal(tecg_nations_find(ns, "KOR")->status, TECG_NATION_PARTNER);
         assert_string_equal(tecg_nations_find(ns, "JOR")->name, "Jordan");
         assert_string_equal(tecg_nations_find(ns, "CIV")->name, "C\xC3\xB4te d'Ivoire \"CI\"");
-        assert_string_equal(tecg_nation_status_names[tecg_nations_find(ns, "DEU")->status], "member");
+        assert_string_equal(tecg_nation_status_names[tecg_nations_find(ns, "DEU")->status],
+                            "member");
         /* File order is kept for iteration. */
         assert_string_equal(tecg_nations_at(ns, 0)->code, "DEU");
         assert_string_equal(tecg_nations_at(ns, 3)->code, "CIV");
@@ -85,12 +85,14 @@ static void test_parse_errors(void **state) {
                 {"", "t.csv: missing header line 'code,name,status'"},
                 {"# only a comment\n", "t.csv: missing header line 'code,name,status'"},
                 {"code,name,status\n", "t.csv: no nations listed"},
-                {"code,name\nDEU,Germany\n", "t.csv:1: expected 3 fields (code,name,status), got 2"},
+                {"code,name\nDEU,Germany\n",
+                 "t.csv:1: expected 3 fields (code,name,status), got 2"},
                 {"name,code,status\n", "t.csv:1: header must be 'code,name,status'"},
                 {"DEU,Germany,member\n", "t.csv:1: header must be 'code,name,status'"},
                 {"code,name,status\nDEU,Germany,member,extra\n",
                  "t.csv:2: expected 3 fields (code,name,status), got 4"},
-                {"code,name,status\nDEU,Germany\n", "t.csv:2: expected 3 fields (code,name,status), got 2"},
+                {"code,name,status\nDEU,Germany\n",
+                 "t.csv:2: expected 3 fields (code,name,status), got 2"},
                 {"code,name,status\ndeu,Germany,member\n",
                  "t.csv:2: code must be 3 upper-case ASCII letters (got \"deu\")"},
                 {"code,name,status\nDE,Germany,member\n",
@@ -100,14 +102,18 @@ static void test_parse_errors(void **state) {
                 {"code,name,status\nD\xC3\x9C,Germany,member\n",
                  "t.csv:2: code must be 3 upper-case ASCII letters (got \"D??\")"},
                 {"code,name,status\nDEU,,member\n", "t.csv:2: name must not be empty"},
-                {"code,name,status\nDEU,Germ\xFF" "any,member\n", "t.csv:2: name is not valid UTF-8"},
+                {"code,name,status\nDEU,Germ\xFF"
+                 "any,member\n",
+                 "t.csv:2: name is not valid UTF-8"},
                 {"code,name,status\nDEU,\"Germ\tany\",member\n",
                  "t.csv:2: name must not contain control characters"},
                 {"code,name,status\nDEU,Germany,Member\n",
                  "t.csv:2: status must be member or partner (got \"Member\")"},
-                {"code,name,status\nDEU,Germany,\n", "t.csv:2: status must be member or partner (got \"\")"},
+                {"code,name,status\nDEU,Germany,\n",
+                 "t.csv:2: status must be member or partner (got \"\")"},
                 {"code,name,status\nDEU,\"Germany,member\n", "t.csv:2: unterminated quoted field"},
-                {"code,name,status\nDEU,\"Germany\"x,member\n", "t.csv:2: text after a closing quote"},
+                {"code,name,status\nDEU,\"Germany\"x,member\n",
+                 "t.csv:2: text after a closing quote"},
                 {"code,name,status\n# c\nDEU,Germany,member\nFRA,France,member\n\nDEU,Deutschland,member\n",
                  "t.csv:6: duplicate code DEU (first on line 3)"},
                 /* Two duplicates: the one that comes first in the file. */
@@ -144,17 +150,57 @@ static void test_currencies(void **state) {
                 const char *code;
                 int digits;
         } cases[] = {
-                {"EUR", 2}, {"USD", 2}, {"GBP", 2}, {"JPY", 0}, {"ISK", 0}, {"KRW", 0},
-                {"KWD", 3}, {"BHD", 3}, {"JOD", 3}, {"TND", 3}, {"OMR", 3}, {"IQD", 3},
-                {"LYD", 3}, {"CLF", 4}, {"UYW", 4}, {"HUF", 2}, {"CZK", 2}, {"PLN", 2},
-                {"RON", 2}, {"BGN", 2}, {"TRY", 2}, {"NOK", 2}, {"DKK", 2}, {"SEK", 2},
-                {"CHF", 2}, {"CAD", 2}, {"XAF", 0}, {"XOF", 0}, {"VND", 0}, {"UYI", 0},
+                {"EUR", 2},
+                {"USD", 2},
+                {"GBP", 2},
+                {"JPY", 0},
+                {"ISK", 0},
+                {"KRW", 0},
+                {"KWD", 3},
+                {"BHD", 3},
+                {"JOD", 3},
+                {"TND", 3},
+                {"OMR", 3},
+                {"IQD", 3},
+                {"LYD", 3},
+                {"CLF", 4},
+                {"UYW", 4},
+                {"HUF", 2},
+                {"CZK", 2},
+                {"PLN", 2},
+                {"RON", 2},
+                {"BGN", 2},
+                {"TRY", 2},
+                {"NOK", 2},
+                {"DKK", 2},
+                {"SEK", 2},
+                {"CHF", 2},
+                {"CAD", 2},
+                {"XAF", 0},
+                {"XOF", 0},
+                {"VND", 0},
+                {"UYI", 0},
                 /* 2005 currencies since replaced. */
-                {"ROL", 2}, {"TRL", 0}, {"SKK", 2}, {"SIT", 2}, {"EEK", 2}, {"LVL", 2},
-                {"LTL", 2}, {"CYP", 2}, {"MTL", 2},
+                {"ROL", 2},
+                {"TRL", 0},
+                {"SKK", 2},
+                {"SIT", 2},
+                {"EEK", 2},
+                {"LVL", 2},
+                {"LTL", 2},
+                {"CYP", 2},
+                {"MTL", 2},
                 /* Unknown: no minor unit, not a code, wrong shape. */
-                {"XAU", -1}, {"XDR", -1}, {"XXX", -1}, {"XTS", -1}, {"ABC", -1},
-                {"DEM", -1}, {"eur", -1}, {"EU", -1}, {"EURO", -1}, {"", -1},
+                {"XAU", -1},
+                {"XDR", -1},
+                {"XXX", -1},
+                {"XTS", -1},
+                {"ABC", -1},
+                {"DEM", -1},
+                {"eur", -1},
+                {"EU", -1},
+                {"EURO", -1},
+                {"", -1},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
                 if (tecg_currency_minor_digits(cases[i].code) != cases[i].digits)
@@ -177,10 +223,8 @@ static void test_currencies(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_deploy_nations),
-                cmocka_unit_test(test_parse_ok),
-                cmocka_unit_test(test_parse_errors),
-                cmocka_unit_test(test_load_missing),
+                cmocka_unit_test(test_deploy_nations), cmocka_unit_test(test_parse_ok),
+                cmocka_unit_test(test_parse_errors),   cmocka_unit_test(test_load_missing),
                 cmocka_unit_test(test_currencies),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,7 +27,7 @@
 typedef struct {
         const char *request; /* "METHOD PATH" */
         int status;
-        char *body;          /* owned */
+        char *body; /* owned */
 } route_t;
 
 typedef struct {
@@ -90,8 +90,7 @@ static void serve_one(reg_server_t *s, int fd) {
         const char *body = "{\"error_code\":40401,\"message\":\"not found\"}";
         for (size_t i = 0; i < s->nroutes; i++) {
                 size_t n = strlen(s->routes[i].request);
-                if (strncmp(s->last_line, s->routes[i].request, n) == 0 &&
-                    s->last_line[n] == ' ') {
+                if (strncmp(s->last_line, s->routes[i].request, n) == 0 && s->last_line[n] == ' ') {
                         status = s->routes[i].status;
                         body = s->routes[i].body;
                 }
@@ -180,8 +179,7 @@ static void test_register(void **state) {
         assert_non_null(reg);
 
         assert_int_equal(tecg_registry_register(reg, "tecg.contributions-value",
-                                                "{\"type\":\"string\"}", &id, err,
-                                                sizeof(err)),
+                                                "{\"type\":\"string\"}", &id, err, sizeof(err)),
                          TECG_OK);
         assert_int_equal(id, 7);
         assert_string_equal(s->last_line,
@@ -192,14 +190,14 @@ static void test_register(void **state) {
         assert_string_equal(s->last_body, "{\"schema\":\"{\\\"type\\\":\\\"string\\\"}\"}");
 
         id = 99;
-        assert_int_equal(tecg_registry_register(reg, "zero-value", "\"int\"", &id, err,
-                                                sizeof(err)),
-                         TECG_ERR_IO);
+        assert_int_equal(
+                tecg_registry_register(reg, "zero-value", "\"int\"", &id, err, sizeof(err)),
+                TECG_ERR_IO);
         assert_string_equal(err, "schema registry: zero-value: no valid \"id\" in the answer");
         assert_int_equal(id, 99);
-        assert_int_equal(tecg_registry_register(reg, "down-value", "\"int\"", &id, err,
-                                                sizeof(err)),
-                         TECG_ERR_IO);
+        assert_int_equal(
+                tecg_registry_register(reg, "down-value", "\"int\"", &id, err, sizeof(err)),
+                TECG_ERR_IO);
         assert_string_equal(err, "schema registry: down-value: HTTP 503: busy");
         tecg_registry_destroy(reg);
         server_stop(s);

@@ -101,8 +101,7 @@ static void test_vectors(void **state) {
                 in[len] = (uint8_t)len;
                 uint64_t got = tecg_siphash13(&key, in, len);
                 if (got != le64(vectors[len]))
-                        fail_msg("length %zu: %016llx, want %016llx", len,
-                                 (unsigned long long)got,
+                        fail_msg("length %zu: %016llx, want %016llx", len, (unsigned long long)got,
                                  (unsigned long long)le64(vectors[len]));
         }
 }

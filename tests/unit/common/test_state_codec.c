@@ -34,9 +34,9 @@ typedef struct {
         tecg_event_type_t type;
         const char *id;
         int64_t when;
-        int a, b;            /* the two enums of the type, in event.h order */
-        int64_t n;           /* amount, quantity, headcount, trainees */
-        const char *cur;     /* funding; equipment: NULL = no value */
+        int a, b;        /* the two enums of the type, in event.h order */
+        int64_t n;       /* amount, quantity, headcount, trainees */
+        const char *cur; /* funding; equipment: NULL = no value */
         int64_t value;
 } ev_spec_t;
 
@@ -86,59 +86,55 @@ static tecg_nation_state_t *full_state(void) {
         const int64_t feb22 = tu_at(2005, 2, 22, 9, 0, 0, 0);
         const int64_t mar1 = tu_at(2005, 3, 1, 0, 0, 0, 0);
         const ev_spec_t full_events[] = {
-                {TECG_EV_FUNDING, "NLD-f-1", feb22, TECG_CH_TRUST_FUND,
-                 TECG_FS_PLEDGED, 65200000, "EUR", 0},
-                {TECG_EV_FUNDING, "NLD-f-2", feb22, TECG_CH_TRUST_FUND,
-                 TECG_FS_PLEDGED, 100, "EUR", 0},
-                {TECG_EV_FUNDING, "NLD-f-3", feb22, TECG_CH_TRUST_FUND,
-                 TECG_FS_PLEDGED, 5000, "USD", 0},
-                {TECG_EV_FUNDING, "NLD-f-4", feb22, TECG_CH_COMMON_FUNDING,
-                 TECG_FS_DISBURSED, 123456, "GBP", 0},
-                {TECG_EV_FUNDING, "NLD-f-5", feb22, TECG_CH_BILATERAL,
-                 TECG_FS_PLEDGED, 7000000, "JPY", 0},
-                {TECG_EV_EQUIPMENT, "NLD-e-1", mar1, TECG_CAT_VEHICLES,
-                 TECG_ES_DELIVERED, 40, "EUR", 1234567},
-                {TECG_EV_EQUIPMENT, "NLD-e-2", mar1, TECG_CAT_VEHICLES,
-                 TECG_ES_DELIVERED, 2, "USD", 1000},
-                {TECG_EV_EQUIPMENT, "NLD-e-3", mar1, TECG_CAT_UNIFORMS,
-                 TECG_ES_OFFERED, 1000, NULL, 0},
-                {TECG_EV_EQUIPMENT, "NLD-e-4", mar1, TECG_CAT_MEDICAL,
-                 TECG_ES_ACCEPTED, 5, "EUR", 0},
-                {TECG_EV_PERSONNEL, "NLD-p-2", mar1, TECG_ROLE_TRAINER,
-                 TECG_LOC_IN_IRAQ, 15, NULL, 0},
-                {TECG_EV_PERSONNEL, "NLD-p-1", mar1, TECG_ROLE_TRAINER,
-                 TECG_LOC_IN_IRAQ, 12, NULL, 0},
-                {TECG_EV_PERSONNEL, "NLD-p-9", tu_at(2005, 2, 1, 0, 0, 0, 0),
-                 TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ, 99, NULL, 0},
-                {TECG_EV_PERSONNEL, "NLD-p-3", tu_at(2005, 4, 1, 12, 0, 0, 180),
-                 TECG_ROLE_FORCE_PROTECTION, TECG_LOC_OUTSIDE_IRAQ, 0, NULL,
+                {TECG_EV_FUNDING, "NLD-f-1", feb22, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, 65200000,
+                 "EUR", 0},
+                {TECG_EV_FUNDING, "NLD-f-2", feb22, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, 100, "EUR",
                  0},
-                {TECG_EV_TRAINING, "NLD-t-1", tu_at(2005, 1, 1, 1, 0, 0, 120),
-                 TECG_LOC_IN_IRAQ, TECG_LVL_JUNIOR, 20, NULL, 0},
-                {TECG_EV_TRAINING, "NLD-t-2", tu_at(2004, 12, 31, 23, 30, 0, -60),
-                 TECG_LOC_IN_IRAQ, TECG_LVL_JUNIOR, 30, NULL, 0},
-                {TECG_EV_TRAINING, "NLD-t-3", tu_at(2005, 6, 1, 0, 0, 0, 0),
-                 TECG_LOC_OUTSIDE_IRAQ, TECG_LVL_SENIOR, 25, NULL, 0},
-                {TECG_EV_TRAINING, "NLD-t-4", tu_at(2005, 7, 1, 10, 0, 0, 0),
-                 TECG_LOC_OUTSIDE_IRAQ, TECG_LVL_SENIOR, 5, NULL, 0},
+                {TECG_EV_FUNDING, "NLD-f-3", feb22, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, 5000,
+                 "USD", 0},
+                {TECG_EV_FUNDING, "NLD-f-4", feb22, TECG_CH_COMMON_FUNDING, TECG_FS_DISBURSED,
+                 123456, "GBP", 0},
+                {TECG_EV_FUNDING, "NLD-f-5", feb22, TECG_CH_BILATERAL, TECG_FS_PLEDGED, 7000000,
+                 "JPY", 0},
+                {TECG_EV_EQUIPMENT, "NLD-e-1", mar1, TECG_CAT_VEHICLES, TECG_ES_DELIVERED, 40,
+                 "EUR", 1234567},
+                {TECG_EV_EQUIPMENT, "NLD-e-2", mar1, TECG_CAT_VEHICLES, TECG_ES_DELIVERED, 2, "USD",
+                 1000},
+                {TECG_EV_EQUIPMENT, "NLD-e-3", mar1, TECG_CAT_UNIFORMS, TECG_ES_OFFERED, 1000, NULL,
+                 0},
+                {TECG_EV_EQUIPMENT, "NLD-e-4", mar1, TECG_CAT_MEDICAL, TECG_ES_ACCEPTED, 5, "EUR",
+                 0},
+                {TECG_EV_PERSONNEL, "NLD-p-2", mar1, TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ, 15, NULL,
+                 0},
+                {TECG_EV_PERSONNEL, "NLD-p-1", mar1, TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ, 12, NULL,
+                 0},
+                {TECG_EV_PERSONNEL, "NLD-p-9", tu_at(2005, 2, 1, 0, 0, 0, 0), TECG_ROLE_TRAINER,
+                 TECG_LOC_IN_IRAQ, 99, NULL, 0},
+                {TECG_EV_PERSONNEL, "NLD-p-3", tu_at(2005, 4, 1, 12, 0, 0, 180),
+                 TECG_ROLE_FORCE_PROTECTION, TECG_LOC_OUTSIDE_IRAQ, 0, NULL, 0},
+                {TECG_EV_TRAINING, "NLD-t-1", tu_at(2005, 1, 1, 1, 0, 0, 120), TECG_LOC_IN_IRAQ,
+                 TECG_LVL_JUNIOR, 20, NULL, 0},
+                {TECG_EV_TRAINING, "NLD-t-2", tu_at(2004, 12, 31, 23, 30, 0, -60), TECG_LOC_IN_IRAQ,
+                 TECG_LVL_JUNIOR, 30, NULL, 0},
+                {TECG_EV_TRAINING, "NLD-t-3", tu_at(2005, 6, 1, 0, 0, 0, 0), TECG_LOC_OUTSIDE_IRAQ,
+                 TECG_LVL_SENIOR, 25, NULL, 0},
+                {TECG_EV_TRAINING, "NLD-t-4", tu_at(2005, 7, 1, 10, 0, 0, 0), TECG_LOC_OUTSIDE_IRAQ,
+                 TECG_LVL_SENIOR, 5, NULL, 0},
         };
         tecg_nation_state_t *st = tecg_nation_state_new("NLD");
         assert_non_null(st);
-        for (size_t i = 0; i < sizeof(full_events) / sizeof(full_events[0]);
-             i++) {
+        for (size_t i = 0; i < sizeof(full_events) / sizeof(full_events[0]); i++) {
                 tecg_event_t ev = make_event(&full_events[i]);
                 char err[256];
                 bool changed;
-                if (tecg_nation_state_apply(st, &ev, &changed, err,
-                                            sizeof(err)))
+                if (tecg_nation_state_apply(st, &ev, &changed, err, sizeof(err)))
                         fail_msg("%s: %s", ev.event_id, err);
         }
         st->version = 7;
         return st;
 }
 
-static tecg_buf_t encode_ok(tecg_state_codec_t *c,
-                            const tecg_nation_state_t *st) {
+static tecg_buf_t encode_ok(tecg_state_codec_t *c, const tecg_nation_state_t *st) {
         tecg_buf_t b = TECG_BUF_INIT;
         char err[256];
         if (tecg_state_codec_encode(c, st, &b, err, sizeof(err)))
@@ -146,8 +142,7 @@ static tecg_buf_t encode_ok(tecg_state_codec_t *c,
         return b;
 }
 
-static tecg_nation_state_t *decode_ok(tecg_state_codec_t *c, const void *msg,
-                                      size_t len) {
+static tecg_nation_state_t *decode_ok(tecg_state_codec_t *c, const void *msg, size_t len) {
         tecg_nation_state_t *st = NULL;
         char err[256];
         if (tecg_state_codec_decode(c, msg, len, &st, err, sizeof(err)))
@@ -157,24 +152,20 @@ static tecg_nation_state_t *decode_ok(tecg_state_codec_t *c, const void *msg,
 }
 
 /* Decodes and expects `want` with a reason containing `why`, and no state. */
-static void decode_refused(tecg_state_codec_t *c, const void *msg, size_t len,
-                           tecg_err_t want, const char *why,
-                           const char *name) {
+static void decode_refused(tecg_state_codec_t *c, const void *msg, size_t len, tecg_err_t want,
+                           const char *why, const char *name) {
         tecg_nation_state_t *st = (tecg_nation_state_t *)&st;
         char err[256] = "";
-        tecg_err_t rc = tecg_state_codec_decode(c, msg, len, &st, err,
-                                                sizeof(err));
+        tecg_err_t rc = tecg_state_codec_decode(c, msg, len, &st, err, sizeof(err));
         if (rc != want)
-                fail_msg("%s: got %s (%s), want %s", name, tecg_err2str(rc),
-                         err, tecg_err2str(want));
+                fail_msg("%s: got %s (%s), want %s", name, tecg_err2str(rc), err,
+                         tecg_err2str(want));
         assert_null(st);
         if (!strstr(err, why))
-                fail_msg("%s: reason \"%s\" does not say \"%s\"", name, err,
-                         why);
+                fail_msg("%s: reason \"%s\" does not say \"%s\"", name, err, why);
 }
 
-static void assert_round_trip(tecg_state_codec_t *c,
-                              const tecg_nation_state_t *st) {
+static void assert_round_trip(tecg_state_codec_t *c, const tecg_nation_state_t *st) {
         tecg_buf_t a = encode_ok(c, st), b;
         tecg_nation_state_t *back = decode_ok(c, a.data, a.len);
         assert_true(tecg_nation_state_equal(st, back));
@@ -227,7 +218,7 @@ typedef struct {
 typedef struct {
         const char *nation;
         int64_t version, events;
-        int64_t has_as_of;     /* the union branch: 0 null, 1 long */
+        int64_t has_as_of; /* the union branch: 0 null, 1 long */
         int64_t as_of;
         raw_money_t funding[RAW_MAX];
         size_t nfunding;
@@ -271,13 +262,13 @@ static void put_training(tecg_buf_t *b, const raw_training_t *t) {
 
 /* An array of n items as one block with a positive count (none: only the
  * closing 0), as fastavro and Avro-C write them. */
-#define PUT_ARRAY(b, items, n, put_item)                                     \
-        do {                                                                 \
-                if (n)                                                       \
-                        put_long((b), (int64_t)(n));                         \
-                for (size_t i_ = 0; i_ < (n); i_++)                          \
-                        put_item((b), &(items)[i_]);                         \
-                put_long((b), 0);                                            \
+#define PUT_ARRAY(b, items, n, put_item)             \
+        do {                                         \
+                if (n)                               \
+                        put_long((b), (int64_t)(n)); \
+                for (size_t i_ = 0; i_ < (n); i_++)  \
+                        put_item((b), &(items)[i_]); \
+                put_long((b), 0);                    \
         } while (0)
 
 /* Avro binary of raw, framed with fp. */
@@ -301,16 +292,18 @@ static tecg_buf_t craft(uint64_t fp, const raw_t *r) {
 /* A valid state with two items in every array; cases change one thing. */
 static raw_t base_raw(void) {
         raw_t r = {
-                .nation = "NLD", .version = 3, .events = 12,
-                .has_as_of = true, .as_of = 1109062800000,
+                .nation = "NLD",
+                .version = 3,
+                .events = 12,
+                .has_as_of = true,
+                .as_of = 1109062800000,
                 .funding = {{0, 0, "EUR", 100}, {0, 0, "USD", 5}},
                 .nfunding = 2,
                 .qty = {{0, 2, 40}, {5, 0, 1000}},
                 .nqty = 2,
                 .values = {{0, 2, "EUR", 7}, {0, 2, "USD", 0}},
                 .nvalues = 2,
-                .personnel = {{0, 0, 1109062800000, "NLD-p-2", 15},
-                              {4, 1, -5, "x", 0}},
+                .personnel = {{0, 0, 1109062800000, "NLD-p-2", 15}, {4, 1, -5, "x", 0}},
                 .npersonnel = 2,
                 .training = {{2004, 0, 0, 20}, {2005, 0, 0, 30}},
                 .ntraining = 2,
@@ -351,22 +344,17 @@ static void test_fingerprint(void **state) {
         char hex[17], err[256];
         char *want = tu_slurp_data("state/fingerprint.txt", NULL);
         want[strcspn(want, "\r\n")] = '\0';
-        assert_string_equal(
-                tecg_framing_fingerprint_hex(tecg_state_codec_fingerprint(c),
-                                             hex),
-                want);
+        assert_string_equal(tecg_framing_fingerprint_hex(tecg_state_codec_fingerprint(c), hex),
+                            want);
         free(want);
 
         tecg_avro_t *avro = tecg_avro_new(err, sizeof(err));
         if (!avro)
                 fail_msg("tecg_avro_new with nation_state.avsc: %s", err);
-        const tecg_avro_schema_t *s =
-                tecg_avro_schema_by_name(avro, "nation_state");
+        const tecg_avro_schema_t *s = tecg_avro_schema_by_name(avro, "nation_state");
         assert_non_null(s);
-        assert_string_equal(tecg_avro_schema_fullname(s),
-                            "org.tecg.state.NationState");
-        assert_true(tecg_avro_schema_fingerprint(s) ==
-                    tecg_state_codec_fingerprint(c));
+        assert_string_equal(tecg_avro_schema_fullname(s), "org.tecg.state.NationState");
+        assert_true(tecg_avro_schema_fingerprint(s) == tecg_state_codec_fingerprint(c));
         assert_false(tecg_avro_schema_is_event(s));
         tecg_avro_destroy(avro);
 }
@@ -375,8 +363,7 @@ static void test_golden(void **state) {
         tecg_state_codec_t *c = *state;
         static const char *const names[] = {"empty", "full"};
         for (size_t k = 0; k < 2; k++) {
-                tecg_nation_state_t *st = k ? full_state()
-                                            : tecg_nation_state_new("NLD");
+                tecg_nation_state_t *st = k ? full_state() : tecg_nation_state_new("NLD");
                 char rel[64];
                 size_t n;
                 snprintf(rel, sizeof(rel), "state/%s.hex", names[k]);
@@ -392,9 +379,7 @@ static void test_golden(void **state) {
                         assert_int_equal(back->ntraining, 3);
                         assert_int_equal(back->training[0].year, 2004);
                         assert_string_equal(
-                                back->personnel[TECG_ROLE_TRAINER]
-                                               [TECG_LOC_IN_IRAQ]
-                                                       .event_id,
+                                back->personnel[TECG_ROLE_TRAINER][TECG_LOC_IN_IRAQ].event_id,
                                 "NLD-p-2");
                 } else {
                         assert_true(back->as_of_ms == INT64_MIN);
@@ -417,8 +402,7 @@ static void test_round_trips(void **state) {
         st->as_of_ms = INT64_MIN + 1;
         st->equipment_quantity[TECG_CAT_OTHER][TECG_ES_DELIVERED] = INT64_MAX;
         st->equipment_quantity[TECG_CAT_VEHICLES][TECG_ES_OFFERED] = 1;
-        tecg_strength_t *p =
-                &st->personnel[TECG_ROLE_FORCE_PROTECTION][TECG_LOC_OUTSIDE_IRAQ];
+        tecg_strength_t *p = &st->personnel[TECG_ROLE_FORCE_PROTECTION][TECG_LOC_OUTSIDE_IRAQ];
         p->reported = true;
         p->occurred_at_ms = INT64_MIN;
         memset(p->event_id, 'z', TECG_EVENT_ID_MAX);
@@ -430,15 +414,13 @@ static void test_round_trips(void **state) {
         strcpy(p->event_id, "A.b_c:d-9");
         st->funding = calloc(1, sizeof(*st->funding));
         st->nfunding = 1;
-        st->funding[0] = (tecg_funding_total_t){TECG_CH_BILATERAL,
-                                                TECG_FS_DISBURSED, "ZZZ",
-                                                INT64_MAX};
+        st->funding[0] =
+                (tecg_funding_total_t){TECG_CH_BILATERAL, TECG_FS_DISBURSED, "ZZZ", INT64_MAX};
         st->training = calloc(2, sizeof(*st->training));
         st->ntraining = 2;
-        st->training[0] = (tecg_training_total_t){INT32_MIN, TECG_LOC_IN_IRAQ,
-                                                  TECG_LVL_SENIOR, 1};
-        st->training[1] = (tecg_training_total_t){
-                INT32_MAX, TECG_LOC_OUTSIDE_IRAQ, TECG_LVL_JUNIOR, INT64_MAX};
+        st->training[0] = (tecg_training_total_t){INT32_MIN, TECG_LOC_IN_IRAQ, TECG_LVL_SENIOR, 1};
+        st->training[1] = (tecg_training_total_t){INT32_MAX, TECG_LOC_OUTSIDE_IRAQ, TECG_LVL_JUNIOR,
+                                                  INT64_MAX};
         assert_round_trip(c, st);
         tecg_nation_state_destroy(st);
 
@@ -451,8 +433,7 @@ static void test_round_trips(void **state) {
  * must not leave items of the first behind. */
 static void test_reuse(void **state) {
         tecg_state_codec_t *c = *state;
-        tecg_nation_state_t *full = full_state(),
-                            *empty = tecg_nation_state_new("NLD");
+        tecg_nation_state_t *full = full_state(), *empty = tecg_nation_state_new("NLD");
         tecg_buf_t fb = encode_ok(c, full), eb = encode_ok(c, empty);
         for (int i = 0; i < 3; i++) {
                 tecg_nation_state_t *a = decode_ok(c, fb.data, fb.len);
@@ -478,8 +459,7 @@ static void test_encode_appends(void **state) {
         tecg_buf_t one = encode_ok(c, st), b = TECG_BUF_INIT;
         char err[256];
         assert_int_equal(tecg_buf_append(&b, "xy", 2), TECG_OK);
-        assert_int_equal(tecg_state_codec_encode(c, st, &b, err, sizeof(err)),
-                         TECG_OK);
+        assert_int_equal(tecg_state_codec_encode(c, st, &b, err, sizeof(err)), TECG_OK);
         assert_int_equal(b.len, 2 + one.len);
         assert_memory_equal(b.data, "xy", 2);
         assert_memory_equal(b.data + 2, one.data, one.len);
@@ -509,36 +489,43 @@ static void test_encode_refuses(void **state) {
                 tecg_buf_t b = TECG_BUF_INIT;
                 char err[256] = "";
                 switch (k) {
-                case 0: memcpy(st->nation, "nld", 4); break;
+                case 0:
+                        memcpy(st->nation, "nld", 4);
+                        break;
                 case 1: {
                         tecg_funding_total_t t = st->funding[0];
                         st->funding[0] = st->funding[1];
                         st->funding[1] = t;
                         break;
                 }
-                case 2: st->funding[1] = st->funding[0]; break;
-                case 3: memcpy(st->funding[3].currency, "JP", 3); break;
+                case 2:
+                        st->funding[1] = st->funding[0];
+                        break;
+                case 3:
+                        memcpy(st->funding[3].currency, "JP", 3);
+                        break;
                 case 4:
-                        st->equipment_quantity[TECG_CAT_OTHER][TECG_ES_OFFERED] =
-                                -1;
+                        st->equipment_quantity[TECG_CAT_OTHER][TECG_ES_OFFERED] = -1;
                         break;
                 case 5:
-                        strcpy(st->personnel[TECG_ROLE_TRAINER]
-                                            [TECG_LOC_IN_IRAQ]
-                                                    .event_id,
-                               "a b");
+                        strcpy(st->personnel[TECG_ROLE_TRAINER][TECG_LOC_IN_IRAQ].event_id, "a b");
                         break;
-                case 6: st->training[2].year = 2003; break;
-                case 7: st->version = (uint64_t)INT64_MAX + 1; break;
-                case 8: st->equipment_values[0].stage = TECG_ES__COUNT; break;
+                case 6:
+                        st->training[2].year = 2003;
+                        break;
+                case 7:
+                        st->version = (uint64_t)INT64_MAX + 1;
+                        break;
+                case 8:
+                        st->equipment_values[0].stage = TECG_ES__COUNT;
+                        break;
                 }
                 assert_int_equal(tecg_buf_append(&b, "x", 1), TECG_OK);
-                assert_int_equal(tecg_state_codec_encode(c, st, &b, err,
-                                                         sizeof(err)),
+                assert_int_equal(tecg_state_codec_encode(c, st, &b, err, sizeof(err)),
                                  TECG_ERR_INVALID);
                 if (!strstr(err, cases[k].why))
-                        fail_msg("%s: reason \"%s\" does not say \"%s\"",
-                                 cases[k].name, err, cases[k].why);
+                        fail_msg("%s: reason \"%s\" does not say \"%s\"", cases[k].name, err,
+                                 cases[k].why);
                 assert_int_equal(b.len, 1);
                 tecg_buf_free(&b);
                 tecg_nation_state_destroy(st);
@@ -553,13 +540,11 @@ static void test_framing_refused(void **state) {
 
         decode_refused(c, b.data, 0, TECG_ERR_INVALID, "empty", "empty");
         decode_refused(c, b.data, 5, TECG_ERR_INVALID, "truncated", "short");
-        decode_refused(c, b.data, 10, TECG_ERR_INVALID, "body empty",
-                       "header only");
-        decode_refused(c, conf, sizeof(conf), TECG_ERR_INVALID, "Confluent",
-                       "confluent");
+        decode_refused(c, b.data, 10, TECG_ERR_INVALID, "body empty", "header only");
+        decode_refused(c, conf, sizeof(conf), TECG_ERR_INVALID, "Confluent", "confluent");
         b.data[2] ^= 0x01;
-        decode_refused(c, b.data, b.len, TECG_ERR_NOT_FOUND,
-                       "unknown writer schema fingerprint", "fingerprint");
+        decode_refused(c, b.data, b.len, TECG_ERR_NOT_FOUND, "unknown writer schema fingerprint",
+                       "fingerprint");
         b.data[2] ^= 0x01;
         b.data[0] = 0x7b;
         decode_refused(c, b.data, b.len, TECG_ERR_INVALID, "magic", "magic");
@@ -577,8 +562,7 @@ static void test_every_truncation(void **state) {
                 char err[256] = "";
                 uint8_t *copy = malloc(n + 1); /* ASan sees reads past n */
                 memcpy(copy, b.data, n);
-                assert_int_not_equal(tecg_state_codec_decode(c, copy, n, &out,
-                                                             err, sizeof(err)),
+                assert_int_not_equal(tecg_state_codec_decode(c, copy, n, &out, err, sizeof(err)),
                                      TECG_OK);
                 assert_null(out);
                 assert_true(err[0] != '\0');
@@ -605,8 +589,7 @@ static void test_every_byte_flip(void **state) {
                         tecg_nation_state_t *out = NULL;
                         char err[256] = "";
                         b.data[i] ^= masks[m];
-                        if (tecg_state_codec_decode(c, b.data, b.len, &out,
-                                                    err, sizeof(err)) ==
+                        if (tecg_state_codec_decode(c, b.data, b.len, &out, err, sizeof(err)) ==
                             TECG_OK) {
                                 tecg_buf_t again = encode_ok(c, out);
                                 tecg_buf_free(&again);
@@ -619,8 +602,7 @@ static void test_every_byte_flip(void **state) {
                         }
                         b.data[i] ^= masks[m];
                 }
-        print_message("byte flips: %zu refused, %zu decoded to valid states\n",
-                      refused, accepted);
+        print_message("byte flips: %zu refused, %zu decoded to valid states\n", refused, accepted);
         assert_true(refused > 0);
         tecg_buf_free(&b);
         tecg_nation_state_destroy(st);
@@ -637,18 +619,16 @@ static void test_garbage(void **state) {
                 size_t n;
                 x = x * 6364136223846793005u + 1442695040888963407u;
                 n = 1 + (size_t)(x >> 33) % 64;
-                assert_int_equal(tecg_framing_write_single_object(
-                                         &b, tecg_state_codec_fingerprint(c)),
-                                 TECG_OK);
+                assert_int_equal(
+                        tecg_framing_write_single_object(&b, tecg_state_codec_fingerprint(c)),
+                        TECG_OK);
                 for (size_t i = 0; i < n; i++) {
                         uint8_t byte;
                         x = x * 6364136223846793005u + 1442695040888963407u;
                         byte = (uint8_t)(x >> 56);
-                        assert_int_equal(tecg_buf_append(&b, &byte, 1),
-                                         TECG_OK);
+                        assert_int_equal(tecg_buf_append(&b, &byte, 1), TECG_OK);
                 }
-                if (tecg_state_codec_decode(c, b.data, b.len, &out, err,
-                                            sizeof(err)) == TECG_OK)
+                if (tecg_state_codec_decode(c, b.data, b.len, &out, err, sizeof(err)) == TECG_OK)
                         tecg_nation_state_destroy(out);
                 else
                         assert_true(err[0] != '\0');
@@ -656,8 +636,12 @@ static void test_garbage(void **state) {
         }
 }
 
-#define RAW_CASE(name, err, why, ...)                                        \
-        {name, err, why, {__VA_ARGS__}}
+#define RAW_CASE(name, err, why, ...) \
+        {                             \
+                name, err, why, {     \
+                        __VA_ARGS__   \
+                }                     \
+        }
 
 typedef struct {
         const char *name;
@@ -671,38 +655,106 @@ typedef struct {
 } raw_case_t;
 
 enum {
-        C_NONE, C_NATION, C_VERSION, C_EVENTS, C_AS_OF, C_F_CHANNEL,
-        C_F_DUP, C_F_ORDER, C_F_CUR, C_F_AMOUNT, C_Q_DUP, C_Q_ZERO,
-        C_V_VALUE, C_V_DUP, C_P_DUP, C_P_ID, C_P_HEAD, C_T_ORDER, C_T_DUP,
-        C_T_ZERO, C_T_LEVEL, C_P_ROLE, C_AS_OF_BRANCH, C_V_CUR,
+        C_NONE,
+        C_NATION,
+        C_VERSION,
+        C_EVENTS,
+        C_AS_OF,
+        C_F_CHANNEL,
+        C_F_DUP,
+        C_F_ORDER,
+        C_F_CUR,
+        C_F_AMOUNT,
+        C_Q_DUP,
+        C_Q_ZERO,
+        C_V_VALUE,
+        C_V_DUP,
+        C_P_DUP,
+        C_P_ID,
+        C_P_HEAD,
+        C_T_ORDER,
+        C_T_DUP,
+        C_T_ZERO,
+        C_T_LEVEL,
+        C_P_ROLE,
+        C_AS_OF_BRANCH,
+        C_V_CUR,
 };
 
 static void apply_change(raw_t *r, int field, int64_t v, const char *s) {
         switch (field) {
-        case C_NATION: r->nation = s; break;
-        case C_VERSION: r->version = v; break;
-        case C_EVENTS: r->events = v; break;
-        case C_AS_OF: r->as_of = v; break;
-        case C_AS_OF_BRANCH: r->has_as_of = v; break;
-        case C_F_CHANNEL: r->funding[0].a = v; break;
-        case C_F_DUP: r->funding[1] = r->funding[0]; break;
-        case C_F_ORDER: r->funding[0].cur = "ZZZ"; break;
-        case C_F_CUR: r->funding[0].cur = s; break;
-        case C_F_AMOUNT: r->funding[1].amount = v; break;
-        case C_Q_DUP: r->qty[1] = r->qty[0]; break;
-        case C_Q_ZERO: r->qty[1].q = v; break;
-        case C_V_VALUE: r->values[0].amount = v; break;
-        case C_V_DUP: r->values[1].cur = "EUR"; break;
-        case C_V_CUR: r->values[1].cur = s; break;
-        case C_P_DUP: r->personnel[1].role = 0; r->personnel[1].loc = 0; break;
-        case C_P_ID: r->personnel[0].id = s; break;
-        case C_P_HEAD: r->personnel[1].headcount = v; break;
-        case C_P_ROLE: r->personnel[1].role = v; break;
-        case C_T_ORDER: r->training[1].year = v; break;
-        case C_T_DUP: r->training[1].year = 2004; break;
-        case C_T_ZERO: r->training[0].trainees = v; break;
-        case C_T_LEVEL: r->training[0].lvl = v; break;
-        default: break;
+        case C_NATION:
+                r->nation = s;
+                break;
+        case C_VERSION:
+                r->version = v;
+                break;
+        case C_EVENTS:
+                r->events = v;
+                break;
+        case C_AS_OF:
+                r->as_of = v;
+                break;
+        case C_AS_OF_BRANCH:
+                r->has_as_of = v;
+                break;
+        case C_F_CHANNEL:
+                r->funding[0].a = v;
+                break;
+        case C_F_DUP:
+                r->funding[1] = r->funding[0];
+                break;
+        case C_F_ORDER:
+                r->funding[0].cur = "ZZZ";
+                break;
+        case C_F_CUR:
+                r->funding[0].cur = s;
+                break;
+        case C_F_AMOUNT:
+                r->funding[1].amount = v;
+                break;
+        case C_Q_DUP:
+                r->qty[1] = r->qty[0];
+                break;
+        case C_Q_ZERO:
+                r->qty[1].q = v;
+                break;
+        case C_V_VALUE:
+                r->values[0].amount = v;
+                break;
+        case C_V_DUP:
+                r->values[1].cur = "EUR";
+                break;
+        case C_V_CUR:
+                r->values[1].cur = s;
+                break;
+        case C_P_DUP:
+                r->personnel[1].role = 0;
+                r->personnel[1].loc = 0;
+                break;
+        case C_P_ID:
+                r->personnel[0].id = s;
+                break;
+        case C_P_HEAD:
+                r->personnel[1].headcount = v;
+                break;
+        case C_P_ROLE:
+                r->personnel[1].role = v;
+                break;
+        case C_T_ORDER:
+                r->training[1].year = v;
+                break;
+        case C_T_DUP:
+                r->training[1].year = 2004;
+                break;
+        case C_T_ZERO:
+                r->training[0].trainees = v;
+                break;
+        case C_T_LEVEL:
+                r->training[0].lvl = v;
+                break;
+        default:
+                break;
         }
 }
 
@@ -713,89 +765,77 @@ static void test_crafted(void **state) {
         const raw_case_t cases[] = {
                 RAW_CASE("valid", TECG_OK, "", C_NONE, 0, NULL),
                 RAW_CASE("null as_of", TECG_OK, "", C_AS_OF_BRANCH, 0, NULL),
-                RAW_CASE("lower-case nation", TECG_ERR_INVALID, "nation",
-                         C_NATION, 0, "nld"),
-                RAW_CASE("long nation", TECG_ERR_INVALID,
-                         "nation: string too long", C_NATION, 0, "NLDX"),
-                RAW_CASE("nation with NUL", TECG_ERR_INVALID, "nation",
-                         C_NATION, 0, "N"),
-                RAW_CASE("negative version", TECG_ERR_INVALID, "version: < 0",
-                         C_VERSION, -1, NULL),
-                RAW_CASE("negative events", TECG_ERR_INVALID, "events: < 0",
-                         C_EVENTS, INT64_MIN, NULL),
-                RAW_CASE("as_of INT64_MIN", TECG_ERR_INVALID, "as_of",
-                         C_AS_OF, INT64_MIN, NULL),
+                RAW_CASE("lower-case nation", TECG_ERR_INVALID, "nation", C_NATION, 0, "nld"),
+                RAW_CASE("long nation", TECG_ERR_INVALID, "nation: string too long", C_NATION, 0,
+                         "NLDX"),
+                RAW_CASE("nation with NUL", TECG_ERR_INVALID, "nation", C_NATION, 0, "N"),
+                RAW_CASE("negative version", TECG_ERR_INVALID, "version: < 0", C_VERSION, -1, NULL),
+                RAW_CASE("negative events", TECG_ERR_INVALID, "events: < 0", C_EVENTS, INT64_MIN,
+                         NULL),
+                RAW_CASE("as_of INT64_MIN", TECG_ERR_INVALID, "as_of", C_AS_OF, INT64_MIN, NULL),
                 RAW_CASE("as_of branch 2", TECG_ERR_INVALID,
                          "union branch index 2 out of range (2 branches) "
-                         "(field as_of", C_AS_OF_BRANCH, 2, NULL),
+                         "(field as_of",
+                         C_AS_OF_BRANCH, 2, NULL),
                 RAW_CASE("channel 3", TECG_ERR_INVALID,
                          "enum index 3 out of range (3 symbols) "
-                         "(field funding.channel", C_F_CHANNEL, 3, NULL),
-                RAW_CASE("channel -1", TECG_ERR_INVALID,
-                         "enum index -1 out of range", C_F_CHANNEL, -1, NULL),
+                         "(field funding.channel",
+                         C_F_CHANNEL, 3, NULL),
+                RAW_CASE("channel -1", TECG_ERR_INVALID, "enum index -1 out of range", C_F_CHANNEL,
+                         -1, NULL),
                 RAW_CASE("funding duplicate", TECG_ERR_INVALID,
-                         "funding[1]: key duplicate or out of order", C_F_DUP,
-                         0, NULL),
+                         "funding[1]: key duplicate or out of order", C_F_DUP, 0, NULL),
                 RAW_CASE("funding out of order", TECG_ERR_INVALID,
-                         "funding[1]: key duplicate or out of order",
-                         C_F_ORDER, 0, NULL),
-                RAW_CASE("funding currency", TECG_ERR_INVALID,
-                         "funding[0].currency", C_F_CUR, 0, "Eur"),
+                         "funding[1]: key duplicate or out of order", C_F_ORDER, 0, NULL),
+                RAW_CASE("funding currency", TECG_ERR_INVALID, "funding[0].currency", C_F_CUR, 0,
+                         "Eur"),
                 RAW_CASE("funding currency long", TECG_ERR_INVALID,
-                         "funding[0].currency: string too long", C_F_CUR, 0,
-                         "EURO"),
+                         "funding[0].currency: string too long", C_F_CUR, 0, "EURO"),
                 RAW_CASE("funding amount 0", TECG_ERR_INVALID,
-                         "funding[1].amount_minor 0 is not > 0", C_F_AMOUNT,
-                         0, NULL),
+                         "funding[1].amount_minor 0 is not > 0", C_F_AMOUNT, 0, NULL),
                 RAW_CASE("quantity duplicate", TECG_ERR_INVALID,
-                         "equipment_quantity[1].category: key duplicate",
-                         C_Q_DUP, 0, NULL),
-                RAW_CASE("quantity 0", TECG_ERR_INVALID,
-                         "equipment_quantity[1].quantity: not > 0", C_Q_ZERO,
-                         0, NULL),
-                RAW_CASE("value negative", TECG_ERR_INVALID,
-                         "equipment_values[0].value_minor < 0", C_V_VALUE, -1,
-                         NULL),
-                RAW_CASE("value duplicate", TECG_ERR_INVALID,
-                         "equipment_values[1]: key duplicate", C_V_DUP, 0,
-                         NULL),
-                RAW_CASE("value currency", TECG_ERR_INVALID,
-                         "equipment_values[1].currency", C_V_CUR, 0, "U$D"),
+                         "equipment_quantity[1].category: key duplicate", C_Q_DUP, 0, NULL),
+                RAW_CASE("quantity 0", TECG_ERR_INVALID, "equipment_quantity[1].quantity: not > 0",
+                         C_Q_ZERO, 0, NULL),
+                RAW_CASE("value negative", TECG_ERR_INVALID, "equipment_values[0].value_minor < 0",
+                         C_V_VALUE, -1, NULL),
+                RAW_CASE("value duplicate", TECG_ERR_INVALID, "equipment_values[1]: key duplicate",
+                         C_V_DUP, 0, NULL),
+                RAW_CASE("value currency", TECG_ERR_INVALID, "equipment_values[1].currency",
+                         C_V_CUR, 0, "U$D"),
                 RAW_CASE("personnel duplicate", TECG_ERR_INVALID,
                          "personnel[1].role: key duplicate", C_P_DUP, 0, NULL),
                 RAW_CASE("personnel role 5", TECG_ERR_INVALID,
                          "enum index 5 out of range (5 symbols) "
-                         "(field personnel.role", C_P_ROLE, 5, NULL),
-                RAW_CASE("event_id charset", TECG_ERR_INVALID,
-                         "bad event_id", C_P_ID, 0, "NLD p 2"),
-                RAW_CASE("event_id empty", TECG_ERR_INVALID, "bad event_id",
-                         C_P_ID, 0, ""),
+                         "(field personnel.role",
+                         C_P_ROLE, 5, NULL),
+                RAW_CASE("event_id charset", TECG_ERR_INVALID, "bad event_id", C_P_ID, 0,
+                         "NLD p 2"),
+                RAW_CASE("event_id empty", TECG_ERR_INVALID, "bad event_id", C_P_ID, 0, ""),
                 RAW_CASE("event_id 65 chars", TECG_ERR_INVALID,
                          "personnel[0].event_id: string too long", C_P_ID, 0,
                          "12345678901234567890123456789012345678901234567890"
                          "123456789012345"),
-                RAW_CASE("headcount negative", TECG_ERR_INVALID,
-                         "headcount < 0", C_P_HEAD, -1, NULL),
+                RAW_CASE("headcount negative", TECG_ERR_INVALID, "headcount < 0", C_P_HEAD, -1,
+                         NULL),
                 RAW_CASE("headcount over int32", TECG_ERR_INVALID,
                          "varint does not fit 32 bits "
-                         "(field personnel.headcount", C_P_HEAD,
-                         INT64_C(1) << 31, NULL),
+                         "(field personnel.headcount",
+                         C_P_HEAD, INT64_C(1) << 31, NULL),
                 RAW_CASE("training out of order", TECG_ERR_INVALID,
-                         "training[1]: key duplicate or out of order",
-                         C_T_ORDER, 2003, NULL),
-                RAW_CASE("training duplicate", TECG_ERR_INVALID,
-                         "training[1]: key duplicate", C_T_DUP, 0, NULL),
-                RAW_CASE("trainees 0", TECG_ERR_INVALID,
-                         "training[0].trainees 0 is not > 0", C_T_ZERO, 0,
-                         NULL),
+                         "training[1]: key duplicate or out of order", C_T_ORDER, 2003, NULL),
+                RAW_CASE("training duplicate", TECG_ERR_INVALID, "training[1]: key duplicate",
+                         C_T_DUP, 0, NULL),
+                RAW_CASE("trainees 0", TECG_ERR_INVALID, "training[0].trainees 0 is not > 0",
+                         C_T_ZERO, 0, NULL),
                 RAW_CASE("level 3", TECG_ERR_INVALID,
                          "enum index 3 out of range (3 symbols) "
-                         "(field training.level", C_T_LEVEL, 3, NULL),
+                         "(field training.level",
+                         C_T_LEVEL, 3, NULL),
         };
         for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
                 raw_t r = base_raw();
-                apply_change(&r, cases[k].change.field, cases[k].change.v,
-                             cases[k].change.s);
+                apply_change(&r, cases[k].change.field, cases[k].change.v, cases[k].change.s);
                 tecg_buf_t b = craft(tecg_state_codec_fingerprint(c), &r);
                 if (strcmp(cases[k].name, "nation with NUL") == 0) {
                         /* "N" -> "N\0D": length 3 with a NUL inside. */
@@ -804,9 +844,7 @@ static void test_crafted(void **state) {
                         tecg_buf_t n = TECG_BUF_INIT;
                         assert_int_equal(tecg_buf_append(&n, b.data, 12), 0);
                         assert_int_equal(tecg_buf_append(&n, rest, 2), 0);
-                        assert_int_equal(tecg_buf_append(&n, b.data + 12,
-                                                         b.len - 12),
-                                         0);
+                        assert_int_equal(tecg_buf_append(&n, b.data + 12, b.len - 12), 0);
                         tecg_buf_free(&b);
                         b = n;
                 }
@@ -819,8 +857,7 @@ static void test_crafted(void **state) {
                         tecg_buf_free(&again);
                         tecg_nation_state_destroy(st);
                 } else {
-                        decode_refused(c, b.data, b.len, cases[k].err,
-                                       cases[k].why, cases[k].name);
+                        decode_refused(c, b.data, b.len, cases[k].err, cases[k].why, cases[k].name);
                 }
                 tecg_buf_free(&b);
         }
@@ -842,26 +879,32 @@ static void test_hostile_lengths(void **state) {
                  10,
                  "string length 4611686018427387903 exceeds the 1 bytes left "
                  "(field nation, body byte 0)"},
-                {"nation length negative", {0x01, 'N'}, 2,
+                {"nation length negative",
+                 {0x01, 'N'},
+                 2,
                  "negative string length -1 (field nation"},
                 {"funding count 2^40",
-                 {0x06, 'N', 'L', 'D', 0, 0, 0, 0x80, 0x80, 0x80, 0x80, 0x80,
-                  0x40, 0},
-                 14, "array block count 1099511627776 exceeds what the "
-                     "14-byte body can hold (field funding"},
+                 {0x06, 'N', 'L', 'D', 0, 0, 0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40, 0},
+                 14,
+                 "array block count 1099511627776 exceeds what the "
+                 "14-byte body can hold (field funding"},
                 {"funding block count INT64_MIN",
-                 {0x06, 'N', 'L', 'D', 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff,
-                  0xff, 0xff, 0xff, 0xff, 0x01},
-                 17, "array block count out of range (field funding"},
+                 {0x06, 'N', 'L', 'D', 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                  0xff, 0x01},
+                 17,
+                 "array block count out of range (field funding"},
                 {"varint of 11 bytes",
-                 {0x06, 'N', 'L', 'D', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                  0xff, 0xff, 0xff, 0xff, 0x01},
-                 15, "field version"},
+                 {0x06, 'N', 'L', 'D', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                  0x01},
+                 15,
+                 "field version"},
                 {"varint beyond 64 bits",
-                 {0x06, 'N', 'L', 'D', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                  0xff, 0xff, 0xff, 0x02},
-                 14, "varint does not fit 64 bits (field version"},
-                {"ends in a varint", {0x06, 'N', 'L', 'D', 0x80}, 5,
+                 {0x06, 'N', 'L', 'D', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02},
+                 14,
+                 "varint does not fit 64 bits (field version"},
+                {"ends in a varint",
+                 {0x06, 'N', 'L', 'D', 0x80},
+                 5,
                  "body ends inside a varint (field version"},
         };
         avro_set_allocator(tu_counting_allocator, NULL);
@@ -869,11 +912,8 @@ static void test_hostile_lengths(void **state) {
         for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
                 tecg_buf_t b = TECG_BUF_INIT;
                 assert_int_equal(tecg_framing_write_single_object(&b, fp), 0);
-                assert_int_equal(tecg_buf_append(&b, cases[k].body,
-                                                 cases[k].len),
-                                 0);
-                decode_refused(c, b.data, b.len, TECG_ERR_INVALID,
-                               cases[k].why, cases[k].name);
+                assert_int_equal(tecg_buf_append(&b, cases[k].body, cases[k].len), 0);
+                decode_refused(c, b.data, b.len, TECG_ERR_INVALID, cases[k].why, cases[k].name);
                 tecg_buf_free(&b);
         }
         assert_true(tu_largest_alloc < 4096);
@@ -899,14 +939,10 @@ static void test_negative_blocks(void **state) {
                         put_money(&item, &r.funding[i]);
                         put_long(&out, -1);
                         put_long(&out, (int64_t)item.len);
-                        assert_int_equal(tecg_buf_append(&out, item.data,
-                                                         item.len),
-                                         0);
+                        assert_int_equal(tecg_buf_append(&out, item.data, item.len), 0);
                 }
                 /* b continues with the funding terminator 0 at head. */
-                assert_int_equal(tecg_buf_append(&out, b.data + head,
-                                                 b.len - head),
-                                 0);
+                assert_int_equal(tecg_buf_append(&out, b.data + head, b.len - head), 0);
                 tecg_buf_free(&item);
                 tecg_buf_free(&b);
                 b = out;

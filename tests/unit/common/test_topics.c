@@ -76,7 +76,8 @@ static void test_same_list_as_deploy_script(void **state) {
                 }
                 if (id == TECG_TOPICS__COUNT)
                         fail_msg("deploy/kafka/topics creates '%.*s', which "
-                                 "common/topics.c does not name", (int)n, s);
+                                 "common/topics.c does not name",
+                                 (int)n, s);
                 assert_false(in_c[id]);
                 in_c[id] = true;
         }

@@ -17,7 +17,8 @@ typedef struct {
         size_t seq; /* tecg_utf8_seq at the first byte: 0 = invalid */
 } seq_case_t;
 
-#define C(name, lit, seq) {name, lit, sizeof(lit) - 1, seq}
+#define C(name, lit, seq) \
+        { name, lit, sizeof(lit) - 1, seq }
 
 static const seq_case_t seq_cases[] = {
         C("ASCII", "A", 1),

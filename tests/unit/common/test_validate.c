@@ -139,9 +139,9 @@ static void dump_event(const tecg_event_t *ev, char *out, size_t outsz) {
         char t[64];
         size_t o = 0;
 #define P(...) o += (size_t)snprintf(out + o, o < outsz ? outsz - o : 0, __VA_ARGS__)
-        P("%s id=%s nation=%s at=%lld (%s) off=%d", tecg_event_type_names[ev->type],
-          ev->event_id, ev->nation, (long long)ev->occurred_at_ms,
-          fmt_utc(ev->occurred_at_ms, t), (int)ev->utc_offset_min);
+        P("%s id=%s nation=%s at=%lld (%s) off=%d", tecg_event_type_names[ev->type], ev->event_id,
+          ev->nation, (long long)ev->occurred_at_ms, fmt_utc(ev->occurred_at_ms, t),
+          (int)ev->utc_offset_min);
         switch (ev->type) {
         case TECG_EV_FUNDING: {
                 const tecg_funding_t *f = &ev->u.funding;
@@ -204,14 +204,14 @@ static void write_expected(const char *name, char **got, size_t n) {
 }
 
 /* Runs a golden pair. `want_ok`: every line must pass (valid) or fail. */
-static void run_golden(fixture_t *fx, const char *input, const char *expected,
-                       int want_ok) {
+static void run_golden(fixture_t *fx, const char *input, const char *expected, int want_ok) {
         lines_t in, ex;
         int update = tu_update_golden();
         assert_int_equal(load_lines(input, &in), 0);
         if (load_lines(expected, &ex) != 0) {
                 if (!update)
-                        fail_msg("missing %s (run with TECG_UPDATE_GOLDEN=1 to create it)", expected);
+                        fail_msg("missing %s (run with TECG_UPDATE_GOLDEN=1 to create it)",
+                                 expected);
                 memset(&ex, 0, sizeof(ex));
         }
         char **got = calloc(in.count, sizeof(*got));
@@ -220,8 +220,8 @@ static void run_golden(fixture_t *fx, const char *input, const char *expected,
                 char reason[512] = "";
                 char out[1024];
                 tecg_event_t ev;
-                tecg_err_t err = tecg_validate_line(fx->v, in.line[i], in.len[i], &ev,
-                                                    reason, sizeof(reason));
+                tecg_err_t err = tecg_validate_line(fx->v, in.line[i], in.len[i], &ev, reason,
+                                                    sizeof(reason));
                 if (want_ok) {
                         if (err != TECG_OK) {
                                 print_error("%s:%zu: expected to pass, got %s: %s\n", input, i + 1,
@@ -246,7 +246,8 @@ static void run_golden(fixture_t *fx, const char *input, const char *expected,
                 if (update)
                         continue;
                 if (i >= ex.count) {
-                        print_error("%s:%zu: no expected line\n     got: %s\n", expected, i + 1, out);
+                        print_error("%s:%zu: no expected line\n     got: %s\n", expected, i + 1,
+                                    out);
                         failures++;
                 } else if (strlen(out) != ex.len[i] || memcmp(out, ex.line[i], ex.len[i]) != 0) {
                         print_error("%s:%zu: mismatch\n  input: %.*s\n  want: %.*s\n   got: %s\n",
@@ -280,23 +281,25 @@ static void test_golden_invalid(void **state) {
 
 /* ---------------------------------------------------------------- */
 
-#define OKLINE "{\"type\":\"personnel\",\"event_id\":\"P-1\",\"nation\":\"DEU\"," \
-               "\"occurred_at\":\"2005-02-22T09:00:00Z\",\"role\":\"TRAINER\"," \
-               "\"location\":\"IN_IRAQ\",\"headcount\":3}"
+#define OKLINE                                                             \
+        "{\"type\":\"personnel\",\"event_id\":\"P-1\",\"nation\":\"DEU\"," \
+        "\"occurred_at\":\"2005-02-22T09:00:00Z\",\"role\":\"TRAINER\","   \
+        "\"location\":\"IN_IRAQ\",\"headcount\":3}"
 
 typedef struct {
         const char *bytes;
-        size_t len;          /* sizeof - 1: lets the bytes hold NUL */
+        size_t len; /* sizeof - 1: lets the bytes hold NUL */
         tecg_err_t err;
-        const char *reason;  /* exact, or NULL when err == TECG_OK */
+        const char *reason; /* exact, or NULL when err == TECG_OK */
 } raw_case_t;
 
-#define RAW(lit, e, r) {lit, sizeof(lit) - 1, e, r}
+#define RAW(lit, e, r) \
+        { lit, sizeof(lit) - 1, e, r }
 
 static const raw_case_t raw_cases[] = {
         /* CRLF: the '\r' is dropped; only one. */
         RAW(OKLINE "\r", TECG_OK, NULL),
-        RAW(OKLINE "\r\r", TECG_OK, NULL),   /* the second '\r' is JSON whitespace */
+        RAW(OKLINE "\r\r", TECG_OK, NULL), /* the second '\r' is JSON whitespace */
         RAW("\r", TECG_ERR_INVALID, "empty line"),
         RAW(" \t \r", TECG_ERR_INVALID, "empty line"),
         RAW("\xEF\xBB\xBF" OKLINE, TECG_ERR_INVALID,
@@ -304,12 +307,17 @@ static const raw_case_t raw_cases[] = {
         RAW("{\"type\":\"funding\"\0}", TECG_ERR_INVALID, "NUL byte at byte offset 17"),
         RAW("\0", TECG_ERR_INVALID, "NUL byte at byte offset 0"),
         RAW("{\"type\":\"fund\x80ing\"}", TECG_ERR_INVALID, "invalid UTF-8 at byte offset 13"),
-        RAW("{\"type\":\"\xC0\xAF\"}", TECG_ERR_INVALID, "invalid UTF-8 at byte offset 9"),       /* overlong */
-        RAW("{\"type\":\"\xED\xA0\x80\"}", TECG_ERR_INVALID, "invalid UTF-8 at byte offset 9"),   /* surrogate */
-        RAW("{\"type\":\"\xF4\x90\x80\x80\"}", TECG_ERR_INVALID, "invalid UTF-8 at byte offset 9"), /* > U+10FFFF */
+        RAW("{\"type\":\"\xC0\xAF\"}", TECG_ERR_INVALID,
+            "invalid UTF-8 at byte offset 9"), /* overlong */
+        RAW("{\"type\":\"\xED\xA0\x80\"}", TECG_ERR_INVALID,
+            "invalid UTF-8 at byte offset 9"), /* surrogate */
+        RAW("{\"type\":\"\xF4\x90\x80\x80\"}", TECG_ERR_INVALID,
+            "invalid UTF-8 at byte offset 9"), /* > U+10FFFF */
         RAW("{\"type\":\"\xF5\"}", TECG_ERR_INVALID, "invalid UTF-8 at byte offset 9"),
-        RAW("{\"type\":\"\xE2\x82\"}", TECG_ERR_INVALID, "invalid UTF-8 at byte offset 9"),       /* truncated */
-        RAW("{\"type\":\"x\"}\xE2\x82", TECG_ERR_INVALID, "invalid UTF-8 at byte offset 12"),     /* at end */
+        RAW("{\"type\":\"\xE2\x82\"}", TECG_ERR_INVALID,
+            "invalid UTF-8 at byte offset 9"), /* truncated */
+        RAW("{\"type\":\"x\"}\xE2\x82", TECG_ERR_INVALID,
+            "invalid UTF-8 at byte offset 12"), /* at end */
         RAW("\xFF{}", TECG_ERR_INVALID, "invalid UTF-8 at byte offset 0"),
         /* Byte checks come in byte order: the first offence wins. */
         RAW("{\"a\":\"\x80\",\"b\":\"\0\"}", TECG_ERR_INVALID, "invalid UTF-8 at byte offset 6"),
@@ -327,7 +335,10 @@ static const raw_case_t raw_cases[] = {
         RAW("{\"type\":\"funding\",\"a'b\":1}", TECG_ERR_INVALID,
             "field 'a\\'b': unknown field for type funding"),
         /* Invisible code points are escaped too: NBSP, zero-width space, a tag. */
-        RAW("{\"type\":\"a\xC2\xA0" "b\xE2\x80\x8B" "c\xF3\xA0\x81\x81\"}", TECG_ERR_INVALID,
+        RAW("{\"type\":\"a\xC2\xA0"
+            "b\xE2\x80\x8B"
+            "c\xF3\xA0\x81\x81\"}",
+            TECG_ERR_INVALID,
             "field 'type': must be one of funding|equipment|personnel|training "
             "(got \"a\\u00A0b\\u200Bc\\u{E0041}\")"),
         RAW("{\"type\":\"fun\\nding\"}", TECG_ERR_INVALID,
@@ -344,8 +355,8 @@ static const raw_case_t raw_cases[] = {
         /* Duplicate keys are named however long, in nested objects too
          * (Jansson named only keys of up to 18 bytes). */
         RAW("{\"type\":\"funding\",\"amount\":{\"occurred_at_and_more\":1,"
-            "\"occurred_at_\\u0061nd_more\":2}}", TECG_ERR_INVALID,
-            "field 'occurred_at_and_more': duplicate key"),
+            "\"occurred_at_\\u0061nd_more\":2}}",
+            TECG_ERR_INVALID, "field 'occurred_at_and_more': duplicate key"),
 };
 
 static void test_raw_bytes(void **state) {
@@ -355,13 +366,14 @@ static void test_raw_bytes(void **state) {
                 const raw_case_t *c = &raw_cases[i];
                 char reason[512] = "";
                 tecg_event_t ev;
-                tecg_err_t err = tecg_validate_line(fx->v, c->bytes, c->len, &ev, reason,
-                                                    sizeof(reason));
+                tecg_err_t err =
+                        tecg_validate_line(fx->v, c->bytes, c->len, &ev, reason, sizeof(reason));
                 if (err != c->err || (c->reason && strcmp(reason, c->reason) != 0) ||
                     !reason_is_clean(reason)) {
-                        print_error("raw case %zu: want %s \"%s\"\n                got  %s \"%s\"\n", i,
-                                    tecg_err2str(c->err), c->reason ? c->reason : "",
-                                    tecg_err2str(err), reason);
+                        print_error(
+                                "raw case %zu: want %s \"%s\"\n                got  %s \"%s\"\n", i,
+                                tecg_err2str(c->err), c->reason ? c->reason : "", tecg_err2str(err),
+                                reason);
                         failures++;
                 }
         }
@@ -413,9 +425,9 @@ static void test_time_exact(void **state) {
                 const char *why = NULL;
                 int rc = tecg_validate_time(cases[i].in, strlen(cases[i].in), &ms, &off, &why);
                 if (rc != 0 || ms != cases[i].ms || off != cases[i].off)
-                        fail_msg("%s: rc=%d (%s) ms=%lld off=%d, want ms=%lld off=%d", cases[i].in, rc,
-                                 why ? why : "", (long long)ms, (int)off, (long long)cases[i].ms,
-                                 (int)cases[i].off);
+                        fail_msg("%s: rc=%d (%s) ms=%lld off=%d, want ms=%lld off=%d", cases[i].in,
+                                 rc, why ? why : "", (long long)ms, (int)off,
+                                 (long long)cases[i].ms, (int)cases[i].off);
         }
         /* Every day of 1600-2400 round-trips through an independent
          * formatter. */
@@ -453,7 +465,7 @@ static void test_decimal(void **state) {
                 {"9223372036854775807", 0, 0, INT64_MAX},
                 {"92233720368547758.08", 2, -2, 0},
                 {"9223372036854775808", 0, -2, 0},
-                {"922337203685477581", 1, -2, 0},  /* overflows only when scaled */
+                {"922337203685477581", 1, -2, 0}, /* overflows only when scaled */
                 {"99999999999999999999", 2, -2, 0},
                 {"1.5", 0, -1, 0},
                 {"1.000", 2, -1, 0},
@@ -471,7 +483,8 @@ static void test_decimal(void **state) {
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 int64_t m = 0;
-                int rc = tecg_validate_decimal(cases[i].in, strlen(cases[i].in), cases[i].digits, &m);
+                int rc = tecg_validate_decimal(cases[i].in, strlen(cases[i].in), cases[i].digits,
+                                               &m);
                 if (rc != cases[i].rc || (rc == 0 && m != cases[i].minor))
                         fail_msg("\"%s\"/%d: rc=%d minor=%lld, want rc=%d minor=%lld", cases[i].in,
                                  cases[i].digits, rc, (long long)m, cases[i].rc,
@@ -497,20 +510,23 @@ static void test_limits(void **state) {
         tecg_validator_t *v = tecg_validator_new(fx->nations, "DEU", &lim, reason, sizeof(reason));
         assert_non_null(v);
         /* Exactly at the line limit passes; the '\r' does not count. */
-        assert_int_equal(tecg_validate_line(v, OKLINE "\r", strlen(OKLINE) + 1, &ev, reason,
-                                            sizeof(reason)), TECG_OK);
-        assert_int_equal(tecg_validate_line(v, OKLINE " ", strlen(OKLINE) + 1, &ev, reason,
-                                            sizeof(reason)), TECG_ERR_LIMIT);
+        assert_int_equal(
+                tecg_validate_line(v, OKLINE "\r", strlen(OKLINE) + 1, &ev, reason, sizeof(reason)),
+                TECG_OK);
+        assert_int_equal(
+                tecg_validate_line(v, OKLINE " ", strlen(OKLINE) + 1, &ev, reason, sizeof(reason)),
+                TECG_ERR_LIMIT);
         assert_string_equal(reason, "line is 142 bytes, longer than limits.line.bytes (141 bytes)");
         assert_int_equal(tecg_validate_line(v, "{\"a\":[[1]]}", 11, &ev, reason, sizeof(reason)),
                          TECG_ERR_LIMIT);
-        assert_string_equal(reason, "JSON nesting deeper than limits.json.depth (2) at byte offset 6");
+        assert_string_equal(reason,
+                            "JSON nesting deeper than limits.json.depth (2) at byte offset 6");
         const char *s = "{\"type\":\"abcdefghijklmnopqrstu\"}";
         assert_int_equal(tecg_validate_line(v, s, strlen(s), &ev, reason, sizeof(reason)),
                          TECG_ERR_LIMIT);
         assert_string_equal(reason, "string at byte offset 8 is longer than "
                                     "limits.string.bytes (20 bytes)");
-        s = "{\"type\":\"abcdefghijklmnopqrstu";  /* unterminated, still counted */
+        s = "{\"type\":\"abcdefghijklmnopqrstu"; /* unterminated, still counted */
         assert_int_equal(tecg_validate_line(v, s, strlen(s), &ev, reason, sizeof(reason)),
                          TECG_ERR_LIMIT);
         /* 20 bytes is fine. */
@@ -558,12 +574,14 @@ static void test_reason_size(void **state) {
                         snprintf(line, sizeof(line), "{\"type\":\"funding\",\"%s\":1}", big);
                         break;
                 case 1: /* duplicate key */
-                        snprintf(line, sizeof(line), "{\"type\":\"funding\",\"%s\":1,\"%s\":2}", big, big);
+                        snprintf(line, sizeof(line), "{\"type\":\"funding\",\"%s\":1,\"%s\":2}",
+                                 big, big);
                         break;
                 case 2: /* the longest rule text plus a long value */
                         snprintf(line, sizeof(line),
                                  "{\"type\":\"funding\",\"event_id\":\"X-1\",\"nation\":\"DEU\","
-                                 "\"occurred_at\":\"2005-06-30T23:59:60Z%s\"}", big);
+                                 "\"occurred_at\":\"2005-06-30T23:59:60Z%s\"}",
+                                 big);
                         break;
                 case 3: /* enum */
                         snprintf(line, sizeof(line), "{\"type\":\"%s\"}", big);
@@ -572,8 +590,9 @@ static void test_reason_size(void **state) {
                         snprintf(line, sizeof(line), "{\"type\":\"funding\" %s}", big);
                         break;
                 }
-                assert_int_not_equal(tecg_validate_line(fx->v, line, strlen(line), &ev, reason,
-                                                        sizeof(reason)), TECG_OK);
+                assert_int_not_equal(
+                        tecg_validate_line(fx->v, line, strlen(line), &ev, reason, sizeof(reason)),
+                        TECG_OK);
                 assert_true(strlen(reason) < sizeof(reason) - 1);
                 assert_true(reason_is_clean(reason));
         }
@@ -589,7 +608,8 @@ static void test_any_nation(void **state) {
         const char *fra = "{\"type\":\"personnel\",\"event_id\":\"P-1\",\"nation\":\"FRA\","
                           "\"occurred_at\":\"2005-02-22T09:00:00Z\",\"role\":\"TRAINER\","
                           "\"location\":\"IN_IRAQ\",\"headcount\":3}";
-        assert_int_equal(tecg_validate_line(v, fra, strlen(fra), &ev, reason, sizeof(reason)), TECG_OK);
+        assert_int_equal(tecg_validate_line(v, fra, strlen(fra), &ev, reason, sizeof(reason)),
+                         TECG_OK);
         assert_string_equal(ev.nation, "FRA");
         const char *aut = "{\"type\":\"personnel\",\"event_id\":\"P-1\",\"nation\":\"AUT\"}";
         assert_int_equal(tecg_validate_line(v, aut, strlen(aut), &ev, reason, sizeof(reason)),
@@ -608,31 +628,30 @@ static void test_borrowed_strings(void **state) {
                         "\"occurred_at\":\"2005-02-22T09:00:00Z\",\"course\":\"Staff course\","
                         "\"level\":\"SENIOR\",\"location\":\"IN_IRAQ\",\"venue\":\"Baghdad\","
                         "\"trainees\":30}";
-        assert_int_equal(tecg_validate_line(fx->v, a, strlen(a), &ev, reason, sizeof(reason)), TECG_OK);
+        assert_int_equal(tecg_validate_line(fx->v, a, strlen(a), &ev, reason, sizeof(reason)),
+                         TECG_OK);
         assert_string_equal(ev.u.training.course, "Staff course");
         assert_string_equal(ev.u.training.venue, "Baghdad");
-        assert_int_equal(tecg_validate_line(fx->v, OKLINE, strlen(OKLINE), &ev2, reason,
-                                            sizeof(reason)), TECG_OK);
+        assert_int_equal(
+                tecg_validate_line(fx->v, OKLINE, strlen(OKLINE), &ev2, reason, sizeof(reason)),
+                TECG_OK);
         assert_int_equal(ev2.type, TECG_EV_PERSONNEL);
         assert_int_equal(ev2.u.personnel.headcount, 3);
         /* errstr may be NULL / 0. */
         assert_int_equal(tecg_validate_line(fx->v, "x", 1, &ev2, NULL, 0), TECG_ERR_INVALID);
         char tiny[8];
-        assert_int_equal(tecg_validate_line(fx->v, "[]", 2, &ev2, tiny, sizeof(tiny)), TECG_ERR_INVALID);
+        assert_int_equal(tecg_validate_line(fx->v, "[]", 2, &ev2, tiny, sizeof(tiny)),
+                         TECG_ERR_INVALID);
         assert_int_equal(strlen(tiny), 7);
         tecg_validator_destroy(NULL);
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_golden_valid),
-                cmocka_unit_test(test_golden_invalid),
-                cmocka_unit_test(test_raw_bytes),
-                cmocka_unit_test(test_time_exact),
-                cmocka_unit_test(test_decimal),
-                cmocka_unit_test(test_limits),
-                cmocka_unit_test(test_reason_size),
-                cmocka_unit_test(test_any_nation),
+                cmocka_unit_test(test_golden_valid),     cmocka_unit_test(test_golden_invalid),
+                cmocka_unit_test(test_raw_bytes),        cmocka_unit_test(test_time_exact),
+                cmocka_unit_test(test_decimal),          cmocka_unit_test(test_limits),
+                cmocka_unit_test(test_reason_size),      cmocka_unit_test(test_any_nation),
                 cmocka_unit_test(test_borrowed_strings),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

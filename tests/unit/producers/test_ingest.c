@@ -48,18 +48,17 @@ typedef struct {
 typedef struct {
         msg_t msgs[MAX_MSGS];
         size_t count;
-        bool ack_at_once;       /* from inside send(), else at poll() */
-        uint64_t refuse_line;   /* ack this line with an error (0: none) */
-        uint64_t invalid_line;  /* send() refuses this line for good */
+        bool ack_at_once;      /* from inside send(), else at poll() */
+        uint64_t refuse_line;  /* ack this line with an error (0: none) */
+        uint64_t invalid_line; /* send() refuses this line for good */
 } capture_t;
 
-static tecg_err_t capture_send(void *ctx, tecg_topic_t topic, const void *payload,
-                               size_t len, void *opaque, uint64_t line, char *errstr,
-                               size_t errstr_size) {
+static tecg_err_t capture_send(void *ctx, tecg_topic_t topic, const void *payload, size_t len,
+                               void *opaque, uint64_t line, char *errstr, size_t errstr_size) {
         capture_t *c = ctx;
         if (line == c->invalid_line)
-                return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                                   "sink refuses line %llu", (unsigned long long)line);
+                return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, "sink refuses line %llu",
+                                   (unsigned long long)line);
         assert_true(c->count < MAX_MSGS);
         msg_t *m = &c->msgs[c->count++];
         m->topic = topic;
@@ -85,8 +84,7 @@ static void capture_poll(void *ctx, int timeout_ms) {
                         continue;
                 m->acked = true;
                 if (m->line == c->refuse_line)
-                        tecg_ingest_ack(m->opaque, m->line,
-                                        RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
+                        tecg_ingest_ack(m->opaque, m->line, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
                                         "Kafka refused the message: test");
                 else
                         tecg_ingest_ack(m->opaque, m->line, 0, NULL);
@@ -179,9 +177,8 @@ static int teardown(void **state) {
 static void make_ingest(fixture_t *f, bool with_spool) {
         char err[512];
         tecg_ingest_sink_t sink = {capture_send, capture_poll, &f->cap};
-        f->ing = tecg_ingest_new_with_sink(&sink, f->nations, "DEU",
-                                           with_spool ? f->spool : NULL, &f->opts,
-                                           &f->stop, err, sizeof(err));
+        f->ing = tecg_ingest_new_with_sink(&sink, f->nations, "DEU", with_spool ? f->spool : NULL,
+                                           &f->opts, &f->stop, err, sizeof(err));
         if (!f->ing)
                 fail_msg("tecg_ingest_new_with_sink: %s", err);
 }
@@ -229,8 +226,8 @@ static void cat(char **text, const char *fmt, ...) {
         *text = joined;
 }
 
-static void assert_stats(fixture_t *f, uint64_t lines, uint64_t delivered,
-                         uint64_t rejected, uint64_t files_done) {
+static void assert_stats(fixture_t *f, uint64_t lines, uint64_t delivered, uint64_t rejected,
+                         uint64_t files_done) {
         tecg_ingest_stats_t st;
         tecg_ingest_stats(f->ing, &st);
         if (st.lines != lines || st.delivered != delivered || st.rejected != rejected ||
@@ -269,8 +266,7 @@ static void test_spool_file_valid_and_invalid_lines(void **state) {
                 }
         }
         put_file(f, "incoming/DEU-1.ndjson", input, strlen(input));
-        assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-1.ndjson", err, sizeof(err)),
-                         TECG_OK);
+        assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-1.ndjson", err, sizeof(err)), TECG_OK);
         /* Sent, not acknowledged: still in incoming/, busy. */
         assert_true(exists(f, "incoming/DEU-1.ndjson"));
         assert_true(tecg_ingest_is_busy(f->ing, "DEU-1.ndjson"));
@@ -286,22 +282,23 @@ static void test_spool_file_valid_and_invalid_lines(void **state) {
         assert_file(f, "rejected/DEU-1.ndjson", rejected);
 
         /* What was sent is the valid lines' events, in order. */
-        tecg_validator_t *v = tecg_validator_new(f->nations, "DEU", &f->opts.validate,
-                                                 err, sizeof(err));
+        tecg_validator_t *v =
+                tecg_validator_new(f->nations, "DEU", &f->opts.validate, err, sizeof(err));
         assert_non_null(v);
         for (size_t i = 0; i < f->cap.count; i++) {
                 tecg_event_t ev;
                 msg_t *m = &f->cap.msgs[i];
-                assert_int_equal(tecg_avro_decode_event(f->avro, m->payload, m->len, &ev, err,
-                                                        sizeof(err)), TECG_OK);
+                assert_int_equal(
+                        tecg_avro_decode_event(f->avro, m->payload, m->len, &ev, err, sizeof(err)),
+                        TECG_OK);
                 tecg_event_t want;
-                assert_int_equal(tecg_validate_line(v, f->valid[i], strlen(f->valid[i]),
-                                                    &want, err, sizeof(err)), TECG_OK);
+                assert_int_equal(tecg_validate_line(v, f->valid[i], strlen(f->valid[i]), &want, err,
+                                                    sizeof(err)),
+                                 TECG_OK);
                 assert_string_equal(ev.event_id, want.event_id);
                 assert_int_equal(ev.type, want.type);
-                assert_int_equal(m->topic, ev.type == TECG_EV_TRAINING
-                                                   ? TECG_TOPIC_TRAINING
-                                                   : TECG_TOPIC_CONTRIBUTIONS);
+                assert_int_equal(m->topic, ev.type == TECG_EV_TRAINING ? TECG_TOPIC_TRAINING
+                                                                       : TECG_TOPIC_CONTRIBUTIONS);
                 if (i > 0)
                         assert_true(m->line > f->cap.msgs[i - 1].line);
         }
@@ -322,18 +319,17 @@ static void test_limits_crlf_and_last_line(void **state) {
         make_ingest(f, true);
         memset(long_line, 'x', sizeof(long_line) - 1);
         long_line[sizeof(long_line) - 1] = '\0';
-        cat(&input, "%s\r\n", f->valid[0]);     /* 1: CRLF, fine */
-        cat(&input, "%s\n", long_line);         /* 2: too long */
-        cat(&input, "%s\n", f->valid[1]);       /* 3 */
-        cat(&input, "%s\n", f->valid[2]);       /* 4 */
-        cat(&input, "%s", f->valid[3]);         /* 5: over the file limit, no \n */
+        cat(&input, "%s\r\n", f->valid[0]); /* 1: CRLF, fine */
+        cat(&input, "%s\n", long_line);     /* 2: too long */
+        cat(&input, "%s\n", f->valid[1]);   /* 3 */
+        cat(&input, "%s\n", f->valid[2]);   /* 4 */
+        cat(&input, "%s", f->valid[3]);     /* 5: over the file limit, no \n */
         cat(&errors, "DEU-2.ndjson:2: line is 1999 bytes, longer than limits.line.bytes "
                      "(1024 bytes); rejected/ keeps only its first 1024 bytes\n");
         cat(&errors, "DEU-2.ndjson:5: not sent: the file has more than limits.file.lines "
                      "(4) lines; send this line again in another file\n");
         put_file(f, "incoming/DEU-2.ndjson", input, strlen(input));
-        assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-2.ndjson", err, sizeof(err)),
-                         TECG_OK);
+        assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-2.ndjson", err, sizeof(err)), TECG_OK);
         assert_int_equal(tecg_ingest_drain(f->ing, 1000), TECG_OK);
         assert_stats(f, 5, 3, 2, 1);
         assert_file(f, "rejected/DEU-2.errors", errors);
@@ -356,8 +352,7 @@ static void test_refusals_are_rejections(void **state) {
         f->cap.refuse_line = 2;
         f->cap.invalid_line = 3;
         put_file(f, "incoming/DEU-3.ndjson", input, strlen(input));
-        assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-3.ndjson", err, sizeof(err)),
-                         TECG_OK);
+        assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-3.ndjson", err, sizeof(err)), TECG_OK);
         tecg_ingest_poll(f->ing, 0);
         assert_stats(f, 4, 2, 2, 1);
         /* Line 3 at once, line 2 when its ack came. */
@@ -381,8 +376,7 @@ static void test_ack_from_inside_send(void **state) {
         for (int i = 0; i < 5; i++)
                 cat(&input, "%s\n", f->valid[i]);
         put_file(f, "incoming/DEU-4.ndjson", input, strlen(input));
-        assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-4.ndjson", err, sizeof(err)),
-                         TECG_OK);
+        assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-4.ndjson", err, sizeof(err)), TECG_OK);
         assert_int_equal(tecg_ingest_outstanding(f->ing), 0);
         assert_stats(f, 5, 5, 0, 1);
         assert_true(exists(f, "done/DEU-4.ndjson"));
@@ -424,8 +418,7 @@ static void test_disk_full_on_rejected_resumes_at_the_right_line(void **state) {
         unlink(path_in(f, "rejected/DEU-5.errors"));
         tu_sleep_ms(150);
         assert_false(tecg_ingest_is_busy(f->ing, "DEU-5.ndjson"));
-        assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-5.ndjson", err, sizeof(err)),
-                         TECG_OK);
+        assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-5.ndjson", err, sizeof(err)), TECG_OK);
         tecg_ingest_poll(f->ing, 0);
         assert_stats(f, 5, 3, 2, 1);
         assert_int_equal(f->cap.count, 3);
@@ -433,8 +426,7 @@ static void test_disk_full_on_rejected_resumes_at_the_right_line(void **state) {
         assert_int_equal(f->cap.msgs[1].line, 3);
         assert_int_equal(f->cap.msgs[2].line, 5);
         char *errors = NULL;
-        cat(&errors, "DEU-5.ndjson:2: %s\nDEU-5.ndjson:4: %s\n", f->reasons[1],
-            f->reasons[2]);
+        cat(&errors, "DEU-5.ndjson:2: %s\nDEU-5.ndjson:4: %s\n", f->reasons[1], f->reasons[2]);
         assert_file(f, "rejected/DEU-5.errors", errors);
         assert_null(tecg_spool_held(f->spool, "DEU-5.ndjson"));
         free(errors);
@@ -450,16 +442,13 @@ static void test_move_failure_retries_only_the_move(void **state) {
         cat(&input, "%s\n%s\n", f->valid[0], f->valid[1]);
         put_file(f, "incoming/DEU-6.ndjson", input, strlen(input));
         assert_int_equal(rmdir(path_in(f, "done")), 0);
-        assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-6.ndjson", err, sizeof(err)),
-                         TECG_OK);
+        assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-6.ndjson", err, sizeof(err)), TECG_OK);
         tecg_ingest_poll(f->ing, 0);
         assert_stats(f, 2, 2, 0, 0);
-        assert_int_equal(tecg_spool_held(f->spool, "DEU-6.ndjson")->how,
-                         TECG_SPOOL_RETRY_MOVE);
+        assert_int_equal(tecg_spool_held(f->spool, "DEU-6.ndjson")->how, TECG_SPOOL_RETRY_MOVE);
         assert_int_equal(mkdir(path_in(f, "done"), 0775), 0);
         tu_sleep_ms(150);
-        assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-6.ndjson", err, sizeof(err)),
-                         TECG_OK);
+        assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-6.ndjson", err, sizeof(err)), TECG_OK);
         assert_int_equal(f->cap.count, 2);
         assert_stats(f, 2, 2, 0, 1);
         assert_true(exists(f, "done/DEU-6.ndjson"));
@@ -490,22 +479,21 @@ static void test_through_the_mock_cluster(void **state) {
         fixture_t *f = *state;
         char err[512], *input = NULL, *unused = NULL;
         const tecg_conf_prop_t props[] = {
-                {.name = "kafka.", .type = TECG_CONF_PREFIX, .doc = "librdkafka"},
-                {.name = NULL}};
+                {.name = "kafka.", .type = TECG_CONF_PREFIX, .doc = "librdkafka"}, {.name = NULL}};
         tecg_conf_t *conf = tecg_conf_new(props, &unused, err, sizeof(err));
         assert_non_null(conf);
-        assert_int_equal(tecg_conf_set(conf, "kafka.test.mock.num.brokers", "1", "test",
-                                       err, sizeof(err)), TECG_OK);
-        f->ing = tecg_ingest_new(conf, "t.", f->nations, "DEU", f->spool, &f->opts,
-                                 &f->stop, err, sizeof(err));
+        assert_int_equal(
+                tecg_conf_set(conf, "kafka.test.mock.num.brokers", "1", "test", err, sizeof(err)),
+                TECG_OK);
+        f->ing = tecg_ingest_new(conf, "t.", f->nations, "DEU", f->spool, &f->opts, &f->stop, err,
+                                 sizeof(err));
         if (!f->ing)
                 fail_msg("tecg_ingest_new: %s", err);
         for (int i = 0; i < 10; i++)
                 cat(&input, "%s\n", f->valid[i]);
         cat(&input, "%s\n", f->invalid[5]);
         put_file(f, "incoming/DEU-7.ndjson", input, strlen(input));
-        assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-7.ndjson", err, sizeof(err)),
-                         TECG_OK);
+        assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-7.ndjson", err, sizeof(err)), TECG_OK);
         assert_int_equal(tecg_ingest_drain(f->ing, 30000), TECG_OK);
         assert_stats(f, 11, 10, 1, 1);
         assert_true(exists(f, "done/DEU-7.ndjson"));

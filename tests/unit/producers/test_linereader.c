@@ -42,40 +42,83 @@ typedef struct {
 } case_t;
 
 #define S(s) s, sizeof(s) - 1
-#define L(s, full, tl) {s, sizeof(s) - 1, full, tl}
+#define L(s, full, tl) \
+        { s, sizeof(s) - 1, full, tl }
 
 static const case_t cases[] = {
         {"empty input has no line", S(""), 8, 8, {{0}}, 0},
         {"one newline is one empty line", S("\n"), 8, 8, {L("", 0, false)}, 1},
         {"two lines", S("ab\ncd\n"), 8, 8, {L("ab", 2, false), L("cd", 2, false)}, 2},
-        {"last line without newline", S("ab\ncd"), 8, 8,
-         {L("ab", 2, false), L("cd", 2, false)}, 2},
-        {"empty lines between", S("\n\nx\n"), 8, 8,
-         {L("", 0, false), L("", 0, false), L("x", 1, false)}, 3},
-        {"CRLF keeps the CR", S("ab\r\ncd\r\n"), 8, 8,
-         {L("ab\r", 3, false), L("cd\r", 3, false)}, 2},
+        {"last line without newline", S("ab\ncd"), 8, 8, {L("ab", 2, false), L("cd", 2, false)}, 2},
+        {"empty lines between",
+         S("\n\nx\n"),
+         8,
+         8,
+         {L("", 0, false), L("", 0, false), L("x", 1, false)},
+         3},
+        {"CRLF keeps the CR",
+         S("ab\r\ncd\r\n"),
+         8,
+         8,
+         {L("ab\r", 3, false), L("cd\r", 3, false)},
+         2},
         {"a lone CR is no line end", S("a\rb\n"), 8, 8, {L("a\rb", 3, false)}, 1},
-        {"NUL bytes are ordinary", S("a\0b\n\0\n"), 8, 8,
-         {L("a\0b", 3, false), L("\0", 1, false)}, 2},
-        {"exactly at the limit", S("12345678\nx\n"), 8, 4,
-         {L("12345678", 8, false), L("x", 1, false)}, 2},
-        {"at the limit plus its CR", S("12345678\r\nx\n"), 8, 4,
-         {L("12345678\r", 9, false), L("x", 1, false)}, 2},
-        {"one byte over the limit", S("123456789\nx\n"), 8, 4,
-         {L("1234", 9, true), L("x", 1, false)}, 2},
-        {"over the limit with CR", S("123456789\r\nx\n"), 8, 4,
-         {L("1234", 10, true), L("x", 1, false)}, 2},
-        {"two CRs: only one is free", S("12345678\r\r\nx\n"), 8, 4,
-         {L("1234", 10, true), L("x", 1, false)}, 2},
-        {"far over the limit, then resync", S("0123456789abcdefghij\nok\n"), 4, 2,
-         {L("01", 20, true), L("ok", 2, false)}, 2},
-        {"too long at the end, no newline", S("ok\n0123456789"), 4, 3,
-         {L("ok", 2, false), L("012", 10, true)}, 2},
-        {"keep capped at the limit", S("0123456789\n"), 4, 100,
-         {L("0123", 10, true)}, 1},
+        {"NUL bytes are ordinary",
+         S("a\0b\n\0\n"),
+         8,
+         8,
+         {L("a\0b", 3, false), L("\0", 1, false)},
+         2},
+        {"exactly at the limit",
+         S("12345678\nx\n"),
+         8,
+         4,
+         {L("12345678", 8, false), L("x", 1, false)},
+         2},
+        {"at the limit plus its CR",
+         S("12345678\r\nx\n"),
+         8,
+         4,
+         {L("12345678\r", 9, false), L("x", 1, false)},
+         2},
+        {"one byte over the limit",
+         S("123456789\nx\n"),
+         8,
+         4,
+         {L("1234", 9, true), L("x", 1, false)},
+         2},
+        {"over the limit with CR",
+         S("123456789\r\nx\n"),
+         8,
+         4,
+         {L("1234", 10, true), L("x", 1, false)},
+         2},
+        {"two CRs: only one is free",
+         S("12345678\r\r\nx\n"),
+         8,
+         4,
+         {L("1234", 10, true), L("x", 1, false)},
+         2},
+        {"far over the limit, then resync",
+         S("0123456789abcdefghij\nok\n"),
+         4,
+         2,
+         {L("01", 20, true), L("ok", 2, false)},
+         2},
+        {"too long at the end, no newline",
+         S("ok\n0123456789"),
+         4,
+         3,
+         {L("ok", 2, false), L("012", 10, true)},
+         2},
+        {"keep capped at the limit", S("0123456789\n"), 4, 100, {L("0123", 10, true)}, 1},
         {"keep 0", S("0123456789\nab\n"), 4, 0, {L("", 10, true), L("ab", 2, false)}, 2},
-        {"several too long in a row", S("aaaaaa\nbbbbbbb\n\ncc\n"), 2, 1,
-         {L("a", 6, true), L("b", 7, true), L("", 0, false), L("cc", 2, false)}, 4},
+        {"several too long in a row",
+         S("aaaaaa\nbbbbbbb\n\ncc\n"),
+         2,
+         1,
+         {L("a", 6, true), L("b", 7, true), L("", 0, false), L("cc", 2, false)},
+         4},
 };
 
 /* A temporary file holding data, open for reading. */
@@ -117,13 +160,12 @@ static void check_lines(const case_t *c, int fd, const char *how) {
         for (size_t i = 0; i <= c->nlines; i++) {
                 tecg_line_t line;
                 tecg_err_t e;
-                while ((e = tecg_linereader_next(r, &line, err, sizeof(err))) ==
-                       TECG_ERR_RETRY)
+                while ((e = tecg_linereader_next(r, &line, err, sizeof(err))) == TECG_ERR_RETRY)
                         ;
                 if (i == c->nlines) {
                         if (e != TECG_ERR_NOT_FOUND)
-                                fail_msg("%s (%s): a line after the %zu expected", c->name,
-                                         how, c->nlines);
+                                fail_msg("%s (%s): a line after the %zu expected", c->name, how,
+                                         c->nlines);
                         break;
                 }
                 if (e != TECG_OK)
@@ -132,17 +174,15 @@ static void check_lines(const case_t *c, int fd, const char *how) {
                 if (line.len != w->len || memcmp(line.data, w->data, w->len) != 0 ||
                     line.full_len != w->full_len || line.too_long != w->too_long)
                         fail_msg("%s (%s): line %zu: got %zu bytes \"%.*s\" of %llu%s, "
-                                 "want %zu bytes \"%s\" of %llu%s", c->name, how, i + 1,
-                                 line.len, (int)line.len, line.data,
+                                 "want %zu bytes \"%s\" of %llu%s",
+                                 c->name, how, i + 1, line.len, (int)line.len, line.data,
                                  (unsigned long long)line.full_len,
                                  line.too_long ? " (too long)" : "", w->len, w->data,
-                                 (unsigned long long)w->full_len,
-                                 w->too_long ? " (too long)" : "");
+                                 (unsigned long long)w->full_len, w->too_long ? " (too long)" : "");
         }
         /* End of input stays the end. */
         tecg_line_t line;
-        assert_int_equal(tecg_linereader_next(r, &line, err, sizeof(err)),
-                         TECG_ERR_NOT_FOUND);
+        assert_int_equal(tecg_linereader_next(r, &line, err, sizeof(err)), TECG_ERR_NOT_FOUND);
         tecg_linereader_destroy(r);
 }
 
@@ -162,8 +202,7 @@ static void test_cases_with_short_reads(void **state) {
                         pid_t child;
                         char how[32];
                         int status;
-                        int fd = pipe_fd(cases[i].input, cases[i].input_len, chunk,
-                                         &child);
+                        int fd = pipe_fd(cases[i].input, cases[i].input_len, chunk, &child);
                         snprintf(how, sizeof(how), "pipe, %zu-byte writes", chunk);
                         check_lines(&cases[i], fd, how);
                         close(fd);
@@ -197,8 +236,7 @@ static void test_huge_line_is_skipped_and_counted(void **state) {
         assert_false(line.too_long);
         assert_int_equal(line.len, 2);
         assert_memory_equal(line.data, "ok", 2);
-        assert_int_equal(tecg_linereader_next(r, &line, err, sizeof(err)),
-                         TECG_ERR_NOT_FOUND);
+        assert_int_equal(tecg_linereader_next(r, &line, err, sizeof(err)), TECG_ERR_NOT_FOUND);
         tecg_linereader_destroy(r);
         close(fd);
         free(data);
@@ -227,8 +265,7 @@ static void test_limit_above_the_first_buffer(void **state) {
         assert_int_equal(line.full_len, max + 1);
         assert_int_equal(line.len, 16);
         assert_memory_equal(line.data, data + max + 1, 16);
-        assert_int_equal(tecg_linereader_next(r, &line, err, sizeof(err)),
-                         TECG_ERR_NOT_FOUND);
+        assert_int_equal(tecg_linereader_next(r, &line, err, sizeof(err)), TECG_ERR_NOT_FOUND);
         tecg_linereader_destroy(r);
         close(fd);
         free(data);

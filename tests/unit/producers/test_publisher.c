@@ -41,8 +41,7 @@ typedef struct {
 
 static fixture_t *current; /* the ack callback has no context of its own */
 
-static void on_ack(void *opaque, uint64_t line, rd_kafka_resp_err_t err,
-                   const char *reason) {
+static void on_ack(void *opaque, uint64_t line, rd_kafka_resp_err_t err, const char *reason) {
         fixture_t *f = opaque;
         assert_ptr_equal(f, current);
         assert_true(line < MAX_MSGS);
@@ -52,20 +51,20 @@ static void on_ack(void *opaque, uint64_t line, rd_kafka_resp_err_t err,
 }
 
 static const tecg_conf_prop_t props[] = {
-        {.name = "kafka.", .type = TECG_CONF_PREFIX, .doc = "librdkafka"},
-        {.name = NULL}};
+        {.name = "kafka.", .type = TECG_CONF_PREFIX, .doc = "librdkafka"}, {.name = NULL}};
 
 static tecg_publisher_t *make_publisher(fixture_t *f, const char *const *extra) {
         char err[512];
         f->conf = tecg_conf_new(props, &f->unused, err, sizeof(err));
         assert_non_null(f->conf);
-        assert_int_equal(tecg_conf_set(f->conf, "kafka.bootstrap.servers", f->bootstraps,
-                                       "test", err, sizeof(err)), TECG_OK);
+        assert_int_equal(tecg_conf_set(f->conf, "kafka.bootstrap.servers", f->bootstraps, "test",
+                                       err, sizeof(err)),
+                         TECG_OK);
         for (size_t i = 0; extra && extra[i]; i += 2)
-                assert_int_equal(tecg_conf_set(f->conf, extra[i], extra[i + 1], "test", err,
-                                               sizeof(err)), TECG_OK);
-        tecg_publisher_t *pub = tecg_publisher_new(f->conf, "t.", "DEU", on_ack, err,
-                                                   sizeof(err));
+                assert_int_equal(
+                        tecg_conf_set(f->conf, extra[i], extra[i + 1], "test", err, sizeof(err)),
+                        TECG_OK);
+        tecg_publisher_t *pub = tecg_publisher_new(f->conf, "t.", "DEU", on_ack, err, sizeof(err));
         if (!pub)
                 fail_msg("tecg_publisher_new: %s", err);
         return pub;
@@ -105,8 +104,8 @@ static int teardown(void **state) {
 static void send_line(fixture_t *f, uint64_t line) {
         char payload[32], err[512];
         int n = snprintf(payload, sizeof(payload), "payload-%llu", (unsigned long long)line);
-        tecg_err_t e = tecg_publisher_send(f->pub, TECG_TOPIC_CONTRIBUTIONS, payload,
-                                           (size_t)n, f, line, err, sizeof(err));
+        tecg_err_t e = tecg_publisher_send(f->pub, TECG_TOPIC_CONTRIBUTIONS, payload, (size_t)n, f,
+                                           line, err, sizeof(err));
         if (e)
                 fail_msg("send line %llu: %s", (unsigned long long)line, err);
 }
@@ -138,8 +137,7 @@ static void assert_topic_holds(fixture_t *f, unsigned first, unsigned last) {
                 if (!m->err) {
                         unsigned line;
                         char text[64];
-                        snprintf(text, sizeof(text), "%.*s", (int)m->len,
-                                 (const char *)m->payload);
+                        snprintf(text, sizeof(text), "%.*s", (int)m->len, (const char *)m->payload);
                         assert_int_equal(sscanf(text, "payload-%u", &line), 1);
                         assert_true(line >= first && line <= last);
                         seen[line]++;
@@ -213,11 +211,10 @@ static void test_transient_produce_errors_are_retried(void **state) {
         /* Connect first, so the errors hit produce requests. */
         send_line(f, 1);
         assert_int_equal(tecg_publisher_flush(f->pub, 15000), TECG_OK);
-        rd_kafka_mock_push_request_errors(f->mock, API_PRODUCE, 4,
-                                          RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                          RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-                                          RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                          RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+        rd_kafka_mock_push_request_errors(
+                f->mock, API_PRODUCE, 4, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
         for (unsigned line = 2; line <= 12; line++)
                 send_line(f, line);
         assert_int_equal(tecg_publisher_flush(f->pub, 30000), TECG_OK);
@@ -287,8 +284,8 @@ static void test_too_large_is_refused_at_send(void **state) {
         const char *extra[] = {"kafka.message.max.bytes", "2000", NULL};
         f->pub = make_publisher(f, extra);
         memset(big, 'x', sizeof(big));
-        assert_int_equal(tecg_publisher_send(f->pub, TECG_TOPIC_TRAINING, big, sizeof(big),
-                                             f, 7, err, sizeof(err)),
+        assert_int_equal(tecg_publisher_send(f->pub, TECG_TOPIC_TRAINING, big, sizeof(big), f, 7,
+                                             err, sizeof(err)),
                          TECG_ERR_INVALID);
         assert_string_equal(err, "encoded event is 3000 bytes: with its key and Kafka's "
                                  "record overhead that is more than "

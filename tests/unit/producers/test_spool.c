@@ -143,8 +143,7 @@ static void test_scan_sorts_and_ignores_tmp_and_others(void **state) {
         put_file(f, "incoming/.DEU-5.ndjson", "");
         put_file(f, "incoming/.ndjson", "");
         put_file(f, "incoming/notes.txt", "");
-        assert_int_equal(tecg_spool_scan(f->spool, &names, &count, err, sizeof(err)),
-                         TECG_OK);
+        assert_int_equal(tecg_spool_scan(f->spool, &names, &count, err, sizeof(err)), TECG_OK);
         assert_int_equal(count, 3);
         /* By name, bytewise: the national system numbers with that in mind. */
         assert_string_equal(names[0], "DEU-1.ndjson");
@@ -158,8 +157,7 @@ static void test_scan_of_a_missing_incoming_fails(void **state) {
         char err[512], **names;
         size_t count;
         assert_int_equal(rmdir(path_in(f, "incoming")), 0);
-        assert_int_equal(tecg_spool_scan(f->spool, &names, &count, err, sizeof(err)),
-                         TECG_ERR_IO);
+        assert_int_equal(tecg_spool_scan(f->spool, &names, &count, err, sizeof(err)), TECG_ERR_IO);
         tu_assert_contains(err, "/incoming: cannot list: ", strerror(ENOENT));
         assert_null(names);
         assert_int_equal(count, 0);
@@ -217,7 +215,8 @@ static void test_a_directory_is_held_and_retried_after_the_interval(void **state
         char *log = capture_end();
         /* Said once as an error; the second failure, the same, only at
          * debug level. */
-        tu_assert_contains(log, "ERROR ingest: d.ndjson: not a regular file (a "
+        tu_assert_contains(log,
+                           "ERROR ingest: d.ndjson: not a regular file (a "
                            "directory): cannot be read as NDJSON; remove it or "
                            "replace it with a file; the file stays in incoming/ "
                            "and is tried again in 0.2 s\n",
@@ -243,7 +242,7 @@ static void test_a_directory_is_held_and_retried_after_the_interval(void **state
         tecg_spool_release(f->spool, "d.ndjson", true);
         log = capture_end();
         tu_assert_contains(log, "NOTICE ingest: d.ndjson: goes through now, after 2 "
-                           "failed attempts over 0 s\n");
+                                "failed attempts over 0 s\n");
         free(log);
         assert_null(tecg_spool_held(f->spool, "d.ndjson"));
         assert_false(tecg_spool_is_waiting(f->spool, "d.ndjson"));
@@ -255,12 +254,11 @@ static void test_control_characters_in_a_name_are_held_and_escaped(void **state)
         tecg_spool_file_id_t id;
         put_file(f, "incoming/e-\x1b[2J.ndjson", "x\n");
         capture_start();
-        assert_int_equal(tecg_spool_take(f->spool, "e-\x1b[2J.ndjson", &fd, &id),
-                         TECG_ERR_IO);
+        assert_int_equal(tecg_spool_take(f->spool, "e-\x1b[2J.ndjson", &fd, &id), TECG_ERR_IO);
         char *log = capture_end();
         tu_assert_contains(log, "ERROR ingest: e-\\x1B[2J.ndjson: the file name has "
-                           "control characters, which would garble logs and "
-                           "rejected/NAME.errors: rename it;");
+                                "control characters, which would garble logs and "
+                                "rejected/NAME.errors: rename it;");
         assert_null(strchr(log, '\x1b'));
         free(log);
         assert_non_null(tecg_spool_held(f->spool, "e-\x1b[2J.ndjson"));
@@ -272,8 +270,7 @@ static void test_a_file_gone_since_the_scan_is_forgotten(void **state) {
         tecg_spool_file_id_t id;
         tecg_spool_hold(f->spool, "gone.ndjson", "some reason", NULL, NULL);
         assert_non_null(tecg_spool_held(f->spool, "gone.ndjson"));
-        assert_int_equal(tecg_spool_take(f->spool, "gone.ndjson", &fd, &id),
-                         TECG_ERR_NOT_FOUND);
+        assert_int_equal(tecg_spool_take(f->spool, "gone.ndjson", &fd, &id), TECG_ERR_NOT_FOUND);
         assert_int_equal(fd, -1);
         assert_null(tecg_spool_held(f->spool, "gone.ndjson"));
 }
@@ -285,15 +282,13 @@ static void test_scan_forgets_holds_of_files_taken_away(void **state) {
         put_file(f, "incoming/stay.ndjson", "");
         tecg_spool_hold(f->spool, "stay.ndjson", "r", NULL, NULL);
         tecg_spool_hold(f->spool, "away.ndjson", "r", NULL, NULL);
-        assert_int_equal(tecg_spool_scan(f->spool, &names, &count, err, sizeof(err)),
-                         TECG_OK);
+        assert_int_equal(tecg_spool_scan(f->spool, &names, &count, err, sizeof(err)), TECG_OK);
         tecg_spool_names_free(names, count);
         assert_non_null(tecg_spool_held(f->spool, "stay.ndjson"));
         assert_null(tecg_spool_held(f->spool, "away.ndjson"));
         /* An empty incoming/ forgets every hold. */
         unlink(path_in(f, "incoming/stay.ndjson"));
-        assert_int_equal(tecg_spool_scan(f->spool, &names, &count, err, sizeof(err)),
-                         TECG_OK);
+        assert_int_equal(tecg_spool_scan(f->spool, &names, &count, err, sizeof(err)), TECG_OK);
         assert_int_equal(count, 0);
         tecg_spool_names_free(names, count);
         assert_null(tecg_spool_held(f->spool, "stay.ndjson"));
@@ -333,8 +328,7 @@ static void test_hold_keeps_the_progress(void **state) {
 
         /* Without progress: the whole file again. */
         tecg_spool_hold(f->spool, "p.ndjson", "cannot open", NULL, NULL);
-        assert_int_equal(tecg_spool_held(f->spool, "p.ndjson")->how,
-                         TECG_SPOOL_RETRY_ALL);
+        assert_int_equal(tecg_spool_held(f->spool, "p.ndjson")->how, TECG_SPOOL_RETRY_ALL);
 }
 
 /* ---- done/ ------------------------------------------------------------ */
@@ -358,14 +352,15 @@ static void test_finish_moves_to_done_without_overwriting(void **state) {
  * counts; once the move works the hold ends. */
 static void test_complete_holds_when_the_move_fails(void **state) {
         fixture_t *f = *state;
-        tecg_spool_progress_t done = {.how = TECG_SPOOL_RETRY_ALL, .lines = 5,
-                                      .delivered = 3, .rejected = 2};
+        tecg_spool_progress_t done = {
+                .how = TECG_SPOOL_RETRY_ALL, .lines = 5, .delivered = 3, .rejected = 2};
         put_file(f, "incoming/m.ndjson", "x\n");
         assert_int_equal(rmdir(path_in(f, "done")), 0);
         capture_start();
         assert_int_equal(tecg_spool_complete(f->spool, "m.ndjson", &done), TECG_ERR_IO);
         char *log = capture_end();
-        tu_assert_contains(log, "ERROR ingest: m.ndjson: every line was delivered or "
+        tu_assert_contains(log,
+                           "ERROR ingest: m.ndjson: every line was delivered or "
                            "rejected, but cannot move ",
                            "; only the move is tried again; the file stays in "
                            "incoming/ and is tried again in 30.0 s\n");
@@ -395,16 +390,18 @@ static void test_rejects_format(void **state) {
         assert_non_null(w);
         /* Nothing opened before the first rejection. */
         assert_false(exists(f, "rejected/DEU-1.errors"));
-        assert_int_equal(tecg_spool_rejects_add(w, 3, "{\"bad\":1}", 9, "missing key \"type\"",
-                                                err, sizeof(err)), TECG_OK);
-        assert_int_equal(tecg_spool_rejects_add(w, 4, "x\0y", 3, "not JSON", err,
-                                                sizeof(err)), TECG_OK);
+        assert_int_equal(tecg_spool_rejects_add(w, 3, "{\"bad\":1}", 9, "missing key \"type\"", err,
+                                                sizeof(err)),
+                         TECG_OK);
+        assert_int_equal(tecg_spool_rejects_add(w, 4, "x\0y", 3, "not JSON", err, sizeof(err)),
+                         TECG_OK);
         assert_int_equal(tecg_spool_rejects_unflushed(w, &first), 2);
         assert_int_equal(first, 3);
         /* A refusal by Kafka: the reason now, its line copied later; it
          * was sent, so it is not an unflushed line. */
-        assert_int_equal(tecg_spool_rejects_add(w, 9, NULL, 0, "Kafka refused the message: x",
-                                                err, sizeof(err)), TECG_OK);
+        assert_int_equal(tecg_spool_rejects_add(w, 9, NULL, 0, "Kafka refused the message: x", err,
+                                                sizeof(err)),
+                         TECG_OK);
         assert_int_equal(tecg_spool_rejects_unflushed(w, &first), 2);
         assert_int_equal(tecg_spool_rejects_flush(w, err, sizeof(err)), TECG_OK);
         assert_int_equal(tecg_spool_rejects_unflushed(w, &first), 0);
@@ -414,8 +411,8 @@ static void test_rejects_format(void **state) {
                                 "DEU-1.ndjson:4: not JSON\n"
                                 "DEU-1.ndjson:9: Kafka refused the message: x\n"));
         assert_int_equal(pos.lines_bytes, 9 + 1 + 3 + 1);
-        assert_int_equal(tecg_spool_rejects_copy_line(w, "{\"big\":1}", 9, err,
-                                                      sizeof(err)), TECG_OK);
+        assert_int_equal(tecg_spool_rejects_copy_line(w, "{\"big\":1}", 9, err, sizeof(err)),
+                         TECG_OK);
         assert_int_equal(tecg_spool_rejects_close(w, err, sizeof(err)), TECG_OK);
         tecg_spool_rejects_destroy(w);
 
@@ -483,8 +480,7 @@ static void test_rejects_write_error(void **state) {
                 skip();
         assert_int_equal(symlink("/dev/full", path_in(f, "rejected/full.errors")), 0);
         tecg_spool_rejects_t *w = tecg_spool_rejects_new(f->spool, "full.ndjson", NULL);
-        assert_int_equal(tecg_spool_rejects_add(w, 5, "x", 1, "bad", err, sizeof(err)),
-                         TECG_OK);
+        assert_int_equal(tecg_spool_rejects_add(w, 5, "x", 1, "bad", err, sizeof(err)), TECG_OK);
         assert_int_equal(tecg_spool_rejects_flush(w, err, sizeof(err)), TECG_ERR_IO);
         snprintf(want, sizeof(want), "cannot write %s/rejected/full.errors: %s", f->dir,
                  strerror(ENOSPC));

@@ -22,8 +22,7 @@
 
 static const char *server_script(void) {
         static char path[4096];
-        snprintf(path, sizeof(path), "%s/tests/tools/http_sink_server.py",
-                 tu_source_dir());
+        snprintf(path, sizeof(path), "%s/tests/tools/http_sink_server.py", tu_source_dir());
         return path;
 }
 
@@ -80,8 +79,8 @@ void tu_server_start(tu_server_t *srv, const char *const *extra) {
                         tls = 1;
                         srv->ca_file = extra[i + 1];
                 }
-        snprintf(srv->base, sizeof(srv->base), "%s://127.0.0.1:%d",
-                 tls ? "https" : "http", srv->port);
+        snprintf(srv->base, sizeof(srv->base), "%s://127.0.0.1:%d", tls ? "https" : "http",
+                 srv->port);
         snprintf(srv->url, sizeof(srv->url), "%s/", srv->base);
 }
 
@@ -139,8 +138,7 @@ json_int_t tu_server_stat(const tu_server_t *srv, const char *key) {
 }
 
 static int listen_local(int *port) {
-        struct sockaddr_in a = {.sin_family = AF_INET,
-                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         socklen_t alen = sizeof(a);
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         assert_true(fd >= 0);

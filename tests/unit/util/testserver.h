@@ -13,9 +13,9 @@
 typedef struct {
         pid_t pid;
         int port;
-        char dir[64];  /* --out directory */
-        char base[96]; /* http://127.0.0.1:PORT (https:// with --tls-cert) */
-        char url[100]; /* base + "/" */
+        char dir[64];        /* --out directory */
+        char base[96];       /* http://127.0.0.1:PORT (https:// with --tls-cert) */
+        char url[100];       /* base + "/" */
         const char *ca_file; /* for a TLS server: its certificate */
 } tu_server_t;
 

@@ -129,9 +129,8 @@ char *tu_hex_of(const uint8_t *p, size_t n) {
         return s;
 }
 
-void tu_assert_bytes_equal(const char *what, const uint8_t *got,
-                           size_t got_len, const uint8_t *want,
-                           size_t want_len) {
+void tu_assert_bytes_equal(const char *what, const uint8_t *got, size_t got_len,
+                           const uint8_t *want, size_t want_len) {
         char *got_hex = tu_hex_of(got, got_len);
         char *want_hex = tu_hex_of(want, want_len);
         if (strcmp(got_hex, want_hex))
@@ -140,8 +139,7 @@ void tu_assert_bytes_equal(const char *what, const uint8_t *got,
         free(want_hex);
 }
 
-static int rm_cb(const char *path, const struct stat *sb, int flag,
-                 struct FTW *ftw) {
+static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
         (void)sb, (void)flag, (void)ftw;
         return remove(path);
 }
@@ -160,8 +158,7 @@ int tu_count_of(const char *hay, const char *needle) {
         return n;
 }
 
-void tu_assert_contains_n(const char *hay, const char *const *needles,
-                          size_t n) {
+void tu_assert_contains_n(const char *hay, const char *const *needles, size_t n) {
         assert_non_null(hay);
         for (size_t i = 0; i < n; i++)
                 if (!strstr(hay, needles[i]))

@@ -60,9 +60,8 @@ uint8_t *tu_hex_file(const char *rel, size_t *len);
 char *tu_hex_of(const uint8_t *p, size_t n);
 
 /* Fails with both sides in hex, named `what`, unless the bytes are equal. */
-void tu_assert_bytes_equal(const char *what, const uint8_t *got,
-                           size_t got_len, const uint8_t *want,
-                           size_t want_len);
+void tu_assert_bytes_equal(const char *what, const uint8_t *got, size_t got_len,
+                           const uint8_t *want, size_t want_len);
 
 /* Removes dir and everything below it; "" is a no-op. */
 void tu_rm_tree(const char *dir);
@@ -73,13 +72,10 @@ void tu_rm_tree(const char *dir);
 int tu_count_of(const char *hay, const char *needle);
 
 /* Fails, showing hay, unless every needle occurs in it. */
-void tu_assert_contains_n(const char *hay, const char *const *needles,
-                          size_t n);
-#define tu_assert_contains(hay, ...)                                         \
-        tu_assert_contains_n(                                                \
-                (hay), (const char *const[]){__VA_ARGS__},                   \
-                sizeof((const char *const[]){__VA_ARGS__}) /                 \
-                        sizeof(const char *))
+void tu_assert_contains_n(const char *hay, const char *const *needles, size_t n);
+#define tu_assert_contains(hay, ...)                                    \
+        tu_assert_contains_n((hay), (const char *const[]){__VA_ARGS__}, \
+                             sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 
 /* ------------------------------------------------------------ allocation */
 

@@ -58,10 +58,10 @@
 #include "testutil.h"
 
 #define PREFIX "t."
-#define PARTITIONS 3          /* inputs, nation-state, event-ids */
+#define PARTITIONS 3 /* inputs, nation-state, event-ids */
 #define DLQ_PARTITIONS 2
-#define MESSAGE_MAX 4096      /* limits.message.bytes of the engine */
-#define WAIT_MS 15000         /* for anything the engine or mock must do */
+#define MESSAGE_MAX 4096 /* limits.message.bytes of the engine */
+#define WAIT_MS 15000    /* for anything the engine or mock must do */
 #define WATCHDOG_S 60
 
 /* ---- fixture --------------------------------------------------------- */
@@ -80,16 +80,15 @@ typedef struct {
 } conf_target_t;
 
 static const tecg_conf_prop_t props[] = {
-        {.name = "kafka.", .type = TECG_CONF_PREFIX, .doc = "librdkafka"},
-        {.name = NULL}};
+        {.name = "kafka.", .type = TECG_CONF_PREFIX, .doc = "librdkafka"}, {.name = NULL}};
 
 typedef struct {
-        rd_kafka_t *mock_rk;               /* owns the mock cluster */
+        rd_kafka_t *mock_rk; /* owns the mock cluster */
         rd_kafka_mock_cluster_t *mcluster;
         char bootstraps[512];
-        rd_kafka_t *producer;              /* plays tecg-producer */
+        rd_kafka_t *producer; /* plays tecg-producer */
         conf_target_t target;
-        tecg_conf_t *conf;                 /* what the engine gets */
+        tecg_conf_t *conf; /* what the engine gets */
         tecg_avro_t *avro;
         tecg_state_codec_t *states;
         tecg_nations_t *nations;
@@ -159,9 +158,9 @@ static int setup(void **state) {
         for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
                 char name[64];
                 snprintf(name, sizeof(name), PREFIX "%s", topics[i].suffix);
-                assert_int_equal(rd_kafka_mock_topic_create(f->mcluster, name,
-                                                            topics[i].partitions, 1),
-                                 RD_KAFKA_RESP_ERR_NO_ERROR);
+                assert_int_equal(
+                        rd_kafka_mock_topic_create(f->mcluster, name, topics[i].partitions, 1),
+                        RD_KAFKA_RESP_ERR_NO_ERROR);
         }
 
         /* The producer's own settings that decide where a message lands. */
@@ -220,7 +219,9 @@ static int teardown(void **state) {
 
 /* ---- input ----------------------------------------------------------- */
 
-static int64_t at(int y, int mo, int d) { return tu_at(y, mo, d, 12, 0, 0, 180); }
+static int64_t at(int y, int mo, int d) {
+        return tu_at(y, mo, d, 12, 0, 0, 180);
+}
 
 static tecg_event_t event(tecg_event_type_t type, const char *id, const char *nation,
                           int64_t occurred_at_ms) {
@@ -235,8 +236,8 @@ static tecg_event_t event(tecg_event_type_t type, const char *id, const char *na
 }
 
 static tecg_event_t funding(const char *id, const char *nation, int64_t amount,
-                            const char *currency, tecg_channel_t ch,
-                            tecg_funding_stage_t stage, int64_t when) {
+                            const char *currency, tecg_channel_t ch, tecg_funding_stage_t stage,
+                            int64_t when) {
         tecg_event_t ev = event(TECG_EV_FUNDING, id, nation, when);
         ev.u.funding.amount_minor = amount;
         snprintf(ev.u.funding.currency, sizeof(ev.u.funding.currency), "%s", currency);
@@ -245,8 +246,7 @@ static tecg_event_t funding(const char *id, const char *nation, int64_t amount,
         return ev;
 }
 
-static tecg_event_t training(const char *id, const char *nation, int32_t trainees,
-                             int64_t when) {
+static tecg_event_t training(const char *id, const char *nation, int32_t trainees, int64_t when) {
         tecg_event_t ev = event(TECG_EV_TRAINING, id, nation, when);
         ev.u.training.course = "Basic officer course";
         ev.u.training.level = TECG_LVL_SENIOR;
@@ -256,8 +256,7 @@ static tecg_event_t training(const char *id, const char *nation, int32_t trainee
         return ev;
 }
 
-static tecg_event_t personnel(const char *id, const char *nation, int32_t headcount,
-                              int64_t when) {
+static tecg_event_t personnel(const char *id, const char *nation, int32_t headcount, int64_t when) {
         tecg_event_t ev = event(TECG_EV_PERSONNEL, id, nation, when);
         ev.u.personnel.role = TECG_ROLE_TRAINER;
         ev.u.personnel.location = TECG_LOC_IN_IRAQ;
@@ -265,8 +264,8 @@ static tecg_event_t personnel(const char *id, const char *nation, int32_t headco
         return ev;
 }
 
-static tecg_event_t equipment(const char *id, const char *nation, int64_t quantity,
-                              int64_t value, const char *currency, int64_t when) {
+static tecg_event_t equipment(const char *id, const char *nation, int64_t quantity, int64_t value,
+                              const char *currency, int64_t when) {
         tecg_event_t ev = event(TECG_EV_EQUIPMENT, id, nation, when);
         ev.u.equipment.item = "Land Rover Defender";
         ev.u.equipment.category = TECG_CAT_VEHICLES;
@@ -360,8 +359,8 @@ static void print_stats(const char *what, const tecg_aggregator_stats_t *s) {
                 "%s: consumed %" PRIu64 ", counted %" PRIu64 ", duplicates %" PRIu64
                 ", dead-lettered %" PRIu64 ", transactions %" PRIu64 ", aborts %" PRIu64
                 ", restores %" PRIu64 ", nations %" PRIu64 ", seen ids %" PRIu64 "\n",
-                what, s->consumed, s->counted, s->duplicates, s->dead_lettered,
-                s->transactions, s->aborts, s->restores, s->nations, s->seen_ids);
+                what, s->consumed, s->counted, s->duplicates, s->dead_lettered, s->transactions,
+                s->aborts, s->restores, s->nations, s->seen_ids);
 }
 
 /* Calls run_once until `consumed` input messages were processed and
@@ -380,7 +379,8 @@ static void run_until_consumed(tecg_aggregator_t *agg, uint64_t consumed,
                 if (tu_now_ms() > deadline) {
                         print_stats("stats", &s);
                         fail_msg("%" PRIu64 " of %" PRIu64 " input messages consumed "
-                                 "after %d ms", s.consumed, consumed, WAIT_MS);
+                                 "after %d ms",
+                                 s.consumed, consumed, WAIT_MS);
                 }
         }
         if (tecg_aggregator_run_once(agg, err, sizeof(err)))
@@ -397,9 +397,9 @@ static void run_until_consumed(tecg_aggregator_t *agg, uint64_t consumed,
 typedef struct {
         int32_t partition;
         int64_t offset;
-        char *key;          /* NUL-terminated copy; NULL = no key */
+        char *key; /* NUL-terminated copy; NULL = no key */
         size_t key_len;
-        uint8_t *value;     /* NULL = no value */
+        uint8_t *value; /* NULL = no value */
         size_t len;
         char *error, *stage, *source; /* dead-letter headers, NULL = absent */
 } record_t;
@@ -423,17 +423,16 @@ static char *header(const rd_kafka_message_t *m, const char *name) {
         rd_kafka_headers_t *hdrs = NULL;
         const void *v;
         size_t n;
-        if (rd_kafka_message_headers(m, &hdrs) ||
-            rd_kafka_header_get_last(hdrs, name, &v, &n))
+        if (rd_kafka_message_headers(m, &hdrs) || rd_kafka_header_get_last(hdrs, name, &v, &n))
                 return NULL;
         return dup_bytes(v, n);
 }
 
 /* The engine's three output topics, each message copied. */
 typedef struct {
-        records_t dead;    /* dead-letter */
-        records_t states;  /* nation-state */
-        records_t ids;     /* event-ids */
+        records_t dead;   /* dead-letter */
+        records_t states; /* nation-state */
+        records_t ids;    /* event-ids */
 } outputs_t;
 
 /* Every message of the three output topics, read to their end
@@ -480,7 +479,8 @@ static void read_outputs(fixture_t *f, outputs_t *out) {
         while (eofs < want) {
                 if (tu_now_ms() > deadline)
                         fail_msg("output topics: %d of %d partitions read to the end "
-                                 "after %d ms", eofs, want, WAIT_MS);
+                                 "after %d ms",
+                                 eofs, want, WAIT_MS);
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
                 if (!m)
                         continue;
@@ -537,8 +537,8 @@ static void outputs_free(outputs_t *out) {
 
 /* The latest snapshot of `nation` in nation-state (the compacted topic's
  * value for that key), decoded; its partition in *partition. */
-static tecg_nation_state_t *latest_state(fixture_t *f, const records_t *rs,
-                                         const char *nation, int32_t *partition) {
+static tecg_nation_state_t *latest_state(fixture_t *f, const records_t *rs, const char *nation,
+                                         int32_t *partition) {
         const record_t *last = NULL;
         for (size_t i = 0; i < rs->n; i++) {
                 const record_t *r = &rs->v[i];
@@ -563,8 +563,7 @@ static tecg_nation_state_t *latest_state(fixture_t *f, const records_t *rs,
 
 /* The state that counting exactly `evs` gives, for comparing a snapshot
  * with as a whole (tecg_nation_state_equal ignores the version). */
-static tecg_nation_state_t *expected_state(const char *nation, const tecg_event_t *evs,
-                                           size_t n) {
+static tecg_nation_state_t *expected_state(const char *nation, const tecg_event_t *evs, size_t n) {
         char err[512];
         tecg_nation_state_t *st = tecg_nation_state_new(nation);
         assert_non_null(st);
@@ -576,10 +575,8 @@ static tecg_nation_state_t *expected_state(const char *nation, const tecg_event_
         return st;
 }
 
-static const tecg_funding_total_t *find_funding(const tecg_nation_state_t *st,
-                                                tecg_channel_t ch,
-                                                tecg_funding_stage_t stage,
-                                                const char *currency) {
+static const tecg_funding_total_t *find_funding(const tecg_nation_state_t *st, tecg_channel_t ch,
+                                                tecg_funding_stage_t stage, const char *currency) {
         for (size_t i = 0; i < st->nfunding; i++)
                 if (st->funding[i].channel == ch && st->funding[i].stage == stage &&
                     strcmp(st->funding[i].currency, currency) == 0)
@@ -592,8 +589,8 @@ static const tecg_funding_total_t *find_funding(const tecg_nation_state_t *st,
 /* tecg.event-ids must hold exactly `ids` ("NATION/event_id"), each once, in
  * the partition of the input message that counted it and with that
  * message's offset as value. */
-static void assert_event_ids(const fixture_t *f, const records_t *rs,
-                             const char *const *ids, const size_t *origin, size_t n) {
+static void assert_event_ids(const fixture_t *f, const records_t *rs, const char *const *ids,
+                             const size_t *origin, size_t n) {
         if (rs->n != n) {
                 for (size_t i = 0; i < rs->n; i++)
                         fprintf(stderr, "event-ids [%d] %s\n", rs->v[i].partition,
@@ -652,12 +649,9 @@ static void test_count_dedupe_dead_letter(void **state) {
 
         /* Counted: 3 NLD, 3 DEU. */
         tecg_event_t nld[] = {
-                funding("NLD-f1", "NLD", 100000, "EUR", TECG_CH_TRUST_FUND,
-                        TECG_FS_PLEDGED, feb),
-                funding("NLD-f2", "NLD", 250000, "EUR", TECG_CH_TRUST_FUND,
-                        TECG_FS_PLEDGED, mar),
-                funding("NLD-f3", "NLD", 70000, "USD", TECG_CH_BILATERAL,
-                        TECG_FS_DISBURSED, apr),
+                funding("NLD-f1", "NLD", 100000, "EUR", TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, feb),
+                funding("NLD-f2", "NLD", 250000, "EUR", TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, mar),
+                funding("NLD-f3", "NLD", 70000, "USD", TECG_CH_BILATERAL, TECG_FS_DISBURSED, apr),
         };
         tecg_event_t deu[] = {
                 training("DEU-t1", "DEU", 12, feb),
@@ -681,10 +675,10 @@ static void test_count_dedupe_dead_letter(void **state) {
         dead_t dl[DEAD_MAX];
         size_t ndl = 0;
         static const char garbage[] = "not an Avro message at all";
-        expect_dead(dl, &ndl, send_raw(f, "contributions", "NLD", 3, garbage,
-                                       sizeof(garbage) - 1),
-                    "decode", "unknown magic byte 0x6E (expected 0xC3 for "
-                              "single-object encoding or 0x00 for Confluent wire format)");
+        expect_dead(dl, &ndl, send_raw(f, "contributions", "NLD", 3, garbage, sizeof(garbage) - 1),
+                    "decode",
+                    "unknown magic byte 0x6E (expected 0xC3 for "
+                    "single-object encoding or 0x00 for Confluent wire format)");
         expect_dead(dl, &ndl, send_raw(f, "contributions", "NLD", 3, NULL, 0), "decode",
                     "empty message (no value)");
         static uint8_t big[MESSAGE_MAX + 1];
@@ -692,27 +686,27 @@ static void test_count_dedupe_dead_letter(void **state) {
         expect_dead(dl, &ndl, send_raw(f, "training-completions", "DEU", 3, big, sizeof(big)),
                     "decode", "message of %d bytes exceeds limits.message.bytes (%d)",
                     MESSAGE_MAX + 1, MESSAGE_MAX);
-        tecg_event_t keyed_wrong = funding("NLD-k1", "NLD", 500, "EUR", TECG_CH_TRUST_FUND,
-                                           TECG_FS_PLEDGED, feb);
+        tecg_event_t keyed_wrong =
+                funding("NLD-k1", "NLD", 500, "EUR", TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, feb);
         expect_dead(dl, &ndl, send_event_to(f, &keyed_wrong, "DEU", NULL), "contract",
                     "message key does not equal the event's nation NLD");
-        tecg_event_t unkeyed = funding("NLD-k2", "NLD", 500, "EUR", TECG_CH_TRUST_FUND,
-                                       TECG_FS_PLEDGED, feb);
+        tecg_event_t unkeyed =
+                funding("NLD-k2", "NLD", 500, "EUR", TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, feb);
         const size_t unkeyed_dl = ndl;
         expect_dead(dl, &ndl, send_event_to(f, &unkeyed, NULL, NULL), "contract",
                     "message key does not equal the event's nation NLD");
-        tecg_event_t unlisted = funding("ZZZ-1", "ZZZ", 500, "EUR", TECG_CH_TRUST_FUND,
-                                        TECG_FS_PLEDGED, feb);
+        tecg_event_t unlisted =
+                funding("ZZZ-1", "ZZZ", 500, "EUR", TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, feb);
         expect_dead(dl, &ndl, send_event(f, &unlisted), "contract",
                     "field 'nation': ZZZ is not in the nations list");
-        tecg_event_t zero = funding("NLD-z1", "NLD", 0, "EUR", TECG_CH_TRUST_FUND,
-                                    TECG_FS_PLEDGED, feb);
+        tecg_event_t zero =
+                funding("NLD-z1", "NLD", 0, "EUR", TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, feb);
         expect_dead(dl, &ndl, send_event(f, &zero), "contract", "field 'amount': must be > 0");
         tecg_event_t misplaced = training("DEU-t9", "DEU", 3, feb);
         expect_dead(dl, &ndl, send_event_to(f, &misplaced, "DEU", "contributions"), "contract",
                     "a training event does not belong on " PREFIX "contributions");
-        tecg_event_t misplaced2 = funding("DEU-f9", "DEU", 500, "EUR", TECG_CH_TRUST_FUND,
-                                          TECG_FS_PLEDGED, feb);
+        tecg_event_t misplaced2 =
+                funding("DEU-f9", "DEU", 500, "EUR", TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, feb);
         expect_dead(dl, &ndl, send_event_to(f, &misplaced2, "DEU", "training-completions"),
                     "contract",
                     "a funding event does not belong on " PREFIX "training-completions");
@@ -758,8 +752,7 @@ static void test_count_dedupe_dead_letter(void **state) {
          * garbage (decoded nowhere), the empty one and the unkeyed one. */
         for (size_t j = 0; j < rs->n; j++) {
                 const record_t *r = &rs->v[j];
-                if (strcmp(r->stage, "decode") == 0 && r->value &&
-                    r->len == sizeof(garbage) - 1) {
+                if (strcmp(r->stage, "decode") == 0 && r->value && r->len == sizeof(garbage) - 1) {
                         assert_memory_equal(r->value, garbage, r->len);
                         assert_string_equal(r->key, "NLD");
                 }
@@ -789,12 +782,12 @@ static void test_count_dedupe_dead_letter(void **state) {
         assert_int_equal(got->as_of_ms, apr);
         assert_true(got->version >= 1);
         assert_int_equal(got->nfunding, 2);
-        assert_int_equal(find_funding(got, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "EUR")
-                                 ->amount_minor,
-                         350000);
-        assert_int_equal(find_funding(got, TECG_CH_BILATERAL, TECG_FS_DISBURSED, "USD")
-                                 ->amount_minor,
-                         70000);
+        assert_int_equal(
+                find_funding(got, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "EUR")->amount_minor,
+                350000);
+        assert_int_equal(
+                find_funding(got, TECG_CH_BILATERAL, TECG_FS_DISBURSED, "USD")->amount_minor,
+                70000);
         tecg_nation_state_destroy(got);
         tecg_nation_state_destroy(want);
 
@@ -823,8 +816,7 @@ static void test_count_dedupe_dead_letter(void **state) {
         /* Nothing else got a snapshot: not the refused nation ZZZ. */
         for (size_t i = 0; i < rs->n; i++) {
                 assert_non_null(rs->v[i].key);
-                assert_true(strcmp(rs->v[i].key, "NLD") == 0 ||
-                            strcmp(rs->v[i].key, "DEU") == 0);
+                assert_true(strcmp(rs->v[i].key, "NLD") == 0 || strcmp(rs->v[i].key, "DEU") == 0);
         }
 
         static const char *const ids[] = {"NLD/NLD-f1", "NLD/NLD-f2", "NLD/NLD-f3",
@@ -844,8 +836,7 @@ static uint64_t uncommitted_inputs(fixture_t *f) {
         conf_set(kc, "group.id", "tecg-aggregator-test");
         rd_kafka_t *rk = f->reader = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof(err));
         assert_non_null(rk);
-        rd_kafka_topic_partition_list_t *parts =
-                rd_kafka_topic_partition_list_new(2 * PARTITIONS);
+        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(2 * PARTITIONS);
         for (int p = 0; p < PARTITIONS; p++) {
                 rd_kafka_topic_partition_list_add(parts, PREFIX "contributions", p);
                 rd_kafka_topic_partition_list_add(parts, PREFIX "training-completions", p);
@@ -855,8 +846,8 @@ static uint64_t uncommitted_inputs(fixture_t *f) {
         for (int i = 0; i < parts->cnt; i++) {
                 const rd_kafka_topic_partition_t *tp = &parts->elems[i];
                 int64_t lo, hi;
-                assert_int_equal(rd_kafka_query_watermark_offsets(rk, tp->topic, tp->partition,
-                                                                  &lo, &hi, WAIT_MS),
+                assert_int_equal(rd_kafka_query_watermark_offsets(rk, tp->topic, tp->partition, &lo,
+                                                                  &hi, WAIT_MS),
                                  RD_KAFKA_RESP_ERR_NO_ERROR);
                 int64_t from = tp->offset >= 0 ? tp->offset : lo;
                 fprintf(stderr, "%s [%" PRId32 "]: committed %" PRId64 ", end %" PRId64 "\n",
@@ -877,8 +868,7 @@ static void test_restore(void **state) {
         fixture_t *f = *state;
         const int64_t feb = at(2005, 2, 22), mar = at(2005, 3, 1);
         tecg_event_t first[] = {
-                funding("NLD-f1", "NLD", 100000, "EUR", TECG_CH_TRUST_FUND,
-                        TECG_FS_PLEDGED, feb),
+                funding("NLD-f1", "NLD", 100000, "EUR", TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, feb),
                 training("DEU-t1", "DEU", 10, feb),
                 personnel("NLD-p1", "NLD", 40, feb),
         };
@@ -909,8 +899,8 @@ static void test_restore(void **state) {
          * new event. */
         for (size_t i = 0; i < 3; i++)
                 send_event(f, &first[i]);
-        tecg_event_t f2 = funding("NLD-f2", "NLD", 50000, "EUR", TECG_CH_TRUST_FUND,
-                                  TECG_FS_PLEDGED, mar);
+        tecg_event_t f2 =
+                funding("NLD-f2", "NLD", 50000, "EUR", TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, mar);
         origin[3] = send_event(f, &f2);
         flush_all(f);
 
@@ -933,9 +923,9 @@ static void test_restore(void **state) {
         tecg_nation_state_t *want = expected_state("NLD", nld_events, 3);
         assert_true(tecg_nation_state_equal(nld_b, want));
         assert_int_equal(nld_b->events, 3);
-        assert_int_equal(find_funding(nld_b, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "EUR")
-                                 ->amount_minor,
-                         150000);
+        assert_int_equal(
+                find_funding(nld_b, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "EUR")->amount_minor,
+                150000);
         assert_true(nld_b->version > nld_a->version);
         tecg_nation_state_t *deu_b = latest_state(f, rs, "DEU", &p);
         assert_true(tecg_nation_state_equal(deu_b, deu_a));
@@ -949,8 +939,7 @@ static void test_restore(void **state) {
         tecg_nation_state_destroy(deu_b);
         tecg_nation_state_destroy(want);
 
-        static const char *const ids[] = {"NLD/NLD-f1", "DEU/DEU-t1", "NLD/NLD-p1",
-                                          "NLD/NLD-f2"};
+        static const char *const ids[] = {"NLD/NLD-f1", "DEU/DEU-t1", "NLD/NLD-p1", "NLD/NLD-f2"};
         assert_event_ids(f, &out.ids, ids, origin, 4);
         outputs_free(&out);
 }
@@ -961,8 +950,7 @@ int main(void) {
          * fails; librdkafka's warnings come through the same logger. */
         tecg_log_init("test_aggregator", TECG_LOG_NOTICE);
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_count_dedupe_dead_letter, setup,
-                                                teardown),
+                cmocka_unit_test_setup_teardown(test_count_dedupe_dead_letter, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -76,7 +76,8 @@ static tecg_event_t base(tecg_event_type_t type) {
         ev.utc_offset_min = 180;
         switch (type) {
         case TECG_EV_FUNDING:
-                ev.u.funding = (tecg_funding_t){.amount_minor = 150000, .currency = "EUR",
+                ev.u.funding = (tecg_funding_t){.amount_minor = 150000,
+                                                .currency = "EUR",
                                                 .channel = TECG_CH_TRUST_FUND,
                                                 .stage = TECG_FS_PLEDGED};
                 break;
@@ -90,9 +91,8 @@ static tecg_event_t base(tecg_event_type_t type) {
                                                     .stage = TECG_ES_OFFERED};
                 break;
         case TECG_EV_PERSONNEL:
-                ev.u.personnel = (tecg_personnel_t){.role = TECG_ROLE_TRAINER,
-                                                    .location = TECG_LOC_IN_IRAQ,
-                                                    .headcount = 25};
+                ev.u.personnel = (tecg_personnel_t){
+                        .role = TECG_ROLE_TRAINER, .location = TECG_LOC_IN_IRAQ, .headcount = 25};
                 break;
         case TECG_EV_TRAINING:
                 ev.u.training = (tecg_training_t){.course = "Staff officer course",
@@ -109,13 +109,21 @@ static tecg_event_t base(tecg_event_type_t type) {
 
 /* ---- the mutations, one per row ------------------------------------- */
 
-static void m_none(tecg_event_t *e) { (void)e; }
-static void m_id_empty(tecg_event_t *e) { e->event_id[0] = '\0'; }
-static void m_id_64(tecg_event_t *e) { memcpy(e->event_id, id64, sizeof(id64)); }
+static void m_none(tecg_event_t *e) {
+        (void)e;
+}
+static void m_id_empty(tecg_event_t *e) {
+        e->event_id[0] = '\0';
+}
+static void m_id_64(tecg_event_t *e) {
+        memcpy(e->event_id, id64, sizeof(id64));
+}
 static void m_id_all_chars(tecg_event_t *e) {
         snprintf(e->event_id, sizeof(e->event_id), "AZaz09._:-");
 }
-static void m_id_space(tecg_event_t *e) { snprintf(e->event_id, sizeof(e->event_id), "NLD 1"); }
+static void m_id_space(tecg_event_t *e) {
+        snprintf(e->event_id, sizeof(e->event_id), "NLD 1");
+}
 static void m_id_slash(tecg_event_t *e) {
         /* '/' separates nation and id in tecg.event-ids keys. */
         snprintf(e->event_id, sizeof(e->event_id), "NLD/1");
@@ -123,57 +131,139 @@ static void m_id_slash(tecg_event_t *e) {
 static void m_id_utf8(tecg_event_t *e) {
         snprintf(e->event_id, sizeof(e->event_id), "NLD-\xc3\xa9");
 }
-static void m_nation_short(tecg_event_t *e) { memcpy(e->nation, "NL", 3); }
-static void m_nation_lower(tecg_event_t *e) { memcpy(e->nation, "nld", 4); }
-static void m_nation_digit(tecg_event_t *e) { memcpy(e->nation, "N1D", 4); }
-static void m_nation_unlisted(tecg_event_t *e) { memcpy(e->nation, "ZZZ", 4); }
-static void m_nation_partner(tecg_event_t *e) { memcpy(e->nation, "AUS", 4); }
-static void m_off_max(tecg_event_t *e) { e->utc_offset_min = 24 * 60 - 1; }
-static void m_off_min(tecg_event_t *e) { e->utc_offset_min = -(24 * 60 - 1); }
-static void m_off_plus_day(tecg_event_t *e) { e->utc_offset_min = 24 * 60; }
-static void m_off_minus_day(tecg_event_t *e) { e->utc_offset_min = -24 * 60; }
-static void m_amount_zero(tecg_event_t *e) { e->u.funding.amount_minor = 0; }
-static void m_amount_negative(tecg_event_t *e) { e->u.funding.amount_minor = -1; }
-static void m_amount_one(tecg_event_t *e) { e->u.funding.amount_minor = 1; }
-static void m_amount_max(tecg_event_t *e) { e->u.funding.amount_minor = INT64_MAX; }
-static void m_funding_xxx(tecg_event_t *e) { memcpy(e->u.funding.currency, "XXX", 4); }
-static void m_funding_lower(tecg_event_t *e) { memcpy(e->u.funding.currency, "eur", 4); }
-static void m_funding_empty(tecg_event_t *e) { e->u.funding.currency[0] = '\0'; }
+static void m_nation_short(tecg_event_t *e) {
+        memcpy(e->nation, "NL", 3);
+}
+static void m_nation_lower(tecg_event_t *e) {
+        memcpy(e->nation, "nld", 4);
+}
+static void m_nation_digit(tecg_event_t *e) {
+        memcpy(e->nation, "N1D", 4);
+}
+static void m_nation_unlisted(tecg_event_t *e) {
+        memcpy(e->nation, "ZZZ", 4);
+}
+static void m_nation_partner(tecg_event_t *e) {
+        memcpy(e->nation, "AUS", 4);
+}
+static void m_off_max(tecg_event_t *e) {
+        e->utc_offset_min = 24 * 60 - 1;
+}
+static void m_off_min(tecg_event_t *e) {
+        e->utc_offset_min = -(24 * 60 - 1);
+}
+static void m_off_plus_day(tecg_event_t *e) {
+        e->utc_offset_min = 24 * 60;
+}
+static void m_off_minus_day(tecg_event_t *e) {
+        e->utc_offset_min = -24 * 60;
+}
+static void m_amount_zero(tecg_event_t *e) {
+        e->u.funding.amount_minor = 0;
+}
+static void m_amount_negative(tecg_event_t *e) {
+        e->u.funding.amount_minor = -1;
+}
+static void m_amount_one(tecg_event_t *e) {
+        e->u.funding.amount_minor = 1;
+}
+static void m_amount_max(tecg_event_t *e) {
+        e->u.funding.amount_minor = INT64_MAX;
+}
+static void m_funding_xxx(tecg_event_t *e) {
+        memcpy(e->u.funding.currency, "XXX", 4);
+}
+static void m_funding_lower(tecg_event_t *e) {
+        memcpy(e->u.funding.currency, "eur", 4);
+}
+static void m_funding_empty(tecg_event_t *e) {
+        e->u.funding.currency[0] = '\0';
+}
 static void m_funding_old(tecg_event_t *e) {
         /* Withdrawn since 2005 but in the seed's reports. */
         memcpy(e->u.funding.currency, "SKK", 4);
 }
-static void m_item_null(tecg_event_t *e) { e->u.equipment.item = NULL; }
-static void m_item_empty(tecg_event_t *e) { e->u.equipment.item = ""; }
-static void m_item_200(tecg_event_t *e) { e->u.equipment.item = ascii200; }
-static void m_item_201(tecg_event_t *e) { e->u.equipment.item = ascii201; }
-static void m_item_utf8_200(tecg_event_t *e) { e->u.equipment.item = utf8_200; }
-static void m_item_utf8_201(tecg_event_t *e) { e->u.equipment.item = utf8_201; }
-static void m_quantity_zero(tecg_event_t *e) { e->u.equipment.quantity = 0; }
-static void m_quantity_negative(tecg_event_t *e) { e->u.equipment.quantity = -3; }
+static void m_item_null(tecg_event_t *e) {
+        e->u.equipment.item = NULL;
+}
+static void m_item_empty(tecg_event_t *e) {
+        e->u.equipment.item = "";
+}
+static void m_item_200(tecg_event_t *e) {
+        e->u.equipment.item = ascii200;
+}
+static void m_item_201(tecg_event_t *e) {
+        e->u.equipment.item = ascii201;
+}
+static void m_item_utf8_200(tecg_event_t *e) {
+        e->u.equipment.item = utf8_200;
+}
+static void m_item_utf8_201(tecg_event_t *e) {
+        e->u.equipment.item = utf8_201;
+}
+static void m_quantity_zero(tecg_event_t *e) {
+        e->u.equipment.quantity = 0;
+}
+static void m_quantity_negative(tecg_event_t *e) {
+        e->u.equipment.quantity = -3;
+}
 static void m_no_value(tecg_event_t *e) {
         /* Without a value, value and currency are not looked at. */
         e->u.equipment.has_value = false;
         e->u.equipment.value_minor = -5;
         memcpy(e->u.equipment.currency, "???", 4);
 }
-static void m_value_zero(tecg_event_t *e) { e->u.equipment.value_minor = 0; }
-static void m_value_negative(tecg_event_t *e) { e->u.equipment.value_minor = -1; }
-static void m_equipment_xxx(tecg_event_t *e) { memcpy(e->u.equipment.currency, "ABC", 4); }
-static void m_equipment_nocur(tecg_event_t *e) { e->u.equipment.currency[0] = '\0'; }
-static void m_headcount_zero(tecg_event_t *e) { e->u.personnel.headcount = 0; }
-static void m_headcount_negative(tecg_event_t *e) { e->u.personnel.headcount = -1; }
-static void m_course_null(tecg_event_t *e) { e->u.training.course = NULL; }
-static void m_course_empty(tecg_event_t *e) { e->u.training.course = ""; }
-static void m_course_201(tecg_event_t *e) { e->u.training.course = utf8_201; }
-static void m_course_200(tecg_event_t *e) { e->u.training.course = utf8_200; }
-static void m_venue_absent(tecg_event_t *e) { e->u.training.venue = NULL; }
-static void m_venue_empty(tecg_event_t *e) { e->u.training.venue = ""; }
-static void m_venue_201(tecg_event_t *e) { e->u.training.venue = ascii201; }
-static void m_trainees_zero(tecg_event_t *e) { e->u.training.trainees = 0; }
-static void m_trainees_negative(tecg_event_t *e) { e->u.training.trainees = -7; }
-static void m_type_count(tecg_event_t *e) { e->type = TECG_EV__COUNT; }
-static void m_type_99(tecg_event_t *e) { e->type = (tecg_event_type_t)99; }
+static void m_value_zero(tecg_event_t *e) {
+        e->u.equipment.value_minor = 0;
+}
+static void m_value_negative(tecg_event_t *e) {
+        e->u.equipment.value_minor = -1;
+}
+static void m_equipment_xxx(tecg_event_t *e) {
+        memcpy(e->u.equipment.currency, "ABC", 4);
+}
+static void m_equipment_nocur(tecg_event_t *e) {
+        e->u.equipment.currency[0] = '\0';
+}
+static void m_headcount_zero(tecg_event_t *e) {
+        e->u.personnel.headcount = 0;
+}
+static void m_headcount_negative(tecg_event_t *e) {
+        e->u.personnel.headcount = -1;
+}
+static void m_course_null(tecg_event_t *e) {
+        e->u.training.course = NULL;
+}
+static void m_course_empty(tecg_event_t *e) {
+        e->u.training.course = "";
+}
+static void m_course_201(tecg_event_t *e) {
+        e->u.training.course = utf8_201;
+}
+static void m_course_200(tecg_event_t *e) {
+        e->u.training.course = utf8_200;
+}
+static void m_venue_absent(tecg_event_t *e) {
+        e->u.training.venue = NULL;
+}
+static void m_venue_empty(tecg_event_t *e) {
+        e->u.training.venue = "";
+}
+static void m_venue_201(tecg_event_t *e) {
+        e->u.training.venue = ascii201;
+}
+static void m_trainees_zero(tecg_event_t *e) {
+        e->u.training.trainees = 0;
+}
+static void m_trainees_negative(tecg_event_t *e) {
+        e->u.training.trainees = -7;
+}
+static void m_type_count(tecg_event_t *e) {
+        e->type = TECG_EV__COUNT;
+}
+static void m_type_99(tecg_event_t *e) {
+        e->type = (tecg_event_type_t)99;
+}
 
 /* Several rules broken at once: the reason names the first rule in
  * contract.c's order (event_id, nation, list, offset, then the type's
@@ -217,8 +307,8 @@ typedef struct {
         const char *name;
         tecg_event_type_t type;
         void (*mutate)(tecg_event_t *);
-        bool any_nation;     /* check with nations == NULL */
-        const char *reason;  /* NULL: TECG_OK */
+        bool any_nation;    /* check with nations == NULL */
+        const char *reason; /* NULL: TECG_OK */
 } contract_case_t;
 
 #define OK NULL
@@ -244,8 +334,7 @@ static const contract_case_t cases[] = {
         {"nation 2 letters", TECG_EV_FUNDING, m_nation_short, false, NATION_RULE},
         {"nation lower case", TECG_EV_FUNDING, m_nation_lower, false, NATION_RULE},
         {"nation digit", TECG_EV_FUNDING, m_nation_digit, false, NATION_RULE},
-        {"nation lower case, any nation", TECG_EV_FUNDING, m_nation_lower, true,
-         NATION_RULE},
+        {"nation lower case, any nation", TECG_EV_FUNDING, m_nation_lower, true, NATION_RULE},
         {"nation not listed", TECG_EV_FUNDING, m_nation_unlisted, false,
          "field 'nation': ZZZ is not in the nations list"},
         {"nation not listed, any nation", TECG_EV_FUNDING, m_nation_unlisted, true, OK},
@@ -261,8 +350,7 @@ static const contract_case_t cases[] = {
 
         /* funding: amount > 0, known currency */
         {"amount 0", TECG_EV_FUNDING, m_amount_zero, false, "field 'amount': must be > 0"},
-        {"amount -1", TECG_EV_FUNDING, m_amount_negative, false,
-         "field 'amount': must be > 0"},
+        {"amount -1", TECG_EV_FUNDING, m_amount_negative, false, "field 'amount': must be > 0"},
         {"amount 1", TECG_EV_FUNDING, m_amount_one, false, OK},
         {"amount INT64_MAX", TECG_EV_FUNDING, m_amount_max, false, OK},
         {"funding currency XXX", TECG_EV_FUNDING, m_funding_xxx, false,
@@ -285,14 +373,12 @@ static const contract_case_t cases[] = {
         {"item 200 two-byte chars", TECG_EV_EQUIPMENT, m_item_utf8_200, false, OK},
         {"item 201 two-byte chars", TECG_EV_EQUIPMENT, m_item_utf8_201, false,
          "field 'item': must be 1-200 characters (got 201)"},
-        {"quantity 0", TECG_EV_EQUIPMENT, m_quantity_zero, false,
-         "field 'quantity': must be > 0"},
+        {"quantity 0", TECG_EV_EQUIPMENT, m_quantity_zero, false, "field 'quantity': must be > 0"},
         {"quantity -3", TECG_EV_EQUIPMENT, m_quantity_negative, false,
          "field 'quantity': must be > 0"},
         {"no value", TECG_EV_EQUIPMENT, m_no_value, false, OK},
         {"value 0", TECG_EV_EQUIPMENT, m_value_zero, false, OK},
-        {"value -1", TECG_EV_EQUIPMENT, m_value_negative, false,
-         "field 'value': must be >= 0"},
+        {"value -1", TECG_EV_EQUIPMENT, m_value_negative, false, "field 'value': must be >= 0"},
         {"equipment currency ABC", TECG_EV_EQUIPMENT, m_equipment_xxx, false,
          "field 'currency': unknown ISO 4217 code \"ABC\""},
         {"value without currency", TECG_EV_EQUIPMENT, m_equipment_nocur, false,
@@ -316,16 +402,14 @@ static const contract_case_t cases[] = {
          "field 'venue': must be 1-200 characters (got 0)"},
         {"venue 201 chars", TECG_EV_TRAINING, m_venue_201, false,
          "field 'venue': must be 1-200 characters (got 201)"},
-        {"trainees 0", TECG_EV_TRAINING, m_trainees_zero, false,
-         "field 'trainees': must be > 0"},
+        {"trainees 0", TECG_EV_TRAINING, m_trainees_zero, false, "field 'trainees': must be > 0"},
         {"trainees -7", TECG_EV_TRAINING, m_trainees_negative, false,
          "field 'trainees': must be > 0"},
 
         /* type: one of the four */
         {"type __COUNT", TECG_EV_PERSONNEL, m_type_count, false,
          "field 'type': unknown event type 4"},
-        {"type 99", TECG_EV_PERSONNEL, m_type_99, false,
-         "field 'type': unknown event type 99"},
+        {"type 99", TECG_EV_PERSONNEL, m_type_99, false, "field 'type': unknown event type 99"},
 
         /* the first broken rule is the one reported */
         {"id before nation", TECG_EV_FUNDING, m_id_and_nation, false, ID_RULE},
@@ -353,13 +437,13 @@ static void test_cases(void **state) {
                 tecg_event_t ev = base(c->type);
                 c->mutate(&ev);
                 char reason[512] = "(untouched)";
-                tecg_err_t err = tecg_contract_check(&ev, c->any_nation ? NULL : nations,
-                                                     reason, sizeof(reason));
+                tecg_err_t err = tecg_contract_check(&ev, c->any_nation ? NULL : nations, reason,
+                                                     sizeof(reason));
                 tecg_err_t want = c->reason ? TECG_ERR_INVALID : TECG_OK;
                 if (err != want || (c->reason && strcmp(reason, c->reason) != 0)) {
-                        fprintf(stderr, "case '%s': got %s \"%s\", want %s \"%s\"\n",
-                                c->name, tecg_err2str(err), err ? reason : "",
-                                tecg_err2str(want), c->reason ? c->reason : "");
+                        fprintf(stderr, "case '%s': got %s \"%s\", want %s \"%s\"\n", c->name,
+                                tecg_err2str(err), err ? reason : "", tecg_err2str(want),
+                                c->reason ? c->reason : "");
                         failures++;
                 }
         }
@@ -374,8 +458,7 @@ static void test_reason_size(void **state) {
         memcpy(ev.nation, "ZZZ", 4);
         char small[16];
         memset(small, 'x', sizeof(small));
-        assert_int_equal(tecg_contract_check(&ev, nations, small, sizeof(small)),
-                         TECG_ERR_INVALID);
+        assert_int_equal(tecg_contract_check(&ev, nations, small, sizeof(small)), TECG_ERR_INVALID);
         assert_int_equal(strlen(small), sizeof(small) - 1);
         assert_memory_equal(small, "field 'nation':", sizeof(small) - 1);
         assert_int_equal(tecg_contract_check(&ev, nations, NULL, 0), TECG_ERR_INVALID);

@@ -26,8 +26,7 @@ static uint64_t mix(uint64_t z) {
  * real ids ("NLD-2005-000123", "DEU-eq-17"). Never contains 'z'. */
 static void big_id(uint64_t i, char out[32]) {
         static const char *const prefix[] = {"", "E-", "ev.", "NLD-eq:", "id_"};
-        snprintf(out, 32, "%s%016llx", prefix[i % 5],
-                 (unsigned long long)mix(i));
+        snprintf(out, 32, "%s%016llx", prefix[i % 5], (unsigned long long)mix(i));
 }
 
 static double now_s(void) {
@@ -137,22 +136,19 @@ static void test_two_million(void **state) {
         t2 = now_s();
         for (uint64_t i = 0; i < N; i += 3) {
                 big_id(i, id);
-                assert_int_equal(tecg_seen_add(s, i % 7 ? "NLD" : "DEU", id),
-                                 0);
+                assert_int_equal(tecg_seen_add(s, i % 7 ? "NLD" : "DEU", id), 0);
         }
         assert_int_equal(tecg_seen_count(s), N);
         assert_int_equal(tecg_seen_memory(s), mem);
         print_message("seen: %d ids of 16-23 chars: %zu bytes, %.1f bytes "
                       "per id; add %.0f ns/id, 4 lookups %.0f ns/id\n",
-                      N, mem, (double)mem / N, (t1 - t0) * 1e9 / N,
-                      (t2 - t1) * 1e9 / N);
+                      N, mem, (double)mem / N, (t1 - t0) * 1e9 / N, (t2 - t1) * 1e9 / N);
 
         /* Ids that differ from stored ones in their last char are new. */
         for (uint64_t i = 0; i < 1000; i++) {
                 big_id(i, id);
                 id[strlen(id) - 1] = 'z';
-                assert_int_equal(tecg_seen_add(s, i % 7 ? "NLD" : "DEU", id),
-                                 1);
+                assert_int_equal(tecg_seen_add(s, i % 7 ? "NLD" : "DEU", id), 1);
         }
         assert_int_equal(tecg_seen_count(s), N + 1000);
         tecg_seen_destroy(s);
@@ -174,8 +170,7 @@ static void test_memory_sizes(void **state) {
                 print_message("seen: %7zu ids like NLD-2005-0000123: %9zu "
                               "bytes, %.1f per id\n",
                               sizes[k], tecg_seen_memory(s),
-                              (double)tecg_seen_memory(s) /
-                                      (double)(sizes[k] ? sizes[k] : 1));
+                              (double)tecg_seen_memory(s) / (double)(sizes[k] ? sizes[k] : 1));
                 if (sizes[k] == 0)
                         assert_true(tecg_seen_memory(s) < 8192);
                 tecg_seen_destroy(s);

@@ -90,8 +90,8 @@ static void st_equipment(tecg_nation_state_t *st, tecg_category_t cat, tecg_equi
         st->events++;
         if (!cur)
                 return;
-        st->equipment_values = realloc(st->equipment_values, (st->nequipment_values + 1) *
-                                                                     sizeof(*st->equipment_values));
+        st->equipment_values = realloc(st->equipment_values,
+                                       (st->nequipment_values + 1) * sizeof(*st->equipment_values));
         assert_non_null(st->equipment_values);
         tecg_equipment_value_t *v = &st->equipment_values[st->nequipment_values++];
         memset(v, 0, sizeof(*v));
@@ -142,9 +142,12 @@ static void scenario_states(scenario_t *s) {
         st_equipment(st, TECG_CAT_VEHICLES, TECG_ES_OFFERED, 50, "USD", 250000000);
         st_equipment(st, TECG_CAT_VEHICLES, TECG_ES_DELIVERED, 20, "USD", 100000000);
         st_equipment(st, TECG_CAT_COMMUNICATIONS, TECG_ES_ACCEPTED, 100, NULL, 0);
-        st_personnel(st, TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ, 100, "2005-11-30T12:00:00Z", "usa-p-7");
-        st_personnel(st, TECG_ROLE_STAFF, TECG_LOC_OUTSIDE_IRAQ, 10, "2005-09-01T08:00:00Z", "usa-p-3");
-        st_personnel(st, TECG_ROLE_FORCE_PROTECTION, TECG_LOC_IN_IRAQ, 50, "2005-11-01T08:00:00Z", "usa-p-5");
+        st_personnel(st, TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ, 100, "2005-11-30T12:00:00Z",
+                     "usa-p-7");
+        st_personnel(st, TECG_ROLE_STAFF, TECG_LOC_OUTSIDE_IRAQ, 10, "2005-09-01T08:00:00Z",
+                     "usa-p-3");
+        st_personnel(st, TECG_ROLE_FORCE_PROTECTION, TECG_LOC_IN_IRAQ, 50, "2005-11-01T08:00:00Z",
+                     "usa-p-5");
         st_training(st, 2004, TECG_LOC_IN_IRAQ, TECG_LVL_SENIOR, 40);
         st_training(st, 2005, TECG_LOC_IN_IRAQ, TECG_LVL_MIDDLE, 300);
         st_training(st, 2005, TECG_LOC_IN_IRAQ, TECG_LVL_SENIOR, 100);
@@ -153,7 +156,8 @@ static void scenario_states(scenario_t *s) {
         st_funding(st, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "GBP", 25000000);
         st_funding(st, TECG_CH_TRUST_FUND, TECG_FS_DISBURSED, "GBP", 25000000);
         st_funding(st, TECG_CH_COMMON_FUNDING, TECG_FS_PLEDGED, "EUR", 10000000);
-        st_personnel(st, TECG_ROLE_MENTOR, TECG_LOC_IN_IRAQ, 60, "2005-12-01T09:00:00Z", "gbr-0042");
+        st_personnel(st, TECG_ROLE_MENTOR, TECG_LOC_IN_IRAQ, 60, "2005-12-01T09:00:00Z",
+                     "gbr-0042");
         st_personnel(st, TECG_ROLE_STAFF, TECG_LOC_IN_IRAQ, 30, "2005-10-01T09:00:00Z", "gbr-0031");
         st_training(st, 2005, TECG_LOC_OUTSIDE_IRAQ, TECG_LVL_SENIOR, 50);
 
@@ -169,10 +173,13 @@ static void scenario_states(scenario_t *s) {
         s->st[4] = st = st_new("DNK", "2005-08-20T10:00:00+02:00");
         st_funding(st, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "DKK", 100000000);
         st_funding(st, TECG_CH_TRUST_FUND, TECG_FS_DISBURSED, "DKK", 33333);
-        st_personnel(st, TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ, 15, "2005-08-20T10:00:00+02:00", "dk-1");
-        st_personnel(st, TECG_ROLE_SUPPORT, TECG_LOC_IN_IRAQ, 5, "2005-08-20T10:00:00+02:00", "dk-2");
+        st_personnel(st, TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ, 15, "2005-08-20T10:00:00+02:00",
+                     "dk-1");
+        st_personnel(st, TECG_ROLE_SUPPORT, TECG_LOC_IN_IRAQ, 5, "2005-08-20T10:00:00+02:00",
+                     "dk-2");
         /* reported, and zero: still a report */
-        st_personnel(st, TECG_ROLE_SUPPORT, TECG_LOC_OUTSIDE_IRAQ, 0, "2005-08-01T10:00:00+02:00", "dk-0");
+        st_personnel(st, TECG_ROLE_SUPPORT, TECG_LOC_OUTSIDE_IRAQ, 0, "2005-08-01T10:00:00+02:00",
+                     "dk-0");
 
         s->st[5] = st = st_new("ISL", "2005-03-01T00:00:00Z");
         st_funding(st, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "ISK", 30000000);
@@ -180,7 +187,8 @@ static void scenario_states(scenario_t *s) {
         s->st[6] = st = st_new("UKR", "2005-07-01T00:00:00.250Z");
         st_funding(st, TECG_CH_BILATERAL, TECG_FS_PLEDGED, "UAH", 100000000);
         st_equipment(st, TECG_CAT_WEAPONS, TECG_ES_OFFERED, 200, "UAH", 50000000);
-        st_personnel(st, TECG_ROLE_STAFF, TECG_LOC_OUTSIDE_IRAQ, 5, "2005-07-01T00:00:00.250Z", "ua-1");
+        st_personnel(st, TECG_ROLE_STAFF, TECG_LOC_OUTSIDE_IRAQ, 5, "2005-07-01T00:00:00.250Z",
+                     "ua-1");
 
         /* A state with training only: not reported for funding and
          * staffing. */
@@ -213,9 +221,8 @@ static int scenario_teardown(void **state) {
 
 static json_t *compose(const scenario_t *s, tecg_dashboard_t which) {
         char err[256] = "";
-        json_t *doc = tecg_compose(which, &s->mission, s->nations,
-                                   STATES(s), NSTATES, err,
-                                   sizeof(err));
+        json_t *doc =
+                tecg_compose(which, &s->mission, s->nations, STATES(s), NSTATES, err, sizeof(err));
         if (!doc)
                 fail_msg("compose %s: %s", tecg_dashboard_names[which], err);
         return doc;
@@ -223,8 +230,8 @@ static json_t *compose(const scenario_t *s, tecg_dashboard_t which) {
 
 /* The golden form: 2-space indent, ratios as written, final newline. */
 static char *dump(const json_t *doc) {
-        char *s = json_dumps(doc, JSON_INDENT(2) |
-                                          JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION));
+        char *s =
+                json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION));
         assert_non_null(s);
         size_t n = strlen(s);
         char *out = malloc(n + 2);
@@ -245,7 +252,8 @@ static void check_golden(const scenario_t *s, tecg_dashboard_t which) {
         size_t mismatch_line = 0;
 
         json_decref(doc);
-        snprintf(path, sizeof(path), "%s/compose/%s.json", tu_data_dir(), tecg_dashboard_names[which]);
+        snprintf(path, sizeof(path), "%s/compose/%s.json", tu_data_dir(),
+                 tecg_dashboard_names[which]);
         if (update) {
                 FILE *f = fopen(path, "wb");
                 assert_non_null(f);
@@ -316,12 +324,18 @@ typedef struct {
         double r;      /* W_REAL, compared exactly */
 } want_t;
 
-#define STR(p, v) {p, W_STR, v, 0, 0}
-#define INT(p, v) {p, W_INT, NULL, v, 0}
-#define REAL(p, v) {p, W_REAL, NULL, 0, v}
-#define NUL(p) {p, W_NULL, NULL, 0, 0}
-#define IS_FALSE(p) {p, W_FALSE, NULL, 0, 0}
-#define LEN(p, v) {p, W_LEN, NULL, v, 0}
+#define STR(p, v) \
+        { p, W_STR, v, 0, 0 }
+#define INT(p, v) \
+        { p, W_INT, NULL, v, 0 }
+#define REAL(p, v) \
+        { p, W_REAL, NULL, 0, v }
+#define NUL(p) \
+        { p, W_NULL, NULL, 0, 0 }
+#define IS_FALSE(p) \
+        { p, W_FALSE, NULL, 0, 0 }
+#define LEN(p, v) \
+        { p, W_LEN, NULL, v, 0 }
 #define NELEM(w) (sizeof(w) / sizeof((w)[0]))
 
 static void expect(const json_t *doc, const want_t *w, size_t n) {
@@ -338,8 +352,12 @@ static void expect(const json_t *doc, const want_t *w, size_t n) {
                 case W_REAL:
                         ok = json_is_real(j) && json_real_value(j) == w[k].r;
                         break;
-                case W_NULL: ok = json_is_null(j); break;
-                case W_FALSE: ok = json_is_false(j); break;
+                case W_NULL:
+                        ok = json_is_null(j);
+                        break;
+                case W_FALSE:
+                        ok = json_is_false(j);
+                        break;
                 case W_LEN:
                         ok = json_is_array(j) && json_array_size(j) == (size_t)w[k].i;
                         break;
@@ -354,8 +372,7 @@ static void expect(const json_t *doc, const want_t *w, size_t n) {
                                 snprintf(want, sizeof(want), "%s %lld",
                                          w[k].kind == W_LEN ? "array of size" : "",
                                          (long long)w[k].i);
-                        fail_msg("%s is %s, want %s", w[k].path,
-                                 json_dumps(j, JSON_ENCODE_ANY),
+                        fail_msg("%s is %s, want %s", w[k].path, json_dumps(j, JSON_ENCODE_ANY),
                                  w[k].kind == W_NULL    ? "null"
                                  : w[k].kind == W_FALSE ? "false"
                                                         : want);
@@ -363,26 +380,22 @@ static void expect(const json_t *doc, const want_t *w, size_t n) {
         }
 }
 
-#define EXPECT(doc, ...)                                                                \
-        expect((doc), (const want_t[]){__VA_ARGS__},                                    \
+#define EXPECT(doc, ...)                             \
+        expect((doc), (const want_t[]){__VA_ARGS__}, \
                sizeof((const want_t[]){__VA_ARGS__}) / sizeof(want_t))
 
 static void test_figures_funding(void **state) {
         json_t *doc = compose(*state, TECG_DASH_FUNDING);
 
-        EXPECT(doc,
-               STR("as_of", "2005-12-01T09:00:00Z"),
+        EXPECT(doc, STR("as_of", "2005-12-01T09:00:00Z"),
                STR("total.pledged.converted", "5104950.00"),
                STR("total.pledged.by_currency.USD", "3000000.00"),
                STR("total.pledged.by_currency.ISK", "30000000"),
                STR("total.pledged.by_currency.JPY", "150000000"),
-               STR("total.pledged.missing_rates.0", "UAH"),
-               LEN("total.pledged.missing_rates", 1),
+               STR("total.pledged.missing_rates.0", "UAH"), LEN("total.pledged.missing_rates", 1),
                STR("total.disbursed.converted", "1016694.77"),
-               LEN("total.disbursed.missing_rates", 0),
-               STR("missing_rates.0", "UAH"),
-               STR("rates.USD", "0.8042"),
-               INT("total.nations_reported", 7),
+               LEN("total.disbursed.missing_rates", 0), STR("missing_rates.0", "UAH"),
+               STR("rates.USD", "0.8042"), INT("total.nations_reported", 7),
                /* channels: USD 1,000,000 trust fund + 2,000,000 bilateral */
                STR("total.channels.BILATERAL.pledged.by_currency.USD", "2000000.00"),
                STR("total.channels.COMMON_FUNDING.pledged.converted", "100000.00"),
@@ -395,20 +408,14 @@ static void test_figures_funding(void **state) {
                STR("total.equipment.stages.ACCEPTED.value.converted", "0.00"),
                INT("total.equipment.categories.WEAPONS.OFFERED.quantity", 200),
                /* rows: every listed nation plus JPN, by code */
-               LEN("nations", 9),
-               STR("nations.0.nation", "BEL"), STR("nations.1.nation", "CAN"),
+               LEN("nations", 9), STR("nations.0.nation", "BEL"), STR("nations.1.nation", "CAN"),
                STR("nations.2.nation", "DNK"), STR("nations.3.nation", "GBR"),
                STR("nations.4.nation", "ISL"), STR("nations.5.nation", "JPN"),
                STR("nations.6.nation", "NOR"), STR("nations.7.nation", "UKR"),
-               STR("nations.8.nation", "USA"),
-               STR("nations.5.status", "unlisted"),
-               NUL("nations.5.name"),
-               STR("nations.5.pledged.converted", "1095000.00"),
-               STR("nations.7.status", "partner"),
-               STR("nations.2.disbursed.converted", "44.77"),
-               IS_FALSE("nations.0.reported"),
-               LEN("not_reported", 2),
-               STR("not_reported.0", "BEL"),
+               STR("nations.8.nation", "USA"), STR("nations.5.status", "unlisted"),
+               NUL("nations.5.name"), STR("nations.5.pledged.converted", "1095000.00"),
+               STR("nations.7.status", "partner"), STR("nations.2.disbursed.converted", "44.77"),
+               IS_FALSE("nations.0.reported"), LEN("not_reported", 2), STR("not_reported.0", "BEL"),
                STR("not_reported.1", "CAN"));
         assert_null(json_object_get(walk(doc, "rates"), "EUR"));
         json_decref(doc);
@@ -417,24 +424,15 @@ static void test_figures_funding(void **state) {
 static void test_figures_staffing(void **state) {
         json_t *doc = compose(*state, TECG_DASH_STAFFING);
 
-        EXPECT(doc,
-               INT("total.authorized_strength", 360),
-               INT("total.in_iraq", 300),
-               INT("total.outside_iraq", 15),
-               INT("total.total", 315),
-               REAL("total.fill_rate", 0.8333),
-               INT("total.shortfall", 60),
-               INT("total.roles.TRAINER.IN_IRAQ", 140),
-               INT("total.nations_reported", 5),
+        EXPECT(doc, INT("total.authorized_strength", 360), INT("total.in_iraq", 300),
+               INT("total.outside_iraq", 15), INT("total.total", 315),
+               REAL("total.fill_rate", 0.8333), INT("total.shortfall", 60),
+               INT("total.roles.TRAINER.IN_IRAQ", 140), INT("total.nations_reported", 5),
                /* GBR: latest of its two reports */
-               STR("nations.3.nation", "GBR"),
-               STR("nations.3.last_report", "2005-12-01T09:00:00Z"),
+               STR("nations.3.nation", "GBR"), STR("nations.3.last_report", "2005-12-01T09:00:00Z"),
                /* DNK's times were written +02:00; the document is UTC */
-               STR("nations.2.last_report", "2005-08-20T08:00:00Z"),
-               NUL("nations.0.last_report"),
-               LEN("not_reported", 3),
-               STR("not_reported.0", "BEL"),
-               STR("not_reported.1", "CAN"),
+               STR("nations.2.last_report", "2005-08-20T08:00:00Z"), NUL("nations.0.last_report"),
+               LEN("not_reported", 3), STR("not_reported.0", "BEL"), STR("not_reported.1", "CAN"),
                STR("not_reported.2", "ISL"));
         json_decref(doc);
 }
@@ -442,28 +440,19 @@ static void test_figures_staffing(void **state) {
 static void test_figures_training(void **state) {
         json_t *doc = compose(*state, TECG_DASH_TRAINING);
 
-        EXPECT(doc,
-               LEN("years", 3),
-               INT("years.0.year", 2004),
-               INT("years.1.year", 2005),
-               INT("years.1.in_iraq.trainees", 400),
-               INT("years.1.in_iraq.target", 1000),
-               REAL("years.1.in_iraq.progress", 0.4),
-               INT("years.1.outside_iraq.trainees", 230),
+        EXPECT(doc, LEN("years", 3), INT("years.0.year", 2004), INT("years.1.year", 2005),
+               INT("years.1.in_iraq.trainees", 400), INT("years.1.in_iraq.target", 1000),
+               REAL("years.1.in_iraq.progress", 0.4), INT("years.1.outside_iraq.trainees", 230),
                REAL("years.1.outside_iraq.progress", 0.46),
-               INT("years.1.outside_iraq.levels.MIDDLE", 180),
-               INT("years.1.nations_providing", 4),
-               INT("years.1.trainees", 630),
-               REAL("years.2.outside_iraq.progress", 0.06),
+               INT("years.1.outside_iraq.levels.MIDDLE", 180), INT("years.1.nations_providing", 4),
+               INT("years.1.trainees", 630), REAL("years.2.outside_iraq.progress", 0.06),
                /* rows: (year, nation) */
-               LEN("nations", 6),
-               INT("nations.0.year", 2004), STR("nations.0.nation", "USA"),
+               LEN("nations", 6), INT("nations.0.year", 2004), STR("nations.0.nation", "USA"),
                INT("nations.1.year", 2005), STR("nations.1.nation", "CAN"),
                INT("nations.2.year", 2005), STR("nations.2.nation", "GBR"),
                INT("nations.3.year", 2005), STR("nations.3.nation", "NOR"),
                INT("nations.4.year", 2005), STR("nations.4.nation", "USA"),
-               INT("nations.5.year", 2006), STR("nations.5.nation", "NOR"),
-               LEN("not_reported", 4),
+               INT("nations.5.year", 2006), STR("nations.5.nation", "NOR"), LEN("not_reported", 4),
                STR("not_reported.3", "UKR"));
         json_decref(doc);
 }
@@ -543,15 +532,17 @@ static void test_ratio_edges(void **state) {
                 size_t n;
         } cases[] = {
                 {0, {NUL("total.fill_rate"), INT("total.shortfall", 0)}, 2},
-                {240, {REAL("total.fill_rate", 1.25), INT("total.shortfall", 0)}, 2}, /* 300 / 240 */
+                {240,
+                 {REAL("total.fill_rate", 1.25), INT("total.shortfall", 0)},
+                 2},                                         /* 300 / 240 */
                 {900, {REAL("total.fill_rate", 0.3333)}, 1}, /* 300 / 900 = 0.33333 */
                 {450, {REAL("total.fill_rate", 0.6667)}, 1}, /* 300 / 450 = 0.66666 */
         };
         m.target_outside_iraq = 0;
         for (size_t i = 0; i < NELEM(cases); i++) {
                 m.authorized_strength = cases[i].authorized_strength;
-                json_t *doc = tecg_compose_staffing(&m, s->nations, STATES(s), NSTATES, err,
-                                                    sizeof(err));
+                json_t *doc =
+                        tecg_compose_staffing(&m, s->nations, STATES(s), NSTATES, err, sizeof(err));
                 assert_non_null(doc);
                 expect(doc, cases[i].want, cases[i].n);
                 json_decref(doc);
@@ -576,8 +567,7 @@ static void test_rates_config(void **state) {
         EXPECT(doc,
                /* 5,104,950.00 - 1,095,000.00 (JPY) + 160,000.00 (1,000,000 UAH x 0.16) */
                STR("total.pledged.converted", "4169950.00"),
-               STR("total.pledged.missing_rates.0", "JPY"),
-               STR("missing_rates.0", "JPY"),
+               STR("total.pledged.missing_rates.0", "JPY"), STR("missing_rates.0", "JPY"),
                STR("rates.UAH", "0.16"));
         json_decref(doc);
 
@@ -587,11 +577,9 @@ static void test_rates_config(void **state) {
         assert_int_equal(tecg_mission_set_rate(&m, "GBP", "1.82", err, sizeof(err)), TECG_OK);
         doc = tecg_compose_funding(&m, s->nations, STATES(s), NSTATES, err, sizeof(err));
         assert_non_null(doc);
-        EXPECT(doc,
-               STR("reporting_currency", "USD"),
+        EXPECT(doc, STR("reporting_currency", "USD"),
                /* 3,000,000 USD + 250,000 GBP x 1.82 = 3,455,000.00 USD */
-               STR("total.pledged.converted", "3455000.00"),
-               LEN("missing_rates", 6));
+               STR("total.pledged.converted", "3455000.00"), LEN("missing_rates", 6));
         json_decref(doc);
 }
 
@@ -668,9 +656,8 @@ static void test_out_of_memory(void **state) {
                 for (budget = 0; budget < 1000000 && !doc; budget += 1 + budget / 50) {
                         alloc_budget = budget;
                         err[0] = '\0';
-                        doc = tecg_compose((tecg_dashboard_t)w, &s->mission, s->nations,
-                                           STATES(s), NSTATES,
-                                           err, sizeof(err));
+                        doc = tecg_compose((tecg_dashboard_t)w, &s->mission, s->nations, STATES(s),
+                                           NSTATES, err, sizeof(err));
                         if (!doc)
                                 assert_string_equal(err, "out of memory composing a dashboard");
                 }

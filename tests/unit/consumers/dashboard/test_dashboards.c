@@ -47,23 +47,22 @@
  * an internal header). */
 #define API_KEY_PRODUCE 0
 
-static const char nations_csv[] =
-        "code,name,status\n"
-        "BEL,Belgium,member\n"
-        "GBR,United Kingdom,partner\n"
-        "USA,United States,member\n";
+static const char nations_csv[] = "code,name,status\n"
+                                  "BEL,Belgium,member\n"
+                                  "GBR,United Kingdom,partner\n"
+                                  "USA,United States,member\n";
 
 typedef struct {
-        rd_kafka_t *mock_owner;         /* the client that owns the cluster */
+        rd_kafka_t *mock_owner; /* the client that owns the cluster */
         rd_kafka_mock_cluster_t *mock;
-        rd_kafka_t *writer;             /* writes nation states */
+        rd_kafka_t *writer; /* writes nation states */
         tecg_state_codec_t *codec;
         tecg_conf_t *conf;
-        char conf_target;               /* the props table binds no field */
+        char conf_target; /* the props table binds no field */
         tecg_nations_t *nations;
         tecg_mission_t mission;
         tecg_docstore_t *store;
-        int published;                  /* publish_cb calls */
+        int published; /* publish_cb calls */
 } fixture_t;
 
 static const tecg_conf_prop_t props[] = {
@@ -74,9 +73,8 @@ static const tecg_conf_prop_t props[] = {
 static rd_kafka_t *new_producer(const char *bootstraps) {
         char reason[256];
         rd_kafka_conf_t *kc = rd_kafka_conf_new();
-        if (bootstraps &&
-            rd_kafka_conf_set(kc, "bootstrap.servers", bootstraps, reason,
-                              sizeof(reason)) != RD_KAFKA_CONF_OK)
+        if (bootstraps && rd_kafka_conf_set(kc, "bootstrap.servers", bootstraps, reason,
+                                            sizeof(reason)) != RD_KAFKA_CONF_OK)
                 fail_msg("%s", reason);
         rd_kafka_conf_set(kc, "log_level", "3", reason, sizeof(reason));
         rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, reason, sizeof(reason));
@@ -179,8 +177,8 @@ static void write_first_states(fixture_t *f) {
         set_personnel(usa, TECG_ROLE_STAFF, 50);
         usa->funding = calloc(1, sizeof(*usa->funding));
         assert_non_null(usa->funding);
-        usa->funding[0] = (tecg_funding_total_t){TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "EUR",
-                                                 100000};
+        usa->funding[0] =
+                (tecg_funding_total_t){TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "EUR", 100000};
         usa->nfunding = 1;
         write_state(f, usa);
 
@@ -188,8 +186,7 @@ static void write_first_states(fixture_t *f) {
         set_personnel(jpn, TECG_ROLE_TRAINER, 7);
         jpn->training = calloc(1, sizeof(*jpn->training));
         assert_non_null(jpn->training);
-        jpn->training[0] = (tecg_training_total_t){2005, TECG_LOC_OUTSIDE_IRAQ,
-                                                   TECG_LVL_JUNIOR, 5};
+        jpn->training[0] = (tecg_training_total_t){2005, TECG_LOC_OUTSIDE_IRAQ, TECG_LVL_JUNIOR, 5};
         jpn->ntraining = 1;
         write_state(f, jpn);
 }
@@ -265,8 +262,7 @@ static json_int_t int_at(json_t *doc, const char *path) {
         json_t *v = doc;
         char buf[128];
         snprintf(buf, sizeof(buf), "%s", path);
-        for (char *save = NULL, *k = strtok_r(buf, ".", &save); k;
-             k = strtok_r(NULL, ".", &save))
+        for (char *save = NULL, *k = strtok_r(buf, ".", &save); k; k = strtok_r(NULL, ".", &save))
                 v = json_object_get(v, k);
         if (!json_is_integer(v))
                 fail_msg("%s is not an integer", path);
@@ -327,14 +323,12 @@ static void test_follows_nation_state(void **state) {
 
         json_t *funding = stored(f, "funding", 1);
         assert_string_equal(json_string_value(json_object_get(
-                                    json_object_get(json_object_get(funding, "total"),
-                                                    "pledged"),
+                                    json_object_get(json_object_get(funding, "total"), "pledged"),
                                     "converted")),
                             "1000.00");
         assert_int_equal(json_array_size(json_object_get(funding, "nations")), 4);
-        assert_string_equal(
-                json_string_value(json_object_get(row_of(funding, "JPN"), "status")),
-                "unlisted");
+        assert_string_equal(json_string_value(json_object_get(row_of(funding, "JPN"), "status")),
+                            "unlisted");
         json_decref(funding);
 
         json_t *training = stored(f, "training", 1);
@@ -361,8 +355,7 @@ static void test_follows_nation_state(void **state) {
         int64_t deadline = tu_now_ms() + WAIT_MS;
         do {
                 char errstr[256];
-                assert_int_equal(tecg_dashboards_run_once(d, 100, errstr, sizeof(errstr)),
-                                 TECG_OK);
+                assert_int_equal(tecg_dashboards_run_once(d, 100, errstr, sizeof(errstr)), TECG_OK);
                 tecg_dashboards_stats(d, &st);
         } while (st.states_received < 6 && tu_now_ms() < deadline);
         assert_int_equal(st.states_received, 6);
@@ -420,8 +413,7 @@ static void check_fatal(fixture_t *f, bool producer) {
                                     : "fatal Kafka error in the consumer",
                            "INVALID_PRODUCER_EPOCH", "injected by the test");
         errstr[0] = '\0';
-        assert_int_equal(tecg_dashboards_run_once(d, 0, errstr, sizeof(errstr)),
-                         TECG_ERR_KAFKA);
+        assert_int_equal(tecg_dashboards_run_once(d, 0, errstr, sizeof(errstr)), TECG_ERR_KAFKA);
         tu_assert_contains(errstr, "fatal Kafka error");
         tecg_dashboards_destroy(d);
 }
@@ -441,15 +433,13 @@ static void test_refused_writes_are_not_fatal(void **state) {
         fixture_t *f = *state;
         char errstr[512] = "";
         write_first_states(f);
-        rd_kafka_mock_push_request_errors(f->mock, API_KEY_PRODUCE, 3,
-                                          RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH,
-                                          RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH,
-                                          RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH);
+        rd_kafka_mock_push_request_errors(
+                f->mock, API_KEY_PRODUCE, 3, RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH,
+                RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH, RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH);
         tecg_dashboards_t *d = engine_new(f);
         run_until_staffing(d, 1);
         for (int i = 0; i < 10; i++)
-                assert_int_equal(tecg_dashboards_run_once(d, 100, errstr, sizeof(errstr)),
-                                 TECG_OK);
+                assert_int_equal(tecg_dashboards_run_once(d, 100, errstr, sizeof(errstr)), TECG_OK);
         tecg_dashboards_destroy(d);
 }
 
@@ -458,8 +448,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_follows_nation_state, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fatal_consumer_error, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fatal_producer_error, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_refused_writes_are_not_fatal, setup,
-                                                teardown),
+                cmocka_unit_test_setup_teardown(test_refused_writes_are_not_fatal, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,11 +16,9 @@
 #include "docstore.h"
 #include "testutil.h"
 
-static tecg_err_t put(tecg_docstore_t *s, const char *name, uint64_t version,
-                      const char *json) {
+static tecg_err_t put(tecg_docstore_t *s, const char *name, uint64_t version, const char *json) {
         char errstr[256] = "";
-        return tecg_docstore_put(s, name, version, json, strlen(json), errstr,
-                                 sizeof(errstr));
+        return tecg_docstore_put(s, name, version, json, strlen(json), errstr, sizeof(errstr));
 }
 
 static void test_put_get_versions(void **state) {
@@ -31,8 +29,7 @@ static void test_put_get_versions(void **state) {
 
         assert_non_null(s);
         assert_int_equal(tecg_docstore_seq(s), 0);
-        assert_int_equal(tecg_docstore_get(s, "funding", &d),
-                         TECG_ERR_NOT_FOUND);
+        assert_int_equal(tecg_docstore_get(s, "funding", &d), TECG_ERR_NOT_FOUND);
         assert_null(d.json);
         tecg_doc_release(&d); /* zeroed: fine */
 
@@ -55,8 +52,7 @@ static void test_put_get_versions(void **state) {
         tecg_doc_release(&d);
 
         /* Stale: refused, nothing changes, no notification. */
-        assert_int_equal(tecg_docstore_put(s, "funding", 1, "{\"v\":1}", 7,
-                                           errstr, sizeof(errstr)),
+        assert_int_equal(tecg_docstore_put(s, "funding", 1, "{\"v\":1}", 7, errstr, sizeof(errstr)),
                          TECG_ERR_INVALID);
         assert_non_null(strstr(errstr, "stale"));
         assert_int_equal(tecg_docstore_seq(s), 2);
@@ -71,12 +67,9 @@ static void test_put_get_versions(void **state) {
         tecg_doc_release(&d);
 
         /* Refused: names and non-objects. errstr may be NULL. */
-        assert_int_equal(tecg_docstore_put(s, "", 1, "{}", 2, NULL, 0),
-                         TECG_ERR_INVALID);
-        assert_int_equal(tecg_docstore_put(s, "a/b", 1, "{}", 2, NULL, 0),
-                         TECG_ERR_INVALID);
-        assert_int_equal(tecg_docstore_put(s, NULL, 1, "{}", 2, NULL, 0),
-                         TECG_ERR_INVALID);
+        assert_int_equal(tecg_docstore_put(s, "", 1, "{}", 2, NULL, 0), TECG_ERR_INVALID);
+        assert_int_equal(tecg_docstore_put(s, "a/b", 1, "{}", 2, NULL, 0), TECG_ERR_INVALID);
+        assert_int_equal(tecg_docstore_put(s, NULL, 1, "{}", 2, NULL, 0), TECG_ERR_INVALID);
         assert_int_equal(put(s, "x", 1, "[1,2]"), TECG_ERR_INVALID);
         assert_int_equal(put(s, "x", 1, "{\"a\":"), TECG_ERR_INVALID);
         assert_int_equal(tecg_docstore_put(s, "x", 1, "{}garbage", 2, NULL, 0),
@@ -94,11 +87,9 @@ static void test_snapshot_outlives_puts(void **state) {
         tecg_doc_t old, cur;
         (void)state;
 
-        assert_int_equal(put(s, "staffing", 7, "{\"fill_rate\":0.5}"),
-                         TECG_OK);
+        assert_int_equal(put(s, "staffing", 7, "{\"fill_rate\":0.5}"), TECG_OK);
         assert_int_equal(tecg_docstore_get(s, "staffing", &old), TECG_OK);
-        assert_int_equal(put(s, "staffing", 8, "{\"fill_rate\":0.75}"),
-                         TECG_OK);
+        assert_int_equal(put(s, "staffing", 8, "{\"fill_rate\":0.75}"), TECG_OK);
         assert_int_equal(tecg_docstore_get(s, "staffing", &cur), TECG_OK);
         /* The old snapshot is still intact (ASan would catch a free). */
         assert_int_equal(old.version, 7);
@@ -170,13 +161,11 @@ static void test_wait_change(void **state) {
 
         /* Nothing happens: times out after about the timeout. */
         t0 = tu_now_ms();
-        assert_int_equal(tecg_docstore_wait_change(s, &seq, 150),
-                         TECG_ERR_RETRY);
+        assert_int_equal(tecg_docstore_wait_change(s, &seq, 150), TECG_ERR_RETRY);
         assert_true(tu_now_ms() - t0 >= 140);
         assert_true(tu_now_ms() - t0 < 2000);
         assert_int_equal(seq, 0);
-        assert_int_equal(tecg_docstore_wait_change(s, &seq, 0),
-                         TECG_ERR_RETRY);
+        assert_int_equal(tecg_docstore_wait_change(s, &seq, 0), TECG_ERR_RETRY);
 
         /* A put from another thread wakes the waiter long before 5 s. */
         assert_int_equal(pthread_create(&th, NULL, delayed_put, &d), 0);
@@ -195,8 +184,7 @@ static void test_wait_change(void **state) {
         d.wakeup = 1;
         assert_int_equal(pthread_create(&th, NULL, delayed_put, &d), 0);
         t0 = tu_now_ms();
-        assert_int_equal(tecg_docstore_wait_change(s, &seq, -1),
-                         TECG_ERR_RETRY);
+        assert_int_equal(tecg_docstore_wait_change(s, &seq, -1), TECG_ERR_RETRY);
         assert_true(tu_now_ms() - t0 < 2000);
         assert_int_equal(seq, 1);
         pthread_join(th, NULL);
@@ -227,10 +215,8 @@ static void *writer(void *arg) {
                 uint64_t v = atomic_fetch_add(&w->next_version[k], 1) + 1;
                 char json[64];
                 tecg_err_t err;
-                snprintf(json, sizeof(json), "{\"n\":%llu}",
-                         (unsigned long long)v);
-                err = tecg_docstore_put(w->store, names[k], v, json,
-                                        strlen(json), NULL, 0);
+                snprintf(json, sizeof(json), "{\"n\":%llu}", (unsigned long long)v);
+                err = tecg_docstore_put(w->store, names[k], v, json, strlen(json), NULL, 0);
                 /* A writer that drew a lower version may lose the race:
                  * stale is the one acceptable refusal. */
                 if (err != TECG_OK && err != TECG_ERR_INVALID)
@@ -259,9 +245,8 @@ static void *reader(void *arg) {
                         tecg_docstore_wait_change(w->store, &seq, 5);
                 if (tecg_docstore_get(w->store, names[k], &d) != TECG_OK)
                         continue;
-                if (sscanf(d.json, "{\"n\":%llu}", &n) != 1 ||
-                    n != d.version || d.version < last[k] ||
-                    strcmp(d.name, names[k]) != 0)
+                if (sscanf(d.json, "{\"n\":%llu}", &n) != 1 || n != d.version ||
+                    d.version < last[k] || strcmp(d.name, names[k]) != 0)
                         atomic_fetch_add(w->failures, 1);
                 last[k] = d.version;
                 tecg_doc_release(&d);
@@ -281,9 +266,7 @@ static void test_concurrent(void **state) {
                 atomic_init(&next[k], 0);
         for (int i = 0; i < WRITERS + READERS; i++) {
                 w[i] = (worker_t){s, i, next, &failures, &writers_left};
-                assert_int_equal(pthread_create(&th[i], NULL,
-                                                i < WRITERS ? writer : reader,
-                                                &w[i]),
+                assert_int_equal(pthread_create(&th[i], NULL, i < WRITERS ? writer : reader, &w[i]),
                                  0);
         }
         for (int i = 0; i < WRITERS + READERS; i++)

@@ -30,8 +30,8 @@ static char *export_text(const char *name, uint64_t version, const char *json,
                          tecg_export_format_t format, tecg_err_t want_err) {
         char errstr[256] = "";
         tecg_buf_t out = TECG_BUF_INIT;
-        tecg_err_t err = tecg_export(name, version, json, strlen(json), format, &out,
-                                     errstr, sizeof(errstr));
+        tecg_err_t err = tecg_export(name, version, json, strlen(json), format, &out, errstr,
+                                     sizeof(errstr));
         if (err != want_err)
                 fail_msg("export of %s: %d (%s), expected %d", json, (int)err, errstr,
                          (int)want_err);
@@ -127,19 +127,14 @@ typedef struct {
 } case_t;
 
 static const case_t cases[] = {
-        {"an empty object: the header alone, no NDJSON line",
-         "{}",
-         "dashboard,version,as_of,table\r\n",
-         ""},
+        {"an empty object: the header alone, no NDJSON line", "{}",
+         "dashboard,version,as_of,table\r\n", ""},
         {"only meta keys and scalars: no rows",
          "{\"dashboard\":\"d\",\"version\":3,\"generated_at\":\"x\","
          "\"as_of\":\"2005-01-01T00:00:00Z\",\"currency\":\"EUR\",\"codes\":[\"A\",\"B\"]}",
-         "dashboard,version,as_of,table\r\n",
-         ""},
-        {"an empty table: no rows",
-         "{\"nations\":[],\"not_reported\":[]}",
-         "dashboard,version,as_of,table\r\n",
-         ""},
+         "dashboard,version,as_of,table\r\n", ""},
+        {"an empty table: no rows", "{\"nations\":[],\"not_reported\":[]}",
+         "dashboard,version,as_of,table\r\n", ""},
         {"quoting: comma, quote, CR, LF; plain fields bare",
          "{\"nations\":[{\"a\":\"x,y\",\"b\":\"say \\\"hi\\\"\",\"c\":\"l1\\nl2\","
          "\"d\":\"r\\rs\",\"e\":\"plain\"}]}",
@@ -228,15 +223,14 @@ static void test_wrappers(void **state) {
         const char *json = cases[3].json;
         char errstr[64];
         tecg_buf_t out = TECG_BUF_INIT;
-        assert_int_equal(tecg_export_csv("d", 9, json, strlen(json), &out, errstr,
-                                         sizeof(errstr)),
+        assert_int_equal(tecg_export_csv("d", 9, json, strlen(json), &out, errstr, sizeof(errstr)),
                          TECG_OK);
         assert_int_equal(tecg_buf_terminate(&out), TECG_OK);
         assert_string_equal(out.data, cases[3].csv);
         tecg_buf_reset(&out);
-        assert_int_equal(tecg_export_ndjson("d", 9, json, strlen(json), &out, errstr,
-                                            sizeof(errstr)),
-                         TECG_OK);
+        assert_int_equal(
+                tecg_export_ndjson("d", 9, json, strlen(json), &out, errstr, sizeof(errstr)),
+                TECG_OK);
         assert_int_equal(tecg_buf_terminate(&out), TECG_OK);
         assert_string_equal(out.data, cases[3].ndjson);
         tecg_buf_free(&out);
@@ -250,9 +244,9 @@ static void test_length_bounded(void **state) {
         size_t len = strlen("{\"nations\":[{\"a\":1}]}");
         char errstr[64];
         tecg_buf_t out = TECG_BUF_INIT;
-        assert_int_equal(tecg_export("d", 1, json, len, TECG_EXPORT_CSV, &out, errstr,
-                                     sizeof(errstr)),
-                         TECG_OK);
+        assert_int_equal(
+                tecg_export("d", 1, json, len, TECG_EXPORT_CSV, &out, errstr, sizeof(errstr)),
+                TECG_OK);
         assert_int_equal(tecg_buf_terminate(&out), TECG_OK);
         assert_string_equal(out.data, "dashboard,version,as_of,table,a\r\nd,1,,nations,1\r\n");
         tecg_buf_free(&out);
@@ -261,18 +255,17 @@ static void test_length_bounded(void **state) {
 /* Not a JSON object: TECG_ERR_INVALID naming the dashboard. */
 static void test_not_an_object(void **state) {
         (void)state;
-        static const char *const bad[] = {"[]", "[{\"a\":1}]", "42", "\"s\"", "null",
-                                          "{", "", "{\"a\":1} x"};
+        static const char *const bad[] = {"[]",   "[{\"a\":1}]", "42", "\"s\"",
+                                          "null", "{",           "",   "{\"a\":1} x"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 for (int f = TECG_EXPORT_CSV; f <= TECG_EXPORT_NDJSON; f++) {
                         char errstr[128] = "";
                         tecg_buf_t out = TECG_BUF_INIT;
-                        tecg_err_t err = tecg_export("funding", 1, bad[i], strlen(bad[i]),
-                                                     (tecg_export_format_t)f, &out,
-                                                     errstr, sizeof(errstr));
+                        tecg_err_t err =
+                                tecg_export("funding", 1, bad[i], strlen(bad[i]),
+                                            (tecg_export_format_t)f, &out, errstr, sizeof(errstr));
                         if (err != TECG_ERR_INVALID)
-                                fail_msg("'%s': %d, expected TECG_ERR_INVALID", bad[i],
-                                         (int)err);
+                                fail_msg("'%s': %d, expected TECG_ERR_INVALID", bad[i], (int)err);
                         assert_string_equal(errstr, "funding: not a JSON object");
                         assert_int_equal(out.len, 0);
                         tecg_buf_free(&out);

@@ -66,12 +66,10 @@ static int on_health(tecg_buf_t *out, void *opaque) {
         return h == 0 ? 1 : 503;
 }
 
-static void put(tecg_docstore_t *s, const char *name, uint64_t version,
-                const char *json) {
+static void put(tecg_docstore_t *s, const char *name, uint64_t version, const char *json) {
         char errstr[256] = "";
-        tecg_err_t err = tecg_docstore_put(s, name, version, json,
-                                           strlen(json), errstr,
-                                           sizeof(errstr));
+        tecg_err_t err =
+                tecg_docstore_put(s, name, version, json, strlen(json), errstr, sizeof(errstr));
         if (err)
                 fail_msg("put %s: %s", name, errstr);
 }
@@ -84,10 +82,8 @@ static fixture_t *fixture_start(int keepalive_ms, unsigned max_sse) {
         assert_non_null(f);
         f->store = tecg_docstore_new();
         atomic_init(&f->healthy, 1);
-        put(f->store, "funding", 3,
-            "{\"dashboard\":\"funding\",\"version\":3,\"total\":{}}");
-        put(f->store, "training", 1,
-            "{\"dashboard\":\"training\",\n \"version\":1}");
+        put(f->store, "funding", 3, "{\"dashboard\":\"funding\",\"version\":3,\"total\":{}}");
+        put(f->store, "training", 1, "{\"dashboard\":\"training\",\n \"version\":1}");
         tecg_http_server_conf_init(&conf);
         conf.port = 0;
         conf.metrics_cb = on_metrics;
@@ -97,8 +93,7 @@ static fixture_t *fixture_start(int keepalive_ms, unsigned max_sse) {
                 conf.sse_keepalive_ms = keepalive_ms;
         if (max_sse)
                 conf.max_sse_clients = max_sse;
-        f->srv = tecg_http_server_start(&conf, f->store, errstr,
-                                        sizeof(errstr));
+        f->srv = tecg_http_server_start(&conf, f->store, errstr, sizeof(errstr));
         if (!f->srv)
                 fail_msg("start: %s", errstr);
         f->port = tecg_http_server_port(f->srv);
@@ -134,8 +129,8 @@ static size_t collect(char *p, size_t size, size_t n, void *ud) {
 }
 
 /* method NULL = GET; header may be NULL. The body is NUL-terminated. */
-static void http(fixture_t *f, const char *method, const char *path,
-                 const char *header, resp_t *r) {
+static void http(fixture_t *f, const char *method, const char *path, const char *header,
+                 resp_t *r) {
         CURL *c = curl_easy_init();
         struct curl_slist *hl = NULL;
         char url[512];
@@ -207,8 +202,7 @@ static const char *header(resp_t *r, const char *name) {
 static void assert_header(resp_t *r, const char *name, const char *want) {
         const char *got = header(r, name);
         if (!got)
-                fail_msg("no %s header in\n%s", name,
-                         (const char *)r->headers.data);
+                fail_msg("no %s header in\n%s", name, (const char *)r->headers.data);
         assert_string_equal(got, want);
 }
 
@@ -226,19 +220,12 @@ static void test_list(void **state) {
         arr = json_loads(BODY(r), 0, NULL);
         assert_non_null(arr);
         assert_int_equal(json_array_size(arr), 2);
-        assert_string_equal(
-                json_string_value(json_object_get(json_array_get(arr, 0),
-                                                  "name")),
-                "funding");
-        assert_int_equal(json_integer_value(json_object_get(
-                                 json_array_get(arr, 0), "version")),
-                         3);
-        assert_string_equal(
-                json_string_value(json_object_get(json_array_get(arr, 0),
-                                                  "url")),
-                "/api/dashboards/funding");
-        assert_non_null(json_object_get(json_array_get(arr, 1),
-                                        "updated_at"));
+        assert_string_equal(json_string_value(json_object_get(json_array_get(arr, 0), "name")),
+                            "funding");
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(arr, 0), "version")), 3);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(arr, 0), "url")),
+                            "/api/dashboards/funding");
+        assert_non_null(json_object_get(json_array_get(arr, 1), "updated_at"));
         json_decref(arr);
         resp_free(&r);
 }
@@ -252,9 +239,8 @@ static void test_dashboard(void **state) {
         assert_header(&r, "Content-Type", "application/json");
         assert_header(&r, "ETag", "\"3\"");
         assert_header(&r, "Cache-Control", "no-cache");
-        assert_string_equal(BODY(r),
-                            "{\"dashboard\":\"funding\",\"version\":3,"
-                            "\"total\":{}}");
+        assert_string_equal(BODY(r), "{\"dashboard\":\"funding\",\"version\":3,"
+                                     "\"total\":{}}");
         resp_free(&r);
 
         /* Conditional requests: a 304 has the ETag and no body. */
@@ -262,19 +248,15 @@ static void test_dashboard(void **state) {
                 const char *header;
                 long status;
         } conditional[] = {
-                {"If-None-Match: \"3\"", 304},
-                {"If-None-Match: \"1\", W/\"3\"", 304},
-                {"If-None-Match: *", 304},
-                {"If-None-Match: \"2\"", 200},
+                {"If-None-Match: \"3\"", 304},  {"If-None-Match: \"1\", W/\"3\"", 304},
+                {"If-None-Match: *", 304},      {"If-None-Match: \"2\"", 200},
                 {"If-None-Match: \"33\"", 200},
         };
-        for (size_t i = 0; i < sizeof(conditional) / sizeof(conditional[0]);
-             i++) {
-                http(f, NULL, "/api/dashboards/funding", conditional[i].header,
-                     &r);
+        for (size_t i = 0; i < sizeof(conditional) / sizeof(conditional[0]); i++) {
+                http(f, NULL, "/api/dashboards/funding", conditional[i].header, &r);
                 if (r.status != conditional[i].status)
-                        fail_msg("%s: %ld, want %ld", conditional[i].header,
-                                 r.status, conditional[i].status);
+                        fail_msg("%s: %ld, want %ld", conditional[i].header, r.status,
+                                 conditional[i].status);
                 assert_header(&r, "ETag", "\"3\"");
                 if (r.status == 304)
                         assert_int_equal(r.body.len, 0);
@@ -300,9 +282,14 @@ static void test_dashboard(void **state) {
 static void test_not_found_and_method(void **state) {
         fixture_t *f = *state;
         static const char *const paths[] = {
-                "/api/dashboards/nope", "/nope", "/api/dashboards/funding/x",
-                "/api/export/nope.csv", "/api/export/funding.xml",
-                "/api/export/funding", "/api", "/api/dashboards/%FF%0A",
+                "/api/dashboards/nope",
+                "/nope",
+                "/api/dashboards/funding/x",
+                "/api/export/nope.csv",
+                "/api/export/funding.xml",
+                "/api/export/funding",
+                "/api",
+                "/api/dashboards/%FF%0A",
         };
         resp_t r;
 
@@ -314,8 +301,7 @@ static void test_not_found_and_method(void **state) {
                 assert_header(&r, "Content-Type", "application/json");
                 o = json_loads(BODY(r), 0, NULL);
                 assert_non_null(o);
-                assert_string_equal(json_string_value(json_object_get(o, "error")),
-                                    "not_found");
+                assert_string_equal(json_string_value(json_object_get(o, "error")), "not_found");
                 json_decref(o);
                 resp_free(&r);
         }
@@ -343,17 +329,15 @@ static void test_metrics(void **state) {
         resp_free(&r);
         http(f, NULL, "/metrics", NULL, &r);
         assert_int_equal(r.status, 200);
-        assert_header(&r, "Content-Type",
-                      "text/plain; version=0.0.4; charset=utf-8");
-        tu_assert_contains(
-                BODY(r), "# TYPE tecg_http_requests_total counter\n",
-                "tecg_http_requests_total{route=\"dashboard\",code=\"2xx\"} 1\n",
-                "tecg_http_requests_total{route=\"dashboard\",code=\"4xx\"} 1\n",
-                "tecg_http_requests_total{route=\"metrics\",code=\"2xx\"} 0\n",
-                "tecg_http_sse_clients 0\n",
-                "tecg_http_dashboard_version{dashboard=\"funding\"} 3\n",
-                "tecg_http_dashboard_age_seconds{dashboard=\"training\"} ",
-                "\ntecg_test_metric 42\n");
+        assert_header(&r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+        tu_assert_contains(BODY(r), "# TYPE tecg_http_requests_total counter\n",
+                           "tecg_http_requests_total{route=\"dashboard\",code=\"2xx\"} 1\n",
+                           "tecg_http_requests_total{route=\"dashboard\",code=\"4xx\"} 1\n",
+                           "tecg_http_requests_total{route=\"metrics\",code=\"2xx\"} 0\n",
+                           "tecg_http_sse_clients 0\n",
+                           "tecg_http_dashboard_version{dashboard=\"funding\"} 3\n",
+                           "tecg_http_dashboard_age_seconds{dashboard=\"training\"} ",
+                           "\ntecg_test_metric 42\n");
         resp_free(&r);
 }
 
@@ -375,15 +359,16 @@ static void test_healthz(void **state) {
                 {2, 200, ok},
                 {0, 503, down},
                 {-1, 503, down},
-                {-2, 503, "{\"status\":\"unavailable\","
-                          "\"reason\":\"health check failed\"}"},
+                {-2, 503,
+                 "{\"status\":\"unavailable\","
+                 "\"reason\":\"health check failed\"}"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 atomic_store(&f->healthy, cases[i].healthy);
                 http(f, NULL, "/healthz", NULL, &r);
                 if (r.status != cases[i].status)
-                        fail_msg("healthy %d: %ld, want %ld", cases[i].healthy,
-                                 r.status, cases[i].status);
+                        fail_msg("healthy %d: %ld, want %ld", cases[i].healthy, r.status,
+                                 cases[i].status);
                 assert_header(&r, "Content-Type", "application/json");
                 assert_string_equal(BODY(r), cases[i].body);
                 resp_free(&r);
@@ -441,8 +426,7 @@ static void test_bind_errors(void **state) {
                 char url[64];
                 long status = 0;
                 tecg_buf_t body = TECG_BUF_INIT;
-                snprintf(url, sizeof(url), "http://[::1]:%u/healthz",
-                         tecg_http_server_port(srv));
+                snprintf(url, sizeof(url), "http://[::1]:%u/healthz", tecg_http_server_port(srv));
                 curl_easy_setopt(c, CURLOPT_URL, url);
                 curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
                 curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
@@ -479,45 +463,44 @@ static const char export_doc[] =
         "{\"year\":2006,\"trainees\":20}]}],"
         "\"not_reported\":[\"ISL\"]}";
 
-static const char export_csv[] =
-        "dashboard,version,as_of,table,nations_reported,"
-        "pledged.by_currency.EUR,pledged.converted,nation,name,reported,"
-        "fill_rate,pledged.by_currency.USD,missing_rates,note,"
-        "parent.nation,parent.name,parent.reported,parent.note,year,"
-        "trainees\r\n"
-        "funding,3,2005-02-28T17:00:00Z,total,2,1652000.00,1652000.00,"
-        ",,,,,,,,,,,,\r\n"
-        "funding,3,2005-02-28T17:00:00Z,nations,,652000.00,652000.00,BEL,"
-        "\"Belgium, Kingdom of\",true,0.8333,,,,,,,,,\r\n"
-        "funding,3,2005-02-28T17:00:00Z,nations,,1000000.00,1008.44,FRA,"
-        "\"France \"\"la belle\"\"\",false,,10.50,\"[\"\"UAH\"\"]\","
-        "\"line1\nline2\",,,,,,\r\n"
-        "funding,3,2005-02-28T17:00:00Z,nations.years,,,,,,,,,,,FRA,"
-        "\"France \"\"la belle\"\"\",false,\"line1\nline2\",2005,10\r\n"
-        "funding,3,2005-02-28T17:00:00Z,nations.years,,,,,,,,,,,FRA,"
-        "\"France \"\"la belle\"\"\",false,\"line1\nline2\",2006,20\r\n";
+static const char export_csv[] = "dashboard,version,as_of,table,nations_reported,"
+                                 "pledged.by_currency.EUR,pledged.converted,nation,name,reported,"
+                                 "fill_rate,pledged.by_currency.USD,missing_rates,note,"
+                                 "parent.nation,parent.name,parent.reported,parent.note,year,"
+                                 "trainees\r\n"
+                                 "funding,3,2005-02-28T17:00:00Z,total,2,1652000.00,1652000.00,"
+                                 ",,,,,,,,,,,,\r\n"
+                                 "funding,3,2005-02-28T17:00:00Z,nations,,652000.00,652000.00,BEL,"
+                                 "\"Belgium, Kingdom of\",true,0.8333,,,,,,,,,\r\n"
+                                 "funding,3,2005-02-28T17:00:00Z,nations,,1000000.00,1008.44,FRA,"
+                                 "\"France \"\"la belle\"\"\",false,,10.50,\"[\"\"UAH\"\"]\","
+                                 "\"line1\nline2\",,,,,,\r\n"
+                                 "funding,3,2005-02-28T17:00:00Z,nations.years,,,,,,,,,,,FRA,"
+                                 "\"France \"\"la belle\"\"\",false,\"line1\nline2\",2005,10\r\n"
+                                 "funding,3,2005-02-28T17:00:00Z,nations.years,,,,,,,,,,,FRA,"
+                                 "\"France \"\"la belle\"\"\",false,\"line1\nline2\",2006,20\r\n";
 
-#define ROW "{\"dashboard\":\"funding\",\"version\":3," \
-            "\"as_of\":\"2005-02-28T17:00:00Z\","
-static const char export_ndjson[] =
-        ROW "\"table\":\"total\",\"nations_reported\":2,"
+#define ROW                                         \
+        "{\"dashboard\":\"funding\",\"version\":3," \
+        "\"as_of\":\"2005-02-28T17:00:00Z\","
+static const char export_ndjson[] = ROW
+        "\"table\":\"total\",\"nations_reported\":2,"
         "\"pledged.by_currency.EUR\":\"1652000.00\","
-        "\"pledged.converted\":\"1652000.00\"}\n"
-        ROW "\"table\":\"nations\",\"nation\":\"BEL\","
+        "\"pledged.converted\":\"1652000.00\"}\n" ROW "\"table\":\"nations\",\"nation\":\"BEL\","
         "\"name\":\"Belgium, Kingdom of\",\"reported\":true,"
         "\"pledged.by_currency.EUR\":\"652000.00\","
-        "\"pledged.converted\":\"652000.00\",\"fill_rate\":0.8333}\n"
-        ROW "\"table\":\"nations\",\"nation\":\"FRA\","
+        "\"pledged.converted\":\"652000.00\",\"fill_rate\":0.8333}\n" ROW
+        "\"table\":\"nations\",\"nation\":\"FRA\","
         "\"name\":\"France \\\"la belle\\\"\",\"reported\":false,"
         "\"pledged.by_currency.EUR\":\"1000000.00\","
         "\"pledged.by_currency.USD\":\"10.50\","
         "\"pledged.converted\":\"1008.44\",\"fill_rate\":null,"
-        "\"missing_rates\":[\"UAH\"],\"note\":\"line1\\nline2\"}\n"
-        ROW "\"table\":\"nations.years\",\"parent.nation\":\"FRA\","
+        "\"missing_rates\":[\"UAH\"],\"note\":\"line1\\nline2\"}\n" ROW
+        "\"table\":\"nations.years\",\"parent.nation\":\"FRA\","
         "\"parent.name\":\"France \\\"la belle\\\"\","
         "\"parent.reported\":false,\"parent.note\":\"line1\\nline2\","
-        "\"year\":2005,\"trainees\":10}\n"
-        ROW "\"table\":\"nations.years\",\"parent.nation\":\"FRA\","
+        "\"year\":2005,\"trainees\":10}\n" ROW
+        "\"table\":\"nations.years\",\"parent.nation\":\"FRA\","
         "\"parent.name\":\"France \\\"la belle\\\"\","
         "\"parent.reported\":false,\"parent.note\":\"line1\\nline2\","
         "\"year\":2006,\"trainees\":20}\n";
@@ -530,10 +513,8 @@ static void test_export(void **state) {
         put(f->store, "funding", 3, export_doc);
         http(f, NULL, "/api/export/funding.csv", NULL, &r);
         assert_int_equal(r.status, 200);
-        assert_header(&r, "Content-Type",
-                      "text/csv; charset=utf-8; header=present");
-        assert_header(&r, "Content-Disposition",
-                      "attachment; filename=\"funding-v3.csv\"");
+        assert_header(&r, "Content-Type", "text/csv; charset=utf-8; header=present");
+        assert_header(&r, "Content-Disposition", "attachment; filename=\"funding-v3.csv\"");
         assert_header(&r, "ETag", "\"3\"");
         assert_string_equal(BODY(r), export_csv);
         resp_free(&r);
@@ -541,8 +522,7 @@ static void test_export(void **state) {
         http(f, NULL, "/api/export/funding.ndjson", NULL, &r);
         assert_int_equal(r.status, 200);
         assert_header(&r, "Content-Type", "application/x-ndjson");
-        assert_header(&r, "Content-Disposition",
-                      "attachment; filename=\"funding-v3.ndjson\"");
+        assert_header(&r, "Content-Disposition", "attachment; filename=\"funding-v3.ndjson\"");
         assert_string_equal(BODY(r), export_ndjson);
         resp_free(&r);
 
@@ -573,8 +553,7 @@ static size_t sse_collect(char *p, size_t size, size_t n, void *ud) {
         return atomic_load(&c->abort) ? 0 : size * n;
 }
 
-static int sse_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c_,
-                        curl_off_t d) {
+static int sse_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c_, curl_off_t d) {
         sse_client_t *c = ud;
         (void)a, (void)b, (void)c_, (void)d;
         return atomic_load(&c->abort);
@@ -600,8 +579,7 @@ static void *sse_run(void *arg) {
 static sse_client_t *sse_open(fixture_t *f, const char *path) {
         sse_client_t *c = calloc(1, sizeof(*c));
         assert_non_null(c);
-        snprintf(c->url, sizeof(c->url), "http://127.0.0.1:%u%s", f->port,
-                 path);
+        snprintf(c->url, sizeof(c->url), "http://127.0.0.1:%u%s", f->port, path);
         pthread_mutex_init(&c->lock, NULL);
         assert_int_equal(pthread_create(&c->thread, NULL, sse_run, c), 0);
         return c;
@@ -648,23 +626,20 @@ static void test_sse(void **state) {
         /* The current documents first, in name order; the training
          * document's newline became a space so data is one line. */
         if (!sse_wait_for(c, "event: training\n", 5000))
-                fail_msg("no initial training event: %s",
-                         (char *)c->data.data);
-        assert_true(sse_wait_for(
-                c,
-                "event: funding\nid: funding:3\ndata: "
-                "{\"dashboard\":\"funding\",\"version\":3,\"total\":{}}\n\n"
-                "event: training\nid: training:1\ndata: "
-                "{\"dashboard\":\"training\",  \"version\":1}\n\n",
-                100));
+                fail_msg("no initial training event: %s", (char *)c->data.data);
+        assert_true(sse_wait_for(c,
+                                 "event: funding\nid: funding:3\ndata: "
+                                 "{\"dashboard\":\"funding\",\"version\":3,\"total\":{}}\n\n"
+                                 "event: training\nid: training:1\ndata: "
+                                 "{\"dashboard\":\"training\",  \"version\":1}\n\n",
+                                 100));
 
         /* A put becomes an event with the new version; nothing else. */
         put(f->store, "funding", 4, "{\"dashboard\":\"funding\",\"version\":4}");
-        assert_true(sse_wait_for(
-                c,
-                "event: funding\nid: funding:4\ndata: "
-                "{\"dashboard\":\"funding\",\"version\":4}\n\n",
-                5000));
+        assert_true(sse_wait_for(c,
+                                 "event: funding\nid: funding:4\ndata: "
+                                 "{\"dashboard\":\"funding\",\"version\":4}\n\n",
+                                 5000));
         put(f->store, "funding", 5, "{\"version\":5}");
         put(f->store, "staffing", 1, "{\"version\":1}");
         assert_true(sse_wait_for(c, "id: staffing:1\n", 5000));
@@ -687,10 +662,8 @@ static void test_sse_headers_and_filter(void **state) {
         assert_int_equal(sse_count(c, "funding"), 0);
 
         http(f, NULL, "/metrics", NULL, &r);
-        tu_assert_contains(
-                BODY(r), "tecg_http_sse_clients 1\n",
-                "tecg_http_sse_events_total 2\n",
-                "tecg_http_requests_total{route=\"stream\",code=\"2xx\"} 1\n");
+        tu_assert_contains(BODY(r), "tecg_http_sse_clients 1\n", "tecg_http_sse_events_total 2\n",
+                           "tecg_http_requests_total{route=\"stream\",code=\"2xx\"} 1\n");
         resp_free(&r);
         sse_close(c);
 
@@ -712,8 +685,7 @@ static void test_sse_keepalive_and_hangup(void **state) {
         (void)state;
 
         assert_true(sse_wait_for(c, "id: training:1\n", 5000));
-        assert_true(sse_wait_for(c, "\n\n: keep-alive\n\n: keep-alive\n\n",
-                                 3000));
+        assert_true(sse_wait_for(c, "\n\n: keep-alive\n\n: keep-alive\n\n", 3000));
         sse_close(c);
         deadline = tu_now_ms() + 3000;
         while (!closed && tu_now_ms() < deadline) {
@@ -828,9 +800,8 @@ static void serve_scan(tecg_docstore_t *store, const char *dir) {
                         continue; /* being written: next time */
                 version = json_integer_value(json_object_get(doc, "version"));
                 text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15));
-                if (text && tecg_docstore_put(store, name, (uint64_t)version,
-                                              text, strlen(text), errstr,
-                                              sizeof(errstr)))
+                if (text && tecg_docstore_put(store, name, (uint64_t)version, text, strlen(text),
+                                              errstr, sizeof(errstr)))
                         fprintf(stderr, "%s: %s\n", path, errstr);
                 free(text);
                 json_decref(doc);
@@ -850,8 +821,7 @@ static int serve(const char *dir, const char *port) {
         serve_scan(store, dir);
         tecg_http_server_conf_init(&conf);
         conf.port = (uint16_t)(port ? atoi(port) : 0);
-        if (!(srv = tecg_http_server_start(&conf, store, errstr,
-                                           sizeof(errstr)))) {
+        if (!(srv = tecg_http_server_start(&conf, store, errstr, sizeof(errstr)))) {
                 fprintf(stderr, "%s\n", errstr);
                 tecg_docstore_destroy(store);
                 return 1;
@@ -870,19 +840,15 @@ static int serve(const char *dir, const char *port) {
 int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_list, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_dashboard, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_not_found_and_method,
-                                                setup, teardown),
+                cmocka_unit_test_setup_teardown(test_dashboard, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_not_found_and_method, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_healthz, setup, teardown),
                 cmocka_unit_test(test_healthz_default),
-                cmocka_unit_test_setup_teardown(test_bind_errors, setup,
-                                                teardown),
+                cmocka_unit_test_setup_teardown(test_bind_errors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_export, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sse, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_sse_headers_and_filter,
-                                                setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sse_headers_and_filter, setup, teardown),
                 cmocka_unit_test(test_sse_keepalive_and_hangup),
                 cmocka_unit_test(test_sse_limit),
                 cmocka_unit_test(test_stop_with_stream_open),
@@ -893,8 +859,7 @@ int main(int argc, char **argv) {
         if (argc >= 3 && strcmp(argv[1], "--serve") == 0)
                 return serve(argv[2], argc >= 4 ? argv[3] : NULL);
         tecg_log_init("test_http_server",
-                      getenv("TECG_TEST_DEBUG") ? TECG_LOG_DEBUG
-                                                : TECG_LOG_ERR);
+                      getenv("TECG_TEST_DEBUG") ? TECG_LOG_DEBUG : TECG_LOG_ERR);
         curl_global_init(CURL_GLOBAL_DEFAULT);
         rc = cmocka_run_group_tests(tests, NULL, NULL);
         curl_global_cleanup();

@@ -75,18 +75,16 @@ static void test_builtin_values(void **state) {
                 int64_t scaled;
         } want[] = {
                 {"EUR", 1000000000}, /* the reporting currency itself */
-                {"USD", 804200000},  {"GBP", 1462200000}, {"NOK", 124500000},
-                {"DKK", 134300000},  {"ISK", 12500000},   {"JPY", 7300000},
-                {"CAD", 662100000},  {"ROL", 27620},      {"TRL", 596},
-                {"AUD", 612700000},
+                {"USD", 804200000},  {"GBP", 1462200000}, {"NOK", 124500000}, {"DKK", 134300000},
+                {"ISK", 12500000},   {"JPY", 7300000},    {"CAD", 662100000}, {"ROL", 27620},
+                {"TRL", 596},        {"AUD", 612700000},
         };
         tecg_mission_t m;
         tecg_mission_init(&m);
         for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
                 if (rate_of(&m, want[i].cur) != want[i].scaled)
                         fail_msg("%s: %lld, expected %lld", want[i].cur,
-                                 (long long)rate_of(&m, want[i].cur),
-                                 (long long)want[i].scaled);
+                                 (long long)rate_of(&m, want[i].cur), (long long)want[i].scaled);
         /* No rate: a currency of ISO 4217 without an entry, an unknown
          * code, NULL. */
         assert_int_equal(rate_of(&m, "UAH"), -1);
@@ -103,14 +101,12 @@ static void test_set_rate(void **state) {
         tecg_mission_init(&m);
 
         /* A new currency goes in its sorted place, marked configured. */
-        assert_int_equal(tecg_mission_set_rate(&m, "UAH", "0.16", errstr, sizeof(errstr)),
-                         TECG_OK);
+        assert_int_equal(tecg_mission_set_rate(&m, "UAH", "0.16", errstr, sizeof(errstr)), TECG_OK);
         assert_int_equal(m.nrates, BUILTIN_RATES + 1);
         assert_sorted(&m);
         assert_int_equal(rate_of(&m, "UAH"), 160000000);
         /* Replacing a built-in keeps the count. */
-        assert_int_equal(tecg_mission_set_rate(&m, "USD", "0.000000001", errstr,
-                                               sizeof(errstr)),
+        assert_int_equal(tecg_mission_set_rate(&m, "USD", "0.000000001", errstr, sizeof(errstr)),
                          TECG_OK);
         assert_int_equal(m.nrates, BUILTIN_RATES + 1);
         assert_int_equal(rate_of(&m, "USD"), 1);
@@ -119,10 +115,8 @@ static void test_set_rate(void **state) {
                                  !strcmp(m.rates[i].currency, "UAH") ||
                                          !strcmp(m.rates[i].currency, "USD"));
         /* The reporting currency: only 1, and no entry is added. */
-        assert_int_equal(tecg_mission_set_rate(&m, "EUR", "1", errstr, sizeof(errstr)),
-                         TECG_OK);
-        assert_int_equal(tecg_mission_set_rate(&m, "EUR", "1.000000000", errstr,
-                                               sizeof(errstr)),
+        assert_int_equal(tecg_mission_set_rate(&m, "EUR", "1", errstr, sizeof(errstr)), TECG_OK);
+        assert_int_equal(tecg_mission_set_rate(&m, "EUR", "1.000000000", errstr, sizeof(errstr)),
                          TECG_OK);
         assert_int_equal(m.nrates, BUILTIN_RATES + 1);
 }
@@ -138,16 +132,18 @@ static void test_set_rate_errors(void **state) {
                 {"US", "1", "rate: unknown ISO 4217 currency 'US'"},
                 {"USDX", "1", "rate: unknown ISO 4217 currency 'USDX'"},
                 {NULL, "1", "rate: unknown ISO 4217 currency ''"},
-                {"USD", "0", "rate of USD must be a decimal > 0 with at most 9 decimals, "
-                             "e.g. 0.8042 (got '0')"},
+                {"USD", "0",
+                 "rate of USD must be a decimal > 0 with at most 9 decimals, "
+                 "e.g. 0.8042 (got '0')"},
                 {"USD", "-1", NULL},
                 {"USD", "1e3", NULL},
                 {"USD", " 1", NULL},
                 {"USD", "01.5", NULL},
                 {"USD", "0.0000000001", NULL}, /* 10 decimals */
                 {"USD", "", NULL},
-                {"USD", NULL, "rate of USD must be a decimal > 0 with at most 9 decimals, "
-                              "e.g. 0.8042 (got '')"},
+                {"USD", NULL,
+                 "rate of USD must be a decimal > 0 with at most 9 decimals, "
+                 "e.g. 0.8042 (got '')"},
                 {"EUR", "2", "rate of EUR must be 1: it is the reporting currency"},
                 {"EUR", "0.999999999", "rate of EUR must be 1: it is the reporting currency"},
         };
@@ -156,8 +152,8 @@ static void test_set_rate_errors(void **state) {
         before = m;
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 char errstr[256] = "";
-                tecg_err_t err = tecg_mission_set_rate(&m, bad[i].cur, bad[i].rate, errstr,
-                                                       sizeof(errstr));
+                tecg_err_t err =
+                        tecg_mission_set_rate(&m, bad[i].cur, bad[i].rate, errstr, sizeof(errstr));
                 if (err != TECG_ERR_CONFIG)
                         fail_msg("%s = %s: %d, expected TECG_ERR_CONFIG",
                                  bad[i].cur ? bad[i].cur : "(null)",
@@ -178,14 +174,10 @@ static void test_reporting_currency(void **state) {
         /* Built-in rates are EUR rates: gone with another currency;
          * configured ones stay, and the new currency's own (1) is dropped. */
         tecg_mission_init(&m);
-        assert_int_equal(tecg_mission_set_rate(&m, "EUR", "1", errstr, sizeof(errstr)),
-                         TECG_OK);
-        assert_int_equal(tecg_mission_set_rate(&m, "GBP", "1.7", errstr, sizeof(errstr)),
-                         TECG_OK);
-        assert_int_equal(tecg_mission_set_rate(&m, "USD", "1", errstr, sizeof(errstr)),
-                         TECG_OK);
-        assert_int_equal(tecg_mission_set_reporting_currency(&m, "USD", errstr,
-                                                             sizeof(errstr)),
+        assert_int_equal(tecg_mission_set_rate(&m, "EUR", "1", errstr, sizeof(errstr)), TECG_OK);
+        assert_int_equal(tecg_mission_set_rate(&m, "GBP", "1.7", errstr, sizeof(errstr)), TECG_OK);
+        assert_int_equal(tecg_mission_set_rate(&m, "USD", "1", errstr, sizeof(errstr)), TECG_OK);
+        assert_int_equal(tecg_mission_set_reporting_currency(&m, "USD", errstr, sizeof(errstr)),
                          TECG_OK);
         assert_string_equal(m.reporting_currency, "USD");
         assert_int_equal(m.nrates, 1);
@@ -196,19 +188,16 @@ static void test_reporting_currency(void **state) {
         assert_int_equal(rate_of(&m, "EUR"), -1);
         /* Setting the same currency again changes nothing. */
         before = m;
-        assert_int_equal(tecg_mission_set_reporting_currency(&m, "USD", errstr,
-                                                             sizeof(errstr)),
+        assert_int_equal(tecg_mission_set_reporting_currency(&m, "USD", errstr, sizeof(errstr)),
                          TECG_OK);
         assert_same(&m, &before);
 
         /* A configured rate other than 1 for the new currency: refused,
          * nothing changed. */
         tecg_mission_init(&m);
-        assert_int_equal(tecg_mission_set_rate(&m, "USD", "0.8", errstr, sizeof(errstr)),
-                         TECG_OK);
+        assert_int_equal(tecg_mission_set_rate(&m, "USD", "0.8", errstr, sizeof(errstr)), TECG_OK);
         before = m;
-        assert_int_equal(tecg_mission_set_reporting_currency(&m, "USD", errstr,
-                                                             sizeof(errstr)),
+        assert_int_equal(tecg_mission_set_reporting_currency(&m, "USD", errstr, sizeof(errstr)),
                          TECG_ERR_CONFIG);
         assert_string_equal(errstr, "reporting currency USD has a configured rate other than 1");
         assert_same(&m, &before);
@@ -216,14 +205,13 @@ static void test_reporting_currency(void **state) {
         /* Unknown codes. */
         static const char *const unknown[] = {"ABC", "eur", "EU", "EURO", ""};
         for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
-                assert_int_equal(tecg_mission_set_reporting_currency(&m, unknown[i], errstr,
-                                                                     sizeof(errstr)),
-                                 TECG_ERR_CONFIG);
+                assert_int_equal(
+                        tecg_mission_set_reporting_currency(&m, unknown[i], errstr, sizeof(errstr)),
+                        TECG_ERR_CONFIG);
                 tu_assert_contains(errstr, "reporting currency: unknown ISO 4217 code");
                 assert_same(&m, &before);
         }
-        assert_int_equal(tecg_mission_set_reporting_currency(&m, NULL, errstr,
-                                                             sizeof(errstr)),
+        assert_int_equal(tecg_mission_set_reporting_currency(&m, NULL, errstr, sizeof(errstr)),
                          TECG_ERR_CONFIG);
 }
 
@@ -283,8 +271,7 @@ static void test_check(void **state) {
                 char errstr[256] = "";
                 tecg_mission_init(&m);
                 memcpy(m.reporting_currency, bad_currency[i], 4);
-                assert_int_equal(tecg_mission_check(&m, errstr, sizeof(errstr)),
-                                 TECG_ERR_CONFIG);
+                assert_int_equal(tecg_mission_check(&m, errstr, sizeof(errstr)), TECG_ERR_CONFIG);
                 assert_string_equal(errstr, "reporting currency: unknown ISO 4217 code");
         }
 }

@@ -75,13 +75,13 @@ static void test_convert_table(void **state) {
                 const conv_case_t *k = &conv_cases[i];
                 int64_t rate, out = 12345;
                 assert_int_equal(tecg_money_parse_rate(k->rate, &rate), 0);
-                tecg_err_t err = tecg_money_convert(k->minor, k->from_digits, rate,
-                                                    k->to_digits, &out);
+                tecg_err_t err =
+                        tecg_money_convert(k->minor, k->from_digits, rate, k->to_digits, &out);
                 if (err != k->err || (err == TECG_OK && out != k->want) ||
                     (err != TECG_OK && out != 12345)) {
                         print_error("case %zu (%s): got %s %lld, want %s %lld\n", i, k->why,
-                                    tecg_err2str(err), (long long)out,
-                                    tecg_err2str(k->err), (long long)k->want);
+                                    tecg_err2str(err), (long long)out, tecg_err2str(k->err),
+                                    (long long)k->want);
                         failures++;
                 }
         }
@@ -147,7 +147,7 @@ static void test_format_table(void **state) {
         char small[6] = "xxxxx";
         assert_null(tecg_money_format(65200000, 2, small, sizeof(small)));
         assert_string_equal(small, "xxxxx");
-        assert_non_null(tecg_money_format(-5, 2, small, sizeof(small)));   /* "-0.05" + NUL */
+        assert_non_null(tecg_money_format(-5, 2, small, sizeof(small))); /* "-0.05" + NUL */
         assert_string_equal(small, "-0.05");
         assert_null(tecg_money_format(1, 19, buf, sizeof(buf)));
         assert_null(tecg_money_format(1, -1, buf, sizeof(buf)));
@@ -169,8 +169,15 @@ static void test_rates_parse_format(void **state) {
                 {"9223372036.854775807", INT64_MAX, "9223372036.854775807"},
         };
         static const char *bad[] = {
-                "", "0", "0.0", "0.000000000", "-1", "+1", " 1", "1 ", "1.", ".5", "00.5",
-                "01", "1e3", "0.0000000001", "1,5", "9223372036.854775808", "abc",
+                "",     "0",
+                "0.0",  "0.000000000",
+                "-1",   "+1",
+                " 1",   "1 ",
+                "1.",   ".5",
+                "00.5", "01",
+                "1e3",  "0.0000000001",
+                "1,5",  "9223372036.854775808",
+                "abc",
         };
         char buf[TECG_MONEY_STR_SIZE];
         for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -248,15 +255,19 @@ static void test_mission_set_rate(void **state) {
                 {"usd", "1", "rate: unknown ISO 4217 currency 'usd'"},
                 {"USDX", "1", "rate: unknown ISO 4217 currency 'USDX'"},
                 {"XAU", "1", "rate: unknown ISO 4217 currency 'XAU'"},
-                {"USD", "0", "rate of USD must be a decimal > 0 with at most 9 decimals, e.g. 0.8042 (got '0')"},
-                {"USD", "-0.8", "rate of USD must be a decimal > 0 with at most 9 decimals, e.g. 0.8042 (got '-0.8')"},
-                {"USD", "0.1234567891", "rate of USD must be a decimal > 0 with at most 9 decimals, e.g. 0.8042 (got '0.1234567891')"},
+                {"USD", "0",
+                 "rate of USD must be a decimal > 0 with at most 9 decimals, e.g. 0.8042 (got '0')"},
+                {"USD", "-0.8",
+                 "rate of USD must be a decimal > 0 with at most 9 decimals, e.g. 0.8042 (got '-0.8')"},
+                {"USD", "0.1234567891",
+                 "rate of USD must be a decimal > 0 with at most 9 decimals, e.g. 0.8042 (got '0.1234567891')"},
                 {"EUR", "1.1", "rate of EUR must be 1: it is the reporting currency"},
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 err[0] = '\0';
-                assert_int_equal(tecg_mission_set_rate(&m, bad[i].cur, bad[i].rate, err, sizeof(err)),
-                                 TECG_ERR_CONFIG);
+                assert_int_equal(
+                        tecg_mission_set_rate(&m, bad[i].cur, bad[i].rate, err, sizeof(err)),
+                        TECG_ERR_CONFIG);
                 assert_string_equal(err, bad[i].reason);
         }
         /* unchanged by the failures */
@@ -265,7 +276,7 @@ static void test_mission_set_rate(void **state) {
 
         tecg_mission_remove_rate(&m, "USD");
         assert_false(tecg_mission_rate(&m, "USD", &r));
-        tecg_mission_remove_rate(&m, "USD");   /* not found: fine */
+        tecg_mission_remove_rate(&m, "USD"); /* not found: fine */
         assert_int_equal(m.nrates, 23);
 }
 
@@ -326,7 +337,8 @@ static void test_mission_check(void **state) {
         m.authorized_strength = 0;
         m.target_outside_iraq = 1000000001;
         assert_int_equal(tecg_mission_check(&m, err, sizeof(err)), TECG_ERR_CONFIG);
-        assert_string_equal(err, "target_outside_iraq must be within 0..1000000000 (got 1000000001)");
+        assert_string_equal(err,
+                            "target_outside_iraq must be within 0..1000000000 (got 1000000001)");
         m.target_outside_iraq = 0;
         assert_int_equal(tecg_mission_check(&m, err, sizeof(err)), TECG_OK);
         memcpy(m.reporting_currency, "XXX", 4);

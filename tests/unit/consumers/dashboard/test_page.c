@@ -36,18 +36,29 @@ static void test_length(void **state) {
 static void test_complete_document(void **state) {
         (void)state;
         const char *p = page();
-        static const char *const once[] = {"<html", "</html>", "<head>", "</head>",
-                                           "<body>", "</body>", "<title>", "</title>",
-                                           "<style>", "</style>", "<script>", "</script>",
+        static const char *const once[] = {"<html",
+                                           "</html>",
+                                           "<head>",
+                                           "</head>",
+                                           "<body>",
+                                           "</body>",
+                                           "<title>",
+                                           "</title>",
+                                           "<style>",
+                                           "</style>",
+                                           "<script>",
+                                           "</script>",
                                            "<meta charset='utf-8'>"};
         assert_true(strncasecmp(p, "<!doctype html>\n", 16) == 0);
         for (size_t i = 0; i < sizeof(once) / sizeof(once[0]); i++)
                 if (tu_count_of(p, once[i]) != 1)
                         fail_msg("%s occurs %d times, expected once", once[i],
                                  tu_count_of(p, once[i]));
-        const char *order[] = {"<html", "<head>", "<meta charset='utf-8'>", "<title>",
-                               "</title>", "<style>", "</style>", "</head>", "<body>",
-                               "<script>", "</script>", "</body>", "</html>"};
+        const char *order[] = {"<html",    "<head>",    "<meta charset='utf-8'>",
+                               "<title>",  "</title>",  "<style>",
+                               "</style>", "</head>",   "<body>",
+                               "<script>", "</script>", "</body>",
+                               "</html>"};
         const char *at = p;
         for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
                 const char *next = strstr(p, order[i]);
@@ -66,14 +77,15 @@ static void test_nothing_external(void **state) {
         (void)state;
         const char *p = page();
         static const char *const banned[] = {
-                "http:", "https:", "<link", " src=", "<iframe", "<object", "<embed",
-                "@import", "url(", "@font-face", "<form", "<base", "eval(",
-                "new Function", "onclick=", "onload=", "javascript:", "document.write",
+                "http:",  "https:",       "<link",    " src=",      "<iframe",     "<object",
+                "<embed", "@import",      "url(",     "@font-face", "<form",       "<base",
+                "eval(",  "new Function", "onclick=", "onload=",    "javascript:", "document.write",
         };
         for (size_t i = 0; i < sizeof(banned) / sizeof(banned[0]); i++)
                 if (strstr(p, banned[i]))
                         fail_msg("the page holds '%s', which the policy forbids or "
-                                 "the page promises not to use", banned[i]);
+                                 "the page promises not to use",
+                                 banned[i]);
 }
 
 /* connect-src 'self': every fetch() and EventSource goes to a path of this
@@ -102,8 +114,7 @@ static void test_requests_stay_here(void **state) {
                                 ok |= strncmp(arg, calls[i].allowed[k],
                                               strlen(calls[i].allowed[k])) == 0;
                         if (!ok)
-                                fail_msg("%s%.40s: not a path of this server", calls[i].call,
-                                         arg);
+                                fail_msg("%s%.40s: not a path of this server", calls[i].call, arg);
                         seen++;
                 }
                 if (seen == 0 && i < 2)
@@ -119,9 +130,9 @@ static void test_requests_stay_here(void **state) {
 static void test_policy(void **state) {
         (void)state;
         static const char *const directives[] = {
-                "default-src 'none'", "script-src 'unsafe-inline'",
-                "style-src 'unsafe-inline'", "connect-src 'self'",
-                "img-src 'self' data:", "base-uri 'none'", "form-action 'none'",
+                "default-src 'none'", "script-src 'unsafe-inline'", "style-src 'unsafe-inline'",
+                "connect-src 'self'", "img-src 'self' data:",       "base-uri 'none'",
+                "form-action 'none'",
         };
         for (size_t i = 0; i < sizeof(directives) / sizeof(directives[0]); i++)
                 if (tu_count_of(tecg_page_csp, directives[i]) != 1)
@@ -144,12 +155,9 @@ static void test_dashboards_rendered(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_length),
-                cmocka_unit_test(test_complete_document),
-                cmocka_unit_test(test_nothing_external),
-                cmocka_unit_test(test_requests_stay_here),
-                cmocka_unit_test(test_policy),
-                cmocka_unit_test(test_dashboards_rendered),
+                cmocka_unit_test(test_length),           cmocka_unit_test(test_complete_document),
+                cmocka_unit_test(test_nothing_external), cmocka_unit_test(test_requests_stay_here),
+                cmocka_unit_test(test_policy),           cmocka_unit_test(test_dashboards_rendered),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

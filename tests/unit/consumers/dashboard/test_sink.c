@@ -28,8 +28,8 @@
 
 typedef struct {
         tu_net_t net;
-        tecg_sink_t *sink;  /* destroyed by teardown if a test failed early */
-        int saved_stderr;   /* >= 0 while stderr goes to cap_path */
+        tecg_sink_t *sink; /* destroyed by teardown if a test failed early */
+        int saved_stderr;  /* >= 0 while stderr goes to cap_path */
         char cap_path[64];
 } fixture_t;
 
@@ -98,7 +98,8 @@ static char *destroy_logged(fixture_t *f, int flush_ms, int64_t *took_ms) {
 
 /* Fast backoff so the tests do not wait long; generous request timeouts. */
 static tecg_sink_options_t test_options(const char *url) {
-        tecg_sink_options_t o = {.name = "test", .url = url,
+        tecg_sink_options_t o = {.name = "test",
+                                 .url = url,
                                  .timeout_ms = 10000,
                                  .backoff_initial_ms = 20,
                                  .backoff_max_ms = 2000};
@@ -122,29 +123,24 @@ static tecg_sink_t *new_sink(const tecg_sink_options_t *o) {
 
 static void offer(tecg_sink_t *s, const char *dashboard, uint64_t version) {
         char json[128];
-        int n = snprintf(json, sizeof(json),
-                         "{\"dashboard\":\"%s\",\"version\":%" PRIu64 "}",
+        int n = snprintf(json, sizeof(json), "{\"dashboard\":\"%s\",\"version\":%" PRIu64 "}",
                          dashboard, version);
-        assert_int_equal(tecg_sink_offer(s, dashboard, version, json,
-                                         (size_t)n), TECG_OK);
+        assert_int_equal(tecg_sink_offer(s, dashboard, version, json, (size_t)n), TECG_OK);
 }
 
 /* Versions of `dashboard` the server accepted, in arrival order. */
-static size_t received_versions(const tu_server_t *srv,
-                                const char *dashboard, uint64_t *out,
+static size_t received_versions(const tu_server_t *srv, const char *dashboard, uint64_t *out,
                                 size_t max, json_int_t *conn) {
         json_t *rec = tu_server_json(srv, "/received"), *it;
         size_t i, n = 0;
         json_array_foreach(rec, i, it) {
-                if (strcmp(json_string_value(json_object_get(it, "dashboard")),
-                           dashboard) != 0)
+                if (strcmp(json_string_value(json_object_get(it, "dashboard")), dashboard) != 0)
                         continue;
                 if (conn)
-                        conn[n < max ? n : max - 1] = json_integer_value(
-                                json_object_get(it, "conn"));
+                        conn[n < max ? n : max - 1] =
+                                json_integer_value(json_object_get(it, "conn"));
                 if (n < max)
-                        out[n] = (uint64_t)json_integer_value(
-                                json_object_get(it, "version"));
+                        out[n] = (uint64_t)json_integer_value(json_object_get(it, "version"));
                 n++;
         }
         json_decref(rec);
@@ -179,10 +175,8 @@ static void test_delivers_in_order(void **state) {
                 if (v <= 5)
                         offer(f->sink, "staffing", v);
         }
-        assert_int_equal(tecg_sink_wait_delivered(f->sink, "funding", 20,
-                                                  20000), TECG_OK);
-        assert_int_equal(tecg_sink_wait_delivered(f->sink, "staffing", 5,
-                                                  20000), TECG_OK);
+        assert_int_equal(tecg_sink_wait_delivered(f->sink, "funding", 20, 20000), TECG_OK);
+        assert_int_equal(tecg_sink_wait_delivered(f->sink, "staffing", 5, 20000), TECG_OK);
 
         uint64_t got[32];
         json_int_t conn[32];
@@ -217,21 +211,18 @@ static void test_delivers_in_order(void **state) {
  * once. */
 static void test_latest_only_while_down(void **state) {
         fixture_t *f = *state;
-        const char *const args[] = {"--fail-first", "3", "--retry-after", "1",
-                                    NULL};
+        const char *const args[] = {"--fail-first", "3", "--retry-after", "1", NULL};
         tecg_sink_options_t o = serve(f, args);
         capture_begin(f);
         f->sink = new_sink(&o);
 
         for (uint64_t v = 1; v <= 5; v++)
                 offer(f->sink, "funding", v);
-        assert_int_equal(tecg_sink_wait_delivered(f->sink, "funding", 5,
-                                                  30000), TECG_OK);
+        assert_int_equal(tecg_sink_wait_delivered(f->sink, "funding", 5, 30000), TECG_OK);
         char *log = capture_end(f);
 
         uint64_t got[8];
-        assert_int_equal(received_versions(&f->net.srv, "funding", got, 8, NULL),
-                         1);
+        assert_int_equal(received_versions(&f->net.srv, "funding", got, 8, NULL), 1);
         assert_int_equal(got[0], 5);
         assert_int_equal(tu_server_stat(&f->net.srv, "failed_injected"), 3);
 
@@ -258,23 +249,19 @@ static void test_status_classes(void **state) {
                 const char *status;
                 int retried;
         } cases[] = {
-                {"500", 1}, {"502", 1}, {"503", 1}, {"429", 1}, {"408", 1},
-                {"400", 0}, {"401", 0}, {"403", 0}, {"404", 0}, {"409", 0},
-                {"413", 0}, {"422", 0}, {"301", 0},
+                {"500", 1}, {"502", 1}, {"503", 1}, {"429", 1}, {"408", 1}, {"400", 0}, {"401", 0},
+                {"403", 0}, {"404", 0}, {"409", 0}, {"413", 0}, {"422", 0}, {"301", 0},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                const char *const args[] = {"--fail-first",
-                                            cases[i].retried ? "2" : "1",
-                                            "--fail-status", cases[i].status,
-                                            NULL};
+                const char *const args[] = {"--fail-first", cases[i].retried ? "2" : "1",
+                                            "--fail-status", cases[i].status, NULL};
                 tecg_sink_stats_t st;
                 print_message("status %s\n", cases[i].status);
                 tecg_sink_options_t o = serve(f, args);
                 f->sink = new_sink(&o);
                 offer(f->sink, "funding", 1);
                 tecg_err_t want = cases[i].retried ? TECG_OK : TECG_ERR_INVALID;
-                assert_int_equal(tecg_sink_wait_delivered(f->sink, "funding",
-                                                          1, 20000), want);
+                assert_int_equal(tecg_sink_wait_delivered(f->sink, "funding", 1, 20000), want);
                 tecg_sink_stats(f->sink, &st);
                 if (cases[i].retried) {
                         assert_int_equal(st.failures, 2);
@@ -302,15 +289,13 @@ static void test_status_classes(void **state) {
  * ignored, the next one goes through. */
 static void test_rejected_4xx_dropped(void **state) {
         fixture_t *f = *state;
-        const char *const args[] = {"--fail-first", "1", "--fail-status",
-                                    "400", NULL};
+        const char *const args[] = {"--fail-first", "1", "--fail-status", "400", NULL};
         tecg_sink_options_t o = serve(f, args);
         f->sink = new_sink(&o);
 
         capture_begin(f);
         offer(f->sink, "funding", 1);
-        assert_int_equal(tecg_sink_wait_delivered(f->sink, "funding", 1, 20000),
-                         TECG_ERR_INVALID);
+        assert_int_equal(tecg_sink_wait_delivered(f->sink, "funding", 1, 20000), TECG_ERR_INVALID);
         char *log = capture_end(f);
         tu_assert_contains(log, "test: receiver rejected dashboard funding "
                                 "version 1 with HTTP 400, dropping this "
@@ -320,8 +305,7 @@ static void test_rejected_4xx_dropped(void **state) {
 
         offer(f->sink, "funding", 1); /* the rejected version again: ignored */
         offer(f->sink, "funding", 2);
-        assert_int_equal(tecg_sink_wait_delivered(f->sink, "funding", 2, 20000),
-                         TECG_OK);
+        assert_int_equal(tecg_sink_wait_delivered(f->sink, "funding", 2, 20000), TECG_OK);
         uint64_t got[4];
         assert_int_equal(received_versions(&f->net.srv, "funding", got, 4, NULL), 1);
         assert_int_equal(got[0], 2);
@@ -339,8 +323,7 @@ static void test_stale_offers_ignored(void **state) {
         tecg_sink_options_t o = serve(f, NULL);
         f->sink = new_sink(&o);
         offer(f->sink, "training", 3);
-        assert_int_equal(tecg_sink_wait_delivered(f->sink, "training", 3,
-                                                  20000), TECG_OK);
+        assert_int_equal(tecg_sink_wait_delivered(f->sink, "training", 3, 20000), TECG_OK);
         offer(f->sink, "training", 2);
         offer(f->sink, "training", 3);
         assert_int_equal(tecg_sink_wait_delivered(f->sink, "training", 2, 0),
@@ -361,15 +344,13 @@ static void test_bearer_token(void **state) {
         o.bearer_token = "s3cret";
         f->sink = new_sink(&o);
         offer(f->sink, "funding", 1);
-        assert_int_equal(tecg_sink_wait_delivered(f->sink, "funding", 1, 20000),
-                         TECG_OK);
+        assert_int_equal(tecg_sink_wait_delivered(f->sink, "funding", 1, 20000), TECG_OK);
         tecg_sink_destroy(f->sink, 1000);
 
         o.bearer_token = "wrong";
         f->sink = new_sink(&o);
         offer(f->sink, "funding", 2);
-        assert_int_equal(tecg_sink_wait_delivered(f->sink, "funding", 2, 20000),
-                         TECG_ERR_INVALID);
+        assert_int_equal(tecg_sink_wait_delivered(f->sink, "funding", 2, 20000), TECG_ERR_INVALID);
         assert_int_equal(tu_server_stat(&f->net.srv, "unauthorized"), 1);
         assert_int_equal(tu_server_stat(&f->net.srv, "accepted"), 1);
 }
@@ -430,8 +411,8 @@ static void test_destroy_bounded_dead_server(void **state) {
         int64_t took;
         char *log = destroy_logged(f, 300, &took);
         assert_true(took < 10000); /* deadline far below the 30 s timeout */
-        tu_assert_contains(log, "2 dashboard(s) not delivered",
-                           "funding version 3", "staffing version 7");
+        tu_assert_contains(log, "2 dashboard(s) not delivered", "funding version 3",
+                           "staffing version 7");
         free(log);
 }
 
@@ -484,16 +465,12 @@ static void test_offer_validation(void **state) {
         tecg_sink_options_t o = test_options(url);
         o.backoff_initial_ms = 60000;
         f->sink = new_sink(&o);
-        const char *bad[] = {NULL, "", "a b", "x\r\nX-Evil: 1", "caf\xc3\xa9",
-                             "a/b"};
+        const char *bad[] = {NULL, "", "a b", "x\r\nX-Evil: 1", "caf\xc3\xa9", "a/b"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-                assert_int_equal(tecg_sink_offer(f->sink, bad[i], 1, "{}", 2),
-                                 TECG_ERR_INVALID);
-        assert_int_equal(tecg_sink_offer(f->sink, "funding", 1, NULL, 5),
-                         TECG_ERR_INVALID);
+                assert_int_equal(tecg_sink_offer(f->sink, bad[i], 1, "{}", 2), TECG_ERR_INVALID);
+        assert_int_equal(tecg_sink_offer(f->sink, "funding", 1, NULL, 5), TECG_ERR_INVALID);
         /* Nothing delivered: the wait ends at its timeout. */
-        assert_int_equal(tecg_sink_wait_delivered(f->sink, "nothing", 1, 50),
-                         TECG_ERR_RETRY);
+        assert_int_equal(tecg_sink_wait_delivered(f->sink, "nothing", 1, 50), TECG_ERR_RETRY);
         assert_string_equal(tecg_sink_name(f->sink), "test");
 
         tecg_sink_options_t none = {.name = "x"};
