@@ -2,7 +2,7 @@
  * Canonical Form for Schemas"): the text whose CRC-64-AVRO is the schema
  * fingerprint of single-object encoding. Avro-C has no such function; this
  * one is checked against fastavro's to_parsing_canonical_form() by
- * tests/unit/test_framing.c.
+ * tests/unit/common/test_canonical.c.
  *
  * Transformations, as the spec names them: PRIMITIVES ({"type":"int"} ->
  * "int"), FULLNAMES (names and references made full, namespace dropped),

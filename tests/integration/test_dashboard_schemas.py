@@ -1,6 +1,6 @@
 """The dashboard documents against their JSON Schemas (no broker needed).
 
-The golden documents written by tests/unit/test_compose.c
+The golden documents written by tests/unit/consumers/dashboard/test_compose.c
 (tests/data/compose/{funding,staffing,training}.json), completed with the
 "version" and "generated_at" keys tecg-dashboard adds, must validate against
 schemas/dashboard-*.schema.json (Draft 2020-12, formats checked); broken

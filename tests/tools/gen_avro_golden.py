@@ -10,13 +10,13 @@ independent implementation, so the C codec is checked against it:
   pcf_cases.ndjson         {"schema": text, "pcf": ..., "fingerprint": ...}
                            for schemas that exercise every PCF rule
   events/<name>.hex        single-object (or Confluent) messages fastavro
-                           wrote for the fixed events of tests/unit/test_avro.c
+                           wrote for the fixed events of tests/unit/common/test_avro_codec.c
   events/<name>.json       the record each .hex holds, for people
   evolution/*.avsc, *.hex  older writer schemas and messages written with them
 
 Regenerate (needs fastavro; the output is deterministic):
   python3 tests/tools/gen_avro_golden.py
-and commit the diff; tests/unit/test_avro.c and test_framing.c read these
+and commit the diff; tests/unit/common/test_avro_codec.c, test_framing.c and test_canonical.c read these
 files through $TECG_TEST_DATA.
 """
 import io
@@ -62,7 +62,7 @@ def confluent(schema, schema_id, record):
     return b"\x00" + struct.pack(">I", schema_id) + buf.getvalue()
 
 
-# The fixed events; tests/unit/test_avro.c has the same ones as tecg_event_t
+# The fixed events; tests/unit/common/test_avro_codec.c has the same ones as tecg_event_t
 # under the same names.
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)

@@ -8,7 +8,7 @@ an independent Avro implementation, so the C state codec
                     follow C3 01 on the wire, in hex)
   empty.hex         single-object message of a fresh state of "NLD"
   full.hex          single-object message of the state that the events of
-                    full_events[] in tests/unit/test_state_codec.c add up to
+                    full_events[] in tests/unit/common/test_state_codec.c add up to
   full.json         the record full.hex holds, for people
 
 The expected state below is worked out by hand from those events (listed in
@@ -17,7 +17,7 @@ and tecg_nation_state_apply().
 
 Regenerate (needs fastavro; the output is deterministic):
   python3 tests/tools/gen_state_golden.py
-and commit the diff; tests/unit/test_state_codec.c reads these files
+and commit the diff; tests/unit/common/test_state_codec.c reads these files
 through $TECG_TEST_DATA.
 """
 import io

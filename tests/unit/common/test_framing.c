@@ -1,4 +1,5 @@
-/* Framing, CRC-64-AVRO and Parsing Canonical Form (docs/design.md §3).
+/* Framing and CRC-64-AVRO (docs/design.md §3); the canonical form is in
+ * test_canonical.c.
  *
  * Golden files in $TECG_TEST_DATA/avro/, written by fastavro through
  * tests/tools/gen_avro_golden.py (regenerate there, never by hand):
@@ -17,33 +18,9 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <jansson.h>
 
-#include "canonical.h"
 #include "framing.h"
-#include "schemas.h"
 #include "testutil.h"
-
-static const tecg_schema_source_t *source(const char *name) {
-        for (size_t i = 0; i < tecg_schema_source_count; i++)
-                if (strcmp(tecg_schema_sources[i].name, name) == 0)
-                        return &tecg_schema_sources[i];
-        fail_msg("schema %s is not built in", name);
-        return NULL;
-}
-
-/* Hands each line of data file rel to check(); how many lines there were.
- * (check() must not use strtok.) */
-static int each_line(const char *rel, void (*check)(char *line)) {
-        char *text = tu_slurp_data(rel, NULL);
-        int n = 0;
-        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-                check(line);
-                n++;
-        }
-        free(text);
-        return n;
-}
 
 /* ---------------------------------------------------------------- CRC */
 
@@ -67,113 +44,10 @@ static void test_crc64_vectors(void **state) {
         assert_true(tecg_crc64_avro("\"int\"", 5) == UINT64_C(0x7275d51a3f395c8f));
         assert_string_equal(tecg_framing_fingerprint_hex(TECG_CRC64_AVRO_EMPTY, hex),
                             "95a7d7a43a215dc1");
-        assert_int_equal(each_line("avro/crc64.txt", check_crc64_line), 9);
+        assert_int_equal(tu_each_data_line("avro/crc64.txt", check_crc64_line), 9);
 }
 
 /* ---------------------------------------------------------------- PCF */
-
-/* The canonical form of schema is want_pcf and its fingerprint, spelled as
- * fastavro does, is want_fp. */
-static void assert_pcf(const char *schema, size_t len, const char *want_pcf, const char *want_fp) {
-        char errstr[256], hex[17], *pcf = NULL;
-        assert_int_equal(tecg_canonical_form(schema, len, &pcf, errstr, sizeof(errstr)), TECG_OK);
-        assert_string_equal(pcf, want_pcf);
-        tecg_framing_fingerprint_hex(tecg_crc64_avro(pcf, strlen(pcf)), hex);
-        assert_string_equal(hex, want_fp);
-        free(pcf);
-}
-
-/* "<schema> <fingerprint hex>", the canonical form in avro/<schema>.pcf */
-static void check_project_schema(char *line) {
-        char name[64], want_fp[17], rel[128];
-        assert_int_equal(sscanf(line, "%63s %16s", name, want_fp), 2);
-        const tecg_schema_source_t *src = source(name);
-        snprintf(rel, sizeof(rel), "avro/%s.pcf", name);
-        char *want = tu_slurp_data(rel, NULL);
-        assert_pcf(src->json, src->len, want, want_fp);
-        /* The values fixed in the brief, as fastavro prints them. */
-        if (strcmp(name, "contribution") == 0)
-                assert_string_equal(want_fp, "fa26e2c03bf3d58d");
-        else
-                assert_string_equal(want_fp, "db65c399a8188022");
-        free(want);
-}
-
-static void test_pcf_project_schemas(void **state) {
-        (void)state;
-        assert_int_equal(each_line("avro/fingerprints.txt", check_project_schema), 2);
-}
-
-/* {"schema", "pcf", "fingerprint"} */
-static void check_pcf_case(char *line) {
-        json_error_t jerr;
-        json_t *c = json_loads(line, 0, &jerr);
-        assert_non_null(c);
-        const char *schema = json_string_value(json_object_get(c, "schema"));
-        assert_non_null(schema);
-        assert_pcf(schema, strlen(schema), json_string_value(json_object_get(c, "pcf")),
-                   json_string_value(json_object_get(c, "fingerprint")));
-        json_decref(c);
-}
-
-static void test_pcf_cases(void **state) {
-        (void)state;
-        assert_true(each_line("avro/pcf_cases.ndjson", check_pcf_case) >= 9);
-}
-
-/* Rules fastavro cannot check for us, and refusals. */
-static void test_pcf_edges(void **state) {
-        (void)state;
-        static const struct {
-                const char *schema, *pcf;
-        } ok[] = {
-                /* "namespace": "" is the null namespace (spec, Java);
-                 * fastavro 1.13 keeps the enclosing one. */
-                {"{\"type\":\"record\",\"name\":\"O\",\"namespace\":\"a\","
-                 "\"fields\":[{\"name\":\"t\",\"type\":{\"type\":\"record\","
-                 "\"name\":\"T\",\"namespace\":\"\",\"fields\":[]}},"
-                 "{\"name\":\"u\",\"type\":\"T\"}]}",
-                 "{\"name\":\"a.O\",\"type\":\"record\",\"fields\":[{\"name\":"
-                 "\"t\",\"type\":{\"name\":\"T\",\"type\":\"record\",\"fields\""
-                 ":[]}},{\"name\":\"u\",\"type\":\"T\"}]}"},
-                /* STRINGS: escapes become UTF-8; "/" stays unescaped. */
-                {"{\"type\":\"enum\",\"name\":\"E\",\"doc\":\"a\\/b\","
-                 "\"symbols\":[\"\\u0041\"]}",
-                 "{\"name\":\"E\",\"type\":\"enum\",\"symbols\":[\"A\"]}"},
-                /* whitespace everywhere */
-                {" { \"type\" : \"map\" ,\n \"values\" : [ \"null\" , \"int\" ] } ",
-                 "{\"type\":\"map\",\"values\":[\"null\",\"int\"]}"},
-        };
-        static const struct {
-                const char *schema, *reason;
-        } bad[] = {
-                {"{\"type\":", "schema is not JSON: line 1: "},
-                {"\"Nope\"", "unknown type name \"Nope\""},
-                {"{\"name\":\"x\"}", "schema object without a \"type\""},
-                {"{\"type\":\"record\",\"fields\":[]}", "record without a name"},
-                {"{\"type\":\"record\",\"name\":\"R\"}", "record R: \"fields\" is not an array"},
-                {"{\"type\":\"fixed\",\"name\":\"F\",\"size\":\"16\"}",
-                 "fixed F: \"size\" is not an integer"},
-                {"42", "a number, boolean or null where a schema was expected"},
-        };
-        char errstr[256], *pcf;
-
-        for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-                assert_int_equal(tecg_canonical_form(ok[i].schema, strlen(ok[i].schema), &pcf,
-                                                     errstr, sizeof(errstr)),
-                                 TECG_OK);
-                assert_string_equal(pcf, ok[i].pcf);
-                free(pcf);
-        }
-        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-                pcf = (char *)"untouched";
-                assert_int_equal(tecg_canonical_form(bad[i].schema, strlen(bad[i].schema), &pcf,
-                                                     errstr, sizeof(errstr)),
-                                 TECG_ERR_INVALID);
-                assert_null(pcf);
-                assert_memory_equal(errstr, bad[i].reason, strlen(bad[i].reason));
-        }
-}
 
 /* ------------------------------------------------------------- framing */
 
@@ -283,9 +157,6 @@ static void test_framing_write(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_crc64_vectors),
-                cmocka_unit_test(test_pcf_project_schemas),
-                cmocka_unit_test(test_pcf_cases),
-                cmocka_unit_test(test_pcf_edges),
                 cmocka_unit_test(test_framing_parse_errors),
                 cmocka_unit_test(test_framing_parse_ok),
                 cmocka_unit_test(test_framing_write),

@@ -104,6 +104,17 @@ char *tu_slurp_data(const char *rel, size_t *len) {
         return tu_slurp(tu_data_path(rel), len);
 }
 
+int tu_each_data_line(const char *rel, void (*check)(char *line)) {
+        char *text = tu_slurp_data(rel, NULL);
+        int n = 0;
+        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+                check(line);
+                n++;
+        }
+        free(text);
+        return n;
+}
+
 uint8_t *tu_hex_file(const char *rel, size_t *len) {
         char *text = tu_slurp_data(rel, NULL);
         size_t n = strcspn(text, "\r\n");

@@ -1,4 +1,4 @@
-/* Helpers shared by the unit tests (tests/unit/test_*.c), built once as the
+/* Helpers shared by the unit tests (tests/unit/FOLDER/test_*.c), built once as the
  * static library tecg_testutil (tests/CMakeLists.txt) and linked into every
  * unit test executable.
  *
@@ -51,6 +51,10 @@ int tu_update_golden(void);
 
 /* tu_slurp() of tu_data_path(rel). */
 char *tu_slurp_data(const char *rel, size_t *len);
+
+/* Hands each non-empty line of data file rel to check(); returns how many
+ * there were. check() must not use strtok(). */
+int tu_each_data_line(const char *rel, void (*check)(char *line));
 
 /* The bytes of a data file holding one line of hex digits (the caller
  * frees them), their count in *len. */
