@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "conf.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------------ time */
@@ -190,4 +191,44 @@ void *tu_counting_allocator(void *ud, void *ptr, size_t osize, size_t nsize) {
         if (nsize > tu_largest_alloc)
                 tu_largest_alloc = nsize;
         return realloc(ptr, nsize);
+}
+
+/* ---------------------------------------------------------------- config */
+
+tecg_conf_t *tu_conf_load(const tecg_conf_prop_t *props, void *target, const char *rel) {
+        char errstr[512] = "";
+        tecg_conf_t *conf = tecg_conf_new(props, target, errstr, sizeof(errstr));
+        if (!conf)
+                fail_msg("tecg_conf_new: %s", errstr);
+        if (rel) {
+                char path[4096];
+                snprintf(path, sizeof(path), "%s/%s", tu_source_dir(), rel);
+                if (tecg_conf_load_file(conf, path, errstr, sizeof(errstr)) != TECG_OK)
+                        fail_msg("%s: %s", rel, errstr);
+        }
+        return conf;
+}
+
+const char *tu_conf_reason(const tecg_conf_prop_t *props, void *target, const char *text) {
+        static char errstr[512];
+        errstr[0] = '\0';
+        tecg_conf_t *conf = tecg_conf_new(props, target, errstr, sizeof(errstr));
+        if (!conf)
+                fail_msg("tecg_conf_new: %s", errstr);
+        if (tecg_conf_parse(conf, "t.conf", text, strlen(text), errstr, sizeof(errstr)) ==
+                    TECG_OK &&
+            tecg_conf_check_required(conf, errstr, sizeof(errstr)) == TECG_OK)
+                errstr[0] = '\0';
+        tecg_conf_destroy(conf);
+        return errstr;
+}
+
+char *tu_conf_help(const tecg_conf_prop_t *props) {
+        char *text = NULL;
+        size_t size = 0;
+        FILE *fp = open_memstream(&text, &size);
+        assert_non_null(fp);
+        tecg_conf_print_help(fp, props);
+        assert_int_equal(fclose(fp), 0);
+        return text;
 }

@@ -81,6 +81,22 @@ void tu_assert_contains_n(const char *hay, const char *const *needles, size_t n)
         tu_assert_contains_n((hay), (const char *const[]){__VA_ARGS__}, \
                              sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 
+/* ---------------------------------------------------------------- config */
+
+struct tecg_conf;
+struct tecg_conf_prop;
+
+/* A daemon's table bound to target and fed source-relative file rel (e.g.
+ * "deploy/aggregator.conf.example"), or nothing when rel is NULL; fails the
+ * test on any error. The caller destroys it with tecg_conf_destroy(). */
+struct tecg_conf *tu_conf_load(const struct tecg_conf_prop *props, void *target, const char *rel);
+
+/* The reason a table gives for one config text, "" when it is accepted. */
+const char *tu_conf_reason(const struct tecg_conf_prop *props, void *target, const char *text);
+
+/* What --help prints for a table (the caller frees it). */
+char *tu_conf_help(const struct tecg_conf_prop *props);
+
 /* ------------------------------------------------------------ allocation */
 
 /* An allocator for avro_set_allocator() that records the largest single

@@ -1,0 +1,102 @@
+/* tecg-producer's table (producer_conf.c): the example configuration
+ * parses into the struct, the defaults are the documented ones, --help
+ * lists the producer's keys and no other daemon's, and limits are checked. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "conf.h"
+#include "producer_conf.h"
+#include "testutil.h"
+
+static void test_example_parses(void **state) {
+        (void)state;
+        tecg_producer_conf_t c;
+        memset(&c, 0, sizeof(c));
+        tecg_conf_t *conf =
+                tu_conf_load(tecg_producer_conf_props, &c, "deploy/producer.conf.example");
+        assert_string_equal(c.nation, "FRA");
+        assert_string_equal(c.spool_dir, "/var/spool/tecg/FRA");
+        assert_string_equal(c.common.nations_file, "/etc/tecg/nations.csv");
+        assert_string_equal(c.common.topic_prefix, "tecg.");
+        assert_int_equal(c.line_bytes, 1048576);
+        assert_int_equal(c.file_lines, 1000000);
+        size_t n = 0;
+        const tecg_conf_kv_t *kv = tecg_conf_passthru(conf, "kafka.", &n);
+        assert_int_equal(n, 1);
+        assert_string_equal(kv[0].key, "bootstrap.servers");
+        assert_string_equal(kv[0].value, "127.0.0.1:9092");
+        assert_int_equal(tecg_conf_check_required(conf, NULL, 0), TECG_OK);
+        tecg_conf_destroy(conf);
+}
+
+static void test_defaults(void **state) {
+        (void)state;
+        tecg_producer_conf_t c;
+        memset(&c, 0, sizeof(c));
+        tecg_conf_t *conf = tu_conf_load(tecg_producer_conf_props, &c, NULL);
+        assert_null(c.nation);
+        assert_int_equal(c.scan_interval_ms, 500);
+        assert_int_equal(c.retry_interval_ms, 30000);
+        assert_int_equal(c.shutdown_timeout_ms, 30000);
+        assert_int_equal(c.json_depth, 16);
+        assert_int_equal(c.string_bytes, 4096);
+        assert_string_equal(c.common.topic_prefix, "tecg.");
+        /* nation has no default: a producer must be told whom it speaks for. */
+        char errstr[256];
+        assert_int_equal(tecg_conf_check_required(conf, errstr, sizeof(errstr)), TECG_ERR_CONFIG);
+        assert_non_null(strstr(errstr, "nation"));
+        tecg_conf_destroy(conf);
+}
+
+static void test_reasons(void **state) {
+        (void)state;
+        tecg_producer_conf_t c;
+        static const struct {
+                const char *text, *reason;
+        } cases[] = {
+                {"nation = FRA\nlimits.line.bytes = 0\n",
+                 "t.conf:2: 'limits.line.bytes': 0 is out of range"},
+                {"nation = FRA\nlimits.json.depth = deep\n",
+                 "t.conf:2: 'limits.json.depth': \"deep\" is not an integer"},
+                {"nation = FRA\nhttp.port = 8080\n", "t.conf:2: unknown key 'http.port'"},
+                {"nation = FRA\ninstance.id = x\n", "t.conf:2: unknown key 'instance.id'"},
+                {"nation = FRA\nspool.dir = /s\n", ""},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                memset(&c, 0, sizeof(c));
+                const char *got = tu_conf_reason(tecg_producer_conf_props, &c, cases[i].text);
+                if (cases[i].reason[0] == '\0')
+                        assert_string_equal(got, "");
+                else if (strncmp(got, cases[i].reason, strlen(cases[i].reason)) != 0)
+                        fail_msg("case %zu: got \"%s\", want it to start with \"%s\"", i, got,
+                                 cases[i].reason);
+        }
+}
+
+static void test_help(void **state) {
+        (void)state;
+        char *help = tu_conf_help(tecg_producer_conf_props);
+        tu_assert_contains(help, "nation", "spool.dir", "limits.line.bytes", "limits.file.lines",
+                           "nations.file", "topic.prefix", "metrics.file", "kafka.");
+        /* Other daemons' keys are not the producer's. */
+        assert_null(strstr(help, "instance.id"));
+        assert_null(strstr(help, "http.port"));
+        assert_null(strstr(help, "sink."));
+        free(help);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_example_parses),
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_reasons),
+                cmocka_unit_test(test_help),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
