@@ -57,9 +57,7 @@ static void test_defaults(void **state) {
 static void test_reasons(void **state) {
         (void)state;
         tecg_producer_conf_t c;
-        static const struct {
-                const char *text, *reason;
-        } cases[] = {
+        static const tu_conf_case_t cases[] = {
                 {"nation = FRA\nlimits.line.bytes = 0\n",
                  "t.conf:2: 'limits.line.bytes': 0 is out of range"},
                 {"nation = FRA\nlimits.json.depth = deep\n",
@@ -68,15 +66,8 @@ static void test_reasons(void **state) {
                 {"nation = FRA\ninstance.id = x\n", "t.conf:2: unknown key 'instance.id'"},
                 {"nation = FRA\nspool.dir = /s\n", ""},
         };
-        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                memset(&c, 0, sizeof(c));
-                const char *got = tu_conf_reason(tecg_producer_conf_props, &c, cases[i].text);
-                if (cases[i].reason[0] == '\0')
-                        assert_string_equal(got, "");
-                else if (strncmp(got, cases[i].reason, strlen(cases[i].reason)) != 0)
-                        fail_msg("case %zu: got \"%s\", want it to start with \"%s\"", i, got,
-                                 cases[i].reason);
-        }
+        tu_conf_check_cases(tecg_producer_conf_props, &c, sizeof(c), cases,
+                            sizeof(cases) / sizeof(cases[0]));
 }
 
 static void test_help(void **state) {

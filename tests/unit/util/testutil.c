@@ -223,6 +223,18 @@ const char *tu_conf_reason(const tecg_conf_prop_t *props, void *target, const ch
         return errstr;
 }
 
+void tu_conf_check_cases(const tecg_conf_prop_t *props, void *target, size_t target_size,
+                         const tu_conf_case_t *cases, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                memset(target, 0, target_size);
+                const char *got = tu_conf_reason(props, target, cases[i].text);
+                if (cases[i].reason[0] == '\0'
+                            ? got[0] != '\0'
+                            : strncmp(got, cases[i].reason, strlen(cases[i].reason)) != 0)
+                        fail_msg("case %zu: got \"%s\", want \"%s\"", i, got, cases[i].reason);
+        }
+}
+
 char *tu_conf_help(const tecg_conf_prop_t *props) {
         char *text = NULL;
         size_t size = 0;

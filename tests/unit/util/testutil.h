@@ -94,6 +94,17 @@ struct tecg_conf *tu_conf_load(const struct tecg_conf_prop *props, void *target,
 /* The reason a table gives for one config text, "" when it is accepted. */
 const char *tu_conf_reason(const struct tecg_conf_prop *props, void *target, const char *text);
 
+/* One config text and the reason it must give ("" = accepted); a reason
+ * is matched as a prefix, so it need not spell the allowed range. */
+typedef struct {
+        const char *text, *reason;
+} tu_conf_case_t;
+
+/* Fails at the first case whose reason differs, naming it; target is
+ * zeroed (target_size bytes) before each. */
+void tu_conf_check_cases(const struct tecg_conf_prop *props, void *target, size_t target_size,
+                         const tu_conf_case_t *cases, size_t n);
+
 /* What --help prints for a table (the caller frees it). */
 char *tu_conf_help(const struct tecg_conf_prop *props);
 

@@ -52,9 +52,7 @@ static void test_defaults(void **state) {
 static void test_reasons(void **state) {
         (void)state;
         tecg_aggregator_conf_t c;
-        static const struct {
-                const char *text, *reason;
-        } cases[] = {
+        static const tu_conf_case_t cases[] = {
                 {"batch.max.messages = 0\n", "t.conf:1: 'batch.max.messages': 0 is out of range"},
                 {"batch.max.ms = soon\n", "t.conf:1: 'batch.max.ms': \"soon\" is not an integer"},
                 {"group.id = a\ngroup.id = b\n", "t.conf:2: 'group.id' is already set at t.conf:1"},
@@ -62,15 +60,8 @@ static void test_reasons(void **state) {
                 {"sink.bi.url = http://x/\n", "t.conf:1: unknown key 'sink.bi.url'"},
                 {"limits.message.bytes = 1024\nkafka.linger.ms = 5\n", ""},
         };
-        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                memset(&c, 0, sizeof(c));
-                const char *got = tu_conf_reason(tecg_aggregator_conf_props, &c, cases[i].text);
-                if (cases[i].reason[0] == '\0')
-                        assert_string_equal(got, "");
-                else if (strncmp(got, cases[i].reason, strlen(cases[i].reason)) != 0)
-                        fail_msg("case %zu: got \"%s\", want it to start with \"%s\"", i, got,
-                                 cases[i].reason);
-        }
+        tu_conf_check_cases(tecg_aggregator_conf_props, &c, sizeof(c), cases,
+                            sizeof(cases) / sizeof(cases[0]));
 }
 
 static void test_help(void **state) {

@@ -82,9 +82,7 @@ static void test_sink_group(void **state) {
 static void test_reasons(void **state) {
         (void)state;
         tecg_dashboard_conf_t c;
-        static const struct {
-                const char *text, *reason;
-        } cases[] = {
+        static const tu_conf_case_t cases[] = {
                 {"http.port = 70000\n", "t.conf:1: 'http.port': 70000 is out of range"},
                 {"sink.bi.tls.verify = maybe\nsink.bi.url = http://x/\n",
                  "t.conf:1: 'sink.bi.tls.verify': \"maybe\" is not a boolean"},
@@ -94,15 +92,8 @@ static void test_reasons(void **state) {
                 {"instance.id = x\n", "t.conf:1: unknown key 'instance.id'"},
                 {"publish.topic = no\nsink.x.url = https://x/\n", ""},
         };
-        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                memset(&c, 0, sizeof(c));
-                const char *got = tu_conf_reason(tecg_dashboard_conf_props, &c, cases[i].text);
-                if (cases[i].reason[0] == '\0')
-                        assert_string_equal(got, "");
-                else if (strncmp(got, cases[i].reason, strlen(cases[i].reason)) != 0)
-                        fail_msg("case %zu: got \"%s\", want it to start with \"%s\"", i, got,
-                                 cases[i].reason);
-        }
+        tu_conf_check_cases(tecg_dashboard_conf_props, &c, sizeof(c), cases,
+                            sizeof(cases) / sizeof(cases[0]));
 }
 
 static void test_help(void **state) {
