@@ -120,10 +120,10 @@ static part_ctx_t *ctx_get(tecg_aggregator_t *agg, int32_t partition) {
 static tecg_err_t ctx_put(tecg_aggregator_t *agg, part_ctx_t *ctx) {
         size_t p = (size_t)ctx->partition;
         if (p >= agg->nparts) {
-                part_ctx_t **np = realloc(agg->parts, (p + 1) * sizeof(*np));
+                part_ctx_t **np = realloc(agg->parts, (p + 1) * sizeof(part_ctx_t *));
                 if (!np)
                         return TECG_ERR_NOMEM;
-                memset(np + agg->nparts, 0, (p + 1 - agg->nparts) * sizeof(*np));
+                memset(np + agg->nparts, 0, (p + 1 - agg->nparts) * sizeof(part_ctx_t *));
                 agg->parts = np;
                 agg->nparts = p + 1;
         }
@@ -218,7 +218,7 @@ static tecg_err_t ctx_restore(tecg_aggregator_t *agg, const int32_t *ps, size_t 
         tecg_err_t err = TECG_OK;
         int64_t t0 = tecg_mono_ms(), last_log = t0;
         size_t eofs = 0, want = 2 * n;
-        part_ctx_t **ctxs = calloc(n ? n : 1, sizeof(*ctxs));
+        part_ctx_t **ctxs = calloc(n ? n : 1, sizeof(part_ctx_t *));
         bool *eof = calloc(want ? want : 1, sizeof(*eof)); /* [2*i]: state, [2*i+1]: ids */
         rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new((int)want);
         if (!ctxs || !eof) {
@@ -697,7 +697,7 @@ static tecg_err_t txn_failed(tecg_aggregator_t *agg, rd_kafka_error_t *error, co
 
 tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t errstr_size) {
         int max = agg->opts.batch_max_messages;
-        rd_kafka_message_t **msgs = malloc((size_t)max * sizeof(*msgs));
+        rd_kafka_message_t **msgs = malloc((size_t)max * sizeof(rd_kafka_message_t *));
         if (!msgs)
                 return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
         tecg_err_t err = TECG_OK;

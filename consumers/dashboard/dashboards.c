@@ -239,7 +239,8 @@ static void serve_unchanged(tecg_dashboards_t *d, int which, json_t *body) {
 
 static void compose_all(tecg_dashboards_t *d) {
         char errstr[512];
-        const tecg_nation_state_t **states = calloc(d->nstates + d->nunlisted + 1, sizeof(*states));
+        const tecg_nation_state_t **states =
+                calloc(d->nstates + d->nunlisted + 1, sizeof(const tecg_nation_state_t *));
         size_t n = 0;
         if (!states) {
                 tecg_log_err(FAC, "cannot compose: out of memory");
@@ -314,7 +315,7 @@ static void take_unlisted(tecg_dashboards_t *d, tecg_nation_state_t *st) {
         }
         if (d->nunlisted == d->unlisted_cap) {
                 size_t cap = d->unlisted_cap ? 2 * d->unlisted_cap : 8;
-                tecg_nation_state_t **v = realloc(d->unlisted, cap * sizeof(*v));
+                tecg_nation_state_t **v = realloc(d->unlisted, cap * sizeof(tecg_nation_state_t *));
                 if (!v) {
                         tecg_log_err(FAC, "state of %s: out of memory; ignored", st->nation);
                         tecg_nation_state_destroy(st);
@@ -446,7 +447,7 @@ tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
         d->nstates = tecg_nations_count(opts->nations);
         if (!(d->topic_state = tecg_topics_name(opts->topic_prefix, TECG_TOPICS_NATION_STATE)) ||
             !(d->topic_dashboards = tecg_topics_name(opts->topic_prefix, TECG_TOPICS_DASHBOARDS)) ||
-            !(d->states = calloc(d->nstates ? d->nstates : 1, sizeof(*d->states)))) {
+            !(d->states = calloc(d->nstates ? d->nstates : 1, sizeof(tecg_nation_state_t *)))) {
                 tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto fail;
         }

@@ -206,7 +206,7 @@ tecg_err_t tecg_docstore_put(tecg_docstore_t *store, const char *name, uint64_t 
         } else {
                 if (store->ndocs == store->cap) {
                         size_t cap = store->cap ? store->cap * 2 : 8;
-                        tecg_doc_blob_t **p = realloc(store->docs, cap * sizeof(*p));
+                        tecg_doc_blob_t **p = realloc(store->docs, cap * sizeof(tecg_doc_blob_t *));
                         if (!p) {
                                 err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
                                                   "%s: out of memory", name);
@@ -216,7 +216,7 @@ tecg_err_t tecg_docstore_put(tecg_docstore_t *store, const char *name, uint64_t 
                         store->cap = cap;
                 }
                 memmove(store->docs + idx + 1, store->docs + idx,
-                        (store->ndocs - idx) * sizeof(*store->docs));
+                        (store->ndocs - idx) * sizeof(tecg_doc_blob_t *));
                 store->ndocs++;
         }
         blob->seq = ++store->seq;

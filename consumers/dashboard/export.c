@@ -4,6 +4,7 @@
 #include "export.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,17 +49,14 @@ static bool is_table(const json_t *v) {
 
 /* "prefix.key" or "key"; malloc'ed, NULL on allocation failure. */
 static char *join_name(const char *prefix, const char *key) {
-        size_t pl = prefix ? strlen(prefix) : 0, kl = strlen(key);
-        char *s = malloc(pl + 1 + kl + 1);
+        size_t size = (prefix ? strlen(prefix) + 1 : 0) + strlen(key) + 1;
+        char *s = malloc(size);
         if (!s)
                 return NULL;
-        if (prefix) {
-                memcpy(s, prefix, pl);
-                s[pl] = '.';
-                memcpy(s + pl + 1, key, kl + 1);
-        } else {
-                memcpy(s, key, kl + 1);
-        }
+        if (prefix)
+                snprintf(s, size, "%s.%s", prefix, key);
+        else
+                snprintf(s, size, "%s", key);
         return s;
 }
 

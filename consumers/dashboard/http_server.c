@@ -35,7 +35,7 @@
 
 #define FAC "http"
 #define SSE_SLICE_MS 500
-#define SSE_BLOCK_SIZE (16 * 1024)
+#define SSE_BLOCK_SIZE ((size_t)16 * 1024)
 #define SSE_FILTER_MAX 16
 #define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
@@ -98,8 +98,12 @@ static void count(tecg_http_server_t *srv, route_t route, unsigned status) {
  * (a decoded %0A must not split the line). */
 static const char *loggable(const char *url, char *out, size_t size) {
         size_t i;
-        for (i = 0; url[i] && i + 1 < size; i++)
-                out[i] = (unsigned char)url[i] < 0x20 || url[i] == 0x7f ? '?' : url[i];
+        for (i = 0; url[i] && i + 1 < size; i++) {
+                char c = url[i];
+                if ((unsigned char)c < 0x20 || c == 0x7f)
+                        c = '?';
+                out[i] = c;
+        }
         out[i] = '\0';
         return out;
 }

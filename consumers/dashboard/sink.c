@@ -154,7 +154,10 @@ static void sink_excerpt(const tecg_http_response_t *resp, char *out, size_t out
                 n = out_size - 1;
         for (size_t i = 0; i < n; i++) {
                 unsigned char c = resp->body.data[i];
-                out[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+                if (c < 0x20 || c == 0x7f)
+                        out[i] = ' ';
+                else
+                        out[i] = (char)c;
         }
         out[n] = '\0';
 }
@@ -217,8 +220,8 @@ static int sink_settle(tecg_sink_t *s, sink_entry_t *e, uint64_t version, uint64
                         snprintf(line->text, sizeof(line->text),
                                  "%s: up again after %.1f s, delivered %s "
                                  "version %" PRIu64 " after %" PRIu32 " failed attempts",
-                                 s->name, (now - s->down_since_ms) / 1000.0, e->dashboard, version,
-                                 s->st.consecutive_failures);
+                                 s->name, (double)(now - s->down_since_ms) / 1000.0, e->dashboard,
+                                 version, s->st.consecutive_failures);
                         s->down = 0;
                 }
                 s->st.consecutive_failures = 0;
