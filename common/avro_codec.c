@@ -776,7 +776,7 @@ done:
 static tecg_err_t avro_push_schema(tecg_avro_t *avro, tecg_avro_schema_t *s) {
         if (avro->nschemas == avro->scap) {
                 size_t cap = avro->scap ? avro->scap * 2 : 8;
-                tecg_avro_schema_t **n = realloc(avro->schemas, cap * sizeof(*n));
+                tecg_avro_schema_t **n = realloc(avro->schemas, cap * sizeof(tecg_avro_schema_t *));
                 if (!n)
                         return TECG_ERR_NOMEM;
                 avro->schemas = n;
@@ -998,9 +998,13 @@ typedef struct {
         size_t strbytes; /* string bytes written, for the output bound */
 } fill_t;
 
+/* The failure helpers return their code as a constant rather than through
+ * tecg_seterr (defined in another file): the caller's `if (err) return` is
+ * then visibly the guard of the out-values an Avro-C call left unset. */
 static tecg_err_t fill_avro_fail(fill_t *f, int slot) {
-        return tecg_seterr(TECG_ERR_AVRO, f->errstr, f->errstr_size, "field %s: Avro-C: %s",
-                           slots[slot].field, avro_strerror());
+        tecg_seterr(TECG_ERR_AVRO, f->errstr, f->errstr_size, "field %s: Avro-C: %s",
+                    slots[slot].field, avro_strerror());
+        return TECG_ERR_AVRO;
 }
 
 static tecg_err_t fill_str(fill_t *f, avro_value_t *rec, int slot, const char *s, size_t len) {
@@ -1041,20 +1045,36 @@ static tecg_err_t fill_enum(fill_t *f, avro_value_t *rec, int slot, int x) {
         return TECG_OK;
 }
 
-/* Optional long (s == NULL) or string: present selects the non-null
- * branch. */
-static tecg_err_t fill_opt(fill_t *f, avro_value_t *rec, int slot, int present, int64_t x,
-                           const char *s) {
-        avro_value_t u, br;
+/* Optional slot: sets the null branch, or selects the other one into *br
+ * for the caller to fill when present. */
+static tecg_err_t fill_opt_branch(fill_t *f, avro_value_t *rec, int slot, int present,
+                                  avro_value_t *br) {
+        avro_value_t u;
         int nb = f->b->null_branch[slot];
         if (avro_value_get_by_index(rec, (size_t)f->b->idx[slot], &u, NULL) ||
-            avro_value_set_branch(&u, present ? 1 - nb : nb, &br))
+            avro_value_set_branch(&u, present ? 1 - nb : nb, br))
                 return fill_avro_fail(f, slot);
-        if (!present)
-                return avro_value_set_null(&br) ? fill_avro_fail(f, slot) : TECG_OK;
-        if (slots[slot].kind == K_OPT_LONG)
-                return avro_value_set_long(&br, x) ? fill_avro_fail(f, slot) : TECG_OK;
-        size_t len = strlen(s);
+        if (!present && avro_value_set_null(br))
+                return fill_avro_fail(f, slot);
+        return TECG_OK;
+}
+
+static tecg_err_t fill_opt_long(fill_t *f, avro_value_t *rec, int slot, int present, int64_t x) {
+        avro_value_t br;
+        tecg_err_t err = fill_opt_branch(f, rec, slot, present, &br);
+        if (err || !present)
+                return err;
+        return avro_value_set_long(&br, x) ? fill_avro_fail(f, slot) : TECG_OK;
+}
+
+/* s NULL: the null branch. */
+static tecg_err_t fill_opt_str(fill_t *f, avro_value_t *rec, int slot, const char *s) {
+        avro_value_t br;
+        size_t len;
+        tecg_err_t err = fill_opt_branch(f, rec, slot, s != NULL, &br);
+        if (err || !s)
+                return err;
+        len = strlen(s);
         if (avro_value_set_string_len(&br, s, len + 1))
                 return fill_avro_fail(f, slot);
         f->strbytes += len;
@@ -1093,7 +1113,7 @@ static tecg_err_t fill_event(fill_t *f, avro_value_t *root, const tecg_event_t *
                 if ((err = fill_str(f, root, S_T_COURSE, t->course, strlen(t->course))) ||
                     (err = fill_enum(f, root, S_T_LEVEL, (int)t->level)) ||
                     (err = fill_enum(f, root, S_T_LOCATION, (int)t->location)) ||
-                    (err = fill_opt(f, root, S_T_VENUE, t->venue != NULL, 0, t->venue)) ||
+                    (err = fill_opt_str(f, root, S_T_VENUE, t->venue)) ||
                     (err = fill_int(f, root, S_T_TRAINEES, t->trainees)))
                         return err;
                 return TECG_OK;
@@ -1126,8 +1146,8 @@ static tecg_err_t fill_event(fill_t *f, avro_value_t *root, const tecg_event_t *
                 if ((err = fill_str(f, &rec, S_E_ITEM, x->item, strlen(x->item))) ||
                     (err = fill_enum(f, &rec, S_E_CATEGORY, (int)x->category)) ||
                     (err = fill_long(f, &rec, S_E_QUANTITY, x->quantity)) ||
-                    (err = fill_opt(f, &rec, S_E_VALUE, x->has_value, x->value_minor, NULL)) ||
-                    (err = fill_opt(f, &rec, S_E_CURRENCY, len > 0, 0, x->currency)) ||
+                    (err = fill_opt_long(f, &rec, S_E_VALUE, x->has_value, x->value_minor)) ||
+                    (err = fill_opt_str(f, &rec, S_E_CURRENCY, len > 0 ? x->currency : NULL)) ||
                     (err = fill_enum(f, &rec, S_E_STAGE, (int)x->stage)))
                         return err;
                 break;
@@ -1166,7 +1186,7 @@ tecg_err_t tecg_avro_encode_body(tecg_avro_t *avro, const tecg_event_t *ev, tecg
 
         /* Every varint is at most 10 bytes and there are fewer than 24 of
          * them; strings add their lengths. */
-        bound = f.strbytes + 24 * 10;
+        bound = f.strbytes + (size_t)24 * 10;
         if ((err = tecg_buf_reserve(out, bound)))
                 return tecg_seterr(err, errstr, errstr_size, "out of memory");
         avro_writer_memory_set_dest(avro->writer, (char *)out->data + out->len, (int64_t)bound);
@@ -1208,9 +1228,12 @@ typedef struct {
         size_t errstr_size;
 } ext_t;
 
+/* Returns its code as a constant, as fill_avro_fail does, and for the same
+ * reason. */
 static tecg_err_t ext_avro_fail(ext_t *x, int slot) {
-        return tecg_seterr(TECG_ERR_AVRO, x->errstr, x->errstr_size, "field %s: Avro-C: %s",
-                           slots[slot].field, avro_strerror());
+        tecg_seterr(TECG_ERR_AVRO, x->errstr, x->errstr_size, "field %s: Avro-C: %s",
+                    slots[slot].field, avro_strerror());
+        return TECG_ERR_AVRO;
 }
 
 static tecg_err_t ext_field(ext_t *x, avro_value_t *rec, int slot, avro_value_t *v) {

@@ -224,13 +224,18 @@ static int scan_op(scan_compiler_t *c, avro_schema_t s, const char *name, int de
         case AVRO_UNION: {
                 size_t n = avro_schema_union_size(s);
                 uint32_t first = (uint32_t)p->nbranch;
+                size_t oldcap = p->branchcap;
                 if (grow((void **)&p->branch, &p->branchcap, p->nbranch, n, sizeof(*p->branch)))
                         return -1;
-                /* branch_name shares branchcap: grow it to the same size. */
-                const char **bn = realloc(p->branch_name, p->branchcap * sizeof(*bn));
-                if (!bn)
-                        return -1;
-                p->branch_name = bn;
+                /* branch_name shares branchcap: grow it to the same size,
+                 * only when branch grew (never realloc to 0 bytes for an
+                 * empty union: whether that frees is up to the libc). */
+                if (p->branchcap != oldcap) {
+                        const char **bn = realloc(p->branch_name, p->branchcap * sizeof(*bn));
+                        if (!bn)
+                                return -1;
+                        p->branch_name = bn;
+                }
                 p->nbranch += n;
                 op->kind = OP_UNION;
                 op->n = (uint32_t)n;

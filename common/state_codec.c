@@ -562,15 +562,21 @@ typedef struct {
         size_t index;
 } ext_t;
 
+/* The failure helpers return their code as a constant rather than through
+ * tecg_seterr (defined in another file): the caller's `if (err) return` is
+ * then visibly the guard of the out-values an Avro-C call left unset. */
 static tecg_err_t ext_fail(ext_t *x, const char *field, const char *what) {
         if (x->array)
-                return tecg_seterr(TECG_ERR_INVALID, x->errstr, x->errstr_size, "%s[%zu].%s: %s",
-                                   x->array, x->index, field, what);
-        return tecg_seterr(TECG_ERR_INVALID, x->errstr, x->errstr_size, "%s: %s", field, what);
+                tecg_seterr(TECG_ERR_INVALID, x->errstr, x->errstr_size, "%s[%zu].%s: %s", x->array,
+                            x->index, field, what);
+        else
+                tecg_seterr(TECG_ERR_INVALID, x->errstr, x->errstr_size, "%s: %s", field, what);
+        return TECG_ERR_INVALID;
 }
 
 static tecg_err_t ext_avro(ext_t *x) {
-        return tecg_seterr(TECG_ERR_AVRO, x->errstr, x->errstr_size, "Avro-C: %s", avro_strerror());
+        tecg_seterr(TECG_ERR_AVRO, x->errstr, x->errstr_size, "Avro-C: %s", avro_strerror());
+        return TECG_ERR_AVRO;
 }
 
 static tecg_err_t ext_field(ext_t *x, avro_value_t *rec, int idx, avro_value_t *v) {
@@ -628,21 +634,21 @@ static tecg_err_t ext_str(ext_t *x, avro_value_t *rec, int idx, const char *fiel
         return TECG_OK;
 }
 
-/* Array field idx of root: its value and item count and, when items is
- * not NULL, an item array of exactly n zeroed elements of sz (NULL when
- * empty). */
-static tecg_err_t ext_array(ext_t *x, avro_value_t *root, int idx, avro_value_t *arr, size_t *n,
-                            size_t sz, void **items) {
+/* Array field idx of root: its value and item count. The callers that
+ * keep the items allocate them with their own type, not through a void **
+ * that would alias the state's typed pointer. */
+static tecg_err_t ext_array(ext_t *x, avro_value_t *root, int idx, avro_value_t *arr, size_t *n) {
         tecg_err_t err = ext_field(x, root, idx, arr);
-        if (items)
-                *items = NULL;
         if (err)
                 return err;
         if (avro_value_get_size(arr, n))
                 return ext_avro(x);
-        if (items && *n && !(*items = calloc(*n, sz)))
-                return tecg_seterr(TECG_ERR_NOMEM, x->errstr, x->errstr_size, "out of memory");
         return TECG_OK;
+}
+
+static tecg_err_t ext_nomem(ext_t *x) {
+        tecg_seterr(TECG_ERR_NOMEM, x->errstr, x->errstr_size, "out of memory");
+        return TECG_ERR_NOMEM;
 }
 
 static tecg_err_t ext_item(ext_t *x, avro_value_t *arr, const char *name, size_t i,
@@ -657,14 +663,15 @@ static tecg_err_t ext_item(ext_t *x, avro_value_t *arr, const char *name, size_t
 static tecg_err_t ext_funding(ext_t *x, avro_value_t *root, tecg_nation_state_t *st) {
         avro_value_t arr, it;
         tecg_err_t err;
-        size_t len;
+        size_t n, len;
         int e1, e2;
 
-        if ((err = ext_array(x, root, R_FUNDING, &arr, &st->nfunding, sizeof(*st->funding),
-                             (void **)&st->funding))) {
-                st->nfunding = 0;
+        /* The count is set once its items exist: nothing reads past them. */
+        if ((err = ext_array(x, root, R_FUNDING, &arr, &n)))
                 return err;
-        }
+        if (n && !(st->funding = calloc(n, sizeof(*st->funding))))
+                return ext_nomem(x);
+        st->nfunding = n;
         for (size_t i = 0; i < st->nfunding; i++) {
                 tecg_funding_total_t *f = &st->funding[i];
                 if ((err = ext_item(x, &arr, "funding", i, &it)) ||
@@ -687,7 +694,7 @@ static tecg_err_t ext_quantity(ext_t *x, avro_value_t *root, tecg_nation_state_t
         int prev = -1, cat, stage;
 
         /* The cells go into the fixed matrix: no item array needed. */
-        if ((err = ext_array(x, root, R_EQ_QUANTITY, &arr, &n, 0, NULL)))
+        if ((err = ext_array(x, root, R_EQ_QUANTITY, &arr, &n)))
                 return err;
         for (size_t i = 0; i < n; i++) {
                 int64_t q;
@@ -709,14 +716,14 @@ static tecg_err_t ext_quantity(ext_t *x, avro_value_t *root, tecg_nation_state_t
 static tecg_err_t ext_values(ext_t *x, avro_value_t *root, tecg_nation_state_t *st) {
         avro_value_t arr, it;
         tecg_err_t err;
-        size_t len;
+        size_t n, len;
         int e1, e2;
 
-        if ((err = ext_array(x, root, R_EQ_VALUES, &arr, &st->nequipment_values,
-                             sizeof(*st->equipment_values), (void **)&st->equipment_values))) {
-                st->nequipment_values = 0;
+        if ((err = ext_array(x, root, R_EQ_VALUES, &arr, &n)))
                 return err;
-        }
+        if (n && !(st->equipment_values = calloc(n, sizeof(*st->equipment_values))))
+                return ext_nomem(x);
+        st->nequipment_values = n;
         for (size_t i = 0; i < st->nequipment_values; i++) {
                 tecg_equipment_value_t *v = &st->equipment_values[i];
                 if ((err = ext_item(x, &arr, "equipment_values", i, &it)) ||
@@ -738,7 +745,7 @@ static tecg_err_t ext_personnel(ext_t *x, avro_value_t *root, tecg_nation_state_
         size_t n = 0, len;
         int prev = -1, role, loc;
 
-        if ((err = ext_array(x, root, R_PERSONNEL, &arr, &n, 0, NULL)))
+        if ((err = ext_array(x, root, R_PERSONNEL, &arr, &n)))
                 return err;
         for (size_t i = 0; i < n; i++) {
                 tecg_strength_t cell = {0};
@@ -762,13 +769,14 @@ static tecg_err_t ext_personnel(ext_t *x, avro_value_t *root, tecg_nation_state_
 static tecg_err_t ext_training(ext_t *x, avro_value_t *root, tecg_nation_state_t *st) {
         avro_value_t arr, it;
         tecg_err_t err;
+        size_t n;
         int e1, e2;
 
-        if ((err = ext_array(x, root, R_TRAINING, &arr, &st->ntraining, sizeof(*st->training),
-                             (void **)&st->training))) {
-                st->ntraining = 0;
+        if ((err = ext_array(x, root, R_TRAINING, &arr, &n)))
                 return err;
-        }
+        if (n && !(st->training = calloc(n, sizeof(*st->training))))
+                return ext_nomem(x);
+        st->ntraining = n;
         for (size_t i = 0; i < st->ntraining; i++) {
                 tecg_training_total_t *t = &st->training[i];
                 if ((err = ext_item(x, &arr, "training", i, &it)) ||
