@@ -2,7 +2,7 @@
  * built into the binary (schemas.h); tecg_avro_new() parses each once,
  * computes its Parsing Canonical Form and CRC-64-AVRO fingerprint and builds
  * the Avro-C value interfaces, values, readers and writers that every
- * encode/decode then reuses (style.md rule 7; Avro-C value API only).
+ * encode/decode then reuses (docs/architecture.md, Style; Avro-C value API only).
  *
  * Readers and writers. The schema named "contribution" is written for
  * funding, equipment and personnel events, "training" for training events;

@@ -13,7 +13,7 @@
  * does. Only then is a length prefix ever allocated.
  *
  * A schema is compiled once, at start-up, into flat sequences of checks
- * (style.md rule 7); a walk allocates nothing.
+ * (docs/architecture.md, Style); a walk allocates nothing.
  *
  * Errors name what is wrong, the field path and the byte:
  *   "enum index 7 out of range (3 symbols) (field personnel.role, body byte 41)"

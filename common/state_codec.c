@@ -4,7 +4,7 @@
  * nation_state.avsc must look like. tecg_state_codec_new() checks the
  * parsed schema against it, and encode/extract address fields by its
  * indices, so the two cannot drift apart: a schema edit that breaks them fails at start-up (and in
- * tests/unit/test_state_codec.c), not on the first message. */
+ * tests/unit/common/test_state_codec.c), not on the first message. */
 #include "state_codec.h"
 
 #include <inttypes.h>

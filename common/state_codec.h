@@ -7,8 +7,8 @@
  * The schema is the built-in copy of schemas/nation_state.avsc, parsed once
  * by tecg_state_codec_new(), which also checks that it has the shape this
  * code reads and writes (field order, types, enum symbols in event.h's
- * order); values, reader and writer are reused for every message (style.md
- * rule 7).
+ * order); values, reader and writer are reused for every message (docs/architecture.md,
+ * Style: Avro-C lifetime).
  *
  * Untrusted input: before Avro-C reads a body, the codec walks it against
  * the schema with avro_walk.h, the same walk the event codec uses (every
