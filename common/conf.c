@@ -454,7 +454,7 @@ static tecg_err_t group_add(key_ref_t *k, const char *origin, char *errstr, size
                 tecg_conf_group_item_t *items = realloc(g->items, cap * sizeof(*items));
                 if (items)
                         g->items = items;
-                prop_state_t **states = realloc(g->states, cap * sizeof(*states));
+                prop_state_t **states = realloc(g->states, cap * sizeof(prop_state_t *));
                 if (states)
                         g->states = states;
                 if (!items || !states)
@@ -647,7 +647,7 @@ tecg_err_t tecg_conf_load_file(tecg_conf_t *conf, const char *path, char *errstr
         err = tecg_conf_parse(conf, path, buf ? buf : "", len, errstr, errstr_size);
 done:
         free(buf);
-        fclose(fp);
+        (void)fclose(fp); /* read only: a failed close loses nothing */
         return err;
 }
 
@@ -734,7 +734,7 @@ static void help_entry(FILE *fp, const tecg_conf_prop_t *p, const char *name) {
         fprintf(fp, "      %s", p->doc);
         if (p->defval)
                 fprintf(fp, " (default: %s)", *p->defval ? p->defval : "\"\"");
-        fputc('\n', fp);
+        (void)fputc('\n', fp); /* --help text, like the fprintf()s: nobody to tell */
 }
 
 static void print_help(FILE *fp, const tecg_conf_prop_t *props, const tecg_conf_prop_t *include) {
