@@ -444,11 +444,15 @@ static tecg_err_t group_add(key_ref_t *k, const char *origin, char *errstr, size
         binding_t *b = k->b;
         group_t *g = &b->grp;
         const tecg_conf_prop_t *gp = b->prop;
-        if (g->count >= (size_t)gp->max)
-                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                   "'%s%.*s': more than %lld %.*s names", gp->name,
-                                   (int)k->inst_len, k->inst, (long long)gp->max,
-                                   group_word_len(gp), gp->name);
+        if (g->count >= (size_t)gp->max) {
+                tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                            "'%s%.*s': more than %lld %.*s names", gp->name, (int)k->inst_len,
+                            k->inst, (long long)gp->max, group_word_len(gp), gp->name);
+                /* Not `return tecg_seterr(...)`: the analyzer does not look
+                 * into variadic functions, and would follow this return as
+                 * a TECG_OK that leaves k->field unset. */
+                return TECG_ERR_CONFIG;
+        }
         if (g->count == g->cap) {
                 size_t cap = g->cap ? g->cap * 2 : 4;
                 tecg_conf_group_item_t *items = realloc(g->items, cap * sizeof(*items));

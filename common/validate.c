@@ -234,10 +234,10 @@ static const char *json_type_name(const tecg_json_flat_value_t *j) {
 static void field_errf(char *errstr, size_t errstr_size, field_t f, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
 
-/* "field 'NAME': " + the rule in errstr, and TECG_ERR_INVALID. A macro for
- * the reason tecg_seterr() is one (err.h): the static analyzer does not look
- * into variadic functions, and took a refused field for a TECG_OK that
- * leaves its out-parameters unset. */
+/* "field 'NAME': " + the rule in errstr, and TECG_ERR_INVALID. A macro
+ * over a void formatter, so that the code is in plain sight: the static
+ * analyzer does not look into variadic functions, and took a refused field
+ * for a TECG_OK that leaves the caller's out-parameters unset. */
 #define field_err(errstr, errstr_size, f, ...) \
         (field_errf((errstr), (errstr_size), (f), __VA_ARGS__), (tecg_err_t)TECG_ERR_INVALID)
 
