@@ -63,13 +63,17 @@ void tecg_daemon_signals(void) {
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = on_signal;
+        /* sigaction() fails only for a bad signal number or address. */
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
-        signal(SIGPIPE, SIG_IGN);
+        sa.sa_handler = SIG_IGN;
+        sigaction(SIGPIPE, &sa, NULL);
 }
 
 static void print_usage(const tecg_daemon_spec_t *spec, FILE *fp) {
-        fputs(spec->usage, fp);
+        /* Like the fprintf()s below: a failed write to the terminal has
+         * nobody left to tell. */
+        (void)fputs(spec->usage, fp);
         fprintf(fp, "\nOptions:\n");
         if (spec->alias_long) {
                 char opt[64];

@@ -22,7 +22,7 @@ uint64_t tecg_crc64_avro(const void *data, size_t len) {
 
 char *tecg_framing_fingerprint_hex(uint64_t fp, char *out) {
         static const char digits[] = "0123456789abcdef";
-        for (int i = 0; i < 8; i++) {
+        for (size_t i = 0; i < 8; i++) {
                 uint8_t b = (uint8_t)(fp >> (8 * i));
                 out[2 * i] = digits[b >> 4];
                 out[2 * i + 1] = digits[b & 0x0f];

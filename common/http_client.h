@@ -28,7 +28,7 @@
 /* Defaults applied to options left at 0. */
 #define TECG_HTTP_CONNECT_TIMEOUT_MS 5000
 #define TECG_HTTP_TIMEOUT_MS 30000
-#define TECG_HTTP_MAX_BODY (64 * 1024)
+#define TECG_HTTP_MAX_BODY ((size_t)64 * 1024)
 
 /* Options for tecg_http_client_new(). Zero-initialise and set what you need:
  * every zero field means its default. Strings are copied; the caller keeps

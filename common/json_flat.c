@@ -297,10 +297,10 @@ dup:
 /* Bytes that end a plain run inside a string: the quote, the backslash,
  * controls (refused) and non-ASCII (checked as UTF-8). */
 static const unsigned char str_stop[256] = {
-#define R8(x)                                                                                  \
-        [x] = 1, [x + 1] = 1, [x + 2] = 1, [x + 3] = 1, [x + 4] = 1, [x + 5] = 1, [x + 6] = 1, \
-        [x + 7] = 1
-#define R32(x) R8(x), R8(x + 8), R8(x + 16), R8(x + 24)
+#define R8(x)                                                                                 \
+        [(x)] = 1, [(x) + 1] = 1, [(x) + 2] = 1, [(x) + 3] = 1, [(x) + 4] = 1, [(x) + 5] = 1, \
+        [(x) + 6] = 1, [(x) + 7] = 1
+#define R32(x) R8(x), R8((x) + 8), R8((x) + 16), R8((x) + 24)
         R32(0x00), ['"'] = 1, ['\\'] = 1, R32(0x80), R32(0xA0), R32(0xC0), R32(0xE0),
 #undef R32
 #undef R8

@@ -27,9 +27,10 @@ tecg_err_t tecg_metrics_write_file(const tecg_buf_t *metrics, const char *path, 
         size_t w = metrics->len ? fwrite(metrics->data, 1, metrics->len, fp) : 0;
         int close_rc = fclose(fp);
         if (w != metrics->len || close_rc != 0 || rename(tmp, path) != 0) {
-                remove(tmp);
-                return tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "%s: %s", path,
-                                   strerror(errno));
+                int e = errno; /* the cause, before remove() can change it */
+                /* Best effort: the next write truncates the same name. */
+                (void)remove(tmp);
+                return tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "%s: %s", path, strerror(e));
         }
         return TECG_OK;
 }

@@ -13,7 +13,7 @@
 
 /* A nations file is a short hand-edited list; anything this big is a
  * mistake (wrong path), not a list. */
-#define NATIONS_FILE_MAX (1024 * 1024)
+#define NATIONS_FILE_MAX ((size_t)1024 * 1024)
 
 const char *const tecg_nation_status_names[TECG_NATION__COUNT] = {"member", "partner"};
 
@@ -119,7 +119,7 @@ static const char *preview(const char *s, size_t n, char *out, size_t outsz) {
         size_t o = 0;
         for (size_t i = 0; i < n && o + 4 < outsz; i++) {
                 unsigned char c = (unsigned char)s[i];
-                out[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+                out[o++] = (char)((c >= 0x20 && c < 0x7f) ? c : '?');
         }
         out[o] = '\0';
         return out;
@@ -244,8 +244,8 @@ tecg_nations_t *tecg_nations_parse(const char *buf, size_t len, const char *orig
                 const char *status = (const char *)fields[2].data;
 
                 if (!have_header) {
-                        if (strcmp(code, "code") || strcmp(name, "name") ||
-                            strcmp(status, "status")) {
+                        if (strcmp(code, "code") != 0 || strcmp(name, "name") != 0 ||
+                            strcmp(status, "status") != 0) {
                                 tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
                                             "%s:%u: header must be 'code,name,status'", origin,
                                             line);
@@ -375,7 +375,7 @@ tecg_nations_t *tecg_nations_load(const char *csv_path, char *errstr, size_t err
                 goto done;
         }
         for (;;) {
-                if (tecg_buf_reserve(&b, 64 * 1024)) {
+                if (tecg_buf_reserve(&b, (size_t)64 * 1024)) {
                         tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "%s: out of memory",
                                     csv_path);
                         goto done;
@@ -384,7 +384,7 @@ tecg_nations_t *tecg_nations_load(const char *csv_path, char *errstr, size_t err
                 b.len += n;
                 if (b.len > NATIONS_FILE_MAX) {
                         tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                    "%s: larger than %d bytes, not a nations list", csv_path,
+                                    "%s: larger than %zu bytes, not a nations list", csv_path,
                                     NATIONS_FILE_MAX);
                         goto done;
                 }
@@ -398,7 +398,7 @@ tecg_nations_t *tecg_nations_load(const char *csv_path, char *errstr, size_t err
         ns = tecg_nations_parse((const char *)b.data, b.len, csv_path, errstr, errstr_size);
 done:
         if (f)
-                fclose(f);
+                (void)fclose(f); /* read only: a failed close loses nothing */
         tecg_buf_free(&b);
         return ns;
 }

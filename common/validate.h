@@ -80,7 +80,7 @@ typedef struct {
                                   * escaped bytes */
 } tecg_validate_limits_t;
 
-#define TECG_VALIDATE_MAX_LINE_DEFAULT (1024 * 1024)
+#define TECG_VALIDATE_MAX_LINE_DEFAULT ((size_t)1024 * 1024)
 #define TECG_VALIDATE_MAX_DEPTH_DEFAULT 16
 #define TECG_VALIDATE_MAX_STRING_DEFAULT 4096
 

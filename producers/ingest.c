@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -81,8 +82,9 @@ static void stream_rejected_name(batch_t *b) {
         char stamp[32], *name;
         time_t t = b->started;
         struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+        /* Seconds since the epoch for a time gmtime_r() cannot render. */
+        if (!gmtime_r(&t, &tm) || strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
+                snprintf(stamp, sizeof(stamp), "%lld", (long long)t);
         if (asprintf(&name, "%s-%s-%d.ndjson", b->name, stamp, (int)getpid()) >= 0) {
                 free(b->name);
                 b->name = name;

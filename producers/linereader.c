@@ -8,7 +8,7 @@
 /* Size of the first buffer and of most reads: large enough that read(2)
  * and memchr() dominate, small enough to stay in L2. The buffer grows (to
  * max_line + 2 at most) only for lines longer than this. */
-#define LINEREADER_CHUNK (256 * 1024)
+#define LINEREADER_CHUNK ((size_t)256 * 1024)
 
 struct tecg_linereader {
         int fd;
@@ -66,6 +66,11 @@ static tecg_err_t fill(tecg_linereader_t *r, char *errstr, size_t errstr_size) {
                 /* Only reached with at most max_line + 1 bytes buffered,
                  * so cap < cap_max here. */
                 size_t ncap = r->cap * 2 < r->cap_max ? r->cap * 2 : r->cap_max;
+                /* Should that ever not hold, a read of 0 bytes would look
+                 * like the end of the input and cut the line short. */
+                if (ncap <= r->end)
+                        return tecg_seterr(TECG_ERR_LIMIT, errstr, errstr_size,
+                                           "line buffer full at %zu bytes", r->end);
                 char *nb = realloc(r->buf, ncap);
                 if (!nb)
                         return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");

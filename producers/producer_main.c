@@ -170,7 +170,6 @@ int main(int argc, char **argv) {
         int rc = tecg_daemon_setup(&producer_spec, &pc, argc, argv, &d);
         if (rc >= 0)
                 goto done;
-        rc = EXIT_USAGE;
         if (!d.read_stdin && !pc.spool_dir) {
                 rc = tecg_daemon_config_error(&producer_spec,
                                               "spool.dir is not set "

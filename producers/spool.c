@@ -18,7 +18,7 @@
  * part of ingest.c: operators and tests look for "ingest: NAME: ...". */
 #define FAC "ingest"
 /* While a held file keeps failing the same way, say so this often. */
-#define HOLD_REMIND_MS (10 * 60 * 1000)
+#define HOLD_REMIND_MS ((int64_t)10 * 60 * 1000)
 #define DEFAULT_RETRY_INTERVAL_MS 30000
 
 /* A spool file that failed (unreadable, disk full...): not tried again
@@ -481,10 +481,12 @@ tecg_spool_rejects_t *tecg_spool_rejects_new(tecg_spool_t *spool, const char *na
 void tecg_spool_rejects_destroy(tecg_spool_rejects_t *w) {
         if (!w)
                 return;
+        /* A close error is not news here: the attempt is given up, and a
+         * resumed one keeps only what _flush() counted as written. */
         if (w->errors_fp)
-                fclose(w->errors_fp);
+                (void)fclose(w->errors_fp);
         if (w->lines_fp)
-                fclose(w->lines_fp);
+                (void)fclose(w->lines_fp);
         free(w->name);
         free(w);
 }
@@ -523,7 +525,7 @@ tecg_err_t tecg_spool_rejects_open(tecg_spool_rejects_t *w, char *errstr, size_t
         if (!(w->errors_fp = open_one(w, ".errors", w->good.errors_bytes, errstr, errstr_size)))
                 return TECG_ERR_IO;
         if (!(w->lines_fp = open_one(w, ".ndjson", w->good.lines_bytes, errstr, errstr_size))) {
-                fclose(w->errors_fp);
+                (void)fclose(w->errors_fp); /* just opened, nothing written yet */
                 w->errors_fp = NULL;
                 return TECG_ERR_IO;
         }
