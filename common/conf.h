@@ -42,9 +42,9 @@ typedef enum {
                             * offsets relative to `offset`; name "" */
 } tecg_conf_type_t;
 
-#define TECG_CONF_F_REQUIRED \
-        0x1 /* must be set (no default); in a group's
-                                  * sub-table: every instance must set it */
+/* Must be set (no default); in a group's sub-table: every instance must set
+ * it. */
+#define TECG_CONF_F_REQUIRED 0x1
 
 /* Use designated initializers ({.name = ..., .type = ...}): the fields a
  * kind of entry does not use stay zero. */
@@ -61,8 +61,8 @@ typedef struct tecg_conf_prop {
                                            * INCLUDE: the shared table */
         size_t size;                      /* GROUP: size of the struct `sub` describes */
         unsigned scope;                   /* in a shared table: the scopes the entry
-                              * belongs to, 0 = all; INCLUDE: the scopes
-                              * taken, 0 = all */
+                                           * belongs to, 0 = all; INCLUDE: the scopes
+                                           * taken, 0 = all */
 } tecg_conf_prop_t;
 
 /* A pass-through entry: key without its prefix, value, origin "file:line". */

@@ -60,7 +60,3 @@ const char *tecg_currency_code_check(const char *code, size_t len, bool known) {
         nul[3] = '\0';
         return tecg_currency_minor_digits(nul) < 0 ? TECG_CURRENCY_UNKNOWN_RULE : NULL;
 }
-
-char *tecg_format_time(int64_t utc_ms, int32_t offset_min, char *out) {
-        return tecg_time_format_rfc3339(utc_ms, offset_min, out);
-}

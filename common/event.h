@@ -150,9 +150,4 @@ const char *tecg_nation_code_check(const char *code, size_t len);
  * they were written. */
 const char *tecg_currency_code_check(const char *code, size_t len, bool known);
 
-/* An event's time as it was written: tecg_time_format_rfc3339() of
- * timefmt.h, e.g. "2005-02-22T12:00:00+03:00" (fraction printed only when
- * non-zero). out must hold 40 (TECG_TIME_RFC3339_SIZE) bytes. Returns out. */
-char *tecg_format_time(int64_t utc_ms, int32_t offset_min, char *out);
-
 #endif

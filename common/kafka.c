@@ -126,14 +126,3 @@ tecg_err_t tecg_kafka_check(const tecg_conf_t *conf, char *errstr, size_t errstr
         rd_kafka_conf_destroy(kconf);
         return err;
 }
-
-tecg_err_t tecg_kafka_ping(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size) {
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
-        if (err)
-                return tecg_seterr(TECG_ERR_RETRY, errstr, errstr_size,
-                                   "no broker answered within %d ms: %s", timeout_ms,
-                                   rd_kafka_err2str(err));
-        rd_kafka_metadata_destroy(md);
-        return TECG_OK;
-}

@@ -74,8 +74,4 @@ rd_kafka_t *tecg_kafka_new_from(tecg_kafka_type_t type, const rd_kafka_conf_t *k
  * rather than when the first client is made. */
 tecg_err_t tecg_kafka_check(const tecg_conf_t *conf, char *errstr, size_t errstr_size);
 
-/* Asks the cluster for metadata within timeout_ms: TECG_OK when a broker
- * answered, TECG_ERR_RETRY (with librdkafka's reason) when none did. */
-tecg_err_t tecg_kafka_ping(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size);
-
 #endif

@@ -27,7 +27,7 @@ typedef struct tecg_linereader tecg_linereader_t;
 
 typedef struct {
         const char *data;  /* the line, or its first `keep` bytes if too_long;
-                           * valid until the next call */
+                            * valid until the next call */
         size_t len;        /* bytes at data */
         uint64_t full_len; /* bytes of the whole line, without its '\n' */
         bool too_long;     /* longer than max_line: data holds a prefix only */

@@ -29,7 +29,7 @@ typedef struct {
         int batch_max_ms;              /* wait for a batch at most this long */
         int restore_timeout_ms;
         size_t message_max_bytes;        /* larger input values are dead-lettered
-                                         * before decoding; 0 = no limit */
+                                          * before decoding; 0 = no limit */
         const char *schema_registry_url; /* NULL: Confluent-framed messages
                                           * need ids known otherwise */
 } tecg_aggregator_options_t;

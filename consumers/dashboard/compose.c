@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "money.h"
+#include "timefmt.h"
 
 const char *const tecg_dashboard_names[TECG_DASH__COUNT] = {"funding", "staffing", "training"};
 
@@ -102,10 +103,10 @@ static json_t *string_json(ctx_t *c, const char *s) {
 
 /* RFC 3339 UTC of ms since the epoch, or null for INT64_MIN (nothing). */
 static json_t *time_json(ctx_t *c, int64_t ms) {
-        char buf[40];
+        char buf[TECG_TIME_RFC3339_SIZE];
         if (ms == INT64_MIN)
                 return json_null();
-        return string_json(c, tecg_format_time(ms, 0, buf));
+        return string_json(c, tecg_time_format_rfc3339(ms, 0, buf));
 }
 
 /* n / d rounded half away from zero to 4 decimals as a JSON number; null

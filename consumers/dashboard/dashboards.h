@@ -50,7 +50,7 @@ typedef struct {
         uint64_t versions[TECG_DASH__COUNT]; /* current version per dashboard */
         uint64_t published;                  /* new versions published */
         bool caught_up;                      /* nation-state read to its end and the
-                                     * documents composed from it */
+                                              * documents composed from it */
         int64_t last_change_ms;              /* wall clock of the last new version */
 } tecg_dashboards_stats_t;
 

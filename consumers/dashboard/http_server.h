@@ -42,15 +42,15 @@ typedef int(tecg_http_health_cb_t)(tecg_buf_t *json_out, void *opaque);
 
 typedef struct {
         const char *bind_address;           /* numeric IPv4/IPv6 or a host name;
-                                    * default "127.0.0.1" */
+                                             * default "127.0.0.1" */
         uint16_t port;                      /* 0: an ephemeral port (see _port()) */
         unsigned max_connections;           /* concurrent connections, default 64 */
         unsigned max_sse_clients;           /* concurrent streams, default 32; more
-                                    * get 503 */
+                                             * get 503 */
         int sse_keepalive_ms;               /* ": keep-alive" comment period,
-                                    * default 15000 */
+                                             * default 15000 */
         int connection_timeout_s;           /* idle keep-alive connections, default
-                                    * 60 */
+                                             * 60 */
         tecg_http_metrics_cb_t *metrics_cb; /* optional */
         void *metrics_opaque;
         tecg_http_health_cb_t *health_cb; /* optional: always healthy */

@@ -23,6 +23,7 @@
 #include "avro_codec.h"
 #include "fuzz.h"
 #include "refdata.h"
+#include "timefmt.h"
 #include "validate.h"
 
 /* The 26 nations of the seed plus a partner: a fixed list, so the corpus
@@ -113,7 +114,7 @@ static void check_money(const char *field, const char *cur, int64_t minor, int64
 }
 
 /* RFC 3339 text of (utc_ms, offset) with a 4-digit year and milliseconds,
- * written here independently of tecg_format_time(): civil date from days
+ * written here independently of tecg_time_format_rfc3339(): civil date from days
  * (H. Hinnant's algorithm). */
 static void format_rfc3339(int64_t utc_ms, int32_t off, char out[48]) {
         int64_t local = utc_ms + (int64_t)off * 60000;
@@ -141,7 +142,7 @@ static void format_rfc3339(int64_t utc_ms, int32_t off, char out[48]) {
 }
 
 /* The time prints as RFC 3339 and parses back to the same instant and
- * offset: with the independent printer above and with tecg_format_time()
+ * offset: with the independent printer above and with tecg_time_format_rfc3339()
  * (what the dashboards print), for every year. */
 static void check_time(const tecg_event_t *ev) {
         char text[48];
@@ -156,10 +157,10 @@ static void check_time(const tecg_event_t *ev) {
                  "offset %d (%s)",
                  (long long)ev->occurred_at_ms, (int)ev->utc_offset_min, text, (long long)ms,
                  (int)off, why ? why : "");
-        tecg_format_time(ev->occurred_at_ms, ev->utc_offset_min, text);
+        tecg_time_format_rfc3339(ev->occurred_at_ms, ev->utc_offset_min, text);
         FZ_CHECK(tecg_validate_time(text, strlen(text), &ms, &off, &why) == 0 &&
                          ms == ev->occurred_at_ms && off == ev->utc_offset_min,
-                 "tecg_format_time: occurred_at %lld ms offset %d prints as \"%s\", "
+                 "tecg_time_format_rfc3339: occurred_at %lld ms offset %d prints as \"%s\", "
                  "which parses to %lld ms offset %d (%s)",
                  (long long)ev->occurred_at_ms, (int)ev->utc_offset_min, text, (long long)ms,
                  (int)off, why ? why : "");

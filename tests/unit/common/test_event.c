@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "event.h"
+#include "timefmt.h"
 #include "testutil.h"
 
 static void test_enum_lookup(void **state) {
@@ -73,9 +74,9 @@ static void test_currency_code(void **state) {
 static void test_format_time(void **state) {
         (void)state;
         char out[40];
-        assert_string_equal(tecg_format_time(tu_at(2005, 2, 22, 12, 0, 0, 180), 180, out),
+        assert_string_equal(tecg_time_format_rfc3339(tu_at(2005, 2, 22, 12, 0, 0, 180), 180, out),
                             "2005-02-22T12:00:00+03:00");
-        assert_string_equal(tecg_format_time(tu_at(2005, 2, 22, 12, 0, 0, 0) + 250, 0, out),
+        assert_string_equal(tecg_time_format_rfc3339(tu_at(2005, 2, 22, 12, 0, 0, 0) + 250, 0, out),
                             "2005-02-22T12:00:00.250Z");
 }
 
