@@ -41,9 +41,11 @@ class Size:
 
 
 def pipeline(env, size, aggregators=1, sink=None, agg_extra=(), dash_extra=(),
-             nations=None, producer_extra=()):
+             nations=None, producer_extra=(), agg_wrap=()):
     producers = [env.producer(n, producer_extra) for n in (nations or size.nations)]
     aggs = [env.aggregator(chr(ord("a") + i), agg_extra) for i in range(aggregators)]
+    for a in aggs:
+        a.wrap = list(agg_wrap)
     dash = env.dashboard(sink, dash_extra)
     for p in producers + aggs + [dash]:
         p.start()
@@ -460,6 +462,47 @@ def cluster_rolling_restart(env, size):
     return Outcome(dash, fault_end)
 
 
+# --- the network --------------------------------------------------------------
+
+
+def net_partition(env, size, seconds=30):
+    """The aggregator cut off from the broker leading most input partitions
+    (the only broker on one node) for `seconds`, under load; producers and
+    dashboard still reach it. The aggregator runs in a network namespace of
+    its own behind a relay (netns.py)."""
+    import sys
+    from netns import Relay
+    if os.geteuid() != 0:
+        raise Skip("a network namespace (unshare -n) needs root")
+    res = subprocess.run(["unshare", "-n", "ip", "link", "set", "lo", "up"],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        raise Skip(f"unshare -n does not work here: {res.stderr.strip()}")
+    ports = [env.kafka.node_port(n) for n in range(1, env.kafka.nodes + 1)]
+    sockdir = os.path.join(env.workdir, "relay")
+    relay = Relay(sockdir, ports)
+    env.cleanups.append(relay.close)
+    wrap = ["unshare", "-n", "--", sys.executable, os.path.join(os.path.dirname(__file__),
+                                                                "netns.py"),
+            "--sockdir", sockdir, "--ports", ",".join(map(str, ports)), "--"]
+    _producers, aggs, dash = pipeline(env, size, agg_wrap=wrap)
+    under_load(env, size)
+    port = env.kafka.node_port(node_of(env, partition_leader(env)))
+    relay.block(port)
+    env.note(f"aggregator cut off from the broker on port {port} for {seconds}s")
+    try:
+        time.sleep(seconds)
+    finally:
+        relay.heal(port)
+    fault_end = time.time()
+    env.drop_all()
+
+    def still_running():
+        return None if aggs[0].alive() and not aggs[0].exits else \
+            f"the aggregator exited: {aggs[0].exits}"
+    return Outcome(dash, fault_end, checks=[still_running])
+
+
 # --- the table of scenarios -------------------------------------------------
 
 # name -> (function, nodes, in --quick, in --full, description)
@@ -518,3 +561,9 @@ scenario("cluster-node-pause-30s", 3, False, True,
 scenario("cluster-rolling-restart", 3, False, True,
          "3 nodes: restart each node in turn under load, waiting for the replicas")(
     cluster_rolling_restart)
+scenario("net-partition", 1, False, True,
+         "the aggregator cut off from the broker for 30 s (network namespace), "
+         "producers and dashboard not")(net_partition)
+scenario("cluster-net-partition-leader", 3, False, True,
+         "3 nodes: the aggregator cut off from the leader of most input partitions "
+         "for 30 s (network namespace)")(net_partition)
