@@ -131,8 +131,14 @@ class Proc:
         self.config = os.path.join(workdir, f"{name}.conf")
         self.log = os.path.join(workdir, f"{name}.log")
         self.wrap = list(wrap)
+        # Later "key = value" lines replace earlier ones: a daemon refuses a
+        # key set twice.
+        settings = {}
+        for line in config_lines:
+            key, value = (x.strip() for x in line.split("=", 1))
+            settings[key] = value
         with open(self.config, "w") as f:
-            f.write("\n".join(config_lines) + "\n")
+            f.write("".join(f"{k} = {v}\n" for k, v in settings.items()))
         self.proc = None
         self.exits = []        # exit statuses of earlier runs
 
@@ -460,8 +466,7 @@ class Env:
             if time.time() - since > deadline:
                 return None
             for p in self.procs:
-                if isinstance(p, (Aggregator, Dashboard)) and p.proc is not None \
-                        and p.proc.poll() is not None:
+                if p.proc is not None and p.proc.poll() is not None:
                     raise ScenarioError(f"{p.name} exited with status {p.proc.returncode}:\n"
                                         + p.tail())
             time.sleep(0.25)
