@@ -301,4 +301,19 @@ static inline void fz_avro_round_trip(tecg_avro_t *avro, const tecg_event_t *ev,
         tecg_buf_free(&b2);
 }
 
+/* The nations of deploy/nations.csv as the targets parse them, kept here so
+ * a target needs no file. */
+static const char fuzz_nations_csv[] =
+        "code,name,status\n"
+        "BEL,Belgium,member\nBGR,Bulgaria,member\nCAN,Canada,member\n"
+        "CZE,Czech Republic,member\nDNK,Denmark,member\nEST,Estonia,member\n"
+        "FRA,France,member\nDEU,Germany,member\nGRC,Greece,member\n"
+        "HUN,Hungary,member\nISL,Iceland,member\nITA,Italy,member\n"
+        "LVA,Latvia,member\nLTU,Lithuania,member\nLUX,Luxembourg,member\n"
+        "NLD,Netherlands,member\nNOR,Norway,member\nPOL,Poland,member\n"
+        "PRT,Portugal,member\nROU,Romania,member\nSVK,Slovakia,member\n"
+        "SVN,Slovenia,member\nESP,Spain,member\nTUR,Turkey,member\n"
+        "GBR,United Kingdom,member\nUSA,United States,member\n"
+        "UKR,Ukraine,partner\n";
+
 #endif

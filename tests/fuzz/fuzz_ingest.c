@@ -42,18 +42,6 @@
 #define MAX_FILE_LINES 8
 
 /* The fixed list of fuzz_validate.c, so the corpus means the same. */
-static const char nations_csv[] =
-        "code,name,status\n"
-        "BEL,Belgium,member\nBGR,Bulgaria,member\nCAN,Canada,member\n"
-        "CZE,Czech Republic,member\nDNK,Denmark,member\nEST,Estonia,member\n"
-        "FRA,France,member\nDEU,Germany,member\nGRC,Greece,member\n"
-        "HUN,Hungary,member\nISL,Iceland,member\nITA,Italy,member\n"
-        "LVA,Latvia,member\nLTU,Lithuania,member\nLUX,Luxembourg,member\n"
-        "NLD,Netherlands,member\nNOR,Norway,member\nPOL,Poland,member\n"
-        "PRT,Portugal,member\nROU,Romania,member\nSVK,Slovakia,member\n"
-        "SVN,Slovenia,member\nESP,Spain,member\nTUR,Turkey,member\n"
-        "GBR,United Kingdom,member\nUSA,United States,member\n"
-        "UKR,Ukraine,partner\n";
 
 /* The capture sink: keeps nothing but the count, acknowledges at poll. */
 typedef struct {
@@ -143,8 +131,8 @@ static void fz_setup(void) {
                                                          : "/tmp";
         snprintf(fz.dir, sizeof(fz.dir), "%s/fuzz_ingest-XXXXXX", base);
         FZ_SETUP(mkdtemp(fz.dir), "mkdtemp %s: %s", fz.dir, strerror(errno));
-        fz.nations = tecg_nations_parse(nations_csv, sizeof(nations_csv) - 1, "fuzz-nations", err,
-                                        sizeof(err));
+        fz.nations = tecg_nations_parse(fuzz_nations_csv, sizeof(fuzz_nations_csv) - 1,
+                                        "fuzz-nations", err, sizeof(err));
         FZ_SETUP(fz.nations, "%s", err);
         fz.spool = tecg_spool_open(fz.dir, err, sizeof(err));
         FZ_SETUP(fz.spool, "%s", err);

@@ -28,18 +28,6 @@
 
 /* The 26 nations of the seed plus a partner: a fixed list, so the corpus
  * means the same whatever deploy/nations.csv says. */
-static const char nations_csv[] =
-        "code,name,status\n"
-        "BEL,Belgium,member\nBGR,Bulgaria,member\nCAN,Canada,member\n"
-        "CZE,Czech Republic,member\nDNK,Denmark,member\nEST,Estonia,member\n"
-        "FRA,France,member\nDEU,Germany,member\nGRC,Greece,member\n"
-        "HUN,Hungary,member\nISL,Iceland,member\nITA,Italy,member\n"
-        "LVA,Latvia,member\nLTU,Lithuania,member\nLUX,Luxembourg,member\n"
-        "NLD,Netherlands,member\nNOR,Norway,member\nPOL,Poland,member\n"
-        "PRT,Portugal,member\nROU,Romania,member\nSVK,Slovakia,member\n"
-        "SVN,Slovenia,member\nESP,Spain,member\nTUR,Turkey,member\n"
-        "GBR,United Kingdom,member\nUSA,United States,member\n"
-        "UKR,Ukraine,partner\n";
 
 static struct {
         tecg_nations_t *nations;
@@ -60,8 +48,8 @@ static void fz_setup(void) {
         char err[512];
         if (fz.lenient)
                 return;
-        fz.nations = tecg_nations_parse(nations_csv, sizeof(nations_csv) - 1, "fuzz-nations", err,
-                                        sizeof(err));
+        fz.nations = tecg_nations_parse(fuzz_nations_csv, sizeof(fuzz_nations_csv) - 1,
+                                        "fuzz-nations", err, sizeof(err));
         FZ_SETUP(fz.nations, "%s", err);
         fz.lenient = tecg_validator_new(fz.nations, NULL, NULL, err, sizeof(err));
         FZ_SETUP(fz.lenient, "%s", err);

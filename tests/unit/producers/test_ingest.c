@@ -183,35 +183,6 @@ static void make_ingest(fixture_t *f, bool with_spool) {
                 fail_msg("tecg_ingest_new_with_sink: %s", err);
 }
 
-static const char *path_in(fixture_t *f, const char *rel) {
-        static char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/%s", f->dir, rel);
-        return path;
-}
-
-static void put_file(fixture_t *f, const char *rel, const char *text, size_t len) {
-        int fd = open(path_in(f, rel), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        assert_true(fd >= 0);
-        assert_int_equal(write(fd, text, len), (ssize_t)len);
-        close(fd);
-}
-
-static char *content_of(fixture_t *f, const char *rel) {
-        char *s = tu_read_file(path_in(f, rel), NULL);
-        return s ? s : strdup("");
-}
-
-static void assert_file(fixture_t *f, const char *rel, const char *want) {
-        char *got = content_of(f, rel);
-        if (strcmp(got, want) != 0)
-                fail_msg("%s: got\n%s\nwant\n%s", rel, got, want);
-        free(got);
-}
-
-static bool exists(fixture_t *f, const char *rel) {
-        return access(path_in(f, rel), F_OK) == 0;
-}
-
 /* Appends to a growing text (freed by the caller). */
 static void cat(char **text, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void cat(char **text, const char *fmt, ...) {
@@ -265,21 +236,21 @@ static void test_spool_file_valid_and_invalid_lines(void **state) {
                         cat(&rejected, "%s\n", f->invalid[i + 1]);
                 }
         }
-        put_file(f, "incoming/DEU-1.ndjson", input, strlen(input));
+        tu_put_file(f->dir, "incoming/DEU-1.ndjson", input, strlen(input));
         assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-1.ndjson", err, sizeof(err)), TECG_OK);
         /* Sent, not acknowledged: still in incoming/, busy. */
-        assert_true(exists(f, "incoming/DEU-1.ndjson"));
+        assert_true(tu_exists(f->dir, "incoming/DEU-1.ndjson"));
         assert_true(tecg_ingest_is_busy(f->ing, "DEU-1.ndjson"));
         assert_int_equal(tecg_ingest_outstanding(f->ing), nv);
         assert_int_equal(f->cap.count, nv);
         tecg_ingest_poll(f->ing, 0);
         assert_int_equal(tecg_ingest_outstanding(f->ing), 0);
         assert_false(tecg_ingest_is_busy(f->ing, "DEU-1.ndjson"));
-        assert_false(exists(f, "incoming/DEU-1.ndjson"));
-        assert_true(exists(f, "done/DEU-1.ndjson"));
+        assert_false(tu_exists(f->dir, "incoming/DEU-1.ndjson"));
+        assert_true(tu_exists(f->dir, "done/DEU-1.ndjson"));
         assert_stats(f, lines, nv, ni, 1);
-        assert_file(f, "rejected/DEU-1.errors", errors);
-        assert_file(f, "rejected/DEU-1.ndjson", rejected);
+        tu_assert_file(f->dir, "rejected/DEU-1.errors", errors);
+        tu_assert_file(f->dir, "rejected/DEU-1.ndjson", rejected);
 
         /* What was sent is the valid lines' events, in order. */
         tecg_validator_t *v =
@@ -328,14 +299,14 @@ static void test_limits_crlf_and_last_line(void **state) {
                      "(1024 bytes); rejected/ keeps only its first 1024 bytes\n");
         cat(&errors, "DEU-2.ndjson:5: not sent: the file has more than limits.file.lines "
                      "(4) lines; send this line again in another file\n");
-        put_file(f, "incoming/DEU-2.ndjson", input, strlen(input));
+        tu_put_file(f->dir, "incoming/DEU-2.ndjson", input, strlen(input));
         assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-2.ndjson", err, sizeof(err)), TECG_OK);
         assert_int_equal(tecg_ingest_drain(f->ing, 1000), TECG_OK);
         assert_stats(f, 5, 3, 2, 1);
-        assert_file(f, "rejected/DEU-2.errors", errors);
+        tu_assert_file(f->dir, "rejected/DEU-2.errors", errors);
         char *kept = NULL;
         cat(&kept, "%.1024s\n%s\n", long_line, f->valid[3]);
-        assert_file(f, "rejected/DEU-2.ndjson", kept);
+        tu_assert_file(f->dir, "rejected/DEU-2.ndjson", kept);
         free(kept);
         free(input);
         free(errors);
@@ -351,17 +322,17 @@ static void test_refusals_are_rejections(void **state) {
                 cat(&input, "%s\n", f->valid[i]);
         f->cap.refuse_line = 2;
         f->cap.invalid_line = 3;
-        put_file(f, "incoming/DEU-3.ndjson", input, strlen(input));
+        tu_put_file(f->dir, "incoming/DEU-3.ndjson", input, strlen(input));
         assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-3.ndjson", err, sizeof(err)), TECG_OK);
         tecg_ingest_poll(f->ing, 0);
         assert_stats(f, 4, 2, 2, 1);
         /* Line 3 at once, line 2 when its ack came. */
         cat(&errors, "DEU-3.ndjson:3: sink refuses line 3\n");
         cat(&errors, "DEU-3.ndjson:2: Kafka refused the message: test\n");
-        assert_file(f, "rejected/DEU-3.errors", errors);
+        tu_assert_file(f->dir, "rejected/DEU-3.errors", errors);
         char *lines = NULL;
         cat(&lines, "%s\n%s\n", f->valid[2], f->valid[1]);
-        assert_file(f, "rejected/DEU-3.ndjson", lines);
+        tu_assert_file(f->dir, "rejected/DEU-3.ndjson", lines);
         free(lines);
         free(input);
         free(errors);
@@ -375,13 +346,13 @@ static void test_ack_from_inside_send(void **state) {
         make_ingest(f, true);
         for (int i = 0; i < 5; i++)
                 cat(&input, "%s\n", f->valid[i]);
-        put_file(f, "incoming/DEU-4.ndjson", input, strlen(input));
+        tu_put_file(f->dir, "incoming/DEU-4.ndjson", input, strlen(input));
         assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-4.ndjson", err, sizeof(err)), TECG_OK);
         assert_int_equal(tecg_ingest_outstanding(f->ing), 0);
         assert_stats(f, 5, 5, 0, 1);
-        assert_true(exists(f, "done/DEU-4.ndjson"));
+        assert_true(tu_exists(f->dir, "done/DEU-4.ndjson"));
         /* Nothing rejected: no rejected/ files, stale ones removed. */
-        assert_false(exists(f, "rejected/DEU-4.errors"));
+        assert_false(tu_exists(f->dir, "rejected/DEU-4.errors"));
         free(input);
 }
 
@@ -399,15 +370,15 @@ static void test_disk_full_on_rejected_resumes_at_the_right_line(void **state) {
         cat(&input, "%s\n", f->valid[1]);   /* 3: not sent before 2 is recorded */
         cat(&input, "%s\n", f->invalid[2]); /* 4 */
         cat(&input, "%s\n", f->valid[2]);   /* 5 */
-        put_file(f, "incoming/DEU-5.ndjson", input, strlen(input));
-        assert_int_equal(symlink("/dev/full", path_in(f, "rejected/DEU-5.errors")), 0);
+        tu_put_file(f->dir, "incoming/DEU-5.ndjson", input, strlen(input));
+        assert_int_equal(symlink("/dev/full", tu_path_in(f->dir, "rejected/DEU-5.errors")), 0);
 
         /* Stopped before its end (held, logged): RETRY, as for a stop. */
         assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-5.ndjson", err, sizeof(err)),
                          TECG_ERR_RETRY);
         tecg_ingest_poll(f->ing, 0);
         assert_int_equal(f->cap.count, 1);
-        assert_true(exists(f, "incoming/DEU-5.ndjson"));
+        assert_true(tu_exists(f->dir, "incoming/DEU-5.ndjson"));
         assert_stats(f, 1, 1, 0, 0);
         const tecg_spool_progress_t *h = tecg_spool_held(f->spool, "DEU-5.ndjson");
         assert_non_null(h);
@@ -415,7 +386,7 @@ static void test_disk_full_on_rejected_resumes_at_the_right_line(void **state) {
         assert_int_equal(h->lines, 1);
         assert_true(tecg_ingest_is_busy(f->ing, "DEU-5.ndjson"));
 
-        unlink(path_in(f, "rejected/DEU-5.errors"));
+        unlink(tu_path_in(f->dir, "rejected/DEU-5.errors"));
         tu_sleep_ms(150);
         assert_false(tecg_ingest_is_busy(f->ing, "DEU-5.ndjson"));
         assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-5.ndjson", err, sizeof(err)), TECG_OK);
@@ -427,7 +398,7 @@ static void test_disk_full_on_rejected_resumes_at_the_right_line(void **state) {
         assert_int_equal(f->cap.msgs[2].line, 5);
         char *errors = NULL;
         cat(&errors, "DEU-5.ndjson:2: %s\nDEU-5.ndjson:4: %s\n", f->reasons[1], f->reasons[2]);
-        assert_file(f, "rejected/DEU-5.errors", errors);
+        tu_assert_file(f->dir, "rejected/DEU-5.errors", errors);
         assert_null(tecg_spool_held(f->spool, "DEU-5.ndjson"));
         free(errors);
         free(input);
@@ -440,18 +411,18 @@ static void test_move_failure_retries_only_the_move(void **state) {
         char err[512], *input = NULL;
         make_ingest(f, true);
         cat(&input, "%s\n%s\n", f->valid[0], f->valid[1]);
-        put_file(f, "incoming/DEU-6.ndjson", input, strlen(input));
-        assert_int_equal(rmdir(path_in(f, "done")), 0);
+        tu_put_file(f->dir, "incoming/DEU-6.ndjson", input, strlen(input));
+        assert_int_equal(rmdir(tu_path_in(f->dir, "done")), 0);
         assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-6.ndjson", err, sizeof(err)), TECG_OK);
         tecg_ingest_poll(f->ing, 0);
         assert_stats(f, 2, 2, 0, 0);
         assert_int_equal(tecg_spool_held(f->spool, "DEU-6.ndjson")->how, TECG_SPOOL_RETRY_MOVE);
-        assert_int_equal(mkdir(path_in(f, "done"), 0775), 0);
+        assert_int_equal(mkdir(tu_path_in(f->dir, "done"), 0775), 0);
         tu_sleep_ms(150);
         assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-6.ndjson", err, sizeof(err)), TECG_OK);
         assert_int_equal(f->cap.count, 2);
         assert_stats(f, 2, 2, 0, 1);
-        assert_true(exists(f, "done/DEU-6.ndjson"));
+        assert_true(tu_exists(f->dir, "done/DEU-6.ndjson"));
         free(input);
 }
 
@@ -492,11 +463,11 @@ static void test_through_the_mock_cluster(void **state) {
         for (int i = 0; i < 10; i++)
                 cat(&input, "%s\n", f->valid[i]);
         cat(&input, "%s\n", f->invalid[5]);
-        put_file(f, "incoming/DEU-7.ndjson", input, strlen(input));
+        tu_put_file(f->dir, "incoming/DEU-7.ndjson", input, strlen(input));
         assert_int_equal(tecg_ingest_spool_file(f->ing, "DEU-7.ndjson", err, sizeof(err)), TECG_OK);
         assert_int_equal(tecg_ingest_drain(f->ing, 30000), TECG_OK);
         assert_stats(f, 11, 10, 1, 1);
-        assert_true(exists(f, "done/DEU-7.ndjson"));
+        assert_true(tu_exists(f->dir, "done/DEU-7.ndjson"));
         tecg_ingest_destroy(f->ing);
         f->ing = NULL;
         tecg_conf_destroy(conf);

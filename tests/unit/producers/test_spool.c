@@ -55,36 +55,6 @@ static int teardown(void **state) {
         return 0;
 }
 
-static const char *path_in(fixture_t *f, const char *rel) {
-        static char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/%s", f->dir, rel);
-        return path;
-}
-
-static void put_file(fixture_t *f, const char *rel, const char *text) {
-        FILE *fp = fopen(path_in(f, rel), "w");
-        assert_non_null(fp);
-        fputs(text, fp);
-        assert_int_equal(fclose(fp), 0);
-}
-
-/* The file's content ("" when missing), for comparisons. */
-static char *content_of(fixture_t *f, const char *rel) {
-        char *s = tu_read_file(path_in(f, rel), NULL);
-        return s ? s : strdup("");
-}
-
-static void assert_file(fixture_t *f, const char *rel, const char *want) {
-        char *got = content_of(f, rel);
-        if (strcmp(got, want) != 0)
-                fail_msg("%s: got \"%s\", want \"%s\"", rel, got, want);
-        free(got);
-}
-
-static bool exists(fixture_t *f, const char *rel) {
-        return access(path_in(f, rel), F_OK) == 0;
-}
-
 /* ---- stderr capture --------------------------------------------------- */
 
 static int saved_stderr = -1;
@@ -121,12 +91,12 @@ static void test_open_makes_the_three_directories(void **state) {
         char err[512];
         const char *subdirs[] = {"incoming", "done", "rejected"};
         for (size_t i = 0; i < 3; i++) {
-                assert_int_equal(stat(path_in(f, subdirs[i]), &st), 0);
+                assert_int_equal(stat(tu_path_in(f->dir, subdirs[i]), &st), 0);
                 assert_true(S_ISDIR(st.st_mode));
         }
-        put_file(f, "not-a-dir", "x");
+        tu_put_file(f->dir, "not-a-dir", "x", strlen("x"));
         char bad[PATH_MAX];
-        snprintf(bad, sizeof(bad), "%s", path_in(f, "not-a-dir"));
+        snprintf(bad, sizeof(bad), "%s", tu_path_in(f->dir, "not-a-dir"));
         assert_null(tecg_spool_open(bad, err, sizeof(err)));
         tu_assert_contains(err, "not-a-dir", "not a directory");
 }
@@ -135,14 +105,14 @@ static void test_scan_sorts_and_ignores_tmp_and_others(void **state) {
         fixture_t *f = *state;
         char err[512], **names;
         size_t count;
-        put_file(f, "incoming/DEU-2.ndjson", "");
-        put_file(f, "incoming/DEU-10.ndjson", "");
-        put_file(f, "incoming/DEU-1.ndjson", "");
-        put_file(f, "incoming/DEU-3.ndjson.tmp", "");
-        put_file(f, "incoming/DEU-4.tmp", "");
-        put_file(f, "incoming/.DEU-5.ndjson", "");
-        put_file(f, "incoming/.ndjson", "");
-        put_file(f, "incoming/notes.txt", "");
+        tu_put_file(f->dir, "incoming/DEU-2.ndjson", "", strlen(""));
+        tu_put_file(f->dir, "incoming/DEU-10.ndjson", "", strlen(""));
+        tu_put_file(f->dir, "incoming/DEU-1.ndjson", "", strlen(""));
+        tu_put_file(f->dir, "incoming/DEU-3.ndjson.tmp", "", strlen(""));
+        tu_put_file(f->dir, "incoming/DEU-4.tmp", "", strlen(""));
+        tu_put_file(f->dir, "incoming/.DEU-5.ndjson", "", strlen(""));
+        tu_put_file(f->dir, "incoming/.ndjson", "", strlen(""));
+        tu_put_file(f->dir, "incoming/notes.txt", "", strlen(""));
         assert_int_equal(tecg_spool_scan(f->spool, &names, &count, err, sizeof(err)), TECG_OK);
         assert_int_equal(count, 3);
         /* By name, bytewise: the national system numbers with that in mind. */
@@ -156,7 +126,7 @@ static void test_scan_of_a_missing_incoming_fails(void **state) {
         fixture_t *f = *state;
         char err[512], **names;
         size_t count;
-        assert_int_equal(rmdir(path_in(f, "incoming")), 0);
+        assert_int_equal(rmdir(tu_path_in(f->dir, "incoming")), 0);
         assert_int_equal(tecg_spool_scan(f->spool, &names, &count, err, sizeof(err)), TECG_ERR_IO);
         tu_assert_contains(err, "/incoming: cannot list: ", strerror(ENOENT));
         assert_null(names);
@@ -185,7 +155,7 @@ static void test_take_a_regular_file(void **state) {
         int fd;
         char buf[16] = "";
         tecg_spool_file_id_t id, id2;
-        put_file(f, "incoming/a.ndjson", "hello\n");
+        tu_put_file(f->dir, "incoming/a.ndjson", "hello\n", strlen("hello\n"));
         assert_int_equal(tecg_spool_take(f->spool, "a.ndjson", &fd, &id), TECG_OK);
         assert_int_equal(read(fd, buf, sizeof(buf) - 1), 6);
         assert_string_equal(buf, "hello\n");
@@ -195,7 +165,7 @@ static void test_take_a_regular_file(void **state) {
         close(fd);
         assert_true(tecg_spool_file_id_equal(&id, &id2));
         /* Another file under the same name is another file. */
-        put_file(f, "incoming/a.ndjson", "hello again\n");
+        tu_put_file(f->dir, "incoming/a.ndjson", "hello again\n", strlen("hello again\n"));
         assert_int_equal(tecg_spool_take(f->spool, "a.ndjson", &fd, &id2), TECG_OK);
         close(fd);
         assert_false(tecg_spool_file_id_equal(&id, &id2));
@@ -207,7 +177,7 @@ static void test_a_directory_is_held_and_retried_after_the_interval(void **state
         int fd;
         tecg_spool_file_id_t id;
         tecg_spool_set_retry_interval(f->spool, 200);
-        assert_int_equal(mkdir(path_in(f, "incoming/d.ndjson"), 0775), 0);
+        assert_int_equal(mkdir(tu_path_in(f->dir, "incoming/d.ndjson"), 0775), 0);
 
         capture_start();
         assert_int_equal(tecg_spool_take(f->spool, "d.ndjson", &fd, &id), TECG_ERR_IO);
@@ -234,8 +204,8 @@ static void test_a_directory_is_held_and_retried_after_the_interval(void **state
         /* Still remembered, so the next failure is not news. */
         assert_non_null(tecg_spool_held(f->spool, "d.ndjson"));
 
-        assert_int_equal(rmdir(path_in(f, "incoming/d.ndjson")), 0);
-        put_file(f, "incoming/d.ndjson", "x\n");
+        assert_int_equal(rmdir(tu_path_in(f->dir, "incoming/d.ndjson")), 0);
+        tu_put_file(f->dir, "incoming/d.ndjson", "x\n", strlen("x\n"));
         assert_int_equal(tecg_spool_take(f->spool, "d.ndjson", &fd, &id), TECG_OK);
         close(fd);
         capture_start();
@@ -252,7 +222,7 @@ static void test_control_characters_in_a_name_are_held_and_escaped(void **state)
         fixture_t *f = *state;
         int fd;
         tecg_spool_file_id_t id;
-        put_file(f, "incoming/e-\x1b[2J.ndjson", "x\n");
+        tu_put_file(f->dir, "incoming/e-\x1b[2J.ndjson", "x\n", strlen("x\n"));
         capture_start();
         assert_int_equal(tecg_spool_take(f->spool, "e-\x1b[2J.ndjson", &fd, &id), TECG_ERR_IO);
         char *log = capture_end();
@@ -279,7 +249,7 @@ static void test_scan_forgets_holds_of_files_taken_away(void **state) {
         fixture_t *f = *state;
         char err[512], **names;
         size_t count;
-        put_file(f, "incoming/stay.ndjson", "");
+        tu_put_file(f->dir, "incoming/stay.ndjson", "", strlen(""));
         tecg_spool_hold(f->spool, "stay.ndjson", "r", NULL, NULL);
         tecg_spool_hold(f->spool, "away.ndjson", "r", NULL, NULL);
         assert_int_equal(tecg_spool_scan(f->spool, &names, &count, err, sizeof(err)), TECG_OK);
@@ -287,7 +257,7 @@ static void test_scan_forgets_holds_of_files_taken_away(void **state) {
         assert_non_null(tecg_spool_held(f->spool, "stay.ndjson"));
         assert_null(tecg_spool_held(f->spool, "away.ndjson"));
         /* An empty incoming/ forgets every hold. */
-        unlink(path_in(f, "incoming/stay.ndjson"));
+        unlink(tu_path_in(f->dir, "incoming/stay.ndjson"));
         assert_int_equal(tecg_spool_scan(f->spool, &names, &count, err, sizeof(err)), TECG_OK);
         assert_int_equal(count, 0);
         tecg_spool_names_free(names, count);
@@ -336,16 +306,16 @@ static void test_hold_keeps_the_progress(void **state) {
 static void test_finish_moves_to_done_without_overwriting(void **state) {
         fixture_t *f = *state;
         char err[512];
-        put_file(f, "incoming/a.ndjson", "first\n");
+        tu_put_file(f->dir, "incoming/a.ndjson", "first\n", strlen("first\n"));
         assert_int_equal(tecg_spool_finish(f->spool, "a.ndjson", err, sizeof(err)), TECG_OK);
-        put_file(f, "incoming/a.ndjson", "second\n");
+        tu_put_file(f->dir, "incoming/a.ndjson", "second\n", strlen("second\n"));
         assert_int_equal(tecg_spool_finish(f->spool, "a.ndjson", err, sizeof(err)), TECG_OK);
-        put_file(f, "incoming/a.ndjson", "third\n");
+        tu_put_file(f->dir, "incoming/a.ndjson", "third\n", strlen("third\n"));
         assert_int_equal(tecg_spool_finish(f->spool, "a.ndjson", err, sizeof(err)), TECG_OK);
-        assert_false(exists(f, "incoming/a.ndjson"));
-        assert_file(f, "done/a.ndjson", "first\n");
-        assert_file(f, "done/a.ndjson.1", "second\n");
-        assert_file(f, "done/a.ndjson.2", "third\n");
+        assert_false(tu_exists(f->dir, "incoming/a.ndjson"));
+        tu_assert_file(f->dir, "done/a.ndjson", "first\n");
+        tu_assert_file(f->dir, "done/a.ndjson.1", "second\n");
+        tu_assert_file(f->dir, "done/a.ndjson.2", "third\n");
 }
 
 /* When the move fails, the file is held for a move-only retry with its
@@ -354,8 +324,8 @@ static void test_complete_holds_when_the_move_fails(void **state) {
         fixture_t *f = *state;
         tecg_spool_progress_t done = {
                 .how = TECG_SPOOL_RETRY_ALL, .lines = 5, .delivered = 3, .rejected = 2};
-        put_file(f, "incoming/m.ndjson", "x\n");
-        assert_int_equal(rmdir(path_in(f, "done")), 0);
+        tu_put_file(f->dir, "incoming/m.ndjson", "x\n", strlen("x\n"));
+        assert_int_equal(rmdir(tu_path_in(f->dir, "done")), 0);
         capture_start();
         assert_int_equal(tecg_spool_complete(f->spool, "m.ndjson", &done), TECG_ERR_IO);
         char *log = capture_end();
@@ -371,12 +341,12 @@ static void test_complete_holds_when_the_move_fails(void **state) {
         assert_int_equal(h->lines, 5);
         assert_int_equal(h->delivered, 3);
         assert_int_equal(h->rejected, 2);
-        assert_true(exists(f, "incoming/m.ndjson"));
+        assert_true(tu_exists(f->dir, "incoming/m.ndjson"));
 
-        assert_int_equal(mkdir(path_in(f, "done"), 0775), 0);
+        assert_int_equal(mkdir(tu_path_in(f->dir, "done"), 0775), 0);
         assert_int_equal(tecg_spool_complete(f->spool, "m.ndjson", h), TECG_OK);
         assert_null(tecg_spool_held(f->spool, "m.ndjson"));
-        assert_file(f, "done/m.ndjson", "x\n");
+        tu_assert_file(f->dir, "done/m.ndjson", "x\n");
 }
 
 /* ---- rejected/ -------------------------------------------------------- */
@@ -389,7 +359,7 @@ static void test_rejects_format(void **state) {
         tecg_spool_rejects_t *w = tecg_spool_rejects_new(f->spool, "DEU-1.ndjson", NULL);
         assert_non_null(w);
         /* Nothing opened before the first rejection. */
-        assert_false(exists(f, "rejected/DEU-1.errors"));
+        assert_false(tu_exists(f->dir, "rejected/DEU-1.errors"));
         assert_int_equal(tecg_spool_rejects_add(w, 3, "{\"bad\":1}", 9, "missing key \"type\"", err,
                                                 sizeof(err)),
                          TECG_OK);
@@ -416,20 +386,20 @@ static void test_rejects_format(void **state) {
         assert_int_equal(tecg_spool_rejects_close(w, err, sizeof(err)), TECG_OK);
         tecg_spool_rejects_destroy(w);
 
-        assert_file(f, "rejected/DEU-1.errors",
-                    "DEU-1.ndjson:3: missing key \"type\"\n"
-                    "DEU-1.ndjson:4: not JSON\n"
-                    "DEU-1.ndjson:9: Kafka refused the message: x\n");
+        tu_assert_file(f->dir, "rejected/DEU-1.errors",
+                       "DEU-1.ndjson:3: missing key \"type\"\n"
+                       "DEU-1.ndjson:4: not JSON\n"
+                       "DEU-1.ndjson:9: Kafka refused the message: x\n");
         size_t len;
-        char *lines = tu_slurp(path_in(f, "rejected/DEU-1.ndjson"), &len);
+        char *lines = tu_slurp(tu_path_in(f->dir, "rejected/DEU-1.ndjson"), &len);
         assert_int_equal(len, 9 + 1 + 3 + 1 + 9 + 1);
         assert_memory_equal(lines, "{\"bad\":1}\nx\0y\n{\"big\":1}\n", len);
         free(lines);
 
         assert_true(tecg_spool_rejects_intact(f->spool, "DEU-1.ndjson", &pos));
         tecg_spool_rejects_remove(f->spool, "DEU-1.ndjson");
-        assert_false(exists(f, "rejected/DEU-1.errors"));
-        assert_false(exists(f, "rejected/DEU-1.ndjson"));
+        assert_false(tu_exists(f->dir, "rejected/DEU-1.errors"));
+        assert_false(tu_exists(f->dir, "rejected/DEU-1.ndjson"));
         assert_false(tecg_spool_rejects_intact(f->spool, "DEU-1.ndjson", &pos));
         /* Nothing written yet is always intact. */
         tecg_spool_rejects_pos_t zero = {0, 0};
@@ -442,8 +412,8 @@ static void test_rejects_fresh_and_resumed(void **state) {
         fixture_t *f = *state;
         char err[512];
         tecg_spool_rejects_pos_t pos;
-        put_file(f, "rejected/r.errors", "stale\n");
-        put_file(f, "rejected/r.ndjson", "stale\n");
+        tu_put_file(f->dir, "rejected/r.errors", "stale\n", strlen("stale\n"));
+        tu_put_file(f->dir, "rejected/r.ndjson", "stale\n", strlen("stale\n"));
         tecg_spool_rejects_t *w = tecg_spool_rejects_new(f->spool, "r.ndjson", NULL);
         assert_int_equal(tecg_spool_rejects_add(w, 1, "a", 1, "r1", err, sizeof(err)), TECG_OK);
         assert_int_equal(tecg_spool_rejects_flush(w, err, sizeof(err)), TECG_OK);
@@ -452,21 +422,21 @@ static void test_rejects_fresh_and_resumed(void **state) {
         assert_int_equal(tecg_spool_rejects_add(w, 2, "b", 1, "r2", err, sizeof(err)), TECG_OK);
         assert_int_equal(tecg_spool_rejects_close(w, err, sizeof(err)), TECG_OK);
         tecg_spool_rejects_destroy(w);
-        assert_file(f, "rejected/r.errors", "r.ndjson:1: r1\nr.ndjson:2: r2\n");
+        tu_assert_file(f->dir, "rejected/r.errors", "r.ndjson:1: r1\nr.ndjson:2: r2\n");
 
         assert_true(tecg_spool_rejects_intact(f->spool, "r.ndjson", &pos));
         w = tecg_spool_rejects_new(f->spool, "r.ndjson", &pos);
         assert_int_equal(tecg_spool_rejects_open(w, err, sizeof(err)), TECG_OK);
-        assert_file(f, "rejected/r.errors", "r.ndjson:1: r1\n");
-        assert_file(f, "rejected/r.ndjson", "a\n");
+        tu_assert_file(f->dir, "rejected/r.errors", "r.ndjson:1: r1\n");
+        tu_assert_file(f->dir, "rejected/r.ndjson", "a\n");
         assert_int_equal(tecg_spool_rejects_add(w, 2, "B", 1, "R2", err, sizeof(err)), TECG_OK);
         assert_int_equal(tecg_spool_rejects_close(w, err, sizeof(err)), TECG_OK);
         tecg_spool_rejects_destroy(w);
-        assert_file(f, "rejected/r.errors", "r.ndjson:1: r1\nr.ndjson:2: R2\n");
-        assert_file(f, "rejected/r.ndjson", "a\nB\n");
+        tu_assert_file(f->dir, "rejected/r.errors", "r.ndjson:1: r1\nr.ndjson:2: R2\n");
+        tu_assert_file(f->dir, "rejected/r.ndjson", "a\nB\n");
 
         /* Someone emptied the file meanwhile: not intact, no resume. */
-        put_file(f, "rejected/r.errors", "");
+        tu_put_file(f->dir, "rejected/r.errors", "", strlen(""));
         assert_false(tecg_spool_rejects_intact(f->spool, "r.ndjson", &pos));
 }
 
@@ -478,7 +448,7 @@ static void test_rejects_write_error(void **state) {
         uint64_t first = 0;
         if (access("/dev/full", W_OK) != 0)
                 skip();
-        assert_int_equal(symlink("/dev/full", path_in(f, "rejected/full.errors")), 0);
+        assert_int_equal(symlink("/dev/full", tu_path_in(f->dir, "rejected/full.errors")), 0);
         tecg_spool_rejects_t *w = tecg_spool_rejects_new(f->spool, "full.ndjson", NULL);
         assert_int_equal(tecg_spool_rejects_add(w, 5, "x", 1, "bad", err, sizeof(err)), TECG_OK);
         assert_int_equal(tecg_spool_rejects_flush(w, err, sizeof(err)), TECG_ERR_IO);
@@ -497,7 +467,7 @@ static void test_rejects_open_error(void **state) {
         fixture_t *f = *state;
         char err[512], want[PATH_MAX + 64];
         uint64_t first = 0;
-        assert_int_equal(rmdir(path_in(f, "rejected")), 0);
+        assert_int_equal(rmdir(tu_path_in(f->dir, "rejected")), 0);
         tecg_spool_rejects_t *w = tecg_spool_rejects_new(f->spool, "o.ndjson", NULL);
         assert_int_equal(tecg_spool_rejects_add(w, 2, "x", 1, "bad", err, sizeof(err)),
                          TECG_ERR_IO);

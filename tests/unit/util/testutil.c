@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -154,6 +155,31 @@ void tu_assert_bytes_equal(const char *what, const uint8_t *got, size_t got_len,
 static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
         (void)sb, (void)flag, (void)ftw;
         return remove(path);
+}
+
+const char *tu_path_in(const char *dir, const char *rel) {
+        static char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", dir, rel);
+        return path;
+}
+
+void tu_put_file(const char *dir, const char *rel, const char *text, size_t len) {
+        FILE *fp = fopen(tu_path_in(dir, rel), "w");
+        if (!fp)
+                fail_msg("cannot write %s/%s: %s", dir, rel, strerror(errno));
+        assert_int_equal(fwrite(text, 1, len, fp), len);
+        assert_int_equal(fclose(fp), 0);
+}
+
+void tu_assert_file(const char *dir, const char *rel, const char *want) {
+        char *got = tu_read_file(tu_path_in(dir, rel), NULL);
+        if (strcmp(got ? got : "", want) != 0)
+                fail_msg("%s: got\n%s\nwant\n%s", rel, got ? got : "(missing)", want);
+        free(got);
+}
+
+int tu_exists(const char *dir, const char *rel) {
+        return access(tu_path_in(dir, rel), F_OK) == 0;
 }
 
 void tu_rm_tree(const char *dir) {

@@ -67,6 +67,19 @@ char *tu_hex_of(const uint8_t *p, size_t n);
 void tu_assert_bytes_equal(const char *what, const uint8_t *got, size_t got_len,
                            const uint8_t *want, size_t want_len);
 
+/* dir/rel, in a static buffer overwritten by the next call. */
+const char *tu_path_in(const char *dir, const char *rel);
+
+/* Writes len bytes of text to dir/rel (created or truncated). */
+void tu_put_file(const char *dir, const char *rel, const char *text, size_t len);
+
+/* Fails, showing both, unless dir/rel holds exactly want (a missing file
+ * holds ""). */
+void tu_assert_file(const char *dir, const char *rel, const char *want);
+
+/* Whether dir/rel exists (any kind of file). */
+int tu_exists(const char *dir, const char *rel);
+
 /* Removes dir and everything below it; "" is a no-op. */
 void tu_rm_tree(const char *dir);
 
