@@ -342,6 +342,7 @@ class Env:
         self.expected = Expected()
         self.files = []            # (producer, name, bytes) not dropped yet
         self.feeder = None
+        self.feed_paused = False
         self.feed_lock = threading.Lock()
         self.max_double = 0
         self.notes = []
@@ -420,6 +421,8 @@ class Env:
 
         def run():
             for item in files:
+                while self.feed_paused:
+                    time.sleep(0.05)
                 with self.feed_lock:
                     if item not in self.files:
                         continue

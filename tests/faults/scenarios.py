@@ -9,11 +9,11 @@ import signal
 import subprocess
 import time
 
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from harness import Skip, ScenarioError, wait_for
 from tecgpy import events as tevents
-from tecgpy import kafka_util
 from workload import unit_events
 
 NATIONS = ("FRA", "DEU", "USA", "GBR", "ITA", "POL")
@@ -64,9 +64,21 @@ def under_load(env, size, share=0.5):
 
 
 def input_messages(env):
-    """Messages on the two input topics (sum of the partitions' end offsets)."""
-    return sum(kafka_util.end_offsets(env.kafka.bootstrap, env.prefix + t)
-               for t in ("contributions", "training-completions"))
+    """Messages on the two input topics (sum of the partitions' end
+    offsets), with one consumer kept for the scenario: fast enough to poll
+    while a file is being sent."""
+    if getattr(env, "offsets_consumer", None) is None:
+        c = Consumer({"bootstrap.servers": env.kafka.bootstrap,
+                      "group.id": env.prefix + "offsets"})
+        env.cleanups.append(c.close)
+        parts = []
+        for t in ("contributions", "training-completions"):
+            md = c.list_topics(env.prefix + t, timeout=10)
+            parts += [TopicPartition(env.prefix + t, p) for p in md.topics[env.prefix + t].partitions]
+        env.offsets_consumer, env.offsets_parts = c, parts
+    c = env.offsets_consumer
+    return sum(c.get_watermark_offsets(tp, timeout=10, cached=False)[1]
+               for tp in env.offsets_parts)
 
 
 def producer_kill(env, size, times):
@@ -86,12 +98,17 @@ def producer_kill(env, size, times):
     fault_end = time.time()
     for i in range(times):
         time.sleep(size.feed_s / (times + 1))
+        # The other producers pause, so that the input topics grow with the
+        # big file only: killed once a quarter of it is acknowledged.
+        env.feed_paused = True
+        wait_for(lambda: not any(p.pending() for p in producers), 60,
+                 "the other producers to send what they have")
         before = input_messages(env)
         victim.drop(f"NOR-big-{i}", tevents.ndjson(evs[i * big:(i + 1) * big]))
-        wait_for(lambda: input_messages(env) > before, 30, "the big file to be sent",
-                 interval=0.01)
-        time.sleep(random.uniform(0, 0.05))
+        wait_for(lambda: input_messages(env) > before + big // 4, 60,
+                 "a quarter of the big file to be acknowledged", interval=0.005)
         victim.kill()
+        env.feed_paused = False
         env.note(f"SIGKILL {victim.name} with {len(victim.pending())} file(s) of "
                  f"{big} events in incoming/")
         time.sleep(0.5)
