@@ -90,9 +90,12 @@ class Kafka:
     # Faults on one node. A single node is handled here from its pid file
     # (deploy/kafka/start writes it); a cluster through deploy/kafka/node.
     def _pid(self):
-        path = os.path.join(self.state, "broker.pid")
-        with open(path) as f:
-            return int(f.read().strip())
+        for path in (os.path.join(self.state, "broker.pid"),
+                     os.path.join(self.state, "node-1", "broker.pid")):
+            if os.path.exists(path):
+                with open(path) as f:
+                    return int(f.read().strip())
+        raise ScenarioError(f"no broker pid file in {self.state}")
 
     def node(self, n, action):
         if self.nodes > 1:
