@@ -267,7 +267,8 @@ def _accepts(binary, key):
         res = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=10)
     except OSError:
         return False
-    return key in res.stdout + res.stderr
+    # --help lists the configuration keys, one per line, indented.
+    return any(line.split()[:1] == [key] for line in (res.stdout + res.stderr).splitlines())
 
 
 def sigterm_kafka_down(env, size):
