@@ -482,6 +482,11 @@ tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
                 {"group.id", "tecg-dashboard"}, /* required; nothing is committed */
                 {"client.id", "tecg-dashboard"},
                 {"auto.offset.reset", "earliest"},
+                /* librdkafka's default lets the wait between reconnects
+                 * grow to 10 s in a long outage, so the documents could
+                 * lag that long behind the broker's return; 1 s keeps the
+                 * resume within a few seconds for a negligible load. */
+                {"reconnect.backoff.max.ms", "1000"},
                 {NULL, NULL}};
         const tecg_kafka_callbacks_t consumer_cb = {.error_cb = on_error};
         if (!(d->consumer = tecg_kafka_new(TECG_KAFKA_READER, conf, consumer_overrides,

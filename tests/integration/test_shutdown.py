@@ -248,7 +248,7 @@ def test_dashboard_resumes_within_10s_of_the_broker(tmp_path, up, codec):
 
         # The dashboard is no consumer group member: static membership
         # (group.instance.id) has nothing to keep for it.
-        admin = AdminClient({"bootstrap.servers": b.bootstrap})
+        admin = AdminClient({"bootstrap.servers": b.bootstrap, "log_level": 0})
         group = admin.describe_consumer_groups(["tecg-dashboard"])["tecg-dashboard"]
         assert group.result(timeout=30).members == []
 
@@ -256,7 +256,7 @@ def test_dashboard_resumes_within_10s_of_the_broker(tmp_path, up, codec):
         time.sleep(20)  # past the session and metadata timeouts that matter
         b.start()
         back = time.monotonic()
-        kp = KafkaProducer({"bootstrap.servers": b.bootstrap})
+        kp = KafkaProducer({"bootstrap.servers": b.bootstrap, "log_level": 0})
         kp.produce(b.prefix + "nation-state", key=b"NOR",
                    value=codec.encode("nation_state", nation_state("NOR", 1, 12345)))
         assert kp.flush(30) == 0

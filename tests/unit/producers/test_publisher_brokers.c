@@ -76,9 +76,9 @@ static int setup(void **state) {
                 rd_kafka_mock_partition_set_leader(f->mock, "t.training-completions", p, 3);
         }
         f->conf = tecg_conf_new(props, &f->unused, err, sizeof(err));
-        if (!f->conf || tecg_conf_set(f->conf, "kafka.bootstrap.servers",
-                                      rd_kafka_mock_cluster_bootstraps(f->mock), "test", err,
-                                      sizeof(err)))
+        if (!f->conf ||
+            tecg_conf_set(f->conf, "kafka.bootstrap.servers",
+                          rd_kafka_mock_cluster_bootstraps(f->mock), "test", err, sizeof(err)))
                 return -1;
         if (!(f->pub = tecg_publisher_new(f->conf, "t.", "DEU", on_ack, err, sizeof(err))))
                 return -1;
