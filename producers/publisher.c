@@ -1,5 +1,6 @@
 #include "publisher.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -12,6 +13,13 @@
 #define FAC "kafka"
 #define RESEND_BACKOFF_MS 1000
 #define STALL_WARN_MS 30000
+/* A broker's connection error is logged only if the cluster as a whole is
+ * not reported down within this time (both come from the same failure). */
+#define BROKER_DOWN_GRACE_MS 1000
+/* librdkafka repeats a broker's identical error every 30 s while it stays
+ * down: a broker silent for longer is taken to be back. */
+#define BROKER_DOWN_FORGET_MS 65000
+#define BROKERS_TRACKED 16
 
 /* One message from send() until its final ack. The payload lives here (not
  * copied by librdkafka) so that a message can be sent again on a new
@@ -31,6 +39,16 @@ typedef struct {
         size_t count;
 } pending_list_t;
 
+/* One broker librdkafka reported a connection error for. */
+typedef struct {
+        char addr[128];   /* host:port, the key */
+        char id[16];      /* node id, "" while only the bootstrap entry failed */
+        char reason[256]; /* librdkafka's first reason */
+        int64_t since_ms, last_ms;
+        bool logged;     /* its "down" line was written (or covered) */
+        bool delivering; /* "the cluster still delivering" was written */
+} broker_down_t;
+
 struct tecg_publisher {
         rd_kafka_conf_t *kconf; /* template, duplicated for each instance */
         rd_kafka_t *rk;
@@ -45,9 +63,12 @@ struct tecg_publisher {
 
         int fatal;                /* set by error_cb, handled in poll */
         const volatile int *stop; /* caller's shutdown flag, may be NULL */
-        int64_t down_since_ms;    /* 0 while brokers are reachable */
+        int64_t down_since_ms;    /* all brokers down since; 0 while one is up */
+        broker_down_t brokers[BROKERS_TRACKED];
+        size_t nbrokers;
         int64_t last_progress_ms; /* last ack or refusal */
         int64_t last_stall_log_ms;
+        int64_t next_create_ms; /* no instance: next attempt at making one */
         tecg_publisher_stats_t stats;
 };
 
@@ -104,6 +125,127 @@ static int is_permanent(rd_kafka_resp_err_t err) {
         }
 }
 
+/* The broker of a connection error: librdkafka's reason starts with the
+ * broker's name, "host:port/id" or "host:port/bootstrap", then ": ". */
+static broker_down_t *broker_down_note(tecg_publisher_t *pub, const char *reason, int64_t now) {
+        const char *colon = strstr(reason, ": ");
+        if (!colon)
+                return NULL;
+        size_t name_len = (size_t)(colon - reason);
+        const char *slash = memchr(reason, '/', name_len);
+        size_t addr_len = slash ? (size_t)(slash - reason) : name_len;
+        char addr[128], id[16] = "";
+        snprintf(addr, sizeof(addr), "%.*s", (int)addr_len, reason);
+        if (slash) {
+                size_t id_len = name_len - addr_len - 1;
+                if (id_len > 0 && id_len < sizeof(id) && strspn(slash + 1, "0123456789") == id_len)
+                        snprintf(id, sizeof(id), "%.*s", (int)id_len, slash + 1);
+        }
+        broker_down_t *b = NULL;
+        for (size_t i = 0; i < pub->nbrokers && !b; i++)
+                if (strcmp(pub->brokers[i].addr, addr) == 0)
+                        b = &pub->brokers[i];
+        if (!b) {
+                if (pub->nbrokers == BROKERS_TRACKED)
+                        return NULL;
+                b = &pub->brokers[pub->nbrokers++];
+                memset(b, 0, sizeof(*b));
+                snprintf(b->addr, sizeof(b->addr), "%s", addr);
+                snprintf(b->reason, sizeof(b->reason), "%s", colon + 2);
+                b->since_ms = now;
+                /* Within an outage of the whole cluster, no broker of its
+                 * own: the outage's line says it all. */
+                b->logged = pub->down_since_ms != 0;
+        }
+        if (id[0])
+                snprintf(b->id, sizeof(b->id), "%s", id);
+        b->last_ms = now;
+        return b;
+}
+
+/* "broker 2 (host:port)", or "broker host:port" before its id is known. */
+static const char *broker_label(const broker_down_t *b, char *out, size_t out_size) {
+        if (b->id[0])
+                snprintf(out, out_size, "broker %s (%s)", b->id, b->addr);
+        else
+                snprintf(out, out_size, "broker %s", b->addr);
+        return out;
+}
+
+/* A message was acknowledged: the cluster delivers. Ends an outage of the
+ * whole cluster, or says once per broker down that the others deliver. */
+static void brokers_acked(tecg_publisher_t *pub) {
+        char label[160];
+        if (pub->down_since_ms) {
+                tecg_log_notice(FAC, "Kafka acknowledges again after %.1f s; nothing was lost",
+                                (double)(pub->last_progress_ms - pub->down_since_ms) / 1000.0);
+                pub->down_since_ms = 0;
+                /* Those still down say so again at their next error. */
+                pub->nbrokers = 0;
+                return;
+        }
+        for (size_t i = 0; i < pub->nbrokers; i++) {
+                broker_down_t *b = &pub->brokers[i];
+                if (b->logged && !b->delivering) {
+                        b->delivering = true;
+                        tecg_log_notice(FAC, "Kafka %s down, the cluster still delivering",
+                                        broker_label(b, label, sizeof(label)));
+                }
+        }
+}
+
+/* Called after each poll: writes the "down" line of each broker whose
+ * error was not followed by an outage of the whole cluster, and forgets
+ * the brokers that stopped failing. */
+static void brokers_review(tecg_publisher_t *pub, int64_t now) {
+        char label[160];
+        for (size_t i = 0; i < pub->nbrokers;) {
+                broker_down_t *b = &pub->brokers[i];
+                if (now - b->last_ms > BROKER_DOWN_FORGET_MS) {
+                        *b = pub->brokers[--pub->nbrokers];
+                        continue;
+                }
+                if (!b->logged && now - b->since_ms >= BROKER_DOWN_GRACE_MS) {
+                        b->logged = true;
+                        tecg_log_warn(FAC, "Kafka %s down (%s); retrying it",
+                                      broker_label(b, label, sizeof(label)), b->reason);
+                }
+                i++;
+        }
+}
+
+/* librdkafka reports each broker's connection failure (_TRANSPORT,
+ * _RESOLVE) and, when every broker it knows is down, _ALL_BROKERS_DOWN.
+ * One broker down in a cluster is not an outage: the others take its
+ * partitions over, and the log must not say "unreachable" then. */
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+        (void)rk;
+        tecg_publisher_t *pub = opaque;
+        int64_t now = tecg_mono_ms();
+        if (err == RD_KAFKA_RESP_ERR__FATAL) {
+                pub->fatal = 1;
+                return;
+        }
+        if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+                if (!pub->down_since_ms) {
+                        pub->down_since_ms = now;
+                        for (size_t i = 0; i < pub->nbrokers; i++)
+                                pub->brokers[i].logged = true;
+                        tecg_log_warn(FAC,
+                                      "no Kafka broker reachable (%s): holding "
+                                      "%llu unacknowledged messages and retrying",
+                                      reason, (unsigned long long)tecg_publisher_outstanding(pub));
+                }
+                return;
+        }
+        if (err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__RESOLVE) {
+                if (!broker_down_note(pub, reason, now))
+                        tecg_log_warn(FAC, "%s: %s", rd_kafka_err2name(err), reason);
+                return;
+        }
+        tecg_log_warn(FAC, "%s: %s", rd_kafka_err2name(err), reason);
+}
+
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
         (void)rk;
         tecg_publisher_t *pub = opaque;
@@ -116,14 +258,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
                 else
                         pub->stats.acked++;
                 pub->last_progress_ms = tecg_mono_ms();
-                if (!m->err && pub->down_since_ms) {
-                        tecg_log_notice(FAC,
-                                        "Kafka acknowledges again after "
-                                        "%.1f s; nothing was lost",
-                                        (double)(pub->last_progress_ms - pub->down_since_ms) /
-                                                1000.0);
-                        pub->down_since_ms = 0;
-                }
+                if (!m->err)
+                        brokers_acked(pub);
                 char reason[256] = "";
                 if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
                         snprintf(reason, sizeof(reason),
@@ -145,27 +281,6 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
                                : "possibly persisted");
         p->not_before_ms = tecg_mono_ms() + RESEND_BACKOFF_MS;
         list_push(&pub->resend, p);
-}
-
-static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
-        (void)rk;
-        tecg_publisher_t *pub = opaque;
-        if (err == RD_KAFKA_RESP_ERR__FATAL) {
-                pub->fatal = 1;
-                return;
-        }
-        if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
-            err == RD_KAFKA_RESP_ERR__RESOLVE) {
-                if (!pub->down_since_ms) {
-                        pub->down_since_ms = tecg_mono_ms();
-                        tecg_log_warn(FAC,
-                                      "Kafka unreachable (%s): holding "
-                                      "%llu unacknowledged messages and retrying",
-                                      reason, (unsigned long long)tecg_publisher_outstanding(pub));
-                }
-                return;
-        }
-        tecg_log_warn(FAC, "%s: %s", rd_kafka_err2name(err), reason);
 }
 
 static void instance_destroy(tecg_publisher_t *pub) {
@@ -256,6 +371,25 @@ void tecg_publisher_destroy(tecg_publisher_t *pub) {
         free(pub);
 }
 
+/* True when there is a producer instance, making one if a fatal error
+ * left none (at most one attempt a second: rd_kafka_new() fails only when
+ * the machine is short of threads or memory). No endless wait here, so a
+ * stop is never held up. */
+static bool instance_ready(tecg_publisher_t *pub) {
+        char errstr[512];
+        int64_t now = tecg_mono_ms();
+        if (pub->rk)
+                return true;
+        if (now < pub->next_create_ms)
+                return false;
+        if (instance_create(pub, errstr, sizeof(errstr)) != TECG_OK) {
+                tecg_log_err(FAC, "%s; retrying in 1 s", errstr);
+                pub->next_create_ms = now + 1000;
+                return false;
+        }
+        return true;
+}
+
 /* A fatal error (e.g. idempotence state lost) makes this instance useless:
  * collect everything it still holds, start a new one and send it all again.
  * Duplicates are possible for what was in flight; the aggregator counts each
@@ -279,12 +413,8 @@ static void publisher_restart(tecg_publisher_t *pub) {
         }
         pub->fatal = 0;
         pub->stats.fatal_restarts++;
-        char errstr[512];
-        while (instance_create(pub, errstr, sizeof(errstr)) != TECG_OK) {
-                tecg_log_err(FAC, "%s; retrying in 1 s", errstr);
-                struct timespec ts = {1, 0};
-                nanosleep(&ts, NULL);
-        }
+        pub->next_create_ms = 0;
+        instance_ready(pub);
 }
 
 /* Hands one pending message to librdkafka. */
@@ -321,13 +451,20 @@ static void resend_due(tecg_publisher_t *pub) {
 }
 
 void tecg_publisher_poll(tecg_publisher_t *pub, int timeout_ms) {
+        if (!instance_ready(pub)) {
+                struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000};
+                nanosleep(&ts, NULL);
+                return;
+        }
         rd_kafka_poll(pub->rk, timeout_ms);
         if (pub->fatal)
                 publisher_restart(pub);
-        if (pub->resend.head)
+        if (pub->resend.head && pub->rk)
                 resend_due(pub);
 
         int64_t now = tecg_mono_ms();
+        if (pub->nbrokers)
+                brokers_review(pub, now);
         uint64_t outstanding = tecg_publisher_outstanding(pub);
         if (outstanding && now - pub->last_progress_ms > STALL_WARN_MS &&
             now - pub->last_stall_log_ms > STALL_WARN_MS) {
@@ -369,6 +506,15 @@ tecg_err_t tecg_publisher_send(tecg_publisher_t *pub, tecg_topic_t topic, const 
         memcpy(p->payload, payload, len);
 
         for (;;) {
+                if (!instance_ready(pub)) {
+                        if (pub->stop && *pub->stop) {
+                                free(p);
+                                return tecg_seterr(TECG_ERR_RETRY, errstr, errstr_size,
+                                                   "shutting down");
+                        }
+                        tecg_publisher_poll(pub, 100);
+                        continue;
+                }
                 rd_kafka_resp_err_t err = produce(pub, p);
                 if (!err)
                         break;

@@ -208,9 +208,16 @@ int main(int argc, char **argv) {
                 .publish_topic = dc.publish_topic,
                 .compose_interval_ms = (int)dc.compose_interval_ms,
                 .load_timeout_ms = 60000,
+                .stop = (const volatile int *)&tecg_daemon_stop,
         };
         if (!(app.dashboards = tecg_dashboards_new(d.conf, &opts, errstr, sizeof(errstr)))) {
-                tecg_log_err(FAC, "%s", errstr);
+                if (tecg_daemon_stop) {
+                        /* A stop during start-up, e.g. with Kafka away. */
+                        tecg_log_info(FAC, "stopped during start-up (%s)", errstr);
+                        rc = 0;
+                } else {
+                        tecg_log_err(FAC, "%s", errstr);
+                }
                 goto done;
         }
         tecg_http_server_conf_t hc;
@@ -265,12 +272,20 @@ int main(int argc, char **argv) {
         }
         tecg_log_info(FAC, "stopping");
         rc = 0;
-done:
+done:;
+        /* One budget for the whole stop, whatever the number of sinks: they
+         * flush side by side while the rest closes, and Kafka gets what is
+         * left of it. After a failure nothing waits. */
+        int budget_ms = rc == 0 && app.dashboards ? (int)dc.shutdown_timeout_ms : 0;
+        int64_t deadline = tecg_mono_ms() + budget_ms;
+        for (size_t i = 0; i < app.nsinks; i++)
+                tecg_sink_stop(app.sinks[i], budget_ms);
         tecg_http_server_stop(server);
         tecg_http_server_destroy(server);
+        int64_t left = deadline - tecg_mono_ms();
+        tecg_dashboards_destroy(app.dashboards, left > 0 ? (int)left : 0);
         for (size_t i = 0; i < app.nsinks; i++)
-                tecg_sink_destroy(app.sinks[i], rc == 0 ? (int)dc.shutdown_timeout_ms : 0);
-        tecg_dashboards_destroy(app.dashboards);
+                tecg_sink_destroy(app.sinks[i], 0);
         tecg_docstore_destroy(store);
         tecg_nations_destroy(nations);
         tecg_daemon_cleanup(&d);

@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,11 @@
 #include "topics.h"
 
 #define FAC "dashboards"
+/* How long start-up waits for a topic's metadata. */
+#define METADATA_TIMEOUT_MS 30000
+/* How long publish() waits for room in the producer's queue: the write to
+ * tecg.dashboards is for BI readers and must not stall the documents. */
+#define QUEUE_FULL_WAIT_MS 1000
 
 /* The last published version of one dashboard and its content without
  * version and generated_at, to tell a real change from a recomposition. */
@@ -88,15 +94,26 @@ static int dashboard_index(const char *name, size_t len) {
         return -1;
 }
 
-static int32_t partition_count(rd_kafka_t *rk, const char *topic, char *errstr,
+static bool stopping(const tecg_dashboards_t *d) {
+        return d->opts.stop && *d->opts.stop;
+}
+
+/* Asked in slices of a second, so that a stop during start-up with Kafka
+ * away is not held up by the 30 s a metadata request may wait. */
+static int32_t partition_count(tecg_dashboards_t *d, const char *topic, char *errstr,
                                size_t errstr_size) {
         const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-        rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 30000);
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(d->consumer, topic, NULL);
+        int64_t deadline = tecg_mono_ms() + METADATA_TIMEOUT_MS;
+        rd_kafka_resp_err_t err;
+        while ((err = rd_kafka_metadata(d->consumer, 0, rkt, &md, 1000)) &&
+               (err == RD_KAFKA_RESP_ERR__TIMED_OUT || err == RD_KAFKA_RESP_ERR__TRANSPORT) &&
+               !stopping(d) && tecg_mono_ms() < deadline)
+                ;
         int32_t n = -1;
         if (err)
                 tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "metadata of %s: %s", topic,
-                            rd_kafka_err2str(err));
+                            stopping(d) ? "stopped" : rd_kafka_err2str(err));
         else if (md->topic_cnt != 1 || md->topics[0].err)
                 tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "topic %s: %s", topic,
                             md->topic_cnt ? rd_kafka_err2str(md->topics[0].err) : "not found");
@@ -118,7 +135,7 @@ static rd_kafka_topic_partition_list_t *all_partitions(const char *topic, int32_
 
 /* Reads tecg.dashboards to its end: the last version of each dashboard. */
 static tecg_err_t load_last_documents(tecg_dashboards_t *d, char *errstr, size_t errstr_size) {
-        int32_t n = partition_count(d->consumer, d->topic_dashboards, errstr, errstr_size);
+        int32_t n = partition_count(d, d->topic_dashboards, errstr, errstr_size);
         if (n < 0)
                 return TECG_ERR_KAFKA;
         rd_kafka_topic_partition_list_t *parts = all_partitions(d->topic_dashboards, n);
@@ -130,8 +147,11 @@ static tecg_err_t load_last_documents(tecg_dashboards_t *d, char *errstr, size_t
         int32_t eofs = 0;
         int64_t deadline = tecg_mono_ms() + d->opts.load_timeout_ms;
         while (eofs < n) {
-                if (tecg_mono_ms() > deadline) {
+                if (tecg_mono_ms() > deadline || stopping(d)) {
                         rd_kafka_assign(d->consumer, NULL);
+                        if (stopping(d))
+                                return tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
+                                                   "stopped while reading %s", d->topic_dashboards);
                         return tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
                                            "%s not read to its end within %d ms",
                                            d->topic_dashboards, d->opts.load_timeout_ms);
@@ -206,11 +226,13 @@ static void publish(tecg_dashboards_t *d, int which, json_t *doc, uint64_t versi
                 d->opts.publish_cb(name, version, text, len, d->opts.opaque);
         if (d->producer) {
                 rd_kafka_resp_err_t err;
+                int64_t give_up = tecg_mono_ms() + QUEUE_FULL_WAIT_MS;
                 while ((err = rd_kafka_producev(d->producer, RD_KAFKA_V_TOPIC(d->topic_dashboards),
                                                 RD_KAFKA_V_KEY(name, strlen(name)),
                                                 RD_KAFKA_V_VALUE(text, len),
                                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                                RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                                                RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
+                       !stopping(d) && tecg_mono_ms() < give_up)
                         rd_kafka_poll(d->producer, 50);
                 if (err)
                         tecg_log_warn(FAC, "%s: not written to %s: %s", name, d->topic_dashboards,
@@ -460,6 +482,11 @@ tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
                 {"group.id", "tecg-dashboard"}, /* required; nothing is committed */
                 {"client.id", "tecg-dashboard"},
                 {"auto.offset.reset", "earliest"},
+                /* librdkafka's default lets the wait between reconnects
+                 * grow to 10 s in a long outage, so the documents could
+                 * lag that long behind the broker's return; 1 s keeps the
+                 * resume within a few seconds for a negligible load. */
+                {"reconnect.backoff.max.ms", "1000"},
                 {NULL, NULL}};
         const tecg_kafka_callbacks_t consumer_cb = {.error_cb = on_error};
         if (!(d->consumer = tecg_kafka_new(TECG_KAFKA_READER, conf, consumer_overrides,
@@ -477,8 +504,7 @@ tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
         }
         if (load_last_documents(d, errstr, errstr_size))
                 goto fail;
-        if ((d->npartitions = partition_count(d->consumer, d->topic_state, errstr, errstr_size)) <
-            0)
+        if ((d->npartitions = partition_count(d, d->topic_state, errstr, errstr_size)) < 0)
                 goto fail;
         if (!(d->eof = calloc((size_t)d->npartitions + 1, sizeof(*d->eof)))) {
                 tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
@@ -494,7 +520,7 @@ tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
         }
         return d;
 fail:
-        tecg_dashboards_destroy(d);
+        tecg_dashboards_destroy(d, 0);
         return NULL;
 }
 
@@ -508,24 +534,25 @@ rd_kafka_t *tecg_dashboards_kafka_handle(tecg_dashboards_t *d, bool producer) {
         return producer ? d->producer : d->consumer;
 }
 
-void tecg_dashboards_destroy(tecg_dashboards_t *d) {
+void tecg_dashboards_destroy(tecg_dashboards_t *d, int timeout_ms) {
         if (!d)
                 return;
-        if (d->consumer) {
-                /* After a fatal error there is nothing to close cleanly,
-                 * and librdkafka 2.0 never returns from a full destroy
-                 * of such a consumer. */
-                if (rd_kafka_fatal_error(d->consumer, NULL, 0)) {
-                        rd_kafka_destroy_flags(d->consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
-                } else {
-                        rd_kafka_consumer_close(d->consumer);
-                        rd_kafka_destroy(d->consumer);
-                }
-        }
+        int64_t deadline = tecg_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+        /* No close: the consumer is no group member (its partitions are
+         * assigned, not subscribed) and commits nothing, so there is
+         * nothing to leave or commit, and a close could wait for a
+         * coordinator that is down. After a fatal error librdkafka 2.0
+         * would not even return from it. */
+        if (d->consumer)
+                rd_kafka_destroy_flags(d->consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
         if (d->producer) {
-                if (rd_kafka_flush(d->producer, 10000))
-                        tecg_log_warn(FAC, "%d writes to %s not acknowledged at exit",
+                int64_t left = deadline - tecg_mono_ms();
+                if (rd_kafka_flush(d->producer, left > 0 ? (int)left : 0))
+                        tecg_log_warn(FAC,
+                                      "%d writes to %s not acknowledged at exit; the next "
+                                      "version of each dashboard is written anyway",
                                       rd_kafka_outq_len(d->producer), d->topic_dashboards);
+                rd_kafka_purge(d->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
                 rd_kafka_destroy(d->producer);
         }
         for (size_t i = 0; d->states && i < d->nstates; i++)

@@ -41,6 +41,9 @@ typedef struct {
         bool publish_topic;      /* write tecg.dashboards */
         int compose_interval_ms; /* at most one composition per interval */
         int load_timeout_ms;     /* reading tecg.dashboards at start */
+        /* The daemon's stop flag (may be NULL): start-up gives up waiting
+         * for Kafka once it is set. Borrowed. */
+        const volatile int *stop;
 } tecg_dashboards_options_t;
 
 typedef struct {
@@ -83,7 +86,9 @@ void tecg_dashboards_stats(tecg_dashboards_t *d, tecg_dashboards_stats_t *out);
  * Borrowed: the engine keeps and destroys it. */
 rd_kafka_t *tecg_dashboards_kafka_handle(tecg_dashboards_t *d, bool producer);
 
-/* Flushes tecg.dashboards writes (bounded) and frees. NULL ok. */
-void tecg_dashboards_destroy(tecg_dashboards_t *d);
+/* Flushes tecg.dashboards writes for at most timeout_ms (what is left is
+ * logged and dropped: the next version is written anyway) and frees.
+ * Never waits for Kafka beyond timeout_ms. NULL ok. */
+void tecg_dashboards_destroy(tecg_dashboards_t *d, int timeout_ms);
 
 #endif

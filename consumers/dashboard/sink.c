@@ -586,17 +586,33 @@ static void sink_log_leftovers(tecg_sink_t *s) {
                               s->name, s->st.delivered, s->st.rejected);
 }
 
+/* Sets the deadline of the final flush once: a later call (destroy after
+ * stop) keeps the first one. Called with the mutex held. */
+static void sink_begin_stop(tecg_sink_t *s, int flush_timeout_ms) {
+        if (s->stopping)
+                return;
+        int64_t now = sink_mono_ms();
+        s->stopping = 1;
+        s->flush_deadline_ms = now + (flush_timeout_ms > 0 ? flush_timeout_ms : 0);
+        s->retry_at_ms = now; /* one attempt now, whatever the backoff */
+        pthread_cond_broadcast(&s->wake);
+}
+
+void tecg_sink_stop(tecg_sink_t *s, int flush_timeout_ms) {
+        if (!s)
+                return;
+        pthread_mutex_lock(&s->mu);
+        sink_begin_stop(s, flush_timeout_ms);
+        pthread_mutex_unlock(&s->mu);
+}
+
 void tecg_sink_destroy(tecg_sink_t *s, int flush_timeout_ms) {
         int exited;
 
         if (!s)
                 return;
         pthread_mutex_lock(&s->mu);
-        int64_t now = sink_mono_ms();
-        s->stopping = 1;
-        s->flush_deadline_ms = now + (flush_timeout_ms > 0 ? flush_timeout_ms : 0);
-        s->retry_at_ms = now; /* one attempt now, whatever the backoff */
-        pthread_cond_broadcast(&s->wake);
+        sink_begin_stop(s, flush_timeout_ms);
         while (!s->worker_done &&
                sink_timedwait(&s->progress, &s->mu, s->flush_deadline_ms) != ETIMEDOUT)
                 ;

@@ -107,7 +107,14 @@ const char *tecg_sink_name(const tecg_sink_t *sink);
 tecg_err_t tecg_sink_wait_delivered(tecg_sink_t *sink, const char *dashboard, uint64_t version,
                                     int timeout_ms);
 
-/* Stops the sink: makes one immediate attempt at what is pending (ending a
+/* Starts the stop without waiting: the final flush of tecg_sink_destroy()
+ * (below) begins now, with its deadline flush_timeout_ms from now, and a
+ * later tecg_sink_destroy() keeps that deadline. So several sinks flush at
+ * the same time, within one budget, instead of one after the other. NULL
+ * is ok. */
+void tecg_sink_stop(tecg_sink_t *sink, int flush_timeout_ms);
+
+/* Stops the sink (unless tecg_sink_stop() did already): makes one immediate attempt at what is pending (ending a
  * backoff early) and keeps trying, with backoff, for at most
  * flush_timeout_ms (<= 0: no flush); a POST still running at the deadline is
  * aborted. Then joins the worker, logs which dashboard versions were not

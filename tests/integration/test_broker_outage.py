@@ -62,7 +62,7 @@ def test_unreachable_at_start_and_outage_mid_run(tmp_path, private_broker, codec
     p.drop("NOR-a", events.ndjson(a))
     time.sleep(3)
     assert (p.spool / "incoming" / "NOR-a.ndjson").exists()
-    wait_for(lambda: "Kafka unreachable" in p.log_text(), 30, "unreachable log")
+    wait_for(lambda: "no Kafka broker reachable" in p.log_text(), 30, "unreachable log")
 
     # 2. The broker appears: everything goes through.
     b.start()

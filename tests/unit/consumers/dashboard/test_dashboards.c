@@ -367,7 +367,7 @@ static void test_follows_nation_state(void **state) {
         assert_int_equal(int_at(staffing, "total.in_iraq"), 77);
         assert_int_equal(int_at(row_of(staffing, "USA"), "in_iraq"), 50);
         json_decref(staffing);
-        tecg_dashboards_destroy(d);
+        tecg_dashboards_destroy(d, 10000);
 
         /* A restart: same content, so the versions read back from
          * t.dashboards are served and nothing is published again. */
@@ -385,7 +385,7 @@ static void test_follows_nation_state(void **state) {
         staffing = stored(f, "staffing", 2);
         assert_int_equal(int_at(staffing, "total.in_iraq"), 77);
         json_decref(staffing);
-        tecg_dashboards_destroy(d);
+        tecg_dashboards_destroy(d, 10000);
 }
 
 /* A fatal error of the engine's consumer or producer, raised with
@@ -415,7 +415,7 @@ static void check_fatal(fixture_t *f, bool producer) {
         errstr[0] = '\0';
         assert_int_equal(tecg_dashboards_run_once(d, 0, errstr, sizeof(errstr)), TECG_ERR_KAFKA);
         tu_assert_contains(errstr, "fatal Kafka error");
-        tecg_dashboards_destroy(d);
+        tecg_dashboards_destroy(d, 10000);
 }
 
 static void test_fatal_consumer_error(void **state) {
@@ -440,7 +440,7 @@ static void test_refused_writes_are_not_fatal(void **state) {
         run_until_staffing(d, 1);
         for (int i = 0; i < 10; i++)
                 assert_int_equal(tecg_dashboards_run_once(d, 100, errstr, sizeof(errstr)), TECG_OK);
-        tecg_dashboards_destroy(d);
+        tecg_dashboards_destroy(d, 10000);
 }
 
 int main(void) {

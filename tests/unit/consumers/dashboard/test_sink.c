@@ -416,6 +416,35 @@ static void test_destroy_bounded_dead_server(void **state) {
         free(log);
 }
 
+/* tecg_sink_stop() on several sinks, then destroy: one budget for all of
+ * them, not one per sink. Three receivers that never answer, a 1500 ms
+ * budget: one after the other the stop would take 4.5 s. */
+static void test_stop_one_budget_for_all(void **state) {
+        (void)state;
+        char url[64];
+        int holes[3];
+        tecg_sink_t *sinks[3];
+        for (int i = 0; i < 3; i++) {
+                holes[i] = tu_black_hole(url, sizeof(url));
+                tecg_sink_options_t o = test_options(url);
+                o.timeout_ms = 30000;
+                o.connect_timeout_ms = 30000;
+                sinks[i] = new_sink(&o);
+                offer(sinks[i], "funding", 1);
+        }
+        int64_t t0 = tu_now_ms();
+        for (int i = 0; i < 3; i++)
+                tecg_sink_stop(sinks[i], 1500);
+        for (int i = 0; i < 3; i++)
+                tecg_sink_destroy(sinks[i], 0); /* keeps the deadline of stop */
+        int64_t took = tu_now_ms() - t0;
+        print_message("stop of three dead sinks took %" PRId64 " ms\n", took);
+        assert_true(took >= 1400);
+        assert_true(took < 4000); /* one after the other: 4500 */
+        for (int i = 0; i < 3; i++)
+                close(holes[i]);
+}
+
 /* destroy() ends a long backoff at once: the receiver that was down when
  * the sink backed off (60 s) is up by shutdown, and the pending version is
  * delivered within the flush bound. */
@@ -486,17 +515,12 @@ static void test_offer_validation(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-                T(test_delivers_in_order),
-                T(test_latest_only_while_down),
-                T(test_status_classes),
-                T(test_rejected_4xx_dropped),
-                T(test_stale_offers_ignored),
-                T(test_bearer_token),
-                T(test_backoff_grows),
-                T(test_destroy_bounded_dead_server),
-                T(test_destroy_flushes_after_backoff),
-                T(test_destroy_flushes_pending),
-                T(test_offer_validation),
+                T(test_delivers_in_order),       T(test_latest_only_while_down),
+                T(test_status_classes),          T(test_rejected_4xx_dropped),
+                T(test_stale_offers_ignored),    T(test_bearer_token),
+                T(test_backoff_grows),           T(test_destroy_bounded_dead_server),
+                T(test_stop_one_budget_for_all), T(test_destroy_flushes_after_backoff),
+                T(test_destroy_flushes_pending), T(test_offer_validation),
 #undef T
         };
         signal(SIGPIPE, SIG_IGN);
