@@ -151,6 +151,7 @@ class Proc:
         logf = open(self.log, "ab")
         logf.write(f"--- faults: start at {time.strftime('%H:%M:%S')}\n".encode())
         logf.flush()
+        self.exit_time = None
         self.proc = subprocess.Popen(self.wrap + [self.binary, "--config", self.config],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=logf, start_new_session=True)
@@ -163,6 +164,17 @@ class Proc:
     def send(self, sig):
         if self.alive():
             self.proc.send_signal(sig)
+
+    def _wait(self, timeout):
+        """Waits for the exit and notes when it was seen (polled, so that
+        several processes signalled at once are each timed right)."""
+        deadline = time.time() + timeout
+        while self.proc.poll() is None:
+            if time.time() > deadline:
+                raise subprocess.TimeoutExpired(self.binary, timeout)
+            time.sleep(0.02)
+        self.exit_time = time.time()
+        return self.proc.returncode
 
     def kill(self):
         """SIGKILL, then reaped."""
@@ -183,12 +195,13 @@ class Proc:
         t0 = time.time()
         self.send(sig)
         try:
-            rc = self.proc.wait(timeout)
+            rc = self._wait(timeout)
         except subprocess.TimeoutExpired:
             rc = None
             self.proc.kill()
             self.proc.wait()
         took = time.time() - t0
+        self.exit_time = self.exit_time or time.time()
         self.exits.append(rc if rc is not None else self.proc.returncode)
         self.proc = None
         return rc, took

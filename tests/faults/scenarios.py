@@ -292,8 +292,22 @@ def sigterm_kafka_down(env, size):
     env.kafka.node(1, "kill")
     time.sleep(3)
     slow = []
-    for p, bound in [(p, 5.0) for p in producers] + [(aggs[0], agg_bound), (dash, 5.0)]:
-        rc, took = p.stop(signal.SIGTERM, timeout=bound + 30)
+    # All at once, as a host going down does; each timed from the signal.
+    daemons = [(p, 5.0) for p in producers] + [(aggs[0], agg_bound), (dash, 5.0)]
+    t0 = time.time()
+    for p, _bound in daemons:
+        p.send(signal.SIGTERM)
+    exited = {}
+    while len(exited) < len(daemons) and time.time() < t0 + agg_bound + 30:
+        for p, _bound in daemons:
+            if p.name not in exited and p.proc.poll() is not None:
+                exited[p.name] = time.time() - t0
+        time.sleep(0.02)
+    for p, bound in daemons:
+        rc, _ = p.stop(signal.SIGKILL, timeout=10) if p.name not in exited else \
+            p.stop(signal.SIGTERM, timeout=1)
+        took = exited.get(p.name, time.time() - t0)
+        rc = rc if p.name in exited else None
         env.note(f"SIGTERM {p.name}: exit {rc} after {took:.1f}s (bound {bound:.0f}s)")
         if rc is None or took > bound + 2:
             slow.append(f"{p.name} took {took:.1f}s (exit {rc}), bound {bound:.0f}s")
