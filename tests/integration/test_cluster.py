@@ -121,6 +121,10 @@ def test_partition_leader_killed_under_load(tmp_path, cluster, codec):
     finally:
         p.stop()
 
+    # Misuse is an error with a reason: the killed node is not running.
+    res = kafka_cmd(env, "node", str(leader), "kill", check=False)
+    assert res.returncode == 1 and f"node {leader} is not running" in res.stderr
+
     # The killed node starts again on its state and rejoins.
     res = kafka_cmd(env, "node", str(leader), "start")
     assert res.stdout.strip() == f"127.0.0.1:{PORT + leader - 1}"
@@ -128,7 +132,3 @@ def test_partition_leader_killed_under_load(tmp_path, cluster, codec):
     while len(AdminClient({"bootstrap.servers": BOOTSTRAP}).list_topics(timeout=10).brokers) < NODES:
         assert time.time() < deadline, f"node {leader} did not rejoin"
         time.sleep(0.2)
-    # Misuse is an error with a reason: the node is gone after a kill.
-    kafka_cmd(env, "node", str(leader), "kill")
-    res = kafka_cmd(env, "node", str(leader), "kill", check=False)
-    assert res.returncode == 1 and f"node {leader} is not running" in res.stderr
