@@ -1,8 +1,9 @@
 """A private 3-node cluster (deploy/kafka/start --nodes 3) with replicated
 topics (RF 3, min.insync.replicas 2): the partition leader of a producer's
 nation is SIGKILLed (deploy/kafka/node N kill) while the producer sends,
-and every event still arrives; the node starts again on its state; and
-deploy/kafka/topics refuses a replication factor larger than the cluster.
+and every event still arrives; the node starts again on its state, pauses
+and resumes; and deploy/kafka/topics refuses a replication factor larger
+than the cluster.
 The shared broker of the other tests is not touched."""
 import os
 import shutil
@@ -56,6 +57,12 @@ def watermarks(topic):
                 for p in md.topics[topic].partitions}
     finally:
         c.close()
+
+
+def proc_state(pid):
+    """The state letter of /proc/PID/stat (T = stopped)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
 
 
 def test_partition_leader_killed_under_load(tmp_path, cluster, codec):
@@ -132,3 +139,10 @@ def test_partition_leader_killed_under_load(tmp_path, cluster, codec):
     while len(AdminClient({"bootstrap.servers": BOOTSTRAP}).list_topics(timeout=10).brokers) < NODES:
         assert time.time() < deadline, f"node {leader} did not rejoin"
         time.sleep(0.2)
+
+    # pause freezes the process (SIGSTOP), resume thaws it.
+    pid = int((state / f"node-{leader}" / "broker.pid").read_text())
+    kafka_cmd(env, "node", str(leader), "pause")
+    assert proc_state(pid) == "T"
+    kafka_cmd(env, "node", str(leader), "resume")
+    assert proc_state(pid) != "T"
