@@ -300,6 +300,14 @@ public final class TecgKafkaAdmin {
                 }
                 List<AlterConfigOp> ops = new ArrayList<>();
                 for (Map.Entry<String, String> c : s.configs.entrySet()) {
+                    if (c.getKey().equals("min.insync.replicas")
+                            && Integer.parseInt(c.getValue()) > replicationFactor(desc.get(s.name))) {
+                        // Above the topic's own factor no write could succeed.
+                        System.err.println(ME + ": warning: topic " + s.name + " has replication factor "
+                                + replicationFactor(desc.get(s.name)) + ": min.insync.replicas "
+                                + c.getValue() + " not set (raise its replication factor first)");
+                        continue;
+                    }
                     ConfigEntry cur = confs.get(s.name).get(c.getKey());
                     if (cur == null || !c.getValue().equals(cur.value())) {
                         ops.add(new AlterConfigOp(new ConfigEntry(c.getKey(), c.getValue()), AlterConfigOp.OpType.SET));
