@@ -5,18 +5,25 @@
 //   java -cp 'libs/*' TecgKafkaAdmin.java <command> ...
 //
 // Commands (BOOTSTRAP is host:port[,host:port...]):
-//   wait BOOTSTRAP SECONDS
+//   wait BOOTSTRAP SECONDS [BROKERS]
 //       Returns 0 once a broker answers a metadata request, 1 on timeout.
-//   ensure BOOTSTRAP [--copartition T1,T2[,...]] SPEC...
+//       With BROKERS: once that many brokers are registered and unfenced and
+//       the controller quorum has a leader.
+//   ensure BOOTSTRAP [--replication-factor N] [--min-insync-replicas M]
+//          [--copartition T1,T2[,...]] SPEC...
 //       SPEC is NAME=PARTITIONS[,key=value...], e.g.
-//       tecg.nation-state=6,cleanup.policy=compact
-//       Creates missing topics (replication factor 1), sets the given
-//       configs on existing topics whose values differ, warns when an existing
-//       topic has another partition count, and fails if the --copartition
-//       topics do not all have the same partition count.
+//       tecg.nation-state=8,cleanup.policy=compact
+//       Creates missing topics with replication factor N (default min(3,
+//       brokers registered)) and min.insync.replicas M (default 2 when N is
+//       3 or more, else 1), refusing N larger than the cluster or M larger
+//       than N; sets the given configs (and M) on existing topics whose
+//       values differ, warns when an existing topic has another partition
+//       count or replication factor, and fails if the --copartition topics
+//       do not all have the same partition count.
 //   describe BOOTSTRAP [TOPIC...]
-//       One line per topic: name, partitions, cleanup.policy and the configs
-//       that were set explicitly on the topic. No TOPIC: all non-internal.
+//       One line per topic: name, partitions, replication factor,
+//       min.insync.replicas, cleanup.policy and the other configs set
+//       explicitly on the topic. No TOPIC: all non-internal.
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -35,6 +42,7 @@ import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.DescribeClusterOptions;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.QuorumInfo;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.Node;
@@ -105,15 +113,21 @@ public final class TecgKafkaAdmin {
         System.exit(1);
     }
 
-    private static int cmdWait(String bootstrap, int seconds) {
+    private static int cmdWait(String bootstrap, int seconds, int brokers) {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         try (Admin a = admin(bootstrap, 5000)) {
             while (true) {
                 try {
                     Collection<Node> nodes = a.describeCluster(new DescribeClusterOptions().timeoutMs(2000))
                             .nodes().get();
-                    if (!nodes.isEmpty()) {
+                    if (brokers == 0 && !nodes.isEmpty()) {
                         return 0;
+                    }
+                    if (brokers > 0 && nodes.size() >= brokers) {
+                        QuorumInfo q = a.describeMetadataQuorum().quorumInfo().get(2, TimeUnit.SECONDS);
+                        if (q.leaderId() >= 0) {
+                            return 0;
+                        }
                     }
                 } catch (Exception e) {
                     // not up yet
@@ -159,15 +173,22 @@ public final class TecgKafkaAdmin {
         return out;
     }
 
+    private static int replicationFactor(TopicDescription d) {
+        return d.partitions().isEmpty() ? 0 : d.partitions().get(0).replicas().size();
+    }
+
     private static String describeLine(String name, TopicDescription d, Config c) {
         StringBuilder sb = new StringBuilder();
         sb.append(name).append(" partitions=").append(d.partitions().size());
-        sb.append(" replicas=").append(d.partitions().isEmpty() ? 0 : d.partitions().get(0).replicas().size());
+        sb.append(" replicas=").append(replicationFactor(d));
+        ConfigEntry mi = c.get("min.insync.replicas");
+        sb.append(" min.insync.replicas=").append(mi == null ? "?" : mi.value());
         ConfigEntry cp = c.get("cleanup.policy");
         sb.append(" cleanup.policy=").append(cp == null ? "?" : cp.value());
         TreeMap<String, String> set = new TreeMap<>();
         for (ConfigEntry e : c.entries()) {
-            if (e.source() == ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG && !e.name().equals("cleanup.policy")) {
+            if (e.source() == ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG && !e.name().equals("cleanup.policy")
+                    && !e.name().equals("min.insync.replicas")) {
                 set.put(e.name(), e.value());
             }
         }
@@ -177,15 +198,37 @@ public final class TecgKafkaAdmin {
         return sb.toString();
     }
 
+    private static int intArg(List<String> args, int i, String name) {
+        if (i >= args.size()) {
+            die(name + " needs a value");
+        }
+        try {
+            int v = Integer.parseInt(args.get(i));
+            if (v >= 1) {
+                return v;
+            }
+        } catch (NumberFormatException e) {
+            // below
+        }
+        die("bad " + name + " '" + args.get(i) + "' (want a number >= 1)");
+        return 0;
+    }
+
     private static int cmdEnsure(String bootstrap, List<String> args) throws Exception {
         List<List<String>> copartition = new ArrayList<>();
         List<Spec> specs = new ArrayList<>();
+        int rf = 0;
+        int minIsr = 0;
         for (int i = 0; i < args.size(); i++) {
             if (args.get(i).equals("--copartition")) {
                 if (i + 1 >= args.size()) {
                     die("--copartition needs a value");
                 }
                 copartition.add(List.of(args.get(++i).split(",")));
+            } else if (args.get(i).equals("--replication-factor")) {
+                rf = intArg(args, ++i, "--replication-factor");
+            } else if (args.get(i).equals("--min-insync-replicas")) {
+                minIsr = intArg(args, ++i, "--min-insync-replicas");
             } else {
                 specs.add(new Spec(args.get(i)));
             }
@@ -200,9 +243,29 @@ public final class TecgKafkaAdmin {
 
         int rc = 0;
         try (Admin a = admin(bootstrap, 20000)) {
+            // Brokers registered, fenced ones too: a node that is down for a
+            // moment must not lower the default replication factor.
+            int brokers = a.describeCluster(new DescribeClusterOptions().includeFencedBrokers(true))
+                    .nodes().get().size();
+            if (rf == 0) {
+                rf = Math.min(3, brokers);
+            } else if (rf > brokers) {
+                die("replication factor " + rf + " is larger than the cluster: " + brokers
+                        + (brokers == 1 ? " broker" : " brokers") + " at " + bootstrap
+                        + " (each replica needs its own broker)");
+            }
+            if (minIsr == 0) {
+                minIsr = rf >= 3 ? 2 : 1;
+            } else if (minIsr > rf) {
+                die("min.insync.replicas " + minIsr + " is larger than the replication factor " + rf
+                        + " (no write could ever succeed)");
+            }
+            for (Spec s : specs) {
+                s.configs.putIfAbsent("min.insync.replicas", Integer.toString(minIsr));
+            }
             List<NewTopic> news = new ArrayList<>();
             for (Spec s : specs) {
-                news.add(new NewTopic(s.name, s.partitions, (short) 1).configs(s.configs));
+                news.add(new NewTopic(s.name, s.partitions, (short) rf).configs(s.configs));
             }
             Map<String, String> status = new LinkedHashMap<>();
             Map<String, KafkaFuture<Void>> created;
@@ -237,6 +300,14 @@ public final class TecgKafkaAdmin {
                 }
                 List<AlterConfigOp> ops = new ArrayList<>();
                 for (Map.Entry<String, String> c : s.configs.entrySet()) {
+                    if (c.getKey().equals("min.insync.replicas")
+                            && Integer.parseInt(c.getValue()) > replicationFactor(desc.get(s.name))) {
+                        // Above the topic's own factor no write could succeed.
+                        System.err.println(ME + ": warning: topic " + s.name + " has replication factor "
+                                + replicationFactor(desc.get(s.name)) + ": min.insync.replicas "
+                                + c.getValue() + " not set (raise its replication factor first)");
+                        continue;
+                    }
                     ConfigEntry cur = confs.get(s.name).get(c.getKey());
                     if (cur == null || !c.getValue().equals(cur.value())) {
                         ops.add(new AlterConfigOp(new ConfigEntry(c.getKey(), c.getValue()), AlterConfigOp.OpType.SET));
@@ -258,6 +329,11 @@ public final class TecgKafkaAdmin {
                 if (d.partitions().size() != s.partitions) {
                     System.err.println(ME + ": warning: topic " + s.name + " exists with " + d.partitions().size()
                             + " partitions, not the " + s.partitions + " asked for (left as is; delete it or wipe the broker to change)");
+                }
+                if (replicationFactor(d) != rf) {
+                    System.err.println(ME + ": warning: topic " + s.name + " exists with replication factor "
+                            + replicationFactor(d) + ", not the " + rf + " asked for (left as is; a partition"
+                            + " reassignment changes it)");
                 }
             }
 
@@ -314,7 +390,8 @@ public final class TecgKafkaAdmin {
         try {
             switch (cmd) {
                 case "wait":
-                    rc = cmdWait(bootstrap, rest.isEmpty() ? 60 : Integer.parseInt(rest.get(0)));
+                    rc = cmdWait(bootstrap, rest.isEmpty() ? 60 : Integer.parseInt(rest.get(0)),
+                            rest.size() < 2 ? 0 : Integer.parseInt(rest.get(1)));
                     break;
                 case "ensure":
                     rc = cmdEnsure(bootstrap, rest);

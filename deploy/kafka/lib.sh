@@ -60,12 +60,7 @@ tk_port_open() {
 
 # tk_answers: a Kafka broker answers a metadata request on $TK_BOOTSTRAP.
 tk_answers() {
-	tk_port_open "$TK_PORT" || return 1
-	if command -v kcat >/dev/null 2>&1; then
-		kcat -L -b "$TK_BOOTSTRAP" -m 3 >/dev/null 2>&1
-	else
-		tk_admin wait "$TK_BOOTSTRAP" 3 >/dev/null 2>&1
-	fi
+	tk_port_answers "$TK_PORT"
 }
 
 # tk_java_tool CLASS ARGS...: a short-lived JVM on the Kafka jars.
@@ -99,21 +94,83 @@ tk_admin() {
 	fi
 }
 
-# tk_broker_pid: print the pid of the broker started from $TK_STATE if it is
-# running (checked against its command line, not just the pid file).
-tk_broker_pid() {
+# tk_pid_in DIR: print the pid of the broker started from state directory
+# DIR if it is running (checked against its command line, not just the pid
+# file DIR/broker.pid).
+tk_pid_in() {
 	local pid args
-	[[ -r $TK_PIDFILE ]] || return 1
-	read -r pid <"$TK_PIDFILE" || return 1
+	[[ -r $1/broker.pid ]] || return 1
+	read -r pid <"$1/broker.pid" || return 1
 	[[ $pid =~ ^[0-9]+$ ]] || return 1
 	args=$(ps -ww -o args= -p "$pid" 2>/dev/null) || return 1
-	[[ $args == *"kafka.Kafka $TK_STATE/server.properties"* ]] || return 1
+	[[ $args == *"kafka.Kafka $1/server.properties"* ]] || return 1
 	printf '%s\n' "$pid"
 }
 
-# tk_log_tail [N]: the end of the broker log, for error messages.
+# tk_broker_pid: the pid of the single-node broker of $TK_STATE (tk_pid_in).
+tk_broker_pid() {
+	tk_pid_in "$TK_STATE"
+}
+
+# tk_launch DIR HEAP: start kafka.Kafka on DIR/server.properties in the
+# background, log to DIR/broker.log (the previous one kept as .prev), pid to
+# DIR/broker.pid; sets TK_LAUNCHED_PID. Own session (setsid) + nohup: the
+# broker outlives the calling script and the terminal.
+tk_launch() {
+	local dir=$1 log=$1/broker.log setsid=() heap jvm
+	[[ -f $log ]] && mv -f "$log" "$log.prev"
+	read -r -a heap <<<"$2"
+	read -r -a jvm <<<"${TECG_KAFKA_JVM_OPTS:-}"
+	command -v setsid >/dev/null 2>&1 && setsid=(setsid)
+	# stdin from /dev/null, stdout+stderr (log4j2 console) to the log.
+	(
+		cd "$dir"
+		exec {TK_LOCK_FD}>&- # the broker must not keep holding the start lock
+		exec ${setsid[@]+"${setsid[@]}"} nohup java "${heap[@]}" ${jvm[@]+"${jvm[@]}"} \
+			-XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
+			-Djava.awt.headless=true -Dkafka.logs.dir="$dir" \
+			-Dlog4j2.configurationFile="$TK_DIR/log4j2.xml" \
+			-cp "$TK_LIBS/*" kafka.Kafka "$dir/server.properties"
+	) </dev/null >"$log" 2>&1 &
+	TK_LAUNCHED_PID=$!
+	printf '%s\n' "$TK_LAUNCHED_PID" >"$dir/broker.pid"
+}
+
+# A cluster (start --nodes N, N > 1) keeps its node count in $TK_STATE/nodes
+# and node K (1..N) in $TK_STATE/node-K: broker on port + K - 1, controller
+# on port + 9 + K (the three nodes are a combined broker+controller quorum).
+
+# tk_cluster_nodes: print the node count of the cluster in $TK_STATE; fails
+# when $TK_STATE holds no cluster.
+tk_cluster_nodes() {
+	local n
+	[[ -r $TK_STATE/nodes ]] || return 1
+	read -r n <"$TK_STATE/nodes" || return 1
+	[[ $n =~ ^[2-9]$ ]] || return 1
+	printf '%s\n' "$n"
+}
+
+# tk_node K: set TK_NODE_DIR, TK_NODE_PORT, TK_NODE_CPORT for node K.
+tk_node() {
+	TK_NODE_DIR=$TK_STATE/node-$1
+	TK_NODE_PORT=$((TK_PORT + $1 - 1))
+	TK_NODE_CPORT=$((TK_PORT + 9 + $1))
+}
+
+# tk_port_answers PORT: a Kafka broker answers a metadata request on
+# 127.0.0.1:PORT.
+tk_port_answers() {
+	tk_port_open "$1" || return 1
+	if command -v kcat >/dev/null 2>&1; then
+		kcat -L -b "127.0.0.1:$1" -m 3 >/dev/null 2>&1
+	else
+		tk_admin wait "127.0.0.1:$1" 3 >/dev/null 2>&1
+	fi
+}
+
+# tk_log_tail [N] [DIR]: the end of the broker log, for error messages.
 tk_log_tail() {
-	local log=$TK_STATE/broker.log
+	local log=${2:-$TK_STATE}/broker.log
 	if [[ -s $log ]]; then
 		printf -- '--- last %s lines of %s ---\n' "${1:-40}" "$log" >&2
 		tail -n "${1:-40}" "$log" >&2
@@ -132,6 +189,9 @@ tk_alive() {
 tk_kill_broker() {
 	local pid=$1 timeout=$2 deadline
 	kill -TERM "$pid" 2>/dev/null || return 0
+	# A paused broker (deploy/kafka/node N pause) handles SIGTERM only once
+	# it runs again.
+	kill -CONT "$pid" 2>/dev/null || true
 	deadline=$((SECONDS + timeout))
 	while tk_alive "$pid"; do
 		if ((SECONDS >= deadline)); then
@@ -141,5 +201,53 @@ tk_kill_broker() {
 			return 0
 		fi
 		sleep 0.2
+	done
+}
+
+# tk_cluster_rf N: the replication factor of a cluster of N brokers,
+# min(3, N); tk_cluster_min_isr RF: 2 when RF is 3 or more, else 1.
+tk_cluster_rf() {
+	if (($1 < 3)); then printf '%s\n' "$1"; else printf '3\n'; fi
+}
+tk_cluster_min_isr() {
+	if (($1 >= 3)); then printf '2\n'; else printf '1\n'; fi
+}
+
+# tk_node_pid K: the pid of node K of the cluster in $TK_STATE, if running.
+tk_node_pid() {
+	tk_pid_in "$TK_STATE/node-$1"
+}
+
+# tk_node_launch K: start node K from its existing server.properties.
+tk_node_launch() {
+	tk_node "$1"
+	tk_launch "$TK_NODE_DIR" "${TECG_KAFKA_HEAP_OPTS:--Xmx384m}"
+	tk_msg "starting node $1 (pid $TK_LAUNCHED_PID): broker 127.0.0.1:$TK_NODE_PORT, controller 127.0.0.1:$TK_NODE_CPORT, state $TK_NODE_DIR"
+}
+
+# tk_cluster_bootstrap N: the bootstrap list of a cluster of N nodes.
+tk_cluster_bootstrap() {
+	local k out=
+	for ((k = 1; k <= $1; k++)); do
+		out+=${out:+,}127.0.0.1:$((TK_PORT + k - 1))
+	done
+	printf '%s\n' "$out"
+}
+
+# tk_cluster_ready N BOOTSTRAP SECONDS: within SECONDS, N brokers are
+# registered and unfenced and the controller quorum has a leader. With kcat:
+# N brokers in the metadata, which implies the leader (only the active
+# controller registers and unfences a broker); saves a JVM start.
+tk_cluster_ready() {
+	local deadline=$((SECONDS + $3)) n
+	if ! command -v kcat >/dev/null 2>&1; then
+		tk_admin wait "$2" "$3" "$1" >/dev/null
+		return
+	fi
+	while :; do
+		n=$(kcat -L -b "$2" -m 3 2>/dev/null | grep -c '^  broker [0-9]* at ') || true
+		((n >= $1)) && return 0
+		((SECONDS < deadline)) || return 1
+		sleep 0.3
 	done
 }
