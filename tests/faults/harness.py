@@ -87,29 +87,10 @@ class Kafka:
         env = dict(self.env, TECG_TOPIC_PREFIX=prefix)
         self._run(argv, env=env)
 
-    # Faults on one node. A single node is handled here from its pid file
-    # (deploy/kafka/start writes it); a cluster through deploy/kafka/node.
-    def _pid(self):
-        for path in (os.path.join(self.state, "broker.pid"),
-                     os.path.join(self.state, "node-1", "broker.pid")):
-            if os.path.exists(path):
-                with open(path) as f:
-                    return int(f.read().strip())
-        raise ScenarioError(f"no broker pid file in {self.state}")
-
+    # Faults on one node (1..nodes; node.id = n, broker on port + n - 1):
+    # kill (SIGKILL), pause (SIGSTOP), resume (SIGCONT), start.
     def node(self, n, action):
-        if self.nodes > 1:
-            self._run([os.path.join(KAFKA, "node"), str(n), action])
-            return
-        if action == "start":
-            self.start()
-            return
-        sig = {"kill": signal.SIGKILL, "pause": signal.SIGSTOP,
-               "resume": signal.SIGCONT}[action]
-        pid = self._pid()
-        os.kill(pid, sig)
-        if action == "kill":
-            wait_for(lambda: not pid_alive(pid), 30, f"broker {pid} to die")
+        self._run([os.path.join(KAFKA, "node"), "--port", str(self.port), str(n), action])
 
     def node_port(self, n):
         return self.port + n - 1
