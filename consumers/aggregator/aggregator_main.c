@@ -29,8 +29,10 @@ static const tecg_daemon_spec_t aggregator_spec = {
                  "\n"
                  "Aggregates the nations' events per nation, exactly once, into\n"
                  "tecg.nation-state (Kafka transactions; restart-safe).\n",
-        .exit_status = "Exit status: 0 stopped by a signal; 1 fatal Kafka error "
-                       "(restart it: it resumes from the last commit); 2 bad usage "
+        .exit_status = "Exit status: 0 stopped by a signal; 1 an error it cannot "
+                       "recover from: authorization or Kafka configuration, another "
+                       "process with the same instance.id, unreadable state (fix it, "
+                       "then restart: it resumes from the last commit); 2 bad usage "
                        "or configuration.\n",
         .props = tecg_aggregator_conf_props,
 };
@@ -40,11 +42,13 @@ static void report_stats(const tecg_aggregator_conf_t *ac, const tecg_aggregator
         tecg_aggregator_stats(agg, &st);
         tecg_log_info("stats",
                       "consumed=%llu counted=%llu duplicates=%llu "
-                      "dead_lettered=%llu transactions=%llu aborts=%llu nations=%llu "
+                      "dead_lettered=%llu transactions=%llu aborts=%llu recoveries=%llu "
+                      "nations=%llu "
                       "event_ids=%llu event_id_bytes=%llu",
                       (unsigned long long)st.consumed, (unsigned long long)st.counted,
                       (unsigned long long)st.duplicates, (unsigned long long)st.dead_lettered,
                       (unsigned long long)st.transactions, (unsigned long long)st.aborts,
+                      (unsigned long long)st.recoveries,
                       (unsigned long long)st.nations, (unsigned long long)st.seen_ids,
                       (unsigned long long)st.seen_bytes);
         if (!ac->common.metrics_file)
@@ -68,6 +72,9 @@ static void report_stats(const tecg_aggregator_conf_t *ac, const tecg_aggregator
                  TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, transactions)},
                 {"tecg_aggregator_aborts_total", "Transactions aborted and replayed.",
                  TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, aborts)},
+                {"tecg_aggregator_recoveries_total",
+                 "New transactional producers after an error no abort could clear.",
+                 TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, recoveries)},
                 {"tecg_aggregator_nations", "Nation states held.", TECG_METRIC_GAUGE,
                  offsetof(tecg_aggregator_stats_t, nations)},
                 {"tecg_aggregator_event_ids", "Event ids held for dedupe.", TECG_METRIC_GAUGE,
@@ -96,8 +103,8 @@ int main(int argc, char **argv) {
                 goto done;
         }
         gethostname(hostname, sizeof(hostname) - 1);
-        snprintf(txn_id, sizeof(txn_id), "tecg-aggregator-%s",
-                 ac.instance_id ? ac.instance_id : hostname);
+        const char *instance_id = ac.instance_id ? ac.instance_id : hostname;
+        snprintf(txn_id, sizeof(txn_id), "tecg-aggregator-%s", instance_id);
         tecg_conf_log(d.conf, "config");
         if (d.check_only) {
                 rc = tecg_daemon_config_ok(&d);
@@ -110,19 +117,27 @@ int main(int argc, char **argv) {
                 .topic_prefix = ac.common.topic_prefix,
                 .group_id = ac.group_id,
                 .transactional_id = txn_id,
+                .instance_id = instance_id,
                 .nations = nations,
                 .batch_max_messages = (int)ac.batch_max_messages,
                 .batch_max_ms = (int)ac.batch_max_ms,
                 .restore_timeout_ms = (int)ac.restore_timeout_ms,
                 .message_max_bytes = (size_t)ac.message_max_bytes,
                 .schema_registry_url = ac.common.schema_registry_url,
+                .stop = &tecg_daemon_stop,
+                .shutdown_timeout_ms = (int)ac.shutdown_timeout_ms,
         };
         if (!(agg = tecg_aggregator_new(d.conf, &opts, errstr, sizeof(errstr)))) {
-                tecg_log_err(FAC, "%s", errstr);
+                if (tecg_daemon_stop) {
+                        tecg_log_notice(FAC, "%s", errstr);
+                        rc = 0;
+                } else {
+                        tecg_log_err(FAC, "%s", errstr);
+                }
                 goto done;
         }
-        tecg_log_info(FAC, "started: group %s, transactional.id %s, topics %s*", ac.group_id,
-                      txn_id, ac.common.topic_prefix);
+        tecg_log_info(FAC, "started: group %s, instance %s, transactional.id %s, topics %s*",
+                      ac.group_id, instance_id, txn_id, ac.common.topic_prefix);
         int64_t next_stats = tecg_mono_ms() + ac.common.stats_interval_ms;
         while (!tecg_daemon_stop) {
                 if (tecg_aggregator_run_once(agg, errstr, sizeof(errstr))) {
@@ -138,8 +153,8 @@ int main(int argc, char **argv) {
                 }
         }
         report_stats(&ac, agg);
-        tecg_log_info(FAC, "stopping: leaving the group (uncommitted work is redone "
-                           "by the next owner)");
+        tecg_log_info(FAC, "stopping (uncommitted work is redone from the last commit; "
+                           "a static member keeps its partitions for session.timeout.ms)");
         rc = 0;
 done:
         tecg_aggregator_destroy(agg);

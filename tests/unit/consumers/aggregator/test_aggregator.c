@@ -339,6 +339,7 @@ static tecg_aggregator_t *engine_new(fixture_t *f) {
                 .restore_timeout_ms = WAIT_MS,
                 .message_max_bytes = MESSAGE_MAX,
                 .schema_registry_url = NULL,
+                .shutdown_timeout_ms = WAIT_MS,
         };
         tecg_aggregator_t *agg = tecg_aggregator_new(f->conf, &opts, err, sizeof(err));
         if (!agg)
