@@ -29,6 +29,10 @@
  * the broker's epoch bump after a timed-out transaction (that happens once
  * per outage) but another process using our transactional.id. */
 #define FENCED_MAX 3
+/* librdkafka doubles its reconnect back-off up to 10 s by default: after
+ * a long outage it would find the returned broker up to 10 s late. One
+ * attempt a second per broker costs nothing and bounds that to a second. */
+#define RECONNECT_BACKOFF_MAX_MS "1000"
 /* Between two attempts to recover while Kafka does not answer. */
 #define RECOVER_BACKOFF_MS 1000
 
@@ -1074,6 +1078,7 @@ tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
                  * gets the same partitions back without a rebalance
                  * (docs/design.md §6). */
                 {"session.timeout.ms", "10000"},
+                {"reconnect.backoff.max.ms", RECONNECT_BACKOFF_MAX_MS},
                 /* Static membership, last: no instance id ends the list. */
                 {opts->instance_id ? "group.instance.id" : NULL, opts->instance_id},
                 {NULL, NULL}};
@@ -1085,11 +1090,13 @@ tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
                 /* Restoring waits for the end of small partitions: do not
                  * let each fetch sit for the default 500 ms. */
                 {"fetch.wait.max.ms", "100"},
+                {"reconnect.backoff.max.ms", RECONNECT_BACKOFF_MAX_MS},
                 {NULL, NULL}};
         const tecg_kafka_setting_t producer_overrides[] = {
                 {"client.id", "tecg-aggregator"},
                 {"transactional.id", opts->transactional_id},
                 {"transaction.timeout.ms", "30000"},
+                {"reconnect.backoff.max.ms", RECONNECT_BACKOFF_MAX_MS},
                 {NULL, NULL}};
         char errbuf[512];
         const tecg_kafka_callbacks_t consumer_cb = {
