@@ -59,9 +59,9 @@ struct tecg_aggregator {
 
         rd_kafka_t *consumer;
         rd_kafka_queue_t *consumer_queue;
-        rd_kafka_t *producer;            /* transactional */
-        rd_kafka_conf_t *producer_conf;  /* to make a new one (owned) */
-        rd_kafka_t *restorer; /* reads nation-state and event-ids */
+        rd_kafka_t *producer;           /* transactional */
+        rd_kafka_conf_t *producer_conf; /* to make a new one (owned) */
+        rd_kafka_t *restorer;           /* reads nation-state and event-ids */
 
         tecg_avro_t *avro;
         tecg_registry_t *registry; /* NULL unless configured */
@@ -851,8 +851,7 @@ static tecg_err_t producer_renew(tecg_aggregator_t *agg, char *errstr, size_t er
         if (err_is_terminal(code))
                 err = terminal(agg, code, "init_transactions", errstr, errstr_size);
         else if (!stopping(agg))
-                tecg_log_warn(FAC, "init_transactions: %s; retrying",
-                              rd_kafka_error_string(error));
+                tecg_log_warn(FAC, "init_transactions: %s; retrying", rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
         return err;
 }
@@ -861,15 +860,15 @@ static tecg_err_t producer_renew(tecg_aggregator_t *agg, char *errstr, size_t er
  * to the last commit. TECG_OK also when not done yet (recover stays set);
  * an error only when the daemon must exit. */
 static tecg_err_t recover(tecg_aggregator_t *agg, char *errstr, size_t errstr_size) {
-        tecg_err_t err;
         agg->recover_after_ms = tecg_mono_ms() + RECOVER_BACKOFF_MS;
         if (agg->renew_producer) {
-                if ((err = producer_renew(agg, errstr, errstr_size)))
+                tecg_err_t err = producer_renew(agg, errstr, errstr_size);
+                if (err)
                         return err;
                 if (agg->renew_producer)
                         return TECG_OK;
         }
-        if ((err = rewind_to_last_commit(agg, errstr, errstr_size))) {
+        if (rewind_to_last_commit(agg, errstr, errstr_size)) {
                 if (agg->fatal)
                         return TECG_ERR_KAFKA;
                 if (!stopping(agg))
@@ -905,7 +904,8 @@ static tecg_err_t txn_failed(tecg_aggregator_t *agg, rd_kafka_error_t *error, co
         }
         agg->stats.aborts++;
         if (!renew && agg->txn_open) {
-                tecg_log_warn(FAC, "%s; aborting the transaction and replaying from the last commit",
+                tecg_log_warn(FAC,
+                              "%s; aborting the transaction and replaying from the last commit",
                               why);
                 rd_kafka_error_t *aerr = txn_call(agg, TXN_ABORT, NULL, NULL);
                 if (!aerr) {
@@ -1108,9 +1108,9 @@ tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
                                              &consumer_cb, errstr, errstr_size)) ||
             !(agg->restorer = tecg_kafka_new(TECG_KAFKA_READER, conf, restorer_overrides,
                                              &restorer_cb, errstr, errstr_size)) ||
-            !(agg->producer_conf = tecg_kafka_conf_new(TECG_KAFKA_PRODUCER, conf,
-                                                       producer_overrides, &producer_cb, errstr,
-                                                       errstr_size)) ||
+            !(agg->producer_conf =
+                      tecg_kafka_conf_new(TECG_KAFKA_PRODUCER, conf, producer_overrides,
+                                          &producer_cb, errstr, errstr_size)) ||
             !(agg->producer = tecg_kafka_new_from(TECG_KAFKA_PRODUCER, agg->producer_conf, errstr,
                                                   errstr_size)))
                 goto fail;
@@ -1128,7 +1128,7 @@ tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
         if (error) {
                 snprintf(errbuf, sizeof(errbuf), "%s", rd_kafka_error_string(error));
                 tecg_seterr(err_is_terminal(rd_kafka_error_code(error)) ? TECG_ERR_CONFIG
-                                                                         : TECG_ERR_KAFKA,
+                                                                        : TECG_ERR_KAFKA,
                             errstr, errstr_size, "init_transactions: %s%s", errbuf,
                             stopping(agg) ? " (stopped before Kafka answered)" : "");
                 rd_kafka_error_destroy(error);
@@ -1187,11 +1187,13 @@ static void consumer_close(tecg_aggregator_t *agg, rd_kafka_t *rk, int64_t deadl
 void tecg_aggregator_destroy(tecg_aggregator_t *agg) {
         if (!agg)
                 return;
-        /* The budget runs from the stop, when there was one. */
+        /* The budget runs from the stop, when there was one, which the
+         * engine may have seen up to a wait step after the signal. */
         stopping(agg);
         int64_t now = tecg_mono_ms();
-        int64_t deadline = (agg->stop_seen_ms ? agg->stop_seen_ms : now) +
-                           (agg->opts.shutdown_timeout_ms > 0 ? agg->opts.shutdown_timeout_ms : 0);
+        int64_t budget = agg->opts.shutdown_timeout_ms - (agg->stop_seen_ms ? WAIT_STEP_MS : 0);
+        int64_t deadline =
+                (agg->stop_seen_ms ? agg->stop_seen_ms : now) + (budget > 0 ? budget : 0);
         bool clean = !agg->txn_open && !agg->renew_producer;
         if (agg->txn_open && agg->producer && !agg->renew_producer) {
                 /* At most half of what is left: the consumers' close needs

@@ -3,6 +3,8 @@
  * nation's totals to tecg.nation-state, all in Kafka transactions
  * (docs/design.md §4; the engine is aggregator.c). Scale out by starting more
  * instances (each with its own instance.id) up to the partition count. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -37,6 +39,37 @@ static const tecg_daemon_spec_t aggregator_spec = {
         .props = tecg_aggregator_conf_props,
 };
 
+/* The last resort behind the engine's bounded waits: should a librdkafka
+ * call still block past shutdown.timeout.ms after SIGTERM, the process
+ * ends anyway, as systemd would end it. Nothing is lost: what was not
+ * committed is redone from the last commit at the next start. */
+#define WATCHDOG_GRACE_MS 500
+
+typedef struct {
+        int64_t shutdown_timeout_ms;
+        atomic_bool done; /* main finished its cleanup */
+} watchdog_t;
+
+static void *watchdog_run(void *arg) {
+        watchdog_t *w = arg;
+        struct timespec tick = {0, 50 * 1000000L};
+        while (!tecg_daemon_stop && !atomic_load(&w->done))
+                nanosleep(&tick, NULL);
+        int64_t deadline = tecg_mono_ms() + w->shutdown_timeout_ms + WATCHDOG_GRACE_MS;
+        while (!atomic_load(&w->done)) {
+                if (tecg_mono_ms() >= deadline) {
+                        tecg_log_err(FAC,
+                                     "still stopping %lld ms after the signal: exiting "
+                                     "without finishing the cleanup (the next start "
+                                     "resumes from the last commit)",
+                                     (long long)(w->shutdown_timeout_ms + WATCHDOG_GRACE_MS));
+                        _exit(0);
+                }
+                nanosleep(&tick, NULL);
+        }
+        return NULL;
+}
+
 static void report_stats(const tecg_aggregator_conf_t *ac, const tecg_aggregator_t *agg) {
         tecg_aggregator_stats_t st;
         tecg_aggregator_stats(agg, &st);
@@ -48,9 +81,8 @@ static void report_stats(const tecg_aggregator_conf_t *ac, const tecg_aggregator
                       (unsigned long long)st.consumed, (unsigned long long)st.counted,
                       (unsigned long long)st.duplicates, (unsigned long long)st.dead_lettered,
                       (unsigned long long)st.transactions, (unsigned long long)st.aborts,
-                      (unsigned long long)st.recoveries,
-                      (unsigned long long)st.nations, (unsigned long long)st.seen_ids,
-                      (unsigned long long)st.seen_bytes);
+                      (unsigned long long)st.recoveries, (unsigned long long)st.nations,
+                      (unsigned long long)st.seen_ids, (unsigned long long)st.seen_bytes);
         if (!ac->common.metrics_file)
                 return;
         tecg_buf_t out = TECG_BUF_INIT;
@@ -94,6 +126,9 @@ int main(int argc, char **argv) {
         char errstr[1024], hostname[256] = "localhost", txn_id[512];
         tecg_nations_t *nations = NULL;
         tecg_aggregator_t *agg = NULL;
+        watchdog_t watchdog = {.done = false};
+        pthread_t watchdog_thread;
+        bool watchdog_started = false;
 
         int rc = tecg_daemon_setup(&aggregator_spec, &ac, argc, argv, &d);
         if (rc >= 0)
@@ -111,6 +146,8 @@ int main(int argc, char **argv) {
                 goto done;
         }
         tecg_daemon_signals();
+        watchdog.shutdown_timeout_ms = ac.shutdown_timeout_ms;
+        watchdog_started = pthread_create(&watchdog_thread, NULL, watchdog_run, &watchdog) == 0;
 
         rc = 1;
         tecg_aggregator_options_t opts = {
@@ -158,6 +195,10 @@ int main(int argc, char **argv) {
         rc = 0;
 done:
         tecg_aggregator_destroy(agg);
+        if (watchdog_started) {
+                atomic_store(&watchdog.done, true);
+                pthread_join(watchdog_thread, NULL);
+        }
         tecg_nations_destroy(nations);
         tecg_daemon_cleanup(&d);
         return rc;

@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import uuid
 
@@ -43,6 +44,54 @@ def drop_all(producers, model, evs_by_nation, name):
         for e in evs_by_nation[n]:
             model.add(e)
         p.drop(name, events.ndjson(evs_by_nation[n]))
+
+
+def wait_started(daemon, starts, timeout=30):
+    """Until the log shows `starts` start lines (signal handlers are in
+    place by then)."""
+    deadline = time.time() + timeout
+    while daemon.log_text().count("INFO main: started") < starts:
+        assert daemon.alive(), daemon.log_text()[-4000:]
+        assert time.time() < deadline, "not started:\n" + daemon.log_text()[-4000:]
+        time.sleep(0.05)
+
+
+class Feeder:
+    """Drops a file of `per_file` events per nation every `interval` s
+    until stopped: events flow through whatever happens meanwhile, so the
+    aggregator is inside a transaction when the broker goes away."""
+
+    def __init__(self, producers, model, tag, per_file=300, interval=0.2):
+        self.producers, self.model, self.tag = producers, model, tag
+        self.per_file, self.interval = per_file, interval
+        self.names = []
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        i = 0
+        while not self.stopped.is_set():
+            name = f"{self.tag}{i:03d}"
+            evs = {n: events.generate(n, self.per_file, seed=len(n) * 100 + i,
+                                      id_prefix=f"{n}-{name}-")
+                   for n in self.producers}
+            drop_all(self.producers, self.model, evs, name)
+            self.names.append(name)
+            i += 1
+            self.stopped.wait(self.interval)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        self.thread.join()
+
+    def wait_done(self, timeout=120):
+        for p in self.producers.values():
+            for name in self.names:
+                p.wait_done(name, timeout=timeout)
 
 
 def test_sigkill_restart_with_the_same_instance_id_resumes_within_10s(
@@ -77,6 +126,7 @@ def test_sigkill_restart_with_the_same_instance_id_resumes_within_10s(
         at_kill = documents(port)
         t_start = time.time()
         aggregator.start()
+        wait_started(aggregator, 2)
         for p in producers.values():
             p.wait_done("b")
         wait_documents(port, model, timeout=60)
@@ -135,6 +185,7 @@ def test_outage_longer_than_the_transaction_timeout_and_sigterm_while_down(
         "shutdown.timeout.ms": SHUTDOWN_MS}).start()
     dashboard = dashboard_for(tmp_path, b.bootstrap, b.prefix)
     daemons = list(producers.values()) + [aggregator, dashboard]
+    wait_started(aggregator, 1)
     try:
         port = http_port(dashboard)
         model = Model()
@@ -147,17 +198,14 @@ def test_outage_longer_than_the_transaction_timeout_and_sigterm_while_down(
         #    inside a transaction it cannot commit) and stays away longer
         #    than transaction.timeout.ms: the broker aborts that transaction
         #    when it returns and fences its producer epoch.
-        second = {n: events.generate(n, 6000, seed=len(n) + 13, id_prefix=f"{n}-b")
-                  for n in NATIONS}
-        drop_all(producers, model, second, "b")
-        time.sleep(1.0)
-        b.stop()
+        with Feeder(producers, model, "b") as feeder:
+            time.sleep(2.0)
+            b.stop()
         time.sleep(TXN_TIMEOUT_MS / 1000 + 5)
         assert aggregator.alive(), aggregator.log_text()[-4000:]
         b.start()
         t_up = time.time()
-        for p in producers.values():
-            p.wait_done("b", timeout=120)
+        feeder.wait_done()
         wait_documents(port, model, timeout=120)
         caught_up = time.time() - t_up
         log = aggregator.log_text()
@@ -168,14 +216,13 @@ def test_outage_longer_than_the_transaction_timeout_and_sigterm_while_down(
               f"aborts logged: {log.count('aborting the transaction')}")
         assert aggregator.alive(), log[-4000:]
         assert "exiting" not in log
+        assert caught_up < RESUME_S, f"counted {caught_up:.1f} s after the broker returned"
 
         # 2. SIGTERM while the broker is down: out within
         #    shutdown.timeout.ms, status 0; the next start counts the rest.
-        third = {n: events.generate(n, 3000, seed=len(n) + 17, id_prefix=f"{n}-c")
-                 for n in NATIONS}
-        drop_all(producers, model, third, "c")
-        time.sleep(1.0)
-        b.stop()
+        with Feeder(producers, model, "c") as feeder:
+            time.sleep(2.0)
+            b.stop()
         time.sleep(2.0)
         t0 = time.time()
         rc = aggregator.stop(timeout=60)
@@ -183,12 +230,15 @@ def test_outage_longer_than_the_transaction_timeout_and_sigterm_while_down(
         print(f"SIGTERM with the broker down: exit status {rc} after {took:.1f} s "
               f"(shutdown.timeout.ms = {SHUTDOWN_MS})")
         assert rc == 0, aggregator.log_text()[-4000:]
-        assert took < SHUTDOWN_MS / 1000 + 1.0
+        # Within the timeout (plus this test's own reaction time), and by
+        # the engine's bounded waits, not by main's last-resort watchdog.
+        assert took < SHUTDOWN_MS / 1000 + 0.5
+        assert "without finishing the cleanup" not in aggregator.log_text()
         b.start()
         t_start = time.time()
         aggregator.start()
-        for p in producers.values():
-            p.wait_done("c", timeout=120)
+        wait_started(aggregator, 2)
+        feeder.wait_done()
         wait_documents(port, model, timeout=120)
         print(f"restart after the SIGTERM: all counted {time.time() - t_start:.1f} s "
               f"after the new process started")

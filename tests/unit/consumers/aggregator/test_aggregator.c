@@ -946,7 +946,6 @@ static void test_restore(void **state) {
         outputs_free(&out);
 }
 
-
 /* ---- errors no abort clears, and stops ------------------------------- */
 
 /* The Kafka protocol's ApiKey of EndTxn (not in librdkafka's public
