@@ -123,9 +123,10 @@ static bool err_is_terminal(rd_kafka_resp_err_t code) {
 }
 
 /* Our producer epoch was bumped: by the broker after a transaction timed
- * out, or by another process's init_transactions. */
+ * out, or by another process's init_transactions. librdkafka reports the
+ * broker's two codes as its own __FENCED. */
 static bool err_is_fence(rd_kafka_resp_err_t code) {
-        return code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+        return code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
                code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
 }
 
@@ -432,31 +433,34 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 }
 
 /* A fatal error of the transactional producer is recovered from with a
- * new producer; of the consumer, it ends the daemon. The consumer's
+ * new producer; of the consumer (an error callback, or a message with
+ * ERR__FATAL from the consumer queue), it ends the daemon. The consumer's
  * FENCED_INSTANCE_ID means that another process joined the group with our
  * group.instance.id (derived from instance.id): two instances share the
  * name, and the older one, this one, gives way. */
+static void on_fatal(tecg_aggregator_t *agg, rd_kafka_t *rk) {
+        char why[512];
+        rd_kafka_resp_err_t code = rd_kafka_fatal_error(rk, why, sizeof(why));
+        if (rk == agg->producer && !err_is_terminal(code)) {
+                if (!agg->renew_producer)
+                        tecg_log_warn(FAC, "transactional producer: %s", why);
+                agg->renew_producer = true;
+                return;
+        }
+        agg->fatal = true;
+        if (code == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID)
+                snprintf(agg->fatal_error, sizeof(agg->fatal_error),
+                         "another process joined the group with this instance's "
+                         "group.instance.id (two aggregators with the same instance.id?): %s",
+                         why);
+        else
+                snprintf(agg->fatal_error, sizeof(agg->fatal_error), "fatal Kafka error: %s", why);
+}
+
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
         tecg_aggregator_t *agg = opaque;
         if (err == RD_KAFKA_RESP_ERR__FATAL) {
-                char why[512];
-                rd_kafka_resp_err_t code = rd_kafka_fatal_error(rk, why, sizeof(why));
-                if (rk == agg->producer && !err_is_terminal(code)) {
-                        if (!agg->renew_producer)
-                                tecg_log_warn(FAC, "transactional producer: %s", why);
-                        agg->renew_producer = true;
-                        return;
-                }
-                agg->fatal = true;
-                if (code == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID)
-                        snprintf(agg->fatal_error, sizeof(agg->fatal_error),
-                                 "another process joined the group with this instance's "
-                                 "group.instance.id (two aggregators with the same "
-                                 "instance.id?): %s",
-                                 why);
-                else
-                        snprintf(agg->fatal_error, sizeof(agg->fatal_error),
-                                 "fatal Kafka error: %s", why);
+                on_fatal(agg, rk);
                 return;
         }
         tecg_log_warn(FAC, "%s: %s", rd_kafka_err2name(err), reason);
@@ -952,6 +956,9 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t
                                                  (size_t)max);
         if (agg->producer)
                 rd_kafka_poll(agg->producer, 0);
+        for (ssize_t i = 0; i < n; i++)
+                if (msgs[i]->err == RD_KAFKA_RESP_ERR__FATAL)
+                        on_fatal(agg, agg->consumer);
         if (agg->fatal) {
                 err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "%s", agg->fatal_error);
                 goto destroy_msgs;

@@ -142,6 +142,42 @@ def test_sigkill_restart_with_the_same_instance_id_resumes_within_10s(
         stop_all(daemons)
 
 
+def test_a_second_process_with_the_same_instance_id_ends_the_first(
+        producer_factory, daemon_factory, bootstrap, prefix, tmp_path):
+    """Two aggregators named alike share group.instance.id and
+    transactional.id: the broker fences the older group member, which says
+    why and exits 1; the newer one goes on counting, once."""
+    producers = {n: producer_factory(n).start() for n in NATIONS}
+    older = daemon_factory("aggregator", instance__id="agg-twin", batch__max__ms=50).start()
+    wait_started(older, 1)
+    newer = daemon_factory("aggregator", instance__id="agg-twin", batch__max__ms=50)
+    newer.log = tmp_path / "aggregator-newer.log"
+    dashboard = dashboard_for(tmp_path, bootstrap, prefix)
+    try:
+        port = http_port(dashboard)
+        model = Model()
+        first = {n: events.generate(n, 200, seed=len(n) + 23, id_prefix=f"{n}-a")
+                 for n in NATIONS}
+        feed(producers, model, first, "a")
+        wait_documents(port, model)
+        newer.start()
+        wait_started(newer, 1)
+        deadline = time.time() + 30
+        while older.alive():
+            assert time.time() < deadline, "the older instance is still running"
+            time.sleep(0.1)
+        assert older.proc.returncode == 1
+        assert "joined the group with this instance's group.instance.id" in older.log_text()
+        second = {n: events.generate(n, 200, seed=len(n) + 29, id_prefix=f"{n}-b")
+                  for n in NATIONS}
+        feed(producers, model, second, "b")
+        wait_documents(port, model)
+        assert newer.alive(), newer.log_text()[-4000:]
+        assert newer.stop() == 0
+    finally:
+        stop_all([dashboard])
+
+
 @pytest.fixture
 def private_broker(tmp_path):
     state = tmp_path / "kafka-state"

@@ -1065,6 +1065,36 @@ static void test_commit_unauthorized_exits(void **state) {
         engine_destroy(f);
 }
 
+/* Fenced again by every new producer before it commits anything: not the
+ * broker's epoch bump after a timed-out transaction, which happens once,
+ * but another process with our transactional.id. The third fence in a row
+ * ends the engine, saying so. */
+static void test_fenced_again_and_again_exits(void **state) {
+        fixture_t *f = *state;
+        char err[512];
+        tecg_event_t ev = training("DEU-t1", "DEU", 10, at(2005, 2, 22));
+        send_event(f, &ev);
+        flush_all(f);
+        rd_kafka_mock_push_request_errors(
+                f->mcluster, APIKEY_END_TXN, 3, RD_KAFKA_RESP_ERR_PRODUCER_FENCED,
+                RD_KAFKA_RESP_ERR_PRODUCER_FENCED, RD_KAFKA_RESP_ERR_PRODUCER_FENCED);
+        tecg_aggregator_t *agg = engine_new(f);
+        int64_t deadline = tu_now_ms() + WAIT_MS;
+        tecg_err_t rc;
+        while ((rc = tecg_aggregator_run_once(agg, err, sizeof(err))) == TECG_OK) {
+                if (tu_now_ms() > deadline)
+                        fail_msg("run_once never gave up");
+        }
+        fprintf(stderr, "run_once: %s\n", err);
+        assert_int_equal(rc, TECG_ERR_KAFKA);
+        assert_non_null(strstr(err, "another process uses transactional.id"));
+        tecg_aggregator_stats_t s;
+        tecg_aggregator_stats(agg, &s);
+        assert_int_equal(s.transactions, 0);
+        assert_int_equal(s.recoveries, 2);
+        engine_destroy(f);
+}
+
 static volatile sig_atomic_t stop_flag;
 static int64_t stop_at_ms; /* when stop_when_committing set it */
 
@@ -1161,6 +1191,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_commit_invalid_epoch_recovers, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_commit_unauthorized_exits, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_fenced_again_and_again_exits, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stop_while_commit_hangs, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
