@@ -33,6 +33,13 @@
  * a long outage it would find the returned broker up to 10 s late. One
  * attempt a second per broker costs nothing and bounds that to a second. */
 #define RECONNECT_BACKOFF_MAX_MS "1000"
+/* librdkafka 2.0.2 forgets a static member's id when its session times
+ * out (a broker outage longer than session.timeout.ms) and rejoins as a
+ * new member: the broker then fences the old id, and a heartbeat still
+ * under it gets FENCED_INSTANCE_ID, a fatal consumer error. Within this
+ * long after losing our own assignment, that fence is our own doing and a
+ * new consumer takes over; later, it is another process. */
+#define SELF_FENCE_WINDOW_MS 30000
 /* Between two attempts to recover while Kafka does not answer. */
 #define RECOVER_BACKOFF_MS 1000
 
@@ -58,6 +65,7 @@ struct tecg_aggregator {
         char *topic_state, *topic_ids, *topic_dead;
 
         rd_kafka_t *consumer;
+        rd_kafka_conf_t *consumer_conf; /* to make a new one (owned) */
         rd_kafka_queue_t *consumer_queue;
         rd_kafka_t *producer;           /* transactional */
         rd_kafka_conf_t *producer_conf; /* to make a new one (owned) */
@@ -83,6 +91,8 @@ struct tecg_aggregator {
         bool recover;
         int64_t recover_after_ms;
         int fenced_in_a_row;  /* renewals after a fence, reset by a commit */
+        bool renew_consumer;  /* fenced by its own rejoin: a new consumer */
+        int64_t lost_ms;      /* monotonic time the assignment was last lost */
         int64_t stop_seen_ms; /* monotonic time the stop was first seen */
         tecg_aggregator_stats_t stats;
         size_t produce_max; /* the producer's message.max.bytes */
@@ -421,6 +431,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
         /* Revoked: nothing uncommitted is kept (run_once never leaves a
          * transaction open across polls); the next owner restores. */
+        if (rd_kafka_assignment_lost(rk))
+                agg->lost_ms = tecg_mono_ms();
         tecg_log_info(FAC, "revoked %d input partitions", parts->cnt);
         for (int i = 0; i < parts->cnt; i++) {
                 int32_t p = parts->elems[i].partition;
@@ -445,6 +457,16 @@ static void on_fatal(tecg_aggregator_t *agg, rd_kafka_t *rk) {
                 if (!agg->renew_producer)
                         tecg_log_warn(FAC, "transactional producer: %s", why);
                 agg->renew_producer = true;
+                return;
+        }
+        if (rk == agg->consumer && code == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID && agg->lost_ms &&
+            tecg_mono_ms() - agg->lost_ms < SELF_FENCE_WINDOW_MS) {
+                if (!agg->renew_consumer)
+                        tecg_log_warn(FAC,
+                                      "consumer fenced by its own rejoin after its session was "
+                                      "lost: a new consumer takes over (%s)",
+                                      why);
+                agg->renew_consumer = true;
                 return;
         }
         agg->fatal = true;
@@ -820,9 +842,8 @@ static rd_kafka_error_t *txn_call(tecg_aggregator_t *agg, txn_op_t op,
 }
 
 /* A terminal error: the message says what to fix. */
-static tecg_err_t terminal(tecg_aggregator_t *agg, rd_kafka_resp_err_t code, const char *what,
-                           char *errstr, size_t errstr_size) {
-        (void)agg;
+static tecg_err_t terminal(rd_kafka_resp_err_t code, const char *what, char *errstr,
+                           size_t errstr_size) {
         return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
                            "%s: %s (%s): the configuration or the ACLs must change", what,
                            rd_kafka_err2str(code), rd_kafka_err2name(code));
@@ -853,7 +874,7 @@ static tecg_err_t producer_renew(tecg_aggregator_t *agg, char *errstr, size_t er
         rd_kafka_resp_err_t code = rd_kafka_error_code(error);
         tecg_err_t err = TECG_OK;
         if (err_is_terminal(code))
-                err = terminal(agg, code, "init_transactions", errstr, errstr_size);
+                err = terminal(code, "init_transactions", errstr, errstr_size);
         else if (!stopping(agg))
                 tecg_log_warn(FAC, "init_transactions: %s; retrying", rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
@@ -898,7 +919,7 @@ static tecg_err_t txn_failed(tecg_aggregator_t *agg, rd_kafka_error_t *error, co
         snprintf(why, sizeof(why), "%s: %s", what, rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
         if (err_is_terminal(code))
-                return terminal(agg, code, what, errstr, errstr_size);
+                return terminal(code, what, errstr, errstr_size);
         if (retriable && stopping(agg)) {
                 tecg_log_notice(FAC,
                                 "%s; stopping: the open transaction is aborted and "
@@ -921,8 +942,7 @@ static tecg_err_t txn_failed(tecg_aggregator_t *agg, rd_kafka_error_t *error, co
                                  rd_kafka_error_string(aerr));
                         rd_kafka_error_destroy(aerr);
                         if (err_is_terminal(code))
-                                return terminal(agg, code, "abort_transaction", errstr,
-                                                errstr_size);
+                                return terminal(code, "abort_transaction", errstr, errstr_size);
                         if (retriable && stopping(agg))
                                 return TECG_OK;
                         renew = true;
@@ -946,8 +966,46 @@ static tecg_err_t txn_failed(tecg_aggregator_t *agg, rd_kafka_error_t *error, co
         return recover(agg, errstr, errstr_size);
 }
 
+/* Routes the consumer's callbacks to its queue and subscribes to both
+ * inputs. */
+static tecg_err_t consumer_start(tecg_aggregator_t *agg, char *errstr, size_t errstr_size) {
+        rd_kafka_poll_set_consumer(agg->consumer);
+        agg->consumer_queue = rd_kafka_queue_get_consumer(agg->consumer);
+        rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(2);
+        rd_kafka_topic_partition_list_add(subs, agg->topic_in[0], RD_KAFKA_PARTITION_UA);
+        rd_kafka_topic_partition_list_add(subs, agg->topic_in[1], RD_KAFKA_PARTITION_UA);
+        rd_kafka_resp_err_t kerr = rd_kafka_subscribe(agg->consumer, subs);
+        rd_kafka_topic_partition_list_destroy(subs);
+        if (kerr)
+                return tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "subscribe: %s",
+                                   rd_kafka_err2str(kerr));
+        return TECG_OK;
+}
+
+/* A new consumer instead of one in a fatal state (see
+ * SELF_FENCE_WINDOW_MS): it joins under the same group.instance.id, and
+ * its assignment restores the partitions from the last commit. */
+static tecg_err_t consumer_renew(tecg_aggregator_t *agg, char *errstr, size_t errstr_size) {
+        rd_kafka_queue_destroy(agg->consumer_queue);
+        agg->consumer_queue = NULL;
+        rd_kafka_destroy_flags(agg->consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        agg->consumer = NULL;
+        ctx_drop_all(agg);
+        batch_reset(agg);
+        agg->recover = false; /* the new assignment restores */
+        agg->renew_consumer = false;
+        agg->lost_ms = 0;
+        if (!(agg->consumer = tecg_kafka_new_from(TECG_KAFKA_CONSUMER, agg->consumer_conf, errstr,
+                                                  errstr_size)))
+                return TECG_ERR_KAFKA;
+        tecg_log_notice(FAC, "a new consumer took over");
+        return consumer_start(agg, errstr, errstr_size);
+}
+
 tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t errstr_size) {
         int max = agg->opts.batch_max_messages;
+        if (agg->renew_consumer && !agg->txn_open && consumer_renew(agg, errstr, errstr_size))
+                return TECG_ERR_KAFKA;
         rd_kafka_message_t **msgs = malloc((size_t)max * sizeof(rd_kafka_message_t *));
         if (!msgs)
                 return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
@@ -963,6 +1021,8 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t
                 err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "%s", agg->fatal_error);
                 goto destroy_msgs;
         }
+        if (agg->renew_consumer)
+                goto destroy_msgs; /* the next call makes a new consumer */
         if (agg->renew_producer)
                 agg->recover = true;
         if (agg->recover) {
@@ -1111,8 +1171,11 @@ tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
         const tecg_kafka_callbacks_t restorer_cb = {.opaque = agg, .error_cb = on_error};
         const tecg_kafka_callbacks_t producer_cb = {
                 .opaque = agg, .error_cb = on_error, .dr_msg_cb = on_delivery};
-        if (!(agg->consumer = tecg_kafka_new(TECG_KAFKA_CONSUMER, conf, consumer_overrides,
-                                             &consumer_cb, errstr, errstr_size)) ||
+        if (!(agg->consumer_conf =
+                      tecg_kafka_conf_new(TECG_KAFKA_CONSUMER, conf, consumer_overrides,
+                                          &consumer_cb, errstr, errstr_size)) ||
+            !(agg->consumer = tecg_kafka_new_from(TECG_KAFKA_CONSUMER, agg->consumer_conf, errstr,
+                                                  errstr_size)) ||
             !(agg->restorer = tecg_kafka_new(TECG_KAFKA_READER, conf, restorer_overrides,
                                              &restorer_cb, errstr, errstr_size)) ||
             !(agg->producer_conf =
@@ -1141,18 +1204,8 @@ tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
                 rd_kafka_error_destroy(error);
                 goto fail;
         }
-        rd_kafka_poll_set_consumer(agg->consumer);
-        agg->consumer_queue = rd_kafka_queue_get_consumer(agg->consumer);
-        rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(2);
-        rd_kafka_topic_partition_list_add(subs, agg->topic_in[0], RD_KAFKA_PARTITION_UA);
-        rd_kafka_topic_partition_list_add(subs, agg->topic_in[1], RD_KAFKA_PARTITION_UA);
-        rd_kafka_resp_err_t kerr = rd_kafka_subscribe(agg->consumer, subs);
-        rd_kafka_topic_partition_list_destroy(subs);
-        if (kerr) {
-                tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "subscribe: %s",
-                            rd_kafka_err2str(kerr));
+        if (consumer_start(agg, errstr, errstr_size))
                 goto fail;
-        }
         return agg;
 fail:
         tecg_aggregator_destroy(agg);
@@ -1241,6 +1294,8 @@ void tecg_aggregator_destroy(tecg_aggregator_t *agg) {
         }
         if (agg->producer_conf)
                 rd_kafka_conf_destroy(agg->producer_conf);
+        if (agg->consumer_conf)
+                rd_kafka_conf_destroy(agg->consumer_conf);
         ctx_drop_all(agg);
         free(agg->parts);
         tecg_state_codec_destroy(agg->state_codec);

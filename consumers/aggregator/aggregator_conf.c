@@ -9,7 +9,7 @@ const tecg_conf_prop_t tecg_aggregator_conf_props[] = {
          .offset = F(instance_id),
          .doc = "unique name of this instance; its transactional.id is "
                 "tecg-aggregator-<instance.id> and its consumer's group.instance.id is "
-                "<instance.id> (static membership: a restart gets its partitions back "
+                "<instance.id>@<topic.prefix> (static membership: a restart gets its partitions back "
                 "without a rebalance; kafka.group.instance.id wins) (default: the host "
                 "name)"},
         {.name = "group.id",
@@ -37,7 +37,8 @@ const tecg_conf_prop_t tecg_aggregator_conf_props[] = {
          .defval = "120000",
          .min = 1000,
          .max = 3600000,
-         .doc = "how long restoring a partition's state may take"},
+         .doc = "how long one attempt at restoring a partition's state may take; a "
+                "failed attempt is retried a second later"},
         {.name = "shutdown.timeout.ms",
          .type = TECG_CONF_INT,
          .offset = F(shutdown_timeout_ms),

@@ -123,7 +123,7 @@ static void report_stats(const tecg_aggregator_conf_t *ac, const tecg_aggregator
 int main(int argc, char **argv) {
         tecg_aggregator_conf_t ac;
         tecg_daemon_t d;
-        char errstr[1024], hostname[256] = "localhost", txn_id[512];
+        char errstr[1024], hostname[256] = "localhost", txn_id[512], member_id[512];
         tecg_nations_t *nations = NULL;
         tecg_aggregator_t *agg = NULL;
         watchdog_t watchdog = {.done = false};
@@ -140,6 +140,12 @@ int main(int argc, char **argv) {
         gethostname(hostname, sizeof(hostname) - 1);
         const char *instance_id = ac.instance_id ? ac.instance_id : hostname;
         snprintf(txn_id, sizeof(txn_id), "tecg-aggregator-%s", instance_id);
+        /* A static member that rejoins gets its previous assignment back
+         * whatever it subscribes to now (the broker keeps a stable group's
+         * assignment; librdkafka 2.0.2 does not check it against the
+         * subscription): under another topic.prefix it must be another
+         * member. */
+        snprintf(member_id, sizeof(member_id), "%s@%s", instance_id, ac.common.topic_prefix);
         tecg_conf_log(d.conf, "config");
         if (d.check_only) {
                 rc = tecg_daemon_config_ok(&d);
@@ -154,7 +160,7 @@ int main(int argc, char **argv) {
                 .topic_prefix = ac.common.topic_prefix,
                 .group_id = ac.group_id,
                 .transactional_id = txn_id,
-                .instance_id = instance_id,
+                .instance_id = member_id,
                 .nations = nations,
                 .batch_max_messages = (int)ac.batch_max_messages,
                 .batch_max_ms = (int)ac.batch_max_ms,
