@@ -21,7 +21,27 @@
 #include "topics.h"
 
 #define FAC "aggregator"
-#define TXN_TIMEOUT_MS 30000
+/* One wait of a call to Kafka; the call is repeated while its error is
+ * retriable and no stop was asked, so that SIGTERM is honoured within a
+ * second whether Kafka answers or not. */
+#define WAIT_STEP_MS 1000
+/* Producers fenced one after the other without a commit in between: not
+ * the broker's epoch bump after a timed-out transaction (that happens once
+ * per outage) but another process using our transactional.id. */
+#define FENCED_MAX 3
+/* librdkafka doubles its reconnect back-off up to 10 s by default: after
+ * a long outage it would find the returned broker up to 10 s late. One
+ * attempt a second per broker costs nothing and bounds that to a second. */
+#define RECONNECT_BACKOFF_MAX_MS "1000"
+/* librdkafka 2.0.2 forgets a static member's id when its session times
+ * out (a broker outage longer than session.timeout.ms) and rejoins as a
+ * new member: the broker then fences the old id, and a heartbeat still
+ * under it gets FENCED_INSTANCE_ID, a fatal consumer error. Within this
+ * long after losing our own assignment, that fence is our own doing and a
+ * new consumer takes over; later, it is another process. */
+#define SELF_FENCE_WINDOW_MS 30000
+/* Between two attempts to recover while Kafka does not answer. */
+#define RECOVER_BACKOFF_MS 1000
 
 enum { IN_CONTRIBUTIONS = 0, IN_TRAINING, IN__COUNT };
 
@@ -45,9 +65,11 @@ struct tecg_aggregator {
         char *topic_state, *topic_ids, *topic_dead;
 
         rd_kafka_t *consumer;
+        rd_kafka_conf_t *consumer_conf; /* to make a new one (owned) */
         rd_kafka_queue_t *consumer_queue;
-        rd_kafka_t *producer; /* transactional */
-        rd_kafka_t *restorer; /* reads nation-state and event-ids */
+        rd_kafka_t *producer;           /* transactional */
+        rd_kafka_conf_t *producer_conf; /* to make a new one (owned) */
+        rd_kafka_t *restorer;           /* reads nation-state and event-ids */
 
         tecg_avro_t *avro;
         tecg_registry_t *registry; /* NULL unless configured */
@@ -60,11 +82,63 @@ struct tecg_aggregator {
         bool txn_open;
         bool batch_failed; /* a produce failed inside the transaction */
         char batch_error[1024];
-        bool fatal; /* set in callbacks; run_once reports it */
+        bool fatal; /* set in callbacks; run_once reports it and exits */
         char fatal_error[1024];
+        /* Recovery: the producer cannot go on (renew_producer), then the
+         * assigned partitions go back to the last commit (recover). Both
+         * stay set until done; run_once retries every RECOVER_BACKOFF_MS. */
+        bool renew_producer;
+        bool recover;
+        int64_t recover_after_ms;
+        int fenced_in_a_row;  /* renewals after a fence, reset by a commit */
+        bool renew_consumer;  /* fenced by its own rejoin: a new consumer */
+        int64_t lost_ms;      /* monotonic time the assignment was last lost */
+        int64_t stop_seen_ms; /* monotonic time the stop was first seen */
         tecg_aggregator_stats_t stats;
         size_t produce_max; /* the producer's message.max.bytes */
 };
+
+/* ---- stop and error classes ------------------------------------------ */
+
+/* True once the daemon is asked to stop; remembers when, for the
+ * shutdown budget of tecg_aggregator_destroy(). */
+static bool stopping(tecg_aggregator_t *agg) {
+        if (!agg->opts.stop || !*agg->opts.stop)
+                return false;
+        if (!agg->stop_seen_ms)
+                agg->stop_seen_ms = tecg_mono_ms();
+        return true;
+}
+
+/* Errors that a new producer, a rewind or waiting would meet again: the
+ * configuration or the ACLs must change, so the daemon exits. */
+static bool err_is_terminal(rd_kafka_resp_err_t code) {
+        switch (code) {
+        case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+        case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+        case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+        case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+        case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+        case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+        case RD_KAFKA_RESP_ERR__NOT_CONFIGURED:
+        case RD_KAFKA_RESP_ERR__INVALID_ARG:
+        case RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE:
+        case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION:
+        case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+        case RD_KAFKA_RESP_ERR_INVALID_TRANSACTION_TIMEOUT:
+                return true;
+        default:
+                return false;
+        }
+}
+
+/* Our producer epoch was bumped: by the broker after a transaction timed
+ * out, or by another process's init_transactions. librdkafka reports the
+ * broker's two codes as its own __FENCED. */
+static bool err_is_fence(rd_kafka_resp_err_t code) {
+        return code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+               code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
+}
 
 /* ---- partition contexts ---------------------------------------------- */
 
@@ -242,6 +316,11 @@ static tecg_err_t ctx_restore(tecg_aggregator_t *agg, const int32_t *ps, size_t 
                 goto done;
         }
         while (eofs < want && !agg->fatal) {
+                if (stopping(agg)) {
+                        err = tecg_seterr(TECG_ERR_RETRY, errstr, errstr_size,
+                                          "restore of %zu partitions: stopped", n);
+                        goto done;
+                }
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(agg->restorer, 200);
                 int64_t now = tecg_mono_ms();
                 if (now - t0 > agg->opts.restore_timeout_ms) {
@@ -335,10 +414,15 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 int32_t *ps = calloc((size_t)parts->cnt + 1, sizeof(*ps));
                 size_t n = ps ? partitions_to_restore(agg, parts, ps) : 0;
-                if (!ps || (n && ctx_restore(agg, ps, n, errstr, sizeof(errstr)))) {
+                if (!ps) {
                         agg->fatal = true;
-                        snprintf(agg->fatal_error, sizeof(agg->fatal_error), "%s",
-                                 ps ? errstr : "out of memory");
+                        snprintf(agg->fatal_error, sizeof(agg->fatal_error), "out of memory");
+                } else if (n && ctx_restore(agg, ps, n, errstr, sizeof(errstr)) && !agg->fatal) {
+                        /* Kafka did not answer in time (or a stop): the
+                         * partitions without a context are skipped until
+                         * run_once rewinds and restores them. */
+                        tecg_log_warn(FAC, "%s; retrying", errstr);
+                        agg->recover = true;
                 }
                 free(ps);
                 tecg_log_info(FAC, "assigned %d input partitions", parts->cnt);
@@ -347,6 +431,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
         /* Revoked: nothing uncommitted is kept (run_once never leaves a
          * transaction open across polls); the next owner restores. */
+        if (rd_kafka_assignment_lost(rk))
+                agg->lost_ms = tecg_mono_ms();
         tecg_log_info(FAC, "revoked %d input partitions", parts->cnt);
         for (int i = 0; i < parts->cnt; i++) {
                 int32_t p = parts->elems[i].partition;
@@ -358,13 +444,45 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_assign(rk, NULL);
 }
 
+/* A fatal error of the transactional producer is recovered from with a
+ * new producer; of the consumer (an error callback, or a message with
+ * ERR__FATAL from the consumer queue), it ends the daemon. The consumer's
+ * FENCED_INSTANCE_ID means that another process joined the group with our
+ * group.instance.id (derived from instance.id): two instances share the
+ * name, and the older one, this one, gives way. */
+static void on_fatal(tecg_aggregator_t *agg, rd_kafka_t *rk) {
+        char why[512];
+        rd_kafka_resp_err_t code = rd_kafka_fatal_error(rk, why, sizeof(why));
+        if (rk == agg->producer && !err_is_terminal(code)) {
+                if (!agg->renew_producer)
+                        tecg_log_warn(FAC, "transactional producer: %s", why);
+                agg->renew_producer = true;
+                return;
+        }
+        if (rk == agg->consumer && code == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID && agg->lost_ms &&
+            tecg_mono_ms() - agg->lost_ms < SELF_FENCE_WINDOW_MS) {
+                if (!agg->renew_consumer)
+                        tecg_log_warn(FAC,
+                                      "consumer fenced by its own rejoin after its session was "
+                                      "lost: a new consumer takes over (%s)",
+                                      why);
+                agg->renew_consumer = true;
+                return;
+        }
+        agg->fatal = true;
+        if (code == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID)
+                snprintf(agg->fatal_error, sizeof(agg->fatal_error),
+                         "another process joined the group with this instance's "
+                         "group.instance.id (two aggregators with the same instance.id?): %s",
+                         why);
+        else
+                snprintf(agg->fatal_error, sizeof(agg->fatal_error), "fatal Kafka error: %s", why);
+}
+
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
         tecg_aggregator_t *agg = opaque;
         if (err == RD_KAFKA_RESP_ERR__FATAL) {
-                char why[512];
-                rd_kafka_fatal_error(rk, why, sizeof(why));
-                agg->fatal = true;
-                snprintf(agg->fatal_error, sizeof(agg->fatal_error), "fatal Kafka error: %s", why);
+                on_fatal(agg, rk);
                 return;
         }
         tecg_log_warn(FAC, "%s: %s", rd_kafka_err2name(err), reason);
@@ -626,7 +744,10 @@ static void batch_reset(tecg_aggregator_t *agg) {
 }
 
 /* After an abort: forget what was not committed, restore every assigned
- * partition and go back to the committed input offsets. */
+ * partition and go back to the committed input offsets. Each wait is short
+ * (RECOVER_WAIT_MS): when Kafka does not answer, the caller tries again
+ * later rather than blocking a stop. */
+#define RECOVER_WAIT_MS 5000
 static tecg_err_t rewind_to_last_commit(tecg_aggregator_t *agg, char *errstr, size_t errstr_size) {
         tecg_err_t err = TECG_OK;
         rd_kafka_topic_partition_list_t *parts = NULL;
@@ -638,7 +759,7 @@ static tecg_err_t rewind_to_last_commit(tecg_aggregator_t *agg, char *errstr, si
         batch_reset(agg);
         if (parts->cnt == 0)
                 goto done;
-        if ((kerr = rd_kafka_committed(agg->consumer, parts, 30000))) {
+        if ((kerr = rd_kafka_committed(agg->consumer, parts, RECOVER_WAIT_MS))) {
                 err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "committed offsets: %s",
                                   rd_kafka_err2str(kerr));
                 goto done;
@@ -646,7 +767,7 @@ static tecg_err_t rewind_to_last_commit(tecg_aggregator_t *agg, char *errstr, si
         for (int i = 0; i < parts->cnt; i++)
                 if (parts->elems[i].offset < 0)
                         parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-        rd_kafka_error_t *error = rd_kafka_seek_partitions(agg->consumer, parts, 30000);
+        rd_kafka_error_t *error = rd_kafka_seek_partitions(agg->consumer, parts, RECOVER_WAIT_MS);
         if (error) {
                 err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "seek: %s",
                                   rd_kafka_error_string(error));
@@ -667,45 +788,247 @@ done:
         return err;
 }
 
-/* A transactional call failed: fatal errors end the process; anything
- * else aborts the transaction and replays from the last commit. */
-static tecg_err_t txn_failed(tecg_aggregator_t *agg, rd_kafka_error_t *error, const char *what,
-                             char *errstr, size_t errstr_size) {
-        bool fatal = rd_kafka_error_is_fatal(error);
-        tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "%s: %s", what,
-                    rd_kafka_error_string(error));
-        rd_kafka_error_destroy(error);
-        if (fatal)
-                return TECG_ERR_KAFKA;
-        tecg_log_warn(FAC,
-                      "%s; aborting the transaction and replaying from the "
-                      "last commit",
-                      errstr);
-        if (agg->txn_open) {
-                rd_kafka_error_t *aerr = rd_kafka_abort_transaction(agg->producer, -1);
-                agg->txn_open = false;
-                if (aerr) {
-                        tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "abort_transaction: %s",
-                                    rd_kafka_error_string(aerr));
-                        rd_kafka_error_destroy(aerr);
-                        return TECG_ERR_KAFKA;
+/* ---- transactional calls ----------------------------------------------- */
+
+typedef enum { TXN_INIT, TXN_SEND_OFFSETS, TXN_COMMIT, TXN_ABORT } txn_op_t;
+
+static const char *const txn_op_names[] = {"init_transactions", "send_offsets_to_transaction",
+                                           "commit_transaction", "abort_transaction"};
+
+/* One transactional call, never with an infinite timeout: waits of
+ * WAIT_STEP_MS, repeated while the error is retriable and no stop was
+ * asked. init, commit and abort resume what goes on in the background;
+ * send_offsets is sent again with the same offsets, as librdkafka
+ * recommends. Once stopped, the last (retriable) error is returned; the
+ * transaction stays open and tecg_aggregator_destroy() aborts it. */
+static rd_kafka_error_t *txn_call(tecg_aggregator_t *agg, txn_op_t op,
+                                  const rd_kafka_topic_partition_list_t *offsets,
+                                  const rd_kafka_consumer_group_metadata_t *cgmd) {
+        int64_t t0 = tecg_mono_ms(), last_log = t0;
+        for (;;) {
+                int64_t t = tecg_mono_ms();
+                rd_kafka_error_t *error = NULL;
+                switch (op) {
+                case TXN_INIT:
+                        error = rd_kafka_init_transactions(agg->producer, WAIT_STEP_MS);
+                        break;
+                case TXN_SEND_OFFSETS:
+                        error = rd_kafka_send_offsets_to_transaction(agg->producer, offsets, cgmd,
+                                                                     WAIT_STEP_MS);
+                        break;
+                case TXN_COMMIT:
+                        error = rd_kafka_commit_transaction(agg->producer, WAIT_STEP_MS);
+                        break;
+                case TXN_ABORT:
+                        error = rd_kafka_abort_transaction(agg->producer, WAIT_STEP_MS);
+                        break;
+                }
+                if (!error || !rd_kafka_error_is_retriable(error) || stopping(agg))
+                        return error;
+                int64_t now = tecg_mono_ms();
+                if (now - last_log >= 10000) {
+                        tecg_log_notice(FAC, "%s: %s; still trying after %lld s", txn_op_names[op],
+                                        rd_kafka_error_string(error),
+                                        (long long)((now - t0) / 1000));
+                        last_log = now;
+                }
+                rd_kafka_error_destroy(error);
+                if (now - t < 100) {
+                        /* answered at once: do not spin */
+                        struct timespec ts = {0, 100 * 1000000L};
+                        nanosleep(&ts, NULL);
                 }
         }
+}
+
+/* A terminal error: the message says what to fix. */
+static tecg_err_t terminal(rd_kafka_resp_err_t code, const char *what, char *errstr,
+                           size_t errstr_size) {
+        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                           "%s: %s (%s): the configuration or the ACLs must change", what,
+                           rd_kafka_err2str(code), rd_kafka_err2name(code));
+}
+
+/* A new transactional producer with the same transactional.id: its
+ * init_transactions bumps the epoch, which fences the old producer and
+ * aborts what it left open. On a stop or while Kafka does not answer,
+ * renew_producer stays set and the next call starts over. */
+static tecg_err_t producer_renew(tecg_aggregator_t *agg, char *errstr, size_t errstr_size) {
+        if (agg->producer) {
+                rd_kafka_purge(agg->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+                rd_kafka_destroy(agg->producer);
+                agg->producer = NULL;
+        }
+        agg->txn_open = false;
+        if (!(agg->producer = tecg_kafka_new_from(TECG_KAFKA_PRODUCER, agg->producer_conf, errstr,
+                                                  errstr_size)))
+                return TECG_ERR_KAFKA;
+        rd_kafka_error_t *error = txn_call(agg, TXN_INIT, NULL, NULL);
+        if (!error) {
+                agg->renew_producer = false;
+                agg->stats.recoveries++;
+                tecg_log_notice(FAC, "a new transactional producer took over (%s)",
+                                agg->opts.transactional_id);
+                return TECG_OK;
+        }
+        rd_kafka_resp_err_t code = rd_kafka_error_code(error);
+        tecg_err_t err = TECG_OK;
+        if (err_is_terminal(code))
+                err = terminal(code, "init_transactions", errstr, errstr_size);
+        else if (!stopping(agg))
+                tecg_log_warn(FAC, "init_transactions: %s; retrying", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        return err;
+}
+
+/* Renews the producer if it must be, then rewinds every assigned partition
+ * to the last commit. TECG_OK also when not done yet (recover stays set);
+ * an error only when the daemon must exit. */
+static tecg_err_t recover(tecg_aggregator_t *agg, char *errstr, size_t errstr_size) {
+        agg->recover_after_ms = tecg_mono_ms() + RECOVER_BACKOFF_MS;
+        if (agg->renew_producer) {
+                tecg_err_t err = producer_renew(agg, errstr, errstr_size);
+                if (err)
+                        return err;
+                if (agg->renew_producer)
+                        return TECG_OK;
+        }
+        if (rewind_to_last_commit(agg, errstr, errstr_size)) {
+                if (agg->fatal)
+                        return TECG_ERR_KAFKA;
+                if (!stopping(agg))
+                        tecg_log_warn(FAC, "%s; retrying", errstr);
+                return TECG_OK;
+        }
+        agg->recover = false;
+        return TECG_OK;
+}
+
+/* A transactional call failed. A retriable error after a stop leaves the
+ * transaction to tecg_aggregator_destroy(). Authorization and
+ * configuration errors end the daemon. Anything else aborts the
+ * transaction and replays from the last commit; when the abort is not
+ * possible (fatal error, fenced, the abort itself fails) a new producer
+ * takes over first. */
+static tecg_err_t txn_failed(tecg_aggregator_t *agg, rd_kafka_error_t *error, const char *what,
+                             char *errstr, size_t errstr_size) {
+        rd_kafka_resp_err_t code = rd_kafka_error_code(error);
+        bool renew = rd_kafka_error_is_fatal(error) || agg->renew_producer || err_is_fence(code);
+        bool retriable = rd_kafka_error_is_retriable(error);
+        char why[512];
+        snprintf(why, sizeof(why), "%s: %s", what, rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        if (err_is_terminal(code))
+                return terminal(code, what, errstr, errstr_size);
+        if (retriable && stopping(agg)) {
+                tecg_log_notice(FAC,
+                                "%s; stopping: the open transaction is aborted and "
+                                "its batch redone from the last commit",
+                                why);
+                return TECG_OK;
+        }
         agg->stats.aborts++;
-        return rewind_to_last_commit(agg, errstr, errstr_size);
+        if (!renew && agg->txn_open) {
+                tecg_log_warn(FAC,
+                              "%s; aborting the transaction and replaying from the last commit",
+                              why);
+                rd_kafka_error_t *aerr = txn_call(agg, TXN_ABORT, NULL, NULL);
+                if (!aerr) {
+                        agg->txn_open = false;
+                } else {
+                        code = rd_kafka_error_code(aerr);
+                        retriable = rd_kafka_error_is_retriable(aerr);
+                        snprintf(why, sizeof(why), "abort_transaction: %s",
+                                 rd_kafka_error_string(aerr));
+                        rd_kafka_error_destroy(aerr);
+                        if (err_is_terminal(code))
+                                return terminal(code, "abort_transaction", errstr, errstr_size);
+                        if (retriable && stopping(agg))
+                                return TECG_OK;
+                        renew = true;
+                }
+        }
+        if (renew) {
+                if (err_is_fence(code) && ++agg->fenced_in_a_row >= FENCED_MAX)
+                        return tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
+                                           "%s; fenced %d times without a commit in between: "
+                                           "another process uses transactional.id %s (two "
+                                           "aggregators with the same instance.id?)",
+                                           why, agg->fenced_in_a_row, agg->opts.transactional_id);
+                tecg_log_warn(FAC,
+                              "%s; the transaction cannot be aborted: a new transactional "
+                              "producer takes over, then the partitions are restored from "
+                              "the last commit",
+                              why);
+                agg->renew_producer = true;
+        }
+        agg->recover = true;
+        return recover(agg, errstr, errstr_size);
+}
+
+/* Routes the consumer's callbacks to its queue and subscribes to both
+ * inputs. */
+static tecg_err_t consumer_start(tecg_aggregator_t *agg, char *errstr, size_t errstr_size) {
+        rd_kafka_poll_set_consumer(agg->consumer);
+        agg->consumer_queue = rd_kafka_queue_get_consumer(agg->consumer);
+        rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(2);
+        rd_kafka_topic_partition_list_add(subs, agg->topic_in[0], RD_KAFKA_PARTITION_UA);
+        rd_kafka_topic_partition_list_add(subs, agg->topic_in[1], RD_KAFKA_PARTITION_UA);
+        rd_kafka_resp_err_t kerr = rd_kafka_subscribe(agg->consumer, subs);
+        rd_kafka_topic_partition_list_destroy(subs);
+        if (kerr)
+                return tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "subscribe: %s",
+                                   rd_kafka_err2str(kerr));
+        return TECG_OK;
+}
+
+/* A new consumer instead of one in a fatal state (see
+ * SELF_FENCE_WINDOW_MS): it joins under the same group.instance.id, and
+ * its assignment restores the partitions from the last commit. */
+static tecg_err_t consumer_renew(tecg_aggregator_t *agg, char *errstr, size_t errstr_size) {
+        rd_kafka_queue_destroy(agg->consumer_queue);
+        agg->consumer_queue = NULL;
+        rd_kafka_destroy_flags(agg->consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        agg->consumer = NULL;
+        ctx_drop_all(agg);
+        batch_reset(agg);
+        agg->recover = false; /* the new assignment restores */
+        agg->renew_consumer = false;
+        agg->lost_ms = 0;
+        if (!(agg->consumer = tecg_kafka_new_from(TECG_KAFKA_CONSUMER, agg->consumer_conf, errstr,
+                                                  errstr_size)))
+                return TECG_ERR_KAFKA;
+        tecg_log_notice(FAC, "a new consumer took over");
+        return consumer_start(agg, errstr, errstr_size);
 }
 
 tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t errstr_size) {
         int max = agg->opts.batch_max_messages;
+        if (agg->renew_consumer && !agg->txn_open && consumer_renew(agg, errstr, errstr_size))
+                return TECG_ERR_KAFKA;
         rd_kafka_message_t **msgs = malloc((size_t)max * sizeof(rd_kafka_message_t *));
         if (!msgs)
                 return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
         tecg_err_t err = TECG_OK;
         ssize_t n = rd_kafka_consume_batch_queue(agg->consumer_queue, agg->opts.batch_max_ms, msgs,
                                                  (size_t)max);
-        rd_kafka_poll(agg->producer, 0);
+        if (agg->producer)
+                rd_kafka_poll(agg->producer, 0);
+        for (ssize_t i = 0; i < n; i++)
+                if (msgs[i]->err == RD_KAFKA_RESP_ERR__FATAL)
+                        on_fatal(agg, agg->consumer);
         if (agg->fatal) {
                 err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "%s", agg->fatal_error);
+                goto destroy_msgs;
+        }
+        if (agg->renew_consumer)
+                goto destroy_msgs; /* the next call makes a new consumer */
+        if (agg->renew_producer)
+                agg->recover = true;
+        if (agg->recover) {
+                /* What was consumed is read again after the rewind. */
+                if (!stopping(agg) && tecg_mono_ms() >= agg->recover_after_ms)
+                        err = recover(agg, errstr, errstr_size);
                 goto destroy_msgs;
         }
         if (n <= 0)
@@ -742,9 +1065,7 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t
 
         rd_kafka_topic_partition_list_t *offsets = batch_offsets(agg);
         rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(agg->consumer);
-        error = offsets->cnt
-                        ? rd_kafka_send_offsets_to_transaction(agg->producer, offsets, cgmd, -1)
-                        : NULL;
+        error = offsets->cnt ? txn_call(agg, TXN_SEND_OFFSETS, offsets, cgmd) : NULL;
         rd_kafka_consumer_group_metadata_destroy(cgmd);
         rd_kafka_topic_partition_list_destroy(offsets);
         if (error) {
@@ -758,18 +1079,12 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t
                         "batch", errstr, errstr_size);
                 goto destroy_msgs;
         }
-        for (int attempt = 0;; attempt++) {
-                error = rd_kafka_commit_transaction(agg->producer, -1);
-                if (!error)
-                        break;
-                if (rd_kafka_error_is_retriable(error) && attempt < 5) {
-                        rd_kafka_error_destroy(error);
-                        continue;
-                }
+        if ((error = txn_call(agg, TXN_COMMIT, NULL, NULL))) {
                 err = txn_failed(agg, error, "commit_transaction", errstr, errstr_size);
                 goto destroy_msgs;
         }
         agg->txn_open = false;
+        agg->fenced_in_a_row = 0;
         agg->stats.transactions++;
         agg->stats.last_commit_ms = tecg_wall_ms();
         batch_reset(agg);
@@ -823,6 +1138,16 @@ tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
                 /* Avoid the one-second fetch back-off (docs/design.md §7). */
                 {"queued.min.messages", "200000"},
                 {"queued.max.messages.kbytes", "262144"},
+                /* How long a member that stopped answering keeps its
+                 * partitions (librdkafka's default is 45 s). A static member
+                 * sends no LeaveGroup, so this is also the wait after a
+                 * SIGTERM or crash without a restart; a restart within it
+                 * gets the same partitions back without a rebalance
+                 * (docs/design.md §6). */
+                {"session.timeout.ms", "10000"},
+                {"reconnect.backoff.max.ms", RECONNECT_BACKOFF_MAX_MS},
+                /* Static membership, last: no instance id ends the list. */
+                {opts->instance_id ? "group.instance.id" : NULL, opts->instance_id},
                 {NULL, NULL}};
         snprintf(restore_group, sizeof(restore_group), "%s-restore", opts->group_id);
         const tecg_kafka_setting_t restorer_overrides[] = {
@@ -832,23 +1157,32 @@ tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
                 /* Restoring waits for the end of small partitions: do not
                  * let each fetch sit for the default 500 ms. */
                 {"fetch.wait.max.ms", "100"},
+                {"reconnect.backoff.max.ms", RECONNECT_BACKOFF_MAX_MS},
                 {NULL, NULL}};
         const tecg_kafka_setting_t producer_overrides[] = {
                 {"client.id", "tecg-aggregator"},
                 {"transactional.id", opts->transactional_id},
                 {"transaction.timeout.ms", "30000"},
+                {"reconnect.backoff.max.ms", RECONNECT_BACKOFF_MAX_MS},
                 {NULL, NULL}};
+        char errbuf[512];
         const tecg_kafka_callbacks_t consumer_cb = {
                 .opaque = agg, .error_cb = on_error, .rebalance_cb = on_rebalance};
         const tecg_kafka_callbacks_t restorer_cb = {.opaque = agg, .error_cb = on_error};
         const tecg_kafka_callbacks_t producer_cb = {
                 .opaque = agg, .error_cb = on_error, .dr_msg_cb = on_delivery};
-        if (!(agg->consumer = tecg_kafka_new(TECG_KAFKA_CONSUMER, conf, consumer_overrides,
-                                             &consumer_cb, errstr, errstr_size)) ||
+        if (!(agg->consumer_conf =
+                      tecg_kafka_conf_new(TECG_KAFKA_CONSUMER, conf, consumer_overrides,
+                                          &consumer_cb, errstr, errstr_size)) ||
+            !(agg->consumer = tecg_kafka_new_from(TECG_KAFKA_CONSUMER, agg->consumer_conf, errstr,
+                                                  errstr_size)) ||
             !(agg->restorer = tecg_kafka_new(TECG_KAFKA_READER, conf, restorer_overrides,
                                              &restorer_cb, errstr, errstr_size)) ||
-            !(agg->producer = tecg_kafka_new(TECG_KAFKA_PRODUCER, conf, producer_overrides,
-                                             &producer_cb, errstr, errstr_size)))
+            !(agg->producer_conf =
+                      tecg_kafka_conf_new(TECG_KAFKA_PRODUCER, conf, producer_overrides,
+                                          &producer_cb, errstr, errstr_size)) ||
+            !(agg->producer = tecg_kafka_new_from(TECG_KAFKA_PRODUCER, agg->producer_conf, errstr,
+                                                  errstr_size)))
                 goto fail;
 
         char max_bytes[32];
@@ -859,54 +1193,109 @@ tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
                 agg->produce_max = 1000000; /* librdkafka's default */
 
         /* Fences any older instance with our transactional.id and aborts
-         * what it left open. */
-        rd_kafka_error_t *error = rd_kafka_init_transactions(agg->producer, 60000);
+         * what it left open. Waits for Kafka until a stop. */
+        rd_kafka_error_t *error = txn_call(agg, TXN_INIT, NULL, NULL);
         if (error) {
-                tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "init_transactions: %s",
-                            rd_kafka_error_string(error));
+                snprintf(errbuf, sizeof(errbuf), "%s", rd_kafka_error_string(error));
+                tecg_seterr(err_is_terminal(rd_kafka_error_code(error)) ? TECG_ERR_CONFIG
+                                                                        : TECG_ERR_KAFKA,
+                            errstr, errstr_size, "init_transactions: %s%s", errbuf,
+                            stopping(agg) ? " (stopped before Kafka answered)" : "");
                 rd_kafka_error_destroy(error);
                 goto fail;
         }
-        rd_kafka_poll_set_consumer(agg->consumer);
-        agg->consumer_queue = rd_kafka_queue_get_consumer(agg->consumer);
-        rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(2);
-        rd_kafka_topic_partition_list_add(subs, agg->topic_in[0], RD_KAFKA_PARTITION_UA);
-        rd_kafka_topic_partition_list_add(subs, agg->topic_in[1], RD_KAFKA_PARTITION_UA);
-        rd_kafka_resp_err_t kerr = rd_kafka_subscribe(agg->consumer, subs);
-        rd_kafka_topic_partition_list_destroy(subs);
-        if (kerr) {
-                tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "subscribe: %s",
-                            rd_kafka_err2str(kerr));
+        if (consumer_start(agg, errstr, errstr_size))
                 goto fail;
-        }
         return agg;
 fail:
         tecg_aggregator_destroy(agg);
         return NULL;
 }
 
+/* Closes a consumer within `deadline_ms` (monotonic): a close that Kafka
+ * does not let finish (the group coordinator is down) is given up, and the
+ * consumer destroyed without it. Rebalance events of the close (the final
+ * revoke) go through on_rebalance as usual. */
+static void consumer_close(tecg_aggregator_t *agg, rd_kafka_t *rk, int64_t deadline_ms) {
+        bool closed = false;
+        rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+        rd_kafka_error_t *error = rd_kafka_consumer_close_queue(rk, q);
+        if (error) {
+                tecg_log_warn(FAC, "close: %s", rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        } else {
+                while (!(closed = rd_kafka_consumer_closed(rk))) {
+                        int64_t left = deadline_ms - tecg_mono_ms();
+                        if (left <= 0)
+                                break;
+                        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, left < 100 ? (int)left : 100);
+                        if (!ev)
+                                continue;
+                        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+                                on_rebalance(rk, rd_kafka_event_error(ev),
+                                             rd_kafka_event_topic_partition_list(ev), agg);
+                        rd_kafka_event_destroy(ev);
+                }
+        }
+        rd_kafka_queue_destroy(q);
+        if (!closed)
+                tecg_log_warn(FAC, "%s: not closed within shutdown.timeout.ms; destroyed as is",
+                              rd_kafka_name(rk));
+        rd_kafka_destroy_flags(rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+}
+
 void tecg_aggregator_destroy(tecg_aggregator_t *agg) {
         if (!agg)
                 return;
-        if (agg->txn_open && agg->producer) {
-                rd_kafka_error_t *error = rd_kafka_abort_transaction(agg->producer, 10000);
-                if (error)
+        /* The budget runs from the stop, when there was one, which the
+         * engine may have seen up to a wait step after the signal. */
+        stopping(agg);
+        int64_t now = tecg_mono_ms();
+        int64_t budget = agg->opts.shutdown_timeout_ms - (agg->stop_seen_ms ? WAIT_STEP_MS : 0);
+        int64_t deadline =
+                (agg->stop_seen_ms ? agg->stop_seen_ms : now) + (budget > 0 ? budget : 0);
+        bool clean = !agg->txn_open && !agg->renew_producer;
+        if (agg->txn_open && agg->producer && !agg->renew_producer) {
+                /* At most half of what is left: the consumers' close needs
+                 * the rest when Kafka is up. */
+                int64_t abort_end = now + (deadline - now) / 2;
+                for (;;) {
+                        int64_t left = abort_end - tecg_mono_ms();
+                        if (left <= 0)
+                                break;
+                        rd_kafka_error_t *error = rd_kafka_abort_transaction(
+                                agg->producer, left < WAIT_STEP_MS ? (int)left : WAIT_STEP_MS);
+                        if (!error) {
+                                clean = true;
+                                break;
+                        }
+                        bool retry = rd_kafka_error_is_retriable(error);
                         rd_kafka_error_destroy(error);
+                        if (!retry)
+                                break;
+                }
+                if (!clean)
+                        tecg_log_notice(FAC, "the open transaction was not aborted: the broker "
+                                             "aborts it when the next instance starts or "
+                                             "after transaction.timeout.ms");
         }
         if (agg->consumer_queue)
                 rd_kafka_queue_destroy(agg->consumer_queue);
-        if (agg->consumer) {
-                rd_kafka_consumer_close(agg->consumer);
-                rd_kafka_destroy(agg->consumer);
-        }
-        if (agg->restorer) {
-                rd_kafka_consumer_close(agg->restorer);
-                rd_kafka_destroy(agg->restorer);
-        }
+        if (agg->consumer)
+                consumer_close(agg, agg->consumer, deadline);
+        if (agg->restorer)
+                consumer_close(agg, agg->restorer, deadline);
         if (agg->producer) {
-                rd_kafka_flush(agg->producer, 10000);
+                int64_t left = deadline - tecg_mono_ms();
+                if (clean && left > 0)
+                        rd_kafka_flush(agg->producer, (int)left);
+                rd_kafka_purge(agg->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
                 rd_kafka_destroy(agg->producer);
         }
+        if (agg->producer_conf)
+                rd_kafka_conf_destroy(agg->producer_conf);
+        if (agg->consumer_conf)
+                rd_kafka_conf_destroy(agg->consumer_conf);
         ctx_drop_all(agg);
         free(agg->parts);
         tecg_state_codec_destroy(agg->state_codec);

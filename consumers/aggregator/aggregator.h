@@ -14,6 +14,7 @@
 #ifndef TECG_AGGREGATOR_H
 #define TECG_AGGREGATOR_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "conf.h"
@@ -24,6 +25,10 @@ typedef struct {
         const char *topic_prefix;
         const char *group_id;
         const char *transactional_id;
+        /* group.instance.id of the consumer (static membership: a restart
+         * within session.timeout.ms gets its partitions back without a
+         * rebalance); NULL = none. A kafka.group.instance.id key wins. */
+        const char *instance_id;
         const tecg_nations_t *nations; /* borrowed */
         int batch_max_messages;        /* per transaction */
         int batch_max_ms;              /* wait for a batch at most this long */
@@ -32,6 +37,11 @@ typedef struct {
                                           * before decoding; 0 = no limit */
         const char *schema_registry_url; /* NULL: Confluent-framed messages
                                           * need ids known otherwise */
+        /* Set (by a signal handler) when the daemon is asked to stop: every
+         * wait on Kafka ends within a second of it. NULL = never. */
+        const volatile sig_atomic_t *stop;
+        /* From the stop, how long tecg_aggregator_destroy() may take. */
+        int shutdown_timeout_ms;
 } tecg_aggregator_options_t;
 
 typedef struct {
@@ -41,6 +51,8 @@ typedef struct {
         uint64_t dead_lettered; /* sent to dead-letter */
         uint64_t transactions;  /* committed */
         uint64_t aborts;        /* aborted and replayed */
+        uint64_t recoveries;    /* new transactional producers after an
+                                 * error no abort could clear */
         uint64_t restores;      /* partitions restored */
         uint64_t nations;       /* nation states held */
         uint64_t seen_ids;      /* event ids held for dedupe */
@@ -60,11 +72,22 @@ tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
 
 /* Consumes one batch (waiting up to batch_max_ms), aggregates it and
  * commits it in one transaction. TECG_OK also when there was nothing to
- * do; TECG_ERR_KAFKA on a fatal error (the caller exits; a restart resumes
- * from the last commit). */
+ * do, when a stop interrupted the batch (destroy aborts it) and after an
+ * error the engine recovers from: an aborted transaction is replayed, and
+ * a producer that cannot go on (fenced by the broker's epoch bump after
+ * transaction.timeout.ms, fatal error, failed abort) is replaced by a new
+ * one with the same transactional.id before the assigned partitions are
+ * restored from the last commit. TECG_ERR_CONFIG on an authorization or
+ * configuration error, TECG_ERR_KAFKA when another process with the same
+ * instance.id took over or our own topics cannot be read; the caller
+ * exits, and a restart resumes from the last commit. */
 tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t errstr_size);
 
-/* Aborts what is not committed, leaves the group, destroys. NULL ok. */
+/* Aborts what is not committed, closes the clients, destroys; all within
+ * shutdown_timeout_ms of the stop (or of this call), Kafka up or down:
+ * what is not committed by then is redone from the last commit by the next
+ * owner. A static member sends no LeaveGroup: its partitions wait for it
+ * for session.timeout.ms. NULL ok. */
 void tecg_aggregator_destroy(tecg_aggregator_t *agg);
 
 void tecg_aggregator_stats(const tecg_aggregator_t *agg, tecg_aggregator_stats_t *out);

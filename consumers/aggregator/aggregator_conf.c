@@ -8,7 +8,10 @@ const tecg_conf_prop_t tecg_aggregator_conf_props[] = {
          .type = TECG_CONF_STRING,
          .offset = F(instance_id),
          .doc = "unique name of this instance; its transactional.id is "
-                "tecg-aggregator-<instance.id> (default: the host name)"},
+                "tecg-aggregator-<instance.id> and its consumer's group.instance.id is "
+                "<instance.id>@<topic.prefix> (static membership: a restart gets its partitions back "
+                "without a rebalance; kafka.group.instance.id wins) (default: the host "
+                "name)"},
         {.name = "group.id",
          .type = TECG_CONF_STRING,
          .offset = F(group_id),
@@ -34,7 +37,17 @@ const tecg_conf_prop_t tecg_aggregator_conf_props[] = {
          .defval = "120000",
          .min = 1000,
          .max = 3600000,
-         .doc = "how long restoring a partition's state may take"},
+         .doc = "how long one attempt at restoring a partition's state may take; a "
+                "failed attempt is retried a second later"},
+        {.name = "shutdown.timeout.ms",
+         .type = TECG_CONF_INT,
+         .offset = F(shutdown_timeout_ms),
+         .defval = "10000",
+         .min = 0,
+         .max = 3600000,
+         .doc = "on SIGTERM, how long aborting the open transaction and closing the "
+                "clients may take, Kafka up or down; what is not committed is redone "
+                "from the last commit at the next start"},
         /* The largest valid event is about 2.5 kB (three texts of at most
          * 200 characters): 64 KiB leaves room for new schema versions and
          * refuses a megabyte of junk before the codec walks it. */

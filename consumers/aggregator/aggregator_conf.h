@@ -18,6 +18,7 @@ typedef struct {
         int64_t batch_max_ms;
         int64_t restore_timeout_ms;
         int64_t message_max_bytes;
+        int64_t shutdown_timeout_ms;
 } tecg_aggregator_conf_t;
 
 extern const tecg_conf_prop_t tecg_aggregator_conf_props[];

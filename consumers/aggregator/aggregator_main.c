@@ -3,6 +3,8 @@
  * nation's totals to tecg.nation-state, all in Kafka transactions
  * (docs/design.md §4; the engine is aggregator.c). Scale out by starting more
  * instances (each with its own instance.id) up to the partition count. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -29,24 +31,61 @@ static const tecg_daemon_spec_t aggregator_spec = {
                  "\n"
                  "Aggregates the nations' events per nation, exactly once, into\n"
                  "tecg.nation-state (Kafka transactions; restart-safe).\n",
-        .exit_status = "Exit status: 0 stopped by a signal; 1 fatal Kafka error "
-                       "(restart it: it resumes from the last commit); 2 bad usage "
+        .exit_status = "Exit status: 0 stopped by a signal; 1 an error it cannot "
+                       "recover from: authorization or Kafka configuration, another "
+                       "process with the same instance.id, unreadable state (fix it, "
+                       "then restart: it resumes from the last commit); 2 bad usage "
                        "or configuration.\n",
         .props = tecg_aggregator_conf_props,
 };
+
+/* The last resort behind the engine's bounded waits. librdkafka 2.0.2's
+ * rd_kafka_send_offsets_to_transaction() ignores its timeout while the
+ * transaction coordinator is unreachable (it waits for its request, up to
+ * transaction.timeout.ms), so a stop during a broker outage could
+ * outlast shutdown.timeout.ms: the process then ends anyway, as systemd
+ * would end it, with status 0. Nothing is lost: what was not committed is
+ * redone from the last commit at the next start. The margin leaves time
+ * to exit. */
+#define WATCHDOG_MARGIN_MS 200
+
+typedef struct {
+        int64_t shutdown_timeout_ms;
+        atomic_bool done; /* main finished its cleanup */
+} watchdog_t;
+
+static void *watchdog_run(void *arg) {
+        watchdog_t *w = arg;
+        struct timespec tick = {0, 50 * 1000000L};
+        while (!tecg_daemon_stop && !atomic_load(&w->done))
+                nanosleep(&tick, NULL);
+        int64_t deadline = tecg_mono_ms() + w->shutdown_timeout_ms - WATCHDOG_MARGIN_MS;
+        while (!atomic_load(&w->done)) {
+                if (tecg_mono_ms() >= deadline) {
+                        tecg_log_warn(FAC, "a Kafka call did not return within "
+                                           "shutdown.timeout.ms: exiting without finishing the "
+                                           "cleanup (nothing is lost: the next start resumes "
+                                           "from the last commit)");
+                        _exit(0);
+                }
+                nanosleep(&tick, NULL);
+        }
+        return NULL;
+}
 
 static void report_stats(const tecg_aggregator_conf_t *ac, const tecg_aggregator_t *agg) {
         tecg_aggregator_stats_t st;
         tecg_aggregator_stats(agg, &st);
         tecg_log_info("stats",
                       "consumed=%llu counted=%llu duplicates=%llu "
-                      "dead_lettered=%llu transactions=%llu aborts=%llu nations=%llu "
+                      "dead_lettered=%llu transactions=%llu aborts=%llu recoveries=%llu "
+                      "nations=%llu "
                       "event_ids=%llu event_id_bytes=%llu",
                       (unsigned long long)st.consumed, (unsigned long long)st.counted,
                       (unsigned long long)st.duplicates, (unsigned long long)st.dead_lettered,
                       (unsigned long long)st.transactions, (unsigned long long)st.aborts,
-                      (unsigned long long)st.nations, (unsigned long long)st.seen_ids,
-                      (unsigned long long)st.seen_bytes);
+                      (unsigned long long)st.recoveries, (unsigned long long)st.nations,
+                      (unsigned long long)st.seen_ids, (unsigned long long)st.seen_bytes);
         if (!ac->common.metrics_file)
                 return;
         tecg_buf_t out = TECG_BUF_INIT;
@@ -68,6 +107,9 @@ static void report_stats(const tecg_aggregator_conf_t *ac, const tecg_aggregator
                  TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, transactions)},
                 {"tecg_aggregator_aborts_total", "Transactions aborted and replayed.",
                  TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, aborts)},
+                {"tecg_aggregator_recoveries_total",
+                 "New transactional producers after an error no abort could clear.",
+                 TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, recoveries)},
                 {"tecg_aggregator_nations", "Nation states held.", TECG_METRIC_GAUGE,
                  offsetof(tecg_aggregator_stats_t, nations)},
                 {"tecg_aggregator_event_ids", "Event ids held for dedupe.", TECG_METRIC_GAUGE,
@@ -84,9 +126,12 @@ static void report_stats(const tecg_aggregator_conf_t *ac, const tecg_aggregator
 int main(int argc, char **argv) {
         tecg_aggregator_conf_t ac;
         tecg_daemon_t d;
-        char errstr[1024], hostname[256] = "localhost", txn_id[512];
+        char errstr[1024], hostname[256] = "localhost", txn_id[512], member_id[512];
         tecg_nations_t *nations = NULL;
         tecg_aggregator_t *agg = NULL;
+        watchdog_t watchdog = {.done = false};
+        pthread_t watchdog_thread;
+        bool watchdog_started = false;
 
         int rc = tecg_daemon_setup(&aggregator_spec, &ac, argc, argv, &d);
         if (rc >= 0)
@@ -96,33 +141,49 @@ int main(int argc, char **argv) {
                 goto done;
         }
         gethostname(hostname, sizeof(hostname) - 1);
-        snprintf(txn_id, sizeof(txn_id), "tecg-aggregator-%s",
-                 ac.instance_id ? ac.instance_id : hostname);
+        const char *instance_id = ac.instance_id ? ac.instance_id : hostname;
+        snprintf(txn_id, sizeof(txn_id), "tecg-aggregator-%s", instance_id);
+        /* A static member that rejoins gets its previous assignment back
+         * whatever it subscribes to now (the broker keeps a stable group's
+         * assignment; librdkafka 2.0.2 does not check it against the
+         * subscription): under another topic.prefix it must be another
+         * member. */
+        snprintf(member_id, sizeof(member_id), "%s@%s", instance_id, ac.common.topic_prefix);
         tecg_conf_log(d.conf, "config");
         if (d.check_only) {
                 rc = tecg_daemon_config_ok(&d);
                 goto done;
         }
         tecg_daemon_signals();
+        watchdog.shutdown_timeout_ms = ac.shutdown_timeout_ms;
+        watchdog_started = pthread_create(&watchdog_thread, NULL, watchdog_run, &watchdog) == 0;
 
         rc = 1;
         tecg_aggregator_options_t opts = {
                 .topic_prefix = ac.common.topic_prefix,
                 .group_id = ac.group_id,
                 .transactional_id = txn_id,
+                .instance_id = member_id,
                 .nations = nations,
                 .batch_max_messages = (int)ac.batch_max_messages,
                 .batch_max_ms = (int)ac.batch_max_ms,
                 .restore_timeout_ms = (int)ac.restore_timeout_ms,
                 .message_max_bytes = (size_t)ac.message_max_bytes,
                 .schema_registry_url = ac.common.schema_registry_url,
+                .stop = &tecg_daemon_stop,
+                .shutdown_timeout_ms = (int)ac.shutdown_timeout_ms,
         };
         if (!(agg = tecg_aggregator_new(d.conf, &opts, errstr, sizeof(errstr)))) {
-                tecg_log_err(FAC, "%s", errstr);
+                if (tecg_daemon_stop) {
+                        tecg_log_notice(FAC, "%s", errstr);
+                        rc = 0;
+                } else {
+                        tecg_log_err(FAC, "%s", errstr);
+                }
                 goto done;
         }
-        tecg_log_info(FAC, "started: group %s, transactional.id %s, topics %s*", ac.group_id,
-                      txn_id, ac.common.topic_prefix);
+        tecg_log_info(FAC, "started: group %s, instance %s, transactional.id %s, topics %s*",
+                      ac.group_id, instance_id, txn_id, ac.common.topic_prefix);
         int64_t next_stats = tecg_mono_ms() + ac.common.stats_interval_ms;
         while (!tecg_daemon_stop) {
                 if (tecg_aggregator_run_once(agg, errstr, sizeof(errstr))) {
@@ -138,11 +199,15 @@ int main(int argc, char **argv) {
                 }
         }
         report_stats(&ac, agg);
-        tecg_log_info(FAC, "stopping: leaving the group (uncommitted work is redone "
-                           "by the next owner)");
+        tecg_log_info(FAC, "stopping (uncommitted work is redone from the last commit; "
+                           "a static member keeps its partitions for session.timeout.ms)");
         rc = 0;
 done:
         tecg_aggregator_destroy(agg);
+        if (watchdog_started) {
+                atomic_store(&watchdog.done, true);
+                pthread_join(watchdog_thread, NULL);
+        }
         tecg_nations_destroy(nations);
         tecg_daemon_cleanup(&d);
         return rc;

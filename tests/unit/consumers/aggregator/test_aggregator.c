@@ -31,6 +31,7 @@
  * Every wait has a deadline; a watchdog (alarm) turns anything that still
  * hangs inside librdkafka into a failure. */
 #include <inttypes.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -339,6 +340,7 @@ static tecg_aggregator_t *engine_new(fixture_t *f) {
                 .restore_timeout_ms = WAIT_MS,
                 .message_max_bytes = MESSAGE_MAX,
                 .schema_registry_url = NULL,
+                .shutdown_timeout_ms = WAIT_MS,
         };
         tecg_aggregator_t *agg = tecg_aggregator_new(f->conf, &opts, err, sizeof(err));
         if (!agg)
@@ -944,6 +946,238 @@ static void test_restore(void **state) {
         outputs_free(&out);
 }
 
+/* ---- errors no abort clears, and stops ------------------------------- */
+
+/* The Kafka protocol's ApiKey of EndTxn (not in librdkafka's public
+ * headers). */
+#define APIKEY_END_TXN 26
+
+/* Calls run_once until `done` says so; every call must succeed. */
+static void run_until(tecg_aggregator_t *agg, bool (*done)(const tecg_aggregator_stats_t *),
+                      tecg_aggregator_stats_t *out) {
+        char err[512];
+        int64_t deadline = tu_now_ms() + WAIT_MS;
+        for (;;) {
+                if (tecg_aggregator_run_once(agg, err, sizeof(err)))
+                        fail_msg("run_once: %s", err);
+                tecg_aggregator_stats(agg, out);
+                if (done(out))
+                        return;
+                if (tu_now_ms() > deadline) {
+                        print_stats("stats", out);
+                        fail_msg("not done after %d ms", WAIT_MS);
+                }
+        }
+}
+
+static bool recovered_and_committed(const tecg_aggregator_stats_t *s) {
+        return s->recoveries >= 1 && s->transactions >= 1 && s->seen_ids >= 3;
+}
+
+static bool four_ids(const tecg_aggregator_stats_t *s) {
+        return s->seen_ids >= 4 && s->transactions >= 2;
+}
+
+/* The commit of the first batch fails with `code`, which librdkafka makes
+ * a fatal error of the transactional producer (our epoch was bumped: what
+ * the broker does to a transaction older than transaction.timeout.ms).
+ * The engine does not give up: a new producer takes over, the partitions
+ * are restored and replayed from the last commit, and what follows is
+ * counted once. */
+static void fenced_commit_recovers(fixture_t *f, rd_kafka_resp_err_t code) {
+        const int64_t feb = at(2005, 2, 22), mar = at(2005, 3, 1);
+        tecg_event_t first[] = {
+                funding("NLD-f1", "NLD", 100000, "EUR", TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, feb),
+                training("DEU-t1", "DEU", 10, feb),
+                personnel("NLD-p1", "NLD", 40, feb),
+        };
+        for (size_t i = 0; i < 3; i++)
+                send_event(f, &first[i]);
+        flush_all(f);
+        rd_kafka_mock_push_request_errors(f->mcluster, APIKEY_END_TXN, 1, code);
+
+        tecg_aggregator_t *agg = engine_new(f);
+        tecg_aggregator_stats_t s;
+        run_until(agg, recovered_and_committed, &s);
+        print_stats("recovered", &s);
+        assert_int_equal(s.recoveries, 1);
+        assert_int_equal(s.aborts, 1);
+        /* The batch went again, after a restore that gave back its ids:
+         * the mock shows uncommitted records to read_committed readers
+         * (see the top of this file), a broker would not. */
+        assert_int_equal(s.seen_ids, 3);
+
+        tecg_event_t f2 =
+                funding("NLD-f2", "NLD", 50000, "EUR", TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, mar);
+        send_event(f, &f2);
+        flush_all(f);
+        run_until(agg, four_ids, &s);
+        assert_int_equal(s.recoveries, 1);
+        assert_int_equal(s.aborts, 1);
+        assert_int_equal(s.dead_lettered, 0);
+        engine_destroy(f);
+
+        outputs_t out;
+        read_outputs(f, &out);
+        int32_t p;
+        tecg_nation_state_t *nld = latest_state(f, &out.states, "NLD", &p);
+        tecg_event_t nld_events[] = {first[0], first[2], f2};
+        tecg_nation_state_t *want = expected_state("NLD", nld_events, 3);
+        assert_true(tecg_nation_state_equal(nld, want));
+        assert_int_equal(nld->events, 3);
+        tecg_nation_state_destroy(nld);
+        tecg_nation_state_destroy(want);
+        outputs_free(&out);
+}
+
+static void test_commit_producer_fenced_recovers(void **state) {
+        fenced_commit_recovers(*state, RD_KAFKA_RESP_ERR_PRODUCER_FENCED);
+}
+
+static void test_commit_invalid_epoch_recovers(void **state) {
+        fenced_commit_recovers(*state, RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH);
+}
+
+/* An authorization error is not recovered from: a new producer would meet
+ * it again. run_once reports it as a configuration error. */
+static void test_commit_unauthorized_exits(void **state) {
+        fixture_t *f = *state;
+        char err[512];
+        tecg_event_t ev = training("DEU-t1", "DEU", 10, at(2005, 2, 22));
+        send_event(f, &ev);
+        flush_all(f);
+        rd_kafka_mock_push_request_errors(f->mcluster, APIKEY_END_TXN, 1,
+                                          RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+        tecg_aggregator_t *agg = engine_new(f);
+        int64_t deadline = tu_now_ms() + WAIT_MS;
+        tecg_err_t rc;
+        while ((rc = tecg_aggregator_run_once(agg, err, sizeof(err))) == TECG_OK) {
+                if (tu_now_ms() > deadline)
+                        fail_msg("run_once never reported the authorization error");
+        }
+        fprintf(stderr, "run_once: %s\n", err);
+        assert_int_equal(rc, TECG_ERR_CONFIG);
+        assert_non_null(strstr(err, "TRANSACTIONAL_ID_AUTHORIZATION_FAILED"));
+        tecg_aggregator_stats_t s;
+        tecg_aggregator_stats(agg, &s);
+        assert_int_equal(s.transactions, 0);
+        assert_int_equal(s.recoveries, 0);
+        engine_destroy(f);
+}
+
+/* Fenced again by every new producer before it commits anything: not the
+ * broker's epoch bump after a timed-out transaction, which happens once,
+ * but another process with our transactional.id. The third fence in a row
+ * ends the engine, saying so. */
+static void test_fenced_again_and_again_exits(void **state) {
+        fixture_t *f = *state;
+        char err[512];
+        tecg_event_t ev = training("DEU-t1", "DEU", 10, at(2005, 2, 22));
+        send_event(f, &ev);
+        flush_all(f);
+        rd_kafka_mock_push_request_errors(
+                f->mcluster, APIKEY_END_TXN, 3, RD_KAFKA_RESP_ERR_PRODUCER_FENCED,
+                RD_KAFKA_RESP_ERR_PRODUCER_FENCED, RD_KAFKA_RESP_ERR_PRODUCER_FENCED);
+        tecg_aggregator_t *agg = engine_new(f);
+        int64_t deadline = tu_now_ms() + WAIT_MS;
+        tecg_err_t rc;
+        while ((rc = tecg_aggregator_run_once(agg, err, sizeof(err))) == TECG_OK) {
+                if (tu_now_ms() > deadline)
+                        fail_msg("run_once never gave up");
+        }
+        fprintf(stderr, "run_once: %s\n", err);
+        assert_int_equal(rc, TECG_ERR_KAFKA);
+        assert_non_null(strstr(err, "another process uses transactional.id"));
+        tecg_aggregator_stats_t s;
+        tecg_aggregator_stats(agg, &s);
+        assert_int_equal(s.transactions, 0);
+        assert_int_equal(s.recoveries, 2);
+        engine_destroy(f);
+}
+
+static volatile sig_atomic_t stop_flag;
+static int64_t stop_at_ms; /* when stop_when_committing set it */
+
+/* Sets stop_flag half a second after the mock received the delayed EndTxn
+ * (one of the three brokers' error stacks is used up). */
+static void *stop_when_committing(void *arg) {
+        fixture_t *f = arg;
+        int64_t deadline = tu_now_ms() + WAIT_MS;
+        for (;;) {
+                size_t left = 0, cnt;
+                for (int32_t b = 1; b <= 3; b++)
+                        if (!rd_kafka_mock_broker_error_stack_cnt(f->mcluster, b, APIKEY_END_TXN,
+                                                                  &cnt))
+                                left += cnt;
+                if (left < 3 || tu_now_ms() > deadline)
+                        break;
+                struct timespec ts = {0, 20 * 1000000L};
+                nanosleep(&ts, NULL);
+        }
+        struct timespec ts = {0, 500 * 1000000L};
+        nanosleep(&ts, NULL);
+        stop_at_ms = tu_now_ms();
+        stop_flag = 1;
+        return NULL;
+}
+
+/* A commit that Kafka does not answer (EndTxn delayed by 30 s on every
+ * broker) and a stop: run_once returns within a wait step of the stop,
+ * and destroy within the shutdown timeout, with the transaction left
+ * uncommitted. */
+static void test_stop_while_commit_hangs(void **state) {
+        fixture_t *f = *state;
+        char err[512];
+        enum { SHUTDOWN_MS = 3000, DELAY_MS = 30000 };
+        tecg_event_t ev = training("DEU-t1", "DEU", 10, at(2005, 2, 22));
+        send_event(f, &ev);
+        flush_all(f);
+        for (int32_t b = 1; b <= 3; b++)
+                assert_int_equal(rd_kafka_mock_broker_push_request_error_rtts(
+                                         f->mcluster, b, APIKEY_END_TXN, 1,
+                                         RD_KAFKA_RESP_ERR_NO_ERROR, DELAY_MS),
+                                 RD_KAFKA_RESP_ERR_NO_ERROR);
+        stop_flag = 0;
+        tecg_aggregator_options_t opts = {
+                .topic_prefix = PREFIX,
+                .group_id = "tecg-aggregator-test",
+                .transactional_id = "tecg-aggregator-test-1",
+                .nations = f->nations,
+                .batch_max_messages = 5,
+                .batch_max_ms = 100,
+                .restore_timeout_ms = WAIT_MS,
+                .message_max_bytes = MESSAGE_MAX,
+                .stop = &stop_flag,
+                .shutdown_timeout_ms = SHUTDOWN_MS,
+        };
+        tecg_aggregator_t *agg = f->agg = tecg_aggregator_new(f->conf, &opts, err, sizeof(err));
+        if (!agg)
+                fail_msg("tecg_aggregator_new: %s", err);
+        tecg_aggregator_stats_t s;
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, stop_when_committing, f), 0);
+        int64_t deadline = tu_now_ms() + WAIT_MS;
+        while (!stop_flag) {
+                if (tecg_aggregator_run_once(agg, err, sizeof(err)))
+                        fail_msg("run_once: %s", err);
+                if (tu_now_ms() > deadline)
+                        fail_msg("not stopped after %d ms", WAIT_MS);
+        }
+        int64_t returned = tu_now_ms();
+        pthread_join(th, NULL); /* it ended when it set the flag */
+        tecg_aggregator_stats(agg, &s);
+        print_stats("stopped", &s);
+        assert_int_equal(s.transactions, 0);
+        engine_destroy(f);
+        int64_t destroyed = tu_now_ms();
+        fprintf(stderr, "run_once returned %lld ms after the stop, destroy took %lld ms\n",
+                (long long)(returned - stop_at_ms), (long long)(destroyed - returned));
+        /* The commit waits in steps of a second and looks at the flag
+         * after each. */
+        assert_true(returned - stop_at_ms < 1500);
+        assert_true(destroyed - returned < SHUTDOWN_MS + 1000);
+}
+
 int main(void) {
         signal(SIGALRM, on_watchdog);
         /* The engine's info lines (assignments, restores) help when a test
@@ -952,6 +1186,13 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_count_dedupe_dead_letter, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_commit_producer_fenced_recovers, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_commit_invalid_epoch_recovers, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_commit_unauthorized_exits, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_fenced_again_and_again_exits, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stop_while_commit_hangs, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
