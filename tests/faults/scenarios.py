@@ -90,7 +90,7 @@ def producer_kill(env, size, times):
     producers, _aggs, dash = pipeline(env, size)
     victim = env.producer("NOR")
     victim.start()
-    big = size.events * 10
+    big = size.events * (20 if not size.full else 10)
     evs = unit_events(victim.nation, big * times, seed=99, id_prefix="big-")
     for ev in evs:
         env.expected.add(ev)
@@ -99,14 +99,14 @@ def producer_kill(env, size, times):
     for i in range(times):
         time.sleep(size.feed_s / (times + 1))
         # The other producers pause, so that the input topics grow with the
-        # big file only: killed once a quarter of it is acknowledged.
+        # big file only: killed at its first acknowledgements.
         env.feed_paused = True
         wait_for(lambda: not any(p.pending() for p in producers), 60,
                  "the other producers to send what they have")
         before = input_messages(env)
         victim.drop(f"NOR-big-{i}", tevents.ndjson(evs[i * big:(i + 1) * big]))
-        wait_for(lambda: input_messages(env) > before + big // 4, 60,
-                 "a quarter of the big file to be acknowledged", interval=0.005)
+        wait_for(lambda: input_messages(env) > before, 60,
+                 "the big file's first acknowledgements", interval=0.002)
         victim.kill()
         env.feed_paused = False
         env.note(f"SIGKILL {victim.name} with {len(victim.pending())} file(s) of "
