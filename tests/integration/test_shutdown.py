@@ -158,10 +158,6 @@ def test_producer_stops_in_time_and_keeps_its_file(tmp_path, up, codec):
     assert ids == {e["event_id"] for e in evs}
 
 
-@pytest.mark.xfail(strict=True, reason="the aggregator still waits on Kafka "
-                   "without a bound when stopping (infinite transaction "
-                   "timeouts in consumers/aggregator/aggregator.c) and has no "
-                   "shutdown.timeout.ms yet")
 def test_aggregator_stops_in_time(tmp_path, up):
     b = up
     a = Daemon(tmp_path, "aggregator", b.bootstrap, b.prefix,
