@@ -85,8 +85,9 @@ def test_partition_leader_killed_under_load(tmp_path, cluster, codec):
     p = Producer(tmp_path, BOOTSTRAP, prefix, "NOR",
                  extra={"shutdown.timeout.ms": 5000})
     p.start()
-    evs = events.generate("NOR", 40000, seed=9)
-    first, big, after = evs[:200], evs[200:30000], evs[30000:]
+    # The big file must take long enough to send that the kill lands in it.
+    evs = events.generate("NOR", 210000, seed=9)
+    first, big, after = evs[:200], evs[200:200000], evs[200000:]
     try:
         p.drop("NOR-1", events.ndjson(first))
         p.wait_done("NOR-1", timeout=60)
