@@ -249,10 +249,16 @@ class Aggregator(Proc):
 
 
 class Dashboard(Proc):
+    """The dashboard listens on a port the kernel picks (http.port = 0) and
+    writes it to http.port.file: a fixed port in the ephemeral range can be
+    held by any client socket of the machine at that moment."""
+
     def __init__(self, env, port, sink_url=None, extra=()):
-        self.port = port
+        del port  # the kernel's choice, read from the port file
+        self.port_file = os.path.join(env.workdir, "dashboard.port")
         lines = [f"nations.file = {NATIONS_FILE}", f"topic.prefix = {env.prefix}",
-                 "http.address = 127.0.0.1", f"http.port = {port}",
+                 "http.address = 127.0.0.1", "http.port = 0",
+                 f"http.port.file = {self.port_file}",
                  f"kafka.bootstrap.servers = {env.kafka.bootstrap}", *extra]
         if sink_url:
             lines += [f"sink.faults.url = {sink_url}", "sink.faults.backoff.max.ms = 2000"]
@@ -260,10 +266,26 @@ class Dashboard(Proc):
                          build_binary(env.build, "consumers", "dashboard", "tecg-dashboard"),
                          lines, env.workdir)
 
+    def start(self):
+        if os.path.exists(self.port_file):
+            os.unlink(self.port_file)
+        return super().start()
+
+    @property
+    def port(self):
+        """The port of the running dashboard; an error (caught by the
+        callers' polling like any failed request) until it has written it."""
+        try:
+            with open(self.port_file) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError) as e:
+            raise OSError(f"the dashboard has not written its port yet: {e}") from e
+
     def documents(self):
         out = {}
+        port = self.port
         for n in DASHBOARDS:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/dashboards/{n}",
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/dashboards/{n}",
                                         timeout=5) as r:
                 out[n] = json.loads(r.read())
         return out
