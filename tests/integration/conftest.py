@@ -165,9 +165,10 @@ def prefix(bootstrap):
     if secure.SECURE:
         # The ACLs of the pipeline's users for this prefix's topics, from
         # the one table deploy/kafka/start --secure uses.
-        subprocess.run([os.path.join(ROOT, "deploy", "kafka", "topics"), "--port", str(PORT),
-                        "--prefix", p, "--partitions", "3", "--acls"],
-                       check=True, stdout=subprocess.DEVNULL, timeout=120)
+        res = subprocess.run([os.path.join(ROOT, "deploy", "kafka", "topics"), "--port",
+                              str(PORT), "--prefix", p, "--partitions", "3", "--acls"],
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, f"deploy/kafka/topics --acls failed:\n{res.stderr}"
     yield p
     kafka_util.delete_topics(bootstrap, p)
 
