@@ -57,16 +57,16 @@ tk_secure_certs() {
 	tk_msg "made a CA and the broker certificate in $d"
 }
 
-# tk_secure_users NATIONS: random passwords for admin, broker (inter-broker
-# login), aggregator, dashboard and producer-<NATION> for each nation of the
-# comma-separated list, and the client files. The passwords and nations of
-# the first start stay (the users are created when the storage is
-# formatted).
+# tk_secure_users [NATIONS]: random passwords for admin, broker (inter-
+# broker login), aggregator, dashboard and producer-<NATION> for each nation
+# of the comma-separated list (default: deploy/nations.csv), and the client
+# files. The passwords and nations of the first start stay (the users are
+# created when the storage is formatted; deploy/kafka/user adds one later).
 tk_secure_users() {
 	local d=$TK_SECURE_DIR u pw n
 	if [[ ! -s $d/passwords ]]; then
 		local users=(admin broker aggregator dashboard) list
-		IFS=, read -r -a list <<<"$1"
+		IFS=, read -r -a list <<<"${1:-$(tk_secure_nations)}"
 		for n in "${list[@]}"; do
 			[[ $n =~ ^[A-Z]{3}$ ]] || tk_die "bad nation code '$n' (want three capital letters)"
 			users+=("producer-$n")
@@ -78,10 +78,10 @@ tk_secure_users() {
 			done >"$d/passwords.tmp"
 		)
 		mv -f "$d/passwords.tmp" "$d/passwords"
-		printf '%s\n' "$1" >"$d/nations"
+		printf '%s\n' "${1:-$(tk_secure_nations)}" >"$d/nations"
 		tk_msg "made ${#users[@]} SCRAM users (passwords in $d/passwords)"
-	elif [[ $1 != "$(cat "$d/nations")" ]]; then
-		tk_msg "warning: $TK_STATE was made for the nations $(cat "$d/nations"); the nations asked for now are ignored (a new user: deploy/kafka/README.md, \"A secured broker\")"
+	elif [[ -n $1 && $1 != "$(cat "$d/nations")" ]]; then
+		tk_msg "warning: $TK_STATE was made for the nations $(cat "$d/nations"); the nations asked for now are ignored (add one with deploy/kafka/user producer-<NATION>)"
 	fi
 	mkdir -p -m 700 "$d/clients"
 	(
