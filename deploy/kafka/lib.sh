@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared by deploy/kafka/{fetch,start,stop,topics}; sourced, not run.
+# Shared by deploy/kafka/{fetch,start,stop,topics,node,user}; sourced, not run.
 # Sets the TK_* variables below and defines the tk_* helpers.
 
 TK_DIR=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
