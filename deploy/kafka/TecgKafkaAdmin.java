@@ -24,6 +24,25 @@
 //       One line per topic: name, partitions, replication factor,
 //       min.insync.replicas, cleanup.policy and the other configs set
 //       explicitly on the topic. No TOPIC: all non-internal.
+//   acls BOOTSTRAP --prefix P --nations N1,N2,... [--aggregator-group G]
+//        [--dashboard-group G]
+//       Creates (idempotently) the ACLs of the tecg users for the topics of
+//       prefix P, their consumer groups and transactional ids: the table in
+//       docs/operations.md, "A secured cluster". Prints how many exist.
+//   scram-set BOOTSTRAP USER
+//       Sets USER's SCRAM-SHA-512 password to the first line of stdin (a
+//       new user or a rotation); the password never is an argument.
+//   format --scram-file FILE STORAGE-FORMAT-ARGS...
+//       Runs Kafka's StorageTool format in this JVM with one --add-scram
+//       SCRAM-SHA-512 credential per "USER PASSWORD" line of FILE, so the
+//       passwords never appear on a command line (ps). No BOOTSTRAP.
+//
+// Every command takes --command-config FILE (anywhere): Java client
+// properties (security.protocol, sasl.*, ssl.*) for a secured cluster.
+import java.io.BufferedReader;
+import java.io.FileReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -46,12 +65,25 @@ import org.apache.kafka.clients.admin.QuorumInfo;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.Node;
+import org.apache.kafka.common.acl.AccessControlEntry;
+import org.apache.kafka.common.acl.AclBinding;
+import org.apache.kafka.common.acl.AclOperation;
+import org.apache.kafka.common.acl.AclPermissionType;
+import org.apache.kafka.clients.admin.ScramCredentialInfo;
+import org.apache.kafka.clients.admin.ScramMechanism;
+import org.apache.kafka.clients.admin.UserScramCredentialUpsertion;
+import org.apache.kafka.common.resource.PatternType;
+import org.apache.kafka.common.resource.ResourcePattern;
+import org.apache.kafka.common.resource.ResourceType;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 
 public final class TecgKafkaAdmin {
     private static final String ME = "tecg-kafka-admin";
+
+    // Client security settings from --command-config (empty: PLAINTEXT).
+    private static final Properties SECURITY = new Properties();
 
     private static final class Spec {
         final String name;
@@ -85,6 +117,7 @@ public final class TecgKafkaAdmin {
 
     private static Admin admin(String bootstrap, int apiTimeoutMs) {
         Properties p = new Properties();
+        p.putAll(SECURITY);
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(AdminClientConfig.CLIENT_ID_CONFIG, ME);
         p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, Integer.toString(Math.min(apiTimeoutMs, 10000)));
@@ -379,13 +412,155 @@ public final class TecgKafkaAdmin {
         return 0;
     }
 
-    public static void main(String[] argv) {
-        if (argv.length < 2) {
-            die("usage: TecgKafkaAdmin wait|ensure|describe BOOTSTRAP ...");
+
+    private static String option(List<String> args, String name, String def) {
+        int i = args.indexOf(name);
+        if (i < 0) {
+            return def;
         }
-        String cmd = argv[0];
-        String bootstrap = argv[1];
-        List<String> rest = new ArrayList<>(List.of(argv).subList(2, argv.length));
+        if (i + 1 >= args.size()) {
+            die(name + " needs a value");
+        }
+        String v = args.get(i + 1);
+        args.remove(i + 1);
+        args.remove(i);
+        return v;
+    }
+
+    private static void allow(List<AclBinding> out, String user, ResourceType type, String name,
+            PatternType pattern, AclOperation... ops) {
+        for (AclOperation op : ops) {
+            out.add(new AclBinding(new ResourcePattern(type, name, pattern),
+                    new AccessControlEntry("User:" + user, "*", op, AclPermissionType.ALLOW)));
+        }
+    }
+
+    // The whole ACL table of the secured local cluster. Read implies
+    // Describe and Write implies Describe for Kafka's authorizer, but the
+    // Describe grants are kept explicit so the table reads as documented.
+    static List<AclBinding> tecgAcls(String prefix, List<String> nations, String aggGroup, String dashGroup) {
+        final ResourceType topic = ResourceType.TOPIC;
+        final PatternType lit = PatternType.LITERAL;
+        final AclOperation r = AclOperation.READ;
+        final AclOperation w = AclOperation.WRITE;
+        final AclOperation d = AclOperation.DESCRIBE;
+        String[] inputs = {prefix + "contributions", prefix + "training-completions"};
+        List<AclBinding> out = new ArrayList<>();
+        for (String n : nations) {
+            String u = "producer-" + n;
+            for (String t : inputs) {
+                allow(out, u, topic, t, lit, w, d);
+            }
+            allow(out, u, ResourceType.CLUSTER, "kafka-cluster", lit, AclOperation.IDEMPOTENT_WRITE);
+        }
+        String a = "aggregator";
+        for (String t : inputs) {
+            allow(out, a, topic, t, lit, r, d);
+        }
+        allow(out, a, topic, prefix + "nation-state", lit, r, w, d);
+        allow(out, a, topic, prefix + "event-ids", lit, r, w, d);
+        allow(out, a, topic, prefix + "dead-letter", lit, w, d);
+        allow(out, a, ResourceType.GROUP, aggGroup, lit, r, d);
+        allow(out, a, ResourceType.GROUP, aggGroup + "-restore", lit, r, d);
+        allow(out, a, ResourceType.TRANSACTIONAL_ID, "tecg-aggregator-", PatternType.PREFIXED, w, d);
+        allow(out, a, ResourceType.CLUSTER, "kafka-cluster", lit, AclOperation.IDEMPOTENT_WRITE);
+        String b = "dashboard";
+        allow(out, b, topic, prefix + "nation-state", lit, r, d);
+        allow(out, b, topic, prefix + "dashboards", lit, r, w, d);
+        allow(out, b, ResourceType.GROUP, dashGroup, lit, r, d);
+        allow(out, b, ResourceType.CLUSTER, "kafka-cluster", lit, AclOperation.IDEMPOTENT_WRITE);
+        return out;
+    }
+
+    private static int cmdAcls(String bootstrap, List<String> args) throws Exception {
+        String prefix = option(args, "--prefix", "tecg.");
+        String nations = option(args, "--nations", "");
+        String aggGroup = option(args, "--aggregator-group", "tecg-aggregator");
+        String dashGroup = option(args, "--dashboard-group", "tecg-dashboard");
+        if (!args.isEmpty()) {
+            die("acls: unexpected arguments " + args);
+        }
+        List<String> ns = new ArrayList<>();
+        for (String n : nations.split(",")) {
+            if (!n.isBlank()) {
+                ns.add(n.trim());
+            }
+        }
+        List<AclBinding> acls = tecgAcls(prefix, ns, aggGroup, dashGroup);
+        try (Admin a = admin(bootstrap, 20000)) {
+            // Creating a binding that exists already is a no-op.
+            a.createAcls(acls).all().get();
+        }
+        System.out.println("acls: " + acls.size() + " bindings for prefix " + prefix + ", "
+                + ns.size() + " producer users");
+        return 0;
+    }
+
+    private static int cmdScramSet(String bootstrap, List<String> args) throws Exception {
+        if (args.size() != 1) {
+            die("usage: scram-set BOOTSTRAP USER (password on stdin)");
+        }
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        String pw = in.readLine();
+        if (pw == null || pw.isEmpty()) {
+            die("scram-set: no password on stdin");
+        }
+        try (Admin a = admin(bootstrap, 20000)) {
+            a.alterUserScramCredentials(List.of(new UserScramCredentialUpsertion(args.get(0),
+                    new ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), pw))).all().get();
+        }
+        System.out.println("scram-set: SCRAM-SHA-512 credential of " + args.get(0) + " set");
+        return 0;
+    }
+
+    private static void cmdFormat(List<String> args) throws Exception {
+        String file = option(args, "--scram-file", null);
+        if (file == null) {
+            die("format needs --scram-file FILE");
+        }
+        List<String> argv = new ArrayList<>();
+        argv.add("format");
+        argv.addAll(args);
+        try (BufferedReader r = new BufferedReader(new FileReader(file, StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = r.readLine()) != null) {
+                String[] f = line.trim().split("\\s+");
+                if (f.length != 2) {
+                    continue;
+                }
+                argv.add("--add-scram");
+                argv.add("SCRAM-SHA-512=[name=" + f[0] + ",password=" + f[1] + "]");
+            }
+        }
+        // StorageTool is Scala: its static main forwarder exits the JVM.
+        Class.forName("kafka.tools.StorageTool").getMethod("main", String[].class)
+                .invoke(null, (Object) argv.toArray(new String[0]));
+    }
+
+    public static void main(String[] argv) {
+        List<String> all = new ArrayList<>(List.of(argv));
+        String config = option(all, "--command-config", null);
+        if (config != null) {
+            try (FileReader r = new FileReader(config, StandardCharsets.UTF_8)) {
+                SECURITY.load(r);
+            } catch (java.io.IOException e) {
+                die("cannot read --command-config " + config + ": " + e.getMessage());
+            }
+        }
+        if (all.size() >= 1 && all.get(0).equals("format")) {
+            try {
+                cmdFormat(new ArrayList<>(all.subList(1, all.size())));
+            } catch (Exception e) {
+                die("format failed: " + cause(e));
+            }
+            return;
+        }
+        if (all.size() < 2) {
+            die("usage: TecgKafkaAdmin wait|ensure|describe|acls|scram-set BOOTSTRAP ...");
+        }
+        String cmd = all.get(0);
+        String bootstrap = all.get(1);
+        List<String> rest = new ArrayList<>(all.subList(2, all.size()));
         int rc;
         try {
             switch (cmd) {
@@ -398,6 +573,12 @@ public final class TecgKafkaAdmin {
                     break;
                 case "describe":
                     rc = cmdDescribe(bootstrap, rest);
+                    break;
+                case "acls":
+                    rc = cmdAcls(bootstrap, rest);
+                    break;
+                case "scram-set":
+                    rc = cmdScramSet(bootstrap, rest);
                     break;
                 default:
                     die("unknown command " + cmd);

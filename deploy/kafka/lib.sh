@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared by deploy/kafka/{fetch,start,stop,topics}; sourced, not run.
+# Shared by deploy/kafka/{fetch,start,stop,topics,node,user}; sourced, not run.
 # Sets the TK_* variables below and defines the tk_* helpers.
 
 TK_DIR=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
@@ -36,6 +36,15 @@ tk_set_port() {
 	TK_BOOTSTRAP=127.0.0.1:$TK_PORT
 	TK_STATE=${TECG_KAFKA_STATE:-$TK_CACHE/kafka-state-$TK_PORT}
 	TK_PIDFILE=$TK_STATE/broker.pid
+	TK_SECURE_DIR=$TK_STATE/secure
+}
+
+# A secured broker (start --secure) keeps its CA, certificates, passwords
+# and ready-made client files in $TK_SECURE_DIR; its admin client settings
+# are $TK_SECURE_DIR/admin.properties. tk_secure: the state in $TK_STATE is
+# a secured one.
+tk_secure() {
+	[[ -f $TK_SECURE_DIR/admin.properties ]]
 }
 
 # tk_fetch: make sure the jars are in $TK_LIBS (no-op when they are).
@@ -161,7 +170,12 @@ tk_node() {
 # 127.0.0.1:PORT.
 tk_port_answers() {
 	tk_port_open "$1" || return 1
-	if command -v kcat >/dev/null 2>&1; then
+	if tk_secure; then
+		# SASL_SSL: kcat (Debian 12's librdkafka 2.0.2) cannot log in with
+		# SCRAM to Kafka 4; the admin client logs in as admin.
+		tk_admin --command-config "$TK_SECURE_DIR/admin.properties" \
+			wait "127.0.0.1:$1" 3 >/dev/null 2>&1
+	elif command -v kcat >/dev/null 2>&1; then
 		kcat -L -b "127.0.0.1:$1" -m 3 >/dev/null 2>&1
 	else
 		tk_admin wait "127.0.0.1:$1" 3 >/dev/null 2>&1

@@ -25,7 +25,7 @@ import uuid
 
 import pytest
 
-from tecgpy import avro_frames, kafka_util
+from tecgpy import avro_frames, kafka_util, secure
 
 ROOT = os.environ.get("TECG_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -48,6 +48,20 @@ VALGRIND_ERROR = re.compile(
 # Only a process that ran to its end writes these.
 VALGRIND_LOST = re.compile(r"definitely lost: ([\d,]+) bytes")
 VALGRIND_SUMMARY = re.compile(r"ERROR SUMMARY: ([\d,]+) errors")
+
+
+def kafka_settings(role, nation=None):
+    """The tecg config settings (kafka.*) a daemon of `role` ("producer" of
+    `nation`, "aggregator", "dashboard") needs to log in to the broker
+    under test: its SCRAM user's fragment on the secured broker
+    (TECG_KAFKA_SECURITY=sasl_ssl, tecgpy/secure.py), none on the plain one."""
+    if secure.SECURE:
+        binary = os.path.join(BUILD, "producers", "tecg-producer") if role == "producer" \
+            else os.path.join(BUILD, "consumers", role, f"tecg-{role}")
+        problem = secure.scram_problem(binary)
+        if problem:
+            pytest.fail(problem, pytrace=False)
+    return secure.tecg_settings(secure.user_for(role, nation))
 
 
 def scaled(seconds):
@@ -148,6 +162,13 @@ def prefix(bootstrap):
     """A fresh set of tecg topics under a unique prefix."""
     p = f"t{uuid.uuid4().hex[:10]}."
     kafka_util.create_topics(bootstrap, p, partitions=3)
+    if secure.SECURE:
+        # The ACLs of the pipeline's users for this prefix's topics, from
+        # the one table deploy/kafka/start --secure uses.
+        res = subprocess.run([os.path.join(ROOT, "deploy", "kafka", "topics"), "--port",
+                              str(PORT), "--prefix", p, "--partitions", "3", "--acls"],
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, f"deploy/kafka/topics --acls failed:\n{res.stderr}"
     yield p
     kafka_util.delete_topics(bootstrap, p)
 
@@ -209,7 +230,8 @@ class Producer:
             "spool.scan.interval.ms = 100",
             f"kafka.bootstrap.servers = {bootstrap}",
         ]
-        lines += [f"{k} = {v}" for k, v in (extra or {}).items()]
+        settings = {**kafka_settings("producer", nation), **(extra or {})}
+        lines += [f"{k} = {v}" for k, v in settings.items()]
         self.config.write_text("\n".join(lines) + "\n")
         self.proc = None
 
@@ -291,6 +313,7 @@ class Daemon:
         self.log = tmp_path / f"{kind}.log"
         lines = [f"topic.prefix = {prefix}", f"kafka.bootstrap.servers = {bootstrap}",
                  f"nations.file = {ROOT}/deploy/nations.csv"]
+        settings = {**kafka_settings(kind), **settings}
         lines += [f"{k} = {v}" for k, v in settings.items()]
         self.config.write_text("\n".join(lines) + "\n")
         self.proc = None

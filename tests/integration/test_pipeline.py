@@ -222,7 +222,7 @@ def test_garbage_goes_to_dead_letter_and_the_partition_keeps_flowing(
     daemon_factory("aggregator", batch__max__ms=50).start()
     dashboard = start_dashboard(daemon_factory)
     port = http_port(dashboard)
-    kp = KafkaProducer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random"})
+    kp = KafkaProducer(kafka_util.client_conf(bootstrap, partitioner="murmur2_random"))
     bad_values = [b"garbage", b"\xc3\x01" + b"\x00" * 8 + b"body", b""]
     for v in bad_values:
         kp.produce(prefix + "contributions", key=b"GRC", value=v)

@@ -4,13 +4,24 @@ import time
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from tecgpy import secure
+
 TOPICS = ("contributions", "training-completions", "nation-state",
           "event-ids", "dashboards", "dead-letter")
 COMPACTED = ("nation-state", "event-ids", "dashboards")
 
 
+def client_conf(bootstrap, **settings):
+    """A confluent-kafka configuration for the tests' own clients: on the
+    secured broker they log in as admin (tecgpy/secure.py)."""
+    conf = {"bootstrap.servers": bootstrap}
+    conf.update(secure.librdkafka_settings("admin"))
+    conf.update({k.replace("_", "."): v for k, v in settings.items()})
+    return conf
+
+
 def broker_answers(bootstrap, timeout=10):
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(client_conf(bootstrap))
     try:
         admin.list_topics(timeout=timeout)
         return True
@@ -19,7 +30,7 @@ def broker_answers(bootstrap, timeout=10):
 
 
 def create_topics(bootstrap, prefix, partitions=3):
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(client_conf(bootstrap))
     new = []
     for t in TOPICS:
         cfg = {"cleanup.policy": "compact"} if t in COMPACTED else {}
@@ -40,7 +51,7 @@ def create_topics(bootstrap, prefix, partitions=3):
 
 
 def delete_topics(bootstrap, prefix):
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(client_conf(bootstrap))
     try:
         for fut in admin.delete_topics([prefix + t for t in TOPICS],
                                        operation_timeout=30).values():
@@ -50,7 +61,7 @@ def delete_topics(bootstrap, prefix):
 
 
 def end_offsets(bootstrap, topic):
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "tecg-test-offsets"})
+    c = Consumer(client_conf(bootstrap, group_id="tecg-test-offsets"))
     try:
         md = c.list_topics(topic, timeout=10)
         total = 0
@@ -67,7 +78,7 @@ def consume_all(bootstrap, topics, expected=None, timeout=30, idle=2.0):
     were read (then waits `idle` more seconds to catch extras), or when
     nothing new arrived for `idle` seconds without an expectation."""
     c = Consumer({
-        "bootstrap.servers": bootstrap,
+        **client_conf(bootstrap),
         "group.id": "tecg-test-" + str(time.time_ns()),
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,

@@ -1,0 +1,116 @@
+"""The pipeline on the secured broker (deploy/kafka/start --secure:
+SASL_SSL, SCRAM-SHA-512, ACLs): it delivers; a client without credentials
+or with a wrong password writes nothing; a nation's credentials write only
+its input topics; an aggregator whose restore group is denied stops with a
+clean error. Runs only with TECG_KAFKA_SECURITY=sasl_ssl (scripts/test's
+secured pass); see tecgpy/secure.py."""
+import signal
+import time
+import uuid
+
+import pytest
+from confluent_kafka import KafkaError
+from confluent_kafka import Producer as KafkaProducer
+from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation,
+                                   AclPermissionType, AdminClient, ResourcePatternType,
+                                   ResourceType)
+
+from conftest import scaled
+from tecgpy import events, kafka_util, secure
+from tecgpy.model import Model
+from test_pipeline import http_port, start_dashboard, wait_documents
+
+pytestmark = pytest.mark.skipif(not secure.SECURE,
+                                reason="needs the secured broker (TECG_KAFKA_SECURITY=sasl_ssl)")
+
+
+def produce_once(bootstrap, settings, topic, key=b"DEU", value=b"forged"):
+    """One message through a confluent-kafka producer with these client
+    settings. Returns (delivery error or None, client errors seen)."""
+    errors, results = [], []
+    p = KafkaProducer({"bootstrap.servers": bootstrap, "message.timeout.ms": 6000,
+                       "log_level": 0, "error_cb": lambda e: errors.append(e), **settings})
+    p.produce(topic, key=key, value=value, on_delivery=lambda e, m: results.append(e))
+    p.flush(scaled(15))
+    assert results, "no delivery report"
+    return results[0], errors
+
+
+def input_count(bootstrap, prefix):
+    return sum(kafka_util.end_offsets(bootstrap, prefix + t)
+               for t in ("contributions", "training-completions"))
+
+
+def test_pipeline_delivers_with_scram_and_acls(producer_factory, daemon_factory, prefix):
+    p = producer_factory("DEU").start()
+    daemon_factory("aggregator", batch__max__ms=50).start()
+    port = http_port(start_dashboard(daemon_factory))
+    model = Model()
+    evs = events.generate("DEU", 20, seed=5)
+    for e in evs:
+        model.add(e)
+    p.drop("DEU-1", events.ndjson(evs))
+    p.wait_done("DEU-1")
+    wait_documents(port, model)
+
+
+@pytest.mark.parametrize("how", ["no credentials", "wrong password"])
+def test_a_client_that_cannot_log_in_writes_nothing(bootstrap, prefix, how):
+    if how == "no credentials":
+        settings = {}  # PLAINTEXT to a SASL_SSL listener
+    else:
+        settings = {**secure.librdkafka_settings("producer-DEU"),
+                    "sasl.password": secure.password("producer-DEU") + "x"}
+    err, client_errors = produce_once(bootstrap, settings, prefix + "contributions")
+    assert err is not None and err.code() == KafkaError._MSG_TIMED_OUT
+    if how == "wrong password":
+        assert any(e.code() == KafkaError._AUTHENTICATION for e in client_errors), client_errors
+    assert input_count(bootstrap, prefix) == 0
+
+
+def test_a_nation_writes_only_its_input_topics(bootstrap, prefix):
+    deu = secure.librdkafka_settings("producer-DEU")
+    # The same credentials do log in and write an input topic ...
+    err, _ = produce_once(bootstrap, deu, prefix + "contributions", value=b"x")
+    assert err is None
+    # ... but not the aggregator's output, whatever the key.
+    for topic in ("nation-state", "dead-letter", "dashboards"):
+        err, _ = produce_once(bootstrap, deu, prefix + topic, key=b"FRA")
+        assert err is not None and err.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, (topic, err)
+        assert kafka_util.end_offsets(bootstrap, prefix + topic) == 0
+
+
+@pytest.mark.xfail(strict=True, reason="SIGSEGV in consumers/aggregator/aggregator.c: "
+                   "rd_kafka_topic_name(m->rkt) on a restore error message before m->err "
+                   "is checked; the fix is on its way from another branch")
+def test_a_denied_restore_group_stops_the_aggregator_cleanly(bootstrap, prefix,
+                                                             producer_factory, daemon_factory):
+    # A group of its own: the aggregator may use it, not "<group>-restore".
+    group = f"tecg-test-norestore-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient(kafka_util.client_conf(bootstrap))
+    allow = AclBinding(ResourceType.GROUP, group, ResourcePatternType.LITERAL, "User:aggregator",
+                       "*", AclOperation.READ, AclPermissionType.ALLOW)
+    for f in admin.create_acls([allow]).values():
+        f.result()
+    try:
+        p = producer_factory("DEU").start()
+        p.drop("DEU-1", events.ndjson(events.generate("DEU", 3, seed=2)))
+        p.wait_done("DEU-1")
+        agg = daemon_factory("aggregator", group__id=group, batch__max__ms=50).start()
+        deadline = time.time() + scaled(90)
+        while agg.alive() and time.time() < deadline:
+            time.sleep(0.2)
+        if agg.alive():
+            agg.stop(signal.SIGKILL)
+            pytest.fail("the aggregator still runs with its restore group denied:\n"
+                        + agg.log_text()[-3000:])
+        rc = agg.proc.returncode
+        log = agg.log_text()
+        assert rc > 0, f"exit status {rc} (a negative one is a signal):\n{log[-3000:]}"
+        assert f"{group}-restore" in log or "Group authorization failed" in log, log[-3000:]
+        assert kafka_util.end_offsets(bootstrap, prefix + "nation-state") == 0
+    finally:
+        flt = AclBindingFilter(ResourceType.GROUP, group, ResourcePatternType.LITERAL, None, None,
+                               AclOperation.ANY, AclPermissionType.ANY)
+        for f in admin.delete_acls([flt]).values():
+            f.result()
