@@ -119,13 +119,13 @@ tecg_err_t tecg_sign_key_load(const char *path, tecg_sign_key_t *key, char *errs
                 return err;
         int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) {
-                err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s: cannot open: %s",
-                                  path, strerror(errno));
+                err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s: cannot open: %s", path,
+                                  strerror(errno));
                 goto done;
         }
         if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-                err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                  "%s: not a regular file", path);
+                err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s: not a regular file",
+                                  path);
                 goto done;
         }
         if (st.st_mode & (S_IRWXG | S_IRWXO)) {
@@ -137,8 +137,7 @@ tecg_err_t tecg_sign_key_load(const char *path, tecg_sign_key_t *key, char *errs
         }
         got = read(fd, text, KEY_FILE_MAX + 1);
         if (got < 0 || got > KEY_FILE_MAX) {
-                err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                  "%s: %s", path,
+                err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s: %s", path,
                                   got < 0 ? strerror(errno) : "too long for a key file");
                 goto done;
         }

@@ -33,9 +33,9 @@ static void test_rfc8032_seed_gives_its_public_key(void **state) {
         snprintf(text, sizeof(text), "key_id=rfc8032-1\nseed=%s\n", rfc8032_seed_b64);
         put_key_file("rfc.key", text, 0600);
         tecg_sign_key_t key;
-        assert_int_equal(tecg_sign_key_load(tu_path_in(dir, "rfc.key"), &key, errstr,
-                                            sizeof(errstr)),
-                         TECG_OK);
+        assert_int_equal(
+                tecg_sign_key_load(tu_path_in(dir, "rfc.key"), &key, errstr, sizeof(errstr)),
+                TECG_OK);
         assert_string_equal(key.key_id, "rfc8032-1");
         char *hex = tu_hex_of(key.public_key, sizeof(key.public_key));
         assert_string_equal(hex, rfc8032_public_hex);
@@ -69,40 +69,40 @@ static void test_load_refuses_readable_or_malformed_keys(void **state) {
         tecg_sign_key_t key;
         snprintf(text, sizeof(text), "key_id=k1\nseed=%s\n", rfc8032_seed_b64);
         put_key_file("open.key", text, 0644);
-        assert_int_equal(tecg_sign_key_load(tu_path_in(dir, "open.key"), &key, errstr,
-                                            sizeof(errstr)),
-                         TECG_ERR_CONFIG);
+        assert_int_equal(
+                tecg_sign_key_load(tu_path_in(dir, "open.key"), &key, errstr, sizeof(errstr)),
+                TECG_ERR_CONFIG);
         tu_assert_contains(errstr, "open.key", "owner only", "0644");
         /* The seed must never be echoed in a reason. */
         assert_null(strstr(errstr, rfc8032_seed_b64));
 
         put_key_file("group.key", text, 0640);
-        assert_int_equal(tecg_sign_key_load(tu_path_in(dir, "group.key"), &key, errstr,
-                                            sizeof(errstr)),
-                         TECG_ERR_CONFIG);
+        assert_int_equal(
+                tecg_sign_key_load(tu_path_in(dir, "group.key"), &key, errstr, sizeof(errstr)),
+                TECG_ERR_CONFIG);
 
         put_key_file("short.key", "key_id=k1\nseed=AAAA\n", 0600);
-        assert_int_equal(tecg_sign_key_load(tu_path_in(dir, "short.key"), &key, errstr,
-                                            sizeof(errstr)),
-                         TECG_ERR_CONFIG);
+        assert_int_equal(
+                tecg_sign_key_load(tu_path_in(dir, "short.key"), &key, errstr, sizeof(errstr)),
+                TECG_ERR_CONFIG);
         tu_assert_contains(errstr, "short.key", "32 bytes");
 
         snprintf(text, sizeof(text), "key_id=bad id\nseed=%s\n", rfc8032_seed_b64);
         put_key_file("badid.key", text, 0600);
-        assert_int_equal(tecg_sign_key_load(tu_path_in(dir, "badid.key"), &key, errstr,
-                                            sizeof(errstr)),
-                         TECG_ERR_INVALID);
+        assert_int_equal(
+                tecg_sign_key_load(tu_path_in(dir, "badid.key"), &key, errstr, sizeof(errstr)),
+                TECG_ERR_INVALID);
         tu_assert_contains(errstr, "badid.key", "key id");
 
         put_key_file("nokey.key", "hello\n", 0600);
-        assert_int_equal(tecg_sign_key_load(tu_path_in(dir, "nokey.key"), &key, errstr,
-                                            sizeof(errstr)),
-                         TECG_ERR_CONFIG);
+        assert_int_equal(
+                tecg_sign_key_load(tu_path_in(dir, "nokey.key"), &key, errstr, sizeof(errstr)),
+                TECG_ERR_CONFIG);
         tu_assert_contains(errstr, "not a tecg key file");
 
-        assert_int_equal(tecg_sign_key_load(tu_path_in(dir, "absent.key"), &key, errstr,
-                                            sizeof(errstr)),
-                         TECG_ERR_CONFIG);
+        assert_int_equal(
+                tecg_sign_key_load(tu_path_in(dir, "absent.key"), &key, errstr, sizeof(errstr)),
+                TECG_ERR_CONFIG);
 }
 
 static void test_signature_covers_every_part_and_the_framing(void **state) {
@@ -112,9 +112,9 @@ static void test_signature_covers_every_part_and_the_framing(void **state) {
         assert_int_equal(tecg_sign_keygen("k", &key, errstr, sizeof(errstr)), TECG_OK);
         assert_int_equal(tecg_sign_keygen("o", &other, errstr, sizeof(errstr)), TECG_OK);
         tecg_sign_part_t parts[] = {{"AB", 2}, {"C", 1}, {"value", 5}};
-        assert_int_equal(tecg_sign(&key, TECG_SIGN_DOMAIN_EVENT, parts, 3, sig, errstr,
-                                   sizeof(errstr)),
-                         TECG_OK);
+        assert_int_equal(
+                tecg_sign(&key, TECG_SIGN_DOMAIN_EVENT, parts, 3, sig, errstr, sizeof(errstr)),
+                TECG_OK);
         assert_true(tecg_sign_verify(key.public_key, TECG_SIGN_DOMAIN_EVENT, parts, 3, sig));
         /* Another key, another domain, moved part boundaries, one flipped bit. */
         assert_false(tecg_sign_verify(other.public_key, TECG_SIGN_DOMAIN_EVENT, parts, 3, sig));
@@ -125,9 +125,9 @@ static void test_signature_covers_every_part_and_the_framing(void **state) {
         assert_false(tecg_sign_verify(key.public_key, TECG_SIGN_DOMAIN_EVENT, parts, 3, sig));
         /* Empty parts are parts too. */
         tecg_sign_part_t empty[] = {{NULL, 0}};
-        assert_int_equal(tecg_sign(&key, TECG_SIGN_DOMAIN_DOCUMENT, empty, 1, sig, errstr,
-                                   sizeof(errstr)),
-                         TECG_OK);
+        assert_int_equal(
+                tecg_sign(&key, TECG_SIGN_DOMAIN_DOCUMENT, empty, 1, sig, errstr, sizeof(errstr)),
+                TECG_OK);
         assert_true(tecg_sign_verify(key.public_key, TECG_SIGN_DOMAIN_DOCUMENT, empty, 1, sig));
         assert_false(tecg_sign_verify(key.public_key, TECG_SIGN_DOMAIN_DOCUMENT, NULL, 0, sig));
 }
