@@ -77,7 +77,8 @@ static int keygen_main(int argc, char **argv) {
         int rc = 2;
         char *pub = NULL;
 
-        for (int i = 1; i < argc; i++) {
+        bool usage_ok = true;
+        for (int i = 1; i < argc && usage_ok; i++) {
                 if (strcmp(argv[i], "--keygen") == 0)
                         continue;
                 if (strcmp(argv[i], "--key-id") == 0 && i + 1 < argc)
@@ -85,10 +86,15 @@ static int keygen_main(int argc, char **argv) {
                 else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
                         out = argv[++i];
                 else
-                        break;
+                        usage_ok = false;
         }
-        if (!key_id || !out) {
+        if (!usage_ok || !key_id || !out) {
                 fprintf(stderr, "Usage: tecg-dashboard --keygen --key-id ID --out FILE\n");
+                return 2;
+        }
+        if (!tecg_sign_key_id_valid(key_id)) {
+                fprintf(stderr, "tecg-dashboard: --key-id: 1-%d characters of A-Z a-z 0-9 . _ -\n",
+                        TECG_SIGN_KEY_ID_MAX);
                 return 2;
         }
         memset(&key, 0, sizeof(key));

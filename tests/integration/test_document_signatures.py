@@ -162,3 +162,39 @@ def test_dashboards_topic_message_verifies(signed, bootstrap, prefix, tmp_path):
     value.write_bytes(m.value()[:-1] + b" ")
     res = verify(*args)
     assert res.returncode == 1 and "NOT VERIFIED" in res.stderr
+
+
+def test_key_file_is_checked_at_start(tmp_path):
+    """--keygen never overwrites and refuses a bad key id; a dashboard
+    without a key, or with one others may read, does not start (exit 2);
+    security.signing=off starts with a warning."""
+    key = tmp_path / "k.key"
+    keygen = [DASHBOARD, "--keygen", "--key-id", "k-1", "--out", str(key)]
+    assert subprocess.run(keygen, capture_output=True, timeout=30).returncode == 0
+    before = key.read_bytes()
+    again = subprocess.run(keygen, capture_output=True, text=True, timeout=30)
+    assert again.returncode == 1 and "cannot create" in again.stderr
+    assert key.read_bytes() == before
+    bad = subprocess.run([DASHBOARD, "--keygen", "--key-id", "a b", "--out",
+                          str(tmp_path / "x.key")], capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2 and not (tmp_path / "x.key").exists()
+    extra = subprocess.run([*keygen, "--force"], capture_output=True, text=True, timeout=30)
+    assert extra.returncode == 2 and "Usage" in extra.stderr
+
+    conf = tmp_path / "d.conf"
+    conf.write_text(f"nations.file = {ROOT}/deploy/nations.csv\n")
+
+    def check(*x):
+        return subprocess.run([DASHBOARD, "--config", str(conf), "--check-config", *x],
+                              capture_output=True, text=True, timeout=30)
+    res = check()
+    assert res.returncode == 2 and "security.signing.key is required" in res.stderr
+    key.chmod(0o640)
+    res = check("-X", f"security.signing.key={key}")
+    assert res.returncode == 2 and "readable by its owner only" in res.stderr
+    key.chmod(0o600)
+    res = check("-X", f"security.signing.key={key}")
+    assert res.returncode == 0 and "signed with key k-1" in res.stderr
+    assert before.decode().split("seed=")[1].strip() not in res.stderr + res.stdout
+    res = check("-X", "security.signing=off")
+    assert res.returncode == 0 and "WARN" in res.stderr and "unsigned" in res.stderr
