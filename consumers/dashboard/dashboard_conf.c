@@ -122,6 +122,17 @@ const tecg_conf_prop_t tecg_dashboard_conf_props[] = {
          .min = 0,
          .max = 3600000,
          .doc = "on SIGTERM, how long sinks may take to deliver what is pending"},
+        {.name = "security.signing",
+         .type = TECG_CONF_BOOL,
+         .offset = F(signing),
+         .defval = "on",
+         .doc = "sign every document version (Ed25519, Tecg-Signature header, "
+                "docs/design.md 9.2); off is logged as a warning"},
+        {.name = "security.signing.key",
+         .type = TECG_CONF_STRING,
+         .offset = F(signing_key),
+         .doc = "the signing key file, mode 0600 (make one with tecg-dashboard "
+                "--keygen); required unless security.signing=off"},
         TECG_DAEMON_SHARED_KEYS(tecg_dashboard_conf_t, common, TECG_DAEMON_DASHBOARD),
         {.name = NULL}};
 #undef F

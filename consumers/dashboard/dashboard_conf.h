@@ -37,6 +37,8 @@ typedef struct {
         bool publish_topic;
         int64_t compose_interval_ms;
         int64_t shutdown_timeout_ms;
+        bool signing;      /* security.signing (docs/design.md §9.2) */
+        char *signing_key; /* security.signing.key: a key file (common/sign.h) */
 } tecg_dashboard_conf_t;
 
 extern const tecg_conf_prop_t tecg_dashboard_conf_props[];

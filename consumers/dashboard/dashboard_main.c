@@ -17,6 +17,7 @@
 #include "daemon.h"
 #include "dashboard_conf.h"
 #include "dashboards.h"
+#include "docsign.h"
 #include "docstore.h"
 #include "http_server.h"
 #include "kafka.h"
@@ -24,6 +25,7 @@
 #include "metrics.h"
 #include "mission.h"
 #include "refdata.h"
+#include "sign.h"
 #include "sink.h"
 
 #define FAC "main"
@@ -38,6 +40,8 @@ typedef struct {
 static const tecg_daemon_spec_t dashboard_spec = {
         .progname = "tecg-dashboard",
         .usage = "Usage: tecg-dashboard --config FILE [-X KEY=VALUE]...\n"
+                 "       tecg-dashboard --config FILE --print-public-key\n"
+                 "       tecg-dashboard --keygen --key-id ID --out FILE\n"
                  "\n"
                  "Composes the funding, staffing and training dashboards from\n"
                  "tecg.nation-state; pushes them to HTTP sinks and serves them:\n"
@@ -45,7 +49,11 @@ static const tecg_daemon_spec_t dashboard_spec = {
                  "  /api/dashboards[/NAME]     JSON documents (ETag = version)\n"
                  "  /api/stream                server-sent events of every new version\n"
                  "  /api/export/NAME.csv|.ndjson  per-nation rows for BI\n"
-                 "  /metrics  /healthz\n",
+                 "  /metrics  /healthz\n"
+                 "  /.well-known/tecg-signing-key  the documents' public key\n"
+                 "Every document version is signed (Ed25519, Tecg-Signature\n"
+                 "header) with security.signing.key; --keygen makes such a key\n"
+                 "(mode 0600) and --print-public-key prints its public half.\n",
         .exit_status = "Exit status: 0 stopped by a signal; 1 could not run or a "
                        "fatal Kafka error (restart it); 2 bad usage or "
                        "configuration.\n",
@@ -53,10 +61,89 @@ static const tecg_daemon_spec_t dashboard_spec = {
 };
 
 static void on_publish(const char *name, uint64_t version, const char *json, size_t len,
-                       void *opaque) {
+                       const char *signature, void *opaque) {
         app_t *app = opaque;
         for (size_t i = 0; i < app->nsinks; i++)
-                tecg_sink_offer(app->sinks[i], name, version, json, len);
+                tecg_sink_offer_signed(app->sinks[i], name, version, json, len, signature);
+}
+
+/* tecg-dashboard --keygen --key-id ID --out FILE: a new signing key, in a
+ * file only its owner may read (never overwritten); the public half goes
+ * to stdout. Returns the exit status. */
+static int keygen_main(int argc, char **argv) {
+        char errstr[512];
+        const char *key_id = NULL, *out = NULL;
+        tecg_sign_key_t key;
+        int rc = 2;
+        char *pub = NULL;
+
+        bool usage_ok = true;
+        for (int i = 1; i < argc && usage_ok; i++) {
+                if (strcmp(argv[i], "--keygen") == 0)
+                        continue;
+                if (strcmp(argv[i], "--key-id") == 0 && i + 1 < argc)
+                        key_id = argv[++i];
+                else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+                        out = argv[++i];
+                else
+                        usage_ok = false;
+        }
+        if (!usage_ok || !key_id || !out) {
+                fprintf(stderr, "Usage: tecg-dashboard --keygen --key-id ID --out FILE\n");
+                return 2;
+        }
+        if (!tecg_sign_key_id_valid(key_id)) {
+                fprintf(stderr, "tecg-dashboard: --key-id: 1-%d characters of A-Z a-z 0-9 . _ -\n",
+                        TECG_SIGN_KEY_ID_MAX);
+                return 2;
+        }
+        memset(&key, 0, sizeof(key));
+        if (tecg_sign_keygen(key_id, &key, errstr, sizeof(errstr)) ||
+            tecg_sign_key_write(out, &key, errstr, sizeof(errstr))) {
+                fprintf(stderr, "tecg-dashboard: %s\n", errstr);
+                rc = 1;
+                goto done;
+        }
+        if (!(pub = tecg_docsign_public_json(&key))) {
+                fprintf(stderr, "tecg-dashboard: out of memory\n");
+                rc = 1;
+                goto done;
+        }
+        printf("%s\n", pub);
+        rc = 0;
+done:
+        free(pub);
+        tecg_sign_key_wipe(&key);
+        return rc;
+}
+
+/* The signing key of security.signing.key into *key (docs/design.md §9.2).
+ * *loaded is false when security.signing=off, which is allowed but
+ * warned about: BI can no longer tell the documents from forgeries. */
+static tecg_err_t load_signing_key(const tecg_conf_t *conf, const tecg_dashboard_conf_t *dc,
+                                   tecg_sign_key_t *key, bool *loaded, char *errstr,
+                                   size_t errstr_size) {
+        char reason[512];
+        *loaded = false;
+        if (!dc->signing) {
+                tecg_log_warn(FAC,
+                              "%s: security.signing=off: documents are pushed, served and "
+                              "published unsigned",
+                              tecg_conf_origin(conf, "security.signing"));
+                return TECG_OK;
+        }
+        if (!dc->signing_key || !*dc->signing_key)
+                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                   "security.signing.key is required (make one with "
+                                   "tecg-dashboard --keygen --key-id ID --out FILE), or set "
+                                   "security.signing=off");
+        if (tecg_sign_key_load(dc->signing_key, key, reason, sizeof(reason)))
+                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                   "%s: security.signing.key: %s",
+                                   tecg_conf_origin(conf, "security.signing.key"), reason);
+        *loaded = true;
+        tecg_log_info(FAC, "documents are signed with key %s", key->key_id);
+        return TECG_OK;
 }
 
 static void on_metrics(tecg_buf_t *out, void *opaque) {
@@ -166,6 +253,22 @@ static tecg_err_t build_mission(const tecg_conf_t *conf, const tecg_dashboard_co
         return TECG_OK;
 }
 
+/* Removes the options main() handles itself from argv (tecg_daemon_setup
+ * would refuse them); true when `option` was there. */
+static bool take_option(int *argc, char **argv, const char *option) {
+        bool found = false;
+        int out = 1;
+        for (int i = 1; i < *argc; i++) {
+                if (strcmp(argv[i], option) == 0)
+                        found = true;
+                else
+                        argv[out++] = argv[i];
+        }
+        argv[out] = NULL;
+        *argc = out;
+        return found;
+}
+
 int main(int argc, char **argv) {
         tecg_dashboard_conf_t dc;
         tecg_daemon_t d;
@@ -174,16 +277,46 @@ int main(int argc, char **argv) {
         tecg_nations_t *nations = NULL;
         tecg_docstore_t *store = NULL;
         tecg_http_server_t *server = NULL;
+        tecg_sign_key_t sign_key;
+        bool signing = false;
+        char *public_json = NULL;
         app_t app;
         memset(&app, 0, sizeof(app));
+        memset(&sign_key, 0, sizeof(sign_key));
 
+        for (int i = 1; i < argc; i++)
+                if (strcmp(argv[i], "--keygen") == 0)
+                        return keygen_main(argc, argv);
+        bool print_public = take_option(&argc, argv, "--print-public-key");
         int rc = tecg_daemon_setup(&dashboard_spec, &dc, argc, argv, &d);
         if (rc >= 0)
                 goto done;
+        if (print_public) {
+                /* Only the key's public half: no Kafka, no other file.
+                 * Asked for, so printed even under security.signing=off. */
+                dc.signing = true;
+                if (load_signing_key(d.conf, &dc, &sign_key, &signing, errstr, sizeof(errstr))) {
+                        rc = tecg_daemon_config_error(&dashboard_spec, errstr);
+                        goto done;
+                }
+                if (!(public_json = tecg_docsign_public_json(&sign_key))) {
+                        rc = 1;
+                        goto done;
+                }
+                printf("%s\n", public_json);
+                rc = 0;
+                goto done;
+        }
         if (!(nations = tecg_nations_load(dc.common.nations_file, errstr, sizeof(errstr))) ||
             build_mission(d.conf, &dc, &mission, errstr, sizeof(errstr)) ||
-            build_sinks(&dc, &app, errstr, sizeof(errstr))) {
+            build_sinks(&dc, &app, errstr, sizeof(errstr)) ||
+            load_signing_key(d.conf, &dc, &sign_key, &signing, errstr, sizeof(errstr))) {
                 rc = tecg_daemon_config_error(&dashboard_spec, errstr);
+                goto done;
+        }
+        if (signing && !(public_json = tecg_docsign_public_json(&sign_key))) {
+                tecg_log_err(FAC, "out of memory");
+                rc = 1;
                 goto done;
         }
         tecg_conf_log(d.conf, "config");
@@ -204,6 +337,7 @@ int main(int argc, char **argv) {
                 .mission = &mission,
                 .store = store,
                 .publish_cb = on_publish,
+                .sign_key = signing ? &sign_key : NULL,
                 .opaque = &app,
                 .publish_topic = dc.publish_topic,
                 .compose_interval_ms = (int)dc.compose_interval_ms,
@@ -228,6 +362,7 @@ int main(int argc, char **argv) {
         hc.metrics_opaque = &app;
         hc.health_cb = on_health;
         hc.health_opaque = &app;
+        hc.signing_key_json = public_json;
         if (!(server = tecg_http_server_start(&hc, store, errstr, sizeof(errstr)))) {
                 tecg_log_err(FAC, "%s", errstr);
                 goto done;
@@ -288,6 +423,8 @@ done:;
                 tecg_sink_destroy(app.sinks[i], 0);
         tecg_docstore_destroy(store);
         tecg_nations_destroy(nations);
+        tecg_sign_key_wipe(&sign_key);
+        free(public_json);
         tecg_daemon_cleanup(&d);
         return rc;
 }

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "docsign.h"
 #include "kafka.h"
 #include "log.h"
 #include "nation_state.h"
@@ -210,8 +211,53 @@ static json_t *stamp(json_t *body, uint64_t version) {
         return doc;
 }
 
+/* The version's signature (docs/design.md §9.2) into *sig; false, logged,
+ * when it cannot be made: a version is never handed out unsigned while
+ * signing is on. *signed_ is false when signing is off. */
+static bool sign_version(const tecg_dashboards_t *d, const char *name, uint64_t version,
+                         const char *text, size_t len, tecg_docsign_t *sig, bool *signed_) {
+        char errstr[256];
+        *signed_ = d->opts.sign_key != NULL;
+        if (!*signed_)
+                return true;
+        if (tecg_docsign_sign(d->opts.sign_key, name, text, len, sig, errstr, sizeof(errstr))) {
+                tecg_log_err(FAC, "%s: version %" PRIu64 " not published: %s", name, version,
+                             errstr);
+                return false;
+        }
+        return true;
+}
+
+/* Writes one version to tecg.dashboards, its signature in the headers. */
+static void publish_topic(tecg_dashboards_t *d, const char *name, const char *text, size_t len,
+                          const tecg_docsign_t *sig) {
+        rd_kafka_resp_err_t err;
+        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(2);
+        if (sig) {
+                rd_kafka_header_add(hdrs, TECG_DOCSIGN_KAFKA_KEY_ID, -1, sig->key_id, -1);
+                rd_kafka_header_add(hdrs, TECG_DOCSIGN_KAFKA_SIGNATURE, -1, sig->sig_b64, -1);
+        }
+        int64_t give_up = tecg_mono_ms() + QUEUE_FULL_WAIT_MS;
+        /* The headers become librdkafka's only when producev succeeds. */
+        while ((err = rd_kafka_producev(
+                        d->producer, RD_KAFKA_V_TOPIC(d->topic_dashboards),
+                        RD_KAFKA_V_KEY(name, strlen(name)), RD_KAFKA_V_VALUE((void *)text, len),
+                        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
+               !stopping(d) && tecg_mono_ms() < give_up)
+                rd_kafka_poll(d->producer, 50);
+        if (err) {
+                rd_kafka_headers_destroy(hdrs);
+                tecg_log_warn(FAC, "%s: not written to %s: %s", name, d->topic_dashboards,
+                              rd_kafka_err2str(err));
+        }
+        rd_kafka_poll(d->producer, 0);
+}
+
 static void publish(tecg_dashboards_t *d, int which, json_t *doc, uint64_t version) {
         char errstr[512];
+        tecg_docsign_t sig;
+        bool signed_;
         const char *name = tecg_dashboard_names[which];
         char *text =
                 json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION));
@@ -220,26 +266,21 @@ static void publish(tecg_dashboards_t *d, int which, json_t *doc, uint64_t versi
                 return;
         }
         size_t len = strlen(text);
-        if (tecg_docstore_put(d->opts.store, name, version, text, len, errstr, sizeof(errstr)))
+        /* Signed once here, where the version is made; the docstore, the
+         * sinks and the topic all hand out this one signature. */
+        if (!sign_version(d, name, version, text, len, &sig, &signed_))
+                goto done;
+        if (tecg_docstore_put_signed(d->opts.store, name, version, text, len,
+                                     signed_ ? sig.value : NULL, errstr, sizeof(errstr)))
                 tecg_log_err(FAC, "%s: %s", name, errstr);
         if (d->opts.publish_cb)
-                d->opts.publish_cb(name, version, text, len, d->opts.opaque);
-        if (d->producer) {
-                rd_kafka_resp_err_t err;
-                int64_t give_up = tecg_mono_ms() + QUEUE_FULL_WAIT_MS;
-                while ((err = rd_kafka_producev(d->producer, RD_KAFKA_V_TOPIC(d->topic_dashboards),
-                                                RD_KAFKA_V_KEY(name, strlen(name)),
-                                                RD_KAFKA_V_VALUE(text, len),
-                                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                                RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
-                       !stopping(d) && tecg_mono_ms() < give_up)
-                        rd_kafka_poll(d->producer, 50);
-                if (err)
-                        tecg_log_warn(FAC, "%s: not written to %s: %s", name, d->topic_dashboards,
-                                      rd_kafka_err2str(err));
-                rd_kafka_poll(d->producer, 0);
-        }
-        tecg_log_debug(FAC, "%s version %" PRIu64 " (%zu bytes)", name, version, len);
+                d->opts.publish_cb(name, version, text, len, signed_ ? sig.value : NULL,
+                                   d->opts.opaque);
+        if (d->producer)
+                publish_topic(d, name, text, len, signed_ ? &sig : NULL);
+        tecg_log_debug(FAC, "%s version %" PRIu64 " (%zu bytes)%s", name, version, len,
+                       signed_ ? ", signed" : "");
+done:
         free(text);
 }
 
@@ -247,13 +288,18 @@ static void publish(tecg_dashboards_t *d, int which, json_t *doc, uint64_t versi
  * a restart, when the content equals what was published before. */
 static void serve_unchanged(tecg_dashboards_t *d, int which, json_t *body) {
         char errstr[512];
-        json_t *doc = stamp(body, d->last[which].version);
+        tecg_docsign_t sig;
+        bool signed_;
+        const char *name = tecg_dashboard_names[which];
+        uint64_t version = d->last[which].version;
+        json_t *doc = stamp(body, version);
         char *text = doc ? json_dumps(doc, JSON_COMPACT |
                                                    JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION))
                          : NULL;
-        if (text &&
-            tecg_docstore_put(d->opts.store, tecg_dashboard_names[which], d->last[which].version,
-                              text, strlen(text), errstr, sizeof(errstr)) == TECG_OK)
+        /* New bytes (generated_at), so a signature of their own. */
+        if (text && sign_version(d, name, version, text, strlen(text), &sig, &signed_) &&
+            tecg_docstore_put_signed(d->opts.store, name, version, text, strlen(text),
+                                     signed_ ? sig.value : NULL, errstr, sizeof(errstr)) == TECG_OK)
                 d->served[which] = true;
         free(text);
         json_decref(doc);

@@ -3,6 +3,7 @@
  *
  *   tecg.nation-state ──▶ latest state per nation ──▶ compose ──▶ changed?
  *        (all partitions, read_committed)                          │ version + 1
+ *                                                    signed once ──┤
  *                       docstore (HTTP API, SSE) ◀──────────────────┤
  *                       push sinks (HTTP POST)   ◀──────────────────┤
  *                       tecg.dashboards (compacted, key = name) ◀───┘
@@ -26,10 +27,13 @@
 #include "err.h"
 #include "mission.h"
 #include "refdata.h"
+#include "sign.h"
 
-/* Called for every new version (main thread): hand it to the sinks. */
+/* Called for every new version (main thread): hand it to the sinks.
+ * signature is the version's Tecg-Signature value (docsign.h), NULL when
+ * documents are not signed. */
 typedef void(tecg_dashboards_publish_cb)(const char *name, uint64_t version, const char *json,
-                                         size_t len, void *opaque);
+                                         size_t len, const char *signature, void *opaque);
 
 typedef struct {
         const char *topic_prefix;
@@ -37,6 +41,9 @@ typedef struct {
         const tecg_mission_t *mission;          /* borrowed */
         tecg_docstore_t *store;                 /* borrowed; every version goes here */
         tecg_dashboards_publish_cb *publish_cb; /* may be NULL */
+        /* Signs every version (docs/design.md §9.2); NULL: unsigned, for
+         * security.signing=off. Borrowed. */
+        const tecg_sign_key_t *sign_key;
         void *opaque;
         bool publish_topic;      /* write tecg.dashboards */
         int compose_interval_ms; /* at most one composition per interval */

@@ -17,7 +17,8 @@
 
 #include "clock.h"
 
-/* One allocation: header, then name and json, both NUL-terminated. */
+/* One allocation: header, then name, json and signature, each
+ * NUL-terminated. */
 struct tecg_doc_blob {
         atomic_uint refs;
         uint64_t version;
@@ -26,6 +27,7 @@ struct tecg_doc_blob {
         size_t len;
         char *name;
         char *json;
+        char *signature; /* NULL: unsigned */
 };
 
 struct tecg_docstore {
@@ -53,12 +55,14 @@ static bool name_valid(const char *name) {
         return n > 0;
 }
 
-static tecg_doc_blob_t *blob_new(const char *name, uint64_t version, const char *json, size_t len) {
+static tecg_doc_blob_t *blob_new(const char *name, uint64_t version, const char *json, size_t len,
+                                 const char *signature) {
         size_t nlen = strlen(name);
+        size_t slen = signature ? strlen(signature) + 1 : 0;
         tecg_doc_blob_t *b;
-        if (len > SIZE_MAX - sizeof(*b) - nlen - 2)
+        if (len > SIZE_MAX - sizeof(*b) - nlen - 2 - slen)
                 return NULL;
-        b = malloc(sizeof(*b) + nlen + 1 + len + 1);
+        b = malloc(sizeof(*b) + nlen + 1 + len + 1 + slen);
         if (!b)
                 return NULL;
         atomic_init(&b->refs, 1);
@@ -72,6 +76,11 @@ static tecg_doc_blob_t *blob_new(const char *name, uint64_t version, const char 
         if (len)
                 memcpy(b->json, json, len);
         b->json[len] = '\0';
+        b->signature = NULL;
+        if (signature) {
+                b->signature = b->json + len + 1;
+                memcpy(b->signature, signature, slen);
+        }
         return b;
 }
 
@@ -93,6 +102,7 @@ static void doc_fill(tecg_doc_t *out, tecg_doc_blob_t *b) {
         out->len = b->len;
         out->seq = b->seq;
         out->updated_ms = b->updated_ms;
+        out->signature = b->signature;
         out->ref = b;
 }
 
@@ -157,8 +167,18 @@ void tecg_docstore_destroy(tecg_docstore_t *store) {
         free(store);
 }
 
+static bool same_signature(const char *a, const char *b) {
+        return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
 tecg_err_t tecg_docstore_put(tecg_docstore_t *store, const char *name, uint64_t version,
                              const char *json, size_t len, char *errstr, size_t errstr_size) {
+        return tecg_docstore_put_signed(store, name, version, json, len, NULL, errstr, errstr_size);
+}
+
+tecg_err_t tecg_docstore_put_signed(tecg_docstore_t *store, const char *name, uint64_t version,
+                                    const char *json, size_t len, const char *signature,
+                                    char *errstr, size_t errstr_size) {
         tecg_err_t err = TECG_OK;
         tecg_doc_blob_t *blob = NULL, *old = NULL;
         json_t *root = NULL;
@@ -182,7 +202,7 @@ tecg_err_t tecg_docstore_put(tecg_docstore_t *store, const char *name, uint64_t 
                                   root ? "" : jerr.text);
                 goto done;
         }
-        blob = blob_new(name, version, json, len);
+        blob = blob_new(name, version, json, len, signature);
         if (!blob) {
                 err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "%s: out of memory", name);
                 goto done;
@@ -200,7 +220,8 @@ tecg_err_t tecg_docstore_put(tecg_docstore_t *store, const char *name, uint64_t 
                                           (unsigned long long)cur->version);
                         goto done;
                 }
-                if (version == cur->version && len == cur->len && memcmp(json, cur->json, len) == 0)
+                if (version == cur->version && len == cur->len &&
+                    memcmp(json, cur->json, len) == 0 && same_signature(signature, cur->signature))
                         goto done; /* same document again: nothing changed */
                 old = cur;
         } else {

@@ -42,6 +42,10 @@ typedef struct {
         size_t len;
         uint64_t seq;       /* store sequence number of the put */
         int64_t updated_ms; /* wall clock (ms since the epoch) of the put */
+        /* The version's Tecg-Signature value (docsign.h), NULL when the
+         * documents are not signed. Made once per version by whoever made
+         * the version, so every reader hands out the same one. */
+        const char *signature;
         tecg_doc_blob_t *ref;
 } tecg_doc_t;
 
@@ -62,6 +66,13 @@ void tecg_docstore_destroy(tecg_docstore_t *store);
  * errstr may be NULL. */
 tecg_err_t tecg_docstore_put(tecg_docstore_t *store, const char *name, uint64_t version,
                              const char *json, size_t len, char *errstr, size_t errstr_size);
+
+/* The same, with the version's signature (a Tecg-Signature value,
+ * docsign.h; NULL for none) kept beside the bytes it signs. A put of the
+ * same version with the same bytes and signature is the no-op. */
+tecg_err_t tecg_docstore_put_signed(tecg_docstore_t *store, const char *name, uint64_t version,
+                                    const char *json, size_t len, const char *signature,
+                                    char *errstr, size_t errstr_size);
 
 /* Fills *out with a reference to the latest snapshot of `name`.
  * TECG_ERR_NOT_FOUND (and *out zeroed) when there is none. */

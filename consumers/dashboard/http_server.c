@@ -28,6 +28,7 @@
 #include <microhttpd.h>
 
 #include "clock.h"
+#include "docsign.h"
 #include "export.h"
 #include "log.h"
 #include "page.h"
@@ -47,12 +48,14 @@ typedef enum {
         ROUTE_EXPORT,
         ROUTE_METRICS,
         ROUTE_HEALTHZ,
+        ROUTE_SIGNING_KEY,
         ROUTE_OTHER,
         ROUTE__COUNT
 } route_t;
 
 static const char *const route_names[ROUTE__COUNT] = {
-        "page", "list", "dashboard", "stream", "export", "metrics", "healthz", "other",
+        "page",    "list",    "dashboard",   "stream", "export",
+        "metrics", "healthz", "signing_key", "other",
 };
 
 /* Status classes counted: 1xx-5xx (index = status / 100 - 1). */
@@ -307,6 +310,7 @@ static enum MHD_Result serve_dashboard(tecg_http_server_t *srv, struct MHD_Conne
         struct MHD_Response *resp = NULL;
         unsigned status = MHD_HTTP_OK;
         uint64_t version;
+        const char *signature;
 
         if (!doc)
                 goto done;
@@ -316,6 +320,7 @@ static enum MHD_Result serve_dashboard(tecg_http_server_t *srv, struct MHD_Conne
                                    "not_found", "no dashboard named '%s'", name);
         }
         version = doc->version;
+        signature = doc->signature;
         if (not_modified(conn, version)) {
                 status = MHD_HTTP_NOT_MODIFIED;
                 resp = response_304(version);
@@ -331,6 +336,8 @@ static enum MHD_Result serve_dashboard(tecg_http_server_t *srv, struct MHD_Conne
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
         set_etag(resp, version);
+        if (signature) /* lives in the snapshot the response holds */
+                MHD_add_response_header(resp, TECG_DOCSIGN_HTTP_HEADER, signature);
 done:
         if (doc) {
                 tecg_doc_release(doc);
@@ -532,15 +539,19 @@ static bool sse_wants(const sse_stream_t *st, const char *name) {
         return false;
 }
 
-/* "event: NAME\nid: NAME:VERSION\ndata: JSON\n\n". A JSON text can hold
- * raw CR/LF only as whitespace, so they become spaces and the document
- * stays one data line. */
+/* "event: NAME\nid: NAME:VERSION\n[tecg-signature: VALUE\n]data: JSON\n\n".
+ * A JSON text can hold raw CR/LF only as whitespace, so they become spaces
+ * and the document stays one data line (the compact documents have none,
+ * so data is the signed bytes). EventSource ignores the signature field;
+ * a BI reader of the stream uses it (docs/design.md §9.2). */
 static tecg_err_t sse_append_doc(tecg_buf_t *out, const tecg_doc_t *doc) {
         tecg_err_t err;
-        char head[2 * TECG_DOCSTORE_NAME_MAX + 64];
+        char head[2 * TECG_DOCSTORE_NAME_MAX + TECG_DOCSIGN_VALUE_SIZE + 96];
         size_t start;
-        int n = snprintf(head, sizeof(head), "event: %s\nid: %s:%llu\ndata: ", doc->name, doc->name,
-                         (unsigned long long)doc->version);
+        int n = snprintf(head, sizeof(head), "event: %s\nid: %s:%llu\n%s%s%sdata: ", doc->name,
+                         doc->name, (unsigned long long)doc->version,
+                         doc->signature ? "tecg-signature: " : "",
+                         doc->signature ? doc->signature : "", doc->signature ? "\n" : "");
         if ((err = tecg_buf_append(out, head, (size_t)n)))
                 return err;
         start = out->len;
@@ -735,6 +746,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 route = ROUTE_METRICS;
         else if (strcmp(url, "/healthz") == 0)
                 route = ROUTE_HEALTHZ;
+        else if (strcmp(url, TECG_DOCSIGN_WELL_KNOWN) == 0 && srv->conf.signing_key_json)
+                route = ROUTE_SIGNING_KEY;
 
         if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
                 return reply_error(srv, conn, route, method, url, MHD_HTTP_METHOD_NOT_ALLOWED,
@@ -754,6 +767,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return serve_metrics(srv, conn, method, url);
         case ROUTE_HEALTHZ:
                 return serve_healthz(srv, conn, method, url);
+        case ROUTE_SIGNING_KEY:
+                return finish(srv, conn, route, method, url, MHD_HTTP_OK,
+                              response_copy(srv->conf.signing_key_json, "application/json"));
         default:
                 return reply_error(srv, conn, ROUTE_OTHER, method, url, MHD_HTTP_NOT_FOUND,
                                    "not_found", "no such resource");

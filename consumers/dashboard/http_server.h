@@ -10,6 +10,11 @@
  *   GET /api/export/NAME.ndjson
  *   GET /metrics                    Prometheus text format 0.0.4
  *   GET /healthz                    200 or 503, JSON, from the health callback
+ *   GET /.well-known/tecg-signing-key  the documents' public key (JSON);
+ *                                   404 when documents are not signed
+ *
+ * A signed document (docs/design.md §9.2) is served with its
+ * Tecg-Signature header, and its SSE event has a "tecg-signature:" line.
  *   anything else                   404 JSON; methods other than GET/HEAD 405
  *
  * Threads: libmicrohttpd runs one listening thread and one thread per
@@ -55,6 +60,9 @@ typedef struct {
         void *metrics_opaque;
         tecg_http_health_cb_t *health_cb; /* optional: always healthy */
         void *health_opaque;
+        /* The body of /.well-known/tecg-signing-key (docsign.h); NULL:
+         * 404. Borrowed: must outlive the server. */
+        const char *signing_key_json;
 } tecg_http_server_conf_t;
 
 typedef struct tecg_http_server tecg_http_server_t;

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "docsign.h"
 #include "http_client.h"
 #include "log.h"
 
@@ -37,6 +38,9 @@ typedef struct sink_entry {
         int has_pending;
         uint64_t pending_version;
         uint64_t pending_seq; /* order among dashboards: oldest first */
+        /* The document, a NUL, then its signature and a NUL (empty when
+         * unsigned): one allocation, so the pair never comes apart when a
+         * failed POST puts the document back. */
         char *json;
         size_t len;
         /* Taken by the worker, POST in progress. */
@@ -183,13 +187,17 @@ static int64_t sink_backoff_ms(tecg_sink_t *s, long retry_after_s) {
         return delay;
 }
 
-/* One POST of one dashboard version; called without the mutex. */
+/* One POST of one dashboard version (json as laid out by offer, its
+ * signature after it); called without the mutex. */
 static tecg_err_t sink_post(tecg_sink_t *s, const char *dashboard, uint64_t version,
                             const char *json, size_t len, tecg_http_response_t *resp) {
-        char h_dash[32 + SINK_NAME_MAX], h_ver[48];
+        char h_dash[32 + SINK_NAME_MAX], h_ver[48], h_sig[32 + TECG_DOCSIGN_VALUE_SIZE];
+        const char *signature = json + len + 1;
         snprintf(h_dash, sizeof(h_dash), "X-Tecg-Dashboard: %s", dashboard);
         snprintf(h_ver, sizeof(h_ver), "X-Tecg-Version: %" PRIu64, version);
-        const char *const headers[] = {"Content-Type: application/json", h_dash, h_ver, NULL};
+        snprintf(h_sig, sizeof(h_sig), TECG_DOCSIGN_HTTP_HEADER ": %s", signature);
+        const char *const headers[] = {"Content-Type: application/json", h_dash, h_ver,
+                                       *signature ? h_sig : NULL, NULL};
         return tecg_http_post(s->http, headers, json, len, resp);
 }
 
@@ -470,18 +478,28 @@ const char *tecg_sink_name(const tecg_sink_t *s) {
 
 tecg_err_t tecg_sink_offer(tecg_sink_t *s, const char *dashboard, uint64_t version,
                            const char *json, size_t len) {
+        return tecg_sink_offer_signed(s, dashboard, version, json, len, NULL);
+}
+
+tecg_err_t tecg_sink_offer_signed(tecg_sink_t *s, const char *dashboard, uint64_t version,
+                                  const char *json, size_t len, const char *signature) {
         tecg_err_t err = TECG_OK;
         char *copy = NULL;
         sink_entry_t *e;
+        size_t slen = signature ? strlen(signature) : 0;
 
-        if (!sink_valid_name(dashboard) || (!json && len))
+        if (!sink_valid_name(dashboard) || (!json && len) || slen >= TECG_DOCSIGN_VALUE_SIZE ||
+            len > SIZE_MAX - slen - 2)
                 return TECG_ERR_INVALID;
         /* Copy before locking: the worker is never held up by a memcpy. */
-        if (!(copy = malloc(len + 1)))
+        if (!(copy = malloc(len + 1 + slen + 1)))
                 return TECG_ERR_NOMEM;
         if (len)
                 memcpy(copy, json, len);
         copy[len] = '\0';
+        if (slen)
+                memcpy(copy + len + 1, signature, slen);
+        copy[len + 1 + slen] = '\0';
 
         pthread_mutex_lock(&s->mu);
         if (s->stopping) {

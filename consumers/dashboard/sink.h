@@ -16,6 +16,8 @@
  *     X-Tecg-Dashboard: NAME
  *     X-Tecg-Version: N
  *     Authorization: Bearer TOKEN      (when a token is configured)
+ *     Tecg-Signature: keyid=ID,sig=B64 (when the version is signed,
+ *                                       docs/design.md §9.2)
  * and the version header lets a receiver drop stale documents itself.
  *
  * Answers: 2xx = delivered. Network errors, 408, 429 and 5xx are retried
@@ -93,6 +95,12 @@ tecg_sink_t *tecg_sink_new(const tecg_sink_options_t *opts, char *errstr, size_t
  * TECG_ERR_NOMEM when the copy fails. */
 tecg_err_t tecg_sink_offer(tecg_sink_t *sink, const char *dashboard, uint64_t version,
                            const char *json, size_t len);
+
+/* The same with the version's Tecg-Signature value (docsign.h; NULL or
+ * "" for none), copied with the document and sent as that header with
+ * every POST of this version. */
+tecg_err_t tecg_sink_offer_signed(tecg_sink_t *sink, const char *dashboard, uint64_t version,
+                                  const char *json, size_t len, const char *signature);
 
 /* Fills *out with the sink's counters and state. */
 void tecg_sink_stats(tecg_sink_t *sink, tecg_sink_stats_t *out);

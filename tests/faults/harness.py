@@ -262,9 +262,14 @@ class Dashboard(Proc):
                  f"kafka.bootstrap.servers = {env.kafka.bootstrap}", *extra]
         if sink_url:
             lines += [f"sink.faults.url = {sink_url}", "sink.faults.backoff.max.ms = 2000"]
-        super().__init__("dashboard",
-                         build_binary(env.build, "consumers", "dashboard", "tecg-dashboard"),
-                         lines, env.workdir)
+        binary = build_binary(env.build, "consumers", "dashboard", "tecg-dashboard")
+        # Documents are signed (docs/design.md §9.2): a key of its own.
+        key = os.path.join(env.workdir, "dashboard-signing.key")
+        if not os.path.exists(key):
+            subprocess.run([binary, "--keygen", "--key-id", "faults", "--out", key],
+                           check=True, capture_output=True, timeout=30)
+        lines.append(f"security.signing.key = {key}")
+        super().__init__("dashboard", binary, lines, env.workdir)
 
     def start(self):
         if os.path.exists(self.port_file):

@@ -304,10 +304,24 @@ def producer_factory(tmp_path, bootstrap, prefix):
     stop_all(started)
 
 
+def dashboard_signing_key(tmp_path):
+    """A signing key for tecg-dashboard (docs/design.md §9.2), made once per
+    test directory with its --keygen: the dashboard refuses to start
+    without one unless security.signing=off."""
+    path = tmp_path / "dashboard-signing.key"
+    if not path.exists():
+        subprocess.run([os.path.join(BUILD, "consumers", "dashboard", "tecg-dashboard"),
+                        "--keygen", "--key-id", "test-dashboard", "--out", str(path)],
+                       check=True, capture_output=True, timeout=30)
+    return path
+
+
 class Daemon:
     """tecg-aggregator or tecg-dashboard with its own config file."""
 
     def __init__(self, tmp_path, kind, bootstrap, prefix, settings):
+        if kind == "dashboard":
+            settings = {"security.signing.key": dashboard_signing_key(tmp_path), **settings}
         self.kind = kind
         self.config = tmp_path / f"{kind}-{uuid.uuid4().hex[:6]}.conf"
         self.log = tmp_path / f"{kind}.log"

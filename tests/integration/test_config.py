@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, ROOT
+from conftest import BUILD, ROOT, dashboard_signing_key
 
 BINARIES = {
     "producer": os.path.join(BUILD, "producers", "tecg-producer"),
@@ -18,6 +18,8 @@ BINARIES = {
 def check(kind, text, tmp_path, *extra):
     conf = tmp_path / f"{kind}.conf"
     conf.write_text(text)
+    if kind == "dashboard":  # a key file that exists (the example's is /etc/tecg/...)
+        extra = ("-X", f"security.signing.key={dashboard_signing_key(tmp_path)}", *extra)
     return subprocess.run([BINARIES[kind], "--config", str(conf), "--check-config",
                            "-X", f"nations.file={ROOT}/deploy/nations.csv", *extra],
                           capture_output=True, text=True, timeout=20)

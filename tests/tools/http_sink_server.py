@@ -5,6 +5,7 @@ POST (any path) with a JSON body and the headers tecg's push sink sends:
     X-Tecg-Dashboard: NAME     which dashboard ([A-Za-z0-9_.-], required)
     X-Tecg-Version: N          its version (unsigned integer, required)
     Authorization: Bearer T    when the server runs with --token T
+    Tecg-Signature: keyid=ID,sig=B64   when the documents are signed (kept)
 Answers, in this order:
     401  with --token and a missing or wrong token
     S    (--fail-status, default 500) for the first --fail-first N POSTs,
@@ -20,10 +21,11 @@ so a test can see whether the sender reused its keep-alive connection.
 GET endpoints (no token needed: they are for looking, not for pushing):
     /                  HTML page: latest document per dashboard and version
     /received          JSON array: one object per accepted document
-                       {dashboard, version, time, conn, length}
+                       {dashboard, version, time, conn, length, signature}
     /stats             JSON counters: posts, accepted, stale, failed_injected,
                        unauthorized, bad_request, connections
-    /dashboards/NAME   the latest document for NAME as received (404 if none)
+    /dashboards/NAME   the latest document for NAME as received (404 if none),
+                       with the Tecg-Signature header it came with
 
 With --out DIR each accepted document is written to DIR/NAME.json (atomically)
 and a line is appended to DIR/received.ndjson.
@@ -63,7 +65,7 @@ class State:
         self.stats = dict(posts=0, accepted=0, stale=0, failed_injected=0,
                           unauthorized=0, bad_request=0, connections=0)
 
-    def record(self, dashboard, version, body, conn):
+    def record(self, dashboard, version, body, conn, signature=None):
         """Keeps the document if it is newer; returns the entry or None."""
         with self.lock:
             cur = self.latest.get(dashboard)
@@ -72,7 +74,7 @@ class State:
                 return None, cur["version"]
             now = time.time()
             entry = dict(dashboard=dashboard, version=version, time=now,
-                         conn=conn, length=len(body))
+                         conn=conn, length=len(body), signature=signature)
             self.latest[dashboard] = dict(entry, body=body)
             self.received.append(entry)
             self.stats["accepted"] += 1
@@ -158,7 +160,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with st.lock:
                 st.stats["bad_request"] += 1
             return self.reply(400, {"error": err})
-        entry, latest = st.record(dashboard, int(version), body, self.conn_id)
+        entry, latest = st.record(dashboard, int(version), body, self.conn_id,
+                                  self.headers.get("Tecg-Signature"))
         if entry is None:
             return self.reply(200, {"status": "stale", "dashboard": dashboard,
                                     "version": int(version),
@@ -184,8 +187,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 cur = st.latest.get(path[len("/dashboards/"):])
             if cur is None:
                 return self.reply(404, {"error": "no such dashboard"})
-            return self.reply(200, cur["body"],
-                              headers=[("X-Tecg-Version", str(cur["version"]))])
+            headers = [("X-Tecg-Version", str(cur["version"]))]
+            if cur.get("signature"):
+                headers.append(("Tecg-Signature", cur["signature"]))
+            return self.reply(200, cur["body"], headers=headers)
         if path == "/":
             return self.reply(200, self.page(), "text/html; charset=utf-8")
         return self.reply(404, {"error": "not found"})

@@ -17,7 +17,11 @@
  *   => staffing total in_iraq 67, reported 3, not_reported [GBR]
  *
  * Then BEL v2 (TRAINER 20) and a stale USA v2 (STAFF 999, must not replace
- * v3) and an undecodable record: in_iraq 77, staffing version 2. */
+ * v3) and an undecodable record: in_iraq 77, staffing version 2.
+ *
+ * With a signing key every version is signed once (docs/design.md §9.2):
+ * the docstore, the publish callback and t.dashboards's headers carry the
+ * same signature, and it verifies over (name, exact bytes). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,10 +38,12 @@
 #include "buf.h"
 #include "conf.h"
 #include "dashboards.h"
+#include "docsign.h"
 #include "docstore.h"
 #include "mission.h"
 #include "nation_state.h"
 #include "refdata.h"
+#include "sign.h"
 #include "state_codec.h"
 #include "testutil.h"
 
@@ -62,7 +68,10 @@ typedef struct {
         tecg_nations_t *nations;
         tecg_mission_t mission;
         tecg_docstore_t *store;
-        int published; /* publish_cb calls */
+        int published;              /* publish_cb calls */
+        const tecg_sign_key_t *key; /* the engine signs with it; NULL: unsigned */
+        /* The signature publish_cb was given, per dashboard. */
+        char published_sig[TECG_DASH__COUNT][TECG_DOCSIGN_VALUE_SIZE];
 } fixture_t;
 
 static const tecg_conf_prop_t props[] = {
@@ -195,13 +204,16 @@ static void write_first_states(fixture_t *f) {
 /* Running the engine                                                  */
 
 static void on_publish(const char *name, uint64_t version, const char *json, size_t len,
-                       void *opaque) {
+                       const char *signature, void *opaque) {
         fixture_t *f = opaque;
-        (void)name;
         (void)version;
         (void)json;
         (void)len;
         f->published++;
+        for (int i = 0; i < TECG_DASH__COUNT; i++)
+                if (strcmp(tecg_dashboard_names[i], name) == 0)
+                        snprintf(f->published_sig[i], sizeof(f->published_sig[i]), "%s",
+                                 signature ? signature : "");
 }
 
 static tecg_dashboards_t *engine_new(fixture_t *f) {
@@ -212,6 +224,7 @@ static tecg_dashboards_t *engine_new(fixture_t *f) {
                 .mission = &f->mission,
                 .store = f->store,
                 .publish_cb = on_publish,
+                .sign_key = f->key,
                 .opaque = f,
                 .publish_topic = true,
                 .compose_interval_ms = 0,
@@ -250,6 +263,11 @@ static json_t *stored(fixture_t *f, const char *name, uint64_t version) {
         json_error_t jerr;
         assert_int_equal(tecg_docstore_get(f->store, name, &doc), TECG_OK);
         assert_int_equal(doc.version, version);
+        if (f->key)
+                assert_true(tecg_docsign_verify(f->key->key_id, f->key->public_key, name, doc.json,
+                                                doc.len, doc.signature));
+        else
+                assert_null(doc.signature);
         json_t *j = json_loadb(doc.json, doc.len, 0, &jerr);
         tecg_doc_release(&doc);
         if (!j)
@@ -443,12 +461,124 @@ static void test_refused_writes_are_not_fatal(void **state) {
         tecg_dashboards_destroy(d, 10000);
 }
 
+/* The latest signature of `name` in the docstore verifies over its bytes,
+ * and over nothing else: not a byte changed, not under another name, not
+ * with another key id. Returns the value (static buffer). */
+static const char *check_stored_signature(fixture_t *f, const char *name) {
+        static char value[TECG_DOCSIGN_VALUE_SIZE];
+        tecg_doc_t doc;
+        assert_int_equal(tecg_docstore_get(f->store, name, &doc), TECG_OK);
+        assert_non_null(doc.signature);
+        snprintf(value, sizeof(value), "%s", doc.signature);
+        assert_true(tecg_docsign_verify(f->key->key_id, f->key->public_key, name, doc.json, doc.len,
+                                        value));
+        char *copy = malloc(doc.len);
+        assert_non_null(copy);
+        memcpy(copy, doc.json, doc.len);
+        copy[doc.len / 2] ^= 0x01;
+        assert_false(tecg_docsign_verify(f->key->key_id, f->key->public_key, name, copy, doc.len,
+                                         value));
+        free(copy);
+        assert_false(tecg_docsign_verify(f->key->key_id, f->key->public_key,
+                                         strcmp(name, "funding") ? "funding" : "training", doc.json,
+                                         doc.len, value));
+        assert_false(tecg_docsign_verify("another-key", f->key->public_key, name, doc.json, doc.len,
+                                         value));
+        tecg_doc_release(&doc);
+        return value;
+}
+
+/* Reads the n messages of t.dashboards and checks that each carries the
+ * key id and signature headers, and that they verify over (key, value). */
+static void check_topic_signatures(fixture_t *f, int n) {
+        char reason[256];
+        rd_kafka_conf_t *kc = rd_kafka_conf_new();
+        const char *bootstraps = rd_kafka_mock_cluster_bootstraps(f->mock);
+        if (rd_kafka_conf_set(kc, "bootstrap.servers", bootstraps, reason, sizeof(reason)) ||
+            rd_kafka_conf_set(kc, "group.id", "test-reader", reason, sizeof(reason)) ||
+            rd_kafka_conf_set(kc, "log_level", "3", reason, sizeof(reason)))
+                fail_msg("%s", reason);
+        rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, kc, reason, sizeof(reason));
+        if (!c)
+                fail_msg("%s", reason);
+        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(parts, PREFIX "dashboards", 0)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+        assert_int_equal(rd_kafka_assign(c, parts), RD_KAFKA_RESP_ERR_NO_ERROR);
+        rd_kafka_topic_partition_list_destroy(parts);
+        int seen = 0;
+        int64_t deadline = tu_now_ms() + WAIT_MS;
+        while (seen < n && tu_now_ms() < deadline) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
+                if (!m)
+                        continue;
+                if (!m->err) {
+                        rd_kafka_headers_t *h = NULL;
+                        const void *id = NULL, *sig = NULL;
+                        size_t id_len = 0, sig_len = 0;
+                        char name[64], value[TECG_DOCSIGN_VALUE_SIZE];
+                        assert_int_equal(rd_kafka_message_headers(m, &h),
+                                         RD_KAFKA_RESP_ERR_NO_ERROR);
+                        assert_int_equal(rd_kafka_header_get_last(h, TECG_DOCSIGN_KAFKA_KEY_ID, &id,
+                                                                  &id_len),
+                                         RD_KAFKA_RESP_ERR_NO_ERROR);
+                        assert_int_equal(rd_kafka_header_get_last(h, TECG_DOCSIGN_KAFKA_SIGNATURE,
+                                                                  &sig, &sig_len),
+                                         RD_KAFKA_RESP_ERR_NO_ERROR);
+                        snprintf(name, sizeof(name), "%.*s", (int)m->key_len, (const char *)m->key);
+                        snprintf(value, sizeof(value), "keyid=%.*s,sig=%.*s", (int)id_len,
+                                 (const char *)id, (int)sig_len, (const char *)sig);
+                        assert_true(tecg_docsign_verify(f->key->key_id, f->key->public_key, name,
+                                                        m->payload, m->len, value));
+                        assert_false(tecg_docsign_verify(f->key->key_id, f->key->public_key, name,
+                                                         m->payload, m->len - 1, value));
+                        seen++;
+                }
+                rd_kafka_message_destroy(m);
+        }
+        assert_int_equal(seen, n);
+        rd_kafka_destroy(c);
+}
+
+/* With a key, every version is signed once: the docstore keeps the
+ * signature with the bytes, the sinks get the same one, t.dashboards
+ * carries it in headers, and the versions served after a restart (new
+ * bytes: generated_at) are signed too. */
+static void test_signs_every_version(void **state) {
+        fixture_t *f = *state;
+        char errstr[256];
+        tecg_sign_key_t key;
+        assert_int_equal(tecg_sign_keygen("dashboard-test", &key, errstr, sizeof(errstr)), TECG_OK);
+        f->key = &key;
+        write_first_states(f);
+        tecg_dashboards_t *d = engine_new(f);
+        run_until_staffing(d, 1);
+        for (int i = 0; i < TECG_DASH__COUNT; i++) {
+                const char *value = check_stored_signature(f, tecg_dashboard_names[i]);
+                assert_string_equal(f->published_sig[i], value);
+        }
+        tecg_dashboards_destroy(d, 10000);
+        check_topic_signatures(f, TECG_DASH__COUNT);
+
+        tecg_docstore_destroy(f->store);
+        f->store = tecg_docstore_new();
+        assert_non_null(f->store);
+        d = engine_new(f);
+        run_until_staffing(d, 1);
+        for (int i = 0; i < TECG_DASH__COUNT; i++)
+                check_stored_signature(f, tecg_dashboard_names[i]);
+        tecg_dashboards_destroy(d, 10000);
+        tecg_sign_key_wipe(&key);
+        f->key = NULL;
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_follows_nation_state, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fatal_consumer_error, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fatal_producer_error, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refused_writes_are_not_fatal, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_signs_every_version, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

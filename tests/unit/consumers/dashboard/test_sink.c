@@ -19,6 +19,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "docsign.h"
 #include "http_client.h"
 #include "sink.h"
 #include "testserver.h"
@@ -355,6 +356,44 @@ static void test_bearer_token(void **state) {
         assert_int_equal(tu_server_stat(&f->net.srv, "accepted"), 1);
 }
 
+/* A signed version's Tecg-Signature value reaches the receiver as that
+ * header, with every retry of the version (the signature stays with the
+ * document when a failed POST puts it back); an unsigned one has none. */
+static void test_signature_header(void **state) {
+        fixture_t *f = *state;
+        static const char sig[] = "keyid=dash-1,sig=c2lnbmF0dXJl";
+        static const char doc[] = "{\"dashboard\":\"funding\",\"version\":1}";
+        const char *const args[] = {"--fail-first", "2", NULL};
+        tecg_sink_options_t o = serve(f, args);
+        f->sink = new_sink(&o);
+        assert_int_equal(tecg_sink_offer_signed(f->sink, "funding", 1, doc, strlen(doc), sig),
+                         TECG_OK);
+        assert_int_equal(tecg_sink_wait_delivered(f->sink, "funding", 1, 20000), TECG_OK);
+        offer(f->sink, "staffing", 1);
+        assert_int_equal(tecg_sink_wait_delivered(f->sink, "staffing", 1, 20000), TECG_OK);
+        assert_int_equal(tu_server_stat(&f->net.srv, "failed_injected"), 2);
+
+        json_t *rec = tu_server_json(&f->net.srv, "/received"), *it;
+        size_t i, seen = 0;
+        json_array_foreach(rec, i, it) {
+                const char *name = json_string_value(json_object_get(it, "dashboard"));
+                json_t *got = json_object_get(it, "signature");
+                if (strcmp(name, "funding") == 0)
+                        assert_string_equal(json_string_value(got), sig);
+                else
+                        assert_true(json_is_null(got));
+                seen++;
+        }
+        assert_int_equal(seen, 2);
+        json_decref(rec);
+        /* A value that could not be a Tecg-Signature is refused. */
+        char big[TECG_DOCSIGN_VALUE_SIZE + 1];
+        memset(big, 'a', sizeof(big) - 1);
+        big[sizeof(big) - 1] = '\0';
+        assert_int_equal(tecg_sink_offer_signed(f->sink, "funding", 2, doc, strlen(doc), big),
+                         TECG_ERR_INVALID);
+}
+
 /* Against a receiver that always answers 500, the number of attempts in a
  * 1.5 s window stays small although offers keep coming every 100 ms: the
  * backoff doubles and new offers do not reset it. Bounds: delays never
@@ -521,6 +560,7 @@ int main(void) {
                 T(test_backoff_grows),           T(test_destroy_bounded_dead_server),
                 T(test_stop_one_budget_for_all), T(test_destroy_flushes_after_backoff),
                 T(test_destroy_flushes_pending), T(test_offer_validation),
+                T(test_signature_header),
 #undef T
         };
         signal(SIGPIPE, SIG_IGN);
