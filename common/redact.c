@@ -8,14 +8,14 @@
  * sasl.password, sasl.oauthbearer.client.secret, sasl.oauthbearer.config,
  * ssl.key.pem, ssl.certificate.pem, the sinks' token, and whatever a later
  * key calls a credential or a private key. */
-static const char *const secret_key_parts[] = {
-        "password", "secret", "token", "credential", "private", ".pem", "jaas",
-        "oauthbearer.config", NULL};
+static const char *const secret_key_parts[] = {"password", "secret", "token", "credential",
+                                               "private",  ".pem",   "jaas",  "oauthbearer.config",
+                                               NULL};
 
 /* Query parameter names (parts of) whose values are secrets in webhook and
  * registry URLs: ?token=, ?api_key=, ?sig=, ?access_token=, ?auth=. */
-static const char *const secret_param_parts[] = {"token", "key", "secret", "password", "passwd",
-                                                 "sig",   "auth", "credential", "code", NULL};
+static const char *const secret_param_parts[] = {
+        "token", "key", "secret", "password", "passwd", "sig", "auth", "credential", "code", NULL};
 
 static bool contains_any(const char *s, size_t len, const char *const *parts) {
         for (size_t i = 0; parts[i]; i++) {

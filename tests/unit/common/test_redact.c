@@ -57,7 +57,8 @@ static void test_cases(void **state) {
                 /* by value: secret query parameters, others kept */
                 {"sink.bi.url", "https://h/hook?token=abc&page=2#top",
                  "https://h/hook?token=***&page=2#top"},
-                {NULL, "https://h/?api_key=1&Signature=2&x=3", "https://h/?api_key=***&Signature=***&x=3"},
+                {NULL, "https://h/?api_key=1&Signature=2&x=3",
+                 "https://h/?api_key=***&Signature=***&x=3"},
                 {NULL, "https://h/?flag&x=1", "https://h/?flag&x=1"},
                 {"k", NULL, NULL},
         };
@@ -112,17 +113,18 @@ static void test_conf_log_hides_secrets(void **state) {
         assert_int_equal(tecg_conf_set(conf, "registry.url", "http://reg:R3gPass@127.0.0.1:8081",
                                        "test", errstr, sizeof(errstr)),
                          TECG_OK);
-        assert_int_equal(tecg_conf_set(conf, "level", "shown-value", "test", errstr, sizeof(errstr)),
-                         TECG_OK);
+        assert_int_equal(
+                tecg_conf_set(conf, "level", "shown-value", "test", errstr, sizeof(errstr)),
+                TECG_OK);
         assert_int_equal(tecg_conf_set(conf, "kafka.sasl.password", "KafkaPass1", "test", errstr,
                                        sizeof(errstr)),
                          TECG_OK);
-        assert_int_equal(tecg_conf_set(conf, "kafka.ssl.key.pem", pem, "test", errstr,
-                                       sizeof(errstr)),
-                         TECG_OK);
-        assert_int_equal(tecg_conf_set(conf, "kafka.client.rack", pem, "test", errstr,
-                                       sizeof(errstr)),
-                         TECG_OK);
+        assert_int_equal(
+                tecg_conf_set(conf, "kafka.ssl.key.pem", pem, "test", errstr, sizeof(errstr)),
+                TECG_OK);
+        assert_int_equal(
+                tecg_conf_set(conf, "kafka.client.rack", pem, "test", errstr, sizeof(errstr)),
+                TECG_OK);
 
         char path[] = "/tmp/test_redact_XXXXXX";
         int fd = mkstemp(path);
@@ -138,9 +140,9 @@ static void test_conf_log_hides_secrets(void **state) {
         close(fd);
         char *out = tu_slurp(path, NULL);
         unlink(path);
-        tu_assert_contains(out, "registry.url = http://***@127.0.0.1:8081",
-                           "level = shown-value", "kafka.sasl.password = ***",
-                           "kafka.ssl.key.pem = ***", "kafka.client.rack = ***");
+        tu_assert_contains(out, "registry.url = http://***@127.0.0.1:8081", "level = shown-value",
+                           "kafka.sasl.password = ***", "kafka.ssl.key.pem = ***",
+                           "kafka.client.rack = ***");
         static const char *const secrets[] = {"R3gPass", "KafkaPass1", "BEGIN", "FakeFake"};
         for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
                 if (strstr(out, secrets[i]))
