@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "redact.h"
 
 /* Longest instance name of a group ("bi" of sink.bi.url): it names the
  * instance in logs and metrics labels. */
@@ -92,9 +93,11 @@ static bool parse_bool(const char *v, bool *out) {
         return false;
 }
 
-/* Stores a typed value into `field`; `key` names it in errors. */
+/* Stores a typed value into `field`; `key` names it in errors, which
+ * quote the value only as tecg_redact() shows it. */
 static tecg_err_t value_store(const tecg_conf_prop_t *p, char *field, const char *key,
                               const char *value, char *errstr, size_t errstr_size) {
+        char shown[256];
         switch (p->type) {
         case TECG_CONF_STRING: {
                 char *copy = strdup(value);
@@ -110,7 +113,8 @@ static tecg_err_t value_store(const tecg_conf_prop_t *p, char *field, const char
                 long long v = strtoll(value, &end, 10);
                 if (errno || end == value || *end != '\0')
                         return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                           "'%s': \"%s\" is not an integer", key, value);
+                                           "'%s': \"%s\" is not an integer", key,
+                                           tecg_redact(key, value, shown, sizeof(shown)));
                 if (v < p->min || v > p->max)
                         return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
                                            "'%s': %lld is out of range [%lld, %lld]", key, v,
@@ -122,7 +126,7 @@ static tecg_err_t value_store(const tecg_conf_prop_t *p, char *field, const char
                 if (!parse_bool(value, (bool *)field))
                         return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
                                            "'%s': \"%s\" is not a boolean (true/false)", key,
-                                           value);
+                                           tecg_redact(key, value, shown, sizeof(shown)));
                 return TECG_OK;
         default:
                 break;
@@ -736,8 +740,10 @@ static void help_entry(FILE *fp, const tecg_conf_prop_t *p, const char *name) {
         fprintf(fp, "  %-28s %s%s%s\n", name, type_names[p->type], range,
                 (p->flags & TECG_CONF_F_REQUIRED) ? ", required" : "");
         fprintf(fp, "      %s", p->doc);
-        if (p->defval)
-                fprintf(fp, " (default: %s)", *p->defval ? p->defval : "\"\"");
+        char shown[512];
+        const char *def = tecg_redact(name, p->defval, shown, sizeof(shown));
+        if (def)
+                fprintf(fp, " (default: %s)", *def ? def : "\"\"");
         (void)fputc('\n', fp); /* --help text, like the fprintf()s: nobody to tell */
 }
 
@@ -828,17 +834,13 @@ const char *tecg_conf_setting_text(const tecg_conf_setting_t *s, char *buf, size
         }
 }
 
-static bool is_secret(const char *key) {
-        return strstr(key, "password") || strstr(key, "secret") || strstr(key, "token");
-}
-
+/* Every value goes through tecg_redact(): secrets by key name and by
+ * value type (URL userinfo, PEM blocks), docs/design.md §9.5. */
 static void log_setting(const tecg_conf_setting_t *s, void *opaque) {
-        char buf[32];
-        const char *v = tecg_conf_setting_text(s, buf, sizeof(buf));
-        tecg_log_debug((const char *)opaque, "%s = %s (%s)", s->key,
-                       !v                  ? "(unset)"
-                       : is_secret(s->key) ? "***"
-                                           : v,
+        char buf[32], shown[2048];
+        const char *v = tecg_redact(s->key, tecg_conf_setting_text(s, buf, sizeof(buf)), shown,
+                                    sizeof(shown));
+        tecg_log_debug((const char *)opaque, "%s = %s (%s)", s->key, v ? v : "(unset)",
                        s->origin ? s->origin : "unset");
 }
 

@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "log.h"
+#include "redact.h"
 
 #ifndef TECG_VERSION
 #define TECG_VERSION "0.1.0" /* keep in step with project() in CMakeLists.txt */
@@ -25,6 +26,7 @@ struct tecg_http_client {
         CURL *easy;
         CURLM *multi;
         char *url;
+        char *url_shown;   /* url as logs show it (tecg_redact) */
         char *auth_header; /* "Authorization: Bearer ..." or NULL */
         size_t max_body;
         atomic_int cancelled;
@@ -116,10 +118,13 @@ tecg_http_client_t *tecg_http_client_new(const tecg_http_options_t *opts, char *
         if (!opts || !opts->url ||
             (strncasecmp(opts->url, "http://", 7) != 0 &&
              strncasecmp(opts->url, "https://", 8) != 0)) {
+                char shown[512];
                 err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
                                   "URL must start with http:// or https://: "
                                   "'%s'",
-                                  opts && opts->url ? opts->url : "");
+                                  opts && opts->url
+                                          ? tecg_redact(NULL, opts->url, shown, sizeof(shown))
+                                          : "");
                 goto done;
         }
         if (http_has_crlf(opts->url) || (opts->bearer_token && http_has_crlf(opts->bearer_token))) {
@@ -142,6 +147,8 @@ tecg_http_client_t *tecg_http_client_new(const tecg_http_options_t *opts, char *
         atomic_init(&c->cancelled, 0);
         c->max_body = opts->max_body ? opts->max_body : TECG_HTTP_MAX_BODY;
         c->url = strdup(opts->url);
+        char shown[2048];
+        c->url_shown = strdup(tecg_redact(NULL, opts->url, shown, sizeof(shown)));
         int auth_ok = 1;
         if (opts->bearer_token && *opts->bearer_token &&
             asprintf(&c->auth_header, "Authorization: Bearer %s", opts->bearer_token) < 0) {
@@ -150,7 +157,7 @@ tecg_http_client_t *tecg_http_client_new(const tecg_http_options_t *opts, char *
         }
         c->easy = curl_easy_init();
         c->multi = curl_multi_init();
-        if (!c->url || !auth_ok || !c->easy || !c->multi) {
+        if (!c->url || !c->url_shown || !auth_ok || !c->easy || !c->multi) {
                 err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
                                   "out of memory setting up libcurl");
                 goto done;
@@ -163,7 +170,7 @@ tecg_http_client_t *tecg_http_client_new(const tecg_http_options_t *opts, char *
                               "%s: TLS certificate and host name "
                               "verification is OFF (tls_no_verify): the "
                               "receiver is not authenticated",
-                              c->url);
+                              c->url_shown);
 
 done:
         if (err) {
@@ -181,6 +188,7 @@ void tecg_http_client_destroy(tecg_http_client_t *c) {
         if (c->easy)
                 curl_easy_cleanup(c->easy);
         free(c->url);
+        free(c->url_shown);
         free(c->auth_header);
         free(c);
 }
@@ -194,7 +202,7 @@ void tecg_http_client_cancel(tecg_http_client_t *c) {
 }
 
 const char *tecg_http_client_url(const tecg_http_client_t *c) {
-        return c->url;
+        return c->url_shown;
 }
 
 void tecg_http_response_free(tecg_http_response_t *resp) {

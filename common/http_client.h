@@ -94,7 +94,9 @@ tecg_err_t tecg_http_get(tecg_http_client_t *client, const char *url, const char
  * "request cancelled". The client must still be destroyed by its owner. */
 void tecg_http_client_cancel(tecg_http_client_t *client);
 
-/* The client's URL (owned by the client). */
+/* The client's URL as logs and errors may show it: without userinfo or
+ * secret query values (tecg_redact(), docs/design.md §9.5). Owned by the
+ * client. */
 const char *tecg_http_client_url(const tecg_http_client_t *client);
 
 /* Frees the response body; the struct can be reused afterwards. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "redact.h"
 
 /* What tecg relies on from each type of client; kafka.h says why. */
 static const tecg_kafka_setting_t producer_defaults[] = {
@@ -55,6 +56,13 @@ static tecg_err_t set_user(rd_kafka_conf_t *kconf, const tecg_conf_t *conf, char
                 if (rd_kafka_conf_set(kconf, kv[i].key, kv[i].value, reason, sizeof(reason)) !=
                     RD_KAFKA_CONF_OK) {
                         chomp(reason);
+                        /* librdkafka quotes the refused value: a secret
+                         * one is not repeated (docs/design.md §9.5). */
+                        char shown[256];
+                        const char *v = tecg_redact(kv[i].key, kv[i].value, shown, sizeof(shown));
+                        if (v != kv[i].value)
+                                snprintf(reason, sizeof(reason),
+                                         "librdkafka refused the value \"%s\"", v);
                         return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s: kafka.%s: %s",
                                            kv[i].origin, kv[i].key, reason);
                 }

@@ -17,7 +17,7 @@ tecg_err_t tecg_metrics_add(tecg_buf_t *out, tecg_metric_type_t type, const char
                             const char *help, const char *labels, double value);
 
 /* Writes the buffer to path atomically (temporary file, then rename), so a
- * scraper never reads half a file. */
+ * scraper never reads half a file; mode 0644 whatever the umask. */
 tecg_err_t tecg_metrics_write_file(const tecg_buf_t *metrics, const char *path, char *errstr,
                                    size_t errstr_size);
 

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "http_client.h"
+#include "redact.h"
 
 struct tecg_registry {
         char *url;
@@ -71,7 +72,7 @@ tecg_err_t tecg_registry_register(tecg_registry_t *reg, const char *subject,
         tecg_http_response_t resp = TECG_HTTP_RESPONSE_INIT;
         tecg_http_client_t *client = NULL;
         json_t *doc = NULL;
-        char *body = NULL, *url = NULL;
+        char *body = NULL, *url = NULL, shown[1024];
         json_t *req = json_pack("{ss}", "schema", schema_json);
         if (!req || !(body = json_dumps(req, JSON_COMPACT)) ||
             asprintf(&url, "%s/subjects/%s/versions", reg->url, subject) < 0) {
@@ -85,7 +86,8 @@ tecg_err_t tecg_registry_register(tecg_registry_t *reg, const char *subject,
                 goto done;
         }
         if ((err = tecg_http_post(client, json_headers, body, strlen(body), &resp))) {
-                tecg_seterr(err, errstr, errstr_size, "schema registry %s: %s", url, resp.errstr);
+                tecg_seterr(err, errstr, errstr_size, "schema registry %s: %s",
+                            tecg_redact(NULL, url, shown, sizeof(shown)), resp.errstr);
                 goto done;
         }
         if (!(doc = answer(&resp, subject, errstr, errstr_size))) {
@@ -114,11 +116,12 @@ tecg_err_t tecg_registry_teach(tecg_registry_t *reg, tecg_avro_t *avro, uint32_t
         tecg_err_t err = TECG_OK;
         tecg_http_response_t resp = TECG_HTTP_RESPONSE_INIT;
         json_t *doc = NULL;
-        char url[1024], name[32], what[32];
+        char url[1024], name[32], what[32], shown[1024];
         snprintf(url, sizeof(url), "%s/schemas/ids/%u", reg->url, id);
         snprintf(what, sizeof(what), "schema id %u", id);
         if ((err = tecg_http_get(reg->client, url, json_headers, &resp))) {
-                tecg_seterr(err, errstr, errstr_size, "schema registry %s: %s", url, resp.errstr);
+                tecg_seterr(err, errstr, errstr_size, "schema registry %s: %s",
+                            tecg_redact(NULL, url, shown, sizeof(shown)), resp.errstr);
                 goto done;
         }
         if (!(doc = answer(&resp, what, errstr, errstr_size))) {

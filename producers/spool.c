@@ -49,9 +49,16 @@ static void hold_free(hold_t *h) {
         free(h);
 }
 
+/* Directories the producer creates: the operator's account and its group
+ * only, whatever the umask (docs/design.md §9.5). One that exists keeps
+ * the mode the operator gave it. */
+#define SPOOL_DIR_MODE 0750
+/* A rejected/ file whose input has no mode to copy (standard input). */
+#define REJECTS_FILE_MODE 0640
+
 static tecg_err_t ensure_dir(const char *path, char *errstr, size_t errstr_size) {
         struct stat st;
-        if (mkdir(path, 0775) != 0 && errno != EEXIST)
+        if (mkdir(path, SPOOL_DIR_MODE) != 0 && errno != EEXIST)
                 return tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "%s: cannot create: %s", path,
                                    strerror(errno));
         if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
@@ -501,15 +508,34 @@ static tecg_err_t write_failed(const tecg_spool_rejects_t *w, const char *suffix
                            strerror(e ? e : EIO));
 }
 
+/* The mode of the rejected/ files of input NAME: the rejected lines are
+ * the input's own lines, so whoever may read the input may read them and
+ * no one else; never writable by group or others. REJECTS_FILE_MODE when
+ * the input is not a file of incoming/ (docs/design.md §9.5). */
+static mode_t rejects_mode(const tecg_spool_t *spool, const char *name) {
+        char path[PATH_MAX];
+        struct stat st;
+        if (snprintf(path, sizeof(path), "%s/%s", spool->incoming, name) >= (int)sizeof(path) ||
+            stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+                return REJECTS_FILE_MODE;
+        return st.st_mode & 0644;
+}
+
 /* Opens rejected/NAME<suffix> for writing after its first `keep` bytes
- * (what a resumed attempt keeps; 0 truncates what an earlier attempt left). */
+ * (what a resumed attempt keeps; 0 truncates what an earlier attempt left).
+ * The mode of a regular file is set whether it is new or not: one left by
+ * an earlier attempt or version may be wider than the input's. */
 static FILE *open_one(const tecg_spool_rejects_t *w, const char *suffix, long keep, char *errstr,
                       size_t errstr_size) {
         char path[PATH_MAX];
+        mode_t mode = rejects_mode(w->spool, w->name);
         tecg_spool_rejected_path(w->spool, w->name, suffix, path, sizeof(path));
-        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (keep ? 0 : O_TRUNC), 0666);
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (keep ? 0 : O_TRUNC), mode);
+        struct stat st;
         FILE *fp = NULL;
-        if (fd < 0 || (keep && ftruncate(fd, keep) != 0) || lseek(fd, 0, SEEK_END) < 0 ||
+        if (fd < 0 || fstat(fd, &st) != 0 ||
+            (S_ISREG(st.st_mode) && (st.st_mode & 07777) != mode && fchmod(fd, mode) != 0) ||
+            (keep && ftruncate(fd, keep) != 0) || lseek(fd, 0, SEEK_END) < 0 ||
             !(fp = fdopen(fd, "w"))) {
                 write_failed(w, suffix, errstr, errstr_size);
                 if (fd >= 0)

@@ -283,6 +283,33 @@ static void ctx_drop_blank(part_ctx_t *ctx) {
         }
 }
 
+/* An error message of the restorer, read before anything else of it: an
+ * error of the client or of its group (a missing ACL on the restore group
+ * <group.id>-restore, docs/architecture.md) carries no topic and no
+ * partition of ours. One that waiting cannot clear (authorization,
+ * authentication, configuration) is fatal: agg->fatal is set, so the
+ * daemon logs it and exits instead of retrying forever; TECG_OK for the
+ * others, which are logged and waited out up to restore.timeout.ms. */
+static tecg_err_t restore_error(tecg_aggregator_t *agg, const rd_kafka_message_t *m, char *errstr,
+                                size_t errstr_size) {
+        char where[300] = "";
+        if (m->rkt)
+                snprintf(where, sizeof(where), " %s [%" PRId32 "]", rd_kafka_topic_name(m->rkt),
+                         m->partition);
+        if (!err_is_terminal(m->err)) {
+                tecg_log_warn(FAC, "restore%s: %s", where, rd_kafka_message_errstr(m));
+                return TECG_OK;
+        }
+        char group[300];
+        snprintf(group, sizeof(group), "%s-restore", agg->opts.group_id);
+        agg->fatal = true;
+        snprintf(agg->fatal_error, sizeof(agg->fatal_error),
+                 "restore%s (consumer group %s): %s (%s): the configuration or the ACLs must "
+                 "change (the restore group needs Read, the state topics Read and Describe)",
+                 where, group, rd_kafka_message_errstr(m), rd_kafka_err2name(m->err));
+        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s", agg->fatal_error);
+}
+
 /* Rebuilds the states and seen ids of the `n` partition numbers in `ps`
  * from the same partitions of nation-state and event-ids, read to their
  * end (read_committed), all in one pass: restoring one partition after the
@@ -343,7 +370,15 @@ static tecg_err_t ctx_restore(tecg_aggregator_t *agg, const int32_t *ps, size_t 
                 }
                 if (!m)
                         continue;
-                bool is_state = strcmp(rd_kafka_topic_name(m->rkt), agg->topic_state) == 0;
+                if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        err = restore_error(agg, m, errstr, errstr_size);
+                        rd_kafka_message_destroy(m);
+                        if (err)
+                                goto done;
+                        continue;
+                }
+                bool is_state =
+                        m->rkt && strcmp(rd_kafka_topic_name(m->rkt), agg->topic_state) == 0;
                 size_t i = 0;
                 while (i < n && ps[i] != m->partition)
                         i++;
@@ -355,9 +390,6 @@ static tecg_err_t ctx_restore(tecg_aggregator_t *agg, const int32_t *ps, size_t 
                                 *flag = true;
                                 eofs++;
                         }
-                } else if (m->err) {
-                        tecg_log_warn(FAC, "restore of partition %d: %s", m->partition,
-                                      rd_kafka_message_errstr(m));
                 } else {
                         restore_record(agg, ctxs[i], m, is_state);
                 }
@@ -1043,8 +1075,17 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t
         for (ssize_t i = 0; i < n; i++) {
                 rd_kafka_message_t *m = msgs[i];
                 if (m->err) {
-                        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        /* Before anything else of the message: an error of
+                         * the client or the group has no topic. */
+                        if (err_is_terminal(m->err) && !agg->fatal) {
+                                agg->fatal = true;
+                                snprintf(agg->fatal_error, sizeof(agg->fatal_error),
+                                         "consume: %s (%s): the configuration or the ACLs must "
+                                         "change",
+                                         rd_kafka_message_errstr(m), rd_kafka_err2name(m->err));
+                        } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                                 tecg_log_warn(FAC, "consume: %s", rd_kafka_message_errstr(m));
+                        }
                         continue;
                 }
                 part_ctx_t *ctx = ctx_get(agg, m->partition);

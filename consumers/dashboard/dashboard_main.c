@@ -24,6 +24,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "mission.h"
+#include "redact.h"
 #include "refdata.h"
 #include "sign.h"
 #include "sink.h"
@@ -227,7 +228,9 @@ static tecg_err_t build_sinks(const tecg_dashboard_conf_t *dc, app_t *app, char 
                         return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s: sink %s: %s",
                                            it->origin, it->name, reason);
                 app->nsinks++;
-                tecg_log_info(FAC, "sink %s: pushing to %s", it->name, sc->url);
+                char shown[1024];
+                tecg_log_info(FAC, "sink %s: pushing to %s", it->name,
+                              tecg_redact(NULL, sc->url, shown, sizeof(shown)));
         }
         return TECG_OK;
 }

@@ -185,6 +185,33 @@ def test_aggregator_stops_in_time(tmp_path, up):
                 d.proc = None
 
 
+def test_aggregator_stops_in_time_while_init_transactions_cannot_complete(tmp_path):
+    """A "broker" that accepts connections and never answers, as one whose
+    login keeps failing never lets InitProducerId complete: the aggregator
+    is still in init_transactions when SIGTERM comes, and stops within
+    shutdown.timeout.ms all the same, with status 0. No broker needed."""
+    hole = BlackHole()
+    bootstrap = hole.url[len("http://"):].rstrip("/")
+    a = Daemon(tmp_path, "aggregator", bootstrap, f"h{uuid.uuid4().hex[:8]}.",
+               {"shutdown.timeout.ms": SHUTDOWN_MS, "instance.id": "hole"})
+    try:
+        a.start()
+        time.sleep(scaled(3))
+        assert a.alive(), a.log_text()
+        assert "started:" not in a.log_text()  # still initialising
+        rc, took = timed_stop(a)
+        assert rc == 0, a.log_text()
+        assert_quick(took, "tecg-aggregator in init_transactions")
+        print(f"aggregator stopped {took:.2f} s after SIGTERM in init_transactions")
+        assert "init_transactions" in a.log_text()
+    finally:
+        if a.proc:
+            a.proc.kill()
+            a.proc.wait()
+            a.proc = None
+        hole.close()
+
+
 def test_dashboard_stops_in_time_with_dead_sinks(tmp_path, up):
     """Two sinks that never answer (per-POST timeout 30 s) and no broker:
     one budget for the whole stop, not one per sink."""

@@ -74,6 +74,18 @@ static void test_write_file(void **state) {
         free(text);
         /* Renamed into place: no temporary file left behind. */
         assert_int_not_equal(access(tmp, F_OK), 0);
+        /* 0644 whatever the umask: the collector may be another user. */
+        struct stat st;
+        mode_t old = umask(077);
+        assert_int_equal(tecg_metrics_write_file(&b, path, err, sizeof(err)), TECG_OK);
+        umask(old);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0644);
+        /* A reader holding the old file keeps it whole: a new inode. */
+        ino_t before = st.st_ino;
+        assert_int_equal(tecg_metrics_write_file(&b, path, err, sizeof(err)), TECG_OK);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_not_equal(st.st_ino, before);
         /* A directory that does not exist: an I/O error naming the file. */
         snprintf(path, sizeof(path), "%s/missing/tecg.prom", dir);
         assert_int_equal(tecg_metrics_write_file(&b, path, err, sizeof(err)), TECG_ERR_IO);

@@ -101,6 +101,33 @@ static void test_open_makes_the_three_directories(void **state) {
         tu_assert_contains(err, "not-a-dir", "not a directory");
 }
 
+/* The directories the producer creates are 0750 whatever the umask
+ * (docs/design.md §9.5); one that exists keeps its mode. */
+static void test_open_makes_directories_0750(void **state) {
+        fixture_t *f = *state;
+        struct stat st;
+        char err[512], dir[1100];
+        const char *subdirs[] = {"", "/incoming", "/done", "/rejected"};
+        mode_t old = umask(0);
+        snprintf(dir, sizeof(dir), "%s/fresh", f->dir);
+        tecg_spool_t *sp = tecg_spool_open(dir, err, sizeof(err));
+        umask(old);
+        assert_non_null(sp);
+        for (size_t i = 0; i < 4; i++) {
+                char path[1200];
+                snprintf(path, sizeof(path), "%s%s", dir, subdirs[i]);
+                assert_int_equal(stat(path, &st), 0);
+                if ((st.st_mode & 07777) != 0750)
+                        fail_msg("%s: mode %04o, want 0750", path, (unsigned)(st.st_mode & 07777));
+        }
+        tecg_spool_close(sp);
+        assert_int_equal(chmod(tu_path_in(dir, "done"), 0700), 0);
+        assert_non_null(sp = tecg_spool_open(dir, err, sizeof(err)));
+        assert_int_equal(stat(tu_path_in(dir, "done"), &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0700);
+        tecg_spool_close(sp);
+}
+
 static void test_scan_sorts_and_ignores_tmp_and_others(void **state) {
         fixture_t *f = *state;
         char err[512], **names;
@@ -480,10 +507,53 @@ static void test_rejects_open_error(void **state) {
         tecg_spool_rejects_destroy(w);
 }
 
+static mode_t mode_of(const char *dir, const char *rel) {
+        struct stat st;
+        assert_int_equal(stat(tu_path_in(dir, rel), &st), 0);
+        return st.st_mode & 07777;
+}
+
+/* rejected/ files have the mode of their input, never writable by group or
+ * others, whatever the umask and whatever an earlier file had; 0640 when
+ * the input is not a file of incoming/ (standard input). */
+static void test_rejects_modes(void **state) {
+        fixture_t *f = *state;
+        char err[512];
+        static const struct {
+                mode_t input, want;
+        } cases[] = {{0600, 0600}, {0640, 0640}, {0644, 0644}, {0666, 0644}, {0755, 0644}};
+        mode_t old = umask(0);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                tu_put_file(f->dir, "incoming/m.ndjson", "x\n", 2);
+                assert_int_equal(chmod(tu_path_in(f->dir, "incoming/m.ndjson"), cases[i].input), 0);
+                /* A wider file left by an earlier attempt is narrowed. */
+                tu_put_file(f->dir, "rejected/m.errors", "old\n", 4);
+                assert_int_equal(chmod(tu_path_in(f->dir, "rejected/m.errors"), 0666), 0);
+                tecg_spool_rejects_t *w = tecg_spool_rejects_new(f->spool, "m.ndjson", NULL);
+                assert_int_equal(tecg_spool_rejects_add(w, 1, "x", 1, "bad", err, sizeof(err)),
+                                 TECG_OK);
+                assert_int_equal(tecg_spool_rejects_close(w, err, sizeof(err)), TECG_OK);
+                tecg_spool_rejects_destroy(w);
+                mode_t got_errors = mode_of(f->dir, "rejected/m.errors");
+                mode_t got_lines = mode_of(f->dir, "rejected/m.ndjson");
+                if (got_errors != cases[i].want || got_lines != cases[i].want)
+                        fail_msg("input %04o: rejected files %04o and %04o, want %04o",
+                                 (unsigned)cases[i].input, (unsigned)got_errors,
+                                 (unsigned)got_lines, (unsigned)cases[i].want);
+        }
+        tecg_spool_rejects_t *w = tecg_spool_rejects_new(f->spool, "stdin", NULL);
+        assert_int_equal(tecg_spool_rejects_add(w, 1, "x", 1, "bad", err, sizeof(err)), TECG_OK);
+        assert_int_equal(tecg_spool_rejects_close(w, err, sizeof(err)), TECG_OK);
+        tecg_spool_rejects_destroy(w);
+        umask(old);
+        assert_int_equal(mode_of(f->dir, "rejected/stdin.errors"), 0640);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         const struct CMUnitTest tests[] = {
                 T(test_open_makes_the_three_directories),
+                T(test_open_makes_directories_0750),
                 T(test_scan_sorts_and_ignores_tmp_and_others),
                 T(test_scan_of_a_missing_incoming_fails),
                 T(test_paths),
@@ -499,6 +569,7 @@ int main(void) {
                 T(test_rejects_fresh_and_resumed),
                 T(test_rejects_write_error),
                 T(test_rejects_open_error),
+                T(test_rejects_modes),
         };
 #undef T
         return cmocka_run_group_tests(tests, NULL, NULL);
