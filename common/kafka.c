@@ -1,5 +1,6 @@
 #include "kafka.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -99,11 +100,54 @@ rd_kafka_conf_t *tecg_kafka_conf_new(tecg_kafka_type_t type, const tecg_conf_t *
         return kconf;
 }
 
+/* "2.8.0", or "2.8.0-pre3" for a pre-release (pp != 0xff). */
+static void version_format(int version, char *buf, size_t size) {
+        unsigned v = (unsigned)version;
+        unsigned pre = v & 0xffU;
+        int n = snprintf(buf, size, "%u.%u.%u", (v >> 24) & 0xffU, (v >> 16) & 0xffU,
+                         (v >> 8) & 0xffU);
+        if (pre != 0xffU && n >= 0 && (size_t)n < size)
+                snprintf(buf + n, size - (size_t)n, "-pre%u", pre);
+}
+
+tecg_err_t tecg_kafka_version_check(int runtime, int required, char *errstr, size_t errstr_size) {
+        char have[32], need[32];
+        /* The encoding is ordered as unsigned: major first, release last. */
+        if ((unsigned)runtime >= (unsigned)required)
+                return TECG_OK;
+        version_format(runtime, have, sizeof(have));
+        version_format(required, need, sizeof(need));
+        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                           "librdkafka %s is loaded but tecg needs %s or newer: the binary's "
+                           "RUNPATH does not reach the librdkafka it was built with "
+                           "(scripts/build-librdkafka), or LD_LIBRARY_PATH overrides it",
+                           have, need);
+}
+
+/* The loaded library, checked before any client is made; its version is
+ * logged once per process, at the first client (start-up in every daemon). */
+static tecg_err_t runtime_check(char *errstr, size_t errstr_size) {
+        static atomic_flag logged = ATOMIC_FLAG_INIT;
+        tecg_err_t err = tecg_kafka_version_check(rd_kafka_version(), TECG_RDKAFKA_MIN_VERSION,
+                                                  errstr, errstr_size);
+        if (!err && !atomic_flag_test_and_set(&logged)) {
+                char built[32];
+                version_format(RD_KAFKA_VERSION, built, sizeof(built));
+                tecg_log_info("kafka", "librdkafka %s (built against %s)", rd_kafka_version_str(),
+                              built);
+        }
+        return err;
+}
+
 /* Takes ownership of kconf. */
 static rd_kafka_t *client_new(tecg_kafka_type_t type, rd_kafka_conf_t *kconf, char *errstr,
                               size_t errstr_size) {
         char reason[512];
         bool producer = type == TECG_KAFKA_PRODUCER;
+        if (runtime_check(errstr, errstr_size)) {
+                rd_kafka_conf_destroy(kconf);
+                return NULL;
+        }
         rd_kafka_t *rk = rd_kafka_new(producer ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER, kconf,
                                       reason, sizeof(reason));
         if (!rk) {
@@ -129,8 +173,12 @@ rd_kafka_t *tecg_kafka_new_from(tecg_kafka_type_t type, const rd_kafka_conf_t *k
 }
 
 tecg_err_t tecg_kafka_check(const tecg_conf_t *conf, char *errstr, size_t errstr_size) {
+        tecg_err_t err = tecg_kafka_version_check(rd_kafka_version(), TECG_RDKAFKA_MIN_VERSION,
+                                                  errstr, errstr_size);
+        if (err)
+                return err;
         rd_kafka_conf_t *kconf = rd_kafka_conf_new();
-        tecg_err_t err = set_user(kconf, conf, errstr, errstr_size);
+        err = set_user(kconf, conf, errstr, errstr_size);
         rd_kafka_conf_destroy(kconf);
         return err;
 }

@@ -18,6 +18,18 @@
 #include "conf.h"
 #include "err.h"
 
+/* The oldest librdkafka tecg runs with, in rd_kafka_version()'s encoding
+ * 0xMMmmrrpp (pp = 0xff for a release): 2.8.0. SCRAM-SHA-512 against Kafka
+ * 4 needs 2.6.1 (client-final nonce fix), and 2.3.0 fixed the spurious fatal
+ * idempotence error; 2.8.0 is what the project builds and tests with
+ * (scripts/build-librdkafka). The top-level CMakeLists.txt reads this line
+ * for its pkg-config check, so the number lives only here. */
+#define TECG_RDKAFKA_MIN_VERSION 0x020800ff
+
+_Static_assert(RD_KAFKA_VERSION >= TECG_RDKAFKA_MIN_VERSION,
+               "librdkafka's headers are older than TECG_RDKAFKA_MIN_VERSION: "
+               "build with scripts/build (scripts/build-librdkafka)");
+
 typedef enum {
         /* Producer that never duplicates on retry and waits for every
          * in-sync replica: enable.idempotence=true, acks=all, linger.ms=5.
@@ -60,7 +72,9 @@ rd_kafka_conf_t *tecg_kafka_conf_new(tecg_kafka_type_t type, const tecg_conf_t *
                                      const tecg_kafka_callbacks_t *cb, char *errstr,
                                      size_t errstr_size);
 
-/* tecg_kafka_conf_new() and the client made from it; NULL with errstr. */
+/* tecg_kafka_conf_new() and the client made from it; NULL with errstr,
+ * also when the loaded librdkafka is older than TECG_RDKAFKA_MIN_VERSION.
+ * The first client of a process logs the loaded version at INFO. */
 rd_kafka_t *tecg_kafka_new(tecg_kafka_type_t type, const tecg_conf_t *conf,
                            const tecg_kafka_setting_t *overrides, const tecg_kafka_callbacks_t *cb,
                            char *errstr, size_t errstr_size);
@@ -70,8 +84,16 @@ rd_kafka_t *tecg_kafka_new(tecg_kafka_type_t type, const tecg_conf_t *conf,
 rd_kafka_t *tecg_kafka_new_from(tecg_kafka_type_t type, const rd_kafka_conf_t *kconf, char *errstr,
                                 size_t errstr_size);
 
+/* Whether librdkafka `runtime` (rd_kafka_version()'s encoding) is at least
+ * `required`; TECG_ERR_CONFIG with errstr naming both versions if not. A
+ * pure function so the comparison can be tested: the binary shares the
+ * soname librdkafka.so.1 with Debian 12's 2.0.2, which loads silently when
+ * the RUNPATH does not reach the private library. */
+tecg_err_t tecg_kafka_version_check(int runtime, int required, char *errstr, size_t errstr_size);
+
 /* Checks every kafka.* key of `conf` with librdkafka now, at start-up,
- * rather than when the first client is made. */
+ * rather than when the first client is made, and the loaded librdkafka's
+ * version (tecg_kafka_version_check against TECG_RDKAFKA_MIN_VERSION). */
 tecg_err_t tecg_kafka_check(const tecg_conf_t *conf, char *errstr, size_t errstr_size);
 
 #endif

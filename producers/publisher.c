@@ -319,8 +319,11 @@ tecg_publisher_t *tecg_publisher_new(const tecg_conf_t *conf, const char *topic_
         const tecg_kafka_setting_t overrides[] = {
                 {"client.id", client_id},
                 /* Never give up on a message: while Kafka is away we wait
-                 * (and say so) rather than drop; it also avoids 2.0.2's
-                 * spurious fatal error after timeouts (docs/design.md §7). */
+                 * (and say so) rather than drop. It also avoided 2.0.2's
+                 * spurious fatal idempotence error after timeouts; 2.3.0
+                 * fixed that cause and tecg now runs on 2.8.0, but the
+                 * setting stays for the first reason, and the restart after
+                 * a fatal error stays as defence (docs/design.md §7). */
                 {"message.timeout.ms", "0"},
                 /* The Java clients' partitioner, so any producer of a
                  * nation's events picks the same partition. */

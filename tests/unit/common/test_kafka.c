@@ -128,6 +128,87 @@ static void test_precedence(void **state) {
         tu_assert_contains(err, "built-in kafka.no.such.thing=x: ");
 }
 
+/* The comparison behind the start-up refusal: Debian 12's 2.0.2 (the
+ * soname is shared, so it loads silently without the RUNPATH) and
+ * pre-releases of the needed version are refused, naming both versions. */
+static void test_version_check(void **state) {
+        (void)state;
+        static const struct {
+                int runtime, required;
+                tecg_err_t want;
+                const char *have, *need;
+        } cases[] = {
+                {0x020800ff, 0x020800ff, TECG_OK, NULL, NULL},
+                {0x020801ff, 0x020800ff, TECG_OK, NULL, NULL},
+                {0x020a00ff, 0x020800ff, TECG_OK, NULL, NULL}, /* 2.10 > 2.8 */
+                {0x030000ff, 0x020800ff, TECG_OK, NULL, NULL},
+                {0x020002ff, 0x020800ff, TECG_ERR_CONFIG, "librdkafka 2.0.2 ", "needs 2.8.0 "},
+                {0x020701ff, 0x020800ff, TECG_ERR_CONFIG, "librdkafka 2.7.1 ", "needs 2.8.0 "},
+                {0x02080003, 0x020800ff, TECG_ERR_CONFIG, "librdkafka 2.8.0-pre3 ", "needs 2.8.0 "},
+                {0x010900ff, 0x020601ff, TECG_ERR_CONFIG, "librdkafka 1.9.0 ", "needs 2.6.1 "},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char err[512] = "";
+                tecg_err_t got = tecg_kafka_version_check(cases[i].runtime, cases[i].required, err,
+                                                          sizeof(err));
+                if (got != cases[i].want)
+                        fail_msg("case %zu: 0x%08x vs 0x%08x: got %d, want %d (%s)", i,
+                                 (unsigned)cases[i].runtime, (unsigned)cases[i].required, got,
+                                 cases[i].want, err);
+                if (cases[i].want == TECG_OK) {
+                        assert_string_equal(err, "");
+                        continue;
+                }
+                tu_assert_contains(err, cases[i].have, cases[i].need, "RUNPATH");
+        }
+}
+
+/* This test binary, like every tecg binary, loads a librdkafka recent
+ * enough: its RUNPATH reaches the library it was built with. */
+static void test_loaded_library_is_recent_enough(void **state) {
+        (void)state;
+        char err[512] = "";
+        if (tecg_kafka_version_check(rd_kafka_version(), TECG_RDKAFKA_MIN_VERSION, err,
+                                     sizeof(err)))
+                fail_msg("%s", err);
+        assert_int_equal(tecg_kafka_check(NULL, err, sizeof(err)), TECG_OK);
+}
+
+/* The first client of a process logs the loaded version at INFO, the next
+ * ones do not. Runs before any other test makes a client. */
+static void test_version_logged_once(void **state) {
+        (void)state;
+        kconf_target_t t;
+        char err[512], path[] = "/tmp/test_kafka_version_XXXXXX", want[128];
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        int saved = dup(STDERR_FILENO);
+        assert_true(saved >= 0);
+        tecg_log_init("test_kafka", TECG_LOG_INFO);
+        tecg_conf_t *conf = conf_of(&t, "kafka.test.mock.num.brokers = 1\n");
+        fflush(stderr);
+        dup2(fd, STDERR_FILENO);
+        rd_kafka_t *first = tecg_kafka_new(TECG_KAFKA_PRODUCER, conf, NULL, NULL, err, sizeof(err));
+        rd_kafka_t *second =
+                tecg_kafka_new(TECG_KAFKA_PRODUCER, conf, NULL, NULL, err, sizeof(err));
+        fflush(stderr);
+        dup2(saved, STDERR_FILENO);
+        close(saved);
+        close(fd);
+        assert_non_null(first);
+        assert_non_null(second);
+        rd_kafka_destroy(first);
+        rd_kafka_destroy(second);
+        char *text = tu_slurp(path, NULL);
+        unlink(path);
+        snprintf(want, sizeof(want), " INFO kafka: librdkafka %s (built against ",
+                 rd_kafka_version_str());
+        if (tu_count_of(text, want) != 1)
+                fail_msg("\"%s\" %d times, not once, in: %s", want, tu_count_of(text, want), text);
+        free(text);
+        tecg_conf_destroy(conf);
+}
+
 typedef struct {
         int delivered;
         int errors;
@@ -228,6 +309,9 @@ int main(void) {
                 cmocka_unit_test(test_unknown_key_names_key_and_line),
                 cmocka_unit_test(test_type_defaults),
                 cmocka_unit_test(test_precedence),
+                cmocka_unit_test(test_version_check),
+                cmocka_unit_test(test_loaded_library_is_recent_enough),
+                cmocka_unit_test(test_version_logged_once),
                 cmocka_unit_test(test_clients_against_mock_cluster),
                 cmocka_unit_test(test_logs_go_through_tecg_log),
         };
