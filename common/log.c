@@ -86,8 +86,7 @@ void tecg_log(int level, const char *facility, const char *fmt, ...) {
         va_end(ap);
 }
 
-int tecg_log_limited(tecg_log_limit_t *lim, int level, const char *facility, const char *fmt,
-                     ...) {
+int tecg_log_limited(tecg_log_limit_t *lim, int level, const char *facility, const char *fmt, ...) {
         unsigned long suppressed = 0;
         bool write_it;
         int64_t now;

@@ -56,7 +56,7 @@ typedef struct {
 } tecg_log_limit_t;
 
 #define TECG_LOG_LIMIT_INIT(burst_, interval_ms_) \
-        {PTHREAD_MUTEX_INITIALIZER, (interval_ms_), (burst_), 0, 0, 0}
+        { PTHREAD_MUTEX_INITIALIZER, (interval_ms_), (burst_), 0, 0, 0 }
 
 /* tecg_log() within lim's budget; returns 1 if the line was written, 0 if
  * it was suppressed (or below the threshold). */

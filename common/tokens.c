@@ -98,8 +98,8 @@ static tecg_err_t parse_line(tecg_tokens_t *t, char *line, const char *origin, s
                            2 * sizeof(e->hash), NULL, &hexlen, NULL) != 0 ||
             hexlen != sizeof(e->hash))
                 return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                   "%s:%zu: %s: the hash must be sha256: and 64 hex digits",
-                                   origin, lineno, name);
+                                   "%s:%zu: %s: the hash must be sha256: and 64 hex digits", origin,
+                                   lineno, name);
         for (size_t i = 0; i < t->count; i++) {
                 if (strcmp(t->entries[i].name, name) == 0)
                         return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
@@ -121,8 +121,8 @@ static tecg_err_t parse_line(tecg_tokens_t *t, char *line, const char *origin, s
                 if (e->nroutes == TECG_TOKENS_ROUTES_MAX) {
                         entry_free(e);
                         return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                           "%s:%zu: %s: more than %d routes", origin, lineno,
-                                           name, TECG_TOKENS_ROUTES_MAX);
+                                           "%s:%zu: %s: more than %d routes", origin, lineno, name,
+                                           TECG_TOKENS_ROUTES_MAX);
                 }
                 if (!(e->routes[e->nroutes] = strdup(route))) {
                         entry_free(e);
@@ -213,8 +213,8 @@ tecg_tokens_t *tecg_tokens_load(const char *path, char *errstr, size_t errstr_si
         }
         while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
                 if (text.len + (size_t)n > FILE_MAX) {
-                        tecg_seterr(TECG_ERR_LIMIT, errstr, errstr_size, "%s: larger than %zu bytes",
-                                    path, FILE_MAX);
+                        tecg_seterr(TECG_ERR_LIMIT, errstr, errstr_size,
+                                    "%s: larger than %zu bytes", path, FILE_MAX);
                         goto done;
                 }
                 if (tecg_buf_append(&text, chunk, (size_t)n)) {
@@ -289,8 +289,8 @@ bool tecg_tokens_allows(const tecg_token_entry_t *entry, const char *path) {
 }
 
 tecg_err_t tecg_tokens_make(const char *name, const char *const *routes, size_t nroutes,
-                            char token_out[TECG_TOKEN_TEXT_SIZE], char *line_out,
-                            size_t line_size, char *errstr, size_t errstr_size) {
+                            char token_out[TECG_TOKEN_TEXT_SIZE], char *line_out, size_t line_size,
+                            char *errstr, size_t errstr_size) {
         unsigned char raw[TECG_TOKEN_BYTES];
         unsigned char hash[crypto_hash_sha256_BYTES];
         char hex[2 * crypto_hash_sha256_BYTES + 1];
@@ -303,8 +303,7 @@ tecg_err_t tecg_tokens_make(const char *name, const char *const *routes, size_t 
         }
         if (!name || !name_valid(name)) {
                 err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                  "name must be 1-%d of A-Z a-z 0-9 . _ @ -",
-                                  TECG_TOKENS_NAME_MAX);
+                                  "name must be 1-%d of A-Z a-z 0-9 . _ @ -", TECG_TOKENS_NAME_MAX);
                 goto done;
         }
         if (nroutes == 0 || nroutes > TECG_TOKENS_ROUTES_MAX) {

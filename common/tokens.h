@@ -72,7 +72,7 @@ bool tecg_tokens_route_valid(const char *route);
  * once, never store it), line_out the line for the tokens file. Checks
  * name and routes as the parser does. */
 tecg_err_t tecg_tokens_make(const char *name, const char *const *routes, size_t nroutes,
-                            char token_out[TECG_TOKEN_TEXT_SIZE], char *line_out,
-                            size_t line_size, char *errstr, size_t errstr_size);
+                            char token_out[TECG_TOKEN_TEXT_SIZE], char *line_out, size_t line_size,
+                            char *errstr, size_t errstr_size);
 
 #endif

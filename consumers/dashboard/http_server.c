@@ -173,8 +173,7 @@ static void add_security_headers(tecg_http_server_t *srv, struct MHD_Response *r
                 MHD_add_response_header(resp, "Content-Security-Policy",
                                         "default-src 'none'; frame-ancestors 'none'");
         if (srv->tls_cert)
-                MHD_add_response_header(resp, "Strict-Transport-Security",
-                                        "max-age=31536000");
+                MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
 }
 
 /* Queues resp (consumed; NULL means building it failed), counts and logs. */
@@ -868,10 +867,10 @@ bool tecg_http_server_is_loopback(const char *address) {
 }
 
 tecg_err_t tecg_http_server_tls_check(const char *cert_pem, const char *key_pem,
-                                      const char *client_ca_pem, char *errstr,
-                                      size_t errstr_size) {
+                                      const char *client_ca_pem, char *errstr, size_t errstr_size) {
         gnutls_certificate_credentials_t cred = NULL;
-        gnutls_datum_t cert = {(unsigned char *)cert_pem, cert_pem ? (unsigned)strlen(cert_pem) : 0};
+        gnutls_datum_t cert = {(unsigned char *)cert_pem,
+                               cert_pem ? (unsigned)strlen(cert_pem) : 0};
         gnutls_datum_t key = {(unsigned char *)key_pem, key_pem ? (unsigned)strlen(key_pem) : 0};
         tecg_err_t err = TECG_OK;
         int rc;
@@ -885,8 +884,8 @@ tecg_err_t tecg_http_server_tls_check(const char *cert_pem, const char *key_pem,
                 goto done;
         }
         /* GnuTLS checks here that the key is the certificate's. */
-        if ((rc = gnutls_certificate_set_x509_key_mem2(cred, &cert, &key, GNUTLS_X509_FMT_PEM,
-                                                       NULL, 0)) < 0) {
+        if ((rc = gnutls_certificate_set_x509_key_mem2(cred, &cert, &key, GNUTLS_X509_FMT_PEM, NULL,
+                                                       0)) < 0) {
                 err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
                                   "TLS certificate and key: %s", gnutls_strerror(rc));
                 goto done;
@@ -896,8 +895,7 @@ tecg_err_t tecg_http_server_tls_check(const char *cert_pem, const char *key_pem,
                                      (unsigned)strlen(client_ca_pem)};
                 if ((rc = gnutls_certificate_set_x509_trust_mem(cred, &ca, GNUTLS_X509_FMT_PEM)) <=
                     0) {
-                        err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                          "TLS client CA: %s",
+                        err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "TLS client CA: %s",
                                           rc < 0 ? gnutls_strerror(rc) : "no certificate");
                         goto done;
                 }
@@ -1043,8 +1041,7 @@ static void session_mac(const tecg_http_server_t *srv, const char *msg, size_t l
         sodium_bin2hex(hex, 2 * crypto_auth_hmacsha256_BYTES + 1, mac, sizeof(mac));
 }
 
-static const tecg_token_entry_t *session_check(const tecg_http_server_t *srv,
-                                               const char *cookie) {
+static const tecg_token_entry_t *session_check(const tecg_http_server_t *srv, const char *cookie) {
         char want[2 * crypto_auth_hmacsha256_BYTES + 1], name[TECG_TOKENS_NAME_MAX + 1];
         const char *dot1 = strchr(cookie, '.');
         const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
@@ -1087,8 +1084,7 @@ static const tecg_token_entry_t *client_cert_check(const tecg_http_server_t *srv
         if (gnutls_x509_crt_init(&crt) < 0)
                 return NULL;
         if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) >= 0 &&
-            gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &cnlen) >=
-                    0)
+            gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &cnlen) >= 0)
                 e = tecg_tokens_find(srv->conf.tokens, cn);
         gnutls_x509_crt_deinit(crt);
         return e;
@@ -1100,8 +1096,7 @@ static const tecg_token_entry_t *authenticate(const tecg_http_server_t *srv,
                                               struct MHD_Connection *conn, bool *presented) {
         const char *auth =
                 MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-        const char *cookie =
-                MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, SESSION_COOKIE);
+        const char *cookie = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, SESSION_COOKIE);
         *presented = false;
         if (auth) {
                 *presented = true;
@@ -1122,10 +1117,8 @@ static const tecg_token_entry_t *authenticate(const tecg_http_server_t *srv,
 }
 
 static struct MHD_Response *response_login_page(void) {
-        struct MHD_Response *resp =
-                MHD_create_response_from_buffer(tecg_page_login_html_len,
-                                                (void *)tecg_page_login_html,
-                                                MHD_RESPMEM_PERSISTENT);
+        struct MHD_Response *resp = MHD_create_response_from_buffer(
+                tecg_page_login_html_len, (void *)tecg_page_login_html, MHD_RESPMEM_PERSISTENT);
         if (resp) {
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                                         "text/html; charset=utf-8");
@@ -1150,8 +1143,7 @@ static enum MHD_Result reply_unauthorized(tecg_http_server_t *srv, struct MHD_Co
         if (route == ROUTE_PAGE && strcmp(url, "/static/page.js") != 0) {
                 resp = response_login_page();
         } else {
-                snprintf(text, sizeof(text),
-                         "{\"error\":\"unauthorized\",\"message\":\"%s\"}",
+                snprintf(text, sizeof(text), "{\"error\":\"unauthorized\",\"message\":\"%s\"}",
                          presented ? "the token or session is not valid"
                                    : "a bearer token or session is required");
                 resp = response_copy(text, "application/json");
@@ -1203,8 +1195,8 @@ static enum MHD_Result serve_login(tecg_http_server_t *srv, struct MHD_Connectio
                      (long long)time(NULL) + srv->conf.session_ttl_s);
         session_mac(srv, msg, (size_t)n, hex);
         snprintf(cookie, sizeof(cookie),
-                 SESSION_COOKIE "=%s.%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Strict%s", msg,
-                 hex, srv->conf.session_ttl_s, srv->tls_cert ? "; Secure" : "");
+                 SESSION_COOKIE "=%s.%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Strict%s", msg, hex,
+                 srv->conf.session_ttl_s, srv->tls_cert ? "; Secure" : "");
         /* A form is sent back to the page; a script gets 204. */
         resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
         if (resp) {
@@ -1265,9 +1257,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 /* Collect the (small) form body first; answer on the last
                  * call, when *upload_size is 0. */
                 if (*upload_size) {
-                        if (r->body.len + *upload_size > LOGIN_BODY_MAX)
-                                r->body_too_big = true;
-                        else if (tecg_buf_append(&r->body, upload, *upload_size))
+                        if (r->body.len + *upload_size > LOGIN_BODY_MAX ||
+                            tecg_buf_append(&r->body, upload, *upload_size))
                                 r->body_too_big = true;
                         *upload_size = 0;
                         return MHD_YES;
@@ -1302,13 +1293,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                    host ? MHD_HTTP_MISDIRECTED_REQUEST : MHD_HTTP_BAD_REQUEST,
                                    "bad_host", "this server does not answer for that Host");
         }
-        if (route == ROUTE_LOGIN && strcmp(method, MHD_HTTP_METHOD_POST) == 0 &&
-            srv->conf.tokens) {
+        if (route == ROUTE_LOGIN && strcmp(method, MHD_HTTP_METHOD_POST) == 0 && srv->conf.tokens) {
                 if (r->body_too_big)
                         return reply_error(srv, conn, route, method, url,
                                            MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-                                           "the sign-in form is at most %d bytes",
-                                           LOGIN_BODY_MAX);
+                                           "the sign-in form is at most %d bytes", LOGIN_BODY_MAX);
                 return serve_login(srv, conn, method, url, r);
         }
         if (route != ROUTE_HEALTHZ && srv->conf.tokens) {
@@ -1461,7 +1450,12 @@ tecg_http_server_t *tecg_http_server_start(const tecg_http_server_conf_t *conf,
                 goto done;
         }
         randombytes_buf(srv->session_key, sizeof(srv->session_key));
-        if (conf->tls_cert_pem || conf->tls_key_pem) {
+        if (!conf->tls_cert_pem != !conf->tls_key_pem) {
+                tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                            "HTTPS needs both a certificate and its key");
+                goto done;
+        }
+        if (conf->tls_cert_pem && conf->tls_key_pem) {
                 if (tecg_http_server_tls_check(conf->tls_cert_pem, conf->tls_key_pem,
                                                conf->tls_client_ca_pem, errstr, errstr_size))
                         goto done;
@@ -1506,9 +1500,9 @@ tecg_http_server_t *tecg_http_server_start(const tecg_http_server_conf_t *conf,
                 on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
                 srv->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert,
-                MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key, MHD_OPTION_HTTPS_PRIORITIES,
-                TLS_PRIORITIES, srv->tls_ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END,
-                srv->tls_ca, MHD_OPTION_END);
+                MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key, MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+                srv->tls_ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, srv->tls_ca,
+                MHD_OPTION_END);
         if (!srv->daemon) {
                 tecg_seterr(TECG_ERR_IO, errstr, errstr_size,
                             "cannot serve HTTP on %s port %u (in use or not "

@@ -55,30 +55,30 @@ typedef void(tecg_http_metrics_cb_t)(tecg_buf_t *out, void *opaque);
 typedef int(tecg_http_health_cb_t)(tecg_buf_t *json_out, void *opaque);
 
 typedef struct {
-        const char *bind_address;           /* numeric IPv4/IPv6 or a host name;
+        const char *bind_address;            /* numeric IPv4/IPv6 or a host name;
                                              * default "127.0.0.1" */
-        uint16_t port;                      /* 0: an ephemeral port (see _port()) */
-        unsigned max_connections;           /* concurrent connections, default 512 */
+        uint16_t port;                       /* 0: an ephemeral port (see _port()) */
+        unsigned max_connections;            /* concurrent connections, default 512 */
         unsigned max_connections_per_client; /* per client address, default 32
                                               * (which also bounds one client's
                                               * streams) */
-        unsigned max_sse_clients;           /* concurrent streams, default 128;
+        unsigned max_sse_clients;            /* concurrent streams, default 128;
                                              * more get 503 */
-        int request_timeout_ms;             /* accept (or last answer) to complete
+        int request_timeout_ms;              /* accept (or last answer) to complete
                                              * request, default 10000 */
-        const tecg_tokens_t *tokens;        /* borrowed; NULL: no authentication,
+        const tecg_tokens_t *tokens;         /* borrowed; NULL: no authentication,
                                              * refused unless bind_address is a
                                              * loopback address */
-        const char *tls_cert_pem;           /* PEM text; with tls_key_pem: HTTPS */
+        const char *tls_cert_pem;            /* PEM text; with tls_key_pem: HTTPS */
         const char *tls_key_pem;
-        const char *tls_client_ca_pem; /* optional: ask for client certificates
+        const char *tls_client_ca_pem;      /* optional: ask for client certificates
                                         * signed by this CA; a verified one
                                         * whose CN names a client of the
                                         * tokens file is that client */
-        const char *allowed_hosts;     /* comma-separated Host values (name or
+        const char *allowed_hosts;          /* comma-separated Host values (name or
                                         * name:port; "*" = any); NULL: the
                                         * bind address and localhost forms */
-        int session_ttl_s;             /* session cookie lifetime, default
+        int session_ttl_s;                  /* session cookie lifetime, default
                                         * 28800 (8 h) */
         int sse_keepalive_ms;               /* ": keep-alive" comment period,
                                              * default 15000 */
@@ -95,8 +95,7 @@ typedef struct tecg_http_server tecg_http_server_t;
 /* Whether the TLS key (PEM) belongs to the certificate (PEM), both parse,
  * and the client CA (optional) parses; TECG_OK or errstr. */
 tecg_err_t tecg_http_server_tls_check(const char *cert_pem, const char *key_pem,
-                                      const char *client_ca_pem, char *errstr,
-                                      size_t errstr_size);
+                                      const char *client_ca_pem, char *errstr, size_t errstr_size);
 
 /* Whether a raw request target (as on the request line, query included)
  * is fit to route: its path decodes without a control byte (NUL, CR, LF,

@@ -165,8 +165,7 @@ static void test_rate_limit(void **state) {
         /* Below the threshold: neither written nor counted. */
         assert_int_equal(tecg_log_limited(&lim, TECG_LOG_DEBUG, "http", "quiet"), 0);
         tu_sleep_ms(250);
-        assert_int_equal(tecg_log_limited(&lim, TECG_LOG_WARNING, "http", "bad request again"),
-                         1);
+        assert_int_equal(tecg_log_limited(&lim, TECG_LOG_WARNING, "http", "bad request again"), 1);
         text = take();
         assert_non_null(strstr(text, "WARN http: 47 similar messages suppressed\n"));
         assert_non_null(strstr(text, "WARN http: bad request again\n"));
@@ -177,7 +176,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_line_format),  cmocka_unit_test(test_levels),
                 cmocka_unit_test(test_level_parse),  cmocka_unit_test(test_no_control_characters),
-                cmocka_unit_test(test_long_message), cmocka_unit_test(test_rdkafka_cb), cmocka_unit_test(test_rate_limit),
+                cmocka_unit_test(test_long_message), cmocka_unit_test(test_rdkafka_cb),
+                cmocka_unit_test(test_rate_limit),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -16,8 +16,9 @@
 #include "tokens.h"
 
 #define ABC "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-#define OTHER "sha256:" \
-              "0000000000000000000000000000000000000000000000000000000000000001"
+#define OTHER     \
+        "sha256:" \
+        "0000000000000000000000000000000000000000000000000000000000000001"
 
 static tecg_tokens_t *parse(const char *text, char *errstr, size_t size) {
         return tecg_tokens_parse(text, strlen(text), "tokens", errstr, size);
@@ -77,8 +78,7 @@ static void test_routes(void **state) {
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 if (tecg_tokens_allows(ops, cases[i].path) != cases[i].ops ||
                     tecg_tokens_allows(bi, cases[i].path) != cases[i].bi)
-                        fail_msg("%s: want ops=%d bi=%d", cases[i].path, cases[i].ops,
-                                 cases[i].bi);
+                        fail_msg("%s: want ops=%d bi=%d", cases[i].path, cases[i].ops, cases[i].bi);
         }
         assert_false(tecg_tokens_allows(NULL, "/"));
         tecg_tokens_destroy(t);

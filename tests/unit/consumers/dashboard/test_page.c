@@ -132,8 +132,8 @@ static void test_requests_stay_here(void **state) {
 static void test_policy(void **state) {
         (void)state;
         static const char *const directives[] = {
-                "default-src 'none'", "script-src 'sha256-", "style-src 'unsafe-inline'",
-                "connect-src 'self'", "img-src 'self' data:", "base-uri 'none'",
+                "default-src 'none'", "script-src 'sha256-",    "style-src 'unsafe-inline'",
+                "connect-src 'self'", "img-src 'self' data:",   "base-uri 'none'",
                 "form-action 'none'", "frame-ancestors 'none'",
         };
         for (size_t i = 0; i < sizeof(directives) / sizeof(directives[0]); i++)
@@ -192,9 +192,13 @@ static void test_dashboards_rendered(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_length),           cmocka_unit_test(test_complete_document),
-                cmocka_unit_test(test_nothing_external), cmocka_unit_test(test_requests_stay_here),
-                cmocka_unit_test(test_policy), cmocka_unit_test(test_policy_hash),           cmocka_unit_test(test_dashboards_rendered),
+                cmocka_unit_test(test_length),
+                cmocka_unit_test(test_complete_document),
+                cmocka_unit_test(test_nothing_external),
+                cmocka_unit_test(test_requests_stay_here),
+                cmocka_unit_test(test_policy),
+                cmocka_unit_test(test_policy_hash),
+                cmocka_unit_test(test_dashboards_rendered),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
