@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, ROOT
+from conftest import BUILD, ROOT, dashboard_tokens_file
 
 BINARIES = {
     "producer": os.path.join(BUILD, "producers", "tecg-producer"),
@@ -18,6 +18,8 @@ BINARIES = {
 def check(kind, text, tmp_path, *extra):
     conf = tmp_path / f"{kind}.conf"
     conf.write_text(text)
+    if kind == "dashboard":  # the example's tokens file is under /etc
+        extra = ("-X", f"http.auth.tokens={dashboard_tokens_file(tmp_path)}", *extra)
     return subprocess.run([BINARIES[kind], "--config", str(conf), "--check-config",
                            "-X", f"nations.file={ROOT}/deploy/nations.csv", *extra],
                           capture_output=True, text=True, timeout=20)
