@@ -84,9 +84,12 @@ static int new_token(int argc, char **argv) {
                 fprintf(stderr, "tecg-dashboard: --new-token: %s\n", errstr);
                 return 2;
         }
-        printf("%s\n%s\n", token, line);
-        fflush(stdout);
+        int ok = printf("%s\n%s\n", token, line) > 0 && fflush(stdout) == 0;
         sodium_memzero(token, sizeof(token));
+        if (!ok) {
+                fprintf(stderr, "tecg-dashboard: --new-token: cannot write to stdout\n");
+                return 1;
+        }
         fprintf(stderr,
                 "tecg-dashboard: line 1 is the token for %s (give it to them; it is not "
                 "stored anywhere); add line 2 to the http.auth.tokens file and restart "
