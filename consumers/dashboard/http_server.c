@@ -122,7 +122,9 @@ struct tecg_http_server {
         conn_ctx_t *conns;
         pthread_t watchdog;
         bool watchdog_running;
-        tecg_log_limit_t bad_log;
+        /* One budget per kind of bad request, so that a flood of one
+         * does not hide the first lines of another. */
+        tecg_log_limit_t path_log, host_log, auth_log, mhd_log;
 };
 
 /* One open SSE stream; owned by its MHD response (sse_free). */
@@ -1137,7 +1139,7 @@ static enum MHD_Result reply_unauthorized(tecg_http_server_t *srv, struct MHD_Co
                                           : "Bearer realm=\"tecg\"";
         atomic_fetch_add(&srv->auth_refused, 1);
         if (presented)
-                tecg_log_limited(&srv->bad_log, TECG_LOG_WARNING, FAC,
+                tecg_log_limited(&srv->auth_log, TECG_LOG_WARNING, FAC,
                                  "%s %s: credentials refused (401)", method,
                                  loggable(url, text, sizeof(text)));
         if (route == ROUTE_PAGE && strcmp(url, "/static/page.js") != 0) {
@@ -1275,7 +1277,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         conn_set_busy(srv, conn, true);
 
         if (r->bad_path) {
-                tecg_log_limited(&srv->bad_log, TECG_LOG_WARNING, FAC,
+                tecg_log_limited(&srv->path_log, TECG_LOG_WARNING, FAC,
                                  "%s %s: control character or dot segment in the path (400)",
                                  method, loggable(url, logurl, sizeof(logurl)));
                 return reply_error(srv, conn, ROUTE_OTHER, method, "(bad path)",
@@ -1285,7 +1287,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
         if (!tecg_http_server_host_allowed(srv->hosts, srv->nhosts, srv->port, host)) {
                 char h[80];
-                tecg_log_limited(&srv->bad_log, TECG_LOG_WARNING, FAC,
+                tecg_log_limited(&srv->host_log, TECG_LOG_WARNING, FAC,
                                  "%s %s: Host '%s' is not served here (%u)", method,
                                  loggable(url, logurl, sizeof(logurl)),
                                  host ? loggable(host, h, sizeof(h)) : "", host ? 421 : 400);
@@ -1305,7 +1307,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         return reply_unauthorized(srv, conn, route, method, url, presented);
                 if (!tecg_tokens_allows(who, url)) {
                         atomic_fetch_add(&srv->auth_refused, 1);
-                        tecg_log_limited(&srv->bad_log, TECG_LOG_WARNING, FAC,
+                        tecg_log_limited(&srv->auth_log, TECG_LOG_WARNING, FAC,
                                          "%s %s: %s may not read this (403)", method,
                                          loggable(url, logurl, sizeof(logurl)),
                                          tecg_token_name(who));
@@ -1352,7 +1354,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
         n = strlen(msg);
         while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
                 msg[--n] = '\0';
-        tecg_log_limited(&srv->bad_log, TECG_LOG_WARNING, FAC, "libmicrohttpd: %s", msg);
+        tecg_log_limited(&srv->mhd_log, TECG_LOG_WARNING, FAC, "libmicrohttpd: %s", msg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1418,7 +1420,10 @@ tecg_http_server_t *tecg_http_server_start(const tecg_http_server_conf_t *conf,
                 goto done;
         }
         pthread_mutex_init(&srv->conns_lock, NULL);
-        srv->bad_log = (tecg_log_limit_t)TECG_LOG_LIMIT_INIT(10, 10000);
+        srv->path_log = (tecg_log_limit_t)TECG_LOG_LIMIT_INIT(10, 10000);
+        srv->host_log = (tecg_log_limit_t)TECG_LOG_LIMIT_INIT(10, 10000);
+        srv->auth_log = (tecg_log_limit_t)TECG_LOG_LIMIT_INIT(10, 10000);
+        srv->mhd_log = (tecg_log_limit_t)TECG_LOG_LIMIT_INIT(10, 10000);
         srv->conf = *conf;
         srv->store = store;
         if (!srv->conf.bind_address || !*srv->conf.bind_address)
