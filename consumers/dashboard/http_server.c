@@ -1142,7 +1142,7 @@ static enum MHD_Result reply_unauthorized(tecg_http_server_t *srv, struct MHD_Co
                 tecg_log_limited(&srv->auth_log, TECG_LOG_WARNING, FAC,
                                  "%s %s: credentials refused (401)", method,
                                  loggable(url, text, sizeof(text)));
-        if (route == ROUTE_PAGE && strcmp(url, "/static/page.js") != 0) {
+        if (route == ROUTE_PAGE) {
                 resp = response_login_page();
         } else {
                 snprintf(text, sizeof(text), "{\"error\":\"unauthorized\",\"message\":\"%s\"}",
