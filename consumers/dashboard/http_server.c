@@ -1045,12 +1045,15 @@ static void session_mac(const tecg_http_server_t *srv, const char *msg, size_t l
 
 static const tecg_token_entry_t *session_check(const tecg_http_server_t *srv, const char *cookie) {
         char want[2 * crypto_auth_hmacsha256_BYTES + 1], name[TECG_TOKENS_NAME_MAX + 1];
-        const char *dot1 = strchr(cookie, '.');
-        const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+        /* From the right: a NAME may hold dots itself. */
+        const char *dot2 = strrchr(cookie, '.');
+        const char *dot1 = dot2;
         long long expiry;
         char *end;
 
-        if (!dot2 || strlen(dot2 + 1) != sizeof(want) - 1 ||
+        while (dot1 && dot1 > cookie && *--dot1 != '.')
+                ;
+        if (!dot2 || !dot1 || *dot1 != '.' || strlen(dot2 + 1) != sizeof(want) - 1 ||
             (size_t)(dot1 - cookie) > TECG_TOKENS_NAME_MAX)
                 return NULL;
         session_mac(srv, cookie, (size_t)(dot2 - cookie), want);

@@ -863,14 +863,15 @@ static void test_host_allowed(void **state) {
 typedef struct {
         fixture_t f;
         tecg_tokens_t *tokens;
-        char ops[TECG_TOKEN_TEXT_SIZE], bi[TECG_TOKEN_TEXT_SIZE];
+        char ops[TECG_TOKEN_TEXT_SIZE], bi[TECG_TOKEN_TEXT_SIZE], dotted[TECG_TOKEN_TEXT_SIZE];
 } auth_fixture_t;
 
 static int setup_auth(void **state) {
         auth_fixture_t *a = calloc(1, sizeof(*a));
         const char *ops_routes[] = {"/", "/api/dashboards/", "/api/stream"};
+        const char *dotted_routes[] = {"/api/dashboards/"};
         const char *bi_routes[] = {"/api/export/"};
-        char l1[512], l2[512], text[1100], errstr[256];
+        char l1[512], l2[512], l3[512], text[1700], errstr[256];
         tecg_http_server_conf_t conf;
 
         assert_non_null(a);
@@ -880,7 +881,10 @@ static int setup_auth(void **state) {
         assert_int_equal(
                 tecg_tokens_make("bi", bi_routes, 1, a->bi, l2, sizeof(l2), errstr, sizeof(errstr)),
                 TECG_OK);
-        snprintf(text, sizeof(text), "%s\n%s\n", l1, l2);
+        assert_int_equal(tecg_tokens_make("ops.bob", dotted_routes, 1, a->dotted, l3, sizeof(l3),
+                                          errstr, sizeof(errstr)),
+                         TECG_OK);
+        snprintf(text, sizeof(text), "%s\n%s\n%s\n", l1, l2, l3);
         a->tokens = tecg_tokens_parse(text, strlen(text), "test", errstr, sizeof(errstr));
         assert_non_null(a->tokens);
         a->f.store = tecg_docstore_new();
@@ -987,6 +991,17 @@ static void test_auth(void **state) {
         /* Another name under the same MAC. */
         snprintf(hdr, sizeof(hdr), "Cookie: tecg_session=bi%s", strchr(cookie, '.'));
         assert_int_equal(status_of(f, "/api/export/funding.csv", hdr), 401);
+        /* A name with dots has sessions too. */
+        snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", a->dotted);
+        http(f, "POST", "/login", hdr, &r);
+        assert_int_equal(r.status, 204);
+        sc = header(&r, "Set-Cookie");
+        assert_non_null(sc);
+        assert_int_equal(strncmp(sc, "tecg_session=ops.bob.", 21), 0);
+        snprintf(hdr, sizeof(hdr), "Cookie: %.*s", (int)strcspn(sc, ";"), sc);
+        resp_free(&r);
+        assert_int_equal(status_of(f, "/api/dashboards/funding", hdr), 200);
+        assert_int_equal(status_of(f, "/", hdr), 403);
         /* The form: 303 back to the page; a wrong token 401. */
         snprintf(hdr, sizeof(hdr), "token=%s", a->ops);
         {
