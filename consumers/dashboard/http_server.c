@@ -515,6 +515,18 @@ static tecg_err_t metrics_own(tecg_http_server_t *srv, tecg_buf_t *out) {
                                    "tecg_http_sse_rejected_total %lu\n",
                                    atomic_load(&srv->sse_clients), atomic_load(&srv->sse_events),
                                    atomic_load(&srv->sse_rejected));
+        if (!err)
+                err = metrics_line(out,
+                                   "# HELP tecg_http_slow_closed_total Connections closed "
+                                   "without a complete request within the request timeout.\n"
+                                   "# TYPE tecg_http_slow_closed_total counter\n"
+                                   "tecg_http_slow_closed_total %lu\n"
+                                   "# HELP tecg_http_auth_refused_total Requests refused for "
+                                   "missing, wrong or insufficient credentials (401, 403).\n"
+                                   "# TYPE tecg_http_auth_refused_total counter\n"
+                                   "tecg_http_auth_refused_total %lu\n",
+                                   atomic_load(&srv->slow_dropped),
+                                   atomic_load(&srv->auth_refused));
         if (err || (err = tecg_docstore_list(srv->store, &docs, &n, NULL)))
                 goto done;
         err = tecg_buf_puts(out, "# HELP tecg_http_dashboard_version Version of each "

@@ -258,6 +258,11 @@ def test_slow_connections_leave_a_normal_client_served(served):
             except (OSError, ssl.SSLError):
                 closed.add(i)
         assert len(closed) == 200, f"{200 - len(closed)} slow connections still open"
+        status, _, body = request(served, "/metrics", "mon")
+        assert status == 200
+        counted = next(line for line in body.decode().splitlines()
+                       if line.startswith("tecg_http_slow_closed_total "))
+        assert int(counted.split()[1]) >= 200
     finally:
         for s in slow:
             s.close()
