@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,40 @@ void tecg_log(int level, const char *facility, const char *fmt, ...) {
         va_start(ap, fmt);
         log_vwrite(level, facility, fmt, ap);
         va_end(ap);
+}
+
+int tecg_log_limited(tecg_log_limit_t *lim, int level, const char *facility, const char *fmt, ...) {
+        unsigned long suppressed = 0;
+        bool write_it;
+        int64_t now;
+        va_list ap;
+
+        if (level > log_threshold)
+                return 0;
+        if (level < TECG_LOG_EMERG)
+                level = TECG_LOG_EMERG;
+        now = tecg_mono_ms();
+        pthread_mutex_lock(&lim->lock);
+        if (lim->window_start_ms == 0 || now - lim->window_start_ms >= lim->interval_ms) {
+                lim->window_start_ms = now;
+                lim->used = 0;
+                suppressed = lim->suppressed;
+                lim->suppressed = 0;
+        }
+        write_it = lim->used < lim->burst;
+        if (write_it)
+                lim->used++;
+        else
+                lim->suppressed++;
+        pthread_mutex_unlock(&lim->lock);
+        if (suppressed)
+                tecg_log(level, facility, "%lu similar messages suppressed", suppressed);
+        if (!write_it)
+                return 0;
+        va_start(ap, fmt);
+        log_vwrite(level, facility, fmt, ap);
+        va_end(ap);
+        return 1;
 }
 
 void tecg_log_rdkafka_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {

@@ -29,6 +29,16 @@ typedef struct {
         char *http_address;
         int64_t http_port;
         char *http_port_file;
+        char *http_tls_cert;
+        char *http_tls_key;
+        char *http_tls_client_ca;
+        char *http_auth;        /* "tokens" or "none" */
+        char *http_auth_tokens; /* the tokens file (common/tokens.h) */
+        char *http_allowed_hosts;
+        int64_t http_max_connections;
+        int64_t http_max_connections_per_client;
+        int64_t http_max_streams;
+        int64_t http_request_timeout_ms;
         int64_t authorized_strength;
         int64_t target_in_iraq;
         int64_t target_outside_iraq;

@@ -4,12 +4,17 @@
  * stream, and written to tecg.dashboards for BI consumers. Any number of
  * instances may run; each reads all nation states. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
 
 #include "clock.h"
 #include "compose.h"
@@ -28,8 +33,16 @@
 #include "refdata.h"
 #include "sign.h"
 #include "sink.h"
+#include "tokens.h"
 
 #define FAC "main"
+#define PEM_MAX ((size_t)1 << 20)
+
+/* What the HTTP server is given from the configuration's files. */
+typedef struct {
+        tecg_tokens_t *tokens;
+        char *cert_pem, *key_pem, *client_ca_pem;
+} http_files_t;
 
 /* What the HTTP threads read through the callbacks. */
 typedef struct {
@@ -43,6 +56,7 @@ static const tecg_daemon_spec_t dashboard_spec = {
         .usage = "Usage: tecg-dashboard --config FILE [-X KEY=VALUE]...\n"
                  "       tecg-dashboard --config FILE --print-public-key\n"
                  "       tecg-dashboard --keygen --key-id ID --out FILE\n"
+                 "       tecg-dashboard --new-token NAME ROUTE...\n"
                  "\n"
                  "Composes the funding, staffing and training dashboards from\n"
                  "tecg.nation-state; pushes them to HTTP sinks and serves them:\n"
@@ -54,12 +68,147 @@ static const tecg_daemon_spec_t dashboard_spec = {
                  "  /.well-known/tecg-signing-key  the documents' public key\n"
                  "Every document version is signed (Ed25519, Tecg-Signature\n"
                  "header) with security.signing.key; --keygen makes such a key\n"
-                 "(mode 0600) and --print-public-key prints its public half.\n",
+                 "(mode 0600) and --print-public-key prints its public half.\n"
+                 "\n"
+                 "--new-token NAME ROUTE... prints a new token (line 1; shown once,\n"
+                 "never stored) and its line for the http.auth.tokens file (line 2).\n"
+                 "ROUTEs: / (the page), /api/dashboards/, /api/stream, /api/export/,\n"
+                 "/metrics, or * for all.\n",
         .exit_status = "Exit status: 0 stopped by a signal; 1 could not run or a "
                        "fatal Kafka error (restart it); 2 bad usage or "
                        "configuration.\n",
         .props = tecg_dashboard_conf_props,
 };
+
+/* --new-token NAME ROUTE...: the token on stdout once, then the line for
+ * the tokens file, which holds only the token's hash. */
+static int new_token(int argc, char **argv) {
+        char token[TECG_TOKEN_TEXT_SIZE], line[2048], errstr[256];
+        if (argc < 2) {
+                fprintf(stderr, "tecg-dashboard: --new-token NAME ROUTE...\n");
+                return 2;
+        }
+        if (tecg_tokens_make(argv[0], (const char *const *)argv + 1, (size_t)argc - 1, token, line,
+                             sizeof(line), errstr, sizeof(errstr))) {
+                fprintf(stderr, "tecg-dashboard: --new-token: %s\n", errstr);
+                return 2;
+        }
+        int ok = printf("%s\n%s\n", token, line) > 0 && fflush(stdout) == 0;
+        sodium_memzero(token, sizeof(token));
+        if (!ok) {
+                fprintf(stderr, "tecg-dashboard: --new-token: cannot write to stdout\n");
+                return 1;
+        }
+        fprintf(stderr,
+                "tecg-dashboard: line 1 is the token for %s (give it to them; it is not "
+                "stored anywhere); add line 2 to the http.auth.tokens file and restart "
+                "tecg-dashboard\n",
+                argv[0]);
+        return 0;
+}
+
+/* A PEM file, NUL-terminated; a private key must be readable by its owner
+ * only, as ssh refuses a group-readable identity file. */
+static char *read_pem(const char *key, const char *path, bool private_key, char *errstr,
+                      size_t errstr_size) {
+        tecg_buf_t text = TECG_BUF_INIT;
+        struct stat st;
+        char chunk[4096];
+        ssize_t n = 0;
+        char *out = NULL;
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+        if (fd < 0 || fstat(fd, &st) != 0) {
+                tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s: %s: %s", key, path,
+                            strerror(errno));
+                goto done;
+        }
+        if (private_key && (st.st_mode & (S_IRWXG | S_IRWXO))) {
+                tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                            "%s: %s: mode %04o lets group or others read the private key; "
+                            "chmod 0600",
+                            key, path, (unsigned)(st.st_mode & 07777));
+                goto done;
+        }
+        while ((n = read(fd, chunk, sizeof(chunk))) > 0 && text.len + (size_t)n <= PEM_MAX)
+                if (tecg_buf_append(&text, chunk, (size_t)n))
+                        break;
+        if (n != 0 || tecg_buf_terminate(&text)) {
+                tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s: %s: %s", key, path,
+                            n < 0 ? strerror(errno) : "larger than 1 MiB or out of memory");
+                goto done;
+        }
+        out = (char *)text.data;
+        text.data = NULL;
+done:
+        sodium_memzero(chunk, sizeof(chunk));
+        if (text.data)
+                sodium_memzero(text.data, text.len);
+        tecg_buf_free(&text);
+        if (fd >= 0)
+                close(fd);
+        return out;
+}
+
+static void http_files_free(http_files_t *hf) {
+        tecg_tokens_destroy(hf->tokens);
+        if (hf->key_pem)
+                sodium_memzero(hf->key_pem, strlen(hf->key_pem));
+        free(hf->cert_pem);
+        free(hf->key_pem);
+        free(hf->client_ca_pem);
+        memset(hf, 0, sizeof(*hf));
+}
+
+/* The operators' side of the HTTP server from the configuration: the
+ * tokens file (or an explicit http.auth = none on loopback), the TLS
+ * files, checked now so that --check-config finds what would stop it. */
+static tecg_err_t load_http_files(const tecg_conf_t *conf, const tecg_dashboard_conf_t *dc,
+                                  http_files_t *hf, char *errstr, size_t errstr_size) {
+        char reason[512];
+        if (strcmp(dc->http_auth, "none") == 0) {
+                if (dc->http_auth_tokens)
+                        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                           "%s: http.auth = none, but http.auth.tokens is set",
+                                           tecg_conf_origin(conf, "http.auth"));
+                if (!tecg_http_server_is_loopback(dc->http_address))
+                        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                           "%s: http.auth = none is allowed on a loopback "
+                                           "http.address only, not %s",
+                                           tecg_conf_origin(conf, "http.auth"), dc->http_address);
+        } else if (strcmp(dc->http_auth, "tokens") == 0) {
+                if (!dc->http_auth_tokens)
+                        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                           "http.auth.tokens is not set: make tokens with "
+                                           "tecg-dashboard --new-token, or set http.auth = none "
+                                           "(loopback only)");
+                if (!(hf->tokens = tecg_tokens_load(dc->http_auth_tokens, reason, sizeof(reason))))
+                        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                           "http.auth.tokens: %s", reason);
+        } else {
+                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                   "%s: http.auth must be tokens or none, not '%s'",
+                                   tecg_conf_origin(conf, "http.auth"), dc->http_auth);
+        }
+        if (!dc->http_tls_cert != !dc->http_tls_key)
+                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                   "http.tls.cert and http.tls.key go together");
+        if (dc->http_tls_client_ca && !dc->http_tls_cert)
+                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                   "http.tls.client.ca needs http.tls.cert and http.tls.key");
+        if (!dc->http_tls_cert)
+                return TECG_OK;
+        if (!(hf->cert_pem =
+                      read_pem("http.tls.cert", dc->http_tls_cert, false, errstr, errstr_size)) ||
+            !(hf->key_pem =
+                      read_pem("http.tls.key", dc->http_tls_key, true, errstr, errstr_size)) ||
+            (dc->http_tls_client_ca &&
+             !(hf->client_ca_pem = read_pem("http.tls.client.ca", dc->http_tls_client_ca, false,
+                                            errstr, errstr_size))))
+                return TECG_ERR_CONFIG;
+        return tecg_http_server_tls_check(hf->cert_pem, hf->key_pem, hf->client_ca_pem, errstr,
+                                          errstr_size);
+}
 
 static void on_publish(const char *name, uint64_t version, const char *json, size_t len,
                        const char *signature, void *opaque) {
@@ -283,6 +432,7 @@ int main(int argc, char **argv) {
         tecg_sign_key_t sign_key;
         bool signing = false;
         char *public_json = NULL;
+        http_files_t hf = {0};
         app_t app;
         memset(&app, 0, sizeof(app));
         memset(&sign_key, 0, sizeof(sign_key));
@@ -291,6 +441,8 @@ int main(int argc, char **argv) {
                 if (strcmp(argv[i], "--keygen") == 0)
                         return keygen_main(argc, argv);
         bool print_public = take_option(&argc, argv, "--print-public-key");
+        if (argc >= 2 && strcmp(argv[1], "--new-token") == 0)
+                return new_token(argc - 2, argv + 2);
         int rc = tecg_daemon_setup(&dashboard_spec, &dc, argc, argv, &d);
         if (rc >= 0)
                 goto done;
@@ -313,7 +465,8 @@ int main(int argc, char **argv) {
         if (!(nations = tecg_nations_load(dc.common.nations_file, errstr, sizeof(errstr))) ||
             build_mission(d.conf, &dc, &mission, errstr, sizeof(errstr)) ||
             build_sinks(&dc, &app, errstr, sizeof(errstr)) ||
-            load_signing_key(d.conf, &dc, &sign_key, &signing, errstr, sizeof(errstr))) {
+            load_signing_key(d.conf, &dc, &sign_key, &signing, errstr, sizeof(errstr)) ||
+            load_http_files(d.conf, &dc, &hf, errstr, sizeof(errstr))) {
                 rc = tecg_daemon_config_error(&dashboard_spec, errstr);
                 goto done;
         }
@@ -361,12 +514,30 @@ int main(int argc, char **argv) {
         tecg_http_server_conf_init(&hc);
         hc.bind_address = dc.http_address;
         hc.port = (uint16_t)dc.http_port;
+        hc.max_connections = (unsigned)dc.http_max_connections;
+        hc.max_connections_per_client = (unsigned)dc.http_max_connections_per_client;
+        hc.max_sse_clients = (unsigned)dc.http_max_streams;
+        hc.request_timeout_ms = (int)dc.http_request_timeout_ms;
+        hc.tokens = hf.tokens;
+        hc.tls_cert_pem = hf.cert_pem;
+        hc.tls_key_pem = hf.key_pem;
+        hc.tls_client_ca_pem = hf.client_ca_pem;
+        hc.allowed_hosts = dc.http_allowed_hosts;
+        if (!hf.tokens)
+                tecg_log_warn(FAC,
+                              "http.auth = none: anyone who can reach %s port %u reads "
+                              "every dashboard and /metrics",
+                              dc.http_address, (unsigned)dc.http_port);
         hc.metrics_cb = on_metrics;
         hc.metrics_opaque = &app;
         hc.health_cb = on_health;
         hc.health_opaque = &app;
         hc.signing_key_json = public_json;
-        if (!(server = tecg_http_server_start(&hc, store, errstr, sizeof(errstr)))) {
+        server = tecg_http_server_start(&hc, store, errstr, sizeof(errstr));
+        /* The server keeps its own copy of the key. */
+        if (hf.key_pem)
+                sodium_memzero(hf.key_pem, strlen(hf.key_pem));
+        if (!server) {
                 tecg_log_err(FAC, "%s", errstr);
                 goto done;
         }
@@ -379,9 +550,10 @@ int main(int argc, char **argv) {
                 }
         }
         tecg_log_info(FAC,
-                      "serving http://%s:%u/ (operator page), /api/dashboards, "
-                      "/api/stream, /metrics, /healthz",
-                      dc.http_address, port);
+                      "serving %s://%s:%u/ (operator page), /api/dashboards, "
+                      "/api/stream, /metrics, /healthz; %zu clients in the tokens file",
+                      hf.cert_pem ? "https" : "http", dc.http_address, port,
+                      tecg_tokens_count(hf.tokens));
 
         int64_t next_stats = tecg_mono_ms() + dc.common.stats_interval_ms;
         while (!tecg_daemon_stop) {
@@ -425,6 +597,7 @@ done:;
         for (size_t i = 0; i < app.nsinks; i++)
                 tecg_sink_destroy(app.sinks[i], 0);
         tecg_docstore_destroy(store);
+        http_files_free(&hf);
         tecg_nations_destroy(nations);
         tecg_sign_key_wipe(&sign_key);
         free(public_json);

@@ -9,23 +9,39 @@
  * reader blocks on tecg_docstore_wait_change() in slices of at most
  * SSE_SLICE_MS, between which it checks the stop flag, whether the client
  * hung up, and whether a keep-alive comment is due. stop() sets the flag,
- * wakes every waiter and then lets MHD_stop_daemon() join the threads. */
+ * wakes every waiter and then lets MHD_stop_daemon() join the threads.
+ *
+ * Request deadline: libmicrohttpd's connection timeout counts idle time,
+ * so a client sending one byte every few seconds never reaches it. Each
+ * connection therefore gets a context (the connection-notify callback)
+ * holding when it was accepted, or when its last answer was complete; a
+ * watchdog thread shuts down the socket of any connection that has not
+ * delivered a complete request within request_timeout_ms of that. The
+ * context is unlinked under the lock in the CLOSED notification, which
+ * libmicrohttpd sends before it closes the socket, so the watchdog never
+ * shuts down a descriptor that was reused. */
 #include "http_server.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <jansson.h>
 #include <microhttpd.h>
+#include <sodium.h>
 
 #include "clock.h"
 #include "docsign.h"
@@ -39,6 +55,12 @@
 #define SSE_BLOCK_SIZE ((size_t)16 * 1024)
 #define SSE_FILTER_MAX 16
 #define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+#define WATCHDOG_MS 200
+#define LOGIN_BODY_MAX 1024
+#define HOSTS_MAX 32
+#define PATH_MAX_DECODED 2048
+#define SESSION_COOKIE "tecg_session"
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 typedef enum {
         ROUTE_PAGE,
@@ -49,6 +71,7 @@ typedef enum {
         ROUTE_METRICS,
         ROUTE_HEALTHZ,
         ROUTE_SIGNING_KEY,
+        ROUTE_LOGIN,
         ROUTE_OTHER,
         ROUTE__COUNT
 } route_t;
@@ -56,7 +79,26 @@ typedef enum {
 static const char *const route_names[ROUTE__COUNT] = {
         "page",    "list",    "dashboard",   "stream", "export",
         "metrics", "healthz", "signing_key", "other",
+        "page", "list", "dashboard", "stream", "export", "metrics", "healthz", "login", "other",
 };
+
+/* One connection's request deadline (see the top of this file). */
+typedef struct conn_ctx {
+        struct conn_ctx *prev, *next;
+        int fd;
+        int64_t since_ms; /* accepted, or the last answer completed */
+        bool busy;        /* a complete request is being answered */
+        bool dropped;
+} conn_ctx_t;
+
+/* One request (MHD's con_cls), made by the URI callback before anything
+ * else sees the request. */
+typedef struct {
+        bool bad_path;
+        bool seen; /* on_request has been called */
+        tecg_buf_t body;
+        bool body_too_big;
+} req_t;
 
 /* Status classes counted: 1xx-5xx (index = status / 100 - 1). */
 #define CLASS__COUNT 5
@@ -72,6 +114,21 @@ struct tecg_http_server {
         atomic_long sse_clients;
         atomic_ulong sse_events;
         atomic_ulong sse_rejected;
+        atomic_ulong slow_dropped;
+        atomic_ulong auth_refused;
+        char *tls_cert, *tls_key, *tls_ca;
+        char *hosts_buf;
+        const char *hosts[HOSTS_MAX];
+        size_t nhosts;
+        char default_hosts[8][80];
+        unsigned char session_key[crypto_auth_hmacsha256_KEYBYTES];
+        pthread_mutex_t conns_lock;
+        conn_ctx_t *conns;
+        pthread_t watchdog;
+        bool watchdog_running;
+        /* One budget per kind of bad request, so that a flood of one
+         * does not hide the first lines of another. */
+        tecg_log_limit_t path_log, host_log, auth_log, mhd_log;
 };
 
 /* One open SSE stream; owned by its MHD response (sse_free). */
@@ -111,6 +168,20 @@ static const char *loggable(const char *url, char *out, size_t size) {
         return out;
 }
 
+/* Headers every answer carries: the one place that decorates responses
+ * (a header every document answer needs belongs here too). A response
+ * without its own policy gets the strictest one: JSON, CSV and metrics
+ * are never to run anything or be framed. */
+static void add_security_headers(tecg_http_server_t *srv, struct MHD_Response *resp) {
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+        if (!MHD_get_response_header(resp, "Content-Security-Policy"))
+                MHD_add_response_header(resp, "Content-Security-Policy",
+                                        "default-src 'none'; frame-ancestors 'none'");
+        if (srv->tls_cert)
+                MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
+}
+
 /* Queues resp (consumed; NULL means building it failed), counts and logs. */
 static enum MHD_Result finish(tecg_http_server_t *srv, struct MHD_Connection *conn, route_t route,
                               const char *method, const char *url_raw, unsigned status,
@@ -126,7 +197,7 @@ static enum MHD_Result finish(tecg_http_server_t *srv, struct MHD_Connection *co
                 count(srv, route, 500);
                 return MHD_NO; /* MHD closes the connection */
         }
-        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        add_security_headers(srv, resp);
         ret = MHD_queue_response(conn, status, resp);
         MHD_destroy_response(resp);
         count(srv, route, status);
@@ -269,7 +340,7 @@ static enum MHD_Result serve_page(tecg_http_server_t *srv, struct MHD_Connection
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
                 /* The browser enforces what the page promises: nothing
                  * loaded from anywhere but this server. */
-                MHD_add_response_header(resp, "Content-Security-Policy", tecg_page_csp);
+                MHD_add_response_header(resp, "Content-Security-Policy", tecg_page_csp());
         }
         return finish(srv, conn, ROUTE_PAGE, method, url, MHD_HTTP_OK, resp);
 }
@@ -452,6 +523,18 @@ static tecg_err_t metrics_own(tecg_http_server_t *srv, tecg_buf_t *out) {
                                    "tecg_http_sse_rejected_total %lu\n",
                                    atomic_load(&srv->sse_clients), atomic_load(&srv->sse_events),
                                    atomic_load(&srv->sse_rejected));
+        if (!err)
+                err = metrics_line(out,
+                                   "# HELP tecg_http_slow_closed_total Connections closed "
+                                   "without a complete request within the request timeout.\n"
+                                   "# TYPE tecg_http_slow_closed_total counter\n"
+                                   "tecg_http_slow_closed_total %lu\n"
+                                   "# HELP tecg_http_auth_refused_total Requests refused for "
+                                   "missing, wrong or insufficient credentials (401, 403).\n"
+                                   "# TYPE tecg_http_auth_refused_total counter\n"
+                                   "tecg_http_auth_refused_total %lu\n",
+                                   atomic_load(&srv->slow_dropped),
+                                   atomic_load(&srv->auth_refused));
         if (err || (err = tecg_docstore_list(srv->store, &docs, &n, NULL)))
                 goto done;
         err = tecg_buf_puts(out, "# HELP tecg_http_dashboard_version Version of each "
@@ -721,33 +804,547 @@ fail:
 /* ------------------------------------------------------------------ */
 /* Dispatch                                                            */
 
+/* ------------------------------------------------------------------ */
+/* Request checks (pure, unit-tested)                                  */
+
+static int hexval(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        c = (char)tolower((unsigned char)c);
+        return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+bool tecg_http_server_path_ok(const char *raw) {
+        char path[PATH_MAX_DECODED + 1];
+        size_t n = 0;
+        const char *seg;
+
+        if (!raw || raw[0] != '/')
+                return false;
+        for (const char *p = raw; *p && *p != '?' && *p != '#'; p++) {
+                unsigned char c = (unsigned char)*p;
+                if (c == '%') {
+                        int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+                        if (lo < 0)
+                                return false;
+                        c = (unsigned char)(hi * 16 + lo);
+                        p += 2;
+                }
+                if (c < 0x20 || c == 0x7f || n == PATH_MAX_DECODED)
+                        return false;
+                path[n++] = (char)c;
+        }
+        path[n] = '\0';
+        /* "." and ".." would make one path look like another to a route
+         * grant; nothing tecg serves has them. */
+        for (seg = path; seg; seg = strchr(seg + 1, '/')) {
+                const char *s = seg + 1;
+                size_t len = strcspn(s, "/");
+                if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+                        return false;
+        }
+        return true;
+}
+
+bool tecg_http_server_host_allowed(const char *const *hosts, size_t nhosts, uint16_t port,
+                                   const char *host) {
+        char name[256];
+        const char *colon;
+        size_t nl;
+
+        if (!host || !*host || strlen(host) >= sizeof(name))
+                return false;
+        if (host[0] == '[') {
+                const char *close = strchr(host, ']');
+                if (!close)
+                        return false;
+                nl = (size_t)(close - host) + 1;
+                colon = close[1] == ':' ? close + 1 : NULL;
+                if (!colon && close[1])
+                        return false;
+        } else {
+                colon = strchr(host, ':');
+                if (colon && strchr(colon + 1, ':'))
+                        return false;
+                nl = colon ? (size_t)(colon - host) : strlen(host);
+        }
+        memcpy(name, host, nl);
+        name[nl] = '\0';
+        if (colon) {
+                char *end;
+                unsigned long p = strtoul(colon + 1, &end, 10);
+                if (!colon[1] || *end || p > 65535)
+                        return false;
+        }
+        for (size_t i = 0; i < nhosts; i++) {
+                if (strcmp(hosts[i], "*") == 0 || strcasecmp(hosts[i], host) == 0)
+                        return true;
+                /* A name listed without a port: this server's port only. */
+                if (strcasecmp(hosts[i], name) == 0 &&
+                    (!colon || strtoul(colon + 1, NULL, 10) == port))
+                        return true;
+        }
+        return false;
+}
+
+bool tecg_http_server_is_loopback(const char *address) {
+        return address && (strncmp(address, "127.", 4) == 0 || strcmp(address, "::1") == 0 ||
+                           strcmp(address, "[::1]") == 0 || strcasecmp(address, "localhost") == 0);
+}
+
+tecg_err_t tecg_http_server_tls_check(const char *cert_pem, const char *key_pem,
+                                      const char *client_ca_pem, char *errstr, size_t errstr_size) {
+        gnutls_certificate_credentials_t cred = NULL;
+        gnutls_datum_t cert = {(unsigned char *)cert_pem,
+                               cert_pem ? (unsigned)strlen(cert_pem) : 0};
+        gnutls_datum_t key = {(unsigned char *)key_pem, key_pem ? (unsigned)strlen(key_pem) : 0};
+        tecg_err_t err = TECG_OK;
+        int rc;
+
+        if (!cert_pem || !key_pem)
+                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                   "HTTPS needs both a certificate and its key");
+        if ((rc = gnutls_certificate_allocate_credentials(&cred)) < 0) {
+                err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "TLS: %s",
+                                  gnutls_strerror(rc));
+                goto done;
+        }
+        /* GnuTLS checks here that the key is the certificate's. */
+        if ((rc = gnutls_certificate_set_x509_key_mem2(cred, &cert, &key, GNUTLS_X509_FMT_PEM, NULL,
+                                                       0)) < 0) {
+                err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                  "TLS certificate and key: %s", gnutls_strerror(rc));
+                goto done;
+        }
+        if (client_ca_pem) {
+                gnutls_datum_t ca = {(unsigned char *)client_ca_pem,
+                                     (unsigned)strlen(client_ca_pem)};
+                if ((rc = gnutls_certificate_set_x509_trust_mem(cred, &ca, GNUTLS_X509_FMT_PEM)) <=
+                    0) {
+                        err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "TLS client CA: %s",
+                                          rc < 0 ? gnutls_strerror(rc) : "no certificate");
+                        goto done;
+                }
+        }
+done:
+        if (cred)
+                gnutls_certificate_free_credentials(cred);
+        return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* Request deadline                                                    */
+
+static conn_ctx_t *conn_ctx_of(struct MHD_Connection *conn) {
+        const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        return ci ? ci->socket_context : NULL;
+}
+
+static void conn_set_busy(tecg_http_server_t *srv, struct MHD_Connection *conn, bool busy) {
+        conn_ctx_t *c = conn_ctx_of(conn);
+        if (!c)
+                return;
+        pthread_mutex_lock(&srv->conns_lock);
+        c->busy = busy;
+        c->since_ms = tecg_mono_ms();
+        pthread_mutex_unlock(&srv->conns_lock);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+        tecg_http_server_t *srv = cls;
+        conn_ctx_t *c;
+
+        if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+                const union MHD_ConnectionInfo *ci =
+                        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+                if (!(c = calloc(1, sizeof(*c)))) {
+                        /* No deadline without a context: refuse instead. */
+                        if (ci)
+                                shutdown(ci->connect_fd, SHUT_RDWR);
+                        return;
+                }
+                c->fd = ci ? ci->connect_fd : -1;
+                c->since_ms = tecg_mono_ms();
+                pthread_mutex_lock(&srv->conns_lock);
+                c->next = srv->conns;
+                if (srv->conns)
+                        srv->conns->prev = c;
+                srv->conns = c;
+                pthread_mutex_unlock(&srv->conns_lock);
+                *socket_context = c;
+                return;
+        }
+        if (!(c = *socket_context))
+                return;
+        pthread_mutex_lock(&srv->conns_lock);
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                srv->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        pthread_mutex_unlock(&srv->conns_lock);
+        free(c);
+        *socket_context = NULL;
+}
+
+static void *watchdog_main(void *arg) {
+        tecg_http_server_t *srv = arg;
+        static tecg_log_limit_t lim = TECG_LOG_LIMIT_INIT(5, 60000);
+
+        while (!atomic_load(&srv->stopping)) {
+                int64_t now = tecg_mono_ms();
+                unsigned dropped = 0;
+                pthread_mutex_lock(&srv->conns_lock);
+                for (conn_ctx_t *c = srv->conns; c; c = c->next) {
+                        if (c->busy || c->dropped || c->fd < 0 ||
+                            now - c->since_ms < srv->conf.request_timeout_ms)
+                                continue;
+                        /* The connection's own thread sees end-of-file and
+                         * closes it. */
+                        shutdown(c->fd, SHUT_RDWR);
+                        c->dropped = true;
+                        dropped++;
+                }
+                pthread_mutex_unlock(&srv->conns_lock);
+                if (dropped) {
+                        atomic_fetch_add(&srv->slow_dropped, dropped);
+                        tecg_log_limited(&lim, TECG_LOG_NOTICE, FAC,
+                                         "closed %u connection(s) without a complete request "
+                                         "after %d ms",
+                                         dropped, srv->conf.request_timeout_ms);
+                }
+                {
+                        struct timespec ts = {0, WATCHDOG_MS * 1000000L};
+                        nanosleep(&ts, NULL);
+                }
+        }
+        return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Per-request context                                                 */
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+        tecg_http_server_t *srv = cls;
+        req_t *r = calloc(1, sizeof(*r));
+        (void)conn;
+        (void)srv;
+        if (r) {
+                r->body = (tecg_buf_t)TECG_BUF_INIT;
+                r->bad_path = !tecg_http_server_path_ok(uri);
+        }
+        return r; /* NULL: on_request answers 500 */
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+        tecg_http_server_t *srv = cls;
+        req_t *r = *con_cls;
+        (void)toe;
+        if (r) {
+                tecg_buf_free(&r->body);
+                free(r);
+                *con_cls = NULL;
+        }
+        /* The next request on this connection gets its own deadline. */
+        conn_set_busy(srv, conn, false);
+}
+
+/* ------------------------------------------------------------------ */
+/* Authentication                                                      */
+
+/* A session cookie: NAME.EXPIRY.MAC, the MAC an HMAC-SHA-256 under a key
+ * drawn at start, so a restart ends every session and the server keeps no
+ * session table. The cookie names the client; its routes come from the
+ * tokens file. */
+static void session_mac(const tecg_http_server_t *srv, const char *msg, size_t len,
+                        char hex[2 * crypto_auth_hmacsha256_BYTES + 1]) {
+        unsigned char mac[crypto_auth_hmacsha256_BYTES];
+        crypto_auth_hmacsha256(mac, (const unsigned char *)msg, len, srv->session_key);
+        sodium_bin2hex(hex, 2 * crypto_auth_hmacsha256_BYTES + 1, mac, sizeof(mac));
+}
+
+static const tecg_token_entry_t *session_check(const tecg_http_server_t *srv, const char *cookie) {
+        char want[2 * crypto_auth_hmacsha256_BYTES + 1], name[TECG_TOKENS_NAME_MAX + 1];
+        /* From the right: a NAME may hold dots itself. */
+        const char *dot2 = strrchr(cookie, '.');
+        const char *dot1 = dot2;
+        long long expiry;
+        char *end;
+
+        while (dot1 && dot1 > cookie && *--dot1 != '.')
+                ;
+        if (!dot2 || !dot1 || *dot1 != '.' || strlen(dot2 + 1) != sizeof(want) - 1 ||
+            (size_t)(dot1 - cookie) > TECG_TOKENS_NAME_MAX)
+                return NULL;
+        session_mac(srv, cookie, (size_t)(dot2 - cookie), want);
+        if (sodium_memcmp(want, dot2 + 1, sizeof(want) - 1) != 0)
+                return NULL;
+        expiry = strtoll(dot1 + 1, &end, 10);
+        if (end != dot2 || expiry < (long long)time(NULL))
+                return NULL;
+        memcpy(name, cookie, (size_t)(dot1 - cookie));
+        name[dot1 - cookie] = '\0';
+        return tecg_tokens_find(srv->conf.tokens, name);
+}
+
+/* The client a verified TLS client certificate names by its CN. */
+static const tecg_token_entry_t *client_cert_check(const tecg_http_server_t *srv,
+                                                   struct MHD_Connection *conn) {
+        const union MHD_ConnectionInfo *ci;
+        gnutls_session_t tls;
+        const gnutls_datum_t *peers;
+        unsigned npeers = 0, status = 0;
+        gnutls_x509_crt_t crt = NULL;
+        char cn[TECG_TOKENS_NAME_MAX + 1];
+        size_t cnlen = sizeof(cn);
+        const tecg_token_entry_t *e = NULL;
+
+        if (!srv->tls_ca ||
+            !(ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION)))
+                return NULL;
+        tls = (gnutls_session_t)ci->tls_session;
+        if (gnutls_certificate_verify_peers2(tls, &status) < 0 || status != 0 ||
+            !(peers = gnutls_certificate_get_peers(tls, &npeers)) || npeers == 0)
+                return NULL;
+        if (gnutls_x509_crt_init(&crt) < 0)
+                return NULL;
+        if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) >= 0 &&
+            gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &cnlen) >= 0)
+                e = tecg_tokens_find(srv->conf.tokens, cn);
+        gnutls_x509_crt_deinit(crt);
+        return e;
+}
+
+/* Who is asking: a bearer token, else a session cookie, else a client
+ * certificate. *presented tells a wrong credential from none. */
+static const tecg_token_entry_t *authenticate(const tecg_http_server_t *srv,
+                                              struct MHD_Connection *conn, bool *presented) {
+        const char *auth =
+                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        const char *cookie = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, SESSION_COOKIE);
+        *presented = false;
+        if (auth) {
+                *presented = true;
+                if (strncasecmp(auth, "Bearer ", 7) != 0)
+                        return NULL;
+                auth += 7;
+                while (*auth == ' ')
+                        auth++;
+                return tecg_tokens_verify(srv->conf.tokens, auth, strlen(auth));
+        }
+        if (cookie) {
+                const tecg_token_entry_t *e = session_check(srv, cookie);
+                if (e)
+                        return e;
+                *presented = true;
+        }
+        return client_cert_check(srv, conn);
+}
+
+static struct MHD_Response *response_login_page(void) {
+        struct MHD_Response *resp = MHD_create_response_from_buffer(
+                tecg_page_login_html_len, (void *)tecg_page_login_html, MHD_RESPMEM_PERSISTENT);
+        if (resp) {
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                        "text/html; charset=utf-8");
+                MHD_add_response_header(resp, "Content-Security-Policy", tecg_page_login_csp());
+        }
+        return resp;
+}
+
+/* 401: the sign-in page for a browser asking for the page, JSON else. */
+static enum MHD_Result reply_unauthorized(tecg_http_server_t *srv, struct MHD_Connection *conn,
+                                          route_t route, const char *method, const char *url,
+                                          bool presented) {
+        struct MHD_Response *resp;
+        char text[160];
+        const char *challenge = presented ? "Bearer realm=\"tecg\", error=\"invalid_token\""
+                                          : "Bearer realm=\"tecg\"";
+        atomic_fetch_add(&srv->auth_refused, 1);
+        if (presented)
+                tecg_log_limited(&srv->auth_log, TECG_LOG_WARNING, FAC,
+                                 "%s %s: credentials refused (401)", method,
+                                 loggable(url, text, sizeof(text)));
+        if (route == ROUTE_PAGE) {
+                resp = response_login_page();
+        } else {
+                snprintf(text, sizeof(text), "{\"error\":\"unauthorized\",\"message\":\"%s\"}",
+                         presented ? "the token or session is not valid"
+                                   : "a bearer token or session is required");
+                resp = response_copy(text, "application/json");
+        }
+        if (resp) {
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, challenge);
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        }
+        return finish(srv, conn, route, method, url, MHD_HTTP_UNAUTHORIZED, resp);
+}
+
+/* The token of a POST /login body "token=HEX[&...]" (a form), or NULL. */
+static const char *form_token(tecg_buf_t *body, size_t *len) {
+        char *p;
+        if (tecg_buf_terminate(body) || !body->data)
+                return NULL;
+        for (p = (char *)body->data; p; p = strchr(p, '&')) {
+                if (*p == '&')
+                        p++;
+                if (strncmp(p, "token=", 6) == 0) {
+                        p += 6;
+                        *len = strcspn(p, "&\r\n");
+                        return p;
+                }
+        }
+        return NULL;
+}
+
+static enum MHD_Result serve_login(tecg_http_server_t *srv, struct MHD_Connection *conn,
+                                   const char *method, const char *url, req_t *r) {
+        const tecg_token_entry_t *e = NULL;
+        const char *auth =
+                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        const char *tok;
+        size_t len = 0;
+        char cookie[384], hex[2 * crypto_auth_hmacsha256_BYTES + 1], msg[128];
+        struct MHD_Response *resp;
+        int n;
+
+        if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
+                e = tecg_tokens_verify(srv->conf.tokens, auth + 7, strlen(auth + 7));
+        else if ((tok = form_token(&r->body, &len)))
+                e = tecg_tokens_verify(srv->conf.tokens, tok, len);
+        if (r->body.data)
+                sodium_memzero(r->body.data, r->body.len);
+        if (!e)
+                return reply_unauthorized(srv, conn, ROUTE_LOGIN, method, url, true);
+        n = snprintf(msg, sizeof(msg), "%s.%lld", tecg_token_name(e),
+                     (long long)time(NULL) + srv->conf.session_ttl_s);
+        session_mac(srv, msg, (size_t)n, hex);
+        snprintf(cookie, sizeof(cookie),
+                 SESSION_COOKIE "=%s.%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Strict%s", msg, hex,
+                 srv->conf.session_ttl_s, srv->tls_cert ? "; Secure" : "");
+        /* A form is sent back to the page; a script gets 204. */
+        resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        if (resp) {
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, cookie);
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+                if (!auth)
+                        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, "/");
+        }
+        tecg_log_info(FAC, "%s signed in", tecg_token_name(e));
+        return finish(srv, conn, ROUTE_LOGIN, method, url,
+                      auth ? MHD_HTTP_NO_CONTENT : MHD_HTTP_SEE_OTHER, resp);
+}
+
+/* ------------------------------------------------------------------ */
+/* Dispatch                                                            */
+
+static route_t route_of(const char *url, const char **arg) {
+        *arg = NULL;
+        if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
+                return ROUTE_PAGE;
+        if (strcmp(url, "/api/dashboards") == 0 || strcmp(url, "/api/dashboards/") == 0)
+                return ROUTE_LIST;
+        if (strncmp(url, "/api/dashboards/", 16) == 0 && !strchr(url + 16, '/')) {
+                *arg = url + 16;
+                return ROUTE_DASHBOARD;
+        }
+        if (strcmp(url, "/api/stream") == 0)
+                return ROUTE_STREAM;
+        if (strncmp(url, "/api/export/", 12) == 0 && url[12] && !strchr(url + 12, '/')) {
+                *arg = url + 12;
+                return ROUTE_EXPORT;
+        }
+        if (strcmp(url, "/metrics") == 0)
+                return ROUTE_METRICS;
+        if (strcmp(url, "/healthz") == 0)
+                return ROUTE_HEALTHZ;
+        if (strcmp(url, "/login") == 0)
+                return ROUTE_LOGIN;
+        if (strcmp(url, TECG_DOCSIGN_WELL_KNOWN) == 0)
+                return ROUTE_SIGNING_KEY;
+        return ROUTE_OTHER;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls) {
         tecg_http_server_t *srv = cls;
-        route_t route = ROUTE_OTHER;
+        req_t *r = *con_cls;
         const char *arg = NULL;
+        const char *host;
+        const tecg_token_entry_t *who = NULL;
+        bool presented = false;
+        char logurl[201];
+        route_t route = route_of(url, &arg);
         (void)version;
-        (void)upload;
-        (void)upload_size;
-        (void)con_cls;
 
-        if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
-                route = ROUTE_PAGE;
-        else if (strcmp(url, "/api/dashboards") == 0 || strcmp(url, "/api/dashboards/") == 0)
-                route = ROUTE_LIST;
-        else if (strncmp(url, "/api/dashboards/", 16) == 0 && !strchr(url + 16, '/'))
-                route = ROUTE_DASHBOARD, arg = url + 16;
-        else if (strcmp(url, "/api/stream") == 0)
-                route = ROUTE_STREAM;
-        else if (strncmp(url, "/api/export/", 12) == 0 && url[12] && !strchr(url + 12, '/'))
-                route = ROUTE_EXPORT, arg = url + 12;
-        else if (strcmp(url, "/metrics") == 0)
-                route = ROUTE_METRICS;
-        else if (strcmp(url, "/healthz") == 0)
-                route = ROUTE_HEALTHZ;
-        else if (strcmp(url, TECG_DOCSIGN_WELL_KNOWN) == 0 && srv->conf.signing_key_json)
-                route = ROUTE_SIGNING_KEY;
+        if (!r)
+                return finish(srv, conn, route, method, url, 500, NULL);
+        if (route == ROUTE_LOGIN && strcmp(method, MHD_HTTP_METHOD_POST) == 0) {
+                /* Collect the (small) form body first; answer on the last
+                 * call, when *upload_size is 0. */
+                if (*upload_size) {
+                        if (r->body.len + *upload_size > LOGIN_BODY_MAX ||
+                            tecg_buf_append(&r->body, upload, *upload_size))
+                                r->body_too_big = true;
+                        *upload_size = 0;
+                        return MHD_YES;
+                }
+                if (!r->seen) {
+                        r->seen = true;
+                        return MHD_YES;
+                }
+        } else if (r->seen) {
+                *upload_size = 0; /* a body nobody asked for */
+                return MHD_YES;
+        }
+        r->seen = true;
+        conn_set_busy(srv, conn, true);
+
+        if (r->bad_path) {
+                tecg_log_limited(&srv->path_log, TECG_LOG_WARNING, FAC,
+                                 "%s %s: control character or dot segment in the path (400)",
+                                 method, loggable(url, logurl, sizeof(logurl)));
+                return reply_error(srv, conn, ROUTE_OTHER, method, "(bad path)",
+                                   MHD_HTTP_BAD_REQUEST, "bad_path",
+                                   "the path holds a control character or a dot segment");
+        }
+        host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+        if (!tecg_http_server_host_allowed(srv->hosts, srv->nhosts, srv->port, host)) {
+                char h[80];
+                tecg_log_limited(&srv->host_log, TECG_LOG_WARNING, FAC,
+                                 "%s %s: Host '%s' is not served here (%u)", method,
+                                 loggable(url, logurl, sizeof(logurl)),
+                                 host ? loggable(host, h, sizeof(h)) : "", host ? 421 : 400);
+                return reply_error(srv, conn, route, method, url,
+                                   host ? MHD_HTTP_MISDIRECTED_REQUEST : MHD_HTTP_BAD_REQUEST,
+                                   "bad_host", "this server does not answer for that Host");
+        }
+        if (route == ROUTE_LOGIN && strcmp(method, MHD_HTTP_METHOD_POST) == 0 && srv->conf.tokens) {
+                if (r->body_too_big)
+                        return reply_error(srv, conn, route, method, url,
+                                           MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+                                           "the sign-in form is at most %d bytes", LOGIN_BODY_MAX);
+                return serve_login(srv, conn, method, url, r);
+        }
+        if (route != ROUTE_HEALTHZ && srv->conf.tokens) {
+                if (!(who = authenticate(srv, conn, &presented)))
+                        return reply_unauthorized(srv, conn, route, method, url, presented);
+                if (!tecg_tokens_allows(who, url)) {
+                        atomic_fetch_add(&srv->auth_refused, 1);
+                        tecg_log_limited(&srv->auth_log, TECG_LOG_WARNING, FAC,
+                                         "%s %s: %s may not read this (403)", method,
+                                         loggable(url, logurl, sizeof(logurl)),
+                                         tecg_token_name(who));
+                        return reply_error(srv, conn, route, method, url, MHD_HTTP_FORBIDDEN,
+                                           "forbidden", "this token may not read %s",
+                                           route == ROUTE_OTHER ? "that" : url);
+                }
+        }
 
         if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
                 return reply_error(srv, conn, route, method, url, MHD_HTTP_METHOD_NOT_ALLOWED,
@@ -768,6 +1365,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         case ROUTE_HEALTHZ:
                 return serve_healthz(srv, conn, method, url);
         case ROUTE_SIGNING_KEY:
+                if (!srv->conf.signing_key_json) /* documents are not signed */
+                        return reply_error(srv, conn, ROUTE_OTHER, method, url,
+                                           MHD_HTTP_NOT_FOUND, "not_found", "no such resource");
                 return finish(srv, conn, route, method, url, MHD_HTTP_OK,
                               response_copy(srv->conf.signing_key_json, "application/json"));
         default:
@@ -779,16 +1379,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
         __attribute__((format(printf, 2, 0)));
 
-/* libmicrohttpd's own messages, one warning line each. */
+/* libmicrohttpd's own messages, one warning line each, rate-limited: a
+ * peer can provoke them (failed TLS handshakes, refused connections). */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+        tecg_http_server_t *srv = cls;
         char msg[512];
         size_t n;
-        (void)cls;
         vsnprintf(msg, sizeof(msg), fmt, ap);
         n = strlen(msg);
         while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
                 msg[--n] = '\0';
-        tecg_log_warn(FAC, "libmicrohttpd: %s", msg);
+        tecg_log_limited(&srv->mhd_log, TECG_LOG_WARNING, FAC, "libmicrohttpd: %s", msg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -798,10 +1399,44 @@ void tecg_http_server_conf_init(tecg_http_server_conf_t *conf) {
         memset(conf, 0, sizeof(*conf));
         conf->bind_address = "127.0.0.1";
         conf->port = 0;
-        conf->max_connections = 64;
-        conf->max_sse_clients = 32;
+        conf->max_connections = 512;
+        conf->max_connections_per_client = 32;
+        conf->max_sse_clients = 128;
+        conf->request_timeout_ms = 10000;
         conf->sse_keepalive_ms = 15000;
         conf->connection_timeout_s = 60;
+        conf->session_ttl_s = 28800;
+}
+
+/* The Host allow-list: the configured one, or the localhost forms and the
+ * bind address (any port check is done against the bound port). */
+static tecg_err_t hosts_setup(tecg_http_server_t *srv, const char *allowed, char *errstr,
+                              size_t errstr_size) {
+        const char *bind = srv->bind_address;
+        if (allowed && *allowed) {
+                char *save = NULL, *tok;
+                if (!(srv->hosts_buf = strdup(allowed)))
+                        return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+                for (tok = strtok_r(srv->hosts_buf, ", ", &save); tok;
+                     tok = strtok_r(NULL, ", ", &save)) {
+                        if (srv->nhosts == HOSTS_MAX)
+                                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                                   "more than %d allowed hosts", HOSTS_MAX);
+                        srv->hosts[srv->nhosts++] = tok;
+                }
+                return TECG_OK;
+        }
+        snprintf(srv->default_hosts[0], sizeof(srv->default_hosts[0]), "localhost");
+        snprintf(srv->default_hosts[1], sizeof(srv->default_hosts[1]), "127.0.0.1");
+        snprintf(srv->default_hosts[2], sizeof(srv->default_hosts[2]), "[::1]");
+        srv->nhosts = 3;
+        if (strcmp(bind, "0.0.0.0") != 0 && strcmp(bind, "::") != 0 &&
+            strlen(bind) + 3 <= sizeof(srv->default_hosts[3]))
+                snprintf(srv->default_hosts[srv->nhosts++], sizeof(srv->default_hosts[0]),
+                         strchr(bind, ':') ? "[%s]" : "%s", bind);
+        for (size_t i = 0; i < srv->nhosts; i++)
+                srv->hosts[i] = srv->default_hosts[i];
+        return TECG_OK;
 }
 
 tecg_http_server_t *tecg_http_server_start(const tecg_http_server_conf_t *conf,
@@ -819,23 +1454,59 @@ tecg_http_server_t *tecg_http_server_start(const tecg_http_server_conf_t *conf,
                 tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto done;
         }
+        pthread_mutex_init(&srv->conns_lock, NULL);
+        srv->path_log = (tecg_log_limit_t)TECG_LOG_LIMIT_INIT(10, 10000);
+        srv->host_log = (tecg_log_limit_t)TECG_LOG_LIMIT_INIT(10, 10000);
+        srv->auth_log = (tecg_log_limit_t)TECG_LOG_LIMIT_INIT(10, 10000);
+        srv->mhd_log = (tecg_log_limit_t)TECG_LOG_LIMIT_INIT(10, 10000);
         srv->conf = *conf;
         srv->store = store;
         if (!srv->conf.bind_address || !*srv->conf.bind_address)
                 srv->conf.bind_address = "127.0.0.1";
         if (!srv->conf.max_connections)
-                srv->conf.max_connections = 64;
+                srv->conf.max_connections = 512;
+        if (!srv->conf.max_connections_per_client)
+                srv->conf.max_connections_per_client = 32;
         if (!srv->conf.max_sse_clients)
-                srv->conf.max_sse_clients = 32;
+                srv->conf.max_sse_clients = 128;
+        if (srv->conf.request_timeout_ms <= 0)
+                srv->conf.request_timeout_ms = 10000;
         if (srv->conf.sse_keepalive_ms <= 0)
                 srv->conf.sse_keepalive_ms = 15000;
         if (srv->conf.connection_timeout_s <= 0)
                 srv->conf.connection_timeout_s = 60;
+        if (srv->conf.session_ttl_s <= 0)
+                srv->conf.session_ttl_s = 28800;
         if (!(srv->bind_address = strdup(srv->conf.bind_address))) {
                 tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto done;
         }
         srv->conf.bind_address = srv->bind_address;
+        srv->conf.allowed_hosts = NULL; /* hosts_buf holds them */
+        if (hosts_setup(srv, conf->allowed_hosts, errstr, errstr_size))
+                goto done;
+        if (sodium_init() < 0) {
+                tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "libsodium cannot start");
+                goto done;
+        }
+        randombytes_buf(srv->session_key, sizeof(srv->session_key));
+        if (!conf->tls_cert_pem != !conf->tls_key_pem) {
+                tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                            "HTTPS needs both a certificate and its key");
+                goto done;
+        }
+        if (conf->tls_cert_pem && conf->tls_key_pem) {
+                if (tecg_http_server_tls_check(conf->tls_cert_pem, conf->tls_key_pem,
+                                               conf->tls_client_ca_pem, errstr, errstr_size))
+                        goto done;
+                if (!(srv->tls_cert = strdup(conf->tls_cert_pem)) ||
+                    !(srv->tls_key = strdup(conf->tls_key_pem)) ||
+                    (conf->tls_client_ca_pem && !(srv->tls_ca = strdup(conf->tls_client_ca_pem)))) {
+                        tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+                        goto done;
+                }
+        }
+        srv->conf.tls_cert_pem = srv->conf.tls_key_pem = srv->conf.tls_client_ca_pem = NULL;
 
         hints.ai_family = AF_UNSPEC;
         hints.ai_socktype = SOCK_STREAM;
@@ -846,15 +1517,32 @@ tecg_http_server_t *tecg_http_server_start(const tecg_http_server_conf_t *conf,
                             srv->bind_address, gai_strerror(rc));
                 goto done;
         }
+        if (!srv->conf.tokens && !tecg_http_server_is_loopback(srv->bind_address)) {
+                tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                            "serving %s without authentication: only a loopback address may",
+                            srv->bind_address);
+                goto done;
+        }
         flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO |
                 MHD_USE_ERROR_LOG;
         if (ai->ai_family == AF_INET6)
                 flags |= MHD_USE_IPv6;
+        if (srv->tls_cert)
+                flags |= MHD_USE_TLS;
+        /* An option list that ends early when there is no TLS: the TLS
+         * options come last. */
         srv->daemon = MHD_start_daemon(
                 flags, conf->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)srv->conf.max_connections,
+                MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)srv->conf.max_connections_per_client,
                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->conf.connection_timeout_s,
-                MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+                MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_URI_LOG_CALLBACK,
+                on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+                MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+                srv->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert,
+                MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key, MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+                srv->tls_ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, srv->tls_ca,
+                MHD_OPTION_END);
         if (!srv->daemon) {
                 tecg_seterr(TECG_ERR_IO, errstr, errstr_size,
                             "cannot serve HTTP on %s port %u (in use or not "
@@ -864,7 +1552,14 @@ tecg_http_server_t *tecg_http_server_start(const tecg_http_server_conf_t *conf,
         }
         di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
         srv->port = di ? di->port : conf->port;
-        tecg_log_info(FAC, "serving on %s port %u", srv->bind_address, (unsigned)srv->port);
+        if (pthread_create(&srv->watchdog, NULL, watchdog_main, srv) != 0) {
+                tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "cannot start the request watchdog");
+                goto done;
+        }
+        srv->watchdog_running = true;
+        tecg_log_info(FAC, "serving %s on %s port %u%s", srv->tls_cert ? "HTTPS" : "HTTP",
+                      srv->bind_address, (unsigned)srv->port,
+                      srv->conf.tokens ? "" : " WITHOUT authentication");
         ok = true;
 done:
         if (ai)
@@ -884,6 +1579,10 @@ void tecg_http_server_stop(tecg_http_server_t *srv) {
         if (!srv || !srv->daemon)
                 return;
         atomic_store(&srv->stopping, true);
+        if (srv->watchdog_running) {
+                pthread_join(srv->watchdog, NULL);
+                srv->watchdog_running = false;
+        }
         /* Streams blocked on the store return at once; then
          * MHD_stop_daemon() closes the sockets and joins the threads. */
         tecg_docstore_wakeup(srv->store);
@@ -896,6 +1595,16 @@ void tecg_http_server_destroy(tecg_http_server_t *srv) {
         if (!srv)
                 return;
         tecg_http_server_stop(srv);
+        if (srv->watchdog_running) /* started, but the daemon was not */
+                pthread_join(srv->watchdog, NULL);
+        sodium_memzero(srv->session_key, sizeof(srv->session_key));
+        if (srv->tls_key)
+                sodium_memzero(srv->tls_key, strlen(srv->tls_key));
+        free(srv->tls_cert);
+        free(srv->tls_key);
+        free(srv->tls_ca);
+        free(srv->hosts_buf);
         free(srv->bind_address);
+        pthread_mutex_destroy(&srv->conns_lock);
         free(srv);
 }

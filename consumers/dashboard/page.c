@@ -4,6 +4,13 @@
  * the server sends a Content-Security-Policy that forbids it). */
 #include "page.h"
 
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
 const char tecg_page_html[] =
         "<!doctype html>\n"
         "<html lang='en'>\n"
@@ -591,6 +598,10 @@ const char tecg_page_html[] =
         "  es.onerror = () => {\n"
         "    if (es.readyState === EventSource.CLOSED) {\n"
         "      setConn('down', 'Offline - retrying');\n"
+        "      /* Refused (a restart ends every session): back to the login form. */\n"
+        "      fetch('/api/dashboards', {cache: 'no-store'}).then((r) => {\n"
+        "        if (r.status === 401) location.reload();\n"
+        "      }).catch(() => {});\n"
         "      retryTimer = setTimeout(connect, 5000);\n"
         "    } else {\n"
         "      setConn('wait', 'Reconnecting');\n"
@@ -623,7 +634,102 @@ const char tecg_page_html[] =
 
 const size_t tecg_page_html_len = sizeof(tecg_page_html) - 1;
 
-const char tecg_page_csp[] = "default-src 'none'; script-src 'unsafe-inline'; "
-                             "style-src 'unsafe-inline'; connect-src 'self'; "
-                             "img-src 'self' data:; base-uri 'none'; "
-                             "form-action 'none'";
+/* The sign-in page, answered with 401 to a browser that asks for the
+ * operator page without a session: a form that POSTs the token to /login
+ * (which sets the session cookie and sends the browser back to /), and a
+ * script for wall displays opened as /#token=TOKEN: the fragment never
+ * leaves the browser, and the script drops it from the address bar before
+ * signing in. */
+const char tecg_page_login_html[] =
+        "<!doctype html>\n"
+        "<html lang='en'>\n"
+        "<head>\n"
+        "<meta charset='utf-8'>\n"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>\n"
+        "<title>TECG - sign in</title>\n"
+        "<style>\n"
+        "html, body { margin: 0; background: #0d131a; color: #e8eef5; font: 16px/1.4 system-ui, sans-serif; }\n"
+        "main { max-width: 30em; margin: 12vh auto; padding: 1.5em; background: #151e28; border: 1px solid #263445;\n"
+        "  border-radius: .45em; }\n"
+        "h1 { font-size: 1.3em; margin: 0 0 .6em; }\n"
+        "input { width: 100%; box-sizing: border-box; padding: .45em; margin: .4em 0 .8em; background: #0a0f15;\n"
+        "  color: #e8eef5; border: 1px solid #263445; border-radius: .3em; font-family: monospace; }\n"
+        "button { padding: .45em 1.2em; }\n"
+        "p { color: #8fa0b5; font-size: .9em; }\n"
+        "</style>\n"
+        "</head>\n"
+        "<body>\n"
+        "<main>\n"
+        "<h1>TECG - NTM-I contributions</h1>\n"
+        "<form method='post' action='/login'>\n"
+        "<label for='token'>Operator token</label>\n"
+        "<input id='token' name='token' type='password' autocomplete='off' required>\n"
+        "<button type='submit'>Sign in</button>\n"
+        "</form>\n"
+        "<p>Ask the operators for a token (tecg-dashboard --new-token). The session lasts until the\n"
+        "dashboard restarts or a working day has passed.</p>\n"
+        "</main>\n"
+        "<script>\n"
+        "'use strict';\n"
+        "const m = /^#token=([0-9a-fA-F]{64})$/.exec(location.hash);\n"
+        "if (m) {\n"
+        "  history.replaceState(null, '', location.pathname);\n"
+        "  fetch('/login', {method: 'POST', headers: {'Authorization': 'Bearer ' + m[1]}})\n"
+        "    .then((r) => { if (r.ok) location.replace('/'); }).catch(() => {});\n"
+        "}\n"
+        "</script>\n"
+        "</body>\n"
+        "</html>\n";
+
+const size_t tecg_page_login_html_len = sizeof(tecg_page_login_html) - 1;
+
+/* The policies allow the one inline script of each page by its SHA-256
+ * (CSP level 2 hash source), not 'unsafe-inline': markup injected into
+ * the page by a document's text could not run a script of its own. The
+ * hashes are computed once from the very bytes served, so editing the
+ * script cannot leave a stale hash behind. */
+static char page_csp[512];
+static char login_csp[512];
+static pthread_once_t csp_once = PTHREAD_ONCE_INIT;
+
+static void script_hash(const char *html, char *out, size_t size) {
+        unsigned char hash[crypto_hash_sha256_BYTES];
+        const char *start = strstr(html, "<script>");
+        const char *end = start ? strstr(start, "</script>") : NULL;
+        out[0] = '\0';
+        if (!end)
+                return;
+        start += strlen("<script>");
+        crypto_hash_sha256(hash, (const unsigned char *)start, (size_t)(end - start));
+        sodium_bin2base64(out, size, hash, sizeof(hash), sodium_base64_VARIANT_ORIGINAL);
+}
+
+static void csp_init(void) {
+        char hash[sodium_base64_ENCODED_LEN(crypto_hash_sha256_BYTES,
+                                            sodium_base64_VARIANT_ORIGINAL)];
+        if (sodium_init() < 0)
+                abort(); /* no policy is better than a wrong one: never */
+        script_hash(tecg_page_html, hash, sizeof(hash));
+        snprintf(page_csp, sizeof(page_csp),
+                 "default-src 'none'; script-src 'sha256-%s'; "
+                 "style-src 'unsafe-inline'; connect-src 'self'; "
+                 "img-src 'self' data:; base-uri 'none'; "
+                 "form-action 'none'; frame-ancestors 'none'",
+                 hash);
+        script_hash(tecg_page_login_html, hash, sizeof(hash));
+        snprintf(login_csp, sizeof(login_csp),
+                 "default-src 'none'; script-src 'sha256-%s'; "
+                 "style-src 'unsafe-inline'; connect-src 'self'; "
+                 "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+                 hash);
+}
+
+const char *tecg_page_csp(void) {
+        pthread_once(&csp_once, csp_init);
+        return page_csp;
+}
+
+const char *tecg_page_login_csp(void) {
+        pthread_once(&csp_once, csp_init);
+        return login_csp;
+}

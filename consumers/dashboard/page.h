@@ -13,9 +13,16 @@ extern const char tecg_page_html[];
 extern const size_t tecg_page_html_len;
 
 /* The Content-Security-Policy served with the page: what the page promises
- * (inline script and style only, requests to this server only, no forms,
- * no <base>), enforced by the browser. Kept beside the page so that a
- * change to one is checked against the other (test_page.c). */
-extern const char tecg_page_csp[];
+ * (its one inline script by hash, inline style, requests to this server
+ * only, no forms, no <base>, no framing), enforced by the browser. Kept
+ * beside the page so that a change to one is checked against the other
+ * (test_page.c). Thread-safe; static storage. */
+const char *tecg_page_csp(void);
+
+/* The sign-in page (a form POSTing the token to /login, and /#token=
+ * for wall displays) and its policy. */
+extern const char tecg_page_login_html[];
+extern const size_t tecg_page_login_html_len;
+const char *tecg_page_login_csp(void);
 
 #endif

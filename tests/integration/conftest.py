@@ -13,6 +13,7 @@ for sanitizer and valgrind reports and the test fails with the excerpt.
 TECG_TIMEOUT_SCALE multiplies the fixtures' timeouts (scaled()). Both are
 harmless for normal runs: without a wrapper there is nothing to find."""
 import glob
+import hashlib
 import itertools
 import os
 import re
@@ -21,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 
 import pytest
@@ -316,12 +318,43 @@ def dashboard_signing_key(tmp_path):
     return path
 
 
+# The dashboard answers operators with a bearer token only (docs/design.md
+# §5.6): one token for the run, granted every route in a tokens file each
+# test's dashboard reads, and sent by every urllib request of the tests.
+DASHBOARD_TOKEN = os.urandom(32).hex()
+
+
+class _DashboardBearer(urllib.request.BaseHandler):
+    handler_order = 100
+
+    def http_request(self, req):
+        if not req.has_header("Authorization"):
+            req.add_unredirected_header("Authorization", f"Bearer {DASHBOARD_TOKEN}")
+        return req
+
+    https_request = http_request
+
+
+urllib.request.install_opener(urllib.request.build_opener(_DashboardBearer()))
+
+
+def dashboard_tokens_file(directory, name="tests", routes="*"):
+    """A tokens file granting DASHBOARD_TOKEN `routes`, mode 0600."""
+    path = directory / f"dashboard-tokens-{name}"
+    digest = hashlib.sha256(DASHBOARD_TOKEN.encode()).hexdigest()
+    path.write_text(f"{name}  sha256:{digest}  {routes}\n")
+    path.chmod(0o600)
+    return path
+
+
 class Daemon:
     """tecg-aggregator or tecg-dashboard with its own config file."""
 
     def __init__(self, tmp_path, kind, bootstrap, prefix, settings):
         if kind == "dashboard":
             settings = {"security.signing.key": dashboard_signing_key(tmp_path), **settings}
+        if kind == "dashboard" and "http.auth" not in settings:
+            settings = {"http.auth.tokens": dashboard_tokens_file(tmp_path), **settings}
         self.kind = kind
         self.config = tmp_path / f"{kind}-{uuid.uuid4().hex[:6]}.conf"
         self.log = tmp_path / f"{kind}.log"

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, ROOT, dashboard_signing_key
+from conftest import BUILD, ROOT, dashboard_signing_key, dashboard_tokens_file
 
 BINARIES = {
     "producer": os.path.join(BUILD, "producers", "tecg-producer"),
@@ -20,6 +20,8 @@ def check(kind, text, tmp_path, *extra):
     conf.write_text(text)
     if kind == "dashboard":  # a key file that exists (the example's is /etc/tecg/...)
         extra = ("-X", f"security.signing.key={dashboard_signing_key(tmp_path)}", *extra)
+    if kind == "dashboard":  # the example's tokens file is under /etc
+        extra = ("-X", f"http.auth.tokens={dashboard_tokens_file(tmp_path)}", *extra)
     return subprocess.run([BINARIES[kind], "--config", str(conf), "--check-config",
                            "-X", f"nations.file={ROOT}/deploy/nations.csv", *extra],
                           capture_output=True, text=True, timeout=20)

@@ -5,7 +5,11 @@ test binary) serves realistic sample documents written here, in the shape
 consumers/compose.h describes (26 members, EUR, 360 authorized strength).
 
 - the page is self-contained: no resource from anywhere but this server,
-  and it follows /api/stream with EventSource;
+  and it follows /api/stream with EventSource; its one inline script runs
+  by the hash in its Content-Security-Policy, not 'unsafe-inline';
+- it is served to a token holder only (tokens file of the server; the
+  tests' urllib requests carry the token, see conftest.py), and a browser
+  signs in through /#token=... without the token reaching the server's URL;
 - where chromium is installed, the page really renders the three
   dashboards from the stream, highlights a new version and falls back to
   a generic rendering for what it does not know (headless chromium over
@@ -13,8 +17,10 @@ consumers/compose.h describes (26 members, EUR, 360 authorized strength).
 
 `python3 tests/integration/test_operator_page.py DIR` writes the sample
 documents to DIR, for looking at the page by hand:
-    build/tests/test_http_server --serve DIR 8080
+    build/tests/test_http_server --serve DIR 8080 [TOKENS-FILE]
 """
+import base64
+import hashlib
 import json
 import os
 import random
@@ -23,10 +29,13 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from html.parser import HTMLParser
 
 import pytest
+
+from conftest import DASHBOARD_TOKEN, dashboard_tokens_file
 
 ROOT = os.environ.get("TECG_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -259,7 +268,8 @@ def server(tmp_path):
     if not os.path.exists(binary):
         pytest.fail(f"{binary} is not built")
     write_samples(tmp_path / "docs")
-    proc = subprocess.Popen([binary, "--serve", str(tmp_path / "docs")],
+    tokens = dashboard_tokens_file(tmp_path, "wall", "/ /api/dashboards/ /api/stream")
+    proc = subprocess.Popen([binary, "--serve", str(tmp_path / "docs"), "0", str(tokens)],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True)
     try:
@@ -305,6 +315,9 @@ def test_page_is_self_contained(server):
         csp = r.headers["Content-Security-Policy"]
         html = r.read().decode("utf-8")
     assert "default-src 'none'" in csp and "connect-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    script_src = next(d for d in csp.split(";") if d.strip().startswith("script-src"))
+    assert "unsafe-inline" not in script_src
     p = Resources()
     p.feed(html)
     assert html.lower().startswith("<!doctype html>")
@@ -315,12 +328,26 @@ def test_page_is_self_contained(server):
         assert tag == "a", (tag, attr, url)
     script = "\n".join(p.scripts)
     style = "\n".join(p.styles)
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in script_src
     assert "new EventSource(" in script and "/api/stream" in script
     for text in (script, style):
         assert "http:" not in text and "https:" not in text
         assert "@import" not in text and "url(" not in text
     for name in ("funding", "staffing", "training"):
         assert name in script
+
+
+def test_page_needs_the_token(server):
+    base, _ = server
+    for path in ("/", "/api/dashboards", "/api/stream"):
+        req = urllib.request.Request(base + path, headers={"Authorization": "Bearer x"})
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=10)
+        assert e.value.code == 401, path
+        if path == "/":  # the sign-in form instead of the page
+            html = e.value.read().decode()
+            assert "action='/login'" in html and "EventSource" not in html
 
 
 def test_api_serves_the_samples(server):
@@ -434,8 +461,12 @@ def test_page_renders_in_chromium(server, tmp_path):
     time.sleep(0.7)  # the server re-reads the directory every 300 ms
     b = Browser(tmp_path / "profile")
     try:
-        b.open(base + "/")
-        b.wait_for("document.getElementById('conn').className === 'live'")
+        # Signed in by the fragment, which the sign-in page drops at once.
+        b.open(base + "/#token=" + DASHBOARD_TOKEN)
+        b.wait_for("document.getElementById('conn') !== null"
+                   " && document.getElementById('conn').className === 'live'")
+        assert b.js("location.hash") == ""
+        assert b.js("document.cookie") == ""  # HttpOnly: no script reads it
         b.wait_for("['funding', 'staffing', 'training'].every((n) =>"
                    " document.querySelectorAll('#dash-' + n + ' table').length >= 2)")
         b.wait_for("!!document.querySelector('#dash-equipment table')")

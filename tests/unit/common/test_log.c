@@ -147,11 +147,37 @@ static void test_rdkafka_cb(void **state) {
         free(text);
 }
 
+/* A flood of one message: `burst` lines per interval, then one line that
+ * says how many were dropped, with the next message after the interval. */
+static void test_rate_limit(void **state) {
+        (void)state;
+        static tecg_log_limit_t lim = TECG_LOG_LIMIT_INIT(3, 200);
+        int written = 0;
+        for (int i = 0; i < 50; i++)
+                written += tecg_log_limited(&lim, TECG_LOG_WARNING, "http", "bad request %d", i);
+        assert_int_equal(written, 3);
+        char *text = take();
+        assert_int_equal(tu_count_of(text, "WARN http: bad request"), 3);
+        assert_non_null(strstr(text, "bad request 2\n"));
+        assert_null(strstr(text, "bad request 3\n"));
+        assert_null(strstr(text, "suppressed"));
+        free(text);
+        /* Below the threshold: neither written nor counted. */
+        assert_int_equal(tecg_log_limited(&lim, TECG_LOG_DEBUG, "http", "quiet"), 0);
+        tu_sleep_ms(250);
+        assert_int_equal(tecg_log_limited(&lim, TECG_LOG_WARNING, "http", "bad request again"), 1);
+        text = take();
+        assert_non_null(strstr(text, "WARN http: 47 similar messages suppressed\n"));
+        assert_non_null(strstr(text, "WARN http: bad request again\n"));
+        free(text);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_line_format),  cmocka_unit_test(test_levels),
                 cmocka_unit_test(test_level_parse),  cmocka_unit_test(test_no_control_characters),
                 cmocka_unit_test(test_long_message), cmocka_unit_test(test_rdkafka_cb),
+                cmocka_unit_test(test_rate_limit),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

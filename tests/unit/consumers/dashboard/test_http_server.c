@@ -4,12 +4,15 @@
  * a client that hangs up, stop with a client connected); the BI export
  * against exact expected text; /metrics and /healthz callbacks; the page.
  *
- * Also a tool: `test_http_server --serve DIR [PORT]` serves DIR/NAME.json
+ * Also a tool: `test_http_server --serve DIR [PORT [TOKENS]]` serves DIR/NAME.json
  * as dashboard NAME (version = the document's "version"), re-reads the
  * files every 300 ms and puts what changed, prints "port N" on stdout and
  * runs until SIGINT/SIGTERM. tests/integration/test_operator_page.py uses
  * it, and so does a person looking at the page in a browser. */
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -21,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -33,6 +37,7 @@
 #include "log.h"
 #include "page.h"
 #include "testutil.h"
+#include "tokens.h"
 
 /* ------------------------------------------------------------------ */
 /* Fixture: a store with two documents and a server on an ephemeral port */
@@ -128,7 +133,8 @@ static size_t collect(char *p, size_t size, size_t n, void *ud) {
         return size * n;
 }
 
-/* method NULL = GET; header may be NULL. The body is NUL-terminated. */
+/* method NULL = GET; header may be NULL or several lines. The body is
+ * NUL-terminated. */
 static void http(fixture_t *f, const char *method, const char *path, const char *header,
                  resp_t *r) {
         CURL *c = curl_easy_init();
@@ -150,8 +156,11 @@ static void http(fixture_t *f, const char *method, const char *path, const char 
                 curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{}");
         else if (method)
                 curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-        if (header) {
-                hl = curl_slist_append(hl, header);
+        if (header) { /* several separated by '\n' */
+                char *copy = strdup(header), *save = NULL;
+                for (char *h = strtok_r(copy, "\n", &save); h; h = strtok_r(NULL, "\n", &save))
+                        hl = curl_slist_append(hl, h);
+                free(copy);
                 curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
         }
         rc = curl_easy_perform(c);
@@ -289,7 +298,7 @@ static void test_not_found_and_method(void **state) {
                 "/api/export/funding.xml",
                 "/api/export/funding",
                 "/api",
-                "/api/dashboards/%FF%0A",
+                "/api/dashboards/%FF",
         };
         resp_t r;
 
@@ -752,7 +761,7 @@ static void test_page(void **state) {
         http(f, NULL, "/", NULL, &r);
         assert_int_equal(r.status, 200);
         assert_header(&r, "Content-Type", "text/html; charset=utf-8");
-        assert_header(&r, "Content-Security-Policy", tecg_page_csp);
+        assert_header(&r, "Content-Security-Policy", tecg_page_csp());
         b = BODY(r);
         assert_true(strncasecmp(b, "<!doctype html>", 15) == 0);
         assert_non_null(strstr(b, "new EventSource("));
@@ -767,6 +776,337 @@ static void test_page(void **state) {
         http(f, NULL, "/index.html", NULL, &r);
         assert_int_equal(r.status, 200);
         resp_free(&r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Security: request checks, tokens, sessions, headers                 */
+
+static void test_path_ok(void **state) {
+        (void)state;
+        static const struct {
+                const char *target;
+                bool ok;
+        } cases[] = {
+                {"/", true},
+                {"/api/dashboards/funding", true},
+                {"/api/dashboards/funding?x=%00", true}, /* the query is not the path */
+                {"/api/export/funding.csv", true},
+                {"/a%20b", true},
+                {"/%FF", true},
+                {"/api/dashboards/funding%00.json", false},
+                {"/api/dashboards/a%0Ab", false},
+                {"/a%0db", false},
+                {"/a%7Fb", false},
+                {"/a%1fb", false},
+                {"/a\tb", false},
+                {"/a%", false},
+                {"/a%4", false},
+                {"/a%zz", false},
+                {"/api/../metrics", false},
+                {"/api/%2e%2e/metrics", false},
+                {"/api/./stream", false},
+                {"/..", false},
+                {"/api/x..y", true},
+                {"api", false},
+                {"", false},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+                if (tecg_http_server_path_ok(cases[i].target) != cases[i].ok)
+                        fail_msg("%s: want %d", cases[i].target, cases[i].ok);
+        assert_false(tecg_http_server_path_ok(NULL));
+}
+
+static void test_host_allowed(void **state) {
+        (void)state;
+        const char *const defaults[] = {"localhost", "127.0.0.1", "[::1]"};
+        const char *const listed[] = {"dash.example.org", "10.0.0.5:8443"};
+        const char *const any[] = {"*"};
+        static const struct {
+                const char *host;
+                bool def, lst;
+        } cases[] = {
+                {"localhost", true, false},
+                {"LOCALHOST:8080", true, false},
+                {"localhost:8081", false, false},
+                {"127.0.0.1:8080", true, false},
+                {"[::1]:8080", true, false},
+                {"[::1]", true, false},
+                {"[::1]:x", false, false},
+                {"::1", false, false},
+                {"evil.example", false, false},
+                {"evil.example:8080", false, false},
+                {"localhost.evil.example", false, false},
+                {"dash.example.org", false, true},
+                {"dash.example.org:8080", false, true},
+                {"dash.example.org:9999", false, false},
+                {"10.0.0.5:8443", false, true},
+                {"10.0.0.5", false, false},
+                {"localhost:", false, false},
+                {"localhost:99999", false, false},
+                {"", false, false},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                if (tecg_http_server_host_allowed(defaults, 3, 8080, cases[i].host) !=
+                            cases[i].def ||
+                    tecg_http_server_host_allowed(listed, 2, 8080, cases[i].host) != cases[i].lst)
+                        fail_msg("%s: want default=%d listed=%d", cases[i].host, cases[i].def,
+                                 cases[i].lst);
+        }
+        assert_false(tecg_http_server_host_allowed(defaults, 3, 8080, NULL));
+        assert_true(tecg_http_server_host_allowed(any, 1, 8080, "anything:1"));
+        assert_true(tecg_http_server_is_loopback("127.0.0.2"));
+        assert_true(tecg_http_server_is_loopback("::1"));
+        assert_false(tecg_http_server_is_loopback("0.0.0.0"));
+        assert_false(tecg_http_server_is_loopback("10.0.0.1"));
+}
+
+typedef struct {
+        fixture_t f;
+        tecg_tokens_t *tokens;
+        char ops[TECG_TOKEN_TEXT_SIZE], bi[TECG_TOKEN_TEXT_SIZE], dotted[TECG_TOKEN_TEXT_SIZE];
+} auth_fixture_t;
+
+static int setup_auth(void **state) {
+        auth_fixture_t *a = calloc(1, sizeof(*a));
+        const char *ops_routes[] = {"/", "/api/dashboards/", "/api/stream"};
+        const char *dotted_routes[] = {"/api/dashboards/"};
+        const char *bi_routes[] = {"/api/export/"};
+        char l1[512], l2[512], l3[512], text[1700], errstr[256];
+        tecg_http_server_conf_t conf;
+
+        assert_non_null(a);
+        assert_int_equal(tecg_tokens_make("ops", ops_routes, 3, a->ops, l1, sizeof(l1), errstr,
+                                          sizeof(errstr)),
+                         TECG_OK);
+        assert_int_equal(
+                tecg_tokens_make("bi", bi_routes, 1, a->bi, l2, sizeof(l2), errstr, sizeof(errstr)),
+                TECG_OK);
+        assert_int_equal(tecg_tokens_make("ops.bob", dotted_routes, 1, a->dotted, l3, sizeof(l3),
+                                          errstr, sizeof(errstr)),
+                         TECG_OK);
+        snprintf(text, sizeof(text), "%s\n%s\n%s\n", l1, l2, l3);
+        a->tokens = tecg_tokens_parse(text, strlen(text), "test", errstr, sizeof(errstr));
+        assert_non_null(a->tokens);
+        a->f.store = tecg_docstore_new();
+        atomic_init(&a->f.healthy, 1);
+        put(a->f.store, "funding", 3, "{\"dashboard\":\"funding\",\"version\":3,\"total\":{}}");
+        tecg_http_server_conf_init(&conf);
+        conf.tokens = a->tokens;
+        conf.health_cb = on_health;
+        conf.health_opaque = &a->f;
+        a->f.srv = tecg_http_server_start(&conf, a->f.store, errstr, sizeof(errstr));
+        if (!a->f.srv)
+                fail_msg("start: %s", errstr);
+        a->f.port = tecg_http_server_port(a->f.srv);
+        *state = a;
+        return 0;
+}
+
+static int teardown_auth(void **state) {
+        auth_fixture_t *a = *state;
+        tecg_http_server_destroy(a->f.srv);
+        tecg_docstore_destroy(a->f.store);
+        tecg_tokens_destroy(a->tokens);
+        free(a);
+        return 0;
+}
+
+/* GET path with these header lines; the status. */
+static long status_of(fixture_t *f, const char *path, const char *headers) {
+        resp_t r;
+        long st;
+        http(f, NULL, path, headers, &r);
+        st = r.status;
+        resp_free(&r);
+        return st;
+}
+
+static void test_auth(void **state) {
+        auth_fixture_t *a = *state;
+        fixture_t *f = &a->f;
+        char ops[128], bi[128], cookie[512], hdr[600];
+        const char *sc;
+        resp_t r;
+
+        snprintf(ops, sizeof(ops), "Authorization: Bearer %s", a->ops);
+        snprintf(bi, sizeof(bi), "Authorization: Bearer %s", a->bi);
+
+        /* Without credentials: only /healthz; 401 says Bearer. */
+        assert_int_equal(status_of(f, "/healthz", NULL), 200);
+        http(f, NULL, "/api/dashboards/funding", NULL, &r);
+        assert_int_equal(r.status, 401);
+        assert_header(&r, "WWW-Authenticate", "Bearer realm=\"tecg\"");
+        assert_header(&r, "Content-Type", "application/json");
+        resp_free(&r);
+        /* The page's 401 is the sign-in form, with its own policy. */
+        http(f, NULL, "/", NULL, &r);
+        assert_int_equal(r.status, 401);
+        assert_header(&r, "Content-Type", "text/html; charset=utf-8");
+        assert_header(&r, "Content-Security-Policy", tecg_page_login_csp());
+        assert_non_null(strstr(BODY(r), "action='/login'"));
+        assert_null(strstr(BODY(r), "funding"));
+        resp_free(&r);
+        for (const char *const *p =
+                     (const char *const[]){"/api/dashboards", "/api/stream",
+                                           "/api/export/funding.csv", "/metrics", "/nope", NULL};
+             *p; p++)
+                if (status_of(f, *p, NULL) != 401)
+                        fail_msg("%s without a token: not 401", *p);
+
+        /* A wrong token, a wrong scheme. */
+        http(f, NULL, "/api/dashboards/funding", "Authorization: Bearer 00", &r);
+        assert_int_equal(r.status, 401);
+        assert_header(&r, "WWW-Authenticate", "Bearer realm=\"tecg\", error=\"invalid_token\"");
+        resp_free(&r);
+        snprintf(hdr, sizeof(hdr), "Authorization: Basic %s", a->ops);
+        assert_int_equal(status_of(f, "/api/dashboards/funding", hdr), 401);
+
+        /* Each token its routes: 200 there, 403 elsewhere. */
+        assert_int_equal(status_of(f, "/api/dashboards/funding", ops), 200);
+        assert_int_equal(status_of(f, "/api/dashboards", ops), 200);
+        assert_int_equal(status_of(f, "/", ops), 200);
+        assert_int_equal(status_of(f, "/metrics", ops), 403);
+        assert_int_equal(status_of(f, "/api/export/funding.csv", ops), 403);
+        assert_int_equal(status_of(f, "/api/export/funding.csv", bi), 200);
+        assert_int_equal(status_of(f, "/api/dashboards/funding", bi), 403);
+        assert_int_equal(status_of(f, "/", bi), 403);
+        assert_int_equal(status_of(f, "/healthz", bi), 200);
+
+        /* A session: POST /login with the token, then the cookie alone. */
+        http(f, "POST", "/login", ops, &r);
+        assert_int_equal(r.status, 204);
+        sc = header(&r, "Set-Cookie");
+        assert_non_null(sc);
+        assert_non_null(strstr(sc, "; HttpOnly"));
+        assert_non_null(strstr(sc, "; SameSite=Strict"));
+        assert_null(strstr(sc, "Secure")); /* not over plain HTTP */
+        assert_null(strstr(sc, a->ops));   /* the cookie is not the token */
+        snprintf(cookie, sizeof(cookie), "%.*s", (int)strcspn(sc, ";"), sc);
+        resp_free(&r);
+        snprintf(hdr, sizeof(hdr), "Cookie: %s", cookie);
+        assert_int_equal(status_of(f, "/api/dashboards/funding", hdr), 200);
+        assert_int_equal(status_of(f, "/metrics", hdr), 403); /* the token's routes */
+        hdr[strlen(hdr) - 1] ^= 1;                            /* one bit of the MAC */
+        assert_int_equal(status_of(f, "/api/dashboards/funding", hdr), 401);
+        /* Another name under the same MAC. */
+        snprintf(hdr, sizeof(hdr), "Cookie: tecg_session=bi%s", strchr(cookie, '.'));
+        assert_int_equal(status_of(f, "/api/export/funding.csv", hdr), 401);
+        /* A name with dots has sessions too. */
+        snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", a->dotted);
+        http(f, "POST", "/login", hdr, &r);
+        assert_int_equal(r.status, 204);
+        sc = header(&r, "Set-Cookie");
+        assert_non_null(sc);
+        assert_int_equal(strncmp(sc, "tecg_session=ops.bob.", 21), 0);
+        snprintf(hdr, sizeof(hdr), "Cookie: %.*s", (int)strcspn(sc, ";"), sc);
+        resp_free(&r);
+        assert_int_equal(status_of(f, "/api/dashboards/funding", hdr), 200);
+        assert_int_equal(status_of(f, "/", hdr), 403);
+        /* The form: 303 back to the page; a wrong token 401. */
+        snprintf(hdr, sizeof(hdr), "token=%s", a->ops);
+        {
+                CURL *c = curl_easy_init();
+                char url[128];
+                long st = 0;
+                tecg_buf_t sink = TECG_BUF_INIT;
+                snprintf(url, sizeof(url), "http://127.0.0.1:%u/login", f->port);
+                curl_easy_setopt(c, CURLOPT_URL, url);
+                curl_easy_setopt(c, CURLOPT_POSTFIELDS, hdr);
+                curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+                curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+                assert_int_equal(curl_easy_perform(c), CURLE_OK);
+                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+                assert_int_equal(st, 303);
+                curl_easy_setopt(c, CURLOPT_POSTFIELDS, "token=nope");
+                assert_int_equal(curl_easy_perform(c), CURLE_OK);
+                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+                assert_int_equal(st, 401);
+                tecg_buf_free(&sink);
+                curl_easy_cleanup(c);
+        }
+}
+
+static void test_request_checks(void **state) {
+        auth_fixture_t *a = *state;
+        fixture_t *f = &a->f;
+        char ops[128], hdr[300];
+        resp_t r;
+
+        snprintf(ops, sizeof(ops), "Authorization: Bearer %s", a->ops);
+        /* An encoded NUL once cut the path: funding%00.json served funding. */
+        assert_int_equal(status_of(f, "/api/dashboards/funding%00.json", ops), 400);
+        assert_int_equal(status_of(f, "/api/dashboards/fund%0Aing", ops), 400);
+        assert_int_equal(status_of(f, "/healthz%00", NULL), 400);
+        /* Host: the localhost forms with this port; others 421. */
+        snprintf(hdr, sizeof(hdr), "%s\nHost: evil.example", ops);
+        assert_int_equal(status_of(f, "/api/dashboards/funding", hdr), 421);
+        snprintf(hdr, sizeof(hdr), "%s\nHost: localhost:%u", ops, f->port);
+        assert_int_equal(status_of(f, "/api/dashboards/funding", hdr), 200);
+        snprintf(hdr, sizeof(hdr), "%s\nHost: localhost:%u", ops, f->port + 1);
+        assert_int_equal(status_of(f, "/api/dashboards/funding", hdr), 421);
+        assert_int_equal(status_of(f, "/healthz", "Host: rebound.example"), 421);
+
+        /* The headers every answer carries; the page's policy by hash. */
+        http(f, NULL, "/api/dashboards/funding", ops, &r);
+        assert_header(&r, "X-Content-Type-Options", "nosniff");
+        assert_header(&r, "Referrer-Policy", "no-referrer");
+        assert_header(&r, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+        assert_null(header(&r, "Strict-Transport-Security")); /* plain HTTP */
+        resp_free(&r);
+        http(f, NULL, "/", ops, &r);
+        assert_header(&r, "Content-Security-Policy", tecg_page_csp());
+        assert_non_null(strstr(header(&r, "Content-Security-Policy"), "frame-ancestors 'none'"));
+        assert_null(strstr(header(&r, "Content-Security-Policy"), "script-src 'unsafe-inline'"));
+        resp_free(&r);
+}
+
+/* A connection that never completes its request is closed at the
+ * deadline, however it trickles; a normal request meanwhile is served. */
+static void test_request_deadline(void **state) {
+        (void)state;
+        tecg_docstore_t *store = tecg_docstore_new();
+        tecg_http_server_conf_t conf;
+        tecg_http_server_t *srv;
+        fixture_t f = {0};
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int fd;
+        char buf[64];
+        const char *head = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";
+        size_t sent = 0;
+        int64_t t0, closed_at = 0;
+
+        tecg_http_server_conf_init(&conf);
+        conf.request_timeout_ms = 600;
+        srv = tecg_http_server_start(&conf, store, NULL, 0);
+        assert_non_null(srv);
+        f.port = tecg_http_server_port(srv);
+        sa.sin_port = htons(f.port);
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        t0 = tu_now_ms();
+        /* One byte every 100 ms: never idle long enough for an idle timeout. */
+        while (tu_now_ms() - t0 < 5000) {
+                char c = head[sent] ? head[sent++] : 'x';
+                ssize_t rv;
+                if (send(fd, &c, 1, MSG_NOSIGNAL) != 1) {
+                        closed_at = tu_now_ms();
+                        break;
+                }
+                rv = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+                if (rv == 0 || (rv < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+                        closed_at = tu_now_ms();
+                        break;
+                }
+                assert_int_equal(status_of(&f, "/healthz", NULL), 200);
+                tu_sleep_ms(100);
+        }
+        close(fd);
+        if (!closed_at)
+                fail_msg("a trickling connection was still open after 5 s");
+        assert_true(closed_at - t0 >= 500);
+        assert_true(closed_at - t0 < 2500);
+        tecg_http_server_destroy(srv);
+        tecg_docstore_destroy(store);
 }
 
 /* ------------------------------------------------------------------ */
@@ -809,21 +1149,29 @@ static void serve_scan(tecg_docstore_t *store, const char *dir) {
         closedir(d);
 }
 
-static int serve(const char *dir, const char *port) {
+static int serve(const char *dir, const char *port, const char *tokens_file) {
         tecg_docstore_t *store = tecg_docstore_new();
         tecg_http_server_conf_t conf;
         tecg_http_server_t *srv;
+        tecg_tokens_t *tokens = NULL;
         char errstr[256];
 
         tecg_log_init("serve-sample", TECG_LOG_INFO);
+        if (tokens_file && !(tokens = tecg_tokens_load(tokens_file, errstr, sizeof(errstr)))) {
+                fprintf(stderr, "%s\n", errstr);
+                tecg_docstore_destroy(store);
+                return 1;
+        }
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
         serve_scan(store, dir);
         tecg_http_server_conf_init(&conf);
         conf.port = (uint16_t)(port ? atoi(port) : 0);
+        conf.tokens = tokens;
         if (!(srv = tecg_http_server_start(&conf, store, errstr, sizeof(errstr)))) {
                 fprintf(stderr, "%s\n", errstr);
                 tecg_docstore_destroy(store);
+                tecg_tokens_destroy(tokens);
                 return 1;
         }
         printf("port %u\n", tecg_http_server_port(srv));
@@ -834,6 +1182,7 @@ static int serve(const char *dir, const char *port) {
         }
         tecg_http_server_destroy(srv);
         tecg_docstore_destroy(store);
+        tecg_tokens_destroy(tokens);
         return 0;
 }
 
@@ -853,11 +1202,16 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_sse_limit),
                 cmocka_unit_test(test_stop_with_stream_open),
                 cmocka_unit_test_setup_teardown(test_page, setup, teardown),
+                cmocka_unit_test(test_path_ok),
+                cmocka_unit_test(test_host_allowed),
+                cmocka_unit_test_setup_teardown(test_auth, setup_auth, teardown_auth),
+                cmocka_unit_test_setup_teardown(test_request_checks, setup_auth, teardown_auth),
+                cmocka_unit_test(test_request_deadline),
         };
         int rc;
 
         if (argc >= 3 && strcmp(argv[1], "--serve") == 0)
-                return serve(argv[2], argc >= 4 ? argv[3] : NULL);
+                return serve(argv[2], argc >= 4 ? argv[3] : NULL, argc >= 5 ? argv[4] : NULL);
         tecg_log_init("test_http_server",
                       getenv("TECG_TEST_DEBUG") ? TECG_LOG_DEBUG : TECG_LOG_ERR);
         curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -1,6 +1,6 @@
 /* The operator page (consumers/dashboard/page.h) on its own: a complete
  * HTML document, and one that keeps the promises of the
- * Content-Security-Policy served with it (tecg_page_csp): inline script and
+ * Content-Security-Policy served with it (tecg_page_csp()): inline script and
  * style only, requests only to this server's own paths, no forms, no
  * <base>, no eval. A page edit that breaks one of these would render blank
  * or half-working in the browser, with nothing but a console message; here
@@ -11,11 +11,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "page.h"
 #include "testutil.h"
@@ -130,18 +132,53 @@ static void test_requests_stay_here(void **state) {
 static void test_policy(void **state) {
         (void)state;
         static const char *const directives[] = {
-                "default-src 'none'", "script-src 'unsafe-inline'", "style-src 'unsafe-inline'",
-                "connect-src 'self'", "img-src 'self' data:",       "base-uri 'none'",
-                "form-action 'none'",
+                "default-src 'none'", "script-src 'sha256-",    "style-src 'unsafe-inline'",
+                "connect-src 'self'", "img-src 'self' data:",   "base-uri 'none'",
+                "form-action 'none'", "frame-ancestors 'none'",
         };
         for (size_t i = 0; i < sizeof(directives) / sizeof(directives[0]); i++)
-                if (tu_count_of(tecg_page_csp, directives[i]) != 1)
-                        fail_msg("policy '%s' lacks '%s'", tecg_page_csp, directives[i]);
-        assert_null(strstr(tecg_page_csp, "unsafe-eval"));
-        assert_null(strstr(tecg_page_csp, "*"));
-        assert_null(strstr(tecg_page_csp, "http"));
+                if (tu_count_of(tecg_page_csp(), directives[i]) != 1)
+                        fail_msg("policy '%s' lacks '%s'", tecg_page_csp(), directives[i]);
+        assert_null(strstr(tecg_page_csp(), "unsafe-eval"));
+        assert_null(strstr(tecg_page_csp(), "*"));
+        assert_null(strstr(tecg_page_csp(), "http"));
         /* One line: it is a header value. */
-        assert_null(strpbrk(tecg_page_csp, "\r\n"));
+        assert_null(strpbrk(tecg_page_csp(), "\r\n"));
+}
+
+/* The hash in each policy is the SHA-256 of that page's one inline script,
+ * byte for byte, and no policy falls back to 'unsafe-inline' scripts: a
+ * stale hash would leave the page dead in the browser. */
+static void check_hash(const char *html, const char *csp) {
+        unsigned char hash[crypto_hash_sha256_BYTES];
+        char b64[64], want[96];
+        const char *start = strstr(html, "<script>") + strlen("<script>");
+        const char *end = strstr(start, "</script>");
+        assert_non_null(end);
+        crypto_hash_sha256(hash, (const unsigned char *)start, (size_t)(end - start));
+        sodium_bin2base64(b64, sizeof(b64), hash, sizeof(hash), sodium_base64_VARIANT_ORIGINAL);
+        snprintf(want, sizeof(want), "script-src 'sha256-%s';", b64);
+        if (!strstr(csp, want))
+                fail_msg("policy '%s' lacks %s", csp, want);
+        assert_null(strstr(csp, "script-src 'unsafe-inline'"));
+        assert_int_equal(tu_count_of(html, "<script"), 1);
+}
+
+static void test_policy_hash(void **state) {
+        (void)state;
+        assert_true(sodium_init() >= 0);
+        check_hash(tecg_page_html, tecg_page_csp());
+        check_hash(tecg_page_login_html, tecg_page_login_csp());
+        assert_int_equal(tecg_page_login_html_len, strlen(tecg_page_login_html));
+        tu_assert_contains(tecg_page_login_csp(), "default-src 'none'", "form-action 'self'",
+                           "frame-ancestors 'none'", "base-uri 'none'");
+        /* The sign-in form posts to this server only, the token as a password
+         * field; the script reads the fragment, never a query string. */
+        tu_assert_contains(tecg_page_login_html, "<form method='post' action='/login'>",
+                           "type='password'", "location.hash", "fetch('/login'",
+                           "history.replaceState");
+        assert_null(strstr(tecg_page_login_html, "location.search"));
+        assert_null(strstr(tecg_page_login_html, "http:"));
 }
 
 /* The three dashboards are rendered, and a row without a name (a nation
@@ -155,9 +192,13 @@ static void test_dashboards_rendered(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_length),           cmocka_unit_test(test_complete_document),
-                cmocka_unit_test(test_nothing_external), cmocka_unit_test(test_requests_stay_here),
-                cmocka_unit_test(test_policy),           cmocka_unit_test(test_dashboards_rendered),
+                cmocka_unit_test(test_length),
+                cmocka_unit_test(test_complete_document),
+                cmocka_unit_test(test_nothing_external),
+                cmocka_unit_test(test_requests_stay_here),
+                cmocka_unit_test(test_policy),
+                cmocka_unit_test(test_policy_hash),
+                cmocka_unit_test(test_dashboards_rendered),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
