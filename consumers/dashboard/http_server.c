@@ -78,8 +78,7 @@ typedef enum {
 
 static const char *const route_names[ROUTE__COUNT] = {
         "page",    "list",    "dashboard",   "stream", "export",
-        "metrics", "healthz", "signing_key", "other",
-        "page", "list", "dashboard", "stream", "export", "metrics", "healthz", "login", "other",
+        "metrics", "healthz", "signing_key", "login",  "other",
 };
 
 /* One connection's request deadline (see the top of this file). */
@@ -1366,8 +1365,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return serve_healthz(srv, conn, method, url);
         case ROUTE_SIGNING_KEY:
                 if (!srv->conf.signing_key_json) /* documents are not signed */
-                        return reply_error(srv, conn, ROUTE_OTHER, method, url,
-                                           MHD_HTTP_NOT_FOUND, "not_found", "no such resource");
+                        return reply_error(srv, conn, ROUTE_OTHER, method, url, MHD_HTTP_NOT_FOUND,
+                                           "not_found", "no such resource");
                 return finish(srv, conn, route, method, url, MHD_HTTP_OK,
                               response_copy(srv->conf.signing_key_json, "application/json"));
         default:
