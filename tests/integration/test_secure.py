@@ -80,9 +80,6 @@ def test_a_nation_writes_only_its_input_topics(bootstrap, prefix):
         assert kafka_util.end_offsets(bootstrap, prefix + topic) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="SIGSEGV in consumers/aggregator/aggregator.c: "
-                   "rd_kafka_topic_name(m->rkt) on a restore error message before m->err "
-                   "is checked; the fix is on its way from another branch")
 def test_a_denied_restore_group_stops_the_aggregator_cleanly(bootstrap, prefix,
                                                              producer_factory, daemon_factory):
     # A group of its own: the aggregator may use it, not "<group>-restore".
