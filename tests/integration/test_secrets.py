@@ -20,7 +20,8 @@ import uuid
 
 import pytest
 
-from conftest import BUILD, ROOT, scaled
+from conftest import BUILD, ROOT, dashboard_signing_key, dashboard_tokens_file, scaled
+from tecgpy import secure
 
 BINARIES = {
     "producer": os.path.join(BUILD, "producers", "tecg-producer"),
@@ -78,11 +79,18 @@ class Run:
 
 
 def extra_secrets():
+    """The run's own secrets: TECG_TEST_SECRETS_FILE's lines and, against
+    the secured broker, every SCRAM password it made ("user password" a
+    line)."""
+    found = []
     path = os.environ.get("TECG_TEST_SECRETS_FILE")
-    if not path:
-        return []
-    with open(path) as f:
-        return [line.strip() for line in f if line.strip()]
+    if path:
+        with open(path) as f:
+            found += [line.strip() for line in f if line.strip()]
+    if secure.SECURE:
+        with open(os.path.join(secure.SECURE_DIR, "passwords")) as f:
+            found += [line.split()[-1] for line in f if line.split()]
+    return found
 
 
 def extra_kafka_conf():
@@ -101,6 +109,8 @@ def extra_kafka_conf():
 
 def daemon_settings(kind, run, tmp_path, bootstrap, prefix):
     s = run.common()
+    # Against the secured broker: the role's real SCRAM login.
+    s.update(secure.tecg_settings(secure.user_for(kind, "NOR")))
     s["kafka.bootstrap.servers"] = bootstrap
     s["topic.prefix"] = prefix
     s["stats.interval.ms"] = 1000
@@ -118,6 +128,8 @@ def daemon_settings(kind, run, tmp_path, bootstrap, prefix):
                                     f"@127.0.0.1:{run.port}")
     else:
         s["http.port"] = 0
+        s["security.signing.key"] = dashboard_signing_key(tmp_path)
+        s["http.auth.tokens"] = dashboard_tokens_file(tmp_path)
         s["sink.bi.url"] = f"http://bi:{run.url_password}@127.0.0.1:{run.port}/push"
         s["sink.bi.token"] = run.sink_token
     return s
