@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 from confluent_kafka import Consumer, TopicPartition, OFFSET_BEGINNING
 
-from conftest import BUILD, ROOT
+from conftest import BUILD, DASHBOARD_TOKEN, ROOT
 
 VERIFY = [sys.executable, os.path.join(ROOT, "tools", "tecg-verify")]
 DASHBOARD = os.path.join(BUILD, "consumers", "dashboard", "tecg-dashboard")
@@ -24,7 +24,9 @@ NAMES = ("funding", "staffing", "training")
 
 
 def verify(*args):
-    res = subprocess.run([*VERIFY, *args], capture_output=True, text=True, timeout=60)
+    # The dashboard serves its key and documents to token holders only.
+    res = subprocess.run([*VERIFY, "--token", DASHBOARD_TOKEN, *args], capture_output=True,
+                         text=True, timeout=60)
     print(res.stdout, res.stderr)
     return res
 
@@ -182,7 +184,7 @@ def test_key_file_is_checked_at_start(tmp_path):
     assert extra.returncode == 2 and "Usage" in extra.stderr
 
     conf = tmp_path / "d.conf"
-    conf.write_text(f"nations.file = {ROOT}/deploy/nations.csv\n")
+    conf.write_text(f"nations.file = {ROOT}/deploy/nations.csv\nhttp.auth = none\n")
 
     def check(*x):
         return subprocess.run([DASHBOARD, "--config", str(conf), "--check-config", *x],

@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from conftest import BUILD, ROOT, Daemon, stop_all
+from conftest import BUILD, ROOT, Daemon, dashboard_signing_key, stop_all
 from tecgpy import kafka_util
 
 DASHBOARD = os.path.join(BUILD, "consumers", "dashboard", "tecg-dashboard")
@@ -303,7 +303,8 @@ def test_held_streams_do_not_lock_out_another_client(served):
 
 def check_config(tmp_path, text):
     conf = tmp_path / "dashboard.conf"
-    conf.write_text(f"nations.file = {ROOT}/deploy/nations.csv\n" + text)
+    conf.write_text(f"nations.file = {ROOT}/deploy/nations.csv\n"
+                    f"security.signing.key = {dashboard_signing_key(tmp_path)}\n" + text)
     return subprocess.run([DASHBOARD, "--config", str(conf), "--check-config"],
                           capture_output=True, text=True, timeout=20)
 
