@@ -75,8 +75,8 @@ static int parse_time(const char *s, int64_t open, int64_t *ms, const char **why
 
 /* Checks one data line's fields into *key; on failure the field's index
  * and a reason. */
-static int parse_key(char *const f[NFIELDS], const tecg_nations_t *nations,
-                     tecg_keyring_key_t *key, int *bad_field, const char **why) {
+static int parse_key(char *const f[NFIELDS], const tecg_nations_t *nations, tecg_keyring_key_t *key,
+                     int *bad_field, const char **why) {
         memset(key, 0, sizeof(*key));
         *bad_field = 0;
         if (!tecg_nations_find(nations, f[0])) {
@@ -182,9 +182,9 @@ tecg_keyring_t *tecg_keyring_parse(const char *buf, size_t len, const char *orig
                 int bad = 0;
                 const char *why = NULL;
                 if (parse_key(f, nations, key, &bad, &why) != 0) {
-                        tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                    "%s:%u: %s \"%s\": %s", origin, line, field_names[bad],
-                                    preview(f[bad], pv, sizeof(pv)), why);
+                        tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s:%u: %s \"%s\": %s",
+                                    origin, line, field_names[bad], preview(f[bad], pv, sizeof(pv)),
+                                    why);
                         goto done;
                 }
                 /* A key id names one key: lookups and the header of a
@@ -230,8 +230,7 @@ tecg_keyring_t *tecg_keyring_load(const char *path, const tecg_nations_t *nation
         }
         for (;;) {
                 if (tecg_buf_reserve(&b, (size_t)64 * 1024)) {
-                        tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "%s: out of memory",
-                                    path);
+                        tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "%s: out of memory", path);
                         goto done;
                 }
                 size_t n = fread(b.data + b.len, 1, b.cap - b.len, f);
@@ -252,7 +251,7 @@ tecg_keyring_t *tecg_keyring_load(const char *path, const tecg_nations_t *nation
         kr = tecg_keyring_parse((const char *)b.data, b.len, path, nations, errstr, errstr_size);
 done:
         if (f)
-                fclose(f);
+                (void)fclose(f); /* read only: nothing to lose */
         tecg_buf_free(&b);
         return kr;
 }
@@ -309,8 +308,8 @@ static void timestamp_bytes(int64_t ms, unsigned char out[8]) {
 
 tecg_err_t tecg_keyring_event_sign(const tecg_sign_key_t *key, const char *nation,
                                    const char *topic, int64_t timestamp_ms, const void *value,
-                                   size_t len, unsigned char sig[TECG_SIGN_SIG_BYTES],
-                                   char *errstr, size_t errstr_size) {
+                                   size_t len, unsigned char sig[TECG_SIGN_SIG_BYTES], char *errstr,
+                                   size_t errstr_size) {
         unsigned char ts[8];
         timestamp_bytes(timestamp_ms, ts);
         const tecg_sign_part_t parts[] = {

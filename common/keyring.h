@@ -61,8 +61,7 @@ typedef enum {
  * valid_until). No field is quoted. An empty keyring is valid (every
  * message is then refused). The caller owns the result. */
 tecg_keyring_t *tecg_keyring_parse(const char *buf, size_t len, const char *origin,
-                                   const tecg_nations_t *nations, char *errstr,
-                                   size_t errstr_size);
+                                   const tecg_nations_t *nations, char *errstr, size_t errstr_size);
 
 /* Reads and parses a keyring file. NULL with the reason in errstr. */
 tecg_keyring_t *tecg_keyring_load(const char *path, const tecg_nations_t *nations, char *errstr,
@@ -94,8 +93,8 @@ const tecg_keyring_key_t *tecg_keyring_at(const tecg_keyring_t *keyring, size_t 
  * second; keeping both here keeps the two sides' parts the same. */
 tecg_err_t tecg_keyring_event_sign(const tecg_sign_key_t *key, const char *nation,
                                    const char *topic, int64_t timestamp_ms, const void *value,
-                                   size_t len, unsigned char sig[TECG_SIGN_SIG_BYTES],
-                                   char *errstr, size_t errstr_size);
+                                   size_t len, unsigned char sig[TECG_SIGN_SIG_BYTES], char *errstr,
+                                   size_t errstr_size);
 bool tecg_keyring_event_verify(const unsigned char public_key[TECG_SIGN_PUBLIC_BYTES],
                                const void *nation, size_t nation_len, const char *topic,
                                int64_t timestamp_ms, const void *value, size_t len,
