@@ -756,8 +756,8 @@ static tecg_sig_refusal_t signature_check(tecg_aggregator_t *agg, int input,
         if (ts_type != RD_KAFKA_TIMESTAMP_CREATE_TIME || ts > tecg_wall_ms() + SIG_FUTURE_MS) {
                 snprintf(why, why_size,
                          ts_type != RD_KAFKA_TIMESTAMP_CREATE_TIME
-                                 ? "timestamp is not the producer's (the topic must keep "
-                                   "CreateTime)"
+                                 ? "bad signature: the timestamp is not the producer's "
+                                   "(the topic must keep CreateTime)"
                                  : "timestamp %s is more than 5 minutes in the future",
                          tecg_time_format_rfc3339_ms(ts, t1));
                 return ts_type != RD_KAFKA_TIMESTAMP_CREATE_TIME ? TECG_SIG_BAD : TECG_SIG_FUTURE;
