@@ -100,14 +100,15 @@ class NationKeys:
 _session = None
 
 
-def session_keys():
+def session_keys(build=None):
     """The test session's NationKeys: made at first use, for every nation of
-    deploy/nations.csv, in a temporary directory (never committed)."""
+    deploy/nations.csv, in a temporary directory (never committed), with the
+    tecg-producer of `build` (default: $TECG_BUILD_DIR or build/)."""
     global _session
     if _session is None:
         root = os.environ.get("TECG_SOURCE_DIR") or os.path.abspath(
             os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-        build = os.environ.get("TECG_BUILD_DIR") or os.path.join(root, "build")
+        build = build or os.environ.get("TECG_BUILD_DIR") or os.path.join(root, "build")
         _session = NationKeys(os.path.join(build, "producers", "tecg-producer"),
                               os.path.join(root, "deploy", "nations.csv"),
                               tempfile.mkdtemp(prefix="tecg-keys-"))
