@@ -40,6 +40,10 @@ typedef struct {
          * (unreadable, rejected/ or done/ not writable) waits before it is
          * tried again. tecg_ingest_new() sets it on the spool. */
         int64_t retry_interval_ms;
+        /* The nation's signing key (borrowed, outlives the ingest): every
+         * event published is signed with it; NULL = unsigned (only with
+         * security.signing=off, docs/design.md §9.1). */
+        const tecg_sign_key_t *signing_key;
 } tecg_ingest_opts_t;
 
 #define TECG_INGEST_TOO_LONG_KEEP 4096

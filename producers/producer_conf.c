@@ -73,6 +73,26 @@ const tecg_conf_prop_t tecg_producer_conf_props[] = {
          .min = 0,
          .max = 3600000,
          .doc = "on SIGTERM, how long to wait for Kafka to acknowledge what was sent"},
+        /* docs/design.md §9.1: the aggregator refuses unsigned events by
+         * default, so an unsigned producer is a deliberate, logged choice. */
+        {.name = "security.signing",
+         .type = TECG_CONF_BOOL,
+         .offset = F(signing),
+         .defval = "on",
+         .doc = "sign every event with security.signing.key; off (a transition "
+                "setting, logged at WARN) sends them unsigned, which an aggregator "
+                "with security.signatures=require dead-letters"},
+        {.name = "security.signing.key",
+         .type = TECG_CONF_STRING,
+         .offset = F(signing_key),
+         .doc = "the nation's private key file (tecg-producer --keygen; mode 0600, "
+                "owned by the producer's user); required unless security.signing=off"},
+        {.name = "security.keyring",
+         .type = TECG_CONF_STRING,
+         .offset = F(keyring),
+         .doc = "the nations' public keys (nation-keys.csv); when readable, the "
+                "signing key must be listed there for this nation, unrevoked "
+                "(default: nation-keys.csv beside nations.file)"},
         TECG_DAEMON_SHARED_KEYS(tecg_producer_conf_t, common, TECG_DAEMON_PRODUCER),
         {.name = NULL}};
 #undef F

@@ -5,6 +5,7 @@
 #ifndef TECG_PRODUCER_CONF_H
 #define TECG_PRODUCER_CONF_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "conf.h"
@@ -21,6 +22,9 @@ typedef struct {
         int64_t json_depth;
         int64_t string_bytes;
         int64_t file_lines;
+        bool signing;      /* security.signing */
+        char *signing_key; /* security.signing.key: the key file */
+        char *keyring;     /* security.keyring; NULL = beside nations.file */
 } tecg_producer_conf_t;
 
 extern const tecg_conf_prop_t tecg_producer_conf_props[];

@@ -8,6 +8,7 @@
  *   file fully acknowledged --> done/
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -19,12 +20,15 @@
 #include "clock.h"
 #include "conf.h"
 #include "daemon.h"
+#include "event.h"
 #include "ingest.h"
 #include "kafka.h"
+#include "keyring.h"
 #include "log.h"
 #include "metrics.h"
 #include "producer_conf.h"
 #include "refdata.h"
+#include "sign.h"
 #include "spool.h"
 #include "topics.h"
 
@@ -47,7 +51,12 @@ static const tecg_daemon_spec_t producer_spec = {
                  "  incoming/*.ndjson   files to send (write NAME.tmp, then rename)\n"
                  "  done/              files whose every valid line Kafka acknowledged\n"
                  "  rejected/          NAME.errors (line: reason) and NAME.ndjson\n"
-                 "With '-' it sends standard input to its end and exits.\n",
+                 "With '-' it sends standard input to its end and exits.\n"
+                 "\n"
+                 "       tecg-producer --keygen XXX --key-id ID --out FILE\n"
+                 "\n"
+                 "Makes a new signing key for nation XXX: writes FILE (mode 0600, never\n"
+                 "overwritten) and prints its nation-keys.csv line (public key only).\n",
         .exit_status = "Exit status: 0 every line delivered or rejected with a reason;\n"
                        "1 could not run; 2 bad usage or configuration; 3 stopped with\n"
                        "lines not acknowledged (their files stay in incoming/).\n",
@@ -57,6 +66,138 @@ static const tecg_daemon_spec_t producer_spec = {
         .alias_key = "nation",
         .accepts_stdin = true,
 };
+
+/* tecg-producer --keygen NATION --key-id ID --out FILE: a new private key
+ * file for the nation and, on stdout, the keyring line the operators add
+ * to nation-keys.csv (docs/design.md §9.1). Validity stays open: the
+ * operators set valid_until on the old key when they rotate. */
+static int run_keygen(int argc, char **argv) {
+        const struct option longopts[] = {{"keygen", required_argument, NULL, 'k'},
+                                          {"key-id", required_argument, NULL, 'i'},
+                                          {"out", required_argument, NULL, 'o'},
+                                          {NULL, 0, NULL, 0}};
+        const char *nation = NULL, *key_id = NULL, *out = NULL;
+        char errstr[512], public_b64[TECG_SIGN_PUBLIC_B64_SIZE];
+        tecg_sign_key_t key;
+        int opt, rc = EXIT_USAGE;
+        memset(&key, 0, sizeof(key));
+        optind = 1;
+        while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+                switch (opt) {
+                case 'k':
+                        nation = optarg;
+                        break;
+                case 'i':
+                        key_id = optarg;
+                        break;
+                case 'o':
+                        out = optarg;
+                        break;
+                default:
+                        goto usage;
+                }
+        }
+        if (optind != argc || !nation || !key_id || !out)
+                goto usage;
+        if (tecg_nation_code_check(nation, strlen(nation))) {
+                fprintf(stderr,
+                        "tecg-producer: --keygen: \"%s\" is not a nation code "
+                        "(3 upper-case letters)\n",
+                        nation);
+                goto done;
+        }
+        rc = EXIT_FAILURE_RUN;
+        if (tecg_sign_keygen(key_id, &key, errstr, sizeof(errstr)) ||
+            tecg_sign_key_write(out, &key, errstr, sizeof(errstr))) {
+                fprintf(stderr, "tecg-producer: --keygen: %s\n", errstr);
+                goto done;
+        }
+        tecg_sign_b64_encode(key.public_key, sizeof(key.public_key), public_b64,
+                             sizeof(public_b64));
+        printf("%s,%s,%s,,,\n", nation, key.key_id, public_b64);
+        rc = fflush(stdout) == 0 ? EXIT_ALL_ACCOUNTED : EXIT_FAILURE_RUN;
+        goto done;
+usage:
+        fprintf(stderr, "Usage: tecg-producer --keygen XXX --key-id ID --out FILE\n");
+done:
+        tecg_sign_key_wipe(&key);
+        return rc;
+}
+
+static bool wants_keygen(int argc, char **argv) {
+        for (int i = 1; i < argc; i++)
+                if (strcmp(argv[i], "--keygen") == 0 || strncmp(argv[i], "--keygen=", 9) == 0)
+                        return true;
+        return false;
+}
+
+/* The key the events are signed with: loaded (mode checked by
+ * tecg_sign_key_load()) and, when the keyring can be read, listed there
+ * for this nation with the same public key and not revoked, so a key the
+ * aggregator would refuse stops the producer at start-up instead of
+ * filling the dead-letter topic. *loaded stays false under
+ * security.signing=off. */
+static tecg_err_t signing_setup(const tecg_producer_conf_t *pc, const tecg_daemon_t *d,
+                                const tecg_nations_t *nations, tecg_sign_key_t *key, bool *loaded,
+                                char *errstr, size_t errstr_size) {
+        tecg_err_t err = TECG_OK;
+        tecg_keyring_t *keyring = NULL;
+        char *default_path = NULL;
+        char why[512];
+        *loaded = false;
+        if (!pc->signing) {
+                tecg_log_warn(FAC, "security.signing=off: events are sent unsigned (a "
+                                   "transition setting; an aggregator requiring signatures "
+                                   "dead-letters them)");
+                return TECG_OK;
+        }
+        if (!pc->signing_key)
+                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                   "security.signing.key is not set: events must be signed "
+                                   "(make a key with --keygen, or set security.signing=off "
+                                   "for a transition period)");
+        if ((err = tecg_sign_key_load(pc->signing_key, key, why, sizeof(why)))) {
+                tecg_seterr(err, errstr, errstr_size, "%s: security.signing.key: %s",
+                            tecg_conf_origin(d->conf, "security.signing.key"), why);
+                goto done;
+        }
+        *loaded = true;
+        const char *path = pc->keyring;
+        if (!path && !(path = default_path = tecg_keyring_default_path(pc->common.nations_file))) {
+                err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+                goto done;
+        }
+        /* A nation's machine need not hold the keyring; one configured
+         * explicitly must be there. */
+        if (!pc->keyring && access(path, F_OK) != 0 && errno == ENOENT) {
+                tecg_log_info(FAC, "no keyring at %s: key id %s not checked here", path,
+                              key->key_id);
+                goto done;
+        }
+        if (!(keyring = tecg_keyring_load(path, nations, why, sizeof(why)))) {
+                err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "security.keyring: %s",
+                                  why);
+                goto done;
+        }
+        const tecg_keyring_key_t *k = tecg_keyring_find(keyring, key->key_id, strlen(key->key_id));
+        const char *problem = !k                              ? "is not in the keyring"
+                              : strcmp(k->nation, pc->nation) ? "is another nation's key"
+                              : memcmp(k->public_key, key->public_key, sizeof(k->public_key))
+                                      ? "has another public key in the keyring"
+                              : k->revoked ? "is revoked"
+                                           : NULL;
+        if (problem) {
+                err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                  "%s: key id %s %s (%s): the aggregator would refuse every "
+                                  "event",
+                                  pc->signing_key, key->key_id, problem, path);
+                goto done;
+        }
+done:
+        tecg_keyring_destroy(keyring);
+        free(default_path);
+        return err;
+}
 
 static void write_metrics(const tecg_producer_conf_t *pc, const tecg_ingest_t *ing) {
         tecg_ingest_stats_t st;
@@ -166,7 +307,12 @@ int main(int argc, char **argv) {
         tecg_nations_t *nations = NULL;
         tecg_spool_t *spool = NULL;
         tecg_ingest_t *ing = NULL;
+        tecg_sign_key_t signing_key;
+        bool signing = false;
+        memset(&signing_key, 0, sizeof(signing_key));
 
+        if (wants_keygen(argc, argv))
+                return run_keygen(argc, argv);
         int rc = tecg_daemon_setup(&producer_spec, &pc, argc, argv, &d);
         if (rc >= 0)
                 goto done;
@@ -183,6 +329,10 @@ int main(int argc, char **argv) {
         if (!tecg_nations_find(nations, pc.nation)) {
                 snprintf(errstr, sizeof(errstr), "%s: nation: \"%s\" is not in %s",
                          tecg_conf_origin(d.conf, "nation"), pc.nation, pc.common.nations_file);
+                rc = tecg_daemon_config_error(&producer_spec, errstr);
+                goto done;
+        }
+        if (signing_setup(&pc, &d, nations, &signing_key, &signing, errstr, sizeof(errstr))) {
                 rc = tecg_daemon_config_error(&producer_spec, errstr);
                 goto done;
         }
@@ -204,6 +354,7 @@ int main(int argc, char **argv) {
                              .max_string_bytes = (size_t)pc.string_bytes},
                 .max_file_lines = (uint64_t)pc.file_lines,
                 .retry_interval_ms = pc.retry_interval_ms,
+                .signing_key = signing ? &signing_key : NULL,
         };
         if (!(ing = tecg_ingest_new(d.conf, pc.common.topic_prefix, nations, pc.nation, spool,
                                     &opts, (const volatile int *)&tecg_daemon_stop, errstr,
@@ -217,9 +368,10 @@ int main(int argc, char **argv) {
                 tecg_log_err(FAC, "%s", errstr);
                 goto done;
         }
-        tecg_log_info(FAC, "started for %s (topics %s%s, %s%s)", pc.nation, pc.common.topic_prefix,
-                      tecg_topics_suffix(TECG_TOPICS_CONTRIBUTIONS), pc.common.topic_prefix,
-                      tecg_topics_suffix(TECG_TOPICS_TRAINING));
+        tecg_log_info(FAC, "started for %s (topics %s%s, %s%s; %s%s)", pc.nation,
+                      pc.common.topic_prefix, tecg_topics_suffix(TECG_TOPICS_CONTRIBUTIONS),
+                      pc.common.topic_prefix, tecg_topics_suffix(TECG_TOPICS_TRAINING),
+                      signing ? "signed with key " : "unsigned", signing ? signing_key.key_id : "");
 
         bool input_complete = true;
         if (d.read_stdin)
@@ -249,6 +401,7 @@ done:
         tecg_ingest_destroy(ing);
         tecg_spool_close(spool);
         tecg_nations_destroy(nations);
+        tecg_sign_key_wipe(&signing_key);
         tecg_daemon_cleanup(&d);
         return rc;
 }

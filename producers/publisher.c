@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "kafka.h"
+#include "keyring.h"
 #include "log.h"
 #include "topics.h"
 
@@ -30,6 +31,11 @@ typedef struct pending {
         uint64_t line;
         tecg_topic_t topic;
         int64_t not_before_ms; /* earliest resend */
+        /* The message timestamp and its signature, fixed at send(): a
+         * resend is the same signed message (docs/design.md §9.1). */
+        int64_t timestamp_ms;
+        bool is_signed;
+        unsigned char sig[TECG_SIGN_SIG_BYTES];
         size_t len;
         unsigned char payload[];
 } pending_t;
@@ -57,6 +63,7 @@ struct tecg_publisher {
         char *key;
         size_t key_len;
         tecg_publisher_ack_cb *ack_cb;
+        const tecg_sign_key_t *sign_key; /* borrowed; NULL = unsigned */
 
         pending_list_t inflight; /* handed to librdkafka */
         pending_list_t resend;   /* failed transiently, to be sent again */
@@ -420,15 +427,35 @@ static void publisher_restart(tecg_publisher_t *pub) {
         instance_ready(pub);
 }
 
-/* Hands one pending message to librdkafka. */
+/* Hands one pending message to librdkafka, with its explicit timestamp
+ * and, when signed, the tecg-key-id and tecg-signature headers. */
 static rd_kafka_resp_err_t produce(tecg_publisher_t *pub, pending_t *p) {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-                pub->rk, RD_KAFKA_V_RKT(pub->rkt[p->topic]), RD_KAFKA_V_KEY(pub->key, pub->key_len),
-                RD_KAFKA_V_VALUE(p->payload, p->len), RD_KAFKA_V_MSGFLAGS(0), RD_KAFKA_V_OPAQUE(p),
-                RD_KAFKA_V_END);
+        rd_kafka_resp_err_t err;
+        if (p->is_signed)
+                err = rd_kafka_producev(
+                        pub->rk, RD_KAFKA_V_RKT(pub->rkt[p->topic]),
+                        RD_KAFKA_V_KEY(pub->key, pub->key_len),
+                        RD_KAFKA_V_VALUE(p->payload, p->len), RD_KAFKA_V_MSGFLAGS(0),
+                        RD_KAFKA_V_TIMESTAMP(p->timestamp_ms),
+                        RD_KAFKA_V_HEADER(TECG_KEYRING_HDR_KEY_ID, pub->sign_key->key_id,
+                                          (ssize_t)strlen(pub->sign_key->key_id)),
+                        RD_KAFKA_V_HEADER(TECG_KEYRING_HDR_SIGNATURE, p->sig,
+                                          (ssize_t)sizeof(p->sig)),
+                        RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
+        else
+                err = rd_kafka_producev(pub->rk, RD_KAFKA_V_RKT(pub->rkt[p->topic]),
+                                        RD_KAFKA_V_KEY(pub->key, pub->key_len),
+                                        RD_KAFKA_V_VALUE(p->payload, p->len),
+                                        RD_KAFKA_V_MSGFLAGS(0),
+                                        RD_KAFKA_V_TIMESTAMP(p->timestamp_ms), RD_KAFKA_V_OPAQUE(p),
+                                        RD_KAFKA_V_END);
         if (!err)
                 list_push(&pub->inflight, p);
         return err;
+}
+
+void tecg_publisher_set_signing_key(tecg_publisher_t *pub, const tecg_sign_key_t *key) {
+        pub->sign_key = key;
 }
 
 static void resend_due(tecg_publisher_t *pub) {
@@ -505,8 +532,19 @@ tecg_err_t tecg_publisher_send(tecg_publisher_t *pub, tecg_topic_t topic, const 
         p->line = line;
         p->topic = topic;
         p->not_before_ms = 0;
+        p->timestamp_ms = tecg_wall_ms();
+        p->is_signed = pub->sign_key != NULL;
         p->len = len;
         memcpy(p->payload, payload, len);
+        if (p->is_signed) {
+                tecg_err_t err = tecg_keyring_event_sign(pub->sign_key, pub->key,
+                                                         pub->topic_names[topic], p->timestamp_ms,
+                                                         payload, len, p->sig, errstr, errstr_size);
+                if (err) {
+                        free(p);
+                        return err;
+                }
+        }
 
         for (;;) {
                 if (!instance_ready(pub)) {

@@ -15,6 +15,7 @@
 
 #include "conf.h"
 #include "err.h"
+#include "sign.h"
 
 typedef enum { TECG_TOPIC_CONTRIBUTIONS = 0, TECG_TOPIC_TRAINING, TECG_TOPIC__COUNT } tecg_topic_t;
 
@@ -43,6 +44,11 @@ void tecg_publisher_destroy(tecg_publisher_t *pub);
 tecg_err_t tecg_publisher_send(tecg_publisher_t *pub, tecg_topic_t topic, const void *payload,
                                size_t len, void *opaque, uint64_t line, char *errstr,
                                size_t errstr_size);
+
+/* Signs every message sent from now on with `key` (borrowed: it must
+ * outlive the publisher); NULL sends them unsigned. Each message gets an
+ * explicit timestamp (the wall clock at send()) either way. */
+void tecg_publisher_set_signing_key(tecg_publisher_t *pub, const tecg_sign_key_t *key);
 
 /* While *stop is non-zero, send() gives up waiting on a full queue and
  * returns TECG_ERR_RETRY (the message was not sent). Borrowed. */

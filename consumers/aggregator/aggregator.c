@@ -12,12 +12,14 @@
 #include "clock.h"
 #include "contract.h"
 #include "kafka.h"
+#include "keyring.h"
 #include "log.h"
 #include "framing.h"
 #include "nation_state.h"
 #include "registry.h"
 #include "seen.h"
 #include "state_codec.h"
+#include "timefmt.h"
 #include "topics.h"
 
 #define FAC "aggregator"
@@ -96,6 +98,11 @@ struct tecg_aggregator {
         int64_t stop_seen_ms; /* monotonic time the stop was first seen */
         tecg_aggregator_stats_t stats;
         size_t produce_max; /* the producer's message.max.bytes */
+        /* Partition count of each input topic, for the partition check of
+         * signed messages; 0 = not known yet. Refreshed every
+         * PARTITION_COUNT_TTL_MS. */
+        int32_t in_partitions[IN__COUNT];
+        int64_t in_partitions_ms[IN__COUNT];
 };
 
 /* ---- stop and error classes ------------------------------------------ */
@@ -653,11 +660,200 @@ static tecg_err_t decode(tecg_aggregator_t *agg, const rd_kafka_message_t *m, te
         return tecg_avro_decode_event(agg->avro, m->payload, m->len, ev, reason, reason_size);
 }
 
+/* ---- signatures (docs/design.md §9.1) ------------------------------------ */
+
+/* A producer's clock may run ahead of ours by this much at most. */
+#define SIG_FUTURE_MS ((int64_t)5 * 60 * 1000)
+#define PARTITION_COUNT_TTL_MS 60000
+
+const char *const tecg_sig_refusal_names[TECG_SIG__COUNT] = {
+        "unsigned",      "malformed", "unknown_key", "revoked",       "other_nation",
+        "not_yet_valid", "expired",   "future",      "bad_signature", "wrong_partition"};
+
+/* The partition count of an input topic, from the consumer's metadata;
+ * -1 when Kafka does not say. */
+static int32_t input_partitions(tecg_aggregator_t *agg, int input, rd_kafka_topic_t *rkt,
+                                int32_t seen_partition) {
+        int64_t now = tecg_mono_ms();
+        if (agg->in_partitions[input] > seen_partition &&
+            now - agg->in_partitions_ms[input] < PARTITION_COUNT_TTL_MS)
+                return agg->in_partitions[input];
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t err = rd_kafka_metadata(agg->consumer, 0, rkt, &md, 5000);
+        int32_t n = -1;
+        if (!err && md->topic_cnt == 1 && !md->topics[0].err)
+                n = md->topics[0].partition_cnt;
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        if (n > 0) {
+                agg->in_partitions[input] = n;
+                agg->in_partitions_ms[input] = now;
+        }
+        return n;
+}
+
+/* The single value of header `name`: 0 when it is there once, 1 when it
+ * is missing, -1 when it is there more than once. */
+static int header_once(rd_kafka_headers_t *hdrs, const char *name, const void **val, size_t *size) {
+        const void *v2;
+        size_t s2;
+        if (!hdrs || rd_kafka_header_get(hdrs, 0, name, val, size) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                return 1;
+        if (rd_kafka_header_get(hdrs, 1, name, &v2, &s2) == RD_KAFKA_RESP_ERR_NO_ERROR)
+                return -1;
+        return 0;
+}
+
+/* Checks the signature of one input message before anything reads its
+ * value: who signed it (tecg-key-id, looked up in the keyring), that the
+ * key is this nation's, unrevoked and valid at the message's timestamp,
+ * that the timestamp is not in the future, that the signature covers
+ * key, topic, timestamp and value, and that the message sits on the
+ * partition its nation maps to (a signed message copied to another
+ * partition would be counted a second time by another owner). Returns
+ * TECG_SIG__COUNT when it holds, otherwise the reason, described in why.
+ * Sets batch_failed (the batch is replayed) when Kafka does not say how
+ * many partitions the topic has. */
+static tecg_sig_refusal_t signature_check(tecg_aggregator_t *agg, int input,
+                                          const rd_kafka_message_t *m, char *why, size_t why_size) {
+        rd_kafka_headers_t *hdrs = NULL;
+        const void *id_val = NULL, *sig_val = NULL;
+        size_t id_len = 0, sig_len = 0;
+        char key_id[TECG_SIGN_KEY_ID_MAX + 1], nation[4] = "";
+        char t1[TECG_TIME_RFC3339_SIZE], t2[TECG_TIME_RFC3339_SIZE];
+        rd_kafka_timestamp_type_t ts_type;
+        const char *topic = rd_kafka_topic_name(m->rkt);
+
+        if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                hdrs = NULL;
+        int has_id = header_once(hdrs, TECG_KEYRING_HDR_KEY_ID, &id_val, &id_len);
+        int has_sig = header_once(hdrs, TECG_KEYRING_HDR_SIGNATURE, &sig_val, &sig_len);
+        if (has_id == 1 && has_sig == 1) {
+                snprintf(why, why_size, "unsigned: no %s and %s headers", TECG_KEYRING_HDR_KEY_ID,
+                         TECG_KEYRING_HDR_SIGNATURE);
+                return TECG_SIG_UNSIGNED;
+        }
+        if (has_id != 0 || has_sig != 0 || !id_val || id_len > TECG_SIGN_KEY_ID_MAX ||
+            sig_len != TECG_SIGN_SIG_BYTES || !sig_val) {
+                snprintf(why, why_size,
+                         "malformed signature header: needs one %s (1-%d characters) and one "
+                         "%s of %d bytes",
+                         TECG_KEYRING_HDR_KEY_ID, TECG_SIGN_KEY_ID_MAX, TECG_KEYRING_HDR_SIGNATURE,
+                         TECG_SIGN_SIG_BYTES);
+                return TECG_SIG_MALFORMED;
+        }
+        memcpy(key_id, id_val, id_len);
+        key_id[id_len] = '\0';
+        if (!tecg_sign_key_id_valid(key_id)) {
+                snprintf(why, why_size,
+                         "malformed signature header: %s is not 1-%d of A-Z a-z 0-9 . _ -",
+                         TECG_KEYRING_HDR_KEY_ID, TECG_SIGN_KEY_ID_MAX);
+                return TECG_SIG_MALFORMED;
+        }
+        if (m->key && m->key_len == 3)
+                memcpy(nation, m->key, 3);
+        int64_t ts = rd_kafka_message_timestamp(m, &ts_type);
+        const tecg_keyring_key_t *k = NULL;
+        switch (tecg_keyring_check(agg->opts.keyring, key_id, id_len, nation, ts, &k)) {
+        case TECG_KEYRING_UNKNOWN_KEY:
+                snprintf(why, why_size, "unknown key id \"%s\"", key_id);
+                return TECG_SIG_UNKNOWN_KEY;
+        case TECG_KEYRING_REVOKED:
+                snprintf(why, why_size, "key revoked: key id %s of %s was revoked at %s", key_id,
+                         k->nation, tecg_time_format_rfc3339_ms(k->revoked_at_ms, t1));
+                return TECG_SIG_REVOKED;
+        case TECG_KEYRING_OTHER_NATION:
+                snprintf(why, why_size,
+                         "key of another nation: key id %s belongs to %s, the message key says "
+                         "%s",
+                         key_id, k->nation, nation[0] ? nation : "(not a nation code)");
+                return TECG_SIG_OTHER_NATION;
+        case TECG_KEYRING_NOT_YET_VALID:
+                snprintf(why, why_size,
+                         "key not valid at the message's timestamp: key id %s is valid from %s, "
+                         "the message is of %s",
+                         key_id, tecg_time_format_rfc3339_ms(k->valid_from_ms, t1),
+                         tecg_time_format_rfc3339_ms(ts, t2));
+                return TECG_SIG_NOT_YET_VALID;
+        case TECG_KEYRING_EXPIRED:
+                snprintf(why, why_size,
+                         "key not valid at the message's timestamp: key id %s expired at %s, "
+                         "the message is of %s",
+                         key_id, tecg_time_format_rfc3339_ms(k->valid_until_ms, t1),
+                         tecg_time_format_rfc3339_ms(ts, t2));
+                return TECG_SIG_EXPIRED;
+        case TECG_KEYRING_OK:
+                break;
+        }
+        if (ts_type != RD_KAFKA_TIMESTAMP_CREATE_TIME || ts > tecg_wall_ms() + SIG_FUTURE_MS) {
+                snprintf(why, why_size,
+                         ts_type != RD_KAFKA_TIMESTAMP_CREATE_TIME
+                                 ? "bad signature: the timestamp is not the producer's "
+                                   "(the topic must keep CreateTime)"
+                                 : "timestamp %s is more than 5 minutes in the future",
+                         tecg_time_format_rfc3339_ms(ts, t1));
+                return ts_type != RD_KAFKA_TIMESTAMP_CREATE_TIME ? TECG_SIG_BAD : TECG_SIG_FUTURE;
+        }
+        if (!tecg_keyring_event_verify(k->public_key, m->key, m->key_len, topic, ts, m->payload,
+                                       m->payload ? m->len : 0, sig_val)) {
+                snprintf(why, why_size,
+                         "bad signature: does not verify with key id %s over key, topic, "
+                         "timestamp and value",
+                         key_id);
+                return TECG_SIG_BAD;
+        }
+        int32_t count = input_partitions(agg, input, m->rkt, m->partition);
+        if (count <= 0) {
+                if (!agg->batch_failed) {
+                        agg->batch_failed = true;
+                        snprintf(agg->batch_error, sizeof(agg->batch_error),
+                                 "%s: partition count unknown (metadata request failed)", topic);
+                }
+                return TECG_SIG__COUNT;
+        }
+        int32_t want =
+                rd_kafka_msg_partitioner_murmur2(NULL, m->key, m->key_len, count, NULL, NULL);
+        if (want != m->partition) {
+                snprintf(why, why_size,
+                         "wrong partition: %s maps to partition %" PRId32 " of %" PRId32
+                         ", the message is on %" PRId32,
+                         nation, want, count, m->partition);
+                return TECG_SIG_WRONG_PARTITION;
+        }
+        return TECG_SIG__COUNT;
+}
+
+/* Applies security.signatures to one message: true when it may be
+ * processed, false when it went to the dead-letter topic. */
+static bool signature_accepts(tecg_aggregator_t *agg, int input, const rd_kafka_message_t *m) {
+        char why[512];
+        if (agg->opts.signatures == TECG_SIGNATURES_OFF)
+                return true;
+        tecg_sig_refusal_t r = signature_check(agg, input, m, why, sizeof(why));
+        if (r == TECG_SIG__COUNT)
+                return true;
+        uint64_t n = ++agg->stats.sig_refused[r];
+        if (agg->opts.signatures == TECG_SIGNATURES_REQUIRE) {
+                dead_letter(agg, m, "signature", why);
+                return false;
+        }
+        /* warn: the first ones of each reason, then one in a thousand. */
+        if (n <= 10 || n % 1000 == 0)
+                tecg_log_warn(FAC,
+                              "%s [%" PRId32 "] offset %" PRId64
+                              ": %s (accepted: security.signatures=warn; %llu so far)",
+                              rd_kafka_topic_name(m->rkt), m->partition, m->offset, why,
+                              (unsigned long long)n);
+        return true;
+}
+
 static void process(tecg_aggregator_t *agg, part_ctx_t *ctx, int input,
                     const rd_kafka_message_t *m) {
         char reason[512];
         tecg_event_t ev;
         agg->stats.consumed++;
+        if (!signature_accepts(agg, input, m))
+                return;
         if (!m->payload) {
                 dead_letter(agg, m, "decode", "empty message (no value)");
                 return;

@@ -19,7 +19,35 @@
 
 #include "conf.h"
 #include "err.h"
+#include "keyring.h"
 #include "refdata.h"
+
+/* security.signatures (docs/design.md §9.1): what becomes of an input
+ * message whose signature does not hold. The daemon's default is require;
+ * a zeroed options struct means off. */
+typedef enum {
+        TECG_SIGNATURES_OFF = 0, /* not checked */
+        TECG_SIGNATURES_WARN,    /* checked, counted and logged, accepted */
+        TECG_SIGNATURES_REQUIRE, /* checked; refused messages are dead-lettered */
+} tecg_signatures_mode_t;
+
+/* Why a message's signature does not hold, in the order they are checked. */
+typedef enum {
+        TECG_SIG_UNSIGNED = 0,    /* no tecg-key-id / tecg-signature headers */
+        TECG_SIG_MALFORMED,       /* a header there but not as it must be */
+        TECG_SIG_UNKNOWN_KEY,     /* key id not in the keyring */
+        TECG_SIG_REVOKED,         /* the key is revoked */
+        TECG_SIG_OTHER_NATION,    /* the key is another nation's than the message key */
+        TECG_SIG_NOT_YET_VALID,   /* timestamp before the key's valid_from */
+        TECG_SIG_EXPIRED,         /* timestamp at or after the key's valid_until */
+        TECG_SIG_FUTURE,          /* timestamp more than 5 minutes ahead */
+        TECG_SIG_BAD,             /* the signature does not verify */
+        TECG_SIG_WRONG_PARTITION, /* not the partition murmur2(nation) maps to */
+        TECG_SIG__COUNT
+} tecg_sig_refusal_t;
+
+/* Metric label of each refusal ("unsigned", "wrong_partition", ...). */
+extern const char *const tecg_sig_refusal_names[TECG_SIG__COUNT];
 
 typedef struct {
         const char *topic_prefix;
@@ -42,6 +70,8 @@ typedef struct {
         const volatile sig_atomic_t *stop;
         /* From the stop, how long tecg_aggregator_destroy() may take. */
         int shutdown_timeout_ms;
+        tecg_signatures_mode_t signatures;
+        const tecg_keyring_t *keyring; /* borrowed; required unless off */
 } tecg_aggregator_options_t;
 
 typedef struct {
@@ -58,6 +88,9 @@ typedef struct {
         uint64_t seen_ids;      /* event ids held for dedupe */
         uint64_t seen_bytes;    /* memory of those ids */
         int64_t last_commit_ms; /* wall clock of the last commit, 0 = none */
+        /* Messages whose signature did not hold, per reason: dead-lettered
+         * under require, accepted under warn. */
+        uint64_t sig_refused[TECG_SIG__COUNT];
 } tecg_aggregator_stats_t;
 
 typedef struct tecg_aggregator tecg_aggregator_t;

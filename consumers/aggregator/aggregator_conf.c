@@ -59,6 +59,19 @@ const tecg_conf_prop_t tecg_aggregator_conf_props[] = {
          .max = 104857600,
          .doc = "input messages whose value is larger go to the dead-letter topic "
                 "undecoded"},
+        /* docs/design.md §9.1: only a nation's own key may report for it. */
+        {.name = "security.signatures",
+         .type = TECG_CONF_STRING,
+         .offset = F(signatures),
+         .defval = "require",
+         .doc = "require: an input message whose signature does not hold goes to the "
+                "dead-letter topic with the reason; warn: counted and logged, but "
+                "accepted (a transition setting); off: not checked"},
+        {.name = "security.keyring",
+         .type = TECG_CONF_STRING,
+         .offset = F(keyring),
+         .doc = "the nations' public keys (nation-keys.csv; required unless "
+                "security.signatures=off) (default: nation-keys.csv beside nations.file)"},
         TECG_DAEMON_SHARED_KEYS(tecg_aggregator_conf_t, common, TECG_DAEMON_AGGREGATOR),
         {.name = NULL}};
 #undef F

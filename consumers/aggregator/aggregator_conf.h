@@ -19,6 +19,8 @@ typedef struct {
         int64_t restore_timeout_ms;
         int64_t message_max_bytes;
         int64_t shutdown_timeout_ms;
+        char *signatures; /* security.signatures: off, warn, require */
+        char *keyring;    /* security.keyring; NULL = beside nations.file */
 } tecg_aggregator_conf_t;
 
 extern const tecg_conf_prop_t tecg_aggregator_conf_props[];

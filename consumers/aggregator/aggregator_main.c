@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "kafka.h"
+#include "keyring.h"
 #include "log.h"
 #include "metrics.h"
 #include "refdata.h"
@@ -118,9 +119,62 @@ static void report_stats(const tecg_aggregator_conf_t *ac, const tecg_aggregator
         for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
                 tecg_metrics_add(&out, m[i].type, m[i].name, m[i].help, NULL,
                                  (double)*(const uint64_t *)((const char *)&st + m[i].offset));
+        for (int r = 0; r < TECG_SIG__COUNT; r++) {
+                char labels[64];
+                snprintf(labels, sizeof(labels), "reason=\"%s\"", tecg_sig_refusal_names[r]);
+                tecg_metrics_add(&out, TECG_METRIC_COUNTER,
+                                 "tecg_aggregator_signature_refused_total",
+                                 "Input messages whose signature did not hold, by reason "
+                                 "(dead-lettered under security.signatures=require).",
+                                 labels, (double)st.sig_refused[r]);
+        }
         if (tecg_metrics_write_file(&out, ac->common.metrics_file, errstr, sizeof(errstr)))
                 tecg_log_warn(FAC, "%s", errstr);
         tecg_buf_free(&out);
+}
+
+/* security.signatures and the keyring it needs (docs/design.md §9.1):
+ * require or warn without a readable keyring is a start-up error, not a
+ * pipeline that refuses every message. */
+static tecg_err_t load_keyring(const tecg_aggregator_conf_t *ac, const tecg_nations_t *nations,
+                               tecg_signatures_mode_t *mode, tecg_keyring_t **keyring, char *errstr,
+                               size_t errstr_size) {
+        tecg_err_t err = TECG_OK;
+        char *default_path = NULL;
+        char why[768];
+        if (strcmp(ac->signatures, "off") == 0)
+                *mode = TECG_SIGNATURES_OFF;
+        else if (strcmp(ac->signatures, "warn") == 0)
+                *mode = TECG_SIGNATURES_WARN;
+        else if (strcmp(ac->signatures, "require") == 0)
+                *mode = TECG_SIGNATURES_REQUIRE;
+        else
+                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                   "security.signatures: \"%s\" is not off, warn or require",
+                                   ac->signatures);
+        if (*mode == TECG_SIGNATURES_OFF) {
+                tecg_log_warn(FAC, "security.signatures=off: any client that can write the "
+                                   "input topics can report for any nation");
+                return TECG_OK;
+        }
+        const char *path = ac->keyring;
+        if (!path && !(path = default_path = tecg_keyring_default_path(ac->common.nations_file)))
+                return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        if (!(*keyring = tecg_keyring_load(path, nations, why, sizeof(why)))) {
+                err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                  "security.keyring: %s (security.signatures=%s needs the "
+                                  "nations' public keys)",
+                                  why, ac->signatures);
+                goto done;
+        }
+        if (*mode == TECG_SIGNATURES_WARN)
+                tecg_log_warn(FAC, "security.signatures=warn: messages whose signature does "
+                                   "not hold are counted all the same (a transition setting)");
+        tecg_log_info(FAC, "signatures %s: %zu keys from %s", ac->signatures,
+                      tecg_keyring_count(*keyring), path);
+done:
+        free(default_path);
+        return err;
 }
 
 int main(int argc, char **argv) {
@@ -129,6 +183,8 @@ int main(int argc, char **argv) {
         char errstr[1024], hostname[256] = "localhost", txn_id[512], member_id[512];
         tecg_nations_t *nations = NULL;
         tecg_aggregator_t *agg = NULL;
+        tecg_keyring_t *keyring = NULL;
+        tecg_signatures_mode_t signatures = TECG_SIGNATURES_REQUIRE;
         watchdog_t watchdog = {.done = false};
         pthread_t watchdog_thread;
         bool watchdog_started = false;
@@ -137,6 +193,10 @@ int main(int argc, char **argv) {
         if (rc >= 0)
                 goto done;
         if (!(nations = tecg_nations_load(ac.common.nations_file, errstr, sizeof(errstr)))) {
+                rc = tecg_daemon_config_error(&aggregator_spec, errstr);
+                goto done;
+        }
+        if (load_keyring(&ac, nations, &signatures, &keyring, errstr, sizeof(errstr))) {
                 rc = tecg_daemon_config_error(&aggregator_spec, errstr);
                 goto done;
         }
@@ -172,6 +232,8 @@ int main(int argc, char **argv) {
                 .schema_registry_url = ac.common.schema_registry_url,
                 .stop = &tecg_daemon_stop,
                 .shutdown_timeout_ms = (int)ac.shutdown_timeout_ms,
+                .signatures = signatures,
+                .keyring = keyring,
         };
         if (!(agg = tecg_aggregator_new(d.conf, &opts, errstr, sizeof(errstr)))) {
                 if (tecg_daemon_stop) {
@@ -208,6 +270,7 @@ done:
                 atomic_store(&watchdog.done, true);
                 pthread_join(watchdog_thread, NULL);
         }
+        tecg_keyring_destroy(keyring);
         tecg_nations_destroy(nations);
         tecg_daemon_cleanup(&d);
         return rc;

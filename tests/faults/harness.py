@@ -15,6 +15,7 @@ import urllib.request
 
 from workload import DASHBOARDS, Expected, compare, unit_events
 from tecgpy import events as tevents
+from tecgpy import signing
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -215,7 +216,10 @@ class Producer(Proc):
                  f"nations.file = {NATIONS_FILE}", f"topic.prefix = {env.prefix}",
                  "spool.scan.interval.ms = 100", "shutdown.timeout.ms = 5000",
                  "spool.retry.interval.ms = 1000",
-                 f"kafka.bootstrap.servers = {env.kafka.bootstrap}", *extra]
+                 f"kafka.bootstrap.servers = {env.kafka.bootstrap}",
+                 # Signed reports (docs/design.md §9.1): keys made per run.
+                 f"security.signing.key = {signing.session_keys(env.build).keys[nation].path}",
+                 f"security.keyring = {signing.session_keys(env.build).keyring}", *extra]
         super().__init__(f"producer-{nation}",
                          build_binary(env.build, "producers", "tecg-producer"),
                          lines, env.workdir)
@@ -242,7 +246,7 @@ class Aggregator(Proc):
         lines = [f"instance.id = {env.prefix}{instance}", f"group.id = {env.prefix}agg",
                  f"nations.file = {NATIONS_FILE}", f"topic.prefix = {env.prefix}",
                  "batch.max.ms = 100", f"kafka.bootstrap.servers = {env.kafka.bootstrap}",
-                 *extra]
+                 f"security.keyring = {signing.session_keys(env.build).keyring}", *extra]
         super().__init__(f"aggregator-{instance}",
                          build_binary(env.build, "consumers", "aggregator", "tecg-aggregator"),
                          lines, env.workdir)

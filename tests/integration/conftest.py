@@ -27,7 +27,7 @@ import uuid
 
 import pytest
 
-from tecgpy import avro_frames, kafka_util, secure
+from tecgpy import avro_frames, kafka_util, secure, signing
 
 ROOT = os.environ.get("TECG_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -175,6 +175,20 @@ def prefix(bootstrap):
     kafka_util.delete_topics(bootstrap, p)
 
 
+def signing_settings(kind, nation=None):
+    """Signed national reports (docs/design.md §9.1): the settings that give
+    a producer its nation's key and an aggregator the keyring, from keys
+    made once per session (tecgpy/signing.py), so every test runs with
+    signatures required."""
+    keys = signing.session_keys()
+    if kind == "producer" and nation in keys.keys:
+        return {"security.signing.key": keys.keys[nation].path,
+                "security.keyring": keys.keyring}
+    if kind == "aggregator":
+        return {"security.keyring": keys.keyring}
+    return {}
+
+
 def stop_all(processes):
     """Fixture teardown: stops every process still running or exited by
     itself (so its log is checked too), then reports what was found."""
@@ -232,7 +246,8 @@ class Producer:
             "spool.scan.interval.ms = 100",
             f"kafka.bootstrap.servers = {bootstrap}",
         ]
-        settings = {**kafka_settings("producer", nation), **(extra or {})}
+        settings = {**kafka_settings("producer", nation), **signing_settings("producer", nation),
+                    **(extra or {})}
         lines += [f"{k} = {v}" for k, v in settings.items()]
         self.config.write_text("\n".join(lines) + "\n")
         self.proc = None
@@ -360,7 +375,7 @@ class Daemon:
         self.log = tmp_path / f"{kind}.log"
         lines = [f"topic.prefix = {prefix}", f"kafka.bootstrap.servers = {bootstrap}",
                  f"nations.file = {ROOT}/deploy/nations.csv"]
-        settings = {**kafka_settings(kind), **settings}
+        settings = {**kafka_settings(kind), **signing_settings(kind), **settings}
         lines += [f"{k} = {v}" for k, v in settings.items()]
         self.config.write_text("\n".join(lines) + "\n")
         self.proc = None

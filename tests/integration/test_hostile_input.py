@@ -17,7 +17,7 @@ import time
 import pytest
 
 from conftest import BUILD, ROOT
-from tecgpy import events, kafka_util
+from tecgpy import events, kafka_util, signing
 
 TOPICS = ("contributions", "training-completions")
 MiB = 1024 * 1024
@@ -581,8 +581,11 @@ def test_missing_required_key_and_good_limits(tmp_path):
     conf.write_text("nation = FRA\nspool.dir = /tmp/x\nlimits.line.bytes = 1073741824\n"
                     "limits.json.depth = 1\nlimits.string.bytes = 64\n"
                     "limits.file.lines = 1\nspool.retry.interval.ms = 100\n")
+    keys = signing.session_keys()  # events are signed (docs/design.md §9.1)
     res = subprocess.run([PRODUCER, "--config", str(conf), "--check-config", "-X",
-                          f"nations.file={ROOT}/deploy/nations.csv"],
+                          f"nations.file={ROOT}/deploy/nations.csv",
+                          "-X", f"security.signing.key={keys.keys['FRA'].path}",
+                          "-X", f"security.keyring={keys.keyring}"],
                          capture_output=True, text=True, timeout=20)
     assert res.returncode == 0, res.stderr
     assert "configuration OK" in res.stdout

@@ -9,7 +9,7 @@ import time
 import urllib.request
 
 import pytest
-from confluent_kafka import Producer as KafkaProducer
+from tecgpy.signing import SignedProducer as KafkaProducer
 
 from tecgpy import events, kafka_util
 from tecgpy.model import Model, check_documents

@@ -16,7 +16,7 @@ import re
 import struct
 import time
 
-from confluent_kafka import Producer as KafkaProducer
+from tecgpy.signing import SignedProducer as KafkaProducer
 
 from conftest import scaled
 from tecgpy import events, kafka_util
@@ -383,8 +383,11 @@ def test_default_size_limit_and_messages_too_big_for_a_dead_letter(
         (NATION.encode(), random_bytes(7, 1040000), "decode",
          "message of 1040000 bytes exceeds limits.message.bytes (65536)"
          "; the dead letter holds the first {cut} of its 1040000 bytes"),
-        (NATION.encode() * 340000, valid, "contract",
-         "message key does not equal the event's nation GRC"
+        # Signed with GRC's key (tecgpy.signing), so the signature check
+        # (docs/design.md §9.1) refuses it before the contract would.
+        (NATION.encode() * 340000, valid, "signature",
+         "key of another nation: key id GRC-test-1 belongs to GRC, the message key says "
+         "(not a nation code)"
          "; the dead letter holds the first {cut} of its key's 1020000 bytes"),
     ]
     sources = {}

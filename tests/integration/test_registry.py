@@ -11,7 +11,7 @@ import urllib.request
 
 import fastavro
 import pytest
-from confluent_kafka import Producer as KafkaProducer
+from tecgpy.signing import SignedProducer as KafkaProducer
 
 from conftest import ROOT
 from tecgpy import events, kafka_util

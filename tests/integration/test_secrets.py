@@ -20,7 +20,8 @@ import uuid
 
 import pytest
 
-from conftest import BUILD, ROOT, dashboard_signing_key, dashboard_tokens_file, scaled
+from conftest import (BUILD, ROOT, dashboard_signing_key, dashboard_tokens_file, scaled,
+                      signing_settings)
 from tecgpy import secure
 
 BINARIES = {
@@ -111,6 +112,7 @@ def daemon_settings(kind, run, tmp_path, bootstrap, prefix):
     s = run.common()
     # Against the secured broker: the role's real SCRAM login.
     s.update(secure.tecg_settings(secure.user_for(kind, "NOR")))
+    s.update(signing_settings(kind, "NOR"))
     s["kafka.bootstrap.servers"] = bootstrap
     s["topic.prefix"] = prefix
     s["stats.interval.ms"] = 1000

@@ -12,17 +12,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
 #include "conf.h"
+#include "keyring.h"
 #include "log.h"
 #include "publisher.h"
 #include "testutil.h"
 
 #define MAX_MSGS 64
+
+static int64_t wall_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 /* Kafka's protocol number of the Produce request. */
 #define API_PRODUCE 0
 
@@ -295,6 +303,101 @@ static void test_too_large_is_refused_at_send(void **state) {
         assert_int_equal(tecg_publisher_outstanding(f->pub), 0);
 }
 
+/* Signed (docs/design.md §9.1): every message carries the key id and a
+ * signature that verifies, with the keyring's key, over the message key,
+ * the topic, the message's own timestamp and the value; resent messages
+ * (broker down, then up) keep a signature that verifies. */
+static void test_signed_messages_verify_with_the_keyring(void **state) {
+        fixture_t *f = *state;
+        char err[512], line_text[256], pub_b64[TECG_SIGN_PUBLIC_B64_SIZE];
+        tecg_sign_key_t key;
+        assert_int_equal(tecg_sign_keygen("DEU-2026", &key, err, sizeof(err)), TECG_OK);
+        tecg_sign_b64_encode(key.public_key, sizeof(key.public_key), pub_b64, sizeof(pub_b64));
+        static const char csv[] = "code,name,status\nDEU,Germany,member\n";
+        tecg_nations_t *ns = tecg_nations_parse(csv, sizeof(csv) - 1, "n", err, sizeof(err));
+        assert_non_null(ns);
+        int n = snprintf(line_text, sizeof(line_text),
+                         "nation,key_id,public_key,valid_from,valid_until,revoked_at\n"
+                         "DEU,DEU-2026,%s,,,\n",
+                         pub_b64);
+        tecg_keyring_t *kr = tecg_keyring_parse(line_text, (size_t)n, "k", ns, err, sizeof(err));
+        assert_non_null(kr);
+
+        int64_t before = wall_ms();
+        f->pub = make_publisher(f, NULL);
+        tecg_publisher_set_signing_key(f->pub, &key);
+        for (unsigned line = 1; line <= 3; line++)
+                send_line(f, line);
+        assert_int_equal(tecg_publisher_flush(f->pub, 15000), TECG_OK);
+        assert_int_equal(rd_kafka_mock_broker_set_down(f->mock, 1), 0);
+        for (unsigned line = 4; line <= 6; line++)
+                send_line(f, line);
+        assert_int_equal(tecg_publisher_flush(f->pub, 1500), TECG_ERR_RETRY);
+        assert_int_equal(rd_kafka_mock_broker_set_up(f->mock, 1), 0);
+        assert_int_equal(tecg_publisher_flush(f->pub, 30000), TECG_OK);
+        assert_acked_once(f, 1, 6);
+
+        rd_kafka_conf_t *kc = rd_kafka_conf_new();
+        rd_kafka_conf_set(kc, "bootstrap.servers", f->bootstraps, err, sizeof(err));
+        rd_kafka_conf_set(kc, "group.id", "test-publisher-signed", err, sizeof(err));
+        rd_kafka_conf_set(kc, "log_level", "0", err, sizeof(err));
+        rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof(err));
+        assert_non_null(c);
+        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(3);
+        for (int p = 0; p < 3; p++)
+                rd_kafka_topic_partition_list_add(parts, "t.contributions", p)->offset =
+                        RD_KAFKA_OFFSET_BEGINNING;
+        assert_int_equal(rd_kafka_assign(c, parts), 0);
+        rd_kafka_topic_partition_list_destroy(parts);
+        unsigned verified = 0;
+        int64_t deadline = tu_now_ms() + 15000;
+        while (verified < 6 && tu_now_ms() < deadline) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+                if (!m)
+                        continue;
+                if (!m->err) {
+                        rd_kafka_headers_t *hdrs = NULL;
+                        const void *id = NULL, *sig = NULL;
+                        size_t id_len = 0, sig_len = 0;
+                        rd_kafka_timestamp_type_t tstype;
+                        int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+                        assert_int_equal(rd_kafka_message_headers(m, &hdrs), 0);
+                        assert_int_equal(rd_kafka_header_get_last(hdrs, TECG_KEYRING_HDR_KEY_ID,
+                                                                  &id, &id_len),
+                                         0);
+                        assert_int_equal(rd_kafka_header_get_last(hdrs, TECG_KEYRING_HDR_SIGNATURE,
+                                                                  &sig, &sig_len),
+                                         0);
+                        assert_int_equal(sig_len, TECG_SIGN_SIG_BYTES);
+                        assert_int_equal(tstype, RD_KAFKA_TIMESTAMP_CREATE_TIME);
+                        assert_true(ts >= before && ts <= wall_ms());
+                        const tecg_keyring_key_t *k = NULL;
+                        assert_int_equal(tecg_keyring_check(kr, id, id_len, "DEU", ts, &k),
+                                         TECG_KEYRING_OK);
+                        assert_true(tecg_keyring_event_verify(k->public_key, m->key, m->key_len,
+                                                              "t.contributions", ts, m->payload,
+                                                              m->len, sig));
+                        /* Not under another topic or timestamp. */
+                        assert_false(tecg_keyring_event_verify(k->public_key, m->key, m->key_len,
+                                                               "t.training-completions", ts,
+                                                               m->payload, m->len, sig));
+                        assert_false(tecg_keyring_event_verify(k->public_key, m->key, m->key_len,
+                                                               "t.contributions", ts + 1,
+                                                               m->payload, m->len, sig));
+                        verified++;
+                }
+                rd_kafka_message_destroy(m);
+        }
+        rd_kafka_consumer_close(c);
+        rd_kafka_destroy(c);
+        assert_int_equal(verified, 6);
+        tecg_keyring_destroy(kr);
+        tecg_nations_destroy(ns);
+        tecg_publisher_destroy(f->pub);
+        f->pub = NULL; /* before the key it borrows */
+        tecg_sign_key_wipe(&key);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         const struct CMUnitTest tests[] = {
@@ -304,6 +407,7 @@ int main(void) {
                 T(test_timed_out_messages_are_resent),
                 T(test_permanent_error_is_acked_with_a_reason),
                 T(test_too_large_is_refused_at_send),
+                T(test_signed_messages_verify_with_the_keyring),
         };
 #undef T
         return cmocka_run_group_tests(tests, NULL, NULL);
