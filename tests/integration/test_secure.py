@@ -19,6 +19,7 @@ from conftest import scaled
 from tecgpy import events, kafka_util, secure
 from tecgpy.model import Model
 from test_pipeline import http_port, start_dashboard, wait_documents
+from test_signatures import dead_letters, personnel, start_aggregator, states, wait_metrics
 
 pytestmark = pytest.mark.skipif(not secure.SECURE,
                                 reason="needs the secured broker (TECG_KAFKA_SECURITY=sasl_ssl)")
@@ -111,3 +112,30 @@ def test_a_denied_restore_group_stops_the_aggregator_cleanly(bootstrap, prefix,
                                AclOperation.ANY, AclPermissionType.ANY)
         for f in admin.delete_acls([flt]).values():
             f.result()
+
+
+def test_a_nation_credential_cannot_report_for_another_nation(
+        producer_factory, daemon_factory, prefix, bootstrap, codec, tmp_path):
+    # The probe's forgery on the secured broker: DEU's valid SCRAM login
+    # writes an unsigned FRA personnel event (the ACL lets it: Kafka cannot
+    # restrict a key). The signature check refuses it; no dashboard moves.
+    metrics_file = start_aggregator(daemon_factory, tmp_path)
+    port = http_port(start_dashboard(daemon_factory))
+    forged = codec.encode(*events.expected_record(personnel("FRA", "FRA-forged", 999)))
+    err, _ = produce_once(bootstrap, secure.librdkafka_settings("producer-DEU"),
+                          prefix + "contributions", key=b"FRA", value=forged)
+    assert err is None
+    model = Model()
+    evs = events.generate("DEU", 10, seed=9)
+    for e in evs:
+        model.add(e)
+    p = producer_factory("DEU").start()
+    p.drop("DEU-1", events.ndjson(evs))
+    p.wait_done("DEU-1")
+    wait_metrics(metrics_file, {"refused_unsigned": 1, "dead_lettered_total": 1})
+    # The dashboards match a model that has DEU's events only.
+    wait_documents(port, model)
+    (stage, why, m), = dead_letters(bootstrap, prefix, 1)
+    assert stage == "signature" and why.startswith("unsigned"), why
+    assert m.key() == b"FRA"
+    assert [n for _, n, _ in states(bootstrap, prefix, codec)].count("FRA") == 0
