@@ -19,6 +19,7 @@ from conftest import scaled
 from tecgpy import events, kafka_util, secure
 from tecgpy.model import Model
 from test_pipeline import http_port, start_dashboard, wait_documents
+from test_shutdown import SHUTDOWN_MS, assert_quick, timed_stop
 from test_signatures import dead_letters, personnel, start_aggregator, states, wait_metrics
 
 pytestmark = pytest.mark.skipif(not secure.SECURE,
@@ -139,3 +140,25 @@ def test_a_nation_credential_cannot_report_for_another_nation(
     assert stage == "signature" and why.startswith("unsigned"), why
     assert m.key() == b"FRA"
     assert [n for _, n, _ in states(bootstrap, prefix, codec)].count("FRA") == 0
+
+
+@pytest.mark.parametrize("kind", ["producer", "aggregator", "dashboard"])
+def test_a_daemon_whose_login_fails_still_stops_in_time(kind, producer_factory,
+                                                        daemon_factory):
+    # A wrong SCRAM password keeps the aggregator in init_transactions (it
+    # once ignored SIGTERM there for 31 s), the producer without a broker
+    # and the dashboard before its first read: each stops within
+    # shutdown.timeout.ms all the same.
+    user = secure.user_for(kind, "DEU")
+    wrong = {"kafka.sasl.password": secure.password(user) + "x",
+             "shutdown.timeout.ms": SHUTDOWN_MS}
+    if kind == "producer":
+        d = producer_factory("DEU", extra=wrong).start()
+    else:
+        d = daemon_factory(kind, **{k.replace(".", "__"): v for k, v in wrong.items()}).start()
+    time.sleep(scaled(4))
+    assert d.proc.poll() is None, d.log_text()
+    rc, took = timed_stop(d)
+    assert rc == 0, d.log_text()
+    assert_quick(took, f"tecg-{kind} with a failing login")
+    assert "uthentication" in d.log_text(), d.log_text()[-3000:]
