@@ -1,5 +1,7 @@
 #include "buf.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,4 +52,35 @@ void tecg_buf_free(tecg_buf_t *b) {
         free(b->data);
         b->data = NULL;
         b->len = b->cap = 0;
+}
+
+tecg_err_t tecg_buf_read_file(tecg_buf_t *b, const char *path, size_t max, const char *what,
+                              char *errstr, size_t errstr_size) {
+        tecg_err_t err = TECG_OK;
+        size_t start = b->len;
+        FILE *f = fopen(path, "rb");
+        if (!f)
+                return tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "%s: %s", path,
+                                   strerror(errno));
+        for (;;) {
+                if (tecg_buf_reserve(b, (size_t)64 * 1024)) {
+                        err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "%s: out of memory",
+                                          path);
+                        goto done;
+                }
+                size_t n = fread(b->data + b->len, 1, b->cap - b->len, f);
+                b->len += n;
+                if (b->len - start > max) {
+                        err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                          "%s: larger than %zu bytes, not %s", path, max, what);
+                        goto done;
+                }
+                if (n == 0)
+                        break;
+        }
+        if (ferror(f))
+                err = tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "%s: read error", path);
+done:
+        (void)fclose(f); /* read only: nothing to lose */
+        return err;
 }

@@ -24,6 +24,12 @@ tecg_err_t tecg_buf_puts(tecg_buf_t *b, const char *s);
 /* Appends a NUL byte without counting it in len, so data is a C string. */
 tecg_err_t tecg_buf_terminate(tecg_buf_t *b);
 void tecg_buf_reset(tecg_buf_t *b);
+/* Appends the whole file at path, refusing one larger than max bytes with
+ * "PATH: larger than MAX bytes, not WHAT" (TECG_ERR_CONFIG): the reference
+ * files are read whole, and an operator's mistake (a log instead of a CSV)
+ * must not fill memory. Open and read errors are TECG_ERR_IO. */
+tecg_err_t tecg_buf_read_file(tecg_buf_t *b, const char *path, size_t max, const char *what,
+                              char *errstr, size_t errstr_size);
 void tecg_buf_free(tecg_buf_t *b);
 
 #endif

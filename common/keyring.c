@@ -223,35 +223,11 @@ tecg_keyring_t *tecg_keyring_load(const char *path, const tecg_nations_t *nation
                                   size_t errstr_size) {
         tecg_keyring_t *kr = NULL;
         tecg_buf_t b = TECG_BUF_INIT;
-        FILE *f = fopen(path, "rb");
-        if (!f) {
-                tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "%s: %s", path, strerror(errno));
-                goto done;
-        }
-        for (;;) {
-                if (tecg_buf_reserve(&b, (size_t)64 * 1024)) {
-                        tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "%s: out of memory", path);
-                        goto done;
-                }
-                size_t n = fread(b.data + b.len, 1, b.cap - b.len, f);
-                b.len += n;
-                if (b.len > KEYRING_FILE_MAX) {
-                        tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                    "%s: larger than %zu bytes, not a keyring", path,
-                                    KEYRING_FILE_MAX);
-                        goto done;
-                }
-                if (n == 0)
-                        break;
-        }
-        if (ferror(f)) {
-                tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "%s: read error", path);
-                goto done;
-        }
-        kr = tecg_keyring_parse((const char *)b.data, b.len, path, nations, errstr, errstr_size);
-done:
-        if (f)
-                (void)fclose(f); /* read only: nothing to lose */
+        /* Read whole, then parsed: errors name the line. */
+        if (tecg_buf_read_file(&b, path, KEYRING_FILE_MAX, "a keyring", errstr, errstr_size) ==
+            TECG_OK)
+                kr = tecg_keyring_parse((const char *)b.data, b.len, path, nations, errstr,
+                                        errstr_size);
         tecg_buf_free(&b);
         return kr;
 }

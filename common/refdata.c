@@ -369,36 +369,10 @@ done:
 tecg_nations_t *tecg_nations_load(const char *csv_path, char *errstr, size_t errstr_size) {
         tecg_nations_t *ns = NULL;
         tecg_buf_t b = TECG_BUF_INIT;
-        FILE *f = fopen(csv_path, "rb");
-        if (!f) {
-                tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "%s: %s", csv_path, strerror(errno));
-                goto done;
-        }
-        for (;;) {
-                if (tecg_buf_reserve(&b, (size_t)64 * 1024)) {
-                        tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "%s: out of memory",
-                                    csv_path);
-                        goto done;
-                }
-                size_t n = fread(b.data + b.len, 1, b.cap - b.len, f);
-                b.len += n;
-                if (b.len > NATIONS_FILE_MAX) {
-                        tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                                    "%s: larger than %zu bytes, not a nations list", csv_path,
-                                    NATIONS_FILE_MAX);
-                        goto done;
-                }
-                if (n == 0)
-                        break;
-        }
-        if (ferror(f)) {
-                tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "%s: read error", csv_path);
-                goto done;
-        }
-        ns = tecg_nations_parse((const char *)b.data, b.len, csv_path, errstr, errstr_size);
-done:
-        if (f)
-                (void)fclose(f); /* read only: a failed close loses nothing */
+        /* Read whole, then parsed: errors name the line. */
+        if (tecg_buf_read_file(&b, csv_path, NATIONS_FILE_MAX, "a nations list", errstr,
+                               errstr_size) == TECG_OK)
+                ns = tecg_nations_parse((const char *)b.data, b.len, csv_path, errstr, errstr_size);
         tecg_buf_free(&b);
         return ns;
 }

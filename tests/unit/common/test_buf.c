@@ -3,11 +3,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "buf.h"
+#include "testutil.h"
 
 static void test_append_and_grow(void **state) {
         (void)state;
@@ -82,11 +86,40 @@ static void test_reserve(void **state) {
         tecg_buf_free(&b);
 }
 
+static void test_read_file_whole_bounded_and_errors(void **state) {
+        (void)state;
+        char dir[] = "/tmp/tecg-test-buf-XXXXXX";
+        char errstr[256];
+        assert_non_null(mkdtemp(dir));
+        tu_put_file(dir, "f.csv", "a,b\n1,2\n", 8);
+        tecg_buf_t b = TECG_BUF_INIT;
+        assert_int_equal(tecg_buf_puts(&b, ">"), TECG_OK); /* appends after what is there */
+        assert_int_equal(tecg_buf_read_file(&b, tu_path_in(dir, "f.csv"), 8, "a list", errstr,
+                                            sizeof(errstr)),
+                         TECG_OK);
+        assert_int_equal(b.len, 9);
+        assert_memory_equal(b.data, ">a,b\n1,2\n", 9);
+        tecg_buf_reset(&b);
+        assert_int_equal(tecg_buf_read_file(&b, tu_path_in(dir, "f.csv"), 7, "a list", errstr,
+                                            sizeof(errstr)),
+                         TECG_ERR_CONFIG);
+        tu_assert_contains(errstr, "f.csv: larger than 7 bytes, not a list");
+        assert_int_equal(tecg_buf_read_file(&b, tu_path_in(dir, "absent"), 7, "a list", errstr,
+                                            sizeof(errstr)),
+                         TECG_ERR_IO);
+        tu_assert_contains(errstr, "absent: No such file");
+        tecg_buf_free(&b);
+        tu_rm_tree(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_append_and_grow), cmocka_unit_test(test_puts_terminate),
-                cmocka_unit_test(test_empty),           cmocka_unit_test(test_reset_keeps_memory),
+                cmocka_unit_test(test_append_and_grow),
+                cmocka_unit_test(test_puts_terminate),
+                cmocka_unit_test(test_empty),
+                cmocka_unit_test(test_reset_keeps_memory),
                 cmocka_unit_test(test_reserve),
+                cmocka_unit_test(test_read_file_whole_bounded_and_errors),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
