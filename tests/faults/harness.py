@@ -1,6 +1,7 @@
 """The pieces a fault scenario is made of: the broker or cluster
 (deploy/kafka/*), the real daemons from the build directory, the sink, the
 feeder of spool files, and the wait for the dashboards to catch up."""
+import hashlib
 import json
 import os
 import random
@@ -273,6 +274,13 @@ class Dashboard(Proc):
             subprocess.run([binary, "--keygen", "--key-id", "faults", "--out", key],
                            check=True, capture_output=True, timeout=30)
         lines.append(f"security.signing.key = {key}")
+        # Operators need a token (docs/design.md §5.6): one for the harness,
+        # every route, only its hash in the tokens file.
+        self.token = os.urandom(32).hex()
+        tokens = os.path.join(env.workdir, "dashboard-tokens")
+        with open(os.open(tokens, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(f"faults  sha256:{hashlib.sha256(self.token.encode()).hexdigest()}  *\n")
+        lines.append(f"http.auth.tokens = {tokens}")
         super().__init__("dashboard", binary, lines, env.workdir)
 
     def start(self):
@@ -294,8 +302,9 @@ class Dashboard(Proc):
         out = {}
         port = self.port
         for n in DASHBOARDS:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/dashboards/{n}",
-                                        timeout=5) as r:
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/api/dashboards/{n}",
+                                         headers={"Authorization": f"Bearer {self.token}"})
+            with urllib.request.urlopen(req, timeout=5) as r:
                 out[n] = json.loads(r.read())
         return out
 
