@@ -920,9 +920,10 @@ static tecg_err_t ext_state(ext_t *x, avro_value_t *root, size_t nfields, tecg_n
         if ((err = ext_opt_long(x, root, R_AS_OF, &st->as_of_ms)))
                 return err;
         for (int t = 0; t < TECG_EV__COUNT; t++) {
+                int idx = R_LAST_FUNDING + t;
                 st->last_report_ms[t] = INT64_MIN;
-                if ((size_t)(R_LAST_FUNDING + t) < nfields &&
-                    (err = ext_opt_long(x, root, R_LAST_FUNDING + t, &st->last_report_ms[t])))
+                if ((size_t)idx < nfields &&
+                    (err = ext_opt_long(x, root, idx, &st->last_report_ms[t])))
                         return err;
         }
         if ((err = ext_funding(x, root, st)) || (err = ext_quantity(x, root, st)) ||
