@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -21,6 +22,7 @@
 
 #define FAC "http"
 #define JSON_FLAGS (JSON_COMPACT | JSON_ENSURE_ASCII)
+#define STOP_GRACE_MS 1000
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 /* One line's fate, as the ingest reports it. */
@@ -130,7 +132,8 @@ static void job_answer(tecg_http_input_t *hi, job_t *j, unsigned status, char *b
         pthread_cond_broadcast(&hi->answered);
 }
 
-static char *error_json(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *error_json(const char *code, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 static char *error_json(const char *code, const char *fmt, ...) {
         char msg[512];
         va_list ap;
@@ -248,8 +251,7 @@ static char *results_json(job_t *j, uint64_t *accepted, uint64_t *rejected) {
                         (*rejected)++;
         }
         o = json_pack("{s:I, s:I, s:I, s:O}", "lines", (json_int_t)j->nlines, "accepted",
-                      (json_int_t)*accepted, "rejected", (json_int_t)*rejected, "results",
-                      results);
+                      (json_int_t)*accepted, "rejected", (json_int_t)*rejected, "results", results);
         if (o)
                 text = json_dumps(o, JSON_FLAGS);
 done:
@@ -557,8 +559,8 @@ static unsigned check_request(tecg_http_input_t *hi, struct MHD_Connection *mc, 
                 *body = error_json("method_not_allowed", "use POST");
                 return MHD_HTTP_METHOD_NOT_ALLOWED;
         }
-        if (!tecg_http_input_ctype_ok(
-                    MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        if (!tecg_http_input_ctype_ok(MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+                                                                  MHD_HTTP_HEADER_CONTENT_TYPE))) {
                 *body = error_json("unsupported_media_type",
                                    "the body must be NDJSON: Content-Type application/x-ndjson "
                                    "(or application/ndjson, application/jsonl, "
@@ -567,7 +569,8 @@ static unsigned check_request(tecg_http_input_t *hi, struct MHD_Connection *mc, 
         }
         clen = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (clen && strtoull(clen, NULL, 10) > hi->conf.max_body_bytes) {
-                *body = error_json("too_large", "the body is at most %zu bytes (http.max.body.bytes)",
+                *body = error_json("too_large",
+                                   "the body is at most %zu bytes (http.max.body.bytes)",
                                    hi->conf.max_body_bytes);
                 return MHD_HTTP_CONTENT_TOO_LARGE;
         }
@@ -678,7 +681,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         return serve_body(hi, mc, r);
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+        __attribute__((format(printf, 2, 0)));
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
         tecg_http_input_t *hi = cls;
         char msg[512];
@@ -761,15 +765,14 @@ tecg_http_input_t *tecg_http_input_start(const tecg_http_input_conf_t *conf, cha
                 flags |= MHD_USE_TLS;
         /* The TLS options come last: without TLS the list ends early. */
         hi->daemon = MHD_start_daemon(
-                flags, conf->port, NULL, NULL, on_request, hi, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                MHD_OPTION_CONNECTION_LIMIT, hi->conf.max_connections,
-                MHD_OPTION_PER_IP_CONNECTION_LIMIT, hi->conf.max_connections_per_client,
-                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_NOTIFY_CONNECTION,
-                on_connection, hi, MHD_OPTION_NOTIFY_COMPLETED, on_completed, hi,
-                MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, hi,
-                hi->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, hi->tls_cert,
-                MHD_OPTION_HTTPS_MEM_KEY, hi->tls_key, MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
-                MHD_OPTION_END);
+                flags, conf->port, NULL, NULL, on_request, hi, MHD_OPTION_EXTERNAL_LOGGER,
+                on_mhd_log, hi, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
+                hi->conf.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                hi->conf.max_connections_per_client, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                MHD_OPTION_NOTIFY_CONNECTION, on_connection, hi, MHD_OPTION_NOTIFY_COMPLETED,
+                on_completed, hi, hi->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
+                hi->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, hi->tls_key, MHD_OPTION_HTTPS_PRIORITIES,
+                TLS_PRIORITIES, MHD_OPTION_END);
         if (!hi->daemon) {
                 tecg_seterr(TECG_ERR_IO, errstr, errstr_size,
                             "cannot serve HTTP on %s port %u (in use, not an address of this "
@@ -818,6 +821,19 @@ void tecg_http_input_stop(tecg_http_input_t *hi) {
         while (hi->jobs)
                 job_unavailable(hi, hi->jobs, "the producer is shutting down");
         pthread_mutex_unlock(&hi->lock);
+        /* Let the answers just given leave before the sockets close (a
+         * connection stays busy until its answer is sent). */
+        for (int64_t end = tecg_mono_ms() + STOP_GRACE_MS; tecg_mono_ms() < end;) {
+                bool busy = false;
+                pthread_mutex_lock(&hi->lock);
+                for (conn_t *c = hi->conns; c && !busy; c = c->next)
+                        busy = c->busy;
+                pthread_mutex_unlock(&hi->lock);
+                if (!busy)
+                        break;
+                struct timespec ts = {0, 10 * 1000000L};
+                nanosleep(&ts, NULL);
+        }
         MHD_stop_daemon(hi->daemon);
         hi->daemon = NULL;
         tecg_log_info(FAC, "stopped taking events on %s port %u", hi->bind_address,

@@ -454,11 +454,10 @@ tecg_ingest_t *tecg_ingest_new(const tecg_conf_t *conf, const char *topic_prefix
         }
         tecg_publisher_set_stop_flag(ing->pub, stop);
         tecg_publisher_set_signing_key(ing->pub, opts->signing_key);
-        ing->sink = (tecg_ingest_sink_t){
-                .send = publisher_sink_send,
-                .poll = publisher_sink_poll,
-                .ready = publisher_sink_ready,
-                .ctx = ing->pub};
+        ing->sink = (tecg_ingest_sink_t){.send = publisher_sink_send,
+                                         .poll = publisher_sink_poll,
+                                         .ready = publisher_sink_ready,
+                                         .ctx = ing->pub};
         return ing;
 }
 

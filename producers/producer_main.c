@@ -481,10 +481,10 @@ static tecg_err_t http_files_load(const tecg_conf_t *conf, const tecg_producer_c
         if (!pc->http_tls_cert != !pc->http_tls_key)
                 return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
                                    "http.tls.cert and http.tls.key go together");
-        if (pc->http_tls_cert &&
-            (!(hf->cert_pem =
-                       read_pem("http.tls.cert", pc->http_tls_cert, false, errstr, errstr_size)) ||
-             !(hf->key_pem = read_pem("http.tls.key", pc->http_tls_key, true, errstr, errstr_size))))
+        if (pc->http_tls_cert && (!(hf->cert_pem = read_pem("http.tls.cert", pc->http_tls_cert,
+                                                            false, errstr, errstr_size)) ||
+                                  !(hf->key_pem = read_pem("http.tls.key", pc->http_tls_key, true,
+                                                           errstr, errstr_size))))
                 return TECG_ERR_CONFIG;
         return TECG_OK;
 }
@@ -515,8 +515,8 @@ static tecg_http_input_t *http_start(const tecg_producer_conf_t *pc, const http_
                 FILE *fp = fopen(pc->http_port_file, "w");
                 if (!fp || fprintf(fp, "%u\n", (unsigned)tecg_http_input_port(hi)) < 0 ||
                     fclose(fp) != 0) {
-                        tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "%s: %s",
-                                    pc->http_port_file, strerror(errno));
+                        tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "%s: %s", pc->http_port_file,
+                                    strerror(errno));
                         tecg_http_input_destroy(hi);
                         return NULL;
                 }

@@ -629,11 +629,12 @@ tecg_err_t tecg_publisher_ready(tecg_publisher_t *pub, char *errstr, size_t errs
                                    "no Kafka broker reachable for %lld s",
                                    (long long)(now - pub->down_since_ms) / 1000);
         int64_t since = pub->last_progress_ms > pub->waiting_since_ms ? pub->last_progress_ms
-                                                                       : pub->waiting_since_ms;
+                                                                      : pub->waiting_since_ms;
         if (outstanding && now - since > TECG_PUBLISHER_STALL_MS)
                 return tecg_seterr(TECG_ERR_RETRY, errstr, errstr_size,
                                    "%llu messages waiting, none acknowledged by Kafka for %lld s",
-                                   (unsigned long long)outstanding, (long long)(now - since) / 1000);
+                                   (unsigned long long)outstanding,
+                                   (long long)(now - since) / 1000);
         return TECG_OK;
 }
 
