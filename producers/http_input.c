@@ -234,7 +234,7 @@ static char *results_json(job_t *j, uint64_t *accepted, uint64_t *rejected) {
         for (size_t i = 0; i < j->nlines; i++) {
                 const line_t *l = &j->lines[i];
                 bool ok = l->state == LINE_DELIVERED;
-                json_t *r = json_pack("{s:I, s:s}", "line", (json_int_t)(i + 1), "status",
+                json_t *r = json_pack("{s:I, s:s}", "line", (json_int_t)i + 1, "status",
                                       ok ? "accepted" : "rejected");
                 if (!r)
                         goto done;
@@ -622,10 +622,10 @@ static enum MHD_Result serve_body(tecg_http_input_t *hi, struct MHD_Connection *
         }
         while (j->state != JOB_ANSWERED)
                 pthread_cond_wait(&hi->answered, &hi->lock);
-        job_unref(j); /* the list's */
         unsigned status = j->status;
         char *body = j->body;
         j->body = NULL;
+        job_unref(j); /* the list's; r->job keeps it until on_completed() */
         pthread_mutex_unlock(&hi->lock);
         return reply(hi, mc, status, body, false, NULL);
 }
@@ -703,7 +703,7 @@ void tecg_http_input_conf_init(tecg_http_input_conf_t *conf) {
         conf->request_timeout_ms = 30000;
         conf->response_timeout_ms = 30000;
         conf->retry_after_s = 10;
-        conf->max_body_bytes = 4 * 1024 * 1024;
+        conf->max_body_bytes = (size_t)4 * 1024 * 1024;
 }
 
 static bool is_loopback(const char *a) {

@@ -432,7 +432,7 @@ static char *read_pem(const char *key, const char *path, bool private_key, char 
                             key, path, (unsigned)(st.st_mode & 07777));
                 goto done;
         }
-        if (tecg_buf_read_file(&text, path, 1024 * 1024, "a PEM file", why, sizeof(why)) ||
+        if (tecg_buf_read_file(&text, path, (size_t)1024 * 1024, "a PEM file", why, sizeof(why)) ||
             tecg_buf_terminate(&text)) {
                 tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s: %s", key, why);
                 goto done;

@@ -114,8 +114,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
         call_t *c = ud;
         size_t len = size * n;
         if (len > 13 && strncasecmp(p, "Retry-After: ", 13) == 0)
-                snprintf(c->retry_after, sizeof(c->retry_after), "%.*s", (int)strcspn(p + 13, "\r\n"),
-                         p + 13);
+                snprintf(c->retry_after, sizeof(c->retry_after), "%.*s",
+                         (int)strcspn(p + 13, "\r\n"), p + 13);
         if (len > 18 && strncasecmp(p, "WWW-Authenticate: ", 18) == 0)
                 snprintf(c->www_auth, sizeof(c->www_auth), "%.*s", (int)strcspn(p + 18, "\r\n"),
                          p + 18);
@@ -221,10 +221,8 @@ static int setup(void **state) {
 
         tecg_ingest_opts_t opts = {.max_file_lines = 1000, .retry_interval_ms = 100};
         tecg_validate_limits_init(&opts.validate);
-        tecg_ingest_sink_t sink = {.send = capture_send,
-                                   .poll = capture_poll,
-                                   .ctx = &f->cap,
-                                   .ready = capture_ready};
+        tecg_ingest_sink_t sink = {
+                .send = capture_send, .poll = capture_poll, .ctx = &f->cap, .ready = capture_ready};
         /* With a spool: the test checks that a request writes nothing to
          * rejected/. */
         if (!(f->ing = tecg_ingest_new_with_sink(&sink, f->nations, "DEU", f->spool, &opts,
@@ -492,8 +490,7 @@ static void test_http_input_refusals(void **state) {
                 {f->other_token, "application/x-ndjson", "POST", NULL, GOOD1, 403, "forbidden"},
                 {f->token, "application/x-ndjson", "POST", other_url, GOOD1, 404, "not_found"},
                 {f->token, "application/x-ndjson", "GET", NULL, NULL, 405, "method_not_allowed"},
-                {f->token, "application/json", "POST", NULL, GOOD1, 415,
-                 "unsupported_media_type"},
+                {f->token, "application/json", "POST", NULL, GOOD1, 415, "unsupported_media_type"},
                 {f->token, NULL, "POST", NULL, GOOD1, 415, "unsupported_media_type"},
                 {f->token, "application/x-ndjson", "POST", NULL, big, 413, "too_large"},
         };
@@ -509,8 +506,7 @@ static void test_http_input_refusals(void **state) {
                         fail_msg("case %zu: status %ld, want %ld (%s)", i, c.status,
                                  cases[i].status, c.answer ? c.answer : "");
                 json_t *o = answer_json(&c);
-                assert_string_equal(json_string_value(json_object_get(o, "error")),
-                                    cases[i].code);
+                assert_string_equal(json_string_value(json_object_get(o, "error")), cases[i].code);
                 json_decref(o);
                 if (cases[i].status == 401)
                         assert_non_null(strstr(c.www_auth, "Bearer"));
@@ -554,8 +550,7 @@ int main(void) {
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_http_input_unreachable_503, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_http_input_ack_timeout_503, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_http_input_stop_answers_503, setup,
-                                                teardown),
+                cmocka_unit_test_setup_teardown(test_http_input_stop_answers_503, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_http_input_refusals, setup, teardown),
         };
         curl_global_init(CURL_GLOBAL_DEFAULT);
