@@ -90,7 +90,7 @@ struct tecg_http_input {
         conn_t *conns;
         uint64_t seq;
         tecg_http_input_stats_t stats;
-        tecg_log_limit_t auth_log, mhd_log;
+        tecg_log_limit_t auth_log, mhd_log, unavailable_log;
 };
 
 /* ---- jobs (called with hi->lock held unless said) ---------------------- */
@@ -148,7 +148,8 @@ static char *error_json(const char *code, const char *fmt, ...) {
 
 /* 503: the client may assume nothing of this body was accepted. */
 static void job_unavailable(tecg_http_input_t *hi, job_t *j, const char *why) {
-        tecg_log_warn(FAC, "%s: 503: %s", j->name, why);
+        /* Limited: during an outage every client posting gets one. */
+        tecg_log_limited(&hi->unavailable_log, TECG_LOG_WARNING, FAC, "%s: 503: %s", j->name, why);
         job_answer(hi, j, MHD_HTTP_SERVICE_UNAVAILABLE,
                    error_json("unavailable",
                               "%s; nothing of this request may be assumed accepted: post the "
@@ -311,8 +312,15 @@ static void job_ingest(tecg_http_input_t *hi, tecg_ingest_t *ing, job_t *j) {
         j->state = JOB_INGESTED;
         pthread_mutex_unlock(&hi->lock);
         tecg_err_t err = tecg_ingest_request(ing, j->name, j->fd, &report, why, sizeof(why));
-        if (err && err != TECG_ERR_RETRY)
+        if (err == TECG_ERR_NOMEM) { /* no batch was made: no report will come */
+                pthread_mutex_lock(&hi->lock);
+                job_answer(hi, j, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                           error_json("internal", "out of memory"));
+                job_unref(j);
+                pthread_mutex_unlock(&hi->lock);
+        } else if (err && err != TECG_ERR_RETRY) {
                 tecg_log_warn(FAC, "%s", why);
+        }
 }
 
 void tecg_http_input_run(tecg_http_input_t *hi, tecg_ingest_t *ing) {
@@ -727,6 +735,7 @@ tecg_http_input_t *tecg_http_input_start(const tecg_http_input_conf_t *conf, cha
         pthread_cond_init(&hi->answered, NULL);
         hi->auth_log = (tecg_log_limit_t)TECG_LOG_LIMIT_INIT(10, 10000);
         hi->mhd_log = (tecg_log_limit_t)TECG_LOG_LIMIT_INIT(10, 10000);
+        hi->unavailable_log = (tecg_log_limit_t)TECG_LOG_LIMIT_INIT(10, 10000);
         hi->conf = *conf;
         if (!(hi->bind_address = strdup(conf->bind_address ? conf->bind_address : "127.0.0.1")) ||
             (conf->tls_cert_pem && !(hi->tls_cert = strdup(conf->tls_cert_pem))) ||
