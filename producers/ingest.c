@@ -50,6 +50,9 @@ typedef struct batch {
          * (at the start when resuming). Everything added to it is flushed
          * before the next line is sent (batch_flush_rejects()). */
         tecg_spool_rejects_t *rejects;
+        /* An HTTP request: outcomes go here, not to rejected/. */
+        tecg_ingest_report_t report;
+        bool reported;     /* report.done was called */
         uint64_t *refused; /* line numbers Kafka refused at delivery */
         size_t nrefused, refused_cap;
         time_t started;
@@ -91,6 +94,12 @@ static void stream_rejected_name(batch_t *b) {
         }
 }
 
+/* Whether the batch's rejections go to rejected/ files: a spool's, not an
+ * HTTP request's (its client gets every reason in the answer). */
+static bool batch_keeps_rejects(const tecg_ingest_t *ing, const batch_t *b) {
+        return ing->spool && !b->report.ctx;
+}
+
 /* Marks the batch as unable to finish (the first reason wins). */
 static void batch_fail(batch_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void batch_fail(batch_t *b, const char *fmt, ...) {
@@ -114,11 +123,16 @@ static void batch_reject(tecg_ingest_t *ing, batch_t *b, uint64_t line, const ch
         char why[PATH_MAX + 128];
         b->rejected++;
         ing->stats.rejected++;
-        int level = !b->retry && (!ing->spool || b->rejected <= REJECTIONS_LOGGED_PER_FILE)
+        bool files = batch_keeps_rejects(ing, b);
+        int level = !b->retry && (!files || b->rejected <= REJECTIONS_LOGGED_PER_FILE)
                             ? TECG_LOG_NOTICE
                             : TECG_LOG_DEBUG;
+        if (b->report.ctx && b->rejected > REJECTIONS_LOGGED_PER_FILE)
+                level = TECG_LOG_DEBUG; /* the client has every reason */
         tecg_log(level, FAC, "%s:%llu: rejected: %s", b->name, (unsigned long long)line, reason);
-        if (!ing->spool || b->failure)
+        if (b->report.outcome)
+                b->report.outcome(b->report.ctx, line, false, reason);
+        if (!files || b->failure)
                 return;
 
         stream_rejected_name(b);
@@ -237,9 +251,9 @@ static void batch_free(batch_t *b) {
 }
 
 static void log_file_done(tecg_ingest_t *ing, const char *name, uint64_t lines, uint64_t delivered,
-                          uint64_t rejected) {
+                          uint64_t rejected, bool files) {
         char where[PATH_MAX + 32] = "";
-        if (rejected && ing->spool) {
+        if (rejected && files) {
                 char path[PATH_MAX];
                 tecg_spool_rejected_path(ing->spool, name, ".errors", path, sizeof(path));
                 snprintf(where, sizeof(where), " (reasons in %s)", path);
@@ -256,7 +270,7 @@ static void spool_file_done(tecg_ingest_t *ing, const char *name,
         if (tecg_spool_complete(ing->spool, name, done))
                 return;
         ing->stats.files_done++;
-        log_file_done(ing, name, done->lines, done->delivered, done->rejected);
+        log_file_done(ing, name, done->lines, done->delivered, done->rejected, true);
 }
 
 /* Called when a sealed batch has nothing pending: record and move on. */
@@ -320,12 +334,20 @@ static void batch_finish(tecg_ingest_t *ing, batch_t *b) {
                              b->name, (unsigned long long)b->lines,
                              (unsigned long long)b->delivered, (unsigned long long)b->rejected);
         if (!b->from_spool) {
-                log_file_done(ing, b->name, b->lines, b->delivered, b->rejected);
+                log_file_done(ing, b->name, b->lines, b->delivered, b->rejected,
+                              batch_keeps_rejects(ing, b));
                 return;
         }
         if (b->rejected == 0) /* what an earlier attempt rejected is stale */
                 tecg_spool_rejects_remove(ing->spool, b->name);
         spool_file_done(ing, b->name, &progress);
+}
+
+static void batch_report_done(batch_t *b, bool complete) {
+        if (b->report.done && !b->reported) {
+                b->reported = true;
+                b->report.done(b->report.ctx, complete);
+        }
 }
 
 static void finish_complete_batches(tecg_ingest_t *ing) {
@@ -335,6 +357,7 @@ static void finish_complete_batches(tecg_ingest_t *ing) {
                 if (b->sealed && b->pending == 0) {
                         *pp = b->next;
                         batch_finish(ing, b);
+                        batch_report_done(b, !b->incomplete && !b->failure);
                         batch_free(b);
                 } else {
                         pp = &b->next;
@@ -351,6 +374,8 @@ void tecg_ingest_ack(void *opaque, uint64_t line, rd_kafka_resp_err_t err, const
         if (!err) {
                 b->delivered++;
                 ing->stats.delivered++;
+                if (b->report.outcome)
+                        b->report.outcome(b->report.ctx, line, true, NULL);
                 return;
         }
         /* Remember the number: the line itself is copied from the input
@@ -380,6 +405,10 @@ static tecg_err_t publisher_sink_send(void *ctx, tecg_topic_t topic, const void 
 
 static void publisher_sink_poll(void *ctx, int timeout_ms) {
         tecg_publisher_poll(ctx, timeout_ms);
+}
+
+static tecg_err_t publisher_sink_ready(void *ctx, char *errstr, size_t errstr_size) {
+        return tecg_publisher_ready(ctx, errstr, errstr_size);
 }
 
 tecg_ingest_t *tecg_ingest_new_with_sink(const tecg_ingest_sink_t *sink,
@@ -425,8 +454,10 @@ tecg_ingest_t *tecg_ingest_new(const tecg_conf_t *conf, const char *topic_prefix
         }
         tecg_publisher_set_stop_flag(ing->pub, stop);
         tecg_publisher_set_signing_key(ing->pub, opts->signing_key);
-        ing->sink = (tecg_ingest_sink_t){
-                .send = publisher_sink_send, .poll = publisher_sink_poll, .ctx = ing->pub};
+        ing->sink = (tecg_ingest_sink_t){.send = publisher_sink_send,
+                                         .poll = publisher_sink_poll,
+                                         .ready = publisher_sink_ready,
+                                         .ctx = ing->pub};
         return ing;
 }
 
@@ -440,6 +471,7 @@ void tecg_ingest_destroy(tecg_ingest_t *ing) {
                               b->from_spool ? "the file stays in incoming/ and "
                                               "will be sent again"
                                             : "they may be lost");
+                batch_report_done(b, false);
                 batch_free(b);
                 b = next;
         }
@@ -487,6 +519,8 @@ static tecg_err_t ingest_line(tecg_ingest_t *ing, batch_t *b, uint64_t lineno, c
          * once, from inside send(). */
         b->pending++;
         ing->outstanding++;
+        if (b->report.sent)
+                b->report.sent(b->report.ctx, lineno, ev.event_id);
         err = ing->sink.send(ing->sink.ctx, topic, ing->encoded.data, ing->encoded.len, b, lineno,
                              reason, sizeof(reason));
         if (err) {
@@ -512,7 +546,7 @@ static void reject_too_long(tecg_ingest_t *ing, batch_t *b, const tecg_line_t *L
                          "line is %llu bytes, longer than "
                          "limits.line.bytes (%zu bytes)",
                          (unsigned long long)L->full_len, ing->opts.validate.max_line_bytes);
-        if (ing->spool && n > 0 && (size_t)n < sizeof(why))
+        if (batch_keeps_rejects(ing, b) && n > 0 && (size_t)n < sizeof(why))
                 snprintf(why + n, sizeof(why) - (size_t)n,
                          "; rejected/ keeps only "
                          "its first %zu bytes",
@@ -686,6 +720,28 @@ tecg_err_t tecg_ingest_stream(tecg_ingest_t *ing, const char *name, int fd, char
         tecg_err_t err = ingest_batch(ing, b, r, errstr, errstr_size);
         tecg_linereader_destroy(r);
         return err;
+}
+
+tecg_err_t tecg_ingest_request(tecg_ingest_t *ing, const char *name, int fd,
+                               const tecg_ingest_report_t *report, char *errstr,
+                               size_t errstr_size) {
+        tecg_linereader_t *r = tecg_linereader_new(fd, ing->opts.validate.max_line_bytes,
+                                                   TECG_INGEST_TOO_LONG_KEEP);
+        batch_t *b = r ? batch_new(ing, name, false) : NULL;
+        if (!b) {
+                tecg_linereader_destroy(r);
+                return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        }
+        b->report = *report;
+        tecg_err_t err = ingest_batch(ing, b, r, errstr, errstr_size);
+        tecg_linereader_destroy(r);
+        return err;
+}
+
+tecg_err_t tecg_ingest_ready(tecg_ingest_t *ing, char *errstr, size_t errstr_size) {
+        if (!ing->sink.ready)
+                return TECG_OK;
+        return ing->sink.ready(ing->sink.ctx, errstr, errstr_size);
 }
 
 tecg_err_t tecg_ingest_use_registry(tecg_ingest_t *ing, const char *url, const char *topic_prefix,

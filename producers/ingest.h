@@ -70,7 +70,24 @@ typedef struct {
         /* Serves acknowledgements, waiting up to timeout_ms for them. */
         void (*poll)(void *ctx, int timeout_ms);
         void *ctx;
+        /* Optional: whether the sink takes messages now (TECG_OK), else
+         * TECG_ERR_RETRY with the reason; NULL = always. */
+        tecg_err_t (*ready)(void *ctx, char *errstr, size_t errstr_size);
 } tecg_ingest_sink_t;
+
+/* What one request of the HTTP input learns about its lines (see
+ * tecg_ingest_request()). Called on the thread that calls ingest. */
+typedef struct {
+        /* A valid line was handed to the sink: its event_id. */
+        void (*sent)(void *ctx, uint64_t line, const char *event_id);
+        /* The final word on a line: delivered (reason NULL) or rejected. */
+        void (*outcome)(void *ctx, uint64_t line, bool delivered, const char *reason);
+        /* The batch is finished: every line read has its outcome, unless
+         * `complete` is false (a stop or Kafka trouble cut it short, or the
+         * ingest was destroyed with lines unacknowledged). Called once. */
+        void (*done)(void *ctx, bool complete);
+        void *ctx;
+} tecg_ingest_report_t;
 
 /* `nations`, `spool` (may be NULL: stdin only, rejections go to the log)
  * and `stop` are borrowed and must outlive the ingest; `opts` is copied.
@@ -121,6 +138,17 @@ tecg_err_t tecg_ingest_spool_file(tecg_ingest_t *ing, const char *name, char *er
  * Both readers return TECG_ERR_RETRY when a stop cut the input short. */
 tecg_err_t tecg_ingest_stream(tecg_ingest_t *ing, const char *name, int fd, char *errstr,
                               size_t errstr_size);
+
+/* Reads `fd` to its end as one batch named `name` for the HTTP input: as a
+ * stream (same validator, reasons and counters), but each line's fate goes
+ * to `report` instead of rejected/ files (the client gets the reasons in
+ * its answer). report->done may be called before this returns. */
+tecg_err_t tecg_ingest_request(tecg_ingest_t *ing, const char *name, int fd,
+                               const tecg_ingest_report_t *report, char *errstr,
+                               size_t errstr_size);
+
+/* Whether the sink takes messages now (tecg_publisher_ready()). */
+tecg_err_t tecg_ingest_ready(tecg_ingest_t *ing, char *errstr, size_t errstr_size);
 
 /* True while spool file NAME is being sent, or is held back after a
  * failure (it will be retried later), so a scan must not start it again. */

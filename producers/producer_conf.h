@@ -25,6 +25,20 @@ typedef struct {
         bool signing;      /* security.signing */
         char *signing_key; /* security.signing.key: the key file */
         char *keyring;     /* security.keyring; NULL = beside nations.file */
+        /* The HTTP input (docs/design.md §2.8); off unless http.port is set. */
+        char *http_address;
+        int64_t http_port;
+        char *http_port_file;
+        char *http_tls_cert;
+        char *http_tls_key;
+        char *http_auth;
+        char *http_auth_tokens;
+        int64_t http_max_connections;
+        int64_t http_max_connections_per_client;
+        int64_t http_request_timeout_ms;
+        int64_t http_response_timeout_ms;
+        int64_t http_retry_after_s;
+        int64_t http_max_body_bytes;
 } tecg_producer_conf_t;
 
 extern const tecg_conf_prop_t tecg_producer_conf_props[];

@@ -6,21 +6,29 @@
  *                             |                 tecg.training-completions
  *                             +--> rejected/NAME.errors + NAME.ndjson
  *   file fully acknowledged --> done/
+ *
+ * With http.port set it also takes POST /v1/events (http_input.h), each
+ * body read like one file, answered once Kafka acknowledged it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "clock.h"
 #include "conf.h"
 #include "daemon.h"
 #include "event.h"
+#include "http_input.h"
 #include "ingest.h"
 #include "kafka.h"
 #include "keyring.h"
@@ -30,6 +38,7 @@
 #include "refdata.h"
 #include "sign.h"
 #include "spool.h"
+#include "tokens.h"
 #include "topics.h"
 
 #define FAC "main"
@@ -56,7 +65,13 @@ static const tecg_daemon_spec_t producer_spec = {
                  "       tecg-producer --keygen XXX --key-id ID --out FILE\n"
                  "\n"
                  "Makes a new signing key for nation XXX: writes FILE (mode 0600, never\n"
-                 "overwritten) and prints its nation-keys.csv line (public key only).\n",
+                 "overwritten) and prints its nation-keys.csv line (public key only).\n"
+                 "\n"
+                 "       tecg-producer --new-token NAME\n"
+                 "\n"
+                 "Prints a new token for the HTTP input (line 1; shown once, never\n"
+                 "stored) and its line for the http.auth.tokens file (line 2), granted\n"
+                 "POST /v1/events.\n",
         .exit_status = "Exit status: 0 every line delivered or rejected with a reason;\n"
                        "1 could not run; 2 bad usage or configuration; 3 stopped with\n"
                        "lines not acknowledged (their files stay in incoming/).\n",
@@ -122,6 +137,32 @@ usage:
 done:
         tecg_sign_key_wipe(&key);
         return rc;
+}
+
+/* --new-token NAME: as tecg-dashboard --new-token NAME /v1/events, so a
+ * nation's operators need not install the dashboard to make one. */
+static int new_token(int argc, char **argv) {
+        char token[TECG_TOKEN_TEXT_SIZE], line[512], errstr[256];
+        const char *const routes[] = {TECG_HTTP_INPUT_PATH};
+        if (argc != 1) {
+                fprintf(stderr, "Usage: tecg-producer --new-token NAME\n");
+                return EXIT_USAGE;
+        }
+        if (tecg_tokens_make(argv[0], routes, 1, token, line, sizeof(line), errstr,
+                             sizeof(errstr))) {
+                fprintf(stderr, "tecg-producer: --new-token: %s\n", errstr);
+                return EXIT_USAGE;
+        }
+        printf("%s\n%s\n", token, line);
+        sodium_memzero(token, sizeof(token));
+        if (fflush(stdout) != 0) {
+                fprintf(stderr, "tecg-producer: --new-token: cannot write to stdout\n");
+                return EXIT_FAILURE_RUN;
+        }
+        fprintf(stderr, "tecg-producer: line 1 is the token (give it to the national system; it "
+                        "is not stored anywhere); add line 2 to the http.auth.tokens file and "
+                        "restart the producer\n");
+        return EXIT_ALL_ACCOUNTED;
 }
 
 static bool wants_keygen(int argc, char **argv) {
@@ -199,7 +240,45 @@ done:
         return err;
 }
 
-static void write_metrics(const tecg_producer_conf_t *pc, const tecg_ingest_t *ing) {
+/* One more sample of a family tecg_metrics_add() opened. */
+static void metrics_sample(tecg_buf_t *out, const char *name, const char *labels, double value) {
+        char line[256];
+        snprintf(line, sizeof(line), "%s{%s} %.17g\n", name, labels, value);
+        tecg_buf_puts(out, line);
+}
+
+/* The HTTP input's counters: requests by status, lines by outcome. */
+static void write_http_metrics(tecg_buf_t *out, const char *nation, tecg_http_input_t *hi) {
+        static tecg_http_input_stats_t st; /* large; the main thread's only */
+        char labels[64];
+        tecg_http_input_stats(hi, &st);
+        /* 200 always, so the family exists before the first request. */
+        snprintf(labels, sizeof(labels), "nation=\"%s\",code=\"200\"", nation);
+        tecg_metrics_add(out, TECG_METRIC_COUNTER, "tecg_producer_http_requests_total",
+                         "HTTP input requests answered, by status.", labels,
+                         (double)st.requests[200]);
+        for (unsigned code = 100; code < 600; code++) {
+                if (code == 200 || !st.requests[code])
+                        continue;
+                snprintf(labels, sizeof(labels), "nation=\"%s\",code=\"%u\"", nation, code);
+                metrics_sample(out, "tecg_producer_http_requests_total", labels,
+                               (double)st.requests[code]);
+        }
+        snprintf(labels, sizeof(labels), "nation=\"%s\",outcome=\"accepted\"", nation);
+        tecg_metrics_add(out, TECG_METRIC_COUNTER, "tecg_producer_http_lines_total",
+                         "Lines of HTTP input answered, by outcome (also in lines_total, "
+                         "delivered_total, rejected_total).",
+                         labels, (double)st.lines_accepted);
+        snprintf(labels, sizeof(labels), "nation=\"%s\",outcome=\"rejected\"", nation);
+        metrics_sample(out, "tecg_producer_http_lines_total", labels, (double)st.lines_rejected);
+        snprintf(labels, sizeof(labels), "nation=\"%s\"", nation);
+        tecg_metrics_add(out, TECG_METRIC_GAUGE, "tecg_producer_http_pending",
+                         "HTTP requests received, not yet answered.", labels,
+                         (double)tecg_http_input_pending(hi));
+}
+
+static void write_metrics(const tecg_producer_conf_t *pc, const tecg_ingest_t *ing,
+                          tecg_http_input_t *hi) {
         tecg_ingest_stats_t st;
         tecg_buf_t out = TECG_BUF_INIT;
         char labels[32], errstr[512];
@@ -216,12 +295,15 @@ static void write_metrics(const tecg_producer_conf_t *pc, const tecg_ingest_t *i
         tecg_metrics_add(&out, TECG_METRIC_GAUGE, "tecg_producer_outstanding",
                          "Events sent, not yet acknowledged.", labels,
                          (double)tecg_ingest_outstanding(ing));
+        if (hi)
+                write_http_metrics(&out, pc->nation, hi);
         if (tecg_metrics_write_file(&out, pc->common.metrics_file, errstr, sizeof(errstr)))
                 tecg_log_warn(FAC, "%s", errstr);
         tecg_buf_free(&out);
 }
 
-static void log_stats(const tecg_producer_conf_t *pc, const tecg_ingest_t *ing) {
+static void log_stats(const tecg_producer_conf_t *pc, const tecg_ingest_t *ing,
+                      tecg_http_input_t *hi) {
         tecg_ingest_stats_t st;
         tecg_ingest_stats(ing, &st);
         tecg_log_info("stats",
@@ -231,19 +313,27 @@ static void log_stats(const tecg_producer_conf_t *pc, const tecg_ingest_t *ing) 
                       (unsigned long long)st.rejected, (unsigned long long)st.files_done,
                       (unsigned long long)tecg_ingest_outstanding(ing));
         if (pc->common.metrics_file)
-                write_metrics(pc, ing);
+                write_metrics(pc, ing, hi);
 }
 
-/* Daemon mode: send every file that appears in incoming/, until signalled. */
-static void run_spool(const tecg_producer_conf_t *pc, tecg_spool_t *spool, tecg_ingest_t *ing) {
+/* Daemon mode: send every file that appears in incoming/ (with a spool)
+ * and every body posted to the HTTP input (with one), until signalled. */
+static void run_daemon(const tecg_producer_conf_t *pc, tecg_spool_t *spool, tecg_ingest_t *ing,
+                       tecg_http_input_t *hi) {
         char errstr[512];
         int64_t next_scan = 0, next_stats = tecg_mono_ms() + pc->common.stats_interval_ms;
         bool scan_failing = false;
+        /* A posted body waits for the next turn of the loop: keep it short. */
+        int poll_ms = hi ? 20 : 100;
 
-        tecg_log_info(FAC, "watching %s/incoming for %s events", tecg_spool_dir(spool), pc->nation);
+        if (spool)
+                tecg_log_info(FAC, "watching %s/incoming for %s events", tecg_spool_dir(spool),
+                              pc->nation);
         while (!tecg_daemon_stop) {
                 int64_t now = tecg_mono_ms();
-                if (now >= next_scan) {
+                if (hi)
+                        tecg_http_input_run(hi, ing);
+                if (spool && now >= next_scan) {
                         char **names;
                         size_t count;
                         if (tecg_spool_scan(spool, &names, &count, errstr, sizeof(errstr))) {
@@ -281,11 +371,157 @@ static void run_spool(const tecg_producer_conf_t *pc, tecg_spool_t *spool, tecg_
                         next_scan = tecg_mono_ms() + pc->scan_interval_ms;
                 }
                 if (pc->common.stats_interval_ms && now >= next_stats) {
-                        log_stats(pc, ing);
+                        log_stats(pc, ing, hi);
                         next_stats = now + pc->common.stats_interval_ms;
                 }
-                tecg_ingest_poll(ing, 100);
+                tecg_ingest_poll(ing, poll_ms);
         }
+}
+
+/* SIGTERM with the HTTP input: no new connection; the requests already
+ * handed to Kafka get their answer if it comes within the shutdown
+ * timeout (shared with the drain after it), the others 503. */
+static void http_shutdown(const tecg_producer_conf_t *pc, tecg_ingest_t *ing,
+                          tecg_http_input_t *hi) {
+        int64_t deadline = tecg_mono_ms() + pc->shutdown_timeout_ms;
+        tecg_http_input_quiesce(hi);
+        size_t pending;
+        while ((pending = tecg_http_input_pending(hi)) > 0 && tecg_mono_ms() < deadline) {
+                tecg_http_input_run(hi, ing);
+                tecg_ingest_poll(ing, 20);
+        }
+        if (pending)
+                tecg_log_warn(FAC,
+                              "%zu HTTP requests not answered within shutdown.timeout.ms: "
+                              "answered 503",
+                              pending);
+        tecg_http_input_stop(hi);
+}
+
+typedef struct {
+        tecg_tokens_t *tokens;
+        char *cert_pem, *key_pem;
+} http_files_t;
+
+static void http_files_free(http_files_t *hf) {
+        tecg_tokens_destroy(hf->tokens);
+        if (hf->key_pem)
+                sodium_memzero(hf->key_pem, strlen(hf->key_pem));
+        free(hf->cert_pem);
+        free(hf->key_pem);
+        memset(hf, 0, sizeof(*hf));
+}
+
+/* A PEM file, NUL-terminated; a private key must be readable by its owner
+ * only, as the dashboard requires. */
+static char *read_pem(const char *key, const char *path, bool private_key, char *errstr,
+                      size_t errstr_size) {
+        tecg_buf_t text = TECG_BUF_INIT;
+        struct stat st;
+        char why[512];
+        char *out = NULL;
+        if (stat(path, &st) != 0) {
+                tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s: %s: %s", key, path,
+                            strerror(errno));
+                goto done;
+        }
+        if (private_key && (st.st_mode & (S_IRWXG | S_IRWXO))) {
+                tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                            "%s: %s: mode %04o lets group or others read the private key; "
+                            "chmod 0600",
+                            key, path, (unsigned)(st.st_mode & 07777));
+                goto done;
+        }
+        if (tecg_buf_read_file(&text, path, (size_t)1024 * 1024, "a PEM file", why, sizeof(why)) ||
+            tecg_buf_terminate(&text)) {
+                tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s: %s", key, why);
+                goto done;
+        }
+        out = (char *)text.data;
+        text.data = NULL;
+done:
+        if (text.data)
+                sodium_memzero(text.data, text.len);
+        tecg_buf_free(&text);
+        return out;
+}
+
+/* The HTTP input's files from the configuration, checked now so that
+ * --check-config finds what would stop it: the tokens file (or an
+ * explicit http.auth = none on loopback) and the TLS files. */
+static tecg_err_t http_files_load(const tecg_conf_t *conf, const tecg_producer_conf_t *pc,
+                                  http_files_t *hf, char *errstr, size_t errstr_size) {
+        char reason[512];
+        if (strcmp(pc->http_auth, "none") == 0) {
+                if (pc->http_auth_tokens)
+                        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                           "%s: http.auth = none, but http.auth.tokens is set",
+                                           tecg_conf_origin(conf, "http.auth"));
+                if (strncmp(pc->http_address, "127.", 4) != 0 &&
+                    strcmp(pc->http_address, "::1") != 0 &&
+                    strcmp(pc->http_address, "localhost") != 0)
+                        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                           "%s: http.auth = none is allowed on a loopback "
+                                           "http.address only, not %s",
+                                           tecg_conf_origin(conf, "http.auth"), pc->http_address);
+        } else if (strcmp(pc->http_auth, "tokens") == 0) {
+                if (!pc->http_auth_tokens)
+                        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                           "http.port is set but http.auth.tokens is not: make "
+                                           "tokens with tecg-producer --new-token, or set "
+                                           "http.auth = none on a loopback http.address");
+                if (!(hf->tokens = tecg_tokens_load(pc->http_auth_tokens, reason, sizeof(reason))))
+                        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                           "http.auth.tokens: %s", reason);
+        } else {
+                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                   "%s: http.auth must be tokens or none, not '%s'",
+                                   tecg_conf_origin(conf, "http.auth"), pc->http_auth);
+        }
+        if (!pc->http_tls_cert != !pc->http_tls_key)
+                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                   "http.tls.cert and http.tls.key go together");
+        if (pc->http_tls_cert && (!(hf->cert_pem = read_pem("http.tls.cert", pc->http_tls_cert,
+                                                            false, errstr, errstr_size)) ||
+                                  !(hf->key_pem = read_pem("http.tls.key", pc->http_tls_key, true,
+                                                           errstr, errstr_size))))
+                return TECG_ERR_CONFIG;
+        return TECG_OK;
+}
+
+/* Starts the HTTP input and writes http.port.file. */
+static tecg_http_input_t *http_start(const tecg_producer_conf_t *pc, const http_files_t *hf,
+                                     char *errstr, size_t errstr_size) {
+        tecg_http_input_conf_t hc;
+        tecg_http_input_conf_init(&hc);
+        hc.bind_address = pc->http_address;
+        hc.port = (uint16_t)pc->http_port;
+        hc.max_connections = (unsigned)pc->http_max_connections;
+        hc.max_connections_per_client = (unsigned)pc->http_max_connections_per_client;
+        hc.request_timeout_ms = (int)pc->http_request_timeout_ms;
+        hc.response_timeout_ms = (int)pc->http_response_timeout_ms;
+        hc.retry_after_s = (int)pc->http_retry_after_s;
+        hc.max_body_bytes = (size_t)pc->http_max_body_bytes;
+        hc.tokens = hf->tokens;
+        hc.tls_cert_pem = hf->cert_pem;
+        hc.tls_key_pem = hf->key_pem;
+        if (!hf->tokens)
+                tecg_log_warn(FAC,
+                              "http.auth = none: anyone who can reach %s port %lld can post "
+                              "events for %s",
+                              pc->http_address, (long long)pc->http_port, pc->nation);
+        tecg_http_input_t *hi = tecg_http_input_start(&hc, errstr, errstr_size);
+        if (hi && pc->http_port_file) {
+                FILE *fp = fopen(pc->http_port_file, "w");
+                if (!fp || fprintf(fp, "%u\n", (unsigned)tecg_http_input_port(hi)) < 0 ||
+                    fclose(fp) != 0) {
+                        tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "%s: %s", pc->http_port_file,
+                                    strerror(errno));
+                        tecg_http_input_destroy(hi);
+                        return NULL;
+                }
+        }
+        return hi;
 }
 
 /* Pipe mode: stdin to its end, then wait for every acknowledgement.
@@ -309,17 +545,33 @@ int main(int argc, char **argv) {
         tecg_ingest_t *ing = NULL;
         tecg_sign_key_t signing_key;
         bool signing = false;
+        http_files_t hf = {0};
+        tecg_http_input_t *hi = NULL;
         memset(&signing_key, 0, sizeof(signing_key));
 
         if (wants_keygen(argc, argv))
                 return run_keygen(argc, argv);
+        if (argc >= 2 && strcmp(argv[1], "--new-token") == 0)
+                return new_token(argc - 2, argv + 2);
         int rc = tecg_daemon_setup(&producer_spec, &pc, argc, argv, &d);
         if (rc >= 0)
                 goto done;
-        if (!d.read_stdin && !pc.spool_dir) {
+        bool http = tecg_conf_origin(d.conf, "http.port") != NULL;
+        if (http && d.read_stdin) {
+                rc = tecg_daemon_config_error(&producer_spec,
+                                              "http.port is set: the HTTP input runs in daemon "
+                                              "mode only, not with '-'");
+                goto done;
+        }
+        if (!d.read_stdin && !pc.spool_dir && !http) {
                 rc = tecg_daemon_config_error(&producer_spec,
                                               "spool.dir is not set "
-                                              "(required unless reading stdin with '-')");
+                                              "(required unless reading stdin with '-' or "
+                                              "taking events over HTTP with http.port)");
+                goto done;
+        }
+        if (http && http_files_load(d.conf, &pc, &hf, errstr, sizeof(errstr))) {
+                rc = tecg_daemon_config_error(&producer_spec, errstr);
                 goto done;
         }
         if (!(nations = tecg_nations_load(pc.common.nations_file, errstr, sizeof(errstr)))) {
@@ -373,11 +625,18 @@ int main(int argc, char **argv) {
                       pc.common.topic_prefix, tecg_topics_suffix(TECG_TOPICS_TRAINING),
                       signing ? "signed with key " : "unsigned", signing ? signing_key.key_id : "");
 
+        if (http && !(hi = http_start(&pc, &hf, errstr, sizeof(errstr)))) {
+                tecg_log_err(FAC, "%s", errstr);
+                goto done;
+        }
+
         bool input_complete = true;
         if (d.read_stdin)
                 input_complete = run_stdin(ing);
         else
-                run_spool(&pc, spool, ing);
+                run_daemon(&pc, spool, ing, hi);
+        if (hi)
+                http_shutdown(&pc, ing, hi);
 
         uint64_t outstanding = tecg_ingest_outstanding(ing);
         if (outstanding)
@@ -395,10 +654,15 @@ int main(int argc, char **argv) {
         }
         if (!input_complete && rc == EXIT_ALL_ACCOUNTED)
                 rc = EXIT_UNDELIVERED; /* stdin was not read to its end */
-        log_stats(&pc, ing);
+        log_stats(&pc, ing, hi);
         tecg_log_info(FAC, "stopped");
 done:
+        tecg_http_input_stop(hi);
+        /* Before the input: its requests still waiting are released by the
+         * ingest's last report. */
         tecg_ingest_destroy(ing);
+        tecg_http_input_destroy(hi);
+        http_files_free(&hf);
         tecg_spool_close(spool);
         tecg_nations_destroy(nations);
         tecg_sign_key_wipe(&signing_key);

@@ -21,6 +21,8 @@
  * down: a broker silent for longer is taken to be back. */
 #define BROKER_DOWN_FORGET_MS 65000
 #define BROKERS_TRACKED 16
+#define PROBE_INTERVAL_MS 2000
+#define PROBE_WAIT_MS 500
 
 /* One message from send() until its final ack. The payload lives here (not
  * copied by librdkafka) so that a message can be sent again on a new
@@ -74,6 +76,8 @@ struct tecg_publisher {
         broker_down_t brokers[BROKERS_TRACKED];
         size_t nbrokers;
         int64_t last_progress_ms; /* last ack or refusal */
+        int64_t waiting_since_ms; /* the first send after nothing was outstanding */
+        int64_t next_probe_ms;    /* tecg_publisher_ready(): next metadata probe */
         int64_t last_stall_log_ms;
         int64_t next_create_ms; /* no instance: next attempt at making one */
         tecg_publisher_stats_t stats;
@@ -536,6 +540,8 @@ tecg_err_t tecg_publisher_send(tecg_publisher_t *pub, tecg_topic_t topic, const 
         p->is_signed = pub->sign_key != NULL;
         p->len = len;
         memcpy(p->payload, payload, len);
+        if (tecg_publisher_outstanding(pub) == 0)
+                pub->waiting_since_ms = tecg_mono_ms();
         if (p->is_signed) {
                 tecg_err_t err = tecg_keyring_event_sign(pub->sign_key, pub->key,
                                                          pub->topic_names[topic], p->timestamp_ms,
@@ -591,6 +597,45 @@ void tecg_publisher_set_stop_flag(tecg_publisher_t *pub, const volatile int *sto
 
 uint64_t tecg_publisher_outstanding(const tecg_publisher_t *pub) {
         return pub->stats.sent - pub->stats.acked - pub->stats.refused;
+}
+
+/* An outage of the whole cluster ends at the next acknowledgement
+ * (brokers_acked()); with nothing outstanding there is none, so a cheap
+ * metadata request (at most every PROBE_INTERVAL_MS, waiting PROBE_WAIT_MS)
+ * tells whether a broker answers again. A paused broker keeps its
+ * connections open and reports no error: messages waiting longer than
+ * TECG_PUBLISHER_STALL_MS for any acknowledgement count as an outage too. */
+tecg_err_t tecg_publisher_ready(tecg_publisher_t *pub, char *errstr, size_t errstr_size) {
+        int64_t now = tecg_mono_ms();
+        uint64_t outstanding = tecg_publisher_outstanding(pub);
+        if (!pub->rk)
+                return tecg_seterr(TECG_ERR_RETRY, errstr, errstr_size,
+                                   "the Kafka producer is being restarted");
+        if (pub->down_since_ms && outstanding == 0 && now >= pub->next_probe_ms) {
+                const struct rd_kafka_metadata *md = NULL;
+                pub->next_probe_ms = now + PROBE_INTERVAL_MS;
+                if (rd_kafka_metadata(pub->rk, 0, pub->rkt[0], &md, PROBE_WAIT_MS) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR) {
+                        tecg_log_notice(FAC, "Kafka answers again after %.1f s",
+                                        (double)(tecg_mono_ms() - pub->down_since_ms) / 1000.0);
+                        pub->down_since_ms = 0;
+                        pub->nbrokers = 0;
+                }
+                if (md)
+                        rd_kafka_metadata_destroy(md);
+        }
+        if (pub->down_since_ms)
+                return tecg_seterr(TECG_ERR_RETRY, errstr, errstr_size,
+                                   "no Kafka broker reachable for %lld s",
+                                   (long long)(now - pub->down_since_ms) / 1000);
+        int64_t since = pub->last_progress_ms > pub->waiting_since_ms ? pub->last_progress_ms
+                                                                      : pub->waiting_since_ms;
+        if (outstanding && now - since > TECG_PUBLISHER_STALL_MS)
+                return tecg_seterr(TECG_ERR_RETRY, errstr, errstr_size,
+                                   "%llu messages waiting, none acknowledged by Kafka for %lld s",
+                                   (unsigned long long)outstanding,
+                                   (long long)(now - since) / 1000);
+        return TECG_OK;
 }
 
 tecg_err_t tecg_publisher_flush(tecg_publisher_t *pub, int timeout_ms) {

@@ -61,6 +61,14 @@ void tecg_publisher_poll(tecg_publisher_t *pub, int timeout_ms);
  * waiting for a resend). */
 uint64_t tecg_publisher_outstanding(const tecg_publisher_t *pub);
 
+/* Whether Kafka takes messages now: TECG_OK, or TECG_ERR_RETRY with the
+ * reason (no broker reachable, a producer instance being remade, or
+ * messages outstanding with no acknowledgement for TECG_PUBLISHER_STALL_MS).
+ * For the HTTP input, which answers 503 instead of accepting lines it
+ * cannot confirm. May wait up to half a second for a broker to answer. */
+#define TECG_PUBLISHER_STALL_MS 5000
+tecg_err_t tecg_publisher_ready(tecg_publisher_t *pub, char *errstr, size_t errstr_size);
+
 /* Polls until nothing is outstanding or timeout_ms passed; TECG_ERR_RETRY
  * when messages are still outstanding. */
 tecg_err_t tecg_publisher_flush(tecg_publisher_t *pub, int timeout_ms);

@@ -47,6 +47,12 @@ static void test_defaults(void **state) {
         assert_int_equal(c.json_depth, 16);
         assert_int_equal(c.string_bytes, 4096);
         assert_string_equal(c.common.topic_prefix, "tecg.");
+        /* No HTTP input unless http.port is set. */
+        assert_null(tecg_conf_origin(conf, "http.port"));
+        assert_string_equal(c.http_address, "127.0.0.1");
+        assert_string_equal(c.http_auth, "tokens");
+        assert_int_equal(c.http_max_body_bytes, 4194304);
+        assert_int_equal(c.http_response_timeout_ms, 30000);
         /* nation has no default: a producer must be told whom it speaks for. */
         char errstr[256];
         assert_int_equal(tecg_conf_check_required(conf, errstr, sizeof(errstr)), TECG_ERR_CONFIG);
@@ -62,7 +68,14 @@ static void test_reasons(void **state) {
                  "t.conf:2: 'limits.line.bytes': 0 is out of range"},
                 {"nation = FRA\nlimits.json.depth = deep\n",
                  "t.conf:2: 'limits.json.depth': \"deep\" is not an integer"},
-                {"nation = FRA\nhttp.port = 8080\n", "t.conf:2: unknown key 'http.port'"},
+                {"nation = FRA\nhttp.port = 70000\n",
+                 "t.conf:2: 'http.port': 70000 is out of range"},
+                {"nation = FRA\nhttp.max.body.bytes = 10\n",
+                 "t.conf:2: 'http.max.body.bytes': 10 is out of range"},
+                /* The dashboard's, not the producer's. */
+                {"nation = FRA\nhttp.max.streams = 8\n",
+                 "t.conf:2: unknown key 'http.max.streams'"},
+                {"nation = FRA\nhttp.port = 8443\nhttp.auth.tokens = /t\n", ""},
                 {"nation = FRA\ninstance.id = x\n", "t.conf:2: unknown key 'instance.id'"},
                 {"nation = FRA\nspool.dir = /s\n", ""},
         };
@@ -77,7 +90,10 @@ static void test_help(void **state) {
                            "nations.file", "topic.prefix", "metrics.file", "kafka.");
         /* Other daemons' keys are not the producer's. */
         assert_null(strstr(help, "instance.id"));
-        assert_null(strstr(help, "http.port"));
+        assert_null(strstr(help, "http.max.streams"));
+        /* The HTTP input's (docs/design.md §2.8). */
+        tu_assert_contains(help, "http.port", "http.auth.tokens", "http.max.body.bytes",
+                           "http.response.timeout.ms", "http.request.timeout.ms");
         assert_null(strstr(help, "sink."));
         free(help);
 }
