@@ -184,15 +184,17 @@ static tecg_err_t collect_rows(export_t *ex, json_t *root) {
         return err;
 }
 
-/* A plain decimal number: -?DIGITS(.DIGITS)?, what the documents' money
- * strings are. Such text is a number to a spreadsheet, not a formula. */
+/* A plain decimal number as JSON spells it: -?(0|[1-9]DIGITS*)(.DIGITS)?,
+ * what the documents' money strings are. Such text is a number to a
+ * spreadsheet, not a formula, and can stand in NDJSON as a number as it
+ * is ("0500" could not). */
 static bool is_decimal(const char *s, size_t len) {
         size_t i = 0, digits = 0;
         if (i < len && s[i] == '-')
                 i++;
         for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
                 digits++;
-        if (!digits)
+        if (!digits || (digits > 1 && s[i - digits] == '0'))
                 return false;
         if (i < len && s[i] == '.') {
                 digits = 0;

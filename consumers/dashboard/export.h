@@ -16,6 +16,7 @@
  * Every value is a number: money is the document's decimal string as it
  * is, counts are integers, ratios reals with 15 significant digits,
  * `reported` is 1 or 0; a member that is null, missing or not a number
+ * (a string counts when spelled as a JSON number: "-5.50", not "0500")
  * gives no row. A dashboard without a long form (none but those three
  * yet) is TECG_ERR_NOT_FOUND: its wide form still exports.
  *

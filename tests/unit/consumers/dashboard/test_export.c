@@ -353,10 +353,20 @@ static const case_t long_cases[] = {
          NULL},
         {"training", "{}", "dashboard,version,as_of,nation,year,location,level,measure,value\r\n",
          ""},
+        {"staffing",
+         "{\"total\":{\"nations_reported\":\"0500\",\"in_iraq\":\"-0\",\"outside_iraq\":\"12.\","
+         "\"total\":\"1e3\",\"shortfall\":\"-12.50\",\"fill_rate\":[1]}}",
+         "dashboard,version,as_of,nation,role,location,measure,value\r\n" S_AT
+         ",,IN_IRAQ,headcount,-0\r\n" S_AT ",,,shortfall,-12.50\r\n",
+         "{\"dashboard\":\"staffing\",\"version\":7,\"as_of\":null,\"nation\":null,"
+         "\"role\":null,\"location\":\"IN_IRAQ\",\"measure\":\"headcount\",\"value\":-0}\n"
+         "{\"dashboard\":\"staffing\",\"version\":7,\"as_of\":null,\"nation\":null,"
+         "\"role\":null,\"location\":null,\"measure\":\"shortfall\",\"value\":-12.50}\n"},
 };
 
-/* The long form's columns, rows, order and numbers; NDJSON where given
- * (else only its line count against the CSV's). */
+/* The long form's columns, rows, order and numbers (a string is a value
+ * only when spelled as a JSON number: not "0500", "12.", "1e3"); NDJSON
+ * where given (else only its line count against the CSV's). */
 static void test_long_cases(void **state) {
         (void)state;
         for (size_t i = 0; i < sizeof(long_cases) / sizeof(long_cases[0]); i++) {
