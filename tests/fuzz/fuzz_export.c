@@ -35,16 +35,22 @@ static const char *const long_headers[] = {
         "dashboard,version,as_of,nation,year,location,level,measure,value",
 };
 
-/* A whole field that strtod() reads as a finite number, spelled with
- * digits, signs, a point and an exponent only (not "inf", not "0x1"). */
+/* A whole field that strtod() reads as a number, spelled with digits,
+ * signs, a point and an exponent only (not "inf", not "0x1"). Any length:
+ * the document's decimal strings are copied as they are. */
 static bool is_number(const char *s, size_t len) {
-        char buf[64], *end;
-        if (!len || len >= sizeof(buf) || strspn(s, "0123456789+-.eE") < len)
+        char *buf, *end;
+        bool ok;
+        if (!len || strspn(s, "0123456789+-.eE") < len)
                 return false;
+        buf = malloc(len + 1);
+        FZ_CHECK(buf, "out of memory");
         memcpy(buf, s, len);
         buf[len] = '\0';
         (void)strtod(buf, &end);
-        return end == buf + len;
+        ok = end == buf + len;
+        free(buf);
+        return ok;
 }
 
 typedef struct {
@@ -83,6 +89,7 @@ static size_t check_csv(const char *what, const char *s, size_t n, csv_shape_t *
                                 tecg_buf_append(&field, &s[i], 1);
                         }
                 }
+                tecg_buf_terminate(&field); /* for is_number()'s strspn() */
                 const char *f = (const char *)field.data;
                 if (field.len && (f[0] == '=' || f[0] == '+' || f[0] == '-' || f[0] == '@' ||
                                   f[0] == '\t' || f[0] == '\r'))
