@@ -1,6 +1,7 @@
 /* The BI export (see export.h): the document is parsed once, its rows
- * collected as flat JSON objects, then written as CSV or NDJSON. Both
- * formats come from the same rows, so they always agree. */
+ * collected (wide: flat JSON objects; long: one measure each), then written
+ * as CSV or NDJSON. Both formats of a form come from the same rows, so they
+ * always agree. */
 #include "export.h"
 
 #include <stdbool.h>
@@ -183,15 +184,40 @@ static tecg_err_t collect_rows(export_t *ex, json_t *root) {
         return err;
 }
 
-static tecg_err_t csv_field(tecg_buf_t *out, const char *s, size_t len) {
+/* A plain decimal number as JSON spells it: -?(0|[1-9]DIGITS*)(.DIGITS)?,
+ * what the documents' money strings are. Such text is a number to a
+ * spreadsheet, not a formula, and can stand in NDJSON as a number as it
+ * is ("0500" could not). */
+static bool is_decimal(const char *s, size_t len) {
+        size_t i = 0, digits = 0;
+        if (i < len && s[i] == '-')
+                i++;
+        for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+                digits++;
+        if (!digits || (digits > 1 && s[i - digits] == '0'))
+                return false;
+        if (i < len && s[i] == '.') {
+                digits = 0;
+                for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+                        digits++;
+                if (!digits)
+                        return false;
+        }
+        return i == len;
+}
+
+/* A field, quoted when RFC 4180 needs it, with `prefix` (NULL or one
+ * character) inside the quotes before it. */
+static tecg_err_t csv_put(tecg_buf_t *out, const char *prefix, const char *s, size_t len) {
         tecg_err_t err;
         bool quote = false;
         for (size_t i = 0; i < len && !quote; i++)
                 quote = s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n';
+        if ((quote && (err = tecg_buf_append(out, "\"", 1))) ||
+            (prefix && (err = tecg_buf_append(out, prefix, 1))))
+                return err;
         if (!quote)
                 return tecg_buf_append(out, s, len);
-        if ((err = tecg_buf_append(out, "\"", 1)))
-                return err;
         for (size_t i = 0; i < len; i++) {
                 if (s[i] == '"' && (err = tecg_buf_append(out, "\"", 1)))
                         return err;
@@ -201,13 +227,33 @@ static tecg_err_t csv_field(tecg_buf_t *out, const char *s, size_t len) {
         return tecg_buf_append(out, "\"", 1);
 }
 
+static tecg_err_t csv_field(tecg_buf_t *out, const char *s, size_t len) {
+        return csv_put(out, NULL, s, len);
+}
+
+static bool starts_formula(char c) {
+        return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r';
+}
+
+/* A text field behind the formula guard: Excel and LibreOffice evaluate a
+ * cell starting with = + - @ (and, after a TAB or CR they strip, what
+ * follows), so a nation's name or a map key from a document could run a
+ * formula on the analyst's machine. A leading single quote makes it text;
+ * decimal numbers ("-500.00") are left alone, they are data. */
+static tecg_err_t csv_text(tecg_buf_t *out, const char *s, size_t len) {
+        bool guard = len && starts_formula(s[0]) && !is_decimal(s, len);
+        return csv_put(out, guard ? "'" : NULL, s, len);
+}
+
+/* A wide-form value: strings are text; numbers, booleans and arrays are
+ * written as JSON text (an array starts with '[', never a formula). */
 static tecg_err_t csv_value(tecg_buf_t *out, json_t *v) {
         tecg_err_t err;
         char *text;
         if (!v || json_is_null(v))
                 return TECG_OK;
         if (json_is_string(v))
-                return csv_field(out, json_string_value(v), json_string_length(v));
+                return csv_text(out, json_string_value(v), json_string_length(v));
         text = json_dumps(v, JSON_FLAGS | JSON_ENCODE_ANY);
         if (!text)
                 return TECG_ERR_NOMEM;
@@ -242,7 +288,7 @@ static tecg_err_t write_csv(export_t *ex, tecg_buf_t *out) {
         }
         json_array_foreach(cols, j, col) {
                 if ((j && (err = tecg_buf_append(out, ",", 1))) ||
-                    (err = csv_field(out, json_string_value(col), json_string_length(col))))
+                    (err = csv_text(out, json_string_value(col), json_string_length(col))))
                         goto done;
         }
         if ((err = tecg_buf_append(out, "\r\n", 2)))
@@ -279,17 +325,483 @@ static tecg_err_t write_ndjson(export_t *ex, tecg_buf_t *out) {
         return err;
 }
 
+/* ------------------------------------------------------------------ */
+/* Long form                                                           */
+
+#define LONG_DIMS_MAX 3
+
+/* Where a row belongs: the nation (NULL for the totals) and the dashboard's
+ * dimension columns (NULL: empty). Passed by value so each level of the
+ * document sets its own dimension without undoing it afterwards. */
+typedef struct {
+        const char *nation;
+        const char *dim[LONG_DIMS_MAX];
+        bool dim_number[LONG_DIMS_MAX]; /* from a JSON integer (a year) */
+} scope_t;
+
+typedef struct {
+        scope_t at;
+        const char *measure;
+        const char *value; /* a number's text */
+        const char *currency;
+} long_row_t;
+
+typedef struct {
+        json_t *texts; /* owns the texts made here (numbers, years) */
+        long_row_t *rows;
+        size_t n, cap;
+} long_t;
+
+/* Static names, or strings borrowed from the document or from texts: all
+ * live until the export is written. */
+static const char *const IN_IRAQ = "IN_IRAQ";
+static const char *const OUTSIDE_IRAQ = "OUTSIDE_IRAQ";
+
+/* A text that lives as long as lx, NULL on allocation failure. */
+static const char *long_keep(long_t *lx, const char *text) {
+        json_t *s = json_string(text);
+        if (!s || json_array_append_new(lx->texts, s))
+                return NULL;
+        return json_string_value(s);
+}
+
+/* The text of a value as a number: decimal strings as they are, integers,
+ * reals (15 significant digits), booleans as 1 or 0. *text is NULL when v
+ * is missing, null or not a number: no row then. */
+static tecg_err_t long_number(long_t *lx, json_t *v, const char **text) {
+        char buf[32], *dumped;
+        *text = NULL;
+        if (json_is_string(v)) {
+                if (is_decimal(json_string_value(v), json_string_length(v)))
+                        *text = json_string_value(v);
+                return TECG_OK;
+        }
+        if (json_is_boolean(v)) {
+                *text = json_is_true(v) ? "1" : "0";
+                return TECG_OK;
+        }
+        if (json_is_integer(v)) {
+                snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+                return (*text = long_keep(lx, buf)) ? TECG_OK : TECG_ERR_NOMEM;
+        }
+        if (!json_is_real(v))
+                return TECG_OK;
+        if (!(dumped = json_dumps(v, JSON_FLAGS | JSON_ENCODE_ANY)))
+                return TECG_ERR_NOMEM;
+        *text = long_keep(lx, dumped);
+        free(dumped);
+        return *text ? TECG_OK : TECG_ERR_NOMEM;
+}
+
+/* Dimension d of `at` from v: a string, or an integer such as a year
+ * (a number again in NDJSON); empty for anything else. */
+static tecg_err_t long_dim(long_t *lx, json_t *v, scope_t *at, size_t d) {
+        char buf[32];
+        at->dim[d] = NULL;
+        at->dim_number[d] = false;
+        if (json_is_string(v)) {
+                at->dim[d] = json_string_value(v);
+                return TECG_OK;
+        }
+        if (!json_is_integer(v))
+                return TECG_OK;
+        snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        at->dim_number[d] = true;
+        return (at->dim[d] = long_keep(lx, buf)) ? TECG_OK : TECG_ERR_NOMEM;
+}
+
+/* One row of `measure` at `at`, from v; nothing when v is not a number. */
+static tecg_err_t long_emit(long_t *lx, const scope_t *at, const char *measure, json_t *v,
+                            const char *currency) {
+        tecg_err_t err;
+        const char *value;
+        if ((err = long_number(lx, v, &value)) || !value)
+                return err;
+        if (lx->n == lx->cap) {
+                size_t cap = lx->cap ? 2 * lx->cap : 256;
+                long_row_t *rows = realloc(lx->rows, cap * sizeof(*rows));
+                if (!rows)
+                        return TECG_ERR_NOMEM;
+                lx->rows = rows;
+                lx->cap = cap;
+        }
+        lx->rows[lx->n++] = (long_row_t){*at, measure, value, currency};
+        return TECG_OK;
+}
+
+/* A money block: a row of `measure` per currency of by_currency, then
+ * `converted` (in the reporting currency) as measure_converted. */
+static tecg_err_t long_money(long_t *lx, const scope_t *at, const char *measure,
+                             const char *measure_converted, json_t *money, const char *reporting) {
+        tecg_err_t err;
+        const char *cur;
+        json_t *v, *by = json_object_get(money, "by_currency");
+        json_object_foreach(by, cur, v) {
+                if ((err = long_emit(lx, at, measure, v, cur)))
+                        return err;
+        }
+        return long_emit(lx, at, measure_converted, json_object_get(money, "converted"), reporting);
+}
+
+/* Funding, dimensions channel, category, stage: the total or one nation. */
+static tecg_err_t funding_entity(long_t *lx, scope_t at, json_t *e, const char *reporting) {
+        tecg_err_t err;
+        const char *ch, *cat, *stage;
+        json_t *chv, *catv, *stv;
+        json_t *equipment = json_object_get(e, "equipment");
+
+        if ((err = long_emit(lx, &at, "reported",
+                             json_object_get(e, at.nation ? "reported" : "nations_reported"),
+                             NULL)) ||
+            (err = long_money(lx, &at, "pledged", "pledged_converted",
+                              json_object_get(e, "pledged"), reporting)) ||
+            (err = long_money(lx, &at, "disbursed", "disbursed_converted",
+                              json_object_get(e, "disbursed"), reporting)))
+                return err;
+        json_object_foreach(json_object_get(e, "channels"), ch, chv) {
+                scope_t c = at;
+                c.dim[0] = ch;
+                if ((err = long_money(lx, &c, "pledged_by_channel", "pledged_by_channel_converted",
+                                      json_object_get(chv, "pledged"), reporting)) ||
+                    (err = long_money(lx, &c, "disbursed_by_channel",
+                                      "disbursed_by_channel_converted",
+                                      json_object_get(chv, "disbursed"), reporting)))
+                        return err;
+        }
+        json_object_foreach(json_object_get(equipment, "stages"), stage, stv) {
+                scope_t s = at;
+                s.dim[2] = stage;
+                if ((err = long_emit(lx, &s, "equipment_quantity", json_object_get(stv, "quantity"),
+                                     NULL)) ||
+                    (err = long_money(lx, &s, "equipment_value", "equipment_value_converted",
+                                      json_object_get(stv, "value"), reporting)))
+                        return err;
+        }
+        json_object_foreach(json_object_get(equipment, "categories"), cat, catv) {
+                json_object_foreach(catv, stage, stv) {
+                        scope_t s = at;
+                        s.dim[1] = cat;
+                        s.dim[2] = stage;
+                        if ((err = long_emit(lx, &s, "equipment_quantity_by_category",
+                                             json_object_get(stv, "quantity"), NULL)) ||
+                            (err = long_money(lx, &s, "equipment_value_by_category",
+                                              "equipment_value_by_category_converted",
+                                              json_object_get(stv, "value"), reporting)))
+                                return err;
+                }
+        }
+        return TECG_OK;
+}
+
+/* A nations row's scope, or false when it names no nation (such a row
+ * would read as a total: left out). */
+static bool nation_scope(json_t *e, scope_t *at) {
+        json_t *n = json_object_get(e, "nation");
+        memset(at, 0, sizeof(*at));
+        if (!json_is_string(n))
+                return false;
+        at->nation = json_string_value(n);
+        return true;
+}
+
+static tecg_err_t funding_rows(long_t *lx, json_t *root) {
+        tecg_err_t err;
+        const char *cur,
+                *reporting = json_string_value(json_object_get(root, "reporting_currency"));
+        json_t *v, *e;
+        size_t i;
+        scope_t at = {0};
+
+        json_object_foreach(json_object_get(root, "rates"), cur, v) {
+                if ((err = long_emit(lx, &at, "exchange_rate", v, cur)))
+                        return err;
+        }
+        if (json_is_object((e = json_object_get(root, "total"))) &&
+            (err = funding_entity(lx, at, e, reporting)))
+                return err;
+        json_array_foreach(json_object_get(root, "nations"), i, e) {
+                if (nation_scope(e, &at) && (err = funding_entity(lx, at, e, reporting)))
+                        return err;
+        }
+        return TECG_OK;
+}
+
+/* Staffing, dimensions role, location: the total or one nation. */
+static tecg_err_t staffing_entity(long_t *lx, scope_t at, json_t *e) {
+        tecg_err_t err;
+        const char *role, *loc;
+        json_t *rv, *v;
+        scope_t in = at, out = at;
+        in.dim[1] = IN_IRAQ;
+        out.dim[1] = OUTSIDE_IRAQ;
+
+        if ((err = long_emit(lx, &at, "reported",
+                             json_object_get(e, at.nation ? "reported" : "nations_reported"),
+                             NULL)) ||
+            (err = long_emit(lx, &in, "headcount", json_object_get(e, "in_iraq"), NULL)) ||
+            (err = long_emit(lx, &out, "headcount", json_object_get(e, "outside_iraq"), NULL)) ||
+            (err = long_emit(lx, &at, "headcount_total", json_object_get(e, "total"), NULL)))
+                return err;
+        json_object_foreach(json_object_get(e, "roles"), role, rv) {
+                json_object_foreach(rv, loc, v) {
+                        scope_t r = at;
+                        r.dim[0] = role;
+                        r.dim[1] = loc;
+                        if ((err = long_emit(lx, &r, "headcount_by_role", v, NULL)))
+                                return err;
+                }
+        }
+        /* The total's only; a nation's row has none of these. */
+        if ((err = long_emit(lx, &at, "authorized_strength",
+                             json_object_get(e, "authorized_strength"), NULL)) ||
+            (err = long_emit(lx, &at, "fill_rate", json_object_get(e, "fill_rate"), NULL)))
+                return err;
+        return long_emit(lx, &at, "shortfall", json_object_get(e, "shortfall"), NULL);
+}
+
+static tecg_err_t staffing_rows(long_t *lx, json_t *root) {
+        tecg_err_t err;
+        json_t *e;
+        size_t i;
+        scope_t at = {0};
+
+        if (json_is_object((e = json_object_get(root, "total"))) &&
+            (err = staffing_entity(lx, at, e)))
+                return err;
+        json_array_foreach(json_object_get(root, "nations"), i, e) {
+                if (nation_scope(e, &at) && (err = staffing_entity(lx, at, e)))
+                        return err;
+        }
+        return TECG_OK;
+}
+
+/* Training, dimensions year, location, level: one element of years (the
+ * totals of a year) or of nations (a nation's year). */
+static tecg_err_t training_entity(long_t *lx, scope_t at, json_t *e) {
+        static const char *const keys[] = {"in_iraq", "outside_iraq"};
+        tecg_err_t err;
+        const char *level;
+        json_t *v;
+
+        if ((err = long_dim(lx, json_object_get(e, "year"), &at, 0)) ||
+            (err = long_emit(lx, &at, "trainees", json_object_get(e, "trainees"), NULL)) ||
+            (err = long_emit(lx, &at, "nations_providing", json_object_get(e, "nations_providing"),
+                             NULL)))
+                return err;
+        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+                json_t *loc = json_object_get(e, keys[k]);
+                scope_t l = at;
+                l.dim[1] = k == 0 ? IN_IRAQ : OUTSIDE_IRAQ;
+                if ((err = long_emit(lx, &l, "trainees_by_location",
+                                     json_object_get(loc, "trainees"), NULL)) ||
+                    (err = long_emit(lx, &l, "target", json_object_get(loc, "target"), NULL)) ||
+                    (err = long_emit(lx, &l, "progress", json_object_get(loc, "progress"), NULL)))
+                        return err;
+                json_object_foreach(json_object_get(loc, "levels"), level, v) {
+                        scope_t lv = l;
+                        lv.dim[2] = level;
+                        if ((err = long_emit(lx, &lv, "trainees_by_level", v, NULL)))
+                                return err;
+                }
+        }
+        return TECG_OK;
+}
+
+static tecg_err_t training_rows(long_t *lx, json_t *root) {
+        tecg_err_t err;
+        json_t *e, *targets = json_object_get(root, "targets");
+        size_t i;
+        scope_t at = {0}, in = {0}, out = {0};
+        in.dim[1] = IN_IRAQ;
+        out.dim[1] = OUTSIDE_IRAQ;
+
+        /* The yearly targets, also on every year's rows: without a year
+         * they are there before the first trainee is reported. */
+        if ((err = long_emit(lx, &in, "target", json_object_get(targets, "in_iraq"), NULL)) ||
+            (err = long_emit(lx, &out, "target", json_object_get(targets, "outside_iraq"), NULL)))
+                return err;
+        json_array_foreach(json_object_get(root, "years"), i, e) {
+                if (json_is_object(e) && (err = training_entity(lx, at, e)))
+                        return err;
+        }
+        json_array_foreach(json_object_get(root, "nations"), i, e) {
+                scope_t n;
+                if (nation_scope(e, &n) && (err = training_entity(lx, n, e)))
+                        return err;
+        }
+        return TECG_OK;
+}
+
+/* The long form of each dashboard: its dimension columns (between nation
+ * and measure), whether it has a currency column, its rows. A new document
+ * gets a line here and a table in docs/design.md §5.7. */
+typedef struct {
+        const char *name;
+        const char *dims[LONG_DIMS_MAX]; /* NULL-padded */
+        bool currency;
+        tecg_err_t (*rows)(long_t *lx, json_t *root);
+} long_form_t;
+
+static const long_form_t long_forms[] = {
+        {"funding", {"channel", "category", "stage"}, true, funding_rows},
+        {"staffing", {"role", "location", NULL}, false, staffing_rows},
+        {"training", {"year", "location", "level"}, false, training_rows},
+};
+
+static const long_form_t *long_form_of(const char *name) {
+        for (size_t i = 0; i < sizeof(long_forms) / sizeof(long_forms[0]); i++)
+                if (strcmp(long_forms[i].name, name) == 0)
+                        return &long_forms[i];
+        return NULL;
+}
+
+bool tecg_export_has_long_form(const char *name) {
+        return long_form_of(name) != NULL;
+}
+
+/* A CSV text field, empty for NULL. */
+static tecg_err_t csv_opt(tecg_buf_t *out, const char *s) {
+        return s ? csv_text(out, s, strlen(s)) : TECG_OK;
+}
+
+/* The columns of a row (or, with row NULL, the header), CSV. */
+static tecg_err_t long_csv_line(tecg_buf_t *out, const long_form_t *form, const char *name,
+                                const char *version, const char *as_of, const long_row_t *row) {
+        tecg_err_t err;
+        const char *fixed[] = {"dashboard", "version", "as_of", "nation"};
+        if (!row) {
+                for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+                        if ((i && (err = tecg_buf_append(out, ",", 1))) ||
+                            (err = csv_opt(out, fixed[i])))
+                                return err;
+        } else if ((err = csv_opt(out, name)) || (err = tecg_buf_append(out, ",", 1)) ||
+                   (err = tecg_buf_puts(out, version)) || (err = tecg_buf_append(out, ",", 1)) ||
+                   (err = csv_opt(out, as_of)) || (err = tecg_buf_append(out, ",", 1)) ||
+                   (err = csv_opt(out, row->at.nation)))
+                return err;
+        for (size_t d = 0; d < LONG_DIMS_MAX && form->dims[d]; d++)
+                if ((err = tecg_buf_append(out, ",", 1)) ||
+                    (err = csv_opt(out, row ? row->at.dim[d] : form->dims[d])))
+                        return err;
+        if ((err = tecg_buf_append(out, ",", 1)) ||
+            (err = csv_opt(out, row ? row->measure : "measure")) ||
+            (err = tecg_buf_append(out, ",", 1)) ||
+            /* a number: never behind the formula guard */
+            (err = tecg_buf_puts(out, row ? row->value : "value")))
+                return err;
+        if (form->currency && ((err = tecg_buf_append(out, ",", 1)) ||
+                               (err = csv_opt(out, row ? row->currency : "currency"))))
+                return err;
+        return tecg_buf_append(out, "\r\n", 2);
+}
+
+/* A JSON string, or null for NULL. */
+static tecg_err_t ndjson_string(tecg_buf_t *out, const char *s) {
+        tecg_err_t err;
+        char *text;
+        json_t *j;
+        if (!s)
+                return tecg_buf_puts(out, "null");
+        /* Every string here is the document's (valid UTF-8, Jansson read
+         * it) or the caller's dashboard name. */
+        if (!(j = json_string(s)))
+                return TECG_ERR_INVALID;
+        text = json_dumps(j, JSON_ENCODE_ANY);
+        json_decref(j);
+        if (!text)
+                return TECG_ERR_NOMEM;
+        err = tecg_buf_puts(out, text);
+        free(text);
+        return err;
+}
+
+/* ,"KEY": and the string, or the number's text as it is (the keys are
+ * this file's column names). */
+static tecg_err_t ndjson_member(tecg_buf_t *out, const char *key, const char *s, bool number) {
+        tecg_err_t err;
+        if ((err = tecg_buf_puts(out, ",\"")) || (err = tecg_buf_puts(out, key)) ||
+            (err = tecg_buf_puts(out, "\":")))
+                return err;
+        return number && s ? tecg_buf_puts(out, s) : ndjson_string(out, s);
+}
+
+static tecg_err_t long_ndjson_line(tecg_buf_t *out, const long_form_t *form, const char *name,
+                                   const char *version, const char *as_of, const long_row_t *row) {
+        tecg_err_t err;
+        if ((err = tecg_buf_puts(out, "{\"dashboard\":")) || (err = ndjson_string(out, name)) ||
+            (err = tecg_buf_puts(out, ",\"version\":")) || (err = tecg_buf_puts(out, version)) ||
+            (err = ndjson_member(out, "as_of", as_of, false)) ||
+            (err = ndjson_member(out, "nation", row->at.nation, false)))
+                return err;
+        for (size_t d = 0; d < LONG_DIMS_MAX && form->dims[d]; d++)
+                if ((err = ndjson_member(out, form->dims[d], row->at.dim[d],
+                                         row->at.dim_number[d])))
+                        return err;
+        if ((err = ndjson_member(out, "measure", row->measure, false)) ||
+            (err = tecg_buf_puts(out, ",\"value\":")) || (err = tecg_buf_puts(out, row->value)))
+                return err;
+        if (form->currency && (err = ndjson_member(out, "currency", row->currency, false)))
+                return err;
+        return tecg_buf_puts(out, "}\n");
+}
+
+static tecg_err_t write_long(const long_form_t *form, const char *name, uint64_t version,
+                             json_t *root, tecg_export_format_t format, tecg_buf_t *out) {
+        tecg_err_t err = TECG_ERR_NOMEM;
+        long_t lx = {json_array(), NULL, 0, 0};
+        const char *as_of = json_string_value(json_object_get(root, "as_of"));
+        char vtext[24];
+
+        snprintf(vtext, sizeof(vtext), "%llu", (unsigned long long)version);
+        if (!lx.texts || (err = form->rows(&lx, root)))
+                goto done;
+        if (format == TECG_EXPORT_CSV && (err = long_csv_line(out, form, NULL, NULL, NULL, NULL)))
+                goto done;
+        for (size_t i = 0; i < lx.n; i++) {
+                err = format == TECG_EXPORT_CSV
+                              ? long_csv_line(out, form, name, vtext, as_of, &lx.rows[i])
+                              : long_ndjson_line(out, form, name, vtext, as_of, &lx.rows[i]);
+                if (err)
+                        goto done;
+        }
+        err = TECG_OK;
+done:
+        free(lx.rows);
+        json_decref(lx.texts);
+        return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* Both forms                                                          */
+
 tecg_err_t tecg_export(const char *name, uint64_t version, const char *json, size_t len,
-                       tecg_export_format_t format, tecg_buf_t *out, char *errstr,
+                       const tecg_export_opts_t *opts, tecg_buf_t *out, char *errstr,
                        size_t errstr_size) {
         tecg_err_t err;
         json_error_t jerr;
         json_t *root = json_loadb(json, len, 0, &jerr);
         export_t ex = {name, version, NULL, NULL};
+        const long_form_t *form = NULL;
 
         if (!root || !json_is_object(root)) {
                 err = tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, "%s: not a JSON object",
                                   name);
+                goto done;
+        }
+        if (opts->shape == TECG_EXPORT_LONG && !(form = long_form_of(name))) {
+                err = tecg_seterr(TECG_ERR_NOT_FOUND, errstr, errstr_size,
+                                  "%s: no long form (its wide form exports it)", name);
+                goto done;
+        }
+        /* The byte order mark tells Excel the file is UTF-8 (it assumes
+         * the local code page otherwise); other readers skip it. */
+        if (opts->bom && opts->format == TECG_EXPORT_CSV &&
+            (err = tecg_buf_append(out, "\xEF\xBB\xBF", 3)))
+                goto done;
+        if (form) {
+                err = write_long(form, name, version, root, opts->format, out);
+                if (err == TECG_ERR_INVALID)
+                        tecg_seterr(err, errstr, errstr_size, "%s: the name is not UTF-8", name);
                 goto done;
         }
         ex.as_of = json_object_get(root, "as_of");
@@ -299,21 +811,11 @@ tecg_err_t tecg_export(const char *name, uint64_t version, const char *json, siz
         }
         if ((err = collect_rows(&ex, root)))
                 goto done;
-        err = format == TECG_EXPORT_CSV ? write_csv(&ex, out) : write_ndjson(&ex, out);
+        err = opts->format == TECG_EXPORT_CSV ? write_csv(&ex, out) : write_ndjson(&ex, out);
 done:
         if (err == TECG_ERR_NOMEM)
                 tecg_seterr(err, errstr, errstr_size, "%s: out of memory", name);
         json_decref(ex.rows);
         json_decref(root);
         return err;
-}
-
-tecg_err_t tecg_export_csv(const char *name, uint64_t version, const char *json, size_t len,
-                           tecg_buf_t *out, char *errstr, size_t errstr_size) {
-        return tecg_export(name, version, json, len, TECG_EXPORT_CSV, out, errstr, errstr_size);
-}
-
-tecg_err_t tecg_export_ndjson(const char *name, uint64_t version, const char *json, size_t len,
-                              tecg_buf_t *out, char *errstr, size_t errstr_size) {
-        return tecg_export(name, version, json, len, TECG_EXPORT_NDJSON, out, errstr, errstr_size);
 }

@@ -416,12 +416,20 @@ done:
         return finish(srv, conn, ROUTE_DASHBOARD, method, url, status, resp);
 }
 
+/* NAME.csv, NAME.ndjson: the long form; NAME.wide.csv, NAME.wide.ndjson:
+ * the wide one (export.h). ?bom=1 puts the UTF-8 byte order mark before
+ * a CSV for Excel; on NDJSON, or with another value than 0 or 1, it is a
+ * 400 rather than silently ignored, so a BI tool's URL mistake shows. */
 static enum MHD_Result serve_export(tecg_http_server_t *srv, struct MHD_Connection *conn,
                                     const char *method, const char *url, const char *file) {
+        static const char wide_suffix[] = ".wide";
+        const size_t wide_len = sizeof(wide_suffix) - 1;
         char name[TECG_DOCSTORE_NAME_MAX + 1], disp[160], errstr[256];
         const char *dot = strrchr(file, '.');
-        tecg_export_format_t format;
+        const char *bom = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "bom");
+        tecg_export_opts_t opts = {TECG_EXPORT_LONG, TECG_EXPORT_CSV, false};
         const char *ctype, *ext;
+        size_t name_len;
         tecg_doc_t doc = {0};
         tecg_buf_t body = TECG_BUF_INIT;
         struct MHD_Response *resp = NULL;
@@ -429,32 +437,46 @@ static enum MHD_Result serve_export(tecg_http_server_t *srv, struct MHD_Connecti
         enum MHD_Result ret;
 
         if (dot && strcmp(dot, ".csv") == 0) {
-                format = TECG_EXPORT_CSV;
                 ctype = "text/csv; charset=utf-8; header=present";
                 ext = "csv";
         } else if (dot && strcmp(dot, ".ndjson") == 0) {
-                format = TECG_EXPORT_NDJSON;
+                opts.format = TECG_EXPORT_NDJSON;
                 ctype = "application/x-ndjson";
                 ext = "ndjson";
         } else {
                 return reply_error(srv, conn, ROUTE_EXPORT, method, url, MHD_HTTP_NOT_FOUND,
                                    "not_found",
-                                   "export formats are NAME.csv and "
-                                   "NAME.ndjson");
+                                   "export formats are NAME.csv, NAME.ndjson (long form) "
+                                   "and NAME.wide.csv, NAME.wide.ndjson");
         }
+        name_len = (size_t)(dot - file);
+        if (name_len > wide_len && memcmp(file + name_len - wide_len, wide_suffix, wide_len) == 0) {
+                opts.shape = TECG_EXPORT_WIDE;
+                name_len -= wide_len;
+        }
+        if (bom && strcmp(bom, "1") == 0 && opts.format == TECG_EXPORT_CSV)
+                opts.bom = true;
+        else if (bom && strcmp(bom, "0") != 0)
+                return reply_error(srv, conn, ROUTE_EXPORT, method, url, MHD_HTTP_BAD_REQUEST,
+                                   "bad_parameter", "bom is 0 or 1, and for CSV only");
         /* A name too long for the store cannot be in it. */
-        snprintf(name, sizeof(name), "%.*s", (int)(dot - file), file);
-        if ((size_t)(dot - file) > TECG_DOCSTORE_NAME_MAX ||
+        snprintf(name, sizeof(name), "%.*s", (int)name_len, file);
+        if (name_len > TECG_DOCSTORE_NAME_MAX ||
             tecg_docstore_get(srv->store, name, &doc) != TECG_OK)
                 return reply_error(srv, conn, ROUTE_EXPORT, method, url, MHD_HTTP_NOT_FOUND,
-                                   "not_found", "no dashboard named '%.*s'", (int)(dot - file),
-                                   file);
+                                   "not_found", "no dashboard named '%.*s'", (int)name_len, file);
+        if (opts.shape == TECG_EXPORT_LONG && !tecg_export_has_long_form(name)) {
+                ret = reply_error(srv, conn, ROUTE_EXPORT, method, url, MHD_HTTP_NOT_FOUND,
+                                  "not_found", "'%s' has no long form: %s.wide.%s exports it", name,
+                                  name, ext);
+                goto out;
+        }
         if (not_modified(conn, doc.version)) {
                 status = MHD_HTTP_NOT_MODIFIED;
                 resp = response_304(doc.version);
                 goto done;
         }
-        if (tecg_export(doc.name, doc.version, doc.json, doc.len, format, &body, errstr,
+        if (tecg_export(doc.name, doc.version, doc.json, doc.len, &opts, &body, errstr,
                         sizeof(errstr)) != TECG_OK) {
                 tecg_log_warn(FAC, "export of %s: %s", name, errstr);
                 ret = reply_error(srv, conn, ROUTE_EXPORT, method, url,
@@ -463,8 +485,9 @@ static enum MHD_Result serve_export(tecg_http_server_t *srv, struct MHD_Connecti
         }
         if (!(resp = response_own(&body, ctype)))
                 goto done;
-        snprintf(disp, sizeof(disp), "attachment; filename=\"%s-v%llu.%s\"", name,
-                 (unsigned long long)doc.version, ext);
+        snprintf(disp, sizeof(disp), "attachment; filename=\"%s-v%llu%s.%s\"", name,
+                 (unsigned long long)doc.version, opts.shape == TECG_EXPORT_WIDE ? ".wide" : "",
+                 ext);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
         set_etag(resp, doc.version);

@@ -6,8 +6,10 @@
  *   GET /api/dashboards/NAME        the document; ETag "VERSION", honours
  *                                   If-None-Match (304); 404 JSON if unknown
  *   GET /api/stream[?dashboards=a,b]  text/event-stream of the documents
- *   GET /api/export/NAME.csv        BI export (export.h); ETag "VERSION"
- *   GET /api/export/NAME.ndjson
+ *   GET /api/export/NAME.csv        BI export in long form (export.h);
+ *   GET /api/export/NAME.ndjson     ETag "VERSION"; ?bom=1 for Excel (CSV)
+ *   GET /api/export/NAME.wide.csv   the wide form (one row per element)
+ *   GET /api/export/NAME.wide.ndjson
  *   GET /metrics                    Prometheus text format 0.0.4
  *   GET /healthz                    200 or 503, JSON, from the health callback
  *   GET /.well-known/tecg-signing-key  the documents' public key (JSON);

@@ -291,13 +291,11 @@ static void test_dashboard(void **state) {
 static void test_not_found_and_method(void **state) {
         fixture_t *f = *state;
         static const char *const paths[] = {
-                "/api/dashboards/nope",
-                "/nope",
-                "/api/dashboards/funding/x",
-                "/api/export/nope.csv",
-                "/api/export/funding.xml",
-                "/api/export/funding",
-                "/api",
+                "/api/dashboards/nope",      "/nope",
+                "/api/dashboards/funding/x", "/api/export/nope.csv",
+                "/api/export/funding.xml",   "/api/export/funding",
+                "/api/export/nope.wide.csv", "/api/export/.wide.csv",
+                "/api/export/funding.wide",  "/api",
                 "/api/dashboards/%FF",
         };
         resp_t r;
@@ -515,6 +513,19 @@ static const char export_ndjson[] = ROW
         "\"year\":2006,\"trainees\":20}\n";
 #undef ROW
 
+#define LONG_AT "funding,3,2005-02-28T17:00:00Z,"
+static const char export_long_csv[] =
+        "dashboard,version,as_of,nation,channel,category,stage,measure,value,currency\r\n" LONG_AT
+        ",,,,reported,2,\r\n" LONG_AT ",,,,pledged,1652000.00,EUR\r\n" LONG_AT
+        ",,,,pledged_converted,1652000.00,EUR\r\n" LONG_AT "BEL,,,,reported,1,\r\n" LONG_AT
+        "BEL,,,,pledged,652000.00,EUR\r\n" LONG_AT
+        "BEL,,,,pledged_converted,652000.00,EUR\r\n" LONG_AT "FRA,,,,reported,0,\r\n" LONG_AT
+        "FRA,,,,pledged,1000000.00,EUR\r\n" LONG_AT "FRA,,,,pledged,10.50,USD\r\n" LONG_AT
+        "FRA,,,,pledged_converted,1008.44,EUR\r\n";
+#undef LONG_AT
+
+/* NAME.csv and NAME.ndjson are the long form, NAME.wide.* the wide one
+ * (export.h has the rows; test_export.c checks them in detail). */
 static void test_export(void **state) {
         fixture_t *f = *state;
         resp_t r;
@@ -525,18 +536,83 @@ static void test_export(void **state) {
         assert_header(&r, "Content-Type", "text/csv; charset=utf-8; header=present");
         assert_header(&r, "Content-Disposition", "attachment; filename=\"funding-v3.csv\"");
         assert_header(&r, "ETag", "\"3\"");
-        assert_string_equal(BODY(r), export_csv);
+        assert_string_equal(BODY(r), export_long_csv);
         resp_free(&r);
 
         http(f, NULL, "/api/export/funding.ndjson", NULL, &r);
         assert_int_equal(r.status, 200);
         assert_header(&r, "Content-Type", "application/x-ndjson");
         assert_header(&r, "Content-Disposition", "attachment; filename=\"funding-v3.ndjson\"");
+        assert_int_equal(tu_count_of(BODY(r), "\n"), 10);
+        tu_assert_contains(BODY(r),
+                           "{\"dashboard\":\"funding\",\"version\":3,"
+                           "\"as_of\":\"2005-02-28T17:00:00Z\",\"nation\":\"FRA\","
+                           "\"channel\":null,\"category\":null,\"stage\":null,"
+                           "\"measure\":\"pledged\",\"value\":10.50,\"currency\":\"USD\"}\n");
+        resp_free(&r);
+
+        /* ?bom=1: the byte order mark, then the same CSV. */
+        http(f, NULL, "/api/export/funding.csv?bom=1", NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_memory_equal(BODY(r), "\xEF\xBB\xBF", 3);
+        assert_string_equal(BODY(r) + 3, export_long_csv);
+        resp_free(&r);
+        http(f, NULL, "/api/export/funding.csv?bom=0", NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(BODY(r), export_long_csv);
+        resp_free(&r);
+        /* Not for NDJSON, and 0 or 1 only: a 400 says so. */
+        static const char *const bad_bom[] = {"/api/export/funding.ndjson?bom=1",
+                                              "/api/export/funding.csv?bom=yes",
+                                              "/api/export/funding.wide.csv?bom="};
+        for (size_t i = 0; i < sizeof(bad_bom) / sizeof(bad_bom[0]); i++) {
+                http(f, NULL, bad_bom[i], NULL, &r);
+                if (r.status != 400)
+                        fail_msg("%s: %ld, expected 400", bad_bom[i], r.status);
+                assert_header(&r, "Content-Type", "application/json");
+                tu_assert_contains(BODY(r), "\"bad_parameter\"");
+                resp_free(&r);
+        }
+
+        /* The wide form, as before the long form. */
+        http(f, NULL, "/api/export/funding.wide.csv", NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_header(&r, "Content-Type", "text/csv; charset=utf-8; header=present");
+        assert_header(&r, "Content-Disposition", "attachment; filename=\"funding-v3.wide.csv\"");
+        assert_header(&r, "ETag", "\"3\"");
+        assert_string_equal(BODY(r), export_csv);
+        resp_free(&r);
+
+        http(f, NULL, "/api/export/funding.wide.ndjson", NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_header(&r, "Content-Type", "application/x-ndjson");
+        assert_header(&r, "Content-Disposition", "attachment; filename=\"funding-v3.wide.ndjson\"");
         assert_string_equal(BODY(r), export_ndjson);
+        resp_free(&r);
+
+        http(f, NULL, "/api/export/funding.wide.csv?bom=1", NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_memory_equal(BODY(r), "\xEF\xBB\xBF", 3);
+        assert_string_equal(BODY(r) + 3, export_csv);
         resp_free(&r);
 
         http(f, NULL, "/api/export/funding.csv", "If-None-Match: \"3\"", &r);
         assert_int_equal(r.status, 304);
+        resp_free(&r);
+        http(f, NULL, "/api/export/funding.wide.csv", "If-None-Match: \"3\"", &r);
+        assert_int_equal(r.status, 304);
+        resp_free(&r);
+
+        /* A document without a long form: 404 naming the wide one, which
+         * serves it. */
+        put(f->store, "other", 1, "{\"rows\":[{\"n\":1}]}");
+        http(f, NULL, "/api/export/other.csv", NULL, &r);
+        assert_int_equal(r.status, 404);
+        tu_assert_contains(BODY(r), "other.wide.csv");
+        resp_free(&r);
+        http(f, NULL, "/api/export/other.wide.csv", NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(BODY(r), "dashboard,version,as_of,table,n\r\nother,1,,rows,1\r\n");
         resp_free(&r);
 }
 
