@@ -250,9 +250,11 @@ static void test_stop_while_init_transactions_hangs(void **state) {
                 (long long)(returned - t0), err);
         tu_assert_contains(err, "init_transactions", "stopped before Kafka answered");
         /* The stop came at 1.5 s; new waits in steps of a second and
-         * destroys what it made within the budget. */
+         * destroys what it made within the budget. Without the stop it
+         * would never return; the margin is for a loaded machine (ASan,
+         * the broker tests beside), not for the code. */
         assert_true(returned - t0 >= 1400);
-        assert_true(returned - t0 < 1500 + SHUTDOWN_MS + 500);
+        assert_true(returned - t0 < 1500 + SHUTDOWN_MS + 3000);
 }
 
 int main(void) {
