@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, ROOT
+from conftest import BUILD, ROOT, scaled
 from tecgpy import events, kafka_util, signing
 
 TOPICS = ("contributions", "training-completions")
@@ -203,6 +203,11 @@ def test_lines_beyond_limits_file_lines_are_rejected_to_be_sent_again(
     errors, rejected = p.rejected("DEU-big")
     assert errors == [f"DEU-big.ndjson:{n}: {why}" for n in (6, 7, 8)]
     assert rejected == b"\n".join(lines[5:]) + b"\n"
+    # The producer logs the file's summary just after moving it to done/.
+    deadline = time.time() + scaled(10)
+    while ("DEU-big.ndjson: 8 lines, 5 delivered, 3 rejected" not in p.log_text()
+           and time.time() < deadline):
+        time.sleep(0.05)
     assert "DEU-big.ndjson: 8 lines, 5 delivered, 3 rejected" in p.log_text()
     assert ("DEU-big.ndjson: more than limits.file.lines (5) lines: the lines after "
             "line 5 are rejected unsent, to be sent again in another file") in p.log_text()
