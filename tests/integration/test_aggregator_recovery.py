@@ -27,7 +27,7 @@ from test_pipeline import documents, feed, http_port, wait_documents
 
 NATIONS = ["FRA", "DEU", "NOR"]
 # test_broker_outage.py's private broker is on +10 (and +11, its controller).
-PRIVATE_PORT = int(os.environ.get("TECG_KAFKA_PORT", "39092")) + 12
+PRIVATE_PORT = int(os.environ.get("TECG_KAFKA_PORT", "39092")) % 10000 + 20012  # below the ephemeral range
 RESUME_S = 10
 
 

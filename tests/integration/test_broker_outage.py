@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT, Producer
 from tecgpy import events, kafka_util
 
-PORT = int(os.environ.get("TECG_KAFKA_PORT", "39092")) + 10
+PORT = int(os.environ.get("TECG_KAFKA_PORT", "39092")) % 10000 + 20010  # below the ephemeral range
 
 
 @pytest.fixture

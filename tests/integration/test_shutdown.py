@@ -19,7 +19,7 @@ from confluent_kafka.admin import AdminClient
 from conftest import ROOT, Daemon, Producer, scaled
 from tecgpy import events, kafka_util
 
-PORT = int(os.environ.get("TECG_KAFKA_PORT", "39092")) + 12
+PORT = int(os.environ.get("TECG_KAFKA_PORT", "39092")) % 10000 + 20012  # below the ephemeral range
 SHUTDOWN_MS = 3000
 # Process start-up, signal delivery and the last poll slice: what may come
 # on top of shutdown.timeout.ms.
