@@ -311,6 +311,8 @@ tecg_nation_state_t *tecg_nation_state_new(const char *nation) {
                 return NULL;
         memcpy(st->nation, nation, strlen(nation) + 1);
         st->as_of_ms = INT64_MIN;
+        for (int t = 0; t < TECG_EV__COUNT; t++)
+                st->last_report_ms[t] = INT64_MIN;
         return st;
 }
 
@@ -379,6 +381,11 @@ tecg_err_t tecg_nation_state_apply(tecg_nation_state_t *st, const tecg_event_t *
                 st->as_of_ms = ev->occurred_at_ms;
                 ch = true;
         }
+        /* ev->type is in range: the switch refused any other. */
+        if (ev->occurred_at_ms > st->last_report_ms[ev->type]) {
+                st->last_report_ms[ev->type] = ev->occurred_at_ms;
+                ch = true;
+        }
         if (changed)
                 *changed = ch;
 done:
@@ -425,6 +432,9 @@ bool tecg_nation_state_equal(const tecg_nation_state_t *a, const tecg_nation_sta
             a->as_of_ms != b->as_of_ms || a->nfunding != b->nfunding ||
             a->nequipment_values != b->nequipment_values || a->ntraining != b->ntraining)
                 return false;
+        for (int t = 0; t < TECG_EV__COUNT; t++)
+                if (a->last_report_ms[t] != b->last_report_ms[t])
+                        return false;
         for (size_t i = 0; i < a->nfunding; i++) {
                 const tecg_funding_total_t *x = &a->funding[i], *y = &b->funding[i];
                 if (x->channel != y->channel || x->stage != y->stage ||

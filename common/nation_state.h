@@ -8,6 +8,9 @@
  *   personnel   latest report per (role, location): greatest occurred_at,
  *               ties broken by the greater event_id (byte order)
  *   training    trainees per (UTC year of occurred_at, location, level)
+ *   last_report greatest occurred_at per event type (funding, equipment,
+ *               personnel, training): when the nation last reported it,
+ *               which the dashboard's overdue check measures against
  *
  * Money is integer minor units of its currency, never floating point.
  * Dedupe of event_ids is not in here: the aggregator owns the set of seen
@@ -57,6 +60,9 @@ typedef struct {
         uint64_t version; /* +1 on every change */
         uint64_t events;  /* distinct events counted */
         int64_t as_of_ms; /* latest occurred_at counted; INT64_MIN = none */
+        /* Latest occurred_at counted per tecg_event_type_t; INT64_MIN = none
+         * (never reported, or a snapshot written before the field existed). */
+        int64_t last_report_ms[TECG_EV__COUNT];
 
         /* Sorted by their key fields, so two equal states compare and
          * encode byte for byte the same whatever order events came in. */

@@ -4,7 +4,14 @@
  * nation_state.avsc must look like. tecg_state_codec_new() checks the
  * parsed schema against it, and encode/extract address fields by its
  * indices, so the two cannot drift apart: a schema edit that breaks them fails at start-up (and in
- * tests/unit/common/test_state_codec.c), not on the first message. */
+ * tests/unit/common/test_state_codec.c), not on the first message.
+ *
+ * Evolution: fields are only ever appended, each with a default. The
+ * schema of the states written before them (v1, without the last_*
+ * fields) is the built-in schema minus those fields, derived here at
+ * start-up rather than kept as a second file that could drift; a message
+ * with v1's fingerprint is read with v1 and the missing fields take their
+ * defaults (null: INT64_MIN). */
 #include "state_codec.h"
 
 #include <inttypes.h>
@@ -14,6 +21,7 @@
 #include <string.h>
 
 #include <avro.h>
+#include <jansson.h>
 
 #include "avro_walk.h"
 #include "canonical.h"
@@ -58,8 +66,14 @@ enum {
         R_EQ_VALUES,
         R_PERSONNEL,
         R_TRAINING,
+        R_LAST_FUNDING, /* first field of v2; R_LAST_FUNDING + tecg_event_type_t */
+        R_LAST_EQUIPMENT,
+        R_LAST_PERSONNEL,
+        R_LAST_TRAINING,
         R__COUNT
 };
+/* Fields of the v1 schema: the ones before the per-type last reports. */
+#define R_V1_COUNT R_LAST_FUNDING
 
 #define ENUM(n, names, count) \
         { n, T_ENUM, names, count, NULL }
@@ -113,21 +127,35 @@ static const field_desc_t root_fields[R__COUNT] = {
         [R_EQ_VALUES] = {"equipment_values", T_ARRAY, NULL, 0, &value_rec},
         [R_PERSONNEL] = {"personnel", T_ARRAY, NULL, 0, &strength_rec},
         [R_TRAINING] = {"training", T_ARRAY, NULL, 0, &training_rec},
+        [R_LAST_FUNDING] = PLAIN("last_funding", T_OPT_LONG),
+        [R_LAST_EQUIPMENT] = PLAIN("last_equipment", T_OPT_LONG),
+        [R_LAST_PERSONNEL] = PLAIN("last_personnel", T_OPT_LONG),
+        [R_LAST_TRAINING] = PLAIN("last_training", T_OPT_LONG),
 };
 static const rec_desc_t root_rec = {"NationState", root_fields, R__COUNT};
+static const rec_desc_t root_rec_v1 = {"NationState", root_fields, R_V1_COUNT};
 
 #undef ENUM
 #undef PLAIN
 
-struct tecg_state_codec_s {
+/* One writer schema the codec reads: the current one (which it also
+ * writes) or an older one. */
+typedef struct {
         avro_schema_t schema;
         avro_value_iface_t *iface;
         avro_value_t value; /* reused by every encode and decode */
         bool has_value;
-        avro_reader_t reader; /* memory reader/writer, re-pointed */
-        avro_writer_t writer;
         uint64_t fingerprint;
         tecg_avro_walk_t *walk; /* bounds a body before Avro-C reads it */
+        size_t nfields;         /* of root_fields */
+} version_t;
+
+enum { V_CURRENT, V_1, V__COUNT };
+
+struct tecg_state_codec_s {
+        version_t v[V__COUNT];
+        avro_reader_t reader; /* memory reader/writer, re-pointed */
+        avro_writer_t writer;
 };
 
 /* ------------------------------------------------------------------------
@@ -309,6 +337,10 @@ static tecg_err_t state_check(const tecg_nation_state_t *st, char *errstr, size_
                                            i);
                 }
         }
+        /* A type's last report is one of the events as_of is the latest of. */
+        for (int t = 0; t < TECG_EV__COUNT; t++)
+                if (st->last_report_ms[t] != INT64_MIN && st->last_report_ms[t] > st->as_of_ms)
+                        return BAD("last_%s is later than as_of", tecg_event_type_names[t]);
         return TECG_OK;
 #undef BAD
 }
@@ -316,12 +348,79 @@ static tecg_err_t state_check(const tecg_nation_state_t *st, char *errstr, size_
 /* ------------------------------------------------------------------------
  * Life cycle */
 
+/* Parses `json` as one version of the schema, checks it against the first
+ * `rec->nfields` descriptors and prepares its value and walk. */
+static tecg_err_t version_init(version_t *v, const char *json, size_t len, const rec_desc_t *rec,
+                               const char *label, char *errstr, size_t errstr_size) {
+        char *pcf = NULL;
+        char why[256];
+        tecg_err_t err;
+
+        v->nfields = rec->nfields;
+        if ((err = tecg_canonical_form(json, len, &pcf, errstr, errstr_size)))
+                goto done;
+        v->fingerprint = tecg_crc64_avro(pcf, strlen(pcf));
+        if (avro_schema_from_json_length(json, len, &v->schema)) {
+                v->schema = NULL;
+                err = tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size, "schema %s: Avro-C: %s",
+                                  label, avro_strerror());
+                goto done;
+        }
+        if (!shape_record(v->schema, rec, why, sizeof(why))) {
+                err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                  "schema %s does not match nation_state.h: %s", label, why);
+                goto done;
+        }
+        v->iface = avro_generic_class_from_schema(v->schema);
+        if (!v->iface || avro_generic_value_new(v->iface, &v->value)) {
+                err = tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size, "schema %s: Avro-C: %s",
+                                  label, avro_strerror());
+                goto done;
+        }
+        v->has_value = true;
+        if (!(v->walk = tecg_avro_walk_new(v->schema)))
+                err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+done:
+        free(pcf);
+        return err;
+}
+
+static void version_free(version_t *v) {
+        if (v->has_value)
+                avro_value_decref(&v->value);
+        if (v->iface)
+                avro_value_iface_decref(v->iface);
+        tecg_avro_walk_destroy(v->walk);
+        if (v->schema)
+                avro_schema_decref(v->schema);
+}
+
+/* The v1 schema as JSON: the current one without the fields v2 appended.
+ * NULL with errstr when the current one is not the expected JSON. */
+static char *v1_json(const char *json, size_t len, char *errstr, size_t errstr_size) {
+        json_t *root = json_loadb(json, len, 0, NULL), *fields;
+        char *out = NULL;
+
+        fields = root ? json_object_get(root, "fields") : NULL;
+        if (!json_is_array(fields) || json_array_size(fields) != R__COUNT) {
+                tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                            "schema " SCHEMA_NAME ": not a record of %d fields", R__COUNT);
+                goto done;
+        }
+        while (json_array_size(fields) > R_V1_COUNT)
+                json_array_remove(fields, json_array_size(fields) - 1);
+        if (!(out = json_dumps(root, JSON_COMPACT)))
+                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+done:
+        json_decref(root);
+        return out;
+}
+
 tecg_state_codec_t *tecg_state_codec_new(char *errstr, size_t errstr_size) {
         tecg_state_codec_t *c = calloc(1, sizeof(*c));
         const tecg_schema_source_t *src = NULL;
         static char empty[1];
-        char *pcf = NULL;
-        char why[256];
+        char *v1 = NULL;
         bool ok = false;
 
         if (!c) {
@@ -336,37 +435,22 @@ tecg_state_codec_t *tecg_state_codec_new(char *errstr, size_t errstr_size) {
                             "schemas/" SCHEMA_NAME ".avsc is not built in");
                 goto done;
         }
-        if (tecg_canonical_form(src->json, src->len, &pcf, errstr, errstr_size))
+        if (version_init(&c->v[V_CURRENT], src->json, src->len, &root_rec, SCHEMA_NAME, errstr,
+                         errstr_size))
                 goto done;
-        c->fingerprint = tecg_crc64_avro(pcf, strlen(pcf));
-        if (avro_schema_from_json_length(src->json, src->len, &c->schema)) {
-                c->schema = NULL;
-                tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size,
-                            "schema " SCHEMA_NAME ": Avro-C: %s", avro_strerror());
+        if (!(v1 = v1_json(src->json, src->len, errstr, errstr_size)) ||
+            version_init(&c->v[V_1], v1, strlen(v1), &root_rec_v1, SCHEMA_NAME " v1", errstr,
+                         errstr_size))
                 goto done;
-        }
-        if (!shape_record(c->schema, &root_rec, why, sizeof(why))) {
-                tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                            "schema " SCHEMA_NAME " does not match nation_state.h: %s", why);
-                goto done;
-        }
-        c->iface = avro_generic_class_from_schema(c->schema);
-        if (!c->iface || avro_generic_value_new(c->iface, &c->value)) {
-                tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size,
-                            "schema " SCHEMA_NAME ": Avro-C: %s", avro_strerror());
-                goto done;
-        }
-        c->has_value = true;
         c->reader = avro_reader_memory(empty, 0);
         c->writer = avro_writer_memory(empty, 0);
-        c->walk = tecg_avro_walk_new(c->schema);
-        if (!c->reader || !c->writer || !c->walk) {
+        if (!c->reader || !c->writer) {
                 tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto done;
         }
         ok = true;
 done:
-        free(pcf);
+        free(v1);
         if (!ok) {
                 tecg_state_codec_destroy(c);
                 c = NULL;
@@ -381,18 +465,17 @@ void tecg_state_codec_destroy(tecg_state_codec_t *codec) {
                 avro_reader_free(codec->reader);
         if (codec->writer)
                 avro_writer_free(codec->writer);
-        if (codec->has_value)
-                avro_value_decref(&codec->value);
-        if (codec->iface)
-                avro_value_iface_decref(codec->iface);
-        tecg_avro_walk_destroy(codec->walk);
-        if (codec->schema)
-                avro_schema_decref(codec->schema);
+        for (int i = 0; i < V__COUNT; i++)
+                version_free(&codec->v[i]);
         free(codec);
 }
 
 uint64_t tecg_state_codec_fingerprint(const tecg_state_codec_t *codec) {
-        return codec->fingerprint;
+        return codec->v[V_CURRENT].fingerprint;
+}
+
+uint64_t tecg_state_codec_fingerprint_v1(const tecg_state_codec_t *codec) {
+        return codec->v[V_1].fingerprint;
 }
 
 /* ------------------------------------------------------------------------
@@ -445,22 +528,28 @@ static avro_value_t fill_item(fill_t *f, avro_value_t *rec, int idx) {
         return item;
 }
 
+/* A ["null", long] field: null for INT64_MIN. */
+static void fill_opt_long(fill_t *f, avro_value_t *rec, int idx, int64_t x) {
+        avro_value_t v = fill_field(f, rec, idx), branch;
+        if (!v.iface)
+                return;
+        if (x == INT64_MIN) {
+                if (avro_value_set_branch(&v, 0, &branch) || avro_value_set_null(&branch))
+                        f->failed++;
+        } else if (avro_value_set_branch(&v, 1, &branch) || avro_value_set_long(&branch, x)) {
+                f->failed++;
+        }
+}
+
 static void fill_state(fill_t *f, avro_value_t *root, const tecg_nation_state_t *st) {
-        avro_value_t v, branch, it;
+        avro_value_t it;
 
         fill_str(f, root, R_NATION, st->nation, 3);
         fill_long(f, root, R_VERSION, (int64_t)st->version);
         fill_long(f, root, R_EVENTS, (int64_t)st->events);
-        v = fill_field(f, root, R_AS_OF);
-        if (v.iface) {
-                if (st->as_of_ms == INT64_MIN) {
-                        if (avro_value_set_branch(&v, 0, &branch) || avro_value_set_null(&branch))
-                                f->failed++;
-                } else if (avro_value_set_branch(&v, 1, &branch) ||
-                           avro_value_set_long(&branch, st->as_of_ms)) {
-                        f->failed++;
-                }
-        }
+        fill_opt_long(f, root, R_AS_OF, st->as_of_ms);
+        for (int t = 0; t < TECG_EV__COUNT; t++)
+                fill_opt_long(f, root, R_LAST_FUNDING + t, st->last_report_ms[t]);
         for (size_t i = 0; i < st->nfunding && !f->failed; i++) {
                 const tecg_funding_total_t *x = &st->funding[i];
                 it = fill_item(f, root, R_FUNDING);
@@ -520,27 +609,28 @@ static void fill_state(fill_t *f, avro_value_t *root, const tecg_nation_state_t 
 
 tecg_err_t tecg_state_codec_encode(tecg_state_codec_t *codec, const tecg_nation_state_t *st,
                                    tecg_buf_t *out, char *errstr, size_t errstr_size) {
+        avro_value_t *value = &codec->v[V_CURRENT].value;
         size_t start = out->len, size = 0;
         fill_t f = {0};
         tecg_err_t err;
 
         if ((err = state_check(st, errstr, errstr_size)))
                 goto done;
-        avro_value_reset(&codec->value);
-        fill_state(&f, &codec->value, st);
-        if (f.failed || avro_value_sizeof(&codec->value, &size)) {
+        avro_value_reset(value);
+        fill_state(&f, value, st);
+        if (f.failed || avro_value_sizeof(value, &size)) {
                 err = tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size, "Avro-C: %s",
                                   avro_strerror());
                 goto done;
         }
         if ((err = tecg_buf_reserve(out, TECG_FRAMING_SO_HEADER_LEN + size)) ||
-            (err = tecg_framing_write_single_object(out, codec->fingerprint))) {
+            (err = tecg_framing_write_single_object(out, codec->v[V_CURRENT].fingerprint))) {
                 tecg_seterr(err, errstr, errstr_size, "out of memory");
                 goto done;
         }
         avro_writer_memory_set_dest(codec->writer, (const char *)out->data + out->len,
                                     (int64_t)size);
-        if (avro_value_write(codec->writer, &codec->value)) {
+        if (avro_value_write(codec->writer, value)) {
                 err = tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size, "Avro-C: %s",
                                   avro_strerror());
                 goto done;
@@ -791,31 +881,50 @@ static tecg_err_t ext_training(ext_t *x, avro_value_t *root, tecg_nation_state_t
         return TECG_OK;
 }
 
-/* Fills st (a fresh state) from the decoded root record. */
-static tecg_err_t ext_state(ext_t *x, avro_value_t *root, tecg_nation_state_t *st) {
+/* A ["null", long] field into *out, INT64_MIN for null. */
+static tecg_err_t ext_opt_long(ext_t *x, avro_value_t *rec, int idx, int64_t *out) {
         avro_value_t v, branch;
+        tecg_err_t err;
+        int d;
+
+        if ((err = ext_field(x, rec, idx, &v)))
+                return err;
+        if (avro_value_get_discriminant(&v, &d) || avro_value_get_current_branch(&v, &branch))
+                return ext_avro(x);
+        *out = INT64_MIN;
+        if (d == 1) {
+                if (avro_value_get_long(&branch, out))
+                        return ext_avro(x);
+                /* INT64_MIN is how a state says "no event": it is null. */
+                if (*out == INT64_MIN)
+                        return ext_fail(x, root_fields[idx].name, "INT64_MIN is not a time");
+        }
+        return TECG_OK;
+}
+
+/* Fills st (a fresh state) from the decoded root record of a schema with
+ * `nfields` root fields; the fields it lacks keep their defaults. */
+static tecg_err_t ext_state(ext_t *x, avro_value_t *root, size_t nfields, tecg_nation_state_t *st) {
         tecg_err_t err;
         int64_t version, events;
         size_t len;
-        int d;
 
         if ((err = ext_str(x, root, R_NATION, "nation", st->nation, sizeof(st->nation), &len)) ||
             (err = ext_long(x, root, R_VERSION, &version)) ||
-            (err = ext_long(x, root, R_EVENTS, &events)) || (err = ext_field(x, root, R_AS_OF, &v)))
+            (err = ext_long(x, root, R_EVENTS, &events)))
                 return err;
         if (version < 0 || events < 0)
                 return ext_fail(x, version < 0 ? "version" : "events", "< 0");
         st->version = (uint64_t)version;
         st->events = (uint64_t)events;
-        if (avro_value_get_discriminant(&v, &d) || avro_value_get_current_branch(&v, &branch))
-                return ext_avro(x);
-        st->as_of_ms = INT64_MIN;
-        if (d == 1) {
-                if (avro_value_get_long(&branch, &st->as_of_ms))
-                        return ext_avro(x);
-                /* INT64_MIN is how a state says "no event": it is null. */
-                if (st->as_of_ms == INT64_MIN)
-                        return ext_fail(x, "as_of", "INT64_MIN is not a time");
+        if ((err = ext_opt_long(x, root, R_AS_OF, &st->as_of_ms)))
+                return err;
+        for (int t = 0; t < TECG_EV__COUNT; t++) {
+                int idx = R_LAST_FUNDING + t;
+                st->last_report_ms[t] = INT64_MIN;
+                if ((size_t)idx < nfields &&
+                    (err = ext_opt_long(x, root, idx, &st->last_report_ms[t])))
+                        return err;
         }
         if ((err = ext_funding(x, root, st)) || (err = ext_quantity(x, root, st)) ||
             (err = ext_values(x, root, st)) || (err = ext_personnel(x, root, st)) ||
@@ -828,6 +937,7 @@ static tecg_err_t ext_state(ext_t *x, avro_value_t *root, tecg_nation_state_t *s
 tecg_err_t tecg_state_codec_decode(tecg_state_codec_t *codec, const void *msg, size_t len,
                                    tecg_nation_state_t **out, char *errstr, size_t errstr_size) {
         tecg_nation_state_t *st = NULL;
+        version_t *v = NULL;
         ext_t x = {errstr, errstr_size, NULL, 0};
         tecg_frame_t frame;
         char hex[17], want[17];
@@ -843,22 +953,25 @@ tecg_err_t tecg_state_codec_decode(tecg_state_codec_t *codec, const void *msg, s
                                   frame.schema_id);
                 goto done;
         }
-        if (frame.fingerprint != codec->fingerprint) {
-                err = tecg_seterr(TECG_ERR_NOT_FOUND, errstr, errstr_size,
-                                  "unknown writer schema fingerprint %s (nation_state "
-                                  "is %s)",
-                                  tecg_framing_fingerprint_hex(frame.fingerprint, hex),
-                                  tecg_framing_fingerprint_hex(codec->fingerprint, want));
+        for (int i = 0; i < V__COUNT && !v; i++)
+                if (frame.fingerprint == codec->v[i].fingerprint)
+                        v = &codec->v[i];
+        if (!v) {
+                err = tecg_seterr(
+                        TECG_ERR_NOT_FOUND, errstr, errstr_size,
+                        "unknown writer schema fingerprint %s (nation_state "
+                        "is %s)",
+                        tecg_framing_fingerprint_hex(frame.fingerprint, hex),
+                        tecg_framing_fingerprint_hex(codec->v[V_CURRENT].fingerprint, want));
                 goto done;
         }
         /* Avro-C reads nothing that this walk has not bounded. */
-        if ((err = tecg_avro_walk_body(codec->walk, frame.body, frame.body_len, errstr,
-                                       errstr_size)))
+        if ((err = tecg_avro_walk_body(v->walk, frame.body, frame.body_len, errstr, errstr_size)))
                 goto done;
-        avro_value_reset(&codec->value);
+        avro_value_reset(&v->value);
         avro_reader_memory_set_source(codec->reader, (const char *)frame.body,
                                       (int64_t)frame.body_len);
-        if (avro_value_read(codec->reader, &codec->value)) {
+        if (avro_value_read(codec->reader, &v->value)) {
                 err = tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size, "Avro-C: %s",
                                   avro_strerror());
                 goto done;
@@ -867,7 +980,7 @@ tecg_err_t tecg_state_codec_decode(tecg_state_codec_t *codec, const void *msg, s
                 err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto done;
         }
-        err = ext_state(&x, &codec->value, st);
+        err = ext_state(&x, &v->value, v->nfields, st);
 done:
         if (err)
                 tecg_nation_state_destroy(st);

@@ -47,6 +47,10 @@ void tecg_state_codec_destroy(tecg_state_codec_t *codec);
  * integer; tecg_framing_fingerprint_hex() spells it as on the wire). */
 uint64_t tecg_state_codec_fingerprint(const tecg_state_codec_t *codec);
 
+/* The fingerprint of v1, the schema before the per-type last_* fields:
+ * messages written with it still decode (the fields read as null). */
+uint64_t tecg_state_codec_fingerprint_v1(const tecg_state_codec_t *codec);
+
 /* Appends the single-object message of st to out; st is only read.
  * TECG_ERR_INVALID with a reason when st breaks an invariant of
  * nation_state.h (see above); TECG_ERR_NOMEM, TECG_ERR_AVRO. On error out

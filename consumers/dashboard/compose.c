@@ -251,6 +251,162 @@ static json_t *doc_finish(ctx_t *c, json_t *doc) {
 }
 
 /* ------------------------------------------------------------------ */
+/* Reporting: last report and overdue (docs/design.md §5.8)            */
+/* ------------------------------------------------------------------ */
+
+#define DAY_MS INT64_C(86400000)
+
+/* Keys of the per-type map, the contract's style for enum-keyed maps. */
+static const char *const type_keys[TECG_EV__COUNT] = {"FUNDING", "EQUIPMENT", "PERSONNEL",
+                                                      "TRAINING"};
+
+static bool has_data(const tecg_nation_state_t *st, int type) {
+        switch (type) {
+        case TECG_EV_FUNDING:
+                return st->nfunding > 0;
+        case TECG_EV_EQUIPMENT:
+                if (st->nequipment_values > 0)
+                        return true;
+                for (int cat = 0; cat < TECG_CAT__COUNT; cat++)
+                        for (int es = 0; es < TECG_ES__COUNT; es++)
+                                if (st->equipment_quantity[cat][es] != 0)
+                                        return true;
+                return false;
+        case TECG_EV_TRAINING:
+                return st->ntraining > 0;
+        default:
+                return false;
+        }
+}
+
+int64_t tecg_compose_last_report(const tecg_nation_state_t *st, int type) {
+        int64_t last = INT64_MIN;
+
+        if (!st)
+                return INT64_MIN;
+        if (type < 0) {
+                for (int t = 0; t < TECG_EV__COUNT; t++) {
+                        int64_t x = tecg_compose_last_report(st, t);
+                        if (x > last)
+                                last = x;
+                }
+                /* Events whose type left nothing to see still reported. */
+                return last != INT64_MIN ? last : st->as_of_ms;
+        }
+        if (type >= TECG_EV__COUNT)
+                return INT64_MIN;
+        if (st->last_report_ms[type] != INT64_MIN)
+                return st->last_report_ms[type];
+        /* A state written before per-type times (v1): personnel reports
+         * carry their own; for the others the nation's as_of is the best
+         * bound there is (it may make a nation look more recent than it
+         * is, never older), until its next event of that type. */
+        if (type == TECG_EV_PERSONNEL) {
+                for (int r = 0; r < TECG_ROLE__COUNT; r++)
+                        for (int l = 0; l < TECG_LOC__COUNT; l++)
+                                if (st->personnel[r][l].reported &&
+                                    st->personnel[r][l].occurred_at_ms > last)
+                                        last = st->personnel[r][l].occurred_at_ms;
+                return last;
+        }
+        return has_data(st, type) ? st->as_of_ms : INT64_MIN;
+}
+
+void tecg_compose_report_times(const tecg_nation_state_t *st, int64_t times[TECG_REPORT_TIMES]) {
+        for (int t = 0; t < TECG_EV__COUNT; t++)
+                times[t] = tecg_compose_last_report(st, t);
+        times[TECG_REPORT_ANY] = tecg_compose_last_report(st, -1);
+}
+
+void tecg_compose_type_status(const tecg_mission_t *m, const int64_t times[TECG_REPORT_TIMES],
+                              bool listed, int type, int64_t now_ms, tecg_report_status_t *out) {
+        int64_t limit = m->report_overdue_days * DAY_MS, age;
+
+        out->last_ms = type >= 0 && type < TECG_EV__COUNT ? times[type] : INT64_MIN;
+        out->overdue = false;
+        out->overdue_for_days = -1;
+        /* Never reported this type: the nation may simply not contribute
+         * it, which is no lateness. */
+        if (!listed || out->last_ms == INT64_MIN)
+                return;
+        if (__builtin_sub_overflow(now_ms, out->last_ms, &age) || age <= limit)
+                return;
+        out->overdue = true;
+        out->overdue_for_days = (age - limit) / DAY_MS;
+}
+
+void tecg_compose_nation_status(const tecg_mission_t *m, const int64_t times[TECG_REPORT_TIMES],
+                                bool listed, unsigned types, int64_t now_ms,
+                                tecg_report_status_t *out) {
+        tecg_report_status_t t;
+
+        out->last_ms = INT64_MIN;
+        out->overdue = false;
+        out->overdue_for_days = -1;
+        for (int k = 0; k < TECG_EV__COUNT; k++) {
+                if (!(types & (1u << k)))
+                        continue;
+                tecg_compose_type_status(m, times, listed, k, now_ms, &t);
+                if (t.last_ms > out->last_ms)
+                        out->last_ms = t.last_ms;
+                if (t.overdue)
+                        out->overdue = true;
+                if (t.overdue_for_days > out->overdue_for_days)
+                        out->overdue_for_days = t.overdue_for_days;
+        }
+        /* Never reported anything at all: overdue, since a day nobody
+         * knows (the dashboard has no start date of the duty to report). */
+        if (listed && times[TECG_REPORT_ANY] == INT64_MIN)
+                out->overdue = true;
+}
+
+/* {"last_report": ..., "overdue": ..., "overdue_for_days": ...} into o. */
+static void put_status(ctx_t *c, json_t *o, const tecg_report_status_t *s) {
+        put(c, o, "last_report", time_json(c, s->last_ms));
+        put(c, o, "overdue", json_boolean(s->overdue));
+        put(c, o, "overdue_for_days",
+            s->overdue_for_days >= 0 ? int_json(c, s->overdue_for_days) : json_null());
+}
+
+/* The "reporting" block of a document about the event types `types`:
+ *   {"overdue_days": 35, "overdue": ["BEL"],
+ *    "nations": [{IDENTITY, STATUS, "types": {"FUNDING": STATUS, ...}}]}
+ * Only the document's own types, so a report of another kind changes
+ * this document no more than it did before (but for a nation's very first
+ * report, which ends "never reported" everywhere). */
+static void put_reporting(ctx_t *c, const tecg_mission_t *m, json_t *doc, const rows_t *rows,
+                          unsigned types, int64_t now_ms) {
+        json_t *o = new_object(c), *overdue = new_array(c), *nations = new_array(c);
+        int64_t times[TECG_REPORT_TIMES];
+        tecg_report_status_t s;
+
+        for (size_t i = 0; i < rows->n && !c->err; i++) {
+                const row_t *r = &rows->v[i];
+                json_t *row = new_object(c), *tj = new_object(c);
+                tecg_compose_report_times(r->st, times);
+                put_identity(c, row, r);
+                tecg_compose_nation_status(m, times, r->nation != NULL, types, now_ms, &s);
+                put_status(c, row, &s);
+                if (s.overdue)
+                        push(c, overdue, string_json(c, r->code));
+                for (int t = 0; t < TECG_EV__COUNT; t++) {
+                        if (!(types & (1u << t)))
+                                continue;
+                        json_t *x = new_object(c);
+                        tecg_compose_type_status(m, times, r->nation != NULL, t, now_ms, &s);
+                        put_status(c, x, &s);
+                        put(c, tj, type_keys[t], x);
+                }
+                put(c, row, "types", tj);
+                push(c, nations, row);
+        }
+        put(c, o, "overdue_days", int_json(c, m->report_overdue_days));
+        put(c, o, "overdue", overdue);
+        put(c, o, "nations", nations);
+        put(c, doc, "reporting", o);
+}
+
+/* ------------------------------------------------------------------ */
 /* Money per currency                                                  */
 /* ------------------------------------------------------------------ */
 
@@ -497,13 +653,58 @@ static void put_rates(ctx_t *c, const tecg_mission_t *m, json_t *doc, const fund
         money_free(&present);
 }
 
+/* One anomaly of a nation: {"nation", "flag", WHERE...}. */
+static json_t *anomaly_json(ctx_t *c, const row_t *r, const char *flag) {
+        json_t *o = new_object(c);
+        put(c, o, "nation", string_json(c, r->code));
+        put(c, o, "flag", string_json(c, flag));
+        return o;
+}
+
+/* The anomalies of one nation's funds (docs/design.md §5.8): appended in
+ * full to `all`, returned as the row's list of distinct flags. Shown, not
+ * corrected: the figures stay what the nation reported. */
+static json_t *anomalies_of(ctx_t *c, const row_t *r, const funds_t *f, json_t *all) {
+        json_t *flags = new_array(c), *a;
+        bool any = false;
+
+        for (int ch = 0; ch < TECG_CH__COUNT; ch++) {
+                if (f->channel[ch][TECG_FS_DISBURSED].n == 0 ||
+                    f->channel[ch][TECG_FS_PLEDGED].n > 0)
+                        continue;
+                a = anomaly_json(c, r, "DISBURSED_WITHOUT_PLEDGE");
+                put(c, a, "channel", string_json(c, tecg_channel_names[ch]));
+                push(c, all, a);
+                any = true;
+        }
+        if (any)
+                push(c, flags, string_json(c, "DISBURSED_WITHOUT_PLEDGE"));
+        any = false;
+        for (int cat = 0; cat < TECG_CAT__COUNT; cat++) {
+                int64_t offered = f->qty_cat[cat][TECG_ES_OFFERED];
+                int64_t accepted = f->qty_cat[cat][TECG_ES_ACCEPTED];
+                if (accepted <= offered)
+                        continue;
+                a = anomaly_json(c, r, "ACCEPTED_EXCEEDS_OFFERED");
+                put(c, a, "category", string_json(c, tecg_category_names[cat]));
+                put(c, a, "offered", int_json(c, offered));
+                put(c, a, "accepted", int_json(c, accepted));
+                push(c, all, a);
+                any = true;
+        }
+        if (any)
+                push(c, flags, string_json(c, "ACCEPTED_EXCEEDS_OFFERED"));
+        return flags;
+}
+
 json_t *tecg_compose_funding(const tecg_mission_t *m, const tecg_nations_t *nations,
-                             const tecg_nation_state_t *const *states, size_t nstates, char *errstr,
-                             size_t errstr_size) {
+                             const tecg_nation_state_t *const *states, size_t nstates,
+                             int64_t now_ms, char *errstr, size_t errstr_size) {
         ctx_t c = {TECG_OK, errstr, errstr_size};
         rows_t rows = {0};
         funds_t *total = NULL, *f = NULL;
         json_t *doc = NULL, *rows_json = NULL, *not_reported = NULL, *tot = NULL;
+        json_t *anomalies = NULL;
         int64_t reported = 0;
 
         check_args(&c, m, states, nstates);
@@ -525,6 +726,7 @@ json_t *tecg_compose_funding(const tecg_mission_t *m, const tecg_nations_t *nati
         doc = doc_new(&c, TECG_DASH_FUNDING, &rows);
         rows_json = new_array(&c);
         not_reported = new_array(&c);
+        anomalies = new_array(&c);
         for (size_t i = 0; i < rows.n && !c.err; i++) {
                 const row_t *r = &rows.v[i];
                 bool rep = funds_reported(r->st);
@@ -537,6 +739,7 @@ json_t *tecg_compose_funding(const tecg_mission_t *m, const tecg_nations_t *nati
                 put_identity(&c, row, r);
                 put(&c, row, "reported", json_boolean(rep));
                 put_funds(&c, m, row, f);
+                put(&c, row, "flags", anomalies_of(&c, r, f, anomalies));
                 push(&c, rows_json, row);
                 funds_free(f);
                 if (rep)
@@ -555,10 +758,14 @@ json_t *tecg_compose_funding(const tecg_mission_t *m, const tecg_nations_t *nati
         rows_json = NULL;
         put(&c, doc, "not_reported", not_reported);
         not_reported = NULL;
+        put(&c, doc, "anomalies", anomalies);
+        anomalies = NULL;
+        put_reporting(&c, m, doc, &rows, TECG_REPORT_FUNDS, now_ms);
 
 done:
         json_decref(rows_json);
         json_decref(not_reported);
+        json_decref(anomalies);
         if (total)
                 funds_free(total);
         free(total);
@@ -604,7 +811,7 @@ static void strength_add(ctx_t *c, strength_t *s, int r, int l, int64_t v) {
 
 json_t *tecg_compose_staffing(const tecg_mission_t *m, const tecg_nations_t *nations,
                               const tecg_nation_state_t *const *states, size_t nstates,
-                              char *errstr, size_t errstr_size) {
+                              int64_t now_ms, char *errstr, size_t errstr_size) {
         ctx_t c = {TECG_OK, errstr, errstr_size};
         rows_t rows = {0};
         strength_t total;
@@ -663,6 +870,7 @@ json_t *tecg_compose_staffing(const tecg_mission_t *m, const tecg_nations_t *nat
         rows_json = NULL;
         put(&c, doc, "not_reported", not_reported);
         not_reported = NULL;
+        put_reporting(&c, m, doc, &rows, TECG_REPORT_STAFFING, now_ms);
 
 done:
         json_decref(rows_json);
@@ -748,7 +956,7 @@ static json_t *nation_year_json(ctx_t *c, const row_t *r, int32_t year, const ts
 
 json_t *tecg_compose_training(const tecg_mission_t *m, const tecg_nations_t *nations,
                               const tecg_nation_state_t *const *states, size_t nstates,
-                              char *errstr, size_t errstr_size) {
+                              int64_t now_ms, char *errstr, size_t errstr_size) {
         ctx_t c = {TECG_OK, errstr, errstr_size};
         rows_t rows = {0};
         tline_t *lines = NULL;
@@ -833,6 +1041,7 @@ json_t *tecg_compose_training(const tecg_mission_t *m, const tecg_nations_t *nat
         rows_json = NULL;
         put(&c, doc, "not_reported", not_reported);
         not_reported = NULL;
+        put_reporting(&c, m, doc, &rows, TECG_REPORT_TRAINING, now_ms);
 
 done:
         json_decref(years);
@@ -846,15 +1055,18 @@ done:
 /* ------------------------------------------------------------------ */
 
 json_t *tecg_compose(tecg_dashboard_t which, const tecg_mission_t *m, const tecg_nations_t *nations,
-                     const tecg_nation_state_t *const *states, size_t nstates, char *errstr,
-                     size_t errstr_size) {
+                     const tecg_nation_state_t *const *states, size_t nstates, int64_t now_ms,
+                     char *errstr, size_t errstr_size) {
         switch (which) {
         case TECG_DASH_FUNDING:
-                return tecg_compose_funding(m, nations, states, nstates, errstr, errstr_size);
+                return tecg_compose_funding(m, nations, states, nstates, now_ms, errstr,
+                                            errstr_size);
         case TECG_DASH_STAFFING:
-                return tecg_compose_staffing(m, nations, states, nstates, errstr, errstr_size);
+                return tecg_compose_staffing(m, nations, states, nstates, now_ms, errstr,
+                                             errstr_size);
         case TECG_DASH_TRAINING:
-                return tecg_compose_training(m, nations, states, nstates, errstr, errstr_size);
+                return tecg_compose_training(m, nations, states, nstates, now_ms, errstr,
+                                             errstr_size);
         default:
                 tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, "unknown dashboard %d",
                             (int)which);

@@ -1,7 +1,8 @@
 /* Composition of the three dashboard documents (docs/design.md §5) from the nation
  * states (nation_state.h), the nations list and the mission profile.
  *
- * Pure functions: no I/O, no clock, no Kafka. The same input gives the same
+ * Pure functions: no I/O, no clock, no Kafka: "now" (for overdue) is an
+ * argument, the caller's clock. The same input gives the same
  * document, key order included (Jansson keeps insertion order), so a caller
  * can detect change by comparing documents (json_equal(), or the dumps).
  * The caller (tecg-dashboard) adds "version" and "generated_at"; the JSON
@@ -21,6 +22,18 @@
  *     not in the list — counted, never dropped);
  *   - "not_reported": codes (sorted) of the nations *of the list* without
  *     data of the document's kind;
+ *   - "reporting", in every document for its own event types (funding:
+ *     FUNDING and EQUIPMENT, staffing: PERSONNEL, training: TRAINING;
+ *     docs/design.md §5.8):
+ *         {"overdue_days": 35,
+ *          "overdue": ["BEL"],            listed nations overdue, sorted
+ *          "nations": [{"nation", "name", "status", STATUS,
+ *                       "types": {"FUNDING": STATUS, ...}},  the document's
+ *                      ...]}              every row, by code
+ *     STATUS = "last_report": RFC 3339 or null, "overdue": bool,
+ *              "overdue_for_days": whole days past the deadline, or null
+ *     (tecg_compose_nation_status(), tecg_compose_type_status()). Only overdue_for_days moves with
+ *     time, once a day, so a document changes by itself at most daily;
  *   - money: decimal strings with the currency's ISO 4217 digits,
  *     never numbers. A MONEY block is
  *         {"by_currency": {"EUR": "500000.00", "USD": "1000000.00"},
@@ -44,7 +57,15 @@
  *    "total": {"nations_reported": 4, FUNDS},
  *    "nations": [{"nation": "BEL", "name": "Belgium", "status": "member",
  *                 "reported": true, FUNDS}, ...],   every nation of the list
- *    "not_reported": ["BGR", ...]}                  no funding, no equipment
+ *    "not_reported": ["BGR", ...],                  no funding, no equipment
+ *    "anomalies": [{"nation": "BEL", "flag": "DISBURSED_WITHOUT_PLEDGE",
+ *                   "channel": "BILATERAL"},
+ *                  {"nation": "FRA", "flag": "ACCEPTED_EXCEEDS_OFFERED",
+ *                   "category": "VEHICLES", "offered": 2, "accepted": 5}],
+ *    "reporting": {...}}
+ *   Each nation row also has "flags": its distinct anomaly flags, in the
+ *   order above (a disbursement in a channel with nothing pledged in it;
+ *   more of a category accepted than offered).
  *   FUNDS = "pledged": MONEY, "disbursed": MONEY,
  *           "channels": {"TRUST_FUND": {"pledged": MONEY, "disbursed": MONEY},
  *                        "COMMON_FUNDING": {...}, "BILATERAL": {...}},
@@ -100,7 +121,9 @@
 #ifndef TECG_COMPOSE_H
 #define TECG_COMPOSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -124,23 +147,62 @@ extern const char *const tecg_dashboard_names[TECG_DASH__COUNT];
 
 /* The funding document (see above). NULL + errstr on failure. */
 json_t *tecg_compose_funding(const tecg_mission_t *m, const tecg_nations_t *nations,
-                             const tecg_nation_state_t *const *states, size_t nstates, char *errstr,
-                             size_t errstr_size);
+                             const tecg_nation_state_t *const *states, size_t nstates,
+                             int64_t now_ms, char *errstr, size_t errstr_size);
 
 /* The staffing document (see above). NULL + errstr on failure. */
 json_t *tecg_compose_staffing(const tecg_mission_t *m, const tecg_nations_t *nations,
                               const tecg_nation_state_t *const *states, size_t nstates,
-                              char *errstr, size_t errstr_size);
+                              int64_t now_ms, char *errstr, size_t errstr_size);
 
 /* The training document (see above). NULL + errstr on failure. */
 json_t *tecg_compose_training(const tecg_mission_t *m, const tecg_nations_t *nations,
                               const tecg_nation_state_t *const *states, size_t nstates,
-                              char *errstr, size_t errstr_size);
+                              int64_t now_ms, char *errstr, size_t errstr_size);
 
 /* Dispatches to one of the three above by enum; NULL + errstr for a value
  * out of range. */
 json_t *tecg_compose(tecg_dashboard_t which, const tecg_mission_t *m, const tecg_nations_t *nations,
-                     const tecg_nation_state_t *const *states, size_t nstates, char *errstr,
-                     size_t errstr_size);
+                     const tecg_nation_state_t *const *states, size_t nstates, int64_t now_ms,
+                     char *errstr, size_t errstr_size);
+
+/* Where a nation stands with its reporting at now_ms (docs/design.md §5.8). */
+typedef struct {
+        int64_t last_ms;          /* latest occurred_at reported; INT64_MIN: never */
+        bool overdue;             /* listed, and silent for more than the days */
+        int64_t overdue_for_days; /* whole days past the deadline; -1 when not
+                                   * overdue, or overdue without a last report */
+} tecg_report_status_t;
+
+/* The latest occurred_at of `type` (a tecg_event_type_t) reported in st,
+ * or of any type for type < 0; INT64_MIN for none (st may be NULL). For a
+ * state written before per-type times: personnel from its reports, the
+ * other types with data from the state's as_of. */
+int64_t tecg_compose_last_report(const tecg_nation_state_t *st, int type);
+
+/* A nation's last report times: [t] per tecg_event_type_t, then
+ * [TECG_REPORT_ANY] over all (tecg_compose_last_report()). */
+#define TECG_REPORT_ANY TECG_EV__COUNT
+#define TECG_REPORT_TIMES (TECG_EV__COUNT + 1)
+void tecg_compose_report_times(const tecg_nation_state_t *st, int64_t times[TECG_REPORT_TIMES]);
+
+/* Event types of each document, as bit masks (1u << type). */
+#define TECG_REPORT_FUNDS ((1u << TECG_EV_FUNDING) | (1u << TECG_EV_EQUIPMENT))
+#define TECG_REPORT_STAFFING (1u << TECG_EV_PERSONNEL)
+#define TECG_REPORT_TRAINING (1u << TECG_EV_TRAINING)
+#define TECG_REPORT_ALL ((1u << TECG_EV__COUNT) - 1)
+
+/* One type at now_ms: overdue when the nation is listed and its last report
+ * of `type` is more than m->report_overdue_days old. Never reported that
+ * type: not overdue (the nation may not contribute it). */
+void tecg_compose_type_status(const tecg_mission_t *m, const int64_t times[TECG_REPORT_TIMES],
+                              bool listed, int type, int64_t now_ms, tecg_report_status_t *out);
+
+/* A nation over the types of `types`: last_ms the latest of them, overdue
+ * when one of them is (overdue_for_days the greatest), or when the nation
+ * is listed and never reported anything at all (overdue_for_days -1). */
+void tecg_compose_nation_status(const tecg_mission_t *m, const int64_t times[TECG_REPORT_TIMES],
+                                bool listed, unsigned types, int64_t now_ms,
+                                tecg_report_status_t *out);
 
 #endif

@@ -42,6 +42,7 @@ typedef struct {
         int64_t authorized_strength;
         int64_t target_in_iraq;
         int64_t target_outside_iraq;
+        int64_t report_overdue_days;
         char *reporting_currency;
         tecg_conf_group_t sinks; /* items' data: tecg_dashboard_sink_conf_t */
         bool publish_topic;

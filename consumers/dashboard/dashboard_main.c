@@ -317,6 +317,7 @@ static void on_metrics(tecg_buf_t *out, void *opaque) {
                                  "Current version of the dashboard.", labels,
                                  (double)st.versions[i]);
         }
+        tecg_dashboards_metrics(app->dashboards, out);
         for (size_t i = 0; i < app->nsinks; i++) {
                 tecg_sink_stats_t ss;
                 tecg_sink_stats(app->sinks[i], &ss);
@@ -392,6 +393,7 @@ static tecg_err_t build_mission(const tecg_conf_t *conf, const tecg_dashboard_co
         m->authorized_strength = dc->authorized_strength;
         m->target_in_iraq = dc->target_in_iraq;
         m->target_outside_iraq = dc->target_outside_iraq;
+        m->report_overdue_days = dc->report_overdue_days;
         if (tecg_mission_set_reporting_currency(m, dc->reporting_currency, reason, sizeof(reason)))
                 return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s: %s",
                                    tecg_conf_origin(conf, "reporting.currency"), reason);

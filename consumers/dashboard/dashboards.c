@@ -31,6 +31,13 @@ typedef struct {
         char *content_key;
 } last_doc_t;
 
+/* What /metrics needs of a nation, kept from the last composition. */
+typedef struct {
+        char code[4];
+        bool listed;
+        int64_t times[TECG_REPORT_TIMES]; /* tecg_compose_report_times() */
+} report_row_t;
+
 struct tecg_dashboards {
         tecg_dashboards_options_t opts;
         char *topic_state, *topic_dashboards;
@@ -51,12 +58,19 @@ struct tecg_dashboards {
         bool loaded; /* nation-state read to its end once */
         bool dirty;  /* states changed since last compose */
         int64_t next_compose_ms;
+        int64_t next_recheck_ms; /* monotonic: recompose for the clock's sake */
         last_doc_t last[TECG_DASH__COUNT];
         bool served[TECG_DASH__COUNT]; /* in the docstore */
 
-        pthread_mutex_t lock; /* guards stats */
+        pthread_mutex_t lock; /* guards stats and reports */
         tecg_dashboards_stats_t stats;
+        report_row_t *reports;
+        size_t nreports;
 };
+
+static int64_t wall_now(const tecg_dashboards_t *d) {
+        return d->opts.clock_ms ? d->opts.clock_ms(d->opts.clock_opaque) : tecg_wall_ms();
+}
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
         (void)rk;
@@ -193,9 +207,9 @@ static tecg_err_t load_last_documents(tecg_dashboards_t *d, char *errstr, size_t
 
 /* The published document: "dashboard", "version", "generated_at" first,
  * then the composed content in its order. */
-static json_t *stamp(json_t *body, uint64_t version) {
+static json_t *stamp(const tecg_dashboards_t *d, json_t *body, uint64_t version) {
         char now[TECG_TIME_RFC3339_SIZE];
-        tecg_time_format_rfc3339_ms(tecg_wall_ms(), now);
+        tecg_time_format_rfc3339_ms(wall_now(d), now);
         json_t *doc = json_object();
         if (!doc)
                 return NULL;
@@ -292,7 +306,7 @@ static void serve_unchanged(tecg_dashboards_t *d, int which, json_t *body) {
         bool signed_;
         const char *name = tecg_dashboard_names[which];
         uint64_t version = d->last[which].version;
-        json_t *doc = stamp(body, version);
+        json_t *doc = stamp(d, body, version);
         char *text = doc ? json_dumps(doc, JSON_COMPACT |
                                                    JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION))
                          : NULL;
@@ -305,11 +319,35 @@ static void serve_unchanged(tecg_dashboards_t *d, int which, json_t *body) {
         json_decref(doc);
 }
 
+/* Keeps, for /metrics, each nation's last report times (listed nations in
+ * list order, then the unlisted ones). */
+static void keep_reports(tecg_dashboards_t *d) {
+        size_t nlist = tecg_nations_count(d->opts.nations), n = 0;
+        report_row_t *v = calloc(nlist + d->nunlisted + 1, sizeof(*v));
+        if (!v) {
+                tecg_log_err(FAC, "reporting metrics not updated: out of memory");
+                return;
+        }
+        for (size_t i = 0; i < nlist + d->nunlisted; i++, n++) {
+                const tecg_nation_state_t *st = i < nlist ? d->states[i] : d->unlisted[i - nlist];
+                memcpy(v[n].code,
+                       i < nlist ? tecg_nations_at(d->opts.nations, i)->code : st->nation, 4);
+                v[n].listed = i < nlist;
+                tecg_compose_report_times(st, v[n].times);
+        }
+        pthread_mutex_lock(&d->lock);
+        free(d->reports);
+        d->reports = v;
+        d->nreports = n;
+        pthread_mutex_unlock(&d->lock);
+}
+
 static void compose_all(tecg_dashboards_t *d) {
         char errstr[512];
         const tecg_nation_state_t **states =
                 calloc(d->nstates + d->nunlisted + 1, sizeof(const tecg_nation_state_t *));
         size_t n = 0;
+        int64_t now = wall_now(d);
         if (!states) {
                 tecg_log_err(FAC, "cannot compose: out of memory");
                 return;
@@ -319,9 +357,11 @@ static void compose_all(tecg_dashboards_t *d) {
                         states[n++] = d->states[i];
         for (size_t i = 0; i < d->nunlisted; i++)
                 states[n++] = d->unlisted[i];
+        keep_reports(d);
         for (int which = 0; which < TECG_DASH__COUNT; which++) {
-                json_t *body = tecg_compose((tecg_dashboard_t)which, d->opts.mission,
-                                            d->opts.nations, states, n, errstr, sizeof(errstr));
+                json_t *body =
+                        tecg_compose((tecg_dashboard_t)which, d->opts.mission, d->opts.nations,
+                                     states, n, now, errstr, sizeof(errstr));
                 char *key = body ? content_key(body) : NULL;
                 if (!key) {
                         tecg_log_err(FAC, "%s: cannot compose: %s", tecg_dashboard_names[which],
@@ -332,7 +372,7 @@ static void compose_all(tecg_dashboards_t *d) {
                                 serve_unchanged(d, which, body);
                 } else {
                         uint64_t version = d->last[which].version + 1;
-                        json_t *doc = stamp(body, version);
+                        json_t *doc = stamp(d, body, version);
                         if (doc) {
                                 publish(d, which, doc, version);
                                 free(d->last[which].content_key);
@@ -487,6 +527,14 @@ tecg_err_t tecg_dashboards_run_once(tecg_dashboards_t *d, int timeout_ms, char *
                 d->next_compose_ms = 0;
         }
         int64_t now = tecg_mono_ms();
+        /* Nothing received can still change a document: a nation turns
+         * overdue as the clock moves. Unchanged content publishes nothing. */
+        if (d->loaded && now >= d->next_recheck_ms) {
+                d->dirty = true;
+                d->next_recheck_ms =
+                        now +
+                        (d->opts.recheck_interval_ms > 0 ? d->opts.recheck_interval_ms : 60000);
+        }
         if (d->loaded && d->dirty && now >= d->next_compose_ms) {
                 d->dirty = false;
                 d->next_compose_ms = now + d->opts.compose_interval_ms;
@@ -576,6 +624,70 @@ void tecg_dashboards_stats(tecg_dashboards_t *d, tecg_dashboards_stats_t *out) {
         pthread_mutex_unlock(&d->lock);
 }
 
+/* "# HELP" and "# TYPE" once per family, then its samples. */
+static void metric_family(tecg_buf_t *out, const char *name, const char *help) {
+        char line[512];
+        int n = snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+        if (n > 0 && (size_t)n < sizeof(line))
+                tecg_buf_append(out, line, (size_t)n);
+}
+
+static void metric_sample(tecg_buf_t *out, const char *name, const char *code, const char *type,
+                          double value) {
+        char line[256];
+        int n = type ? snprintf(line, sizeof(line), "%s{nation=\"%s\",type=\"%s\"} %.17g\n", name,
+                                code, type, value)
+                     : snprintf(line, sizeof(line), "%s{nation=\"%s\"} %.17g\n", name, code, value);
+        if (n > 0 && (size_t)n < sizeof(line))
+                tecg_buf_append(out, line, (size_t)n);
+}
+
+void tecg_dashboards_metrics(tecg_dashboards_t *d, tecg_buf_t *out) {
+        static const char overdue_help[] = "1 when a listed nation's latest report is older than "
+                                           "mission.report.overdue.days, or it never reported.";
+        static const char age_help[] = "Seconds since the nation's latest report (occurred_at).";
+        int64_t now = wall_now(d);
+        tecg_report_status_t rs;
+        size_t i;
+
+        pthread_mutex_lock(&d->lock);
+        /* Nation level: over every type, as the page shows it. */
+        metric_family(out, "tecg_dashboard_nation_overdue", overdue_help);
+        for (i = 0; i < d->nreports; i++) {
+                const report_row_t *r = &d->reports[i];
+                tecg_compose_nation_status(d->opts.mission, r->times, r->listed, TECG_REPORT_ALL,
+                                           now, &rs);
+                metric_sample(out, "tecg_dashboard_nation_overdue", r->code, NULL,
+                              rs.overdue ? 1 : 0);
+        }
+        metric_family(out, "tecg_dashboard_nation_report_age_seconds", age_help);
+        for (i = 0; i < d->nreports; i++) {
+                const report_row_t *r = &d->reports[i];
+                if (r->times[TECG_REPORT_ANY] != INT64_MIN)
+                        metric_sample(out, "tecg_dashboard_nation_report_age_seconds", r->code,
+                                      NULL, (double)(now - r->times[TECG_REPORT_ANY]) / 1000.0);
+        }
+        /* Per type: no age sample for a type never reported. */
+        metric_family(out, "tecg_dashboard_report_overdue", overdue_help);
+        for (i = 0; i < d->nreports; i++)
+                for (int t = 0; t < TECG_EV__COUNT; t++) {
+                        const report_row_t *r = &d->reports[i];
+                        tecg_compose_type_status(d->opts.mission, r->times, r->listed, t, now, &rs);
+                        metric_sample(out, "tecg_dashboard_report_overdue", r->code,
+                                      tecg_event_type_names[t], rs.overdue ? 1 : 0);
+                }
+        metric_family(out, "tecg_dashboard_report_age_seconds", age_help);
+        for (i = 0; i < d->nreports; i++)
+                for (int t = 0; t < TECG_EV__COUNT; t++) {
+                        const report_row_t *r = &d->reports[i];
+                        if (r->times[t] != INT64_MIN)
+                                metric_sample(out, "tecg_dashboard_report_age_seconds", r->code,
+                                              tecg_event_type_names[t],
+                                              (double)(now - r->times[t]) / 1000.0);
+                }
+        pthread_mutex_unlock(&d->lock);
+}
+
 rd_kafka_t *tecg_dashboards_kafka_handle(tecg_dashboards_t *d, bool producer) {
         return producer ? d->producer : d->consumer;
 }
@@ -609,6 +721,7 @@ void tecg_dashboards_destroy(tecg_dashboards_t *d, int timeout_ms) {
         for (int i = 0; i < TECG_DASH__COUNT; i++)
                 free(d->last[i].content_key);
         free(d->states);
+        free(d->reports);
         free(d->eof);
         tecg_state_codec_destroy(d->codec);
         free(d->topic_state);

@@ -22,6 +22,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "compose.h"
+#include "buf.h"
 #include "conf.h"
 #include "docstore.h"
 #include "err.h"
@@ -51,6 +52,15 @@ typedef struct {
         /* The daemon's stop flag (may be NULL): start-up gives up waiting
          * for Kafka once it is set. Borrowed. */
         const volatile int *stop;
+        /* Wall clock in ms since the epoch for "generated_at" and the
+         * overdue check; NULL: tecg_wall_ms(). Tests inject theirs. Called
+         * on the engine's thread and, through tecg_dashboards_metrics(),
+         * on HTTP threads. */
+        int64_t (*clock_ms)(void *clock_opaque);
+        void *clock_opaque;
+        /* How often documents are recomposed with nothing received, so
+         * that a nation turns overdue with time alone; 0: 60000. */
+        int recheck_interval_ms;
 } tecg_dashboards_options_t;
 
 typedef struct {
@@ -86,6 +96,15 @@ tecg_err_t tecg_dashboards_run_once(tecg_dashboards_t *d, int timeout_ms, char *
 
 /* Thread-safe copy of the counters (the HTTP threads read them). */
 void tecg_dashboards_stats(tecg_dashboards_t *d, tecg_dashboards_stats_t *out);
+
+/* Appends the reporting metrics (Prometheus text, docs/design.md §5.8) of
+ * the nations as last composed, measured against the clock now:
+ *   tecg_dashboard_nation_overdue{nation}               0/1, over all types
+ *   tecg_dashboard_nation_report_age_seconds{nation}    since the latest report
+ *   tecg_dashboard_report_overdue{nation,type}          0/1 per event type
+ *   tecg_dashboard_report_age_seconds{nation,type}
+ * (no age sample for what was never reported). Thread-safe. */
+void tecg_dashboards_metrics(tecg_dashboards_t *d, tecg_buf_t *out);
 
 /* For tests only: the engine's consumer, or its producer (NULL unless
  * publish_topic), so that a unit test can raise a fatal error with

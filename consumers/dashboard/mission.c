@@ -67,6 +67,7 @@ void tecg_mission_init(tecg_mission_t *m) {
         m->authorized_strength = TECG_MISSION_STRENGTH_DEFAULT;
         m->target_in_iraq = TECG_MISSION_TARGET_IN_IRAQ_DEFAULT;
         m->target_outside_iraq = TECG_MISSION_TARGET_OUTSIDE_IRAQ_DEFAULT;
+        m->report_overdue_days = TECG_MISSION_OVERDUE_DAYS_DEFAULT;
         memcpy(m->reporting_currency, TECG_MISSION_CURRENCY_DEFAULT, 4);
         for (size_t i = 0; i < sizeof(default_rates) / sizeof(default_rates[0]); i++) {
                 tecg_mission_rate_t *r = &m->rates[m->nrates];
@@ -186,6 +187,11 @@ tecg_err_t tecg_mission_check(const tecg_mission_t *m, char *errstr, size_t errs
                                            "%s must be within 0..%lld (got %lld)", counts[i].name,
                                            (long long)TECG_MISSION_COUNT_MAX, (long long)v);
         }
+        if (m->report_overdue_days < 1 || m->report_overdue_days > TECG_MISSION_OVERDUE_DAYS_MAX)
+                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                   "report_overdue_days must be within 1..%d (got %lld)",
+                                   TECG_MISSION_OVERDUE_DAYS_MAX,
+                                   (long long)m->report_overdue_days);
         if (strnlen(m->reporting_currency, sizeof(m->reporting_currency)) == 4 ||
             !currency_known(m->reporting_currency))
                 return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,

@@ -7,7 +7,8 @@
  * rate table (mission.c: the values and where they come from). Config
  * overrides them:
  *
- *   authorized_strength, target_in_iraq, target_outside_iraq
+ *   authorized_strength, target_in_iraq, target_outside_iraq,
+ *   report_overdue_days
  *       plain int64_t fields, so a daemon's tecg_conf_prop_t table can bind
  *       them with offsetof(its_config, mission.authorized_strength); check
  *       them afterwards with tecg_mission_check();
@@ -34,6 +35,9 @@
 #define TECG_MISSION_TARGET_IN_IRAQ_DEFAULT 1000
 #define TECG_MISSION_TARGET_OUTSIDE_IRAQ_DEFAULT 500
 #define TECG_MISSION_CURRENCY_DEFAULT "EUR"
+/* Monthly reporting and a few days' grace (docs/design.md §5.8). */
+#define TECG_MISSION_OVERDUE_DAYS_DEFAULT 35
+#define TECG_MISSION_OVERDUE_DAYS_MAX 3650
 
 /* Upper bound for strength and targets: a typo guard, and keeps every
  * ratio computation far from overflow. */
@@ -49,10 +53,11 @@ typedef struct {
 } tecg_mission_rate_t;
 
 typedef struct {
-        int64_t authorized_strength;                       /* personnel in Iraq, >= 0 */
-        int64_t target_in_iraq;                            /* trainees per year, >= 0 */
-        int64_t target_outside_iraq;                       /* trainees per year, >= 0 */
-        char reporting_currency[4];                        /* ISO 4217 */
+        int64_t authorized_strength; /* personnel in Iraq, >= 0 */
+        int64_t target_in_iraq;      /* trainees per year, >= 0 */
+        int64_t target_outside_iraq; /* trainees per year, >= 0 */
+        int64_t report_overdue_days; /* a listed nation silent longer is overdue, 1..MAX */
+        char reporting_currency[4];  /* ISO 4217 */
         tecg_mission_rate_t rates[TECG_MISSION_RATES_MAX]; /* sorted by currency */
         size_t nrates;
 } tecg_mission_t;

@@ -291,3 +291,84 @@ def test_funding_by_currency_totals_are_sums_of_rows():
         got = {c: Decimal(a) for c, a in doc["total"][stage]["by_currency"].items()}
         assert got == want
     assert set(doc["missing_rates"]).isdisjoint(doc["rates"])
+
+
+# --- Overdue nations and anomalies (docs/design.md §5.8) ----------------
+
+DOC_TYPES = {"funding": ["FUNDING", "EQUIPMENT"], "staffing": ["PERSONNEL"],
+             "training": ["TRAINING"]}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reporting_block_is_consistent(name):
+    """Every row of the document has its reporting row; 'overdue' lists
+    exactly the listed nations flagged; days only when overdue with a last
+    report; only the document's own types."""
+    doc = published(name)
+    rep = doc["reporting"]
+    assert rep["overdue_days"] == 35
+    rows = rep["nations"]
+    assert [r["nation"] for r in rows] == sorted({r["nation"] for r in doc["nations"]}
+                                                 | set(doc["not_reported"])
+                                                 | {r["nation"] for r in rows})
+    assert rep["overdue"] == [r["nation"] for r in rows if r["overdue"]]
+    for r in rows:
+        assert sorted(r["types"]) == sorted(DOC_TYPES[name])
+        if r["status"] == "unlisted":
+            assert not r["overdue"]
+        if r["overdue_for_days"] is not None:
+            assert r["overdue"] and r["last_report"] is not None
+        for t in r["types"].values():
+            assert (t["overdue_for_days"] is not None) == t["overdue"]
+    # The golden scenario (test_compose.c, now 2005-12-10): BEL never
+    # reported anything and is overdue in every document.
+    assert "BEL" in rep["overdue"]
+    bel = next(r for r in rows if r["nation"] == "BEL")
+    assert bel["last_report"] is None and bel["overdue_for_days"] is None
+
+
+def test_funding_anomalies_match_flags():
+    doc = published("funding")
+    assert doc["anomalies"] == [{"nation": "USA", "flag": "ACCEPTED_EXCEEDS_OFFERED",
+                                 "category": "COMMUNICATIONS", "offered": 0, "accepted": 100}]
+    for r in doc["nations"]:
+        assert r["flags"] == sorted({a["flag"] for a in doc["anomalies"]
+                                     if a["nation"] == r["nation"]}, reverse=True)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_documents_before_reporting_still_validate(name):
+    """Additive: a document published before the reporting block (and
+    anomalies, flags) existed still validates."""
+    doc = published(name)
+    del doc["reporting"]
+    doc.pop("anomalies", None)
+    for r in doc["nations"]:
+        r.pop("flags", None)
+    assert not errors(name, doc)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("breakage", ["negative_days", "foreign_type", "extra_key", "no_types"])
+def test_broken_reporting_is_rejected(name, breakage):
+    doc = published(name)
+    r = doc["reporting"]["nations"][0]
+    if breakage == "negative_days":
+        r["overdue_for_days"] = -1
+    elif breakage == "foreign_type":
+        other = "TRAINING" if name != "training" else "FUNDING"
+        r["types"][other] = copy.deepcopy(next(iter(r["types"].values())))
+    elif breakage == "extra_key":
+        next(iter(r["types"].values()))["days_since"] = 3
+    else:
+        del r["types"]
+    assert errors(name, doc)
+
+
+def test_broken_anomaly_is_rejected():
+    doc = published("funding")
+    doc["anomalies"][0]["flag"] = "SOMETHING_ELSE"
+    assert errors("funding", doc)
+    doc = published("funding")
+    doc["nations"][0]["flags"] = ["DISBURSED_WITHOUT_PLEDGE", "DISBURSED_WITHOUT_PLEDGE"]
+    assert errors("funding", doc)

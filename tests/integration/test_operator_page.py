@@ -31,6 +31,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime
 from html.parser import HTMLParser
 
 import pytest
@@ -250,7 +251,70 @@ def sample_documents(version=1, seed=2005):
         "years": years, "nations": t_nations,
         "not_reported": [c for c, _, _ in ns if c not in trained],
     }
-    return {"funding": funding, "staffing": staffing, "training": training}
+    docs = {"funding": funding, "staffing": staffing, "training": training}
+    add_quality(docs, rnd, gen)
+    return docs
+
+
+OVERDUE_DAYS = 35
+DOC_TYPES = {"funding": ("FUNDING", "EQUIPMENT"), "staffing": ("PERSONNEL",),
+             "training": ("TRAINING",)}
+
+
+def ms_of(ts):
+    return int(datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def add_quality(docs, rnd, gen):
+    """The reporting blocks and anomalies tecg-dashboard adds (compose.h,
+    docs/design.md §5.8), worked out here as a model at `gen`: BEL last
+    reported personnel on 2005-10-01 (overdue 25 days), NLD accepted more
+    vehicles than offered."""
+    funding, staffing, training = docs["funding"], docs["staffing"], docs["training"]
+    for n in staffing["nations"]:
+        if n["nation"] == "BEL":
+            n["reported"], n["last_report"] = True, "2005-10-01T08:00:00Z"
+    staffing["not_reported"] = [n["nation"] for n in staffing["nations"] if not n["reported"]]
+    last = {}  # (nation, type) -> time
+    for n in staffing["nations"]:
+        if n["last_report"]:
+            last[(n["nation"], "PERSONNEL")] = n["last_report"]
+    for n in funding["nations"]:
+        if n["reported"]:
+            last[(n["nation"], "FUNDING")] = f"2005-11-{rnd.randrange(1, 29):02d}T09:00:00Z"
+    for n in training["nations"]:
+        last[(n["nation"], "TRAINING")] = f"2005-{rnd.randrange(9, 12):02d}-15T09:00:00Z"
+    now = ms_of(gen)
+    limit = OVERDUE_DAYS * 86400000
+    ever = {code for code, _ in last}
+
+    def status(times, listed, never_anything):
+        t = [x for x in times if x]
+        late = [(now - ms_of(x) - limit) // 86400000 for x in t if now - ms_of(x) > limit]
+        return {"last_report": max(t, key=ms_of) if t else None,
+                "overdue": listed and (bool(late) or never_anything),
+                "overdue_for_days": max(late) if listed and late else None}
+
+    for name, doc in docs.items():
+        rows = []
+        for code, nm, st in nations():
+            types = {}
+            for ty in DOC_TYPES[name]:
+                x = last.get((code, ty))
+                s = status([x], True, False)
+                types[ty] = s
+            row = {"nation": code, "name": nm, "status": st}
+            row.update(status([last.get((code, ty)) for ty in DOC_TYPES[name]], True,
+                              code not in ever))
+            row["types"] = types
+            rows.append(row)
+        doc["reporting"] = {"overdue_days": OVERDUE_DAYS,
+                            "overdue": [r["nation"] for r in rows if r["overdue"]],
+                            "nations": rows}
+    funding["anomalies"] = [{"nation": "NLD", "flag": "ACCEPTED_EXCEEDS_OFFERED",
+                             "category": "VEHICLES", "offered": 2, "accepted": 5}]
+    for n in funding["nations"]:
+        n["flags"] = ["ACCEPTED_EXCEEDS_OFFERED"] if n["nation"] == "NLD" else []
 
 
 def write_samples(directory, version=1, seed=2005):
@@ -501,6 +565,88 @@ def test_page_renders_in_chromium(server, tmp_path):
         b.wait_for("!!document.querySelector('#dash-staffing .render-error')")
         assert "not a list" in b.js(
             "document.getElementById('dash-staffing').innerText")
+    finally:
+        b.close()
+
+
+def test_reporting_model_of_the_samples():
+    """The samples' reporting blocks say what the page must show."""
+    docs = sample_documents()
+    bel = next(r for r in docs["staffing"]["reporting"]["nations"] if r["nation"] == "BEL")
+    assert bel["overdue"] and bel["overdue_for_days"] == 25
+    assert "BEL" in docs["staffing"]["reporting"]["overdue"]
+
+
+@pytest.mark.parametrize("width", [1400, 400])
+def test_operator_page_flags_and_width(server, tmp_path, width):
+    """At a desk (1400 px) and on a phone (400 px): the overdue flag with
+    how long, the reporting and data-quality panel, the anomaly flag, the
+    data age from generated_at; at 400 px nothing makes the page wider
+    than the screen (tables scroll inside their box)."""
+    assert chromium() is not None, "chromium is not installed (scripts/install-deps)"
+    base, docs = server
+    b = Browser(tmp_path / "profile")
+    try:
+        b.open(base + "/#token=" + DASHBOARD_TOKEN)
+        b.call("Emulation.setDeviceMetricsOverride", width=width, height=900,
+               deviceScaleFactor=1, mobile=False)
+        b.wait_for("document.getElementById('conn') !== null"
+                   " && document.getElementById('conn').className === 'live'")
+        b.wait_for("['funding', 'staffing', 'training'].every((n) =>"
+                   " document.querySelectorAll('#dash-' + n + ' table').length >= 2)"
+                   " && !!document.querySelector('#dash-quality table')")
+        assert b.js("window.innerWidth") == width
+
+        # Overdue: BEL silent since 2005-10-01, 25 days past the 35.
+        row = ("[...document.querySelectorAll('#dash-quality tr')]"
+               ".find((tr) => tr.querySelector('.code') &&"
+               " tr.querySelector('.code').textContent === 'BEL')")
+        assert b.js(f"!!{row}.querySelector('.flag.overdue')")
+        assert "overdue 25 d" in b.js(f"{row}.innerText")
+        # (its latest report of any kind is training; personnel is late)
+        assert "Staffing" in b.js(f"{row}.innerText")
+        staff_bel = ("[...document.querySelectorAll('#dash-staffing tbody tr')]"
+                     ".find((tr) => tr.querySelector('.code') &&"
+                     " tr.querySelector('.code').textContent === 'BEL')")
+        assert b.js(f"{staff_bel}.querySelector('.flag.overdue').textContent") == \
+            "overdue 25 d"
+        # A nation that reported recently carries no flag.
+        usa = staff_bel.replace("'BEL'", "'USA'")
+        assert b.js(f"{usa}.querySelector('.flag.overdue')") is None
+        n_overdue = len(sample_documents()["staffing"]["reporting"]["overdue"])
+        assert b.js("document.querySelectorAll('#dash-staffing tbody .flag.overdue').length") \
+            >= n_overdue
+
+        # The data-quality panel says what it knows and what it does not.
+        quality = b.js("document.getElementById('dash-quality').textContent")
+        assert "Rejected lines and dead letters" in quality
+        assert "tecg_aggregator_dead_lettered_total" in quality
+
+        # The anomaly: in the panel and on NLD's funding row.
+        assert b.js("document.querySelectorAll('#dash-quality tr.anomaly').length") == 1
+        nld = staff_bel.replace("#dash-staffing", "#dash-funding").replace("'BEL'", "'NLD'")
+        assert b.js(f"{nld}.querySelector('.flag.anom').textContent") == "accepted > offered"
+
+        # Data age from generated_at (2005), not from when the page loaded.
+        ages = b.js("[...document.querySelectorAll('#dash-staffing .upd')]"
+                    ".map((u) => u.textContent)")
+        assert ages and all(a.endswith(" d ago") for a in ages), ages
+        assert "d ago" in b.js("document.getElementById('last').textContent")
+        assert b.js("document.querySelectorAll('.render-error').length") == 0
+
+        # No sideways scrolling of the whole page; wide tables scroll in
+        # their own box; the header wraps inside the screen.
+        assert b.js("document.documentElement.scrollWidth") <= width
+        assert b.js("document.body.scrollWidth") <= width
+        assert b.js("document.querySelector('header').scrollWidth") <= width
+        assert b.js("[...document.querySelectorAll('section.dash')]"
+                    ".every((s) => s.getBoundingClientRect().right <= window.innerWidth + 0.5)")
+        if width == 400:
+            assert b.js("[...document.querySelectorAll('.wrap')]"
+                        ".some((w) => w.scrollWidth > w.clientWidth)"), \
+                "no table is wider than the screen: the scrolling box is untested"
+            shot = b.call("Page.captureScreenshot", format="png")["data"]
+            assert len(base64.b64decode(shot)) > 1000
     finally:
         b.close()
 

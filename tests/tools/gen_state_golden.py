@@ -10,6 +10,10 @@ an independent Avro implementation, so the C state codec
   full.hex          single-object message of the state that the events of
                     full_events[] in tests/unit/common/test_state_codec.c add up to
   full.json         the record full.hex holds, for people
+  fingerprint_v1.txt, empty_v1.hex, full_v1.hex
+                    the same written with v1, the schema before the
+                    per-type last_* fields (nation_state.avsc without them):
+                    states on the topic from before still decode
 
 The expected state below is worked out by hand from those events (listed in
 the comments), not by the C aggregation, so the test checks both the codec
@@ -49,6 +53,8 @@ EMPTY = {
     "nation": "NLD", "version": 0, "events": 0, "as_of": None,
     "funding": [], "equipment_quantity": [], "equipment_values": [],
     "personnel": [], "training": [],
+    "last_funding": None, "last_equipment": None, "last_personnel": None,
+    "last_training": None,
 }
 
 # Events of full_events[] (test_state_codec.c), all of nation NLD:
@@ -97,12 +103,19 @@ FULL = {
         {"year": 2005, "location": "IN_IRAQ", "level": "JUNIOR", "trainees": 30},
         {"year": 2005, "location": "OUTSIDE_IRAQ", "level": "SENIOR", "trainees": 30},
     ],
+    # The latest occurred_at per type among the events above.
+    "last_funding": ms("2005-02-22T09:00:00Z"),
+    "last_equipment": ms("2005-03-01T00:00:00Z"),
+    "last_personnel": ms("2005-04-01T12:00:00+03:00"),
+    "last_training": ms("2005-07-01T10:00:00Z"),
 }
 
+# Fields the current schema appended to v1.
+V2_FIELDS = ("last_funding", "last_equipment", "last_personnel", "last_training")
 
-def main():
-    with open(SCHEMA, encoding="utf-8") as f:
-        raw = json.load(f)
+
+def writer(raw):
+    """(fingerprint hex, function record -> single-object bytes)."""
     pcf = to_parsing_canonical_form(parse_schema(raw, _write_hint=False))
     fp = fingerprint(pcf, "CRC-64-AVRO")
     schema = parse_schema(raw)
@@ -112,10 +125,27 @@ def main():
         fastavro.schemaless_writer(buf, schema, record)
         return b"\xc3\x01" + bytes.fromhex(fp) + buf.getvalue()
 
+    return fp, single_object
+
+
+def main():
+    with open(SCHEMA, encoding="utf-8") as f:
+        raw = json.load(f)
+    fp, single_object = writer(raw)
     write("fingerprint.txt", fp + "\n")
     write("empty.hex", single_object(EMPTY).hex() + "\n")
     write("full.hex", single_object(FULL).hex() + "\n")
     write("full.json", json.dumps(FULL, indent=2) + "\n")
+
+    v1 = dict(raw, fields=[f for f in raw["fields"] if f["name"] not in V2_FIELDS])
+    fp1, single_object1 = writer(v1)
+
+    def old(record):
+        return {k: v for k, v in record.items() if k not in V2_FIELDS}
+
+    write("fingerprint_v1.txt", fp1 + "\n")
+    write("empty_v1.hex", single_object1(old(EMPTY)).hex() + "\n")
+    write("full_v1.hex", single_object1(old(FULL)).hex() + "\n")
 
 
 if __name__ == "__main__":

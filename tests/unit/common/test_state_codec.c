@@ -230,6 +230,9 @@ typedef struct {
         size_t npersonnel;
         raw_training_t training[RAW_MAX];
         size_t ntraining;
+        bool v1;                          /* stop after training, as v1 did */
+        int64_t has_last[TECG_EV__COUNT]; /* last_*: union branch */
+        int64_t last[TECG_EV__COUNT];
 } raw_t;
 
 static void put_money(tecg_buf_t *b, const raw_money_t *m) {
@@ -286,6 +289,11 @@ static tecg_buf_t craft(uint64_t fp, const raw_t *r) {
         PUT_ARRAY(&b, r->values, r->nvalues, put_money);
         PUT_ARRAY(&b, r->personnel, r->npersonnel, put_strength);
         PUT_ARRAY(&b, r->training, r->ntraining, put_training);
+        for (int t = 0; t < TECG_EV__COUNT && !r->v1; t++) {
+                put_long(&b, r->has_last[t]);
+                if (r->has_last[t])
+                        put_long(&b, r->last[t]);
+        }
         return b;
 }
 
@@ -389,6 +397,66 @@ static void test_golden(void **state) {
                 tecg_nation_state_destroy(back);
                 tecg_nation_state_destroy(st);
         }
+}
+
+/* States written before the per-type last_* fields (v1) still decode,
+ * into the same aggregates with every last report unknown; the encoder
+ * writes the current schema only. */
+static void test_golden_v1(void **state) {
+        tecg_state_codec_t *c = *state;
+        char hex[17];
+        char *want_fp = tu_slurp_data("state/fingerprint_v1.txt", NULL);
+        want_fp[strcspn(want_fp, "\r\n")] = '\0';
+        assert_string_equal(tecg_framing_fingerprint_hex(tecg_state_codec_fingerprint_v1(c), hex),
+                            want_fp);
+        assert_true(tecg_state_codec_fingerprint_v1(c) != tecg_state_codec_fingerprint(c));
+        free(want_fp);
+
+        size_t n;
+        uint8_t *old = tu_hex_file("state/full_v1.hex", &n);
+        tecg_nation_state_t *st = full_state(), *back = decode_ok(c, old, n);
+        /* The current state knows when each type was last reported... */
+        assert_true(st->last_report_ms[TECG_EV_FUNDING] == tu_at(2005, 2, 22, 9, 0, 0, 0));
+        assert_true(st->last_report_ms[TECG_EV_PERSONNEL] == tu_at(2005, 4, 1, 12, 0, 0, 180));
+        assert_true(st->last_report_ms[TECG_EV_TRAINING] == st->as_of_ms);
+        assert_false(tecg_nation_state_equal(st, back));
+        /* ...v1 did not: the rest is the same. */
+        for (int t = 0; t < TECG_EV__COUNT; t++) {
+                assert_true(back->last_report_ms[t] == INT64_MIN);
+                st->last_report_ms[t] = INT64_MIN;
+        }
+        assert_true(tecg_nation_state_equal(st, back));
+        assert_true(back->version == 7 && back->events == 17);
+
+        /* Re-encoded, it is a current message that decodes to itself. */
+        tecg_buf_t again = encode_ok(c, back);
+        tecg_nation_state_t *back2 = decode_ok(c, again.data, again.len);
+        assert_true(tecg_nation_state_equal(back, back2));
+        uint8_t fp[8];
+        for (int i = 0; i < 8; i++)
+                fp[i] = (uint8_t)(tecg_state_codec_fingerprint(c) >> (8 * i));
+        assert_memory_equal(again.data + 2, fp, 8);
+
+        tecg_buf_free(&again);
+        tecg_nation_state_destroy(back2);
+        tecg_nation_state_destroy(back);
+        tecg_nation_state_destroy(st);
+        free(old);
+}
+
+/* A last report later than as_of cannot come from apply(): refused on
+ * both sides. */
+static void test_last_report_bounds(void **state) {
+        tecg_state_codec_t *c = *state;
+        tecg_nation_state_t *st = full_state();
+        tecg_buf_t b = TECG_BUF_INIT;
+        char err[256] = "";
+        st->last_report_ms[TECG_EV_EQUIPMENT] = st->as_of_ms + 1;
+        assert_int_equal(tecg_state_codec_encode(c, st, &b, err, sizeof(err)), TECG_ERR_INVALID);
+        assert_non_null(strstr(err, "last_equipment"));
+        assert_int_equal(b.len, 0);
+        tecg_buf_free(&b);
+        tecg_nation_state_destroy(st);
 }
 
 static void test_round_trips(void **state) {
@@ -921,6 +989,49 @@ static void test_hostile_lengths(void **state) {
 
 /* Arrays written in negative-count blocks (count, byte size, items), which
  * the Avro spec allows and Java writers use, decode the same. */
+/* The last_* fields on the wire: v1 bodies end before them, current ones
+ * must hold them, and a value is checked like as_of. */
+static void test_crafted_last(void **state) {
+        tecg_state_codec_t *c = *state;
+        raw_t r = base_raw();
+        tecg_buf_t b;
+        tecg_nation_state_t *st;
+
+        r.has_last[TECG_EV_TRAINING] = 1;
+        r.last[TECG_EV_TRAINING] = r.as_of - 1;
+        b = craft(tecg_state_codec_fingerprint(c), &r);
+        st = decode_ok(c, b.data, b.len);
+        assert_true(st->last_report_ms[TECG_EV_TRAINING] == r.as_of - 1);
+        assert_true(st->last_report_ms[TECG_EV_FUNDING] == INT64_MIN);
+        tecg_nation_state_destroy(st);
+        tecg_buf_free(&b);
+
+        r.last[TECG_EV_TRAINING] = r.as_of + 1;
+        b = craft(tecg_state_codec_fingerprint(c), &r);
+        decode_refused(c, b.data, b.len, TECG_ERR_INVALID, "last_training is later than as_of",
+                       "last after as_of");
+        tecg_buf_free(&b);
+
+        r.last[TECG_EV_TRAINING] = INT64_MIN;
+        b = craft(tecg_state_codec_fingerprint(c), &r);
+        decode_refused(c, b.data, b.len, TECG_ERR_INVALID, "last_training: INT64_MIN",
+                       "last INT64_MIN");
+        tecg_buf_free(&b);
+
+        /* A v1 body under the current fingerprint ends too early... */
+        r.v1 = true;
+        b = craft(tecg_state_codec_fingerprint(c), &r);
+        decode_refused(c, b.data, b.len, TECG_ERR_INVALID, "field last_funding", "v1 as v2");
+        tecg_buf_free(&b);
+        /* ...and under v1's it is read, every last report unknown. */
+        b = craft(tecg_state_codec_fingerprint_v1(c), &r);
+        st = decode_ok(c, b.data, b.len);
+        for (int t = 0; t < TECG_EV__COUNT; t++)
+                assert_true(st->last_report_ms[t] == INT64_MIN);
+        tecg_nation_state_destroy(st);
+        tecg_buf_free(&b);
+}
+
 static void test_negative_blocks(void **state) {
         tecg_state_codec_t *c = *state;
         raw_t r = base_raw();
@@ -963,6 +1074,9 @@ int main(void) {
                 cmocka_unit_test(test_new_destroy),
                 T(test_fingerprint),
                 T(test_golden),
+                T(test_golden_v1),
+                T(test_crafted_last),
+                T(test_last_report_bounds),
                 T(test_round_trips),
                 T(test_reuse),
                 T(test_encode_appends),

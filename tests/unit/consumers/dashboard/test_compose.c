@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -119,6 +120,10 @@ static void st_training(tecg_nation_state_t *st, int32_t year, tecg_location_t l
         st->events++;
 }
 
+/* "Now" of the golden documents: USA and GBR reported within the 35 days
+ * before, the other listed nations did not (BEL never did). */
+#define NOW ms("2005-12-10T00:00:00Z")
+
 #define NSTATES 8
 #define STATES(s) ((const tecg_nation_state_t *const *)(s)->st)
 
@@ -151,6 +156,13 @@ static void scenario_states(scenario_t *s) {
         st_training(st, 2004, TECG_LOC_IN_IRAQ, TECG_LVL_SENIOR, 40);
         st_training(st, 2005, TECG_LOC_IN_IRAQ, TECG_LVL_MIDDLE, 300);
         st_training(st, 2005, TECG_LOC_IN_IRAQ, TECG_LVL_SENIOR, 100);
+        /* Per-type times as the aggregator keeps them (the other states
+         * have none, like those written before the field: compose falls
+         * back to their reports' and as_of times). */
+        st->last_report_ms[TECG_EV_FUNDING] = ms("2005-10-01T00:00:00Z");
+        st->last_report_ms[TECG_EV_EQUIPMENT] = ms("2005-11-02T00:00:00Z");
+        st->last_report_ms[TECG_EV_PERSONNEL] = ms("2005-11-30T12:00:00Z");
+        st->last_report_ms[TECG_EV_TRAINING] = ms("2005-06-30T00:00:00Z");
 
         s->st[2] = st = st_new("GBR", "2005-12-01T09:00:00Z");
         st_funding(st, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "GBP", 25000000);
@@ -221,8 +233,8 @@ static int scenario_teardown(void **state) {
 
 static json_t *compose(const scenario_t *s, tecg_dashboard_t which) {
         char err[256] = "";
-        json_t *doc =
-                tecg_compose(which, &s->mission, s->nations, STATES(s), NSTATES, err, sizeof(err));
+        json_t *doc = tecg_compose(which, &s->mission, s->nations, STATES(s), NSTATES, NOW, err,
+                                   sizeof(err));
         if (!doc)
                 fail_msg("compose %s: %s", tecg_dashboard_names[which], err);
         return doc;
@@ -476,7 +488,7 @@ static void test_order_independent(void **state) {
         for (int w = 0; w < TECG_DASH__COUNT; w++) {
                 json_t *a = compose(s, (tecg_dashboard_t)w);
                 json_t *b = tecg_compose((tecg_dashboard_t)w, &s->mission, s->nations, shuffled, n,
-                                         err, sizeof(err));
+                                         NOW, err, sizeof(err));
                 assert_non_null(b);
                 char *da = dump(a), *db = dump(b);
                 assert_string_equal(da, db);
@@ -506,7 +518,7 @@ static void test_empty(void **state) {
         };
         for (int w = 0; w < TECG_DASH__COUNT; w++) {
                 json_t *doc = tecg_compose((tecg_dashboard_t)w, &s->mission, s->nations, NULL, 0,
-                                           err, sizeof(err));
+                                           NOW, err, sizeof(err));
                 assert_non_null(doc);
                 EXPECT(doc, NUL("as_of"), LEN("not_reported", 8));
                 assert_non_null(per[w].want);
@@ -514,7 +526,8 @@ static void test_empty(void **state) {
                 json_decref(doc);
         }
         /* No nations list at all: the states are all "unlisted". */
-        json_t *doc = tecg_compose_funding(&s->mission, NULL, STATES(s), NSTATES, err, sizeof(err));
+        json_t *doc =
+                tecg_compose_funding(&s->mission, NULL, STATES(s), NSTATES, NOW, err, sizeof(err));
         assert_non_null(doc);
         EXPECT(doc, LEN("nations", NSTATES), LEN("not_reported", 0),
                STR("nations.0.status", "unlisted"));
@@ -541,14 +554,15 @@ static void test_ratio_edges(void **state) {
         m.target_outside_iraq = 0;
         for (size_t i = 0; i < NELEM(cases); i++) {
                 m.authorized_strength = cases[i].authorized_strength;
-                json_t *doc =
-                        tecg_compose_staffing(&m, s->nations, STATES(s), NSTATES, err, sizeof(err));
+                json_t *doc = tecg_compose_staffing(&m, s->nations, STATES(s), NSTATES, NOW, err,
+                                                    sizeof(err));
                 assert_non_null(doc);
                 expect(doc, cases[i].want, cases[i].n);
                 json_decref(doc);
         }
 
-        json_t *doc = tecg_compose_training(&m, s->nations, STATES(s), NSTATES, err, sizeof(err));
+        json_t *doc =
+                tecg_compose_training(&m, s->nations, STATES(s), NSTATES, NOW, err, sizeof(err));
         assert_non_null(doc);
         EXPECT(doc, NUL("years.1.outside_iraq.progress"), INT("targets.outside_iraq", 0));
         json_decref(doc);
@@ -562,7 +576,8 @@ static void test_rates_config(void **state) {
         char err[256];
         tecg_mission_remove_rate(&m, "JPY");
         assert_int_equal(tecg_mission_set_rate(&m, "UAH", "0.16", err, sizeof(err)), TECG_OK);
-        json_t *doc = tecg_compose_funding(&m, s->nations, STATES(s), NSTATES, err, sizeof(err));
+        json_t *doc =
+                tecg_compose_funding(&m, s->nations, STATES(s), NSTATES, NOW, err, sizeof(err));
         assert_non_null(doc);
         EXPECT(doc,
                /* 5,104,950.00 - 1,095,000.00 (JPY) + 160,000.00 (1,000,000 UAH x 0.16) */
@@ -575,7 +590,7 @@ static void test_rates_config(void **state) {
         m = s->mission;
         assert_int_equal(tecg_mission_set_reporting_currency(&m, "USD", err, sizeof(err)), TECG_OK);
         assert_int_equal(tecg_mission_set_rate(&m, "GBP", "1.82", err, sizeof(err)), TECG_OK);
-        doc = tecg_compose_funding(&m, s->nations, STATES(s), NSTATES, err, sizeof(err));
+        doc = tecg_compose_funding(&m, s->nations, STATES(s), NSTATES, NOW, err, sizeof(err));
         assert_non_null(doc);
         EXPECT(doc, STR("reporting_currency", "USD"),
                /* 3,000,000 USD + 250,000 GBP x 1.82 = 3,455,000.00 USD */
@@ -592,26 +607,26 @@ static void test_errors(void **state) {
         /* Two states for one nation. */
         for (int w = 0; w < TECG_DASH__COUNT; w++) {
                 err[0] = '\0';
-                assert_null(tecg_compose((tecg_dashboard_t)w, &s->mission, s->nations, two, 2, err,
-                                         sizeof(err)));
+                assert_null(tecg_compose((tecg_dashboard_t)w, &s->mission, s->nations, two, 2, NOW,
+                                         err, sizeof(err)));
                 assert_string_equal(err, "two states for nation NOR");
         }
         /* Same for an unlisted nation. */
         memcpy(a->nation, "SWE", 4);
         memcpy(b->nation, "SWE", 4);
-        assert_null(tecg_compose_staffing(&s->mission, s->nations, two, 2, err, sizeof(err)));
+        assert_null(tecg_compose_staffing(&s->mission, s->nations, two, 2, NOW, err, sizeof(err)));
         assert_string_equal(err, "two states for nation SWE");
 
         /* A malformed code. */
         memcpy(b->nation, "se", 3);
-        assert_null(tecg_compose_training(&s->mission, s->nations, two, 2, err, sizeof(err)));
+        assert_null(tecg_compose_training(&s->mission, s->nations, two, 2, NOW, err, sizeof(err)));
         assert_string_equal(err, "state 1: nation code is not 3 upper-case letters");
 
         /* Sums beyond int64: two nations pledging near INT64_MAX. */
         memcpy(b->nation, "DNK", 4);
         st_funding(a, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "EUR", INT64_MAX - 1);
         st_funding(b, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "EUR", 2);
-        assert_null(tecg_compose_funding(&s->mission, s->nations, two, 2, err, sizeof(err)));
+        assert_null(tecg_compose_funding(&s->mission, s->nations, two, 2, NOW, err, sizeof(err)));
         assert_string_equal(err, "EUR overflows a 64-bit sum");
 
         /* Conversion beyond int64: one nation, a large rate. */
@@ -619,15 +634,16 @@ static void test_errors(void **state) {
         b->funding[0].amount_minor = INT64_MAX - 1;
         memcpy(b->funding[0].currency, "GBP", 4);
         const tecg_nation_state_t *one[1] = {b};
-        assert_null(tecg_compose_funding(&m, s->nations, one, 1, err, sizeof(err)));
+        assert_null(tecg_compose_funding(&m, s->nations, one, 1, NOW, err, sizeof(err)));
         assert_string_equal(err, "converting 92233720368547758.06 GBP to EUR overflows");
 
         /* An unknown currency in a state. */
         memcpy(b->funding[0].currency, "ZZZ", 4);
-        assert_null(tecg_compose_funding(&m, s->nations, one, 1, err, sizeof(err)));
+        assert_null(tecg_compose_funding(&m, s->nations, one, 1, NOW, err, sizeof(err)));
         assert_string_equal(err, "unknown currency 'ZZZ' in a state");
 
-        assert_null(tecg_compose((tecg_dashboard_t)7, &m, s->nations, one, 1, err, sizeof(err)));
+        assert_null(
+                tecg_compose((tecg_dashboard_t)7, &m, s->nations, one, 1, NOW, err, sizeof(err)));
         assert_string_equal(err, "unknown dashboard 7");
 
         tecg_nation_state_destroy(a);
@@ -657,7 +673,7 @@ static void test_out_of_memory(void **state) {
                         alloc_budget = budget;
                         err[0] = '\0';
                         doc = tecg_compose((tecg_dashboard_t)w, &s->mission, s->nations, STATES(s),
-                                           NSTATES, err, sizeof(err));
+                                           NSTATES, NOW, err, sizeof(err));
                         if (!doc)
                                 assert_string_equal(err, "out of memory composing a dashboard");
                 }
@@ -666,6 +682,245 @@ static void test_out_of_memory(void **state) {
                 json_decref(doc);
         }
         json_set_alloc_funcs(malloc, free);
+}
+
+/* ------------------------------------------------------------------ */
+/* Overdue nations against an injected "now" (docs/design.md §5.8)     */
+/* ------------------------------------------------------------------ */
+
+#define DAY INT64_C(86400000)
+
+/* A personnel report of FRA through the aggregator's own apply(). */
+static void report(tecg_nation_state_t *st, const char *id, int64_t when) {
+        tecg_event_t ev;
+        char err[256];
+        bool changed;
+        memset(&ev, 0, sizeof(ev));
+        ev.type = TECG_EV_PERSONNEL;
+        snprintf(ev.event_id, sizeof(ev.event_id), "%s", id);
+        memcpy(ev.nation, st->nation, 4);
+        ev.occurred_at_ms = when;
+        ev.u.personnel = (tecg_personnel_t){TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ, 12};
+        if (tecg_nation_state_apply(st, &ev, &changed, err, sizeof(err)))
+                fail_msg("%s: %s", id, err);
+        assert_true(changed);
+}
+
+/* reporting.nations[] entry of `code` in doc (borrowed). */
+static json_t *reporting_of(json_t *doc, const char *code) {
+        json_t *rows = json_object_get(json_object_get(doc, "reporting"), "nations"), *r;
+        size_t i;
+        json_array_foreach(rows, i, r) {
+                if (!strcmp(json_string_value(json_object_get(r, "nation")), code))
+                        return r;
+        }
+        fail_msg("no reporting row for %s", code);
+        return NULL;
+}
+
+/* overdue_for_days of a STATUS: -1 for null. */
+static int64_t overdue_days_of(json_t *status) {
+        json_t *d = json_object_get(status, "overdue_for_days");
+        return json_is_null(d) ? -1 : json_integer_value(d);
+}
+
+static bool in_overdue_list(json_t *doc, const char *code) {
+        json_t *list = json_object_get(json_object_get(doc, "reporting"), "overdue"), *x;
+        size_t i;
+        json_array_foreach(list, i, x) {
+                if (!strcmp(json_string_value(x), code))
+                        return true;
+        }
+        return false;
+}
+
+static void test_overdue_with_clock(void **state) {
+        scenario_t *s = *state;
+        char err[256];
+        tecg_mission_t m = s->mission;
+        /* DNK in the golden scenario's list has a state; here only FRA and
+         * BEL are listed, via a list of their own. */
+        char path[] = "/tmp/tecg-test-overdue-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        const char csv[] = "code,name,status\nBEL,Belgium,member\nFRA,France,member\n";
+        assert_int_equal(write(fd, csv, sizeof(csv) - 1), (ssize_t)(sizeof(csv) - 1));
+        close(fd);
+        tecg_nations_t *nations = tecg_nations_load(path, err, sizeof(err));
+        unlink(path);
+        if (!nations)
+                fail_msg("%s", err);
+
+        const int64_t t0 = ms("2005-11-01T10:00:00Z");
+        tecg_nation_state_t *fra = tecg_nation_state_new("FRA");
+        const tecg_nation_state_t *const states[] = {fra};
+        report(fra, "fra-1", t0);
+        m.report_overdue_days = 35;
+
+        static const struct {
+                int64_t now_offset;
+                bool overdue;
+                int64_t days;
+        } steps[] = {
+                {0, false, -1},          {35 * DAY, false, -1}, /* exactly 35 days: not yet */
+                {35 * DAY + 1, true, 0},                        /* a millisecond more: overdue */
+                {36 * DAY - 1, true, 0}, {36 * DAY, true, 1},   {40 * DAY + 5 * 3600000, true, 5},
+        };
+        for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+                for (int w = 0; w < TECG_DASH__COUNT; w++) {
+                        json_t *doc = tecg_compose((tecg_dashboard_t)w, &m, nations, states, 1,
+                                                   t0 + steps[i].now_offset, err, sizeof(err));
+                        if (!doc)
+                                fail_msg("%s", err);
+                        json_t *r = reporting_of(doc, "FRA");
+                        json_t *types = json_object_get(r, "types");
+                        if (w == TECG_DASH_STAFFING) {
+                                json_t *p = json_object_get(types, "PERSONNEL");
+                                assert_int_equal(json_object_size(types), 1);
+                                if (json_is_true(json_object_get(r, "overdue")) != steps[i].overdue)
+                                        fail_msg("step %zu: FRA overdue should be %d", i,
+                                                 steps[i].overdue);
+                                assert_int_equal(overdue_days_of(r), steps[i].days);
+                                assert_int_equal(json_is_true(json_object_get(p, "overdue")),
+                                                 steps[i].overdue);
+                                assert_int_equal(overdue_days_of(p), steps[i].days);
+                                assert_string_equal(
+                                        json_string_value(json_object_get(r, "last_report")),
+                                        "2005-11-01T10:00:00Z");
+                                assert_int_equal(in_overdue_list(doc, "FRA"), steps[i].overdue);
+                        } else {
+                                /* Never reported funding, equipment or
+                                 * training: no lateness in those. */
+                                json_t *f = json_object_get(
+                                        types, w == TECG_DASH_FUNDING ? "FUNDING" : "TRAINING");
+                                assert_int_equal(json_object_size(types),
+                                                 w == TECG_DASH_FUNDING ? 2 : 1);
+                                assert_true(json_is_null(json_object_get(f, "last_report")));
+                                assert_false(json_is_true(json_object_get(f, "overdue")));
+                                assert_false(json_is_true(json_object_get(r, "overdue")));
+                                assert_false(in_overdue_list(doc, "FRA"));
+                        }
+                        /* BEL never reported: overdue from the start, since
+                         * an unknown day. */
+                        json_t *b = reporting_of(doc, "BEL");
+                        assert_true(json_is_true(json_object_get(b, "overdue")));
+                        assert_int_equal(overdue_days_of(b), -1);
+                        assert_true(in_overdue_list(doc, "BEL"));
+                        assert_int_equal(
+                                json_integer_value(json_object_get(
+                                        json_object_get(doc, "reporting"), "overdue_days")),
+                                35);
+                        json_decref(doc);
+                }
+        }
+
+        /* FRA reports again 45 days on: no longer overdue. */
+        report(fra, "fra-2", t0 + 45 * DAY);
+        json_t *doc = tecg_compose_staffing(&m, nations, states, 1, t0 + 45 * DAY + 1000, err,
+                                            sizeof(err));
+        assert_non_null(doc);
+        json_t *r = reporting_of(doc, "FRA");
+        assert_false(json_is_true(json_object_get(r, "overdue")));
+        assert_int_equal(overdue_days_of(r), -1);
+        assert_string_equal(json_string_value(json_object_get(r, "last_report")),
+                            "2005-12-16T10:00:00Z");
+        assert_false(in_overdue_list(doc, "FRA"));
+        json_decref(doc);
+
+        /* The days are configurable: with 50, 45 days of silence are fine,
+         * with 10 they are 35 days too many. */
+        json_t *d50, *d10;
+        m.report_overdue_days = 50;
+        d50 = tecg_compose_staffing(&m, nations, states, 1, t0 + 90 * DAY, err, sizeof(err));
+        m.report_overdue_days = 10;
+        d10 = tecg_compose_staffing(&m, nations, states, 1, t0 + 90 * DAY, err, sizeof(err));
+        assert_non_null(d50);
+        assert_non_null(d10);
+        assert_false(json_is_true(json_object_get(reporting_of(d50, "FRA"), "overdue")));
+        assert_true(json_is_true(json_object_get(reporting_of(d10, "FRA"), "overdue")));
+        assert_int_equal(overdue_days_of(reporting_of(d10, "FRA")), 35);
+        json_decref(d50);
+        json_decref(d10);
+
+        tecg_nation_state_destroy(fra);
+        tecg_nations_destroy(nations);
+}
+
+/* A nation not in the list is never overdue: nobody expects its reports. */
+static void test_overdue_unlisted(void **state) {
+        scenario_t *s = *state;
+        tecg_report_status_t rs;
+        int64_t times[TECG_REPORT_TIMES];
+        /* JPN's state is s->st[0]: funding only, last seen 2005-06-30. */
+        tecg_compose_report_times(s->st[0], times);
+        tecg_compose_nation_status(&s->mission, times, false, TECG_REPORT_ALL, NOW + 365 * DAY,
+                                   &rs);
+        assert_false(rs.overdue);
+        tecg_compose_nation_status(&s->mission, times, true, TECG_REPORT_ALL, NOW + 365 * DAY, &rs);
+        assert_true(rs.overdue);
+        /* 2005-06-30 + 35 days = 2005-08-04; to 2006-12-10: 493 days. */
+        assert_int_equal(rs.overdue_for_days, 493);
+        /* Its staffing: never reported personnel, reported funding: not
+         * overdue in that document. */
+        tecg_compose_nation_status(&s->mission, times, true, TECG_REPORT_STAFFING, NOW + 365 * DAY,
+                                   &rs);
+        assert_false(rs.overdue);
+        assert_true(rs.last_ms == INT64_MIN);
+        /* A clock behind the last report is no lateness. */
+        tecg_compose_nation_status(&s->mission, times, true, TECG_REPORT_ALL, 0, &rs);
+        assert_false(rs.overdue);
+        /* No state: overdue only when listed. */
+        tecg_compose_report_times(NULL, times);
+        tecg_compose_nation_status(&s->mission, times, false, TECG_REPORT_ALL, NOW, &rs);
+        assert_false(rs.overdue);
+        tecg_compose_nation_status(&s->mission, times, true, TECG_REPORT_FUNDS, NOW, &rs);
+        assert_true(rs.overdue);
+        assert_int_equal(rs.overdue_for_days, -1);
+}
+
+/* Both anomalies, computed where the funding document is composed. */
+static void test_anomalies(void **state) {
+        scenario_t *s = *state;
+        char err[256];
+        tecg_nation_state_t *st = st_new("DNK", "2005-08-01T00:00:00Z");
+        /* Disbursed in BILATERAL and COMMON_FUNDING with nothing pledged
+         * there (TRUST_FUND has a pledge: fine). */
+        st_funding(st, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "EUR", 100);
+        st_funding(st, TECG_CH_TRUST_FUND, TECG_FS_DISBURSED, "EUR", 500);
+        st_funding(st, TECG_CH_COMMON_FUNDING, TECG_FS_DISBURSED, "EUR", 7);
+        st_funding(st, TECG_CH_BILATERAL, TECG_FS_DISBURSED, "EUR", 5);
+        /* 3 offered, 5 accepted vehicles; 9 accepted weapons of 9. */
+        st_equipment(st, TECG_CAT_VEHICLES, TECG_ES_OFFERED, 3, NULL, 0);
+        st_equipment(st, TECG_CAT_VEHICLES, TECG_ES_ACCEPTED, 5, NULL, 0);
+        st_equipment(st, TECG_CAT_WEAPONS, TECG_ES_OFFERED, 9, NULL, 0);
+        st_equipment(st, TECG_CAT_WEAPONS, TECG_ES_ACCEPTED, 9, NULL, 0);
+        const tecg_nation_state_t *const states[] = {st};
+
+        json_t *doc =
+                tecg_compose_funding(&s->mission, s->nations, states, 1, NOW, err, sizeof(err));
+        if (!doc)
+                fail_msg("%s", err);
+        char *got = json_dumps(json_object_get(doc, "anomalies"), JSON_COMPACT);
+        assert_string_equal(
+                got,
+                "[{\"nation\":\"DNK\",\"flag\":\"DISBURSED_WITHOUT_PLEDGE\",\"channel\":"
+                "\"COMMON_FUNDING\"},{\"nation\":\"DNK\",\"flag\":\"DISBURSED_WITHOUT_PLEDGE\","
+                "\"channel\":\"BILATERAL\"},{\"nation\":\"DNK\",\"flag\":"
+                "\"ACCEPTED_EXCEEDS_OFFERED\",\"category\":\"VEHICLES\",\"offered\":3,"
+                "\"accepted\":5}]");
+        free(got);
+        json_t *rows = json_object_get(doc, "nations"), *row;
+        size_t i;
+        json_array_foreach(rows, i, row) {
+                const char *code = json_string_value(json_object_get(row, "nation"));
+                got = json_dumps(json_object_get(row, "flags"), JSON_COMPACT);
+                assert_string_equal(got, strcmp(code, "DNK") == 0 ? "[\"DISBURSED_WITHOUT_PLEDGE\","
+                                                                    "\"ACCEPTED_EXCEEDS_OFFERED\"]"
+                                                                  : "[]");
+                free(got);
+        }
+        json_decref(doc);
+        tecg_nation_state_destroy(st);
 }
 
 int main(void) {
@@ -682,6 +937,9 @@ int main(void) {
                 cmocka_unit_test(test_rates_config),
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_out_of_memory),
+                cmocka_unit_test(test_overdue_with_clock),
+                cmocka_unit_test(test_overdue_unlisted),
+                cmocka_unit_test(test_anomalies),
         };
         return cmocka_run_group_tests(tests, scenario_setup, scenario_teardown);
 }

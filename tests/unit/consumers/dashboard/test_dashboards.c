@@ -72,7 +72,15 @@ typedef struct {
         const tecg_sign_key_t *key; /* the engine signs with it; NULL: unsigned */
         /* The signature publish_cb was given, per dashboard. */
         char published_sig[TECG_DASH__COUNT][TECG_DOCSIGN_VALUE_SIZE];
+        /* The engine's wall clock when not 0 (the overdue test moves it);
+         * 0: the real one. Read by the engine on this thread only. */
+        int64_t clock_ms;
 } fixture_t;
+
+static int64_t fixture_clock(void *opaque) {
+        const fixture_t *f = opaque;
+        return f->clock_ms;
+}
 
 static const tecg_conf_prop_t props[] = {
         {.name = "kafka.", .type = TECG_CONF_PREFIX, .doc = "librdkafka pass-through"},
@@ -229,6 +237,9 @@ static tecg_dashboards_t *engine_new(fixture_t *f) {
                 .publish_topic = true,
                 .compose_interval_ms = 0,
                 .load_timeout_ms = WAIT_MS,
+                .clock_ms = f->clock_ms ? fixture_clock : NULL,
+                .clock_opaque = f,
+                .recheck_interval_ms = 10,
         };
         tecg_dashboards_t *d = tecg_dashboards_new(f->conf, &opts, errstr, sizeof(errstr));
         if (!d)
@@ -572,9 +583,100 @@ static void test_signs_every_version(void **state) {
         f->key = NULL;
 }
 
+/* reporting.nations[] entry of `code` in a document (borrowed). */
+static json_t *reporting_row(json_t *doc, const char *code) {
+        size_t i;
+        json_t *r;
+        json_array_foreach(json_object_get(json_object_get(doc, "reporting"), "nations"), i, r) {
+                if (strcmp(json_string_value(json_object_get(r, "nation")), code) == 0)
+                        return r;
+        }
+        fail_msg("no reporting row for %s", code);
+        return NULL;
+}
+
+/* The /metrics text of the engine; the caller frees it. */
+static char *metrics_text(tecg_dashboards_t *d) {
+        tecg_buf_t b = TECG_BUF_INIT;
+        tecg_dashboards_metrics(d, &b);
+        assert_int_equal(tecg_buf_append(&b, "", 1), 0);
+        return (char *)b.data;
+}
+
+#define DAY_MS INT64_C(86400000)
+
+/* With an injected clock: BEL, silent for more than the 35 days, turns
+ * overdue with no new state at all (a new version of staffing, and
+ * /metrics), and stops being overdue when it reports again. The nations
+ * that never reported (GBR, USA) are overdue all along. */
+static void test_overdue_with_clock(void **state) {
+        fixture_t *f = *state;
+        tecg_nation_state_t *bel = state_new("BEL", 1);
+        const int64_t t0 = bel->as_of_ms;
+        set_personnel(bel, TECG_ROLE_TRAINER, 10);
+        bel->last_report_ms[TECG_EV_PERSONNEL] = t0;
+        write_state(f, bel);
+
+        f->clock_ms = t0 + 30 * DAY_MS;
+        tecg_dashboards_t *d = engine_new(f);
+        run_until_staffing(d, 1);
+        json_t *doc = stored(f, "staffing", 1);
+        json_t *r = reporting_row(doc, "BEL");
+        assert_false(json_is_true(json_object_get(r, "overdue")));
+        assert_true(json_is_true(json_object_get(reporting_row(doc, "USA"), "overdue")));
+        assert_true(json_is_true(json_object_get(reporting_row(doc, "GBR"), "overdue")));
+        /* generated_at is the engine's clock too. */
+        assert_string_equal(json_string_value(json_object_get(doc, "generated_at")),
+                            "2005-12-20T08:00:00.001Z");
+        json_decref(doc);
+        char *m = metrics_text(d);
+        assert_non_null(strstr(m, "tecg_dashboard_nation_overdue{nation=\"BEL\"} 0\n"));
+        assert_non_null(strstr(m, "tecg_dashboard_nation_overdue{nation=\"USA\"} 1\n"));
+        assert_non_null(strstr(m, "tecg_dashboard_report_age_seconds{nation=\"BEL\","
+                                  "type=\"personnel\"} 2592000\n"));
+        assert_null(strstr(m, "tecg_dashboard_report_age_seconds{nation=\"USA\""));
+        free(m);
+
+        /* 36 days on: nothing arrives, yet staffing changes. */
+        f->clock_ms = t0 + 36 * DAY_MS;
+        run_until_staffing(d, 2);
+        doc = stored(f, "staffing", 2);
+        r = reporting_row(doc, "BEL");
+        assert_true(json_is_true(json_object_get(r, "overdue")));
+        assert_int_equal(json_integer_value(json_object_get(r, "overdue_for_days")), 1);
+        json_decref(doc);
+        m = metrics_text(d);
+        assert_non_null(strstr(m, "tecg_dashboard_nation_overdue{nation=\"BEL\"} 1\n"));
+        assert_non_null(strstr(m, "tecg_dashboard_report_overdue{nation=\"BEL\","
+                                  "type=\"personnel\"} 1\n"));
+        assert_non_null(strstr(m, "tecg_dashboard_report_overdue{nation=\"BEL\","
+                                  "type=\"funding\"} 0\n"));
+        free(m);
+
+        /* BEL reports again (a day ago): no longer overdue. */
+        bel = state_new("BEL", 2);
+        bel->as_of_ms = f->clock_ms - DAY_MS;
+        set_personnel(bel, TECG_ROLE_TRAINER, 12);
+        bel->last_report_ms[TECG_EV_PERSONNEL] = bel->as_of_ms;
+        write_state(f, bel);
+        run_until_staffing(d, 3);
+        doc = stored(f, "staffing", 3);
+        r = reporting_row(doc, "BEL");
+        assert_false(json_is_true(json_object_get(r, "overdue")));
+        assert_true(json_is_null(json_object_get(r, "overdue_for_days")));
+        json_decref(doc);
+        m = metrics_text(d);
+        assert_non_null(strstr(m, "tecg_dashboard_nation_overdue{nation=\"BEL\"} 0\n"));
+        assert_non_null(strstr(m, "tecg_dashboard_nation_report_age_seconds{nation=\"BEL\"} "
+                                  "86400\n"));
+        free(m);
+        tecg_dashboards_destroy(d, 10000);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_follows_nation_state, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_overdue_with_clock, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fatal_consumer_error, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fatal_producer_error, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refused_writes_are_not_fatal, setup, teardown),
