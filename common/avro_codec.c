@@ -1176,7 +1176,7 @@ tecg_err_t tecg_avro_encode_body(tecg_avro_t *avro, const tecg_event_t *ev, tecg
 
         if (schema)
                 *schema = NULL;
-        if ((unsigned)ev->type >= TECG_EV__COUNT)
+        if ((unsigned)ev->type >= TECG_EV__COUNTED)
                 return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
                                    "event type %d out of range", (int)ev->type);
         r = (tecg_avro_schema_t *)tecg_avro_schema_for_type(avro, ev->type);

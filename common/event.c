@@ -6,7 +6,7 @@
 #include "timefmt.h"
 
 const char *const tecg_event_type_names[TECG_EV__COUNT] = {"funding", "equipment", "personnel",
-                                                           "training"};
+                                                           "training", "retraction"};
 const char *const tecg_channel_names[TECG_CH__COUNT] = {"TRUST_FUND", "COMMON_FUNDING",
                                                         "BILATERAL"};
 const char *const tecg_funding_stage_names[TECG_FS__COUNT] = {"PLEDGED", "DISBURSED"};

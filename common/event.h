@@ -18,14 +18,20 @@
 
 #define TECG_EVENT_ID_MAX 64 /* chars of [A-Za-z0-9._:-] */
 #define TECG_TEXT_MAX 200    /* item, course, venue: max Unicode chars */
+#define TECG_REASON_MAX 500  /* a retraction's reason: max Unicode chars */
 
 typedef enum {
         TECG_EV_FUNDING = 0,
         TECG_EV_EQUIPMENT,
         TECG_EV_PERSONNEL,
         TECG_EV_TRAINING,
+        TECG_EV_RETRACTION, /* takes back an earlier event (docs/design.md §2.9) */
         TECG_EV__COUNT
 } tecg_event_type_t;
+
+/* The four types that carry a quantity and change a nation's figures;
+ * arrays per counted type have this many cells (a retraction is not one). */
+#define TECG_EV__COUNTED TECG_EV_RETRACTION
 
 typedef enum {
         TECG_CH_TRUST_FUND = 0,
@@ -97,17 +103,30 @@ typedef struct {
         int32_t trainees;  /* > 0 */
 } tecg_training_t;
 
+/* Takes back the earlier event `retracts` of the same nation (docs/design.md
+ * §2.9): its effect is removed. It travels on the topic of retracts_type. */
+typedef struct {
+        char retracts[TECG_EVENT_ID_MAX + 1];
+        tecg_event_type_t retracts_type; /* one of the TECG_EV__COUNTED types */
+        const char *reason;              /* borrowed, 1-TECG_REASON_MAX chars */
+} tecg_retraction_t;
+
 typedef struct {
         tecg_event_type_t type;
         char event_id[TECG_EVENT_ID_MAX + 1];
         char nation[4];         /* ISO 3166-1 alpha-3 */
         int64_t occurred_at_ms; /* UTC, milliseconds since the epoch */
         int32_t utc_offset_min; /* offset as written, e.g. +180 */
+        /* The earlier event of the same nation and type this one replaces
+         * (docs/design.md §2.9); "" when it replaces none. Never set on a
+         * retraction. */
+        char supersedes[TECG_EVENT_ID_MAX + 1];
         union {
                 tecg_funding_t funding;
                 tecg_equipment_t equipment;
                 tecg_personnel_t personnel;
                 tecg_training_t training;
+                tecg_retraction_t retraction;
         } u;
 } tecg_event_t;
 

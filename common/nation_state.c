@@ -311,7 +311,7 @@ tecg_nation_state_t *tecg_nation_state_new(const char *nation) {
                 return NULL;
         memcpy(st->nation, nation, strlen(nation) + 1);
         st->as_of_ms = INT64_MIN;
-        for (int t = 0; t < TECG_EV__COUNT; t++)
+        for (int t = 0; t < TECG_EV__COUNTED; t++)
                 st->last_report_ms[t] = INT64_MIN;
         return st;
 }
@@ -432,7 +432,7 @@ bool tecg_nation_state_equal(const tecg_nation_state_t *a, const tecg_nation_sta
             a->as_of_ms != b->as_of_ms || a->nfunding != b->nfunding ||
             a->nequipment_values != b->nequipment_values || a->ntraining != b->ntraining)
                 return false;
-        for (int t = 0; t < TECG_EV__COUNT; t++)
+        for (int t = 0; t < TECG_EV__COUNTED; t++)
                 if (a->last_report_ms[t] != b->last_report_ms[t])
                         return false;
         for (size_t i = 0; i < a->nfunding; i++) {

@@ -338,7 +338,7 @@ static tecg_err_t state_check(const tecg_nation_state_t *st, char *errstr, size_
                 }
         }
         /* A type's last report is one of the events as_of is the latest of. */
-        for (int t = 0; t < TECG_EV__COUNT; t++)
+        for (int t = 0; t < TECG_EV__COUNTED; t++)
                 if (st->last_report_ms[t] != INT64_MIN && st->last_report_ms[t] > st->as_of_ms)
                         return BAD("last_%s is later than as_of", tecg_event_type_names[t]);
         return TECG_OK;
@@ -548,7 +548,7 @@ static void fill_state(fill_t *f, avro_value_t *root, const tecg_nation_state_t 
         fill_long(f, root, R_VERSION, (int64_t)st->version);
         fill_long(f, root, R_EVENTS, (int64_t)st->events);
         fill_opt_long(f, root, R_AS_OF, st->as_of_ms);
-        for (int t = 0; t < TECG_EV__COUNT; t++)
+        for (int t = 0; t < TECG_EV__COUNTED; t++)
                 fill_opt_long(f, root, R_LAST_FUNDING + t, st->last_report_ms[t]);
         for (size_t i = 0; i < st->nfunding && !f->failed; i++) {
                 const tecg_funding_total_t *x = &st->funding[i];
@@ -919,7 +919,7 @@ static tecg_err_t ext_state(ext_t *x, avro_value_t *root, size_t nfields, tecg_n
         st->events = (uint64_t)events;
         if ((err = ext_opt_long(x, root, R_AS_OF, &st->as_of_ms)))
                 return err;
-        for (int t = 0; t < TECG_EV__COUNT; t++) {
+        for (int t = 0; t < TECG_EV__COUNTED; t++) {
                 int idx = R_LAST_FUNDING + t;
                 st->last_report_ms[t] = INT64_MIN;
                 if ((size_t)idx < nfields &&

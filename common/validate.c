@@ -974,7 +974,7 @@ tecg_err_t tecg_validate_line(tecg_validator_t *v, const char *buf, size_t len, 
                                 L.f[F_TYPE] = &doc.members[m];
                                 break;
                         }
-                if ((err = need_enum(&L, F_TYPE, tecg_event_type_names, TECG_EV__COUNT, &t)))
+                if ((err = need_enum(&L, F_TYPE, tecg_event_type_names, TECG_EV__COUNTED, &t)))
                         return err;
                 L.type = (tecg_event_type_t)t;
                 ev->type = L.type;

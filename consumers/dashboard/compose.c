@@ -257,7 +257,7 @@ static json_t *doc_finish(ctx_t *c, json_t *doc) {
 #define DAY_MS INT64_C(86400000)
 
 /* Keys of the per-type map, the contract's style for enum-keyed maps. */
-static const char *const type_keys[TECG_EV__COUNT] = {"FUNDING", "EQUIPMENT", "PERSONNEL",
+static const char *const type_keys[TECG_EV__COUNTED] = {"FUNDING", "EQUIPMENT", "PERSONNEL",
                                                       "TRAINING"};
 
 static bool has_data(const tecg_nation_state_t *st, int type) {
@@ -285,7 +285,7 @@ int64_t tecg_compose_last_report(const tecg_nation_state_t *st, int type) {
         if (!st)
                 return INT64_MIN;
         if (type < 0) {
-                for (int t = 0; t < TECG_EV__COUNT; t++) {
+                for (int t = 0; t < TECG_EV__COUNTED; t++) {
                         int64_t x = tecg_compose_last_report(st, t);
                         if (x > last)
                                 last = x;
@@ -293,7 +293,7 @@ int64_t tecg_compose_last_report(const tecg_nation_state_t *st, int type) {
                 /* Events whose type left nothing to see still reported. */
                 return last != INT64_MIN ? last : st->as_of_ms;
         }
-        if (type >= TECG_EV__COUNT)
+        if (type >= TECG_EV__COUNTED)
                 return INT64_MIN;
         if (st->last_report_ms[type] != INT64_MIN)
                 return st->last_report_ms[type];
@@ -313,7 +313,7 @@ int64_t tecg_compose_last_report(const tecg_nation_state_t *st, int type) {
 }
 
 void tecg_compose_report_times(const tecg_nation_state_t *st, int64_t times[TECG_REPORT_TIMES]) {
-        for (int t = 0; t < TECG_EV__COUNT; t++)
+        for (int t = 0; t < TECG_EV__COUNTED; t++)
                 times[t] = tecg_compose_last_report(st, t);
         times[TECG_REPORT_ANY] = tecg_compose_last_report(st, -1);
 }
@@ -322,7 +322,7 @@ void tecg_compose_type_status(const tecg_mission_t *m, const int64_t times[TECG_
                               bool listed, int type, int64_t now_ms, tecg_report_status_t *out) {
         int64_t limit = m->report_overdue_days * DAY_MS, age;
 
-        out->last_ms = type >= 0 && type < TECG_EV__COUNT ? times[type] : INT64_MIN;
+        out->last_ms = type >= 0 && type < TECG_EV__COUNTED ? times[type] : INT64_MIN;
         out->overdue = false;
         out->overdue_for_days = -1;
         /* Never reported this type: the nation may simply not contribute
@@ -343,7 +343,7 @@ void tecg_compose_nation_status(const tecg_mission_t *m, const int64_t times[TEC
         out->last_ms = INT64_MIN;
         out->overdue = false;
         out->overdue_for_days = -1;
-        for (int k = 0; k < TECG_EV__COUNT; k++) {
+        for (int k = 0; k < TECG_EV__COUNTED; k++) {
                 if (!(types & (1u << k)))
                         continue;
                 tecg_compose_type_status(m, times, listed, k, now_ms, &t);
@@ -389,7 +389,7 @@ static void put_reporting(ctx_t *c, const tecg_mission_t *m, json_t *doc, const 
                 put_status(c, row, &s);
                 if (s.overdue)
                         push(c, overdue, string_json(c, r->code));
-                for (int t = 0; t < TECG_EV__COUNT; t++) {
+                for (int t = 0; t < TECG_EV__COUNTED; t++) {
                         if (!(types & (1u << t)))
                                 continue;
                         json_t *x = new_object(c);

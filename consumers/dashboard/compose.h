@@ -182,15 +182,15 @@ int64_t tecg_compose_last_report(const tecg_nation_state_t *st, int type);
 
 /* A nation's last report times: [t] per tecg_event_type_t, then
  * [TECG_REPORT_ANY] over all (tecg_compose_last_report()). */
-#define TECG_REPORT_ANY TECG_EV__COUNT
-#define TECG_REPORT_TIMES (TECG_EV__COUNT + 1)
+#define TECG_REPORT_ANY TECG_EV__COUNTED
+#define TECG_REPORT_TIMES (TECG_EV__COUNTED + 1)
 void tecg_compose_report_times(const tecg_nation_state_t *st, int64_t times[TECG_REPORT_TIMES]);
 
 /* Event types of each document, as bit masks (1u << type). */
 #define TECG_REPORT_FUNDS ((1u << TECG_EV_FUNDING) | (1u << TECG_EV_EQUIPMENT))
 #define TECG_REPORT_STAFFING (1u << TECG_EV_PERSONNEL)
 #define TECG_REPORT_TRAINING (1u << TECG_EV_TRAINING)
-#define TECG_REPORT_ALL ((1u << TECG_EV__COUNT) - 1)
+#define TECG_REPORT_ALL ((1u << TECG_EV__COUNTED) - 1)
 
 /* One type at now_ms: overdue when the nation is listed and its last report
  * of `type` is more than m->report_overdue_days old. Never reported that

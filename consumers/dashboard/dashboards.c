@@ -670,7 +670,7 @@ void tecg_dashboards_metrics(tecg_dashboards_t *d, tecg_buf_t *out) {
         /* Per type: no age sample for a type never reported. */
         metric_family(out, "tecg_dashboard_report_overdue", overdue_help);
         for (i = 0; i < d->nreports; i++)
-                for (int t = 0; t < TECG_EV__COUNT; t++) {
+                for (int t = 0; t < TECG_EV__COUNTED; t++) {
                         const report_row_t *r = &d->reports[i];
                         tecg_compose_type_status(d->opts.mission, r->times, r->listed, t, now, &rs);
                         metric_sample(out, "tecg_dashboard_report_overdue", r->code,
@@ -678,7 +678,7 @@ void tecg_dashboards_metrics(tecg_dashboards_t *d, tecg_buf_t *out) {
                 }
         metric_family(out, "tecg_dashboard_report_age_seconds", age_help);
         for (i = 0; i < d->nreports; i++)
-                for (int t = 0; t < TECG_EV__COUNT; t++) {
+                for (int t = 0; t < TECG_EV__COUNTED; t++) {
                         const report_row_t *r = &d->reports[i];
                         if (r->times[t] != INT64_MIN)
                                 metric_sample(out, "tecg_dashboard_report_age_seconds", r->code,

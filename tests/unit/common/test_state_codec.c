@@ -231,8 +231,8 @@ typedef struct {
         raw_training_t training[RAW_MAX];
         size_t ntraining;
         bool v1;                          /* stop after training, as v1 did */
-        int64_t has_last[TECG_EV__COUNT]; /* last_*: union branch */
-        int64_t last[TECG_EV__COUNT];
+        int64_t has_last[TECG_EV__COUNTED]; /* last_*: union branch */
+        int64_t last[TECG_EV__COUNTED];
 } raw_t;
 
 static void put_money(tecg_buf_t *b, const raw_money_t *m) {
@@ -289,7 +289,7 @@ static tecg_buf_t craft(uint64_t fp, const raw_t *r) {
         PUT_ARRAY(&b, r->values, r->nvalues, put_money);
         PUT_ARRAY(&b, r->personnel, r->npersonnel, put_strength);
         PUT_ARRAY(&b, r->training, r->ntraining, put_training);
-        for (int t = 0; t < TECG_EV__COUNT && !r->v1; t++) {
+        for (int t = 0; t < TECG_EV__COUNTED && !r->v1; t++) {
                 put_long(&b, r->has_last[t]);
                 if (r->has_last[t])
                         put_long(&b, r->last[t]);
@@ -421,7 +421,7 @@ static void test_golden_v1(void **state) {
         assert_true(st->last_report_ms[TECG_EV_TRAINING] == st->as_of_ms);
         assert_false(tecg_nation_state_equal(st, back));
         /* ...v1 did not: the rest is the same. */
-        for (int t = 0; t < TECG_EV__COUNT; t++) {
+        for (int t = 0; t < TECG_EV__COUNTED; t++) {
                 assert_true(back->last_report_ms[t] == INT64_MIN);
                 st->last_report_ms[t] = INT64_MIN;
         }
@@ -1026,7 +1026,7 @@ static void test_crafted_last(void **state) {
         /* ...and under v1's it is read, every last report unknown. */
         b = craft(tecg_state_codec_fingerprint_v1(c), &r);
         st = decode_ok(c, b.data, b.len);
-        for (int t = 0; t < TECG_EV__COUNT; t++)
+        for (int t = 0; t < TECG_EV__COUNTED; t++)
                 assert_true(st->last_report_ms[t] == INT64_MIN);
         tecg_nation_state_destroy(st);
         tecg_buf_free(&b);

@@ -101,6 +101,7 @@ static tecg_event_t base(tecg_event_type_t type) {
                                                   .venue = "Ar Rustamiyah",
                                                   .trainees = 30};
                 break;
+        case TECG_EV_RETRACTION:
         case TECG_EV__COUNT:
                 break;
         }
@@ -408,7 +409,7 @@ static const contract_case_t cases[] = {
 
         /* type: one of the four */
         {"type __COUNT", TECG_EV_PERSONNEL, m_type_count, false,
-         "field 'type': unknown event type 4"},
+         "field 'type': unknown event type 5"},
         {"type 99", TECG_EV_PERSONNEL, m_type_99, false, "field 'type': unknown event type 99"},
 
         /* the first broken rule is the one reported */
