@@ -177,6 +177,12 @@ void tecg_nation_state_destroy(tecg_nation_state_t *st);
 tecg_err_t tecg_nation_state_apply(tecg_nation_state_t *st, const tecg_event_t *ev, bool *changed,
                                    char *errstr, size_t errstr_size);
 
+/* Counts the arrival of a distinct event without its effect: events + 1,
+ * as_of, and last_report_ms of a counted type. For a retraction, and for an
+ * event that arrives after the correction that took it back. */
+tecg_err_t tecg_nation_state_count_only(tecg_nation_state_t *st, const tecg_event_t *ev,
+                                        bool *changed, char *errstr, size_t errstr_size);
+
 /* Takes the effect of a counted event (one of the TECG_EV__COUNTED types)
  * back out: the inverse of tecg_nation_state_apply() on totals and months
  * (events, as_of and last_report_ms stay: they count what arrived). For a
