@@ -19,44 +19,106 @@ def money(value, currency):
 
 
 class Model:
+    """Counts each (nation, event_id) once and applies corrections as
+    docs/design.md §2.9 and §4.4 say, in arrival order (one producer per
+    nation and one partition per nation keep a nation's order)."""
+
     def __init__(self):
-        self.seen = set()
+        self.counted = {}        # (nation, id) -> event
+        self.status = {}         # (nation, id) -> ACTIVE | SUPERSEDED | RETRACTED | RETRACTION
+        self.pending = {}        # (nation, target id) -> (status it gets, expected type, by id)
+        self.refused = []        # (event, reason words) of corrections dead-lettered
+        self.supersessions = defaultdict(int)
+        self.retractions = defaultdict(int)
         self.pledged = defaultdict(lambda: defaultdict(Decimal))    # nation -> cur -> sum
         self.disbursed = defaultdict(lambda: defaultdict(Decimal))
         self.equipment_qty = defaultdict(lambda: defaultdict(int))  # nation -> stage -> qty
         self.personnel = {}                                         # (nation, role, loc) -> (ms, id, n)
+        self._reports = defaultdict(dict)                           # the same key -> id -> report
         self.training = defaultdict(int)                            # (year, nation, loc, level) -> n
+
+    @property
+    def seen(self):
+        return set(self.counted)
 
     def add(self, ev):
         """Counts a valid event once per (nation, event_id)."""
-        key = (ev["nation"], ev["event_id"])
-        if key in self.seen:
-            return
-        self.seen.add(key)
         n, t = ev["nation"], ev["type"]
-        ms, _ = parse_time(ev["occurred_at"])
+        key = (n, ev["event_id"])
+        if key in self.counted:
+            return
+        if t == "retraction":
+            target, ttype, becomes = ev["retracts"], ev["retracts_type"], "RETRACTED"
+        else:
+            target, ttype, becomes = ev.get("supersedes"), t, "SUPERSEDED"
+        if target:
+            tk = (n, target)
+            if tk in self.counted:
+                if self.status[tk] != "ACTIVE":
+                    self.refused.append((ev, "already"))
+                    return
+                if self.counted[tk]["type"] != ttype:
+                    self.refused.append((ev, "type"))
+                    return
+                self.status[tk] = becomes
+                self._effect(self.counted[tk], -1)
+            elif tk in self.pending:
+                self.refused.append((ev, "already"))
+                return
+            else:
+                self.pending[tk] = (becomes, ttype, ev["event_id"])
+            if t == "retraction":
+                self.retractions[n] += 1
+            else:
+                self.supersessions[n] += 1
+        self.counted[key] = ev
+        own = self.pending.pop(key, None)
+        if t == "retraction":
+            self.status[key] = "RETRACTION"
+        elif own and own[1] == t:
+            self.status[key] = own[0]
+        else:
+            self.status[key] = "ACTIVE"
+            self._effect(ev, +1)
+
+    def _effect(self, ev, sign):
+        n, t = ev["nation"], ev["type"]
         if t == "funding":
             target = self.pledged if ev["stage"] == "PLEDGED" else self.disbursed
-            target[n][ev["currency"]] += Decimal(ev["amount"])
+            target[n][ev["currency"]] += sign * Decimal(ev["amount"])
+            if not target[n][ev["currency"]]:
+                del target[n][ev["currency"]]
         elif t == "equipment":
-            self.equipment_qty[n][ev["stage"]] += ev["quantity"]
+            self.equipment_qty[n][ev["stage"]] += sign * ev["quantity"]
         elif t == "personnel":
             k = (n, ev["role"], ev["location"])
-            cand = (ms, ev["event_id"].encode(), ev["headcount"])
-            if k not in self.personnel or cand[:2] > self.personnel[k][:2]:
-                self.personnel[k] = cand
+            ms, _ = parse_time(ev["occurred_at"])
+            reports = self._reports[k]
+            if sign > 0:
+                reports[ev["event_id"]] = (ms, ev["event_id"].encode(), ev["headcount"])
+            else:
+                del reports[ev["event_id"]]
+            if reports:
+                self.personnel[k] = max(reports.values(), key=lambda r: r[:2])
+            else:
+                self.personnel.pop(k, None)
         else:
+            ms, _ = parse_time(ev["occurred_at"])
             year = dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).year
-            self.training[(year, n, ev["location"], ev["level"])] += ev["trainees"]
+            k = (year, n, ev["location"], ev["level"])
+            self.training[k] += sign * ev["trainees"]
+            if not self.training[k]:
+                del self.training[k]
 
     # --- what the documents must say ------------------------------------
     def funding_rows(self):
         rows = {}
-        for n in set(self.pledged) | set(self.disbursed) | set(self.equipment_qty):
+        pledged, disbursed, qty = self.pledged, self.disbursed, self.equipment_qty
+        for n in set(pledged) | set(disbursed) | set(qty):
             rows[n] = {
-                "pledged": {c: money(v, c) for c, v in sorted(self.pledged[n].items())},
-                "disbursed": {c: money(v, c) for c, v in sorted(self.disbursed[n].items())},
-                "equipment": {s: self.equipment_qty[n].get(s, 0)
+                "pledged": {c: money(v, c) for c, v in sorted(pledged[n].items())},
+                "disbursed": {c: money(v, c) for c, v in sorted(disbursed[n].items())},
+                "equipment": {s: qty[n].get(s, 0)
                               for s in ("OFFERED", "ACCEPTED", "DELIVERED")},
             }
         return rows
@@ -100,6 +162,11 @@ def check_documents(model, docs):
             if row["equipment"]["stages"][s]["quantity"] != q:
                 diffs.append(f"funding {n} equipment {s}: "
                              f"{row['equipment']['stages'][s]['quantity']} != {q}")
+        corr = row.get("corrections")
+        want = {"supersessions": model.supersessions.get(n, 0),
+                "retractions": model.retractions.get(n, 0)}
+        if corr is not None and corr != want:
+            diffs.append(f"funding {n} corrections: {corr} != {want}")
     got = {r["nation"]: r for r in staffing["nations"]}
     exp_rows = model.staffing_rows()
     for n, exp in exp_rows.items():
