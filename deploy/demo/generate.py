@@ -73,14 +73,19 @@ def when(nation, month, day, hour, rnd):
     return t.strftime("%Y-%m-%dT%H:%M:%S") + OFFSET.get(nation, "+01:00")
 
 
+# The demo's corrections (docs/design.md §2.9).
+TYPO_PLEDGE = "ITA"
+WITHDRAWN_OFFER = "NLD"
+
+
 def month_events(nation, month, rnd):
     evs = []
     n = 0
 
-    def ev(kind, **fields):
+    def ev(kind, event_id=None, **fields):
         nonlocal n
         n += 1
-        e = {"type": kind, "event_id": f"{nation}-2005-{month:02d}-{n:04d}",
+        e = {"type": kind, "event_id": event_id or f"{nation}-2005-{month:02d}-{n:04d}",
              "nation": nation, "occurred_at": when(nation, month, rnd.randrange(1, 29),
                                                    rnd.randrange(7, 19), rnd)}
         e.update(fields)
@@ -109,11 +114,17 @@ def month_events(nation, month, rnd):
         course, level = rnd.choice(COURSES)
         ev("training", course=course, level=level, location="OUTSIDE_IRAQ",
            venue=OUTSIDE_VENUES[nation], trainees=rnd.randrange(4, 14))
-    # Funding: pledge in March, disbursed in two halves.
+    # Funding: pledge in March, disbursed in two halves. One nation's March
+    # pledge has a digit too many: it sends the right one in May, superseding
+    # the first (docs/design.md §2.9).
     cur, major = PLEDGES.get(nation, ("EUR", 10000))
     if month == 3:
-        ev("funding", amount=money(cur, major), currency=cur, channel="TRUST_FUND",
-           stage="PLEDGED")
+        typo = nation == TYPO_PLEDGE
+        ev("funding", event_id=f"{nation}-2005-pledge", currency=cur, channel="TRUST_FUND",
+           amount=money(cur, major * 10 if typo else major), stage="PLEDGED")
+    if month == 5 and nation == TYPO_PLEDGE:
+        ev("funding", event_id=f"{nation}-2005-pledge-corrected", supersedes=f"{nation}-2005-pledge",
+           amount=money(cur, major), currency=cur, channel="TRUST_FUND", stage="PLEDGED")
     if month in (6, 11):
         ev("funding", amount=money(cur, major // 2), currency=cur, channel="TRUST_FUND",
            stage="DISBURSED")
@@ -128,7 +139,11 @@ def month_events(nation, month, rnd):
             fields = dict(item=item, category=cat, quantity=qty, stage=stage)
             if value is not None:
                 fields.update(value=value, currency="EUR")
-            ev("equipment", **fields)
+            ev("equipment", event_id=f"{nation}-2005-equipment-{stage.lower()}", **fields)
+    # One nation withdraws its equipment offer in July: a retraction.
+    if month == 7 and nation == WITHDRAWN_OFFER:
+        ev("retraction", retracts=f"{nation}-2005-equipment-offered", retracts_type="equipment",
+           reason="Offer withdrawn: the vehicles are needed at home")
     return evs
 
 
