@@ -484,6 +484,14 @@ static void resend_due(tecg_publisher_t *pub) {
         }
 }
 
+/* Since when the outstanding messages have waited with no acknowledgement:
+ * the later of the last acknowledgement and the first send after an idle
+ * time, so a send after hours of quiet does not count the quiet. */
+static int64_t stalled_since(const tecg_publisher_t *pub) {
+        return pub->last_progress_ms > pub->waiting_since_ms ? pub->last_progress_ms
+                                                             : pub->waiting_since_ms;
+}
+
 void tecg_publisher_poll(tecg_publisher_t *pub, int timeout_ms) {
         if (!instance_ready(pub)) {
                 struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000};
@@ -500,13 +508,13 @@ void tecg_publisher_poll(tecg_publisher_t *pub, int timeout_ms) {
         if (pub->nbrokers)
                 brokers_review(pub, now);
         uint64_t outstanding = tecg_publisher_outstanding(pub);
-        if (outstanding && now - pub->last_progress_ms > STALL_WARN_MS &&
+        int64_t since = stalled_since(pub);
+        if (outstanding && now - since > STALL_WARN_MS &&
             now - pub->last_stall_log_ms > STALL_WARN_MS) {
                 tecg_log_warn(FAC,
                               "%llu messages waiting for acknowledgement, "
                               "none acknowledged for %lld s; still retrying",
-                              (unsigned long long)outstanding,
-                              (long long)(now - pub->last_progress_ms) / 1000);
+                              (unsigned long long)outstanding, (long long)(now - since) / 1000);
                 pub->last_stall_log_ms = now;
         }
 }
@@ -628,8 +636,7 @@ tecg_err_t tecg_publisher_ready(tecg_publisher_t *pub, char *errstr, size_t errs
                 return tecg_seterr(TECG_ERR_RETRY, errstr, errstr_size,
                                    "no Kafka broker reachable for %lld s",
                                    (long long)(now - pub->down_since_ms) / 1000);
-        int64_t since = pub->last_progress_ms > pub->waiting_since_ms ? pub->last_progress_ms
-                                                                      : pub->waiting_since_ms;
+        int64_t since = stalled_since(pub);
         if (outstanding && now - since > TECG_PUBLISHER_STALL_MS)
                 return tecg_seterr(TECG_ERR_RETRY, errstr, errstr_size,
                                    "%llu messages waiting, none acknowledged by Kafka for %lld s",
