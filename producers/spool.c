@@ -41,7 +41,14 @@ struct tecg_spool {
         char rejected[PATH_MAX];
         int64_t retry_interval_ms;
         hold_t *holds;
+        /* Names in incoming/ that are not spool files, sorted, each logged
+         * once while it stays there. */
+        char **foreign;
+        size_t nforeign;
 };
+
+/* Foreign names remembered; past this many, the rest are not logged. */
+#define FOREIGN_MAX 1024
 
 static void hold_free(hold_t *h) {
         free(h->name);
@@ -103,6 +110,7 @@ void tecg_spool_close(tecg_spool_t *spool) {
                 hold_free(h);
                 h = next;
         }
+        tecg_spool_names_free(spool->foreign, spool->nforeign);
         free(spool->dir);
         free(spool);
 }
@@ -141,11 +149,41 @@ static int is_ndjson(const char *name) {
         return name[0] != '.' && n > 7 && strcmp(name + n - 7, ".ndjson") == 0;
 }
 
+/* What a national system leaves while it writes (NAME.tmp) and dot-files
+ * are passed over in silence; anything else in incoming/ is a mistake
+ * worth one log line (events.json would otherwise wait there forever). */
+static bool is_foreign(const char *name) {
+        size_t n = strlen(name);
+        return name[0] != '.' && !is_ndjson(name) && !(n > 4 && strcmp(name + n - 4, ".tmp") == 0);
+}
+
+static const char *printable(const char *name, char *out, size_t out_size);
+
+/* Logs the foreign names of this scan that the last one did not have, and
+ * keeps this scan's (they take ownership of `names`). */
+static void foreign_review(tecg_spool_t *spool, char **names, size_t count) {
+        if (count)
+                qsort(names, count, sizeof(*names), name_cmp);
+        for (size_t i = 0; i < count; i++) {
+                if (spool->nforeign && bsearch(&names[i], spool->foreign, spool->nforeign,
+                                               sizeof(*names), name_cmp))
+                        continue;
+                char pname[1024];
+                tecg_log_warn(FAC,
+                              "%s/%s: ignored: only NAME.ndjson files are read (write NAME.tmp, "
+                              "then rename it to NAME.ndjson)",
+                              spool->incoming, printable(names[i], pname, sizeof(pname)));
+        }
+        tecg_spool_names_free(spool->foreign, spool->nforeign);
+        spool->foreign = names;
+        spool->nforeign = count;
+}
+
 tecg_err_t tecg_spool_scan(tecg_spool_t *spool, char ***namesp, size_t *countp, char *errstr,
                            size_t errstr_size) {
         tecg_err_t err = TECG_OK;
-        char **names = NULL;
-        size_t count = 0, cap = 0;
+        char **names = NULL, **foreign = NULL;
+        size_t count = 0, cap = 0, nforeign = 0;
         DIR *d = opendir(spool->incoming);
         *namesp = NULL;
         *countp = 0;
@@ -154,6 +192,17 @@ tecg_err_t tecg_spool_scan(tecg_spool_t *spool, char ***namesp, size_t *countp, 
                                    spool->incoming, strerror(errno));
         struct dirent *de;
         while ((de = readdir(d))) {
+                if (is_foreign(de->d_name) && nforeign < FOREIGN_MAX) {
+                        if (!foreign && !(foreign = calloc(FOREIGN_MAX, sizeof(*foreign)))) {
+                                err = TECG_ERR_NOMEM;
+                                goto done;
+                        }
+                        if (!(foreign[nforeign] = strdup(de->d_name))) {
+                                err = TECG_ERR_NOMEM;
+                                goto done;
+                        }
+                        nforeign++;
+                }
                 if (!is_ndjson(de->d_name))
                         continue;
                 if (count == cap) {
@@ -177,8 +226,10 @@ done:
         closedir(d);
         if (err) {
                 tecg_spool_names_free(names, count);
+                tecg_spool_names_free(foreign, nforeign);
                 return tecg_seterr(err, errstr, errstr_size, "out of memory");
         }
+        foreign_review(spool, foreign, nforeign);
         forget_missing(spool, names, count);
         *namesp = names;
         *countp = count;

@@ -149,6 +149,42 @@ static void test_scan_sorts_and_ignores_tmp_and_others(void **state) {
         tecg_spool_names_free(names, count);
 }
 
+/* A file the producer will never read is named once, not at every scan,
+ * and again only if it comes back after it was gone. */
+static void test_a_foreign_file_is_logged_once(void **state) {
+        fixture_t *f = *state;
+        char err[512], **names;
+        size_t count;
+        tu_put_file(f->dir, "incoming/events.json", "", strlen(""));
+        tu_put_file(f->dir, "incoming/FRA-1.tmp", "", strlen(""));
+        tu_put_file(f->dir, "incoming/.hidden", "", strlen(""));
+        capture_start();
+        for (int i = 0; i < 3; i++) {
+                assert_int_equal(tecg_spool_scan(f->spool, &names, &count, err, sizeof(err)),
+                                 TECG_OK);
+                assert_int_equal(count, 0);
+                tecg_spool_names_free(names, count);
+        }
+        char *log = capture_end();
+        tu_assert_contains(log, "/incoming/events.json: ignored: only NAME.ndjson files are "
+                                "read (write NAME.tmp, then rename it to NAME.ndjson)");
+        assert_int_equal(tu_count_of(log, "ignored"), 1);
+        free(log);
+
+        char path[PATH_MAX + 64];
+        snprintf(path, sizeof(path), "%s/incoming/events.json", f->dir);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(tecg_spool_scan(f->spool, &names, &count, err, sizeof(err)), TECG_OK);
+        tecg_spool_names_free(names, count);
+        tu_put_file(f->dir, "incoming/events.json", "", strlen(""));
+        capture_start();
+        assert_int_equal(tecg_spool_scan(f->spool, &names, &count, err, sizeof(err)), TECG_OK);
+        tecg_spool_names_free(names, count);
+        log = capture_end();
+        assert_int_equal(tu_count_of(log, "events.json: ignored"), 1);
+        free(log);
+}
+
 static void test_scan_of_a_missing_incoming_fails(void **state) {
         fixture_t *f = *state;
         char err[512], **names;
@@ -555,6 +591,7 @@ int main(void) {
                 T(test_open_makes_the_three_directories),
                 T(test_open_makes_directories_0750),
                 T(test_scan_sorts_and_ignores_tmp_and_others),
+                T(test_a_foreign_file_is_logged_once),
                 T(test_scan_of_a_missing_incoming_fails),
                 T(test_paths),
                 T(test_take_a_regular_file),
