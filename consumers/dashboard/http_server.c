@@ -734,8 +734,10 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max) {
                         continue;
                 }
                 if (sse_client_gone(st)) {
+                        /* An end, not an error: libmicrohttpd would log an
+                         * "application error" for what every browser does. */
                         tecg_log_debug(FAC, "stream: client went away");
-                        return MHD_CONTENT_READER_END_WITH_ERROR;
+                        return MHD_CONTENT_READER_END_OF_STREAM;
                 }
                 now = tecg_mono_ms();
                 due = st->last_write_ms + keepalive;
@@ -1401,17 +1403,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
         __attribute__((format(printf, 2, 0)));
 
-/* libmicrohttpd's own messages, one warning line each, rate-limited: a
- * peer can provoke them (failed TLS handshakes, refused connections). */
+/* What libmicrohttpd says when a client goes away, which a client that
+ * closes an SSE stream or a page that reloads does all the time: not a
+ * problem of this server. */
+static const char *const mhd_hangups[] = {
+        "Failed to send data in request for",
+        "The connection was forcibly closed by remote peer",
+        "The socket is no longer available for sending",
+        "The socket is not connected",
+        "Socket has been disconnected when reading request",
+        "Connection was closed by remote side",
+};
+
+/* libmicrohttpd's own messages, one line each, rate-limited: a peer can
+ * provoke them (failed TLS handshakes, refused connections). A client's
+ * hang-up is debug, the rest a warning. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
         tecg_http_server_t *srv = cls;
         char msg[512];
         size_t n;
+        tecg_log_level_t level = TECG_LOG_WARNING;
         vsnprintf(msg, sizeof(msg), fmt, ap);
         n = strlen(msg);
         while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
                 msg[--n] = '\0';
-        tecg_log_limited(&srv->mhd_log, TECG_LOG_WARNING, FAC, "libmicrohttpd: %s", msg);
+        for (size_t i = 0; i < sizeof(mhd_hangups) / sizeof(mhd_hangups[0]); i++)
+                if (strncmp(msg, mhd_hangups[i], strlen(mhd_hangups[i])) == 0)
+                        level = TECG_LOG_DEBUG;
+        tecg_log_limited(&srv->mhd_log, level, FAC, "libmicrohttpd: %s", msg);
 }
 
 /* ------------------------------------------------------------------ */

@@ -10,6 +10,7 @@ import http.client
 import os
 import socket
 import ssl
+import struct
 import subprocess
 import threading
 import time
@@ -345,3 +346,31 @@ def test_start_up_checks(pki, tmp_path):
     key_text = (pki / "server.key").read_text()
     body = key_text.splitlines()[1]
     assert body not in ok.stdout + ok.stderr
+
+
+def test_a_client_closing_its_stream_is_not_a_warning(served):
+    """Browsers close event streams all the time (a reload, a closed tab):
+    the dashboard notes it at debug level only."""
+    log = served.daemon.log
+    start = log.stat().st_size
+    for _ in range(5):
+        # From an address of its own: the other tests' connections may not
+        # be closed yet and count against 127.0.0.1's limit.
+        raw = socket.create_connection(("localhost", served.port), timeout=5,
+                                       source_address=("127.0.9.9", 0))
+        # An abortive close (RST), as a killed browser does.
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s = served.ctx.wrap_socket(raw, server_hostname="localhost")
+        s.sendall(b"GET /api/stream HTTP/1.1\r\nHost: localhost\r\n"
+                  + f"Authorization: Bearer {served.tokens['ops']}\r\n\r\n".encode())
+        assert b"200" in s.recv(64)
+        s.close()
+    # A new document version makes the server write to every stream it
+    # still thinks is open; wait past that and the heartbeat.
+    time.sleep(3 * TIMEOUT_MS / 1000)
+    with open(log, "rb") as f:
+        f.seek(start)
+        since = f.read().decode(errors="replace")
+    warned = [line for line in since.splitlines() if " WARN " in line]
+    assert not warned, "\n".join(warned)
+    assert served.daemon.alive()
