@@ -47,6 +47,7 @@
 #include "docsign.h"
 #include "export.h"
 #include "log.h"
+#include "metrics.h"
 #include "page.h"
 #include "timefmt.h"
 
@@ -593,7 +594,8 @@ static enum MHD_Result serve_metrics(tecg_http_server_t *srv, struct MHD_Connect
         if (metrics_own(srv, &body) == TECG_OK) {
                 if (srv->conf.metrics_cb)
                         srv->conf.metrics_cb(&body, srv->conf.metrics_opaque);
-                resp = response_own(&body, "text/plain; version=0.0.4; "
+                if (tecg_metrics_group(&body) == TECG_OK)
+                        resp = response_own(&body, "text/plain; version=0.0.4; "
                                            "charset=utf-8");
                 if (resp)
                         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");

@@ -94,12 +94,50 @@ static void test_write_file(void **state) {
         tu_rm_tree(dir);
 }
 
+/* Samples of one family added in two places (a loop over sinks adds
+ * several families per sink) come out as one block with one HELP/TYPE,
+ * in first-seen order, as the text format requires. */
+static void test_group(void **state) {
+        (void)state;
+        tecg_buf_t b = TECG_BUF_INIT;
+        assert_int_equal(tecg_metrics_add(&b, TECG_METRIC_GAUGE, "up", "Up.", "sink=\"a\"", 1),
+                         TECG_OK);
+        assert_int_equal(
+                tecg_metrics_add(&b, TECG_METRIC_COUNTER, "sent_total", "Sent.", "sink=\"a\"", 3),
+                TECG_OK);
+        assert_int_equal(tecg_metrics_add(&b, TECG_METRIC_GAUGE, "up", "Up.", "sink=\"b\"", 0),
+                         TECG_OK);
+        assert_int_equal(
+                tecg_metrics_add(&b, TECG_METRIC_COUNTER, "sent_total", "Sent.", "sink=\"b\"", 5),
+                TECG_OK);
+        assert_int_equal(tecg_metrics_add(&b, TECG_METRIC_GAUGE, "upper", "Not up.", NULL, 7),
+                         TECG_OK);
+        assert_int_equal(tecg_metrics_group(&b), TECG_OK);
+        assert_int_equal(tecg_buf_terminate(&b), TECG_OK);
+        assert_string_equal((char *)b.data, "# HELP up Up.\n"
+                                            "# TYPE up gauge\n"
+                                            "up{sink=\"a\"} 1\n"
+                                            "up{sink=\"b\"} 0\n"
+                                            "# HELP sent_total Sent.\n"
+                                            "# TYPE sent_total counter\n"
+                                            "sent_total{sink=\"a\"} 3\n"
+                                            "sent_total{sink=\"b\"} 5\n"
+                                            "# HELP upper Not up.\n"
+                                            "# TYPE upper gauge\n"
+                                            "upper 7\n");
+        tecg_buf_free(&b);
+        /* Empty stays empty. */
+        assert_int_equal(tecg_metrics_group(&b), TECG_OK);
+        assert_int_equal(b.len, 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_add),
                 cmocka_unit_test(test_large_value),
                 cmocka_unit_test(test_too_long),
                 cmocka_unit_test(test_write_file),
+                cmocka_unit_test(test_group),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
