@@ -6,8 +6,12 @@
 
 #include "kafka.h"
 #include "log.h"
+#include "redact.h"
+
+#define FAC "config"
 
 volatile sig_atomic_t tecg_daemon_stop;
+volatile sig_atomic_t tecg_daemon_reload_asked;
 
 #define F(field) offsetof(tecg_daemon_conf_t, field)
 const tecg_conf_prop_t tecg_daemon_props[] = {
@@ -55,8 +59,10 @@ const tecg_conf_prop_t tecg_daemon_props[] = {
 #undef F
 
 static void on_signal(int sig) {
-        (void)sig;
-        tecg_daemon_stop = 1;
+        if (sig == SIGHUP)
+                tecg_daemon_reload_asked = 1;
+        else
+                tecg_daemon_stop = 1;
 }
 
 void tecg_daemon_signals(void) {
@@ -66,6 +72,7 @@ void tecg_daemon_signals(void) {
         /* sigaction() fails only for a bad signal number or address. */
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
         sa.sa_handler = SIG_IGN;
         sigaction(SIGPIPE, &sa, NULL);
 }
@@ -101,6 +108,111 @@ int tecg_daemon_config_ok(tecg_daemon_t *d) {
         (void)d;
         printf("configuration OK\n");
         return 0;
+}
+
+/* The configuration from d's sources (defaults < file < -X < alias option)
+ * into target, checked as at start; *level gets log.level. NULL with the
+ * reason in errstr. */
+static tecg_conf_t *load(const tecg_daemon_t *d, void *target, int *level, char *errstr,
+                         size_t errstr_size) {
+        const tecg_daemon_spec_t *spec = d->spec;
+        char alias_origin[64];
+        tecg_conf_t *conf;
+        snprintf(alias_origin, sizeof(alias_origin), "--%s",
+                 spec->alias_long ? spec->alias_long : "");
+        if (!(conf = tecg_conf_new(spec->props, target, errstr, errstr_size)) ||
+            (d->config_path && tecg_conf_load_file(conf, d->config_path, errstr, errstr_size)) ||
+            tecg_conf_apply_sets(conf, d->sets, d->nsets, errstr, errstr_size) ||
+            (d->alias_value && tecg_conf_set(conf, spec->alias_key, d->alias_value, alias_origin,
+                                             errstr, errstr_size)) ||
+            tecg_conf_check_required(conf, errstr, errstr_size))
+                goto fail;
+        const char *level_text = tecg_conf_get_string(conf, "log.level");
+        if ((*level = tecg_log_level_parse(level_text)) < 0) {
+                snprintf(errstr, errstr_size, "%s: log.level: \"%s\" is not a level",
+                         tecg_conf_origin(conf, "log.level"), level_text ? level_text : "");
+                goto fail;
+        }
+        /* librdkafka checks every kafka.* key now, not at first use. */
+        if (tecg_kafka_check(conf, errstr, errstr_size))
+                goto fail;
+        return conf;
+fail:
+        tecg_conf_destroy(conf);
+        return NULL;
+}
+
+typedef struct {
+        tecg_conf_t *fresh;
+        const tecg_conf_t *current;
+        const char *find_key;
+        char find_buf[1024];
+        const char *found; /* the text of find_key in `other`, or NULL */
+        bool find_hit;
+        tecg_daemon_live_cb *live;
+        void *opaque;
+        int changed, restart;
+} reload_diff_t;
+
+static void reload_find(const tecg_conf_setting_t *s, void *opaque) {
+        reload_diff_t *diff = opaque;
+        if (!diff->find_hit && strcmp(s->key, diff->find_key) == 0) {
+                diff->find_hit = true;
+                diff->found = tecg_conf_setting_text(s, diff->find_buf, sizeof(diff->find_buf));
+        }
+}
+
+/* A key whose value changed: applied live, or named (its value only when
+ * it is no secret). */
+static void reload_changed(reload_diff_t *diff, const char *key, const char *value,
+                           const char *origin) {
+        char shown[512];
+        diff->changed++;
+        if (strcmp(key, "log.level") == 0) {
+                tecg_log_notice(FAC, "SIGHUP: log.level is now %s", value ? value : "(default)");
+                return;
+        }
+        if (diff->live && diff->live(key, value, diff->opaque)) {
+                tecg_log_notice(FAC, "SIGHUP: %s applied", key);
+                return;
+        }
+        diff->restart++;
+        tecg_log_warn(FAC, "SIGHUP: %s%s%s changed to %s: it takes effect at the next start", key,
+                      origin ? " in " : "", origin ? origin : "",
+                      value ? tecg_redact(key, value, shown, sizeof(shown)) : "(unset)");
+}
+
+/* Each key of the configuration in use, against the fresh one. */
+static void reload_compare(const tecg_conf_setting_t *s, void *opaque) {
+        reload_diff_t *diff = opaque;
+        char buf[1024];
+        const char *now = tecg_conf_setting_text(s, buf, sizeof(buf));
+        diff->find_key = s->key;
+        diff->find_hit = false;
+        diff->found = NULL;
+        tecg_conf_foreach(diff->fresh, reload_find, diff);
+        if (!diff->find_hit) { /* a group instance or pass-through key that went */
+                reload_changed(diff, s->key, NULL, NULL);
+                return;
+        }
+        if ((now == NULL) != (diff->found == NULL) ||
+            (now && diff->found && strcmp(now, diff->found) != 0))
+                reload_changed(diff, s->key, diff->found,
+                               tecg_conf_origin(diff->fresh, s->key));
+}
+
+/* Keys only the fresh configuration has (a new sink, a new kafka.* key). */
+static void reload_added(const tecg_conf_setting_t *s, void *opaque) {
+        reload_diff_t *diff = opaque;
+        char buf[1024];
+        if (!s->origin)
+                return;
+        diff->find_key = s->key;
+        diff->find_hit = false;
+        tecg_conf_foreach(diff->current, reload_find, diff);
+        if (!diff->find_hit)
+                reload_changed(diff, s->key, tecg_conf_setting_text(s, buf, sizeof(buf)),
+                               s->origin);
 }
 
 int tecg_daemon_setup(const tecg_daemon_spec_t *spec, void *target, int argc, char **argv,
@@ -171,38 +283,55 @@ int tecg_daemon_setup(const tecg_daemon_spec_t *spec, void *target, int argc, ch
                 goto done;
         }
 
-        char alias_origin[64];
-        snprintf(alias_origin, sizeof(alias_origin), "--%s",
-                 spec->alias_long ? spec->alias_long : "");
-        if (!(d->conf = tecg_conf_new(spec->props, target, errstr, sizeof(errstr))) ||
-            (config_path && tecg_conf_load_file(d->conf, config_path, errstr, sizeof(errstr))) ||
-            tecg_conf_apply_sets(d->conf, sets, nsets, errstr, sizeof(errstr)) ||
-            (alias_value && tecg_conf_set(d->conf, spec->alias_key, alias_value, alias_origin,
-                                          errstr, sizeof(errstr))) ||
-            tecg_conf_check_required(d->conf, errstr, sizeof(errstr))) {
-                rc = tecg_daemon_config_error(spec, errstr);
-                goto done;
-        }
-        const char *level_text = tecg_conf_get_string(d->conf, "log.level");
-        int level = tecg_log_level_parse(level_text);
-        if (level < 0) {
-                snprintf(errstr, sizeof(errstr), "%s: log.level: \"%s\" is not a level",
-                         tecg_conf_origin(d->conf, "log.level"), level_text ? level_text : "");
+        d->spec = spec;
+        d->config_path = config_path;
+        d->sets = sets;
+        d->nsets = nsets;
+        d->alias_value = alias_value;
+        d->verbose = verbose;
+        sets = NULL; /* d's now */
+        int level;
+        if (!(d->conf = load(d, target, &level, errstr, sizeof(errstr)))) {
                 rc = tecg_daemon_config_error(spec, errstr);
                 goto done;
         }
         tecg_log_set_level(verbose ? TECG_LOG_DEBUG : level);
-        /* librdkafka checks every kafka.* key now, not at first use. */
-        if (tecg_kafka_check(d->conf, errstr, sizeof(errstr))) {
-                rc = tecg_daemon_config_error(spec, errstr);
-                goto done;
-        }
 done:
         free(sets);
         return rc;
 }
 
+int tecg_daemon_reload(tecg_daemon_t *d, void *scratch, tecg_daemon_live_cb *live, void *opaque) {
+        char errstr[1024];
+        int level, restart = 0;
+        tecg_daemon_reload_asked = 0;
+        tecg_log_notice(FAC, "SIGHUP: reading the configuration again%s%s",
+                        d->config_path ? " from " : "", d->config_path ? d->config_path : "");
+        tecg_conf_t *fresh = load(d, scratch, &level, errstr, sizeof(errstr));
+        if (!fresh) {
+                tecg_log_err(FAC, "SIGHUP: %s; the configuration in use stays", errstr);
+                return -1;
+        }
+        reload_diff_t diff = {.fresh = fresh, .current = d->conf, .live = live, .opaque = opaque};
+        tecg_conf_foreach(d->conf, reload_compare, &diff);
+        tecg_conf_foreach(fresh, reload_added, &diff);
+        if (!d->verbose)
+                tecg_log_set_level(level);
+        restart = diff.restart;
+        if (diff.changed == 0)
+                tecg_log_notice(FAC, "SIGHUP: the configuration has not changed");
+        else if (restart)
+                tecg_log_warn(FAC,
+                              "SIGHUP: %d changed key(s) take effect only at the next start; "
+                              "the daemon keeps running as it was",
+                              restart);
+        tecg_conf_destroy(fresh);
+        return restart;
+}
+
 void tecg_daemon_cleanup(tecg_daemon_t *d) {
         tecg_conf_destroy(d->conf);
         d->conf = NULL;
+        free(d->sets);
+        d->sets = NULL;
 }

@@ -59,10 +59,22 @@ typedef struct {
         tecg_conf_t *conf; /* owned: tecg_daemon_cleanup() */
         bool check_only;   /* --check-config */
         bool read_stdin;   /* "-" was given */
+
+        /* Where the configuration came from, to read it again on SIGHUP
+         * (tecg_daemon_reload()); borrowed from argv. */
+        const tecg_daemon_spec_t *spec;
+        const char *config_path;
+        char **sets;
+        size_t nsets;
+        const char *alias_value;
+        bool verbose;
 } tecg_daemon_t;
 
 /* Non-zero once SIGINT or SIGTERM arrived (after tecg_daemon_signals()). */
 extern volatile sig_atomic_t tecg_daemon_stop;
+
+/* Non-zero once SIGHUP arrived and until tecg_daemon_reload() ran. */
+extern volatile sig_atomic_t tecg_daemon_reload_asked;
 
 /* Parses argv and loads the configuration into `target` (the struct the
  * props describe). Returns -1 when the daemon should go on, otherwise the
@@ -78,9 +90,26 @@ int tecg_daemon_config_error(const tecg_daemon_spec_t *spec, const char *errstr)
 int tecg_daemon_config_ok(tecg_daemon_t *d);
 
 /* SIGINT/SIGTERM set tecg_daemon_stop (without SA_RESTART, so a blocked
- * read returns); SIGPIPE is ignored (a peer that hangs up is an error
- * return, not a death). */
+ * read returns); SIGHUP sets tecg_daemon_reload_asked (a closed terminal
+ * or an operator's reload never kills a daemon); SIGPIPE is ignored (a
+ * peer that hangs up is an error return, not a death). */
 void tecg_daemon_signals(void);
+
+/* A key that can change while the daemon runs: called by
+ * tecg_daemon_reload() for each changed key with its new text (NULL when
+ * unset); returns true when the daemon applied it. */
+typedef bool tecg_daemon_live_cb(const char *key, const char *value, void *opaque);
+
+/* SIGHUP's work, from the daemon's main loop: reads the configuration again
+ * from the same file and options into `scratch` (a zeroed struct of the
+ * daemon's config type, left zeroed again). An invalid configuration is
+ * logged and changes nothing. Otherwise log.level is applied at once, each
+ * other changed key is offered to `live` (may be NULL), and the ones not
+ * applied are logged by name as needing a restart; the daemon keeps running
+ * with its configuration (values of secret keys are never logged). Clears
+ * tecg_daemon_reload_asked. Returns the number of changed keys that still
+ * need a restart, or -1 when the configuration could not be read. */
+int tecg_daemon_reload(tecg_daemon_t *d, void *scratch, tecg_daemon_live_cb *live, void *opaque);
 
 void tecg_daemon_cleanup(tecg_daemon_t *d);
 

@@ -318,8 +318,8 @@ static void log_stats(const tecg_producer_conf_t *pc, const tecg_ingest_t *ing,
 
 /* Daemon mode: send every file that appears in incoming/ (with a spool)
  * and every body posted to the HTTP input (with one), until signalled. */
-static void run_daemon(const tecg_producer_conf_t *pc, tecg_spool_t *spool, tecg_ingest_t *ing,
-                       tecg_http_input_t *hi) {
+static void run_daemon(tecg_daemon_t *d, const tecg_producer_conf_t *pc, tecg_spool_t *spool,
+                       tecg_ingest_t *ing, tecg_http_input_t *hi) {
         char errstr[512];
         int64_t next_scan = 0, next_stats = tecg_mono_ms() + pc->common.stats_interval_ms;
         bool scan_failing = false;
@@ -331,6 +331,10 @@ static void run_daemon(const tecg_producer_conf_t *pc, tecg_spool_t *spool, tecg
                               pc->nation);
         while (!tecg_daemon_stop) {
                 int64_t now = tecg_mono_ms();
+                if (tecg_daemon_reload_asked) {
+                        tecg_producer_conf_t scratch = {0};
+                        tecg_daemon_reload(d, &scratch, NULL, NULL);
+                }
                 if (hi)
                         tecg_http_input_run(hi, ing);
                 if (spool && now >= next_scan) {
@@ -634,7 +638,7 @@ int main(int argc, char **argv) {
         if (d.read_stdin)
                 input_complete = run_stdin(ing);
         else
-                run_daemon(&pc, spool, ing, hi);
+                run_daemon(&d, &pc, spool, ing, hi);
         if (hi)
                 http_shutdown(&pc, ing, hi);
 

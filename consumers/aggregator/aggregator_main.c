@@ -248,6 +248,10 @@ int main(int argc, char **argv) {
                       ac.group_id, instance_id, txn_id, ac.common.topic_prefix);
         int64_t next_stats = tecg_mono_ms() + ac.common.stats_interval_ms;
         while (!tecg_daemon_stop) {
+                if (tecg_daemon_reload_asked) {
+                        tecg_aggregator_conf_t scratch = {0};
+                        tecg_daemon_reload(&d, &scratch, NULL, NULL);
+                }
                 if (tecg_aggregator_run_once(agg, errstr, sizeof(errstr))) {
                         tecg_log_err(FAC,
                                      "%s; exiting (a restart resumes from the "

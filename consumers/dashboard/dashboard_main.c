@@ -560,6 +560,10 @@ int main(int argc, char **argv) {
 
         int64_t next_stats = tecg_mono_ms() + dc.common.stats_interval_ms;
         while (!tecg_daemon_stop) {
+                if (tecg_daemon_reload_asked) {
+                        tecg_dashboard_conf_t scratch = {0};
+                        tecg_daemon_reload(&d, &scratch, NULL, NULL);
+                }
                 if (tecg_dashboards_run_once(app.dashboards, 100, errstr, sizeof(errstr))) {
                         /* rc is 1 here: a restart reads nation-state again
                          * and resumes the versions from tecg.dashboards. */

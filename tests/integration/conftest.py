@@ -301,6 +301,9 @@ class Producer:
     def log_text(self):
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
     def rejected(self, name):
         d = self.spool / "rejected"
         errors = d / (name + ".errors")
