@@ -44,10 +44,10 @@ typedef enum {
 } field_t;
 
 static const char *const field_names[F__COUNT] = {
-        "type",      "event_id", "nation",   "occurred_at", "amount",  "currency", "channel",
-        "stage",     "item",     "category", "quantity",    "value",   "role",     "location",
-        "headcount", "course",   "level",    "venue",       "trainees", "supersedes", "retracts",
-        "retracts_type", "reason"};
+        "type",     "event_id",   "nation",    "occurred_at",   "amount",   "currency",
+        "channel",  "stage",      "item",      "category",      "quantity", "value",
+        "role",     "location",   "headcount", "course",        "level",    "venue",
+        "trainees", "supersedes", "retracts",  "retracts_type", "reason"};
 
 #define BIT(f) (1u << (f))
 #define COMMON_FIELDS (BIT(F_TYPE) | BIT(F_EVENT_ID) | BIT(F_NATION) | BIT(F_OCCURRED_AT))

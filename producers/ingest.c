@@ -69,7 +69,7 @@ struct tecg_ingest {
         tecg_ingest_sink_t sink;
         tecg_publisher_t *pub; /* owned, when the sink is the publisher */
         tecg_buf_t encoded;
-        bool confluent; /* Confluent framing with registry ids */
+        bool confluent;                      /* Confluent framing with registry ids */
         uint32_t schema_ids[TECG_EV__COUNT]; /* by type; a retraction's by topic: */
         uint32_t retraction_ids[TECG_TOPIC__COUNT];
         batch_t *batches;
@@ -504,10 +504,9 @@ static tecg_err_t ingest_line(tecg_ingest_t *ing, batch_t *b, uint64_t lineno, c
                 routed == TECG_EV_TRAINING ? TECG_TOPIC_TRAINING : TECG_TOPIC_CONTRIBUTIONS;
         tecg_buf_reset(&ing->encoded);
         if (ing->confluent) {
-                err = tecg_framing_write_confluent(&ing->encoded,
-                                                   ev.type == TECG_EV_RETRACTION
-                                                           ? ing->retraction_ids[topic]
-                                                           : ing->schema_ids[ev.type]);
+                err = tecg_framing_write_confluent(
+                        &ing->encoded, ev.type == TECG_EV_RETRACTION ? ing->retraction_ids[topic]
+                                                                     : ing->schema_ids[ev.type]);
                 if (err)
                         snprintf(reason, sizeof(reason), "out of memory");
                 else

@@ -10,8 +10,7 @@ static tecg_err_t check_text_max(const char *field, const char *s, size_t max, c
         size_t n = s ? tecg_utf8_count(s, strlen(s)) : 0;
         if (n < 1 || n > max)
                 return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                                   "field '%s': must be 1-%zu characters (got %zu)", field, max,
-                                   n);
+                                   "field '%s': must be 1-%zu characters (got %zu)", field, max, n);
         return TECG_OK;
 }
 
@@ -145,8 +144,8 @@ tecg_err_t tecg_contract_check_topic(const tecg_event_t *ev, bool training_topic
                                            ? tecg_event_type_names[routed]
                                            : "unknown",
                                    topic_name);
-        return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, "a %s event does not belong on %s",
-                           (unsigned)ev->type < TECG_EV__COUNT ? tecg_event_type_names[ev->type]
-                                                               : "unknown",
-                           topic_name);
+        return tecg_seterr(
+                TECG_ERR_INVALID, errstr, errstr_size, "a %s event does not belong on %s",
+                (unsigned)ev->type < TECG_EV__COUNT ? tecg_event_type_names[ev->type] : "unknown",
+                topic_name);
 }

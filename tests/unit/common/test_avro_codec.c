@@ -425,8 +425,8 @@ static void test_round_trip_matrix(void **state) {
                                                 (tecg_location_t)loc, hv ? longtext : NULL,
                                                 ints[(size_t)lv]};
                                         if (hv)
-                                                snprintf(e.supersedes, sizeof(e.supersedes),
-                                                         "%s", maxid);
+                                                snprintf(e.supersedes, sizeof(e.supersedes), "%s",
+                                                         maxid);
                                         round_trip(avro, &e);
                                         n++;
                                 }
@@ -700,8 +700,9 @@ static void test_hostile_bodies(void **state) {
                  "enum index 4 out of range (4 symbols) (field retracts_type, body byte 10)"},
                 {"retraction without reason", "retraction", B(HEAD, 0x02, 'x', 0x00),
                  TECG_ERR_INVALID, "body ends inside a varint (field reason, body byte 11)"},
-                {"NUL inside a reason", "retraction", B(HEAD, 0x02, 'x', 0x00, 0x06, 'a', 0x00, 'b'),
-                 TECG_ERR_INVALID, "reason contains a NUL byte"},
+                {"NUL inside a reason", "retraction",
+                 B(HEAD, 0x02, 'x', 0x00, 0x06, 'a', 0x00, 'b'), TECG_ERR_INVALID,
+                 "reason contains a NUL byte"},
                 {"NUL inside a string", "contribution",
                  B(HEAD, 0x02, 0x06, 'a', 0x00, 'b', 0x00, 0x02, 0x00, 0x00, 0x00, 0x00),
                  TECG_ERR_INVALID, "item contains a NUL byte"},
@@ -747,8 +748,8 @@ static void test_hostile_bodies(void **state) {
         longid[k++] = 0x01;
         memset(longid + k, 'a', 65);
         k += 65;
-        static const uint8_t rest[] = {0x06, 'N',  'L',  'D',  0x00, 0x00, 0x00,
-                                       0x00, 0x00, 0x00, 0x02, 0x00};
+        static const uint8_t rest[] = {0x06, 'N',  'L',  'D',  0x00, 0x00,
+                                       0x00, 0x00, 0x00, 0x00, 0x02, 0x00};
         memcpy(longid + k, rest, sizeof(rest));
         k += sizeof(rest);
         size_t n = frame(avro, "training", longid, k, msg);
