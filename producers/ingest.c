@@ -70,7 +70,7 @@ struct tecg_ingest {
         tecg_publisher_t *pub; /* owned, when the sink is the publisher */
         tecg_buf_t encoded;
         bool confluent;                      /* Confluent framing with registry ids */
-        uint32_t schema_ids[TECG_EV__COUNT]; /* by type; a retraction's by topic: */
+        uint32_t schema_ids[TECG_EV__COUNTED]; /* by type; a retraction's by topic: */
         uint32_t retraction_ids[TECG_TOPIC__COUNT];
         batch_t *batches;
         uint64_t outstanding; /* sent, not yet acknowledged */
