@@ -69,7 +69,7 @@ struct tecg_ingest {
         tecg_ingest_sink_t sink;
         tecg_publisher_t *pub; /* owned, when the sink is the publisher */
         tecg_buf_t encoded;
-        bool confluent;                      /* Confluent framing with registry ids */
+        bool confluent;                        /* Confluent framing with registry ids */
         uint32_t schema_ids[TECG_EV__COUNTED]; /* by type; a retraction's by topic: */
         uint32_t retraction_ids[TECG_TOPIC__COUNT];
         batch_t *batches;
