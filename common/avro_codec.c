@@ -46,10 +46,17 @@ enum {
         S_T_LOCATION,
         S_T_VENUE,
         S_T_TRAINEES,
+        S_SUPERSEDES,
+        S_R_RETRACTS,
+        S_R_RETRACTS_TYPE,
+        S_R_REASON,
         S__COUNT
 };
 
-enum { EK_CONTRIBUTION = 1, EK_TRAINING = 2 }; /* reader kinds, also masks */
+/* Reader kinds, also masks and indices of tecg_avro_s.readers. */
+enum { EK_CONTRIBUTION = 1, EK_TRAINING = 2, EK_RETRACTION = 4, EK__MAX = EK_RETRACTION };
+static const int reader_kinds[] = {EK_CONTRIBUTION, EK_TRAINING, EK_RETRACTION};
+#define NKINDS (sizeof(reader_kinds) / sizeof(reader_kinds[0]))
 
 typedef struct {
         slot_rec_t rec;
@@ -64,14 +71,16 @@ static const char *const rec_names[R__COUNT] = {NULL, "Funding", "Equipment", "P
 static const tecg_event_type_t rec_types[R__COUNT] = {TECG_EV__COUNT, TECG_EV_FUNDING,
                                                       TECG_EV_EQUIPMENT, TECG_EV_PERSONNEL};
 
+#define ALL (EK_CONTRIBUTION | EK_TRAINING | EK_RETRACTION)
 #define BOTH (EK_CONTRIBUTION | EK_TRAINING)
 #define C EK_CONTRIBUTION
 #define T EK_TRAINING
+#define R EK_RETRACTION
 static const slot_spec_t slots[S__COUNT] = {
-        [S_EVENT_ID] = {R_ROOT, "event_id", K_STR, NULL, 0, BOTH},
-        [S_NATION] = {R_ROOT, "nation", K_STR, NULL, 0, BOTH},
-        [S_OCCURRED_AT] = {R_ROOT, "occurred_at", K_LONG, NULL, 0, BOTH},
-        [S_UTC_OFFSET] = {R_ROOT, "utc_offset_minutes", K_INT, NULL, 0, BOTH},
+        [S_EVENT_ID] = {R_ROOT, "event_id", K_STR, NULL, 0, ALL},
+        [S_NATION] = {R_ROOT, "nation", K_STR, NULL, 0, ALL},
+        [S_OCCURRED_AT] = {R_ROOT, "occurred_at", K_LONG, NULL, 0, ALL},
+        [S_UTC_OFFSET] = {R_ROOT, "utc_offset_minutes", K_INT, NULL, 0, ALL},
         [S_DETAIL] = {R_ROOT, "detail", K_DETAIL, NULL, 0, C},
         [S_F_AMOUNT] = {R_FUNDING, "amount_minor", K_LONG, NULL, 0, C},
         [S_F_CURRENCY] = {R_FUNDING, "currency", K_STR, NULL, 0, C},
@@ -91,10 +100,20 @@ static const slot_spec_t slots[S__COUNT] = {
         [S_T_LOCATION] = {R_ROOT, "location", K_ENUM, tecg_location_names, TECG_LOC__COUNT, T},
         [S_T_VENUE] = {R_ROOT, "venue", K_OPT_STR, NULL, 0, T},
         [S_T_TRAINEES] = {R_ROOT, "trainees", K_INT, NULL, 0, T},
+        /* Absent from the previous writers: their messages read as null. */
+        [S_SUPERSEDES] = {R_ROOT, "supersedes", K_OPT_STR, NULL, 0, BOTH},
+        [S_R_RETRACTS] = {R_ROOT, "retracts", K_STR, NULL, 0, R},
+        /* Only the counted types can be retracted: the enum has their
+         * names, in event.h's order. */
+        [S_R_RETRACTS_TYPE] = {R_ROOT, "retracts_type", K_ENUM, tecg_event_type_names,
+                               TECG_EV__COUNTED, R},
+        [S_R_REASON] = {R_ROOT, "reason", K_STR, NULL, 0, R},
 };
+#undef ALL
 #undef BOTH
 #undef C
 #undef T
+#undef R
 
 #define MAX_BRANCHES 16
 
@@ -143,14 +162,19 @@ typedef struct {
 struct tecg_avro_s {
         tecg_avro_schema_t **schemas;
         size_t nschemas, scap;
-        tecg_avro_schema_t *readers[3]; /* by EK_*: [1] contribution, [2] training */
+        tecg_avro_schema_t *readers[EK__MAX + 1]; /* by EK_*: [1] contribution,
+                                                   * [2] training, [4] retraction */
         id_map_t *ids;
         size_t nids, idcap;
         avro_reader_t reader;
         avro_writer_t writer;
 };
 
-static const char *const reader_names[3] = {NULL, "contribution", "training"};
+static const char *const reader_names[EK__MAX + 1] = {
+        [EK_CONTRIBUTION] = "contribution",
+        [EK_TRAINING] = "training",
+        [EK_RETRACTION] = "retraction",
+};
 
 /* ======================================================================== */
 /* Helpers */
@@ -709,9 +733,11 @@ static tecg_err_t schema_attach(tecg_avro_t *avro, tecg_avro_schema_t *w, char *
         char why[256] = "";
         int changed = 0;
 
-        for (int k = EK_CONTRIBUTION; k <= EK_TRAINING; k++)
-                if (avro->readers[k] && strcmp(avro->readers[k]->fullname, w->fullname) == 0)
-                        r = avro->readers[k];
+        for (size_t i = 0; i < NKINDS; i++) {
+                tecg_avro_schema_t *k = avro->readers[reader_kinds[i]];
+                if (k && strcmp(k->fullname, w->fullname) == 0)
+                        r = k;
+        }
         if (!r || r == w)
                 goto done; /* not an event schema, or a reader itself */
 
@@ -831,7 +857,8 @@ tecg_avro_t *tecg_avro_new(char *errstr, size_t errstr_size) {
                         goto done;
                 }
         }
-        for (int k = EK_CONTRIBUTION; k <= EK_TRAINING; k++) {
+        for (size_t ki = 0; ki < NKINDS; ki++) {
+                int k = reader_kinds[ki];
                 for (size_t i = 0; i < avro->nschemas; i++)
                         if (strcmp(avro->schemas[i]->name, reader_names[k]) == 0)
                                 avro->readers[k] = avro->schemas[i];
@@ -951,6 +978,8 @@ const tecg_avro_schema_t *tecg_avro_schema_for_type(const tecg_avro_t *avro,
                 return avro->readers[EK_CONTRIBUTION];
         case TECG_EV_TRAINING:
                 return avro->readers[EK_TRAINING];
+        case TECG_EV_RETRACTION:
+                return avro->readers[EK_RETRACTION];
         default:
                 return NULL;
         }
@@ -986,6 +1015,14 @@ const char *tecg_avro_topic_for(tecg_event_type_t type) {
         default:
                 return NULL;
         }
+}
+
+const char *tecg_avro_topic_for_event(const tecg_event_t *ev) {
+        if (ev->type == TECG_EV_RETRACTION)
+                return (unsigned)ev->u.retraction.retracts_type < TECG_EV__COUNTED
+                               ? tecg_avro_topic_for(ev->u.retraction.retracts_type)
+                               : NULL;
+        return tecg_avro_topic_for(ev->type);
 }
 
 /* ======================================================================== */
@@ -1105,6 +1142,27 @@ static tecg_err_t fill_event(fill_t *f, avro_value_t *root, const tecg_event_t *
             (err = fill_int(f, root, S_UTC_OFFSET, ev->utc_offset_min)))
                 return err;
 
+        if (ev->type == TECG_EV_RETRACTION) {
+                const tecg_retraction_t *x = &ev->u.retraction;
+                if (!x->reason)
+                        return tecg_seterr(TECG_ERR_INVALID, f->errstr, f->errstr_size,
+                                           "reason is NULL");
+                if (!fixed_len(x->retracts, sizeof(x->retracts), &len))
+                        return tecg_seterr(TECG_ERR_INVALID, f->errstr, f->errstr_size,
+                                           "retracts is not NUL-terminated");
+                if ((err = fill_str(f, root, S_R_RETRACTS, x->retracts, len)) ||
+                    (err = fill_enum(f, root, S_R_RETRACTS_TYPE, (int)x->retracts_type)) ||
+                    (err = fill_str(f, root, S_R_REASON, x->reason, strlen(x->reason))))
+                        return err;
+                return TECG_OK;
+        }
+        /* The event types that can replace an earlier one. */
+        if (!fixed_len(ev->supersedes, sizeof(ev->supersedes), &len))
+                return tecg_seterr(TECG_ERR_INVALID, f->errstr, f->errstr_size,
+                                   "supersedes is not NUL-terminated");
+        if ((err = fill_opt_str(f, root, S_SUPERSEDES, len > 0 ? ev->supersedes : NULL)))
+                return err;
+
         if (ev->type == TECG_EV_TRAINING) {
                 const tecg_training_t *t = &ev->u.training;
                 if (!t->course)
@@ -1176,7 +1234,7 @@ tecg_err_t tecg_avro_encode_body(tecg_avro_t *avro, const tecg_event_t *ev, tecg
 
         if (schema)
                 *schema = NULL;
-        if ((unsigned)ev->type >= TECG_EV__COUNTED)
+        if ((unsigned)ev->type >= TECG_EV__COUNT)
                 return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
                                    "event type %d out of range", (int)ev->type);
         r = (tecg_avro_schema_t *)tecg_avro_schema_for_type(avro, ev->type);
@@ -1395,6 +1453,26 @@ static tecg_err_t extract_event(ext_t *x, avro_value_t *root, int kind, tecg_eve
             (err = ext_long(x, root, S_OCCURRED_AT, &ev->occurred_at_ms)) ||
             (err = ext_int(x, root, S_UTC_OFFSET, &ev->utc_offset_min)))
                 return err;
+
+        if (kind == EK_RETRACTION) {
+                tecg_retraction_t *r = &ev->u.retraction;
+                ev->type = TECG_EV_RETRACTION;
+                if ((err = ext_fixed(x, root, S_R_RETRACTS, r->retracts, sizeof(r->retracts))) ||
+                    (err = ext_enum(x, root, S_R_RETRACTS_TYPE, &e1)) ||
+                    (err = ext_str(x, root, S_R_REASON, &r->reason, &len)))
+                        return err;
+                r->retracts_type = (tecg_event_type_t)e1;
+                return TECG_OK;
+        }
+        if ((err = ext_opt_str(x, root, S_SUPERSEDES, &s, &len)))
+                return err;
+        if (len >= sizeof(ev->supersedes))
+                return tecg_seterr(TECG_ERR_INVALID, x->errstr, x->errstr_size,
+                                   "supersedes is %zu bytes, more than %zu", len,
+                                   sizeof(ev->supersedes) - 1);
+        if (s)
+                memcpy(ev->supersedes, s, len);
+        ev->supersedes[len] = '\0';
 
         if (kind == EK_TRAINING) {
                 tecg_training_t *t = &ev->u.training;

@@ -5,10 +5,12 @@
  * encode/decode then reuses (docs/architecture.md, Style; Avro-C value API only).
  *
  * Readers and writers. The schema named "contribution" is written for
- * funding, equipment and personnel events, "training" for training events;
- * these two are also the reader schemas. Any other known schema whose record
- * has the same full name (an older version, added under schemas/ or with
- * tecg_avro_add_schema()) is accepted as a writer and read through an Avro-C
+ * funding, equipment and personnel events, "training" for training events,
+ * "retraction" for retractions (on either input topic); these three are also
+ * the reader schemas. Any other known schema whose record has the same full
+ * name (an older version kept under schemas/, such as contribution_v1 from
+ * before `supersedes`, or one added with tecg_avro_add_schema()) is accepted
+ * as a writer and read through an Avro-C
  * resolved reader built once for it. Avro-C 1.11 has gaps the codec makes
  * up for: it cannot fill reader fields the writer lacks (the codec reads
  * against the reader minus those fields and applies the reader's defaults
@@ -43,8 +45,9 @@ typedef struct tecg_avro_schema_s tecg_avro_schema_t;
 
 /* Parses every schema of tecg_schema_sources[] and prepares encoding and
  * decoding. NULL with a reason in errstr when a schema does not parse, the
- * reader schemas "contribution" / "training" are missing or do not match
- * event.h (field names, types, enum symbols in event.h's order). */
+ * reader schemas "contribution" / "training" / "retraction" are missing or
+ * do not match event.h (field names, types, enum symbols in event.h's
+ * order). */
 tecg_avro_t *tecg_avro_new(char *errstr, size_t errstr_size);
 
 /* Frees everything, including the strings that decoded events borrow.
@@ -77,7 +80,8 @@ const tecg_avro_schema_t *tecg_avro_schema_at(const tecg_avro_t *avro, size_t i)
 const tecg_avro_schema_t *tecg_avro_schema_by_name(const tecg_avro_t *avro, const char *name);
 /* By CRC-64-AVRO fingerprint (the integer, as tecg_frame_t carries it). */
 const tecg_avro_schema_t *tecg_avro_schema_by_fingerprint(const tecg_avro_t *avro, uint64_t fp);
-/* The schema written for events of this type; NULL for an invalid type. */
+/* The schema written for events of this type ("retraction" for a
+ * retraction, whichever topic it goes to); NULL for an invalid type. */
 const tecg_avro_schema_t *tecg_avro_schema_for_type(const tecg_avro_t *avro,
                                                     tecg_event_type_t type);
 
@@ -94,6 +98,11 @@ int tecg_avro_schema_is_event(const tecg_avro_schema_t *s);
  * "training-completions" (the configured prefix goes in front); NULL for an
  * invalid type. */
 const char *tecg_avro_topic_for(tecg_event_type_t type);
+
+/* Topic suffix an event travels on: its type's, or for a retraction the
+ * topic of the type it retracts (docs/design.md §2.9); NULL when either is
+ * out of range. */
+const char *tecg_avro_topic_for_event(const tecg_event_t *ev);
 
 /* Appends the Avro binary body of ev (no framing) to out and, if schema is
  * not NULL, sets *schema to the schema written, so a caller can frame it

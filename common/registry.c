@@ -65,6 +65,17 @@ static json_t *answer(const tecg_http_response_t *resp, const char *what, char *
         return doc;
 }
 
+int tecg_registry_subject(char *out, size_t outsz, const char *topic, const char *record_fullname) {
+        int n = record_fullname ? snprintf(out, outsz, "%s-%s", topic, record_fullname)
+                                : snprintf(out, outsz, "%s-value", topic);
+        if (n < 0 || (size_t)n >= outsz) {
+                if (outsz)
+                        out[0] = '\0';
+                return -1;
+        }
+        return 0;
+}
+
 tecg_err_t tecg_registry_register(tecg_registry_t *reg, const char *subject,
                                   const char *schema_json, uint32_t *id, char *errstr,
                                   size_t errstr_size) {

@@ -17,6 +17,16 @@ tecg_registry_t *tecg_registry_new(const char *url, const char *bearer_token, ch
                                    size_t errstr_size);
 void tecg_registry_destroy(tecg_registry_t *reg);
 
+/* The subject a writer schema is registered under. A topic carries two
+ * record types (docs/design.md §3.2): its own event record, under the
+ * registry's default TopicNameStrategy subject "TOPIC-value" (pass
+ * record_fullname NULL), and org.tecg.Retraction, under the
+ * TopicRecordNameStrategy subject "TOPIC-org.tecg.Retraction", so that
+ * each subject holds one record and its compatibility checks compare
+ * versions of that record only. Writes "" and returns -1 when out is too
+ * small. */
+int tecg_registry_subject(char *out, size_t outsz, const char *topic, const char *record_fullname);
+
 /* POST /subjects/SUBJECT/versions: registers (or finds) the schema, gives
  * its global id. */
 tecg_err_t tecg_registry_register(tecg_registry_t *reg, const char *subject,

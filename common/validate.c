@@ -36,25 +36,36 @@ typedef enum {
         F_LEVEL,
         F_VENUE,
         F_TRAINEES,
+        F_SUPERSEDES,
+        F_RETRACTS,
+        F_RETRACTS_TYPE,
+        F_REASON,
         F__COUNT
 } field_t;
 
 static const char *const field_names[F__COUNT] = {
-        "type",      "event_id", "nation",   "occurred_at", "amount",  "currency", "channel",
-        "stage",     "item",     "category", "quantity",    "value",   "role",     "location",
-        "headcount", "course",   "level",    "venue",       "trainees"};
+        "type",     "event_id",   "nation",    "occurred_at",   "amount",   "currency",
+        "channel",  "stage",      "item",      "category",      "quantity", "value",
+        "role",     "location",   "headcount", "course",        "level",    "venue",
+        "trainees", "supersedes", "retracts",  "retracts_type", "reason"};
 
 #define BIT(f) (1u << (f))
 #define COMMON_FIELDS (BIT(F_TYPE) | BIT(F_EVENT_ID) | BIT(F_NATION) | BIT(F_OCCURRED_AT))
 
+/* `supersedes` belongs to the four counted types: a retraction takes back
+ * an event, it does not replace one. */
+#define COUNTED_FIELDS (COMMON_FIELDS | BIT(F_SUPERSEDES))
+
 static const unsigned type_fields[TECG_EV__COUNT] = {
         [TECG_EV_FUNDING] =
-                COMMON_FIELDS | BIT(F_AMOUNT) | BIT(F_CURRENCY) | BIT(F_CHANNEL) | BIT(F_STAGE),
-        [TECG_EV_EQUIPMENT] = COMMON_FIELDS | BIT(F_ITEM) | BIT(F_CATEGORY) | BIT(F_QUANTITY) |
+                COUNTED_FIELDS | BIT(F_AMOUNT) | BIT(F_CURRENCY) | BIT(F_CHANNEL) | BIT(F_STAGE),
+        [TECG_EV_EQUIPMENT] = COUNTED_FIELDS | BIT(F_ITEM) | BIT(F_CATEGORY) | BIT(F_QUANTITY) |
                               BIT(F_VALUE) | BIT(F_CURRENCY) | BIT(F_STAGE),
-        [TECG_EV_PERSONNEL] = COMMON_FIELDS | BIT(F_ROLE) | BIT(F_LOCATION) | BIT(F_HEADCOUNT),
-        [TECG_EV_TRAINING] = COMMON_FIELDS | BIT(F_COURSE) | BIT(F_LEVEL) | BIT(F_LOCATION) |
+        [TECG_EV_PERSONNEL] = COUNTED_FIELDS | BIT(F_ROLE) | BIT(F_LOCATION) | BIT(F_HEADCOUNT),
+        [TECG_EV_TRAINING] = COUNTED_FIELDS | BIT(F_COURSE) | BIT(F_LEVEL) | BIT(F_LOCATION) |
                              BIT(F_VENUE) | BIT(F_TRAINEES),
+        [TECG_EV_RETRACTION] =
+                COMMON_FIELDS | BIT(F_RETRACTS) | BIT(F_RETRACTS_TYPE) | BIT(F_REASON),
 };
 
 struct tecg_validator {
@@ -605,10 +616,18 @@ static field_t field_lookup(const char *k, size_t n) {
         case 'r':
                 if (IS("role"))
                         return F_ROLE;
+                if (IS("retracts"))
+                        return F_RETRACTS;
+                if (IS("retracts_type"))
+                        return F_RETRACTS_TYPE;
+                if (IS("reason"))
+                        return F_REASON;
                 break;
         case 's':
                 if (IS("stage"))
                         return F_STAGE;
+                if (IS("supersedes"))
+                        return F_SUPERSEDES;
                 break;
         case 't':
                 if (IS("type"))
@@ -690,18 +709,64 @@ static tecg_err_t need_int(line_t *L, field_t f, int64_t lo, int64_t hi, const c
         return TECG_OK;
 }
 
-/* A text of 1-200 Unicode code points (not bytes: "Ärzteset" is 8). */
-static tecg_err_t need_text(line_t *L, field_t f, const char **out) {
+/* A text of 1-`max` Unicode code points (not bytes: "Ärzteset" is 8):
+ * TECG_TEXT_MAX for item, course and venue, TECG_REASON_MAX for a
+ * retraction's reason. */
+static tecg_err_t need_text_max(line_t *L, field_t f, size_t max, const char **out) {
         const char *s = NULL;
         size_t n = 0, chars;
         tecg_err_t err = need_string(L, f, &s, &n);
         if (err)
                 return err;
         chars = tecg_utf8_count(s, n);
-        if (chars < 1 || chars > TECG_TEXT_MAX)
+        if (chars < 1 || chars > max)
                 return field_err(L->errstr, L->errstr_size, f,
-                                 "must be 1-%d characters long (got %zu)", TECG_TEXT_MAX, chars);
+                                 "must be 1-%zu characters long (got %zu)", max, chars);
         *out = s;
+        return TECG_OK;
+}
+
+static tecg_err_t need_text(line_t *L, field_t f, const char **out) {
+        return need_text_max(L, f, TECG_TEXT_MAX, out);
+}
+
+/* An event_id as a value (event_id itself, supersedes, retracts): the rule,
+ * then what broke it. */
+static tecg_err_t need_id(line_t *L, field_t f, char out[TECG_EVENT_ID_MAX + 1]) {
+        const char *s = NULL;
+        size_t n = 0;
+        char q[300];
+        const char *why;
+        tecg_err_t err = need_string(L, f, &s, &n);
+        if (err)
+                return err;
+        if ((why = tecg_event_id_check(s, n))) {
+                if (n == 0)
+                        return field_err(L->errstr, L->errstr_size, f, "%s (got an empty string)",
+                                         why);
+                if (n > TECG_EVENT_ID_MAX)
+                        return field_err(L->errstr, L->errstr_size, f, "%s (got %zu bytes)", why,
+                                         n);
+                return field_err(L->errstr, L->errstr_size, f, "%s (got %s)", why,
+                                 quote(q, sizeof(q), s, n));
+        }
+        memcpy(out, s, n + 1);
+        return TECG_OK;
+}
+
+/* A reference to another event of the same nation (supersedes, retracts):
+ * an event_id that is not the event's own, since an event cannot take
+ * itself back. */
+static tecg_err_t need_ref(line_t *L, field_t f, const tecg_event_t *ev,
+                           char out[TECG_EVENT_ID_MAX + 1]) {
+        char q[300];
+        tecg_err_t err = need_id(L, f, out);
+        if (err)
+                return err;
+        if (strcmp(out, ev->event_id) == 0)
+                return field_err(L->errstr, L->errstr_size, f,
+                                 "must name another event, not the event's own event_id (got %s)",
+                                 quote(q, sizeof(q), out, strlen(out)));
         return TECG_OK;
 }
 
@@ -753,20 +818,8 @@ static tecg_err_t check_common(const tecg_validator_t *v, line_t *L, tecg_event_
         const char *why;
         tecg_err_t err;
 
-        if ((err = need_string(L, F_EVENT_ID, &s, &n)))
+        if ((err = need_id(L, F_EVENT_ID, ev->event_id)))
                 return err;
-        if ((why = tecg_event_id_check(s, n))) {
-                /* The rule, then what broke it. */
-                if (n == 0)
-                        return field_err(L->errstr, L->errstr_size, F_EVENT_ID,
-                                         "%s (got an empty string)", why);
-                if (n > TECG_EVENT_ID_MAX)
-                        return field_err(L->errstr, L->errstr_size, F_EVENT_ID,
-                                         "%s (got %zu bytes)", why, n);
-                return field_err(L->errstr, L->errstr_size, F_EVENT_ID, "%s (got %s)", why,
-                                 quote(q, sizeof(q), s, n));
-        }
-        memcpy(ev->event_id, s, n + 1);
 
         if ((err = need_string(L, F_NATION, &s, &n)))
                 return err;
@@ -877,6 +930,20 @@ static tecg_err_t check_training(line_t *L, tecg_training_t *tr) {
         return TECG_OK;
 }
 
+static tecg_err_t check_retraction(line_t *L, const tecg_event_t *ev, tecg_retraction_t *re) {
+        tecg_err_t err;
+        int x;
+        if ((err = need_ref(L, F_RETRACTS, ev, re->retracts)))
+                return err;
+        /* Only the counted types can be taken back: a retraction of a
+         * retraction would bring an event back, which a new event does
+         * more plainly. */
+        if ((err = need_enum(L, F_RETRACTS_TYPE, tecg_event_type_names, TECG_EV__COUNTED, &x)))
+                return err;
+        re->retracts_type = (tecg_event_type_t)x;
+        return need_text_max(L, F_REASON, TECG_REASON_MAX, &re->reason);
+}
+
 /* Turns a Jansson error into a reason. Jansson's position counts the
  * bytes it had read when it gave up: the error is at or just before the
  * last of them. */
@@ -974,7 +1041,7 @@ tecg_err_t tecg_validate_line(tecg_validator_t *v, const char *buf, size_t len, 
                                 L.f[F_TYPE] = &doc.members[m];
                                 break;
                         }
-                if ((err = need_enum(&L, F_TYPE, tecg_event_type_names, TECG_EV__COUNTED, &t)))
+                if ((err = need_enum(&L, F_TYPE, tecg_event_type_names, TECG_EV__COUNT, &t)))
                         return err;
                 L.type = (tecg_event_type_t)t;
                 ev->type = L.type;
@@ -1011,9 +1078,16 @@ tecg_err_t tecg_validate_line(tecg_validator_t *v, const char *buf, size_t len, 
         case TECG_EV_TRAINING:
                 err = check_training(&L, &ev->u.training);
                 break;
+        case TECG_EV_RETRACTION:
+                err = check_retraction(&L, ev, &ev->u.retraction);
+                break;
         default:
                 err = TECG_ERR_INVALID;
                 break;
         }
+        /* supersedes last: it is the last field of the type (docs/design.md
+         * §2.9), and a line whose own fields are wrong is reported for them. */
+        if (!err && L.f[F_SUPERSEDES])
+                err = need_ref(&L, F_SUPERSEDES, ev, ev->supersedes);
         return err;
 }

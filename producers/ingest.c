@@ -69,8 +69,9 @@ struct tecg_ingest {
         tecg_ingest_sink_t sink;
         tecg_publisher_t *pub; /* owned, when the sink is the publisher */
         tecg_buf_t encoded;
-        bool confluent; /* Confluent framing with registry ids */
-        uint32_t schema_ids[TECG_EV__COUNT];
+        bool confluent;                        /* Confluent framing with registry ids */
+        uint32_t schema_ids[TECG_EV__COUNTED]; /* by type; a retraction's by topic: */
+        uint32_t retraction_ids[TECG_TOPIC__COUNT];
         batch_t *batches;
         uint64_t outstanding; /* sent, not yet acknowledged */
         tecg_ingest_stats_t stats;
@@ -494,9 +495,18 @@ static tecg_err_t ingest_line(tecg_ingest_t *ing, batch_t *b, uint64_t lineno, c
                 batch_reject(ing, b, lineno, line, len, reason);
                 return TECG_OK;
         }
+        /* A retraction travels with the events it can take back: same
+         * topic, same partition (key = nation), so the aggregator that
+         * counted the target sees it (docs/design.md §2.9). */
+        tecg_event_type_t routed =
+                ev.type == TECG_EV_RETRACTION ? ev.u.retraction.retracts_type : ev.type;
+        tecg_topic_t topic =
+                routed == TECG_EV_TRAINING ? TECG_TOPIC_TRAINING : TECG_TOPIC_CONTRIBUTIONS;
         tecg_buf_reset(&ing->encoded);
         if (ing->confluent) {
-                err = tecg_framing_write_confluent(&ing->encoded, ing->schema_ids[ev.type]);
+                err = tecg_framing_write_confluent(
+                        &ing->encoded, ev.type == TECG_EV_RETRACTION ? ing->retraction_ids[topic]
+                                                                     : ing->schema_ids[ev.type]);
                 if (err)
                         snprintf(reason, sizeof(reason), "out of memory");
                 else
@@ -513,8 +523,6 @@ static tecg_err_t ingest_line(tecg_ingest_t *ing, batch_t *b, uint64_t lineno, c
         /* Nothing more goes out while rejections cannot be recorded. */
         if (!batch_flush_rejects(b))
                 return TECG_OK;
-        tecg_topic_t topic =
-                ev.type == TECG_EV_TRAINING ? TECG_TOPIC_TRAINING : TECG_TOPIC_CONTRIBUTIONS;
         /* Counted before it is handed over: a sink may acknowledge it at
          * once, from inside send(). */
         b->pending++;
@@ -750,23 +758,47 @@ tecg_err_t tecg_ingest_use_registry(tecg_ingest_t *ing, const char *url, const c
         tecg_registry_t *reg = tecg_registry_new(url, NULL, errstr, errstr_size);
         if (!reg)
                 return TECG_ERR_CONFIG;
-        for (int t = 0; t < TECG_EV__COUNT && !err; t++) {
-                char subject[512];
+        const tecg_avro_schema_t *retraction =
+                tecg_avro_schema_for_type(ing->avro, TECG_EV_RETRACTION);
+        /* The counted types under their topic's -value subject... */
+        for (int t = 0; t < TECG_EV__COUNTED && !err; t++) {
+                char topic[256], subject[512];
                 const tecg_avro_schema_t *schema =
                         tecg_avro_schema_for_type(ing->avro, (tecg_event_type_t)t);
-                snprintf(subject, sizeof(subject), "%s%s-value", topic_prefix,
+                snprintf(topic, sizeof(topic), "%s%s", topic_prefix,
                          tecg_avro_topic_for((tecg_event_type_t)t));
-                err = tecg_registry_register(reg, subject, tecg_avro_schema_json(schema),
-                                             &ing->schema_ids[t], errstr, errstr_size);
+                if (tecg_registry_subject(subject, sizeof(subject), topic, NULL))
+                        err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                          "topic prefix too long for a registry subject");
+                else
+                        err = tecg_registry_register(reg, subject, tecg_avro_schema_json(schema),
+                                                     &ing->schema_ids[t], errstr, errstr_size);
+        }
+        /* ...and the retraction under a subject of its own on each topic
+         * (tecg_registry_subject() says why). */
+        for (int tp = 0; tp < TECG_TOPIC__COUNT && !err; tp++) {
+                char topic[256], subject[512];
+                snprintf(topic, sizeof(topic), "%s%s", topic_prefix,
+                         tecg_avro_topic_for(tp == TECG_TOPIC_TRAINING ? TECG_EV_TRAINING
+                                                                       : TECG_EV_FUNDING));
+                if (tecg_registry_subject(subject, sizeof(subject), topic,
+                                          tecg_avro_schema_fullname(retraction)))
+                        err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                          "topic prefix too long for a registry subject");
+                else
+                        err = tecg_registry_register(reg, subject,
+                                                     tecg_avro_schema_json(retraction),
+                                                     &ing->retraction_ids[tp], errstr, errstr_size);
         }
         tecg_registry_destroy(reg);
         if (!err) {
                 ing->confluent = true;
                 tecg_log_info(FAC,
                               "Confluent framing: schema ids %u (contributions), "
-                              "%u (training-completions) from %s",
+                              "%u (training-completions), %u/%u (retractions) from %s",
                               ing->schema_ids[TECG_EV_FUNDING], ing->schema_ids[TECG_EV_TRAINING],
-                              url);
+                              ing->retraction_ids[TECG_TOPIC_CONTRIBUTIONS],
+                              ing->retraction_ids[TECG_TOPIC_TRAINING], url);
         }
         return err;
 }

@@ -4,13 +4,32 @@
 
 #include "utf8.h"
 
-static tecg_err_t check_text(const char *field, const char *s, char *errstr, size_t errstr_size) {
+static tecg_err_t check_text_max(const char *field, const char *s, size_t max, char *errstr,
+                                 size_t errstr_size) {
         /* Code points: the Avro codec checked the string as UTF-8. */
         size_t n = s ? tecg_utf8_count(s, strlen(s)) : 0;
-        if (n < 1 || n > TECG_TEXT_MAX)
+        if (n < 1 || n > max)
                 return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                                   "field '%s': must be 1-%d characters (got %zu)", field,
-                                   TECG_TEXT_MAX, n);
+                                   "field '%s': must be 1-%zu characters (got %zu)", field, max, n);
+        return TECG_OK;
+}
+
+static tecg_err_t check_text(const char *field, const char *s, char *errstr, size_t errstr_size) {
+        return check_text_max(field, s, TECG_TEXT_MAX, errstr, errstr_size);
+}
+
+/* supersedes / retracts: another event of the same nation, by its id. */
+static tecg_err_t check_ref(const char *field, const char *ref, const char *own, char *errstr,
+                            size_t errstr_size) {
+        const char *why = tecg_event_id_check(ref, strnlen(ref, TECG_EVENT_ID_MAX + 1));
+        if (why)
+                return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, "field '%s': %s", field,
+                                   why);
+        if (strcmp(ref, own) == 0)
+                return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
+                                   "field '%s': must name another event, not the event's own "
+                                   "event_id \"%s\"",
+                                   field, own);
         return TECG_OK;
 }
 
@@ -40,6 +59,17 @@ tecg_err_t tecg_contract_check(const tecg_event_t *ev, const tecg_nations_t *nat
                                    "field 'occurred_at': offset of %d minutes is "
                                    "out of range",
                                    (int)ev->utc_offset_min);
+
+        if (ev->supersedes[0]) {
+                tecg_err_t err;
+                if (ev->type == TECG_EV_RETRACTION)
+                        return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
+                                           "field 'supersedes': unknown field for type "
+                                           "retraction");
+                if ((err = check_ref("supersedes", ev->supersedes, ev->event_id, errstr,
+                                     errstr_size)))
+                        return err;
+        }
 
         switch (ev->type) {
         case TECG_EV_FUNDING:
@@ -79,10 +109,43 @@ tecg_err_t tecg_contract_check(const tecg_event_t *ev, const tecg_nations_t *nat
                                            "field 'trainees': must be > 0");
                 return TECG_OK;
         }
-        case TECG_EV_RETRACTION: /* not decoded yet: the next schema brings it */
+        case TECG_EV_RETRACTION: {
+                const tecg_retraction_t *r = &ev->u.retraction;
+                tecg_err_t err =
+                        check_ref("retracts", r->retracts, ev->event_id, errstr, errstr_size);
+                if (err)
+                        return err;
+                if ((unsigned)r->retracts_type >= TECG_EV__COUNTED)
+                        return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
+                                           "field 'retracts_type': must be one of "
+                                           "funding|equipment|personnel|training (got %d)",
+                                           (int)r->retracts_type);
+                return check_text_max("reason", r->reason, TECG_REASON_MAX, errstr, errstr_size);
+        }
         case TECG_EV__COUNT:
                 break;
         }
         return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
                            "field 'type': unknown event type %d", (int)ev->type);
+}
+
+tecg_err_t tecg_contract_check_topic(const tecg_event_t *ev, bool training_topic,
+                                     const char *topic_name, char *errstr, size_t errstr_size) {
+        bool retraction = ev->type == TECG_EV_RETRACTION;
+        tecg_event_type_t routed = retraction ? ev->u.retraction.retracts_type : ev->type;
+        if ((routed == TECG_EV_TRAINING) == training_topic)
+                return TECG_OK;
+        /* A retraction elsewhere would reach another partition's
+         * aggregator than its target's, or none that keeps that type. */
+        if (retraction)
+                return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
+                                   "a retraction of a %s event does not belong on %s",
+                                   (unsigned)routed < TECG_EV__COUNTED
+                                           ? tecg_event_type_names[routed]
+                                           : "unknown",
+                                   topic_name);
+        return tecg_seterr(
+                TECG_ERR_INVALID, errstr, errstr_size, "a %s event does not belong on %s",
+                (unsigned)ev->type < TECG_EV__COUNT ? tecg_event_type_names[ev->type] : "unknown",
+                topic_name);
 }

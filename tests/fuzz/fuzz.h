@@ -147,7 +147,8 @@ static inline void fz_event_copy(fz_event_copy_t *dst, const tecg_event_t *src) 
         else if (src->type == TECG_EV_TRAINING) {
                 dst->ev.u.training.course = dst->text1 = fz_strdup(src->u.training.course);
                 dst->ev.u.training.venue = dst->text2 = fz_strdup(src->u.training.venue);
-        }
+        } else if (src->type == TECG_EV_RETRACTION)
+                dst->ev.u.retraction.reason = dst->text1 = fz_strdup(src->u.retraction.reason);
 }
 
 static inline void fz_event_copy_free(fz_event_copy_t *c) {
@@ -173,6 +174,8 @@ static inline const char *fz_event_diff(const tecg_event_t *a, const tecg_event_
                 return "occurred_at_ms";
         if (a->utc_offset_min != b->utc_offset_min)
                 return "utc_offset_min";
+        if (strcmp(a->supersedes, b->supersedes))
+                return "supersedes";
         switch (a->type) {
         case TECG_EV_FUNDING: {
                 const tecg_funding_t *x = &a->u.funding, *y = &b->u.funding;
@@ -228,6 +231,16 @@ static inline const char *fz_event_diff(const tecg_event_t *a, const tecg_event_
                         return "trainees";
                 return NULL;
         }
+        case TECG_EV_RETRACTION: {
+                const tecg_retraction_t *x = &a->u.retraction, *y = &b->u.retraction;
+                if (strcmp(x->retracts, y->retracts))
+                        return "retracts";
+                if (x->retracts_type != y->retracts_type)
+                        return "retracts_type";
+                if (!fz_str_eq(x->reason, y->reason))
+                        return "reason";
+                return NULL;
+        }
         default:
                 return NULL;
         }
@@ -243,6 +256,10 @@ static inline void fz_check_event_shape(const char *what, const tecg_event_t *ev
         FZ_CHECK(fz_fixed_ok(ev->event_id, sizeof(ev->event_id), TECG_EVENT_ID_MAX),
                  "%s: event_id not terminated", what);
         FZ_CHECK(fz_fixed_ok(ev->nation, sizeof(ev->nation), 3), "%s: nation not terminated", what);
+        FZ_CHECK(fz_fixed_ok(ev->supersedes, sizeof(ev->supersedes), TECG_EVENT_ID_MAX),
+                 "%s: supersedes not terminated", what);
+        FZ_CHECK(ev->type != TECG_EV_RETRACTION || ev->supersedes[0] == '\0',
+                 "%s: a retraction with supersedes", what);
         switch (ev->type) {
         case TECG_EV_FUNDING:
                 FZ_CHECK(fz_fixed_ok(ev->u.funding.currency, 4, 3), "%s: currency", what);
@@ -272,6 +289,17 @@ static inline void fz_check_event_shape(const char *what, const tecg_event_t *ev
                          "%s: venue not UTF-8", what);
                 FZ_CHECK((unsigned)ev->u.training.level < TECG_LVL__COUNT, "%s: level", what);
                 FZ_CHECK((unsigned)ev->u.training.location < TECG_LOC__COUNT, "%s: location", what);
+                break;
+        case TECG_EV_RETRACTION:
+                FZ_CHECK(fz_fixed_ok(ev->u.retraction.retracts, sizeof(ev->u.retraction.retracts),
+                                     TECG_EVENT_ID_MAX),
+                         "%s: retracts not terminated", what);
+                FZ_CHECK((unsigned)ev->u.retraction.retracts_type < TECG_EV__COUNTED,
+                         "%s: retracts_type", what);
+                FZ_CHECK(ev->u.retraction.reason != NULL, "%s: reason NULL", what);
+                FZ_CHECK(fz_utf8_count(ev->u.retraction.reason, strlen(ev->u.retraction.reason)) >=
+                                 0,
+                         "%s: reason not UTF-8", what);
                 break;
         default:
                 break;

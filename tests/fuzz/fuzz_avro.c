@@ -35,8 +35,8 @@ static const struct {
         uint32_t id;
         const char *schema;
 } registry_ids[] = {
-        {1, "contribution"}, {7, "training"},      {2, "contribution_v0"},
-        {3, "training_v0"},  {4, "training_wide"}, {9, "nation_state"},
+        {1, "contribution"},  {7, "training"},     {2, "contribution_v0"}, {3, "training_v0"},
+        {4, "training_wide"}, {9, "nation_state"}, {5, "retraction"},      {6, "contribution_v1"},
 };
 
 static tecg_avro_t *avro;

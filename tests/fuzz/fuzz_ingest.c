@@ -70,9 +70,12 @@ static tecg_err_t capture_send(void *ctx, tecg_topic_t topic, const void *payloa
         FZ_CHECK((unsigned)topic < TECG_TOPIC__COUNT, "topic %d", (int)topic);
         FZ_CHECK(tecg_avro_decode_event(c->avro, payload, len, &ev, err, sizeof(err)) == TECG_OK,
                  "line %llu: what ingest sent does not decode: %s", (unsigned long long)line, err);
-        FZ_CHECK((topic == TECG_TOPIC_TRAINING) == (ev.type == TECG_EV_TRAINING),
-                 "line %llu: event type %d sent to topic %d", (unsigned long long)line,
-                 (int)ev.type, (int)topic);
+        /* A retraction goes with the type it retracts. */
+        tecg_event_type_t routed =
+                ev.type == TECG_EV_RETRACTION ? ev.u.retraction.retracts_type : ev.type;
+        FZ_CHECK((topic == TECG_TOPIC_TRAINING) == (routed == TECG_EV_TRAINING),
+                 "line %llu: event type %d (routed as %d) sent to topic %d",
+                 (unsigned long long)line, (int)ev.type, (int)routed, (int)topic);
         if (c->invalid_mod && line % c->invalid_mod == 0)
                 return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
                                    "the sink refuses line %llu", (unsigned long long)line);

@@ -75,11 +75,24 @@ static int upper3(const char *s) {
                s[2] >= 'A' && s[2] <= 'Z';
 }
 
-static void check_text(const char *field, const char *s) {
+static void check_text_max(const char *field, const char *s, long max) {
         FZ_CHECK(s != NULL, "%s is NULL", field);
         long cps = fz_utf8_count(s, strlen(s));
-        FZ_CHECK(cps >= 1 && cps <= TECG_TEXT_MAX, "%s has %ld code points (or is not UTF-8)",
-                 field, cps);
+        FZ_CHECK(cps >= 1 && cps <= max, "%s has %ld code points (or is not UTF-8)", field, cps);
+}
+
+static void check_text(const char *field, const char *s) {
+        check_text_max(field, s, TECG_TEXT_MAX);
+}
+
+/* supersedes / retracts: an event_id, not the event's own. */
+static void check_ref(const char *field, const char *ref, const tecg_event_t *ev) {
+        size_t n = strnlen(ref, TECG_EVENT_ID_MAX + 1);
+        FZ_CHECK(n >= 1 && n <= TECG_EVENT_ID_MAX, "%s of %zu chars", field, n);
+        for (size_t i = 0; i < n; i++)
+                FZ_CHECK(id_char((unsigned char)ref[i]),
+                         "%s \"%s\" has a character outside [A-Za-z0-9._:-]", field, ref);
+        FZ_CHECK(strcmp(ref, ev->event_id) != 0, "%s is the event's own id", field);
 }
 
 /* A currency the validator accepted and an amount in its minor units
@@ -167,6 +180,8 @@ static void check_accepted(const tecg_event_t *ev) {
                  "offset %d minutes", (int)ev->utc_offset_min);
 
         check_time(ev);
+        if (ev->supersedes[0])
+                check_ref("supersedes", ev->supersedes, ev);
 
         switch (ev->type) {
         case TECG_EV_FUNDING:
@@ -193,6 +208,10 @@ static void check_accepted(const tecg_event_t *ev) {
                 if (ev->u.training.venue)
                         check_text("venue", ev->u.training.venue);
                 FZ_CHECK(ev->u.training.trainees >= 1, "trainees %d", (int)ev->u.training.trainees);
+                break;
+        case TECG_EV_RETRACTION:
+                check_ref("retracts", ev->u.retraction.retracts, ev);
+                check_text_max("reason", ev->u.retraction.reason, TECG_REASON_MAX);
                 break;
         default:
                 break;

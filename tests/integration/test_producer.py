@@ -37,7 +37,9 @@ def assert_same_events(got, evs, prefix):
         exp_name, exp_rec = events.expected_record(ev)
         assert (name, rec) == (exp_name, exp_rec), f"line for {ev['event_id']}"
         assert key == ev["nation"].encode()
-        want_topic = "training-completions" if ev["type"] == "training" else "contributions"
+        # A retraction travels with the type it retracts (docs/design.md §2.9).
+        routed = ev["retracts_type"] if ev["type"] == "retraction" else ev["type"]
+        want_topic = "training-completions" if routed == "training" else "contributions"
         assert topic == prefix + want_topic
 
 
@@ -52,6 +54,39 @@ def test_spool_file_round_trip(producer_factory, bootstrap, prefix, codec):
     log = p.log_text()
     assert "FRA-0001.ndjson: 400 lines, 400 delivered, 0 rejected" in log
     assert p.rejected("FRA-0001") == ([], b"")
+
+
+def test_corrections_decode_with_fastavro(producer_factory, bootstrap, prefix, codec):
+    """supersedes on every counted type and retractions of every type, as
+    tecg writes them, read by fastavro with nothing but schemas/*.avsc: the
+    new field and the new writer schema are plain Avro. Field by field
+    equal to the input, each retraction on its target's topic."""
+    p = producer_factory("FRA").start()
+    base = events.generate("FRA", 8, seed=11)
+    evs = list(base)
+    for i, target in enumerate(base):
+        fixed = dict(target, event_id=f"fix-{i}", supersedes=target["event_id"])
+        evs.append(fixed)
+        evs.append({"type": "retraction", "event_id": f"ret-{i}", "nation": "FRA",
+                    "occurred_at": "2005-03-01T10:00:00+01:00",
+                    "retracts": fixed["event_id"], "retracts_type": target["type"],
+                    "reason": "Chiffre saisi deux fois \u2014 corrig\u00e9 " + "x" * i})
+    kinds = {e["type"] for e in base}
+    assert kinds == {"funding", "equipment", "personnel", "training"}, kinds
+    p.drop("FRA-corr", events.ndjson(evs))
+    p.wait_done("FRA-corr")
+    got = read_back(bootstrap, prefix, codec, len(evs))
+    assert_same_events(got, evs, prefix)
+    names = {name for _t, _p, _k, name, _r in got}
+    assert names == {"contribution", "training", "retraction"}
+    # A retraction shares its target's partition (key = nation).
+    part = {(rec["event_id"], topic): part for topic, part, _k, _n, rec in got}
+    for e in evs:
+        if e["type"] == "retraction":
+            topic = prefix + ("training-completions" if e["retracts_type"] == "training"
+                              else "contributions")
+            assert part[(e["event_id"], topic)] == part[(e["retracts"], topic)]
+    assert p.stop() == 0
 
 
 def test_bad_lines_are_rejected_with_reasons_and_the_rest_delivered(

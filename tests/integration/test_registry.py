@@ -74,3 +74,57 @@ def test_confluent_framing_end_to_end(producer_factory, daemon_factory, bootstra
     dead = kafka_util.consume_all(bootstrap, [prefix + "dead-letter"], expected=1, timeout=30)
     assert len(dead) == 1
     assert "999" in dict(dead[0].headers())["tecg.error"].decode()
+
+
+def test_corrections_under_their_own_subjects(producer_factory, bootstrap, prefix, registry):
+    """A topic with two record types: the event record under TOPIC-value, the
+    retraction under TOPIC-org.tecg.Retraction (docs/design.md §3.2). Every
+    message carries the id of the schema it was written with, and fastavro
+    reads it with that schema from the registry."""
+    p = producer_factory("NLD", extra={"schema.registry.url": registry}).start()
+    base = events.generate("NLD", 4, seed=46, id_prefix="c")
+    evs = list(base)
+    for i, target in enumerate(base):
+        evs.append(dict(target, event_id=f"s{i}", supersedes=target["event_id"]))
+        evs.append({"type": "retraction", "event_id": f"r{i}", "nation": "NLD",
+                    "occurred_at": "2005-03-01T10:00:00Z", "retracts": f"s{i}",
+                    "retracts_type": target["type"], "reason": f"wrong figure {i}"})
+    p.drop("NLD-c", events.ndjson(evs))
+    p.wait_done("NLD-c")
+
+    with urllib.request.urlopen(f"{registry}/subjects") as r:
+        subjects = set(json.loads(r.read()))
+    assert subjects == {prefix + "contributions-value",
+                        prefix + "training-completions-value",
+                        prefix + "contributions-org.tecg.Retraction",
+                        prefix + "training-completions-org.tecg.Retraction"}
+
+    msgs = kafka_util.consume_all(bootstrap, [prefix + "contributions",
+                                              prefix + "training-completions"],
+                                  expected=len(evs), timeout=30)
+    assert len(msgs) == len(evs)
+    schemas, seen = {}, {}
+    for m in msgs:
+        v = m.value()
+        assert v[0] == 0
+        (sid,) = struct.unpack(">I", v[1:5])
+        if sid not in schemas:
+            with urllib.request.urlopen(f"{registry}/schemas/ids/{sid}") as r:
+                schemas[sid] = fastavro.parse_schema(json.loads(json.loads(r.read())["schema"]))
+        buf = io.BytesIO(v[5:])
+        rec = fastavro.schemaless_reader(buf, schemas[sid], None)
+        assert buf.tell() == len(v) - 5
+        seen[rec["event_id"]] = (m.topic(), schemas[sid]["name"], rec)
+    for e in evs:
+        topic, name, rec = seen[e["event_id"]]
+        if e["type"] == "retraction":
+            assert name == "org.tecg.Retraction"
+            assert (rec["retracts"], rec["retracts_type"], rec["reason"]) == (
+                e["retracts"], e["retracts_type"], e["reason"])
+            routed = e["retracts_type"]
+        else:
+            assert rec["supersedes"] == e.get("supersedes")
+            routed = e["type"]
+        assert topic == prefix + ("training-completions" if routed == "training"
+                                  else "contributions")
+    assert p.stop() == 0

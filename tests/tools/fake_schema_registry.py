@@ -7,6 +7,7 @@ makes, with the same JSON shapes.
        (the same schema text under any subject keeps its id)
   GET  /schemas/ids/N                                  ->  {"schema": "..."}
                                                            404 {"error_code": 40403}
+  GET  /subjects                                       ->  ["SUBJECT", ...]
 
 --port 0 picks a free port, printed alone on the first stdout line."""
 import argparse
@@ -19,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 LOCK = threading.Lock()
 SCHEMAS = {}   # id -> schema text
 IDS = {}       # normalised schema text -> id
+SUBJECTS = {}  # subject -> ids registered under it
 
 
 def normalise(text):
@@ -50,9 +52,14 @@ class Handler(BaseHTTPRequestHandler):
             if key not in IDS:
                 IDS[key] = len(IDS) + 1
                 SCHEMAS[IDS[key]] = schema
+            SUBJECTS.setdefault(m.group(1), set()).add(IDS[key])
             self.reply(200, {"id": IDS[key]})
 
     def do_GET(self):
+        if self.path == "/subjects":
+            with LOCK:
+                names = sorted(SUBJECTS)
+            return self.reply(200, names)
         m = re.fullmatch(r"/schemas/ids/(\d+)", self.path)
         with LOCK:
             schema = SCHEMAS.get(int(m.group(1))) if m else None

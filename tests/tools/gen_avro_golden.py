@@ -13,6 +13,8 @@ independent implementation, so the C codec is checked against it:
                            wrote for the fixed events of tests/unit/common/test_avro_codec.c
   events/<name>.json       the record each .hex holds, for people
   evolution/*.avsc, *.hex  older writer schemas and messages written with them
+                           (and evolution/*_v1_*.hex: messages of the previous
+                           writers still built in, schemas/*_v1.avsc)
 
 Regenerate (needs fastavro; the output is deterministic):
   python3 tests/tools/gen_avro_golden.py
@@ -106,7 +108,18 @@ CONTRIBUTION_EVENTS = {
             "role": "FORCE_PROTECTION", "location": "OUTSIDE_IRAQ",
             "headcount": 0}),
     },
+    "funding_supersedes": {
+        "event_id": "NLD-2005-0002", "nation": "NLD",
+        "occurred_at": 1109149200000, "utc_offset_minutes": 60,
+        "detail": ("org.tecg.Funding", {
+            "amount_minor": 81000000, "currency": "EUR",
+            "channel": "TRUST_FUND", "stage": "PLEDGED"}),
+        "supersedes": "NLD-2005-0001",
+    },
 }
+# Events without "supersedes" write null (the default).
+for _rec in CONTRIBUTION_EVENTS.values():
+    _rec.setdefault("supersedes", None)
 
 TRAINING_EVENTS = {
     "training_venue": {
@@ -121,6 +134,30 @@ TRAINING_EVENTS = {
         "occurred_at": -31536000001, "utc_offset_minutes": -300,
         "course": "", "level": "JUNIOR", "location": "IN_IRAQ",
         "venue": None, "trainees": 2147483647,
+    },
+    "training_supersedes": {
+        "event_id": "GBR-T-2", "nation": "GBR",
+        "occurred_at": 1120000060000, "utc_offset_minutes": 0,
+        "course": "Staff officer course", "level": "SENIOR",
+        "location": "OUTSIDE_IRAQ", "venue": None, "trainees": 24,
+        "supersedes": "GBR-T-1",
+    },
+}
+for _rec in TRAINING_EVENTS.values():
+    _rec.setdefault("supersedes", None)
+
+RETRACTION_EVENTS = {
+    "retraction_funding": {
+        "event_id": "NLD-2005-0003", "nation": "NLD",
+        "occurred_at": 1109235600000, "utc_offset_minutes": 0,
+        "retracts": "NLD-2005-0002", "retracts_type": "funding",
+        "reason": "Pledge entered twice \u2014 see NLD-2005-0001",
+    },
+    "retraction_training": {
+        "event_id": "GBR-R-1", "nation": "GBR",
+        "occurred_at": 1120000120000, "utc_offset_minutes": -300,
+        "retracts": "GBR-T-2", "retracts_type": "training",
+        "reason": "x",
     },
 }
 
@@ -249,7 +286,7 @@ PCF_CASES = [
 
 def main():
     lines = []
-    for name in ("contribution", "training"):
+    for name in ("contribution", "training", "retraction", "contribution_v1", "training_v1"):
         schema = load_avsc(os.path.join(ROOT, "schemas", name + ".avsc"))
         pcf, fp = pcf_and_fp(schema)
         write(os.path.join(OUT, name + ".pcf"), pcf)
@@ -281,6 +318,12 @@ def main():
               single_object(training, rec).hex() + "\n")
         write(os.path.join(ev_dir, name + ".json"),
               json.dumps(rec, ensure_ascii=False, indent=1) + "\n")
+    retraction = load_avsc(os.path.join(ROOT, "schemas", "retraction.avsc"))
+    for name, rec in RETRACTION_EVENTS.items():
+        write(os.path.join(ev_dir, name + ".hex"),
+              single_object(retraction, rec).hex() + "\n")
+        write(os.path.join(ev_dir, name + ".json"),
+              json.dumps(rec, ensure_ascii=False, indent=1) + "\n")
     # Confluent framing, registry id 7, same record as training_venue.
     write(os.path.join(ev_dir, "training_venue_confluent7.hex"),
           confluent(training, 7, TRAINING_EVENTS["training_venue"]).hex() + "\n")
@@ -296,6 +339,18 @@ def main():
         "utc_offset_minutes": 60, "instructor": "Lt Col Dupont",
         "course": "Logistics", "level": "MIDDLE", "location": "IN_IRAQ",
         "trainees": 12}).hex() + "\n")
+    # Messages of the previous writers (before "supersedes"), which stay
+    # built in: they must still decode, with supersedes empty.
+    contribution_v1 = load_avsc(os.path.join(ROOT, "schemas", "contribution_v1.avsc"))
+    training_v1 = load_avsc(os.path.join(ROOT, "schemas", "training_v1.avsc"))
+    old = dict(CONTRIBUTION_EVENTS["funding_basic"])
+    del old["supersedes"]
+    write(os.path.join(evo, "contribution_v1_funding.hex"),
+          single_object(contribution_v1, old).hex() + "\n")
+    old = dict(TRAINING_EVENTS["training_venue"])
+    del old["supersedes"]
+    write(os.path.join(evo, "training_v1_venue.hex"),
+          single_object(training_v1, old).hex() + "\n")
     write(os.path.join(evo, "training_wide.hex"),
           single_object(TRAINING_WIDE, TRAINING_WIDE_RECORD).hex() + "\n")
     write(os.path.join(evo, "contribution_v0_equipment.hex"), single_object(CONTRIBUTION_V0, {

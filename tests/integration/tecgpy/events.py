@@ -28,10 +28,15 @@ def expected_record(ev):
     base = {"event_id": ev["event_id"], "nation": ev["nation"],
             "occurred_at": ms, "utc_offset_minutes": off}
     t = ev["type"]
+    if t == "retraction":
+        base.update(retracts=ev["retracts"], retracts_type=ev["retracts_type"],
+                    reason=ev["reason"])
+        return "retraction", base
     if t == "training":
         base.update(course=ev["course"], level=ev["level"],
                     location=ev["location"], venue=ev.get("venue"),
                     trainees=ev["trainees"])
+        base["supersedes"] = ev.get("supersedes")
         return "training", base
     if t == "funding":
         detail = ("org.tecg.Funding", {
@@ -51,6 +56,7 @@ def expected_record(ev):
             "role": ev["role"], "location": ev["location"],
             "headcount": ev["headcount"]})
     base["detail"] = detail
+    base["supersedes"] = ev.get("supersedes")
     return "contribution", base
 
 

@@ -41,6 +41,7 @@ static void assert_event_equal(const tecg_event_t *a, const tecg_event_t *b) {
         assert_string_equal(a->nation, b->nation);
         assert_true(a->occurred_at_ms == b->occurred_at_ms);
         assert_int_equal(a->utc_offset_min, b->utc_offset_min);
+        assert_string_equal(a->supersedes, b->supersedes);
         switch (a->type) {
         case TECG_EV_FUNDING:
                 assert_true(a->u.funding.amount_minor == b->u.funding.amount_minor);
@@ -69,6 +70,11 @@ static void assert_event_equal(const tecg_event_t *a, const tecg_event_t *b) {
                 assert_int_equal(a->u.training.location, b->u.training.location);
                 assert_str_or_null(a->u.training.venue, b->u.training.venue);
                 assert_int_equal(a->u.training.trainees, b->u.training.trainees);
+                break;
+        case TECG_EV_RETRACTION:
+                assert_string_equal(a->u.retraction.retracts, b->u.retraction.retracts);
+                assert_int_equal(a->u.retraction.retracts_type, b->u.retraction.retracts_type);
+                assert_string_equal(a->u.retraction.reason, b->u.retraction.reason);
                 break;
         default:
                 fail_msg("bad type %d", a->type);
@@ -141,10 +147,45 @@ static tecg_event_t ev_training_novenue(void) {
         return e;
 }
 
+static tecg_event_t ev_funding_supersedes(void) {
+        tecg_event_t e = base(TECG_EV_FUNDING, "NLD-2005-0002", "NLD", 1109149200000, 60);
+        e.u.funding = (tecg_funding_t){81000000, "EUR", TECG_CH_TRUST_FUND, TECG_FS_PLEDGED};
+        snprintf(e.supersedes, sizeof(e.supersedes), "NLD-2005-0001");
+        return e;
+}
+
+static tecg_event_t ev_training_supersedes(void) {
+        tecg_event_t e = base(TECG_EV_TRAINING, "GBR-T-2", "GBR", 1120000060000, 0);
+        e.u.training = (tecg_training_t){"Staff officer course", TECG_LVL_SENIOR,
+                                         TECG_LOC_OUTSIDE_IRAQ, NULL, 24};
+        snprintf(e.supersedes, sizeof(e.supersedes), "GBR-T-1");
+        return e;
+}
+
+static tecg_event_t ev_retraction_funding(void) {
+        tecg_event_t e = base(TECG_EV_RETRACTION, "NLD-2005-0003", "NLD", 1109235600000, 0);
+        snprintf(e.u.retraction.retracts, sizeof(e.u.retraction.retracts), "NLD-2005-0002");
+        e.u.retraction.retracts_type = TECG_EV_FUNDING;
+        e.u.retraction.reason = "Pledge entered twice \xe2\x80\x94 see NLD-2005-0001";
+        return e;
+}
+
+static tecg_event_t ev_retraction_training(void) {
+        tecg_event_t e = base(TECG_EV_RETRACTION, "GBR-R-1", "GBR", 1120000120000, -300);
+        snprintf(e.u.retraction.retracts, sizeof(e.u.retraction.retracts), "GBR-T-2");
+        e.u.retraction.retracts_type = TECG_EV_TRAINING;
+        e.u.retraction.reason = "x";
+        return e;
+}
+
 static const struct {
         const char *name;
         tecg_event_t (*make)(void);
 } golden[] = {
+        {"funding_supersedes", ev_funding_supersedes},
+        {"training_supersedes", ev_training_supersedes},
+        {"retraction_funding", ev_retraction_funding},
+        {"retraction_training", ev_retraction_training},
         {"funding_basic", ev_funding_basic},
         {"funding_extreme", ev_funding_extreme},
         {"equipment_value", ev_equipment_value},
@@ -209,10 +250,30 @@ static void test_schemas(void **state) {
         assert_string_equal(tecg_avro_schema_name(c), "contribution");
         assert_string_equal(tecg_avro_schema_fullname(c), "org.tecg.ContributionEvent");
         assert_string_equal(tecg_avro_schema_fullname(t), "org.tecg.TrainingCompletion");
+        const tecg_avro_schema_t *r = tecg_avro_schema_by_name(avro, "retraction");
+        assert_non_null(r);
+        assert_string_equal(tecg_avro_schema_fullname(r), "org.tecg.Retraction");
+        assert_true(tecg_avro_schema_is_event(r));
         assert_string_equal(tecg_framing_fingerprint_hex(tecg_avro_schema_fingerprint(c), hex),
-                            "fa26e2c03bf3d58d");
+                            "3b866841c306725a");
         assert_string_equal(tecg_framing_fingerprint_hex(tecg_avro_schema_fingerprint(t), hex),
+                            "8fd75df3db8a7cf1");
+        assert_string_equal(tecg_framing_fingerprint_hex(tecg_avro_schema_fingerprint(r), hex),
+                            "9be114fae2f6a42d");
+        /* The writers before `supersedes` stay known, under their old
+         * fingerprints, so messages already on the topics decode. */
+        const tecg_avro_schema_t *c1 = tecg_avro_schema_by_name(avro, "contribution_v1");
+        const tecg_avro_schema_t *t1 = tecg_avro_schema_by_name(avro, "training_v1");
+        assert_non_null(c1);
+        assert_non_null(t1);
+        assert_true(tecg_avro_schema_is_event(c1));
+        assert_true(tecg_avro_schema_is_event(t1));
+        assert_string_equal(tecg_framing_fingerprint_hex(tecg_avro_schema_fingerprint(c1), hex),
+                            "fa26e2c03bf3d58d");
+        assert_string_equal(tecg_framing_fingerprint_hex(tecg_avro_schema_fingerprint(t1), hex),
                             "db65c399a8188022");
+        assert_ptr_equal(tecg_avro_schema_by_name(avro, "org.tecg.Retraction"), r);
+        assert_ptr_equal(tecg_avro_schema_for_type(avro, TECG_EV_RETRACTION), r);
         char *pcf = tu_slurp_data("avro/contribution.pcf", NULL);
         assert_string_equal(tecg_avro_schema_canonical(c), pcf);
         free(pcf);
@@ -222,7 +283,7 @@ static void test_schemas(void **state) {
 
         assert_ptr_equal(tecg_avro_schema_by_name(avro, "org.tecg.TrainingCompletion"), t);
         assert_null(tecg_avro_schema_by_name(avro, "nope"));
-        assert_ptr_equal(tecg_avro_schema_by_fingerprint(avro, UINT64_C(0x8dd5f33bc0e226fa)), c);
+        assert_ptr_equal(tecg_avro_schema_by_fingerprint(avro, UINT64_C(0x8dd5f33bc0e226fa)), c1);
         assert_null(tecg_avro_schema_by_fingerprint(avro, 1));
         assert_ptr_equal(tecg_avro_schema_for_type(avro, TECG_EV_FUNDING), c);
         assert_ptr_equal(tecg_avro_schema_for_type(avro, TECG_EV_EQUIPMENT), c);
@@ -239,6 +300,18 @@ static void test_schemas(void **state) {
         assert_string_equal(tecg_avro_topic_for(TECG_EV_PERSONNEL), "contributions");
         assert_string_equal(tecg_avro_topic_for(TECG_EV_TRAINING), "training-completions");
         assert_null(tecg_avro_topic_for((tecg_event_type_t)42));
+        /* A retraction has no topic of its own: it goes with its target. */
+        assert_null(tecg_avro_topic_for(TECG_EV_RETRACTION));
+        tecg_event_t e = ev_retraction_funding();
+        assert_string_equal(tecg_avro_topic_for_event(&e), "contributions");
+        e.u.retraction.retracts_type = TECG_EV_PERSONNEL;
+        assert_string_equal(tecg_avro_topic_for_event(&e), "contributions");
+        e = ev_retraction_training();
+        assert_string_equal(tecg_avro_topic_for_event(&e), "training-completions");
+        e.u.retraction.retracts_type = TECG_EV_RETRACTION;
+        assert_null(tecg_avro_topic_for_event(&e));
+        e = ev_training_venue();
+        assert_string_equal(tecg_avro_topic_for_event(&e), "training-completions");
 }
 
 static void test_golden_encode(void **state) {
@@ -333,6 +406,9 @@ static void test_round_trip_matrix(void **state) {
                 for (int r = 0; r < TECG_ROLE__COUNT; r++)
                         for (int loc = 0; loc < TECG_LOC__COUNT; loc++) {
                                 tecg_event_t e = base(TECG_EV_PERSONNEL, id, "ITA", longs[li], off);
+                                /* Half of them replace an earlier report. */
+                                if (loc)
+                                        snprintf(e.supersedes, sizeof(e.supersedes), "%s", id);
                                 e.u.personnel = (tecg_personnel_t){
                                         (tecg_role_t)r, (tecg_location_t)loc,
                                         ints[(size_t)r % (sizeof(ints) / sizeof(ints[0]))]};
@@ -348,11 +424,29 @@ static void test_round_trip_matrix(void **state) {
                                                 hv ? "" : longtext, (tecg_level_t)lv,
                                                 (tecg_location_t)loc, hv ? longtext : NULL,
                                                 ints[(size_t)lv]};
+                                        if (hv)
+                                                snprintf(e.supersedes, sizeof(e.supersedes), "%s",
+                                                         maxid);
                                         round_trip(avro, &e);
                                         n++;
                                 }
+                /* Every type a retraction can name, a reason of 500
+                 * four-byte characters and of one. */
+                for (int t = 0; t < TECG_EV__COUNTED; t++) {
+                        static char longreason[4 * TECG_REASON_MAX + 1];
+                        if (!longreason[0])
+                                for (int i = 0; i < TECG_REASON_MAX; i++)
+                                        strcat(longreason, "\xf0\x9f\x9b\xa1");
+                        tecg_event_t e = base(TECG_EV_RETRACTION, id, "FRA", longs[li], off);
+                        snprintf(e.u.retraction.retracts, sizeof(e.u.retraction.retracts), "%s",
+                                 li % 2 ? "a" : maxid);
+                        e.u.retraction.retracts_type = (tecg_event_type_t)t;
+                        e.u.retraction.reason = t % 2 ? "r" : longreason;
+                        round_trip(avro, &e);
+                        n++;
+                }
         }
-        assert_int_equal(n, 10 * (6 + 42 + 10 + 12));
+        assert_int_equal(n, 10 * (6 + 42 + 10 + 12 + 4));
 }
 
 /* A funding event with value but no currency, or currency but no value, is
@@ -408,6 +502,10 @@ static void test_encode_errors(void **state) {
                 {ev_training_venue, "course is NULL"},
                 {ev_training_venue, "event_id is not NUL-terminated"},
                 {ev_funding_basic, "currency is not NUL-terminated"},
+                {ev_personnel, "supersedes is not NUL-terminated"},
+                {ev_retraction_funding, "reason is NULL"},
+                {ev_retraction_funding, "retracts_type 4 out of range (4 symbols)"},
+                {ev_retraction_training, "retracts is not NUL-terminated"},
         };
 
         assert_int_equal(tecg_buf_puts(&b, "keep"), TECG_OK);
@@ -434,6 +532,18 @@ static void test_encode_errors(void **state) {
                         break;
                 case 6:
                         memcpy(e.u.funding.currency, "EURO", 4);
+                        break;
+                case 7:
+                        memset(e.supersedes, 'a', sizeof(e.supersedes));
+                        break;
+                case 8:
+                        e.u.retraction.reason = NULL;
+                        break;
+                case 9:
+                        e.u.retraction.retracts_type = TECG_EV_RETRACTION;
+                        break;
+                case 10:
+                        memset(e.u.retraction.retracts, 'a', sizeof(e.u.retraction.retracts));
                         break;
                 }
                 assert_int_equal(tecg_avro_encode_event(avro, &e, &b, errstr, sizeof(errstr)),
@@ -579,23 +689,40 @@ static void test_hostile_bodies(void **state) {
                  "string is not valid UTF-8 (field event_id, body byte 0)"},
                 {"UTF-16 surrogate", "contribution", B(0x06, 0xed, 0xa0, 0x80), TECG_ERR_INVALID,
                  "string is not valid UTF-8 (field event_id, body byte 0)"},
-                {"trailing byte", "training", B(HEAD, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00),
-                 TECG_ERR_INVALID, "body longer than its schema: 1 trailing bytes (body byte 13)"},
+                {"trailing byte", "training", B(HEAD, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00),
+                 TECG_ERR_INVALID, "body longer than its schema: 1 trailing bytes (body byte 14)"},
+                {"supersedes branch out of range", "training",
+                 B(HEAD, 0x00, 0x00, 0x00, 0x00, 0x02, 0x04), TECG_ERR_INVALID,
+                 "union branch index 2 out of range (2 branches) (field supersedes, body byte "
+                 "13)"},
+                {"retracts_type beyond the counted types", "retraction",
+                 B(HEAD, 0x02, 'x', 0x08, 0x02, 'r'), TECG_ERR_INVALID,
+                 "enum index 4 out of range (4 symbols) (field retracts_type, body byte 10)"},
+                {"retraction without reason", "retraction", B(HEAD, 0x02, 'x', 0x00),
+                 TECG_ERR_INVALID, "body ends inside a varint (field reason, body byte 11)"},
+                {"NUL inside a reason", "retraction",
+                 B(HEAD, 0x02, 'x', 0x00, 0x06, 'a', 0x00, 'b'), TECG_ERR_INVALID,
+                 "reason contains a NUL byte"},
                 {"NUL inside a string", "contribution",
-                 B(HEAD, 0x02, 0x06, 'a', 0x00, 'b', 0x00, 0x02, 0x00, 0x00, 0x00),
+                 B(HEAD, 0x02, 0x06, 'a', 0x00, 'b', 0x00, 0x02, 0x00, 0x00, 0x00, 0x00),
                  TECG_ERR_INVALID, "item contains a NUL byte"},
                 {"nation too long", "training",
-                 B(0x02, 'a', 0x08, 'N', 'L', 'D', 'X', 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02),
+                 B(0x02, 'a', 0x08, 'N', 'L', 'D', 'X', 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02,
+                   0x00),
                  TECG_ERR_INVALID, "nation is 4 bytes, more than 3"},
                 {"currency too long", "contribution",
-                 B(HEAD, 0x00, 0x02, 0x08, 'E', 'U', 'R', 'O', 0x00, 0x00), TECG_ERR_INVALID,
+                 B(HEAD, 0x00, 0x02, 0x08, 'E', 'U', 'R', 'O', 0x00, 0x00, 0x00), TECG_ERR_INVALID,
                  "currency is 4 bytes, more than 3"},
                 /* Accepted: a non-canonical but valid varint (0 in 2 bytes),
                  * and the smallest valid bodies. */
                 {"overlong varint is fine", "training",
-                 B(0x02, 'a', 0x06, 'N', 'L', 'D', 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02),
+                 B(0x02, 'a', 0x06, 'N', 'L', 'D', 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02,
+                   0x00),
                  TECG_OK, ""},
-                {"personnel", "contribution", B(HEAD, 0x04, 0x00, 0x00, 0x00), TECG_OK, ""},
+                {"personnel", "contribution", B(HEAD, 0x04, 0x00, 0x00, 0x00, 0x00), TECG_OK, ""},
+                {"supersedes", "contribution", B(HEAD, 0x04, 0x00, 0x00, 0x00, 0x02, 0x02, 'y'),
+                 TECG_OK, ""},
+                {"retraction", "retraction", B(HEAD, 0x02, 'x', 0x06, 0x02, 'r'), TECG_OK, ""},
         };
         char errstr[256];
         uint8_t msg[128], longid[96];
@@ -622,13 +749,23 @@ static void test_hostile_bodies(void **state) {
         memset(longid + k, 'a', 65);
         k += 65;
         static const uint8_t rest[] = {0x06, 'N',  'L',  'D',  0x00, 0x00,
-                                       0x00, 0x00, 0x00, 0x00, 0x02};
+                                       0x00, 0x00, 0x00, 0x00, 0x02, 0x00};
         memcpy(longid + k, rest, sizeof(rest));
         k += sizeof(rest);
         size_t n = frame(avro, "training", longid, k, msg);
         assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr, sizeof(errstr)),
                          TECG_ERR_INVALID);
         assert_string_equal(errstr, "event_id is 65 bytes, more than 64");
+
+        /* supersedes of 65 bytes cannot fit event.h either: a personnel
+         * event with it. */
+        static const uint8_t personnel[] = {HEAD, 0x04, 0x00, 0x00, 0x00, 0x02, 0x82, 0x01};
+        memcpy(longid, personnel, sizeof(personnel));
+        memset(longid + sizeof(personnel), 'b', 65);
+        n = frame(avro, "contribution", longid, sizeof(personnel) + 65, msg);
+        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr, sizeof(errstr)),
+                         TECG_ERR_INVALID);
+        assert_string_equal(errstr, "supersedes is 65 bytes, more than 64");
         /* 64 bytes fit. */
         k = 0;
         longid[k++] = 0x80;
@@ -792,6 +929,21 @@ static void test_evolution(void **state) {
                          TECG_OK);
         want = base(TECG_EV_FUNDING, "NOR-old-3", "NOR", 1100000000000, 0);
         want.u.funding = (tecg_funding_t){100, "NOK", TECG_CH_COMMON_FUNDING, TECG_FS_DISBURSED};
+        assert_event_equal(&got, &want);
+        free(msg);
+
+        /* The built-in previous writers: messages from before `supersedes`
+         * read with supersedes empty. */
+        msg = tu_hex_file("avro/evolution/contribution_v1_funding.hex", &n);
+        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr, sizeof(errstr)),
+                         TECG_OK);
+        want = ev_funding_basic();
+        assert_event_equal(&got, &want);
+        free(msg);
+        msg = tu_hex_file("avro/evolution/training_v1_venue.hex", &n);
+        assert_int_equal(tecg_avro_decode_event(avro, msg, n, &got, errstr, sizeof(errstr)),
+                         TECG_OK);
+        want = ev_training_venue();
         assert_event_equal(&got, &want);
         free(msg);
 

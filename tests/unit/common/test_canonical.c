@@ -51,17 +51,24 @@ static void check_project_schema(char *line) {
         snprintf(rel, sizeof(rel), "avro/%s.pcf", name);
         char *want = tu_slurp_data(rel, NULL);
         assert_pcf(src->json, src->len, want, want_fp);
-        /* The values fixed in the brief, as fastavro prints them. */
-        if (strcmp(name, "contribution") == 0)
+        /* The values fixed in the brief, as fastavro prints them: the
+         * previous writers keep theirs (messages on the topics carry them). */
+        if (strcmp(name, "contribution_v1") == 0)
                 assert_string_equal(want_fp, "fa26e2c03bf3d58d");
-        else
+        else if (strcmp(name, "training_v1") == 0)
                 assert_string_equal(want_fp, "db65c399a8188022");
+        else if (strcmp(name, "contribution") == 0)
+                assert_string_equal(want_fp, "3b866841c306725a");
+        else if (strcmp(name, "training") == 0)
+                assert_string_equal(want_fp, "8fd75df3db8a7cf1");
+        else
+                assert_string_equal(want_fp, "9be114fae2f6a42d");
         free(want);
 }
 
 static void test_pcf_project_schemas(void **state) {
         (void)state;
-        assert_int_equal(tu_each_data_line("avro/fingerprints.txt", check_project_schema), 2);
+        assert_int_equal(tu_each_data_line("avro/fingerprints.txt", check_project_schema), 5);
 }
 
 /* {"schema", "pcf", "fingerprint"} */

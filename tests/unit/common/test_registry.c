@@ -164,6 +164,24 @@ static char *schema_answer(const char *text, size_t len) {
         return s;
 }
 
+/* One record per subject: the topic's own record under TOPIC-value, the
+ * retraction under TOPIC-org.tecg.Retraction (docs/design.md §3.2). */
+static void test_subject(void **state) {
+        (void)state;
+        char out[64];
+        assert_int_equal(tecg_registry_subject(out, sizeof(out), "tecg.contributions", NULL), 0);
+        assert_string_equal(out, "tecg.contributions-value");
+        assert_int_equal(tecg_registry_subject(out, sizeof(out), "tecg.training-completions",
+                                               "org.tecg.Retraction"),
+                         0);
+        assert_string_equal(out, "tecg.training-completions-org.tecg.Retraction");
+        /* Too small: nothing half-written. */
+        char small[10];
+        assert_int_equal(tecg_registry_subject(small, sizeof(small), "tecg.contributions", NULL),
+                         -1);
+        assert_string_equal(small, "");
+}
+
 static void test_register(void **state) {
         (void)state;
         reg_server_t *s = server_start();
@@ -285,6 +303,7 @@ static void test_unreachable(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_subject),
                 cmocka_unit_test(test_register),
                 cmocka_unit_test(test_teach),
                 cmocka_unit_test(test_unreachable),

@@ -142,6 +142,8 @@ static void dump_event(const tecg_event_t *ev, char *out, size_t outsz) {
         P("%s id=%s nation=%s at=%lld (%s) off=%d", tecg_event_type_names[ev->type], ev->event_id,
           ev->nation, (long long)ev->occurred_at_ms, fmt_utc(ev->occurred_at_ms, t),
           (int)ev->utc_offset_min);
+        if (ev->supersedes[0])
+                P(" supersedes=%s", ev->supersedes);
         switch (ev->type) {
         case TECG_EV_FUNDING: {
                 const tecg_funding_t *f = &ev->u.funding;
@@ -175,6 +177,12 @@ static void dump_event(const tecg_event_t *ev, char *out, size_t outsz) {
                 else
                         P(" venue=none");
                 P(" trainees=%d", (int)tr->trainees);
+                break;
+        }
+        case TECG_EV_RETRACTION: {
+                const tecg_retraction_t *r = &ev->u.retraction;
+                P(" retracts=%s retracts_type=%s reason_bytes=%zu", r->retracts,
+                  tecg_event_type_names[r->retracts_type], strlen(r->reason));
                 break;
         }
         default:
@@ -339,10 +347,10 @@ static const raw_case_t raw_cases[] = {
             "b\xE2\x80\x8B"
             "c\xF3\xA0\x81\x81\"}",
             TECG_ERR_INVALID,
-            "field 'type': must be one of funding|equipment|personnel|training "
+            "field 'type': must be one of funding|equipment|personnel|training|retraction "
             "(got \"a\\u00A0b\\u200Bc\\u{E0041}\")"),
         RAW("{\"type\":\"fun\\nding\"}", TECG_ERR_INVALID,
-            "field 'type': must be one of funding|equipment|personnel|training (got \"fun\\u000Ading\")"),
+            "field 'type': must be one of funding|equipment|personnel|training|retraction (got \"fun\\u000Ading\")"),
         /* JSON errors keep Jansson's words: json_flat finds the error,
          * Jansson reads the refused line again to say what it is. */
         RAW("{\"type\":\"funding\",\"a\\u0000b\":1}", TECG_ERR_INVALID,

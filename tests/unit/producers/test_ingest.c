@@ -444,6 +444,58 @@ static void test_stream_without_spool(void **state) {
         free(input);
 }
 
+/* Corrections (docs/design.md §2.9): a line with `supersedes` goes where its
+ * type goes, with the field; a retraction goes to the topic of the type it
+ * retracts, so it lands in the partition of its target. The golden valid
+ * lines of both shapes, each checked against its decoded message. */
+static void test_corrections_routing(void **state) {
+        fixture_t *f = *state;
+        char err[512], *input = NULL, tmp[] = "ingest-corr-XXXXXX";
+        size_t n = 0, retractions = 0, training_topic = 0;
+        make_ingest(f, false);
+        for (size_t i = 0; i < f->nvalid; i++)
+                if (strstr(f->valid[i], "\"supersedes\"") ||
+                    strstr(f->valid[i], "\"retraction\"")) {
+                        cat(&input, "%s\n", f->valid[i]);
+                        n++;
+                }
+        assert_true(n >= 8);
+        int fd = mkstemp(tmp);
+        assert_true(fd >= 0);
+        unlink(tmp);
+        assert_int_equal(write(fd, input, strlen(input)), (ssize_t)strlen(input));
+        lseek(fd, 0, SEEK_SET);
+        assert_int_equal(tecg_ingest_stream(f->ing, "stdin", fd, err, sizeof(err)), TECG_OK);
+        close(fd);
+        assert_int_equal(tecg_ingest_drain(f->ing, 1000), TECG_OK);
+        assert_stats(f, n, n, 0, 0);
+        assert_int_equal(f->cap.count, n);
+        for (size_t i = 0; i < f->cap.count; i++) {
+                tecg_event_t ev;
+                msg_t *m = &f->cap.msgs[i];
+                assert_int_equal(
+                        tecg_avro_decode_event(f->avro, m->payload, m->len, &ev, err, sizeof(err)),
+                        TECG_OK);
+                tecg_event_type_t routed = ev.type;
+                if (ev.type == TECG_EV_RETRACTION) {
+                        routed = ev.u.retraction.retracts_type;
+                        retractions++;
+                        assert_non_null(ev.u.retraction.reason);
+                        assert_string_equal(ev.supersedes, "");
+                } else {
+                        assert_true(ev.supersedes[0] != '\0');
+                }
+                if (m->topic == TECG_TOPIC_TRAINING)
+                        training_topic++;
+                assert_int_equal(m->topic, routed == TECG_EV_TRAINING ? TECG_TOPIC_TRAINING
+                                                                      : TECG_TOPIC_CONTRIBUTIONS);
+        }
+        /* Both topics carry retractions in the golden lines. */
+        assert_true(retractions >= 4);
+        assert_true(training_topic >= 3);
+        free(input);
+}
+
 /* The daemon's path: tecg_ingest_new() with the Kafka publisher, against
  * librdkafka's mock cluster (kafka.test.mock.num.brokers). */
 static void test_through_the_mock_cluster(void **state) {
@@ -484,6 +536,7 @@ int main(void) {
                 T(test_disk_full_on_rejected_resumes_at_the_right_line),
                 T(test_move_failure_retries_only_the_move),
                 T(test_stream_without_spool),
+                T(test_corrections_routing),
                 T(test_through_the_mock_cluster),
         };
 #undef T

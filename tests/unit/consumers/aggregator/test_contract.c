@@ -27,6 +27,7 @@
 static char ascii200[201], ascii201[202];
 static char utf8_200[401], utf8_201[403];
 static char id64[65], id65[66];
+static char reason500[1001], reason501[1003]; /* "é" x 500, x 501 */
 
 static tecg_nations_t *nations;
 
@@ -46,6 +47,8 @@ static int setup(void **state) {
         fill(utf8_201, "\xc3\xa9", 201);
         fill(id64, "x", 64);
         fill(id65, "x", 65);
+        fill(reason500, "\xc3\xa9", 500);
+        fill(reason501, "\xc3\xa9", 501);
         static const char csv[] = "code,name,status\n"
                                   "NLD,Netherlands,member\n"
                                   "DEU,Germany,member\n"
@@ -102,6 +105,11 @@ static tecg_event_t base(tecg_event_type_t type) {
                                                   .trainees = 30};
                 break;
         case TECG_EV_RETRACTION:
+                snprintf(ev.u.retraction.retracts, sizeof(ev.u.retraction.retracts),
+                         "NLD-2005-000100");
+                ev.u.retraction.retracts_type = TECG_EV_FUNDING;
+                ev.u.retraction.reason = "8,100,000 reported instead of 810,000";
+                break;
         case TECG_EV__COUNT:
                 break;
         }
@@ -259,6 +267,63 @@ static void m_trainees_zero(tecg_event_t *e) {
 static void m_trainees_negative(tecg_event_t *e) {
         e->u.training.trainees = -7;
 }
+static void m_supersedes(tecg_event_t *e) {
+        snprintf(e->supersedes, sizeof(e->supersedes), "NLD-2005-000100");
+}
+static void m_supersedes_64(tecg_event_t *e) {
+        memcpy(e->supersedes, id64, sizeof(id64));
+}
+static void m_supersedes_self(tecg_event_t *e) {
+        memcpy(e->supersedes, e->event_id, sizeof(e->supersedes));
+}
+static void m_supersedes_slash(tecg_event_t *e) {
+        snprintf(e->supersedes, sizeof(e->supersedes), "NLD/1");
+}
+static void m_supersedes_and_amount(tecg_event_t *e) {
+        m_supersedes_slash(e);
+        e->u.funding.amount_minor = 0;
+}
+static void m_retracts_empty(tecg_event_t *e) {
+        e->u.retraction.retracts[0] = '\0';
+}
+static void m_retracts_self(tecg_event_t *e) {
+        memcpy(e->u.retraction.retracts, e->event_id, sizeof(e->u.retraction.retracts));
+}
+static void m_retracts_space(tecg_event_t *e) {
+        snprintf(e->u.retraction.retracts, sizeof(e->u.retraction.retracts), "NLD 1");
+}
+static void m_retracts_64(tecg_event_t *e) {
+        memcpy(e->u.retraction.retracts, id64, sizeof(id64));
+}
+static void m_retracts_training(tecg_event_t *e) {
+        e->u.retraction.retracts_type = TECG_EV_TRAINING;
+}
+static void m_retracts_retraction(tecg_event_t *e) {
+        e->u.retraction.retracts_type = TECG_EV_RETRACTION;
+}
+static void m_retracts_minus(tecg_event_t *e) {
+        e->u.retraction.retracts_type = (tecg_event_type_t)-1;
+}
+static void m_reason_null(tecg_event_t *e) {
+        e->u.retraction.reason = NULL;
+}
+static void m_reason_empty(tecg_event_t *e) {
+        e->u.retraction.reason = "";
+}
+static void m_reason_500(tecg_event_t *e) {
+        e->u.retraction.reason = reason500;
+}
+static void m_reason_501(tecg_event_t *e) {
+        e->u.retraction.reason = reason501;
+}
+static void m_retraction_supersedes(tecg_event_t *e) {
+        m_supersedes(e);
+}
+static void m_retraction_nation(tecg_event_t *e) {
+        memcpy(e->nation, "ZZZ", 4);
+        e->u.retraction.reason = "";
+}
+
 static void m_type_count(tecg_event_t *e) {
         e->type = TECG_EV__COUNT;
 }
@@ -407,7 +472,49 @@ static const contract_case_t cases[] = {
         {"trainees -7", TECG_EV_TRAINING, m_trainees_negative, false,
          "field 'trainees': must be > 0"},
 
-        /* type: one of the four */
+        /* supersedes: another event's id (docs/design.md §2.9) */
+        {"funding supersedes", TECG_EV_FUNDING, m_supersedes, false, OK},
+        {"equipment supersedes", TECG_EV_EQUIPMENT, m_supersedes, false, OK},
+        {"personnel supersedes", TECG_EV_PERSONNEL, m_supersedes, false, OK},
+        {"training supersedes", TECG_EV_TRAINING, m_supersedes, false, OK},
+        {"supersedes 64 chars", TECG_EV_TRAINING, m_supersedes_64, false, OK},
+        {"supersedes itself", TECG_EV_PERSONNEL, m_supersedes_self, false,
+         "field 'supersedes': must name another event, not the event's own event_id "
+         "\"NLD-2005-000123\""},
+        {"supersedes slash", TECG_EV_EQUIPMENT, m_supersedes_slash, false,
+         "field 'supersedes': must be 1-64 characters of [A-Za-z0-9._:-]"},
+        {"supersedes before amount", TECG_EV_FUNDING, m_supersedes_and_amount, false,
+         "field 'supersedes': must be 1-64 characters of [A-Za-z0-9._:-]"},
+
+        /* retraction: retracts another event of a counted type, with a
+         * reason of 1-500 characters */
+        {"retraction", TECG_EV_RETRACTION, m_none, false, OK},
+        {"retraction of training", TECG_EV_RETRACTION, m_retracts_training, false, OK},
+        {"retracts 64 chars", TECG_EV_RETRACTION, m_retracts_64, false, OK},
+        {"retracts empty", TECG_EV_RETRACTION, m_retracts_empty, false,
+         "field 'retracts': must be 1-64 characters of [A-Za-z0-9._:-]"},
+        {"retracts space", TECG_EV_RETRACTION, m_retracts_space, false,
+         "field 'retracts': must be 1-64 characters of [A-Za-z0-9._:-]"},
+        {"retracts itself", TECG_EV_RETRACTION, m_retracts_self, false,
+         "field 'retracts': must name another event, not the event's own event_id "
+         "\"NLD-2005-000123\""},
+        {"retracts a retraction", TECG_EV_RETRACTION, m_retracts_retraction, false,
+         "field 'retracts_type': must be one of funding|equipment|personnel|training (got 4)"},
+        {"retracts type -1", TECG_EV_RETRACTION, m_retracts_minus, false,
+         "field 'retracts_type': must be one of funding|equipment|personnel|training (got -1)"},
+        {"reason NULL", TECG_EV_RETRACTION, m_reason_null, false,
+         "field 'reason': must be 1-500 characters (got 0)"},
+        {"reason empty", TECG_EV_RETRACTION, m_reason_empty, false,
+         "field 'reason': must be 1-500 characters (got 0)"},
+        {"reason 500 two-byte chars", TECG_EV_RETRACTION, m_reason_500, false, OK},
+        {"reason 501 two-byte chars", TECG_EV_RETRACTION, m_reason_501, false,
+         "field 'reason': must be 1-500 characters (got 501)"},
+        {"retraction with supersedes", TECG_EV_RETRACTION, m_retraction_supersedes, false,
+         "field 'supersedes': unknown field for type retraction"},
+        {"retraction nation first", TECG_EV_RETRACTION, m_retraction_nation, false,
+         "field 'nation': ZZZ is not in the nations list"},
+
+        /* type: one of the five */
         {"type __COUNT", TECG_EV_PERSONNEL, m_type_count, false,
          "field 'type': unknown event type 5"},
         {"type 99", TECG_EV_PERSONNEL, m_type_99, false, "field 'type': unknown event type 99"},
@@ -467,9 +574,53 @@ static void test_reason_size(void **state) {
         assert_int_equal(tecg_contract_check(&ev, nations, NULL, 0), TECG_OK);
 }
 
+/* The topic rule: an event on its type's topic, a retraction on the
+ * topic of the type it retracts, so it reaches the partition (and the
+ * aggregator) that counted its target. */
+static void test_topic(void **state) {
+        (void)state;
+        static const struct {
+                tecg_event_type_t type, retracts;
+                bool training_topic;
+                const char *reason; /* NULL: TECG_OK */
+        } rows[] = {
+                {TECG_EV_FUNDING, 0, false, NULL},
+                {TECG_EV_EQUIPMENT, 0, false, NULL},
+                {TECG_EV_PERSONNEL, 0, false, NULL},
+                {TECG_EV_TRAINING, 0, true, NULL},
+                {TECG_EV_FUNDING, 0, true, "a funding event does not belong on T"},
+                {TECG_EV_PERSONNEL, 0, true, "a personnel event does not belong on T"},
+                {TECG_EV_TRAINING, 0, false, "a training event does not belong on C"},
+                {TECG_EV_RETRACTION, TECG_EV_FUNDING, false, NULL},
+                {TECG_EV_RETRACTION, TECG_EV_EQUIPMENT, false, NULL},
+                {TECG_EV_RETRACTION, TECG_EV_PERSONNEL, false, NULL},
+                {TECG_EV_RETRACTION, TECG_EV_TRAINING, true, NULL},
+                {TECG_EV_RETRACTION, TECG_EV_FUNDING, true,
+                 "a retraction of a funding event does not belong on T"},
+                {TECG_EV_RETRACTION, TECG_EV_TRAINING, false,
+                 "a retraction of a training event does not belong on C"},
+        };
+        for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+                tecg_event_t ev = base(rows[i].type);
+                char reason[256] = "";
+                if (rows[i].type == TECG_EV_RETRACTION)
+                        ev.u.retraction.retracts_type = rows[i].retracts;
+                tecg_err_t err = tecg_contract_check_topic(&ev, rows[i].training_topic,
+                                                           rows[i].training_topic ? "T" : "C",
+                                                           reason, sizeof(reason));
+                if (!rows[i].reason) {
+                        assert_int_equal(err, TECG_OK);
+                        continue;
+                }
+                assert_int_equal(err, TECG_ERR_INVALID);
+                assert_string_equal(reason, rows[i].reason);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_cases),
+                cmocka_unit_test(test_topic),
                 cmocka_unit_test(test_reason_size),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
