@@ -219,7 +219,7 @@ int tecg_ctl_setup(const tecg_ctl_spec_t *spec, int argc, char **argv, tecg_ctl_
                 if (nlong < sizeof(longopts) / sizeof(longopts[0]) - 1)
                         longopts[nlong++] = *o;
         memset(&longopts[nlong], 0, sizeof(longopts[nlong]));
-        snprintf(shortopts, sizeof(shortopts), "+c:X:vh%s", spec->shortopts ? spec->shortopts : "");
+        snprintf(shortopts, sizeof(shortopts), "c:X:vh%s", spec->shortopts ? spec->shortopts : "");
 
         optind = 1;
         opterr = 0;
