@@ -54,11 +54,12 @@ int tecg_ctl_from_time_parse(const char *s, tecg_ctl_from_t *from, char *errstr,
 
 rd_kafka_t *tecg_ctl_kafka_reader(const tecg_ctl_t *ctl, const char *group_id, char *errstr,
                                   size_t errstr_size) {
-        const tecg_kafka_setting_t with_group[] = {
-                {"client.id", "tecg-ctl"}, {"group.id", group_id}, {NULL, NULL}};
-        const tecg_kafka_setting_t without[] = {{"client.id", "tecg-ctl"}, {NULL, NULL}};
-        return tecg_kafka_new(TECG_KAFKA_READER, ctl->conf, group_id ? with_group : without, NULL,
-                              errstr, errstr_size);
+        /* librdkafka assigns partitions only to a consumer with a group;
+         * it joins none and commits nothing (enable.auto.commit=false). */
+        const tecg_kafka_setting_t overrides[] = {{"client.id", "tecg-ctl"},
+                                                  {"group.id", group_id ? group_id : "tecg-ctl"},
+                                                  {NULL, NULL}};
+        return tecg_kafka_new(TECG_KAFKA_READER, ctl->conf, overrides, NULL, errstr, errstr_size);
 }
 
 int32_t tecg_ctl_kafka_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms,

@@ -35,8 +35,9 @@ int tecg_ctl_from_parse(const char *s, tecg_ctl_from_t *from, char *errstr, size
 int tecg_ctl_from_time_parse(const char *s, tecg_ctl_from_t *from, char *errstr,
                              size_t errstr_size);
 
-/* A reader client for ctl's configuration; group_id (NULL: none) only
- * names a group whose committed offsets are asked for, it joins none. */
+/* A reader client for ctl's configuration. group_id (NULL: "tecg-ctl")
+ * names the group whose committed offsets rd_kafka_committed() gives; the
+ * client joins no group and commits nothing. */
 rd_kafka_t *tecg_ctl_kafka_reader(const tecg_ctl_t *ctl, const char *group_id, char *errstr,
                                   size_t errstr_size);
 
