@@ -138,9 +138,10 @@ static int check(resolve_t *c, avro_schema_t w, avro_schema_t r, int depth, char
                         c->path[len] = '\0';
                         return 0;
                 }
-                snprintf(why, why_size, "field %s: the writer's %s %s matches no branch of the "
-                         "reader's union", where(c), avro_schema_type_name(w),
-                         is_avro_named_type(w) ? avro_schema_name(w) : "");
+                snprintf(why, why_size,
+                         "field %s: the writer's %s matches no branch of the reader's union",
+                         where(c),
+                         is_avro_named_type(w) ? avro_schema_name(w) : avro_schema_type_name(w));
                 return -1;
         }
         if (!matches(w, r)) {
