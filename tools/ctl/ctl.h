@@ -23,21 +23,22 @@
 #include "daemon.h"
 
 /* Exit statuses, the same for every subcommand (README, "tecg-ctl"). */
-#define TECG_CTL_EXIT_OK 0      /* done; the answer is yes */
-#define TECG_CTL_EXIT_NO 1      /* done; the answer is no: a bad line, an
+#define TECG_CTL_EXIT_OK 0 /* done; the answer is yes */
+#define TECG_CTL_EXIT_NO \
+        1                      /* done; the answer is no: a bad line, an
                                  * incompatible schema, a dead letter that
                                  * was not replayed, a daemon not healthy */
-#define TECG_CTL_EXIT_USAGE 2   /* bad command line or configuration */
-#define TECG_CTL_EXIT_FAILED 3  /* could not be done: Kafka, a file, memory */
+#define TECG_CTL_EXIT_USAGE 2  /* bad command line or configuration */
+#define TECG_CTL_EXIT_FAILED 3 /* could not be done: Kafka, a file, memory */
 
 /* tecg-ctl's configuration: the shared keys and its own. */
 typedef struct {
         tecg_daemon_conf_t common;
-        int64_t line_bytes;   /* limits.line.bytes, as the producer's */
-        int64_t json_depth;   /* limits.json.depth */
-        int64_t string_bytes; /* limits.string.bytes */
-        char *group_id;       /* the aggregator's consumer group (status) */
-        int64_t timeout_ms;   /* ctl.timeout.ms: each wait on Kafka or HTTP */
+        int64_t line_bytes;       /* limits.line.bytes, as the producer's */
+        int64_t json_depth;       /* limits.json.depth */
+        int64_t string_bytes;     /* limits.string.bytes */
+        char *group_id;           /* the aggregator's consumer group (status) */
+        int64_t timeout_ms;       /* ctl.timeout.ms: each wait on Kafka or HTTP */
         tecg_conf_group_t health; /* health.NAME.url (+ .ca, .token) */
 } tecg_ctl_conf_t;
 
@@ -62,8 +63,7 @@ typedef struct {
         int min_args, max_args;    /* positional arguments; max -1 = any */
         /* Called for each option of opts/shortopts; returns 0, or -1 after
          * writing a reason to errstr (usage error). */
-        int (*on_option)(void *opaque, int opt, const char *arg, char *errstr,
-                         size_t errstr_size);
+        int (*on_option)(void *opaque, int opt, const char *arg, char *errstr, size_t errstr_size);
         void *opaque;
 } tecg_ctl_spec_t;
 

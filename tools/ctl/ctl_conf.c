@@ -167,7 +167,7 @@ int tecg_ctl_fail(const char *name, int status, const char *fmt, ...) {
         va_start(ap, fmt);
         vfprintf(stderr, fmt, ap);
         va_end(ap);
-        fputc('\n', stderr);
+        (void)fputc('\n', stderr);
         return status;
 }
 
@@ -175,16 +175,17 @@ static void print_usage(const tecg_ctl_spec_t *spec, FILE *fp) {
         fprintf(fp, "Usage: tecg-ctl %s\n\n%s\n", spec->synopsis, spec->description);
         if (spec->options_help)
                 fprintf(fp, "\nOptions:\n%s", spec->options_help);
-        fprintf(fp, "\nShared options:\n"
-                    "  -c, --config FILE      configuration file (key = value; repeatable): tecg-ctl's "
-                    "own or a\n"
-                    "                         daemon's, whose keys tecg-ctl does not have are "
-                    "skipped\n"
-                    "  -X, --set KEY=VALUE    set a configuration key (repeatable)\n"
-                    "      --json             JSON output, one object per line\n"
-                    "  -v, --verbose          log level debug\n"
-                    "  -h, --help             this help\n"
-                    "\nConfiguration keys:\n");
+        fprintf(fp,
+                "\nShared options:\n"
+                "  -c, --config FILE      configuration file (key = value; repeatable): tecg-ctl's "
+                "own or a\n"
+                "                         daemon's, whose keys tecg-ctl does not have are "
+                "skipped\n"
+                "  -X, --set KEY=VALUE    set a configuration key (repeatable)\n"
+                "      --json             JSON output, one object per line\n"
+                "  -v, --verbose          log level debug\n"
+                "  -h, --help             this help\n"
+                "\nConfiguration keys:\n");
         tecg_conf_print_help(fp, tecg_ctl_props);
         fprintf(fp,
                 "\nExit status:\n%s"
@@ -248,8 +249,8 @@ int tecg_ctl_setup(const tecg_ctl_spec_t *spec, int argc, char **argv, tecg_ctl_
                                 snprintf(errstr, sizeof(errstr), "option -%c: %s", optopt,
                                          opt == ':' ? "needs a value" : "unknown");
                         else
-                                snprintf(errstr, sizeof(errstr), "%s: unknown option or missing value",
-                                         argv[optind - 1]);
+                                snprintf(errstr, sizeof(errstr),
+                                         "%s: unknown option or missing value", argv[optind - 1]);
                         rc = tecg_ctl_fail(spec->name, TECG_CTL_EXIT_USAGE, "%s (see --help)",
                                            errstr);
                         goto done;
@@ -266,10 +267,9 @@ int tecg_ctl_setup(const tecg_ctl_spec_t *spec, int argc, char **argv, tecg_ctl_
         ctl->args = argv + optind;
         ctl->nargs = argc - optind;
         if (ctl->nargs < spec->min_args || (spec->max_args >= 0 && ctl->nargs > spec->max_args)) {
-                rc = tecg_ctl_fail(spec->name, TECG_CTL_EXIT_USAGE,
-                                   "%s arguments (usage: tecg-ctl %s)",
-                                   ctl->nargs < spec->min_args ? "missing" : "too many",
-                                   spec->synopsis);
+                rc = tecg_ctl_fail(
+                        spec->name, TECG_CTL_EXIT_USAGE, "%s arguments (usage: tecg-ctl %s)",
+                        ctl->nargs < spec->min_args ? "missing" : "too many", spec->synopsis);
                 goto done;
         }
         if (!(ctl->conf = tecg_conf_new(tecg_ctl_props, &ctl->cc, errstr, sizeof(errstr)))) {
@@ -293,10 +293,9 @@ int tecg_ctl_setup(const tecg_ctl_spec_t *spec, int argc, char **argv, tecg_ctl_
          * less unless asked (-v), as a command line tool does. */
         int level = tecg_log_level_parse(ctl->cc.common.log_level);
         if (level < 0) {
-                rc = tecg_ctl_fail(spec->name, TECG_CTL_EXIT_USAGE,
-                                   "%s: log.level: \"%s\" is not a level",
-                                   tecg_conf_origin(ctl->conf, "log.level"),
-                                   ctl->cc.common.log_level);
+                rc = tecg_ctl_fail(
+                        spec->name, TECG_CTL_EXIT_USAGE, "%s: log.level: \"%s\" is not a level",
+                        tecg_conf_origin(ctl->conf, "log.level"), ctl->cc.common.log_level);
                 goto done;
         }
         if (!verbose)

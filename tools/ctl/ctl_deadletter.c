@@ -131,9 +131,9 @@ static int copy_of(const rd_kafka_message_t *m, copy_t *c) {
                 copy_free(c);
                 return -1;
         }
-        if (m->key_len)
+        if (m->key && m->key_len)
                 memcpy(c->key, m->key, m->key_len);
-        if (m->len)
+        if (m->payload && m->len)
                 memcpy(c->value, m->payload, m->len);
         if (!rd_kafka_message_headers(m, &h) && h)
                 c->headers = rd_kafka_headers_copy(h);
@@ -234,13 +234,12 @@ static int list_cb(void *opaque, const rd_kafka_message_t *km) {
         if (!stage_matches(&m, run->o->stage))
                 return 0;
         run->listed++;
-        json_t *j = json_pack("{s:i,s:I,s:I,s:o,s:o,s:o,s:o,s:o}", "partition",
-                              (int)m.partition, "offset", (json_int_t)m.offset, "timestamp",
-                              (json_int_t)m.timestamp_ms, "stage", header_text(&m, "tecg.stage"),
-                              "source", header_text(&m, "tecg.source"), "error",
-                              header_text(&m, "tecg.error"), "key",
-                              tecg_ctl_bytes_json(m.key, m.key_len), "replay_of",
-                              header_text(&m, HDR_REPLAY_OF));
+        json_t *j = json_pack(
+                "{s:i,s:I,s:I,s:o,s:o,s:o,s:o,s:o}", "partition", (int)m.partition, "offset",
+                (json_int_t)m.offset, "timestamp", (json_int_t)m.timestamp_ms, "stage",
+                header_text(&m, "tecg.stage"), "source", header_text(&m, "tecg.source"), "error",
+                header_text(&m, "tecg.error"), "key", tecg_ctl_bytes_json(m.key, m.key_len),
+                "replay_of", header_text(&m, HDR_REPLAY_OF));
         if (!j)
                 return 0;
         char id[64];
@@ -313,33 +312,33 @@ static int replay_one(dl_run_t *run, rd_kafka_t *reader, rd_kafka_t *producer, c
         size_t src_len = 0;
         if (dl->headers)
                 rd_kafka_header_get_last(dl->headers, "tecg.source", &src, &src_len);
-        if (tecg_ctl_dl_source_parse(src, src ? src_len : 0, ctl->cc.common.topic_prefix,
-                                     src_topic, src_size, src_p, src_o, errstr, sizeof(errstr)))
+        if (tecg_ctl_dl_source_parse(src, src ? src_len : 0, ctl->cc.common.topic_prefix, src_topic,
+                                     src_size, src_p, src_o, errstr, sizeof(errstr)))
                 return tecg_ctl_fail("dead-letter replay", TECG_CTL_EXIT_NO, "%s: %s", id, errstr);
         tecg_err_t err = fetch(reader, src_topic, *src_p, *src_o, (int)ctl->cc.timeout_ms, orig,
                                errstr, sizeof(errstr));
         if (err)
-                return tecg_ctl_fail("dead-letter replay", err == TECG_ERR_NOT_FOUND
-                                                                   ? TECG_CTL_EXIT_NO
-                                                                   : TECG_CTL_EXIT_FAILED,
+                return tecg_ctl_fail("dead-letter replay",
+                                     err == TECG_ERR_NOT_FOUND ? TECG_CTL_EXIT_NO
+                                                               : TECG_CTL_EXIT_FAILED,
                                      "%s: source %s", id, errstr);
         /* The dead letter holds the original's key and value, or their
          * start when they were cut: anything else means tecg.source does
          * not point at the message that was refused. */
         if (dl->key_len > orig->key_len || dl->len > orig->len ||
-            (dl->key_len && memcmp(dl->key, orig->key, dl->key_len)) ||
-            (dl->len && memcmp(dl->value, orig->value, dl->len)))
+            (dl->key_len && memcmp(dl->key, orig->key, dl->key_len) != 0) ||
+            (dl->len && memcmp(dl->value, orig->value, dl->len) != 0))
                 return tecg_ctl_fail("dead-letter replay", TECG_CTL_EXIT_NO,
                                      "%s: the message at %s/%d/%" PRId64
                                      " is not the one dead-lettered: not replayed",
                                      id, src_topic, (int)*src_p, *src_o);
         if (run->o->dry_run)
                 return TECG_CTL_EXIT_OK;
-        rd_kafka_headers_t *hdrs = orig->headers ? rd_kafka_headers_copy(orig->headers)
-                                                 : rd_kafka_headers_new(1);
+        rd_kafka_headers_t *hdrs =
+                orig->headers ? rd_kafka_headers_copy(orig->headers) : rd_kafka_headers_new(1);
         char replay_of[300];
-        snprintf(replay_of, sizeof(replay_of), "%s/%d/%" PRId64, dl->topic,
-                 (int)dl->partition, dl->offset);
+        snprintf(replay_of, sizeof(replay_of), "%s/%d/%" PRId64, dl->topic, (int)dl->partition,
+                 dl->offset);
         rd_kafka_header_add(hdrs, HDR_REPLAY_OF, -1, replay_of, -1);
         rd_kafka_resp_err_t kerr = rd_kafka_producev(
                 producer, RD_KAFKA_V_TOPIC(src_topic), RD_KAFKA_V_PARTITION(*src_p),
@@ -374,8 +373,7 @@ static int do_replay(dl_run_t *run, rd_kafka_t *reader) {
                 goto done;
         }
         if (!run->o->dry_run) {
-                const tecg_kafka_setting_t overrides[] = {{"client.id", "tecg-ctl"},
-                                                          {NULL, NULL}};
+                const tecg_kafka_setting_t overrides[] = {{"client.id", "tecg-ctl"}, {NULL, NULL}};
                 const tecg_kafka_callbacks_t cb = {.dr_msg_cb = on_delivery};
                 if (!(producer = tecg_kafka_new(TECG_KAFKA_PRODUCER, ctl->conf, overrides, &cb,
                                                 errstr, sizeof(errstr)))) {
@@ -386,9 +384,9 @@ static int do_replay(dl_run_t *run, rd_kafka_t *reader) {
         }
         for (size_t i = 0; i < run->nsel; i++) {
                 results[i] = INT64_MIN;
-                status[i] = replay_one(run, reader, producer, &run->sel[i], &origs[i], &results[i],
-                                       srcs[i].topic, sizeof(srcs[i].topic), &srcs[i].p,
-                                       &srcs[i].o);
+                status[i] =
+                        replay_one(run, reader, producer, &run->sel[i], &origs[i], &results[i],
+                                   srcs[i].topic, sizeof(srcs[i].topic), &srcs[i].p, &srcs[i].o);
                 /* The same original twice in one run is sent once. */
                 for (size_t k = 0; status[i] == 0 && k < i; k++)
                         if (status[k] == 0 && srcs[k].p == srcs[i].p && srcs[k].o == srcs[i].o &&
@@ -419,9 +417,9 @@ static int do_replay(dl_run_t *run, rd_kafka_t *reader) {
                         rc = status[i];
                 if (!status[i] && !run->o->dry_run && results[i] < 0) {
                         if (results[i] != INT64_MIN)
-                                tecg_ctl_fail("dead-letter replay", TECG_CTL_EXIT_FAILED,
-                                              "%s: %s", id,
-                                              rd_kafka_err2str((rd_kafka_resp_err_t)(-1 - results[i])));
+                                tecg_ctl_fail(
+                                        "dead-letter replay", TECG_CTL_EXIT_FAILED, "%s: %s", id,
+                                        rd_kafka_err2str((rd_kafka_resp_err_t)(-1 - results[i])));
                         rc = TECG_CTL_EXIT_FAILED;
                 }
                 if (ctl->json) {
@@ -436,8 +434,8 @@ static int do_replay(dl_run_t *run, rd_kafka_t *reader) {
                                 json_object_set_new(j, "offset", json_integer(results[i]));
                         tecg_ctl_print_json_line(stdout, j);
                 } else if (!status[i] && results[i] >= 0) {
-                        printf("%s %s: %s/%d/%" PRId64 " -> %s [%d] at offset %" PRId64 "\n", outcome,
-                               id, srcs[i].topic, (int)srcs[i].p, srcs[i].o, srcs[i].topic,
+                        printf("%s %s: %s/%d/%" PRId64 " -> %s [%d] at offset %" PRId64 "\n",
+                               outcome, id, srcs[i].topic, (int)srcs[i].p, srcs[i].o, srcs[i].topic,
                                (int)srcs[i].p, results[i]);
                 } else if (status[i] <= 0) {
                         printf("%s %s: %s/%d/%" PRId64 "\n", outcome, id, srcs[i].topic,
@@ -515,14 +513,14 @@ int tecg_ctl_dead_letter(int argc, char **argv) {
                 if (!ctl.json)
                         printf("%-10s %-9s %-40s %-5s %s\n", "ID", "STAGE", "SOURCE", "KEY",
                                "REASON");
-                if (tecg_ctl_kafka_read(rk, topic, -1, &beginning, 0, false, timeout, list_cb,
-                                        &run, errstr, sizeof(errstr)))
+                if (tecg_ctl_kafka_read(rk, topic, -1, &beginning, 0, false, timeout, list_cb, &run,
+                                        errstr, sizeof(errstr)))
                         rc = tecg_ctl_fail(spec.name, TECG_CTL_EXIT_FAILED, "%s", errstr);
                 else
                         rc = TECG_CTL_EXIT_OK;
         } else if (strcmp(sub, "show") == 0 && ctl.nargs == 2) {
-                int32_t p;
-                int64_t off;
+                int32_t p = 0;
+                int64_t off = 0;
                 copy_t c = {0};
                 if (tecg_ctl_dl_id_parse(ctl.args[1], &p, &off, errstr, sizeof(errstr))) {
                         rc = tecg_ctl_fail(spec.name, TECG_CTL_EXIT_USAGE, "%s", errstr);
@@ -537,10 +535,15 @@ int tecg_ctl_dead_letter(int argc, char **argv) {
                         goto done;
                 }
                 tecg_ctl_header_t hbuf[TECG_CTL_MAX_HEADERS];
-                tecg_ctl_msg_t m = {.topic = c.topic, .partition = c.partition,
-                                    .offset = c.offset, .timestamp_ms = c.timestamp_ms,
-                                    .key = c.has_key ? c.key : NULL, .key_len = c.key_len,
-                                    .value = c.value, .len = c.len, .headers = hbuf};
+                tecg_ctl_msg_t m = {.topic = c.topic,
+                                    .partition = c.partition,
+                                    .offset = c.offset,
+                                    .timestamp_ms = c.timestamp_ms,
+                                    .key = c.has_key ? c.key : NULL,
+                                    .key_len = c.key_len,
+                                    .value = c.value,
+                                    .len = c.len,
+                                    .headers = hbuf};
                 const char *name;
                 const void *value;
                 size_t len;
@@ -553,7 +556,7 @@ int tecg_ctl_dead_letter(int argc, char **argv) {
                         tecg_ctl_print_json_line(stdout, j);
                 } else if (j) {
                         json_dumpf(j, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
-                        putchar('\n');
+                        (void)putchar('\n');
                         json_decref(j);
                 }
                 copy_free(&c);
@@ -572,8 +575,8 @@ int tecg_ctl_dead_letter(int argc, char **argv) {
                                 goto done;
                         }
                         for (int i = 1; i < ctl.nargs; i++) {
-                                int32_t p;
-                                int64_t off;
+                                int32_t p = 0;
+                                int64_t off = 0;
                                 if (tecg_ctl_dl_id_parse(ctl.args[i], &p, &off, errstr,
                                                          sizeof(errstr))) {
                                         rc = tecg_ctl_fail(spec.name, TECG_CTL_EXIT_USAGE, "%s",

@@ -84,7 +84,7 @@ static int print_message(void *opaque, const rd_kafka_message_t *m) {
                 run->undecodable++;
         tecg_ctl_print_json_line(stdout, j);
         if (run->follow)
-                fflush(stdout);
+                (void)fflush(stdout);
         return 0;
 }
 
@@ -181,7 +181,7 @@ int tecg_ctl_decode(int argc, char **argv) {
         }
         rc = run.undecodable ? TECG_CTL_EXIT_NO : TECG_CTL_EXIT_OK;
 done:
-        fflush(stdout);
+        (void)fflush(stdout);
         if (rk) {
                 rd_kafka_consumer_close(rk);
                 rd_kafka_destroy(rk);

@@ -37,8 +37,8 @@ struct tecg_ctl_format {
 static const tecg_topics_id_t topic_ids[] = {TECG_TOPICS_CONTRIBUTIONS, TECG_TOPICS_TRAINING,
                                              TECG_TOPICS_NATION_STATE,  TECG_TOPICS_EVENT_IDS,
                                              TECG_TOPICS_DEAD_LETTER,   TECG_TOPICS_DASHBOARDS};
-static const tecg_ctl_kind_t topic_kinds[] = {TECG_CTL_KIND_EVENT, TECG_CTL_KIND_EVENT,
-                                              TECG_CTL_KIND_AVRO,  TECG_CTL_KIND_TEXT,
+static const tecg_ctl_kind_t topic_kinds[] = {TECG_CTL_KIND_EVENT,       TECG_CTL_KIND_EVENT,
+                                              TECG_CTL_KIND_AVRO,        TECG_CTL_KIND_TEXT,
                                               TECG_CTL_KIND_DEAD_LETTER, TECG_CTL_KIND_JSON};
 
 int tecg_ctl_kind_of(const char *prefix, const char *topic) {
@@ -154,12 +154,14 @@ json_t *tecg_ctl_event_json(const tecg_event_t *ev) {
         json_t *j = json_object();
         if (!j)
                 return NULL;
-        json_object_set_new(j, "type", json_string(name_of(tecg_event_type_names, TECG_EV__COUNT,
-                                                           (int)ev->type)));
+        json_object_set_new(
+                j, "type",
+                json_string(name_of(tecg_event_type_names, TECG_EV__COUNT, (int)ev->type)));
         json_object_set_new(j, "event_id", json_string(ev->event_id));
         json_object_set_new(j, "nation", json_string(ev->nation));
-        json_object_set_new(j, "occurred_at", json_string(tecg_time_format_rfc3339(
-                                                      ev->occurred_at_ms, ev->utc_offset_min, when)));
+        json_object_set_new(j, "occurred_at",
+                            json_string(tecg_time_format_rfc3339(ev->occurred_at_ms,
+                                                                 ev->utc_offset_min, when)));
         if (ev->supersedes[0])
                 json_object_set_new(j, "supersedes", json_string(ev->supersedes));
         switch (ev->type) {
@@ -167,50 +169,50 @@ json_t *tecg_ctl_event_json(const tecg_event_t *ev) {
                 const tecg_funding_t *x = &ev->u.funding;
                 json_object_set_new(j, "amount", money_json(x->amount_minor, x->currency));
                 json_object_set_new(j, "currency", json_string(x->currency));
-                json_object_set_new(j, "channel", json_string(name_of(tecg_channel_names,
-                                                                      TECG_CH__COUNT,
-                                                                      (int)x->channel)));
-                json_object_set_new(j, "stage", json_string(name_of(tecg_funding_stage_names,
-                                                                    TECG_FS__COUNT,
-                                                                    (int)x->stage)));
+                json_object_set_new(
+                        j, "channel",
+                        json_string(name_of(tecg_channel_names, TECG_CH__COUNT, (int)x->channel)));
+                json_object_set_new(j, "stage",
+                                    json_string(name_of(tecg_funding_stage_names, TECG_FS__COUNT,
+                                                        (int)x->stage)));
                 break;
         }
         case TECG_EV_EQUIPMENT: {
                 const tecg_equipment_t *x = &ev->u.equipment;
                 json_object_set_new(j, "item", json_string(x->item ? x->item : ""));
-                json_object_set_new(j, "category", json_string(name_of(tecg_category_names,
-                                                                       TECG_CAT__COUNT,
-                                                                       (int)x->category)));
+                json_object_set_new(j, "category",
+                                    json_string(name_of(tecg_category_names, TECG_CAT__COUNT,
+                                                        (int)x->category)));
                 json_object_set_new(j, "quantity", json_integer(x->quantity));
                 if (x->has_value) {
                         json_object_set_new(j, "value", money_json(x->value_minor, x->currency));
                         json_object_set_new(j, "currency", json_string(x->currency));
                 }
-                json_object_set_new(j, "stage", json_string(name_of(tecg_equipment_stage_names,
-                                                                    TECG_ES__COUNT,
-                                                                    (int)x->stage)));
+                json_object_set_new(j, "stage",
+                                    json_string(name_of(tecg_equipment_stage_names, TECG_ES__COUNT,
+                                                        (int)x->stage)));
                 break;
         }
         case TECG_EV_PERSONNEL: {
                 const tecg_personnel_t *x = &ev->u.personnel;
-                json_object_set_new(j, "role", json_string(name_of(tecg_role_names,
-                                                                   TECG_ROLE__COUNT,
-                                                                   (int)x->role)));
-                json_object_set_new(j, "location", json_string(name_of(tecg_location_names,
-                                                                       TECG_LOC__COUNT,
-                                                                       (int)x->location)));
+                json_object_set_new(
+                        j, "role",
+                        json_string(name_of(tecg_role_names, TECG_ROLE__COUNT, (int)x->role)));
+                json_object_set_new(j, "location",
+                                    json_string(name_of(tecg_location_names, TECG_LOC__COUNT,
+                                                        (int)x->location)));
                 json_object_set_new(j, "headcount", json_integer(x->headcount));
                 break;
         }
         case TECG_EV_TRAINING: {
                 const tecg_training_t *x = &ev->u.training;
                 json_object_set_new(j, "course", json_string(x->course ? x->course : ""));
-                json_object_set_new(j, "level", json_string(name_of(tecg_level_names,
-                                                                    TECG_LVL__COUNT,
-                                                                    (int)x->level)));
-                json_object_set_new(j, "location", json_string(name_of(tecg_location_names,
-                                                                       TECG_LOC__COUNT,
-                                                                       (int)x->location)));
+                json_object_set_new(
+                        j, "level",
+                        json_string(name_of(tecg_level_names, TECG_LVL__COUNT, (int)x->level)));
+                json_object_set_new(j, "location",
+                                    json_string(name_of(tecg_location_names, TECG_LOC__COUNT,
+                                                        (int)x->location)));
                 if (x->venue)
                         json_object_set_new(j, "venue", json_string(x->venue));
                 json_object_set_new(j, "trainees", json_integer(x->trainees));
@@ -243,8 +245,7 @@ static tecg_err_t event_value(tecg_ctl_format_t *f, const void *value, size_t le
                 err = tecg_registry_teach(f->registry, f->avro, frame.schema_id, errstr,
                                           errstr_size);
                 if (!err)
-                        err = tecg_avro_decode_event(f->avro, value, len, &ev, errstr,
-                                                     errstr_size);
+                        err = tecg_avro_decode_event(f->avro, value, len, &ev, errstr, errstr_size);
         }
         if (err)
                 return err;
@@ -274,12 +275,11 @@ static tecg_err_t avro_value(tecg_ctl_format_t *f, const void *value, size_t len
                                    "unknown schema fingerprint %s",
                                    tecg_framing_fingerprint_hex(frame.fingerprint, hex));
         if (tecg_avro_walk_body(g->walk, frame.body, frame.body_len, why, sizeof(why)))
-                return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, "schema %s: %s",
-                                   g->name, why);
+                return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, "schema %s: %s", g->name,
+                                   why);
         char *text = NULL;
         avro_value_reset(&g->value);
-        avro_reader_memory_set_source(f->reader, (const char *)frame.body,
-                                      (int64_t)frame.body_len);
+        avro_reader_memory_set_source(f->reader, (const char *)frame.body, (int64_t)frame.body_len);
         if (avro_value_read(f->reader, &g->value) || avro_value_to_json(&g->value, 1, &text))
                 return tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size, "schema %s: %s", g->name,
                                    avro_strerror());
@@ -305,8 +305,7 @@ tecg_err_t tecg_ctl_format_value(tecg_ctl_format_t *f, tecg_ctl_kind_t kind, con
                 return avro_value(f, value, len, out, errstr, errstr_size);
         case TECG_CTL_KIND_TEXT:
                 if (!tecg_utf8_valid(value, len))
-                        return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                                           "not UTF-8 text");
+                        return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, "not UTF-8 text");
                 *out = json_stringn(value, len);
                 break;
         case TECG_CTL_KIND_JSON: {
@@ -360,8 +359,8 @@ json_t *tecg_ctl_format_message(tecg_ctl_format_t *f, tecg_ctl_kind_t kind,
         json_object_set_new(j, "offset", json_integer(m->offset));
         if (m->timestamp_ms >= 0) {
                 json_object_set_new(j, "timestamp", json_integer(m->timestamp_ms));
-                json_object_set_new(j, "time",
-                                    json_string(tecg_time_format_rfc3339_ms(m->timestamp_ms, when)));
+                json_object_set_new(
+                        j, "time", json_string(tecg_time_format_rfc3339_ms(m->timestamp_ms, when)));
         } else {
                 json_object_set_new(j, "timestamp", json_null());
         }

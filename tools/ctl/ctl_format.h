@@ -59,8 +59,7 @@ typedef struct tecg_ctl_format tecg_ctl_format_t;
 /* Parses the built-in schemas once (the event codec, and each other schema
  * with its walker and generic value). `registry` (borrowed, may be NULL)
  * is asked for Confluent schema ids the codec does not know. */
-tecg_ctl_format_t *tecg_ctl_format_new(tecg_registry_t *registry, char *errstr,
-                                       size_t errstr_size);
+tecg_ctl_format_t *tecg_ctl_format_new(tecg_registry_t *registry, char *errstr, size_t errstr_size);
 void tecg_ctl_format_destroy(tecg_ctl_format_t *f);
 
 /* The event codec (borrowed from f). */

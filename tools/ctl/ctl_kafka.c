@@ -62,8 +62,8 @@ rd_kafka_t *tecg_ctl_kafka_reader(const tecg_ctl_t *ctl, const char *group_id, c
         return tecg_kafka_new(TECG_KAFKA_READER, ctl->conf, overrides, NULL, errstr, errstr_size);
 }
 
-int32_t tecg_ctl_kafka_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms,
-                                  char *errstr, size_t errstr_size) {
+int32_t tecg_ctl_kafka_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,
+                                  size_t errstr_size) {
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
         const struct rd_kafka_metadata *md = NULL;
         int32_t n = -1;
@@ -110,9 +110,8 @@ void tecg_ctl_kafka_msg(const rd_kafka_message_t *m, tecg_ctl_msg_t *out, tecg_c
         const char *name;
         const void *value;
         size_t len;
-        for (size_t i = 0; out->nheaders < hmax &&
-                           !rd_kafka_header_get_all(hdrs, i, &name, &value, &len);
-             i++)
+        for (size_t i = 0;
+             out->nheaders < hmax && !rd_kafka_header_get_all(hdrs, i, &name, &value, &len); i++)
                 hbuf[out->nheaders++] = (tecg_ctl_header_t){name, value, len};
         out->headers = hbuf;
 }

@@ -43,8 +43,8 @@ rd_kafka_t *tecg_ctl_kafka_reader(const tecg_ctl_t *ctl, const char *group_id, c
 
 /* The partition count of topic; -1 with errstr when Kafka does not say
  * (no such topic, broker unreachable within timeout_ms). */
-int32_t tecg_ctl_kafka_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms,
-                                  char *errstr, size_t errstr_size);
+int32_t tecg_ctl_kafka_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,
+                                  size_t errstr_size);
 
 /* Returns 0 to go on, 1 to stop reading. */
 typedef int tecg_ctl_kafka_msg_cb(void *opaque, const rd_kafka_message_t *m);

@@ -54,7 +54,8 @@ static const json_t *json_named(const json_t *j, const char *name) {
                 return NULL;
         const char *n = json_string_value(json_object_get(j, "name"));
         const char *t = json_string_value(json_object_get(j, "type"));
-        if (n && t && (strcmp(t, "record") == 0 || strcmp(t, "error") == 0 || strcmp(t, "enum") == 0) &&
+        if (n && t &&
+            (strcmp(t, "record") == 0 || strcmp(t, "error") == 0 || strcmp(t, "enum") == 0) &&
             strcmp(unqualified(n), name) == 0)
                 return j;
         const char *key;
@@ -145,8 +146,10 @@ static int check(resolve_t *c, avro_schema_t w, avro_schema_t r, int depth, char
                 return -1;
         }
         if (!matches(w, r)) {
-                snprintf(why, why_size, "field %s: the writer's %s cannot be read as the "
-                         "reader's %s", where(c),
+                snprintf(why, why_size,
+                         "field %s: the writer's %s cannot be read as the "
+                         "reader's %s",
+                         where(c),
                          is_avro_named_type(w) ? avro_schema_name(w) : avro_schema_type_name(w),
                          is_avro_named_type(r) ? avro_schema_name(r) : avro_schema_type_name(r));
                 return -1;
@@ -276,10 +279,9 @@ static void show_one(bool json, const char *name, const char *fullname, uint64_t
         char hex[17];
         tecg_framing_fingerprint_hex(fp, hex);
         if (json)
-                tecg_ctl_print_json_line(stdout,
-                                         json_pack("{s:s,s:s,s:s,s:s}", "name", name, "record",
-                                                   fullname, "fingerprint", hex, "canonical",
-                                                   canonical));
+                tecg_ctl_print_json_line(stdout, json_pack("{s:s,s:s,s:s,s:s}", "name", name,
+                                                           "record", fullname, "fingerprint", hex,
+                                                           "canonical", canonical));
         else
                 printf("%-16s %-36s %s\n", name, fullname, hex);
 }
@@ -323,8 +325,9 @@ static int schema_show(const tecg_ctl_t *ctl, tecg_avro_t *avro, const char *fil
         if (tecg_canonical_form((const char *)text.data, text.len, &canonical, errstr,
                                 sizeof(errstr)) ||
             !(fullname = fullname_of((const char *)text.data, text.len))) {
-                rc = tecg_ctl_fail("schema show", TECG_CTL_EXIT_NO, "%s: not a named Avro schema%s%s",
-                                   file, canonical ? "" : ": ", canonical ? "" : errstr);
+                rc = tecg_ctl_fail("schema show", TECG_CTL_EXIT_NO,
+                                   "%s: not a named Avro schema%s%s", file, canonical ? "" : ": ",
+                                   canonical ? "" : errstr);
                 goto done;
         }
         show_one(ctl->json, file, fullname, tecg_crc64_avro(canonical, strlen(canonical)),
@@ -357,11 +360,13 @@ static int schema_check(const tecg_ctl_t *ctl, tecg_avro_t *avro, const char *fi
                                    "%s: not a named Avro schema: %s", file, avro_strerror());
                 goto done;
         }
-        const tecg_avro_schema_t *cur = tecg_avro_schema_by_name(avro, against ? against : fullname);
+        const tecg_avro_schema_t *cur =
+                tecg_avro_schema_by_name(avro, against ? against : fullname);
         if (!cur) {
                 rc = tecg_ctl_fail("schema check", TECG_CTL_EXIT_USAGE,
                                    "no built-in schema %s%s (tecg-ctl schema show lists them)",
-                                   against ? "named " : "for record ", against ? against : fullname);
+                                   against ? "named " : "for record ",
+                                   against ? against : fullname);
                 goto done;
         }
         const char *cj = tecg_avro_schema_json(cur);

@@ -54,8 +54,8 @@ static tecg_err_t read_latest(rd_kafka_t *rk, const char *topic, latest_t *l, in
         tecg_ctl_from_t from = {TECG_CTL_FROM_BEGINNING, 0};
         if (!(l->latest = json_object()))
                 return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
-        return tecg_ctl_kafka_read(rk, topic, -1, &from, 0, false, timeout_ms, latest_cb, l,
-                                   errstr, errstr_size);
+        return tecg_ctl_kafka_read(rk, topic, -1, &from, 0, false, timeout_ms, latest_cb, l, errstr,
+                                   errstr_size);
 }
 
 /* An Avro JSON value: a union is {"type": value}, take the value. */
@@ -95,15 +95,15 @@ static json_t *lag_section(const tecg_ctl_t *ctl, rd_kafka_t *rk, char *errstr,
         json_t *rows = json_array();
         for (size_t t = 0; rows && t < 2; t++) {
                 char *topic = tecg_topics_name(ctl->cc.common.topic_prefix, inputs[t]);
-                int32_t n = topic ? tecg_ctl_kafka_partitions(rk, topic, timeout, errstr,
-                                                               errstr_size)
-                                  : -1;
+                int32_t n =
+                        topic ? tecg_ctl_kafka_partitions(rk, topic, timeout, errstr, errstr_size)
+                              : -1;
                 rd_kafka_topic_partition_list_t *parts =
                         n > 0 ? rd_kafka_topic_partition_list_new(n) : NULL;
                 for (int32_t p = 0; parts && p < n; p++)
                         rd_kafka_topic_partition_list_add(parts, topic, p);
-                rd_kafka_resp_err_t kerr = parts ? rd_kafka_committed(rk, parts, timeout)
-                                                 : RD_KAFKA_RESP_ERR__FAIL;
+                rd_kafka_resp_err_t kerr =
+                        parts ? rd_kafka_committed(rk, parts, timeout) : RD_KAFKA_RESP_ERR__FAIL;
                 if (parts && kerr)
                         snprintf(errstr, errstr_size, "%s: committed offsets of group %s: %s",
                                  topic, ctl->cc.group_id, rd_kafka_err2str(kerr));
@@ -121,13 +121,12 @@ static json_t *lag_section(const tecg_ctl_t *ctl, rd_kafka_t *rk, char *errstr,
                         /* Nothing committed: the aggregator starts at the
                          * earliest offset (auto.offset.reset=earliest). */
                         int64_t from = committed >= 0 ? committed : lo;
-                        json_t *row = json_pack("{s:s,s:i,s:I,s:I}", "topic", topic, "partition",
-                                                (int)parts->elems[i].partition, "end",
-                                                (json_int_t)hi, "lag",
-                                                (json_int_t)(hi > from ? hi - from : 0));
-                        json_object_set_new(row, "committed", committed >= 0
-                                                                      ? json_integer(committed)
-                                                                      : json_null());
+                        json_t *row =
+                                json_pack("{s:s,s:i,s:I,s:I}", "topic", topic, "partition",
+                                          (int)parts->elems[i].partition, "end", (json_int_t)hi,
+                                          "lag", (json_int_t)(hi > from ? hi - from : 0));
+                        json_object_set_new(row, "committed",
+                                            committed >= 0 ? json_integer(committed) : json_null());
                         json_array_append_new(rows, row);
                 }
                 bool failed = n < 0 || !parts || kerr;
@@ -161,9 +160,9 @@ static json_t *nations_section(const tecg_ctl_t *ctl, const json_t *latest,
                         if (json_is_integer(as_of)) {
                                 char when[TECG_TIME_RFC3339_SIZE];
                                 json_int_t ms = json_integer_value(as_of);
-                                json_object_set_new(row, "last_report",
-                                                    json_string(tecg_time_format_rfc3339_ms(
-                                                            ms, when)));
+                                json_object_set_new(
+                                        row, "last_report",
+                                        json_string(tecg_time_format_rfc3339_ms(ms, when)));
                                 json_object_set_new(row, "age_ms", json_integer(now - ms));
                         }
                 }
@@ -173,8 +172,8 @@ static json_t *nations_section(const tecg_ctl_t *ctl, const json_t *latest,
         for (size_t i = 0; nations && i < tecg_nations_count(nations); i++) {
                 const tecg_nation_t *n = tecg_nations_at(nations, i);
                 if (!json_object_get(latest, n->code))
-                        json_array_append_new(rows, json_pack("{s:s,s:n}", "nation", n->code,
-                                                              "last_report"));
+                        json_array_append_new(
+                                rows, json_pack("{s:s,s:n}", "nation", n->code, "last_report"));
         }
         (void)ctl;
         return rows;

@@ -93,11 +93,12 @@ int tecg_ctl_validate(int argc, char **argv) {
         const tecg_ctl_spec_t spec = {
                 .name = "validate",
                 .synopsis = "validate [--nation N] FILE...|-",
-                .description = "Checks NDJSON lines as the producer does before it sends them: the\n"
-                               "same limits, validator and encoder, so the same reasons. Each bad "
-                               "line is\nprinted as FILE:LINE: reason (with --json: {\"file\", "
-                               "\"line\", \"reason\"}); a\nsummary goes to stderr. '-' reads "
-                               "standard input.",
+                .description =
+                        "Checks NDJSON lines as the producer does before it sends them: the\n"
+                        "same limits, validator and encoder, so the same reasons. Each bad "
+                        "line is\nprinted as FILE:LINE: reason (with --json: {\"file\", "
+                        "\"line\", \"reason\"}); a\nsummary goes to stderr. '-' reads "
+                        "standard input.",
                 .options_help = "  -n, --nation N         the producer's nation: events of another "
                                 "nation are bad\n"
                                 "                         (default: any nation of nations.file)\n",
@@ -143,9 +144,9 @@ int tecg_ctl_validate(int argc, char **argv) {
                         continue;
                 }
                 tecg_ctl_validate_counts_t counts = {0};
-                tecg_err_t err = tecg_ctl_validate_fd(v, avro, limits.max_line_bytes, fd, path,
-                                                      ctl.json, stdout, &counts, errstr,
-                                                      sizeof(errstr));
+                tecg_err_t err =
+                        tecg_ctl_validate_fd(v, avro, limits.max_line_bytes, fd, path, ctl.json,
+                                             stdout, &counts, errstr, sizeof(errstr));
                 if (!is_stdin)
                         close(fd);
                 if (err) {

@@ -54,20 +54,19 @@ static void test_a_daemons_file_is_read(void **state) {
         tecg_conf_destroy(conf);
 
         /* tecg-ctl's own keys are checked as ever, on their line. */
-        assert_int_equal(load_text("nation = DEU\nspool.dir = /x\nctl.timeout.ms = 5\n", &cc,
-                                   &conf, errstr, sizeof(errstr)),
+        assert_int_equal(load_text("nation = DEU\nspool.dir = /x\nctl.timeout.ms = 5\n", &cc, &conf,
+                                   errstr, sizeof(errstr)),
                          TECG_ERR_CONFIG);
         assert_non_null(strstr(errstr, "x.conf:3: "));
         tecg_conf_destroy(conf);
         /* A line that is no key = value is an error, wherever it is. */
-        assert_int_equal(load_text("nation = DEU\nwhat is this\n", &cc, &conf, errstr,
-                                   sizeof(errstr)),
-                         TECG_ERR_CONFIG);
+        assert_int_equal(
+                load_text("nation = DEU\nwhat is this\n", &cc, &conf, errstr, sizeof(errstr)),
+                TECG_ERR_CONFIG);
         assert_non_null(strstr(errstr, "x.conf:2: "));
         tecg_conf_destroy(conf);
         /* The producer's limits keep their names and ranges. */
-        assert_int_equal(load_text("limits.line.bytes = 10\n", &cc, &conf, errstr,
-                                   sizeof(errstr)),
+        assert_int_equal(load_text("limits.line.bytes = 10\n", &cc, &conf, errstr, sizeof(errstr)),
                          TECG_ERR_CONFIG);
         tecg_conf_destroy(conf);
         /* metrics.file is a daemon's shared key, not tecg-ctl's: skipped. */

@@ -19,8 +19,9 @@ static void test_id_parse(void **state) {
         assert_int_equal(tecg_ctl_dl_id_parse("2:17", &p, &o, errstr, sizeof(errstr)), TECG_OK);
         assert_int_equal(p, 2);
         assert_int_equal(o, 17);
-        const char *bad[] = {"", ":", "2", "2:", ":5", "-1:5", "2:-5", "2:5x", "x:5", "+1:2",
-                             "2147483648:1", "1:99999999999999999999"};
+        const char *bad[] = {
+                "",     ":",    "2",   "2:",   ":5",           "-1:5",
+                "2:-5", "2:5x", "x:5", "+1:2", "2147483648:1", "1:99999999999999999999"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 if (tecg_ctl_dl_id_parse(bad[i], &p, &o, errstr, sizeof(errstr)) !=
                     TECG_ERR_INVALID)
@@ -33,15 +34,15 @@ static void test_source_parse(void **state) {
         int32_t p;
         int64_t o;
         const char *ok = "tecg.contributions/3/42";
-        assert_int_equal(tecg_ctl_dl_source_parse(ok, strlen(ok), "tecg.", topic, sizeof(topic),
-                                                  &p, &o, errstr, sizeof(errstr)),
+        assert_int_equal(tecg_ctl_dl_source_parse(ok, strlen(ok), "tecg.", topic, sizeof(topic), &p,
+                                                  &o, errstr, sizeof(errstr)),
                          TECG_OK);
         assert_string_equal(topic, "tecg.contributions");
         assert_int_equal(p, 3);
         assert_int_equal(o, 42);
         ok = "tecg.training-completions/0/0";
-        assert_int_equal(tecg_ctl_dl_source_parse(ok, strlen(ok), "tecg.", topic, sizeof(topic),
-                                                  &p, &o, errstr, sizeof(errstr)),
+        assert_int_equal(tecg_ctl_dl_source_parse(ok, strlen(ok), "tecg.", topic, sizeof(topic), &p,
+                                                  &o, errstr, sizeof(errstr)),
                          TECG_OK);
         /* Only the input topics of this prefix: a replay writes there. */
         const char *bad[] = {"",
@@ -66,8 +67,8 @@ static void test_source_parse(void **state) {
         assert_int_equal(tecg_ctl_dl_source_parse(nul, sizeof(nul) - 1, "tecg.", topic,
                                                   sizeof(topic), &p, &o, errstr, sizeof(errstr)),
                          TECG_ERR_INVALID);
-        assert_int_equal(tecg_ctl_dl_source_parse(ok, strlen(ok), "tecg.", topic, 8, &p, &o,
-                                                  errstr, sizeof(errstr)),
+        assert_int_equal(tecg_ctl_dl_source_parse(ok, strlen(ok), "tecg.", topic, 8, &p, &o, errstr,
+                                                  sizeof(errstr)),
                          TECG_ERR_INVALID);
         assert_int_equal(tecg_ctl_dl_source_parse(NULL, 0, "tecg.", topic, sizeof(topic), &p, &o,
                                                   errstr, sizeof(errstr)),

@@ -98,9 +98,9 @@ static void test_event_values_round_trip_and_hostile_ones_are_refused(void **sta
         tecg_event_t ev = base_event(TECG_EV_PERSONNEL);
         ev.u.personnel.headcount = 40;
         tecg_buf_t b = TECG_BUF_INIT;
-        assert_int_equal(tecg_avro_encode_event(tecg_ctl_format_avro(f), &ev, &b, errstr,
-                                                sizeof(errstr)),
-                         TECG_OK);
+        assert_int_equal(
+                tecg_avro_encode_event(tecg_ctl_format_avro(f), &ev, &b, errstr, sizeof(errstr)),
+                TECG_OK);
         json_t *j = NULL;
         assert_int_equal(tecg_ctl_format_value(f, TECG_CTL_KIND_EVENT, b.data, b.len, &j, errstr,
                                                sizeof(errstr)),
@@ -116,8 +116,8 @@ static void test_event_values_round_trip_and_hostile_ones_are_refused(void **sta
         assert_null(j);
         /* A Confluent id nobody knows, without a registry. */
         const uint8_t confluent[] = {0, 0, 0, 0, 7, 2, 'a'};
-        assert_int_equal(tecg_ctl_format_value(f, TECG_CTL_KIND_EVENT, confluent,
-                                               sizeof(confluent), &j, errstr, sizeof(errstr)),
+        assert_int_equal(tecg_ctl_format_value(f, TECG_CTL_KIND_EVENT, confluent, sizeof(confluent),
+                                               &j, errstr, sizeof(errstr)),
                          TECG_ERR_NOT_FOUND);
         assert_non_null(strstr(errstr, "7"));
 
@@ -125,9 +125,16 @@ static void test_event_values_round_trip_and_hostile_ones_are_refused(void **sta
          * a key that is no text as base64. */
         const uint8_t key[] = {0xff, 0x00};
         tecg_ctl_header_t h[] = {{"tecg.stage", "decode", 6}, {"x", NULL, 0}, {"x", "2", 1}};
-        tecg_ctl_msg_t m = {.topic = "tecg.dead-letter", .partition = 1, .offset = 9,
-                            .timestamp_ms = 1000, .key = key, .key_len = sizeof(key),
-                            .value = "{}", .len = 2, .headers = h, .nheaders = 3};
+        tecg_ctl_msg_t m = {.topic = "tecg.dead-letter",
+                            .partition = 1,
+                            .offset = 9,
+                            .timestamp_ms = 1000,
+                            .key = key,
+                            .key_len = sizeof(key),
+                            .value = "{}",
+                            .len = 2,
+                            .headers = h,
+                            .nheaders = 3};
         j = tecg_ctl_format_message(f, TECG_CTL_KIND_DEAD_LETTER, &m);
         assert_non_null(j);
         assert_string_equal(json_string_value(json_object_get(json_object_get(j, "key"), "base64")),
@@ -197,14 +204,14 @@ static void test_text_json_and_topic_kinds(void **state) {
         char errstr[256];
         tecg_ctl_format_t *f = tecg_ctl_format_new(NULL, errstr, sizeof(errstr));
         json_t *j = NULL;
-        assert_int_equal(tecg_ctl_format_value(f, TECG_CTL_KIND_TEXT, "42", 2, &j, errstr,
-                                               sizeof(errstr)),
-                         TECG_OK);
+        assert_int_equal(
+                tecg_ctl_format_value(f, TECG_CTL_KIND_TEXT, "42", 2, &j, errstr, sizeof(errstr)),
+                TECG_OK);
         assert_string_equal(json_string_value(j), "42");
         json_decref(j);
-        assert_int_equal(tecg_ctl_format_value(f, TECG_CTL_KIND_TEXT, "\xc3", 1, &j, errstr,
-                                               sizeof(errstr)),
-                         TECG_ERR_INVALID);
+        assert_int_equal(
+                tecg_ctl_format_value(f, TECG_CTL_KIND_TEXT, "\xc3", 1, &j, errstr, sizeof(errstr)),
+                TECG_ERR_INVALID);
         assert_int_equal(tecg_ctl_format_value(f, TECG_CTL_KIND_JSON, "{\"a\":1,\"a\":2}", 13, &j,
                                                errstr, sizeof(errstr)),
                          TECG_ERR_INVALID);

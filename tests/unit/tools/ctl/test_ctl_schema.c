@@ -13,8 +13,10 @@
 #include "ctl_schema.h"
 #include "testutil.h"
 
-#define REC(fields) "{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"t\",\"fields\":[" fields "]}"
-#define ENUM(syms) "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[" syms "]}}"
+#define REC(fields) \
+        "{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"t\",\"fields\":[" fields "]}"
+#define ENUM(syms) \
+        "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[" syms "]}}"
 
 typedef struct {
         const char *writer, *reader;
@@ -25,10 +27,11 @@ typedef struct {
 static void test_resolution_cases(void **state) {
         (void)state;
         static const case_t cases[] = {
-                {REC("{\"name\":\"a\",\"type\":\"int\"}"), REC("{\"name\":\"a\",\"type\":\"long\"}"),
-                 TECG_OK, NULL},
-                {REC("{\"name\":\"a\",\"type\":\"long\"}"), REC("{\"name\":\"a\",\"type\":\"int\"}"),
-                 TECG_ERR_INVALID, "field a: the writer's long cannot be read as the reader's int"},
+                {REC("{\"name\":\"a\",\"type\":\"int\"}"),
+                 REC("{\"name\":\"a\",\"type\":\"long\"}"), TECG_OK, NULL},
+                {REC("{\"name\":\"a\",\"type\":\"long\"}"),
+                 REC("{\"name\":\"a\",\"type\":\"int\"}"), TECG_ERR_INVALID,
+                 "field a: the writer's long cannot be read as the reader's int"},
                 {REC("{\"name\":\"a\",\"type\":\"int\"}"),
                  REC("{\"name\":\"a\",\"type\":\"int\"},{\"name\":\"b\",\"type\":\"int\","
                      "\"default\":0}"),

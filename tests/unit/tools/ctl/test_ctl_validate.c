@@ -18,8 +18,8 @@
 #include "refdata.h"
 #include "testutil.h"
 
-#define GOOD                                                                                 \
-        "{\"type\":\"personnel\",\"event_id\":\"g1\",\"nation\":\"NLD\",\"occurred_at\":"   \
+#define GOOD                                                                              \
+        "{\"type\":\"personnel\",\"event_id\":\"g1\",\"nation\":\"NLD\",\"occurred_at\":" \
         "\"2005-02-22T09:00:00Z\",\"role\":\"TRAINER\",\"location\":\"IN_IRAQ\",\"headcount\":3}"
 
 static char *run(const char *input, size_t len, const char *nation, size_t max_line, bool json,
