@@ -7,6 +7,7 @@
 #include <avro.h>
 
 #include "avro_walk.h"
+#include "canonical.h"
 #include "framing.h"
 #include "refdata.h"
 #include "sign.h"
@@ -73,6 +74,54 @@ void tecg_ctl_format_destroy(tecg_ctl_format_t *f) {
         free(f);
 }
 
+/* Adds the generic reader of one schema's JSON text (copied by Avro-C). */
+static tecg_err_t generic_add(tecg_ctl_format_t *f, const char *name, uint64_t fingerprint,
+                              const char *json, size_t len, char *errstr, size_t errstr_size) {
+        generic_t *grown = realloc(f->generic, (f->ngeneric + 1) * sizeof(*grown));
+        if (!grown)
+                return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        f->generic = grown;
+        generic_t *g = &f->generic[f->ngeneric++];
+        memset(g, 0, sizeof(*g));
+        g->fingerprint = fingerprint;
+        g->name = name;
+        if (avro_schema_from_json_length(json, len, &g->schema) ||
+            !(g->walk = tecg_avro_walk_new(g->schema)) ||
+            !(g->iface = avro_generic_class_from_schema(g->schema)) ||
+            avro_generic_value_new(g->iface, &g->value))
+                return tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size, "schema %s: %s", name,
+                                   avro_strerror());
+        g->has_value = true;
+        return TECG_OK;
+}
+
+/* Earlier versions of a record schema that grew by appending fields with
+ * defaults (nation_state's last_* fields): the schema without 1, 2...
+ * of its trailing defaulted fields, so states written before still show. */
+static tecg_err_t generic_add_older(tecg_ctl_format_t *f, const char *name, const char *json,
+                                    char *errstr, size_t errstr_size) {
+        tecg_err_t err = TECG_OK;
+        json_t *root = json_loads(json, 0, NULL);
+        json_t *fields = json_object_get(root, "fields");
+        while (!err && json_array_size(fields) > 1 &&
+               json_object_get(json_array_get(fields, json_array_size(fields) - 1), "default")) {
+                json_array_remove(fields, json_array_size(fields) - 1);
+                char *text = json_dumps(root, JSON_COMPACT), *canonical = NULL;
+                if (!text) {
+                        err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+                        break;
+                }
+                err = tecg_canonical_form(text, strlen(text), &canonical, errstr, errstr_size);
+                if (!err)
+                        err = generic_add(f, name, tecg_crc64_avro(canonical, strlen(canonical)),
+                                          text, strlen(text), errstr, errstr_size);
+                free(canonical);
+                free(text);
+        }
+        json_decref(root);
+        return err;
+}
+
 tecg_ctl_format_t *tecg_ctl_format_new(tecg_registry_t *registry, char *errstr,
                                        size_t errstr_size) {
         tecg_ctl_format_t *f = calloc(1, sizeof(*f));
@@ -83,29 +132,19 @@ tecg_ctl_format_t *tecg_ctl_format_new(tecg_registry_t *registry, char *errstr,
         f->registry = registry;
         if (!(f->avro = tecg_avro_new(errstr, errstr_size)))
                 goto fail;
-        size_t n = tecg_avro_schema_count(f->avro);
-        if (!(f->generic = calloc(n ? n : 1, sizeof(*f->generic))) ||
-            !(f->reader = avro_reader_memory("", 0))) {
+        if (!(f->reader = avro_reader_memory("", 0))) {
                 tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto fail;
         }
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < tecg_avro_schema_count(f->avro); i++) {
                 const tecg_avro_schema_t *s = tecg_avro_schema_at(f->avro, i);
                 if (tecg_avro_schema_is_event(s))
                         continue;
-                generic_t *g = &f->generic[f->ngeneric++];
-                g->fingerprint = tecg_avro_schema_fingerprint(s);
-                g->name = tecg_avro_schema_name(s);
-                const char *json = tecg_avro_schema_json(s);
-                if (avro_schema_from_json_length(json, strlen(json), &g->schema) ||
-                    !(g->walk = tecg_avro_walk_new(g->schema)) ||
-                    !(g->iface = avro_generic_class_from_schema(g->schema)) ||
-                    avro_generic_value_new(g->iface, &g->value)) {
-                        tecg_seterr(TECG_ERR_AVRO, errstr, errstr_size, "schema %s: %s", g->name,
-                                    avro_strerror());
+                const char *name = tecg_avro_schema_name(s), *json = tecg_avro_schema_json(s);
+                if (generic_add(f, name, tecg_avro_schema_fingerprint(s), json, strlen(json),
+                                errstr, errstr_size) ||
+                    generic_add_older(f, name, json, errstr, errstr_size))
                         goto fail;
-                }
-                g->has_value = true;
         }
         return f;
 fail:
