@@ -3,16 +3,20 @@ the producer's reasons, decode shows every kind of topic, dead letters are
 listed and replayed (counted once), status shows the aggregator's lag and
 the nations' last reports, schema check says which field breaks a
 proposed schema."""
+import base64
 import json
 import os
+import struct
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 
 from conftest import ROOT, BUILD, scaled
 from tecgpy import events, kafka_util, signing
+from tecgpy.signing import SignedProducer as KafkaProducer
 from test_pipeline import http_port, start_dashboard
 
 CTL = os.path.join(BUILD, "tools", "ctl", "tecg-ctl")
@@ -357,29 +361,50 @@ def test_status_shows_lag_last_reports_and_health(producer_factory, daemon_facto
 
 # ------------------------------------------------- Confluent framing too
 
-def test_decode_confluent_framed_events_with_the_registry(producer_factory, bootstrap, prefix,
-                                                         tmp_path):
+def test_decode_confluent_framed_events_with_the_registry(bootstrap, prefix, codec, tmp_path):
+    """Messages in the Confluent wire format (00, schema id, body), written
+    here by hand with ids from the registry, as any Confluent client would."""
     proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "tools",
                                                           "fake_schema_registry.py"),
                              "--port", "0"], stdout=subprocess.PIPE, text=True)
     try:
         registry = f"http://127.0.0.1:{int(proc.stdout.readline())}"
+        ids = {}
+        for name, topic in (("contribution", "contributions"),
+                            ("training", "training-completions")):
+            with open(os.path.join(ROOT, "schemas", f"{name}.avsc")) as f:
+                body = json.dumps({"schema": f.read()}).encode()
+            req = urllib.request.Request(f"{registry}/subjects/{prefix}{topic}-value/versions",
+                                         data=body, method="POST", headers={
+                                             "Content-Type": "application/vnd.schemaregistry.v1+json"})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                ids[name] = json.loads(r.read())["id"]
         evs = events.generate("NLD", 6, seed=4)
-        p = producer_factory("NLD", extra={"schema.registry.url": registry}).start()
-        p.drop("NLD-1", events.ndjson(evs))
-        p.wait_done("NLD-1")
+        kp = KafkaProducer(kafka_util.client_conf(bootstrap))
+        for e in evs:
+            name, rec = events.expected_record(e)
+            value = b"\0" + struct.pack(">I", ids[name]) + codec.encode(name, rec)[10:]
+            topic = "training-completions" if name == "training" else "contributions"
+            kp.produce(prefix + topic, key=b"NLD", value=value)
+        assert kp.flush(30) == 0
+
         config = ctl_config(tmp_path, bootstrap, prefix)
         # Without the registry the schema id is unknown: shown, exit 1.
         rc, out, _ = ctl("decode", "--topic", "contributions", config=config)
         got = json_lines(out)
-        assert rc == 1 and got and all("schema id" in m["value_error"] for m in got)
+        assert rc == 1 and got and all("registry id" in m["value_error"] for m in got)
+        assert all(base64.b64decode(m["value_base64"])[0] == 0 for m in got)
         rc, out, err = ctl("decode", "--topic", "contributions", "-X",
                            f"schema.registry.url={registry}", config=config)
         assert rc == 0, err
-        rc2, out2, _ = ctl("decode", "--topic", "training-completions", "-X",
-                           f"schema.registry.url={registry}", config=config)
-        decoded = {m["value"]["event_id"] for m in json_lines(out) + json_lines(out2)}
-        assert decoded == {e["event_id"] for e in evs}
+        rc2, out2, err2 = ctl("decode", "--topic", "training-completions", "-X",
+                              f"schema.registry.url={registry}", config=config)
+        assert rc2 == 0, err2
+        decoded = {m["value"]["event_id"]: m["value"] for m in json_lines(out) + json_lines(out2)}
+        assert set(decoded) == {e["event_id"] for e in evs}
+        for e in evs:
+            assert decoded[e["event_id"]]["type"] == e["type"]
+            assert decoded[e["event_id"]]["occurred_at"] == e["occurred_at"]
     finally:
         proc.terminate()
         proc.wait(10)
