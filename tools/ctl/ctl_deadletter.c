@@ -254,8 +254,9 @@ static int list_cb(void *opaque, const rd_kafka_message_t *km) {
         const char *names[4] = {"stage", "source", "key", "error"};
         for (int i = 0; i < 4; i++) {
                 json_t *v = json_object_get(j, names[i]);
-                fields[i] = json_is_string(v) ? strdup(json_string_value(v))
-                                              : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+                fields[i] = tecg_ctl_printable(
+                        json_is_string(v) ? strdup(json_string_value(v))
+                                          : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY));
         }
         printf("%-10s %-9s %-40s %-5s %s\n", id, fields[0] ? fields[0] : "",
                fields[1] ? fields[1] : "", fields[2] ? fields[2] : "", fields[3] ? fields[3] : "");

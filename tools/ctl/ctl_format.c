@@ -424,6 +424,19 @@ json_t *tecg_ctl_format_message(tecg_ctl_format_t *f, tecg_ctl_kind_t kind,
         return j;
 }
 
+char *tecg_ctl_printable(char *s) {
+        for (unsigned char *p = (unsigned char *)s; p && *p; p++) {
+                if (*p < 0x20 || *p == 0x7f)
+                        *p = '?';
+                else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+                        p[0] = '?';
+                        p[1] = '?';
+                        p++;
+                }
+        }
+        return s;
+}
+
 void tecg_ctl_print_json_line(FILE *fp, json_t *j) {
         if (!j)
                 return;

@@ -86,6 +86,11 @@ json_t *tecg_ctl_format_message(tecg_ctl_format_t *f, tecg_ctl_kind_t kind,
 /* The value of header `name` (the first one), or NULL. */
 const tecg_ctl_header_t *tecg_ctl_header_find(const tecg_ctl_msg_t *m, const char *name);
 
+/* Makes text from Kafka safe for a terminal, in place: C0 and C1 control
+ * characters and DEL (escape sequences) become '?'. For the human output;
+ * JSON output escapes them itself. Returns s. */
+char *tecg_ctl_printable(char *s);
+
 /* Writes j as one line to fp and releases it. */
 void tecg_ctl_print_json_line(FILE *fp, json_t *j);
 

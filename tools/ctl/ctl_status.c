@@ -230,9 +230,12 @@ static json_t *health_section(const tecg_ctl_t *ctl, bool *unhealthy) {
         return rows;
 }
 
+/* A value of the status for a terminal: text from Kafka made printable. */
 static const char *str_or(const json_t *v, const char *dflt, char *buf, size_t size) {
-        if (json_is_string(v))
-                return json_string_value(v);
+        if (json_is_string(v)) {
+                snprintf(buf, size, "%s", json_string_value(v));
+                return tecg_ctl_printable(buf);
+        }
         if (json_is_integer(v)) {
                 snprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
                 return buf;
@@ -241,14 +244,14 @@ static const char *str_or(const json_t *v, const char *dflt, char *buf, size_t s
 }
 
 static void print_human(const tecg_ctl_t *ctl, const json_t *st, int64_t now) {
-        char b1[64], b2[64], b3[64], age[64], when[TECG_TIME_RFC3339_SIZE];
+        char b1[64], b2[64], b3[512], b4[128], b5[512], age[64], when[TECG_TIME_RFC3339_SIZE];
         size_t i;
         json_t *row;
         printf("Consumer group %s (aggregator):\n  %-32s %9s %12s %12s %10s\n", ctl->cc.group_id,
                "TOPIC", "PARTITION", "COMMITTED", "END", "LAG");
         json_array_foreach(json_object_get(st, "lag"), i, row) {
                 printf("  %-32s %9s %12s %12s %10s\n",
-                       json_string_value(json_object_get(row, "topic")),
+                       str_or(json_object_get(row, "topic"), "", b4, sizeof(b4)),
                        str_or(json_object_get(row, "partition"), "", b1, sizeof(b1)),
                        str_or(json_object_get(row, "committed"), "-", b2, sizeof(b2)),
                        str_or(json_object_get(row, "end"), "", b3, sizeof(b3)),
@@ -265,7 +268,7 @@ static void print_human(const tecg_ctl_t *ctl, const json_t *st, int64_t now) {
                         snprintf(age, sizeof(age), "%s",
                                  json_object_get(row, "error") ? "undecodable" : "never reported");
                 printf("  %-6s %8s %8s %-26s %s\n",
-                       json_string_value(json_object_get(row, "nation")),
+                       str_or(json_object_get(row, "nation"), "", b4, sizeof(b4)),
                        str_or(json_object_get(row, "version"), "-", b1, sizeof(b1)),
                        str_or(json_object_get(row, "events"), "-", b2, sizeof(b2)),
                        str_or(json_object_get(row, "last_report"), "-", b3, sizeof(b3)), age);
@@ -276,7 +279,7 @@ static void print_human(const tecg_ctl_t *ctl, const json_t *st, int64_t now) {
                 json_int_t ts = json_integer_value(json_object_get(row, "written"));
                 age_text(now - ts, age, sizeof(age));
                 printf("  %-12s %8s %-26s %s (%s)\n",
-                       json_string_value(json_object_get(row, "dashboard")),
+                       str_or(json_object_get(row, "dashboard"), "", b4, sizeof(b4)),
                        str_or(json_object_get(row, "version"), "-", b1, sizeof(b1)),
                        str_or(json_object_get(row, "generated_at"), "-", b2, sizeof(b2)),
                        tecg_time_format_rfc3339_ms(ts, when), age);
@@ -287,9 +290,9 @@ static void print_human(const tecg_ctl_t *ctl, const json_t *st, int64_t now) {
                 json_array_foreach(health, i, row) {
                         json_t *err = json_object_get(row, "error");
                         printf("  %-12s %-48s %s\n",
-                               json_string_value(json_object_get(row, "name")),
-                               json_string_value(json_object_get(row, "url")),
-                               err ? json_string_value(err)
+                               str_or(json_object_get(row, "name"), "", b4, sizeof(b4)),
+                               str_or(json_object_get(row, "url"), "", b5, sizeof(b5)),
+                               err ? str_or(err, "", b3, sizeof(b3))
                                    : str_or(json_object_get(row, "status"), "", b1, sizeof(b1)));
                 }
         } else {

@@ -253,6 +253,10 @@ static void test_text_json_and_topic_kinds(void **state) {
         assert_int_equal(json_integer_value(json_object_get(j, "version")), 3);
         json_decref(j);
 
+        /* Escape sequences from Kafka never reach a terminal. */
+        char text[] = "a\x1b[2Jb\x7f\xc2\x9b\xc3\xa4";
+        assert_string_equal(tecg_ctl_printable(text), "a?[2Jb???\xc3\xa4");
+
         assert_int_equal(tecg_ctl_kind_of("tecg.", "tecg.contributions"), TECG_CTL_KIND_EVENT);
         assert_int_equal(tecg_ctl_kind_of("tecg.", "tecg.training-completions"),
                          TECG_CTL_KIND_EVENT);
