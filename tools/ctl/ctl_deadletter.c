@@ -345,7 +345,8 @@ static int replay_one(dl_run_t *run, rd_kafka_t *reader, rd_kafka_t *producer, c
                 producer, RD_KAFKA_V_TOPIC(src_topic), RD_KAFKA_V_PARTITION(*src_p),
                 RD_KAFKA_V_KEY(orig->has_key ? orig->key : NULL, orig->key_len),
                 RD_KAFKA_V_VALUE(orig->value, orig->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_TIMESTAMP(orig->timestamp_ms),
+                RD_KAFKA_V_HEADERS(hdrs),
+                RD_KAFKA_V_TIMESTAMP(orig->timestamp_ms > 0 ? orig->timestamp_ms : 0),
                 RD_KAFKA_V_OPAQUE(result), RD_KAFKA_V_END);
         if (kerr) {
                 rd_kafka_headers_destroy(hdrs);
