@@ -46,7 +46,7 @@ const tecg_conf_prop_t tecg_daemon_props[] = {
         {.name = "schema.registry.url",
          .type = TECG_CONF_STRING,
          .offset = F(schema_registry_url),
-         .scope = TECG_DAEMON_PRODUCER | TECG_DAEMON_AGGREGATOR,
+         .scope = TECG_DAEMON_PRODUCER | TECG_DAEMON_AGGREGATOR | TECG_DAEMON_CTL,
          .doc = "Confluent-compatible schema registry: the producer registers its "
                 "schemas there and frames messages as 00 + schema id + body "
                 "(default: single-object encoding, no registry needed); the "

@@ -19,6 +19,7 @@
 #define TECG_DAEMON_PRODUCER 0x1
 #define TECG_DAEMON_AGGREGATOR 0x2
 #define TECG_DAEMON_DASHBOARD 0x4
+#define TECG_DAEMON_CTL 0x8 /* the operator's tool, tools/ctl/ */
 
 /* The values of the shared keys, a member of each daemon's config struct. */
 typedef struct {
@@ -27,7 +28,7 @@ typedef struct {
         char *log_level;
         int64_t stats_interval_ms;
         char *metrics_file;        /* producer, aggregator */
-        char *schema_registry_url; /* producer, aggregator */
+        char *schema_registry_url; /* producer, aggregator, ctl */
 } tecg_daemon_conf_t;
 
 /* The keys more than one daemon has, each described once with the scopes
