@@ -152,7 +152,7 @@ void tecg_manpage_section(FILE *fp, const char *title) {
 }
 
 void tecg_manpage_header(FILE *fp, const char *name, int section, const char *summary) {
-        char upper[128];
+        char upper[128] = {0};
         size_t i;
         for (i = 0; name[i] && i + 1 < sizeof(upper); i++)
                 upper[i] = (char)toupper((unsigned char)name[i]);
@@ -174,7 +174,9 @@ void tecg_manpage_header(FILE *fp, const char *name, int section, const char *su
 static void summary_of(const para_t *p, char *buf, size_t size) {
         size_t n = 0;
         for (const char *s = p->start; s < p->end && n + 1 < size; s++) {
-                char c = *s == '\n' ? ' ' : *s;
+                char c = *s;
+                if (c == '\n')
+                        c = ' ';
                 bool last = s + 1 == p->end || s[1] == ' ' || s[1] == '\n';
                 if ((c == '.' || c == ':') && last)
                         break;
