@@ -728,54 +728,71 @@ const char *tecg_conf_origin(const tecg_conf_t *conf, const char *name) {
         return k.state->origin;
 }
 
-static void help_entry(FILE *fp, const tecg_conf_prop_t *p, const char *name) {
+/* Builds what --help and the man pages show of one key (its type, range,
+ * whether it is required, its default with secrets redacted) and hands it
+ * to cb, so the two texts cannot drift apart. */
+static void describe_entry(const tecg_conf_prop_t *p, const char *name, tecg_conf_doc_cb *cb,
+                           void *opaque) {
         static const char *const type_names[] = {"string", "integer", "bool",
                                                  "prefix", "group",   "include"};
-        char range[96] = "";
+        char range[96] = "", type[160], shown[512];
         if (p->type == TECG_CONF_INT)
                 snprintf(range, sizeof(range), " [%lld..%lld]", (long long)p->min,
                          (long long)p->max);
         else if (p->type == TECG_CONF_GROUP)
                 snprintf(range, sizeof(range), " of up to %lld names", (long long)p->max);
-        fprintf(fp, "  %-28s %s%s%s\n", name, type_names[p->type], range,
-                (p->flags & TECG_CONF_F_REQUIRED) ? ", required" : "");
-        fprintf(fp, "      %s", p->doc);
-        char shown[512];
-        const char *def = tecg_redact(name, p->defval, shown, sizeof(shown));
-        if (def)
-                fprintf(fp, " (default: %s)", *def ? def : "\"\"");
-        (void)fputc('\n', fp); /* --help text, like the fprintf()s: nobody to tell */
+        snprintf(type, sizeof(type), "%s%s%s", type_names[p->type], range,
+                 (p->flags & TECG_CONF_F_REQUIRED) ? ", required" : "");
+        tecg_conf_doc_t doc = {.name = name,
+                               .prop = p,
+                               .type = type,
+                               .defval = tecg_redact(name, p->defval, shown, sizeof(shown))};
+        cb(&doc, opaque);
 }
 
-static void print_help(FILE *fp, const tecg_conf_prop_t *props, const tecg_conf_prop_t *include) {
+static void describe_table(const tecg_conf_prop_t *props, const tecg_conf_prop_t *include,
+                           tecg_conf_doc_cb *cb, void *opaque) {
         for (const tecg_conf_prop_t *p = props; p->name; p++) {
                 char name[160];
                 if (include && !in_scope(include, p))
                         continue;
                 switch (p->type) {
                 case TECG_CONF_INCLUDE:
-                        print_help(fp, p->sub, p);
+                        describe_table(p->sub, p, cb, opaque);
                         break;
                 case TECG_CONF_PREFIX:
                         snprintf(name, sizeof(name), "%s<property>", p->name);
-                        help_entry(fp, p, name);
+                        describe_entry(p, name, cb, opaque);
                         break;
                 case TECG_CONF_GROUP:
                         snprintf(name, sizeof(name), "%s<name>.*", p->name);
-                        help_entry(fp, p, name);
+                        describe_entry(p, name, cb, opaque);
                         for (const tecg_conf_prop_t *s = p->sub; s->name; s++) {
                                 snprintf(name, sizeof(name), "%s<name>.%s", p->name, s->name);
-                                help_entry(fp, s, name);
+                                describe_entry(s, name, cb, opaque);
                         }
                         break;
                 default:
-                        help_entry(fp, p, p->name);
+                        describe_entry(p, p->name, cb, opaque);
                 }
         }
 }
 
+void tecg_conf_describe(const tecg_conf_prop_t *props, tecg_conf_doc_cb *cb, void *opaque) {
+        describe_table(props, NULL, cb, opaque);
+}
+
+static void help_entry(const tecg_conf_doc_t *doc, void *opaque) {
+        FILE *fp = opaque;
+        fprintf(fp, "  %-28s %s\n", doc->name, doc->type);
+        fprintf(fp, "      %s", doc->prop->doc);
+        if (doc->defval)
+                fprintf(fp, " (default: %s)", *doc->defval ? doc->defval : "\"\"");
+        (void)fputc('\n', fp); /* --help text, like the fprintf()s: nobody to tell */
+}
+
 void tecg_conf_print_help(FILE *fp, const tecg_conf_prop_t *props) {
-        print_help(fp, props, NULL);
+        tecg_conf_describe(props, help_entry, fp);
 }
 
 void tecg_conf_foreach(const tecg_conf_t *conf, tecg_conf_visit_cb *cb, void *opaque) {

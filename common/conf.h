@@ -136,6 +136,25 @@ const char *tecg_conf_origin(const tecg_conf_t *conf, const char *name);
 /* Prints the configuration reference generated from the table. */
 void tecg_conf_print_help(FILE *fp, const tecg_conf_prop_t *props);
 
+/* One documented key, as --help and the man pages (common/manpage.h) show
+ * it; valid during the callback only. */
+typedef struct {
+        const char *name;             /* "log.level", "sink.<name>.url",
+                                       * "kafka.<property>" */
+        const tecg_conf_prop_t *prop; /* its entry: doc, flags, type */
+        const char *type;             /* "integer [0..86400000]", "string,
+                                       * required", "group of up to 8 names" */
+        const char *defval;           /* the default fit to be shown (secrets
+                                       * redacted), NULL when none */
+} tecg_conf_doc_t;
+
+typedef void tecg_conf_doc_cb(const tecg_conf_doc_t *doc, void *opaque);
+
+/* Calls cb for every key a table documents, in --help order: included
+ * shared keys of the table's scope, each group with its sub-keys, each
+ * pass-through prefix. */
+void tecg_conf_describe(const tecg_conf_prop_t *props, tecg_conf_doc_cb *cb, void *opaque);
+
 /* One setting as tecg_conf_foreach() shows it. */
 typedef struct {
         const char *key;              /* full key: "log.level", "sink.bi.url",

@@ -4,8 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <librdkafka/rdkafka.h>
+
 #include "kafka.h"
 #include "log.h"
+#include "manpage.h"
 #include "redact.h"
 
 #define FAC "config"
@@ -18,7 +21,7 @@ const tecg_conf_prop_t tecg_daemon_props[] = {
         {.name = "nations.file",
          .type = TECG_CONF_STRING,
          .offset = F(nations_file),
-         .defval = TECG_SOURCE_DIR "/deploy/nations.csv",
+         .defval = TECG_CONF_DIR "/nations.csv",
          .doc = "CSV of the mission's nations: code,name,status"},
         {.name = "topic.prefix",
          .type = TECG_CONF_STRING,
@@ -77,26 +80,69 @@ void tecg_daemon_signals(void) {
         sigaction(SIGPIPE, &sa, NULL);
 }
 
+/* The options every daemon has, for --help and the man page alike (the
+ * alias option, e.g. --nation, goes first when the daemon has one).
+ * --help-man is left out on purpose: the build's, not the operator's. */
+static const tecg_manpage_option_t daemon_options[] = {
+        {'c', "config", "FILE", "configuration file (key = value)"},
+        {'X', "set", "KEY=VALUE", "set any configuration key (repeatable)"},
+        {'v', "verbose", NULL, "log level debug"},
+        {0, "check-config", NULL, "validate the configuration and exit"},
+        {0, "version", NULL, "print the version (and librdkafka's) and exit"},
+        {'h', "help", NULL, "this help"},
+        {0, NULL, NULL, NULL}};
+
+#define DAEMON_OPTIONS_MAX (sizeof(daemon_options) / sizeof(daemon_options[0]) + 1)
+
+/* The daemon's options: its alias first, then daemon_options; `alias_doc`
+ * holds the alias' text. */
+static void spec_options(const tecg_daemon_spec_t *spec, tecg_manpage_option_t *out,
+                         char *alias_doc, size_t alias_doc_size) {
+        size_t n = 0;
+        if (spec->alias_long) {
+                snprintf(alias_doc, alias_doc_size, "same as %s = VALUE", spec->alias_key);
+                out[n++] = (tecg_manpage_option_t){spec->alias_short, spec->alias_long, "VALUE",
+                                                   alias_doc};
+        }
+        for (size_t i = 0; i < DAEMON_OPTIONS_MAX - 1; i++)
+                out[n++] = daemon_options[i];
+}
+
 static void print_usage(const tecg_daemon_spec_t *spec, FILE *fp) {
+        tecg_manpage_option_t options[DAEMON_OPTIONS_MAX];
+        char alias_doc[128];
+        spec_options(spec, options, alias_doc, sizeof(alias_doc));
         /* Like the fprintf()s below: a failed write to the terminal has
          * nobody left to tell. */
         (void)fputs(spec->usage, fp);
         fprintf(fp, "\nOptions:\n");
-        if (spec->alias_long) {
-                char opt[64];
-                snprintf(opt, sizeof(opt), "--%s VALUE", spec->alias_long);
-                fprintf(fp, "  -%c, %-18s same as %s = VALUE\n", spec->alias_short, opt,
-                        spec->alias_key);
-        }
-        fprintf(fp, "  -c, --config FILE      configuration file (key = value)\n"
-                    "  -X, --set KEY=VALUE    set any configuration key (repeatable)\n"
-                    "  -v, --verbose          log level debug\n"
-                    "      --check-config     validate the configuration and exit\n"
-                    "  -h, --help             this help\n"
-                    "\nConfiguration keys:\n");
+        for (const tecg_manpage_option_t *o = options; o->long_name; o++)
+                tecg_manpage_option_help(fp, o);
+        fprintf(fp, "\nConfiguration keys:\n");
         tecg_conf_print_help(fp, spec->props);
         if (spec->exit_status)
                 fprintf(fp, "\n%s", spec->exit_status);
+}
+
+/* --help-man: the daemon's section 8 page, from the texts --help prints. */
+static void print_man(const tecg_daemon_spec_t *spec, FILE *fp) {
+        tecg_manpage_option_t options[DAEMON_OPTIONS_MAX];
+        char alias_doc[128];
+        spec_options(spec, options, alias_doc, sizeof(alias_doc));
+        tecg_manpage_t page = {.name = spec->progname,
+                               .section = 8,
+                               .usage = spec->usage,
+                               .options = options,
+                               .props = spec->props,
+                               .exit_status = spec->exit_status};
+        tecg_manpage_write(fp, &page);
+}
+
+/* --version: the librdkafka actually loaded too, so an operator sees at
+ * once whether the private copy (2.8.0) or the system's was picked up. */
+static void print_version(const tecg_daemon_spec_t *spec, FILE *fp) {
+        fprintf(fp, "%s %s (librdkafka %s)\n", spec->progname, TECG_VERSION,
+                rd_kafka_version_str());
 }
 
 int tecg_daemon_config_error(const tecg_daemon_spec_t *spec, const char *errstr) {
@@ -229,6 +275,8 @@ int tecg_daemon_setup(const tecg_daemon_spec_t *spec, void *target, int argc, ch
                                     {"verbose", no_argument, NULL, 'v'},
                                     {"check-config", no_argument, NULL, 'C'},
                                     {"help", no_argument, NULL, 'h'},
+                                    {"version", no_argument, NULL, 'V'},
+                                    {"help-man", no_argument, NULL, 'M'},
                                     {spec->alias_long, required_argument, NULL, spec->alias_short},
                                     {NULL, 0, NULL, 0}};
 
@@ -264,6 +312,14 @@ int tecg_daemon_setup(const tecg_daemon_spec_t *spec, void *target, int argc, ch
                         break;
                 case 'h':
                         print_usage(spec, stdout);
+                        rc = 0;
+                        goto done;
+                case 'V':
+                        print_version(spec, stdout);
+                        rc = 0;
+                        goto done;
+                case 'M':
+                        print_man(spec, stdout);
                         rc = 0;
                         goto done;
                 default:

@@ -1,5 +1,6 @@
 /* What every tecg daemon does before its real work: parse the shared
- * command line (-c/--config, -X/--set, -v, --check-config, -h), load the
+ * command line (-c/--config, -X/--set, -v, --check-config, --version, -h,
+ * and --help-man, the man page the build installs), load the
  * configuration through its property table (defaults < file < -X <
  * alias options such as --nation), set the log level from `log.level`,
  * and install the SIGINT/SIGTERM handler that asks the main loop to stop. */
@@ -79,8 +80,9 @@ extern volatile sig_atomic_t tecg_daemon_reload_asked;
 
 /* Parses argv and loads the configuration into `target` (the struct the
  * props describe). Returns -1 when the daemon should go on, otherwise the
- * exit status to return now: 0 after --help, 2 after a usage or
- * configuration error (already printed as "progname: file:line: reason"). */
+ * exit status to return now: 0 after --help, --version or --help-man, 2
+ * after a usage or configuration error (already printed as "progname:
+ * file:line: reason"). */
 int tecg_daemon_setup(const tecg_daemon_spec_t *spec, void *target, int argc, char **argv,
                       tecg_daemon_t *d);
 

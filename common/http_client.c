@@ -18,10 +18,6 @@
 #include "log.h"
 #include "redact.h"
 
-#ifndef TECG_VERSION
-#define TECG_VERSION "0.1.0" /* keep in step with project() in CMakeLists.txt */
-#endif
-
 struct tecg_http_client {
         CURL *easy;
         CURLM *multi;

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from conftest import ROOT
 from tecgpy import events, kafka_util
 
 TOPICS = ("contributions", "training-completions")
@@ -210,10 +211,14 @@ def test_config_errors_name_file_and_line(tmp_path):
         ("nation = FRA\nnation = DEU\n", ":2: 'nation' is already set at"),
         ("nation FRA\n", ":1: expected 'key = value'"),
     ]
+    # The compiled default of nations.file is the installed one
+    # (/etc/tecg/nations.csv); the "XXX is not in" case needs a list.
+    nations = os.path.join(ROOT, "deploy", "nations.csv")
     for text, want in cases:
         conf = tmp_path / "p.conf"
         conf.write_text(text)
-        res = subprocess.run([binary, "--config", str(conf), "--check-config"],
+        res = subprocess.run([binary, "--config", str(conf), "-X", f"nations.file={nations}",
+                              "--check-config"],
                              capture_output=True, timeout=20)
         assert res.returncode == 2, (text, res.stderr)
         assert want in res.stderr.decode(), (want, res.stderr.decode())

@@ -147,6 +147,50 @@ static void test_help_is_generated_from_the_table(void **state) {
         run_free(&r, &d);
 }
 
+/* --version: the project's version and the librdkafka loaded, exit 0,
+ * no configuration read (a config file that does not exist is fine). */
+static void test_version(void **state) {
+        (void)state;
+        test_daemon_conf_t c;
+        tecg_daemon_t d;
+        run_t r = run_setup(
+                &spec, &c, &d,
+                (char *[]){"tecg-test", "--config", "/nonexistent.conf", "--version", NULL});
+        assert_int_equal(r.rc, 0);
+        char want[128];
+        snprintf(want, sizeof(want), "tecg-test %s (librdkafka ", TECG_VERSION);
+        assert_non_null(strstr(r.out, want));
+        assert_string_equal(r.err, "");
+        run_free(&r, &d);
+}
+
+/* --help-man: the same options, keys, defaults and exit status as --help,
+ * as a man(7) page; the shared default of nations.file is the installed
+ * configuration directory, not the source tree. */
+static void test_man_page_is_generated_from_the_table(void **state) {
+        (void)state;
+        test_daemon_conf_t c;
+        tecg_daemon_t d;
+        run_t r = run_setup(&spec, &c, &d, (char *[]){"tecg-test", "--help-man", NULL});
+        assert_int_equal(r.rc, 0);
+        tu_assert_contains(
+                r.out, ".TH TECG\\-TEST 8 ", ".SH NAME\ntecg\\-test \\- ",
+                ".SH SYNOPSIS\n.nf\n\\fBtecg\\-test\\fR [options]\n.fi\n",
+                "\\fB\\-n\\fR, \\fB\\-\\-nation\\fR \\fIVALUE\\fR\nsame as nation = VALUE",
+                "\\fB\\-\\-version\\fR\n",
+                ".TP\n\\fBcount\\fR (integer [1..100])\na count (default: 10)\n",
+                "\\fBnation\\fR (string, required)\n", "\\fBkafka.<property>\\fR (prefix)",
+                "(default: " TECG_CONF_DIR "/nations.csv)", ".SH \"EXIT STATUS\"\n.PP\n0 fine.",
+                ".SH \"SEE ALSO\"", "\\fBtecg.conf\\fR(5)");
+        /* --help-man is for the build: --help does not offer it. */
+        assert_null(strstr(r.out, "help\\-man"));
+        run_free(&r, &d);
+        r = run_setup(&spec, &c, &d, (char *[]){"tecg-test", "--help", NULL});
+        assert_null(strstr(r.out, "help-man"));
+        tu_assert_contains(r.out, "      --version          print the version");
+        run_free(&r, &d);
+}
+
 /* defaults < file < -X < the alias option, whatever the order on the
  * command line. */
 static void test_sources_in_order(void **state) {
@@ -252,6 +296,8 @@ static void test_mistakes(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_help_is_generated_from_the_table),
+                cmocka_unit_test(test_version),
+                cmocka_unit_test(test_man_page_is_generated_from_the_table),
                 cmocka_unit_test(test_sources_in_order),
                 cmocka_unit_test(test_mistakes),
         };
