@@ -118,6 +118,11 @@ typedef struct {
         char before[TECG_EFFECT_TEXT_MAX + 1];  /* the target's effect; "" until it arrived */
         char after[TECG_EFFECT_TEXT_MAX + 1];   /* the replacement's effect; "" for a retraction */
         char *reason;                           /* owned; a retraction's reason, NULL otherwise */
+        /* Set on the second note of a correction (its target arrived after
+         * it, so `before` is now known): it updates the entry while it is
+         * listed and never counts again, even when the entry has already
+         * left the list of the latest. */
+        bool update_only;
 } tecg_correction_t;
 
 typedef struct {
