@@ -51,6 +51,11 @@ uint64_t tecg_state_codec_fingerprint(const tecg_state_codec_t *codec);
  * messages written with it still decode (the fields read as null). */
 uint64_t tecg_state_codec_fingerprint_v1(const tecg_state_codec_t *codec);
 
+/* The fingerprint of v2, the schema before the months, corrections and
+ * dead letters: messages written with it still decode (no months, no
+ * corrections, no dead letters). */
+uint64_t tecg_state_codec_fingerprint_v2(const tecg_state_codec_t *codec);
+
 /* Appends the single-object message of st to out; st is only read.
  * TECG_ERR_INVALID with a reason when st breaks an invariant of
  * nation_state.h (see above); TECG_ERR_NOMEM, TECG_ERR_AVRO. On error out
