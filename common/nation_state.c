@@ -196,10 +196,10 @@ static size_t sorted_find(const void *arr, size_t n, size_t sz, const void *key,
         return lo;
 }
 
-#define CMP_FIELD(x, y)                                                                            \
-        do {                                                                                       \
-                if ((x) != (y))                                                                    \
-                        return (x) < (y) ? -1 : 1;                                                 \
+#define CMP_FIELD(x, y)                            \
+        do {                                       \
+                if ((x) != (y))                    \
+                        return (x) < (y) ? -1 : 1; \
         } while (0)
 
 static int funding_month_cmp(const void *elem, const void *key) {
@@ -280,7 +280,8 @@ static tecg_err_t apply_funding(tecg_nation_state_t *st, const tecg_event_t *ev,
         at = funding_find(st, f->channel, f->stage, f->currency, &found);
         mat = sorted_find(st->funding_months, st->nfunding_months, sizeof(key), &key,
                           funding_month_cmp, &mfound);
-        if ((found && __builtin_add_overflow(st->funding[at].amount_minor, f->amount_minor, &sum)) ||
+        if ((found &&
+             __builtin_add_overflow(st->funding[at].amount_minor, f->amount_minor, &sum)) ||
             (mfound &&
              __builtin_add_overflow(st->funding_months[mat].amount_minor, f->amount_minor, &msum)))
                 return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
@@ -415,8 +416,8 @@ static tecg_err_t apply_personnel(tecg_nation_state_t *st, const tecg_event_t *e
         mat = sorted_find(st->strength_months, st->nstrength_months, sizeof(key), &key,
                           strength_month_cmp, &mfound);
         if (!mfound) {
-                if (array_insert((void **)&st->strength_months, &st->nstrength_months,
-                                 sizeof(key), mat))
+                if (array_insert((void **)&st->strength_months, &st->nstrength_months, sizeof(key),
+                                 mat))
                         return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 st->strength_months[mat] = key;
                 *changed = true;
@@ -468,7 +469,8 @@ static tecg_err_t apply_training(tecg_nation_state_t *st, const tecg_event_t *ev
         at = training_find(st, year, t->location, t->level, &found);
         mat = sorted_find(st->training_months, st->ntraining_months, sizeof(key), &key,
                           training_month_cmp, &mfound);
-        if ((found && __builtin_add_overflow(st->training[at].trainees, (int64_t)t->trainees, &sum)) ||
+        if ((found &&
+             __builtin_add_overflow(st->training[at].trainees, (int64_t)t->trainees, &sum)) ||
             (mfound && __builtin_add_overflow(st->training_months[mat].trainees,
                                               (int64_t)t->trainees, &msum)))
                 return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
@@ -559,12 +561,13 @@ static tecg_err_t unapply_equipment(tecg_nation_state_t *st, const tecg_event_t 
         return TECG_OK;
 }
 
-/* A fallback must be an earlier report of the same (role, location) (and,
- * for the month, of the same month): anything else is the caller's
- * mistake, refused before the state changes. */
-static tecg_err_t fallback_check(const tecg_event_t *ev, const tecg_event_t *fb, bool same_month,
-                                 char *errstr, size_t errstr_size) {
-        if (!fb)
+/* A fallback that replaces ev must be an earlier report of the same
+ * (role, location) (and, for the month, of the same month): anything else
+ * is the caller's mistake, refused before the state changes. One that is
+ * not used (ev did not win) is not looked at. */
+static tecg_err_t fallback_check(const tecg_event_t *ev, const tecg_event_t *fb, bool used,
+                                 bool same_month, char *errstr, size_t errstr_size) {
+        if (!fb || !used)
                 return TECG_OK;
         if (fb->type != TECG_EV_PERSONNEL || fb->u.personnel.role != ev->u.personnel.role ||
             fb->u.personnel.location != ev->u.personnel.location || fb->u.personnel.headcount < 0 ||
@@ -583,38 +586,40 @@ static tecg_err_t fallback_check(const tecg_event_t *ev, const tecg_event_t *fb,
  * state: taking back any other report changes nothing there. */
 static tecg_err_t unapply_personnel(tecg_nation_state_t *st, const tecg_event_t *ev,
                                     const tecg_event_t *fallback,
-                                    const tecg_event_t *month_fallback, bool *changed,
-                                    char *errstr, size_t errstr_size) {
+                                    const tecg_event_t *month_fallback, bool *changed, char *errstr,
+                                    size_t errstr_size) {
         const tecg_personnel_t *p = &ev->u.personnel;
         tecg_strength_t *cell;
         tecg_strength_month_t key;
-        bool mfound;
+        bool mfound, wins, wins_month;
         size_t mat;
         tecg_err_t err;
 
-        if ((err = personnel_check(p, errstr, errstr_size)) ||
-            (err = fallback_check(ev, fallback, false, errstr, errstr_size)) ||
-            (err = fallback_check(ev, month_fallback, true, errstr, errstr_size)))
+        if ((err = personnel_check(p, errstr, errstr_size)))
                 return err;
         cell = &st->personnel[p->role][p->location];
-        if (cell->reported && cell->occurred_at_ms == ev->occurred_at_ms &&
-            strcmp(cell->event_id, ev->event_id) == 0) {
+        wins = cell->reported && cell->occurred_at_ms == ev->occurred_at_ms &&
+               strcmp(cell->event_id, ev->event_id) == 0;
+        strength_month_set(&key, ev);
+        mat = sorted_find(st->strength_months, st->nstrength_months, sizeof(key), &key,
+                          strength_month_cmp, &mfound);
+        wins_month = mfound && st->strength_months[mat].occurred_at_ms == ev->occurred_at_ms &&
+                     strcmp(st->strength_months[mat].event_id, ev->event_id) == 0;
+        if ((err = fallback_check(ev, fallback, wins, false, errstr, errstr_size)) ||
+            (err = fallback_check(ev, month_fallback, wins_month, true, errstr, errstr_size)))
+                return err;
+        if (wins) {
                 if (fallback)
                         strength_set(cell, fallback);
                 else
                         memset(cell, 0, sizeof(*cell));
                 *changed = true;
         }
-        strength_month_set(&key, ev);
-        mat = sorted_find(st->strength_months, st->nstrength_months, sizeof(key), &key,
-                          strength_month_cmp, &mfound);
-        if (mfound && st->strength_months[mat].occurred_at_ms == ev->occurred_at_ms &&
-            strcmp(st->strength_months[mat].event_id, ev->event_id) == 0) {
+        if (wins_month) {
                 if (month_fallback)
                         strength_month_set(&st->strength_months[mat], month_fallback);
                 else
-                        array_remove(st->strength_months, &st->nstrength_months, sizeof(key),
-                                     mat);
+                        array_remove(st->strength_months, &st->nstrength_months, sizeof(key), mat);
                 *changed = true;
         }
         return TECG_OK;
@@ -804,8 +809,8 @@ tecg_err_t tecg_nation_state_unapply(tecg_nation_state_t *st, const tecg_event_t
                 goto done;
         }
         if (strnlen(ev->event_id, sizeof(ev->event_id)) == sizeof(ev->event_id)) {
-                err = tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                                  "event_id longer than %d", TECG_EVENT_ID_MAX);
+                err = tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, "event_id longer than %d",
+                                  TECG_EVENT_ID_MAX);
                 goto done;
         }
         switch (ev->type) {
@@ -816,8 +821,7 @@ tecg_err_t tecg_nation_state_unapply(tecg_nation_state_t *st, const tecg_event_t
                 err = unapply_equipment(st, ev, &ch, errstr, errstr_size);
                 break;
         case TECG_EV_PERSONNEL:
-                err = unapply_personnel(st, ev, fallback, month_fallback, &ch, errstr,
-                                        errstr_size);
+                err = unapply_personnel(st, ev, fallback, month_fallback, &ch, errstr, errstr_size);
                 break;
         case TECG_EV_TRAINING:
                 err = unapply_training(st, ev, &ch, errstr, errstr_size);
@@ -855,7 +859,8 @@ tecg_err_t tecg_nation_state_note_correction(tecg_nation_state_t *st, const tecg
         memset(&entry, 0, sizeof(entry));
         if ((unsigned)c->kind >= TECG_CORR__COUNT || (unsigned)c->type >= TECG_EV__COUNTED ||
             idlen == 0 || idlen == sizeof(c->event_id) || tlen == 0 ||
-            tlen == sizeof(c->target_id) || strnlen(c->before, sizeof(c->before)) == sizeof(c->before) ||
+            tlen == sizeof(c->target_id) ||
+            strnlen(c->before, sizeof(c->before)) == sizeof(c->before) ||
             strnlen(c->after, sizeof(c->after)) == sizeof(c->after)) {
                 err = tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
                                   "correction kind %d, type %d or one of its strings is out of "
@@ -888,8 +893,7 @@ tecg_err_t tecg_nation_state_note_correction(tecg_nation_state_t *st, const tecg
                 }
         if (at < TECG_RECENT_CORRECTIONS && !c->update_only) {
                 if (n < TECG_RECENT_CORRECTIONS) {
-                        if (array_reserve((void **)&st->recent_corrections, n,
-                                          sizeof(entry))) {
+                        if (array_reserve((void **)&st->recent_corrections, n, sizeof(entry))) {
                                 err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
                                                   "out of memory");
                                 goto done;
@@ -939,8 +943,8 @@ static void copy_utf8(char *dst, size_t size, const char *s) {
 }
 
 tecg_err_t tecg_nation_state_note_dead_letter(tecg_nation_state_t *st, int64_t at_ms,
-                                              const char *stage, const char *reason,
-                                              char *errstr, size_t errstr_size) {
+                                              const char *stage, const char *reason, char *errstr,
+                                              size_t errstr_size) {
         tecg_err_t err = TECG_OK;
         tecg_dead_letter_note_t note;
         tecg_dead_letter_month_t key = {tecg_month_of(at_ms), 0};
@@ -1019,7 +1023,8 @@ void tecg_nation_state_effect_text(const tecg_event_t *ev, char *out, size_t siz
         }
         case TECG_EV_EQUIPMENT: {
                 const tecg_equipment_t *e = &ev->u.equipment;
-                if ((unsigned)e->category >= TECG_CAT__COUNT || (unsigned)e->stage >= TECG_ES__COUNT)
+                if ((unsigned)e->category >= TECG_CAT__COUNT ||
+                    (unsigned)e->stage >= TECG_ES__COUNT)
                         break;
                 if (e->has_value) {
                         money_text(e->value_minor, e->currency, money, sizeof(money));
@@ -1036,7 +1041,8 @@ void tecg_nation_state_effect_text(const tecg_event_t *ev, char *out, size_t siz
         }
         case TECG_EV_PERSONNEL: {
                 const tecg_personnel_t *p = &ev->u.personnel;
-                if ((unsigned)p->role >= TECG_ROLE__COUNT || (unsigned)p->location >= TECG_LOC__COUNT)
+                if ((unsigned)p->role >= TECG_ROLE__COUNT ||
+                    (unsigned)p->location >= TECG_LOC__COUNT)
                         break;
                 snprintf(out, size, "personnel %s %s %" PRId32, tecg_role_names[p->role],
                          tecg_location_names[p->location], p->headcount);
@@ -1044,11 +1050,11 @@ void tecg_nation_state_effect_text(const tecg_event_t *ev, char *out, size_t siz
         }
         case TECG_EV_TRAINING: {
                 const tecg_training_t *t = &ev->u.training;
-                if ((unsigned)t->level >= TECG_LVL__COUNT || (unsigned)t->location >= TECG_LOC__COUNT)
+                if ((unsigned)t->level >= TECG_LVL__COUNT ||
+                    (unsigned)t->location >= TECG_LOC__COUNT)
                         break;
                 snprintf(out, size, "training %s %s %" PRId32 " trainees",
-                         tecg_location_names[t->location], tecg_level_names[t->level],
-                         t->trainees);
+                         tecg_location_names[t->location], tecg_level_names[t->level], t->trainees);
                 break;
         }
         case TECG_EV_RETRACTION:
@@ -1087,8 +1093,8 @@ tecg_nation_state_t *tecg_nation_state_dup(const tecg_nation_state_t *st) {
         d->nrecent_corrections = 0;
         d->dead_letter_months = NULL;
         if (!dup_array((void **)&d->funding, st->funding, st->nfunding, sizeof(*st->funding)) ||
-            !dup_array((void **)&d->equipment_values, st->equipment_values,
-                       st->nequipment_values, sizeof(*st->equipment_values)) ||
+            !dup_array((void **)&d->equipment_values, st->equipment_values, st->nequipment_values,
+                       sizeof(*st->equipment_values)) ||
             !dup_array((void **)&d->training, st->training, st->ntraining, sizeof(*st->training)) ||
             !dup_array((void **)&d->funding_months, st->funding_months, st->nfunding_months,
                        sizeof(*st->funding_months)) ||
@@ -1147,7 +1153,8 @@ static bool months_equal(const tecg_nation_state_t *a, const tecg_nation_state_t
                 const tecg_strength_month_t *x = &a->strength_months[i],
                                             *y = &b->strength_months[i];
                 if (strength_month_cmp(x, y) != 0 || x->occurred_at_ms != y->occurred_at_ms ||
-                    x->headcount != y->headcount || !str_eq(x->event_id, y->event_id, sizeof(x->event_id)))
+                    x->headcount != y->headcount ||
+                    !str_eq(x->event_id, y->event_id, sizeof(x->event_id)))
                         return false;
         }
         for (size_t i = 0; i < a->ndead_letter_months; i++)
@@ -1159,7 +1166,8 @@ static bool months_equal(const tecg_nation_state_t *a, const tecg_nation_state_t
 
 static bool notes_equal(const tecg_nation_state_t *a, const tecg_nation_state_t *b) {
         if (a->supersessions != b->supersessions || a->retractions != b->retractions ||
-            a->nrecent_corrections != b->nrecent_corrections || a->dead_letters != b->dead_letters ||
+            a->nrecent_corrections != b->nrecent_corrections ||
+            a->dead_letters != b->dead_letters ||
             a->nrecent_dead_letters != b->nrecent_dead_letters)
                 return false;
         for (size_t i = 0; i < a->nrecent_corrections; i++) {

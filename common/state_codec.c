@@ -221,10 +221,8 @@ static const field_desc_t root_fields[R__COUNT] = {
         [R_RETRACTIONS] = PLAIN("retractions", T_LONG),
         [R_RECENT_CORRECTIONS] = {"recent_corrections", T_ARRAY, NULL, 0, &correction_rec},
         [R_DEAD_LETTERS] = PLAIN("dead_letters", T_LONG),
-        [R_DEAD_LETTER_MONTHS] = {"dead_letter_months", T_ARRAY, NULL, 0,
-                                  &dead_letter_month_rec},
-        [R_RECENT_DEAD_LETTERS] = {"recent_dead_letters", T_ARRAY, NULL, 0,
-                                   &dead_letter_note_rec},
+        [R_DEAD_LETTER_MONTHS] = {"dead_letter_months", T_ARRAY, NULL, 0, &dead_letter_month_rec},
+        [R_RECENT_DEAD_LETTERS] = {"recent_dead_letters", T_ARRAY, NULL, 0, &dead_letter_note_rec},
 };
 static const rec_desc_t root_rec = {"NationState", root_fields, R__COUNT};
 static const rec_desc_t root_rec_v1 = {"NationState", root_fields, R_V1_COUNT};
@@ -384,9 +382,9 @@ static tecg_err_t funding_months_check(const tecg_nation_state_t *st, char *errs
                 }
                 if (i > 0) {
                         const tecg_funding_month_t *p = &st->funding_months[i - 1];
-                        int c = p->month != m->month ? (p->month < m->month ? -1 : 1)
-                                                     : cmp3(p->channel, p->stage, m->channel,
-                                                            m->stage);
+                        int c = p->month != m->month
+                                        ? (p->month < m->month ? -1 : 1)
+                                        : cmp3(p->channel, p->stage, m->channel, m->stage);
                         if (c > 0 || (c == 0 && strncmp(p->currency, m->currency, 4) >= 0)) {
                                 err = BAD("funding_months[%zu]: key duplicate or out of order", i);
                                 break;
@@ -397,8 +395,7 @@ static tecg_err_t funding_months_check(const tecg_nation_state_t *st, char *errs
                             st->funding[k].stage == m->stage &&
                             strncmp(st->funding[k].currency, m->currency, 4) == 0)
                                 break;
-                if (k == st->nfunding ||
-                    __builtin_add_overflow(sum[k], m->amount_minor, &sum[k]) ||
+                if (k == st->nfunding || __builtin_add_overflow(sum[k], m->amount_minor, &sum[k]) ||
                     sum[k] > st->funding[k].amount_minor)
                         err = BAD("funding_months[%zu]: more than the funding total", i);
         }
@@ -426,8 +423,7 @@ static tecg_err_t training_months_check(const tecg_nation_state_t *st, char *err
                         if (p->month > m->month ||
                             (p->month == m->month &&
                              cmp3(p->location, p->level, m->location, m->level) >= 0)) {
-                                err = BAD("training_months[%zu]: key duplicate or out of order",
-                                          i);
+                                err = BAD("training_months[%zu]: key duplicate or out of order", i);
                                 break;
                         }
                 }
@@ -1436,8 +1432,7 @@ static tecg_err_t ext_notes(ext_t *x, avro_value_t *root, tecg_nation_state_t *s
                     (err = ext_long(x, &it, CO_OCCURRED_AT, &c->occurred_at_ms)) ||
                     (err = ext_str(x, &it, CO_BEFORE, "before", c->before, sizeof(c->before),
                                    &len)) ||
-                    (err = ext_str(x, &it, CO_AFTER, "after", c->after, sizeof(c->after),
-                                   &len)) ||
+                    (err = ext_str(x, &it, CO_AFTER, "after", c->after, sizeof(c->after), &len)) ||
                     (err = ext_opt_reason(x, &it, CO_REASON, &c->reason)))
                         return err;
                 c->kind = (tecg_correction_kind_t)e1;

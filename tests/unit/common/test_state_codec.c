@@ -131,12 +131,16 @@ static tecg_nation_state_t *full_state(void) {
                         fail_msg("%s: %s", ev.event_id, err);
         }
         /* The notes gen_state_golden.py lists. */
-        tecg_correction_t sup = {.kind = TECG_CORR_SUPERSEDE, .type = TECG_EV_FUNDING,
-                                 .event_id = "NLD-f-2", .target_id = "NLD-f-0",
+        tecg_correction_t sup = {.kind = TECG_CORR_SUPERSEDE,
+                                 .type = TECG_EV_FUNDING,
+                                 .event_id = "NLD-f-2",
+                                 .target_id = "NLD-f-0",
                                  .occurred_at_ms = feb22,
                                  .after = "funding TRUST_FUND PLEDGED 1.00 EUR"};
-        tecg_correction_t ret = {.kind = TECG_CORR_RETRACT, .type = TECG_EV_TRAINING,
-                                 .event_id = "NLD-r-1", .target_id = "NLD-t-9",
+        tecg_correction_t ret = {.kind = TECG_CORR_RETRACT,
+                                 .type = TECG_EV_TRAINING,
+                                 .event_id = "NLD-r-1",
+                                 .target_id = "NLD-t-9",
                                  .occurred_at_ms = tu_at(2005, 7, 1, 9, 0, 0, 0),
                                  .before = "training IN_IRAQ SENIOR 10 trainees",
                                  .reason = "counted twice \xc3\xa9"};
@@ -269,8 +273,8 @@ typedef struct {
         size_t npersonnel;
         raw_training_t training[RAW_MAX];
         size_t ntraining;
-        bool v1;                          /* stop after training, as v1 did */
-        bool v2;                          /* stop after last_*, as v2 did */
+        bool v1;                            /* stop after training, as v1 did */
+        bool v2;                            /* stop after last_*, as v2 did */
         int64_t has_last[TECG_EV__COUNTED]; /* last_*: union branch */
         int64_t last[TECG_EV__COUNTED];
 } raw_t;
@@ -551,7 +555,7 @@ static void test_golden_v2(void **state) {
 static void test_history_invariants(void **state) {
         tecg_state_codec_t *c = *state;
         static const char *const want[] = {
-                "funding_months[0]", "training_months[1]", "strength_months[0]",
+                "funding_months[0]",     "training_months[1]", "strength_months[0]",
                 "recent_corrections[1]", "dead_letter_months", "recent_corrections[0]",
         };
         for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
