@@ -244,15 +244,13 @@ static void test_personnel_fallbacks(void **state) {
 
         /* A fallback of another role, or not earlier (itself), is refused. */
         tecg_nation_state_t *before = tecg_nation_state_dup(st);
-        assert_int_equal(tecg_nation_state_unapply(st, &p3, &other, NULL, &changed, err,
-                                                   sizeof(err)),
-                         TECG_ERR_INVALID);
-        assert_int_equal(tecg_nation_state_unapply(st, &p3, &p3, NULL, &changed, err,
-                                                   sizeof(err)),
+        assert_int_equal(
+                tecg_nation_state_unapply(st, &p3, &other, NULL, &changed, err, sizeof(err)),
+                TECG_ERR_INVALID);
+        assert_int_equal(tecg_nation_state_unapply(st, &p3, &p3, NULL, &changed, err, sizeof(err)),
                          TECG_ERR_INVALID);
         /* A month fallback of another month, too. */
-        assert_int_equal(tecg_nation_state_unapply(st, &p3, &p2, &p1, &changed, err,
-                                                   sizeof(err)),
+        assert_int_equal(tecg_nation_state_unapply(st, &p3, &p2, &p1, &changed, err, sizeof(err)),
                          TECG_ERR_INVALID);
         assert_non_null(strstr(err, "and month"));
         assert_false(changed);
@@ -397,9 +395,9 @@ static void test_dead_letters(void **state) {
                 char r1[32], r2[32];
                 snprintf(r1, sizeof(r1), "reason %zu", i);
                 snprintf(r2, sizeof(r2), "reason %zu", order[i]);
-                assert_int_equal(tecg_nation_state_note_dead_letter(a, at, "contract", r1, err,
-                                                                    sizeof(err)),
-                                 0);
+                assert_int_equal(
+                        tecg_nation_state_note_dead_letter(a, at, "contract", r1, err, sizeof(err)),
+                        0);
                 assert_int_equal(tecg_nation_state_note_dead_letter(b, at2, "contract", r2, err,
                                                                     sizeof(err)),
                                  0);
@@ -559,8 +557,7 @@ static void test_dup_equal_notes(void **state) {
 
         apply(a, &ev);
         assert_int_equal(tecg_nation_state_note_correction(a, &c, err, sizeof(err)), 0);
-        assert_int_equal(tecg_nation_state_note_dead_letter(a, 0, "decode", "x", err,
-                                                            sizeof(err)),
+        assert_int_equal(tecg_nation_state_note_dead_letter(a, 0, "decode", "x", err, sizeof(err)),
                          0);
         d = tecg_nation_state_dup(a);
         assert_non_null(d);
