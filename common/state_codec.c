@@ -107,7 +107,7 @@ enum {
 static const char *const correction_kind_names[TECG_CORR__COUNT] = {"SUPERSEDE", "RETRACT"};
 
 /* A retraction's reason: TECG_REASON_MAX characters of up to 4 bytes. */
-#define REASON_BYTES_MAX (TECG_REASON_MAX * 4)
+#define REASON_BYTES_MAX ((size_t)TECG_REASON_MAX * 4)
 
 #define ENUM(n, names, count) \
         { n, T_ENUM, names, count, NULL }

@@ -1272,9 +1272,7 @@ json_t *tecg_compose_history(const tecg_mission_t *m, const tecg_nations_t *nati
         hcursor_t *cur = NULL;
         money_t cum[TECG_FS__COUNT];
         json_t *doc = NULL, *months = NULL, *targets = NULL;
-        int64_t ytd[TECG_LOC__COUNT] = {0, 0};
-        const int64_t target[TECG_LOC__COUNT] = {m ? m->target_in_iraq : 0,
-                                                 m ? m->target_outside_iraq : 0};
+        int64_t ytd[TECG_LOC__COUNT] = {0, 0}, target[TECG_LOC__COUNT];
         int32_t first, last;
 
         memset(cum, 0, sizeof(cum));
@@ -1294,6 +1292,8 @@ json_t *tecg_compose_history(const tecg_mission_t *m, const tecg_nations_t *nati
                 goto done;
         }
 
+        target[TECG_LOC_IN_IRAQ] = m->target_in_iraq;
+        target[TECG_LOC_OUTSIDE_IRAQ] = m->target_outside_iraq;
         doc = doc_new(&c, TECG_DASH_HISTORY, &rows);
         put(&c, doc, "currency", string_json(&c, m->reporting_currency));
         put(&c, doc, "authorized_strength", int_json(&c, m->authorized_strength));

@@ -657,8 +657,10 @@ static tecg_err_t history_rows(long_t *lx, json_t *root) {
                 return err;
         json_array_foreach(json_object_get(root, "months"), i, e) {
                 scope_t m = {0};
-                if (!json_is_object(e) || (err = long_dim(lx, json_object_get(e, "month"), &m, 0)))
+                if (!json_is_object(e))
                         continue;
+                if ((err = long_dim(lx, json_object_get(e, "month"), &m, 0)))
+                        return err;
                 for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++)
                         if ((err = long_emit(lx, &m, counts[k], json_object_get(e, counts[k]),
                                              NULL)))

@@ -141,8 +141,7 @@ static void check_month(const tecg_mission_t *m, const gen_t *g, size_t n, int32
                         for (size_t i = 0; i < n; i++) {
                                 const tecg_event_t *e = &g[i].ev;
                                 if (!g[i].counted || g[i].gone || g[i].nation != na ||
-                                    e->type != TECG_EV_PERSONNEL ||
-                                    (int)e->u.personnel.role != r ||
+                                    e->type != TECG_EV_PERSONNEL || (int)e->u.personnel.role != r ||
                                     e->u.personnel.location != TECG_LOC_IN_IRAQ ||
                                     tecg_month_of(e->occurred_at_ms) > mo)
                                         continue;
@@ -170,12 +169,12 @@ static void check_month(const tecg_mission_t *m, const gen_t *g, size_t n, int32
 
         snprintf(name, sizeof(name), "%04d-%02d", (int)(mo / 100), (int)(mo % 100));
         assert_string_equal(json_string_value(json_object_get(got, "month")), name);
-#define INT_AT(key, v)                                                                             \
-        do {                                                                                       \
-                if (json_integer_value(json_object_get(got, key)) != (v))                          \
-                        fail_msg("%s %s: %" PRId64 ", model %" PRId64, name, key,                  \
-                                 (int64_t)json_integer_value(json_object_get(got, key)),          \
-                                 (int64_t)(v));                                                    \
+#define INT_AT(key, v)                                                                   \
+        do {                                                                             \
+                if (json_integer_value(json_object_get(got, key)) != (v))                \
+                        fail_msg("%s %s: %" PRId64 ", model %" PRId64, name, key,        \
+                                 (int64_t)json_integer_value(json_object_get(got, key)), \
+                                 (int64_t)(v));                                          \
         } while (0)
         INT_AT("strength_in_iraq", strength);
         INT_AT("trainees_in_iraq", trainees[0]);
@@ -272,8 +271,8 @@ static void test_history_against_model(void **state) {
                                 fb = fallback(g, n, k, false);
                                 mfb = fallback(g, n, k, true);
                         }
-                        if (tecg_nation_state_unapply(st[g[k].nation], &g[k].ev, fb, mfb,
-                                                      &changed, err, sizeof(err)))
+                        if (tecg_nation_state_unapply(st[g[k].nation], &g[k].ev, fb, mfb, &changed,
+                                                      err, sizeof(err)))
                                 fail_msg("unapply %s: %s", g[k].ev.event_id, err);
                         g[k].gone = true;
                         if (pick == 1) {
