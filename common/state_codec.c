@@ -7,11 +7,12 @@
  * tests/unit/common/test_state_codec.c), not on the first message.
  *
  * Evolution: fields are only ever appended, each with a default. The
- * schema of the states written before them (v1, without the last_*
- * fields) is the built-in schema minus those fields, derived here at
- * start-up rather than kept as a second file that could drift; a message
- * with v1's fingerprint is read with v1 and the missing fields take their
- * defaults (null: INT64_MIN). */
+ * schemas of the states written before them (v1, without the last_*
+ * fields; v2, without the months, corrections and dead letters) are the
+ * built-in schema minus those fields, derived here at start-up rather than
+ * kept as second files that could drift; a message with an older
+ * fingerprint is read with that schema and the missing fields take their
+ * defaults (null: INT64_MIN; [] and 0). */
 #include "state_codec.h"
 
 #include <inttypes.h>
@@ -27,13 +28,14 @@
 #include "canonical.h"
 #include "framing.h"
 #include "schemas.h"
+#include "utf8.h"
 
 #define SCHEMA_NAME "nation_state"
 
 /* ------------------------------------------------------------------------
  * The expected shape of the schema */
 
-typedef enum { T_STRING, T_LONG, T_INT, T_ENUM, T_OPT_LONG, T_ARRAY } ftype_t;
+typedef enum { T_STRING, T_LONG, T_INT, T_ENUM, T_OPT_LONG, T_OPT_STRING, T_ARRAY } ftype_t;
 
 typedef struct rec_desc_s rec_desc_t;
 
@@ -56,6 +58,22 @@ enum { EQ_CATEGORY, EQ_STAGE, EQ_QUANTITY, EQ__COUNT };
 enum { EV_CATEGORY, EV_STAGE, EV_CURRENCY, EV_VALUE, EV__COUNT };
 enum { PS_ROLE, PS_LOCATION, PS_OCCURRED_AT, PS_EVENT_ID, PS_HEADCOUNT, PS__COUNT };
 enum { TT_YEAR, TT_LOCATION, TT_LEVEL, TT_TRAINEES, TT__COUNT };
+enum { FM_MONTH, FM_CHANNEL, FM_STAGE, FM_CURRENCY, FM_AMOUNT, FM__COUNT };
+enum { TM_MONTH, TM_LOCATION, TM_LEVEL, TM_TRAINEES, TM__COUNT };
+enum { SM_MONTH, SM_ROLE, SM_LOCATION, SM_OCCURRED_AT, SM_EVENT_ID, SM_HEADCOUNT, SM__COUNT };
+enum {
+        CO_KIND,
+        CO_TYPE,
+        CO_EVENT_ID,
+        CO_TARGET_ID,
+        CO_OCCURRED_AT,
+        CO_BEFORE,
+        CO_AFTER,
+        CO_REASON,
+        CO__COUNT
+};
+enum { DM_MONTH, DM_COUNT, DM__COUNT };
+enum { DN_AT, DN_STAGE, DN_REASON, DN__COUNT };
 enum {
         R_NATION,
         R_VERSION,
@@ -70,10 +88,26 @@ enum {
         R_LAST_EQUIPMENT,
         R_LAST_PERSONNEL,
         R_LAST_TRAINING,
+        R_FUNDING_MONTHS, /* first field of v3: history and corrections */
+        R_TRAINING_MONTHS,
+        R_STRENGTH_MONTHS,
+        R_SUPERSESSIONS,
+        R_RETRACTIONS,
+        R_RECENT_CORRECTIONS,
+        R_DEAD_LETTERS,
+        R_DEAD_LETTER_MONTHS,
+        R_RECENT_DEAD_LETTERS,
         R__COUNT
 };
 /* Fields of the v1 schema: the ones before the per-type last reports. */
 #define R_V1_COUNT R_LAST_FUNDING
+/* Fields of the v2 schema: the ones before the months and corrections. */
+#define R_V2_COUNT R_FUNDING_MONTHS
+
+static const char *const correction_kind_names[TECG_CORR__COUNT] = {"SUPERSEDE", "RETRACT"};
+
+/* A retraction's reason: TECG_REASON_MAX characters of up to 4 bytes. */
+#define REASON_BYTES_MAX ((size_t)TECG_REASON_MAX * 4)
 
 #define ENUM(n, names, count) \
         { n, T_ENUM, names, count, NULL }
@@ -111,6 +145,55 @@ static const field_desc_t training_fields[TT__COUNT] = {
         [TT_TRAINEES] = PLAIN("trainees", T_LONG),
 };
 
+static const field_desc_t funding_month_fields[FM__COUNT] = {
+        [FM_MONTH] = PLAIN("month", T_INT),
+        [FM_CHANNEL] = ENUM("channel", tecg_channel_names, TECG_CH__COUNT),
+        [FM_STAGE] = ENUM("stage", tecg_funding_stage_names, TECG_FS__COUNT),
+        [FM_CURRENCY] = PLAIN("currency", T_STRING),
+        [FM_AMOUNT] = PLAIN("amount_minor", T_LONG),
+};
+static const field_desc_t training_month_fields[TM__COUNT] = {
+        [TM_MONTH] = PLAIN("month", T_INT),
+        [TM_LOCATION] = ENUM("location", tecg_location_names, TECG_LOC__COUNT),
+        [TM_LEVEL] = ENUM("level", tecg_level_names, TECG_LVL__COUNT),
+        [TM_TRAINEES] = PLAIN("trainees", T_LONG),
+};
+static const field_desc_t strength_month_fields[SM__COUNT] = {
+        [SM_MONTH] = PLAIN("month", T_INT),
+        [SM_ROLE] = ENUM("role", tecg_role_names, TECG_ROLE__COUNT),
+        [SM_LOCATION] = ENUM("location", tecg_location_names, TECG_LOC__COUNT),
+        [SM_OCCURRED_AT] = PLAIN("occurred_at", T_LONG),
+        [SM_EVENT_ID] = PLAIN("event_id", T_STRING),
+        [SM_HEADCOUNT] = PLAIN("headcount", T_INT),
+};
+static const field_desc_t correction_fields[CO__COUNT] = {
+        [CO_KIND] = ENUM("kind", correction_kind_names, TECG_CORR__COUNT),
+        [CO_TYPE] = ENUM("type", tecg_event_type_names, TECG_EV__COUNTED),
+        [CO_EVENT_ID] = PLAIN("event_id", T_STRING),
+        [CO_TARGET_ID] = PLAIN("target_id", T_STRING),
+        [CO_OCCURRED_AT] = PLAIN("occurred_at", T_LONG),
+        [CO_BEFORE] = PLAIN("before", T_STRING),
+        [CO_AFTER] = PLAIN("after", T_STRING),
+        [CO_REASON] = PLAIN("reason", T_OPT_STRING),
+};
+static const field_desc_t dead_letter_month_fields[DM__COUNT] = {
+        [DM_MONTH] = PLAIN("month", T_INT),
+        [DM_COUNT] = PLAIN("count", T_LONG),
+};
+static const field_desc_t dead_letter_note_fields[DN__COUNT] = {
+        [DN_AT] = PLAIN("at", T_LONG),
+        [DN_STAGE] = PLAIN("stage", T_STRING),
+        [DN_REASON] = PLAIN("reason", T_STRING),
+};
+
+static const rec_desc_t funding_month_rec = {"FundingMonth", funding_month_fields, FM__COUNT};
+static const rec_desc_t training_month_rec = {"TrainingMonth", training_month_fields, TM__COUNT};
+static const rec_desc_t strength_month_rec = {"StrengthMonth", strength_month_fields, SM__COUNT};
+static const rec_desc_t correction_rec = {"Correction", correction_fields, CO__COUNT};
+static const rec_desc_t dead_letter_month_rec = {"DeadLetterMonth", dead_letter_month_fields,
+                                                 DM__COUNT};
+static const rec_desc_t dead_letter_note_rec = {"DeadLetterNote", dead_letter_note_fields,
+                                                DN__COUNT};
 static const rec_desc_t funding_rec = {"FundingTotal", funding_fields, FT__COUNT};
 static const rec_desc_t quantity_rec = {"EquipmentQuantity", quantity_fields, EQ__COUNT};
 static const rec_desc_t value_rec = {"EquipmentValue", value_fields, EV__COUNT};
@@ -131,9 +214,19 @@ static const field_desc_t root_fields[R__COUNT] = {
         [R_LAST_EQUIPMENT] = PLAIN("last_equipment", T_OPT_LONG),
         [R_LAST_PERSONNEL] = PLAIN("last_personnel", T_OPT_LONG),
         [R_LAST_TRAINING] = PLAIN("last_training", T_OPT_LONG),
+        [R_FUNDING_MONTHS] = {"funding_months", T_ARRAY, NULL, 0, &funding_month_rec},
+        [R_TRAINING_MONTHS] = {"training_months", T_ARRAY, NULL, 0, &training_month_rec},
+        [R_STRENGTH_MONTHS] = {"strength_months", T_ARRAY, NULL, 0, &strength_month_rec},
+        [R_SUPERSESSIONS] = PLAIN("supersessions", T_LONG),
+        [R_RETRACTIONS] = PLAIN("retractions", T_LONG),
+        [R_RECENT_CORRECTIONS] = {"recent_corrections", T_ARRAY, NULL, 0, &correction_rec},
+        [R_DEAD_LETTERS] = PLAIN("dead_letters", T_LONG),
+        [R_DEAD_LETTER_MONTHS] = {"dead_letter_months", T_ARRAY, NULL, 0, &dead_letter_month_rec},
+        [R_RECENT_DEAD_LETTERS] = {"recent_dead_letters", T_ARRAY, NULL, 0, &dead_letter_note_rec},
 };
 static const rec_desc_t root_rec = {"NationState", root_fields, R__COUNT};
 static const rec_desc_t root_rec_v1 = {"NationState", root_fields, R_V1_COUNT};
+static const rec_desc_t root_rec_v2 = {"NationState", root_fields, R_V2_COUNT};
 
 #undef ENUM
 #undef PLAIN
@@ -150,7 +243,7 @@ typedef struct {
         size_t nfields;         /* of root_fields */
 } version_t;
 
-enum { V_CURRENT, V_1, V__COUNT };
+enum { V_CURRENT, V_1, V_2, V__COUNT };
 
 struct tecg_state_codec_s {
         version_t v[V__COUNT];
@@ -209,6 +302,12 @@ static bool shape_field(avro_schema_t s, const field_desc_t *f, char *why, size_
                     (b = deref(avro_schema_union_branch(s, 1))) && is_avro_int64(b))
                         return true;
                 break;
+        case T_OPT_STRING:
+                if (is_avro_union(s) && avro_schema_union_size(s) == 2 &&
+                    is_avro_null(deref(avro_schema_union_branch(s, 0))) &&
+                    (b = deref(avro_schema_union_branch(s, 1))) && is_avro_string(b))
+                        return true;
+                break;
         case T_ARRAY:
                 if (is_avro_array(s))
                         return shape_record(deref(avro_schema_array_items(s)), f->items, why,
@@ -254,6 +353,208 @@ static int cmp3(int a1, int a2, int b1, int b2) {
                 return a2 < b2 ? -1 : 1;
         return 0;
 }
+
+#define BAD(...) tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, __VA_ARGS__)
+
+static bool month_ok(int32_t m) {
+        return m % 100 >= 1 && m % 100 <= 12;
+}
+
+/* The month cells are parts of the totals: each key of a month is a key of
+ * the totals, and per key the months sum to at most the total. A state
+ * written before the months existed (schema v2) had none, and the events
+ * counted after it add their months, so "at most" rather than "equal":
+ * equal for every nation whose events all came after the months did. */
+static tecg_err_t funding_months_check(const tecg_nation_state_t *st, char *errstr,
+                                       size_t errstr_size) {
+        int64_t *sum = st->nfunding ? calloc(st->nfunding, sizeof(*sum)) : NULL;
+        tecg_err_t err = TECG_OK;
+
+        if (st->nfunding && !sum)
+                return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        for (size_t i = 0; i < st->nfunding_months && !err; i++) {
+                const tecg_funding_month_t *m = &st->funding_months[i];
+                size_t k;
+                if (!month_ok(m->month) || (unsigned)m->channel >= TECG_CH__COUNT ||
+                    (unsigned)m->stage >= TECG_FS__COUNT || m->amount_minor <= 0) {
+                        err = BAD("funding_months[%zu]: month, enum or amount out of range", i);
+                        break;
+                }
+                if (i > 0) {
+                        const tecg_funding_month_t *p = &st->funding_months[i - 1];
+                        int c = p->month != m->month
+                                        ? (p->month < m->month ? -1 : 1)
+                                        : cmp3(p->channel, p->stage, m->channel, m->stage);
+                        if (c > 0 || (c == 0 && strncmp(p->currency, m->currency, 4) >= 0)) {
+                                err = BAD("funding_months[%zu]: key duplicate or out of order", i);
+                                break;
+                        }
+                }
+                for (k = 0; k < st->nfunding; k++)
+                        if (st->funding[k].channel == m->channel &&
+                            st->funding[k].stage == m->stage &&
+                            strncmp(st->funding[k].currency, m->currency, 4) == 0)
+                                break;
+                if (k == st->nfunding || __builtin_add_overflow(sum[k], m->amount_minor, &sum[k]) ||
+                    sum[k] > st->funding[k].amount_minor)
+                        err = BAD("funding_months[%zu]: more than the funding total", i);
+        }
+        free(sum);
+        return err;
+}
+
+static tecg_err_t training_months_check(const tecg_nation_state_t *st, char *errstr,
+                                        size_t errstr_size) {
+        int64_t *sum = st->ntraining ? calloc(st->ntraining, sizeof(*sum)) : NULL;
+        tecg_err_t err = TECG_OK;
+
+        if (st->ntraining && !sum)
+                return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        for (size_t i = 0; i < st->ntraining_months && !err; i++) {
+                const tecg_training_month_t *m = &st->training_months[i];
+                size_t k;
+                if (!month_ok(m->month) || (unsigned)m->location >= TECG_LOC__COUNT ||
+                    (unsigned)m->level >= TECG_LVL__COUNT || m->trainees <= 0) {
+                        err = BAD("training_months[%zu]: month, enum or trainees out of range", i);
+                        break;
+                }
+                if (i > 0) {
+                        const tecg_training_month_t *p = &st->training_months[i - 1];
+                        if (p->month > m->month ||
+                            (p->month == m->month &&
+                             cmp3(p->location, p->level, m->location, m->level) >= 0)) {
+                                err = BAD("training_months[%zu]: key duplicate or out of order", i);
+                                break;
+                        }
+                }
+                for (k = 0; k < st->ntraining; k++)
+                        if (st->training[k].year == m->month / 100 &&
+                            st->training[k].location == m->location &&
+                            st->training[k].level == m->level)
+                                break;
+                if (k == st->ntraining || __builtin_add_overflow(sum[k], m->trainees, &sum[k]) ||
+                    sum[k] > st->training[k].trainees)
+                        err = BAD("training_months[%zu]: more than the training total", i);
+        }
+        free(sum);
+        return err;
+}
+
+/* A month's winner is a report of its month that does not beat the
+ * overall winner of its (role, location). */
+static tecg_err_t strength_months_check(const tecg_nation_state_t *st, char *errstr,
+                                        size_t errstr_size) {
+        for (size_t i = 0; i < st->nstrength_months; i++) {
+                const tecg_strength_month_t *m = &st->strength_months[i];
+                const tecg_strength_t *cell;
+                if (!month_ok(m->month) || (unsigned)m->role >= TECG_ROLE__COUNT ||
+                    (unsigned)m->location >= TECG_LOC__COUNT || m->headcount < 0 ||
+                    tecg_month_of(m->occurred_at_ms) != m->month ||
+                    tecg_event_id_check(m->event_id, strnlen(m->event_id, sizeof(m->event_id))))
+                        return BAD("strength_months[%zu]: month, enum, headcount or event_id "
+                                   "out of range",
+                                   i);
+                if (i > 0) {
+                        const tecg_strength_month_t *p = &st->strength_months[i - 1];
+                        if (p->month > m->month ||
+                            (p->month == m->month &&
+                             cmp3(p->role, p->location, m->role, m->location) >= 0))
+                                return BAD("strength_months[%zu]: key duplicate or out of "
+                                           "order",
+                                           i);
+                }
+                cell = &st->personnel[m->role][m->location];
+                if (!cell->reported || m->occurred_at_ms > cell->occurred_at_ms ||
+                    (m->occurred_at_ms == cell->occurred_at_ms &&
+                     strcmp(m->event_id, cell->event_id) > 0))
+                        return BAD("strength_months[%zu]: later than the winning report", i);
+        }
+        return TECG_OK;
+}
+
+static tecg_err_t corrections_check(const tecg_nation_state_t *st, char *errstr,
+                                    size_t errstr_size) {
+        if (st->supersessions > INT64_MAX || st->retractions > INT64_MAX)
+                return BAD("supersessions or retractions beyond int64");
+        if (st->nrecent_corrections > TECG_RECENT_CORRECTIONS ||
+            st->nrecent_corrections > st->supersessions + st->retractions)
+                return BAD("more recent corrections than are kept or counted");
+        for (size_t i = 0; i < st->nrecent_corrections; i++) {
+                const tecg_correction_t *c = &st->recent_corrections[i];
+                bool retract = c->kind == TECG_CORR_RETRACT;
+                if ((unsigned)c->kind >= TECG_CORR__COUNT ||
+                    (unsigned)c->type >= TECG_EV__COUNTED ||
+                    tecg_event_id_check(c->event_id, strnlen(c->event_id, sizeof(c->event_id))) ||
+                    tecg_event_id_check(c->target_id,
+                                        strnlen(c->target_id, sizeof(c->target_id))) ||
+                    strnlen(c->before, sizeof(c->before)) == sizeof(c->before) ||
+                    strnlen(c->after, sizeof(c->after)) == sizeof(c->after) ||
+                    retract != (c->reason != NULL) || (retract && c->after[0]) ||
+                    (c->reason && !c->reason[0]))
+                        return BAD("recent_corrections[%zu]: kind, type, ids or texts out of "
+                                   "range",
+                                   i);
+                for (size_t j = 0; j < i; j++) {
+                        const tecg_correction_t *p = &st->recent_corrections[j];
+                        if (strcmp(p->event_id, c->event_id) == 0)
+                                return BAD("recent_corrections[%zu]: event_id twice", i);
+                }
+                if (i > 0) {
+                        const tecg_correction_t *p = &st->recent_corrections[i - 1];
+                        if (p->occurred_at_ms < c->occurred_at_ms ||
+                            (p->occurred_at_ms == c->occurred_at_ms &&
+                             strcmp(p->event_id, c->event_id) <= 0))
+                                return BAD("recent_corrections[%zu]: not latest first", i);
+                }
+        }
+        return TECG_OK;
+}
+
+/* The months add up to the count; the recent list is latest first. */
+static tecg_err_t dead_letters_check(const tecg_nation_state_t *st, char *errstr,
+                                     size_t errstr_size) {
+        uint64_t sum = 0;
+
+        if (st->dead_letters > INT64_MAX)
+                return BAD("dead_letters beyond int64");
+        for (size_t i = 0; i < st->ndead_letter_months; i++) {
+                const tecg_dead_letter_month_t *m = &st->dead_letter_months[i];
+                if (!month_ok(m->month) || m->count <= 0 ||
+                    (i > 0 && st->dead_letter_months[i - 1].month >= m->month))
+                        return BAD("dead_letter_months[%zu]: month or count out of range or "
+                                   "order",
+                                   i);
+                sum += (uint64_t)m->count;
+                if (sum > st->dead_letters)
+                        break;
+        }
+        if (sum != st->dead_letters)
+                return BAD("dead_letter_months do not add up to dead_letters");
+        if (st->nrecent_dead_letters > TECG_RECENT_DEAD_LETTERS ||
+            st->nrecent_dead_letters > st->dead_letters)
+                return BAD("more recent dead letters than are kept or counted");
+        for (size_t i = 0; i < st->nrecent_dead_letters; i++) {
+                const tecg_dead_letter_note_t *d = &st->recent_dead_letters[i];
+                size_t rlen = strnlen(d->reason, sizeof(d->reason));
+                if (strnlen(d->stage, sizeof(d->stage)) == sizeof(d->stage) ||
+                    rlen == sizeof(d->reason) || !tecg_utf8_valid(d->reason, rlen) ||
+                    (i > 0 && st->recent_dead_letters[i - 1].at_ms < d->at_ms))
+                        return BAD("recent_dead_letters[%zu]: text or order out of range", i);
+        }
+        return TECG_OK;
+}
+
+static tecg_err_t history_check(const tecg_nation_state_t *st, char *errstr, size_t errstr_size) {
+        tecg_err_t err;
+        if ((err = funding_months_check(st, errstr, errstr_size)) ||
+            (err = training_months_check(st, errstr, errstr_size)) ||
+            (err = strength_months_check(st, errstr, errstr_size)) ||
+            (err = corrections_check(st, errstr, errstr_size)))
+                return err;
+        return dead_letters_check(st, errstr, errstr_size);
+}
+
+#undef BAD
 
 /* Everything tecg_nation_state_apply() guarantees about a state. */
 static tecg_err_t state_check(const tecg_nation_state_t *st, char *errstr, size_t errstr_size) {
@@ -341,7 +642,7 @@ static tecg_err_t state_check(const tecg_nation_state_t *st, char *errstr, size_
         for (int t = 0; t < TECG_EV__COUNTED; t++)
                 if (st->last_report_ms[t] != INT64_MIN && st->last_report_ms[t] > st->as_of_ms)
                         return BAD("last_%s is later than as_of", tecg_event_type_names[t]);
-        return TECG_OK;
+        return history_check(st, errstr, errstr_size);
 #undef BAD
 }
 
@@ -395,9 +696,11 @@ static void version_free(version_t *v) {
                 avro_schema_decref(v->schema);
 }
 
-/* The v1 schema as JSON: the current one without the fields v2 appended.
- * NULL with errstr when the current one is not the expected JSON. */
-static char *v1_json(const char *json, size_t len, char *errstr, size_t errstr_size) {
+/* An older schema as JSON: the current one without the fields appended
+ * after its first `nfields`. NULL with errstr when the current one is not
+ * the expected JSON. */
+static char *older_json(const char *json, size_t len, size_t nfields, char *errstr,
+                        size_t errstr_size) {
         json_t *root = json_loadb(json, len, 0, NULL), *fields;
         char *out = NULL;
 
@@ -407,7 +710,7 @@ static char *v1_json(const char *json, size_t len, char *errstr, size_t errstr_s
                             "schema " SCHEMA_NAME ": not a record of %d fields", R__COUNT);
                 goto done;
         }
-        while (json_array_size(fields) > R_V1_COUNT)
+        while (json_array_size(fields) > nfields)
                 json_array_remove(fields, json_array_size(fields) - 1);
         if (!(out = json_dumps(root, JSON_COMPACT)))
                 tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
@@ -420,7 +723,7 @@ tecg_state_codec_t *tecg_state_codec_new(char *errstr, size_t errstr_size) {
         tecg_state_codec_t *c = calloc(1, sizeof(*c));
         const tecg_schema_source_t *src = NULL;
         static char empty[1];
-        char *v1 = NULL;
+        char *v1 = NULL, *v2 = NULL;
         bool ok = false;
 
         if (!c) {
@@ -438,8 +741,12 @@ tecg_state_codec_t *tecg_state_codec_new(char *errstr, size_t errstr_size) {
         if (version_init(&c->v[V_CURRENT], src->json, src->len, &root_rec, SCHEMA_NAME, errstr,
                          errstr_size))
                 goto done;
-        if (!(v1 = v1_json(src->json, src->len, errstr, errstr_size)) ||
+        if (!(v1 = older_json(src->json, src->len, R_V1_COUNT, errstr, errstr_size)) ||
             version_init(&c->v[V_1], v1, strlen(v1), &root_rec_v1, SCHEMA_NAME " v1", errstr,
+                         errstr_size))
+                goto done;
+        if (!(v2 = older_json(src->json, src->len, R_V2_COUNT, errstr, errstr_size)) ||
+            version_init(&c->v[V_2], v2, strlen(v2), &root_rec_v2, SCHEMA_NAME " v2", errstr,
                          errstr_size))
                 goto done;
         c->reader = avro_reader_memory(empty, 0);
@@ -451,6 +758,7 @@ tecg_state_codec_t *tecg_state_codec_new(char *errstr, size_t errstr_size) {
         ok = true;
 done:
         free(v1);
+        free(v2);
         if (!ok) {
                 tecg_state_codec_destroy(c);
                 c = NULL;
@@ -476,6 +784,10 @@ uint64_t tecg_state_codec_fingerprint(const tecg_state_codec_t *codec) {
 
 uint64_t tecg_state_codec_fingerprint_v1(const tecg_state_codec_t *codec) {
         return codec->v[V_1].fingerprint;
+}
+
+uint64_t tecg_state_codec_fingerprint_v2(const tecg_state_codec_t *codec) {
+        return codec->v[V_2].fingerprint;
 }
 
 /* ------------------------------------------------------------------------
@@ -538,6 +850,97 @@ static void fill_opt_long(fill_t *f, avro_value_t *rec, int idx, int64_t x) {
                         f->failed++;
         } else if (avro_value_set_branch(&v, 1, &branch) || avro_value_set_long(&branch, x)) {
                 f->failed++;
+        }
+}
+
+/* A ["null", string] field: null for NULL. */
+static void fill_opt_str(fill_t *f, avro_value_t *rec, int idx, const char *s) {
+        avro_value_t v = fill_field(f, rec, idx), branch;
+        if (!v.iface)
+                return;
+        if (!s) {
+                if (avro_value_set_branch(&v, 0, &branch) || avro_value_set_null(&branch))
+                        f->failed++;
+        } else if (avro_value_set_branch(&v, 1, &branch) ||
+                   avro_value_set_string_len(&branch, s, strlen(s) + 1)) {
+                f->failed++;
+        }
+}
+
+static void fill_history(fill_t *f, avro_value_t *root, const tecg_nation_state_t *st) {
+        avro_value_t it;
+
+        for (size_t i = 0; i < st->nfunding_months && !f->failed; i++) {
+                const tecg_funding_month_t *x = &st->funding_months[i];
+                it = fill_item(f, root, R_FUNDING_MONTHS);
+                if (!it.iface)
+                        break;
+                fill_int(f, &it, FM_MONTH, x->month);
+                fill_enum(f, &it, FM_CHANNEL, x->channel);
+                fill_enum(f, &it, FM_STAGE, x->stage);
+                fill_str(f, &it, FM_CURRENCY, x->currency, 3);
+                fill_long(f, &it, FM_AMOUNT, x->amount_minor);
+        }
+        for (size_t i = 0; i < st->ntraining_months && !f->failed; i++) {
+                const tecg_training_month_t *x = &st->training_months[i];
+                it = fill_item(f, root, R_TRAINING_MONTHS);
+                if (!it.iface)
+                        break;
+                fill_int(f, &it, TM_MONTH, x->month);
+                fill_enum(f, &it, TM_LOCATION, x->location);
+                fill_enum(f, &it, TM_LEVEL, x->level);
+                fill_long(f, &it, TM_TRAINEES, x->trainees);
+        }
+        for (size_t i = 0; i < st->nstrength_months && !f->failed; i++) {
+                const tecg_strength_month_t *x = &st->strength_months[i];
+                it = fill_item(f, root, R_STRENGTH_MONTHS);
+                if (!it.iface)
+                        break;
+                fill_int(f, &it, SM_MONTH, x->month);
+                fill_enum(f, &it, SM_ROLE, x->role);
+                fill_enum(f, &it, SM_LOCATION, x->location);
+                fill_long(f, &it, SM_OCCURRED_AT, x->occurred_at_ms);
+                fill_str(f, &it, SM_EVENT_ID, x->event_id, TECG_EVENT_ID_MAX);
+                fill_int(f, &it, SM_HEADCOUNT, x->headcount);
+        }
+}
+
+static void fill_notes(fill_t *f, avro_value_t *root, const tecg_nation_state_t *st) {
+        avro_value_t it;
+
+        fill_long(f, root, R_SUPERSESSIONS, (int64_t)st->supersessions);
+        fill_long(f, root, R_RETRACTIONS, (int64_t)st->retractions);
+        fill_long(f, root, R_DEAD_LETTERS, (int64_t)st->dead_letters);
+        for (size_t i = 0; i < st->nrecent_corrections && !f->failed; i++) {
+                const tecg_correction_t *x = &st->recent_corrections[i];
+                it = fill_item(f, root, R_RECENT_CORRECTIONS);
+                if (!it.iface)
+                        break;
+                fill_enum(f, &it, CO_KIND, x->kind);
+                fill_enum(f, &it, CO_TYPE, x->type);
+                fill_str(f, &it, CO_EVENT_ID, x->event_id, TECG_EVENT_ID_MAX);
+                fill_str(f, &it, CO_TARGET_ID, x->target_id, TECG_EVENT_ID_MAX);
+                fill_long(f, &it, CO_OCCURRED_AT, x->occurred_at_ms);
+                fill_str(f, &it, CO_BEFORE, x->before, TECG_EFFECT_TEXT_MAX);
+                fill_str(f, &it, CO_AFTER, x->after, TECG_EFFECT_TEXT_MAX);
+                fill_opt_str(f, &it, CO_REASON, x->reason);
+        }
+        for (size_t i = 0; i < st->ndead_letter_months && !f->failed; i++) {
+                const tecg_dead_letter_month_t *x = &st->dead_letter_months[i];
+                it = fill_item(f, root, R_DEAD_LETTER_MONTHS);
+                if (!it.iface)
+                        break;
+                fill_int(f, &it, DM_MONTH, x->month);
+                fill_long(f, &it, DM_COUNT, x->count);
+        }
+        for (size_t i = 0; i < st->nrecent_dead_letters && !f->failed; i++) {
+                const tecg_dead_letter_note_t *x = &st->recent_dead_letters[i];
+                it = fill_item(f, root, R_RECENT_DEAD_LETTERS);
+                if (!it.iface)
+                        break;
+                fill_long(f, &it, DN_AT, x->at_ms);
+                fill_str(f, &it, DN_STAGE, x->stage, sizeof(x->stage) - 1);
+                fill_str(f, &it, DN_REASON, x->reason, sizeof(x->reason) - 1);
         }
 }
 
@@ -605,6 +1008,8 @@ static void fill_state(fill_t *f, avro_value_t *root, const tecg_nation_state_t 
                 fill_enum(f, &it, TT_LEVEL, x->level);
                 fill_long(f, &it, TT_TRAINEES, x->trainees);
         }
+        fill_history(f, root, st);
+        fill_notes(f, root, st);
 }
 
 tecg_err_t tecg_state_codec_encode(tecg_state_codec_t *codec, const tecg_nation_state_t *st,
@@ -902,6 +1307,166 @@ static tecg_err_t ext_opt_long(ext_t *x, avro_value_t *rec, int idx, int64_t *ou
         return TECG_OK;
 }
 
+static tecg_err_t ext_history(ext_t *x, avro_value_t *root, tecg_nation_state_t *st) {
+        avro_value_t arr, it;
+        tecg_err_t err;
+        size_t n, len;
+        int e1, e2;
+
+        if ((err = ext_array(x, root, R_FUNDING_MONTHS, &arr, &n)))
+                return err;
+        if (n && !(st->funding_months = calloc(n, sizeof(*st->funding_months))))
+                return ext_nomem(x);
+        st->nfunding_months = n;
+        for (size_t i = 0; i < n; i++) {
+                tecg_funding_month_t *m = &st->funding_months[i];
+                if ((err = ext_item(x, &arr, "funding_months", i, &it)) ||
+                    (err = ext_int(x, &it, FM_MONTH, &m->month)) ||
+                    (err = ext_enum(x, &it, FM_CHANNEL, TECG_CH__COUNT, "channel", &e1)) ||
+                    (err = ext_enum(x, &it, FM_STAGE, TECG_FS__COUNT, "stage", &e2)) ||
+                    (err = ext_str(x, &it, FM_CURRENCY, "currency", m->currency,
+                                   sizeof(m->currency), &len)) ||
+                    (err = ext_long(x, &it, FM_AMOUNT, &m->amount_minor)))
+                        return err;
+                m->channel = (tecg_channel_t)e1;
+                m->stage = (tecg_funding_stage_t)e2;
+        }
+        if ((err = ext_array(x, root, R_TRAINING_MONTHS, &arr, &n)))
+                return err;
+        if (n && !(st->training_months = calloc(n, sizeof(*st->training_months))))
+                return ext_nomem(x);
+        st->ntraining_months = n;
+        for (size_t i = 0; i < n; i++) {
+                tecg_training_month_t *m = &st->training_months[i];
+                if ((err = ext_item(x, &arr, "training_months", i, &it)) ||
+                    (err = ext_int(x, &it, TM_MONTH, &m->month)) ||
+                    (err = ext_enum(x, &it, TM_LOCATION, TECG_LOC__COUNT, "location", &e1)) ||
+                    (err = ext_enum(x, &it, TM_LEVEL, TECG_LVL__COUNT, "level", &e2)) ||
+                    (err = ext_long(x, &it, TM_TRAINEES, &m->trainees)))
+                        return err;
+                m->location = (tecg_location_t)e1;
+                m->level = (tecg_level_t)e2;
+        }
+        if ((err = ext_array(x, root, R_STRENGTH_MONTHS, &arr, &n)))
+                return err;
+        if (n && !(st->strength_months = calloc(n, sizeof(*st->strength_months))))
+                return ext_nomem(x);
+        st->nstrength_months = n;
+        for (size_t i = 0; i < n; i++) {
+                tecg_strength_month_t *m = &st->strength_months[i];
+                if ((err = ext_item(x, &arr, "strength_months", i, &it)) ||
+                    (err = ext_int(x, &it, SM_MONTH, &m->month)) ||
+                    (err = ext_enum(x, &it, SM_ROLE, TECG_ROLE__COUNT, "role", &e1)) ||
+                    (err = ext_enum(x, &it, SM_LOCATION, TECG_LOC__COUNT, "location", &e2)) ||
+                    (err = ext_long(x, &it, SM_OCCURRED_AT, &m->occurred_at_ms)) ||
+                    (err = ext_str(x, &it, SM_EVENT_ID, "event_id", m->event_id,
+                                   sizeof(m->event_id), &len)) ||
+                    (err = ext_int(x, &it, SM_HEADCOUNT, &m->headcount)))
+                        return err;
+                m->role = (tecg_role_t)e1;
+                m->location = (tecg_location_t)e2;
+        }
+        return TECG_OK;
+}
+
+/* A ["null", string] field of at most REASON_BYTES_MAX bytes of UTF-8
+ * without NUL into a fresh *out (NULL for null). */
+static tecg_err_t ext_opt_reason(ext_t *x, avro_value_t *rec, int idx, char **out) {
+        avro_value_t v, branch;
+        const char *s;
+        size_t size, len;
+        tecg_err_t err;
+        int d;
+
+        *out = NULL;
+        if ((err = ext_field(x, rec, idx, &v)))
+                return err;
+        if (avro_value_get_discriminant(&v, &d) || avro_value_get_current_branch(&v, &branch))
+                return ext_avro(x);
+        if (d != 1)
+                return TECG_OK;
+        if (avro_value_get_string(&branch, &s, &size))
+                return ext_avro(x);
+        len = size ? size - 1 : 0;
+        if (len > REASON_BYTES_MAX || memchr(s, '\0', len) || !tecg_utf8_valid(s, len))
+                return ext_fail(x, "reason", "too long, holds a NUL or is not UTF-8");
+        if (!(*out = malloc(len + 1)))
+                return ext_nomem(x);
+        memcpy(*out, s, len);
+        (*out)[len] = '\0';
+        return TECG_OK;
+}
+
+static tecg_err_t ext_notes(ext_t *x, avro_value_t *root, tecg_nation_state_t *st) {
+        avro_value_t arr, it;
+        tecg_err_t err;
+        size_t n, len;
+        int64_t sup, ret, dl;
+        int e1, e2;
+
+        if ((err = ext_long(x, root, R_SUPERSESSIONS, &sup)) ||
+            (err = ext_long(x, root, R_RETRACTIONS, &ret)) ||
+            (err = ext_long(x, root, R_DEAD_LETTERS, &dl)))
+                return err;
+        if (sup < 0 || ret < 0 || dl < 0)
+                return ext_fail(x, "supersessions, retractions or dead_letters", "< 0");
+        st->supersessions = (uint64_t)sup;
+        st->retractions = (uint64_t)ret;
+        st->dead_letters = (uint64_t)dl;
+        if ((err = ext_array(x, root, R_RECENT_CORRECTIONS, &arr, &n)))
+                return err;
+        if (n > TECG_RECENT_CORRECTIONS)
+                return ext_fail(x, "recent_corrections", "more entries than are kept");
+        if (n && !(st->recent_corrections = calloc(n, sizeof(*st->recent_corrections))))
+                return ext_nomem(x);
+        for (size_t i = 0; i < n; i++) {
+                tecg_correction_t *c = &st->recent_corrections[i];
+                st->nrecent_corrections = i + 1; /* so that destroy frees its reason */
+                if ((err = ext_item(x, &arr, "recent_corrections", i, &it)) ||
+                    (err = ext_enum(x, &it, CO_KIND, TECG_CORR__COUNT, "kind", &e1)) ||
+                    (err = ext_enum(x, &it, CO_TYPE, TECG_EV__COUNTED, "type", &e2)) ||
+                    (err = ext_str(x, &it, CO_EVENT_ID, "event_id", c->event_id,
+                                   sizeof(c->event_id), &len)) ||
+                    (err = ext_str(x, &it, CO_TARGET_ID, "target_id", c->target_id,
+                                   sizeof(c->target_id), &len)) ||
+                    (err = ext_long(x, &it, CO_OCCURRED_AT, &c->occurred_at_ms)) ||
+                    (err = ext_str(x, &it, CO_BEFORE, "before", c->before, sizeof(c->before),
+                                   &len)) ||
+                    (err = ext_str(x, &it, CO_AFTER, "after", c->after, sizeof(c->after), &len)) ||
+                    (err = ext_opt_reason(x, &it, CO_REASON, &c->reason)))
+                        return err;
+                c->kind = (tecg_correction_kind_t)e1;
+                c->type = (tecg_event_type_t)e2;
+        }
+        if ((err = ext_array(x, root, R_DEAD_LETTER_MONTHS, &arr, &n)))
+                return err;
+        if (n && !(st->dead_letter_months = calloc(n, sizeof(*st->dead_letter_months))))
+                return ext_nomem(x);
+        st->ndead_letter_months = n;
+        for (size_t i = 0; i < n; i++) {
+                tecg_dead_letter_month_t *m = &st->dead_letter_months[i];
+                if ((err = ext_item(x, &arr, "dead_letter_months", i, &it)) ||
+                    (err = ext_int(x, &it, DM_MONTH, &m->month)) ||
+                    (err = ext_long(x, &it, DM_COUNT, &m->count)))
+                        return err;
+        }
+        if ((err = ext_array(x, root, R_RECENT_DEAD_LETTERS, &arr, &n)))
+                return err;
+        if (n > TECG_RECENT_DEAD_LETTERS)
+                return ext_fail(x, "recent_dead_letters", "more entries than are kept");
+        st->nrecent_dead_letters = n;
+        for (size_t i = 0; i < n; i++) {
+                tecg_dead_letter_note_t *d = &st->recent_dead_letters[i];
+                if ((err = ext_item(x, &arr, "recent_dead_letters", i, &it)) ||
+                    (err = ext_long(x, &it, DN_AT, &d->at_ms)) ||
+                    (err = ext_str(x, &it, DN_STAGE, "stage", d->stage, sizeof(d->stage), &len)) ||
+                    (err = ext_str(x, &it, DN_REASON, "reason", d->reason, sizeof(d->reason),
+                                   &len)))
+                        return err;
+        }
+        return TECG_OK;
+}
+
 /* Fills st (a fresh state) from the decoded root record of a schema with
  * `nfields` root fields; the fields it lacks keep their defaults. */
 static tecg_err_t ext_state(ext_t *x, avro_value_t *root, size_t nfields, tecg_nation_state_t *st) {
@@ -929,6 +1494,9 @@ static tecg_err_t ext_state(ext_t *x, avro_value_t *root, size_t nfields, tecg_n
         if ((err = ext_funding(x, root, st)) || (err = ext_quantity(x, root, st)) ||
             (err = ext_values(x, root, st)) || (err = ext_personnel(x, root, st)) ||
             (err = ext_training(x, root, st)))
+                return err;
+        if (nfields > R_V2_COUNT &&
+            ((err = ext_history(x, root, st)) || (err = ext_notes(x, root, st))))
                 return err;
         x->array = NULL;
         return state_check(st, x->errstr, x->errstr_size);

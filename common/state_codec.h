@@ -18,9 +18,14 @@
  * unchecked. After reading, the state must satisfy what
  * tecg_nation_state_apply() guarantees: nation of 3 upper-case letters,
  * arrays strictly ascending by key (so no key twice), currencies of 3
- * upper-case letters, event_ids of 1-64 [A-Za-z0-9._:-], sums in range.
- * The encoder checks the same before writing, so it never produces a
- * message the decoder refuses.
+ * upper-case letters, event_ids of 1-64 [A-Za-z0-9._:-], sums in range;
+ * month cells > 0 under keys of the totals, adding up per key to at most
+ * the total (a state written before the months had none), a month's
+ * strength winner not later than the overall one; at most 10 corrections,
+ * latest first, each event_id once, a retraction's reason non-empty and
+ * a supersession's null; dead-letter months adding up to dead_letters,
+ * at most 5 recent ones, latest first. The encoder checks the same before
+ * writing, so it never produces a message the decoder refuses.
  *
  * Threads: a codec is not thread-safe; use one per thread. */
 #ifndef TECG_STATE_CODEC_H
@@ -50,6 +55,11 @@ uint64_t tecg_state_codec_fingerprint(const tecg_state_codec_t *codec);
 /* The fingerprint of v1, the schema before the per-type last_* fields:
  * messages written with it still decode (the fields read as null). */
 uint64_t tecg_state_codec_fingerprint_v1(const tecg_state_codec_t *codec);
+
+/* The fingerprint of v2, the schema before the months, corrections and
+ * dead letters: messages written with it still decode (no months, no
+ * corrections, no dead letters). */
+uint64_t tecg_state_codec_fingerprint_v2(const tecg_state_codec_t *codec);
 
 /* Appends the single-object message of st to out; st is only read.
  * TECG_ERR_INVALID with a reason when st breaks an invariant of

@@ -17,7 +17,8 @@
 #include "money.h"
 #include "timefmt.h"
 
-const char *const tecg_dashboard_names[TECG_DASH__COUNT] = {"funding", "staffing", "training"};
+const char *const tecg_dashboard_names[TECG_DASH__COUNT] = {"funding", "staffing", "training",
+                                                            "history"};
 
 /* Keys of the pledged/disbursed pair, as fields of a FUNDS block. */
 static const char *const fs_keys[TECG_FS__COUNT] = {"pledged", "disbursed"};
@@ -258,7 +259,7 @@ static json_t *doc_finish(ctx_t *c, json_t *doc) {
 
 /* Keys of the per-type map, the contract's style for enum-keyed maps. */
 static const char *const type_keys[TECG_EV__COUNTED] = {"FUNDING", "EQUIPMENT", "PERSONNEL",
-                                                      "TRAINING"};
+                                                        "TRAINING"};
 
 static bool has_data(const tecg_nation_state_t *st, int type) {
         switch (type) {
@@ -404,6 +405,101 @@ static void put_reporting(ctx_t *c, const tecg_mission_t *m, json_t *doc, const 
         put(c, o, "overdue", overdue);
         put(c, o, "nations", nations);
         put(c, doc, "reporting", o);
+}
+
+/* ------------------------------------------------------------------ */
+/* Corrections and dead letters (docs/design.md §2.9, §5.2)            */
+/* ------------------------------------------------------------------ */
+
+#define RECENT_CORRECTIONS_MAX 20 /* "recent_corrections" of a document */
+
+static const char *const correction_kind_keys[TECG_CORR__COUNT] = {"supersede", "retract"};
+
+/* "corrections": {"supersessions": n, "retractions": n} of a row. */
+static void put_corrections(ctx_t *c, json_t *o, const tecg_nation_state_t *st) {
+        json_t *x = new_object(c);
+        put(c, x, "supersessions", int_json(c, st ? (int64_t)st->supersessions : 0));
+        put(c, x, "retractions", int_json(c, st ? (int64_t)st->retractions : 0));
+        put(c, o, "corrections", x);
+}
+
+/* "dead_letters": {"count": n, "recent": [{"at", "stage", "reason"}]}. */
+static void put_dead_letters(ctx_t *c, json_t *o, const tecg_nation_state_t *st) {
+        json_t *x = new_object(c), *recent = new_array(c);
+        for (size_t i = 0; st && i < st->nrecent_dead_letters; i++) {
+                const tecg_dead_letter_note_t *d = &st->recent_dead_letters[i];
+                json_t *e = new_object(c);
+                put(c, e, "at", time_json(c, d->at_ms));
+                put(c, e, "stage", string_json(c, d->stage));
+                put(c, e, "reason", string_json(c, d->reason));
+                push(c, recent, e);
+        }
+        put(c, x, "count", int_json(c, st ? (int64_t)st->dead_letters : 0));
+        put(c, x, "recent", recent);
+        put(c, o, "dead_letters", x);
+}
+
+typedef struct {
+        const char *nation;
+        const tecg_correction_t *c;
+} corr_ref_t;
+
+/* Latest first, as each nation keeps its own; across nations the nation
+ * code breaks a tie, so the list depends on the states only. */
+static int corr_ref_cmp(const void *a, const void *b) {
+        const corr_ref_t *x = a, *y = b;
+        int k;
+        if (x->c->occurred_at_ms != y->c->occurred_at_ms)
+                return x->c->occurred_at_ms > y->c->occurred_at_ms ? -1 : 1;
+        if ((k = strcmp(x->nation, y->nation)) != 0)
+                return k;
+        return -strcmp(x->c->event_id, y->c->event_id);
+}
+
+/* "recent_corrections": the latest RECENT_CORRECTIONS_MAX corrections of
+ * the types of `types` over all rows. Each nation keeps its latest 10, so
+ * the 20 latest of all are among them. */
+static void put_recent_corrections(ctx_t *c, json_t *doc, const rows_t *rows, unsigned types) {
+        json_t *list = new_array(c);
+        corr_ref_t *refs;
+        size_t n = 0, cap = 0;
+
+        for (size_t i = 0; i < rows->n; i++)
+                if (rows->v[i].st)
+                        cap += rows->v[i].st->nrecent_corrections;
+        refs = cap ? calloc(cap, sizeof(*refs)) : NULL;
+        if (cap && !refs) {
+                oom(c);
+                json_decref(list);
+                return;
+        }
+        for (size_t i = 0; i < rows->n; i++) {
+                const tecg_nation_state_t *st = rows->v[i].st;
+                for (size_t j = 0; st && j < st->nrecent_corrections; j++) {
+                        const tecg_correction_t *x = &st->recent_corrections[j];
+                        if ((unsigned)x->type < TECG_EV__COUNTED && (types & (1u << x->type)) &&
+                            (unsigned)x->kind < TECG_CORR__COUNT)
+                                refs[n++] = (corr_ref_t){rows->v[i].code, x};
+                }
+        }
+        if (n)
+                qsort(refs, n, sizeof(*refs), corr_ref_cmp);
+        for (size_t i = 0; i < n && i < RECENT_CORRECTIONS_MAX && !c->err; i++) {
+                const tecg_correction_t *x = refs[i].c;
+                json_t *e = new_object(c);
+                put(c, e, "nation", string_json(c, refs[i].nation));
+                put(c, e, "event_id", string_json(c, x->event_id));
+                put(c, e, "target_id", string_json(c, x->target_id));
+                put(c, e, "kind", string_json(c, correction_kind_keys[x->kind]));
+                put(c, e, "type", string_json(c, tecg_event_type_names[x->type]));
+                put(c, e, "occurred_at", time_json(c, x->occurred_at_ms));
+                put(c, e, "before", string_json(c, x->before));
+                put(c, e, "after", string_json(c, x->after));
+                put(c, e, "reason", x->reason ? string_json(c, x->reason) : json_null());
+                push(c, list, e);
+        }
+        free(refs);
+        put(c, doc, "recent_corrections", list);
 }
 
 /* ------------------------------------------------------------------ */
@@ -740,6 +836,7 @@ json_t *tecg_compose_funding(const tecg_mission_t *m, const tecg_nations_t *nati
                 put(&c, row, "reported", json_boolean(rep));
                 put_funds(&c, m, row, f);
                 put(&c, row, "flags", anomalies_of(&c, r, f, anomalies));
+                put_corrections(&c, row, r->st);
                 push(&c, rows_json, row);
                 funds_free(f);
                 if (rep)
@@ -761,6 +858,7 @@ json_t *tecg_compose_funding(const tecg_mission_t *m, const tecg_nations_t *nati
         put(&c, doc, "anomalies", anomalies);
         anomalies = NULL;
         put_reporting(&c, m, doc, &rows, TECG_REPORT_FUNDS, now_ms);
+        put_recent_corrections(&c, doc, &rows, TECG_REPORT_FUNDS);
 
 done:
         json_decref(rows_json);
@@ -850,6 +948,8 @@ json_t *tecg_compose_staffing(const tecg_mission_t *m, const tecg_nations_t *nat
                 put(&c, row, "reported", json_boolean(last != INT64_MIN));
                 put(&c, row, "last_report", time_json(&c, last));
                 put_strength(&c, row, &s);
+                put_corrections(&c, row, r->st);
+                put_dead_letters(&c, row, r->st);
                 push(&c, rows_json, row);
                 if (last != INT64_MIN)
                         reported++;
@@ -951,6 +1051,7 @@ static json_t *nation_year_json(ctx_t *c, const row_t *r, int32_t year, const ts
         put(c, o, "trainees", int_json(c, t->total));
         for (int l = 0; l < TECG_LOC__COUNT; l++)
                 put(c, o, loc_keys[l], tloc_json(c, t, l, NULL));
+        put_corrections(c, o, r->st);
         return o;
 }
 
@@ -1042,12 +1143,214 @@ json_t *tecg_compose_training(const tecg_mission_t *m, const tecg_nations_t *nat
         put(&c, doc, "not_reported", not_reported);
         not_reported = NULL;
         put_reporting(&c, m, doc, &rows, TECG_REPORT_TRAINING, now_ms);
+        put_recent_corrections(&c, doc, &rows, TECG_REPORT_TRAINING);
 
 done:
         json_decref(years);
         json_decref(rows_json);
         json_decref(not_reported);
         free(lines);
+        rows_free(&rows);
+        return doc_finish(&c, doc);
+}
+
+/* ------------------------------------------------------------------ */
+/* History (docs/design.md §5.9)                                       */
+/* ------------------------------------------------------------------ */
+
+static int32_t month_next(int32_t m) {
+        return m % 100 == 12 ? (m / 100 + 1) * 100 + 1 : m + 1;
+}
+
+/* The first month with figures of any state (funding, training or
+ * strength months), or INT32_MAX. Dead letters are stamped with when a
+ * message came, not when its event occurred: they do not open the series. */
+static int32_t first_month(const rows_t *rows) {
+        int32_t first = INT32_MAX;
+        for (size_t i = 0; i < rows->n; i++) {
+                const tecg_nation_state_t *st = rows->v[i].st;
+                if (!st)
+                        continue;
+                if (st->nfunding_months && st->funding_months[0].month < first)
+                        first = st->funding_months[0].month;
+                if (st->ntraining_months && st->training_months[0].month < first)
+                        first = st->training_months[0].month;
+                if (st->nstrength_months && st->strength_months[0].month < first)
+                        first = st->strength_months[0].month;
+        }
+        return first;
+}
+
+/* Where each state's month arrays have been read up to. */
+typedef struct {
+        size_t funding, training, strength, dead;
+        int64_t in_iraq[TECG_ROLE__COUNT]; /* latest headcount per role */
+} hcursor_t;
+
+/* The reporting-currency amount of a MONEY sum: each currency converted
+ * once, as the funding document's "converted"; currencies without a rate
+ * are left out, as there. */
+static json_t *converted_json(ctx_t *c, const tecg_mission_t *m, const money_t *mo) {
+        int rep_digits = tecg_currency_minor_digits(m->reporting_currency);
+        int64_t converted = 0, x, rate;
+        char buf[TECG_MONEY_STR_SIZE];
+
+        for (size_t i = 0; i < mo->n; i++) {
+                const camount_t *a = &mo->v[i];
+                int digits = tecg_currency_minor_digits(a->cur);
+                if (!tecg_mission_rate(m, a->cur, &rate))
+                        continue;
+                if (tecg_money_convert(a->minor, digits, rate, rep_digits, &x) != TECG_OK) {
+                        fail(c, TECG_ERR_LIMIT, "converting %s %s to %s overflows",
+                             tecg_money_format(a->minor, digits, buf, sizeof(buf)), a->cur,
+                             m->reporting_currency);
+                        continue;
+                }
+                add_to(c, &converted, x, "converted amount");
+        }
+        return string_json(c, tecg_money_format(converted, rep_digits, buf, sizeof(buf)));
+}
+
+/* target * (month of the year) / 12, rounded half up: where a yearly
+ * target would stand at the end of that month if it were met evenly. */
+static int64_t pro_rata(int64_t target, int32_t month) {
+        __int128 v = (__int128)target * (month % 100) * 2 + 12;
+        return (int64_t)(v / 24);
+}
+
+/* Advances every state's cursors through month `mo`, adding its cells to
+ * the sums of the month (trainees, dead letters) and to the running ones
+ * (money, strength). */
+static void history_month(ctx_t *c, const rows_t *rows, hcursor_t *cur, int32_t mo,
+                          money_t cum[TECG_FS__COUNT], int64_t trainees[TECG_LOC__COUNT],
+                          int64_t *dead, int64_t *strength) {
+        *dead = 0;
+        *strength = 0;
+        memset(trainees, 0, TECG_LOC__COUNT * sizeof(*trainees));
+        for (size_t i = 0; i < rows->n && !c->err; i++) {
+                const tecg_nation_state_t *st = rows->v[i].st;
+                hcursor_t *h = &cur[i];
+                if (!st)
+                        continue;
+                for (;
+                     h->funding < st->nfunding_months && st->funding_months[h->funding].month <= mo;
+                     h->funding++) {
+                        const tecg_funding_month_t *f = &st->funding_months[h->funding];
+                        if ((unsigned)f->stage < TECG_FS__COUNT)
+                                money_add(c, &cum[f->stage], f->currency, f->amount_minor);
+                }
+                for (; h->training < st->ntraining_months &&
+                       st->training_months[h->training].month <= mo;
+                     h->training++) {
+                        const tecg_training_month_t *t = &st->training_months[h->training];
+                        if (t->month == mo && (unsigned)t->location < TECG_LOC__COUNT)
+                                add_to(c, &trainees[t->location], t->trainees, "trainees");
+                }
+                for (; h->strength < st->nstrength_months &&
+                       st->strength_months[h->strength].month <= mo;
+                     h->strength++) {
+                        const tecg_strength_month_t *p = &st->strength_months[h->strength];
+                        if (p->location == TECG_LOC_IN_IRAQ && (unsigned)p->role < TECG_ROLE__COUNT)
+                                h->in_iraq[p->role] = p->headcount;
+                }
+                for (; h->dead < st->ndead_letter_months &&
+                       st->dead_letter_months[h->dead].month <= mo;
+                     h->dead++)
+                        if (st->dead_letter_months[h->dead].month == mo)
+                                add_to(c, dead, st->dead_letter_months[h->dead].count,
+                                       "dead letters");
+                for (int r = 0; r < TECG_ROLE__COUNT; r++)
+                        add_to(c, strength, h->in_iraq[r], "headcount");
+        }
+}
+
+json_t *tecg_compose_history(const tecg_mission_t *m, const tecg_nations_t *nations,
+                             const tecg_nation_state_t *const *states, size_t nstates, char *errstr,
+                             size_t errstr_size) {
+        ctx_t c = {TECG_OK, errstr, errstr_size};
+        rows_t rows = {0};
+        hcursor_t *cur = NULL;
+        money_t cum[TECG_FS__COUNT];
+        json_t *doc = NULL, *months = NULL, *targets = NULL;
+        int64_t ytd[TECG_LOC__COUNT] = {0, 0}, target[TECG_LOC__COUNT];
+        int32_t first, last;
+
+        memset(cum, 0, sizeof(cum));
+        check_args(&c, m, states, nstates);
+        if (c.err)
+                goto done;
+        if (tecg_currency_minor_digits(m->reporting_currency) < 0) {
+                fail(&c, TECG_ERR_CONFIG, "unknown reporting currency '%.3s'",
+                     m->reporting_currency);
+                goto done;
+        }
+        rows_build(&c, nations, states, nstates, &rows);
+        if (c.err)
+                goto done;
+        if (rows.n && !(cur = calloc(rows.n, sizeof(*cur)))) {
+                oom(&c);
+                goto done;
+        }
+
+        target[TECG_LOC_IN_IRAQ] = m->target_in_iraq;
+        target[TECG_LOC_OUTSIDE_IRAQ] = m->target_outside_iraq;
+        doc = doc_new(&c, TECG_DASH_HISTORY, &rows);
+        put(&c, doc, "currency", string_json(&c, m->reporting_currency));
+        put(&c, doc, "authorized_strength", int_json(&c, m->authorized_strength));
+        targets = new_object(&c);
+        put(&c, targets, loc_keys[TECG_LOC_IN_IRAQ], int_json(&c, m->target_in_iraq));
+        put(&c, targets, loc_keys[TECG_LOC_OUTSIDE_IRAQ], int_json(&c, m->target_outside_iraq));
+        put(&c, doc, "targets", targets);
+        months = new_array(&c);
+
+        first = first_month(&rows);
+        last = rows.as_of_ms == INT64_MIN ? INT32_MIN : tecg_month_of(rows.as_of_ms);
+        /* Cells of months before the first (dead letters only) are read
+         * past without being shown. */
+        if (first <= last) {
+                int64_t t[TECG_LOC__COUNT], dead, strength;
+                history_month(&c, &rows, cur, first - 1, cum, t, &dead, &strength);
+        }
+        for (int32_t mo = first; mo <= last && !c.err; mo = month_next(mo)) {
+                int64_t trainees[TECG_LOC__COUNT], dead, strength;
+                char name[16];
+                json_t *e = new_object(&c);
+
+                history_month(&c, &rows, cur, mo, cum, trainees, &dead, &strength);
+                if (mo % 100 == 1)
+                        ytd[0] = ytd[1] = 0;
+                snprintf(name, sizeof(name), "%04d-%02d", (int)(mo / 100), (int)(mo % 100));
+                put(&c, e, "month", string_json(&c, name));
+                put(&c, e, "strength_in_iraq", int_json(&c, strength));
+                for (int l = 0; l < TECG_LOC__COUNT; l++) {
+                        char key[32];
+                        add_to(&c, &ytd[l], trainees[l], "trainees");
+                        snprintf(key, sizeof(key), "trainees_%s", loc_keys[l]);
+                        put(&c, e, key, int_json(&c, trainees[l]));
+                }
+                for (int l = 0; l < TECG_LOC__COUNT; l++) {
+                        char key[32];
+                        snprintf(key, sizeof(key), "trainees_%s_ytd", loc_keys[l]);
+                        put(&c, e, key, int_json(&c, ytd[l]));
+                }
+                for (int l = 0; l < TECG_LOC__COUNT; l++) {
+                        char key[32];
+                        snprintf(key, sizeof(key), "pro_rata_%s", loc_keys[l]);
+                        put(&c, e, key, int_json(&c, pro_rata(target[l], mo)));
+                }
+                put(&c, e, "pledged_cumulative", converted_json(&c, m, &cum[TECG_FS_PLEDGED]));
+                put(&c, e, "disbursed_cumulative", converted_json(&c, m, &cum[TECG_FS_DISBURSED]));
+                put(&c, e, "dead_letters", int_json(&c, dead));
+                push(&c, months, e);
+        }
+        put(&c, doc, "months", months);
+        months = NULL;
+
+done:
+        json_decref(months);
+        for (int s = 0; s < TECG_FS__COUNT; s++)
+                money_free(&cum[s]);
+        free(cur);
         rows_free(&rows);
         return doc_finish(&c, doc);
 }
@@ -1067,6 +1370,8 @@ json_t *tecg_compose(tecg_dashboard_t which, const tecg_mission_t *m, const tecg
         case TECG_DASH_TRAINING:
                 return tecg_compose_training(m, nations, states, nstates, now_ms, errstr,
                                              errstr_size);
+        case TECG_DASH_HISTORY:
+                return tecg_compose_history(m, nations, states, nstates, errstr, errstr_size);
         default:
                 tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, "unknown dashboard %d",
                             (int)which);

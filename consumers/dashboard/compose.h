@@ -1,4 +1,4 @@
-/* Composition of the three dashboard documents (docs/design.md §5) from the nation
+/* Composition of the four dashboard documents (docs/design.md §5) from the nation
  * states (nation_state.h), the nations list and the mission profile.
  *
  * Pure functions: no I/O, no clock, no Kafka: "now" (for overdue) is an
@@ -108,7 +108,38 @@
  *                 "in_iraq": {"trainees": 100, "levels": LEVELS},
  *                 "outside_iraq": {"trainees": 20, "levels": LEVELS}},
  *                ...],                  (year, nation) pairs with trainees
- *    "not_reported": [...]}             nations with no training in any year
+ *    "not_reported": [...],             nations with no training in any year
+ *    "reporting": {...},
+ *    "recent_corrections": [...]}       as in funding, training corrections
+ *
+ * Corrections (docs/design.md §2.9): every nation row of funding, staffing
+ * and training has "corrections": {"supersessions": n, "retractions": n};
+ * funding and training have "recent_corrections", the latest 20 of their
+ * event types over all nations, latest occurred_at first (then nation,
+ * then event_id descending):
+ *   {"nation", "event_id", "target_id", "kind": "supersede"|"retract",
+ *    "type": "funding"|"equipment"|"personnel"|"training" (the target's),
+ *    "occurred_at", "before", "after", "reason": string or null}
+ * Staffing rows also have "dead_letters": {"count": n, "recent": [{"at",
+ * "stage", "reason"}]} (the latest 5, latest first).
+ *
+ * history (docs/design.md §5.9)
+ *   {"dashboard": "history", "as_of": ..., "currency": "EUR",
+ *    "authorized_strength": 360,
+ *    "targets": {"in_iraq": 1000, "outside_iraq": 500},
+ *    "months": [{"month": "2005-01", "strength_in_iraq": 312,
+ *                "trainees_in_iraq": 80, "trainees_outside_iraq": 30,
+ *                "trainees_in_iraq_ytd": 80, "trainees_outside_iraq_ytd": 30,
+ *                "pro_rata_in_iraq": 83, "pro_rata_outside_iraq": 42,
+ *                "pledged_cumulative": "1234.00",
+ *                "disbursed_cumulative": "100.00", "dead_letters": 0}, ...]}
+ *   Every month from the first with a funding, training or strength cell
+ *   to the month of as_of, none left out ([] without data). Strength: per
+ *   nation and role, the in-Iraq headcount of the latest month cell at or
+ *   before the month. Money: the cumulative sum per currency converted once
+ *   as "converted" is (currencies without a rate left out). pro_rata:
+ *   target * month-of-year / 12, half up. Dead letters by the month of the
+ *   message's timestamp, inside the series only.
  *
  * Errors: NULL with a one-line reason in errstr — out of memory, a sum that
  * overflows int64, two states for the same nation, a state whose nation
@@ -138,10 +169,11 @@ typedef enum {
         TECG_DASH_FUNDING = 0,
         TECG_DASH_STAFFING,
         TECG_DASH_TRAINING,
+        TECG_DASH_HISTORY,
         TECG_DASH__COUNT
 } tecg_dashboard_t;
 
-/* "funding", "staffing", "training": the "dashboard" value, the URL name
+/* "funding", "staffing", "training", "history": the "dashboard" value, the URL name
  * (GET /api/dashboards/NAME) and the schema name, indexed by the enum. */
 extern const char *const tecg_dashboard_names[TECG_DASH__COUNT];
 
@@ -160,7 +192,14 @@ json_t *tecg_compose_training(const tecg_mission_t *m, const tecg_nations_t *nat
                               const tecg_nation_state_t *const *states, size_t nstates,
                               int64_t now_ms, char *errstr, size_t errstr_size);
 
-/* Dispatches to one of the three above by enum; NULL + errstr for a value
+/* The history document (see above): monthly series from the states'
+ * month cells. It has no "reporting" block, so it needs no clock. NULL +
+ * errstr on failure. */
+json_t *tecg_compose_history(const tecg_mission_t *m, const tecg_nations_t *nations,
+                             const tecg_nation_state_t *const *states, size_t nstates, char *errstr,
+                             size_t errstr_size);
+
+/* Dispatches to one of the four above by enum; NULL + errstr for a value
  * out of range. */
 json_t *tecg_compose(tecg_dashboard_t which, const tecg_mission_t *m, const tecg_nations_t *nations,
                      const tecg_nation_state_t *const *states, size_t nstates, int64_t now_ms,

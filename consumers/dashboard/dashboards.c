@@ -198,8 +198,9 @@ static tecg_err_t load_last_documents(tecg_dashboards_t *d, char *errstr, size_t
                 d->stats.versions[i] = d->last[i].version;
         tecg_log_info(FAC,
                       "last published versions: funding %" PRIu64 ", staffing %" PRIu64
-                      ", training %" PRIu64,
-                      d->last[0].version, d->last[1].version, d->last[2].version);
+                      ", training %" PRIu64 ", history %" PRIu64,
+                      d->last[TECG_DASH_FUNDING].version, d->last[TECG_DASH_STAFFING].version,
+                      d->last[TECG_DASH_TRAINING].version, d->last[TECG_DASH_HISTORY].version);
         return TECG_OK;
 }
 

@@ -632,6 +632,47 @@ static tecg_err_t training_rows(long_t *lx, json_t *root) {
         return TECG_OK;
 }
 
+/* History, dimension month: the mission's references without a month,
+ * then every measure of every month; money in the document's currency. */
+static tecg_err_t history_rows(long_t *lx, json_t *root) {
+        static const char *const counts[] = {
+                "strength_in_iraq",          "trainees_in_iraq",
+                "trainees_outside_iraq",     "trainees_in_iraq_ytd",
+                "trainees_outside_iraq_ytd", "pro_rata_in_iraq",
+                "pro_rata_outside_iraq",     "dead_letters",
+        };
+        static const char *const money[] = {"pledged_cumulative", "disbursed_cumulative"};
+        const char *currency = json_string_value(json_object_get(root, "currency"));
+        json_t *e, *targets = json_object_get(root, "targets");
+        tecg_err_t err;
+        size_t i;
+        scope_t at = {0};
+
+        if ((err = long_emit(lx, &at, "authorized_strength",
+                             json_object_get(root, "authorized_strength"), NULL)) ||
+            (err = long_emit(lx, &at, "target_in_iraq", json_object_get(targets, "in_iraq"),
+                             NULL)) ||
+            (err = long_emit(lx, &at, "target_outside_iraq",
+                             json_object_get(targets, "outside_iraq"), NULL)))
+                return err;
+        json_array_foreach(json_object_get(root, "months"), i, e) {
+                scope_t m = {0};
+                if (!json_is_object(e))
+                        continue;
+                if ((err = long_dim(lx, json_object_get(e, "month"), &m, 0)))
+                        return err;
+                for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++)
+                        if ((err = long_emit(lx, &m, counts[k], json_object_get(e, counts[k]),
+                                             NULL)))
+                                return err;
+                for (size_t k = 0; k < sizeof(money) / sizeof(money[0]); k++)
+                        if ((err = long_emit(lx, &m, money[k], json_object_get(e, money[k]),
+                                             currency)))
+                                return err;
+        }
+        return TECG_OK;
+}
+
 /* The long form of each dashboard: its dimension columns (between nation
  * and measure), whether it has a currency column, its rows. A new document
  * gets a line here and a table in docs/design.md §5.7. */
@@ -646,6 +687,7 @@ static const long_form_t long_forms[] = {
         {"funding", {"channel", "category", "stage"}, true, funding_rows},
         {"staffing", {"role", "location", NULL}, false, staffing_rows},
         {"training", {"year", "location", "level"}, false, training_rows},
+        {"history", {"month", NULL, NULL}, true, history_rows},
 };
 
 static const long_form_t *long_form_of(const char *name) {

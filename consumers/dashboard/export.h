@@ -11,13 +11,14 @@
  * per row, that load into pandas, DuckDB or Excel without reshaping. The
  * columns are fixed per dashboard: dashboard, version, as_of, nation (empty
  * for the totals), the dimension columns of that dashboard, measure, value
- * and, for funding, currency. The rows, measure names and dimensions of
- * funding, staffing and training are the table of docs/design.md §5.7.
+ * and, for funding and history, currency. The rows, measure names and
+ * dimensions of funding, staffing and training are the table of
+ * docs/design.md §5.7; history's (dimension month) are in §5.9.
  * Every value is a number: money is the document's decimal string as it
  * is, counts are integers, ratios reals with 15 significant digits,
  * `reported` is 1 or 0; a member that is null, missing or not a number
  * (a string counts when spelled as a JSON number: "-5.50", not "0500")
- * gives no row. A dashboard without a long form (none but those three
+ * gives no row. A dashboard without a long form (none but those four
  * yet) is TECG_ERR_NOT_FOUND: its wide form still exports.
  *
  * Wide form (TECG_EXPORT_WIDE, the export before the long form, kept for
@@ -92,7 +93,7 @@ tecg_err_t tecg_export(const char *name, uint64_t version, const char *json, siz
                        const tecg_export_opts_t *opts, tecg_buf_t *out, char *errstr,
                        size_t errstr_size);
 
-/* Whether `name` has a long form (funding, staffing, training). */
+/* Whether `name` has a long form (funding, staffing, training, history). */
 bool tecg_export_has_long_form(const char *name);
 
 #endif

@@ -1,7 +1,7 @@
 """The dashboard documents against their JSON Schemas (no broker needed).
 
 The golden documents written by tests/unit/consumers/dashboard/test_compose.c
-(tests/data/compose/{funding,staffing,training}.json), completed with the
+(tests/data/compose/{funding,staffing,training,history}.json), completed with the
 "version" and "generated_at" keys tecg-dashboard adds, must validate against
 schemas/dashboard-*.schema.json (Draft 2020-12, formats checked); broken
 variants of them must not, so the schemas are known to be strict rather than
@@ -19,6 +19,8 @@ ROOT = os.environ.get("TECG_SOURCE_DIR") or os.path.abspath(
 GOLDEN = os.path.join(ROOT, "tests", "data", "compose")
 SCHEMAS = os.path.join(ROOT, "schemas")
 NAMES = ("funding", "staffing", "training")
+# The documents of nations rows; history is a series of months.
+ALL_NAMES = NAMES + ("history",)
 
 Validator = jsonschema.Draft202012Validator
 
@@ -45,14 +47,14 @@ def errors(name, doc):
     return sorted(validator(name).iter_errors(doc), key=lambda e: list(e.path))
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ALL_NAMES)
 def test_schema_is_valid_draft_2020_12(name):
     schema = load_schema(name)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     Validator.check_schema(schema)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ALL_NAMES)
 def test_golden_document_validates(name):
     doc = published(name)
     assert doc["dashboard"] == name
@@ -60,7 +62,7 @@ def test_golden_document_validates(name):
     assert not errs, "\n".join(f"{list(e.path)}: {e.message}" for e in errs)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ALL_NAMES)
 def test_without_daemon_keys_is_rejected(name):
     """Composed output alone lacks version/generated_at: the published
     document must carry them."""
@@ -111,6 +113,18 @@ def on_row(code, fn, yr=None):
 def on_year(y, fn):
     def mutate(doc):
         fn(year(doc, y))
+    return mutate
+
+
+def on_month(m, fn):
+    def mutate(doc):
+        fn(next(x for x in doc["months"] if x["month"] == m))
+    return mutate
+
+
+def on_correction(i, fn):
+    def mutate(doc):
+        fn(doc["recent_corrections"][i])
     return mutate
 
 
@@ -194,6 +208,43 @@ BROKEN = [
      on_row("NOR", lambda r: r["outside_iraq"].update(target=500), 2005)),
     ("training", "nation row without year", on_row("NOR", lambda r: r.pop("year"), 2005)),
     ("training", "targets with an extra key", setp(["targets", "total"], 1500)),
+    # corrections (docs/design.md §2.9, §5.2)
+    ("funding", "negative retractions",
+     on_row("GBR", lambda r: r["corrections"].update(retractions=-1))),
+    ("training", "corrections without supersessions",
+     on_row("USA", lambda r: r["corrections"].pop("supersessions"), 2005)),
+    ("staffing", "corrections with an extra key",
+     on_row("GBR", lambda r: r["corrections"].update(edits=1))),
+    ("funding", "unknown correction kind", on_correction(0, lambda c: c.update(kind="undo"))),
+    ("funding", "retraction without reason", on_correction(1, lambda c: c.update(reason=None))),
+    ("funding", "supersession with a reason", on_correction(0, lambda c: c.update(reason="x"))),
+    ("funding", "retraction with an after", on_correction(1, lambda c: c.update(after="x"))),
+    ("funding", "correction of a retraction type",
+     on_correction(0, lambda c: c.update(type="retraction"))),
+    ("funding", "correction with a bad event_id",
+     on_correction(0, lambda c: c.update(event_id="gbr 0050"))),
+    ("training", "correction without target_id", on_correction(0, lambda c: c.pop("target_id"))),
+    ("funding", "more than 20 recent corrections",
+     lambda d: d.update(recent_corrections=d["recent_corrections"] * 11)),
+    ("staffing", "dead letters without count",
+     on_row("GBR", lambda r: r["dead_letters"].pop("count"))),
+    ("staffing", "dead letter without stage",
+     on_row("GBR", lambda r: r["dead_letters"]["recent"][0].pop("stage"))),
+    ("staffing", "dead letter at not a time",
+     on_row("GBR", lambda r: r["dead_letters"]["recent"][0].update(at="yesterday"))),
+    # history (docs/design.md §5.9)
+    ("history", "month without its day-less form", on_month("2005-03",
+                                                            lambda m: m.update(month="2005-3"))),
+    ("history", "month 13", on_month("2005-03", lambda m: m.update(month="2005-13"))),
+    ("history", "negative strength", on_month("2005-03", lambda m: m.update(strength_in_iraq=-1))),
+    ("history", "money as a number",
+     on_month("2005-03", lambda m: m.update(pledged_cumulative=804200.0))),
+    ("history", "month without dead_letters", on_month("2005-03", lambda m: m.pop("dead_letters"))),
+    ("history", "month with an extra key", on_month("2005-03", lambda m: m.update(note="x"))),
+    ("history", "currency lower case", setp(["currency"], "eur")),
+    ("history", "missing months", delp(["months"])),
+    ("history", "missing targets", delp(["targets"])),
+    ("history", "wrong dashboard name", setp(["dashboard"], "training")),
 ]
 
 
@@ -225,6 +276,10 @@ VALID_VARIANTS = [
     ("funding", "an unlisted nation", on_row("JPN", lambda r: r.update(name=None))),
     ("staffing", "generated_at with an offset",
      setp(["generated_at"], "2005-12-01T12:00:05+03:00")),
+    ("history", "no data yet", lambda d: d.update(months=[], as_of=None)),
+    ("funding", "no corrections yet", setp(["recent_corrections"], [])),
+    ("funding", "a correction whose target has not arrived",
+     on_correction(0, lambda c: c.update(before=""))),
 ]
 
 
@@ -372,3 +427,74 @@ def test_broken_anomaly_is_rejected():
     doc = published("funding")
     doc["nations"][0]["flags"] = ["DISBURSED_WITHOUT_PLEDGE", "DISBURSED_WITHOUT_PLEDGE"]
     assert errors("funding", doc)
+
+
+# --- Corrections and history (docs/design.md §2.9, §5.2, §5.9) ----------
+
+@pytest.mark.parametrize("name", ["funding", "training"])
+def test_recent_corrections_latest_first_of_own_types(name):
+    doc = published(name)
+    rc = doc["recent_corrections"]
+    assert rc, "the golden scenario has corrections in both documents"
+    keys = [(c["occurred_at"], c["nation"], c["event_id"]) for c in rc]
+    assert [k[0] for k in keys] == sorted((k[0] for k in keys), reverse=True)
+    own = {"funding": {"funding", "equipment"}, "training": {"training"}}[name]
+    assert all(c["type"] in own for c in rc)
+    # Every listed correction is counted in its nation's row.
+    counted = {}
+    for r in doc["nations"]:
+        counted[r["nation"]] = r["corrections"]
+    for c in rc:
+        key = "supersessions" if c["kind"] == "supersede" else "retractions"
+        assert counted[c["nation"]][key] >= 1
+
+
+def test_staffing_dead_letters_latest_first():
+    doc = published("staffing")
+    gbr = row(doc, "GBR")
+    assert gbr["dead_letters"]["count"] == 2
+    at = [d["at"] for d in gbr["dead_letters"]["recent"]]
+    assert at == sorted(at, reverse=True)
+    assert all(r["dead_letters"]["count"] == 0 for r in doc["nations"] if r["nation"] != "GBR")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_documents_before_corrections_still_validate(name):
+    """Additive: a document published before corrections existed (no
+    corrections, dead_letters, recent_corrections) still validates."""
+    doc = published(name)
+    doc.pop("recent_corrections", None)
+    for r in doc["nations"]:
+        r.pop("corrections", None)
+        r.pop("dead_letters", None)
+    assert not errors(name, doc)
+
+
+def test_history_months_are_a_series():
+    """No gap, ascending, through the month of as_of; year to date restarts
+    in January and adds the months; pro rata is the yearly target's
+    share; cumulative money never falls in the golden scenario (no
+    retraction there moves a month cell below an earlier one)."""
+    from decimal import Decimal
+    doc = published("history")
+    months = doc["months"]
+    assert months[-1]["month"] == doc["as_of"][:7]
+    ytd = {"in_iraq": 0, "outside_iraq": 0}
+    prev = None
+    for m in months:
+        y, mo = int(m["month"][:4]), int(m["month"][5:])
+        if prev:
+            py, pmo = prev
+            assert (y, mo) == ((py, pmo + 1) if pmo < 12 else (py + 1, 1))
+        prev = (y, mo)
+        for loc in ytd:
+            ytd[loc] = (0 if mo == 1 else ytd[loc]) + m[f"trainees_{loc}"]
+            assert m[f"trainees_{loc}_ytd"] == ytd[loc]
+            assert m[f"pro_rata_{loc}"] == (doc["targets"][loc] * mo * 2 + 12) // 24
+    for key in ("pledged_cumulative", "disbursed_cumulative"):
+        values = [Decimal(m[key]) for m in months]
+        assert values == sorted(values)
+    # The golden scenario: GBR's 2 dead letters in November 2005, strength
+    # 240 in December (USA 100 + 50, GBR 30 + 60).
+    assert [m["dead_letters"] for m in months if m["dead_letters"]] == [2]
+    assert months[-1]["strength_in_iraq"] == 240

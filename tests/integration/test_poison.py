@@ -29,7 +29,7 @@ T = "training-completions"
 SO = b"\xc3\x01"                                   # single-object magic
 FP_CONTRIBUTION = bytes.fromhex("fa26e2c03bf3d58d")  # README: wire bytes
 FP_TRAINING = bytes.fromhex("db65c399a8188022")
-FP_NATION_STATE = bytes.fromhex("5ce464235f9fa44f")
+FP_NATION_STATE = bytes.fromhex("1c2e4d585616f981")
 MAGIC_HELP = "(expected 0xC3 for single-object encoding or 0x00 for Confluent wire format)"
 SIZE_LIMIT = 300  # limits.message.bytes of the aggregator under test
 

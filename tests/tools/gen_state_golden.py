@@ -14,6 +14,9 @@ an independent Avro implementation, so the C state codec
                     the same written with v1, the schema before the
                     per-type last_* fields (nation_state.avsc without them):
                     states on the topic from before still decode
+  fingerprint_v2.txt, empty_v2.hex, full_v2.hex
+                    the same written with v2, the schema before the months,
+                    corrections and dead letters
 
 The expected state below is worked out by hand from those events (listed in
 the comments), not by the C aggregation, so the test checks both the codec
@@ -55,6 +58,9 @@ EMPTY = {
     "personnel": [], "training": [],
     "last_funding": None, "last_equipment": None, "last_personnel": None,
     "last_training": None,
+    "funding_months": [], "training_months": [], "strength_months": [],
+    "supersessions": 0, "retractions": 0, "recent_corrections": [],
+    "dead_letters": 0, "dead_letter_months": [], "recent_dead_letters": [],
 }
 
 # Events of full_events[] (test_state_codec.c), all of nation NLD:
@@ -72,6 +78,13 @@ EMPTY = {
 #             30 JUNIOR IN_IRAQ at 2004-12-31T23:30:00-01:00 (UTC 2005);
 #             25 + 5 SENIOR OUTSIDE_IRAQ in June and July 2005
 #   17 events; the latest is the SENIOR course of 2005-07-01T10:00:00Z.
+# Notes of full_state() after the events:
+#   correction NLD-f-2 supersedes NLD-f-0 (funding, arrived before its
+#             target) at 2005-02-22T09:00:00Z; NLD-r-1 retracts NLD-t-9
+#             (training) at 2005-07-01T09:00:00Z, reason "counted twice é"
+#   dead letters at 2005-03-05T00:00:00Z (signature, "bad signature") and
+#             2005-03-06T00:00:00Z (correction, "supersedes NLD-f-9, which
+#             was already retracted by NLD-r-2")
 # The aggregator's caller set version 7.
 FULL = {
     "nation": "NLD", "version": 7, "events": 17,
@@ -108,10 +121,59 @@ FULL = {
     "last_equipment": ms("2005-03-01T00:00:00Z"),
     "last_personnel": ms("2005-04-01T12:00:00+03:00"),
     "last_training": ms("2005-07-01T10:00:00Z"),
+    # The same events per UTC month: the training of 2005-01-01T01:00+02:00
+    # is December 2004, the one of 2004-12-31T23:30-01:00 January 2005.
+    "funding_months": [
+        {"month": 200502, "channel": "TRUST_FUND", "stage": "PLEDGED", "currency": "EUR",
+         "amount_minor": 65200100},
+        {"month": 200502, "channel": "TRUST_FUND", "stage": "PLEDGED", "currency": "USD",
+         "amount_minor": 5000},
+        {"month": 200502, "channel": "COMMON_FUNDING", "stage": "DISBURSED", "currency": "GBP",
+         "amount_minor": 123456},
+        {"month": 200502, "channel": "BILATERAL", "stage": "PLEDGED", "currency": "JPY",
+         "amount_minor": 7000000},
+    ],
+    "training_months": [
+        {"month": 200412, "location": "IN_IRAQ", "level": "JUNIOR", "trainees": 20},
+        {"month": 200501, "location": "IN_IRAQ", "level": "JUNIOR", "trainees": 30},
+        {"month": 200506, "location": "OUTSIDE_IRAQ", "level": "SENIOR", "trainees": 25},
+        {"month": 200507, "location": "OUTSIDE_IRAQ", "level": "SENIOR", "trainees": 5},
+    ],
+    # Per month the winner: NLD-p-9 alone in February, NLD-p-2 over NLD-p-1
+    # in March, NLD-p-3 (09:00 UTC) in April.
+    "strength_months": [
+        {"month": 200502, "role": "TRAINER", "location": "IN_IRAQ",
+         "occurred_at": ms("2005-02-01T00:00:00Z"), "event_id": "NLD-p-9", "headcount": 99},
+        {"month": 200503, "role": "TRAINER", "location": "IN_IRAQ",
+         "occurred_at": ms("2005-03-01T00:00:00Z"), "event_id": "NLD-p-2", "headcount": 15},
+        {"month": 200504, "role": "FORCE_PROTECTION", "location": "OUTSIDE_IRAQ",
+         "occurred_at": ms("2005-04-01T12:00:00+03:00"), "event_id": "NLD-p-3", "headcount": 0},
+    ],
+    "supersessions": 1,
+    "retractions": 1,
+    "recent_corrections": [
+        {"kind": "RETRACT", "type": "training", "event_id": "NLD-r-1", "target_id": "NLD-t-9",
+         "occurred_at": ms("2005-07-01T09:00:00Z"),
+         "before": "training IN_IRAQ SENIOR 10 trainees", "after": "",
+         "reason": "counted twice \u00e9"},
+        {"kind": "SUPERSEDE", "type": "funding", "event_id": "NLD-f-2", "target_id": "NLD-f-0",
+         "occurred_at": ms("2005-02-22T09:00:00Z"), "before": "",
+         "after": "funding TRUST_FUND PLEDGED 1.00 EUR", "reason": None},
+    ],
+    "dead_letters": 2,
+    "dead_letter_months": [{"month": 200503, "count": 2}],
+    "recent_dead_letters": [
+        {"at": ms("2005-03-06T00:00:00Z"), "stage": "correction",
+         "reason": "supersedes NLD-f-9, which was already retracted by NLD-r-2"},
+        {"at": ms("2005-03-05T00:00:00Z"), "stage": "signature", "reason": "bad signature"},
+    ],
 }
 
-# Fields the current schema appended to v1.
+# Fields v2 appended to v1, and v3 (the current schema) to v2.
 V2_FIELDS = ("last_funding", "last_equipment", "last_personnel", "last_training")
+V3_FIELDS = ("funding_months", "training_months", "strength_months", "supersessions",
+             "retractions", "recent_corrections", "dead_letters", "dead_letter_months",
+             "recent_dead_letters")
 
 
 def writer(raw):
@@ -137,15 +199,16 @@ def main():
     write("full.hex", single_object(FULL).hex() + "\n")
     write("full.json", json.dumps(FULL, indent=2) + "\n")
 
-    v1 = dict(raw, fields=[f for f in raw["fields"] if f["name"] not in V2_FIELDS])
-    fp1, single_object1 = writer(v1)
+    for name, dropped in (("v1", V2_FIELDS + V3_FIELDS), ("v2", V3_FIELDS)):
+        older = dict(raw, fields=[f for f in raw["fields"] if f["name"] not in dropped])
+        fp_old, single_object_old = writer(older)
 
-    def old(record):
-        return {k: v for k, v in record.items() if k not in V2_FIELDS}
+        def old(record):
+            return {k: v for k, v in record.items() if k not in dropped}
 
-    write("fingerprint_v1.txt", fp1 + "\n")
-    write("empty_v1.hex", single_object1(old(EMPTY)).hex() + "\n")
-    write("full_v1.hex", single_object1(old(FULL)).hex() + "\n")
+        write(f"fingerprint_{name}.txt", fp_old + "\n")
+        write(f"empty_{name}.hex", single_object_old(old(EMPTY)).hex() + "\n")
+        write(f"full_{name}.hex", single_object_old(old(FULL)).hex() + "\n")
 
 
 if __name__ == "__main__":

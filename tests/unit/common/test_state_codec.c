@@ -130,8 +130,51 @@ static tecg_nation_state_t *full_state(void) {
                 if (tecg_nation_state_apply(st, &ev, &changed, err, sizeof(err)))
                         fail_msg("%s: %s", ev.event_id, err);
         }
+        /* The notes gen_state_golden.py lists. */
+        tecg_correction_t sup = {.kind = TECG_CORR_SUPERSEDE,
+                                 .type = TECG_EV_FUNDING,
+                                 .event_id = "NLD-f-2",
+                                 .target_id = "NLD-f-0",
+                                 .occurred_at_ms = feb22,
+                                 .after = "funding TRUST_FUND PLEDGED 1.00 EUR"};
+        tecg_correction_t ret = {.kind = TECG_CORR_RETRACT,
+                                 .type = TECG_EV_TRAINING,
+                                 .event_id = "NLD-r-1",
+                                 .target_id = "NLD-t-9",
+                                 .occurred_at_ms = tu_at(2005, 7, 1, 9, 0, 0, 0),
+                                 .before = "training IN_IRAQ SENIOR 10 trainees",
+                                 .reason = "counted twice \xc3\xa9"};
+        char err[256];
+        if (tecg_nation_state_note_correction(st, &sup, err, sizeof(err)) ||
+            tecg_nation_state_note_correction(st, &ret, err, sizeof(err)) ||
+            tecg_nation_state_note_dead_letter(st, tu_at(2005, 3, 6, 0, 0, 0, 0), "correction",
+                                               "supersedes NLD-f-9, which was already retracted "
+                                               "by NLD-r-2",
+                                               err, sizeof(err)) ||
+            tecg_nation_state_note_dead_letter(st, tu_at(2005, 3, 5, 0, 0, 0, 0), "signature",
+                                               "bad signature", err, sizeof(err)))
+                fail_msg("notes: %s", err);
         st->version = 7;
         return st;
+}
+
+/* st without what schema v3 added: as a v2 writer would have had it. */
+static void strip_v3(tecg_nation_state_t *st) {
+        free(st->funding_months);
+        free(st->training_months);
+        free(st->strength_months);
+        free(st->dead_letter_months);
+        for (size_t i = 0; i < st->nrecent_corrections; i++)
+                free(st->recent_corrections[i].reason);
+        free(st->recent_corrections);
+        st->funding_months = NULL;
+        st->training_months = NULL;
+        st->strength_months = NULL;
+        st->dead_letter_months = NULL;
+        st->recent_corrections = NULL;
+        st->nfunding_months = st->ntraining_months = st->nstrength_months = 0;
+        st->ndead_letter_months = st->nrecent_corrections = st->nrecent_dead_letters = 0;
+        st->supersessions = st->retractions = st->dead_letters = 0;
 }
 
 static tecg_buf_t encode_ok(tecg_state_codec_t *c, const tecg_nation_state_t *st) {
@@ -230,7 +273,8 @@ typedef struct {
         size_t npersonnel;
         raw_training_t training[RAW_MAX];
         size_t ntraining;
-        bool v1;                          /* stop after training, as v1 did */
+        bool v1;                            /* stop after training, as v1 did */
+        bool v2;                            /* stop after last_*, as v2 did */
         int64_t has_last[TECG_EV__COUNTED]; /* last_*: union branch */
         int64_t last[TECG_EV__COUNTED];
 } raw_t;
@@ -294,6 +338,10 @@ static tecg_buf_t craft(uint64_t fp, const raw_t *r) {
                 if (r->has_last[t])
                         put_long(&b, r->last[t]);
         }
+        /* v3: no months, no corrections, no dead letters (3 empty arrays,
+         * 2 counts, an empty array, a count, 2 empty arrays). */
+        for (int i = 0; i < 9 && !r->v1 && !r->v2; i++)
+                put_long(&b, 0);
         return b;
 }
 
@@ -420,11 +468,13 @@ static void test_golden_v1(void **state) {
         assert_true(st->last_report_ms[TECG_EV_PERSONNEL] == tu_at(2005, 4, 1, 12, 0, 0, 180));
         assert_true(st->last_report_ms[TECG_EV_TRAINING] == st->as_of_ms);
         assert_false(tecg_nation_state_equal(st, back));
-        /* ...v1 did not: the rest is the same. */
+        /* ...v1 did not, nor the months and notes of v3: the rest is the
+         * same. */
         for (int t = 0; t < TECG_EV__COUNTED; t++) {
                 assert_true(back->last_report_ms[t] == INT64_MIN);
                 st->last_report_ms[t] = INT64_MIN;
         }
+        strip_v3(st);
         assert_true(tecg_nation_state_equal(st, back));
         assert_true(back->version == 7 && back->events == 17);
 
@@ -442,6 +492,105 @@ static void test_golden_v1(void **state) {
         tecg_nation_state_destroy(back);
         tecg_nation_state_destroy(st);
         free(old);
+}
+
+/* States written before the months, corrections and dead letters (v2)
+ * still decode, into the same totals with none of those. */
+static void test_golden_v2(void **state) {
+        tecg_state_codec_t *c = *state;
+        char hex[17];
+        char *want_fp = tu_slurp_data("state/fingerprint_v2.txt", NULL);
+        want_fp[strcspn(want_fp, "\r\n")] = '\0';
+        assert_string_equal(tecg_framing_fingerprint_hex(tecg_state_codec_fingerprint_v2(c), hex),
+                            want_fp);
+        assert_true(tecg_state_codec_fingerprint_v2(c) != tecg_state_codec_fingerprint(c));
+        assert_true(tecg_state_codec_fingerprint_v2(c) != tecg_state_codec_fingerprint_v1(c));
+        free(want_fp);
+
+        size_t n;
+        uint8_t *old = tu_hex_file("state/full_v2.hex", &n);
+        tecg_nation_state_t *st = full_state(), *back = decode_ok(c, old, n);
+        assert_false(tecg_nation_state_equal(st, back));
+        strip_v3(st);
+        assert_true(tecg_nation_state_equal(st, back));
+        tecg_nation_state_destroy(st);
+        st = full_state();
+        assert_int_equal(back->nfunding_months, 0);
+        assert_int_equal(back->nstrength_months, 0);
+        assert_int_equal(back->nrecent_corrections, 0);
+        assert_true(back->supersessions == 0 && back->retractions == 0 && back->dead_letters == 0);
+        assert_int_equal(back->nfunding, st->nfunding);
+        assert_true(back->funding[0].amount_minor == st->funding[0].amount_minor);
+        assert_true(back->last_report_ms[TECG_EV_TRAINING] == st->as_of_ms);
+
+        /* An event counted after the upgrade adds its month: the months
+         * are then a part of the totals, which the codec accepts. */
+        tecg_event_t ev;
+        memset(&ev, 0, sizeof(ev));
+        ev.type = TECG_EV_FUNDING;
+        snprintf(ev.event_id, sizeof(ev.event_id), "NLD-f-new");
+        memcpy(ev.nation, "NLD", 4);
+        ev.occurred_at_ms = tu_at(2005, 8, 1, 0, 0, 0, 0);
+        ev.u.funding.amount_minor = 100;
+        snprintf(ev.u.funding.currency, 4, "EUR");
+        char err[256];
+        bool changed;
+        assert_int_equal(tecg_nation_state_apply(back, &ev, &changed, err, sizeof(err)), TECG_OK);
+        tecg_buf_t again = encode_ok(c, back);
+        tecg_nation_state_t *back2 = decode_ok(c, again.data, again.len);
+        assert_true(tecg_nation_state_equal(back, back2));
+        assert_int_equal(back2->nfunding_months, 1);
+        assert_int_equal(back2->funding_months[0].month, 200508);
+
+        tecg_buf_free(&again);
+        tecg_nation_state_destroy(back2);
+        tecg_nation_state_destroy(back);
+        tecg_nation_state_destroy(st);
+        free(old);
+}
+
+/* Each new invariant is refused on encode (and so on decode, which runs
+ * the same check): months beyond their totals, out of order, a correction
+ * list not latest first, dead-letter months that do not add up. */
+static void test_history_invariants(void **state) {
+        tecg_state_codec_t *c = *state;
+        static const char *const want[] = {
+                "funding_months[0]",     "training_months[1]", "strength_months[0]",
+                "recent_corrections[1]", "dead_letter_months", "recent_corrections[0]",
+        };
+        for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
+                tecg_nation_state_t *st = full_state();
+                tecg_buf_t b = TECG_BUF_INIT;
+                char err[256] = "";
+                switch (k) {
+                case 0:
+                        st->funding_months[0].amount_minor++;
+                        break;
+                case 1:
+                        st->training_months[1].month = 200411;
+                        break;
+                case 2:
+                        st->strength_months[0].month = 200503;
+                        break;
+                case 3:
+                        st->recent_corrections[1].occurred_at_ms = st->as_of_ms;
+                        break;
+                case 4:
+                        st->dead_letters = 3;
+                        break;
+                default:
+                        free(st->recent_corrections[0].reason);
+                        st->recent_corrections[0].reason = NULL;
+                        break;
+                }
+                assert_int_equal(tecg_state_codec_encode(c, st, &b, err, sizeof(err)),
+                                 TECG_ERR_INVALID);
+                if (!strstr(err, want[k]))
+                        fail_msg("case %zu: %s", k, err);
+                assert_int_equal(b.len, 0);
+                tecg_buf_free(&b);
+                tecg_nation_state_destroy(st);
+        }
 }
 
 /* A last report later than as_of cannot come from apply(): refused on
@@ -1030,6 +1179,21 @@ static void test_crafted_last(void **state) {
                 assert_true(st->last_report_ms[t] == INT64_MIN);
         tecg_nation_state_destroy(st);
         tecg_buf_free(&b);
+
+        /* A v2 body (through last_*) under the current fingerprint ends
+         * too early; under v2's it is read without months. */
+        r.v1 = false;
+        r.v2 = true;
+        r.last[TECG_EV_TRAINING] = r.as_of - 1;
+        b = craft(tecg_state_codec_fingerprint(c), &r);
+        decode_refused(c, b.data, b.len, TECG_ERR_INVALID, "field funding_months", "v2 as v3");
+        tecg_buf_free(&b);
+        b = craft(tecg_state_codec_fingerprint_v2(c), &r);
+        st = decode_ok(c, b.data, b.len);
+        assert_true(st->last_report_ms[TECG_EV_TRAINING] == r.as_of - 1);
+        assert_int_equal(st->nfunding_months, 0);
+        tecg_nation_state_destroy(st);
+        tecg_buf_free(&b);
 }
 
 static void test_negative_blocks(void **state) {
@@ -1075,6 +1239,8 @@ int main(void) {
                 T(test_fingerprint),
                 T(test_golden),
                 T(test_golden_v1),
+                T(test_golden_v2),
+                T(test_history_invariants),
                 T(test_crafted_last),
                 T(test_last_report_bounds),
                 T(test_round_trips),

@@ -120,6 +120,73 @@ static void st_training(tecg_nation_state_t *st, int32_t year, tecg_location_t l
         st->events++;
 }
 
+/* Month cells (docs/design.md §4.1), appended in key order as the
+ * aggregator keeps them. */
+static void st_funding_month(tecg_nation_state_t *st, int32_t month, tecg_channel_t ch,
+                             tecg_funding_stage_t stage, const char *cur, int64_t amount) {
+        tecg_funding_month_t *f;
+        st->funding_months = realloc(st->funding_months, (st->nfunding_months + 1) * sizeof(*f));
+        assert_non_null(st->funding_months);
+        f = &st->funding_months[st->nfunding_months++];
+        memset(f, 0, sizeof(*f));
+        f->month = month;
+        f->channel = ch;
+        f->stage = stage;
+        memcpy(f->currency, cur, 4);
+        f->amount_minor = amount;
+}
+
+static void st_training_month(tecg_nation_state_t *st, int32_t month, tecg_location_t loc,
+                              tecg_level_t lvl, int64_t trainees) {
+        st->training_months = realloc(st->training_months,
+                                      (st->ntraining_months + 1) * sizeof(tecg_training_month_t));
+        assert_non_null(st->training_months);
+        st->training_months[st->ntraining_months++] =
+                (tecg_training_month_t){month, loc, lvl, trainees};
+}
+
+static void st_strength_month(tecg_nation_state_t *st, int32_t month, tecg_role_t role,
+                              tecg_location_t loc, int32_t headcount, const char *when,
+                              const char *event_id) {
+        tecg_strength_month_t *p;
+        st->strength_months = realloc(st->strength_months, (st->nstrength_months + 1) * sizeof(*p));
+        assert_non_null(st->strength_months);
+        p = &st->strength_months[st->nstrength_months++];
+        memset(p, 0, sizeof(*p));
+        p->month = month;
+        p->role = role;
+        p->location = loc;
+        p->occurred_at_ms = ms(when);
+        snprintf(p->event_id, sizeof(p->event_id), "%s", event_id);
+        p->headcount = headcount;
+}
+
+static void st_correction(tecg_nation_state_t *st, tecg_correction_kind_t kind,
+                          tecg_event_type_t type, const char *id, const char *target,
+                          const char *when, const char *before, const char *after,
+                          const char *reason) {
+        tecg_correction_t c;
+        char err[256];
+        memset(&c, 0, sizeof(c));
+        c.kind = kind;
+        c.type = type;
+        snprintf(c.event_id, sizeof(c.event_id), "%s", id);
+        snprintf(c.target_id, sizeof(c.target_id), "%s", target);
+        c.occurred_at_ms = ms(when);
+        snprintf(c.before, sizeof(c.before), "%s", before);
+        snprintf(c.after, sizeof(c.after), "%s", after);
+        c.reason = (char *)reason;
+        if (tecg_nation_state_note_correction(st, &c, err, sizeof(err)))
+                fail_msg("%s", err);
+}
+
+static void st_dead_letter(tecg_nation_state_t *st, const char *when, const char *stage,
+                           const char *reason) {
+        char err[256];
+        if (tecg_nation_state_note_dead_letter(st, ms(when), stage, reason, err, sizeof(err)))
+                fail_msg("%s", err);
+}
+
 /* "Now" of the golden documents: USA and GBR reported within the 35 days
  * before, the other listed nations did not (BEL never did). */
 #define NOW ms("2005-12-10T00:00:00Z")
@@ -163,6 +230,26 @@ static void scenario_states(scenario_t *s) {
         st->last_report_ms[TECG_EV_EQUIPMENT] = ms("2005-11-02T00:00:00Z");
         st->last_report_ms[TECG_EV_PERSONNEL] = ms("2005-11-30T12:00:00Z");
         st->last_report_ms[TECG_EV_TRAINING] = ms("2005-06-30T00:00:00Z");
+        /* Its months: the totals above spread over 2004-12 .. 2005-11; the
+         * trainer strength rose from 80 to 100 in November. */
+        st_funding_month(st, 200501, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "USD", 60000000);
+        st_funding_month(st, 200503, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "USD", 40000000);
+        st_funding_month(st, 200506, TECG_CH_TRUST_FUND, TECG_FS_DISBURSED, "USD", 50000000);
+        st_funding_month(st, 200509, TECG_CH_BILATERAL, TECG_FS_PLEDGED, "USD", 200000000);
+        st_training_month(st, 200412, TECG_LOC_IN_IRAQ, TECG_LVL_SENIOR, 40);
+        st_training_month(st, 200502, TECG_LOC_IN_IRAQ, TECG_LVL_MIDDLE, 300);
+        st_training_month(st, 200506, TECG_LOC_IN_IRAQ, TECG_LVL_SENIOR, 100);
+        st_strength_month(st, 200509, TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ, 80,
+                          "2005-09-10T00:00:00Z", "usa-p-1");
+        st_strength_month(st, 200509, TECG_ROLE_STAFF, TECG_LOC_OUTSIDE_IRAQ, 10,
+                          "2005-09-01T08:00:00Z", "usa-p-3");
+        st_strength_month(st, 200511, TECG_ROLE_TRAINER, TECG_LOC_IN_IRAQ, 100,
+                          "2005-11-30T12:00:00Z", "usa-p-7");
+        st_strength_month(st, 200511, TECG_ROLE_FORCE_PROTECTION, TECG_LOC_IN_IRAQ, 50,
+                          "2005-11-01T08:00:00Z", "usa-p-5");
+        st_correction(st, TECG_CORR_SUPERSEDE, TECG_EV_TRAINING, "usa-t-9", "usa-t-2",
+                      "2005-06-30T00:00:00Z", "training IN_IRAQ SENIOR 10 trainees",
+                      "training IN_IRAQ SENIOR 100 trainees", NULL);
 
         s->st[2] = st = st_new("GBR", "2005-12-01T09:00:00Z");
         st_funding(st, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "GBP", 25000000);
@@ -172,6 +259,25 @@ static void scenario_states(scenario_t *s) {
                      "gbr-0042");
         st_personnel(st, TECG_ROLE_STAFF, TECG_LOC_IN_IRAQ, 30, "2005-10-01T09:00:00Z", "gbr-0031");
         st_training(st, 2005, TECG_LOC_OUTSIDE_IRAQ, TECG_LVL_SENIOR, 50);
+        st_funding_month(st, 200505, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "GBP", 25000000);
+        st_funding_month(st, 200511, TECG_CH_TRUST_FUND, TECG_FS_DISBURSED, "GBP", 25000000);
+        st_funding_month(st, 200511, TECG_CH_COMMON_FUNDING, TECG_FS_PLEDGED, "EUR", 10000000);
+        st_training_month(st, 200507, TECG_LOC_OUTSIDE_IRAQ, TECG_LVL_SENIOR, 50);
+        st_strength_month(st, 200510, TECG_ROLE_STAFF, TECG_LOC_IN_IRAQ, 30, "2005-10-01T09:00:00Z",
+                          "gbr-0031");
+        st_strength_month(st, 200512, TECG_ROLE_MENTOR, TECG_LOC_IN_IRAQ, 60,
+                          "2005-12-01T09:00:00Z", "gbr-0042");
+        /* A pledge reported ten times too high, retracted; a disbursement
+         * whose target has not arrived yet (before ""). */
+        st_correction(st, TECG_CORR_RETRACT, TECG_EV_FUNDING, "gbr-r-1", "gbr-0007",
+                      "2005-11-20T10:00:00Z", "funding TRUST_FUND PLEDGED 2500000.00 GBP", "",
+                      "pledge entered ten times too high");
+        st_correction(st, TECG_CORR_SUPERSEDE, TECG_EV_FUNDING, "gbr-0050", "gbr-0049",
+                      "2005-11-21T10:00:00Z", "", "funding TRUST_FUND DISBURSED 250000.00 GBP",
+                      NULL);
+        st_dead_letter(st, "2005-11-22T10:00:00Z", "correction",
+                       "supersedes gbr-0007, which was already retracted by gbr-r-1");
+        st_dead_letter(st, "2005-11-23T10:00:00Z", "contract", "field 'amount': not > 0");
 
         s->st[3] = st = st_new("NOR", "2005-10-15T08:30:00Z");
         st_funding(st, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "NOK", 500000000);
@@ -304,6 +410,10 @@ static void test_golden_staffing(void **state) {
 
 static void test_golden_training(void **state) {
         check_golden(*state, TECG_DASH_TRAINING);
+}
+
+static void test_golden_history(void **state) {
+        check_golden(*state, TECG_DASH_HISTORY);
 }
 
 /* ------------------------------------------------------------------ */
@@ -515,8 +625,9 @@ static void test_empty(void **state) {
                 [TECG_DASH_FUNDING] = {funding, NELEM(funding)},
                 [TECG_DASH_STAFFING] = {staffing, NELEM(staffing)},
                 [TECG_DASH_TRAINING] = {training, NELEM(training)},
+                [TECG_DASH_HISTORY] = {NULL, 0},
         };
-        for (int w = 0; w < TECG_DASH__COUNT; w++) {
+        for (int w = 0; w < TECG_DASH_HISTORY; w++) {
                 json_t *doc = tecg_compose((tecg_dashboard_t)w, &s->mission, s->nations, NULL, 0,
                                            NOW, err, sizeof(err));
                 assert_non_null(doc);
@@ -525,6 +636,12 @@ static void test_empty(void **state) {
                 expect(doc, per[w].want, per[w].n);
                 json_decref(doc);
         }
+        /* History without states: no months at all. */
+        json_t *hist = tecg_compose(TECG_DASH_HISTORY, &s->mission, s->nations, NULL, 0, NOW, err,
+                                    sizeof(err));
+        assert_non_null(hist);
+        EXPECT(hist, NUL("as_of"), LEN("months", 0), INT("authorized_strength", 360));
+        json_decref(hist);
         /* No nations list at all: the states are all "unlisted". */
         json_t *doc =
                 tecg_compose_funding(&s->mission, NULL, STATES(s), NSTATES, NOW, err, sizeof(err));
@@ -767,7 +884,8 @@ static void test_overdue_with_clock(void **state) {
                 {36 * DAY - 1, true, 0}, {36 * DAY, true, 1},   {40 * DAY + 5 * 3600000, true, 5},
         };
         for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-                for (int w = 0; w < TECG_DASH__COUNT; w++) {
+                /* History has no reporting block: it does not age. */
+                for (int w = 0; w < TECG_DASH_HISTORY; w++) {
                         json_t *doc = tecg_compose((tecg_dashboard_t)w, &m, nations, states, 1,
                                                    t0 + steps[i].now_offset, err, sizeof(err));
                         if (!doc)
@@ -928,6 +1046,7 @@ int main(void) {
                 cmocka_unit_test(test_golden_funding),
                 cmocka_unit_test(test_golden_staffing),
                 cmocka_unit_test(test_golden_training),
+                cmocka_unit_test(test_golden_history),
                 cmocka_unit_test(test_figures_funding),
                 cmocka_unit_test(test_figures_staffing),
                 cmocka_unit_test(test_figures_training),

@@ -328,8 +328,8 @@ static void test_follows_nation_state(void **state) {
         assert_int_equal(st.undecodable, 0);
         for (int i = 0; i < TECG_DASH__COUNT; i++)
                 assert_int_equal(st.versions[i], 1);
-        assert_int_equal(st.published, 3);
-        assert_int_equal(f->published, 3);
+        assert_int_equal(st.published, TECG_DASH__COUNT);
+        assert_int_equal(f->published, TECG_DASH__COUNT);
 
         json_t *staffing = stored(f, "staffing", 1);
         assert_int_equal(int_at(staffing, "total.in_iraq"), 67);

@@ -25,6 +25,8 @@
 
 #include <cmocka.h>
 
+#include <jansson.h>
+
 #include "buf.h"
 #include "export.h"
 #include "testutil.h"
@@ -146,6 +148,40 @@ static void test_golden_training_ndjson(void **state) {
 static void test_golden_training_wide_ndjson(void **state) {
         (void)state;
         check_golden("training", TECG_EXPORT_WIDE, TECG_EXPORT_NDJSON);
+}
+
+/* History in long form: dimension month, money with the document's
+ * currency, the references (authorized strength, targets) without a month. */
+static void test_golden_history_csv(void **state) {
+        (void)state;
+        check_golden("history", TECG_EXPORT_LONG, TECG_EXPORT_CSV);
+}
+
+static void test_golden_history_ndjson(void **state) {
+        (void)state;
+        check_golden("history", TECG_EXPORT_LONG, TECG_EXPORT_NDJSON);
+}
+
+/* Every month of the document gives its 10 measures, the references 3. */
+static void test_history_rows(void **state) {
+        (void)state;
+        char *doc = tu_slurp_data("export/history.json", NULL);
+        json_t *root = json_loads(doc, 0, NULL);
+        assert_non_null(root);
+        size_t months = json_array_size(json_object_get(root, "months"));
+        assert_true(months >= 12);
+        char *csv = export_long("history", doc, TECG_EXPORT_CSV);
+        assert_int_equal(tu_count_of(csv, "\r\n"), 1 + 3 + 10 * months);
+        assert_non_null(
+                strstr(csv, "dashboard,version,as_of,nation,month,measure,value,currency\r\n"));
+        assert_non_null(
+                strstr(csv, "history,7,2005-12-01T09:00:00Z,,2005-12,strength_in_iraq,240,\r\n"));
+        assert_non_null(strstr(
+                csv,
+                "history,7,2005-12-01T09:00:00Z,,2005-11,pledged_cumulative,2878150.00,EUR\r\n"));
+        free(csv);
+        json_decref(root);
+        free(doc);
 }
 
 /* The golden CSV has as many rows as the document has nations plus its
@@ -419,18 +455,18 @@ static void test_long_unknown(void **state) {
         tecg_export_opts_t opts = {TECG_EXPORT_LONG, TECG_EXPORT_CSV, true};
         const char *doc = "{\"months\":[{\"month\":\"2005-01\",\"n\":1}]}";
         assert_int_equal(
-                tecg_export("history", 1, doc, strlen(doc), &opts, &out, errstr, sizeof(errstr)),
+                tecg_export("nation", 1, doc, strlen(doc), &opts, &out, errstr, sizeof(errstr)),
                 TECG_ERR_NOT_FOUND);
-        assert_string_equal(errstr, "history: no long form (its wide form exports it)");
+        assert_string_equal(errstr, "nation: no long form (its wide form exports it)");
         assert_int_equal(out.len, 0);
-        assert_false(tecg_export_has_long_form("history"));
+        assert_false(tecg_export_has_long_form("nation"));
+        assert_true(tecg_export_has_long_form("history"));
         assert_true(tecg_export_has_long_form("funding"));
         assert_true(tecg_export_has_long_form("staffing"));
         assert_true(tecg_export_has_long_form("training"));
-        char *wide =
-                export_as("history", 1, doc, TECG_EXPORT_WIDE, TECG_EXPORT_CSV, false, TECG_OK);
+        char *wide = export_as("nation", 1, doc, TECG_EXPORT_WIDE, TECG_EXPORT_CSV, false, TECG_OK);
         assert_string_equal(wide, "dashboard,version,as_of,table,month,n\r\n"
-                                  "history,1,,months,2005-01,1\r\n");
+                                  "nation,1,,months,2005-01,1\r\n");
         free(wide);
 }
 
@@ -513,6 +549,9 @@ int main(void) {
                 cmocka_unit_test(test_golden_training_wide_csv),
                 cmocka_unit_test(test_golden_training_ndjson),
                 cmocka_unit_test(test_golden_training_wide_ndjson),
+                cmocka_unit_test(test_golden_history_csv),
+                cmocka_unit_test(test_golden_history_ndjson),
+                cmocka_unit_test(test_history_rows),
                 cmocka_unit_test(test_golden_shape),
                 cmocka_unit_test(test_cases),
                 cmocka_unit_test(test_long_cases),
