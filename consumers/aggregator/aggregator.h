@@ -72,7 +72,26 @@ typedef struct {
         int shutdown_timeout_ms;
         tecg_signatures_mode_t signatures;
         const tecg_keyring_t *keyring; /* borrowed; required unless off */
+        /* The directory of the id store (store.dir, docs/design.md §4.4);
+         * NULL: a private directory under $TMPDIR, removed by destroy
+         * (tests), so every restore rebuilds from tecg.event-ids. */
+        const char *store_dir;
+        size_t store_map_bytes; /* store.map.bytes; 0 = TECG_STORE_MAP_DEFAULT */
 } tecg_aggregator_options_t;
+
+/* The largest the store may grow: address space, not memory or disk. */
+#define TECG_STORE_MAP_DEFAULT (sizeof(void *) >= 8 ? (size_t)64 << 30 : (size_t)1 << 30)
+
+/* Why a correction was dead-lettered (stage "correction"). */
+typedef enum {
+        TECG_CORR_REFUSED_ALREADY = 0, /* the target was already taken back (or claimed) */
+        TECG_CORR_REFUSED_TYPE,        /* the target is of another type */
+        TECG_CORR_REFUSED_LEGACY,      /* counted before corrections existed */
+        TECG_CORR_REFUSED__COUNT
+} tecg_corr_refusal_t;
+
+/* Metric label of each refusal ("already_corrected", ...). */
+extern const char *const tecg_corr_refusal_names[TECG_CORR_REFUSED__COUNT];
 
 typedef struct {
         uint64_t consumed;      /* input messages processed */
@@ -85,8 +104,13 @@ typedef struct {
                                  * error no abort could clear */
         uint64_t restores;      /* partitions restored */
         uint64_t nations;       /* nation states held */
-        uint64_t seen_ids;      /* event ids held for dedupe */
-        uint64_t seen_bytes;    /* memory of those ids */
+        uint64_t seen_ids;      /* id records in the store (committed) */
+        uint64_t seen_bytes;    /* bytes of the store file in use */
+        uint64_t corrections_applied; /* a counted target taken back */
+        uint64_t corrections_pending; /* noted before their target arrived */
+        uint64_t corrections_resolved; /* targets that arrived already taken back */
+        uint64_t corrections_mismatched; /* a target arrived with another type than expected */
+        uint64_t corrections_refused[TECG_CORR_REFUSED__COUNT];
         int64_t last_commit_ms; /* wall clock of the last commit, 0 = none */
         /* Messages whose signature did not hold, per reason: dead-lettered
          * under require, accepted under warn. */

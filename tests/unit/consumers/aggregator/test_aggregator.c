@@ -52,6 +52,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "event.h"
+#include "idstore.h"
 #include "log.h"
 #include "nation_state.h"
 #include "refdata.h"
@@ -589,8 +590,8 @@ static const tecg_funding_total_t *find_funding(const tecg_nation_state_t *st, t
 }
 
 /* tecg.event-ids must hold exactly `ids` ("NATION/event_id"), each once, in
- * the partition of the input message that counted it and with that
- * message's offset as value. */
+ * the partition of the input message that counted it and with its id
+ * record as value: counted (ACTIVE), with the effect of the event's type. */
 static void assert_event_ids(const fixture_t *f, const records_t *rs, const char *const *ids,
                              const size_t *origin, size_t n) {
         if (rs->n != n) {
@@ -610,11 +611,18 @@ static void assert_event_ids(const fixture_t *f, const records_t *rs, const char
                 if (!hit)
                         fail_msg("event id %s not in " PREFIX "event-ids", ids[i]);
                 const sent_t *s = &f->sent[origin[i]];
-                char offset[32];
-                snprintf(offset, sizeof(offset), "%" PRId64, s->offset);
+                char err[512], nation[4];
+                tecg_id_record_t rec;
                 assert_int_equal(hit->partition, s->partition);
                 assert_non_null(hit->value);
-                assert_string_equal((const char *)hit->value, offset);
+                snprintf(nation, sizeof(nation), "%.3s", ids[i]);
+                if (tecg_id_record_decode(hit->value, hit->len, nation, ids[i] + 4, &rec, err,
+                                          sizeof(err)))
+                        fail_msg("%s: %s", ids[i], err);
+                assert_int_equal(rec.status, TECG_ID_ACTIVE);
+                assert_true(rec.has_effect);
+                assert_int_equal(rec.type == TECG_EV_TRAINING,
+                                 strcmp(s->topic, PREFIX "training-completions") == 0);
         }
 }
 
