@@ -1835,7 +1835,7 @@ static tecg_err_t store_open(tecg_aggregator_t *agg, char *errstr, size_t errstr
                 dir = agg->store_tmpdir;
         }
         size_t map = agg->opts.store_map_bytes ? agg->opts.store_map_bytes : TECG_STORE_MAP_DEFAULT;
-        if (!(agg->store = tecg_idstore_open(dir, map, errstr, errstr_size)))
+        if (!(agg->store = tecg_idstore_open(dir, map, agg->topic_ids, errstr, errstr_size)))
                 return TECG_ERR_IO;
         return TECG_OK;
 }

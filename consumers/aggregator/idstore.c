@@ -331,8 +331,25 @@ static tecg_err_t mdb_fail(int rc, const char *what, char *errstr, size_t errstr
                            "id store: %s: %s", what, mdb_strerror(rc));
 }
 
-tecg_idstore_t *tecg_idstore_open(const char *dir, size_t map_bytes, char *errstr,
-                                  size_t errstr_size) {
+/* Empties the store when it was written for another owner, and names
+ * the owner. */
+static int claim(tecg_idstore_t *s, MDB_txn *txn, const char *owner) {
+        MDB_val k = {5, (void *)"owner"}, v;
+        size_t len = strlen(owner);
+        int rc = mdb_get(txn, s->meta, &k, &v);
+        if (rc == 0 && v.mv_size == len && memcmp(v.mv_data, owner, len) == 0)
+                return 0;
+        if (rc && rc != MDB_NOTFOUND)
+                return rc;
+        if ((rc = mdb_drop(txn, s->ids, 0)) || (rc = mdb_drop(txn, s->personnel, 0)) ||
+            (rc = mdb_drop(txn, s->meta, 0)))
+                return rc;
+        v = (MDB_val){len, (void *)owner};
+        return mdb_put(txn, s->meta, &k, &v, 0);
+}
+
+tecg_idstore_t *tecg_idstore_open(const char *dir, size_t map_bytes, const char *owner,
+                                  char *errstr, size_t errstr_size) {
         MDB_txn *txn = NULL;
         int rc;
         tecg_idstore_t *s = calloc(1, sizeof(*s));
@@ -359,7 +376,8 @@ tecg_idstore_t *tecg_idstore_open(const char *dir, size_t map_bytes, char *errst
         if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) ||
             (rc = mdb_dbi_open(txn, "ids", MDB_CREATE, &s->ids)) ||
             (rc = mdb_dbi_open(txn, "personnel", MDB_CREATE, &s->personnel)) ||
-            (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta))) {
+            (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) ||
+            (rc = claim(s, txn, owner))) {
                 mdb_txn_abort(txn);
                 mdb_fail(rc, dir, errstr, errstr_size);
                 goto fail;

@@ -88,9 +88,11 @@ typedef struct tecg_idstore tecg_idstore_t;
 
 /* Opens (creates) the store in directory `dir` (created 0750 when
  * missing) with a map of `map_bytes` (sparse: only what is written takes
- * disk). NULL with the reason on failure. */
-tecg_idstore_t *tecg_idstore_open(const char *dir, size_t map_bytes, char *errstr,
-                                  size_t errstr_size);
+ * disk). `owner` names what the store reflects (the event-ids topic): a
+ * store written for another owner is emptied first, since its markers
+ * mean nothing here. NULL with the reason on failure. */
+tecg_idstore_t *tecg_idstore_open(const char *dir, size_t map_bytes, const char *owner,
+                                  char *errstr, size_t errstr_size);
 
 /* Closes; the overlay is dropped. NULL ok. */
 void tecg_idstore_close(tecg_idstore_t *s);
