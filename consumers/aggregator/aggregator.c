@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "contract.h"
+#include "count.h"
 #include "kafka.h"
 #include "keyring.h"
 #include "log.h"
@@ -347,8 +348,8 @@ static tecg_err_t store_start(tecg_aggregator_t *agg, int32_t p, int64_t *from, 
                               size_t errstr_size) {
         int64_t lo = 0, hi = 0;
         int64_t marker = tecg_idstore_marker(agg->store, p);
-        rd_kafka_resp_err_t kerr = rd_kafka_query_watermark_offsets(
-                agg->restorer, agg->topic_ids, p, &lo, &hi, RECOVER_WAIT_MS);
+        rd_kafka_resp_err_t kerr = rd_kafka_query_watermark_offsets(agg->restorer, agg->topic_ids,
+                                                                    p, &lo, &hi, RECOVER_WAIT_MS);
         if (kerr && err_is_terminal(kerr)) {
                 agg->fatal = true;
                 snprintf(agg->fatal_error, sizeof(agg->fatal_error),
@@ -485,8 +486,8 @@ static tecg_err_t ctx_restore(tecg_aggregator_t *agg, const int32_t *ps, size_t 
                 } else {
                         restore_record(agg, ctxs[i], m, is_state);
                         if (!is_state && tecg_idstore_pending(agg->store) >= RESTORE_CHUNK &&
-                            !agg->fatal && (err = restore_flush(agg, ctxs, n, errstr,
-                                                                errstr_size))) {
+                            !agg->fatal &&
+                            (err = restore_flush(agg, ctxs, n, errstr, errstr_size))) {
                                 rd_kafka_message_destroy(m);
                                 goto done;
                         }
@@ -683,8 +684,8 @@ static int32_t input_partitions(tecg_aggregator_t *agg, int input, rd_kafka_topi
  * the message key) is noted in its state, when it sits on the partition
  * of that nation: a message on another one (a wrong key, a copy) must not
  * make a second state of the nation where another aggregator owns it. */
-static void note_dead_letter(tecg_aggregator_t *agg, const rd_kafka_message_t *m,
-                             const char *stage, const char *reason) {
+static void note_dead_letter(tecg_aggregator_t *agg, const rd_kafka_message_t *m, const char *stage,
+                             const char *reason) {
         char nation[4], why[256];
         part_ctx_t *ctx = ctx_get(agg, m->partition);
         if (!ctx || !m->key || m->key_len != 3)
@@ -703,8 +704,8 @@ static void note_dead_letter(tecg_aggregator_t *agg, const rd_kafka_message_t *m
         nation_slot_t *slot = ctx_slot(ctx, nation, true);
         rd_kafka_timestamp_type_t ts_type;
         int64_t at = rd_kafka_message_timestamp(m, &ts_type);
-        if (!slot || tecg_nation_state_note_dead_letter(slot->st, at, stage, reason, why,
-                                                        sizeof(why))) {
+        if (!slot ||
+            tecg_nation_state_note_dead_letter(slot->st, at, stage, reason, why, sizeof(why))) {
                 tecg_log_warn(FAC, "dead letter of %s not noted in its state: %s", nation,
                               slot ? why : "out of memory");
                 return;
@@ -987,330 +988,67 @@ static bool signature_accepts(tecg_aggregator_t *agg, int input, const rd_kafka_
         return true;
 }
 
-/* ---- counting and corrections (docs/design.md §4.4) ---------------------- */
+/* ---- counting (count.c) --------------------------------------------------- */
 
-const char *const tecg_corr_refusal_names[TECG_CORR_REFUSED__COUNT] = {
-        "already_corrected", "other_type", "legacy"};
-
-/* A store failure or a record we cannot read: nothing of this batch may be
- * committed, and counting on would count twice. */
-static void store_fatal(tecg_aggregator_t *agg, const char *why) {
-        if (agg->fatal)
-                return;
-        agg->fatal = true;
-        snprintf(agg->fatal_error, sizeof(agg->fatal_error), "%s", why);
-}
-
-/* Sets an id record in the store's overlay and writes it to event-ids in
- * the open transaction: the topic is the truth the store is rebuilt from. */
-static bool record_put(tecg_aggregator_t *agg, part_ctx_t *ctx, const char *nation,
-                       const char *event_id, const tecg_id_record_t *rec) {
-        char key[4 + TECG_EVENT_ID_MAX + 1], why[512];
-        uint8_t value[TECG_ID_RECORD_MAX];
-        size_t vlen = tecg_id_record_encode(rec, value);
-        if (!vlen || tecg_idstore_put(agg->store, ctx->partition, nation, event_id, rec, why,
-                                      sizeof(why))) {
-                if (!vlen)
-                        snprintf(why, sizeof(why), "id record of %s/%s does not encode", nation,
-                                 event_id);
-                store_fatal(agg, why);
-                return false;
-        }
+/* count.c's sink: an id record goes to event-ids in the open transaction. */
+static void on_record(void *opaque, const char *nation, const char *event_id, const uint8_t *value,
+                      size_t len) {
+        struct {
+                tecg_aggregator_t *agg;
+                int32_t partition;
+        } *where = opaque;
+        char key[4 + TECG_EVENT_ID_MAX + 1];
         int klen = snprintf(key, sizeof(key), "%s/%s", nation, event_id);
-        produce(agg, agg->topic_ids, ctx->partition, key, (size_t)klen, value, vlen, NULL);
-        return true;
+        produce(where->agg, where->agg->topic_ids, where->partition, key, (size_t)klen, value, len,
+                NULL);
 }
 
-/* The first and last millisecond of the UTC month of ms. */
-static void month_bounds(int64_t ms, int64_t *from, int64_t *to) {
-        time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        tm.tm_mday = 1;
-        tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-        *from = (int64_t)timegm(&tm) * 1000;
-        tm.tm_mon++;
-        *to = (int64_t)timegm(&tm) * 1000 - 1;
-}
-
-/* Takes a counted event's effect out of st. For a personnel report the
- * fallbacks are the latest ACTIVE reports in the store other than the
- * target itself. */
-static tecg_err_t take_back(tecg_aggregator_t *agg, part_ctx_t *ctx, tecg_nation_state_t *st,
-                            const tecg_event_t *target, char *reason, size_t reason_size) {
-        tecg_event_t fb, mfb;
-        int has_fb = 0, has_mfb = 0;
-        bool changed;
-        if (target->type == TECG_EV_PERSONNEL) {
-                int64_t from, to;
-                month_bounds(target->occurred_at_ms, &from, &to);
-                has_fb = tecg_idstore_personnel_latest(
-                        agg->store, ctx->partition, target->nation, target->u.personnel.role,
-                        target->u.personnel.location, INT64_MIN, INT64_MAX, target->event_id,
-                        &fb, reason, reason_size);
-                if (has_fb >= 0)
-                        has_mfb = tecg_idstore_personnel_latest(
-                                agg->store, ctx->partition, target->nation,
-                                target->u.personnel.role, target->u.personnel.location, from, to,
-                                target->event_id, &mfb, reason, reason_size);
-                if (has_fb < 0 || has_mfb < 0) {
-                        store_fatal(agg, reason);
-                        return TECG_ERR_IO;
-                }
-        }
-        return tecg_nation_state_unapply(st, target, has_fb ? &fb : NULL, has_mfb ? &mfb : NULL,
-                                         &changed, reason, reason_size);
-}
-
-/* Why a counted target cannot be taken back by ev; NULL when it can. */
-static const char *refusal(const tecg_event_t *ev, const char *target,
-                           tecg_event_type_t want, const tecg_id_record_t *tr,
-                           tecg_corr_refusal_t *why, char *out, size_t size) {
-        const char *verb = ev->type == TECG_EV_RETRACTION ? "retracts" : "supersedes";
-        switch (tr->status) {
-        case TECG_ID_ACTIVE:
-                if (tr->type == want)
-                        return NULL;
-                *why = TECG_CORR_REFUSED_TYPE;
-                if (ev->type == TECG_EV_RETRACTION)
-                        snprintf(out, size,
-                                 "retracts %s, a %s event; retracts_type says %s", target,
-                                 tecg_event_type_names[tr->type], tecg_event_type_names[want]);
-                else
-                        snprintf(out, size,
-                                 "supersedes %s, a %s event; a %s event can only supersede one "
-                                 "of its own type",
-                                 target, tecg_event_type_names[tr->type],
-                                 tecg_event_type_names[want]);
-                return out;
-        case TECG_ID_LEGACY:
-                *why = TECG_CORR_REFUSED_LEGACY;
-                snprintf(out, size,
-                         "%s %s, which was counted before corrections existed: its effect is "
-                         "unknown",
-                         verb, target);
-                return out;
-        case TECG_ID_RETRACTION:
-                *why = TECG_CORR_REFUSED_TYPE;
-                snprintf(out, size, "%s %s, a retraction: only counted events can be taken back",
-                         verb, target);
-                return out;
-        default:
-                *why = TECG_CORR_REFUSED_ALREADY;
-                snprintf(out, size, "%s %s, which was already %s by %s", verb, target,
-                         tr->status == TECG_ID_RETRACTED || tr->status == TECG_ID_PENDING_RETRACT
-                                 ? "retracted"
-                                 : "superseded",
-                         tr->by);
-                return out;
-        }
-}
-
-/* An event whose own record is PENDING_*: a correction C got there first.
- * Its effect is never applied; C's note learns what it took back. */
-static tecg_err_t resolve_pending(tecg_aggregator_t *agg, part_ctx_t *ctx,
-                                  tecg_nation_state_t *st, const tecg_event_t *ev,
-                                  const tecg_id_record_t *own, char *reason, size_t reason_size) {
-        bool changed;
-        tecg_err_t err = tecg_nation_state_count_only(st, ev, &changed, reason, reason_size);
-        if (err)
-                return err;
-        tecg_id_record_t rec = {.status = own->status == TECG_ID_PENDING_SUPERSEDE
-                                                  ? TECG_ID_SUPERSEDED
-                                                  : TECG_ID_RETRACTED,
-                                .type = ev->type,
-                                .has_effect = true,
-                                .effect = *ev};
-        snprintf(rec.by, sizeof(rec.by), "%s", own->by);
-        /* C's own record tells when C happened (a supersession carries its
-         * effect; a retraction's time is not kept: 0). */
-        tecg_id_record_t cr;
-        int got = tecg_idstore_get(agg->store, ctx->partition, ev->nation, own->by, &cr, reason,
-                                   reason_size);
-        if (got < 0) {
-                store_fatal(agg, reason);
-                return TECG_ERR_IO;
-        }
-        tecg_correction_t note = {
-                .kind = own->status == TECG_ID_PENDING_SUPERSEDE ? TECG_CORR_SUPERSEDE
-                                                                  : TECG_CORR_RETRACT,
-                .type = ev->type,
-                .occurred_at_ms = got && cr.has_effect ? cr.effect.occurred_at_ms : 0};
-        snprintf(note.event_id, sizeof(note.event_id), "%s", own->by);
-        snprintf(note.target_id, sizeof(note.target_id), "%s", ev->event_id);
-        tecg_nation_state_effect_text(ev, note.before, sizeof(note.before));
-        if (got && cr.has_effect)
-                tecg_nation_state_effect_text(&cr.effect, note.after, sizeof(note.after));
-        if ((err = tecg_nation_state_note_correction(st, &note, reason, reason_size)))
-                return err;
-        agg->stats.corrections_resolved++;
-        return record_put(agg, ctx, ev->nation, ev->event_id, &rec) ? TECG_OK : TECG_ERR_IO;
-}
-
-/* Counts a distinct event that corrects another (supersedes, or a
- * retraction) on a copy of the nation's state, so that a refusal half way
- * leaves the state as it was. Returns the new state, or NULL with *stage
- * and reason set (dead letter) or agg->fatal/batch_failed set. */
-static tecg_nation_state_t *count_correction(tecg_aggregator_t *agg, part_ctx_t *ctx,
-                                             const tecg_nation_state_t *cur,
-                                             const tecg_event_t *ev, const tecg_id_record_t *own,
-                                             bool own_pending, const char **stage, char *reason,
-                                             size_t reason_size) {
-        bool retraction = ev->type == TECG_EV_RETRACTION;
-        const char *target = retraction ? ev->u.retraction.retracts : ev->supersedes;
-        tecg_event_type_t want = retraction ? ev->u.retraction.retracts_type : ev->type;
-        tecg_id_record_t tr;
-        tecg_corr_refusal_t why = TECG_CORR_REFUSED_ALREADY;
-        bool changed;
-        char msg[512];
-
-        int got = tecg_idstore_get(agg->store, ctx->partition, ev->nation, target, &tr, reason,
-                                   reason_size);
-        if (got < 0) {
-                store_fatal(agg, reason);
-                return NULL;
-        }
-        if (got && refusal(ev, target, want, &tr, &why, msg, sizeof(msg))) {
-                agg->stats.corrections_refused[why]++;
-                *stage = "correction";
-                snprintf(reason, reason_size, "%s", msg);
-                return NULL;
-        }
-        tecg_nation_state_t *st = tecg_nation_state_dup(cur);
-        if (!st) {
-                store_fatal(agg, "out of memory");
-                return NULL;
-        }
-        tecg_correction_t note = {.kind = retraction ? TECG_CORR_RETRACT : TECG_CORR_SUPERSEDE,
-                                  .type = want,
-                                  .occurred_at_ms = ev->occurred_at_ms,
-                                  .reason = retraction ? (char *)ev->u.retraction.reason : NULL};
-        snprintf(note.event_id, sizeof(note.event_id), "%s", ev->event_id);
-        snprintf(note.target_id, sizeof(note.target_id), "%s", target);
-        *stage = "aggregate";
-        /* The state first, on the copy; the records last, so that a
-         * refusal leaves nothing written to event-ids. */
-        if (got) {
-                if (take_back(agg, ctx, st, &tr.effect, reason, reason_size))
-                        goto fail;
-                tecg_nation_state_effect_text(&tr.effect, note.before, sizeof(note.before));
-                tr.status = retraction ? TECG_ID_RETRACTED : TECG_ID_SUPERSEDED;
-        } else {
-                tr = (tecg_id_record_t){.status = retraction ? TECG_ID_PENDING_RETRACT
-                                                             : TECG_ID_PENDING_SUPERSEDE,
-                                        .type = want};
-        }
-        snprintf(tr.by, sizeof(tr.by), "%s", ev->event_id);
-        tecg_id_record_t rec = {.status = TECG_ID_ACTIVE, .type = ev->type};
-        if (retraction) {
-                rec.status = TECG_ID_RETRACTION;
-                snprintf(rec.by, sizeof(rec.by), "%s", target);
-                if (tecg_nation_state_count_only(st, ev, &changed, reason, reason_size))
-                        goto fail;
-        } else if (!own_pending) {
-                tecg_nation_state_effect_text(ev, note.after, sizeof(note.after));
-                rec.has_effect = true;
-                rec.effect = *ev;
-                if (tecg_nation_state_apply(st, ev, &changed, reason, reason_size))
-                        goto fail;
-        } else {
-                tecg_nation_state_effect_text(ev, note.after, sizeof(note.after));
-        }
-        if (tecg_nation_state_note_correction(st, &note, reason, reason_size))
-                goto fail;
-        /* Taken back itself before it arrived (a chain): counted without
-         * its effect; resolve_pending writes its record. */
-        if (own_pending && resolve_pending(agg, ctx, st, ev, own, reason, reason_size))
-                goto fail;
-        if (!record_put(agg, ctx, ev->nation, target, &tr) ||
-            (!own_pending && !record_put(agg, ctx, ev->nation, ev->event_id, &rec)))
-                goto fail;
-        if (got)
-                agg->stats.corrections_applied++;
-        else
-                agg->stats.corrections_pending++;
-        return st;
-fail:
-        tecg_nation_state_destroy(st);
-        return NULL;
-}
-
-/* Dedupe, then count one valid event of ctx's partition (docs/design.md
- * §4.4): its id record decides whether it was counted already, or taken
- * back before it arrived. */
+/* Dedupe and count one valid event (docs/design.md §4.4). */
 static void count_event(tecg_aggregator_t *agg, part_ctx_t *ctx, const rd_kafka_message_t *m,
                         const tecg_event_t *ev) {
         char reason[512];
         const char *stage = "aggregate";
-        tecg_id_record_t own;
-        int got = tecg_idstore_get(agg->store, ctx->partition, ev->nation, ev->event_id, &own,
-                                   reason, sizeof(reason));
-        if (got < 0) {
-                store_fatal(agg, reason);
-                return;
-        }
-        bool own_pending = got && (own.status == TECG_ID_PENDING_SUPERSEDE ||
-                                   own.status == TECG_ID_PENDING_RETRACT);
-        if (got && !own_pending) {
-                agg->stats.duplicates++;
-                return;
-        }
+        struct {
+                tecg_aggregator_t *agg;
+                int32_t partition;
+        } where = {agg, ctx->partition};
+        tecg_count_ctx_t c = {.store = agg->store,
+                              .partition = ctx->partition,
+                              .on_record = on_record,
+                              .opaque = &where,
+                              .stats = &agg->stats.corrections};
         nation_slot_t *slot = ctx_slot(ctx, ev->nation, true);
         if (!slot) {
-                store_fatal(agg, "out of memory");
+                agg->fatal = true;
+                snprintf(agg->fatal_error, sizeof(agg->fatal_error), "out of memory");
                 return;
         }
-        if (own_pending && own.type != ev->type) {
-                /* The correction expected another type: it does not apply
-                 * to this event, which counts as it is. */
-                agg->stats.corrections_mismatched++;
-                tecg_log_warn(FAC,
-                              "%s/%s: %s expected a %s event, this is a %s event: counted, the "
-                              "correction does not apply",
-                              ev->nation, ev->event_id, own.by, tecg_event_type_names[own.type],
-                              tecg_event_type_names[ev->type]);
-                own_pending = false;
+        uint64_t mismatched = c.stats->mismatched;
+        switch (tecg_count_event(&c, &slot->st, ev, &stage, reason, sizeof(reason))) {
+        case TECG_COUNTED:
+                if (c.stats->mismatched != mismatched)
+                        tecg_log_warn(FAC,
+                                      "%s/%s: a correction expected another type of event: "
+                                      "counted as it is, the correction does not apply",
+                                      ev->nation, ev->event_id);
+                slot->dirty = true; /* events and as_of move even when totals don't */
+                agg->stats.counted++;
+                break;
+        case TECG_DUPLICATE:
+                agg->stats.duplicates++;
+                break;
+        case TECG_REFUSED:
+                dead_letter(agg, m, stage, reason);
+                break;
+        case TECG_COUNT_FAILED:
+                /* The store failed: counting on would count twice. */
+                if (!agg->fatal) {
+                        agg->fatal = true;
+                        snprintf(agg->fatal_error, sizeof(agg->fatal_error), "id store: %s",
+                                 reason);
+                }
+                break;
         }
-        if (ev->type == TECG_EV_RETRACTION || ev->supersedes[0]) {
-                tecg_nation_state_t *st = count_correction(agg, ctx, slot->st, ev, &own,
-                                                           own_pending, &stage, reason,
-                                                           sizeof(reason));
-                if (!st) {
-                        if (!agg->fatal)
-                                dead_letter(agg, m, stage, reason);
-                        return;
-                }
-                tecg_nation_state_destroy(slot->st);
-                slot->st = st;
-        } else if (own_pending) {
-                tecg_nation_state_t *st = tecg_nation_state_dup(slot->st);
-                if (!st) {
-                        store_fatal(agg, "out of memory");
-                        return;
-                }
-                if (resolve_pending(agg, ctx, st, ev, &own, reason, sizeof(reason))) {
-                        tecg_nation_state_destroy(st);
-                        if (!agg->fatal)
-                                dead_letter(agg, m, "aggregate", reason);
-                        return;
-                }
-                tecg_nation_state_destroy(slot->st);
-                slot->st = st;
-        } else {
-                bool changed = false;
-                if (tecg_nation_state_apply(slot->st, ev, &changed, reason, sizeof(reason))) {
-                        dead_letter(agg, m, "aggregate", reason);
-                        return;
-                }
-                tecg_id_record_t rec = {.status = TECG_ID_ACTIVE,
-                                        .type = ev->type,
-                                        .has_effect = true,
-                                        .effect = *ev};
-                if (!record_put(agg, ctx, ev->nation, ev->event_id, &rec))
-                        return;
-        }
-        slot->dirty = true; /* events and as_of move even when totals don't */
-        agg->stats.counted++;
 }
 
 static void process(tecg_aggregator_t *agg, part_ctx_t *ctx, int input,
@@ -1425,8 +1163,7 @@ static void store_commit(tecg_aggregator_t *agg) {
                 tecg_idstore_abort(agg->store);
         }
         if (err) {
-                tecg_log_warn(FAC, "%s; the partitions are restored from the last commit",
-                              errstr);
+                tecg_log_warn(FAC, "%s; the partitions are restored from the last commit", errstr);
                 agg->recover = true;
         }
         free(ps);

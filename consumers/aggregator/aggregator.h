@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "count.h"
 #include "err.h"
 #include "keyring.h"
 #include "refdata.h"
@@ -82,36 +83,21 @@ typedef struct {
 /* The largest the store may grow: address space, not memory or disk. */
 #define TECG_STORE_MAP_DEFAULT (sizeof(void *) >= 8 ? (size_t)64 << 30 : (size_t)1 << 30)
 
-/* Why a correction was dead-lettered (stage "correction"). */
-typedef enum {
-        TECG_CORR_REFUSED_ALREADY = 0, /* the target was already taken back (or claimed) */
-        TECG_CORR_REFUSED_TYPE,        /* the target is of another type */
-        TECG_CORR_REFUSED_LEGACY,      /* counted before corrections existed */
-        TECG_CORR_REFUSED__COUNT
-} tecg_corr_refusal_t;
-
-/* Metric label of each refusal ("already_corrected", ...). */
-extern const char *const tecg_corr_refusal_names[TECG_CORR_REFUSED__COUNT];
-
 typedef struct {
-        uint64_t consumed;      /* input messages processed */
-        uint64_t counted;       /* distinct events aggregated */
-        uint64_t duplicates;    /* event_ids already counted */
-        uint64_t dead_lettered; /* sent to dead-letter */
-        uint64_t transactions;  /* committed */
-        uint64_t aborts;        /* aborted and replayed */
-        uint64_t recoveries;    /* new transactional producers after an
+        uint64_t consumed;              /* input messages processed */
+        uint64_t counted;               /* distinct events aggregated */
+        uint64_t duplicates;            /* event_ids already counted */
+        uint64_t dead_lettered;         /* sent to dead-letter */
+        uint64_t transactions;          /* committed */
+        uint64_t aborts;                /* aborted and replayed */
+        uint64_t recoveries;            /* new transactional producers after an
                                  * error no abort could clear */
-        uint64_t restores;      /* partitions restored */
-        uint64_t nations;       /* nation states held */
-        uint64_t seen_ids;      /* id records in the store (committed) */
-        uint64_t seen_bytes;    /* bytes of the store file in use */
-        uint64_t corrections_applied; /* a counted target taken back */
-        uint64_t corrections_pending; /* noted before their target arrived */
-        uint64_t corrections_resolved; /* targets that arrived already taken back */
-        uint64_t corrections_mismatched; /* a target arrived with another type than expected */
-        uint64_t corrections_refused[TECG_CORR_REFUSED__COUNT];
-        int64_t last_commit_ms; /* wall clock of the last commit, 0 = none */
+        uint64_t restores;              /* partitions restored */
+        uint64_t nations;               /* nation states held */
+        uint64_t seen_ids;              /* id records in the store (committed) */
+        uint64_t seen_bytes;            /* bytes of the store file in use */
+        tecg_count_stats_t corrections; /* docs/design.md §4.4 */
+        int64_t last_commit_ms;         /* wall clock of the last commit, 0 = none */
         /* Messages whose signature did not hold, per reason: dead-lettered
          * under require, accepted under warn. */
         uint64_t sig_refused[TECG_SIG__COUNT];

@@ -56,9 +56,9 @@ static const char *record_check(const tecg_id_record_t *r) {
         if (r->status < TECG_ID_ACTIVE || r->status >= TECG_ID__END)
                 return "status out of range";
         /* A pending record names the type it expects: a counted one. */
-        if (r->status == TECG_ID_RETRACTION ? r->type != TECG_EV_RETRACTION
-                                            : (r->status != TECG_ID_LEGACY &&
-                                               (r->type < 0 || r->type >= TECG_EV__COUNTED)))
+        if (r->status == TECG_ID_RETRACTION
+                    ? r->type != TECG_EV_RETRACTION
+                    : (r->status != TECG_ID_LEGACY && (r->type < 0 || r->type >= TECG_EV__COUNTED)))
                 return "type does not fit the status";
         size_t bylen = strnlen(r->by, sizeof(r->by));
         if (has_by(r->status) != (bylen > 0))
@@ -92,8 +92,7 @@ static const char *record_check(const tecg_id_record_t *r) {
                         return "quantity must be > 0";
                 if (e->u.equipment.has_value
                             ? e->u.equipment.value_minor < 0 ||
-                                      tecg_currency_code_check(e->u.equipment.currency, 3,
-                                                               false) ||
+                                      tecg_currency_code_check(e->u.equipment.currency, 3, false) ||
                                       e->u.equipment.currency[3]
                             : e->u.equipment.value_minor != 0 || e->u.equipment.currency[0])
                         return "equipment value and currency do not fit";
@@ -376,8 +375,7 @@ tecg_idstore_t *tecg_idstore_open(const char *dir, size_t map_bytes, const char 
         if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) ||
             (rc = mdb_dbi_open(txn, "ids", MDB_CREATE, &s->ids)) ||
             (rc = mdb_dbi_open(txn, "personnel", MDB_CREATE, &s->personnel)) ||
-            (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) ||
-            (rc = claim(s, txn, owner))) {
+            (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) || (rc = claim(s, txn, owner))) {
                 mdb_txn_abort(txn);
                 mdb_fail(rc, dir, errstr, errstr_size);
                 goto fail;
@@ -467,9 +465,8 @@ static int store_get(tecg_idstore_t *s, MDB_txn *txn, const uint8_t *key, size_t
                        : 1;
 }
 
-int tecg_idstore_get(tecg_idstore_t *s, int32_t partition, const char *nation,
-                     const char *event_id, tecg_id_record_t *out, char *errstr,
-                     size_t errstr_size) {
+int tecg_idstore_get(tecg_idstore_t *s, int32_t partition, const char *nation, const char *event_id,
+                     tecg_id_record_t *out, char *errstr, size_t errstr_size) {
         uint8_t key[KEY_MAX];
         size_t len = id_key(key, partition, nation, event_id);
         const overlay_entry_t *e = overlay_find(s, key, len);
@@ -634,9 +631,8 @@ static int write_record(tecg_idstore_t *s, MDB_txn *txn, const overlay_entry_t *
         return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-tecg_err_t tecg_idstore_commit(tecg_idstore_t *s, const int32_t *partitions,
-                               const int64_t *markers, size_t n, char *errstr,
-                               size_t errstr_size) {
+tecg_err_t tecg_idstore_commit(tecg_idstore_t *s, const int32_t *partitions, const int64_t *markers,
+                               size_t n, char *errstr, size_t errstr_size) {
         tecg_err_t err = TECG_OK;
         MDB_txn *txn = NULL;
         int rc = mdb_txn_begin(s->env, NULL, 0, &txn);

@@ -100,9 +100,8 @@ void tecg_idstore_close(tecg_idstore_t *s);
 /* The record of (partition, nation, event_id): the overlay's, else the
  * store's. 1 found, 0 not found, -1 on an error (a store record that does
  * not decode, LMDB failing) described in errstr. */
-int tecg_idstore_get(tecg_idstore_t *s, int32_t partition, const char *nation,
-                     const char *event_id, tecg_id_record_t *out, char *errstr,
-                     size_t errstr_size);
+int tecg_idstore_get(tecg_idstore_t *s, int32_t partition, const char *nation, const char *event_id,
+                     tecg_id_record_t *out, char *errstr, size_t errstr_size);
 
 /* Sets the record in the overlay (a later put of the same id wins). */
 tecg_err_t tecg_idstore_put(tecg_idstore_t *s, int32_t partition, const char *nation,
@@ -124,9 +123,8 @@ int tecg_idstore_personnel_latest(tecg_idstore_t *s, int32_t partition, const ch
  * LMDB transaction, then empties the overlay. On failure the overlay is
  * dropped too: the markers did not move, so the store catches up from the
  * topic at the next restore. */
-tecg_err_t tecg_idstore_commit(tecg_idstore_t *s, const int32_t *partitions,
-                               const int64_t *markers, size_t n, char *errstr,
-                               size_t errstr_size);
+tecg_err_t tecg_idstore_commit(tecg_idstore_t *s, const int32_t *partitions, const int64_t *markers,
+                               size_t n, char *errstr, size_t errstr_size);
 
 /* Drops the overlay (the Kafka transaction was aborted). */
 void tecg_idstore_abort(tecg_idstore_t *s);

@@ -34,8 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 fz_check_reason("decode", err, sizeof(err));
                 return 0;
         }
-        FZ_CHECK(r.status >= TECG_ID_ACTIVE && r.status < TECG_ID__END, "status %d",
-                 (int)r.status);
+        FZ_CHECK(r.status >= TECG_ID_ACTIVE && r.status < TECG_ID__END, "status %d", (int)r.status);
         if (r.status == TECG_ID_LEGACY) {
                 FZ_CHECK(size >= 1 && size <= 20, "legacy of %zu bytes", size);
                 for (size_t i = 0; i < size; i++)

@@ -83,9 +83,9 @@ static void roundtrip(const tecg_id_record_t *r) {
         assert_same(r, &back);
         /* Every shorter prefix and one byte more are refused. */
         for (size_t cut = 0; cut < n; cut++)
-                assert_int_equal(tecg_id_record_decode(buf, cut, "NLD", "x", &back, err,
-                                                       sizeof(err)),
-                                 TECG_ERR_INVALID);
+                assert_int_equal(
+                        tecg_id_record_decode(buf, cut, "NLD", "x", &back, err, sizeof(err)),
+                        TECG_ERR_INVALID);
         buf[n] = 0;
         assert_int_equal(tecg_id_record_decode(buf, n + 1, "NLD", "x", &back, err, sizeof(err)),
                          TECG_ERR_INVALID);
@@ -126,9 +126,9 @@ static void test_record_legacy_value(void **state) {
         char err[256];
         assert_int_equal(tecg_id_record_decode("0", 1, "NLD", "a", &r, err, sizeof(err)), TECG_OK);
         assert_int_equal(r.status, TECG_ID_LEGACY);
-        assert_int_equal(tecg_id_record_decode("18446744073709551615", 20, "NLD", "a", &r, err,
-                                               sizeof(err)),
-                         TECG_OK);
+        assert_int_equal(
+                tecg_id_record_decode("18446744073709551615", 20, "NLD", "a", &r, err, sizeof(err)),
+                TECG_OK);
         assert_int_equal(r.status, TECG_ID_LEGACY);
         assert_int_equal(tecg_id_record_decode("123456789012345678901", 21, "NLD", "a", &r, err,
                                                sizeof(err)),
@@ -296,9 +296,9 @@ static void test_overlay_abort_commit(void **state) {
 static int latest(tecg_idstore_t *s, int32_t p, int64_t from, int64_t to, const char *exclude,
                   tecg_event_t *out) {
         char err[256];
-        int got = tecg_idstore_personnel_latest(s, p, "NLD", TECG_ROLE_MENTOR,
-                                                TECG_LOC_OUTSIDE_IRAQ, from, to, exclude, out, err,
-                                                sizeof(err));
+        int got =
+                tecg_idstore_personnel_latest(s, p, "NLD", TECG_ROLE_MENTOR, TECG_LOC_OUTSIDE_IRAQ,
+                                              from, to, exclude, out, err, sizeof(err));
         if (got < 0)
                 fail_msg("personnel_latest: %s", err);
         return got;
