@@ -327,7 +327,8 @@ static void flush_all(fixture_t *f) {
 
 /* ---- the engine ------------------------------------------------------ */
 
-static tecg_aggregator_t *engine_new(fixture_t *f) {
+/* An engine whose id store is in `store_dir` (NULL: a private one). */
+static tecg_aggregator_t *engine_new_in(fixture_t *f, const char *store_dir) {
         char err[512];
         tecg_aggregator_options_t opts = {
                 .topic_prefix = PREFIX,
@@ -342,12 +343,18 @@ static tecg_aggregator_t *engine_new(fixture_t *f) {
                 .message_max_bytes = MESSAGE_MAX,
                 .schema_registry_url = NULL,
                 .shutdown_timeout_ms = WAIT_MS,
+                .store_dir = store_dir,
+                .store_map_bytes = (size_t)64 << 20,
         };
         tecg_aggregator_t *agg = tecg_aggregator_new(f->conf, &opts, err, sizeof(err));
         if (!agg)
                 fail_msg("tecg_aggregator_new: %s", err);
         f->agg = agg;
         return agg;
+}
+
+static tecg_aggregator_t *engine_new(fixture_t *f) {
+        return engine_new_in(f, NULL);
 }
 
 /* Aborts nothing (run_once commits every batch it starts), leaves the
@@ -954,6 +961,86 @@ static void test_restore(void **state) {
         outputs_free(&out);
 }
 
+static void store_dir_remove(const char *dir, bool keep_dir) {
+        char path[300];
+        snprintf(path, sizeof(path), "%s/data.mdb", dir);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/lock.mdb", dir);
+        unlink(path);
+        if (!keep_dir)
+                rmdir(dir);
+}
+
+/* The id store on disk (docs/design.md §4.4) through restarts: instance A
+ * counts, instance B (another store) counts one more event, A restarts on
+ * its store, now behind tecg.event-ids, and catches up from its marker;
+ * then A's store is deleted and rebuilt from the topic. The mock makes
+ * every start re-read all input (see the top of this file), so each
+ * restart must find every id it already counted: nothing twice. */
+static void test_store_catch_up_and_rebuild(void **state) {
+        fixture_t *f = *state;
+        const int64_t feb = at(2005, 2, 22), mar = at(2005, 3, 1);
+        char dir_a[256], dir_b[256];
+        const char *tmp = getenv("TMPDIR");
+        snprintf(dir_a, sizeof(dir_a), "%s/test-agg-store-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        snprintf(dir_b, sizeof(dir_b), "%s/test-agg-store-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        assert_non_null(mkdtemp(dir_a));
+        assert_non_null(mkdtemp(dir_b));
+        tecg_event_t first[] = {
+                funding("NLD-f1", "NLD", 100000, "EUR", TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, feb),
+                training("DEU-t1", "DEU", 10, feb),
+                personnel("NLD-p1", "NLD", 40, feb),
+        };
+        for (size_t i = 0; i < 3; i++)
+                send_event(f, &first[i]);
+        flush_all(f);
+        tecg_aggregator_stats_t s;
+        run_until_consumed(engine_new_in(f, dir_a), 3, &s);
+        assert_int_equal(s.counted, 3);
+        assert_int_equal(s.seen_ids, 3);
+        assert_true(s.seen_bytes > 0);
+        engine_destroy(f);
+
+        uint64_t replay = uncommitted_inputs(f);
+        tecg_event_t f2 =
+                funding("NLD-f2", "NLD", 50000, "EUR", TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, mar);
+        send_event(f, &f2);
+        flush_all(f);
+        run_until_consumed(engine_new_in(f, dir_b), replay + 1, &s);
+        assert_int_equal(s.counted, 1); /* B's new store was built from event-ids */
+        assert_int_equal(s.duplicates, replay);
+        engine_destroy(f);
+
+        /* A's store ends before NLD-f2's record: caught up from its marker. */
+        replay = uncommitted_inputs(f);
+        run_until_consumed(engine_new_in(f, dir_a), replay, &s);
+        assert_int_equal(s.counted, 0);
+        assert_int_equal(s.duplicates, replay);
+        assert_int_equal(s.seen_ids, 4);
+        engine_destroy(f);
+
+        /* Deleted: rebuilt from the start of event-ids. */
+        store_dir_remove(dir_a, true);
+        run_until_consumed(engine_new_in(f, dir_a), replay, &s);
+        assert_int_equal(s.counted, 0);
+        assert_int_equal(s.duplicates, replay);
+        assert_int_equal(s.seen_ids, 4);
+        engine_destroy(f);
+
+        outputs_t out;
+        read_outputs(f, &out);
+        int32_t p;
+        tecg_nation_state_t *nld = latest_state(f, &out.states, "NLD", &p);
+        assert_int_equal(nld->events, 3);
+        assert_int_equal(
+                find_funding(nld, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "EUR")->amount_minor,
+                150000);
+        tecg_nation_state_destroy(nld);
+        outputs_free(&out);
+        store_dir_remove(dir_a, false);
+        store_dir_remove(dir_b, false);
+}
+
 /* ---- errors no abort clears, and stops ------------------------------- */
 
 /* The Kafka protocol's ApiKey of EndTxn (not in librdkafka's public
@@ -1194,6 +1281,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_count_dedupe_dead_letter, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_store_catch_up_and_rebuild, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_commit_producer_fenced_recovers, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_commit_invalid_epoch_recovers, setup,
