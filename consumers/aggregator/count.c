@@ -5,14 +5,14 @@
 #include <string.h>
 #include <time.h>
 
-const char *const tecg_corr_refusal_names[TECG_CORR_REFUSED__COUNT] = {
-        "already_corrected", "other_type", "legacy"};
+const char *const tecg_corr_refusal_names[TECG_CORR_REFUSED__COUNT] = {"already_corrected",
+                                                                       "other_type", "legacy"};
 
 /* Sets an id record in the store's overlay and hands it to the caller for
  * event-ids: the topic is the truth the store is rebuilt from. */
-static tecg_count_result_t record_put(tecg_count_ctx_t *c, const char *nation,
-                                      const char *event_id, const tecg_id_record_t *rec,
-                                      char *reason, size_t reason_size) {
+static tecg_count_result_t record_put(tecg_count_ctx_t *c, const char *nation, const char *event_id,
+                                      const tecg_id_record_t *rec, char *reason,
+                                      size_t reason_size) {
         uint8_t value[TECG_ID_RECORD_MAX];
         size_t vlen = tecg_id_record_encode(rec, value);
         if (!vlen) {
@@ -42,8 +42,7 @@ static void month_bounds(int64_t ms, int64_t *from, int64_t *to) {
  * fallbacks are the latest ACTIVE reports in the store other than the
  * target itself, over all time and within the target's month. */
 static tecg_count_result_t take_back(tecg_count_ctx_t *c, tecg_nation_state_t *st,
-                                     const tecg_event_t *target, char *reason,
-                                     size_t reason_size) {
+                                     const tecg_event_t *target, char *reason, size_t reason_size) {
         tecg_event_t fb, mfb;
         int has_fb = 0, has_mfb = 0;
         bool changed;
@@ -52,8 +51,8 @@ static tecg_count_result_t take_back(tecg_count_ctx_t *c, tecg_nation_state_t *s
                 month_bounds(target->occurred_at_ms, &from, &to);
                 has_fb = tecg_idstore_personnel_latest(
                         c->store, c->partition, target->nation, target->u.personnel.role,
-                        target->u.personnel.location, INT64_MIN, INT64_MAX, target->event_id,
-                        &fb, reason, reason_size);
+                        target->u.personnel.location, INT64_MIN, INT64_MAX, target->event_id, &fb,
+                        reason, reason_size);
                 if (has_fb >= 0)
                         has_mfb = tecg_idstore_personnel_latest(
                                 c->store, c->partition, target->nation, target->u.personnel.role,
@@ -141,7 +140,7 @@ static tecg_count_result_t resolve_pending(tecg_count_ctx_t *c, tecg_nation_stat
                 return TECG_COUNT_FAILED;
         tecg_correction_t note = {
                 .kind = own->status == TECG_ID_PENDING_SUPERSEDE ? TECG_CORR_SUPERSEDE
-                                                                  : TECG_CORR_RETRACT,
+                                                                 : TECG_CORR_RETRACT,
                 .type = ev->type,
                 .occurred_at_ms = got && cr.has_effect ? cr.effect.occurred_at_ms : 0};
         snprintf(note.event_id, sizeof(note.event_id), "%s", own->by);
@@ -218,8 +217,8 @@ static tecg_count_result_t count_correction(tecg_count_ctx_t *c, tecg_nation_sta
         if (own_pending && (res = resolve_pending(c, st, ev, own, reason, reason_size)))
                 return res;
         if ((res = record_put(c, ev->nation, target, &tr, reason, reason_size)) ||
-            (!own_pending && (res = record_put(c, ev->nation, ev->event_id, &rec, reason,
-                                               reason_size))))
+            (!own_pending &&
+             (res = record_put(c, ev->nation, ev->event_id, &rec, reason, reason_size))))
                 return res;
         if (got)
                 c->stats->applied++;
@@ -267,8 +266,7 @@ tecg_count_result_t tecg_count_event(tecg_count_ctx_t *c, tecg_nation_state_t **
                 return TECG_COUNT_FAILED;
         }
         if (ev->type == TECG_EV_RETRACTION || ev->supersedes[0])
-                res = count_correction(c, copy, ev, &own, own_pending, stage, reason,
-                                       reason_size);
+                res = count_correction(c, copy, ev, &own, own_pending, stage, reason, reason_size);
         else
                 res = resolve_pending(c, copy, ev, &own, reason, reason_size);
         if (res) {

@@ -300,7 +300,29 @@ struct tecg_idstore {
         uint32_t *slots; /* index + 1 into entries; 0 = empty */
         size_t nslots;   /* a power of two, > 2 * nentries */
         tecg_siphash_key_t hkey;
+        /* One read transaction for the lookups between two writes (a
+         * lookup per event): reset after every write, renewed on use. */
+        MDB_txn *rtxn;
+        bool rtxn_live;
 };
+
+static int rtxn_get(tecg_idstore_t *s, MDB_txn **txn) {
+        int rc = 0;
+        if (!s->rtxn)
+                rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->rtxn);
+        else if (!s->rtxn_live)
+                rc = mdb_txn_renew(s->rtxn);
+        s->rtxn_live = rc == 0;
+        *txn = s->rtxn;
+        return rc;
+}
+
+/* Before a write: the read transaction would keep seeing the old pages. */
+static void rtxn_reset(tecg_idstore_t *s) {
+        if (s->rtxn && s->rtxn_live)
+                mdb_txn_reset(s->rtxn);
+        s->rtxn_live = false;
+}
 
 static size_t id_key(uint8_t *out, int32_t partition, const char *nation, const char *event_id) {
         size_t idlen = strnlen(event_id, TECG_EVENT_ID_MAX);
@@ -393,6 +415,8 @@ fail:
 void tecg_idstore_close(tecg_idstore_t *s) {
         if (!s)
                 return;
+        if (s->rtxn)
+                mdb_txn_abort(s->rtxn);
         if (s->env)
                 mdb_env_close(s->env);
         free(s->entries);
@@ -475,14 +499,12 @@ int tecg_idstore_get(tecg_idstore_t *s, int32_t partition, const char *nation, c
                 return 1;
         }
         MDB_txn *txn;
-        int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+        int rc = rtxn_get(s, &txn);
         if (rc) {
                 mdb_fail(rc, "read", errstr, errstr_size);
                 return -1;
         }
-        int found = store_get(s, txn, key, len, out, errstr, errstr_size);
-        mdb_txn_abort(txn);
-        return found;
+        return store_get(s, txn, key, len, out, errstr, errstr_size);
 }
 
 tecg_err_t tecg_idstore_put(tecg_idstore_t *s, int32_t partition, const char *nation,
@@ -555,8 +577,7 @@ int tecg_idstore_personnel_latest(tecg_idstore_t *s, int32_t partition, const ch
         size_t plen = personnel_key(prefix, partition, nation, role, location, 0, NULL) - 8;
         size_t ulen = personnel_key(upper, partition, nation, role, location, to_ms, NULL);
         upper[ulen++] = 0xff; /* above every event_id of that time */
-        if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) ||
-            (rc = mdb_cursor_open(txn, s->personnel, &cur))) {
+        if ((rc = rtxn_get(s, &txn)) || (rc = mdb_cursor_open(txn, s->personnel, &cur))) {
                 mdb_fail(rc, "read", errstr, errstr_size);
                 goto done;
         }
@@ -603,8 +624,6 @@ int tecg_idstore_personnel_latest(tecg_idstore_t *s, int32_t partition, const ch
 done:
         if (cur)
                 mdb_cursor_close(cur);
-        if (txn)
-                mdb_txn_abort(txn);
         return ret;
 }
 
@@ -635,6 +654,7 @@ tecg_err_t tecg_idstore_commit(tecg_idstore_t *s, const int32_t *partitions, con
                                size_t n, char *errstr, size_t errstr_size) {
         tecg_err_t err = TECG_OK;
         MDB_txn *txn = NULL;
+        rtxn_reset(s);
         int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
         if (rc) {
                 err = mdb_fail(rc, "begin", errstr, errstr_size);
@@ -716,6 +736,7 @@ tecg_err_t tecg_idstore_wipe(tecg_idstore_t *s, int32_t partition, char *errstr,
         uint8_t prefix[2], kb[3] = {'m'};
         put_be(prefix, (uint16_t)partition, 2);
         put_be(kb + 1, (uint16_t)partition, 2);
+        rtxn_reset(s);
         int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
         if (rc)
                 return mdb_fail(rc, "begin", errstr, errstr_size);
