@@ -47,8 +47,8 @@ typedef struct {
         char reason[512];
 } fixture_t;
 
-static void on_record(void *opaque, const char *nation, const char *event_id,
-                      const uint8_t *value, size_t len) {
+static void on_record(void *opaque, const char *nation, const char *event_id, const uint8_t *value,
+                      size_t len) {
         fixture_t *f = opaque;
         assert_string_equal(nation, "NLD");
         assert_true(f->ntopic < RECORDS_MAX);
@@ -161,8 +161,8 @@ static tecg_count_result_t count(fixture_t *f, const tecg_event_t *ev) {
                               .opaque = f,
                               .stats = &f->stats};
         f->reason[0] = '\0';
-        tecg_count_result_t res = tecg_count_event(&c, &f->st, ev, &f->stage, f->reason,
-                                                   sizeof(f->reason));
+        tecg_count_result_t res =
+                tecg_count_event(&c, &f->st, ev, &f->stage, f->reason, sizeof(f->reason));
         assert_int_not_equal(res, TECG_COUNT_FAILED);
         return res;
 }
@@ -210,8 +210,8 @@ static void replay(fixture_t *f, tecg_idstore_t *s, size_t from) {
         char err[256];
         for (size_t i = from; i < f->committed; i++) {
                 tecg_id_record_t rec;
-                if (tecg_id_record_decode(f->topic[i].value, f->topic[i].len, "NLD",
-                                          f->topic[i].id, &rec, err, sizeof(err)) ||
+                if (tecg_id_record_decode(f->topic[i].value, f->topic[i].len, "NLD", f->topic[i].id,
+                                          &rec, err, sizeof(err)) ||
                     tecg_idstore_put(s, P, "NLD", f->topic[i].id, &rec, err, sizeof(err)))
                         fail_msg("replay %zu: %s", i, err);
         }
@@ -380,9 +380,8 @@ static void test_other_type_refused(void **state) {
                 "its own type");
         tecg_event_t r = retraction("r", "f1", TECG_EV_TRAINING);
         refused(f, &r, "correction", "retracts f1, a funding event; retracts_type says training");
-        tecg_event_t r2 = retraction("r2", "f1", TECG_EV_FUNDING), r3 = retraction(
-                                                                           "r3", "r2",
-                                                                           TECG_EV_FUNDING);
+        tecg_event_t r2 = retraction("r2", "f1", TECG_EV_FUNDING),
+                     r3 = retraction("r3", "r2", TECG_EV_FUNDING);
         counted(f, &r2);
         refused(f, &r3, "correction", "retracts r2, a retraction");
         assert_int_equal(f->stats.refused[TECG_CORR_REFUSED_TYPE], 3);
@@ -559,12 +558,18 @@ static void test_rebuild_and_catch_up(void **state) {
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         const struct CMUnitTest tests[] = {
-                T(test_supersede_after_target),   T(test_supersede_before_target),
-                T(test_retract_after_and_before_target), T(test_duplicates),
-                T(test_second_correction_refused), T(test_other_type_refused),
-                T(test_legacy_refused),           T(test_chains),
-                T(test_type_mismatch_counts),     T(test_personnel_fallback),
-                T(test_abort_drops_the_batch),    T(test_rebuild_and_catch_up),
+                T(test_supersede_after_target),
+                T(test_supersede_before_target),
+                T(test_retract_after_and_before_target),
+                T(test_duplicates),
+                T(test_second_correction_refused),
+                T(test_other_type_refused),
+                T(test_legacy_refused),
+                T(test_chains),
+                T(test_type_mismatch_counts),
+                T(test_personnel_fallback),
+                T(test_abort_drops_the_batch),
+                T(test_rebuild_and_catch_up),
         };
 #undef T
         return cmocka_run_group_tests(tests, NULL, NULL);
