@@ -878,6 +878,12 @@ tecg_err_t tecg_nation_state_note_correction(tecg_nation_state_t *st, const tecg
         for (i = 0; i < n; i++)
                 if (strcmp(st->recent_corrections[i].event_id, c->event_id) == 0)
                         break;
+        if (i < n && c->update_only) {
+                /* Its target arrived: what it took back is known now; the
+                 * rest of the note (time, reason) stays as first noted. */
+                memcpy(st->recent_corrections[i].before, c->before, sizeof(c->before));
+                goto done;
+        }
         if (i < n) {
                 /* The same correcting event: same occurred_at, same place. */
                 free(st->recent_corrections[i].reason);

@@ -1,23 +1,27 @@
 #include "aggregator.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "avro_codec.h"
 #include "buf.h"
 #include "clock.h"
 #include "contract.h"
+#include "count.h"
 #include "kafka.h"
 #include "keyring.h"
 #include "log.h"
 #include "framing.h"
 #include "nation_state.h"
 #include "registry.h"
-#include "seen.h"
+#include "idstore.h"
 #include "state_codec.h"
 #include "timefmt.h"
 #include "topics.h"
@@ -44,6 +48,8 @@
 #define SELF_FENCE_WINDOW_MS 30000
 /* Between two attempts to recover while Kafka does not answer. */
 #define RECOVER_BACKOFF_MS 1000
+/* One wait of the calls that recover or restore (rewind, watermarks). */
+#define RECOVER_WAIT_MS 5000
 
 enum { IN_CONTRIBUTIONS = 0, IN_TRAINING, IN__COUNT };
 
@@ -55,10 +61,13 @@ typedef struct {
 /* Everything owned for one partition number p (of both input topics). */
 typedef struct {
         int32_t partition;
-        tecg_seen_t *seen;
         nation_slot_t *nations;
         size_t nnations, cap;
         int64_t next_offset[IN__COUNT]; /* to commit; -1 = nothing consumed */
+        /* The event-ids offset after the last record of the open
+         * transaction (delivery reports): the store's next marker; -1 =
+         * none written. */
+        int64_t ids_next;
 } part_ctx_t;
 
 struct tecg_aggregator {
@@ -77,6 +86,8 @@ struct tecg_aggregator {
         tecg_registry_t *registry; /* NULL unless configured */
         tecg_state_codec_t *state_codec;
         tecg_buf_t buf;
+        tecg_idstore_t *store;
+        char *store_tmpdir; /* a private store.dir to remove; NULL = none */
 
         part_ctx_t **parts; /* indexed by partition number */
         size_t nparts;
@@ -155,17 +166,15 @@ static void ctx_destroy(part_ctx_t *ctx) {
         for (size_t i = 0; i < ctx->nnations; i++)
                 tecg_nation_state_destroy(ctx->nations[i].st);
         free(ctx->nations);
-        tecg_seen_destroy(ctx->seen);
         free(ctx);
 }
 
 static part_ctx_t *ctx_new(int32_t partition) {
         part_ctx_t *ctx = calloc(1, sizeof(*ctx));
-        if (!ctx || !(ctx->seen = tecg_seen_new())) {
-                free(ctx);
+        if (!ctx)
                 return NULL;
-        }
         ctx->partition = partition;
+        ctx->ids_next = -1;
         for (int i = 0; i < IN__COUNT; i++)
                 ctx->next_offset[i] = -1;
         return ctx;
@@ -242,8 +251,22 @@ static void restore_record(tecg_aggregator_t *agg, part_ctx_t *ctx, const rd_kaf
                 memcpy(key, m->key, m->key_len);
                 key[m->key_len] = '\0';
                 key[3] = '\0';
-                if (tecg_seen_add(ctx->seen, key, key + 4) < 0)
+                tecg_id_record_t rec;
+                if (!m->payload ||
+                    tecg_id_record_decode(m->payload, m->len, key, key + 4, &rec, reason,
+                                          sizeof(reason)) ||
+                    tecg_idstore_put(agg->store, ctx->partition, key, key + 4, &rec, reason,
+                                     sizeof(reason))) {
+                        /* Our own topic holds what we cannot read: stop
+                         * rather than count an event twice. */
                         agg->fatal = true;
+                        snprintf(agg->fatal_error, sizeof(agg->fatal_error),
+                                 "%s [%" PRId32 "] offset %" PRId64 ": %s", agg->topic_ids,
+                                 m->partition, m->offset,
+                                 m->payload ? reason : "an event-id record without a value");
+                        return;
+                }
+                ctx->ids_next = m->offset + 1;
                 return;
         }
         char nation[4] = "";
@@ -317,6 +340,66 @@ static tecg_err_t restore_error(tecg_aggregator_t *agg, const rd_kafka_message_t
         return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s", agg->fatal_error);
 }
 
+/* Where the restore reads partition p of event-ids from: the store's
+ * marker when the topic still holds it (low <= marker <= high), else the
+ * beginning, after wiping what the store holds of p (the store is new or
+ * was deleted, or the topic was recreated). */
+static tecg_err_t store_start(tecg_aggregator_t *agg, int32_t p, int64_t *from, char *errstr,
+                              size_t errstr_size) {
+        int64_t lo = 0, hi = 0;
+        int64_t marker = tecg_idstore_marker(agg->store, p);
+        rd_kafka_resp_err_t kerr = rd_kafka_query_watermark_offsets(agg->restorer, agg->topic_ids,
+                                                                    p, &lo, &hi, RECOVER_WAIT_MS);
+        if (kerr && err_is_terminal(kerr)) {
+                agg->fatal = true;
+                snprintf(agg->fatal_error, sizeof(agg->fatal_error),
+                         "restore %s [%" PRId32 "] (consumer group %s-restore): %s (%s): the "
+                         "configuration or the ACLs must change (the restore group needs Read, "
+                         "the state topics Read and Describe)",
+                         agg->topic_ids, p, agg->opts.group_id, rd_kafka_err2str(kerr),
+                         rd_kafka_err2name(kerr));
+                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s", agg->fatal_error);
+        }
+        if (kerr)
+                return tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
+                                   "restore: offsets of %s [%" PRId32 "]: %s", agg->topic_ids, p,
+                                   rd_kafka_err2str(kerr));
+        if (marker >= lo && marker <= hi) {
+                *from = marker;
+                return TECG_OK;
+        }
+        if (marker >= 0)
+                tecg_log_notice(FAC,
+                                "id store: partition %" PRId32 " at offset %" PRId64
+                                ", outside %s [%" PRId64 ", %" PRId64 "]: rebuilt from the start",
+                                p, marker, agg->topic_ids, lo, hi);
+        *from = lo;
+        return tecg_idstore_wipe(agg->store, p, errstr, errstr_size);
+}
+
+/* Writes what the restore read so far into the store, with each
+ * partition's marker after its last record read. */
+#define RESTORE_CHUNK 50000
+static tecg_err_t restore_flush(tecg_aggregator_t *agg, part_ctx_t **ctxs, size_t n, char *errstr,
+                                size_t errstr_size) {
+        int32_t *ps = calloc(n ? n : 1, sizeof(*ps));
+        int64_t *markers = calloc(n ? n : 1, sizeof(*markers));
+        tecg_err_t err;
+        if (!ps || !markers) {
+                err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+                tecg_idstore_abort(agg->store);
+        } else {
+                for (size_t i = 0; i < n; i++) {
+                        ps[i] = ctxs[i]->partition;
+                        markers[i] = ctxs[i]->ids_next;
+                }
+                err = tecg_idstore_commit(agg->store, ps, markers, n, errstr, errstr_size);
+        }
+        free(ps);
+        free(markers);
+        return err;
+}
+
 /* Rebuilds the states and seen ids of the `n` partition numbers in `ps`
  * from the same partitions of nation-state and event-ids, read to their
  * end (read_committed), all in one pass: restoring one partition after the
@@ -340,8 +423,11 @@ static tecg_err_t ctx_restore(tecg_aggregator_t *agg, const int32_t *ps, size_t 
                 }
                 rd_kafka_topic_partition_list_add(parts, agg->topic_state, ps[i])->offset =
                         RD_KAFKA_OFFSET_BEGINNING;
-                rd_kafka_topic_partition_list_add(parts, agg->topic_ids, ps[i])->offset =
-                        RD_KAFKA_OFFSET_BEGINNING;
+                int64_t from = 0;
+                if ((err = store_start(agg, ps[i], &from, errstr, errstr_size)))
+                        goto done;
+                ctxs[i]->ids_next = from;
+                rd_kafka_topic_partition_list_add(parts, agg->topic_ids, ps[i])->offset = from;
         }
         rd_kafka_resp_err_t kerr = rd_kafka_assign(agg->restorer, parts);
         if (kerr) {
@@ -399,6 +485,12 @@ static tecg_err_t ctx_restore(tecg_aggregator_t *agg, const int32_t *ps, size_t 
                         }
                 } else {
                         restore_record(agg, ctxs[i], m, is_state);
+                        if (!is_state && tecg_idstore_pending(agg->store) >= RESTORE_CHUNK &&
+                            !agg->fatal &&
+                            (err = restore_flush(agg, ctxs, n, errstr, errstr_size))) {
+                                rd_kafka_message_destroy(m);
+                                goto done;
+                        }
                 }
                 rd_kafka_message_destroy(m);
         }
@@ -407,19 +499,26 @@ static tecg_err_t ctx_restore(tecg_aggregator_t *agg, const int32_t *ps, size_t 
                                   agg->fatal_error[0] ? agg->fatal_error : "out of memory");
                 goto done;
         }
-        size_t nations = 0, ids = 0;
+        if ((err = restore_flush(agg, ctxs, n, errstr, errstr_size)))
+                goto done;
+        size_t nations = 0;
+        uint64_t ids = 0, bytes = 0;
+        tecg_idstore_stats(agg->store, &ids, &bytes);
         for (size_t i = 0; i < n; i++) {
                 ctx_drop_blank(ctxs[i]);
                 nations += ctxs[i]->nnations;
-                ids += tecg_seen_count(ctxs[i]->seen);
+                ctxs[i]->ids_next = -1;
                 if ((err = ctx_put(agg, ctxs[i])))
                         goto done;
                 ctxs[i] = NULL;
                 agg->stats.restores++;
         }
-        tecg_log_info(FAC, "%zu partitions restored: %zu nations, %zu event ids, %lld ms", n,
-                      nations, ids, (long long)(tecg_mono_ms() - t0));
+        tecg_log_info(FAC,
+                      "%zu partitions restored: %zu nations, %" PRIu64 " event ids in the "
+                      "store, %lld ms",
+                      n, nations, ids, (long long)(tecg_mono_ms() - t0));
 done:
+        tecg_idstore_abort(agg->store);
         rd_kafka_assign(agg->restorer, NULL);
         rd_kafka_topic_partition_list_destroy(parts);
         for (size_t i = 0; ctxs && i < n; i++)
@@ -535,6 +634,11 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
                 snprintf(agg->batch_error, sizeof(agg->batch_error), "%s: %s",
                          rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
         }
+        /* The store's next marker: after the last id record of the batch. */
+        part_ctx_t *ctx = m->err ? NULL : ctx_get(agg, m->partition);
+        if (ctx && strcmp(rd_kafka_topic_name(m->rkt), agg->topic_ids) == 0 &&
+            m->offset + 1 > ctx->ids_next)
+                ctx->ids_next = m->offset + 1;
 }
 
 /* ---- producing inside the transaction --------------------------------- */
@@ -571,6 +675,42 @@ static void produce(tecg_aggregator_t *agg, const char *topic, int32_t partition
                 }
                 return;
         }
+}
+
+static int32_t input_partitions(tecg_aggregator_t *agg, int input, rd_kafka_topic_t *rkt,
+                                int32_t seen_partition);
+
+/* The data-quality panel's source: a dead letter of a listed nation (by
+ * the message key) is noted in its state, when it sits on the partition
+ * of that nation: a message on another one (a wrong key, a copy) must not
+ * make a second state of the nation where another aggregator owns it. */
+static void note_dead_letter(tecg_aggregator_t *agg, const rd_kafka_message_t *m, const char *stage,
+                             const char *reason) {
+        char nation[4], why[256];
+        part_ctx_t *ctx = ctx_get(agg, m->partition);
+        if (!ctx || !m->key || m->key_len != 3)
+                return;
+        memcpy(nation, m->key, 3);
+        nation[3] = '\0';
+        if (!agg->opts.nations || !tecg_nations_find(agg->opts.nations, nation))
+                return;
+        int input = strcmp(rd_kafka_topic_name(m->rkt), agg->topic_in[IN_TRAINING]) == 0
+                            ? IN_TRAINING
+                            : IN_CONTRIBUTIONS;
+        int32_t count = input_partitions(agg, input, m->rkt, m->partition);
+        if (count <= 0 || rd_kafka_msg_partitioner_murmur2(NULL, m->key, m->key_len, count, NULL,
+                                                           NULL) != m->partition)
+                return;
+        nation_slot_t *slot = ctx_slot(ctx, nation, true);
+        rd_kafka_timestamp_type_t ts_type;
+        int64_t at = rd_kafka_message_timestamp(m, &ts_type);
+        if (!slot ||
+            tecg_nation_state_note_dead_letter(slot->st, at, stage, reason, why, sizeof(why))) {
+                tecg_log_warn(FAC, "dead letter of %s not noted in its state: %s", nation,
+                              slot ? why : "out of memory");
+                return;
+        }
+        slot->dirty = true;
 }
 
 /* librdkafka counts a message's key, value, headers and some overhead of
@@ -612,6 +752,7 @@ static void dead_letter(tecg_aggregator_t *agg, const rd_kafka_message_t *m, con
                 reason = why;
         }
         tecg_log_notice(FAC, "dead-letter %s: %s: %s", source, stage, reason);
+        note_dead_letter(agg, m, stage, reason);
         rd_kafka_headers_t *hdrs = rd_kafka_headers_new(4);
         rd_kafka_header_add(hdrs, "tecg.error", -1, reason, -1);
         rd_kafka_header_add(hdrs, "tecg.stage", -1, stage, -1);
@@ -847,6 +988,69 @@ static bool signature_accepts(tecg_aggregator_t *agg, int input, const rd_kafka_
         return true;
 }
 
+/* ---- counting (count.c) --------------------------------------------------- */
+
+/* count.c's sink: an id record goes to event-ids in the open transaction. */
+static void on_record(void *opaque, const char *nation, const char *event_id, const uint8_t *value,
+                      size_t len) {
+        struct {
+                tecg_aggregator_t *agg;
+                int32_t partition;
+        } *where = opaque;
+        char key[4 + TECG_EVENT_ID_MAX + 1];
+        int klen = snprintf(key, sizeof(key), "%s/%s", nation, event_id);
+        produce(where->agg, where->agg->topic_ids, where->partition, key, (size_t)klen, value, len,
+                NULL);
+}
+
+/* Dedupe and count one valid event (docs/design.md §4.4). */
+static void count_event(tecg_aggregator_t *agg, part_ctx_t *ctx, const rd_kafka_message_t *m,
+                        const tecg_event_t *ev) {
+        char reason[512];
+        const char *stage = "aggregate";
+        struct {
+                tecg_aggregator_t *agg;
+                int32_t partition;
+        } where = {agg, ctx->partition};
+        tecg_count_ctx_t c = {.store = agg->store,
+                              .partition = ctx->partition,
+                              .on_record = on_record,
+                              .opaque = &where,
+                              .stats = &agg->stats.corrections};
+        nation_slot_t *slot = ctx_slot(ctx, ev->nation, true);
+        if (!slot) {
+                agg->fatal = true;
+                snprintf(agg->fatal_error, sizeof(agg->fatal_error), "out of memory");
+                return;
+        }
+        uint64_t mismatched = c.stats->mismatched;
+        switch (tecg_count_event(&c, &slot->st, ev, &stage, reason, sizeof(reason))) {
+        case TECG_COUNTED:
+                if (c.stats->mismatched != mismatched)
+                        tecg_log_warn(FAC,
+                                      "%s/%s: a correction expected another type of event: "
+                                      "counted as it is, the correction does not apply",
+                                      ev->nation, ev->event_id);
+                slot->dirty = true; /* events and as_of move even when totals don't */
+                agg->stats.counted++;
+                break;
+        case TECG_DUPLICATE:
+                agg->stats.duplicates++;
+                break;
+        case TECG_REFUSED:
+                dead_letter(agg, m, stage, reason);
+                break;
+        case TECG_COUNT_FAILED:
+                /* The store failed: counting on would count twice. */
+                if (!agg->fatal) {
+                        agg->fatal = true;
+                        snprintf(agg->fatal_error, sizeof(agg->fatal_error), "id store: %s",
+                                 reason);
+                }
+                break;
+        }
+}
+
 static void process(tecg_aggregator_t *agg, part_ctx_t *ctx, int input,
                     const rd_kafka_message_t *m) {
         char reason[512];
@@ -886,38 +1090,12 @@ static void process(tecg_aggregator_t *agg, part_ctx_t *ctx, int input,
                 dead_letter(agg, m, "contract", reason);
                 return;
         }
-        if ((ev.type == TECG_EV_TRAINING) != (input == IN_TRAINING)) {
-                snprintf(reason, sizeof(reason), "a %s event does not belong on %s",
-                         tecg_event_type_names[ev.type], rd_kafka_topic_name(m->rkt));
+        if (tecg_contract_check_topic(&ev, input == IN_TRAINING, rd_kafka_topic_name(m->rkt),
+                                      reason, sizeof(reason))) {
                 dead_letter(agg, m, "contract", reason);
                 return;
         }
-        if (tecg_seen_contains(ctx->seen, ev.nation, ev.event_id)) {
-                agg->stats.duplicates++;
-                return;
-        }
-        nation_slot_t *slot = ctx_slot(ctx, ev.nation, true);
-        if (!slot) {
-                agg->batch_failed = true;
-                snprintf(agg->batch_error, sizeof(agg->batch_error), "out of memory");
-                return;
-        }
-        bool changed = false;
-        if (tecg_nation_state_apply(slot->st, &ev, &changed, reason, sizeof(reason))) {
-                dead_letter(agg, m, "aggregate", reason);
-                return;
-        }
-        if (tecg_seen_add(ctx->seen, ev.nation, ev.event_id) < 0) {
-                agg->batch_failed = true;
-                snprintf(agg->batch_error, sizeof(agg->batch_error), "out of memory");
-                return;
-        }
-        char key[4 + TECG_EVENT_ID_MAX + 1], value[32];
-        int klen = snprintf(key, sizeof(key), "%s/%s", ev.nation, ev.event_id);
-        int vlen = snprintf(value, sizeof(value), "%" PRId64, m->offset);
-        produce(agg, agg->topic_ids, ctx->partition, key, (size_t)klen, value, (size_t)vlen, NULL);
-        slot->dirty = true; /* events and as_of move even when totals don't */
-        agg->stats.counted++;
+        count_event(agg, ctx, m, &ev);
 }
 
 /* Snapshots of every nation changed in this batch. */
@@ -957,6 +1135,37 @@ static rd_kafka_topic_partition_list_t *batch_offsets(tecg_aggregator_t *agg) {
         return offsets;
 }
 
+/* After the Kafka commit: the batch's id records into the store, with the
+ * markers after them. Should that fail, the store is behind its topic and
+ * counting on would count twice: every partition is restored (caught up
+ * from the marker) before the next batch. */
+static void store_commit(tecg_aggregator_t *agg) {
+        char errstr[512];
+        int32_t *ps = calloc(agg->nparts ? agg->nparts : 1, sizeof(*ps));
+        int64_t *markers = calloc(agg->nparts ? agg->nparts : 1, sizeof(*markers));
+        size_t n = 0;
+        tecg_err_t err = TECG_ERR_NOMEM;
+        snprintf(errstr, sizeof(errstr), "out of memory");
+        if (ps && markers) {
+                for (size_t i = 0; i < agg->nparts; i++) {
+                        part_ctx_t *ctx = agg->parts[i];
+                        if (ctx && ctx->ids_next >= 0) {
+                                ps[n] = ctx->partition;
+                                markers[n++] = ctx->ids_next;
+                        }
+                }
+                err = tecg_idstore_commit(agg->store, ps, markers, n, errstr, sizeof(errstr));
+        } else {
+                tecg_idstore_abort(agg->store);
+        }
+        if (err) {
+                tecg_log_warn(FAC, "%s; the partitions are restored from the last commit", errstr);
+                agg->recover = true;
+        }
+        free(ps);
+        free(markers);
+}
+
 static void batch_reset(tecg_aggregator_t *agg) {
         for (size_t i = 0; i < agg->nparts; i++) {
                 part_ctx_t *ctx = agg->parts[i];
@@ -964,18 +1173,22 @@ static void batch_reset(tecg_aggregator_t *agg) {
                         continue;
                 for (int t = 0; t < IN__COUNT; t++)
                         ctx->next_offset[t] = -1;
+                ctx->ids_next = -1;
                 for (size_t j = 0; j < ctx->nnations; j++)
                         ctx->nations[j].dirty = false;
         }
         agg->batch_failed = false;
         agg->batch_error[0] = '\0';
+        /* Nothing uncommitted stays in the overlay (after a commit it is
+         * empty already). */
+        if (agg->store)
+                tecg_idstore_abort(agg->store);
 }
 
 /* After an abort: forget what was not committed, restore every assigned
  * partition and go back to the committed input offsets. Each wait is short
  * (RECOVER_WAIT_MS): when Kafka does not answer, the caller tries again
  * later rather than blocking a stop. */
-#define RECOVER_WAIT_MS 5000
 static tecg_err_t rewind_to_last_commit(tecg_aggregator_t *agg, char *errstr, size_t errstr_size) {
         tecg_err_t err = TECG_OK;
         rd_kafka_topic_partition_list_t *parts = NULL;
@@ -1324,6 +1537,7 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t
         agg->fenced_in_a_row = 0;
         agg->stats.transactions++;
         agg->stats.last_commit_ms = tecg_wall_ms();
+        store_commit(agg);
         batch_reset(agg);
 destroy_msgs:
         for (ssize_t i = 0; i < n; i++)
@@ -1333,6 +1547,47 @@ destroy_msgs:
 }
 
 /* ---- life cycle --------------------------------------------------------- */
+
+/* The id store in store.dir, or in a private directory when none is
+ * given (removed again by destroy). */
+static tecg_err_t store_open(tecg_aggregator_t *agg, char *errstr, size_t errstr_size) {
+        const char *dir = agg->opts.store_dir;
+        if (!dir) {
+                const char *tmp = getenv("TMPDIR");
+                size_t len = strlen(tmp && *tmp ? tmp : "/tmp") + 32;
+                if (!(agg->store_tmpdir = malloc(len)))
+                        return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+                snprintf(agg->store_tmpdir, len, "%s/tecg-idstore-XXXXXX",
+                         tmp && *tmp ? tmp : "/tmp");
+                if (!mkdtemp(agg->store_tmpdir)) {
+                        free(agg->store_tmpdir);
+                        agg->store_tmpdir = NULL;
+                        return tecg_seterr(TECG_ERR_IO, errstr, errstr_size,
+                                           "a private store directory: %s", strerror(errno));
+                }
+                dir = agg->store_tmpdir;
+        }
+        size_t map = agg->opts.store_map_bytes ? agg->opts.store_map_bytes : TECG_STORE_MAP_DEFAULT;
+        if (!(agg->store = tecg_idstore_open(dir, map, agg->topic_ids, errstr, errstr_size)))
+                return TECG_ERR_IO;
+        return TECG_OK;
+}
+
+/* Removes the private store directory (LMDB's two files in it). */
+static void store_tmpdir_remove(const char *dir) {
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        char path[4096];
+        while (d && (e = readdir(d))) {
+                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                        continue;
+                snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+                unlink(path);
+        }
+        if (d)
+                closedir(d);
+        rmdir(dir);
+}
 
 tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
                                        const tecg_aggregator_options_t *opts, char *errstr,
@@ -1361,6 +1616,8 @@ tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
                 goto fail;
         if (!(agg->avro = tecg_avro_new(errstr, errstr_size)) ||
             !(agg->state_codec = tecg_state_codec_new(errstr, errstr_size)))
+                goto fail;
+        if (store_open(agg, errstr, errstr_size))
                 goto fail;
 
         /* On top of each type's defaults (common/kafka.h); the kafka.* keys
@@ -1535,6 +1792,10 @@ void tecg_aggregator_destroy(tecg_aggregator_t *agg) {
                 rd_kafka_conf_destroy(agg->consumer_conf);
         ctx_drop_all(agg);
         free(agg->parts);
+        tecg_idstore_close(agg->store);
+        if (agg->store_tmpdir)
+                store_tmpdir_remove(agg->store_tmpdir);
+        free(agg->store_tmpdir);
         tecg_state_codec_destroy(agg->state_codec);
         tecg_avro_destroy(agg->avro);
         tecg_registry_destroy(agg->registry);
@@ -1549,13 +1810,9 @@ void tecg_aggregator_destroy(tecg_aggregator_t *agg) {
 
 void tecg_aggregator_stats(const tecg_aggregator_t *agg, tecg_aggregator_stats_t *out) {
         *out = agg->stats;
-        out->nations = out->seen_ids = out->seen_bytes = 0;
-        for (size_t i = 0; i < agg->nparts; i++) {
-                part_ctx_t *ctx = agg->parts[i];
-                if (!ctx)
-                        continue;
-                out->nations += ctx->nnations;
-                out->seen_ids += tecg_seen_count(ctx->seen);
-                out->seen_bytes += tecg_seen_memory(ctx->seen);
-        }
+        out->nations = 0;
+        for (size_t i = 0; i < agg->nparts; i++)
+                if (agg->parts[i])
+                        out->nations += agg->parts[i]->nnations;
+        tecg_idstore_stats(agg->store, &out->seen_ids, &out->seen_bytes);
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "count.h"
 #include "err.h"
 #include "keyring.h"
 #include "refdata.h"
@@ -72,22 +73,31 @@ typedef struct {
         int shutdown_timeout_ms;
         tecg_signatures_mode_t signatures;
         const tecg_keyring_t *keyring; /* borrowed; required unless off */
+        /* The directory of the id store (store.dir, docs/design.md §4.4);
+         * NULL: a private directory under $TMPDIR, removed by destroy
+         * (tests), so every restore rebuilds from tecg.event-ids. */
+        const char *store_dir;
+        size_t store_map_bytes; /* store.map.bytes; 0 = TECG_STORE_MAP_DEFAULT */
 } tecg_aggregator_options_t;
 
+/* The largest the store may grow: address space, not memory or disk. */
+#define TECG_STORE_MAP_DEFAULT (sizeof(void *) >= 8 ? (size_t)64 << 30 : (size_t)1 << 30)
+
 typedef struct {
-        uint64_t consumed;      /* input messages processed */
-        uint64_t counted;       /* distinct events aggregated */
-        uint64_t duplicates;    /* event_ids already counted */
-        uint64_t dead_lettered; /* sent to dead-letter */
-        uint64_t transactions;  /* committed */
-        uint64_t aborts;        /* aborted and replayed */
-        uint64_t recoveries;    /* new transactional producers after an
+        uint64_t consumed;              /* input messages processed */
+        uint64_t counted;               /* distinct events aggregated */
+        uint64_t duplicates;            /* event_ids already counted */
+        uint64_t dead_lettered;         /* sent to dead-letter */
+        uint64_t transactions;          /* committed */
+        uint64_t aborts;                /* aborted and replayed */
+        uint64_t recoveries;            /* new transactional producers after an
                                  * error no abort could clear */
-        uint64_t restores;      /* partitions restored */
-        uint64_t nations;       /* nation states held */
-        uint64_t seen_ids;      /* event ids held for dedupe */
-        uint64_t seen_bytes;    /* memory of those ids */
-        int64_t last_commit_ms; /* wall clock of the last commit, 0 = none */
+        uint64_t restores;              /* partitions restored */
+        uint64_t nations;               /* nation states held */
+        uint64_t seen_ids;              /* id records in the store (committed) */
+        uint64_t seen_bytes;            /* bytes of the store file in use */
+        tecg_count_stats_t corrections; /* docs/design.md §4.4 */
+        int64_t last_commit_ms;         /* wall clock of the last commit, 0 = none */
         /* Messages whose signature did not hold, per reason: dead-lettered
          * under require, accepted under warn. */
         uint64_t sig_refused[TECG_SIG__COUNT];

@@ -1,6 +1,7 @@
 #include "aggregator_conf.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define F(field) offsetof(tecg_aggregator_conf_t, field)
 const tecg_conf_prop_t tecg_aggregator_conf_props[] = {
@@ -72,6 +73,26 @@ const tecg_conf_prop_t tecg_aggregator_conf_props[] = {
          .offset = F(keyring),
          .doc = "the nations' public keys (nation-keys.csv; required unless "
                 "security.signatures=off) (default: nation-keys.csv beside nations.file)"},
+        /* docs/design.md §4.4: the record of every counted event id, on
+         * disk; the systemd unit's StateDirectory. */
+        {.name = "store.dir",
+         .type = TECG_CONF_STRING,
+         .offset = F(store_dir),
+         .defval = "/var/lib/tecg/aggregator",
+         .doc = "directory of the id store (LMDB: every counted event id, its status and "
+                "effect); one per aggregator instance, never shared; a missing or deleted "
+                "one is rebuilt from tecg.event-ids"},
+        /* Address space, not memory or disk: LMDB maps the file and only
+         * what is written takes room. ~150 bytes an id: 64 GiB is some
+         * 400 million ids. */
+        {.name = "store.map.bytes",
+         .type = TECG_CONF_INT,
+         .offset = F(store_map_bytes),
+         .defval = "68719476736",
+         .min = 1048576,
+         .max = INT64_MAX,
+         .doc = "largest size the id store may grow to (sparse: only what is written takes "
+                "disk); a full store stops the aggregator with the reason"},
         TECG_DAEMON_SHARED_KEYS(tecg_aggregator_conf_t, common, TECG_DAEMON_AGGREGATOR),
         {.name = NULL}};
 #undef F

@@ -21,6 +21,8 @@ typedef struct {
         int64_t shutdown_timeout_ms;
         char *signatures; /* security.signatures: off, warn, require */
         char *keyring;    /* security.keyring; NULL = beside nations.file */
+        char *store_dir;  /* store.dir */
+        int64_t store_map_bytes;
 } tecg_aggregator_conf_t;
 
 extern const tecg_conf_prop_t tecg_aggregator_conf_props[];

@@ -81,12 +81,15 @@ static void report_stats(const tecg_aggregator_conf_t *ac, const tecg_aggregator
                       "consumed=%llu counted=%llu duplicates=%llu "
                       "dead_lettered=%llu transactions=%llu aborts=%llu recoveries=%llu "
                       "nations=%llu "
-                      "event_ids=%llu event_id_bytes=%llu",
+                      "event_ids=%llu event_id_bytes=%llu corrections=%llu/%llu/%llu",
                       (unsigned long long)st.consumed, (unsigned long long)st.counted,
                       (unsigned long long)st.duplicates, (unsigned long long)st.dead_lettered,
                       (unsigned long long)st.transactions, (unsigned long long)st.aborts,
                       (unsigned long long)st.recoveries, (unsigned long long)st.nations,
-                      (unsigned long long)st.seen_ids, (unsigned long long)st.seen_bytes);
+                      (unsigned long long)st.seen_ids, (unsigned long long)st.seen_bytes,
+                      (unsigned long long)st.corrections.applied,
+                      (unsigned long long)st.corrections.pending,
+                      (unsigned long long)st.corrections.resolved);
         if (!ac->common.metrics_file)
                 return;
         tecg_buf_t out = TECG_BUF_INIT;
@@ -113,8 +116,25 @@ static void report_stats(const tecg_aggregator_conf_t *ac, const tecg_aggregator
                  TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, recoveries)},
                 {"tecg_aggregator_nations", "Nation states held.", TECG_METRIC_GAUGE,
                  offsetof(tecg_aggregator_stats_t, nations)},
-                {"tecg_aggregator_event_ids", "Event ids held for dedupe.", TECG_METRIC_GAUGE,
-                 offsetof(tecg_aggregator_stats_t, seen_ids)},
+                {"tecg_aggregator_event_ids",
+                 "Event id records in the id store (counted ids "
+                 "and pending corrections).",
+                 TECG_METRIC_GAUGE, offsetof(tecg_aggregator_stats_t, seen_ids)},
+                {"tecg_aggregator_store_bytes", "Bytes of the id store file in use.",
+                 TECG_METRIC_GAUGE, offsetof(tecg_aggregator_stats_t, seen_bytes)},
+                {"tecg_aggregator_corrections_applied_total",
+                 "Corrections that took a counted event back.", TECG_METRIC_COUNTER,
+                 offsetof(tecg_aggregator_stats_t, corrections.applied)},
+                {"tecg_aggregator_corrections_pending_total",
+                 "Corrections noted before their target arrived.", TECG_METRIC_COUNTER,
+                 offsetof(tecg_aggregator_stats_t, corrections.pending)},
+                {"tecg_aggregator_corrections_resolved_total",
+                 "Events that arrived already superseded or retracted.", TECG_METRIC_COUNTER,
+                 offsetof(tecg_aggregator_stats_t, corrections.resolved)},
+                {"tecg_aggregator_corrections_mismatched_total",
+                 "Events that arrived with another type than a correction expected (counted; "
+                 "the correction does not apply).",
+                 TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, corrections.mismatched)},
         };
         for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
                 tecg_metrics_add(&out, m[i].type, m[i].name, m[i].help, NULL,
@@ -127,6 +147,14 @@ static void report_stats(const tecg_aggregator_conf_t *ac, const tecg_aggregator
                                  "Input messages whose signature did not hold, by reason "
                                  "(dead-lettered under security.signatures=require).",
                                  labels, (double)st.sig_refused[r]);
+        }
+        for (int r = 0; r < TECG_CORR_REFUSED__COUNT; r++) {
+                char labels[64];
+                snprintf(labels, sizeof(labels), "reason=\"%s\"", tecg_corr_refusal_names[r]);
+                tecg_metrics_add(&out, TECG_METRIC_COUNTER,
+                                 "tecg_aggregator_corrections_refused_total",
+                                 "Corrections dead-lettered (stage correction), by reason.", labels,
+                                 (double)st.corrections.refused[r]);
         }
         if (tecg_metrics_write_file(&out, ac->common.metrics_file, errstr, sizeof(errstr)))
                 tecg_log_warn(FAC, "%s", errstr);
@@ -234,6 +262,8 @@ int main(int argc, char **argv) {
                 .shutdown_timeout_ms = (int)ac.shutdown_timeout_ms,
                 .signatures = signatures,
                 .keyring = keyring,
+                .store_dir = ac.store_dir,
+                .store_map_bytes = (size_t)ac.store_map_bytes,
         };
         if (!(agg = tecg_aggregator_new(d.conf, &opts, errstr, sizeof(errstr)))) {
                 if (tecg_daemon_stop) {

@@ -247,7 +247,11 @@ class Aggregator(Proc):
         lines = [f"instance.id = {env.prefix}{instance}", f"group.id = {env.prefix}agg",
                  f"nations.file = {NATIONS_FILE}", f"topic.prefix = {env.prefix}",
                  "batch.max.ms = 100", f"kafka.bootstrap.servers = {env.kafka.bootstrap}",
-                 f"security.keyring = {signing.session_keys(env.build).keyring}", *extra]
+                 f"security.keyring = {signing.session_keys(env.build).keyring}",
+                 # Its id store (docs/design.md §4.4): a killed instance
+                 # restarts on it and catches up from its marker.
+                 f"store.dir = {os.path.join(env.workdir, f'aggregator-{instance}-store')}",
+                 *extra]
         super().__init__(f"aggregator-{instance}",
                          build_binary(env.build, "consumers", "aggregator", "tecg-aggregator"),
                          lines, env.workdir)

@@ -378,6 +378,11 @@ class Daemon:
         self.log = tmp_path / f"{kind}.log"
         lines = [f"topic.prefix = {prefix}", f"kafka.bootstrap.servers = {bootstrap}",
                  f"nations.file = {ROOT}/deploy/nations.csv"]
+        if kind == "aggregator" and "store.dir" not in settings:
+            # docs/design.md §4.4: one id store per instance, kept across
+            # restarts of this daemon (a restart catches up from it).
+            settings = {"store.dir": tmp_path / f"aggregator-store-{uuid.uuid4().hex[:6]}",
+                        **settings}
         settings = {**kafka_settings(kind), **signing_settings(kind), **settings}
         lines += [f"{k} = {v}" for k, v in settings.items()]
         self.config.write_text("\n".join(lines) + "\n")

@@ -126,6 +126,7 @@ def daemon_settings(kind, run, tmp_path, bootstrap, prefix):
     elif kind == "aggregator":
         s["instance.id"] = f"secrets-{uuid.uuid4().hex[:6]}"
         s["metrics.file"] = tmp_path / "aggregator.prom"
+        s["store.dir"] = tmp_path / "aggregator-store"
         s["schema.registry.url"] = (f"http://tecg:{run.registry_password}"
                                     f"@127.0.0.1:{run.port}")
     else:
