@@ -591,8 +591,11 @@ done:;
          * left of it. After a failure nothing waits. */
         int budget_ms = rc == 0 && app.dashboards ? (int)dc.shutdown_timeout_ms : 0;
         int64_t deadline = tecg_mono_ms() + budget_ms;
+        /* The sinks get a version once the topic holds it: that first. */
+        tecg_dashboards_flush(app.dashboards, budget_ms / 2);
+        int sinks_ms = (int)(deadline - tecg_mono_ms());
         for (size_t i = 0; i < app.nsinks; i++)
-                tecg_sink_stop(app.sinks[i], budget_ms);
+                tecg_sink_stop(app.sinks[i], sinks_ms > 0 ? sinks_ms : 0);
         tecg_http_server_stop(server);
         tecg_http_server_destroy(server);
         int64_t left = deadline - tecg_mono_ms();

@@ -31,6 +31,18 @@ typedef struct {
         char *content_key;
 } last_doc_t;
 
+/* One version written to tecg.dashboards and not yet acknowledged: it
+ * reaches the sinks from the delivery report (on_delivery), never before.
+ * Owned by librdkafka's message (its opaque) until then. */
+typedef struct {
+        int which;
+        uint64_t version;
+        char *text;
+        size_t len;
+        bool signed_;
+        char sig[TECG_DOCSIGN_VALUE_SIZE];
+} pending_offer_t;
+
 /* What /metrics needs of a nation, kept from the last composition. */
 typedef struct {
         char code[4];
@@ -79,12 +91,44 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
                  rd_kafka_err2name(err), reason);
 }
 
+/* After a write of `version` to tecg.dashboards failed: unless a newer
+ * version is already on its way, the next composition writes the same
+ * content again, as version + 1, rather than leave the topic (and so the
+ * sinks, and the versions after a restart) without it. */
+static void forget_content(tecg_dashboards_t *d, int which, uint64_t version) {
+        if (d->last[which].version != version)
+                return;
+        free(d->last[which].content_key);
+        d->last[which].content_key = NULL;
+        d->dirty = true;
+}
+
+/* A version goes to the sinks only once tecg.dashboards holds it. A sink
+ * keeps the highest version it got, and a restarted dashboard numbers on
+ * from the last version it reads back from the topic (docs/design.md
+ * §5.3): offered before the topic acknowledged it, a version could reach a
+ * sink, be lost from the topic with the process, and be numbered again
+ * for other content after the restart, which the sink refuses as stale.
+ * A refused write offers nothing and forgets the content, so the next
+ * composition writes it again as a new version. Called on the engine's
+ * thread (rd_kafka_poll(), rd_kafka_flush()). */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+        tecg_dashboards_t *d = opaque;
+        pending_offer_t *po = m->_private;
         (void)rk;
-        (void)opaque;
         if (m->err)
                 tecg_log_warn(FAC, "writing %s: %s", rd_kafka_topic_name(m->rkt),
                               rd_kafka_err2str(m->err));
+        if (!po)
+                return;
+        if (m->err)
+                forget_content(d, po->which, po->version);
+        else if (d->opts.publish_cb) {
+                d->opts.publish_cb(tecg_dashboard_names[po->which], po->version, po->text, po->len,
+                                   po->signed_ ? po->sig : NULL, d->opts.opaque);
+        }
+        free(po->text);
+        free(po);
 }
 
 /* Content identity: the document without its version and generation time,
@@ -242,9 +286,11 @@ static bool sign_version(const tecg_dashboards_t *d, const char *name, uint64_t 
         return true;
 }
 
-/* Writes one version to tecg.dashboards, its signature in the headers. */
-static void publish_topic(tecg_dashboards_t *d, const char *name, const char *text, size_t len,
-                          const tecg_docsign_t *sig) {
+/* Writes one version to tecg.dashboards, its signature in the headers;
+ * the delivery report hands `po` (taken either way) to the sinks. */
+static void publish_topic(tecg_dashboards_t *d, int which, uint64_t version, const char *text,
+                          size_t len, const tecg_docsign_t *sig, pending_offer_t *po) {
+        const char *name = tecg_dashboard_names[which];
         rd_kafka_resp_err_t err;
         rd_kafka_headers_t *hdrs = rd_kafka_headers_new(2);
         if (sig) {
@@ -257,15 +303,44 @@ static void publish_topic(tecg_dashboards_t *d, const char *name, const char *te
                         d->producer, RD_KAFKA_V_TOPIC(d->topic_dashboards),
                         RD_KAFKA_V_KEY(name, strlen(name)), RD_KAFKA_V_VALUE((void *)text, len),
                         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                        RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
+                        RD_KAFKA_V_OPAQUE(po), RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
                !stopping(d) && tecg_mono_ms() < give_up)
                 rd_kafka_poll(d->producer, 50);
         if (err) {
                 rd_kafka_headers_destroy(hdrs);
                 tecg_log_warn(FAC, "%s: not written to %s: %s", name, d->topic_dashboards,
                               rd_kafka_err2str(err));
+                /* As a refused write (on_delivery): nothing offered, the
+                 * content written again as the next version. */
+                forget_content(d, which, version);
+                if (po)
+                        free(po->text);
+                free(po);
         }
         rd_kafka_poll(d->producer, 0);
+}
+
+/* What on_delivery needs to offer the version to the sinks; NULL when
+ * out of memory (then the sinks miss this version, not the next). */
+static pending_offer_t *pending_offer_new(int which, uint64_t version, const char *text, size_t len,
+                                          const tecg_docsign_t *sig) {
+        pending_offer_t *po = calloc(1, sizeof(*po));
+        if (!po || !(po->text = malloc(len + 1))) {
+                free(po);
+                tecg_log_err(FAC, "%s version %" PRIu64 ": not offered to the sinks: out of memory",
+                             tecg_dashboard_names[which], version);
+                return NULL;
+        }
+        memcpy(po->text, text, len);
+        po->text[len] = '\0';
+        po->len = len;
+        po->which = which;
+        po->version = version;
+        if (sig) {
+                po->signed_ = true;
+                snprintf(po->sig, sizeof(po->sig), "%s", sig->value);
+        }
+        return po;
 }
 
 static void publish(tecg_dashboards_t *d, int which, json_t *doc, uint64_t version) {
@@ -287,11 +362,16 @@ static void publish(tecg_dashboards_t *d, int which, json_t *doc, uint64_t versi
         if (tecg_docstore_put_signed(d->opts.store, name, version, text, len,
                                      signed_ ? sig.value : NULL, errstr, sizeof(errstr)))
                 tecg_log_err(FAC, "%s: %s", name, errstr);
-        if (d->opts.publish_cb)
+        /* The sinks get it once the topic holds it (on_delivery), the
+         * docstore at once. */
+        if (d->producer)
+                publish_topic(d, which, version, text, len, signed_ ? &sig : NULL,
+                              d->opts.publish_cb ? pending_offer_new(which, version, text, len,
+                                                                     signed_ ? &sig : NULL)
+                                                 : NULL);
+        else if (d->opts.publish_cb)
                 d->opts.publish_cb(name, version, text, len, signed_ ? sig.value : NULL,
                                    d->opts.opaque);
-        if (d->producer)
-                publish_topic(d, name, text, len, signed_ ? &sig : NULL);
         tecg_log_debug(FAC, "%s version %" PRIu64 " (%zu bytes)%s", name, version, len,
                        signed_ ? ", signed" : "");
 done:
@@ -374,12 +454,14 @@ static void compose_all(tecg_dashboards_t *d) {
                         uint64_t version = d->last[which].version + 1;
                         json_t *doc = stamp(d, body, version);
                         if (doc) {
-                                publish(d, which, doc, version);
+                                /* Recorded first: a failed write forgets
+                                 * it again (forget_content()). */
                                 free(d->last[which].content_key);
                                 d->last[which].content_key = key;
                                 d->last[which].version = version;
                                 d->served[which] = true;
                                 key = NULL;
+                                publish(d, which, doc, version);
                                 pthread_mutex_lock(&d->lock);
                                 d->stats.versions[which] = version;
                                 d->stats.published++;
@@ -590,8 +672,8 @@ tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
         if (opts->publish_topic) {
                 const tecg_kafka_setting_t producer_overrides[] = {{"client.id", "tecg-dashboard"},
                                                                    {NULL, NULL}};
-                const tecg_kafka_callbacks_t producer_cb = {.error_cb = on_error,
-                                                            .dr_msg_cb = on_delivery};
+                const tecg_kafka_callbacks_t producer_cb = {
+                        .opaque = d, .error_cb = on_error, .dr_msg_cb = on_delivery};
                 if (!(d->producer = tecg_kafka_new(TECG_KAFKA_PRODUCER, conf, producer_overrides,
                                                    &producer_cb, errstr, errstr_size)))
                         goto fail;
@@ -688,6 +770,11 @@ void tecg_dashboards_metrics(tecg_dashboards_t *d, tecg_buf_t *out) {
         pthread_mutex_unlock(&d->lock);
 }
 
+void tecg_dashboards_flush(tecg_dashboards_t *d, int timeout_ms) {
+        if (d && d->producer)
+                rd_kafka_flush(d->producer, timeout_ms > 0 ? timeout_ms : 0);
+}
+
 rd_kafka_t *tecg_dashboards_kafka_handle(tecg_dashboards_t *d, bool producer) {
         return producer ? d->producer : d->consumer;
 }
@@ -711,6 +798,8 @@ void tecg_dashboards_destroy(tecg_dashboards_t *d, int timeout_ms) {
                                       "version of each dashboard is written anyway",
                                       rd_kafka_outq_len(d->producer), d->topic_dashboards);
                 rd_kafka_purge(d->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+                /* The purged writes' reports free what they hold. */
+                rd_kafka_poll(d->producer, 0);
                 rd_kafka_destroy(d->producer);
         }
         for (size_t i = 0; d->states && i < d->nstates; i++)
