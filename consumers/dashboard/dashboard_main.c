@@ -337,6 +337,11 @@ static void on_metrics(tecg_buf_t *out, void *opaque) {
         }
 }
 
+static int on_nation(const char *code, tecg_buf_t *out, void *opaque) {
+        app_t *app = opaque;
+        return tecg_dashboards_nation_view(app->dashboards, code, out);
+}
+
 static int on_health(tecg_buf_t *out, void *opaque) {
         app_t *app = opaque;
         tecg_dashboards_stats_t st;
@@ -535,6 +540,8 @@ int main(int argc, char **argv) {
         hc.metrics_opaque = &app;
         hc.health_cb = on_health;
         hc.health_opaque = &app;
+        hc.nation_cb = on_nation;
+        hc.nation_opaque = &app;
         hc.signing_key_json = public_json;
         server = tecg_http_server_start(&hc, store, errstr, sizeof(errstr));
         /* The server keeps its own copy of the key. */

@@ -13,6 +13,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "nation_state.h"
+#include "nation_view.h"
 #include "state_codec.h"
 #include "timefmt.h"
 #include "topics.h"
@@ -74,7 +75,10 @@ struct tecg_dashboards {
         last_doc_t last[TECG_DASH__COUNT];
         bool served[TECG_DASH__COUNT]; /* in the docstore */
 
-        pthread_mutex_t lock; /* guards stats and reports */
+        /* Guards stats and reports, and the states against the HTTP
+         * threads (tecg_dashboards_nation_view()): the engine's thread
+         * changes them under it, and reads them without it. */
+        pthread_mutex_t lock;
         tecg_dashboards_stats_t stats;
         report_row_t *reports;
         size_t nreports;
@@ -539,13 +543,17 @@ static void take_state(tecg_dashboards_t *d, const rd_kafka_message_t *m) {
                 pthread_mutex_unlock(&d->lock);
                 return;
         }
+        pthread_mutex_lock(&d->lock);
         for (size_t i = 0; i < d->nstates; i++) {
                 if (strcmp(tecg_nations_at(d->opts.nations, i)->code, st->nation) == 0) {
                         replace_state(d, &d->states[i], st);
-                        return;
+                        st = NULL;
+                        break;
                 }
         }
-        take_unlisted(d, st);
+        if (st)
+                take_unlisted(d, st);
+        pthread_mutex_unlock(&d->lock);
 }
 
 /* TECG_ERR_KAFKA with librdkafka's reason when `rk` (the consumer or the
@@ -768,6 +776,28 @@ void tecg_dashboards_metrics(tecg_dashboards_t *d, tecg_buf_t *out) {
                                               (double)(now - r->times[t]) / 1000.0);
                 }
         pthread_mutex_unlock(&d->lock);
+}
+
+int tecg_dashboards_nation_view(tecg_dashboards_t *d, const char *code, tecg_buf_t *out) {
+        int status = 404;
+        int64_t now = wall_now(d);
+        pthread_mutex_lock(&d->lock);
+        for (size_t i = 0; i < d->nstates; i++) {
+                const tecg_nation_t *n = tecg_nations_at(d->opts.nations, i);
+                if (strcmp(n->code, code) != 0)
+                        continue;
+                json_t *v = tecg_nation_view(d->opts.mission, n, d->states[i], now);
+                char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+                if (text && tecg_buf_puts(out, text) == 0)
+                        status = 200;
+                else
+                        status = 500;
+                free(text);
+                json_decref(v);
+                break;
+        }
+        pthread_mutex_unlock(&d->lock);
+        return status;
 }
 
 void tecg_dashboards_flush(tecg_dashboards_t *d, int timeout_ms) {

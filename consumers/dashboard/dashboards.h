@@ -109,6 +109,12 @@ void tecg_dashboards_stats(tecg_dashboards_t *d, tecg_dashboards_stats_t *out);
  * (no age sample for what was never reported). Thread-safe. */
 void tecg_dashboards_metrics(tecg_dashboards_t *d, tecg_buf_t *out);
 
+/* The view of listed nation `code` (nation_view.h) at the engine's clock,
+ * appended to out: 200, 404 for a nation not in the list, 500 when out of
+ * memory. Before the states are read to their end it shows what has been
+ * read. Thread-safe (the HTTP threads call it). */
+int tecg_dashboards_nation_view(tecg_dashboards_t *d, const char *code, tecg_buf_t *out);
+
 /* Waits at most timeout_ms for the writes to tecg.dashboards, so that the
  * versions they carry reach publish_cb: call it before stopping the
  * sinks. */

@@ -61,18 +61,16 @@ static json_t *corrections(const tecg_nation_state_t *st) {
         for (size_t i = 0; st && recent && i < st->nrecent_corrections; i++) {
                 const tecg_correction_t *c = &st->recent_corrections[i];
                 json_array_append_new(
-                        recent,
-                        json_pack("{s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:o}", "event_id", c->event_id,
-                                  "target_id", c->target_id, "kind",
-                                  c->kind == TECG_CORR_RETRACT ? "retract" : "supersede", "type",
-                                  tecg_event_type_names[c->type], "occurred_at",
-                                  time_or_null(c->occurred_at_ms), "before", c->before, "after",
-                                  c->after, "reason",
-                                  c->reason ? json_string(c->reason) : json_null()));
+                        recent, json_pack("{s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:o}", "event_id",
+                                          c->event_id, "target_id", c->target_id, "kind",
+                                          c->kind == TECG_CORR_RETRACT ? "retract" : "supersede",
+                                          "type", tecg_event_type_names[c->type], "occurred_at",
+                                          time_or_null(c->occurred_at_ms), "before", c->before,
+                                          "after", c->after, "reason",
+                                          c->reason ? json_string(c->reason) : json_null()));
         }
-        return json_pack("{s:I,s:I,s:o}", "supersessions",
-                         (json_int_t)(st ? st->supersessions : 0), "retractions",
-                         (json_int_t)(st ? st->retractions : 0), "recent",
+        return json_pack("{s:I,s:I,s:o}", "supersessions", (json_int_t)(st ? st->supersessions : 0),
+                         "retractions", (json_int_t)(st ? st->retractions : 0), "recent",
                          recent ? recent : json_null());
 }
 
@@ -88,10 +86,9 @@ static json_t *dead_letters(const tecg_nation_state_t *st) {
         }
         for (size_t i = 0; st && recent && i < st->nrecent_dead_letters; i++) {
                 const tecg_dead_letter_note_t *n = &st->recent_dead_letters[i];
-                json_array_append_new(recent,
-                                      json_pack("{s:s,s:s,s:s}", "at",
-                                                tecg_time_format_rfc3339(n->at_ms, 0, at),
-                                                "stage", n->stage, "reason", n->reason));
+                json_array_append_new(recent, json_pack("{s:s,s:s,s:s}", "at",
+                                                        tecg_time_format_rfc3339(n->at_ms, 0, at),
+                                                        "stage", n->stage, "reason", n->reason));
         }
         return json_pack("{s:I,s:o,s:o}", "count", (json_int_t)(st ? st->dead_letters : 0),
                          "months", months ? months : json_null(), "recent",
@@ -105,12 +102,11 @@ static void put_totals(json_t *v, const tecg_nation_state_t *st) {
         char at[TECG_TIME_RFC3339_SIZE];
         for (size_t i = 0; st && funding && i < st->nfunding; i++) {
                 const tecg_funding_total_t *f = &st->funding[i];
-                json_array_append_new(funding,
-                                      json_pack("{s:s,s:s,s:s,s:o}", "channel",
-                                                tecg_channel_names[f->channel], "stage",
-                                                tecg_funding_stage_names[f->stage], "currency",
-                                                f->currency, "amount",
-                                                money(f->amount_minor, f->currency)));
+                json_array_append_new(funding, json_pack("{s:s,s:s,s:s,s:o}", "channel",
+                                                         tecg_channel_names[f->channel], "stage",
+                                                         tecg_funding_stage_names[f->stage],
+                                                         "currency", f->currency, "amount",
+                                                         money(f->amount_minor, f->currency)));
         }
         for (int c = 0; st && equipment && c < TECG_CAT__COUNT; c++)
                 for (int s = 0; s < TECG_ES__COUNT; s++)
@@ -123,12 +119,11 @@ static void put_totals(json_t *v, const tecg_nation_state_t *st) {
                                                   (json_int_t)st->equipment_quantity[c][s]));
         for (size_t i = 0; st && values && i < st->nequipment_values; i++) {
                 const tecg_equipment_value_t *e = &st->equipment_values[i];
-                json_array_append_new(values,
-                                      json_pack("{s:s,s:s,s:s,s:o}", "category",
-                                                tecg_category_names[e->category], "stage",
-                                                tecg_equipment_stage_names[e->stage], "currency",
-                                                e->currency, "value",
-                                                money(e->value_minor, e->currency)));
+                json_array_append_new(values, json_pack("{s:s,s:s,s:s,s:o}", "category",
+                                                        tecg_category_names[e->category], "stage",
+                                                        tecg_equipment_stage_names[e->stage],
+                                                        "currency", e->currency, "value",
+                                                        money(e->value_minor, e->currency)));
         }
         for (int r = 0; st && personnel && r < TECG_ROLE__COUNT; r++)
                 for (int l = 0; l < TECG_LOC__COUNT; l++) {
@@ -160,11 +155,11 @@ static void put_totals(json_t *v, const tecg_nation_state_t *st) {
 
 json_t *tecg_nation_view(const tecg_mission_t *m, const tecg_nation_t *nation,
                          const tecg_nation_state_t *st, int64_t now_ms) {
-        json_t *v = json_pack(
-                "{s:s,s:s,s:s,s:I,s:I,s:o}", "nation", nation->code, "name", nation->name,
-                "status", tecg_nation_status_names[nation->status], "version",
-                (json_int_t)(st ? st->version : 0), "events", (json_int_t)(st ? st->events : 0),
-                "as_of", time_or_null(st ? st->as_of_ms : INT64_MIN));
+        json_t *v = json_pack("{s:s,s:s,s:s,s:I,s:I,s:o}", "nation", nation->code, "name",
+                              nation->name, "status", tecg_nation_status_names[nation->status],
+                              "version", (json_int_t)(st ? st->version : 0), "events",
+                              (json_int_t)(st ? st->events : 0), "as_of",
+                              time_or_null(st ? st->as_of_ms : INT64_MIN));
         json_t *rep = v ? reporting(m, st, now_ms) : NULL;
         if (!rep) {
                 json_decref(v);

@@ -83,7 +83,8 @@ static void test_full_state(void **state) {
         st->last_report_ms[TECG_EV_PERSONNEL] = t0 + 10 * DAY_MS;
         st->funding = calloc(1, sizeof(*st->funding));
         assert_non_null(st->funding);
-        st->funding[0] = (tecg_funding_total_t){TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "EUR", 81000000};
+        st->funding[0] =
+                (tecg_funding_total_t){TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "EUR", 81000000};
         st->nfunding = 1;
         st->equipment_quantity[TECG_CAT_VEHICLES][TECG_ES_OFFERED] = 12;
         tecg_strength_t *p = &st->personnel[TECG_ROLE_TRAINER][TECG_LOC_IN_IRAQ];
@@ -95,14 +96,14 @@ static void test_full_state(void **state) {
         st->supersessions = 1;
         st->recent_corrections = calloc(1, sizeof(*st->recent_corrections));
         assert_non_null(st->recent_corrections);
-        st->recent_corrections[0] = (tecg_correction_t){
-                .kind = TECG_CORR_SUPERSEDE,
-                .type = TECG_EV_FUNDING,
-                .event_id = "FRA-f2",
-                .target_id = "FRA-f1",
-                .occurred_at_ms = t0,
-                .before = "funding TRUST_FUND PLEDGED 8100000.00 EUR",
-                .after = "funding TRUST_FUND PLEDGED 810000.00 EUR"};
+        st->recent_corrections[0] =
+                (tecg_correction_t){.kind = TECG_CORR_SUPERSEDE,
+                                    .type = TECG_EV_FUNDING,
+                                    .event_id = "FRA-f2",
+                                    .target_id = "FRA-f1",
+                                    .occurred_at_ms = t0,
+                                    .before = "funding TRUST_FUND PLEDGED 8100000.00 EUR",
+                                    .after = "funding TRUST_FUND PLEDGED 810000.00 EUR"};
         st->nrecent_corrections = 1;
         st->dead_letters = 1;
         st->dead_letter_months = calloc(1, sizeof(*st->dead_letter_months));
