@@ -1277,6 +1277,22 @@ static void serve_scan(tecg_docstore_t *store, const char *dir) {
         closedir(d);
 }
 
+/* --serve: a nation's view is DIR/nation/XXX.json, when there is one. */
+static int serve_nation(const char *code, tecg_buf_t *out, void *opaque) {
+        char path[4096];
+        json_t *v;
+        char *text;
+        int status = 404;
+        snprintf(path, sizeof(path), "%s/nation/%s.json", (const char *)opaque, code);
+        if (!(v = json_load_file(path, 0, NULL)))
+                return 404;
+        if ((text = json_dumps(v, JSON_COMPACT)) && tecg_buf_puts(out, text) == 0)
+                status = 200;
+        free(text);
+        json_decref(v);
+        return status;
+}
+
 static int serve(const char *dir, const char *port, const char *tokens_file) {
         tecg_docstore_t *store = tecg_docstore_new();
         tecg_http_server_conf_t conf;
@@ -1296,6 +1312,8 @@ static int serve(const char *dir, const char *port, const char *tokens_file) {
         tecg_http_server_conf_init(&conf);
         conf.port = (uint16_t)(port ? atoi(port) : 0);
         conf.tokens = tokens;
+        conf.nation_cb = serve_nation;
+        conf.nation_opaque = (void *)dir;
         if (!(srv = tecg_http_server_start(&conf, store, errstr, sizeof(errstr)))) {
                 fprintf(stderr, "%s\n", errstr);
                 tecg_docstore_destroy(store);
