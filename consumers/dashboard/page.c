@@ -135,6 +135,7 @@ const char tecg_page_html[] =
         "a.code:hover { color: var(--acc); text-decoration: underline; }\n"
         ".back { color: var(--acc); font-size: .6em; font-weight: 400; text-decoration: none; }\n"
         "td.reason { white-space: normal; min-width: 12em; overflow-wrap: anywhere; }\n"
+        "#dash-nation .note { color: var(--mut); font-size: .85em; margin: .2em 0 .6em; }\n"
 
         "</style>\n"
         "</head>\n"
