@@ -34,8 +34,10 @@ typedef struct {
 
 /* One version written to tecg.dashboards and not yet acknowledged: it
  * reaches the sinks from the delivery report (on_delivery), never before.
- * Owned by librdkafka's message (its opaque) until then. */
-typedef struct {
+ * Owned by the engine's list of offers (freed by the report, or at
+ * destroy); the message's opaque points at it. */
+typedef struct pending_offer {
+        struct pending_offer *prev, *next;
         int which;
         uint64_t version;
         char *text;
@@ -82,6 +84,7 @@ struct tecg_dashboards {
         tecg_dashboards_stats_t stats;
         report_row_t *reports;
         size_t nreports;
+        pending_offer_t *offers; /* written, not yet acknowledged */
 };
 
 static int64_t wall_now(const tecg_dashboards_t *d) {
@@ -105,6 +108,20 @@ static void forget_content(tecg_dashboards_t *d, int which, uint64_t version) {
         free(d->last[which].content_key);
         d->last[which].content_key = NULL;
         d->dirty = true;
+}
+
+/* Unlinks po from the engine's offers and frees it. NULL ok. */
+static void pending_offer_free(tecg_dashboards_t *d, pending_offer_t *po) {
+        if (!po)
+                return;
+        if (po->prev)
+                po->prev->next = po->next;
+        else
+                d->offers = po->next;
+        if (po->next)
+                po->next->prev = po->prev;
+        free(po->text);
+        free(po);
 }
 
 /* A version goes to the sinks only once tecg.dashboards holds it. A sink
@@ -131,8 +148,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
                 d->opts.publish_cb(tecg_dashboard_names[po->which], po->version, po->text, po->len,
                                    po->signed_ ? po->sig : NULL, d->opts.opaque);
         }
-        free(po->text);
-        free(po);
+        pending_offer_free(d, po);
 }
 
 /* Content identity: the document without its version and generation time,
@@ -317,17 +333,15 @@ static void publish_topic(tecg_dashboards_t *d, int which, uint64_t version, con
                 /* As a refused write (on_delivery): nothing offered, the
                  * content written again as the next version. */
                 forget_content(d, which, version);
-                if (po)
-                        free(po->text);
-                free(po);
+                pending_offer_free(d, po);
         }
         rd_kafka_poll(d->producer, 0);
 }
 
 /* What on_delivery needs to offer the version to the sinks; NULL when
  * out of memory (then the sinks miss this version, not the next). */
-static pending_offer_t *pending_offer_new(int which, uint64_t version, const char *text, size_t len,
-                                          const tecg_docsign_t *sig) {
+static pending_offer_t *pending_offer_new(tecg_dashboards_t *d, int which, uint64_t version,
+                                          const char *text, size_t len, const tecg_docsign_t *sig) {
         pending_offer_t *po = calloc(1, sizeof(*po));
         if (!po || !(po->text = malloc(len + 1))) {
                 free(po);
@@ -344,6 +358,10 @@ static pending_offer_t *pending_offer_new(int which, uint64_t version, const cha
                 po->signed_ = true;
                 snprintf(po->sig, sizeof(po->sig), "%s", sig->value);
         }
+        po->next = d->offers;
+        if (d->offers)
+                d->offers->prev = po;
+        d->offers = po;
         return po;
 }
 
@@ -370,7 +388,7 @@ static void publish(tecg_dashboards_t *d, int which, json_t *doc, uint64_t versi
          * docstore at once. */
         if (d->producer)
                 publish_topic(d, which, version, text, len, signed_ ? &sig : NULL,
-                              d->opts.publish_cb ? pending_offer_new(which, version, text, len,
+                              d->opts.publish_cb ? pending_offer_new(d, which, version, text, len,
                                                                      signed_ ? &sig : NULL)
                                                  : NULL);
         else if (d->opts.publish_cb)
@@ -828,10 +846,16 @@ void tecg_dashboards_destroy(tecg_dashboards_t *d, int timeout_ms) {
                                       "version of each dashboard is written anyway",
                                       rd_kafka_outq_len(d->producer), d->topic_dashboards);
                 rd_kafka_purge(d->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-                /* The purged writes' reports free what they hold. */
                 rd_kafka_poll(d->producer, 0);
                 rd_kafka_destroy(d->producer);
         }
+        /* Writes librdkafka gave no report for. */
+        for (pending_offer_t *po = d->offers, *next; po; po = next) {
+                next = po->next;
+                free(po->text);
+                free(po);
+        }
+        d->offers = NULL;
         for (size_t i = 0; d->states && i < d->nstates; i++)
                 tecg_nation_state_destroy(d->states[i]);
         for (size_t i = 0; i < d->nunlisted; i++)
