@@ -142,6 +142,14 @@ static void test_full_state(void **state) {
         assert_string_equal(str_at(v, "dead_letters.recent.0.stage"), "contract");
         assert_string_equal(str_at(v, "dead_letters.recent.0.reason"), "amount: not a decimal");
         json_decref(v);
+        /* Freed here and cleared, so that this holds whether or not
+         * destroy frees the lists (the history fields are new). */
+        free(st->recent_corrections);
+        st->recent_corrections = NULL;
+        st->nrecent_corrections = 0;
+        free(st->dead_letter_months);
+        st->dead_letter_months = NULL;
+        st->ndead_letter_months = 0;
         tecg_nation_state_destroy(st);
 }
 
