@@ -337,6 +337,11 @@ static void on_metrics(tecg_buf_t *out, void *opaque) {
         }
 }
 
+static int on_nation(const char *code, tecg_buf_t *out, void *opaque) {
+        app_t *app = opaque;
+        return tecg_dashboards_nation_view(app->dashboards, code, out);
+}
+
 static int on_health(tecg_buf_t *out, void *opaque) {
         app_t *app = opaque;
         tecg_dashboards_stats_t st;
@@ -535,6 +540,8 @@ int main(int argc, char **argv) {
         hc.metrics_opaque = &app;
         hc.health_cb = on_health;
         hc.health_opaque = &app;
+        hc.nation_cb = on_nation;
+        hc.nation_opaque = &app;
         hc.signing_key_json = public_json;
         server = tecg_http_server_start(&hc, store, errstr, sizeof(errstr));
         /* The server keeps its own copy of the key. */
@@ -595,8 +602,11 @@ done:;
          * left of it. After a failure nothing waits. */
         int budget_ms = rc == 0 && app.dashboards ? (int)dc.shutdown_timeout_ms : 0;
         int64_t deadline = tecg_mono_ms() + budget_ms;
+        /* The sinks get a version once the topic holds it: that first. */
+        tecg_dashboards_flush(app.dashboards, budget_ms / 2);
+        int sinks_ms = (int)(deadline - tecg_mono_ms());
         for (size_t i = 0; i < app.nsinks; i++)
-                tecg_sink_stop(app.sinks[i], budget_ms);
+                tecg_sink_stop(app.sinks[i], sinks_ms > 0 ? sinks_ms : 0);
         tecg_http_server_stop(server);
         tecg_http_server_destroy(server);
         int64_t left = deadline - tecg_mono_ms();

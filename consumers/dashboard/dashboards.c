@@ -13,6 +13,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "nation_state.h"
+#include "nation_view.h"
 #include "state_codec.h"
 #include "timefmt.h"
 #include "topics.h"
@@ -30,6 +31,20 @@ typedef struct {
         uint64_t version;
         char *content_key;
 } last_doc_t;
+
+/* One version written to tecg.dashboards and not yet acknowledged: it
+ * reaches the sinks from the delivery report (on_delivery), never before.
+ * Owned by the engine's list of offers (freed by the report, or at
+ * destroy); the message's opaque points at it. */
+typedef struct pending_offer {
+        struct pending_offer *prev, *next;
+        int which;
+        uint64_t version;
+        char *text;
+        size_t len;
+        bool signed_;
+        char sig[TECG_DOCSIGN_VALUE_SIZE];
+} pending_offer_t;
 
 /* What /metrics needs of a nation, kept from the last composition. */
 typedef struct {
@@ -62,10 +77,14 @@ struct tecg_dashboards {
         last_doc_t last[TECG_DASH__COUNT];
         bool served[TECG_DASH__COUNT]; /* in the docstore */
 
-        pthread_mutex_t lock; /* guards stats and reports */
+        /* Guards stats and reports, and the states against the HTTP
+         * threads (tecg_dashboards_nation_view()): the engine's thread
+         * changes them under it, and reads them without it. */
+        pthread_mutex_t lock;
         tecg_dashboards_stats_t stats;
         report_row_t *reports;
         size_t nreports;
+        pending_offer_t *offers; /* written, not yet acknowledged */
 };
 
 static int64_t wall_now(const tecg_dashboards_t *d) {
@@ -79,12 +98,57 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
                  rd_kafka_err2name(err), reason);
 }
 
+/* After a write of `version` to tecg.dashboards failed: unless a newer
+ * version is already on its way, the next composition writes the same
+ * content again, as version + 1, rather than leave the topic (and so the
+ * sinks, and the versions after a restart) without it. */
+static void forget_content(tecg_dashboards_t *d, int which, uint64_t version) {
+        if (d->last[which].version != version)
+                return;
+        free(d->last[which].content_key);
+        d->last[which].content_key = NULL;
+        d->dirty = true;
+}
+
+/* Unlinks po from the engine's offers and frees it. NULL ok. */
+static void pending_offer_free(tecg_dashboards_t *d, pending_offer_t *po) {
+        if (!po)
+                return;
+        if (po->prev)
+                po->prev->next = po->next;
+        else
+                d->offers = po->next;
+        if (po->next)
+                po->next->prev = po->prev;
+        free(po->text);
+        free(po);
+}
+
+/* A version goes to the sinks only once tecg.dashboards holds it. A sink
+ * keeps the highest version it got, and a restarted dashboard numbers on
+ * from the last version it reads back from the topic (docs/design.md
+ * §5.3): offered before the topic acknowledged it, a version could reach a
+ * sink, be lost from the topic with the process, and be numbered again
+ * for other content after the restart, which the sink refuses as stale.
+ * A refused write offers nothing and forgets the content, so the next
+ * composition writes it again as a new version. Called on the engine's
+ * thread (rd_kafka_poll(), rd_kafka_flush()). */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+        tecg_dashboards_t *d = opaque;
+        pending_offer_t *po = m->_private;
         (void)rk;
-        (void)opaque;
         if (m->err)
                 tecg_log_warn(FAC, "writing %s: %s", rd_kafka_topic_name(m->rkt),
                               rd_kafka_err2str(m->err));
+        if (!po)
+                return;
+        if (m->err)
+                forget_content(d, po->which, po->version);
+        else if (d->opts.publish_cb) {
+                d->opts.publish_cb(tecg_dashboard_names[po->which], po->version, po->text, po->len,
+                                   po->signed_ ? po->sig : NULL, d->opts.opaque);
+        }
+        pending_offer_free(d, po);
 }
 
 /* Content identity: the document without its version and generation time,
@@ -243,9 +307,11 @@ static bool sign_version(const tecg_dashboards_t *d, const char *name, uint64_t 
         return true;
 }
 
-/* Writes one version to tecg.dashboards, its signature in the headers. */
-static void publish_topic(tecg_dashboards_t *d, const char *name, const char *text, size_t len,
-                          const tecg_docsign_t *sig) {
+/* Writes one version to tecg.dashboards, its signature in the headers;
+ * the delivery report hands `po` (taken either way) to the sinks. */
+static void publish_topic(tecg_dashboards_t *d, int which, uint64_t version, const char *text,
+                          size_t len, const tecg_docsign_t *sig, pending_offer_t *po) {
+        const char *name = tecg_dashboard_names[which];
         rd_kafka_resp_err_t err;
         rd_kafka_headers_t *hdrs = rd_kafka_headers_new(2);
         if (sig) {
@@ -258,15 +324,46 @@ static void publish_topic(tecg_dashboards_t *d, const char *name, const char *te
                         d->producer, RD_KAFKA_V_TOPIC(d->topic_dashboards),
                         RD_KAFKA_V_KEY(name, strlen(name)), RD_KAFKA_V_VALUE((void *)text, len),
                         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                        RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
+                        RD_KAFKA_V_OPAQUE(po), RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
                !stopping(d) && tecg_mono_ms() < give_up)
                 rd_kafka_poll(d->producer, 50);
         if (err) {
                 rd_kafka_headers_destroy(hdrs);
                 tecg_log_warn(FAC, "%s: not written to %s: %s", name, d->topic_dashboards,
                               rd_kafka_err2str(err));
+                /* As a refused write (on_delivery): nothing offered, the
+                 * content written again as the next version. */
+                forget_content(d, which, version);
+                pending_offer_free(d, po);
         }
         rd_kafka_poll(d->producer, 0);
+}
+
+/* What on_delivery needs to offer the version to the sinks; NULL when
+ * out of memory (then the sinks miss this version, not the next). */
+static pending_offer_t *pending_offer_new(tecg_dashboards_t *d, int which, uint64_t version,
+                                          const char *text, size_t len, const tecg_docsign_t *sig) {
+        pending_offer_t *po = calloc(1, sizeof(*po));
+        if (!po || !(po->text = malloc(len + 1))) {
+                free(po);
+                tecg_log_err(FAC, "%s version %" PRIu64 ": not offered to the sinks: out of memory",
+                             tecg_dashboard_names[which], version);
+                return NULL;
+        }
+        memcpy(po->text, text, len);
+        po->text[len] = '\0';
+        po->len = len;
+        po->which = which;
+        po->version = version;
+        if (sig) {
+                po->signed_ = true;
+                snprintf(po->sig, sizeof(po->sig), "%s", sig->value);
+        }
+        po->next = d->offers;
+        if (d->offers)
+                d->offers->prev = po;
+        d->offers = po;
+        return po;
 }
 
 static void publish(tecg_dashboards_t *d, int which, json_t *doc, uint64_t version) {
@@ -288,11 +385,16 @@ static void publish(tecg_dashboards_t *d, int which, json_t *doc, uint64_t versi
         if (tecg_docstore_put_signed(d->opts.store, name, version, text, len,
                                      signed_ ? sig.value : NULL, errstr, sizeof(errstr)))
                 tecg_log_err(FAC, "%s: %s", name, errstr);
-        if (d->opts.publish_cb)
+        /* The sinks get it once the topic holds it (on_delivery), the
+         * docstore at once. */
+        if (d->producer)
+                publish_topic(d, which, version, text, len, signed_ ? &sig : NULL,
+                              d->opts.publish_cb ? pending_offer_new(d, which, version, text, len,
+                                                                     signed_ ? &sig : NULL)
+                                                 : NULL);
+        else if (d->opts.publish_cb)
                 d->opts.publish_cb(name, version, text, len, signed_ ? sig.value : NULL,
                                    d->opts.opaque);
-        if (d->producer)
-                publish_topic(d, name, text, len, signed_ ? &sig : NULL);
         tecg_log_debug(FAC, "%s version %" PRIu64 " (%zu bytes)%s", name, version, len,
                        signed_ ? ", signed" : "");
 done:
@@ -375,12 +477,14 @@ static void compose_all(tecg_dashboards_t *d) {
                         uint64_t version = d->last[which].version + 1;
                         json_t *doc = stamp(d, body, version);
                         if (doc) {
-                                publish(d, which, doc, version);
+                                /* Recorded first: a failed write forgets
+                                 * it again (forget_content()). */
                                 free(d->last[which].content_key);
                                 d->last[which].content_key = key;
                                 d->last[which].version = version;
                                 d->served[which] = true;
                                 key = NULL;
+                                publish(d, which, doc, version);
                                 pthread_mutex_lock(&d->lock);
                                 d->stats.versions[which] = version;
                                 d->stats.published++;
@@ -458,13 +562,17 @@ static void take_state(tecg_dashboards_t *d, const rd_kafka_message_t *m) {
                 pthread_mutex_unlock(&d->lock);
                 return;
         }
+        pthread_mutex_lock(&d->lock);
         for (size_t i = 0; i < d->nstates; i++) {
                 if (strcmp(tecg_nations_at(d->opts.nations, i)->code, st->nation) == 0) {
                         replace_state(d, &d->states[i], st);
-                        return;
+                        st = NULL;
+                        break;
                 }
         }
-        take_unlisted(d, st);
+        if (st)
+                take_unlisted(d, st);
+        pthread_mutex_unlock(&d->lock);
 }
 
 /* TECG_ERR_KAFKA with librdkafka's reason when `rk` (the consumer or the
@@ -591,8 +699,8 @@ tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
         if (opts->publish_topic) {
                 const tecg_kafka_setting_t producer_overrides[] = {{"client.id", "tecg-dashboard"},
                                                                    {NULL, NULL}};
-                const tecg_kafka_callbacks_t producer_cb = {.error_cb = on_error,
-                                                            .dr_msg_cb = on_delivery};
+                const tecg_kafka_callbacks_t producer_cb = {
+                        .opaque = d, .error_cb = on_error, .dr_msg_cb = on_delivery};
                 if (!(d->producer = tecg_kafka_new(TECG_KAFKA_PRODUCER, conf, producer_overrides,
                                                    &producer_cb, errstr, errstr_size)))
                         goto fail;
@@ -689,6 +797,33 @@ void tecg_dashboards_metrics(tecg_dashboards_t *d, tecg_buf_t *out) {
         pthread_mutex_unlock(&d->lock);
 }
 
+int tecg_dashboards_nation_view(tecg_dashboards_t *d, const char *code, tecg_buf_t *out) {
+        int status = 404;
+        int64_t now = wall_now(d);
+        pthread_mutex_lock(&d->lock);
+        for (size_t i = 0; i < d->nstates; i++) {
+                const tecg_nation_t *n = tecg_nations_at(d->opts.nations, i);
+                if (strcmp(n->code, code) != 0)
+                        continue;
+                json_t *v = tecg_nation_view(d->opts.mission, n, d->states[i], now);
+                char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+                if (text && tecg_buf_puts(out, text) == 0)
+                        status = 200;
+                else
+                        status = 500;
+                free(text);
+                json_decref(v);
+                break;
+        }
+        pthread_mutex_unlock(&d->lock);
+        return status;
+}
+
+void tecg_dashboards_flush(tecg_dashboards_t *d, int timeout_ms) {
+        if (d && d->producer)
+                rd_kafka_flush(d->producer, timeout_ms > 0 ? timeout_ms : 0);
+}
+
 rd_kafka_t *tecg_dashboards_kafka_handle(tecg_dashboards_t *d, bool producer) {
         return producer ? d->producer : d->consumer;
 }
@@ -712,8 +847,16 @@ void tecg_dashboards_destroy(tecg_dashboards_t *d, int timeout_ms) {
                                       "version of each dashboard is written anyway",
                                       rd_kafka_outq_len(d->producer), d->topic_dashboards);
                 rd_kafka_purge(d->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+                rd_kafka_poll(d->producer, 0);
                 rd_kafka_destroy(d->producer);
         }
+        /* Writes librdkafka gave no report for. */
+        for (pending_offer_t *po = d->offers, *next; po; po = next) {
+                next = po->next;
+                free(po->text);
+                free(po);
+        }
+        d->offers = NULL;
         for (size_t i = 0; d->states && i < d->nstates; i++)
                 tecg_nation_state_destroy(d->states[i]);
         for (size_t i = 0; i < d->nunlisted; i++)

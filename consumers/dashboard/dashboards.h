@@ -30,7 +30,10 @@
 #include "refdata.h"
 #include "sign.h"
 
-/* Called for every new version (main thread): hand it to the sinks.
+/* Called for every new version (main thread): hand it to the sinks. With
+ * publish_topic, once tecg.dashboards has acknowledged the version (from
+ * run_once(), flush() or destroy()), never before, and not at all for a
+ * version the topic refused (its content becomes the next version).
  * signature is the version's Tecg-Signature value (docsign.h), NULL when
  * documents are not signed. */
 typedef void(tecg_dashboards_publish_cb)(const char *name, uint64_t version, const char *json,
@@ -105,6 +108,17 @@ void tecg_dashboards_stats(tecg_dashboards_t *d, tecg_dashboards_stats_t *out);
  *   tecg_dashboard_report_age_seconds{nation,type}
  * (no age sample for what was never reported). Thread-safe. */
 void tecg_dashboards_metrics(tecg_dashboards_t *d, tecg_buf_t *out);
+
+/* The view of listed nation `code` (nation_view.h) at the engine's clock,
+ * appended to out: 200, 404 for a nation not in the list, 500 when out of
+ * memory. Before the states are read to their end it shows what has been
+ * read. Thread-safe (the HTTP threads call it). */
+int tecg_dashboards_nation_view(tecg_dashboards_t *d, const char *code, tecg_buf_t *out);
+
+/* Waits at most timeout_ms for the writes to tecg.dashboards, so that the
+ * versions they carry reach publish_cb: call it before stopping the
+ * sinks. */
+void tecg_dashboards_flush(tecg_dashboards_t *d, int timeout_ms);
 
 /* For tests only: the engine's consumer, or its producer (NULL unless
  * publish_topic), so that a unit test can raise a fatal error with

@@ -73,13 +73,14 @@ typedef enum {
         ROUTE_HEALTHZ,
         ROUTE_SIGNING_KEY,
         ROUTE_LOGIN,
+        ROUTE_NATION,
         ROUTE_OTHER,
         ROUTE__COUNT
 } route_t;
 
 static const char *const route_names[ROUTE__COUNT] = {
-        "page",    "list",    "dashboard",   "stream", "export",
-        "metrics", "healthz", "signing_key", "login",  "other",
+        "page",    "list",        "dashboard", "stream", "export", "metrics",
+        "healthz", "signing_key", "login",     "nation", "other",
 };
 
 /* One connection's request deadline (see the top of this file). */
@@ -632,6 +633,33 @@ static enum MHD_Result serve_healthz(tecg_http_server_t *srv, struct MHD_Connect
         if (status >= 300)
                 tecg_log_warn(FAC, "%s %s: unhealthy (%u)", method, url, status);
         return finish(srv, conn, ROUTE_HEALTHZ, method, url, status, resp);
+}
+
+/* GET /api/nation/XXX: the view of one listed nation from the callback;
+ * 400 for a code that is not three capital letters, 404 for a nation not
+ * in the list (or no callback). */
+static enum MHD_Result serve_nation(tecg_http_server_t *srv, struct MHD_Connection *conn,
+                                    const char *method, const char *url, const char *code) {
+        tecg_buf_t body = TECG_BUF_INIT;
+        struct MHD_Response *resp;
+        int status = MHD_HTTP_NOT_FOUND;
+
+        if (strlen(code) != 3 || !isupper((unsigned char)code[0]) ||
+            !isupper((unsigned char)code[1]) || !isupper((unsigned char)code[2]))
+                return reply_error(srv, conn, ROUTE_NATION, method, url, MHD_HTTP_BAD_REQUEST,
+                                   "bad_nation", "a nation is three capital letters (FRA)");
+        if (srv->conf.nation_cb)
+                status = srv->conf.nation_cb(code, &body, srv->conf.nation_opaque);
+        if (status != MHD_HTTP_OK || body.len == 0) {
+                tecg_buf_free(&body);
+                return reply_error(srv, conn, ROUTE_NATION, method, url, MHD_HTTP_NOT_FOUND,
+                                   "not_found", "%s is not in the nations list", code);
+        }
+        resp = response_own(&body, "application/json");
+        if (resp)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        tecg_buf_free(&body);
+        return finish(srv, conn, ROUTE_NATION, method, url, MHD_HTTP_OK, resp);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1272,6 +1300,13 @@ static route_t route_of(const char *url, const char **arg) {
         *arg = NULL;
         if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
                 return ROUTE_PAGE;
+        /* The page again: its script shows the drill-down of the nation. */
+        if (strncmp(url, "/nation/", 8) == 0 && url[8] && !strchr(url + 8, '/'))
+                return ROUTE_PAGE;
+        if (strncmp(url, "/api/nation/", 12) == 0 && !strchr(url + 12, '/')) {
+                *arg = url + 12;
+                return ROUTE_NATION;
+        }
         if (strcmp(url, "/api/dashboards") == 0 || strcmp(url, "/api/dashboards/") == 0)
                 return ROUTE_LIST;
         if (strncmp(url, "/api/dashboards/", 16) == 0 && !strchr(url + 16, '/')) {
@@ -1360,7 +1395,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (route != ROUTE_HEALTHZ && srv->conf.tokens) {
                 if (!(who = authenticate(srv, conn, &presented)))
                         return reply_unauthorized(srv, conn, route, method, url, presented);
-                if (!tecg_tokens_allows(who, url)) {
+                /* A nation's view is the dashboards' data in another
+                 * cut, and its page the operator page: the same grants. */
+                const char *granted = route == ROUTE_NATION ? "/api/dashboards"
+                                      : route == ROUTE_PAGE ? "/"
+                                                            : url;
+                if (!tecg_tokens_allows(who, granted)) {
                         atomic_fetch_add(&srv->auth_refused, 1);
                         tecg_log_limited(&srv->auth_log, TECG_LOG_WARNING, FAC,
                                          "%s %s: %s may not read this (403)", method,
@@ -1388,6 +1428,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return serve_export(srv, conn, method, url, arg);
         case ROUTE_METRICS:
                 return serve_metrics(srv, conn, method, url);
+        case ROUTE_NATION:
+                return serve_nation(srv, conn, method, url, arg);
         case ROUTE_HEALTHZ:
                 return serve_healthz(srv, conn, method, url);
         case ROUTE_SIGNING_KEY:

@@ -10,6 +10,10 @@
  *   GET /api/export/NAME.ndjson     ETag "VERSION"; ?bom=1 for Excel (CSV)
  *   GET /api/export/NAME.wide.csv   the wide form (one row per element)
  *   GET /api/export/NAME.wide.ndjson
+ *   GET /api/nation/XXX             one listed nation's view (nation_view.h)
+ *                                   from nation_cb; 400 for a malformed
+ *                                   code, 404 for a nation not listed
+ *   GET /nation/XXX                 the operator page, showing that nation
  *   GET /metrics                    Prometheus text format 0.0.4
  *   GET /healthz                    200 or 503, JSON, from the health callback
  *   GET /.well-known/tecg-signing-key  the documents' public key (JSON);
@@ -61,6 +65,11 @@ typedef void(tecg_http_metrics_cb_t)(tecg_buf_t *out, void *opaque);
  * gets a default body ({"status":"ok"} or one with a generic reason). */
 typedef int(tecg_http_health_cb_t)(tecg_buf_t *json_out, void *opaque);
 
+/* Writes the JSON view of nation `code` (three capital letters) to
+ * json_out and returns 200, or 404 when the nation is not in the list.
+ * Called on HTTP threads: must be thread-safe. */
+typedef int(tecg_http_nation_cb_t)(const char *code, tecg_buf_t *json_out, void *opaque);
+
 typedef struct {
         const char *bind_address;            /* numeric IPv4/IPv6 or a host name;
                                              * default "127.0.0.1" */
@@ -95,6 +104,8 @@ typedef struct {
         void *metrics_opaque;
         tecg_http_health_cb_t *health_cb; /* optional: always healthy */
         void *health_opaque;
+        tecg_http_nation_cb_t *nation_cb; /* optional: every nation 404 */
+        void *nation_opaque;
         /* The body of /.well-known/tecg-signing-key (docsign.h); NULL:
          * 404. Borrowed: must outlive the server. */
         const char *signing_key_json;

@@ -651,6 +651,176 @@ def test_operator_page_flags_and_width(server, tmp_path, width):
         b.close()
 
 
+def history_document(version, months):
+    """A history document (model.md's shape) of `months` months from
+    2005-01: strength growing towards 360, trainees by year to date with
+    the pro-rata lines, money cumulative."""
+    rows = []
+    for i in range(months):
+        m = i + 1
+        rows.append({
+            "month": f"2005-{m:02d}", "strength_in_iraq": 150 + 15 * i,
+            "trainees_in_iraq": 60 + i, "trainees_outside_iraq": 30,
+            "trainees_in_iraq_ytd": sum(60 + k for k in range(i + 1)),
+            "trainees_outside_iraq_ytd": 30 * m,
+            "pro_rata_in_iraq": round(1000 * m / 12), "pro_rata_outside_iraq": round(500 * m / 12),
+            "pledged_cumulative": f"{2500000 * m}.00", "disbursed_cumulative": f"{900000 * m}.00",
+            "dead_letters": i % 3})
+    return {"dashboard": "history", "version": version,
+            "generated_at": "2005-11-26T08:00:00Z", "as_of": f"2005-{months:02d}-20T08:00:00Z",
+            "currency": "EUR", "authorized_strength": 360,
+            "targets": {"in_iraq": 1000, "outside_iraq": 500}, "months": rows}
+
+
+# GET /api/nation/FRA as consumers/dashboard/nation_view.h describes it.
+FRA_VIEW = {
+    "nation": "FRA", "name": "France", "status": "member", "version": 14, "events": 40,
+    "as_of": "2005-11-20T08:00:00Z",
+    "reporting": {"overdue_days": 35, "last_report": "2005-11-20T08:00:00Z", "overdue": True,
+                  "overdue_for_days": 3,
+                  "types": {"FUNDING": {"last_report": "2005-09-12T08:00:00Z", "overdue": True,
+                                        "overdue_for_days": 3},
+                            "EQUIPMENT": {"last_report": None, "overdue": False,
+                                          "overdue_for_days": None},
+                            "PERSONNEL": {"last_report": "2005-11-20T08:00:00Z",
+                                          "overdue": False, "overdue_for_days": None},
+                            "TRAINING": {"last_report": "2005-11-02T08:00:00Z",
+                                         "overdue": False, "overdue_for_days": None}}},
+    "funding": [{"channel": "TRUST_FUND", "stage": "PLEDGED", "currency": "EUR",
+                 "amount": "810000.00"}],
+    "equipment": [], "equipment_values": [],
+    "personnel": [{"role": "TRAINER", "location": "IN_IRAQ", "headcount": 42,
+                   "occurred_at": "2005-11-20T08:00:00Z", "event_id": "FRA-p-17"}],
+    "training": [{"year": 2005, "location": "OUTSIDE_IRAQ", "level": "SENIOR", "trainees": 25}],
+    "corrections": {"supersessions": 1, "retractions": 1, "recent": [
+        {"event_id": "FRA-r-1", "target_id": "FRA-p-9", "kind": "retract", "type": "personnel",
+         "occurred_at": "2005-11-01T08:00:00Z", "before": "personnel TRAINER IN_IRAQ 420",
+         "after": "", "reason": "a typo: 420 for 42"},
+        {"event_id": "FRA-f-2", "target_id": "FRA-f-1", "kind": "supersede", "type": "funding",
+         "occurred_at": "2005-09-12T08:00:00Z",
+         "before": "funding TRUST_FUND PLEDGED 8100000.00 EUR",
+         "after": "funding TRUST_FUND PLEDGED 810000.00 EUR", "reason": None}]},
+    "dead_letters": {"count": 2, "months": [{"month": "2005-10", "count": 2}], "recent": [
+        {"at": "2005-10-03T10:00:00Z", "stage": "contract",
+         "reason": "supersedes FRA-f-1, which was already superseded by FRA-f-2"},
+        {"at": "2005-10-02T10:00:00Z", "stage": "signature", "reason": "bad signature"}]},
+}
+
+
+def replace_json(path, doc):
+    tmp = path.with_name("." + path.name + ".tmp")
+    tmp.write_text(json.dumps(doc))
+    os.replace(tmp, path)
+
+
+def no_overflow(b, width):
+    assert b.js("document.documentElement.scrollWidth") <= width
+    assert b.js("document.body.scrollWidth") <= width
+    assert b.js("document.querySelector('header').scrollWidth") <= width
+    assert b.js("[...document.querySelectorAll('section.dash')]"
+                ".every((s) => s.getBoundingClientRect().right <= window.innerWidth + 0.5)")
+
+
+@pytest.mark.parametrize("width", [1400, 400])
+def test_charts_quality_and_drilldown(server, tmp_path, width):
+    """The charts: none without a history document; drawn (three SVGs with
+    their series as data) once it arrives over the stream, and drawn again
+    for its next version. The data-quality panel: dead letters per nation
+    with the latest reasons, and that rejected lines are counted by the
+    producers. The drill-down: nation codes link to /nation/XXX, which
+    shows GET /api/nation/XXX. Nothing wider than the screen."""
+    assert chromium() is not None, "chromium is not installed (scripts/install-deps)"
+    base, docs = server
+    b = Browser(tmp_path / "profile")
+    try:
+        b.open(base + "/#token=" + DASHBOARD_TOKEN)
+        b.call("Emulation.setDeviceMetricsOverride", width=width, height=900,
+               deviceScaleFactor=1, mobile=False)
+        b.wait_for("document.getElementById('conn').className === 'live'"
+                   " && !!document.querySelector('#dash-staffing table')")
+        # No history document: no chart, no empty panel.
+        assert b.js("document.getElementById('dash-history')") is None
+        assert b.js("document.querySelectorAll('svg.chart').length") == 0
+
+        replace_json(docs / "history.json", history_document(1, 11))
+        b.wait_for("document.querySelectorAll('#dash-history svg.chart').length === 3")
+        charts = b.js("[...document.querySelectorAll('svg.chart')].map((s) => ({id: s.id,"
+                      " months: Number(s.dataset.months), lines: [...s.querySelectorAll("
+                      "'polyline')].map((p) => [p.dataset.series, Number(p.dataset.points)])}))")
+        by_id = {c["id"]: c for c in charts}
+        assert set(by_id) == {"chart-strength", "chart-training", "chart-money"}
+        assert all(c["months"] == 11 for c in charts)
+        assert dict(by_id["chart-strength"]["lines"]) == {
+            "in Iraq (latest reports at each month end)": 11, "authorized strength": 11}
+        assert len(by_id["chart-training"]["lines"]) == 4
+        assert all(n == 11 for _, n in by_id["chart-training"]["lines"])
+        assert [s for s, _ in by_id["chart-money"]["lines"]] == ["pledged", "disbursed"]
+        # The strength line climbs (y falls) and stays below the 360 line.
+        ys = b.js("document.querySelector('#chart-strength polyline:not(.ref)')"
+                  ".getAttribute('points').split(' ').map((p) => Number(p.split(',')[1]))")
+        ref = b.js("Number(document.querySelector('#chart-strength polyline.ref')"
+                   ".getAttribute('points').split(' ')[0].split(',')[1])")
+        assert ys == sorted(ys, reverse=True) and min(ys) > ref
+        box = b.js("(() => { const r = document.querySelector('#chart-money').getBoundingClientRect();"
+                   " return [r.width, r.height]; })()")
+        assert box[0] > 200 and box[1] > 60, box
+        text = b.js("document.getElementById('dash-history').textContent")
+        assert "against the authorized 360" in text and "pro rata" in text
+        # Live: the next version, one month more, redraws the charts.
+        replace_json(docs / "history.json", history_document(2, 12))
+        b.wait_for("Number(document.querySelector('#chart-money').dataset.months) === 12")
+
+        # Dead letters per nation, in the staffing document's rows.
+        staffing = json.loads((docs / "staffing.json").read_text())
+        staffing["version"] += 1
+        for n in staffing["nations"]:
+            n["dead_letters"] = {"count": 0, "recent": []}
+            if n["nation"] == "BEL":
+                n["dead_letters"] = {"count": 3, "recent": [
+                    {"at": "2005-10-03T10:00:00Z", "stage": "contract",
+                     "reason": "retracts BEL-9, which was already retracted by BEL-10"},
+                    {"at": "2005-10-01T10:00:00Z", "stage": "signature",
+                     "reason": "no signature"}]}
+        replace_json(docs / "staffing.json", staffing)
+        b.wait_for("document.querySelectorAll('#dash-quality tr.dead').length === 1")
+        dead = b.js("document.querySelector('#dash-quality tr.dead').innerText")
+        assert "BEL" in dead and "3" in dead and "already retracted by BEL-10" in dead
+        quality = b.js("document.getElementById('dash-quality').textContent")
+        assert "Rejected lines are counted by each producer" in quality
+        assert "tecg_producer_rejected_total" in quality
+        no_overflow(b, width)
+        if width == 400:
+            shot = b.call("Page.captureScreenshot", format="png")["data"]
+            assert len(base64.b64decode(shot)) > 1000
+
+        # The drill-down: FRA's code links to /nation/FRA.
+        href = b.js("[...document.querySelectorAll('#dash-staffing a.code')]"
+                    ".find((a) => a.textContent === 'FRA').getAttribute('href')")
+        assert href == "/nation/FRA"
+        (docs / "nation").mkdir()
+        replace_json(docs / "nation" / "FRA.json", FRA_VIEW)
+        b.call("Page.navigate", url=base + href)
+        b.wait_for("!!document.querySelector('#dash-nation tr.correction')")
+        nation = b.js("document.getElementById('dash-nation').textContent")
+        for want in ("FRA - France", "overdue 3 d", "a typo: 420 for 42",
+                     "funding TRUST_FUND PLEDGED 8100000.00 EUR",
+                     "already superseded by FRA-f-2", "810,000", "FRA-p-17",
+                     "Rejected lines are counted by the producer"):
+            assert want in nation, want
+        assert b.js("document.querySelectorAll('#dash-nation tr.correction').length") == 2
+        assert b.js("document.querySelectorAll('#dash-nation tr.dead').length") == 2
+        assert b.js("document.querySelectorAll('#dash-staffing, #dash-quality').length") == 0
+        assert b.js("document.querySelectorAll('.render-error').length") == 0
+        no_overflow(b, width)
+        # A nation the list does not hold.
+        b.call("Page.navigate", url=base + "/nation/XXZ")
+        b.wait_for("(document.getElementById('dash-nation') || {}).innerText"
+                   " && document.getElementById('dash-nation').innerText"
+                   ".includes('not in the nations list')")
+    finally:
+        b.close()
+
+
 if __name__ == "__main__":
     write_samples(sys.argv[1] if len(sys.argv) > 1 else "sample-docs",
                   version=int(sys.argv[2]) if len(sys.argv) > 2 else 1,

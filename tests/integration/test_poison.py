@@ -11,6 +11,7 @@ aggregator's counters say exactly how many were counted and refused).
 The bodies are built byte by byte (and checked against fastavro for the
 valid ones), so each case says where the damage is and the expected reason
 names the field and the body byte."""
+import os
 import random
 import re
 import struct
@@ -18,8 +19,8 @@ import time
 
 from tecgpy.signing import SignedProducer as KafkaProducer
 
-from conftest import scaled
-from tecgpy import events, kafka_util
+from conftest import ROOT, scaled
+from tecgpy import avro_frames, events, kafka_util
 from tecgpy.model import Model
 from test_pipeline import http_port, start_dashboard, wait_documents
 
@@ -29,7 +30,10 @@ T = "training-completions"
 SO = b"\xc3\x01"                                   # single-object magic
 FP_CONTRIBUTION = bytes.fromhex("fa26e2c03bf3d58d")  # README: wire bytes
 FP_TRAINING = bytes.fromhex("db65c399a8188022")
-FP_NATION_STATE = bytes.fromhex("1c2e4d585616f981")
+# Computed, not written down: the nation-state schema grows with the
+# aggregator's state, and any of its fingerprints is as foreign here.
+FP_NATION_STATE = struct.pack("<Q", avro_frames.Codec(
+    os.path.join(ROOT, "schemas")).by_name["nation_state"][0])
 MAGIC_HELP = "(expected 0xC3 for single-object encoding or 0x00 for Confluent wire format)"
 SIZE_LIMIT = 300  # limits.message.bytes of the aggregator under test
 

@@ -68,7 +68,12 @@ typedef struct {
         tecg_nations_t *nations;
         tecg_mission_t mission;
         tecg_docstore_t *store;
-        int published;              /* publish_cb calls */
+        int published; /* publish_cb calls */
+        /* The highest version publish_cb was given, per dashboard, as a
+         * sink keeps it; stale counts the calls not above it (a sink
+         * answers those "stale"). */
+        uint64_t sink_version[TECG_DASH__COUNT];
+        int stale;
         const tecg_sign_key_t *key; /* the engine signs with it; NULL: unsigned */
         /* The signature publish_cb was given, per dashboard. */
         char published_sig[TECG_DASH__COUNT][TECG_DOCSIGN_VALUE_SIZE];
@@ -214,14 +219,18 @@ static void write_first_states(fixture_t *f) {
 static void on_publish(const char *name, uint64_t version, const char *json, size_t len,
                        const char *signature, void *opaque) {
         fixture_t *f = opaque;
-        (void)version;
         (void)json;
         (void)len;
         f->published++;
         for (int i = 0; i < TECG_DASH__COUNT; i++)
-                if (strcmp(tecg_dashboard_names[i], name) == 0)
+                if (strcmp(tecg_dashboard_names[i], name) == 0) {
                         snprintf(f->published_sig[i], sizeof(f->published_sig[i]), "%s",
                                  signature ? signature : "");
+                        if (version <= f->sink_version[i])
+                                f->stale++;
+                        else
+                                f->sink_version[i] = version;
+                }
 }
 
 static tecg_dashboards_t *engine_new(fixture_t *f) {
@@ -264,6 +273,19 @@ static void run_until_staffing(tecg_dashboards_t *d, uint64_t version) {
                                  (unsigned long long)version,
                                  (unsigned long long)st.versions[TECG_DASH_STAFFING],
                                  (int)st.caught_up);
+        }
+}
+
+/* Runs the engine until publish_cb has been called `n` times in all (the
+ * sinks get a version once t.dashboards acknowledged it). */
+static void run_until_offered(fixture_t *f, tecg_dashboards_t *d, int n) {
+        char errstr[512];
+        int64_t deadline = tu_now_ms() + WAIT_MS;
+        while (f->published < n) {
+                if (tecg_dashboards_run_once(d, 100, errstr, sizeof(errstr)))
+                        fail_msg("run_once: %s", errstr);
+                if (tu_now_ms() > deadline)
+                        fail_msg("%d versions offered to the sinks, not %d", f->published, n);
         }
 }
 
@@ -323,6 +345,7 @@ static void test_follows_nation_state(void **state) {
 
         tecg_dashboards_t *d = engine_new(f);
         run_until_staffing(d, 1);
+        run_until_offered(f, d, 3);
         tecg_dashboards_stats(d, &st);
         assert_int_equal(st.states_received, 3);
         assert_int_equal(st.undecodable, 0);
@@ -472,6 +495,61 @@ static void test_refused_writes_are_not_fatal(void **state) {
         tecg_dashboards_destroy(d, 10000);
 }
 
+/* A version reaches the sinks only once t.dashboards holds it, so a
+ * restart, which numbers on from the versions read back from the topic,
+ * never gives a sink a version it already has (docs/design.md §5.3, §5.4).
+ * The first writes to t.dashboards are refused: nothing is offered for
+ * them, the content is written again as the next version, and that one is
+ * offered. A restarted engine then reads back exactly the versions the
+ * sinks hold and, the content unchanged, offers nothing. Offered before
+ * the acknowledgement, version 1 would have reached the sinks while the
+ * topic held nothing, and the restart would have numbered 1 again. */
+static void test_sinks_get_versions_the_topic_holds(void **state) {
+        fixture_t *f = *state;
+        tecg_dashboards_stats_t st;
+        write_first_states(f);
+        rd_kafka_mock_push_request_errors(f->mock, API_KEY_PRODUCE, 2,
+                                          RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH,
+                                          RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH);
+        tecg_dashboards_t *d = engine_new(f);
+        run_until_offered(f, d, TECG_DASH__COUNT);
+        for (int i = 0; i < TECG_DASH__COUNT; i++)
+                assert_true(f->sink_version[i] >= 2);
+        assert_int_equal(f->stale, 0);
+        tecg_dashboards_stats(d, &st);
+        for (int i = 0; i < TECG_DASH__COUNT; i++)
+                assert_int_equal(st.versions[i], f->sink_version[i]);
+        tecg_dashboards_destroy(d, 10000);
+
+        uint64_t held[TECG_DASH__COUNT];
+        memcpy(held, f->sink_version, sizeof(held));
+        tecg_docstore_destroy(f->store);
+        f->store = tecg_docstore_new();
+        assert_non_null(f->store);
+        f->published = 0;
+        d = engine_new(f);
+        run_until_staffing(d, held[TECG_DASH_STAFFING]);
+        for (int i = 0; i < 5; i++) {
+                char errstr[256];
+                assert_int_equal(tecg_dashboards_run_once(d, 100, errstr, sizeof(errstr)), TECG_OK);
+        }
+        tecg_dashboards_stats(d, &st);
+        for (int i = 0; i < TECG_DASH__COUNT; i++)
+                assert_int_equal(st.versions[i], held[i]);
+        assert_int_equal(st.published, 0);
+        assert_int_equal(f->published, 0);
+        assert_int_equal(f->stale, 0);
+
+        /* A new state: the next version, offered, one above what is held. */
+        tecg_nation_state_t *bel = state_new("BEL", 2);
+        set_personnel(bel, TECG_ROLE_TRAINER, 20);
+        write_state(f, bel);
+        run_until_offered(f, d, 1);
+        assert_int_equal(f->sink_version[TECG_DASH_STAFFING], held[TECG_DASH_STAFFING] + 1);
+        assert_int_equal(f->stale, 0);
+        tecg_dashboards_destroy(d, 10000);
+}
+
 /* The latest signature of `name` in the docstore verifies over its bytes,
  * and over nothing else: not a byte changed, not under another name, not
  * with another key id. Returns the value (static buffer). */
@@ -564,6 +642,7 @@ static void test_signs_every_version(void **state) {
         write_first_states(f);
         tecg_dashboards_t *d = engine_new(f);
         run_until_staffing(d, 1);
+        run_until_offered(f, d, TECG_DASH__COUNT);
         for (int i = 0; i < TECG_DASH__COUNT; i++) {
                 const char *value = check_stored_signature(f, tecg_dashboard_names[i]);
                 assert_string_equal(f->published_sig[i], value);
@@ -677,6 +756,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_follows_nation_state, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_overdue_with_clock, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sinks_get_versions_the_topic_holds, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_fatal_consumer_error, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fatal_producer_error, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refused_writes_are_not_fatal, setup, teardown),

@@ -71,6 +71,15 @@ static int on_health(tecg_buf_t *out, void *opaque) {
         return h == 0 ? 1 : 503;
 }
 
+/* FRA is the one listed nation. */
+static int on_nation(const char *code, tecg_buf_t *out, void *opaque) {
+        (void)opaque;
+        if (strcmp(code, "FRA") != 0)
+                return 404;
+        tecg_buf_puts(out, "{\"nation\":\"FRA\",\"events\":3}");
+        return 200;
+}
+
 static void put(tecg_docstore_t *s, const char *name, uint64_t version, const char *json) {
         char errstr[256] = "";
         tecg_err_t err =
@@ -94,6 +103,7 @@ static fixture_t *fixture_start(int keepalive_ms, unsigned max_sse) {
         conf.metrics_cb = on_metrics;
         conf.health_cb = on_health;
         conf.health_opaque = f;
+        conf.nation_cb = on_nation;
         if (keepalive_ms)
                 conf.sse_keepalive_ms = keepalive_ms;
         if (max_sse)
@@ -968,6 +978,7 @@ static int setup_auth(void **state) {
         put(a->f.store, "funding", 3, "{\"dashboard\":\"funding\",\"version\":3,\"total\":{}}");
         tecg_http_server_conf_init(&conf);
         conf.tokens = a->tokens;
+        conf.nation_cb = on_nation;
         conf.health_cb = on_health;
         conf.health_opaque = &a->f;
         a->f.srv = tecg_http_server_start(&conf, a->f.store, errstr, sizeof(errstr));
@@ -1102,6 +1113,47 @@ static void test_auth(void **state) {
         }
 }
 
+/* GET /api/nation/XXX: the callback's view (200, JSON), 404 for a nation
+ * it does not list, 400 for a malformed code; /nation/XXX is the page.
+ * Grants: the dashboards API's for the view, the page's for the page. */
+static void test_nation(void **state) {
+        auth_fixture_t *a = *state;
+        fixture_t *f = &a->f;
+        char ops[128], bi[128], dotted[128];
+        resp_t r;
+
+        snprintf(ops, sizeof(ops), "Authorization: Bearer %s", a->ops);
+        snprintf(bi, sizeof(bi), "Authorization: Bearer %s", a->bi);
+        snprintf(dotted, sizeof(dotted), "Authorization: Bearer %s", a->dotted);
+        http(f, NULL, "/api/nation/FRA", ops, &r);
+        assert_int_equal(r.status, 200);
+        assert_header(&r, "Content-Type", "application/json");
+        assert_string_equal(BODY(r), "{\"nation\":\"FRA\",\"events\":3}");
+        resp_free(&r);
+        http(f, NULL, "/api/nation/DEU", ops, &r);
+        assert_int_equal(r.status, 404);
+        assert_non_null(strstr(BODY(r), "not in the nations list"));
+        resp_free(&r);
+        for (const char *const *p =
+                     (const char *const[]){"/api/nation/fra", "/api/nation/FR", "/api/nation/FRAN",
+                                           "/api/nation/F1A", "/api/nation/", NULL};
+             *p; p++)
+                if (status_of(f, *p, ops) != 400)
+                        fail_msg("%s: not 400", *p);
+        /* The dashboards API's grant without the page's: the view, not
+         * the page; neither for the BI token. */
+        assert_int_equal(status_of(f, "/api/nation/FRA", dotted), 200);
+        assert_int_equal(status_of(f, "/nation/FRA", dotted), 403);
+        assert_int_equal(status_of(f, "/api/nation/FRA", bi), 403);
+        assert_int_equal(status_of(f, "/nation/FRA", bi), 403);
+        assert_int_equal(status_of(f, "/api/nation/FRA", NULL), 401);
+        http(f, NULL, "/nation/FRA", ops, &r);
+        assert_int_equal(r.status, 200);
+        assert_header(&r, "Content-Security-Policy", tecg_page_csp());
+        assert_int_equal(r.body.len, tecg_page_html_len);
+        resp_free(&r);
+}
+
 static void test_request_checks(void **state) {
         auth_fixture_t *a = *state;
         fixture_t *f = &a->f;
@@ -1225,6 +1277,22 @@ static void serve_scan(tecg_docstore_t *store, const char *dir) {
         closedir(d);
 }
 
+/* --serve: a nation's view is DIR/nation/XXX.json, when there is one. */
+static int serve_nation(const char *code, tecg_buf_t *out, void *opaque) {
+        char path[4096];
+        json_t *v;
+        char *text;
+        int status = 404;
+        snprintf(path, sizeof(path), "%s/nation/%s.json", (const char *)opaque, code);
+        if (!(v = json_load_file(path, 0, NULL)))
+                return 404;
+        if ((text = json_dumps(v, JSON_COMPACT)) && tecg_buf_puts(out, text) == 0)
+                status = 200;
+        free(text);
+        json_decref(v);
+        return status;
+}
+
 static int serve(const char *dir, const char *port, const char *tokens_file) {
         tecg_docstore_t *store = tecg_docstore_new();
         tecg_http_server_conf_t conf;
@@ -1244,6 +1312,8 @@ static int serve(const char *dir, const char *port, const char *tokens_file) {
         tecg_http_server_conf_init(&conf);
         conf.port = (uint16_t)(port ? atoi(port) : 0);
         conf.tokens = tokens;
+        conf.nation_cb = serve_nation;
+        conf.nation_opaque = (void *)dir;
         if (!(srv = tecg_http_server_start(&conf, store, errstr, sizeof(errstr)))) {
                 fprintf(stderr, "%s\n", errstr);
                 tecg_docstore_destroy(store);
@@ -1282,6 +1352,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_host_allowed),
                 cmocka_unit_test_setup_teardown(test_auth, setup_auth, teardown_auth),
                 cmocka_unit_test_setup_teardown(test_request_checks, setup_auth, teardown_auth),
+                cmocka_unit_test_setup_teardown(test_nation, setup_auth, teardown_auth),
                 cmocka_unit_test(test_request_deadline),
         };
         int rc;
