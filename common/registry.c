@@ -158,3 +158,73 @@ done:
         tecg_http_response_free(&resp);
         return err;
 }
+
+tecg_err_t tecg_registry_compatible(tecg_registry_t *reg, const char *subject,
+                                    const char *schema_json, bool *compatible, char *why,
+                                    size_t why_size, char *errstr, size_t errstr_size) {
+        tecg_err_t err = TECG_OK;
+        tecg_http_response_t resp = TECG_HTTP_RESPONSE_INIT;
+        tecg_http_client_t *client = NULL;
+        json_t *doc = NULL;
+        char *body = NULL, *url = NULL, shown[1024];
+        json_t *req = json_pack("{ss}", "schema", schema_json);
+        if (why_size)
+                why[0] = '\0';
+        if (!req || !(body = json_dumps(req, JSON_COMPACT)) ||
+            asprintf(&url, "%s/compatibility/subjects/%s/versions/latest?verbose=true", reg->url,
+                     subject) < 0) {
+                url = NULL;
+                err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+                goto done;
+        }
+        tecg_http_options_t opts = {.url = url, .bearer_token = reg->token};
+        if (!(client = tecg_http_client_new(&opts, errstr, errstr_size))) {
+                err = TECG_ERR_CONFIG;
+                goto done;
+        }
+        if ((err = tecg_http_post(client, json_headers, body, strlen(body), &resp))) {
+                tecg_seterr(err, errstr, errstr_size, "schema registry %s: %s",
+                            tecg_redact(NULL, url, shown, sizeof(shown)), resp.errstr);
+                goto done;
+        }
+        if (resp.status == 404) {
+                json_t *e = json_loadb((const char *)resp.body.data, resp.body.len, 0, NULL);
+                json_int_t code = json_integer_value(json_object_get(e, "error_code"));
+                json_decref(e);
+                if (code == 40401) {
+                        *compatible = true;
+                        snprintf(why, why_size, "no version registered yet");
+                        goto done;
+                }
+        }
+        if (!(doc = answer(&resp, subject, errstr, errstr_size))) {
+                err = TECG_ERR_IO;
+                goto done;
+        }
+        json_t *verdict = json_object_get(doc, "is_compatible");
+        if (!json_is_boolean(verdict)) {
+                err = tecg_seterr(TECG_ERR_IO, errstr, errstr_size,
+                                  "schema registry: %s: no \"is_compatible\" in the answer",
+                                  subject);
+                goto done;
+        }
+        *compatible = json_is_true(verdict);
+        size_t i, used = 0;
+        json_t *msg;
+        json_array_foreach(json_object_get(doc, "messages"), i, msg) {
+                const char *text = json_string_value(msg);
+                if (!text || used >= why_size)
+                        continue;
+                int n = snprintf(why + used, why_size - used, "%s%s", used ? "; " : "", text);
+                if (n > 0)
+                        used += (size_t)n;
+        }
+done:
+        json_decref(doc);
+        json_decref(req);
+        tecg_http_response_free(&resp);
+        tecg_http_client_destroy(client);
+        free(body);
+        free(url);
+        return err;
+}

@@ -5,6 +5,7 @@
 #ifndef TECG_REGISTRY_H
 #define TECG_REGISTRY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "avro_codec.h"
@@ -32,6 +33,18 @@ int tecg_registry_subject(char *out, size_t outsz, const char *topic, const char
 tecg_err_t tecg_registry_register(tecg_registry_t *reg, const char *subject,
                                   const char *schema_json, uint32_t *id, char *errstr,
                                   size_t errstr_size);
+
+/* POST /compatibility/subjects/SUBJECT/versions/latest?verbose=true: whether
+ * the registry would take schema_json as SUBJECT's next version under its
+ * compatibility rule. Sets *compatible; `why` gets the registry's reasons
+ * joined by "; " (Confluent gives them with verbose=true, Apicurio 3 none:
+ * then ""). A subject without any version is compatible, whether the
+ * registry says so (Apicurio) or answers 404 with error_code 40401
+ * (Confluent; why then says "no version registered yet"). Any other answer
+ * is TECG_ERR_IO with a reason in errstr. */
+tecg_err_t tecg_registry_compatible(tecg_registry_t *reg, const char *subject,
+                                    const char *schema_json, bool *compatible, char *why,
+                                    size_t why_size, char *errstr, size_t errstr_size);
 
 /* GET /schemas/ids/ID, then adds the schema to the codec and maps the id to
  * it, so tecg_avro_decode_event() reads messages framed with that id.

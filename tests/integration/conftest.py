@@ -461,3 +461,42 @@ def sink_factory(tmp_path):
     yield make
     for s in started:
         s.stop()
+
+
+# ------------------------------------------------------- schema registry
+
+REGISTRY_PORT = int(os.environ.get("TECG_REGISTRY_PORT") or PORT + 50)
+
+
+def _registry_ready(base):
+    try:
+        with urllib.request.urlopen(f"{base}/health/ready", timeout=3) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def registry():
+    """The Confluent-compatible URL of a real schema registry (Apicurio,
+    deploy/registry/): TECG_REGISTRY_URL when scripts/test started one,
+    else one that is up on TECG_REGISTRY_PORT (default broker port + 50),
+    else one started here for the session (and stopped, wiped, after it).
+    Every test's subjects carry its own topic prefix, so tests share it."""
+    url = os.environ.get("TECG_REGISTRY_URL")
+    if url:
+        yield url.rstrip("/")
+        return
+    base = f"http://127.0.0.1:{REGISTRY_PORT}"
+    env = dict(os.environ, TECG_REGISTRY_PORT=str(REGISTRY_PORT))
+    env.setdefault("TECG_REGISTRY_STATE", os.path.join(BUILD, f"registry-state-{REGISTRY_PORT}"))
+    started = not _registry_ready(base)
+    # start also sets the compatibility rule on a registry that was up.
+    res = subprocess.run([os.path.join(ROOT, "deploy", "registry", "start")], env=env,
+                         capture_output=True, text=True, timeout=scaled(300))
+    if res.returncode != 0:
+        pytest.fail(f"deploy/registry/start failed:\n{res.stderr}", pytrace=False)
+    yield res.stdout.strip()
+    if started:
+        subprocess.run([os.path.join(ROOT, "deploy", "registry", "stop"), "--wipe"], env=env,
+                       capture_output=True, timeout=60)

@@ -8,7 +8,6 @@ import json
 import os
 import struct
 import subprocess
-import sys
 import time
 import urllib.request
 
@@ -366,50 +365,44 @@ def test_status_shows_lag_last_reports_and_health(producer_factory, daemon_facto
 
 # ------------------------------------------------- Confluent framing too
 
-def test_decode_confluent_framed_events_with_the_registry(bootstrap, prefix, codec, tmp_path):
+def test_decode_confluent_framed_events_with_the_registry(bootstrap, prefix, codec, tmp_path,
+                                                          registry):
     """Messages in the Confluent wire format (00, schema id, body), written
-    here by hand with ids from the registry, as any Confluent client would."""
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "tools",
-                                                          "fake_schema_registry.py"),
-                             "--port", "0"], stdout=subprocess.PIPE, text=True)
-    try:
-        registry = f"http://127.0.0.1:{int(proc.stdout.readline())}"
-        ids = {}
-        for name, topic in (("contribution", "contributions"),
-                            ("training", "training-completions")):
-            with open(os.path.join(ROOT, "schemas", f"{name}.avsc")) as f:
-                body = json.dumps({"schema": f.read()}).encode()
-            req = urllib.request.Request(f"{registry}/subjects/{prefix}{topic}-value/versions",
-                                         data=body, method="POST", headers={
-                                             "Content-Type": "application/vnd.schemaregistry.v1+json"})
-            with urllib.request.urlopen(req, timeout=10) as r:
-                ids[name] = json.loads(r.read())["id"]
-        evs = events.generate("NLD", 6, seed=4)
-        kp = KafkaProducer(kafka_util.client_conf(bootstrap))
-        for e in evs:
-            name, rec = events.expected_record(e)
-            value = b"\0" + struct.pack(">I", ids[name]) + codec.encode(name, rec)[10:]
-            topic = "training-completions" if name == "training" else "contributions"
-            kp.produce(prefix + topic, key=b"NLD", value=value)
-        assert kp.flush(30) == 0
+    here by hand with ids from the registry (Apicurio, conftest's registry
+    fixture), as any Confluent client would."""
+    ids = {}
+    for name, topic in (("contribution", "contributions"),
+                        ("training", "training-completions")):
+        with open(os.path.join(ROOT, "schemas", f"{name}.avsc")) as f:
+            body = json.dumps({"schema": f.read()}).encode()
+        req = urllib.request.Request(f"{registry}/subjects/{prefix}{topic}-value/versions",
+                                     data=body, method="POST", headers={
+                                         "Content-Type": "application/vnd.schemaregistry.v1+json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            ids[name] = json.loads(r.read())["id"]
+    evs = events.generate("NLD", 6, seed=4)
+    kp = KafkaProducer(kafka_util.client_conf(bootstrap))
+    for e in evs:
+        name, rec = events.expected_record(e)
+        value = b"\0" + struct.pack(">I", ids[name]) + codec.encode(name, rec)[10:]
+        topic = "training-completions" if name == "training" else "contributions"
+        kp.produce(prefix + topic, key=b"NLD", value=value)
+    assert kp.flush(30) == 0
 
-        config = ctl_config(tmp_path, bootstrap, prefix)
-        # Without the registry the schema id is unknown: shown, exit 1.
-        rc, out, _ = ctl("decode", "--topic", "contributions", config=config)
-        got = json_lines(out)
-        assert rc == 1 and got and all("registry id" in m["value_error"] for m in got)
-        assert all(base64.b64decode(m["value_base64"])[0] == 0 for m in got)
-        rc, out, err = ctl("decode", "--topic", "contributions", "-X",
-                           f"schema.registry.url={registry}", config=config)
-        assert rc == 0, err
-        rc2, out2, err2 = ctl("decode", "--topic", "training-completions", "-X",
-                              f"schema.registry.url={registry}", config=config)
-        assert rc2 == 0, err2
-        decoded = {m["value"]["event_id"]: m["value"] for m in json_lines(out) + json_lines(out2)}
-        assert set(decoded) == {e["event_id"] for e in evs}
-        for e in evs:
-            assert decoded[e["event_id"]]["type"] == e["type"]
-            assert decoded[e["event_id"]]["occurred_at"] == e["occurred_at"]
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    config = ctl_config(tmp_path, bootstrap, prefix)
+    # Without the registry the schema id is unknown: shown, exit 1.
+    rc, out, _ = ctl("decode", "--topic", "contributions", config=config)
+    got = json_lines(out)
+    assert rc == 1 and got and all("registry id" in m["value_error"] for m in got)
+    assert all(base64.b64decode(m["value_base64"])[0] == 0 for m in got)
+    rc, out, err = ctl("decode", "--topic", "contributions", "-X",
+                       f"schema.registry.url={registry}", config=config)
+    assert rc == 0, err
+    rc2, out2, err2 = ctl("decode", "--topic", "training-completions", "-X",
+                          f"schema.registry.url={registry}", config=config)
+    assert rc2 == 0, err2
+    decoded = {m["value"]["event_id"]: m["value"] for m in json_lines(out) + json_lines(out2)}
+    assert set(decoded) == {e["event_id"] for e in evs}
+    for e in evs:
+        assert decoded[e["event_id"]]["type"] == e["type"]
+        assert decoded[e["event_id"]]["occurred_at"] == e["occurred_at"]

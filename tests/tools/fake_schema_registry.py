@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""A minimal Confluent-compatible schema registry for tests (the real one is
-not on the package registries this project can use): the two calls tecg
-makes, with the same JSON shapes.
+"""A minimal Confluent-compatible schema registry for the tests that need
+one that misbehaves on purpose (the others run against Apicurio Registry,
+deploy/registry/): the two calls tecg makes, with the same JSON shapes.
 
   POST /subjects/SUBJECT/versions   {"schema": "..."}  ->  {"id": N}
        (the same schema text under any subject keeps its id)
   GET  /schemas/ids/N                                  ->  {"schema": "..."}
                                                            404 {"error_code": 40403}
   GET  /subjects                                       ->  ["SUBJECT", ...]
+  GET  /stats                                          ->  {"failed_lookups": N}
+
+--fail-lookups N answers the first N GET /schemas/ids/N with 503 (a registry
+restarting: a consumer must wait, not give the event up).
 
 --port 0 picks a free port, printed alone on the first stdout line."""
 import argparse
@@ -21,6 +25,7 @@ LOCK = threading.Lock()
 SCHEMAS = {}   # id -> schema text
 IDS = {}       # normalised schema text -> id
 SUBJECTS = {}  # subject -> ids registered under it
+FAIL = {"left": 0, "failed": 0}  # --fail-lookups: 503s still to give, given
 
 
 def normalise(text):
@@ -56,6 +61,17 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(200, {"id": IDS[key]})
 
     def do_GET(self):
+        if self.path == "/stats":
+            with LOCK:
+                return self.reply(200, {"failed_lookups": FAIL["failed"]})
+        if self.path.startswith("/schemas/ids/"):
+            with LOCK:
+                fail = FAIL["left"] > 0
+                if fail:
+                    FAIL["left"] -= 1
+                    FAIL["failed"] += 1
+            if fail:
+                return self.reply(503, {"error_code": 50003, "message": "restarting"})
         if self.path == "/subjects":
             with LOCK:
                 names = sorted(SUBJECTS)
@@ -74,7 +90,9 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--fail-lookups", type=int, default=0)
     args = ap.parse_args()
+    FAIL["left"] = args.fail_lookups
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     print(server.server_address[1], flush=True)
     try:

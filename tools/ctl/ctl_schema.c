@@ -17,6 +17,8 @@
 #include "ctl.h"
 #include "ctl_format.h"
 #include "framing.h"
+#include "registry.h"
+#include "topics.h"
 
 /* A proposed schema file is read whole. */
 #define SCHEMA_FILE_MAX ((size_t)1024 * 1024)
@@ -341,6 +343,73 @@ done:
         return rc;
 }
 
+/* The registry's verdict on one subject the proposed record is registered
+ * under (docs/design.md §3.2). */
+typedef struct {
+        char subject[512];
+        bool compatible;
+        char why[1024];
+} registry_verdict_t;
+
+/* The subjects a producer registers the record `fullname` under: an input
+ * topic's own event record under "TOPIC-value", the retraction under
+ * "TOPIC-org.tecg.Retraction" on both input topics. Returns how many (0:
+ * a record the producers do not register, such as the nation state). */
+static int registry_subjects(const tecg_avro_t *avro, const char *prefix, const char *fullname,
+                             registry_verdict_t out[2]) {
+        static const struct {
+                tecg_topics_id_t topic;
+                tecg_event_type_t type; /* one event type the topic carries */
+        } inputs[2] = {{TECG_TOPICS_CONTRIBUTIONS, TECG_EV_FUNDING},
+                       {TECG_TOPICS_TRAINING, TECG_EV_TRAINING}};
+        const char *retraction =
+                tecg_avro_schema_fullname(tecg_avro_schema_for_type(avro, TECG_EV_RETRACTION));
+        int n = 0;
+        for (int i = 0; i < 2; i++) {
+                const char *own =
+                        tecg_avro_schema_fullname(tecg_avro_schema_for_type(avro, inputs[i].type));
+                const char *record = NULL;
+                if (strcmp(fullname, retraction) == 0)
+                        record = retraction;
+                else if (strcmp(fullname, own) != 0)
+                        continue;
+                char topic[256];
+                snprintf(topic, sizeof(topic), "%s%s", prefix ? prefix : "",
+                         tecg_topics_suffix(inputs[i].topic));
+                if (tecg_registry_subject(out[n].subject, sizeof(out[n].subject), topic, record) ==
+                    0)
+                        n++;
+        }
+        return n;
+}
+
+/* Asks the registry of schema.registry.url about each subject of the
+ * record: the verdict that counts when the producer registers the schema,
+ * shown next to tecg's own. Returns the number of subjects asked, -1 when
+ * the registry could not be asked (errstr says why). */
+static int registry_check(const tecg_ctl_t *ctl, const tecg_avro_t *avro, const char *fullname,
+                          const char *json, registry_verdict_t out[2], char *errstr,
+                          size_t errstr_size) {
+        int n = registry_subjects(avro, ctl->cc.common.topic_prefix, fullname, out);
+        tecg_registry_t *reg = NULL;
+        if (n == 0)
+                goto done;
+        if (!(reg = tecg_registry_new(ctl->cc.common.schema_registry_url, NULL, errstr,
+                                      errstr_size))) {
+                n = -1;
+                goto done;
+        }
+        for (int i = 0; i < n; i++)
+                if (tecg_registry_compatible(reg, out[i].subject, json, &out[i].compatible,
+                                             out[i].why, sizeof(out[i].why), errstr, errstr_size)) {
+                        n = -1;
+                        goto done;
+                }
+done:
+        tecg_registry_destroy(reg);
+        return n;
+}
+
 static int schema_check(const tecg_ctl_t *ctl, tecg_avro_t *avro, const char *file,
                         const char *against) {
         static const char *const what[2] = {
@@ -379,9 +448,28 @@ static int schema_check(const tecg_ctl_t *ctl, tecg_avro_t *avro, const char *fi
                                            why[d]);
                         goto done;
                 }
+        registry_verdict_t reg[2];
+        int nreg = 0;
+        if (ctl->cc.common.schema_registry_url &&
+            (nreg = registry_check(ctl, avro, fullname, json, reg, errstr, sizeof(errstr))) < 0) {
+                /* errstr names the registry (its URL redacted). */
+                rc = tecg_ctl_fail("schema check", TECG_CTL_EXIT_FAILED, "%s", errstr);
+                goto done;
+        }
         if (ctl->json) {
                 json_t *j = json_pack("{s:s,s:s,s:s}", "file", file, "record", fullname, "against",
                                       tecg_avro_schema_name(cur));
+                if (ctl->cc.common.schema_registry_url) {
+                        json_t *a = json_array();
+                        for (int i = 0; i < nreg; i++) {
+                                json_t *o = json_pack("{s:s,s:b}", "subject", reg[i].subject,
+                                                      "compatible", reg[i].compatible);
+                                if (reg[i].why[0])
+                                        json_object_set_new(o, "reason", json_string(reg[i].why));
+                                json_array_append_new(a, o);
+                        }
+                        json_object_set_new(j, "registry", a);
+                }
                 const char *names[2] = {"backward", "forward"};
                 for (int d = 0; d < 2; d++) {
                         json_t *o = json_pack("{s:b}", "compatible", res[d] == TECG_OK);
@@ -396,9 +484,19 @@ static int schema_check(const tecg_ctl_t *ctl, tecg_avro_t *avro, const char *fi
                 for (int d = 0; d < 2; d++)
                         printf("  %s: %s%s%s\n", what[d], res[d] ? "INCOMPATIBLE" : "compatible",
                                res[d] ? ": " : "", res[d] ? why[d] : "");
+                for (int i = 0; i < nreg; i++)
+                        printf("  registry, subject %s: %s%s%s\n", reg[i].subject,
+                               reg[i].compatible ? "compatible" : "INCOMPATIBLE",
+                               reg[i].why[0] ? ": " : "", reg[i].why);
+                if (ctl->cc.common.schema_registry_url && nreg == 0)
+                        printf("  registry: %s is not registered there (not an input record)\n",
+                               fullname);
         }
         if (res[0] || res[1])
                 rc = TECG_CTL_EXIT_NO;
+        for (int i = 0; i < nreg; i++)
+                if (!reg[i].compatible)
+                        rc = TECG_CTL_EXIT_NO;
 done:
         free(fullname);
         tecg_buf_free(&text);
@@ -420,11 +518,16 @@ int tecg_ctl_schema(int argc, char **argv) {
                         "directions:\nbackward (readers with the proposed schema read what was "
                         "written) and\nforward (today's readers read what the proposed schema "
                         "writes); an\nincompatible direction names the field and why. tecg "
-                        "also requires enum\nsymbols to be only appended.",
+                        "also requires enum\nsymbols to be only appended. With schema.registry.url set, the "
+                        "registry is\nasked too (its compatibility rule, for each subject the "
+                        "producers register\nthe record under: TOPIC-value, or "
+                        "TOPIC-org.tecg.Retraction) and its verdict\nis shown next to tecg's.",
                 .options_help = "  -a, --against NAME     the built-in schema to compare with "
                                 "(file name without .avsc)\n",
-                .exit_status = "  0  shown; or compatible both ways\n"
-                               "  1  incompatible in a direction, or not an Avro schema\n",
+                .exit_status = "  0  shown; or compatible both ways (and for the registry)\n"
+                               "  1  incompatible in a direction or for the registry, or not an "
+                               "Avro schema\n"
+                               "  3  the registry could not be asked\n",
                 .opts = opts,
                 .shortopts = "a:",
                 .min_args = 1,

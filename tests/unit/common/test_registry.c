@@ -281,6 +281,73 @@ static void test_teach(void **state) {
         server_stop(s);
 }
 
+/* The registry's own verdict on a proposed schema (tecg-ctl schema check):
+ * Confluent's answer shapes, Apicurio's (no messages; compatible for a
+ * subject without versions), and what is not an answer. */
+static void test_compatible(void **state) {
+        (void)state;
+        reg_server_t *s = server_start();
+        char url[64], err[256] = "", why[64];
+        bool ok = false;
+#define P "POST /apis/ccompat/v7/compatibility/subjects/"
+#define Q "/versions/latest?verbose=true"
+        add_route(s, P "yes-value" Q, 200, "{\"is_compatible\":true}");
+        add_route(s, P "no-value" Q, 200,
+                  "{\"is_compatible\":false,\"messages\":[\"field x\",\"field y\"]}");
+        add_route(s, P "gone-value" Q, 404, "{\"error_code\":40403}");
+        add_route(s, P "odd-value" Q, 200, "{\"compatible\":true}");
+        add_route(s, P "down-value" Q, 503, "busy");
+        server_run(s);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/apis/ccompat/v7", s->port);
+        tecg_registry_t *reg = tecg_registry_new(url, NULL, err, sizeof(err));
+        assert_non_null(reg);
+
+        assert_int_equal(tecg_registry_compatible(reg, "yes-value", "\"int\"", &ok, why,
+                                                  sizeof(why), err, sizeof(err)),
+                         TECG_OK);
+        assert_true(ok);
+        assert_string_equal(why, "");
+        assert_string_equal(s->last_line, P "yes-value" Q " HTTP/1.1");
+        assert_string_equal(s->last_body, "{\"schema\":\"\\\"int\\\"\"}");
+
+        assert_int_equal(tecg_registry_compatible(reg, "no-value", "\"int\"", &ok, why, sizeof(why),
+                                                  err, sizeof(err)),
+                         TECG_OK);
+        assert_false(ok);
+        assert_string_equal(why, "field x; field y");
+        /* Reasons longer than why: cut, not overrun. */
+        char tiny[8];
+        assert_int_equal(tecg_registry_compatible(reg, "no-value", "\"int\"", &ok, tiny,
+                                                  sizeof(tiny), err, sizeof(err)),
+                         TECG_OK);
+        assert_string_equal(tiny, "field x");
+
+        /* Confluent's "no such subject": nothing to be incompatible with. */
+        ok = false;
+        assert_int_equal(tecg_registry_compatible(reg, "new-value", "\"int\"", &ok, why,
+                                                  sizeof(why), err, sizeof(err)),
+                         TECG_OK);
+        assert_true(ok);
+        assert_string_equal(why, "no version registered yet");
+
+        assert_int_equal(tecg_registry_compatible(reg, "gone-value", "\"int\"", &ok, why,
+                                                  sizeof(why), err, sizeof(err)),
+                         TECG_ERR_IO);
+        assert_non_null(strstr(err, "gone-value: HTTP 404"));
+        assert_int_equal(tecg_registry_compatible(reg, "odd-value", "\"int\"", &ok, why,
+                                                  sizeof(why), err, sizeof(err)),
+                         TECG_ERR_IO);
+        assert_string_equal(err, "schema registry: odd-value: no \"is_compatible\" in the answer");
+        assert_int_equal(tecg_registry_compatible(reg, "down-value", "\"int\"", &ok, why,
+                                                  sizeof(why), err, sizeof(err)),
+                         TECG_ERR_IO);
+        assert_string_equal(err, "schema registry: down-value: HTTP 503: busy");
+#undef P
+#undef Q
+        tecg_registry_destroy(reg);
+        server_stop(s);
+}
+
 /* Nobody listening: an I/O error naming the URL, not a hang. */
 static void test_unreachable(void **state) {
         (void)state;
@@ -303,9 +370,8 @@ static void test_unreachable(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_subject),
-                cmocka_unit_test(test_register),
-                cmocka_unit_test(test_teach),
+                cmocka_unit_test(test_subject),     cmocka_unit_test(test_register),
+                cmocka_unit_test(test_teach),       cmocka_unit_test(test_compatible),
                 cmocka_unit_test(test_unreachable),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
