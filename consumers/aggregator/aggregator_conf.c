@@ -1,6 +1,7 @@
 #include "aggregator_conf.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define F(field) offsetof(tecg_aggregator_conf_t, field)
 const tecg_conf_prop_t tecg_aggregator_conf_props[] = {
@@ -72,6 +73,16 @@ const tecg_conf_prop_t tecg_aggregator_conf_props[] = {
          .offset = F(keyring),
          .doc = "the nations' public keys (nation-keys.csv; required unless "
                 "security.signatures=off) (default: nation-keys.csv beside nations.file)"},
+        /* A burst of a few batches is normal work, not a reason for a load
+         * balancer or an alert to call the instance unready. */
+        {.name = "health.lag.max",
+         .type = TECG_CONF_INT,
+         .offset = F(health_lag_max),
+         .defval = "10000",
+         .min = 0,
+         .max = INT64_MAX,
+         .doc = "GET /healthz (metrics.http.port) answers 503 while the assigned input "
+                "partitions are more messages than this behind"},
         TECG_DAEMON_SHARED_KEYS(tecg_aggregator_conf_t, common, TECG_DAEMON_AGGREGATOR),
         {.name = NULL}};
 #undef F

@@ -21,6 +21,7 @@ typedef struct {
         int64_t shutdown_timeout_ms;
         char *signatures; /* security.signatures: off, warn, require */
         char *keyring;    /* security.keyring; NULL = beside nations.file */
+        int64_t health_lag_max;
 } tecg_aggregator_conf_t;
 
 extern const tecg_conf_prop_t tecg_aggregator_conf_props[];
