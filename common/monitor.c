@@ -77,8 +77,8 @@ unsigned tecg_monitor_health_answer(bool ready, const char *health_json, int64_t
 /* Takes ownership of body (malloc'ed, NUL-terminated). */
 static enum MHD_Result reply(struct MHD_Connection *mc, unsigned status, const char *ctype,
                              char *body, const char *challenge) {
-        struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(
-                strlen(body), body, free);
+        struct MHD_Response *resp =
+                MHD_create_response_from_buffer_with_free_callback(strlen(body), body, free);
         if (!resp) {
                 free(body);
                 return MHD_NO;
@@ -241,14 +241,14 @@ tecg_monitor_t *tecg_monitor_start(const tecg_monitor_conf_t *conf, char *errstr
         hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
         snprintf(port, sizeof(port), "%u", (unsigned)conf->port);
         if ((rc = getaddrinfo(m->bind_address, port, &hints, &ai)) != 0) {
-                tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
-                            "metrics.http.address %s: %s", m->bind_address, gai_strerror(rc));
+                tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "metrics.http.address %s: %s",
+                            m->bind_address, gai_strerror(rc));
                 goto done;
         }
         /* One internal thread polls every connection: monitoring answers
          * are small copies made under a mutex, never a wait. */
-        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
-                         MHD_USE_ITC;
+        unsigned flags =
+                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG | MHD_USE_ITC;
         if (ai->ai_family == AF_INET6)
                 flags |= MHD_USE_IPv6;
         m->daemon = MHD_start_daemon(
