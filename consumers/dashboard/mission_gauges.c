@@ -42,8 +42,8 @@ static const char *nation_of(const json_t *row) {
 }
 
 static void staffing_gauges(const json_t *doc, tecg_buf_t *out) {
-        const json_t *nations = json_object_get(doc, "nations"), *total = json_object_get(doc,
-                                                                                          "total");
+        const json_t *nations = json_object_get(doc, "nations"),
+                     *total = json_object_get(doc, "total");
         const json_t *row;
         size_t i;
         char labels[96];
@@ -76,8 +76,8 @@ static void staffing_gauges(const json_t *doc, tecg_buf_t *out) {
 }
 
 static void training_gauges(const json_t *doc, tecg_buf_t *out) {
-        const json_t *nations = json_object_get(doc, "nations"), *targets = json_object_get(doc,
-                                                                                            "targets");
+        const json_t *nations = json_object_get(doc, "nations"),
+                     *targets = json_object_get(doc, "targets");
         const json_t *row;
         size_t i;
         char labels[128];
@@ -155,10 +155,9 @@ void tecg_mission_gauges_from(const char *funding, const char *staffing, const c
                 [TECG_DASH_FUNDING] = funding_gauges,
                 [TECG_DASH_STAFFING] = staffing_gauges,
                 [TECG_DASH_TRAINING] = training_gauges};
-        const char *texts[TECG_DASH__COUNT] = {
-                [TECG_DASH_FUNDING] = funding,
-                [TECG_DASH_STAFFING] = staffing,
-                [TECG_DASH_TRAINING] = training};
+        const char *texts[TECG_DASH__COUNT] = {[TECG_DASH_FUNDING] = funding,
+                                               [TECG_DASH_STAFFING] = staffing,
+                                               [TECG_DASH_TRAINING] = training};
         for (int d = 0; d < TECG_DASH__COUNT; d++) {
                 json_t *doc = texts[d] ? json_loads(texts[d], 0, NULL) : NULL;
                 if (json_is_object(doc))

@@ -58,11 +58,10 @@ static void test_golden_documents(void **state) {
  * currency. */
 static void test_money(void **state) {
         (void)state;
-        const char *funding =
-                "{\"reporting_currency\":\"USD\",\"nations\":["
-                "{\"nation\":\"GBR\",\"pledged\":{\"converted\":\"1304200.50\"},"
-                "\"disbursed\":{\"converted\":\"12.25\"}},"
-                "{\"nation\":\"bad\",\"pledged\":{\"converted\":\"1\"}}]}";
+        const char *funding = "{\"reporting_currency\":\"USD\",\"nations\":["
+                              "{\"nation\":\"GBR\",\"pledged\":{\"converted\":\"1304200.50\"},"
+                              "\"disbursed\":{\"converted\":\"12.25\"}},"
+                              "{\"nation\":\"bad\",\"pledged\":{\"converted\":\"1\"}}]}";
         char *text = gauges_of(funding, NULL, NULL);
         assert_non_null(strstr(text, "tecg_mission_pledged{nation=\"GBR\",currency=\"USD\"} "
                                      "1304200.5\n"));
@@ -84,9 +83,9 @@ static void test_missing_and_bad(void **state) {
         const char *staffing = "{\"nations\":[{\"nation\":\"FRA\",\"in_iraq\":12,"
                                "\"outside_iraq\":3}],\"total\":{\"authorized_strength\":100,"
                                "\"fill_rate\":0.12}}";
-        assert_int_equal(tecg_docstore_put(store, "staffing", 1, staffing, strlen(staffing), NULL,
-                                           0),
-                         TECG_OK);
+        assert_int_equal(
+                tecg_docstore_put(store, "staffing", 1, staffing, strlen(staffing), NULL, 0),
+                TECG_OK);
         tecg_buf_t b = TECG_BUF_INIT;
         tecg_mission_gauges(store, &b);
         assert_int_equal(tecg_buf_terminate(&b), TECG_OK);
