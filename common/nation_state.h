@@ -93,15 +93,15 @@ typedef struct {
 } tecg_dead_letter_month_t;
 
 typedef struct {
-        int64_t at_ms;    /* the message's timestamp */
-        char stage[16];   /* signature, decode, contract, aggregate, correction */
-        char reason[256]; /* truncated on a UTF-8 boundary */
+        int64_t at_ms;      /* the message's timestamp */
+        char stage[16];     /* signature, decode, contract, aggregate, correction */
+        char reason[256];   /* truncated on a UTF-8 boundary */
 } tecg_dead_letter_note_t;
 
 /* Corrections (docs/design.md §2.9, §4.4). */
-#define TECG_RECENT_CORRECTIONS 10 /* kept per nation, latest occurred_at first */
-#define TECG_RECENT_DEAD_LETTERS 5 /* kept per nation, latest first */
-#define TECG_EFFECT_TEXT_MAX 127   /* bytes of tecg_nation_state_effect_text() */
+#define TECG_RECENT_CORRECTIONS 10  /* kept per nation, latest occurred_at first */
+#define TECG_RECENT_DEAD_LETTERS 5  /* kept per nation, latest first */
+#define TECG_EFFECT_TEXT_MAX 127    /* bytes of tecg_nation_state_effect_text() */
 
 typedef enum {
         TECG_CORR_SUPERSEDE = 0, /* an event with `supersedes` */
@@ -111,13 +111,13 @@ typedef enum {
 
 typedef struct {
         tecg_correction_kind_t kind;
-        tecg_event_type_t type;                /* the target's type */
-        char event_id[TECG_EVENT_ID_MAX + 1];  /* the correcting event */
-        char target_id[TECG_EVENT_ID_MAX + 1]; /* the event taken back */
-        int64_t occurred_at_ms;                /* the correcting event's */
-        char before[TECG_EFFECT_TEXT_MAX + 1]; /* the target's effect; "" until it arrived */
-        char after[TECG_EFFECT_TEXT_MAX + 1];  /* the replacement's effect; "" for a retraction */
-        char *reason;                          /* owned; a retraction's reason, NULL otherwise */
+        tecg_event_type_t type;                 /* the target's type */
+        char event_id[TECG_EVENT_ID_MAX + 1];   /* the correcting event */
+        char target_id[TECG_EVENT_ID_MAX + 1];  /* the event taken back */
+        int64_t occurred_at_ms;                 /* the correcting event's */
+        char before[TECG_EFFECT_TEXT_MAX + 1];  /* the target's effect; "" until it arrived */
+        char after[TECG_EFFECT_TEXT_MAX + 1];   /* the replacement's effect; "" for a retraction */
+        char *reason;                           /* owned; a retraction's reason, NULL otherwise */
 } tecg_correction_t;
 
 typedef struct {
@@ -207,8 +207,8 @@ tecg_err_t tecg_nation_state_note_correction(tecg_nation_state_t *st, const tecg
 
 /* Counts a dead letter of this nation at at_ms (month and recent list). */
 tecg_err_t tecg_nation_state_note_dead_letter(tecg_nation_state_t *st, int64_t at_ms,
-                                              const char *stage, const char *reason, char *errstr,
-                                              size_t errstr_size);
+                                              const char *stage, const char *reason,
+                                              char *errstr, size_t errstr_size);
 
 /* A counted event's effect in words, for the correction list:
  * "funding TRUST_FUND PLEDGED 8100000.00 EUR", "personnel TRAINER IN_IRAQ

@@ -258,7 +258,7 @@ static json_t *doc_finish(ctx_t *c, json_t *doc) {
 
 /* Keys of the per-type map, the contract's style for enum-keyed maps. */
 static const char *const type_keys[TECG_EV__COUNTED] = {"FUNDING", "EQUIPMENT", "PERSONNEL",
-                                                        "TRAINING"};
+                                                      "TRAINING"};
 
 static bool has_data(const tecg_nation_state_t *st, int type) {
         switch (type) {

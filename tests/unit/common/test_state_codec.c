@@ -230,7 +230,7 @@ typedef struct {
         size_t npersonnel;
         raw_training_t training[RAW_MAX];
         size_t ntraining;
-        bool v1;                            /* stop after training, as v1 did */
+        bool v1;                          /* stop after training, as v1 did */
         int64_t has_last[TECG_EV__COUNTED]; /* last_*: union branch */
         int64_t last[TECG_EV__COUNTED];
 } raw_t;
