@@ -139,8 +139,14 @@ static tecg_err_t value_store(const tecg_conf_prop_t *p, char *field, const char
  * sub-table) into the struct at base. */
 static tecg_err_t apply_default(const tecg_conf_prop_t *p, char *field, prop_state_t *st,
                                 char *errstr, size_t errstr_size) {
+        /* A key without a default still has a defined value (a daemon's
+         * struct may live on the stack): SIGHUP compares it. */
         if (p->type == TECG_CONF_STRING)
                 *(char **)field = NULL;
+        else if (p->type == TECG_CONF_INT)
+                *(int64_t *)field = 0;
+        else if (p->type == TECG_CONF_BOOL)
+                *(bool *)field = false;
         if (!p->defval)
                 return TECG_OK;
         char reason[256];

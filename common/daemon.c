@@ -46,6 +46,28 @@ const tecg_conf_prop_t tecg_daemon_props[] = {
          .scope = TECG_DAEMON_PRODUCER | TECG_DAEMON_AGGREGATOR,
          .doc = "write Prometheus text-format counters to this file at each stats "
                 "interval (node_exporter textfile collector)"},
+        {.name = "metrics.http.port",
+         .type = TECG_CONF_INT,
+         .offset = F(metrics_http_port),
+         .min = 0,
+         .max = 65535,
+         .scope = TECG_DAEMON_PRODUCER | TECG_DAEMON_AGGREGATOR,
+         .doc = "serve GET /metrics (Prometheus text) and GET /healthz (200 when live "
+                "and ready, 503 with the reason) on this port; unset: no listener "
+                "(0 = any free port)"},
+        {.name = "metrics.http.address",
+         .type = TECG_CONF_STRING,
+         .offset = F(metrics_http_address),
+         .defval = "127.0.0.1",
+         .scope = TECG_DAEMON_PRODUCER | TECG_DAEMON_AGGREGATOR,
+         .doc = "address of the monitoring listener; other than loopback it needs "
+                "metrics.http.tokens"},
+        {.name = "metrics.http.tokens",
+         .type = TECG_CONF_STRING,
+         .offset = F(metrics_http_tokens),
+         .scope = TECG_DAEMON_PRODUCER | TECG_DAEMON_AGGREGATOR,
+         .doc = "tokens file (the dashboard's format): GET /metrics then needs a bearer "
+                "token granted /metrics; /healthz stays open"},
         {.name = "schema.registry.url",
          .type = TECG_CONF_STRING,
          .offset = F(schema_registry_url),
@@ -243,8 +265,7 @@ static void reload_compare(const tecg_conf_setting_t *s, void *opaque) {
         }
         if ((now == NULL) != (diff->found == NULL) ||
             (now && diff->found && strcmp(now, diff->found) != 0))
-                reload_changed(diff, s->key, diff->found,
-                               tecg_conf_origin(diff->fresh, s->key));
+                reload_changed(diff, s->key, diff->found, tecg_conf_origin(diff->fresh, s->key));
 }
 
 /* Keys only the fresh configuration has (a new sink, a new kafka.* key). */
@@ -383,6 +404,48 @@ int tecg_daemon_reload(tecg_daemon_t *d, void *scratch, tecg_daemon_live_cb *liv
                               restart);
         tecg_conf_destroy(fresh);
         return restart;
+}
+
+tecg_err_t tecg_daemon_monitor_tokens(const tecg_daemon_t *d, const tecg_daemon_conf_t *c,
+                                      tecg_tokens_t **tokens, char *errstr, size_t errstr_size) {
+        char why[512];
+        const char *a = c->metrics_http_address;
+        *tokens = NULL;
+        if (!tecg_conf_origin(d->conf, "metrics.http.port"))
+                return TECG_OK;
+        if (c->metrics_http_tokens) {
+                if (!(*tokens = tecg_tokens_load(c->metrics_http_tokens, why, sizeof(why))))
+                        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                           "metrics.http.tokens: %s", why);
+                return TECG_OK;
+        }
+        /* Counters name the nations and their volumes: open to this host
+         * only, as the dashboard's listener without tokens. */
+        if (!a ||
+            (strncmp(a, "127.", 4) != 0 && strcmp(a, "::1") != 0 && strcmp(a, "localhost") != 0))
+                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                   "%s: metrics.http.address %s is not loopback: set "
+                                   "metrics.http.tokens (a token granted /metrics for the "
+                                   "scraper)",
+                                   tecg_conf_origin(d->conf, "metrics.http.address"),
+                                   a ? a : "(none)");
+        return TECG_OK;
+}
+
+tecg_err_t tecg_daemon_monitor_start(const tecg_daemon_t *d, const tecg_daemon_conf_t *c,
+                                     const tecg_tokens_t *tokens, tecg_monitor_t **mon,
+                                     char *errstr, size_t errstr_size) {
+        tecg_monitor_conf_t mc;
+        *mon = NULL;
+        if (!tecg_conf_origin(d->conf, "metrics.http.port"))
+                return TECG_OK;
+        tecg_monitor_conf_init(&mc);
+        mc.bind_address = c->metrics_http_address;
+        mc.port = (uint16_t)c->metrics_http_port;
+        mc.tokens = tokens;
+        if (!(*mon = tecg_monitor_start(&mc, errstr, errstr_size)))
+                return TECG_ERR_IO;
+        return TECG_OK;
 }
 
 void tecg_daemon_cleanup(tecg_daemon_t *d) {

@@ -14,6 +14,8 @@
 #include <stdio.h>
 
 #include "conf.h"
+#include "monitor.h"
+#include "tokens.h"
 
 /* Scopes of the shared keys: which daemons a key of tecg_daemon_props
  * applies to (tecg_conf_prop_t.scope). */
@@ -28,13 +30,18 @@ typedef struct {
         char *topic_prefix;
         char *log_level;
         int64_t stats_interval_ms;
-        char *metrics_file;        /* producer, aggregator */
-        char *schema_registry_url; /* producer, aggregator, ctl */
+        char *metrics_file;         /* producer, aggregator */
+        char *schema_registry_url;  /* producer, aggregator, ctl */
+        int64_t metrics_http_port;  /* producer, aggregator; set when
+                                     * metrics.http.port has an origin */
+        char *metrics_http_address; /* producer, aggregator */
+        char *metrics_http_tokens;  /* producer, aggregator */
 } tecg_daemon_conf_t;
 
 /* The keys more than one daemon has, each described once with the scopes
  * it applies to: nations.file, topic.prefix, log.level, stats.interval.ms,
- * metrics.file, schema.registry.url and the kafka. pass-through. */
+ * metrics.file, metrics.http.*, schema.registry.url and the kafka.
+ * pass-through. */
 extern const tecg_conf_prop_t tecg_daemon_props[];
 
 /* The entry of a daemon's table that takes the shared keys of `scope_`
@@ -113,6 +120,19 @@ typedef bool tecg_daemon_live_cb(const char *key, const char *value, void *opaqu
  * tecg_daemon_reload_asked. Returns the number of changed keys that still
  * need a restart, or -1 when the configuration could not be read. */
 int tecg_daemon_reload(tecg_daemon_t *d, void *scratch, tecg_daemon_live_cb *live, void *opaque);
+
+/* The monitoring listener's tokens (metrics.http.tokens), checked before
+ * --check-config ends: *tokens NULL without the key, which only a loopback
+ * metrics.http.address allows. TECG_ERR_CONFIG with errstr otherwise. */
+tecg_err_t tecg_daemon_monitor_tokens(const tecg_daemon_t *d, const tecg_daemon_conf_t *c,
+                                      tecg_tokens_t **tokens, char *errstr, size_t errstr_size);
+
+/* Starts the monitoring listener (common/monitor.h) when metrics.http.port
+ * is set: *mon NULL when it is not. `tokens` from
+ * tecg_daemon_monitor_tokens(), borrowed. */
+tecg_err_t tecg_daemon_monitor_start(const tecg_daemon_t *d, const tecg_daemon_conf_t *c,
+                                     const tecg_tokens_t *tokens, tecg_monitor_t **mon,
+                                     char *errstr, size_t errstr_size);
 
 void tecg_daemon_cleanup(tecg_daemon_t *d);
 

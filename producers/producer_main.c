@@ -34,6 +34,7 @@
 #include "keyring.h"
 #include "log.h"
 #include "metrics.h"
+#include "monitor.h"
 #include "producer_conf.h"
 #include "refdata.h"
 #include "sign.h"
@@ -42,6 +43,10 @@
 #include "topics.h"
 
 #define FAC "main"
+
+/* How often the main loop refreshes what the monitoring listener serves:
+ * more often than any scrape, far less than /healthz's staleness limit. */
+#define MONITOR_PUBLISH_MS 1000
 
 /* Exit codes (also in --help). */
 enum {
@@ -277,28 +282,62 @@ static void write_http_metrics(tecg_buf_t *out, const char *nation, tecg_http_in
                          (double)tecg_http_input_pending(hi));
 }
 
-static void write_metrics(const tecg_producer_conf_t *pc, const tecg_ingest_t *ing,
-                          tecg_http_input_t *hi) {
+/* The counters as Prometheus text: metrics.file and /metrics alike. */
+static void metrics_text(const tecg_producer_conf_t *pc, const tecg_ingest_t *ing,
+                         tecg_http_input_t *hi, tecg_buf_t *out) {
         tecg_ingest_stats_t st;
-        tecg_buf_t out = TECG_BUF_INIT;
-        char labels[32], errstr[512];
+        char labels[32];
         tecg_ingest_stats(ing, &st);
         snprintf(labels, sizeof(labels), "nation=\"%s\"", pc->nation);
-        tecg_metrics_add(&out, TECG_METRIC_COUNTER, "tecg_producer_lines_total",
-                         "Input lines read.", labels, (double)st.lines);
-        tecg_metrics_add(&out, TECG_METRIC_COUNTER, "tecg_producer_delivered_total",
+        tecg_metrics_add(out, TECG_METRIC_COUNTER, "tecg_producer_lines_total", "Input lines read.",
+                         labels, (double)st.lines);
+        tecg_metrics_add(out, TECG_METRIC_COUNTER, "tecg_producer_delivered_total",
                          "Events acknowledged by Kafka.", labels, (double)st.delivered);
-        tecg_metrics_add(&out, TECG_METRIC_COUNTER, "tecg_producer_rejected_total",
+        tecg_metrics_add(out, TECG_METRIC_COUNTER, "tecg_producer_rejected_total",
                          "Lines rejected with a reason.", labels, (double)st.rejected);
-        tecg_metrics_add(&out, TECG_METRIC_COUNTER, "tecg_producer_files_done_total",
+        tecg_metrics_add(out, TECG_METRIC_COUNTER, "tecg_producer_files_done_total",
                          "Files moved to done/.", labels, (double)st.files_done);
-        tecg_metrics_add(&out, TECG_METRIC_GAUGE, "tecg_producer_outstanding",
+        tecg_metrics_add(out, TECG_METRIC_GAUGE, "tecg_producer_outstanding",
                          "Events sent, not yet acknowledged.", labels,
                          (double)tecg_ingest_outstanding(ing));
         if (hi)
-                write_http_metrics(&out, pc->nation, hi);
+                write_http_metrics(out, pc->nation, hi);
+}
+
+static void write_metrics(const tecg_producer_conf_t *pc, const tecg_ingest_t *ing,
+                          tecg_http_input_t *hi) {
+        tecg_buf_t out = TECG_BUF_INIT;
+        char errstr[512];
+        metrics_text(pc, ing, hi, &out);
         if (tecg_metrics_write_file(&out, pc->common.metrics_file, errstr, sizeof(errstr)))
                 tecg_log_warn(FAC, "%s", errstr);
+        tecg_buf_free(&out);
+}
+
+/* The snapshot the monitoring listener serves. Ready when Kafka takes
+ * messages now (tecg_ingest_ready(): a broker reachable, acknowledgements
+ * coming), the same test the HTTP input answers 503 by. */
+static void monitor_publish(tecg_monitor_t *mon, const tecg_producer_conf_t *pc, tecg_ingest_t *ing,
+                            tecg_http_input_t *hi) {
+        tecg_buf_t out = TECG_BUF_INIT;
+        char why[256], json[512], labels[32];
+        bool ready = tecg_ingest_ready(ing, why, sizeof(why)) == TECG_OK;
+        snprintf(json, sizeof(json), "{\"status\":\"%s\",\"nation\":\"%s\",\"kafka\":\"%s\"",
+                 ready ? "ok" : "unavailable", pc->nation, ready ? "up" : "not ready");
+        if (!ready) {
+                size_t n = strlen(json);
+                snprintf(json + n, sizeof(json) - n, ",\"reason\":\"%s\"", why);
+        }
+        size_t n = strlen(json);
+        snprintf(json + n, sizeof(json) - n, ",\"outstanding\":%llu}",
+                 (unsigned long long)tecg_ingest_outstanding(ing));
+        metrics_text(pc, ing, hi, &out);
+        snprintf(labels, sizeof(labels), "nation=\"%s\"", pc->nation);
+        tecg_metrics_add(&out, TECG_METRIC_GAUGE, "tecg_producer_ready",
+                         "1 when /healthz answers 200 (Kafka takes messages).", labels,
+                         ready ? 1 : 0);
+        if (tecg_monitor_publish(mon, &out, ready, json))
+                tecg_log_warn(FAC, "out of memory: /metrics and /healthz not updated");
         tecg_buf_free(&out);
 }
 
@@ -319,9 +358,10 @@ static void log_stats(const tecg_producer_conf_t *pc, const tecg_ingest_t *ing,
 /* Daemon mode: send every file that appears in incoming/ (with a spool)
  * and every body posted to the HTTP input (with one), until signalled. */
 static void run_daemon(tecg_daemon_t *d, const tecg_producer_conf_t *pc, tecg_spool_t *spool,
-                       tecg_ingest_t *ing, tecg_http_input_t *hi) {
+                       tecg_ingest_t *ing, tecg_http_input_t *hi, tecg_monitor_t *mon) {
         char errstr[512];
         int64_t next_scan = 0, next_stats = tecg_mono_ms() + pc->common.stats_interval_ms;
+        int64_t next_publish = 0;
         bool scan_failing = false;
         /* A posted body waits for the next turn of the loop: keep it short. */
         int poll_ms = hi ? 20 : 100;
@@ -337,6 +377,10 @@ static void run_daemon(tecg_daemon_t *d, const tecg_producer_conf_t *pc, tecg_sp
                 }
                 if (hi)
                         tecg_http_input_run(hi, ing);
+                if (mon && now >= next_publish) {
+                        monitor_publish(mon, pc, ing, hi);
+                        next_publish = now + MONITOR_PUBLISH_MS;
+                }
                 if (spool && now >= next_scan) {
                         char **names;
                         size_t count;
@@ -551,6 +595,8 @@ int main(int argc, char **argv) {
         bool signing = false;
         http_files_t hf = {0};
         tecg_http_input_t *hi = NULL;
+        tecg_tokens_t *monitor_tokens = NULL;
+        tecg_monitor_t *mon = NULL;
         memset(&signing_key, 0, sizeof(signing_key));
 
         if (wants_keygen(argc, argv))
@@ -575,6 +621,16 @@ int main(int argc, char **argv) {
                 goto done;
         }
         if (http && http_files_load(d.conf, &pc, &hf, errstr, sizeof(errstr))) {
+                rc = tecg_daemon_config_error(&producer_spec, errstr);
+                goto done;
+        }
+        if (tecg_conf_origin(d.conf, "metrics.http.port") && d.read_stdin) {
+                rc = tecg_daemon_config_error(&producer_spec,
+                                              "metrics.http.port is set: the monitoring "
+                                              "listener runs in daemon mode only, not with '-'");
+                goto done;
+        }
+        if (tecg_daemon_monitor_tokens(&d, &pc.common, &monitor_tokens, errstr, sizeof(errstr))) {
                 rc = tecg_daemon_config_error(&producer_spec, errstr);
                 goto done;
         }
@@ -634,11 +690,17 @@ int main(int argc, char **argv) {
                 goto done;
         }
 
+        if (tecg_daemon_monitor_start(&d, &pc.common, monitor_tokens, &mon, errstr,
+                                      sizeof(errstr))) {
+                tecg_log_err(FAC, "%s", errstr);
+                goto done;
+        }
+
         bool input_complete = true;
         if (d.read_stdin)
                 input_complete = run_stdin(ing);
         else
-                run_daemon(&d, &pc, spool, ing, hi);
+                run_daemon(&d, &pc, spool, ing, hi, mon);
         if (hi)
                 http_shutdown(&pc, ing, hi);
 
@@ -661,6 +723,8 @@ int main(int argc, char **argv) {
         log_stats(&pc, ing, hi);
         tecg_log_info(FAC, "stopped");
 done:
+        tecg_monitor_destroy(mon);
+        tecg_tokens_destroy(monitor_tokens);
         tecg_http_input_stop(hi);
         /* Before the input: its requests still waiting are released by the
          * ingest's last report. */

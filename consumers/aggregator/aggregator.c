@@ -114,6 +114,11 @@ struct tecg_aggregator {
          * PARTITION_COUNT_TTL_MS. */
         int32_t in_partitions[IN__COUNT];
         int64_t in_partitions_ms[IN__COUNT];
+        /* For tecg_aggregator_health(): whether the group ever assigned us
+         * (an empty assignment included), and since when every broker is
+         * down (librdkafka says so, not when they are back). */
+        bool assigned_once;
+        int64_t down_since_ms, next_probe_ms;
 };
 
 /* ---- stop and error classes ------------------------------------------ */
@@ -563,6 +568,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         agg->recover = true;
                 }
                 free(ps);
+                agg->assigned_once = true;
                 tecg_log_info(FAC, "assigned %d input partitions", parts->cnt);
                 rd_kafka_assign(rk, parts);
                 return;
@@ -623,6 +629,8 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
                 on_fatal(agg, rk);
                 return;
         }
+        if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && !agg->down_since_ms)
+                agg->down_since_ms = tecg_mono_ms();
         tecg_log_warn(FAC, "%s: %s", rd_kafka_err2name(err), reason);
 }
 
@@ -1815,4 +1823,50 @@ void tecg_aggregator_stats(const tecg_aggregator_t *agg, tecg_aggregator_stats_t
                 if (agg->parts[i])
                         out->nations += agg->parts[i]->nnations;
         tecg_idstore_stats(agg->store, &out->seen_ids, &out->seen_bytes);
+}
+
+/* librdkafka reports that every broker is down but not that one is back:
+ * while down, a metadata request (brokers only) every HEALTH_PROBE_MS,
+ * waiting at most HEALTH_PROBE_WAIT_MS, tells. */
+#define HEALTH_PROBE_MS 5000
+#define HEALTH_PROBE_WAIT_MS 500
+
+void tecg_aggregator_health(tecg_aggregator_t *agg, tecg_aggregator_health_t *out) {
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        int64_t now = tecg_mono_ms();
+        memset(out, 0, sizeof(*out));
+        out->assigned_once = agg->assigned_once;
+        out->recovering = agg->recover || agg->renew_producer || agg->renew_consumer;
+        if (agg->down_since_ms && now >= agg->next_probe_ms && agg->consumer) {
+                const struct rd_kafka_metadata *md = NULL;
+                agg->next_probe_ms = now + HEALTH_PROBE_MS;
+                if (rd_kafka_metadata(agg->consumer, 0, NULL, &md, HEALTH_PROBE_WAIT_MS) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR)
+                        agg->down_since_ms = 0;
+                if (md)
+                        rd_kafka_metadata_destroy(md);
+        }
+        out->down_ms = agg->down_since_ms ? tecg_mono_ms() - agg->down_since_ms : 0;
+        if (!agg->consumer || rd_kafka_assignment(agg->consumer, &parts) || !parts)
+                return;
+        out->assigned = parts->cnt;
+        /* Cached figures only (the last fetch's high watermark), so this
+         * never waits for Kafka. */
+        if (rd_kafka_position(agg->consumer, parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                for (int i = 0; i < parts->cnt; i++) {
+                        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+                        int64_t low = 0, high = 0;
+                        if (!ctx_get(agg, tp->partition))
+                                out->unrestored++;
+                        if (rd_kafka_get_watermark_offsets(agg->consumer, tp->topic, tp->partition,
+                                                           &low, &high) ||
+                            high < 0)
+                                continue;
+                        /* No position yet: behind by all there is. */
+                        int64_t pos = tp->offset >= 0 ? tp->offset : low;
+                        if (high > pos)
+                                out->lag += high - pos;
+                }
+        }
+        rd_kafka_topic_partition_list_destroy(parts);
 }

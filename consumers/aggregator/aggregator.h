@@ -15,6 +15,7 @@
 #define TECG_AGGREGATOR_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "conf.h"
@@ -134,5 +135,22 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t
 void tecg_aggregator_destroy(tecg_aggregator_t *agg);
 
 void tecg_aggregator_stats(const tecg_aggregator_t *agg, tecg_aggregator_stats_t *out);
+
+/* What /healthz tells of the engine (aggregator_main.c). */
+typedef struct {
+        bool assigned_once; /* the group assigned us at least once */
+        bool recovering;    /* rewinding to the last commit, or a client
+                             * being remade */
+        int assigned;       /* input partitions assigned (both topics) */
+        int unrestored;     /* of those, without their state yet */
+        int64_t lag;        /* messages behind the high watermarks last
+                             * fetched */
+        int64_t down_ms;    /* every broker down for this long; 0 = up */
+} tecg_aggregator_health_t;
+
+/* Fills *out from cached figures; while every broker is down it asks
+ * Kafka, at most every 5 s and 500 ms, whether one is back. Main thread
+ * only, between run_once calls. */
+void tecg_aggregator_health(tecg_aggregator_t *agg, tecg_aggregator_health_t *out);
 
 #endif

@@ -93,6 +93,16 @@ const tecg_conf_prop_t tecg_aggregator_conf_props[] = {
          .max = INT64_MAX,
          .doc = "largest size the id store may grow to (sparse: only what is written takes "
                 "disk); a full store stops the aggregator with the reason"},
+        /* A burst of a few batches is normal work, not a reason for a load
+         * balancer or an alert to call the instance unready. */
+        {.name = "health.lag.max",
+         .type = TECG_CONF_INT,
+         .offset = F(health_lag_max),
+         .defval = "10000",
+         .min = 0,
+         .max = INT64_MAX,
+         .doc = "GET /healthz (metrics.http.port) answers 503 while the assigned input "
+                "partitions are more messages than this behind"},
         TECG_DAEMON_SHARED_KEYS(tecg_aggregator_conf_t, common, TECG_DAEMON_AGGREGATOR),
         {.name = NULL}};
 #undef F

@@ -23,6 +23,7 @@ typedef struct {
         char *keyring;    /* security.keyring; NULL = beside nations.file */
         char *store_dir;  /* store.dir */
         int64_t store_map_bytes;
+        int64_t health_lag_max;
 } tecg_aggregator_conf_t;
 
 extern const tecg_conf_prop_t tecg_aggregator_conf_props[];

@@ -22,7 +22,9 @@
 #include "keyring.h"
 #include "log.h"
 #include "metrics.h"
+#include "monitor.h"
 #include "refdata.h"
+#include "tokens.h"
 
 #define FAC "main"
 
@@ -50,6 +52,10 @@ static const tecg_daemon_spec_t aggregator_spec = {
  * to exit. */
 #define WATCHDOG_MARGIN_MS 200
 
+/* How often the main loop refreshes what the monitoring listener serves:
+ * more often than any scrape, far less than /healthz's staleness limit. */
+#define MONITOR_PUBLISH_MS 1000
+
 typedef struct {
         int64_t shutdown_timeout_ms;
         atomic_bool done; /* main finished its cleanup */
@@ -74,26 +80,8 @@ static void *watchdog_run(void *arg) {
         return NULL;
 }
 
-static void report_stats(const tecg_aggregator_conf_t *ac, const tecg_aggregator_t *agg) {
-        tecg_aggregator_stats_t st;
-        tecg_aggregator_stats(agg, &st);
-        tecg_log_info("stats",
-                      "consumed=%llu counted=%llu duplicates=%llu "
-                      "dead_lettered=%llu transactions=%llu aborts=%llu recoveries=%llu "
-                      "nations=%llu "
-                      "event_ids=%llu event_id_bytes=%llu corrections=%llu/%llu/%llu",
-                      (unsigned long long)st.consumed, (unsigned long long)st.counted,
-                      (unsigned long long)st.duplicates, (unsigned long long)st.dead_lettered,
-                      (unsigned long long)st.transactions, (unsigned long long)st.aborts,
-                      (unsigned long long)st.recoveries, (unsigned long long)st.nations,
-                      (unsigned long long)st.seen_ids, (unsigned long long)st.seen_bytes,
-                      (unsigned long long)st.corrections.applied,
-                      (unsigned long long)st.corrections.pending,
-                      (unsigned long long)st.corrections.resolved);
-        if (!ac->common.metrics_file)
-                return;
-        tecg_buf_t out = TECG_BUF_INIT;
-        char errstr[512];
+/* The counters as Prometheus text: metrics.file and /metrics alike. */
+static void metrics_text(const tecg_aggregator_stats_t *st, tecg_buf_t *out) {
         static const struct {
                 const char *name, *help;
                 tecg_metric_type_t type;
@@ -137,27 +125,105 @@ static void report_stats(const tecg_aggregator_conf_t *ac, const tecg_aggregator
                  TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, corrections.mismatched)},
         };
         for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
-                tecg_metrics_add(&out, m[i].type, m[i].name, m[i].help, NULL,
-                                 (double)*(const uint64_t *)((const char *)&st + m[i].offset));
+                tecg_metrics_add(out, m[i].type, m[i].name, m[i].help, NULL,
+                                 (double)*(const uint64_t *)((const char *)st + m[i].offset));
         for (int r = 0; r < TECG_SIG__COUNT; r++) {
                 char labels[64];
                 snprintf(labels, sizeof(labels), "reason=\"%s\"", tecg_sig_refusal_names[r]);
-                tecg_metrics_add(&out, TECG_METRIC_COUNTER,
+                tecg_metrics_add(out, TECG_METRIC_COUNTER,
                                  "tecg_aggregator_signature_refused_total",
                                  "Input messages whose signature did not hold, by reason "
                                  "(dead-lettered under security.signatures=require).",
-                                 labels, (double)st.sig_refused[r]);
+                                 labels, (double)st->sig_refused[r]);
         }
         for (int r = 0; r < TECG_CORR_REFUSED__COUNT; r++) {
                 char labels[64];
                 snprintf(labels, sizeof(labels), "reason=\"%s\"", tecg_corr_refusal_names[r]);
-                tecg_metrics_add(&out, TECG_METRIC_COUNTER,
+                tecg_metrics_add(out, TECG_METRIC_COUNTER,
                                  "tecg_aggregator_corrections_refused_total",
                                  "Corrections dead-lettered (stage correction), by reason.", labels,
-                                 (double)st.corrections.refused[r]);
+                                 (double)st->corrections.refused[r]);
         }
+}
+
+static void report_stats(const tecg_aggregator_conf_t *ac, const tecg_aggregator_t *agg) {
+        tecg_aggregator_stats_t st;
+        tecg_aggregator_stats(agg, &st);
+        tecg_log_info("stats",
+                      "consumed=%llu counted=%llu duplicates=%llu "
+                      "dead_lettered=%llu transactions=%llu aborts=%llu recoveries=%llu "
+                      "nations=%llu "
+                      "event_ids=%llu event_id_bytes=%llu corrections=%llu/%llu/%llu",
+                      (unsigned long long)st.consumed, (unsigned long long)st.counted,
+                      (unsigned long long)st.duplicates, (unsigned long long)st.dead_lettered,
+                      (unsigned long long)st.transactions, (unsigned long long)st.aborts,
+                      (unsigned long long)st.recoveries, (unsigned long long)st.nations,
+                      (unsigned long long)st.seen_ids, (unsigned long long)st.seen_bytes,
+                      (unsigned long long)st.corrections.applied,
+                      (unsigned long long)st.corrections.pending,
+                      (unsigned long long)st.corrections.resolved);
+        if (!ac->common.metrics_file)
+                return;
+        tecg_buf_t out = TECG_BUF_INIT;
+        char errstr[512];
+        metrics_text(&st, &out);
         if (tecg_metrics_write_file(&out, ac->common.metrics_file, errstr, sizeof(errstr)))
                 tecg_log_warn(FAC, "%s", errstr);
+        tecg_buf_free(&out);
+}
+
+/* Readiness (GET /healthz): Kafka answers, the group assigned us, every
+ * assigned partition's state is restored, and the input is read to
+ * within health.lag.max. The first that fails is the reason. */
+static bool health_text(const tecg_aggregator_conf_t *ac, const tecg_aggregator_health_t *h,
+                        char *json, size_t json_size) {
+        char reason[256] = "";
+        if (h->down_ms)
+                snprintf(reason, sizeof(reason), "no Kafka broker reachable for %lld s",
+                         (long long)(h->down_ms / 1000));
+        else if (h->recovering)
+                snprintf(reason, sizeof(reason),
+                         "recovering from a Kafka error: rewinding to the last commit");
+        else if (!h->assigned_once)
+                snprintf(reason, sizeof(reason), "waiting for the group to assign partitions");
+        else if (h->unrestored)
+                snprintf(reason, sizeof(reason), "restoring the state of %d partitions",
+                         h->unrestored);
+        else if (h->lag > ac->health_lag_max)
+                snprintf(reason, sizeof(reason), "%lld messages behind (health.lag.max %lld)",
+                         (long long)h->lag, (long long)ac->health_lag_max);
+        bool ready = !*reason;
+        snprintf(json, json_size,
+                 "{\"status\":\"%s\"%s%s%s,\"kafka\":\"%s\",\"partitions\":%d,"
+                 "\"restoring\":%d,\"lag\":%lld}",
+                 ready ? "ok" : "unavailable", ready ? "" : ",\"reason\":\"", reason,
+                 ready ? "" : "\"", h->down_ms ? "down" : "up", h->assigned, h->unrestored,
+                 (long long)h->lag);
+        return ready;
+}
+
+/* The snapshot the monitoring listener serves: the counters of
+ * metrics.file, the readiness figures, and /healthz's answer. */
+static void monitor_publish(tecg_monitor_t *mon, const tecg_aggregator_conf_t *ac,
+                            tecg_aggregator_t *agg) {
+        tecg_aggregator_stats_t st;
+        tecg_aggregator_health_t h;
+        tecg_buf_t out = TECG_BUF_INIT;
+        char json[512];
+        tecg_aggregator_stats(agg, &st);
+        tecg_aggregator_health(agg, &h);
+        bool ready = health_text(ac, &h, json, sizeof(json));
+        metrics_text(&st, &out);
+        tecg_metrics_add(&out, TECG_METRIC_GAUGE, "tecg_aggregator_ready",
+                         "1 when /healthz answers 200.", NULL, ready ? 1 : 0);
+        tecg_metrics_add(&out, TECG_METRIC_GAUGE, "tecg_aggregator_partitions_assigned",
+                         "Input partitions assigned to this instance (both topics).", NULL,
+                         h.assigned);
+        tecg_metrics_add(&out, TECG_METRIC_GAUGE, "tecg_aggregator_lag_messages",
+                         "Messages of the assigned input partitions not yet processed.", NULL,
+                         (double)h.lag);
+        if (tecg_monitor_publish(mon, &out, ready, json))
+                tecg_log_warn(FAC, "out of memory: /metrics and /healthz not updated");
         tecg_buf_free(&out);
 }
 
@@ -214,6 +280,8 @@ int main(int argc, char **argv) {
         tecg_keyring_t *keyring = NULL;
         tecg_signatures_mode_t signatures = TECG_SIGNATURES_REQUIRE;
         watchdog_t watchdog = {.done = false};
+        tecg_tokens_t *monitor_tokens = NULL;
+        tecg_monitor_t *mon = NULL;
         pthread_t watchdog_thread;
         bool watchdog_started = false;
 
@@ -225,6 +293,10 @@ int main(int argc, char **argv) {
                 goto done;
         }
         if (load_keyring(&ac, nations, &signatures, &keyring, errstr, sizeof(errstr))) {
+                rc = tecg_daemon_config_error(&aggregator_spec, errstr);
+                goto done;
+        }
+        if (tecg_daemon_monitor_tokens(&d, &ac.common, &monitor_tokens, errstr, sizeof(errstr))) {
                 rc = tecg_daemon_config_error(&aggregator_spec, errstr);
                 goto done;
         }
@@ -247,6 +319,13 @@ int main(int argc, char **argv) {
         watchdog_started = pthread_create(&watchdog_thread, NULL, watchdog_run, &watchdog) == 0;
 
         rc = 1;
+        /* Before the engine: its start-up (joining, restoring) is what
+         * /healthz reports as not ready yet. */
+        if (tecg_daemon_monitor_start(&d, &ac.common, monitor_tokens, &mon, errstr,
+                                      sizeof(errstr))) {
+                tecg_log_err(FAC, "%s", errstr);
+                goto done;
+        }
         tecg_aggregator_options_t opts = {
                 .topic_prefix = ac.common.topic_prefix,
                 .group_id = ac.group_id,
@@ -276,8 +355,12 @@ int main(int argc, char **argv) {
         }
         tecg_log_info(FAC, "started: group %s, instance %s, transactional.id %s, topics %s*",
                       ac.group_id, instance_id, txn_id, ac.common.topic_prefix);
-        int64_t next_stats = tecg_mono_ms() + ac.common.stats_interval_ms;
+        int64_t next_stats = tecg_mono_ms() + ac.common.stats_interval_ms, next_publish = 0;
         while (!tecg_daemon_stop) {
+                if (mon && tecg_mono_ms() >= next_publish) {
+                        monitor_publish(mon, &ac, agg);
+                        next_publish = tecg_mono_ms() + MONITOR_PUBLISH_MS;
+                }
                 if (tecg_daemon_reload_asked) {
                         tecg_aggregator_conf_t scratch = {0};
                         tecg_daemon_reload(&d, &scratch, NULL, NULL);
@@ -299,12 +382,14 @@ int main(int argc, char **argv) {
                            "a static member keeps its partitions for session.timeout.ms)");
         rc = 0;
 done:
+        tecg_monitor_destroy(mon);
         tecg_aggregator_destroy(agg);
         if (watchdog_started) {
                 atomic_store(&watchdog.done, true);
                 pthread_join(watchdog_thread, NULL);
         }
         tecg_keyring_destroy(keyring);
+        tecg_tokens_destroy(monitor_tokens);
         tecg_nations_destroy(nations);
         tecg_daemon_cleanup(&d);
         return rc;

@@ -28,6 +28,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
+#include "mission_gauges.h"
 #include "mission.h"
 #include "redact.h"
 #include "refdata.h"
@@ -49,6 +50,7 @@ typedef struct {
         tecg_dashboards_t *dashboards;
         tecg_sink_t *sinks[TECG_DASHBOARD_SINKS_MAX];
         size_t nsinks;
+        tecg_docstore_t *store; /* the mission gauges read its documents */
 } app_t;
 
 static const tecg_daemon_spec_t dashboard_spec = {
@@ -318,6 +320,7 @@ static void on_metrics(tecg_buf_t *out, void *opaque) {
                                  (double)st.versions[i]);
         }
         tecg_dashboards_metrics(app->dashboards, out);
+        tecg_mission_gauges(app->store, out);
         for (size_t i = 0; i < app->nsinks; i++) {
                 tecg_sink_stats_t ss;
                 tecg_sink_stats(app->sinks[i], &ss);
@@ -495,6 +498,7 @@ int main(int argc, char **argv) {
                 tecg_log_err(FAC, "out of memory");
                 goto done;
         }
+        app.store = store;
         tecg_dashboards_options_t opts = {
                 .topic_prefix = dc.common.topic_prefix,
                 .nations = nations,
