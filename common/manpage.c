@@ -9,7 +9,7 @@
  * own checks (scripts/package runs lintian on the pages). */
 
 static const char *const family[] = {"tecg-producer(8)", "tecg-aggregator(8)", "tecg-dashboard(8)",
-                                     "tecg-ctl(1)", "tecg.conf(5)", NULL};
+                                     "tecg-ctl(1)",      "tecg.conf(5)",       NULL};
 
 /* Writes len bytes of text as roff: a backslash is \e, a hyphen \- (so a
  * copied option or file name stays ASCII), and a line that would start

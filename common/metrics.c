@@ -87,8 +87,7 @@ tecg_err_t tecg_metrics_group(tecg_buf_t *text) {
                 } else if (type && !f->type) {
                         f->type = p;
                         f->type_len = line_len;
-                } else if (!help && !type &&
-                           (err = tecg_buf_append(&f->samples, p, line_len))) {
+                } else if (!help && !type && (err = tecg_buf_append(&f->samples, p, line_len))) {
                         goto done;
                 }
                 p = next;

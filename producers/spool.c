@@ -165,8 +165,8 @@ static void foreign_review(tecg_spool_t *spool, char **names, size_t count) {
         if (count)
                 qsort(names, count, sizeof(*names), name_cmp);
         for (size_t i = 0; i < count; i++) {
-                if (spool->nforeign && bsearch(&names[i], spool->foreign, spool->nforeign,
-                                               sizeof(*names), name_cmp))
+                if (spool->nforeign &&
+                    bsearch(&names[i], spool->foreign, spool->nforeign, sizeof(*names), name_cmp))
                         continue;
                 char pname[1024];
                 tecg_log_warn(FAC,

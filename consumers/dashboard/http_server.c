@@ -597,7 +597,7 @@ static enum MHD_Result serve_metrics(tecg_http_server_t *srv, struct MHD_Connect
                         srv->conf.metrics_cb(&body, srv->conf.metrics_opaque);
                 if (tecg_metrics_group(&body) == TECG_OK)
                         resp = response_own(&body, "text/plain; version=0.0.4; "
-                                           "charset=utf-8");
+                                                   "charset=utf-8");
                 if (resp)
                         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
         }

@@ -9,7 +9,8 @@
 /* tecg-ctl(1), from the same texts as --help and the key table. */
 static int print_man(void) {
         static const tecg_manpage_option_t options[] = {
-                {'c', "config", "FILE", "a configuration file (tecg-ctl's or a daemon's); repeatable"},
+                {'c', "config", "FILE",
+                 "a configuration file (tecg-ctl's or a daemon's); repeatable"},
                 {'X', "set", "KEY=VALUE", "set one key, after the files"},
                 {'v', "verbose", NULL, "log at debug level"},
                 {0, "json", NULL, "one JSON object per line instead of text"},

@@ -133,10 +133,8 @@ static void test_group(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_add),
-                cmocka_unit_test(test_large_value),
-                cmocka_unit_test(test_too_long),
-                cmocka_unit_test(test_write_file),
+                cmocka_unit_test(test_add),      cmocka_unit_test(test_large_value),
+                cmocka_unit_test(test_too_long), cmocka_unit_test(test_write_file),
                 cmocka_unit_test(test_group),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
