@@ -73,7 +73,8 @@ def test_validate_gives_the_producers_reasons_and_exit_status(producer_factory, 
     path = tmp_path / "DEU-1.ndjson"
     path.write_bytes(data)
 
-    rc, out, err = ctl("validate", "--nation", "DEU", str(path))
+    rc, out, err = ctl("validate", "-X", f"nations.file={ROOT}/deploy/nations.csv", "--nation", "DEU",
+                     str(path))
     assert rc == 1, err
     got = out.splitlines()
     assert [g.split(": ", 1)[0] for g in got] == [f"{path}:{n}" for n in (2, 4, 6, 8)]
@@ -90,15 +91,18 @@ def test_validate_gives_the_producers_reasons_and_exit_status(producer_factory, 
     assert [e.split(": ", 1)[1] for e in errors] == [g.split(": ", 1)[1] for g in got]
 
     # --json, standard input, any nation of the list (FRA is then good).
-    rc, out, _ = ctl("validate", "--json", "-", stdin=data)
+    rc, out, _ = ctl("validate", "-X", f"nations.file={ROOT}/deploy/nations.csv", "--json", "-",
+                     stdin=data)
     assert rc == 1
     assert [(o["file"], o["line"]) for o in json_lines(out)] == [("-", 2), ("-", 6), ("-", 8)]
 
-    rc, out, err = ctl("validate", "-", stdin=b"\n".join(good) + b"\n")
+    rc, out, err = ctl("validate", "-X", f"nations.file={ROOT}/deploy/nations.csv", "-",
+                       stdin=b"\n".join(good) + b"\n")
     assert (rc, out) == (0, ""), err
     # A nation that is not in the list is a usage error, a missing file a failure.
-    assert ctl("validate", "--nation", "XXX", str(path))[0] == 2
-    assert ctl("validate", str(tmp_path / "missing.ndjson"))[0] == 3
+    nations = f"nations.file={ROOT}/deploy/nations.csv"
+    assert ctl("validate", "-X", nations, "--nation", "XXX", str(path))[0] == 2
+    assert ctl("validate", "-X", nations, str(tmp_path / "missing.ndjson"))[0] == 3
 
 
 # ---------------------------------------------------------------- schema
@@ -286,11 +290,13 @@ def test_dead_letters_replayed_are_counted_once_and_every_topic_decodes(
     orig = next(e for e in evs if e["event_id"] == fund["event_id"])
     assert (fund["amount"], fund["currency"]) == (orig["amount"], orig["currency"])
 
-    # event-ids: decimal text under NATION/event_id; dead-letter: headers.
+    # event-ids: the id record under NATION/event_id; dead-letter: headers.
     rc, out, _ = ctl("decode", "--topic", "event-ids", config=config)
     ids = {m["key"]: m["value"] for m in json_lines(out)}
     assert {f"{MISSING}/{e['event_id']}" for e in evs} <= ids.keys()
-    assert all(v.isdigit() for v in ids.values())
+    assert all(v["status"] == "active" and "effect" in v for v in ids.values()), ids
+    rec = ids[f"{MISSING}/{fund['event_id']}"]
+    assert rec["type"] == "funding" and rec["effect"]["amount"] == fund["amount"]
     rc, out, _ = ctl("decode", "--topic", "dead-letter", "--count", "3", config=config)
     got = json_lines(out)
     assert rc == 0 and len(got) == 3
@@ -343,9 +349,9 @@ def test_status_shows_lag_last_reports_and_health(producer_factory, daemon_facto
         st = json_lines(out)[0] if out else {}
         bel = next((n for n in st.get("nations", []) if n["nation"] == "BEL"), {})
         done = (rc == 0 and sum(r["lag"] for r in st["lag"]) == 0
-                and bel.get("events") == len(evs) and len(st["dashboards"]) == 3)
+                and bel.get("events") == len(evs) and len(st["dashboards"]) == 4)
         return done, (rc, err, st)
-    _, _, st = wait_for("lag 0, BEL counted, three dashboards", caught_up, 90)
+    _, _, st = wait_for("lag 0, BEL counted, four dashboards", caught_up, 90)
     # A partition the aggregator never read from has nothing committed.
     assert all(r["committed"] == r["end"] or (r["committed"] is None and r["end"] == 0)
                for r in st["lag"])
@@ -355,7 +361,7 @@ def test_status_shows_lag_last_reports_and_health(producer_factory, daemon_facto
     assert bel["age_ms"] >= int(time.time() * 1000) - latest - 60000
     assert st["health"] == [{"name": "dashboard", "url": f"http://127.0.0.1:{port}/healthz",
                              "status": 200, "healthy": True}]
-    assert {d["dashboard"] for d in st["dashboards"]} == {"funding", "staffing", "training"}
+    assert {d["dashboard"] for d in st["dashboards"]} == {"funding", "staffing", "training", "history"}
     assert all(d["version"] >= 1 for d in st["dashboards"])
 
     rc, out, err = ctl("status", config=config)

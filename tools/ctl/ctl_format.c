@@ -9,6 +9,7 @@
 #include "avro_walk.h"
 #include "canonical.h"
 #include "framing.h"
+#include "idstore.h"
 #include "refdata.h"
 #include "sign.h"
 #include "timefmt.h"
@@ -331,6 +332,38 @@ static tecg_err_t avro_value(tecg_ctl_format_t *f, const void *value, size_t len
         return TECG_OK;
 }
 
+/* An event-ids value: the aggregator's id record (docs/design.md §4.4) as
+ * {"status", "type", "by", "effect"}, or the decimal offset text written
+ * before records existed, shown as it is. The key names the event; the
+ * effect printed here leaves nation and event_id out. */
+static tecg_err_t id_record_value(const void *value, size_t len, json_t **out, char *errstr,
+                                  size_t errstr_size) {
+        tecg_id_record_t r;
+        if (tecg_id_record_decode(value, len, "XXX", "x", &r, errstr, errstr_size))
+                return TECG_ERR_INVALID;
+        if (r.status == TECG_ID_LEGACY) {
+                *out = json_stringn(value, len);
+                return *out ? TECG_OK
+                            : tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        }
+        json_t *o = json_object();
+        json_object_set_new(o, "status", json_string(tecg_id_status_names[r.status]));
+        if ((unsigned)r.type < TECG_EV__COUNT)
+                json_object_set_new(o, "type", json_string(tecg_event_type_names[r.type]));
+        if (r.by[0])
+                json_object_set_new(o, "by", json_string(r.by));
+        if (r.has_effect) {
+                json_t *e = tecg_ctl_event_json(&r.effect);
+                if (e) {
+                        json_object_del(e, "nation");
+                        json_object_del(e, "event_id");
+                        json_object_set_new(o, "effect", e);
+                }
+        }
+        *out = o;
+        return TECG_OK;
+}
+
 tecg_err_t tecg_ctl_format_value(tecg_ctl_format_t *f, tecg_ctl_kind_t kind, const void *value,
                                  size_t len, json_t **out, char *errstr, size_t errstr_size) {
         *out = NULL;
@@ -343,10 +376,7 @@ tecg_err_t tecg_ctl_format_value(tecg_ctl_format_t *f, tecg_ctl_kind_t kind, con
         case TECG_CTL_KIND_AVRO:
                 return avro_value(f, value, len, out, errstr, errstr_size);
         case TECG_CTL_KIND_TEXT:
-                if (!tecg_utf8_valid(value, len))
-                        return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, "not UTF-8 text");
-                *out = json_stringn(value, len);
-                break;
+                return id_record_value(value, len, out, errstr, errstr_size);
         case TECG_CTL_KIND_JSON: {
                 json_error_t jerr;
                 *out = json_loadb(value, len, JSON_REJECT_DUPLICATES, &jerr);

@@ -5,7 +5,7 @@
  * reads it; other Avro values (nation states) are read generically (Avro-C's
  * value API, then avro_value_to_json) only after common/avro_walk.c accepted
  * the body for its writer schema, so fields added to a schema appear
- * without a change here; dashboards are JSON, event-ids decimal text. A key,
+ * without a change here; dashboards are JSON, event-ids the aggregator's id records. A key,
  * header or value that is not UTF-8 text is shown as {"base64": "..."}. */
 #ifndef TECG_CTL_FORMAT_H
 #define TECG_CTL_FORMAT_H
@@ -25,7 +25,7 @@
 typedef enum {
         TECG_CTL_KIND_EVENT = 0,   /* contributions, training-completions */
         TECG_CTL_KIND_AVRO,        /* nation-state: any built-in schema */
-        TECG_CTL_KIND_TEXT,        /* event-ids: decimal text */
+        TECG_CTL_KIND_TEXT,        /* event-ids: the id record (or old decimal text) */
         TECG_CTL_KIND_JSON,        /* dashboards: JSON documents */
         TECG_CTL_KIND_DEAD_LETTER, /* the original bytes of an input message */
         TECG_CTL_KIND__COUNT
