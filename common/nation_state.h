@@ -14,7 +14,8 @@
  *
  * Money is integer minor units of its currency, never floating point.
  * Dedupe of event_ids is not in here: the aggregator owns the set of seen
- * ids (tecg_seen_t); a state only counts what it is given.
+ * ids (the id store, consumers/aggregator/idstore.h); a state only counts
+ * what it is given.
  *
  * Ownership: a tecg_nation_state_t owns its arrays; destroy frees them. */
 #ifndef TECG_NATION_STATE_H

@@ -9,7 +9,7 @@
  * Schemas in schemas/dashboard-*.schema.json describe the documents with
  * those two keys.
  *
- * Conventions shared by the three documents
+ * Conventions shared by the documents
  *   - keys are fixed: a key is present even when its value is zero/empty;
  *     enum-indexed maps use the contract's symbols as keys (TRUST_FUND,
  *     IN_IRAQ, JUNIOR, ...) in enum order; other keys are snake_case;
