@@ -691,12 +691,15 @@ static int32_t input_partitions(tecg_aggregator_t *agg, int input, rd_kafka_topi
 /* The data-quality panel's source: a dead letter of a listed nation (by
  * the message key) is noted in its state, when it sits on the partition
  * of that nation: a message on another one (a wrong key, a copy) must not
- * make a second state of the nation where another aggregator owns it. */
+ * make a second state of the nation where another aggregator owns it.
+ * A message refused at the signature check is not noted: nothing says the
+ * nation sent it, and a Kafka write credential is not a nation's identity
+ * (anyone able to write the topic could otherwise fill a nation's panel). */
 static void note_dead_letter(tecg_aggregator_t *agg, const rd_kafka_message_t *m, const char *stage,
                              const char *reason) {
         char nation[4], why[256];
         part_ctx_t *ctx = ctx_get(agg, m->partition);
-        if (!ctx || !m->key || m->key_len != 3)
+        if (!ctx || !m->key || m->key_len != 3 || strcmp(stage, "signature") == 0)
                 return;
         memcpy(nation, m->key, 3);
         nation[3] = '\0';

@@ -226,13 +226,13 @@ def test_lines_beyond_limits_file_lines_are_rejected_to_be_sent_again(
 def test_event_larger_than_kafka_message_max_bytes(producer_factory, bootstrap,
                                                    prefix, codec):
     # librdkafka's smallest message.max.bytes is 1000; 200 four-byte
-    # characters in both texts make an event of 1633 bytes.
+    # characters in both texts make an event of 1634 bytes.
     p = producer_factory("DEU", extra={"kafka.message.max.bytes": "1000"}).start()
     big = ev(30, course="\U0001D11E" * 200, venue="\U0001D11E" * 200)
     p.drop("DEU-size", ev(29) + b"\n" + big + b"\n" + ev(31) + b"\n")
     p.wait_done("DEU-size")
     assert p.rejected("DEU-size") == (
-        ["DEU-size.ndjson:2: encoded event is 1633 bytes: with its key and Kafka's "
+        ["DEU-size.ndjson:2: encoded event is 1634 bytes: with its key and Kafka's "
          "record overhead that is more than kafka.message.max.bytes (1000 bytes) "
          "allows"], big + b"\n")
     assert delivered_ids(bootstrap, prefix, codec, 2) == ["h29", "h31"]

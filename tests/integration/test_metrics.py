@@ -197,6 +197,7 @@ def test_not_ready_says_why(tmp_path):
                     {"metrics.http.port": pport}).start()
     cfg = tmp_path / "aggregator.conf"
     cfg.write_text("kafka.bootstrap.servers = 127.0.0.1:1\nsecurity.signatures = off\n"
+                   f"store.dir = {tmp_path / 'store'}\n"
                    f"nations.file = {ROOT}/deploy/nations.csv\n"
                    f"metrics.http.port = {aport}\n")
     log = open(tmp_path / "aggregator.log", "wb")

@@ -240,8 +240,8 @@ def test_dashboard_stops_in_time_with_dead_sinks(tmp_path, up):
         assert d.alive(), d.log_text()
         # A version reaches the sinks once the dashboards topic holds it
         # (docs/design.md §5.4): the broker goes only after that.
-        wait_for(lambda: sink_pending(d, "a") == 3 and sink_pending(d, "b") == 3, 60,
-                 "both sinks were offered the three documents")
+        wait_for(lambda: sink_pending(d, "a") == 4 and sink_pending(d, "b") == 4, 60,
+                 "both sinks were offered the four documents")
         b.stop()
         time.sleep(2)
         rc, took = timed_stop(d)
@@ -249,8 +249,8 @@ def test_dashboard_stops_in_time_with_dead_sinks(tmp_path, up):
         assert_quick(took, "tecg-dashboard")
         print(f"dashboard stopped {took:.2f} s after SIGTERM, Kafka and sinks down")
         log = d.log_text()
-        assert "a: stopped; 3 dashboard(s) not delivered" in log, log
-        assert "b: stopped; 3 dashboard(s) not delivered" in log, log
+        assert "a: stopped; 4 dashboard(s) not delivered" in log, log
+        assert "b: stopped; 4 dashboard(s) not delivered" in log, log
     finally:
         for h in holes:
             h.close()
