@@ -186,6 +186,12 @@ tk_port_answers() {
 tk_log_tail() {
 	local log=${2:-$TK_STATE}/broker.log
 	if [[ -s $log ]]; then
+		# A broker that gives up logs its shutdown last: the cause is the
+		# first error, often far above the tail.
+		if grep -qE ' (ERROR|FATAL) ' "$log"; then
+			printf -- '--- first errors in %s ---\n' "$log" >&2
+			grep -m 5 -A 3 -E ' (ERROR|FATAL) ' "$log" >&2 || true
+		fi
 		printf -- '--- last %s lines of %s ---\n' "${1:-40}" "$log" >&2
 		tail -n "${1:-40}" "$log" >&2
 		printf -- '---\n' >&2
