@@ -1275,8 +1275,15 @@ static rd_kafka_error_t *txn_call(tecg_aggregator_t *agg, txn_op_t op,
                         error = rd_kafka_abort_transaction(agg->producer, WAIT_STEP_MS);
                         break;
                 }
-                if (!error || !rd_kafka_error_is_retriable(error) || stopping(agg))
+                if (!error || !rd_kafka_error_is_retriable(error))
                         return error;
+                if (stopping(agg)) {
+                        /* Said now: the cleanup that follows may be cut
+                         * short by shutdown.timeout.ms. */
+                        tecg_log_notice(FAC, "%s: stopped before Kafka answered (%s)",
+                                        txn_op_names[op], rd_kafka_error_string(error));
+                        return error;
+                }
                 int64_t now = tecg_mono_ms();
                 if (now - last_log >= 10000) {
                         tecg_log_notice(FAC, "%s: %s; still trying after %lld s", txn_op_names[op],
