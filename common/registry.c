@@ -76,18 +76,16 @@ int tecg_registry_subject(char *out, size_t outsz, const char *topic, const char
         return 0;
 }
 
-tecg_err_t tecg_registry_register(tecg_registry_t *reg, const char *subject,
-                                  const char *schema_json, uint32_t *id, char *errstr,
-                                  size_t errstr_size) {
+/* POSTs {"schema": schema_json} to url (a path under the registry's URL);
+ * the answer, whatever its status, is left in *resp. Registering and the
+ * compatibility check ask the same way. */
+static tecg_err_t post_schema(tecg_registry_t *reg, const char *url, const char *schema_json,
+                              tecg_http_response_t *resp, char *errstr, size_t errstr_size) {
         tecg_err_t err = TECG_OK;
-        tecg_http_response_t resp = TECG_HTTP_RESPONSE_INIT;
         tecg_http_client_t *client = NULL;
-        json_t *doc = NULL;
-        char *body = NULL, *url = NULL, shown[1024];
+        char *body = NULL, shown[1024];
         json_t *req = json_pack("{ss}", "schema", schema_json);
-        if (!req || !(body = json_dumps(req, JSON_COMPACT)) ||
-            asprintf(&url, "%s/subjects/%s/versions", reg->url, subject) < 0) {
-                url = NULL;
+        if (!req || !(body = json_dumps(req, JSON_COMPACT))) {
                 err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto done;
         }
@@ -96,11 +94,30 @@ tecg_err_t tecg_registry_register(tecg_registry_t *reg, const char *subject,
                 err = TECG_ERR_CONFIG;
                 goto done;
         }
-        if ((err = tecg_http_post(client, json_headers, body, strlen(body), &resp))) {
+        if ((err = tecg_http_post(client, json_headers, body, strlen(body), resp)))
                 tecg_seterr(err, errstr, errstr_size, "schema registry %s: %s",
-                            tecg_redact(NULL, url, shown, sizeof(shown)), resp.errstr);
+                            tecg_redact(NULL, url, shown, sizeof(shown)), resp->errstr);
+done:
+        json_decref(req);
+        tecg_http_client_destroy(client);
+        free(body);
+        return err;
+}
+
+tecg_err_t tecg_registry_register(tecg_registry_t *reg, const char *subject,
+                                  const char *schema_json, uint32_t *id, char *errstr,
+                                  size_t errstr_size) {
+        tecg_err_t err = TECG_OK;
+        tecg_http_response_t resp = TECG_HTTP_RESPONSE_INIT;
+        json_t *doc = NULL;
+        char *url = NULL;
+        if (asprintf(&url, "%s/subjects/%s/versions", reg->url, subject) < 0) {
+                url = NULL;
+                err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto done;
         }
+        if ((err = post_schema(reg, url, schema_json, &resp, errstr, errstr_size)))
+                goto done;
         if (!(doc = answer(&resp, subject, errstr, errstr_size))) {
                 err = TECG_ERR_IO;
                 goto done;
@@ -114,10 +131,7 @@ tecg_err_t tecg_registry_register(tecg_registry_t *reg, const char *subject,
         *id = (uint32_t)v;
 done:
         json_decref(doc);
-        json_decref(req);
         tecg_http_response_free(&resp);
-        tecg_http_client_destroy(client);
-        free(body);
         free(url);
         return err;
 }
@@ -164,29 +178,18 @@ tecg_err_t tecg_registry_compatible(tecg_registry_t *reg, const char *subject,
                                     size_t why_size, char *errstr, size_t errstr_size) {
         tecg_err_t err = TECG_OK;
         tecg_http_response_t resp = TECG_HTTP_RESPONSE_INIT;
-        tecg_http_client_t *client = NULL;
         json_t *doc = NULL;
-        char *body = NULL, *url = NULL, shown[1024];
-        json_t *req = json_pack("{ss}", "schema", schema_json);
+        char *url = NULL;
         if (why_size)
                 why[0] = '\0';
-        if (!req || !(body = json_dumps(req, JSON_COMPACT)) ||
-            asprintf(&url, "%s/compatibility/subjects/%s/versions/latest?verbose=true", reg->url,
+        if (asprintf(&url, "%s/compatibility/subjects/%s/versions/latest?verbose=true", reg->url,
                      subject) < 0) {
                 url = NULL;
                 err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto done;
         }
-        tecg_http_options_t opts = {.url = url, .bearer_token = reg->token};
-        if (!(client = tecg_http_client_new(&opts, errstr, errstr_size))) {
-                err = TECG_ERR_CONFIG;
+        if ((err = post_schema(reg, url, schema_json, &resp, errstr, errstr_size)))
                 goto done;
-        }
-        if ((err = tecg_http_post(client, json_headers, body, strlen(body), &resp))) {
-                tecg_seterr(err, errstr, errstr_size, "schema registry %s: %s",
-                            tecg_redact(NULL, url, shown, sizeof(shown)), resp.errstr);
-                goto done;
-        }
         if (resp.status == 404) {
                 json_t *e = json_loadb((const char *)resp.body.data, resp.body.len, 0, NULL);
                 json_int_t code = json_integer_value(json_object_get(e, "error_code"));
@@ -221,10 +224,7 @@ tecg_err_t tecg_registry_compatible(tecg_registry_t *reg, const char *subject,
         }
 done:
         json_decref(doc);
-        json_decref(req);
         tecg_http_response_free(&resp);
-        tecg_http_client_destroy(client);
-        free(body);
         free(url);
         return err;
 }
