@@ -68,6 +68,10 @@ def test_ctl_reads_every_topic_and_replays_as_ctl(daemon_factory, bootstrap, pre
         return done, (rc, err, st)
     _, _, st = wait_for("lag 0 and DEU counted, seen by ctl", caught_up, 90)
     assert any(r["committed"] for r in st["lag"]), st["lag"]
+    # Its login never shows, not even with -v.
+    rc, out, err = ctl("status", "-v", config=ctl_conf)
+    assert rc == 0 and prefix + "contributions" in out, err
+    assert secure.password("ctl") not in out + err
 
     # decode: both input topics, nation-state, event-ids, dashboards.
     inputs = []
