@@ -82,6 +82,9 @@ import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 public final class TecgKafkaAdmin {
     private static final String ME = "tecg-kafka-admin";
 
+    // The consumer group tecg-ctl's readers name (tools/ctl/ctl_kafka.c).
+    private static final String CTL_GROUP = "tecg-ctl";
+
     // Client security settings from --command-config (empty: PLAINTEXT).
     private static final Properties SECURITY = new Properties();
 
@@ -469,6 +472,23 @@ public final class TecgKafkaAdmin {
         allow(out, b, topic, prefix + "dashboards", lit, r, w, d);
         allow(out, b, ResourceType.GROUP, dashGroup, lit, r, d);
         allow(out, b, ResourceType.CLUSTER, "kafka-cluster", lit, AclOperation.IDEMPOTENT_WRITE);
+        // tecg-ctl: reads every topic (decode, dead-letter, status), writes
+        // the inputs only (dead-letter replay sends an original back to its
+        // source). Its group only needs Describe: it assigns partitions
+        // itself and commits nothing, librdkafka merely finds the group's
+        // coordinator. Describe on the aggregator's group lets status fetch
+        // its committed offsets (OffsetFetch) but never commit to it (Read).
+        // No IdempotentWrite: Kafka lets an idempotent producer with Write
+        // on a topic start (InitProducerId), and replay needs no more.
+        String c = "ctl";
+        for (String t : inputs) {
+            allow(out, c, topic, t, lit, r, w, d);
+        }
+        for (String t : new String[] {"nation-state", "event-ids", "dashboards", "dead-letter"}) {
+            allow(out, c, topic, prefix + t, lit, r, d);
+        }
+        allow(out, c, ResourceType.GROUP, CTL_GROUP, lit, d);
+        allow(out, c, ResourceType.GROUP, aggGroup, lit, d);
         return out;
     }
 
@@ -492,7 +512,7 @@ public final class TecgKafkaAdmin {
             a.createAcls(acls).all().get();
         }
         System.out.println("acls: " + acls.size() + " bindings for prefix " + prefix + ", "
-                + ns.size() + " producer users");
+                + ns.size() + " producer users, aggregator, dashboard and ctl");
         return 0;
     }
 

@@ -58,14 +58,15 @@ tk_secure_certs() {
 }
 
 # tk_secure_users [NATIONS]: random passwords for admin, broker (inter-
-# broker login), aggregator, dashboard and producer-<NATION> for each nation
-# of the comma-separated list (default: deploy/nations.csv), and the client
-# files. The passwords and nations of the first start stay (the users are
-# created when the storage is formatted; deploy/kafka/user adds one later).
+# broker login), aggregator, dashboard, ctl (tecg-ctl, the operator's tool)
+# and producer-<NATION> for each nation of the comma-separated list
+# (default: deploy/nations.csv), and the client files. The passwords and
+# nations of the first start stay (the users are created when the storage
+# is formatted; deploy/kafka/user adds one later).
 tk_secure_users() {
 	local d=$TK_SECURE_DIR u pw n
 	if [[ ! -s $d/passwords ]]; then
-		local users=(admin broker aggregator dashboard) list
+		local users=(admin broker aggregator dashboard ctl) list
 		IFS=, read -r -a list <<<"${1:-$(tk_secure_nations)}"
 		for n in "${list[@]}"; do
 			[[ $n =~ ^[A-Z]{3}$ ]] || tk_die "bad nation code '$n' (want three capital letters)"
@@ -82,6 +83,9 @@ tk_secure_users() {
 		tk_msg "made ${#users[@]} SCRAM users (passwords in $d/passwords)"
 	elif [[ -n $1 && $1 != "$(cat "$d/nations")" ]]; then
 		tk_msg "warning: $TK_STATE was made for the nations $(cat "$d/nations"); the nations asked for now are ignored (add one with deploy/kafka/user producer-<NATION>)"
+	fi
+	if ! awk '$1 == "ctl" { found = 1 } END { exit !found }' "$d/passwords"; then
+		tk_msg "note: $TK_STATE has no user ctl for tecg-ctl (made before it had one): deploy/kafka/user ctl adds it once the broker runs"
 	fi
 	mkdir -p -m 700 "$d/clients"
 	(

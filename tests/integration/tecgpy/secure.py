@@ -23,10 +23,11 @@ if SECURE and not os.path.isfile(os.path.join(SECURE_DIR, "admin.properties")):
 
 def user_for(role, nation=None):
     """The SCRAM user of a role: "producer" (of `nation`), "aggregator",
-    "dashboard" or "admin" (what the tests' own Python clients use)."""
+    "dashboard", "ctl" (tecg-ctl, the operator's tool) or "admin" (what the
+    tests' own Python clients use)."""
     if role == "producer":
         return f"producer-{nation}"
-    if role in ("aggregator", "dashboard", "admin"):
+    if role in ("aggregator", "dashboard", "ctl", "admin"):
         return role
     raise ValueError(f"no Kafka user for role {role!r}")
 
