@@ -18,6 +18,7 @@ import itertools
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -50,6 +51,45 @@ VALGRIND_ERROR = re.compile(
 # Only a process that ran to its end writes these.
 VALGRIND_LOST = re.compile(r"definitely lost: ([\d,]+) bytes")
 VALGRIND_SUMMARY = re.compile(r"ERROR SUMMARY: ([\d,]+) errors")
+
+
+# Private brokers (the shared one must stay up while a test stops its own):
+# below the ephemeral range, two ports each (the broker's, its
+# controller's), one pair per test module so that modules running at the
+# same time (pytest -n) never share one.
+PRIVATE_PORT_BASE = PORT % 10000 + 20010
+PRIVATE_SLOTS = {"test_broker_outage": 0, "test_aggregator_recovery": 1,
+                 "test_shutdown": 2, "test_http_input": 3}
+
+
+class PrivateBroker:
+    """A broker of a test module's own, started and stopped by the test
+    (deploy/kafka/start and stop, its data kept between them); wiped by
+    wipe(). With a prefix, start creates that prefix's topics."""
+
+    def __init__(self, module, state, prefix=None):
+        port = PRIVATE_PORT_BASE + 2 * PRIVATE_SLOTS[module]
+        self.bootstrap = f"127.0.0.1:{port}"
+        self.prefix = prefix
+        self.state = state
+        self._env = dict(os.environ, TECG_KAFKA_PORT=str(port), TECG_KAFKA_STATE=str(state))
+        self._start = [os.path.join(ROOT, "deploy", "kafka", "start")]
+        if prefix:
+            self._env.update(TECG_TOPIC_PREFIX=prefix, TECG_PARTITIONS="3")
+            self._start.append("--topics")
+
+    def start(self):
+        subprocess.run(self._start, env=self._env, check=True, capture_output=True,
+                       timeout=180)
+
+    def stop(self):
+        subprocess.run([os.path.join(ROOT, "deploy", "kafka", "stop")], env=self._env,
+                       check=True, capture_output=True, timeout=120)
+
+    def wipe(self):
+        subprocess.run([os.path.join(ROOT, "deploy", "kafka", "stop"), "--wipe"],
+                       env=self._env, capture_output=True, timeout=120)
+        shutil.rmtree(self.state, ignore_errors=True)
 
 
 def kafka_settings(role, nation=None):
@@ -365,6 +405,13 @@ def dashboard_tokens_file(directory, name="tests", routes="*"):
     return path
 
 
+def aggregator_group(prefix):
+    """The consumer group of the aggregators the fixtures start for
+    `prefix`: one per prefix (the secured broker's ACLs grant the
+    default group only; its tests run one at a time)."""
+    return "tecg-aggregator" if secure.SECURE else f"{prefix}aggregator"
+
+
 class Daemon:
     """tecg-aggregator or tecg-dashboard with its own config file."""
 
@@ -378,6 +425,14 @@ class Daemon:
         self.log = tmp_path / f"{kind}.log"
         lines = [f"topic.prefix = {prefix}", f"kafka.bootstrap.servers = {bootstrap}",
                  f"nations.file = {ROOT}/deploy/nations.csv"]
+        if kind == "aggregator":
+            # Test files run two at a time on the shared broker: an
+            # aggregator's transactional id and group are the broker's, not
+            # the prefix's, so each prefix gets its own, or one test's
+            # aggregator fences or rebalances another's.
+            settings = {"instance.id": "i" + prefix.rstrip("."),
+                        **({"group.id": aggregator_group(prefix)} if not secure.SECURE else {}),
+                        **settings}
         if kind == "aggregator" and "store.dir" not in settings:
             # docs/design.md §4.4: one id store per instance, kept across
             # restarts of this daemon (a restart catches up from it).

@@ -10,24 +10,19 @@ documents against a model of every event sent (tecgpy/model.py).
 The outage test uses a private broker on its own port (the shared one must
 stay up for the other tests), stopped without --wipe so that it comes back
 with its data. Each measured time is printed (pytest -s shows them)."""
-import os
-import shutil
 import signal
-import subprocess
 import threading
 import time
 import uuid
 
 import pytest
 
-from conftest import ROOT, Daemon, Producer, stop_all
+from conftest import Daemon, PrivateBroker, Producer, stop_all
 from tecgpy import events
 from tecgpy.model import Model, check_documents
 from test_pipeline import documents, feed, http_port, wait_documents
 
 NATIONS = ["FRA", "DEU", "NOR"]
-# test_broker_outage.py's private broker is on +10 (and +11, its controller).
-PRIVATE_PORT = int(os.environ.get("TECG_KAFKA_PORT", "39092")) % 10000 + 20012  # below the ephemeral range
 RESUME_S = 10
 
 
@@ -179,29 +174,11 @@ def test_a_second_process_with_the_same_instance_id_ends_the_first(
 
 
 @pytest.fixture
-def private_broker(tmp_path):
-    state = tmp_path / "kafka-state"
-    prefix = f"r{uuid.uuid4().hex[:8]}."
-    env = dict(os.environ, TECG_KAFKA_PORT=str(PRIVATE_PORT), TECG_KAFKA_STATE=str(state),
-               TECG_TOPIC_PREFIX=prefix, TECG_PARTITIONS="3")
-
-    class Broker:
-        bootstrap = f"127.0.0.1:{PRIVATE_PORT}"
-
-        def start(self):
-            subprocess.run([f"{ROOT}/deploy/kafka/start", "--topics"], env=env,
-                           check=True, capture_output=True, timeout=180)
-
-        def stop(self):
-            subprocess.run([f"{ROOT}/deploy/kafka/stop"], env=env, check=True,
-                           capture_output=True, timeout=120)
-
-    b = Broker()
-    b.prefix = prefix
+def private_broker(tmp_path, request):
+    b = PrivateBroker(request.module.__name__, tmp_path / "kafka-state",
+                      prefix=f"r{uuid.uuid4().hex[:8]}.")
     yield b
-    subprocess.run([f"{ROOT}/deploy/kafka/stop", "--wipe"], env=env,
-                   capture_output=True, timeout=120)
-    shutil.rmtree(state, ignore_errors=True)
+    b.wipe()
 
 
 TXN_TIMEOUT_MS = 10000

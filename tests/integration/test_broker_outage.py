@@ -1,44 +1,21 @@
 """The producer against a broker that is not there at start, goes away
 mid-run and comes back: it waits, says so, loses nothing. Uses a second,
 private broker (the shared one must stay up for the other tests)."""
-import os
-import shutil
-import subprocess
 import time
 import uuid
 
 import pytest
 
-from conftest import ROOT, Producer
+from conftest import PrivateBroker, Producer
 from tecgpy import events, kafka_util
-
-PORT = int(os.environ.get("TECG_KAFKA_PORT", "39092")) % 10000 + 20010  # below the ephemeral range
 
 
 @pytest.fixture
-def private_broker(tmp_path):
-    state = tmp_path / "kafka-state"
-    prefix = f"o{uuid.uuid4().hex[:8]}."
-    env = dict(os.environ, TECG_KAFKA_PORT=str(PORT), TECG_KAFKA_STATE=str(state),
-               TECG_TOPIC_PREFIX=prefix, TECG_PARTITIONS="3")
-
-    class Broker:
-        bootstrap = f"127.0.0.1:{PORT}"
-
-        def start(self):
-            subprocess.run([f"{ROOT}/deploy/kafka/start", "--topics"], env=env,
-                           check=True, capture_output=True, timeout=180)
-
-        def stop(self):
-            subprocess.run([f"{ROOT}/deploy/kafka/stop"], env=env, check=True,
-                           capture_output=True, timeout=120)
-
-    b = Broker()
-    b.prefix = prefix
+def private_broker(tmp_path, request):
+    b = PrivateBroker(request.module.__name__, tmp_path / "kafka-state",
+                      prefix=f"o{uuid.uuid4().hex[:8]}.")
     yield b
-    subprocess.run([f"{ROOT}/deploy/kafka/stop", "--wipe"], env=env,
-                   capture_output=True, timeout=120)
-    shutil.rmtree(state, ignore_errors=True)
+    b.wipe()
 
 
 def wait_for(pred, timeout, what):

@@ -14,7 +14,7 @@ import urllib.request
 import fastavro.schema
 import pytest
 
-from conftest import ROOT, BUILD, scaled
+from conftest import BUILD, ROOT, aggregator_group, scaled
 from tecgpy import events, kafka_util, signing
 from tecgpy.signing import SignedProducer as KafkaProducer
 from test_pipeline import http_port, start_dashboard
@@ -38,6 +38,7 @@ def ctl_config(tmp_path, bootstrap, prefix, *extra):
     path.write_text("\n".join([f"topic.prefix = {prefix}",
                                f"kafka.bootstrap.servers = {bootstrap}",
                                f"nations.file = {ROOT}/deploy/nations.csv",
+                               f"group.id = {aggregator_group(prefix)}",
                                "ctl.timeout.ms = 20000", *extra]) + "\n")
     return path
 
@@ -366,7 +367,7 @@ def test_status_shows_lag_last_reports_and_health(producer_factory, daemon_facto
 
     rc, out, err = ctl("status", config=config)
     assert rc == 0, err
-    assert "Consumer group tecg-aggregator" in out and "BEL" in out
+    assert f"Consumer group {aggregator_group(prefix)}" in out and "BEL" in out
 
 
 # ------------------------------------------------- Confluent framing too

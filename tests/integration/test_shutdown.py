@@ -4,10 +4,7 @@ resumes within 10 s of the broker's return. Uses a private broker (the
 shared one must stay up for the other tests), stopped with its data kept
 (deploy/kafka/stop without --wipe) and started again."""
 import json
-import os
-import shutil
 import socket
-import subprocess
 import time
 import urllib.request
 import uuid
@@ -16,10 +13,9 @@ import pytest
 from confluent_kafka import Producer as KafkaProducer
 from confluent_kafka.admin import AdminClient
 
-from conftest import ROOT, Daemon, Producer, scaled
+from conftest import Daemon, PrivateBroker, Producer, scaled
 from tecgpy import events, kafka_util
 
-PORT = int(os.environ.get("TECG_KAFKA_PORT", "39092")) % 10000 + 20012  # below the ephemeral range
 SHUTDOWN_MS = 3000
 # Process start-up, signal delivery and the last poll slice: what may come
 # on top of shutdown.timeout.ms.
@@ -27,27 +23,11 @@ MARGIN_S = 1.5
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    state = tmp_path_factory.mktemp("kafka-state-shutdown")
-    env = dict(os.environ, TECG_KAFKA_PORT=str(PORT), TECG_KAFKA_STATE=str(state))
-
-    class Broker:
-        bootstrap = f"127.0.0.1:{PORT}"
-
-        def start(self):
-            subprocess.run([f"{ROOT}/deploy/kafka/start"], env=env, check=True,
-                           capture_output=True, timeout=180)
-
-        def stop(self):
-            subprocess.run([f"{ROOT}/deploy/kafka/stop"], env=env, check=True,
-                           capture_output=True, timeout=120)
-
-    b = Broker()
+def broker(tmp_path_factory, request):
+    b = PrivateBroker(request.module.__name__, tmp_path_factory.mktemp("kafka-state-shutdown"))
     b.start()
     yield b
-    subprocess.run([f"{ROOT}/deploy/kafka/stop", "--wipe"], env=env,
-                   capture_output=True, timeout=120)
-    shutil.rmtree(state, ignore_errors=True)
+    b.wipe()
 
 
 @pytest.fixture
