@@ -104,9 +104,16 @@ static json_t *lag_section(const tecg_ctl_t *ctl, rd_kafka_t *rk, char *errstr,
                         rd_kafka_topic_partition_list_add(parts, topic, p);
                 rd_kafka_resp_err_t kerr =
                         parts ? rd_kafka_committed(rk, parts, timeout) : RD_KAFKA_RESP_ERR__FAIL;
+                /* librdkafka reports a group the user may not Describe
+                 * as a time-out (it keeps asking for the coordinator):
+                 * name both causes. */
                 if (parts && kerr)
-                        snprintf(errstr, errstr_size, "%s: committed offsets of group %s: %s",
-                                 topic, ctl->cc.group_id, rd_kafka_err2str(kerr));
+                        snprintf(errstr, errstr_size, "%s: committed offsets of group %s: %s%s",
+                                 topic, ctl->cc.group_id, rd_kafka_err2str(kerr),
+                                 kerr == RD_KAFKA_RESP_ERR__TIMED_OUT
+                                         ? " (Kafka did not answer in ctl.timeout.ms, or this "
+                                           "user may not Describe the group)"
+                                         : "");
                 for (int i = 0; parts && !kerr && i < parts->cnt; i++) {
                         int64_t lo = 0, hi = 0;
                         rd_kafka_resp_err_t werr = rd_kafka_query_watermark_offsets(
