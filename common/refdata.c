@@ -2,6 +2,7 @@
 #include "refdata.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,21 @@ struct tecg_nations {
         tecg_nation_t *nations; /* file order */
         size_t count;
         nation_key_t *index; /* sorted by key */
+        /* Set by tecg_nations_replace(): the list in force now, which the
+         * lookups read instead of the one above (NULL: this one). */
+        _Atomic(struct tecg_nations *) current;
+        /* The list `current` replaced, kept until tecg_nations_destroy():
+         * a reader on another thread may still hold one of its nations. */
+        struct tecg_nations *retired;
 };
+
+/* The list the lookups read: the latest replacement, or ns itself. The
+ * cast only lets atomic_load() read a list the caller holds as const. */
+static const tecg_nations_t *in_force(const tecg_nations_t *ns) {
+        tecg_nations_t *c =
+                atomic_load_explicit(&((tecg_nations_t *)ns)->current, memory_order_acquire);
+        return c ? c : ns;
+}
 
 /* ------------------------------------------------------------------ */
 /* ISO 4217                                                            */
@@ -377,9 +392,7 @@ tecg_nations_t *tecg_nations_load(const char *csv_path, char *errstr, size_t err
         return ns;
 }
 
-void tecg_nations_destroy(tecg_nations_t *ns) {
-        if (!ns)
-                return;
+static void nations_free(tecg_nations_t *ns) {
         for (size_t i = 0; i < ns->count; i++)
                 free((char *)ns->nations[i].name);
         free(ns->nations);
@@ -387,9 +400,64 @@ void tecg_nations_destroy(tecg_nations_t *ns) {
         free(ns);
 }
 
+void tecg_nations_destroy(tecg_nations_t *ns) {
+        if (!ns)
+                return;
+        tecg_nations_t *c = atomic_load_explicit(&ns->current, memory_order_acquire);
+        while (c) {
+                tecg_nations_t *next = c->retired;
+                nations_free(c);
+                c = next;
+        }
+        nations_free(ns);
+}
+
+void tecg_nations_replace(tecg_nations_t *ns, tecg_nations_t *fresh) {
+        tecg_nations_t *c = atomic_load_explicit(&ns->current, memory_order_relaxed);
+        fresh->retired = c; /* NULL the first time: ns itself stays as it is */
+        atomic_store_explicit(&ns->current, fresh, memory_order_release);
+}
+
+/* Appends " XXX" for each nation of `a` not in `b` to out. */
+static void codes_missing(const tecg_nations_t *a, const tecg_nations_t *b, char *out,
+                          size_t size) {
+        size_t n = 0;
+        out[0] = '\0';
+        for (size_t i = 0; i < a->count && n + 5 < size; i++)
+                if (!tecg_nations_find(b, a->nations[i].code))
+                        n += (size_t)snprintf(out + n, size - n, "%s%s", n ? " " : "",
+                                              a->nations[i].code);
+}
+
+void tecg_nations_diff(const tecg_nations_t *old, const tecg_nations_t *fresh, char *added,
+                       size_t added_size, char *removed, size_t removed_size) {
+        old = in_force(old);
+        fresh = in_force(fresh);
+        codes_missing(fresh, old, added, added_size);
+        codes_missing(old, fresh, removed, removed_size);
+}
+
+const tecg_nations_t *tecg_nations_current(const tecg_nations_t *ns) {
+        return ns ? in_force(ns) : NULL;
+}
+
+bool tecg_nations_same(const tecg_nations_t *a, const tecg_nations_t *b) {
+        a = in_force(a);
+        b = in_force(b);
+        if (a->count != b->count)
+                return false;
+        for (size_t i = 0; i < a->count; i++)
+                if (strcmp(a->nations[i].code, b->nations[i].code) != 0 ||
+                    strcmp(a->nations[i].name, b->nations[i].name) != 0 ||
+                    a->nations[i].status != b->nations[i].status)
+                        return false;
+        return true;
+}
+
 const tecg_nation_t *tecg_nations_find(const tecg_nations_t *ns, const char *code) {
         if (!ns || !code || tecg_nation_code_check(code, strnlen(code, 4)))
                 return NULL;
+        ns = in_force(ns);
         uint32_t key = pack_code(code);
         size_t lo = 0, hi = ns->count;
         while (lo < hi) {
@@ -405,9 +473,12 @@ const tecg_nation_t *tecg_nations_find(const tecg_nations_t *ns, const char *cod
 }
 
 size_t tecg_nations_count(const tecg_nations_t *ns) {
-        return ns ? ns->count : 0;
+        return ns ? in_force(ns)->count : 0;
 }
 
 const tecg_nation_t *tecg_nations_at(const tecg_nations_t *ns, size_t i) {
-        return ns && i < ns->count ? &ns->nations[i] : NULL;
+        if (!ns)
+                return NULL;
+        ns = in_force(ns);
+        return i < ns->count ? &ns->nations[i] : NULL;
 }
