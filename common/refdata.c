@@ -26,19 +26,20 @@ typedef struct {
         uint32_t line; /* CSV line, only for the duplicate message */
 } nation_key_t;
 
+/* Two kinds: a list (nations, count, index; current NULL) and the handle
+ * the callers hold (no nations of its own; current = its list in force,
+ * replaced by tecg_nations_replace()). */
 struct tecg_nations {
         tecg_nation_t *nations; /* file order */
         size_t count;
         nation_key_t *index; /* sorted by key */
-        /* Set by tecg_nations_replace(): the list in force now, which the
-         * lookups read instead of the one above (NULL: this one). */
         _Atomic(struct tecg_nations *) current;
-        /* The list `current` replaced, kept until tecg_nations_destroy():
+        /* The list this one replaced, kept until tecg_nations_destroy():
          * a reader on another thread may still hold one of its nations. */
         struct tecg_nations *retired;
 };
 
-/* The list the lookups read: the latest replacement, or ns itself. The
+/* The list the lookups read: a handle's list in force, or a list. The
  * cast only lets atomic_load() read a list the caller holds as const. */
 static const tecg_nations_t *in_force(const tecg_nations_t *ns) {
         tecg_nations_t *c =
@@ -195,8 +196,11 @@ nomem:
         return NULL;
 }
 
-tecg_nations_t *tecg_nations_parse(const char *buf, size_t len, const char *origin, char *errstr,
-                                   size_t errstr_size) {
+static void nations_free(tecg_nations_t *ns);
+
+/* The list itself; tecg_nations_parse() hands out a handle in front of it. */
+static tecg_nations_t *nations_parse_list(const char *buf, size_t len, const char *origin,
+                                          char *errstr, size_t errstr_size) {
         tecg_nations_t *ns = calloc(1, sizeof(*ns));
         tecg_buf_t fields[3] = {TECG_BUF_INIT, TECG_BUF_INIT, TECG_BUF_INIT};
         tecg_buf_t extra = TECG_BUF_INIT;
@@ -381,6 +385,24 @@ done:
         return ns;
 }
 
+/* A handle whose `current` is the list from the start, so that
+ * tecg_nations_current() never returns the handle itself, which a
+ * replacement changes. */
+tecg_nations_t *tecg_nations_parse(const char *buf, size_t len, const char *origin, char *errstr,
+                                   size_t errstr_size) {
+        tecg_nations_t *list = nations_parse_list(buf, len, origin, errstr, errstr_size);
+        tecg_nations_t *ns = list ? calloc(1, sizeof(*ns)) : NULL;
+        if (list && !ns) {
+                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "%s: out of memory",
+                            origin ? origin : "nations");
+                nations_free(list);
+                return NULL;
+        }
+        if (ns)
+                atomic_init(&ns->current, list);
+        return ns;
+}
+
 tecg_nations_t *tecg_nations_load(const char *csv_path, char *errstr, size_t errstr_size) {
         tecg_nations_t *ns = NULL;
         tecg_buf_t b = TECG_BUF_INIT;
@@ -413,9 +435,12 @@ void tecg_nations_destroy(tecg_nations_t *ns) {
 }
 
 void tecg_nations_replace(tecg_nations_t *ns, tecg_nations_t *fresh) {
-        tecg_nations_t *c = atomic_load_explicit(&ns->current, memory_order_relaxed);
-        fresh->retired = c; /* NULL the first time: ns itself stays as it is */
-        atomic_store_explicit(&ns->current, fresh, memory_order_release);
+        /* fresh is a handle in front of its list: the list moves over. */
+        tecg_nations_t *list = atomic_load_explicit(&fresh->current, memory_order_relaxed);
+        atomic_store_explicit(&fresh->current, NULL, memory_order_relaxed);
+        nations_free(fresh);
+        list->retired = atomic_load_explicit(&ns->current, memory_order_relaxed);
+        atomic_store_explicit(&ns->current, list, memory_order_release);
 }
 
 /* Appends " XXX" for each nation of `a` not in `b` to out. */
