@@ -320,9 +320,9 @@ static void test_replace_while_read(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_deploy_nations), cmocka_unit_test(test_parse_ok),
-                cmocka_unit_test(test_parse_errors),   cmocka_unit_test(test_load_missing),
-                cmocka_unit_test(test_currencies),     cmocka_unit_test(test_replace),
+                cmocka_unit_test(test_deploy_nations),     cmocka_unit_test(test_parse_ok),
+                cmocka_unit_test(test_parse_errors),       cmocka_unit_test(test_load_missing),
+                cmocka_unit_test(test_currencies),         cmocka_unit_test(test_replace),
                 cmocka_unit_test(test_replace_while_read),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
