@@ -224,10 +224,12 @@ def test_dashboard_sinks_and_nations_change_live(daemon_factory, sink_factory, t
 
     # b joins: it gets the current version of each document at once.
     original = d.config.read_text()
-    d.config.write_text(original + f"sink.b.url = {b.url}\n")
+    d.config.write_text(original + f"sink.b.url = {b.url}\n"
+                        "sink.b.token = reload-secret-token\n")
     since = hup(d)
     got = wait_log(d, "SIGHUP: sink.b.url applied", since)
     assert "next start" not in got, got
+    assert "SIGHUP: sink.b.token applied (***)" in got, got
     for name in ("funding", "staffing", "training"):
         assert wait_version(b, name, 1)["version"] == a.latest(name)["version"]
     assert health(port)["sinks"] == 2
@@ -236,7 +238,7 @@ def test_dashboard_sinks_and_nations_change_live(daemon_factory, sink_factory, t
     # to b only.
     before = a.latest("staffing")["version"]
     d.config.write_text(original.replace(f"sink.a.url = {a.url}\n", "")
-                        + f"sink.b.url = {b.url}\n")
+                        + f"sink.b.url = {b.url}\nsink.b.token = reload-secret-token\n")
     nations.write_text((Path(ROOT) / "deploy" / "nations.csv").read_text())
     since = hup(d)
     got = wait_log(d, "added: NOR", since)
@@ -253,6 +255,7 @@ def test_dashboard_sinks_and_nations_change_live(daemon_factory, sink_factory, t
     assert f"{nations}:2:" in got, got
     assert nation_status(port, "NOR") == 200
     assert d.stop() == 0
+    assert "reload-secret-token" not in d.log_text()
 
 
 def wait_version(sink, name, at_least, timeout=60):
