@@ -403,11 +403,16 @@ static tecg_err_t build_sinks(const tecg_dashboard_conf_t *dc, app_t *app, bool 
                 };
         }
         if (tecg_sinks_update(app->sinks, o, n, &added, &removed, &kept, reason, sizeof(reason))) {
-                /* reason names the sink: find its origin for file:line. */
+                /* reason starts "sink NAME: " (tecg_sink_new()): the
+                 * origin of that sink's first key gives file:line. */
                 const char *origin = NULL;
-                for (size_t i = 0; i < n && !origin; i++)
-                        if (strstr(reason, dc->sinks.items[i].name))
+                for (size_t i = 0; i < n && !origin; i++) {
+                        size_t len = strlen(dc->sinks.items[i].name);
+                        if (strncmp(reason, "sink ", 5) == 0 &&
+                            strncmp(reason + 5, dc->sinks.items[i].name, len) == 0 &&
+                            reason[5 + len] == ':')
                                 origin = dc->sinks.items[i].origin;
+                }
                 return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s%s%s",
                                    origin ? origin : "", origin ? ": " : "", reason);
         }
