@@ -210,16 +210,37 @@ fail:
         return NULL;
 }
 
+bool tecg_daemon_key_is_live(const char *const *keys, const char *key) {
+        if (strcmp(key, "log.level") == 0)
+                return true;
+        for (size_t i = 0; keys && keys[i]; i++) {
+                size_t n = strlen(keys[i]);
+                if (n && keys[i][n - 1] == '.' ? strncmp(key, keys[i], n) == 0
+                                               : strcmp(key, keys[i]) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* One changed key, noted before anything is logged: a reload the daemon
+ * refuses must not have said "applied" first. */
 typedef struct {
-        tecg_conf_t *fresh;
-        const tecg_conf_t *current;
+        char *key, *value, *origin; /* value NULL: unset or gone */
+        bool live;
+} reload_change_t;
+
+typedef struct {
+        const tecg_conf_t *fresh;
+        const tecg_conf_t *against; /* what the keys are compared with */
+        const tecg_daemon_live_t *live;
+        bool live_pass; /* comparing the live keys (else the others) */
         const char *find_key;
         char find_buf[1024];
         const char *found; /* the text of find_key in `other`, or NULL */
         bool find_hit;
-        tecg_daemon_live_cb *live;
-        void *opaque;
-        int changed, restart;
+        reload_change_t *changes;
+        size_t nchanges, cap;
+        bool nomem;
 } reload_diff_t;
 
 static void reload_find(const tecg_conf_setting_t *s, void *opaque) {
@@ -230,56 +251,79 @@ static void reload_find(const tecg_conf_setting_t *s, void *opaque) {
         }
 }
 
-/* A key whose value changed: applied live, or named (its value only when
- * it is no secret). */
-static void reload_changed(reload_diff_t *diff, const char *key, const char *value,
-                           const char *origin) {
-        char shown[512];
-        diff->changed++;
-        if (strcmp(key, "log.level") == 0) {
-                tecg_log_notice(FAC, "SIGHUP: log.level is now %s", value ? value : "(default)");
+static void reload_note(reload_diff_t *diff, const char *key, const char *value,
+                        const char *origin) {
+        if (diff->nchanges == diff->cap) {
+                size_t cap = diff->cap ? diff->cap * 2 : 16;
+                reload_change_t *c = realloc(diff->changes, cap * sizeof(*c));
+                if (!c) {
+                        diff->nomem = true;
+                        return;
+                }
+                diff->changes = c;
+                diff->cap = cap;
+        }
+        reload_change_t *c = &diff->changes[diff->nchanges];
+        c->key = strdup(key);
+        c->value = value ? strdup(value) : NULL;
+        c->origin = origin ? strdup(origin) : NULL;
+        c->live = diff->live_pass;
+        if (!c->key || (value && !c->value) || (origin && !c->origin)) {
+                free(c->key);
+                free(c->value);
+                free(c->origin);
+                diff->nomem = true;
                 return;
         }
-        if (diff->live && diff->live(key, value, diff->opaque)) {
-                tecg_log_notice(FAC, "SIGHUP: %s applied", key);
-                return;
-        }
-        diff->restart++;
-        tecg_log_warn(FAC, "SIGHUP: %s%s%s changed to %s: it takes effect at the next start", key,
-                      origin ? " in " : "", origin ? origin : "",
-                      value ? tecg_redact(key, value, shown, sizeof(shown)) : "(unset)");
+        diff->nchanges++;
 }
 
-/* Each key of the configuration in use, against the fresh one. */
+/* Whether the key belongs to this pass: the live keys are compared with
+ * the last configuration applied, the others with the one in use. */
+static bool reload_in_pass(const reload_diff_t *diff, const char *key) {
+        return tecg_daemon_key_is_live(diff->live->keys, key) == diff->live_pass;
+}
+
+/* Each key of the configuration compared with, against the fresh one. */
 static void reload_compare(const tecg_conf_setting_t *s, void *opaque) {
         reload_diff_t *diff = opaque;
         char buf[1024];
+        if (!reload_in_pass(diff, s->key))
+                return;
         const char *now = tecg_conf_setting_text(s, buf, sizeof(buf));
         diff->find_key = s->key;
         diff->find_hit = false;
         diff->found = NULL;
         tecg_conf_foreach(diff->fresh, reload_find, diff);
         if (!diff->find_hit) { /* a group instance or pass-through key that went */
-                reload_changed(diff, s->key, NULL, NULL);
+                reload_note(diff, s->key, NULL, NULL);
                 return;
         }
         if ((now == NULL) != (diff->found == NULL) ||
             (now && diff->found && strcmp(now, diff->found) != 0))
-                reload_changed(diff, s->key, diff->found, tecg_conf_origin(diff->fresh, s->key));
+                reload_note(diff, s->key, diff->found, tecg_conf_origin(diff->fresh, s->key));
 }
 
 /* Keys only the fresh configuration has (a new sink, a new kafka.* key). */
 static void reload_added(const tecg_conf_setting_t *s, void *opaque) {
         reload_diff_t *diff = opaque;
         char buf[1024];
-        if (!s->origin)
+        if (!s->origin || !reload_in_pass(diff, s->key))
                 return;
         diff->find_key = s->key;
         diff->find_hit = false;
-        tecg_conf_foreach(diff->current, reload_find, diff);
+        tecg_conf_foreach(diff->against, reload_find, diff);
         if (!diff->find_hit)
-                reload_changed(diff, s->key, tecg_conf_setting_text(s, buf, sizeof(buf)),
-                               s->origin);
+                reload_note(diff, s->key, tecg_conf_setting_text(s, buf, sizeof(buf)), s->origin);
+}
+
+static void reload_diff_free(reload_diff_t *diff) {
+        for (size_t i = 0; i < diff->nchanges; i++) {
+                free(diff->changes[i].key);
+                free(diff->changes[i].value);
+                free(diff->changes[i].origin);
+        }
+        free(diff->changes);
 }
 
 int tecg_daemon_setup(const tecg_daemon_spec_t *spec, void *target, int argc, char **argv,
@@ -378,32 +422,80 @@ done:
         return rc;
 }
 
-int tecg_daemon_reload(tecg_daemon_t *d, void *scratch, tecg_daemon_live_cb *live, void *opaque) {
-        char errstr[1024];
-        int level, restart = 0;
+int tecg_daemon_reload(tecg_daemon_t *d, const tecg_daemon_live_t *live) {
+        char errstr[1024], shown[512];
+        int level, rc = -1;
+        tecg_conf_t *fresh = NULL;
+        void *scratch = NULL;
+        reload_diff_t diff = {.live = live};
         tecg_daemon_reload_asked = 0;
         tecg_log_notice(FAC, "SIGHUP: reading the configuration again%s%s",
                         d->config_path ? " from " : "", d->config_path ? d->config_path : "");
-        tecg_conf_t *fresh = load(d, scratch, &level, errstr, sizeof(errstr));
-        if (!fresh) {
-                tecg_log_err(FAC, "SIGHUP: %s; the configuration in use stays", errstr);
-                return -1;
+        if (!(scratch = calloc(1, live->conf_size))) {
+                snprintf(errstr, sizeof(errstr), "out of memory");
+                goto fail;
         }
-        reload_diff_t diff = {.fresh = fresh, .current = d->conf, .live = live, .opaque = opaque};
-        tecg_conf_foreach(d->conf, reload_compare, &diff);
-        tecg_conf_foreach(fresh, reload_added, &diff);
+        if (!(fresh = load(d, scratch, &level, errstr, sizeof(errstr))))
+                goto fail;
+        diff.fresh = fresh;
+        for (int pass = 0; pass < 2; pass++) {
+                diff.live_pass = pass == 1;
+                diff.against = diff.live_pass && d->applied ? d->applied : d->conf;
+                tecg_conf_foreach(diff.against, reload_compare, &diff);
+                tecg_conf_foreach(fresh, reload_added, &diff);
+        }
+        if (diff.nomem) {
+                snprintf(errstr, sizeof(errstr), "out of memory");
+                goto fail;
+        }
+        /* What the live keys describe (and the files they name) is built
+         * and installed by the daemon, or refused with nothing changed. */
+        if (live->apply && live->apply(fresh, scratch, live->opaque, errstr, sizeof(errstr)))
+                goto fail;
+
+        rc = 0;
+        for (size_t i = 0; i < diff.nchanges; i++) {
+                const reload_change_t *c = &diff.changes[i];
+                const char *v =
+                        c->value ? tecg_redact(c->key, c->value, shown, sizeof(shown)) : NULL;
+                if (strcmp(c->key, "log.level") == 0)
+                        tecg_log_notice(FAC, "SIGHUP: log.level is now %s",
+                                        c->value ? c->value : "(default)");
+                else if (c->live)
+                        tecg_log_notice(FAC, "SIGHUP: %s applied (%s)", c->key, v ? v : "unset");
+                else {
+                        rc++;
+                        tecg_log_warn(FAC,
+                                      "SIGHUP: %s%s%s changed to %s: it takes effect at the "
+                                      "next start",
+                                      c->key, c->origin ? " in " : "", c->origin ? c->origin : "",
+                                      v ? v : "(unset)");
+                }
+        }
         if (!d->verbose)
                 tecg_log_set_level(level);
-        restart = diff.restart;
-        if (diff.changed == 0)
+        if (diff.nchanges == 0)
                 tecg_log_notice(FAC, "SIGHUP: the configuration has not changed");
-        else if (restart)
+        else if (rc)
                 tecg_log_warn(FAC,
                               "SIGHUP: %d changed key(s) take effect only at the next start; "
                               "the daemon keeps running as it was",
-                              restart);
+                              rc);
+        /* The fresh configuration is now what the live keys run with. */
+        tecg_conf_destroy(d->applied);
+        free(d->applied_target);
+        d->applied = fresh;
+        d->applied_target = scratch;
+        fresh = NULL;
+        scratch = NULL;
+        goto done;
+fail:
+        tecg_log_err(FAC, "SIGHUP: %s; the configuration in use stays", errstr);
+done:
+        reload_diff_free(&diff);
         tecg_conf_destroy(fresh);
-        return restart;
+        free(scratch);
+        return rc;
 }
 
 tecg_err_t tecg_daemon_monitor_tokens(const tecg_daemon_t *d, const tecg_daemon_conf_t *c,
@@ -451,6 +543,10 @@ tecg_err_t tecg_daemon_monitor_start(const tecg_daemon_t *d, const tecg_daemon_c
 void tecg_daemon_cleanup(tecg_daemon_t *d) {
         tecg_conf_destroy(d->conf);
         d->conf = NULL;
+        tecg_conf_destroy(d->applied);
+        d->applied = NULL;
+        free(d->applied_target);
+        d->applied_target = NULL;
         free(d->sets);
         d->sets = NULL;
 }

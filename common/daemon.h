@@ -77,6 +77,11 @@ typedef struct {
         size_t nsets;
         const char *alias_value;
         bool verbose;
+
+        /* The last configuration a reload applied (its live keys are what
+         * runs), with the struct it fills; NULL before the first. Owned. */
+        tecg_conf_t *applied;
+        void *applied_target;
 } tecg_daemon_t;
 
 /* Non-zero once SIGINT or SIGTERM arrived (after tecg_daemon_signals()). */
@@ -105,21 +110,44 @@ int tecg_daemon_config_ok(tecg_daemon_t *d);
  * peer that hangs up is an error return, not a death). */
 void tecg_daemon_signals(void);
 
-/* A key that can change while the daemon runs: called by
- * tecg_daemon_reload() for each changed key with its new text (NULL when
- * unset); returns true when the daemon applied it. */
-typedef bool tecg_daemon_live_cb(const char *key, const char *value, void *opaque);
+/* What a daemon changes while it runs (docs/design.md §6, "Signals"). */
+typedef struct {
+        /* The keys applied live, NULL-terminated: a full key ("nations.file")
+         * or a prefix ending in '.' ("sink.", "limits."). log.level is
+         * always live. Every other changed key is named as needing a
+         * restart. */
+        const char *const *keys;
+        /* sizeof the daemon's config struct (the props' target). */
+        size_t conf_size;
+        /* Called on every reload that read a valid configuration, changed
+         * or not (a file the configuration names, such as the nations list,
+         * may have changed while its key did not): builds what the live
+         * keys describe from `fresh` (the daemon's config struct, filled
+         * from `conf`; both valid during the call only, so copy what is
+         * kept) and installs it. TECG_OK, or the reason in errstr having
+         * changed nothing. Runs on the thread that called
+         * tecg_daemon_reload(). */
+        tecg_err_t (*apply)(const tecg_conf_t *conf, const void *fresh, void *opaque, char *errstr,
+                            size_t errstr_size);
+        void *opaque;
+} tecg_daemon_live_t;
 
 /* SIGHUP's work, from the daemon's main loop: reads the configuration again
- * from the same file and options into `scratch` (a zeroed struct of the
- * daemon's config type, left zeroed again). An invalid configuration is
- * logged and changes nothing. Otherwise log.level is applied at once, each
- * other changed key is offered to `live` (may be NULL), and the ones not
- * applied are logged by name as needing a restart; the daemon keeps running
- * with its configuration (values of secret keys are never logged). Clears
+ * from the same file and options. An invalid configuration, or one that
+ * live->apply refuses (an unreadable nations list), is logged with its
+ * reason (file, line, field) and changes nothing. Otherwise log.level is
+ * applied at once, live->apply installs the live keys, which are logged
+ * as applied, and the other changed keys are logged by name as needing a
+ * restart (values of secret keys are never logged); the daemon keeps
+ * running. Live keys are compared with the last configuration applied,
+ * the others with the one the daemon started with. Clears
  * tecg_daemon_reload_asked. Returns the number of changed keys that still
- * need a restart, or -1 when the configuration could not be read. */
-int tecg_daemon_reload(tecg_daemon_t *d, void *scratch, tecg_daemon_live_cb *live, void *opaque);
+ * need a restart, or -1 when nothing changed because of an error. */
+int tecg_daemon_reload(tecg_daemon_t *d, const tecg_daemon_live_t *live);
+
+/* Whether `key` is one of `keys` (tecg_daemon_live_t.keys: full keys and
+ * prefixes ending in '.'); log.level always is. */
+bool tecg_daemon_key_is_live(const char *const *keys, const char *key);
 
 /* The monitoring listener's tokens (metrics.http.tokens), checked before
  * --check-config ends: *tokens NULL without the key, which only a loopback

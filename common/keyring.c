@@ -2,6 +2,7 @@
 #include "keyring.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,18 @@ static const char *const field_names[NFIELDS] = {"nation",     "key_id",      "p
 struct tecg_keyring {
         tecg_keyring_key_t *keys; /* file order */
         size_t count;
+        /* As the nations list's (refdata.c): the keyring in force after
+         * tecg_keyring_replace(), NULL for this one, and the one it
+         * replaced, kept until destroy for the readers that hold a key. */
+        _Atomic(struct tecg_keyring *) current;
+        struct tecg_keyring *retired;
 };
+
+static const tecg_keyring_t *in_force(const tecg_keyring_t *kr) {
+        tecg_keyring_t *c =
+                atomic_load_explicit(&((tecg_keyring_t *)kr)->current, memory_order_acquire);
+        return c ? c : kr;
+}
 
 /* A short printable rendering of a field for an error message. */
 static const char *preview(const char *s, char *out, size_t outsz) {
@@ -235,14 +247,44 @@ tecg_keyring_t *tecg_keyring_load(const char *path, const tecg_nations_t *nation
 void tecg_keyring_destroy(tecg_keyring_t *keyring) {
         if (!keyring)
                 return;
+        tecg_keyring_t *c = atomic_load_explicit(&keyring->current, memory_order_acquire);
+        while (c) {
+                tecg_keyring_t *next = c->retired;
+                free(c->keys);
+                free(c);
+                c = next;
+        }
         free(keyring->keys);
         free(keyring);
+}
+
+void tecg_keyring_replace(tecg_keyring_t *keyring, tecg_keyring_t *fresh) {
+        fresh->retired = atomic_load_explicit(&keyring->current, memory_order_relaxed);
+        atomic_store_explicit(&keyring->current, fresh, memory_order_release);
+}
+
+bool tecg_keyring_same(const tecg_keyring_t *a, const tecg_keyring_t *b) {
+        a = in_force(a);
+        b = in_force(b);
+        if (a->count != b->count)
+                return false;
+        for (size_t i = 0; i < a->count; i++) {
+                const tecg_keyring_key_t *x = &a->keys[i], *y = &b->keys[i];
+                if (strcmp(x->nation, y->nation) != 0 || strcmp(x->key_id, y->key_id) != 0 ||
+                    memcmp(x->public_key, y->public_key, sizeof(x->public_key)) != 0 ||
+                    x->valid_from_ms != y->valid_from_ms ||
+                    x->valid_until_ms != y->valid_until_ms || x->revoked != y->revoked ||
+                    (x->revoked && x->revoked_at_ms != y->revoked_at_ms))
+                        return false;
+        }
+        return true;
 }
 
 const tecg_keyring_key_t *tecg_keyring_find(const tecg_keyring_t *keyring, const char *key_id,
                                             size_t key_id_len) {
         if (!keyring || !key_id || key_id_len == 0 || key_id_len > TECG_SIGN_KEY_ID_MAX)
                 return NULL;
+        keyring = in_force(keyring);
         for (size_t i = 0; i < keyring->count; i++) {
                 const tecg_keyring_key_t *k = &keyring->keys[i];
                 if (strlen(k->key_id) == key_id_len && memcmp(k->key_id, key_id, key_id_len) == 0)
@@ -270,11 +312,14 @@ tecg_keyring_verdict_t tecg_keyring_check(const tecg_keyring_t *keyring, const c
 }
 
 size_t tecg_keyring_count(const tecg_keyring_t *keyring) {
-        return keyring ? keyring->count : 0;
+        return keyring ? in_force(keyring)->count : 0;
 }
 
 const tecg_keyring_key_t *tecg_keyring_at(const tecg_keyring_t *keyring, size_t i) {
-        return keyring && i < keyring->count ? &keyring->keys[i] : NULL;
+        if (!keyring)
+                return NULL;
+        keyring = in_force(keyring);
+        return i < keyring->count ? &keyring->keys[i] : NULL;
 }
 
 static void timestamp_bytes(int64_t ms, unsigned char out[8]) {

@@ -5,8 +5,9 @@
  * A nation rotates its key without downtime by listing two keys whose
  * windows overlap; a key with revoked_at set is refused for everything,
  * whatever a message's timestamp says (nobody knows when a stolen key was
- * first used). Loaded once at start-up and read-only afterwards: any number
- * of threads may look keys up. */
+ * first used). Loaded at start-up; a reload (SIGHUP) puts a new keyring in
+ * force with tecg_keyring_replace() while any number of threads look keys
+ * up on the same handle, so a revocation takes effect without a restart. */
 #ifndef TECG_KEYRING_H
 #define TECG_KEYRING_H
 
@@ -69,6 +70,15 @@ tecg_keyring_t *tecg_keyring_load(const char *path, const tecg_nations_t *nation
 
 /* Frees the keyring; accepts NULL. */
 void tecg_keyring_destroy(tecg_keyring_t *keyring);
+
+/* Puts `fresh` in force in `keyring`, which takes ownership of it; the
+ * keyrings it replaces stay allocated, unchanged, until
+ * tecg_keyring_destroy(keyring) (a reader may hold one of their keys).
+ * One thread replaces; any number look up meanwhile. */
+void tecg_keyring_replace(tecg_keyring_t *keyring, tecg_keyring_t *fresh);
+
+/* Whether the two keyrings in force hold the same keys in the same order. */
+bool tecg_keyring_same(const tecg_keyring_t *a, const tecg_keyring_t *b);
 
 /* The key with this id, or NULL. */
 const tecg_keyring_key_t *tecg_keyring_find(const tecg_keyring_t *keyring, const char *key_id,

@@ -2,6 +2,7 @@
 #include "refdata.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,11 +26,26 @@ typedef struct {
         uint32_t line; /* CSV line, only for the duplicate message */
 } nation_key_t;
 
+/* Two kinds: a list (nations, count, index; current NULL) and the handle
+ * the callers hold (no nations of its own; current = its list in force,
+ * replaced by tecg_nations_replace()). */
 struct tecg_nations {
         tecg_nation_t *nations; /* file order */
         size_t count;
         nation_key_t *index; /* sorted by key */
+        _Atomic(struct tecg_nations *) current;
+        /* The list this one replaced, kept until tecg_nations_destroy():
+         * a reader on another thread may still hold one of its nations. */
+        struct tecg_nations *retired;
 };
+
+/* The list the lookups read: a handle's list in force, or a list. The
+ * cast only lets atomic_load() read a list the caller holds as const. */
+static const tecg_nations_t *in_force(const tecg_nations_t *ns) {
+        tecg_nations_t *c =
+                atomic_load_explicit(&((tecg_nations_t *)ns)->current, memory_order_acquire);
+        return c ? c : ns;
+}
 
 /* ------------------------------------------------------------------ */
 /* ISO 4217                                                            */
@@ -180,8 +196,11 @@ nomem:
         return NULL;
 }
 
-tecg_nations_t *tecg_nations_parse(const char *buf, size_t len, const char *origin, char *errstr,
-                                   size_t errstr_size) {
+static void nations_free(tecg_nations_t *ns);
+
+/* The list itself; tecg_nations_parse() hands out a handle in front of it. */
+static tecg_nations_t *nations_parse_list(const char *buf, size_t len, const char *origin,
+                                          char *errstr, size_t errstr_size) {
         tecg_nations_t *ns = calloc(1, sizeof(*ns));
         tecg_buf_t fields[3] = {TECG_BUF_INIT, TECG_BUF_INIT, TECG_BUF_INIT};
         tecg_buf_t extra = TECG_BUF_INIT;
@@ -366,6 +385,24 @@ done:
         return ns;
 }
 
+/* A handle whose `current` is the list from the start, so that
+ * tecg_nations_current() never returns the handle itself, which a
+ * replacement changes. */
+tecg_nations_t *tecg_nations_parse(const char *buf, size_t len, const char *origin, char *errstr,
+                                   size_t errstr_size) {
+        tecg_nations_t *list = nations_parse_list(buf, len, origin, errstr, errstr_size);
+        tecg_nations_t *ns = list ? calloc(1, sizeof(*ns)) : NULL;
+        if (list && !ns) {
+                tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "%s: out of memory",
+                            origin ? origin : "nations");
+                nations_free(list);
+                return NULL;
+        }
+        if (ns)
+                atomic_init(&ns->current, list);
+        return ns;
+}
+
 tecg_nations_t *tecg_nations_load(const char *csv_path, char *errstr, size_t errstr_size) {
         tecg_nations_t *ns = NULL;
         tecg_buf_t b = TECG_BUF_INIT;
@@ -377,9 +414,7 @@ tecg_nations_t *tecg_nations_load(const char *csv_path, char *errstr, size_t err
         return ns;
 }
 
-void tecg_nations_destroy(tecg_nations_t *ns) {
-        if (!ns)
-                return;
+static void nations_free(tecg_nations_t *ns) {
         for (size_t i = 0; i < ns->count; i++)
                 free((char *)ns->nations[i].name);
         free(ns->nations);
@@ -387,9 +422,67 @@ void tecg_nations_destroy(tecg_nations_t *ns) {
         free(ns);
 }
 
+void tecg_nations_destroy(tecg_nations_t *ns) {
+        if (!ns)
+                return;
+        tecg_nations_t *c = atomic_load_explicit(&ns->current, memory_order_acquire);
+        while (c) {
+                tecg_nations_t *next = c->retired;
+                nations_free(c);
+                c = next;
+        }
+        nations_free(ns);
+}
+
+void tecg_nations_replace(tecg_nations_t *ns, tecg_nations_t *fresh) {
+        /* fresh is a handle in front of its list: the list moves over. */
+        tecg_nations_t *list = atomic_load_explicit(&fresh->current, memory_order_relaxed);
+        atomic_store_explicit(&fresh->current, NULL, memory_order_relaxed);
+        nations_free(fresh);
+        list->retired = atomic_load_explicit(&ns->current, memory_order_relaxed);
+        atomic_store_explicit(&ns->current, list, memory_order_release);
+}
+
+/* Appends " XXX" for each nation of `a` not in `b` to out. */
+static void codes_missing(const tecg_nations_t *a, const tecg_nations_t *b, char *out,
+                          size_t size) {
+        size_t n = 0;
+        out[0] = '\0';
+        for (size_t i = 0; i < a->count && n + 5 < size; i++)
+                if (!tecg_nations_find(b, a->nations[i].code))
+                        n += (size_t)snprintf(out + n, size - n, "%s%s", n ? " " : "",
+                                              a->nations[i].code);
+}
+
+void tecg_nations_diff(const tecg_nations_t *old, const tecg_nations_t *fresh, char *added,
+                       size_t added_size, char *removed, size_t removed_size) {
+        old = in_force(old);
+        fresh = in_force(fresh);
+        codes_missing(fresh, old, added, added_size);
+        codes_missing(old, fresh, removed, removed_size);
+}
+
+const tecg_nations_t *tecg_nations_current(const tecg_nations_t *ns) {
+        return ns ? in_force(ns) : NULL;
+}
+
+bool tecg_nations_same(const tecg_nations_t *a, const tecg_nations_t *b) {
+        a = in_force(a);
+        b = in_force(b);
+        if (a->count != b->count)
+                return false;
+        for (size_t i = 0; i < a->count; i++)
+                if (strcmp(a->nations[i].code, b->nations[i].code) != 0 ||
+                    strcmp(a->nations[i].name, b->nations[i].name) != 0 ||
+                    a->nations[i].status != b->nations[i].status)
+                        return false;
+        return true;
+}
+
 const tecg_nation_t *tecg_nations_find(const tecg_nations_t *ns, const char *code) {
         if (!ns || !code || tecg_nation_code_check(code, strnlen(code, 4)))
                 return NULL;
+        ns = in_force(ns);
         uint32_t key = pack_code(code);
         size_t lo = 0, hi = ns->count;
         while (lo < hi) {
@@ -405,9 +498,12 @@ const tecg_nation_t *tecg_nations_find(const tecg_nations_t *ns, const char *cod
 }
 
 size_t tecg_nations_count(const tecg_nations_t *ns) {
-        return ns ? ns->count : 0;
+        return ns ? in_force(ns)->count : 0;
 }
 
 const tecg_nation_t *tecg_nations_at(const tecg_nations_t *ns, size_t i) {
-        return ns && i < ns->count ? &ns->nations[i] : NULL;
+        if (!ns)
+                return NULL;
+        ns = in_force(ns);
+        return i < ns->count ? &ns->nations[i] : NULL;
 }

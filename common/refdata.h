@@ -1,12 +1,16 @@
 /* Reference data: the nations tecg accepts reports from (deploy/nations.csv)
  * and the ISO 4217 currencies with their minor-unit digits.
  *
- * The nations list is loaded once at start-up and is read-only afterwards,
- * so any number of threads may call the lookup functions on it. The currency
- * table is built in and needs no set-up. */
+ * The nations list is loaded at start-up; a reload (SIGHUP) puts a new list
+ * in force with tecg_nations_replace() while any number of threads go on
+ * calling the lookup functions on the same handle: each lookup sees the old
+ * list or the new one, never a mix, and every nation pointer handed out
+ * stays valid until tecg_nations_destroy(). The currency table is built in
+ * and needs no set-up. */
 #ifndef TECG_REFDATA_H
 #define TECG_REFDATA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -50,9 +54,31 @@ void tecg_nations_destroy(tecg_nations_t *nations);
 const tecg_nation_t *tecg_nations_find(const tecg_nations_t *nations, const char *code);
 
 /* Number of nations, and the i-th in file order (NULL when out of range).
- * Pointers stay valid until tecg_nations_destroy(). */
+ * Pointers stay valid until tecg_nations_destroy(). A thread that walks
+ * the list while another may replace it walks tecg_nations_current(). */
 size_t tecg_nations_count(const tecg_nations_t *nations);
 const tecg_nation_t *tecg_nations_at(const tecg_nations_t *nations, size_t i);
+
+/* Puts `fresh` (a list from tecg_nations_load/parse, never replaced
+ * itself) in force in `nations`, which takes ownership of it. The lists it
+ * replaces are kept, unchanged, until tecg_nations_destroy(nations): a
+ * few kilobytes per reload that changed the list. One thread replaces;
+ * any number look up meanwhile. */
+void tecg_nations_replace(tecg_nations_t *nations, tecg_nations_t *fresh);
+
+/* The list in force now, a list that no replacement changes: its count
+ * and nations stay as they are until tecg_nations_destroy(nations). */
+const tecg_nations_t *tecg_nations_current(const tecg_nations_t *nations);
+
+/* Whether the two lists in force hold the same nations, names and statuses
+ * in the same order. */
+bool tecg_nations_same(const tecg_nations_t *a, const tecg_nations_t *b);
+
+/* The codes of the nations `fresh` has and `old` has not ("ESP NOR",
+ * "" for none) into added, and the other way round into removed: for the
+ * reload's log line. Output that does not fit is cut at a code. */
+void tecg_nations_diff(const tecg_nations_t *old, const tecg_nations_t *fresh, char *added,
+                       size_t added_size, char *removed, size_t removed_size);
 
 /* Minor-unit digits of an ISO 4217 currency (EUR 2, JPY 0, KWD 3, CLF 4), or
  * -1 when the code is unknown. Knows the current list plus the currencies

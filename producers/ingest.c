@@ -462,6 +462,19 @@ tecg_ingest_t *tecg_ingest_new(const tecg_conf_t *conf, const char *topic_prefix
         return ing;
 }
 
+tecg_err_t tecg_ingest_set_limits(tecg_ingest_t *ing, const tecg_validate_limits_t *limits,
+                                  uint64_t max_file_lines, char *errstr, size_t errstr_size) {
+        tecg_validator_t *v =
+                tecg_validator_new(ing->nations, ing->nation, limits, errstr, errstr_size);
+        if (!v)
+                return TECG_ERR_CONFIG;
+        tecg_validator_destroy(ing->validator);
+        ing->validator = v;
+        ing->opts.validate = *limits;
+        ing->opts.max_file_lines = max_file_lines;
+        return TECG_OK;
+}
+
 void tecg_ingest_destroy(tecg_ingest_t *ing) {
         if (!ing)
                 return;

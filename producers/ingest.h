@@ -117,6 +117,14 @@ void tecg_ingest_ack(void *opaque, uint64_t line, rd_kafka_resp_err_t err, const
 tecg_err_t tecg_ingest_use_registry(tecg_ingest_t *ing, const char *url, const char *topic_prefix,
                                     char *errstr, size_t errstr_size);
 
+/* Limits for the lines read from now on (a SIGHUP's limits.*): a new
+ * validator replaces the one in use, between two files or requests; the
+ * file being read, if any, finished under the old ones. Changes nothing
+ * and says why when the limits are not all > 0. Same thread as the
+ * readers below. */
+tecg_err_t tecg_ingest_set_limits(tecg_ingest_t *ing, const tecg_validate_limits_t *limits,
+                                  uint64_t max_file_lines, char *errstr, size_t errstr_size);
+
 /* Discards whatever is still outstanding (call tecg_ingest_drain first);
  * logs the batches left unfinished. NULL ok. */
 void tecg_ingest_destroy(tecg_ingest_t *ing);

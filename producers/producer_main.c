@@ -355,26 +355,81 @@ static void log_stats(const tecg_producer_conf_t *pc, const tecg_ingest_t *ing,
                 write_metrics(pc, ing, hi);
 }
 
+/* What a reload may change: the limits (a new validator, between files)
+ * and the nations list (replaced inside the handle the validator
+ * borrows). */
+typedef struct {
+        tecg_ingest_t *ing;
+        tecg_nations_t *nations;
+        const char *nation; /* this producer's */
+} live_t;
+
+static const char *const live_keys[] = {"nations.file", "limits.", NULL};
+
+/* SIGHUP: both or neither. A list without this producer's own nation is
+ * refused, as at start: every line would be rejected. */
+static tecg_err_t apply_live(const tecg_conf_t *conf, const void *fresh, void *opaque, char *errstr,
+                             size_t errstr_size) {
+        const tecg_producer_conf_t *pc = fresh;
+        live_t *live = opaque;
+        char added[256], removed[256];
+        tecg_err_t err = TECG_OK;
+        tecg_nations_t *nations = tecg_nations_load(pc->common.nations_file, errstr, errstr_size);
+        if (!nations)
+                return TECG_ERR_CONFIG;
+        if (!tecg_nations_find(nations, live->nation)) {
+                err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                  "%s: nations.file: %s is not in %s, the nation this producer "
+                                  "reports for",
+                                  tecg_conf_origin(conf, "nations.file"), live->nation,
+                                  pc->common.nations_file);
+                goto done;
+        }
+        tecg_validate_limits_t limits = {.max_line_bytes = (size_t)pc->line_bytes,
+                                         .max_depth = (int)pc->json_depth,
+                                         .max_string_bytes = (size_t)pc->string_bytes};
+        if ((err = tecg_ingest_set_limits(live->ing, &limits, (uint64_t)pc->file_lines, errstr,
+                                          errstr_size)))
+                goto done;
+        if (tecg_nations_same(live->nations, nations)) {
+                tecg_log_info(FAC, "SIGHUP: the nations list has not changed");
+                goto done;
+        }
+        tecg_nations_diff(live->nations, nations, added, sizeof(added), removed, sizeof(removed));
+        tecg_log_notice(FAC, "SIGHUP: %zu nations now from %s (added: %s; removed: %s)",
+                        tecg_nations_count(nations), pc->common.nations_file,
+                        *added ? added : "none", *removed ? removed : "none");
+        tecg_nations_replace(live->nations, nations);
+        nations = NULL;
+done:
+        tecg_nations_destroy(nations);
+        return err;
+}
+
 /* Daemon mode: send every file that appears in incoming/ (with a spool)
  * and every body posted to the HTTP input (with one), until signalled. */
 static void run_daemon(tecg_daemon_t *d, const tecg_producer_conf_t *pc, tecg_spool_t *spool,
-                       tecg_ingest_t *ing, tecg_http_input_t *hi, tecg_monitor_t *mon) {
+                       tecg_ingest_t *ing, tecg_http_input_t *hi, tecg_monitor_t *mon,
+                       tecg_nations_t *nations) {
         char errstr[512];
         int64_t next_scan = 0, next_stats = tecg_mono_ms() + pc->common.stats_interval_ms;
         int64_t next_publish = 0;
         bool scan_failing = false;
         /* A posted body waits for the next turn of the loop: keep it short. */
         int poll_ms = hi ? 20 : 100;
+        live_t live = {.ing = ing, .nations = nations, .nation = pc->nation};
+        const tecg_daemon_live_t reload = {.keys = live_keys,
+                                           .conf_size = sizeof(tecg_producer_conf_t),
+                                           .apply = apply_live,
+                                           .opaque = &live};
 
         if (spool)
                 tecg_log_info(FAC, "watching %s/incoming for %s events", tecg_spool_dir(spool),
                               pc->nation);
         while (!tecg_daemon_stop) {
                 int64_t now = tecg_mono_ms();
-                if (tecg_daemon_reload_asked) {
-                        tecg_producer_conf_t scratch = {0};
-                        tecg_daemon_reload(d, &scratch, NULL, NULL);
-                }
+                if (tecg_daemon_reload_asked)
+                        tecg_daemon_reload(d, &reload);
                 if (hi)
                         tecg_http_input_run(hi, ing);
                 if (mon && now >= next_publish) {
@@ -700,7 +755,7 @@ int main(int argc, char **argv) {
         if (d.read_stdin)
                 input_complete = run_stdin(ing);
         else
-                run_daemon(&d, &pc, spool, ing, hi, mon);
+                run_daemon(&d, &pc, spool, ing, hi, mon, nations);
         if (hi)
                 http_shutdown(&pc, ing, hi);
 

@@ -271,6 +271,83 @@ done:
         return err;
 }
 
+/* What a reload may change while the engine runs: the handles the engine
+ * borrows stay, their lists are replaced inside them (refdata.h,
+ * keyring.h), so the engine's threads see the new ones at their next
+ * lookup. */
+typedef struct {
+        tecg_nations_t *nations;
+        tecg_keyring_t *keyring; /* NULL under security.signatures=off */
+} live_t;
+
+/* security.keyring only while signatures are checked. */
+static const char *const live_keys[] = {"nations.file", "security.keyring", NULL};
+static const char *const live_keys_unsigned[] = {"nations.file", NULL};
+
+/* SIGHUP: the nations list and the keyring read again, both or neither
+ * put in force. A nation that leaves the list keeps its state (its next
+ * events are dead-lettered by the contract check); a key revoked in the
+ * keyring is refused from the next message on. */
+static tecg_err_t apply_live(const tecg_conf_t *conf, const void *fresh, void *opaque, char *errstr,
+                             size_t errstr_size) {
+        const tecg_aggregator_conf_t *ac = fresh;
+        live_t *live = opaque;
+        tecg_nations_t *nations = NULL;
+        tecg_keyring_t *keyring = NULL;
+        char *default_path = NULL, why[768], added[256], removed[256];
+        tecg_err_t err = TECG_OK;
+        (void)conf;
+        if (!(nations = tecg_nations_load(ac->common.nations_file, errstr, errstr_size))) {
+                err = TECG_ERR_CONFIG;
+                goto done;
+        }
+        if (live->keyring) {
+                const char *path = ac->keyring;
+                if (!path &&
+                    !(path = default_path = tecg_keyring_default_path(ac->common.nations_file))) {
+                        err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+                        goto done;
+                }
+                if (!(keyring = tecg_keyring_load(path, nations, why, sizeof(why)))) {
+                        err = tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size,
+                                          "security.keyring: %s", why);
+                        goto done;
+                }
+        }
+        if (tecg_nations_same(live->nations, nations)) {
+                tecg_log_info(FAC, "SIGHUP: the nations list has not changed");
+        } else {
+                tecg_nations_diff(live->nations, nations, added, sizeof(added), removed,
+                                  sizeof(removed));
+                tecg_log_notice(FAC, "SIGHUP: %zu nations now from %s (added: %s; removed: %s)%s",
+                                tecg_nations_count(nations), ac->common.nations_file,
+                                *added ? added : "none", *removed ? removed : "none",
+                                *removed ? "; the states of removed nations are kept, their "
+                                           "next events are dead-lettered"
+                                         : "");
+                tecg_nations_replace(live->nations, nations);
+                nations = NULL;
+        }
+        if (keyring && tecg_keyring_same(live->keyring, keyring)) {
+                tecg_log_info(FAC, "SIGHUP: the keyring has not changed");
+        } else if (keyring) {
+                size_t revoked = 0;
+                for (size_t i = 0; i < tecg_keyring_count(keyring); i++)
+                        revoked += tecg_keyring_at(keyring, i)->revoked;
+                tecg_log_notice(FAC,
+                                "SIGHUP: keyring in force from the next message: %zu keys, %zu "
+                                "revoked",
+                                tecg_keyring_count(keyring), revoked);
+                tecg_keyring_replace(live->keyring, keyring);
+                keyring = NULL;
+        }
+done:
+        free(default_path);
+        tecg_keyring_destroy(keyring);
+        tecg_nations_destroy(nations);
+        return err;
+}
+
 int main(int argc, char **argv) {
         tecg_aggregator_conf_t ac;
         tecg_daemon_t d;
@@ -355,16 +432,19 @@ int main(int argc, char **argv) {
         }
         tecg_log_info(FAC, "started: group %s, instance %s, transactional.id %s, topics %s*",
                       ac.group_id, instance_id, txn_id, ac.common.topic_prefix);
+        live_t live = {.nations = nations, .keyring = keyring};
+        const tecg_daemon_live_t reload = {.keys = keyring ? live_keys : live_keys_unsigned,
+                                           .conf_size = sizeof(tecg_aggregator_conf_t),
+                                           .apply = apply_live,
+                                           .opaque = &live};
         int64_t next_stats = tecg_mono_ms() + ac.common.stats_interval_ms, next_publish = 0;
         while (!tecg_daemon_stop) {
                 if (mon && tecg_mono_ms() >= next_publish) {
                         monitor_publish(mon, &ac, agg);
                         next_publish = tecg_mono_ms() + MONITOR_PUBLISH_MS;
                 }
-                if (tecg_daemon_reload_asked) {
-                        tecg_aggregator_conf_t scratch = {0};
-                        tecg_daemon_reload(&d, &scratch, NULL, NULL);
-                }
+                if (tecg_daemon_reload_asked)
+                        tecg_daemon_reload(&d, &reload);
                 if (tecg_aggregator_run_once(agg, errstr, sizeof(errstr))) {
                         tecg_log_err(FAC,
                                      "%s; exiting (a restart resumes from the "

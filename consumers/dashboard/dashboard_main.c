@@ -45,13 +45,17 @@ typedef struct {
         char *cert_pem, *key_pem, *client_ca_pem;
 } http_files_t;
 
-/* What the HTTP threads read through the callbacks. */
+/* What the HTTP threads read through the callbacks, and what a reload
+ * changes. */
 typedef struct {
         tecg_dashboards_t *dashboards;
-        tecg_sink_t *sinks[TECG_DASHBOARD_SINKS_MAX];
-        size_t nsinks;
+        tecg_sinks_t *sinks;    /* replaced members on SIGHUP (sink.h) */
         tecg_docstore_t *store; /* the mission gauges read its documents */
+        tecg_nations_t *nations;
 } app_t;
+
+/* The keys a SIGHUP applies live (tecg_daemon_reload()). */
+static const char *const live_keys[] = {"nations.file", "sink.", NULL};
 
 static const tecg_daemon_spec_t dashboard_spec = {
         .progname = "tecg-dashboard",
@@ -216,8 +220,11 @@ static tecg_err_t load_http_files(const tecg_conf_t *conf, const tecg_dashboard_
 static void on_publish(const char *name, uint64_t version, const char *json, size_t len,
                        const char *signature, void *opaque) {
         app_t *app = opaque;
-        for (size_t i = 0; i < app->nsinks; i++)
-                tecg_sink_offer_signed(app->sinks[i], name, version, json, len, signature);
+        if (tecg_sinks_offer_signed(app->sinks, name, version, json, len, signature))
+                tecg_log_warn(FAC,
+                              "%s version %llu: out of memory: a sink added by a reload "
+                              "would not get it",
+                              name, (unsigned long long)version);
 }
 
 /* tecg-dashboard --keygen --key-id ID --out FILE: a new signing key, in a
@@ -299,6 +306,33 @@ static tecg_err_t load_signing_key(const tecg_conf_t *conf, const tecg_dashboard
         return TECG_OK;
 }
 
+/* One sink's metrics; under the set's lock (tecg_sinks_foreach()). */
+static void sink_metrics(tecg_sink_t *sink, void *opaque) {
+        tecg_buf_t *out = opaque;
+        tecg_sink_stats_t ss;
+        char labels[256];
+        tecg_sink_stats(sink, &ss);
+        snprintf(labels, sizeof(labels), "sink=\"%s\"", tecg_sink_name(sink));
+        tecg_metrics_add(out, TECG_METRIC_GAUGE, "tecg_sink_up",
+                         "1 while the sink accepts documents.", labels, ss.up);
+        tecg_metrics_add(out, TECG_METRIC_COUNTER, "tecg_sink_delivered_total",
+                         "Documents the sink accepted.", labels, (double)ss.delivered);
+        tecg_metrics_add(out, TECG_METRIC_COUNTER, "tecg_sink_failures_total", "Failed POSTs.",
+                         labels, (double)ss.failures);
+        tecg_metrics_add(out, TECG_METRIC_COUNTER, "tecg_sink_superseded_total",
+                         "Pending versions replaced by a newer one.", labels, (double)ss.dropped);
+        tecg_metrics_add(out, TECG_METRIC_GAUGE, "tecg_sink_pending",
+                         "Dashboards with a version not yet delivered.", labels,
+                         (double)ss.pending);
+}
+
+static void sink_down(tecg_sink_t *sink, void *opaque) {
+        size_t *down = opaque;
+        tecg_sink_stats_t ss;
+        tecg_sink_stats(sink, &ss);
+        *down += !ss.up;
+}
+
 static void on_metrics(tecg_buf_t *out, void *opaque) {
         app_t *app = opaque;
         tecg_dashboards_stats_t st;
@@ -321,23 +355,7 @@ static void on_metrics(tecg_buf_t *out, void *opaque) {
         }
         tecg_dashboards_metrics(app->dashboards, out);
         tecg_mission_gauges(app->store, out);
-        for (size_t i = 0; i < app->nsinks; i++) {
-                tecg_sink_stats_t ss;
-                tecg_sink_stats(app->sinks[i], &ss);
-                snprintf(labels, sizeof(labels), "sink=\"%s\"", tecg_sink_name(app->sinks[i]));
-                tecg_metrics_add(out, TECG_METRIC_GAUGE, "tecg_sink_up",
-                                 "1 while the sink accepts documents.", labels, ss.up);
-                tecg_metrics_add(out, TECG_METRIC_COUNTER, "tecg_sink_delivered_total",
-                                 "Documents the sink accepted.", labels, (double)ss.delivered);
-                tecg_metrics_add(out, TECG_METRIC_COUNTER, "tecg_sink_failures_total",
-                                 "Failed POSTs.", labels, (double)ss.failures);
-                tecg_metrics_add(out, TECG_METRIC_COUNTER, "tecg_sink_superseded_total",
-                                 "Pending versions replaced by a newer one.", labels,
-                                 (double)ss.dropped);
-                tecg_metrics_add(out, TECG_METRIC_GAUGE, "tecg_sink_pending",
-                                 "Dashboards with a version not yet delivered.", labels,
-                                 (double)ss.pending);
-        }
+        tecg_sinks_foreach(app->sinks, sink_metrics, out);
 }
 
 static int on_nation(const char *code, tecg_buf_t *out, void *opaque) {
@@ -351,31 +369,31 @@ static int on_health(tecg_buf_t *out, void *opaque) {
         char text[512];
         tecg_dashboards_stats(app->dashboards, &st);
         size_t down = 0;
-        for (size_t i = 0; i < app->nsinks; i++) {
-                tecg_sink_stats_t ss;
-                tecg_sink_stats(app->sinks[i], &ss);
-                down += !ss.up;
-        }
+        tecg_sinks_foreach(app->sinks, sink_down, &down);
         snprintf(text, sizeof(text),
                  "{\"status\":\"%s\",\"caught_up\":%s,\"versions\":{\"funding\":%llu,"
                  "\"staffing\":%llu,\"training\":%llu},\"sinks\":%zu,\"sinks_down\":%zu}",
                  st.caught_up ? "ok" : "catching up", st.caught_up ? "true" : "false",
                  (unsigned long long)st.versions[0], (unsigned long long)st.versions[1],
-                 (unsigned long long)st.versions[2], app->nsinks, down);
+                 (unsigned long long)st.versions[2], tecg_sinks_count(app->sinks), down);
         tecg_buf_puts(out, text);
         return st.caught_up ? 200 : 503;
 }
 
 /* The sinks of the configuration (sink.NAME.*, parsed and checked by the
- * table), started now. */
-static tecg_err_t build_sinks(const tecg_dashboard_conf_t *dc, app_t *app, char *errstr,
-                              size_t errstr_size) {
-        for (size_t i = 0; i < dc->sinks.count; i++) {
-                const tecg_conf_group_item_t *it = &dc->sinks.items[i];
-                const tecg_dashboard_sink_conf_t *sc = it->data;
-                char reason[512];
-                tecg_sink_options_t o = {
-                        .name = it->name,
+ * table) made the members of app->sinks: at start, and again on each
+ * reload (unchanged ones kept, sink.h). */
+static tecg_err_t build_sinks(const tecg_dashboard_conf_t *dc, app_t *app, bool at_start,
+                              char *errstr, size_t errstr_size) {
+        tecg_sink_options_t o[TECG_DASHBOARD_SINKS_MAX] = {{0}};
+        size_t n = dc->sinks.count < TECG_DASHBOARD_SINKS_MAX ? dc->sinks.count
+                                                              : TECG_DASHBOARD_SINKS_MAX;
+        size_t added, removed, kept;
+        char reason[512], shown[1024];
+        for (size_t i = 0; i < n; i++) {
+                const tecg_dashboard_sink_conf_t *sc = dc->sinks.items[i].data;
+                o[i] = (tecg_sink_options_t){
+                        .name = dc->sinks.items[i].name,
                         .url = sc->url,
                         .bearer_token = sc->token,
                         .ca_file = sc->ca_file,
@@ -383,15 +401,58 @@ static tecg_err_t build_sinks(const tecg_dashboard_conf_t *dc, app_t *app, char 
                         .timeout_ms = (long)sc->timeout_ms,
                         .backoff_max_ms = (long)sc->backoff_max_ms,
                 };
-                if (!(app->sinks[app->nsinks] = tecg_sink_new(&o, reason, sizeof(reason))))
-                        return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s: sink %s: %s",
-                                           it->origin, it->name, reason);
-                app->nsinks++;
-                char shown[1024];
-                tecg_log_info(FAC, "sink %s: pushing to %s", it->name,
-                              tecg_redact(NULL, sc->url, shown, sizeof(shown)));
         }
+        if (tecg_sinks_update(app->sinks, o, n, &added, &removed, &kept, reason, sizeof(reason))) {
+                /* reason starts "sink NAME: " (tecg_sink_new()): the
+                 * origin of that sink's first key gives file:line. */
+                const char *origin = NULL;
+                for (size_t i = 0; i < n && !origin; i++) {
+                        size_t len = strlen(dc->sinks.items[i].name);
+                        if (strncmp(reason, "sink ", 5) == 0 &&
+                            strncmp(reason + 5, dc->sinks.items[i].name, len) == 0 &&
+                            reason[5 + len] == ':')
+                                origin = dc->sinks.items[i].origin;
+                }
+                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s%s%s",
+                                   origin ? origin : "", origin ? ": " : "", reason);
+        }
+        for (size_t i = 0; i < n && at_start; i++)
+                tecg_log_info(FAC, "sink %s: pushing to %s", o[i].name,
+                              tecg_redact(NULL, o[i].url, shown, sizeof(shown)));
+        if (!at_start)
+                tecg_log_info(FAC, "sinks: %zu started, %zu stopped, %zu kept as they were", added,
+                              removed, kept);
         return TECG_OK;
+}
+
+/* SIGHUP: the sinks and the nations list, each applied after both were
+ * read: a list that cannot be read changes nothing. */
+static tecg_err_t apply_live(const tecg_conf_t *conf, const void *fresh, void *opaque, char *errstr,
+                             size_t errstr_size) {
+        const tecg_dashboard_conf_t *dc = fresh;
+        app_t *app = opaque;
+        char added[256], removed[256];
+        tecg_err_t err = TECG_OK;
+        (void)conf;
+        tecg_nations_t *nations = tecg_nations_load(dc->common.nations_file, errstr, errstr_size);
+        if (!nations)
+                return TECG_ERR_CONFIG;
+        if ((err = build_sinks(dc, app, false, errstr, errstr_size)))
+                goto done;
+        if (tecg_nations_same(app->nations, nations)) {
+                tecg_log_info(FAC, "SIGHUP: the nations list has not changed");
+                goto done;
+        }
+        tecg_nations_diff(app->nations, nations, added, sizeof(added), removed, sizeof(removed));
+        tecg_log_notice(FAC, "SIGHUP: %zu nations now from %s (added: %s; removed: %s)",
+                        tecg_nations_count(nations), dc->common.nations_file,
+                        *added ? added : "none", *removed ? removed : "none");
+        tecg_nations_replace(app->nations, nations);
+        nations = NULL;
+        tecg_dashboards_nations_changed(app->dashboards);
+done:
+        tecg_nations_destroy(nations);
+        return err;
 }
 
 static tecg_err_t build_mission(const tecg_conf_t *conf, const tecg_dashboard_conf_t *dc,
@@ -473,9 +534,13 @@ int main(int argc, char **argv) {
                 rc = 0;
                 goto done;
         }
+        if (!(app.sinks = tecg_sinks_new())) {
+                rc = tecg_daemon_config_error(&dashboard_spec, "out of memory");
+                goto done;
+        }
         if (!(nations = tecg_nations_load(dc.common.nations_file, errstr, sizeof(errstr))) ||
             build_mission(d.conf, &dc, &mission, errstr, sizeof(errstr)) ||
-            build_sinks(&dc, &app, errstr, sizeof(errstr)) ||
+            build_sinks(&dc, &app, true, errstr, sizeof(errstr)) ||
             load_signing_key(d.conf, &dc, &sign_key, &signing, errstr, sizeof(errstr)) ||
             load_http_files(d.conf, &dc, &hf, errstr, sizeof(errstr))) {
                 rc = tecg_daemon_config_error(&dashboard_spec, errstr);
@@ -499,6 +564,7 @@ int main(int argc, char **argv) {
                 goto done;
         }
         app.store = store;
+        app.nations = nations;
         tecg_dashboards_options_t opts = {
                 .topic_prefix = dc.common.topic_prefix,
                 .nations = nations,
@@ -569,12 +635,14 @@ int main(int argc, char **argv) {
                       hf.cert_pem ? "https" : "http", dc.http_address, port,
                       tecg_tokens_count(hf.tokens));
 
+        const tecg_daemon_live_t reload = {.keys = live_keys,
+                                           .conf_size = sizeof(tecg_dashboard_conf_t),
+                                           .apply = apply_live,
+                                           .opaque = &app};
         int64_t next_stats = tecg_mono_ms() + dc.common.stats_interval_ms;
         while (!tecg_daemon_stop) {
-                if (tecg_daemon_reload_asked) {
-                        tecg_dashboard_conf_t scratch = {0};
-                        tecg_daemon_reload(&d, &scratch, NULL, NULL);
-                }
+                if (tecg_daemon_reload_asked)
+                        tecg_daemon_reload(&d, &reload);
                 if (tecg_dashboards_run_once(app.dashboards, 100, errstr, sizeof(errstr))) {
                         /* rc is 1 here: a restart reads nation-state again
                          * and resumes the versions from tecg.dashboards. */
@@ -609,14 +677,12 @@ done:;
         /* The sinks get a version once the topic holds it: that first. */
         tecg_dashboards_flush(app.dashboards, budget_ms / 2);
         int sinks_ms = (int)(deadline - tecg_mono_ms());
-        for (size_t i = 0; i < app.nsinks; i++)
-                tecg_sink_stop(app.sinks[i], sinks_ms > 0 ? sinks_ms : 0);
+        tecg_sinks_stop(app.sinks, sinks_ms > 0 ? sinks_ms : 0);
         tecg_http_server_stop(server);
         tecg_http_server_destroy(server);
         int64_t left = deadline - tecg_mono_ms();
         tecg_dashboards_destroy(app.dashboards, left > 0 ? (int)left : 0);
-        for (size_t i = 0; i < app.nsinks; i++)
-                tecg_sink_destroy(app.sinks[i], 0);
+        tecg_sinks_destroy(app.sinks, 0);
         tecg_docstore_destroy(store);
         http_files_free(&hf);
         tecg_nations_destroy(nations);

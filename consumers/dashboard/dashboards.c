@@ -60,8 +60,11 @@ struct tecg_dashboards {
         rd_kafka_t *producer; /* NULL unless publish_topic */
         tecg_state_codec_t *codec;
 
-        tecg_nation_state_t **states; /* index = nation's index in the list */
+        tecg_nation_state_t **states; /* index = nation's index in `list` */
         size_t nstates;
+        /* The list in force in opts.nations that states follow: a reload
+         * replaces it (tecg_dashboards_nations_changed()). */
+        const tecg_nations_t *list;
         /* States of nations not in the list, in arrival order: shown as
          * "unlisted" and counted (compose.h), never dropped. At most one
          * per code, and codes are 3 letters, so this stays small. */
@@ -425,7 +428,7 @@ static void serve_unchanged(tecg_dashboards_t *d, int which, json_t *body) {
 /* Keeps, for /metrics, each nation's last report times (listed nations in
  * list order, then the unlisted ones). */
 static void keep_reports(tecg_dashboards_t *d) {
-        size_t nlist = tecg_nations_count(d->opts.nations), n = 0;
+        size_t nlist = tecg_nations_count(d->list), n = 0;
         report_row_t *v = calloc(nlist + d->nunlisted + 1, sizeof(*v));
         if (!v) {
                 tecg_log_err(FAC, "reporting metrics not updated: out of memory");
@@ -433,8 +436,7 @@ static void keep_reports(tecg_dashboards_t *d) {
         }
         for (size_t i = 0; i < nlist + d->nunlisted; i++, n++) {
                 const tecg_nation_state_t *st = i < nlist ? d->states[i] : d->unlisted[i - nlist];
-                memcpy(v[n].code,
-                       i < nlist ? tecg_nations_at(d->opts.nations, i)->code : st->nation, 4);
+                memcpy(v[n].code, i < nlist ? tecg_nations_at(d->list, i)->code : st->nation, 4);
                 v[n].listed = i < nlist;
                 tecg_compose_report_times(st, v[n].times);
         }
@@ -462,9 +464,8 @@ static void compose_all(tecg_dashboards_t *d) {
                 states[n++] = d->unlisted[i];
         keep_reports(d);
         for (int which = 0; which < TECG_DASH__COUNT; which++) {
-                json_t *body =
-                        tecg_compose((tecg_dashboard_t)which, d->opts.mission, d->opts.nations,
-                                     states, n, now, errstr, sizeof(errstr));
+                json_t *body = tecg_compose((tecg_dashboard_t)which, d->opts.mission, d->list,
+                                            states, n, now, errstr, sizeof(errstr));
                 char *key = body ? content_key(body) : NULL;
                 if (!key) {
                         tecg_log_err(FAC, "%s: cannot compose: %s", tecg_dashboard_names[which],
@@ -564,7 +565,7 @@ static void take_state(tecg_dashboards_t *d, const rd_kafka_message_t *m) {
         }
         pthread_mutex_lock(&d->lock);
         for (size_t i = 0; i < d->nstates; i++) {
-                if (strcmp(tecg_nations_at(d->opts.nations, i)->code, st->nation) == 0) {
+                if (strcmp(tecg_nations_at(d->list, i)->code, st->nation) == 0) {
                         replace_state(d, &d->states[i], st);
                         st = NULL;
                         break;
@@ -669,7 +670,8 @@ tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
         }
         pthread_mutex_init(&d->lock, NULL);
         d->opts = *opts;
-        d->nstates = tecg_nations_count(opts->nations);
+        d->list = tecg_nations_current(opts->nations);
+        d->nstates = tecg_nations_count(d->list);
         if (!(d->topic_state = tecg_topics_name(opts->topic_prefix, TECG_TOPICS_NATION_STATE)) ||
             !(d->topic_dashboards = tecg_topics_name(opts->topic_prefix, TECG_TOPICS_DASHBOARDS)) ||
             !(d->states = calloc(d->nstates ? d->nstates : 1, sizeof(tecg_nation_state_t *)))) {
@@ -797,12 +799,63 @@ void tecg_dashboards_metrics(tecg_dashboards_t *d, tecg_buf_t *out) {
         pthread_mutex_unlock(&d->lock);
 }
 
+void tecg_dashboards_nations_changed(tecg_dashboards_t *d) {
+        const tecg_nations_t *list = tecg_nations_current(d->opts.nations);
+        size_t n = tecg_nations_count(list);
+        if (list == d->list)
+                return;
+        tecg_nation_state_t **states = calloc(n ? n : 1, sizeof(tecg_nation_state_t *));
+        tecg_nation_state_t **unlisted = realloc(
+                d->unlisted, (d->nunlisted + d->nstates + 1) * sizeof(tecg_nation_state_t *));
+        if (!states || !unlisted) {
+                tecg_log_err(FAC, "nations list: out of memory; the documents keep the "
+                                  "previous one");
+                free(states);
+                if (unlisted)
+                        d->unlisted = unlisted;
+                return;
+        }
+        d->unlisted = unlisted;
+        d->unlisted_cap = d->nunlisted + d->nstates + 1;
+        pthread_mutex_lock(&d->lock);
+        /* A nation that joined may have had a state already (unlisted). */
+        for (size_t k = 0; k < d->nunlisted;) {
+                const tecg_nation_t *na = tecg_nations_find(list, d->unlisted[k]->nation);
+                if (na) {
+                        states[na - tecg_nations_at(list, 0)] = d->unlisted[k];
+                        d->unlisted[k] = d->unlisted[--d->nunlisted];
+                } else {
+                        k++;
+                }
+        }
+        /* A nation that left keeps its state, shown as unlisted. */
+        for (size_t i = 0; i < d->nstates; i++) {
+                tecg_nation_state_t *st = d->states[i];
+                const tecg_nation_t *na = st ? tecg_nations_find(list, st->nation) : NULL;
+                if (na) {
+                        states[na - tecg_nations_at(list, 0)] = st;
+                } else if (st) {
+                        d->unlisted[d->nunlisted++] = st;
+                        tecg_log_notice(FAC,
+                                        "%s left the nations list: its state is kept, shown as "
+                                        "unlisted and counted in the totals",
+                                        st->nation);
+                }
+        }
+        free(d->states);
+        d->states = states;
+        d->nstates = n;
+        d->list = list;
+        d->dirty = true;
+        pthread_mutex_unlock(&d->lock);
+}
+
 int tecg_dashboards_nation_view(tecg_dashboards_t *d, const char *code, tecg_buf_t *out) {
         int status = 404;
         int64_t now = wall_now(d);
         pthread_mutex_lock(&d->lock);
         for (size_t i = 0; i < d->nstates; i++) {
-                const tecg_nation_t *n = tecg_nations_at(d->opts.nations, i);
+                const tecg_nation_t *n = tecg_nations_at(d->list, i);
                 if (strcmp(n->code, code) != 0)
                         continue;
                 json_t *v = tecg_nation_view(d->opts.mission, n, d->states[i], now);

@@ -41,7 +41,8 @@ typedef void(tecg_dashboards_publish_cb)(const char *name, uint64_t version, con
 
 typedef struct {
         const char *topic_prefix;
-        const tecg_nations_t *nations;          /* borrowed */
+        const tecg_nations_t *nations;          /* borrowed; may be replaced
+                                                 * (tecg_dashboards_nations_changed()) */
         const tecg_mission_t *mission;          /* borrowed */
         tecg_docstore_t *store;                 /* borrowed; every version goes here */
         tecg_dashboards_publish_cb *publish_cb; /* may be NULL */
@@ -114,6 +115,13 @@ void tecg_dashboards_metrics(tecg_dashboards_t *d, tecg_buf_t *out);
  * memory. Before the states are read to their end it shows what has been
  * read. Thread-safe (the HTTP threads call it). */
 int tecg_dashboards_nation_view(tecg_dashboards_t *d, const char *code, tecg_buf_t *out);
+
+/* After tecg_nations_replace() on opts.nations (a reload): the states
+ * follow the new list, under the lock the HTTP threads read them with. A
+ * nation that left keeps its state, shown as "unlisted" (logged); a state
+ * that was unlisted and whose nation joined is listed again. The documents
+ * are composed again. Engine thread only. */
+void tecg_dashboards_nations_changed(tecg_dashboards_t *d);
 
 /* Waits at most timeout_ms for the writes to tecg.dashboards, so that the
  * versions they carry reach publish_cb: call it before stopping the

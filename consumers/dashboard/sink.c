@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,10 @@ typedef struct sink_entry {
 
 struct tecg_sink {
         char *name;
+        /* The options it was made with, as one blob (sink_options_blob()),
+         * so that a reload can tell an unchanged sink from a changed one. */
+        char *options;
+        size_t options_len;
         tecg_http_client_t *http;
         int64_t backoff_initial_ms;
         int64_t backoff_max_ms;
@@ -370,6 +375,9 @@ static void sink_free(tecg_sink_t *s) {
                 free(e);
         }
         tecg_http_client_destroy(s->http);
+        if (s->options) /* it holds the bearer token */
+                memset(s->options, 0, s->options_len);
+        free(s->options);
         if (s->sync_ready) {
                 pthread_cond_destroy(&s->progress);
                 pthread_cond_destroy(&s->wake);
@@ -409,6 +417,27 @@ done:
         return ok;
 }
 
+/* Every option that makes a sink behave differently, as text: url, token,
+ * CA file and the numbers, each ended by a NUL. malloc'd; NULL when out of
+ * memory. */
+static char *sink_options_blob(const tecg_sink_options_t *o, size_t *len) {
+        char *blob = NULL;
+        size_t size = 0;
+        FILE *fp = open_memstream(&blob, &size);
+        if (!fp)
+                return NULL;
+        fprintf(fp, "%s%c%s%c%s%c%d %ld %ld %ld %ld", o->url ? o->url : "", 0,
+                o->bearer_token ? o->bearer_token : "", 0, o->ca_file ? o->ca_file : "", 0,
+                o->tls_no_verify, o->connect_timeout_ms, o->timeout_ms, o->backoff_initial_ms,
+                o->backoff_max_ms);
+        if (fclose(fp) != 0) {
+                free(blob);
+                return NULL;
+        }
+        *len = size;
+        return blob;
+}
+
 tecg_sink_t *tecg_sink_new(const tecg_sink_options_t *opts, char *errstr, size_t errstr_size) {
         tecg_sink_t *s = NULL;
         tecg_err_t err = TECG_OK;
@@ -419,7 +448,8 @@ tecg_sink_t *tecg_sink_new(const tecg_sink_options_t *opts, char *errstr, size_t
                                   "a sink needs a name and a url");
                 goto done;
         }
-        if (!(s = calloc(1, sizeof(*s))) || !(s->name = strdup(opts->name))) {
+        if (!(s = calloc(1, sizeof(*s))) || !(s->name = strdup(opts->name)) ||
+            !(s->options = sink_options_blob(opts, &s->options_len))) {
                 err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto done;
         }
@@ -644,4 +674,211 @@ void tecg_sink_destroy(tecg_sink_t *s, int flush_timeout_ms) {
                 pthread_join(s->thread, NULL);
         sink_log_leftovers(s);
         sink_free(s);
+}
+
+/* ---- the set -------------------------------------------------------------- */
+
+/* The last version offered of one dashboard, for the sinks that join. */
+typedef struct {
+        char *dashboard;
+        uint64_t version;
+        char *json;
+        size_t len;
+        char *signature; /* NULL: unsigned */
+} sinks_last_t;
+
+struct tecg_sinks {
+        pthread_mutex_t lock; /* members and count: the HTTP threads read them */
+        tecg_sink_t **members;
+        size_t count;
+        /* Main thread only. */
+        sinks_last_t *last;
+        size_t nlast;
+};
+
+tecg_sinks_t *tecg_sinks_new(void) {
+        tecg_sinks_t *set = calloc(1, sizeof(*set));
+        if (set && pthread_mutex_init(&set->lock, NULL) != 0) {
+                free(set);
+                set = NULL;
+        }
+        return set;
+}
+
+/* The member named `name` of the current list, or NULL. */
+static tecg_sink_t *sinks_find(const tecg_sinks_t *set, const char *name) {
+        for (size_t i = 0; i < set->count; i++)
+                if (strcmp(set->members[i]->name, name) == 0)
+                        return set->members[i];
+        return NULL;
+}
+
+tecg_err_t tecg_sinks_update(tecg_sinks_t *set, const tecg_sink_options_t *opts, size_t n,
+                             size_t *added, size_t *removed, size_t *kept, char *errstr,
+                             size_t errstr_size) {
+        tecg_err_t err = TECG_OK;
+        tecg_sink_t **next = calloc(n ? n : 1, sizeof(tecg_sink_t *));
+        bool *fresh = calloc(n ? n : 1, sizeof(*fresh));
+        tecg_sink_t **gone = NULL;
+        size_t ngone = 0, nadded = 0, nkept = 0;
+        if (!next || !fresh) {
+                err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+                goto done;
+        }
+        /* The new list, built beside the one the readers see. */
+        for (size_t i = 0; i < n; i++) {
+                tecg_sink_t *old = opts[i].name ? sinks_find(set, opts[i].name) : NULL;
+                size_t len = 0;
+                char *blob = sink_options_blob(&opts[i], &len);
+                if (!blob) {
+                        err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+                        goto done;
+                }
+                bool same = old && old->options_len == len && memcmp(old->options, blob, len) == 0;
+                memset(blob, 0, len);
+                free(blob);
+                if (same) {
+                        next[i] = old;
+                        nkept++;
+                        continue;
+                }
+                if (!(next[i] = tecg_sink_new(&opts[i], errstr, errstr_size))) {
+                        err = TECG_ERR_CONFIG;
+                        goto done;
+                }
+                fresh[i] = true;
+                nadded++;
+        }
+        if (!(gone = calloc(set->count ? set->count : 1, sizeof(tecg_sink_t *)))) {
+                err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+                goto done;
+        }
+        for (size_t j = 0; j < set->count; j++) {
+                bool stays = false;
+                for (size_t i = 0; i < n && !stays; i++)
+                        stays = next[i] == set->members[j];
+                if (!stays)
+                        gone[ngone++] = set->members[j];
+        }
+        /* The new sinks get the documents now, before the swap: the next
+         * offer, from this same thread, cannot come in between. */
+        for (size_t i = 0; i < n; i++)
+                for (size_t k = 0; fresh[i] && k < set->nlast; k++)
+                        tecg_sink_offer_signed(next[i], set->last[k].dashboard,
+                                               set->last[k].version, set->last[k].json,
+                                               set->last[k].len, set->last[k].signature);
+        pthread_mutex_lock(&set->lock);
+        tecg_sink_t **old_members = set->members;
+        set->members = next;
+        set->count = n;
+        pthread_mutex_unlock(&set->lock);
+        free(old_members);
+        next = NULL;
+        /* No reader can reach them now. */
+        for (size_t j = 0; j < ngone; j++) {
+                tecg_log_notice("sink",
+                                "%s: removed or changed by a reload; its pending "
+                                "versions are dropped",
+                                gone[j]->name);
+                tecg_sink_destroy(gone[j], 0);
+        }
+done:
+        if (next && fresh) /* failed: the sinks made for it go, the set is as it was */
+                for (size_t i = 0; i < n; i++)
+                        if (fresh[i])
+                                tecg_sink_destroy(next[i], 0);
+        free(next);
+        free(fresh);
+        free(gone);
+        if (added)
+                *added = err ? 0 : nadded;
+        if (removed)
+                *removed = err ? 0 : ngone;
+        if (kept)
+                *kept = err ? 0 : nkept;
+        return err;
+}
+
+/* Replaces the kept copy of `dashboard`'s last version. */
+static tecg_err_t sinks_keep(tecg_sinks_t *set, const char *dashboard, uint64_t version,
+                             const char *json, size_t len, const char *signature) {
+        sinks_last_t *l = NULL;
+        for (size_t k = 0; k < set->nlast && !l; k++)
+                if (strcmp(set->last[k].dashboard, dashboard) == 0)
+                        l = &set->last[k];
+        if (l && l->version >= version)
+                return TECG_OK;
+        char *copy = malloc(len + 1), *sig = signature ? strdup(signature) : NULL;
+        if (!copy || (signature && !sig))
+                goto nomem;
+        memcpy(copy, json, len);
+        copy[len] = '\0';
+        if (!l) {
+                sinks_last_t *grown = realloc(set->last, (set->nlast + 1) * sizeof(*grown));
+                if (!grown)
+                        goto nomem;
+                set->last = grown;
+                l = &set->last[set->nlast];
+                *l = (sinks_last_t){.dashboard = strdup(dashboard)};
+                if (!l->dashboard)
+                        goto nomem;
+                set->nlast++;
+        }
+        free(l->json);
+        free(l->signature);
+        l->version = version;
+        l->json = copy;
+        l->len = len;
+        l->signature = sig;
+        return TECG_OK;
+nomem:
+        free(copy);
+        free(sig);
+        return TECG_ERR_NOMEM;
+}
+
+tecg_err_t tecg_sinks_offer_signed(tecg_sinks_t *set, const char *dashboard, uint64_t version,
+                                   const char *json, size_t len, const char *signature) {
+        /* The members change on this thread only: no lock to read them. */
+        for (size_t i = 0; i < set->count; i++)
+                tecg_sink_offer_signed(set->members[i], dashboard, version, json, len, signature);
+        return sinks_keep(set, dashboard, version, json, len, signature);
+}
+
+void tecg_sinks_foreach(tecg_sinks_t *set, void (*cb)(tecg_sink_t *sink, void *opaque),
+                        void *opaque) {
+        pthread_mutex_lock(&set->lock);
+        for (size_t i = 0; i < set->count; i++)
+                cb(set->members[i], opaque);
+        pthread_mutex_unlock(&set->lock);
+}
+
+size_t tecg_sinks_count(tecg_sinks_t *set) {
+        pthread_mutex_lock(&set->lock);
+        size_t n = set->count;
+        pthread_mutex_unlock(&set->lock);
+        return n;
+}
+
+void tecg_sinks_stop(tecg_sinks_t *set, int flush_timeout_ms) {
+        if (!set)
+                return;
+        for (size_t i = 0; i < set->count; i++)
+                tecg_sink_stop(set->members[i], flush_timeout_ms);
+}
+
+void tecg_sinks_destroy(tecg_sinks_t *set, int flush_timeout_ms) {
+        if (!set)
+                return;
+        for (size_t i = 0; i < set->count; i++)
+                tecg_sink_destroy(set->members[i], flush_timeout_ms);
+        free(set->members);
+        for (size_t k = 0; k < set->nlast; k++) {
+                free(set->last[k].dashboard);
+                free(set->last[k].json);
+                free(set->last[k].signature);
+        }
+        free(set->last);
+        pthread_mutex_destroy(&set->lock);
+        free(set);
 }

@@ -130,4 +130,52 @@ void tecg_sink_stop(tecg_sink_t *sink, int flush_timeout_ms);
  * flush_timeout_ms. NULL is ok. */
 void tecg_sink_destroy(tecg_sink_t *sink, int flush_timeout_ms);
 
+/* ---- the set of sinks, replaced on SIGHUP ------------------------------
+ *
+ * The daemon's sinks as one set. The main thread offers every version to
+ * the set (tecg_sinks_offer_signed()) and replaces its members on a reload
+ * (tecg_sinks_update()); the HTTP threads read the members for /metrics
+ * and /healthz (tecg_sinks_foreach()). The member list is swapped under the
+ * set's lock and a sink that left it is destroyed only after the swap, so
+ * no reader ever holds a destroyed sink. The set keeps the last version
+ * offered of each dashboard, so a sink that joins gets the current
+ * documents at once. */
+typedef struct tecg_sinks tecg_sinks_t;
+
+/* An empty set; NULL when out of memory. */
+tecg_sinks_t *tecg_sinks_new(void);
+
+/* Makes the members the sinks of opts[0..n) (names unique). A member whose
+ * name and options are unchanged stays as it is: its pending versions,
+ * backoff and counters. A new name, or a name whose options changed, gets
+ * a new sink, offered the last version of each dashboard. A member whose
+ * name is gone (or was replaced) is stopped without a flush: its pending
+ * versions are dropped, each named in the log. When a new sink cannot be
+ * made nothing changes (errstr says which and why). `added`, `removed`
+ * and `kept` (each may be NULL) count what happened. Main thread only. */
+tecg_err_t tecg_sinks_update(tecg_sinks_t *set, const tecg_sink_options_t *opts, size_t n,
+                             size_t *added, size_t *removed, size_t *kept, char *errstr,
+                             size_t errstr_size);
+
+/* Offers the version to every member (tecg_sink_offer_signed()) and keeps
+ * it as the dashboard's last for sinks that join later. TECG_ERR_NOMEM
+ * when it could not be kept (the members got it all the same). */
+tecg_err_t tecg_sinks_offer_signed(tecg_sinks_t *set, const char *dashboard, uint64_t version,
+                                   const char *json, size_t len, const char *signature);
+
+/* Calls cb for each member in configuration order, under the set's lock:
+ * cb must not call back into the set (tecg_sink_stats() and
+ * tecg_sink_name() are what it is for). Any thread. */
+void tecg_sinks_foreach(tecg_sinks_t *set, void (*cb)(tecg_sink_t *sink, void *opaque),
+                        void *opaque);
+
+/* Number of members now. Any thread. */
+size_t tecg_sinks_count(tecg_sinks_t *set);
+
+/* tecg_sink_stop() on every member: their flushes run side by side. */
+void tecg_sinks_stop(tecg_sinks_t *set, int flush_timeout_ms);
+
+/* Destroys every member (tecg_sink_destroy()) and the set. NULL ok. */
+void tecg_sinks_destroy(tecg_sinks_t *set, int flush_timeout_ms);
+
 #endif

@@ -231,6 +231,135 @@ static void test_sources_in_order(void **state) {
         tecg_log_set_level(TECG_LOG_INFO);
 }
 
+/* What the reload test's apply callback saw. */
+typedef struct {
+        int calls;
+        int64_t count; /* the fresh configuration's count */
+        bool refuse;   /* answer with an error */
+} applied_t;
+
+static tecg_err_t apply_count(const tecg_conf_t *conf, const void *fresh, void *opaque,
+                              char *errstr, size_t errstr_size) {
+        applied_t *a = opaque;
+        const test_daemon_conf_t *c = fresh;
+        a->calls++;
+        if (a->refuse)
+                return tecg_seterr(TECG_ERR_CONFIG, errstr, errstr_size, "%s: count: refused",
+                                   tecg_conf_origin(conf, "count"));
+        a->count = c->count;
+        return TECG_OK;
+}
+
+/* tecg_daemon_reload() with stderr captured: its return, its log. */
+static int reload_logged(tecg_daemon_t *d, const tecg_daemon_live_t *live, char **log) {
+        char path[] = "/tmp/test_daemon_log_XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        fflush(stderr);
+        int saved = dup(STDERR_FILENO);
+        dup2(fd, STDERR_FILENO);
+        int rc = tecg_daemon_reload(d, live);
+        fflush(stderr);
+        dup2(saved, STDERR_FILENO);
+        close(saved);
+        close(fd);
+        *log = tu_slurp(path, NULL);
+        unlink(path);
+        return rc;
+}
+
+static void rewrite(const char *path, const char *text) {
+        FILE *fp = fopen(path, "w");
+        assert_non_null(fp);
+        assert_true(fputs(text, fp) >= 0);
+        assert_int_equal(fclose(fp), 0);
+}
+
+/* SIGHUP's reload: a live key goes to apply and is logged as applied, and
+ * once applied it is not "changed" again; another key needs a restart
+ * each time it differs from what runs; a refused apply or a bad file
+ * changes nothing and says why. */
+static void test_reload(void **state) {
+        (void)state;
+        test_daemon_conf_t c;
+        tecg_daemon_t d;
+        applied_t a = {.calls = 0};
+        static const char *const keys[] = {"count", NULL};
+        const tecg_daemon_live_t live = {
+                .keys = keys, .conf_size = sizeof(c), .apply = apply_count, .opaque = &a};
+        char *log = NULL;
+        char *path = write_conf("nation = FRA\ncount = 5\n");
+        run_t r = run_setup(&spec, &c, &d, (char *[]){"tecg-test", "--config", path, NULL});
+        assert_int_equal(r.rc, -1);
+
+        assert_int_equal(reload_logged(&d, &live, &log), 0);
+        assert_int_equal(a.calls, 1); /* called even when nothing changed */
+        tu_assert_contains(log, "SIGHUP: the configuration has not changed");
+        free(log);
+
+        rewrite(path, "nation = FRA\ncount = 9\n");
+        assert_int_equal(reload_logged(&d, &live, &log), 0);
+        assert_int_equal(a.count, 9);
+        tu_assert_contains(log, "SIGHUP: count applied (9)");
+        assert_null(strstr(log, "next start"));
+        assert_int_equal(c.count, 5); /* the daemon's struct is its own */
+        free(log);
+
+        /* Applied: the same file again is no change. */
+        assert_int_equal(reload_logged(&d, &live, &log), 0);
+        tu_assert_contains(log, "SIGHUP: the configuration has not changed");
+        free(log);
+
+        /* nation is not live: named, each time. */
+        rewrite(path, "nation = DEU\ncount = 9\n");
+        for (int i = 0; i < 2; i++) {
+                assert_int_equal(reload_logged(&d, &live, &log), 1);
+                tu_assert_contains(log, "SIGHUP: nation in ", "changed to DEU",
+                                   "takes effect at the next start");
+                free(log);
+        }
+
+        /* Refused by the daemon: nothing applied, the reason said. */
+        a.refuse = true;
+        rewrite(path, "nation = FRA\ncount = 11\n");
+        assert_int_equal(reload_logged(&d, &live, &log), -1);
+        tu_assert_contains(log, "count: refused; the configuration in use stays");
+        assert_null(strstr(log, "applied"));
+        free(log);
+        a.refuse = false;
+        assert_int_equal(reload_logged(&d, &live, &log), 0);
+        tu_assert_contains(log, "SIGHUP: count applied (11)");
+        assert_int_equal(a.count, 11);
+        free(log);
+
+        /* A bad file: apply is not even asked. */
+        int calls = a.calls;
+        rewrite(path, "nation = FRA\ncount = 500\n");
+        assert_int_equal(reload_logged(&d, &live, &log), -1);
+        assert_int_equal(a.calls, calls);
+        tu_assert_contains(log, ":2: ", "count", "the configuration in use stays");
+        free(log);
+
+        run_free(&r, &d);
+        unlink(path);
+        free(path);
+        tecg_log_set_level(TECG_LOG_INFO);
+}
+
+static void test_live_keys(void **state) {
+        (void)state;
+        static const char *const keys[] = {"nations.file", "sink.", "limits.", NULL};
+        assert_true(tecg_daemon_key_is_live(keys, "log.level"));
+        assert_true(tecg_daemon_key_is_live(NULL, "log.level"));
+        assert_true(tecg_daemon_key_is_live(keys, "nations.file"));
+        assert_true(tecg_daemon_key_is_live(keys, "sink.bi.url"));
+        assert_true(tecg_daemon_key_is_live(keys, "limits.json.depth"));
+        assert_false(tecg_daemon_key_is_live(keys, "nations.filex"));
+        assert_false(tecg_daemon_key_is_live(keys, "sink"));
+        assert_false(tecg_daemon_key_is_live(keys, "kafka.acks"));
+        assert_false(tecg_daemon_key_is_live(NULL, "nations.file"));
+}
+
 /* Every mistake: exit status 2 and "progname: where: reason". */
 static void test_mistakes(void **state) {
         (void)state;
@@ -300,6 +429,8 @@ int main(void) {
                 cmocka_unit_test(test_man_page_is_generated_from_the_table),
                 cmocka_unit_test(test_sources_in_order),
                 cmocka_unit_test(test_mistakes),
+                cmocka_unit_test(test_reload),
+                cmocka_unit_test(test_live_keys),
         };
         return cmocka_run_group_tests_name("daemon", tests, NULL, NULL);
 }

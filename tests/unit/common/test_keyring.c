@@ -168,12 +168,43 @@ static void test_default_path_is_beside_the_nations_file(void **state) {
         free(p);
 }
 
+/* A keyring put in force by a reload: a key revoked there is refused at
+ * the next lookup on the same handle; the key read before stays intact. */
+static void test_replace_revokes(void **state) {
+        (void)state;
+        int64_t now = 1767225600000; /* 2026-01-01 */
+        tecg_keyring_t *kr = parse(HEADER "FRA,FRA-1," PUB ",,,\n");
+        tecg_keyring_t *again = parse(HEADER "FRA,FRA-1," PUB ",,,\n");
+        tecg_keyring_t *revoked = parse(HEADER "FRA,FRA-1," PUB ",,,2026-01-01T00:00:00Z\n");
+        const tecg_keyring_key_t *k = NULL, *before;
+        assert_non_null(kr);
+        assert_non_null(again);
+        assert_non_null(revoked);
+        assert_true(tecg_keyring_same(kr, again));
+        assert_false(tecg_keyring_same(kr, revoked));
+        assert_int_equal(tecg_keyring_check(kr, "FRA-1", 5, "FRA", now, &before), TECG_KEYRING_OK);
+
+        tecg_keyring_replace(kr, revoked);
+        assert_int_equal(tecg_keyring_check(kr, "FRA-1", 5, "FRA", now, &k), TECG_KEYRING_REVOKED);
+        assert_ptr_not_equal(k, before);
+        assert_false(before->revoked); /* the old key, still readable */
+        assert_true(tecg_keyring_at(kr, 0)->revoked);
+        assert_false(tecg_keyring_same(kr, again));
+
+        /* And back: a second replacement. */
+        tecg_keyring_replace(kr, again);
+        assert_int_equal(tecg_keyring_check(kr, "FRA-1", 5, "FRA", now, &k), TECG_KEYRING_OK);
+        assert_int_equal(tecg_keyring_count(kr), 1);
+        tecg_keyring_destroy(kr);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_bad_lines_name_line_field_and_reason),
                 cmocka_unit_test(test_windows_revocation_and_lookup),
                 cmocka_unit_test(test_event_signature_covers_each_part),
                 cmocka_unit_test(test_default_path_is_beside_the_nations_file),
+                cmocka_unit_test(test_replace_revokes),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

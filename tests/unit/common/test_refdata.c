@@ -1,5 +1,7 @@
-/* Reference data tests: nations CSV parsing (file:line errors) and the
+/* Reference data tests: nations CSV parsing (file:line errors), a list
+ * replaced by a reload while other threads look nations up, and the
  * ISO 4217 minor-unit table. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -221,11 +223,107 @@ static void test_currencies(void **state) {
         assert_int_equal(found, 180);
 }
 
+static tecg_nations_t *parse_list(const char *csv) {
+        char err[256];
+        tecg_nations_t *ns = tecg_nations_parse(csv, strlen(csv), "n.csv", err, sizeof(err));
+        if (!ns)
+                print_error("%s\n", err);
+        assert_non_null(ns);
+        return ns;
+}
+
+/* A replacement is what every lookup on the same handle sees next; the
+ * nations handed out before stay readable (ASan checks) until destroy. */
+static void test_replace(void **state) {
+        (void)state;
+        char added[64], removed[64];
+        tecg_nations_t *ns = parse_list("code,name,status\nFRA,France,member\nDEU,Germany,"
+                                        "member\n");
+        tecg_nations_t *fresh = parse_list("code,name,status\nFRA,France,member\nESP,Spain,"
+                                           "partner\nNOR,Norway,member\n");
+        tecg_nations_t *same = parse_list("code,name,status\nFRA,France,member\nESP,Spain,"
+                                          "partner\nNOR,Norway,member\n");
+        const tecg_nation_t *deu = tecg_nations_find(ns, "DEU");
+        const tecg_nations_t *before = tecg_nations_current(ns);
+        assert_ptr_not_equal(before, ns); /* a list, not the handle replacements change */
+        assert_ptr_equal(tecg_nations_current(before), before);
+        assert_false(tecg_nations_same(ns, fresh));
+        tecg_nations_diff(ns, fresh, added, sizeof(added), removed, sizeof(removed));
+        assert_string_equal(added, "ESP NOR");
+        assert_string_equal(removed, "DEU");
+
+        tecg_nations_replace(ns, fresh);
+        assert_int_equal(tecg_nations_count(ns), 3);
+        assert_null(tecg_nations_find(ns, "DEU"));
+        assert_string_equal(tecg_nations_find(ns, "ESP")->name, "Spain");
+        assert_string_equal(tecg_nations_at(ns, 2)->code, "NOR");
+        assert_true(tecg_nations_same(ns, same));
+        tecg_nations_diff(ns, same, added, sizeof(added), removed, sizeof(removed));
+        assert_string_equal(added, "");
+        assert_string_equal(removed, "");
+        /* What was handed out before is intact. */
+        assert_string_equal(deu->name, "Germany");
+        assert_int_equal(tecg_nations_count(before), 2);
+        assert_string_equal(tecg_nations_at(before, 1)->code, "DEU");
+
+        /* A second replacement keeps the first one's list readable too. */
+        const tecg_nations_t *second = tecg_nations_current(ns);
+        tecg_nations_replace(ns, parse_list("code,name,status\nITA,Italy,member\n"));
+        assert_int_equal(tecg_nations_count(ns), 1);
+        assert_int_equal(tecg_nations_count(second), 3);
+        assert_string_equal(tecg_nations_find(second, "NOR")->name, "Norway");
+        tecg_nations_destroy(same);
+        tecg_nations_destroy(ns);
+}
+
+typedef struct {
+        tecg_nations_t *ns;
+        volatile int stop;
+        volatile long misses, lookups;
+} reader_t;
+
+static void *reader_run(void *opaque) {
+        reader_t *r = opaque;
+        while (!r->stop) {
+                const tecg_nation_t *n = tecg_nations_find(r->ns, "FRA");
+                if (!n || strcmp(n->name, "France") != 0)
+                        r->misses++;
+                const tecg_nations_t *cur = tecg_nations_current(r->ns);
+                size_t count = tecg_nations_count(cur);
+                if (!tecg_nations_at(cur, count - 1))
+                        r->misses++;
+                r->lookups++;
+        }
+        return NULL;
+}
+
+/* A thread looking nations up while the main thread replaces the list
+ * over and over always finds the nation every list has, and a list taken
+ * with tecg_nations_current() never changes under it. */
+static void test_replace_while_read(void **state) {
+        (void)state;
+        reader_t r = {.ns = parse_list("code,name,status\nFRA,France,member\n")};
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, reader_run, &r), 0);
+        for (int i = 0; i < 300; i++)
+                tecg_nations_replace(r.ns, parse_list(i % 2 ? "code,name,status\nFRA,France,"
+                                                              "member\n"
+                                                            : "code,name,status\nDEU,Germany,"
+                                                              "member\nFRA,France,member\n"));
+        while (r.lookups < 1000)
+                ;
+        r.stop = 1;
+        pthread_join(t, NULL);
+        assert_int_equal(r.misses, 0);
+        tecg_nations_destroy(r.ns);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_deploy_nations), cmocka_unit_test(test_parse_ok),
-                cmocka_unit_test(test_parse_errors),   cmocka_unit_test(test_load_missing),
-                cmocka_unit_test(test_currencies),
+                cmocka_unit_test(test_deploy_nations),     cmocka_unit_test(test_parse_ok),
+                cmocka_unit_test(test_parse_errors),       cmocka_unit_test(test_load_missing),
+                cmocka_unit_test(test_currencies),         cmocka_unit_test(test_replace),
+                cmocka_unit_test(test_replace_while_read),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -752,6 +752,65 @@ static void test_overdue_with_clock(void **state) {
         tecg_dashboards_destroy(d, 10000);
 }
 
+static const char *status_of(json_t *doc, const char *nation) {
+        json_t *row = row_of(doc, nation);
+        assert_non_null(row);
+        return json_string_value(json_object_get(row, "status"));
+}
+
+/* A reload of the nations list (tecg_dashboards_nations_changed()): BEL
+ * leaves, JPN (which had an unlisted state) and NOR (none) join. BEL's
+ * state stays, shown as unlisted and counted; JPN's is listed; the
+ * per-nation view follows the new list. */
+static void test_nations_list_reloaded(void **state) {
+        fixture_t *f = *state;
+        char errstr[512];
+        tecg_buf_t out = TECG_BUF_INIT;
+        static const char csv[] = "code,name,status\n"
+                                  "GBR,United Kingdom,partner\n"
+                                  "JPN,Japan,member\n"
+                                  "NOR,Norway,member\n"
+                                  "USA,United States,member\n";
+        write_first_states(f);
+        tecg_dashboards_t *d = engine_new(f);
+        run_until_staffing(d, 1);
+        assert_int_equal(tecg_dashboards_nation_view(d, "BEL", &out), 200);
+        assert_int_equal(tecg_dashboards_nation_view(d, "JPN", &out), 404);
+
+        tecg_nations_t *fresh =
+                tecg_nations_parse(csv, strlen(csv), "test", errstr, sizeof(errstr));
+        assert_non_null(fresh);
+        tecg_nations_replace(f->nations, fresh);
+        tecg_dashboards_nations_changed(d);
+        assert_int_equal(tecg_dashboards_nation_view(d, "BEL", &out), 404);
+        assert_int_equal(tecg_dashboards_nation_view(d, "JPN", &out), 200);
+        assert_int_equal(tecg_dashboards_nation_view(d, "NOR", &out), 200);
+        run_until_staffing(d, 2);
+
+        json_t *staffing = stored(f, "staffing", 2);
+        assert_int_equal(int_at(staffing, "total.in_iraq"), 67); /* BEL still counted */
+        assert_string_equal(status_of(staffing, "BEL"), "unlisted");
+        assert_string_equal(status_of(staffing, "JPN"), "member");
+        assert_string_equal(status_of(staffing, "NOR"), "member");
+        json_t *nr = json_object_get(staffing, "not_reported");
+        assert_int_equal(json_array_size(nr), 2);
+        assert_string_equal(json_string_value(json_array_get(nr, 0)), "GBR");
+        assert_string_equal(json_string_value(json_array_get(nr, 1)), "NOR");
+        json_decref(staffing);
+
+        /* A newer state of the nation that left still lands (as unlisted). */
+        tecg_nation_state_t *bel = state_new("BEL", 2);
+        set_personnel(bel, TECG_ROLE_TRAINER, 20);
+        write_state(f, bel);
+        run_until_staffing(d, 3);
+        staffing = stored(f, "staffing", 3);
+        assert_int_equal(int_at(staffing, "total.in_iraq"), 77);
+        assert_string_equal(status_of(staffing, "BEL"), "unlisted");
+        json_decref(staffing);
+        tecg_buf_free(&out);
+        tecg_dashboards_destroy(d, 10000);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_follows_nation_state, setup, teardown),
@@ -762,6 +821,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_fatal_producer_error, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refused_writes_are_not_fatal, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_signs_every_version, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_nations_list_reloaded, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
