@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "coalesce.h"
 #include "docsign.h"
 #include "kafka.h"
 #include "log.h"
@@ -72,8 +73,12 @@ struct tecg_dashboards {
         bool *eof;
         bool loaded; /* nation-state read to its end once */
         bool dirty;  /* states changed since last compose */
-        int64_t next_compose_ms;
-        int64_t next_recheck_ms; /* monotonic: recompose for the clock's sake */
+        /* Bumped by every change that asks for a composition (a state,
+         * a refused write, the clock); note_changes() tells the coalescer
+         * of those it has not heard of, up to changes_noted. */
+        uint64_t changes, changes_noted;
+        tecg_coalesce_t coalesce; /* when to compose (coalesce.h) */
+        int64_t next_recheck_ms;  /* monotonic: recompose for the clock's sake */
         last_doc_t last[TECG_DASH__COUNT];
         bool served[TECG_DASH__COUNT]; /* in the docstore */
 
@@ -108,6 +113,7 @@ static void forget_content(tecg_dashboards_t *d, int which, uint64_t version) {
         free(d->last[which].content_key);
         d->last[which].content_key = NULL;
         d->dirty = true;
+        d->changes++;
 }
 
 /* Unlinks po from the engine's offers and frees it. NULL ok. */
@@ -516,6 +522,7 @@ static void replace_state(tecg_dashboards_t *d, tecg_nation_state_t **slot,
         tecg_nation_state_destroy(*slot);
         *slot = st;
         d->dirty = true;
+        d->changes++;
 }
 
 /* The state of a nation not in the list: kept beside the others. Takes st. */
@@ -544,6 +551,7 @@ static void take_unlisted(tecg_dashboards_t *d, tecg_nation_state_t *st) {
                       st->nation);
         d->unlisted[d->nunlisted++] = st;
         d->dirty = true;
+        d->changes++;
 }
 
 static void take_state(tecg_dashboards_t *d, const rd_kafka_message_t *m) {
@@ -588,33 +596,72 @@ static tecg_err_t check_fatal(rd_kafka_t *rk, const char *role, char *errstr, si
                            reason);
 }
 
+/* One message from nation-state: an end of partition, a state, or an error
+ * (a fatal one sets *fatal; the reason is read from the client later).
+ * Destroys m. */
+static void take_message(tecg_dashboards_t *d, rd_kafka_message_t *m, bool *fatal) {
+        if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+                *fatal = true;
+        } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                if (m->partition >= 0 && m->partition < d->npartitions && !d->eof[m->partition]) {
+                        d->eof[m->partition] = true;
+                        d->eof_partitions++;
+                }
+        } else if (m->err) {
+                tecg_log_warn(FAC, "consume: %s", rd_kafka_message_errstr(m));
+        } else {
+                take_state(d, m);
+        }
+        rd_kafka_message_destroy(m);
+}
+
+/* Waits at most wait_ms for the first message, then takes whatever else
+ * has arrived without waiting more: rd_kafka_consume_batch_queue() alone
+ * would hold a lone state until its timeout or a full batch. At most
+ * DRAIN_ROUNDS batches, so that a flood cannot keep the loop from
+ * composing. */
+#define DRAIN_BATCH 512
+#define DRAIN_ROUNDS 8
+static void drain(tecg_dashboards_t *d, int wait_ms, bool *fatal) {
+        rd_kafka_message_t *batch[DRAIN_BATCH];
+        rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(d->consumer);
+        rd_kafka_message_t *first = rd_kafka_consume_queue(q, wait_ms);
+        if (first) {
+                take_message(d, first, fatal);
+                for (int round = 0; round < DRAIN_ROUNDS; round++) {
+                        ssize_t n = rd_kafka_consume_batch_queue(q, 0, batch, DRAIN_BATCH);
+                        for (ssize_t i = 0; i < n; i++)
+                                take_message(d, batch[i], fatal);
+                        if (n < DRAIN_BATCH)
+                                break;
+                }
+        }
+        rd_kafka_queue_destroy(q);
+}
+
+/* Tells the coalescer of changes made since it last heard, once the states
+ * are loaded: nothing is composed before, so what arrives then is no
+ * burst. Also catches a refused write noted during a composition. */
+static void note_changes(tecg_dashboards_t *d, int64_t now) {
+        if (!d->loaded || d->changes == d->changes_noted)
+                return;
+        d->changes_noted = d->changes;
+        tecg_coalesce_change(&d->coalesce, now);
+}
+
 tecg_err_t tecg_dashboards_run_once(tecg_dashboards_t *d, int timeout_ms, char *errstr,
                                     size_t errstr_size) {
-        rd_kafka_message_t *batch[512];
         tecg_err_t err;
         bool fatal_message = false;
-        rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(d->consumer);
-        ssize_t n = rd_kafka_consume_batch_queue(q, timeout_ms, batch, 512);
-        rd_kafka_queue_destroy(q);
-        for (ssize_t i = 0; i < n; i++) {
-                rd_kafka_message_t *m = batch[i];
-                if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
-                        /* Every message is still destroyed; the reason is
-                         * read from the client below. */
-                        fatal_message = true;
-                } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                        if (m->partition >= 0 && m->partition < d->npartitions &&
-                            !d->eof[m->partition]) {
-                                d->eof[m->partition] = true;
-                                d->eof_partitions++;
-                        }
-                } else if (m->err) {
-                        tecg_log_warn(FAC, "consume: %s", rd_kafka_message_errstr(m));
-                } else {
-                        take_state(d, m);
-                }
-                rd_kafka_message_destroy(m);
-        }
+        int64_t now = tecg_mono_ms();
+        note_changes(d, now);
+        /* Not past a composition that is due: a pending change waits for
+         * its window, never for the caller's timeout. */
+        int wait_ms = timeout_ms;
+        int64_t due_in = tecg_coalesce_due_in(&d->coalesce, now);
+        if (due_in >= 0 && due_in < wait_ms)
+                wait_ms = (int)due_in;
+        drain(d, wait_ms, &fatal_message);
         if (d->producer)
                 rd_kafka_poll(d->producer, 0);
         /* Checked before composing: nothing is published by a client that
@@ -625,6 +672,7 @@ tecg_err_t tecg_dashboards_run_once(tecg_dashboards_t *d, int timeout_ms, char *
         if (fatal_message) /* and the client had no reason to give */
                 return tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
                                    "fatal Kafka error reading %s", d->topic_state);
+        now = tecg_mono_ms();
         if (!d->loaded && d->eof_partitions == d->npartitions) {
                 d->loaded = true;
                 size_t have = 0;
@@ -633,21 +681,22 @@ tecg_err_t tecg_dashboards_run_once(tecg_dashboards_t *d, int timeout_ms, char *
                 tecg_log_info(FAC, "caught up with %s: %zu nation states (%zu unlisted)",
                               d->topic_state, have + d->nunlisted, d->nunlisted);
                 d->dirty = true; /* compose now, even when nothing was reported */
-                d->next_compose_ms = 0;
+                d->changes++;
         }
-        int64_t now = tecg_mono_ms();
         /* Nothing received can still change a document: a nation turns
          * overdue as the clock moves. Unchanged content publishes nothing. */
         if (d->loaded && now >= d->next_recheck_ms) {
                 d->dirty = true;
+                d->changes++;
                 d->next_recheck_ms =
                         now +
                         (d->opts.recheck_interval_ms > 0 ? d->opts.recheck_interval_ms : 60000);
         }
-        if (d->loaded && d->dirty && now >= d->next_compose_ms) {
+        note_changes(d, now);
+        if (d->loaded && d->dirty && tecg_coalesce_due_in(&d->coalesce, now) == 0) {
                 d->dirty = false;
-                d->next_compose_ms = now + d->opts.compose_interval_ms;
                 compose_all(d);
+                tecg_coalesce_composed(&d->coalesce, tecg_mono_ms());
                 /* Healthy only once the documents exist, not when the
                  * states are merely read. */
                 pthread_mutex_lock(&d->lock);
@@ -669,6 +718,7 @@ tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
         }
         pthread_mutex_init(&d->lock, NULL);
         d->opts = *opts;
+        tecg_coalesce_init(&d->coalesce, opts->compose_interval_ms);
         d->nstates = tecg_nations_count(opts->nations);
         if (!(d->topic_state = tecg_topics_name(opts->topic_prefix, TECG_TOPICS_NATION_STATE)) ||
             !(d->topic_dashboards = tecg_topics_name(opts->topic_prefix, TECG_TOPICS_DASHBOARDS)) ||

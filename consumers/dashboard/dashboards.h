@@ -49,9 +49,12 @@ typedef struct {
          * security.signing=off. Borrowed. */
         const tecg_sign_key_t *sign_key;
         void *opaque;
-        bool publish_topic;      /* write tecg.dashboards */
-        int compose_interval_ms; /* at most one composition per interval */
-        int load_timeout_ms;     /* reading tecg.dashboards at start */
+        bool publish_topic; /* write tecg.dashboards */
+        /* The ceiling of the coalescing window (coalesce.h): a change
+         * that comes alone is composed at once, changes that keep arriving
+         * wait at most this long. */
+        int compose_interval_ms;
+        int load_timeout_ms; /* reading tecg.dashboards at start */
         /* The daemon's stop flag (may be NULL): start-up gives up waiting
          * for Kafka once it is set. Borrowed. */
         const volatile int *stop;
