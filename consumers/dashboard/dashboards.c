@@ -157,16 +157,25 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         pending_offer_free(d, po);
 }
 
-/* Content identity: the document without its version and generation time,
- * keys sorted. */
+#define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION))
+
+/* Content identity: the document's compact text without its version and
+ * generation time, keys in the order composed. A composed body is
+ * deterministic, key order included (compose.h), and a document read back
+ * from tecg.dashboards keeps the order it was written in, so the texts of
+ * equal contents are equal. Sorting the keys instead cost more than
+ * composing (every object of a 160 kB document sorted and copied). The
+ * same text, with the version spliced in (stamped_text()), is what is
+ * published: one serialisation per document and composition. */
 static char *content_key(json_t *doc) {
-        json_t *copy = json_deep_copy(doc);
+        if (!json_object_get(doc, "version") && !json_object_get(doc, "generated_at"))
+                return json_dumps(doc, DUMP_FLAGS);
+        json_t *copy = json_copy(doc); /* shallow: only top-level keys go */
         if (!copy)
                 return NULL;
         json_object_del(copy, "version");
         json_object_del(copy, "generated_at");
-        char *s = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS |
-                                           JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION));
+        char *s = json_dumps(copy, DUMP_FLAGS);
         json_decref(copy);
         return s;
 }
@@ -276,24 +285,35 @@ static tecg_err_t load_last_documents(tecg_dashboards_t *d, char *errstr, size_t
 
 /* ---- composing and publishing ------------------------------------------ */
 
-/* The published document: "dashboard", "version", "generated_at" first,
- * then the composed content in its order. */
-static json_t *stamp(const tecg_dashboards_t *d, json_t *body, uint64_t version) {
+/* The published text of a version: "dashboard", "version", "generated_at"
+ * first, then the composed content in its order. Spliced into the body's
+ * text (content_key(), which starts with its "dashboard" member) rather
+ * than serialised once more. malloc'ed; NULL when out of memory or when
+ * the body does not start with its name (never, for compose.c's). */
+static char *stamped_text(const tecg_dashboards_t *d, int which, const char *key, uint64_t version,
+                          size_t *len) {
         char now[TECG_TIME_RFC3339_SIZE];
-        tecg_time_format_rfc3339_ms(wall_now(d), now);
-        json_t *doc = json_object();
-        if (!doc)
+        char head[TECG_TIME_RFC3339_SIZE + 128];
+        const char *name = tecg_dashboard_names[which];
+        size_t name_len = strlen(name), key_len = strlen(key);
+        /* {"dashboard":"NAME" */
+        size_t skip = 14 + name_len + 1;
+        if (key_len < skip + 1 || strncmp(key, "{\"dashboard\":\"", 14) != 0 ||
+            strncmp(key + 14, name, name_len) != 0 || key[14 + name_len] != '"')
                 return NULL;
-        json_object_set(doc, "dashboard", json_object_get(body, "dashboard"));
-        json_object_set_new(doc, "version", json_integer((json_int_t)version));
-        json_object_set_new(doc, "generated_at", json_string(now));
-        const char *k;
-        json_t *v;
-        json_object_foreach(body, k, v) {
-                if (strcmp(k, "dashboard") != 0)
-                        json_object_set(doc, k, v);
-        }
-        return doc;
+        tecg_time_format_rfc3339_ms(wall_now(d), now);
+        int n = snprintf(head, sizeof(head),
+                         "{\"dashboard\":\"%s\",\"version\":%" PRIu64 ",\"generated_at\":\"%s\"",
+                         name, version, now);
+        if (n < 0 || (size_t)n >= sizeof(head))
+                return NULL;
+        char *text = malloc((size_t)n + key_len - skip + 1);
+        if (!text)
+                return NULL;
+        memcpy(text, head, (size_t)n);
+        memcpy(text + n, key + skip, key_len - skip + 1);
+        *len = (size_t)n + key_len - skip;
+        return text;
 }
 
 /* The version's signature (docs/design.md §9.2) into *sig; false, logged,
@@ -372,18 +392,13 @@ static pending_offer_t *pending_offer_new(tecg_dashboards_t *d, int which, uint6
         return po;
 }
 
-static void publish(tecg_dashboards_t *d, int which, json_t *doc, uint64_t version) {
+/* Publishes `version` of dashboard `which`, whose text (stamped_text())
+ * it takes. */
+static void publish(tecg_dashboards_t *d, int which, char *text, size_t len, uint64_t version) {
         char errstr[512];
         tecg_docsign_t sig;
         bool signed_;
         const char *name = tecg_dashboard_names[which];
-        char *text =
-                json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION));
-        if (!text) {
-                tecg_log_err(FAC, "%s: cannot serialise version %" PRIu64, name, version);
-                return;
-        }
-        size_t len = strlen(text);
         /* Signed once here, where the version is made; the docstore, the
          * sinks and the topic all hand out this one signature. */
         if (!sign_version(d, name, version, text, len, &sig, &signed_))
@@ -409,23 +424,20 @@ done:
 
 /* Serves a document under its last version without publishing it: after
  * a restart, when the content equals what was published before. */
-static void serve_unchanged(tecg_dashboards_t *d, int which, json_t *body) {
+static void serve_unchanged(tecg_dashboards_t *d, int which, const char *key) {
         char errstr[512];
         tecg_docsign_t sig;
         bool signed_;
         const char *name = tecg_dashboard_names[which];
         uint64_t version = d->last[which].version;
-        json_t *doc = stamp(d, body, version);
-        char *text = doc ? json_dumps(doc, JSON_COMPACT |
-                                                   JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION))
-                         : NULL;
+        size_t len = 0;
+        char *text = stamped_text(d, which, key, version, &len);
         /* New bytes (generated_at), so a signature of their own. */
-        if (text && sign_version(d, name, version, text, strlen(text), &sig, &signed_) &&
-            tecg_docstore_put_signed(d->opts.store, name, version, text, strlen(text),
+        if (text && sign_version(d, name, version, text, len, &sig, &signed_) &&
+            tecg_docstore_put_signed(d->opts.store, name, version, text, len,
                                      signed_ ? sig.value : NULL, errstr, sizeof(errstr)) == TECG_OK)
                 d->served[which] = true;
         free(text);
-        json_decref(doc);
 }
 
 /* Keeps, for /metrics, each nation's last report times (listed nations in
@@ -478,27 +490,31 @@ static void compose_all(tecg_dashboards_t *d) {
                 } else if (d->last[which].content_key &&
                            strcmp(key, d->last[which].content_key) == 0) {
                         if (!d->served[which])
-                                serve_unchanged(d, which, body);
+                                serve_unchanged(d, which, key);
                 } else {
                         uint64_t version = d->last[which].version + 1;
-                        json_t *doc = stamp(d, body, version);
-                        if (doc) {
-                                /* Recorded first: a failed write forgets
-                                 * it again (forget_content()). */
-                                free(d->last[which].content_key);
-                                d->last[which].content_key = key;
-                                d->last[which].version = version;
-                                d->served[which] = true;
-                                key = NULL;
-                                publish(d, which, doc, version);
-                                pthread_mutex_lock(&d->lock);
-                                d->stats.versions[which] = version;
-                                d->stats.published++;
-                                d->stats.last_change_ms = tecg_wall_ms();
-                                pthread_mutex_unlock(&d->lock);
+                        size_t len = 0;
+                        char *text = stamped_text(d, which, key, version, &len);
+                        if (!text) {
+                                tecg_log_err(FAC, "%s: cannot serialise version %" PRIu64,
+                                             tecg_dashboard_names[which], version);
+                                goto next;
                         }
-                        json_decref(doc);
+                        /* Recorded first: a failed write forgets it again
+                         * (forget_content()). */
+                        free(d->last[which].content_key);
+                        d->last[which].content_key = key;
+                        d->last[which].version = version;
+                        d->served[which] = true;
+                        key = NULL;
+                        publish(d, which, text, len, version);
+                        pthread_mutex_lock(&d->lock);
+                        d->stats.versions[which] = version;
+                        d->stats.published++;
+                        d->stats.last_change_ms = tecg_wall_ms();
+                        pthread_mutex_unlock(&d->lock);
                 }
+        next:
                 free(key);
                 json_decref(body);
         }

@@ -33,8 +33,7 @@ static void run_script(int64_t max_ms, const step_t *steps, size_t n) {
                 int64_t got = tecg_coalesce_due_in(&c, s->at);
                 if (got != s->due_in)
                         fail_msg("step %zu (t=%lld, %s): due_in %lld, want %lld", i,
-                                 (long long)s->at, s->why, (long long)got,
-                                 (long long)s->due_in);
+                                 (long long)s->at, s->why, (long long)got, (long long)s->due_in);
         }
 }
 
@@ -113,18 +112,20 @@ static void test_change_right_after_compose(void **state) {
 static void test_small_intervals(void **state) {
         (void)state;
         static const step_t zero[] = {
-                {0, CHANGE, 0, "first"},   {0, COMPOSE, -1, ""},   {0, CHANGE, 0, "same ms"},
-                {0, COMPOSE, -1, ""},      {1, CHANGE, 0, "next ms"},
+                {0, CHANGE, 0, "first"}, {0, COMPOSE, -1, ""},      {0, CHANGE, 0, "same ms"},
+                {0, COMPOSE, -1, ""},    {1, CHANGE, 0, "next ms"},
         };
         run_script(0, zero, sizeof(zero) / sizeof(zero[0]));
         static const step_t two[] = {
-                {0, CHANGE, 0, "first"},      {0, COMPOSE, -1, "window 2"},
-                {1, CHANGE, 1, "due at 2"},   {2, COMPOSE, -1, "busy: window 2 (ceiling)"},
+                {0, CHANGE, 0, "first"},    {0, COMPOSE, -1, "window 2"},
+                {1, CHANGE, 1, "due at 2"}, {2, COMPOSE, -1, "busy: window 2 (ceiling)"},
                 {3, CHANGE, 1, "due at 4"},
         };
         run_script(2, two, sizeof(two) / sizeof(two[0]));
         static const step_t neg[] = {
-                {0, CHANGE, 0, "first"}, {0, COMPOSE, -1, ""}, {0, CHANGE, 0, "negative = 0"},
+                {0, CHANGE, 0, "first"},
+                {0, COMPOSE, -1, ""},
+                {0, CHANGE, 0, "negative = 0"},
         };
         run_script(-5, neg, sizeof(neg) / sizeof(neg[0]));
 }

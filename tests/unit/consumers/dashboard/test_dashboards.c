@@ -302,9 +302,24 @@ static json_t *stored(fixture_t *f, const char *name, uint64_t version) {
         else
                 assert_null(doc.signature);
         json_t *j = json_loadb(doc.json, doc.len, 0, &jerr);
-        tecg_doc_release(&doc);
         if (!j)
                 fail_msg("%s: %s", name, jerr.text);
+        /* The engine splices version and generated_at into the composed
+         * text: the result must be what Jansson itself writes for the
+         * document, with those two right after "dashboard". */
+        char *again =
+                json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION));
+        assert_non_null(again);
+        assert_string_equal(again, doc.json);
+        free(again);
+        void *it = json_object_iter(j);
+        const char *first[] = {"dashboard", "version", "generated_at"};
+        for (size_t i = 0; i < 3; i++, it = json_object_iter_next(j, it)) {
+                assert_non_null(it);
+                assert_string_equal(json_object_iter_key(it), first[i]);
+        }
+        assert_string_equal(json_string_value(json_object_get(j, "dashboard")), name);
+        tecg_doc_release(&doc);
         assert_int_equal(json_integer_value(json_object_get(j, "version")), version);
         return j;
 }
