@@ -194,11 +194,13 @@ static bool compose_once(const tecg_mission_t *m, const tecg_nations_t *nations,
                 /* As dashboards.c's content_key() and stamped_text() do it:
                  * the body's compact text is the content key, and the
                  * published text is that with the version spliced in. */
-                char *ck = json_dumps(body, JSON_COMPACT |
-                                                    JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION));
+                char *ck = json_dumps(
+                        body, JSON_COMPACT | JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION));
                 double t2 = now_ms();
                 char head[128];
-                size_t skip = ck ? strlen("{\"dashboard\":\"\"") + strlen(tecg_dashboard_names[which]) : 0;
+                size_t skip =
+                        ck ? strlen("{\"dashboard\":\"\"") + strlen(tecg_dashboard_names[which])
+                           : 0;
                 int hn = snprintf(head, sizeof(head),
                                   "{\"dashboard\":\"%s\",\"version\":7,\"generated_at\":\"%s\"",
                                   tecg_dashboard_names[which], "2015-01-01T00:00:00.000Z");
