@@ -89,7 +89,10 @@ tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
                                        const tecg_dashboards_options_t *opts, char *errstr,
                                        size_t errstr_size);
 
-/* Reads what arrived within timeout_ms and publishes what changed.
+/* Waits at most timeout_ms for the first nation state (less when a
+ * composition is due sooner), takes what else has arrived without
+ * waiting, and composes and publishes what changed when the coalescer
+ * says so (coalesce.h: at once for a change that comes alone).
  * TECG_ERR_KAFKA, with librdkafka's reason in errstr, once the consumer or
  * the producer has raised a fatal error (rd_kafka_fatal_error()): the
  * engine cannot go on and the daemon exits (status 1) to be restarted.
