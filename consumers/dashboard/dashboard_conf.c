@@ -181,7 +181,8 @@ const tecg_conf_prop_t tecg_dashboard_conf_props[] = {
          .defval = "100",
          .min = 0,
          .max = 60000,
-         .doc = "at most one new version per dashboard per interval"},
+         .doc = "longest a change waits for others to compose with while changes "
+                "keep arriving; a change that comes alone is composed at once"},
         {.name = "shutdown.timeout.ms",
          .type = TECG_CONF_INT,
          .offset = F(shutdown_timeout_ms),

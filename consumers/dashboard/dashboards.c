@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "coalesce.h"
 #include "docsign.h"
 #include "kafka.h"
 #include "log.h"
@@ -75,8 +76,12 @@ struct tecg_dashboards {
         bool *eof;
         bool loaded; /* nation-state read to its end once */
         bool dirty;  /* states changed since last compose */
-        int64_t next_compose_ms;
-        int64_t next_recheck_ms; /* monotonic: recompose for the clock's sake */
+        /* Bumped by every change that asks for a composition (a state,
+         * a refused write, the clock); note_changes() tells the coalescer
+         * of those it has not heard of, up to changes_noted. */
+        uint64_t changes, changes_noted;
+        tecg_coalesce_t coalesce; /* when to compose (coalesce.h) */
+        int64_t next_recheck_ms;  /* monotonic: recompose for the clock's sake */
         last_doc_t last[TECG_DASH__COUNT];
         bool served[TECG_DASH__COUNT]; /* in the docstore */
 
@@ -111,6 +116,7 @@ static void forget_content(tecg_dashboards_t *d, int which, uint64_t version) {
         free(d->last[which].content_key);
         d->last[which].content_key = NULL;
         d->dirty = true;
+        d->changes++;
 }
 
 /* Unlinks po from the engine's offers and frees it. NULL ok. */
@@ -154,16 +160,25 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         pending_offer_free(d, po);
 }
 
-/* Content identity: the document without its version and generation time,
- * keys sorted. */
+#define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION))
+
+/* Content identity: the document's compact text without its version and
+ * generation time, keys in the order composed. A composed body is
+ * deterministic, key order included (compose.h), and a document read back
+ * from tecg.dashboards keeps the order it was written in, so the texts of
+ * equal contents are equal. Sorting the keys instead cost more than
+ * composing (every object of a 160 kB document sorted and copied). The
+ * same text, with the version spliced in (stamped_text()), is what is
+ * published: one serialisation per document and composition. */
 static char *content_key(json_t *doc) {
-        json_t *copy = json_deep_copy(doc);
+        if (!json_object_get(doc, "version") && !json_object_get(doc, "generated_at"))
+                return json_dumps(doc, DUMP_FLAGS);
+        json_t *copy = json_copy(doc); /* shallow: only top-level keys go */
         if (!copy)
                 return NULL;
         json_object_del(copy, "version");
         json_object_del(copy, "generated_at");
-        char *s = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS |
-                                           JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION));
+        char *s = json_dumps(copy, DUMP_FLAGS);
         json_decref(copy);
         return s;
 }
@@ -273,24 +288,35 @@ static tecg_err_t load_last_documents(tecg_dashboards_t *d, char *errstr, size_t
 
 /* ---- composing and publishing ------------------------------------------ */
 
-/* The published document: "dashboard", "version", "generated_at" first,
- * then the composed content in its order. */
-static json_t *stamp(const tecg_dashboards_t *d, json_t *body, uint64_t version) {
+/* The published text of a version: "dashboard", "version", "generated_at"
+ * first, then the composed content in its order. Spliced into the body's
+ * text (content_key(), which starts with its "dashboard" member) rather
+ * than serialised once more. malloc'ed; NULL when out of memory or when
+ * the body does not start with its name (never, for compose.c's). */
+static char *stamped_text(const tecg_dashboards_t *d, int which, const char *key, uint64_t version,
+                          size_t *len) {
         char now[TECG_TIME_RFC3339_SIZE];
-        tecg_time_format_rfc3339_ms(wall_now(d), now);
-        json_t *doc = json_object();
-        if (!doc)
+        char head[TECG_TIME_RFC3339_SIZE + 128];
+        const char *name = tecg_dashboard_names[which];
+        size_t name_len = strlen(name), key_len = strlen(key);
+        /* {"dashboard":"NAME" */
+        size_t skip = 14 + name_len + 1;
+        if (key_len < skip + 1 || strncmp(key, "{\"dashboard\":\"", 14) != 0 ||
+            strncmp(key + 14, name, name_len) != 0 || key[14 + name_len] != '"')
                 return NULL;
-        json_object_set(doc, "dashboard", json_object_get(body, "dashboard"));
-        json_object_set_new(doc, "version", json_integer((json_int_t)version));
-        json_object_set_new(doc, "generated_at", json_string(now));
-        const char *k;
-        json_t *v;
-        json_object_foreach(body, k, v) {
-                if (strcmp(k, "dashboard") != 0)
-                        json_object_set(doc, k, v);
-        }
-        return doc;
+        tecg_time_format_rfc3339_ms(wall_now(d), now);
+        int n = snprintf(head, sizeof(head),
+                         "{\"dashboard\":\"%s\",\"version\":%" PRIu64 ",\"generated_at\":\"%s\"",
+                         name, version, now);
+        if (n < 0 || (size_t)n >= sizeof(head))
+                return NULL;
+        char *text = malloc((size_t)n + key_len - skip + 1);
+        if (!text)
+                return NULL;
+        memcpy(text, head, (size_t)n);
+        memcpy(text + n, key + skip, key_len - skip + 1);
+        *len = (size_t)n + key_len - skip;
+        return text;
 }
 
 /* The version's signature (docs/design.md §9.2) into *sig; false, logged,
@@ -369,18 +395,13 @@ static pending_offer_t *pending_offer_new(tecg_dashboards_t *d, int which, uint6
         return po;
 }
 
-static void publish(tecg_dashboards_t *d, int which, json_t *doc, uint64_t version) {
+/* Publishes `version` of dashboard `which`, whose text (stamped_text())
+ * it takes. */
+static void publish(tecg_dashboards_t *d, int which, char *text, size_t len, uint64_t version) {
         char errstr[512];
         tecg_docsign_t sig;
         bool signed_;
         const char *name = tecg_dashboard_names[which];
-        char *text =
-                json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION));
-        if (!text) {
-                tecg_log_err(FAC, "%s: cannot serialise version %" PRIu64, name, version);
-                return;
-        }
-        size_t len = strlen(text);
         /* Signed once here, where the version is made; the docstore, the
          * sinks and the topic all hand out this one signature. */
         if (!sign_version(d, name, version, text, len, &sig, &signed_))
@@ -406,23 +427,20 @@ done:
 
 /* Serves a document under its last version without publishing it: after
  * a restart, when the content equals what was published before. */
-static void serve_unchanged(tecg_dashboards_t *d, int which, json_t *body) {
+static void serve_unchanged(tecg_dashboards_t *d, int which, const char *key) {
         char errstr[512];
         tecg_docsign_t sig;
         bool signed_;
         const char *name = tecg_dashboard_names[which];
         uint64_t version = d->last[which].version;
-        json_t *doc = stamp(d, body, version);
-        char *text = doc ? json_dumps(doc, JSON_COMPACT |
-                                                   JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION))
-                         : NULL;
+        size_t len = 0;
+        char *text = stamped_text(d, which, key, version, &len);
         /* New bytes (generated_at), so a signature of their own. */
-        if (text && sign_version(d, name, version, text, strlen(text), &sig, &signed_) &&
-            tecg_docstore_put_signed(d->opts.store, name, version, text, strlen(text),
+        if (text && sign_version(d, name, version, text, len, &sig, &signed_) &&
+            tecg_docstore_put_signed(d->opts.store, name, version, text, len,
                                      signed_ ? sig.value : NULL, errstr, sizeof(errstr)) == TECG_OK)
                 d->served[which] = true;
         free(text);
-        json_decref(doc);
 }
 
 /* Keeps, for /metrics, each nation's last report times (listed nations in
@@ -473,27 +491,31 @@ static void compose_all(tecg_dashboards_t *d) {
                 } else if (d->last[which].content_key &&
                            strcmp(key, d->last[which].content_key) == 0) {
                         if (!d->served[which])
-                                serve_unchanged(d, which, body);
+                                serve_unchanged(d, which, key);
                 } else {
                         uint64_t version = d->last[which].version + 1;
-                        json_t *doc = stamp(d, body, version);
-                        if (doc) {
-                                /* Recorded first: a failed write forgets
-                                 * it again (forget_content()). */
-                                free(d->last[which].content_key);
-                                d->last[which].content_key = key;
-                                d->last[which].version = version;
-                                d->served[which] = true;
-                                key = NULL;
-                                publish(d, which, doc, version);
-                                pthread_mutex_lock(&d->lock);
-                                d->stats.versions[which] = version;
-                                d->stats.published++;
-                                d->stats.last_change_ms = tecg_wall_ms();
-                                pthread_mutex_unlock(&d->lock);
+                        size_t len = 0;
+                        char *text = stamped_text(d, which, key, version, &len);
+                        if (!text) {
+                                tecg_log_err(FAC, "%s: cannot serialise version %" PRIu64,
+                                             tecg_dashboard_names[which], version);
+                                goto next;
                         }
-                        json_decref(doc);
+                        /* Recorded first: a failed write forgets it again
+                         * (forget_content()). */
+                        free(d->last[which].content_key);
+                        d->last[which].content_key = key;
+                        d->last[which].version = version;
+                        d->served[which] = true;
+                        key = NULL;
+                        publish(d, which, text, len, version);
+                        pthread_mutex_lock(&d->lock);
+                        d->stats.versions[which] = version;
+                        d->stats.published++;
+                        d->stats.last_change_ms = tecg_wall_ms();
+                        pthread_mutex_unlock(&d->lock);
                 }
+        next:
                 free(key);
                 json_decref(body);
         }
@@ -517,6 +539,7 @@ static void replace_state(tecg_dashboards_t *d, tecg_nation_state_t **slot,
         tecg_nation_state_destroy(*slot);
         *slot = st;
         d->dirty = true;
+        d->changes++;
 }
 
 /* The state of a nation not in the list: kept beside the others. Takes st. */
@@ -545,6 +568,7 @@ static void take_unlisted(tecg_dashboards_t *d, tecg_nation_state_t *st) {
                       st->nation);
         d->unlisted[d->nunlisted++] = st;
         d->dirty = true;
+        d->changes++;
 }
 
 static void take_state(tecg_dashboards_t *d, const rd_kafka_message_t *m) {
@@ -589,33 +613,72 @@ static tecg_err_t check_fatal(rd_kafka_t *rk, const char *role, char *errstr, si
                            reason);
 }
 
+/* One message from nation-state: an end of partition, a state, or an error
+ * (a fatal one sets *fatal; the reason is read from the client later).
+ * Destroys m. */
+static void take_message(tecg_dashboards_t *d, rd_kafka_message_t *m, bool *fatal) {
+        if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+                *fatal = true;
+        } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                if (m->partition >= 0 && m->partition < d->npartitions && !d->eof[m->partition]) {
+                        d->eof[m->partition] = true;
+                        d->eof_partitions++;
+                }
+        } else if (m->err) {
+                tecg_log_warn(FAC, "consume: %s", rd_kafka_message_errstr(m));
+        } else {
+                take_state(d, m);
+        }
+        rd_kafka_message_destroy(m);
+}
+
+/* Waits at most wait_ms for the first message, then takes whatever else
+ * has arrived without waiting more: rd_kafka_consume_batch_queue() alone
+ * would hold a lone state until its timeout or a full batch. At most
+ * DRAIN_ROUNDS batches, so that a flood cannot keep the loop from
+ * composing. */
+#define DRAIN_BATCH 512
+#define DRAIN_ROUNDS 8
+static void drain(tecg_dashboards_t *d, int wait_ms, bool *fatal) {
+        rd_kafka_message_t *batch[DRAIN_BATCH];
+        rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(d->consumer);
+        rd_kafka_message_t *first = rd_kafka_consume_queue(q, wait_ms);
+        if (first) {
+                take_message(d, first, fatal);
+                for (int round = 0; round < DRAIN_ROUNDS; round++) {
+                        ssize_t n = rd_kafka_consume_batch_queue(q, 0, batch, DRAIN_BATCH);
+                        for (ssize_t i = 0; i < n; i++)
+                                take_message(d, batch[i], fatal);
+                        if (n < DRAIN_BATCH)
+                                break;
+                }
+        }
+        rd_kafka_queue_destroy(q);
+}
+
+/* Tells the coalescer of changes made since it last heard, once the states
+ * are loaded: nothing is composed before, so what arrives then is no
+ * burst. Also catches a refused write noted during a composition. */
+static void note_changes(tecg_dashboards_t *d, int64_t now) {
+        if (!d->loaded || d->changes == d->changes_noted)
+                return;
+        d->changes_noted = d->changes;
+        tecg_coalesce_change(&d->coalesce, now);
+}
+
 tecg_err_t tecg_dashboards_run_once(tecg_dashboards_t *d, int timeout_ms, char *errstr,
                                     size_t errstr_size) {
-        rd_kafka_message_t *batch[512];
         tecg_err_t err;
         bool fatal_message = false;
-        rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(d->consumer);
-        ssize_t n = rd_kafka_consume_batch_queue(q, timeout_ms, batch, 512);
-        rd_kafka_queue_destroy(q);
-        for (ssize_t i = 0; i < n; i++) {
-                rd_kafka_message_t *m = batch[i];
-                if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
-                        /* Every message is still destroyed; the reason is
-                         * read from the client below. */
-                        fatal_message = true;
-                } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                        if (m->partition >= 0 && m->partition < d->npartitions &&
-                            !d->eof[m->partition]) {
-                                d->eof[m->partition] = true;
-                                d->eof_partitions++;
-                        }
-                } else if (m->err) {
-                        tecg_log_warn(FAC, "consume: %s", rd_kafka_message_errstr(m));
-                } else {
-                        take_state(d, m);
-                }
-                rd_kafka_message_destroy(m);
-        }
+        int64_t now = tecg_mono_ms();
+        note_changes(d, now);
+        /* Not past a composition that is due: a pending change waits for
+         * its window, never for the caller's timeout. */
+        int wait_ms = timeout_ms;
+        int64_t due_in = tecg_coalesce_due_in(&d->coalesce, now);
+        if (due_in >= 0 && due_in < wait_ms)
+                wait_ms = (int)due_in;
+        drain(d, wait_ms, &fatal_message);
         if (d->producer)
                 rd_kafka_poll(d->producer, 0);
         /* Checked before composing: nothing is published by a client that
@@ -626,6 +689,7 @@ tecg_err_t tecg_dashboards_run_once(tecg_dashboards_t *d, int timeout_ms, char *
         if (fatal_message) /* and the client had no reason to give */
                 return tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size,
                                    "fatal Kafka error reading %s", d->topic_state);
+        now = tecg_mono_ms();
         if (!d->loaded && d->eof_partitions == d->npartitions) {
                 d->loaded = true;
                 size_t have = 0;
@@ -634,21 +698,22 @@ tecg_err_t tecg_dashboards_run_once(tecg_dashboards_t *d, int timeout_ms, char *
                 tecg_log_info(FAC, "caught up with %s: %zu nation states (%zu unlisted)",
                               d->topic_state, have + d->nunlisted, d->nunlisted);
                 d->dirty = true; /* compose now, even when nothing was reported */
-                d->next_compose_ms = 0;
+                d->changes++;
         }
-        int64_t now = tecg_mono_ms();
         /* Nothing received can still change a document: a nation turns
          * overdue as the clock moves. Unchanged content publishes nothing. */
         if (d->loaded && now >= d->next_recheck_ms) {
                 d->dirty = true;
+                d->changes++;
                 d->next_recheck_ms =
                         now +
                         (d->opts.recheck_interval_ms > 0 ? d->opts.recheck_interval_ms : 60000);
         }
-        if (d->loaded && d->dirty && now >= d->next_compose_ms) {
+        note_changes(d, now);
+        if (d->loaded && d->dirty && tecg_coalesce_due_in(&d->coalesce, now) == 0) {
                 d->dirty = false;
-                d->next_compose_ms = now + d->opts.compose_interval_ms;
                 compose_all(d);
+                tecg_coalesce_composed(&d->coalesce, tecg_mono_ms());
                 /* Healthy only once the documents exist, not when the
                  * states are merely read. */
                 pthread_mutex_lock(&d->lock);
@@ -670,6 +735,7 @@ tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
         }
         pthread_mutex_init(&d->lock, NULL);
         d->opts = *opts;
+        tecg_coalesce_init(&d->coalesce, opts->compose_interval_ms);
         d->list = tecg_nations_current(opts->nations);
         d->nstates = tecg_nations_count(d->list);
         if (!(d->topic_state = tecg_topics_name(opts->topic_prefix, TECG_TOPICS_NATION_STATE)) ||

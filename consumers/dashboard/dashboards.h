@@ -50,9 +50,12 @@ typedef struct {
          * security.signing=off. Borrowed. */
         const tecg_sign_key_t *sign_key;
         void *opaque;
-        bool publish_topic;      /* write tecg.dashboards */
-        int compose_interval_ms; /* at most one composition per interval */
-        int load_timeout_ms;     /* reading tecg.dashboards at start */
+        bool publish_topic; /* write tecg.dashboards */
+        /* The ceiling of the coalescing window (coalesce.h): a change
+         * that comes alone is composed at once, changes that keep arriving
+         * wait at most this long. */
+        int compose_interval_ms;
+        int load_timeout_ms; /* reading tecg.dashboards at start */
         /* The daemon's stop flag (may be NULL): start-up gives up waiting
          * for Kafka once it is set. Borrowed. */
         const volatile int *stop;
@@ -87,7 +90,10 @@ tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
                                        const tecg_dashboards_options_t *opts, char *errstr,
                                        size_t errstr_size);
 
-/* Reads what arrived within timeout_ms and publishes what changed.
+/* Waits at most timeout_ms for the first nation state (less when a
+ * composition is due sooner), takes what else has arrived without
+ * waiting, and composes and publishes what changed when the coalescer
+ * says so (coalesce.h: at once for a change that comes alone).
  * TECG_ERR_KAFKA, with librdkafka's reason in errstr, once the consumer or
  * the producer has raised a fatal error (rd_kafka_fatal_error()): the
  * engine cannot go on and the daemon exits (status 1) to be restarted.

@@ -1449,7 +1449,11 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* What libmicrohttpd says when a client goes away, which a client that
  * closes an SSE stream or a page that reloads does all the time: not a
- * problem of this server. */
+ * problem of this server. Found anywhere in a message: the reason often
+ * comes after what failed ("Failed to send the chunked response body
+ * for the request for `/api/stream'. Error: The connection was forcibly
+ * closed by remote peer", when a document goes out to a stream whose
+ * client has just reset it). */
 static const char *const mhd_hangups[] = {
         "Failed to send data in request for",
         "The connection was forcibly closed by remote peer",
@@ -1472,7 +1476,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
         while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
                 msg[--n] = '\0';
         for (size_t i = 0; i < sizeof(mhd_hangups) / sizeof(mhd_hangups[0]); i++)
-                if (strncmp(msg, mhd_hangups[i], strlen(mhd_hangups[i])) == 0)
+                if (strstr(msg, mhd_hangups[i]))
                         level = TECG_LOG_DEBUG;
         tecg_log_limited(&srv->mhd_log, level, FAC, "libmicrohttpd: %s", msg);
 }

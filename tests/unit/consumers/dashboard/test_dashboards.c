@@ -80,6 +80,7 @@ typedef struct {
         /* The engine's wall clock when not 0 (the overdue test moves it);
          * 0: the real one. Read by the engine on this thread only. */
         int64_t clock_ms;
+        int compose_interval_ms; /* the engine's; 0 unless a test sets it */
 } fixture_t;
 
 static int64_t fixture_clock(void *opaque) {
@@ -244,7 +245,7 @@ static tecg_dashboards_t *engine_new(fixture_t *f) {
                 .sign_key = f->key,
                 .opaque = f,
                 .publish_topic = true,
-                .compose_interval_ms = 0,
+                .compose_interval_ms = f->compose_interval_ms,
                 .load_timeout_ms = WAIT_MS,
                 .clock_ms = f->clock_ms ? fixture_clock : NULL,
                 .clock_opaque = f,
@@ -302,9 +303,24 @@ static json_t *stored(fixture_t *f, const char *name, uint64_t version) {
         else
                 assert_null(doc.signature);
         json_t *j = json_loadb(doc.json, doc.len, 0, &jerr);
-        tecg_doc_release(&doc);
         if (!j)
                 fail_msg("%s: %s", name, jerr.text);
+        /* The engine splices version and generated_at into the composed
+         * text: the result must be what Jansson itself writes for the
+         * document, with those two right after "dashboard". */
+        char *again =
+                json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION));
+        assert_non_null(again);
+        assert_string_equal(again, doc.json);
+        free(again);
+        void *it = json_object_iter(j);
+        const char *first[] = {"dashboard", "version", "generated_at"};
+        for (size_t i = 0; i < 3; i++, it = json_object_iter_next(j, it)) {
+                assert_non_null(it);
+                assert_string_equal(json_object_iter_key(it), first[i]);
+        }
+        assert_string_equal(json_string_value(json_object_get(j, "dashboard")), name);
+        tecg_doc_release(&doc);
         assert_int_equal(json_integer_value(json_object_get(j, "version")), version);
         return j;
 }
@@ -688,6 +704,31 @@ static char *metrics_text(tecg_dashboards_t *d) {
  * overdue with no new state at all (a new version of staffing, and
  * /metrics), and stops being overdue when it reports again. The nations
  * that never reported (GBR, USA) are overdue all along. */
+/* compose.interval.ms is the ceiling of the coalescing window, not a wait:
+ * with it at an hour, changes that come one at a time are each composed
+ * at once (docs/design.md 5.3). The rule itself is test_coalesce.c's; this
+ * is the engine using it. With a fixed interval the second version would
+ * come an hour later and run_until_staffing() would fail. */
+static void test_lone_changes_do_not_wait_for_the_interval(void **state) {
+        fixture_t *f = *state;
+        f->compose_interval_ms = 3600000;
+        tecg_nation_state_t *bel = state_new("BEL", 1);
+        set_personnel(bel, TECG_ROLE_TRAINER, 10);
+        write_state(f, bel);
+        tecg_dashboards_t *d = engine_new(f);
+        run_until_staffing(d, 1);
+        for (int v = 2; v <= 4; v++) {
+                bel = state_new("BEL", (uint64_t)v);
+                set_personnel(bel, TECG_ROLE_TRAINER, 10 * v);
+                write_state(f, bel);
+                run_until_staffing(d, (uint64_t)v);
+                json_t *doc = stored(f, "staffing", (uint64_t)v);
+                assert_int_equal(int_at(row_of(doc, "BEL"), "roles.TRAINER.IN_IRAQ"), 10 * v);
+                json_decref(doc);
+        }
+        tecg_dashboards_destroy(d, 1000);
+}
+
 static void test_overdue_with_clock(void **state) {
         fixture_t *f = *state;
         tecg_nation_state_t *bel = state_new("BEL", 1);
@@ -814,6 +855,8 @@ static void test_nations_list_reloaded(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_follows_nation_state, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_lone_changes_do_not_wait_for_the_interval,
+                                                setup, teardown),
                 cmocka_unit_test_setup_teardown(test_overdue_with_clock, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sinks_get_versions_the_topic_holds, setup,
                                                 teardown),
