@@ -36,7 +36,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from conftest import DASHBOARD_TOKEN, dashboard_tokens_file
+from conftest import DASHBOARD_TOKEN, dashboard_tokens_file, scaled
 
 ROOT = os.environ.get("TECG_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -491,13 +491,15 @@ class Browser:
                       returnByValue=True)
         return r["result"].get("value")
 
-    def wait_for(self, expression, timeout=20):
-        deadline = time.monotonic() + timeout
+    def wait_for(self, expression, timeout=40):
+        # A wait, not a measure: headless Chromium on a busy 2-core machine
+        # (two test files at a time) can take long to lay a page out.
+        deadline = time.monotonic() + scaled(timeout)
         while time.monotonic() < deadline:
             if self.js(expression):
                 return
             time.sleep(0.1)
-        raise AssertionError(f"never true: {expression}")
+        raise AssertionError(f"never true within {scaled(timeout):.0f} s: {expression}")
 
     def close(self):
         try:
