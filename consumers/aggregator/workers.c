@@ -87,8 +87,8 @@ tecg_workers_t *tecg_workers_new(int n, char *errstr, size_t errstr_size) {
         for (int i = 0; i < n - 1; i++) {
                 int rc = pthread_create(&w->threads[i], NULL, worker_main, w);
                 if (rc) {
-                        tecg_seterr(TECG_ERR_IO, errstr, errstr_size,
-                                    "signature check thread: %s", strerror(rc));
+                        tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "signature check thread: %s",
+                                    strerror(rc));
                         goto fail;
                 }
                 w->nthreads++;

@@ -1044,14 +1044,17 @@ static void test_restore_reads_both_forms(void **state) {
         /* What an aggregator of the previous version committed for NLD-f1,
          * on the partition of its input. */
         int32_t p = f->sent[origin[0]].partition;
-        tecg_id_record_t rec = {
-                .status = TECG_ID_ACTIVE, .type = TECG_EV_FUNDING, .has_effect = true, .effect = old};
+        tecg_id_record_t rec = {.status = TECG_ID_ACTIVE,
+                                .type = TECG_EV_FUNDING,
+                                .has_effect = true,
+                                .effect = old};
         uint8_t value[TECG_ID_RECORD_MAX];
         size_t vlen = tecg_id_record_encode(&rec, value);
         assert_true(vlen > 0);
         sent_t legacy = {.delivered = false};
         assert_int_equal(rd_kafka_producev(f->producer, RD_KAFKA_V_TOPIC(PREFIX "event-ids"),
-                                           RD_KAFKA_V_PARTITION(p), RD_KAFKA_V_KEY("NLD/NLD-f1", 10),
+                                           RD_KAFKA_V_PARTITION(p),
+                                           RD_KAFKA_V_KEY("NLD/NLD-f1", 10),
                                            RD_KAFKA_V_VALUE(value, vlen),
                                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                            RD_KAFKA_V_OPAQUE(&legacy), RD_KAFKA_V_END),

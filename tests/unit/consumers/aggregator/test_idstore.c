@@ -495,7 +495,8 @@ static void test_batch_refusals(void **state) {
         fixture_t *f = *state;
         char err[256];
         tecg_idstore_t *s = open_store(f, "t.event-ids");
-        tecg_id_record_t a = active(TECG_EV_FUNDING, "f1", 1), b = active(TECG_EV_PERSONNEL, "p1", 2);
+        tecg_id_record_t a = active(TECG_EV_FUNDING, "f1", 1),
+                         b = active(TECG_EV_PERSONNEL, "p1", 2);
         assert_int_equal(tecg_idstore_put(s, 0, "NLD", "f1", &a, err, sizeof(err)), TECG_OK);
         assert_int_equal(tecg_idstore_put(s, 0, "NLD", "p1", &b, err, sizeof(err)), TECG_OK);
         tecg_buf_t buf = TECG_BUF_INIT;
@@ -539,9 +540,9 @@ static void test_batch_refusals(void **state) {
         uint8_t more[512];
         memcpy(more, v, len);
         more[len] = 0;
-        assert_int_equal(
-                tecg_id_batch_decode(more, len + 1, batch_count_calls, NULL, NULL, err, sizeof(err)),
-                TECG_ERR_INVALID);
+        assert_int_equal(tecg_id_batch_decode(more, len + 1, batch_count_calls, NULL, NULL, err,
+                                              sizeof(err)),
+                         TECG_ERR_INVALID);
         assert_non_null(strstr(err, "bytes after the last entry"));
         for (size_t cut = 0; cut < len; cut++) {
                 calls_made = 0;
@@ -559,8 +560,8 @@ static void test_batch_refusals(void **state) {
                         w[at] = (uint8_t)x;
                         calls_made = 0;
                         size_t count = 0;
-                        tecg_err_t e = tecg_id_batch_decode(w, len, batch_count_calls, NULL,
-                                                            &count, err, sizeof(err));
+                        tecg_err_t e = tecg_id_batch_decode(w, len, batch_count_calls, NULL, &count,
+                                                            err, sizeof(err));
                         assert_int_equal(calls_made, e == TECG_OK ? 2 : 0);
                 }
         }
