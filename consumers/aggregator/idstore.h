@@ -6,8 +6,9 @@
  *
  * Two parts:
  *
- *   - the id record and its codec: the value of a tecg.event-ids message
- *     (key NATION/event_id) and of the store's `ids` database. A versioned
+ *   - the id record and its codec: an entry of a tecg.event-ids batch
+ *     record (below), the value of a per-event message written before
+ *     (key NATION/event_id), and the value of the store's `ids` database. A versioned
  *     binary layout, strictly checked on decode: event-ids is our own
  *     topic, but whoever can write it must not make the aggregator count
  *     garbage. The value written before this version (the decimal input
