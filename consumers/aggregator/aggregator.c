@@ -1809,6 +1809,9 @@ tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
         if (opts->verify_threads > 1 && opts->signatures != TECG_SIGNATURES_OFF &&
             !(agg->workers = tecg_workers_new(opts->verify_threads, errstr, errstr_size)))
                 goto fail;
+        if (opts->signatures != TECG_SIGNATURES_OFF)
+                tecg_log_info(FAC, "signatures checked on %d threads (verify.threads)",
+                              agg->workers ? tecg_workers_count(agg->workers) : 1);
 
         /* On top of each type's defaults (common/kafka.h); the kafka.* keys
          * of the config apply to all three clients and override these. */

@@ -48,6 +48,8 @@ static void *worker_main(void *arg) {
         sigset_t all;
         sigfillset(&all);
         pthread_sigmask(SIG_BLOCK, &all, NULL);
+        /* Named for top -H, perf and gdb. */
+        pthread_setname_np(pthread_self(), "tecg-verify");
         pthread_mutex_lock(&w->lock);
         for (;;) {
                 while (!w->stop && w->generation == seen)
