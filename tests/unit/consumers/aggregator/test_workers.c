@@ -47,8 +47,7 @@ static void run_sizes(int threads) {
                                 if (atomic_load(&job.calls[i]) != (i < sizes[s] ? 1 : 0))
                                         fail_msg("%d threads, %zu items: item %zu called %d "
                                                  "times",
-                                                 threads, sizes[s], i,
-                                                 atomic_load(&job.calls[i]));
+                                                 threads, sizes[s], i, atomic_load(&job.calls[i]));
                         if (threads <= 1)
                                 assert_int_equal(atomic_load(&job.off_caller), 0);
                 }
