@@ -1196,7 +1196,7 @@ static void process(tecg_aggregator_t *agg, part_ctx_t *ctx, int input, const rd
 
 /* A batch record at most this large: well under the broker's default
  * message.max.bytes (1 MiB), so that no topic setting must change. */
-#define ID_BATCH_MAX_BYTES (512 * 1024)
+#define ID_BATCH_MAX_BYTES ((size_t)512 * 1024)
 
 /* The id records this batch changed (the store's overlay), one event-ids
  * message per partition, more only when they do not fit one: each under a
