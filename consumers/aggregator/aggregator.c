@@ -122,11 +122,10 @@ struct tecg_aggregator {
         tecg_workers_t *workers;
         uint8_t *verified;
         size_t verified_cap;
-        /* Adaptive batching: how long a batch keeps collecting once its
-         * first message is in (0 when idle, doubling under load up to
-         * batch_max_ms), and a count of rebalances seen (a batch stops
-         * collecting at one). */
-        int linger_ms;
+        /* Adaptive batching: how long the last commit took (send_offsets
+         * and commit_transaction), the window of a batch under load, and a
+         * count of rebalances seen (a batch stops collecting at one). */
+        int commit_ms;
         uint64_t rebalances;
         /* Keys of the event-ids batch records: "batch/<nonce>/<seq>", the
          * nonce random per engine, seq counting its batch records. */
@@ -1586,19 +1585,23 @@ static tecg_err_t consumer_renew(tecg_aggregator_t *agg, char *errstr, size_t er
 }
 
 /* Adaptive batching (tecg_aggregator_run_once()): what is queued now;
- * when nothing is, waits up to batch_max_ms for a first message (the
- * window drops to 0: idle). Messages already waiting mean load: the
- * window doubles, up to batch_max_ms. Then it takes what comes until the
- * queue is drained and the window since the first message is over, the
- * batch is full, or a rebalance happened (what follows it belongs to the
- * new assignment). The number of messages, or -1. */
+ * when nothing is, waits up to batch_max_ms for a first message and takes
+ * no window (idle: it commits as soon as the queue is drained). Messages
+ * already waiting mean load (they came while the last batch committed):
+ * the window is then as long as the last commit took, at most
+ * batch_max_ms, so that a commit's fixed cost is spread over what arrives
+ * meanwhile and grows with the load, never waited for in vain. It takes
+ * what comes until the queue is drained and the window since the first
+ * message is over, the batch is full, or a rebalance happened (what
+ * follows it belongs to the new assignment). The number of messages, or
+ * -1. */
 static ssize_t batch_collect(tecg_aggregator_t *agg, rd_kafka_message_t **msgs, size_t max) {
         uint64_t rebalances = agg->rebalances;
+        int window = 0;
         ssize_t n = rd_kafka_consume_batch_queue(agg->consumer_queue, 0, msgs, max);
         if (n < 0)
                 return n;
         if (n == 0) {
-                agg->linger_ms = 0;
                 if (agg->rebalances != rebalances)
                         return 0;
                 n = rd_kafka_consume_batch_queue(agg->consumer_queue, agg->opts.batch_max_ms, msgs,
@@ -1606,10 +1609,10 @@ static ssize_t batch_collect(tecg_aggregator_t *agg, rd_kafka_message_t **msgs, 
                 if (n <= 0)
                         return n;
         } else {
-                int grown = agg->linger_ms ? 2 * agg->linger_ms : 1;
-                agg->linger_ms = grown < agg->opts.batch_max_ms ? grown : agg->opts.batch_max_ms;
+                window = agg->commit_ms < agg->opts.batch_max_ms ? agg->commit_ms
+                                                                 : agg->opts.batch_max_ms;
         }
-        int64_t end = tecg_mono_ms() + agg->linger_ms;
+        int64_t end = tecg_mono_ms() + window;
         while ((size_t)n < max && agg->rebalances == rebalances) {
                 int64_t left = end - tecg_mono_ms();
                 ssize_t got = rd_kafka_consume_batch_queue(
@@ -1693,6 +1696,7 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t
         produce_id_batches(agg);
         produce_states(agg);
 
+        int64_t commit_start = tecg_mono_ms();
         rd_kafka_topic_partition_list_t *offsets = batch_offsets(agg);
         rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(agg->consumer);
         error = offsets->cnt ? txn_call(agg, TXN_SEND_OFFSETS, offsets, cgmd) : NULL;
@@ -1714,6 +1718,8 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t
                 goto destroy_msgs;
         }
         agg->txn_open = false;
+        int64_t took = tecg_mono_ms() - commit_start;
+        agg->commit_ms = took < INT32_MAX ? (int)took : INT32_MAX;
         agg->fenced_in_a_row = 0;
         agg->stats.transactions++;
         agg->stats.last_commit_ms = tecg_wall_ms();

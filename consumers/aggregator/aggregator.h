@@ -122,8 +122,8 @@ tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
  * Adaptive batching: it waits up to batch_max_ms for a first message,
  * then takes what is queued and commits as soon as the queue is drained;
  * only while messages are already waiting when a batch starts (load) does
- * it keep collecting for a window that doubles with each such batch, up
- * to batch_max_ms (and batch_max_messages). TECG_OK also when there was nothing to
+ * it keep collecting, for as long as the last commit took, up to
+ * batch_max_ms (and batch_max_messages). TECG_OK also when there was nothing to
  * do, when a stop interrupted the batch (destroy aborts it) and after an
  * error the engine recovers from: an aborted transaction is replayed, and
  * a producer that cannot go on (fenced by the broker's epoch bump after

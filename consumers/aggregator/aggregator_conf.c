@@ -32,8 +32,8 @@ const tecg_conf_prop_t tecg_aggregator_conf_props[] = {
          .min = 1,
          .max = 60000,
          .doc = "the longest a batch keeps collecting under load: a batch commits as soon "
-                "as the input is drained, and only while messages keep waiting does it "
-                "collect for a window that doubles up to this"},
+                "as the input is drained; only while messages keep waiting does it "
+                "collect, for as long as the last commit took, up to this"},
         /* docs/design.md §9.1: a signature check costs about 60 µs of CPU,
          * more than everything else an event costs together. */
         {.name = "verify.threads",
