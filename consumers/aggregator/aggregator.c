@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 #include "state_codec.h"
 #include "timefmt.h"
 #include "topics.h"
+#include "workers.h"
 
 #define FAC "aggregator"
 /* One wait of a call to Kafka; the call is repeated while its error is
@@ -114,6 +116,21 @@ struct tecg_aggregator {
          * PARTITION_COUNT_TTL_MS. */
         int32_t in_partitions[IN__COUNT];
         int64_t in_partitions_ms[IN__COUNT];
+        /* The signature check of a batch, on verify_threads threads: per
+         * message of the batch, whether the check up to and including the
+         * Ed25519 verification held (1) or must be redone (0). */
+        tecg_workers_t *workers;
+        uint8_t *verified;
+        size_t verified_cap;
+        /* Adaptive batching: how long the last commit took (send_offsets
+         * and commit_transaction), the window of a batch under load, and a
+         * count of rebalances seen (a batch stops collecting at one). */
+        int commit_ms;
+        uint64_t rebalances;
+        /* Keys of the event-ids batch records: "batch/<nonce>/<seq>", the
+         * nonce random per engine, seq counting its batch records. */
+        char batch_nonce[33];
+        uint64_t batch_seq;
         /* For tecg_aggregator_health(): whether the group ever assigned us
          * (an empty assignment included), and since when every broker is
          * down (librdkafka says so, not when they are back). */
@@ -236,12 +253,39 @@ static void ctx_drop_all(tecg_aggregator_t *agg) {
 
 /* ---- restore ----------------------------------------------------------- */
 
+/* One entry of an event-ids batch record into the store. */
+typedef struct {
+        tecg_idstore_t *store;
+        int32_t partition;
+} restore_put_t;
+
+static tecg_err_t restore_put(void *opaque, const char *nation, const char *event_id,
+                              const tecg_id_record_t *r, char *errstr, size_t errstr_size) {
+        restore_put_t *rp = opaque;
+        return tecg_idstore_put(rp->store, rp->partition, nation, event_id, r, errstr, errstr_size);
+}
+
 /* Applies one record of nation-state (snapshot, latest wins) or event-ids. */
 static void restore_record(tecg_aggregator_t *agg, part_ctx_t *ctx, const rd_kafka_message_t *m,
                            bool is_state) {
         char reason[512];
         if (!m->key || m->key_len == 0)
                 return;
+        if (!is_state && tecg_id_batch_key(m->key, m->key_len)) {
+                /* The compact form: every id record of one batch. */
+                restore_put_t rp = {agg->store, ctx->partition};
+                if (!m->payload || tecg_id_batch_decode(m->payload, m->len, restore_put, &rp, NULL,
+                                                        reason, sizeof(reason))) {
+                        agg->fatal = true;
+                        snprintf(agg->fatal_error, sizeof(agg->fatal_error),
+                                 "%s [%" PRId32 "] offset %" PRId64 ": %s", agg->topic_ids,
+                                 m->partition, m->offset,
+                                 m->payload ? reason : "a batch record without a value");
+                        return;
+                }
+                ctx->ids_next = m->offset + 1;
+                return;
+        }
         if (!is_state) {
                 /* key = NATION/event_id */
                 char key[4 + TECG_EVENT_ID_MAX + 1];
@@ -554,6 +598,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
         tecg_aggregator_t *agg = opaque;
         char errstr[512];
+        agg->rebalances++;
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 int32_t *ps = calloc((size_t)parts->cnt + 1, sizeof(*ps));
                 size_t n = ps ? partitions_to_restore(agg, parts, ps) : 0;
@@ -859,15 +904,14 @@ static int header_once(rd_kafka_headers_t *hdrs, const char *name, const void **
 /* Checks the signature of one input message before anything reads its
  * value: who signed it (tecg-key-id, looked up in the keyring), that the
  * key is this nation's, unrevoked and valid at the message's timestamp,
- * that the timestamp is not in the future, that the signature covers
- * key, topic, timestamp and value, and that the message sits on the
- * partition its nation maps to (a signed message copied to another
- * partition would be counted a second time by another owner). Returns
+ * that the timestamp is not in the future and, unless `verified`, that
+ * the signature covers key, topic, timestamp and value. Returns
  * TECG_SIG__COUNT when it holds, otherwise the reason, described in why.
- * Sets batch_failed (the batch is replayed) when Kafka does not say how
- * many partitions the topic has. */
-static tecg_sig_refusal_t signature_check(tecg_aggregator_t *agg, int input,
-                                          const rd_kafka_message_t *m, char *why, size_t why_size) {
+ * Reads only the message and the keyring: safe on several threads at once
+ * (signatures_verify()), each with its own messages. */
+static tecg_sig_refusal_t signature_verdict(const tecg_aggregator_t *agg,
+                                            const rd_kafka_message_t *m, bool verified, char *why,
+                                            size_t why_size) {
         rd_kafka_headers_t *hdrs = NULL;
         const void *id_val = NULL, *sig_val = NULL;
         size_t id_len = 0, sig_len = 0;
@@ -946,14 +990,33 @@ static tecg_sig_refusal_t signature_check(tecg_aggregator_t *agg, int input,
                          tecg_time_format_rfc3339_ms(ts, t1));
                 return ts_type != RD_KAFKA_TIMESTAMP_CREATE_TIME ? TECG_SIG_BAD : TECG_SIG_FUTURE;
         }
-        if (!tecg_keyring_event_verify(k->public_key, m->key, m->key_len, topic, ts, m->payload,
-                                       m->payload ? m->len : 0, sig_val)) {
+        if (!verified && !tecg_keyring_event_verify(k->public_key, m->key, m->key_len, topic, ts,
+                                                    m->payload, m->payload ? m->len : 0, sig_val)) {
                 snprintf(why, why_size,
                          "bad signature: does not verify with key id %s over key, topic, "
                          "timestamp and value",
                          key_id);
                 return TECG_SIG_BAD;
         }
+        return TECG_SIG__COUNT;
+}
+
+/* The whole check: signature_verdict(), then (engine thread only: it may
+ * ask Kafka) that the message sits on the partition its nation maps to (a
+ * signed message copied to another partition would be counted a second
+ * time by another owner). `verified`: the verification held already
+ * (signatures_verify()). Sets batch_failed (the batch is replayed) when
+ * Kafka does not say how many partitions the topic has. */
+static tecg_sig_refusal_t signature_check(tecg_aggregator_t *agg, int input,
+                                          const rd_kafka_message_t *m, bool verified, char *why,
+                                          size_t why_size) {
+        tecg_sig_refusal_t r = signature_verdict(agg, m, verified, why, why_size);
+        if (r != TECG_SIG__COUNT)
+                return r;
+        char nation[4] = "";
+        if (m->key && m->key_len == 3)
+                memcpy(nation, m->key, 3);
+        const char *topic = rd_kafka_topic_name(m->rkt);
         int32_t count = input_partitions(agg, input, m->rkt, m->partition);
         if (count <= 0) {
                 if (!agg->batch_failed) {
@@ -976,12 +1039,14 @@ static tecg_sig_refusal_t signature_check(tecg_aggregator_t *agg, int input,
 }
 
 /* Applies security.signatures to one message: true when it may be
- * processed, false when it went to the dead-letter topic. */
-static bool signature_accepts(tecg_aggregator_t *agg, int input, const rd_kafka_message_t *m) {
+ * processed, false when it went to the dead-letter topic. `verified`: see
+ * signature_check(). */
+static bool signature_accepts(tecg_aggregator_t *agg, int input, const rd_kafka_message_t *m,
+                              bool verified) {
         char why[512];
         if (agg->opts.signatures == TECG_SIGNATURES_OFF)
                 return true;
-        tecg_sig_refusal_t r = signature_check(agg, input, m, why, sizeof(why));
+        tecg_sig_refusal_t r = signature_check(agg, input, m, verified, why, sizeof(why));
         if (r == TECG_SIG__COUNT)
                 return true;
         uint64_t n = ++agg->stats.sig_refused[r];
@@ -999,35 +1064,54 @@ static bool signature_accepts(tecg_aggregator_t *agg, int input, const rd_kafka_
         return true;
 }
 
-/* ---- counting (count.c) --------------------------------------------------- */
+/* The Ed25519 verification of a batch, the engine's largest cost (about
+ * 60 µs a message), spread over verify.threads threads before the batch
+ * is processed in order: verified[i] says whether message i passed the
+ * whole of signature_verdict(). Any other outcome is left to the engine's
+ * thread, which checks that message again in full and words the reason. */
+typedef struct {
+        const tecg_aggregator_t *agg;
+        rd_kafka_message_t **msgs;
+        uint8_t *verified;
+} verify_job_t;
 
-/* count.c's sink: an id record goes to event-ids in the open transaction. */
-static void on_record(void *opaque, const char *nation, const char *event_id, const uint8_t *value,
-                      size_t len) {
-        struct {
-                tecg_aggregator_t *agg;
-                int32_t partition;
-        } *where = opaque;
-        char key[4 + TECG_EVENT_ID_MAX + 1];
-        int klen = snprintf(key, sizeof(key), "%s/%s", nation, event_id);
-        produce(where->agg, where->agg->topic_ids, where->partition, key, (size_t)klen, value, len,
-                NULL);
+static void verify_one(void *opaque, size_t i) {
+        verify_job_t *job = opaque;
+        const rd_kafka_message_t *m = job->msgs[i];
+        char why[512];
+        job->verified[i] =
+                !m->err && m->rkt &&
+                signature_verdict(job->agg, m, false, why, sizeof(why)) == TECG_SIG__COUNT;
 }
+
+static tecg_err_t signatures_verify(tecg_aggregator_t *agg, rd_kafka_message_t **msgs, size_t n,
+                                    char *errstr, size_t errstr_size) {
+        if (n > agg->verified_cap) {
+                uint8_t *v = realloc(agg->verified, n);
+                if (!v)
+                        return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+                agg->verified = v;
+                agg->verified_cap = n;
+        }
+        memset(agg->verified, 0, n);
+        if (agg->opts.signatures == TECG_SIGNATURES_OFF || !agg->workers)
+                return TECG_OK;
+        verify_job_t job = {agg, msgs, agg->verified};
+        tecg_workers_run(agg->workers, n, verify_one, &job);
+        return TECG_OK;
+}
+
+/* ---- counting (count.c) --------------------------------------------------- */
 
 /* Dedupe and count one valid event (docs/design.md §4.4). */
 static void count_event(tecg_aggregator_t *agg, part_ctx_t *ctx, const rd_kafka_message_t *m,
                         const tecg_event_t *ev) {
         char reason[512];
         const char *stage = "aggregate";
-        struct {
-                tecg_aggregator_t *agg;
-                int32_t partition;
-        } where = {agg, ctx->partition};
-        tecg_count_ctx_t c = {.store = agg->store,
-                              .partition = ctx->partition,
-                              .on_record = on_record,
-                              .opaque = &where,
-                              .stats = &agg->stats.corrections};
+        /* The id records stay in the store's overlay: produce_id_batches()
+         * writes them to event-ids, one message per partition. */
+        tecg_count_ctx_t c = {
+                .store = agg->store, .partition = ctx->partition, .stats = &agg->stats.corrections};
         nation_slot_t *slot = ctx_slot(ctx, ev->nation, true);
         if (!slot) {
                 agg->fatal = true;
@@ -1062,12 +1146,12 @@ static void count_event(tecg_aggregator_t *agg, part_ctx_t *ctx, const rd_kafka_
         }
 }
 
-static void process(tecg_aggregator_t *agg, part_ctx_t *ctx, int input,
-                    const rd_kafka_message_t *m) {
+static void process(tecg_aggregator_t *agg, part_ctx_t *ctx, int input, const rd_kafka_message_t *m,
+                    bool verified) {
         char reason[512];
         tecg_event_t ev;
         agg->stats.consumed++;
-        if (!signature_accepts(agg, input, m))
+        if (!signature_accepts(agg, input, m, verified))
                 return;
         if (!m->payload) {
                 dead_letter(agg, m, "decode", "empty message (no value)");
@@ -1107,6 +1191,45 @@ static void process(tecg_aggregator_t *agg, part_ctx_t *ctx, int input,
                 return;
         }
         count_event(agg, ctx, m, &ev);
+}
+
+/* A batch record at most this large: well under the broker's default
+ * message.max.bytes (1 MiB), so that no topic setting must change. */
+#define ID_BATCH_MAX_BYTES ((size_t)512 * 1024)
+
+/* The id records this batch changed (the store's overlay), one event-ids
+ * message per partition, more only when they do not fit one: each under a
+ * key of its own (batch/<nonce>/<seq>), so compaction never drops one and
+ * a restore reads them all, in order. */
+static void produce_id_batches(tecg_aggregator_t *agg) {
+        char key[sizeof(TECG_ID_BATCH_KEY_PREFIX) + sizeof(agg->batch_nonce) + 24];
+        size_t max = agg->produce_max > DEAD_LETTER_SLACK + sizeof(key)
+                             ? agg->produce_max - DEAD_LETTER_SLACK - sizeof(key)
+                             : 0;
+        if (max > ID_BATCH_MAX_BYTES)
+                max = ID_BATCH_MAX_BYTES;
+        if (!tecg_idstore_pending(agg->store))
+                return;
+        for (size_t i = 0; i < agg->nparts; i++) {
+                part_ctx_t *ctx = agg->parts[i];
+                size_t cursor = 0, n;
+                while (ctx && (n = tecg_idstore_batch_next(agg->store, ctx->partition, &cursor, max,
+                                                           &agg->buf)) > 0) {
+                        if (n == SIZE_MAX) {
+                                agg->batch_failed = true;
+                                snprintf(agg->batch_error, sizeof(agg->batch_error),
+                                         "event-ids batch record of partition %" PRId32
+                                         ": out of memory",
+                                         ctx->partition);
+                                return;
+                        }
+                        int klen = snprintf(key, sizeof(key), "%s%s/%" PRIu64,
+                                            TECG_ID_BATCH_KEY_PREFIX, agg->batch_nonce,
+                                            agg->batch_seq++);
+                        produce(agg, agg->topic_ids, ctx->partition, key, (size_t)klen,
+                                agg->buf.data, agg->buf.len, NULL);
+                }
+        }
 }
 
 /* Snapshots of every nation changed in this batch. */
@@ -1461,6 +1584,46 @@ static tecg_err_t consumer_renew(tecg_aggregator_t *agg, char *errstr, size_t er
         return consumer_start(agg, errstr, errstr_size);
 }
 
+/* Adaptive batching (tecg_aggregator_run_once()): what is queued now;
+ * when nothing is, waits up to batch_max_ms for a first message and takes
+ * no window (idle: it commits as soon as the queue is drained). Messages
+ * already waiting mean load (they came while the last batch committed):
+ * the window is then as long as the last commit took, at most
+ * batch_max_ms, so that a commit's fixed cost is spread over what arrives
+ * meanwhile and grows with the load, never waited for in vain. It takes
+ * what comes until the queue is drained and the window since the first
+ * message is over, the batch is full, or a rebalance happened (what
+ * follows it belongs to the new assignment). The number of messages, or
+ * -1. */
+static ssize_t batch_collect(tecg_aggregator_t *agg, rd_kafka_message_t **msgs, size_t max) {
+        uint64_t rebalances = agg->rebalances;
+        int window = 0;
+        ssize_t n = rd_kafka_consume_batch_queue(agg->consumer_queue, 0, msgs, max);
+        if (n < 0)
+                return n;
+        if (n == 0) {
+                if (agg->rebalances != rebalances)
+                        return 0;
+                n = rd_kafka_consume_batch_queue(agg->consumer_queue, agg->opts.batch_max_ms, msgs,
+                                                 1);
+                if (n <= 0)
+                        return n;
+        } else {
+                window = agg->commit_ms < agg->opts.batch_max_ms ? agg->commit_ms
+                                                                 : agg->opts.batch_max_ms;
+        }
+        int64_t end = tecg_mono_ms() + window;
+        while ((size_t)n < max && agg->rebalances == rebalances) {
+                int64_t left = end - tecg_mono_ms();
+                ssize_t got = rd_kafka_consume_batch_queue(
+                        agg->consumer_queue, left > 0 ? (int)left : 0, msgs + n, max - (size_t)n);
+                if (got <= 0)
+                        break;
+                n += got;
+        }
+        return n;
+}
+
 tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t errstr_size) {
         int max = agg->opts.batch_max_messages;
         if (agg->renew_consumer && !agg->txn_open && consumer_renew(agg, errstr, errstr_size))
@@ -1469,8 +1632,7 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t
         if (!msgs)
                 return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
         tecg_err_t err = TECG_OK;
-        ssize_t n = rd_kafka_consume_batch_queue(agg->consumer_queue, agg->opts.batch_max_ms, msgs,
-                                                 (size_t)max);
+        ssize_t n = batch_collect(agg, msgs, (size_t)max);
         if (agg->producer)
                 rd_kafka_poll(agg->producer, 0);
         for (ssize_t i = 0; i < n; i++)
@@ -1491,6 +1653,8 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t
                 goto destroy_msgs;
         }
         if (n <= 0)
+                goto destroy_msgs;
+        if ((err = signatures_verify(agg, msgs, (size_t)n, errstr, errstr_size)))
                 goto destroy_msgs;
 
         rd_kafka_error_t *error = rd_kafka_begin_transaction(agg->producer);
@@ -1521,7 +1685,7 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t
                 int input = strcmp(rd_kafka_topic_name(m->rkt), agg->topic_in[IN_TRAINING]) == 0
                                     ? IN_TRAINING
                                     : IN_CONTRIBUTIONS;
-                process(agg, ctx, input, m);
+                process(agg, ctx, input, m, agg->verified[i]);
                 ctx->next_offset[input] = m->offset + 1;
         }
         if (agg->fatal) {
@@ -1529,8 +1693,10 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t
                 err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "%s", agg->fatal_error);
                 goto destroy_msgs;
         }
+        produce_id_batches(agg);
         produce_states(agg);
 
+        int64_t commit_start = tecg_mono_ms();
         rd_kafka_topic_partition_list_t *offsets = batch_offsets(agg);
         rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(agg->consumer);
         error = offsets->cnt ? txn_call(agg, TXN_SEND_OFFSETS, offsets, cgmd) : NULL;
@@ -1552,6 +1718,8 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t
                 goto destroy_msgs;
         }
         agg->txn_open = false;
+        int64_t took = tecg_mono_ms() - commit_start;
+        agg->commit_ms = took < INT32_MAX ? (int)took : INT32_MAX;
         agg->fenced_in_a_row = 0;
         agg->stats.transactions++;
         agg->stats.last_commit_ms = tecg_wall_ms();
@@ -1637,6 +1805,19 @@ tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
                 goto fail;
         if (store_open(agg, errstr, errstr_size))
                 goto fail;
+        uint8_t nonce[16];
+        if (getrandom(nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce)) {
+                tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "getrandom: %s", strerror(errno));
+                goto fail;
+        }
+        for (size_t i = 0; i < sizeof(nonce); i++)
+                snprintf(agg->batch_nonce + 2 * i, 3, "%02x", nonce[i]);
+        if (opts->verify_threads > 1 && opts->signatures != TECG_SIGNATURES_OFF &&
+            !(agg->workers = tecg_workers_new(opts->verify_threads, errstr, errstr_size)))
+                goto fail;
+        if (opts->signatures != TECG_SIGNATURES_OFF)
+                tecg_log_info(FAC, "signatures checked on %d threads (verify.threads)",
+                              agg->workers ? tecg_workers_count(agg->workers) : 1);
 
         /* On top of each type's defaults (common/kafka.h); the kafka.* keys
          * of the config apply to all three clients and override these. */
@@ -1810,6 +1991,8 @@ void tecg_aggregator_destroy(tecg_aggregator_t *agg) {
                 rd_kafka_conf_destroy(agg->consumer_conf);
         ctx_drop_all(agg);
         free(agg->parts);
+        tecg_workers_destroy(agg->workers);
+        free(agg->verified);
         tecg_idstore_close(agg->store);
         if (agg->store_tmpdir)
                 store_tmpdir_remove(agg->store_tmpdir);

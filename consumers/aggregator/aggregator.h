@@ -1,8 +1,9 @@
 /* The aggregator engine: consume-process-produce in Kafka transactions.
  *
- *   tecg.contributions ──┐                      ┌─▶ tecg.nation-state  (snapshot per changed nation)
- *   tecg.training-… ─────┴─ decode · contract ──┼─▶ tecg.event-ids     (each newly counted event_id)
- *                          dedupe · aggregate   ├─▶ tecg.dead-letter   (what cannot be counted, with why)
+ *   tecg.contributions ──┐  signatures (in      ┌─▶ tecg.nation-state  (snapshot per changed nation)
+ *   tecg.training-… ─────┴─ parallel) · decode ─┼─▶ tecg.event-ids     (the id records the batch changed,
+ *                          contract · dedupe ·  │                       one message per partition)
+ *                          aggregate            ├─▶ tecg.dead-letter   (what cannot be counted, with why)
  *                                               └─▶ consumer offsets
  *
  * All four outputs of a batch are committed in one transaction, so after
@@ -79,6 +80,9 @@ typedef struct {
          * (tests), so every restore rebuilds from tecg.event-ids. */
         const char *store_dir;
         size_t store_map_bytes; /* store.map.bytes; 0 = TECG_STORE_MAP_DEFAULT */
+        /* verify.threads: threads that check a batch's signatures, the
+         * engine's own included; 0 or 1 = the engine's thread alone. */
+        int verify_threads;
 } tecg_aggregator_options_t;
 
 /* The largest the store may grow: address space, not memory or disk. */
@@ -114,8 +118,12 @@ tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
                                        const tecg_aggregator_options_t *opts, char *errstr,
                                        size_t errstr_size);
 
-/* Consumes one batch (waiting up to batch_max_ms), aggregates it and
- * commits it in one transaction. TECG_OK also when there was nothing to
+/* Consumes one batch, aggregates it and commits it in one transaction.
+ * Adaptive batching: it waits up to batch_max_ms for a first message,
+ * then takes what is queued and commits as soon as the queue is drained;
+ * only while messages are already waiting when a batch starts (load) does
+ * it keep collecting, for as long as the last commit took, up to
+ * batch_max_ms (and batch_max_messages). TECG_OK also when there was nothing to
  * do, when a stop interrupted the batch (destroy aborts it) and after an
  * error the engine recovers from: an aborted transaction is replayed, and
  * a producer that cannot go on (fenced by the broker's epoch bump after

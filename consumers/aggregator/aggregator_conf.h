@@ -16,6 +16,7 @@ typedef struct {
         char *group_id;
         int64_t batch_max_messages;
         int64_t batch_max_ms;
+        int64_t verify_threads; /* verify.threads; 0 = online CPUs */
         int64_t restore_timeout_ms;
         int64_t message_max_bytes;
         int64_t shutdown_timeout_ms;

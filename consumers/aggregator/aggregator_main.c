@@ -420,6 +420,8 @@ int main(int argc, char **argv) {
                 .keyring = keyring,
                 .store_dir = ac.store_dir,
                 .store_map_bytes = (size_t)ac.store_map_bytes,
+                .verify_threads = ac.verify_threads ? (int)ac.verify_threads
+                                                    : (int)sysconf(_SC_NPROCESSORS_ONLN),
         };
         if (!(agg = tecg_aggregator_new(d.conf, &opts, errstr, sizeof(errstr)))) {
                 if (tecg_daemon_stop) {

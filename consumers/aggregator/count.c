@@ -14,7 +14,8 @@ static tecg_count_result_t record_put(tecg_count_ctx_t *c, const char *nation, c
                                       const tecg_id_record_t *rec, char *reason,
                                       size_t reason_size) {
         uint8_t value[TECG_ID_RECORD_MAX];
-        size_t vlen = tecg_id_record_encode(rec, value);
+        /* Without a sink, tecg_idstore_put() checks the same rules. */
+        size_t vlen = c->on_record ? tecg_id_record_encode(rec, value) : 1;
         if (!vlen) {
                 snprintf(reason, reason_size, "id record of %s/%s does not encode", nation,
                          event_id);
@@ -22,7 +23,8 @@ static tecg_count_result_t record_put(tecg_count_ctx_t *c, const char *nation, c
         }
         if (tecg_idstore_put(c->store, c->partition, nation, event_id, rec, reason, reason_size))
                 return TECG_COUNT_FAILED;
-        c->on_record(c->opaque, nation, event_id, value, vlen);
+        if (c->on_record)
+                c->on_record(c->opaque, nation, event_id, value, vlen);
         return TECG_COUNTED;
 }
 

@@ -45,7 +45,7 @@ typedef void (*tecg_count_record_cb)(void *opaque, const char *nation, const cha
 typedef struct {
         tecg_idstore_t *store; /* borrowed; its overlay is the open transaction */
         int32_t partition;
-        tecg_count_record_cb on_record;
+        tecg_count_record_cb on_record; /* NULL: the records stay in the overlay only */
         void *opaque;
         tecg_count_stats_t *stats; /* added to */
 } tecg_count_ctx_t;

@@ -279,6 +279,103 @@ fail:
                            nation, event_id, why);
 }
 
+/* ---- the batch record (idstore.h) ------------------------------------------ */
+
+bool tecg_id_batch_key(const void *key, size_t len) {
+        size_t plen = sizeof(TECG_ID_BATCH_KEY_PREFIX) - 1;
+        return key && len > plen && memcmp(key, TECG_ID_BATCH_KEY_PREFIX, plen) == 0;
+}
+
+/* One entry at byte `at` of a batch value: its nation, event_id and record
+ * checked; the offset after it in *next. NULL or what is wrong. */
+static const char *batch_entry(const uint8_t *p, size_t len, size_t at, char *nation, char *id,
+                               tecg_id_record_t *r, size_t *next, char *why, size_t why_size) {
+        if (len - at < 3 + 1)
+                return "cut before the event_id";
+        memcpy(nation, p + at, 3);
+        nation[3] = '\0';
+        if (tecg_nation_code_check(nation, 3))
+                return "nation " TECG_CODE3_RULE;
+        size_t idlen = p[at + 3];
+        at += 4;
+        if (idlen == 0 || idlen > TECG_EVENT_ID_MAX || len - at < idlen + 1)
+                return "event_id empty, too long or cut";
+        memcpy(id, p + at, idlen);
+        id[idlen] = '\0';
+        if (tecg_event_id_check(id, idlen))
+                return "event_id " TECG_EVENT_ID_RULE;
+        at += idlen;
+        size_t rlen = p[at++];
+        if (rlen == 0 || rlen > TECG_ID_RECORD_MAX || len - at < rlen)
+                return "record empty, too long or cut";
+        /* Only a versioned record: the legacy decimal value is older than
+         * batches and never written in one. */
+        if (p[at] != TECG_ID_RECORD_VERSION)
+                return "unknown record version";
+        if (tecg_id_record_decode(p + at, rlen, nation, id, r, why, why_size))
+                return why;
+        *next = at + rlen;
+        return NULL;
+}
+
+tecg_err_t tecg_id_batch_decode(const void *buf, size_t len, tecg_id_batch_cb cb, void *opaque,
+                                size_t *count, char *errstr, size_t errstr_size) {
+        const uint8_t *p = buf;
+        char nation[4], id[TECG_EVENT_ID_MAX + 1], why[512];
+        tecg_id_record_t r;
+        size_t n = 0, at = 0, entry = 0;
+        const char *bad = NULL;
+
+        if (count)
+                *count = 0;
+        if (!p || len < TECG_ID_BATCH_HEADER) {
+                bad = "shorter than a batch record";
+                goto fail;
+        }
+        if (p[0] != TECG_ID_BATCH_VERSION) {
+                bad = "unknown batch record version";
+                goto fail;
+        }
+        n = (size_t)get_be(p + 1, 4);
+        /* Each entry takes 3 + 1 + 1 + 1 + 5 bytes at least: a count that
+         * cannot fit is refused before anything walks it. */
+        if (n == 0 || n > (len - TECG_ID_BATCH_HEADER) / 11) {
+                bad = "entry count does not fit the value";
+                goto fail;
+        }
+        /* Twice: everything checked first, so that a malformed value hands
+         * nothing to cb (once without one). */
+        for (int pass = 0; pass < (cb ? 2 : 1); pass++) {
+                at = TECG_ID_BATCH_HEADER;
+                for (entry = 0; entry < n; entry++) {
+                        size_t next = 0;
+                        if ((bad = batch_entry(p, len, at, nation, id, &r, &next, why,
+                                               sizeof(why))))
+                                goto fail;
+                        if (pass == 1 && cb) {
+                                tecg_err_t err = cb(opaque, nation, id, &r, errstr, errstr_size);
+                                if (err)
+                                        return err;
+                        }
+                        at = next;
+                }
+                if (at != len) {
+                        bad = "bytes after the last entry";
+                        goto fail;
+                }
+        }
+        if (count)
+                *count = n;
+        return TECG_OK;
+fail:
+        if (entry < n)
+                return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
+                                   "batch record: entry %zu of %zu at byte %zu: %s", entry + 1, n,
+                                   at, bad);
+        return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, "batch record at byte %zu: %s",
+                           at, bad);
+}
+
 /* ---- the store ------------------------------------------------------------ */
 
 #define KEY_MAX (2 + 4 + TECG_EVENT_ID_MAX) /* be16 partition | NAT/ | event_id */
@@ -687,6 +784,46 @@ done:
                 mdb_txn_abort(txn);
         tecg_idstore_abort(s);
         return err;
+}
+
+size_t tecg_idstore_batch_next(const tecg_idstore_t *s, int32_t partition, size_t *cursor,
+                               size_t max_bytes, tecg_buf_t *out) {
+        size_t n = 0;
+        tecg_buf_reset(out);
+        if (max_bytes < TECG_ID_BATCH_HEADER + TECG_ID_BATCH_ENTRY_MAX ||
+            tecg_buf_reserve(out, TECG_ID_BATCH_HEADER))
+                return SIZE_MAX;
+        out->data[0] = TECG_ID_BATCH_VERSION;
+        out->len = TECG_ID_BATCH_HEADER;
+        for (; *cursor < s->nentries; ++*cursor) {
+                const overlay_entry_t *e = &s->entries[*cursor];
+                if (e->partition != partition)
+                        continue;
+                if (out->len + TECG_ID_BATCH_ENTRY_MAX > max_bytes)
+                        break;
+                uint8_t entry[TECG_ID_BATCH_ENTRY_MAX];
+                size_t idlen = (size_t)e->key_len - 6;
+                size_t rlen = tecg_id_record_encode(&e->rec, entry + 4 + idlen + 1);
+                if (!rlen || tecg_buf_reserve(out, TECG_ID_BATCH_ENTRY_MAX)) {
+                        /* Out of memory (put() checked every record): a
+                         * batch must never miss one silently. */
+                        tecg_buf_reset(out);
+                        return SIZE_MAX;
+                }
+                memcpy(entry, e->key + 2, 3);
+                entry[3] = (uint8_t)idlen;
+                memcpy(entry + 4, e->key + 6, idlen);
+                entry[4 + idlen] = (uint8_t)rlen;
+                memcpy(out->data + out->len, entry, 4 + idlen + 1 + rlen);
+                out->len += 4 + idlen + 1 + rlen;
+                n++;
+        }
+        if (!n) {
+                tecg_buf_reset(out);
+                return 0;
+        }
+        put_be((uint8_t *)out->data + 1, (uint32_t)n, 4);
+        return n;
 }
 
 void tecg_idstore_abort(tecg_idstore_t *s) {

@@ -6,8 +6,9 @@
  *
  * Two parts:
  *
- *   - the id record and its codec: the value of a tecg.event-ids message
- *     (key NATION/event_id) and of the store's `ids` database. A versioned
+ *   - the id record and its codec: an entry of a tecg.event-ids batch
+ *     record (below), the value of a per-event message written before
+ *     (key NATION/event_id), and the value of the store's `ids` database. A versioned
  *     binary layout, strictly checked on decode: event-ids is our own
  *     topic, but whoever can write it must not make the aggregator count
  *     garbage. The value written before this version (the decimal input
@@ -34,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "err.h"
 #include "event.h"
 
@@ -84,6 +86,45 @@ tecg_err_t tecg_id_record_decode(const void *buf, size_t len, const char *nation
                                  const char *event_id, tecg_id_record_t *r, char *errstr,
                                  size_t errstr_size);
 
+/* ---- the batch record: the compact form of tecg.event-ids ----------------
+ *
+ * One message per batch (Kafka transaction) and partition holds every id
+ * record the batch changed there, instead of one message per record: its
+ * key is TECG_ID_BATCH_KEY_PREFIX followed by a name unique to the batch,
+ * the partition and the chunk (see aggregator.c), so compaction never
+ * drops one; its value is
+ *
+ *   u8   TECG_ID_BATCH_VERSION
+ *   be32 count of entries (>= 1)
+ *   count times: 3 nation, u8 length of event_id, event_id,
+ *                u8 length of the record, the record (tecg_id_record_encode)
+ *
+ * Both forms are read on restore, in offset order (a later record of an id
+ * wins), so per-event records written before stay valid. */
+#define TECG_ID_BATCH_KEY_PREFIX "batch/"
+#define TECG_ID_BATCH_VERSION 2
+#define TECG_ID_BATCH_HEADER 5 /* version and count */
+/* Bytes of one entry at most. */
+#define TECG_ID_BATCH_ENTRY_MAX (3 + 1 + TECG_EVENT_ID_MAX + 1 + TECG_ID_RECORD_MAX)
+
+/* Whether a tecg.event-ids key is a batch record's. */
+bool tecg_id_batch_key(const void *key, size_t len);
+
+/* Called for every entry of a batch record, in order; non-zero stops the
+ * decoding with that error (errstr filled by the callback). */
+typedef tecg_err_t (*tecg_id_batch_cb)(void *opaque, const char *nation, const char *event_id,
+                                       const tecg_id_record_t *r, char *errstr, size_t errstr_size);
+
+/* Decodes a batch record's value strictly (every byte accounted for, every
+ * nation, event_id and record checked as tecg_id_record_decode() does; a
+ * legacy decimal value is not an entry) and calls cb for each entry. The
+ * whole value is checked before the first call, so a malformed one calls
+ * nothing; cb NULL only checks. TECG_ERR_INVALID with the entry and its
+ * byte offset otherwise, or the callback's error. *count (NULL ok) gets
+ * the number of entries. */
+tecg_err_t tecg_id_batch_decode(const void *buf, size_t len, tecg_id_batch_cb cb, void *opaque,
+                                size_t *count, char *errstr, size_t errstr_size);
+
 typedef struct tecg_idstore tecg_idstore_t;
 
 /* Opens (creates) the store in directory `dir` (created 0750 when
@@ -125,6 +166,16 @@ int tecg_idstore_personnel_latest(tecg_idstore_t *s, int32_t partition, const ch
  * topic at the next restore. */
 tecg_err_t tecg_idstore_commit(tecg_idstore_t *s, const int32_t *partitions, const int64_t *markers,
                                size_t n, char *errstr, size_t errstr_size);
+
+/* Encodes the overlay's records of `partition` as a batch record value
+ * into out (reset first), from overlay position *cursor on and at most
+ * max_bytes long (>= TECG_ID_BATCH_HEADER + TECG_ID_BATCH_ENTRY_MAX), and
+ * moves *cursor past what it took. The number of entries written; 0 when
+ * none are left (out is then empty); SIZE_MAX when out of memory (or
+ * max_bytes too small). Start with *cursor = 0; call again while it
+ * returns more. */
+size_t tecg_idstore_batch_next(const tecg_idstore_t *s, int32_t partition, size_t *cursor,
+                               size_t max_bytes, tecg_buf_t *out);
 
 /* Drops the overlay (the Kafka transaction was aborted). */
 void tecg_idstore_abort(tecg_idstore_t *s);

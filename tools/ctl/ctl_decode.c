@@ -6,6 +6,7 @@
 #include "ctl.h"
 #include "ctl_format.h"
 #include "ctl_kafka.h"
+#include "idstore.h"
 #include "registry.h"
 #include "topics.h"
 
@@ -74,11 +75,63 @@ static int on_option(void *opaque, int opt, const char *arg, char *errstr, size_
         }
 }
 
+/* One entry of an event-ids batch record, printed as the per-event
+ * record it stands for (key NATION/event_id, the id record as value), with
+ * "batch": the message's own key, the entry's place and the count. */
+typedef struct {
+        decode_run_t *run;
+        const tecg_ctl_msg_t *msg;
+        size_t entry, entries;
+} batch_print_t;
+
+static tecg_err_t print_batch_entry(void *opaque, const char *nation, const char *event_id,
+                                    const tecg_id_record_t *r, char *errstr, size_t errstr_size) {
+        batch_print_t *bp = opaque;
+        char key[4 + TECG_EVENT_ID_MAX + 1];
+        uint8_t value[TECG_ID_RECORD_MAX];
+        tecg_ctl_msg_t one = *bp->msg;
+        int klen = snprintf(key, sizeof(key), "%s/%s", nation, event_id);
+        one.key = key;
+        one.key_len = (size_t)klen;
+        one.value = value;
+        one.len = tecg_id_record_encode(r, value); /* decoded: it encodes */
+        json_t *j = tecg_ctl_format_message(bp->run->format, bp->run->kind, &one);
+        if (!j)
+                return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        json_object_set_new(j, "batch",
+                            json_pack("{s:o,s:I,s:I}", "key",
+                                      tecg_ctl_bytes_json(bp->msg->key, bp->msg->key_len), "entry",
+                                      (json_int_t)++bp->entry, "entries", (json_int_t)bp->entries));
+        tecg_ctl_print_json_line(stdout, j);
+        return TECG_OK;
+}
+
 static int print_message(void *opaque, const rd_kafka_message_t *m) {
         decode_run_t *run = opaque;
         tecg_ctl_header_t hbuf[TECG_CTL_MAX_HEADERS];
         tecg_ctl_msg_t msg;
+        char why[512];
         tecg_ctl_kafka_msg(m, &msg, hbuf, TECG_CTL_MAX_HEADERS);
+        if (run->kind == TECG_CTL_KIND_TEXT && m->payload &&
+            tecg_id_batch_key(msg.key, msg.key_len)) {
+                /* The compact form of event-ids: checked whole first, then
+                 * one line per id record. */
+                batch_print_t bp = {run, &msg, 0, 0};
+                if (tecg_id_batch_decode(m->payload, m->len, NULL, NULL, &bp.entries, why,
+                                         sizeof(why)) == TECG_OK &&
+                    tecg_id_batch_decode(m->payload, m->len, print_batch_entry, &bp, NULL, why,
+                                         sizeof(why)) == TECG_OK) {
+                        if (run->follow)
+                                (void)fflush(stdout);
+                        return 0;
+                }
+                json_t *j = tecg_ctl_format_message(run->format, run->kind, &msg);
+                if (j)
+                        json_object_set_new(j, "value_error", json_string(why));
+                run->undecodable++;
+                tecg_ctl_print_json_line(stdout, j);
+                return 0;
+        }
         json_t *j = tecg_ctl_format_message(run->format, run->kind, &msg);
         if (j && json_object_get(j, "value_error"))
                 run->undecodable++;
@@ -105,7 +158,8 @@ int tecg_ctl_decode(int argc, char **argv) {
                         "Prints the messages of a tecg topic as one JSON object per line: topic,\n"
                         "partition, offset, timestamp (ms) and time, key, headers, and the value\n"
                         "decoded for the topic: input events in either framing (contributions,\n"
-                        "training-completions), nation states, event-ids, dashboards (JSON), dead\n"
+                        "training-completions), nation states, event-ids (a batch record as one\n"
+                        "line per id record, with \"batch\"), dashboards (JSON), dead\n"
                         "letters (the original event and the tecg.* headers). A value that does "
                         "not\ndecode is shown as value_error and value_base64. Without --follow it "
                         "stops\nat the end of every partition.",

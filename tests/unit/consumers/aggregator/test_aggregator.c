@@ -596,39 +596,89 @@ static const tecg_funding_total_t *find_funding(const tecg_nation_state_t *st, t
         return NULL;
 }
 
+/* One id record of tecg.event-ids, from either form: a per-event message
+ * (key NATION/event_id) or an entry of a batch record. */
+typedef struct {
+        int32_t partition;
+        char key[4 + TECG_EVENT_ID_MAX + 1]; /* NATION/event_id */
+        tecg_id_record_t rec;
+} id_entry_t;
+
+typedef struct {
+        id_entry_t v[256];
+        size_t n;
+        int32_t partition; /* of the message being expanded */
+} id_entries_t;
+
+static tecg_err_t collect_entry(void *opaque, const char *nation, const char *event_id,
+                                const tecg_id_record_t *r, char *errstr, size_t errstr_size) {
+        (void)errstr;
+        (void)errstr_size;
+        id_entries_t *es = opaque;
+        assert_true(es->n < sizeof(es->v) / sizeof(es->v[0]));
+        id_entry_t *e = &es->v[es->n++];
+        e->partition = es->partition;
+        snprintf(e->key, sizeof(e->key), "%s/%s", nation, event_id);
+        e->rec = *r;
+        return TECG_OK;
+}
+
+/* Every id record of the event-ids messages rs, in offset order within a
+ * partition; each value must decode strictly. */
+static void id_entries(const records_t *rs, id_entries_t *out) {
+        char err[512], nation[4];
+        out->n = 0;
+        for (size_t i = 0; i < rs->n; i++) {
+                const record_t *r = &rs->v[i];
+                assert_non_null(r->key);
+                assert_non_null(r->value);
+                out->partition = r->partition;
+                if (tecg_id_batch_key(r->key, r->key_len)) {
+                        size_t count = 0;
+                        if (tecg_id_batch_decode(r->value, r->len, collect_entry, out, &count, err,
+                                                 sizeof(err)))
+                                fail_msg("%s: %s", r->key, err);
+                        assert_true(count > 0);
+                        continue;
+                }
+                assert_true(r->key_len > 4 && r->key[3] == '/');
+                snprintf(nation, sizeof(nation), "%.3s", r->key);
+                tecg_id_record_t rec;
+                if (tecg_id_record_decode(r->value, r->len, nation, r->key + 4, &rec, err,
+                                          sizeof(err)))
+                        fail_msg("%s: %s", r->key, err);
+                collect_entry(out, nation, r->key + 4, &rec, err, sizeof(err));
+        }
+}
+
 /* tecg.event-ids must hold exactly `ids` ("NATION/event_id"), each once, in
  * the partition of the input message that counted it and with its id
- * record as value: counted (ACTIVE), with the effect of the event's type. */
+ * record as value: counted (ACTIVE), with the effect of the event's type.
+ * The records are those of the batch records and of per-event messages. */
 static void assert_event_ids(const fixture_t *f, const records_t *rs, const char *const *ids,
                              const size_t *origin, size_t n) {
-        if (rs->n != n) {
-                for (size_t i = 0; i < rs->n; i++)
-                        fprintf(stderr, "event-ids [%d] %s\n", rs->v[i].partition,
-                                rs->v[i].key ? rs->v[i].key : "(no key)");
-                fail_msg("%zu event-ids records, want %zu", rs->n, n);
+        static id_entries_t es;
+        id_entries(rs, &es);
+        if (es.n != n) {
+                for (size_t i = 0; i < es.n; i++)
+                        fprintf(stderr, "event-ids [%d] %s\n", es.v[i].partition, es.v[i].key);
+                fail_msg("%zu event-ids records, want %zu", es.n, n);
         }
         for (size_t i = 0; i < n; i++) {
-                const record_t *hit = NULL;
-                for (size_t j = 0; j < rs->n; j++)
-                        if (rs->v[j].key && strcmp(rs->v[j].key, ids[i]) == 0) {
+                const id_entry_t *hit = NULL;
+                for (size_t j = 0; j < es.n; j++)
+                        if (strcmp(es.v[j].key, ids[i]) == 0) {
                                 if (hit)
                                         fail_msg("event id %s written twice", ids[i]);
-                                hit = &rs->v[j];
+                                hit = &es.v[j];
                         }
                 if (!hit)
                         fail_msg("event id %s not in " PREFIX "event-ids", ids[i]);
                 const sent_t *s = &f->sent[origin[i]];
-                char err[512], nation[4];
-                tecg_id_record_t rec;
                 assert_int_equal(hit->partition, s->partition);
-                assert_non_null(hit->value);
-                snprintf(nation, sizeof(nation), "%.3s", ids[i]);
-                if (tecg_id_record_decode(hit->value, hit->len, nation, ids[i] + 4, &rec, err,
-                                          sizeof(err)))
-                        fail_msg("%s: %s", ids[i], err);
-                assert_int_equal(rec.status, TECG_ID_ACTIVE);
-                assert_true(rec.has_effect);
-                assert_int_equal(rec.type == TECG_EV_TRAINING,
+                assert_int_equal(hit->rec.status, TECG_ID_ACTIVE);
+                assert_true(hit->rec.has_effect);
+                assert_int_equal(hit->rec.type == TECG_EV_TRAINING,
                                  strcmp(s->topic, PREFIX "training-completions") == 0);
         }
 }
@@ -977,6 +1027,77 @@ static void test_restore(void **state) {
         outputs_free(&out);
 }
 
+/* Per-event event-ids records (key NATION/event_id), as written before
+ * batch records existed, are read on restore together with the batch
+ * records written since: an id of either form is never counted again,
+ * whether the store catches up or is rebuilt from the start. */
+static void test_restore_reads_both_forms(void **state) {
+        fixture_t *f = *state;
+        const int64_t feb = at(2005, 2, 22), mar = at(2005, 3, 1);
+        tecg_event_t old =
+                funding("NLD-f1", "NLD", 100000, "EUR", TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, feb);
+        tecg_event_t neu =
+                funding("NLD-f2", "NLD", 50000, "EUR", TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, mar);
+        size_t origin[2];
+        origin[0] = send_event(f, &old);
+        flush_all(f);
+        /* What an aggregator of the previous version committed for NLD-f1,
+         * on the partition of its input. */
+        int32_t p = f->sent[origin[0]].partition;
+        tecg_id_record_t rec = {.status = TECG_ID_ACTIVE,
+                                .type = TECG_EV_FUNDING,
+                                .has_effect = true,
+                                .effect = old};
+        uint8_t value[TECG_ID_RECORD_MAX];
+        size_t vlen = tecg_id_record_encode(&rec, value);
+        assert_true(vlen > 0);
+        sent_t legacy = {.delivered = false};
+        assert_int_equal(rd_kafka_producev(f->producer, RD_KAFKA_V_TOPIC(PREFIX "event-ids"),
+                                           RD_KAFKA_V_PARTITION(p),
+                                           RD_KAFKA_V_KEY("NLD/NLD-f1", 10),
+                                           RD_KAFKA_V_VALUE(value, vlen),
+                                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                           RD_KAFKA_V_OPAQUE(&legacy), RD_KAFKA_V_END),
+                         RD_KAFKA_RESP_ERR_NO_ERROR);
+        rd_kafka_flush(f->producer, WAIT_MS);
+        assert_int_equal(rd_kafka_outq_len(f->producer), 0);
+        assert_true(legacy.delivered);
+        assert_int_equal(legacy.err, RD_KAFKA_RESP_ERR_NO_ERROR);
+        assert_int_equal(legacy.partition, p);
+        origin[1] = send_event(f, &neu);
+        flush_all(f);
+
+        tecg_aggregator_stats_t s;
+        run_until_consumed(engine_new(f), 2, &s);
+        assert_int_equal(s.counted, 1);
+        assert_int_equal(s.duplicates, 1);
+        assert_int_equal(s.seen_ids, 2);
+        engine_destroy(f);
+
+        /* Another private store: rebuilt from both forms. */
+        uint64_t replay = uncommitted_inputs(f);
+        run_until_consumed(engine_new(f), replay, &s);
+        assert_int_equal(s.counted, 0);
+        assert_int_equal(s.duplicates, replay);
+        assert_int_equal(s.seen_ids, 2);
+        engine_destroy(f);
+
+        outputs_t out;
+        read_outputs(f, &out);
+        size_t batches = 0;
+        for (size_t i = 0; i < out.ids.n; i++)
+                batches += tecg_id_batch_key(out.ids.v[i].key, out.ids.v[i].key_len);
+        assert_int_equal(batches, 1); /* NLD-f2's */
+        assert_int_equal(out.ids.n, 2);
+        static const char *const ids[] = {"NLD/NLD-f1", "NLD/NLD-f2"};
+        assert_event_ids(f, &out.ids, ids, origin, 2);
+        int32_t sp;
+        tecg_nation_state_t *nld = latest_state(f, &out.states, "NLD", &sp);
+        assert_int_equal(nld->events, 1); /* the engine never saw NLD-f1 counted */
+        tecg_nation_state_destroy(nld);
+        outputs_free(&out);
+}
+
 static void store_dir_remove(const char *dir, bool keep_dir) {
         char path[300];
         snprintf(path, sizeof(path), "%s/data.mdb", dir);
@@ -1016,8 +1137,14 @@ static void test_store_catch_up_and_rebuild(void **state) {
         assert_int_equal(s.seen_ids, 3);
         assert_true(s.seen_bytes > 0);
         engine_destroy(f);
-        /* Its markers: after the three records (the mock writes no
-         * transaction markers, so offsets are dense). */
+        /* Its markers: after the last record of each partition (the mock
+         * writes no transaction markers, so offsets are dense and their
+         * sum is the number of event-ids messages). */
+        outputs_t out;
+        read_outputs(f, &out);
+        size_t id_messages = out.ids.n;
+        outputs_free(&out);
+        assert_true(id_messages > 0);
         char err[512];
         tecg_idstore_t *store =
                 tecg_idstore_open(dir_a, (size_t)64 << 20, PREFIX "event-ids", err, sizeof(err));
@@ -1029,7 +1156,7 @@ static void test_store_catch_up_and_rebuild(void **state) {
                 markers += tecg_idstore_marker(store, p);
         }
         tecg_idstore_close(store);
-        assert_int_equal(markers, 3);
+        assert_int_equal(markers, id_messages);
 
         uint64_t replay = uncommitted_inputs(f);
         tecg_event_t f2 =
@@ -1057,7 +1184,6 @@ static void test_store_catch_up_and_rebuild(void **state) {
         assert_int_equal(s.seen_ids, 4);
         engine_destroy(f);
 
-        outputs_t out;
         read_outputs(f, &out);
         int32_t p;
         tecg_nation_state_t *nld = latest_state(f, &out.states, "NLD", &p);
@@ -1312,6 +1438,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_count_dedupe_dead_letter, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_store_catch_up_and_rebuild, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_restore_reads_both_forms, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_commit_producer_fenced_recovers, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_commit_invalid_epoch_recovers, setup,

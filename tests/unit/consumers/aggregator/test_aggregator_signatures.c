@@ -258,6 +258,9 @@ static void send_all(fixture_t *f) {
         assert_int_equal(rd_kafka_outq_len(f->producer), 0);
 }
 
+/* verify.threads of the engine run() starts (0: the engine's thread). */
+static int run_verify_threads;
+
 static void run(fixture_t *f, tecg_signatures_mode_t mode, tecg_aggregator_stats_t *st) {
         char err[512];
         tecg_aggregator_options_t opts = {
@@ -272,6 +275,7 @@ static void run(fixture_t *f, tecg_signatures_mode_t mode, tecg_aggregator_stats
                 .shutdown_timeout_ms = WAIT_MS,
                 .signatures = mode,
                 .keyring = f->keyring,
+                .verify_threads = run_verify_threads,
         };
         f->agg = tecg_aggregator_new(f->conf, &opts, err, sizeof(err));
         if (!f->agg)
@@ -377,6 +381,14 @@ static void test_require_dead_letters_each_reason(void **state) {
         check_dead_letters(f, refused);
 }
 
+/* The same, the signatures checked on three threads (verify.threads):
+ * every refusal found, with the same reason, each message once. */
+static void test_require_on_threads(void **state) {
+        run_verify_threads = 3;
+        test_require_dead_letters_each_reason(state);
+        run_verify_threads = 0;
+}
+
 /* warn: counted and logged, accepted; what decodes and passes the
  * contract is counted (the rekeyed and flipped ones do not). */
 static void test_warn_counts_but_accepts(void **state) {
@@ -394,6 +406,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_require_dead_letters_each_reason, setup,
                                                 teardown),
+                cmocka_unit_test_setup_teardown(test_require_on_threads, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_warn_counts_but_accepts, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -375,6 +375,200 @@ static void test_wipe(void **state) {
         tecg_idstore_close(s);
 }
 
+/* ---- batch records (the compact form of event-ids) ------------------- */
+
+typedef struct {
+        char keys[64][80];
+        tecg_id_record_t recs[64];
+        size_t n;
+} batch_seen_t;
+
+static tecg_err_t batch_collect(void *opaque, const char *nation, const char *event_id,
+                                const tecg_id_record_t *r, char *errstr, size_t errstr_size) {
+        (void)errstr;
+        (void)errstr_size;
+        batch_seen_t *b = opaque;
+        assert_true(b->n < 64);
+        snprintf(b->keys[b->n], sizeof(b->keys[0]), "%s/%s", nation, event_id);
+        b->recs[b->n++] = *r;
+        return TECG_OK;
+}
+
+/* The overlay of one partition as batch records: every record once, in
+ * order, other partitions left out; a small max_bytes splits it into
+ * several records that together hold the same. */
+static void test_batch_roundtrip(void **state) {
+        fixture_t *f = *state;
+        char err[256], id[16];
+        tecg_idstore_t *s = open_store(f, "t.event-ids");
+        tecg_id_record_t recs[20];
+        for (int i = 0; i < 20; i++) {
+                snprintf(id, sizeof(id), "e-%02d", i);
+                recs[i] = active((tecg_event_type_t)(i % TECG_EV__COUNTED), id, 1000 + i);
+                assert_int_equal(tecg_idstore_put(s, 3, "NLD", id, &recs[i], err, sizeof(err)),
+                                 TECG_OK);
+                assert_int_equal(tecg_idstore_put(s, 4, "DEU", id, &recs[i], err, sizeof(err)),
+                                 TECG_OK);
+        }
+        /* A later put of the same id wins: one entry, the last record. */
+        tecg_id_record_t sup = recs[0];
+        sup.status = TECG_ID_SUPERSEDED;
+        snprintf(sup.by, sizeof(sup.by), "e-99");
+        assert_int_equal(tecg_idstore_put(s, 3, "NLD", "e-00", &sup, err, sizeof(err)), TECG_OK);
+        recs[0] = sup;
+
+        tecg_buf_t buf = TECG_BUF_INIT;
+        size_t cursor = 0;
+        size_t n = tecg_idstore_batch_next(s, 3, &cursor, 1 << 20, &buf);
+        assert_int_equal(n, 20);
+        static batch_seen_t seen;
+        seen.n = 0;
+        size_t count = 0;
+        assert_int_equal(tecg_id_batch_decode(buf.data, buf.len, batch_collect, &seen, &count, err,
+                                              sizeof(err)),
+                         TECG_OK);
+        assert_int_equal(count, 20);
+        assert_int_equal(seen.n, 20);
+        for (int i = 0; i < 20; i++) {
+                snprintf(id, sizeof(id), "NLD/e-%02d", i);
+                assert_string_equal(seen.keys[i], id);
+                recs[i].effect.nation[0] = 'N'; /* the decoder fills it from the key */
+                assert_same(&seen.recs[i], &recs[i]);
+        }
+        assert_int_equal(tecg_idstore_batch_next(s, 3, &cursor, 1 << 20, &buf), 0);
+        assert_int_equal(buf.len, 0);
+
+        /* Split: room for two entries of the largest size a record. */
+        size_t max = TECG_ID_BATCH_HEADER + 2 * TECG_ID_BATCH_ENTRY_MAX;
+        size_t total = 0, records = 0;
+        seen.n = 0;
+        cursor = 0;
+        while ((n = tecg_idstore_batch_next(s, 4, &cursor, max, &buf)) > 0) {
+                assert_true(n != SIZE_MAX);
+                assert_true(buf.len <= max);
+                assert_int_equal(tecg_id_batch_decode(buf.data, buf.len, batch_collect, &seen,
+                                                      &count, err, sizeof(err)),
+                                 TECG_OK);
+                assert_int_equal(count, n);
+                total += n;
+                records++;
+        }
+        assert_int_equal(total, 20);
+        assert_true(records > 1);
+        for (int i = 0; i < 20; i++) {
+                snprintf(id, sizeof(id), "DEU/e-%02d", i);
+                assert_string_equal(seen.keys[i], id);
+        }
+        /* Too small for one entry: an error, never a silent nothing. */
+        cursor = 0;
+        assert_int_equal(tecg_idstore_batch_next(s, 4, &cursor, 16, &buf), SIZE_MAX);
+        /* No record of partition 5. */
+        cursor = 0;
+        assert_int_equal(tecg_idstore_batch_next(s, 5, &cursor, 1 << 20, &buf), 0);
+        assert_true(tecg_id_batch_key("batch/0123/7", 12));
+        assert_false(tecg_id_batch_key("NLD/batch", 9));
+        assert_false(tecg_id_batch_key("batch/", 6));
+        tecg_buf_free(&buf);
+        tecg_idstore_close(s);
+}
+
+static int calls_made;
+
+static tecg_err_t batch_count_calls(void *opaque, const char *nation, const char *event_id,
+                                    const tecg_id_record_t *r, char *errstr, size_t errstr_size) {
+        (void)opaque;
+        (void)nation;
+        (void)event_id;
+        (void)r;
+        (void)errstr;
+        (void)errstr_size;
+        calls_made++;
+        return TECG_OK;
+}
+
+/* Hostile batch values: each refused with where, and the callback never
+ * called (the whole value is checked first). Also every truncation and
+ * every single-byte change of a valid value is either refused or decodes
+ * (never a crash: run under the sanitizers by the test suite's
+ * sanitizer build). */
+static void test_batch_refusals(void **state) {
+        fixture_t *f = *state;
+        char err[256];
+        tecg_idstore_t *s = open_store(f, "t.event-ids");
+        tecg_id_record_t a = active(TECG_EV_FUNDING, "f1", 1),
+                         b = active(TECG_EV_PERSONNEL, "p1", 2);
+        assert_int_equal(tecg_idstore_put(s, 0, "NLD", "f1", &a, err, sizeof(err)), TECG_OK);
+        assert_int_equal(tecg_idstore_put(s, 0, "NLD", "p1", &b, err, sizeof(err)), TECG_OK);
+        tecg_buf_t buf = TECG_BUF_INIT;
+        size_t cursor = 0;
+        assert_int_equal(tecg_idstore_batch_next(s, 0, &cursor, 1 << 20, &buf), 2);
+        uint8_t v[512];
+        size_t len = buf.len;
+        assert_true(len < sizeof(v));
+        memcpy(v, buf.data, len);
+        /* Layout: [0] version, [1..4] count, entry 1 at 5: NLD, idlen 2, "f1",
+         * reclen, record. */
+        static const struct {
+                size_t at;
+                uint8_t byte;
+                const char *why;
+        } spoil[] = {
+                {0, 1, "batch record at byte 0: unknown batch record version"},
+                {4, 0, "entry count does not fit"},
+                {4, 200, "entry count does not fit"},
+                {5, 'n', "entry 1 of 2 at byte 5: nation"},
+                {8, 0, "entry 1 of 2 at byte 5: event_id empty"},
+                {9, ' ', "entry 1 of 2 at byte 5: event_id"},
+                {11, 0, "entry 1 of 2 at byte 5: record empty"},
+                {12, '7', "entry 1 of 2 at byte 5: unknown record version"},
+                {13, 99, "entry 1 of 2 at byte 5: id record of NLD/f1: status out of range"},
+        };
+        for (size_t i = 0; i < sizeof(spoil) / sizeof(spoil[0]); i++) {
+                uint8_t w[512];
+                memcpy(w, v, len);
+                w[spoil[i].at] = spoil[i].byte;
+                calls_made = 0;
+                assert_int_equal(tecg_id_batch_decode(w, len, batch_count_calls, NULL, NULL, err,
+                                                      sizeof(err)),
+                                 TECG_ERR_INVALID);
+                if (!strstr(err, spoil[i].why))
+                        fail_msg("byte %zu: \"%s\" does not say \"%s\"", spoil[i].at, err,
+                                 spoil[i].why);
+                assert_int_equal(calls_made, 0);
+        }
+        /* A byte more, or any prefix: refused. */
+        uint8_t more[512];
+        memcpy(more, v, len);
+        more[len] = 0;
+        assert_int_equal(tecg_id_batch_decode(more, len + 1, batch_count_calls, NULL, NULL, err,
+                                              sizeof(err)),
+                         TECG_ERR_INVALID);
+        assert_non_null(strstr(err, "bytes after the last entry"));
+        for (size_t cut = 0; cut < len; cut++) {
+                calls_made = 0;
+                assert_int_equal(tecg_id_batch_decode(cut ? v : NULL, cut, batch_count_calls, NULL,
+                                                      NULL, err, sizeof(err)),
+                                 TECG_ERR_INVALID);
+                assert_int_equal(calls_made, 0);
+        }
+        /* Every single byte changed to every value: refused or decoded,
+         * and when decoded, both entries handed over. */
+        for (size_t at = 0; at < len; at++) {
+                for (int x = 0; x < 256; x++) {
+                        uint8_t w[512];
+                        memcpy(w, v, len);
+                        w[at] = (uint8_t)x;
+                        calls_made = 0;
+                        size_t count = 0;
+                        tecg_err_t e = tecg_id_batch_decode(w, len, batch_count_calls, NULL, &count,
+                                                            err, sizeof(err));
+                        assert_int_equal(calls_made, e == TECG_OK ? 2 : 0);
+                }
+        }
+        tecg_buf_free(&buf);
+        tecg_idstore_close(s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_record_roundtrip),
@@ -383,6 +577,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_overlay_abort_commit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_personnel_latest, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wipe, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_batch_roundtrip, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_batch_refusals, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
