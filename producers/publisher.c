@@ -611,6 +611,11 @@ static rd_kafka_resp_err_t hand_over(tecg_publisher_t *pub, pending_t *p) {
                 refuse(pub, p, err, reason);
                 return RD_KAFKA_RESP_ERR_NO_ERROR;
         }
+        /* Said once per series: the resend list logs nothing itself. */
+        if (!pub->resend.head)
+                tecg_log_warn(FAC,
+                              "line %llu: Kafka did not take the message (%s): sending it again",
+                              (unsigned long long)p->line, rd_kafka_err2str(err));
         p->not_before_ms = tecg_mono_ms() + RESEND_BACKOFF_MS;
         list_push(&pub->resend, p);
         return RD_KAFKA_RESP_ERR_NO_ERROR;
