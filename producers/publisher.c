@@ -459,9 +459,9 @@ static int64_t thread_cpu_ns(void) {
 }
 
 /* Signs the oldest message no signer took yet, here (a signer, or the
- * main thread when `main`); false when there is none. Called and returns
+ * main thread when `on_main`); false when there is none. Called and returns
  * with the lock held, drops it while signing. */
-static bool sign_one_here(tecg_publisher_t *pub, bool main) {
+static bool sign_one_here(tecg_publisher_t *pub, bool on_main) {
         signer_t *s = &pub->signer;
         if (s->claim == s->tail)
                 return false;
@@ -470,7 +470,7 @@ static bool sign_one_here(tecg_publisher_t *pub, bool main) {
         sign_message(pub, p);
         pthread_mutex_lock(&s->lock);
         p->signed_done = true;
-        if (main)
+        if (on_main)
                 s->by_main++;
         else
                 s->by_signers++;
