@@ -29,6 +29,12 @@
 /* Signed messages between send() and librdkafka: a few milliseconds of
  * signing, enough for the signers never to wait on the main thread. */
 #define SIGN_RING 1024
+/* Signed messages are handed to librdkafka only while its queue holds
+ * fewer than this: enough for full batches at the rate signing allows (a
+ * quarter of a second of it), where librdkafka's own bound (100,000
+ * messages) only lets the queue, and memory, grow when the producer signs
+ * faster than librdkafka's broker thread, which shares the CPUs, sends. */
+#define OUTQ_SOFT_MAX 20000
 #define SIGNERS_MAX 4
 /* librdkafka's bound on one record besides its key, value and headers
  * (RD_KAFKAP_MESSAGE_V2_MAX_OVERHEAD: the varints at their widest). */
@@ -622,8 +628,9 @@ static rd_kafka_resp_err_t hand_over(tecg_publisher_t *pub, pending_t *p) {
 }
 
 /* Hands the signed messages at the head of the ring to librdkafka, in
- * order, until one is not signed yet, librdkafka's queue is full or there
- * is no producer instance. Only the main thread moves head and tail. */
+ * order, until one is not signed yet, librdkafka's queue is full (or
+ * holds OUTQ_SOFT_MAX) or there is no producer instance. Only the main
+ * thread moves head and tail. */
 static void ring_drain(tecg_publisher_t *pub) {
         signer_t *s = &pub->signer;
         pending_t *run[64];
@@ -637,6 +644,8 @@ static void ring_drain(tecg_publisher_t *pub) {
                         run[n++] = p;
                 }
                 pthread_mutex_unlock(&s->lock);
+                if (n && pub->rk && rd_kafka_outq_len(pub->rk) >= OUTQ_SOFT_MAX)
+                        return;
                 while (done < n && pub->rk && !pub->fatal && !hand_over(pub, run[done]))
                         done++;
                 s->head += done;
@@ -687,8 +696,9 @@ static tecg_err_t ring_push(tecg_publisher_t *pub, pending_t *p, char *errstr, s
                 if (s->tail - s->head < SIGN_RING)
                         break;
                 /* Full: the head not signed yet (work here that always
-                 * ends), or librdkafka's queue full or no producer
-                 * instance (a wait that a stop cuts short, as in send()). */
+                 * ends), or librdkafka's queue full (or at OUTQ_SOFT_MAX)
+                 * or no producer instance (a wait that a stop cuts short,
+                 * as in send()). */
                 if (!ring_head_signed(pub)) {
                         ring_wait_head(pub, 100);
                         continue;

@@ -26,9 +26,10 @@
 
 #define MAX_MSGS 64
 /* Many signed messages (more than the publisher's signing ring holds):
- * lines BULK_FIRST.. are counted in `bulk`. */
+ * lines BULK_FIRST.. (up to BULK_MAX of them) are counted in `bulk`. */
 #define BULK_FIRST 1000
 #define BULK_COUNT 3000
+#define BULK_MAX 25000
 
 static int64_t wall_ms(void) {
         struct timespec ts;
@@ -49,7 +50,7 @@ typedef struct {
         unsigned acks[MAX_MSGS];
         rd_kafka_resp_err_t ack_err[MAX_MSGS];
         char reason[MAX_MSGS][256];
-        unsigned bulk_acks[BULK_COUNT];
+        unsigned bulk_acks[BULK_MAX];
         unsigned bulk_errors;
 } fixture_t;
 
@@ -58,7 +59,7 @@ static fixture_t *current; /* the ack callback has no context of its own */
 static void on_ack(void *opaque, uint64_t line, rd_kafka_resp_err_t err, const char *reason) {
         fixture_t *f = opaque;
         assert_ptr_equal(f, current);
-        if (line >= BULK_FIRST && line < BULK_FIRST + BULK_COUNT) {
+        if (line >= BULK_FIRST && line < BULK_FIRST + BULK_MAX) {
                 f->bulk_acks[line - BULK_FIRST]++;
                 f->bulk_errors += err != 0;
                 return;
@@ -590,6 +591,53 @@ static void test_stop_while_the_ring_is_full(void **state) {
         tecg_sign_key_wipe(&key);
 }
 
+/* librdkafka's queue is kept short (OUTQ_SOFT_MAX in publisher.c, 20,000
+ * messages): with the broker down and a stop requested, send() takes the
+ * ring's 1,024 messages and about 20,000 in librdkafka, not the 100,000
+ * librdkafka would queue; all of them are delivered once when the broker is
+ * back. */
+static void test_signed_queue_is_kept_short(void **state) {
+        fixture_t *f = *state;
+        char err[512], payload[32];
+        volatile int stop = 1;
+        tecg_sign_key_t key;
+        tecg_nations_t *ns = NULL;
+        tecg_keyring_t *kr = test_keyring(&key, &ns);
+        f->pub = make_publisher(f, NULL);
+        tecg_publisher_set_signing_key(f->pub, &key);
+        tecg_publisher_set_stop_flag(f->pub, &stop);
+        send_line(f, 1); /* connected first: the queue is what holds them */
+        assert_int_equal(tecg_publisher_flush(f->pub, 15000), TECG_OK);
+        assert_int_equal(rd_kafka_mock_broker_set_down(f->mock, 1), 0);
+        unsigned taken = 0;
+        tecg_err_t e = TECG_OK;
+        while (taken < BULK_MAX) {
+                int n = snprintf(payload, sizeof(payload), "payload-%u", BULK_FIRST + taken);
+                e = tecg_publisher_send(f->pub, TECG_TOPIC_TRAINING, payload, (size_t)n, f,
+                                        BULK_FIRST + taken, err, sizeof(err));
+                if (e)
+                        break;
+                taken++;
+        }
+        if (e != TECG_ERR_RETRY)
+                fail_msg("%u messages taken, none refused", taken);
+        /* 20,000 in librdkafka, give or take one run of 64, + the ring. */
+        if (taken < 20000 || taken > 20000 + 64 + 1024)
+                fail_msg("%u messages taken", taken);
+        stop = 0;
+        assert_int_equal(rd_kafka_mock_broker_set_up(f->mock, 1), 0);
+        assert_int_equal(tecg_publisher_flush(f->pub, 60000), TECG_OK);
+        assert_int_equal(f->bulk_errors, 0);
+        for (unsigned i = 0; i < BULK_MAX; i++)
+                if (f->bulk_acks[i] != (i < taken ? 1u : 0u))
+                        fail_msg("line %u: %u acks", BULK_FIRST + i, f->bulk_acks[i]);
+        tecg_keyring_destroy(kr);
+        tecg_nations_destroy(ns);
+        tecg_publisher_destroy(f->pub);
+        f->pub = NULL;
+        tecg_sign_key_wipe(&key);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         const struct CMUnitTest tests[] = {
@@ -603,6 +651,7 @@ int main(void) {
                 T(test_signed_messages_keep_their_order),
                 T(test_signed_size_limit_is_librdkafkas),
                 T(test_stop_while_the_ring_is_full),
+                T(test_signed_queue_is_kept_short),
         };
 #undef T
         return cmocka_run_group_tests(tests, NULL, NULL);
