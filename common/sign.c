@@ -176,10 +176,16 @@ void tecg_sign_key_wipe(tecg_sign_key_t *key) {
                 sodium_memzero(key, sizeof(*key));
 }
 
+/* A framed message up to this size is built on the stack: an event is a
+ * few hundred bytes, and the producer signs every one (no allocation per
+ * event). */
+#define FRAME_STACK 2048
+
 /* domain || (u32be len || bytes) per part, in one buffer: pure Ed25519
- * needs the whole message. */
+ * needs the whole message. Into `stack` (FRAME_STACK bytes) when it fits,
+ * else into a new buffer the caller frees (when it is not `stack`). */
 static unsigned char *frame(const char *domain, const tecg_sign_part_t *parts, size_t nparts,
-                            size_t *out_len) {
+                            unsigned char *stack, size_t *out_len) {
         size_t dlen = strlen(domain);
         size_t total = dlen + 1;
         for (size_t i = 0; i < nparts; i++) {
@@ -187,7 +193,7 @@ static unsigned char *frame(const char *domain, const tecg_sign_part_t *parts, s
                         return NULL;
                 total += 4 + parts[i].len;
         }
-        unsigned char *buf = malloc(total);
+        unsigned char *buf = total <= FRAME_STACK ? stack : malloc(total);
         if (!buf)
                 return NULL;
         memcpy(buf, domain, dlen + 1); /* the NUL ends the domain */
@@ -210,12 +216,14 @@ tecg_err_t tecg_sign(const tecg_sign_key_t *key, const char *domain, const tecg_
                      size_t nparts, unsigned char sig[TECG_SIGN_SIG_BYTES], char *errstr,
                      size_t errstr_size) {
         size_t len = 0;
-        unsigned char *msg = frame(domain, parts, nparts, &len);
+        unsigned char stack[FRAME_STACK];
+        unsigned char *msg = frame(domain, parts, nparts, stack, &len);
         if (!msg)
                 return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
                                    "out of memory framing a message to sign");
         int rc = crypto_sign_detached(sig, NULL, msg, len, key->secret);
-        free(msg);
+        if (msg != stack)
+                free(msg);
         if (rc != 0)
                 return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, "Ed25519 signing failed");
         return TECG_OK;
@@ -225,11 +233,13 @@ bool tecg_sign_verify(const unsigned char public_key[TECG_SIGN_PUBLIC_BYTES], co
                       const tecg_sign_part_t *parts, size_t nparts,
                       const unsigned char sig[TECG_SIGN_SIG_BYTES]) {
         size_t len = 0;
-        unsigned char *msg = frame(domain, parts, nparts, &len);
+        unsigned char stack[FRAME_STACK];
+        unsigned char *msg = frame(domain, parts, nparts, stack, &len);
         if (!msg)
                 return false;
         bool ok = crypto_sign_verify_detached(sig, msg, len, public_key) == 0;
-        free(msg);
+        if (msg != stack)
+                free(msg);
         return ok;
 }
 

@@ -1,9 +1,12 @@
 #include "publisher.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "kafka.h"
@@ -23,6 +26,19 @@
 #define BROKERS_TRACKED 16
 #define PROBE_INTERVAL_MS 2000
 #define PROBE_WAIT_MS 500
+/* Signed messages between send() and librdkafka: a few milliseconds of
+ * signing, enough for the signers never to wait on the main thread. */
+#define SIGN_RING 1024
+/* Signed messages are handed to librdkafka only while its queue holds
+ * fewer than this: enough for full batches at the rate signing allows (a
+ * quarter of a second of it), where librdkafka's own bound (100,000
+ * messages) only lets the queue, and memory, grow when the producer signs
+ * faster than librdkafka's broker thread, which shares the CPUs, sends. */
+#define OUTQ_SOFT_MAX 20000
+#define SIGNERS_MAX 4
+/* librdkafka's bound on one record besides its key, value and headers
+ * (RD_KAFKAP_MESSAGE_V2_MAX_OVERHEAD: the varints at their widest). */
+#define RECORD_MAX_OVERHEAD 36
 
 /* One message from send() until its final ack. The payload lives here (not
  * copied by librdkafka) so that a message can be sent again on a new
@@ -37,6 +53,11 @@ typedef struct pending {
          * resend is the same signed message (docs/design.md §9.1). */
         int64_t timestamp_ms;
         bool is_signed;
+        /* The key it is signed with (the header names it); borrowed. */
+        const tecg_sign_key_t *sign_key;
+        /* Set under the signer's lock once sig (or sign_err) is final. */
+        bool signed_done;
+        tecg_err_t sign_err;
         unsigned char sig[TECG_SIGN_SIG_BYTES];
         size_t len;
         unsigned char payload[];
@@ -46,6 +67,33 @@ typedef struct {
         pending_t *head, *tail;
         size_t count;
 } pending_list_t;
+
+/* Signing on threads of their own (docs/architecture.md, "Producer"): an
+ * Ed25519 signature costs more than reading, validating and encoding a
+ * line together, so send() only queues a signed message here and the
+ * signers sign it while the main thread reads on. Messages leave the ring
+ * for librdkafka in the order they entered it, only from the main thread
+ * (which alone touches the lists and librdkafka), so the order per
+ * partition is the order read. The main thread signs too when the ring is
+ * full or it has nothing else to do (poll, flush).
+ *
+ *   head <= claim <= tail, tail - head <= SIGN_RING
+ *   [head, claim): claimed by a signer (or signed), [claim, tail): waiting */
+typedef struct {
+        pthread_mutex_t lock;
+        pthread_cond_t work;    /* signers: a message to sign, or quit */
+        pthread_cond_t signed_; /* main thread: the message at head is signed */
+        pending_t *ring[SIGN_RING];
+        uint64_t head, claim, tail;
+        bool quit, main_waits;
+        pthread_t threads[SIGNERS_MAX];
+        int nthreads;
+        bool ready; /* lock and conditions initialised */
+        /* Under the lock, for the log at exit: signatures made by the
+         * signers and by the main thread, the signers' CPU time. */
+        uint64_t by_signers, by_main;
+        int64_t signers_cpu_ns;
+} signer_t;
 
 /* One broker librdkafka reported a connection error for. */
 typedef struct {
@@ -80,6 +128,8 @@ struct tecg_publisher {
         int64_t next_probe_ms;    /* tecg_publisher_ready(): next metadata probe */
         int64_t last_stall_log_ms;
         int64_t next_create_ms; /* no instance: next attempt at making one */
+        size_t max_msg_size;    /* kafka.message.max.bytes */
+        signer_t signer;
         tecg_publisher_stats_t stats;
 };
 
@@ -320,6 +370,367 @@ static tecg_err_t instance_create(tecg_publisher_t *pub, char *errstr, size_t er
         return TECG_OK;
 }
 
+/* librdkafka refuses a message whose value, key and record overhead exceed
+ * its message.max.bytes before sending it: say which setting. */
+static tecg_err_t too_large(tecg_publisher_t *pub, size_t len, char *errstr, size_t errstr_size) {
+        char max[32] = "?";
+        size_t max_size = sizeof(max);
+        if (rd_kafka_conf_get(pub->kconf, "message.max.bytes", max, &max_size) != RD_KAFKA_CONF_OK)
+                snprintf(max, sizeof(max), "?");
+        return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
+                           "encoded event is %zu bytes: with its key and Kafka's "
+                           "record overhead that is more than kafka.message.max.bytes "
+                           "(%s bytes) allows",
+                           len, max);
+}
+
+/* The bytes a record header takes on the wire: its name and value, each
+ * after its length as a zigzag varint (librdkafka's count). */
+static size_t header_wire_size(size_t name_len, size_t value_len) {
+        size_t n = name_len + value_len;
+        for (int i = 0; i < 2; i++) {
+                uint64_t v = (uint64_t)(i ? value_len : name_len) << 1;
+                n++;
+                while (v >= 0x80) {
+                        v >>= 7;
+                        n++;
+                }
+        }
+        return n;
+}
+
+/* librdkafka's own test at produce time (rd_kafka_msg_new0(): the widest
+ * record overhead, key, value and headers against message.max.bytes). */
+static bool fits(const tecg_publisher_t *pub, const pending_t *p) {
+        size_t headers = 0;
+        if (p->len > INT32_MAX)
+                return false;
+        if (p->is_signed)
+                headers = header_wire_size(strlen(TECG_KEYRING_HDR_KEY_ID),
+                                           strlen(p->sign_key->key_id)) +
+                          header_wire_size(strlen(TECG_KEYRING_HDR_SIGNATURE), TECG_SIGN_SIG_BYTES);
+        return RECORD_MAX_OVERHEAD + pub->key_len + p->len + headers <= pub->max_msg_size;
+}
+
+/* Hands one pending message to librdkafka, with its explicit timestamp
+ * and, when signed, the tecg-key-id and tecg-signature headers. */
+static rd_kafka_resp_err_t produce(tecg_publisher_t *pub, pending_t *p) {
+        rd_kafka_resp_err_t err;
+        if (p->is_signed)
+                err = rd_kafka_producev(
+                        pub->rk, RD_KAFKA_V_RKT(pub->rkt[p->topic]),
+                        RD_KAFKA_V_KEY(pub->key, pub->key_len),
+                        RD_KAFKA_V_VALUE(p->payload, p->len), RD_KAFKA_V_MSGFLAGS(0),
+                        RD_KAFKA_V_TIMESTAMP(p->timestamp_ms),
+                        RD_KAFKA_V_HEADER(TECG_KEYRING_HDR_KEY_ID, p->sign_key->key_id,
+                                          (ssize_t)strlen(p->sign_key->key_id)),
+                        RD_KAFKA_V_HEADER(TECG_KEYRING_HDR_SIGNATURE, p->sig,
+                                          (ssize_t)sizeof(p->sig)),
+                        RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
+        else
+                err = rd_kafka_producev(pub->rk, RD_KAFKA_V_RKT(pub->rkt[p->topic]),
+                                        RD_KAFKA_V_KEY(pub->key, pub->key_len),
+                                        RD_KAFKA_V_VALUE(p->payload, p->len),
+                                        RD_KAFKA_V_MSGFLAGS(0),
+                                        RD_KAFKA_V_TIMESTAMP(p->timestamp_ms), RD_KAFKA_V_OPAQUE(p),
+                                        RD_KAFKA_V_END);
+        if (!err)
+                list_push(&pub->inflight, p);
+        return err;
+}
+
+/* A permanent refusal before librdkafka took the message: its one ack. */
+static void refuse(tecg_publisher_t *pub, pending_t *p, rd_kafka_resp_err_t err,
+                   const char *reason) {
+        pub->stats.refused++;
+        pub->last_progress_ms = tecg_mono_ms();
+        pub->ack_cb(p->opaque, p->line, err, reason);
+        free(p);
+}
+
+/* ---- signing ---------------------------------------------------------- */
+
+/* The message's signature (docs/design.md §9.1); on any thread: it reads
+ * only what does not change after send(). */
+static void sign_message(const tecg_publisher_t *pub, pending_t *p) {
+        p->sign_err = tecg_keyring_event_sign(p->sign_key, pub->key, pub->topic_names[p->topic],
+                                              p->timestamp_ms, p->payload, p->len, p->sig, NULL, 0);
+}
+
+static int64_t thread_cpu_ns(void) {
+        struct timespec ts;
+        if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+                return 0;
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Signs the oldest message no signer took yet, here (a signer, or the
+ * main thread when `on_main`); false when there is none. Called and returns
+ * with the lock held, drops it while signing. */
+static bool sign_one_here(tecg_publisher_t *pub, bool on_main) {
+        signer_t *s = &pub->signer;
+        if (s->claim == s->tail)
+                return false;
+        pending_t *p = s->ring[s->claim++ % SIGN_RING];
+        pthread_mutex_unlock(&s->lock);
+        sign_message(pub, p);
+        pthread_mutex_lock(&s->lock);
+        p->signed_done = true;
+        if (on_main)
+                s->by_main++;
+        else
+                s->by_signers++;
+        return true;
+}
+
+static void *signer_main(void *arg) {
+        tecg_publisher_t *pub = arg;
+        signer_t *s = &pub->signer;
+        /* Named for top and perf: its CPU is the signatures'. */
+        pthread_setname_np(pthread_self(), "tecg-sign");
+        pthread_mutex_lock(&s->lock);
+        for (;;) {
+                while (!s->quit && s->claim == s->tail)
+                        pthread_cond_wait(&s->work, &s->lock);
+                if (s->quit)
+                        break;
+                sign_one_here(pub, false);
+                if (s->main_waits)
+                        pthread_cond_signal(&s->signed_);
+        }
+        /* Almost all of it signing: the rest is a lock and a wait. */
+        s->signers_cpu_ns += thread_cpu_ns();
+        pthread_mutex_unlock(&s->lock);
+        return NULL;
+}
+
+static tecg_err_t signer_init(signer_t *s, char *errstr, size_t errstr_size) {
+        pthread_condattr_t attr;
+        bool attr_made = false, lock_made = false, work_made = false;
+        tecg_err_t err = TECG_OK;
+        if (pthread_condattr_init(&attr) != 0)
+                goto fail;
+        attr_made = true;
+        /* Waits are bounded by the monotonic clock, as everything else. */
+        if (pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0 ||
+            pthread_mutex_init(&s->lock, NULL) != 0)
+                goto fail;
+        lock_made = true;
+        if (pthread_cond_init(&s->work, &attr) != 0)
+                goto fail;
+        work_made = true;
+        if (pthread_cond_init(&s->signed_, &attr) != 0)
+                goto fail;
+        s->ready = true;
+        goto done;
+fail:
+        err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size,
+                          "cannot set up the signing threads' lock");
+        if (work_made)
+                pthread_cond_destroy(&s->work);
+        if (lock_made)
+                pthread_mutex_destroy(&s->lock);
+done:
+        if (attr_made)
+                pthread_condattr_destroy(&attr);
+        return err;
+}
+
+/* One signer per CPU but the one the main thread reads on (at least one,
+ * at most SIGNERS_MAX). None made (threads short): the main thread signs
+ * every message itself, as before the signers existed. Signals stay with
+ * the main thread, whose blocking read a stop must interrupt. */
+static void signer_start(tecg_publisher_t *pub) {
+        signer_t *s = &pub->signer;
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        int want = cpus > 2 ? (int)(cpus - 1) : 1;
+        sigset_t all, old;
+        if (want > SIGNERS_MAX)
+                want = SIGNERS_MAX;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        while (s->nthreads < want &&
+               pthread_create(&s->threads[s->nthreads], NULL, signer_main, pub) == 0)
+                s->nthreads++;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (s->nthreads < want)
+                tecg_log_warn(FAC,
+                              "%d of %d signing threads started; the main thread signs the rest",
+                              s->nthreads, want);
+}
+
+static void signer_stop(tecg_publisher_t *pub) {
+        signer_t *s = &pub->signer;
+        if (!s->ready)
+                return;
+        pthread_mutex_lock(&s->lock);
+        s->quit = true;
+        pthread_cond_broadcast(&s->work);
+        pthread_mutex_unlock(&s->lock);
+        for (int i = 0; i < s->nthreads; i++)
+                pthread_join(s->threads[i], NULL);
+        s->nthreads = 0;
+        if (s->by_signers + s->by_main)
+                tecg_log_info(FAC,
+                              "%llu messages signed: %llu on the signing threads "
+                              "(%.2f CPU s), %llu on the main thread",
+                              (unsigned long long)(s->by_signers + s->by_main),
+                              (unsigned long long)s->by_signers, (double)s->signers_cpu_ns / 1e9,
+                              (unsigned long long)s->by_main);
+        /* Never handed to librdkafka: purged without an ack, as the
+         * messages still in librdkafka's queue. */
+        while (s->head < s->tail)
+                free(s->ring[s->head++ % SIGN_RING]);
+        pthread_cond_destroy(&s->signed_);
+        pthread_cond_destroy(&s->work);
+        pthread_mutex_destroy(&s->lock);
+        s->ready = false;
+}
+
+/* One signed message to librdkafka. A message refused for good (or whose
+ * signature cannot be made) gets its ack with the reason; a transient
+ * refusal waits in the resend list. A full queue or a fatal error is
+ * returned: the message stays at the head of the ring. */
+static rd_kafka_resp_err_t hand_over(tecg_publisher_t *pub, pending_t *p) {
+        char reason[256];
+        if (p->sign_err) /* once more here before giving up on it */
+                sign_message(pub, p);
+        if (p->sign_err) {
+                refuse(pub, p, RD_KAFKA_RESP_ERR__FAIL,
+                       p->sign_err == TECG_ERR_NOMEM ? "cannot sign the message: out of memory"
+                                                     : "cannot sign the message");
+                return RD_KAFKA_RESP_ERR_NO_ERROR;
+        }
+        rd_kafka_resp_err_t err = produce(pub, p);
+        if (!err || err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                return err;
+        if (err == RD_KAFKA_RESP_ERR__FATAL) {
+                pub->fatal = 1;
+                return err;
+        }
+        if (is_permanent(err)) {
+                if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+                        too_large(pub, p->len, reason, sizeof(reason));
+                else
+                        snprintf(reason, sizeof(reason), "Kafka refused the message: %s",
+                                 rd_kafka_err2str(err));
+                refuse(pub, p, err, reason);
+                return RD_KAFKA_RESP_ERR_NO_ERROR;
+        }
+        /* Said once per series: the resend list logs nothing itself. */
+        if (!pub->resend.head)
+                tecg_log_warn(FAC,
+                              "line %llu: Kafka did not take the message (%s): sending it again",
+                              (unsigned long long)p->line, rd_kafka_err2str(err));
+        p->not_before_ms = tecg_mono_ms() + RESEND_BACKOFF_MS;
+        list_push(&pub->resend, p);
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+/* Hands the signed messages at the head of the ring to librdkafka, in
+ * order, until one is not signed yet, librdkafka's queue is full (or
+ * holds OUTQ_SOFT_MAX) or there is no producer instance. Only the main
+ * thread moves head and tail. */
+static void ring_drain(tecg_publisher_t *pub) {
+        signer_t *s = &pub->signer;
+        pending_t *run[64];
+        for (;;) {
+                size_t n = 0, done = 0;
+                pthread_mutex_lock(&s->lock);
+                for (uint64_t i = s->head; i < s->claim && n < sizeof(run) / sizeof(run[0]); i++) {
+                        pending_t *p = s->ring[i % SIGN_RING];
+                        if (!p->signed_done)
+                                break;
+                        run[n++] = p;
+                }
+                pthread_mutex_unlock(&s->lock);
+                if (n && pub->rk && rd_kafka_outq_len(pub->rk) >= OUTQ_SOFT_MAX)
+                        return;
+                while (done < n && pub->rk && !pub->fatal && !hand_over(pub, run[done]))
+                        done++;
+                s->head += done;
+                if (n == 0 || done < n)
+                        return;
+        }
+}
+
+static bool ring_head_signed(tecg_publisher_t *pub) {
+        signer_t *s = &pub->signer;
+        pthread_mutex_lock(&s->lock);
+        bool ok = s->head < s->claim && s->ring[s->head % SIGN_RING]->signed_done;
+        pthread_mutex_unlock(&s->lock);
+        return ok;
+}
+
+/* Until the message at the head of the ring is signed (at most timeout_ms),
+ * signs the waiting ones here rather than wait for the signers. */
+static void ring_wait_head(tecg_publisher_t *pub, int timeout_ms) {
+        signer_t *s = &pub->signer;
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += timeout_ms / 1000;
+        until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+        if (until.tv_nsec >= 1000000000) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000;
+        }
+        pthread_mutex_lock(&s->lock);
+        while (s->head < s->tail && !s->ring[s->head % SIGN_RING]->signed_done) {
+                if (sign_one_here(pub, true))
+                        continue;
+                s->main_waits = true;
+                int rc = pthread_cond_timedwait(&s->signed_, &s->lock, &until);
+                s->main_waits = false;
+                if (rc != 0)
+                        break;
+        }
+        pthread_mutex_unlock(&s->lock);
+}
+
+/* Queues a signed message (the ring owns it from now on): waits, serving
+ * acknowledgements and signing, while the ring is full. */
+static tecg_err_t ring_push(tecg_publisher_t *pub, pending_t *p, char *errstr, size_t errstr_size) {
+        signer_t *s = &pub->signer;
+        for (;;) {
+                ring_drain(pub);
+                if (s->tail - s->head < SIGN_RING)
+                        break;
+                /* Full: the head not signed yet (work here that always
+                 * ends), or librdkafka's queue full (or at OUTQ_SOFT_MAX)
+                 * or no producer instance (a wait that a stop cuts short,
+                 * as in send()). */
+                if (!ring_head_signed(pub)) {
+                        ring_wait_head(pub, 100);
+                        continue;
+                }
+                if (pub->stop && *pub->stop) {
+                        free(p);
+                        return tecg_seterr(TECG_ERR_RETRY, errstr, errstr_size, "shutting down");
+                }
+                tecg_publisher_poll(pub, 100);
+        }
+        p->signed_done = false;
+        if (s->nthreads == 0) {
+                sign_message(pub, p);
+                p->signed_done = true;
+        }
+        pthread_mutex_lock(&s->lock);
+        s->ring[s->tail++ % SIGN_RING] = p;
+        if (s->nthreads == 0)
+                s->claim = s->tail;
+        else
+                pthread_cond_signal(&s->work);
+        pthread_mutex_unlock(&s->lock);
+        ring_drain(pub);
+        return TECG_OK;
+}
+
+void tecg_publisher_set_signing_key(tecg_publisher_t *pub, const tecg_sign_key_t *key) {
+        pub->sign_key = key;
+        if (key && pub->signer.ready && pub->signer.nthreads == 0)
+                signer_start(pub);
+}
+
 tecg_publisher_t *tecg_publisher_new(const tecg_conf_t *conf, const char *topic_prefix,
                                      const char *key, tecg_publisher_ack_cb *ack_cb, char *errstr,
                                      size_t errstr_size) {
@@ -341,6 +752,8 @@ tecg_publisher_t *tecg_publisher_new(const tecg_conf_t *conf, const char *topic_
                 {"partitioner", "murmur2_random"},
                 {NULL, NULL}};
         tecg_kafka_callbacks_t callbacks = {.error_cb = on_error, .dr_msg_cb = on_delivery};
+        char max[32];
+        size_t max_size = sizeof(max);
 
         tecg_publisher_t *pub = calloc(1, sizeof(*pub));
         if (!pub)
@@ -360,6 +773,16 @@ tecg_publisher_t *tecg_publisher_new(const tecg_conf_t *conf, const char *topic_
                 goto fail;
         if (instance_create(pub, errstr, errstr_size))
                 goto fail;
+        if (signer_init(&pub->signer, errstr, errstr_size))
+                goto fail;
+        pub->max_msg_size = SIZE_MAX; /* unknown: librdkafka checks it */
+        if (rd_kafka_conf_get(pub->kconf, "message.max.bytes", max, &max_size) ==
+            RD_KAFKA_CONF_OK) {
+                char *end = NULL;
+                unsigned long long v = strtoull(max, &end, 10);
+                if (end != max && *end == '\0')
+                        pub->max_msg_size = (size_t)v;
+        }
         pub->last_progress_ms = tecg_mono_ms();
         return pub;
 nomem:
@@ -372,6 +795,7 @@ fail:
 void tecg_publisher_destroy(tecg_publisher_t *pub) {
         if (!pub)
                 return;
+        signer_stop(pub);
         if (pub->rk)
                 rd_kafka_purge(pub->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         instance_destroy(pub);
@@ -431,37 +855,6 @@ static void publisher_restart(tecg_publisher_t *pub) {
         instance_ready(pub);
 }
 
-/* Hands one pending message to librdkafka, with its explicit timestamp
- * and, when signed, the tecg-key-id and tecg-signature headers. */
-static rd_kafka_resp_err_t produce(tecg_publisher_t *pub, pending_t *p) {
-        rd_kafka_resp_err_t err;
-        if (p->is_signed)
-                err = rd_kafka_producev(
-                        pub->rk, RD_KAFKA_V_RKT(pub->rkt[p->topic]),
-                        RD_KAFKA_V_KEY(pub->key, pub->key_len),
-                        RD_KAFKA_V_VALUE(p->payload, p->len), RD_KAFKA_V_MSGFLAGS(0),
-                        RD_KAFKA_V_TIMESTAMP(p->timestamp_ms),
-                        RD_KAFKA_V_HEADER(TECG_KEYRING_HDR_KEY_ID, pub->sign_key->key_id,
-                                          (ssize_t)strlen(pub->sign_key->key_id)),
-                        RD_KAFKA_V_HEADER(TECG_KEYRING_HDR_SIGNATURE, p->sig,
-                                          (ssize_t)sizeof(p->sig)),
-                        RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
-        else
-                err = rd_kafka_producev(pub->rk, RD_KAFKA_V_RKT(pub->rkt[p->topic]),
-                                        RD_KAFKA_V_KEY(pub->key, pub->key_len),
-                                        RD_KAFKA_V_VALUE(p->payload, p->len),
-                                        RD_KAFKA_V_MSGFLAGS(0),
-                                        RD_KAFKA_V_TIMESTAMP(p->timestamp_ms), RD_KAFKA_V_OPAQUE(p),
-                                        RD_KAFKA_V_END);
-        if (!err)
-                list_push(&pub->inflight, p);
-        return err;
-}
-
-void tecg_publisher_set_signing_key(tecg_publisher_t *pub, const tecg_sign_key_t *key) {
-        pub->sign_key = key;
-}
-
 static void resend_due(tecg_publisher_t *pub) {
         int64_t now = tecg_mono_ms();
         pending_t *p = pub->resend.head;
@@ -498,9 +891,25 @@ void tecg_publisher_poll(tecg_publisher_t *pub, int timeout_ms) {
                 nanosleep(&ts, NULL);
                 return;
         }
+        signer_t *s = &pub->signer;
+        if (s->head < s->tail) {
+                /* Messages to hand over first: wait for their signatures
+                 * (signing meanwhile), not for librdkafka, unless its queue
+                 * is what holds them back. */
+                ring_drain(pub);
+                if (s->head < s->tail && !ring_head_signed(pub)) {
+                        ring_wait_head(pub, timeout_ms);
+                        ring_drain(pub);
+                        timeout_ms = 0;
+                }
+                if (s->head == s->tail)
+                        timeout_ms = 0;
+        }
         rd_kafka_poll(pub->rk, timeout_ms);
         if (pub->fatal)
                 publisher_restart(pub);
+        if (s->head < s->tail && pub->rk)
+                ring_drain(pub);
         if (pub->resend.head && pub->rk)
                 resend_due(pub);
 
@@ -519,20 +928,6 @@ void tecg_publisher_poll(tecg_publisher_t *pub, int timeout_ms) {
         }
 }
 
-/* librdkafka refuses a message whose value, key and record overhead exceed
- * its message.max.bytes before sending it: say which setting. */
-static tecg_err_t too_large(tecg_publisher_t *pub, size_t len, char *errstr, size_t errstr_size) {
-        char max[32] = "?";
-        size_t max_size = sizeof(max);
-        if (rd_kafka_conf_get(pub->kconf, "message.max.bytes", max, &max_size) != RD_KAFKA_CONF_OK)
-                snprintf(max, sizeof(max), "?");
-        return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
-                           "encoded event is %zu bytes: with its key and Kafka's "
-                           "record overhead that is more than kafka.message.max.bytes "
-                           "(%s bytes) allows",
-                           len, max);
-}
-
 tecg_err_t tecg_publisher_send(tecg_publisher_t *pub, tecg_topic_t topic, const void *payload,
                                size_t len, void *opaque, uint64_t line, char *errstr,
                                size_t errstr_size) {
@@ -546,18 +941,24 @@ tecg_err_t tecg_publisher_send(tecg_publisher_t *pub, tecg_topic_t topic, const 
         p->not_before_ms = 0;
         p->timestamp_ms = tecg_wall_ms();
         p->is_signed = pub->sign_key != NULL;
+        p->sign_key = pub->sign_key;
+        p->sign_err = TECG_OK;
         p->len = len;
         memcpy(p->payload, payload, len);
         if (tecg_publisher_outstanding(pub) == 0)
                 pub->waiting_since_ms = tecg_mono_ms();
         if (p->is_signed) {
-                tecg_err_t err = tecg_keyring_event_sign(pub->sign_key, pub->key,
-                                                         pub->topic_names[topic], p->timestamp_ms,
-                                                         payload, len, p->sig, errstr, errstr_size);
-                if (err) {
+                /* Signed later, on a signer: librdkafka's size check is
+                 * made now, so a message too large is still refused here. */
+                if (!fits(pub, p)) {
                         free(p);
-                        return err;
+                        return too_large(pub, len, errstr, errstr_size);
                 }
+                pub->stats.sent++;
+                tecg_err_t err = ring_push(pub, p, errstr, errstr_size);
+                if (err)
+                        pub->stats.sent--;
+                return err;
         }
 
         for (;;) {

@@ -25,6 +25,11 @@
 #include "testutil.h"
 
 #define MAX_MSGS 64
+/* Many signed messages (more than the publisher's signing ring holds):
+ * lines BULK_FIRST.. (up to BULK_MAX of them) are counted in `bulk`. */
+#define BULK_FIRST 1000
+#define BULK_COUNT 3000
+#define BULK_MAX 25000
 
 static int64_t wall_ms(void) {
         struct timespec ts;
@@ -45,6 +50,8 @@ typedef struct {
         unsigned acks[MAX_MSGS];
         rd_kafka_resp_err_t ack_err[MAX_MSGS];
         char reason[MAX_MSGS][256];
+        unsigned bulk_acks[BULK_MAX];
+        unsigned bulk_errors;
 } fixture_t;
 
 static fixture_t *current; /* the ack callback has no context of its own */
@@ -52,6 +59,11 @@ static fixture_t *current; /* the ack callback has no context of its own */
 static void on_ack(void *opaque, uint64_t line, rd_kafka_resp_err_t err, const char *reason) {
         fixture_t *f = opaque;
         assert_ptr_equal(f, current);
+        if (line >= BULK_FIRST && line < BULK_FIRST + BULK_MAX) {
+                f->bulk_acks[line - BULK_FIRST]++;
+                f->bulk_errors += err != 0;
+                return;
+        }
         assert_true(line < MAX_MSGS);
         f->acks[line]++;
         f->ack_err[line] = err;
@@ -398,6 +410,234 @@ static void test_signed_messages_verify_with_the_keyring(void **state) {
         tecg_sign_key_wipe(&key);
 }
 
+/* A signing key made for a test, and the keyring that lists it. */
+static tecg_keyring_t *test_keyring(tecg_sign_key_t *key, tecg_nations_t **ns) {
+        char err[512], text[256], pub_b64[TECG_SIGN_PUBLIC_B64_SIZE];
+        assert_int_equal(tecg_sign_keygen("DEU-2026", key, err, sizeof(err)), TECG_OK);
+        tecg_sign_b64_encode(key->public_key, sizeof(key->public_key), pub_b64, sizeof(pub_b64));
+        static const char csv[] = "code,name,status\nDEU,Germany,member\n";
+        *ns = tecg_nations_parse(csv, sizeof(csv) - 1, "n", err, sizeof(err));
+        assert_non_null(*ns);
+        int n = snprintf(text, sizeof(text),
+                         "nation,key_id,public_key,valid_from,valid_until,revoked_at\n"
+                         "DEU,DEU-2026,%s,,,\n",
+                         pub_b64);
+        tecg_keyring_t *kr = tecg_keyring_parse(text, (size_t)n, "k", *ns, err, sizeof(err));
+        assert_non_null(kr);
+        return kr;
+}
+
+/* Signing happens on threads of their own, but the messages leave in the
+ * order they were sent: BULK_COUNT signed messages (more than the signing
+ * ring holds) to the one partition of t.training-completions come back in
+ * that order, each once, each with a signature that verifies. */
+static void test_signed_messages_keep_their_order(void **state) {
+        fixture_t *f = *state;
+        char err[512], payload[32];
+        tecg_sign_key_t key;
+        tecg_nations_t *ns = NULL;
+        tecg_keyring_t *kr = test_keyring(&key, &ns);
+        f->pub = make_publisher(f, NULL);
+        tecg_publisher_set_signing_key(f->pub, &key);
+        for (unsigned i = 0; i < BULK_COUNT; i++) {
+                int n = snprintf(payload, sizeof(payload), "payload-%u", BULK_FIRST + i);
+                assert_int_equal(tecg_publisher_send(f->pub, TECG_TOPIC_TRAINING, payload,
+                                                     (size_t)n, f, BULK_FIRST + i, err,
+                                                     sizeof(err)),
+                                 TECG_OK);
+        }
+        assert_int_equal(tecg_publisher_flush(f->pub, 30000), TECG_OK);
+        assert_int_equal(tecg_publisher_outstanding(f->pub), 0);
+        assert_int_equal(f->bulk_errors, 0);
+        for (unsigned i = 0; i < BULK_COUNT; i++)
+                if (f->bulk_acks[i] != 1)
+                        fail_msg("line %u: %u acks", BULK_FIRST + i, f->bulk_acks[i]);
+
+        rd_kafka_conf_t *kc = rd_kafka_conf_new();
+        rd_kafka_conf_set(kc, "bootstrap.servers", f->bootstraps, err, sizeof(err));
+        rd_kafka_conf_set(kc, "group.id", "test-publisher-order", err, sizeof(err));
+        rd_kafka_conf_set(kc, "log_level", "0", err, sizeof(err));
+        rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof(err));
+        assert_non_null(c);
+        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(parts, "t.training-completions", 0)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+        assert_int_equal(rd_kafka_assign(c, parts), 0);
+        rd_kafka_topic_partition_list_destroy(parts);
+        unsigned next = BULK_FIRST;
+        int64_t deadline = tu_now_ms() + 20000;
+        while (next < BULK_FIRST + BULK_COUNT && tu_now_ms() < deadline) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+                if (!m)
+                        continue;
+                if (!m->err) {
+                        char text[64];
+                        unsigned line = 0;
+                        const void *sig = NULL;
+                        size_t sig_len = 0;
+                        rd_kafka_headers_t *hdrs = NULL;
+                        rd_kafka_timestamp_type_t tstype;
+                        int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+                        snprintf(text, sizeof(text), "%.*s", (int)m->len, (const char *)m->payload);
+                        assert_int_equal(sscanf(text, "payload-%u", &line), 1);
+                        if (line != next)
+                                fail_msg("offset %lld holds line %u, expected %u",
+                                         (long long)m->offset, line, next);
+                        assert_int_equal(rd_kafka_message_headers(m, &hdrs), 0);
+                        assert_int_equal(rd_kafka_header_get_last(hdrs, TECG_KEYRING_HDR_SIGNATURE,
+                                                                  &sig, &sig_len),
+                                         0);
+                        assert_int_equal(sig_len, TECG_SIGN_SIG_BYTES);
+                        assert_true(tecg_keyring_event_verify(key.public_key, m->key, m->key_len,
+                                                              "t.training-completions", ts,
+                                                              m->payload, m->len, sig));
+                        next++;
+                }
+                rd_kafka_message_destroy(m);
+        }
+        rd_kafka_consumer_close(c);
+        rd_kafka_destroy(c);
+        assert_int_equal(next, BULK_FIRST + BULK_COUNT);
+        tecg_keyring_destroy(kr);
+        tecg_nations_destroy(ns);
+        tecg_publisher_destroy(f->pub);
+        f->pub = NULL; /* before the key it borrows */
+        tecg_sign_key_wipe(&key);
+}
+
+/* A signed message is queued for its signature before librdkafka sees it,
+ * so the publisher makes librdkafka's size check itself: the largest value
+ * that fits goes through (librdkafka would refuse one the check let pass:
+ * an ack with an error), one byte more is refused at send(). */
+static void test_signed_size_limit_is_librdkafkas(void **state) {
+        fixture_t *f = *state;
+        char err[512], big[2000];
+        tecg_sign_key_t key;
+        tecg_nations_t *ns = NULL;
+        tecg_keyring_t *kr = test_keyring(&key, &ns);
+        const char *extra[] = {"kafka.message.max.bytes", "1000", NULL};
+        f->pub = make_publisher(f, extra);
+        tecg_publisher_set_signing_key(f->pub, &key);
+        /* Record overhead 36, key "DEU"; headers: name and value, each
+         * after its length as a zigzag varint (one byte, but two for the
+         * 64 bytes of the signature). */
+        size_t headers = strlen(TECG_KEYRING_HDR_KEY_ID) + 1 + strlen("DEU-2026") + 1 +
+                         strlen(TECG_KEYRING_HDR_SIGNATURE) + 1 + TECG_SIGN_SIG_BYTES + 2;
+        size_t fit = 1000 - 36 - 3 - headers;
+        memset(big, 'x', sizeof(big));
+        assert_int_equal(tecg_publisher_send(f->pub, TECG_TOPIC_CONTRIBUTIONS, big, fit + 1, f, 8,
+                                             err, sizeof(err)),
+                         TECG_ERR_INVALID);
+        assert_non_null(strstr(err, "kafka.message.max.bytes (1000 bytes)"));
+        assert_int_equal(tecg_publisher_send(f->pub, TECG_TOPIC_CONTRIBUTIONS, big, fit, f, 7, err,
+                                             sizeof(err)),
+                         TECG_OK);
+        assert_int_equal(tecg_publisher_flush(f->pub, 15000), TECG_OK);
+        assert_int_equal(f->acks[7], 1);
+        assert_int_equal(f->ack_err[7], 0);
+        assert_int_equal(f->acks[8], 0);
+        assert_int_equal(tecg_publisher_outstanding(f->pub), 0);
+        tecg_keyring_destroy(kr);
+        tecg_nations_destroy(ns);
+        tecg_publisher_destroy(f->pub);
+        f->pub = NULL;
+        tecg_sign_key_wipe(&key);
+}
+
+/* A stop while the signing ring and librdkafka's queue are full: send()
+ * gives up on the next message (not sent, never acked) instead of
+ * waiting; every message it took is still delivered once and acked once
+ * when the broker is back. */
+static void test_stop_while_the_ring_is_full(void **state) {
+        fixture_t *f = *state;
+        char err[512], payload[32];
+        volatile int stop = 1;
+        tecg_sign_key_t key;
+        tecg_nations_t *ns = NULL;
+        tecg_keyring_t *kr = test_keyring(&key, &ns);
+        const char *extra[] = {"kafka.queue.buffering.max.messages", "10", NULL};
+        f->pub = make_publisher(f, extra);
+        tecg_publisher_set_signing_key(f->pub, &key);
+        tecg_publisher_set_stop_flag(f->pub, &stop);
+        assert_int_equal(rd_kafka_mock_broker_set_down(f->mock, 1), 0);
+        unsigned taken = 0;
+        tecg_err_t e = TECG_OK;
+        while (taken < BULK_COUNT) {
+                int n = snprintf(payload, sizeof(payload), "payload-%u", BULK_FIRST + taken);
+                e = tecg_publisher_send(f->pub, TECG_TOPIC_TRAINING, payload, (size_t)n, f,
+                                        BULK_FIRST + taken, err, sizeof(err));
+                if (e)
+                        break;
+                taken++;
+        }
+        if (e != TECG_ERR_RETRY)
+                fail_msg("%u messages taken, none refused", taken);
+        assert_string_equal(err, "shutting down");
+        /* More than the ring alone: librdkafka's queue holds some too. */
+        if (taken <= 1024)
+                fail_msg("only %u messages taken", taken);
+        assert_int_equal(tecg_publisher_outstanding(f->pub), taken);
+        stop = 0;
+        assert_int_equal(rd_kafka_mock_broker_set_up(f->mock, 1), 0);
+        assert_int_equal(tecg_publisher_flush(f->pub, 30000), TECG_OK);
+        assert_int_equal(f->bulk_errors, 0);
+        for (unsigned i = 0; i < BULK_COUNT; i++)
+                if (f->bulk_acks[i] != (i < taken ? 1u : 0u))
+                        fail_msg("line %u: %u acks", BULK_FIRST + i, f->bulk_acks[i]);
+        tecg_keyring_destroy(kr);
+        tecg_nations_destroy(ns);
+        tecg_publisher_destroy(f->pub);
+        f->pub = NULL;
+        tecg_sign_key_wipe(&key);
+}
+
+/* librdkafka's queue is kept short (OUTQ_SOFT_MAX in publisher.c, 20,000
+ * messages): with the broker down and a stop requested, send() takes the
+ * ring's 1,024 messages and about 20,000 in librdkafka, not the 100,000
+ * librdkafka would queue; all of them are delivered once when the broker is
+ * back. */
+static void test_signed_queue_is_kept_short(void **state) {
+        fixture_t *f = *state;
+        char err[512], payload[32];
+        volatile int stop = 1;
+        tecg_sign_key_t key;
+        tecg_nations_t *ns = NULL;
+        tecg_keyring_t *kr = test_keyring(&key, &ns);
+        f->pub = make_publisher(f, NULL);
+        tecg_publisher_set_signing_key(f->pub, &key);
+        tecg_publisher_set_stop_flag(f->pub, &stop);
+        send_line(f, 1); /* connected first: the queue is what holds them */
+        assert_int_equal(tecg_publisher_flush(f->pub, 15000), TECG_OK);
+        assert_int_equal(rd_kafka_mock_broker_set_down(f->mock, 1), 0);
+        unsigned taken = 0;
+        tecg_err_t e = TECG_OK;
+        while (taken < BULK_MAX) {
+                int n = snprintf(payload, sizeof(payload), "payload-%u", BULK_FIRST + taken);
+                e = tecg_publisher_send(f->pub, TECG_TOPIC_TRAINING, payload, (size_t)n, f,
+                                        BULK_FIRST + taken, err, sizeof(err));
+                if (e)
+                        break;
+                taken++;
+        }
+        if (e != TECG_ERR_RETRY)
+                fail_msg("%u messages taken, none refused", taken);
+        /* 20,000 in librdkafka, give or take one run of 64, + the ring. */
+        if (taken < 20000 || taken > 20000 + 64 + 1024)
+                fail_msg("%u messages taken", taken);
+        stop = 0;
+        assert_int_equal(rd_kafka_mock_broker_set_up(f->mock, 1), 0);
+        assert_int_equal(tecg_publisher_flush(f->pub, 60000), TECG_OK);
+        assert_int_equal(f->bulk_errors, 0);
+        for (unsigned i = 0; i < BULK_MAX; i++)
+                if (f->bulk_acks[i] != (i < taken ? 1u : 0u))
+                        fail_msg("line %u: %u acks", BULK_FIRST + i, f->bulk_acks[i]);
+        tecg_keyring_destroy(kr);
+        tecg_nations_destroy(ns);
+        tecg_publisher_destroy(f->pub);
+        f->pub = NULL;
+        tecg_sign_key_wipe(&key);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         const struct CMUnitTest tests[] = {
@@ -408,6 +648,10 @@ int main(void) {
                 T(test_permanent_error_is_acked_with_a_reason),
                 T(test_too_large_is_refused_at_send),
                 T(test_signed_messages_verify_with_the_keyring),
+                T(test_signed_messages_keep_their_order),
+                T(test_signed_size_limit_is_librdkafkas),
+                T(test_stop_while_the_ring_is_full),
+                T(test_signed_queue_is_kept_short),
         };
 #undef T
         return cmocka_run_group_tests(tests, NULL, NULL);
