@@ -630,8 +630,11 @@ static rd_kafka_resp_err_t hand_over(tecg_publisher_t *pub, pending_t *p) {
 /* Hands the signed messages at the head of the ring to librdkafka, in
  * order, until one is not signed yet, librdkafka's queue is full (or
  * holds OUTQ_SOFT_MAX) or there is no producer instance. Only the main
- * thread moves head and tail. */
-static void ring_drain(tecg_publisher_t *pub) {
+ * thread moves head and tail. True when Kafka's side is what stopped it
+ * (the caller waits for librdkafka, not for a signature): asking again
+ * whether the head is signed would race with the signers, and a head
+ * signed just after this returned is not Kafka being full. */
+static bool ring_drain(tecg_publisher_t *pub) {
         signer_t *s = &pub->signer;
         pending_t *run[64];
         for (;;) {
@@ -644,22 +647,16 @@ static void ring_drain(tecg_publisher_t *pub) {
                         run[n++] = p;
                 }
                 pthread_mutex_unlock(&s->lock);
-                if (n && pub->rk && rd_kafka_outq_len(pub->rk) >= OUTQ_SOFT_MAX)
-                        return;
+                if (n == 0)
+                        return false;
+                if (!pub->rk || pub->fatal || rd_kafka_outq_len(pub->rk) >= OUTQ_SOFT_MAX)
+                        return true;
                 while (done < n && pub->rk && !pub->fatal && !hand_over(pub, run[done]))
                         done++;
                 s->head += done;
-                if (n == 0 || done < n)
-                        return;
+                if (done < n)
+                        return true;
         }
-}
-
-static bool ring_head_signed(tecg_publisher_t *pub) {
-        signer_t *s = &pub->signer;
-        pthread_mutex_lock(&s->lock);
-        bool ok = s->head < s->claim && s->ring[s->head % SIGN_RING]->signed_done;
-        pthread_mutex_unlock(&s->lock);
-        return ok;
 }
 
 /* Until the message at the head of the ring is signed (at most timeout_ms),
@@ -692,14 +689,14 @@ static void ring_wait_head(tecg_publisher_t *pub, int timeout_ms) {
 static tecg_err_t ring_push(tecg_publisher_t *pub, pending_t *p, char *errstr, size_t errstr_size) {
         signer_t *s = &pub->signer;
         for (;;) {
-                ring_drain(pub);
+                bool held_by_kafka = ring_drain(pub);
                 if (s->tail - s->head < SIGN_RING)
                         break;
                 /* Full: the head not signed yet (work here that always
                  * ends), or librdkafka's queue full (or at OUTQ_SOFT_MAX)
                  * or no producer instance (a wait that a stop cuts short,
                  * as in send()). */
-                if (!ring_head_signed(pub)) {
+                if (!held_by_kafka) {
                         ring_wait_head(pub, 100);
                         continue;
                 }
@@ -896,8 +893,7 @@ void tecg_publisher_poll(tecg_publisher_t *pub, int timeout_ms) {
                 /* Messages to hand over first: wait for their signatures
                  * (signing meanwhile), not for librdkafka, unless its queue
                  * is what holds them back. */
-                ring_drain(pub);
-                if (s->head < s->tail && !ring_head_signed(pub)) {
+                if (!ring_drain(pub) && s->head < s->tail) {
                         ring_wait_head(pub, timeout_ms);
                         ring_drain(pub);
                         timeout_ms = 0;
