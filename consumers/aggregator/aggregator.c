@@ -110,6 +110,11 @@ struct tecg_aggregator {
         int64_t lost_ms;      /* monotonic time the assignment was last lost */
         int64_t stop_seen_ms; /* monotonic time the stop was first seen */
         tecg_aggregator_stats_t stats;
+        /* What the open transaction counted (consumed, counted, duplicates,
+         * dead_lettered, corrections, sig_refused): added to stats when it
+         * commits, dropped when it aborts, so a replayed batch is not
+         * counted twice in the metrics. */
+        tecg_aggregator_stats_t batch_stats;
         size_t produce_max; /* the producer's message.max.bytes */
         /* Partition count of each input topic, for the partition check of
          * signed messages; 0 = not known yet. Refreshed every
@@ -815,7 +820,7 @@ static void dead_letter(tecg_aggregator_t *agg, const rd_kafka_message_t *m, con
         rd_kafka_header_add(hdrs, "tecg.source", -1, source, -1);
         produce(agg, agg->topic_dead, RD_KAFKA_PARTITION_UA, m->key, key_len, m->payload, len,
                 hdrs);
-        agg->stats.dead_lettered++;
+        agg->batch_stats.dead_lettered++;
 }
 
 /* ---- processing -------------------------------------------------------- */
@@ -1049,7 +1054,7 @@ static bool signature_accepts(tecg_aggregator_t *agg, int input, const rd_kafka_
         tecg_sig_refusal_t r = signature_check(agg, input, m, verified, why, sizeof(why));
         if (r == TECG_SIG__COUNT)
                 return true;
-        uint64_t n = ++agg->stats.sig_refused[r];
+        uint64_t n = agg->stats.sig_refused[r] + ++agg->batch_stats.sig_refused[r];
         if (agg->opts.signatures == TECG_SIGNATURES_REQUIRE) {
                 dead_letter(agg, m, "signature", why);
                 return false;
@@ -1111,7 +1116,7 @@ static void count_event(tecg_aggregator_t *agg, part_ctx_t *ctx, const rd_kafka_
         /* The id records stay in the store's overlay: produce_id_batches()
          * writes them to event-ids, one message per partition. */
         tecg_count_ctx_t c = {
-                .store = agg->store, .partition = ctx->partition, .stats = &agg->stats.corrections};
+                .store = agg->store, .partition = ctx->partition, .stats = &agg->batch_stats.corrections};
         nation_slot_t *slot = ctx_slot(ctx, ev->nation, true);
         if (!slot) {
                 agg->fatal = true;
@@ -1127,10 +1132,10 @@ static void count_event(tecg_aggregator_t *agg, part_ctx_t *ctx, const rd_kafka_
                                       "counted as it is, the correction does not apply",
                                       ev->nation, ev->event_id);
                 slot->dirty = true; /* events and as_of move even when totals don't */
-                agg->stats.counted++;
+                agg->batch_stats.counted++;
                 break;
         case TECG_DUPLICATE:
-                agg->stats.duplicates++;
+                agg->batch_stats.duplicates++;
                 break;
         case TECG_REFUSED:
                 dead_letter(agg, m, stage, reason);
@@ -1150,7 +1155,7 @@ static void process(tecg_aggregator_t *agg, part_ctx_t *ctx, int input, const rd
                     bool verified) {
         char reason[512];
         tecg_event_t ev;
-        agg->stats.consumed++;
+        agg->batch_stats.consumed++;
         if (!signature_accepts(agg, input, m, verified))
                 return;
         if (!m->payload) {
@@ -1300,6 +1305,22 @@ static void store_commit(tecg_aggregator_t *agg) {
         free(markers);
 }
 
+/* The counters of a committed transaction, added to the totals. */
+static void stats_add_committed(tecg_aggregator_stats_t *total, const tecg_aggregator_stats_t *txn) {
+        total->consumed += txn->consumed;
+        total->counted += txn->counted;
+        total->duplicates += txn->duplicates;
+        total->dead_lettered += txn->dead_lettered;
+        total->corrections.applied += txn->corrections.applied;
+        total->corrections.pending += txn->corrections.pending;
+        total->corrections.resolved += txn->corrections.resolved;
+        total->corrections.mismatched += txn->corrections.mismatched;
+        for (int i = 0; i < TECG_CORR_REFUSED__COUNT; i++)
+                total->corrections.refused[i] += txn->corrections.refused[i];
+        for (int i = 0; i < TECG_SIG__COUNT; i++)
+                total->sig_refused[i] += txn->sig_refused[i];
+}
+
 static void batch_reset(tecg_aggregator_t *agg) {
         for (size_t i = 0; i < agg->nparts; i++) {
                 part_ctx_t *ctx = agg->parts[i];
@@ -1313,6 +1334,7 @@ static void batch_reset(tecg_aggregator_t *agg) {
         }
         agg->batch_failed = false;
         agg->batch_error[0] = '\0';
+        memset(&agg->batch_stats, 0, sizeof(agg->batch_stats));
         /* Nothing uncommitted stays in the overlay (after a commit it is
          * empty already). */
         if (agg->store)
@@ -1723,6 +1745,7 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t
         agg->fenced_in_a_row = 0;
         agg->stats.transactions++;
         agg->stats.last_commit_ms = tecg_wall_ms();
+        stats_add_committed(&agg->stats, &agg->batch_stats);
         store_commit(agg);
         batch_reset(agg);
 destroy_msgs:

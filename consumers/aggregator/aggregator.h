@@ -88,6 +88,8 @@ typedef struct {
 /* The largest the store may grow: address space, not memory or disk. */
 #define TECG_STORE_MAP_DEFAULT (sizeof(void *) >= 8 ? (size_t)64 << 30 : (size_t)1 << 30)
 
+/* The counters count committed transactions only: a batch aborted and
+ * replayed counts once. */
 typedef struct {
         uint64_t consumed;              /* input messages processed */
         uint64_t counted;               /* distinct events aggregated */
