@@ -9,7 +9,7 @@ const tecg_conf_prop_t tecg_aggregator_conf_props[] = {
          .type = TECG_CONF_STRING,
          .offset = F(instance_id),
          .doc = "unique name of this instance; its transactional.id is "
-                "tecg-aggregator-<instance.id> and its consumer's group.instance.id is "
+                "tecg-aggregator-<instance.id>@<topic.prefix> and its consumer's group.instance.id is "
                 "<instance.id>@<topic.prefix> (static membership: a restart gets its partitions back "
                 "without a rebalance; kafka.group.instance.id wins) (default: the host "
                 "name)"},

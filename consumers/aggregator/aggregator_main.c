@@ -351,7 +351,8 @@ done:
 int main(int argc, char **argv) {
         tecg_aggregator_conf_t ac;
         tecg_daemon_t d;
-        char errstr[1024], hostname[256] = "localhost", txn_id[512], member_id[512];
+        char errstr[1024], hostname[256] = "localhost", member_id[512],
+                txn_id[sizeof("tecg-aggregator-") + sizeof(member_id)];
         tecg_nations_t *nations = NULL;
         tecg_aggregator_t *agg = NULL;
         tecg_keyring_t *keyring = NULL;
@@ -379,13 +380,21 @@ int main(int argc, char **argv) {
         }
         gethostname(hostname, sizeof(hostname) - 1);
         const char *instance_id = ac.instance_id ? ac.instance_id : hostname;
-        snprintf(txn_id, sizeof(txn_id), "tecg-aggregator-%s", instance_id);
-        /* A static member that rejoins gets its previous assignment back
-         * whatever it subscribes to now (the broker keeps a stable group's
-         * assignment; librdkafka 2.0.2 does not check it against the
-         * subscription): under another topic.prefix it must be another
-         * member. */
-        snprintf(member_id, sizeof(member_id), "%s@%s", instance_id, ac.common.topic_prefix);
+        /* Both carry the topic prefix. A static member that rejoins gets
+         * its previous assignment back whatever it subscribes to now (the
+         * broker keeps a stable group's assignment; librdkafka 2.0.2 does
+         * not check it against the subscription): under another
+         * topic.prefix it must be another member. And two deployments on
+         * one cluster with the same instance.id (the host name) would
+         * fence each other's transactions under one transactional.id. */
+        if ((size_t)snprintf(member_id, sizeof(member_id), "%s@%s", instance_id,
+                             ac.common.topic_prefix) >= sizeof(member_id)) {
+                rc = tecg_daemon_config_error(&aggregator_spec,
+                                              "instance.id: too long (with topic.prefix, at "
+                                              "most 510 characters)");
+                goto done;
+        }
+        snprintf(txn_id, sizeof(txn_id), "tecg-aggregator-%s", member_id);
         tecg_conf_log(d.conf, "config");
         if (d.check_only) {
                 rc = tecg_daemon_config_ok(&d);
