@@ -1115,8 +1115,9 @@ static void count_event(tecg_aggregator_t *agg, part_ctx_t *ctx, const rd_kafka_
         const char *stage = "aggregate";
         /* The id records stay in the store's overlay: produce_id_batches()
          * writes them to event-ids, one message per partition. */
-        tecg_count_ctx_t c = {
-                .store = agg->store, .partition = ctx->partition, .stats = &agg->batch_stats.corrections};
+        tecg_count_ctx_t c = {.store = agg->store,
+                              .partition = ctx->partition,
+                              .stats = &agg->batch_stats.corrections};
         nation_slot_t *slot = ctx_slot(ctx, ev->nation, true);
         if (!slot) {
                 agg->fatal = true;
@@ -1306,7 +1307,8 @@ static void store_commit(tecg_aggregator_t *agg) {
 }
 
 /* The counters of a committed transaction, added to the totals. */
-static void stats_add_committed(tecg_aggregator_stats_t *total, const tecg_aggregator_stats_t *txn) {
+static void stats_add_committed(tecg_aggregator_stats_t *total,
+                                const tecg_aggregator_stats_t *txn) {
         total->consumed += txn->consumed;
         total->counted += txn->counted;
         total->duplicates += txn->duplicates;

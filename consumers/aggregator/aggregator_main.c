@@ -352,7 +352,7 @@ int main(int argc, char **argv) {
         tecg_aggregator_conf_t ac;
         tecg_daemon_t d;
         char errstr[1024], hostname[256] = "localhost", member_id[512],
-                txn_id[sizeof("tecg-aggregator-") + sizeof(member_id)];
+                           txn_id[sizeof("tecg-aggregator-") + sizeof(member_id)];
         tecg_nations_t *nations = NULL;
         tecg_aggregator_t *agg = NULL;
         tecg_keyring_t *keyring = NULL;
