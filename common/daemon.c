@@ -210,6 +210,23 @@ fail:
         return NULL;
 }
 
+bool tecg_daemon_reload_nations(tecg_nations_t *live, tecg_nations_t *fresh, const char *file,
+                                const char *on_removal) {
+        char added[256], removed[256];
+        if (tecg_nations_same(live, fresh)) {
+                tecg_log_info(FAC, "SIGHUP: the nations list has not changed");
+                tecg_nations_destroy(fresh);
+                return false;
+        }
+        tecg_nations_diff(live, fresh, added, sizeof(added), removed, sizeof(removed));
+        tecg_log_notice(FAC, "SIGHUP: %zu nations now from %s (added: %s; removed: %s)%s%s",
+                        tecg_nations_count(fresh), file, *added ? added : "none",
+                        *removed ? removed : "none", *removed && on_removal ? "; " : "",
+                        *removed && on_removal ? on_removal : "");
+        tecg_nations_replace(live, fresh);
+        return true;
+}
+
 bool tecg_daemon_key_is_live(const char *const *keys, const char *key) {
         if (strcmp(key, "log.level") == 0)
                 return true;

@@ -15,6 +15,7 @@
 
 #include "conf.h"
 #include "monitor.h"
+#include "refdata.h"
 #include "tokens.h"
 
 /* Scopes of the shared keys: which daemons a key of tecg_daemon_props
@@ -148,6 +149,14 @@ int tecg_daemon_reload(tecg_daemon_t *d, const tecg_daemon_live_t *live);
 /* Whether `key` is one of `keys` (tecg_daemon_live_t.keys: full keys and
  * prefixes ending in '.'); log.level always is. */
 bool tecg_daemon_key_is_live(const char *const *keys, const char *key);
+
+/* SIGHUP's nations list: puts `fresh` (read from `file`) in force in
+ * `live` when it differs (tecg_nations_replace: readers of the old list
+ * keep it until they let go), logging which codes came and went, with
+ * `on_removal` appended when some went (NULL: nothing). Takes `fresh`
+ * over either way. True when the list changed. */
+bool tecg_daemon_reload_nations(tecg_nations_t *live, tecg_nations_t *fresh, const char *file,
+                                const char *on_removal);
 
 /* The monitoring listener's tokens (metrics.http.tokens), checked before
  * --check-config ends: *tokens NULL without the key, which only a loopback

@@ -372,7 +372,6 @@ static tecg_err_t apply_live(const tecg_conf_t *conf, const void *fresh, void *o
                              size_t errstr_size) {
         const tecg_producer_conf_t *pc = fresh;
         live_t *live = opaque;
-        char added[256], removed[256];
         tecg_err_t err = TECG_OK;
         tecg_nations_t *nations = tecg_nations_load(pc->common.nations_file, errstr, errstr_size);
         if (!nations)
@@ -391,15 +390,7 @@ static tecg_err_t apply_live(const tecg_conf_t *conf, const void *fresh, void *o
         if ((err = tecg_ingest_set_limits(live->ing, &limits, (uint64_t)pc->file_lines, errstr,
                                           errstr_size)))
                 goto done;
-        if (tecg_nations_same(live->nations, nations)) {
-                tecg_log_info(FAC, "SIGHUP: the nations list has not changed");
-                goto done;
-        }
-        tecg_nations_diff(live->nations, nations, added, sizeof(added), removed, sizeof(removed));
-        tecg_log_notice(FAC, "SIGHUP: %zu nations now from %s (added: %s; removed: %s)",
-                        tecg_nations_count(nations), pc->common.nations_file,
-                        *added ? added : "none", *removed ? removed : "none");
-        tecg_nations_replace(live->nations, nations);
+        tecg_daemon_reload_nations(live->nations, nations, pc->common.nations_file, NULL);
         nations = NULL;
 done:
         tecg_nations_destroy(nations);

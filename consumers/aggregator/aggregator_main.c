@@ -294,7 +294,7 @@ static tecg_err_t apply_live(const tecg_conf_t *conf, const void *fresh, void *o
         live_t *live = opaque;
         tecg_nations_t *nations = NULL;
         tecg_keyring_t *keyring = NULL;
-        char *default_path = NULL, why[768], added[256], removed[256];
+        char *default_path = NULL, why[768];
         tecg_err_t err = TECG_OK;
         (void)conf;
         if (!(nations = tecg_nations_load(ac->common.nations_file, errstr, errstr_size))) {
@@ -314,20 +314,10 @@ static tecg_err_t apply_live(const tecg_conf_t *conf, const void *fresh, void *o
                         goto done;
                 }
         }
-        if (tecg_nations_same(live->nations, nations)) {
-                tecg_log_info(FAC, "SIGHUP: the nations list has not changed");
-        } else {
-                tecg_nations_diff(live->nations, nations, added, sizeof(added), removed,
-                                  sizeof(removed));
-                tecg_log_notice(FAC, "SIGHUP: %zu nations now from %s (added: %s; removed: %s)%s",
-                                tecg_nations_count(nations), ac->common.nations_file,
-                                *added ? added : "none", *removed ? removed : "none",
-                                *removed ? "; the states of removed nations are kept, their "
-                                           "next events are dead-lettered"
-                                         : "");
-                tecg_nations_replace(live->nations, nations);
-                nations = NULL;
-        }
+        tecg_daemon_reload_nations(live->nations, nations, ac->common.nations_file,
+                                   "the states of removed nations are kept, their next events "
+                                   "are dead-lettered");
+        nations = NULL;
         if (keyring && tecg_keyring_same(live->keyring, keyring)) {
                 tecg_log_info(FAC, "SIGHUP: the keyring has not changed");
         } else if (keyring) {

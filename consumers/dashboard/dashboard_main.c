@@ -431,7 +431,6 @@ static tecg_err_t apply_live(const tecg_conf_t *conf, const void *fresh, void *o
                              size_t errstr_size) {
         const tecg_dashboard_conf_t *dc = fresh;
         app_t *app = opaque;
-        char added[256], removed[256];
         tecg_err_t err = TECG_OK;
         (void)conf;
         tecg_nations_t *nations = tecg_nations_load(dc->common.nations_file, errstr, errstr_size);
@@ -439,17 +438,11 @@ static tecg_err_t apply_live(const tecg_conf_t *conf, const void *fresh, void *o
                 return TECG_ERR_CONFIG;
         if ((err = build_sinks(dc, app, false, errstr, errstr_size)))
                 goto done;
-        if (tecg_nations_same(app->nations, nations)) {
-                tecg_log_info(FAC, "SIGHUP: the nations list has not changed");
-                goto done;
-        }
-        tecg_nations_diff(app->nations, nations, added, sizeof(added), removed, sizeof(removed));
-        tecg_log_notice(FAC, "SIGHUP: %zu nations now from %s (added: %s; removed: %s)",
-                        tecg_nations_count(nations), dc->common.nations_file,
-                        *added ? added : "none", *removed ? removed : "none");
-        tecg_nations_replace(app->nations, nations);
+        bool changed = tecg_daemon_reload_nations(app->nations, nations, dc->common.nations_file,
+                                                  NULL);
         nations = NULL;
-        tecg_dashboards_nations_changed(app->dashboards);
+        if (changed)
+                tecg_dashboards_nations_changed(app->dashboards);
 done:
         tecg_nations_destroy(nations);
         return err;
