@@ -438,8 +438,8 @@ static tecg_err_t apply_live(const tecg_conf_t *conf, const void *fresh, void *o
                 return TECG_ERR_CONFIG;
         if ((err = build_sinks(dc, app, false, errstr, errstr_size)))
                 goto done;
-        bool changed = tecg_daemon_reload_nations(app->nations, nations, dc->common.nations_file,
-                                                  NULL);
+        bool changed =
+                tecg_daemon_reload_nations(app->nations, nations, dc->common.nations_file, NULL);
         nations = NULL;
         if (changed)
                 tecg_dashboards_nations_changed(app->dashboards);
