@@ -315,6 +315,21 @@ static void test_too_large_is_refused_at_send(void **state) {
         assert_int_equal(tecg_publisher_outstanding(f->pub), 0);
 }
 
+/* f->pub signing with a key made for the test (`extra`: more settings). */
+static void make_signing_publisher(fixture_t *f, tecg_sign_key_t *key, const char **extra) {
+        char err[512];
+        assert_int_equal(tecg_sign_keygen("DEU-2026", key, err, sizeof(err)), TECG_OK);
+        f->pub = make_publisher(f, extra);
+        tecg_publisher_set_signing_key(f->pub, key);
+}
+
+/* The publisher first: it borrows the key. */
+static void destroy_signing_publisher(fixture_t *f, tecg_sign_key_t *key) {
+        tecg_publisher_destroy(f->pub);
+        f->pub = NULL;
+        tecg_sign_key_wipe(key);
+}
+
 /* Signed (docs/design.md §9.1): every message carries the key id and a
  * signature that verifies, with the keyring's key, over the message key,
  * the topic, the message's own timestamp and the value; resent messages
@@ -405,26 +420,7 @@ static void test_signed_messages_verify_with_the_keyring(void **state) {
         assert_int_equal(verified, 6);
         tecg_keyring_destroy(kr);
         tecg_nations_destroy(ns);
-        tecg_publisher_destroy(f->pub);
-        f->pub = NULL; /* before the key it borrows */
-        tecg_sign_key_wipe(&key);
-}
-
-/* A signing key made for a test, and the keyring that lists it. */
-static tecg_keyring_t *test_keyring(tecg_sign_key_t *key, tecg_nations_t **ns) {
-        char err[512], text[256], pub_b64[TECG_SIGN_PUBLIC_B64_SIZE];
-        assert_int_equal(tecg_sign_keygen("DEU-2026", key, err, sizeof(err)), TECG_OK);
-        tecg_sign_b64_encode(key->public_key, sizeof(key->public_key), pub_b64, sizeof(pub_b64));
-        static const char csv[] = "code,name,status\nDEU,Germany,member\n";
-        *ns = tecg_nations_parse(csv, sizeof(csv) - 1, "n", err, sizeof(err));
-        assert_non_null(*ns);
-        int n = snprintf(text, sizeof(text),
-                         "nation,key_id,public_key,valid_from,valid_until,revoked_at\n"
-                         "DEU,DEU-2026,%s,,,\n",
-                         pub_b64);
-        tecg_keyring_t *kr = tecg_keyring_parse(text, (size_t)n, "k", *ns, err, sizeof(err));
-        assert_non_null(kr);
-        return kr;
+        destroy_signing_publisher(f, &key);
 }
 
 /* Signing happens on threads of their own, but the messages leave in the
@@ -435,10 +431,7 @@ static void test_signed_messages_keep_their_order(void **state) {
         fixture_t *f = *state;
         char err[512], payload[32];
         tecg_sign_key_t key;
-        tecg_nations_t *ns = NULL;
-        tecg_keyring_t *kr = test_keyring(&key, &ns);
-        f->pub = make_publisher(f, NULL);
-        tecg_publisher_set_signing_key(f->pub, &key);
+        make_signing_publisher(f, &key, NULL);
         for (unsigned i = 0; i < BULK_COUNT; i++) {
                 int n = snprintf(payload, sizeof(payload), "payload-%u", BULK_FIRST + i);
                 assert_int_equal(tecg_publisher_send(f->pub, TECG_TOPIC_TRAINING, payload,
@@ -498,11 +491,7 @@ static void test_signed_messages_keep_their_order(void **state) {
         rd_kafka_consumer_close(c);
         rd_kafka_destroy(c);
         assert_int_equal(next, BULK_FIRST + BULK_COUNT);
-        tecg_keyring_destroy(kr);
-        tecg_nations_destroy(ns);
-        tecg_publisher_destroy(f->pub);
-        f->pub = NULL; /* before the key it borrows */
-        tecg_sign_key_wipe(&key);
+        destroy_signing_publisher(f, &key);
 }
 
 /* A signed message is queued for its signature before librdkafka sees it,
@@ -513,11 +502,8 @@ static void test_signed_size_limit_is_librdkafkas(void **state) {
         fixture_t *f = *state;
         char err[512], big[2000];
         tecg_sign_key_t key;
-        tecg_nations_t *ns = NULL;
-        tecg_keyring_t *kr = test_keyring(&key, &ns);
         const char *extra[] = {"kafka.message.max.bytes", "1000", NULL};
-        f->pub = make_publisher(f, extra);
-        tecg_publisher_set_signing_key(f->pub, &key);
+        make_signing_publisher(f, &key, extra);
         /* Record overhead 36, key "DEU"; headers: name and value, each
          * after its length as a zigzag varint (one byte, but two for the
          * 64 bytes of the signature). */
@@ -537,11 +523,7 @@ static void test_signed_size_limit_is_librdkafkas(void **state) {
         assert_int_equal(f->ack_err[7], 0);
         assert_int_equal(f->acks[8], 0);
         assert_int_equal(tecg_publisher_outstanding(f->pub), 0);
-        tecg_keyring_destroy(kr);
-        tecg_nations_destroy(ns);
-        tecg_publisher_destroy(f->pub);
-        f->pub = NULL;
-        tecg_sign_key_wipe(&key);
+        destroy_signing_publisher(f, &key);
 }
 
 /* A stop while the signing ring and librdkafka's queue are full: send()
@@ -553,11 +535,8 @@ static void test_stop_while_the_ring_is_full(void **state) {
         char err[512], payload[32];
         volatile int stop = 1;
         tecg_sign_key_t key;
-        tecg_nations_t *ns = NULL;
-        tecg_keyring_t *kr = test_keyring(&key, &ns);
         const char *extra[] = {"kafka.queue.buffering.max.messages", "10", NULL};
-        f->pub = make_publisher(f, extra);
-        tecg_publisher_set_signing_key(f->pub, &key);
+        make_signing_publisher(f, &key, extra);
         tecg_publisher_set_stop_flag(f->pub, &stop);
         assert_int_equal(rd_kafka_mock_broker_set_down(f->mock, 1), 0);
         unsigned taken = 0;
@@ -584,11 +563,7 @@ static void test_stop_while_the_ring_is_full(void **state) {
         for (unsigned i = 0; i < BULK_COUNT; i++)
                 if (f->bulk_acks[i] != (i < taken ? 1u : 0u))
                         fail_msg("line %u: %u acks", BULK_FIRST + i, f->bulk_acks[i]);
-        tecg_keyring_destroy(kr);
-        tecg_nations_destroy(ns);
-        tecg_publisher_destroy(f->pub);
-        f->pub = NULL;
-        tecg_sign_key_wipe(&key);
+        destroy_signing_publisher(f, &key);
 }
 
 /* librdkafka's queue is kept short (OUTQ_SOFT_MAX in publisher.c, 20,000
@@ -601,10 +576,7 @@ static void test_signed_queue_is_kept_short(void **state) {
         char err[512], payload[32];
         volatile int stop = 1;
         tecg_sign_key_t key;
-        tecg_nations_t *ns = NULL;
-        tecg_keyring_t *kr = test_keyring(&key, &ns);
-        f->pub = make_publisher(f, NULL);
-        tecg_publisher_set_signing_key(f->pub, &key);
+        make_signing_publisher(f, &key, NULL);
         tecg_publisher_set_stop_flag(f->pub, &stop);
         send_line(f, 1); /* connected first: the queue is what holds them */
         assert_int_equal(tecg_publisher_flush(f->pub, 15000), TECG_OK);
@@ -631,11 +603,7 @@ static void test_signed_queue_is_kept_short(void **state) {
         for (unsigned i = 0; i < BULK_MAX; i++)
                 if (f->bulk_acks[i] != (i < taken ? 1u : 0u))
                         fail_msg("line %u: %u acks", BULK_FIRST + i, f->bulk_acks[i]);
-        tecg_keyring_destroy(kr);
-        tecg_nations_destroy(ns);
-        tecg_publisher_destroy(f->pub);
-        f->pub = NULL;
-        tecg_sign_key_wipe(&key);
+        destroy_signing_publisher(f, &key);
 }
 
 int main(void) {
