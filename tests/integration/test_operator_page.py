@@ -434,6 +434,11 @@ def chromium():
     return None
 
 
+# What Chromium answers an evaluation made while the page navigates.
+NAVIGATING = ("Inspected target navigated or closed", "Execution context was destroyed",
+              "Cannot find context with specified id")
+
+
 class Browser:
     """Headless chromium driven over --remote-debugging-pipe (the DevTools
     protocol as NUL-terminated JSON on fds 3 and 4): no extra package, and
@@ -496,8 +501,15 @@ class Browser:
         # (two test files at a time) can take long to lay a page out.
         deadline = time.monotonic() + scaled(timeout)
         while time.monotonic() < deadline:
-            if self.js(expression):
-                return
+            try:
+                if self.js(expression):
+                    return
+            except RuntimeError as e:
+                # The sign-in page replaces itself with the operator page
+                # (location.replace): an evaluation in between has no page
+                # to run in, which is "not yet", not a failure.
+                if not any(m in str(e) for m in NAVIGATING):
+                    raise
             time.sleep(0.1)
         raise AssertionError(f"never true within {scaled(timeout):.0f} s: {expression}")
 
