@@ -7,9 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "avro_codec.h"
 #include "buf.h"
@@ -22,6 +23,7 @@
 #include "framing.h"
 #include "nation_state.h"
 #include "registry.h"
+#include "sign.h"
 #include "idstore.h"
 #include "state_codec.h"
 #include "timefmt.h"
@@ -1830,13 +1832,11 @@ tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
                 goto fail;
         if (store_open(agg, errstr, errstr_size))
                 goto fail;
-        uint8_t nonce[16];
-        if (getrandom(nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce)) {
-                tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "getrandom: %s", strerror(errno));
+        unsigned char nonce[(sizeof(agg->batch_nonce) - 1) / 2];
+        if (tecg_sign_init(errstr, errstr_size))
                 goto fail;
-        }
-        for (size_t i = 0; i < sizeof(nonce); i++)
-                snprintf(agg->batch_nonce + 2 * i, 3, "%02x", nonce[i]);
+        randombytes_buf(nonce, sizeof(nonce));
+        sodium_bin2hex(agg->batch_nonce, sizeof(agg->batch_nonce), nonce, sizeof(nonce));
         if (opts->verify_threads > 1 && opts->signatures != TECG_SIGNATURES_OFF &&
             !(agg->workers = tecg_workers_new(opts->verify_threads, errstr, errstr_size)))
                 goto fail;
