@@ -322,35 +322,6 @@ const tecg_keyring_key_t *tecg_keyring_at(const tecg_keyring_t *keyring, size_t 
         return i < keyring->count ? &keyring->keys[i] : NULL;
 }
 
-static void timestamp_bytes(int64_t ms, unsigned char out[8]) {
-        for (int i = 0; i < 8; i++)
-                out[i] = (unsigned char)((uint64_t)ms >> (56 - 8 * i));
-}
-
-tecg_err_t tecg_keyring_event_sign(const tecg_sign_key_t *key, const char *nation,
-                                   const char *topic, int64_t timestamp_ms, const void *value,
-                                   size_t len, unsigned char sig[TECG_SIGN_SIG_BYTES], char *errstr,
-                                   size_t errstr_size) {
-        unsigned char ts[8];
-        timestamp_bytes(timestamp_ms, ts);
-        const tecg_sign_part_t parts[] = {
-                {nation, strlen(nation)}, {topic, strlen(topic)}, {ts, sizeof(ts)}, {value, len}};
-        return tecg_sign(key, TECG_SIGN_DOMAIN_EVENT, parts, sizeof(parts) / sizeof(parts[0]), sig,
-                         errstr, errstr_size);
-}
-
-bool tecg_keyring_event_verify(const unsigned char public_key[TECG_SIGN_PUBLIC_BYTES],
-                               const void *nation, size_t nation_len, const char *topic,
-                               int64_t timestamp_ms, const void *value, size_t len,
-                               const unsigned char sig[TECG_SIGN_SIG_BYTES]) {
-        unsigned char ts[8];
-        timestamp_bytes(timestamp_ms, ts);
-        const tecg_sign_part_t parts[] = {
-                {nation, nation_len}, {topic, strlen(topic)}, {ts, sizeof(ts)}, {value, len}};
-        return tecg_sign_verify(public_key, TECG_SIGN_DOMAIN_EVENT, parts,
-                                sizeof(parts) / sizeof(parts[0]), sig);
-}
-
 char *tecg_keyring_default_path(const char *nations_path) {
         const char *slash = strrchr(nations_path, '/');
         size_t dir_len = slash ? (size_t)(slash - nations_path) + 1 : 0;

@@ -22,11 +22,6 @@
 /* The file name of the keyring beside the nations file. */
 #define TECG_KEYRING_FILE "nation-keys.csv"
 
-/* The Kafka headers of a signed event: the key id as text and the 64-byte
- * Ed25519 signature, raw. */
-#define TECG_KEYRING_HDR_KEY_ID "tecg-key-id"
-#define TECG_KEYRING_HDR_SIGNATURE "tecg-signature"
-
 /* An open end of a validity window. */
 #define TECG_KEYRING_OPEN_FROM INT64_MIN
 #define TECG_KEYRING_OPEN_UNTIL INT64_MAX
@@ -94,21 +89,6 @@ tecg_keyring_verdict_t tecg_keyring_check(const tecg_keyring_t *keyring, const c
 /* Number of keys, and the i-th in file order (NULL when out of range). */
 size_t tecg_keyring_count(const tecg_keyring_t *keyring);
 const tecg_keyring_key_t *tecg_keyring_at(const tecg_keyring_t *keyring, size_t i);
-
-/* The signature of an event (docs/design.md §9.1): Ed25519 under
- * TECG_SIGN_DOMAIN_EVENT over the message key (the nation code), the topic
- * name as written, the message timestamp as 8 bytes big-endian
- * milliseconds and the value bytes, each length-framed (common/sign.h).
- * The producer signs with the first, the aggregator checks with the
- * second; keeping both here keeps the two sides' parts the same. */
-tecg_err_t tecg_keyring_event_sign(const tecg_sign_key_t *key, const char *nation,
-                                   const char *topic, int64_t timestamp_ms, const void *value,
-                                   size_t len, unsigned char sig[TECG_SIGN_SIG_BYTES], char *errstr,
-                                   size_t errstr_size);
-bool tecg_keyring_event_verify(const unsigned char public_key[TECG_SIGN_PUBLIC_BYTES],
-                               const void *nation, size_t nation_len, const char *topic,
-                               int64_t timestamp_ms, const void *value, size_t len,
-                               const unsigned char sig[TECG_SIGN_SIG_BYTES]);
 
 /* "<directory of nations_path>/nation-keys.csv", malloc'd (NULL when out of
  * memory): the default of security.keyring. */

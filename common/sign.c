@@ -181,13 +181,31 @@ void tecg_sign_key_wipe(tecg_sign_key_t *key) {
  * event). */
 #define FRAME_STACK 2048
 
+void tecg_sign_frame_feed(const char *domain, const tecg_sign_part_t *parts, size_t nparts,
+                          tecg_sign_feed_fn *add, void *ctx) {
+        add(ctx, domain, strlen(domain) + 1); /* the NUL ends the domain */
+        for (size_t i = 0; i < nparts; i++) {
+                uint32_t n = (uint32_t)parts[i].len;
+                unsigned char len_be[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
+                                           (unsigned char)(n >> 8), (unsigned char)n};
+                add(ctx, len_be, sizeof(len_be));
+                if (n)
+                        add(ctx, parts[i].data, n);
+        }
+}
+
+static void append(void *ctx, const void *data, size_t len) {
+        unsigned char **at = ctx;
+        memcpy(*at, data, len);
+        *at += len;
+}
+
 /* domain || (u32be len || bytes) per part, in one buffer: pure Ed25519
  * needs the whole message. Into `stack` (FRAME_STACK bytes) when it fits,
  * else into a new buffer the caller frees (when it is not `stack`). */
 static unsigned char *frame(const char *domain, const tecg_sign_part_t *parts, size_t nparts,
                             unsigned char *stack, size_t *out_len) {
-        size_t dlen = strlen(domain);
-        size_t total = dlen + 1;
+        size_t total = strlen(domain) + 1;
         for (size_t i = 0; i < nparts; i++) {
                 if (parts[i].len > UINT32_MAX || total > SIZE_MAX - 4 - parts[i].len)
                         return NULL;
@@ -196,18 +214,8 @@ static unsigned char *frame(const char *domain, const tecg_sign_part_t *parts, s
         unsigned char *buf = total <= FRAME_STACK ? stack : malloc(total);
         if (!buf)
                 return NULL;
-        memcpy(buf, domain, dlen + 1); /* the NUL ends the domain */
-        size_t at = dlen + 1;
-        for (size_t i = 0; i < nparts; i++) {
-                uint32_t n = (uint32_t)parts[i].len;
-                buf[at++] = (unsigned char)(n >> 24);
-                buf[at++] = (unsigned char)(n >> 16);
-                buf[at++] = (unsigned char)(n >> 8);
-                buf[at++] = (unsigned char)n;
-                if (n)
-                        memcpy(buf + at, parts[i].data, n);
-                at += n;
-        }
+        unsigned char *at = buf;
+        tecg_sign_frame_feed(domain, parts, nparts, append, &at);
         *out_len = total;
         return buf;
 }

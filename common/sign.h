@@ -29,6 +29,7 @@
 /* The domains in use; one per kind of signed thing. */
 #define TECG_SIGN_DOMAIN_EVENT "tecg-event-v1"
 #define TECG_SIGN_DOMAIN_DOCUMENT "tecg-document-v1"
+#define TECG_SIGN_DOMAIN_EVENT_BATCH "tecg-event-batch-v1"
 
 typedef struct {
         char key_id[TECG_SIGN_KEY_ID_MAX + 1];
@@ -63,6 +64,13 @@ tecg_err_t tecg_sign_key_load(const char *path, tecg_sign_key_t *key, char *errs
 
 /* Zeroes the secret (sodium_memzero, which the compiler keeps). */
 void tecg_sign_key_wipe(tecg_sign_key_t *key);
+
+/* Hands the frame of domain + parts (what tecg_sign() signs) to add() in
+ * pieces, in order: to hash the same bytes (common/event_sig.c). Each
+ * part's len must fit in 32 bits. */
+typedef void tecg_sign_feed_fn(void *ctx, const void *data, size_t len);
+void tecg_sign_frame_feed(const char *domain, const tecg_sign_part_t *parts, size_t nparts,
+                          tecg_sign_feed_fn *add, void *ctx);
 
 /* Signs domain + parts into sig. */
 tecg_err_t tecg_sign(const tecg_sign_key_t *key, const char *domain, const tecg_sign_part_t *parts,

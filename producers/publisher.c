@@ -10,7 +10,7 @@
 
 #include "clock.h"
 #include "kafka.h"
-#include "keyring.h"
+#include "event_sig.h"
 #include "log.h"
 #include "topics.h"
 
@@ -59,6 +59,9 @@ typedef struct pending {
         bool signed_done;
         tecg_err_t sign_err;
         unsigned char sig[TECG_SIGN_SIG_BYTES];
+        /* Its tecg-batch header when sealed with others; len 0: signed
+         * alone (docs/design.md §9.1). */
+        tecg_event_sig_batch_hdr_t batch;
         size_t len;
         unsigned char payload[];
 } pending_t;
@@ -89,9 +92,10 @@ typedef struct {
         pthread_t threads[SIGNERS_MAX];
         int nthreads;
         bool ready; /* lock and conditions initialised */
-        /* Under the lock, for the log at exit: signatures made by the
-         * signers and by the main thread, the signers' CPU time. */
-        uint64_t by_signers, by_main;
+        /* Under the lock, for the log at exit: messages signed by the
+         * signers and by the main thread, Ed25519 signatures made for them
+         * (one per seal), the signers' CPU time. */
+        uint64_t by_signers, by_main, signatures;
         int64_t signers_cpu_ns;
 } signer_t;
 
@@ -405,35 +409,51 @@ static bool fits(const tecg_publisher_t *pub, const pending_t *p) {
         size_t headers = 0;
         if (p->len > INT32_MAX)
                 return false;
+        /* Checked before signing: with the largest tecg-batch header a
+         * seal may give it. */
         if (p->is_signed)
-                headers = header_wire_size(strlen(TECG_KEYRING_HDR_KEY_ID),
+                headers = header_wire_size(strlen(TECG_EVENT_SIG_HDR_KEY_ID),
                                            strlen(p->sign_key->key_id)) +
-                          header_wire_size(strlen(TECG_KEYRING_HDR_SIGNATURE), TECG_SIGN_SIG_BYTES);
+                          header_wire_size(strlen(TECG_EVENT_SIG_HDR_SIGNATURE),
+                                           TECG_SIGN_SIG_BYTES) +
+                          header_wire_size(strlen(TECG_EVENT_SIG_HDR_BATCH),
+                                           TECG_EVENT_SIG_SEAL_HDR_MAX);
         return RECORD_MAX_OVERHEAD + pub->key_len + p->len + headers <= pub->max_msg_size;
 }
 
 /* Hands one pending message to librdkafka, with its explicit timestamp
- * and, when signed, the tecg-key-id and tecg-signature headers. */
+ * and, when signed, the tecg-key-id and tecg-signature headers (and
+ * tecg-batch when sealed). */
 static rd_kafka_resp_err_t produce(tecg_publisher_t *pub, pending_t *p) {
-        rd_kafka_resp_err_t err;
-        if (p->is_signed)
-                err = rd_kafka_producev(
-                        pub->rk, RD_KAFKA_V_RKT(pub->rkt[p->topic]),
-                        RD_KAFKA_V_KEY(pub->key, pub->key_len),
-                        RD_KAFKA_V_VALUE(p->payload, p->len), RD_KAFKA_V_MSGFLAGS(0),
-                        RD_KAFKA_V_TIMESTAMP(p->timestamp_ms),
-                        RD_KAFKA_V_HEADER(TECG_KEYRING_HDR_KEY_ID, p->sign_key->key_id,
-                                          (ssize_t)strlen(p->sign_key->key_id)),
-                        RD_KAFKA_V_HEADER(TECG_KEYRING_HDR_SIGNATURE, p->sig,
-                                          (ssize_t)sizeof(p->sig)),
-                        RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
-        else
-                err = rd_kafka_producev(pub->rk, RD_KAFKA_V_RKT(pub->rkt[p->topic]),
-                                        RD_KAFKA_V_KEY(pub->key, pub->key_len),
-                                        RD_KAFKA_V_VALUE(p->payload, p->len),
-                                        RD_KAFKA_V_MSGFLAGS(0),
-                                        RD_KAFKA_V_TIMESTAMP(p->timestamp_ms), RD_KAFKA_V_OPAQUE(p),
-                                        RD_KAFKA_V_END);
+        rd_kafka_vu_t vus[9];
+        size_t n = 0;
+        vus[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_RKT, .u.rkt = pub->rkt[p->topic]};
+        vus[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_KEY,
+                                   .u.mem = {pub->key, pub->key_len}};
+        vus[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {p->payload, p->len}};
+        vus[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = 0};
+        vus[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_TIMESTAMP, .u.i64 = p->timestamp_ms};
+        vus[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = p};
+        if (p->is_signed) {
+                vus[n++] = (rd_kafka_vu_t){
+                        .vtype = RD_KAFKA_VTYPE_HEADER,
+                        .u.header = {TECG_EVENT_SIG_HDR_KEY_ID, p->sign_key->key_id,
+                                     (ssize_t)strlen(p->sign_key->key_id)}};
+                vus[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_HEADER,
+                                           .u.header = {TECG_EVENT_SIG_HDR_SIGNATURE, p->sig,
+                                                        (ssize_t)sizeof(p->sig)}};
+                if (p->batch.len)
+                        vus[n++] = (rd_kafka_vu_t){
+                                .vtype = RD_KAFKA_VTYPE_HEADER,
+                                .u.header = {TECG_EVENT_SIG_HDR_BATCH, p->batch.bytes,
+                                             (ssize_t)p->batch.len}};
+        }
+        rd_kafka_error_t *error = rd_kafka_produceva(pub->rk, vus, n);
+        rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (error) {
+                err = rd_kafka_error_code(error);
+                rd_kafka_error_destroy(error);
+        }
         if (!err)
                 list_push(&pub->inflight, p);
         return err;
@@ -450,11 +470,36 @@ static void refuse(tecg_publisher_t *pub, pending_t *p, rd_kafka_resp_err_t err,
 
 /* ---- signing ---------------------------------------------------------- */
 
-/* The message's signature (docs/design.md §9.1); on any thread: it reads
- * only what does not change after send(). */
+/* The message's signature alone (docs/design.md §9.1); on any thread: it
+ * reads only what does not change after send(). */
 static void sign_message(const tecg_publisher_t *pub, pending_t *p) {
-        p->sign_err = tecg_keyring_event_sign(p->sign_key, pub->key, pub->topic_names[p->topic],
-                                              p->timestamp_ms, p->payload, p->len, p->sig, NULL, 0);
+        const tecg_event_sig_msg_t m = {pub->key, pub->key_len, pub->topic_names[p->topic],
+                                        p->timestamp_ms, p->payload, p->len};
+        p->batch.len = 0;
+        p->sign_err = tecg_event_sig_sign(p->sign_key, &m, p->sig, NULL, 0);
+}
+
+/* Seals run[0..n) under one signature (n >= 2), or signs a lone message
+ * alone. A seal that fails leaves each message to be signed alone at
+ * hand-over. */
+static void sign_run(const tecg_publisher_t *pub, pending_t **run, size_t n) {
+        tecg_event_sig_msg_t msgs[TECG_EVENT_SIG_SEAL_MAX] = {{0}};
+        tecg_event_sig_batch_hdr_t hdrs[TECG_EVENT_SIG_SEAL_MAX];
+        unsigned char sig[TECG_SIGN_SIG_BYTES];
+        if (n == 1) {
+                sign_message(pub, run[0]);
+                return;
+        }
+        for (size_t i = 0; i < n; i++)
+                msgs[i] = (tecg_event_sig_msg_t){pub->key, pub->key_len,
+                                                 pub->topic_names[run[i]->topic],
+                                                 run[i]->timestamp_ms, run[i]->payload, run[i]->len};
+        tecg_err_t err = tecg_event_sig_seal(run[0]->sign_key, msgs, n, sig, hdrs, NULL, 0);
+        for (size_t i = 0; i < n; i++) {
+                run[i]->sign_err = err;
+                memcpy(run[i]->sig, sig, sizeof(sig));
+                run[i]->batch = hdrs[i];
+        }
 }
 
 static int64_t thread_cpu_ns(void) {
@@ -464,22 +509,28 @@ static int64_t thread_cpu_ns(void) {
         return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Signs the oldest message no signer took yet, here (a signer, or the
- * main thread when `on_main`); false when there is none. Called and returns
+/* Signs the oldest messages no signer took yet (as many as are waiting, up
+ * to a seal's worth: one signature for all), here (a signer, or the main
+ * thread when `on_main`); false when there are none. Called and returns
  * with the lock held, drops it while signing. */
-static bool sign_one_here(tecg_publisher_t *pub, bool on_main) {
+static bool sign_some_here(tecg_publisher_t *pub, bool on_main) {
         signer_t *s = &pub->signer;
-        if (s->claim == s->tail)
+        pending_t *run[TECG_EVENT_SIG_SEAL_MAX];
+        size_t n = 0;
+        while (s->claim < s->tail && n < TECG_EVENT_SIG_SEAL_MAX)
+                run[n++] = s->ring[s->claim++ % SIGN_RING];
+        if (n == 0)
                 return false;
-        pending_t *p = s->ring[s->claim++ % SIGN_RING];
         pthread_mutex_unlock(&s->lock);
-        sign_message(pub, p);
+        sign_run(pub, run, n);
         pthread_mutex_lock(&s->lock);
-        p->signed_done = true;
+        for (size_t i = 0; i < n; i++)
+                run[i]->signed_done = true;
         if (on_main)
-                s->by_main++;
+                s->by_main += n;
         else
-                s->by_signers++;
+                s->by_signers += n;
+        s->signatures++;
         return true;
 }
 
@@ -494,7 +545,7 @@ static void *signer_main(void *arg) {
                         pthread_cond_wait(&s->work, &s->lock);
                 if (s->quit)
                         break;
-                sign_one_here(pub, false);
+                sign_some_here(pub, false);
                 if (s->main_waits)
                         pthread_cond_signal(&s->signed_);
         }
@@ -572,9 +623,10 @@ static void signer_stop(tecg_publisher_t *pub) {
         s->nthreads = 0;
         if (s->by_signers + s->by_main)
                 tecg_log_info(FAC,
-                              "%llu messages signed: %llu on the signing threads "
-                              "(%.2f CPU s), %llu on the main thread",
+                              "%llu messages signed with %llu signatures: %llu on the signing "
+                              "threads (%.2f CPU s), %llu on the main thread",
                               (unsigned long long)(s->by_signers + s->by_main),
+                              (unsigned long long)s->signatures,
                               (unsigned long long)s->by_signers, (double)s->signers_cpu_ns / 1e9,
                               (unsigned long long)s->by_main);
         /* Never handed to librdkafka: purged without an ack, as the
@@ -673,7 +725,7 @@ static void ring_wait_head(tecg_publisher_t *pub, int timeout_ms) {
         }
         pthread_mutex_lock(&s->lock);
         while (s->head < s->tail && !s->ring[s->head % SIGN_RING]->signed_done) {
-                if (sign_one_here(pub, true))
+                if (sign_some_here(pub, true))
                         continue;
                 s->main_waits = true;
                 int rc = pthread_cond_timedwait(&s->signed_, &s->lock, &until);

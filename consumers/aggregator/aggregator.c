@@ -18,6 +18,7 @@
 #include "contract.h"
 #include "count.h"
 #include "kafka.h"
+#include "event_sig.h"
 #include "keyring.h"
 #include "log.h"
 #include "framing.h"
@@ -929,19 +930,27 @@ static tecg_sig_refusal_t signature_verdict(const tecg_aggregator_t *agg,
 
         if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
                 hdrs = NULL;
-        int has_id = header_once(hdrs, TECG_KEYRING_HDR_KEY_ID, &id_val, &id_len);
-        int has_sig = header_once(hdrs, TECG_KEYRING_HDR_SIGNATURE, &sig_val, &sig_len);
+        int has_id = header_once(hdrs, TECG_EVENT_SIG_HDR_KEY_ID, &id_val, &id_len);
+        int has_sig = header_once(hdrs, TECG_EVENT_SIG_HDR_SIGNATURE, &sig_val, &sig_len);
+        const void *batch = NULL;
+        size_t batch_len = 0;
+        int has_batch = header_once(hdrs, TECG_EVENT_SIG_HDR_BATCH, &batch, &batch_len);
         if (has_id == 1 && has_sig == 1) {
-                snprintf(why, why_size, "unsigned: no %s and %s headers", TECG_KEYRING_HDR_KEY_ID,
-                         TECG_KEYRING_HDR_SIGNATURE);
+                snprintf(why, why_size, "unsigned: no %s and %s headers", TECG_EVENT_SIG_HDR_KEY_ID,
+                         TECG_EVENT_SIG_HDR_SIGNATURE);
                 return TECG_SIG_UNSIGNED;
+        }
+        if (has_batch == -1 || (has_batch == 0 && !batch)) {
+                snprintf(why, why_size, "malformed signature header: %s at most once, not empty",
+                         TECG_EVENT_SIG_HDR_BATCH);
+                return TECG_SIG_MALFORMED;
         }
         if (has_id != 0 || has_sig != 0 || !id_val || id_len > TECG_SIGN_KEY_ID_MAX ||
             sig_len != TECG_SIGN_SIG_BYTES || !sig_val) {
                 snprintf(why, why_size,
                          "malformed signature header: needs one %s (1-%d characters) and one "
                          "%s of %d bytes",
-                         TECG_KEYRING_HDR_KEY_ID, TECG_SIGN_KEY_ID_MAX, TECG_KEYRING_HDR_SIGNATURE,
+                         TECG_EVENT_SIG_HDR_KEY_ID, TECG_SIGN_KEY_ID_MAX, TECG_EVENT_SIG_HDR_SIGNATURE,
                          TECG_SIGN_SIG_BYTES);
                 return TECG_SIG_MALFORMED;
         }
@@ -950,7 +959,7 @@ static tecg_sig_refusal_t signature_verdict(const tecg_aggregator_t *agg,
         if (!tecg_sign_key_id_valid(key_id)) {
                 snprintf(why, why_size,
                          "malformed signature header: %s is not 1-%d of A-Z a-z 0-9 . _ -",
-                         TECG_KEYRING_HDR_KEY_ID, TECG_SIGN_KEY_ID_MAX);
+                         TECG_EVENT_SIG_HDR_KEY_ID, TECG_SIGN_KEY_ID_MAX);
                 return TECG_SIG_MALFORMED;
         }
         if (m->key && m->key_len == 3)
@@ -997,12 +1006,23 @@ static tecg_sig_refusal_t signature_verdict(const tecg_aggregator_t *agg,
                          tecg_time_format_rfc3339_ms(ts, t1));
                 return ts_type != RD_KAFKA_TIMESTAMP_CREATE_TIME ? TECG_SIG_BAD : TECG_SIG_FUTURE;
         }
-        if (!verified && !tecg_keyring_event_verify(k->public_key, m->key, m->key_len, topic, ts,
-                                                    m->payload, m->payload ? m->len : 0, sig_val)) {
+        if (verified)
+                return TECG_SIG__COUNT;
+        const tecg_event_sig_msg_t signed_msg = {m->key, m->key_len, topic, ts, m->payload, m->len};
+        switch (tecg_event_sig_verify(k->public_key, &signed_msg, sig_val, batch, batch_len)) {
+        case TECG_EVENT_SIG_VALID:
+                break;
+        case TECG_EVENT_SIG_MALFORMED_BATCH:
+                snprintf(why, why_size,
+                         "malformed signature header: %s is not a batch size (2-%d), an index "
+                         "below it and that index's inclusion proof",
+                         TECG_EVENT_SIG_HDR_BATCH, TECG_EVENT_SIG_BATCH_LIMIT);
+                return TECG_SIG_MALFORMED;
+        case TECG_EVENT_SIG_BAD:
                 snprintf(why, why_size,
                          "bad signature: does not verify with key id %s over key, topic, "
-                         "timestamp and value",
-                         key_id);
+                         "timestamp and value%s",
+                         key_id, batch ? " (sealed batch: proof and root)" : "");
                 return TECG_SIG_BAD;
         }
         return TECG_SIG__COUNT;

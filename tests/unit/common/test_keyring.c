@@ -1,6 +1,6 @@
 /* The nations' keyring (common/keyring.c): every bad line is refused with
  * its line, field and reason; lookups and verdicts follow the windows and
- * revocation; an event signature verifies over exactly its four parts. */
+ * revocation. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -128,36 +128,6 @@ static void test_windows_revocation_and_lookup(void **state) {
         tecg_keyring_destroy(NULL);
 }
 
-static void test_event_signature_covers_each_part(void **state) {
-        (void)state;
-        tecg_sign_key_t key;
-        unsigned char sig[TECG_SIGN_SIG_BYTES];
-        assert_int_equal(tecg_sign_keygen("FRA-1", &key, errstr, sizeof(errstr)), TECG_OK);
-        static const char value[] = "\xc3\x01 event";
-        assert_int_equal(tecg_keyring_event_sign(&key, "FRA", "tecg.contributions", 1234567, value,
-                                                 sizeof(value), sig, errstr, sizeof(errstr)),
-                         TECG_OK);
-        assert_true(tecg_keyring_event_verify(key.public_key, "FRA", 3, "tecg.contributions",
-                                              1234567, value, sizeof(value), sig));
-        assert_false(tecg_keyring_event_verify(key.public_key, "DEU", 3, "tecg.contributions",
-                                               1234567, value, sizeof(value), sig));
-        assert_false(tecg_keyring_event_verify(key.public_key, "FRA", 3,
-                                               "tecg.training-completions", 1234567, value,
-                                               sizeof(value), sig));
-        assert_false(tecg_keyring_event_verify(key.public_key, "FRA", 3, "tecg.contributions",
-                                               1234568, value, sizeof(value), sig));
-        assert_false(tecg_keyring_event_verify(key.public_key, "FRA", 3, "tecg.contributions",
-                                               1234567, value, sizeof(value) - 1, sig));
-        /* Not a document's signature: the domain differs. */
-        const tecg_sign_part_t parts[] = {{value, sizeof(value)}};
-        assert_int_equal(
-                tecg_sign(&key, TECG_SIGN_DOMAIN_DOCUMENT, parts, 1, sig, errstr, sizeof(errstr)),
-                TECG_OK);
-        assert_false(tecg_keyring_event_verify(key.public_key, "FRA", 3, "tecg.contributions",
-                                               1234567, value, sizeof(value), sig));
-        tecg_sign_key_wipe(&key);
-}
-
 static void test_default_path_is_beside_the_nations_file(void **state) {
         (void)state;
         char *p = tecg_keyring_default_path("/etc/tecg/nations.csv");
@@ -202,7 +172,6 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_bad_lines_name_line_field_and_reason),
                 cmocka_unit_test(test_windows_revocation_and_lookup),
-                cmocka_unit_test(test_event_signature_covers_each_part),
                 cmocka_unit_test(test_default_path_is_beside_the_nations_file),
                 cmocka_unit_test(test_replace_revokes),
         };

@@ -19,6 +19,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "conf.h"
+#include "event_sig.h"
 #include "keyring.h"
 #include "log.h"
 #include "publisher.h"
@@ -334,6 +335,24 @@ static void destroy_signing_publisher(fixture_t *f, tecg_sign_key_t *key) {
  * signature that verifies, with the keyring's key, over the message key,
  * the topic, the message's own timestamp and the value; resent messages
  * (broker down, then up) keep a signature that verifies. */
+/* The verdict on consumed message m's signature under public_key, read
+ * from its headers as the aggregator reads them (tecg-batch when sealed);
+ * *sealed says which form it had. */
+static tecg_event_sig_verdict_t verify_consumed(const unsigned char *public_key,
+                                                const rd_kafka_message_t *m, const char *topic,
+                                                int64_t ts, bool *sealed) {
+        rd_kafka_headers_t *hdrs = NULL;
+        const void *sig = NULL, *batch = NULL;
+        size_t sig_len = 0, batch_len = 0;
+        assert_int_equal(rd_kafka_message_headers(m, &hdrs), 0);
+        assert_int_equal(rd_kafka_header_get_last(hdrs, TECG_EVENT_SIG_HDR_SIGNATURE, &sig, &sig_len),
+                         0);
+        assert_int_equal(sig_len, TECG_SIGN_SIG_BYTES);
+        *sealed = rd_kafka_header_get_last(hdrs, TECG_EVENT_SIG_HDR_BATCH, &batch, &batch_len) == 0;
+        const tecg_event_sig_msg_t sm = {m->key, m->key_len, topic, ts, m->payload, m->len};
+        return tecg_event_sig_verify(public_key, &sm, sig, *sealed ? batch : NULL, batch_len);
+}
+
 static void test_signed_messages_verify_with_the_keyring(void **state) {
         fixture_t *f = *state;
         char err[512], line_text[256], pub_b64[TECG_SIGN_PUBLIC_B64_SIZE];
@@ -389,10 +408,10 @@ static void test_signed_messages_verify_with_the_keyring(void **state) {
                         rd_kafka_timestamp_type_t tstype;
                         int64_t ts = rd_kafka_message_timestamp(m, &tstype);
                         assert_int_equal(rd_kafka_message_headers(m, &hdrs), 0);
-                        assert_int_equal(rd_kafka_header_get_last(hdrs, TECG_KEYRING_HDR_KEY_ID,
+                        assert_int_equal(rd_kafka_header_get_last(hdrs, TECG_EVENT_SIG_HDR_KEY_ID,
                                                                   &id, &id_len),
                                          0);
-                        assert_int_equal(rd_kafka_header_get_last(hdrs, TECG_KEYRING_HDR_SIGNATURE,
+                        assert_int_equal(rd_kafka_header_get_last(hdrs, TECG_EVENT_SIG_HDR_SIGNATURE,
                                                                   &sig, &sig_len),
                                          0);
                         assert_int_equal(sig_len, TECG_SIGN_SIG_BYTES);
@@ -401,16 +420,17 @@ static void test_signed_messages_verify_with_the_keyring(void **state) {
                         const tecg_keyring_key_t *k = NULL;
                         assert_int_equal(tecg_keyring_check(kr, id, id_len, "DEU", ts, &k),
                                          TECG_KEYRING_OK);
-                        assert_true(tecg_keyring_event_verify(k->public_key, m->key, m->key_len,
-                                                              "t.contributions", ts, m->payload,
-                                                              m->len, sig));
+                        bool sealed;
+                        assert_int_equal(verify_consumed(k->public_key, m, "t.contributions", ts,
+                                                         &sealed),
+                                         TECG_EVENT_SIG_VALID);
                         /* Not under another topic or timestamp. */
-                        assert_false(tecg_keyring_event_verify(k->public_key, m->key, m->key_len,
-                                                               "t.training-completions", ts,
-                                                               m->payload, m->len, sig));
-                        assert_false(tecg_keyring_event_verify(k->public_key, m->key, m->key_len,
-                                                               "t.contributions", ts + 1,
-                                                               m->payload, m->len, sig));
+                        assert_int_equal(verify_consumed(k->public_key, m,
+                                                         "t.training-completions", ts, &sealed),
+                                         TECG_EVENT_SIG_BAD);
+                        assert_int_equal(verify_consumed(k->public_key, m, "t.contributions",
+                                                         ts + 1, &sealed),
+                                         TECG_EVENT_SIG_BAD);
                         verified++;
                 }
                 rd_kafka_message_destroy(m);
@@ -457,7 +477,7 @@ static void test_signed_messages_keep_their_order(void **state) {
                 RD_KAFKA_OFFSET_BEGINNING;
         assert_int_equal(rd_kafka_assign(c, parts), 0);
         rd_kafka_topic_partition_list_destroy(parts);
-        unsigned next = BULK_FIRST;
+        unsigned next = BULK_FIRST, sealed = 0;
         int64_t deadline = tu_now_ms() + 20000;
         while (next < BULK_FIRST + BULK_COUNT && tu_now_ms() < deadline) {
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
@@ -466,9 +486,7 @@ static void test_signed_messages_keep_their_order(void **state) {
                 if (!m->err) {
                         char text[64];
                         unsigned line = 0;
-                        const void *sig = NULL;
-                        size_t sig_len = 0;
-                        rd_kafka_headers_t *hdrs = NULL;
+                        bool is_sealed;
                         rd_kafka_timestamp_type_t tstype;
                         int64_t ts = rd_kafka_message_timestamp(m, &tstype);
                         snprintf(text, sizeof(text), "%.*s", (int)m->len, (const char *)m->payload);
@@ -476,14 +494,10 @@ static void test_signed_messages_keep_their_order(void **state) {
                         if (line != next)
                                 fail_msg("offset %lld holds line %u, expected %u",
                                          (long long)m->offset, line, next);
-                        assert_int_equal(rd_kafka_message_headers(m, &hdrs), 0);
-                        assert_int_equal(rd_kafka_header_get_last(hdrs, TECG_KEYRING_HDR_SIGNATURE,
-                                                                  &sig, &sig_len),
-                                         0);
-                        assert_int_equal(sig_len, TECG_SIGN_SIG_BYTES);
-                        assert_true(tecg_keyring_event_verify(key.public_key, m->key, m->key_len,
-                                                              "t.training-completions", ts,
-                                                              m->payload, m->len, sig));
+                        assert_int_equal(verify_consumed(key.public_key, m,
+                                                         "t.training-completions", ts, &is_sealed),
+                                         TECG_EVENT_SIG_VALID);
+                        sealed += is_sealed;
                         next++;
                 }
                 rd_kafka_message_destroy(m);
@@ -491,6 +505,10 @@ static void test_signed_messages_keep_their_order(void **state) {
         rd_kafka_consumer_close(c);
         rd_kafka_destroy(c);
         assert_int_equal(next, BULK_FIRST + BULK_COUNT);
+        /* Sent faster than one signature a message: the signers sealed
+         * what waited (docs/design.md §9.1). */
+        if (sealed == 0)
+                fail_msg("none of %u messages sent at once was sealed with others", BULK_COUNT);
         destroy_signing_publisher(f, &key);
 }
 
@@ -506,9 +524,11 @@ static void test_signed_size_limit_is_librdkafkas(void **state) {
         make_signing_publisher(f, &key, extra);
         /* Record overhead 36, key "DEU"; headers: name and value, each
          * after its length as a zigzag varint (one byte, but two for the
-         * 64 bytes of the signature). */
-        size_t headers = strlen(TECG_KEYRING_HDR_KEY_ID) + 1 + strlen("DEU-2026") + 1 +
-                         strlen(TECG_KEYRING_HDR_SIGNATURE) + 1 + TECG_SIGN_SIG_BYTES + 2;
+         * 64 bytes of the signature and the largest tecg-batch header a
+         * seal may add, which is counted before signing). */
+        size_t headers = strlen(TECG_EVENT_SIG_HDR_KEY_ID) + 1 + strlen("DEU-2026") + 1 +
+                         strlen(TECG_EVENT_SIG_HDR_SIGNATURE) + 1 + TECG_SIGN_SIG_BYTES + 2 +
+                         strlen(TECG_EVENT_SIG_HDR_BATCH) + 1 + TECG_EVENT_SIG_SEAL_HDR_MAX + 2;
         size_t fit = 1000 - 36 - 3 - headers;
         memset(big, 'x', sizeof(big));
         assert_int_equal(tecg_publisher_send(f->pub, TECG_TOPIC_CONTRIBUTIONS, big, fit + 1, f, 8,

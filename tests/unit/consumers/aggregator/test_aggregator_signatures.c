@@ -25,6 +25,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "event.h"
+#include "event_sig.h"
 #include "keyring.h"
 #include "log.h"
 #include "refdata.h"
@@ -168,6 +169,9 @@ typedef enum {
         S_FUTURE,    /* timestamp 10 minutes ahead */
         S_PARTITION, /* another partition than murmur2 maps to */
         S_REKEY_FRA, /* signed as DEU, message key changed to FRA */
+        S_SEALED,    /* genuine, sealed with an event never sent */
+        S_SEAL_PROOF, /* sealed, a hash of its proof changed */
+        S_SEAL_CUT,  /* sealed, its tecg-batch header a byte short */
 } spoil_t;
 
 static void send_case(fixture_t *f, const char *id, const char *nation, int key, spoil_t spoil) {
@@ -186,9 +190,26 @@ static void send_case(fixture_t *f, const char *id, const char *nation, int key,
                 fail_msg("encode: %s", err);
         int64_t ts = wall_ms() + (spoil == S_FUTURE ? 10 * 60 * 1000 : 0);
         unsigned char sig[TECG_SIGN_SIG_BYTES];
-        assert_int_equal(tecg_keyring_event_sign(&f->keys[key], nation, TOPIC, ts, buf.data,
-                                                 buf.len, sig, err, sizeof(err)),
-                         TECG_OK);
+        const tecg_event_sig_msg_t signed_msg = {nation, 3, TOPIC, ts, buf.data, buf.len};
+        tecg_event_sig_batch_hdr_t seal[2];
+        bool sealed = spoil == S_SEALED || spoil == S_SEAL_PROOF || spoil == S_SEAL_CUT;
+        if (sealed) {
+                /* Its batch's other event is never sent: the proof alone
+                 * must show this one's origin. */
+                const tecg_event_sig_msg_t batch[2] = {
+                        signed_msg, {nation, 3, TOPIC, ts, "never sent", 10}};
+                assert_int_equal(tecg_event_sig_seal(&f->keys[key], batch, 2, sig, seal, err,
+                                                     sizeof(err)),
+                                 TECG_OK);
+                if (spoil == S_SEAL_PROOF)
+                        seal[0].bytes[seal[0].len - 1] ^= 1;
+                if (spoil == S_SEAL_CUT)
+                        seal[0].len--;
+        } else {
+                assert_int_equal(tecg_event_sig_sign(&f->keys[key], &signed_msg, sig, err,
+                                                     sizeof(err)),
+                                 TECG_OK);
+        }
         if (spoil == S_FLIP)
                 buf.data[buf.len - 1] ^= 1;
         const char *msg_key = spoil == S_REKEY_FRA ? "FRA" : nation;
@@ -200,9 +221,12 @@ static void send_case(fixture_t *f, const char *id, const char *nation, int key,
                             PARTITIONS;
         rd_kafka_headers_t *hdrs = rd_kafka_headers_new(2);
         if (spoil != S_UNSIGNED) {
-                rd_kafka_header_add(hdrs, TECG_KEYRING_HDR_KEY_ID, -1, key_ids[key], -1);
-                rd_kafka_header_add(hdrs, TECG_KEYRING_HDR_SIGNATURE, -1, sig,
+                rd_kafka_header_add(hdrs, TECG_EVENT_SIG_HDR_KEY_ID, -1, key_ids[key], -1);
+                rd_kafka_header_add(hdrs, TECG_EVENT_SIG_HDR_SIGNATURE, -1, sig,
                                     spoil == S_SHORT_SIG ? 10 : (ssize_t)sizeof(sig));
+                if (sealed)
+                        rd_kafka_header_add(hdrs, TECG_EVENT_SIG_HDR_BATCH, -1, seal[0].bytes,
+                                            (ssize_t)seal[0].len);
         }
         rd_kafka_resp_err_t kerr = rd_kafka_producev(
                 f->producer, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_PARTITION(partition),
@@ -247,6 +271,12 @@ static const struct {
         {"DEU-flip", "DEU", K_DEU, S_FLIP, TECG_SIG_BAD, "bad signature: does not verify"},
         {"DEU-moved", "DEU", K_DEU, S_PARTITION, TECG_SIG_WRONG_PARTITION,
          "wrong partition: DEU maps to partition "},
+        {"DEU-sealed", "DEU", K_DEU, S_SEALED, TECG_SIG__COUNT, NULL},
+        {"DEU-seal-proof", "DEU", K_DEU, S_SEAL_PROOF, TECG_SIG_BAD,
+         "bad signature: does not verify with key id DEU-1 over key, topic, timestamp and value "
+         "(sealed batch: proof and root)"},
+        {"DEU-seal-cut", "DEU", K_DEU, S_SEAL_CUT, TECG_SIG_MALFORMED,
+         "malformed signature header: tecg-batch is not a batch size"},
         {"DEU-ok-2", "DEU", K_DEU, S_NONE, TECG_SIG__COUNT, NULL},
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))

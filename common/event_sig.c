@@ -1,0 +1,163 @@
+#include "event_sig.h"
+
+#include <string.h>
+
+#include <sodium.h>
+
+/* Proofs a verifier reads: enough for TECG_EVENT_SIG_BATCH_LIMIT leaves. */
+#define PATH_LIMIT 16
+/* Roots whose signature held, remembered per verifying thread: a batch's
+ * events arrive together, a few batches (nations, topics) interleaved. */
+#define ROOTS_REMEMBERED 8
+
+static void timestamp_bytes(int64_t ms, unsigned char out[8]) {
+        for (int i = 0; i < 8; i++)
+                out[i] = (unsigned char)((uint64_t)ms >> (56 - 8 * i));
+}
+
+/* The four parts of m's frame; ts is their timestamp's storage. */
+static void frame_parts(const tecg_event_sig_msg_t *m, unsigned char ts[8],
+                        tecg_sign_part_t parts[4]) {
+        timestamp_bytes(m->timestamp_ms, ts);
+        parts[0] = (tecg_sign_part_t){m->nation, m->nation_len};
+        parts[1] = (tecg_sign_part_t){m->topic, strlen(m->topic)};
+        parts[2] = (tecg_sign_part_t){ts, 8};
+        parts[3] = (tecg_sign_part_t){m->value, m->value ? m->len : 0};
+}
+
+tecg_err_t tecg_event_sig_sign(const tecg_sign_key_t *key, const tecg_event_sig_msg_t *m,
+                               unsigned char sig[TECG_SIGN_SIG_BYTES], char *errstr,
+                               size_t errstr_size) {
+        unsigned char ts[8];
+        tecg_sign_part_t parts[4];
+        frame_parts(m, ts, parts);
+        return tecg_sign(key, TECG_SIGN_DOMAIN_EVENT, parts, 4, sig, errstr, errstr_size);
+}
+
+static void leaf_add(void *ctx, const void *data, size_t len) {
+        tecg_merkle_leaf_add(ctx, data, len);
+}
+
+/* The Merkle leaf of m: its single-form frame, hashed. */
+static void event_leaf(const tecg_event_sig_msg_t *m, tecg_merkle_hash_t leaf) {
+        unsigned char ts[8];
+        tecg_sign_part_t parts[4];
+        tecg_merkle_leaf_ctx_t ctx;
+        frame_parts(m, ts, parts);
+        tecg_merkle_leaf_start(&ctx);
+        tecg_sign_frame_feed(TECG_SIGN_DOMAIN_EVENT, parts, 4, leaf_add, &ctx);
+        tecg_merkle_leaf_end(&ctx, leaf);
+}
+
+/* The batch signature's parts: the root and n, 4 bytes big-endian. */
+static void root_parts(const tecg_merkle_hash_t root, size_t n, unsigned char n_be[4],
+                       tecg_sign_part_t parts[2]) {
+        n_be[0] = (unsigned char)(n >> 24);
+        n_be[1] = (unsigned char)(n >> 16);
+        n_be[2] = (unsigned char)(n >> 8);
+        n_be[3] = (unsigned char)n;
+        parts[0] = (tecg_sign_part_t){root, TECG_MERKLE_HASH_BYTES};
+        parts[1] = (tecg_sign_part_t){n_be, 4};
+}
+
+tecg_err_t tecg_event_sig_seal(const tecg_sign_key_t *key, const tecg_event_sig_msg_t *msgs,
+                               size_t n, unsigned char sig[TECG_SIGN_SIG_BYTES],
+                               tecg_event_sig_batch_hdr_t *hdrs, char *errstr, size_t errstr_size) {
+        tecg_merkle_hash_t leaves[TECG_EVENT_SIG_SEAL_MAX], root;
+        tecg_merkle_hash_t paths[TECG_EVENT_SIG_SEAL_MAX * TECG_EVENT_SIG_SEAL_PATH_MAX];
+        if (n < 2 || n > TECG_EVENT_SIG_SEAL_MAX)
+                return tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
+                                   "a sealed batch holds 2 to %d events, not %zu",
+                                   TECG_EVENT_SIG_SEAL_MAX, n);
+        for (size_t i = 0; i < n; i++)
+                event_leaf(&msgs[i], leaves[i]);
+        tecg_merkle_tree(leaves, n, root, paths, TECG_EVENT_SIG_SEAL_PATH_MAX);
+        for (size_t i = 0; i < n; i++) {
+                size_t path_len = tecg_merkle_path_len(i, n);
+                unsigned char *b = hdrs[i].bytes;
+                b[0] = (unsigned char)(n >> 8);
+                b[1] = (unsigned char)n;
+                b[2] = (unsigned char)(i >> 8);
+                b[3] = (unsigned char)i;
+                memcpy(b + TECG_EVENT_SIG_BATCH_FIXED, paths[i * TECG_EVENT_SIG_SEAL_PATH_MAX],
+                       path_len * TECG_MERKLE_HASH_BYTES);
+                hdrs[i].len = TECG_EVENT_SIG_BATCH_FIXED + path_len * TECG_MERKLE_HASH_BYTES;
+        }
+        unsigned char n_be[4];
+        tecg_sign_part_t parts[2];
+        root_parts(root, n, n_be, parts);
+        return tecg_sign(key, TECG_SIGN_DOMAIN_EVENT_BATCH, parts, 2, sig, errstr, errstr_size);
+}
+
+/* A root whose signature held on this thread. */
+typedef struct {
+        bool used;
+        size_t n;
+        unsigned char public_key[TECG_SIGN_PUBLIC_BYTES];
+        tecg_merkle_hash_t root;
+        unsigned char sig[TECG_SIGN_SIG_BYTES];
+} root_seen_t;
+
+static _Thread_local root_seen_t roots_seen[ROOTS_REMEMBERED];
+static _Thread_local unsigned roots_next;
+
+static bool root_was_verified(const unsigned char *public_key, const tecg_merkle_hash_t root,
+                              size_t n, const unsigned char *sig) {
+        for (int i = 0; i < ROOTS_REMEMBERED; i++) {
+                const root_seen_t *s = &roots_seen[i];
+                if (s->used && s->n == n && memcmp(s->root, root, sizeof(s->root)) == 0 &&
+                    memcmp(s->sig, sig, sizeof(s->sig)) == 0 &&
+                    memcmp(s->public_key, public_key, sizeof(s->public_key)) == 0)
+                        return true;
+        }
+        return false;
+}
+
+static void root_verified(const unsigned char *public_key, const tecg_merkle_hash_t root, size_t n,
+                          const unsigned char *sig) {
+        root_seen_t *s = &roots_seen[roots_next++ % ROOTS_REMEMBERED];
+        s->used = true;
+        s->n = n;
+        memcpy(s->public_key, public_key, sizeof(s->public_key));
+        memcpy(s->root, root, sizeof(s->root));
+        memcpy(s->sig, sig, sizeof(s->sig));
+}
+
+tecg_event_sig_verdict_t tecg_event_sig_verify(const unsigned char public_key[TECG_SIGN_PUBLIC_BYTES],
+                                               const tecg_event_sig_msg_t *m,
+                                               const unsigned char sig[TECG_SIGN_SIG_BYTES],
+                                               const void *batch, size_t batch_len) {
+        if (!batch) {
+                unsigned char ts[8];
+                tecg_sign_part_t parts[4];
+                frame_parts(m, ts, parts);
+                return tecg_sign_verify(public_key, TECG_SIGN_DOMAIN_EVENT, parts, 4, sig)
+                               ? TECG_EVENT_SIG_VALID
+                               : TECG_EVENT_SIG_BAD;
+        }
+        const unsigned char *b = batch;
+        if (batch_len < TECG_EVENT_SIG_BATCH_FIXED)
+                return TECG_EVENT_SIG_MALFORMED_BATCH;
+        size_t n = (size_t)b[0] << 8 | b[1], index = (size_t)b[2] << 8 | b[3];
+        size_t path_len = tecg_merkle_path_len(index, n);
+        if (n < 2 || index >= n ||
+            batch_len != TECG_EVENT_SIG_BATCH_FIXED + path_len * TECG_MERKLE_HASH_BYTES ||
+            path_len > PATH_LIMIT)
+                return TECG_EVENT_SIG_MALFORMED_BATCH;
+        /* The header's bytes may sit anywhere (librdkafka's buffer): copy
+         * the proof into aligned storage. */
+        tecg_merkle_hash_t path[PATH_LIMIT], leaf, root;
+        memcpy(path, b + TECG_EVENT_SIG_BATCH_FIXED, path_len * TECG_MERKLE_HASH_BYTES);
+        event_leaf(m, leaf);
+        if (!tecg_merkle_root_from_path(leaf, index, n, path, path_len, root))
+                return TECG_EVENT_SIG_BAD;
+        if (root_was_verified(public_key, root, n, sig))
+                return TECG_EVENT_SIG_VALID;
+        unsigned char n_be[4];
+        tecg_sign_part_t parts[2];
+        root_parts(root, n, n_be, parts);
+        if (!tecg_sign_verify(public_key, TECG_SIGN_DOMAIN_EVENT_BATCH, parts, 2, sig))
+                return TECG_EVENT_SIG_BAD;
+        root_verified(public_key, root, n, sig);
+        return TECG_EVENT_SIG_VALID;
+}

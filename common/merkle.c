@@ -1,0 +1,128 @@
+#include "merkle.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include <sodium.h>
+
+_Static_assert(sizeof(crypto_hash_sha256_state) <= sizeof(((tecg_merkle_leaf_ctx_t *)0)->state),
+               "tecg_merkle_leaf_ctx_t too small for libsodium's SHA-256 state");
+
+static const unsigned char LEAF_PREFIX = 0x00, NODE_PREFIX = 0x01;
+
+void tecg_merkle_leaf_start(tecg_merkle_leaf_ctx_t *ctx) {
+        crypto_hash_sha256_state *st = (crypto_hash_sha256_state *)ctx->state;
+        crypto_hash_sha256_init(st);
+        crypto_hash_sha256_update(st, &LEAF_PREFIX, 1);
+}
+
+void tecg_merkle_leaf_add(tecg_merkle_leaf_ctx_t *ctx, const void *data, size_t len) {
+        if (len)
+                crypto_hash_sha256_update((crypto_hash_sha256_state *)ctx->state, data, len);
+}
+
+void tecg_merkle_leaf_end(tecg_merkle_leaf_ctx_t *ctx, tecg_merkle_hash_t out) {
+        crypto_hash_sha256_final((crypto_hash_sha256_state *)ctx->state, out);
+}
+
+void tecg_merkle_leaf(const void *data, size_t len, tecg_merkle_hash_t out) {
+        tecg_merkle_leaf_ctx_t ctx;
+        tecg_merkle_leaf_start(&ctx);
+        tecg_merkle_leaf_add(&ctx, data, len);
+        tecg_merkle_leaf_end(&ctx, out);
+}
+
+static void node(const tecg_merkle_hash_t left, const tecg_merkle_hash_t right,
+                 tecg_merkle_hash_t out) {
+        unsigned char in[1 + 2 * TECG_MERKLE_HASH_BYTES];
+        in[0] = NODE_PREFIX;
+        memcpy(in + 1, left, TECG_MERKLE_HASH_BYTES);
+        memcpy(in + 1 + TECG_MERKLE_HASH_BYTES, right, TECG_MERKLE_HASH_BYTES);
+        crypto_hash_sha256(out, in, sizeof(in));
+}
+
+/* The largest power of two strictly below n (n >= 2): where RFC 9162
+ * splits a tree of n leaves. */
+static size_t split_point(size_t n) {
+        size_t k = 1;
+        while (k << 1 < n)
+                k <<= 1;
+        return k;
+}
+
+size_t tecg_merkle_path_len(size_t index, size_t n) {
+        size_t len = 0;
+        while (n > 1 && index < n) {
+                size_t k = split_point(n);
+                if (index < k) {
+                        n = k;
+                } else {
+                        index -= k;
+                        n -= k;
+                }
+                len++;
+        }
+        return index < n ? len : 0;
+}
+
+/* The root of leaves[lo, hi); appends the sibling of each half to the
+ * proofs of the leaves of the other half. Proofs grow from the leaf up
+ * because the halves are hashed before the node above them. */
+static void subtree(const tecg_merkle_hash_t *leaves, size_t lo, size_t hi,
+                    tecg_merkle_hash_t root, tecg_merkle_hash_t *paths, size_t stride,
+                    size_t *lens) {
+        if (hi - lo == 1) {
+                memcpy(root, leaves[lo], TECG_MERKLE_HASH_BYTES);
+                return;
+        }
+        size_t mid = lo + split_point(hi - lo);
+        tecg_merkle_hash_t left, right;
+        subtree(leaves, lo, mid, left, paths, stride, lens);
+        subtree(leaves, mid, hi, right, paths, stride, lens);
+        if (paths) {
+                for (size_t i = lo; i < hi; i++)
+                        memcpy(paths[i * stride + lens[i]++], i < mid ? right : left,
+                               TECG_MERKLE_HASH_BYTES);
+        }
+        node(left, right, root);
+}
+
+bool tecg_merkle_tree(const tecg_merkle_hash_t *leaves, size_t n, tecg_merkle_hash_t root,
+                      tecg_merkle_hash_t *paths, size_t path_stride) {
+        size_t lens[TECG_MERKLE_TREE_MAX]; /* each proof's length so far */
+        if (n == 0 || (paths && n > TECG_MERKLE_TREE_MAX))
+                return false;
+        if (paths)
+                memset(lens, 0, n * sizeof(*lens));
+        subtree(leaves, 0, n, root, paths, path_stride, lens);
+        return true;
+}
+
+bool tecg_merkle_root_from_path(const tecg_merkle_hash_t leaf, size_t index, size_t n,
+                                const tecg_merkle_hash_t *path, size_t path_len,
+                                tecg_merkle_hash_t root) {
+        if (index >= n)
+                return false;
+        size_t fn = index, sn = n - 1;
+        tecg_merkle_hash_t r;
+        memcpy(r, leaf, TECG_MERKLE_HASH_BYTES);
+        for (size_t k = 0; k < path_len; k++) {
+                if (sn == 0)
+                        return false;
+                if ((fn & 1) || fn == sn) {
+                        node(path[k], r, r);
+                        while (!(fn & 1) && fn != 0) {
+                                fn >>= 1;
+                                sn >>= 1;
+                        }
+                } else {
+                        node(r, path[k], r);
+                }
+                fn >>= 1;
+                sn >>= 1;
+        }
+        if (sn != 0)
+                return false;
+        memcpy(root, r, TECG_MERKLE_HASH_BYTES);
+        return true;
+}
