@@ -123,10 +123,10 @@ static void root_verified(const unsigned char *public_key, const tecg_merkle_has
         memcpy(s->sig, sig, sizeof(s->sig));
 }
 
-tecg_event_sig_verdict_t tecg_event_sig_verify(const unsigned char public_key[TECG_SIGN_PUBLIC_BYTES],
-                                               const tecg_event_sig_msg_t *m,
-                                               const unsigned char sig[TECG_SIGN_SIG_BYTES],
-                                               const void *batch, size_t batch_len) {
+tecg_event_sig_verdict_t
+tecg_event_sig_verify(const unsigned char public_key[TECG_SIGN_PUBLIC_BYTES],
+                      const tecg_event_sig_msg_t *m, const unsigned char sig[TECG_SIGN_SIG_BYTES],
+                      const void *batch, size_t batch_len) {
         if (!batch) {
                 unsigned char ts[8];
                 tecg_sign_part_t parts[4];

@@ -40,7 +40,7 @@
  * signature's cost spread over 64 events, a proof of 6 hashes. */
 #define TECG_EVENT_SIG_SEAL_MAX 64
 #define TECG_EVENT_SIG_SEAL_PATH_MAX 6
-#define TECG_EVENT_SIG_SEAL_HDR_MAX                                                                \
+#define TECG_EVENT_SIG_SEAL_HDR_MAX \
         (TECG_EVENT_SIG_BATCH_FIXED + TECG_EVENT_SIG_SEAL_PATH_MAX * TECG_MERKLE_HASH_BYTES)
 
 /* What a signature covers, besides the domain. */
@@ -81,9 +81,9 @@ typedef enum {
  * A root whose signature held is remembered on the calling thread (the
  * last few), so the rest of its batch costs a proof's hashes, not an
  * Ed25519 check. Safe on several threads at once. */
-tecg_event_sig_verdict_t tecg_event_sig_verify(const unsigned char public_key[TECG_SIGN_PUBLIC_BYTES],
-                                               const tecg_event_sig_msg_t *m,
-                                               const unsigned char sig[TECG_SIGN_SIG_BYTES],
-                                               const void *batch, size_t batch_len);
+tecg_event_sig_verdict_t
+tecg_event_sig_verify(const unsigned char public_key[TECG_SIGN_PUBLIC_BYTES],
+                      const tecg_event_sig_msg_t *m, const unsigned char sig[TECG_SIGN_SIG_BYTES],
+                      const void *batch, size_t batch_len);
 
 #endif

@@ -68,9 +68,8 @@ size_t tecg_merkle_path_len(size_t index, size_t n) {
 /* The root of leaves[lo, hi); appends the sibling of each half to the
  * proofs of the leaves of the other half. Proofs grow from the leaf up
  * because the halves are hashed before the node above them. */
-static void subtree(const tecg_merkle_hash_t *leaves, size_t lo, size_t hi,
-                    tecg_merkle_hash_t root, tecg_merkle_hash_t *paths, size_t stride,
-                    size_t *lens) {
+static void subtree(const tecg_merkle_hash_t *leaves, size_t lo, size_t hi, tecg_merkle_hash_t root,
+                    tecg_merkle_hash_t *paths, size_t stride, size_t *lens) {
         if (hi - lo == 1) {
                 memcpy(root, leaves[lo], TECG_MERKLE_HASH_BYTES);
                 return;

@@ -428,25 +428,24 @@ static rd_kafka_resp_err_t produce(tecg_publisher_t *pub, pending_t *p) {
         rd_kafka_vu_t vus[9];
         size_t n = 0;
         vus[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_RKT, .u.rkt = pub->rkt[p->topic]};
-        vus[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_KEY,
-                                   .u.mem = {pub->key, pub->key_len}};
+        vus[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {pub->key, pub->key_len}};
         vus[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {p->payload, p->len}};
         vus[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = 0};
         vus[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_TIMESTAMP, .u.i64 = p->timestamp_ms};
         vus[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = p};
         if (p->is_signed) {
-                vus[n++] = (rd_kafka_vu_t){
-                        .vtype = RD_KAFKA_VTYPE_HEADER,
-                        .u.header = {TECG_EVENT_SIG_HDR_KEY_ID, p->sign_key->key_id,
-                                     (ssize_t)strlen(p->sign_key->key_id)}};
+                vus[n++] =
+                        (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_HEADER,
+                                        .u.header = {TECG_EVENT_SIG_HDR_KEY_ID, p->sign_key->key_id,
+                                                     (ssize_t)strlen(p->sign_key->key_id)}};
                 vus[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_HEADER,
                                            .u.header = {TECG_EVENT_SIG_HDR_SIGNATURE, p->sig,
                                                         (ssize_t)sizeof(p->sig)}};
                 if (p->batch.len)
-                        vus[n++] = (rd_kafka_vu_t){
-                                .vtype = RD_KAFKA_VTYPE_HEADER,
-                                .u.header = {TECG_EVENT_SIG_HDR_BATCH, p->batch.bytes,
-                                             (ssize_t)p->batch.len}};
+                        vus[n++] = (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_HEADER,
+                                                   .u.header = {TECG_EVENT_SIG_HDR_BATCH,
+                                                                p->batch.bytes,
+                                                                (ssize_t)p->batch.len}};
         }
         rd_kafka_error_t *error = rd_kafka_produceva(pub->rk, vus, n);
         rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -473,8 +472,8 @@ static void refuse(tecg_publisher_t *pub, pending_t *p, rd_kafka_resp_err_t err,
 /* The message's signature alone (docs/design.md §9.1); on any thread: it
  * reads only what does not change after send(). */
 static void sign_message(const tecg_publisher_t *pub, pending_t *p) {
-        const tecg_event_sig_msg_t m = {pub->key, pub->key_len, pub->topic_names[p->topic],
-                                        p->timestamp_ms, p->payload, p->len};
+        const tecg_event_sig_msg_t m = {pub->key,        pub->key_len, pub->topic_names[p->topic],
+                                        p->timestamp_ms, p->payload,   p->len};
         p->batch.len = 0;
         p->sign_err = tecg_event_sig_sign(p->sign_key, &m, p->sig, NULL, 0);
 }
@@ -491,9 +490,12 @@ static void sign_run(const tecg_publisher_t *pub, pending_t **run, size_t n) {
                 return;
         }
         for (size_t i = 0; i < n; i++)
-                msgs[i] = (tecg_event_sig_msg_t){pub->key, pub->key_len,
+                msgs[i] = (tecg_event_sig_msg_t){pub->key,
+                                                 pub->key_len,
                                                  pub->topic_names[run[i]->topic],
-                                                 run[i]->timestamp_ms, run[i]->payload, run[i]->len};
+                                                 run[i]->timestamp_ms,
+                                                 run[i]->payload,
+                                                 run[i]->len};
         tecg_err_t err = tecg_event_sig_seal(run[0]->sign_key, msgs, n, sig, hdrs, NULL, 0);
         for (size_t i = 0; i < n; i++) {
                 run[i]->sign_err = err;
@@ -626,9 +628,8 @@ static void signer_stop(tecg_publisher_t *pub) {
                               "%llu messages signed with %llu signatures: %llu on the signing "
                               "threads (%.2f CPU s), %llu on the main thread",
                               (unsigned long long)(s->by_signers + s->by_main),
-                              (unsigned long long)s->signatures,
-                              (unsigned long long)s->by_signers, (double)s->signers_cpu_ns / 1e9,
-                              (unsigned long long)s->by_main);
+                              (unsigned long long)s->signatures, (unsigned long long)s->by_signers,
+                              (double)s->signers_cpu_ns / 1e9, (unsigned long long)s->by_main);
         /* Never handed to librdkafka: purged without an ack, as the
          * messages still in librdkafka's queue. */
         while (s->head < s->tail)

@@ -950,8 +950,8 @@ static tecg_sig_refusal_t signature_verdict(const tecg_aggregator_t *agg,
                 snprintf(why, why_size,
                          "malformed signature header: needs one %s (1-%d characters) and one "
                          "%s of %d bytes",
-                         TECG_EVENT_SIG_HDR_KEY_ID, TECG_SIGN_KEY_ID_MAX, TECG_EVENT_SIG_HDR_SIGNATURE,
-                         TECG_SIGN_SIG_BYTES);
+                         TECG_EVENT_SIG_HDR_KEY_ID, TECG_SIGN_KEY_ID_MAX,
+                         TECG_EVENT_SIG_HDR_SIGNATURE, TECG_SIGN_SIG_BYTES);
                 return TECG_SIG_MALFORMED;
         }
         memcpy(key_id, id_val, id_len);

@@ -71,9 +71,9 @@ static void seal(sealed_t *s, size_t n) {
                 s->msgs[i] = msg("FRA", i % 2 ? "tecg.training-completions" : TOPIC,
                                  1700000000000 + (int64_t)i, s->values[i]);
         }
-        assert_int_equal(tecg_event_sig_seal(&s->key, s->msgs, n, s->sig, s->hdrs, errstr,
-                                             sizeof(errstr)),
-                         TECG_OK);
+        assert_int_equal(
+                tecg_event_sig_seal(&s->key, s->msgs, n, s->sig, s->hdrs, errstr, sizeof(errstr)),
+                TECG_OK);
 }
 
 static void test_each_sealed_event_verifies_alone(void **state) {
@@ -86,21 +86,21 @@ static void test_each_sealed_event_verifies_alone(void **state) {
                 assert_int_equal(h[2] << 8 | h[3], i);
                 assert_int_equal(s.hdrs[i].len,
                                  4 + tecg_merkle_path_len(i, N) * TECG_MERKLE_HASH_BYTES);
-                assert_int_equal(tecg_event_sig_verify(s.key.public_key, &s.msgs[i], s.sig,
-                                                       h, s.hdrs[i].len),
+                assert_int_equal(tecg_event_sig_verify(s.key.public_key, &s.msgs[i], s.sig, h,
+                                                       s.hdrs[i].len),
                                  TECG_EVENT_SIG_VALID);
                 /* Not with another key, nor as a single signature. */
-                assert_int_equal(tecg_event_sig_verify(s.other.public_key, &s.msgs[i], s.sig,
-                                                       h, s.hdrs[i].len),
+                assert_int_equal(tecg_event_sig_verify(s.other.public_key, &s.msgs[i], s.sig, h,
+                                                       s.hdrs[i].len),
                                  TECG_EVENT_SIG_BAD);
-                assert_int_equal(tecg_event_sig_verify(s.key.public_key, &s.msgs[i], s.sig,
-                                                       NULL, 0),
-                                 TECG_EVENT_SIG_BAD);
+                assert_int_equal(
+                        tecg_event_sig_verify(s.key.public_key, &s.msgs[i], s.sig, NULL, 0),
+                        TECG_EVENT_SIG_BAD);
         }
         /* The smallest and the largest seal. */
-        assert_int_equal(tecg_event_sig_seal(&s.key, s.msgs, 1, s.sig, s.hdrs, errstr,
-                                             sizeof(errstr)),
-                         TECG_ERR_INVALID);
+        assert_int_equal(
+                tecg_event_sig_seal(&s.key, s.msgs, 1, s.sig, s.hdrs, errstr, sizeof(errstr)),
+                TECG_ERR_INVALID);
         assert_non_null(strstr(errstr, "2 to 64 events"));
         seal(&s, 2);
         assert_int_equal(tecg_event_sig_verify(s.key.public_key, &s.msgs[1], s.sig, s.hdrs[1].bytes,
@@ -116,9 +116,9 @@ static void test_a_changed_event_header_or_signature_is_refused(void **state) {
         const tecg_event_sig_batch_hdr_t *h = &s.hdrs[i];
         /* Verified once: the root is remembered; every change below must
          * still fail, remembered root or not. */
-        assert_int_equal(tecg_event_sig_verify(s.key.public_key, &s.msgs[i], s.sig, h->bytes,
-                                               h->len),
-                         TECG_EVENT_SIG_VALID);
+        assert_int_equal(
+                tecg_event_sig_verify(s.key.public_key, &s.msgs[i], s.sig, h->bytes, h->len),
+                TECG_EVENT_SIG_VALID);
         tecg_event_sig_msg_t m = s.msgs[i];
         m.timestamp_ms++;
         assert_int_equal(tecg_event_sig_verify(s.key.public_key, &m, s.sig, h->bytes, h->len),
@@ -128,9 +128,9 @@ static void test_a_changed_event_header_or_signature_is_refused(void **state) {
         assert_int_equal(tecg_event_sig_verify(s.key.public_key, &m, s.sig, h->bytes, h->len),
                          TECG_EVENT_SIG_BAD);
         /* Another event of the batch with this event's header. */
-        assert_int_equal(tecg_event_sig_verify(s.key.public_key, &s.msgs[i + 1], s.sig, h->bytes,
-                                               h->len),
-                         TECG_EVENT_SIG_BAD);
+        assert_int_equal(
+                tecg_event_sig_verify(s.key.public_key, &s.msgs[i + 1], s.sig, h->bytes, h->len),
+                TECG_EVENT_SIG_BAD);
         /* Every byte of the header and of the signature flipped in turn. */
         for (size_t b = 0; b < h->len; b++) {
                 tecg_event_sig_batch_hdr_t bad = *h;
@@ -143,22 +143,22 @@ static void test_a_changed_event_header_or_signature_is_refused(void **state) {
                 unsigned char sig[TECG_SIGN_SIG_BYTES];
                 memcpy(sig, s.sig, sizeof(sig));
                 sig[b] ^= 0x01;
-                assert_int_equal(tecg_event_sig_verify(s.key.public_key, &s.msgs[i], sig,
-                                                       h->bytes, h->len),
-                                 TECG_EVENT_SIG_BAD);
+                assert_int_equal(
+                        tecg_event_sig_verify(s.key.public_key, &s.msgs[i], sig, h->bytes, h->len),
+                        TECG_EVENT_SIG_BAD);
         }
         /* Headers that are not n, an index below it and exactly its proof. */
         tecg_event_sig_batch_hdr_t bad = *h;
         assert_int_equal(tecg_event_sig_verify(s.key.public_key, &s.msgs[i], s.sig, bad.bytes, 3),
                          TECG_EVENT_SIG_MALFORMED_BATCH);
-        assert_int_equal(tecg_event_sig_verify(s.key.public_key, &s.msgs[i], s.sig, bad.bytes,
-                                               bad.len - 1),
-                         TECG_EVENT_SIG_MALFORMED_BATCH);
+        assert_int_equal(
+                tecg_event_sig_verify(s.key.public_key, &s.msgs[i], s.sig, bad.bytes, bad.len - 1),
+                TECG_EVENT_SIG_MALFORMED_BATCH);
         bad.bytes[2] = 0;
         bad.bytes[3] = N; /* index == n */
-        assert_int_equal(tecg_event_sig_verify(s.key.public_key, &s.msgs[i], s.sig, bad.bytes,
-                                               bad.len),
-                         TECG_EVENT_SIG_MALFORMED_BATCH);
+        assert_int_equal(
+                tecg_event_sig_verify(s.key.public_key, &s.msgs[i], s.sig, bad.bytes, bad.len),
+                TECG_EVENT_SIG_MALFORMED_BATCH);
         bad = *h;
         bad.bytes[0] = 0;
         bad.bytes[1] = 1; /* a batch of one is the single form's */
@@ -168,9 +168,9 @@ static void test_a_changed_event_header_or_signature_is_refused(void **state) {
          * same in a tree of 11 and of 12): the signed n refuses it. */
         bad = s.hdrs[0];
         bad.bytes[1] = N + 1;
-        assert_int_equal(tecg_event_sig_verify(s.key.public_key, &s.msgs[0], s.sig, bad.bytes,
-                                               bad.len),
-                         TECG_EVENT_SIG_BAD);
+        assert_int_equal(
+                tecg_event_sig_verify(s.key.public_key, &s.msgs[0], s.sig, bad.bytes, bad.len),
+                TECG_EVENT_SIG_BAD);
 }
 
 int main(void) {

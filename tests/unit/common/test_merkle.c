@@ -102,9 +102,9 @@ static void test_every_proof_leads_to_its_root_and_nothing_else_does(void **stat
                                 assert_false(tecg_merkle_root_from_path(leaves[i], i, n, path,
                                                                         len - 1, got) &&
                                              memcmp(got, root, TECG_MERKLE_HASH_BYTES) == 0);
-                        assert_false(tecg_merkle_root_from_path(leaves[i], i, n, path, len + 1,
-                                                                got) &&
-                                     memcmp(got, root, TECG_MERKLE_HASH_BYTES) == 0);
+                        assert_false(
+                                tecg_merkle_root_from_path(leaves[i], i, n, path, len + 1, got) &&
+                                memcmp(got, root, TECG_MERKLE_HASH_BYTES) == 0);
                         /* The index past the end */
                         assert_false(tecg_merkle_root_from_path(leaves[i], n, n, path, len, got));
                 }
@@ -132,9 +132,8 @@ static void test_a_changed_proof_hash_or_index_fails(void **state) {
                  * left subtree has the same proof in a larger tree. That
                  * is why a seal signs n with the root, test_event_sig.c.) */
                 for (size_t j = 0; j < N; j++)
-                        if (j != i &&
-                            tecg_merkle_root_from_path(leaves[i], j, N, &paths[i * STRIDE], len,
-                                                       got))
+                        if (j != i && tecg_merkle_root_from_path(leaves[i], j, N,
+                                                                 &paths[i * STRIDE], len, got))
                                 assert_memory_not_equal(got, root, TECG_MERKLE_HASH_BYTES);
         }
 }

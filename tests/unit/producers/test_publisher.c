@@ -345,8 +345,8 @@ static tecg_event_sig_verdict_t verify_consumed(const unsigned char *public_key,
         const void *sig = NULL, *batch = NULL;
         size_t sig_len = 0, batch_len = 0;
         assert_int_equal(rd_kafka_message_headers(m, &hdrs), 0);
-        assert_int_equal(rd_kafka_header_get_last(hdrs, TECG_EVENT_SIG_HDR_SIGNATURE, &sig, &sig_len),
-                         0);
+        assert_int_equal(
+                rd_kafka_header_get_last(hdrs, TECG_EVENT_SIG_HDR_SIGNATURE, &sig, &sig_len), 0);
         assert_int_equal(sig_len, TECG_SIGN_SIG_BYTES);
         *sealed = rd_kafka_header_get_last(hdrs, TECG_EVENT_SIG_HDR_BATCH, &batch, &batch_len) == 0;
         const tecg_event_sig_msg_t sm = {m->key, m->key_len, topic, ts, m->payload, m->len};
@@ -411,7 +411,8 @@ static void test_signed_messages_verify_with_the_keyring(void **state) {
                         assert_int_equal(rd_kafka_header_get_last(hdrs, TECG_EVENT_SIG_HDR_KEY_ID,
                                                                   &id, &id_len),
                                          0);
-                        assert_int_equal(rd_kafka_header_get_last(hdrs, TECG_EVENT_SIG_HDR_SIGNATURE,
+                        assert_int_equal(rd_kafka_header_get_last(hdrs,
+                                                                  TECG_EVENT_SIG_HDR_SIGNATURE,
                                                                   &sig, &sig_len),
                                          0);
                         assert_int_equal(sig_len, TECG_SIGN_SIG_BYTES);
@@ -421,12 +422,12 @@ static void test_signed_messages_verify_with_the_keyring(void **state) {
                         assert_int_equal(tecg_keyring_check(kr, id, id_len, "DEU", ts, &k),
                                          TECG_KEYRING_OK);
                         bool sealed;
-                        assert_int_equal(verify_consumed(k->public_key, m, "t.contributions", ts,
-                                                         &sealed),
-                                         TECG_EVENT_SIG_VALID);
+                        assert_int_equal(
+                                verify_consumed(k->public_key, m, "t.contributions", ts, &sealed),
+                                TECG_EVENT_SIG_VALID);
                         /* Not under another topic or timestamp. */
-                        assert_int_equal(verify_consumed(k->public_key, m,
-                                                         "t.training-completions", ts, &sealed),
+                        assert_int_equal(verify_consumed(k->public_key, m, "t.training-completions",
+                                                         ts, &sealed),
                                          TECG_EVENT_SIG_BAD);
                         assert_int_equal(verify_consumed(k->public_key, m, "t.contributions",
                                                          ts + 1, &sealed),

@@ -162,16 +162,16 @@ static int teardown(void **state) {
 
 /* How one message is spoiled. */
 typedef enum {
-        S_NONE,      /* genuine */
-        S_UNSIGNED,  /* no headers */
-        S_SHORT_SIG, /* 10-byte signature */
-        S_FLIP,      /* value changed after signing */
-        S_FUTURE,    /* timestamp 10 minutes ahead */
-        S_PARTITION, /* another partition than murmur2 maps to */
-        S_REKEY_FRA, /* signed as DEU, message key changed to FRA */
-        S_SEALED,    /* genuine, sealed with an event never sent */
+        S_NONE,       /* genuine */
+        S_UNSIGNED,   /* no headers */
+        S_SHORT_SIG,  /* 10-byte signature */
+        S_FLIP,       /* value changed after signing */
+        S_FUTURE,     /* timestamp 10 minutes ahead */
+        S_PARTITION,  /* another partition than murmur2 maps to */
+        S_REKEY_FRA,  /* signed as DEU, message key changed to FRA */
+        S_SEALED,     /* genuine, sealed with an event never sent */
         S_SEAL_PROOF, /* sealed, a hash of its proof changed */
-        S_SEAL_CUT,  /* sealed, its tecg-batch header a byte short */
+        S_SEAL_CUT,   /* sealed, its tecg-batch header a byte short */
 } spoil_t;
 
 static void send_case(fixture_t *f, const char *id, const char *nation, int key, spoil_t spoil) {
@@ -196,19 +196,19 @@ static void send_case(fixture_t *f, const char *id, const char *nation, int key,
         if (sealed) {
                 /* Its batch's other event is never sent: the proof alone
                  * must show this one's origin. */
-                const tecg_event_sig_msg_t batch[2] = {
-                        signed_msg, {nation, 3, TOPIC, ts, "never sent", 10}};
-                assert_int_equal(tecg_event_sig_seal(&f->keys[key], batch, 2, sig, seal, err,
-                                                     sizeof(err)),
-                                 TECG_OK);
+                const tecg_event_sig_msg_t batch[2] = {signed_msg,
+                                                       {nation, 3, TOPIC, ts, "never sent", 10}};
+                assert_int_equal(
+                        tecg_event_sig_seal(&f->keys[key], batch, 2, sig, seal, err, sizeof(err)),
+                        TECG_OK);
                 if (spoil == S_SEAL_PROOF)
                         seal[0].bytes[seal[0].len - 1] ^= 1;
                 if (spoil == S_SEAL_CUT)
                         seal[0].len--;
         } else {
-                assert_int_equal(tecg_event_sig_sign(&f->keys[key], &signed_msg, sig, err,
-                                                     sizeof(err)),
-                                 TECG_OK);
+                assert_int_equal(
+                        tecg_event_sig_sign(&f->keys[key], &signed_msg, sig, err, sizeof(err)),
+                        TECG_OK);
         }
         if (spoil == S_FLIP)
                 buf.data[buf.len - 1] ^= 1;
