@@ -169,3 +169,52 @@ def test_rotated_keys_count_and_revoked_or_expired_keys_do_not(
 
 def iso(seconds_from_now):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + seconds_from_now))
+
+
+def test_sealed_batches_verify_event_by_event_in_another_implementation(
+        producer_factory, daemon_factory, bootstrap, prefix, tmp_path):
+    """A file read at full speed is signed in sealed batches (one signature
+    for many events, each carrying its proof): Python's `cryptography` and
+    hashlib verify every event alone, the aggregator counts every one, and
+    an event given a neighbour's proof is refused by both."""
+    n = 3000
+    metrics_file = start_aggregator(daemon_factory, tmp_path)
+    topic = prefix + C
+    p = producer_factory("DEU").start()
+    p.drop("DEU-bulk", events.ndjson([personnel("DEU", f"DEU-s-{i}", i % 50 + 1)
+                                      for i in range(n)]))
+    p.wait_done("DEU-bulk")
+    wait_metrics(metrics_file, {"counted_total": n})
+
+    public = signing.session_keys().keys["DEU"].public.raw
+    msgs = kafka_util.consume_all(bootstrap, [topic], expected=n, timeout=scaled(60))
+    assert len(msgs) == n
+    sealed = {}
+    for m in msgs:
+        hdrs = dict(m.headers())
+        batch = hdrs.get(signing.HDR_BATCH)
+        assert signing.verify_event(public, m.key(), topic, m.timestamp()[1], m.value(),
+                                    hdrs[signing.HDR_SIGNATURE], batch), m.offset()
+        if batch is not None:
+            sealed.setdefault(hdrs[signing.HDR_SIGNATURE], []).append(m)
+    # At full speed most events share a signature with others.
+    assert sum(len(b) for b in sealed.values()) > n // 2, len(sealed)
+    assert len(sealed) < n // 4
+
+    # Two events of one batch: the first given the second's proof.
+    first, second = next(b for b in sealed.values() if len(b) >= 2)[:2]
+    swapped = [(k, v) for k, v in first.headers() if k != signing.HDR_BATCH]
+    swapped.append((signing.HDR_BATCH, dict(second.headers())[signing.HDR_BATCH]))
+    assert not signing.verify_event(public, first.key(), topic, first.timestamp()[1],
+                                    first.value(), dict(swapped)[signing.HDR_SIGNATURE],
+                                    dict(swapped)[signing.HDR_BATCH])
+    kp = signing.SignedProducer({"bootstrap.servers": bootstrap}, keys={})
+    kp.produce(topic, key=first.key(), value=first.value(), headers=swapped,
+               timestamp=first.timestamp()[1], partition=first.partition())
+    assert kp.flush(30) == 0
+    wait_metrics(metrics_file, {"counted_total": n, "dead_lettered_total": 1,
+                                "refused_bad_signature": 1})
+    ((stage, why, _),) = dead_letters(bootstrap, prefix, 1)
+    assert stage == "signature"
+    assert why.startswith("bad signature: does not verify with key id DEU-test-1 over key, "
+                          "topic, timestamp and value (sealed batch: proof and root)"), why

@@ -5,10 +5,15 @@ producer that signs what it writes the way tecg-producer does.
 The signature is Ed25519 (libsodium through ctypes: the venv needs no
 crypto package) over the domain "tecg-event-v1" and a NUL, then the
 message key, the topic name, the timestamp (8 bytes big-endian ms) and the
-value, each preceded by its length as 4 bytes big-endian (common/sign.h)."""
+value, each preceded by its length as 4 bytes big-endian (common/sign.h).
+
+verify_event() checks what tecg-producer wrote, in either form (single or
+sealed batch), with another implementation: the `cryptography` package's
+Ed25519 and hashlib's SHA-256, RFC 9162's Merkle tree written out here."""
 import base64
 import ctypes
 import ctypes.util
+import hashlib
 import os
 import struct
 import subprocess
@@ -18,8 +23,10 @@ import time
 from confluent_kafka import Producer as _KafkaProducer
 
 DOMAIN_EVENT = b"tecg-event-v1"
+DOMAIN_EVENT_BATCH = b"tecg-event-batch-v1"
 HDR_KEY_ID = "tecg-key-id"
 HDR_SIGNATURE = "tecg-signature"
+HDR_BATCH = "tecg-batch"
 KEYRING_HEADER = "nation,key_id,public_key,valid_from,valid_until,revoked_at\n"
 
 _sodium = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
@@ -63,6 +70,58 @@ def event_signature(key: Key, msg_key: bytes, topic: str, timestamp_ms: int,
                     value: bytes) -> bytes:
     return key.sign(frame(DOMAIN_EVENT, msg_key, topic.encode(),
                           struct.pack(">q", timestamp_ms), value or b""))
+
+
+def _node(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def merkle_root_from_proof(leaf: bytes, index: int, size: int, proof: list):
+    """RFC 9162 §2.1.3.2: the root an inclusion proof leads to, or None."""
+    if index >= size:
+        return None
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return None
+        if fn & 1 or fn == sn:
+            r = _node(p, r)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = _node(r, p)
+        fn >>= 1
+        sn >>= 1
+    return r if sn == 0 else None
+
+
+def verify_event(public_key: bytes, msg_key: bytes, topic: str, timestamp_ms: int,
+                 value: bytes, sig: bytes, batch: bytes = None) -> bool:
+    """Whether sig (and, when sealed, the tecg-batch header) proves the
+    event came from public_key's owner (docs/design.md §9.1)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    event = frame(DOMAIN_EVENT, msg_key, topic.encode(), struct.pack(">q", timestamp_ms),
+                  value or b"")
+    if batch is None:
+        message = event
+    else:
+        size, index = struct.unpack(">HH", batch[:4])
+        rest = batch[4:]
+        if size < 2 or len(rest) % 32:
+            return False
+        proof = [rest[i:i + 32] for i in range(0, len(rest), 32)]
+        root = merkle_root_from_proof(hashlib.sha256(b"\x00" + event).digest(), index, size,
+                                      proof)
+        if root is None:
+            return False
+        message = frame(DOMAIN_EVENT_BATCH, root, struct.pack(">I", size))
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(sig, message)
+        return True
+    except InvalidSignature:
+        return False
 
 
 def keygen(binary, nation, key_id, out):
