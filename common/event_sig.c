@@ -4,6 +4,10 @@
 
 #include <sodium.h>
 
+_Static_assert(TECG_EVENT_SIG_SEAL_MAX <= TECG_MERKLE_TREE_MAX &&
+                       (1 << TECG_EVENT_SIG_SEAL_PATH_MAX) >= TECG_EVENT_SIG_SEAL_MAX,
+               "a seal's tree and proofs must fit tecg_merkle_tree() and the header");
+
 /* Proofs a verifier reads: enough for TECG_EVENT_SIG_BATCH_LIMIT leaves. */
 #define PATH_LIMIT 16
 /* Roots whose signature held, remembered per verifying thread: a batch's

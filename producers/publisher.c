@@ -499,6 +499,8 @@ static void sign_run(const tecg_publisher_t *pub, pending_t **run, size_t n) {
         tecg_err_t err = tecg_event_sig_seal(run[0]->sign_key, msgs, n, sig, hdrs, NULL, 0);
         for (size_t i = 0; i < n; i++) {
                 run[i]->sign_err = err;
+                if (err)
+                        continue;
                 memcpy(run[i]->sig, sig, sizeof(sig));
                 run[i]->batch = hdrs[i];
         }
