@@ -1768,6 +1768,8 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t
         agg->commit_ms = took < INT32_MAX ? (int)took : INT32_MAX;
         agg->fenced_in_a_row = 0;
         agg->stats.transactions++;
+        agg->stats.commit_ms += (uint64_t)took;
+        agg->stats.slow_commits += took >= TECG_SLOW_COMMIT_MS;
         agg->stats.last_commit_ms = tecg_wall_ms();
         stats_add_committed(&agg->stats, &agg->batch_stats);
         store_commit(agg);

@@ -96,6 +96,8 @@ typedef struct {
         uint64_t duplicates;            /* event_ids already counted */
         uint64_t dead_lettered;         /* sent to dead-letter */
         uint64_t transactions;          /* committed */
+        uint64_t commit_ms;             /* spent committing them (offsets and commit) */
+        uint64_t slow_commits;          /* of them, those that took TECG_SLOW_COMMIT_MS or more */
         uint64_t aborts;                /* aborted and replayed */
         uint64_t recoveries;            /* new transactional producers after an
                                  * error no abort could clear */
@@ -109,6 +111,12 @@ typedef struct {
          * under require, accepted under warn. */
         uint64_t sig_refused[TECG_SIG__COUNT];
 } tecg_aggregator_stats_t;
+
+/* A commit this long is counted as slow (tecg_aggregator_slow_commits_total):
+ * a local broker commits in a few ms; librdkafka's default retry after a
+ * CONCURRENT_TRANSACTIONS answer once made one commit in a hundred take
+ * 100 ms, visible only in the latency. */
+#define TECG_SLOW_COMMIT_MS 100
 
 typedef struct tecg_aggregator tecg_aggregator_t;
 

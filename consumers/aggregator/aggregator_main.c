@@ -80,6 +80,8 @@ static void *watchdog_run(void *arg) {
         return NULL;
 }
 
+_Static_assert(TECG_SLOW_COMMIT_MS == 100, "tecg_aggregator_slow_commits_total's help says 100 ms");
+
 /* The counters as Prometheus text: metrics.file and /metrics alike. */
 static void metrics_text(const tecg_aggregator_stats_t *st, tecg_buf_t *out) {
         static const struct {
@@ -97,6 +99,9 @@ static void metrics_text(const tecg_aggregator_stats_t *st, tecg_buf_t *out) {
                  TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, dead_lettered)},
                 {"tecg_aggregator_transactions_total", "Transactions committed.",
                  TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, transactions)},
+                {"tecg_aggregator_slow_commits_total",
+                 "Transactions whose commit (offsets and commit) took 100 ms or more.",
+                 TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, slow_commits)},
                 {"tecg_aggregator_aborts_total", "Transactions aborted and replayed.",
                  TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, aborts)},
                 {"tecg_aggregator_recoveries_total",
@@ -127,6 +132,10 @@ static void metrics_text(const tecg_aggregator_stats_t *st, tecg_buf_t *out) {
         for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
                 tecg_metrics_add(out, m[i].type, m[i].name, m[i].help, NULL,
                                  (double)*(const uint64_t *)((const char *)st + m[i].offset));
+        /* With transactions_total: the mean commit time over any window. */
+        tecg_metrics_add(out, TECG_METRIC_COUNTER, "tecg_aggregator_commit_seconds_total",
+                         "Time spent committing transactions (offsets and commit).", NULL,
+                         (double)st->commit_ms / 1000.0);
         for (int r = 0; r < TECG_SIG__COUNT; r++) {
                 char labels[64];
                 snprintf(labels, sizeof(labels), "reason=\"%s\"", tecg_sig_refusal_names[r]);

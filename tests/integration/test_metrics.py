@@ -127,6 +127,12 @@ def test_every_daemon_serves_metrics_and_health(producer_factory, daemon_factory
     assert h["lag"] == 0
     assert s[("tecg_aggregator_ready", frozenset())] == 1
     assert s[("tecg_aggregator_lag_messages", frozenset())] == 0
+    # Commits are timed (whole milliseconds each, so a fast broker may sum
+    # to 0): served, and a slow commit is one of the transactions.
+    txns = s[("tecg_aggregator_transactions_total", frozenset())]
+    assert txns >= 1
+    assert 0 <= s[("tecg_aggregator_commit_seconds_total", frozenset())] <= 30 * txns
+    assert 0 <= s[("tecg_aggregator_slow_commits_total", frozenset())] <= txns
 
     ptext = get(pport, "/metrics")[1]
     ps = samples(ptext)

@@ -1295,6 +1295,32 @@ static void test_commit_invalid_epoch_recovers(void **state) {
         fenced_commit_recovers(*state, RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH);
 }
 
+/* Every commit's time is summed and one of 100 ms or more is counted as
+ * slow (tecg_aggregator_commit_seconds_total, ..._slow_commits_total):
+ * the transaction coordinator answers EndTxn 150 ms late. Which of the
+ * three brokers coordinates is the mock's choice: each is given the delay
+ * once, only the coordinator is asked. */
+static void test_slow_commit_is_counted(void **state) {
+        fixture_t *f = *state;
+        tecg_event_t ev = funding("NLD-slow", "NLD", 100000, "EUR", TECG_CH_TRUST_FUND,
+                                  TECG_FS_PLEDGED, at(2005, 2, 22));
+        send_event(f, &ev);
+        flush_all(f);
+        for (int32_t broker = 1; broker <= 3; broker++)
+                assert_int_equal(rd_kafka_mock_broker_push_request_error_rtts(
+                                         f->mcluster, broker, APIKEY_END_TXN, 1,
+                                         RD_KAFKA_RESP_ERR_NO_ERROR, 150),
+                                 RD_KAFKA_RESP_ERR_NO_ERROR);
+        tecg_aggregator_t *agg = engine_new(f);
+        tecg_aggregator_stats_t s;
+        run_until_consumed(agg, 1, &s);
+        print_stats("slow commit", &s);
+        assert_int_equal(s.transactions, 1);
+        assert_int_equal(s.slow_commits, 1);
+        assert_true(s.commit_ms >= 150);
+        engine_destroy(f);
+}
+
 /* An authorization error is not recovered from: a new producer would meet
  * it again. run_once reports it as a configuration error. */
 static void test_commit_unauthorized_exits(void **state) {
@@ -1449,6 +1475,7 @@ int main(void) {
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_commit_invalid_epoch_recovers, setup,
                                                 teardown),
+                cmocka_unit_test_setup_teardown(test_slow_commit_is_counted, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_commit_unauthorized_exits, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fenced_again_and_again_exits, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stop_while_commit_hangs, setup, teardown),
