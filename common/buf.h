@@ -32,4 +32,20 @@ tecg_err_t tecg_buf_read_file(tecg_buf_t *b, const char *path, size_t max, const
                               char *errstr, size_t errstr_size);
 void tecg_buf_free(tecg_buf_t *b);
 
+/* The n (1-8) low bytes of v into p, most significant first: the byte
+ * order of every fixed-width integer tecg writes (records, signed frames,
+ * headers). */
+static inline void tecg_put_be(uint8_t *p, uint64_t v, int n) {
+        for (int i = n - 1; i >= 0; i--, v >>= 8)
+                p[i] = (uint8_t)v;
+}
+
+/* The n (1-8) bytes at p as a big-endian integer. */
+static inline uint64_t tecg_get_be(const uint8_t *p, int n) {
+        uint64_t v = 0;
+        for (int i = 0; i < n; i++)
+                v = (v << 8) | p[i];
+        return v;
+}
+
 #endif

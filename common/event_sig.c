@@ -4,6 +4,8 @@
 
 #include <sodium.h>
 
+#include "buf.h"
+
 _Static_assert(TECG_EVENT_SIG_SEAL_MAX <= TECG_MERKLE_TREE_MAX &&
                        (1 << TECG_EVENT_SIG_SEAL_PATH_MAX) >= TECG_EVENT_SIG_SEAL_MAX,
                "a seal's tree and proofs must fit tecg_merkle_tree() and the header");
@@ -14,15 +16,10 @@ _Static_assert(TECG_EVENT_SIG_SEAL_MAX <= TECG_MERKLE_TREE_MAX &&
  * events arrive together, a few batches (nations, topics) interleaved. */
 #define ROOTS_REMEMBERED 8
 
-static void timestamp_bytes(int64_t ms, unsigned char out[8]) {
-        for (int i = 0; i < 8; i++)
-                out[i] = (unsigned char)((uint64_t)ms >> (56 - 8 * i));
-}
-
 /* The four parts of m's frame; ts is their timestamp's storage. */
 static void frame_parts(const tecg_event_sig_msg_t *m, unsigned char ts[8],
                         tecg_sign_part_t parts[4]) {
-        timestamp_bytes(m->timestamp_ms, ts);
+        tecg_put_be(ts, (uint64_t)m->timestamp_ms, 8);
         parts[0] = (tecg_sign_part_t){m->nation, m->nation_len};
         parts[1] = (tecg_sign_part_t){m->topic, strlen(m->topic)};
         parts[2] = (tecg_sign_part_t){ts, 8};
@@ -56,10 +53,7 @@ static void event_leaf(const tecg_event_sig_msg_t *m, tecg_merkle_hash_t leaf) {
 /* The batch signature's parts: the root and n, 4 bytes big-endian. */
 static void root_parts(const tecg_merkle_hash_t root, size_t n, unsigned char n_be[4],
                        tecg_sign_part_t parts[2]) {
-        n_be[0] = (unsigned char)(n >> 24);
-        n_be[1] = (unsigned char)(n >> 16);
-        n_be[2] = (unsigned char)(n >> 8);
-        n_be[3] = (unsigned char)n;
+        tecg_put_be(n_be, n, 4);
         parts[0] = (tecg_sign_part_t){root, TECG_MERKLE_HASH_BYTES};
         parts[1] = (tecg_sign_part_t){n_be, 4};
 }
@@ -79,10 +73,8 @@ tecg_err_t tecg_event_sig_seal(const tecg_sign_key_t *key, const tecg_event_sig_
         for (size_t i = 0; i < n; i++) {
                 size_t path_len = tecg_merkle_path_len(i, n);
                 unsigned char *b = hdrs[i].bytes;
-                b[0] = (unsigned char)(n >> 8);
-                b[1] = (unsigned char)n;
-                b[2] = (unsigned char)(i >> 8);
-                b[3] = (unsigned char)i;
+                tecg_put_be(b, n, 2);
+                tecg_put_be(b + 2, i, 2);
                 memcpy(b + TECG_EVENT_SIG_BATCH_FIXED, paths[i * TECG_EVENT_SIG_SEAL_PATH_MAX],
                        path_len * TECG_MERKLE_HASH_BYTES);
                 hdrs[i].len = TECG_EVENT_SIG_BATCH_FIXED + path_len * TECG_MERKLE_HASH_BYTES;
@@ -142,7 +134,7 @@ tecg_event_sig_verify(const unsigned char public_key[TECG_SIGN_PUBLIC_BYTES],
         const unsigned char *b = batch;
         if (batch_len < TECG_EVENT_SIG_BATCH_FIXED)
                 return TECG_EVENT_SIG_MALFORMED_BATCH;
-        size_t n = (size_t)b[0] << 8 | b[1], index = (size_t)b[2] << 8 | b[3];
+        size_t n = (size_t)tecg_get_be(b, 2), index = (size_t)tecg_get_be(b + 2, 2);
         size_t path_len = tecg_merkle_path_len(index, n);
         if (n < 2 || index >= n ||
             batch_len != TECG_EVENT_SIG_BATCH_FIXED + path_len * TECG_MERKLE_HASH_BYTES ||

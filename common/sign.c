@@ -12,6 +12,8 @@
 
 #include <sodium.h>
 
+#include "buf.h"
+
 /* A key file is two short lines; anything longer is not one. */
 #define KEY_FILE_MAX 512
 
@@ -186,8 +188,8 @@ void tecg_sign_frame_feed(const char *domain, const tecg_sign_part_t *parts, siz
         add(ctx, domain, strlen(domain) + 1); /* the NUL ends the domain */
         for (size_t i = 0; i < nparts; i++) {
                 uint32_t n = (uint32_t)parts[i].len;
-                unsigned char len_be[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
-                                           (unsigned char)(n >> 8), (unsigned char)n};
+                unsigned char len_be[4];
+                tecg_put_be(len_be, n, 4);
                 add(ctx, len_be, sizeof(len_be));
                 if (n)
                         add(ctx, parts[i].data, n);

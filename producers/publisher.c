@@ -469,11 +469,16 @@ static void refuse(tecg_publisher_t *pub, pending_t *p, rd_kafka_resp_err_t err,
 
 /* ---- signing ---------------------------------------------------------- */
 
-/* The message's signature alone (docs/design.md §9.1); on any thread: it
- * reads only what does not change after send(). */
+/* What p's signature covers (docs/design.md §9.1); on any thread: it reads
+ * only what does not change after send(). */
+static tecg_event_sig_msg_t signed_parts(const tecg_publisher_t *pub, const pending_t *p) {
+        return (tecg_event_sig_msg_t){pub->key,        pub->key_len, pub->topic_names[p->topic],
+                                      p->timestamp_ms, p->payload,   p->len};
+}
+
+/* The message's signature alone. */
 static void sign_message(const tecg_publisher_t *pub, pending_t *p) {
-        const tecg_event_sig_msg_t m = {pub->key,        pub->key_len, pub->topic_names[p->topic],
-                                        p->timestamp_ms, p->payload,   p->len};
+        const tecg_event_sig_msg_t m = signed_parts(pub, p);
         p->batch.len = 0;
         p->sign_err = tecg_event_sig_sign(p->sign_key, &m, p->sig, NULL, 0);
 }
@@ -490,12 +495,7 @@ static void sign_run(const tecg_publisher_t *pub, pending_t **run, size_t n) {
                 return;
         }
         for (size_t i = 0; i < n; i++)
-                msgs[i] = (tecg_event_sig_msg_t){pub->key,
-                                                 pub->key_len,
-                                                 pub->topic_names[run[i]->topic],
-                                                 run[i]->timestamp_ms,
-                                                 run[i]->payload,
-                                                 run[i]->len};
+                msgs[i] = signed_parts(pub, run[i]);
         tecg_err_t err = tecg_event_sig_seal(run[0]->sign_key, msgs, n, sig, hdrs, NULL, 0);
         for (size_t i = 0; i < n; i++) {
                 run[i]->sign_err = err;

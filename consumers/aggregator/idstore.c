@@ -31,18 +31,6 @@ const char *const tecg_id_status_names[TECG_ID__END] = {
  * The version byte (1) is never an ASCII digit, so the legacy value (the
  * input offset in decimal) cannot be mistaken for a record. */
 
-static void put_be(uint8_t *p, uint64_t v, int n) {
-        for (int i = n - 1; i >= 0; i--, v >>= 8)
-                p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be(const uint8_t *p, int n) {
-        uint64_t v = 0;
-        for (int i = 0; i < n; i++)
-                v = (v << 8) | p[i];
-        return v;
-}
-
 static bool has_by(tecg_id_status_t st) {
         return st != TECG_ID_ACTIVE && st != TECG_ID_LEGACY;
 }
@@ -131,12 +119,12 @@ size_t tecg_id_record_encode(const tecg_id_record_t *r, uint8_t *out) {
         if (!r->has_effect)
                 return n;
         const tecg_event_t *e = &r->effect;
-        put_be(out + n, (uint64_t)e->occurred_at_ms, 8);
-        put_be(out + n + 8, (uint32_t)e->utc_offset_min, 4);
+        tecg_put_be(out + n, (uint64_t)e->occurred_at_ms, 8);
+        tecg_put_be(out + n + 8, (uint32_t)e->utc_offset_min, 4);
         n += 12;
         switch (e->type) {
         case TECG_EV_FUNDING:
-                put_be(out + n, (uint64_t)e->u.funding.amount_minor, 8);
+                tecg_put_be(out + n, (uint64_t)e->u.funding.amount_minor, 8);
                 memcpy(out + n + 8, e->u.funding.currency, 3);
                 out[n + 11] = (uint8_t)e->u.funding.channel;
                 out[n + 12] = (uint8_t)e->u.funding.stage;
@@ -144,9 +132,9 @@ size_t tecg_id_record_encode(const tecg_id_record_t *r, uint8_t *out) {
                 break;
         case TECG_EV_EQUIPMENT:
                 out[n] = (uint8_t)e->u.equipment.category;
-                put_be(out + n + 1, (uint64_t)e->u.equipment.quantity, 8);
+                tecg_put_be(out + n + 1, (uint64_t)e->u.equipment.quantity, 8);
                 out[n + 9] = e->u.equipment.has_value;
-                put_be(out + n + 10, (uint64_t)e->u.equipment.value_minor, 8);
+                tecg_put_be(out + n + 10, (uint64_t)e->u.equipment.value_minor, 8);
                 memset(out + n + 18, 0, 3);
                 if (e->u.equipment.has_value)
                         memcpy(out + n + 18, e->u.equipment.currency, 3);
@@ -156,13 +144,13 @@ size_t tecg_id_record_encode(const tecg_id_record_t *r, uint8_t *out) {
         case TECG_EV_PERSONNEL:
                 out[n] = (uint8_t)e->u.personnel.role;
                 out[n + 1] = (uint8_t)e->u.personnel.location;
-                put_be(out + n + 2, (uint32_t)e->u.personnel.headcount, 4);
+                tecg_put_be(out + n + 2, (uint32_t)e->u.personnel.headcount, 4);
                 n += 6;
                 break;
         default: /* training: record_check allows nothing else */
                 out[n] = (uint8_t)e->u.training.level;
                 out[n + 1] = (uint8_t)e->u.training.location;
-                put_be(out + n + 2, (uint32_t)e->u.training.trainees, 4);
+                tecg_put_be(out + n + 2, (uint32_t)e->u.training.trainees, 4);
                 n += 6;
                 break;
         }
@@ -222,8 +210,8 @@ tecg_err_t tecg_id_record_decode(const void *buf, size_t len, const char *nation
                 }
                 tecg_event_t *e = &r->effect;
                 e->type = r->type;
-                e->occurred_at_ms = (int64_t)get_be(p + n, 8);
-                e->utc_offset_min = (int32_t)(uint32_t)get_be(p + n + 8, 4);
+                e->occurred_at_ms = (int64_t)tecg_get_be(p + n, 8);
+                e->utc_offset_min = (int32_t)(uint32_t)tecg_get_be(p + n + 8, 4);
                 if (e->utc_offset_min < -24 * 60 || e->utc_offset_min > 24 * 60) {
                         why = "utc offset out of range";
                         goto fail;
@@ -231,20 +219,20 @@ tecg_err_t tecg_id_record_decode(const void *buf, size_t len, const char *nation
                 n += 12;
                 switch (e->type) {
                 case TECG_EV_FUNDING:
-                        e->u.funding.amount_minor = (int64_t)get_be(p + n, 8);
+                        e->u.funding.amount_minor = (int64_t)tecg_get_be(p + n, 8);
                         memcpy(e->u.funding.currency, p + n + 8, 3);
                         e->u.funding.channel = (tecg_channel_t)p[n + 11];
                         e->u.funding.stage = (tecg_funding_stage_t)p[n + 12];
                         break;
                 case TECG_EV_EQUIPMENT:
                         e->u.equipment.category = (tecg_category_t)p[n];
-                        e->u.equipment.quantity = (int64_t)get_be(p + n + 1, 8);
+                        e->u.equipment.quantity = (int64_t)tecg_get_be(p + n + 1, 8);
                         if (p[n + 9] > 1) {
                                 why = "has_value is not 0 or 1";
                                 goto fail;
                         }
                         e->u.equipment.has_value = p[n + 9];
-                        e->u.equipment.value_minor = (int64_t)get_be(p + n + 10, 8);
+                        e->u.equipment.value_minor = (int64_t)tecg_get_be(p + n + 10, 8);
                         if (e->u.equipment.has_value)
                                 memcpy(e->u.equipment.currency, p + n + 18, 3);
                         else if (p[n + 18] || p[n + 19] || p[n + 20]) {
@@ -256,12 +244,12 @@ tecg_err_t tecg_id_record_decode(const void *buf, size_t len, const char *nation
                 case TECG_EV_PERSONNEL:
                         e->u.personnel.role = (tecg_role_t)p[n];
                         e->u.personnel.location = (tecg_location_t)p[n + 1];
-                        e->u.personnel.headcount = (int32_t)(uint32_t)get_be(p + n + 2, 4);
+                        e->u.personnel.headcount = (int32_t)(uint32_t)tecg_get_be(p + n + 2, 4);
                         break;
                 default:
                         e->u.training.level = (tecg_level_t)p[n];
                         e->u.training.location = (tecg_location_t)p[n + 1];
-                        e->u.training.trainees = (int32_t)(uint32_t)get_be(p + n + 2, 4);
+                        e->u.training.trainees = (int32_t)(uint32_t)tecg_get_be(p + n + 2, 4);
                         break;
                 }
                 snprintf(e->nation, sizeof(e->nation), "%.3s", nation);
@@ -336,7 +324,7 @@ tecg_err_t tecg_id_batch_decode(const void *buf, size_t len, tecg_id_batch_cb cb
                 bad = "unknown batch record version";
                 goto fail;
         }
-        n = (size_t)get_be(p + 1, 4);
+        n = (size_t)tecg_get_be(p + 1, 4);
         /* Each entry takes 3 + 1 + 1 + 1 + 5 bytes at least: a count that
          * cannot fit is refused before anything walks it. */
         if (n == 0 || n > (len - TECG_ID_BATCH_HEADER) / 11) {
@@ -423,7 +411,7 @@ static void rtxn_reset(tecg_idstore_t *s) {
 
 static size_t id_key(uint8_t *out, int32_t partition, const char *nation, const char *event_id) {
         size_t idlen = strnlen(event_id, TECG_EVENT_ID_MAX);
-        put_be(out, (uint16_t)partition, 2);
+        tecg_put_be(out, (uint16_t)partition, 2);
         memcpy(out + 2, nation, 3);
         out[5] = '/';
         memcpy(out + 6, event_id, idlen);
@@ -434,11 +422,11 @@ static size_t id_key(uint8_t *out, int32_t partition, const char *nation, const 
 static size_t personnel_key(uint8_t *out, int32_t partition, const char *nation, tecg_role_t role,
                             tecg_location_t loc, int64_t at_ms, const char *event_id) {
         size_t idlen = event_id ? strnlen(event_id, TECG_EVENT_ID_MAX) : 0;
-        put_be(out, (uint16_t)partition, 2);
+        tecg_put_be(out, (uint16_t)partition, 2);
         memcpy(out + 2, nation, 3);
         out[5] = (uint8_t)role;
         out[6] = (uint8_t)loc;
-        put_be(out + 7, (uint64_t)at_ms ^ UINT64_C(0x8000000000000000), 8);
+        tecg_put_be(out + 7, (uint64_t)at_ms ^ UINT64_C(0x8000000000000000), 8);
         if (idlen)
                 memcpy(out + 15, event_id, idlen);
         return 15 + idlen;
@@ -686,7 +674,7 @@ int tecg_idstore_personnel_latest(tecg_idstore_t *s, int32_t partition, const ch
                 const uint8_t *kp = k.mv_data;
                 if (k.mv_size <= 15 || memcmp(kp, prefix, plen) != 0)
                         break;
-                int64_t at = (int64_t)(get_be(kp + 7, 8) ^ UINT64_C(0x8000000000000000));
+                int64_t at = (int64_t)(tecg_get_be(kp + 7, 8) ^ UINT64_C(0x8000000000000000));
                 if (at < from_ms)
                         break;
                 char id[TECG_EVENT_ID_MAX + 1];
@@ -767,8 +755,8 @@ tecg_err_t tecg_idstore_commit(tecg_idstore_t *s, const int32_t *partitions, con
                 if (markers[i] < 0)
                         continue;
                 uint8_t kb[3] = {'m'}, vb[8];
-                put_be(kb + 1, (uint16_t)partitions[i], 2);
-                put_be(vb, (uint64_t)markers[i], 8);
+                tecg_put_be(kb + 1, (uint16_t)partitions[i], 2);
+                tecg_put_be(vb, (uint64_t)markers[i], 8);
                 MDB_val k = {sizeof(kb), kb}, v = {sizeof(vb), vb};
                 if ((rc = mdb_put(txn, s->meta, &k, &v, 0))) {
                         err = mdb_fail(rc, "marker", errstr, errstr_size);
@@ -822,7 +810,7 @@ size_t tecg_idstore_batch_next(const tecg_idstore_t *s, int32_t partition, size_
                 tecg_buf_reset(out);
                 return 0;
         }
-        put_be((uint8_t *)out->data + 1, (uint32_t)n, 4);
+        tecg_put_be((uint8_t *)out->data + 1, (uint32_t)n, 4);
         return n;
 }
 
@@ -842,10 +830,10 @@ int64_t tecg_idstore_marker(tecg_idstore_t *s, int32_t partition) {
         if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
                 return -1;
         uint8_t kb[3] = {'m'};
-        put_be(kb + 1, (uint16_t)partition, 2);
+        tecg_put_be(kb + 1, (uint16_t)partition, 2);
         MDB_val k = {sizeof(kb), kb}, v;
         if (mdb_get(txn, s->meta, &k, &v) == 0 && v.mv_size == 8)
-                marker = (int64_t)get_be(v.mv_data, 8);
+                marker = (int64_t)tecg_get_be(v.mv_data, 8);
         mdb_txn_abort(txn);
         return marker;
 }
@@ -871,8 +859,8 @@ tecg_err_t tecg_idstore_wipe(tecg_idstore_t *s, int32_t partition, char *errstr,
                              size_t errstr_size) {
         MDB_txn *txn;
         uint8_t prefix[2], kb[3] = {'m'};
-        put_be(prefix, (uint16_t)partition, 2);
-        put_be(kb + 1, (uint16_t)partition, 2);
+        tecg_put_be(prefix, (uint16_t)partition, 2);
+        tecg_put_be(kb + 1, (uint16_t)partition, 2);
         rtxn_reset(s);
         int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
         if (rc)
