@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "money.h"
 #include "timefmt.h"
 
@@ -29,10 +30,38 @@ static const char *const loc_keys[TECG_LOC__COUNT] = {"in_iraq", "outside_iraq"}
 /* Building context                                                    */
 /* ------------------------------------------------------------------ */
 
+/* A row's serialised text, as the cache keeps it. */
+typedef struct {
+        char *text;
+        size_t len;
+} piece_t;
+
+/* A per-nation array of a document. Composing a tree (tecg_compose()) its
+ * elements go into `arr`; composing text (tecg_compose_text()) `arr` stays
+ * empty and stands in the document for the elements' texts, listed in
+ * `v`, which the text is spliced from (doc_text()). */
+typedef struct {
+        json_t *arr;
+        bool placed; /* arr is in the document, which holds its reference */
+        piece_t *v;  /* text mode: borrowed texts (the cache owns them) */
+        size_t n, cap;
+} list_out_t;
+
+/* Per-nation arrays of one document: "nations", "reporting"."nations". */
+#define LISTS_MAX 2
+
+typedef struct slot slot_t;
+
 typedef struct {
         tecg_err_t err; /* first error, TECG_OK while all is well */
         char *errstr;
         size_t errstr_size;
+        /* tecg_compose_text() only (NULL/0 for tecg_compose()): the cache
+         * and this document's slots, one per row, aligned by align_slots() */
+        tecg_compose_cache_t *cache;
+        slot_t *slots;
+        list_out_t lists[LISTS_MAX];
+        int nlists;
 } ctx_t;
 
 __attribute__((format(printf, 3, 4))) static void fail(ctx_t *c, tecg_err_t err, const char *fmt,
@@ -252,6 +281,307 @@ static json_t *doc_finish(ctx_t *c, json_t *doc) {
 }
 
 /* ------------------------------------------------------------------ */
+/* Row cache and text (tecg_compose_text())                            */
+/* ------------------------------------------------------------------ */
+
+#define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION))
+
+/* A training row: one per year the nation trained. */
+typedef struct {
+        int32_t year;
+        piece_t text;
+} year_piece_t;
+
+/* Reporting statuses of a row: [0] the nation's over the document's
+ * types, [1 + type] each type's (zero for types not in the document). */
+#define ROW_STATUSES (1 + TECG_EV__COUNTED)
+
+/* One nation in one document: its identity, and its cached rows with what
+ * each was made from. */
+struct slot {
+        char code[4];
+        bool listed;
+        char *name; /* the list's name; NULL when unlisted */
+        tecg_nation_status_t status;
+
+        /* "nations" rows, made from `st` at `version` */
+        bool rows_valid;
+        const tecg_nation_state_t *st;
+        uint64_t version;
+        piece_t row;          /* funding, staffing */
+        year_piece_t *years;  /* training, ascending years */
+        size_t nyears, years_cap, year_cursor;
+
+        /* the "reporting" row, made from `statuses` */
+        bool reporting_valid;
+        tecg_report_status_t statuses[ROW_STATUSES];
+        piece_t reporting;
+};
+
+struct tecg_compose_cache {
+        const tecg_mission_t *mission; /* the first given; NULL until then */
+        slot_t *slots[TECG_DASH__COUNT]; /* by code, as the last composition's rows */
+        size_t nslots[TECG_DASH__COUNT];
+        tecg_compose_cache_stats_t stats;
+};
+
+static void piece_free(piece_t *p) {
+        free(p->text);
+        p->text = NULL;
+        p->len = 0;
+}
+
+/* Before a slot's rows are built again: a composition that fails half-way
+ * must not leave them marked current. */
+static void slot_forget_rows(slot_t *s) {
+        if (!s)
+                return;
+        piece_free(&s->row);
+        for (size_t i = 0; i < s->nyears; i++)
+                piece_free(&s->years[i].text);
+        s->nyears = 0;
+        s->rows_valid = false;
+}
+
+static void slot_free(slot_t *s) {
+        slot_forget_rows(s);
+        free(s->years);
+        piece_free(&s->reporting);
+        free(s->name);
+        memset(s, 0, sizeof(*s));
+}
+
+tecg_compose_cache_t *tecg_compose_cache_new(void) {
+        return calloc(1, sizeof(tecg_compose_cache_t));
+}
+
+void tecg_compose_cache_destroy(tecg_compose_cache_t *cache) {
+        if (!cache)
+                return;
+        for (int w = 0; w < TECG_DASH__COUNT; w++) {
+                for (size_t i = 0; i < cache->nslots[w]; i++)
+                        slot_free(&cache->slots[w][i]);
+                free(cache->slots[w]);
+        }
+        free(cache);
+}
+
+tecg_compose_cache_stats_t tecg_compose_cache_stats(const tecg_compose_cache_t *cache) {
+        tecg_compose_cache_stats_t none = {0, 0};
+        return cache ? cache->stats : none;
+}
+
+/* Makes the slot's identity the row's; a new identity drops its rows. */
+static void slot_identify(ctx_t *c, slot_t *s, const row_t *r) {
+        const char *name = r->nation ? r->nation->name : NULL;
+        bool same = s->listed == (r->nation != NULL) && !strcmp(s->code, r->code) &&
+                    (!name || (s->name && !strcmp(s->name, name) && s->status == r->nation->status));
+        if (same)
+                return;
+        slot_free(s);
+        memcpy(s->code, r->code, 4);
+        s->listed = r->nation != NULL;
+        if (r->nation) {
+                s->status = r->nation->status;
+                if (!(s->name = strdup(name)))
+                        oom(c);
+        }
+}
+
+/* Lines the document's slots up with `rows` (both by code): a nation's
+ * slot carries over, a new nation gets an empty one, a nation gone is
+ * dropped. */
+static void align_slots(ctx_t *c, tecg_dashboard_t which, const rows_t *rows) {
+        tecg_compose_cache_t *cache = c->cache;
+        slot_t *old = cache->slots[which];
+        size_t nold = cache->nslots[which], j = 0;
+        slot_t *next = calloc(rows->n + 1, sizeof(*next));
+
+        if (!next) {
+                oom(c);
+                return;
+        }
+        for (size_t i = 0; i < rows->n; i++) {
+                const row_t *r = &rows->v[i];
+                for (; j < nold && strcmp(old[j].code, r->code) < 0; j++)
+                        slot_free(&old[j]);
+                if (j < nold && !strcmp(old[j].code, r->code))
+                        next[i] = old[j++];
+                slot_identify(c, &next[i], r);
+        }
+        for (; j < nold; j++)
+                slot_free(&old[j]);
+        free(old);
+        cache->slots[which] = next;
+        cache->nslots[which] = rows->n;
+        c->slots = next;
+}
+
+/* The rows of a document, and when composing text its slots lined up. */
+static void rows_prepare(ctx_t *c, tecg_dashboard_t which, const tecg_nations_t *nations,
+                         const tecg_nation_state_t *const *states, size_t nstates, rows_t *rows) {
+        rows_build(c, nations, states, nstates, rows);
+        if (c->cache && c->err == TECG_OK)
+                align_slots(c, which, rows);
+}
+
+/* Row i's slot; NULL when composing a tree. */
+static slot_t *slot_at(ctx_t *c, size_t i) {
+        return c->slots ? &c->slots[i] : NULL;
+}
+
+/* True when s holds the "nations" rows of r's state as given now. */
+static bool rows_current(const slot_t *s, const row_t *r) {
+        return s && s->rows_valid && s->st == r->st && (!r->st || s->version == r->st->version);
+}
+
+static void rows_made_from(slot_t *s, const row_t *r) {
+        s->rows_valid = true;
+        s->st = r->st;
+        s->version = r->st ? r->st->version : 0;
+}
+
+static list_out_t *list_open(ctx_t *c) {
+        if (c->nlists == LISTS_MAX) {
+                fail(c, TECG_ERR_INVALID, "more per-nation lists than a document has");
+                return NULL;
+        }
+        list_out_t *l = &c->lists[c->nlists++];
+        l->arr = new_array(c);
+        return l;
+}
+
+/* Puts the list in its place in the document: obj[key]. */
+static void list_place(ctx_t *c, json_t *obj, const char *key, list_out_t *l) {
+        if (!l)
+                return;
+        l->placed = true;
+        put(c, obj, key, l->arr);
+}
+
+static void list_add_piece(ctx_t *c, list_out_t *l, const piece_t *p) {
+        if (!l)
+                return;
+        if (l->n == l->cap) {
+                size_t cap = l->cap ? 2 * l->cap : 32;
+                piece_t *v = realloc(l->v, cap * sizeof(*v));
+                if (!v) {
+                        oom(c);
+                        return;
+                }
+                l->v = v;
+                l->cap = cap;
+        }
+        l->v[l->n++] = *p;
+}
+
+/* Adds a freshly built row to the list: as it is when composing a tree;
+ * as text, kept in *keep (the slot's), when composing text. Takes row. */
+static void list_add_row(ctx_t *c, list_out_t *l, piece_t *keep, json_t *row) {
+        if (!c->cache) {
+                if (l)
+                        push(c, l->arr, row);
+                else
+                        json_decref(row);
+                return;
+        }
+        if (!keep) { /* no slot to keep it in: an error is recorded */
+                json_decref(row);
+                return;
+        }
+        piece_free(keep);
+        if (c->err == TECG_OK && row) {
+                keep->text = json_dumps(row, DUMP_FLAGS);
+                if (!keep->text)
+                        oom(c);
+                else
+                        keep->len = strlen(keep->text);
+        }
+        json_decref(row);
+        if (c->err == TECG_OK) {
+                c->cache->stats.rows_built++;
+                list_add_piece(c, l, keep);
+        }
+}
+
+/* Adds a row kept from an earlier composition. */
+static void list_reuse(ctx_t *c, list_out_t *l, const piece_t *p) {
+        c->cache->stats.rows_reused++;
+        list_add_piece(c, l, p);
+}
+
+/* Frees what the lists hold: the pieces' vectors and arrays never placed. */
+static void lists_free(ctx_t *c) {
+        for (int i = 0; i < c->nlists; i++) {
+                if (!c->lists[i].placed)
+                        json_decref(c->lists[i].arr);
+                free(c->lists[i].v);
+        }
+        c->nlists = 0;
+}
+
+static const list_out_t *list_of(const ctx_t *c, const json_t *v) {
+        for (int i = 0; i < c->nlists; i++)
+                if (c->lists[i].arr == v)
+                        return &c->lists[i];
+        return NULL;
+}
+
+static bool holds_list(const ctx_t *c, json_t *obj) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(obj, k, v) {
+                if (list_of(c, v))
+                        return true;
+        }
+        return false;
+}
+
+static int buf_cb(const char *p, size_t n, void *data) {
+        return tecg_buf_append(data, p, n) == TECG_OK ? 0 : -1;
+}
+
+/* Writes obj as json_dumps() would, each list's texts in place of its
+ * array. Keys written here are compose.c's own (lower case and '_'), so
+ * they need no escaping; anything else fails. */
+static void emit_object(ctx_t *c, tecg_buf_t *b, json_t *obj) {
+        const char *k;
+        json_t *v;
+        bool first = true;
+        tecg_err_t e = tecg_buf_append(b, "{", 1);
+        json_object_foreach(obj, k, v) {
+                if (strspn(k, "abcdefghijklmnopqrstuvwxyz_") != strlen(k)) {
+                        fail(c, TECG_ERR_INVALID, "document key '%s' needs escaping", k);
+                        return;
+                }
+                if (!first)
+                        e = e ? e : tecg_buf_append(b, ",", 1);
+                first = false;
+                e = e ? e : tecg_buf_append(b, "\"", 1);
+                e = e ? e : tecg_buf_puts(b, k);
+                e = e ? e : tecg_buf_append(b, "\":", 2);
+                const list_out_t *l = list_of(c, v);
+                if (l) {
+                        e = e ? e : tecg_buf_append(b, "[", 1);
+                        for (size_t i = 0; i < l->n && !e; i++) {
+                                if (i)
+                                        e = tecg_buf_append(b, ",", 1);
+                                e = e ? e : tecg_buf_append(b, l->v[i].text, l->v[i].len);
+                        }
+                        e = e ? e : tecg_buf_append(b, "]", 1);
+                } else if (json_is_object(v) && holds_list(c, v)) {
+                        if (!e)
+                                emit_object(c, b, v);
+                } else if (!e && json_dump_callback(v, buf_cb, b, DUMP_FLAGS | JSON_ENCODE_ANY)) {
+                        e = TECG_ERR_NOMEM;
+                }
+        }
+        e = e ? e : tecg_buf_append(b, "}", 1);
+        if (e)
+                oom(c);
+}
+
+/* ------------------------------------------------------------------ */
 /* Reporting: last report and overdue (docs/design.md §5.8)            */
 /* ------------------------------------------------------------------ */
 
@@ -369,41 +699,68 @@ static void put_status(ctx_t *c, json_t *o, const tecg_report_status_t *s) {
             s->overdue_for_days >= 0 ? int_json(c, s->overdue_for_days) : json_null());
 }
 
+static bool statuses_equal(const tecg_report_status_t *a, const tecg_report_status_t *b) {
+        for (int i = 0; i < ROW_STATUSES; i++)
+                if (a[i].last_ms != b[i].last_ms || a[i].overdue != b[i].overdue ||
+                    a[i].overdue_for_days != b[i].overdue_for_days)
+                        return false;
+        return true;
+}
+
 /* The "reporting" block of a document about the event types `types`:
  *   {"overdue_days": 35, "overdue": ["BEL"],
  *    "nations": [{IDENTITY, STATUS, "types": {"FUNDING": STATUS, ...}}]}
  * Only the document's own types, so a report of another kind changes
  * this document no more than it did before (but for a nation's very first
- * report, which ends "never reported" everywhere). */
+ * report, which ends "never reported" everywhere). A row is rebuilt when
+ * its statuses at now_ms differ from the cached row's. */
 static void put_reporting(ctx_t *c, const tecg_mission_t *m, json_t *doc, const rows_t *rows,
                           unsigned types, int64_t now_ms) {
-        json_t *o = new_object(c), *overdue = new_array(c), *nations = new_array(c);
+        json_t *o = new_object(c), *overdue = new_array(c);
+        list_out_t *nations = list_open(c);
         int64_t times[TECG_REPORT_TIMES];
-        tecg_report_status_t s;
 
         for (size_t i = 0; i < rows->n && !c->err; i++) {
                 const row_t *r = &rows->v[i];
-                json_t *row = new_object(c), *tj = new_object(c);
+                slot_t *sl = slot_at(c, i);
+                tecg_report_status_t st[ROW_STATUSES];
+
+                memset(st, 0, sizeof(st));
                 tecg_compose_report_times(r->st, times);
-                put_identity(c, row, r);
-                tecg_compose_nation_status(m, times, r->nation != NULL, types, now_ms, &s);
-                put_status(c, row, &s);
-                if (s.overdue)
+                tecg_compose_nation_status(m, times, r->nation != NULL, types, now_ms, &st[0]);
+                for (int t = 0; t < TECG_EV__COUNTED; t++)
+                        if (types & (1u << t))
+                                tecg_compose_type_status(m, times, r->nation != NULL, t, now_ms,
+                                                         &st[1 + t]);
+                if (st[0].overdue)
                         push(c, overdue, string_json(c, r->code));
+                if (sl && sl->reporting_valid && statuses_equal(sl->statuses, st)) {
+                        list_reuse(c, nations, &sl->reporting);
+                        continue;
+                }
+
+                json_t *row = new_object(c), *tj = new_object(c);
+                if (sl)
+                        sl->reporting_valid = false;
+                put_identity(c, row, r);
+                put_status(c, row, &st[0]);
                 for (int t = 0; t < TECG_EV__COUNTED; t++) {
                         if (!(types & (1u << t)))
                                 continue;
                         json_t *x = new_object(c);
-                        tecg_compose_type_status(m, times, r->nation != NULL, t, now_ms, &s);
-                        put_status(c, x, &s);
+                        put_status(c, x, &st[1 + t]);
                         put(c, tj, type_keys[t], x);
                 }
                 put(c, row, "types", tj);
-                push(c, nations, row);
+                list_add_row(c, nations, sl ? &sl->reporting : NULL, row);
+                if (sl) {
+                        memcpy(sl->statuses, st, sizeof(st));
+                        sl->reporting_valid = c->err == TECG_OK;
+                }
         }
         put(c, o, "overdue_days", int_json(c, m->report_overdue_days));
         put(c, o, "overdue", overdue);
-        put(c, o, "nations", nations);
+        list_place(c, o, "nations", nations);
         put(c, doc, "reporting", o);
 }
 
@@ -793,75 +1150,81 @@ static json_t *anomalies_of(ctx_t *c, const row_t *r, const funds_t *f, json_t *
         return flags;
 }
 
-json_t *tecg_compose_funding(const tecg_mission_t *m, const tecg_nations_t *nations,
-                             const tecg_nation_state_t *const *states, size_t nstates,
-                             int64_t now_ms, char *errstr, size_t errstr_size) {
-        ctx_t c = {TECG_OK, errstr, errstr_size};
+static json_t *funding_doc(ctx_t *c, const tecg_mission_t *m, const tecg_nations_t *nations,
+                           const tecg_nation_state_t *const *states, size_t nstates,
+                           int64_t now_ms) {
         rows_t rows = {0};
         funds_t *total = NULL, *f = NULL;
-        json_t *doc = NULL, *rows_json = NULL, *not_reported = NULL, *tot = NULL;
-        json_t *anomalies = NULL;
+        json_t *doc = NULL, *not_reported = NULL, *tot = NULL, *anomalies = NULL;
+        list_out_t *rows_out = NULL;
         int64_t reported = 0;
 
-        check_args(&c, m, states, nstates);
-        if (c.err)
+        check_args(c, m, states, nstates);
+        if (c->err)
                 goto done;
         if (tecg_currency_minor_digits(m->reporting_currency) < 0) {
-                fail(&c, TECG_ERR_CONFIG, "unknown reporting currency '%.3s'",
+                fail(c, TECG_ERR_CONFIG, "unknown reporting currency '%.3s'",
                      m->reporting_currency);
                 goto done;
         }
-        rows_build(&c, nations, states, nstates, &rows);
+        rows_prepare(c, TECG_DASH_FUNDING, nations, states, nstates, &rows);
         total = calloc(1, sizeof(*total));
         f = calloc(1, sizeof(*f));
         if (!total || !f)
-                oom(&c);
-        if (c.err)
+                oom(c);
+        if (c->err)
                 goto done;
 
-        doc = doc_new(&c, TECG_DASH_FUNDING, &rows);
-        rows_json = new_array(&c);
-        not_reported = new_array(&c);
-        anomalies = new_array(&c);
-        for (size_t i = 0; i < rows.n && !c.err; i++) {
+        doc = doc_new(c, TECG_DASH_FUNDING, &rows);
+        rows_out = list_open(c);
+        not_reported = new_array(c);
+        anomalies = new_array(c);
+        for (size_t i = 0; i < rows.n && !c->err; i++) {
                 const row_t *r = &rows.v[i];
+                slot_t *sl = slot_at(c, i);
                 bool rep = funds_reported(r->st);
-                json_t *row = new_object(&c);
 
                 memset(f, 0, sizeof(*f));
                 if (r->st)
-                        funds_from_state(&c, f, r->st);
-                funds_merge(&c, total, f);
-                put_identity(&c, row, r);
-                put(&c, row, "reported", json_boolean(rep));
-                put_funds(&c, m, row, f);
-                put(&c, row, "flags", anomalies_of(&c, r, f, anomalies));
-                put_corrections(&c, row, r->st);
-                push(&c, rows_json, row);
+                        funds_from_state(c, f, r->st);
+                funds_merge(c, total, f);
+                if (rows_current(sl, r)) {
+                        json_decref(anomalies_of(c, r, f, anomalies));
+                        list_reuse(c, rows_out, &sl->row);
+                } else {
+                        json_t *row = new_object(c);
+                        slot_forget_rows(sl);
+                        put_identity(c, row, r);
+                        put(c, row, "reported", json_boolean(rep));
+                        put_funds(c, m, row, f);
+                        put(c, row, "flags", anomalies_of(c, r, f, anomalies));
+                        put_corrections(c, row, r->st);
+                        list_add_row(c, rows_out, sl ? &sl->row : NULL, row);
+                        if (sl && c->err == TECG_OK)
+                                rows_made_from(sl, r);
+                }
                 funds_free(f);
                 if (rep)
                         reported++;
                 else if (r->nation)
-                        push(&c, not_reported, string_json(&c, r->code));
+                        push(c, not_reported, string_json(c, r->code));
         }
 
-        put(&c, doc, "reporting_currency", string_json(&c, m->reporting_currency));
-        put_rates(&c, m, doc, total);
-        tot = new_object(&c);
-        put(&c, tot, "nations_reported", int_json(&c, reported));
-        put_funds(&c, m, tot, total);
-        put(&c, doc, "total", tot);
-        put(&c, doc, "nations", rows_json);
-        rows_json = NULL;
-        put(&c, doc, "not_reported", not_reported);
+        put(c, doc, "reporting_currency", string_json(c, m->reporting_currency));
+        put_rates(c, m, doc, total);
+        tot = new_object(c);
+        put(c, tot, "nations_reported", int_json(c, reported));
+        put_funds(c, m, tot, total);
+        put(c, doc, "total", tot);
+        list_place(c, doc, "nations", rows_out);
+        put(c, doc, "not_reported", not_reported);
         not_reported = NULL;
-        put(&c, doc, "anomalies", anomalies);
+        put(c, doc, "anomalies", anomalies);
         anomalies = NULL;
-        put_reporting(&c, m, doc, &rows, TECG_REPORT_FUNDS, now_ms);
-        put_recent_corrections(&c, doc, &rows, TECG_REPORT_FUNDS);
+        put_reporting(c, m, doc, &rows, TECG_REPORT_FUNDS, now_ms);
+        put_recent_corrections(c, doc, &rows, TECG_REPORT_FUNDS);
 
 done:
-        json_decref(rows_json);
         json_decref(not_reported);
         json_decref(anomalies);
         if (total)
@@ -869,7 +1232,7 @@ done:
         free(total);
         free(f);
         rows_free(&rows);
-        return doc_finish(&c, doc);
+        return doc_finish(c, doc);
 }
 
 /* ------------------------------------------------------------------ */
@@ -907,31 +1270,31 @@ static void strength_add(ctx_t *c, strength_t *s, int r, int l, int64_t v) {
         add_to(c, &s->total, v, "headcount");
 }
 
-json_t *tecg_compose_staffing(const tecg_mission_t *m, const tecg_nations_t *nations,
-                              const tecg_nation_state_t *const *states, size_t nstates,
-                              int64_t now_ms, char *errstr, size_t errstr_size) {
-        ctx_t c = {TECG_OK, errstr, errstr_size};
+static json_t *staffing_doc(ctx_t *c, const tecg_mission_t *m, const tecg_nations_t *nations,
+                           const tecg_nation_state_t *const *states, size_t nstates,
+                           int64_t now_ms) {
         rows_t rows = {0};
         strength_t total;
-        json_t *doc = NULL, *rows_json = NULL, *not_reported = NULL, *tot = NULL;
+        json_t *doc = NULL, *not_reported = NULL, *tot = NULL;
+        list_out_t *rows_out = NULL;
         int64_t reported = 0, in_iraq, shortfall;
 
         memset(&total, 0, sizeof(total));
-        check_args(&c, m, states, nstates);
-        if (c.err)
+        check_args(c, m, states, nstates);
+        if (c->err)
                 goto done;
-        rows_build(&c, nations, states, nstates, &rows);
-        if (c.err)
+        rows_prepare(c, TECG_DASH_STAFFING, nations, states, nstates, &rows);
+        if (c->err)
                 goto done;
 
-        doc = doc_new(&c, TECG_DASH_STAFFING, &rows);
-        rows_json = new_array(&c);
-        not_reported = new_array(&c);
-        for (size_t i = 0; i < rows.n && !c.err; i++) {
+        doc = doc_new(c, TECG_DASH_STAFFING, &rows);
+        rows_out = list_open(c);
+        not_reported = new_array(c);
+        for (size_t i = 0; i < rows.n && !c->err; i++) {
                 const row_t *r = &rows.v[i];
                 strength_t s;
                 int64_t last = INT64_MIN;
-                json_t *row = new_object(&c);
+                slot_t *sl = slot_at(c, i);
 
                 memset(&s, 0, sizeof(s));
                 for (int ro = 0; r->st && ro < TECG_ROLE__COUNT; ro++)
@@ -939,44 +1302,50 @@ json_t *tecg_compose_staffing(const tecg_mission_t *m, const tecg_nations_t *nat
                                 const tecg_strength_t *p = &r->st->personnel[ro][l];
                                 if (!p->reported)
                                         continue;
-                                strength_add(&c, &s, ro, l, p->headcount);
-                                strength_add(&c, &total, ro, l, p->headcount);
+                                strength_add(c, &s, ro, l, p->headcount);
+                                strength_add(c, &total, ro, l, p->headcount);
                                 if (p->occurred_at_ms > last)
                                         last = p->occurred_at_ms;
                         }
-                put_identity(&c, row, r);
-                put(&c, row, "reported", json_boolean(last != INT64_MIN));
-                put(&c, row, "last_report", time_json(&c, last));
-                put_strength(&c, row, &s);
-                put_corrections(&c, row, r->st);
-                put_dead_letters(&c, row, r->st);
-                push(&c, rows_json, row);
+                if (rows_current(sl, r)) {
+                        list_reuse(c, rows_out, &sl->row);
+                } else {
+                        json_t *row = new_object(c);
+                        slot_forget_rows(sl);
+                        put_identity(c, row, r);
+                        put(c, row, "reported", json_boolean(last != INT64_MIN));
+                        put(c, row, "last_report", time_json(c, last));
+                        put_strength(c, row, &s);
+                        put_corrections(c, row, r->st);
+                        put_dead_letters(c, row, r->st);
+                        list_add_row(c, rows_out, sl ? &sl->row : NULL, row);
+                        if (sl && c->err == TECG_OK)
+                                rows_made_from(sl, r);
+                }
                 if (last != INT64_MIN)
                         reported++;
                 else if (r->nation)
-                        push(&c, not_reported, string_json(&c, r->code));
+                        push(c, not_reported, string_json(c, r->code));
         }
 
         in_iraq = total.loc[TECG_LOC_IN_IRAQ];
         shortfall = in_iraq < m->authorized_strength ? m->authorized_strength - in_iraq : 0;
-        tot = new_object(&c);
-        put(&c, tot, "nations_reported", int_json(&c, reported));
-        put_strength(&c, tot, &total);
-        put(&c, tot, "authorized_strength", int_json(&c, m->authorized_strength));
-        put(&c, tot, "fill_rate", ratio_json(&c, in_iraq, m->authorized_strength));
-        put(&c, tot, "shortfall", int_json(&c, shortfall));
-        put(&c, doc, "total", tot);
-        put(&c, doc, "nations", rows_json);
-        rows_json = NULL;
-        put(&c, doc, "not_reported", not_reported);
+        tot = new_object(c);
+        put(c, tot, "nations_reported", int_json(c, reported));
+        put_strength(c, tot, &total);
+        put(c, tot, "authorized_strength", int_json(c, m->authorized_strength));
+        put(c, tot, "fill_rate", ratio_json(c, in_iraq, m->authorized_strength));
+        put(c, tot, "shortfall", int_json(c, shortfall));
+        put(c, doc, "total", tot);
+        list_place(c, doc, "nations", rows_out);
+        put(c, doc, "not_reported", not_reported);
         not_reported = NULL;
-        put_reporting(&c, m, doc, &rows, TECG_REPORT_STAFFING, now_ms);
+        put_reporting(c, m, doc, &rows, TECG_REPORT_STAFFING, now_ms);
 
 done:
-        json_decref(rows_json);
         json_decref(not_reported);
         rows_free(&rows);
-        return doc_finish(&c, doc);
+        return doc_finish(c, doc);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1055,41 +1424,72 @@ static json_t *nation_year_json(ctx_t *c, const row_t *r, int32_t year, const ts
         return o;
 }
 
-json_t *tecg_compose_training(const tecg_mission_t *m, const tecg_nations_t *nations,
-                              const tecg_nation_state_t *const *states, size_t nstates,
-                              int64_t now_ms, char *errstr, size_t errstr_size) {
-        ctx_t c = {TECG_OK, errstr, errstr_size};
+/* The row of nation r's `year` into the list: the cached one when r's
+ * rows are current (sl->rows_valid; taken in year order), else built and
+ * kept in the slot. */
+static void nation_year_row(ctx_t *c, list_out_t *l, const row_t *r, slot_t *sl, int32_t year,
+                            const tsum_t *t) {
+        if (sl && sl->rows_valid) {
+                if (sl->year_cursor < sl->nyears && sl->years[sl->year_cursor].year == year)
+                        list_reuse(c, l, &sl->years[sl->year_cursor++].text);
+                else
+                        fail(c, TECG_ERR_INVALID, "cached training rows of %s out of step",
+                             r->code);
+                return;
+        }
+        piece_t *keep = NULL;
+        if (sl) {
+                if (sl->nyears == sl->years_cap) {
+                        size_t cap = sl->years_cap ? 2 * sl->years_cap : 8;
+                        year_piece_t *v = realloc(sl->years, cap * sizeof(*v));
+                        if (!v) {
+                                oom(c);
+                                return;
+                        }
+                        sl->years = v;
+                        sl->years_cap = cap;
+                }
+                sl->years[sl->nyears] = (year_piece_t){year, {NULL, 0}};
+                keep = &sl->years[sl->nyears++].text;
+        }
+        list_add_row(c, l, keep, nation_year_json(c, r, year, t));
+}
+
+static json_t *training_doc(ctx_t *c, const tecg_mission_t *m, const tecg_nations_t *nations,
+                           const tecg_nation_state_t *const *states, size_t nstates,
+                           int64_t now_ms) {
         rows_t rows = {0};
         tline_t *lines = NULL;
         size_t nlines = 0, cap = 0, i, j;
-        json_t *doc = NULL, *years = NULL, *rows_json = NULL, *not_reported = NULL;
+        json_t *doc = NULL, *years = NULL, *not_reported = NULL;
+        list_out_t *rows_out = NULL;
         json_t *targets = NULL;
 
-        check_args(&c, m, states, nstates);
-        if (c.err)
+        check_args(c, m, states, nstates);
+        if (c->err)
                 goto done;
-        rows_build(&c, nations, states, nstates, &rows);
-        if (c.err)
+        rows_prepare(c, TECG_DASH_TRAINING, nations, states, nstates, &rows);
+        if (c->err)
                 goto done;
 
-        doc = doc_new(&c, TECG_DASH_TRAINING, &rows);
-        years = new_array(&c);
-        rows_json = new_array(&c);
-        not_reported = new_array(&c);
+        doc = doc_new(c, TECG_DASH_TRAINING, &rows);
+        years = new_array(c);
+        rows_out = list_open(c);
+        not_reported = new_array(c);
 
-        for (i = 0; i < rows.n && !c.err; i++) {
+        for (i = 0; i < rows.n && !c->err; i++) {
                 const tecg_nation_state_t *st = rows.v[i].st;
                 size_t nt = st ? st->ntraining : 0;
                 if (nt == 0) {
                         if (rows.v[i].nation)
-                                push(&c, not_reported, string_json(&c, rows.v[i].code));
+                                push(c, not_reported, string_json(c, rows.v[i].code));
                         continue;
                 }
                 if (nlines + nt > cap) {
                         size_t ncap = (nlines + nt) * 2;
                         tline_t *v = realloc(lines, ncap * sizeof(*v));
                         if (!v) {
-                                oom(&c);
+                                oom(c);
                                 goto done;
                         }
                         lines = v;
@@ -1099,7 +1499,7 @@ json_t *tecg_compose_training(const tecg_mission_t *m, const tecg_nations_t *nat
                         const tecg_training_total_t *t = &st->training[j];
                         if ((unsigned)t->location >= TECG_LOC__COUNT ||
                             (unsigned)t->level >= TECG_LVL__COUNT) {
-                                fail(&c, TECG_ERR_INVALID,
+                                fail(c, TECG_ERR_INVALID,
                                      "state %s: training entry %zu out of range", st->nation, j);
                                 goto done;
                         }
@@ -1108,50 +1508,62 @@ json_t *tecg_compose_training(const tecg_mission_t *m, const tecg_nations_t *nat
         }
         if (nlines)
                 qsort(lines, nlines, sizeof(*lines), tline_cmp);
+        /* A nation's cached rows are reused in year order; a nation whose
+         * state changed gets all its rows built again. */
+        for (i = 0; i < rows.n; i++) {
+                slot_t *sl = slot_at(c, i);
+                if (rows_current(sl, &rows.v[i]))
+                        sl->year_cursor = 0;
+                else if (sl)
+                        slot_forget_rows(sl);
+        }
 
         /* Walk the sorted lines: a year holds runs of one nation each. */
-        for (i = 0; i < nlines && !c.err;) {
+        for (i = 0; i < nlines && !c->err;) {
                 int32_t year = lines[i].year;
                 tsum_t ysum;
                 int64_t providers = 0;
 
                 memset(&ysum, 0, sizeof(ysum));
-                while (i < nlines && lines[i].year == year && !c.err) {
+                while (i < nlines && lines[i].year == year && !c->err) {
                         size_t row = lines[i].row;
                         tsum_t nsum;
                         memset(&nsum, 0, sizeof(nsum));
                         for (; i < nlines && lines[i].year == year && lines[i].row == row; i++) {
-                                tsum_add(&c, &nsum, lines[i].location, lines[i].level,
+                                tsum_add(c, &nsum, lines[i].location, lines[i].level,
                                          lines[i].trainees);
-                                tsum_add(&c, &ysum, lines[i].location, lines[i].level,
+                                tsum_add(c, &ysum, lines[i].location, lines[i].level,
                                          lines[i].trainees);
                         }
                         providers++;
-                        push(&c, rows_json, nation_year_json(&c, &rows.v[row], year, &nsum));
+                        nation_year_row(c, rows_out, &rows.v[row], slot_at(c, row), year, &nsum);
                 }
-                push(&c, years, year_json(&c, m, year, &ysum, providers));
+                push(c, years, year_json(c, m, year, &ysum, providers));
+        }
+        for (i = 0; i < rows.n && !c->err; i++) {
+                slot_t *sl = slot_at(c, i);
+                if (sl && !sl->rows_valid)
+                        rows_made_from(sl, &rows.v[i]);
         }
 
-        targets = new_object(&c);
-        put(&c, targets, loc_keys[TECG_LOC_IN_IRAQ], int_json(&c, m->target_in_iraq));
-        put(&c, targets, loc_keys[TECG_LOC_OUTSIDE_IRAQ], int_json(&c, m->target_outside_iraq));
-        put(&c, doc, "targets", targets);
-        put(&c, doc, "years", years);
+        targets = new_object(c);
+        put(c, targets, loc_keys[TECG_LOC_IN_IRAQ], int_json(c, m->target_in_iraq));
+        put(c, targets, loc_keys[TECG_LOC_OUTSIDE_IRAQ], int_json(c, m->target_outside_iraq));
+        put(c, doc, "targets", targets);
+        put(c, doc, "years", years);
         years = NULL;
-        put(&c, doc, "nations", rows_json);
-        rows_json = NULL;
-        put(&c, doc, "not_reported", not_reported);
+        list_place(c, doc, "nations", rows_out);
+        put(c, doc, "not_reported", not_reported);
         not_reported = NULL;
-        put_reporting(&c, m, doc, &rows, TECG_REPORT_TRAINING, now_ms);
-        put_recent_corrections(&c, doc, &rows, TECG_REPORT_TRAINING);
+        put_reporting(c, m, doc, &rows, TECG_REPORT_TRAINING, now_ms);
+        put_recent_corrections(c, doc, &rows, TECG_REPORT_TRAINING);
 
 done:
         json_decref(years);
-        json_decref(rows_json);
         json_decref(not_reported);
         free(lines);
         rows_free(&rows);
-        return doc_finish(&c, doc);
+        return doc_finish(c, doc);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1264,10 +1676,8 @@ static void history_month(ctx_t *c, const rows_t *rows, hcursor_t *cur, int32_t 
         }
 }
 
-json_t *tecg_compose_history(const tecg_mission_t *m, const tecg_nations_t *nations,
-                             const tecg_nation_state_t *const *states, size_t nstates, char *errstr,
-                             size_t errstr_size) {
-        ctx_t c = {TECG_OK, errstr, errstr_size};
+static json_t *history_doc(ctx_t *c, const tecg_mission_t *m, const tecg_nations_t *nations,
+                           const tecg_nation_state_t *const *states, size_t nstates) {
         rows_t rows = {0};
         hcursor_t *cur = NULL;
         money_t cum[TECG_FS__COUNT];
@@ -1276,32 +1686,32 @@ json_t *tecg_compose_history(const tecg_mission_t *m, const tecg_nations_t *nati
         int32_t first, last;
 
         memset(cum, 0, sizeof(cum));
-        check_args(&c, m, states, nstates);
-        if (c.err)
+        check_args(c, m, states, nstates);
+        if (c->err)
                 goto done;
         if (tecg_currency_minor_digits(m->reporting_currency) < 0) {
-                fail(&c, TECG_ERR_CONFIG, "unknown reporting currency '%.3s'",
+                fail(c, TECG_ERR_CONFIG, "unknown reporting currency '%.3s'",
                      m->reporting_currency);
                 goto done;
         }
-        rows_build(&c, nations, states, nstates, &rows);
-        if (c.err)
+        rows_prepare(c, TECG_DASH_HISTORY, nations, states, nstates, &rows);
+        if (c->err)
                 goto done;
         if (rows.n && !(cur = calloc(rows.n, sizeof(*cur)))) {
-                oom(&c);
+                oom(c);
                 goto done;
         }
 
         target[TECG_LOC_IN_IRAQ] = m->target_in_iraq;
         target[TECG_LOC_OUTSIDE_IRAQ] = m->target_outside_iraq;
-        doc = doc_new(&c, TECG_DASH_HISTORY, &rows);
-        put(&c, doc, "currency", string_json(&c, m->reporting_currency));
-        put(&c, doc, "authorized_strength", int_json(&c, m->authorized_strength));
-        targets = new_object(&c);
-        put(&c, targets, loc_keys[TECG_LOC_IN_IRAQ], int_json(&c, m->target_in_iraq));
-        put(&c, targets, loc_keys[TECG_LOC_OUTSIDE_IRAQ], int_json(&c, m->target_outside_iraq));
-        put(&c, doc, "targets", targets);
-        months = new_array(&c);
+        doc = doc_new(c, TECG_DASH_HISTORY, &rows);
+        put(c, doc, "currency", string_json(c, m->reporting_currency));
+        put(c, doc, "authorized_strength", int_json(c, m->authorized_strength));
+        targets = new_object(c);
+        put(c, targets, loc_keys[TECG_LOC_IN_IRAQ], int_json(c, m->target_in_iraq));
+        put(c, targets, loc_keys[TECG_LOC_OUTSIDE_IRAQ], int_json(c, m->target_outside_iraq));
+        put(c, doc, "targets", targets);
+        months = new_array(c);
 
         first = first_month(&rows);
         last = rows.as_of_ms == INT64_MIN ? INT32_MIN : tecg_month_of(rows.as_of_ms);
@@ -1309,41 +1719,41 @@ json_t *tecg_compose_history(const tecg_mission_t *m, const tecg_nations_t *nati
          * past without being shown. */
         if (first <= last) {
                 int64_t t[TECG_LOC__COUNT], dead, strength;
-                history_month(&c, &rows, cur, first - 1, cum, t, &dead, &strength);
+                history_month(c, &rows, cur, first - 1, cum, t, &dead, &strength);
         }
-        for (int32_t mo = first; mo <= last && !c.err; mo = month_next(mo)) {
+        for (int32_t mo = first; mo <= last && !c->err; mo = month_next(mo)) {
                 int64_t trainees[TECG_LOC__COUNT], dead, strength;
                 char name[16];
-                json_t *e = new_object(&c);
+                json_t *e = new_object(c);
 
-                history_month(&c, &rows, cur, mo, cum, trainees, &dead, &strength);
+                history_month(c, &rows, cur, mo, cum, trainees, &dead, &strength);
                 if (mo % 100 == 1)
                         ytd[0] = ytd[1] = 0;
                 snprintf(name, sizeof(name), "%04d-%02d", (int)(mo / 100), (int)(mo % 100));
-                put(&c, e, "month", string_json(&c, name));
-                put(&c, e, "strength_in_iraq", int_json(&c, strength));
+                put(c, e, "month", string_json(c, name));
+                put(c, e, "strength_in_iraq", int_json(c, strength));
                 for (int l = 0; l < TECG_LOC__COUNT; l++) {
                         char key[32];
-                        add_to(&c, &ytd[l], trainees[l], "trainees");
+                        add_to(c, &ytd[l], trainees[l], "trainees");
                         snprintf(key, sizeof(key), "trainees_%s", loc_keys[l]);
-                        put(&c, e, key, int_json(&c, trainees[l]));
+                        put(c, e, key, int_json(c, trainees[l]));
                 }
                 for (int l = 0; l < TECG_LOC__COUNT; l++) {
                         char key[32];
                         snprintf(key, sizeof(key), "trainees_%s_ytd", loc_keys[l]);
-                        put(&c, e, key, int_json(&c, ytd[l]));
+                        put(c, e, key, int_json(c, ytd[l]));
                 }
                 for (int l = 0; l < TECG_LOC__COUNT; l++) {
                         char key[32];
                         snprintf(key, sizeof(key), "pro_rata_%s", loc_keys[l]);
-                        put(&c, e, key, int_json(&c, pro_rata(target[l], mo)));
+                        put(c, e, key, int_json(c, pro_rata(target[l], mo)));
                 }
-                put(&c, e, "pledged_cumulative", converted_json(&c, m, &cum[TECG_FS_PLEDGED]));
-                put(&c, e, "disbursed_cumulative", converted_json(&c, m, &cum[TECG_FS_DISBURSED]));
-                put(&c, e, "dead_letters", int_json(&c, dead));
-                push(&c, months, e);
+                put(c, e, "pledged_cumulative", converted_json(c, m, &cum[TECG_FS_PLEDGED]));
+                put(c, e, "disbursed_cumulative", converted_json(c, m, &cum[TECG_FS_DISBURSED]));
+                put(c, e, "dead_letters", int_json(c, dead));
+                push(c, months, e);
         }
-        put(&c, doc, "months", months);
+        put(c, doc, "months", months);
         months = NULL;
 
 done:
@@ -1352,29 +1762,97 @@ done:
                 money_free(&cum[s]);
         free(cur);
         rows_free(&rows);
-        return doc_finish(&c, doc);
+        return doc_finish(c, doc);
 }
 
 /* ------------------------------------------------------------------ */
 
+/* One document into a fresh tree, or with c->cache into the tree its
+ * text is spliced from. */
+static json_t *compose_doc(ctx_t *c, tecg_dashboard_t which, const tecg_mission_t *m,
+                           const tecg_nations_t *nations, const tecg_nation_state_t *const *states,
+                           size_t nstates, int64_t now_ms) {
+        switch (which) {
+        case TECG_DASH_FUNDING:
+                return funding_doc(c, m, nations, states, nstates, now_ms);
+        case TECG_DASH_STAFFING:
+                return staffing_doc(c, m, nations, states, nstates, now_ms);
+        case TECG_DASH_TRAINING:
+                return training_doc(c, m, nations, states, nstates, now_ms);
+        case TECG_DASH_HISTORY:
+                return history_doc(c, m, nations, states, nstates);
+        default:
+                fail(c, TECG_ERR_INVALID, "unknown dashboard %d", (int)which);
+                return NULL;
+        }
+}
+
 json_t *tecg_compose(tecg_dashboard_t which, const tecg_mission_t *m, const tecg_nations_t *nations,
                      const tecg_nation_state_t *const *states, size_t nstates, int64_t now_ms,
                      char *errstr, size_t errstr_size) {
-        switch (which) {
-        case TECG_DASH_FUNDING:
-                return tecg_compose_funding(m, nations, states, nstates, now_ms, errstr,
-                                            errstr_size);
-        case TECG_DASH_STAFFING:
-                return tecg_compose_staffing(m, nations, states, nstates, now_ms, errstr,
-                                             errstr_size);
-        case TECG_DASH_TRAINING:
-                return tecg_compose_training(m, nations, states, nstates, now_ms, errstr,
-                                             errstr_size);
-        case TECG_DASH_HISTORY:
-                return tecg_compose_history(m, nations, states, nstates, errstr, errstr_size);
-        default:
-                tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, "unknown dashboard %d",
-                            (int)which);
+        ctx_t c = {.err = TECG_OK, .errstr = errstr, .errstr_size = errstr_size};
+        json_t *doc = compose_doc(&c, which, m, nations, states, nstates, now_ms);
+        lists_free(&c);
+        return doc;
+}
+
+json_t *tecg_compose_funding(const tecg_mission_t *m, const tecg_nations_t *nations,
+                             const tecg_nation_state_t *const *states, size_t nstates,
+                             int64_t now_ms, char *errstr, size_t errstr_size) {
+        return tecg_compose(TECG_DASH_FUNDING, m, nations, states, nstates, now_ms, errstr,
+                            errstr_size);
+}
+
+json_t *tecg_compose_staffing(const tecg_mission_t *m, const tecg_nations_t *nations,
+                              const tecg_nation_state_t *const *states, size_t nstates,
+                              int64_t now_ms, char *errstr, size_t errstr_size) {
+        return tecg_compose(TECG_DASH_STAFFING, m, nations, states, nstates, now_ms, errstr,
+                            errstr_size);
+}
+
+json_t *tecg_compose_training(const tecg_mission_t *m, const tecg_nations_t *nations,
+                              const tecg_nation_state_t *const *states, size_t nstates,
+                              int64_t now_ms, char *errstr, size_t errstr_size) {
+        return tecg_compose(TECG_DASH_TRAINING, m, nations, states, nstates, now_ms, errstr,
+                            errstr_size);
+}
+
+json_t *tecg_compose_history(const tecg_mission_t *m, const tecg_nations_t *nations,
+                             const tecg_nation_state_t *const *states, size_t nstates, char *errstr,
+                             size_t errstr_size) {
+        return tecg_compose(TECG_DASH_HISTORY, m, nations, states, nstates, 0, errstr,
+                            errstr_size);
+}
+
+char *tecg_compose_text(tecg_compose_cache_t *cache, tecg_dashboard_t which,
+                        const tecg_mission_t *m, const tecg_nations_t *nations,
+                        const tecg_nation_state_t *const *states, size_t nstates, int64_t now_ms,
+                        size_t *len, char *errstr, size_t errstr_size) {
+        ctx_t c = {.err = TECG_OK, .errstr = errstr, .errstr_size = errstr_size, .cache = cache};
+        tecg_buf_t b = TECG_BUF_INIT;
+
+        if (!cache || !len) {
+                tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size, "no cache or no length");
                 return NULL;
         }
+        if (!cache->mission)
+                cache->mission = m;
+        if (cache->mission != m) {
+                tecg_seterr(TECG_ERR_INVALID, errstr, errstr_size,
+                            "a composition cache serves one mission profile");
+                return NULL;
+        }
+        json_t *doc = compose_doc(&c, which, m, nations, states, nstates, now_ms);
+        if (doc)
+                emit_object(&c, &b, doc);
+        if (doc && c.err == TECG_OK && tecg_buf_terminate(&b) != TECG_OK)
+                oom(&c);
+        json_decref(doc);
+        lists_free(&c);
+        if (!doc || c.err != TECG_OK) {
+                tecg_buf_free(&b);
+                return NULL;
+        }
+        *len = b.len;
+        return (char *)b.data;
 }

@@ -205,6 +205,45 @@ json_t *tecg_compose(tecg_dashboard_t which, const tecg_mission_t *m, const tecg
                      const tecg_nation_state_t *const *states, size_t nstates, int64_t now_ms,
                      char *errstr, size_t errstr_size);
 
+/* ---- Incremental composition ------------------------------------------
+
+ * What tecg-dashboard composes after every change: the document's compact
+ * text, byte for byte json_dumps(tecg_compose(...), JSON_COMPACT |
+ * JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION)), with the per-nation
+ * rows of a nation whose inputs did not change since the last call taken
+ * from the cache as text instead of being built and serialised again.
+ *
+ * Cached per document and nation: the "nations" row(s) (funding and
+ * staffing: one, training: one per year) and the "reporting" row. A row is
+ * reused while the nation's identity in the list (code, name, status) is
+ * the same, and, for "nations" rows, the same state object at the same
+ * version is given (a nation's version grows with every change, and a
+ * state object is never changed in place once given), for "reporting"
+ * rows while its reporting status at now_ms is the same. Totals, years,
+ * anomalies, "not_reported", "recent_corrections" and the history
+ * document are computed from all states every time.
+ *
+ * One cache per caller and mission: it keeps the mission it was first used
+ * with and refuses another (TECG_ERR_INVALID). Not thread-safe. */
+typedef struct tecg_compose_cache tecg_compose_cache_t;
+
+tecg_compose_cache_t *tecg_compose_cache_new(void);
+void tecg_compose_cache_destroy(tecg_compose_cache_t *cache);
+
+/* Rows built and rows reused since the cache was made. */
+typedef struct {
+        uint64_t rows_built;
+        uint64_t rows_reused;
+} tecg_compose_cache_stats_t;
+tecg_compose_cache_stats_t tecg_compose_cache_stats(const tecg_compose_cache_t *cache);
+
+/* The text of document `which` (see above), malloc'ed and NUL-terminated,
+ * its length in *len; NULL + errstr on the errors of tecg_compose(). */
+char *tecg_compose_text(tecg_compose_cache_t *cache, tecg_dashboard_t which,
+                        const tecg_mission_t *m, const tecg_nations_t *nations,
+                        const tecg_nation_state_t *const *states, size_t nstates, int64_t now_ms,
+                        size_t *len, char *errstr, size_t errstr_size);
+
 /* Where a nation stands with its reporting at now_ms (docs/design.md §5.8). */
 typedef struct {
         int64_t last_ms;          /* latest occurred_at reported; INT64_MIN: never */

@@ -84,6 +84,9 @@ struct tecg_dashboards {
         int64_t next_recheck_ms;  /* monotonic: recompose for the clock's sake */
         last_doc_t last[TECG_DASH__COUNT];
         bool served[TECG_DASH__COUNT]; /* in the docstore */
+        /* Rows of nations that did not change, kept as text between
+         * compositions (compose.h: tecg_compose_text()). */
+        tecg_compose_cache_t *compose_cache;
 
         /* Guards stats and reports, and the states against the HTTP
          * threads (tecg_dashboards_nation_view()): the engine's thread
@@ -163,9 +166,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 #define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION))
 
 /* Content identity: the document's compact text without its version and
- * generation time, keys in the order composed. A composed body is
- * deterministic, key order included (compose.h), and a document read back
- * from tecg.dashboards keeps the order it was written in, so the texts of
+ * generation time, keys in the order composed. A composition's text
+ * (tecg_compose_text(): the body's compact dump, key order included) is
+ * that already; this makes the same text of a document read back from
+ * tecg.dashboards, which keeps the order it was written in, so the texts of
  * equal contents are equal. Sorting the keys instead cost more than
  * composing (every object of a 160 kB document sorted and copied). The
  * same text, with the version spliced in (stamped_text()), is what is
@@ -482,12 +486,13 @@ static void compose_all(tecg_dashboards_t *d) {
                 states[n++] = d->unlisted[i];
         keep_reports(d);
         for (int which = 0; which < TECG_DASH__COUNT; which++) {
-                json_t *body = tecg_compose((tecg_dashboard_t)which, d->opts.mission, d->list,
-                                            states, n, now, errstr, sizeof(errstr));
-                char *key = body ? content_key(body) : NULL;
+                size_t key_len;
+                char *key = tecg_compose_text(d->compose_cache, (tecg_dashboard_t)which,
+                                              d->opts.mission, d->list, states, n, now, &key_len,
+                                              errstr, sizeof(errstr));
                 if (!key) {
                         tecg_log_err(FAC, "%s: cannot compose: %s", tecg_dashboard_names[which],
-                                     body ? "out of memory" : errstr);
+                                     errstr);
                 } else if (d->last[which].content_key &&
                            strcmp(key, d->last[which].content_key) == 0) {
                         if (!d->served[which])
@@ -517,7 +522,6 @@ static void compose_all(tecg_dashboards_t *d) {
                 }
         next:
                 free(key);
-                json_decref(body);
         }
         free(states);
         pthread_mutex_lock(&d->lock);
@@ -740,7 +744,8 @@ tecg_dashboards_t *tecg_dashboards_new(const tecg_conf_t *conf,
         d->nstates = tecg_nations_count(d->list);
         if (!(d->topic_state = tecg_topics_name(opts->topic_prefix, TECG_TOPICS_NATION_STATE)) ||
             !(d->topic_dashboards = tecg_topics_name(opts->topic_prefix, TECG_TOPICS_DASHBOARDS)) ||
-            !(d->states = calloc(d->nstates ? d->nstates : 1, sizeof(tecg_nation_state_t *)))) {
+            !(d->states = calloc(d->nstates ? d->nstates : 1, sizeof(tecg_nation_state_t *))) ||
+            !(d->compose_cache = tecg_compose_cache_new())) {
                 tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto fail;
         }
@@ -986,6 +991,7 @@ void tecg_dashboards_destroy(tecg_dashboards_t *d, int timeout_ms) {
         free(d->states);
         free(d->reports);
         free(d->eof);
+        tecg_compose_cache_destroy(d->compose_cache);
         tecg_state_codec_destroy(d->codec);
         free(d->topic_state);
         free(d->topic_dashboards);

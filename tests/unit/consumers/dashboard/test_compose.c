@@ -1041,6 +1041,149 @@ static void test_anomalies(void **state) {
         tecg_nation_state_destroy(st);
 }
 
+/* ------------------------------------------------------------------ */
+/* Incremental composition (tecg_compose_text())                       */
+/* ------------------------------------------------------------------ */
+
+/* The cached text of every document equals the whole tree's dump. */
+static void check_text(tecg_compose_cache_t *cache, const tecg_mission_t *m,
+                       const tecg_nations_t *nations, tecg_nation_state_t *const *states,
+                       size_t n, int64_t now) {
+        char err[256] = "";
+        const tecg_nation_state_t *const *cs = (const tecg_nation_state_t *const *)states;
+        for (int w = 0; w < TECG_DASH__COUNT; w++) {
+                size_t len = 0;
+                char *text = tecg_compose_text(cache, (tecg_dashboard_t)w, m, nations, cs, n, now,
+                                               &len, err, sizeof(err));
+                if (!text)
+                        fail_msg("compose_text %s: %s", tecg_dashboard_names[w], err);
+                json_t *tree = tecg_compose((tecg_dashboard_t)w, m, nations, cs, n, now, err,
+                                            sizeof(err));
+                assert_non_null(tree);
+                char *want = json_dumps(
+                        tree, JSON_COMPACT | JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION));
+                assert_non_null(want);
+                size_t at = 0;
+                while (text[at] && text[at] == want[at])
+                        at++;
+                if (text[at] != want[at])
+                        fail_msg("%s: cached text differs at byte %zu: ...%.80s... instead of "
+                                 "...%.80s...",
+                                 tecg_dashboard_names[w], at, text + (at > 40 ? at - 40 : 0),
+                                 want + (at > 40 ? at - 40 : 0));
+                assert_int_equal(len, strlen(want));
+                free(want);
+                free(text);
+                json_decref(tree);
+        }
+}
+
+static uint64_t built_since(const tecg_compose_cache_t *cache, tecg_compose_cache_stats_t *last) {
+        tecg_compose_cache_stats_t now = tecg_compose_cache_stats(cache);
+        uint64_t built = now.rows_built - last->rows_built;
+        *last = now;
+        return built;
+}
+
+/* Through changes of one nation, of the clock, of the list and of the set
+ * of states, the cached text stays the tree's, and only the rows whose
+ * inputs changed are built again. */
+static void test_text_through_changes(void **state) {
+        scenario_t *s = *state;
+        tecg_nation_state_t *states[NSTATES];
+        tecg_compose_cache_t *cache = tecg_compose_cache_new();
+        tecg_compose_cache_stats_t last = {0, 0};
+        char err[256];
+        assert_non_null(cache);
+        memcpy(states, s->st, sizeof(states));
+
+        /* First: every row. Funding and staffing: 9 rows (8 listed, JPN
+         * unlisted) and 9 reporting rows each; training: 6 (year, nation)
+         * rows and 9 reporting rows. */
+        check_text(cache, &s->mission, s->nations, states, NSTATES, NOW);
+        assert_int_equal(built_since(cache, &last), 18 + 18 + 15);
+        /* The same input again: nothing built, all 51 reused. */
+        check_text(cache, &s->mission, s->nations, states, NSTATES, NOW);
+        assert_int_equal(built_since(cache, &last), 0);
+        assert_int_equal(last.rows_reused, 51);
+
+        /* USA (states[1], a copy of the scenario's) reports a headcount,
+         * changed in place with its version: its funding row, its staffing
+         * row and its two training rows are built again; its reporting
+         * rows are not (its per-type report times did not move). */
+        tecg_nation_state_t *usa = tecg_nation_state_dup(states[1]);
+        assert_non_null(usa);
+        states[1] = usa;
+        st_personnel(usa, TECG_ROLE_MENTOR, TECG_LOC_IN_IRAQ, 7, "2005-12-05T00:00:00Z",
+                     "usa-p-8");
+        usa->version++;
+        check_text(cache, &s->mission, s->nations, states, NSTATES, NOW);
+        assert_int_equal(built_since(cache, &last), 4);
+        /* Now its personnel report time too: one reporting row more. */
+        usa->last_report_ms[TECG_EV_PERSONNEL] = ms("2005-12-05T00:00:00Z");
+        usa->version++;
+        check_text(cache, &s->mission, s->nations, states, NSTATES, NOW);
+        assert_int_equal(built_since(cache, &last), 5);
+
+        /* NOR's state replaced by another object: a new year of training
+         * and a new funding currency. */
+        tecg_nation_state_t *nor = st_new("NOR", "2005-12-06T00:00:00Z");
+        nor->version = states[3]->version + 1;
+        st_funding(nor, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "EUR", 123456);
+        st_training(nor, 2003, TECG_LOC_IN_IRAQ, TECG_LVL_JUNIOR, 9);
+        st_training(nor, 2006, TECG_LOC_OUTSIDE_IRAQ, TECG_LVL_JUNIOR, 31);
+        states[3] = nor;
+        check_text(cache, &s->mission, s->nations, states, NSTATES, NOW);
+        assert_true(built_since(cache, &last) > 0);
+
+        /* Forty days later nations turn overdue: reporting rows change. */
+        check_text(cache, &s->mission, s->nations, states, NSTATES, NOW + INT64_C(40) * 86400000);
+        assert_true(built_since(cache, &last) > 0);
+        /* One more day: overdue_for_days grows. */
+        check_text(cache, &s->mission, s->nations, states, NSTATES, NOW + INT64_C(41) * 86400000);
+
+        /* Another list: Belgium renamed, USA gone (now "unlisted"), ITA
+         * new (no state). */
+        static const char csv[] = "code,name,status\nBEL,Kingdom of Belgium,member\n"
+                                  "CAN,Canada,member\nDNK,Denmark,member\n"
+                                  "GBR,United Kingdom,member\nISL,Iceland,member\n"
+                                  "ITA,Italy,member\nNOR,Norway,member\nUKR,Ukraine,partner\n";
+        tecg_nations_t *other = tecg_nations_parse(csv, sizeof(csv) - 1, "test", err, sizeof(err));
+        if (!other)
+                fail_msg("%s", err);
+        check_text(cache, &s->mission, other, states, NSTATES, NOW);
+        /* Back to the first list, and JPN's state gone. */
+        check_text(cache, &s->mission, s->nations, states + 1, NSTATES - 1, NOW);
+        check_text(cache, &s->mission, s->nations, states, NSTATES, NOW);
+
+        /* A composition that fails leaves the cache usable. */
+        tecg_nation_state_t *bad = st_new("DNK", "2005-12-07T00:00:00Z");
+        bad->version = states[4]->version + 1;
+        st_funding(bad, TECG_CH_TRUST_FUND, TECG_FS_PLEDGED, "XQQ", 1);
+        tecg_nation_state_t *dnk = states[4];
+        states[4] = bad;
+        size_t len;
+        assert_null(tecg_compose_text(cache, TECG_DASH_FUNDING, &s->mission, s->nations,
+                                      (const tecg_nation_state_t *const *)states, NSTATES, NOW,
+                                      &len, err, sizeof(err)));
+        assert_non_null(strstr(err, "XQQ"));
+        states[4] = dnk;
+        check_text(cache, &s->mission, s->nations, states, NSTATES, NOW);
+
+        /* One cache, one mission. */
+        tecg_mission_t other_mission = s->mission;
+        assert_null(tecg_compose_text(cache, TECG_DASH_STAFFING, &other_mission, s->nations,
+                                      (const tecg_nation_state_t *const *)states, NSTATES, NOW,
+                                      &len, err, sizeof(err)));
+        assert_non_null(strstr(err, "one mission"));
+
+        tecg_nation_state_destroy(bad);
+        tecg_nation_state_destroy(nor);
+        tecg_nation_state_destroy(usa);
+        tecg_nations_destroy(other);
+        tecg_compose_cache_destroy(cache);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_golden_funding),
@@ -1059,6 +1202,7 @@ int main(void) {
                 cmocka_unit_test(test_overdue_with_clock),
                 cmocka_unit_test(test_overdue_unlisted),
                 cmocka_unit_test(test_anomalies),
+                cmocka_unit_test(test_text_through_changes),
         };
         return cmocka_run_group_tests(tests, scenario_setup, scenario_teardown);
 }
