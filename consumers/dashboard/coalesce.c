@@ -28,9 +28,14 @@ int64_t tecg_coalesce_due_in(const tecg_coalesce_t *c, int64_t now) {
         return c->last_ms + c->window_ms - now;
 }
 
-void tecg_coalesce_composed(tecg_coalesce_t *c, int64_t now) {
+void tecg_coalesce_composed(tecg_coalesce_t *c, int64_t now, int64_t cost_ms) {
+        int64_t ceiling = c->max_ms;
+        if (cost_ms >= 0 && cost_ms < c->max_ms / TECG_COALESCE_COST_FACTOR)
+                ceiling = cost_ms * TECG_COALESCE_COST_FACTOR;
+        if (ceiling < c->floor_ms)
+                ceiling = c->floor_ms;
         if (c->busy)
-                c->window_ms = c->window_ms > c->max_ms / 2 ? c->max_ms : 2 * c->window_ms;
+                c->window_ms = c->window_ms > ceiling / 2 ? ceiling : 2 * c->window_ms;
         else
                 c->window_ms = c->floor_ms;
         c->last_ms = now;

@@ -8,13 +8,19 @@
  *   - a change that arrives while the window since the last composition
  *     is still open marks the period busy: the composition that follows
  *     waits for the window's end, and the window after it doubles, up to
- *     max_ms (compose.interval.ms);
+ *     its ceiling: TECG_COALESCE_COST_FACTOR times what the last
+ *     composition cost, never above max_ms (compose.interval.ms) nor
+ *     below the floor;
  *   - a composition with no such change (the change came after the window
  *     had passed: nothing else was arriving) puts the window back to its
  *     floor, min(TECG_COALESCE_FLOOR_MS, max_ms).
  * So one change after a quiet spell is composed without waiting, a steady
  * trickle slower than the floor too, and a flood settles at one
- * composition per max_ms. max_ms 0: every change is composed at once.
+ * composition per ceiling: composing then takes about a fifth of the
+ * engine's time, and a version waits in proportion to what it costs to
+ * make (a few ms for a mission's 26 nations), not for a fixed interval;
+ * max_ms bounds the rate when compositions are slow (hundreds of nations).
+ * max_ms 0: every change is composed at once.
  *
  * Pure: no clock of its own, every call takes "now" (monotonic ms) from
  * the caller, so tests drive it with a clock of their own. Not
@@ -30,6 +36,9 @@
  * operator notices, and above the gap between the nation states of one
  * aggregator transaction, which arrive together. */
 #define TECG_COALESCE_FLOOR_MS 5
+
+/* The busy window's ceiling in multiples of a composition's cost. */
+#define TECG_COALESCE_COST_FACTOR 4
 
 typedef struct {
         int64_t max_ms;    /* the window's ceiling (compose.interval.ms) */
@@ -51,8 +60,8 @@ void tecg_coalesce_change(tecg_coalesce_t *c, int64_t now);
  * when nothing is pending. */
 int64_t tecg_coalesce_due_in(const tecg_coalesce_t *c, int64_t now);
 
-/* A composition was made at now (every pending change is in it): adapts
- * the window as above. */
-void tecg_coalesce_composed(tecg_coalesce_t *c, int64_t now);
+/* A composition was made at now and took cost_ms (every pending change is
+ * in it): adapts the window as above. */
+void tecg_coalesce_composed(tecg_coalesce_t *c, int64_t now, int64_t cost_ms);
 
 #endif

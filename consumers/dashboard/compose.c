@@ -322,6 +322,7 @@ struct tecg_compose_cache {
         const tecg_mission_t *mission; /* the first given; NULL until then */
         slot_t *slots[TECG_DASH__COUNT]; /* by code, as the last composition's rows */
         size_t nslots[TECG_DASH__COUNT];
+        size_t last_len[TECG_DASH__COUNT]; /* room to reserve for the next text */
         tecg_compose_cache_stats_t stats;
 };
 
@@ -1843,7 +1844,11 @@ char *tecg_compose_text(tecg_compose_cache_t *cache, tecg_dashboard_t which,
                 return NULL;
         }
         json_t *doc = compose_doc(&c, which, m, nations, states, nstates, now_ms);
-        if (doc)
+        /* One allocation for the usual text rather than a doubling series
+         * of copies of a document of megabytes. */
+        if (doc && tecg_buf_reserve(&b, cache->last_len[which] + 4096) != TECG_OK)
+                oom(&c);
+        if (doc && c.err == TECG_OK)
                 emit_object(&c, &b, doc);
         if (doc && c.err == TECG_OK && tecg_buf_terminate(&b) != TECG_OK)
                 oom(&c);
@@ -1854,5 +1859,6 @@ char *tecg_compose_text(tecg_compose_cache_t *cache, tecg_dashboard_t which,
                 return NULL;
         }
         *len = b.len;
+        cache->last_len[which] = b.len;
         return (char *)b.data;
 }

@@ -182,7 +182,8 @@ const tecg_conf_prop_t tecg_dashboard_conf_props[] = {
          .min = 0,
          .max = 60000,
          .doc = "longest a change waits for others to compose with while changes "
-                "keep arriving; a change that comes alone is composed at once"},
+                "keep arriving (below it, 4 times what a composition costs); a "
+                "change that comes alone is composed at once"},
         {.name = "shutdown.timeout.ms",
          .type = TECG_CONF_INT,
          .offset = F(shutdown_timeout_ms),

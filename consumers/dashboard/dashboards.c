@@ -717,7 +717,8 @@ tecg_err_t tecg_dashboards_run_once(tecg_dashboards_t *d, int timeout_ms, char *
         if (d->loaded && d->dirty && tecg_coalesce_due_in(&d->coalesce, now) == 0) {
                 d->dirty = false;
                 compose_all(d);
-                tecg_coalesce_composed(&d->coalesce, tecg_mono_ms());
+                int64_t done = tecg_mono_ms();
+                tecg_coalesce_composed(&d->coalesce, done, done - now);
                 /* Healthy only once the documents exist, not when the
                  * states are merely read. */
                 pthread_mutex_lock(&d->lock);

@@ -21,7 +21,8 @@ typedef struct {
         const char *why;
 } step_t;
 
-static void run_script(int64_t max_ms, const step_t *steps, size_t n) {
+/* Every composition of the script costs cost_ms. */
+static void run_script_costing(int64_t max_ms, int64_t cost_ms, const step_t *steps, size_t n) {
         tecg_coalesce_t c;
         tecg_coalesce_init(&c, max_ms);
         for (size_t i = 0; i < n; i++) {
@@ -29,12 +30,18 @@ static void run_script(int64_t max_ms, const step_t *steps, size_t n) {
                 if (s->kind == CHANGE)
                         tecg_coalesce_change(&c, s->at);
                 else if (s->kind == COMPOSE)
-                        tecg_coalesce_composed(&c, s->at);
+                        tecg_coalesce_composed(&c, s->at, cost_ms);
                 int64_t got = tecg_coalesce_due_in(&c, s->at);
                 if (got != s->due_in)
                         fail_msg("step %zu (t=%lld, %s): due_in %lld, want %lld", i,
                                  (long long)s->at, s->why, (long long)got, (long long)s->due_in);
         }
+}
+
+/* Compositions that cost more than max_ms / TECG_COALESCE_COST_FACTOR:
+ * the window's ceiling is max_ms. */
+static void run_script(int64_t max_ms, const step_t *steps, size_t n) {
+        run_script_costing(max_ms, 1000, steps, n);
 }
 
 /* Nothing pending: never due. */
@@ -92,6 +99,44 @@ static void test_window_grows_under_load(void **state) {
         run_script(100, s, sizeof(s) / sizeof(s[0]));
 }
 
+/* Cheap compositions: under load the window stops at 4 times their cost
+ * (3 ms: 12), not at max_ms; free ones keep it at the floor; a ceiling
+ * follows the last composition's cost. */
+static void test_ceiling_follows_cost(void **state) {
+        (void)state;
+        static const step_t cheap[] = {
+                {0, CHANGE, 0, "first"},
+                {0, COMPOSE, -1, "window 5"},
+                {1, CHANGE, 4, "inside: due at 5"},
+                {5, COMPOSE, -1, "busy: window 10"},
+                {6, CHANGE, 9, "due at 15"},
+                {15, COMPOSE, -1, "busy: window 12 (4 x 3 ms), not 20"},
+                {16, CHANGE, 11, "due at 27"},
+                {27, COMPOSE, -1, "busy: stays 12"},
+                {28, CHANGE, 11, "due at 39"},
+        };
+        run_script_costing(100, 3, cheap, sizeof(cheap) / sizeof(cheap[0]));
+        static const step_t free_[] = {
+                {0, CHANGE, 0, "first"},   {0, COMPOSE, -1, "window 5"},
+                {1, CHANGE, 4, "due at 5"}, {5, COMPOSE, -1, "busy: the floor is the ceiling"},
+                {6, CHANGE, 4, "due at 10"},
+        };
+        run_script_costing(100, 0, free_, sizeof(free_) / sizeof(free_[0]));
+
+        tecg_coalesce_t c;
+        tecg_coalesce_init(&c, 100);
+        int64_t t = 0;
+        for (int i = 0; i < 8; i++) { /* a flood of costly compositions */
+                tecg_coalesce_change(&c, t + 1);
+                t += c.window_ms;
+                tecg_coalesce_composed(&c, t, 50);
+        }
+        assert_int_equal(c.window_ms, 100);
+        tecg_coalesce_change(&c, t + 1);
+        tecg_coalesce_composed(&c, t + 100, 2); /* cheap again: 8 */
+        assert_int_equal(c.window_ms, 8);
+}
+
 /* A change that arrived while the previous composition was running (the
  * engine notes it afterwards, at the composition's end or just after) is
  * a busy period too. */
@@ -137,7 +182,7 @@ static void test_compose_clears(void **state) {
         tecg_coalesce_init(&c, 100);
         tecg_coalesce_change(&c, 10);
         tecg_coalesce_change(&c, 11);
-        tecg_coalesce_composed(&c, 12);
+        tecg_coalesce_composed(&c, 12, 1);
         assert_int_equal(tecg_coalesce_due_in(&c, 12), -1);
         assert_int_equal(tecg_coalesce_due_in(&c, 100000), -1);
         assert_false(c.pending);
@@ -149,6 +194,7 @@ int main(void) {
                 cmocka_unit_test(test_lone_change_at_once),
                 cmocka_unit_test(test_window_grows_under_load),
                 cmocka_unit_test(test_change_right_after_compose),
+                cmocka_unit_test(test_ceiling_follows_cost),
                 cmocka_unit_test(test_small_intervals),
                 cmocka_unit_test(test_compose_clears),
         };
