@@ -308,8 +308,8 @@ struct slot {
         bool rows_valid;
         const tecg_nation_state_t *st;
         uint64_t version;
-        piece_t row;          /* funding, staffing */
-        year_piece_t *years;  /* training, ascending years */
+        piece_t row;         /* funding, staffing */
+        year_piece_t *years; /* training, ascending years */
         size_t nyears, years_cap, year_cursor;
 
         /* the "reporting" row, made from `statuses` */
@@ -319,7 +319,7 @@ struct slot {
 };
 
 struct tecg_compose_cache {
-        const tecg_mission_t *mission; /* the first given; NULL until then */
+        const tecg_mission_t *mission;   /* the first given; NULL until then */
         slot_t *slots[TECG_DASH__COUNT]; /* by code, as the last composition's rows */
         size_t nslots[TECG_DASH__COUNT];
         size_t last_len[TECG_DASH__COUNT]; /* room to reserve for the next text */
@@ -375,8 +375,9 @@ tecg_compose_cache_stats_t tecg_compose_cache_stats(const tecg_compose_cache_t *
 /* Makes the slot's identity the row's; a new identity drops its rows. */
 static void slot_identify(ctx_t *c, slot_t *s, const row_t *r) {
         const char *name = r->nation ? r->nation->name : NULL;
-        bool same = s->listed == (r->nation != NULL) && !strcmp(s->code, r->code) &&
-                    (!name || (s->name && !strcmp(s->name, name) && s->status == r->nation->status));
+        bool same =
+                s->listed == (r->nation != NULL) && !strcmp(s->code, r->code) &&
+                (!name || (s->name && !strcmp(s->name, name) && s->status == r->nation->status));
         if (same)
                 return;
         slot_free(s);
@@ -1272,8 +1273,8 @@ static void strength_add(ctx_t *c, strength_t *s, int r, int l, int64_t v) {
 }
 
 static json_t *staffing_doc(ctx_t *c, const tecg_mission_t *m, const tecg_nations_t *nations,
-                           const tecg_nation_state_t *const *states, size_t nstates,
-                           int64_t now_ms) {
+                            const tecg_nation_state_t *const *states, size_t nstates,
+                            int64_t now_ms) {
         rows_t rows = {0};
         strength_t total;
         json_t *doc = NULL, *not_reported = NULL, *tot = NULL;
@@ -1457,8 +1458,8 @@ static void nation_year_row(ctx_t *c, list_out_t *l, const row_t *r, slot_t *sl,
 }
 
 static json_t *training_doc(ctx_t *c, const tecg_mission_t *m, const tecg_nations_t *nations,
-                           const tecg_nation_state_t *const *states, size_t nstates,
-                           int64_t now_ms) {
+                            const tecg_nation_state_t *const *states, size_t nstates,
+                            int64_t now_ms) {
         rows_t rows = {0};
         tline_t *lines = NULL;
         size_t nlines = 0, cap = 0, i, j;
@@ -1821,8 +1822,7 @@ json_t *tecg_compose_training(const tecg_mission_t *m, const tecg_nations_t *nat
 json_t *tecg_compose_history(const tecg_mission_t *m, const tecg_nations_t *nations,
                              const tecg_nation_state_t *const *states, size_t nstates, char *errstr,
                              size_t errstr_size) {
-        return tecg_compose(TECG_DASH_HISTORY, m, nations, states, nstates, 0, errstr,
-                            errstr_size);
+        return tecg_compose(TECG_DASH_HISTORY, m, nations, states, nstates, 0, errstr, errstr_size);
 }
 
 char *tecg_compose_text(tecg_compose_cache_t *cache, tecg_dashboard_t which,

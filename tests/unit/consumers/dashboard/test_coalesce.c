@@ -117,8 +117,8 @@ static void test_ceiling_follows_cost(void **state) {
         };
         run_script_costing(100, 3, cheap, sizeof(cheap) / sizeof(cheap[0]));
         static const step_t free_[] = {
-                {0, CHANGE, 0, "first"},   {0, COMPOSE, -1, "window 5"},
-                {1, CHANGE, 4, "due at 5"}, {5, COMPOSE, -1, "busy: the floor is the ceiling"},
+                {0, CHANGE, 0, "first"},     {0, COMPOSE, -1, "window 5"},
+                {1, CHANGE, 4, "due at 5"},  {5, COMPOSE, -1, "busy: the floor is the ceiling"},
                 {6, CHANGE, 4, "due at 10"},
         };
         run_script_costing(100, 0, free_, sizeof(free_) / sizeof(free_[0]));

@@ -1047,8 +1047,8 @@ static void test_anomalies(void **state) {
 
 /* The cached text of every document equals the whole tree's dump. */
 static void check_text(tecg_compose_cache_t *cache, const tecg_mission_t *m,
-                       const tecg_nations_t *nations, tecg_nation_state_t *const *states,
-                       size_t n, int64_t now) {
+                       const tecg_nations_t *nations, tecg_nation_state_t *const *states, size_t n,
+                       int64_t now) {
         char err[256] = "";
         const tecg_nation_state_t *const *cs = (const tecg_nation_state_t *const *)states;
         for (int w = 0; w < TECG_DASH__COUNT; w++) {
@@ -1057,8 +1057,8 @@ static void check_text(tecg_compose_cache_t *cache, const tecg_mission_t *m,
                                                &len, err, sizeof(err));
                 if (!text)
                         fail_msg("compose_text %s: %s", tecg_dashboard_names[w], err);
-                json_t *tree = tecg_compose((tecg_dashboard_t)w, m, nations, cs, n, now, err,
-                                            sizeof(err));
+                json_t *tree =
+                        tecg_compose((tecg_dashboard_t)w, m, nations, cs, n, now, err, sizeof(err));
                 assert_non_null(tree);
                 char *want = json_dumps(
                         tree, JSON_COMPACT | JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION));
@@ -1114,8 +1114,7 @@ static void test_text_through_changes(void **state) {
         tecg_nation_state_t *usa = tecg_nation_state_dup(states[1]);
         assert_non_null(usa);
         states[1] = usa;
-        st_personnel(usa, TECG_ROLE_MENTOR, TECG_LOC_IN_IRAQ, 7, "2005-12-05T00:00:00Z",
-                     "usa-p-8");
+        st_personnel(usa, TECG_ROLE_MENTOR, TECG_LOC_IN_IRAQ, 7, "2005-12-05T00:00:00Z", "usa-p-8");
         usa->version++;
         check_text(cache, &s->mission, s->nations, states, NSTATES, NOW);
         assert_int_equal(built_since(cache, &last), 4);
