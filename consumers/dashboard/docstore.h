@@ -58,7 +58,9 @@ void tecg_docstore_destroy(tecg_docstore_t *store);
 
 /* Stores a copy of `json` (len bytes, a JSON object) as the latest version
  * of document `name`, and notifies the waiters.
- *  - TECG_ERR_INVALID: bad name, or json is not a JSON object;
+ *  - TECG_ERR_INVALID: bad name, or json is not a JSON object (as
+ *    json_flat.h reads JSON: strict UTF-8, no duplicate keys, at most 64
+ *    nested objects and arrays);
  *  - TECG_ERR_INVALID "stale": version is lower than the stored one (the
  *    store keeps the latest; nothing changes);
  *  - the same version with the same bytes is a no-op (TECG_OK, no
