@@ -72,6 +72,34 @@ static void test_put_get_versions(void **state) {
         assert_int_equal(tecg_docstore_put(s, NULL, 1, "{}", 2, NULL, 0), TECG_ERR_INVALID);
         assert_int_equal(put(s, "x", 1, "[1,2]"), TECG_ERR_INVALID);
         assert_int_equal(put(s, "x", 1, "{\"a\":"), TECG_ERR_INVALID);
+        /* As json_flat.h reads JSON: a duplicate key, bad UTF-8, nesting
+         * deeper than 64 are refused, with where and why. */
+        assert_int_equal(
+                tecg_docstore_put(s, "x", 1, "{\"a\":1,\"a\":2}", 13, errstr, sizeof(errstr)),
+                TECG_ERR_INVALID);
+        assert_non_null(strstr(errstr, "x: not a JSON object: invalid JSON at byte offset"));
+        assert_int_equal(put(s, "x", 1, "{\"a\":\"\xc3\x28\"}"), TECG_ERR_INVALID);
+        {
+                char deep[2 * 70 + 16];
+                size_t n = 0;
+                n += (size_t)sprintf(deep, "{\"a\":");
+                for (int i = 0; i < 70; i++)
+                        deep[n++] = '[';
+                for (int i = 0; i < 70; i++)
+                        deep[n++] = ']';
+                deep[n++] = '}';
+                deep[n] = '\0';
+                assert_int_equal(put(s, "x", 1, deep), TECG_ERR_INVALID);
+                /* 60 deep is served */
+                n = (size_t)sprintf(deep, "{\"a\":");
+                for (int i = 0; i < 60; i++)
+                        deep[n++] = '[';
+                for (int i = 0; i < 60; i++)
+                        deep[n++] = ']';
+                deep[n++] = '}';
+                deep[n] = '\0';
+                assert_int_equal(put(s, "deep", 1, deep), TECG_OK);
+        }
         assert_int_equal(tecg_docstore_put(s, "x", 1, "{}garbage", 2, NULL, 0),
                          TECG_OK); /* len bounds the document */
         assert_int_equal(tecg_docstore_get(s, "x", &d), TECG_OK);
