@@ -135,6 +135,9 @@ struct tecg_aggregator {
          * count of rebalances seen (a batch stops collecting at one). */
         int commit_ms;
         uint64_t rebalances;
+        /* Slow commits are logged with where the time went, a few a
+         * minute at most (a struggling broker makes every commit slow). */
+        tecg_log_limit_t slow_commit_log;
         /* Keys of the event-ids batch records: "batch/<nonce>/<seq>", the
          * nonce random per engine, seq counting its batch records. */
         char batch_nonce[33];
@@ -1688,6 +1691,19 @@ static ssize_t batch_collect(tecg_aggregator_t *agg, rd_kafka_message_t **msgs, 
         return n;
 }
 
+/* A commit of TECG_SLOW_COMMIT_MS or more (counted in
+ * tecg_aggregator_slow_commits_total), with its two waits: the offsets
+ * sent to the transaction (AddOffsetsToTxn, TxnOffsetCommit) and the
+ * commit (the produce requests' flush, EndTxn). */
+static void log_slow_commit(tecg_aggregator_t *agg, int64_t took, int64_t offsets_ms,
+                            ssize_t messages) {
+        tecg_log_limited(&agg->slow_commit_log, TECG_LOG_NOTICE, FAC,
+                         "slow commit: %lld ms for %zd messages (sending the offsets %lld ms, "
+                         "committing %lld ms)",
+                         (long long)took, messages, (long long)offsets_ms,
+                         (long long)(took - offsets_ms));
+}
+
 tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t errstr_size) {
         int max = agg->opts.batch_max_messages;
         if (agg->renew_consumer && !agg->txn_open && consumer_renew(agg, errstr, errstr_size))
@@ -1760,7 +1776,7 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t
         produce_id_batches(agg);
         produce_states(agg);
 
-        int64_t commit_start = tecg_mono_ms();
+        int64_t commit_start = tecg_mono_ms(), offsets_done;
         rd_kafka_topic_partition_list_t *offsets = batch_offsets(agg);
         rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(agg->consumer);
         error = offsets->cnt ? txn_call(agg, TXN_SEND_OFFSETS, offsets, cgmd) : NULL;
@@ -1770,6 +1786,7 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t
                 err = txn_failed(agg, error, "send_offsets_to_transaction", errstr, errstr_size);
                 goto destroy_msgs;
         }
+        offsets_done = tecg_mono_ms();
         if (agg->batch_failed) {
                 /* A produce failed: never commit a partial batch. */
                 err = txn_failed(
@@ -1788,6 +1805,8 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t
         agg->stats.transactions++;
         agg->stats.commit_ms += (uint64_t)took;
         agg->stats.slow_commits += took >= TECG_SLOW_COMMIT_MS;
+        if (took >= TECG_SLOW_COMMIT_MS)
+                log_slow_commit(agg, took, offsets_done - commit_start, n);
         agg->stats.last_commit_ms = tecg_wall_ms();
         stats_add_committed(&agg->stats, &agg->batch_stats);
         store_commit(agg);
@@ -1852,6 +1871,7 @@ tecg_aggregator_t *tecg_aggregator_new(const tecg_conf_t *conf,
                 return NULL;
         }
         agg->opts = *opts;
+        agg->slow_commit_log = (tecg_log_limit_t)TECG_LOG_LIMIT_INIT(3, 60000);
         agg->topic_in[IN_CONTRIBUTIONS] =
                 tecg_topics_name(opts->topic_prefix, TECG_TOPICS_CONTRIBUTIONS);
         agg->topic_in[IN_TRAINING] = tecg_topics_name(opts->topic_prefix, TECG_TOPICS_TRAINING);

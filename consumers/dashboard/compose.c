@@ -837,7 +837,7 @@ static void put_recent_corrections(ctx_t *c, json_t *doc, const rows_t *rows, un
                 for (size_t j = 0; st && j < st->nrecent_corrections; j++) {
                         const tecg_correction_t *x = &st->recent_corrections[j];
                         if ((unsigned)x->type < TECG_EV__COUNTED && (types & (1u << x->type)) &&
-                            (unsigned)x->kind < TECG_CORR__COUNT)
+                            (unsigned)x->kind < TECG_CORR__COUNT && n < cap)
                                 refs[n++] = (corr_ref_t){rows->v[i].code, x};
                 }
         }

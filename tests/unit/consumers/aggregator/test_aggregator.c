@@ -1313,7 +1313,29 @@ static void test_slow_commit_is_counted(void **state) {
                                  RD_KAFKA_RESP_ERR_NO_ERROR);
         tecg_aggregator_t *agg = engine_new(f);
         tecg_aggregator_stats_t s;
+        /* The log says where the time went: stderr into a file meanwhile. */
+        char log_path[] = "/tmp/tecg-test-slow-commit-XXXXXX";
+        int log_fd = mkstemp(log_path), saved_stderr = dup(2);
+        assert_true(log_fd >= 0 && saved_stderr >= 0);
+        assert_int_equal(dup2(log_fd, 2), 2);
         run_until_consumed(agg, 1, &s);
+        assert_int_equal(dup2(saved_stderr, 2), 2);
+        close(saved_stderr);
+        close(log_fd);
+        size_t len = 0;
+        char *log = tu_read_file(log_path, &len);
+        unlink(log_path);
+        assert_non_null(log);
+        const char *line = strstr(log, "slow commit: ");
+        long long took = 0, offsets = 0, committing = 0;
+        if (!line || sscanf(line,
+                            "slow commit: %lld ms for 1 messages (sending the offsets %lld "
+                            "ms, committing %lld ms)",
+                            &took, &offsets, &committing) != 3)
+                fail_msg("no slow commit line in the log:\n%s", log);
+        assert_true(committing >= 150);
+        assert_int_equal(took, offsets + committing);
+        free(log);
         print_stats("slow commit", &s);
         assert_int_equal(s.transactions, 1);
         assert_int_equal(s.slow_commits, 1);
