@@ -876,13 +876,10 @@ typedef struct {
         size_t n, cap;
 } money_t;
 
-static void money_add(ctx_t *c, money_t *mo, const char *cur, int64_t minor) {
+/* Adds minor units of a currency already known to be valid. */
+static void money_put(ctx_t *c, money_t *mo, const char *cur, int64_t minor) {
         size_t lo = 0, hi = mo->n;
 
-        if (strnlen(cur, 4) != 3 || tecg_currency_minor_digits(cur) < 0) {
-                fail(c, TECG_ERR_INVALID, "unknown currency '%.3s' in a state", cur);
-                return;
-        }
         while (lo < hi) {
                 size_t mid = lo + (hi - lo) / 2;
                 int k = strcmp(cur, mo->v[mid].cur);
@@ -911,9 +908,21 @@ static void money_add(ctx_t *c, money_t *mo, const char *cur, int64_t minor) {
         mo->n++;
 }
 
+/* Adds minor units of a currency from a state, refusing one that is not
+ * ISO 4217. */
+static void money_add(ctx_t *c, money_t *mo, const char *cur, int64_t minor) {
+        if (strnlen(cur, 4) != 3 || tecg_currency_minor_digits(cur) < 0) {
+                fail(c, TECG_ERR_INVALID, "unknown currency '%.3s' in a state", cur);
+                return;
+        }
+        money_put(c, mo, cur, minor);
+}
+
+/* Adds src to dst; src's currencies passed money_add() (a merge of every
+ * nation's sums checks no currency twice). */
 static void money_merge(ctx_t *c, money_t *dst, const money_t *src) {
         for (size_t i = 0; i < src->n; i++)
-                money_add(c, dst, src->v[i].cur, src->v[i].minor);
+                money_put(c, dst, src->v[i].cur, src->v[i].minor);
 }
 
 static void money_free(money_t *mo) {
@@ -1088,10 +1097,10 @@ static void put_rates(ctx_t *c, const tecg_mission_t *m, json_t *doc, const fund
         /* Channels and categories are breakdowns of these: nothing more. */
         for (int s = 0; s < TECG_FS__COUNT; s++)
                 for (size_t i = 0; i < total->stage[s].n; i++)
-                        money_add(c, &present, total->stage[s].v[i].cur, 0);
+                        money_put(c, &present, total->stage[s].v[i].cur, 0);
         for (int es = 0; es < TECG_ES__COUNT; es++)
                 for (size_t i = 0; i < total->val_stage[es].n; i++)
-                        money_add(c, &present, total->val_stage[es].v[i].cur, 0);
+                        money_put(c, &present, total->val_stage[es].v[i].cur, 0);
 
         for (size_t i = 0; i < present.n; i++) {
                 const char *cur = present.v[i].cur;
