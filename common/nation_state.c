@@ -9,6 +9,7 @@
 #include "nation_state.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -658,6 +659,11 @@ static tecg_err_t unapply_training(tecg_nation_state_t *st, const tecg_event_t *
 
 /* ------------------------------------------------------------ public */
 
+uint64_t tecg_nation_state_serial(void) {
+        static _Atomic uint64_t last;
+        return atomic_fetch_add(&last, 1) + 1;
+}
+
 tecg_nation_state_t *tecg_nation_state_new(const char *nation) {
         tecg_nation_state_t *st;
 
@@ -666,6 +672,7 @@ tecg_nation_state_t *tecg_nation_state_new(const char *nation) {
         if (!(st = calloc(1, sizeof(*st))))
                 return NULL;
         memcpy(st->nation, nation, strlen(nation) + 1);
+        st->serial = tecg_nation_state_serial();
         st->as_of_ms = INT64_MIN;
         for (int t = 0; t < TECG_EV__COUNTED; t++)
                 st->last_report_ms[t] = INT64_MIN;
@@ -1089,6 +1096,7 @@ tecg_nation_state_t *tecg_nation_state_dup(const tecg_nation_state_t *st) {
         if (!d)
                 return NULL;
         *d = *st;
+        d->serial = tecg_nation_state_serial();
         d->funding = NULL;
         d->equipment_values = NULL;
         d->training = NULL;

@@ -129,6 +129,12 @@ typedef struct {
 typedef struct {
         char nation[4];
         uint64_t version; /* +1 on every change */
+        /* A number no other state object of this process had or will
+         * have (tecg_nation_state_serial()), given when the object is made
+         * (new, dup, decode); never encoded. With version, it tells a cache
+         * of what was made from a state (compose.h) that the state is the
+         * one it saw: an address can be reused, a version can start over. */
+        uint64_t serial;
         uint64_t events;  /* distinct events counted */
         int64_t as_of_ms; /* latest occurred_at counted; INT64_MIN = none */
         /* Latest occurred_at counted per tecg_event_type_t; INT64_MIN = none
@@ -172,6 +178,8 @@ typedef struct {
 
 /* A zeroed state for `nation`. NULL on allocation failure. */
 tecg_nation_state_t *tecg_nation_state_new(const char *nation);
+/* The next serial (thread-safe), for a state object made another way. */
+uint64_t tecg_nation_state_serial(void);
 void tecg_nation_state_destroy(tecg_nation_state_t *st);
 
 /* Counts one (distinct, valid) event. TECG_ERR_INVALID with a reason when

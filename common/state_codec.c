@@ -1548,6 +1548,7 @@ tecg_err_t tecg_state_codec_decode(tecg_state_codec_t *codec, const void *msg, s
                 err = tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 goto done;
         }
+        st->serial = tecg_nation_state_serial();
         err = ext_state(&x, &v->value, v->nfields, st);
 done:
         if (err)

@@ -304,10 +304,10 @@ struct slot {
         char *name; /* the list's name; NULL when unlisted */
         tecg_nation_status_t status;
 
-        /* "nations" rows, made from `st` at `version` */
+        /* "nations" rows, made from the state of `serial` at `version`
+         * (0, 0: no state) */
         bool rows_valid;
-        const tecg_nation_state_t *st;
-        uint64_t version;
+        uint64_t serial, version;
         piece_t row;         /* funding, staffing */
         year_piece_t *years; /* training, ascending years */
         size_t nyears, years_cap, year_cursor;
@@ -432,14 +432,17 @@ static slot_t *slot_at(ctx_t *c, size_t i) {
         return c->slots ? &c->slots[i] : NULL;
 }
 
-/* True when s holds the "nations" rows of r's state as given now. */
+/* True when s holds the "nations" rows of r's state as given now: the
+ * same state object (its serial: an address can be reused) at the same
+ * version. */
 static bool rows_current(const slot_t *s, const row_t *r) {
-        return s && s->rows_valid && s->st == r->st && (!r->st || s->version == r->st->version);
+        return s && s->rows_valid && s->serial == (r->st ? r->st->serial : 0) &&
+               s->version == (r->st ? r->st->version : 0);
 }
 
 static void rows_made_from(slot_t *s, const row_t *r) {
         s->rows_valid = true;
-        s->st = r->st;
+        s->serial = r->st ? r->st->serial : 0;
         s->version = r->st ? r->st->version : 0;
 }
 

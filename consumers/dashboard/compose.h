@@ -216,10 +216,10 @@ json_t *tecg_compose(tecg_dashboard_t which, const tecg_mission_t *m, const tecg
  * Cached per document and nation: the "nations" row(s) (funding and
  * staffing: one, training: one per year) and the "reporting" row. A row is
  * reused while the nation's identity in the list (code, name, status) is
- * the same, and, for "nations" rows, the same state object at the same
- * version is given (a nation's version grows with every change, and a
- * state object is never changed in place once given), for "reporting"
- * rows while its reporting status at now_ms is the same. Totals, years,
+ * the same, and, for "nations" rows, the same state object (its serial,
+ * nation_state.h) at the same version is given: a caller that changes a
+ * state in place bumps its version, as the aggregator does; for
+ * "reporting" rows while its reporting status at now_ms is the same. Totals, years,
  * anomalies, "not_reported", "recent_corrections" and the history
  * document are computed from all states every time.
  *

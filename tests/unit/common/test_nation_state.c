@@ -543,6 +543,8 @@ static void test_dup_equal(void **state) {
         assert_non_null(b);
         assert_ptr_not_equal(a->funding, b->funding);
         assert_true(tecg_nation_state_equal(a, b));
+        /* A copy is another object: a serial of its own, never 0. */
+        assert_true(a->serial != 0 && b->serial != 0 && a->serial != b->serial);
         b->version = 99; /* ignored */
         assert_true(tecg_nation_state_equal(a, b));
         b->training[0].trainees++;
@@ -553,6 +555,11 @@ static void test_dup_equal(void **state) {
         tecg_nation_state_destroy(b);
 
         tecg_nation_state_t *empty = tecg_nation_state_new("NLD");
+        /* Freed and made again, perhaps at the same address: a new serial. */
+        uint64_t was = empty->serial;
+        tecg_nation_state_destroy(empty);
+        empty = tecg_nation_state_new("NLD");
+        assert_true(empty->serial > was);
         b = tecg_nation_state_dup(empty);
         assert_true(tecg_nation_state_equal(empty, b));
         assert_false(tecg_nation_state_equal(a, b));

@@ -188,9 +188,13 @@ static tecg_buf_t encode_ok(tecg_state_codec_t *c, const tecg_nation_state_t *st
 static tecg_nation_state_t *decode_ok(tecg_state_codec_t *c, const void *msg, size_t len) {
         tecg_nation_state_t *st = NULL;
         char err[256];
+        static uint64_t last_serial;
         if (tecg_state_codec_decode(c, msg, len, &st, err, sizeof(err)))
                 fail_msg("decode: %s", err);
         assert_non_null(st);
+        /* Every decoded state is an object of its own (nation_state.h). */
+        assert_true(st->serial > last_serial);
+        last_serial = st->serial;
         return st;
 }
 
