@@ -67,6 +67,38 @@ tk_port_open() {
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# tk_port_holder PORT: prints who listens on PORT ("pid N: command", or the
+# socket when its process belongs to another user); fails when no socket
+# listens there. A connection to a port of the ephemeral range with nothing
+# listening can still succeed (the kernel may give the client that very
+# port: it talks to itself), so a connect alone does not prove a listener.
+tk_port_holder() {
+	local hex inode fd pid
+	hex=$(printf '%04X' "$1")
+	# /proc/net/tcp: local_address is field 2 (ADDR:PORT in hex), state is
+	# field 4 (0A = LISTEN), the socket's inode is field 10.
+	inode=$(awk -v port=":$hex" 'substr($2, length($2) - 4) == port && $4 == "0A" { print $10; exit }' \
+		/proc/net/tcp /proc/net/tcp6 2>/dev/null)
+	[[ -n $inode ]] || return 1
+	for fd in /proc/[0-9]*/fd/*; do
+		if [[ $(readlink "$fd" 2>/dev/null) == "socket:[$inode]" ]]; then
+			pid=${fd#/proc/}
+			pid=${pid%%/*}
+			printf 'pid %s: %s\n' "$pid" "$(tr '\0\n' '  ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-160)"
+			return 0
+		fi
+	done
+	printf 'socket %s, of a process this user cannot see\n' "$inode"
+}
+
+# tk_port_taken PORT: something listens on 127.0.0.1:PORT; says who.
+tk_port_taken() {
+	local holder
+	tk_port_open "$1" || return 1
+	holder=$(tk_port_holder "$1") || return 1
+	tk_msg "port $1 is held by $holder"
+}
+
 # tk_answers: a Kafka broker answers a metadata request on $TK_BOOTSTRAP.
 tk_answers() {
 	tk_port_answers "$TK_PORT"

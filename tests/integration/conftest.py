@@ -33,7 +33,7 @@ from tecgpy import avro_frames, kafka_util, secure, signing
 ROOT = os.environ.get("TECG_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("TECG_BUILD_DIR") or os.path.join(ROOT, "build")
-PORT = int(os.environ.get("TECG_KAFKA_PORT", "39092"))
+PORT = int(os.environ.get("TECG_KAFKA_PORT", "19092"))
 BOOTSTRAP = f"127.0.0.1:{PORT}"
 WRAPPER = shlex.split(os.environ.get("TECG_WRAPPER", ""))
 TIMEOUT_SCALE = float(os.environ.get("TECG_TIMEOUT_SCALE") or 1)

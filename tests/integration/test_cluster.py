@@ -18,7 +18,7 @@ from confluent_kafka.admin import AdminClient
 from conftest import ROOT, Producer
 from tecgpy import events, kafka_util
 
-PORT = int(os.environ.get("TECG_TEST_CLUSTER_PORT", "39310"))
+PORT = int(os.environ.get("TECG_TEST_CLUSTER_PORT", "19310"))
 NODES = 3
 BOOTSTRAP = ",".join(f"127.0.0.1:{PORT + k}" for k in range(NODES))
 
