@@ -81,6 +81,24 @@ static void oom(ctx_t *c) {
         fail(c, TECG_ERR_NOMEM, "out of memory composing a dashboard");
 }
 
+/* Room for `need` elements of `size` bytes in v (capacity *cap): v when it
+ * has it, else v moved to a block at least twice as large; NULL, v left
+ * as it was and the error recorded, when there is no memory. */
+static void *reserve(ctx_t *c, void *v, size_t *cap, size_t need, size_t size) {
+        if (need <= *cap)
+                return v;
+        size_t ncap = *cap ? *cap : 4;
+        while (ncap < need && ncap <= SIZE_MAX / 2 / size)
+                ncap *= 2;
+        void *nv = ncap >= need ? realloc(v, ncap * size) : NULL;
+        if (!nv) {
+                oom(c);
+                return NULL;
+        }
+        *cap = ncap;
+        return nv;
+}
+
 /* Sets obj[key] = val, taking the reference to val (also on failure). */
 static void put(ctx_t *c, json_t *obj, const char *key, json_t *val) {
         if (json_object_set_new(obj, key, val) != 0)
@@ -284,8 +302,6 @@ static json_t *doc_finish(ctx_t *c, json_t *doc) {
 /* Row cache and text (tecg_compose_text())                            */
 /* ------------------------------------------------------------------ */
 
-#define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION))
-
 /* A training row: one per year the nation trained. */
 typedef struct {
         int32_t year;
@@ -467,16 +483,10 @@ static void list_place(ctx_t *c, json_t *obj, const char *key, list_out_t *l) {
 static void list_add_piece(ctx_t *c, list_out_t *l, const piece_t *p) {
         if (!l)
                 return;
-        if (l->n == l->cap) {
-                size_t cap = l->cap ? 2 * l->cap : 32;
-                piece_t *v = realloc(l->v, cap * sizeof(*v));
-                if (!v) {
-                        oom(c);
-                        return;
-                }
-                l->v = v;
-                l->cap = cap;
-        }
+        piece_t *v = reserve(c, l->v, &l->cap, l->n + 1, sizeof(*v));
+        if (!v)
+                return;
+        l->v = v;
         l->v[l->n++] = *p;
 }
 
@@ -496,7 +506,7 @@ static void list_add_row(ctx_t *c, list_out_t *l, piece_t *keep, json_t *row) {
         }
         piece_free(keep);
         if (c->err == TECG_OK && row) {
-                keep->text = json_dumps(row, DUMP_FLAGS);
+                keep->text = json_dumps(row, TECG_COMPOSE_DUMP_FLAGS);
                 if (!keep->text)
                         oom(c);
                 else
@@ -546,6 +556,12 @@ static int buf_cb(const char *p, size_t n, void *data) {
         return tecg_buf_append(data, p, n) == TECG_OK ? 0 : -1;
 }
 
+/* Appends n bytes to b unless an error is recorded; records running out. */
+static void emit(ctx_t *c, tecg_buf_t *b, const char *p, size_t n) {
+        if (c->err == TECG_OK && tecg_buf_append(b, p, n) != TECG_OK)
+                oom(c);
+}
+
 /* Writes obj as json_dumps() would, each list's texts in place of its
  * array. Keys written here are compose.c's own (lower case and '_'), so
  * they need no escaping; anything else fails. */
@@ -553,37 +569,37 @@ static void emit_object(ctx_t *c, tecg_buf_t *b, json_t *obj) {
         const char *k;
         json_t *v;
         bool first = true;
-        tecg_err_t e = tecg_buf_append(b, "{", 1);
+        emit(c, b, "{", 1);
         json_object_foreach(obj, k, v) {
+                if (c->err != TECG_OK)
+                        return;
                 if (strspn(k, "abcdefghijklmnopqrstuvwxyz_") != strlen(k)) {
                         fail(c, TECG_ERR_INVALID, "document key '%s' needs escaping", k);
                         return;
                 }
                 if (!first)
-                        e = e ? e : tecg_buf_append(b, ",", 1);
+                        emit(c, b, ",", 1);
                 first = false;
-                e = e ? e : tecg_buf_append(b, "\"", 1);
-                e = e ? e : tecg_buf_puts(b, k);
-                e = e ? e : tecg_buf_append(b, "\":", 2);
+                emit(c, b, "\"", 1);
+                emit(c, b, k, strlen(k));
+                emit(c, b, "\":", 2);
                 const list_out_t *l = list_of(c, v);
                 if (l) {
-                        e = e ? e : tecg_buf_append(b, "[", 1);
-                        for (size_t i = 0; i < l->n && !e; i++) {
+                        emit(c, b, "[", 1);
+                        for (size_t i = 0; i < l->n; i++) {
                                 if (i)
-                                        e = tecg_buf_append(b, ",", 1);
-                                e = e ? e : tecg_buf_append(b, l->v[i].text, l->v[i].len);
+                                        emit(c, b, ",", 1);
+                                emit(c, b, l->v[i].text, l->v[i].len);
                         }
-                        e = e ? e : tecg_buf_append(b, "]", 1);
+                        emit(c, b, "]", 1);
                 } else if (json_is_object(v) && holds_list(c, v)) {
-                        if (!e)
-                                emit_object(c, b, v);
-                } else if (!e && json_dump_callback(v, buf_cb, b, DUMP_FLAGS | JSON_ENCODE_ANY)) {
-                        e = TECG_ERR_NOMEM;
+                        emit_object(c, b, v);
+                } else if (c->err == TECG_OK &&
+                           json_dump_callback(v, buf_cb, b, TECG_COMPOSE_DUMP_FLAGS | JSON_ENCODE_ANY)) {
+                        oom(c);
                 }
         }
-        e = e ? e : tecg_buf_append(b, "}", 1);
-        if (e)
-                oom(c);
+        emit(c, b, "}", 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -895,16 +911,10 @@ static void money_put(ctx_t *c, money_t *mo, const char *cur, int64_t minor) {
                 else
                         lo = mid + 1;
         }
-        if (mo->n == mo->cap) {
-                size_t cap = mo->cap ? mo->cap * 2 : 4;
-                camount_t *v = realloc(mo->v, cap * sizeof(*v));
-                if (!v) {
-                        oom(c);
-                        return;
-                }
-                mo->v = v;
-                mo->cap = cap;
-        }
+        camount_t *v = reserve(c, mo->v, &mo->cap, mo->n + 1, sizeof(*v));
+        if (!v)
+                return;
+        mo->v = v;
         memmove(&mo->v[lo + 1], &mo->v[lo], (mo->n - lo) * sizeof(*mo->v));
         memcpy(mo->v[lo].cur, cur, 4);
         mo->v[lo].minor = minor;
@@ -1453,16 +1463,11 @@ static void nation_year_row(ctx_t *c, list_out_t *l, const row_t *r, slot_t *sl,
         }
         piece_t *keep = NULL;
         if (sl) {
-                if (sl->nyears == sl->years_cap) {
-                        size_t cap = sl->years_cap ? 2 * sl->years_cap : 8;
-                        year_piece_t *v = realloc(sl->years, cap * sizeof(*v));
-                        if (!v) {
-                                oom(c);
-                                return;
-                        }
-                        sl->years = v;
-                        sl->years_cap = cap;
-                }
+                year_piece_t *v =
+                        reserve(c, sl->years, &sl->years_cap, sl->nyears + 1, sizeof(*v));
+                if (!v)
+                        return;
+                sl->years = v;
                 sl->years[sl->nyears] = (year_piece_t){year, {NULL, 0}};
                 keep = &sl->years[sl->nyears++].text;
         }
@@ -1499,16 +1504,10 @@ static json_t *training_doc(ctx_t *c, const tecg_mission_t *m, const tecg_nation
                                 push(c, not_reported, string_json(c, rows.v[i].code));
                         continue;
                 }
-                if (nlines + nt > cap) {
-                        size_t ncap = (nlines + nt) * 2;
-                        tline_t *v = realloc(lines, ncap * sizeof(*v));
-                        if (!v) {
-                                oom(c);
-                                goto done;
-                        }
-                        lines = v;
-                        cap = ncap;
-                }
+                tline_t *v = reserve(c, lines, &cap, nlines + nt, sizeof(*v));
+                if (!v)
+                        goto done;
+                lines = v;
                 for (j = 0; j < nt; j++) {
                         const tecg_training_total_t *t = &st->training[j];
                         if ((unsigned)t->location >= TECG_LOC__COUNT ||

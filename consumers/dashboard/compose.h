@@ -165,6 +165,10 @@
 /* Enough significant digits to print every 4-decimal ratio as written. */
 #define TECG_COMPOSE_REAL_PRECISION 15
 
+/* The published text of a document: json_dumps(doc, TECG_COMPOSE_DUMP_FLAGS).
+ * What "the same text" means for the cache, the engine and their tests. */
+#define TECG_COMPOSE_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION))
+
 typedef enum {
         TECG_DASH_FUNDING = 0,
         TECG_DASH_STAFFING,
@@ -208,8 +212,7 @@ json_t *tecg_compose(tecg_dashboard_t which, const tecg_mission_t *m, const tecg
 /* ---- Incremental composition ------------------------------------------
 
  * What tecg-dashboard composes after every change: the document's compact
- * text, byte for byte json_dumps(tecg_compose(...), JSON_COMPACT |
- * JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION)), with the per-nation
+ * text, byte for byte json_dumps(tecg_compose(...), TECG_COMPOSE_DUMP_FLAGS), with the per-nation
  * rows of a nation whose inputs did not change since the last call taken
  * from the cache as text instead of being built and serialised again.
  *

@@ -163,8 +163,6 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         pending_offer_free(d, po);
 }
 
-#define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION))
-
 /* Content identity: the document's compact text without its version and
  * generation time, keys in the order composed. A composition's text
  * (tecg_compose_text(): the body's compact dump, key order included) is
@@ -176,13 +174,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
  * published: one serialisation per document and composition. */
 static char *content_key(json_t *doc) {
         if (!json_object_get(doc, "version") && !json_object_get(doc, "generated_at"))
-                return json_dumps(doc, DUMP_FLAGS);
+                return json_dumps(doc, TECG_COMPOSE_DUMP_FLAGS);
         json_t *copy = json_copy(doc); /* shallow: only top-level keys go */
         if (!copy)
                 return NULL;
         json_object_del(copy, "version");
         json_object_del(copy, "generated_at");
-        char *s = json_dumps(copy, DUMP_FLAGS);
+        char *s = json_dumps(copy, TECG_COMPOSE_DUMP_FLAGS);
         json_decref(copy);
         return s;
 }

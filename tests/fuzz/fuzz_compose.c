@@ -126,8 +126,7 @@ static void compose_and_compare(tecg_compose_cache_t *cache, const tecg_nations_
                 json_t *tree = tecg_compose((tecg_dashboard_t)w, &mission, list, cs, CODES, now,
                                             err_tree, sizeof(err_tree));
                 char *want =
-                        tree ? json_dumps(tree, JSON_COMPACT | JSON_REAL_PRECISION(
-                                                                       TECG_COMPOSE_REAL_PRECISION))
+                        tree ? json_dumps(tree, TECG_COMPOSE_DUMP_FLAGS)
                              : NULL;
                 FZ_CHECK(!tree || want, "%s: the tree cannot be dumped", tecg_dashboard_names[w]);
                 FZ_CHECK(!text == !tree, "%s: text %s, tree %s (%s / %s)", tecg_dashboard_names[w],

@@ -309,7 +309,7 @@ static json_t *stored(fixture_t *f, const char *name, uint64_t version) {
          * text: the result must be what Jansson itself writes for the
          * document, with those two right after "dashboard". */
         char *again =
-                json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(TECG_COMPOSE_REAL_PRECISION));
+                json_dumps(j, TECG_COMPOSE_DUMP_FLAGS);
         assert_non_null(again);
         assert_string_equal(again, doc.json);
         free(again);

@@ -21,6 +21,19 @@ static tecg_err_t put(tecg_docstore_t *s, const char *name, uint64_t version, co
         return tecg_docstore_put(s, name, version, json, strlen(json), errstr, sizeof(errstr));
 }
 
+/* {"a":[[...]]}: depth arrays nested in an object, written to out (room
+ * for 2 * depth + 16 bytes). */
+static const char *nested(char *out, int depth) {
+        size_t n = (size_t)sprintf(out, "{\"a\":");
+        for (int i = 0; i < depth; i++)
+                out[n++] = '[';
+        for (int i = 0; i < depth; i++)
+                out[n++] = ']';
+        out[n++] = '}';
+        out[n] = '\0';
+        return out;
+}
+
 static void test_put_get_versions(void **state) {
         tecg_docstore_t *s = tecg_docstore_new();
         tecg_doc_t d;
@@ -79,27 +92,9 @@ static void test_put_get_versions(void **state) {
                 TECG_ERR_INVALID);
         assert_non_null(strstr(errstr, "x: not a JSON object: invalid JSON at byte offset"));
         assert_int_equal(put(s, "x", 1, "{\"a\":\"\xc3\x28\"}"), TECG_ERR_INVALID);
-        {
-                char deep[2 * 70 + 16];
-                size_t n = 0;
-                n += (size_t)sprintf(deep, "{\"a\":");
-                for (int i = 0; i < 70; i++)
-                        deep[n++] = '[';
-                for (int i = 0; i < 70; i++)
-                        deep[n++] = ']';
-                deep[n++] = '}';
-                deep[n] = '\0';
-                assert_int_equal(put(s, "x", 1, deep), TECG_ERR_INVALID);
-                /* 60 deep is served */
-                n = (size_t)sprintf(deep, "{\"a\":");
-                for (int i = 0; i < 60; i++)
-                        deep[n++] = '[';
-                for (int i = 0; i < 60; i++)
-                        deep[n++] = ']';
-                deep[n++] = '}';
-                deep[n] = '\0';
-                assert_int_equal(put(s, "deep", 1, deep), TECG_OK);
-        }
+        char deep[2 * 70 + 16];
+        assert_int_equal(put(s, "x", 1, nested(deep, 70)), TECG_ERR_INVALID);
+        assert_int_equal(put(s, "deep", 1, nested(deep, 60)), TECG_OK); /* served */
         assert_int_equal(tecg_docstore_put(s, "x", 1, "{}garbage", 2, NULL, 0),
                          TECG_OK); /* len bounds the document */
         assert_int_equal(tecg_docstore_get(s, "x", &d), TECG_OK);
