@@ -595,7 +595,8 @@ static void emit_object(ctx_t *c, tecg_buf_t *b, json_t *obj) {
                 } else if (json_is_object(v) && holds_list(c, v)) {
                         emit_object(c, b, v);
                 } else if (c->err == TECG_OK &&
-                           json_dump_callback(v, buf_cb, b, TECG_COMPOSE_DUMP_FLAGS | JSON_ENCODE_ANY)) {
+                           json_dump_callback(v, buf_cb, b,
+                                              TECG_COMPOSE_DUMP_FLAGS | JSON_ENCODE_ANY)) {
                         oom(c);
                 }
         }
@@ -1463,8 +1464,7 @@ static void nation_year_row(ctx_t *c, list_out_t *l, const row_t *r, slot_t *sl,
         }
         piece_t *keep = NULL;
         if (sl) {
-                year_piece_t *v =
-                        reserve(c, sl->years, &sl->years_cap, sl->nyears + 1, sizeof(*v));
+                year_piece_t *v = reserve(c, sl->years, &sl->years_cap, sl->nyears + 1, sizeof(*v));
                 if (!v)
                         return;
                 sl->years = v;

@@ -230,9 +230,7 @@ static bool compose_once(tecg_compose_cache_t *cache, const tecg_mission_t *m,
                 double t0 = now_ms();
                 json_t *body = tecg_compose((tecg_dashboard_t)which, m, nations, states, n, now,
                                             errstr, sizeof(errstr));
-                char *whole =
-                        body ? json_dumps(body, TECG_COMPOSE_DUMP_FLAGS)
-                             : NULL;
+                char *whole = body ? json_dumps(body, TECG_COMPOSE_DUMP_FLAGS) : NULL;
                 json_decref(body);
                 t[which][STEP_WHOLE] = now_ms() - t0;
                 if (!whole || strcmp(whole, texts[which]) != 0) {

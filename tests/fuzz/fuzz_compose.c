@@ -125,9 +125,7 @@ static void compose_and_compare(tecg_compose_cache_t *cache, const tecg_nations_
                                                CODES, now, &len, err_text, sizeof(err_text));
                 json_t *tree = tecg_compose((tecg_dashboard_t)w, &mission, list, cs, CODES, now,
                                             err_tree, sizeof(err_tree));
-                char *want =
-                        tree ? json_dumps(tree, TECG_COMPOSE_DUMP_FLAGS)
-                             : NULL;
+                char *want = tree ? json_dumps(tree, TECG_COMPOSE_DUMP_FLAGS) : NULL;
                 FZ_CHECK(!tree || want, "%s: the tree cannot be dumped", tecg_dashboard_names[w]);
                 FZ_CHECK(!text == !tree, "%s: text %s, tree %s (%s / %s)", tecg_dashboard_names[w],
                          text ? "composed" : "failed", tree ? "composed" : "failed",

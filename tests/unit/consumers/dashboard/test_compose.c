@@ -1060,8 +1060,7 @@ static void check_text(tecg_compose_cache_t *cache, const tecg_mission_t *m,
                 json_t *tree =
                         tecg_compose((tecg_dashboard_t)w, m, nations, cs, n, now, err, sizeof(err));
                 assert_non_null(tree);
-                char *want = json_dumps(
-                        tree, TECG_COMPOSE_DUMP_FLAGS);
+                char *want = json_dumps(tree, TECG_COMPOSE_DUMP_FLAGS);
                 assert_non_null(want);
                 size_t at = 0;
                 while (text[at] && text[at] == want[at])

@@ -308,8 +308,7 @@ static json_t *stored(fixture_t *f, const char *name, uint64_t version) {
         /* The engine splices version and generated_at into the composed
          * text: the result must be what Jansson itself writes for the
          * document, with those two right after "dashboard". */
-        char *again =
-                json_dumps(j, TECG_COMPOSE_DUMP_FLAGS);
+        char *again = json_dumps(j, TECG_COMPOSE_DUMP_FLAGS);
         assert_non_null(again);
         assert_string_equal(again, doc.json);
         free(again);
