@@ -24,7 +24,7 @@ void tecg_merkle_leaf(const void *data, size_t len, tecg_merkle_hash_t out);
 /* The leaf hash of data handed over in pieces (as if concatenated): start,
  * add each piece, end. */
 typedef struct {
-        unsigned char state[512]; /* libsodium's SHA-256 state, opaque */
+        _Alignas(16) unsigned char state[256]; /* Nettle's SHA-256 state, opaque */
 } tecg_merkle_leaf_ctx_t;
 void tecg_merkle_leaf_start(tecg_merkle_leaf_ctx_t *ctx);
 void tecg_merkle_leaf_add(tecg_merkle_leaf_ctx_t *ctx, const void *data, size_t len);

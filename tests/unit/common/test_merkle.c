@@ -1,7 +1,8 @@
 /* Merkle trees (common/merkle.c) against RFC 9162's definition: the roots
  * of the Certificate Transparency reference test vectors (the same eight
  * leaves, trees of 1 to 8 of them; also computed independently by
- * tests/integration/test_signatures.py's Python verifier), every leaf's
+ * tests/integration/test_signatures.py's Python verifier), long
+ * leaves of many blocks as another SHA-256 hashes them, every leaf's
  * proof leading back to its root for trees of 1 to 70 leaves, and no
  * proof surviving a changed leaf, hash or index. */
 #include <setjmp.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "merkle.h"
 
@@ -70,6 +72,36 @@ static void test_roots_match_the_reference_vectors(void **state) {
 
 #define MAX_LEAVES 70
 #define STRIDE 8
+
+/* Leaves of many blocks, in pieces that straddle SHA-256's 64-byte blocks,
+ * against another implementation (libsodium's) of SHA-256(0x00 || data). */
+static void test_long_leaves_in_pieces_match_another_sha256(void **state) {
+        (void)state;
+        unsigned char data[1 + 1000];
+        data[0] = 0x00;
+        for (size_t i = 1; i < sizeof(data); i++)
+                data[i] = (unsigned char)(i * 131 + 7);
+        const size_t lens[] = {55, 56, 63, 64, 65, 119, 128, 1000};
+        const size_t steps[] = {1, 7, 63, 64, 65, 1000};
+        for (size_t l = 0; l < sizeof(lens) / sizeof(*lens); l++) {
+                unsigned char want[crypto_hash_sha256_BYTES];
+                crypto_hash_sha256(want, data, 1 + lens[l]);
+                for (size_t s = 0; s < sizeof(steps) / sizeof(*steps); s++) {
+                        tecg_merkle_leaf_ctx_t ctx;
+                        tecg_merkle_hash_t got;
+                        tecg_merkle_leaf_start(&ctx);
+                        for (size_t at = 0; at < lens[l]; at += steps[s]) {
+                                size_t n = lens[l] - at < steps[s] ? lens[l] - at : steps[s];
+                                tecg_merkle_leaf_add(&ctx, data + 1 + at, n);
+                        }
+                        tecg_merkle_leaf_end(&ctx, got);
+                        assert_memory_equal(got, want, sizeof(want));
+                }
+                tecg_merkle_hash_t whole;
+                tecg_merkle_leaf(data + 1, lens[l], whole);
+                assert_memory_equal(whole, want, sizeof(want));
+        }
+}
 
 static void test_every_proof_leads_to_its_root_and_nothing_else_does(void **state) {
         (void)state;
@@ -141,6 +173,7 @@ static void test_a_changed_proof_hash_or_index_fails(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_roots_match_the_reference_vectors),
+                cmocka_unit_test(test_long_leaves_in_pieces_match_another_sha256),
                 cmocka_unit_test(test_every_proof_leads_to_its_root_and_nothing_else_does),
                 cmocka_unit_test(test_a_changed_proof_hash_or_index_fails),
         };
