@@ -729,6 +729,14 @@ tecg_err_t tecg_ingest_spool_file(tecg_ingest_t *ing, const char *name, char *er
         return err == TECG_ERR_IO ? TECG_OK : err;
 }
 
+/* A stream with nothing more for now: what was read goes to Kafka (a seal
+ * waiting to fill is signed, docs/design.md §9.1), acknowledgements are
+ * served. 1 ms lets a signing thread finish the seal it holds. */
+static void stream_idle(void *ctx) {
+        tecg_ingest_t *ing = ctx;
+        ing->sink.poll(ing->sink.ctx, 1);
+}
+
 tecg_err_t tecg_ingest_stream(tecg_ingest_t *ing, const char *name, int fd, char *errstr,
                               size_t errstr_size) {
         tecg_linereader_t *r = tecg_linereader_new(fd, ing->opts.validate.max_line_bytes,
@@ -738,6 +746,7 @@ tecg_err_t tecg_ingest_stream(tecg_ingest_t *ing, const char *name, int fd, char
                 tecg_linereader_destroy(r);
                 return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
         }
+        tecg_linereader_on_idle(r, stream_idle, ing);
         tecg_err_t err = ingest_batch(ing, b, r, errstr, errstr_size);
         tecg_linereader_destroy(r);
         return err;

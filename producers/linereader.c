@@ -1,6 +1,7 @@
 #include "linereader.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,6 +25,9 @@ struct tecg_linereader {
         uint64_t skipped; /* bytes of that line seen so far */
         char *kept;       /* its first `keep` bytes */
         size_t kept_len;
+        /* tecg_linereader_on_idle() */
+        void (*idle)(void *ctx);
+        void *idle_ctx;
 };
 
 tecg_linereader_t *tecg_linereader_new(int fd, size_t max_line, size_t keep) {
@@ -53,6 +57,31 @@ void tecg_linereader_destroy(tecg_linereader_t *r) {
         free(r);
 }
 
+void tecg_linereader_on_idle(tecg_linereader_t *r, void (*idle)(void *ctx), void *ctx) {
+        r->idle = idle;
+        r->idle_ctx = ctx;
+}
+
+/* Returns once r->fd has input (or its end, or an error, for read(2) to
+ * tell), calling the idle function while it has none. */
+static tecg_err_t wait_for_input(tecg_linereader_t *r, char *errstr, size_t errstr_size) {
+        int timeout_ms = 0; /* first only ask: a file or a busy pipe is ready */
+        for (;;) {
+                struct pollfd p = {.fd = r->fd, .events = POLLIN};
+                int rc = poll(&p, 1, timeout_ms);
+                if (rc > 0)
+                        return TECG_OK;
+                if (rc < 0) {
+                        if (errno == EINTR)
+                                return TECG_ERR_RETRY;
+                        return tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "poll: %s",
+                                           strerror(errno));
+                }
+                r->idle(r->idle_ctx);
+                timeout_ms = TECG_LINEREADER_IDLE_MS;
+        }
+}
+
 /* Moves the unfinished line to the front, grows the buffer if that line
  * fills it, and reads once. */
 static tecg_err_t fill(tecg_linereader_t *r, char *errstr, size_t errstr_size) {
@@ -76,6 +105,11 @@ static tecg_err_t fill(tecg_linereader_t *r, char *errstr, size_t errstr_size) {
                         return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
                 r->buf = nb;
                 r->cap = ncap;
+        }
+        if (r->idle) {
+                tecg_err_t err = wait_for_input(r, errstr, errstr_size);
+                if (err)
+                        return err;
         }
         ssize_t n = read(r->fd, r->buf + r->end, r->cap - r->end);
         if (n < 0) {

@@ -38,10 +38,19 @@ typedef struct {
 tecg_linereader_t *tecg_linereader_new(int fd, size_t max_line, size_t keep);
 void tecg_linereader_destroy(tecg_linereader_t *r);
 
+/* Calls idle(ctx) whenever the next read(2) would wait for input: once
+ * when the input has nothing more for now, then every
+ * TECG_LINEREADER_IDLE_MS while it stays so (a pipe from a quiet national
+ * system: what was read meanwhile is sent on, acknowledgements are served).
+ * Without it a read waits as long as the input does. */
+#define TECG_LINEREADER_IDLE_MS 100
+void tecg_linereader_on_idle(tecg_linereader_t *r, void (*idle)(void *ctx), void *ctx);
+
 /* Reads the next line into *line.
  *   TECG_OK            a line;
  *   TECG_ERR_NOT_FOUND end of input, no more lines;
- *   TECG_ERR_RETRY     a signal interrupted read(2) (EINTR): call again, or
+ *   TECG_ERR_RETRY     a signal interrupted read(2) or the wait for input
+ *                      (EINTR): call again, or
  *                      stop reading when the signal asked for it;
  *   TECG_ERR_IO        read(2) failed: reason in errstr (errno kept);
  *   TECG_ERR_NOMEM     out of memory. */

@@ -74,11 +74,14 @@ typedef struct {
 /* Signing on threads of their own (docs/architecture.md, "Producer"): an
  * Ed25519 signature costs more than reading, validating and encoding a
  * line together, so send() only queues a signed message here and the
- * signers sign it while the main thread reads on. Messages leave the ring
- * for librdkafka in the order they entered it, only from the main thread
- * (which alone touches the lists and librdkafka), so the order per
- * partition is the order read. The main thread signs too when the ring is
- * full or it has nothing else to do (poll, flush).
+ * signers sign it while the main thread reads on. A signer takes a full
+ * seal only (TECG_EVENT_SIG_SEAL_MAX messages: one Ed25519 signature here
+ * and one check in the aggregator for all of them); the main thread seals
+ * what waits when it has nothing else to do (poll, flush, an input with
+ * nothing more for now) or the ring is full, so no message waits for a seal
+ * to fill. Messages leave the ring for librdkafka in the order they
+ * entered it, only from the main thread (which alone touches the lists and
+ * librdkafka), so the order per partition is the order read.
  *
  *   head <= claim <= tail, tail - head <= SIGN_RING
  *   [head, claim): claimed by a signer (or signed), [claim, tail): waiting */
@@ -513,14 +516,17 @@ static int64_t thread_cpu_ns(void) {
         return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Signs the oldest messages no signer took yet (as many as are waiting, up
- * to a seal's worth: one signature for all), here (a signer, or the main
- * thread when `on_main`); false when there are none. Called and returns
- * with the lock held, drops it while signing. */
-static bool sign_some_here(tecg_publisher_t *pub, bool on_main) {
+/* Signs the oldest messages no signer took yet, a seal's worth (one
+ * signature for all) or, when `partial`, as many as wait, here (a signer,
+ * or the main thread when `on_main`); false when there are none (or fewer
+ * than a seal's worth and not `partial`). Called and returns with the lock
+ * held, drops it while signing. */
+static bool sign_some_here(tecg_publisher_t *pub, bool on_main, bool partial) {
         signer_t *s = &pub->signer;
         pending_t *run[TECG_EVENT_SIG_SEAL_MAX];
         size_t n = 0;
+        if (!partial && s->tail - s->claim < TECG_EVENT_SIG_SEAL_MAX)
+                return false;
         while (s->claim < s->tail && n < TECG_EVENT_SIG_SEAL_MAX)
                 run[n++] = s->ring[s->claim++ % SIGN_RING];
         if (n == 0)
@@ -545,11 +551,11 @@ static void *signer_main(void *arg) {
         pthread_setname_np(pthread_self(), "tecg-sign");
         pthread_mutex_lock(&s->lock);
         for (;;) {
-                while (!s->quit && s->claim == s->tail)
+                while (!s->quit && s->tail - s->claim < TECG_EVENT_SIG_SEAL_MAX)
                         pthread_cond_wait(&s->work, &s->lock);
                 if (s->quit)
                         break;
-                sign_some_here(pub, false);
+                sign_some_here(pub, false, false);
                 if (s->main_waits)
                         pthread_cond_signal(&s->signed_);
         }
@@ -715,8 +721,10 @@ static bool ring_drain(tecg_publisher_t *pub) {
 }
 
 /* Until the message at the head of the ring is signed (at most timeout_ms),
- * signs the waiting ones here rather than wait for the signers. */
-static void ring_wait_head(tecg_publisher_t *pub, int timeout_ms) {
+ * signs the waiting ones here rather than wait for the signers: full seals
+ * only, unless `partial` (the main thread has nothing else to do: what
+ * waits is not going to be joined by more soon). */
+static void ring_wait_head(tecg_publisher_t *pub, int timeout_ms, bool partial) {
         signer_t *s = &pub->signer;
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
@@ -728,7 +736,7 @@ static void ring_wait_head(tecg_publisher_t *pub, int timeout_ms) {
         }
         pthread_mutex_lock(&s->lock);
         while (s->head < s->tail && !s->ring[s->head % SIGN_RING]->signed_done) {
-                if (sign_some_here(pub, true))
+                if (sign_some_here(pub, true, partial))
                         continue;
                 s->main_waits = true;
                 int rc = pthread_cond_timedwait(&s->signed_, &s->lock, &until);
@@ -752,7 +760,7 @@ static tecg_err_t ring_push(tecg_publisher_t *pub, pending_t *p, char *errstr, s
                  * or no producer instance (a wait that a stop cuts short,
                  * as in send()). */
                 if (!held_by_kafka) {
-                        ring_wait_head(pub, 100);
+                        ring_wait_head(pub, 100, false);
                         continue;
                 }
                 if (pub->stop && *pub->stop) {
@@ -770,7 +778,7 @@ static tecg_err_t ring_push(tecg_publisher_t *pub, pending_t *p, char *errstr, s
         s->ring[s->tail++ % SIGN_RING] = p;
         if (s->nthreads == 0)
                 s->claim = s->tail;
-        else
+        else if (s->tail - s->claim >= TECG_EVENT_SIG_SEAL_MAX)
                 pthread_cond_signal(&s->work);
         pthread_mutex_unlock(&s->lock);
         ring_drain(pub);
@@ -949,7 +957,7 @@ void tecg_publisher_poll(tecg_publisher_t *pub, int timeout_ms) {
                  * (signing meanwhile), not for librdkafka, unless its queue
                  * is what holds them back. */
                 if (!ring_drain(pub) && s->head < s->tail) {
-                        ring_wait_head(pub, timeout_ms);
+                        ring_wait_head(pub, timeout_ms, true);
                         ring_drain(pub);
                         timeout_ms = 0;
                 }

@@ -304,6 +304,12 @@ class Producer:
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self.logf)
         return self
 
+    def without_spool(self):
+        """Its config for stdin alone: no spool.dir."""
+        self.config.write_text("".join(line for line in self.config.read_text().splitlines(True)
+                                       if not line.startswith("spool.dir")))
+        return self
+
     def run_stdin(self, data: bytes, timeout=60, args=()):
         argv, base = wrapped([self.binary, "--config", str(self.config), *args, "-"],
                              str(self.log) + ".stdin")

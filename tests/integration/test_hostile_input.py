@@ -272,15 +272,9 @@ def test_random_bytes(producer_factory, bootstrap, prefix):
 
 # ---- standard input ---------------------------------------------------------
 
-def without_spool(p):
-    """The producer's config for stdin alone: no spool.dir."""
-    p.config.write_text("".join(line for line in p.config.read_text().splitlines(True)
-                                if not line.startswith("spool.dir")))
-
-
 def test_stdin_long_line_and_no_file_limit(producer_factory, bootstrap, prefix, codec):
     p = producer_factory("DEU", extra={"limits.file.lines": "2"})
-    without_spool(p)
+    p.without_spool()
     data = ev(40) + b"\n" + ev(41, course="c" * (2 * MiB)) + b"\n" + ev(42) + b"\n" + ev(43)
     res = p.run_stdin(data)
     err = res.stderr.decode()
@@ -307,7 +301,7 @@ def test_a_huge_line_is_never_held_in_memory(producer_factory):
     before the bounded reader peaked 64 MiB higher); the producer reads it
     through a bounded buffer."""
     p = producer_factory("DEU")
-    without_spool(p)
+    p.without_spool()
     proc = subprocess.Popen([PRODUCER, "--config", str(p.config), "-"],
                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, check_reports, scaled, wrapped, wrapper_texts
 from tecgpy import events, kafka_util
 
 TOPICS = ("contributions", "training-completions")
@@ -55,6 +55,36 @@ def test_spool_file_round_trip(producer_factory, bootstrap, prefix, codec):
     log = p.log_text()
     assert "FRA-0001.ndjson: 400 lines, 400 delivered, 0 rejected" in log
     assert p.rejected("FRA-0001") == ([], b"")
+
+
+def test_stdin_left_open_delivers_what_it_read(producer_factory, bootstrap, prefix, codec,
+                                               tmp_path):
+    """A national system that pipes its events and keeps the pipe open: what
+    was read is signed (a seal does not wait to fill) and delivered while
+    stdin waits for more, not when it ends."""
+    p = producer_factory("FRA").without_spool()
+    evs = events.generate("FRA", 5, seed=11)
+    log = tmp_path / "stdin-open.log"
+    argv, base = wrapped([p.binary, "--config", str(p.config), "-"], str(log) + ".wrap")
+    with open(log, "wb") as logf:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                stderr=logf)
+    try:
+        proc.stdin.write(events.ndjson(evs))
+        proc.stdin.flush()
+        assert_same_events(read_back(bootstrap, prefix, codec, len(evs)), evs, prefix)
+        assert proc.poll() is None, "stdin is still open: the producer reads on"
+        proc.stdin.close()
+        rc = proc.wait(timeout=scaled(60))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = log.read_text()
+    check_reports("tecg-producer FRA (stdin left open)", rc,
+                  [("log", text)] + wrapper_texts(base))
+    assert rc == 0, text
+    assert "stdin: 5 lines, 5 delivered, 0 rejected" in text
 
 
 def test_corrections_decode_with_fastavro(producer_factory, bootstrap, prefix, codec):

@@ -4,7 +4,8 @@
  * their bytes (the kept prefix for a too-long line), their full length and
  * whether they are too long. Every case is read twice: from a file (one
  * large read) and from a pipe fed a few bytes at a time by a child process
- * (short reads), which must give the same lines. */
+ * (short reads), which must give the same lines. The idle call comes when
+ * a pipe has nothing more for now, never for a file. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -285,6 +286,64 @@ static void test_read_error(void **state) {
         close(fd);
 }
 
+/* The idle call feeds the pipe: the first writes a line, the second closes
+ * the writing end. */
+typedef struct {
+        int write_fd;
+        int calls;
+} idle_pipe_t;
+
+static void idle_feeds_the_pipe(void *ctx) {
+        idle_pipe_t *ip = ctx;
+        ip->calls++;
+        if (ip->calls == 1) {
+                assert_int_equal(write(ip->write_fd, "second\n", 7), 7);
+        } else if (ip->calls == 2) {
+                close(ip->write_fd);
+                ip->write_fd = -1;
+        }
+}
+
+static void expect_line(tecg_linereader_t *r, const char *want) {
+        char err[256];
+        tecg_line_t line;
+        assert_int_equal(tecg_linereader_next(r, &line, err, sizeof(err)), TECG_OK);
+        assert_int_equal(line.len, strlen(want));
+        assert_memory_equal(line.data, want, line.len);
+}
+
+static void test_idle_call_when_the_input_waits(void **state) {
+        (void)state;
+        char err[256];
+        tecg_line_t line;
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        idle_pipe_t ip = {p[1], 0};
+        assert_int_equal(write(p[1], "first\n", 6), 6);
+        tecg_linereader_t *r = tecg_linereader_new(p[0], 64, 8);
+        tecg_linereader_on_idle(r, idle_feeds_the_pipe, &ip);
+        expect_line(r, "first"); /* there already: no idle call */
+        assert_int_equal(ip.calls, 0);
+        expect_line(r, "second"); /* written by the first idle call */
+        assert_int_equal(ip.calls, 1);
+        assert_int_equal(tecg_linereader_next(r, &line, err, sizeof(err)), TECG_ERR_NOT_FOUND);
+        assert_int_equal(ip.calls, 2);
+        tecg_linereader_destroy(r);
+        close(p[0]);
+
+        /* A file is always ready: never idle. */
+        int fd = file_fd("a\nb\n", 4);
+        idle_pipe_t never = {-1, 0};
+        r = tecg_linereader_new(fd, 64, 8);
+        tecg_linereader_on_idle(r, idle_feeds_the_pipe, &never);
+        expect_line(r, "a");
+        expect_line(r, "b");
+        assert_int_equal(tecg_linereader_next(r, &line, err, sizeof(err)), TECG_ERR_NOT_FOUND);
+        assert_int_equal(never.calls, 0);
+        tecg_linereader_destroy(r);
+        close(fd);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_cases_from_a_file),
@@ -292,6 +351,7 @@ int main(void) {
                 cmocka_unit_test(test_huge_line_is_skipped_and_counted),
                 cmocka_unit_test(test_limit_above_the_first_buffer),
                 cmocka_unit_test(test_read_error),
+                cmocka_unit_test(test_idle_call_when_the_input_waits),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
