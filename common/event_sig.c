@@ -1,5 +1,7 @@
 #include "event_sig.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -12,9 +14,11 @@ _Static_assert(TECG_EVENT_SIG_SEAL_MAX <= TECG_MERKLE_TREE_MAX &&
 
 /* Proofs a verifier reads: enough for TECG_EVENT_SIG_BATCH_LIMIT leaves. */
 #define PATH_LIMIT 16
-/* Roots whose signature held, remembered per verifying thread: a batch's
- * events arrive together, a few batches (nations, topics) interleaved. */
-#define ROOTS_REMEMBERED 8
+/* Roots whose signature held, shared by every verifying thread: a seal
+ * covers the events in the order the producer read them, of both input
+ * topics, so its parts arrive apart (another partition, another batch, any
+ * thread). Enough for several of the aggregator's batches of 50,000. */
+#define ROOTS_REMEMBERED 8192
 
 /* The four parts of m's frame; ts is their timestamp's storage. */
 static void frame_parts(const tecg_event_sig_msg_t *m, unsigned char ts[8],
@@ -85,7 +89,8 @@ tecg_err_t tecg_event_sig_seal(const tecg_sign_key_t *key, const tecg_event_sig_
         return tecg_sign(key, TECG_SIGN_DOMAIN_EVENT_BATCH, parts, 2, sig, errstr, errstr_size);
 }
 
-/* A root whose signature held on this thread. */
+/* A root whose signature held: the whole of what was checked, so that a
+ * hit is the same check (key, root, n and signature all equal). */
 typedef struct {
         bool used;
         size_t n;
@@ -94,29 +99,41 @@ typedef struct {
         unsigned char sig[TECG_SIGN_SIG_BYTES];
 } root_seen_t;
 
-static _Thread_local root_seen_t roots_seen[ROOTS_REMEMBERED];
-static _Thread_local unsigned roots_next;
+/* Direct-mapped by the root's first bytes (a hash): a root that takes
+ * another's slot only costs that one a check again, whoever chose it. */
+static root_seen_t roots_seen[ROOTS_REMEMBERED];
+static pthread_mutex_t roots_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_uint_fast64_t checks_made;
+
+static root_seen_t *root_slot(const tecg_merkle_hash_t root) {
+        return &roots_seen[tecg_get_be(root, 4) % ROOTS_REMEMBERED];
+}
 
 static bool root_was_verified(const unsigned char *public_key, const tecg_merkle_hash_t root,
                               size_t n, const unsigned char *sig) {
-        for (int i = 0; i < ROOTS_REMEMBERED; i++) {
-                const root_seen_t *s = &roots_seen[i];
-                if (s->used && s->n == n && memcmp(s->root, root, sizeof(s->root)) == 0 &&
-                    memcmp(s->sig, sig, sizeof(s->sig)) == 0 &&
-                    memcmp(s->public_key, public_key, sizeof(s->public_key)) == 0)
-                        return true;
-        }
-        return false;
+        pthread_mutex_lock(&roots_lock);
+        const root_seen_t *s = root_slot(root);
+        bool hit = s->used && s->n == n && memcmp(s->root, root, sizeof(s->root)) == 0 &&
+                   memcmp(s->sig, sig, sizeof(s->sig)) == 0 &&
+                   memcmp(s->public_key, public_key, sizeof(s->public_key)) == 0;
+        pthread_mutex_unlock(&roots_lock);
+        return hit;
 }
 
 static void root_verified(const unsigned char *public_key, const tecg_merkle_hash_t root, size_t n,
                           const unsigned char *sig) {
-        root_seen_t *s = &roots_seen[roots_next++ % ROOTS_REMEMBERED];
+        pthread_mutex_lock(&roots_lock);
+        root_seen_t *s = root_slot(root);
         s->used = true;
         s->n = n;
         memcpy(s->public_key, public_key, sizeof(s->public_key));
         memcpy(s->root, root, sizeof(s->root));
         memcpy(s->sig, sig, sizeof(s->sig));
+        pthread_mutex_unlock(&roots_lock);
+}
+
+uint64_t tecg_event_sig_checks(void) {
+        return atomic_load(&checks_made);
 }
 
 tecg_event_sig_verdict_t
@@ -127,6 +144,7 @@ tecg_event_sig_verify(const unsigned char public_key[TECG_SIGN_PUBLIC_BYTES],
                 unsigned char ts[8];
                 tecg_sign_part_t parts[4];
                 frame_parts(m, ts, parts);
+                atomic_fetch_add(&checks_made, 1);
                 return tecg_sign_verify(public_key, TECG_SIGN_DOMAIN_EVENT, parts, 4, sig)
                                ? TECG_EVENT_SIG_VALID
                                : TECG_EVENT_SIG_BAD;
@@ -152,6 +170,7 @@ tecg_event_sig_verify(const unsigned char public_key[TECG_SIGN_PUBLIC_BYTES],
         unsigned char n_be[4];
         tecg_sign_part_t parts[2];
         root_parts(root, n, n_be, parts);
+        atomic_fetch_add(&checks_made, 1);
         if (!tecg_sign_verify(public_key, TECG_SIGN_DOMAIN_EVENT_BATCH, parts, 2, sig))
                 return TECG_EVENT_SIG_BAD;
         root_verified(public_key, root, n, sig);

@@ -78,12 +78,16 @@ typedef enum {
 
 /* Checks m's signature: the single form when batch is NULL, else the
  * sealed form with the tecg-batch header's bytes batch[0..batch_len).
- * A root whose signature held is remembered on the calling thread (the
- * last few), so the rest of its batch costs a proof's hashes, not an
- * Ed25519 check. Safe on several threads at once. */
+ * A root whose signature held is remembered (8,192 of them, shared by
+ * every thread of the process), so the rest of its seal costs a proof's
+ * hashes, not an Ed25519 check. Safe on several threads at once. */
 tecg_event_sig_verdict_t
 tecg_event_sig_verify(const unsigned char public_key[TECG_SIGN_PUBLIC_BYTES],
                       const tecg_event_sig_msg_t *m, const unsigned char sig[TECG_SIGN_SIG_BYTES],
                       const void *batch, size_t batch_len);
+
+/* Ed25519 checks tecg_event_sig_verify() made in this process (not the
+ * ones a remembered root saved). */
+uint64_t tecg_event_sig_checks(void);
 
 #endif

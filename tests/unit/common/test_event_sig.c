@@ -3,7 +3,8 @@
  * value of their event; a sealed event's tecg-batch header is n, its index
  * and its proof, and any change to them, to the signature or to another
  * event's place in the batch is refused; a root is remembered only once its
- * signature held. */
+ * signature held, and then for every thread. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -173,6 +174,51 @@ static void test_a_changed_event_header_or_signature_is_refused(void **state) {
                 TECG_EVENT_SIG_BAD);
 }
 
+/* One seal's events on two threads: one Ed25519 check in all (the events
+ * of one seal go to two topics, read by any thread); a signature that is
+ * not the one checked, or another key, is checked again and refused. */
+typedef struct {
+        const sealed_t *s;
+        size_t i;
+        tecg_event_sig_verdict_t verdict;
+} verify_arg_t;
+
+static void *verify_on_a_thread(void *opaque) {
+        verify_arg_t *a = opaque;
+        a->verdict = tecg_event_sig_verify(a->s->key.public_key, &a->s->msgs[a->i], a->s->sig,
+                                           a->s->hdrs[a->i].bytes, a->s->hdrs[a->i].len);
+        return NULL;
+}
+
+static void test_a_root_is_checked_once_for_every_thread(void **state) {
+        (void)state;
+        sealed_t s;
+        seal(&s, N);
+        uint64_t before = tecg_event_sig_checks();
+        verify_arg_t a = {&s, 3, TECG_EVENT_SIG_BAD};
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, verify_on_a_thread, &a), 0);
+        assert_int_equal(pthread_join(t, NULL), 0);
+        assert_int_equal(a.verdict, TECG_EVENT_SIG_VALID);
+        assert_int_equal(tecg_event_sig_checks(), before + 1);
+        for (size_t i = 0; i < N; i++)
+                assert_int_equal(tecg_event_sig_verify(s.key.public_key, &s.msgs[i], s.sig,
+                                                       s.hdrs[i].bytes, s.hdrs[i].len),
+                                 TECG_EVENT_SIG_VALID);
+        assert_int_equal(tecg_event_sig_checks(), before + 1);
+
+        unsigned char sig[TECG_SIGN_SIG_BYTES];
+        memcpy(sig, s.sig, sizeof(sig));
+        sig[10] ^= 0x04;
+        assert_int_equal(tecg_event_sig_verify(s.key.public_key, &s.msgs[0], sig, s.hdrs[0].bytes,
+                                               s.hdrs[0].len),
+                         TECG_EVENT_SIG_BAD);
+        assert_int_equal(tecg_event_sig_verify(s.other.public_key, &s.msgs[0], s.sig,
+                                               s.hdrs[0].bytes, s.hdrs[0].len),
+                         TECG_EVENT_SIG_BAD);
+        assert_int_equal(tecg_event_sig_checks(), before + 3);
+}
+
 int main(void) {
         if (tecg_sign_init(errstr, sizeof(errstr)) != TECG_OK)
                 return 1;
@@ -180,6 +226,7 @@ int main(void) {
                 cmocka_unit_test(test_single_signature_covers_each_part),
                 cmocka_unit_test(test_each_sealed_event_verifies_alone),
                 cmocka_unit_test(test_a_changed_event_header_or_signature_is_refused),
+                cmocka_unit_test(test_a_root_is_checked_once_for_every_thread),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
