@@ -2113,6 +2113,7 @@ void tecg_aggregator_stats(const tecg_aggregator_t *agg, tecg_aggregator_stats_t
                 if (agg->parts[i])
                         out->nations += agg->parts[i]->nnations;
         tecg_idstore_stats(agg->store, &out->seen_ids, &out->seen_bytes);
+        out->signature_checks = tecg_event_sig_checks();
 }
 
 /* librdkafka reports that every broker is down but not that one is back:

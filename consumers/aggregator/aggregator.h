@@ -102,6 +102,9 @@ typedef struct {
         uint64_t recoveries;            /* new transactional producers after an
                                  * error no abort could clear */
         uint64_t restores;              /* partitions restored */
+        uint64_t signature_checks;      /* Ed25519 checks made (work done: aborted
+                                         * batches' too); a seal's remembered root
+                                         * needs none */
         uint64_t nations;               /* nation states held */
         uint64_t seen_ids;              /* id records in the store (committed) */
         uint64_t seen_bytes;            /* bytes of the store file in use */

@@ -107,6 +107,10 @@ static void metrics_text(const tecg_aggregator_stats_t *st, tecg_buf_t *out) {
                 {"tecg_aggregator_recoveries_total",
                  "New transactional producers after an error no abort could clear.",
                  TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, recoveries)},
+                {"tecg_aggregator_signature_checks_total",
+                 "Ed25519 signature checks made: one per message signed alone, one per seal "
+                 "(its root is then remembered); aborted batches' included.",
+                 TECG_METRIC_COUNTER, offsetof(tecg_aggregator_stats_t, signature_checks)},
                 {"tecg_aggregator_nations", "Nation states held.", TECG_METRIC_GAUGE,
                  offsetof(tecg_aggregator_stats_t, nations)},
                 {"tecg_aggregator_event_ids",
@@ -161,14 +165,14 @@ static void report_stats(const tecg_aggregator_conf_t *ac, const tecg_aggregator
         tecg_log_info("stats",
                       "consumed=%llu counted=%llu duplicates=%llu "
                       "dead_lettered=%llu transactions=%llu aborts=%llu recoveries=%llu "
-                      "nations=%llu "
+                      "signature_checks=%llu nations=%llu "
                       "event_ids=%llu event_id_bytes=%llu corrections=%llu/%llu/%llu",
                       (unsigned long long)st.consumed, (unsigned long long)st.counted,
                       (unsigned long long)st.duplicates, (unsigned long long)st.dead_lettered,
                       (unsigned long long)st.transactions, (unsigned long long)st.aborts,
-                      (unsigned long long)st.recoveries, (unsigned long long)st.nations,
-                      (unsigned long long)st.seen_ids, (unsigned long long)st.seen_bytes,
-                      (unsigned long long)st.corrections.applied,
+                      (unsigned long long)st.recoveries, (unsigned long long)st.signature_checks,
+                      (unsigned long long)st.nations, (unsigned long long)st.seen_ids,
+                      (unsigned long long)st.seen_bytes, (unsigned long long)st.corrections.applied,
                       (unsigned long long)st.corrections.pending,
                       (unsigned long long)st.corrections.resolved);
         if (!ac->common.metrics_file)

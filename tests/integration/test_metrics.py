@@ -133,6 +133,8 @@ def test_every_daemon_serves_metrics_and_health(producer_factory, daemon_factory
     assert txns >= 1
     assert 0 <= s[("tecg_aggregator_commit_seconds_total", frozenset())] <= 30 * txns
     assert 0 <= s[("tecg_aggregator_slow_commits_total", frozenset())] <= txns
+    # Every event signed: at least one Ed25519 check, never more than one an event.
+    assert 1 <= s[("tecg_aggregator_signature_checks_total", frozenset())] <= len(evs)
 
     ptext = get(pport, "/metrics")[1]
     ps = samples(ptext)
