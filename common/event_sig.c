@@ -89,10 +89,12 @@ tecg_err_t tecg_event_sig_seal(const tecg_sign_key_t *key, const tecg_event_sig_
         return tecg_sign(key, TECG_SIGN_DOMAIN_EVENT_BATCH, parts, 2, sig, errstr, errstr_size);
 }
 
-/* A root whose signature held: the whole of what was checked, so that a
- * hit is the same check (key, root, n and signature all equal). */
+/* A root being checked or whose signature held, with the whole of what
+ * is checked, so that a hit is the same check (key, root, n and
+ * signature all equal). */
+typedef enum { ROOT_EMPTY, ROOT_CHECKING, ROOT_VALID } root_state_t;
 typedef struct {
-        bool used;
+        root_state_t state;
         size_t n;
         unsigned char public_key[TECG_SIGN_PUBLIC_BYTES];
         tecg_merkle_hash_t root;
@@ -100,36 +102,61 @@ typedef struct {
 } root_seen_t;
 
 /* Direct-mapped by the root's first bytes (a hash): a root that takes
- * another's slot only costs that one a check again, whoever chose it. */
+ * another's slot only costs that one a check again, whoever chose it. A
+ * thread that finds its root being checked by another waits for that
+ * verdict rather than make the same check (the two parts of a seal often
+ * come up on two threads at once). */
 static root_seen_t roots_seen[ROOTS_REMEMBERED];
 static pthread_mutex_t roots_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t roots_checked = PTHREAD_COND_INITIALIZER;
 static atomic_uint_fast64_t checks_made;
 
 static root_seen_t *root_slot(const tecg_merkle_hash_t root) {
         return &roots_seen[tecg_get_be(root, 4) % ROOTS_REMEMBERED];
 }
 
-static bool root_was_verified(const unsigned char *public_key, const tecg_merkle_hash_t root,
-                              size_t n, const unsigned char *sig) {
-        pthread_mutex_lock(&roots_lock);
-        const root_seen_t *s = root_slot(root);
-        bool hit = s->used && s->n == n && memcmp(s->root, root, sizeof(s->root)) == 0 &&
-                   memcmp(s->sig, sig, sizeof(s->sig)) == 0 &&
-                   memcmp(s->public_key, public_key, sizeof(s->public_key)) == 0;
-        pthread_mutex_unlock(&roots_lock);
-        return hit;
+static bool root_is(const root_seen_t *s, const unsigned char *public_key,
+                    const tecg_merkle_hash_t root, size_t n, const unsigned char *sig) {
+        return s->state != ROOT_EMPTY && s->n == n && memcmp(s->root, root, sizeof(s->root)) == 0 &&
+               memcmp(s->sig, sig, sizeof(s->sig)) == 0 &&
+               memcmp(s->public_key, public_key, sizeof(s->public_key)) == 0;
 }
 
-static void root_verified(const unsigned char *public_key, const tecg_merkle_hash_t root, size_t n,
-                          const unsigned char *sig) {
-        pthread_mutex_lock(&roots_lock);
+/* Checks the signature over root and n once for every thread. */
+static bool root_signature_holds(const unsigned char *public_key, const tecg_merkle_hash_t root,
+                                 size_t n, const unsigned char *sig) {
         root_seen_t *s = root_slot(root);
-        s->used = true;
-        s->n = n;
-        memcpy(s->public_key, public_key, sizeof(s->public_key));
-        memcpy(s->root, root, sizeof(s->root));
-        memcpy(s->sig, sig, sizeof(s->sig));
+        pthread_mutex_lock(&roots_lock);
+        while (root_is(s, public_key, root, n, sig) && s->state == ROOT_CHECKING)
+                pthread_cond_wait(&roots_checked, &roots_lock);
+        if (root_is(s, public_key, root, n, sig)) { /* ROOT_VALID */
+                pthread_mutex_unlock(&roots_lock);
+                return true;
+        }
+        /* A slot another root is being checked in is left to that check. */
+        bool claimed = s->state != ROOT_CHECKING;
+        if (claimed) {
+                s->state = ROOT_CHECKING;
+                s->n = n;
+                memcpy(s->public_key, public_key, sizeof(s->public_key));
+                memcpy(s->root, root, sizeof(s->root));
+                memcpy(s->sig, sig, sizeof(s->sig));
+        }
         pthread_mutex_unlock(&roots_lock);
+
+        unsigned char n_be[4];
+        tecg_sign_part_t parts[2];
+        root_parts(root, n, n_be, parts);
+        atomic_fetch_add(&checks_made, 1);
+        bool holds = tecg_sign_verify(public_key, TECG_SIGN_DOMAIN_EVENT_BATCH, parts, 2, sig);
+
+        if (claimed) {
+                pthread_mutex_lock(&roots_lock);
+                s->state = holds ? ROOT_VALID : ROOT_EMPTY;
+                pthread_cond_broadcast(&roots_checked);
+                pthread_mutex_unlock(&roots_lock);
+        }
+        return holds;
 }
 
 uint64_t tecg_event_sig_checks(void) {
@@ -165,14 +192,6 @@ tecg_event_sig_verify(const unsigned char public_key[TECG_SIGN_PUBLIC_BYTES],
         event_leaf(m, leaf);
         if (!tecg_merkle_root_from_path(leaf, index, n, path, path_len, root))
                 return TECG_EVENT_SIG_BAD;
-        if (root_was_verified(public_key, root, n, sig))
-                return TECG_EVENT_SIG_VALID;
-        unsigned char n_be[4];
-        tecg_sign_part_t parts[2];
-        root_parts(root, n, n_be, parts);
-        atomic_fetch_add(&checks_made, 1);
-        if (!tecg_sign_verify(public_key, TECG_SIGN_DOMAIN_EVENT_BATCH, parts, 2, sig))
-                return TECG_EVENT_SIG_BAD;
-        root_verified(public_key, root, n, sig);
-        return TECG_EVENT_SIG_VALID;
+        return root_signature_holds(public_key, root, n, sig) ? TECG_EVENT_SIG_VALID
+                                                              : TECG_EVENT_SIG_BAD;
 }

@@ -64,17 +64,22 @@ typedef struct {
         tecg_event_sig_batch_hdr_t hdrs[N];
 } sealed_t;
 
-static void seal(sealed_t *s, size_t n) {
+/* Seals n events; another tag, other events (another root). */
+static void seal_tagged(sealed_t *s, size_t n, int tag) {
         assert_int_equal(tecg_sign_keygen("FRA-1", &s->key, errstr, sizeof(errstr)), TECG_OK);
         assert_int_equal(tecg_sign_keygen("FRA-2", &s->other, errstr, sizeof(errstr)), TECG_OK);
         for (size_t i = 0; i < n; i++) {
-                snprintf(s->values[i], sizeof(s->values[i]), "event %zu", i);
+                snprintf(s->values[i], sizeof(s->values[i]), "event %zu of %d", i, tag);
                 s->msgs[i] = msg("FRA", i % 2 ? "tecg.training-completions" : TOPIC,
                                  1700000000000 + (int64_t)i, s->values[i]);
         }
         assert_int_equal(
                 tecg_event_sig_seal(&s->key, s->msgs, n, s->sig, s->hdrs, errstr, sizeof(errstr)),
                 TECG_OK);
+}
+
+static void seal(sealed_t *s, size_t n) {
+        seal_tagged(s, n, 0);
 }
 
 static void test_each_sealed_event_verifies_alone(void **state) {
@@ -219,6 +224,47 @@ static void test_a_root_is_checked_once_for_every_thread(void **state) {
         assert_int_equal(tecg_event_sig_checks(), before + 3);
 }
 
+/* Two threads verifying the same seals at the same time, in opposite
+ * orders: one Ed25519 check a seal, whoever met it first (the other waits
+ * for that verdict). Roots do not depend on the key, so these seals'
+ * places in the table are the same every run. */
+#define CONCURRENT_SEALS 8
+
+typedef struct {
+        const sealed_t *seals;
+        bool backwards;
+        int invalid;
+} verify_all_arg_t;
+
+static void *verify_all(void *opaque) {
+        verify_all_arg_t *a = opaque;
+        for (int k = 0; k < CONCURRENT_SEALS * N; k++) {
+                int at = a->backwards ? CONCURRENT_SEALS * N - 1 - k : k;
+                const sealed_t *s = &a->seals[at / N];
+                size_t i = (size_t)(at % N);
+                a->invalid += tecg_event_sig_verify(s->key.public_key, &s->msgs[i], s->sig,
+                                                    s->hdrs[i].bytes,
+                                                    s->hdrs[i].len) != TECG_EVENT_SIG_VALID;
+        }
+        return NULL;
+}
+
+static void test_threads_meeting_on_a_root_check_it_once(void **state) {
+        (void)state;
+        static sealed_t seals[CONCURRENT_SEALS];
+        for (int k = 0; k < CONCURRENT_SEALS; k++)
+                seal_tagged(&seals[k], N, 100 + k);
+        uint64_t before = tecg_event_sig_checks();
+        verify_all_arg_t a = {seals, false, 0}, b = {seals, true, 0};
+        pthread_t ta, tb;
+        assert_int_equal(pthread_create(&ta, NULL, verify_all, &a), 0);
+        assert_int_equal(pthread_create(&tb, NULL, verify_all, &b), 0);
+        assert_int_equal(pthread_join(ta, NULL), 0);
+        assert_int_equal(pthread_join(tb, NULL), 0);
+        assert_int_equal(a.invalid + b.invalid, 0);
+        assert_int_equal(tecg_event_sig_checks(), before + CONCURRENT_SEALS);
+}
+
 int main(void) {
         if (tecg_sign_init(errstr, sizeof(errstr)) != TECG_OK)
                 return 1;
@@ -227,6 +273,7 @@ int main(void) {
                 cmocka_unit_test(test_each_sealed_event_verifies_alone),
                 cmocka_unit_test(test_a_changed_event_header_or_signature_is_refused),
                 cmocka_unit_test(test_a_root_is_checked_once_for_every_thread),
+                cmocka_unit_test(test_threads_meeting_on_a_root_check_it_once),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
