@@ -74,23 +74,31 @@ typedef struct {
 /* Signing on threads of their own (docs/architecture.md, "Producer"): an
  * Ed25519 signature costs more than reading, validating and encoding a
  * line together, so send() only queues a signed message here and the
- * signers sign it while the main thread reads on. A signer takes a full
- * seal only (TECG_EVENT_SIG_SEAL_MAX messages: one Ed25519 signature here
- * and one check in the aggregator for all of them); the main thread seals
- * what waits when it has nothing else to do (poll, flush, an input with
- * nothing more for now) or the ring is full, so no message waits for a seal
- * to fill. Messages leave the ring for librdkafka in the order they
- * entered it, only from the main thread (which alone touches the lists and
- * librdkafka), so the order per partition is the order read.
+ * signers sign it while the main thread reads on. Each topic has a ring
+ * (a lane) of its own, so that a seal's events all go to one partition,
+ * one after the other: the aggregator checks the seal's signature once
+ * (a seal across both topics arrived in two parts, far apart in a
+ * backlog). A signer takes a full seal only (TECG_EVENT_SIG_SEAL_MAX
+ * messages of one lane: one Ed25519 signature here and one check in the
+ * aggregator for all of them); the main thread seals what waits when it
+ * has nothing else to do (poll, flush, an input with nothing more for now)
+ * or a lane is full, so no message waits for a seal to fill. Messages
+ * leave a lane for librdkafka in the order they entered it, only from the
+ * main thread (which alone touches the lists and librdkafka), so the
+ * order per partition is the order read.
  *
  *   head <= claim <= tail, tail - head <= SIGN_RING
  *   [head, claim): claimed by a signer (or signed), [claim, tail): waiting */
 typedef struct {
-        pthread_mutex_t lock;
-        pthread_cond_t work;    /* signers: a message to sign, or quit */
-        pthread_cond_t signed_; /* main thread: the message at head is signed */
         pending_t *ring[SIGN_RING];
         uint64_t head, claim, tail;
+} lane_t;
+
+typedef struct {
+        pthread_mutex_t lock;
+        pthread_cond_t work;    /* signers: a full seal to sign, or quit */
+        pthread_cond_t signed_; /* main thread: a lane's head is signed */
+        lane_t lanes[TECG_TOPIC__COUNT];
         bool quit, main_waits;
         pthread_t threads[SIGNERS_MAX];
         int nthreads;
@@ -521,14 +529,14 @@ static int64_t thread_cpu_ns(void) {
  * or the main thread when `on_main`); false when there are none (or fewer
  * than a seal's worth and not `partial`). Called and returns with the lock
  * held, drops it while signing. */
-static bool sign_some_here(tecg_publisher_t *pub, bool on_main, bool partial) {
+static bool sign_some_here(tecg_publisher_t *pub, lane_t *l, bool on_main, bool partial) {
         signer_t *s = &pub->signer;
         pending_t *run[TECG_EVENT_SIG_SEAL_MAX];
         size_t n = 0;
-        if (!partial && s->tail - s->claim < TECG_EVENT_SIG_SEAL_MAX)
+        if (!partial && l->tail - l->claim < TECG_EVENT_SIG_SEAL_MAX)
                 return false;
-        while (s->claim < s->tail && n < TECG_EVENT_SIG_SEAL_MAX)
-                run[n++] = s->ring[s->claim++ % SIGN_RING];
+        while (l->claim < l->tail && n < TECG_EVENT_SIG_SEAL_MAX)
+                run[n++] = l->ring[l->claim++ % SIGN_RING];
         if (n == 0)
                 return false;
         pthread_mutex_unlock(&s->lock);
@@ -544,6 +552,23 @@ static bool sign_some_here(tecg_publisher_t *pub, bool on_main, bool partial) {
         return true;
 }
 
+/* A lane with a full seal waiting, or NULL. Under the lock. */
+static lane_t *lane_with_a_seal(signer_t *s) {
+        for (int t = 0; t < TECG_TOPIC__COUNT; t++)
+                if (s->lanes[t].tail - s->lanes[t].claim >= TECG_EVENT_SIG_SEAL_MAX)
+                        return &s->lanes[t];
+        return NULL;
+}
+
+/* Messages in the lanes: waiting, being signed or signed but not handed
+ * over yet. The main thread's view (it alone moves head and tail). */
+static bool lanes_hold_messages(const signer_t *s) {
+        for (int t = 0; t < TECG_TOPIC__COUNT; t++)
+                if (s->lanes[t].head < s->lanes[t].tail)
+                        return true;
+        return false;
+}
+
 static void *signer_main(void *arg) {
         tecg_publisher_t *pub = arg;
         signer_t *s = &pub->signer;
@@ -551,11 +576,12 @@ static void *signer_main(void *arg) {
         pthread_setname_np(pthread_self(), "tecg-sign");
         pthread_mutex_lock(&s->lock);
         for (;;) {
-                while (!s->quit && s->tail - s->claim < TECG_EVENT_SIG_SEAL_MAX)
+                lane_t *l;
+                while (!s->quit && !(l = lane_with_a_seal(s)))
                         pthread_cond_wait(&s->work, &s->lock);
                 if (s->quit)
                         break;
-                sign_some_here(pub, false, false);
+                sign_some_here(pub, l, false, false);
                 if (s->main_waits)
                         pthread_cond_signal(&s->signed_);
         }
@@ -640,8 +666,11 @@ static void signer_stop(tecg_publisher_t *pub) {
                               (double)s->signers_cpu_ns / 1e9, (unsigned long long)s->by_main);
         /* Never handed to librdkafka: purged without an ack, as the
          * messages still in librdkafka's queue. */
-        while (s->head < s->tail)
-                free(s->ring[s->head++ % SIGN_RING]);
+        for (int t = 0; t < TECG_TOPIC__COUNT; t++) {
+                lane_t *l = &s->lanes[t];
+                while (l->head < l->tail)
+                        free(l->ring[l->head++ % SIGN_RING]);
+        }
         pthread_cond_destroy(&s->signed_);
         pthread_cond_destroy(&s->work);
         pthread_mutex_destroy(&s->lock);
@@ -688,21 +717,21 @@ static rd_kafka_resp_err_t hand_over(tecg_publisher_t *pub, pending_t *p) {
         return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
-/* Hands the signed messages at the head of the ring to librdkafka, in
+/* Hands the signed messages at the head of lane l to librdkafka, in
  * order, until one is not signed yet, librdkafka's queue is full (or
  * holds OUTQ_SOFT_MAX) or there is no producer instance. Only the main
  * thread moves head and tail. True when Kafka's side is what stopped it
  * (the caller waits for librdkafka, not for a signature): asking again
  * whether the head is signed would race with the signers, and a head
  * signed just after this returned is not Kafka being full. */
-static bool ring_drain(tecg_publisher_t *pub) {
+static bool lane_drain(tecg_publisher_t *pub, lane_t *l) {
         signer_t *s = &pub->signer;
         pending_t *run[64];
         for (;;) {
                 size_t n = 0, done = 0;
                 pthread_mutex_lock(&s->lock);
-                for (uint64_t i = s->head; i < s->claim && n < sizeof(run) / sizeof(run[0]); i++) {
-                        pending_t *p = s->ring[i % SIGN_RING];
+                for (uint64_t i = l->head; i < l->claim && n < sizeof(run) / sizeof(run[0]); i++) {
+                        pending_t *p = l->ring[i % SIGN_RING];
                         if (!p->signed_done)
                                 break;
                         run[n++] = p;
@@ -714,17 +743,26 @@ static bool ring_drain(tecg_publisher_t *pub) {
                         return true;
                 while (done < n && pub->rk && !pub->fatal && !hand_over(pub, run[done]))
                         done++;
-                s->head += done;
+                l->head += done;
                 if (done < n)
                         return true;
         }
 }
 
-/* Until the message at the head of the ring is signed (at most timeout_ms),
- * signs the waiting ones here rather than wait for the signers: full seals
- * only, unless `partial` (the main thread has nothing else to do: what
- * waits is not going to be joined by more soon). */
-static void ring_wait_head(tecg_publisher_t *pub, int timeout_ms, bool partial) {
+/* lane_drain() of every lane; true when Kafka's side held any back. */
+static bool ring_drain(tecg_publisher_t *pub) {
+        bool held = false;
+        for (int t = 0; t < TECG_TOPIC__COUNT; t++)
+                held |= lane_drain(pub, &pub->signer.lanes[t]);
+        return held;
+}
+
+/* Until the message at the head of lane l, or of every lane when l is
+ * NULL, is signed (at most timeout_ms), signs the waiting ones here rather
+ * than wait for the signers: full seals only, unless `partial` (the main
+ * thread has nothing else to do: what waits is not going to be joined by
+ * more soon). */
+static void ring_wait_head(tecg_publisher_t *pub, lane_t *only, int timeout_ms, bool partial) {
         signer_t *s = &pub->signer;
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
@@ -735,32 +773,40 @@ static void ring_wait_head(tecg_publisher_t *pub, int timeout_ms, bool partial) 
                 until.tv_nsec -= 1000000000;
         }
         pthread_mutex_lock(&s->lock);
-        while (s->head < s->tail && !s->ring[s->head % SIGN_RING]->signed_done) {
-                if (sign_some_here(pub, true, partial))
+        for (int t = 0; t < TECG_TOPIC__COUNT; t++) {
+                lane_t *l = &s->lanes[t];
+                if (only && l != only)
                         continue;
-                s->main_waits = true;
-                int rc = pthread_cond_timedwait(&s->signed_, &s->lock, &until);
-                s->main_waits = false;
-                if (rc != 0)
-                        break;
+                while (l->head < l->tail && !l->ring[l->head % SIGN_RING]->signed_done) {
+                        if (sign_some_here(pub, l, true, partial))
+                                continue;
+                        s->main_waits = true;
+                        int rc = pthread_cond_timedwait(&s->signed_, &s->lock, &until);
+                        s->main_waits = false;
+                        if (rc != 0)
+                                goto out;
+                }
         }
+out:
         pthread_mutex_unlock(&s->lock);
 }
 
-/* Queues a signed message (the ring owns it from now on): waits, serving
- * acknowledgements and signing, while the ring is full. */
+/* Queues a signed message in its topic's lane (which owns it from now
+ * on): waits, serving acknowledgements and signing, while the lane is
+ * full. */
 static tecg_err_t ring_push(tecg_publisher_t *pub, pending_t *p, char *errstr, size_t errstr_size) {
         signer_t *s = &pub->signer;
+        lane_t *l = &s->lanes[p->topic];
         for (;;) {
                 bool held_by_kafka = ring_drain(pub);
-                if (s->tail - s->head < SIGN_RING)
+                if (l->tail - l->head < SIGN_RING)
                         break;
                 /* Full: the head not signed yet (work here that always
                  * ends), or librdkafka's queue full (or at OUTQ_SOFT_MAX)
                  * or no producer instance (a wait that a stop cuts short,
                  * as in send()). */
                 if (!held_by_kafka) {
-                        ring_wait_head(pub, 100, false);
+                        ring_wait_head(pub, l, 100, false);
                         continue;
                 }
                 if (pub->stop && *pub->stop) {
@@ -775,10 +821,10 @@ static tecg_err_t ring_push(tecg_publisher_t *pub, pending_t *p, char *errstr, s
                 p->signed_done = true;
         }
         pthread_mutex_lock(&s->lock);
-        s->ring[s->tail++ % SIGN_RING] = p;
+        l->ring[l->tail++ % SIGN_RING] = p;
         if (s->nthreads == 0)
-                s->claim = s->tail;
-        else if (s->tail - s->claim >= TECG_EVENT_SIG_SEAL_MAX)
+                l->claim = l->tail;
+        else if (l->tail - l->claim >= TECG_EVENT_SIG_SEAL_MAX)
                 pthread_cond_signal(&s->work);
         pthread_mutex_unlock(&s->lock);
         ring_drain(pub);
@@ -952,22 +998,22 @@ void tecg_publisher_poll(tecg_publisher_t *pub, int timeout_ms) {
                 return;
         }
         signer_t *s = &pub->signer;
-        if (s->head < s->tail) {
+        if (lanes_hold_messages(s)) {
                 /* Messages to hand over first: wait for their signatures
                  * (signing meanwhile), not for librdkafka, unless its queue
                  * is what holds them back. */
-                if (!ring_drain(pub) && s->head < s->tail) {
-                        ring_wait_head(pub, timeout_ms, true);
+                if (!ring_drain(pub) && lanes_hold_messages(s)) {
+                        ring_wait_head(pub, NULL, timeout_ms, true);
                         ring_drain(pub);
                         timeout_ms = 0;
                 }
-                if (s->head == s->tail)
+                if (!lanes_hold_messages(s))
                         timeout_ms = 0;
         }
         rd_kafka_poll(pub->rk, timeout_ms);
         if (pub->fatal)
                 publisher_restart(pub);
-        if (s->head < s->tail && pub->rk)
+        if (lanes_hold_messages(s) && pub->rk)
                 ring_drain(pub);
         if (pub->resend.head && pub->rk)
                 resend_due(pub);

@@ -528,6 +528,80 @@ static void test_signed_messages_keep_their_order(void **state) {
         destroy_signing_publisher(f, &key);
 }
 
+/* Each topic is sealed on its own (a lane each): messages sent to the two
+ * topics in turn come back as seals of one topic only, 64 to a seal but
+ * for each topic's last, so that the aggregator finds a seal's events
+ * together in one partition. */
+#define LANE_TEST_EACH 200
+
+static void test_each_topic_is_sealed_on_its_own(void **state) {
+        fixture_t *f = *state;
+        char err[512], payload[32];
+        tecg_sign_key_t key;
+        make_signing_publisher(f, &key, NULL);
+        for (unsigned i = 0; i < 2 * LANE_TEST_EACH; i++) {
+                int n = snprintf(payload, sizeof(payload), "lane-%u", i);
+                tecg_topic_t topic = i % 2 ? TECG_TOPIC_TRAINING : TECG_TOPIC_CONTRIBUTIONS;
+                assert_int_equal(tecg_publisher_send(f->pub, topic, payload, (size_t)n, f,
+                                                     BULK_FIRST + i, err, sizeof(err)),
+                                 TECG_OK);
+        }
+        assert_int_equal(tecg_publisher_flush(f->pub, 30000), TECG_OK);
+        assert_int_equal(f->bulk_errors, 0);
+
+        rd_kafka_conf_t *kc = rd_kafka_conf_new();
+        rd_kafka_conf_set(kc, "bootstrap.servers", f->bootstraps, err, sizeof(err));
+        rd_kafka_conf_set(kc, "group.id", "test-publisher-lanes", err, sizeof(err));
+        rd_kafka_conf_set(kc, "log_level", "0", err, sizeof(err));
+        rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof(err));
+        assert_non_null(c);
+        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(4);
+        for (int32_t p = 0; p < 3; p++)
+                rd_kafka_topic_partition_list_add(parts, "t.contributions", p)->offset =
+                        RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_topic_partition_list_add(parts, "t.training-completions", 0)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+        assert_int_equal(rd_kafka_assign(c, parts), 0);
+        rd_kafka_topic_partition_list_destroy(parts);
+        /* Per topic: events in full seals and in the last, shorter one. */
+        unsigned got = 0, full[2] = {0, 0}, last[2] = {0, 0};
+        int64_t deadline = tu_now_ms() + 20000;
+        while (got < 2 * LANE_TEST_EACH && tu_now_ms() < deadline) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+                if (!m)
+                        continue;
+                if (!m->err) {
+                        int training = strcmp(rd_kafka_topic_name(m->rkt), "t.contributions") != 0;
+                        const void *batch;
+                        size_t batch_len;
+                        rd_kafka_headers_t *hdrs = NULL;
+                        assert_int_equal(rd_kafka_message_headers(m, &hdrs), 0);
+                        assert_int_equal(rd_kafka_header_get_last(hdrs, TECG_EVENT_SIG_HDR_BATCH,
+                                                                  &batch, &batch_len),
+                                         0);
+                        unsigned seal_n = (unsigned)tecg_get_be(batch, 2);
+                        if (seal_n == TECG_EVENT_SIG_SEAL_MAX)
+                                full[training]++;
+                        else if (seal_n == LANE_TEST_EACH % TECG_EVENT_SIG_SEAL_MAX)
+                                last[training]++;
+                        else
+                                fail_msg("offset %lld in a seal of %u", (long long)m->offset,
+                                         seal_n);
+                        got++;
+                }
+                rd_kafka_message_destroy(m);
+        }
+        rd_kafka_consumer_close(c);
+        rd_kafka_destroy(c);
+        assert_int_equal(got, 2 * LANE_TEST_EACH);
+        for (int t = 0; t < 2; t++) {
+                assert_int_equal(full[t], LANE_TEST_EACH / TECG_EVENT_SIG_SEAL_MAX *
+                                                  TECG_EVENT_SIG_SEAL_MAX);
+                assert_int_equal(last[t], LANE_TEST_EACH % TECG_EVENT_SIG_SEAL_MAX);
+        }
+        destroy_signing_publisher(f, &key);
+}
+
 /* A signed message is queued for its signature before librdkafka sees it,
  * so the publisher makes librdkafka's size check itself: the largest value
  * that fits goes through (librdkafka would refuse one the check let pass:
@@ -653,6 +727,7 @@ int main(void) {
                 T(test_too_large_is_refused_at_send),
                 T(test_signed_messages_verify_with_the_keyring),
                 T(test_signed_messages_keep_their_order),
+                T(test_each_topic_is_sealed_on_its_own),
                 T(test_signed_size_limit_is_librdkafkas),
                 T(test_stop_while_the_ring_is_full),
                 T(test_signed_queue_is_kept_short),
