@@ -408,6 +408,10 @@ static void publisher_sink_poll(void *ctx, int timeout_ms) {
         tecg_publisher_poll(ctx, timeout_ms);
 }
 
+static int publisher_sink_seal_due_ms(void *ctx) {
+        return tecg_publisher_seal_due_ms(ctx);
+}
+
 static tecg_err_t publisher_sink_ready(void *ctx, char *errstr, size_t errstr_size) {
         return tecg_publisher_ready(ctx, errstr, errstr_size);
 }
@@ -455,8 +459,10 @@ tecg_ingest_t *tecg_ingest_new(const tecg_conf_t *conf, const char *topic_prefix
         }
         tecg_publisher_set_stop_flag(ing->pub, stop);
         tecg_publisher_set_signing_key(ing->pub, opts->signing_key);
+        tecg_publisher_set_seal_window(ing->pub, opts->seal_window_ms);
         ing->sink = (tecg_ingest_sink_t){.send = publisher_sink_send,
                                          .poll = publisher_sink_poll,
+                                         .seal_due_ms = publisher_sink_seal_due_ms,
                                          .ready = publisher_sink_ready,
                                          .ctx = ing->pub};
         return ing;
@@ -730,11 +736,13 @@ tecg_err_t tecg_ingest_spool_file(tecg_ingest_t *ing, const char *name, char *er
 }
 
 /* A stream with nothing more for now: what was read goes to Kafka (a seal
- * waiting to fill is signed, docs/design.md §9.1), acknowledgements are
- * served. 1 ms lets a signing thread finish the seal it holds. */
-static void stream_idle(void *ctx) {
+ * whose window is over is signed, docs/design.md §9.1), acknowledgements
+ * are served; called again when the next seal is due. 1 ms lets a signing
+ * thread finish the seal it holds. */
+static int stream_idle(void *ctx) {
         tecg_ingest_t *ing = ctx;
         ing->sink.poll(ing->sink.ctx, 1);
+        return ing->sink.seal_due_ms ? ing->sink.seal_due_ms(ing->sink.ctx) : -1;
 }
 
 tecg_err_t tecg_ingest_stream(tecg_ingest_t *ing, const char *name, int fd, char *errstr,

@@ -44,6 +44,9 @@ typedef struct {
          * event published is signed with it; NULL = unsigned (only with
          * security.signing=off, docs/design.md §9.1). */
         const tecg_sign_key_t *signing_key;
+        /* security.signing.seal.ms: how long a signed event may wait for
+         * others to share its seal (docs/design.md §9.1). */
+        int64_t seal_window_ms;
 } tecg_ingest_opts_t;
 
 #define TECG_INGEST_TOO_LONG_KEEP 4096
@@ -73,6 +76,9 @@ typedef struct {
         /* Optional: whether the sink takes messages now (TECG_OK), else
          * TECG_ERR_RETRY with the reason; NULL = always. */
         tecg_err_t (*ready)(void *ctx, char *errstr, size_t errstr_size);
+        /* Milliseconds until poll() has a seal to make (-1: none); NULL =
+         * never. */
+        int (*seal_due_ms)(void *ctx);
 } tecg_ingest_sink_t;
 
 /* What one request of the HTTP input learns about its lines (see

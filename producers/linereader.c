@@ -26,7 +26,7 @@ struct tecg_linereader {
         char *kept;       /* its first `keep` bytes */
         size_t kept_len;
         /* tecg_linereader_on_idle() */
-        void (*idle)(void *ctx);
+        int (*idle)(void *ctx);
         void *idle_ctx;
 };
 
@@ -57,7 +57,7 @@ void tecg_linereader_destroy(tecg_linereader_t *r) {
         free(r);
 }
 
-void tecg_linereader_on_idle(tecg_linereader_t *r, void (*idle)(void *ctx), void *ctx) {
+void tecg_linereader_on_idle(tecg_linereader_t *r, int (*idle)(void *ctx), void *ctx) {
         r->idle = idle;
         r->idle_ctx = ctx;
 }
@@ -77,8 +77,9 @@ static tecg_err_t wait_for_input(tecg_linereader_t *r, char *errstr, size_t errs
                         return tecg_seterr(TECG_ERR_IO, errstr, errstr_size, "poll: %s",
                                            strerror(errno));
                 }
-                r->idle(r->idle_ctx);
-                timeout_ms = TECG_LINEREADER_IDLE_MS;
+                timeout_ms = r->idle(r->idle_ctx);
+                if (timeout_ms < 0 || timeout_ms > TECG_LINEREADER_IDLE_MS)
+                        timeout_ms = TECG_LINEREADER_IDLE_MS;
         }
 }
 

@@ -39,12 +39,13 @@ tecg_linereader_t *tecg_linereader_new(int fd, size_t max_line, size_t keep);
 void tecg_linereader_destroy(tecg_linereader_t *r);
 
 /* Calls idle(ctx) whenever the next read(2) would wait for input: once
- * when the input has nothing more for now, then every
- * TECG_LINEREADER_IDLE_MS while it stays so (a pipe from a quiet national
- * system: what was read meanwhile is sent on, acknowledgements are served).
- * Without it a read waits as long as the input does. */
+ * when the input has nothing more for now, then again after the
+ * milliseconds it returns (at most TECG_LINEREADER_IDLE_MS; a negative
+ * value means that long) while the input stays quiet (a pipe from a quiet
+ * national system: what was read meanwhile is sent on, acknowledgements
+ * are served). Without it a read waits as long as the input does. */
 #define TECG_LINEREADER_IDLE_MS 100
-void tecg_linereader_on_idle(tecg_linereader_t *r, void (*idle)(void *ctx), void *ctx);
+void tecg_linereader_on_idle(tecg_linereader_t *r, int (*idle)(void *ctx), void *ctx);
 
 /* Reads the next line into *line.
  *   TECG_OK            a line;

@@ -87,6 +87,17 @@ const tecg_conf_prop_t tecg_producer_conf_props[] = {
          .offset = F(signing_key),
          .doc = "the nation's private key file (tecg-producer --keygen; mode 0600, "
                 "owned by the producer's user); required unless security.signing=off"},
+        {.name = "security.signing.seal.ms",
+         .type = TECG_CONF_INT,
+         .offset = F(seal_ms),
+         .defval = "5",
+         .min = 0,
+         .max = 1000,
+         .doc = "how long a signed event read while fewer than 64 wait may wait for "
+                "others to share its signature (a seal: the aggregator checks one "
+                "Ed25519 signature for all of them); 0 seals what waits whenever the "
+                "producer has nothing else to do. Under load seals fill before it; "
+                "the end of the input seals at once"},
         {.name = "security.keyring",
          .type = TECG_CONF_STRING,
          .offset = F(keyring),

@@ -24,6 +24,7 @@ typedef struct {
         int64_t file_lines;
         bool signing;      /* security.signing */
         char *signing_key; /* security.signing.key: the key file */
+        int64_t seal_ms;   /* security.signing.seal.ms */
         char *keyring;     /* security.keyring; NULL = beside nations.file */
         /* The HTTP input (docs/design.md §2.8); off unless http.port is set. */
         char *http_address;

@@ -713,6 +713,7 @@ int main(int argc, char **argv) {
                 .max_file_lines = (uint64_t)pc.file_lines,
                 .retry_interval_ms = pc.retry_interval_ms,
                 .signing_key = signing ? &signing_key : NULL,
+                .seal_window_ms = pc.seal_ms,
         };
         if (!(ing = tecg_ingest_new(d.conf, pc.common.topic_prefix, nations, pc.nation, spool,
                                     &opts, (const volatile int *)&tecg_daemon_stop, errstr,

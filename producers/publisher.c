@@ -1,5 +1,6 @@
 #include "publisher.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -52,6 +53,7 @@ typedef struct pending {
         /* The message timestamp and its signature, fixed at send(): a
          * resend is the same signed message (docs/design.md §9.1). */
         int64_t timestamp_ms;
+        int64_t queued_ms; /* monotonic, when it joined its signing lane */
         bool is_signed;
         /* The key it is signed with (the header names it); borrowed. */
         const tecg_sign_key_t *sign_key;
@@ -99,6 +101,8 @@ typedef struct {
         pthread_cond_t work;    /* signers: a full seal to sign, or quit */
         pthread_cond_t signed_; /* main thread: a lane's head is signed */
         lane_t lanes[TECG_TOPIC__COUNT];
+        int64_t seal_window_ms; /* tecg_publisher_set_seal_window() */
+        bool flushing;          /* in flush(): seal what waits at once */
         bool quit, main_waits;
         pthread_t threads[SIGNERS_MAX];
         int nthreads;
@@ -757,13 +761,28 @@ static bool ring_drain(tecg_publisher_t *pub) {
         return held;
 }
 
+/* Which seals the main thread makes itself: full ones only (it has other
+ * work), also shorter ones whose first message has waited the seal window
+ * (it has nothing else to do), or everything waiting (flush). */
+typedef enum { SEAL_FULL, SEAL_DUE, SEAL_ALL } seal_policy_t;
+
+/* Milliseconds until lane l's waiting messages are due for a seal of
+ * their own: 0 now, -1 when none waits. Under the lock. */
+static int64_t lane_due_ms(const signer_t *s, const lane_t *l, int64_t now) {
+        if (l->claim == l->tail)
+                return -1;
+        int64_t due = l->ring[l->claim % SIGN_RING]->queued_ms + s->seal_window_ms - now;
+        return due > 0 ? due : 0;
+}
+
 /* Until the message at the head of lane l, or of every lane when l is
  * NULL, is signed (at most timeout_ms), signs the waiting ones here rather
- * than wait for the signers: full seals only, unless `partial` (the main
- * thread has nothing else to do: what waits is not going to be joined by
- * more soon). */
-static void ring_wait_head(tecg_publisher_t *pub, lane_t *only, int timeout_ms, bool partial) {
+ * than wait for the signers, as `policy` allows. Returns the milliseconds
+ * until a seal it left waiting is due (-1: none left). */
+static int64_t ring_wait_head(tecg_publisher_t *pub, lane_t *only, int timeout_ms,
+                              seal_policy_t policy) {
         signer_t *s = &pub->signer;
+        int64_t next_due = -1;
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += timeout_ms / 1000;
@@ -778,8 +797,14 @@ static void ring_wait_head(tecg_publisher_t *pub, lane_t *only, int timeout_ms, 
                 if (only && l != only)
                         continue;
                 while (l->head < l->tail && !l->ring[l->head % SIGN_RING]->signed_done) {
+                        int64_t due = lane_due_ms(s, l, tecg_mono_ms());
+                        bool partial = policy == SEAL_ALL || (policy == SEAL_DUE && due == 0);
                         if (sign_some_here(pub, l, true, partial))
                                 continue;
+                        if (l->head == l->claim) { /* not due: nobody else will sign it */
+                                next_due = next_due < 0 || due < next_due ? due : next_due;
+                                break;
+                        }
                         s->main_waits = true;
                         int rc = pthread_cond_timedwait(&s->signed_, &s->lock, &until);
                         s->main_waits = false;
@@ -789,6 +814,7 @@ static void ring_wait_head(tecg_publisher_t *pub, lane_t *only, int timeout_ms, 
         }
 out:
         pthread_mutex_unlock(&s->lock);
+        return next_due;
 }
 
 /* Queues a signed message in its topic's lane (which owns it from now
@@ -806,7 +832,7 @@ static tecg_err_t ring_push(tecg_publisher_t *pub, pending_t *p, char *errstr, s
                  * or no producer instance (a wait that a stop cuts short,
                  * as in send()). */
                 if (!held_by_kafka) {
-                        ring_wait_head(pub, l, 100, false);
+                        ring_wait_head(pub, l, 100, SEAL_FULL);
                         continue;
                 }
                 if (pub->stop && *pub->stop) {
@@ -820,6 +846,7 @@ static tecg_err_t ring_push(tecg_publisher_t *pub, pending_t *p, char *errstr, s
                 sign_message(pub, p);
                 p->signed_done = true;
         }
+        p->queued_ms = tecg_mono_ms();
         pthread_mutex_lock(&s->lock);
         l->ring[l->tail++ % SIGN_RING] = p;
         if (s->nthreads == 0)
@@ -829,6 +856,25 @@ static tecg_err_t ring_push(tecg_publisher_t *pub, pending_t *p, char *errstr, s
         pthread_mutex_unlock(&s->lock);
         ring_drain(pub);
         return TECG_OK;
+}
+
+void tecg_publisher_set_seal_window(tecg_publisher_t *pub, int64_t ms) {
+        pub->signer.seal_window_ms = ms > 0 ? ms : 0;
+}
+
+int tecg_publisher_seal_due_ms(tecg_publisher_t *pub) {
+        signer_t *s = &pub->signer;
+        if (!s->ready)
+                return -1;
+        int64_t now = tecg_mono_ms(), next = -1;
+        pthread_mutex_lock(&s->lock);
+        for (int t = 0; t < TECG_TOPIC__COUNT; t++) {
+                int64_t due = lane_due_ms(s, &s->lanes[t], now);
+                if (due >= 0 && (next < 0 || due < next))
+                        next = due;
+        }
+        pthread_mutex_unlock(&s->lock);
+        return next > INT_MAX ? INT_MAX : (int)next;
 }
 
 void tecg_publisher_set_signing_key(tecg_publisher_t *pub, const tecg_sign_key_t *key) {
@@ -998,14 +1044,16 @@ void tecg_publisher_poll(tecg_publisher_t *pub, int timeout_ms) {
                 return;
         }
         signer_t *s = &pub->signer;
+        seal_policy_t policy = s->flushing ? SEAL_ALL : SEAL_DUE;
         if (lanes_hold_messages(s)) {
                 /* Messages to hand over first: wait for their signatures
                  * (signing meanwhile), not for librdkafka, unless its queue
-                 * is what holds them back. */
+                 * is what holds them back; then wait for librdkafka at
+                 * most until the next seal is due. */
                 if (!ring_drain(pub) && lanes_hold_messages(s)) {
-                        ring_wait_head(pub, NULL, timeout_ms, true);
+                        int64_t due = ring_wait_head(pub, NULL, timeout_ms, policy);
                         ring_drain(pub);
-                        timeout_ms = 0;
+                        timeout_ms = due < 0 ? 0 : due < timeout_ms ? (int)due : timeout_ms;
                 }
                 if (!lanes_hold_messages(s))
                         timeout_ms = 0;
@@ -1013,8 +1061,10 @@ void tecg_publisher_poll(tecg_publisher_t *pub, int timeout_ms) {
         rd_kafka_poll(pub->rk, timeout_ms);
         if (pub->fatal)
                 publisher_restart(pub);
-        if (lanes_hold_messages(s) && pub->rk)
+        if (lanes_hold_messages(s) && pub->rk) {
+                ring_wait_head(pub, NULL, 0, policy);
                 ring_drain(pub);
+        }
         if (pub->resend.head && pub->rk)
                 resend_due(pub);
 
@@ -1153,13 +1203,18 @@ tecg_err_t tecg_publisher_ready(tecg_publisher_t *pub, char *errstr, size_t errs
 
 tecg_err_t tecg_publisher_flush(tecg_publisher_t *pub, int timeout_ms) {
         int64_t deadline = tecg_mono_ms() + timeout_ms;
+        tecg_err_t err = TECG_OK;
+        pub->signer.flushing = true; /* nothing more is coming: seal it all */
         while (tecg_publisher_outstanding(pub) > 0) {
                 int64_t left = deadline - tecg_mono_ms();
-                if (left <= 0)
-                        return TECG_ERR_RETRY;
+                if (left <= 0) {
+                        err = TECG_ERR_RETRY;
+                        break;
+                }
                 tecg_publisher_poll(pub, left < 100 ? (int)left : 100);
         }
-        return TECG_OK;
+        pub->signer.flushing = false;
+        return err;
 }
 
 void tecg_publisher_stats(const tecg_publisher_t *pub, tecg_publisher_stats_t *out) {

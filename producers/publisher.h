@@ -50,6 +50,16 @@ tecg_err_t tecg_publisher_send(tecg_publisher_t *pub, tecg_topic_t topic, const 
  * explicit timestamp (the wall clock at send()) either way. */
 void tecg_publisher_set_signing_key(tecg_publisher_t *pub, const tecg_sign_key_t *key);
 
+/* How long a signed message may wait for others to share its seal (one
+ * signature for up to TECG_EVENT_SIG_SEAL_MAX messages of a topic) when
+ * fewer than a seal's worth wait: 0 (the default) seals what waits as soon
+ * as the caller polls. flush() seals at once. */
+void tecg_publisher_set_seal_window(tecg_publisher_t *pub, int64_t ms);
+
+/* Milliseconds until a waiting seal is due (poll then seals it); 0 when
+ * one is due now, -1 when none waits. */
+int tecg_publisher_seal_due_ms(tecg_publisher_t *pub);
+
 /* While *stop is non-zero, send() gives up waiting on a full queue and
  * returns TECG_ERR_RETRY (the message was not sent). Borrowed. */
 void tecg_publisher_set_stop_flag(tecg_publisher_t *pub, const volatile int *stop);

@@ -145,7 +145,7 @@ static void fz_setup(void) {
         tecg_ingest_opts_t opts = {.max_file_lines = MAX_FILE_LINES, .retry_interval_ms = 100};
         tecg_validate_limits_init(&opts.validate);
         opts.validate.max_line_bytes = MAX_LINE_BYTES;
-        tecg_ingest_sink_t sink = {capture_send, capture_poll, &fz.cap, NULL};
+        tecg_ingest_sink_t sink = {.send = capture_send, .poll = capture_poll, .ctx = &fz.cap};
         fz.spool_ing = tecg_ingest_new_with_sink(&sink, fz.nations, "DEU", fz.spool, &opts,
                                                  &fz.stop, err, sizeof(err));
         FZ_SETUP(fz.spool_ing, "%s", err);

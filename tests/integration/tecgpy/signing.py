@@ -76,6 +76,38 @@ def _node(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
+def _split(n: int) -> int:
+    """The largest power of two below n (n >= 2): where RFC 9162 splits."""
+    k = 1
+    while k << 1 < n:
+        k <<= 1
+    return k
+
+
+def merkle_tree(leaves: list):
+    """RFC 9162 §2.1: the root of leaves (leaf hashes) and every leaf's
+    inclusion proof, from the leaf up."""
+    if len(leaves) == 1:
+        return leaves[0], [[]]
+    k = _split(len(leaves))
+    left, lproofs = merkle_tree(leaves[:k])
+    right, rproofs = merkle_tree(leaves[k:])
+    return _node(left, right), [p + [right] for p in lproofs] + [p + [left] for p in rproofs]
+
+
+def seal_events(key: "Key", msg_key: bytes, topic: str, items: list):
+    """Seals [(timestamp_ms, value), ...] (2 to 64 events) as tecg-producer
+    does (docs/design.md §9.1): the one signature and each event's
+    tecg-batch header."""
+    leaves = [hashlib.sha256(b"\x00" + frame(DOMAIN_EVENT, msg_key, topic.encode(),
+                                              struct.pack(">q", ts), value or b"")).digest()
+              for ts, value in items]
+    root, proofs = merkle_tree(leaves)
+    n = len(items)
+    sig = key.sign(frame(DOMAIN_EVENT_BATCH, root, struct.pack(">I", n)))
+    return sig, [struct.pack(">HH", n, i) + b"".join(p) for i, p in enumerate(proofs)]
+
+
 def merkle_root_from_proof(leaf: bytes, index: int, size: int, proof: list):
     """RFC 9162 §2.1.3.2: the root an inclusion proof leads to, or None."""
     if index >= size:

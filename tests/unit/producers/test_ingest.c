@@ -176,7 +176,7 @@ static int teardown(void **state) {
 
 static void make_ingest(fixture_t *f, bool with_spool) {
         char err[512];
-        tecg_ingest_sink_t sink = {capture_send, capture_poll, &f->cap, NULL};
+        tecg_ingest_sink_t sink = {.send = capture_send, .poll = capture_poll, .ctx = &f->cap};
         f->ing = tecg_ingest_new_with_sink(&sink, f->nations, "DEU", with_spool ? f->spool : NULL,
                                            &f->opts, &f->stop, err, sizeof(err));
         if (!f->ing)

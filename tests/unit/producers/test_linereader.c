@@ -293,7 +293,7 @@ typedef struct {
         int calls;
 } idle_pipe_t;
 
-static void idle_feeds_the_pipe(void *ctx) {
+static int idle_feeds_the_pipe(void *ctx) {
         idle_pipe_t *ip = ctx;
         ip->calls++;
         if (ip->calls == 1) {
@@ -302,6 +302,7 @@ static void idle_feeds_the_pipe(void *ctx) {
                 close(ip->write_fd);
                 ip->write_fd = -1;
         }
+        return -1; /* TECG_LINEREADER_IDLE_MS */
 }
 
 static void expect_line(tecg_linereader_t *r, const char *want) {

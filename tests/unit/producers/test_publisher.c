@@ -528,30 +528,21 @@ static void test_signed_messages_keep_their_order(void **state) {
         destroy_signing_publisher(f, &key);
 }
 
-/* Each topic is sealed on its own (a lane each): messages sent to the two
- * topics in turn come back as seals of one topic only, 64 to a seal but
- * for each topic's last, so that the aggregator finds a seal's events
- * together in one partition. */
-#define LANE_TEST_EACH 200
+/* Reads `want` messages from the start of both topics (consumer group
+ * `group`): for each, in the order read, whether it is a training
+ * completion and the n of its seal (0: signed alone). False when fewer
+ * came within 20 s. */
+typedef struct {
+        bool training;
+        unsigned seal_n;
+} read_seal_t;
 
-static void test_each_topic_is_sealed_on_its_own(void **state) {
-        fixture_t *f = *state;
-        char err[512], payload[32];
-        tecg_sign_key_t key;
-        make_signing_publisher(f, &key, NULL);
-        for (unsigned i = 0; i < 2 * LANE_TEST_EACH; i++) {
-                int n = snprintf(payload, sizeof(payload), "lane-%u", i);
-                tecg_topic_t topic = i % 2 ? TECG_TOPIC_TRAINING : TECG_TOPIC_CONTRIBUTIONS;
-                assert_int_equal(tecg_publisher_send(f->pub, topic, payload, (size_t)n, f,
-                                                     BULK_FIRST + i, err, sizeof(err)),
-                                 TECG_OK);
-        }
-        assert_int_equal(tecg_publisher_flush(f->pub, 30000), TECG_OK);
-        assert_int_equal(f->bulk_errors, 0);
-
+static bool read_seal_sizes(const fixture_t *f, const char *group, unsigned want,
+                            read_seal_t *out) {
+        char err[512];
         rd_kafka_conf_t *kc = rd_kafka_conf_new();
         rd_kafka_conf_set(kc, "bootstrap.servers", f->bootstraps, err, sizeof(err));
-        rd_kafka_conf_set(kc, "group.id", "test-publisher-lanes", err, sizeof(err));
+        rd_kafka_conf_set(kc, "group.id", group, err, sizeof(err));
         rd_kafka_conf_set(kc, "log_level", "0", err, sizeof(err));
         rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof(err));
         assert_non_null(c);
@@ -563,42 +554,114 @@ static void test_each_topic_is_sealed_on_its_own(void **state) {
                 RD_KAFKA_OFFSET_BEGINNING;
         assert_int_equal(rd_kafka_assign(c, parts), 0);
         rd_kafka_topic_partition_list_destroy(parts);
-        /* Per topic: events in full seals and in the last, shorter one. */
-        unsigned got = 0, full[2] = {0, 0}, last[2] = {0, 0};
+        unsigned got = 0;
         int64_t deadline = tu_now_ms() + 20000;
-        while (got < 2 * LANE_TEST_EACH && tu_now_ms() < deadline) {
+        while (got < want && tu_now_ms() < deadline) {
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
                 if (!m)
                         continue;
                 if (!m->err) {
-                        int training = strcmp(rd_kafka_topic_name(m->rkt), "t.contributions") != 0;
                         const void *batch;
                         size_t batch_len;
                         rd_kafka_headers_t *hdrs = NULL;
                         assert_int_equal(rd_kafka_message_headers(m, &hdrs), 0);
-                        assert_int_equal(rd_kafka_header_get_last(hdrs, TECG_EVENT_SIG_HDR_BATCH,
-                                                                  &batch, &batch_len),
-                                         0);
-                        unsigned seal_n = (unsigned)tecg_get_be(batch, 2);
-                        if (seal_n == TECG_EVENT_SIG_SEAL_MAX)
-                                full[training]++;
-                        else if (seal_n == LANE_TEST_EACH % TECG_EVENT_SIG_SEAL_MAX)
-                                last[training]++;
-                        else
-                                fail_msg("offset %lld in a seal of %u", (long long)m->offset,
-                                         seal_n);
+                        out[got].training =
+                                strcmp(rd_kafka_topic_name(m->rkt), "t.contributions") != 0;
+                        out[got].seal_n = rd_kafka_header_get_last(hdrs, TECG_EVENT_SIG_HDR_BATCH,
+                                                                   &batch, &batch_len) == 0
+                                                  ? (unsigned)tecg_get_be(batch, 2)
+                                                  : 0;
                         got++;
                 }
                 rd_kafka_message_destroy(m);
         }
         rd_kafka_consumer_close(c);
         rd_kafka_destroy(c);
-        assert_int_equal(got, 2 * LANE_TEST_EACH);
+        return got == want;
+}
+
+/* Each topic is sealed on its own (a lane each): messages sent to the two
+ * topics in turn come back as seals of one topic only, 64 to a seal but
+ * for each topic's last, so that the aggregator finds a seal's events
+ * together in one partition. */
+#define LANE_TEST_EACH 200
+
+static void test_each_topic_is_sealed_on_its_own(void **state) {
+        fixture_t *f = *state;
+        char err[512], payload[32];
+        tecg_sign_key_t key;
+        static read_seal_t got[2 * LANE_TEST_EACH];
+        make_signing_publisher(f, &key, NULL);
+        for (unsigned i = 0; i < 2 * LANE_TEST_EACH; i++) {
+                int n = snprintf(payload, sizeof(payload), "lane-%u", i);
+                tecg_topic_t topic = i % 2 ? TECG_TOPIC_TRAINING : TECG_TOPIC_CONTRIBUTIONS;
+                assert_int_equal(tecg_publisher_send(f->pub, topic, payload, (size_t)n, f,
+                                                     BULK_FIRST + i, err, sizeof(err)),
+                                 TECG_OK);
+        }
+        assert_int_equal(tecg_publisher_flush(f->pub, 30000), TECG_OK);
+        assert_int_equal(f->bulk_errors, 0);
+        assert_true(read_seal_sizes(f, "test-publisher-lanes", 2 * LANE_TEST_EACH, got));
+        /* Per topic: events in full seals and in the last, shorter one. */
+        unsigned full[2] = {0, 0}, last[2] = {0, 0};
+        for (unsigned i = 0; i < 2 * LANE_TEST_EACH; i++) {
+                if (got[i].seal_n == TECG_EVENT_SIG_SEAL_MAX)
+                        full[got[i].training]++;
+                else if (got[i].seal_n == LANE_TEST_EACH % TECG_EVENT_SIG_SEAL_MAX)
+                        last[got[i].training]++;
+                else
+                        fail_msg("message %u in a seal of %u", i, got[i].seal_n);
+        }
         for (int t = 0; t < 2; t++) {
                 assert_int_equal(full[t], LANE_TEST_EACH / TECG_EVENT_SIG_SEAL_MAX *
                                                   TECG_EVENT_SIG_SEAL_MAX);
                 assert_int_equal(last[t], LANE_TEST_EACH % TECG_EVENT_SIG_SEAL_MAX);
         }
+        destroy_signing_publisher(f, &key);
+}
+
+/* Fewer than a seal's worth wait for the seal window (docs/design.md §9.1,
+ * security.signing.seal.ms): polled within it, three messages stay
+ * unsent; flush seals them at once, as one seal of three. With no window,
+ * polling alone sends what waits. */
+static void test_a_short_seal_waits_for_its_window(void **state) {
+        fixture_t *f = *state;
+        char err[512];
+        tecg_sign_key_t key;
+        read_seal_t got[5];
+        make_signing_publisher(f, &key, NULL);
+        tecg_publisher_set_seal_window(f->pub, 600000);
+        assert_int_equal(tecg_publisher_seal_due_ms(f->pub), -1);
+        for (unsigned i = 0; i < 3; i++)
+                assert_int_equal(tecg_publisher_send(f->pub, TECG_TOPIC_TRAINING, "w", 1, f,
+                                                     BULK_FIRST + i, err, sizeof(err)),
+                                 TECG_OK);
+        for (int k = 0; k < 5; k++)
+                tecg_publisher_poll(f->pub, 20);
+        assert_true(tecg_publisher_seal_due_ms(f->pub) > 500000);
+        for (unsigned i = 0; i < 3; i++)
+                assert_int_equal(f->bulk_acks[i], 0);
+        assert_int_equal(tecg_publisher_flush(f->pub, 30000), TECG_OK);
+        for (unsigned i = 0; i < 3; i++)
+                assert_int_equal(f->bulk_acks[i], 1);
+        assert_int_equal(tecg_publisher_seal_due_ms(f->pub), -1);
+
+        tecg_publisher_set_seal_window(f->pub, 0);
+        for (unsigned i = 3; i < 5; i++)
+                assert_int_equal(tecg_publisher_send(f->pub, TECG_TOPIC_TRAINING, "w", 1, f,
+                                                     BULK_FIRST + i, err, sizeof(err)),
+                                 TECG_OK);
+        int64_t deadline = tu_now_ms() + 20000;
+        while (tecg_publisher_outstanding(f->pub) > 0 && tu_now_ms() < deadline)
+                tecg_publisher_poll(f->pub, 20);
+        assert_int_equal(tecg_publisher_outstanding(f->pub), 0);
+        assert_int_equal(f->bulk_errors, 0);
+
+        assert_true(read_seal_sizes(f, "test-publisher-window", 5, got));
+        for (unsigned i = 0; i < 3; i++)
+                assert_int_equal(got[i].seal_n, 3);
+        for (unsigned i = 3; i < 5; i++) /* both waited when poll came */
+                assert_int_equal(got[i].seal_n, 2);
         destroy_signing_publisher(f, &key);
 }
 
@@ -728,6 +791,7 @@ int main(void) {
                 T(test_signed_messages_verify_with_the_keyring),
                 T(test_signed_messages_keep_their_order),
                 T(test_each_topic_is_sealed_on_its_own),
+                T(test_a_short_seal_waits_for_its_window),
                 T(test_signed_size_limit_is_librdkafkas),
                 T(test_stop_while_the_ring_is_full),
                 T(test_signed_queue_is_kept_short),
