@@ -8,6 +8,14 @@
  * and the aggregator's hot path (a leaf per event, a node per level), and
  * it neither allocates nor fails. */
 #include <nettle/sha2.h>
+#include <nettle/version.h>
+
+/* Nettle 4 drops sha256_digest()'s length (always the whole digest). */
+#if NETTLE_VERSION_MAJOR >= 4
+#define SHA256_FINISH(ctx, out) sha256_digest(ctx, out)
+#else
+#define SHA256_FINISH(ctx, out) sha256_digest(ctx, SHA256_DIGEST_SIZE, out)
+#endif
 
 _Static_assert(sizeof(struct sha256_ctx) <= sizeof(((tecg_merkle_leaf_ctx_t *)0)->state),
                "tecg_merkle_leaf_ctx_t too small for Nettle's SHA-256 state");
@@ -27,7 +35,7 @@ void tecg_merkle_leaf_add(tecg_merkle_leaf_ctx_t *ctx, const void *data, size_t 
 }
 
 void tecg_merkle_leaf_end(tecg_merkle_leaf_ctx_t *ctx, tecg_merkle_hash_t out) {
-        sha256_digest((struct sha256_ctx *)ctx->state, TECG_MERKLE_HASH_BYTES, out);
+        SHA256_FINISH((struct sha256_ctx *)ctx->state, out);
 }
 
 void tecg_merkle_leaf(const void *data, size_t len, tecg_merkle_hash_t out) {
@@ -44,7 +52,7 @@ static void node(const tecg_merkle_hash_t left, const tecg_merkle_hash_t right,
         sha256_update(&st, 1, &NODE_PREFIX);
         sha256_update(&st, TECG_MERKLE_HASH_BYTES, left);
         sha256_update(&st, TECG_MERKLE_HASH_BYTES, right);
-        sha256_digest(&st, TECG_MERKLE_HASH_BYTES, out);
+        SHA256_FINISH(&st, out);
 }
 
 /* The largest power of two strictly below n (n >= 2): where RFC 9162

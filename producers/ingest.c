@@ -412,6 +412,10 @@ static int publisher_sink_seal_due_ms(void *ctx) {
         return tecg_publisher_seal_due_ms(ctx);
 }
 
+static void publisher_sink_input_ended(void *ctx) {
+        tecg_publisher_seal_now(ctx);
+}
+
 static tecg_err_t publisher_sink_ready(void *ctx, char *errstr, size_t errstr_size) {
         return tecg_publisher_ready(ctx, errstr, errstr_size);
 }
@@ -463,6 +467,7 @@ tecg_ingest_t *tecg_ingest_new(const tecg_conf_t *conf, const char *topic_prefix
         ing->sink = (tecg_ingest_sink_t){.send = publisher_sink_send,
                                          .poll = publisher_sink_poll,
                                          .seal_due_ms = publisher_sink_seal_due_ms,
+                                         .input_ended = publisher_sink_input_ended,
                                          .ready = publisher_sink_ready,
                                          .ctx = ing->pub};
         return ing;
@@ -681,6 +686,11 @@ static tecg_err_t ingest_batch(tecg_ingest_t *ing, batch_t *b, tecg_linereader_t
                 err = tecg_seterr(TECG_ERR_RETRY, errstr, errstr_size, "%s: stopped before its end",
                                   b->name);
         b->sealed = true;
+        /* A file or stdin ended: nothing more of it will share a signature.
+         * An HTTP request is one of many: its events may wait the seal
+         * window for the next requests' (docs/design.md §9.1). */
+        if (ing->sink.input_ended && !b->report.done)
+                ing->sink.input_ended(ing->sink.ctx);
         finish_complete_batches(ing); /* may free b */
         return err;
 }
@@ -742,7 +752,10 @@ tecg_err_t tecg_ingest_spool_file(tecg_ingest_t *ing, const char *name, char *er
 static int stream_idle(void *ctx) {
         tecg_ingest_t *ing = ctx;
         ing->sink.poll(ing->sink.ctx, 1);
-        return ing->sink.seal_due_ms ? ing->sink.seal_due_ms(ing->sink.ctx) : -1;
+        if (*ing->stop) /* a signal that came while polling */
+                return TECG_LINEREADER_IDLE_STOP;
+        return ing->sink.seal_due_ms ? ing->sink.seal_due_ms(ing->sink.ctx)
+                                     : TECG_LINEREADER_IDLE_DEFAULT;
 }
 
 tecg_err_t tecg_ingest_stream(tecg_ingest_t *ing, const char *name, int fd, char *errstr,

@@ -79,6 +79,9 @@ typedef struct {
         /* Milliseconds until poll() has a seal to make (-1: none); NULL =
          * never. */
         int (*seal_due_ms)(void *ctx);
+        /* A spool file or stdin was read to its end (or stopped): what
+         * waits to be sealed need not wait; NULL = nothing to do. */
+        void (*input_ended)(void *ctx);
 } tecg_ingest_sink_t;
 
 /* What one request of the HTTP input learns about its lines (see

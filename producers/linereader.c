@@ -78,6 +78,8 @@ static tecg_err_t wait_for_input(tecg_linereader_t *r, char *errstr, size_t errs
                                            strerror(errno));
                 }
                 timeout_ms = r->idle(r->idle_ctx);
+                if (timeout_ms == TECG_LINEREADER_IDLE_STOP)
+                        return TECG_ERR_RETRY;
                 if (timeout_ms < 0 || timeout_ms > TECG_LINEREADER_IDLE_MS)
                         timeout_ms = TECG_LINEREADER_IDLE_MS;
         }

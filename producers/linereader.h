@@ -40,18 +40,23 @@ void tecg_linereader_destroy(tecg_linereader_t *r);
 
 /* Calls idle(ctx) whenever the next read(2) would wait for input: once
  * when the input has nothing more for now, then again after the
- * milliseconds it returns (at most TECG_LINEREADER_IDLE_MS; a negative
- * value means that long) while the input stays quiet (a pipe from a quiet
- * national system: what was read meanwhile is sent on, acknowledgements
- * are served). Without it a read waits as long as the input does. */
+ * milliseconds it returns (at most TECG_LINEREADER_IDLE_MS, which
+ * TECG_LINEREADER_IDLE_DEFAULT asks for) while the input stays quiet (a
+ * pipe from a quiet national system: what was read meanwhile is sent on,
+ * acknowledgements are served). TECG_LINEREADER_IDLE_STOP ends the wait:
+ * tecg_linereader_next() returns TECG_ERR_RETRY (a stop signal may come
+ * while idle runs, when no system call is there to be interrupted).
+ * Without it a read waits as long as the input does. */
 #define TECG_LINEREADER_IDLE_MS 100
+#define TECG_LINEREADER_IDLE_DEFAULT (-1)
+#define TECG_LINEREADER_IDLE_STOP (-2)
 void tecg_linereader_on_idle(tecg_linereader_t *r, int (*idle)(void *ctx), void *ctx);
 
 /* Reads the next line into *line.
  *   TECG_OK            a line;
  *   TECG_ERR_NOT_FOUND end of input, no more lines;
  *   TECG_ERR_RETRY     a signal interrupted read(2) or the wait for input
- *                      (EINTR): call again, or
+ *                      (EINTR), or the idle function said stop: call again, or
  *                      stop reading when the signal asked for it;
  *   TECG_ERR_IO        read(2) failed: reason in errstr (errno kept);
  *   TECG_ERR_NOMEM     out of memory. */

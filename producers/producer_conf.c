@@ -97,7 +97,7 @@ const tecg_conf_prop_t tecg_producer_conf_props[] = {
                 "others to share its signature (a seal: the aggregator checks one "
                 "Ed25519 signature for all of them); 0 seals what waits whenever the "
                 "producer has nothing else to do. Under load seals fill before it; "
-                "the end of the input seals at once"},
+                "the end of a spool file or of stdin seals at once"},
         {.name = "security.keyring",
          .type = TECG_CONF_STRING,
          .offset = F(keyring),

@@ -102,6 +102,7 @@ typedef struct {
         pthread_cond_t signed_; /* main thread: a lane's head is signed */
         lane_t lanes[TECG_TOPIC__COUNT];
         int64_t seal_window_ms; /* tecg_publisher_set_seal_window() */
+        unsigned next_lane;     /* the lane a signer looks at first */
         bool flushing;          /* in flush(): seal what waits at once */
         bool quit, main_waits;
         pthread_t threads[SIGNERS_MAX];
@@ -556,11 +557,17 @@ static bool sign_some_here(tecg_publisher_t *pub, lane_t *l, bool on_main, bool 
         return true;
 }
 
-/* A lane with a full seal waiting, or NULL. Under the lock. */
+/* A lane with a full seal waiting, or NULL; each lane first in turn, so
+ * that one topic's backlog does not hold the other's seals. Under the
+ * lock. */
 static lane_t *lane_with_a_seal(signer_t *s) {
-        for (int t = 0; t < TECG_TOPIC__COUNT; t++)
-                if (s->lanes[t].tail - s->lanes[t].claim >= TECG_EVENT_SIG_SEAL_MAX)
-                        return &s->lanes[t];
+        for (int k = 0; k < TECG_TOPIC__COUNT; k++) {
+                lane_t *l = &s->lanes[(s->next_lane + k) % TECG_TOPIC__COUNT];
+                if (l->tail - l->claim >= TECG_EVENT_SIG_SEAL_MAX) {
+                        s->next_lane = (unsigned)(l - s->lanes + 1) % TECG_TOPIC__COUNT;
+                        return l;
+                }
+        }
         return NULL;
 }
 
@@ -791,28 +798,33 @@ static int64_t ring_wait_head(tecg_publisher_t *pub, lane_t *only, int timeout_m
                 until.tv_sec++;
                 until.tv_nsec -= 1000000000;
         }
+        bool may_wait = true; /* until the first wait times out */
         pthread_mutex_lock(&s->lock);
         for (int t = 0; t < TECG_TOPIC__COUNT; t++) {
                 lane_t *l = &s->lanes[t];
                 if (only && l != only)
                         continue;
-                while (l->head < l->tail && !l->ring[l->head % SIGN_RING]->signed_done) {
-                        int64_t due = lane_due_ms(s, l, tecg_mono_ms());
-                        bool partial = policy == SEAL_ALL || (policy == SEAL_DUE && due == 0);
-                        if (sign_some_here(pub, l, true, partial))
+                for (;;) {
+                        bool head_waits =
+                                l->head < l->tail && !l->ring[l->head % SIGN_RING]->signed_done;
+                        bool partial =
+                                policy == SEAL_ALL ||
+                                (policy == SEAL_DUE && lane_due_ms(s, l, tecg_mono_ms()) == 0);
+                        /* A due seal is made even when the head is signed. */
+                        if ((head_waits || partial) && sign_some_here(pub, l, true, partial))
                                 continue;
-                        if (l->head == l->claim) { /* not due: nobody else will sign it */
-                                next_due = next_due < 0 || due < next_due ? due : next_due;
-                                break;
-                        }
-                        s->main_waits = true;
+                        if (!head_waits || l->head == l->claim || !may_wait)
+                                break;        /* signed, or not due (nobody else signs it) */
+                        s->main_waits = true; /* a signer holds the head */
                         int rc = pthread_cond_timedwait(&s->signed_, &s->lock, &until);
                         s->main_waits = false;
                         if (rc != 0)
-                                goto out;
+                                may_wait = false; /* the other lanes' due seals still */
                 }
+                int64_t due = lane_due_ms(s, l, tecg_mono_ms());
+                if (due >= 0 && (next_due < 0 || due < next_due))
+                        next_due = due;
         }
-out:
         pthread_mutex_unlock(&s->lock);
         return next_due;
 }
@@ -853,6 +865,13 @@ static tecg_err_t ring_push(tecg_publisher_t *pub, pending_t *p, char *errstr, s
                 l->claim = l->tail;
         else if (l->tail - l->claim >= TECG_EVENT_SIG_SEAL_MAX)
                 pthread_cond_signal(&s->work);
+        /* While input keeps coming the main thread does not poll: a lane
+         * whose few messages (a topic seldom written) waited the window
+         * is sealed here, not when the input pauses. (No window: sealed
+         * when the main thread has nothing else to do.) */
+        for (int t = 0; t < TECG_TOPIC__COUNT && s->nthreads && s->seal_window_ms > 0; t++)
+                if (lane_due_ms(s, &s->lanes[t], p->queued_ms) == 0)
+                        sign_some_here(pub, &s->lanes[t], true, true);
         pthread_mutex_unlock(&s->lock);
         ring_drain(pub);
         return TECG_OK;
@@ -864,7 +883,8 @@ void tecg_publisher_set_seal_window(tecg_publisher_t *pub, int64_t ms) {
 
 int tecg_publisher_seal_due_ms(tecg_publisher_t *pub) {
         signer_t *s = &pub->signer;
-        if (!s->ready)
+        /* Without a producer instance poll() seals nothing. */
+        if (!s->ready || !pub->rk)
                 return -1;
         int64_t now = tecg_mono_ms(), next = -1;
         pthread_mutex_lock(&s->lock);
@@ -875,6 +895,13 @@ int tecg_publisher_seal_due_ms(tecg_publisher_t *pub) {
         }
         pthread_mutex_unlock(&s->lock);
         return next > INT_MAX ? INT_MAX : (int)next;
+}
+
+void tecg_publisher_seal_now(tecg_publisher_t *pub) {
+        if (!pub->signer.ready || !lanes_hold_messages(&pub->signer))
+                return;
+        ring_wait_head(pub, NULL, 0, SEAL_ALL);
+        ring_drain(pub);
 }
 
 void tecg_publisher_set_signing_key(tecg_publisher_t *pub, const tecg_sign_key_t *key) {

@@ -56,6 +56,10 @@ void tecg_publisher_set_signing_key(tecg_publisher_t *pub, const tecg_sign_key_t
  * as the caller polls. flush() seals at once. */
 void tecg_publisher_set_seal_window(tecg_publisher_t *pub, int64_t ms);
 
+/* Seals what waits now, whatever the window: the input has ended (a file,
+ * stdin, an HTTP request read to its end), nothing is coming to join it. */
+void tecg_publisher_seal_now(tecg_publisher_t *pub);
+
 /* Milliseconds until a waiting seal is due (poll then seals it); 0 when
  * one is due now, -1 when none waits. */
 int tecg_publisher_seal_due_ms(tecg_publisher_t *pub);

@@ -305,6 +305,11 @@ static int idle_feeds_the_pipe(void *ctx) {
         return -1; /* TECG_LINEREADER_IDLE_MS */
 }
 
+static int idle_says_stop(void *ctx) {
+        (void)ctx;
+        return TECG_LINEREADER_IDLE_STOP;
+}
+
 static void expect_line(tecg_linereader_t *r, const char *want) {
         char err[256];
         tecg_line_t line;
@@ -331,6 +336,18 @@ static void test_idle_call_when_the_input_waits(void **state) {
         assert_int_equal(ip.calls, 2);
         tecg_linereader_destroy(r);
         close(p[0]);
+
+        /* The idle function can end the wait (a stop signal came while it
+         * ran): the reader says retry, and reads on when called again. */
+        assert_int_equal(pipe(p), 0);
+        r = tecg_linereader_new(p[0], 64, 8);
+        tecg_linereader_on_idle(r, idle_says_stop, NULL);
+        assert_int_equal(tecg_linereader_next(r, &line, err, sizeof(err)), TECG_ERR_RETRY);
+        assert_int_equal(write(p[1], "after\n", 6), 6);
+        expect_line(r, "after");
+        tecg_linereader_destroy(r);
+        close(p[0]);
+        close(p[1]);
 
         /* A file is always ready: never idle. */
         int fd = file_fd("a\nb\n", 4);

@@ -641,10 +641,11 @@ static void test_a_short_seal_waits_for_its_window(void **state) {
         assert_true(tecg_publisher_seal_due_ms(f->pub) > 500000);
         for (unsigned i = 0; i < 3; i++)
                 assert_int_equal(f->bulk_acks[i], 0);
+        tecg_publisher_seal_now(f->pub); /* the input ended */
+        assert_int_equal(tecg_publisher_seal_due_ms(f->pub), -1);
         assert_int_equal(tecg_publisher_flush(f->pub, 30000), TECG_OK);
         for (unsigned i = 0; i < 3; i++)
                 assert_int_equal(f->bulk_acks[i], 1);
-        assert_int_equal(tecg_publisher_seal_due_ms(f->pub), -1);
 
         tecg_publisher_set_seal_window(f->pub, 0);
         for (unsigned i = 3; i < 5; i++)
@@ -662,6 +663,31 @@ static void test_a_short_seal_waits_for_its_window(void **state) {
                 assert_int_equal(got[i].seal_n, 3);
         for (unsigned i = 3; i < 5; i++) /* both waited when poll came */
                 assert_int_equal(got[i].seal_n, 2);
+        destroy_signing_publisher(f, &key);
+}
+
+/* While input keeps coming nobody polls: a send seals any lane whose
+ * window ran out (a topic seldom written), so only the message just sent
+ * is left waiting, due a whole window later. */
+static void test_a_send_seals_what_is_due(void **state) {
+        fixture_t *f = *state;
+        char err[512];
+        tecg_sign_key_t key;
+        make_signing_publisher(f, &key, NULL);
+        tecg_publisher_set_seal_window(f->pub, 1000);
+        assert_int_equal(tecg_publisher_send(f->pub, TECG_TOPIC_TRAINING, "t", 1, f, BULK_FIRST,
+                                             err, sizeof(err)),
+                         TECG_OK);
+        struct timespec over = {1, 100000000}; /* the window and a tenth */
+        nanosleep(&over, NULL);
+        assert_int_equal(tecg_publisher_seal_due_ms(f->pub), 0);
+        assert_int_equal(tecg_publisher_send(f->pub, TECG_TOPIC_CONTRIBUTIONS, "c", 1, f,
+                                             BULK_FIRST + 1, err, sizeof(err)),
+                         TECG_OK);
+        assert_true(tecg_publisher_seal_due_ms(f->pub) > 500);
+        assert_int_equal(tecg_publisher_flush(f->pub, 30000), TECG_OK);
+        assert_int_equal(f->bulk_acks[0] + f->bulk_acks[1], 2);
+        assert_int_equal(f->bulk_errors, 0);
         destroy_signing_publisher(f, &key);
 }
 
@@ -792,6 +818,7 @@ int main(void) {
                 T(test_signed_messages_keep_their_order),
                 T(test_each_topic_is_sealed_on_its_own),
                 T(test_a_short_seal_waits_for_its_window),
+                T(test_a_send_seals_what_is_due),
                 T(test_signed_size_limit_is_librdkafkas),
                 T(test_stop_while_the_ring_is_full),
                 T(test_signed_queue_is_kept_short),
