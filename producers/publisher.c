@@ -869,9 +869,13 @@ static tecg_err_t ring_push(tecg_publisher_t *pub, pending_t *p, char *errstr, s
          * whose few messages (a topic seldom written) waited the window
          * is sealed here, not when the input pauses. (No window: sealed
          * when the main thread has nothing else to do.) */
-        for (int t = 0; t < TECG_TOPIC__COUNT && s->nthreads && s->seal_window_ms > 0; t++)
-                if (lane_due_ms(s, &s->lanes[t], p->queued_ms) == 0)
-                        sign_some_here(pub, &s->lanes[t], true, true);
+        for (int t = 0; t < TECG_TOPIC__COUNT && s->nthreads && s->seal_window_ms > 0; t++) {
+                lane_t *due = &s->lanes[t];
+                /* Full seals are the signers' (they may be behind). */
+                if (due->tail - due->claim < TECG_EVENT_SIG_SEAL_MAX &&
+                    lane_due_ms(s, due, p->queued_ms) == 0)
+                        sign_some_here(pub, due, true, true);
+        }
         pthread_mutex_unlock(&s->lock);
         ring_drain(pub);
         return TECG_OK;
