@@ -132,17 +132,24 @@ static void send_line(fixture_t *f, uint64_t line) {
                 fail_msg("send line %llu: %s", (unsigned long long)line, err);
 }
 
-/* Reads t.contributions from the start and checks that it holds
- * payload-FIRST..payload-LAST, each exactly once, and nothing else. */
-static void assert_topic_holds(fixture_t *f, unsigned first, unsigned last) {
+/* A consumer of the mock cluster in consumer group `group`, to be
+ * assigned the partitions a test reads. */
+static rd_kafka_t *new_consumer(const fixture_t *f, const char *group) {
         char err[512];
-        unsigned seen[MAX_MSGS] = {0}, total = 0, want = last - first + 1;
         rd_kafka_conf_t *kc = rd_kafka_conf_new();
         rd_kafka_conf_set(kc, "bootstrap.servers", f->bootstraps, err, sizeof(err));
-        rd_kafka_conf_set(kc, "group.id", "test-publisher-check", err, sizeof(err));
+        rd_kafka_conf_set(kc, "group.id", group, err, sizeof(err));
         rd_kafka_conf_set(kc, "log_level", "0", err, sizeof(err));
         rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof(err));
         assert_non_null(c);
+        return c;
+}
+
+/* Reads t.contributions from the start and checks that it holds
+ * payload-FIRST..payload-LAST, each exactly once, and nothing else. */
+static void assert_topic_holds(fixture_t *f, unsigned first, unsigned last) {
+        unsigned seen[MAX_MSGS] = {0}, total = 0, want = last - first + 1;
+        rd_kafka_t *c = new_consumer(f, "test-publisher-check");
         rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(3);
         for (int p = 0; p < 3; p++)
                 rd_kafka_topic_partition_list_add(parts, "t.contributions", p)->offset =
@@ -384,12 +391,7 @@ static void test_signed_messages_verify_with_the_keyring(void **state) {
         assert_int_equal(tecg_publisher_flush(f->pub, 30000), TECG_OK);
         assert_acked_once(f, 1, 6);
 
-        rd_kafka_conf_t *kc = rd_kafka_conf_new();
-        rd_kafka_conf_set(kc, "bootstrap.servers", f->bootstraps, err, sizeof(err));
-        rd_kafka_conf_set(kc, "group.id", "test-publisher-signed", err, sizeof(err));
-        rd_kafka_conf_set(kc, "log_level", "0", err, sizeof(err));
-        rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof(err));
-        assert_non_null(c);
+        rd_kafka_t *c = new_consumer(f, "test-publisher-signed");
         rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(3);
         for (int p = 0; p < 3; p++)
                 rd_kafka_topic_partition_list_add(parts, "t.contributions", p)->offset =
@@ -470,12 +472,7 @@ static void test_signed_messages_keep_their_order(void **state) {
                 if (f->bulk_acks[i] != 1)
                         fail_msg("line %u: %u acks", BULK_FIRST + i, f->bulk_acks[i]);
 
-        rd_kafka_conf_t *kc = rd_kafka_conf_new();
-        rd_kafka_conf_set(kc, "bootstrap.servers", f->bootstraps, err, sizeof(err));
-        rd_kafka_conf_set(kc, "group.id", "test-publisher-order", err, sizeof(err));
-        rd_kafka_conf_set(kc, "log_level", "0", err, sizeof(err));
-        rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof(err));
-        assert_non_null(c);
+        rd_kafka_t *c = new_consumer(f, "test-publisher-order");
         rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(parts, "t.training-completions", 0)->offset =
                 RD_KAFKA_OFFSET_BEGINNING;
@@ -539,13 +536,7 @@ typedef struct {
 
 static bool read_seal_sizes(const fixture_t *f, const char *group, unsigned want,
                             read_seal_t *out) {
-        char err[512];
-        rd_kafka_conf_t *kc = rd_kafka_conf_new();
-        rd_kafka_conf_set(kc, "bootstrap.servers", f->bootstraps, err, sizeof(err));
-        rd_kafka_conf_set(kc, "group.id", group, err, sizeof(err));
-        rd_kafka_conf_set(kc, "log_level", "0", err, sizeof(err));
-        rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof(err));
-        assert_non_null(c);
+        rd_kafka_t *c = new_consumer(f, group);
         rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(4);
         for (int32_t p = 0; p < 3; p++)
                 rd_kafka_topic_partition_list_add(parts, "t.contributions", p)->offset =
