@@ -14,10 +14,10 @@ _Static_assert(TECG_EVENT_SIG_SEAL_MAX <= TECG_MERKLE_TREE_MAX &&
 
 /* Proofs a verifier reads: enough for TECG_EVENT_SIG_BATCH_LIMIT leaves. */
 #define PATH_LIMIT 16
-/* Roots whose signature held, shared by every verifying thread: a seal
- * covers the events in the order the producer read them, of both input
- * topics, so its parts arrive apart (another partition, another batch, any
- * thread). Enough for several of the aggregator's batches of 50,000. */
+/* Roots whose signature held, shared by every verifying thread: a seal's
+ * events may be split between threads (and, from an older producer or
+ * another peer, between topics and batches). Enough for several of the
+ * aggregator's batches of 50,000. */
 #define ROOTS_REMEMBERED 8192
 
 /* The four parts of m's frame; ts is their timestamp's storage. */
