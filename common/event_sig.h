@@ -80,7 +80,8 @@ typedef enum {
  * sealed form with the tecg-batch header's bytes batch[0..batch_len).
  * A root whose signature held is remembered (8,192 of them, shared by
  * every thread of the process), so the rest of its seal costs a proof's
- * hashes, not an Ed25519 check. Safe on several threads at once. */
+ * hashes, not an Ed25519 check; the proof's walk stops at the first node
+ * this thread found in that tree before. Safe on several threads at once. */
 tecg_event_sig_verdict_t
 tecg_event_sig_verify(const unsigned char public_key[TECG_SIGN_PUBLIC_BYTES],
                       const tecg_event_sig_msg_t *m, const unsigned char sig[TECG_SIGN_SIG_BYTES],
@@ -89,5 +90,10 @@ tecg_event_sig_verify(const unsigned char public_key[TECG_SIGN_PUBLIC_BYTES],
 /* Ed25519 checks tecg_event_sig_verify() made in this process (not the
  * ones a remembered root saved). */
 uint64_t tecg_event_sig_checks(void);
+
+/* Merkle node hashes tecg_event_sig_verify() made on the calling thread:
+ * a proof's walk stops at a node of a seal checked before (the last few
+ * seals' trees are held per thread). */
+uint64_t tecg_event_sig_node_hashes(void);
 
 #endif

@@ -65,18 +65,7 @@ static size_t split_point(size_t n) {
 }
 
 size_t tecg_merkle_path_len(size_t index, size_t n) {
-        size_t len = 0;
-        while (n > 1 && index < n) {
-                size_t k = split_point(n);
-                if (index < k) {
-                        n = k;
-                } else {
-                        index -= k;
-                        n -= k;
-                }
-                len++;
-        }
-        return index < n ? len : 0;
+        return tecg_merkle_steps(index, n, NULL, 0);
 }
 
 /* The root of leaves[lo, hi); appends the sibling of each half to the
@@ -111,31 +100,48 @@ bool tecg_merkle_tree(const tecg_merkle_hash_t *leaves, size_t n, tecg_merkle_ha
         return true;
 }
 
+size_t tecg_merkle_steps(size_t index, size_t n, tecg_merkle_step_t *steps, size_t max) {
+        /* RFC 9162's recursion from the root down, then turned round. */
+        tecg_merkle_step_t down[64];
+        size_t depth = 0, lo = 0, hi = n;
+        if (index >= n)
+                return 0;
+        while (hi - lo > 1) {
+                size_t mid = lo + split_point(hi - lo);
+                down[depth++] = (tecg_merkle_step_t){lo, mid, hi};
+                if (index < mid)
+                        hi = mid;
+                else
+                        lo = mid;
+        }
+        for (size_t k = 0; k < depth && k < max; k++)
+                steps[k] = down[depth - 1 - k];
+        return depth;
+}
+
+void tecg_merkle_step_hash(const tecg_merkle_step_t *step, size_t index,
+                           const tecg_merkle_hash_t below, const tecg_merkle_hash_t sibling,
+                           tecg_merkle_hash_t out) {
+        if (index < step->mid)
+                node(below, sibling, out);
+        else
+                node(sibling, below, out);
+}
+
+size_t tecg_merkle_split(size_t n) {
+        return split_point(n);
+}
+
 bool tecg_merkle_root_from_path(const tecg_merkle_hash_t leaf, size_t index, size_t n,
                                 const tecg_merkle_hash_t *path, size_t path_len,
                                 tecg_merkle_hash_t root) {
-        if (index >= n)
+        tecg_merkle_step_t steps[64];
+        if (index >= n || tecg_merkle_steps(index, n, steps, 64) != path_len)
                 return false;
-        size_t fn = index, sn = n - 1;
         tecg_merkle_hash_t r;
         memcpy(r, leaf, TECG_MERKLE_HASH_BYTES);
-        for (size_t k = 0; k < path_len; k++) {
-                if (sn == 0)
-                        return false;
-                if ((fn & 1) || fn == sn) {
-                        node(path[k], r, r);
-                        while (!(fn & 1) && fn != 0) {
-                                fn >>= 1;
-                                sn >>= 1;
-                        }
-                } else {
-                        node(r, path[k], r);
-                }
-                fn >>= 1;
-                sn >>= 1;
-        }
-        if (sn != 0)
-                return false;
+        for (size_t k = 0; k < path_len; k++)
+                tecg_merkle_step_hash(&steps[k], index, r, path[k], r);
         memcpy(root, r, TECG_MERKLE_HASH_BYTES);
         return true;
 }

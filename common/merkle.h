@@ -53,4 +53,25 @@ bool tecg_merkle_root_from_path(const tecg_merkle_hash_t leaf, size_t index, siz
                                 const tecg_merkle_hash_t *path, size_t path_len,
                                 tecg_merkle_hash_t root);
 
+/* For a verifier that checks several leaves of one tree and keeps the
+ * nodes it has seen: leaf `index`'s way up a tree of n leaves, as
+ * tecg_merkle_root_from_path() walks it. Step k joins the nodes over
+ * leaves [lo, mid) and [mid, hi): one holds the leaf, the other is the
+ * proof's k-th hash. Returns the number of steps
+ * (tecg_merkle_path_len()), writing at most max. */
+typedef struct {
+        size_t lo, mid, hi;
+} tecg_merkle_step_t;
+size_t tecg_merkle_steps(size_t index, size_t n, tecg_merkle_step_t *steps, size_t max);
+
+/* The node a step makes from the node below it (on the leaf's side) and
+ * the proof's hash (the other side). below and out may be the same. */
+void tecg_merkle_step_hash(const tecg_merkle_step_t *step, size_t index,
+                           const tecg_merkle_hash_t below, const tecg_merkle_hash_t sibling,
+                           tecg_merkle_hash_t out);
+
+/* Where RFC 9162 splits a tree of n >= 2 leaves: the largest power of
+ * two below n. Every inner node of a tree splits at its own place. */
+size_t tecg_merkle_split(size_t n);
+
 #endif

@@ -3,7 +3,8 @@
  * value of their event; a sealed event's tecg-batch header is n, its index
  * and its proof, and any change to them, to the signature or to another
  * event's place in the batch is refused; a root is remembered only once its
- * signature held, and then for every thread. */
+ * signature held, and then for every thread; the nodes of a seal held by a
+ * thread save hashes and change no verdict. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -58,10 +59,10 @@ static void test_single_signature_covers_each_part(void **state) {
 
 typedef struct {
         tecg_sign_key_t key, other;
-        char values[N][32];
-        tecg_event_sig_msg_t msgs[N];
+        char values[TECG_EVENT_SIG_SEAL_MAX][32];
+        tecg_event_sig_msg_t msgs[TECG_EVENT_SIG_SEAL_MAX];
         unsigned char sig[TECG_SIGN_SIG_BYTES];
-        tecg_event_sig_batch_hdr_t hdrs[N];
+        tecg_event_sig_batch_hdr_t hdrs[TECG_EVENT_SIG_SEAL_MAX];
 } sealed_t;
 
 /* Seals n events; another tag, other events (another root). */
@@ -120,11 +121,12 @@ static void test_a_changed_event_header_or_signature_is_refused(void **state) {
         seal(&s, N);
         const size_t i = 6;
         const tecg_event_sig_batch_hdr_t *h = &s.hdrs[i];
-        /* Verified once: the root is remembered; every change below must
-         * still fail, remembered root or not. */
-        assert_int_equal(
-                tecg_event_sig_verify(s.key.public_key, &s.msgs[i], s.sig, h->bytes, h->len),
-                TECG_EVENT_SIG_VALID);
+        /* Every event verified: the root is remembered and the whole tree
+         * held; every change below must still fail. */
+        for (size_t e = 0; e < N; e++)
+                assert_int_equal(tecg_event_sig_verify(s.key.public_key, &s.msgs[e], s.sig,
+                                                       s.hdrs[e].bytes, s.hdrs[e].len),
+                                 TECG_EVENT_SIG_VALID);
         tecg_event_sig_msg_t m = s.msgs[i];
         m.timestamp_ms++;
         assert_int_equal(tecg_event_sig_verify(s.key.public_key, &m, s.sig, h->bytes, h->len),
@@ -177,6 +179,82 @@ static void test_a_changed_event_header_or_signature_is_refused(void **state) {
         assert_int_equal(
                 tecg_event_sig_verify(s.key.public_key, &s.msgs[0], s.sig, bad.bytes, bad.len),
                 TECG_EVENT_SIG_BAD);
+}
+
+/* A full seal verified in order, then backwards, each on a fresh thread
+ * (the nodes held are per thread): every event holds, and after the
+ * first event's walk to the root each inner node is made once. */
+typedef struct {
+        const sealed_t *s;
+        size_t n;
+        bool backwards;
+        int invalid;
+        uint64_t node_hashes;
+} seal_walk_arg_t;
+
+static void *verify_seal(void *opaque) {
+        seal_walk_arg_t *a = opaque;
+        for (size_t k = 0; k < a->n; k++) {
+                size_t i = a->backwards ? a->n - 1 - k : k;
+                a->invalid += tecg_event_sig_verify(a->s->key.public_key, &a->s->msgs[i], a->s->sig,
+                                                    a->s->hdrs[i].bytes,
+                                                    a->s->hdrs[i].len) != TECG_EVENT_SIG_VALID;
+        }
+        a->node_hashes = tecg_event_sig_node_hashes();
+        return NULL;
+}
+
+static void test_a_seal_in_order_costs_about_a_node_hash_an_event(void **state) {
+        (void)state;
+        static sealed_t s;
+        seal_tagged(&s, TECG_EVENT_SIG_SEAL_MAX, 7);
+        for (int backwards = 0; backwards < 2; backwards++) {
+                seal_walk_arg_t a = {&s, TECG_EVENT_SIG_SEAL_MAX, backwards, 0, 0};
+                pthread_t t;
+                assert_int_equal(pthread_create(&t, NULL, verify_seal, &a), 0);
+                assert_int_equal(pthread_join(t, NULL), 0);
+                assert_int_equal(a.invalid, 0);
+                /* Each of the 63 inner nodes made once (a walk to the
+                 * root each: 384). */
+                assert_int_equal(a.node_hashes, TECG_EVENT_SIG_SEAL_MAX - 1);
+        }
+}
+
+/* With every node of a seal held, a changed event, proof or index is
+ * judged as a thread that holds nothing judges it: refused. */
+static void test_a_held_seal_refuses_what_a_fresh_check_refuses(void **state) {
+        (void)state;
+        static sealed_t s;
+        seal_tagged(&s, TECG_EVENT_SIG_SEAL_MAX, 8);
+        seal_walk_arg_t all = {&s, TECG_EVENT_SIG_SEAL_MAX, false, 0, 0};
+        verify_seal(&all);
+        assert_int_equal(all.invalid, 0);
+        const size_t events[] = {0, 1, 2, 31, 32, 62, 63};
+        for (size_t e = 0; e < sizeof(events) / sizeof(events[0]); e++) {
+                size_t i = events[e];
+                const tecg_event_sig_batch_hdr_t *h = &s.hdrs[i];
+                for (size_t b = 2; b < h->len; b++) { /* the index and every proof byte */
+                        tecg_event_sig_batch_hdr_t bad = *h;
+                        bad.bytes[b] ^= 0x01;
+                        assert_int_not_equal(tecg_event_sig_verify(s.key.public_key, &s.msgs[i],
+                                                                   s.sig, bad.bytes, bad.len),
+                                             TECG_EVENT_SIG_VALID);
+                }
+                /* Its own proof for the event next to it. */
+                size_t next = i + 1 < TECG_EVENT_SIG_SEAL_MAX ? i + 1 : i - 1;
+                assert_int_equal(tecg_event_sig_verify(s.key.public_key, &s.msgs[next], s.sig,
+                                                       h->bytes, h->len),
+                                 TECG_EVENT_SIG_BAD);
+                tecg_event_sig_msg_t m = s.msgs[i];
+                m.timestamp_ms++;
+                assert_int_equal(
+                        tecg_event_sig_verify(s.key.public_key, &m, s.sig, h->bytes, h->len),
+                        TECG_EVENT_SIG_BAD);
+                /* Still valid as it came. */
+                assert_int_equal(tecg_event_sig_verify(s.key.public_key, &s.msgs[i], s.sig,
+                                                       h->bytes, h->len),
+                                 TECG_EVENT_SIG_VALID);
+        }
 }
 
 /* One seal's events on two threads: one Ed25519 check in all (the events
@@ -272,6 +350,8 @@ int main(void) {
                 cmocka_unit_test(test_single_signature_covers_each_part),
                 cmocka_unit_test(test_each_sealed_event_verifies_alone),
                 cmocka_unit_test(test_a_changed_event_header_or_signature_is_refused),
+                cmocka_unit_test(test_a_seal_in_order_costs_about_a_node_hash_an_event),
+                cmocka_unit_test(test_a_held_seal_refuses_what_a_fresh_check_refuses),
                 cmocka_unit_test(test_a_root_is_checked_once_for_every_thread),
                 cmocka_unit_test(test_threads_meeting_on_a_root_check_it_once),
         };

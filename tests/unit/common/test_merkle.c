@@ -143,6 +143,45 @@ static void test_every_proof_leads_to_its_root_and_nothing_else_does(void **stat
         }
 }
 
+/* What a verifier holding a tree's nodes relies on (common/event_sig.c):
+ * the steps of every leaf's way up name each inner node by its own split
+ * point (1 to n - 1, one node each), a step's halves meet at it, and the
+ * first step of a leaf is a node over that leaf. */
+static void test_every_inner_node_splits_at_its_own_place(void **state) {
+        (void)state;
+        for (size_t n = 2; n <= MAX_LEAVES; n++) {
+                size_t lo_at[MAX_LEAVES], hi_at[MAX_LEAVES];
+                bool seen[MAX_LEAVES] = {false};
+                for (size_t i = 0; i < n; i++) {
+                        tecg_merkle_step_t steps[8];
+                        size_t len = tecg_merkle_steps(i, n, steps, 8);
+                        assert_int_equal(len, tecg_merkle_path_len(i, n));
+                        assert_true(steps[0].lo <= i && i < steps[0].hi);
+                        assert_true(steps[len - 1].lo == 0 && steps[len - 1].hi == n);
+                        for (size_t k = 0; k < len; k++) {
+                                const tecg_merkle_step_t *st = &steps[k];
+                                assert_true(st->lo < st->mid && st->mid < st->hi);
+                                assert_int_equal(st->mid - st->lo,
+                                                 tecg_merkle_split(st->hi - st->lo));
+                                if (k > 0) /* the node below is one half */
+                                        assert_true((steps[k - 1].lo == st->lo &&
+                                                     steps[k - 1].hi == st->mid) ||
+                                                    (steps[k - 1].lo == st->mid &&
+                                                     steps[k - 1].hi == st->hi));
+                                if (seen[st->mid]) { /* the same node, met again */
+                                        assert_int_equal(lo_at[st->mid], st->lo);
+                                        assert_int_equal(hi_at[st->mid], st->hi);
+                                }
+                                seen[st->mid] = true;
+                                lo_at[st->mid] = st->lo;
+                                hi_at[st->mid] = st->hi;
+                        }
+                }
+                for (size_t m = 1; m < n; m++)
+                        assert_true(seen[m]);
+        }
+}
+
 static void test_a_changed_proof_hash_or_index_fails(void **state) {
         (void)state;
         enum { N = 13 };
@@ -175,6 +214,7 @@ int main(void) {
                 cmocka_unit_test(test_roots_match_the_reference_vectors),
                 cmocka_unit_test(test_long_leaves_in_pieces_match_another_sha256),
                 cmocka_unit_test(test_every_proof_leads_to_its_root_and_nothing_else_does),
+                cmocka_unit_test(test_every_inner_node_splits_at_its_own_place),
                 cmocka_unit_test(test_a_changed_proof_hash_or_index_fails),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
