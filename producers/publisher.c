@@ -27,6 +27,10 @@
 #define BROKERS_TRACKED 16
 #define PROBE_INTERVAL_MS 2000
 #define PROBE_WAIT_MS 500
+/* Unsigned messages: delivery reports are served every this many sends
+ * while input keeps coming (and whenever the caller polls): a poll per
+ * send cost more than the send. */
+#define SENDS_PER_SERVE 64
 /* Signed messages between send() and librdkafka: a few milliseconds of
  * signing, enough for the signers never to wait on the main thread. */
 #define SIGN_RING 1024
@@ -144,6 +148,7 @@ struct tecg_publisher {
         broker_down_t brokers[BROKERS_TRACKED];
         size_t nbrokers;
         int64_t last_progress_ms; /* last ack or refusal */
+        int64_t served_at_ms;     /* serve(): the clock of this call's reports, 0 unread */
         int64_t waiting_since_ms; /* the first send after nothing was outstanding */
         int64_t next_probe_ms;    /* tecg_publisher_ready(): next metadata probe */
         int64_t last_stall_log_ms;
@@ -338,7 +343,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
                         pub->stats.refused++;
                 else
                         pub->stats.acked++;
-                pub->last_progress_ms = tecg_mono_ms();
+                /* One clock reading for the reports one poll serves. */
+                if (!pub->served_at_ms)
+                        pub->served_at_ms = tecg_mono_ms();
+                pub->last_progress_ms = pub->served_at_ms;
                 if (!m->err)
                         brokers_acked(pub);
                 char reason[256] = "";
@@ -362,6 +370,14 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
                                : "possibly persisted");
         p->not_before_ms = tecg_mono_ms() + RESEND_BACKOFF_MS;
         list_push(&pub->resend, p);
+}
+
+/* Serves librdkafka's callbacks (on_delivery(), on_error()), waiting at
+ * most timeout_ms for the first. */
+static void serve(tecg_publisher_t *pub, int timeout_ms) {
+        pub->served_at_ms = 0;
+        rd_kafka_poll(pub->rk, timeout_ms);
+        pub->served_at_ms = 0; /* reports served elsewhere read the clock */
 }
 
 static void instance_destroy(tecg_publisher_t *pub) {
@@ -998,9 +1014,9 @@ void tecg_publisher_destroy(tecg_publisher_t *pub) {
  * stop is never held up. */
 static bool instance_ready(tecg_publisher_t *pub) {
         char errstr[512];
-        int64_t now = tecg_mono_ms();
         if (pub->rk)
                 return true;
+        int64_t now = tecg_mono_ms();
         if (now < pub->next_create_ms)
                 return false;
         if (instance_create(pub, errstr, sizeof(errstr)) != TECG_OK) {
@@ -1023,7 +1039,7 @@ static void publisher_restart(tecg_publisher_t *pub) {
                      "and resending %zu unacknowledged messages",
                      reason, pub->inflight.count + pub->resend.count);
         rd_kafka_purge(pub->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        rd_kafka_poll(pub->rk, 0);
+        serve(pub, 0);
         instance_destroy(pub);
         /* Whatever librdkafka did not report back is ours to resend. */
         while (pub->inflight.head) {
@@ -1089,7 +1105,7 @@ void tecg_publisher_poll(tecg_publisher_t *pub, int timeout_ms) {
                 if (!lanes_hold_messages(s))
                         timeout_ms = 0;
         }
-        rd_kafka_poll(pub->rk, timeout_ms);
+        serve(pub, timeout_ms);
         if (pub->fatal)
                 publisher_restart(pub);
         if (lanes_hold_messages(s) && pub->rk) {
@@ -1181,8 +1197,8 @@ tecg_err_t tecg_publisher_send(tecg_publisher_t *pub, tecg_topic_t topic, const 
                                    errstr_size, "Kafka refused the message: %s",
                                    rd_kafka_err2str(err));
         }
-        pub->stats.sent++;
-        rd_kafka_poll(pub->rk, 0);
+        if (++pub->stats.sent % SENDS_PER_SERVE == 0)
+                serve(pub, 0);
         return TECG_OK;
 }
 

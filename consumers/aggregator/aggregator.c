@@ -933,13 +933,13 @@ static int header_once(rd_kafka_headers_t *hdrs, const char *name, const void **
 /* Checks the signature of one input message before anything reads its
  * value: who signed it (tecg-key-id, looked up in the keyring), that the
  * key is this nation's, unrevoked and valid at the message's timestamp,
- * that the timestamp is not in the future and, unless `verified`, that
- * the signature covers key, topic, timestamp and value. Returns
+ * that the timestamp is not in the future and that the signature covers
+ * key, topic, timestamp and value. Returns
  * TECG_SIG__COUNT when it holds, otherwise the reason, described in why.
  * Reads only the message and the keyring: safe on several threads at once
  * (signatures_verify()), each with its own messages. */
 static tecg_sig_refusal_t signature_verdict(const tecg_aggregator_t *agg,
-                                            const rd_kafka_message_t *m, bool verified, char *why,
+                                            const rd_kafka_message_t *m, char *why,
                                             size_t why_size) {
         rd_kafka_headers_t *hdrs = NULL;
         const void *id_val = NULL, *sig_val = NULL;
@@ -1027,8 +1027,6 @@ static tecg_sig_refusal_t signature_verdict(const tecg_aggregator_t *agg,
                          tecg_time_format_rfc3339_ms(ts, t1));
                 return ts_type != RD_KAFKA_TIMESTAMP_CREATE_TIME ? TECG_SIG_BAD : TECG_SIG_FUTURE;
         }
-        if (verified)
-                return TECG_SIG__COUNT;
         const tecg_event_sig_msg_t signed_msg = {m->key, m->key_len, topic, ts, m->payload, m->len};
         switch (tecg_event_sig_verify(k->public_key, &signed_msg, sig_val, batch, batch_len)) {
         case TECG_EVENT_SIG_VALID:
@@ -1058,7 +1056,11 @@ static tecg_sig_refusal_t signature_verdict(const tecg_aggregator_t *agg,
 static tecg_sig_refusal_t signature_check(tecg_aggregator_t *agg, int input,
                                           const rd_kafka_message_t *m, bool verified, char *why,
                                           size_t why_size) {
-        tecg_sig_refusal_t r = signature_verdict(agg, m, verified, why, why_size);
+        /* Verified on a worker: signature_verdict() held there (what it
+         * reads, the message and the keyring loaded at start, is the same
+         * here), so it is not made twice. */
+        tecg_sig_refusal_t r =
+                verified ? TECG_SIG__COUNT : signature_verdict(agg, m, why, why_size);
         if (r != TECG_SIG__COUNT)
                 return r;
         char nation[4] = "";
@@ -1127,9 +1129,8 @@ static void verify_one(void *opaque, size_t i) {
         verify_job_t *job = opaque;
         const rd_kafka_message_t *m = job->msgs[i];
         char why[512];
-        job->verified[i] =
-                !m->err && m->rkt &&
-                signature_verdict(job->agg, m, false, why, sizeof(why)) == TECG_SIG__COUNT;
+        job->verified[i] = !m->err && m->rkt &&
+                           signature_verdict(job->agg, m, why, sizeof(why)) == TECG_SIG__COUNT;
 }
 
 static tecg_err_t signatures_verify(tecg_aggregator_t *agg, rd_kafka_message_t **msgs, size_t n,
