@@ -124,12 +124,13 @@ struct tecg_aggregator {
          * PARTITION_COUNT_TTL_MS. */
         int32_t in_partitions[IN__COUNT];
         int64_t in_partitions_ms[IN__COUNT];
-        /* The signature check of a batch, on verify_threads threads: per
-         * message of the batch, whether the check up to and including the
-         * Ed25519 verification held (1) or must be redone (0). */
+        /* The signature check of a batch, on verify_threads threads ahead
+         * of the engine: per message of the batch, whether the whole check
+         * held (1) or must be redone (0). */
         tecg_workers_t *workers;
         uint8_t *verified;
         size_t verified_cap;
+        rd_kafka_message_t **verifying; /* the batch being checked, NULL: none */
         /* Adaptive batching: how long the last commit took (send_offsets
          * and commit_transaction), the window of a batch under load, and a
          * count of rebalances seen (a batch stops collecting at one). */
@@ -1114,27 +1115,22 @@ static bool signature_accepts(tecg_aggregator_t *agg, int input, const rd_kafka_
         return true;
 }
 
-/* The Ed25519 verification of a batch, the engine's largest cost (about
- * 60 µs a message), spread over verify.threads threads before the batch
- * is processed in order: verified[i] says whether message i passed the
- * whole of signature_verdict(). Any other outcome is left to the engine's
- * thread, which checks that message again in full and words the reason. */
-typedef struct {
-        const tecg_aggregator_t *agg;
-        rd_kafka_message_t **msgs;
-        uint8_t *verified;
-} verify_job_t;
-
+/* The signature checks of a batch (signature_verdict(): headers, keyring,
+ * Ed25519 and Merkle proofs), on the verify.threads pool while the
+ * engine's thread counts the batch in order, waiting for each message's
+ * check (signatures_verified()): verified[i] says whether message i
+ * passed. Any other outcome is left to the engine's thread, which checks
+ * that message again in full and words the reason. */
 static void verify_one(void *opaque, size_t i) {
-        verify_job_t *job = opaque;
-        const rd_kafka_message_t *m = job->msgs[i];
+        tecg_aggregator_t *agg = opaque;
+        const rd_kafka_message_t *m = agg->verifying[i];
         char why[512];
-        job->verified[i] = !m->err && m->rkt &&
-                           signature_verdict(job->agg, m, why, sizeof(why)) == TECG_SIG__COUNT;
+        agg->verified[i] =
+                !m->err && m->rkt && signature_verdict(agg, m, why, sizeof(why)) == TECG_SIG__COUNT;
 }
 
-static tecg_err_t signatures_verify(tecg_aggregator_t *agg, rd_kafka_message_t **msgs, size_t n,
-                                    char *errstr, size_t errstr_size) {
+static tecg_err_t signatures_verify_start(tecg_aggregator_t *agg, rd_kafka_message_t **msgs,
+                                          size_t n, char *errstr, size_t errstr_size) {
         if (n > agg->verified_cap) {
                 uint8_t *v = realloc(agg->verified, n);
                 if (!v)
@@ -1145,9 +1141,26 @@ static tecg_err_t signatures_verify(tecg_aggregator_t *agg, rd_kafka_message_t *
         memset(agg->verified, 0, n);
         if (agg->opts.signatures == TECG_SIGNATURES_OFF || !agg->workers)
                 return TECG_OK;
-        verify_job_t job = {agg, msgs, agg->verified};
-        tecg_workers_run(agg->workers, n, verify_one, &job);
+        agg->verifying = msgs;
+        if (!tecg_workers_start(agg->workers, n, verify_one, agg)) {
+                agg->verifying = NULL;
+                return tecg_seterr(TECG_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        }
         return TECG_OK;
+}
+
+/* Whether message i passed the check, once it is made. */
+static bool signatures_verified(tecg_aggregator_t *agg, size_t i) {
+        if (agg->verifying)
+                tecg_workers_wait(agg->workers, i);
+        return agg->verified[i];
+}
+
+/* No thread reads the batch any more (before its messages go). */
+static void signatures_verify_end(tecg_aggregator_t *agg) {
+        if (agg->verifying)
+                tecg_workers_finish(agg->workers);
+        agg->verifying = NULL;
 }
 
 /* ---- counting (count.c) --------------------------------------------------- */
@@ -1735,7 +1748,7 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t
         }
         if (n <= 0)
                 goto destroy_msgs;
-        if ((err = signatures_verify(agg, msgs, (size_t)n, errstr, errstr_size)))
+        if ((err = signatures_verify_start(agg, msgs, (size_t)n, errstr, errstr_size)))
                 goto destroy_msgs;
 
         rd_kafka_error_t *error = rd_kafka_begin_transaction(agg->producer);
@@ -1766,9 +1779,10 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t
                 int input = strcmp(rd_kafka_topic_name(m->rkt), agg->topic_in[IN_TRAINING]) == 0
                                     ? IN_TRAINING
                                     : IN_CONTRIBUTIONS;
-                process(agg, ctx, input, m, agg->verified[i]);
+                process(agg, ctx, input, m, signatures_verified(agg, (size_t)i));
                 ctx->next_offset[input] = m->offset + 1;
         }
+        signatures_verify_end(agg);
         if (agg->fatal) {
                 /* Nothing of this batch may be committed. */
                 err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "%s", agg->fatal_error);
@@ -1813,6 +1827,7 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t
         store_commit(agg);
         batch_reset(agg);
 destroy_msgs:
+        signatures_verify_end(agg);
         for (ssize_t i = 0; i < n; i++)
                 rd_kafka_message_destroy(msgs[i]);
         free(msgs);

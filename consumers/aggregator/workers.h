@@ -1,8 +1,10 @@
 /* A small pool of threads for the aggregator's one parallel step: checking
- * the Ed25519 signatures of a batch (docs/design.md §9.1), about 60 µs of
- * CPU per input message, which one core cannot do as fast as Kafka
- * delivers. The caller's thread works too, so a pool of n runs n - 1
- * threads of its own; with n = 1 nothing is started and work runs inline.
+ * the signatures of a batch (docs/design.md §9.1: Ed25519 and Merkle
+ * proofs), which the engine's thread would otherwise do between reading
+ * a batch and counting it. The pool checks ahead while the engine counts
+ * the batch in order (tecg_workers_start()). The caller's thread works
+ * too when it waits, so a pool of n runs n - 1 threads of its own; with
+ * n = 1 nothing is started and work runs inline.
  *
  * The work function must be safe to call from several threads at once on
  * different items: the aggregator's only touches the item's own message
@@ -10,6 +12,7 @@
 #ifndef TECG_WORKERS_H
 #define TECG_WORKERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -24,8 +27,20 @@ typedef void (*tecg_workers_fn)(void *opaque, size_t i);
 tecg_workers_t *tecg_workers_new(int n, char *errstr, size_t errstr_size);
 
 /* Runs fn on every item of [0, n), spread over the pool, and returns once
- * every call returned. One call at a time (the pool has one caller). */
-void tecg_workers_run(tecg_workers_t *w, size_t n, tecg_workers_fn fn, void *opaque);
+ * every call returned. One job at a time (the pool has one caller). False
+ * when there is no memory for the job's bookkeeping (nothing was run). */
+bool tecg_workers_run(tecg_workers_t *w, size_t n, tecg_workers_fn fn, void *opaque);
+
+/* The same job in the background, for a caller that takes the items in
+ * order: start hands [0, n) to the pool's own threads (false: no memory,
+ * nothing started); wait(i) returns once item i is done, the caller
+ * doing the next items itself meanwhile if nobody took them; finish
+ * returns once every item is done and no thread works on the job any
+ * more. Whatever fn reads must stay until finish. A pool of one does the
+ * whole job in start. */
+bool tecg_workers_start(tecg_workers_t *w, size_t n, tecg_workers_fn fn, void *opaque);
+void tecg_workers_wait(tecg_workers_t *w, size_t i);
+void tecg_workers_finish(tecg_workers_t *w);
 
 /* The threads the pool uses, the caller's included. */
 int tecg_workers_count(const tecg_workers_t *w);
