@@ -89,10 +89,12 @@ tecg_err_t tecg_event_sig_seal(const tecg_sign_key_t *key, const tecg_event_sig_
         return tecg_sign(key, TECG_SIGN_DOMAIN_EVENT_BATCH, parts, 2, sig, errstr, errstr_size);
 }
 
-/* A root being checked or whose signature held, with the whole of what
- * is checked, so that a hit is the same check (key, root, n and
- * signature all equal). */
-typedef enum { ROOT_EMPTY, ROOT_CHECKING, ROOT_VALID } root_state_t;
+/* A root being checked, or whose signature held or failed, with the whole
+ * of what is checked, so that a hit is the same check (key, root, n and
+ * signature all equal). A failed one is remembered too: the rest of a
+ * forged or damaged seal costs no more checks (and another signature is
+ * another entry, so a forger cannot make a valid seal fail). */
+typedef enum { ROOT_EMPTY, ROOT_CHECKING, ROOT_VALID, ROOT_REFUSED } root_state_t;
 typedef struct {
         root_state_t state;
         size_t n;
@@ -129,9 +131,10 @@ static bool root_signature_holds(const unsigned char *public_key, const tecg_mer
         pthread_mutex_lock(&roots_lock);
         while (root_is(s, public_key, root, n, sig) && s->state == ROOT_CHECKING)
                 pthread_cond_wait(&roots_checked, &roots_lock);
-        if (root_is(s, public_key, root, n, sig)) { /* ROOT_VALID */
+        if (root_is(s, public_key, root, n, sig)) { /* the verdict */
+                bool valid = s->state == ROOT_VALID;
                 pthread_mutex_unlock(&roots_lock);
-                return true;
+                return valid;
         }
         /* A slot another root is being checked in is left to that check. */
         bool claimed = s->state != ROOT_CHECKING;
@@ -152,7 +155,7 @@ static bool root_signature_holds(const unsigned char *public_key, const tecg_mer
 
         if (claimed) {
                 pthread_mutex_lock(&roots_lock);
-                s->state = holds ? ROOT_VALID : ROOT_EMPTY;
+                s->state = holds ? ROOT_VALID : ROOT_REFUSED;
                 pthread_cond_broadcast(&roots_checked);
                 pthread_mutex_unlock(&roots_lock);
         }

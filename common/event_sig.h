@@ -78,10 +78,11 @@ typedef enum {
 
 /* Checks m's signature: the single form when batch is NULL, else the
  * sealed form with the tecg-batch header's bytes batch[0..batch_len).
- * A root whose signature held is remembered (8,192 of them, shared by
- * every thread of the process), so the rest of its seal costs a proof's
- * hashes, not an Ed25519 check; the proof's walk stops at the first node
- * this thread found in that tree before. Safe on several threads at once. */
+ * A root's verdict is remembered (8,192 of them, shared by every thread
+ * of the process), so the rest of its seal costs a proof's hashes, not an
+ * Ed25519 check, whether its signature held or not; the proof's walk
+ * stops where it joins the nodes this thread holds of that seal (the same
+ * verdict, fewer hashes). Safe on several threads at once. */
 tecg_event_sig_verdict_t
 tecg_event_sig_verify(const unsigned char public_key[TECG_SIGN_PUBLIC_BYTES],
                       const tecg_event_sig_msg_t *m, const unsigned char sig[TECG_SIGN_SIG_BYTES],

@@ -2,8 +2,8 @@
  * and a sealed one both verify over exactly the key, topic, timestamp and
  * value of their event; a sealed event's tecg-batch header is n, its index
  * and its proof, and any change to them, to the signature or to another
- * event's place in the batch is refused; a root is remembered only once its
- * signature held, and then for every thread; the nodes of a seal held by a
+ * event's place in the batch is refused; a root's verdict is remembered
+ * once its check is made, and then for every thread; the nodes of a seal held by a
  * thread save hashes and change no verdict. */
 #include <pthread.h>
 #include <setjmp.h>
@@ -302,6 +302,28 @@ static void test_a_root_is_checked_once_for_every_thread(void **state) {
         assert_int_equal(tecg_event_sig_checks(), before + 3);
 }
 
+/* A seal whose signature does not hold costs one check, not one per
+ * event: the failed verdict is remembered as the valid ones are. The
+ * real signature still holds afterwards. */
+static void test_a_forged_seal_costs_one_check(void **state) {
+        (void)state;
+        sealed_t s;
+        seal_tagged(&s, N, 9);
+        unsigned char forged[TECG_SIGN_SIG_BYTES];
+        memcpy(forged, s.sig, sizeof(forged));
+        forged[5] ^= 0x20;
+        uint64_t before = tecg_event_sig_checks();
+        for (size_t i = 0; i < N; i++)
+                assert_int_equal(tecg_event_sig_verify(s.key.public_key, &s.msgs[i], forged,
+                                                       s.hdrs[i].bytes, s.hdrs[i].len),
+                                 TECG_EVENT_SIG_BAD);
+        assert_int_equal(tecg_event_sig_checks(), before + 1);
+        assert_int_equal(tecg_event_sig_verify(s.key.public_key, &s.msgs[0], s.sig, s.hdrs[0].bytes,
+                                               s.hdrs[0].len),
+                         TECG_EVENT_SIG_VALID);
+        assert_int_equal(tecg_event_sig_checks(), before + 2);
+}
+
 /* Two threads verifying the same seals at the same time, in opposite
  * orders: one Ed25519 check a seal, whoever met it first (the other waits
  * for that verdict). Roots do not depend on the key, so these seals'
@@ -353,6 +375,7 @@ int main(void) {
                 cmocka_unit_test(test_a_seal_in_order_costs_about_a_node_hash_an_event),
                 cmocka_unit_test(test_a_held_seal_refuses_what_a_fresh_check_refuses),
                 cmocka_unit_test(test_a_root_is_checked_once_for_every_thread),
+                cmocka_unit_test(test_a_forged_seal_costs_one_check),
                 cmocka_unit_test(test_threads_meeting_on_a_root_check_it_once),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
