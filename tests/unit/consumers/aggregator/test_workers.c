@@ -77,14 +77,16 @@ typedef struct {
         atomic_int calls[ITEMS_MAX];
         unsigned char mark[ITEMS_MAX]; /* plain: wait() must publish it */
         atomic_int off_caller;
+        atomic_uint work; /* keeps mark_item()'s work from being optimised away */
         pthread_t caller;
 } marked_job_t;
 
 static void mark_item(void *opaque, size_t i) {
         marked_job_t *job = opaque;
-        volatile unsigned spin = 0;
-        for (int k = 0; k < 2000; k++) /* a little work, as a signature check */
-                spin += (unsigned)k;
+        unsigned spin = 0;
+        for (unsigned k = 0; k < 2000; k++) /* a little work, as a signature check */
+                spin = spin * 31 + k;
+        atomic_fetch_add(&job->work, spin);
         job->mark[i] = (unsigned char)(i % 251 + 1);
         atomic_fetch_add(&job->calls[i], 1);
         if (!pthread_equal(pthread_self(), job->caller))
