@@ -1156,9 +1156,13 @@ static bool signatures_verified(tecg_aggregator_t *agg, size_t i) {
         return agg->verified[i];
 }
 
-/* No thread reads the batch any more (before its messages go). */
-static void signatures_verify_end(tecg_aggregator_t *agg) {
-        if (agg->verifying)
+/* No thread reads the batch any more (before its messages go); a batch
+ * given up (an error before every message was processed) is not checked
+ * to its end. */
+static void signatures_verify_end(tecg_aggregator_t *agg, bool given_up) {
+        if (agg->verifying && given_up)
+                tecg_workers_abandon(agg->workers);
+        else if (agg->verifying)
                 tecg_workers_finish(agg->workers);
         agg->verifying = NULL;
 }
@@ -1782,7 +1786,7 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t
                 process(agg, ctx, input, m, signatures_verified(agg, (size_t)i));
                 ctx->next_offset[input] = m->offset + 1;
         }
-        signatures_verify_end(agg);
+        signatures_verify_end(agg, false);
         if (agg->fatal) {
                 /* Nothing of this batch may be committed. */
                 err = tecg_seterr(TECG_ERR_KAFKA, errstr, errstr_size, "%s", agg->fatal_error);
@@ -1827,7 +1831,7 @@ tecg_err_t tecg_aggregator_run_once(tecg_aggregator_t *agg, char *errstr, size_t
         store_commit(agg);
         batch_reset(agg);
 destroy_msgs:
-        signatures_verify_end(agg);
+        signatures_verify_end(agg, true);
         for (ssize_t i = 0; i < n; i++)
                 rd_kafka_message_destroy(msgs[i]);
         free(msgs);

@@ -179,6 +179,18 @@ void tecg_workers_finish(tecg_workers_t *w) {
         pthread_mutex_unlock(&w->lock);
 }
 
+void tecg_workers_abandon(tecg_workers_t *w) {
+        if (!w->running)
+                return;
+        /* No chunk is taken after this; those taken are finished. */
+        atomic_store(&w->next, w->n);
+        pthread_mutex_lock(&w->lock);
+        while (w->busy > 0)
+                pthread_cond_wait(&w->idle, &w->lock);
+        w->running = false;
+        pthread_mutex_unlock(&w->lock);
+}
+
 bool tecg_workers_run(tecg_workers_t *w, size_t n, tecg_workers_fn fn, void *opaque) {
         if (!tecg_workers_start(w, n, fn, opaque))
                 return false;

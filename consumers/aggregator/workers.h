@@ -41,6 +41,10 @@ bool tecg_workers_run(tecg_workers_t *w, size_t n, tecg_workers_fn fn, void *opa
 bool tecg_workers_start(tecg_workers_t *w, size_t n, tecg_workers_fn fn, void *opaque);
 void tecg_workers_wait(tecg_workers_t *w, size_t i);
 void tecg_workers_finish(tecg_workers_t *w);
+/* Ends the background job early: the chunks no thread took are left
+ * undone, and it returns once no thread works on the job any more (the
+ * caller gave up on the batch). */
+void tecg_workers_abandon(tecg_workers_t *w);
 
 /* The threads the pool uses, the caller's included. */
 int tecg_workers_count(const tecg_workers_t *w);

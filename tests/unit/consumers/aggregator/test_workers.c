@@ -128,6 +128,40 @@ static void test_a_background_job_is_taken_in_order(void **state) {
         }
 }
 
+/* A background job given up after its first item: abandon returns with
+ * no item called twice and the untaken chunks left undone, and the pool
+ * takes the next job as usual. */
+static void test_an_abandoned_job_stops_taking_chunks(void **state) {
+        (void)state;
+        char err[256];
+        static marked_job_t job;
+        tecg_workers_t *w = tecg_workers_new(2, err, sizeof(err));
+        assert_non_null(w);
+        memset(&job, 0, sizeof(job));
+        job.caller = pthread_self();
+        assert_true(tecg_workers_start(w, ITEMS_MAX, mark_item, &job));
+        tecg_workers_wait(w, 0);
+        tecg_workers_abandon(w);
+        int called = 0;
+        for (size_t i = 0; i < ITEMS_MAX; i++) {
+                assert_in_range(atomic_load(&job.calls[i]), 0, 1);
+                called += atomic_load(&job.calls[i]);
+        }
+        assert_true(called >= 1);
+        /* Nothing runs after abandon returned. */
+        int after = 0;
+        for (size_t i = 0; i < ITEMS_MAX; i++)
+                after += atomic_load(&job.calls[i]);
+        assert_int_equal(after, called);
+        tecg_workers_abandon(w); /* no job: returns */
+        memset(&job, 0, sizeof(job));
+        job.caller = pthread_self();
+        assert_true(tecg_workers_run(w, ITEMS_MAX, mark_item, &job));
+        for (size_t i = 0; i < ITEMS_MAX; i++)
+                assert_int_equal(atomic_load(&job.calls[i]), 1);
+        tecg_workers_destroy(w);
+}
+
 static void test_destroy_null_and_idle(void **state) {
         (void)state;
         char err[256];
@@ -142,6 +176,7 @@ int main(void) {
                 cmocka_unit_test(test_one_thread_is_the_caller),
                 cmocka_unit_test(test_every_item_once),
                 cmocka_unit_test(test_a_background_job_is_taken_in_order),
+                cmocka_unit_test(test_an_abandoned_job_stops_taking_chunks),
                 cmocka_unit_test(test_destroy_null_and_idle),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
