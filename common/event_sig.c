@@ -277,13 +277,14 @@ static bool sealed_event_holds(const unsigned char *public_key, const unsigned c
                 if (h && k == from && held_is(h, below_slot(steps, k, index), made[k]))
                         break; /* the rest of the walk is the known one */
                 if (k == path_len) {
-                        bool same_root = h && held_is(h, below_slot(steps, k, index), made[k]);
-                        if (!same_root && !root_signature_holds(public_key, made[k], n, sig))
+                        /* None held, or another root: nodes are held in
+                         * pairs (a node and its sibling) up to the root, so
+                         * a walk to the held root joins it on the way. */
+                        if (!root_signature_holds(public_key, made[k], n, sig))
                                 return false;
                         if (n > TECG_EVENT_SIG_SEAL_MAX)
                                 return true;
-                        if (!h || !same_root)
-                                h = seal_take(h, public_key, sig, n);
+                        h = seal_take(h, public_key, sig, n);
                         hold_node(h, below_slot(steps, k, index), made[k]);
                         break;
                 }

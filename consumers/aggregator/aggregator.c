@@ -938,7 +938,7 @@ static int header_once(rd_kafka_headers_t *hdrs, const char *name, const void **
  * key, topic, timestamp and value. Returns
  * TECG_SIG__COUNT when it holds, otherwise the reason, described in why.
  * Reads only the message and the keyring: safe on several threads at once
- * (signatures_verify()), each with its own messages. */
+ * (signatures_verify_start()), each with its own messages. */
 static tecg_sig_refusal_t signature_verdict(const tecg_aggregator_t *agg,
                                             const rd_kafka_message_t *m, char *why,
                                             size_t why_size) {
@@ -1052,14 +1052,14 @@ static tecg_sig_refusal_t signature_verdict(const tecg_aggregator_t *agg,
  * ask Kafka) that the message sits on the partition its nation maps to (a
  * signed message copied to another partition would be counted a second
  * time by another owner). `verified`: the verification held already
- * (signatures_verify()). Sets batch_failed (the batch is replayed) when
+ * (signatures_verify_start()). Sets batch_failed (the batch is replayed) when
  * Kafka does not say how many partitions the topic has. */
 static tecg_sig_refusal_t signature_check(tecg_aggregator_t *agg, int input,
                                           const rd_kafka_message_t *m, bool verified, char *why,
                                           size_t why_size) {
         /* Verified on a worker: signature_verdict() held there (what it
-         * reads, the message and the keyring loaded at start, is the same
-         * here), so it is not made twice. */
+         * reads is the same here: the message, and the keyring, which a
+         * SIGHUP replaces only between batches), so it is not made twice. */
         tecg_sig_refusal_t r =
                 verified ? TECG_SIG__COUNT : signature_verdict(agg, m, why, why_size);
         if (r != TECG_SIG__COUNT)

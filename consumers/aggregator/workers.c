@@ -168,10 +168,8 @@ void tecg_workers_wait(tecg_workers_t *w, size_t i) {
         pthread_mutex_unlock(&w->lock);
 }
 
-void tecg_workers_finish(tecg_workers_t *w) {
-        if (!w->running)
-                return;
-        drain(w, w->fn, w->opaque, w->n, w->chunk);
+/* Once every thread is off the job: a new one may start. */
+static void job_end(tecg_workers_t *w) {
         pthread_mutex_lock(&w->lock);
         while (w->busy > 0)
                 pthread_cond_wait(&w->idle, &w->lock);
@@ -179,16 +177,19 @@ void tecg_workers_finish(tecg_workers_t *w) {
         pthread_mutex_unlock(&w->lock);
 }
 
+void tecg_workers_finish(tecg_workers_t *w) {
+        if (!w->running)
+                return;
+        drain(w, w->fn, w->opaque, w->n, w->chunk);
+        job_end(w);
+}
+
 void tecg_workers_abandon(tecg_workers_t *w) {
         if (!w->running)
                 return;
         /* No chunk is taken after this; those taken are finished. */
         atomic_store(&w->next, w->n);
-        pthread_mutex_lock(&w->lock);
-        while (w->busy > 0)
-                pthread_cond_wait(&w->idle, &w->lock);
-        w->running = false;
-        pthread_mutex_unlock(&w->lock);
+        job_end(w);
 }
 
 bool tecg_workers_run(tecg_workers_t *w, size_t n, tecg_workers_fn fn, void *opaque) {

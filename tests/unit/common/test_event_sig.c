@@ -181,13 +181,13 @@ static void test_a_changed_event_header_or_signature_is_refused(void **state) {
                 TECG_EVENT_SIG_BAD);
 }
 
-/* A full seal verified in order, then backwards, each on a fresh thread
+/* A full seal verified in order, backwards and scattered, each on a fresh thread
  * (the nodes held are per thread): every event holds, and after the
  * first event's walk to the root each inner node is made once. */
 typedef struct {
         const sealed_t *s;
         size_t n;
-        bool backwards;
+        size_t stride; /* the k-th event checked is (k * stride) % n */
         int invalid;
         uint64_t node_hashes;
 } seal_walk_arg_t;
@@ -195,7 +195,7 @@ typedef struct {
 static void *verify_seal(void *opaque) {
         seal_walk_arg_t *a = opaque;
         for (size_t k = 0; k < a->n; k++) {
-                size_t i = a->backwards ? a->n - 1 - k : k;
+                size_t i = k * a->stride % a->n;
                 a->invalid += tecg_event_sig_verify(a->s->key.public_key, &a->s->msgs[i], a->s->sig,
                                                     a->s->hdrs[i].bytes,
                                                     a->s->hdrs[i].len) != TECG_EVENT_SIG_VALID;
@@ -208,8 +208,10 @@ static void test_a_seal_in_order_costs_about_a_node_hash_an_event(void **state) 
         (void)state;
         static sealed_t s;
         seal_tagged(&s, TECG_EVENT_SIG_SEAL_MAX, 7);
-        for (int backwards = 0; backwards < 2; backwards++) {
-                seal_walk_arg_t a = {&s, TECG_EVENT_SIG_SEAL_MAX, backwards, 0, 0};
+        /* In order; 0 then backwards; scattered (37 is prime to 64). */
+        static const size_t strides[] = {1, TECG_EVENT_SIG_SEAL_MAX - 1, 37};
+        for (size_t o = 0; o < sizeof(strides) / sizeof(strides[0]); o++) {
+                seal_walk_arg_t a = {&s, TECG_EVENT_SIG_SEAL_MAX, strides[o], 0, 0};
                 pthread_t t;
                 assert_int_equal(pthread_create(&t, NULL, verify_seal, &a), 0);
                 assert_int_equal(pthread_join(t, NULL), 0);
@@ -226,7 +228,7 @@ static void test_a_held_seal_refuses_what_a_fresh_check_refuses(void **state) {
         (void)state;
         static sealed_t s;
         seal_tagged(&s, TECG_EVENT_SIG_SEAL_MAX, 8);
-        seal_walk_arg_t all = {&s, TECG_EVENT_SIG_SEAL_MAX, false, 0, 0};
+        seal_walk_arg_t all = {&s, TECG_EVENT_SIG_SEAL_MAX, 1, 0, 0};
         verify_seal(&all);
         assert_int_equal(all.invalid, 0);
         const size_t events[] = {0, 1, 2, 31, 32, 62, 63};
